@@ -1,0 +1,36 @@
+/**
+ * Builds dist/mintgate: `bun build --compile` through Bun's API, because the
+ * CLI cannot take the one plugin we need. Ink imports react-devtools-core
+ * (an optional, uninstalled peer) behind `process.env.DEV === "true"`; the
+ * bundler resolves it anyway, and marking it external makes the binary fail at
+ * start-up. So it resolves to an empty module: devtools are never in the binary.
+ *
+ * Usage: bun src/build/compile.ts [outfile]
+ */
+import type { BunPlugin } from "bun";
+
+const withoutReactDevtools: BunPlugin = {
+  name: "without-react-devtools",
+  setup(build) {
+    build.onResolve({ filter: /^react-devtools-core$/ }, () => ({ path: "react-devtools-core", namespace: "mintgate-empty" }));
+    build.onLoad({ filter: /.*/, namespace: "mintgate-empty" }, () => ({
+      contents: "export default { initialize() {}, connectToDevTools() {} };",
+      loader: "js",
+    }));
+  },
+};
+
+const outfile = process.argv[2] ?? "dist/mintgate";
+const result = await Bun.build({
+  entrypoints: ["src/main.ts"],
+  compile: { outfile },
+  minify: true,
+  sourcemap: "linked",
+  define: { "process.env.DEV": '"false"' },
+  plugins: [withoutReactDevtools],
+});
+if (!result.success) {
+  for (const message of result.logs) console.error(message);
+  process.exit(1);
+}
+console.log(`built ${outfile}`);

@@ -1,0 +1,111 @@
+import { loadSettings } from "../../config/index.ts";
+import { invalid } from "../../errors/index.ts";
+import { openDataDir, rotateMasterKey, type DataDir } from "../../runtime/index.ts";
+import { assertSecretName } from "../../secrets/index.ts";
+import { DATA_OPTION, expectPositionals, helpText, JSON_OPTION, printJson, stringValue, type Command, type ParsedArgs } from "../command.ts";
+import { readSecretValue } from "../prompt.ts";
+
+function withDataDir<T>(parsed: ParsedArgs, use: (dir: DataDir) => T | Promise<T>): Promise<T> {
+  const dir = openDataDir(loadSettings({ data: stringValue(parsed, "data") }), { initialise: false });
+  return Promise.resolve(use(dir)).finally(() => dir.close());
+}
+
+const DATA_HELP = { "--data DIR": "data directory (env MINTGATE_DATA_DIR, default ./.mintgate)" };
+
+const setCommand: Command = {
+  name: "secrets set",
+  summary: "Store a secret, encrypted. The value is read from standard input, never from the command line.",
+  usage: "mintgate secrets set NAME [--data DIR] [--json]   (e.g. printf %s \"$TOKEN\" | mintgate secrets set GITHUB_TOKEN)",
+  options: { ...DATA_OPTION, ...JSON_OPTION },
+  optionHelp: { ...DATA_HELP, "--json": "print the stored secret's name and version as JSON" },
+  details: "One trailing newline of piped input is dropped. On a terminal the value is typed without echo.",
+  async run(parsed) {
+    const [name] = expectPositionals(parsed, setCommand, ["NAME"]);
+    assertSecretName(name!);
+    const value = await readSecretValue(`Value for ${name} (input hidden): `);
+    const info = await withDataDir(parsed, (dir) => dir.secrets.set(name!, value));
+    if (parsed.values.json) printJson(info);
+    else process.stdout.write(`Stored secret ${info.name} (version ${info.version}).\n`);
+    return 0;
+  },
+};
+
+const listCommand: Command = {
+  name: "secrets list",
+  summary: "List secrets: names, versions and dates, never values.",
+  usage: "mintgate secrets list [--data DIR] [--json]",
+  options: { ...DATA_OPTION, ...JSON_OPTION },
+  optionHelp: { ...DATA_HELP, "--json": "print the list as JSON" },
+  async run(parsed) {
+    expectPositionals(parsed, listCommand, []);
+    const secrets = await withDataDir(parsed, (dir) => dir.secrets.list());
+    if (parsed.values.json) {
+      printJson(secrets);
+    } else if (secrets.length === 0) {
+      process.stdout.write("No secrets yet; add one with `mintgate secrets set NAME`.\n");
+    } else {
+      const width = Math.max(4, ...secrets.map((s) => s.name.length));
+      process.stdout.write(`${"NAME".padEnd(width)}  VERSION  KEY  UPDATED\n`);
+      for (const s of secrets) {
+        process.stdout.write(`${s.name.padEnd(width)}  ${String(s.version).padEnd(7)}  ${String(s.keyVersion).padEnd(3)}  ${s.updatedAt}\n`);
+      }
+    }
+    return 0;
+  },
+};
+
+const deleteCommand: Command = {
+  name: "secrets delete",
+  summary: "Delete a secret.",
+  usage: "mintgate secrets delete NAME [--data DIR]",
+  options: { ...DATA_OPTION },
+  optionHelp: { ...DATA_HELP },
+  async run(parsed) {
+    const [name] = expectPositionals(parsed, deleteCommand, ["NAME"]);
+    await withDataDir(parsed, (dir) => dir.secrets.delete(name!));
+    process.stdout.write(`Deleted secret ${name}.\n`);
+    return 0;
+  },
+};
+
+const rotateKeyCommand: Command = {
+  name: "secrets rotate-key",
+  summary: "Generate a new master key and re-encrypt every secret with it, in one transaction.",
+  usage: "mintgate secrets rotate-key [--data DIR] [--json]",
+  options: { ...DATA_OPTION, ...JSON_OPTION },
+  optionHelp: { ...DATA_HELP, "--json": "print the new key version and file names as JSON" },
+  details:
+    "The old key is kept as DIR/master.key.old: it still decrypts backups taken before the rotation.\n" +
+    "Move it to your backups or delete it; rotate-key refuses to run while it is there.\n" +
+    "With MINTGATE_MASTER_KEY set, the new key is written to DIR/master.key.new for you to move into that variable.",
+  async run(parsed) {
+    expectPositionals(parsed, rotateKeyCommand, []);
+    const result = await withDataDir(parsed, (dir) => rotateMasterKey(dir));
+    if (parsed.values.json) {
+      printJson(result);
+    } else {
+      process.stdout.write(`Re-encrypted ${result.reencrypted} secret(s) with key version ${result.keyVersion}; the new key is in ${result.newKeyFile}.\n`);
+      if (result.oldKeyFile) process.stdout.write(`The old key is kept as ${result.oldKeyFile} for older backups; remove it when you no longer need them.\n`);
+      else process.stdout.write(`Set MINTGATE_MASTER_KEY to the new key (base64 -w0 ${result.newKeyFile}), restart, then delete that file.\n`);
+    }
+    return 0;
+  },
+};
+
+export const secretsSubcommands = [setCommand, listCommand, deleteCommand, rotateKeyCommand];
+
+export const secretsCommand: Command = {
+  name: "secrets",
+  summary: "Manage the encrypted secret store (API keys and tokens the connectors use).",
+  usage: "mintgate secrets <set|list|delete|rotate-key> [options]",
+  options: {},
+  optionHelp: {},
+  details: secretsSubcommands.map((c) => `  ${c.name.padEnd(20)}${c.summary}`).join("\n"),
+  async run(parsed) {
+    if (parsed.positionals.length === 0) {
+      process.stdout.write(helpText(secretsCommand));
+      return 0;
+    }
+    throw invalid(`Unknown command \`mintgate secrets ${parsed.positionals[0]}\`; see \`mintgate secrets --help\`.`);
+  },
+};

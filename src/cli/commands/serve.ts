@@ -1,0 +1,71 @@
+import { rmSync, writeFileSync } from "node:fs";
+import { AdminService } from "../../admin/index.ts";
+import { ENVIRONMENT, loadSettings } from "../../config/index.ts";
+import { startHttpServer } from "../../http/index.ts";
+import { log } from "../../log/index.ts";
+import { openDataDir } from "../../runtime/index.ts";
+import { VERSION } from "../../version.ts";
+import { DATA_OPTION, stringValue, type Command } from "../command.ts";
+
+export const serveCommand: Command = {
+  name: "serve",
+  summary: "Run the gateway (the default command). Creates the data directory on first start.",
+  usage: "mintgate serve [--data DIR] [--host H] [--port N] [--public-url URL] [--tls-cert F --tls-key F]",
+  options: {
+    ...DATA_OPTION,
+    host: { type: "string" },
+    port: { type: "string" },
+    "public-url": { type: "string" },
+    "tls-cert": { type: "string" },
+    "tls-key": { type: "string" },
+  },
+  optionHelp: {
+    "--data DIR": "data directory (env MINTGATE_DATA_DIR, default ./.mintgate)",
+    "--host H": "address to listen on (env MINTGATE_HOST, default 127.0.0.1)",
+    "--port N": "port to listen on, 0 for any free port (env MINTGATE_PORT, default 8080)",
+    "--public-url URL": "URL clients use to reach the gateway (env MINTGATE_PUBLIC_URL)",
+    "--tls-cert F": "PEM certificate; with --tls-key serves HTTPS (env MINTGATE_TLS_CERT)",
+    "--tls-key F": "PEM private key (env MINTGATE_TLS_KEY)",
+  },
+  details:
+    "Environment (flags win):\n" +
+    Object.entries(ENVIRONMENT).map(([name, text]) => `  ${name.padEnd(22)}${text}`).join("\n") +
+    "\n\nPrints one line with the URL it listens on. SIGTERM or SIGINT stops accepting,\n" +
+    "lets running requests finish (up to 10 s), closes the store and exits 0.",
+  async run(parsed) {
+    const settings = loadSettings({
+      data: stringValue(parsed, "data"),
+      host: stringValue(parsed, "host"),
+      port: stringValue(parsed, "port"),
+      "public-url": stringValue(parsed, "public-url"),
+      "tls-cert": stringValue(parsed, "tls-cert"),
+      "tls-key": stringValue(parsed, "tls-key"),
+    });
+    const startedAt = Date.now();
+    const dir = openDataDir(settings, { initialise: true });
+    for (const item of dir.created) log.info(`created ${item}`);
+    if (dir.newAdminToken) log.info("the admin token for the CLI and TUI is in the admin.token file", { path: dir.paths.adminToken });
+
+    const admin = new AdminService({ store: dir.store, secrets: dir.secrets, dataDir: dir.dataDir, startedAt });
+    let server;
+    try {
+      server = startHttpServer({ settings, admin, isReady: () => dir.store.isReady() });
+    } catch (error) {
+      dir.close();
+      throw error;
+    }
+    writeFileSync(dir.paths.serverUrl, server.url + "\n", { mode: 0o600 });
+    process.stdout.write(`mintgate ${VERSION} listening on ${server.url}${settings.publicUrl ? ` (public URL ${settings.publicUrl})` : ""}\n`);
+
+    const signal = await new Promise<string>((resolve) => {
+      process.once("SIGTERM", () => resolve("SIGTERM"));
+      process.once("SIGINT", () => resolve("SIGINT"));
+    });
+    log.info("shutting down: no new connections; waiting for running requests", { signal });
+    await server.stop();
+    rmSync(dir.paths.serverUrl, { force: true });
+    dir.close();
+    log.info("stopped");
+    return 0;
+  },
+};

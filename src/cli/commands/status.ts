@@ -1,0 +1,40 @@
+import { AdminClient, locateGateway } from "../../admin-client/index.ts";
+import { loadSettings } from "../../config/index.ts";
+import { DATA_OPTION, JSON_OPTION, printJson, stringValue, type Command } from "../command.ts";
+
+export const ADMIN_TARGET_OPTIONS = { ...DATA_OPTION, url: { type: "string" }, "token-file": { type: "string" } } as const;
+export const ADMIN_TARGET_HELP = {
+  "--data DIR": "find the local gateway through this data directory (default ./.mintgate)",
+  "--url URL": "the gateway's URL (default: the one the local gateway wrote to DIR/server.url)",
+  "--token-file F": "file holding the admin token (default DIR/admin.token)",
+};
+
+export function adminClientFor(parsed: Parameters<Command["run"]>[0]): AdminClient {
+  const settings = loadSettings({ data: stringValue(parsed, "data") });
+  return new AdminClient(
+    locateGateway({ dataDir: settings.dataDir, url: stringValue(parsed, "url"), tokenFile: stringValue(parsed, "token-file") }),
+  );
+}
+
+export const statusCommand: Command = {
+  name: "status",
+  summary: "Show a running gateway's status through its admin API.",
+  usage: "mintgate status [--url URL] [--token-file F] [--data DIR] [--json]",
+  options: { ...ADMIN_TARGET_OPTIONS, ...JSON_OPTION },
+  optionHelp: { ...ADMIN_TARGET_HELP, "--json": "print the status as JSON" },
+  async run(parsed) {
+    const client = adminClientFor(parsed);
+    const status = await client.status();
+    if (parsed.values.json) {
+      printJson(status);
+    } else {
+      process.stdout.write(
+        `mintgate ${status.version} at ${client.url}\n` +
+          `  up ${status.uptimeSeconds}s since ${status.startedAt}\n` +
+          `  data dir ${status.dataDir} (schema ${status.schemaVersion})\n` +
+          `  secrets ${status.secrets.count}\n`,
+      );
+    }
+    return 0;
+  },
+};

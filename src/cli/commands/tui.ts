@@ -1,0 +1,19 @@
+import { runTui } from "../../../tui/index.tsx";
+import { invalid } from "../../errors/index.ts";
+import type { Command } from "../command.ts";
+import { ADMIN_TARGET_HELP, ADMIN_TARGET_OPTIONS, adminClientFor } from "./status.ts";
+
+export const tuiCommand: Command = {
+  name: "tui",
+  summary: "Open the admin terminal UI for a running gateway.",
+  usage: "mintgate tui [--url URL] [--token-file F] [--data DIR]",
+  options: { ...ADMIN_TARGET_OPTIONS },
+  optionHelp: { ...ADMIN_TARGET_HELP },
+  details: "Keys: q quits.",
+  async run(parsed) {
+    if (!process.stdin.isTTY) throw invalid("`mintgate tui` needs an interactive terminal; use `mintgate status --json` in scripts.");
+    const client = adminClientFor(parsed);
+    await client.status(); // fail fast, with a clear sentence, before taking over the screen
+    return runTui(client);
+  },
+};

@@ -1,0 +1,64 @@
+import { MintgateError, publicMessageOf } from "../errors/index.ts";
+import { log } from "../log/index.ts";
+import { VERSION } from "../version.ts";
+import { helpText, parseCommandArgs, type Command } from "./command.ts";
+import { initCommand } from "./commands/init.ts";
+import { secretsCommand, secretsSubcommands } from "./commands/secrets.ts";
+import { serveCommand } from "./commands/serve.ts";
+import { statusCommand } from "./commands/status.ts";
+import { tuiCommand } from "./commands/tui.ts";
+import { versionCommand } from "./commands/version.ts";
+
+const TOP_LEVEL: Command[] = [serveCommand, initCommand, statusCommand, secretsCommand, tuiCommand, versionCommand];
+const ALL: Command[] = [...TOP_LEVEL, ...secretsSubcommands];
+
+function mainHelp(): string {
+  return [
+    `mintgate ${VERSION} — a self-hosted gateway for the Model Context Protocol.`,
+    "",
+    "Usage: mintgate [command] [options]     (no command means `serve`)",
+    "",
+    "Commands:",
+    ...TOP_LEVEL.map((c) => `  ${c.name.padEnd(10)}${c.summary}`),
+    "",
+    "Run `mintgate <command> --help` for a command's options.",
+  ].join("\n") + "\n";
+}
+
+/** Finds the longest command name that the arguments start with ("secrets set" before "secrets"). */
+function findCommand(argv: string[]): { command: Command; rest: string[] } | undefined {
+  const words = argv.filter((a) => !a.startsWith("-"));
+  for (const length of [2, 1]) {
+    const name = words.slice(0, length).join(" ");
+    const command = ALL.find((c) => c.name === name);
+    if (command && argv.slice(0, length).join(" ") === name) return { command, rest: argv.slice(length) };
+  }
+  return undefined;
+}
+
+/** Exit codes: 0 success, 1 the work failed, 2 the command line was wrong. */
+export async function runCli(argv: string[]): Promise<number> {
+  if (argv[0] === "--help" || argv[0] === "-h" || argv[0] === "help") {
+    process.stdout.write(mainHelp());
+    return 0;
+  }
+  if (argv[0] === "--version") argv = ["version"];
+  const found = argv.length === 0 || argv[0]!.startsWith("-") ? { command: serveCommand, rest: argv } : findCommand(argv);
+  if (!found) {
+    process.stderr.write(`mintgate: unknown command "${argv[0]}"; run \`mintgate --help\` for the list.\n`);
+    return 2;
+  }
+  const { command, rest } = found;
+  try {
+    const parsed = parseCommandArgs(command, rest);
+    if (parsed.values.help) {
+      process.stdout.write(helpText(command));
+      return 0;
+    }
+    return await command.run(parsed);
+  } catch (error) {
+    if (!(error instanceof MintgateError)) log.error("unexpected failure", { command: command.name, error: (error as Error)?.stack ?? String(error) });
+    process.stderr.write(`mintgate: ${error instanceof MintgateError ? error.message : publicMessageOf(error)}\n`);
+    return error instanceof MintgateError && error.kind === "invalid" ? 2 : 1;
+  }
+}

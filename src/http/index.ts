@@ -1,0 +1,134 @@
+import { Elysia } from "elysia";
+import type { AdminService } from "../admin/index.ts";
+import type { Settings } from "../config/index.ts";
+import { httpStatusOf, MintgateError, publicMessageOf } from "../errors/index.ts";
+import { log } from "../log/index.ts";
+
+export interface HttpDeps {
+  settings: Settings;
+  admin: AdminService;
+  /** True when the store is open and migrated. */
+  isReady: () => boolean;
+}
+
+const ERROR_CODE_BY_STATUS: Record<number, string> = {
+  400: "invalid_request",
+  401: "unauthorized",
+  403: "forbidden",
+  404: "not_found",
+  405: "method_not_allowed",
+  409: "conflict",
+  413: "payload_too_large",
+  500: "internal_error",
+  502: "upstream_failed",
+  503: "not_ready",
+  504: "timeout",
+};
+
+/** Every error the HTTP layer sends has this one JSON shape. */
+export function jsonError(status: number, message: string, headers: Record<string, string> = {}): Response {
+  return Response.json(
+    { error: ERROR_CODE_BY_STATUS[status] ?? "error", message },
+    { status, headers: { "cache-control": "no-store", ...headers } },
+  );
+}
+
+/** The routes; thin: each calls one service method. */
+export function createHttpApp(deps: HttpDeps) {
+  const { settings, admin } = deps;
+  return new Elysia()
+    .onError(({ code, error, request }) => {
+      if (code === "NOT_FOUND") {
+        return jsonError(404, `Nothing is served at ${request.method} ${new URL(request.url).pathname}.`);
+      }
+      if (code === "VALIDATION") return jsonError(400, "The request is not valid: " + error.message);
+      if (code === "PARSE") return jsonError(400, "The request body could not be parsed; send valid JSON.");
+      if (error instanceof MintgateError) {
+        const status = httpStatusOf(error);
+        const headers: Record<string, string> = status === 401 ? { "www-authenticate": 'Bearer realm="mintgate-admin"' } : {};
+        return jsonError(status, publicMessageOf(error), headers);
+      }
+      log.error("request failed", { method: request.method, path: new URL(request.url).pathname, error: String(error) });
+      return jsonError(500, publicMessageOf(error));
+    })
+    .get("/healthz", () => ({ status: "ok" }))
+    .get("/readyz", () => (deps.isReady() ? { status: "ready" } : jsonError(503, "The store is not open yet.")))
+    .group("/admin/api", (api) =>
+      api
+        .resolve(({ request }) => ({ adminToken: admin.authenticate(request.headers.get("authorization")) }))
+        .get("/status", () => admin.status()),
+    );
+}
+
+/**
+ * Enforces the body limit before routing: a declared Content-Length over the
+ * limit is refused without reading it; a chunked body is read up to the limit.
+ */
+async function withinBodyLimit(request: Request, limit: number): Promise<Request | Response> {
+  const tooLarge = () => jsonError(413, `The request body is larger than the limit of ${limit} bytes.`, { connection: "close" });
+  const declared = request.headers.get("content-length");
+  if (declared !== null) return Number(declared) > limit ? tooLarge() : request;
+  if (!request.body) return request;
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of request.body) {
+    size += chunk.byteLength;
+    if (size > limit) return tooLarge();
+    chunks.push(chunk);
+  }
+  const headers = new Headers(request.headers);
+  headers.delete("transfer-encoding");
+  return new Request(request, { body: Buffer.concat(chunks), headers });
+}
+
+/** Bun's own cap, far above ours, so that our JSON 413 is what people see. */
+const TRANSPORT_BODY_CAP = 1024 ** 3;
+
+export interface RunningServer {
+  url: string;
+  port: number;
+  /** Stops accepting, lets in-flight requests finish within the grace period, then closes the rest. */
+  stop(): Promise<void>;
+}
+
+export function startHttpServer(deps: HttpDeps): RunningServer {
+  const { settings } = deps;
+  const app = createHttpApp(deps);
+  const tls = settings.tlsCert && settings.tlsKey
+    ? { cert: Bun.file(settings.tlsCert), key: Bun.file(settings.tlsKey) }
+    : undefined;
+  const server = Bun.serve({
+    hostname: settings.host,
+    port: settings.port,
+    maxRequestBodySize: TRANSPORT_BODY_CAP,
+    tls,
+    async fetch(request) {
+      const checked = await withinBodyLimit(request, settings.bodyLimitBytes);
+      return checked instanceof Response ? checked : app.handle(checked);
+    },
+    error: (error) => {
+      log.error("request failed", { error: String(error) });
+      return jsonError(500, publicMessageOf(error));
+    },
+  });
+  const scheme = tls ? "https" : "http";
+  const host = settings.host.includes(":") ? `[${settings.host}]` : settings.host;
+  const url = `${scheme}://${host}:${server.port}`;
+  return {
+    url,
+    port: server.port ?? settings.port,
+    async stop() {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const graceful = server.stop(false);
+      const deadline = new Promise<"timeout">((resolve) => {
+        timer = setTimeout(() => resolve("timeout"), settings.shutdownGraceMs);
+      });
+      const outcome = await Promise.race([graceful.then(() => "done" as const), deadline]);
+      clearTimeout(timer);
+      if (outcome === "timeout") {
+        log.warn("requests still running after the grace period; closing them", { graceMs: settings.shutdownGraceMs });
+        await server.stop(true);
+      }
+    },
+  };
+}

@@ -1,0 +1,165 @@
+import { existsSync, mkdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { issueAdminToken } from "../admin/index.ts";
+import { dataPaths, type Settings } from "../config/index.ts";
+import { configError } from "../errors/index.ts";
+import { log } from "../log/index.ts";
+import {
+  generateMasterKey,
+  keyMatches,
+  parseMasterKey,
+  readMasterKeyFile,
+  SecretStore,
+  writeMasterKeyFile,
+  type MasterKey,
+} from "../secrets/index.ts";
+import { inspectStore, openStore, type Store } from "../store/index.ts";
+
+/**
+ * Opening a data directory: the master key, the database and the secret
+ * store, checked in an order that never writes to a database whose key or
+ * schema version is wrong.
+ */
+export interface DataDir {
+  dataDir: string;
+  paths: ReturnType<typeof dataPaths>;
+  store: Store;
+  secrets: SecretStore;
+  masterKey: MasterKey;
+  /** What this open created, for `init` to report ("data directory", "master key", …). */
+  created: string[];
+  /** The admin token, only when this open created it. */
+  newAdminToken: string | undefined;
+  close(): void;
+}
+
+const ENV_KEY_SOURCE = "MINTGATE_MASTER_KEY";
+
+function loadMasterKey(settings: Settings, paths: ReturnType<typeof dataPaths>): MasterKey | undefined {
+  if (settings.masterKeyFromEnv !== undefined) {
+    return parseMasterKey(new TextEncoder().encode(settings.masterKeyFromEnv), ENV_KEY_SOURCE);
+  }
+  return readMasterKeyFile(paths.masterKey);
+}
+
+/**
+ * Opens the data directory. With `initialise`, creates whatever is missing
+ * (directory, key, database, admin token); without it, all must exist.
+ */
+export function openDataDir(settings: Settings, options: { initialise: boolean }): DataDir {
+  const paths = dataPaths(settings.dataDir);
+  const created: string[] = [];
+
+  if (!existsSync(settings.dataDir)) {
+    if (!options.initialise) {
+      throw configError(`The data directory ${settings.dataDir} does not exist; run \`mintgate init --data ${settings.dataDir}\` first.`);
+    }
+    mkdirSync(settings.dataDir, { recursive: true, mode: 0o700 });
+    created.push(`data directory ${settings.dataDir}`);
+  } else if (!statSync(settings.dataDir).isDirectory()) {
+    throw configError(`${settings.dataDir} is not a directory; point --data at a directory.`);
+  }
+
+  const databaseExists = existsSync(paths.database);
+  if (!databaseExists && !options.initialise) {
+    throw configError(`There is no database in ${settings.dataDir}; run \`mintgate init --data ${settings.dataDir}\` first.`);
+  }
+
+  // Read-only checks first: a wrong key or a newer schema must leave the file untouched.
+  const inspection = databaseExists ? inspectStore(paths.database) : undefined;
+  let key = loadMasterKey(settings, paths);
+  if (inspection?.currentKey) {
+    if (!key) {
+      throw configError(
+        `No master key: ${paths.masterKey} is missing and ${ENV_KEY_SOURCE} is not set, but the database holds encrypted secrets; restore master.key from your backup or set ${ENV_KEY_SOURCE}.`,
+      );
+    }
+    if (!keyMatches(key, inspection.currentKey)) {
+      key = recoverInterruptedRotation(key, inspection.currentKey, paths);
+    }
+  } else if (!key) {
+    key = generateMasterKey(paths.masterKey);
+    writeMasterKeyFile(paths.masterKey, key);
+    created.push(`master key ${paths.masterKey}`);
+  }
+
+  const store = openStore(paths.database, { create: options.initialise });
+  if (!databaseExists) created.push(`database ${paths.database}`);
+  try {
+    const secrets = SecretStore.register(store, key);
+    let newAdminToken: string | undefined;
+    if (options.initialise && store.adminTokens.count() === 0) {
+      newAdminToken = issueAdminToken(store, "local admin");
+      writeFileSync(paths.adminToken, newAdminToken + "\n", { mode: 0o600 });
+      created.push(`admin token ${paths.adminToken}`);
+    }
+    return {
+      dataDir: settings.dataDir,
+      paths,
+      store,
+      secrets,
+      masterKey: key,
+      created,
+      newAdminToken,
+      close: () => store.close(),
+    };
+  } catch (error) {
+    store.close();
+    throw error;
+  }
+}
+
+/**
+ * `rotate-key` commits the new key to the database before it swaps the key
+ * files. If it stopped in between, master.key.new is the right key: finish the swap.
+ */
+function recoverInterruptedRotation(
+  key: MasterKey,
+  current: NonNullable<ReturnType<typeof inspectStore>["currentKey"]>,
+  paths: ReturnType<typeof dataPaths>,
+): MasterKey {
+  const pending = readMasterKeyFile(paths.masterKeyNew);
+  if (pending && keyMatches(pending, current)) {
+    if (key.source === ENV_KEY_SOURCE) {
+      throw configError(
+        `${ENV_KEY_SOURCE} holds the key from before \`secrets rotate-key\`; set it to the contents of ${paths.masterKeyNew} (base64: \`base64 -w0 ${paths.masterKeyNew}\`), then delete that file.`,
+      );
+    }
+    if (!existsSync(paths.masterKeyOld)) renameSync(paths.masterKey, paths.masterKeyOld);
+    renameSync(paths.masterKeyNew, paths.masterKey);
+    log.warn("finished an interrupted key rotation: master.key now holds the new key", { old: paths.masterKeyOld });
+    return { bytes: pending.bytes, source: paths.masterKey };
+  }
+  throw configError(
+    `The master key from ${key.source} does not match the key this database was encrypted with; restore the right ${key.source === ENV_KEY_SOURCE ? ENV_KEY_SOURCE : "master.key"} from your backup (the database was not modified).`,
+  );
+}
+
+/**
+ * Generates a new master key, re-encrypts every secret with it in one
+ * transaction, then swaps the key files (keeping the old key as master.key.old).
+ */
+export function rotateMasterKey(dir: DataDir): { keyVersion: number; reencrypted: number; newKeyFile: string; oldKeyFile: string | undefined } {
+  const { paths } = dir;
+  const fromEnv = dir.masterKey.source === ENV_KEY_SOURCE;
+  if (!fromEnv && existsSync(paths.masterKeyOld)) {
+    throw configError(
+      `${paths.masterKeyOld} from an earlier rotation is still there; move it to your backups (it decrypts backups made before that rotation) or delete it, then run rotate-key again.`,
+    );
+  }
+  const newKey = generateMasterKey(paths.masterKeyNew);
+  // Written before the database changes, so a crash after the commit can still find it.
+  writeMasterKeyFile(paths.masterKeyNew, newKey, { overwrite: true });
+  let result;
+  try {
+    result = dir.secrets.rotateKey(newKey);
+  } catch (error) {
+    rmSync(paths.masterKeyNew, { force: true });
+    throw error;
+  }
+  if (fromEnv) {
+    return { ...result, newKeyFile: paths.masterKeyNew, oldKeyFile: undefined };
+  }
+  renameSync(paths.masterKey, paths.masterKeyOld);
+  renameSync(paths.masterKeyNew, paths.masterKey);
+  return { ...result, newKeyFile: paths.masterKey, oldKeyFile: paths.masterKeyOld };
+}

@@ -1,0 +1,145 @@
+import { invalid, notFound, configError } from "../errors/index.ts";
+import type { Store } from "../store/index.ts";
+import { seal, unseal } from "./cipher.ts";
+import { createKeyCheck, keyMatches, type MasterKey } from "./master-key.ts";
+
+export {
+  parseMasterKey,
+  generateMasterKey,
+  readMasterKeyFile,
+  writeMasterKeyFile,
+  keyMatches,
+  type MasterKey,
+} from "./master-key.ts";
+
+/** What may be shown about a secret: never its value. */
+export interface SecretInfo {
+  name: string;
+  version: number;
+  keyVersion: number;
+  createdAt: string;
+  updatedAt: string;
+}
+
+const SECRET_NAME = /^[A-Za-z][A-Za-z0-9_.-]{0,127}$/;
+export const MAX_SECRET_BYTES = 64 * 1024;
+
+export function assertSecretName(name: string): void {
+  if (!SECRET_NAME.test(name)) {
+    throw invalid(
+      `"${name}" is not a valid secret name: use 1–128 letters, digits, "_", "." or "-", starting with a letter.`,
+    );
+  }
+}
+
+/** The associated data that binds a ciphertext to its secret's name. */
+const secretContext = (name: string) => `mintgate:secret:${name}`;
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder("utf-8", { fatal: true });
+
+/**
+ * The encrypted secret store. Everything else in mintgate gets a secret's
+ * value only through `resolveSecret`.
+ */
+export class SecretStore {
+  constructor(
+    private readonly store: Store,
+    private key: MasterKey,
+    private keyVersion: number,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Registers the first master key of a new database. */
+  static register(store: Store, key: MasterKey, now: () => number = Date.now): SecretStore {
+    const current = store.secrets.currentKeyVersion();
+    if (current) {
+      if (!keyMatches(key, current)) {
+        throw configError(`The master key from ${key.source} does not match this database's key; restore the right key from your backup.`);
+      }
+      return new SecretStore(store, key, current.version, now);
+    }
+    store.secrets.addKeyVersion(1, createKeyCheck(key, 1), now());
+    return new SecretStore(store, key, 1, now);
+  }
+
+  set(name: string, value: string): SecretInfo {
+    assertSecretName(name);
+    const bytes = encoder.encode(value);
+    if (bytes.length === 0) throw invalid(`The value for secret "${name}" is empty; pipe the value on standard input.`);
+    if (bytes.length > MAX_SECRET_BYTES) {
+      throw invalid(`The value for secret "${name}" is ${bytes.length} bytes; the limit is ${MAX_SECRET_BYTES}.`);
+    }
+    const sealed = seal(this.key.bytes, bytes, secretContext(name));
+    this.store.secrets.put(name, this.keyVersion, sealed, this.now());
+    return this.info(name);
+  }
+
+  info(name: string): SecretInfo {
+    const row = this.store.secrets.get(name);
+    if (!row) throw notFound(`There is no secret named "${name}"; \`mintgate secrets list\` shows the names.`);
+    return toInfo(row);
+  }
+
+  list(): SecretInfo[] {
+    return this.store.secrets.all().map(toInfo);
+  }
+
+  count(): number {
+    return this.store.secrets.count();
+  }
+
+  delete(name: string): void {
+    assertSecretName(name);
+    if (!this.store.secrets.delete(name)) {
+      throw notFound(`There is no secret named "${name}"; \`mintgate secrets list\` shows the names.`);
+    }
+  }
+
+  /** The one way to read a secret's value. */
+  resolveSecret(name: string): string {
+    const row = this.store.secrets.get(name);
+    if (!row) throw notFound(`The secret "${name}" is referenced but not set; set it with \`mintgate secrets set ${name}\`.`);
+    if (row.keyVersion !== this.keyVersion) {
+      throw configError(`The secret "${name}" is sealed with key version ${row.keyVersion}, not the current ${this.keyVersion}; run \`mintgate secrets rotate-key\` again to finish re-encryption.`);
+    }
+    const plaintext = unseal(this.key.bytes, row, secretContext(name));
+    if (!plaintext) {
+      throw configError(`The secret "${name}" cannot be decrypted: its stored bytes were altered or moved from another name; set it again.`);
+    }
+    return decoder.decode(plaintext);
+  }
+
+  /**
+   * Re-encrypts every secret under `newKey` in one transaction and records the
+   * new key version. Either all secrets move to the new key or none do.
+   */
+  rotateKey(newKey: MasterKey): { keyVersion: number; reencrypted: number } {
+    const nextVersion = this.keyVersion + 1;
+    let reencrypted = 0;
+    this.store.transaction(() => {
+      this.store.secrets.addKeyVersion(nextVersion, createKeyCheck(newKey, nextVersion), this.now());
+      for (const row of this.store.secrets.all()) {
+        const plaintext = unseal(this.key.bytes, row, secretContext(row.name));
+        if (!plaintext) {
+          throw configError(`The secret "${row.name}" cannot be decrypted with the current key, so the key was not rotated; set that secret again or delete it first.`);
+        }
+        this.store.secrets.reseal(row.name, nextVersion, seal(newKey.bytes, plaintext, secretContext(row.name)));
+        reencrypted++;
+      }
+    });
+    this.key = newKey;
+    this.keyVersion = nextVersion;
+    return { keyVersion: nextVersion, reencrypted };
+  }
+}
+
+function toInfo(row: { name: string; version: number; keyVersion: number; createdAt: number; updatedAt: number }): SecretInfo {
+  return {
+    name: row.name,
+    version: row.version,
+    keyVersion: row.keyVersion,
+    createdAt: new Date(row.createdAt).toISOString(),
+    updatedAt: new Date(row.updatedAt).toISOString(),
+  };
+}

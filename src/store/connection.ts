@@ -1,0 +1,23 @@
+import { Database } from "bun:sqlite";
+import { drizzle, type BunSQLiteDatabase } from "drizzle-orm/bun-sqlite";
+import * as schema from "./schema.ts";
+
+export type StoreDb = BunSQLiteDatabase<typeof schema>;
+
+/** Opens the SQLite file with the settings every connection needs. */
+export function openSqlite(path: string, options: { readonly?: boolean; create?: boolean } = {}): Database {
+  const db = options.readonly
+    ? new Database(path, { readonly: true })
+    : new Database(path, { create: options.create ?? false, readwrite: true, strict: true });
+  db.exec("PRAGMA busy_timeout = 5000");
+  if (!options.readonly) {
+    db.exec("PRAGMA journal_mode = WAL");
+    db.exec("PRAGMA synchronous = NORMAL");
+    db.exec("PRAGMA foreign_keys = ON");
+  }
+  return db;
+}
+
+export function wrapWithDrizzle(db: Database): StoreDb {
+  return drizzle({ client: db, schema });
+}

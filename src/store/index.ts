@@ -1,0 +1,83 @@
+import { chmodSync, existsSync } from "node:fs";
+import { configError } from "../errors/index.ts";
+import { openSqlite, wrapWithDrizzle } from "./connection.ts";
+import { assertSchemaNotNewer, LATEST_SCHEMA_VERSION, migrate, schemaVersionOf } from "./migrations.ts";
+import { AdminTokenRepository } from "./repositories/admin-tokens.ts";
+import { SecretRepository } from "./repositories/secrets.ts";
+
+import type { KeyVersionRow } from "./repositories/secrets.ts";
+export type { SecretRow, SealedValue, KeyVersionRow } from "./repositories/secrets.ts";
+export type { AdminTokenRow } from "./repositories/admin-tokens.ts";
+export type { SecretRepository, AdminTokenRepository };
+export { LATEST_SCHEMA_VERSION };
+
+/** The open store: repositories plus a transaction boundary. Drizzle stays inside. */
+export interface Store {
+  readonly path: string;
+  readonly secrets: SecretRepository;
+  readonly adminTokens: AdminTokenRepository;
+  readonly schemaVersion: number;
+  /** Runs fn in one immediate (write-locking) transaction. */
+  transaction<T>(fn: () => T): T;
+  /** True while the connection is open and the schema is current. */
+  isReady(): boolean;
+  close(): void;
+}
+
+/** Opens (creating if asked) the database and applies pending migrations. */
+export function openStore(path: string, options: { create?: boolean } = {}): Store {
+  const exists = existsSync(path);
+  if (!exists && !options.create) {
+    throw configError(`No database at ${path}; run \`mintgate init\` first or point --data at your data directory.`);
+  }
+  let sqlite;
+  try {
+    sqlite = openSqlite(path, { create: options.create ?? false });
+  } catch (error) {
+    throw configError(`Cannot open the database ${path} (${(error as Error).message}); check the file's permissions.`, error);
+  }
+  if (!exists) chmodSync(path, 0o600);
+  try {
+    migrate(sqlite, path);
+  } catch (error) {
+    sqlite.close();
+    throw error;
+  }
+  const db = wrapWithDrizzle(sqlite);
+  let open = true;
+  return {
+    path,
+    secrets: new SecretRepository(db),
+    adminTokens: new AdminTokenRepository(db),
+    schemaVersion: schemaVersionOf(sqlite),
+    transaction: (fn) => sqlite.transaction(fn).immediate(),
+    isReady: () => open && schemaVersionOf(sqlite) === LATEST_SCHEMA_VERSION,
+    close() {
+      if (!open) return;
+      open = false;
+      sqlite.close();
+    },
+  };
+}
+
+/** What can be learned about a database without writing to it. */
+export interface StoreInspection {
+  schemaVersion: number;
+  currentKey: KeyVersionRow | undefined;
+}
+
+/**
+ * Opens the database read-only: used to check the schema version and the
+ * master key before anything may modify the file.
+ */
+export function inspectStore(path: string): StoreInspection {
+  const sqlite = openSqlite(path, { readonly: true });
+  try {
+    const schemaVersion = assertSchemaNotNewer(sqlite, path);
+    // key_versions exists from schema version 1 on.
+    const currentKey = schemaVersion >= 1 ? new SecretRepository(wrapWithDrizzle(sqlite)).currentKeyVersion() : undefined;
+    return { schemaVersion, currentKey };
+  } finally {
+    sqlite.close();
+  }
+}
