@@ -1,4 +1,3 @@
-import { runTui } from "../../../tui/index.tsx";
 import { invalid } from "../../errors/index.ts";
 import type { Command } from "../command.ts";
 import { ADMIN_TARGET_HELP, ADMIN_TARGET_OPTIONS, adminClientFor } from "./status.ts";
@@ -14,6 +13,8 @@ export const tuiCommand: Command = {
     if (!process.stdin.isTTY) throw invalid("`mintgate tui` needs an interactive terminal; use `mintgate status --json` in scripts.");
     const client = adminClientFor(parsed);
     await client.status(); // fail fast, with a clear sentence, before taking over the screen
+    // Loaded here so that Ink and React cost nothing to the other commands' start-up.
+    const { runTui } = await import("../../../tui/index.tsx");
     return runTui(client);
   },
 };

@@ -1,0 +1,76 @@
+import { describe, expect, test } from "bun:test";
+import { tempDir, runMintgate } from "./harness.ts";
+
+const COMMANDS = ["serve", "init", "status", "secrets", "secrets set", "secrets list", "secrets delete", "secrets rotate-key", "tui", "version"];
+
+describe("mintgate CLI", () => {
+  test("--help lists every top-level command", async () => {
+    const result = await runMintgate(["--help"]);
+    expect(result.code).toBe(0);
+    for (const name of ["serve", "init", "status", "secrets", "tui", "version"]) expect(result.stdout).toContain(`  ${name} `);
+  });
+
+  test.each(COMMANDS)("`%s --help` prints its usage and exits 0", async (name) => {
+    const result = await runMintgate([...name.split(" "), "--help"]);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain(`Usage: mintgate ${name}`);
+    expect(result.stderr).toBe("");
+  });
+
+  test("version, plain and --json", async () => {
+    const plain = await runMintgate(["version"]);
+    expect(plain.code).toBe(0);
+    expect(plain.stdout).toMatch(/^mintgate \d+\.\d+\.\d+\n$/);
+    const json = await runMintgate(["version", "--json"]);
+    expect(JSON.parse(json.stdout).version).toBe(plain.stdout.trim().split(" ")[1]);
+  });
+
+  test("an unknown command is a usage error (exit 2) with one sentence on stderr", async () => {
+    const result = await runMintgate(["frobnicate"]);
+    expect(result.code).toBe(2);
+    expect(result.stdout).toBe("");
+    expect(result.stderr.trim().split("\n")).toHaveLength(1);
+    expect(result.stderr).toContain("mintgate --help");
+  });
+
+  test("an unknown option names the command's help", async () => {
+    const result = await runMintgate(["init", "--bogus"]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain("--bogus");
+    expect(result.stderr).toContain("mintgate init --help");
+  });
+
+  test("bad settings are refused before anything starts", async () => {
+    const dir = tempDir();
+    const port = await runMintgate(["serve", "--data", dir, "--port", "99999"]);
+    expect(port.code).toBe(2);
+    expect(port.stderr).toContain("--port must be a port number from 0 to 65535");
+    const tls = await runMintgate(["serve", "--data", dir, "--tls-cert", "cert.pem"]);
+    expect(tls.code).toBe(2);
+    expect(tls.stderr).toContain("both --tls-cert and --tls-key");
+    const url = await runMintgate(["serve", "--data", dir], { env: { MINTGATE_PUBLIC_URL: "ftp://x" } });
+    expect(url.code).toBe(2);
+    expect(url.stderr).toContain("MINTGATE_PUBLIC_URL must start with https://");
+  });
+
+  test("a missing positional argument is a usage error", async () => {
+    const result = await runMintgate(["secrets", "delete"]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain("takes <NAME>");
+  });
+
+  test("commands that need a data dir say how to create one", async () => {
+    const missing = `${tempDir()}/nothing-here`;
+    const result = await runMintgate(["secrets", "list", "--data", missing]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain("mintgate init --data");
+  });
+
+  test("status without a running gateway says to start one", async () => {
+    const dir = tempDir();
+    await runMintgate(["init", "--data", dir]);
+    const result = await runMintgate(["status", "--data", dir]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain("No gateway is running");
+  });
+});

@@ -1,0 +1,50 @@
+import { describe, expect, test } from "bun:test";
+import { resolve } from "node:path";
+import { DEFAULTS, loadSettings } from "../src/config/index.ts";
+
+describe("settings", () => {
+  test("defaults: ./.mintgate, 127.0.0.1, port 8080, 4 MiB bodies", () => {
+    const settings = loadSettings({}, {});
+    expect(settings.dataDir).toBe(resolve(".mintgate"));
+    expect(settings.host).toBe("127.0.0.1");
+    expect(settings.port).toBe(8080);
+    expect(settings.publicUrl).toBeUndefined();
+    expect(settings.bodyLimitBytes).toBe(DEFAULTS.bodyLimitBytes);
+  });
+
+  test("every setting comes from the environment", () => {
+    const settings = loadSettings({}, {
+      MINTGATE_DATA_DIR: "/srv/mg",
+      MINTGATE_HOST: "0.0.0.0",
+      MINTGATE_PORT: "9443",
+      MINTGATE_PUBLIC_URL: "https://mcp.example.com/",
+      MINTGATE_MASTER_KEY: "k",
+      MINTGATE_TLS_CERT: "/c.pem",
+      MINTGATE_TLS_KEY: "/k.pem",
+    });
+    expect(settings).toMatchObject({
+      dataDir: "/srv/mg",
+      host: "0.0.0.0",
+      port: 9443,
+      publicUrl: "https://mcp.example.com",
+      masterKeyFromEnv: "k",
+      tlsCert: "/c.pem",
+      tlsKey: "/k.pem",
+    });
+  });
+
+  test("flags win over the environment", () => {
+    const settings = loadSettings(
+      { data: "/a", host: "::1", port: "0", "public-url": "https://flag.example" },
+      { MINTGATE_DATA_DIR: "/b", MINTGATE_HOST: "0.0.0.0", MINTGATE_PORT: "1", MINTGATE_PUBLIC_URL: "https://env.example" },
+    );
+    expect(settings).toMatchObject({ dataDir: "/a", host: "::1", port: 0, publicUrl: "https://flag.example" });
+  });
+
+  test("errors name the source of the bad value", () => {
+    expect(() => loadSettings({}, { MINTGATE_PORT: "http" })).toThrow("MINTGATE_PORT must be a port number");
+    expect(() => loadSettings({ port: "-1" }, {})).toThrow("--port must be a port number");
+    expect(() => loadSettings({ "public-url": "not a url" }, {})).toThrow("--public-url must be an absolute URL");
+    expect(() => loadSettings({}, { MINTGATE_TLS_KEY: "/k.pem" })).toThrow("both --tls-cert and --tls-key");
+  });
+});

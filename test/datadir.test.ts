@@ -1,0 +1,113 @@
+import { Database } from "bun:sqlite";
+import { describe, expect, test } from "bun:test";
+import { randomBytes } from "node:crypto";
+import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { fileHash, runMintgate, startGateway, tempDir } from "./harness.ts";
+
+const mode = (path: string) => statSync(path).mode & 0o777;
+
+/** A data dir with one secret in it, so that a key is really needed. */
+async function dataDirWithSecret(env: Record<string, string> = {}): Promise<string> {
+  const dir = join(tempDir(), "d");
+  expect((await runMintgate(["init", "--data", dir], { env })).code).toBe(0);
+  expect((await runMintgate(["secrets", "set", "API_KEY", "--data", dir], { env, stdin: "s3cret-value" })).code).toBe(0);
+  return dir;
+}
+
+describe("mintgate init", () => {
+  test("creates the data dir, database, master key and admin token with tight permissions", async () => {
+    const dir = join(tempDir(), "d");
+    const result = await runMintgate(["init", "--data", dir]);
+    expect(result.code).toBe(0);
+    expect(mode(dir)).toBe(0o700);
+    expect(mode(join(dir, "master.key"))).toBe(0o600);
+    expect(readFileSync(join(dir, "master.key")).length).toBe(32);
+    expect(mode(join(dir, "admin.token"))).toBe(0o600);
+    expect(readFileSync(join(dir, "admin.token"), "utf8")).toMatch(/^mgt_admin_[A-Za-z0-9_-]{43}\n$/);
+    expect(mode(join(dir, "mintgate.db"))).toBe(0o600);
+    expect(result.stdout).toContain("created master key");
+  });
+
+  test("running it twice changes nothing and says so", async () => {
+    const dir = join(tempDir(), "d");
+    await runMintgate(["init", "--data", dir]);
+    const before = ["master.key", "admin.token", "mintgate.db"].map((f) => fileHash(join(dir, f)));
+    const again = await runMintgate(["init", "--data", dir]);
+    expect(again.code).toBe(0);
+    expect(again.stdout).toContain("already initialised");
+    expect(again.stdout).toContain("nothing changed");
+    expect(["master.key", "admin.token", "mintgate.db"].map((f) => fileHash(join(dir, f)))).toEqual(before);
+    const json = await runMintgate(["init", "--data", dir, "--json"]);
+    expect(JSON.parse(json.stdout)).toMatchObject({ changed: false, created: [] });
+  });
+
+  test("with MINTGATE_MASTER_KEY set, no key file is written", async () => {
+    const dir = join(tempDir(), "d");
+    const env = { MINTGATE_MASTER_KEY: randomBytes(32).toString("hex") };
+    expect((await runMintgate(["init", "--data", dir], { env })).code).toBe(0);
+    expect(existsSync(join(dir, "master.key"))).toBe(false);
+    const gateway = await startGateway({ dataDir: dir, env });
+    expect((await fetch(`${gateway.url}/readyz`)).status).toBe(200);
+    expect(await gateway.stop()).toBe(0);
+  });
+
+  test("a malformed MINTGATE_MASTER_KEY is refused with a sentence", async () => {
+    const dir = join(tempDir(), "d");
+    const result = await runMintgate(["init", "--data", dir], { env: { MINTGATE_MASTER_KEY: "too-short" } });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain("MINTGATE_MASTER_KEY is not 32 bytes");
+  });
+});
+
+describe("serve refuses a wrong or missing master key without touching the database", () => {
+  test("wrong MINTGATE_MASTER_KEY", async () => {
+    const env = { MINTGATE_MASTER_KEY: randomBytes(32).toString("base64") };
+    const dir = await dataDirWithSecret(env);
+    const db = join(dir, "mintgate.db");
+    const before = fileHash(db);
+    const result = await runMintgate(["serve", "--data", dir, "--port", "0"], { env: { MINTGATE_MASTER_KEY: randomBytes(32).toString("base64") } });
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toContain("The master key from MINTGATE_MASTER_KEY does not match");
+    expect(result.stderr).toContain("the database was not modified");
+    expect(result.stderr.trim().split("\n")).toHaveLength(1);
+    expect(fileHash(db)).toBe(before);
+  });
+
+  test("wrong master.key file", async () => {
+    const dir = await dataDirWithSecret();
+    const db = join(dir, "mintgate.db");
+    const before = fileHash(db);
+    writeFileSync(join(dir, "master.key"), randomBytes(32), { mode: 0o600 });
+    const result = await runMintgate(["serve", "--data", dir, "--port", "0"]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain("does not match the key this database was encrypted with");
+    expect(fileHash(db)).toBe(before);
+  });
+
+  test("missing master.key", async () => {
+    const dir = await dataDirWithSecret();
+    const db = join(dir, "mintgate.db");
+    const before = fileHash(db);
+    rmSync(join(dir, "master.key"));
+    const result = await runMintgate(["serve", "--data", dir, "--port", "0"]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain("No master key");
+    expect(result.stderr).toContain("restore master.key from your backup or set MINTGATE_MASTER_KEY");
+    expect(fileHash(db)).toBe(before);
+    expect(existsSync(join(dir, "master.key"))).toBe(false);
+  });
+
+  test("a database from a newer mintgate is refused, untouched", async () => {
+    const dir = await dataDirWithSecret();
+    const db = join(dir, "mintgate.db");
+    const sqlite = new Database(db);
+    sqlite.exec("PRAGMA user_version = 999");
+    sqlite.close();
+    const before = fileHash(db);
+    const result = await runMintgate(["serve", "--data", dir, "--port", "0"]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain("schema version 999, newer than this mintgate understands");
+    expect(fileHash(db)).toBe(before);
+  });
+});

@@ -1,0 +1,146 @@
+/**
+ * Test harness: everything runs for real. The compiled binary in child
+ * processes, real data directories in temp folders, real HTTP on 127.0.0.1.
+ */
+import { afterAll } from "bun:test";
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+
+export const REPO_ROOT = resolve(import.meta.dir, "..");
+export const BINARY = join(REPO_ROOT, "dist", "mintgate");
+
+if (!existsSync(BINARY)) throw new Error(`${BINARY} is missing; run \`make build\` (make test does it for you).`);
+
+const tempDirs: string[] = [];
+afterAll(() => {
+  for (const dir of tempDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+export function tempDir(label = "mintgate-test"): string {
+  const dir = mkdtempSync(join(tmpdir(), `${label}-`));
+  tempDirs.push(dir);
+  return dir;
+}
+
+/** A temp dir holding only a copy of the binary: no node_modules anywhere near it. */
+export function isolatedBinary(): { dir: string; binary: string } {
+  const dir = tempDir("mintgate-alone");
+  const binary = join(dir, "mintgate");
+  copyFileSync(BINARY, binary);
+  Bun.spawnSync(["chmod", "755", binary]);
+  return { dir, binary };
+}
+
+/** The environment a child gets: nothing of ours that would change its settings. */
+export function cleanEnv(extra: Record<string, string> = {}): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [key, value] of Object.entries(process.env)) {
+    if (!key.startsWith("MINTGATE_") && value !== undefined) env[key] = value;
+  }
+  return { ...env, ...extra };
+}
+
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export async function runMintgate(
+  args: string[],
+  options: { cwd?: string; env?: Record<string, string>; stdin?: string; binary?: string } = {},
+): Promise<RunResult> {
+  const child = Bun.spawn([options.binary ?? BINARY, ...args], {
+    cwd: options.cwd,
+    env: cleanEnv(options.env),
+    stdin: options.stdin === undefined ? "ignore" : new TextEncoder().encode(options.stdin),
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const [stdout, stderr, code] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
+  return { code, stdout, stderr };
+}
+
+export interface RunningGateway {
+  url: string;
+  pid: number;
+  dataDir: string;
+  adminToken: () => string;
+  /** Everything the process wrote to stdout and stderr so far. */
+  output: () => string;
+  signal(name: "SIGTERM" | "SIGINT" | "SIGKILL"): void;
+  exited: Promise<number>;
+  stop(): Promise<number>;
+}
+
+const running = new Set<RunningGateway>();
+afterAll(async () => {
+  await Promise.all([...running].map((g) => g.stop()));
+});
+
+/**
+ * Starts `mintgate serve` and resolves once it printed its URL; rejects with
+ * its output if it exits first.
+ */
+export async function startGateway(options: {
+  dataDir: string;
+  args?: string[];
+  env?: Record<string, string>;
+  binary?: string;
+  cwd?: string;
+}): Promise<RunningGateway> {
+  const child = Bun.spawn([options.binary ?? BINARY, "serve", "--data", options.dataDir, "--port", "0", ...(options.args ?? [])], {
+    cwd: options.cwd,
+    env: cleanEnv(options.env),
+    stdin: "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  let output = "";
+  const decoder = new TextDecoder();
+  const pump = async (stream: ReadableStream<Uint8Array>) => {
+    for await (const chunk of stream) output += decoder.decode(chunk, { stream: true });
+  };
+  const pumped = Promise.all([pump(child.stdout), pump(child.stderr)]);
+  const exited = child.exited.then(async (code) => {
+    await pumped;
+    return code;
+  });
+
+  const url = await new Promise<string>((resolveUrl, reject) => {
+    const poll = setInterval(() => {
+      const match = output.match(/listening on (https?:\/\/\S+)/);
+      if (match) {
+        clearInterval(poll);
+        resolveUrl(match[1]!);
+      }
+    }, 5);
+    void exited.then((code) => {
+      clearInterval(poll);
+      reject(new Error(`mintgate serve exited with ${code} before listening:\n${output}`));
+    });
+  });
+
+  const gateway: RunningGateway = {
+    url,
+    pid: child.pid,
+    dataDir: options.dataDir,
+    adminToken: () => readFileSync(join(options.dataDir, "admin.token"), "utf8").trim(),
+    output: () => output,
+    signal: (name) => child.kill(name),
+    exited,
+    async stop() {
+      running.delete(gateway);
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
+      return exited;
+    },
+  };
+  running.add(gateway);
+  return gateway;
+}
+
+/** SHA-256 of a file's bytes, to prove a file was not modified. */
+export function fileHash(path: string): string {
+  return new Bun.CryptoHasher("sha256").update(readFileSync(path)).digest("hex");
+}

@@ -1,0 +1,176 @@
+import { Database } from "bun:sqlite";
+import { describe, expect, test } from "bun:test";
+import { existsSync, readdirSync, readFileSync, renameSync } from "node:fs";
+import { join } from "node:path";
+import { loadSettings } from "../src/config/index.ts";
+import { openDataDir } from "../src/runtime/index.ts";
+import { fileHash, runMintgate, startGateway, tempDir } from "./harness.ts";
+
+async function initDir(): Promise<string> {
+  const dir = join(tempDir(), "d");
+  expect((await runMintgate(["init", "--data", dir])).code).toBe(0);
+  return dir;
+}
+
+/** Resolves a secret the way the gateway will: through the runtime and resolveSecret. */
+function resolveInProcess(dir: string, name: string, env: Record<string, string | undefined> = {}): string {
+  const dataDir = openDataDir(loadSettings({ data: dir }, env), { initialise: false });
+  try {
+    return dataDir.secrets.resolveSecret(name);
+  } finally {
+    dataDir.close();
+  }
+}
+
+function rawBytesContain(dir: string, needle: string): string[] {
+  const bytes = Buffer.from(needle, "utf8");
+  return readdirSync(dir).filter((file) => readFileSync(join(dir, file)).includes(bytes));
+}
+
+describe("mintgate secrets", () => {
+  test("set reads stdin, list shows names/versions/dates only, delete removes", async () => {
+    const dir = await initDir();
+    const value = "ghp_" + crypto.randomUUID();
+    const set = await runMintgate(["secrets", "set", "GITHUB_TOKEN", "--data", dir], { stdin: value + "\n" });
+    expect(set.code).toBe(0);
+    expect(set.stdout).toBe("Stored secret GITHUB_TOKEN (version 1).\n");
+    expect((await runMintgate(["secrets", "set", "GITHUB_TOKEN", "--data", dir, "--json"], { stdin: value })).stdout).toContain('"version": 2');
+
+    const list = await runMintgate(["secrets", "list", "--data", dir, "--json"]);
+    expect(list.code).toBe(0);
+    const rows = JSON.parse(list.stdout);
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({ name: "GITHUB_TOKEN", version: 2, keyVersion: 1 });
+    expect(Object.keys(rows[0]).sort()).toEqual(["createdAt", "keyVersion", "name", "updatedAt", "version"]);
+    const table = await runMintgate(["secrets", "list", "--data", dir]);
+    expect(table.stdout).toContain("GITHUB_TOKEN");
+    for (const output of [set.stdout, set.stderr, list.stdout, table.stdout]) expect(output).not.toContain(value);
+
+    // The trailing newline from `echo` is not part of the value.
+    expect(resolveInProcess(dir, "GITHUB_TOKEN")).toBe(value);
+
+    const del = await runMintgate(["secrets", "delete", "GITHUB_TOKEN", "--data", dir]);
+    expect(del.code).toBe(0);
+    expect(JSON.parse((await runMintgate(["secrets", "list", "--data", dir, "--json"])).stdout)).toEqual([]);
+    const again = await runMintgate(["secrets", "delete", "GITHUB_TOKEN", "--data", dir]);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain('There is no secret named "GITHUB_TOKEN"');
+  });
+
+  test("bad names and empty values are refused", async () => {
+    const dir = await initDir();
+    const badName = await runMintgate(["secrets", "set", "has space", "--data", dir], { stdin: "x" });
+    expect(badName.code).toBe(2);
+    expect(badName.stderr).toContain("is not a valid secret name");
+    const empty = await runMintgate(["secrets", "set", "EMPTY", "--data", dir], { stdin: "" });
+    expect(empty.code).toBe(2);
+    expect(empty.stderr).toContain("is empty");
+  });
+
+  test("plaintext never reaches the raw bytes of the data dir or the logs, across set, rotate and restart", async () => {
+    const dir = await initDir();
+    const value = "plaintext-canary-" + crypto.randomUUID();
+    const logs: string[] = [];
+    const set = await runMintgate(["secrets", "set", "CANARY", "--data", dir], { stdin: value });
+    logs.push(set.stdout, set.stderr);
+    let gateway = await startGateway({ dataDir: dir });
+    const status = await fetch(`${gateway.url}/admin/api/status`, { headers: { authorization: `Bearer ${gateway.adminToken()}` } });
+    logs.push(await status.text());
+    await gateway.stop();
+    logs.push(gateway.output());
+    expect(rawBytesContain(dir, value)).toEqual([]);
+
+    const rotate = await runMintgate(["secrets", "rotate-key", "--data", dir]);
+    expect(rotate.code).toBe(0);
+    logs.push(rotate.stdout, rotate.stderr);
+    expect(rawBytesContain(dir, value)).toEqual([]);
+
+    gateway = await startGateway({ dataDir: dir });
+    expect((await fetch(`${gateway.url}/readyz`)).status).toBe(200);
+    expect(await gateway.stop()).toBe(0);
+    logs.push(gateway.output());
+    expect(rawBytesContain(dir, value)).toEqual([]);
+    for (const log of logs) expect(log).not.toContain(value);
+
+    // Still decrypts after rotate-key and a restart.
+    expect(resolveInProcess(dir, "CANARY")).toBe(value);
+  });
+
+  test("rotate-key re-encrypts every secret under a new key and keeps the old key file", async () => {
+    const dir = await initDir();
+    for (const name of ["A", "B", "C"]) await runMintgate(["secrets", "set", name, "--data", dir], { stdin: `value-of-${name}` });
+    const oldKey = fileHash(join(dir, "master.key"));
+    const rotate = await runMintgate(["secrets", "rotate-key", "--data", dir, "--json"]);
+    expect(rotate.code).toBe(0);
+    expect(JSON.parse(rotate.stdout)).toMatchObject({ keyVersion: 2, reencrypted: 3 });
+    expect(fileHash(join(dir, "master.key.old"))).toBe(oldKey);
+    expect(fileHash(join(dir, "master.key"))).not.toBe(oldKey);
+    const rows = JSON.parse((await runMintgate(["secrets", "list", "--data", dir, "--json"])).stdout);
+    expect(rows.map((r: { keyVersion: number }) => r.keyVersion)).toEqual([2, 2, 2]);
+    for (const name of ["A", "B", "C"]) expect(resolveInProcess(dir, name)).toBe(`value-of-${name}`);
+
+    // The old key no longer opens this database.
+    const oldKeyHex = readFileSync(join(dir, "master.key.old")).toString("hex");
+    expect(() => resolveInProcess(dir, "A", { MINTGATE_MASTER_KEY: oldKeyHex })).toThrow("does not match");
+
+    // A second rotation waits until the person has dealt with master.key.old.
+    const second = await runMintgate(["secrets", "rotate-key", "--data", dir]);
+    expect(second.code).toBe(1);
+    expect(second.stderr).toContain("master.key.old from an earlier rotation is still there");
+  });
+
+  test("a rotation interrupted between the database commit and the key swap is finished on the next start", async () => {
+    const dir = await initDir();
+    await runMintgate(["secrets", "set", "TOKEN", "--data", dir], { stdin: "survives" });
+    expect((await runMintgate(["secrets", "rotate-key", "--data", dir])).code).toBe(0);
+    // Put the key files back as they were just before the swap.
+    renameSync(join(dir, "master.key"), join(dir, "master.key.new"));
+    renameSync(join(dir, "master.key.old"), join(dir, "master.key"));
+
+    const gateway = await startGateway({ dataDir: dir });
+    expect(await gateway.stop()).toBe(0);
+    expect(gateway.output()).toContain("finished an interrupted key rotation");
+    expect(existsSync(join(dir, "master.key.new"))).toBe(false);
+    expect(existsSync(join(dir, "master.key.old"))).toBe(true);
+    expect(resolveInProcess(dir, "TOKEN")).toBe("survives");
+  });
+
+  test("with MINTGATE_MASTER_KEY, rotate-key writes master.key.new and the old key is then refused", async () => {
+    const dir = join(tempDir(), "d");
+    const oldEnv = { MINTGATE_MASTER_KEY: Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64") };
+    await runMintgate(["init", "--data", dir], { env: oldEnv });
+    await runMintgate(["secrets", "set", "TOKEN", "--data", dir], { env: oldEnv, stdin: "env-keyed" });
+    const rotate = await runMintgate(["secrets", "rotate-key", "--data", dir], { env: oldEnv });
+    expect(rotate.code).toBe(0);
+    expect(rotate.stdout).toContain("Set MINTGATE_MASTER_KEY to the new key");
+
+    const stale = await runMintgate(["serve", "--data", dir, "--port", "0"], { env: oldEnv });
+    expect(stale.code).toBe(1);
+    expect(stale.stderr).toContain("MINTGATE_MASTER_KEY holds the key from before `secrets rotate-key`");
+
+    const newEnv = { MINTGATE_MASTER_KEY: readFileSync(join(dir, "master.key.new")).toString("base64") };
+    expect(resolveInProcess(dir, "TOKEN", newEnv)).toBe("env-keyed");
+  });
+
+  test("a ciphertext moved to another name does not decrypt", async () => {
+    const dir = await initDir();
+    await runMintgate(["secrets", "set", "FIRST", "--data", dir], { stdin: "first-value" });
+    await runMintgate(["secrets", "set", "SECOND", "--data", dir], { stdin: "second-value" });
+    const sqlite = new Database(join(dir, "mintgate.db"));
+    sqlite.exec("UPDATE secrets SET nonce = (SELECT nonce FROM secrets WHERE name = 'FIRST'), ciphertext = (SELECT ciphertext FROM secrets WHERE name = 'FIRST') WHERE name = 'SECOND'");
+    sqlite.close();
+    expect(resolveInProcess(dir, "FIRST")).toBe("first-value");
+    expect(() => resolveInProcess(dir, "SECOND")).toThrow('The secret "SECOND" cannot be decrypted');
+  });
+
+  test("every write uses a fresh nonce", async () => {
+    const dir = await initDir();
+    for (const name of ["N1", "N2"]) await runMintgate(["secrets", "set", name, "--data", dir], { stdin: "same value" });
+    await runMintgate(["secrets", "set", "N1", "--data", dir], { stdin: "same value" });
+    const sqlite = new Database(join(dir, "mintgate.db"), { readonly: true });
+    const rows = sqlite.query("SELECT hex(nonce) AS nonce, hex(ciphertext) AS ct FROM secrets").all() as { nonce: string; ct: string }[];
+    sqlite.close();
+    expect(new Set(rows.map((r) => r.nonce)).size).toBe(rows.length);
+    expect(new Set(rows.map((r) => r.ct)).size).toBe(rows.length);
+  });
+});
