@@ -53,10 +53,16 @@ describe("mintgate CLI", () => {
     expect(url.stderr).toContain("MINTGATE_PUBLIC_URL must start with https://");
   });
 
-  test("a missing positional argument is a usage error", async () => {
-    const result = await runMintgate(["secrets", "delete"]);
-    expect(result.code).toBe(2);
-    expect(result.stderr).toContain("takes <NAME>");
+  test("missing or extra positional arguments are usage errors", async () => {
+    const missing = await runMintgate(["secrets", "delete"]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain("takes <NAME>, got none");
+    const extra = await runMintgate(["serve", "extra", "--port", "0", "--data", tempDir()]);
+    expect(extra.code).toBe(2);
+    expect(extra.stderr).toContain('`mintgate serve` takes no arguments, got "extra"');
+    const unknown = await runMintgate(["secrets", "show", "X"]);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain('unknown command "secrets show"');
   });
 
   test("commands that need a data dir say how to create one", async () => {

@@ -1,5 +1,5 @@
 import { parseArgs, type ParseArgsConfig } from "node:util";
-import { invalid } from "../errors/index.ts";
+import { invalid, MintgateError } from "../errors/index.ts";
 
 export type OptionSpec = NonNullable<ParseArgsConfig["options"]>;
 
@@ -9,6 +9,8 @@ export interface Command {
   summary: string;
   usage: string;
   options: OptionSpec;
+  /** Names of the positional arguments it takes, in order (none when absent). */
+  args?: string[];
   /** Help lines per option, keyed by option name. */
   optionHelp: Record<string, string>;
   /** Extra help paragraphs shown after the options. */
@@ -33,10 +35,23 @@ export function parseCommandArgs(command: Command, argv: string[]): ParsedArgs {
       allowPositionals: true,
       strict: true,
     });
-    return { values: values as ParsedArgs["values"], positionals };
+    const parsed = { values: values as ParsedArgs["values"], positionals };
+    if (!parsed.values.help) checkPositionals(command, positionals);
+    return parsed;
   } catch (error) {
+    if (error instanceof MintgateError) throw error;
     const reason = (error as Error).message.split("\n")[0]!.replace(/\.?$/, "");
     throw invalid(`${reason} for \`mintgate ${command.name}\`; see \`mintgate ${command.name} --help\`.`);
+  }
+}
+
+/** Exactly the declared positionals, or a usage error naming what is expected. */
+function checkPositionals(command: Command, positionals: string[]): void {
+  const names = command.args ?? [];
+  if (positionals.length !== names.length) {
+    const expected = names.length === 0 ? "no arguments" : names.map((n) => `<${n}>`).join(" ");
+    const got = positionals.length === 0 ? "none" : positionals.map((p) => `"${p}"`).join(" ");
+    throw invalid(`\`mintgate ${command.name}\` takes ${expected}, got ${got}; usage: ${command.usage}`);
   }
 }
 
@@ -60,13 +75,4 @@ export function printJson(value: unknown): void {
 export function stringValue(parsed: ParsedArgs, name: string): string | undefined {
   const value = parsed.values[name];
   return typeof value === "string" ? value : undefined;
-}
-
-/** Exactly `count` positionals, or a usage error naming what is missing. */
-export function expectPositionals(parsed: ParsedArgs, command: Command, names: string[]): string[] {
-  if (parsed.positionals.length !== names.length) {
-    const expected = names.length === 0 ? "no arguments" : names.map((n) => `<${n}>`).join(" ");
-    throw invalid(`\`mintgate ${command.name}\` takes ${expected}; usage: ${command.usage}`);
-  }
-  return parsed.positionals;
 }

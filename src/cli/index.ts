@@ -49,6 +49,11 @@ export async function runCli(argv: string[]): Promise<number> {
     return 2;
   }
   const { command, rest } = found;
+  const isGroup = ALL.some((c) => c.name.startsWith(`${command.name} `));
+  if (isGroup && rest[0] !== undefined && !rest[0].startsWith("-")) {
+    process.stderr.write(`mintgate: unknown command "${command.name} ${rest[0]}"; run \`mintgate ${command.name} --help\` for the list.\n`);
+    return 2;
+  }
   try {
     const parsed = parseCommandArgs(command, rest);
     if (parsed.values.help) {

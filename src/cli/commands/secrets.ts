@@ -1,8 +1,7 @@
 import { loadSettings } from "../../config/index.ts";
-import { invalid } from "../../errors/index.ts";
 import { openDataDir, rotateMasterKey, type DataDir } from "../../runtime/index.ts";
 import { assertSecretName } from "../../secrets/index.ts";
-import { DATA_OPTION, expectPositionals, helpText, JSON_OPTION, printJson, stringValue, type Command, type ParsedArgs } from "../command.ts";
+import { DATA_OPTION, helpText, JSON_OPTION, printJson, stringValue, type Command, type ParsedArgs } from "../command.ts";
 import { readSecretValue } from "../prompt.ts";
 
 function withDataDir<T>(parsed: ParsedArgs, use: (dir: DataDir) => T | Promise<T>): Promise<T> {
@@ -14,13 +13,14 @@ const DATA_HELP = { "--data DIR": "data directory (env MINTGATE_DATA_DIR, defaul
 
 const setCommand: Command = {
   name: "secrets set",
+  args: ["NAME"],
   summary: "Store a secret, encrypted. The value is read from standard input, never from the command line.",
   usage: "mintgate secrets set NAME [--data DIR] [--json]   (e.g. printf %s \"$TOKEN\" | mintgate secrets set GITHUB_TOKEN)",
   options: { ...DATA_OPTION, ...JSON_OPTION },
   optionHelp: { ...DATA_HELP, "--json": "print the stored secret's name and version as JSON" },
   details: "One trailing newline of piped input is dropped. On a terminal the value is typed without echo.",
   async run(parsed) {
-    const [name] = expectPositionals(parsed, setCommand, ["NAME"]);
+    const [name] = parsed.positionals;
     assertSecretName(name!);
     const value = await readSecretValue(`Value for ${name} (input hidden): `);
     const info = await withDataDir(parsed, (dir) => dir.secrets.set(name!, value));
@@ -37,7 +37,6 @@ const listCommand: Command = {
   options: { ...DATA_OPTION, ...JSON_OPTION },
   optionHelp: { ...DATA_HELP, "--json": "print the list as JSON" },
   async run(parsed) {
-    expectPositionals(parsed, listCommand, []);
     const secrets = await withDataDir(parsed, (dir) => dir.secrets.list());
     if (parsed.values.json) {
       printJson(secrets);
@@ -56,12 +55,13 @@ const listCommand: Command = {
 
 const deleteCommand: Command = {
   name: "secrets delete",
+  args: ["NAME"],
   summary: "Delete a secret.",
   usage: "mintgate secrets delete NAME [--data DIR]",
   options: { ...DATA_OPTION },
   optionHelp: { ...DATA_HELP },
   async run(parsed) {
-    const [name] = expectPositionals(parsed, deleteCommand, ["NAME"]);
+    const [name] = parsed.positionals;
     await withDataDir(parsed, (dir) => dir.secrets.delete(name!));
     process.stdout.write(`Deleted secret ${name}.\n`);
     return 0;
@@ -79,7 +79,6 @@ const rotateKeyCommand: Command = {
     "Move it to your backups or delete it; rotate-key refuses to run while it is there.\n" +
     "With MINTGATE_MASTER_KEY set, the new key is written to DIR/master.key.new for you to move into that variable.",
   async run(parsed) {
-    expectPositionals(parsed, rotateKeyCommand, []);
     const result = await withDataDir(parsed, (dir) => rotateMasterKey(dir));
     if (parsed.values.json) {
       printJson(result);
@@ -101,11 +100,8 @@ export const secretsCommand: Command = {
   options: {},
   optionHelp: {},
   details: secretsSubcommands.map((c) => `  ${c.name.padEnd(20)}${c.summary}`).join("\n"),
-  async run(parsed) {
-    if (parsed.positionals.length === 0) {
-      process.stdout.write(helpText(secretsCommand));
-      return 0;
-    }
-    throw invalid(`Unknown command \`mintgate secrets ${parsed.positionals[0]}\`; see \`mintgate secrets --help\`.`);
+  async run() {
+    process.stdout.write(helpText(secretsCommand));
+    return 0;
   },
 };
