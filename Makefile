@@ -38,5 +38,6 @@ $(TOOLS_BUN):
 	@echo "bun is not on PATH; installing bun@$(BUN_VERSION) from the npm registry into ./tools"
 	npm install --prefix tools --no-audit --no-fund --no-save bun@$(BUN_VERSION)
 
+# Never removes ./.mintgate: it holds the master key and the database.
 clean:
-	rm -rf dist tools node_modules .mintgate
+	rm -rf dist tools node_modules

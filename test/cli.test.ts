@@ -36,8 +36,7 @@ describe("mintgate CLI", () => {
   test("an unknown option names the command's help", async () => {
     const result = await runMintgate(["init", "--bogus"]);
     expect(result.code).toBe(2);
-    expect(result.stderr).toContain("--bogus");
-    expect(result.stderr).toContain("mintgate init --help");
+    expect(result.stderr).toBe("mintgate: Unknown option --bogus for `mintgate init`; see `mintgate init --help`.\n");
   });
 
   test("bad settings are refused before anything starts", async () => {
@@ -51,6 +50,20 @@ describe("mintgate CLI", () => {
     const url = await runMintgate(["serve", "--data", dir], { env: { MINTGATE_PUBLIC_URL: "ftp://x" } });
     expect(url.code).toBe(2);
     expect(url.stderr).toContain("MINTGATE_PUBLIC_URL must start with https://");
+  });
+
+  test("a port in use and a missing TLS file are one sentence each", async () => {
+    const blocker = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response("busy") });
+    try {
+      const busy = await runMintgate(["serve", "--data", tempDir(), "--port", String(blocker.port)]);
+      expect(busy.code).toBe(1);
+      expect(busy.stderr.trim().split("\n").at(-1)).toBe(`mintgate: Port ${blocker.port} on 127.0.0.1 is already in use; stop the other process or choose another with --port.`);
+    } finally {
+      await blocker.stop(true);
+    }
+    const tls = await runMintgate(["serve", "--data", tempDir(), "--port", "0", "--tls-cert", "/nonexistent/c.pem", "--tls-key", "/nonexistent/k.pem"]);
+    expect(tls.code).toBe(1);
+    expect(tls.stderr.trim().split("\n").at(-1)).toBe("mintgate: The --tls-cert file /nonexistent/c.pem does not exist; check the path.");
   });
 
   test("missing or extra positional arguments are usage errors", async () => {

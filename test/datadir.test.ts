@@ -42,6 +42,18 @@ describe("mintgate init", () => {
     expect(JSON.parse(json.stdout)).toMatchObject({ changed: false, created: [] });
   });
 
+  test("a lost admin.token is replaced by init, and the new token works", async () => {
+    const dir = join(tempDir(), "d");
+    await runMintgate(["init", "--data", dir]);
+    rmSync(join(dir, "admin.token"));
+    const again = await runMintgate(["init", "--data", dir]);
+    expect(again.stdout).toContain("created admin token");
+    const gateway = await startGateway({ dataDir: dir });
+    const status = await fetch(`${gateway.url}/admin/api/status`, { headers: { authorization: `Bearer ${gateway.adminToken()}` } });
+    expect(status.status).toBe(200);
+    await gateway.stop();
+  });
+
   test("with MINTGATE_MASTER_KEY set, no key file is written", async () => {
     const dir = join(tempDir(), "d");
     const env = { MINTGATE_MASTER_KEY: randomBytes(32).toString("hex") };

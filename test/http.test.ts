@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { connect } from "node:net";
 import { join } from "node:path";
+import { LATEST_SCHEMA_VERSION } from "../src/store/index.ts";
 import { startGateway, tempDir, type RunningGateway } from "./harness.ts";
 
 describe("HTTP server", () => {
@@ -66,7 +67,7 @@ describe("HTTP server", () => {
     const right = await fetch(`${gateway.url}/admin/api/status`, { headers: { authorization: `Bearer ${gateway.adminToken()}` } });
     expect(right.status).toBe(200);
     const status = (await right.json()) as { version: string; uptimeSeconds: number };
-    expect(status).toMatchObject({ dataDir: gateway.dataDir, schemaVersion: 1, secrets: { count: 0 } });
+    expect(status).toMatchObject({ dataDir: gateway.dataDir, schemaVersion: LATEST_SCHEMA_VERSION, secrets: { count: 0 } });
     expect(status.version).toMatch(/^\d+\.\d+\.\d+$/);
     expect(status.uptimeSeconds).toBeGreaterThanOrEqual(0);
   });

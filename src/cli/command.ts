@@ -40,9 +40,16 @@ export function parseCommandArgs(command: Command, argv: string[]): ParsedArgs {
     return parsed;
   } catch (error) {
     if (error instanceof MintgateError) throw error;
-    const reason = (error as Error).message.split("\n")[0]!.replace(/\.?$/, "");
-    throw invalid(`${reason} for \`mintgate ${command.name}\`; see \`mintgate ${command.name} --help\`.`);
+    throw invalid(`${describeParseError(error as Error & { code?: string })} for \`mintgate ${command.name}\`; see \`mintgate ${command.name} --help\`.`);
   }
+}
+
+/** node:util's parse errors are long and quote oddly; say the one thing that matters. */
+function describeParseError(error: Error & { code?: string }): string {
+  const option = error.message.match(/'(-[^'\s]+)/)?.[1] ?? error.message.match(/"(-[^"\s]+)"/)?.[1];
+  if (error.code === "ERR_PARSE_ARGS_UNKNOWN_OPTION") return `Unknown option ${option ?? ""}`.trim();
+  if (error.code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE") return `Option ${option ?? ""} needs a value`.replace("  ", " ");
+  return error.message.split("\n")[0]!.replace(/\.$/, "");
 }
 
 /** Exactly the declared positionals, or a usage error naming what is expected. */
@@ -57,13 +64,9 @@ function checkPositionals(command: Command, positionals: string[]): void {
 
 export function helpText(command: Command): string {
   const lines = [`${command.summary}`, "", `Usage: ${command.usage}`];
-  const names = Object.keys(command.optionHelp);
-  if (names.length > 0) {
-    lines.push("", "Options:");
-    const width = Math.max(...names.map((n) => n.length)) + 2;
-    for (const name of names) lines.push(`  ${name.padEnd(width)}  ${command.optionHelp[name]}`);
-  }
-  lines.push(`  ${"-h, --help".padEnd(Math.max(...names.map((n) => n.length), 8) + 2)}  show this help`);
+  const rows: [string, string][] = [...Object.entries(command.optionHelp), ["-h, --help", "show this help"]];
+  const width = Math.max(...rows.map(([name]) => name.length));
+  lines.push("", "Options:", ...rows.map(([name, text]) => `  ${name.padEnd(width)}  ${text}`));
   if (command.details) lines.push("", command.details);
   return lines.join("\n") + "\n";
 }

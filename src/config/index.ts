@@ -43,6 +43,7 @@ export const ENVIRONMENT = {
   MINTGATE_MASTER_KEY: "32-byte master key as 64 hex characters or base64 (default: DATA_DIR/master.key)",
   MINTGATE_TLS_CERT: "PEM certificate file; serves HTTPS together with MINTGATE_TLS_KEY",
   MINTGATE_TLS_KEY: "PEM private key file for MINTGATE_TLS_CERT",
+  MINTGATE_LOG_LEVEL: "debug, info, warn or error (default info)",
 } as const;
 
 type Env = Record<string, string | undefined>;
@@ -74,7 +75,7 @@ function parsePublicUrl(raw: string, source: string): string {
 }
 
 export function loadSettings(flags: SettingFlags, env: Env = process.env): Settings {
-  const pick = (flag: string | undefined, envName: keyof typeof ENVIRONMENT) => {
+  const pick = (flag: string | undefined, envName: Exclude<keyof typeof ENVIRONMENT, "MINTGATE_LOG_LEVEL">) => {
     const fromFlag = nonEmpty(flag);
     if (fromFlag !== undefined) return { value: fromFlag, source: `--${flagNameOf(envName)}` };
     const fromEnv = nonEmpty(env[envName]);
@@ -102,7 +103,7 @@ export function loadSettings(flags: SettingFlags, env: Env = process.env): Setti
   };
 }
 
-function flagNameOf(envName: keyof typeof ENVIRONMENT): string {
+function flagNameOf(envName: string): string {
   return envName === "MINTGATE_DATA_DIR"
     ? "data"
     : envName.slice("MINTGATE_".length).toLowerCase().replaceAll("_", "-");

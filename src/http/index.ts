@@ -1,7 +1,8 @@
 import { Elysia } from "elysia";
 import type { AdminService } from "../admin/index.ts";
 import type { Settings } from "../config/index.ts";
-import { httpStatusOf, MintgateError, publicMessageOf } from "../errors/index.ts";
+import { existsSync } from "node:fs";
+import { configError, httpStatusOf, MintgateError, publicMessageOf } from "../errors/index.ts";
 import { log } from "../log/index.ts";
 
 export interface HttpDeps {
@@ -94,6 +95,16 @@ async function withinBodyLimit(request: Request, limit: number): Promise<Request
 /** Bun's own cap, far above ours, so that our JSON 413 is what people see. */
 const TRANSPORT_BODY_CAP = 1024 ** 3;
 
+/** Turns Bun's listen failures into one sentence that says what to do. */
+function listenError(error: unknown, settings: Settings): Error {
+  const code = (error as { code?: string }).code;
+  const where = `${settings.host}:${settings.port}`;
+  if (code === "EADDRINUSE") return configError(`Port ${settings.port} on ${settings.host} is already in use; stop the other process or choose another with --port.`, error);
+  if (code === "EACCES") return configError(`Not allowed to listen on ${where}; use a port above 1023 or run with the needed privilege.`, error);
+  if (code === "EADDRNOTAVAIL") return configError(`${settings.host} is not an address of this machine; fix --host.`, error);
+  return configError(`Cannot listen on ${where} (${(error as Error).message}); check --host, --port and the TLS files.`, error);
+}
+
 export interface RunningServer {
   url: string;
   port: number;
@@ -108,20 +119,28 @@ export function startHttpServer(deps: HttpDeps): RunningServer {
   const tls = settings.tlsCert && settings.tlsKey
     ? { cert: Bun.file(settings.tlsCert), key: Bun.file(settings.tlsKey) }
     : undefined;
-  const server = Bun.serve({
-    hostname: settings.host,
-    port: settings.port,
-    maxRequestBodySize: TRANSPORT_BODY_CAP,
-    tls,
-    async fetch(request) {
-      const checked = await withinBodyLimit(request, settings.bodyLimitBytes);
-      return checked instanceof Response ? checked : app.handle(checked);
-    },
-    error: (error) => {
-      log.error("request failed", { error: String(error) });
-      return jsonError(500, publicMessageOf(error));
-    },
-  });
+  for (const [flag, file] of [["--tls-cert", settings.tlsCert], ["--tls-key", settings.tlsKey]] as const) {
+    if (file && !existsSync(file)) throw configError(`The ${flag} file ${file} does not exist; check the path.`);
+  }
+  let server: ReturnType<typeof Bun.serve>;
+  try {
+    server = Bun.serve({
+      hostname: settings.host,
+      port: settings.port,
+      maxRequestBodySize: TRANSPORT_BODY_CAP,
+      tls,
+      async fetch(request) {
+        const checked = await withinBodyLimit(request, settings.bodyLimitBytes);
+        return checked instanceof Response ? checked : app.handle(checked);
+      },
+      error: (error) => {
+        log.error("request failed", { error: String(error) });
+        return jsonError(500, publicMessageOf(error));
+      },
+    });
+  } catch (error) {
+    throw listenError(error, settings);
+  }
   const scheme = tls ? "https" : "http";
   const host = settings.host.includes(":") ? `[${settings.host}]` : settings.host;
   const url = `${scheme}://${host}:${server.port}`;

@@ -70,7 +70,7 @@ export function openDataDir(settings: Settings, options: { initialise: boolean }
   if (inspection?.currentKey) {
     if (!key) {
       throw configError(
-        `No master key: ${paths.masterKey} is missing and ${ENV_KEY_SOURCE} is not set, but the database holds encrypted secrets; restore master.key from your backup or set ${ENV_KEY_SOURCE}.`,
+        `No master key: ${paths.masterKey} is missing and ${ENV_KEY_SOURCE} is not set, but this database was set up with one; restore master.key from your backup or set ${ENV_KEY_SOURCE}.`,
       );
     }
     if (!keyMatches(key, inspection.currentKey)) {
@@ -87,7 +87,8 @@ export function openDataDir(settings: Settings, options: { initialise: boolean }
   try {
     const secrets = SecretStore.register(store, key);
     let newAdminToken: string | undefined;
-    if (options.initialise && store.adminTokens.count() === 0) {
+    // A lost admin.token is replaced: whoever can write the data dir is already an admin.
+    if (options.initialise && (store.adminTokens.count() === 0 || !existsSync(paths.adminToken))) {
       newAdminToken = issueAdminToken(store, "local admin");
       writeFileSync(paths.adminToken, newAdminToken + "\n", { mode: 0o600 });
       created.push(`admin token ${paths.adminToken}`);
