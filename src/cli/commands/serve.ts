@@ -54,13 +54,15 @@ export const serveCommand: Command = {
       dir.close();
       throw error;
     }
-    writeFileSync(dir.paths.serverUrl, server.url + "\n", { mode: 0o600 });
-    process.stdout.write(`mintgate ${VERSION} listening on ${server.url}${settings.publicUrl ? ` (public URL ${settings.publicUrl})` : ""}\n`);
-
-    const signal = await new Promise<string>((resolve) => {
+    // Handlers go in before the URL is announced: whoever reads it may signal at once.
+    const stopSignal = new Promise<string>((resolve) => {
       process.once("SIGTERM", () => resolve("SIGTERM"));
       process.once("SIGINT", () => resolve("SIGINT"));
     });
+    writeFileSync(dir.paths.serverUrl, server.url + "\n", { mode: 0o600 });
+    process.stdout.write(`mintgate ${VERSION} listening on ${server.url}${settings.publicUrl ? ` (public URL ${settings.publicUrl})` : ""}\n`);
+
+    const signal = await stopSignal;
     log.info("shutting down: no new connections; waiting for running requests", { signal });
     await server.stop();
     rmSync(dir.paths.serverUrl, { force: true });
