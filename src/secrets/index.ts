@@ -1,8 +1,10 @@
 import { invalid, notFound, configError } from "../errors/index.ts";
+import { SECRET_REFERENCE } from "./references.ts";
 import type { Store } from "../store/index.ts";
 import { seal, unseal } from "./cipher.ts";
 import { createKeyCheck, keyMatches, type MasterKey } from "./master-key.ts";
 
+export { SECRET_REFERENCE, secretReferencesIn, malformedSecretReferencesIn } from "./references.ts";
 export {
   parseMasterKey,
   generateMasterKey,
@@ -142,4 +144,14 @@ function toInfo(row: { name: string; version: number; keyVersion: number; create
     createdAt: new Date(row.createdAt).toISOString(),
     updatedAt: new Date(row.updatedAt).toISOString(),
   };
+}
+
+/** Replaces every `${secret:NAME}` in `value` with the secret's value. */
+export function expandSecretReferences(value: string, resolve: (name: string) => string): string {
+  return value.replace(SECRET_REFERENCE, (_, name: string) => resolve(name));
+}
+
+/** Bearer tokens are high-entropy, so a plain SHA-256 is the right stored form (no slow hash needed). */
+export function hashToken(token: string): string {
+  return new Bun.CryptoHasher("sha256").update(token).digest("hex");
 }

@@ -1,0 +1,8 @@
+/**
+ * mintgate.yaml, the configuration-as-code file read by `mintgate apply -f` and written
+ * by `mintgate export`. Pure: text in, config out (and back); no database, no I/O.
+ */
+export type { GatewayConfig, ParseConfigFileOptions } from "./gateway-config.ts";
+export { parseConfigFile } from "./parse.ts";
+export { serializeConfigFile } from "./serialize.ts";
+export { SECRET_REFERENCE, secretReferencesIn } from "../secrets/references.ts";

@@ -1,0 +1,690 @@
+/**
+ * mintgate.yaml -> GatewayConfig. The whole file is checked before anything is
+ * returned; every problem is reported as `mintgate.yaml:LINE: reason`, one per line,
+ * in one `invalid` error.
+ */
+import { LineCounter, parseDocument } from "yaml";
+import {
+  CONNECTOR_NAME,
+  DEFAULT_CALL_TIMEOUT_MS,
+  type ConnectorDefinition,
+  type ConnectorKind,
+  type ConnectorSpec,
+} from "../connectors/types.ts";
+import { invalid } from "../errors/index.ts";
+import {
+  EXPOSED_NAME,
+  PREFIX_SEPARATOR,
+  VIRTUAL_MCP_SLUG,
+  type ConnectorAttachment,
+  type NewToolPolicy,
+  type VirtualMcpDefinition,
+} from "../gateway/types.ts";
+import { readTimeout } from "./duration.ts";
+import {
+  ATTACHMENT_KEYS,
+  CONNECTOR_KEYS,
+  KIND_KEYS,
+  PREFIX,
+  TOP_LEVEL_KEYS,
+  VIRTUAL_MCP_KEYS,
+  type GatewayConfig,
+  type ParseConfigFileOptions,
+} from "./gateway-config.ts";
+import { malformedSecretReferencesIn, secretReferencesIn } from "../secrets/references.ts";
+import { YamlReader, type Field, type Problem, type StringEntry, type StringItem, type ValueNode } from "./yaml-reader.ts";
+
+const DEFAULT_FILE_NAME = "mintgate.yaml";
+const KINDS: readonly ConnectorKind[] = ["stdio", "http", "sse", "builtin"];
+const NEW_TOOL_POLICIES: readonly NewToolPolicy[] = ["auto", "approve"];
+const SECRET_OPENING = "${secret:";
+/** An HTTP field name (RFC 9110 token). */
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+export function parseConfigFile(text: string, options: ParseConfigFileOptions): GatewayConfig {
+  const fileName = options.fileName ?? DEFAULT_FILE_NAME;
+  const lines = new LineCounter();
+  // Duplicate keys are found by the reader, so that they are reported with everything else.
+  const document = parseDocument(text, { lineCounter: lines, uniqueKeys: false });
+  if (document.errors.length > 0) {
+    // The document is not well-formed YAML; checking its meaning would only add noise.
+    const problems = document.errors.map((error) => ({
+      line: error.linePos?.[0].line ?? 1,
+      reason:
+        error.code === "MULTIPLE_DOCS"
+          ? 'the file must hold one YAML document; remove the extra "---"'
+          : `YAML syntax: ${firstSentenceOf(error.message)}`,
+    }));
+    throw invalid(formatProblems(fileName, problems));
+  }
+  const reader = new YamlReader(document, lines);
+  const config = new ConfigFileReader(reader, options.knownSecrets).read(document.contents);
+  if (reader.problems.length > 0) throw invalid(formatProblems(fileName, reader.problems));
+  return config;
+}
+
+function formatProblems(fileName: string, problems: readonly Problem[]): string {
+  return [...problems]
+    .sort((a, b) => a.line - b.line)
+    .map((problem) => `${fileName}:${problem.line}: ${problem.reason}`)
+    .join("\n");
+}
+
+/** The yaml library's messages end with " at line L, column C:" and an excerpt of the source. */
+function firstSentenceOf(message: string): string {
+  const first = message.split("\n", 1)[0] ?? message;
+  return first.replace(/ at line \d+, column \d+:?$/, "");
+}
+
+/** One statically known tool name exposed by a Virtual MCP, and where it comes from. */
+interface Exposure {
+  name: string;
+  /** e.g. `everything tool "get-sum" (renamed)` */
+  source: string;
+  line: number;
+}
+
+class ConfigFileReader {
+  /** Connector name -> line of its definition, for every connector with a usable name. */
+  private readonly connectorLines = new Map<string, number>();
+
+  constructor(
+    private readonly reader: YamlReader,
+    private readonly knownSecrets: ReadonlySet<string>,
+  ) {}
+
+  read(contents: unknown): GatewayConfig {
+    const reader = this.reader;
+    const root = reader.resolve(contents);
+    const config: GatewayConfig = { connectors: [], virtualMcps: [] };
+    if (reader.isEmpty(root)) return config;
+    const fields = reader.fields(
+      root,
+      reader.lineOf(root, 1),
+      "at the top level",
+      TOP_LEVEL_KEYS,
+      'the file must be a mapping with the lists "connectors" and "virtualMcps"',
+    );
+    if (!fields) return config;
+
+    const connectorsField = fields.get("connectors");
+    const connectorItems = connectorsField
+      ? (reader.listItems(connectorsField, '"connectors" must be a list of connectors') ?? [])
+      : [];
+    connectorItems.forEach((item, index) => {
+      const connector = this.readConnector(item.node, item.line, index);
+      if (connector) config.connectors.push(connector);
+    });
+
+    const virtualMcpsField = fields.get("virtualMcps");
+    const virtualMcpItems = virtualMcpsField
+      ? (reader.listItems(virtualMcpsField, '"virtualMcps" must be a list of Virtual MCPs') ?? [])
+      : [];
+    const slugLines = new Map<string, number>();
+    virtualMcpItems.forEach((item, index) => {
+      const virtualMcp = this.readVirtualMcp(item.node, item.line, index, slugLines);
+      if (virtualMcp) config.virtualMcps.push(virtualMcp);
+    });
+    return config;
+  }
+
+  // ── connectors ──────────────────────────────────────────────────────────────
+
+  private readConnector(node: ValueNode, line: number, index: number): ConnectorDefinition | undefined {
+    const reader = this.reader;
+    const problemsBefore = reader.problems.length;
+    const peekedName = reader.peekText(node, "name");
+    const label = peekedName === undefined ? `connector #${index + 1}` : `connector "${peekedName}"`;
+    const fields = reader.fields(
+      node,
+      line,
+      `in ${label}`,
+      CONNECTOR_KEYS,
+      `${label} must be a mapping with at least "name" and "kind"`,
+    );
+    if (!fields) return undefined;
+
+    const name = this.readConnectorName(fields, line, label);
+    const kind = this.readKind(fields, line, label);
+    if (kind !== undefined) {
+      const applicable: readonly string[] = ["name", "kind", "timeout", ...KIND_KEYS[kind]];
+      for (const field of fields.values()) {
+        if (!applicable.includes(field.key)) {
+          reader.report(
+            field.keyLine,
+            `"${field.key}" does not apply to ${kind} ${label}; a ${kind} connector takes: ${applicable.join(", ")}`,
+          );
+        }
+      }
+    }
+    const spec = kind === undefined ? undefined : this.readSpec(kind, fields, line, label);
+    const timeoutMs = this.readConnectorTimeout(fields.get("timeout"), label);
+
+    if (reader.problems.length > problemsBefore || name === undefined || spec === undefined) return undefined;
+    return { name, spec, timeoutMs };
+  }
+
+  private readConnectorName(fields: Map<string, Field>, line: number, label: string): string | undefined {
+    const reader = this.reader;
+    const field = fields.get("name");
+    if (!field) {
+      reader.report(line, `${label} has no "name"`);
+      return undefined;
+    }
+    const name = reader.text(field, `the name of ${label}`);
+    if (name === undefined) return undefined;
+    if (!CONNECTOR_NAME.test(name)) {
+      reader.report(field.valueLine, `connector name "${name}" must be 1 to 32 letters, digits, "_" or "-"`);
+      return undefined;
+    }
+    const firstLine = this.connectorLines.get(name);
+    if (firstLine !== undefined) {
+      reader.report(field.valueLine, `connector name "${name}" is already used by the connector on line ${firstLine}`);
+      return undefined;
+    }
+    this.connectorLines.set(name, line);
+    return name;
+  }
+
+  private readKind(fields: Map<string, Field>, line: number, label: string): ConnectorKind | undefined {
+    const reader = this.reader;
+    const field = fields.get("kind");
+    const expected = `expected ${KINDS.slice(0, -1).join(", ")} or ${KINDS.at(-1)}`;
+    if (!field) {
+      reader.report(line, `${label} has no "kind"; ${expected}`);
+      return undefined;
+    }
+    const kind = reader.text(field, `the kind of ${label}`);
+    if (kind === undefined) return undefined;
+    if (!(KINDS as readonly string[]).includes(kind)) {
+      reader.report(field.valueLine, `${label} has kind "${kind}"; ${expected}`);
+      return undefined;
+    }
+    return kind as ConnectorKind;
+  }
+
+  private readSpec(kind: ConnectorKind, fields: Map<string, Field>, line: number, label: string): ConnectorSpec | undefined {
+    switch (kind) {
+      case "stdio":
+        return this.readStdioSpec(fields, line, label);
+      case "http":
+      case "sse":
+        return this.readHttpSpec(kind, fields, line, label);
+      case "builtin":
+        return this.readBuiltinSpec(fields, line, label);
+    }
+  }
+
+  private readStdioSpec(fields: Map<string, Field>, line: number, label: string): ConnectorSpec | undefined {
+    const reader = this.reader;
+    const commandField = fields.get("command");
+    let command: string | undefined;
+    if (!commandField) reader.report(line, `stdio ${label} has no "command"`);
+    else {
+      command = reader.text(commandField, `the command of ${label}`);
+      if (command !== undefined) this.forbidSecretReference(command, commandField.valueLine, `the command of ${label}`);
+    }
+
+    const argsField = fields.get("args");
+    let args: StringItem[] | undefined = [];
+    if (argsField) {
+      args = reader.textList(argsField, `"args" of ${label}`, (i) => `argument #${i + 1} of ${label}`, { emptyIsList: true });
+      for (const [i, arg] of (args ?? []).entries()) {
+        this.forbidSecretReference(arg.value, arg.line, `argument #${i + 1} of ${label}`);
+      }
+    }
+
+    const cwdField = fields.get("cwd");
+    let cwd: string | undefined;
+    if (cwdField) {
+      cwd = reader.text(cwdField, `"cwd" of ${label}`);
+      if (cwd !== undefined) this.forbidSecretReference(cwd, cwdField.valueLine, `"cwd" of ${label}`);
+    }
+
+    const envField = fields.get("env");
+    let env: StringEntry[] | undefined = [];
+    if (envField) {
+      env = reader.textMap(envField, `"env" of ${label}`, (key) => `env "${key}" of ${label}`);
+      for (const entry of env ?? []) {
+        if (entry.key === "" || entry.key.includes("=") || entry.key.includes("\0")) {
+          reader.report(entry.keyLine, `environment variable name "${entry.key}" of ${label} must be non-empty, without "="`);
+        }
+        this.checkSecretReferences(entry.value, entry.valueLine, `env "${entry.key}"`, label);
+      }
+    }
+
+    if (command === undefined || args === undefined || env === undefined || (cwdField && cwd === undefined)) return undefined;
+    return {
+      kind: "stdio",
+      command,
+      args: args.map((arg) => arg.value),
+      ...(cwd === undefined ? {} : { cwd }),
+      env: Object.fromEntries(env.map((entry) => [entry.key, entry.value])),
+    };
+  }
+
+  private readHttpSpec(kind: "http" | "sse", fields: Map<string, Field>, line: number, label: string): ConnectorSpec | undefined {
+    const reader = this.reader;
+    const urlField = fields.get("url");
+    let url: string | undefined;
+    if (!urlField) reader.report(line, `${kind} ${label} has no "url"`);
+    else {
+      url = reader.text(urlField, `the url of ${label}`);
+      if (url !== undefined) {
+        if (url.includes(SECRET_OPENING)) {
+          this.forbidSecretReference(url, urlField.valueLine, `the url of ${label}`);
+          url = undefined;
+        } else if (!isHttpUrl(url)) {
+          reader.report(urlField.valueLine, `the url of ${label} must be an http:// or https:// URL, not "${url}"`);
+          url = undefined;
+        }
+      }
+    }
+
+    const headersField = fields.get("headers");
+    let headers: StringEntry[] | undefined = [];
+    if (headersField) {
+      headers = reader.textMap(headersField, `"headers" of ${label}`, (key) => `header "${key}" of ${label}`);
+      for (const entry of headers ?? []) {
+        if (!HEADER_NAME.test(entry.key)) {
+          reader.report(entry.keyLine, `"${entry.key}" in "headers" of ${label} is not a valid HTTP header name`);
+        }
+        if (/[\r\n\0]/.test(entry.value)) {
+          reader.report(entry.valueLine, `header "${entry.key}" of ${label} must be a single line`);
+        }
+        this.checkSecretReferences(entry.value, entry.valueLine, `header "${entry.key}"`, label);
+      }
+    }
+
+    if (url === undefined || headers === undefined) return undefined;
+    return { kind, url, headers: Object.fromEntries(headers.map((entry) => [entry.key, entry.value])) };
+  }
+
+  private readBuiltinSpec(fields: Map<string, Field>, line: number, label: string): ConnectorSpec | undefined {
+    const reader = this.reader;
+    const field = fields.get("server");
+    if (!field) {
+      reader.report(line, `builtin ${label} has no "server"; the only built-in server is "demo"`);
+      return undefined;
+    }
+    const server = reader.text(field, `the server of ${label}`);
+    if (server === undefined) return undefined;
+    if (server !== "demo") {
+      reader.report(field.valueLine, `builtin ${label} has server "${server}"; the only built-in server is "demo"`);
+      return undefined;
+    }
+    return { kind: "builtin", server };
+  }
+
+  private readConnectorTimeout(field: Field | undefined, label: string): number {
+    if (!field) return DEFAULT_CALL_TIMEOUT_MS;
+    const reader = this.reader;
+    const value = field.value;
+    const raw = value !== null && "value" in value ? value.value : undefined;
+    if (typeof raw !== "string" && typeof raw !== "number") {
+      reader.report(field.valueLine, `the timeout of ${label} must be a duration like 500ms, 30s or 2m, or a whole number of milliseconds`);
+      return DEFAULT_CALL_TIMEOUT_MS;
+    }
+    const timeout = readTimeout(raw);
+    if (timeout.ok) return timeout.ms;
+    reader.report(
+      field.valueLine,
+      timeout.problem === "format"
+        ? `the timeout of ${label} is "${raw}"; write a duration like 500ms, 30s or 2m, or a whole number of milliseconds`
+        : `the timeout of ${label} is "${raw}"; it must be between 1s and 1h`,
+    );
+    return DEFAULT_CALL_TIMEOUT_MS;
+  }
+
+  /** `${secret:NAME}` in env and headers: well-formed, and naming a secret that exists. */
+  private checkSecretReferences(value: string, line: number, what: string, label: string): void {
+    const reader = this.reader;
+    for (const excerpt of malformedSecretReferencesIn(value)) {
+      reader.report(
+        line,
+        `malformed secret reference "${excerpt}" in ${what} of ${label}; write \${secret:NAME}, where NAME starts with a letter and has only letters, digits, "_", "." or "-"`,
+      );
+    }
+    for (const name of secretReferencesIn(value)) {
+      if (!this.knownSecrets.has(name)) {
+        reader.report(
+          line,
+          `unknown secret "${name}" referenced by ${label}; set it with \`mintgate secrets set ${name}\``,
+        );
+      }
+    }
+  }
+
+  /** Secret references are resolved only in env values and headers; anywhere else they would be sent as written. */
+  private forbidSecretReference(value: string, line: number, what: string): void {
+    if (!value.includes(SECRET_OPENING)) return;
+    this.reader.report(
+      line,
+      `${what} contains a secret reference, but secrets are resolved only in "env" and "headers" values`,
+    );
+  }
+
+  // ── virtual MCPs ────────────────────────────────────────────────────────────
+
+  private readVirtualMcp(
+    node: ValueNode,
+    line: number,
+    index: number,
+    slugLines: Map<string, number>,
+  ): VirtualMcpDefinition | undefined {
+    const reader = this.reader;
+    const problemsBefore = reader.problems.length;
+    const peekedSlug = reader.peekText(node, "slug");
+    const label = peekedSlug === undefined ? `virtual MCP #${index + 1}` : `virtual MCP "${peekedSlug}"`;
+    const fields = reader.fields(
+      node,
+      line,
+      `in ${label}`,
+      VIRTUAL_MCP_KEYS,
+      `${label} must be a mapping with at least "slug" and "name"`,
+    );
+    if (!fields) return undefined;
+
+    let slug: string | undefined;
+    const slugField = fields.get("slug");
+    if (!slugField) reader.report(line, `${label} has no "slug"`);
+    else {
+      slug = reader.text(slugField, `the slug of ${label}`);
+      if (slug !== undefined && !VIRTUAL_MCP_SLUG.test(slug)) {
+        reader.report(
+          slugField.valueLine,
+          `virtual MCP slug "${slug}" must be 1 to 63 lowercase letters, digits or "-", starting with a letter or digit`,
+        );
+        slug = undefined;
+      } else if (slug !== undefined) {
+        const firstLine = slugLines.get(slug);
+        if (firstLine !== undefined) {
+          reader.report(slugField.valueLine, `virtual MCP slug "${slug}" is already used by the virtual MCP on line ${firstLine}`);
+          slug = undefined;
+        } else slugLines.set(slug, line);
+      }
+    }
+
+    let name: string | undefined;
+    const nameField = fields.get("name");
+    if (!nameField) reader.report(line, `${label} has no "name"`);
+    else name = reader.text(nameField, `the name of ${label}`);
+
+    const descriptionField = fields.get("description");
+    const description = descriptionField
+      ? reader.text(descriptionField, `the description of ${label}`, { allowEmpty: true })
+      : "";
+
+    let newTools: NewToolPolicy | undefined = "auto";
+    const newToolsField = fields.get("newTools");
+    if (newToolsField) {
+      const policy = reader.text(newToolsField, `"newTools" of ${label}`);
+      if (policy !== undefined && !(NEW_TOOL_POLICIES as readonly string[]).includes(policy)) {
+        reader.report(newToolsField.valueLine, `"newTools" of ${label} is "${policy}"; expected auto or approve`);
+        newTools = undefined;
+      } else newTools = policy as NewToolPolicy | undefined;
+    }
+
+    const connectors: ConnectorAttachment[] = [];
+    const connectorsField = fields.get("connectors");
+    const items = connectorsField
+      ? (reader.listItems(connectorsField, `"connectors" of ${label} must be a list of connector attachments`) ?? [])
+      : [];
+    const attachedLines = new Map<string, number>();
+    const exposures: Exposure[] = [];
+    items.forEach((item, attachmentIndex) => {
+      const attachment = this.readAttachment(item.node, item.line, attachmentIndex, label, attachedLines, exposures);
+      if (attachment) connectors.push(attachment);
+    });
+    this.checkExposedNamesAreUnique(exposures, label);
+
+    if (
+      reader.problems.length > problemsBefore ||
+      slug === undefined ||
+      name === undefined ||
+      description === undefined ||
+      newTools === undefined
+    ) {
+      return undefined;
+    }
+    return { slug, name, description, newTools, connectors };
+  }
+
+  private readAttachment(
+    node: ValueNode,
+    line: number,
+    index: number,
+    virtualMcpLabel: string,
+    attachedLines: Map<string, number>,
+    exposures: Exposure[],
+  ): ConnectorAttachment | undefined {
+    const reader = this.reader;
+    const problemsBefore = reader.problems.length;
+    const peekedConnector = reader.peekText(node, "connector");
+    const label =
+      peekedConnector === undefined
+        ? `attachment #${index + 1} of ${virtualMcpLabel}`
+        : `connector "${peekedConnector}" in ${virtualMcpLabel}`;
+    const fields = reader.fields(
+      node,
+      line,
+      `in ${label}`,
+      ATTACHMENT_KEYS,
+      `${label} must be a mapping with at least "connector"`,
+    );
+    if (!fields) return undefined;
+
+    // Which connector; a connector attached twice adds no exposures of its own.
+    let connector: string | undefined;
+    let repeated = false;
+    const connectorField = fields.get("connector");
+    if (!connectorField) reader.report(line, `${label} has no "connector"`);
+    else {
+      connector = reader.text(connectorField, `the connector of ${label}`);
+      if (connector !== undefined) {
+        if (!this.connectorLines.has(connector)) {
+          reader.report(
+            connectorField.valueLine,
+            `${virtualMcpLabel} attaches connector "${connector}", which is not defined under "connectors"`,
+          );
+        }
+        const firstLine = attachedLines.get(connector);
+        if (firstLine !== undefined) {
+          reader.report(
+            connectorField.valueLine,
+            `connector "${connector}" is attached twice to ${virtualMcpLabel} (first on line ${firstLine}); merge the two`,
+          );
+          repeated = true;
+        } else attachedLines.set(connector, line);
+      }
+    }
+
+    const prefix = this.readPrefix(fields.get("prefix"), connector, connectorField, label, virtualMcpLabel);
+    const include = this.readToolList(fields.get("include"), label);
+    const exclude = this.readToolList(fields.get("exclude"), label);
+    const includeField = fields.get("include");
+    const excludeField = fields.get("exclude");
+    if (includeField && excludeField) {
+      reader.report(
+        Math.max(includeField.keyLine, excludeField.keyLine),
+        `${label} has both "include" and "exclude"; use one of them`,
+      );
+    }
+
+    const renameField = fields.get("rename");
+    const rename = renameField
+      ? reader.textMap(renameField, `"rename" of ${label}`, (key) => `the new name for "${key}" in ${label}`)
+      : [];
+    for (const entry of rename ?? []) {
+      if (entry.key === "") reader.report(entry.keyLine, `"rename" of ${label} has an empty tool name`);
+      if (!EXPOSED_NAME.test(entry.value)) {
+        reader.report(
+          entry.valueLine,
+          `the new name "${entry.value}" for tool "${entry.key}" in ${label} must be 1 to 64 letters, digits, "_" or "-"`,
+        );
+      }
+    }
+    const describeField = fields.get("describe");
+    const describe = describeField
+      ? reader.textMap(describeField, `"describe" of ${label}`, (key) => `the description of "${key}" in ${label}`)
+      : [];
+    for (const entry of describe ?? []) {
+      if (entry.key === "") reader.report(entry.keyLine, `"describe" of ${label} has an empty tool name`);
+    }
+
+    // rename/describe entries that can never apply are most likely typos.
+    const included = include ? new Set(include.map((item) => item.value)) : undefined;
+    const excluded = exclude ? new Set(exclude.map((item) => item.value)) : undefined;
+    for (const [key, entries] of [
+      ["rename", rename],
+      ["describe", describe],
+    ] as const) {
+      for (const entry of entries ?? []) {
+        if (included && !included.has(entry.key)) {
+          reader.report(entry.keyLine, `"${key}" of tool "${entry.key}" has no effect: ${label} does not include it`);
+        } else if (excluded?.has(entry.key)) {
+          reader.report(entry.keyLine, `"${key}" of tool "${entry.key}" has no effect: ${label} excludes it`);
+        }
+      }
+    }
+
+    if (connector !== undefined && prefix !== undefined && rename !== undefined && !repeated) {
+      this.collectExposures(connector, prefix, include, rename, excluded, label, exposures);
+    }
+
+    if (
+      reader.problems.length > problemsBefore ||
+      connector === undefined ||
+      prefix === undefined ||
+      rename === undefined ||
+      describe === undefined ||
+      (includeField && include === undefined) ||
+      (excludeField && exclude === undefined)
+    ) {
+      return undefined;
+    }
+    return {
+      connector,
+      prefix,
+      ...(include === undefined ? {} : { include: include.map((item) => item.value) }),
+      ...(exclude === undefined ? {} : { exclude: exclude.map((item) => item.value) }),
+      rename: Object.fromEntries(rename.map((entry) => [entry.key, entry.value])),
+      describe: Object.fromEntries(describe.map((entry) => [entry.key, entry.value])),
+    };
+  }
+
+  private readPrefix(
+    field: Field | undefined,
+    connector: string | undefined,
+    connectorField: Field | undefined,
+    label: string,
+    virtualMcpLabel: string,
+  ): string | undefined {
+    const reader = this.reader;
+    if (!field) {
+      if (connector === undefined) return undefined;
+      if (connector.includes(PREFIX_SEPARATOR)) {
+        reader.report(
+          connectorField?.valueLine ?? 1,
+          `connector name "${connector}" contains "${PREFIX_SEPARATOR}", so it cannot be the tool prefix in ${virtualMcpLabel}; set "prefix" on this attachment`,
+        );
+        return undefined;
+      }
+      return connector;
+    }
+    const prefix = reader.text(field, `the prefix of ${label}`, { allowEmpty: true });
+    if (prefix === undefined) return undefined;
+    if (!PREFIX.test(prefix)) {
+      reader.report(field.valueLine, `the prefix "${prefix}" of ${label} must be at most 32 letters, digits, "_" or "-"`);
+      return undefined;
+    }
+    if (prefix.includes(PREFIX_SEPARATOR)) {
+      reader.report(
+        field.valueLine,
+        `the prefix "${prefix}" of ${label} must not contain "${PREFIX_SEPARATOR}", which separates the prefix from the tool name`,
+      );
+      return undefined;
+    }
+    return prefix;
+  }
+
+  private readToolList(field: Field | undefined, label: string): StringItem[] | undefined {
+    if (!field) return undefined;
+    const reader = this.reader;
+    const items = reader.textList(
+      field,
+      `"${field.key}" of ${label}`,
+      (i) => `tool #${i + 1} in "${field.key}" of ${label}`,
+      { emptyIsList: false },
+    );
+    if (items === undefined) return undefined;
+    let ok = true;
+    for (const item of items) {
+      if (item.value === "") {
+        reader.report(item.line, `"${field.key}" of ${label} has an empty tool name`);
+        ok = false;
+      }
+    }
+    return ok ? items : undefined;
+  }
+
+  /**
+   * The exposed names that can be known without asking the upstream server: the
+   * include list, or else the tools named by rename (those not excluded).
+   */
+  private collectExposures(
+    connector: string,
+    prefix: string,
+    include: StringItem[] | undefined,
+    rename: StringEntry[],
+    excluded: ReadonlySet<string> | undefined,
+    label: string,
+    exposures: Exposure[],
+  ): void {
+    const renames = new Map(rename.map((entry) => [entry.key, entry]));
+    const upstream: StringItem[] = include
+      ? include
+      : rename.filter((entry) => !excluded?.has(entry.key)).map((entry) => ({ value: entry.key, line: entry.valueLine }));
+    const seen = new Set<string>();
+    for (const tool of upstream) {
+      if (seen.has(tool.value)) continue;
+      seen.add(tool.value);
+      const renamed = renames.get(tool.value);
+      if (renamed && !EXPOSED_NAME.test(renamed.value)) continue; // already reported
+      const base = renamed ? renamed.value : tool.value;
+      const name = prefix === "" ? base : `${prefix}${PREFIX_SEPARATOR}${base}`;
+      const line = renamed ? renamed.valueLine : tool.line;
+      if (!EXPOSED_NAME.test(name)) {
+        this.reader.report(
+          line,
+          `tool "${tool.value}" of ${label} would be exposed as "${name}", which is not 1 to 64 letters, digits, "_" or "-"; ${
+            renamed ? "choose a shorter name or prefix" : "rename it or shorten the prefix"
+          }`,
+        );
+        continue;
+      }
+      exposures.push({ name, source: `${connector} tool "${tool.value}"${renamed ? " (renamed)" : ""}`, line });
+    }
+  }
+
+  private checkExposedNamesAreUnique(exposures: Exposure[], virtualMcpLabel: string): void {
+    const first = new Map<string, Exposure>();
+    for (const exposure of [...exposures].sort((a, b) => a.line - b.line)) {
+      const earlier = first.get(exposure.name);
+      if (!earlier) {
+        first.set(exposure.name, exposure);
+        continue;
+      }
+      this.reader.report(
+        exposure.line,
+        `"${exposure.name}" is exposed twice in ${virtualMcpLabel}: by ${earlier.source} and by ${exposure.source}`,
+      );
+    }
+  }
+}
+
+function isHttpUrl(value: string): boolean {
+  if (!URL.canParse(value)) return false;
+  const url = new URL(value);
+  return (url.protocol === "http:" || url.protocol === "https:") && url.hostname !== "";
+}

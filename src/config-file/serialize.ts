@@ -1,0 +1,87 @@
+/**
+ * GatewayConfig -> mintgate.yaml, in the file's own key order, leaving out values that
+ * equal their defaults, so that `mintgate export` output reads like a hand-written file
+ * and parses back to the same config.
+ */
+import { Document, isMap, isScalar, visit } from "yaml";
+import { DEFAULT_CALL_TIMEOUT_MS, type ConnectorDefinition } from "../connectors/types.ts";
+import type { ConnectorAttachment, VirtualMcpDefinition } from "../gateway/types.ts";
+import { formatTimeout } from "./duration.ts";
+import type { GatewayConfig } from "./gateway-config.ts";
+
+/** A list of names this short or shorter is written on one line: `args: [-y, server]`. */
+const FLOW_LIST_MAX_CHARS = 72;
+
+export function serializeConfigFile(config: GatewayConfig): string {
+  const file = new Map<string, unknown>();
+  if (config.connectors.length > 0) file.set("connectors", config.connectors.map(connectorEntry));
+  if (config.virtualMcps.length > 0) file.set("virtualMcps", config.virtualMcps.map(virtualMcpEntry));
+
+  const document = new Document(file);
+  visit(document, {
+    Seq(_, list) {
+      const scalars = list.items.every((item) => isScalar(item) && typeof item.value === "string" && !item.value.includes("\n"));
+      const width = list.items.reduce<number>((sum, item) => sum + String(isScalar(item) ? item.value : "").length + 4, 0);
+      if (scalars && width <= FLOW_LIST_MAX_CHARS) list.flow = true;
+    },
+  });
+  // A blank line between the two sections.
+  const root = document.contents;
+  if (isMap(root) && root.items.length === 2) {
+    const second = root.items[1]?.key;
+    if (isScalar(second)) second.spaceBefore = true;
+  }
+  return document.toString({ lineWidth: 0, flowCollectionPadding: false });
+}
+
+/** Maps keep insertion order and treat every key (even `__proto__`) as data. */
+function connectorEntry(connector: ConnectorDefinition): Map<string, unknown> {
+  const entry = new Map<string, unknown>([
+    ["name", connector.name],
+    ["kind", connector.spec.kind],
+  ]);
+  const spec = connector.spec;
+  switch (spec.kind) {
+    case "stdio":
+      entry.set("command", spec.command);
+      if (spec.args.length > 0) entry.set("args", [...spec.args]);
+      if (spec.cwd !== undefined) entry.set("cwd", spec.cwd);
+      if (Object.keys(spec.env).length > 0) entry.set("env", textMap(spec.env));
+      break;
+    case "http":
+    case "sse":
+      entry.set("url", spec.url);
+      if (Object.keys(spec.headers).length > 0) entry.set("headers", textMap(spec.headers));
+      break;
+    case "builtin":
+      entry.set("server", spec.server);
+      break;
+  }
+  if (connector.timeoutMs !== DEFAULT_CALL_TIMEOUT_MS) entry.set("timeout", formatTimeout(connector.timeoutMs));
+  return entry;
+}
+
+function virtualMcpEntry(virtualMcp: VirtualMcpDefinition): Map<string, unknown> {
+  const entry = new Map<string, unknown>([
+    ["slug", virtualMcp.slug],
+    ["name", virtualMcp.name],
+  ]);
+  if (virtualMcp.description !== "") entry.set("description", virtualMcp.description);
+  if (virtualMcp.newTools !== "auto") entry.set("newTools", virtualMcp.newTools);
+  if (virtualMcp.connectors.length > 0) entry.set("connectors", virtualMcp.connectors.map(attachmentEntry));
+  return entry;
+}
+
+function attachmentEntry(attachment: ConnectorAttachment): Map<string, unknown> {
+  const entry = new Map<string, unknown>([["connector", attachment.connector]]);
+  if (attachment.prefix !== attachment.connector) entry.set("prefix", attachment.prefix);
+  if (attachment.include !== undefined) entry.set("include", [...attachment.include]);
+  if (attachment.exclude !== undefined) entry.set("exclude", [...attachment.exclude]);
+  if (Object.keys(attachment.rename).length > 0) entry.set("rename", textMap(attachment.rename));
+  if (Object.keys(attachment.describe).length > 0) entry.set("describe", textMap(attachment.describe));
+  return entry;
+}
+
+function textMap(record: Record<string, string>): Map<string, string> {
+  return new Map(Object.entries(record));
+}

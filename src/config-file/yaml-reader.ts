@@ -1,0 +1,251 @@
+/**
+ * Reads a parsed YAML document node by node, keeping every node's line so that each
+ * problem can be reported as `file:LINE: reason`. Readers report and carry on; they
+ * never throw, so one pass finds every problem in the file.
+ */
+import { isAlias, isMap, isScalar, isSeq, type Document, type LineCounter, type Node, type Scalar, type YAMLMap, type YAMLSeq } from "yaml";
+
+export interface Problem {
+  line: number;
+  reason: string;
+}
+
+/** A node after alias resolution; `null` for an absent or empty value. */
+export type ValueNode = Scalar | YAMLMap | YAMLSeq | null;
+
+export interface Field {
+  key: string;
+  keyLine: number;
+  value: ValueNode;
+  /** The value's line, or the key's when the value is empty. */
+  valueLine: number;
+}
+
+export interface StringEntry {
+  key: string;
+  keyLine: number;
+  value: string;
+  valueLine: number;
+}
+
+export interface StringItem {
+  value: string;
+  line: number;
+}
+
+export class YamlReader {
+  readonly problems: Problem[] = [];
+
+  constructor(
+    private readonly document: Document.Parsed,
+    private readonly lines: LineCounter,
+  ) {}
+
+  report(line: number, reason: string): void {
+    this.problems.push({ line, reason });
+  }
+
+  /** Follows an alias to its anchor; anything that is not a node becomes `null`. */
+  resolve(node: unknown): ValueNode {
+    if (isAlias(node)) {
+      return node.resolve(this.document) ?? null;
+    }
+    if (isScalar(node) || isMap(node) || isSeq(node)) return node;
+    return null;
+  }
+
+  lineOf(node: Node | null | undefined, fallback: number): number {
+    const start = node?.range?.[0];
+    return start === undefined ? fallback : this.lines.linePos(start).line;
+  }
+
+  /** An empty value (`key:` with nothing after it, or an explicit `null`/`~`). */
+  isEmpty(node: ValueNode): boolean {
+    return node === null || (isScalar(node) && node.value === null);
+  }
+
+  /**
+   * The fields of a mapping, by key. `where` places the mapping in a sentence
+   * ("at the top level", "in connector \"docs\""). Reports keys that are not in `allowed` (with a
+   * guess at the intended key), keys given twice, and keys that are not plain text.
+   * Returns undefined (after reporting `notMapping`) when the node is not a mapping.
+   */
+  fields(node: ValueNode, line: number, where: string, allowed: readonly string[], notMapping: string): Map<string, Field> | undefined {
+    if (!isMap(node)) {
+      this.report(line, notMapping);
+      return undefined;
+    }
+    const fields = new Map<string, Field>();
+    for (const pair of node.items) {
+      const keyNode = pair.key as Node | null;
+      const keyLine = this.lineOf(keyNode, line);
+      const key = this.resolve(keyNode);
+      if (!isScalar(key) || key.value === null || typeof key.value === "object") {
+        this.report(keyLine, `a key ${where} is not a name; expected one of: ${allowed.join(", ")}`);
+        continue;
+      }
+      const name = String(key.value);
+      const value = this.resolve(pair.value);
+      const first = fields.get(name);
+      if (first) {
+        this.report(keyLine, `key "${name}" appears twice ${where} (first on line ${first.keyLine})`);
+        continue;
+      }
+      if (!allowed.includes(name)) {
+        const guess = closestName(name, allowed);
+        this.report(
+          keyLine,
+          guess
+            ? `unknown key "${name}" ${where}; did you mean "${guess}"?`
+            : `unknown key "${name}" ${where}; expected one of: ${allowed.join(", ")}`,
+        );
+        continue;
+      }
+      fields.set(name, { key: name, keyLine, value, valueLine: this.lineOf((pair.value as Node | null) ?? value, keyLine) });
+    }
+    return fields;
+  }
+
+  /** The text under `key` in a mapping, if it is text: for naming the mapping in messages before it is read. */
+  peekText(node: ValueNode, key: string): string | undefined {
+    if (!isMap(node)) return undefined;
+    for (const pair of node.items) {
+      const keyNode = this.resolve(pair.key);
+      if (!isScalar(keyNode) || keyNode.value !== key) continue;
+      const value = this.resolve(pair.value);
+      return isScalar(value) && typeof value.value === "string" && value.value !== "" ? value.value : undefined;
+    }
+    return undefined;
+  }
+
+  /** The items of a list, resolved, each with its line; an empty value is an empty list. */
+  listItems(field: Field, notList: string): { node: ValueNode; line: number }[] | undefined {
+    const value = field.value;
+    if (this.isEmpty(value)) return [];
+    if (!isSeq(value)) {
+      this.report(field.valueLine, notList);
+      return undefined;
+    }
+    return value.items.map((raw) => {
+      const node = this.resolve(raw);
+      return { node, line: this.lineOf((raw as Node | null) ?? node, field.valueLine) };
+    });
+  }
+
+  /** A text value, or undefined after reporting why it is not one. */
+  text(field: Field, what: string, options: { allowEmpty?: boolean } = {}): string | undefined {
+    const value = field.value;
+    if (this.isEmpty(value)) {
+      if (options.allowEmpty) return "";
+      this.report(field.valueLine, `${what} is empty`);
+      return undefined;
+    }
+    if (!isScalar(value) || typeof value.value !== "string") {
+      this.report(field.valueLine, `${what} must be a string${quoteHint(value)}`);
+      return undefined;
+    }
+    if (value.value === "" && !options.allowEmpty) {
+      this.report(field.valueLine, `${what} must not be empty`);
+      return undefined;
+    }
+    return value.value;
+  }
+
+  /**
+   * A list of text items; an empty value counts as an empty list only when `emptyIsList`.
+   * Items that are not text are reported and left out; undefined when it is not a list.
+   */
+  textList(field: Field, what: string, itemWhat: (index: number) => string, options: { emptyIsList: boolean }): StringItem[] | undefined {
+    const value = field.value;
+    if (this.isEmpty(value) && options.emptyIsList) return [];
+    if (!isSeq(value)) {
+      this.report(field.valueLine, `${what} must be a list of strings`);
+      return undefined;
+    }
+    const items: StringItem[] = [];
+    value.items.forEach((raw, index) => {
+      const item = this.resolve(raw);
+      const line = this.lineOf((raw as Node | null) ?? item, field.valueLine);
+      if (!isScalar(item) || typeof item.value !== "string") {
+        this.report(line, `${itemWhat(index)} must be a string${quoteHint(item)}`);
+        return;
+      }
+      items.push({ value: item.value, line });
+    });
+    return items;
+  }
+
+  /**
+   * A mapping of text to text (env, headers, rename, describe); an empty value is an empty
+   * mapping. Entries that are not text, or repeat a name, are reported and left out, so the
+   * rest can still be checked; undefined when it is not a mapping.
+   */
+  textMap(field: Field, what: string, entryWhat: (key: string) => string): StringEntry[] | undefined {
+    const value = field.value;
+    if (this.isEmpty(value)) return [];
+    if (!isMap(value)) {
+      this.report(field.valueLine, `${what} must be a mapping of names to strings`);
+      return undefined;
+    }
+    const entries: StringEntry[] = [];
+    const firstLine = new Map<string, number>();
+    for (const pair of value.items) {
+      const keyNode = this.resolve(pair.key);
+      const keyLine = this.lineOf((pair.key as Node | null) ?? keyNode, field.valueLine);
+      if (!isScalar(keyNode) || typeof keyNode.value !== "string") {
+        this.report(keyLine, `every name in ${what} must be a string${quoteHint(keyNode)}`);
+        continue;
+      }
+      const key = keyNode.value;
+      const entryValue = this.resolve(pair.value);
+      const valueLine = this.lineOf((pair.value as Node | null) ?? entryValue, keyLine);
+      const first = firstLine.get(key);
+      if (first !== undefined) {
+        this.report(keyLine, `"${key}" appears twice in ${what} (first on line ${first})`);
+        continue;
+      }
+      firstLine.set(key, keyLine);
+      if (!isScalar(entryValue) || typeof entryValue.value !== "string") {
+        this.report(valueLine, `${entryWhat(key)} must be a string${quoteHint(entryValue)}`);
+        continue;
+      }
+      entries.push({ key, keyLine, value: entryValue.value, valueLine });
+    }
+    return entries;
+  }
+}
+
+/** For a number or boolean where text was expected: how to write it as text. */
+function quoteHint(node: ValueNode): string {
+  if (!isScalar(node) || node.value === null || typeof node.value === "string") return "";
+  if (typeof node.value !== "number" && typeof node.value !== "boolean" && typeof node.value !== "bigint") return "";
+  const source = typeof node.source === "string" ? node.source : String(node.value);
+  return `; quote it: "${source}"`;
+}
+
+/** The allowed name within two edits of `name`, if exactly one is closest. */
+function closestName(name: string, allowed: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = 3;
+  for (const candidate of allowed) {
+    const distance = editDistance(name.toLowerCase(), candidate.toLowerCase());
+    if (distance < bestDistance) {
+      best = candidate;
+      bestDistance = distance;
+    }
+  }
+  return best;
+}
+
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      const substitution = (previous[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1);
+      current.push(Math.min((previous[j] ?? 0) + 1, (current[j - 1] ?? 0) + 1, substitution));
+    }
+    previous = current;
+  }
+  return previous[b.length] ?? 0;
+}

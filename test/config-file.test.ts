@@ -1,0 +1,734 @@
+import { describe, expect, test } from "bun:test";
+import {
+  parseConfigFile,
+  SECRET_REFERENCE,
+  secretReferencesIn,
+  serializeConfigFile,
+  type GatewayConfig,
+} from "../src/config-file/index.ts";
+import { MintgateError } from "../src/errors/index.ts";
+
+const SECRETS = new Set(["everything-key", "docs-token"]);
+
+const EXAMPLE = `connectors:
+  - name: everything
+    kind: stdio                 # stdio | http | sse | builtin
+    command: npx
+    args: ["-y", "@modelcontextprotocol/server-everything"]
+    cwd: /srv                   # optional
+    env: { API_KEY: "\${secret:everything-key}" }
+    timeout: 60s                # optional; ms|s|m units, default 60s
+  - name: docs
+    kind: http                  # or sse
+    url: https://mcp.example.com/mcp
+    headers: { Authorization: "Bearer \${secret:docs-token}" }
+  - name: demo
+    kind: builtin
+    server: demo
+virtualMcps:
+  - slug: sales
+    name: Sales Intelligence
+    description: "..."          # optional, default ""
+    newTools: approve           # auto | approve, default auto
+    connectors:
+      - connector: everything
+        prefix: ev              # optional, default = connector name
+        include: [echo, get-sum] # or exclude: [...]; not both
+        rename: { get-sum: sum }
+        describe: { echo: "Repeat the text back" }
+`;
+
+const EXAMPLE_CONFIG: GatewayConfig = {
+  connectors: [
+    {
+      name: "everything",
+      spec: {
+        kind: "stdio",
+        command: "npx",
+        args: ["-y", "@modelcontextprotocol/server-everything"],
+        cwd: "/srv",
+        env: { API_KEY: "${secret:everything-key}" },
+      },
+      timeoutMs: 60_000,
+    },
+    {
+      name: "docs",
+      spec: {
+        kind: "http",
+        url: "https://mcp.example.com/mcp",
+        headers: { Authorization: "Bearer ${secret:docs-token}" },
+      },
+      timeoutMs: 60_000,
+    },
+    { name: "demo", spec: { kind: "builtin", server: "demo" }, timeoutMs: 60_000 },
+  ],
+  virtualMcps: [
+    {
+      slug: "sales",
+      name: "Sales Intelligence",
+      description: "...",
+      newTools: "approve",
+      connectors: [
+        {
+          connector: "everything",
+          prefix: "ev",
+          include: ["echo", "get-sum"],
+          rename: { "get-sum": "sum" },
+          describe: { echo: "Repeat the text back" },
+        },
+      ],
+    },
+  ],
+};
+
+/** The problem lines of a file that must not parse. */
+function problemsOf(text: string, knownSecrets: ReadonlySet<string> = SECRETS): string[] {
+  try {
+    parseConfigFile(text, { knownSecrets });
+  } catch (error) {
+    expect(error).toBeInstanceOf(MintgateError);
+    expect((error as MintgateError).kind).toBe("invalid");
+    return (error as MintgateError).message.split("\n");
+  }
+  throw new Error("expected the file to be rejected");
+}
+
+/** Lines 1-2 hold `connectors:` and a valid stdio connector named "a"; line 3 onwards is yours. */
+const withConnector = (rest: string) => `connectors:\n  - { name: a, kind: stdio, command: a }\n${rest}`;
+
+describe("parseConfigFile: valid files", () => {
+  test("the documented example parses to the expected definitions", () => {
+    expect(parseConfigFile(EXAMPLE, { knownSecrets: SECRETS })).toEqual(EXAMPLE_CONFIG);
+  });
+
+  test("an empty file, a comment-only file and {} are empty configs", () => {
+    for (const text of ["", "\n", "# nothing yet\n", "{}", "---\n", "connectors:\nvirtualMcps: []\n"]) {
+      expect(parseConfigFile(text, { knownSecrets: new Set() })).toEqual({ connectors: [], virtualMcps: [] });
+    }
+  });
+
+  test("defaults: timeout 60s, no args/env, prefix = connector name, auto, empty description", () => {
+    const config = parseConfigFile(
+      `connectors:
+  - name: s
+    kind: stdio
+    command: ./server
+  - name: remote
+    kind: sse
+    url: http://127.0.0.1:9000/sse
+virtualMcps:
+  - slug: team
+    name: Team
+    connectors:
+      - connector: s
+      - connector: remote
+        prefix: ""
+`,
+      { knownSecrets: new Set() },
+    );
+    expect(config.connectors[0]).toEqual({
+      name: "s",
+      spec: { kind: "stdio", command: "./server", args: [], env: {} },
+      timeoutMs: 60_000,
+    });
+    expect(config.connectors[0]?.spec).not.toHaveProperty("cwd");
+    expect(config.connectors[1]).toEqual({
+      name: "remote",
+      spec: { kind: "sse", url: "http://127.0.0.1:9000/sse", headers: {} },
+      timeoutMs: 60_000,
+    });
+    const [team] = config.virtualMcps;
+    expect(team).toEqual({
+      slug: "team",
+      name: "Team",
+      description: "",
+      newTools: "auto",
+      connectors: [
+        { connector: "s", prefix: "s", rename: {}, describe: {} },
+        { connector: "remote", prefix: "", rename: {}, describe: {} },
+      ],
+    });
+    expect(team?.connectors[0]).not.toHaveProperty("include");
+    expect(team?.connectors[0]).not.toHaveProperty("exclude");
+  });
+
+  test("timeouts in ms, s, m or bare milliseconds, from 1s to 1h", () => {
+    const timeoutOf = (value: string) =>
+      parseConfigFile(`connectors:\n  - { name: a, kind: builtin, server: demo, timeout: ${value} }\n`, {
+        knownSecrets: new Set(),
+      }).connectors[0]?.timeoutMs;
+    expect(timeoutOf("1500ms")).toBe(1_500);
+    expect(timeoutOf("30s")).toBe(30_000);
+    expect(timeoutOf("2m")).toBe(120_000);
+    expect(timeoutOf("5000")).toBe(5_000);
+    expect(timeoutOf('"5000"')).toBe(5_000);
+    expect(timeoutOf("1s")).toBe(1_000);
+    expect(timeoutOf("60m")).toBe(3_600_000);
+  });
+
+  test("anchors and aliases are followed", () => {
+    const config = parseConfigFile(
+      `connectors:
+  - name: one
+    kind: http
+    url: https://one.example/mcp
+    headers: &auth { Authorization: "Bearer \${secret:docs-token}" }
+  - name: two
+    kind: http
+    url: https://two.example/mcp
+    headers: *auth
+`,
+      { knownSecrets: SECRETS },
+    );
+    expect(config.connectors[1]?.spec).toEqual({
+      kind: "http",
+      url: "https://two.example/mcp",
+      headers: { Authorization: "Bearer ${secret:docs-token}" },
+    });
+  });
+
+  test("exclude lists, and include [] (expose nothing), are kept as written", () => {
+    const config = parseConfigFile(
+      withConnector(`  - { name: b, kind: builtin, server: demo }
+virtualMcps:
+  - slug: x
+    name: X
+    connectors:
+      - { connector: a, exclude: [danger], rename: { safe: careful } }
+      - { connector: b, include: [] }
+`),
+      { knownSecrets: new Set() },
+    );
+    expect(config.virtualMcps[0]?.connectors).toEqual([
+      { connector: "a", prefix: "a", exclude: ["danger"], rename: { safe: "careful" }, describe: {} },
+      { connector: "b", prefix: "b", include: [], rename: {}, describe: {} },
+    ]);
+  });
+});
+
+describe("parseConfigFile: each rule names the line of the offending node", () => {
+  test("unknown top-level key, with a guess at the intended one", () => {
+    expect(problemsOf("connectors: []\nvirtualMCPs: []\n")).toEqual([
+      'mintgate.yaml:2: unknown key "virtualMCPs" at the top level; did you mean "virtualMcps"?',
+    ]);
+    expect(problemsOf("version: 1\n")).toEqual([
+      'mintgate.yaml:1: unknown key "version" at the top level; expected one of: connectors, virtualMcps',
+    ]);
+  });
+
+  test("the file must be a mapping, and its sections lists", () => {
+    expect(problemsOf("- a\n- b\n")).toEqual([
+      'mintgate.yaml:1: the file must be a mapping with the lists "connectors" and "virtualMcps"',
+    ]);
+    expect(problemsOf("connectors:\n  name: a\n")).toEqual(['mintgate.yaml:2: "connectors" must be a list of connectors']);
+  });
+
+  test("unknown keys in connectors, virtual MCPs and attachments (typos)", () => {
+    const problems = problemsOf(
+      withConnector(`virtualMcps:
+  - slug: x
+    name: X
+    descripton: typo
+    connectors:
+      - connector: a
+        renames: { x: y }
+`),
+    );
+    expect(problems).toEqual([
+      'mintgate.yaml:6: unknown key "descripton" in virtual MCP "x"; did you mean "description"?',
+      'mintgate.yaml:9: unknown key "renames" in connector "a" in virtual MCP "x"; did you mean "rename"?',
+    ]);
+    expect(problemsOf("connectors:\n  - name: a\n    kind: stdio\n    comand: npx\n")).toEqual([
+      'mintgate.yaml:2: stdio connector "a" has no "command"',
+      'mintgate.yaml:4: unknown key "comand" in connector "a"; did you mean "command"?',
+    ]);
+  });
+
+  test("a key given twice is reported with both lines", () => {
+    expect(problemsOf("connectors:\n  - name: a\n    kind: builtin\n    server: demo\n    kind: stdio\n")).toEqual([
+      'mintgate.yaml:5: key "kind" appears twice in connector "a" (first on line 3)',
+    ]);
+  });
+
+  test("connector names match CONNECTOR_NAME and are unique", () => {
+    expect(
+      problemsOf(`connectors:
+  - { name: "has space", kind: builtin, server: demo }
+  - { name: dup, kind: builtin, server: demo }
+  - { name: dup, kind: builtin, server: demo }
+  - { kind: builtin, server: demo }
+`),
+    ).toEqual([
+      'mintgate.yaml:2: connector name "has space" must be 1 to 32 letters, digits, "_" or "-"',
+      'mintgate.yaml:4: connector name "dup" is already used by the connector on line 3',
+      'mintgate.yaml:5: connector #4 has no "name"',
+    ]);
+  });
+
+  test("kind is required and one of stdio, http, sse, builtin", () => {
+    expect(problemsOf("connectors:\n  - name: a\n  - name: b\n    kind: grpc\n")).toEqual([
+      'mintgate.yaml:2: connector "a" has no "kind"; expected stdio, http, sse or builtin',
+      'mintgate.yaml:4: connector "b" has kind "grpc"; expected stdio, http, sse or builtin',
+    ]);
+  });
+
+  test("kind-specific fields: required ones present, others rejected", () => {
+    expect(
+      problemsOf(`connectors:
+  - name: s
+    kind: stdio
+    command: ""
+    url: https://x.example
+  - name: h
+    kind: http
+    command: npx
+  - name: u
+    kind: sse
+    url: ftp://files.example
+  - name: b
+    kind: builtin
+    server: other
+  - name: c
+    kind: builtin
+`),
+    ).toEqual([
+      'mintgate.yaml:4: the command of connector "s" must not be empty',
+      'mintgate.yaml:5: "url" does not apply to stdio connector "s"; a stdio connector takes: name, kind, timeout, command, args, cwd, env',
+      'mintgate.yaml:6: http connector "h" has no "url"',
+      'mintgate.yaml:8: "command" does not apply to http connector "h"; a http connector takes: name, kind, timeout, url, headers',
+      'mintgate.yaml:11: the url of connector "u" must be an http:// or https:// URL, not "ftp://files.example"',
+      'mintgate.yaml:14: builtin connector "b" has server "other"; the only built-in server is "demo"',
+      'mintgate.yaml:15: builtin connector "c" has no "server"; the only built-in server is "demo"',
+    ]);
+  });
+
+  test("args, env and header values are strings", () => {
+    expect(
+      problemsOf(`connectors:
+  - name: s
+    kind: stdio
+    command: server
+    args: [--port, 8080]
+    env:
+      PORT: 8080
+      DEBUG: true
+      NAME: ok
+  - name: h
+    kind: http
+    url: https://x.example/mcp
+    headers:
+      X-Retries: 3
+      "bad header": x
+`),
+    ).toEqual([
+      'mintgate.yaml:5: argument #2 of connector "s" must be a string; quote it: "8080"',
+      'mintgate.yaml:7: env "PORT" of connector "s" must be a string; quote it: "8080"',
+      'mintgate.yaml:8: env "DEBUG" of connector "s" must be a string; quote it: "true"',
+      'mintgate.yaml:14: header "X-Retries" of connector "h" must be a string; quote it: "3"',
+      'mintgate.yaml:15: "bad header" in "headers" of connector "h" is not a valid HTTP header name',
+    ]);
+  });
+
+  test("timeout: a duration between 1s and 1h", () => {
+    expect(
+      problemsOf(`connectors:
+  - { name: a, kind: builtin, server: demo, timeout: 500ms }
+  - { name: b, kind: builtin, server: demo, timeout: 61m }
+  - { name: c, kind: builtin, server: demo, timeout: 1.5s }
+  - { name: d, kind: builtin, server: demo, timeout: [1] }
+`),
+    ).toEqual([
+      'mintgate.yaml:2: the timeout of connector "a" is "500ms"; it must be between 1s and 1h',
+      'mintgate.yaml:3: the timeout of connector "b" is "61m"; it must be between 1s and 1h',
+      'mintgate.yaml:4: the timeout of connector "c" is "1.5s"; write a duration like 500ms, 30s or 2m, or a whole number of milliseconds',
+      'mintgate.yaml:5: the timeout of connector "d" must be a duration like 500ms, 30s or 2m, or a whole number of milliseconds',
+    ]);
+  });
+
+  test("unknown secret referenced in env or headers", () => {
+    expect(
+      problemsOf(
+        `connectors:
+  - name: everything
+    kind: stdio
+    command: npx
+    env:
+      API_KEY: "\${secret:everything-key}"
+      OTHER: "\${secret:missing-key}"
+  - name: docs
+    kind: http
+    url: https://mcp.example.com/mcp
+    headers: { Authorization: "Bearer \${secret:docs-tokn}" }
+`,
+      ),
+    ).toEqual([
+      'mintgate.yaml:7: unknown secret "missing-key" referenced by connector "everything"; set it with `mintgate secrets set missing-key`',
+      'mintgate.yaml:11: unknown secret "docs-tokn" referenced by connector "docs"; set it with `mintgate secrets set docs-tokn`',
+    ]);
+  });
+
+  test("a malformed ${secret: reference, and references where they are not resolved", () => {
+    const problems = problemsOf(`connectors:
+  - name: s
+    kind: stdio
+    command: server
+    args: ["--token=\${secret:docs-token}"]
+    env:
+      A: "\${secret:docs-token"
+      B: "\${secret:9lives}"
+      C: "\${secret:}"
+`);
+    expect(problems).toEqual([
+      'mintgate.yaml:5: argument #1 of connector "s" contains a secret reference, but secrets are resolved only in "env" and "headers" values',
+      'mintgate.yaml:7: malformed secret reference "${secret:docs-token" in env "A" of connector "s"; write ${secret:NAME}, where NAME starts with a letter and has only letters, digits, "_", "." or "-"',
+      'mintgate.yaml:8: malformed secret reference "${secret:9lives}" in env "B" of connector "s"; write ${secret:NAME}, where NAME starts with a letter and has only letters, digits, "_", "." or "-"',
+      'mintgate.yaml:9: malformed secret reference "${secret:}" in env "C" of connector "s"; write ${secret:NAME}, where NAME starts with a letter and has only letters, digits, "_", "." or "-"',
+    ]);
+  });
+
+  test("virtual MCP slugs match VIRTUAL_MCP_SLUG and are unique; name required; newTools auto|approve", () => {
+    expect(
+      problemsOf(`virtualMcps:
+  - slug: Sales
+    name: Sales
+  - slug: ok
+    name: OK
+  - slug: ok
+    name: Again
+  - slug: nameless
+  - slug: strict
+    name: Strict
+    newTools: ask
+`),
+    ).toEqual([
+      'mintgate.yaml:2: virtual MCP slug "Sales" must be 1 to 63 lowercase letters, digits or "-", starting with a letter or digit',
+      'mintgate.yaml:6: virtual MCP slug "ok" is already used by the virtual MCP on line 4',
+      'mintgate.yaml:8: virtual MCP "nameless" has no "name"',
+      'mintgate.yaml:11: "newTools" of virtual MCP "strict" is "ask"; expected auto or approve',
+    ]);
+  });
+
+  test("attachments name a defined connector, once per virtual MCP", () => {
+    expect(
+      problemsOf(
+        withConnector(`virtualMcps:
+  - slug: x
+    name: X
+    connectors:
+      - connector: a
+      - connector: ghost
+      - connector: a
+        prefix: again
+      - prefix: p
+`),
+      ),
+    ).toEqual([
+      'mintgate.yaml:8: virtual MCP "x" attaches connector "ghost", which is not defined under "connectors"',
+      'mintgate.yaml:9: connector "a" is attached twice to virtual MCP "x" (first on line 7); merge the two',
+      'mintgate.yaml:11: attachment #4 of virtual MCP "x" has no "connector"',
+    ]);
+  });
+
+  test("include and exclude are not both given", () => {
+    expect(
+      problemsOf(
+        withConnector(`virtualMcps:
+  - slug: x
+    name: X
+    connectors:
+      - connector: a
+        include: [one]
+        exclude: [two]
+`),
+      ),
+    ).toEqual(['mintgate.yaml:9: connector "a" in virtual MCP "x" has both "include" and "exclude"; use one of them']);
+  });
+
+  test("prefixes: at most 32 of [a-zA-Z0-9_-], without __; the default prefix too", () => {
+    expect(
+      problemsOf(`connectors:
+  - { name: a, kind: builtin, server: demo }
+  - { name: b, kind: builtin, server: demo }
+  - { name: my__demo, kind: builtin, server: demo }
+virtualMcps:
+  - slug: x
+    name: X
+    connectors:
+      - connector: a
+        prefix: "a.b"
+      - connector: b
+        prefix: x__y
+      - connector: my__demo
+`),
+    ).toEqual([
+      'mintgate.yaml:10: the prefix "a.b" of connector "a" in virtual MCP "x" must be at most 32 letters, digits, "_" or "-"',
+      'mintgate.yaml:12: the prefix "x__y" of connector "b" in virtual MCP "x" must not contain "__", which separates the prefix from the tool name',
+      'mintgate.yaml:13: connector name "my__demo" contains "__", so it cannot be the tool prefix in virtual MCP "x"; set "prefix" on this attachment',
+    ]);
+  });
+
+  test("rename values and statically known exposed names match EXPOSED_NAME", () => {
+    const long = "t".repeat(60);
+    expect(
+      problemsOf(
+        withConnector(`virtualMcps:
+  - slug: x
+    name: X
+    connectors:
+      - connector: a
+        prefix: abcdef
+        include: [ok, get.sum, ${long}, renamed]
+        rename: { renamed: "bad name" }
+`),
+      ),
+    ).toEqual([
+      'mintgate.yaml:9: tool "get.sum" of connector "a" in virtual MCP "x" would be exposed as "abcdef__get.sum", which is not 1 to 64 letters, digits, "_" or "-"; rename it or shorten the prefix',
+      `mintgate.yaml:9: tool "${long}" of connector "a" in virtual MCP "x" would be exposed as "abcdef__${long}", which is not 1 to 64 letters, digits, "_" or "-"; rename it or shorten the prefix`,
+      'mintgate.yaml:10: the new name "bad name" for tool "renamed" in connector "a" in virtual MCP "x" must be 1 to 64 letters, digits, "_" or "-"',
+    ]);
+  });
+
+  test("rename and describe entries that can never apply are reported", () => {
+    expect(
+      problemsOf(`connectors:
+  - { name: a, kind: builtin, server: demo }
+  - { name: b, kind: builtin, server: demo }
+virtualMcps:
+  - slug: x
+    name: X
+    connectors:
+      - connector: a
+        include: [echo]
+        describe: { ecko: "typo" }
+      - connector: b
+        exclude: [drop]
+        rename: { drop: kept }
+`),
+    ).toEqual([
+      'mintgate.yaml:10: "describe" of tool "ecko" has no effect: connector "a" in virtual MCP "x" does not include it',
+      'mintgate.yaml:13: "rename" of tool "drop" has no effect: connector "b" in virtual MCP "x" excludes it',
+    ]);
+  });
+
+  test("two statically known exposed names colliding in one virtual MCP name both sources", () => {
+    expect(
+      problemsOf(
+        `connectors:
+  - { name: everything, kind: stdio, command: npx }
+  - { name: docs, kind: http, url: "https://docs.example/mcp" }
+virtualMcps:
+  - slug: sales
+    name: Sales
+    connectors:
+      - connector: everything
+        prefix: ev
+        include: [echo, get-sum]
+        rename: { get-sum: sum }
+      - connector: docs
+        prefix: ev
+        include: [sum]
+  - slug: other
+    name: Other
+    connectors:
+      - connector: everything
+        prefix: ""
+        rename: { a: same, b: same }
+      - connector: docs
+        prefix: ev
+        include: [sum]
+`,
+      ),
+    ).toEqual([
+      'mintgate.yaml:14: "ev__sum" is exposed twice in virtual MCP "sales": by everything tool "get-sum" (renamed) and by docs tool "sum"',
+      'mintgate.yaml:20: "same" is exposed twice in virtual MCP "other": by everything tool "a" (renamed) and by everything tool "b" (renamed)',
+    ]);
+  });
+
+  test("YAML syntax errors are reported with their line", () => {
+    expect(problemsOf("connectors:\n  - name: a\n    kind: stdio: x\n")).toEqual([
+      "mintgate.yaml:3: YAML syntax: Nested mappings are not allowed in compact mappings",
+    ]);
+    expect(problemsOf("connectors: []\n\tvirtualMcps: []\n")[0]).toStartWith("mintgate.yaml:2: YAML syntax: ");
+    expect(problemsOf("connectors: []\n---\nvirtualMcps: []\n")).toEqual([
+      'mintgate.yaml:2: the file must hold one YAML document; remove the extra "---"',
+    ]);
+  });
+
+  test("the file name given is used in every line", () => {
+    try {
+      parseConfigFile("bogus: 1\n", { knownSecrets: new Set(), fileName: "prod.yaml" });
+      throw new Error("expected a rejection");
+    } catch (error) {
+      expect((error as Error).message).toStartWith("prod.yaml:1: ");
+    }
+  });
+});
+
+describe("parseConfigFile: the whole file is checked", () => {
+  test("every problem is reported, one per line, in file order", () => {
+    const problems = problemsOf(`connectors:
+  - name: everything
+    kind: stdio
+    comand: npx
+    env: { KEY: "\${secret:nope}" }
+  - name: docs
+    kind: htp
+    url: https://docs.example/mcp
+virtualMcps:
+  - slug: Bad_Slug
+    name: Bad
+    connectors:
+      - connector: missing
+        include: [a]
+        exclude: [b]
+`);
+    expect(problems).toEqual([
+      'mintgate.yaml:2: stdio connector "everything" has no "command"',
+      'mintgate.yaml:4: unknown key "comand" in connector "everything"; did you mean "command"?',
+      'mintgate.yaml:5: unknown secret "nope" referenced by connector "everything"; set it with `mintgate secrets set nope`',
+      'mintgate.yaml:7: connector "docs" has kind "htp"; expected stdio, http, sse or builtin',
+      'mintgate.yaml:10: virtual MCP slug "Bad_Slug" must be 1 to 63 lowercase letters, digits or "-", starting with a letter or digit',
+      'mintgate.yaml:13: virtual MCP "Bad_Slug" attaches connector "missing", which is not defined under "connectors"',
+      'mintgate.yaml:15: connector "missing" in virtual MCP "Bad_Slug" has both "include" and "exclude"; use one of them',
+    ]);
+  });
+
+  test("an attachment to a connector that has its own problems is not also reported as undefined", () => {
+    const problems = problemsOf(`connectors:
+  - name: broken
+    kind: stdio
+virtualMcps:
+  - slug: x
+    name: X
+    connectors: [{ connector: broken }]
+`);
+    expect(problems).toEqual(['mintgate.yaml:2: stdio connector "broken" has no "command"']);
+  });
+});
+
+describe("serializeConfigFile", () => {
+  test("round trip of the documented example", () => {
+    const text = serializeConfigFile(EXAMPLE_CONFIG);
+    expect(parseConfigFile(text, { knownSecrets: SECRETS })).toEqual(EXAMPLE_CONFIG);
+  });
+
+  test("writes the file's own format, leaving out defaults", () => {
+    const text = serializeConfigFile(parseConfigFile(EXAMPLE, { knownSecrets: SECRETS }));
+    expect(text).toBe(`connectors:
+  - name: everything
+    kind: stdio
+    command: npx
+    args: [-y, "@modelcontextprotocol/server-everything"]
+    cwd: /srv
+    env:
+      API_KEY: \${secret:everything-key}
+  - name: docs
+    kind: http
+    url: https://mcp.example.com/mcp
+    headers:
+      Authorization: Bearer \${secret:docs-token}
+  - name: demo
+    kind: builtin
+    server: demo
+
+virtualMcps:
+  - slug: sales
+    name: Sales Intelligence
+    description: ...
+    newTools: approve
+    connectors:
+      - connector: everything
+        prefix: ev
+        include: [echo, get-sum]
+        rename:
+          get-sum: sum
+        describe:
+          echo: Repeat the text back
+`);
+  });
+
+  test("an empty config is {} and parses back", () => {
+    const empty: GatewayConfig = { connectors: [], virtualMcps: [] };
+    expect(serializeConfigFile(empty)).toBe("{}\n");
+    expect(parseConfigFile(serializeConfigFile(empty), { knownSecrets: new Set() })).toEqual(empty);
+  });
+
+  test("round trip of awkward values: YAML-lookalike strings, odd timeouts, empty prefix, multi-line text", () => {
+    const config: GatewayConfig = {
+      connectors: [
+        {
+          name: "tricky",
+          spec: {
+            kind: "stdio",
+            command: "/usr/bin/env",
+            args: ["8080", "yes", "null", "~", "#not-a-comment", " leading space", "a: b", "- dash", "{x}", "", "1e3"],
+            env: Object.fromEntries([
+              ["__proto__", "kept as data"],
+              ["PORT", "8080"],
+              ["EMPTY", ""],
+              ["QUOTE", 'say "hi"'],
+              ["TOKEN", "${secret:everything-key}"],
+            ]),
+          },
+          timeoutMs: 1_500,
+        },
+        {
+          name: "events",
+          spec: { kind: "sse", url: "http://127.0.0.1:3001/sse", headers: { "X-Api-Key": "${secret:docs-token}" } },
+          timeoutMs: 90_000,
+        },
+        { name: "demo", spec: { kind: "builtin", server: "demo" }, timeoutMs: 3_600_000 },
+        {
+          name: "long",
+          spec: { kind: "stdio", command: "node", args: Array.from({ length: 20 }, (_, i) => `--option-${i}`), env: {} },
+          timeoutMs: 120_000,
+        },
+      ],
+      virtualMcps: [
+        {
+          slug: "a-1",
+          name: "true",
+          description: "Line one.\nLine two: with a colon.\n",
+          newTools: "auto",
+          connectors: [
+            { connector: "tricky", prefix: "", exclude: ["rm"], rename: { "get.sum": "sum" }, describe: {} },
+            { connector: "demo", prefix: "d", include: [], rename: {}, describe: {} },
+            {
+              connector: "events",
+              prefix: "events",
+              include: ["tail"],
+              rename: {},
+              describe: { tail: "Follows: the log\n- twice" },
+            },
+          ],
+        },
+        { slug: "empty", name: "Empty", description: "", newTools: "approve", connectors: [] },
+      ],
+    };
+    const text = serializeConfigFile(config);
+    const parsed = parseConfigFile(text, { knownSecrets: SECRETS });
+    expect(parsed).toEqual(config);
+    expect(Object.keys((parsed.connectors[0]?.spec as { env: Record<string, string> }).env)).toContain("__proto__");
+    expect(serializeConfigFile(parsed)).toBe(text);
+    expect(text).toContain("timeout: 1500ms");
+    expect(text).toContain("timeout: 90s");
+    expect(text).toContain("timeout: 60m");
+    expect(text).toContain("timeout: 2m");
+  });
+});
+
+describe("secret references", () => {
+  test("secretReferencesIn lists each well-formed reference once, in order", () => {
+    expect(secretReferencesIn("Bearer ${secret:docs-token}")).toEqual(["docs-token"]);
+    expect(secretReferencesIn("${secret:b}:${secret:a.1}:${secret:b}")).toEqual(["b", "a.1"]);
+    expect(secretReferencesIn("${secret:9x} ${secret:} $secret:x {secret:y} plain")).toEqual([]);
+    expect(secretReferencesIn(`\${secret:${"x".repeat(128)}}`)).toEqual(["x".repeat(128)]);
+    expect(secretReferencesIn(`\${secret:${"x".repeat(129)}}`)).toEqual([]);
+  });
+
+  test("SECRET_REFERENCE resolves every reference with replace", () => {
+    const values: Record<string, string> = { user: "u", pass: "p" };
+    expect("${secret:user}:${secret:pass}@${secret:user}".replace(SECRET_REFERENCE, (_, name: string) => values[name] ?? ""))
+      .toBe("u:p@u");
+  });
+});
