@@ -1,0 +1,384 @@
+/**
+ * MCP transport to an upstream server that runs as a child process speaking
+ * newline-delimited JSON-RPC on stdin/stdout. It replaces the SDK's
+ * StdioClientTransport because mintgate needs to own the whole process tree:
+ * the child leads its own process group (and session), and closing the
+ * transport ends that group, so helpers the server started (`npx` → node,
+ * `sh -c '… &'`) do not outlive it.
+ *
+ * The child sees only the connector's configured environment plus PATH, HOME
+ * and LANG from the gateway; the gateway's own environment (master key,
+ * tokens) never leaks to an upstream.
+ */
+import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
+import { existsSync } from "node:fs";
+import { ReadBuffer, serializeMessage } from "@modelcontextprotocol/sdk/shared/stdio.js";
+import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
+import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
+import { MintgateError } from "../errors/index.ts";
+import { log } from "../log/index.ts";
+
+export interface StdioUpstreamOptions {
+  /** Connector name, used in log fields and error messages. */
+  name: string;
+  command: string;
+  args: string[];
+  cwd?: string | undefined;
+  /** Fully resolved values (no secret references left). */
+  env: Record<string, string>;
+}
+
+export interface ExitInfo {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+/** Variables copied from the gateway's environment when set; the configured env wins. */
+const INHERITED_ENV = ["PATH", "HOME", "LANG"] as const;
+/** How long the group gets after SIGTERM before SIGKILL. */
+const TERMINATE_GRACE_MS = 2_000;
+/** After the child exits, how long to wait for its stdout/stderr to reach end-of-file before giving up on them. */
+const PIPE_DRAIN_GRACE_MS = 500;
+const STDERR_KEPT_LINES = 50;
+/** A stderr "line" longer than this is logged in pieces so a runaway child cannot grow our memory. */
+const STDERR_MAX_LINE = 16 * 1024;
+
+interface DrainWaiter {
+  resolve: () => void;
+  reject: (error: Error) => void;
+}
+
+export class StdioUpstreamTransport implements Transport {
+  onclose?: (() => void) | undefined;
+  onerror?: ((error: Error) => void) | undefined;
+  onmessage?: Transport["onmessage"];
+  sessionId?: string | undefined;
+
+  private readonly options: StdioUpstreamOptions;
+  private readonly readBuffer = new ReadBuffer();
+  private child: ChildProcessWithoutNullStreams | undefined;
+  private started = false;
+  /** Set by close(), or when the child is gone: no more sends. */
+  private closed = false;
+  private closing: Promise<void> | undefined;
+  private exit: ExitInfo | undefined;
+  private groupSwept = false;
+  private oncloseCalled = false;
+
+  /** Settles (never rejects) once the child has spawned or failed to. */
+  private spawnSettled: Promise<void> = Promise.resolve();
+  /** Resolves once the child has exited (or never existed). */
+  private readonly exited: Promise<void>;
+  private resolveExited!: () => void;
+  /** Resolves once onclose has been called. */
+  private readonly finished: Promise<void>;
+  private resolveFinished!: () => void;
+
+  private drainWaiters: DrainWaiter[] = [];
+
+  private readonly stderrRing: string[] = [];
+  private stderrNext = 0;
+  private stderrPartial = "";
+
+  constructor(options: StdioUpstreamOptions) {
+    this.options = options;
+    this.exited = new Promise((resolve) => (this.resolveExited = resolve));
+    this.finished = new Promise((resolve) => (this.resolveFinished = resolve));
+  }
+
+  /** The child's process id (also its process group id) once spawned. */
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  /** How the child ended; undefined while it runs or if it never started. */
+  get exitInfo(): ExitInfo | undefined {
+    return this.exit;
+  }
+
+  /** The child's last stderr lines, oldest first (at most 50). */
+  recentStderr(): string[] {
+    const ring = this.stderrRing;
+    if (ring.length < STDERR_KEPT_LINES) return ring.slice();
+    return ring.slice(this.stderrNext).concat(ring.slice(0, this.stderrNext));
+  }
+
+  start(): Promise<void> {
+    const { name, command, args, cwd } = this.options;
+    if (this.started) return Promise.reject(new Error(`connector "${name}": transport already started`));
+    if (this.closed) return Promise.reject(new Error(`connector "${name}": transport is closed`));
+    this.started = true;
+
+    const env: Record<string, string> = {};
+    for (const key of INHERITED_ENV) {
+      const value = process.env[key];
+      if (value !== undefined) env[key] = value;
+    }
+    Object.assign(env, this.options.env);
+
+    let child: ChildProcessWithoutNullStreams;
+    try {
+      child = spawn(command, args, { cwd, env, stdio: ["pipe", "pipe", "pipe"], detached: true });
+    } catch (error) {
+      this.markGone();
+      return Promise.reject(this.spawnError(error));
+    }
+    this.child = child;
+
+    let settle!: () => void;
+    this.spawnSettled = new Promise((resolve) => (settle = resolve));
+
+    return new Promise<void>((resolve, reject) => {
+      let spawned = false;
+      child.once("spawn", () => {
+        spawned = true;
+        settle();
+        resolve();
+      });
+      child.on("error", (error) => {
+        if (!spawned) {
+          spawned = true;
+          settle();
+          this.markGone();
+          reject(this.spawnError(error));
+          return;
+        }
+        this.onerror?.(error);
+      });
+      child.once("exit", (code, signal) => this.handleExit(code, signal));
+
+      child.stdout.on("data", (chunk: Buffer) => this.handleStdout(chunk));
+      child.stdout.on("error", (error) => this.onerror?.(error));
+
+      child.stdin.on("error", (error: NodeJS.ErrnoException) => {
+        this.rejectDrainWaiters(
+          new MintgateError("upstream_failed", `connector "${name}": write to upstream failed: ${error.message}`),
+        );
+        // EPIPE means the child is gone; its exit is reported through onclose.
+        if (error.code !== "EPIPE") this.onerror?.(error);
+      });
+      child.stdin.on("close", () => this.rejectDrainWaiters(this.closedError()));
+      child.stdin.on("drain", () => this.resolveDrainWaiters());
+
+      child.stderr.setEncoding("utf8");
+      child.stderr.on("data", (text: string) => this.handleStderr(text));
+      child.stderr.on("end", () => this.flushStderr());
+      child.stderr.on("error", () => {});
+    });
+  }
+
+  send(message: JSONRPCMessage): Promise<void> {
+    const stdin = this.child?.stdin;
+    if (this.closed || !stdin || !stdin.writable) return Promise.reject(this.closedError());
+    if (stdin.write(serializeMessage(message))) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => this.drainWaiters.push({ resolve, reject }));
+  }
+
+  /**
+   * Ends the child's whole process group: SIGTERM, up to 2 s for the child to
+   * exit, then SIGKILL (which also sweeps any group member that outlived the
+   * child). Resolves after the child has exited and onclose has been called.
+   */
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  private async shutdown(): Promise<void> {
+    this.closed = true;
+    this.rejectDrainWaiters(this.closedError());
+    await this.spawnSettled;
+    const child = this.child;
+    if (child?.pid === undefined) {
+      // Never started, or failed to spawn: nothing to end.
+      this.markGone();
+      return;
+    }
+    if (this.exit === undefined) {
+      try {
+        child.stdin.end();
+      } catch {
+        // The pipe is already gone; the signal below is what counts.
+      }
+      this.signalGroup("SIGTERM");
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, TERMINATE_GRACE_MS)));
+      await Promise.race([this.exited, timeout]);
+      clearTimeout(timer);
+    }
+    this.sweepGroup();
+    await this.exited;
+    await this.finished;
+  }
+
+  private handleStdout(chunk: Buffer): void {
+    try {
+      this.readBuffer.append(chunk);
+    } catch (error) {
+      // The upstream sent more than the buffer limit without a newline: it is not speaking our protocol.
+      this.onerror?.(error as Error);
+      void this.close();
+      return;
+    }
+    for (;;) {
+      try {
+        const message = this.readBuffer.readMessage();
+        if (message === null) return;
+        this.onmessage?.(message);
+      } catch (error) {
+        // A bad line has already been consumed (and a throwing handler must not kill the stream): carry on.
+        this.onerror?.(error as Error);
+      }
+    }
+  }
+
+  private handleStderr(text: string): void {
+    let start = 0;
+    for (let end = text.indexOf("\n"); end !== -1; end = text.indexOf("\n", start)) {
+      const piece = text.slice(start, end);
+      start = end + 1;
+      const line = this.stderrPartial === "" ? piece : this.stderrPartial + piece;
+      this.stderrPartial = "";
+      this.addStderrLine(line);
+    }
+    if (start < text.length) {
+      this.stderrPartial += text.slice(start);
+      if (this.stderrPartial.length >= STDERR_MAX_LINE) this.flushStderr();
+    }
+  }
+
+  private flushStderr(): void {
+    if (this.stderrPartial === "") return;
+    const line = this.stderrPartial;
+    this.stderrPartial = "";
+    this.addStderrLine(line);
+  }
+
+  private addStderrLine(raw: string): void {
+    const line = raw.endsWith("\r") ? raw.slice(0, -1) : raw;
+    if (line.trim() === "") return;
+    log.info("upstream stderr", { connector: this.options.name, line });
+    if (this.stderrRing.length < STDERR_KEPT_LINES) {
+      this.stderrRing.push(line);
+    } else {
+      this.stderrRing[this.stderrNext] = line;
+      this.stderrNext = (this.stderrNext + 1) % STDERR_KEPT_LINES;
+    }
+  }
+
+  private handleExit(code: number | null, signal: NodeJS.Signals | null): void {
+    this.exit = { code, signal };
+    const expected = this.closing !== undefined;
+    this.closed = true;
+    this.resolveExited();
+    this.rejectDrainWaiters(this.closedError());
+    if (expected) {
+      log.debug("upstream exited", { connector: this.options.name, code: code ?? undefined, signal: signal ?? undefined });
+    } else {
+      log.warn("upstream exited", { connector: this.options.name, code: code ?? undefined, signal: signal ?? undefined });
+      // Nobody is left to shut the group down gracefully; don't leave its helpers running.
+      this.sweepGroup();
+    }
+
+    // Messages the child wrote just before exiting may still be in the pipe: read to end-of-file,
+    // but don't wait forever on a pipe some escaped descendant still holds open.
+    const child = this.child;
+    if (!child || child.stdout.readableEnded || child.stdout.destroyed) {
+      this.finish();
+      return;
+    }
+    const timer = setTimeout(() => this.finish(), PIPE_DRAIN_GRACE_MS);
+    const done = () => {
+      clearTimeout(timer);
+      this.finish();
+    };
+    child.stdout.once("end", done);
+    child.stdout.once("close", done);
+  }
+
+  /** Calls onclose exactly once and releases the child's pipes. */
+  private finish(): void {
+    if (this.oncloseCalled) return;
+    this.oncloseCalled = true;
+    this.closed = true;
+    const child = this.child;
+    if (child) {
+      child.stdin.destroy();
+      child.stdout.destroy();
+      // stderr may still hold the child's last words (a crash trace): let it reach end-of-file,
+      // within the same grace as stdout.
+      const stderr = child.stderr;
+      if (!stderr.readableEnded && !stderr.destroyed) {
+        const timer = setTimeout(() => {
+          this.flushStderr();
+          stderr.destroy();
+        }, PIPE_DRAIN_GRACE_MS);
+        stderr.once("close", () => clearTimeout(timer));
+      }
+    }
+    this.readBuffer.clear();
+    this.resolveFinished();
+    this.onclose?.();
+  }
+
+  /** There is no child (it failed to spawn): close() has nothing to wait for. */
+  private markGone(): void {
+    this.closed = true;
+    this.resolveExited();
+    this.finish();
+  }
+
+  /** SIGKILL whatever is left of the group, once; called right when the child has exited (or refused to). */
+  private sweepGroup(): void {
+    if (this.groupSwept) return;
+    this.groupSwept = true;
+    this.signalGroup("SIGKILL");
+  }
+
+  private signalGroup(signal: NodeJS.Signals): void {
+    const pid = this.child?.pid;
+    if (pid === undefined) return;
+    try {
+      process.kill(-pid, signal);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "ESRCH") this.onerror?.(error as Error);
+    }
+  }
+
+  private resolveDrainWaiters(): void {
+    const waiters = this.drainWaiters;
+    if (waiters.length === 0) return;
+    this.drainWaiters = [];
+    for (const waiter of waiters) waiter.resolve();
+  }
+
+  private rejectDrainWaiters(error: Error): void {
+    const waiters = this.drainWaiters;
+    if (waiters.length === 0) return;
+    this.drainWaiters = [];
+    for (const waiter of waiters) waiter.reject(error);
+  }
+
+  private closedError(): Error {
+    return new MintgateError("upstream_failed", `connector "${this.options.name}": the upstream process is not running`);
+  }
+
+  private spawnError(error: unknown): Error {
+    const { name, command, cwd } = this.options;
+    const code = (error as NodeJS.ErrnoException | undefined)?.code;
+    let reason: string;
+    if (code === "ENOENT") {
+      // Both Node and Bun report a missing working directory as ENOENT too.
+      if (cwd !== undefined && !existsSync(cwd)) reason = `working directory "${cwd}" does not exist`;
+      else if (command.includes("/")) reason = "no such file";
+      else reason = "not found on PATH";
+    } else if (code === "EACCES") {
+      reason = "permission denied (is it executable?)";
+    } else {
+      reason = error instanceof Error ? error.message : String(error);
+    }
+    return new MintgateError("upstream_failed", `connector "${name}": cannot start "${command}": ${reason}`, {
+      cause: error,
+    });
+  }
+}
