@@ -11,7 +11,7 @@ SOURCES     := $(shell find src tui -type f -name '*.ts' -o -type f -name '*.tsx
 .PHONY: run test build bench clean install typecheck
 
 run: build
-	./$(BINARY) serve
+	./$(BINARY) serve --demo
 
 test: build
 	$(BUN) test/run.ts

@@ -1,23 +1,14 @@
-import { randomBytes, randomUUID } from "node:crypto";
 import { unauthorized } from "../errors/index.ts";
 import type { SecretStore } from "../secrets/index.ts";
 import type { Store } from "../store/index.ts";
 import { VERSION } from "../version.ts";
 
-const TOKEN_PREFIX = "mgt_admin_";
+import { hashToken } from "../secrets/index.ts";
+
+export { issueAdminToken } from "./tokens.ts";
+
 /** last_used_at is refreshed at most this often, so admin reads stay reads. */
 const TOUCH_INTERVAL_MS = 60_000;
-
-export function hashToken(token: string): string {
-  return new Bun.CryptoHasher("sha256").update(token).digest("hex");
-}
-
-/** Creates an admin API token; only its hash is stored, the token is returned once. */
-export function issueAdminToken(store: Store, name: string, now = Date.now()): string {
-  const token = TOKEN_PREFIX + randomBytes(32).toString("base64url");
-  store.adminTokens.add({ id: randomUUID(), name, tokenHash: hashToken(token), createdAt: now });
-  return token;
-}
 
 export interface GatewayStatus {
   version: string;

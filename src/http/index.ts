@@ -4,34 +4,17 @@ import type { Settings } from "../config/index.ts";
 import { existsSync } from "node:fs";
 import { configError, httpStatusOf, MintgateError, publicMessageOf } from "../errors/index.ts";
 import { log } from "../log/index.ts";
+import { jsonError } from "./json-error.ts";
+import { mcpRoutes, type McpRouteDeps } from "./mcp-routes.ts";
+
+export { jsonError };
 
 export interface HttpDeps {
   settings: Settings;
   admin: AdminService;
+  mcp: McpRouteDeps;
   /** True when the store is open and migrated. */
   isReady: () => boolean;
-}
-
-const ERROR_CODE_BY_STATUS: Record<number, string> = {
-  400: "invalid_request",
-  401: "unauthorized",
-  403: "forbidden",
-  404: "not_found",
-  405: "method_not_allowed",
-  409: "conflict",
-  413: "payload_too_large",
-  500: "internal_error",
-  502: "upstream_failed",
-  503: "not_ready",
-  504: "timeout",
-};
-
-/** Every error the HTTP layer sends has this one JSON shape. */
-export function jsonError(status: number, message: string, headers: Record<string, string> = {}): Response {
-  return Response.json(
-    { error: ERROR_CODE_BY_STATUS[status] ?? "error", message },
-    { status, headers: { "cache-control": "no-store", ...headers } },
-  );
 }
 
 const ADMIN_CHALLENGE = { "www-authenticate": 'Bearer realm="mintgate-admin"' };
@@ -39,6 +22,7 @@ const ADMIN_CHALLENGE = { "www-authenticate": 'Bearer realm="mintgate-admin"' };
 /** The routes; thin: each calls one service method. */
 export function createHttpApp(deps: HttpDeps) {
   const { settings, admin } = deps;
+  const mcp = mcpRoutes(deps.mcp);
   return new Elysia()
     .onError(({ code, error, request }) => {
       if (code === "NOT_FOUND") {
@@ -63,6 +47,11 @@ export function createHttpApp(deps: HttpDeps) {
       return jsonError(500, publicMessageOf(error));
     })
     .get("/healthz", () => ({ status: "ok" }))
+    .post("/mcp/:slug", ({ params, request }) => mcp.streamable(params.slug, request), { parse: "none" })
+    .get("/mcp/:slug", ({ params, request }) => mcp.streamable(params.slug, request))
+    .delete("/mcp/:slug", ({ params, request }) => mcp.streamable(params.slug, request))
+    .get("/sse/:slug", ({ params, request }) => mcp.openLegacy(params.slug, request))
+    .post("/messages/:slug", ({ params, request }) => mcp.postLegacy(params.slug, request), { parse: "none" })
     .get("/readyz", () => (deps.isReady() ? { status: "ready" } : jsonError(503, "The store is not open yet.")))
     .group("/admin/api", (api) =>
       api

@@ -4,10 +4,16 @@ import { openSqlite, wrapWithDrizzle } from "./connection.ts";
 import { assertSchemaNotNewer, LATEST_SCHEMA_VERSION, migrate, schemaVersionOf } from "./migrations.ts";
 import { AdminTokenRepository } from "./repositories/admin-tokens.ts";
 import { SecretRepository } from "./repositories/secrets.ts";
+import { AccessTokenRepository } from "./repositories/access-tokens.ts";
+import { CallRecordRepository } from "./repositories/call-records.ts";
+import { GatewayConfigRepository } from "./repositories/gateway-config.ts";
 
 import type { KeyVersionRow } from "./repositories/secrets.ts";
 export type { SecretRow, SealedValue, KeyVersionRow } from "./repositories/secrets.ts";
 export type { AdminTokenRow } from "./repositories/admin-tokens.ts";
+export type { AccessTokenRow } from "./repositories/access-tokens.ts";
+export type { CallRecord, CallOutcome } from "./repositories/call-records.ts";
+export type { ToolApproval } from "./repositories/gateway-config.ts";
 export type { SecretRepository, AdminTokenRepository };
 export { LATEST_SCHEMA_VERSION };
 
@@ -16,9 +22,14 @@ export interface Store {
   readonly path: string;
   readonly secrets: SecretRepository;
   readonly adminTokens: AdminTokenRepository;
+  readonly gatewayConfig: GatewayConfigRepository;
+  readonly accessTokens: AccessTokenRepository;
+  readonly callRecords: CallRecordRepository;
   readonly schemaVersion: number;
   /** Runs fn in one immediate (write-locking) transaction. */
   transaction<T>(fn: () => T): T;
+  /** Changes whenever another connection (another process) commits; see `watchStore`. */
+  dataVersion(): number;
   /** True while the connection is open and the schema is current. */
   isReady(): boolean;
   close(): void;
@@ -49,8 +60,12 @@ export function openStore(path: string, options: { create?: boolean } = {}): Sto
     path,
     secrets: new SecretRepository(db),
     adminTokens: new AdminTokenRepository(db),
+    gatewayConfig: new GatewayConfigRepository(db),
+    accessTokens: new AccessTokenRepository(db),
+    callRecords: new CallRecordRepository(db),
     schemaVersion: schemaVersionOf(sqlite),
     transaction: (fn) => sqlite.transaction(fn).immediate(),
+    dataVersion: () => (sqlite.query("PRAGMA data_version").get() as { data_version: number }).data_version,
     isReady: () => open && schemaVersionOf(sqlite) === LATEST_SCHEMA_VERSION,
     close() {
       if (!open) return;
@@ -80,4 +95,21 @@ export function inspectStore(path: string): StoreInspection {
   } finally {
     sqlite.close();
   }
+}
+
+/**
+ * Calls `onChange` after another process commits to the store (for example
+ * `mintgate apply` run beside a serving gateway). Returns a function that stops watching.
+ */
+export function watchStore(store: Store, onChange: () => void, intervalMs = 1000): () => void {
+  let seen = store.dataVersion();
+  const timer = setInterval(() => {
+    const now = store.dataVersion();
+    if (now !== seen) {
+      seen = now;
+      onChange();
+    }
+  }, intervalMs);
+  timer.unref();
+  return () => clearInterval(timer);
 }

@@ -1,5 +1,12 @@
 import { rmSync, writeFileSync } from "node:fs";
 import { AdminService } from "../../admin/index.ts";
+import { demoInstructions, prepareDemo } from "../../admin/demo.ts";
+import { GatewayConfigService } from "../../admin/gateway-config.ts";
+import { CallRecorder } from "../../audit/index.ts";
+import { AccessTokenService } from "../../auth/index.ts";
+import { ConnectorPool } from "../../connectors/index.ts";
+import { Gateway, McpEndpoint } from "../../gateway/index.ts";
+import { watchStore } from "../../store/index.ts";
 import { ENVIRONMENT, loadSettings } from "../../config/index.ts";
 import { startHttpServer } from "../../http/index.ts";
 import { log } from "../../log/index.ts";
@@ -18,6 +25,7 @@ export const serveCommand: Command = {
     "public-url": { type: "string" },
     "tls-cert": { type: "string" },
     "tls-key": { type: "string" },
+    demo: { type: "boolean" },
   },
   optionHelp: {
     "--data DIR": "data directory (env MINTGATE_DATA_DIR, default ./.mintgate)",
@@ -26,6 +34,7 @@ export const serveCommand: Command = {
     "--public-url URL": "URL clients use to reach the gateway (env MINTGATE_PUBLIC_URL)",
     "--tls-cert F": "PEM certificate; with --tls-key serves HTTPS (env MINTGATE_TLS_CERT)",
     "--tls-key F": "PEM private key (env MINTGATE_TLS_KEY)",
+    "--demo": "add the demo virtual MCP if missing and print its URL, a fresh token and a client config",
   },
   details:
     "Environment (flags win):\n" +
@@ -46,14 +55,28 @@ export const serveCommand: Command = {
     for (const item of dir.created) log.info(`created ${item}`);
     if (dir.newAdminToken) log.info("the admin token for the CLI and TUI is in the admin.token file", { path: dir.paths.adminToken });
 
-    const admin = new AdminService({ store: dir.store, secrets: dir.secrets, dataDir: dir.dataDir, startedAt });
-    let server;
-    try {
-      server = startHttpServer({ settings, admin, isReady: () => dir.store.isReady() });
-    } catch (error) {
+    const gateway = new Gateway(dir.store, new ConnectorPool({ resolveSecret: (name) => dir.secrets.resolveSecret(name) }), new CallRecorder(dir.store));
+    const config = new GatewayConfigService({ store: dir.store, secrets: dir.secrets, gateway });
+    const tokens = new AccessTokenService(dir.store);
+    const endpoint = new McpEndpoint(gateway, { bodyLimitBytes: settings.bodyLimitBytes });
+    const shutDownGateway = async () => {
+      await endpoint.closeAll(settings.shutdownGraceMs);
+      await gateway.close();
       dir.close();
+    };
+    let server;
+    let demo;
+    try {
+      if (parsed.values.demo) demo = await prepareDemo(config, tokens);
+      await gateway.sync();
+      const admin = new AdminService({ store: dir.store, secrets: dir.secrets, dataDir: dir.dataDir, startedAt });
+      server = startHttpServer({ settings, admin, isReady: () => dir.store.isReady(), mcp: { gateway, endpoint, tokens } });
+    } catch (error) {
+      await shutDownGateway();
       throw error;
     }
+    // Configuration written by other processes (`mintgate apply`) takes effect here.
+    const stopWatching = watchStore(dir.store, () => void gateway.sync());
     // Handlers go in before the URL is announced: whoever reads it may signal at once.
     const stopSignal = new Promise<string>((resolve) => {
       process.once("SIGTERM", () => resolve("SIGTERM"));
@@ -61,12 +84,15 @@ export const serveCommand: Command = {
     });
     writeFileSync(dir.paths.serverUrl, server.url + "\n", { mode: 0o600 });
     process.stdout.write(`mintgate ${VERSION} listening on ${server.url}${settings.publicUrl ? ` (public URL ${settings.publicUrl})` : ""}\n`);
+    if (demo) process.stdout.write(demoInstructions(settings.publicUrl ?? server.url, demo));
 
     const signal = await stopSignal;
     log.info("shutting down: no new connections; waiting for running requests", { signal });
-    await server.stop();
+    stopWatching();
+    const stopping = server.stop();
+    await shutDownGateway();
+    await stopping;
     rmSync(dir.paths.serverUrl, { force: true });
-    dir.close();
     log.info("stopped");
     return 0;
   },

@@ -1,0 +1,47 @@
+import type { AccessTokenService } from "../auth/index.ts";
+import { DEFAULT_CALL_TIMEOUT_MS, type ConnectorDefinition } from "../connectors/index.ts";
+import type { VirtualMcpDefinition } from "../gateway/index.ts";
+import type { GatewayConfigService } from "./gateway-config.ts";
+
+const DEMO_CONNECTOR: ConnectorDefinition = { name: "demo", spec: { kind: "builtin", server: "demo" }, timeoutMs: DEFAULT_CALL_TIMEOUT_MS };
+const DEMO_VIRTUAL_MCP: VirtualMcpDefinition = {
+  slug: "demo",
+  name: "mintgate demo",
+  description: "Demo tools built into mintgate: echo, add, now and countdown.",
+  newTools: "auto",
+  connectors: [{ connector: "demo", prefix: "demo", rename: {}, describe: {} }],
+};
+const DEMO_SUBJECT = "demo@localhost";
+const DEMO_TOKEN_LIFETIME_MS = 7 * 86_400_000;
+
+/**
+ * `serve --demo`: makes sure the demo Virtual MCP exists (never touching a
+ * user's own "demo" definitions) and issues a fresh week-long token for it.
+ */
+export async function prepareDemo(config: GatewayConfigService, tokens: AccessTokenService): Promise<{ slug: string; token: string; subject: string }> {
+  const current = config.current();
+  const missing = {
+    connectors: current.connectors.some((c) => c.name === DEMO_CONNECTOR.name) ? [] : [DEMO_CONNECTOR],
+    virtualMcps: current.virtualMcps.some((v) => v.slug === DEMO_VIRTUAL_MCP.slug) ? [] : [DEMO_VIRTUAL_MCP],
+  };
+  if (missing.connectors.length + missing.virtualMcps.length > 0) await config.apply(missing);
+  const { token } = tokens.create({ subject: DEMO_SUBJECT, virtualMcp: DEMO_VIRTUAL_MCP.slug, lifetimeMs: DEMO_TOKEN_LIFETIME_MS });
+  return { slug: DEMO_VIRTUAL_MCP.slug, token, subject: DEMO_SUBJECT };
+}
+
+/** What `make run` prints: the endpoint, the token and a client configuration to paste. */
+export function demoInstructions(baseUrl: string, demo: { slug: string; token: string; subject: string }): string {
+  const url = `${baseUrl}/mcp/${demo.slug}`;
+  const clientConfig = { mcpServers: { "mintgate-demo": { type: "http", url, headers: { Authorization: `Bearer ${demo.token}` } } } };
+  return [
+    "",
+    `Demo virtual MCP "${demo.slug}" (built-in tools echo, add, now, countdown):`,
+    `  endpoint  ${url}`,
+    `  token     ${demo.token}`,
+    `            (for ${demo.subject}, valid 7 days; \`mintgate tokens list\` and \`tokens revoke\` manage it)`,
+    "",
+    "Client configuration (Streamable HTTP; Claude Code .mcp.json, Cursor mcp.json, VS Code):",
+    JSON.stringify(clientConfig, null, 2),
+    "",
+  ].join("\n");
+}

@@ -1,0 +1,142 @@
+import { parseConfigFile, serializeConfigFile, type GatewayConfig } from "../config-file/index.ts";
+import { EMPTY_CATALOGUE, type Catalogue, type ConnectorDefinition } from "../connectors/index.ts";
+import { invalid, notFound } from "../errors/index.ts";
+import { canonicalJson, curate, type Gateway, type VirtualMcpDefinition } from "../gateway/index.ts";
+import type { SecretStore } from "../secrets/index.ts";
+import type { Store } from "../store/index.ts";
+
+export interface ApplyReport {
+  changes: string[];
+}
+
+/**
+ * Reads and changes the gateway's configuration: connectors, Virtual MCPs and
+ * tool approvals. Every write path (the YAML file, the admin API, the demo)
+ * goes through `apply`, so one validator guards them all. With a running
+ * gateway in the same process, changes take effect at once; other processes
+ * are picked up through the store.
+ */
+export class GatewayConfigService {
+  constructor(
+    private readonly deps: { store: Store; secrets: SecretStore; gateway?: Gateway | undefined; now?: () => number },
+  ) {}
+
+  private now(): number {
+    return this.deps.now?.() ?? Date.now();
+  }
+
+  current(): GatewayConfig {
+    return { connectors: this.deps.store.gatewayConfig.connectors(), virtualMcps: this.deps.store.gatewayConfig.virtualMcps() };
+  }
+
+  export(): string {
+    return serializeConfigFile(this.current());
+  }
+
+  /** Parses and validates mintgate.yaml text (JSON is YAML too). */
+  parse(text: string, fileName = "mintgate.yaml"): GatewayConfig {
+    return parseConfigFile(text, { knownSecrets: new Set(this.deps.secrets.list().map((s) => s.name)), fileName });
+  }
+
+  /**
+   * Makes the store match `config`: connectors and Virtual MCPs in it are
+   * created or updated; with `prune`, those not in it are deleted. All or nothing.
+   */
+  async apply(config: GatewayConfig, options: { prune?: boolean } = {}): Promise<ApplyReport> {
+    const before = this.current();
+    const next = merge(before, config, options.prune ?? false);
+    this.checkAgainstCatalogues(next);
+    const changes = describeChanges(before, next);
+    if (changes.length === 0) return { changes };
+    const repo = this.deps.store.gatewayConfig;
+    const now = this.now();
+    this.deps.store.transaction(() => {
+      const keptVmcps = new Set(next.virtualMcps.map((v) => v.slug));
+      for (const vmcp of before.virtualMcps) if (!keptVmcps.has(vmcp.slug)) repo.deleteVirtualMcp(vmcp.slug);
+      for (const connector of next.connectors) repo.putConnector(connector, now);
+      for (const vmcp of next.virtualMcps) repo.putVirtualMcp(vmcp, now);
+      const keptConnectors = new Set(next.connectors.map((c) => c.name));
+      for (const connector of before.connectors) if (!keptConnectors.has(connector.name)) repo.deleteConnector(connector.name);
+    });
+    await this.deps.gateway?.sync();
+    return { changes };
+  }
+
+  /** Puts one connector or Virtual MCP, validated as part of the whole configuration. */
+  async put(item: { connector: ConnectorDefinition } | { virtualMcp: VirtualMcpDefinition }): Promise<ApplyReport> {
+    const config: GatewayConfig = "connector" in item ? { connectors: [item.connector], virtualMcps: [] } : { connectors: [], virtualMcps: [item.virtualMcp] };
+    // A round trip through the file format runs the one validator on admin API input too.
+    return this.apply(this.parse(serializeConfigFile({ ...this.current(), ...mergeShallow(this.current(), config) }), "request"));
+  }
+
+  async deleteConnector(name: string): Promise<ApplyReport> {
+    const current = this.current();
+    if (!current.connectors.some((c) => c.name === name)) throw notFound(`There is no connector "${name}".`);
+    const users = current.virtualMcps.filter((v) => v.connectors.some((a) => a.connector === name)).map((v) => v.slug);
+    if (users.length > 0) throw invalid(`Connector "${name}" is used by virtual MCP ${users.map((u) => `"${u}"`).join(", ")}; detach it there first.`);
+    return this.apply({ connectors: current.connectors.filter((c) => c.name !== name), virtualMcps: current.virtualMcps }, { prune: true });
+  }
+
+  async deleteVirtualMcp(slug: string): Promise<ApplyReport> {
+    const current = this.current();
+    if (!current.virtualMcps.some((v) => v.slug === slug)) throw notFound(`There is no virtual MCP "${slug}".`);
+    return this.apply({ connectors: current.connectors, virtualMcps: current.virtualMcps.filter((v) => v.slug !== slug) }, { prune: true });
+  }
+
+  /** Approves the current definition of a tool held back by the `approve` policy. */
+  async approveTool(slug: string, exposedName: string, approvedBy: string): Promise<{ connector: string; tool: string }> {
+    const runtime = this.deps.gateway?.virtualMcp(slug);
+    if (!runtime) throw notFound(`There is no running virtual MCP "${slug}".`);
+    const pending = runtime.catalogue.pending.find((p) => p.exposedName === exposedName);
+    if (!pending) throw notFound(`No tool "${exposedName}" is waiting for approval in virtual MCP "${slug}".`);
+    this.deps.store.gatewayConfig.approve(slug, pending.connector, pending.upstreamName, pending.hash, approvedBy, this.now());
+    await this.deps.gateway?.sync();
+    return { connector: pending.connector, tool: pending.upstreamName };
+  }
+
+  /** Names that only the upstreams' catalogues reveal (collisions, over-long names) are refused too. */
+  private checkAgainstCatalogues(config: GatewayConfig): void {
+    const saved = this.deps.store.gatewayConfig.savedCatalogues();
+    const catalogueOf = (name: string): Catalogue => {
+      const live = this.deps.gateway?.pool.get(name);
+      if (live && live.state.status === "ready") return live.catalogue;
+      const text = saved.get(name);
+      return text ? (JSON.parse(text) as Catalogue) : EMPTY_CATALOGUE;
+    };
+    const problems = config.virtualMcps.flatMap((vmcp) => curate({ ...vmcp, newTools: "auto" }, catalogueOf, () => undefined).problems);
+    if (problems.length > 0) throw invalid(problems.join("\n"));
+  }
+}
+
+function mergeShallow(current: GatewayConfig, change: GatewayConfig): GatewayConfig {
+  return merge(current, change, false);
+}
+
+/** `change` replaces items of the same name in `current`; the rest stay unless pruning. */
+function merge(current: GatewayConfig, change: GatewayConfig, prune: boolean): GatewayConfig {
+  const byName = <T>(items: T[], key: (item: T) => string, changed: T[]) => {
+    const replaced = new Map(changed.map((item) => [key(item), item]));
+    const kept = prune ? [] : items.filter((item) => !replaced.has(key(item)));
+    return [...kept, ...changed].sort((a, b) => key(a).localeCompare(key(b)));
+  };
+  return {
+    connectors: byName(current.connectors, (c) => c.name, change.connectors),
+    virtualMcps: byName(current.virtualMcps, (v) => v.slug, change.virtualMcps),
+  };
+}
+
+function describeChanges(before: GatewayConfig, after: GatewayConfig): string[] {
+  const changes: string[] = [];
+  const diff = <T>(kind: string, a: T[], b: T[], key: (item: T) => string) => {
+    const old = new Map(a.map((item) => [key(item), canonicalJson(item)]));
+    const neu = new Map(b.map((item) => [key(item), canonicalJson(item)]));
+    for (const [name, json] of neu) {
+      if (!old.has(name)) changes.push(`created ${kind} ${name}`);
+      else if (old.get(name) !== json) changes.push(`updated ${kind} ${name}`);
+    }
+    for (const name of old.keys()) if (!neu.has(name)) changes.push(`deleted ${kind} ${name}`);
+  };
+  diff("connector", before.connectors, after.connectors, (c) => c.name);
+  diff("virtual MCP", before.virtualMcps, after.virtualMcps, (v) => v.slug);
+  return changes;
+}

@@ -1,0 +1,104 @@
+import { randomBytes, randomUUID } from "node:crypto";
+import { hashToken } from "../secrets/index.ts";
+import { invalid, notFound, unauthorized } from "../errors/index.ts";
+import type { AccessTokenRow, Store } from "../store/index.ts";
+
+/** Who is calling, as proven by a bearer token. */
+export interface Principal {
+  subject: string;
+  tokenId: string;
+  /** Set when the token works on one Virtual MCP only. */
+  virtualMcp: string | null;
+}
+
+export interface AccessTokenInfo {
+  id: string;
+  subject: string;
+  virtualMcp: string | null;
+  createdAt: string;
+  expiresAt: string | null;
+  revokedAt: string | null;
+  lastUsedAt: string | null;
+}
+
+const TOKEN_PREFIX = "mgt_pat_";
+const EMAIL = /^[^\s@]+@[^\s@]+$/;
+const LAST_USED_RESOLUTION_MS = 60_000;
+
+/** `30d`, `12h`, `90m`: how long a token lives. */
+export function parseLifetime(text: string): number {
+  const match = /^(\d+)(m|h|d)$/.exec(text.trim());
+  const unit = { m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+  const ms = match ? Number(match[1]) * unit[match[2] as keyof typeof unit] : NaN;
+  if (!Number.isSafeInteger(ms) || ms <= 0 || ms > 3650 * unit.d) {
+    throw invalid(`"${text}" is not a token lifetime: use a number with m, h or d, such as 30d (at most 3650d).`);
+  }
+  return ms;
+}
+
+function toInfo(row: AccessTokenRow): AccessTokenInfo {
+  const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+  return { id: row.id, subject: row.subject, virtualMcp: row.virtualMcp, createdAt: iso(row.createdAt)!, expiresAt: iso(row.expiresAt), revokedAt: iso(row.revokedAt), lastUsedAt: iso(row.lastUsedAt) };
+}
+
+/** Personal access tokens: the way people and scripts reach /mcp/* until OAuth sign-in exists. */
+export class AccessTokenService {
+  constructor(
+    private readonly store: Store,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  create(options: { subject: string; virtualMcp?: string | undefined; lifetimeMs?: number | undefined }): { id: string; token: string; info: AccessTokenInfo } {
+    if (!EMAIL.test(options.subject)) throw invalid(`"${options.subject}" is not an email address; tokens are issued to a person (--user EMAIL).`);
+    let virtualMcpId: string | null = null;
+    if (options.virtualMcp !== undefined) {
+      virtualMcpId = this.store.gatewayConfig.virtualMcpId(options.virtualMcp) ?? null;
+      if (!virtualMcpId) throw notFound(`There is no virtual MCP "${options.virtualMcp}"; \`mintgate export\` lists them.`);
+    }
+    const token = TOKEN_PREFIX + randomBytes(32).toString("base64url");
+    const id = randomUUID();
+    const now = this.now();
+    this.store.accessTokens.add({
+      id,
+      subject: options.subject,
+      virtualMcpId,
+      tokenHash: hashToken(token),
+      createdAt: now,
+      expiresAt: options.lifetimeMs === undefined ? null : now + options.lifetimeMs,
+    });
+    return { id, token, info: toInfo(this.store.accessTokens.findByHash(hashToken(token))!) };
+  }
+
+  list(): AccessTokenInfo[] {
+    return this.store.accessTokens.list().map(toInfo);
+  }
+
+  revoke(id: string): void {
+    if (!this.store.accessTokens.revoke(id, this.now())) throw notFound(`There is no token with id "${id}"; \`mintgate tokens list\` shows them.`);
+  }
+
+  /**
+   * Checks an Authorization header for the Virtual MCP `slug`. The error
+   * says why, and whether a token was sent at all (the 401 challenge differs).
+   */
+  verify(authorization: string | null, slug: string): Principal {
+    const match = authorization?.match(/^Bearer\s+(\S+)\s*$/i);
+    if (!match) throw new MissingToken();
+    const row = this.store.accessTokens.findByHash(hashToken(match[1]!));
+    if (!row) throw unauthorized("The access token is not valid.");
+    const now = this.now();
+    if (row.revokedAt !== null) throw unauthorized("The access token was revoked.");
+    if (row.expiresAt !== null && row.expiresAt <= now) throw unauthorized("The access token has expired.");
+    if (row.virtualMcp !== null && row.virtualMcp !== slug) throw unauthorized(`The access token is for virtual MCP "${row.virtualMcp}", not "${slug}".`);
+    if (row.lastUsedAt === null || now - row.lastUsedAt > LAST_USED_RESOLUTION_MS) this.store.accessTokens.touch(row.id, now);
+    return { subject: row.subject, tokenId: row.id, virtualMcp: row.virtualMcp };
+  }
+}
+
+/** No bearer token at all: the challenge then carries no error code. */
+export class MissingToken extends Error {
+  constructor() {
+    super("This endpoint needs `Authorization: Bearer <token>`; create one with `mintgate tokens create --user EMAIL`.");
+    this.name = "MissingToken";
+  }
+}

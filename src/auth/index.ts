@@ -1,0 +1,1 @@
+export { AccessTokenService, MissingToken, parseLifetime, type AccessTokenInfo, type Principal } from "./access-tokens.ts";

@@ -1,0 +1,252 @@
+import { SSEClientTransport } from "@modelcontextprotocol/sdk/client/sse.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
+import type { Prompt, Resource, ResourceTemplate, Tool } from "@modelcontextprotocol/sdk/types.js";
+import { MintgateError } from "../errors/index.ts";
+import { log } from "../log/index.ts";
+import { expandSecretReferences } from "../secrets/index.ts";
+import { connectBuiltinDemo } from "./builtin-demo.ts";
+import { StdioUpstreamTransport } from "./stdio-transport.ts";
+import type { ConnectorDefinition, ConnectorState } from "./types.ts";
+import { UpstreamSession, type RequestOptions } from "./upstream-session.ts";
+
+export interface Catalogue {
+  tools: Tool[];
+  prompts: Prompt[];
+  resources: Resource[];
+  resourceTemplates: ResourceTemplate[];
+}
+
+export const EMPTY_CATALOGUE: Catalogue = Object.freeze({ tools: [], prompts: [], resources: [], resourceTemplates: [] }) as Catalogue;
+
+const CONNECT_TIMEOUT_MS = 30_000;
+const LIST_TIMEOUT_MS = 30_000;
+const BACKOFF_FIRST_MS = 500;
+const BACKOFF_MAX_MS = 30_000;
+/** A list with more pages than this is cut off, so a looping cursor cannot hang us. */
+const MAX_LIST_PAGES = 100;
+
+export interface ConnectorDeps {
+  resolveSecret(name: string): string;
+  /** Stdio children's stderr lines go to the log; tests may lower the first backoff. */
+  backoffFirstMs?: number;
+}
+
+type Listener = () => void;
+
+/**
+ * One upstream MCP server, shared by every person's calls: its connection,
+ * its lifecycle (start, restart with capped exponential backoff, stop) and
+ * the cached catalogue of what it offers.
+ */
+export class Connector {
+  state: ConnectorState = { status: "stopped" };
+  catalogue: Catalogue = EMPTY_CATALOGUE;
+  restarts = 0;
+  lastError: string | undefined;
+  private session: UpstreamSession | undefined;
+  private stdio: StdioUpstreamTransport | undefined;
+  private closeBuiltin: (() => Promise<void>) | undefined;
+  private attempt = 0;
+  private retryTimer: ReturnType<typeof setTimeout> | undefined;
+  private stopping = false;
+  private generation = 0;
+  private readonly catalogueListeners = new Set<Listener>();
+  private readonly stateListeners = new Set<Listener>();
+
+  constructor(
+    readonly definition: ConnectorDefinition,
+    private readonly deps: ConnectorDeps,
+  ) {}
+
+  get name(): string {
+    return this.definition.name;
+  }
+
+  onCatalogueChange(listener: Listener): () => void {
+    this.catalogueListeners.add(listener);
+    return () => this.catalogueListeners.delete(listener);
+  }
+
+  onStateChange(listener: Listener): () => void {
+    this.stateListeners.add(listener);
+    return () => this.stateListeners.delete(listener);
+  }
+
+  /** Last stderr lines of a stdio upstream, for the admin views. */
+  recentStderr(): string[] {
+    return this.stdio?.recentStderr() ?? [];
+  }
+
+  /** Starts connecting in the background; resolves when the first attempt settles. */
+  start(): Promise<void> {
+    this.stopping = false;
+    return this.connect();
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.generation++;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    await this.teardown();
+    this.setState({ status: "stopped" });
+  }
+
+  /** Sends one request upstream; fails at once, never hangs, when the connector is not ready. */
+  request(method: string, params: Record<string, unknown> | undefined, options: Partial<RequestOptions> = {}): Promise<Record<string, unknown>> {
+    const session = this.session;
+    if (!session?.isOpen || this.state.status !== "ready") {
+      const why = this.state.status === "failed" ? `failed (${this.state.reason})` : this.state.status;
+      return Promise.reject(new MintgateError("upstream_failed", `Connector "${this.name}" is not available: it is ${why}.`));
+    }
+    return session.request(method, params, { timeoutMs: this.definition.timeoutMs, ...options });
+  }
+
+  private setState(state: ConnectorState): void {
+    this.state = state;
+    for (const listener of this.stateListeners) listener();
+  }
+
+  private setCatalogue(catalogue: Catalogue): void {
+    this.catalogue = catalogue;
+    for (const listener of this.catalogueListeners) listener();
+  }
+
+  private async connect(): Promise<void> {
+    const generation = ++this.generation;
+    this.setState({ status: "starting" });
+    try {
+      const transport = await this.openTransport();
+      const session = new UpstreamSession(this.name, transport);
+      this.session = session;
+      session.onClose = (reason) => {
+        if (generation === this.generation && !this.stopping) this.fail(`the upstream ${this.describeExit() ?? reason}`);
+      };
+      session.onNotification = (method) => {
+        if (generation === this.generation) void this.refreshOnNotification(method);
+      };
+      await session.connect(CONNECT_TIMEOUT_MS);
+      const catalogue = await this.fetchCatalogue(session);
+      if (generation !== this.generation) return;
+      this.attempt = 0;
+      this.lastError = undefined;
+      this.setCatalogue(catalogue);
+      this.setState({ status: "ready" });
+      log.info("connector ready", { connector: this.name, kind: this.definition.spec.kind, tools: catalogue.tools.length });
+    } catch (error) {
+      if (generation !== this.generation || this.stopping) return;
+      this.fail((error as Error).message);
+    }
+  }
+
+  private describeExit(): string | undefined {
+    const exit = this.stdio?.exitInfo;
+    if (!exit) return undefined;
+    return exit.signal ? `process was killed by ${exit.signal}` : `process exited with code ${exit.code}`;
+  }
+
+  private fail(reason: string): void {
+    const delay = Math.min((this.deps.backoffFirstMs ?? BACKOFF_FIRST_MS) * 2 ** this.attempt, BACKOFF_MAX_MS);
+    this.attempt++;
+    this.lastError = reason;
+    this.generation++;
+    void this.teardown();
+    this.setState({ status: "failed", reason, retryAt: Date.now() + delay });
+    log.warn("connector failed; restarting", { connector: this.name, reason, retryInMs: delay });
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      if (this.stopping) return;
+      this.restarts++;
+      void this.connect();
+    }, delay);
+  }
+
+  private async teardown(): Promise<void> {
+    const session = this.session;
+    this.session = undefined;
+    const closeBuiltin = this.closeBuiltin;
+    this.closeBuiltin = undefined;
+    await session?.close();
+    await closeBuiltin?.();
+    // The stdio transport's close ends the whole process group.
+    await this.stdio?.close();
+  }
+
+  private async openTransport(): Promise<Transport> {
+    const spec = this.definition.spec;
+    const expand = (value: string) => expandSecretReferences(value, (name) => this.deps.resolveSecret(name));
+    const expandAll = (values: Record<string, string>) => Object.fromEntries(Object.entries(values).map(([k, v]) => [k, expand(v)]));
+    switch (spec.kind) {
+      case "stdio": {
+        const transport = new StdioUpstreamTransport({ name: this.name, command: spec.command, args: spec.args, cwd: spec.cwd, env: expandAll(spec.env) });
+        this.stdio = transport;
+        return transport;
+      }
+      case "http":
+        return new StreamableHTTPClientTransport(new URL(spec.url), { requestInit: { headers: expandAll(spec.headers) } });
+      case "sse": {
+        const headers = expandAll(spec.headers);
+        return new SSEClientTransport(new URL(spec.url), {
+          requestInit: { headers },
+          eventSourceInit: { fetch: (url, init) => fetch(url, { ...init, headers: { ...(init?.headers as Record<string, string>), ...headers } }) },
+        });
+      }
+      case "builtin": {
+        const demo = await connectBuiltinDemo();
+        this.closeBuiltin = demo.close;
+        return demo.transport;
+      }
+    }
+  }
+
+  private async fetchCatalogue(session: UpstreamSession): Promise<Catalogue> {
+    const capabilities = session.info?.capabilities ?? {};
+    const [tools, prompts, resources, resourceTemplates] = await Promise.all([
+      capabilities.tools ? this.listAll<Tool>(session, "tools/list", "tools") : [],
+      capabilities.prompts ? this.listAll<Prompt>(session, "prompts/list", "prompts") : [],
+      capabilities.resources ? this.listAll<Resource>(session, "resources/list", "resources") : [],
+      capabilities.resources ? this.listAll<ResourceTemplate>(session, "resources/templates/list", "resourceTemplates") : [],
+    ]);
+    return { tools, prompts, resources, resourceTemplates };
+  }
+
+  private async listAll<T>(session: UpstreamSession, method: string, key: string): Promise<T[]> {
+    const items: T[] = [];
+    let cursor: string | undefined;
+    for (let page = 0; page < MAX_LIST_PAGES; page++) {
+      const result = await session.request(method, cursor === undefined ? undefined : { cursor }, { timeoutMs: LIST_TIMEOUT_MS });
+      items.push(...((result[key] as T[] | undefined) ?? []));
+      cursor = typeof result.nextCursor === "string" && result.nextCursor !== "" ? result.nextCursor : undefined;
+      if (cursor === undefined) return items;
+    }
+    log.warn("upstream list has too many pages; using the first ones", { connector: this.name, method, pages: MAX_LIST_PAGES });
+    return items;
+  }
+
+  private async refreshOnNotification(method: string): Promise<void> {
+    const session = this.session;
+    if (!session) return;
+    const lists: Record<string, [string, keyof Catalogue][]> = {
+      "notifications/tools/list_changed": [["tools/list", "tools"]],
+      "notifications/prompts/list_changed": [["prompts/list", "prompts"]],
+      "notifications/resources/list_changed": [
+        ["resources/list", "resources"],
+        ["resources/templates/list", "resourceTemplates"],
+      ],
+    };
+    const toRefresh = lists[method];
+    if (!toRefresh) return;
+    try {
+      const updated = { ...this.catalogue };
+      for (const [listMethod, key] of toRefresh) {
+        (updated as Record<string, unknown>)[key] = await this.listAll(session, listMethod, key);
+      }
+      this.setCatalogue(updated);
+      log.info("connector catalogue changed", { connector: this.name, notification: method });
+    } catch (error) {
+      log.warn("could not refresh the catalogue", { connector: this.name, error: (error as Error).message });
+    }
+  }
+}

@@ -1,0 +1,76 @@
+import { Connector, type ConnectorDeps } from "./connector.ts";
+import type { ConnectorDefinition } from "./types.ts";
+
+export { Connector, EMPTY_CATALOGUE, type Catalogue } from "./connector.ts";
+export { UpstreamRpcError } from "./upstream-session.ts";
+export * from "./types.ts";
+
+/** Who a call is made for; the pool picks the upstream client by it. */
+export interface CallerIdentity {
+  subject: string;
+}
+
+/**
+ * Every connector's upstream clients. Today each connector has one client
+ * shared by everyone (the gateway's own credentials). The key is
+ * (connector, credential scope) so that a connector with per-person
+ * credentials can hold one client per person without a redesign; a call is
+ * only ever routed through the client of its own scope.
+ */
+export class ConnectorPool {
+  private readonly clients = new Map<string, Connector>();
+
+  constructor(private readonly deps: ConnectorDeps) {}
+
+  private static key(name: string, scope: string): string {
+    return `${name}\u0000${scope}`;
+  }
+
+  /** The credential scope of a caller for a connector: "shared" until per-person credentials exist. */
+  private scopeFor(_definition: ConnectorDefinition, _caller: CallerIdentity): string {
+    return "shared";
+  }
+
+  /** Adds or replaces a connector; an unchanged definition keeps its running client. */
+  async upsert(definition: ConnectorDefinition): Promise<Connector> {
+    const key = ConnectorPool.key(definition.name, "shared");
+    const existing = this.clients.get(key);
+    if (existing && JSON.stringify(existing.definition) === JSON.stringify(definition)) return existing;
+    if (existing) await existing.stop();
+    const connector = new Connector(definition, this.deps);
+    this.clients.set(key, connector);
+    // Connecting runs in the background: a slow upstream must not hold up the gateway.
+    void connector.start();
+    return connector;
+  }
+
+  async remove(name: string): Promise<void> {
+    for (const [key, connector] of [...this.clients]) {
+      if (connector.name === name) {
+        this.clients.delete(key);
+        await connector.stop();
+      }
+    }
+  }
+
+  /** The shared client: its catalogue defines what a connector offers. */
+  get(name: string): Connector | undefined {
+    return this.clients.get(ConnectorPool.key(name, "shared"));
+  }
+
+  /** The client that carries this caller's call to this connector. */
+  clientFor(name: string, caller: CallerIdentity): Connector | undefined {
+    const shared = this.get(name);
+    if (!shared) return undefined;
+    return this.clients.get(ConnectorPool.key(name, this.scopeFor(shared.definition, caller)));
+  }
+
+  list(): Connector[] {
+    return [...this.clients.values()];
+  }
+
+  async stopAll(): Promise<void> {
+    await Promise.all([...this.clients.values()].map((c) => c.stop()));
+    this.clients.clear();
+  }
+}

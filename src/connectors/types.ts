@@ -1,0 +1,43 @@
+/** How mintgate reaches one upstream MCP server. Secret references look like `${secret:NAME}`. */
+export type ConnectorKind = "stdio" | "http" | "sse" | "builtin";
+
+export interface StdioConnectorSpec {
+  kind: "stdio";
+  command: string;
+  args: string[];
+  cwd?: string | undefined;
+  /** Values may contain `${secret:NAME}` references, resolved at spawn. */
+  env: Record<string, string>;
+}
+
+export interface HttpConnectorSpec {
+  kind: "http" | "sse";
+  url: string;
+  /** Values may contain `${secret:NAME}` references, resolved when connecting. */
+  headers: Record<string, string>;
+}
+
+export interface BuiltinConnectorSpec {
+  kind: "builtin";
+  /** Which in-process server: only "demo" exists. */
+  server: "demo";
+}
+
+export type ConnectorSpec = StdioConnectorSpec | HttpConnectorSpec | BuiltinConnectorSpec;
+
+export interface ConnectorDefinition {
+  /** ^[a-zA-Z0-9_-]{1,32}$; also the default tool prefix. */
+  name: string;
+  spec: ConnectorSpec;
+  /** Per-call timeout, reset by progress notifications. */
+  timeoutMs: number;
+}
+
+export type ConnectorState =
+  | { status: "starting" }
+  | { status: "ready" }
+  | { status: "failed"; reason: string; retryAt: number | undefined }
+  | { status: "stopped" };
+
+export const CONNECTOR_NAME = /^[a-zA-Z0-9_-]{1,32}$/;
+export const DEFAULT_CALL_TIMEOUT_MS = 60_000;

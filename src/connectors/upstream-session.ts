@@ -1,0 +1,211 @@
+import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
+import { LATEST_PROTOCOL_VERSION, type JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
+import { MintgateError } from "../errors/index.ts";
+import { VERSION } from "../version.ts";
+
+/** A JSON-RPC error an upstream answered with; code and message pass through to the client. */
+export class UpstreamRpcError extends Error {
+  constructor(
+    readonly code: number,
+    message: string,
+    readonly data?: unknown,
+  ) {
+    super(message);
+    this.name = "UpstreamRpcError";
+  }
+}
+
+export interface RequestOptions {
+  timeoutMs: number;
+  signal?: AbortSignal | undefined;
+  /** Called for each progress notification; the timeout restarts on each one. */
+  onProgress?: ((params: { progress: number; total?: number; message?: string }) => void) | undefined;
+}
+
+interface Pending {
+  resolve(result: Record<string, unknown>): void;
+  reject(error: Error): void;
+  timer: ReturnType<typeof setTimeout> | undefined;
+  options: RequestOptions;
+  method: string;
+}
+
+export interface UpstreamServerInfo {
+  protocolVersion: string;
+  capabilities: Record<string, unknown>;
+  serverInfo: { name: string; version: string };
+  instructions?: string | undefined;
+}
+
+/**
+ * One MCP client session to an upstream over any SDK `Transport`. It is a lean
+ * JSON-RPC correlator rather than the SDK's `Client`: results are passed on as
+ * they came, without schema re-validation, because this is the per-call path.
+ */
+export class UpstreamSession {
+  private nextId = 1;
+  private readonly pending = new Map<number, Pending>();
+  private closed = false;
+  info: UpstreamServerInfo | undefined;
+  /** Notifications other than progress (list_changed, logging, …). */
+  onNotification: ((method: string, params: Record<string, unknown> | undefined) => void) | undefined;
+  /** Called once when the transport closes or fails. */
+  onClose: ((reason: string) => void) | undefined;
+
+  constructor(
+    private readonly connectorName: string,
+    private readonly transport: Transport,
+  ) {
+    transport.onmessage = (message) => this.receive(message);
+    transport.onclose = () => this.shutDown("the connection closed");
+    transport.onerror = (error) => {
+      // Transport errors during a request fail that request through its timeout or close;
+      // only log-worthy here.
+      this.lastTransportError = error.message;
+    };
+  }
+
+  lastTransportError: string | undefined;
+
+  /** Starts the transport and performs the initialize handshake. */
+  async connect(timeoutMs: number): Promise<UpstreamServerInfo> {
+    await this.transport.start();
+    const result = (await this.request(
+      "initialize",
+      {
+        protocolVersion: LATEST_PROTOCOL_VERSION,
+        capabilities: { roots: { listChanged: false } },
+        clientInfo: { name: "mintgate", version: VERSION },
+      },
+      { timeoutMs },
+    )) as unknown as UpstreamServerInfo;
+    this.info = result;
+    // HTTP transports send the negotiated version as a header from now on.
+    (this.transport as { setProtocolVersion?: (v: string) => void }).setProtocolVersion?.(result.protocolVersion);
+    await this.transport.send({ jsonrpc: "2.0", method: "notifications/initialized" });
+    return result;
+  }
+
+  request(method: string, params: Record<string, unknown> | undefined, options: RequestOptions): Promise<Record<string, unknown>> {
+    if (this.closed) return Promise.reject(this.unavailable("it is not connected"));
+    if (options.signal?.aborted) return Promise.reject(new MintgateError("timeout", "The request was cancelled."));
+    const id = this.nextId++;
+    let sentParams = params;
+    if (options.onProgress) {
+      const meta = (params?._meta as Record<string, unknown> | undefined) ?? {};
+      sentParams = { ...params, _meta: { ...meta, progressToken: id } };
+    }
+    return new Promise((resolve, reject) => {
+      const entry: Pending = { resolve, reject, timer: undefined, options, method };
+      this.pending.set(id, entry);
+      this.armTimeout(id, entry);
+      if (options.signal) {
+        options.signal.addEventListener(
+          "abort",
+          () => {
+            if (!this.pending.has(id)) return;
+            this.settle(id);
+            void this.transport
+              .send({ jsonrpc: "2.0", method: "notifications/cancelled", params: { requestId: id, reason: String(options.signal?.reason ?? "cancelled by the client") } })
+              .catch(() => {});
+            reject(new MintgateError("timeout", "The request was cancelled."));
+          },
+          { once: true },
+        );
+      }
+      const message = sentParams === undefined ? { jsonrpc: "2.0" as const, id, method } : { jsonrpc: "2.0" as const, id, method, params: sentParams };
+      this.transport.send(message).catch((error: Error) => {
+        if (!this.pending.has(id)) return;
+        this.settle(id);
+        reject(this.unavailable(error.message));
+      });
+    });
+  }
+
+  notify(method: string, params?: Record<string, unknown>): Promise<void> {
+    return this.transport.send(params === undefined ? { jsonrpc: "2.0", method } : { jsonrpc: "2.0", method, params });
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.shutDown("it was stopped");
+    await this.transport.close().catch(() => {});
+  }
+
+  get isOpen(): boolean {
+    return !this.closed;
+  }
+
+  private armTimeout(id: number, entry: Pending): void {
+    if (entry.timer) clearTimeout(entry.timer);
+    entry.timer = setTimeout(() => {
+      if (!this.pending.has(id)) return;
+      this.settle(id);
+      void this.transport
+        .send({ jsonrpc: "2.0", method: "notifications/cancelled", params: { requestId: id, reason: "timed out in mintgate" } })
+        .catch(() => {});
+      entry.reject(
+        new MintgateError("timeout", `Connector "${this.connectorName}" did not answer ${entry.method} within ${Math.round(entry.options.timeoutMs / 1000)} s.`),
+      );
+    }, entry.options.timeoutMs);
+  }
+
+  private settle(id: number): Pending | undefined {
+    const entry = this.pending.get(id);
+    if (!entry) return undefined;
+    this.pending.delete(id);
+    if (entry.timer) clearTimeout(entry.timer);
+    return entry;
+  }
+
+  private receive(message: JSONRPCMessage): void {
+    const m = message as { id?: number | string; method?: string; params?: Record<string, unknown>; result?: Record<string, unknown>; error?: { code: number; message: string; data?: unknown } };
+    if (m.method === undefined) {
+      if (typeof m.id !== "number") return;
+      const entry = this.settle(m.id);
+      if (!entry) return;
+      if (m.error) entry.reject(new UpstreamRpcError(m.error.code, `Connector "${this.connectorName}" answered: ${m.error.message}`, m.error.data));
+      else entry.resolve(m.result ?? {});
+      return;
+    }
+    if (m.id !== undefined) {
+      this.answerServerRequest(m.id, m.method);
+      return;
+    }
+    if (m.method === "notifications/progress") {
+      const token = m.params?.progressToken;
+      const entry = typeof token === "number" ? this.pending.get(token) : undefined;
+      if (entry) {
+        this.armTimeout(token as number, entry);
+        entry.options.onProgress?.(m.params as { progress: number; total?: number; message?: string });
+      }
+      return;
+    }
+    this.onNotification?.(m.method, m.params);
+  }
+
+  /** The gateway offers upstreams no sampling or elicitation yet; ping and roots get honest answers. */
+  private answerServerRequest(id: number | string, method: string): void {
+    const reply: JSONRPCMessage =
+      method === "ping"
+        ? { jsonrpc: "2.0", id, result: {} }
+        : method === "roots/list"
+          ? { jsonrpc: "2.0", id, result: { roots: [] } }
+          : { jsonrpc: "2.0", id, error: { code: -32601, message: `mintgate does not support ${method} from upstream servers yet.` } };
+    void this.transport.send(reply).catch(() => {});
+  }
+
+  private unavailable(reason: string): MintgateError {
+    return new MintgateError("upstream_failed", `Connector "${this.connectorName}" is unavailable: ${reason}.`);
+  }
+
+  private shutDown(reason: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const [id, entry] of [...this.pending]) {
+      this.settle(id);
+      entry.reject(this.unavailable(`${reason}${this.lastTransportError ? ` (${this.lastTransportError})` : ""} during ${entry.method}`));
+    }
+    this.onClose?.(reason);
+  }
+}

@@ -1,0 +1,162 @@
+import type { Prompt, Resource, ResourceTemplate, Tool } from "@modelcontextprotocol/sdk/types.js";
+import type { Catalogue } from "../connectors/index.ts";
+import { EXPOSED_NAME, PREFIX_SEPARATOR, type ConnectorAttachment, type VirtualMcpDefinition } from "./types.ts";
+
+export interface ExposedTool {
+  name: string;
+  connector: string;
+  upstreamName: string;
+  /** What clients see: the upstream definition with the exposed name and any description override. */
+  definition: Tool;
+}
+
+export interface ExposedPrompt {
+  name: string;
+  connector: string;
+  upstreamName: string;
+  definition: Prompt;
+}
+
+export interface PendingTool {
+  connector: string;
+  upstreamName: string;
+  exposedName: string;
+  hash: string;
+  reason: "new" | "changed";
+  definition: Tool;
+}
+
+/** What one Virtual MCP shows, computed from its configuration and its connectors' catalogues. */
+export interface CuratedCatalogue {
+  tools: ExposedTool[];
+  toolsByName: Map<string, ExposedTool>;
+  prompts: ExposedPrompt[];
+  promptsByName: Map<string, ExposedPrompt>;
+  resources: Resource[];
+  resourceTemplates: ResourceTemplate[];
+  /** Tools held back by the `approve` policy. */
+  pending: PendingTool[];
+  /** Tools that could not be exposed (bad or colliding names), one sentence each. */
+  problems: string[];
+}
+
+/** Approved definition hashes, by connector and upstream tool name. */
+export type ApprovalLookup = (connector: string, upstreamName: string) => string | undefined;
+
+export function exposedName(prefix: string, name: string): string {
+  return prefix === "" ? name : `${prefix}${PREFIX_SEPARATOR}${name}`;
+}
+
+/** Resource URIs get the prefix as a scheme prefix (`ev+file:///x`), which maps back exactly. */
+export function exposedUri(prefix: string, uri: string): string {
+  return prefix === "" ? uri : `${prefix}+${uri}`;
+}
+
+/** Which attachment an exposed resource URI belongs to, and the upstream URI. */
+export function routeUri(attachments: ConnectorAttachment[], uri: string): { attachment: ConnectorAttachment; upstreamUri: string } | undefined {
+  const plus = uri.indexOf("+");
+  if (plus > 0) {
+    const prefix = uri.slice(0, plus);
+    const attachment = attachments.find((a) => a.prefix === prefix);
+    if (attachment) return { attachment, upstreamUri: uri.slice(plus + 1) };
+  }
+  const unprefixed = attachments.find((a) => a.prefix === "");
+  return unprefixed && { attachment: unprefixed, upstreamUri: uri };
+}
+
+/** JSON with sorted keys, so equal definitions hash equally whatever their key order. */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
+  if (value !== null && typeof value === "object") {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(",")}}`;
+  }
+  return JSON.stringify(value) ?? "null";
+}
+
+/** What an approval covers: the tool's name, description, input schema and annotations. */
+export function toolDefinitionHash(tool: Tool): string {
+  const covered = { name: tool.name, description: tool.description, inputSchema: tool.inputSchema, annotations: tool.annotations };
+  return new Bun.CryptoHasher("sha256").update(canonicalJson(covered)).digest("hex");
+}
+
+function isIncluded(attachment: ConnectorAttachment, upstreamName: string): boolean {
+  if (attachment.include) return attachment.include.includes(upstreamName);
+  if (attachment.exclude) return !attachment.exclude.includes(upstreamName);
+  return true;
+}
+
+export function curate(
+  vmcp: VirtualMcpDefinition,
+  catalogueOf: (connector: string) => Catalogue,
+  approvedHash: ApprovalLookup,
+): CuratedCatalogue {
+  const result: CuratedCatalogue = {
+    tools: [],
+    toolsByName: new Map(),
+    prompts: [],
+    promptsByName: new Map(),
+    resources: [],
+    resourceTemplates: [],
+    pending: [],
+    problems: [],
+  };
+  const toolSources = new Map<string, string>();
+  const promptSources = new Map<string, string>();
+
+  for (const attachment of vmcp.connectors) {
+    const catalogue = catalogueOf(attachment.connector);
+    for (const tool of catalogue.tools) {
+      if (!isIncluded(attachment, tool.name)) continue;
+      const renamed = attachment.rename[tool.name];
+      const name = exposedName(attachment.prefix, renamed ?? tool.name);
+      const source = `${attachment.connector} tool "${tool.name}"${renamed ? " (renamed)" : ""}`;
+      if (!EXPOSED_NAME.test(name)) {
+        result.problems.push(`"${name}" (from ${source}) is not a valid tool name: at most 64 letters, digits, "_" or "-"; shorten the prefix or rename the tool.`);
+        continue;
+      }
+      const earlier = toolSources.get(name);
+      if (earlier) {
+        result.problems.push(`"${name}" is exposed twice in virtual MCP "${vmcp.slug}": by ${earlier} and by ${source}; rename one of them.`);
+        continue;
+      }
+      toolSources.set(name, source);
+      if (vmcp.newTools === "approve") {
+        const hash = toolDefinitionHash(tool);
+        const approved = approvedHash(attachment.connector, tool.name);
+        if (approved !== hash) {
+          result.pending.push({ connector: attachment.connector, upstreamName: tool.name, exposedName: name, hash, reason: approved ? "changed" : "new", definition: tool });
+          continue;
+        }
+      }
+      const description = attachment.describe[tool.name] ?? tool.description;
+      const definition: Tool = { ...tool, name, ...(description === undefined ? {} : { description }) };
+      const exposed = { name, connector: attachment.connector, upstreamName: tool.name, definition };
+      result.tools.push(exposed);
+      result.toolsByName.set(name, exposed);
+    }
+
+    for (const prompt of catalogue.prompts) {
+      const name = exposedName(attachment.prefix, prompt.name);
+      const earlier = promptSources.get(name);
+      if (earlier || !EXPOSED_NAME.test(name)) {
+        result.problems.push(earlier ? `Prompt "${name}" is exposed twice in virtual MCP "${vmcp.slug}": by ${earlier} and by ${attachment.connector}.` : `Prompt name "${name}" from ${attachment.connector} is not valid.`);
+        continue;
+      }
+      promptSources.set(name, attachment.connector);
+      const exposed = { name, connector: attachment.connector, upstreamName: prompt.name, definition: { ...prompt, name } };
+      result.prompts.push(exposed);
+      result.promptsByName.set(name, exposed);
+    }
+
+    for (const resource of catalogue.resources) {
+      result.resources.push({ ...resource, uri: exposedUri(attachment.prefix, resource.uri) });
+    }
+    for (const template of catalogue.resourceTemplates) {
+      result.resourceTemplates.push({ ...template, uriTemplate: exposedUri(attachment.prefix, template.uriTemplate) });
+    }
+  }
+  return result;
+}

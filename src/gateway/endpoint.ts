@@ -1,0 +1,195 @@
+import { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js";
+import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
+import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
+import { randomUUID } from "node:crypto";
+import type { Principal } from "../auth/index.ts";
+import { log } from "../log/index.ts";
+import type { Gateway } from "./index.ts";
+import { GatewaySession } from "./session.ts";
+import type { VirtualMcpRuntime } from "./virtual-mcp.ts";
+
+/** A session idle this long is closed; clients re-initialise on the 404 that follows. */
+const SESSION_IDLE_MS = 60 * 60_000;
+const LEGACY_KEEPALIVE_MS = 25_000;
+
+function jsonRpcError(status: number, code: number, message: string): Response {
+  return Response.json({ jsonrpc: "2.0", error: { code, message }, id: null }, { status });
+}
+
+const sessionNotFound = () => jsonRpcError(404, -32001, "Session not found; start a new session with initialize.");
+
+interface Entry {
+  session: GatewaySession;
+  /** Present for Streamable HTTP sessions. */
+  streamable?: WebStandardStreamableHTTPServerTransport;
+  legacy?: LegacySseTransport;
+}
+
+/**
+ * The client-facing MCP endpoints of every Virtual MCP: Streamable HTTP at
+ * /mcp/<slug> (the SDK's web-standard transport, one per session) and the
+ * legacy HTTP+SSE pair at /sse/<slug> and /messages/<slug>.
+ */
+export class McpEndpoint {
+  private readonly entries = new Map<string, Entry>();
+  private readonly sweeper: ReturnType<typeof setInterval>;
+
+  constructor(
+    private readonly gateway: Gateway,
+    private readonly options: { bodyLimitBytes: number },
+  ) {
+    this.sweeper = setInterval(() => this.closeIdle(), 60_000);
+    this.sweeper.unref();
+  }
+
+  get sessionCount(): number {
+    return this.entries.size;
+  }
+
+  /** Handles one Streamable HTTP request for an authenticated principal. */
+  async handleStreamable(runtime: VirtualMcpRuntime, request: Request, principal: Principal): Promise<Response> {
+    const sessionId = request.headers.get("mcp-session-id");
+    if (sessionId !== null) {
+      const entry = this.entries.get(sessionId);
+      // Another person's session id is treated as unknown: sessions are bound to who opened them.
+      if (!entry?.streamable || entry.session.principal.subject !== principal.subject || !runtime.sessions.has(sessionId)) return sessionNotFound();
+      entry.session.lastActivity = Date.now();
+      return entry.streamable.handleRequest(request);
+    }
+    if (request.method !== "POST") {
+      return jsonRpcError(400, -32000, "Bad Request: send the Mcp-Session-Id header you got from initialize.");
+    }
+    const transport: WebStandardStreamableHTTPServerTransport = new WebStandardStreamableHTTPServerTransport({
+      sessionIdGenerator: randomUUID,
+      onsessioninitialized: (id) => {
+        const session = new GatewaySession(id, principal, runtime, transport, this.gateway.recorder);
+        this.register(id, runtime, { session, streamable: transport });
+      },
+      onsessionclosed: (id) => this.unregister(id),
+      maxRequestBodySize: this.options.bodyLimitBytes,
+    } as ConstructorParameters<typeof WebStandardStreamableHTTPServerTransport>[0]);
+    transport.onclose = () => {
+      if (transport.sessionId) this.unregister(transport.sessionId);
+    };
+    return transport.handleRequest(request);
+  }
+
+  /** GET /sse/<slug>: opens a legacy HTTP+SSE session. */
+  openLegacy(runtime: VirtualMcpRuntime, principal: Principal): Response {
+    const id = randomUUID();
+    const transport = new LegacySseTransport(`/messages/${runtime.slug}?sessionId=${id}`, () => this.unregister(id));
+    const session = new GatewaySession(id, principal, runtime, transport, this.gateway.recorder);
+    this.register(id, runtime, { session, legacy: transport });
+    return new Response(transport.stream, {
+      headers: { "content-type": "text/event-stream", "cache-control": "no-cache, no-transform", connection: "keep-alive", "x-accel-buffering": "no" },
+    });
+  }
+
+  /** POST /messages/<slug>?sessionId=…: one message of a legacy session. */
+  async postLegacy(runtime: VirtualMcpRuntime, sessionId: string | null, request: Request, principal: Principal): Promise<Response> {
+    const entry = sessionId === null ? undefined : this.entries.get(sessionId);
+    if (!entry?.legacy || entry.session.principal.subject !== principal.subject || !runtime.sessions.has(sessionId!)) return sessionNotFound();
+    let message: JSONRPCMessage;
+    try {
+      message = (await request.json()) as JSONRPCMessage;
+    } catch {
+      return jsonRpcError(400, -32700, "Parse error: the body is not valid JSON.");
+    }
+    entry.session.lastActivity = Date.now();
+    entry.legacy.deliver(message);
+    return new Response("Accepted", { status: 202 });
+  }
+
+  /** Lets running calls finish (up to `graceMs`), then closes every session and its streams. */
+  async closeAll(graceMs = 0): Promise<void> {
+    clearInterval(this.sweeper);
+    const deadline = Date.now() + graceMs;
+    while (Date.now() < deadline && [...this.entries.values()].some((e) => e.session.busy)) await Bun.sleep(20);
+    await Promise.all([...this.entries.values()].map((e) => e.session.close()));
+    this.entries.clear();
+  }
+
+  private register(id: string, runtime: VirtualMcpRuntime, entry: Entry): void {
+    this.entries.set(id, entry);
+    runtime.sessions.set(id, entry.session);
+    log.debug("session opened", { session: id, virtualMcp: runtime.slug, subject: entry.session.principal.subject });
+  }
+
+  private unregister(id: string): void {
+    const entry = this.entries.get(id);
+    if (!entry) return;
+    this.entries.delete(id);
+    for (const runtime of this.gateway.virtualMcps()) runtime.sessions.delete(id);
+  }
+
+  private closeIdle(): void {
+    const cutoff = Date.now() - SESSION_IDLE_MS;
+    for (const [id, entry] of this.entries) {
+      if (entry.session.lastActivity < cutoff) {
+        this.unregister(id);
+        void entry.session.close();
+      }
+    }
+  }
+}
+
+/**
+ * The server side of the 2024-11-05 HTTP+SSE transport: the first event
+ * names the POST URL; replies go out as `message` events on the stream.
+ */
+class LegacySseTransport implements Transport {
+  onmessage?: (message: JSONRPCMessage) => void;
+  onclose?: () => void;
+  onerror?: (error: Error) => void;
+  readonly stream: ReadableStream<Uint8Array>;
+  private controller!: ReadableStreamDefaultController<Uint8Array>;
+  private readonly encoder = new TextEncoder();
+  private keepalive: ReturnType<typeof setInterval> | undefined;
+  private closed = false;
+
+  constructor(
+    endpoint: string,
+    private readonly onEnd: () => void,
+  ) {
+    this.stream = new ReadableStream<Uint8Array>({
+      start: (controller) => {
+        this.controller = controller;
+        controller.enqueue(this.encoder.encode(`event: endpoint\ndata: ${endpoint}\n\n`));
+        this.keepalive = setInterval(() => this.write(": keepalive\n\n"), LEGACY_KEEPALIVE_MS);
+      },
+      cancel: () => void this.close(),
+    });
+  }
+
+  async start(): Promise<void> {}
+
+  deliver(message: JSONRPCMessage): void {
+    this.onmessage?.(message);
+  }
+
+  async send(message: JSONRPCMessage): Promise<void> {
+    this.write(`event: message\ndata: ${JSON.stringify(message)}\n\n`);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.keepalive);
+    try {
+      this.controller.close();
+    } catch {
+      // already closed by the client
+    }
+    this.onEnd();
+    this.onclose?.();
+  }
+
+  private write(text: string): void {
+    if (this.closed) return;
+    try {
+      this.controller.enqueue(this.encoder.encode(text));
+    } catch {
+      void this.close();
+    }
+  }
+}

@@ -1,0 +1,97 @@
+import type { CallRecorder } from "../audit/index.ts";
+import { ConnectorPool, type ConnectorDefinition } from "../connectors/index.ts";
+import { log } from "../log/index.ts";
+import type { Store } from "../store/index.ts";
+import type { ApprovalLookup } from "./curation.ts";
+import type { VirtualMcpDefinition } from "./types.ts";
+import { VirtualMcpRuntime } from "./virtual-mcp.ts";
+
+export { canonicalJson, curate, exposedName, toolDefinitionHash, type CuratedCatalogue, type PendingTool } from "./curation.ts";
+export { GatewaySession } from "./session.ts";
+export { McpEndpoint } from "./endpoint.ts";
+export { VirtualMcpRuntime } from "./virtual-mcp.ts";
+export * from "./types.ts";
+
+/**
+ * The running gateway: every connector and Virtual MCP, kept in step with
+ * the store. Whoever changes the configuration (admin API, `mintgate apply`
+ * from another process) writes the store; `sync` brings the runtime along.
+ */
+export class Gateway {
+  private readonly runtimes = new Map<string, VirtualMcpRuntime>();
+  private syncing: Promise<void> = Promise.resolve();
+
+  constructor(
+    readonly store: Store,
+    readonly pool: ConnectorPool,
+    readonly recorder: CallRecorder,
+  ) {}
+
+  virtualMcp(slug: string): VirtualMcpRuntime | undefined {
+    return this.runtimes.get(slug);
+  }
+
+  virtualMcps(): VirtualMcpRuntime[] {
+    return [...this.runtimes.values()];
+  }
+
+  /** Brings connectors and Virtual MCPs in line with the store; calls are serialised. */
+  sync(): Promise<void> {
+    this.syncing = this.syncing.then(() => this.syncNow()).catch((error: Error) => log.error("could not apply the configuration", { error: error.message }));
+    return this.syncing;
+  }
+
+  private async syncNow(): Promise<void> {
+    const connectors = this.store.gatewayConfig.connectors();
+    const vmcps = this.store.gatewayConfig.virtualMcps();
+    await this.syncConnectors(connectors);
+    const wanted = new Set(vmcps.map((v) => v.slug));
+    for (const [slug, runtime] of [...this.runtimes]) {
+      if (!wanted.has(slug)) {
+        this.runtimes.delete(slug);
+        await runtime.dispose();
+        log.info("virtual MCP removed", { virtualMcp: slug });
+      }
+    }
+    for (const definition of vmcps) {
+      const approvals = this.approvalLookup(definition.slug);
+      const runtime = this.runtimes.get(definition.slug);
+      if (!runtime) {
+        this.runtimes.set(definition.slug, new VirtualMcpRuntime(definition, this.pool, approvals));
+        log.info("virtual MCP loaded", { virtualMcp: definition.slug, connectors: definition.connectors.length });
+      } else {
+        runtime.update(definition, approvals);
+      }
+    }
+  }
+
+  private async syncConnectors(connectors: ConnectorDefinition[]): Promise<void> {
+    const wanted = new Set(connectors.map((c) => c.name));
+    for (const connector of this.pool.list()) {
+      if (!wanted.has(connector.name)) await this.pool.remove(connector.name);
+    }
+    for (const definition of connectors) {
+      const before = this.pool.get(definition.name);
+      const connector = await this.pool.upsert(definition);
+      if (connector !== before) {
+        connector.onCatalogueChange(() => {
+          this.store.gatewayConfig.saveCatalogue(connector.name, JSON.stringify(connector.catalogue), Date.now());
+        });
+      }
+    }
+  }
+
+  private approvalLookup(slug: string): ApprovalLookup {
+    const approved = new Map(this.store.gatewayConfig.approvals(slug).map((a) => [`${a.connector}\u0000${a.toolName}`, a.definitionHash]));
+    return (connector, tool) => approved.get(`${connector}\u0000${tool}`);
+  }
+
+  async close(): Promise<void> {
+    await this.syncing;
+    await Promise.all([...this.runtimes.values()].map((r) => r.dispose()));
+    this.runtimes.clear();
+    await this.pool.stopAll();
+  }
+}
+
+export type { VirtualMcpDefinition };

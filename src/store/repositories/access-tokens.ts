@@ -1,0 +1,48 @@
+import { asc, eq } from "drizzle-orm";
+import type { StoreDb } from "../connection.ts";
+import { accessTokens, virtualMcps } from "../schema.ts";
+
+export interface AccessTokenRow {
+  id: string;
+  subject: string;
+  virtualMcp: string | null;
+  createdAt: number;
+  expiresAt: number | null;
+  revokedAt: number | null;
+  lastUsedAt: number | null;
+}
+
+const columns = {
+  id: accessTokens.id,
+  subject: accessTokens.subject,
+  virtualMcp: virtualMcps.slug,
+  createdAt: accessTokens.createdAt,
+  expiresAt: accessTokens.expiresAt,
+  revokedAt: accessTokens.revokedAt,
+  lastUsedAt: accessTokens.lastUsedAt,
+};
+
+/** Personal access tokens; only SHA-256 hashes of the tokens are stored. */
+export class AccessTokenRepository {
+  constructor(private readonly db: StoreDb) {}
+
+  add(row: { id: string; subject: string; virtualMcpId: string | null; tokenHash: string; createdAt: number; expiresAt: number | null }): void {
+    this.db.insert(accessTokens).values(row).run();
+  }
+
+  findByHash(tokenHash: string): AccessTokenRow | undefined {
+    return this.db.select(columns).from(accessTokens).leftJoin(virtualMcps, eq(virtualMcps.id, accessTokens.virtualMcpId)).where(eq(accessTokens.tokenHash, tokenHash)).get();
+  }
+
+  list(): AccessTokenRow[] {
+    return this.db.select(columns).from(accessTokens).leftJoin(virtualMcps, eq(virtualMcps.id, accessTokens.virtualMcpId)).orderBy(asc(accessTokens.createdAt)).all();
+  }
+
+  revoke(id: string, now: number): boolean {
+    return this.db.update(accessTokens).set({ revokedAt: now }).where(eq(accessTokens.id, id)).returning({ id: accessTokens.id }).all().length > 0;
+  }
+
+  touch(id: string, now: number): void {
+    this.db.update(accessTokens).set({ lastUsedAt: now }).where(eq(accessTokens.id, id)).run();
+  }
+}
