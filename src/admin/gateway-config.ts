@@ -42,12 +42,12 @@ export class GatewayConfigService {
    * Makes the store match `config`: connectors and Virtual MCPs in it are
    * created or updated; with `prune`, those not in it are deleted. All or nothing.
    */
-  async apply(config: GatewayConfig, options: { prune?: boolean } = {}): Promise<ApplyReport> {
+  async apply(config: GatewayConfig, options: { prune?: boolean; dryRun?: boolean } = {}): Promise<ApplyReport> {
     const before = this.current();
     const next = merge(before, config, options.prune ?? false);
     this.checkAgainstCatalogues(next);
     const changes = describeChanges(before, next);
-    if (changes.length === 0) return { changes };
+    if (changes.length === 0 || options.dryRun) return { changes };
     const repo = this.deps.store.gatewayConfig;
     const now = this.now();
     this.deps.store.transaction(() => {

@@ -7,10 +7,12 @@ import { secretsCommand, secretsSubcommands } from "./commands/secrets.ts";
 import { serveCommand } from "./commands/serve.ts";
 import { statusCommand } from "./commands/status.ts";
 import { tuiCommand } from "./commands/tui.ts";
+import { tokensCommand, tokensSubcommands } from "./commands/tokens.ts";
+import { applyCommand, exportCommand } from "./commands/config-file.ts";
 import { versionCommand } from "./commands/version.ts";
 
-const TOP_LEVEL: Command[] = [serveCommand, initCommand, statusCommand, secretsCommand, tuiCommand, versionCommand];
-const ALL: Command[] = [...TOP_LEVEL, ...secretsSubcommands];
+const TOP_LEVEL: Command[] = [serveCommand, initCommand, statusCommand, applyCommand, exportCommand, tokensCommand, secretsCommand, tuiCommand, versionCommand];
+const ALL: Command[] = [...TOP_LEVEL, ...secretsSubcommands, ...tokensSubcommands];
 
 function mainHelp(): string {
   return [

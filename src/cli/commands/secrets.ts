@@ -1,15 +1,8 @@
-import { loadSettings } from "../../config/index.ts";
-import { openDataDir, rotateMasterKey, type DataDir } from "../../runtime/index.ts";
+import { rotateMasterKey } from "../../runtime/index.ts";
 import { assertSecretName } from "../../secrets/index.ts";
-import { DATA_OPTION, helpText, JSON_OPTION, printJson, stringValue, type Command, type ParsedArgs } from "../command.ts";
+import { DATA_OPTION, helpText, JSON_OPTION, printJson, type Command } from "../command.ts";
+import { DATA_HELP, withDataDir } from "../data-dir.ts";
 import { readSecretValue } from "../prompt.ts";
-
-function withDataDir<T>(parsed: ParsedArgs, use: (dir: DataDir) => T | Promise<T>): Promise<T> {
-  const dir = openDataDir(loadSettings({ data: stringValue(parsed, "data") }), { initialise: false });
-  return Promise.resolve(use(dir)).finally(() => dir.close());
-}
-
-const DATA_HELP = { "--data DIR": "data directory (env MINTGATE_DATA_DIR, default ./.mintgate)" };
 
 const setCommand: Command = {
   name: "secrets set",

@@ -1,0 +1,85 @@
+import { AccessTokenService, parseLifetime } from "../../auth/index.ts";
+import { invalid } from "../../errors/index.ts";
+import { DATA_OPTION, helpText, JSON_OPTION, printJson, stringValue, type Command } from "../command.ts";
+import { DATA_HELP, withDataDir } from "../data-dir.ts";
+
+const createCommand: Command = {
+  name: "tokens create",
+  summary: "Create a personal access token for /mcp/*; it is printed once and stored only as a hash.",
+  usage: "mintgate tokens create --user EMAIL [--vmcp SLUG] [--expires 30d] [--data DIR] [--json]",
+  options: { ...DATA_OPTION, ...JSON_OPTION, user: { type: "string" }, vmcp: { type: "string" }, expires: { type: "string" } },
+  optionHelp: {
+    "--user EMAIL": "the person the token acts for (required)",
+    "--vmcp SLUG": "only this virtual MCP accepts the token (default: every one)",
+    "--expires AGE": "lifetime such as 90m, 12h or 30d (default: no expiry)",
+    ...DATA_HELP,
+    "--json": 'print {"id":…,"token":…} as JSON',
+  },
+  async run(parsed) {
+    const user = stringValue(parsed, "user");
+    if (!user) throw invalid("`mintgate tokens create` needs --user EMAIL: the person the token acts for.");
+    const expires = stringValue(parsed, "expires");
+    const lifetimeMs = expires === undefined ? undefined : parseLifetime(expires);
+    const created = await withDataDir(parsed, (dir) =>
+      new AccessTokenService(dir.store).create({ subject: user, virtualMcp: stringValue(parsed, "vmcp"), lifetimeMs }),
+    );
+    if (parsed.values.json) printJson({ ...created.info, token: created.token });
+    else {
+      process.stdout.write(`${created.token}\n`);
+      process.stderr.write(
+        `Token ${created.id} for ${created.info.subject}${created.info.virtualMcp ? ` on virtual MCP ${created.info.virtualMcp}` : ""}${created.info.expiresAt ? `, expires ${created.info.expiresAt}` : ""}. It is shown only now.\n`,
+      );
+    }
+    return 0;
+  },
+};
+
+const listCommand: Command = {
+  name: "tokens list",
+  summary: "List personal access tokens (never the tokens themselves).",
+  usage: "mintgate tokens list [--data DIR] [--json]",
+  options: { ...DATA_OPTION, ...JSON_OPTION },
+  optionHelp: { ...DATA_HELP, "--json": "print the list as JSON" },
+  async run(parsed) {
+    const tokens = await withDataDir(parsed, (dir) => new AccessTokenService(dir.store).list());
+    if (parsed.values.json) printJson(tokens);
+    else if (tokens.length === 0) process.stdout.write("No tokens yet; create one with `mintgate tokens create --user EMAIL`.\n");
+    else {
+      const rows = tokens.map((t) => [t.id, t.subject, t.virtualMcp ?? "*", t.revokedAt ? "revoked" : t.expiresAt && Date.parse(t.expiresAt) <= Date.now() ? "expired" : "active", t.expiresAt ?? "never", t.lastUsedAt ?? "never"]);
+      const header = ["ID", "USER", "VMCP", "STATE", "EXPIRES", "LAST USED"];
+      const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+      for (const row of [header, ...rows]) process.stdout.write(row.map((cell, i) => cell.padEnd(widths[i]!)).join("  ").trimEnd() + "\n");
+    }
+    return 0;
+  },
+};
+
+const revokeCommand: Command = {
+  name: "tokens revoke",
+  summary: "Revoke a personal access token; the next request with it is refused.",
+  usage: "mintgate tokens revoke ID [--data DIR]",
+  args: ["ID"],
+  options: { ...DATA_OPTION },
+  optionHelp: { ...DATA_HELP },
+  async run(parsed) {
+    const [id] = parsed.positionals;
+    await withDataDir(parsed, (dir) => new AccessTokenService(dir.store).revoke(id!));
+    process.stdout.write(`Revoked token ${id}.\n`);
+    return 0;
+  },
+};
+
+export const tokensSubcommands = [createCommand, listCommand, revokeCommand];
+
+export const tokensCommand: Command = {
+  name: "tokens",
+  summary: "Manage personal access tokens for AI clients and scripts.",
+  usage: "mintgate tokens <create|list|revoke> [options]",
+  options: {},
+  optionHelp: {},
+  details: tokensSubcommands.map((c) => `  ${c.name.padEnd(16)}${c.summary}`).join("\n"),
+  async run() {
+    process.stdout.write(helpText(tokensCommand));
+    return 0;
+  },
+};
