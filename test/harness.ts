@@ -144,3 +144,27 @@ export async function startGateway(options: {
 export function fileHash(path: string): string {
   return new Bun.CryptoHasher("sha256").update(readFileSync(path)).digest("hex");
 }
+
+/** An official SDK client connected to a Virtual MCP over Streamable HTTP with a bearer token. */
+export async function connectMcpClient(url: string, token: string): Promise<import("@modelcontextprotocol/sdk/client/index.js").Client> {
+  const { Client } = await import("@modelcontextprotocol/sdk/client/index.js");
+  const { StreamableHTTPClientTransport } = await import("@modelcontextprotocol/sdk/client/streamableHttp.js");
+  const client = new Client({ name: "mintgate-test", version: "1.0.0" });
+  await client.connect(new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers: { Authorization: `Bearer ${token}` } } }));
+  return client;
+}
+
+/** Polls `check` until it returns a value other than undefined/false, or fails after `attempts`. */
+export async function waitFor<T>(what: string, check: () => T | undefined | false | Promise<T | undefined | false>, attempts = 300, intervalMs = 50): Promise<T> {
+  let last: unknown;
+  for (let i = 0; i < attempts; i++) {
+    try {
+      const value = await check();
+      if (value !== undefined && value !== false) return value;
+    } catch (error) {
+      last = error;
+    }
+    await Bun.sleep(intervalMs);
+  }
+  throw new Error(`gave up waiting for ${what}${last ? `: ${(last as Error).message}` : ""}`);
+}

@@ -16,7 +16,7 @@ async function frameContaining(lastFrame: () => string | undefined, text: string
 }
 
 describe("Overview screen", () => {
-  const status = { version: "9.9.9", uptimeSeconds: 3725, startedAt: "2026-01-01T00:00:00.000Z", dataDir: "/srv/mintgate", schemaVersion: 1, secrets: { count: 4 } };
+  const status = { version: "9.9.9", uptimeSeconds: 3725, startedAt: "2026-01-01T00:00:00.000Z", dataDir: "/srv/mintgate", schemaVersion: 2, secrets: { count: 4 }, connectors: { total: 3, ready: 2 }, virtualMcps: 1, sessions: 5 };
 
   test("shows health, version, uptime and counts", () => {
     const { lastFrame } = render(<Overview url="http://127.0.0.1:8080" status={status} error={undefined} />);
@@ -25,6 +25,9 @@ describe("Overview screen", () => {
     expect(frame).toContain("mintgate 9.9.9");
     expect(frame).toContain("up 1h 2m");
     expect(frame).toContain("Secrets 4");
+    expect(frame).toContain("Connectors 2/3 ready");
+    expect(frame).toContain("Virtual MCPs 1");
+    expect(frame).toContain("Sessions 5");
   });
 
   test("shows the error sentence when the gateway cannot be reached", () => {

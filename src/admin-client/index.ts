@@ -1,9 +1,9 @@
 import { existsSync, readFileSync } from "node:fs";
 import { dataPaths } from "../config/index.ts";
 import { configError, MintgateError, unauthorized, type ErrorKind } from "../errors/index.ts";
-import type { GatewayStatus } from "../admin/index.ts";
+import type { GatewayStatus, VirtualMcpStatus } from "../admin/index.ts";
 
-export type { GatewayStatus };
+export type { GatewayStatus, VirtualMcpStatus };
 
 /** How to reach a gateway's admin API: explicit, or found through a local data dir. */
 export interface AdminTarget {
@@ -37,11 +37,13 @@ export class AdminClient {
     return this.target.url;
   }
 
-  private async request<T>(path: string): Promise<T> {
+  private async request<T>(path: string, init: { method?: string; body?: unknown } = {}): Promise<T> {
     let response: Response;
     try {
       response = await fetch(`${this.target.url}/admin/api${path}`, {
-        headers: { authorization: `Bearer ${this.target.token}` },
+        method: init.method ?? "GET",
+        headers: { authorization: `Bearer ${this.target.token}`, ...(init.body === undefined ? {} : { "content-type": "application/json" }) },
+        ...(init.body === undefined ? {} : { body: JSON.stringify(init.body) }),
         signal: AbortSignal.timeout(10_000),
       });
     } catch (error) {
@@ -57,5 +59,13 @@ export class AdminClient {
 
   status(): Promise<GatewayStatus> {
     return this.request<GatewayStatus>("/status");
+  }
+
+  virtualMcp(slug: string): Promise<VirtualMcpStatus> {
+    return this.request<VirtualMcpStatus>(`/virtual-mcps/${encodeURIComponent(slug)}`);
+  }
+
+  approveTool(slug: string, tool: string): Promise<{ connector: string; tool: string }> {
+    return this.request(`/virtual-mcps/${encodeURIComponent(slug)}/approvals`, { method: "POST", body: { tool } });
   }
 }

@@ -1,9 +1,10 @@
-import { unauthorized } from "../errors/index.ts";
-import type { SecretStore } from "../secrets/index.ts";
+import type { AccessTokenService } from "../auth/index.ts";
+import { invalid, notFound, unauthorized } from "../errors/index.ts";
+import type { Gateway } from "../gateway/index.ts";
+import { hashToken, type SecretStore } from "../secrets/index.ts";
 import type { Store } from "../store/index.ts";
 import { VERSION } from "../version.ts";
-
-import { hashToken } from "../secrets/index.ts";
+import type { GatewayConfigService } from "./gateway-config.ts";
 
 export { issueAdminToken } from "./tokens.ts";
 
@@ -17,6 +18,33 @@ export interface GatewayStatus {
   dataDir: string;
   schemaVersion: number;
   secrets: { count: number };
+  connectors: { total: number; ready: number };
+  virtualMcps: number;
+  sessions: number;
+}
+
+export interface ConnectorStatus {
+  name: string;
+  kind: string;
+  state: string;
+  reason?: string | undefined;
+  restarts: number;
+  lastError: string | undefined;
+  tools: number;
+  prompts: number;
+  resources: number;
+}
+
+export interface VirtualMcpStatus {
+  slug: string;
+  name: string;
+  description: string;
+  newTools: string;
+  connectors: string[];
+  sessions: number;
+  tools: { name: string; connector: string; upstreamName: string; description: string | undefined }[];
+  pending: { name: string; connector: string; upstreamName: string; reason: string }[];
+  problems: string[];
 }
 
 /** The admin operations behind the admin HTTP API, the CLI and the TUI. */
@@ -27,9 +55,16 @@ export class AdminService {
       secrets: SecretStore;
       dataDir: string;
       startedAt: number;
+      /** The running gateway's parts; absent in commands that only read the store. */
+      gateway?: { gateway: Gateway; config: GatewayConfigService; tokens: AccessTokenService; sessions: () => number };
       now?: () => number;
     },
   ) {}
+
+  private get running() {
+    if (!this.deps.gateway) throw notFound("This gateway runs no virtual MCPs.");
+    return this.deps.gateway;
+  }
 
   private now(): number {
     return this.deps.now?.() ?? Date.now();
@@ -59,6 +94,73 @@ export class AdminService {
       dataDir: this.deps.dataDir,
       schemaVersion: this.deps.store.schemaVersion,
       secrets: { count: this.deps.secrets.count() },
+      connectors: { total: this.deps.gateway?.gateway.pool.list().length ?? 0, ready: this.deps.gateway?.gateway.pool.list().filter((c) => c.state.status === "ready").length ?? 0 },
+      virtualMcps: this.deps.gateway?.gateway.virtualMcps().length ?? 0,
+      sessions: this.deps.gateway?.sessions() ?? 0,
     };
+  }
+
+  connectors(): ConnectorStatus[] {
+    return this.running.gateway.pool.list().map((c) => ({
+      name: c.name,
+      kind: c.definition.spec.kind,
+      state: c.state.status,
+      reason: c.state.status === "failed" ? c.state.reason : undefined,
+      restarts: c.restarts,
+      lastError: c.lastError,
+      tools: c.catalogue.tools.length,
+      prompts: c.catalogue.prompts.length,
+      resources: c.catalogue.resources.length + c.catalogue.resourceTemplates.length,
+    }));
+  }
+
+  virtualMcps(): VirtualMcpStatus[] {
+    return this.running.gateway.virtualMcps().map((runtime) => {
+      const { definition, catalogue } = runtime;
+      return {
+        slug: definition.slug,
+        name: definition.name,
+        description: definition.description,
+        newTools: definition.newTools,
+        connectors: definition.connectors.map((a) => a.connector),
+        sessions: runtime.sessions.size,
+        tools: catalogue.tools.map((t) => ({ name: t.name, connector: t.connector, upstreamName: t.upstreamName, description: t.definition.description })),
+        pending: catalogue.pending.map((p) => ({ name: p.exposedName, connector: p.connector, upstreamName: p.upstreamName, reason: p.reason })),
+        problems: catalogue.problems,
+      };
+    });
+  }
+
+  virtualMcp(slug: string): VirtualMcpStatus {
+    const found = this.virtualMcps().find((v) => v.slug === slug);
+    if (!found) throw notFound(`There is no virtual MCP "${slug}".`);
+    return found;
+  }
+
+  exportConfig(): string {
+    return this.running.config.export();
+  }
+
+  /** Applies mintgate.yaml text (JSON works too) sent to the admin API. */
+  applyConfig(text: string, options: { prune: boolean; dryRun: boolean }) {
+    const config = this.running.config.parse(text, "request");
+    return this.running.config.apply(config, options);
+  }
+
+  deleteConnector(name: string) {
+    return this.running.config.deleteConnector(name);
+  }
+
+  deleteVirtualMcp(slug: string) {
+    return this.running.config.deleteVirtualMcp(slug);
+  }
+
+  approveTool(slug: string, tool: unknown, approvedBy: string) {
+    if (typeof tool !== "string" || tool === "") throw invalid('Send {"tool": "<exposed tool name>"} to approve a tool.');
+    return this.running.config.approveTool(slug, tool, approvedBy);
+  }
+
+  recentCalls(limit: number) {
+    return this.deps.store.callRecords.recent(Math.min(Math.max(1, limit || 100), 1000));
   }
 }

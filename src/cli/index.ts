@@ -9,9 +9,10 @@ import { statusCommand } from "./commands/status.ts";
 import { tuiCommand } from "./commands/tui.ts";
 import { tokensCommand, tokensSubcommands } from "./commands/tokens.ts";
 import { applyCommand, exportCommand } from "./commands/config-file.ts";
+import { approveCommand } from "./commands/approve.ts";
 import { versionCommand } from "./commands/version.ts";
 
-const TOP_LEVEL: Command[] = [serveCommand, initCommand, statusCommand, applyCommand, exportCommand, tokensCommand, secretsCommand, tuiCommand, versionCommand];
+const TOP_LEVEL: Command[] = [serveCommand, initCommand, statusCommand, applyCommand, exportCommand, approveCommand, tokensCommand, secretsCommand, tuiCommand, versionCommand];
 const ALL: Command[] = [...TOP_LEVEL, ...secretsSubcommands, ...tokensSubcommands];
 
 function mainHelp(): string {

@@ -27,7 +27,9 @@ export function Overview(props: { url: string; status: GatewayStatus | undefined
             <Text color="green">● healthy</Text> · mintgate {status.version} · up {formatUptime(status.uptimeSeconds)}
           </Text>
           <Text wrap="truncate-middle">Data dir {status.dataDir} (schema {status.schemaVersion})</Text>
-          <Text>Secrets {status.secrets.count}</Text>
+          <Text>
+            Connectors {status.connectors.ready}/{status.connectors.total} ready · Virtual MCPs {status.virtualMcps} · Sessions {status.sessions} · Secrets {status.secrets.count}
+          </Text>
         </Box>
       ) : (
         <Text dimColor>Loading…</Text>

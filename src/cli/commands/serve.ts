@@ -69,7 +69,13 @@ export const serveCommand: Command = {
     try {
       if (parsed.values.demo) demo = await prepareDemo(config, tokens);
       await gateway.sync();
-      const admin = new AdminService({ store: dir.store, secrets: dir.secrets, dataDir: dir.dataDir, startedAt });
+      const admin = new AdminService({
+        store: dir.store,
+        secrets: dir.secrets,
+        dataDir: dir.dataDir,
+        startedAt,
+        gateway: { gateway, config, tokens, sessions: () => endpoint.sessionCount },
+      });
       server = startHttpServer({ settings, admin, isReady: () => dir.store.isReady(), mcp: { gateway, endpoint, tokens } });
     } catch (error) {
       await shutDownGateway();

@@ -1,0 +1,372 @@
+import { afterAll, describe, expect, test } from "bun:test";
+import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { ToolListChangedNotificationSchema } from "@modelcontextprotocol/sdk/types.js";
+import { readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { connectMcpClient, REPO_ROOT, runMintgate, startGateway, tempDir, waitFor, type RunningGateway } from "./harness.ts";
+
+const DYNAMIC_SERVER = join(REPO_ROOT, "test", "fixtures", "dynamic-server.ts");
+const clients: Client[] = [];
+afterAll(async () => {
+  await Promise.all(clients.splice(0).map((c) => c.close().catch(() => {})));
+});
+
+interface Setup {
+  dir: string;
+  gateway: RunningGateway;
+  token(user: string, vmcp?: string): Promise<{ id: string; token: string }>;
+  apply(yaml: string, ...flags: string[]): Promise<{ code: number; stdout: string; stderr: string }>;
+  client(slug: string, token: string): Promise<Client>;
+  admin<T>(path: string): Promise<T>;
+}
+
+/** A data dir configured from `yaml` with `mintgate apply`, and a gateway serving it. */
+async function setup(yaml: string): Promise<Setup> {
+  const dir = join(tempDir(), "d");
+  expect((await runMintgate(["init", "--data", dir])).code).toBe(0);
+  const apply = async (text: string, ...flags: string[]) => {
+    const file = join(dir, "..", `mintgate-${crypto.randomUUID()}.yaml`);
+    writeFileSync(file, text);
+    return runMintgate(["apply", "-f", file, "--data", dir, ...flags]);
+  };
+  const applied = await apply(yaml);
+  expect(applied.stderr).toBe("");
+  expect(applied.code).toBe(0);
+  const gateway = await startGateway({ dataDir: dir });
+  return {
+    dir,
+    gateway,
+    apply,
+    async token(user, vmcp) {
+      const result = await runMintgate(["tokens", "create", "--user", user, "--data", dir, "--json", ...(vmcp ? ["--vmcp", vmcp] : [])]);
+      expect(result.code).toBe(0);
+      return JSON.parse(result.stdout) as { id: string; token: string };
+    },
+    async client(slug, token) {
+      const client = await connectMcpClient(`${gateway.url}/mcp/${slug}`, token);
+      clients.push(client);
+      return client;
+    },
+    async admin<T>(path: string) {
+      const response = await fetch(`${gateway.url}/admin/api${path}`, { headers: { authorization: `Bearer ${gateway.adminToken()}` } });
+      expect(response.status).toBe(200);
+      return (await response.json()) as T;
+    },
+  };
+}
+
+const toolNames = async (client: Client) => (await client.listTools()).tools.map((t) => t.name).sort();
+const textOf = (result: unknown) => ((result as { content: { text: string }[] }).content[0]?.text ?? "");
+
+function dynamicConnector(name: string, toolsFile: string, pidFile: string, extra = ""): string {
+  return `  - name: ${name}
+    kind: stdio
+    command: ${process.execPath}
+    args: ["${DYNAMIC_SERVER}"]
+    env: { TOOLS_FILE: "${toolsFile}", PID_FILE: "${pidFile}" }
+${extra}`;
+}
+
+describe("serve --demo (make run)", () => {
+  test("prints the endpoint, a fresh token and a client configuration that work", async () => {
+    const gateway = await startGateway({ dataDir: join(tempDir(), "d"), args: ["--demo"] });
+    const output = gateway.output();
+    const url = output.match(/endpoint\s+(\S+)/)![1]!;
+    const token = output.match(/token\s+(mgt_pat_\S+)/)![1]!;
+    expect(url).toBe(`${gateway.url}/mcp/demo`);
+    const config = JSON.parse(output.slice(output.indexOf("{", output.indexOf("Client configuration")), output.lastIndexOf("}") + 1));
+    expect(config.mcpServers["mintgate-demo"]).toEqual({ type: "http", url, headers: { Authorization: `Bearer ${token}` } });
+    const client = await connectMcpClient(url, token);
+    clients.push(client);
+    expect(await toolNames(client)).toEqual(["demo__add", "demo__countdown", "demo__echo", "demo__now"]);
+    expect(textOf(await client.callTool({ name: "demo__add", arguments: { a: 20, b: 22 } }))).toBe("42");
+    const calls = (await (await fetch(`${gateway.url}/admin/api/calls`, { headers: { authorization: `Bearer ${gateway.adminToken()}` } })).json()) as unknown[];
+    expect(calls[0]).toMatchObject({ subject: "demo@localhost", virtualMcp: "demo", connector: "demo", exposedName: "demo__add", upstreamName: "add", arguments: '{"a":20,"b":22}', outcome: "ok" });
+    await gateway.stop();
+  });
+});
+
+describe("Virtual MCPs", () => {
+  const TWO_DEMOS = `connectors:
+  - { name: one, kind: builtin, server: demo }
+  - { name: two, kind: builtin, server: demo }
+virtualMcps:
+  - slug: both
+    name: Both
+    connectors:
+      - { connector: one, prefix: a }
+      - { connector: two, prefix: b, exclude: [now, countdown] }
+  - slug: other
+    name: Other
+    connectors:
+      - { connector: one }
+`;
+
+  test("two connectors with the same tool are both reachable under their prefixes; a colliding rename is refused and nothing changes", async () => {
+    const s = await setup(TWO_DEMOS);
+    const { token } = await s.token("ada@example.com");
+    const client = await s.client("both", token);
+    await waitFor("both catalogues", async () => (await toolNames(client)).length === 6);
+    expect(await toolNames(client)).toEqual(["a__add", "a__countdown", "a__echo", "a__now", "b__add", "b__echo"]);
+    expect(textOf(await client.callTool({ name: "a__echo", arguments: { text: "from one" } }))).toBe("from one");
+    expect(textOf(await client.callTool({ name: "b__echo", arguments: { text: "from two" } }))).toBe("from two");
+
+    const before = (await runMintgate(["export", "--data", s.dir])).stdout;
+    const colliding = TWO_DEMOS.replace("{ connector: one, prefix: a }", "{ connector: one, prefix: a, rename: { add: echo } }");
+    const refused = await s.apply(colliding);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain('"a__echo" is exposed twice in virtual MCP "both": by one tool "echo" and by one tool "add" (renamed)');
+    expect((await runMintgate(["export", "--data", s.dir])).stdout).toBe(before);
+    await s.gateway.stop();
+  });
+
+  test("curation changes reach connected clients as tools/list_changed", async () => {
+    const s = await setup(TWO_DEMOS);
+    const { token } = await s.token("ada@example.com", "both");
+    const client = await s.client("both", token);
+    await waitFor("both catalogues", async () => (await toolNames(client)).length === 6);
+    let notified = 0;
+    client.setNotificationHandler(ToolListChangedNotificationSchema, async () => {
+      notified++;
+    });
+    const applied = await s.apply(TWO_DEMOS.replace("exclude: [now, countdown]", "include: [add], rename: { add: plus }, describe: { add: Adds two numbers }"));
+    expect(applied.stdout).toContain("updated virtual MCP both");
+    await waitFor("list_changed", () => notified > 0);
+    const tools = (await client.listTools()).tools;
+    expect(tools.map((t) => t.name).sort()).toEqual(["a__add", "a__countdown", "a__echo", "a__now", "b__plus"]);
+    expect(tools.find((t) => t.name === "b__plus")!.description).toBe("Adds two numbers");
+    expect(textOf(await client.callTool({ name: "b__plus", arguments: { a: 1, b: 2 } }))).toBe("3");
+    await s.gateway.stop();
+  });
+
+  test("apply twice reports no changes; export then apply round-trips", async () => {
+    const s = await setup(TWO_DEMOS);
+    const again = await s.apply(TWO_DEMOS);
+    expect(again.stdout).toBe("No changes: the configuration already matches the file.\n");
+    const exported = (await runMintgate(["export", "--data", s.dir])).stdout;
+    const fresh = join(tempDir(), "fresh");
+    await runMintgate(["init", "--data", fresh]);
+    const file = join(fresh, "..", "exported.yaml");
+    writeFileSync(file, exported);
+    expect((await runMintgate(["apply", "-f", file, "--data", fresh])).code).toBe(0);
+    expect((await runMintgate(["export", "--data", fresh])).stdout).toBe(exported);
+    expect((await runMintgate(["apply", "-f", file, "--data", s.dir])).stdout).toContain("No changes");
+    await s.gateway.stop();
+  });
+
+  test("a file with problems changes nothing and names each line", async () => {
+    const s = await setup(TWO_DEMOS);
+    const result = await s.apply(`connectors:
+  - { name: one, kind: builtin, server: demo }
+  - name: gh
+    kind: http
+    url: https://example.com/mcp
+    headers: { Authorization: "Bearer \${secret:missing-token}" }
+virtualMcps:
+  - slug: Bad Slug
+    name: x
+    connectors: [{ connector: nowhere }]
+`);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('unknown secret "missing-token"');
+    expect(result.stderr).toMatch(/\.yaml:\d+: /);
+    expect(result.stderr).toContain("nowhere");
+    expect((await s.apply(TWO_DEMOS)).stdout).toContain("No changes");
+    await s.gateway.stop();
+  });
+});
+
+describe("the approve policy", () => {
+  test("a new tool stays hidden until approved; a changed description hides it again", async () => {
+    const dir = tempDir();
+    const toolsFile = join(dir, "tools.json");
+    writeFileSync(toolsFile, JSON.stringify([{ name: "alpha", description: "first version" }]));
+    const s = await setup(`connectors:
+${dynamicConnector("dyn", toolsFile, join(dir, "pid"))}virtualMcps:
+  - slug: guarded
+    name: Guarded
+    newTools: approve
+    connectors: [{ connector: dyn, prefix: d }]
+`);
+    const { token } = await s.token("ada@example.com", "guarded");
+    const client = await s.client("guarded", token);
+    const pending = await waitFor("pending tools", async () => {
+      const status = await s.admin<{ pending: { name: string; reason: string }[] }>("/virtual-mcps/guarded");
+      return status.pending.length === 2 ? status.pending : undefined;
+    });
+    expect(pending.map((p) => p.name).sort()).toEqual(["d__alpha", "d__slow"]);
+    expect(await toolNames(client)).toEqual([]);
+    await expect(client.callTool({ name: "d__alpha", arguments: {} })).rejects.toThrow('There is no tool "d__alpha"');
+
+    let notified = 0;
+    client.setNotificationHandler(ToolListChangedNotificationSchema, async () => {
+      notified++;
+    });
+    const approved = await runMintgate(["approve", "guarded", "d__alpha", "--data", s.dir]);
+    expect(approved.stdout).toBe('Approved dyn tool "alpha" as d__alpha in virtual MCP guarded.\n');
+    await waitFor("list_changed after approval", () => notified > 0);
+    expect(await toolNames(client)).toEqual(["d__alpha"]);
+    expect(textOf(await client.callTool({ name: "d__alpha", arguments: { text: "hi" } }))).toBe("alpha: hi");
+
+    // A tool added upstream is invisible until approved.
+    writeFileSync(toolsFile, JSON.stringify([{ name: "alpha", description: "first version" }, { name: "beta", description: "new" }]));
+    await waitFor("beta pending", async () => (await s.admin<{ pending: { name: string }[] }>("/virtual-mcps/guarded")).pending.some((p) => p.name === "d__beta"));
+    expect(await toolNames(client)).toEqual(["d__alpha"]);
+
+    // A changed description hides the approved tool again.
+    writeFileSync(toolsFile, JSON.stringify([{ name: "alpha", description: "second version, now with exfiltration" }, { name: "beta", description: "new" }]));
+    const changed = await waitFor("alpha pending again", async () =>
+      (await s.admin<{ pending: { name: string; reason: string }[] }>("/virtual-mcps/guarded")).pending.find((p) => p.name === "d__alpha"),
+    );
+    expect(changed.reason).toBe("changed");
+    expect(await toolNames(client)).toEqual([]);
+    await s.gateway.stop();
+  });
+});
+
+describe("upstream failures", () => {
+  test("killing a stdio upstream mid-call: a clear error naming the connector, a restart, the next call succeeds, others unaffected", async () => {
+    const dir = tempDir();
+    const toolsFile = join(dir, "tools.json");
+    const pidFile = join(dir, "pid");
+    writeFileSync(toolsFile, "[]");
+    const s = await setup(`connectors:
+${dynamicConnector("dyn", toolsFile, pidFile)}  - { name: demo, kind: builtin, server: demo }
+virtualMcps:
+  - slug: mixed
+    name: Mixed
+    connectors: [{ connector: dyn, prefix: d }, { connector: demo, prefix: demo }]
+`);
+    const { token } = await s.token("ada@example.com");
+    const client = await s.client("mixed", token);
+    await waitFor("tools", async () => (await toolNames(client)).includes("d__slow"));
+    const firstPid = Number(readFileSync(pidFile, "utf8"));
+
+    const slowCall = client.callTool({ name: "d__slow", arguments: { ms: 60_000 } });
+    await Bun.sleep(200);
+    process.kill(firstPid, "SIGKILL");
+    const failed = await slowCall;
+    expect(failed.isError).toBe(true);
+    expect(textOf(failed)).toContain('Connector "dyn"');
+    // The other connector never noticed.
+    expect(textOf(await client.callTool({ name: "demo__echo", arguments: { text: "still here" } }))).toBe("still here");
+
+    const restarted = await waitFor("restart", async () => {
+      const connectors = await s.admin<{ name: string; state: string; restarts: number }[]>("/connectors");
+      const dyn = connectors.find((c) => c.name === "dyn")!;
+      return dyn.state === "ready" && dyn.restarts >= 1 ? dyn : undefined;
+    });
+    expect(restarted.restarts).toBeGreaterThanOrEqual(1);
+    expect(Number(readFileSync(pidFile, "utf8"))).not.toBe(firstPid);
+    expect(textOf(await client.callTool({ name: "d__slow", arguments: { ms: 1 } }))).toBe("slept 1");
+
+    const calls = await s.admin<{ exposedName: string; outcome: string; error: string | null }[]>("/calls");
+    expect(calls.find((c) => c.exposedName === "d__slow" && c.outcome === "error")?.error).toContain('Connector "dyn"');
+    await s.gateway.stop();
+  });
+
+  test("a call that outlives the connector's timeout ends with an error naming the connector", async () => {
+    const dir = tempDir();
+    const toolsFile = join(dir, "tools.json");
+    writeFileSync(toolsFile, "[]");
+    const s = await setup(`connectors:
+${dynamicConnector("dyn", toolsFile, join(dir, "pid"), "    timeout: 1s\n")}virtualMcps:
+  - slug: slowpoke
+    name: Slow
+    connectors: [{ connector: dyn, prefix: d }]
+`);
+    const { token } = await s.token("ada@example.com");
+    const client = await s.client("slowpoke", token);
+    await waitFor("tools", async () => (await toolNames(client)).includes("d__slow"));
+    const result = await client.callTool({ name: "d__slow", arguments: { ms: 30_000 } });
+    expect(result.isError).toBe(true);
+    expect(textOf(result)).toBe('Connector "dyn" did not answer tools/call within 1 s.');
+    const calls = await s.admin<{ outcome: string }[]>("/calls");
+    expect(calls[0]!.outcome).toBe("timeout");
+    await s.gateway.stop();
+  });
+
+  test("starting, restarting and removing stdio connectors many times leaks no process", async () => {
+    const dir = tempDir();
+    const toolsFile = join(dir, "tools.json");
+    const pidFile = join(dir, "pid");
+    writeFileSync(toolsFile, "[]");
+    const withDyn = `connectors:
+${dynamicConnector("dyn", toolsFile, pidFile)}  - { name: demo, kind: builtin, server: demo }
+`;
+    const without = "connectors:\n  - { name: demo, kind: builtin, server: demo }\n";
+    const s = await setup(without);
+    const children = () =>
+      readdirSync("/proc")
+        .filter((entry) => /^\d+$/.test(entry))
+        .filter((pid) => {
+          try {
+            const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+            const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+            return Number(fields[1]) === s.gateway.pid && fields[0] !== "Z";
+          } catch {
+            return false;
+          }
+        });
+    const state = async () => (await s.admin<{ name: string; state: string; restarts: number }[]>("/connectors")).find((c) => c.name === "dyn");
+    for (let round = 0; round < 6; round++) {
+      writeFileSync(pidFile, "");
+      expect((await s.apply(withDyn, "--prune")).code).toBe(0);
+      await waitFor("dyn ready", async () => (await state())?.state === "ready");
+      const pid = Number(readFileSync(pidFile, "utf8"));
+      process.kill(pid, "SIGKILL");
+      await waitFor("dyn restarted", async () => {
+        const dyn = await state();
+        return dyn?.state === "ready" && readFileSync(pidFile, "utf8") !== String(pid);
+      });
+      expect(children()).toHaveLength(1);
+      expect((await s.apply(without, "--prune")).code).toBe(0);
+      await waitFor("dyn removed", async () => (await state()) === undefined && children().length === 0);
+    }
+    expect(children()).toEqual([]);
+    await s.gateway.stop();
+  });
+});
+
+describe("access tokens", () => {
+  test("a token scoped to one virtual MCP is refused on another; a revoked token is refused; none at all gets a challenge", async () => {
+    const s = await setup(`connectors:
+  - { name: demo, kind: builtin, server: demo }
+virtualMcps:
+  - { slug: alpha, name: A, connectors: [{ connector: demo }] }
+  - { slug: beta, name: B, connectors: [{ connector: demo }] }
+`);
+    const scoped = await s.token("ada@example.com", "alpha");
+    const initialize = (slug: string, authorization?: string) =>
+      fetch(`${s.gateway.url}/mcp/${slug}`, {
+        method: "POST",
+        headers: { "content-type": "application/json", accept: "application/json, text/event-stream", ...(authorization ? { authorization } : {}) },
+        body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "t", version: "1" } } }),
+      });
+
+    const none = await initialize("alpha");
+    expect(none.status).toBe(401);
+    expect(none.headers.get("www-authenticate")).toBe('Bearer realm="mintgate"');
+
+    expect((await initialize("alpha", `Bearer ${scoped.token}`)).status).toBe(200);
+    const elsewhere = await initialize("beta", `Bearer ${scoped.token}`);
+    expect(elsewhere.status).toBe(401);
+    expect(elsewhere.headers.get("www-authenticate")).toContain('error="invalid_token"');
+    expect(((await elsewhere.json()) as { message: string }).message).toBe('The access token is for virtual MCP "alpha", not "beta".');
+
+    expect((await initialize("alpha", "Bearer mgt_pat_made-up")).status).toBe(401);
+    // Unknown slugs are not revealed without a valid token, and are a 404 with one.
+    expect((await initialize("nothing-here")).status).toBe(401);
+    const everywhere = await s.token("bob@example.com");
+    expect((await initialize("nothing-here", `Bearer ${everywhere.token}`)).status).toBe(404);
+
+    const client = await s.client("alpha", scoped.token);
+    expect((await runMintgate(["tokens", "revoke", scoped.id, "--data", s.dir])).code).toBe(0);
+    const revoked = await initialize("alpha", `Bearer ${scoped.token}`);
+    expect(revoked.status).toBe(401);
+    expect(((await revoked.json()) as { message: string }).message).toBe("The access token was revoked.");
+    // An open session is refused on its next request too: the token is checked on every one.
+    await expect(client.listTools()).rejects.toThrow();
+    await s.gateway.stop();
+  });
+});
