@@ -1,6 +1,6 @@
 import { parseConfigFile, serializeConfigFile, type GatewayConfig } from "../config-file/index.ts";
 import { EMPTY_CATALOGUE, type Catalogue, type ConnectorDefinition } from "../connectors/index.ts";
-import { invalid, notFound } from "../errors/index.ts";
+import { conflict, invalid, notFound } from "../errors/index.ts";
 import { canonicalJson, curate, type Gateway, type VirtualMcpDefinition } from "../gateway/index.ts";
 import type { SecretStore } from "../secrets/index.ts";
 import type { Store } from "../store/index.ts";
@@ -73,7 +73,7 @@ export class GatewayConfigService {
     const current = this.current();
     if (!current.connectors.some((c) => c.name === name)) throw notFound(`There is no connector "${name}".`);
     const users = current.virtualMcps.filter((v) => v.connectors.some((a) => a.connector === name)).map((v) => v.slug);
-    if (users.length > 0) throw invalid(`Connector "${name}" is used by virtual MCP ${users.map((u) => `"${u}"`).join(", ")}; detach it there first.`);
+    if (users.length > 0) throw conflict(`Connector "${name}" is used by virtual MCP ${users.map((u) => `"${u}"`).join(", ")}; detach it there first.`);
     return this.apply({ connectors: current.connectors.filter((c) => c.name !== name), virtualMcps: current.virtualMcps }, { prune: true });
   }
 
