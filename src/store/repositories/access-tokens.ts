@@ -1,4 +1,4 @@
-import { asc, eq } from "drizzle-orm";
+import { asc, eq, sql } from "drizzle-orm";
 import type { StoreDb } from "../connection.ts";
 import { accessTokens, virtualMcps } from "../schema.ts";
 
@@ -24,14 +24,24 @@ const columns = {
 
 /** Personal access tokens; only SHA-256 hashes of the tokens are stored. */
 export class AccessTokenRepository {
-  constructor(private readonly db: StoreDb) {}
+  /** Prepared once: every request to /mcp/* looks its token up. */
+  private readonly byHash;
+
+  constructor(private readonly db: StoreDb) {
+    this.byHash = db
+      .select(columns)
+      .from(accessTokens)
+      .leftJoin(virtualMcps, eq(virtualMcps.id, accessTokens.virtualMcpId))
+      .where(eq(accessTokens.tokenHash, sql.placeholder("hash")))
+      .prepare();
+  }
 
   add(row: { id: string; subject: string; virtualMcpId: string | null; tokenHash: string; createdAt: number; expiresAt: number | null }): void {
     this.db.insert(accessTokens).values(row).run();
   }
 
   findByHash(tokenHash: string): AccessTokenRow | undefined {
-    return this.db.select(columns).from(accessTokens).leftJoin(virtualMcps, eq(virtualMcps.id, accessTokens.virtualMcpId)).where(eq(accessTokens.tokenHash, tokenHash)).get();
+    return this.byHash.get({ hash: tokenHash });
   }
 
   list(): AccessTokenRow[] {
