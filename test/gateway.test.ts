@@ -3,6 +3,7 @@ import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { ToolListChangedNotificationSchema } from "@modelcontextprotocol/sdk/types.js";
 import { readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { startHttpUpstream } from "./fixtures/http-upstream.ts";
 import { connectMcpClient, REPO_ROOT, runMintgate, startGateway, tempDir, waitFor, type RunningGateway } from "./harness.ts";
 
 const DYNAMIC_SERVER = join(REPO_ROOT, "test", "fixtures", "dynamic-server.ts");
@@ -324,6 +325,70 @@ ${dynamicConnector("dyn", toolsFile, pidFile)}  - { name: demo, kind: builtin, s
       await waitFor("dyn removed", async () => (await state()) === undefined && children().length === 0);
     }
     expect(children()).toEqual([]);
+    await s.gateway.stop();
+  });
+});
+
+describe("credentials and timeouts", () => {
+  test("an http connector's header takes its value from the secret store; the value shows nowhere; one upstream session serves every client", async () => {
+    const secretValue = `upstream-secret-${crypto.randomUUID()}`;
+    const upstream = startHttpUpstream(secretValue);
+    try {
+      const dir = join(tempDir(), "d");
+      await runMintgate(["init", "--data", dir]);
+      expect((await runMintgate(["secrets", "set", "upstream-token", "--data", dir], { stdin: secretValue })).code).toBe(0);
+      const file = join(dir, "..", "cfg.yaml");
+      writeFileSync(file, `connectors:
+  - name: loud
+    kind: http
+    url: ${upstream.url}
+    headers: { Authorization: "Bearer \${secret:upstream-token}" }
+virtualMcps:
+  - { slug: loud, name: Loud, connectors: [{ connector: loud, prefix: "" }] }
+`);
+      const applied = await runMintgate(["apply", "-f", file, "--data", dir]);
+      expect(applied.code).toBe(0);
+      const gateway = await startGateway({ dataDir: dir });
+      const token = JSON.parse((await runMintgate(["tokens", "create", "--user", "ada@example.com", "--data", dir, "--json"])).stdout).token;
+      const first = await connectMcpClient(`${gateway.url}/mcp/loud`, token);
+      const second = await connectMcpClient(`${gateway.url}/mcp/loud`, token);
+      clients.push(first, second);
+      await waitFor("tools", async () => (await toolNames(first)).includes("shout"));
+      expect(textOf(await first.callTool({ name: "shout", arguments: { text: "hello" } }))).toBe("HELLO");
+      expect(textOf(await second.callTool({ name: "shout", arguments: { text: "again" } }))).toBe("AGAIN");
+      expect(upstream.sessionsOpened()).toBe(1);
+      expect(upstream.refused()).toBe(0);
+
+      const exported = await runMintgate(["export", "--data", dir]);
+      expect(exported.stdout).toContain("${secret:upstream-token}");
+      const admin = (path: string) => fetch(`${gateway.url}/admin/api${path}`, { headers: { authorization: `Bearer ${gateway.adminToken()}` } }).then((r) => r.text());
+      const seen = [exported.stdout, await admin("/connectors"), await admin("/config"), await admin("/calls"), await admin("/virtual-mcps")];
+      await gateway.stop();
+      seen.push(gateway.output());
+      for (const text of seen) expect(text).not.toContain(secretValue);
+      for (const file of readdirSync(dir)) expect(readFileSync(join(dir, file)).includes(Buffer.from(secretValue))).toBe(false);
+    } finally {
+      await upstream.stop();
+    }
+  });
+
+  test("progress notifications restart the per-call timeout; without them the call times out", async () => {
+    const s = await setup(`connectors:
+  - { name: demo, kind: builtin, server: demo, timeout: 1s }
+virtualMcps:
+  - { slug: ticks, name: Ticks, connectors: [{ connector: demo, prefix: "" }] }
+`);
+    const { token } = await s.token("ada@example.com");
+    const client = await s.client("ticks", token);
+    await waitFor("tools", async () => (await toolNames(client)).includes("countdown"));
+    const progress: number[] = [];
+    // Five steps of 400 ms: 2 s in all, twice the timeout, but each step reports progress.
+    const kept = await client.callTool({ name: "countdown", arguments: { n: 5, intervalMs: 400 } }, undefined, { onprogress: (p) => progress.push(p.progress), timeout: 30_000 });
+    expect(textOf(kept)).toBe("counted down from 5");
+    expect(progress).toEqual([1, 2, 3, 4, 5]);
+    const starved = await client.callTool({ name: "countdown", arguments: { n: 5, intervalMs: 400 } }, undefined, { timeout: 30_000 });
+    expect(starved.isError).toBe(true);
+    expect(textOf(starved)).toBe('Connector "demo" did not answer tools/call within 1 s.');
     await s.gateway.stop();
   });
 });
