@@ -52,6 +52,9 @@ export class Connector {
   private stopping = false;
   private generation = 0;
   private readonly catalogueListeners = new Set<Listener>();
+  /** list_changed notifications that arrived before the first catalogue was in. */
+  private readonly deferredRefreshes = new Set<string>();
+  private refreshing: Promise<void> = Promise.resolve();
   private readonly stateListeners = new Set<Listener>();
 
   constructor(
@@ -115,6 +118,7 @@ export class Connector {
 
   private async connect(): Promise<void> {
     const generation = ++this.generation;
+    this.deferredRefreshes.clear();
     this.setState({ status: "starting" });
     try {
       const transport = await this.openTransport();
@@ -124,7 +128,10 @@ export class Connector {
         if (generation === this.generation && !this.stopping) this.fail(`the upstream ${this.describeExit() ?? reason}`);
       };
       session.onNotification = (method) => {
-        if (generation === this.generation) void this.refreshOnNotification(method);
+        if (generation !== this.generation) return;
+        // Until the first full catalogue is in, a refresh would race it: do it afterwards.
+        if (this.state.status !== "ready") this.deferredRefreshes.add(method);
+        else this.queueRefresh(method);
       };
       await session.connect(CONNECT_TIMEOUT_MS);
       const catalogue = await this.fetchCatalogue(session);
@@ -134,6 +141,8 @@ export class Connector {
       this.setCatalogue(catalogue);
       this.setState({ status: "ready" });
       log.info("connector ready", { connector: this.name, kind: this.definition.spec.kind, tools: catalogue.tools.length });
+      for (const method of this.deferredRefreshes) this.queueRefresh(method);
+      this.deferredRefreshes.clear();
     } catch (error) {
       if (generation !== this.generation || this.stopping) return;
       this.fail((error as Error).message);
@@ -225,6 +234,12 @@ export class Connector {
     return items;
   }
 
+  /** Refreshes run one at a time, each merging its lists into the catalogue as it is then. */
+  private queueRefresh(method: string): void {
+    const generation = this.generation;
+    this.refreshing = this.refreshing.then(() => (generation === this.generation ? this.refreshOnNotification(method) : undefined));
+  }
+
   private async refreshOnNotification(method: string): Promise<void> {
     const session = this.session;
     if (!session) return;
@@ -239,11 +254,12 @@ export class Connector {
     const toRefresh = lists[method];
     if (!toRefresh) return;
     try {
-      const updated = { ...this.catalogue };
+      const fresh: Partial<Catalogue> = {};
       for (const [listMethod, key] of toRefresh) {
-        (updated as Record<string, unknown>)[key] = await this.listAll(session, listMethod, key);
+        (fresh as Record<string, unknown>)[key] = await this.listAll(session, listMethod, key);
       }
-      this.setCatalogue(updated);
+      if (this.session !== session) return;
+      this.setCatalogue({ ...this.catalogue, ...fresh });
       log.info("connector catalogue changed", { connector: this.name, notification: method });
     } catch (error) {
       log.warn("could not refresh the catalogue", { connector: this.name, error: (error as Error).message });

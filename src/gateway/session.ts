@@ -71,17 +71,27 @@ export class GatewaySession {
   }
 
   private async answer(id: RequestId, method: string, params: Params): Promise<void> {
+    // One controller per request: the client's notifications/cancelled aborts it.
+    const abort = new AbortController();
+    this.inFlight.set(id, abort);
     let reply: JSONRPCMessage;
     try {
-      const result = await this.dispatch(id, method, params);
+      const result = await this.dispatch(id, method, params, abort.signal);
       reply = { jsonrpc: "2.0", id, result } as JSONRPCMessage;
     } catch (error) {
       reply = { jsonrpc: "2.0", id, error: toRpcError(error) };
+    } finally {
+      this.inFlight.delete(id);
+    }
+    if (abort.signal.aborted) {
+      // A cancelled request gets no reply (the spec says so); its response stream just ends.
+      (this.transport as { closeSSEStream?: (requestId: RequestId) => void }).closeSSEStream?.(id);
+      return;
     }
     await this.transport.send(reply, { relatedRequestId: id }).catch((error: Error) => log.debug("could not send a reply", { session: this.id, error: error.message }));
   }
 
-  private dispatch(id: RequestId, method: string, params: Params): Promise<Record<string, unknown>> | Record<string, unknown> {
+  private dispatch(id: RequestId, method: string, params: Params, signal: AbortSignal): Promise<Record<string, unknown>> | Record<string, unknown> {
     const catalogue = this.runtime.catalogue;
     switch (method) {
       case "initialize":
@@ -91,22 +101,22 @@ export class GatewaySession {
       case "tools/list":
         return { tools: catalogue.tools.map((t) => t.definition) };
       case "tools/call":
-        return this.callTool(id, params);
+        return this.callTool(id, params, signal);
       case "prompts/list":
         return { prompts: catalogue.prompts.map((p) => p.definition) };
       case "prompts/get": {
         const prompt = catalogue.promptsByName.get(String(params?.name));
         if (!prompt) throw new RpcError(ErrorCode.InvalidParams, `There is no prompt "${String(params?.name)}" in virtual MCP "${this.runtime.slug}".`);
-        return this.forward(id, prompt.connector, "prompts/get", { ...params, name: prompt.upstreamName });
+        return this.forward(id, signal, prompt.connector, "prompts/get", { ...params, name: prompt.upstreamName });
       }
       case "resources/list":
         return { resources: catalogue.resources };
       case "resources/templates/list":
         return { resourceTemplates: catalogue.resourceTemplates };
       case "resources/read":
-        return this.readResource(id, params);
+        return this.readResource(id, signal, params);
       case "completion/complete":
-        return this.complete(id, params);
+        return this.complete(id, signal, params);
       case "logging/setLevel":
         return {};
       default:
@@ -127,10 +137,8 @@ export class GatewaySession {
   }
 
   /** Sends a request to one connector for this caller, with cancellation and progress wired through. */
-  private forward(id: RequestId, connectorName: string, method: string, params: Params): Promise<Record<string, unknown>> {
+  private forward(id: RequestId, signal: AbortSignal, connectorName: string, method: string, params: Params): Promise<Record<string, unknown>> {
     const connector = this.runtime.connectorFor(connectorName, this.principal);
-    const abort = new AbortController();
-    this.inFlight.set(id, abort);
     const meta = params?._meta as { progressToken?: string | number } | undefined;
     const progressToken = meta?.progressToken;
     let upstreamParams = params;
@@ -138,22 +146,20 @@ export class GatewaySession {
       const { progressToken: _, ...rest } = meta;
       upstreamParams = { ...params, _meta: rest };
     }
-    return connector
-      .request(method, upstreamParams, {
-        signal: abort.signal,
-        onProgress:
-          progressToken === undefined
-            ? undefined
-            : (progress) => {
-                void this.transport
-                  .send({ jsonrpc: "2.0", method: "notifications/progress", params: { ...progress, progressToken } }, { relatedRequestId: id })
-                  .catch(() => {});
-              },
-      })
-      .finally(() => this.inFlight.delete(id));
+    return connector.request(method, upstreamParams, {
+      signal,
+      onProgress:
+        progressToken === undefined
+          ? undefined
+          : (progress) => {
+              void this.transport
+                .send({ jsonrpc: "2.0", method: "notifications/progress", params: { ...progress, progressToken } }, { relatedRequestId: id })
+                .catch(() => {});
+            },
+    });
   }
 
-  private async callTool(id: RequestId, params: Params): Promise<Record<string, unknown>> {
+  private async callTool(id: RequestId, params: Params, signal: AbortSignal): Promise<Record<string, unknown>> {
     const started = performance.now();
     const name = String(params?.name);
     const tool = this.runtime.catalogue.toolsByName.get(name);
@@ -162,14 +168,14 @@ export class GatewaySession {
     let errorText: string | null = null;
     try {
       if (!tool) throw new RpcError(ErrorCode.InvalidParams, `There is no tool "${name}" in virtual MCP "${this.runtime.slug}".`);
-      const result = await this.forward(id, tool.connector, "tools/call", { ...params, name: tool.upstreamName });
+      const result = await this.forward(id, signal, tool.connector, "tools/call", { ...params, name: tool.upstreamName });
       if (result.isError === true) {
         outcome = "error";
         errorText = firstText(result) ?? "the tool reported an error";
       }
       return result;
     } catch (error) {
-      const cancelled = this.inFlight.get(id)?.signal.aborted;
+      const cancelled = signal.aborted;
       outcome = cancelled ? "cancelled" : error instanceof MintgateError && error.kind === "timeout" ? "timeout" : "error";
       errorText = (error as Error).message;
       // A connector that is down or slow is the tool's failure, shown to the model as a tool error.
@@ -196,27 +202,27 @@ export class GatewaySession {
     }
   }
 
-  private async readResource(id: RequestId, params: Params): Promise<Record<string, unknown>> {
+  private async readResource(id: RequestId, signal: AbortSignal, params: Params): Promise<Record<string, unknown>> {
     const uri = String(params?.uri);
     const route = routeUri(this.runtime.definition.connectors, uri);
     if (!route) throw new RpcError(ErrorCode.InvalidParams, `No connector in virtual MCP "${this.runtime.slug}" serves the resource "${uri}".`);
-    const result = await this.forward(id, route.attachment.connector, "resources/read", { ...params, uri: route.upstreamUri });
+    const result = await this.forward(id, signal, route.attachment.connector, "resources/read", { ...params, uri: route.upstreamUri });
     const contents = result.contents as { uri: string }[] | undefined;
     if (route.attachment.prefix === "" || !contents) return result;
     return { ...result, contents: contents.map((c) => ({ ...c, uri: exposedUri(route.attachment.prefix, c.uri) })) };
   }
 
-  private complete(id: RequestId, params: Params): Promise<Record<string, unknown>> {
+  private complete(id: RequestId, signal: AbortSignal, params: Params): Promise<Record<string, unknown>> {
     const ref = params?.ref as { type?: string; name?: string; uri?: string } | undefined;
     if (ref?.type === "ref/prompt") {
       const prompt = this.runtime.catalogue.promptsByName.get(String(ref.name));
       if (!prompt) throw new RpcError(ErrorCode.InvalidParams, `There is no prompt "${String(ref.name)}" in virtual MCP "${this.runtime.slug}".`);
-      return this.forward(id, prompt.connector, "completion/complete", { ...params, ref: { ...ref, name: prompt.upstreamName } });
+      return this.forward(id, signal, prompt.connector, "completion/complete", { ...params, ref: { ...ref, name: prompt.upstreamName } });
     }
     if (ref?.type === "ref/resource") {
       const route = routeUri(this.runtime.definition.connectors, String(ref.uri));
       if (!route) throw new RpcError(ErrorCode.InvalidParams, `No connector serves the resource template "${String(ref.uri)}".`);
-      return this.forward(id, route.attachment.connector, "completion/complete", { ...params, ref: { ...ref, uri: route.upstreamUri } });
+      return this.forward(id, signal, route.attachment.connector, "completion/complete", { ...params, ref: { ...ref, uri: route.upstreamUri } });
     }
     throw new RpcError(ErrorCode.InvalidParams, "completion/complete needs a ref of type ref/prompt or ref/resource.");
   }

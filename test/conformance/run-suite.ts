@@ -27,6 +27,8 @@ export interface ConformanceOptions {
   suite?: "active" | "all" | "pending";
   /** Kill the CLI after this long. Default 120 s (the whole active suite takes ~1 s locally). */
   timeoutMs?: number;
+  /** `-o DIR`: the CLI writes each scenario's checks there (`server-<scenario>-<timestamp>/checks.json`). */
+  outputDir?: string;
 }
 
 export function conformanceCliPath(): string {
@@ -42,6 +44,7 @@ export async function runConformance(url: string, options: ConformanceOptions = 
   const args = [process.execPath, conformanceCliPath(), "server", "--url", url];
   if (options.scenario) args.push("--scenario", options.scenario);
   else if (options.suite) args.push("--suite", options.suite);
+  if (options.outputDir) args.push("-o", options.outputDir);
 
   const child = Bun.spawn(args, {
     stdin: "ignore",

@@ -1,0 +1,303 @@
+/**
+ * The official MCP conformance suite (@modelcontextprotocol/conformance,
+ * `server` scenarios, active suite) as a DIFFERENTIAL test of the gateway.
+ *
+ * server-everything is not the suite's own fixture server (that one is not
+ * published), so it fails many scenarios on its own (see
+ * test/conformance/NOTES.md). What we check is that putting the gateway in
+ * front of it changes nothing: the same scenarios pass and fail.
+ *
+ *   direct      the suite -> server-everything (Streamable HTTP, 127.0.0.1)
+ *   via-http    the suite -> header-proxy (adds the bearer token) -> mintgate
+ *               /mcp/via-http -> `http` connector, prefix "" -> the same server
+ *   via-stdio   the suite -> header-proxy -> mintgate /mcp/via-stdio -> `stdio`
+ *               connector, prefix "" -> server-everything in stdio mode
+ *
+ * The reference for via-stdio is also `direct` (HTTP): the suite can only talk
+ * to a URL, so a stdio server cannot be run "directly". server-everything's
+ * stdio and Streamable HTTP modes build the same server (same tools, prompts
+ * and resources registration); only the transport differs. As a further check,
+ * via-stdio must give exactly the verdicts of via-http.
+ *
+ * Each run writes the suite's per-scenario checks (`-o DIR`), which the tests
+ * read to pin the cause of every expected divergence and to compare details.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { everythingStdioCommand, startEverythingServer, type EverythingServer } from "./conformance/everything-server.ts";
+import { startHeaderProxy, type HeaderProxy } from "./conformance/header-proxy.ts";
+import { runConformance, type ConformanceResult } from "./conformance/run-suite.ts";
+import { runMintgate, startGateway, tempDir, type RunningGateway } from "./harness.ts";
+
+type Verdict = "passed" | "failed" | "missing";
+
+interface Run extends ConformanceResult {
+  outputDir: string;
+}
+
+interface Check {
+  id: string;
+  status: string;
+  errorMessage?: string;
+  details?: Record<string, unknown>;
+}
+
+/**
+ * Scenarios that test the HTTP server the suite talks to, which through the
+ * gateway is mintgate's own listener and not the upstream: left out of the
+ * comparison.
+ *
+ * - dns-rebinding-protection: sends Host/Origin `evil.example.com` and expects
+ *   a 4xx. Directly it tests server-everything (no Host/Origin checks: fails);
+ *   through the gateway it tests mintgate's /mcp/<slug> route, which does no
+ *   Host/Origin validation either and answers 200 to a valid bearer token
+ *   (header-proxy forwards the evil Host/Origin unchanged). Same verdict today,
+ *   but not a comparison of like with like. Its gateway result is reported
+ *   separately below.
+ */
+const GATEWAY_OWN_HTTP: Record<string, string> = {
+  "dns-rebinding-protection": "tests the Host/Origin validation of mintgate's own HTTP listener, not of the upstream",
+};
+
+/**
+ * Scenarios whose verdict differs through the gateway, each investigated in
+ * the suite's checks.json. These are gateway behaviours, not HTTP-layer ones,
+ * so they are NOT silently excluded: the test requires the set of differing
+ * scenarios to be exactly this one, with exactly these verdicts, and the
+ * gateway's error message to match `cause` (a new divergence, a vanished one
+ * or a different cause all fail the test).
+ */
+const KNOWN_DIVERGENCES: Record<string, { direct: Verdict; gateway: Verdict; cause: RegExp; why: string }> = {
+  // The suite calls tool "test_simple_text", which server-everything does not have.
+  // Directly, the SDK's McpServer answers with a *result* {isError:true, text:"MCP error -32602:
+  // Tool test_simple_text not found"}, and the scenario only checks the result's shape, so it passes.
+  // mintgate answers an unknown tool itself (session.ts callTool: the name is not in the curated
+  // catalogue) with a JSON-RPC *error* -32602 "There is no tool ...", which the scenario counts as a
+  // failure. The gateway's answer is the one the MCP spec describes for unknown tools (a protocol
+  // error); the direct "pass" is an artefact of the missing fixture tool.
+  "tools-call-simple-text": {
+    direct: "passed",
+    gateway: "failed",
+    cause: /There is no tool "test_simple_text" in virtual MCP/,
+    why: "unknown tool: upstream SDK returns an isError result, mintgate a JSON-RPC -32602 error",
+  },
+  "tools-call-error": {
+    direct: "passed",
+    gateway: "failed",
+    cause: /There is no tool "test_error_handling" in virtual MCP/,
+    why: "unknown tool: upstream SDK returns an isError result, mintgate a JSON-RPC -32602 error",
+  },
+  // server-everything supports resources/subscribe and /unsubscribe (it advertises
+  // resources.subscribe). mintgate's session does not forward them (session.ts dispatch: default ->
+  // -32601 "mintgate does not support the method") and does not advertise `subscribe` in its own
+  // resources capability. The unsubscribe scenario subscribes first, so it fails on subscribe too.
+  "resources-subscribe": {
+    direct: "passed",
+    gateway: "failed",
+    cause: /mintgate does not support the method "resources\/subscribe"/,
+    why: "resources/subscribe is not forwarded by the gateway (-32601)",
+  },
+  "resources-unsubscribe": {
+    direct: "passed",
+    gateway: "failed",
+    cause: /mintgate does not support the method "resources\/subscribe"/,
+    why: "resources/subscribe (its first step) is not forwarded by the gateway (-32601)",
+  },
+};
+
+/**
+ * tools-list details: which tools server-everything offers depends on the
+ * *client's* capabilities. The suite's client declares sampling + elicitation;
+ * mintgate connects upstream declaring only roots (upstream-session.ts), so
+ * through the gateway the sampling/elicitation tools are absent and the
+ * roots tool is present. A consequence of the gateway not relaying sampling
+ * or elicitation to upstreams yet, not of curation.
+ */
+const TOOLS_ONLY_DIRECT = ["trigger-elicitation-request", "trigger-sampling-request"];
+const TOOLS_ONLY_VIA_GATEWAY = ["get-roots-list"];
+
+let upstream: EverythingServer;
+let gateway: RunningGateway;
+let token: string;
+const proxies: HeaderProxy[] = [];
+const runs: Record<"direct" | "viaHttp" | "viaStdio", Run> = {} as never;
+
+function verdict(run: ConformanceResult, scenario: string): Verdict {
+  if (run.passed.includes(scenario)) return "passed";
+  if (run.failed.includes(scenario)) return "failed";
+  return "missing";
+}
+
+/** The checks the suite wrote for one scenario (`-o DIR` gives `server-<scenario>-<timestamp>/checks.json`). */
+function checksOf(run: Run, scenario: string): Check[] {
+  const dirs = readdirSync(run.outputDir).filter((d) => d.startsWith(`server-${scenario}-`) && /-\d{4}-\d\d-\d\dT/.test(d.slice(`server-${scenario}`.length)));
+  if (dirs.length !== 1) throw new Error(`expected one checks dir for ${scenario} in ${run.outputDir}, found ${JSON.stringify(dirs)}`);
+  return JSON.parse(readFileSync(join(run.outputDir, dirs[0]!, "checks.json"), "utf8")) as Check[];
+}
+
+function failureMessages(run: Run, scenario: string): string {
+  return checksOf(run, scenario)
+    .filter((c) => c.status === "FAILURE")
+    .map((c) => c.errorMessage ?? "")
+    .join("\n");
+}
+
+/** Which scenarios differ between two runs, leaving out the gateway's own HTTP scenarios. */
+function differing(a: ConformanceResult, b: ConformanceResult): string[] {
+  const all = new Set([...a.passed, ...a.failed, ...b.passed, ...b.failed]);
+  return [...all].filter((s) => !(s in GATEWAY_OWN_HTTP) && verdict(a, s) !== verdict(b, s)).sort();
+}
+
+/** A readable account of a difference, for assertion messages. */
+function explain(reference: Run, gatewayRun: Run, scenarios: string[]): string {
+  return scenarios
+    .map((s) => `${s}: direct ${verdict(reference, s)}, gateway ${verdict(gatewayRun, s)}\n  direct: ${failureMessages(reference, s) || "-"}\n  gateway: ${failureMessages(gatewayRun, s) || "-"}`)
+    .join("\n");
+}
+
+async function run(name: string, url: string): Promise<Run> {
+  const outputDir = tempDir(`mintgate-conformance-${name}`);
+  const result = await runConformance(url, { outputDir, timeoutMs: 60_000 });
+  return { ...result, outputDir };
+}
+
+beforeAll(async () => {
+  upstream = await startEverythingServer();
+
+  const dataDir = join(tempDir("mintgate-conformance"), "data");
+  const init = await runMintgate(["init", "--data", dataDir]);
+  expect(init.code, init.stderr).toBe(0);
+  const [command, ...args] = everythingStdioCommand();
+  const config = {
+    connectors: [
+      { name: "ev-http", kind: "http", url: upstream.url },
+      { name: "ev-stdio", kind: "stdio", command, args },
+    ],
+    virtualMcps: [
+      // One connector each, with an EMPTY prefix: names and URIs pass through unchanged.
+      { slug: "via-http", name: "Conformance over http", connectors: [{ connector: "ev-http", prefix: "" }] },
+      { slug: "via-stdio", name: "Conformance over stdio", connectors: [{ connector: "ev-stdio", prefix: "" }] },
+    ],
+  };
+  const configFile = join(dataDir, "..", "mintgate.yaml");
+  writeFileSync(configFile, JSON.stringify(config, null, 2));
+  const applied = await runMintgate(["apply", "-f", configFile, "--data", dataDir]);
+  expect(applied.code, applied.stderr).toBe(0);
+  const created = await runMintgate(["tokens", "create", "--user", "t@example.com", "--json", "--data", dataDir]);
+  expect(created.code, created.stderr).toBe(0);
+  token = (JSON.parse(created.stdout) as { token: string }).token;
+
+  gateway = await startGateway({ dataDir });
+
+  // Wait (bounded) until each connector is ready and has taken in the tool server-everything
+  // registers after initialize (get-roots-list): then its catalogue is final.
+  for (const slug of ["via-http", "via-stdio"]) {
+    const client = new Client({ name: "conformance-wait", version: "0.0.0" });
+    await client.connect(new StreamableHTTPClientTransport(new URL(`${gateway.url}/mcp/${slug}`), { requestInit: { headers: { Authorization: `Bearer ${token}` } } }));
+    const deadline = Date.now() + 45_000;
+    for (;;) {
+      const names = (await client.listTools()).tools.map((t) => t.name);
+      if (names.includes("echo") && names.includes("get-roots-list")) break;
+      if (Date.now() > deadline) throw new Error(`virtual MCP ${slug} never listed its tools (got ${JSON.stringify(names)})\n${gateway.output()}`);
+      await Bun.sleep(50);
+    }
+    await client.close();
+  }
+
+  const proxyFor = async (slug: string) => {
+    const proxy = await startHeaderProxy({ target: `${gateway.url}/mcp/${slug}`, headers: { Authorization: `Bearer ${token}` } });
+    proxies.push(proxy);
+    return proxy.url;
+  };
+  // One after another: the runs share the upstream.
+  runs.direct = await run("direct", upstream.url);
+  runs.viaHttp = await run("via-http", await proxyFor("via-http"));
+  runs.viaStdio = await run("via-stdio", await proxyFor("via-stdio"));
+}, 120_000);
+
+afterAll(async () => {
+  await Promise.all(proxies.map((p) => p.stop()));
+  await gateway?.stop();
+  await upstream?.stop();
+});
+
+describe("conformance suite: direct vs through the gateway", () => {
+  test("the direct baseline ran every active scenario", () => {
+    const direct = runs.direct;
+    expect(direct.passed.length + direct.failed.length).toBeGreaterThanOrEqual(30);
+    // server-everything passes the protocol basics on its own (NOTES.md); if these fail, the
+    // comparison below would be meaningless.
+    for (const scenario of ["server-initialize", "ping", "tools-list", "prompts-list", "resources-list"]) {
+      expect(verdict(direct, scenario)).toBe("passed");
+    }
+  });
+
+  test("http connector (prefix \"\"): same verdicts as direct, except the investigated divergences", () => {
+    const diff = differing(runs.direct, runs.viaHttp);
+    expect(diff, explain(runs.direct, runs.viaHttp, diff)).toEqual(Object.keys(KNOWN_DIVERGENCES).sort());
+    for (const [scenario, known] of Object.entries(KNOWN_DIVERGENCES)) {
+      expect(verdict(runs.direct, scenario)).toBe(known.direct);
+      expect(verdict(runs.viaHttp, scenario)).toBe(known.gateway);
+      expect(failureMessages(runs.viaHttp, scenario)).toMatch(known.cause);
+    }
+  });
+
+  test("stdio connector (prefix \"\"): same verdicts as direct HTTP, except the investigated divergences", () => {
+    const diff = differing(runs.direct, runs.viaStdio);
+    expect(diff, explain(runs.direct, runs.viaStdio, diff)).toEqual(Object.keys(KNOWN_DIVERGENCES).sort());
+    for (const [scenario, known] of Object.entries(KNOWN_DIVERGENCES)) {
+      expect(verdict(runs.direct, scenario)).toBe(known.direct);
+      expect(verdict(runs.viaStdio, scenario)).toBe(known.gateway);
+      expect(failureMessages(runs.viaStdio, scenario)).toMatch(known.cause);
+    }
+  });
+
+  test("stdio and http connectors give exactly the same verdicts (no exceptions)", () => {
+    expect(runs.viaStdio.passed.slice().sort()).toEqual(runs.viaHttp.passed.slice().sort());
+    expect(runs.viaStdio.failed.slice().sort()).toEqual(runs.viaHttp.failed.slice().sort());
+  });
+
+  test("dns-rebinding-protection through the gateway: recorded, not compared", () => {
+    // Not a pass/fail bar (the scenario targets unauthenticated localhost servers, and mintgate
+    // requires a bearer token), but the observed behaviour is pinned so a change is noticed:
+    // mintgate accepts Host/Origin evil.example.com with 200.
+    for (const gatewayRun of [runs.viaHttp, runs.viaStdio]) {
+      const rebinding = checksOf(gatewayRun, "dns-rebinding-protection").find((c) => c.id === "localhost-host-rebinding-rejected");
+      expect(rebinding?.status).toBe("FAILURE");
+      expect(rebinding?.details?.statusCode).toBe(200);
+    }
+  });
+});
+
+describe("conformance details: what the list scenarios saw", () => {
+  const listed = (run: Run, scenario: string, key: string) => {
+    const check = checksOf(run, scenario)[0]!;
+    return ((check.details?.[key] as string[] | undefined) ?? []).slice().sort();
+  };
+
+  test("http connector: the same prompts and resources as direct; tools differ only by client capabilities", () => {
+    expect(listed(runs.viaHttp, "prompts-list", "prompts")).toEqual(listed(runs.direct, "prompts-list", "prompts"));
+    expect(listed(runs.viaHttp, "resources-list", "resources")).toEqual(listed(runs.direct, "resources-list", "resources"));
+    expect(listed(runs.direct, "prompts-list", "prompts").length).toBeGreaterThan(0);
+    expect(listed(runs.direct, "resources-list", "resources").length).toBeGreaterThan(0);
+    const expectedTools = [...listed(runs.direct, "tools-list", "tools").filter((t) => !TOOLS_ONLY_DIRECT.includes(t)), ...TOOLS_ONLY_VIA_GATEWAY].sort();
+    expect(listed(runs.viaHttp, "tools-list", "tools")).toEqual(expectedTools);
+  });
+
+  test("stdio connector: tools differ from direct only by client capabilities", () => {
+    const expectedTools = [...listed(runs.direct, "tools-list", "tools").filter((t) => !TOOLS_ONLY_DIRECT.includes(t)), ...TOOLS_ONLY_VIA_GATEWAY].sort();
+    expect(listed(runs.viaStdio, "tools-list", "tools")).toEqual(expectedTools);
+  });
+
+  // The list scenarios only check shape, so compare what was listed: a start-up race once
+  // left the stdio connector with no prompts or resources.
+  test("stdio connector: the same prompts and resources as direct", () => {
+    const prompts = listed(runs.viaStdio, "prompts-list", "prompts");
+    const resources = listed(runs.viaStdio, "resources-list", "resources");
+    expect(prompts).toEqual(listed(runs.direct, "prompts-list", "prompts"));
+    expect(resources).toEqual(listed(runs.direct, "resources-list", "resources"));
+  });
+});

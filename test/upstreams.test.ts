@@ -1,0 +1,425 @@
+/**
+ * End to end through real upstream MCP servers: the compiled gateway in a
+ * child process, configured with `mintgate apply`, reached by the official
+ * SDK Client over Streamable HTTP and over the legacy HTTP+SSE transport.
+ *
+ * One virtual MCP ("team") holds five connectors, each with its own prefix:
+ *   ev     stdio  @modelcontextprotocol/server-everything (stdio mode)
+ *   mem    stdio  @modelcontextprotocol/server-memory (MEMORY_FILE_PATH in a temp dir)
+ *   fs     stdio  @modelcontextprotocol/server-filesystem (one temp dir allowed)
+ *   evh    http   server-everything in Streamable HTTP mode, started here on 127.0.0.1
+ *   probe  stdio  test/fixtures/cancel-probe-stdio.ts, which logs every
+ *                 notifications/cancelled it receives (the proof that cancellation
+ *                 reaches an upstream)
+ *
+ * A second virtual MCP ("race") holds test/fixtures/list-race-stdio.ts, the
+ * deterministic reproduction of a gateway bug (see the BUG tests at the end).
+ *
+ * No timing assertions: every wait is a bounded poll with a generous deadline.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { Database } from "bun:sqlite";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { SSEClientTransport } from "@modelcontextprotocol/sdk/client/sse.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import type { Progress } from "@modelcontextprotocol/sdk/types.js";
+import { existsSync, readFileSync, realpathSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { everythingEntryPath, startEverythingServer, type EverythingServer } from "./conformance/everything-server.ts";
+import { REPO_ROOT, runMintgate, startGateway, tempDir, type RunningGateway } from "./harness.ts";
+
+const SLUG = "team";
+const RACE_SLUG = "race";
+const PREFIXES = { everything: "ev", memory: "mem", files: "fs", everythingHttp: "evh", probe: "probe" } as const;
+/** Tools that must be listed before the tests start: one per connector, plus the ones the tests call. */
+const EXPECTED_TOOLS = [
+  "ev__echo",
+  "ev__trigger-long-running-operation",
+  "mem__create_entities",
+  "mem__read_graph",
+  "fs__read_text_file",
+  "evh__echo",
+  "evh__trigger-long-running-operation",
+  "probe__slow",
+  "probe__ping",
+];
+const FILE_TEXT = "hello from the files connector\nsecond line\n";
+/** One of server-everything's static resources, and its text (the file it serves). */
+const STATIC_DOC_URI = "demo://resource/static/document/features.md";
+const staticDocText = () => readFileSync(join(dirname(everythingEntryPath()), "docs", "features.md"), "utf8");
+
+/** The JS entry a package's bin names, to run with Bun (process.execPath). */
+function binEntry(pkg: string): string {
+  const manifestPath = Bun.resolveSync(`${pkg}/package.json`, REPO_ROOT);
+  const manifest = JSON.parse(readFileSync(manifestPath, "utf8")) as { bin: string | Record<string, string> };
+  const bin = typeof manifest.bin === "string" ? manifest.bin : Object.values(manifest.bin)[0]!;
+  return join(dirname(manifestPath), bin);
+}
+
+/** Polls `check` until it returns a value, or throws with `context()` after `timeoutMs`. */
+async function waitFor<T>(what: string, check: () => Promise<T | undefined> | T | undefined, context: () => string = () => "", timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value !== undefined) return value;
+    } catch (error) {
+      lastError = error;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? ` (last error: ${String(lastError)})` : ""}\n${context()}`);
+    }
+    await Bun.sleep(50);
+  }
+}
+
+function textOf(result: unknown): string {
+  const content = (result as { content?: { type: string; text?: string }[] }).content ?? [];
+  return content
+    .filter((c) => c.type === "text")
+    .map((c) => c.text ?? "")
+    .join("\n");
+}
+
+interface ProbeEvent {
+  event: "started" | "notification" | "aborted" | "finished";
+  tag?: string;
+  requestId?: string | number;
+  reason?: string;
+}
+
+let gateway: RunningGateway;
+let httpUpstream: EverythingServer;
+let token: string;
+let filesDir: string;
+let memoryFile: string;
+let probeLog: string;
+const clients: Client[] = [];
+/** What the cancellation test observed, checked again by the BUG tests. */
+const cancelled: { audit?: AuditRecord; clientErrors?: string[] } = {};
+/** The race VMCP's catalogue after the held tools/list was answered. */
+const race: { after?: { tools: string[]; prompts: string[]; resources: string[] } } = {};
+
+interface AuditRecord {
+  exposed_name: string;
+  outcome: string;
+  error: string | null;
+  arguments: string | null;
+}
+
+/** The gateway's audit records for one exposed tool, read from its SQLite file (read-only). */
+function auditRecordsFor(exposedName: string): AuditRecord[] {
+  const db = new Database(join(gateway.dataDir, "mintgate.db"), { readonly: true });
+  try {
+    return db.query<AuditRecord, [string]>("SELECT exposed_name, outcome, error, arguments FROM call_records WHERE exposed_name = ?").all(exposedName);
+  } finally {
+    db.close();
+  }
+}
+
+function probeEvents(): ProbeEvent[] {
+  if (!existsSync(probeLog)) return [];
+  return readFileSync(probeLog, "utf8")
+    .split("\n")
+    .filter((line) => line.trim() !== "")
+    .map((line) => JSON.parse(line) as ProbeEvent);
+}
+
+async function connectStreamable(slug = SLUG): Promise<Client> {
+  const client = new Client({ name: "upstreams-test", version: "0.0.0" });
+  const transport = new StreamableHTTPClientTransport(new URL(`${gateway.url}/mcp/${slug}`), {
+    requestInit: { headers: { Authorization: `Bearer ${token}` } },
+  });
+  await client.connect(transport);
+  clients.push(client);
+  return client;
+}
+
+beforeAll(async () => {
+  const work = tempDir("mintgate-upstreams");
+  const dataDir = join(work, "data");
+  // Real paths: server-filesystem compares resolved paths against its allowed directories.
+  filesDir = realpathSync(tempDir("mintgate-files"));
+  writeFileSync(join(filesDir, "hello.txt"), FILE_TEXT);
+  memoryFile = join(realpathSync(tempDir("mintgate-memory")), "memory.jsonl");
+  probeLog = join(work, "cancel-probe.jsonl");
+
+  httpUpstream = await startEverythingServer();
+
+  const init = await runMintgate(["init", "--data", dataDir]);
+  expect(init.code, init.stderr).toBe(0);
+
+  const bun = process.execPath;
+  // JSON is YAML too, so the file is written with JSON.stringify: no quoting surprises in paths.
+  const config = {
+    connectors: [
+      { name: "everything", kind: "stdio", command: bun, args: [everythingEntryPath(), "stdio"] },
+      { name: "memory", kind: "stdio", command: bun, args: [binEntry("@modelcontextprotocol/server-memory")], env: { MEMORY_FILE_PATH: memoryFile } },
+      { name: "files", kind: "stdio", command: bun, args: [binEntry("@modelcontextprotocol/server-filesystem"), filesDir] },
+      { name: "everything-http", kind: "http", url: httpUpstream.url },
+      { name: "probe", kind: "stdio", command: bun, args: [join(import.meta.dir, "fixtures", "cancel-probe-stdio.ts")], env: { CANCEL_PROBE_LOG: probeLog } },
+      { name: "race", kind: "stdio", command: bun, args: [join(import.meta.dir, "fixtures", "list-race-stdio.ts")] },
+    ],
+    virtualMcps: [
+      {
+        slug: SLUG,
+        name: "Team",
+        connectors: [
+          { connector: "everything", prefix: PREFIXES.everything },
+          { connector: "memory", prefix: PREFIXES.memory },
+          { connector: "files", prefix: PREFIXES.files },
+          { connector: "everything-http", prefix: PREFIXES.everythingHttp },
+          { connector: "probe", prefix: PREFIXES.probe },
+        ],
+      },
+      { slug: RACE_SLUG, name: "List race reproduction", connectors: [{ connector: "race", prefix: "race" }] },
+    ],
+  };
+  const configFile = join(work, "mintgate.yaml");
+  writeFileSync(configFile, JSON.stringify(config, null, 2));
+  const applied = await runMintgate(["apply", "-f", configFile, "--data", dataDir]);
+  expect(applied.code, applied.stderr).toBe(0);
+
+  const created = await runMintgate(["tokens", "create", "--user", "t@example.com", "--json", "--data", dataDir]);
+  expect(created.code, created.stderr).toBe(0);
+  token = (JSON.parse(created.stdout) as { token: string }).token;
+  expect(token.length).toBeGreaterThan(10);
+
+  gateway = await startGateway({ dataDir });
+
+  // Every connector starts in the background; wait until all their tools are listed.
+  const client = await connectStreamable();
+  await waitFor(
+    "every connector's tools to be listed",
+    async () => {
+      const names = new Set((await client.listTools()).tools.map((t) => t.name));
+      return EXPECTED_TOOLS.every((name) => names.has(name)) ? true : undefined;
+    },
+    () => `gateway output:\n${gateway.output()}`,
+    45_000,
+  );
+  const raceClient = await connectStreamable(RACE_SLUG);
+  await waitFor(
+    "the list-race connector's tools to be listed",
+    async () => ((await raceClient.listTools()).tools.some((t) => t.name === "race__release") ? true : undefined),
+    () => `gateway output:\n${gateway.output()}`,
+    45_000,
+  );
+}, 90_000);
+
+afterAll(async () => {
+  await Promise.all(clients.map((c) => c.close().catch(() => {})));
+  await gateway?.stop();
+  await httpUpstream?.stop();
+});
+
+describe("one virtual MCP over four real upstreams and a probe", () => {
+  test("tools/list shows every connector's tools under its own prefix", async () => {
+    const client = await connectStreamable();
+    const tools = (await client.listTools()).tools;
+    const names = tools.map((t) => t.name);
+    for (const prefix of Object.values(PREFIXES)) {
+      expect(names.some((n) => n.startsWith(`${prefix}__`))).toBe(true);
+    }
+    // Nothing unprefixed leaks through, and no name is listed twice.
+    expect(names.every((n) => Object.values(PREFIXES).some((p) => n.startsWith(`${p}__`)))).toBe(true);
+    expect(new Set(names).size).toBe(names.length);
+    // The same upstream over stdio and over HTTP offers the same base tool set.
+    const base = (prefix: string) => names.filter((n) => n.startsWith(`${prefix}__`)).map((n) => n.slice(prefix.length + 2)).sort();
+    expect(base("evh")).toEqual(base("ev"));
+    // Definitions pass through with only the name changed.
+    const echo = tools.find((t) => t.name === "ev__echo")!;
+    expect(echo.description).toBe("Echoes back the input string");
+    expect(echo.inputSchema.properties).toHaveProperty("message");
+  });
+
+  test("a tool call reaches each connector", async () => {
+    const client = await connectStreamable();
+
+    expect(textOf(await client.callTool({ name: "ev__echo", arguments: { message: "over stdio" } }))).toBe("Echo: over stdio");
+    expect(textOf(await client.callTool({ name: "evh__echo", arguments: { message: "over http" } }))).toBe("Echo: over http");
+
+    const created = await client.callTool({
+      name: "mem__create_entities",
+      arguments: { entities: [{ name: "Ada Lovelace", entityType: "person", observations: ["wrote the first program"] }] },
+    });
+    expect(created.isError).toBeFalsy();
+    const graph = textOf(await client.callTool({ name: "mem__read_graph", arguments: {} }));
+    expect(graph).toContain("Ada Lovelace");
+    expect(graph).toContain("wrote the first program");
+    // The connector's env reached the child: the graph was written where MEMORY_FILE_PATH says.
+    expect(readFileSync(memoryFile, "utf8")).toContain("Ada Lovelace");
+
+    const file = await client.callTool({ name: "fs__read_text_file", arguments: { path: join(filesDir, "hello.txt") } });
+    expect(file.isError).toBeFalsy();
+    expect(textOf(file)).toBe(FILE_TEXT);
+    // And the allowed-directory argument holds: outside it is refused by the upstream.
+    const outside = await client.callTool({ name: "fs__read_text_file", arguments: { path: memoryFile } });
+    expect(outside.isError).toBe(true);
+
+    expect(textOf(await client.callTool({ name: "probe__ping", arguments: { text: "hi" } }))).toBe("pong: hi");
+  });
+
+  test("prompts: listed with the prefix and fetched from the upstream", async () => {
+    const client = await connectStreamable();
+    const prompts = (await client.listPrompts()).prompts.map((p) => p.name);
+    expect(prompts).toContain("evh__simple-prompt");
+    expect(prompts).toContain("evh__args-prompt");
+    // Only connectors with prompts contribute; the prefix is on every name.
+    expect(prompts.every((name) => name.startsWith("evh__") || name.startsWith("ev__"))).toBe(true);
+
+    // Prompts and resources are checked on the everything *HTTP* connector (evh): the stdio
+    // one (ev) usually loses them to a gateway bug, reproduced deterministically by the
+    // "BUG: catalogue race" test below, so asserting on ev would make this test flaky.
+    const simple = await client.getPrompt({ name: "evh__simple-prompt" });
+    expect(simple.messages[0]?.content).toEqual({ type: "text", text: "This is a simple prompt without arguments." });
+    const withArgs = await client.getPrompt({ name: "evh__args-prompt", arguments: { city: "Lyon", state: "Rhône" } });
+    expect(withArgs.messages[0]?.content).toEqual({ type: "text", text: "What's weather in Lyon, Rhône?" });
+  });
+
+  test("resources: read through the namespaced URI the gateway lists", async () => {
+    const client = await connectStreamable();
+    const resources = (await client.listResources()).resources.map((r) => r.uri);
+    // curation.ts: an exposed URI is `<prefix>+<upstream URI>` (a scheme prefix), routed back by the part before "+".
+    const exposed = `${PREFIXES.everythingHttp}+${STATIC_DOC_URI}`;
+    expect(resources).toContain(exposed);
+    // server-memory's resource is namespaced the same way.
+    expect(resources).toContain("mem+memory://knowledge-graph");
+    const read = await client.readResource({ uri: exposed });
+    expect(read.contents).toHaveLength(1);
+    expect(read.contents[0]!.uri).toBe(exposed);
+    expect((read.contents[0] as { text: string }).text).toBe(staticDocText());
+
+    // Templates are namespaced the same way, and a URI made from one routes back.
+    const templates = (await client.listResourceTemplates()).resourceTemplates.map((t) => t.uriTemplate);
+    expect(templates).toContain("evh+demo://resource/dynamic/text/{resourceId}");
+    const dynamic = await client.readResource({ uri: "evh+demo://resource/dynamic/text/7" });
+    expect(dynamic.contents[0]!.uri).toBe("evh+demo://resource/dynamic/text/7");
+    expect((dynamic.contents[0] as { text: string }).text).toContain("7");
+
+    // An unknown prefix is refused by the gateway, not sent upstream.
+    await expect(client.readResource({ uri: "nope+demo://resource/dynamic/text/7" })).rejects.toThrow();
+  });
+
+  test("progress notifications from a long-running tool reach the client (stdio and http upstreams)", async () => {
+    const client = await connectStreamable();
+    for (const prefix of [PREFIXES.everything, PREFIXES.everythingHttp]) {
+      const progress: Progress[] = [];
+      const result = await client.callTool(
+        { name: `${prefix}__trigger-long-running-operation`, arguments: { duration: 1, steps: 4 } },
+        undefined,
+        { onprogress: (p) => progress.push(p), timeout: 30_000 },
+      );
+      expect(textOf(result)).toContain("Long running operation completed");
+      expect(progress.map((p) => p.progress)).toEqual([1, 2, 3, 4]);
+      expect(progress.every((p) => p.total === 4)).toBe(true);
+    }
+  });
+
+  test("cancellation: aborting a call sends notifications/cancelled to the upstream", async () => {
+    const client = await connectStreamable();
+    const clientErrors: string[] = [];
+    client.onerror = (error) => clientErrors.push(error.message);
+    const tag = `cancel-${crypto.randomUUID()}`;
+    const abort = new AbortController();
+    const call = client.callTool({ name: "probe__slow", arguments: { tag, seconds: 60 } }, undefined, { signal: abort.signal, timeout: 90_000 });
+    const settled = call.then(
+      () => "resolved",
+      (error: Error) => `rejected: ${error.message}`,
+    );
+
+    const started = await waitFor("the slow call to start upstream", () => probeEvents().find((e) => e.event === "started" && e.tag === tag), () => gateway.output());
+    abort.abort("the test gave up");
+    expect(await settled).toMatch(/^rejected: /);
+
+    // The upstream got notifications/cancelled for exactly the request it was running...
+    const notification = await waitFor(
+      "notifications/cancelled at the upstream",
+      () => probeEvents().find((e) => e.event === "notification" && e.requestId === started.requestId),
+      () => `probe log:\n${JSON.stringify(probeEvents(), null, 1)}\ngateway output:\n${gateway.output()}`,
+    );
+    expect(notification.requestId).toBe(started.requestId!);
+    // ...and the SDK there aborted the handler (the process is still alive, unlike a close).
+    await waitFor("the handler to be aborted", () => probeEvents().find((e) => e.event === "aborted" && e.tag === tag));
+    expect(probeEvents().some((e) => e.event === "finished" && e.tag === tag)).toBe(false);
+    expect(textOf(await client.callTool({ name: "probe__ping", arguments: { text: "still here" } }))).toBe("pong: still here");
+
+    // Every call leaves one audit record; keep it (and what the client saw) for the BUG tests below.
+    cancelled.audit = await waitFor("the audit record of the cancelled call", () => auditRecordsFor("probe__slow").find((r) => r.arguments?.includes(tag)));
+    cancelled.clientErrors = clientErrors;
+  });
+});
+
+describe("legacy HTTP+SSE transport", () => {
+  test("/sse/<slug> lists tools and calls one", async () => {
+    // Without the token the stream is refused, as /mcp/<slug> is.
+    const refused = await fetch(`${gateway.url}/sse/${SLUG}`);
+    expect(refused.status).toBe(401);
+    await refused.body?.cancel();
+
+    const authorization = `Bearer ${token}`;
+    const transport = new SSEClientTransport(new URL(`${gateway.url}/sse/${SLUG}`), {
+      requestInit: { headers: { Authorization: authorization } },
+      eventSourceInit: {
+        fetch: (url, init) => {
+          const headers = new Headers(init?.headers);
+          headers.set("Authorization", authorization);
+          return fetch(url, { ...init, headers });
+        },
+      },
+    });
+    const client = new Client({ name: "upstreams-test-sse", version: "0.0.0" });
+    await client.connect(transport);
+    clients.push(client);
+
+    const names = (await client.listTools()).tools.map((t) => t.name);
+    for (const name of EXPECTED_TOOLS) expect(names).toContain(name);
+    expect(textOf(await client.callTool({ name: "ev__echo", arguments: { message: "over legacy sse" } }))).toBe("Echo: over legacy sse");
+    expect(textOf(await client.callTool({ name: "evh__echo", arguments: { message: "sse to http" } }))).toBe("Echo: sse to http");
+  });
+});
+
+describe("an upstream that announces tools/list_changed during start-up (list-race fixture)", () => {
+  test("the held refresh is released and the new tool shows up", async () => {
+    const client = await connectStreamable(RACE_SLUG);
+    const snapshot = async () => ({
+      tools: (await client.listTools()).tools.map((t) => t.name).sort(),
+      prompts: (await client.listPrompts()).prompts.map((p) => p.name),
+      resources: (await client.listResources()).resources.map((r) => r.uri),
+    });
+    // Before the refresh is answered, the catalogue from connect() is complete.
+    const before = await snapshot();
+    expect(before).toEqual({ tools: ["race__ping", "race__release"], prompts: ["race__greeting"], resources: ["race+race://doc"] });
+    expect((await client.getPrompt({ name: "race__greeting" })).messages[0]?.content).toEqual({ type: "text", text: "hello from list-race" });
+
+    expect(textOf(await client.callTool({ name: "race__release", arguments: {} }))).toMatch(/^released [1-9]/);
+    race.after = await waitFor("the refreshed tool list", async () => {
+      const now = await snapshot();
+      return now.tools.includes("race__late-tool") ? now : undefined;
+    });
+    expect(race.after.tools).toEqual(["race__late-tool", "race__ping", "race__release"]);
+    // What happened to prompts and resources is checked by the BUG test below.
+  });
+});
+
+describe("regressions found by these tests", () => {
+  // A tools/list_changed that arrives while the connector is still fetching its first
+  // catalogue once wiped prompts and resources (list-race-stdio.ts forces that order).
+  test("a tools/list_changed during start-up does not wipe prompts and resources", () => {
+    expect(race.after).toBeDefined();
+    expect(race.after!.prompts).toEqual(["race__greeting"]);
+    expect(race.after!.resources).toEqual(["race+race://doc"]);
+  });
+
+  // A client-cancelled call was once recorded as a timeout and answered anyway.
+  test("a cancelled call is recorded as 'cancelled'", () => {
+    expect(cancelled.audit).toBeDefined();
+    expect(cancelled.audit!.outcome).toBe("cancelled");
+  });
+
+  test("no response is sent for a request the client cancelled", () => {
+    expect(cancelled.clientErrors).toBeDefined();
+    expect(cancelled.clientErrors!.filter((m) => m.includes("unknown message ID"))).toEqual([]);
+  });
+});
