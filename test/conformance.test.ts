@@ -63,50 +63,13 @@ const GATEWAY_OWN_HTTP: Record<string, string> = {
 };
 
 /**
- * Scenarios whose verdict differs through the gateway, each investigated in
- * the suite's checks.json. These are gateway behaviours, not HTTP-layer ones,
- * so they are NOT silently excluded: the test requires the set of differing
- * scenarios to be exactly this one, with exactly these verdicts, and the
- * gateway's error message to match `cause` (a new divergence, a vanished one
- * or a different cause all fail the test).
+ * Scenarios whose verdict may differ through the gateway, each with its
+ * investigated cause. Empty: unknown tools are answered as the SDK's servers
+ * do (an isError result) and resources/subscribe is passed through, which
+ * were the two divergences the suite found. The test requires the set of
+ * differing scenarios to be exactly this one.
  */
-const KNOWN_DIVERGENCES: Record<string, { direct: Verdict; gateway: Verdict; cause: RegExp; why: string }> = {
-  // The suite calls tool "test_simple_text", which server-everything does not have.
-  // Directly, the SDK's McpServer answers with a *result* {isError:true, text:"MCP error -32602:
-  // Tool test_simple_text not found"}, and the scenario only checks the result's shape, so it passes.
-  // mintgate answers an unknown tool itself (session.ts callTool: the name is not in the curated
-  // catalogue) with a JSON-RPC *error* -32602 "There is no tool ...", which the scenario counts as a
-  // failure. The gateway's answer is the one the MCP spec describes for unknown tools (a protocol
-  // error); the direct "pass" is an artefact of the missing fixture tool.
-  "tools-call-simple-text": {
-    direct: "passed",
-    gateway: "failed",
-    cause: /There is no tool "test_simple_text" in virtual MCP/,
-    why: "unknown tool: upstream SDK returns an isError result, mintgate a JSON-RPC -32602 error",
-  },
-  "tools-call-error": {
-    direct: "passed",
-    gateway: "failed",
-    cause: /There is no tool "test_error_handling" in virtual MCP/,
-    why: "unknown tool: upstream SDK returns an isError result, mintgate a JSON-RPC -32602 error",
-  },
-  // server-everything supports resources/subscribe and /unsubscribe (it advertises
-  // resources.subscribe). mintgate's session does not forward them (session.ts dispatch: default ->
-  // -32601 "mintgate does not support the method") and does not advertise `subscribe` in its own
-  // resources capability. The unsubscribe scenario subscribes first, so it fails on subscribe too.
-  "resources-subscribe": {
-    direct: "passed",
-    gateway: "failed",
-    cause: /mintgate does not support the method "resources\/subscribe"/,
-    why: "resources/subscribe is not forwarded by the gateway (-32601)",
-  },
-  "resources-unsubscribe": {
-    direct: "passed",
-    gateway: "failed",
-    cause: /mintgate does not support the method "resources\/subscribe"/,
-    why: "resources/subscribe (its first step) is not forwarded by the gateway (-32601)",
-  },
-};
+const KNOWN_DIVERGENCES: Record<string, { direct: Verdict; gateway: Verdict; cause: RegExp; why: string }> = {};
 
 /**
  * tools-list details: which tools server-everything offers depends on the

@@ -197,7 +197,9 @@ ${dynamicConnector("dyn", toolsFile, join(dir, "pid"))}virtualMcps:
     });
     expect(pending.map((p) => p.name).sort()).toEqual(["d__alpha", "d__slow"]);
     expect(await toolNames(client)).toEqual([]);
-    await expect(client.callTool({ name: "d__alpha", arguments: {} })).rejects.toThrow('There is no tool "d__alpha"');
+    const hidden = await client.callTool({ name: "d__alpha", arguments: {} });
+    expect(hidden.isError).toBe(true);
+    expect(textOf(hidden)).toBe('There is no tool "d__alpha" in virtual MCP "guarded".');
 
     let notified = 0;
     client.setNotificationHandler(ToolListChangedNotificationSchema, async () => {

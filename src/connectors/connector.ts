@@ -55,6 +55,8 @@ export class Connector {
   /** list_changed notifications that arrived before the first catalogue was in. */
   private readonly deferredRefreshes = new Set<string>();
   private refreshing: Promise<void> = Promise.resolve();
+  /** Upstream resource subscriptions, shared by every session that asked (refcounted by listener). */
+  private readonly resourceListeners = new Map<string, Set<(uri: string) => void>>();
   private readonly stateListeners = new Set<Listener>();
 
   constructor(
@@ -106,6 +108,28 @@ export class Connector {
     return session.request(method, params, { timeoutMs: this.definition.timeoutMs, ...options });
   }
 
+  /** Subscribes `listener` to updates of an upstream resource; the upstream is asked once per URI. */
+  async subscribeResource(uri: string, listener: (uri: string) => void): Promise<void> {
+    let listeners = this.resourceListeners.get(uri);
+    const first = !listeners;
+    if (!listeners) this.resourceListeners.set(uri, (listeners = new Set()));
+    listeners.add(listener);
+    if (!first) return;
+    try {
+      await this.request("resources/subscribe", { uri });
+    } catch (error) {
+      this.resourceListeners.delete(uri);
+      throw error;
+    }
+  }
+
+  async unsubscribeResource(uri: string, listener: (uri: string) => void): Promise<void> {
+    const listeners = this.resourceListeners.get(uri);
+    if (!listeners?.delete(listener) || listeners.size > 0) return;
+    this.resourceListeners.delete(uri);
+    await this.request("resources/unsubscribe", { uri }).catch(() => {});
+  }
+
   private setState(state: ConnectorState): void {
     this.state = state;
     for (const listener of this.stateListeners) listener();
@@ -127,8 +151,13 @@ export class Connector {
       session.onClose = (reason) => {
         if (generation === this.generation && !this.stopping) this.fail(`the upstream ${this.describeExit() ?? reason}`);
       };
-      session.onNotification = (method) => {
+      session.onNotification = (method, params) => {
         if (generation !== this.generation) return;
+        if (method === "notifications/resources/updated") {
+          const uri = String(params?.uri);
+          for (const listener of this.resourceListeners.get(uri) ?? []) listener(uri);
+          return;
+        }
         // Until the first full catalogue is in, a refresh would race it: do it afterwards.
         if (this.state.status !== "ready") this.deferredRefreshes.add(method);
         else this.queueRefresh(method);
@@ -143,6 +172,10 @@ export class Connector {
       log.info("connector ready", { connector: this.name, kind: this.definition.spec.kind, tools: catalogue.tools.length });
       for (const method of this.deferredRefreshes) this.queueRefresh(method);
       this.deferredRefreshes.clear();
+      // A new upstream session knows nothing of the subscriptions the old one had.
+      for (const uri of this.resourceListeners.keys()) {
+        this.request("resources/subscribe", { uri }).catch((error: Error) => log.warn("could not renew a resource subscription", { connector: this.name, uri, error: error.message }));
+      }
     } catch (error) {
       if (generation !== this.generation || this.stopping) return;
       this.fail((error as Error).message);

@@ -29,6 +29,8 @@ class RpcError extends Error {
  */
 export class GatewaySession {
   private readonly inFlight = new Map<RequestId, AbortController>();
+  /** Resource subscriptions by exposed URI, each with the listener it registered upstream. */
+  private readonly subscriptions = new Map<string, { connector: Connector; upstreamUri: string; listener: (uri: string) => void }>();
   lastActivity = Date.now();
   protocolVersion = LATEST_PROTOCOL_VERSION;
 
@@ -53,6 +55,8 @@ export class GatewaySession {
 
   close(): Promise<void> {
     for (const abort of this.inFlight.values()) abort.abort("the session ended");
+    for (const { connector, upstreamUri, listener } of this.subscriptions.values()) void connector.unsubscribeResource(upstreamUri, listener);
+    this.subscriptions.clear();
     return this.transport.close();
   }
 
@@ -115,6 +119,10 @@ export class GatewaySession {
         return { resourceTemplates: catalogue.resourceTemplates };
       case "resources/read":
         return this.readResource(id, signal, params);
+      case "resources/subscribe":
+        return this.subscribe(String(params?.uri));
+      case "resources/unsubscribe":
+        return this.unsubscribe(String(params?.uri));
       case "completion/complete":
         return this.complete(id, signal, params);
       case "logging/setLevel":
@@ -130,7 +138,7 @@ export class GatewaySession {
     const definition = this.runtime.definition;
     return {
       protocolVersion: this.protocolVersion,
-      capabilities: { tools: { listChanged: true }, prompts: { listChanged: true }, resources: { listChanged: true }, completions: {}, logging: {} },
+      capabilities: { tools: { listChanged: true }, prompts: { listChanged: true }, resources: { listChanged: true, subscribe: true }, completions: {}, logging: {} },
       serverInfo: { name: `mintgate/${definition.slug}`, title: definition.name, version: VERSION },
       ...(definition.description ? { instructions: definition.description } : {}),
     };
@@ -167,7 +175,12 @@ export class GatewaySession {
     let outcome: CallOutcome = "ok";
     let errorText: string | null = null;
     try {
-      if (!tool) throw new RpcError(ErrorCode.InvalidParams, `There is no tool "${name}" in virtual MCP "${this.runtime.slug}".`);
+      if (!tool) {
+        // As the SDK's own servers do: a tool result the model can read, not a protocol error.
+        outcome = "error";
+        errorText = `There is no tool "${name}" in virtual MCP "${this.runtime.slug}".`;
+        return { content: [{ type: "text", text: errorText }], isError: true };
+      }
       const result = await this.forward(id, signal, tool.connector, "tools/call", { ...params, name: tool.upstreamName });
       if (result.isError === true) {
         outcome = "error";
@@ -210,6 +223,28 @@ export class GatewaySession {
     const contents = result.contents as { uri: string }[] | undefined;
     if (route.attachment.prefix === "" || !contents) return result;
     return { ...result, contents: contents.map((c) => ({ ...c, uri: exposedUri(route.attachment.prefix, c.uri) })) };
+  }
+
+  private async subscribe(uri: string): Promise<Record<string, unknown>> {
+    if (this.subscriptions.has(uri)) return {};
+    const route = routeUri(this.runtime.definition.connectors, uri);
+    if (!route) throw new RpcError(ErrorCode.InvalidParams, `No connector in virtual MCP "${this.runtime.slug}" serves the resource "${uri}".`);
+    const connector = this.runtime.connectorFor(route.attachment.connector, this.principal);
+    const listener = () => {
+      void this.transport.send({ jsonrpc: "2.0", method: "notifications/resources/updated", params: { uri } }).catch(() => {});
+    };
+    await connector.subscribeResource(route.upstreamUri, listener);
+    this.subscriptions.set(uri, { connector, upstreamUri: route.upstreamUri, listener });
+    return {};
+  }
+
+  private async unsubscribe(uri: string): Promise<Record<string, unknown>> {
+    const subscription = this.subscriptions.get(uri);
+    if (subscription) {
+      this.subscriptions.delete(uri);
+      await subscription.connector.unsubscribeResource(subscription.upstreamUri, subscription.listener);
+    }
+    return {};
   }
 
   private complete(id: RequestId, signal: AbortSignal, params: Params): Promise<Record<string, unknown>> {
