@@ -1,0 +1,1051 @@
+/**
+ * tools/call throughput, latency, CPU and memory figures for the gateway path,
+ * measured against three comparison targets in one run. Prints what it
+ * measures and never fails on a number; run `make bench`, or
+ * `bun bench/gateway.ts [--quick] [--json]` after `make build`.
+ *
+ * Targets, all on 127.0.0.1, all serving one tool `echo` (bench/fixtures):
+ *   (a) an SDK McpServer on the Web-standard Streamable HTTP transport under Bun.serve, called directly
+ *   (b) (a) as an `http` connector behind dist/mintgate            (tool h__echo)
+ *   (c) a bun stdio SDK echo server as a `stdio` connector behind mintgate (tool s__echo)
+ *   (d) the same stdio server behind supergateway (stateful Streamable HTTP), the peer
+ *
+ * One load generator drives them with two client kinds (raw JSON-RPC POSTs over
+ * fetch, and SDK Clients), 16 B and 64 KiB string arguments and concurrency 1,
+ * 16 and 64; each concurrent worker holds its own session. Every cell is split
+ * into rounds and the targets run one after another inside a round (in a
+ * rotating order), so a noisy machine hits them alike.
+ *
+ * mintgate is set up the way a user would: `init`, `apply -f mintgate.yaml`,
+ * `tokens create`, `serve --port 0` on a temporary data directory; call records
+ * stay on. supergateway runs under node with bench/fixtures/listen-loopback.cjs
+ * preloaded, because it has no option for the listen address. CPU per call is
+ * read from /proc/<pid>/stat around each measured slice. The table also goes to
+ * a file in the OS temp directory, whose path is printed last.
+ */
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { LATEST_PROTOCOL_VERSION } from "@modelcontextprotocol/sdk/types.js";
+import type { Subprocess } from "bun";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpus, tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+
+const ROOT = resolve(import.meta.dir, "..");
+const BINARY = join(ROOT, "dist", "mintgate");
+const FIXTURES = join(import.meta.dir, "fixtures");
+const ECHO_HTTP = join(FIXTURES, "echo-http.ts");
+const ECHO_STDIO = join(FIXTURES, "echo-stdio.ts");
+const LOOPBACK_PRELOAD = join(FIXTURES, "listen-loopback.cjs");
+const SUPERGATEWAY = join(ROOT, "node_modules", "supergateway", "dist", "index.js");
+
+const QUICK = process.argv.includes("--quick");
+const JSON_OUTPUT = process.argv.includes("--json");
+
+/** How each cell's time is cut: `rounds` slices of `sliceMs` measured, each after `warmMs` unmeasured. */
+const TIMING = QUICK
+  ? { rounds: 1, sliceMs: 300, warmMs: 100, firstWarmMs: 150 }
+  : { rounds: 3, sliceMs: 800, warmMs: 200, firstWarmMs: 500 };
+
+const CONCURRENCIES = [1, 16, 64] as const;
+const PAYLOAD_BYTES = [16, 64 * 1024] as const;
+const CLIENT_KINDS = ["raw", "sdk"] as const;
+const IDLE_SESSIONS = QUICK ? 200 : 1000;
+const IDLE_WARMUP_SESSIONS = 50;
+const SESSION_OPEN_PARALLEL = 16;
+
+/** Bounds, so that nothing can stall or grow the bench without limit. */
+const MAX_CALLS_PER_SLICE = 200_000;
+const CALL_TIMEOUT_MS = 30_000;
+const START_TIMEOUT_MS = 30_000;
+const READY_TIMEOUT_MS = 60_000;
+const EXIT_TIMEOUT_MS = 15_000;
+const IDLE_PHASE_TIMEOUT_MS = 120_000;
+const SETTLE_MS = 1_500;
+/** How long the gateway is watched while idle (CPU, then RSS) before any client session. */
+const IDLE_WATCH_MS = QUICK ? 1_500 : 3_000;
+/** Bun's fetch allows 256 requests at once unless told otherwise; SDK clients each hold a GET stream open. */
+const FETCH_LIMIT = "4096";
+
+type ClientKind = (typeof CLIENT_KINDS)[number];
+type TargetId = "a" | "b" | "c" | "d";
+type Child = Subprocess<"ignore" | "pipe", "pipe" | "ignore", "pipe">;
+
+const TARGET_NAMES: Record<TargetId, string> = {
+  a: "SDK echo server (Bun.serve, web-standard transport), direct",
+  b: "mintgate -> http connector -> (a)",
+  c: "mintgate -> stdio connector (bun echo-stdio.ts)",
+  d: "supergateway --stateful -> stdio (same server), peer",
+};
+
+// ── small helpers ──────────────────────────────────────────────────────────────
+
+/** The caller's MINTGATE_* settings would move the data dir, host or key; the bench uses its own. */
+function childEnv(extra: Record<string, string> = {}): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [name, value] of Object.entries(process.env)) {
+    if (value !== undefined && !name.startsWith("MINTGATE_") && name !== "BUN_CONFIG_MAX_HTTP_REQUESTS") env[name] = value;
+  }
+  return { ...env, ...extra };
+}
+
+async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} took longer than ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Linear interpolation between closest ranks. */
+function percentile(sorted: ArrayLike<number>, p: number): number {
+  if (sorted.length === 0) return NaN;
+  const index = (p / 100) * (sorted.length - 1);
+  const low = Math.floor(index);
+  const high = Math.min(low + 1, sorted.length - 1);
+  return sorted[low]! + (sorted[high]! - sorted[low]!) * (index - low);
+}
+
+/** Runs `task` for every item, at most `parallel` at a time. */
+async function forEachLimited<T>(items: readonly T[], parallel: number, task: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const lane = async () => {
+    while (next < items.length) await task(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(parallel, items.length) }, lane));
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+const progress = (line: string) => process.stderr.write(`[bench] ${line}\n`);
+
+// ── /proc ──────────────────────────────────────────────────────────────────────
+
+const CLOCK_TICKS = (() => {
+  const result = spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" });
+  const ticks = Number(result.stdout?.trim());
+  return Number.isFinite(ticks) && ticks > 0 ? ticks : 100;
+})();
+
+interface ProcStat {
+  pid: number;
+  ppid: number;
+  /** utime + stime, in clock ticks. */
+  cpuTicks: number;
+}
+
+function readStat(pid: number): ProcStat | null {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/stat`, "utf8");
+  } catch {
+    return null;
+  }
+  // The command name (field 2) may hold spaces and parentheses: split after the last ")".
+  const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
+  return { pid, ppid: Number(fields[1]), cpuTicks: Number(fields[11]) + Number(fields[12]) };
+}
+
+function allProcesses(): ProcStat[] {
+  const stats: ProcStat[] = [];
+  for (const name of readdirSync("/proc")) {
+    if (!/^\d+$/.test(name)) continue;
+    const stat = readStat(Number(name));
+    if (stat) stats.push(stat);
+  }
+  return stats;
+}
+
+function childrenOf(pid: number, processes = allProcesses()): number[] {
+  return processes.filter((p) => p.ppid === pid).map((p) => p.pid);
+}
+
+function descendantsOf(pid: number): number[] {
+  const processes = allProcesses();
+  const found: number[] = [];
+  const queue = [pid];
+  for (let guard = 0; queue.length > 0 && guard < 100_000; guard++) {
+    const parent = queue.shift()!;
+    for (const child of childrenOf(parent, processes)) {
+      found.push(child);
+      queue.push(child);
+    }
+  }
+  return found;
+}
+
+function cpuTicksOf(pids: readonly number[]): number {
+  let total = 0;
+  for (const pid of pids) total += readStat(pid)?.cpuTicks ?? 0;
+  return total;
+}
+
+interface Memory {
+  rssKiB: number;
+  hwmKiB: number;
+}
+
+function readMemory(pid: number): Memory | null {
+  let status: string;
+  try {
+    status = readFileSync(`/proc/${pid}/status`, "utf8");
+  } catch {
+    return null;
+  }
+  const kib = (field: string) => Number(status.match(new RegExp(`^${field}:\\s+(\\d+) kB`, "m"))?.[1] ?? NaN);
+  return { rssKiB: kib("VmRSS"), hwmKiB: kib("VmHWM") };
+}
+
+// ── processes the bench starts ─────────────────────────────────────────────────
+
+const running = new Set<Child>();
+const warnings: string[] = [];
+
+interface Started {
+  proc: Child;
+  /** The last 64 KiB of stderr, for error messages. */
+  stderrTail(): string;
+}
+
+function startProcess(cmd: string[], options: { env?: Record<string, string>; stdinPipe?: boolean; cwd?: string }): Started {
+  const proc = Bun.spawn(cmd, {
+    cwd: options.cwd ?? ROOT,
+    env: options.env ?? childEnv(),
+    stdin: options.stdinPipe ? "pipe" : "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+  }) as Child;
+  running.add(proc);
+  let tail = "";
+  // Drained from the start so that a chatty child never blocks on a full pipe.
+  void (async () => {
+    const decoder = new TextDecoder();
+    for await (const chunk of proc.stderr) {
+      tail = (tail + decoder.decode(chunk, { stream: true })).slice(-64 * 1024);
+    }
+  })().catch(() => {});
+  return { proc, stderrTail: () => tail };
+}
+
+/** Reads a stream until `pattern` matches the text so far, then keeps draining it in the background. */
+async function waitForLine(stream: ReadableStream<Uint8Array>, pattern: RegExp, what: string): Promise<RegExpMatchArray> {
+  const reader = stream.getReader();
+  const decoder = new TextDecoder();
+  let text = "";
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) throw new Error(`${what} ended before printing ${pattern} (got ${JSON.stringify(text.slice(-500))})`);
+    text += decoder.decode(value, { stream: true });
+    const match = text.match(pattern);
+    if (match) {
+      void (async () => {
+        for (;;) if ((await reader.read()).done) return;
+      })().catch(() => {});
+      return match;
+    }
+    if (text.length > 1024 * 1024) text = text.slice(-64 * 1024);
+  }
+}
+
+/** SIGTERM and wait for the exit; SIGKILL only if it does not come in time. */
+async function stopProcess(proc: Child): Promise<void> {
+  if (!running.delete(proc)) return;
+  if (proc.exitCode !== null || proc.signalCode !== null) return;
+  proc.kill("SIGTERM");
+  try {
+    await withTimeout(proc.exited, EXIT_TIMEOUT_MS, `pid ${proc.pid} exiting after SIGTERM`);
+  } catch (error) {
+    warnings.push(`${errorText(error)}; sent SIGKILL`);
+    proc.kill("SIGKILL");
+    await withTimeout(proc.exited, EXIT_TIMEOUT_MS, `pid ${proc.pid} exiting after SIGKILL`).catch(() => {});
+  }
+}
+
+async function runCli(args: string[]): Promise<string> {
+  const proc = Bun.spawn([BINARY, ...args], { cwd: ROOT, env: childEnv(), stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  const [code, stdout, stderr] = await withTimeout(
+    Promise.all([proc.exited, new Response(proc.stdout).text(), new Response(proc.stderr).text()]),
+    START_TIMEOUT_MS,
+    `mintgate ${args[0]}`,
+  );
+  if (code !== 0) throw new Error(`mintgate ${args.join(" ")} exited ${code}: ${stderr.trim()}`);
+  return stdout;
+}
+
+// ── clients ────────────────────────────────────────────────────────────────────
+
+interface Payload {
+  bytes: number;
+  label: string;
+  text: string;
+  /** `text` as a JSON string literal, made once. */
+  json: string;
+}
+
+function makePayload(bytes: number): Payload {
+  const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789";
+  let text = "";
+  for (let i = 0; i < bytes; i++) text += alphabet[(i * 7 + 3) % alphabet.length];
+  return { bytes, label: bytes >= 1024 ? `${bytes / 1024} KiB` : `${bytes} B`, text, json: JSON.stringify(text) };
+}
+
+interface ClientSession {
+  /** One tools/call of the echo tool; rejects unless the text comes back whole. */
+  call(tool: string, payload: Payload): Promise<void>;
+  close(): Promise<void>;
+}
+
+interface RpcMessage {
+  id?: number | string;
+  result?: Record<string, unknown>;
+  error?: { code: number; message: string };
+}
+
+/** The JSON-RPC answer with `id`, from a JSON body or an SSE stream of `data:` lines. */
+async function readRpcResponse(response: Response, id: number): Promise<RpcMessage> {
+  const type = response.headers.get("content-type") ?? "";
+  const text = await response.text();
+  if (!response.ok) throw new Error(`HTTP ${response.status}: ${text.slice(0, 300)}`);
+  if (type.includes("text/event-stream")) {
+    for (const line of text.split("\n")) {
+      if (!line.startsWith("data:")) continue;
+      const message = JSON.parse(line.slice(5)) as RpcMessage;
+      if (message.id === id) return message;
+    }
+    throw new Error(`no answer to request ${id} in the event stream (${text.length} bytes)`);
+  }
+  return JSON.parse(text) as RpcMessage;
+}
+
+function checkEcho(result: Record<string, unknown> | undefined, payload: Payload): void {
+  const content = result?.content as { type?: string; text?: string }[] | undefined;
+  const text = content?.[0]?.text;
+  if (result?.isError === true) throw new Error(`the tool failed: ${String(text).slice(0, 300)}`);
+  if (text?.length !== payload.text.length) throw new Error(`echo came back with ${text?.length ?? "no"} characters, not ${payload.text.length}`);
+}
+
+/** A hand-written Streamable HTTP client: one session, plain fetch POSTs. */
+class RawSession implements ClientSession {
+  private nextId = 1;
+
+  private constructor(
+    private readonly url: string,
+    private readonly headers: Record<string, string>,
+  ) {}
+
+  static async open(url: string, extraHeaders: Record<string, string>): Promise<RawSession> {
+    const base = { ...extraHeaders, accept: "application/json, text/event-stream", "content-type": "application/json" };
+    const body = JSON.stringify({
+      jsonrpc: "2.0",
+      id: 0,
+      method: "initialize",
+      params: { protocolVersion: LATEST_PROTOCOL_VERSION, capabilities: {}, clientInfo: { name: "mintgate-bench-raw", version: "1.0.0" } },
+    });
+    const response = await fetch(url, { method: "POST", headers: base, body, signal: AbortSignal.timeout(CALL_TIMEOUT_MS) });
+    const sessionId = response.headers.get("mcp-session-id");
+    const message = await readRpcResponse(response, 0);
+    if (message.error) throw new Error(`initialize: ${message.error.message}`);
+    if (!sessionId) throw new Error("initialize answered without an Mcp-Session-Id header");
+    const version = typeof message.result?.protocolVersion === "string" ? message.result.protocolVersion : LATEST_PROTOCOL_VERSION;
+    const headers = { ...base, "mcp-session-id": sessionId, "mcp-protocol-version": version };
+    const initialized = await fetch(url, {
+      method: "POST",
+      headers,
+      body: '{"jsonrpc":"2.0","method":"notifications/initialized"}',
+      signal: AbortSignal.timeout(CALL_TIMEOUT_MS),
+    });
+    await initialized.arrayBuffer();
+    if (initialized.status !== 202 && initialized.status !== 200) throw new Error(`notifications/initialized answered HTTP ${initialized.status}`);
+    return new RawSession(url, headers);
+  }
+
+  async request(method: string, params: Record<string, unknown>): Promise<Record<string, unknown>> {
+    const id = this.nextId++;
+    const response = await fetch(this.url, {
+      method: "POST",
+      headers: this.headers,
+      body: JSON.stringify({ jsonrpc: "2.0", id, method, params }),
+      signal: AbortSignal.timeout(CALL_TIMEOUT_MS),
+    });
+    const message = await readRpcResponse(response, id);
+    if (message.error) throw new Error(`${method}: ${message.error.message}`);
+    return message.result ?? {};
+  }
+
+  async call(tool: string, payload: Payload): Promise<void> {
+    const id = this.nextId++;
+    const body = `{"jsonrpc":"2.0","id":${id},"method":"tools/call","params":{"name":${JSON.stringify(tool)},"arguments":{"text":${payload.json}}}}`;
+    const response = await fetch(this.url, { method: "POST", headers: this.headers, body, signal: AbortSignal.timeout(CALL_TIMEOUT_MS) });
+    const message = await readRpcResponse(response, id);
+    if (message.error) throw new Error(`tools/call: ${message.error.message}`);
+    checkEcho(message.result, payload);
+  }
+
+  async close(): Promise<void> {
+    const response = await fetch(this.url, { method: "DELETE", headers: this.headers, signal: AbortSignal.timeout(CALL_TIMEOUT_MS) }).catch(() => null);
+    await response?.arrayBuffer().catch(() => {});
+  }
+}
+
+/** The official SDK Client on its Streamable HTTP client transport. */
+class SdkSession implements ClientSession {
+  private constructor(
+    private readonly client: Client,
+    private readonly transport: StreamableHTTPClientTransport,
+  ) {}
+
+  static async open(url: string, extraHeaders: Record<string, string>): Promise<SdkSession> {
+    const transport = new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers: extraHeaders } });
+    const client = new Client({ name: "mintgate-bench-sdk", version: "1.0.0" });
+    await client.connect(transport, { timeout: CALL_TIMEOUT_MS });
+    return new SdkSession(client, transport);
+  }
+
+  async call(tool: string, payload: Payload): Promise<void> {
+    const result = await this.client.callTool({ name: tool, arguments: { text: payload.text } }, undefined, { timeout: CALL_TIMEOUT_MS });
+    checkEcho(result as Record<string, unknown>, payload);
+  }
+
+  async close(): Promise<void> {
+    await withTimeout(this.transport.terminateSession(), CALL_TIMEOUT_MS, "DELETE session").catch(() => {});
+    await this.client.close().catch(() => {});
+  }
+}
+
+/** Sessions per endpoint and client kind, opened as cells need them and kept for the whole run. */
+class SessionPools {
+  private readonly pools = new Map<string, ClientSession[]>();
+
+  async ensure(kind: ClientKind, url: string, headers: Record<string, string>, count: number): Promise<ClientSession[]> {
+    const key = `${kind} ${url}`;
+    const pool = this.pools.get(key) ?? [];
+    this.pools.set(key, pool);
+    const missing = Array.from({ length: Math.max(0, count - pool.length) }, (_, i) => i);
+    await withTimeout(
+      forEachLimited(missing, SESSION_OPEN_PARALLEL, async () => {
+        pool.push(kind === "raw" ? await RawSession.open(url, headers) : await SdkSession.open(url, headers));
+      }),
+      IDLE_PHASE_TIMEOUT_MS,
+      `opening ${count} ${kind} sessions to ${url}`,
+    );
+    return pool.slice(0, count);
+  }
+
+  count(url: string): number {
+    let total = 0;
+    for (const [key, pool] of this.pools) if (key.endsWith(` ${url}`)) total += pool.length;
+    return total;
+  }
+
+  async closeAll(): Promise<void> {
+    const all = [...this.pools.values()].flat();
+    this.pools.clear();
+    await withTimeout(forEachLimited(all, SESSION_OPEN_PARALLEL, (s) => s.close()), IDLE_PHASE_TIMEOUT_MS, "closing sessions").catch((error) =>
+      warnings.push(errorText(error)),
+    );
+  }
+}
+
+// ── the systems under test ─────────────────────────────────────────────────────
+
+interface Target {
+  id: TargetId;
+  url: string;
+  tool: string;
+  headers: Record<string, string>;
+  /** The proxy process whose own CPU is counted (mintgate or supergateway); none for (a). */
+  proxyPid: number | null;
+  /** The processes that run the echo tool, found right before each slice. */
+  serverPids: () => number[];
+}
+
+interface Setup {
+  dir: string;
+  version: string;
+  echoHttp: Started;
+  echoHttpUrl: string;
+  gateway: Started;
+  gatewayUrl: string;
+  token: string;
+  supergateway: Started;
+  supergatewayUrl: string;
+  targets: Target[];
+}
+
+async function startEchoHttp(): Promise<{ server: Started; url: string }> {
+  const server = startProcess([process.execPath, ECHO_HTTP], {});
+  const match = await withTimeout(waitForLine(server.proc.stdout as ReadableStream<Uint8Array>, /listening on (http:\/\/127\.0\.0\.1:\d+\/mcp)/, "echo-http.ts"), START_TIMEOUT_MS, "echo-http.ts to listen").catch(
+    (error) => {
+      throw new Error(`${errorText(error)}\n${server.stderrTail()}`);
+    },
+  );
+  return { server, url: match[1]! };
+}
+
+function configYaml(echoHttpUrl: string): string {
+  const q = (text: string) => JSON.stringify(text);
+  return [
+    "connectors:",
+    "  - name: echo-http",
+    "    kind: http",
+    `    url: ${q(echoHttpUrl)}`,
+    "  - name: echo-stdio",
+    "    kind: stdio",
+    `    command: ${q(process.execPath)}`,
+    `    args: [${q(ECHO_STDIO)}]`,
+    "virtualMcps:",
+    "  - slug: bench",
+    "    name: Bench",
+    "    connectors:",
+    "      - connector: echo-http",
+    "        prefix: h",
+    "      - connector: echo-stdio",
+    "        prefix: s",
+    "",
+  ].join("\n");
+}
+
+async function startGateway(dir: string, echoHttpUrl: string): Promise<{ gateway: Started; url: string; version: string; token: string }> {
+  const data = join(dir, "data");
+  await runCli(["init", "--data", data]);
+  const configFile = join(dir, "mintgate.yaml");
+  writeFileSync(configFile, configYaml(echoHttpUrl));
+  await runCli(["apply", "-f", configFile, "--data", data]);
+  const created = JSON.parse(await runCli(["tokens", "create", "--user", "bench@example.com", "--json", "--data", data])) as { token?: string };
+  if (typeof created.token !== "string") throw new Error("`mintgate tokens create --json` printed no token");
+  const gateway = startProcess([BINARY, "serve", "--data", data, "--host", "127.0.0.1", "--port", "0"], {});
+  const match = await withTimeout(
+    waitForLine(gateway.proc.stdout as ReadableStream<Uint8Array>, /^mintgate (\S+) listening on (http:\/\/127\.0\.0\.1:\d+)/m, "mintgate serve"),
+    START_TIMEOUT_MS,
+    "mintgate serve to listen",
+  ).catch((error) => {
+    throw new Error(`${errorText(error)}\n${gateway.stderrTail()}`);
+  });
+  return { gateway, url: match[2]!, version: match[1]!, token: created.token };
+}
+
+/** Polls tools/list on one session until both connectors' tools show up. */
+async function waitForTools(url: string, headers: Record<string, string>, tools: string[], gateway: Started): Promise<void> {
+  const deadline = performance.now() + READY_TIMEOUT_MS;
+  let session: RawSession | undefined;
+  let last = "";
+  try {
+    for (let attempt = 0; attempt < 10_000 && performance.now() < deadline; attempt++) {
+      try {
+        session ??= await RawSession.open(url, headers);
+        const result = await session.request("tools/list", {});
+        const names = ((result.tools as { name: string }[] | undefined) ?? []).map((t) => t.name);
+        if (tools.every((t) => names.includes(t))) return;
+        last = `tools so far: ${names.join(", ") || "none"}`;
+      } catch (error) {
+        last = errorText(error);
+      }
+      await Bun.sleep(50);
+    }
+    throw new Error(`the gateway's tools did not show up within ${READY_TIMEOUT_MS} ms (${last})\n${gateway.stderrTail()}`);
+  } finally {
+    await session?.close();
+  }
+}
+
+async function startSupergateway(): Promise<{ server: Started; url: string }> {
+  const quote = (text: string) => `'${text.replaceAll("'", "'\\''")}'`;
+  const server = startProcess(
+    [
+      "node",
+      "--require",
+      LOOPBACK_PRELOAD,
+      SUPERGATEWAY,
+      "--stdio",
+      `${quote(process.execPath)} ${quote(ECHO_STDIO)}`,
+      "--outputTransport",
+      "streamableHttp",
+      "--stateful",
+      "--port",
+      "0",
+      "--logLevel",
+      "none",
+    ],
+    // supergateway exits when its stdin closes, so it gets a pipe that stays open.
+    { stdinPipe: true },
+  );
+  // The preload reports the port on stderr; stderrTail() sees it once the drain has read it.
+  const deadline = performance.now() + START_TIMEOUT_MS;
+  for (let i = 0; i < 10_000 && performance.now() < deadline; i++) {
+    const match = server.stderrTail().match(/bench-listening (\d+)/);
+    if (match) return { server, url: `http://127.0.0.1:${match[1]}/mcp` };
+    if (server.proc.exitCode !== null) break;
+    await Bun.sleep(20);
+  }
+  throw new Error(`supergateway did not start listening:\n${server.stderrTail()}`);
+}
+
+async function setUp(): Promise<Setup> {
+  const dir = mkdtempSync(join(tmpdir(), "mintgate-bench-gateway-"));
+  progress("starting (a) echo-http, mintgate and supergateway");
+  const { server: echoHttp, url: echoHttpUrl } = await startEchoHttp();
+  const { gateway, url: gatewayUrl, version, token } = await startGateway(dir, echoHttpUrl);
+  const auth = { authorization: `Bearer ${token}` };
+  const mcpUrl = `${gatewayUrl}/mcp/bench`;
+  await waitForTools(mcpUrl, auth, ["h__echo", "s__echo"], gateway);
+  const { server: supergateway, url: supergatewayUrl } = await startSupergateway();
+  const gatewayPid = gateway.proc.pid;
+  const targets: Target[] = [
+    { id: "a", url: echoHttpUrl, tool: "echo", headers: {}, proxyPid: null, serverPids: () => [echoHttp.proc.pid] },
+    { id: "b", url: mcpUrl, tool: "h__echo", headers: auth, proxyPid: gatewayPid, serverPids: () => [echoHttp.proc.pid] },
+    { id: "c", url: mcpUrl, tool: "s__echo", headers: auth, proxyPid: gatewayPid, serverPids: () => descendantsOf(gatewayPid) },
+    { id: "d", url: supergatewayUrl, tool: "echo", headers: {}, proxyPid: supergateway.proc.pid, serverPids: () => descendantsOf(supergateway.proc.pid) },
+  ];
+  return { dir, version, echoHttp, echoHttpUrl, gateway, gatewayUrl, token, supergateway, supergatewayUrl, targets };
+}
+
+// ── measuring ──────────────────────────────────────────────────────────────────
+
+interface Cell {
+  kind: ClientKind;
+  payload: number;
+  concurrency: number;
+  target: TargetId;
+  calls: number;
+  errors: number;
+  firstError: string | null;
+  seconds: number;
+  latencies: number[];
+  proxyTicks: number;
+  serverTicks: number;
+  clientMicros: number;
+}
+
+interface CellSummary {
+  kind: ClientKind;
+  payloadBytes: number;
+  concurrency: number;
+  target: TargetId;
+  calls: number;
+  errors: number;
+  firstError: string | null;
+  seconds: number;
+  callsPerSecond: number;
+  p50Ms: number;
+  p95Ms: number;
+  p99Ms: number;
+  /** CPU time per completed call, in µs: the proxy's own (mintgate/supergateway), the echo server(s)', the load generator's. */
+  proxyCpuUs: number | null;
+  serverCpuUs: number;
+  clientCpuUs: number;
+}
+
+/** Closed-loop workers, one per session, until `until` (performance.now()) or the call bound. */
+async function drive(sessions: ClientSession[], tool: string, payload: Payload, until: number, cell: Cell | null): Promise<number> {
+  let attempts = 0;
+  let completed = 0;
+  await Promise.all(
+    sessions.map(async (session) => {
+      while (performance.now() < until && attempts < MAX_CALLS_PER_SLICE) {
+        attempts++;
+        const before = performance.now();
+        try {
+          await session.call(tool, payload);
+          completed++;
+          cell?.latencies.push(performance.now() - before);
+        } catch (error) {
+          if (cell) {
+            cell.errors++;
+            cell.firstError ??= errorText(error);
+          }
+        }
+      }
+    }),
+  );
+  return completed;
+}
+
+async function runSlice(pools: SessionPools, target: Target, cell: Cell, payload: Payload, warmMs: number): Promise<void> {
+  const sessions = await pools.ensure(cell.kind, target.url, target.headers, cell.concurrency);
+  await drive(sessions, target.tool, payload, performance.now() + warmMs, null);
+  const serverPids = target.serverPids();
+  const proxyBefore = target.proxyPid === null ? 0 : cpuTicksOf([target.proxyPid]);
+  const serverBefore = cpuTicksOf(serverPids);
+  const clientBefore = process.cpuUsage();
+  const started = performance.now();
+  const completed = await drive(sessions, target.tool, payload, started + TIMING.sliceMs, cell);
+  cell.seconds += (performance.now() - started) / 1000;
+  const client = process.cpuUsage(clientBefore);
+  cell.clientMicros += client.user + client.system;
+  if (target.proxyPid !== null) cell.proxyTicks += cpuTicksOf([target.proxyPid]) - proxyBefore;
+  cell.serverTicks += cpuTicksOf(serverPids) - serverBefore;
+  cell.calls += completed;
+}
+
+function summarize(cell: Cell, hasProxy: boolean): CellSummary {
+  const sorted = Float64Array.from(cell.latencies).sort();
+  const perCall = (micros: number) => (cell.calls > 0 ? micros / cell.calls : NaN);
+  const tickUs = 1e6 / CLOCK_TICKS;
+  return {
+    kind: cell.kind,
+    payloadBytes: cell.payload,
+    concurrency: cell.concurrency,
+    target: cell.target,
+    calls: cell.calls,
+    errors: cell.errors,
+    firstError: cell.firstError,
+    seconds: cell.seconds,
+    callsPerSecond: cell.seconds > 0 ? cell.calls / cell.seconds : NaN,
+    p50Ms: percentile(sorted, 50),
+    p95Ms: percentile(sorted, 95),
+    p99Ms: percentile(sorted, 99),
+    proxyCpuUs: hasProxy ? perCall(cell.proxyTicks * tickUs) : null,
+    serverCpuUs: perCall(cell.serverTicks * tickUs),
+    clientCpuUs: perCall(cell.clientMicros),
+  };
+}
+
+interface IdleSessions {
+  count: number;
+  rssBeforeKiB: number;
+  rssAfterKiB: number;
+  kibPerSession: number;
+  seconds: number;
+  gatewayChildren: number;
+  upstreamSessionsOfGateway: number;
+}
+
+async function upstreamSessionsByClient(echoHttpUrl: string): Promise<Record<string, number>> {
+  const response = await fetch(new URL("/stats", echoHttpUrl), { signal: AbortSignal.timeout(CALL_TIMEOUT_MS) });
+  return ((await response.json()) as { sessions: Record<string, number> }).sessions;
+}
+
+/** RSS of the gateway with `IDLE_SESSIONS` initialized raw sessions held open, against a baseline after a warm-up. */
+async function measureIdleSessions(setup: Setup, url: string, headers: Record<string, string>): Promise<IdleSessions> {
+  const pid = setup.gateway.proc.pid;
+  const open = async (count: number) => {
+    const sessions: RawSession[] = [];
+    await withTimeout(
+      forEachLimited(Array.from({ length: count }, (_, i) => i), SESSION_OPEN_PARALLEL, async () => {
+        sessions.push(await RawSession.open(url, headers));
+      }),
+      IDLE_PHASE_TIMEOUT_MS,
+      `opening ${count} idle sessions`,
+    );
+    return sessions;
+  };
+  const closeAll = (sessions: RawSession[]) =>
+    withTimeout(forEachLimited(sessions, SESSION_OPEN_PARALLEL, (s) => s.close()), IDLE_PHASE_TIMEOUT_MS, "closing idle sessions");
+
+  // A first batch so that code paths are compiled and pools sized before the baseline.
+  await closeAll(await open(IDLE_WARMUP_SESSIONS));
+  await Bun.sleep(SETTLE_MS);
+  const before = readMemory(pid);
+  const started = performance.now();
+  const sessions = await open(IDLE_SESSIONS);
+  const seconds = (performance.now() - started) / 1000;
+  await Bun.sleep(SETTLE_MS);
+  const after = readMemory(pid);
+  const gatewayChildren = childrenOf(pid).length;
+  const upstream = (await upstreamSessionsByClient(setup.echoHttpUrl))["mintgate"] ?? 0;
+  await closeAll(sessions);
+  const rssBeforeKiB = before?.rssKiB ?? NaN;
+  const rssAfterKiB = after?.rssKiB ?? NaN;
+  return {
+    count: IDLE_SESSIONS,
+    rssBeforeKiB,
+    rssAfterKiB,
+    kibPerSession: (rssAfterKiB - rssBeforeKiB) / IDLE_SESSIONS,
+    seconds,
+    gatewayChildren,
+    upstreamSessionsOfGateway: upstream,
+  };
+}
+
+interface ProcessCheck {
+  /** Client sessions the load generator holds open to the gateway, and the gateway's child processes then. */
+  gatewayClientSessions: number;
+  gatewayChildren: number;
+  gatewayUpstreamHttpSessions: number;
+  supergatewayClientSessions: number;
+  supergatewayChildren: number;
+  supergatewayDescendants: number;
+  supergatewayTreeRssKiB: number;
+}
+
+async function processCheck(setup: Setup, pools: SessionPools): Promise<ProcessCheck> {
+  const sgPid = setup.supergateway.proc.pid;
+  const descendants = descendantsOf(sgPid);
+  let treeRss = readMemory(sgPid)?.rssKiB ?? 0;
+  for (const pid of descendants) treeRss += readMemory(pid)?.rssKiB ?? 0;
+  return {
+    gatewayClientSessions: pools.count(`${setup.gatewayUrl}/mcp/bench`),
+    gatewayChildren: childrenOf(setup.gateway.proc.pid).length,
+    gatewayUpstreamHttpSessions: (await upstreamSessionsByClient(setup.echoHttpUrl))["mintgate"] ?? 0,
+    supergatewayClientSessions: pools.count(setup.supergatewayUrl),
+    supergatewayChildren: childrenOf(sgPid).length,
+    supergatewayDescendants: descendants.length,
+    supergatewayTreeRssKiB: treeRss,
+  };
+}
+
+interface Report {
+  version: string;
+  platform: string;
+  bun: string;
+  node: string;
+  cpus: number;
+  clockTicks: number;
+  quick: boolean;
+  timing: typeof TIMING;
+  targets: Record<TargetId, string>;
+  cells: CellSummary[];
+  memory: {
+    idle: Memory | null;
+    /** The gateway's CPU while idle, in ms per second. */
+    idleCpuMsPerS: number;
+    /** Idle RSS of other processes, for reference: (a)'s Bun process and supergateway's node process (no sessions). */
+    reference: { echoHttp: Memory | null; supergateway: Memory | null };
+    idleSessions: IdleSessions;
+    afterLoad: Memory | null;
+  };
+  gatewayChildrenIdle: number;
+  processes: ProcessCheck;
+  seconds: number;
+  warnings: string[];
+}
+
+async function measure(): Promise<Report> {
+  const startedAt = performance.now();
+  const setup = await setUp();
+  const pools = new SessionPools();
+  try {
+    const gatewayPid = setup.gateway.proc.pid;
+    const mcpUrl = `${setup.gatewayUrl}/mcp/bench`;
+    const auth = { authorization: `Bearer ${setup.token}` };
+
+    const idleTicksBefore = cpuTicksOf([gatewayPid]);
+    const idleStarted = performance.now();
+    await Bun.sleep(IDLE_WATCH_MS);
+    const idleCpuMsPerS = ((cpuTicksOf([gatewayPid]) - idleTicksBefore) * (1000 / CLOCK_TICKS)) / ((performance.now() - idleStarted) / 1000);
+    const idle = readMemory(gatewayPid);
+    const reference = { echoHttp: readMemory(setup.echoHttp.proc.pid), supergateway: readMemory(setup.supergateway.proc.pid) };
+    const gatewayChildrenIdle = childrenOf(gatewayPid).length;
+    progress(`gateway idle RSS ${((idle?.rssKiB ?? NaN) / 1024).toFixed(1)} MiB; opening ${IDLE_SESSIONS} idle sessions`);
+    const idleSessions = await measureIdleSessions(setup, mcpUrl, auth);
+
+    const payloads = PAYLOAD_BYTES.map(makePayload);
+    const cells = new Map<string, Cell>();
+    const cellOf = (kind: ClientKind, payload: number, concurrency: number, target: TargetId): Cell => {
+      const key = `${kind}/${payload}/${concurrency}/${target}`;
+      let cell = cells.get(key);
+      if (!cell) {
+        cell = { kind, payload, concurrency, target, calls: 0, errors: 0, firstError: null, seconds: 0, latencies: [], proxyTicks: 0, serverTicks: 0, clientMicros: 0 };
+        cells.set(key, cell);
+      }
+      return cell;
+    };
+
+    let sliceIndex = 0;
+    for (let round = 0; round < TIMING.rounds; round++) {
+      for (const kind of CLIENT_KINDS) {
+        progress(`round ${round + 1}/${TIMING.rounds}, ${kind} clients (${((performance.now() - startedAt) / 1000).toFixed(0)} s so far)`);
+        for (const payload of payloads) {
+          for (const concurrency of CONCURRENCIES) {
+            // Rotate the order so that no target always runs right after the same other one.
+            const shift = sliceIndex++ % setup.targets.length;
+            const order = [...setup.targets.slice(shift), ...setup.targets.slice(0, shift)];
+            for (const target of order) {
+              const warmMs = TIMING.warmMs + (round === 0 ? TIMING.firstWarmMs : 0);
+              await runSlice(pools, target, cellOf(kind, payload.bytes, concurrency, target.id), payload, warmMs);
+            }
+          }
+        }
+      }
+    }
+
+    const afterLoad = readMemory(gatewayPid);
+    const processes = await processCheck(setup, pools);
+    const summaries = [...cells.values()].map((cell) => summarize(cell, cell.target !== "a"));
+    return {
+      version: setup.version,
+      platform: `${process.platform} ${process.arch}`,
+      bun: Bun.version,
+      node: spawnSync("node", ["--version"], { encoding: "utf8" }).stdout?.trim() ?? "?",
+      cpus: cpus().length,
+      clockTicks: CLOCK_TICKS,
+      quick: QUICK,
+      timing: TIMING,
+      targets: TARGET_NAMES,
+      cells: summaries,
+      memory: { idle, idleCpuMsPerS, reference, idleSessions, afterLoad },
+      gatewayChildrenIdle,
+      processes,
+      seconds: (performance.now() - startedAt) / 1000,
+      warnings,
+    };
+  } finally {
+    progress("closing sessions and stopping servers");
+    await pools.closeAll();
+    // supergateway ends its children when its stdin closes or on SIGTERM.
+    const sgStdin = setup.supergateway.proc.stdin;
+    if (sgStdin && typeof sgStdin !== "number") await Promise.resolve(sgStdin.end()).catch(() => {});
+    await Promise.all([setup.supergateway.proc, setup.gateway.proc, setup.echoHttp.proc].map(stopProcess));
+    rmSync(setup.dir, { recursive: true, force: true });
+  }
+}
+
+// ── printing ───────────────────────────────────────────────────────────────────
+
+const payloadLabel = (bytes: number) => (bytes >= 1024 ? `${bytes / 1024} KiB` : `${bytes} B`);
+const fixed = (value: number | null, digits: number) => (value === null || !Number.isFinite(value) ? "-" : value.toFixed(digits));
+const verdict = (ok: boolean) => (ok ? "met" : "MISSED");
+
+function formatReport(r: Report): string {
+  const lines: string[] = [];
+  const find = (kind: ClientKind, payload: number, concurrency: number, target: TargetId) =>
+    r.cells.find((c) => c.kind === kind && c.payloadBytes === payload && c.concurrency === concurrency && c.target === target);
+
+  lines.push(
+    `mintgate ${r.version} gateway benchmark — ${r.platform}, ${r.cpus} CPUs, bun ${r.bun}, node ${r.node}${r.quick ? " (--quick)" : ""}`,
+    `each cell: ${r.timing.rounds} round(s) × ${r.timing.sliceMs} ms measured, ${r.timing.warmMs} ms warm-up before each (+${r.timing.firstWarmMs} ms in round 1); targets interleaved per round`,
+    ...(["a", "b", "c", "d"] as const).map((id) => `  (${id}) ${r.targets[id]}`),
+    "CPU µs/call from /proc/<pid>/stat utime+stime (CLK_TCK " + r.clockTicks + "): proxy = mintgate or supergateway process itself; server = echo server process(es); client = this load generator",
+    "",
+  );
+
+  const header =
+    "client payload   conc | target  calls/s   p50 ms   p95 ms   p99 ms | proxy µs/call  server µs/call  client µs/call | calls  errors";
+  lines.push(header, "-".repeat(header.length));
+  for (const kind of CLIENT_KINDS) {
+    for (const payload of PAYLOAD_BYTES) {
+      for (const concurrency of CONCURRENCIES) {
+        for (const target of ["a", "b", "c", "d"] as const) {
+          const c = find(kind, payload, concurrency, target);
+          if (!c) continue;
+          lines.push(
+            `${kind.padEnd(6)} ${payloadLabel(payload).padEnd(8)} ${String(concurrency).padStart(4)} | (${target})   ${fixed(c.callsPerSecond, 0).padStart(8)} ${fixed(c.p50Ms, 2).padStart(8)} ${fixed(c.p95Ms, 2).padStart(8)} ${fixed(c.p99Ms, 2).padStart(8)} | ${fixed(c.proxyCpuUs, 0).padStart(13)} ${fixed(c.serverCpuUs, 0).padStart(15)} ${fixed(c.clientCpuUs, 0).padStart(15)} | ${String(c.calls).padStart(6)} ${String(c.errors).padStart(6)}${c.firstError ? `  first error: ${c.firstError.slice(0, 160)}` : ""}`,
+          );
+        }
+      }
+      lines.push("");
+    }
+  }
+
+  lines.push("Ratios of calls/s                      (b)/(a)   target        (c)/(d)   target");
+  for (const kind of CLIENT_KINDS) {
+    for (const payload of PAYLOAD_BYTES) {
+      for (const concurrency of CONCURRENCIES) {
+        const [a, b, c, d] = (["a", "b", "c", "d"] as const).map((t) => find(kind, payload, concurrency, t));
+        const ba = a && b ? b.callsPerSecond / a.callsPerSecond : NaN;
+        const cd = c && d ? c.callsPerSecond / d.callsPerSecond : NaN;
+        const baTarget = kind === "raw" && concurrency === 16 ? `≥ 0.5  ${verdict(ba >= 0.5)}` : "";
+        const cdTarget = concurrency === 16 ? `≥ 5    ${verdict(cd >= 5)}` : "";
+        lines.push(`  ${kind.padEnd(4)} ${payloadLabel(payload).padEnd(7)} c=${String(concurrency).padEnd(3)}                ${fixed(ba, 2).padStart(7)}   ${baTarget.padEnd(13)} ${fixed(cd, 2).padStart(7)}   ${cdTarget}`);
+      }
+    }
+  }
+  lines.push("");
+
+  lines.push("Latency (b) adds over (a) at c=1        p50 ms    target           p99 ms    target");
+  for (const kind of CLIENT_KINDS) {
+    for (const payload of PAYLOAD_BYTES) {
+      const a = find(kind, payload, 1, "a");
+      const b = find(kind, payload, 1, "b");
+      const p50 = a && b ? b.p50Ms - a.p50Ms : NaN;
+      const p99 = a && b ? b.p99Ms - a.p99Ms : NaN;
+      lines.push(
+        `  ${kind.padEnd(4)} ${payloadLabel(payload).padEnd(7)}                      ${fixed(p50, 3).padStart(7)}   ≤ 0.3  ${verdict(p50 <= 0.3).padEnd(7)}  ${fixed(p99, 3).padStart(7)}   ≤ 2    ${verdict(p99 <= 2)}`,
+      );
+    }
+  }
+  lines.push("");
+
+  lines.push("Gateway CPU per tools/call (µs)        (b) c=1   c=16   c=64    (c) c=1   c=16   c=64    target");
+  for (const kind of CLIENT_KINDS) {
+    for (const payload of PAYLOAD_BYTES) {
+      const limit = payload >= 1024 ? 300 : 100;
+      const values = (target: TargetId) => CONCURRENCIES.map((conc) => find(kind, payload, conc, target)?.proxyCpuUs ?? NaN);
+      const b = values("b");
+      const c = values("c");
+      const all = [...b, ...c];
+      const met = all.filter((v) => v <= limit).length;
+      lines.push(
+        `  ${kind.padEnd(4)} ${payloadLabel(payload).padEnd(7)}                   ${b.map((v) => fixed(v, 0).padStart(6)).join(" ")}    ${c.map((v) => fixed(v, 0).padStart(6)).join(" ")}    ≤ ${limit}: ${met === all.length ? "met" : `MISSED in ${all.length - met}/${all.length} cells`}`,
+      );
+    }
+  }
+  lines.push("");
+
+  const mib = (kib: number | undefined) => (kib === undefined || !Number.isFinite(kib) ? "n/a" : `${(kib / 1024).toFixed(1)} MiB (${((kib * 1024) / 1e6).toFixed(1)} MB)`);
+  const idleMB = ((r.memory.idle?.rssKiB ?? NaN) * 1024) / 1e6;
+  const row = (label: string, value: string) => `${label.padEnd(50)}${value}`;
+  const s = r.memory.idleSessions;
+  lines.push(
+    "Gateway memory",
+    row("  idle RSS (connectors ready, no client session)", `${mib(r.memory.idle?.rssKiB)}   target ≤ 60 MB: ${verdict(idleMB <= 60)}`),
+    row("    for reference, idle RSS of (a) echo-http", `${mib(r.memory.reference.echoHttp?.rssKiB)}  (bun + SDK + zod, 1 session)`),
+    row("    and of supergateway (node, no session)", mib(r.memory.reference.supergateway?.rssKiB)),
+    row("  idle CPU", `${fixed(r.memory.idleCpuMsPerS, 1)} ms/s  (over ${(IDLE_WATCH_MS / 1000).toFixed(1)} s; one clock tick = ${(1000 / r.clockTicks).toFixed(0)} ms)`),
+    row(`  RSS before / with ${s.count} idle sessions`, `${mib(s.rssBeforeKiB)} / ${mib(s.rssAfterKiB)}  (opened in ${s.seconds.toFixed(2)} s)`),
+    row("  per idle session", `${fixed(s.kibPerSession, 1)} KiB   target ≤ 100 KiB: ${verdict(s.kibPerSession <= 100)}`),
+    row("  RSS after the load / peak (VmHWM) of the run", `${mib(r.memory.afterLoad?.rssKiB)} / ${mib(r.memory.afterLoad?.hwmKiB)}`),
+    "",
+  );
+
+  const p = r.processes;
+  lines.push(
+    "Upstream processes / sessions per client session",
+    `  mintgate child processes: idle ${r.gatewayChildrenIdle}, with ${s.count} idle client sessions ${s.gatewayChildren}, with ${p.gatewayClientSessions} client sessions after the load ${p.gatewayChildren}   (target 1: ${verdict(r.gatewayChildrenIdle === 1 && s.gatewayChildren === 1 && p.gatewayChildren === 1)})`,
+    `  mintgate sessions on the http upstream (a): ${s.upstreamSessionsOfGateway} with ${s.count} client sessions, ${p.gatewayUpstreamHttpSessions} with ${p.gatewayClientSessions}`,
+    `  supergateway: ${p.supergatewayClientSessions} client sessions -> ${p.supergatewayChildren} child processes (${p.supergatewayDescendants} descendants), tree RSS ${mib(p.supergatewayTreeRssKiB)}`,
+    "",
+    `total ${r.seconds.toFixed(0)} s`,
+    ...r.warnings.map((w) => `warning: ${w}`),
+  );
+  return lines.join("\n");
+}
+
+// ── main ───────────────────────────────────────────────────────────────────────
+
+async function main(): Promise<number> {
+  if (!existsSync(BINARY)) {
+    process.stderr.write(`${BINARY} does not exist; run \`make build\` first.\n`);
+    return 1;
+  }
+  if (!existsSync(SUPERGATEWAY)) {
+    process.stderr.write(`${SUPERGATEWAY} does not exist; run \`make install\` first.\n`);
+    return 1;
+  }
+  try {
+    const report = await measure();
+    const text = formatReport(report);
+    const file = join(tmpdir(), `mintgate-bench-gateway-${new Date().toISOString().replaceAll(":", "-").replace(/\..*$/, "")}.txt`);
+    writeFileSync(file, text + "\n");
+    if (JSON_OUTPUT) {
+      process.stdout.write(JSON.stringify(report) + "\n");
+      process.stderr.write(`table written to ${file}\n`);
+    } else {
+      process.stdout.write(`${text}\n\ntable written to ${file}\n`);
+    }
+    return 0;
+  } finally {
+    await Promise.all([...running].map(stopProcess));
+  }
+}
+
+if (process.env.BUN_CONFIG_MAX_HTTP_REQUESTS === undefined) {
+  // Bun reads its fetch concurrency limit at start-up only: run again with it raised.
+  const child = Bun.spawn([process.execPath, ...process.argv.slice(1)], {
+    env: { ...process.env, BUN_CONFIG_MAX_HTTP_REQUESTS: FETCH_LIMIT },
+    stdio: ["inherit", "inherit", "inherit"],
+  });
+  process.exitCode = await child.exited;
+} else {
+  process.exitCode = await main().catch((error: unknown) => {
+    process.stderr.write(`bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    return 1;
+  });
+}
