@@ -41,12 +41,39 @@ function toInfo(row: AccessTokenRow): AccessTokenInfo {
   return { id: row.id, subject: row.subject, virtualMcp: row.virtualMcp, createdAt: iso(row.createdAt)!, expiresAt: iso(row.expiresAt), revokedAt: iso(row.revokedAt), lastUsedAt: iso(row.lastUsedAt) };
 }
 
+/** How many verified tokens are remembered; the oldest is dropped first. */
+const VERIFIED_CACHE_SIZE = 10_000;
+
 /** Personal access tokens: the way people and scripts reach /mcp/* until OAuth sign-in exists. */
 export class AccessTokenService {
+  /**
+   * Verified tokens, so the per-request check is a map lookup. Emptied when
+   * the store changes (another process's commit moves `data_version`) and on
+   * every revocation here, so a revoked token is refused on its next request.
+   */
+  private readonly verified = new Map<string, { row: AccessTokenRow }>();
+  private verifiedAt = -1;
+
   constructor(
     private readonly store: Store,
     private readonly now: () => number = Date.now,
   ) {}
+
+  private lookup(token: string): AccessTokenRow | undefined {
+    const version = this.store.dataVersion();
+    if (version !== this.verifiedAt) {
+      this.verified.clear();
+      this.verifiedAt = version;
+    }
+    const cached = this.verified.get(token);
+    if (cached) return cached.row;
+    const row = this.store.accessTokens.findByHash(hashToken(token));
+    if (row) {
+      if (this.verified.size >= VERIFIED_CACHE_SIZE) this.verified.delete(this.verified.keys().next().value!);
+      this.verified.set(token, { row });
+    }
+    return row;
+  }
 
   create(options: { subject: string; virtualMcp?: string | undefined; lifetimeMs?: number | undefined }): { id: string; token: string; info: AccessTokenInfo } {
     if (!EMAIL.test(options.subject)) throw invalid(`"${options.subject}" is not an email address; tokens are issued to a person (--user EMAIL).`);
@@ -75,6 +102,7 @@ export class AccessTokenService {
 
   revoke(id: string): void {
     if (!this.store.accessTokens.revoke(id, this.now())) throw notFound(`There is no token with id "${id}"; \`mintgate tokens list\` shows them.`);
+    this.verified.clear();
   }
 
   /**
@@ -84,13 +112,16 @@ export class AccessTokenService {
   verify(authorization: string | null, slug: string): Principal {
     const match = authorization?.match(/^Bearer\s+(\S+)\s*$/i);
     if (!match) throw new MissingToken();
-    const row = this.store.accessTokens.findByHash(hashToken(match[1]!));
+    const row = this.lookup(match[1]!);
     if (!row) throw unauthorized("The access token is not valid.");
     const now = this.now();
     if (row.revokedAt !== null) throw unauthorized("The access token was revoked.");
     if (row.expiresAt !== null && row.expiresAt <= now) throw unauthorized("The access token has expired.");
     if (row.virtualMcp !== null && row.virtualMcp !== slug) throw unauthorized(`The access token is for virtual MCP "${row.virtualMcp}", not "${slug}".`);
-    if (row.lastUsedAt === null || now - row.lastUsedAt > LAST_USED_RESOLUTION_MS) this.store.accessTokens.touch(row.id, now);
+    if (row.lastUsedAt === null || now - row.lastUsedAt > LAST_USED_RESOLUTION_MS) {
+      this.store.accessTokens.touch(row.id, now);
+      row.lastUsedAt = now;
+    }
     return { subject: row.subject, tokenId: row.id, virtualMcp: row.virtualMcp };
   }
 }

@@ -12,7 +12,7 @@
  */
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { existsSync } from "node:fs";
-import { ReadBuffer, serializeMessage } from "@modelcontextprotocol/sdk/shared/stdio.js";
+import { serializeMessage, STDIO_DEFAULT_MAX_BUFFER_SIZE } from "@modelcontextprotocol/sdk/shared/stdio.js";
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
 import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
 import { MintgateError } from "../errors/index.ts";
@@ -55,7 +55,7 @@ export class StdioUpstreamTransport implements Transport {
   sessionId?: string | undefined;
 
   private readonly options: StdioUpstreamOptions;
-  private readonly readBuffer = new ReadBuffer();
+  private readonly lines = new JsonLines(STDIO_DEFAULT_MAX_BUFFER_SIZE);
   private child: ChildProcessWithoutNullStreams | undefined;
   private started = false;
   /** Set by close(), or when the child is gone: no more sends. */
@@ -213,22 +213,26 @@ export class StdioUpstreamTransport implements Transport {
 
   private handleStdout(chunk: Buffer): void {
     try {
-      this.readBuffer.append(chunk);
+      this.lines.push(chunk, (line) => {
+        let message: JSONRPCMessage;
+        try {
+          // Parsed once and passed on as it is: results are not re-validated on this path.
+          message = JSON.parse(line) as JSONRPCMessage;
+        } catch (error) {
+          this.onerror?.(new Error(`connector "${this.options.name}": the upstream wrote a line that is not JSON (${(error as Error).message})`));
+          return;
+        }
+        try {
+          this.onmessage?.(message);
+        } catch (error) {
+          // A throwing handler must not kill the stream.
+          this.onerror?.(error as Error);
+        }
+      });
     } catch (error) {
       // The upstream sent more than the buffer limit without a newline: it is not speaking our protocol.
       this.onerror?.(error as Error);
       void this.close();
-      return;
-    }
-    for (;;) {
-      try {
-        const message = this.readBuffer.readMessage();
-        if (message === null) return;
-        this.onmessage?.(message);
-      } catch (error) {
-        // A bad line has already been consumed (and a throwing handler must not kill the stream): carry on.
-        this.onerror?.(error as Error);
-      }
     }
   }
 
@@ -316,7 +320,7 @@ export class StdioUpstreamTransport implements Transport {
         stderr.once("close", () => clearTimeout(timer));
       }
     }
-    this.readBuffer.clear();
+    this.lines.clear();
     this.resolveFinished();
     this.onclose?.();
   }
@@ -380,5 +384,44 @@ export class StdioUpstreamTransport implements Transport {
     return new MintgateError("upstream_failed", `connector "${name}": cannot start "${command}": ${reason}`, {
       cause: error,
     });
+  }
+}
+
+/**
+ * Newline-delimited framing for stdout. Complete lines are cut straight from
+ * each chunk; only a line split across chunks is copied once, when it ends.
+ */
+class JsonLines {
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+
+  constructor(private readonly limit: number) {}
+
+  push(chunk: Buffer, onLine: (line: string) => void): void {
+    let start = 0;
+    for (let newline = chunk.indexOf(10); newline !== -1; newline = chunk.indexOf(10, start)) {
+      let line = chunk.subarray(start, newline);
+      start = newline + 1;
+      if (this.pending.length > 0) {
+        this.pending.push(line);
+        line = Buffer.concat(this.pending, this.pendingBytes + line.length);
+        this.clear();
+      }
+      const end = line.length > 0 && line[line.length - 1] === 13 ? line.length - 1 : line.length;
+      if (end > 0) onLine(line.toString("utf8", 0, end));
+    }
+    if (start < chunk.length) {
+      this.pendingBytes += chunk.length - start;
+      if (this.pendingBytes > this.limit) {
+        this.clear();
+        throw new Error(`the upstream wrote more than ${this.limit} bytes without a line break`);
+      }
+      this.pending.push(chunk.subarray(start));
+    }
+  }
+
+  clear(): void {
+    this.pending = [];
+    this.pendingBytes = 0;
   }
 }

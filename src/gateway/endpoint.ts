@@ -1,6 +1,6 @@
 import { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js";
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
-import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
+import { SUPPORTED_PROTOCOL_VERSIONS, type JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
 import { randomUUID } from "node:crypto";
 import type { Principal } from "../auth/index.ts";
 import { log } from "../log/index.ts";
@@ -54,6 +54,7 @@ export class McpEndpoint {
       // Another person's session id is treated as unknown: sessions are bound to who opened them.
       if (!entry?.streamable || entry.session.principal.subject !== principal.subject || !runtime.sessions.has(sessionId)) return sessionNotFound();
       entry.session.lastActivity = Date.now();
+      if (request.method === "POST") return this.handleSessionPost(entry.session, entry.streamable, request);
       return entry.streamable.handleRequest(request);
     }
     if (request.method !== "POST") {
@@ -72,6 +73,44 @@ export class McpEndpoint {
       if (transport.sessionId) this.unregister(transport.sessionId);
     };
     return transport.handleRequest(request);
+  }
+
+  /**
+   * The per-call hot path: a POST in an established session is parsed once
+   * and answered here, without the SDK transport's per-message schema
+   * validation and SSE framing. The reply is plain JSON unless the request
+   * asked for progress, which needs an SSE stream. Anything unusual (batches,
+   * a second initialize, malformed messages) goes to the SDK transport.
+   */
+  private async handleSessionPost(session: GatewaySession, transport: WebStandardStreamableHTTPServerTransport, request: Request): Promise<Response> {
+    const version = request.headers.get("mcp-protocol-version");
+    if (version !== null && !SUPPORTED_PROTOCOL_VERSIONS.includes(version)) return transport.handleRequest(request);
+    let message: unknown;
+    try {
+      message = JSON.parse(await request.text());
+    } catch {
+      return jsonRpcError(400, -32700, "Parse error: the body is not valid JSON.");
+    }
+    const m = message as { jsonrpc?: unknown; id?: unknown; method?: unknown; params?: unknown };
+    const plain = typeof m === "object" && m !== null && !Array.isArray(m) && m.jsonrpc === "2.0" && (m.params === undefined || (typeof m.params === "object" && m.params !== null));
+    if (!plain || m.method === "initialize") return transport.handleRequest(request, { parsedBody: message });
+    if (typeof m.method !== "string") return new Response(null, { status: 202 }); // a response to us: we send no requests
+    const params = m.params as Record<string, unknown> | undefined;
+    if (m.id === undefined) {
+      session.notification(m.method, params);
+      return new Response(null, { status: 202 });
+    }
+    if (typeof m.id !== "string" && typeof m.id !== "number") return transport.handleRequest(request, { parsedBody: message });
+    const id = m.id;
+    const headers = { "mcp-session-id": session.id };
+    const progressToken = (params?._meta as { progressToken?: unknown } | undefined)?.progressToken;
+    if (progressToken === undefined) {
+      const reply = await session.request(id, m.method, params, () => {});
+      // A cancelled request gets no JSON-RPC reply; the HTTP exchange just ends.
+      if (reply === undefined) return new Response(null, { status: 202, headers });
+      return new Response(JSON.stringify(reply), { headers: { ...headers, "content-type": "application/json" } });
+    }
+    return sseReply(session, id, m.method, params, headers);
   }
 
   /** GET /sse/<slug>: opens a legacy HTTP+SSE session. */
@@ -131,6 +170,31 @@ export class McpEndpoint {
       }
     }
   }
+}
+
+/** A request's progress notifications, then its reply, as one SSE stream. */
+function sseReply(session: GatewaySession, id: string | number, method: string, params: Record<string, unknown> | undefined, headers: Record<string, string>): Response {
+  const encoder = new TextEncoder();
+  const stream = new ReadableStream<Uint8Array>({
+    start(controller) {
+      const write = (message: JSONRPCMessage) => {
+        try {
+          controller.enqueue(encoder.encode(`event: message\ndata: ${JSON.stringify(message)}\n\n`));
+        } catch {
+          // the client went away; the call still completes and is recorded
+        }
+      };
+      void session.request(id, method, params, write).then((reply) => {
+        if (reply) write(reply);
+        try {
+          controller.close();
+        } catch {
+          // already closed
+        }
+      });
+    },
+  });
+  return new Response(stream, { headers: { ...headers, "content-type": "text/event-stream", "cache-control": "no-cache, no-transform" } });
 }
 
 /**

@@ -11,6 +11,8 @@ import type { VirtualMcpRuntime } from "./virtual-mcp.ts";
 
 type RequestId = string | number;
 type Params = Record<string, unknown> | undefined;
+/** Where progress notifications for one request go (its SSE stream). */
+export type ProgressSink = (notification: JSONRPCMessage) => void;
 
 /** A JSON-RPC error answer with a sentence for a person. */
 class RpcError extends Error {
@@ -60,42 +62,51 @@ export class GatewaySession {
     return this.transport.close();
   }
 
+  /** Messages that arrive through an SDK transport (initialize, legacy SSE, batches). */
   private receive(message: JSONRPCMessage): void {
-    this.lastActivity = Date.now();
     const m = message as { id?: RequestId; method?: string; params?: Params };
     if (m.method === undefined) return; // responses to requests we never send
-    if (m.id === undefined) {
-      if (m.method === "notifications/cancelled") {
-        const requestId = (m.params as { requestId?: RequestId } | undefined)?.requestId;
-        if (requestId !== undefined) this.inFlight.get(requestId)?.abort("cancelled by the client");
-      }
-      return;
-    }
-    void this.answer(m.id, m.method, m.params);
+    if (m.id === undefined) return this.notification(m.method, m.params);
+    const id = m.id;
+    void this.request(id, m.method, m.params, (progress) => this.transport.send(progress, { relatedRequestId: id }).catch(() => {})).then((reply) => {
+      // A cancelled request gets no reply (the spec says so); its response stream just ends.
+      if (reply === undefined) return (this.transport as { closeSSEStream?: (requestId: RequestId) => void }).closeSSEStream?.(id);
+      return this.transport.send(reply, { relatedRequestId: id }).catch((error: Error) => log.debug("could not send a reply", { session: this.id, error: error.message }));
+    });
   }
 
-  private async answer(id: RequestId, method: string, params: Params): Promise<void> {
+  /** A client notification; only cancellation needs anything from us. */
+  notification(method: string, params: Params): void {
+    this.lastActivity = Date.now();
+    if (method === "notifications/cancelled") {
+      const requestId = (params as { requestId?: RequestId } | undefined)?.requestId;
+      if (requestId !== undefined) this.inFlight.get(requestId)?.abort("cancelled by the client");
+    }
+  }
+
+  /**
+   * Answers one client request. Resolves to the reply, or to undefined when
+   * the client cancelled the request (which then gets no reply).
+   * `sendProgress` carries progress notifications for this request.
+   */
+  async request(id: RequestId, method: string, params: Params, sendProgress: ProgressSink): Promise<JSONRPCMessage | undefined> {
+    this.lastActivity = Date.now();
     // One controller per request: the client's notifications/cancelled aborts it.
     const abort = new AbortController();
     this.inFlight.set(id, abort);
     let reply: JSONRPCMessage;
     try {
-      const result = await this.dispatch(id, method, params, abort.signal);
+      const result = await this.dispatch(id, method, params, abort.signal, sendProgress);
       reply = { jsonrpc: "2.0", id, result } as JSONRPCMessage;
     } catch (error) {
       reply = { jsonrpc: "2.0", id, error: toRpcError(error) };
     } finally {
       this.inFlight.delete(id);
     }
-    if (abort.signal.aborted) {
-      // A cancelled request gets no reply (the spec says so); its response stream just ends.
-      (this.transport as { closeSSEStream?: (requestId: RequestId) => void }).closeSSEStream?.(id);
-      return;
-    }
-    await this.transport.send(reply, { relatedRequestId: id }).catch((error: Error) => log.debug("could not send a reply", { session: this.id, error: error.message }));
+    return abort.signal.aborted ? undefined : reply;
   }
 
-  private dispatch(id: RequestId, method: string, params: Params, signal: AbortSignal): Promise<Record<string, unknown>> | Record<string, unknown> {
+  private dispatch(id: RequestId, method: string, params: Params, signal: AbortSignal, progress: ProgressSink): Promise<Record<string, unknown>> | Record<string, unknown> {
     const catalogue = this.runtime.catalogue;
     switch (method) {
       case "initialize":
@@ -105,26 +116,26 @@ export class GatewaySession {
       case "tools/list":
         return { tools: catalogue.tools.map((t) => t.definition) };
       case "tools/call":
-        return this.callTool(id, params, signal);
+        return this.callTool(params, signal, progress);
       case "prompts/list":
         return { prompts: catalogue.prompts.map((p) => p.definition) };
       case "prompts/get": {
         const prompt = catalogue.promptsByName.get(String(params?.name));
         if (!prompt) throw new RpcError(ErrorCode.InvalidParams, `There is no prompt "${String(params?.name)}" in virtual MCP "${this.runtime.slug}".`);
-        return this.forward(id, signal, prompt.connector, "prompts/get", { ...params, name: prompt.upstreamName });
+        return this.forward(progress, signal, prompt.connector, "prompts/get", { ...params, name: prompt.upstreamName });
       }
       case "resources/list":
         return { resources: catalogue.resources };
       case "resources/templates/list":
         return { resourceTemplates: catalogue.resourceTemplates };
       case "resources/read":
-        return this.readResource(id, signal, params);
+        return this.readResource(progress, signal, params);
       case "resources/subscribe":
         return this.subscribe(String(params?.uri));
       case "resources/unsubscribe":
         return this.unsubscribe(String(params?.uri));
       case "completion/complete":
-        return this.complete(id, signal, params);
+        return this.complete(progress, signal, params);
       case "logging/setLevel":
         return {};
       default:
@@ -145,7 +156,7 @@ export class GatewaySession {
   }
 
   /** Sends a request to one connector for this caller, with cancellation and progress wired through. */
-  private forward(id: RequestId, signal: AbortSignal, connectorName: string, method: string, params: Params): Promise<Record<string, unknown>> {
+  private forward(progress: ProgressSink, signal: AbortSignal, connectorName: string, method: string, params: Params): Promise<Record<string, unknown>> {
     const connector = this.runtime.connectorFor(connectorName, this.principal);
     const meta = params?._meta as { progressToken?: string | number } | undefined;
     const progressToken = meta?.progressToken;
@@ -159,15 +170,11 @@ export class GatewaySession {
       onProgress:
         progressToken === undefined
           ? undefined
-          : (progress) => {
-              void this.transport
-                .send({ jsonrpc: "2.0", method: "notifications/progress", params: { ...progress, progressToken } }, { relatedRequestId: id })
-                .catch(() => {});
-            },
+          : (update) => progress({ jsonrpc: "2.0", method: "notifications/progress", params: { ...update, progressToken } }),
     });
   }
 
-  private async callTool(id: RequestId, params: Params, signal: AbortSignal): Promise<Record<string, unknown>> {
+  private async callTool(params: Params, signal: AbortSignal, progress: ProgressSink): Promise<Record<string, unknown>> {
     const started = performance.now();
     const name = String(params?.name);
     const tool = this.runtime.catalogue.toolsByName.get(name);
@@ -181,7 +188,7 @@ export class GatewaySession {
         errorText = `There is no tool "${name}" in virtual MCP "${this.runtime.slug}".`;
         return { content: [{ type: "text", text: errorText }], isError: true };
       }
-      const result = await this.forward(id, signal, tool.connector, "tools/call", { ...params, name: tool.upstreamName });
+      const result = await this.forward(progress, signal, tool.connector, "tools/call", { ...params, name: tool.upstreamName });
       if (result.isError === true) {
         outcome = "error";
         errorText = firstText(result) ?? "the tool reported an error";
@@ -197,7 +204,7 @@ export class GatewaySession {
       }
       throw error;
     } finally {
-      this.recorder.record({
+      await this.recorder.record({
         at: Date.now(),
         subject: this.principal.subject,
         tokenId: this.principal.tokenId,
@@ -215,11 +222,11 @@ export class GatewaySession {
     }
   }
 
-  private async readResource(id: RequestId, signal: AbortSignal, params: Params): Promise<Record<string, unknown>> {
+  private async readResource(progress: ProgressSink, signal: AbortSignal, params: Params): Promise<Record<string, unknown>> {
     const uri = String(params?.uri);
     const route = routeUri(this.runtime.definition.connectors, uri);
     if (!route) throw new RpcError(ErrorCode.InvalidParams, `No connector in virtual MCP "${this.runtime.slug}" serves the resource "${uri}".`);
-    const result = await this.forward(id, signal, route.attachment.connector, "resources/read", { ...params, uri: route.upstreamUri });
+    const result = await this.forward(progress, signal, route.attachment.connector, "resources/read", { ...params, uri: route.upstreamUri });
     const contents = result.contents as { uri: string }[] | undefined;
     if (route.attachment.prefix === "" || !contents) return result;
     return { ...result, contents: contents.map((c) => ({ ...c, uri: exposedUri(route.attachment.prefix, c.uri) })) };
@@ -247,17 +254,17 @@ export class GatewaySession {
     return {};
   }
 
-  private complete(id: RequestId, signal: AbortSignal, params: Params): Promise<Record<string, unknown>> {
+  private complete(progress: ProgressSink, signal: AbortSignal, params: Params): Promise<Record<string, unknown>> {
     const ref = params?.ref as { type?: string; name?: string; uri?: string } | undefined;
     if (ref?.type === "ref/prompt") {
       const prompt = this.runtime.catalogue.promptsByName.get(String(ref.name));
       if (!prompt) throw new RpcError(ErrorCode.InvalidParams, `There is no prompt "${String(ref.name)}" in virtual MCP "${this.runtime.slug}".`);
-      return this.forward(id, signal, prompt.connector, "completion/complete", { ...params, ref: { ...ref, name: prompt.upstreamName } });
+      return this.forward(progress, signal, prompt.connector, "completion/complete", { ...params, ref: { ...ref, name: prompt.upstreamName } });
     }
     if (ref?.type === "ref/resource") {
       const route = routeUri(this.runtime.definition.connectors, String(ref.uri));
       if (!route) throw new RpcError(ErrorCode.InvalidParams, `No connector serves the resource template "${String(ref.uri)}".`);
-      return this.forward(id, signal, route.attachment.connector, "completion/complete", { ...params, ref: { ...ref, uri: route.upstreamUri } });
+      return this.forward(progress, signal, route.attachment.connector, "completion/complete", { ...params, ref: { ...ref, uri: route.upstreamUri } });
     }
     throw new RpcError(ErrorCode.InvalidParams, "completion/complete needs a ref of type ref/prompt or ref/resource.");
   }

@@ -14,6 +14,8 @@ export function openSqlite(path: string, options: { readonly?: boolean; create?:
     db.exec("PRAGMA journal_mode = WAL");
     db.exec("PRAGMA synchronous = NORMAL");
     db.exec("PRAGMA foreign_keys = ON");
+    // Checkpoints run on a timer (see openStore), not inside whichever write crosses the threshold.
+    db.exec("PRAGMA wal_autocheckpoint = 0");
   }
   return db;
 }

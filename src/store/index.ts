@@ -35,6 +35,8 @@ export interface Store {
   close(): void;
 }
 
+const CHECKPOINT_INTERVAL_MS = 1000;
+
 /** Opens (creating if asked) the database and applies pending migrations. */
 export function openStore(path: string, options: { create?: boolean } = {}): Store {
   const exists = existsSync(path);
@@ -56,6 +58,12 @@ export function openStore(path: string, options: { create?: boolean } = {}): Sto
   }
   const db = wrapWithDrizzle(sqlite);
   let open = true;
+  // A PASSIVE checkpoint never waits for readers or writers; on a timer it keeps the WAL
+  // short without landing in the middle of a request.
+  const checkpoints = setInterval(() => {
+    if (open) sqlite.exec("PRAGMA wal_checkpoint(PASSIVE)");
+  }, CHECKPOINT_INTERVAL_MS);
+  checkpoints.unref();
   return {
     path,
     secrets: new SecretRepository(db),
@@ -70,6 +78,7 @@ export function openStore(path: string, options: { create?: boolean } = {}): Sto
     close() {
       if (!open) return;
       open = false;
+      clearInterval(checkpoints);
       sqlite.close();
     },
   };
