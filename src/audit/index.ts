@@ -6,7 +6,7 @@ export type { CallOutcome, CallRecord };
  * Arguments longer than this are stored cut, with their full length, so
  * large payloads neither bloat the store nor slow every call down.
  */
-export const MAX_STORED_ARGUMENTS = 8 * 1024;
+export const MAX_STORED_ARGUMENTS = 4 * 1024;
 
 /**
  * Writes one record per governed call, before the call is answered. Records
@@ -46,8 +46,43 @@ export class CallRecorder {
   }
 }
 
+/** The arguments as JSON, cut at the limit without first serialising all of a large payload. */
 function storedArguments(args: unknown): string | null {
   if (args === undefined) return null;
-  const json = JSON.stringify(args);
-  return json.length > MAX_STORED_ARGUMENTS ? `${json.slice(0, MAX_STORED_ARGUMENTS)}…[${json.length} characters, cut]` : json;
+  const budget = { left: MAX_STORED_ARGUMENTS, cut: false };
+  const json = jsonWithin(args, budget);
+  return budget.cut ? `${json}…[cut at ${MAX_STORED_ARGUMENTS} characters]` : json;
+}
+
+/** JSON text of `value`, stopping once `budget.left` characters are spent (strings are cut inside). */
+function jsonWithin(value: unknown, budget: { left: number; cut: boolean }): string {
+  if (budget.left <= 0) {
+    budget.cut = true;
+    return "";
+  }
+  if (typeof value === "string") {
+    const text = JSON.stringify(value.length > budget.left ? value.slice(0, budget.left) : value);
+    if (value.length > budget.left) budget.cut = true;
+    budget.left -= text.length;
+    return budget.cut ? text.slice(0, -1) : text;
+  }
+  if (Array.isArray(value) || (value !== null && typeof value === "object")) {
+    const isArray = Array.isArray(value);
+    let out = isArray ? "[" : "{";
+    budget.left -= 1;
+    let first = true;
+    for (const [key, item] of isArray ? value.map((v, i) => [String(i), v] as const) : Object.entries(value as Record<string, unknown>)) {
+      if (item === undefined || typeof item === "function") continue;
+      const head = `${first ? "" : ","}${isArray ? "" : `${JSON.stringify(key)}:`}`;
+      first = false;
+      budget.left -= head.length;
+      out += head + jsonWithin(item, budget);
+      if (budget.cut) return out;
+    }
+    budget.left -= 1;
+    return out + (isArray ? "]" : "}");
+  }
+  const text = JSON.stringify(value) ?? "null";
+  budget.left -= text.length;
+  return text;
 }

@@ -1,11 +1,11 @@
 import { SSEClientTransport } from "@modelcontextprotocol/sdk/client/sse.js";
-import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
 import type { Prompt, Resource, ResourceTemplate, Tool } from "@modelcontextprotocol/sdk/types.js";
 import { MintgateError } from "../errors/index.ts";
 import { log } from "../log/index.ts";
 import { expandSecretReferences } from "../secrets/index.ts";
 import { connectBuiltinDemo } from "./builtin-demo.ts";
+import { StreamableHttpUpstreamTransport } from "./http-transport.ts";
 import { StdioUpstreamTransport } from "./stdio-transport.ts";
 import type { ConnectorDefinition, ConnectorState } from "./types.ts";
 import { UpstreamSession, type RequestOptions } from "./upstream-session.ts";
@@ -227,7 +227,7 @@ export class Connector {
         return transport;
       }
       case "http":
-        return new StreamableHTTPClientTransport(new URL(spec.url), { requestInit: { headers: expandAll(spec.headers) } });
+        return new StreamableHttpUpstreamTransport(new URL(spec.url), expandAll(spec.headers), this.name);
       case "sse": {
         const headers = expandAll(spec.headers);
         return new SSEClientTransport(new URL(spec.url), {

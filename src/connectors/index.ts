@@ -2,7 +2,7 @@ import { Connector, type ConnectorDeps } from "./connector.ts";
 import type { ConnectorDefinition } from "./types.ts";
 
 export { Connector, EMPTY_CATALOGUE, type Catalogue } from "./connector.ts";
-export { UpstreamRpcError } from "./upstream-session.ts";
+export { resultText, UpstreamRpcError } from "./upstream-session.ts";
 export * from "./types.ts";
 
 /** Who a call is made for; the pool picks the upstream client by it. */

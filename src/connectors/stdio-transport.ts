@@ -13,6 +13,7 @@
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { existsSync } from "node:fs";
 import { serializeMessage, STDIO_DEFAULT_MAX_BUFFER_SIZE } from "@modelcontextprotocol/sdk/shared/stdio.js";
+import { noteFrameText } from "./upstream-session.ts";
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
 import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
 import { MintgateError } from "../errors/index.ts";
@@ -218,6 +219,7 @@ export class StdioUpstreamTransport implements Transport {
         try {
           // Parsed once and passed on as it is: results are not re-validated on this path.
           message = JSON.parse(line) as JSONRPCMessage;
+          noteFrameText(message, line);
         } catch (error) {
           this.onerror?.(new Error(`connector "${this.options.name}": the upstream wrote a line that is not JSON (${(error as Error).message})`));
           return;

@@ -3,6 +3,32 @@ import { LATEST_PROTOCOL_VERSION, type JSONRPCMessage } from "@modelcontextproto
 import { MintgateError } from "../errors/index.ts";
 import { VERSION } from "../version.ts";
 
+/**
+ * The exact JSON text of results as the upstream sent them, so an unchanged
+ * result can be passed to the client without serialising it again (large
+ * payloads). Transports report each frame's text with `noteFrameText`.
+ */
+const frameText = new WeakMap<object, string>();
+export const resultText = new WeakMap<object, string>();
+
+export function noteFrameText(message: object, text: string): void {
+  frameText.set(message, text);
+}
+
+/**
+ * The result's own text inside a response frame, when the frame has exactly
+ * the keys result, jsonrpc and id in one of the orders SDKs write them;
+ * otherwise undefined (the caller serialises as usual).
+ */
+function resultSlice(frame: string, message: Record<string, unknown>, id: number): string | undefined {
+  if (Object.keys(message).length !== 3) return undefined;
+  const tail = `,"jsonrpc":"2.0","id":${id}}`;
+  if (frame.startsWith('{"result":') && frame.endsWith(tail)) return frame.slice(10, frame.length - tail.length);
+  const head = `{"jsonrpc":"2.0","id":${id},"result":`;
+  if (frame.startsWith(head) && frame.endsWith("}")) return frame.slice(head.length, -1);
+  return undefined;
+}
+
 /** A JSON-RPC error an upstream answered with; code and message pass through to the client. */
 export class UpstreamRpcError extends Error {
   constructor(
@@ -165,7 +191,13 @@ export class UpstreamSession {
       const entry = this.settle(m.id);
       if (!entry) return;
       if (m.error) entry.reject(new UpstreamRpcError(m.error.code, `Connector "${this.connectorName}" answered: ${m.error.message}`, m.error.data));
-      else entry.resolve(m.result ?? {});
+      else {
+        const result = m.result ?? {};
+        const frame = frameText.get(message);
+        const text = frame === undefined ? undefined : resultSlice(frame, m, m.id);
+        if (text !== undefined) resultText.set(result, text);
+        entry.resolve(result);
+      }
       return;
     }
     if (m.id !== undefined) {

@@ -3,6 +3,7 @@ import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
 import { SUPPORTED_PROTOCOL_VERSIONS, type JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
 import { randomUUID } from "node:crypto";
 import type { Principal } from "../auth/index.ts";
+import { resultText } from "../connectors/index.ts";
 import { log } from "../log/index.ts";
 import type { Gateway } from "./index.ts";
 import { GatewaySession } from "./session.ts";
@@ -108,7 +109,7 @@ export class McpEndpoint {
       const reply = await session.request(id, m.method, params, () => {});
       // A cancelled request gets no JSON-RPC reply; the HTTP exchange just ends.
       if (reply === undefined) return new Response(null, { status: 202, headers });
-      return new Response(JSON.stringify(reply), { headers: { ...headers, "content-type": "application/json" } });
+      return new Response(serializeReply(reply), { headers: { ...headers, "content-type": "application/json" } });
     }
     return sseReply(session, id, m.method, params, headers);
   }
@@ -172,6 +173,13 @@ export class McpEndpoint {
   }
 }
 
+/** A reply as JSON text; an upstream result passed on unchanged is not serialised again. */
+function serializeReply(reply: JSONRPCMessage): string {
+  const { id, result } = reply as { id: string | number; result?: object };
+  const text = result && resultText.get(result);
+  return text === undefined ? JSON.stringify(reply) : `{"jsonrpc":"2.0","id":${JSON.stringify(id)},"result":${text}}`;
+}
+
 /** A request's progress notifications, then its reply, as one SSE stream. */
 function sseReply(session: GatewaySession, id: string | number, method: string, params: Record<string, unknown> | undefined, headers: Record<string, string>): Response {
   const encoder = new TextEncoder();
@@ -179,7 +187,7 @@ function sseReply(session: GatewaySession, id: string | number, method: string, 
     start(controller) {
       const write = (message: JSONRPCMessage) => {
         try {
-          controller.enqueue(encoder.encode(`event: message\ndata: ${JSON.stringify(message)}\n\n`));
+          controller.enqueue(encoder.encode(`event: message\ndata: ${serializeReply(message)}\n\n`));
         } catch {
           // the client went away; the call still completes and is recorded
         }
