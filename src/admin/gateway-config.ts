@@ -1,7 +1,7 @@
-import { parseConfigFile, serializeConfigFile, type GatewayConfig } from "../config-file/index.ts";
-import { EMPTY_CATALOGUE, type Catalogue, type ConnectorDefinition } from "../connectors/index.ts";
+import type { GatewayConfig } from "../config-file/index.ts";
+import { EMPTY_CATALOGUE, type Catalogue } from "../connectors/index.ts";
 import { conflict, invalid, notFound } from "../errors/index.ts";
-import { canonicalJson, curate, type Gateway, type VirtualMcpDefinition } from "../gateway/index.ts";
+import { canonicalJson, curate, type Gateway } from "../gateway/index.ts";
 import type { SecretStore } from "../secrets/index.ts";
 import type { Store } from "../store/index.ts";
 
@@ -29,12 +29,15 @@ export class GatewayConfigService {
     return { connectors: this.deps.store.gatewayConfig.connectors(), virtualMcps: this.deps.store.gatewayConfig.virtualMcps() };
   }
 
-  export(): string {
+  // The file format (and its YAML library) loads on first use: serving never needs it.
+  async export(): Promise<string> {
+    const { serializeConfigFile } = await import("../config-file/index.ts");
     return serializeConfigFile(this.current());
   }
 
   /** Parses and validates mintgate.yaml text (JSON is YAML too). */
-  parse(text: string, fileName = "mintgate.yaml"): GatewayConfig {
+  async parse(text: string, fileName = "mintgate.yaml"): Promise<GatewayConfig> {
+    const { parseConfigFile } = await import("../config-file/index.ts");
     return parseConfigFile(text, { knownSecrets: new Set(this.deps.secrets.list().map((s) => s.name)), fileName });
   }
 
@@ -60,13 +63,6 @@ export class GatewayConfigService {
     });
     await this.deps.gateway?.sync();
     return { changes };
-  }
-
-  /** Puts one connector or Virtual MCP, validated as part of the whole configuration. */
-  async put(item: { connector: ConnectorDefinition } | { virtualMcp: VirtualMcpDefinition }): Promise<ApplyReport> {
-    const config: GatewayConfig = "connector" in item ? { connectors: [item.connector], virtualMcps: [] } : { connectors: [], virtualMcps: [item.virtualMcp] };
-    // A round trip through the file format runs the one validator on admin API input too.
-    return this.apply(this.parse(serializeConfigFile({ ...this.current(), ...mergeShallow(this.current(), config) }), "request"));
   }
 
   async deleteConnector(name: string): Promise<ApplyReport> {
@@ -106,10 +102,6 @@ export class GatewayConfigService {
     const problems = config.virtualMcps.flatMap((vmcp) => curate({ ...vmcp, newTools: "auto" }, catalogueOf, () => undefined).problems);
     if (problems.length > 0) throw invalid(problems.join("\n"));
   }
-}
-
-function mergeShallow(current: GatewayConfig, change: GatewayConfig): GatewayConfig {
-  return merge(current, change, false);
 }
 
 /** `change` replaces items of the same name in `current`; the rest stay unless pruning. */

@@ -137,13 +137,13 @@ export class AdminService {
     return found;
   }
 
-  exportConfig(): string {
+  exportConfig(): Promise<string> {
     return this.running.config.export();
   }
 
   /** Applies mintgate.yaml text (JSON works too) sent to the admin API. */
-  applyConfig(text: string, options: { prune: boolean; dryRun: boolean }) {
-    const config = this.running.config.parse(text, "request");
+  async applyConfig(text: string, options: { prune: boolean; dryRun: boolean }) {
+    const config = await this.running.config.parse(text, "request");
     return this.running.config.apply(config, options);
   }
 

@@ -1,10 +1,8 @@
-import { SSEClientTransport } from "@modelcontextprotocol/sdk/client/sse.js";
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
 import type { Prompt, Resource, ResourceTemplate, Tool } from "@modelcontextprotocol/sdk/types.js";
 import { MintgateError } from "../errors/index.ts";
 import { log } from "../log/index.ts";
 import { expandSecretReferences } from "../secrets/index.ts";
-import { connectBuiltinDemo } from "./builtin-demo.ts";
 import { StreamableHttpUpstreamTransport } from "./http-transport.ts";
 import { StdioUpstreamTransport } from "./stdio-transport.ts";
 import type { ConnectorDefinition, ConnectorState } from "./types.ts";
@@ -229,6 +227,7 @@ export class Connector {
       case "http":
         return new StreamableHttpUpstreamTransport(new URL(spec.url), expandAll(spec.headers), this.name);
       case "sse": {
+        const { SSEClientTransport } = await import("@modelcontextprotocol/sdk/client/sse.js");
         const headers = expandAll(spec.headers);
         return new SSEClientTransport(new URL(spec.url), {
           requestInit: { headers },
@@ -236,6 +235,8 @@ export class Connector {
         });
       }
       case "builtin": {
+        // Loaded only when a builtin connector runs: its server and schemas cost memory.
+        const { connectBuiltinDemo } = await import("./builtin-demo.ts");
         const demo = await connectBuiltinDemo();
         this.closeBuiltin = demo.close;
         return demo.transport;

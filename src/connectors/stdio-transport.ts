@@ -12,7 +12,8 @@
  */
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { existsSync } from "node:fs";
-import { serializeMessage, STDIO_DEFAULT_MAX_BUFFER_SIZE } from "@modelcontextprotocol/sdk/shared/stdio.js";
+/** Longest line accepted from an upstream, as the SDK's own stdio transport allows. */
+const MAX_LINE_BYTES = 10 * 1024 * 1024;
 import { noteFrameText } from "./upstream-session.ts";
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
 import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
@@ -56,7 +57,7 @@ export class StdioUpstreamTransport implements Transport {
   sessionId?: string | undefined;
 
   private readonly options: StdioUpstreamOptions;
-  private readonly lines = new JsonLines(STDIO_DEFAULT_MAX_BUFFER_SIZE);
+  private readonly lines = new JsonLines(MAX_LINE_BYTES);
   private child: ChildProcessWithoutNullStreams | undefined;
   private started = false;
   /** Set by close(), or when the child is gone: no more sends. */
@@ -171,7 +172,7 @@ export class StdioUpstreamTransport implements Transport {
   send(message: JSONRPCMessage): Promise<void> {
     const stdin = this.child?.stdin;
     if (this.closed || !stdin || !stdin.writable) return Promise.reject(this.closedError());
-    if (stdin.write(serializeMessage(message))) return Promise.resolve();
+    if (stdin.write(JSON.stringify(message) + "\n")) return Promise.resolve();
     return new Promise<void>((resolve, reject) => this.drainWaiters.push({ resolve, reject }));
   }
 

@@ -1,7 +1,10 @@
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
-import { LATEST_PROTOCOL_VERSION, type JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
+import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
 import { MintgateError } from "../errors/index.ts";
 import { VERSION } from "../version.ts";
+
+/** The protocol revision mintgate asks upstreams for; they may answer with an older one. */
+export const UPSTREAM_PROTOCOL_VERSION = "2025-11-25";
 
 /**
  * The exact JSON text of results as the upstream sent them, so an unchanged
@@ -99,7 +102,7 @@ export class UpstreamSession {
     const result = (await this.request(
       "initialize",
       {
-        protocolVersion: LATEST_PROTOCOL_VERSION,
+        protocolVersion: UPSTREAM_PROTOCOL_VERSION,
         capabilities: { roots: { listChanged: false } },
         clientInfo: { name: "mintgate", version: VERSION },
       },

@@ -46,6 +46,15 @@ const HTTP_STATUS: Record<ErrorKind, number> = {
   timeout: 504,
 };
 
+/** The standard JSON-RPC 2.0 error codes. */
+export const JSON_RPC = {
+  parseError: -32700,
+  invalidRequest: -32600,
+  methodNotFound: -32601,
+  invalidParams: -32602,
+  internalError: -32603,
+} as const;
+
 /** JSON-RPC codes: -32602 for bad params, -32001..-32099 are server-defined. */
 const JSON_RPC_CODE: Record<ErrorKind, number> = {
   invalid: -32602,

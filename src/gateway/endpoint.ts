@@ -1,6 +1,6 @@
-import { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js";
+import type { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js";
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
-import { SUPPORTED_PROTOCOL_VERSIONS, type JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
+import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
 import { randomUUID } from "node:crypto";
 import type { Principal } from "../auth/index.ts";
 import { resultText } from "../connectors/index.ts";
@@ -8,6 +8,7 @@ import { log } from "../log/index.ts";
 import type { Gateway } from "./index.ts";
 import { GatewaySession } from "./session.ts";
 import type { VirtualMcpRuntime } from "./virtual-mcp.ts";
+import { loadServerProtocol, type SdkServerProtocol } from "./protocol.ts";
 
 /** A session idle this long is closed; clients re-initialise on the 404 that follows. */
 const SESSION_IDLE_MS = 60 * 60_000;
@@ -33,6 +34,8 @@ interface Entry {
  */
 export class McpEndpoint {
   private readonly entries = new Map<string, Entry>();
+  /** Set once the first session loaded the SDK's server side. */
+  private protocol: SdkServerProtocol | undefined;
   private readonly sweeper: ReturnType<typeof setInterval>;
 
   constructor(
@@ -61,15 +64,17 @@ export class McpEndpoint {
     if (request.method !== "POST") {
       return jsonRpcError(400, -32000, "Bad Request: send the Mcp-Session-Id header you got from initialize.");
     }
-    const transport: WebStandardStreamableHTTPServerTransport = new WebStandardStreamableHTTPServerTransport({
+    const protocol = await loadServerProtocol();
+    this.protocol = protocol;
+    const transport: WebStandardStreamableHTTPServerTransport = new protocol.WebStandardStreamableHTTPServerTransport({
       sessionIdGenerator: randomUUID,
       onsessioninitialized: (id) => {
-        const session = new GatewaySession(id, principal, runtime, transport, this.gateway.recorder);
+        const session = new GatewaySession(id, principal, runtime, transport, this.gateway.recorder, versionsOf(protocol));
         this.register(id, runtime, { session, streamable: transport });
       },
       onsessionclosed: (id) => this.unregister(id),
       maxRequestBodySize: this.options.bodyLimitBytes,
-    } as ConstructorParameters<typeof WebStandardStreamableHTTPServerTransport>[0]);
+    } as ConstructorParameters<SdkServerProtocol["WebStandardStreamableHTTPServerTransport"]>[0]);
     transport.onclose = () => {
       if (transport.sessionId) this.unregister(transport.sessionId);
     };
@@ -85,7 +90,7 @@ export class McpEndpoint {
    */
   private async handleSessionPost(session: GatewaySession, transport: WebStandardStreamableHTTPServerTransport, request: Request): Promise<Response> {
     const version = request.headers.get("mcp-protocol-version");
-    if (version !== null && !SUPPORTED_PROTOCOL_VERSIONS.includes(version)) return transport.handleRequest(request);
+    if (version !== null && !this.protocol!.SUPPORTED_PROTOCOL_VERSIONS.includes(version)) return transport.handleRequest(request);
     let message: unknown;
     try {
       message = JSON.parse(await request.text());
@@ -115,10 +120,11 @@ export class McpEndpoint {
   }
 
   /** GET /sse/<slug>: opens a legacy HTTP+SSE session. */
-  openLegacy(runtime: VirtualMcpRuntime, principal: Principal): Response {
+  async openLegacy(runtime: VirtualMcpRuntime, principal: Principal): Promise<Response> {
+    const protocol = await loadServerProtocol();
     const id = randomUUID();
     const transport = new LegacySseTransport(`/messages/${runtime.slug}?sessionId=${id}`, () => this.unregister(id));
-    const session = new GatewaySession(id, principal, runtime, transport, this.gateway.recorder);
+    const session = new GatewaySession(id, principal, runtime, transport, this.gateway.recorder, versionsOf(protocol));
     this.register(id, runtime, { session, legacy: transport });
     return new Response(transport.stream, {
       headers: { "content-type": "text/event-stream", "cache-control": "no-cache, no-transform", connection: "keep-alive", "x-accel-buffering": "no" },
@@ -171,6 +177,10 @@ export class McpEndpoint {
       }
     }
   }
+}
+
+function versionsOf(protocol: SdkServerProtocol) {
+  return { supported: protocol.SUPPORTED_PROTOCOL_VERSIONS, latest: protocol.LATEST_PROTOCOL_VERSION };
 }
 
 /** A reply as JSON text; an upstream result passed on unchanged is not serialised again. */

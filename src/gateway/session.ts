@@ -1,9 +1,9 @@
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
-import { ErrorCode, LATEST_PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS, type JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
+import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
 import type { CallOutcome, CallRecorder } from "../audit/index.ts";
 import type { Principal } from "../auth/index.ts";
 import { UpstreamRpcError, type Connector } from "../connectors/index.ts";
-import { jsonRpcCodeOf, MintgateError, publicMessageOf } from "../errors/index.ts";
+import { JSON_RPC, jsonRpcCodeOf, MintgateError, publicMessageOf } from "../errors/index.ts";
 import { log } from "../log/index.ts";
 import { VERSION } from "../version.ts";
 import { routeUri, exposedUri } from "./curation.ts";
@@ -34,7 +34,7 @@ export class GatewaySession {
   /** Resource subscriptions by exposed URI, each with the listener it registered upstream. */
   private readonly subscriptions = new Map<string, { connector: Connector; upstreamUri: string; listener: (uri: string) => void }>();
   lastActivity = Date.now();
-  protocolVersion = LATEST_PROTOCOL_VERSION;
+  protocolVersion: string;
 
   constructor(
     readonly id: string,
@@ -42,7 +42,9 @@ export class GatewaySession {
     private readonly runtime: VirtualMcpRuntime,
     private readonly transport: Transport,
     private readonly recorder: CallRecorder,
+    private readonly versions: { supported: readonly string[]; latest: string },
   ) {
+    this.protocolVersion = versions.latest;
     transport.onmessage = (message) => this.receive(message);
   }
 
@@ -121,7 +123,7 @@ export class GatewaySession {
         return { prompts: catalogue.prompts.map((p) => p.definition) };
       case "prompts/get": {
         const prompt = catalogue.promptsByName.get(String(params?.name));
-        if (!prompt) throw new RpcError(ErrorCode.InvalidParams, `There is no prompt "${String(params?.name)}" in virtual MCP "${this.runtime.slug}".`);
+        if (!prompt) throw new RpcError(JSON_RPC.invalidParams, `There is no prompt "${String(params?.name)}" in virtual MCP "${this.runtime.slug}".`);
         return this.forward(progress, signal, prompt.connector, "prompts/get", { ...params, name: prompt.upstreamName });
       }
       case "resources/list":
@@ -139,13 +141,13 @@ export class GatewaySession {
       case "logging/setLevel":
         return {};
       default:
-        throw new RpcError(ErrorCode.MethodNotFound, `mintgate does not support the method "${method}".`);
+        throw new RpcError(JSON_RPC.methodNotFound, `mintgate does not support the method "${method}".`);
     }
   }
 
   private initialize(params: Params): Record<string, unknown> {
-    const requested = typeof params?.protocolVersion === "string" ? params.protocolVersion : LATEST_PROTOCOL_VERSION;
-    this.protocolVersion = SUPPORTED_PROTOCOL_VERSIONS.includes(requested) ? requested : LATEST_PROTOCOL_VERSION;
+    const requested = typeof params?.protocolVersion === "string" ? params.protocolVersion : this.versions.latest;
+    this.protocolVersion = this.versions.supported.includes(requested) ? requested : this.versions.latest;
     const definition = this.runtime.definition;
     return {
       protocolVersion: this.protocolVersion,
@@ -225,7 +227,7 @@ export class GatewaySession {
   private async readResource(progress: ProgressSink, signal: AbortSignal, params: Params): Promise<Record<string, unknown>> {
     const uri = String(params?.uri);
     const route = routeUri(this.runtime.definition.connectors, uri);
-    if (!route) throw new RpcError(ErrorCode.InvalidParams, `No connector in virtual MCP "${this.runtime.slug}" serves the resource "${uri}".`);
+    if (!route) throw new RpcError(JSON_RPC.invalidParams, `No connector in virtual MCP "${this.runtime.slug}" serves the resource "${uri}".`);
     const result = await this.forward(progress, signal, route.attachment.connector, "resources/read", { ...params, uri: route.upstreamUri });
     const contents = result.contents as { uri: string }[] | undefined;
     if (route.attachment.prefix === "" || !contents) return result;
@@ -235,7 +237,7 @@ export class GatewaySession {
   private async subscribe(uri: string): Promise<Record<string, unknown>> {
     if (this.subscriptions.has(uri)) return {};
     const route = routeUri(this.runtime.definition.connectors, uri);
-    if (!route) throw new RpcError(ErrorCode.InvalidParams, `No connector in virtual MCP "${this.runtime.slug}" serves the resource "${uri}".`);
+    if (!route) throw new RpcError(JSON_RPC.invalidParams, `No connector in virtual MCP "${this.runtime.slug}" serves the resource "${uri}".`);
     const connector = this.runtime.connectorFor(route.attachment.connector, this.principal);
     const listener = () => {
       void this.transport.send({ jsonrpc: "2.0", method: "notifications/resources/updated", params: { uri } }).catch(() => {});
@@ -258,15 +260,15 @@ export class GatewaySession {
     const ref = params?.ref as { type?: string; name?: string; uri?: string } | undefined;
     if (ref?.type === "ref/prompt") {
       const prompt = this.runtime.catalogue.promptsByName.get(String(ref.name));
-      if (!prompt) throw new RpcError(ErrorCode.InvalidParams, `There is no prompt "${String(ref.name)}" in virtual MCP "${this.runtime.slug}".`);
+      if (!prompt) throw new RpcError(JSON_RPC.invalidParams, `There is no prompt "${String(ref.name)}" in virtual MCP "${this.runtime.slug}".`);
       return this.forward(progress, signal, prompt.connector, "completion/complete", { ...params, ref: { ...ref, name: prompt.upstreamName } });
     }
     if (ref?.type === "ref/resource") {
       const route = routeUri(this.runtime.definition.connectors, String(ref.uri));
-      if (!route) throw new RpcError(ErrorCode.InvalidParams, `No connector serves the resource template "${String(ref.uri)}".`);
+      if (!route) throw new RpcError(JSON_RPC.invalidParams, `No connector serves the resource template "${String(ref.uri)}".`);
       return this.forward(progress, signal, route.attachment.connector, "completion/complete", { ...params, ref: { ...ref, uri: route.upstreamUri } });
     }
-    throw new RpcError(ErrorCode.InvalidParams, "completion/complete needs a ref of type ref/prompt or ref/resource.");
+    throw new RpcError(JSON_RPC.invalidParams, "completion/complete needs a ref of type ref/prompt or ref/resource.");
   }
 }
 
@@ -280,7 +282,7 @@ function toRpcError(error: unknown): { code: number; message: string; data?: unk
   if (error instanceof UpstreamRpcError) return { code: error.code, message: error.message, ...(error.data === undefined ? {} : { data: error.data }) };
   if (error instanceof MintgateError) return { code: jsonRpcCodeOf(error), message: error.message };
   log.error("unexpected error in a gateway session", { error: (error as Error)?.stack ?? String(error) });
-  return { code: ErrorCode.InternalError, message: publicMessageOf(error) };
+  return { code: JSON_RPC.internalError, message: publicMessageOf(error) };
 }
 
 export type { Connector };

@@ -63,7 +63,7 @@ export function createHttpApp(deps: HttpDeps) {
         .get("/virtual-mcps/:slug", ({ params }) => admin.virtualMcp(params.slug))
         .delete("/virtual-mcps/:slug", ({ params }) => admin.deleteVirtualMcp(params.slug))
         .post("/virtual-mcps/:slug/approvals", ({ params, body, adminToken }) => admin.approveTool(params.slug, (body as { tool?: unknown } | null)?.tool, adminToken.name))
-        .get("/config", () => new Response(admin.exportConfig(), { headers: { "content-type": "application/yaml; charset=utf-8" } }))
+        .get("/config", async () => new Response(await admin.exportConfig(), { headers: { "content-type": "application/yaml; charset=utf-8" } }))
         .put("/config", async ({ request, query }) => admin.applyConfig(await request.text(), { prune: query.prune === "true", dryRun: query.dryRun === "true" }), { parse: "none" })
         .get("/calls", ({ query }) => admin.recentCalls(Number(query.limit))),
     );

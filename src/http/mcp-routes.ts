@@ -41,7 +41,7 @@ export function mcpRoutes(deps: McpRouteDeps) {
       if (admitted instanceof Response) return admitted;
       return deps.endpoint.handleStreamable(admitted.runtime, request, admitted.principal);
     },
-    openLegacy(slug: string, request: Request): Response {
+    openLegacy(slug: string, request: Request): Promise<Response> | Response {
       const admitted = admit(deps, slug, request);
       if (admitted instanceof Response) return admitted;
       return deps.endpoint.openLegacy(admitted.runtime, admitted.principal);

@@ -26,7 +26,7 @@ export const applyCommand: Command = {
     const text = file === "-" ? await Bun.stdin.text() : readConfigText(file);
     const report = await withDataDir(parsed, async (dir) => {
       const service = new GatewayConfigService({ store: dir.store, secrets: dir.secrets });
-      const config = service.parse(text, file === "-" ? "stdin" : basename(file));
+      const config = await service.parse(text, file === "-" ? "stdin" : basename(file));
       return service.apply(config, { prune: parsed.values.prune === true, dryRun: parsed.values["dry-run"] === true });
     });
     if (parsed.values.json) printJson(report);
@@ -51,9 +51,9 @@ export const exportCommand: Command = {
   options: { ...DATA_OPTION, ...JSON_OPTION, output: { type: "string", short: "o" } },
   optionHelp: { "-o, --output FILE": "write to FILE instead of standard output", ...DATA_HELP, "--json": "print the configuration as JSON" },
   async run(parsed) {
-    const { yaml, config } = await withDataDir(parsed, (dir) => {
+    const { yaml, config } = await withDataDir(parsed, async (dir) => {
       const service = new GatewayConfigService({ store: dir.store, secrets: dir.secrets });
-      return { yaml: service.export(), config: service.current() };
+      return { yaml: await service.export(), config: service.current() };
     });
     const output = stringValue(parsed, "output");
     if (parsed.values.json) printJson(config);
