@@ -3,6 +3,7 @@ import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { ToolListChangedNotificationSchema } from "@modelcontextprotocol/sdk/types.js";
 import { readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { startEverythingServer } from "./conformance/everything-server.ts";
 import { startHttpUpstream } from "./fixtures/http-upstream.ts";
 import { connectMcpClient, REPO_ROOT, runMintgate, startGateway, tempDir, waitFor, type RunningGateway } from "./harness.ts";
 
@@ -369,6 +370,26 @@ virtualMcps:
       seen.push(gateway.output());
       for (const text of seen) expect(text).not.toContain(secretValue);
       for (const file of readdirSync(dir)) expect(readFileSync(join(dir, file)).includes(Buffer.from(secretValue))).toBe(false);
+    } finally {
+      await upstream.stop();
+    }
+  });
+
+  test("an sse connector reaches a legacy HTTP+SSE upstream (server-everything in sse mode)", async () => {
+    const upstream = await startEverythingServer(15_000, "sse");
+    try {
+      const s = await setup(`connectors:
+  - { name: legacy, kind: sse, url: "${upstream.url}" }
+virtualMcps:
+  - { slug: old, name: Old, connectors: [{ connector: legacy, prefix: old }] }
+`);
+      const { token } = await s.token("ada@example.com");
+      const client = await s.client("old", token);
+      await waitFor("legacy tools", async () => (await toolNames(client)).includes("old__echo"));
+      expect(textOf(await client.callTool({ name: "old__echo", arguments: { message: "over sse" } }))).toContain("over sse");
+      const connectors = await s.admin<{ name: string; kind: string; state: string }[]>("/connectors");
+      expect(connectors).toContainEqual(expect.objectContaining({ name: "legacy", kind: "sse", state: "ready" }));
+      await s.gateway.stop();
     } finally {
       await upstream.stop();
     }

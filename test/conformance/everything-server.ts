@@ -34,9 +34,10 @@ export function everythingStdioCommand(): string[] {
   return [process.execPath, everythingEntryPath(), "stdio"];
 }
 
-export async function startEverythingServer(timeoutMs = 15_000): Promise<EverythingServer> {
+/** Starts server-everything over Streamable HTTP (default) or the legacy HTTP+SSE transport. */
+export async function startEverythingServer(timeoutMs = 15_000, mode: "streamableHttp" | "sse" = "streamableHttp"): Promise<EverythingServer> {
   const preload = join(import.meta.dir, "bind-localhost.ts");
-  const child = Bun.spawn([process.execPath, "--preload", preload, everythingEntryPath(), "streamableHttp"], {
+  const child = Bun.spawn([process.execPath, "--preload", preload, everythingEntryPath(), mode], {
     stdin: "ignore",
     stdout: "pipe",
     stderr: "pipe",
@@ -64,7 +65,7 @@ export async function startEverythingServer(timeoutMs = 15_000): Promise<Everyth
   }
 
   return {
-    url: `http://${address}/mcp`,
+    url: mode === "sse" ? `http://${address}/sse` : `http://${address}/mcp`,
     pid: child.pid,
     output: () => log,
     async stop() {
