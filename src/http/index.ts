@@ -22,7 +22,6 @@ const ADMIN_CHALLENGE = { "www-authenticate": 'Bearer realm="mintgate-admin"' };
 /** The routes; thin: each calls one service method. */
 export function createHttpApp(deps: HttpDeps) {
   const { settings, admin } = deps;
-  const mcp = mcpRoutes(deps.mcp);
   return new Elysia()
     .onError(({ code, error, request }) => {
       if (code === "NOT_FOUND") {
@@ -47,11 +46,6 @@ export function createHttpApp(deps: HttpDeps) {
       return jsonError(500, publicMessageOf(error));
     })
     .get("/healthz", () => ({ status: "ok" }))
-    .post("/mcp/:slug", ({ params, request }) => mcp.streamable(params.slug, request), { parse: "none" })
-    .get("/mcp/:slug", ({ params, request }) => mcp.streamable(params.slug, request))
-    .delete("/mcp/:slug", ({ params, request }) => mcp.streamable(params.slug, request))
-    .get("/sse/:slug", ({ params, request }) => mcp.openLegacy(params.slug, request))
-    .post("/messages/:slug", ({ params, request }) => mcp.postLegacy(params.slug, request), { parse: "none" })
     .get("/readyz", () => (deps.isReady() ? { status: "ready" } : jsonError(503, "The store is not open yet.")))
     .group("/admin/api", (api) =>
       api
@@ -69,25 +63,29 @@ export function createHttpApp(deps: HttpDeps) {
     );
 }
 
-/**
- * Enforces the body limit before routing: a declared Content-Length over the
- * limit is refused without reading it; a chunked body is read up to the limit.
- */
-async function withinBodyLimit(request: Request, limit: number): Promise<Request | Response> {
-  const tooLarge = () => jsonError(413, `The request body is larger than the limit of ${limit} bytes.`, { connection: "close" });
-  const declared = request.headers.get("content-length");
-  if (declared !== null) return Number(declared) > limit ? tooLarge() : request;
-  if (!request.body) return request;
+const tooLarge = (limit: number) => jsonError(413, `The request body is larger than the limit of ${limit} bytes.`, { connection: "close" });
+
+/** A chunked body (no Content-Length) is read up to the limit before routing. */
+async function bufferChunkedBody(request: Request, limit: number): Promise<Request | Response> {
   const chunks: Uint8Array[] = [];
   let size = 0;
-  for await (const chunk of request.body) {
+  for await (const chunk of request.body!) {
     size += chunk.byteLength;
-    if (size > limit) return tooLarge();
+    if (size > limit) return tooLarge(limit);
     chunks.push(chunk);
   }
   const headers = new Headers(request.headers);
   headers.delete("transfer-encoding");
   return new Request(request, { body: Buffer.concat(chunks), headers });
+}
+
+/** `/mcp/<slug>`, `/sse/<slug>` or `/messages/<slug>`: the route and the slug, else undefined. */
+function mcpRouteOf(url: string): { route: "mcp" | "sse" | "messages"; slug: string } | undefined {
+  const pathStart = url.indexOf("/", url.indexOf("//") + 2);
+  const queryStart = url.indexOf("?", pathStart);
+  const path = queryStart === -1 ? url.slice(pathStart) : url.slice(pathStart, queryStart);
+  const match = /^\/(mcp|sse|messages)\/([^/]+)$/.exec(path);
+  return match ? { route: match[1] as "mcp" | "sse" | "messages", slug: decodeURIComponent(match[2]!) } : undefined;
 }
 
 /** Bun's own cap, far above ours, so that our JSON 413 is what people see. */
@@ -114,6 +112,18 @@ export function startHttpServer(deps: HttpDeps): RunningServer {
   const { settings } = deps;
   // Compile the routes now rather than on the first request, which would otherwise pay ~10 ms.
   const app = createHttpApp(deps).compile();
+  const mcp = mcpRoutes(deps.mcp);
+  const limit = settings.bodyLimitBytes;
+  /** The MCP endpoints are matched here, ahead of Elysia: they carry every tool call. */
+  const route = (request: Request): Response | Promise<Response> => {
+    const target = mcpRouteOf(request.url);
+    if (!target) return app.handle(request);
+    const { route: kind, slug } = target;
+    if (kind === "mcp" && (request.method === "POST" || request.method === "GET" || request.method === "DELETE")) return mcp.streamable(slug, request);
+    if (kind === "sse" && request.method === "GET") return mcp.openLegacy(slug, request);
+    if (kind === "messages" && request.method === "POST") return mcp.postLegacy(slug, request);
+    return app.handle(request);
+  };
   const tls = settings.tlsCert && settings.tlsKey
     ? { cert: Bun.file(settings.tlsCert), key: Bun.file(settings.tlsKey) }
     : undefined;
@@ -127,9 +137,11 @@ export function startHttpServer(deps: HttpDeps): RunningServer {
       port: settings.port,
       maxRequestBodySize: TRANSPORT_BODY_CAP,
       tls,
-      async fetch(request) {
-        const checked = await withinBodyLimit(request, settings.bodyLimitBytes);
-        return checked instanceof Response ? checked : app.handle(checked);
+      fetch(request) {
+        const declared = request.headers.get("content-length");
+        if (declared !== null) return Number(declared) > limit ? tooLarge(limit) : route(request);
+        if (!request.body) return route(request);
+        return bufferChunkedBody(request, limit).then((checked) => (checked instanceof Response ? checked : route(checked)));
       },
       error: (error) => {
         log.error("request failed", { error: String(error) });

@@ -2,7 +2,7 @@ import { Database } from "bun:sqlite";
 import { drizzle, type BunSQLiteDatabase } from "drizzle-orm/bun-sqlite";
 import * as schema from "./schema.ts";
 
-export type StoreDb = BunSQLiteDatabase<typeof schema>;
+export type StoreDb = BunSQLiteDatabase<typeof schema> & { $client: Database };
 
 /** Opens the SQLite file with the settings every connection needs. */
 export function openSqlite(path: string, options: { readonly?: boolean; create?: boolean } = {}): Database {
