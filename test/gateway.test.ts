@@ -362,6 +362,26 @@ virtualMcps:
       expect(upstream.sessionsOpened()).toBe(1);
       expect(upstream.refused()).toBe(0);
 
+      // A new value for the secret restarts the connector with it.
+      const rotated = `rotated-${crypto.randomUUID()}`;
+      upstream.requireToken(rotated);
+      expect((await runMintgate(["secrets", "set", "upstream-token", "--data", dir], { stdin: rotated })).code).toBe(0);
+      await waitFor("the connector to reconnect with the rotated secret", async () => {
+        const result = await first.callTool({ name: "shout", arguments: { text: "rotated" } });
+        return !result.isError && textOf(result) === "ROTATED";
+      });
+      expect(upstream.sessionsOpened()).toBe(2);
+
+      // The master key rotated by another process: the running gateway follows it.
+      expect((await runMintgate(["secrets", "rotate-key", "--data", dir])).code).toBe(0);
+      const afterRotation = `after-rotation-${crypto.randomUUID()}`;
+      upstream.requireToken(afterRotation);
+      expect((await runMintgate(["secrets", "set", "upstream-token", "--data", dir], { stdin: afterRotation })).code).toBe(0);
+      await waitFor("the connector to reconnect after the key rotation", async () => {
+        const result = await first.callTool({ name: "shout", arguments: { text: "rekeyed" } });
+        return !result.isError && textOf(result) === "REKEYED";
+      });
+
       const exported = await runMintgate(["export", "--data", dir]);
       expect(exported.stdout).toContain("${secret:upstream-token}");
       const admin = (path: string) => fetch(`${gateway.url}/admin/api${path}`, { headers: { authorization: `Bearer ${gateway.adminToken()}` } }).then((r) => r.text());
@@ -369,6 +389,7 @@ virtualMcps:
       await gateway.stop();
       seen.push(gateway.output());
       for (const text of seen) expect(text).not.toContain(secretValue);
+      for (const text of seen) expect(text).not.toContain(rotated);
       for (const file of readdirSync(dir)) expect(readFileSync(join(dir, file)).includes(Buffer.from(secretValue))).toBe(false);
     } finally {
       await upstream.stop();

@@ -19,6 +19,7 @@ export interface CallerIdentity {
  */
 export class ConnectorPool {
   private readonly clients = new Map<string, Connector>();
+  private readonly identities = new WeakMap<Connector, string>();
 
   constructor(private readonly deps: ConnectorDeps) {}
 
@@ -31,14 +32,20 @@ export class ConnectorPool {
     return "shared";
   }
 
-  /** Adds or replaces a connector; an unchanged definition keeps its running client. */
-  async upsert(definition: ConnectorDefinition): Promise<Connector> {
+  /**
+   * Adds or replaces a connector. An unchanged definition keeps its running
+   * client; `credentials` (the versions of the secrets it references) is part
+   * of what must be unchanged, so a rotated upstream key takes effect.
+   */
+  async upsert(definition: ConnectorDefinition, credentials = ""): Promise<Connector> {
     const key = ConnectorPool.key(definition.name, "shared");
+    const identity = JSON.stringify(definition) + credentials;
     const existing = this.clients.get(key);
-    if (existing && JSON.stringify(existing.definition) === JSON.stringify(definition)) return existing;
+    if (existing && this.identities.get(existing) === identity) return existing;
     if (existing) await existing.stop();
     const connector = new Connector(definition, this.deps);
     this.clients.set(key, connector);
+    this.identities.set(connector, identity);
     // Connecting runs in the background: a slow upstream must not hold up the gateway.
     void connector.start();
     return connector;

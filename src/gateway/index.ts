@@ -1,6 +1,7 @@
 import type { CallRecorder } from "../audit/index.ts";
 import { ConnectorPool, type ConnectorDefinition } from "../connectors/index.ts";
 import { log } from "../log/index.ts";
+import { secretReferencesIn } from "../secrets/index.ts";
 import type { Store } from "../store/index.ts";
 import type { ApprovalLookup } from "./curation.ts";
 import type { VirtualMcpDefinition } from "./types.ts";
@@ -72,13 +73,21 @@ export class Gateway {
     }
     for (const definition of connectors) {
       const before = this.pool.get(definition.name);
-      const connector = await this.pool.upsert(definition);
+      const connector = await this.pool.upsert(definition, this.credentialVersions(definition));
       if (connector !== before) {
         connector.onCatalogueChange(() => {
           this.store.gatewayConfig.saveCatalogue(connector.name, JSON.stringify(connector.catalogue), Date.now());
         });
       }
     }
+  }
+
+  /** The versions of the secrets a connector's env or headers reference, e.g. `docs-token@3`. */
+  private credentialVersions(definition: ConnectorDefinition): string {
+    const spec = definition.spec;
+    const values = spec.kind === "stdio" ? Object.values(spec.env) : spec.kind === "builtin" ? [] : Object.values(spec.headers);
+    const names = [...new Set(values.flatMap(secretReferencesIn))].sort();
+    return names.map((name) => `${name}@${this.store.secrets.get(name)?.version ?? "unset"}`).join(",");
   }
 
   private approvalLookup(slug: string): ApprovalLookup {

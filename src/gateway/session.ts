@@ -98,7 +98,7 @@ export class GatewaySession {
     this.inFlight.set(id, abort);
     let reply: JSONRPCMessage;
     try {
-      const result = await this.dispatch(id, method, params, abort.signal, sendProgress);
+      const result = await this.dispatch(method, params, abort.signal, sendProgress);
       reply = { jsonrpc: "2.0", id, result } as JSONRPCMessage;
     } catch (error) {
       reply = { jsonrpc: "2.0", id, error: toRpcError(error) };
@@ -108,7 +108,7 @@ export class GatewaySession {
     return abort.signal.aborted ? undefined : reply;
   }
 
-  private dispatch(id: RequestId, method: string, params: Params, signal: AbortSignal, progress: ProgressSink): Promise<Record<string, unknown>> | Record<string, unknown> {
+  private dispatch(method: string, params: Params, signal: AbortSignal, progress: ProgressSink): Promise<Record<string, unknown>> | Record<string, unknown> {
     const catalogue = this.runtime.catalogue;
     switch (method) {
       case "initialize":

@@ -21,7 +21,7 @@ const ADMIN_CHALLENGE = { "www-authenticate": 'Bearer realm="mintgate-admin"' };
 
 /** The routes; thin: each calls one service method. */
 export function createHttpApp(deps: HttpDeps) {
-  const { settings, admin } = deps;
+  const { admin } = deps;
   return new Elysia()
     .onError(({ code, error, request }) => {
       if (code === "NOT_FOUND") {

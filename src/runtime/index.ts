@@ -85,7 +85,7 @@ export function openDataDir(settings: Settings, options: { initialise: boolean }
   const store = openStore(paths.database, { create: options.initialise });
   if (!databaseExists) created.push(`database ${paths.database}`);
   try {
-    const secrets = SecretStore.register(store, key);
+    const secrets = SecretStore.register(store, key, { reloadKey: () => loadMasterKey(settings, paths) });
     let newAdminToken: string | undefined;
     // A lost admin.token is replaced: whoever can write the data dir is already an admin.
     if (options.initialise && (store.adminTokens.count() === 0 || !existsSync(paths.adminToken))) {

@@ -50,19 +50,42 @@ export class SecretStore {
     private key: MasterKey,
     private keyVersion: number,
     private readonly now: () => number = Date.now,
+    /** Reads the master key again (file or environment), for a rotation done by another process. */
+    private readonly reloadKey?: () => MasterKey | undefined,
   ) {}
 
-  /** Registers the first master key of a new database. */
-  static register(store: Store, key: MasterKey, now: () => number = Date.now): SecretStore {
+  /** Opens the secret store with `key`, registering it if the database has none yet. */
+  static register(store: Store, key: MasterKey, options: { now?: () => number; reloadKey?: () => MasterKey | undefined } = {}): SecretStore {
+    const now = options.now ?? Date.now;
     const current = store.secrets.currentKeyVersion();
     if (current) {
       if (!keyMatches(key, current)) {
         throw configError(`The master key from ${key.source} does not match this database's key; restore the right key from your backup.`);
       }
-      return new SecretStore(store, key, current.version, now);
+      return new SecretStore(store, key, current.version, now, options.reloadKey);
     }
     store.secrets.addKeyVersion(1, createKeyCheck(key, 1), now());
-    return new SecretStore(store, key, 1, now);
+    return new SecretStore(store, key, 1, now, options.reloadKey);
+  }
+
+  /**
+   * The key to use now. When another process rotated the master key, the
+   * database has a newer key version: read the key again, so a running
+   * gateway neither fails to decrypt nor writes with the retired key.
+   */
+  private currentKey(): { key: MasterKey; version: number } {
+    const latest = this.store.secrets.currentKeyVersion();
+    if (latest && latest.version !== this.keyVersion) {
+      const fresh = this.reloadKey?.();
+      if (!fresh || !keyMatches(fresh, latest)) {
+        throw configError(
+          `The master key was rotated (key version ${latest.version}) but ${fresh?.source ?? "this process"} still has the old one; restart mintgate${fresh?.source === "MINTGATE_MASTER_KEY" ? " with the new MINTGATE_MASTER_KEY" : ""}.`,
+        );
+      }
+      this.key = fresh;
+      this.keyVersion = latest.version;
+    }
+    return { key: this.key, version: this.keyVersion };
   }
 
   set(name: string, value: string): SecretInfo {
@@ -72,8 +95,9 @@ export class SecretStore {
     if (bytes.length > MAX_SECRET_BYTES) {
       throw invalid(`The value for secret "${name}" is ${bytes.length} bytes; the limit is ${MAX_SECRET_BYTES}.`);
     }
-    const sealed = seal(this.key.bytes, bytes, secretContext(name));
-    this.store.secrets.put(name, this.keyVersion, sealed, this.now());
+    const { key, version } = this.currentKey();
+    const sealed = seal(key.bytes, bytes, secretContext(name));
+    this.store.secrets.put(name, version, sealed, this.now());
     return this.info(name);
   }
 
@@ -102,10 +126,11 @@ export class SecretStore {
   resolveSecret(name: string): string {
     const row = this.store.secrets.get(name);
     if (!row) throw notFound(`The secret "${name}" is referenced but not set; set it with \`mintgate secrets set ${name}\`.`);
-    if (row.keyVersion !== this.keyVersion) {
-      throw configError(`The secret "${name}" is sealed with key version ${row.keyVersion}, not the current ${this.keyVersion}; run \`mintgate secrets rotate-key\` again to finish re-encryption.`);
+    const { key, version } = this.currentKey();
+    if (row.keyVersion !== version) {
+      throw configError(`The secret "${name}" is sealed with key version ${row.keyVersion}, not the current ${version}; set it again.`);
     }
-    const plaintext = unseal(this.key.bytes, row, secretContext(name));
+    const plaintext = unseal(key.bytes, row, secretContext(name));
     if (!plaintext) {
       throw configError(`The secret "${name}" cannot be decrypted: its stored bytes were altered or moved from another name; set it again.`);
     }
