@@ -26,14 +26,36 @@
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { LATEST_PROTOCOL_VERSION } from "@modelcontextprotocol/sdk/types.js";
-import type { Subprocess } from "bun";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
+import {
+  BINARY,
+  childrenOf,
+  clockTicks,
+  cpuTicksOf,
+  descendantsOf,
+  errorText,
+  percentile,
+  readMemory,
+  removeDir,
+  required,
+  ROOT,
+  rows,
+  runMintgate,
+  serveMintgate,
+  startListening,
+  startProcess,
+  stopAll,
+  stopProcess,
+  tempDir,
+  warnings,
+  withTimeout,
+  type Memory,
+  type Started,
+} from "./measure.ts";
 
-const ROOT = resolve(import.meta.dir, "..");
-const BINARY = join(ROOT, "dist", "mintgate");
 const FIXTURES = join(import.meta.dir, "fixtures");
 const ECHO_HTTP = join(FIXTURES, "echo-http.ts");
 const ECHO_STDIO = join(FIXTURES, "echo-stdio.ts");
@@ -60,7 +82,6 @@ const MAX_CALLS_PER_SLICE = 200_000;
 const CALL_TIMEOUT_MS = 30_000;
 const START_TIMEOUT_MS = 30_000;
 const READY_TIMEOUT_MS = 60_000;
-const EXIT_TIMEOUT_MS = 15_000;
 const IDLE_PHASE_TIMEOUT_MS = 120_000;
 const SETTLE_MS = 1_500;
 /** How long the gateway is watched while idle (CPU, then RSS) before any client session. */
@@ -70,7 +91,6 @@ const FETCH_LIMIT = "4096";
 
 type ClientKind = (typeof CLIENT_KINDS)[number];
 type TargetId = "a" | "b" | "c" | "d";
-type Child = Subprocess<"ignore" | "pipe", "pipe" | "ignore", "pipe">;
 
 const TARGET_NAMES: Record<TargetId, string> = {
   a: "SDK echo server (Bun.serve, web-standard transport), direct",
@@ -81,36 +101,6 @@ const TARGET_NAMES: Record<TargetId, string> = {
 
 // ── small helpers ──────────────────────────────────────────────────────────────
 
-/** The caller's MINTGATE_* settings would move the data dir, host or key; the bench uses its own. */
-function childEnv(extra: Record<string, string> = {}): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const [name, value] of Object.entries(process.env)) {
-    if (value !== undefined && !name.startsWith("MINTGATE_") && name !== "BUN_CONFIG_MAX_HTTP_REQUESTS") env[name] = value;
-  }
-  return { ...env, ...extra };
-}
-
-async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} took longer than ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** Linear interpolation between closest ranks. */
-function percentile(sorted: ArrayLike<number>, p: number): number {
-  if (sorted.length === 0) return NaN;
-  const index = (p / 100) * (sorted.length - 1);
-  const low = Math.floor(index);
-  const high = Math.min(low + 1, sorted.length - 1);
-  return sorted[low]! + (sorted[high]! - sorted[low]!) * (index - low);
-}
-
 /** Runs `task` for every item, at most `parallel` at a time. */
 async function forEachLimited<T>(items: readonly T[], parallel: number, task: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
@@ -120,163 +110,10 @@ async function forEachLimited<T>(items: readonly T[], parallel: number, task: (i
   await Promise.all(Array.from({ length: Math.min(parallel, items.length) }, lane));
 }
 
-function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
 const progress = (line: string) => process.stderr.write(`[bench] ${line}\n`);
 
-// ── /proc ──────────────────────────────────────────────────────────────────────
-
-const CLOCK_TICKS = (() => {
-  const result = spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" });
-  const ticks = Number(result.stdout?.trim());
-  return Number.isFinite(ticks) && ticks > 0 ? ticks : 100;
-})();
-
-interface ProcStat {
-  pid: number;
-  ppid: number;
-  /** utime + stime, in clock ticks. */
-  cpuTicks: number;
-}
-
-function readStat(pid: number): ProcStat | null {
-  let text: string;
-  try {
-    text = readFileSync(`/proc/${pid}/stat`, "utf8");
-  } catch {
-    return null;
-  }
-  // The command name (field 2) may hold spaces and parentheses: split after the last ")".
-  const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
-  return { pid, ppid: Number(fields[1]), cpuTicks: Number(fields[11]) + Number(fields[12]) };
-}
-
-function allProcesses(): ProcStat[] {
-  const stats: ProcStat[] = [];
-  for (const name of readdirSync("/proc")) {
-    if (!/^\d+$/.test(name)) continue;
-    const stat = readStat(Number(name));
-    if (stat) stats.push(stat);
-  }
-  return stats;
-}
-
-function childrenOf(pid: number, processes = allProcesses()): number[] {
-  return processes.filter((p) => p.ppid === pid).map((p) => p.pid);
-}
-
-function descendantsOf(pid: number): number[] {
-  const processes = allProcesses();
-  const found: number[] = [];
-  const queue = [pid];
-  for (let guard = 0; queue.length > 0 && guard < 100_000; guard++) {
-    const parent = queue.shift()!;
-    for (const child of childrenOf(parent, processes)) {
-      found.push(child);
-      queue.push(child);
-    }
-  }
-  return found;
-}
-
-function cpuTicksOf(pids: readonly number[]): number {
-  let total = 0;
-  for (const pid of pids) total += readStat(pid)?.cpuTicks ?? 0;
-  return total;
-}
-
-interface Memory {
-  rssKiB: number;
-  hwmKiB: number;
-}
-
-function readMemory(pid: number): Memory | null {
-  let status: string;
-  try {
-    status = readFileSync(`/proc/${pid}/status`, "utf8");
-  } catch {
-    return null;
-  }
-  const kib = (field: string) => Number(status.match(new RegExp(`^${field}:\\s+(\\d+) kB`, "m"))?.[1] ?? NaN);
-  return { rssKiB: kib("VmRSS"), hwmKiB: kib("VmHWM") };
-}
-
-// ── processes the bench starts ─────────────────────────────────────────────────
-
-const running = new Set<Child>();
-const warnings: string[] = [];
-
-interface Started {
-  proc: Child;
-  /** The last 64 KiB of stderr, for error messages. */
-  stderrTail(): string;
-}
-
-function startProcess(cmd: string[], options: { env?: Record<string, string>; stdinPipe?: boolean; cwd?: string }): Started {
-  const proc = Bun.spawn(cmd, {
-    cwd: options.cwd ?? ROOT,
-    env: options.env ?? childEnv(),
-    stdin: options.stdinPipe ? "pipe" : "ignore",
-    stdout: "pipe",
-    stderr: "pipe",
-  }) as Child;
-  running.add(proc);
-  let tail = "";
-  // Drained from the start so that a chatty child never blocks on a full pipe.
-  void (async () => {
-    const decoder = new TextDecoder();
-    for await (const chunk of proc.stderr) {
-      tail = (tail + decoder.decode(chunk, { stream: true })).slice(-64 * 1024);
-    }
-  })().catch(() => {});
-  return { proc, stderrTail: () => tail };
-}
-
-/** Reads a stream until `pattern` matches the text so far, then keeps draining it in the background. */
-async function waitForLine(stream: ReadableStream<Uint8Array>, pattern: RegExp, what: string): Promise<RegExpMatchArray> {
-  const reader = stream.getReader();
-  const decoder = new TextDecoder();
-  let text = "";
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) throw new Error(`${what} ended before printing ${pattern} (got ${JSON.stringify(text.slice(-500))})`);
-    text += decoder.decode(value, { stream: true });
-    const match = text.match(pattern);
-    if (match) {
-      void (async () => {
-        for (;;) if ((await reader.read()).done) return;
-      })().catch(() => {});
-      return match;
-    }
-    if (text.length > 1024 * 1024) text = text.slice(-64 * 1024);
-  }
-}
-
-/** SIGTERM and wait for the exit; SIGKILL only if it does not come in time. */
-async function stopProcess(proc: Child): Promise<void> {
-  if (!running.delete(proc)) return;
-  if (proc.exitCode !== null || proc.signalCode !== null) return;
-  proc.kill("SIGTERM");
-  try {
-    await withTimeout(proc.exited, EXIT_TIMEOUT_MS, `pid ${proc.pid} exiting after SIGTERM`);
-  } catch (error) {
-    warnings.push(`${errorText(error)}; sent SIGKILL`);
-    proc.kill("SIGKILL");
-    await withTimeout(proc.exited, EXIT_TIMEOUT_MS, `pid ${proc.pid} exiting after SIGKILL`).catch(() => {});
-  }
-}
-
-async function runCli(args: string[]): Promise<string> {
-  const proc = Bun.spawn([BINARY, ...args], { cwd: ROOT, env: childEnv(), stdin: "ignore", stdout: "pipe", stderr: "pipe" });
-  const [code, stdout, stderr] = await withTimeout(
-    Promise.all([proc.exited, new Response(proc.stdout).text(), new Response(proc.stderr).text()]),
-    START_TIMEOUT_MS,
-    `mintgate ${args[0]}`,
-  );
-  if (code !== 0) throw new Error(`mintgate ${args.join(" ")} exited ${code}: ${stderr.trim()}`);
-  return stdout;
+function runCli(args: string[]): Promise<string> {
+  return runMintgate(BINARY, args, { timeoutMs: START_TIMEOUT_MS });
 }
 
 // ── clients ────────────────────────────────────────────────────────────────────
@@ -289,11 +126,13 @@ interface Payload {
   json: string;
 }
 
+const payloadLabel = (bytes: number) => (bytes >= 1024 ? `${bytes / 1024} KiB` : `${bytes} B`);
+
 function makePayload(bytes: number): Payload {
   const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789";
   let text = "";
   for (let i = 0; i < bytes; i++) text += alphabet[(i * 7 + 3) % alphabet.length];
-  return { bytes, label: bytes >= 1024 ? `${bytes / 1024} KiB` : `${bytes} B`, text, json: JSON.stringify(text) };
+  return { bytes, label: payloadLabel(bytes), text, json: JSON.stringify(text) };
 }
 
 interface ClientSession {
@@ -419,6 +258,22 @@ class SdkSession implements ClientSession {
   }
 }
 
+/** Opens `count` sessions, SESSION_OPEN_PARALLEL at a time, adding each to `into` as soon as it is open. */
+async function openSessions<S>(count: number, open: () => Promise<S>, into: S[], what: string): Promise<void> {
+  const indexes = Array.from({ length: count }, (_, i) => i);
+  await withTimeout(
+    forEachLimited(indexes, SESSION_OPEN_PARALLEL, async () => {
+      into.push(await open());
+    }),
+    IDLE_PHASE_TIMEOUT_MS,
+    what,
+  );
+}
+
+function closeSessions(sessions: readonly ClientSession[], what: string): Promise<void> {
+  return withTimeout(forEachLimited(sessions, SESSION_OPEN_PARALLEL, (s) => s.close()), IDLE_PHASE_TIMEOUT_MS, what);
+}
+
 /** Sessions per endpoint and client kind, opened as cells need them and kept for the whole run. */
 class SessionPools {
   private readonly pools = new Map<string, ClientSession[]>();
@@ -427,14 +282,8 @@ class SessionPools {
     const key = `${kind} ${url}`;
     const pool = this.pools.get(key) ?? [];
     this.pools.set(key, pool);
-    const missing = Array.from({ length: Math.max(0, count - pool.length) }, (_, i) => i);
-    await withTimeout(
-      forEachLimited(missing, SESSION_OPEN_PARALLEL, async () => {
-        pool.push(kind === "raw" ? await RawSession.open(url, headers) : await SdkSession.open(url, headers));
-      }),
-      IDLE_PHASE_TIMEOUT_MS,
-      `opening ${count} ${kind} sessions to ${url}`,
-    );
+    const open = () => (kind === "raw" ? RawSession.open(url, headers) : SdkSession.open(url, headers));
+    await openSessions(Math.max(0, count - pool.length), open, pool, `opening ${count} ${kind} sessions to ${url}`);
     return pool.slice(0, count);
   }
 
@@ -447,9 +296,7 @@ class SessionPools {
   async closeAll(): Promise<void> {
     const all = [...this.pools.values()].flat();
     this.pools.clear();
-    await withTimeout(forEachLimited(all, SESSION_OPEN_PARALLEL, (s) => s.close()), IDLE_PHASE_TIMEOUT_MS, "closing sessions").catch((error) =>
-      warnings.push(errorText(error)),
-    );
+    await closeSessions(all, "closing sessions").catch((error) => warnings.push(errorText(error)));
   }
 }
 
@@ -480,13 +327,10 @@ interface Setup {
 }
 
 async function startEchoHttp(): Promise<{ server: Started; url: string }> {
-  const server = startProcess([process.execPath, ECHO_HTTP], {});
-  const match = await withTimeout(waitForLine(server.proc.stdout as ReadableStream<Uint8Array>, /listening on (http:\/\/127\.0\.0\.1:\d+\/mcp)/, "echo-http.ts"), START_TIMEOUT_MS, "echo-http.ts to listen").catch(
-    (error) => {
-      throw new Error(`${errorText(error)}\n${server.stderrTail()}`);
-    },
-  );
-  return { server, url: match[1]! };
+  const { started, match } = await startListening([process.execPath, ECHO_HTTP], /listening on (http:\/\/127\.0\.0\.1:\d+\/mcp)/, "echo-http.ts", {
+    timeoutMs: START_TIMEOUT_MS,
+  });
+  return { server: started, url: match[1]! };
 }
 
 function configYaml(echoHttpUrl: string): string {
@@ -520,15 +364,8 @@ async function startGateway(dir: string, echoHttpUrl: string): Promise<{ gateway
   await runCli(["apply", "-f", configFile, "--data", data]);
   const created = JSON.parse(await runCli(["tokens", "create", "--user", "bench@example.com", "--json", "--data", data])) as { token?: string };
   if (typeof created.token !== "string") throw new Error("`mintgate tokens create --json` printed no token");
-  const gateway = startProcess([BINARY, "serve", "--data", data, "--host", "127.0.0.1", "--port", "0"], {});
-  const match = await withTimeout(
-    waitForLine(gateway.proc.stdout as ReadableStream<Uint8Array>, /^mintgate (\S+) listening on (http:\/\/127\.0\.0\.1:\d+)/m, "mintgate serve"),
-    START_TIMEOUT_MS,
-    "mintgate serve to listen",
-  ).catch((error) => {
-    throw new Error(`${errorText(error)}\n${gateway.stderrTail()}`);
-  });
-  return { gateway, url: match[2]!, version: match[1]!, token: created.token };
+  const gateway = await serveMintgate(BINARY, data, { timeoutMs: START_TIMEOUT_MS });
+  return { gateway, url: gateway.url, version: gateway.version, token: created.token };
 }
 
 /** Polls tools/list on one session until both connectors' tools show up. */
@@ -588,7 +425,7 @@ async function startSupergateway(): Promise<{ server: Started; url: string }> {
 }
 
 async function setUp(): Promise<Setup> {
-  const dir = mkdtempSync(join(tmpdir(), "mintgate-bench-gateway-"));
+  const dir = tempDir("mintgate-bench-gateway-");
   progress("starting (a) echo-http, mintgate and supergateway");
   const { server: echoHttp, url: echoHttpUrl } = await startEchoHttp();
   const { gateway, url: gatewayUrl, version, token } = await startGateway(dir, echoHttpUrl);
@@ -623,15 +460,8 @@ interface Cell {
   clientMicros: number;
 }
 
-interface CellSummary {
-  kind: ClientKind;
+interface CellSummary extends Pick<Cell, "kind" | "concurrency" | "target" | "calls" | "errors" | "firstError" | "seconds"> {
   payloadBytes: number;
-  concurrency: number;
-  target: TargetId;
-  calls: number;
-  errors: number;
-  firstError: string | null;
-  seconds: number;
   callsPerSecond: number;
   p50Ms: number;
   p95Ms: number;
@@ -687,7 +517,7 @@ async function runSlice(pools: SessionPools, target: Target, cell: Cell, payload
 function summarize(cell: Cell, hasProxy: boolean): CellSummary {
   const sorted = Float64Array.from(cell.latencies).sort();
   const perCall = (micros: number) => (cell.calls > 0 ? micros / cell.calls : NaN);
-  const tickUs = 1e6 / CLOCK_TICKS;
+  const tickUs = 1e6 / clockTicks();
   return {
     kind: cell.kind,
     payloadBytes: cell.payload,
@@ -717,9 +547,10 @@ interface IdleSessions {
   upstreamSessionsOfGateway: number;
 }
 
-async function upstreamSessionsByClient(echoHttpUrl: string): Promise<Record<string, number>> {
+/** How many sessions mintgate holds open on the http upstream (a), from its /stats. */
+async function gatewaySessionsOn(echoHttpUrl: string): Promise<number> {
   const response = await fetch(new URL("/stats", echoHttpUrl), { signal: AbortSignal.timeout(CALL_TIMEOUT_MS) });
-  return ((await response.json()) as { sessions: Record<string, number> }).sessions;
+  return ((await response.json()) as { sessions: Record<string, number> }).sessions["mintgate"] ?? 0;
 }
 
 /** RSS of the gateway with `IDLE_SESSIONS` initialized raw sessions held open, against a baseline after a warm-up. */
@@ -727,17 +558,10 @@ async function measureIdleSessions(setup: Setup, url: string, headers: Record<st
   const pid = setup.gateway.proc.pid;
   const open = async (count: number) => {
     const sessions: RawSession[] = [];
-    await withTimeout(
-      forEachLimited(Array.from({ length: count }, (_, i) => i), SESSION_OPEN_PARALLEL, async () => {
-        sessions.push(await RawSession.open(url, headers));
-      }),
-      IDLE_PHASE_TIMEOUT_MS,
-      `opening ${count} idle sessions`,
-    );
+    await openSessions(count, () => RawSession.open(url, headers), sessions, `opening ${count} idle sessions`);
     return sessions;
   };
-  const closeAll = (sessions: RawSession[]) =>
-    withTimeout(forEachLimited(sessions, SESSION_OPEN_PARALLEL, (s) => s.close()), IDLE_PHASE_TIMEOUT_MS, "closing idle sessions");
+  const closeAll = (sessions: RawSession[]) => closeSessions(sessions, "closing idle sessions");
 
   // A first batch so that code paths are compiled and pools sized before the baseline.
   await closeAll(await open(IDLE_WARMUP_SESSIONS));
@@ -749,7 +573,7 @@ async function measureIdleSessions(setup: Setup, url: string, headers: Record<st
   await Bun.sleep(SETTLE_MS);
   const after = readMemory(pid);
   const gatewayChildren = childrenOf(pid).length;
-  const upstream = (await upstreamSessionsByClient(setup.echoHttpUrl))["mintgate"] ?? 0;
+  const upstream = await gatewaySessionsOn(setup.echoHttpUrl);
   await closeAll(sessions);
   const rssBeforeKiB = before?.rssKiB ?? NaN;
   const rssAfterKiB = after?.rssKiB ?? NaN;
@@ -783,7 +607,7 @@ async function processCheck(setup: Setup, pools: SessionPools): Promise<ProcessC
   return {
     gatewayClientSessions: pools.count(`${setup.gatewayUrl}/mcp/bench`),
     gatewayChildren: childrenOf(setup.gateway.proc.pid).length,
-    gatewayUpstreamHttpSessions: (await upstreamSessionsByClient(setup.echoHttpUrl))["mintgate"] ?? 0,
+    gatewayUpstreamHttpSessions: await gatewaySessionsOn(setup.echoHttpUrl),
     supergatewayClientSessions: pools.count(setup.supergatewayUrl),
     supergatewayChildren: childrenOf(sgPid).length,
     supergatewayDescendants: descendants.length,
@@ -829,7 +653,7 @@ async function measure(): Promise<Report> {
     const idleTicksBefore = cpuTicksOf([gatewayPid]);
     const idleStarted = performance.now();
     await Bun.sleep(IDLE_WATCH_MS);
-    const idleCpuMsPerS = ((cpuTicksOf([gatewayPid]) - idleTicksBefore) * (1000 / CLOCK_TICKS)) / ((performance.now() - idleStarted) / 1000);
+    const idleCpuMsPerS = ((cpuTicksOf([gatewayPid]) - idleTicksBefore) * (1000 / clockTicks())) / ((performance.now() - idleStarted) / 1000);
     const idle = readMemory(gatewayPid);
     const reference = { echoHttp: readMemory(setup.echoHttp.proc.pid), supergateway: readMemory(setup.supergateway.proc.pid) };
     const gatewayChildrenIdle = childrenOf(gatewayPid).length;
@@ -875,7 +699,7 @@ async function measure(): Promise<Report> {
       bun: Bun.version,
       node: spawnSync("node", ["--version"], { encoding: "utf8" }).stdout?.trim() ?? "?",
       cpus: cpus().length,
-      clockTicks: CLOCK_TICKS,
+      clockTicks: clockTicks(),
       quick: QUICK,
       timing: TIMING,
       targets: TARGET_NAMES,
@@ -893,13 +717,12 @@ async function measure(): Promise<Report> {
     const sgStdin = setup.supergateway.proc.stdin;
     if (sgStdin && typeof sgStdin !== "number") await Promise.resolve(sgStdin.end()).catch(() => {});
     await Promise.all([setup.supergateway.proc, setup.gateway.proc, setup.echoHttp.proc].map(stopProcess));
-    rmSync(setup.dir, { recursive: true, force: true });
+    removeDir(setup.dir);
   }
 }
 
 // ── printing ───────────────────────────────────────────────────────────────────
 
-const payloadLabel = (bytes: number) => (bytes >= 1024 ? `${bytes / 1024} KiB` : `${bytes} B`);
 const fixed = (value: number | null, digits: number) => (value === null || !Number.isFinite(value) ? "-" : value.toFixed(digits));
 const verdict = (ok: boolean) => (ok ? "met" : "MISSED");
 
@@ -981,7 +804,7 @@ function formatReport(r: Report): string {
 
   const mib = (kib: number | undefined) => (kib === undefined || !Number.isFinite(kib) ? "n/a" : `${(kib / 1024).toFixed(1)} MiB (${((kib * 1024) / 1e6).toFixed(1)} MB)`);
   const idleMB = ((r.memory.idle?.rssKiB ?? NaN) * 1024) / 1e6;
-  const row = (label: string, value: string) => `${label.padEnd(50)}${value}`;
+  const row = rows(50);
   const s = r.memory.idleSessions;
   lines.push(
     "Gateway memory",
@@ -1011,14 +834,7 @@ function formatReport(r: Report): string {
 // ── main ───────────────────────────────────────────────────────────────────────
 
 async function main(): Promise<number> {
-  if (!existsSync(BINARY)) {
-    process.stderr.write(`${BINARY} does not exist; run \`make build\` first.\n`);
-    return 1;
-  }
-  if (!existsSync(SUPERGATEWAY)) {
-    process.stderr.write(`${SUPERGATEWAY} does not exist; run \`make install\` first.\n`);
-    return 1;
-  }
+  if (!required(BINARY, "make build") || !required(SUPERGATEWAY, "make install")) return 1;
   try {
     const report = await measure();
     const text = formatReport(report);
@@ -1032,7 +848,7 @@ async function main(): Promise<number> {
     }
     return 0;
   } finally {
-    await Promise.all([...running].map(stopProcess));
+    await stopAll();
   }
 }
 

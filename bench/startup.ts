@@ -3,12 +3,27 @@
  * Prints what it measures and never fails on a number; run `make bench`, or
  * `bun bench/startup.ts [--json]` after `make build`.
  */
-import { chmodSync, copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
-import { cpus, tmpdir } from "node:os";
-import { join, resolve } from "node:path";
-import type { Subprocess } from "bun";
+import { chmodSync, copyFileSync, readFileSync, statSync } from "node:fs";
+import { cpus } from "node:os";
+import { join } from "node:path";
+import {
+  BINARY,
+  errorText,
+  percentile,
+  readMemory,
+  removeDir,
+  required,
+  rows,
+  runMintgate,
+  serveMintgate,
+  stopAll,
+  stopProcess,
+  tempDir,
+  warnings,
+  withTimeout,
+  type Serving,
+} from "./measure.ts";
 
-const BINARY = resolve(import.meta.dir, "..", "dist", "mintgate");
 const MiB = 1024 * 1024;
 
 const READY_RUNS = 10;
@@ -18,23 +33,12 @@ const STATUS_REQUESTS = 200;
 const LOAD_LOOPS = 20;
 const LOAD_MS = 3000;
 const LOAD_MAX_REQUESTS = 200_000;
-/** Upper bounds so that a hung server ends the bench instead of stalling it. */
+/** Upper bound so that a hung server ends the bench instead of stalling it. */
 const START_TIMEOUT_MS = 20_000;
-const EXIT_TIMEOUT_MS = 15_000;
 
-const LISTENING = /^mintgate (\S+) listening on (http:\/\/127\.0\.0\.1:\d+)/m;
-
-type Child = Subprocess<"ignore", "pipe", "pipe">;
-
-interface Server {
-  proc: Child;
-  url: string;
-  version: string;
-  /** Milliseconds from spawn to the "listening on" line, and to the first 200 from /readyz. */
-  listenMs: number;
+interface Server extends Serving {
+  /** Milliseconds from spawn to the first 200 from /readyz (listenMs: to the "listening on" line). */
   readyMs: number;
-  /** Everything the server wrote to stderr, resolved when it exits. */
-  stderr: Promise<string>;
 }
 
 interface Spread {
@@ -73,69 +77,9 @@ interface Report {
   warnings: string[];
 }
 
-/** Processes still running, so that `finally` can stop them whatever failed. */
-const running = new Set<Child>();
-const warnings: string[] = [];
-
-/** The caller's MINTGATE_* settings would move the data dir, host or key; the bench uses its own. */
-function childEnv(): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const [name, value] of Object.entries(process.env)) {
-    if (value !== undefined && !name.startsWith("MINTGATE_")) env[name] = value;
-  }
-  return env;
-}
-
-async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} took longer than ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** Linear interpolation between closest ranks, so the median of 10 runs is the mean of the middle two. */
-function percentile(sorted: ArrayLike<number>, p: number): number {
-  if (sorted.length === 0) return NaN;
-  const index = (p / 100) * (sorted.length - 1);
-  const low = Math.floor(index);
-  const high = Math.min(low + 1, sorted.length - 1);
-  return sorted[low]! + (sorted[high]! - sorted[low]!) * (index - low);
-}
-
 function spread(samples: number[]): Spread {
   const sorted = [...samples].sort((a, b) => a - b);
   return { min: sorted[0] ?? NaN, median: percentile(sorted, 50), p90: percentile(sorted, 90), max: sorted.at(-1) ?? NaN };
-}
-
-async function runInit(dir: string, dataDir: string): Promise<void> {
-  const proc = Bun.spawn([join(dir, "mintgate"), "init", "--data", dataDir], {
-    cwd: dir, env: childEnv(), stdin: "ignore", stdout: "ignore", stderr: "pipe",
-  });
-  const code = await withTimeout(proc.exited, START_TIMEOUT_MS, "mintgate init");
-  if (code !== 0) throw new Error(`mintgate init exited ${code}: ${await new Response(proc.stderr).text()}`);
-}
-
-/** Reads stdout until the "listening on" line; the URL carries the port that --port 0 picked. */
-async function readListeningLine(proc: Child): Promise<{ version: string; url: string }> {
-  const reader = proc.stdout.getReader();
-  const decoder = new TextDecoder();
-  let text = "";
-  try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) throw new Error(`mintgate serve exited before listening (stdout: ${JSON.stringify(text)})`);
-      text += decoder.decode(value, { stream: true });
-      const match = text.match(LISTENING);
-      if (match) return { version: match[1]!, url: match[2]! };
-    }
-  } finally {
-    reader.releaseLock();
-  }
 }
 
 async function pollReady(url: string): Promise<void> {
@@ -147,36 +91,15 @@ async function pollReady(url: string): Promise<void> {
   }
 }
 
+/** `mintgate serve` from `dir` on `dataDir`, once /readyz answers 200. */
 async function startServer(dir: string, dataDir: string): Promise<Server> {
-  const startedAt = performance.now();
-  const proc = Bun.spawn([join(dir, "mintgate"), "serve", "--data", dataDir, "--host", "127.0.0.1", "--port", "0"], {
-    cwd: dir, env: childEnv(), stdin: "ignore", stdout: "pipe", stderr: "pipe",
-  });
-  running.add(proc);
-  // Drained from the start so that a chatty server never blocks on a full pipe.
-  const stderr = new Response(proc.stderr).text();
+  const server = await serveMintgate(join(dir, "mintgate"), dataDir, { cwd: dir, timeoutMs: START_TIMEOUT_MS });
   try {
-    const { version, url } = await withTimeout(readListeningLine(proc), START_TIMEOUT_MS, "waiting for the listening line");
-    const listenMs = performance.now() - startedAt;
-    await withTimeout(pollReady(url), START_TIMEOUT_MS, `waiting for ${url}/readyz`);
-    return { proc, url, version, listenMs, readyMs: performance.now() - startedAt, stderr };
+    await withTimeout(pollReady(server.url), START_TIMEOUT_MS, `waiting for ${server.url}/readyz`);
+    return { ...server, readyMs: performance.now() - server.startedAt };
   } catch (error) {
-    await stopProcess(proc);
-    throw new Error(`${(error as Error).message}\nserver stderr:\n${await stderr}`);
-  }
-}
-
-/** SIGTERM and wait for the graceful exit; SIGKILL only if it does not come in time. */
-async function stopProcess(proc: Child): Promise<number | null> {
-  if (!running.delete(proc)) return proc.exitCode;
-  proc.kill("SIGTERM");
-  try {
-    return await withTimeout(proc.exited, EXIT_TIMEOUT_MS, `pid ${proc.pid} exiting after SIGTERM`);
-  } catch (error) {
-    warnings.push((error as Error).message + "; sent SIGKILL");
-    proc.kill("SIGKILL");
-    await proc.exited;
-    return null;
+    await stopProcess(server.proc);
+    throw new Error(`${errorText(error)}\nserver stderr:\n${await server.stderr}`);
   }
 }
 
@@ -185,16 +108,10 @@ async function stopServer(server: Server): Promise<void> {
   if (code !== 0) warnings.push(`serve exited ${code} after SIGTERM: ${(await server.stderr).trim()}`);
 }
 
-/** VmRSS (resident now) and VmHWM (peak resident) from /proc; null where /proc is absent. */
-function readMemory(pid: number): Memory | null {
-  let status: string;
-  try {
-    status = readFileSync(`/proc/${pid}/status`, "utf8");
-  } catch {
-    return null;
-  }
-  const kib = (field: string) => Number(status.match(new RegExp(`^${field}:\\s+(\\d+) kB`, "m"))?.[1] ?? NaN);
-  return { rssMiB: (kib("VmRSS") * 1024) / MiB, hwmMiB: (kib("VmHWM") * 1024) / MiB };
+/** readMemory() in MiB. */
+function memoryMiB(pid: number): Memory | null {
+  const memory = readMemory(pid);
+  return memory && { rssMiB: memory.rssKiB / 1024, hwmMiB: memory.hwmKiB / 1024 };
 }
 
 /** Sends `count` requests one after another; returns how many did not answer 200. */
@@ -267,15 +184,15 @@ async function measureServer(dir: string): Promise<Pick<Report, "memory" | "requ
   try {
     const pid = server.proc.pid;
     await Bun.sleep(2000);
-    const idle = readMemory(pid);
+    const idle = memoryMiB(pid);
     const token = readFileSync(join(dir, "d", "admin.token"), "utf8").trim();
     const requestErrors =
       (await sequentialGets(`${server.url}/healthz`, HEALTHZ_REQUESTS)) +
       (await sequentialGets(`${server.url}/admin/api/status`, STATUS_REQUESTS, { authorization: `Bearer ${token}` }));
     await Bun.sleep(1000);
-    const afterRequests = readMemory(pid);
+    const afterRequests = memoryMiB(pid);
     const healthz = await loadTest(`${server.url}/healthz`);
-    const afterLoad = readMemory(pid);
+    const afterLoad = memoryMiB(pid);
     return { memory: { idle, afterRequests, afterLoad }, requestErrors, healthz };
   } finally {
     await stopServer(server);
@@ -284,7 +201,7 @@ async function measureServer(dir: string): Promise<Pick<Report, "memory" | "requ
 
 /** Copies the binary alone into a fresh directory so nothing else (a .mintgate dir, env) is picked up. */
 function prepareDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), "mintgate-bench-"));
+  const dir = tempDir("mintgate-bench-");
   copyFileSync(BINARY, join(dir, "mintgate"));
   chmodSync(join(dir, "mintgate"), 0o755);
   return dir;
@@ -295,7 +212,7 @@ async function measure(): Promise<Report> {
   const dir = prepareDir();
   try {
     // init first so that the cold start below is not also the binary's first execution.
-    await runInit(dir, "d");
+    await runMintgate(join(dir, "mintgate"), ["init", "--data", "d"], { cwd: dir, timeoutMs: START_TIMEOUT_MS });
     const coldStartMs = await measureColdStart(dir);
     const { version, ready, listen } = await measureReadyRuns(dir);
     const server = await measureServer(dir);
@@ -311,8 +228,8 @@ async function measure(): Promise<Report> {
       warnings,
     };
   } finally {
-    await Promise.all([...running].map(stopProcess));
-    rmSync(dir, { recursive: true, force: true });
+    await stopAll();
+    removeDir(dir);
   }
 }
 
@@ -321,7 +238,7 @@ const mib = (memory: Memory | null) =>
   memory ? `${memory.rssMiB.toFixed(1)} MiB  (peak ${memory.hwmMiB.toFixed(1)} MiB)` : "n/a (no /proc)";
 
 function formatReport(r: Report): string {
-  const row = (label: string, value: string) => `${label.padEnd(26)}${value}`;
+  const row = rows(26);
   const { readyMs: ready, healthz } = r;
   const lines = [
     `mintgate ${r.version} — dist/mintgate on ${r.platform}, ${r.cpus} CPUs, bun ${r.bun}`,
@@ -340,16 +257,13 @@ function formatReport(r: Report): string {
 }
 
 async function main(): Promise<number> {
-  if (!existsSync(BINARY)) {
-    process.stderr.write(`${BINARY} does not exist; run \`make build\` first.\n`);
-    return 1;
-  }
+  if (!required(BINARY, "make build")) return 1;
   const report = await measure();
   process.stdout.write((process.argv.includes("--json") ? JSON.stringify(report) : formatReport(report)) + "\n");
   return 0;
 }
 
 process.exitCode = await main().catch((error: unknown) => {
-  process.stderr.write(`bench failed: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.stderr.write(`bench failed: ${errorText(error)}\n`);
   return 1;
 });
