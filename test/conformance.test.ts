@@ -25,12 +25,12 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { everythingStdioCommand, startEverythingServer, type EverythingServer } from "./conformance/everything-server.ts";
 import { startHeaderProxy, type HeaderProxy } from "./conformance/header-proxy.ts";
 import { runConformance, type ConformanceResult } from "./conformance/run-suite.ts";
-import { runMintgate, startGateway, tempDir, type RunningGateway } from "./harness.ts";
+import { startConfiguredGateway, tempDir, type RunningGateway } from "./harness.ts";
 
 type Verdict = "passed" | "failed" | "missing";
 
@@ -130,9 +130,6 @@ async function run(name: string, url: string): Promise<Run> {
 beforeAll(async () => {
   upstream = await startEverythingServer();
 
-  const dataDir = join(tempDir("mintgate-conformance"), "data");
-  const init = await runMintgate(["init", "--data", dataDir]);
-  expect(init.code, init.stderr).toBe(0);
   const [command, ...args] = everythingStdioCommand();
   const config = {
     connectors: [
@@ -145,15 +142,7 @@ beforeAll(async () => {
       { slug: "via-stdio", name: "Conformance over stdio", connectors: [{ connector: "ev-stdio", prefix: "" }] },
     ],
   };
-  const configFile = join(dataDir, "..", "mintgate.yaml");
-  writeFileSync(configFile, JSON.stringify(config, null, 2));
-  const applied = await runMintgate(["apply", "-f", configFile, "--data", dataDir]);
-  expect(applied.code, applied.stderr).toBe(0);
-  const created = await runMintgate(["tokens", "create", "--user", "t@example.com", "--json", "--data", dataDir]);
-  expect(created.code, created.stderr).toBe(0);
-  token = (JSON.parse(created.stdout) as { token: string }).token;
-
-  gateway = await startGateway({ dataDir });
+  ({ gateway, token } = await startConfiguredGateway(config, { label: "mintgate-conformance" }));
 
   // Wait (bounded) until each connector is ready and has taken in the tool server-everything
   // registers after initialize (get-roots-list): then its catalogue is final.

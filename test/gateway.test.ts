@@ -5,7 +5,7 @@ import { readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { startEverythingServer } from "./conformance/everything-server.ts";
 import { startHttpUpstream } from "./fixtures/http-upstream.ts";
-import { connectMcpClient, REPO_ROOT, runMintgate, startGateway, tempDir, waitFor, type RunningGateway } from "./harness.ts";
+import { connectMcpClient, REPO_ROOT, runMintgate, startConfiguredGateway, startGateway, tempDir, waitFor, type RunningGateway } from "./harness.ts";
 
 const DYNAMIC_SERVER = join(REPO_ROOT, "test", "fixtures", "dynamic-server.ts");
 const clients: Client[] = [];
@@ -22,19 +22,14 @@ interface Setup {
   admin<T>(path: string): Promise<T>;
 }
 
-/** A data dir configured from `yaml` with `mintgate apply`, and a gateway serving it. */
+/** A data dir configured from `yaml` with `mintgate apply`, a gateway serving it, and helpers. */
 async function setup(yaml: string): Promise<Setup> {
-  const dir = join(tempDir(), "d");
-  expect((await runMintgate(["init", "--data", dir])).code).toBe(0);
+  const { dataDir: dir, gateway } = await startConfiguredGateway(yaml);
   const apply = async (text: string, ...flags: string[]) => {
     const file = join(dir, "..", `mintgate-${crypto.randomUUID()}.yaml`);
     writeFileSync(file, text);
     return runMintgate(["apply", "-f", file, "--data", dir, ...flags]);
   };
-  const applied = await apply(yaml);
-  expect(applied.stderr).toBe("");
-  expect(applied.code).toBe(0);
-  const gateway = await startGateway({ dataDir: dir });
   return {
     dir,
     gateway,

@@ -3,7 +3,7 @@
  * processes, real data directories in temp folders, real HTTP on 127.0.0.1.
  */
 import { afterAll } from "bun:test";
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 
@@ -167,4 +167,32 @@ export async function waitFor<T>(what: string, check: () => T | undefined | fals
     await Bun.sleep(intervalMs);
   }
   throw new Error(`gave up waiting for ${what}${last ? `: ${(last as Error).message}` : ""}`);
+}
+
+export interface ConfiguredGateway {
+  dataDir: string;
+  gateway: RunningGateway;
+  /** A personal access token for `user`, valid on every virtual MCP. */
+  token: string;
+  tokenId: string;
+}
+
+/**
+ * What most end-to-end tests need: a data dir configured from `config`
+ * (mintgate.yaml text, or an object written as JSON, which is YAML too) with
+ * `mintgate apply`, a token from `mintgate tokens create`, and a running gateway.
+ */
+export async function startConfiguredGateway(config: string | object, options: { user?: string; label?: string } = {}): Promise<ConfiguredGateway> {
+  const dataDir = join(tempDir(options.label ?? "mintgate-gateway"), "data");
+  const init = await runMintgate(["init", "--data", dataDir]);
+  if (init.code !== 0) throw new Error(`mintgate init failed: ${init.stderr}`);
+  const file = join(dataDir, "..", "mintgate.yaml");
+  writeFileSync(file, typeof config === "string" ? config : JSON.stringify(config, null, 2));
+  const applied = await runMintgate(["apply", "-f", file, "--data", dataDir]);
+  if (applied.code !== 0 || applied.stderr !== "") throw new Error(`mintgate apply failed: ${applied.stderr}`);
+  const created = await runMintgate(["tokens", "create", "--user", options.user ?? "t@example.com", "--json", "--data", dataDir]);
+  if (created.code !== 0) throw new Error(`mintgate tokens create failed: ${created.stderr}`);
+  const { id, token } = JSON.parse(created.stdout) as { id: string; token: string };
+  const gateway = await startGateway({ dataDir });
+  return { dataDir, gateway, token, tokenId: id };
 }

@@ -26,7 +26,7 @@ import type { Progress } from "@modelcontextprotocol/sdk/types.js";
 import { existsSync, readFileSync, realpathSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { everythingEntryPath, startEverythingServer, type EverythingServer } from "./conformance/everything-server.ts";
-import { REPO_ROOT, runMintgate, startGateway, tempDir, type RunningGateway } from "./harness.ts";
+import { REPO_ROOT, startConfiguredGateway, tempDir, type RunningGateway } from "./harness.ts";
 
 const SLUG = "team";
 const RACE_SLUG = "race";
@@ -138,7 +138,6 @@ async function connectStreamable(slug = SLUG): Promise<Client> {
 
 beforeAll(async () => {
   const work = tempDir("mintgate-upstreams");
-  const dataDir = join(work, "data");
   // Real paths: server-filesystem compares resolved paths against its allowed directories.
   filesDir = realpathSync(tempDir("mintgate-files"));
   writeFileSync(join(filesDir, "hello.txt"), FILE_TEXT);
@@ -146,9 +145,6 @@ beforeAll(async () => {
   probeLog = join(work, "cancel-probe.jsonl");
 
   httpUpstream = await startEverythingServer();
-
-  const init = await runMintgate(["init", "--data", dataDir]);
-  expect(init.code, init.stderr).toBe(0);
 
   const bun = process.execPath;
   // JSON is YAML too, so the file is written with JSON.stringify: no quoting surprises in paths.
@@ -176,17 +172,7 @@ beforeAll(async () => {
       { slug: RACE_SLUG, name: "List race reproduction", connectors: [{ connector: "race", prefix: "race" }] },
     ],
   };
-  const configFile = join(work, "mintgate.yaml");
-  writeFileSync(configFile, JSON.stringify(config, null, 2));
-  const applied = await runMintgate(["apply", "-f", configFile, "--data", dataDir]);
-  expect(applied.code, applied.stderr).toBe(0);
-
-  const created = await runMintgate(["tokens", "create", "--user", "t@example.com", "--json", "--data", dataDir]);
-  expect(created.code, created.stderr).toBe(0);
-  token = (JSON.parse(created.stdout) as { token: string }).token;
-  expect(token.length).toBeGreaterThan(10);
-
-  gateway = await startGateway({ dataDir });
+  ({ gateway, token } = await startConfiguredGateway(config, { label: "mintgate-upstreams" }));
 
   // Every connector starts in the background; wait until all their tools are listed.
   const client = await connectStreamable();
