@@ -9,6 +9,7 @@ import type { Gateway } from "./index.ts";
 import { GatewaySession } from "./session.ts";
 import type { VirtualMcpRuntime } from "./virtual-mcp.ts";
 import { loadServerProtocol, type SdkServerProtocol } from "./protocol.ts";
+import { claimsModernRevision, handleModernRequest } from "./modern.ts";
 
 /** A session idle this long is closed; clients re-initialise on the 404 that follows. */
 const SESSION_IDLE_MS = 60 * 60_000;
@@ -64,6 +65,16 @@ export class McpEndpoint {
     if (request.method !== "POST") {
       return jsonRpcError(400, -32000, "Bad Request: send the Mcp-Session-Id header you got from initialize.");
     }
+    // A 2026-07-28 request names its revision in its own envelope; it needs no session.
+    let body: unknown;
+    try {
+      body = JSON.parse(await request.text());
+    } catch {
+      return jsonRpcError(400, -32700, "Parse error: the body is not valid JSON.");
+    }
+    if (typeof body === "object" && body !== null && !Array.isArray(body) && claimsModernRevision(body as Record<string, never>)) {
+      return handleModernRequest(runtime, principal, this.gateway.recorder, request, body as Record<string, never>);
+    }
     const protocol = await loadServerProtocol();
     this.protocol = protocol;
     const transport: WebStandardStreamableHTTPServerTransport = new protocol.WebStandardStreamableHTTPServerTransport({
@@ -78,7 +89,7 @@ export class McpEndpoint {
     transport.onclose = () => {
       if (transport.sessionId) this.unregister(transport.sessionId);
     };
-    return transport.handleRequest(request);
+    return transport.handleRequest(request, { parsedBody: body });
   }
 
   /**

@@ -15,6 +15,8 @@ export class VirtualMcpRuntime {
   catalogue: CuratedCatalogue;
   readonly sessions = new Map<string, GatewaySession>();
   private unsubscribe: (() => void)[] = [];
+  /** Sessionless listeners (2026-07-28 subscriptions/listen streams). */
+  private readonly listChangedListeners = new Set<(kind: "tools" | "prompts" | "resources") => void>();
   private signatures = { tools: "", prompts: "", resources: "" };
 
   constructor(
@@ -50,9 +52,17 @@ export class VirtualMcpRuntime {
     this.catalogue = this.compute();
     const next = signaturesOf(this.catalogue);
     for (const kind of ["tools", "prompts", "resources"] as const) {
-      if (next[kind] !== this.signatures[kind]) for (const session of this.sessions.values()) session.notifyListChanged(kind);
+      if (next[kind] === this.signatures[kind]) continue;
+      for (const session of this.sessions.values()) session.notifyListChanged(kind);
+      for (const listener of this.listChangedListeners) listener(kind);
     }
     this.signatures = next;
+  }
+
+  /** Calls `listener` whenever what clients see of a list changes; returns a function that stops it. */
+  onListChanged(listener: (kind: "tools" | "prompts" | "resources") => void): () => void {
+    this.listChangedListeners.add(listener);
+    return () => this.listChangedListeners.delete(listener);
   }
 
   async dispose(): Promise<void> {

@@ -1,0 +1,194 @@
+import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
+import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
+import { randomUUID } from "node:crypto";
+import type { CallRecorder } from "../audit/index.ts";
+import type { Principal } from "../auth/index.ts";
+import { JSON_RPC } from "../errors/index.ts";
+import { VERSION } from "../version.ts";
+import { GatewaySession } from "./session.ts";
+import type { VirtualMcpRuntime } from "./virtual-mcp.ts";
+
+/**
+ * The sessionless 2026-07-28 revision. There is no initialize and no session:
+ * every request carries its protocol version and the client's capabilities in
+ * `params._meta`, repeated in the MCP-Protocol-Version, Mcp-Method and
+ * Mcp-Name headers, and is answered on its own. List changes reach clients
+ * through a `subscriptions/listen` stream. Older revisions never send these
+ * envelopes, so the two coexist on one endpoint.
+ */
+export const MODERN_VERSION = "2026-07-28";
+const META_VERSION = "io.modelcontextprotocol/protocolVersion";
+const META_CAPABILITIES = "io.modelcontextprotocol/clientCapabilities";
+const META_SERVER_INFO = "io.modelcontextprotocol/serverInfo";
+const META_SUBSCRIPTION = "io.modelcontextprotocol/subscriptionId";
+
+/** Codes the 2026-07-28 revision adds. */
+const HEADER_MISMATCH = -32020;
+const UNSUPPORTED_VERSION = -32022;
+
+const METHODS = new Set(["server/discover", "tools/list", "tools/call", "prompts/list", "prompts/get", "resources/list", "resources/templates/list", "resources/read", "completion/complete", "subscriptions/listen"]);
+/** Results a client may cache: they carry ttlMs and cacheScope. */
+const CACHEABLE = new Set(["server/discover", "tools/list", "prompts/list", "resources/list", "resources/templates/list", "resources/read"]);
+const LISTEN_KEEPALIVE_MS = 25_000;
+
+type Message = { id?: string | number; method?: string; params?: Record<string, unknown> };
+
+/** True when the message claims the 2026-07-28 revision (its envelope names a version). */
+export function claimsModernRevision(message: Message): boolean {
+  const meta = message.params?._meta as Record<string, unknown> | undefined;
+  return meta !== undefined && typeof meta === "object" && META_VERSION in meta;
+}
+
+function error(status: number, id: Message["id"], code: number, message: string, data?: unknown): Response {
+  return Response.json({ jsonrpc: "2.0", id: id ?? null, error: { code, message, ...(data === undefined ? {} : { data }) } }, { status });
+}
+
+/** `=?base64?…?=` carries names that are not plain ASCII. */
+function decodeHeaderValue(value: string | null): string | null {
+  const encoded = value?.trim().match(/^=\?base64\?(.*)\?=$/);
+  return encoded ? Buffer.from(encoded[1]!, "base64").toString("utf8") : (value?.trim() ?? null);
+}
+
+/** The checks every modern request must pass before it is dispatched; a Response when it fails. */
+function refusal(request: Request, message: Message): Response | undefined {
+  const meta = message.params!._meta as Record<string, unknown>;
+  const version = meta[META_VERSION];
+  if (typeof version !== "string") return error(400, message.id, JSON_RPC.invalidParams, `params._meta["${META_VERSION}"] must be a string.`);
+  if (version !== MODERN_VERSION) {
+    return error(400, message.id, UNSUPPORTED_VERSION, `Unsupported protocol version ${version}.`, { supported: [MODERN_VERSION], requested: version });
+  }
+  const capabilities = meta[META_CAPABILITIES];
+  if (typeof capabilities !== "object" || capabilities === null) {
+    return error(400, message.id, JSON_RPC.invalidParams, `params._meta["${META_CAPABILITIES}"] must be an object.`);
+  }
+  if (request.headers.get("mcp-protocol-version") !== version) {
+    return error(400, message.id, HEADER_MISMATCH, "The MCP-Protocol-Version header must equal the request's protocol version.");
+  }
+  if (message.method !== undefined && request.headers.get("mcp-method") !== message.method) {
+    return error(400, message.id, HEADER_MISMATCH, "The Mcp-Method header must equal the request's method.");
+  }
+  const named = message.method === "tools/call" || message.method === "prompts/get" ? message.params?.name : message.method === "resources/read" ? message.params?.uri : undefined;
+  if (named !== undefined && decodeHeaderValue(request.headers.get("mcp-name")) !== named) {
+    return error(400, message.id, HEADER_MISMATCH, "The Mcp-Name header must equal the request's tool, prompt or resource name.");
+  }
+  return undefined;
+}
+
+/** A per-request session has no channel of its own besides the request's reply. */
+class NoSessionChannel implements Transport {
+  onmessage?: (message: JSONRPCMessage) => void;
+  async start(): Promise<void> {}
+  async send(): Promise<void> {}
+  async close(): Promise<void> {}
+}
+
+/** Answers one modern request for an authenticated principal. */
+export async function handleModernRequest(
+  runtime: VirtualMcpRuntime,
+  principal: Principal,
+  recorder: CallRecorder,
+  request: Request,
+  message: Message,
+): Promise<Response> {
+  if (message.id === undefined || message.method === undefined) return new Response(null, { status: 202 });
+  const refused = refusal(request, message);
+  if (refused) return refused;
+  const { id, method } = message;
+  if (!METHODS.has(method)) return error(404, id, JSON_RPC.methodNotFound, `The method "${method}" does not exist in protocol revision ${MODERN_VERSION}.`);
+  const serverInfo = { name: `mintgate/${runtime.slug}`, title: runtime.definition.name, version: VERSION };
+  const encode = (reply: JSONRPCMessage): string => {
+    const r = reply as { result?: Record<string, unknown>; error?: { code: number } };
+    if (r.error) {
+      if (r.error.code === -32002) r.error.code = JSON_RPC.invalidParams; // "resource not found" is an invalid-params error now
+      return JSON.stringify(reply);
+    }
+    const result = r.result ?? {};
+    return JSON.stringify({
+      ...reply,
+      result: {
+        ...result,
+        resultType: "complete",
+        ...(CACHEABLE.has(method) ? { ttlMs: 0, cacheScope: "private" } : {}),
+        _meta: { ...(result._meta as object | undefined), [META_SERVER_INFO]: serverInfo },
+      },
+    });
+  };
+  if (method === "server/discover") {
+    const result = {
+      supportedVersions: [MODERN_VERSION],
+      capabilities: { tools: { listChanged: true }, prompts: { listChanged: true }, resources: { listChanged: true }, completions: {} },
+      ...(runtime.definition.description ? { instructions: runtime.definition.description } : {}),
+    };
+    return new Response(encode({ jsonrpc: "2.0", id, result } as JSONRPCMessage), { headers: { "content-type": "application/json" } });
+  }
+  if (method === "subscriptions/listen") return listen(runtime, id, message.params);
+
+  const session = new GatewaySession(`stateless-${randomUUID()}`, principal, runtime, new NoSessionChannel(), recorder, { supported: [MODERN_VERSION], latest: MODERN_VERSION });
+  // The client cancels by closing its request.
+  request.signal.addEventListener("abort", () => session.notification("notifications/cancelled", { requestId: id }), { once: true });
+  const progressToken = (message.params?._meta as { progressToken?: unknown } | undefined)?.progressToken;
+  if (progressToken === undefined) {
+    const reply = await session.request(id, method, message.params, () => {});
+    if (reply === undefined) return new Response(null, { status: 202 });
+    return new Response(encode(reply), { headers: { "content-type": "application/json" } });
+  }
+  const encoder = new TextEncoder();
+  const stream = new ReadableStream<Uint8Array>({
+    start(controller) {
+      const write = (text: string) => {
+        try {
+          controller.enqueue(encoder.encode(`event: message\ndata: ${text}\n\n`));
+        } catch {
+          // the client went away; the call still completes and is recorded
+        }
+      };
+      void session.request(id, method, message.params, (progress) => write(JSON.stringify(progress))).then((reply) => {
+        if (reply) write(encode(reply));
+        try {
+          controller.close();
+        } catch {
+          // already closed
+        }
+      });
+    },
+  });
+  return new Response(stream, { headers: { "content-type": "text/event-stream", "cache-control": "no-cache, no-transform" } });
+}
+
+/**
+ * subscriptions/listen: an SSE stream that first acknowledges which list
+ * notifications it will carry, then carries them (each tagged with the
+ * listen request's id) until the client closes it.
+ */
+function listen(runtime: VirtualMcpRuntime, id: string | number, params: Record<string, unknown> | undefined): Response {
+  const wanted = (params?.notifications ?? {}) as Record<string, unknown>;
+  const kinds = { toolsListChanged: "tools", promptsListChanged: "prompts", resourcesListChanged: "resources" } as const;
+  const honoured = Object.fromEntries(Object.keys(kinds).filter((k) => wanted[k] === true).map((k) => [k, true]));
+  const encoder = new TextEncoder();
+  let stop = () => {};
+  const stream = new ReadableStream<Uint8Array>({
+    start(controller) {
+      const write = (text: string) => {
+        try {
+          controller.enqueue(encoder.encode(text));
+        } catch {
+          stop();
+        }
+      };
+      const send = (method: string, extra: Record<string, unknown> = {}) =>
+        write(`event: message\ndata: ${JSON.stringify({ jsonrpc: "2.0", method, params: { ...extra, _meta: { [META_SUBSCRIPTION]: id } } })}\n\n`);
+      send("notifications/subscriptions/acknowledged", { notifications: honoured });
+      const unsubscribe = runtime.onListChanged((kind) => {
+        const key = Object.entries(kinds).find(([, v]) => v === kind)?.[0];
+        if (key && honoured[key]) send(`notifications/${kind}/list_changed`);
+      });
+      const keepalive = setInterval(() => write(": keepalive\n\n"), LISTEN_KEEPALIVE_MS);
+      stop = () => {
+        unsubscribe();
+        clearInterval(keepalive);
+      };
+    },
+    cancel: () => stop(),
+  });
+  return new Response(stream, { headers: { "content-type": "text/event-stream", "cache-control": "no-cache, no-transform" } });
+}

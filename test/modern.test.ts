@@ -1,0 +1,113 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { runMintgate, startConfiguredGateway, waitFor, type ConfiguredGateway } from "./harness.ts";
+
+/** The sessionless 2026-07-28 revision, driven by the official 2.x client pinned to it. */
+const CONFIG = `connectors:
+  - { name: demo, kind: builtin, server: demo }
+virtualMcps:
+  - { slug: modern, name: Modern, connectors: [{ connector: demo, prefix: d }] }
+`;
+
+let setup: ConfiguredGateway;
+let url: string;
+beforeAll(async () => {
+  setup = await startConfiguredGateway(CONFIG, { label: "mintgate-modern" });
+  url = `${setup.gateway.url}/mcp/modern`;
+});
+afterAll(() => setup.gateway.stop());
+
+async function modernClient(): Promise<Client> {
+  const client = new Client({ name: "modern-test", version: "1.0.0" }, { versionNegotiation: { mode: { pin: "2026-07-28" } } });
+  const withToken = (input: string | URL | Request, init?: RequestInit) => {
+    const headers = new Headers(init?.headers);
+    headers.set("authorization", `Bearer ${setup.token}`);
+    return fetch(input, { ...init, headers });
+  };
+  await client.connect(new StreamableHTTPClientTransport(new URL(url), { fetch: withToken }));
+  return client;
+}
+
+const envelope = { "io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": {} };
+function post(body: object, headers: Record<string, string>) {
+  return fetch(url, {
+    method: "POST",
+    headers: { authorization: `Bearer ${setup.token}`, "content-type": "application/json", accept: "application/json, text/event-stream", ...headers },
+    body: JSON.stringify(body),
+  });
+}
+
+describe("protocol revision 2026-07-28 (sessionless)", () => {
+  test("the official 2.x client pinned to 2026-07-28 lists and calls tools, reads a resource and gets a prompt", async () => {
+    const client = await modernClient();
+    expect(client.getProtocolEra()).toBe("modern");
+    await waitFor("demo tools", async () => (await client.listTools()).tools.length === 4);
+    expect((await client.listTools()).tools.map((t) => t.name).sort()).toEqual(["d__add", "d__countdown", "d__echo", "d__now"]);
+    const sum = await client.callTool({ name: "d__add", arguments: { a: 40, b: 2 } });
+    expect((sum.content as { text: string }[])[0]!.text).toBe("42");
+    const resource = await client.readResource({ uri: "d+demo://numbers/3" });
+    expect(resource.contents[0]!.uri).toBe("d+demo://numbers/3");
+    const prompt = await client.getPrompt({ name: "d__greeting", arguments: { name: "Ada" } });
+    expect(JSON.stringify(prompt.messages)).toContain("Ada");
+    await client.close();
+    // Each call left its record, with no session.
+    const calls = (await (await fetch(`${setup.gateway.url}/admin/api/calls`, { headers: { authorization: `Bearer ${setup.gateway.adminToken()}` } })).json()) as { exposedName: string; outcome: string }[];
+    expect(calls[0]).toMatchObject({ exposedName: "d__add", outcome: "ok" });
+  });
+
+  test("server/discover answers with the supported version, capabilities and server info", async () => {
+    const response = await post({ jsonrpc: "2.0", id: 1, method: "server/discover", params: { _meta: envelope } }, { "mcp-protocol-version": "2026-07-28", "mcp-method": "server/discover" });
+    expect(response.status).toBe(200);
+    const body = (await response.json()) as { result: Record<string, unknown> };
+    expect(body.result).toMatchObject({ supportedVersions: ["2026-07-28"], resultType: "complete", _meta: { "io.modelcontextprotocol/serverInfo": { name: "mintgate/modern" } } });
+    expect(response.headers.get("mcp-session-id")).toBeNull();
+  });
+
+  test("mismatched headers, an unsupported version and removed methods are refused with the revision's codes", async () => {
+    const call = { jsonrpc: "2.0", id: 2, method: "tools/call", params: { name: "d__echo", arguments: { text: "x" }, _meta: envelope } };
+    const mismatch = await post(call, { "mcp-protocol-version": "2026-07-28", "mcp-method": "tools/call", "mcp-name": "d__add" });
+    expect(mismatch.status).toBe(400);
+    expect(((await mismatch.json()) as { error: { code: number } }).error.code).toBe(-32020);
+    const noMethodHeader = await post(call, { "mcp-protocol-version": "2026-07-28", "mcp-name": "d__echo" });
+    expect(((await noMethodHeader.json()) as { error: { code: number } }).error.code).toBe(-32020);
+    const future = await post({ ...call, params: { ...call.params, _meta: { ...envelope, "io.modelcontextprotocol/protocolVersion": "2099-01-01" } } }, { "mcp-protocol-version": "2099-01-01", "mcp-method": "tools/call", "mcp-name": "d__echo" });
+    expect(future.status).toBe(400);
+    expect(((await future.json()) as { error: { code: number; data: unknown } }).error).toMatchObject({ code: -32022, data: { supported: ["2026-07-28"], requested: "2099-01-01" } });
+    const ping = await post({ jsonrpc: "2.0", id: 3, method: "ping", params: { _meta: envelope } }, { "mcp-protocol-version": "2026-07-28", "mcp-method": "ping" });
+    expect(ping.status).toBe(404);
+    expect(((await ping.json()) as { error: { code: number } }).error.code).toBe(-32601);
+    const ok = await post(call, { "mcp-protocol-version": "2026-07-28", "mcp-method": "tools/call", "mcp-name": "=?base64?" + Buffer.from("d__echo").toString("base64") + "?=" });
+    expect(ok.status).toBe(200);
+    // Without a token: the same 401 challenge as every other request.
+    const anonymous = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(call) });
+    expect(anonymous.status).toBe(401);
+  });
+
+  test("subscriptions/listen acknowledges and then carries list changes", async () => {
+    const response = await post(
+      { jsonrpc: "2.0", id: 9, method: "subscriptions/listen", params: { notifications: { toolsListChanged: true }, _meta: envelope } },
+      { "mcp-protocol-version": "2026-07-28", "mcp-method": "subscriptions/listen" },
+    );
+    expect(response.headers.get("content-type")).toBe("text/event-stream");
+    const reader = response.body!.getReader();
+    const decoder = new TextDecoder();
+    let seen = "";
+    const read = async (until: string) => {
+      while (!seen.includes(until)) {
+        const { value, done } = await reader.read();
+        if (done) throw new Error(`stream ended before "${until}": ${seen}`);
+        seen += decoder.decode(value, { stream: true });
+      }
+    };
+    await read("notifications/subscriptions/acknowledged");
+    expect(seen).toContain('"toolsListChanged":true');
+    const file = join(setup.dataDir, "..", "narrower.yaml");
+    writeFileSync(file, CONFIG.replace("prefix: d }", "prefix: d, include: [echo] }"));
+    expect((await runMintgate(["apply", "-f", file, "--data", setup.dataDir])).code).toBe(0);
+    await read("notifications/tools/list_changed");
+    expect(seen).toContain('"io.modelcontextprotocol/subscriptionId":9');
+    await reader.cancel();
+  });
+});
