@@ -83,6 +83,23 @@ describe("serve --demo (make run)", () => {
   });
 });
 
+describe("shutdown with clients connected", () => {
+  test("SIGTERM lets a running tool call finish, closes the clients' streams and exits 0", async () => {
+    const gateway = await startGateway({ dataDir: join(tempDir(), "d"), args: ["--demo"] });
+    const url = gateway.output().match(/endpoint\s+(\S+)/)![1]!;
+    const token = gateway.output().match(/token\s+(mgt_pat_\S+)/)![1]!;
+    const client = await connectMcpClient(url, token);
+    await waitFor("demo tools", async () => (await toolNames(client)).includes("demo__countdown"));
+    const running = client.callTool({ name: "demo__countdown", arguments: { n: 4, intervalMs: 150 } });
+    await Bun.sleep(100);
+    gateway.signal("SIGTERM");
+    expect(textOf(await running)).toBe("counted down from 4");
+    expect(await gateway.exited).toBe(0);
+    expect(gateway.output()).toContain("stopped");
+    await client.close().catch(() => {});
+  });
+});
+
 describe("Virtual MCPs", () => {
   const TWO_DEMOS = `connectors:
   - { name: one, kind: builtin, server: demo }
