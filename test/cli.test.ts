@@ -1,4 +1,6 @@
 import { describe, expect, test } from "bun:test";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { tempDir, runMintgate } from "./harness.ts";
 
 const COMMANDS = ["serve", "init", "status", "secrets", "secrets set", "secrets list", "secrets delete", "secrets rotate-key", "tui", "version"];
@@ -83,6 +85,30 @@ describe("mintgate CLI", () => {
     const result = await runMintgate(["secrets", "list", "--data", missing]);
     expect(result.code).toBe(1);
     expect(result.stderr).toContain("mintgate init --data");
+  });
+
+  test("a stale server.url never gets the admin token: another program on that port is not asked", async () => {
+    const dir = tempDir();
+    await runMintgate(["init", "--data", dir]);
+    const seenAuthorization: string[] = [];
+    const impostor = Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      fetch(request) {
+        const authorization = request.headers.get("authorization");
+        if (authorization) seenAuthorization.push(authorization);
+        return Response.json({ status: "ok", instance: "someone-else" });
+      },
+    });
+    try {
+      writeFileSync(join(dir, "server.url"), `http://127.0.0.1:${impostor.port}\nthe-crashed-gateway\n`);
+      const result = await runMintgate(["status", "--data", dir]);
+      expect(result.code).toBe(1);
+      expect(result.stderr).toContain("is not the one answering");
+      expect(seenAuthorization).toEqual([]);
+    } finally {
+      await impostor.stop(true);
+    }
   });
 
   test("status without a running gateway says to start one", async () => {

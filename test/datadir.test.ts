@@ -42,15 +42,18 @@ describe("mintgate init", () => {
     expect(JSON.parse(json.stdout)).toMatchObject({ changed: false, created: [] });
   });
 
-  test("a lost admin.token is replaced by init, and the new token works", async () => {
+  test("a lost admin.token is replaced by init; the new token works and the lost one no longer does", async () => {
     const dir = join(tempDir(), "d");
     await runMintgate(["init", "--data", dir]);
+    const lost = readFileSync(join(dir, "admin.token"), "utf8").trim();
     rmSync(join(dir, "admin.token"));
     const again = await runMintgate(["init", "--data", dir]);
     expect(again.stdout).toContain("created admin token");
     const gateway = await startGateway({ dataDir: dir });
     const status = await fetch(`${gateway.url}/admin/api/status`, { headers: { authorization: `Bearer ${gateway.adminToken()}` } });
     expect(status.status).toBe(200);
+    // The lost token stops working: a copy of it may be anywhere.
+    expect((await fetch(`${gateway.url}/admin/api/status`, { headers: { authorization: `Bearer ${lost}` } })).status).toBe(401);
     await gateway.stop();
   });
 

@@ -236,6 +236,20 @@ ${dynamicConnector("dyn", toolsFile, join(dir, "pid"))}virtualMcps:
     );
     expect(changed.reason).toBe("changed");
     expect(await toolNames(client)).toEqual([]);
+
+    // An approval names the definition it reviewed: a stale hash is refused.
+    const approve = (body: object) =>
+      fetch(`${s.gateway.url}/admin/api/virtual-mcps/guarded/approvals`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${s.gateway.adminToken()}`, "content-type": "application/json" },
+        body: JSON.stringify(body),
+      });
+    const stale = await approve({ tool: "d__alpha", hash: "0".repeat(64) });
+    expect(stale.status).toBe(409);
+    expect(((await stale.json()) as { message: string }).message).toContain("changed since it was reviewed");
+    const current = (await s.admin<{ pending: { name: string; hash: string; description: string }[] }>("/virtual-mcps/guarded")).pending.find((p) => p.name === "d__alpha")!;
+    expect(current.description).toBe("second version, now with exfiltration");
+    expect((await approve({ tool: "d__alpha", hash: current.hash })).status).toBe(200);
     await s.gateway.stop();
   });
 });

@@ -15,7 +15,7 @@ describe("HTTP server", () => {
   test("/healthz and /readyz", async () => {
     const health = await fetch(`${gateway.url}/healthz`);
     expect(health.status).toBe(200);
-    expect(await health.json()).toEqual({ status: "ok" });
+    expect(await health.json()).toMatchObject({ status: "ok", instance: expect.any(String) });
     const ready = await fetch(`${gateway.url}/readyz`);
     expect(ready.status).toBe(200);
     expect(await ready.json()).toEqual({ status: "ready" });

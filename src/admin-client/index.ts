@@ -9,22 +9,25 @@ export type { GatewayStatus, VirtualMcpStatus };
 export interface AdminTarget {
   url: string;
   token: string;
+  /** The instance id the local gateway wrote beside its URL; checked before the token is sent. */
+  instance?: string | undefined;
 }
 
 export function locateGateway(options: { dataDir: string; url?: string | undefined; tokenFile?: string | undefined }): AdminTarget {
   const paths = dataPaths(options.dataDir);
   let url = options.url;
+  let instance: string | undefined;
   if (!url) {
     if (!existsSync(paths.serverUrl)) {
       throw configError(`No gateway is running from ${options.dataDir}; start it with \`mintgate serve\` or pass --url.`);
     }
-    url = readFileSync(paths.serverUrl, "utf8").trim();
+    [url, instance] = readFileSync(paths.serverUrl, "utf8").trim().split("\n");
   }
   const tokenFile = options.tokenFile ?? paths.adminToken;
   if (!existsSync(tokenFile)) {
     throw configError(`The admin token file ${tokenFile} does not exist; run \`mintgate init\` or pass --token-file.`);
   }
-  return { url: url.replace(/\/$/, ""), token: readFileSync(tokenFile, "utf8").trim() };
+  return { url: url!.replace(/\/$/, ""), token: readFileSync(tokenFile, "utf8").trim(), instance };
 }
 
 const KIND_BY_STATUS: Record<number, ErrorKind> = { 400: "invalid", 401: "unauthorized", 403: "forbidden", 404: "not_found", 409: "conflict" };
@@ -37,7 +40,30 @@ export class AdminClient {
     return this.target.url;
   }
 
+  private verified: Promise<void> | undefined;
+
+  /**
+   * A gateway that crashed leaves server.url behind; another program may hold
+   * the port now. Its /healthz (no token needed) must show the instance id the
+   * gateway wrote, or the admin token is not sent.
+   */
+  private verifyInstance(): Promise<void> {
+    const expected = this.target.instance;
+    if (!expected) return Promise.resolve();
+    this.verified ??= fetch(`${this.target.url}/healthz`, { signal: AbortSignal.timeout(5_000) })
+      .then((response) => response.json() as Promise<{ instance?: string }>)
+      .catch(() => ({}) as { instance?: string })
+      .then((health) => {
+        if (health.instance !== expected) {
+          this.verified = undefined;
+          throw configError(`The gateway that wrote server.url is not the one answering at ${this.target.url} (it stopped or crashed); start \`mintgate serve\` again.`);
+        }
+      });
+    return this.verified;
+  }
+
   private async request<T>(path: string, init: { method?: string; body?: unknown } = {}): Promise<T> {
+    await this.verifyInstance();
     let response: Response;
     try {
       response = await fetch(`${this.target.url}/admin/api${path}`, {
@@ -65,7 +91,7 @@ export class AdminClient {
     return this.request<VirtualMcpStatus>(`/virtual-mcps/${encodeURIComponent(slug)}`);
   }
 
-  approveTool(slug: string, tool: string): Promise<{ connector: string; tool: string }> {
-    return this.request(`/virtual-mcps/${encodeURIComponent(slug)}/approvals`, { method: "POST", body: { tool } });
+  approveTool(slug: string, tool: string, hash: string): Promise<{ connector: string; tool: string; hash: string }> {
+    return this.request(`/virtual-mcps/${encodeURIComponent(slug)}/approvals`, { method: "POST", body: { tool, hash } });
   }
 }

@@ -80,14 +80,21 @@ export class GatewayConfigService {
   }
 
   /** Approves the current definition of a tool held back by the `approve` policy. */
-  async approveTool(slug: string, exposedName: string, approvedBy: string): Promise<{ connector: string; tool: string }> {
+  /**
+   * Approves a held-back tool. With `reviewedHash`, only if the tool is still
+   * exactly what the admin looked at: an upstream may change it in between.
+   */
+  async approveTool(slug: string, exposedName: string, approvedBy: string, reviewedHash?: string): Promise<{ connector: string; tool: string; hash: string }> {
     const runtime = this.deps.gateway?.virtualMcp(slug);
     if (!runtime) throw notFound(`There is no running virtual MCP "${slug}".`);
     const pending = runtime.catalogue.pending.find((p) => p.exposedName === exposedName);
     if (!pending) throw notFound(`No tool "${exposedName}" is waiting for approval in virtual MCP "${slug}".`);
+    if (reviewedHash !== undefined && reviewedHash !== pending.hash) {
+      throw conflict(`"${exposedName}" changed since it was reviewed (its definition hash is now ${pending.hash.slice(0, 12)}…); look at it again before approving.`);
+    }
     this.deps.store.gatewayConfig.approve(slug, pending.connector, pending.upstreamName, pending.hash, approvedBy, this.now());
     await this.deps.gateway?.sync();
-    return { connector: pending.connector, tool: pending.upstreamName };
+    return { connector: pending.connector, tool: pending.upstreamName, hash: pending.hash };
   }
 
   /** Names that only the upstreams' catalogues reveal (collisions, over-long names) are refused too. */

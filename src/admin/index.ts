@@ -43,7 +43,8 @@ export interface VirtualMcpStatus {
   connectors: string[];
   sessions: number;
   tools: { name: string; connector: string; upstreamName: string; description: string | undefined }[];
-  pending: { name: string; connector: string; upstreamName: string; reason: string }[];
+  /** Held back by the approve policy, with the definition an approval would cover and its hash. */
+  pending: { name: string; connector: string; upstreamName: string; reason: string; hash: string; description: string | undefined; inputSchema: unknown; annotations: unknown }[];
   problems: string[];
 }
 
@@ -125,7 +126,16 @@ export class AdminService {
         connectors: definition.connectors.map((a) => a.connector),
         sessions: runtime.sessions.size,
         tools: catalogue.tools.map((t) => ({ name: t.name, connector: t.connector, upstreamName: t.upstreamName, description: t.definition.description })),
-        pending: catalogue.pending.map((p) => ({ name: p.exposedName, connector: p.connector, upstreamName: p.upstreamName, reason: p.reason })),
+        pending: catalogue.pending.map((p) => ({
+          name: p.exposedName,
+          connector: p.connector,
+          upstreamName: p.upstreamName,
+          reason: p.reason,
+          hash: p.hash,
+          description: p.definition.description,
+          inputSchema: p.definition.inputSchema,
+          annotations: p.definition.annotations,
+        })),
         problems: catalogue.problems,
       };
     });
@@ -155,9 +165,11 @@ export class AdminService {
     return this.running.config.deleteVirtualMcp(slug);
   }
 
-  approveTool(slug: string, tool: unknown, approvedBy: string) {
-    if (typeof tool !== "string" || tool === "") throw invalid('Send {"tool": "<exposed tool name>"} to approve a tool.');
-    return this.running.config.approveTool(slug, tool, approvedBy);
+  approveTool(slug: string, body: { tool?: unknown; hash?: unknown } | null, approvedBy: string) {
+    const tool = body?.tool;
+    if (typeof tool !== "string" || tool === "") throw invalid('Send {"tool": "<exposed tool name>", "hash": "<the hash you reviewed>"} to approve a tool.');
+    if (body?.hash !== undefined && typeof body.hash !== "string") throw invalid('"hash" must be the definition hash shown with the pending tool.');
+    return this.running.config.approveTool(slug, tool, approvedBy, body?.hash as string | undefined);
   }
 
   recentCalls(limit: number) {

@@ -100,6 +100,11 @@ export class AccessTokenService {
     return this.store.accessTokens.list().map(toInfo);
   }
 
+  /** Forgets every verified token; the next request of each is checked against the store again. */
+  forgetVerified(): void {
+    this.verified.clear();
+  }
+
   revoke(id: string): void {
     if (!this.store.accessTokens.revoke(id, this.now())) throw notFound(`There is no token with id "${id}"; \`mintgate tokens list\` shows them.`);
     this.verified.clear();

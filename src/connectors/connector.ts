@@ -229,9 +229,10 @@ export class Connector {
       case "sse": {
         const { SSEClientTransport } = await import("@modelcontextprotocol/sdk/client/sse.js");
         const headers = expandAll(spec.headers);
+        // No redirects on either leg: they would carry the credential headers elsewhere.
         return new SSEClientTransport(new URL(spec.url), {
-          requestInit: { headers },
-          eventSourceInit: { fetch: (url, init) => fetch(url, { ...init, headers: { ...(init?.headers as Record<string, string>), ...headers } }) },
+          requestInit: { headers, redirect: "error" },
+          eventSourceInit: { fetch: (url, init) => fetch(url, { ...init, headers: { ...(init?.headers as Record<string, string>), ...headers }, redirect: "error" }) },
         });
       }
       case "builtin": {

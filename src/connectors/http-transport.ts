@@ -46,7 +46,8 @@ export class StreamableHttpUpstreamTransport implements Transport {
     if (this.closed) throw new MintgateError("upstream_failed", `Connector "${this.name}" is closed.`);
     const headers = this.headers("application/json, text/event-stream");
     headers["content-type"] = "application/json";
-    const response = await fetch(this.url, { method: "POST", headers, body: JSON.stringify(message), signal: this.abort.signal });
+    // No redirects: fetch would carry custom credential headers to wherever they point.
+    const response = await fetch(this.url, { method: "POST", headers, body: JSON.stringify(message), signal: this.abort.signal, redirect: "error" });
     const sessionId = response.headers.get("mcp-session-id");
     if (sessionId) this.sessionId = sessionId;
     if (response.status === 202) {
@@ -93,7 +94,7 @@ export class StreamableHttpUpstreamTransport implements Transport {
     void (async () => {
       while (!this.closed) {
         try {
-          const response = await fetch(this.url, { method: "GET", headers: this.headers("text/event-stream"), signal: this.abort.signal });
+          const response = await fetch(this.url, { method: "GET", headers: this.headers("text/event-stream"), signal: this.abort.signal, redirect: "error" });
           if (response.status === 405 || !response.ok || !response.body) {
             await response.body?.cancel();
             return; // the upstream offers no stream; list changes then arrive only with replies

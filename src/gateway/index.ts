@@ -21,6 +21,12 @@ export * from "./types.ts";
 export class Gateway {
   private readonly runtimes = new Map<string, VirtualMcpRuntime>();
   private syncing: Promise<void> = Promise.resolve();
+  private readonly syncListeners = new Set<() => void>();
+
+  /** Calls `listener` after every configuration sync (for caches that depend on it). */
+  onSynced(listener: () => void): void {
+    this.syncListeners.add(listener);
+  }
 
   constructor(
     readonly store: Store,
@@ -38,7 +44,12 @@ export class Gateway {
 
   /** Brings connectors and Virtual MCPs in line with the store; calls are serialised. */
   sync(): Promise<void> {
-    this.syncing = this.syncing.then(() => this.syncNow()).catch((error: Error) => log.error("could not apply the configuration", { error: error.message }));
+    this.syncing = this.syncing
+      .then(() => this.syncNow())
+      .catch((error: Error) => log.error("could not apply the configuration", { error: error.message }))
+      .finally(() => {
+        for (const listener of this.syncListeners) listener();
+      });
     return this.syncing;
   }
 

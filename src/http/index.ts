@@ -15,6 +15,8 @@ export interface HttpDeps {
   mcp: McpRouteDeps;
   /** True when the store is open and migrated. */
   isReady: () => boolean;
+  /** Random per process; /healthz shows it so local clients can tell this gateway from whatever holds the port later. */
+  instanceId: string;
 }
 
 const ADMIN_CHALLENGE = { "www-authenticate": 'Bearer realm="mintgate-admin"' };
@@ -45,7 +47,7 @@ export function createHttpApp(deps: HttpDeps) {
       log.error("request failed", { method: request.method, path: new URL(request.url).pathname, error: String(error) });
       return jsonError(500, publicMessageOf(error));
     })
-    .get("/healthz", () => ({ status: "ok" }))
+    .get("/healthz", () => ({ status: "ok", instance: deps.instanceId }))
     .get("/readyz", () => (deps.isReady() ? { status: "ready" } : jsonError(503, "The store is not open yet.")))
     .group("/admin/api", (api) =>
       api
@@ -56,7 +58,7 @@ export function createHttpApp(deps: HttpDeps) {
         .get("/virtual-mcps", () => admin.virtualMcps())
         .get("/virtual-mcps/:slug", ({ params }) => admin.virtualMcp(params.slug))
         .delete("/virtual-mcps/:slug", ({ params }) => admin.deleteVirtualMcp(params.slug))
-        .post("/virtual-mcps/:slug/approvals", ({ params, body, adminToken }) => admin.approveTool(params.slug, (body as { tool?: unknown } | null)?.tool, adminToken.name))
+        .post("/virtual-mcps/:slug/approvals", ({ params, body, adminToken }) => admin.approveTool(params.slug, body as { tool?: unknown; hash?: unknown } | null, adminToken.name))
         .get("/config", async () => new Response(await admin.exportConfig(), { headers: { "content-type": "application/yaml; charset=utf-8" } }))
         .put("/config", async ({ request, query }) => admin.applyConfig(await request.text(), { prune: query.prune === "true", dryRun: query.dryRun === "true" }), { parse: "none" })
         .get("/calls", ({ query }) => admin.recentCalls(Number(query.limit))),
@@ -65,14 +67,30 @@ export function createHttpApp(deps: HttpDeps) {
 
 const tooLarge = (limit: number) => jsonError(413, `The request body is larger than the limit of ${limit} bytes.`, { connection: "close" });
 
+/**
+ * Bytes of chunked bodies being read right now, across all requests. They are
+ * read before routing (so before authentication), so their total is capped:
+ * unauthenticated clients cannot make the gateway hold more than this.
+ */
+const CHUNKED_BODIES_CAP = 32 * 1024 * 1024;
+let chunkedBytesHeld = 0;
+
 /** A chunked body (no Content-Length) is read up to the limit before routing. */
 async function bufferChunkedBody(request: Request, limit: number): Promise<Request | Response> {
   const chunks: Uint8Array[] = [];
   let size = 0;
-  for await (const chunk of request.body!) {
-    size += chunk.byteLength;
-    if (size > limit) return tooLarge(limit);
-    chunks.push(chunk);
+  try {
+    for await (const chunk of request.body!) {
+      size += chunk.byteLength;
+      chunkedBytesHeld += chunk.byteLength;
+      if (size > limit) return tooLarge(limit);
+      if (chunkedBytesHeld > CHUNKED_BODIES_CAP) {
+        return jsonError(503, "Too many bodies without Content-Length are being received; retry shortly, or send Content-Length.", { connection: "close", "retry-after": "1" });
+      }
+      chunks.push(chunk);
+    }
+  } finally {
+    chunkedBytesHeld -= size;
   }
   const headers = new Headers(request.headers);
   headers.delete("transfer-encoding");
@@ -85,7 +103,12 @@ function mcpRouteOf(url: string): { route: "mcp" | "sse" | "messages"; slug: str
   const queryStart = url.indexOf("?", pathStart);
   const path = queryStart === -1 ? url.slice(pathStart) : url.slice(pathStart, queryStart);
   const match = /^\/(mcp|sse|messages)\/([^/]+)$/.exec(path);
-  return match ? { route: match[1] as "mcp" | "sse" | "messages", slug: decodeURIComponent(match[2]!) } : undefined;
+  if (!match) return undefined;
+  try {
+    return { route: match[1] as "mcp" | "sse" | "messages", slug: decodeURIComponent(match[2]!) };
+  } catch {
+    return undefined; // not valid percent-encoding: no such route (a JSON 404)
+  }
 }
 
 /** Bun's own cap, far above ours, so that our JSON 413 is what people see. */

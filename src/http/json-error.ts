@@ -8,7 +8,7 @@ const ERROR_CODE_BY_STATUS: Record<number, string> = {
   413: "payload_too_large",
   500: "internal_error",
   502: "upstream_failed",
-  503: "not_ready",
+  503: "unavailable",
   504: "timeout",
 };
 

@@ -11,8 +11,8 @@ export interface McpRouteDeps {
   tokens: AccessTokenService;
 }
 
-/** A quoted-string for a WWW-Authenticate parameter. */
-const quoted = (text: string) => `"${text.replaceAll("\\", "\\\\").replaceAll('"', '\\"')}"`;
+/** A quoted-string for a WWW-Authenticate parameter (control characters, e.g. from a slug, become "?"). */
+const quoted = (text: string) => `"${text.replace(/[\u0000-\u001f\u007f]/g, "?").replaceAll("\\", "\\\\").replaceAll('"', '\\"')}"`;
 
 /**
  * Authenticates a request to one Virtual MCP, then finds it. Without a valid

@@ -87,8 +87,10 @@ export function openDataDir(settings: Settings, options: { initialise: boolean }
   try {
     const secrets = SecretStore.register(store, key, { reloadKey: () => loadMasterKey(settings, paths) });
     let newAdminToken: string | undefined;
-    // A lost admin.token is replaced: whoever can write the data dir is already an admin.
+    // A lost admin.token is replaced, and the lost one stops working: whoever can
+    // write the data dir is already an admin, but a copy of the old token may be anywhere.
     if (options.initialise && (store.adminTokens.count() === 0 || !existsSync(paths.adminToken))) {
+      store.adminTokens.deleteAll();
       newAdminToken = issueAdminToken(store, "local admin");
       writeFileSync(paths.adminToken, newAdminToken + "\n", { mode: 0o600 });
       created.push(`admin token ${paths.adminToken}`);

@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { rmSync, writeFileSync } from "node:fs";
 import { AdminService } from "../../admin/index.ts";
 import { demoInstructions, prepareDemo } from "../../admin/demo.ts";
@@ -51,6 +52,7 @@ export const serveCommand: Command = {
       "tls-key": stringValue(parsed, "tls-key"),
     });
     const startedAt = Date.now();
+    const instanceId = randomUUID();
     const dir = openDataDir(settings, { initialise: true });
     for (const item of dir.created) log.info(`created ${item}`);
     if (dir.newAdminToken) log.info("the admin token for the CLI and TUI is in the admin.token file", { path: dir.paths.adminToken });
@@ -58,6 +60,8 @@ export const serveCommand: Command = {
     const gateway = new Gateway(dir.store, new ConnectorPool({ resolveSecret: (name) => dir.secrets.resolveSecret(name) }), new CallRecorder(dir.store));
     const config = new GatewayConfigService({ store: dir.store, secrets: dir.secrets, gateway });
     const tokens = new AccessTokenService(dir.store);
+    // Deleting a virtual MCP deletes its tokens too (in this process, unseen by data_version).
+    gateway.onSynced(() => tokens.forgetVerified());
     const endpoint = new McpEndpoint(gateway, { bodyLimitBytes: settings.bodyLimitBytes });
     const shutDownGateway = async () => {
       await endpoint.closeAll(settings.shutdownGraceMs);
@@ -76,7 +80,7 @@ export const serveCommand: Command = {
         startedAt,
         gateway: { gateway, config, tokens, sessions: () => endpoint.sessionCount },
       });
-      server = startHttpServer({ settings, admin, isReady: () => dir.store.isReady(), mcp: { gateway, endpoint, tokens } });
+      server = startHttpServer({ settings, admin, isReady: () => dir.store.isReady(), mcp: { gateway, endpoint, tokens }, instanceId });
     } catch (error) {
       await shutDownGateway();
       throw error;
@@ -88,7 +92,7 @@ export const serveCommand: Command = {
       process.once("SIGTERM", () => resolve("SIGTERM"));
       process.once("SIGINT", () => resolve("SIGINT"));
     });
-    writeFileSync(dir.paths.serverUrl, server.url + "\n", { mode: 0o600 });
+    writeFileSync(dir.paths.serverUrl, `${server.url}\n${instanceId}\n`, { mode: 0o600 });
     process.stdout.write(`mintgate ${VERSION} listening on ${server.url}${settings.publicUrl ? ` (public URL ${settings.publicUrl})` : ""}\n`);
     if (demo) process.stdout.write(demoInstructions(settings.publicUrl ?? server.url, demo));
 

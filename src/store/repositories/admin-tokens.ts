@@ -28,6 +28,10 @@ export class AdminTokenRepository {
       .get();
   }
 
+  deleteAll(): void {
+    this.db.delete(adminTokens).run();
+  }
+
   touch(id: string, now: number): void {
     this.db.update(adminTokens).set({ lastUsedAt: now }).where(eq(adminTokens.id, id)).run();
   }
