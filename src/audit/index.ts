@@ -41,6 +41,11 @@ export class CallRecorder {
     return this.committed;
   }
 
+  /** Resolves once every record handed over so far is committed (shutdown waits for this). */
+  async flush(): Promise<void> {
+    while (this.committed) await this.committed.catch(() => {});
+  }
+
   recent(limit = 100) {
     return this.store.callRecords.recent(limit);
   }

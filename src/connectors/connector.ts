@@ -21,6 +21,8 @@ const CONNECT_TIMEOUT_MS = 30_000;
 const LIST_TIMEOUT_MS = 30_000;
 const BACKOFF_FIRST_MS = 500;
 const BACKOFF_MAX_MS = 30_000;
+/** How long a connector must stay ready before its restart backoff starts over. */
+const STABLE_AFTER_MS = 30_000;
 /** A list with more pages than this is cut off, so a looping cursor cannot hang us. */
 const MAX_LIST_PAGES = 100;
 
@@ -44,15 +46,19 @@ export class Connector {
   lastError: string | undefined;
   private session: UpstreamSession | undefined;
   private stdio: StdioUpstreamTransport | undefined;
+  /** The previous child's transport, for its last stderr lines after it died. */
+  private lastStdio: StdioUpstreamTransport | undefined;
   private closeBuiltin: (() => Promise<void>) | undefined;
   private attempt = 0;
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
+  private stableTimer: ReturnType<typeof setTimeout> | undefined;
   private stopping = false;
   private generation = 0;
   private readonly catalogueListeners = new Set<Listener>();
   /** list_changed notifications that arrived before the first catalogue was in. */
   private readonly deferredRefreshes = new Set<string>();
   private refreshing: Promise<void> = Promise.resolve();
+  private readonly queuedRefreshes = new Set<string>();
   /** Upstream resource subscriptions, shared by every session that asked (refcounted by listener). */
   private readonly resourceListeners = new Map<string, Set<(uri: string) => void>>();
   private readonly stateListeners = new Set<Listener>();
@@ -78,7 +84,7 @@ export class Connector {
 
   /** Last stderr lines of a stdio upstream, for the admin views. */
   recentStderr(): string[] {
-    return this.stdio?.recentStderr() ?? [];
+    return (this.stdio ?? this.lastStdio)?.recentStderr() ?? [];
   }
 
   /** Starts connecting in the background; resolves when the first attempt settles. */
@@ -91,9 +97,16 @@ export class Connector {
     this.stopping = true;
     this.generation++;
     if (this.retryTimer) clearTimeout(this.retryTimer);
+    if (this.stableTimer) clearTimeout(this.stableTimer);
     this.retryTimer = undefined;
     await this.teardown();
     this.setState({ status: "stopped" });
+  }
+
+  /** Kills a stdio upstream's whole process group at once (the gateway is about to exit). */
+  killNow(): void {
+    // During a graceful stop the transport is already taken by teardown: it is still lastStdio.
+    (this.stdio ?? this.lastStdio)?.killGroupNow();
   }
 
   /** Sends one request upstream; fails at once, never hangs, when the connector is not ready. */
@@ -144,6 +157,11 @@ export class Connector {
     this.setState({ status: "starting" });
     try {
       const transport = await this.openTransport();
+      if (generation !== this.generation) {
+        // Stopped (or restarted) while the transport was being opened: close what we opened.
+        await transport.close().catch(() => {});
+        return;
+      }
       const session = new UpstreamSession(this.name, transport);
       this.session = session;
       session.onClose = (reason) => {
@@ -163,8 +181,14 @@ export class Connector {
       await session.connect(CONNECT_TIMEOUT_MS);
       const catalogue = await this.fetchCatalogue(session);
       if (generation !== this.generation) return;
-      this.attempt = 0;
       this.lastError = undefined;
+      // The backoff starts over only once the upstream has stayed up a while: a server that
+      // crashes right after start must not be restarted every half second.
+      if (this.stableTimer) clearTimeout(this.stableTimer);
+      this.stableTimer = setTimeout(() => {
+        if (generation === this.generation) this.attempt = 0;
+      }, STABLE_AFTER_MS);
+      this.stableTimer.unref();
       this.setCatalogue(catalogue);
       this.setState({ status: "ready" });
       log.info("connector ready", { connector: this.name, kind: this.definition.spec.kind, tools: catalogue.tools.length });
@@ -181,7 +205,7 @@ export class Connector {
   }
 
   private describeExit(): string | undefined {
-    const exit = this.stdio?.exitInfo;
+    const exit = this.lastStdio?.exitInfo;
     if (!exit) return undefined;
     return exit.signal ? `process was killed by ${exit.signal}` : `process exited with code ${exit.code}`;
   }
@@ -204,14 +228,17 @@ export class Connector {
   }
 
   private async teardown(): Promise<void> {
+    // Take everything now: a restart may install new ones while we await the old ones' close.
     const session = this.session;
-    this.session = undefined;
     const closeBuiltin = this.closeBuiltin;
+    const stdio = this.stdio;
+    this.session = undefined;
     this.closeBuiltin = undefined;
+    this.stdio = undefined;
     await session?.close();
     await closeBuiltin?.();
     // The stdio transport's close ends the whole process group.
-    await this.stdio?.close();
+    await stdio?.close();
   }
 
   private async openTransport(): Promise<Transport> {
@@ -222,6 +249,7 @@ export class Connector {
       case "stdio": {
         const transport = new StdioUpstreamTransport({ name: this.name, command: spec.command, args: spec.args, cwd: spec.cwd, env: expandAll(spec.env) });
         this.stdio = transport;
+        this.lastStdio = transport;
         return transport;
       }
       case "http":
@@ -271,8 +299,14 @@ export class Connector {
 
   /** Refreshes run one at a time, each merging its lists into the catalogue as it is then. */
   private queueRefresh(method: string): void {
+    // At most one pending refresh per list: a burst of notifications costs one re-list.
+    if (this.queuedRefreshes.has(method)) return;
+    this.queuedRefreshes.add(method);
     const generation = this.generation;
-    this.refreshing = this.refreshing.then(() => (generation === this.generation ? this.refreshOnNotification(method) : undefined));
+    this.refreshing = this.refreshing.then(() => {
+      this.queuedRefreshes.delete(method);
+      return generation === this.generation ? this.refreshOnNotification(method) : undefined;
+    });
   }
 
   private async refreshOnNotification(method: string): Promise<void> {

@@ -76,6 +76,11 @@ export class ConnectorPool {
     return [...this.clients.values()];
   }
 
+  /** For a second signal: SIGKILL every upstream process group right away, without waiting. */
+  killAllNow(): void {
+    for (const connector of this.clients.values()) connector.killNow();
+  }
+
   async stopAll(): Promise<void> {
     await Promise.all([...this.clients.values()].map((c) => c.stop()));
     this.clients.clear();

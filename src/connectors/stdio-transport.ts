@@ -291,6 +291,11 @@ export class StdioUpstreamTransport implements Transport {
     this.signalGroup("SIGKILL");
   }
 
+  /** SIGKILL to the whole group, now; for a gateway that must exit immediately. */
+  killGroupNow(): void {
+    this.signalGroup("SIGKILL");
+  }
+
   private signalGroup(signal: NodeJS.Signals): void {
     const pid = this.child?.pid;
     if (pid === undefined) return;

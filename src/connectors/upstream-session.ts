@@ -134,6 +134,7 @@ export class UpstreamSession {
           () => {
             if (!this.pending.has(id)) return;
             this.settle(id);
+            this.abandon(id);
             void this.transport
               .send({ jsonrpc: "2.0", method: "notifications/cancelled", params: { requestId: id, reason: String(options.signal?.reason ?? "cancelled by the client") } })
               .catch(() => {});
@@ -170,6 +171,7 @@ export class UpstreamSession {
     entry.timer = setTimeout(() => {
       if (!this.pending.has(id)) return;
       this.settle(id);
+      this.abandon(id);
       void this.transport
         .send({ jsonrpc: "2.0", method: "notifications/cancelled", params: { requestId: id, reason: "timed out in mintgate" } })
         .catch(() => {});
@@ -177,6 +179,11 @@ export class UpstreamSession {
         new MintgateError("timeout", `Connector "${this.connectorName}" did not answer ${entry.method} within ${Math.round(entry.options.timeoutMs / 1000)} s.`),
       );
     }, entry.options.timeoutMs);
+  }
+
+  /** Lets a transport that holds an exchange per request (HTTP) end it. */
+  private abandon(id: number): void {
+    (this.transport as { abandonRequest?: (id: number) => void }).abandonRequest?.(id);
   }
 
   private settle(id: number): Pending | undefined {

@@ -161,8 +161,13 @@ export class McpEndpoint {
   async closeAll(graceMs = 0): Promise<void> {
     clearInterval(this.sweeper);
     const deadline = Date.now() + graceMs;
-    while (Date.now() < deadline && [...this.entries.values()].some((e) => e.session.busy)) await Bun.sleep(20);
-    await Promise.all([...this.entries.values()].map((e) => e.session.close()));
+    const busy = () => [...this.entries.values()].some((e) => e.session.busy);
+    while (Date.now() < deadline && busy()) await Bun.sleep(20);
+    const sessions = [...this.entries.values()].map((e) => e.session);
+    await Promise.all(sessions.map((session) => session.close()));
+    // Calls cut off by the close still finish (as cancelled) and leave their record.
+    const settled = Date.now() + 2000;
+    while (Date.now() < settled && sessions.some((session) => session.busy)) await Bun.sleep(10);
     this.entries.clear();
   }
 
@@ -172,20 +177,19 @@ export class McpEndpoint {
     log.debug("session opened", { session: id, virtualMcp: runtime.slug, subject: entry.session.principal.subject });
   }
 
+  /** Forgets a session and closes it: its calls are cancelled and its subscriptions released. */
   private unregister(id: string): void {
     const entry = this.entries.get(id);
     if (!entry) return;
     this.entries.delete(id);
     for (const runtime of this.gateway.virtualMcps()) runtime.sessions.delete(id);
+    void entry.session.close();
   }
 
   private closeIdle(): void {
     const cutoff = Date.now() - SESSION_IDLE_MS;
     for (const [id, entry] of this.entries) {
-      if (entry.session.lastActivity < cutoff) {
-        this.unregister(id);
-        void entry.session.close();
-      }
+      if (entry.session.lastActivity < cutoff) this.unregister(id);
     }
   }
 }

@@ -22,6 +22,8 @@ export class Gateway {
   private readonly runtimes = new Map<string, VirtualMcpRuntime>();
   private syncing: Promise<void> = Promise.resolve();
   private readonly syncListeners = new Set<() => void>();
+  /** Set by close(): from then on nothing starts (a late sync would leave a connector running). */
+  private closed = false;
 
   /** Calls `listener` after every configuration sync (for caches that depend on it). */
   onSynced(listener: () => void): void {
@@ -44,6 +46,7 @@ export class Gateway {
 
   /** Brings connectors and Virtual MCPs in line with the store; calls are serialised. */
   sync(): Promise<void> {
+    if (this.closed) return this.syncing;
     this.syncing = this.syncing
       .then(() => this.syncNow())
       .catch((error: Error) => log.error("could not apply the configuration", { error: error.message }))
@@ -54,6 +57,7 @@ export class Gateway {
   }
 
   private async syncNow(): Promise<void> {
+    if (this.closed) return;
     const connectors = this.store.gatewayConfig.connectors();
     const vmcps = this.store.gatewayConfig.virtualMcps();
     await this.syncConnectors(connectors);
@@ -107,6 +111,7 @@ export class Gateway {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     await this.syncing;
     await Promise.all([...this.runtimes.values()].map((r) => r.dispose()));
     this.runtimes.clear();

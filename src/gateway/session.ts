@@ -57,7 +57,14 @@ export class GatewaySession {
     return this.inFlight.size > 0;
   }
 
+  private closing: Promise<void> | undefined;
+
   close(): Promise<void> {
+    this.closing ??= this.shutDown();
+    return this.closing;
+  }
+
+  private shutDown(): Promise<void> {
     for (const abort of this.inFlight.values()) abort.abort("the session ended");
     for (const { connector, upstreamUri, listener } of this.subscriptions.values()) void connector.unsubscribeResource(upstreamUri, listener);
     this.subscriptions.clear();

@@ -66,8 +66,24 @@ export const serveCommand: Command = {
     const shutDownGateway = async () => {
       await endpoint.closeAll(settings.shutdownGraceMs);
       await gateway.close();
+      await gateway.recorder.flush();
       dir.close();
     };
+    // Signals are handled from here on, so no start-up phase leaves upstream children behind.
+    // A second signal means "now": every upstream process group is killed and we exit.
+    let signalled: (signal: string) => void = () => {};
+    const stopSignal = new Promise<string>((resolve) => (signalled = resolve));
+    let signals = 0;
+    const onSignal = (signal: string) => {
+      signals++;
+      if (signals === 1) return signalled(signal);
+      log.warn("second signal: killing upstream processes and exiting now", { signal });
+      gateway.pool.killAllNow();
+      rmSync(dir.paths.serverUrl, { force: true });
+      process.exit(130);
+    };
+    process.on("SIGTERM", () => onSignal("SIGTERM"));
+    process.on("SIGINT", () => onSignal("SIGINT"));
     let server;
     let demo;
     try {
@@ -87,11 +103,6 @@ export const serveCommand: Command = {
     }
     // Configuration written by other processes (`mintgate apply`) takes effect here.
     const stopWatching = watchStore(dir.store, () => void gateway.sync());
-    // Handlers go in before the URL is announced: whoever reads it may signal at once.
-    const stopSignal = new Promise<string>((resolve) => {
-      process.once("SIGTERM", () => resolve("SIGTERM"));
-      process.once("SIGINT", () => resolve("SIGINT"));
-    });
     writeFileSync(dir.paths.serverUrl, `${server.url}\n${instanceId}\n`, { mode: 0o600 });
     process.stdout.write(`mintgate ${VERSION} listening on ${server.url}${settings.publicUrl ? ` (public URL ${settings.publicUrl})` : ""}\n`);
     if (demo) process.stdout.write(demoInstructions(settings.publicUrl ?? server.url, demo));
