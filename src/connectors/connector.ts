@@ -162,7 +162,7 @@ export class Connector {
         await transport.close().catch(() => {});
         return;
       }
-      const session = new UpstreamSession(this.name, transport);
+      const session = new UpstreamSession(this.name, transport, { endOnTransportError: this.definition.spec.kind === "sse" });
       this.session = session;
       session.onClose = (reason) => {
         if (generation === this.generation && !this.stopping) this.fail(`the upstream ${this.describeExit() ?? reason}`);

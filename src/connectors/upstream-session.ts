@@ -84,13 +84,14 @@ export class UpstreamSession {
   constructor(
     private readonly connectorName: string,
     private readonly transport: Transport,
+    /** For transports that recover silently (legacy SSE reconnects to a new, uninitialized session): any error ends this session. */
+    options: { endOnTransportError?: boolean } = {},
   ) {
     transport.onmessage = (message) => this.receive(message);
     transport.onclose = () => this.shutDown("the connection closed");
     transport.onerror = (error) => {
-      // Transport errors during a request fail that request through its timeout or close;
-      // only log-worthy here.
       this.lastTransportError = error.message;
+      if (options.endOnTransportError && this.info !== undefined) this.shutDown(`the connection failed (${error.message})`);
     };
   }
 

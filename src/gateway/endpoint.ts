@@ -14,6 +14,9 @@ import { claimsModernRevision, handleModernRequest } from "./modern.ts";
 /** A session idle this long is closed; clients re-initialise on the 404 that follows. */
 const SESSION_IDLE_MS = 60 * 60_000;
 const LEGACY_KEEPALIVE_MS = 25_000;
+/** Open sessions per person, and in all: past these the least recently active one is closed. */
+const SESSIONS_PER_SUBJECT = 256;
+const SESSIONS_IN_ALL = 20_000;
 
 function jsonRpcError(status: number, code: number, message: string): Response {
   return Response.json({ jsonrpc: "2.0", error: { code, message }, id: null }, { status });
@@ -172,6 +175,7 @@ export class McpEndpoint {
   }
 
   private register(id: string, runtime: VirtualMcpRuntime, entry: Entry): void {
+    this.evictIfFull(entry.session.principal.subject);
     this.entries.set(id, entry);
     runtime.sessions.set(id, entry.session);
     log.debug("session opened", { session: id, virtualMcp: runtime.slug, subject: entry.session.principal.subject });
@@ -184,6 +188,25 @@ export class McpEndpoint {
     this.entries.delete(id);
     for (const runtime of this.gateway.virtualMcps()) runtime.sessions.delete(id);
     void entry.session.close();
+  }
+
+  /** Makes room for one more session: one person cannot hold the gateway's memory. */
+  private evictIfFull(subject: string): void {
+    let oldestOfSubject: [string, Entry] | undefined;
+    let oldest: [string, Entry] | undefined;
+    let ofSubject = 0;
+    for (const item of this.entries) {
+      const session = item[1].session;
+      if (!oldest || session.lastActivity < oldest[1].session.lastActivity) oldest = item;
+      if (session.principal.subject !== subject) continue;
+      ofSubject++;
+      if (!oldestOfSubject || session.lastActivity < oldestOfSubject[1].session.lastActivity) oldestOfSubject = item;
+    }
+    const victim = ofSubject >= SESSIONS_PER_SUBJECT ? oldestOfSubject : this.entries.size >= SESSIONS_IN_ALL ? oldest : undefined;
+    if (victim) {
+      log.info("session limit reached; closing the least recently active session", { subject: victim[1].session.principal.subject });
+      this.unregister(victim[0]);
+    }
   }
 
   private closeIdle(): void {
