@@ -463,6 +463,43 @@ virtualMcps:
   });
 });
 
+describe("JSON-RPC batches (2025-03-26 clients)", () => {
+  test("a batch gets the replies of its requests together, in one JSON array", async () => {
+    const s = await setup(`connectors:
+  - { name: demo, kind: builtin, server: demo }
+virtualMcps:
+  - { slug: batch, name: Batch, connectors: [{ connector: demo, prefix: "" }] }
+`);
+    const { token } = await s.token("ada@example.com");
+    const headers = { authorization: `Bearer ${token}`, "content-type": "application/json", accept: "application/json, text/event-stream" };
+    const init = await fetch(`${s.gateway.url}/mcp/batch`, {
+      method: "POST",
+      headers,
+      body: JSON.stringify({ jsonrpc: "2.0", id: 0, method: "initialize", params: { protocolVersion: "2025-03-26", capabilities: {}, clientInfo: { name: "b", version: "1" } } }),
+    });
+    const session = init.headers.get("mcp-session-id")!;
+    await init.text();
+    await waitFor("demo tools", async () => {
+      const list = await fetch(`${s.gateway.url}/mcp/batch`, { method: "POST", headers: { ...headers, "mcp-session-id": session }, body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list" }) });
+      return ((await list.json()) as { result: { tools: unknown[] } }).result.tools.length === 4;
+    });
+    const batch = await fetch(`${s.gateway.url}/mcp/batch`, {
+      method: "POST",
+      headers: { ...headers, "mcp-session-id": session },
+      body: JSON.stringify([
+        { jsonrpc: "2.0", id: 2, method: "tools/call", params: { name: "add", arguments: { a: 1, b: 2 } } },
+        { jsonrpc: "2.0", method: "notifications/initialized" },
+        { jsonrpc: "2.0", id: "three", method: "ping" },
+      ]),
+    });
+    expect(batch.headers.get("content-type")).toBe("application/json");
+    const replies = (await batch.json()) as { id: string | number; result: { content?: { text: string }[] } }[];
+    expect(replies.map((r) => r.id)).toEqual([2, "three"]);
+    expect(replies[0]!.result.content![0]!.text).toBe("3");
+    await s.gateway.stop();
+  });
+});
+
 describe("access tokens", () => {
   test("a token scoped to one virtual MCP is refused on another; a revoked token is refused; none at all gets a challenge", async () => {
     const s = await setup(`connectors:

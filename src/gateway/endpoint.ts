@@ -111,9 +111,11 @@ export class McpEndpoint {
     } catch {
       return jsonRpcError(400, -32700, "Parse error: the body is not valid JSON.");
     }
+    if (Array.isArray(message) && message.length > 0 && message.every(isPlainMessage) && !message.some((m) => m.method === "initialize")) {
+      return this.answerBatch(session, message);
+    }
     const m = message as { jsonrpc?: unknown; id?: unknown; method?: unknown; params?: unknown };
-    const plain = typeof m === "object" && m !== null && !Array.isArray(m) && m.jsonrpc === "2.0" && (m.params === undefined || (typeof m.params === "object" && m.params !== null));
-    if (!plain || m.method === "initialize") return transport.handleRequest(request, { parsedBody: message });
+    if (!isPlainMessage(message) || m.method === "initialize") return transport.handleRequest(request, { parsedBody: message });
     if (typeof m.method !== "string") return new Response(null, { status: 202 }); // a response to us: we send no requests
     const params = m.params as Record<string, unknown> | undefined;
     if (m.id === undefined) {
@@ -131,6 +133,24 @@ export class McpEndpoint {
       return new Response(serializeReply(reply), { headers: { ...headers, "content-type": "application/json" } });
     }
     return sseReply(session, id, m.method, params, headers);
+  }
+
+  /**
+   * A JSON-RPC batch (2025-03-26 clients): each message is handled as if sent
+   * alone, and the replies go back together. Cancelled requests simply have no reply.
+   */
+  private async answerBatch(session: GatewaySession, batch: PlainMessage[]): Promise<Response> {
+    const replies = await Promise.all(
+      batch.map((m) => {
+        if (typeof m.method !== "string") return undefined; // a response to us: we send no requests
+        if (m.id === undefined) return session.notification(m.method, m.params);
+        return session.request(m.id, m.method, m.params, () => {});
+      }),
+    );
+    const answered = replies.filter((reply): reply is JSONRPCMessage => reply !== undefined);
+    const headers = { "mcp-session-id": session.id };
+    if (answered.length === 0) return new Response(null, { status: 202, headers });
+    return new Response(`[${answered.map(serializeReply).join(",")}]`, { headers: { ...headers, "content-type": "application/json" } });
   }
 
   /** GET /sse/<slug>: opens a legacy HTTP+SSE session. */
@@ -215,6 +235,21 @@ export class McpEndpoint {
       if (entry.session.lastActivity < cutoff) this.unregister(id);
     }
   }
+}
+
+type PlainMessage = { jsonrpc: "2.0"; id?: string | number; method?: unknown; params?: Record<string, unknown> };
+
+/** A single JSON-RPC 2.0 message of the shape the fast path handles itself. */
+function isPlainMessage(value: unknown): value is PlainMessage {
+  const m = value as { jsonrpc?: unknown; id?: unknown; params?: unknown };
+  return (
+    typeof m === "object" &&
+    m !== null &&
+    !Array.isArray(m) &&
+    m.jsonrpc === "2.0" &&
+    (m.id === undefined || typeof m.id === "string" || typeof m.id === "number") &&
+    (m.params === undefined || (typeof m.params === "object" && m.params !== null))
+  );
 }
 
 function versionsOf(protocol: SdkServerProtocol) {
