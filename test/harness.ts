@@ -2,7 +2,6 @@
  * Test harness: everything runs for real. The compiled binary in child
  * processes, real data directories in temp folders, real HTTP on 127.0.0.1.
  */
-import { afterAll } from "bun:test";
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -13,9 +12,6 @@ export const BINARY = join(REPO_ROOT, "dist", "mintgate");
 if (!existsSync(BINARY)) throw new Error(`${BINARY} is missing; run \`make build\` (make test does it for you).`);
 
 const tempDirs: string[] = [];
-afterAll(() => {
-  for (const dir of tempDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
-});
 
 export function tempDir(label = "mintgate-test"): string {
   const dir = mkdtempSync(join(tmpdir(), `${label}-`));
@@ -75,9 +71,16 @@ export interface RunningGateway {
 }
 
 const running = new Set<RunningGateway>();
-afterAll(async () => {
+
+/**
+ * Stops every gateway a test left running and removes the temp dirs. Run
+ * once after all test files by test/setup.ts (a preload): a hook registered
+ * here would belong only to the first file that imports this module.
+ */
+export async function cleanUpTestResources(): Promise<void> {
   await Promise.all([...running].map((g) => g.stop()));
-});
+  for (const dir of tempDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+}
 
 /**
  * Starts `mintgate serve` and resolves once it printed its URL; rejects with

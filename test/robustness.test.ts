@@ -1,0 +1,296 @@
+/**
+ * Regression tests for defects a robustness review found by driving the real
+ * binary (shutdown, restarts, sessions, http upstreams). Each test keeps its
+ * work bounded; nothing here measures performance, the bounds are only there
+ * so a regression shows up as a failure rather than a hang.
+ *
+ * Upstreams: test/fixtures/raw-stdio.ts (stdio; crash-after-ready and
+ * subscription-logging modes, survives the end of its stdin) and
+ * test/fixtures/raw-http-upstream.ts (Streamable HTTP that drops or hangs).
+ */
+import { afterAll, afterEach, describe, expect, test } from "bun:test";
+import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import type { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { startRawHttpUpstream, type RawHttpUpstream } from "./fixtures/raw-http-upstream.ts";
+import { BINARY, cleanEnv, connectMcpClient, REPO_ROOT, runMintgate, startConfiguredGateway, tempDir, waitFor, type RunningGateway } from "./harness.ts";
+
+const RAW_STDIO = join(REPO_ROOT, "test", "fixtures", "raw-stdio.ts");
+
+/*
+ * This file cleans up after itself: the harness's own afterAll hooks are
+ * registered once, by the first test file that imports it, so in a
+ * multi-file run they do not cover the gateways and temp dirs started here.
+ */
+const clients: Client[] = [];
+const upstreams: RawHttpUpstream[] = [];
+const gateways: RunningGateway[] = [];
+const dirs: string[] = [];
+/** Pids of upstream processes these tests caused to be started; killed at the end if a test left one alive. */
+const childPids = new Set<number>();
+afterEach(async () => {
+  await Promise.all(clients.splice(0).map((c) => c.close().catch(() => {})));
+  await Promise.all(gateways.splice(0).map((g) => g.stop()));
+  await Promise.all(upstreams.splice(0).map((u) => u.stop()));
+});
+afterAll(() => {
+  for (const pid of childPids) if (isAlive(pid)) process.kill(pid, "SIGKILL");
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+function dir(label: string): string {
+  const path = tempDir(label);
+  dirs.push(path);
+  return path;
+}
+
+/** startConfiguredGateway, with the gateway stopped after the test and its directory removed after the file. */
+async function start(config: object, label: string) {
+  const started = await startConfiguredGateway(config, { label });
+  gateways.push(started.gateway);
+  dirs.push(dirname(started.dataDir));
+  return started;
+}
+
+/**
+ * Whether a process is alive. PID 1 in some sandboxes does not reap orphans,
+ * so a killed child can linger as a zombie: state Z (or X), or no /proc
+ * entry at all, counts as dead.
+ */
+function isAlive(pid: number): boolean {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  } catch {
+    return false;
+  }
+  const state = stat.slice(stat.lastIndexOf(")") + 2).charAt(0);
+  return state !== "Z" && state !== "X";
+}
+
+async function admin<T>(gateway: RunningGateway, path: string): Promise<T> {
+  const response = await fetch(`${gateway.url}/admin/api${path}`, { headers: { authorization: `Bearer ${gateway.adminToken()}` } });
+  expect(response.status).toBe(200);
+  return (await response.json()) as T;
+}
+
+interface ConnectorRow {
+  name: string;
+  state: string;
+  restarts: number;
+}
+interface CallRow {
+  exposedName: string;
+  outcome: string;
+}
+
+const connectorState = async (gateway: RunningGateway, name: string) => (await admin<ConnectorRow[]>(gateway, "/connectors")).find((c) => c.name === name);
+const waitReady = (gateway: RunningGateway, name: string) => waitFor(`connector ${name} ready`, async () => (await connectorState(gateway, name))?.state === "ready");
+
+function stdioConfig(name: string, env: Record<string, string>) {
+  return {
+    connectors: [{ name, kind: "stdio", command: process.execPath, args: [RAW_STDIO], env }],
+    virtualMcps: [{ slug: "v", name: "V", connectors: [{ connector: name }] }],
+  };
+}
+
+function httpConfig(name: string, url: string, timeout: string) {
+  return {
+    connectors: [{ name, kind: "http", url, timeout }],
+    virtualMcps: [{ slug: "v", name: "V", connectors: [{ connector: name }] }],
+  };
+}
+
+async function client(gateway: RunningGateway, token: string): Promise<Client> {
+  const c = await connectMcpClient(`${gateway.url}/mcp/v`, token);
+  clients.push(c);
+  return c;
+}
+
+/** Pids from a raw-stdio LAUNCH_FILE, in launch order. */
+function launchedPids(file: string): number[] {
+  if (!existsSync(file)) return [];
+  return readFileSync(file, "utf8")
+    .split("\n")
+    .filter(Boolean)
+    .map((line) => Number(line.split(" ")[1]));
+}
+
+describe("shutdown", () => {
+  test("a second SIGINT during a graceful shutdown exits at once and kills the stdio upstream", async () => {
+    const launch = join(dir("mintgate-twosig"), "launch.txt");
+    const { gateway, token } = await start(stdioConfig("r", { LAUNCH_FILE: launch }), "mintgate-twosig");
+    await waitReady(gateway, "r");
+    const [child] = launchedPids(launch);
+    expect(child).toBeGreaterThan(0);
+    childPids.add(child!);
+    expect(isAlive(child!)).toBe(true);
+
+    const c = await client(gateway, token);
+    // A long call keeps the graceful shutdown waiting (its grace is 10 s).
+    void c.callTool({ name: "r__slow", arguments: { ms: 30_000 } }, undefined, { timeout: 60_000 }).catch(() => {});
+    await Bun.sleep(300);
+
+    gateway.signal("SIGINT");
+    await waitFor("the graceful shutdown to begin", () => gateway.output().includes("shutting down"));
+    gateway.signal("SIGINT");
+    // "At once" here only means well before the 10 s grace or the 30 s call would end.
+    const code = await Promise.race([gateway.exited, Bun.sleep(5_000).then(() => "still running" as const)]);
+    expect(code).toBe(130);
+    await waitFor(`upstream ${child} to be dead`, () => !isAlive(child!), 40, 50);
+  });
+
+  test("SIGTERM right after serve spawned a stdio child exits 0 and leaves no live child", async () => {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const base = dir("mintgate-sigstart");
+      const dataDir = join(base, "data");
+      const pidFile = join(base, "child.pid");
+      expect((await runMintgate(["init", "--data", dataDir])).code).toBe(0);
+      const config = {
+        // Never answers initialize: the gateway is still starting this connector when signalled.
+        connectors: [{ name: "sl", kind: "stdio", command: "/bin/sh", args: ["-c", `echo $$ > ${pidFile}; exec sleep 30`] }],
+        virtualMcps: [{ slug: "v", name: "V", connectors: [{ connector: "sl" }] }],
+      };
+      writeFileSync(join(base, "c.yaml"), JSON.stringify(config));
+      const applied = await runMintgate(["apply", "-f", join(base, "c.yaml"), "--data", dataDir]);
+      expect(applied.code).toBe(0);
+
+      const serve = Bun.spawn([BINARY, "serve", "--data", dataDir, "--port", "0"], { env: cleanEnv(), stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+      const output = Promise.all([new Response(serve.stdout).text(), new Response(serve.stderr).text()]).then((parts) => parts.join(""));
+      try {
+        const child = await waitFor("the stdio child's pid file", () => existsSync(pidFile) && Number(readFileSync(pidFile, "utf8")), 2000, 2);
+        childPids.add(child);
+        await Bun.sleep(attempt * 3); // vary the moment a little
+        serve.kill("SIGTERM");
+        const code = await serve.exited;
+        const text = await output;
+        expect({ attempt, code, signal: serve.signalCode, output: code === 0 ? "" : text }).toEqual({ attempt, code: 0, signal: null, output: "" });
+        await waitFor(`stdio child ${child} to be dead (attempt ${attempt})`, () => !isAlive(child), 40, 50);
+      } finally {
+        if (serve.exitCode === null && serve.signalCode === null) serve.kill("SIGKILL");
+      }
+    }
+  });
+});
+
+describe("restarts", () => {
+  test("an upstream that crashes right after it becomes ready is restarted with growing delays", async () => {
+    const launch = join(dir("mintgate-crash"), "launch.txt");
+    const { gateway } = await start(stdioConfig("cr", { MODE: "crash", LAUNCH_FILE: launch }), "mintgate-crash");
+    await Bun.sleep(6_000);
+    for (const pid of launchedPids(launch)) childPids.add(pid);
+    const restarts = (await connectorState(gateway, "cr"))!.restarts;
+    // Restarted every 500 ms this would be about ten; with a doubling backoff it is three or four.
+    expect(restarts).toBeGreaterThanOrEqual(1);
+    expect(restarts).toBeLessThanOrEqual(5);
+    const delays = gateway
+      .output()
+      .split("\n")
+      .filter((line) => line.includes("connector failed") && line.includes("cr"))
+      .map((line) => Number(line.match(/retryInMs\W+(\d+)/)?.[1]));
+    expect(delays.length).toBeGreaterThanOrEqual(2);
+    expect(delays.every((d) => Number.isFinite(d))).toBe(true);
+    for (let i = 1; i < delays.length; i++) expect(delays[i]!).toBeGreaterThan(delays[i - 1]!);
+  });
+});
+
+describe("sessions", () => {
+  test("DELETE of a Streamable HTTP session releases its resource subscription upstream", async () => {
+    const log = join(dir("mintgate-subs"), "subs.txt");
+    const { gateway, token } = await start(stdioConfig("sb", { MODE: "subs", COUNT_FILE: log }), "mintgate-subs");
+    await waitReady(gateway, "sb");
+    const seen = () => (existsSync(log) ? readFileSync(log, "utf8").split("\n").filter(Boolean) : []);
+
+    const c = await client(gateway, token);
+    expect((await c.listResources()).resources.map((r) => r.uri)).toContain("sb+doc://a");
+    await c.subscribeResource({ uri: "sb+doc://a" });
+    await waitFor("the upstream to see the subscription", () => seen().includes("resources/subscribe doc://a"));
+
+    await (c.transport as StreamableHTTPClientTransport).terminateSession();
+    await waitFor("the upstream to see resources/unsubscribe", () => seen().includes("resources/unsubscribe doc://a"), 60, 50);
+  });
+
+  test("one person cannot hold more than 256 sessions", async () => {
+    const { gateway, token } = await start(
+      { connectors: [{ name: "demo", kind: "builtin", server: "demo" }], virtualMcps: [{ slug: "v", name: "V", connectors: [{ connector: "demo" }] }] },
+      "mintgate-sessions",
+    );
+    const post = (body: object, sessionId?: string) =>
+      fetch(`${gateway.url}/mcp/v`, {
+        method: "POST",
+        headers: {
+          authorization: `Bearer ${token}`,
+          "content-type": "application/json",
+          accept: "application/json, text/event-stream",
+          ...(sessionId ? { "mcp-session-id": sessionId, "mcp-protocol-version": "2025-06-18" } : {}),
+        },
+        body: JSON.stringify(body),
+      });
+    const initialize = async (i: number) => {
+      const response = await post({ jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: `c${i}`, version: "1" } } });
+      await response.text();
+      expect(response.status).toBe(200);
+      return response.headers.get("mcp-session-id")!;
+    };
+    const ids: string[] = [];
+    for (let i = 0; i < 300; i += 50) ids.push(...(await Promise.all(Array.from({ length: 50 }, (_, j) => initialize(i + j)))));
+    expect(new Set(ids).size).toBe(300);
+
+    const status = await admin<{ sessions: number }>(gateway, "/status");
+    expect(status.sessions).toBeGreaterThan(0);
+    expect(status.sessions).toBeLessThanOrEqual(256);
+    // The least recently active sessions went, not the newest.
+    const ping = async (sessionId: string) => {
+      const response = await post({ jsonrpc: "2.0", id: 2, method: "ping" }, sessionId);
+      await response.text();
+      return response.status;
+    };
+    expect(await ping(ids[ids.length - 1]!)).toBe(200);
+    expect(await ping(ids[0]!)).toBe(404);
+  });
+});
+
+describe("http upstreams", () => {
+  test("a reply stream that ends without the answer fails the call with an error naming the connector", async () => {
+    const upstream = startRawHttpUpstream();
+    upstreams.push(upstream);
+    const { gateway, token } = await start(httpConfig("hr", upstream.url, "20s"), "mintgate-drop");
+    await waitReady(gateway, "hr");
+    const c = await client(gateway, token);
+
+    const result = await c.callTool({ name: "hr__drop", arguments: {} }).then(
+      (r) => ({ isError: r.isError === true, text: (r.content as { text?: string }[])[0]?.text ?? "" }),
+      (e: Error) => ({ isError: true, text: e.message }),
+    );
+    // Today it arrives as a JSON-RPC error: "Connector "hr" answered: the upstream ended its reply without an answer".
+    expect(result.isError).toBe(true);
+    expect(result.text).toContain('Connector "hr"');
+    expect(result.text).toContain("ended its reply without an answer");
+
+    const record = await waitFor("the call record", async () => (await admin<CallRow[]>(gateway, "/calls?limit=20")).find((r) => r.exposedName === "hr__drop"));
+    expect(record.outcome).toBe("error");
+  });
+
+  test("a timed-out call's upstream request is ended", async () => {
+    const upstream = startRawHttpUpstream();
+    upstreams.push(upstream);
+    const { gateway, token } = await start(httpConfig("hr", upstream.url, "1s"), "mintgate-hang");
+    await waitReady(gateway, "hr");
+    const c = await client(gateway, token);
+
+    const results = await Promise.all(
+      Array.from({ length: 5 }, () =>
+        c.callTool({ name: "hr__hang", arguments: {} }).then(
+          (r) => ({ isError: r.isError === true, text: (r.content as { text?: string }[])[0]?.text ?? "" }),
+          (e: Error) => ({ isError: true, text: e.message }),
+        ),
+      ),
+    );
+    for (const r of results) expect(r).toEqual({ isError: true, text: expect.stringContaining('"hr" did not answer') });
+    expect(upstream.hangsStarted()).toBe(5);
+    await waitFor("the upstream to see its requests closed", () => upstream.hangsClosed() === 5, 60, 50);
+    const records = (await admin<CallRow[]>(gateway, "/calls?limit=20")).filter((r) => r.exposedName === "hr__hang");
+    expect(records.map((r) => r.outcome)).toEqual(["timeout", "timeout", "timeout", "timeout", "timeout"]);
+  });
+});
