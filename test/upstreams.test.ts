@@ -247,6 +247,19 @@ describe("one virtual MCP over four real upstreams and a probe", () => {
     expect(textOf(await client.callTool({ name: "probe__ping", arguments: { text: "hi" } }))).toBe("pong: hi");
   });
 
+  test("completion: prompt argument completions come from the upstream, context included", async () => {
+    const client = await connectStreamable();
+    const departments = await client.complete({ ref: { type: "ref/prompt", name: "evh__completable-prompt" }, argument: { name: "department", value: "S" } });
+    expect(departments.completion.values).toEqual(["Sales", "Support"]);
+    const people = await client.complete({
+      ref: { type: "ref/prompt", name: "evh__completable-prompt" },
+      argument: { name: "name", value: "" },
+      context: { arguments: { department: "Engineering" } },
+    });
+    expect(people.completion.values).toEqual(["Alice", "Bob", "Charlie"]);
+    await expect(client.complete({ ref: { type: "ref/prompt", name: "nope__prompt" }, argument: { name: "x", value: "" } })).rejects.toThrow('There is no prompt "nope__prompt"');
+  });
+
   test("prompts: listed with the prefix and fetched from the upstream", async () => {
     const client = await connectStreamable();
     const prompts = (await client.listPrompts()).prompts.map((p) => p.name);
@@ -255,9 +268,8 @@ describe("one virtual MCP over four real upstreams and a probe", () => {
     // Only connectors with prompts contribute; the prefix is on every name.
     expect(prompts.every((name) => name.startsWith("evh__") || name.startsWith("ev__"))).toBe(true);
 
-    // Prompts and resources are checked on the everything *HTTP* connector (evh): the stdio
-    // one (ev) usually loses them to a gateway bug, reproduced deterministically by the
-    // "BUG: catalogue race" test below, so asserting on ev would make this test flaky.
+    // Checked on the everything HTTP connector (evh); the stdio one (ev) once lost its prompts to a
+    // start-up race, now covered by the list-race regression test below.
     const simple = await client.getPrompt({ name: "evh__simple-prompt" });
     expect(simple.messages[0]?.content).toEqual({ type: "text", text: "This is a simple prompt without arguments." });
     const withArgs = await client.getPrompt({ name: "evh__args-prompt", arguments: { city: "Lyon", state: "Rhône" } });
