@@ -13,7 +13,7 @@
  *                 reaches an upstream)
  *
  * A second virtual MCP ("race") holds test/fixtures/list-race-stdio.ts, the
- * deterministic reproduction of a gateway bug (see the BUG tests at the end).
+ * deterministic reproduction of a start-up race (see the regression tests at the end).
  *
  * No timing assertions: every wait is a bounded poll with a generous deadline.
  */
@@ -96,7 +96,7 @@ let filesDir: string;
 let memoryFile: string;
 let probeLog: string;
 const clients: Client[] = [];
-/** What the cancellation test observed, checked again by the BUG tests. */
+/** What the cancellation test observed, checked again by the regression tests. */
 const cancelled: { audit?: AuditRecord; clientErrors?: string[] } = {};
 /** The race VMCP's catalogue after the held tools/list was answered. */
 const race: { after?: { tools: string[]; prompts: string[]; resources: string[] } } = {};
@@ -343,7 +343,7 @@ describe("one virtual MCP over four real upstreams and a probe", () => {
     expect(probeEvents().some((e) => e.event === "finished" && e.tag === tag)).toBe(false);
     expect(textOf(await client.callTool({ name: "probe__ping", arguments: { text: "still here" } }))).toBe("pong: still here");
 
-    // Every call leaves one audit record; keep it (and what the client saw) for the BUG tests below.
+    // Every call leaves one audit record; keep it (and what the client saw) for the regression tests below.
     cancelled.audit = await waitFor("the audit record of the cancelled call", () => auditRecordsFor("probe__slow").find((r) => r.arguments?.includes(tag)));
     cancelled.clientErrors = clientErrors;
   });
@@ -397,7 +397,7 @@ describe("an upstream that announces tools/list_changed during start-up (list-ra
       return now.tools.includes("race__late-tool") ? now : undefined;
     });
     expect(race.after.tools).toEqual(["race__late-tool", "race__ping", "race__release"]);
-    // What happened to prompts and resources is checked by the BUG test below.
+    // What happened to prompts and resources is checked by the regression test below.
   });
 });
 
