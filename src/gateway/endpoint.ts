@@ -99,8 +99,9 @@ export class McpEndpoint {
    * The per-call hot path: a POST in an established session is parsed once
    * and answered here, without the SDK transport's per-message schema
    * validation and SSE framing. The reply is plain JSON unless the request
-   * asked for progress, which needs an SSE stream. Anything unusual (batches,
-   * a second initialize, malformed messages) goes to the SDK transport.
+   * asked for progress, which needs an SSE stream; batches are answered here
+   * too. A second initialize, an unsupported protocol version or a malformed
+   * message goes to the SDK transport, which answers those.
    */
   private async handleSessionPost(session: GatewaySession, transport: WebStandardStreamableHTTPServerTransport, request: Request): Promise<Response> {
     const version = request.headers.get("mcp-protocol-version");
@@ -122,8 +123,7 @@ export class McpEndpoint {
       session.notification(m.method, params);
       return new Response(null, { status: 202 });
     }
-    if (typeof m.id !== "string" && typeof m.id !== "number") return transport.handleRequest(request, { parsedBody: message });
-    const id = m.id;
+    const id = m.id as string | number;
     const headers = { "mcp-session-id": session.id };
     const progressToken = (params?._meta as { progressToken?: unknown } | undefined)?.progressToken;
     if (progressToken === undefined) {
