@@ -7,6 +7,7 @@ import { SecretRepository } from "./repositories/secrets.ts";
 import { AccessTokenRepository } from "./repositories/access-tokens.ts";
 import { CallRecordRepository } from "./repositories/call-records.ts";
 import { GatewayConfigRepository } from "./repositories/gateway-config.ts";
+import { AuthEventRepository } from "./repositories/auth-events.ts";
 
 import type { KeyVersionRow } from "./repositories/secrets.ts";
 export type { SecretRow, SealedValue, KeyVersionRow } from "./repositories/secrets.ts";
@@ -14,6 +15,7 @@ export type { AdminTokenRow } from "./repositories/admin-tokens.ts";
 export type { AccessTokenRow } from "./repositories/access-tokens.ts";
 export type { CallRecord, CallOutcome } from "./repositories/call-records.ts";
 export type { ToolApproval } from "./repositories/gateway-config.ts";
+export type { AuthEventRow, NewAuthEvent } from "./repositories/auth-events.ts";
 export type { SecretRepository, AdminTokenRepository };
 export { LATEST_SCHEMA_VERSION };
 
@@ -25,6 +27,7 @@ export interface Store {
   readonly gatewayConfig: GatewayConfigRepository;
   readonly accessTokens: AccessTokenRepository;
   readonly callRecords: CallRecordRepository;
+  readonly authEvents: AuthEventRepository;
   readonly schemaVersion: number;
   /** Runs fn in one immediate (write-locking) transaction. */
   transaction<T>(fn: () => T): T;
@@ -71,6 +74,7 @@ export function openStore(path: string, options: { create?: boolean } = {}): Sto
     gatewayConfig: new GatewayConfigRepository(db),
     accessTokens: new AccessTokenRepository(db),
     callRecords: new CallRecordRepository(db),
+    authEvents: new AuthEventRepository(db),
     schemaVersion: schemaVersionOf(sqlite),
     transaction: (fn) => sqlite.transaction(fn).immediate(),
     dataVersion: () => (sqlite.query("PRAGMA data_version").get() as { data_version: number }).data_version,

@@ -109,6 +109,121 @@ export const MIGRATIONS: readonly { version: number; name: string; sql: string }
       );
     `,
   },
+  {
+    version: 3,
+    name: "people, sign-in providers, OAuth clients, grants and auth events",
+    sql: `
+      CREATE TABLE users (
+        id TEXT PRIMARY KEY,
+        email TEXT NOT NULL,
+        name TEXT,
+        role TEXT NOT NULL CHECK (role IN ('admin', 'member')),
+        password_hash TEXT,
+        disabled_at INTEGER,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        last_sign_in_at INTEGER
+      );
+      CREATE INDEX users_by_email ON users(email);
+      CREATE TABLE identity_providers (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        kind TEXT NOT NULL CHECK (kind IN ('okta', 'google', 'entra', 'oidc')),
+        issuer TEXT NOT NULL,
+        client_id TEXT NOT NULL,
+        client_secret_name TEXT NOT NULL,
+        settings TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+      );
+      CREATE TABLE user_identities (
+        provider TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        email TEXT,
+        claims TEXT,
+        created_at INTEGER NOT NULL,
+        last_sign_in_at INTEGER,
+        PRIMARY KEY (provider, subject)
+      );
+      CREATE INDEX user_identities_by_user ON user_identities(user_id);
+      CREATE TABLE user_groups (
+        user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        group_name TEXT NOT NULL,
+        source TEXT NOT NULL,
+        PRIMARY KEY (user_id, group_name, source)
+      );
+      CREATE TABLE oauth_clients (
+        client_id TEXT PRIMARY KEY,
+        kind TEXT NOT NULL CHECK (kind IN ('cimd', 'dcr', 'static')),
+        name TEXT NOT NULL,
+        redirect_uris TEXT NOT NULL,
+        grant_types TEXT NOT NULL,
+        token_endpoint_auth_method TEXT NOT NULL,
+        secret_hash TEXT,
+        metadata TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        last_used_at INTEGER
+      );
+      CREATE TABLE oauth_consents (
+        user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        client_id TEXT NOT NULL,
+        scope TEXT NOT NULL,
+        granted_at INTEGER NOT NULL,
+        PRIMARY KEY (user_id, client_id)
+      );
+      CREATE TABLE oauth_grants (
+        id TEXT PRIMARY KEY,
+        client_id TEXT NOT NULL,
+        user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        virtual_mcp_id TEXT NOT NULL REFERENCES virtual_mcps(id) ON DELETE CASCADE,
+        scope TEXT NOT NULL,
+        refreshable INTEGER NOT NULL,
+        created_at INTEGER NOT NULL,
+        revoked_at INTEGER,
+        revoked_reason TEXT
+      );
+      CREATE INDEX oauth_grants_by_user ON oauth_grants(user_id);
+      CREATE TABLE oauth_codes (
+        code_hash TEXT PRIMARY KEY,
+        client_id TEXT NOT NULL,
+        user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        virtual_mcp_id TEXT NOT NULL REFERENCES virtual_mcps(id) ON DELETE CASCADE,
+        redirect_uri TEXT NOT NULL,
+        code_challenge TEXT NOT NULL,
+        scope TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        used_at INTEGER,
+        grant_id TEXT
+      );
+      CREATE TABLE oauth_tokens (
+        token_hash TEXT PRIMARY KEY,
+        grant_id TEXT NOT NULL REFERENCES oauth_grants(id) ON DELETE CASCADE,
+        kind TEXT NOT NULL CHECK (kind IN ('access', 'refresh')),
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        rotated_at INTEGER,
+        revoked_at INTEGER
+      );
+      CREATE INDEX oauth_tokens_by_grant ON oauth_tokens(grant_id);
+      CREATE TABLE auth_events (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at INTEGER NOT NULL,
+        type TEXT NOT NULL,
+        outcome TEXT NOT NULL CHECK (outcome IN ('ok', 'refused')),
+        user_id TEXT,
+        email TEXT,
+        client_id TEXT,
+        provider TEXT,
+        ip TEXT,
+        reason TEXT,
+        detail TEXT
+      );
+      CREATE INDEX auth_events_by_time ON auth_events(at);
+    `,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

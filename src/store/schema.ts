@@ -136,3 +136,185 @@ export const connectorCatalogues = sqliteTable("connector_catalogues", {
   catalogue: text("catalogue").notNull(),
   fetchedAt: integer("fetched_at").notNull(),
 });
+
+/** People: local accounts and everyone who signed in through SSO. */
+export const users = sqliteTable(
+  "users",
+  {
+    id: text("id").primaryKey(),
+    /** Lowercased; shown and used for PAT subjects, never the key of an SSO identity. */
+    email: text("email").notNull(),
+    name: text("name"),
+    role: text("role", { enum: ["admin", "member"] }).notNull(),
+    /** Argon2id (Bun.password) for local accounts; null for SSO-only people. */
+    passwordHash: text("password_hash"),
+    disabledAt: integer("disabled_at"),
+    createdAt: integer("created_at").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+    lastSignInAt: integer("last_sign_in_at"),
+  },
+  (t) => [index("users_by_email").on(t.email)],
+);
+
+/** SSO providers mintgate signs people in through (mintgate is the OIDC relying party). */
+export const identityProviders = sqliteTable("identity_providers", {
+  id: text("id").primaryKey(),
+  /** Used in the callback URL /sso/callback/<name>. */
+  name: text("name").notNull().unique(),
+  kind: text("kind", { enum: ["okta", "google", "entra", "oidc"] }).notNull(),
+  issuer: text("issuer").notNull(),
+  clientId: text("client_id").notNull(),
+  /** Name of the secret-store entry that holds the client secret. */
+  clientSecretName: text("client_secret_name").notNull(),
+  /** JSON: allowed email domains, groups claim, tenant and the like, per kind. */
+  settings: text("settings").notNull(),
+  createdAt: integer("created_at").notNull(),
+  updatedAt: integer("updated_at").notNull(),
+});
+
+/** How a person proves who they are: ("local", email) or (provider name, the provider's immutable subject). */
+export const userIdentities = sqliteTable(
+  "user_identities",
+  {
+    provider: text("provider").notNull(),
+    subject: text("subject").notNull(),
+    userId: text("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    email: text("email"),
+    /** JSON of the last ID token's non-secret claims worth showing (groups, hd, tid). */
+    claims: text("claims"),
+    createdAt: integer("created_at").notNull(),
+    lastSignInAt: integer("last_sign_in_at"),
+  },
+  (t) => [primaryKey({ columns: [t.provider, t.subject] }), index("user_identities_by_user").on(t.userId)],
+);
+
+/** Group membership; `source` is "manual" or the provider name it came from (replaced at each sign-in). */
+export const userGroups = sqliteTable(
+  "user_groups",
+  {
+    userId: text("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    groupName: text("group_name").notNull(),
+    source: text("source").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.userId, t.groupName, t.source] })],
+);
+
+/** OAuth clients of mintgate's authorization server: CIMD documents, DCR registrations, admin-added clients. */
+export const oauthClients = sqliteTable("oauth_clients", {
+  clientId: text("client_id").primaryKey(),
+  kind: text("kind", { enum: ["cimd", "dcr", "static"] }).notNull(),
+  name: text("name").notNull(),
+  /** JSON array. */
+  redirectUris: text("redirect_uris").notNull(),
+  /** JSON array. */
+  grantTypes: text("grant_types").notNull(),
+  tokenEndpointAuthMethod: text("token_endpoint_auth_method").notNull(),
+  /** SHA-256 of the client secret, for confidential clients. */
+  secretHash: text("secret_hash"),
+  /** JSON of the remaining client metadata (jwks_uri, logo_uri, software_id…). */
+  metadata: text("metadata").notNull(),
+  createdAt: integer("created_at").notNull(),
+  updatedAt: integer("updated_at").notNull(),
+  lastUsedAt: integer("last_used_at"),
+});
+
+/** A person's approval of one client; revoking it also revokes that client's grants for the person. */
+export const oauthConsents = sqliteTable(
+  "oauth_consents",
+  {
+    userId: text("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    clientId: text("client_id").notNull(),
+    scope: text("scope").notNull(),
+    grantedAt: integer("granted_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.userId, t.clientId] })],
+);
+
+/** One authorization (a token family): the code exchange and every refresh that follows it. */
+export const oauthGrants = sqliteTable(
+  "oauth_grants",
+  {
+    id: text("id").primaryKey(),
+    clientId: text("client_id").notNull(),
+    userId: text("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    /** The audience: tokens of this grant work on this Virtual MCP only. */
+    virtualMcpId: text("virtual_mcp_id")
+      .notNull()
+      .references(() => virtualMcps.id, { onDelete: "cascade" }),
+    scope: text("scope").notNull(),
+    /** 1 when refresh tokens are issued for this grant. */
+    refreshable: integer("refreshable").notNull(),
+    createdAt: integer("created_at").notNull(),
+    revokedAt: integer("revoked_at"),
+    revokedReason: text("revoked_reason"),
+  },
+  (t) => [index("oauth_grants_by_user").on(t.userId)],
+);
+
+/** Authorization codes (hashed), single use, about 60 s. */
+export const oauthCodes = sqliteTable("oauth_codes", {
+  codeHash: text("code_hash").primaryKey(),
+  clientId: text("client_id").notNull(),
+  userId: text("user_id")
+    .notNull()
+    .references(() => users.id, { onDelete: "cascade" }),
+  virtualMcpId: text("virtual_mcp_id")
+    .notNull()
+    .references(() => virtualMcps.id, { onDelete: "cascade" }),
+  redirectUri: text("redirect_uri").notNull(),
+  /** PKCE S256 challenge. */
+  codeChallenge: text("code_challenge").notNull(),
+  scope: text("scope").notNull(),
+  createdAt: integer("created_at").notNull(),
+  expiresAt: integer("expires_at").notNull(),
+  usedAt: integer("used_at"),
+  /** The grant the exchange created, so a replayed code can revoke it. */
+  grantId: text("grant_id"),
+});
+
+/** Opaque OAuth access and refresh tokens, stored as SHA-256 hashes. */
+export const oauthTokens = sqliteTable(
+  "oauth_tokens",
+  {
+    tokenHash: text("token_hash").primaryKey(),
+    grantId: text("grant_id")
+      .notNull()
+      .references(() => oauthGrants.id, { onDelete: "cascade" }),
+    kind: text("kind", { enum: ["access", "refresh"] }).notNull(),
+    createdAt: integer("created_at").notNull(),
+    expiresAt: integer("expires_at").notNull(),
+    /** Refresh tokens: when it was exchanged for a new pair (a later use is a replay). */
+    rotatedAt: integer("rotated_at"),
+    revokedAt: integer("revoked_at"),
+  },
+  (t) => [index("oauth_tokens_by_grant").on(t.grantId)],
+);
+
+/** Sign-in, consent, registration and token events, allowed or refused. */
+export const authEvents = sqliteTable(
+  "auth_events",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    at: integer("at").notNull(),
+    /** sign_in, consent_granted, consent_revoked, client_registered, token_issued, token_refreshed, token_revoked, token_refused… */
+    type: text("type").notNull(),
+    outcome: text("outcome", { enum: ["ok", "refused"] }).notNull(),
+    userId: text("user_id"),
+    email: text("email"),
+    clientId: text("client_id"),
+    provider: text("provider"),
+    ip: text("ip"),
+    reason: text("reason"),
+    /** JSON of further non-secret facts. */
+    detail: text("detail"),
+  },
+  (t) => [index("auth_events_by_time").on(t.at)],
+);
