@@ -1,0 +1,38 @@
+/**
+ * An OAuth error as RFC 6749 §5.2 / RFC 7591 §3.2.2 define it: a code from the
+ * spec, a sentence for people, and the HTTP status. Thrown by the
+ * authorization server's parts and turned into JSON (or an error redirect) once, by the routes.
+ */
+export type OAuthErrorCode =
+  | "invalid_request"
+  | "invalid_client"
+  | "invalid_grant"
+  | "unauthorized_client"
+  | "unsupported_grant_type"
+  | "unsupported_response_type"
+  | "invalid_scope"
+  | "access_denied"
+  | "invalid_redirect_uri"
+  | "invalid_client_metadata"
+  | "temporarily_unavailable"
+  | "server_error";
+
+export class OAuthError extends Error {
+  constructor(
+    readonly code: OAuthErrorCode,
+    readonly description: string,
+    readonly status: number = code === "invalid_client" ? 401 : code === "server_error" ? 500 : code === "temporarily_unavailable" ? 503 : 400,
+    /** Extra response headers, e.g. Retry-After on a rate limit. */
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(description);
+    this.name = "OAuthError";
+  }
+
+  /** The JSON error response, never cached. */
+  toResponse(extraHeaders: Record<string, string> = {}): Response {
+    const headers: Record<string, string> = { "cache-control": "no-store", pragma: "no-cache", ...this.headers, ...extraHeaders };
+    if (this.status === 401 && this.code === "invalid_client") headers["www-authenticate"] ??= 'Basic realm="mintgate"';
+    return Response.json({ error: this.code, error_description: this.description }, { status: this.status, headers });
+  }
+}
