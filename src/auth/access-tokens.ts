@@ -1,14 +1,21 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { hashToken } from "../secrets/index.ts";
 import { invalid, notFound, unauthorized } from "../errors/index.ts";
-import type { AccessTokenRow, Store } from "../store/index.ts";
+import type { AccessTokenRow, OAuthTokenLookup, Store } from "../store/index.ts";
+import { ACCESS_TOKEN_PREFIX } from "./authorization-server.ts";
 
 /** Who is calling, as proven by a bearer token. */
 export interface Principal {
+  /** The person's email, as shown in records. */
   subject: string;
+  /** A personal access token's id, or the OAuth grant's. */
   tokenId: string;
-  /** Set when the token works on one Virtual MCP only. */
+  /** Set when the token works on one Virtual MCP only (always, for OAuth tokens). */
   virtualMcp: string | null;
+  /** The person's id, for OAuth tokens (personal access tokens name an email only). */
+  userId?: string | undefined;
+  /** The OAuth client the token was issued to. */
+  clientId?: string | undefined;
 }
 
 export interface AccessTokenInfo {
@@ -25,13 +32,13 @@ const TOKEN_PREFIX = "mgt_pat_";
 const EMAIL = /^[^\s@]+@[^\s@]+$/;
 const LAST_USED_RESOLUTION_MS = 60_000;
 
-/** `30d`, `12h`, `90m`: how long a token lives. */
+/** `30d`, `12h`, `90m`, `45s`: how long a token lives. */
 export function parseLifetime(text: string): number {
-  const match = /^(\d+)(m|h|d)$/.exec(text.trim());
-  const unit = { m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+  const match = /^(\d+)(s|m|h|d)$/.exec(text.trim());
+  const unit = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
   const ms = match ? Number(match[1]) * unit[match[2] as keyof typeof unit] : NaN;
   if (!Number.isSafeInteger(ms) || ms <= 0 || ms > 3650 * unit.d) {
-    throw invalid(`"${text}" is not a token lifetime: use a number with m, h or d, such as 30d (at most 3650d).`);
+    throw invalid(`"${text}" is not a lifetime: use a number with s, m, h or d, such as 30d (at most 3650d).`);
   }
   return ms;
 }
@@ -44,14 +51,14 @@ function toInfo(row: AccessTokenRow): AccessTokenInfo {
 /** How many verified tokens are remembered; the oldest is dropped first. */
 const VERIFIED_CACHE_SIZE = 10_000;
 
-/** Personal access tokens: the way people and scripts reach /mcp/* until OAuth sign-in exists. */
+/** Bearer tokens for /mcp/*: personal access tokens (people, scripts) and the OAuth access tokens AI clients get by signing in. */
 export class AccessTokenService {
   /**
    * Verified tokens, so the per-request check is a map lookup. Emptied when
    * the store changes (another process's commit moves `data_version`) and on
    * every revocation here, so a revoked token is refused on its next request.
    */
-  private readonly verified = new Map<string, { row: AccessTokenRow }>();
+  private readonly verified = new Map<string, { row: AccessTokenRow } | { oauth: OAuthTokenLookup }>();
   private verifiedAt = -1;
 
   constructor(
@@ -59,20 +66,29 @@ export class AccessTokenService {
     private readonly now: () => number = Date.now,
   ) {}
 
-  private lookup(token: string): AccessTokenRow | undefined {
+  /** The stored row of a token, from the cache when the store has not changed since. */
+  private lookup(token: string): { row: AccessTokenRow } | { oauth: OAuthTokenLookup } | undefined {
     const version = this.store.dataVersion();
     if (version !== this.verifiedAt) {
       this.verified.clear();
       this.verifiedAt = version;
     }
     const cached = this.verified.get(token);
-    if (cached) return cached.row;
-    const row = this.store.accessTokens.findByHash(hashToken(token));
-    if (row) {
-      if (this.verified.size >= VERIFIED_CACHE_SIZE) this.verified.delete(this.verified.keys().next().value!);
-      this.verified.set(token, { row });
+    if (cached) return cached;
+    const hash = hashToken(token);
+    let found: { row: AccessTokenRow } | { oauth: OAuthTokenLookup } | undefined;
+    if (token.startsWith(ACCESS_TOKEN_PREFIX)) {
+      const oauth = this.store.oauthGrants.findToken(hash);
+      if (oauth?.kind === "access") found = { oauth };
+    } else {
+      const row = this.store.accessTokens.findByHash(hash);
+      if (row) found = { row };
     }
-    return row;
+    if (found) {
+      if (this.verified.size >= VERIFIED_CACHE_SIZE) this.verified.delete(this.verified.keys().next().value!);
+      this.verified.set(token, found);
+    }
+    return found;
   }
 
   create(options: { subject: string; virtualMcp?: string | undefined; lifetimeMs?: number | undefined }): { id: string; token: string; info: AccessTokenInfo } {
@@ -117,9 +133,18 @@ export class AccessTokenService {
   verify(authorization: string | null, slug: string): Principal {
     const match = authorization?.match(/^Bearer\s+(\S+)\s*$/i);
     if (!match) throw new MissingToken();
-    const row = this.lookup(match[1]!);
-    if (!row) throw unauthorized("The access token is not valid.");
+    const found = this.lookup(match[1]!);
+    if (!found) throw unauthorized("The access token is not valid.");
     const now = this.now();
+    if ("oauth" in found) {
+      const token = found.oauth;
+      if (token.revokedAt !== null || token.grantRevokedAt !== null) throw unauthorized("The access token was revoked; sign in again.");
+      if (token.expiresAt <= now) throw unauthorized("The access token has expired; refresh it or sign in again.");
+      if (token.userDisabledAt !== null) throw unauthorized("The account is disabled; ask an admin.");
+      if (token.virtualMcp !== slug) throw unauthorized(`The access token is for virtual MCP "${token.virtualMcp}", not "${slug}".`);
+      return { subject: token.email, tokenId: token.grantId, virtualMcp: token.virtualMcp, userId: token.userId, clientId: token.clientId };
+    }
+    const row = found.row;
     if (row.revokedAt !== null) throw unauthorized("The access token was revoked.");
     if (row.expiresAt !== null && row.expiresAt <= now) throw unauthorized("The access token has expired.");
     if (row.virtualMcp !== null && row.virtualMcp !== slug) throw unauthorized(`The access token is for virtual MCP "${row.virtualMcp}", not "${slug}".`);

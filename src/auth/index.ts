@@ -1,1 +1,16 @@
 export { AccessTokenService, MissingToken, parseLifetime, type AccessTokenInfo, type Principal } from "./access-tokens.ts";
+export {
+  AuthorizationServer,
+  AuthorizationRedirectError,
+  BASELINE_SCOPE,
+  SUPPORTED_SCOPES,
+  grantedScope,
+  type AuthorizationClient,
+  type AuthorizationRequest,
+  type ClientLookup,
+  type GroupRefresher,
+} from "./authorization-server.ts";
+export { AuthEvents, type AuthEvent, type AuthEventType } from "./events.ts";
+export { OAuthError, type OAuthErrorCode } from "./oauth-error.ts";
+export { PublicUrls } from "./public-urls.ts";
+export { SignInFlows } from "./sign-in-flow.ts";

@@ -11,6 +11,7 @@ export type OAuthErrorCode =
   | "unsupported_grant_type"
   | "unsupported_response_type"
   | "invalid_scope"
+  | "invalid_target"
   | "access_denied"
   | "invalid_redirect_uri"
   | "invalid_client_metadata"

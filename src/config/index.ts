@@ -12,8 +12,14 @@ export interface Settings {
   masterKeyFromEnv: string | undefined;
   tlsCert: string | undefined;
   tlsKey: string | undefined;
+  /** Browser origins allowed on /mcp/* beside the gateway's own and the defaults (src/http/origin-policy.ts). */
+  allowedOrigins: string[];
+  /** Host names accepted on /mcp/* beside the public and listen hosts (e.g. the name a reverse proxy sends). */
+  allowedHosts: string[];
   bodyLimitBytes: number;
   shutdownGraceMs: number;
+  /** How long OAuth access tokens issued to AI clients live. */
+  accessTokenTtlMs: number;
 }
 
 /** Flag values as the CLI parsed them; undefined means "not given". */
@@ -24,6 +30,9 @@ export interface SettingFlags {
   "public-url"?: string | undefined;
   "tls-cert"?: string | undefined;
   "tls-key"?: string | undefined;
+  "allowed-origins"?: string | undefined;
+  "allowed-hosts"?: string | undefined;
+  "access-token-ttl"?: string | undefined;
 }
 
 export const DEFAULTS = {
@@ -32,6 +41,7 @@ export const DEFAULTS = {
   port: 8080,
   bodyLimitBytes: 4 * 1024 * 1024,
   shutdownGraceMs: 10_000,
+  accessTokenTtlMs: 3_600_000,
 } as const;
 
 /** The environment variables mintgate reads, for --help and the README. */
@@ -43,6 +53,9 @@ export const ENVIRONMENT = {
   MINTGATE_MASTER_KEY: "32-byte master key as 64 hex characters or base64 (default: DATA_DIR/master.key)",
   MINTGATE_TLS_CERT: "PEM certificate file; serves HTTPS together with MINTGATE_TLS_KEY",
   MINTGATE_TLS_KEY: "PEM private key file for MINTGATE_TLS_CERT",
+  MINTGATE_ALLOWED_ORIGINS: "comma-separated browser origins allowed on /mcp/* besides the public URL's (always allowed: https://claude.ai, https://chatgpt.com, the Inspector at http://localhost:6274)",
+  MINTGATE_ALLOWED_HOSTS: "comma-separated Host names accepted on /mcp/* besides the public and listen hosts (e.g. a reverse proxy's upstream name)",
+  MINTGATE_ACCESS_TOKEN_TTL: "lifetime of OAuth access tokens for AI clients, e.g. 15m (default 1h)",
   MINTGATE_LOG_LEVEL: "debug, info, warn or error (default info)",
 } as const;
 
@@ -58,6 +71,14 @@ function parsePort(raw: string, source: string): number {
     throw invalid(`${source} must be a port number from 0 to 65535, not "${raw}".`);
   }
   return port;
+}
+
+/** `45s`, `15m`, `1h`: between a second and a day. */
+function parseDuration(raw: string, source: string): number {
+  const match = /^(\d+)(s|m|h)$/.exec(raw.trim());
+  const ms = match ? Number(match[1]) * { s: 1000, m: 60_000, h: 3_600_000 }[match[2] as "s" | "m" | "h"] : NaN;
+  if (!(ms >= 1000 && ms <= 86_400_000)) throw invalid(`${source} must be a duration from 1s to 24h such as 15m or 1h, not "${raw}".`);
+  return ms;
 }
 
 function parsePublicUrl(raw: string, source: string): string {
@@ -86,6 +107,7 @@ export function loadSettings(flags: SettingFlags, env: Env = process.env): Setti
   const publicUrl = pick(flags["public-url"], "MINTGATE_PUBLIC_URL");
   const tlsCert = pick(flags["tls-cert"], "MINTGATE_TLS_CERT");
   const tlsKey = pick(flags["tls-key"], "MINTGATE_TLS_KEY");
+  const accessTokenTtl = pick(flags["access-token-ttl"], "MINTGATE_ACCESS_TOKEN_TTL");
   if ((tlsCert === undefined) !== (tlsKey === undefined)) {
     throw invalid("HTTPS needs both --tls-cert and --tls-key (or MINTGATE_TLS_CERT and MINTGATE_TLS_KEY); only one was given.");
   }
@@ -98,9 +120,32 @@ export function loadSettings(flags: SettingFlags, env: Env = process.env): Setti
     masterKeyFromEnv: nonEmpty(env.MINTGATE_MASTER_KEY),
     tlsCert: tlsCert && resolve(tlsCert.value),
     tlsKey: tlsKey && resolve(tlsKey.value),
+    allowedOrigins: parseOrigins(pick(flags["allowed-origins"], "MINTGATE_ALLOWED_ORIGINS")),
+    allowedHosts: listOf(pick(flags["allowed-hosts"], "MINTGATE_ALLOWED_HOSTS")?.value),
     bodyLimitBytes: DEFAULTS.bodyLimitBytes,
     shutdownGraceMs: DEFAULTS.shutdownGraceMs,
+    accessTokenTtlMs: accessTokenTtl === undefined ? DEFAULTS.accessTokenTtlMs : parseDuration(accessTokenTtl.value, accessTokenTtl.source),
   };
+}
+
+function listOf(raw: string | undefined): string[] {
+  return raw === undefined ? [] : raw.split(",").map((item) => item.trim()).filter((item) => item !== "");
+}
+
+/** Origins are scheme://host[:port], nothing else (a path would never match a browser's Origin header). */
+function parseOrigins(setting: { value: string; source: string } | undefined): string[] {
+  return listOf(setting?.value).map((item) => {
+    let url: URL | undefined;
+    try {
+      url = new URL(item);
+    } catch {
+      url = undefined;
+    }
+    if (!url || (url.protocol !== "https:" && url.protocol !== "http:") || url.origin !== item.replace(/\/$/, "").toLowerCase()) {
+      throw invalid(`${setting!.source} must list origins such as https://app.example.com (scheme, host and port only), not "${item}".`);
+    }
+    return url.origin;
+  });
 }
 
 function flagNameOf(envName: string): string {

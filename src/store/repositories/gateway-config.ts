@@ -33,6 +33,11 @@ export class GatewayConfigRepository {
       .map((row) => ({ name: row.name, spec: JSON.parse(row.spec) as ConnectorSpec, timeoutMs: row.timeoutMs }));
   }
 
+  /** Id, slug and name of every Virtual MCP: what the authorization server binds tokens to. */
+  listVirtualMcps(): { id: string; slug: string; name: string }[] {
+    return this.db.select({ id: virtualMcps.id, slug: virtualMcps.slug, name: virtualMcps.name }).from(virtualMcps).orderBy(asc(virtualMcps.slug)).all();
+  }
+
   virtualMcps(): VirtualMcpDefinition[] {
     const rows = this.db.select().from(virtualMcps).orderBy(asc(virtualMcps.slug)).all();
     const attachments = this.db

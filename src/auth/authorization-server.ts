@@ -1,0 +1,373 @@
+import { randomBytes, randomUUID, timingSafeEqual } from "node:crypto";
+import { notFound } from "../errors/index.ts";
+import { hashToken } from "../secrets/index.ts";
+import type { Store } from "../store/index.ts";
+import type { AuthEvents } from "./events.ts";
+import { OAuthError } from "./oauth-error.ts";
+import type { PublicUrls } from "./public-urls.ts";
+
+/** A registered OAuth client as the authorization server needs it (the client registry owns the rest). */
+export interface AuthorizationClient {
+  clientId: string;
+  name: string;
+  redirectUris: string[];
+  grantTypes: string[];
+}
+
+/** The client registry, as seen from here: find a client, check a redirect URI, authenticate at /token. */
+export interface ClientLookup {
+  resolve(clientId: string): Promise<AuthorizationClient>;
+  redirectUriAllowed(client: AuthorizationClient, redirectUri: string): boolean;
+  authenticate(form: URLSearchParams, headers: Headers, tokenEndpointUrl: string): Promise<AuthorizationClient>;
+}
+
+/** Re-reads a person's groups from their identity provider when a refresh token is used; throws when they may no longer sign in. */
+export type GroupRefresher = (userId: string) => Promise<void>;
+
+/** A checked /authorize request, waiting for the person to sign in and consent. */
+export interface AuthorizationRequest {
+  client: AuthorizationClient;
+  redirectUri: string;
+  state: string;
+  codeChallenge: string;
+  scope: string;
+  virtualMcp: { id: string; slug: string; name: string };
+  resource: string;
+}
+
+/** An /authorize problem found after the redirect URI was checked: it goes back to the client. */
+export class AuthorizationRedirectError extends Error {
+  constructor(
+    readonly redirectUri: string,
+    readonly error: string,
+    readonly description: string,
+    readonly state: string | null,
+  ) {
+    super(description);
+  }
+}
+
+export const SUPPORTED_SCOPES = ["mcp", "offline_access"] as const;
+export const BASELINE_SCOPE = "mcp";
+
+const CODE_TTL_MS = 60_000;
+export const DEFAULT_ACCESS_TOKEN_TTL_MS = 3_600_000;
+const REFRESH_TTL_MS = 30 * 86_400_000;
+/** A rotated refresh token used again within this window (and before its replacement) is a client retry, not a replay. */
+const REFRESH_GRACE_MS = 30_000;
+const PKCE_VERIFIER = /^[A-Za-z0-9\-._~]{43,128}$/;
+const PKCE_CHALLENGE = /^[A-Za-z0-9_-]{43}$/;
+
+export const ACCESS_TOKEN_PREFIX = "mgt_at_";
+const REFRESH_TOKEN_PREFIX = "mgt_rt_";
+const CODE_PREFIX = "mgt_ac_";
+
+const newSecret = (prefix: string) => prefix + randomBytes(32).toString("base64url");
+
+/** Lenient scopes (checklist §5): keep the ones we know, ignore the rest; none means the baseline. */
+export function grantedScope(requested: string | null): string {
+  const known = new Set((requested ?? "").split(/\s+/).filter((s) => (SUPPORTED_SCOPES as readonly string[]).includes(s)));
+  known.add(BASELINE_SCOPE);
+  return [...SUPPORTED_SCOPES].filter((s) => known.has(s)).join(" ");
+}
+
+function s256(verifier: string): string {
+  return new Bun.CryptoHasher("sha256").update(verifier).digest("base64url");
+}
+
+function sameText(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+/** Compares resource URLs the way RFC 8707 / the MCP spec allow: scheme and host case-insensitive, no trailing slash. */
+function canonicalResource(text: string): string | undefined {
+  try {
+    const url = new URL(text);
+    if (url.hash || url.search) return undefined;
+    return `${url.protocol}//${url.host}${url.pathname.replace(/\/$/, "")}`;
+  } catch {
+    return undefined;
+  }
+}
+
+interface TokenResponse {
+  access_token: string;
+  token_type: "Bearer";
+  expires_in: number;
+  refresh_token?: string;
+  scope: string;
+}
+
+/**
+ * mintgate's OAuth 2.1 authorization server for AI clients: checks /authorize
+ * requests, mints single-use codes, exchanges them (PKCE S256 only) and
+ * rotates refresh tokens. Tokens are opaque and stored as hashes.
+ */
+export class AuthorizationServer {
+  constructor(
+    private readonly deps: {
+      store: Store;
+      clients: ClientLookup;
+      urls: PublicUrls;
+      events: AuthEvents;
+      refreshGroups?: GroupRefresher | undefined;
+      accessTokenTtlMs?: number | undefined;
+      refreshGraceMs?: number | undefined;
+      /** Called after anything is revoked here, so verified-token caches forget it at once. */
+      onRevoked?: () => void;
+      now?: () => number;
+    },
+  ) {}
+
+  private get accessTtlMs(): number {
+    return this.deps.accessTokenTtlMs ?? DEFAULT_ACCESS_TOKEN_TTL_MS;
+  }
+
+  private get refreshGraceMs(): number {
+    return this.deps.refreshGraceMs ?? REFRESH_GRACE_MS;
+  }
+
+  private now(): number {
+    return this.deps.now?.() ?? Date.now();
+  }
+
+  /** The Virtual MCP a `resource` names; absent means the only one there is. */
+  private audience(resource: string | null): { id: string; slug: string; name: string } | undefined {
+    const all = this.deps.store.gatewayConfig.listVirtualMcps();
+    if (resource === null || resource === "") return all.length === 1 ? all[0] : undefined;
+    const wanted = canonicalResource(resource);
+    return all.find((v) => canonicalResource(this.deps.urls.resource(v.slug)) === wanted);
+  }
+
+  /**
+   * Checks an /authorize request. Problems with the client or the redirect URI
+   * throw OAuthError (shown as a page, never redirected); later problems throw
+   * AuthorizationRedirectError (sent back to the client with `state` and `iss`).
+   */
+  async checkAuthorizationRequest(params: URLSearchParams): Promise<AuthorizationRequest> {
+    const clientId = params.get("client_id");
+    if (!clientId) throw new OAuthError("invalid_request", "The request has no client_id.");
+    const client = await this.deps.clients.resolve(clientId);
+    const redirectUri = params.get("redirect_uri");
+    if (!redirectUri) throw new OAuthError("invalid_request", "The request has no redirect_uri.");
+    if (!this.deps.clients.redirectUriAllowed(client, redirectUri)) {
+      throw new OAuthError("invalid_request", `The redirect URI ${redirectUri} is not registered for the client "${client.name}".`);
+    }
+    const state = params.get("state");
+    const fail = (error: string, description: string) => new AuthorizationRedirectError(redirectUri, error, description, state);
+    if (params.get("response_type") !== "code") throw fail("unsupported_response_type", "Only response_type=code is supported.");
+    if (!state) throw fail("invalid_request", "The request has no state; send a random state value.");
+    const challenge = params.get("code_challenge");
+    const method = params.get("code_challenge_method");
+    if (!challenge) throw fail("invalid_request", "PKCE is required: send code_challenge with code_challenge_method=S256.");
+    if (method !== "S256") throw fail("invalid_request", `Only the S256 PKCE method is supported, not "${method ?? "plain"}".`);
+    if (!PKCE_CHALLENGE.test(challenge)) throw fail("invalid_request", "code_challenge must be the 43-character base64url SHA-256 of the code verifier.");
+    const resource = params.get("resource");
+    const virtualMcp = this.audience(resource);
+    if (!virtualMcp) {
+      throw fail("invalid_target", resource ? `${resource} is not a virtual MCP of this gateway.` : "Send resource=<the virtual MCP URL>; this gateway serves more than one.");
+    }
+    return { client, redirectUri, state, codeChallenge: challenge, scope: grantedScope(params.get("scope")), virtualMcp, resource: this.deps.urls.resource(virtualMcp.slug) };
+  }
+
+  hasConsent(userId: string, clientId: string): boolean {
+    return this.deps.store.oauthGrants.findConsent(userId, clientId) !== undefined;
+  }
+
+  grantConsent(userId: string, request: AuthorizationRequest, ip: string | null): void {
+    this.deps.store.oauthGrants.saveConsent({ userId, clientId: request.client.clientId, scope: request.scope, grantedAt: this.now() });
+    this.deps.events.record({ type: "consent_granted", outcome: "ok", userId, clientId: request.client.clientId, ip, detail: { virtualMcp: request.virtualMcp.slug, scope: request.scope } });
+  }
+
+  /** Forgets a person's approval of a client and revokes what the client holds for them. */
+  revokeConsent(userId: string, clientId: string, by: string): { grantsRevoked: number } {
+    const store = this.deps.store;
+    const result = store.transaction(() => {
+      const existed = store.oauthGrants.deleteConsent(userId, clientId);
+      const grantsRevoked = store.oauthGrants.revokeGrantsOf(userId, this.now(), "consent revoked", clientId);
+      return { existed, grantsRevoked };
+    });
+    this.revoked(result.grantsRevoked > 0);
+    if (!result.existed && result.grantsRevoked === 0) throw notFound(`That person has not approved the client "${clientId}"; \`mintgate consents list\` shows the approvals.`);
+    this.deps.events.record({ type: "consent_revoked", outcome: "ok", userId, clientId, detail: { by, grantsRevoked: result.grantsRevoked } });
+    return { grantsRevoked: result.grantsRevoked };
+  }
+
+  /** Mints the single-use code for a consented request; returns the URL to send the browser to. */
+  issueCode(request: AuthorizationRequest, userId: string): string {
+    const code = newSecret(CODE_PREFIX);
+    const now = this.now();
+    this.deps.store.oauthGrants.pruneCodes(now - 86_400_000);
+    this.deps.store.oauthGrants.addCode({
+      codeHash: hashToken(code),
+      clientId: request.client.clientId,
+      userId,
+      virtualMcpId: request.virtualMcp.id,
+      redirectUri: request.redirectUri,
+      codeChallenge: request.codeChallenge,
+      scope: request.scope,
+      createdAt: now,
+      expiresAt: now + CODE_TTL_MS,
+    });
+    return this.redirectWith(request.redirectUri, { code, state: request.state });
+  }
+
+  /** The redirect back to the client, with `iss` always (RFC 9207; we advertise it). */
+  redirectWith(redirectUri: string, params: Record<string, string | null>): string {
+    const url = new URL(redirectUri);
+    for (const [key, value] of Object.entries(params)) if (value !== null) url.searchParams.set(key, value);
+    url.searchParams.set("iss", this.deps.urls.issuer);
+    return url.href;
+  }
+
+  /** POST /token. */
+  async exchange(form: URLSearchParams, headers: Headers, ip: string | null): Promise<TokenResponse> {
+    const grantType = form.get("grant_type");
+    if (grantType !== "authorization_code" && grantType !== "refresh_token") {
+      throw new OAuthError("unsupported_grant_type", `grant_type must be authorization_code or refresh_token, not "${grantType ?? ""}".`);
+    }
+    let client: AuthorizationClient;
+    try {
+      client = await this.deps.clients.authenticate(form, headers, this.deps.urls.at("/token"));
+    } catch (error) {
+      if (error instanceof OAuthError) this.refused(error.description, { clientId: form.get("client_id"), ip });
+      throw error;
+    }
+    return grantType === "authorization_code" ? this.exchangeCode(client, form, ip) : this.refresh(client, form, ip);
+  }
+
+  private revoked(changed: boolean): void {
+    if (changed) this.deps.onRevoked?.();
+  }
+
+  /** People's approvals of clients, newest first. */
+  listConsents(userId?: string) {
+    return this.deps.store.oauthGrants.listConsents(userId).map((c) => ({ userId: c.userId, email: c.email, clientId: c.clientId, scope: c.scope, grantedAt: new Date(c.grantedAt).toISOString() }));
+  }
+
+  /** Sign-ins of AI clients (each a family of access and refresh tokens), newest first. */
+  listGrants(filter: { userId?: string; activeOnly?: boolean } = {}) {
+    const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+    return this.deps.store.oauthGrants.listGrants(filter).map((g) => ({ ...g, createdAt: iso(g.createdAt)!, revokedAt: iso(g.revokedAt) }));
+  }
+
+  /** Revokes one sign-in of an AI client: its access and refresh tokens stop working at once. */
+  revokeGrant(id: string, by: string): void {
+    const grant = this.deps.store.oauthGrants.getGrant(id);
+    if (!grant) throw notFound(`There is no OAuth sign-in "${id}"; \`mintgate tokens list\` shows them.`);
+    this.revoked(this.deps.store.oauthGrants.revokeGrant(id, this.now(), `revoked by ${by}`));
+    this.deps.events.record({ type: "token_revoked", outcome: "ok", userId: grant.userId, clientId: grant.clientId, detail: { grant: id, by } });
+  }
+
+  private refused(reason: string, fields: { clientId?: string | null; userId?: string | null; ip: string | null; detail?: Record<string, unknown> }): void {
+    this.deps.events.record({ type: "token_refused", outcome: "refused", reason, ...fields });
+  }
+
+  private exchangeCode(client: AuthorizationClient, form: URLSearchParams, ip: string | null): TokenResponse {
+    const store = this.deps.store;
+    const code = form.get("code");
+    const verifier = form.get("code_verifier");
+    if (!code) throw new OAuthError("invalid_request", "The request has no code.");
+    if (!verifier) throw new OAuthError("invalid_request", "PKCE is required: send the code_verifier.");
+    const row = store.oauthGrants.findCode(hashToken(code));
+    const now = this.now();
+    const refuse = (reason: string, userId?: string) => {
+      this.refused(reason, { clientId: client.clientId, userId, ip });
+      return new OAuthError("invalid_grant", reason);
+    };
+    if (!row) throw refuse("The authorization code is not valid.");
+    if (row.usedAt !== null) {
+      // OAuth 2.1 §4.1.3: a code used twice was probably stolen; revoke what it issued.
+      if (row.grantId) this.revoked(store.oauthGrants.revokeGrant(row.grantId, now, "authorization code reused"));
+      throw refuse("The authorization code was already used; the tokens it issued are revoked.", row.userId);
+    }
+    if (row.clientId !== client.clientId) throw refuse("The authorization code was issued to another client.", row.userId);
+    if (row.expiresAt <= now) throw refuse("The authorization code has expired; start the sign-in again.", row.userId);
+    if (form.get("redirect_uri") !== null && form.get("redirect_uri") !== row.redirectUri) throw refuse("redirect_uri differs from the one used at /authorize.", row.userId);
+    if (!PKCE_VERIFIER.test(verifier) || !sameText(s256(verifier), row.codeChallenge)) throw refuse("The code_verifier does not match the code_challenge.", row.userId);
+    const virtualMcp = store.gatewayConfig.listVirtualMcps().find((v) => v.id === row.virtualMcpId);
+    const resource = form.get("resource");
+    if (resource && virtualMcp && canonicalResource(resource) !== canonicalResource(this.deps.urls.resource(virtualMcp.slug))) {
+      throw refuse("resource differs from the one the code was issued for.", row.userId);
+    }
+    const refreshable = client.grantTypes.includes("refresh_token") || row.scope.split(" ").includes("offline_access");
+    const grantId = randomUUID();
+    const issued = store.transaction(() => {
+      store.oauthGrants.addGrant({ id: grantId, clientId: client.clientId, userId: row.userId, virtualMcpId: row.virtualMcpId, scope: row.scope, refreshable: refreshable ? 1 : 0, createdAt: now });
+      if (!store.oauthGrants.useCode(row.codeHash, now, grantId)) return undefined;
+      return this.mintTokens(grantId, row.scope, refreshable, now);
+    });
+    if (!issued) throw refuse("The authorization code was already used.", row.userId);
+    this.deps.events.record({ type: "token_issued", outcome: "ok", userId: row.userId, clientId: client.clientId, ip, detail: { grant: grantId, virtualMcp: virtualMcp?.slug, scope: row.scope } });
+    return issued;
+  }
+
+  private mintTokens(grantId: string, scope: string, refreshable: boolean, now: number): TokenResponse {
+    const accessToken = newSecret(ACCESS_TOKEN_PREFIX);
+    this.deps.store.oauthGrants.addToken({ tokenHash: hashToken(accessToken), grantId, kind: "access", createdAt: now, expiresAt: now + this.accessTtlMs });
+    const response: TokenResponse = { access_token: accessToken, token_type: "Bearer", expires_in: Math.round(this.accessTtlMs / 1000), scope };
+    if (refreshable) {
+      const refreshToken = newSecret(REFRESH_TOKEN_PREFIX);
+      this.deps.store.oauthGrants.addToken({ tokenHash: hashToken(refreshToken), grantId, kind: "refresh", createdAt: now, expiresAt: now + REFRESH_TTL_MS });
+      response.refresh_token = refreshToken;
+    }
+    return response;
+  }
+
+  private async refresh(client: AuthorizationClient, form: URLSearchParams, ip: string | null): Promise<TokenResponse> {
+    const store = this.deps.store;
+    const presented = form.get("refresh_token");
+    if (!presented) throw new OAuthError("invalid_request", "The request has no refresh_token.");
+    const row = store.oauthGrants.findToken(hashToken(presented));
+    const now = this.now();
+    const refuse = (reason: string) => {
+      this.refused(reason, { clientId: client.clientId, userId: row?.userId, ip, detail: row ? { grant: row.grantId } : undefined });
+      return new OAuthError("invalid_grant", reason);
+    };
+    if (!row || row.kind !== "refresh") throw refuse("The refresh token is not valid.");
+    if (row.clientId !== client.clientId) throw refuse("The refresh token was issued to another client.");
+    if (row.grantRevokedAt !== null || row.revokedAt !== null) throw refuse("The refresh token was revoked; sign in again.");
+    if (row.expiresAt <= now) throw refuse("The refresh token has expired; sign in again.");
+    if (row.userDisabledAt !== null) throw refuse("The account is disabled.");
+    const resource = form.get("resource");
+    if (resource && canonicalResource(resource) !== canonicalResource(this.deps.urls.resource(row.virtualMcp))) throw refuse("resource differs from the one originally granted.");
+    // A rotated token may come back once more shortly after, from a client that lost the answer
+    // (its replacement is then still unused). Later, or once the replacement was used, it is a replay.
+    if (row.rotatedAt !== null && (now - row.rotatedAt > this.refreshGraceMs || store.oauthGrants.refreshUsedSince(row.grantId, row.rotatedAt))) {
+      // An old refresh token came back after its replacement was issued: the family may be stolen.
+      this.revoked(store.oauthGrants.revokeGrant(row.grantId, now, "refresh token replayed"));
+      throw refuse("The refresh token was already used; every token of this sign-in is revoked. Sign in again.");
+    }
+    if (this.deps.refreshGroups) {
+      try {
+        await this.deps.refreshGroups(row.userId);
+      } catch (error) {
+        this.revoked(store.oauthGrants.revokeGrant(row.grantId, now, "identity provider refused"));
+        throw refuse(`The identity provider no longer signs this person in: ${(error as Error).message}`);
+      }
+    }
+    const issued = store.transaction(() => {
+      store.oauthGrants.rotateToken(row.tokenHash, now);
+      return this.mintTokens(row.grantId, row.scope, true, now);
+    });
+    this.deps.events.record({ type: "token_refreshed", outcome: "ok", userId: row.userId, clientId: client.clientId, ip, detail: { grant: row.grantId, virtualMcp: row.virtualMcp, retry: row.rotatedAt !== null } });
+    return issued;
+  }
+
+  /** POST /revoke (RFC 7009): always succeeds for a known client, whatever the token. */
+  async revoke(form: URLSearchParams, headers: Headers, ip: string | null): Promise<void> {
+    const client = await this.deps.clients.authenticate(form, headers, this.deps.urls.at("/revoke"));
+    const token = form.get("token");
+    if (!token) throw new OAuthError("invalid_request", "The request has no token.");
+    const row = this.deps.store.oauthGrants.findToken(hashToken(token));
+    if (!row || row.clientId !== client.clientId) return;
+    const now = this.now();
+    // Revoking a refresh token ends the whole sign-in (RFC 7009 §2.1); an access token only itself.
+    if (row.kind === "refresh") this.deps.store.oauthGrants.revokeGrant(row.grantId, now, "revoked by the client");
+    else this.deps.store.oauthGrants.revokeToken(row.tokenHash, now);
+    this.revoked(true);
+    this.deps.events.record({ type: "token_revoked", outcome: "ok", userId: row.userId, clientId: client.clientId, ip, detail: { grant: row.grantId, kind: row.kind } });
+  }
+}

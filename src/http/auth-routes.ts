@@ -1,0 +1,269 @@
+import { Elysia } from "elysia";
+import { AuthorizationRedirectError, OAuthError, type AuthEvents, type AuthorizationRequest, type AuthorizationServer, type PublicUrls, type SignInFlows } from "../auth/index.ts";
+import { consentPage, errorPage, signedInPage, signInPage } from "../auth/pages/index.ts";
+import { MintgateError } from "../errors/index.ts";
+import { log } from "../log/index.ts";
+
+/** A signed-in person, as the sign-in pages need them. */
+export interface SignedInPerson {
+  id: string;
+  email: string;
+}
+
+/** How people prove who they are: identity providers and local accounts. */
+export interface SignInMethods {
+  providers(): { name: string; label: string }[];
+  begin(provider: string): Promise<{ url: string; pending: unknown }>;
+  complete(provider: string, callbackUrl: URL, pending: unknown): Promise<SignedInPerson>;
+  authenticatePassword(email: string, password: string, ip: string | null): Promise<SignedInPerson>;
+  /** The person if they exist and are not disabled. */
+  activePerson(id: string): SignedInPerson | undefined;
+}
+
+export interface AuthRouteDeps {
+  urls: PublicUrls;
+  events: AuthEvents;
+  authorization: AuthorizationServer;
+  flows: SignInFlows;
+  signIn: SignInMethods;
+}
+
+type RequestIp = { requestIP?: (request: Request) => { address: string } | null } | null | undefined;
+const ipOf = (server: RequestIp, request: Request): string | null => server?.requestIP?.(request)?.address ?? null;
+
+function cookieOf(request: Request, name: string): string | undefined {
+  const header = request.headers.get("cookie");
+  if (!header) return undefined;
+  for (const part of header.split(";")) {
+    const eq = part.indexOf("=");
+    if (eq !== -1 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
+  }
+  return undefined;
+}
+
+/** Reads an x-www-form-urlencoded body; a parameter given twice is refused (RFC 6749 §3.1). */
+async function formOf(request: Request): Promise<URLSearchParams> {
+  const type = request.headers.get("content-type") ?? "";
+  if (!type.toLowerCase().startsWith("application/x-www-form-urlencoded")) {
+    throw new OAuthError("invalid_request", "Send the parameters as application/x-www-form-urlencoded.");
+  }
+  const form = new URLSearchParams(await request.text());
+  const seen = new Set<string>();
+  for (const key of form.keys()) {
+    if (seen.has(key)) throw new OAuthError("invalid_request", `The parameter ${key} was sent more than once.`);
+    seen.add(key);
+  }
+  return form;
+}
+
+const redirect = (location: string, headers: Record<string, string> = {}) =>
+  new Response(null, { status: 303, headers: { location, "cache-control": "no-store", ...headers } });
+
+/**
+ * The authorization server's endpoints and the browser pages of sign-in:
+ * /authorize → /login (or /sso/start → identity provider → /sso/callback) → /consent → back to the client with a code;
+ * then /token and /revoke. Each route checks its input and calls one service.
+ */
+export function authRoutes(deps: AuthRouteDeps) {
+  const { urls, authorization, flows, signIn } = deps;
+  const sessionCookie = () => (urls.secure ? "__Host-mintgate_session" : "mintgate_session");
+  const ssoCookie = () => (urls.secure ? "__Host-mintgate_sso" : "mintgate_sso");
+  const cookie = (name: string, value: string, maxAge: number) =>
+    `${name}=${value}; Path=/; HttpOnly; SameSite=Lax; Max-Age=${maxAge}${urls.secure ? "; Secure" : ""}`;
+
+  const sessionOf = (request: Request): { sessionId: string; person: SignedInPerson } | undefined => {
+    const sessionId = cookieOf(request, sessionCookie());
+    const userId = flows.sessionUser(sessionId);
+    const person = userId ? signIn.activePerson(userId) : undefined;
+    return person && sessionId ? { sessionId, person } : undefined;
+  };
+
+  const loginPage = (flow: string, request: AuthorizationRequest, extra: { error?: string; email?: string; status?: number } = {}) =>
+    signInPage({ flow, clientName: request.client.name, virtualMcpName: request.virtualMcp.name, providers: signIn.providers(), redirectUri: request.redirectUri, ...extra });
+
+  const expiredFlow = () => errorPage(400, "Sign-in expired", "This sign-in was started more than 10 minutes ago or the gateway restarted.");
+
+  /** After sign-in: straight back to the client if the person approved it before, else the consent page. */
+  const continueFlow = (flow: string, request: AuthorizationRequest, session: { sessionId: string; person: SignedInPerson }, headers: Record<string, string> = {}): Response => {
+    if (authorization.hasConsent(session.person.id, request.client.clientId)) {
+      flows.endFlow(flow);
+      return redirect(authorization.issueCode(request, session.person.id), headers);
+    }
+    if (Object.keys(headers).length) return redirect(`/consent?flow=${encodeURIComponent(flow)}`, headers);
+    return consentPage({
+      flow,
+      csrf: flows.csrfToken(session.sessionId, flow),
+      email: session.person.email,
+      clientName: request.client.name,
+      clientId: request.client.clientId,
+      redirectUri: request.redirectUri,
+      virtualMcpName: request.virtualMcp.name,
+      resource: request.resource,
+      scope: request.scope,
+    });
+  };
+
+  const signedIn = (person: SignedInPerson) => {
+    const sessionId = flows.openSession(person.id);
+    return { session: { sessionId, person }, setCookie: cookie(sessionCookie(), sessionId, flows.sessionMaxAgeSeconds) };
+  };
+
+  const oauthJson = (body: unknown) => Response.json(body, { headers: { "cache-control": "no-store", pragma: "no-cache" } });
+
+  return new Elysia()
+    .get("/authorize", async ({ request }) => {
+      let checked: AuthorizationRequest;
+      try {
+        checked = await authorization.checkAuthorizationRequest(new URL(request.url).searchParams);
+      } catch (error) {
+        if (error instanceof AuthorizationRedirectError) {
+          return redirect(authorization.redirectWith(error.redirectUri, { error: error.error, error_description: error.description, state: error.state }));
+        }
+        // A bad client or redirect URI: show the problem here, never redirect (checklist §5).
+        if (error instanceof OAuthError) return errorPage(error.status === 401 ? 400 : error.status, "This sign-in cannot continue", error.description);
+        throw error;
+      }
+      const flow = flows.startFlow(checked);
+      const session = sessionOf(request);
+      return session ? continueFlow(flow, checked, session, {}) : redirect(`/login?flow=${encodeURIComponent(flow)}`);
+    })
+    .get("/login", ({ request }) => {
+      const flow = new URL(request.url).searchParams.get("flow");
+      const pending = flows.flow(flow);
+      if (!pending) return expiredFlow();
+      return loginPage(flow!, pending);
+    })
+    .post(
+      "/login",
+      async ({ request, server }) => {
+        let form: URLSearchParams;
+        try {
+          form = await formOf(request);
+        } catch (error) {
+          return errorPage(400, "This sign-in cannot continue", (error as Error).message);
+        }
+        const flow = form.get("flow");
+        const pending = flows.flow(flow);
+        if (!pending) return expiredFlow();
+        const email = form.get("email") ?? "";
+        try {
+          const person = await signIn.authenticatePassword(email, form.get("password") ?? "", ipOf(server as RequestIp, request));
+          const { session, setCookie } = signedIn(person);
+          return continueFlow(flow!, pending, session, { "set-cookie": setCookie });
+        } catch (error) {
+          if (!(error instanceof MintgateError)) throw error;
+          return loginPage(flow!, pending, { error: error.message, email, status: error.kind === "unauthorized" ? 401 : 400 });
+        }
+      },
+      { parse: "none" },
+    )
+    .get("/sso/start/:provider", async ({ params, request }) => {
+      const flow = new URL(request.url).searchParams.get("flow") ?? undefined;
+      if (flow !== undefined && !flows.flow(flow)) return expiredFlow();
+      let started: { url: string; pending: unknown };
+      try {
+        started = await signIn.begin(params.provider);
+      } catch (error) {
+        if (!(error instanceof MintgateError)) throw error;
+        return errorPage(error.kind === "not_found" ? 404 : 502, "Sign-in is not available", error.message);
+      }
+      const state = new URL(started.url).searchParams.get("state");
+      if (!state) throw new Error("The identity provider's sign-in URL has no state.");
+      flows.awaitProvider(state, { flow, provider: params.provider, pending: started.pending });
+      // The state is also bound to this browser: a callback from another browser is refused.
+      return new Response(null, { status: 302, headers: { location: started.url, "cache-control": "no-store", "set-cookie": cookie(ssoCookie(), state, flows.ssoMaxAgeSeconds) } });
+    })
+    .get("/sso/callback/:provider", async ({ params, request }) => {
+      const url = new URL(request.url);
+      const state = url.searchParams.get("state");
+      const waiting = state && cookieOf(request, ssoCookie()) === state ? flows.takeProvider(state) : undefined;
+      if (!waiting || waiting.provider !== params.provider) {
+        return errorPage(400, "Sign-in expired", "This sign-in answer does not belong to a sign-in started in this browser in the last 10 minutes.");
+      }
+      const providerError = url.searchParams.get("error");
+      if (providerError) {
+        return errorPage(401, "Sign-in refused", `The identity provider refused the sign-in: ${url.searchParams.get("error_description") ?? providerError}.`);
+      }
+      // Rebuilt on the public origin: the provider redirected to exactly this URL, whatever address we listen on.
+      const callbackUrl = new URL(urls.ssoCallback(params.provider) + url.search);
+      let person: SignedInPerson;
+      try {
+        person = await signIn.complete(params.provider, callbackUrl, waiting.pending);
+      } catch (error) {
+        if (!(error instanceof MintgateError)) throw error;
+        return errorPage(401, "Sign-in refused", error.message);
+      }
+      const { session, setCookie } = signedIn(person);
+      const clearSso = cookie(ssoCookie(), "", 0);
+      const pending = flows.flow(waiting.flow);
+      if (!waiting.flow || !pending) {
+        const done = signedInPage(person.email);
+        done.headers.append("set-cookie", setCookie);
+        done.headers.append("set-cookie", clearSso);
+        return done;
+      }
+      const next = continueFlow(waiting.flow, pending, session, { "set-cookie": setCookie });
+      next.headers.append("set-cookie", clearSso);
+      return next;
+    })
+    .get("/consent", ({ request }) => {
+      const flow = new URL(request.url).searchParams.get("flow");
+      const pending = flows.flow(flow);
+      if (!pending) return expiredFlow();
+      const session = sessionOf(request);
+      if (!session) return redirect(`/login?flow=${encodeURIComponent(flow!)}`);
+      return continueFlow(flow!, pending, session);
+    })
+    .post(
+      "/consent",
+      async ({ request, server }) => {
+        let form: URLSearchParams;
+        try {
+          form = await formOf(request);
+        } catch (error) {
+          return errorPage(400, "This sign-in cannot continue", (error as Error).message);
+        }
+        const flow = form.get("flow");
+        const pending = flows.flow(flow);
+        if (!pending) return expiredFlow();
+        const session = sessionOf(request);
+        if (!session) return redirect(`/login?flow=${encodeURIComponent(flow!)}`);
+        if (!flows.csrfValid(session.sessionId, flow!, form.get("csrf"))) {
+          return errorPage(403, "This approval cannot be accepted", "The form did not come from this sign-in; start again from your AI application.");
+        }
+        flows.endFlow(flow!);
+        if (form.get("decision") !== "approve") {
+          return redirect(authorization.redirectWith(pending.redirectUri, { error: "access_denied", error_description: "The person denied access.", state: pending.state }));
+        }
+        authorization.grantConsent(session.person.id, pending, ipOf(server as RequestIp, request));
+        return redirect(authorization.issueCode(pending, session.person.id));
+      },
+      { parse: "none" },
+    )
+    .post(
+      "/token",
+      async ({ request, server }) => {
+        try {
+          return oauthJson(await authorization.exchange(await formOf(request), request.headers, ipOf(server as RequestIp, request)));
+        } catch (error) {
+          if (error instanceof OAuthError) return error.toResponse();
+          log.error("token request failed", { error: String(error) });
+          return new OAuthError("server_error", "The token could not be issued; try again.").toResponse();
+        }
+      },
+      { parse: "none" },
+    )
+    .post(
+      "/revoke",
+      async ({ request, server }) => {
+        try {
+          await authorization.revoke(await formOf(request), request.headers, ipOf(server as RequestIp, request));
+          return new Response(null, { status: 200, headers: { "cache-control": "no-store" } });
+        } catch (error) {
+          if (error instanceof OAuthError) return error.toResponse();
+          throw error;
+        }
+      },
+      { parse: "none" },
+    );
+}

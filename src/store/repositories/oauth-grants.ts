@@ -1,0 +1,203 @@
+import { and, desc, eq, gte, isNotNull, isNull, lt, sql } from "drizzle-orm";
+import type { StoreDb } from "../connection.ts";
+import { oauthCodes, oauthConsents, oauthGrants, oauthTokens, users, virtualMcps } from "../schema.ts";
+
+export type OAuthCodeRow = typeof oauthCodes.$inferSelect;
+export type OAuthGrantRow = typeof oauthGrants.$inferSelect;
+export type OAuthConsentRow = typeof oauthConsents.$inferSelect;
+
+/** A token with what verifying it needs: its grant, the person and the audience. */
+export interface OAuthTokenLookup {
+  tokenHash: string;
+  kind: "access" | "refresh";
+  grantId: string;
+  clientId: string;
+  userId: string;
+  email: string;
+  userDisabledAt: number | null;
+  virtualMcp: string;
+  scope: string;
+  refreshable: number;
+  expiresAt: number;
+  rotatedAt: number | null;
+  revokedAt: number | null;
+  grantRevokedAt: number | null;
+}
+
+export interface GrantListing {
+  id: string;
+  clientId: string;
+  userId: string;
+  email: string;
+  virtualMcp: string;
+  scope: string;
+  createdAt: number;
+  revokedAt: number | null;
+  revokedReason: string | null;
+}
+
+/** Authorization codes, grants (token families), their tokens and people's consents. Only hashes of codes and tokens are kept. */
+export class OAuthGrantRepository {
+  /** Prepared once: every OAuth-authenticated request to /mcp/* looks its token up. */
+  private readonly tokenByHash;
+
+  constructor(private readonly db: StoreDb) {
+    this.tokenByHash = db
+      .select({
+        tokenHash: oauthTokens.tokenHash,
+        kind: oauthTokens.kind,
+        grantId: oauthTokens.grantId,
+        clientId: oauthGrants.clientId,
+        userId: oauthGrants.userId,
+        email: users.email,
+        userDisabledAt: users.disabledAt,
+        virtualMcp: virtualMcps.slug,
+        scope: oauthGrants.scope,
+        refreshable: oauthGrants.refreshable,
+        expiresAt: oauthTokens.expiresAt,
+        rotatedAt: oauthTokens.rotatedAt,
+        revokedAt: oauthTokens.revokedAt,
+        grantRevokedAt: oauthGrants.revokedAt,
+      })
+      .from(oauthTokens)
+      .innerJoin(oauthGrants, eq(oauthGrants.id, oauthTokens.grantId))
+      .innerJoin(users, eq(users.id, oauthGrants.userId))
+      .innerJoin(virtualMcps, eq(virtualMcps.id, oauthGrants.virtualMcpId))
+      .where(eq(oauthTokens.tokenHash, sql.placeholder("hash")))
+      .prepare();
+  }
+
+  addCode(row: typeof oauthCodes.$inferInsert): void {
+    this.db.insert(oauthCodes).values(row).run();
+  }
+
+  findCode(codeHash: string): OAuthCodeRow | undefined {
+    return this.db.select().from(oauthCodes).where(eq(oauthCodes.codeHash, codeHash)).get();
+  }
+
+  /** Marks a code used; false when it already was (two exchanges racing: only one wins). */
+  useCode(codeHash: string, now: number, grantId: string): boolean {
+    return (
+      this.db
+        .update(oauthCodes)
+        .set({ usedAt: now, grantId })
+        .where(and(eq(oauthCodes.codeHash, codeHash), isNull(oauthCodes.usedAt)))
+        .returning({ codeHash: oauthCodes.codeHash })
+        .all().length === 1
+    );
+  }
+
+  /** Drops codes that expired long enough ago that a replay no longer matters. */
+  pruneCodes(before: number): void {
+    this.db.delete(oauthCodes).where(lt(oauthCodes.expiresAt, before)).run();
+  }
+
+  addGrant(row: typeof oauthGrants.$inferInsert): void {
+    this.db.insert(oauthGrants).values(row).run();
+  }
+
+  addToken(row: typeof oauthTokens.$inferInsert): void {
+    this.db.insert(oauthTokens).values(row).run();
+  }
+
+  findToken(tokenHash: string): OAuthTokenLookup | undefined {
+    return this.tokenByHash.get({ hash: tokenHash }) as OAuthTokenLookup | undefined;
+  }
+
+  /** Marks a refresh token exchanged; false when another exchange got there first. */
+  rotateToken(tokenHash: string, now: number): boolean {
+    return (
+      this.db
+        .update(oauthTokens)
+        .set({ rotatedAt: now })
+        .where(and(eq(oauthTokens.tokenHash, tokenHash), isNull(oauthTokens.rotatedAt)))
+        .returning({ tokenHash: oauthTokens.tokenHash })
+        .all().length === 1
+    );
+  }
+
+  /** Whether a refresh token of the grant issued at or after `since` has itself been exchanged: the family moved on. */
+  refreshUsedSince(grantId: string, since: number): boolean {
+    return (
+      this.db
+        .select({ tokenHash: oauthTokens.tokenHash })
+        .from(oauthTokens)
+        .where(and(eq(oauthTokens.grantId, grantId), eq(oauthTokens.kind, "refresh"), gte(oauthTokens.createdAt, since), isNotNull(oauthTokens.rotatedAt)))
+        .limit(1)
+        .get() !== undefined
+    );
+  }
+
+  revokeToken(tokenHash: string, now: number): void {
+    this.db.update(oauthTokens).set({ revokedAt: now }).where(and(eq(oauthTokens.tokenHash, tokenHash), isNull(oauthTokens.revokedAt))).run();
+  }
+
+  /** Revokes a grant: every token of it stops working. True when it was active. */
+  revokeGrant(grantId: string, now: number, reason: string): boolean {
+    return (
+      this.db
+        .update(oauthGrants)
+        .set({ revokedAt: now, revokedReason: reason })
+        .where(and(eq(oauthGrants.id, grantId), isNull(oauthGrants.revokedAt)))
+        .returning({ id: oauthGrants.id })
+        .all().length === 1
+    );
+  }
+
+  /** Revokes every active grant of a person (optionally only one client's). Returns how many. */
+  revokeGrantsOf(userId: string, now: number, reason: string, clientId?: string): number {
+    const conditions = [eq(oauthGrants.userId, userId), isNull(oauthGrants.revokedAt)];
+    if (clientId !== undefined) conditions.push(eq(oauthGrants.clientId, clientId));
+    return this.db.update(oauthGrants).set({ revokedAt: now, revokedReason: reason }).where(and(...conditions)).returning({ id: oauthGrants.id }).all().length;
+  }
+
+  getGrant(id: string): OAuthGrantRow | undefined {
+    return this.db.select().from(oauthGrants).where(eq(oauthGrants.id, id)).get();
+  }
+
+  listGrants(filter: { userId?: string; activeOnly?: boolean } = {}): GrantListing[] {
+    const conditions = [];
+    if (filter.userId) conditions.push(eq(oauthGrants.userId, filter.userId));
+    if (filter.activeOnly) conditions.push(isNull(oauthGrants.revokedAt));
+    return this.db
+      .select({
+        id: oauthGrants.id,
+        clientId: oauthGrants.clientId,
+        userId: oauthGrants.userId,
+        email: users.email,
+        virtualMcp: virtualMcps.slug,
+        scope: oauthGrants.scope,
+        createdAt: oauthGrants.createdAt,
+        revokedAt: oauthGrants.revokedAt,
+        revokedReason: oauthGrants.revokedReason,
+      })
+      .from(oauthGrants)
+      .innerJoin(users, eq(users.id, oauthGrants.userId))
+      .innerJoin(virtualMcps, eq(virtualMcps.id, oauthGrants.virtualMcpId))
+      .where(conditions.length ? and(...conditions) : undefined)
+      .orderBy(desc(oauthGrants.createdAt))
+      .all();
+  }
+
+  findConsent(userId: string, clientId: string): OAuthConsentRow | undefined {
+    return this.db.select().from(oauthConsents).where(and(eq(oauthConsents.userId, userId), eq(oauthConsents.clientId, clientId))).get();
+  }
+
+  saveConsent(row: OAuthConsentRow): void {
+    this.db.insert(oauthConsents).values(row).onConflictDoUpdate({ target: [oauthConsents.userId, oauthConsents.clientId], set: { scope: row.scope, grantedAt: row.grantedAt } }).run();
+  }
+
+  deleteConsent(userId: string, clientId: string): boolean {
+    return this.db.delete(oauthConsents).where(and(eq(oauthConsents.userId, userId), eq(oauthConsents.clientId, clientId))).returning({ u: oauthConsents.userId }).all().length === 1;
+  }
+
+  listConsents(userId?: string): (OAuthConsentRow & { email: string })[] {
+    return this.db
+      .select({ userId: oauthConsents.userId, clientId: oauthConsents.clientId, scope: oauthConsents.scope, grantedAt: oauthConsents.grantedAt, email: users.email })
+      .from(oauthConsents)
+      .innerJoin(users, eq(users.id, oauthConsents.userId))
+      .where(userId ? eq(oauthConsents.userId, userId) : undefined)
+      .orderBy(desc(oauthConsents.grantedAt))
+      .all();
+  }
+}

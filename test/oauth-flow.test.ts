@@ -1,0 +1,268 @@
+/**
+ * mintgate's authorization server end to end: the official MCP SDK client
+ * discovers, registers, sends the person's browser (a ScriptedBrowser) through
+ * sign-in and consent, exchanges the code and calls tools; then each way a
+ * request must be refused.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { UnauthorizedError } from "@modelcontextprotocol/sdk/client/auth.js";
+import { join } from "node:path";
+import { writeFileSync } from "node:fs";
+import { runMintgate, startGateway, tempDir, type RunningGateway } from "./harness.ts";
+import { ScriptedBrowser } from "./fixtures/browser.ts";
+import { approveInBrowser, localSignIn, MemoryOAuthProvider } from "./fixtures/oauth-client.ts";
+
+const CONFIG = {
+  connectors: [{ name: "demo", kind: "builtin", server: "demo" }],
+  virtualMcps: [
+    { slug: "alpha", name: "Alpha tools", connectors: [{ connector: "demo" }] },
+    { slug: "beta", name: "Beta tools", connectors: [{ connector: "demo" }] },
+  ],
+};
+const PASSWORD = "correct horse battery staple";
+const REDIRECT = "http://127.0.0.1:9/callback";
+
+let gateway: RunningGateway;
+let dataDir: string;
+
+beforeAll(async () => {
+  dataDir = join(tempDir("mintgate-oauth"), "data");
+  expect((await runMintgate(["init", "--data", dataDir])).code).toBe(0);
+  const file = join(dataDir, "..", "mintgate.yaml");
+  writeFileSync(file, JSON.stringify(CONFIG));
+  const applied = await runMintgate(["apply", "-f", file, "--data", dataDir]);
+  expect(applied.stderr).toBe("");
+  for (const email of ["ann@example.com", "bob@example.com"]) {
+    const added = await runMintgate(["users", "add", email, "--data", dataDir], { stdin: `${PASSWORD}\n` });
+    expect(added.stderr).not.toContain("mintgate:");
+    expect(added.code).toBe(0);
+  }
+  gateway = await startGateway({ dataDir, args: ["--access-token-ttl", "3s"] });
+});
+
+afterAll(async () => {
+  await gateway?.stop();
+});
+
+/** The SDK's OAuth dance for one person; returns the connected client and its provider. */
+async function signInWithSdk(slug: string, email: string, options: { browser?: ScriptedBrowser; provider?: MemoryOAuthProvider } = {}) {
+  const url = new URL(`${gateway.url}/mcp/${slug}`);
+  const provider = options.provider ?? new MemoryOAuthProvider(REDIRECT);
+  const browser = options.browser ?? new ScriptedBrowser();
+  const first = new StreamableHTTPClientTransport(url, { authProvider: provider });
+  const client = new Client({ name: "oauth-test", version: "1.0.0" });
+  const failed = await client.connect(first).then(() => undefined, (error: unknown) => error);
+  expect(failed).toBeInstanceOf(UnauthorizedError);
+  expect(provider.authorizationUrl).toBeDefined();
+  const { callback, sawConsent } = await approveInBrowser(browser, provider.authorizationUrl!, REDIRECT, localSignIn(browser, email, PASSWORD));
+  expect(callback.searchParams.get("iss")).toBe(new URL(gateway.url).origin);
+  expect(callback.searchParams.get("state")).toBe(provider.authorizationUrl!.searchParams.get("state"));
+  await first.finishAuth(callback.searchParams.get("code")!);
+  const connected = new Client({ name: "oauth-test", version: "1.0.0" });
+  await connected.connect(new StreamableHTTPClientTransport(url, { authProvider: provider }));
+  return { client: connected, provider, browser, sawConsent };
+}
+
+async function token(form: Record<string, string>, headers: Record<string, string> = {}) {
+  const response = await fetch(`${gateway.url}/token`, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded", ...headers }, body: new URLSearchParams(form) });
+  return { status: response.status, body: (await response.json()) as Record<string, unknown>, headers: response.headers };
+}
+
+async function registerClient(): Promise<string> {
+  const response = await fetch(`${gateway.url}/register`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ client_name: "Raw test client", redirect_uris: [REDIRECT] }) });
+  expect(response.status).toBe(201);
+  return ((await response.json()) as { client_id: string }).client_id;
+}
+
+function pkce() {
+  const verifier = Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64url");
+  const challenge = new Bun.CryptoHasher("sha256").update(verifier).digest("base64url");
+  return { verifier, challenge };
+}
+
+function authorizeUrl(clientId: string, params: Record<string, string | undefined>): URL {
+  const url = new URL(`${gateway.url}/authorize`);
+  const all: Record<string, string | undefined> = { response_type: "code", client_id: clientId, redirect_uri: REDIRECT, state: "s-1", resource: `${gateway.url}/mcp/alpha`, ...params };
+  for (const [key, value] of Object.entries(all)) if (value !== undefined) url.searchParams.set(key, value);
+  return url;
+}
+
+/** Signs ann in through raw HTTP (no SDK) and returns the code sent back to the client. */
+async function codeFor(clientId: string, challenge: string, browser = new ScriptedBrowser()): Promise<string> {
+  const { callback } = await approveInBrowser(browser, authorizeUrl(clientId, { code_challenge: challenge, code_challenge_method: "S256" }), REDIRECT, localSignIn(browser, "ann@example.com", PASSWORD));
+  return callback.searchParams.get("code")!;
+}
+
+const mcpStatus = async (slug: string, accessToken: string) =>
+  (
+    await fetch(`${gateway.url}/mcp/${slug}`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${accessToken}`, "content-type": "application/json", accept: "application/json, text/event-stream" },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "raw", version: "1" } } }),
+    })
+  ).status;
+
+describe("signing in an AI client", () => {
+  test("the SDK client discovers, registers, signs ann in, gets her consent and calls a tool; the next sign-in skips consent", async () => {
+    const browser = new ScriptedBrowser();
+    const { client, provider, sawConsent } = await signInWithSdk("alpha", "ann@example.com", { browser });
+    expect(sawConsent).toBe(true);
+    const tools = await client.listTools();
+    expect(tools.tools.map((t) => t.name)).toContain("demo__echo");
+    const result = await client.callTool({ name: "demo__echo", arguments: { text: "hi from ann" } });
+    expect(JSON.stringify(result.content)).toContain("hi from ann");
+    expect(provider.tokens()?.refresh_token).toMatch(/^mgt_rt_/);
+    await client.close();
+
+    // Same person, same client, a new sign-in: approved before, so no consent page this time.
+    const again = await signInWithSdk("alpha", "ann@example.com", { browser, provider: new MemoryOAuthProvider(REDIRECT) });
+    // A new provider registers a new client (as Claude does), so consent is asked again for it...
+    expect(again.sawConsent).toBe(true);
+    await again.client.close();
+    // ...but the same client signing in again goes straight back.
+    const same = await approveInBrowser(browser, authorizeUrl(provider.clientInformation()!.client_id, { ...(() => { const p = pkce(); return { code_challenge: p.challenge, code_challenge_method: "S256" }; })() }), REDIRECT, localSignIn(browser, "ann@example.com", PASSWORD));
+    expect(same.sawConsent).toBe(false);
+  });
+
+  test("a wrong password shows the sign-in page again with the reason and issues nothing", async () => {
+    const clientId = await registerClient();
+    const browser = new ScriptedBrowser();
+    const { challenge } = pkce();
+    const page = await browser.open(authorizeUrl(clientId, { code_challenge: challenge, code_challenge_method: "S256" }));
+    const after = await browser.submit(page, { match: (f) => f.action.endsWith("/login") }, { email: "ann@example.com", password: "not the password" });
+    expect(after.status).toBe(401);
+    expect(after.html).toContain("The email or password is not right.");
+    expect(browser.redirectsSeen.some((u) => u.href.startsWith(REDIRECT))).toBe(false);
+  });
+});
+
+describe("refused at /authorize", () => {
+  test("no PKCE, plain PKCE and no state go back to the client as errors with iss; a bad redirect URI or client gets a page and no redirect", async () => {
+    const clientId = await registerClient();
+    const { challenge } = pkce();
+    const cases: [Record<string, string | undefined>, string][] = [
+      [{}, "PKCE is required"],
+      [{ code_challenge: challenge, code_challenge_method: "plain" }, "S256"],
+      [{ code_challenge: challenge, code_challenge_method: "S256", state: undefined }, "state"],
+      [{ code_challenge: challenge, code_challenge_method: "S256", resource: "https://elsewhere.example/mcp/x" }, "not a virtual MCP"],
+    ];
+    for (const [params, expected] of cases) {
+      const response = await fetch(authorizeUrl(clientId, params), { redirect: "manual" });
+      expect(response.status).toBe(303);
+      const location = new URL(response.headers.get("location")!);
+      expect(location.origin + location.pathname).toBe(REDIRECT);
+      expect(location.searchParams.get("error")).toBeTruthy();
+      expect(location.searchParams.get("error_description")).toContain(expected);
+      expect(location.searchParams.get("iss")).toBe(new URL(gateway.url).origin);
+    }
+    for (const params of [{ redirect_uri: "https://attacker.example/cb" }, { client_id: "mgc_unknown" }, { redirect_uri: "http://127.0.0.1:9/other" }]) {
+      const response = await fetch(authorizeUrl(clientId, { code_challenge: challenge, code_challenge_method: "S256", ...params }), { redirect: "manual" });
+      expect(response.status).toBe(400);
+      expect(response.headers.get("location")).toBeNull();
+      expect(response.headers.get("content-type")).toContain("text/html");
+      expect(response.headers.get("content-security-policy")).toContain("frame-ancestors 'none'");
+    }
+  });
+});
+
+describe("refused at /token", () => {
+  test("a wrong code_verifier; a reused code, which also revokes the tokens it issued; an unknown client gets 401 invalid_client", async () => {
+    const clientId = await registerClient();
+    const { verifier, challenge } = pkce();
+    const code = await codeFor(clientId, challenge);
+    const wrong = await token({ grant_type: "authorization_code", client_id: clientId, code, code_verifier: pkce().verifier, redirect_uri: REDIRECT });
+    expect(wrong.status).toBe(400);
+    expect(wrong.body.error).toBe("invalid_grant");
+    expect(wrong.headers.get("cache-control")).toBe("no-store");
+
+    const code2 = await codeFor(clientId, challenge);
+    const good = await token({ grant_type: "authorization_code", client_id: clientId, code: code2, code_verifier: verifier, redirect_uri: REDIRECT, resource: `${gateway.url}/mcp/alpha` });
+    expect(good.status).toBe(200);
+    expect(good.body.token_type).toBe("Bearer");
+    expect(await mcpStatus("alpha", good.body.access_token as string)).toBe(200);
+    const reused = await token({ grant_type: "authorization_code", client_id: clientId, code: code2, code_verifier: verifier, redirect_uri: REDIRECT });
+    expect(reused.status).toBe(400);
+    expect(reused.body.error).toBe("invalid_grant");
+    expect(await mcpStatus("alpha", good.body.access_token as string)).toBe(401);
+    const refreshAfterReuse = await token({ grant_type: "refresh_token", client_id: clientId, refresh_token: good.body.refresh_token as string });
+    expect(refreshAfterReuse.body.error).toBe("invalid_grant");
+
+    const unknown = await token({ grant_type: "authorization_code", client_id: "mgc_no_such_client", code: "x", code_verifier: verifier });
+    expect(unknown.status).toBe(401);
+    expect(unknown.body.error).toBe("invalid_client");
+  });
+
+  test("refresh tokens rotate; an old one coming back after its successor was used revokes the whole family", async () => {
+    const clientId = await registerClient();
+    const { verifier, challenge } = pkce();
+    const first = await token({ grant_type: "authorization_code", client_id: clientId, code: await codeFor(clientId, challenge), code_verifier: verifier, redirect_uri: REDIRECT });
+    const a = first.body.refresh_token as string;
+    const second = await token({ grant_type: "refresh_token", client_id: clientId, refresh_token: a, resource: `${gateway.url}/mcp/alpha` });
+    expect(second.status).toBe(200);
+    const b = second.body.refresh_token as string;
+    expect(b).not.toBe(a);
+    // A retry of `a` right away (the client lost the answer) is tolerated while `b` is unused.
+    const retry = await token({ grant_type: "refresh_token", client_id: clientId, refresh_token: a });
+    expect(retry.status).toBe(200);
+    const third = await token({ grant_type: "refresh_token", client_id: clientId, refresh_token: b });
+    expect(third.status).toBe(200);
+    const replay = await token({ grant_type: "refresh_token", client_id: clientId, refresh_token: a });
+    expect(replay.status).toBe(400);
+    expect(replay.body.error).toBe("invalid_grant");
+    expect(String(replay.body.error_description)).toContain("revoked");
+    expect(await mcpStatus("alpha", third.body.access_token as string)).toBe(401);
+    const afterFamily = await token({ grant_type: "refresh_token", client_id: clientId, refresh_token: third.body.refresh_token as string });
+    expect(afterFamily.body.error).toBe("invalid_grant");
+  });
+});
+
+describe("refused at /mcp", () => {
+  test("a token for alpha on beta; an expired token; a revoked token; a disabled person's token, at once", async () => {
+    const clientId = await registerClient();
+    const { verifier, challenge } = pkce();
+    const issued = await token({ grant_type: "authorization_code", client_id: clientId, code: await codeFor(clientId, challenge), code_verifier: verifier, redirect_uri: REDIRECT });
+    const accessToken = issued.body.access_token as string;
+    expect(issued.body.expires_in).toBe(3);
+    expect(await mcpStatus("alpha", accessToken)).toBe(200);
+    const onBeta = await fetch(`${gateway.url}/mcp/beta`, { method: "POST", headers: { authorization: `Bearer ${accessToken}`, "content-type": "application/json" }, body: "{}" });
+    expect(onBeta.status).toBe(401);
+    expect(onBeta.headers.get("www-authenticate")).toContain('error="invalid_token"');
+
+    // Revocation through /revoke (RFC 7009) is immediate.
+    const fresh = await token({ grant_type: "refresh_token", client_id: clientId, refresh_token: issued.body.refresh_token as string });
+    const revoke = await fetch(`${gateway.url}/revoke`, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: new URLSearchParams({ client_id: clientId, token: fresh.body.access_token as string }) });
+    expect(revoke.status).toBe(200);
+    expect(await mcpStatus("alpha", fresh.body.access_token as string)).toBe(401);
+
+    // Expiry (this gateway issues 3-second tokens).
+    await Bun.sleep(3200);
+    expect(await mcpStatus("alpha", accessToken)).toBe(401);
+
+    // A disabled person: a token that worked a moment ago stops working, refresh too.
+    const bobClient = await registerClient();
+    const browser = new ScriptedBrowser();
+    const bobPkce = pkce();
+    const { callback } = await approveInBrowser(browser, authorizeUrl(bobClient, { code_challenge: bobPkce.challenge, code_challenge_method: "S256" }), REDIRECT, localSignIn(browser, "bob@example.com", PASSWORD));
+    const bob = await token({ grant_type: "authorization_code", client_id: bobClient, code: callback.searchParams.get("code")!, code_verifier: bobPkce.verifier, redirect_uri: REDIRECT });
+    expect(await mcpStatus("alpha", bob.body.access_token as string)).toBe(200);
+    const disabled = await runMintgate(["users", "disable", "bob@example.com", "--data", dataDir]);
+    expect(disabled.code).toBe(0);
+    expect(await mcpStatus("alpha", bob.body.access_token as string)).toBe(401);
+    const bobRefresh = await token({ grant_type: "refresh_token", client_id: bobClient, refresh_token: bob.body.refresh_token as string });
+    expect(bobRefresh.body.error).toBe("invalid_grant");
+  });
+
+  test("every sign-in, consent and token event is recorded", async () => {
+    const response = await fetch(`${gateway.url}/admin/api/auth-events?limit=500`, { headers: { authorization: `Bearer ${gateway.adminToken()}` } });
+    expect(response.status).toBe(200);
+    const events = (await response.json()) as { type: string; outcome: string; reason: string | null }[];
+    const kinds = new Set(events.map((e) => `${e.type}:${e.outcome}`));
+    for (const kind of ["sign_in:ok", "sign_in:refused", "consent_granted:ok", "client_registered:ok", "token_issued:ok", "token_refreshed:ok", "token_revoked:ok", "token_refused:refused", "user_disabled:ok"]) {
+      expect(kinds).toContain(kind);
+    }
+    expect(JSON.stringify(events)).not.toContain(PASSWORD);
+    expect(JSON.stringify(events)).not.toMatch(/mgt_(at|rt|ac)_/);
+  });
+});
