@@ -58,3 +58,192 @@ describe("the test IdP", () => {
     expect(refreshed.claims()!.groups).toEqual(["eng"]);
   });
 });
+
+// ---- mintgate's relying party (SsoService) against the test IdP, in-process on a real data dir ----
+import { join } from "node:path";
+import { UserDirectory } from "../src/auth/accounts/index.ts";
+import { PublicUrls } from "../src/auth/public-urls.ts";
+import { SsoService } from "../src/auth/sso/index.ts";
+import { loadSettings } from "../src/config/index.ts";
+import { openDataDir, type DataDir } from "../src/runtime/index.ts";
+import { runMintgate, tempDir } from "./harness.ts";
+
+const PUBLIC = "http://127.0.0.1:9";
+const SECRET = "idp-client-secret-value-1234";
+
+interface Rig {
+  dir: DataDir;
+  users: UserDirectory;
+  sso: SsoService;
+  signIn(provider: string, login: string, tamper?: (url: URL) => URL, pending?: (p: { state: string; nonce: string }) => void): Promise<import("../src/auth/accounts/index.ts").UserRecord>;
+}
+
+const opened: DataDir[] = [];
+afterAll(() => {
+  for (const dir of opened.splice(0)) dir.close();
+});
+
+function rig(): Rig {
+  const dataDir = join(tempDir("mintgate-sso"), "data");
+  const dir = openDataDir(loadSettings({ data: dataDir }), { initialise: true });
+  opened.push(dir);
+  const users = new UserDirectory(dir.store);
+  const sso = new SsoService({ store: dir.store, secrets: dir.secrets, users, urls: new PublicUrls(PUBLIC) });
+  return {
+    dir,
+    users,
+    sso,
+    async signIn(provider, login, tamper, editPending) {
+      const { url, pending } = await sso.begin(provider);
+      if (editPending) editPending(pending);
+      const browser = new ScriptedBrowser();
+      const stopAt = (u: URL) => u.origin === PUBLIC;
+      const page = await browser.open(url, { stopAt });
+      const back = await browser.submit(page, { stopAt }, { login, password: "pw" });
+      expect(back.stopped).toBe(true);
+      return sso.complete(provider, tamper ? tamper(back.url) : back.url, pending, "192.0.2.7");
+    },
+  };
+}
+
+const callback = (name: string) => `${PUBLIC}/sso/callback/${name}`;
+
+describe("SSO sign-in through a real OIDC provider", () => {
+  test("signs a person in with their groups, keyed by provider and subject; groups follow the IdP", async () => {
+    const idp = await startOidcIdp({
+      users: [{ sub: "okta-1", email: "Alice@Example.com", name: "Alice", groups: ["eng", "ops"] }],
+      clients: [{ client_id: "mg", client_secret: SECRET, redirect_uris: [callback("corp")] }],
+    });
+    const r = rig();
+    r.sso.add({ name: "corp", kind: "oidc", issuer: idp.issuer, clientId: "mg", clientSecret: SECRET, allowedDomains: ["example.com"] });
+    const { url } = await r.sso.begin("corp");
+    const start = new URL(url);
+    expect(start.searchParams.get("code_challenge_method")).toBe("S256");
+    expect(start.searchParams.get("scope")).toBe("openid email profile offline_access");
+    expect(start.searchParams.get("redirect_uri")).toBe(callback("corp"));
+    expect(start.searchParams.has("resource")).toBe(false);
+
+    const alice = await r.signIn("corp", "okta-1");
+    expect(alice.email).toBe("alice@example.com");
+    expect(alice.role).toBe("member");
+    expect(alice.groups).toEqual(["eng", "ops"]);
+    r.users.addGroup(alice.id, "manual-one");
+
+    // Groups are replaced at the next sign-in; hand-assigned ones stay; the same person.
+    idp.setUser({ sub: "okta-1", email: "alice@example.com", groups: ["eng", "security"] });
+    const again = await r.signIn("corp", "okta-1");
+    expect(again.id).toBe(alice.id);
+    expect(again.groups).toEqual(["eng", "manual-one", "security"]);
+
+    // And at a refresh, with the IdP's refresh token kept encrypted at sign-in.
+    idp.setUser({ sub: "okta-1", email: "alice@example.com", groups: ["ops"] });
+    expect(await r.sso.refreshGroups(alice.id)).toEqual([{ ok: true, provider: "corp", groups: ["ops"] }]);
+    expect(r.users.get(alice.id).groups).toEqual(["manual-one", "ops"]);
+
+    const events = r.dir.store.authEvents.list({ type: "sign_in" });
+    expect(events[0]).toMatchObject({ outcome: "ok", provider: "corp", userId: alice.id, ip: "192.0.2.7" });
+  });
+
+  test("refuses a wrong state or nonce, a disallowed domain, an unverified email, a disabled person", async () => {
+    const idp = await startOidcIdp({
+      users: [
+        { sub: "u-ok", email: "ok@example.com", groups: ["g"] },
+        { sub: "u-other", email: "eve@elsewhere.org" },
+        { sub: "u-unverified", email: "un@example.com", email_verified: false },
+      ],
+      clients: [{ client_id: "mg", client_secret: SECRET, redirect_uris: [callback("corp")] }],
+    });
+    const r = rig();
+    r.sso.add({ name: "corp", kind: "oidc", issuer: idp.issuer, clientId: "mg", clientSecret: SECRET, allowedDomains: ["example.com"] });
+
+    const stateTampered = (u: URL) => {
+      const copy = new URL(u);
+      copy.searchParams.set("state", "not-the-state");
+      return copy;
+    };
+    await expect(r.signIn("corp", "u-ok", stateTampered)).rejects.toThrow(/does not belong to the sign-in you started/);
+    await expect(r.signIn("corp", "u-ok", undefined, (p) => (p.nonce = "another-nonce"))).rejects.toThrow(/could not be verified/);
+    await expect(r.signIn("corp", "u-other")).rejects.toThrow(/Accounts of elsewhere.org cannot sign in here/);
+    await expect(r.signIn("corp", "u-unverified")).rejects.toThrow(/not verified/);
+    await expect(r.sso.complete("corp", new URL(`${callback("corp")}?code=x&state=y`), { provider: "other" })).rejects.toThrow(/not started here/);
+
+    const ok = await r.signIn("corp", "u-ok");
+    r.users.disable(ok.id);
+    await expect(r.signIn("corp", "u-ok")).rejects.toThrow(/disabled/);
+
+    const reasons = r.dir.store.authEvents.list({ type: "sign_in" }).filter((e) => e.outcome === "refused").map((e) => e.reason);
+    expect(reasons).toContain("state mismatch");
+    expect(reasons.some((x) => x?.startsWith("code exchange or ID token check failed"))).toBe(true);
+    expect(reasons).toContain("email domain elsewhere.org not allowed");
+    expect(reasons).toContain("email not verified");
+    expect(reasons).toContain("account disabled");
+    expect(r.users.list().map((u) => u.email)).toEqual(["ok@example.com"]);
+  });
+
+  test("the same email from two providers is two people", async () => {
+    const idpA = await startOidcIdp({ users: [{ sub: "a-1", email: "sam@example.com", groups: ["a"] }], clients: [{ client_id: "mg", client_secret: SECRET, redirect_uris: [callback("one")] }] });
+    const idpB = await startOidcIdp({ users: [{ sub: "a-1", email: "sam@example.com", groups: ["b"] }], clients: [{ client_id: "mg", client_secret: SECRET, redirect_uris: [callback("two")] }] });
+    const r = rig();
+    r.sso.add({ name: "one", kind: "oidc", issuer: idpA.issuer, clientId: "mg", clientSecret: SECRET });
+    r.sso.add({ name: "two", kind: "oidc", issuer: idpB.issuer, clientId: "mg", clientSecret: SECRET });
+    const one = await r.signIn("one", "a-1");
+    const two = await r.signIn("two", "a-1");
+    expect(one.id).not.toBe(two.id);
+    expect(one.groups).toEqual(["a"]);
+    expect(two.groups).toEqual(["b"]);
+    expect(r.users.findByEmail("sam@example.com")).toHaveLength(2);
+  });
+
+  test("Entra-like claims: tid:oid is the key, the tenant is checked, an overage is reported", async () => {
+    const tenant = "11111111-2222-3333-4444-555555555555";
+    const idp = await startOidcIdp({
+      users: [
+        { sub: "pairwise-1", email: "e@contoso.com", tid: tenant, oid: "aaaaaaaa-0000-0000-0000-000000000001", groups: ["g-1"], claims: { roles: ["Gateway.User"] } },
+        { sub: "pairwise-2", email: "f@contoso.com", tid: tenant, oid: "aaaaaaaa-0000-0000-0000-000000000002", claims: { roles: ["Gateway.Admin"], _claim_names: { groups: "src1" }, _claim_sources: { src1: { endpoint: "https://graph.microsoft.com/v1.0/users/x/getMemberObjects" } } } },
+        { sub: "pairwise-3", email: "g@fabrikam.com", tid: "99999999-2222-3333-4444-555555555555", oid: "aaaaaaaa-0000-0000-0000-000000000003" },
+      ],
+      clients: [{ client_id: "mg", client_secret: SECRET, redirect_uris: [callback("entra")] }],
+    });
+    const r = rig();
+    // An Entra provider's issuer is derived from the tenant; point this one at the test IdP by writing the row's issuer.
+    r.sso.add({ name: "entra", kind: "entra", tenant, clientId: "mg", clientSecret: SECRET });
+    expect(r.sso.get("entra").issuer).toBe(`https://login.microsoftonline.com/${tenant}/v2.0`);
+    r.dir.store.identityProviders.update("entra", { issuer: idp.issuer, updatedAt: Date.now() + 1 });
+    expect(new URL((await r.sso.begin("entra")).url).searchParams.get("scope")).toBe("openid email profile offline_access");
+
+    const e = await r.signIn("entra", "pairwise-1");
+    expect(e.groups).toEqual(["Gateway.User", "g-1"]);
+    expect(r.users.get(e.id).identities[0]!.subject).toBe(`${tenant}:aaaaaaaa-0000-0000-0000-000000000001`);
+
+    const f = await r.signIn("entra", "pairwise-2");
+    expect(f.groups).toEqual(["Gateway.Admin"]);
+    expect(r.users.get(f.id).identities[0]!.claims).toMatchObject({ groupsOverage: true });
+    const okEvent = r.dir.store.authEvents.list({ type: "sign_in", userId: f.id })[0]!;
+    expect(JSON.parse(okEvent.detail!).groupsOverage).toContain("overage");
+
+    await expect(r.signIn("entra", "pairwise-3")).rejects.toThrow(/another Entra tenant/);
+  });
+
+  test("Google: the hd claim must be an allowed domain; no groups, and says so", async () => {
+    const idp = await startOidcIdp({
+      users: [
+        { sub: "g-1", email: "w@corp.example", hd: "corp.example" },
+        { sub: "g-2", email: "someone@gmail.com" },
+      ],
+      clients: [{ client_id: "mg", client_secret: SECRET, redirect_uris: [callback("google")] }],
+    });
+    const r = rig();
+    expect(() => r.sso.add({ name: "google", kind: "google", clientId: "mg", clientSecret: SECRET })).toThrow(/needs --allowed-domains/);
+    r.sso.add({ name: "google", kind: "google", clientId: "mg", clientSecret: SECRET, allowedDomains: ["corp.example"] });
+    expect(r.sso.get("google").groups).toContain("groups from the Google Directory API are not supported yet");
+    r.dir.store.identityProviders.update("google", { issuer: idp.issuer, updatedAt: Date.now() + 1 });
+    const start = new URL((await r.sso.begin("google")).url);
+    expect(start.searchParams.get("access_type")).toBe("offline");
+    expect(start.searchParams.get("prompt")).toBe("consent");
+    expect(start.searchParams.get("hd")).toBe("corp.example");
+    expect(start.searchParams.get("scope")).toBe("openid email profile");
+    const w = await r.signIn("google", "g-1");
+    expect(w.groups).toEqual([]);
+    await expect(r.signIn("google", "g-2")).rejects.toThrow(/Sign in with a Google account of corp.example/);
+  });
+});

@@ -8,6 +8,8 @@ import { AccessTokenRepository } from "./repositories/access-tokens.ts";
 import { CallRecordRepository } from "./repositories/call-records.ts";
 import { GatewayConfigRepository } from "./repositories/gateway-config.ts";
 import { AuthEventRepository } from "./repositories/auth-events.ts";
+import { UserRepository } from "./repositories/users.ts";
+import { IdentityProviderRepository } from "./repositories/identity-providers.ts";
 
 import type { KeyVersionRow } from "./repositories/secrets.ts";
 export type { SecretRow, SealedValue, KeyVersionRow } from "./repositories/secrets.ts";
@@ -16,6 +18,8 @@ export type { AccessTokenRow } from "./repositories/access-tokens.ts";
 export type { CallRecord, CallOutcome } from "./repositories/call-records.ts";
 export type { ToolApproval } from "./repositories/gateway-config.ts";
 export type { AuthEventRow, NewAuthEvent } from "./repositories/auth-events.ts";
+export type { UserRow, UserIdentityRow, UserGroupRow } from "./repositories/users.ts";
+export type { IdentityProviderRow } from "./repositories/identity-providers.ts";
 export type { SecretRepository, AdminTokenRepository };
 export { LATEST_SCHEMA_VERSION };
 
@@ -28,6 +32,8 @@ export interface Store {
   readonly accessTokens: AccessTokenRepository;
   readonly callRecords: CallRecordRepository;
   readonly authEvents: AuthEventRepository;
+  readonly users: UserRepository;
+  readonly identityProviders: IdentityProviderRepository;
   readonly schemaVersion: number;
   /** Runs fn in one immediate (write-locking) transaction. */
   transaction<T>(fn: () => T): T;
@@ -75,6 +81,8 @@ export function openStore(path: string, options: { create?: boolean } = {}): Sto
     accessTokens: new AccessTokenRepository(db),
     callRecords: new CallRecordRepository(db),
     authEvents: new AuthEventRepository(db),
+    users: new UserRepository(db),
+    identityProviders: new IdentityProviderRepository(db),
     schemaVersion: schemaVersionOf(sqlite),
     transaction: (fn) => sqlite.transaction(fn).immediate(),
     dataVersion: () => (sqlite.query("PRAGMA data_version").get() as { data_version: number }).data_version,

@@ -1,0 +1,356 @@
+import { randomUUID } from "node:crypto";
+import { conflict, invalid, MintgateError, notFound, unauthorized } from "../../errors/index.ts";
+import type { Store, UserIdentityRow, UserRow } from "../../store/index.ts";
+import { AuthEvents } from "../events.ts";
+import { LoginThrottle } from "./throttle.ts";
+
+export type Role = "admin" | "member";
+
+/** A person as the rest of mintgate sees them. */
+export interface UserRecord {
+  id: string;
+  email: string;
+  name: string | null;
+  role: Role;
+  disabled: boolean;
+  /** Every group, whatever its source, sorted and without duplicates. */
+  groups: string[];
+  createdAt: string;
+  lastSignInAt: string | null;
+}
+
+export interface UserIdentityInfo {
+  /** "local" or an SSO provider's name. */
+  provider: string;
+  subject: string;
+  email: string | null;
+  createdAt: string;
+  lastSignInAt: string | null;
+  /** Non-secret facts from the last ID token (hd, tid, groups overage…). */
+  claims: Record<string, unknown> | null;
+}
+
+/** What the admin API and `users list` show. */
+export interface UserDetails extends UserRecord {
+  disabledAt: string | null;
+  hasPassword: boolean;
+  /** Each group with where it came from: "manual" or a provider name. */
+  groupSources: { group: string; source: string }[];
+  identities: UserIdentityInfo[];
+}
+
+export interface ProviderSignIn {
+  provider: string;
+  /** The provider's immutable subject (Entra: `${tid}:${oid}`). */
+  subject: string;
+  email: string;
+  name?: string | null | undefined;
+  /** The groups the provider vouches for now; they replace this provider's earlier ones. */
+  groups: string[];
+  /** Non-secret claims worth keeping on the identity (hd, tid, overage…). */
+  claims?: Record<string, unknown> | undefined;
+}
+
+/** Sign-in refused because of too many failures; `retryAt` says when to try again. */
+export class SignInThrottled extends MintgateError {
+  constructor(
+    message: string,
+    readonly retryAt: number,
+  ) {
+    super("unauthorized", message);
+    this.name = "SignInThrottled";
+  }
+}
+
+const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+export const MIN_PASSWORD_LENGTH = 12;
+const MAX_PASSWORD_LENGTH = 1024;
+const LOCAL = "local";
+const MANUAL = "manual";
+/** Failures before an account, or an IP address, is locked out (an IP has more room: a whole office may share it). */
+const ACCOUNT_THRESHOLD = 5;
+const IP_THRESHOLD = 20;
+const WRONG_CREDENTIALS = "The email or password is not right.";
+
+export function normaliseEmail(email: string): string {
+  const value = email.trim().toLowerCase();
+  if (!EMAIL.test(value) || value.length > 320) throw invalid(`"${email}" is not an email address.`);
+  return value;
+}
+
+function checkPassword(password: string): void {
+  if (password.length < MIN_PASSWORD_LENGTH) throw invalid(`The password is too short: use at least ${MIN_PASSWORD_LENGTH} characters.`);
+  if (password.length > MAX_PASSWORD_LENGTH) throw invalid(`The password is too long: use at most ${MAX_PASSWORD_LENGTH} characters.`);
+}
+
+function checkGroupName(group: string): string {
+  const name = group.trim();
+  if (name.length === 0 || name.length > 256 || /[\u0000-\u001f\u007f]/.test(name)) throw invalid(`"${group}" is not a group name: use 1–256 printable characters.`);
+  return name;
+}
+
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+
+function minutesFromNow(at: number, now: number): string {
+  const seconds = Math.max(1, Math.ceil((at - now) / 1000));
+  return seconds < 90 ? `${seconds} seconds` : `${Math.ceil(seconds / 60)} minutes`;
+}
+
+/**
+ * People: local accounts (argon2id passwords) and everyone who signed in
+ * through an SSO provider, with their roles and groups. SSO people are keyed
+ * by (provider, subject), never by email alone.
+ */
+export class UserDirectory {
+  private readonly events: AuthEvents;
+  private readonly now: () => number;
+  private readonly accountThrottle: LoginThrottle;
+  private readonly ipThrottle: LoginThrottle;
+  private dummyHash: Promise<string> | undefined;
+
+  constructor(
+    private readonly store: Store,
+    options: { events?: AuthEvents; now?: () => number } = {},
+  ) {
+    this.now = options.now ?? Date.now;
+    this.events = options.events ?? new AuthEvents(store, this.now);
+    this.accountThrottle = new LoginThrottle(ACCOUNT_THRESHOLD, this.now);
+    this.ipThrottle = new LoginThrottle(IP_THRESHOLD, this.now);
+  }
+
+  private details(rows: UserRow[]): UserDetails[] {
+    const ids = rows.map((r) => r.id);
+    const groups = this.store.users.groupsOf(ids);
+    const identities = this.store.users.identitiesOf(ids);
+    return rows.map((row) => {
+      const own = groups.filter((g) => g.userId === row.id);
+      return {
+        id: row.id,
+        email: row.email,
+        name: row.name,
+        role: row.role,
+        disabled: row.disabledAt !== null,
+        groups: [...new Set(own.map((g) => g.groupName))].sort(),
+        createdAt: iso(row.createdAt)!,
+        lastSignInAt: iso(row.lastSignInAt),
+        disabledAt: iso(row.disabledAt),
+        hasPassword: row.passwordHash !== null,
+        groupSources: own.map((g) => ({ group: g.groupName, source: g.source })),
+        identities: identities.filter((i) => i.userId === row.id).map(toIdentityInfo),
+      };
+    });
+  }
+
+  private record(row: UserRow): UserRecord {
+    const { id, email, name, role, disabled, groups, createdAt, lastSignInAt } = this.details([row])[0]!;
+    return { id, email, name, role, disabled, groups, createdAt, lastSignInAt };
+  }
+
+  /** Everyone, sorted by email. */
+  list(): UserDetails[] {
+    return this.details(this.store.users.list());
+  }
+
+  /** One person with groups and identities; throws not_found. */
+  get(id: string): UserDetails {
+    const row = this.store.users.get(id);
+    if (!row) throw notFound(`There is no person with id "${id}"; \`mintgate users list\` shows them.`);
+    return this.details([row])[0]!;
+  }
+
+  /** The person with this id, or undefined (for token checks: is this person still allowed in?). */
+  find(id: string): UserRecord | undefined {
+    const row = this.store.users.get(id);
+    return row && this.record(row);
+  }
+
+  /** Everyone with this email (SSO people from different providers can share one). */
+  findByEmail(email: string): UserRecord[] {
+    return this.store.users.findByEmail(email.trim().toLowerCase()).map((row) => this.record(row));
+  }
+
+  /** A person by id or by email; an email shared by several people must be given as an id. */
+  resolve(ref: string): UserRow {
+    const byId = this.store.users.get(ref);
+    if (byId) return byId;
+    const matches = this.store.users.findByEmail(ref.trim().toLowerCase());
+    if (matches.length === 1) return matches[0]!;
+    if (matches.length > 1) {
+      throw conflict(`${matches.length} people have the email ${ref} (ids ${matches.map((m) => m.id).join(", ")}); name one by its id.`);
+    }
+    throw notFound(`There is no person "${ref}"; \`mintgate users list\` shows them.`);
+  }
+
+  /** Adds a local account that signs in with a password. */
+  async addLocal(options: { email: string; password: string; role?: Role; name?: string | undefined }): Promise<UserDetails> {
+    const email = normaliseEmail(options.email);
+    checkPassword(options.password);
+    const passwordHash = await Bun.password.hash(options.password, { algorithm: "argon2id" });
+    const now = this.now();
+    const id = randomUUID();
+    this.store.transaction(() => {
+      if (this.store.users.findIdentity(LOCAL, email)) throw conflict(`A local account for ${email} exists already; use \`mintgate users set-password ${email}\` to change its password.`);
+      this.store.users.add({ id, email, name: options.name ?? null, role: options.role ?? "member", passwordHash, createdAt: now, updatedAt: now });
+      this.store.users.addIdentity({ provider: LOCAL, subject: email, userId: id, email, createdAt: now });
+    });
+    return this.get(id);
+  }
+
+  async setPassword(ref: string, password: string): Promise<void> {
+    const row = this.resolve(ref);
+    checkPassword(password);
+    const local = this.store.users.identitiesOf([row.id]).find((i) => i.provider === LOCAL);
+    if (!local) throw invalid(`${row.email} signs in through SSO only and has no local account; add one with \`mintgate users add\`.`);
+    const passwordHash = await Bun.password.hash(password, { algorithm: "argon2id" });
+    this.store.users.update(row.id, { passwordHash, updatedAt: this.now() });
+    this.accountThrottle.clear(local.subject);
+  }
+
+  setRole(ref: string, role: Role): UserDetails {
+    if (role !== "admin" && role !== "member") throw invalid(`"${role}" is not a role: use admin or member.`);
+    const row = this.resolve(ref);
+    this.store.users.update(row.id, { role, updatedAt: this.now() });
+    return this.get(row.id);
+  }
+
+  /** Disables a person: sign-in is refused, and their tokens stop working (the bearer check reads `disabled`). */
+  disable(ref: string, actor?: { ip?: string | undefined; by?: string | undefined }): UserDetails {
+    const row = this.resolve(ref);
+    const now = this.now();
+    if (row.disabledAt === null) {
+      this.store.users.update(row.id, { disabledAt: now, updatedAt: now });
+      this.events.record({ type: "user_disabled", outcome: "ok", userId: row.id, email: row.email, ip: actor?.ip, detail: actor?.by ? { by: actor.by } : undefined });
+    }
+    return this.get(row.id);
+  }
+
+  enable(ref: string): UserDetails {
+    const row = this.resolve(ref);
+    if (row.disabledAt !== null) this.store.users.update(row.id, { disabledAt: null, updatedAt: this.now() });
+    return this.get(row.id);
+  }
+
+  addGroup(ref: string, group: string): UserDetails {
+    const row = this.resolve(ref);
+    this.store.users.addGroup(row.id, checkGroupName(group), MANUAL);
+    return this.get(row.id);
+  }
+
+  /** Removes a group assigned by hand; groups from a provider come back at the next sign-in, so they cannot be removed here. */
+  removeGroup(ref: string, group: string): UserDetails {
+    const row = this.resolve(ref);
+    const name = checkGroupName(group);
+    if (!this.store.users.removeGroup(row.id, name, MANUAL)) {
+      const fromProvider = this.store.users.groupsOf([row.id]).find((g) => g.groupName === name);
+      if (fromProvider) throw invalid(`${row.email} is in "${name}" through the provider ${fromProvider.source}; change it there.`);
+      throw notFound(`${row.email} is not in the group "${name}".`);
+    }
+    return this.get(row.id);
+  }
+
+  private hashOfNobody(): Promise<string> {
+    this.dummyHash ??= Bun.password.hash(randomUUID(), { algorithm: "argon2id" });
+    return this.dummyHash;
+  }
+
+  /**
+   * Checks a local account's password. Refused with one sentence; the
+   * same one for an unknown email and a wrong password, after the same work.
+   */
+  async authenticatePassword(email: string, password: string, ip: string | null | undefined): Promise<UserRecord> {
+    const key = email.trim().toLowerCase();
+    const ipKey = ip ?? "unknown";
+    const refuse = (reason: string, message: string, userId?: string) => {
+      this.events.record({ type: "sign_in", outcome: "refused", provider: LOCAL, email: key.slice(0, 320), userId, ip, reason });
+      return unauthorized(message);
+    };
+    const now = this.now();
+    const lockedUntil = Math.max(this.accountThrottle.lockedUntil(key) ?? 0, this.ipThrottle.lockedUntil(ipKey) ?? 0);
+    if (lockedUntil > now) {
+      const which = (this.accountThrottle.lockedUntil(key) ?? 0) >= lockedUntil ? "this account" : "this address";
+      this.events.record({ type: "sign_in", outcome: "refused", provider: LOCAL, email: key.slice(0, 320), ip, reason: `throttled: too many failed sign-ins for ${which}` });
+      throw new SignInThrottled(`Too many failed sign-ins for ${which}; try again in ${minutesFromNow(lockedUntil, now)}.`, lockedUntil);
+    }
+    const identity = key.length <= 320 ? this.store.users.findIdentity(LOCAL, key) : undefined;
+    const row = identity ? this.store.users.get(identity.userId) : undefined;
+    if (!row || row.passwordHash === null || password.length > MAX_PASSWORD_LENGTH) {
+      await Bun.password.verify(password.slice(0, MAX_PASSWORD_LENGTH), await this.hashOfNobody());
+      this.accountThrottle.fail(key);
+      this.ipThrottle.fail(ipKey);
+      throw refuse(row ? "no password set" : "unknown account", WRONG_CREDENTIALS, row?.id);
+    }
+    if (!(await Bun.password.verify(password, row.passwordHash))) {
+      this.accountThrottle.fail(key);
+      this.ipThrottle.fail(ipKey);
+      throw refuse("wrong password", WRONG_CREDENTIALS, row.id);
+    }
+    // Only after the password is right: a guesser learns nothing about disabled accounts.
+    if (row.disabledAt !== null) throw refuse("account disabled", "This account is disabled; ask an administrator of this mintgate.", row.id);
+    this.accountThrottle.clear(key);
+    const at = this.now();
+    this.store.users.update(row.id, { lastSignInAt: at });
+    this.store.users.updateIdentity(LOCAL, key, { lastSignInAt: at });
+    this.events.record({ type: "sign_in", outcome: "ok", provider: LOCAL, email: row.email, userId: row.id, ip });
+    return this.record(this.store.users.get(row.id)!);
+  }
+
+  /**
+   * The person behind an SSO sign-in: found by (provider, subject), created as
+   * a member the first time. Email and name follow the provider; this
+   * provider's groups are replaced by `groups`; manual groups stay. Throws
+   * unauthorized for a disabled person (the caller records the event).
+   */
+  upsertFromProvider(signIn: ProviderSignIn): UserRecord {
+    if (signIn.provider === LOCAL || signIn.provider === MANUAL) throw invalid(`"${signIn.provider}" cannot be an SSO provider name.`);
+    const email = signIn.email.trim().toLowerCase();
+    const groups = signIn.groups.map(checkGroupName);
+    const claims = signIn.claims ? JSON.stringify(signIn.claims) : null;
+    const now = this.now();
+    const id = this.store.transaction(() => {
+      const identity = this.store.users.findIdentity(signIn.provider, signIn.subject);
+      if (identity) {
+        const row = this.store.users.get(identity.userId)!;
+        if (row.disabledAt !== null) throw unauthorized("Your mintgate account is disabled; ask an administrator of this mintgate.");
+        this.store.users.update(row.id, { email, name: signIn.name ?? row.name, updatedAt: now, lastSignInAt: now });
+        this.store.users.updateIdentity(signIn.provider, signIn.subject, { email, claims, lastSignInAt: now });
+        this.store.users.replaceGroups(row.id, signIn.provider, groups);
+        return row.id;
+      }
+      const userId = randomUUID();
+      this.store.users.add({ id: userId, email, name: signIn.name ?? null, role: "member", passwordHash: null, createdAt: now, updatedAt: now, lastSignInAt: now });
+      this.store.users.addIdentity({ provider: signIn.provider, subject: signIn.subject, userId, email, claims, createdAt: now, lastSignInAt: now });
+      this.store.users.replaceGroups(userId, signIn.provider, groups);
+      return userId;
+    });
+    return this.record(this.store.users.get(id)!);
+  }
+
+  /** Replaces one provider's groups for a person (a group refresh without a sign-in). */
+  replaceProviderGroups(userId: string, provider: string, groups: string[], claims?: Record<string, unknown>): UserRecord {
+    const row = this.store.users.get(userId);
+    if (!row) throw notFound(`There is no person with id "${userId}".`);
+    this.store.transaction(() => {
+      this.store.users.replaceGroups(userId, provider, groups.map(checkGroupName));
+      if (claims) {
+        const identity = this.store.users.identitiesOf([userId]).find((i) => i.provider === provider);
+        if (identity) this.store.users.updateIdentity(provider, identity.subject, { claims: JSON.stringify(claims) });
+      }
+    });
+    return this.record(this.store.users.get(userId)!);
+  }
+
+  /** The SSO identities of a person (provider and subject), for a group refresh. */
+  identitiesOf(userId: string): UserIdentityInfo[] {
+    return this.store.users.identitiesOf([userId]).map(toIdentityInfo);
+  }
+}
+
+function toIdentityInfo(row: UserIdentityRow): UserIdentityInfo {
+  let claims: Record<string, unknown> | null = null;
+  try {
+    claims = row.claims ? (JSON.parse(row.claims) as Record<string, unknown>) : null;
+  } catch {
+    claims = null;
+  }
+  return { provider: row.provider, subject: row.subject, email: row.email, createdAt: iso(row.createdAt)!, lastSignInAt: iso(row.lastSignInAt), claims };
+}

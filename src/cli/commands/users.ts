@@ -1,0 +1,216 @@
+import { MIN_PASSWORD_LENGTH, UserDirectory, type UserDetails } from "../../auth/accounts/index.ts";
+import { invalid } from "../../errors/index.ts";
+import { DATA_OPTION, helpText, JSON_OPTION, printJson, stringValue, type Command } from "../command.ts";
+import { DATA_HELP, withDataDir } from "../data-dir.ts";
+import { readSecretValue } from "../prompt.ts";
+
+/** The password from stdin: its first line, or typed without echo on a terminal. */
+async function readPassword(email: string): Promise<string> {
+  const text = await readSecretValue(`Password for ${email} (at least ${MIN_PASSWORD_LENGTH} characters): `);
+  const password = text.split(/\r?\n/)[0] ?? "";
+  if (password.length === 0) throw invalid(`No password given: pipe it on standard input, for example \`printf '%s\\n' "$PW" | mintgate users add ${email}\`.`);
+  if (password.length < MIN_PASSWORD_LENGTH) throw invalid(`The password is too short: use at least ${MIN_PASSWORD_LENGTH} characters.`);
+  return password;
+}
+
+function printTable(header: string[], rows: string[][]): void {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  for (const row of [header, ...rows]) process.stdout.write(row.map((cell, i) => cell.padEnd(widths[i]!)).join("  ").trimEnd() + "\n");
+}
+
+function describe(user: UserDetails): string {
+  const lines = [
+    `${user.email}${user.name ? ` (${user.name})` : ""}`,
+    `  id:         ${user.id}`,
+    `  role:       ${user.role}`,
+    `  state:      ${user.disabled ? `disabled since ${user.disabledAt}` : "active"}`,
+    `  signs in:   ${user.identities.map((i) => (i.provider === "local" ? "local password" : `${i.provider} (subject ${i.subject})`)).join(", ") || "nowhere yet"}`,
+    `  groups:     ${user.groupSources.map((g) => `${g.group}${g.source === "manual" ? "" : ` (from ${g.source})`}`).join(", ") || "none"}`,
+    `  last login: ${user.lastSignInAt ?? "never"}`,
+  ];
+  const overage = user.identities.find((i) => i.claims?.groupsOverage);
+  if (overage) lines.push(`  note:       ${overage.provider} sent too many groups to fit in its token (overage); only its roles were used.`);
+  return lines.join("\n") + "\n";
+}
+
+const addCommand: Command = {
+  name: "users add",
+  summary: "Add a local account; the password is read from standard input.",
+  usage: "mintgate users add EMAIL [--admin] [--name NAME] [--data DIR] [--json]",
+  args: ["EMAIL"],
+  options: { ...DATA_OPTION, ...JSON_OPTION, admin: { type: "boolean" }, name: { type: "string" } },
+  optionHelp: {
+    "--admin": "the person may use the admin API and pages (default: member)",
+    "--name NAME": "the name shown on pages",
+    ...DATA_HELP,
+    "--json": "print the new person as JSON",
+  },
+  details: `The password is the first line of standard input (or typed without echo on a terminal), at least ${MIN_PASSWORD_LENGTH} characters; it is stored as an argon2id hash.`,
+  async run(parsed) {
+    const [email] = parsed.positionals;
+    const password = await readPassword(email!);
+    const user = await withDataDir(parsed, (dir) =>
+      new UserDirectory(dir.store).addLocal({ email: email!, password, role: parsed.values.admin ? "admin" : "member", name: stringValue(parsed, "name") }),
+    );
+    if (parsed.values.json) printJson(user);
+    else process.stdout.write(`Added ${user.role} ${user.email} (id ${user.id}).\n`);
+    return 0;
+  },
+};
+
+const listCommand: Command = {
+  name: "users list",
+  summary: "List people: local accounts and everyone who signed in through SSO.",
+  usage: "mintgate users list [--data DIR] [--json]",
+  options: { ...DATA_OPTION, ...JSON_OPTION },
+  optionHelp: { ...DATA_HELP, "--json": "print the list as JSON (with groups and identities)" },
+  async run(parsed) {
+    const users = await withDataDir(parsed, (dir) => new UserDirectory(dir.store).list());
+    if (parsed.values.json) printJson(users);
+    else if (users.length === 0) process.stdout.write("No people yet; add one with `mintgate users add EMAIL --admin`.\n");
+    else {
+      printTable(
+        ["EMAIL", "ROLE", "STATE", "SIGNS IN WITH", "GROUPS", "LAST SIGN-IN", "ID"],
+        users.map((u) => [u.email, u.role, u.disabled ? "disabled" : "active", u.identities.map((i) => i.provider).join(",") || "-", u.groups.join(",") || "-", u.lastSignInAt ?? "never", u.id]),
+      );
+    }
+    return 0;
+  },
+};
+
+const showCommand: Command = {
+  name: "users show",
+  summary: "Show one person: role, state, identities and groups with their sources.",
+  usage: "mintgate users show EMAIL|ID [--data DIR] [--json]",
+  args: ["EMAIL|ID"],
+  options: { ...DATA_OPTION, ...JSON_OPTION },
+  optionHelp: { ...DATA_HELP, "--json": "print the person as JSON" },
+  async run(parsed) {
+    const [ref] = parsed.positionals;
+    const user = await withDataDir(parsed, (dir) => {
+      const users = new UserDirectory(dir.store);
+      return users.get(users.resolve(ref!).id);
+    });
+    if (parsed.values.json) printJson(user);
+    else process.stdout.write(describe(user));
+    return 0;
+  },
+};
+
+function stateCommand(verb: "disable" | "enable"): Command {
+  return {
+    name: `users ${verb}`,
+    summary: verb === "disable" ? "Disable a person: sign-in is refused and their OAuth tokens stop working at once." : "Enable a disabled person again.",
+    usage: `mintgate users ${verb} EMAIL|ID [--data DIR] [--json]`,
+    args: ["EMAIL|ID"],
+    options: { ...DATA_OPTION, ...JSON_OPTION },
+    optionHelp: { ...DATA_HELP, "--json": "print the person as JSON" },
+    async run(parsed) {
+      const [ref] = parsed.positionals;
+      const user = await withDataDir(parsed, (dir) => (verb === "disable" ? new UserDirectory(dir.store).disable(ref!, { by: "cli" }) : new UserDirectory(dir.store).enable(ref!)));
+      if (parsed.values.json) printJson(user);
+      else process.stdout.write(`${verb === "disable" ? "Disabled" : "Enabled"} ${user.email}.\n`);
+      return 0;
+    },
+  };
+}
+
+const setPasswordCommand: Command = {
+  name: "users set-password",
+  summary: "Set a local account's password, read from standard input.",
+  usage: "mintgate users set-password EMAIL|ID [--data DIR]",
+  args: ["EMAIL|ID"],
+  options: { ...DATA_OPTION },
+  optionHelp: { ...DATA_HELP },
+  details: `The password is the first line of standard input (or typed without echo on a terminal), at least ${MIN_PASSWORD_LENGTH} characters.`,
+  async run(parsed) {
+    const [ref] = parsed.positionals;
+    const password = await readPassword(ref!);
+    await withDataDir(parsed, (dir) => new UserDirectory(dir.store).setPassword(ref!, password));
+    process.stdout.write(`Set the password of ${ref}.\n`);
+    return 0;
+  },
+};
+
+const setRoleCommand: Command = {
+  name: "users set-role",
+  summary: "Make a person an admin or a member.",
+  usage: "mintgate users set-role EMAIL|ID admin|member [--data DIR] [--json]",
+  args: ["EMAIL|ID", "ROLE"],
+  options: { ...DATA_OPTION, ...JSON_OPTION },
+  optionHelp: { ...DATA_HELP, "--json": "print the person as JSON" },
+  async run(parsed) {
+    const [ref, role] = parsed.positionals;
+    if (role !== "admin" && role !== "member") throw invalid(`"${role}" is not a role: use admin or member.`);
+    const user = await withDataDir(parsed, (dir) => new UserDirectory(dir.store).setRole(ref!, role));
+    if (parsed.values.json) printJson(user);
+    else process.stdout.write(`${user.email} is now ${user.role === "admin" ? "an admin" : "a member"}.\n`);
+    return 0;
+  },
+};
+
+export const usersSubcommands = [addCommand, listCommand, showCommand, stateCommand("disable"), stateCommand("enable"), setPasswordCommand, setRoleCommand];
+
+export const usersCommand: Command = {
+  name: "users",
+  summary: "Manage people: local accounts, roles, disabling.",
+  usage: "mintgate users <add|list|show|disable|enable|set-password|set-role> [options]",
+  options: {},
+  optionHelp: {},
+  details: usersSubcommands.map((c) => `  ${c.name.padEnd(20)}${c.summary}`).join("\n"),
+  async run() {
+    process.stdout.write(helpText(usersCommand));
+    return 0;
+  },
+};
+
+function groupChangeCommand(verb: "add" | "remove"): Command {
+  return {
+    name: `groups ${verb}`,
+    summary: verb === "add" ? "Put a person in a group by hand (kept beside the groups from SSO)." : "Take a person out of a group assigned by hand.",
+    usage: `mintgate groups ${verb} EMAIL|ID GROUP [--data DIR] [--json]`,
+    args: ["EMAIL|ID", "GROUP"],
+    options: { ...DATA_OPTION, ...JSON_OPTION },
+    optionHelp: { ...DATA_HELP, "--json": "print the person as JSON" },
+    async run(parsed) {
+      const [ref, group] = parsed.positionals;
+      const user = await withDataDir(parsed, (dir) => (verb === "add" ? new UserDirectory(dir.store).addGroup(ref!, group!) : new UserDirectory(dir.store).removeGroup(ref!, group!)));
+      if (parsed.values.json) printJson(user);
+      else process.stdout.write(`${user.email} is ${verb === "add" ? "now" : "no longer"} in "${group}"${user.groups.length ? `; groups: ${user.groups.join(", ")}` : ""}.\n`);
+      return 0;
+    },
+  };
+}
+
+const groupsListCommand: Command = {
+  name: "groups list",
+  summary: "List groups and their members, from SSO and assigned by hand.",
+  usage: "mintgate groups list [--data DIR] [--json]",
+  options: { ...DATA_OPTION, ...JSON_OPTION },
+  optionHelp: { ...DATA_HELP, "--json": 'print [{"group":…,"members":[{"email":…,"id":…,"source":…}]}] as JSON' },
+  async run(parsed) {
+    const users = await withDataDir(parsed, (dir) => new UserDirectory(dir.store).list());
+    const groups = new Map<string, { email: string; id: string; source: string }[]>();
+    for (const user of users) for (const g of user.groupSources) groups.set(g.group, [...(groups.get(g.group) ?? []), { email: user.email, id: user.id, source: g.source }]);
+    const list = [...groups.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([group, members]) => ({ group, members }));
+    if (parsed.values.json) printJson(list);
+    else if (list.length === 0) process.stdout.write("No groups yet; they come from SSO sign-ins or `mintgate groups add EMAIL GROUP`.\n");
+    else printTable(["GROUP", "MEMBERS"], list.map((g) => [g.group, g.members.map((m) => `${m.email}${m.source === "manual" ? "" : ` (${m.source})`}`).join(", ")]));
+    return 0;
+  },
+};
+
+export const groupsSubcommands = [groupChangeCommand("add"), groupChangeCommand("remove"), groupsListCommand];
+
+export const groupsCommand: Command = {
+  name: "groups",
+  summary: "Assign people to groups by hand and list group members.",
+  usage: "mintgate groups <add|remove|list> [options]",
+  options: {},
+  optionHelp: {},
+  details: groupsSubcommands.map((c) => `  ${c.name.padEnd(16)}${c.summary}`).join("\n"),
+  async run() {
+    process.stdout.write(helpText(groupsCommand));
+    return 0;
+  },
+};
