@@ -8,13 +8,14 @@ import { serveCommand } from "./commands/serve.ts";
 import { statusCommand } from "./commands/status.ts";
 import { tuiCommand } from "./commands/tui.ts";
 import { tokensCommand, tokensSubcommands } from "./commands/tokens.ts";
+import { clientsCommand, clientsSubcommands } from "./commands/clients.ts";
 import { groupsCommand, groupsSubcommands, usersCommand, usersSubcommands } from "./commands/users.ts";
 import { applyCommand, exportCommand } from "./commands/config-file.ts";
 import { approveCommand } from "./commands/approve.ts";
 import { versionCommand } from "./commands/version.ts";
 
-const TOP_LEVEL: Command[] = [serveCommand, initCommand, statusCommand, applyCommand, exportCommand, approveCommand, tokensCommand, usersCommand, groupsCommand, secretsCommand, tuiCommand, versionCommand];
-const ALL: Command[] = [...TOP_LEVEL, ...secretsSubcommands, ...tokensSubcommands, ...usersSubcommands, ...groupsSubcommands];
+const TOP_LEVEL: Command[] = [serveCommand, initCommand, statusCommand, applyCommand, exportCommand, approveCommand, tokensCommand, clientsCommand, usersCommand, groupsCommand, secretsCommand, tuiCommand, versionCommand];
+const ALL: Command[] = [...TOP_LEVEL, ...secretsSubcommands, ...tokensSubcommands, ...clientsSubcommands, ...usersSubcommands, ...groupsSubcommands];
 
 function mainHelp(): string {
   return [

@@ -8,6 +8,7 @@ import { AccessTokenRepository } from "./repositories/access-tokens.ts";
 import { CallRecordRepository } from "./repositories/call-records.ts";
 import { GatewayConfigRepository } from "./repositories/gateway-config.ts";
 import { AuthEventRepository } from "./repositories/auth-events.ts";
+import { OAuthClientRepository } from "./repositories/oauth-clients.ts";
 import { UserRepository } from "./repositories/users.ts";
 import { IdentityProviderRepository } from "./repositories/identity-providers.ts";
 
@@ -18,6 +19,7 @@ export type { AccessTokenRow } from "./repositories/access-tokens.ts";
 export type { CallRecord, CallOutcome } from "./repositories/call-records.ts";
 export type { ToolApproval } from "./repositories/gateway-config.ts";
 export type { AuthEventRow, NewAuthEvent } from "./repositories/auth-events.ts";
+export type { OAuthClientRow, OAuthClientKind } from "./repositories/oauth-clients.ts";
 export type { UserRow, UserIdentityRow, UserGroupRow } from "./repositories/users.ts";
 export type { IdentityProviderRow } from "./repositories/identity-providers.ts";
 export type { SecretRepository, AdminTokenRepository };
@@ -32,6 +34,7 @@ export interface Store {
   readonly accessTokens: AccessTokenRepository;
   readonly callRecords: CallRecordRepository;
   readonly authEvents: AuthEventRepository;
+  readonly oauthClients: OAuthClientRepository;
   readonly users: UserRepository;
   readonly identityProviders: IdentityProviderRepository;
   readonly schemaVersion: number;
@@ -81,6 +84,7 @@ export function openStore(path: string, options: { create?: boolean } = {}): Sto
     accessTokens: new AccessTokenRepository(db),
     callRecords: new CallRecordRepository(db),
     authEvents: new AuthEventRepository(db),
+    oauthClients: new OAuthClientRepository(db),
     users: new UserRepository(db),
     identityProviders: new IdentityProviderRepository(db),
     schemaVersion: schemaVersionOf(sqlite),
