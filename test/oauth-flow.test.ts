@@ -254,6 +254,38 @@ describe("refused at /mcp", () => {
     expect(bobRefresh.body.error).toBe("invalid_grant");
   });
 
+  test("an admin revokes a person's approval or one sign-in from the CLI; the running gateway refuses the tokens at once", async () => {
+    const clientId = await registerClient();
+    const { verifier, challenge } = pkce();
+    const issued = await token({ grant_type: "authorization_code", client_id: clientId, code: await codeFor(clientId, challenge), code_verifier: verifier, redirect_uri: REDIRECT });
+    const accessToken = issued.body.access_token as string;
+    expect(await mcpStatus("alpha", accessToken)).toBe(200);
+
+    const consents = JSON.parse((await runMintgate(["consents", "list", "--user", "ann@example.com", "--json", "--data", dataDir])).stdout) as { clientId: string; email: string }[];
+    expect(consents.some((c) => c.clientId === clientId && c.email === "ann@example.com")).toBe(true);
+    const listed = JSON.parse((await runMintgate(["tokens", "list", "--json", "--data", dataDir])).stdout) as { oauth: { id: string; clientId: string; revokedAt: string | null }[] };
+    const grant = listed.oauth.find((g) => g.clientId === clientId && g.revokedAt === null)!;
+    expect(grant).toBeDefined();
+    expect(JSON.stringify(listed)).not.toMatch(/mgt_(at|rt)_/);
+
+    const revoked = await runMintgate(["tokens", "revoke", grant.id, "--data", dataDir]);
+    expect(revoked.code).toBe(0);
+    expect(await mcpStatus("alpha", accessToken)).toBe(401);
+
+    // Revoking the approval ends every sign-in of that client for ann, and the next sign-in asks again.
+    const second = await token({ grant_type: "authorization_code", client_id: clientId, code: await codeFor(clientId, challenge), code_verifier: verifier, redirect_uri: REDIRECT });
+    expect(await mcpStatus("alpha", second.body.access_token as string)).toBe(200);
+    const dropped = await runMintgate(["consents", "revoke", "--user", "ann@example.com", "--client", clientId, "--data", dataDir]);
+    expect(dropped.code, dropped.stderr).toBe(0);
+    expect(await mcpStatus("alpha", second.body.access_token as string)).toBe(401);
+    const browser = new ScriptedBrowser();
+    const { sawConsent } = await approveInBrowser(browser, authorizeUrl(clientId, { code_challenge: challenge, code_challenge_method: "S256" }), REDIRECT, localSignIn(browser, "ann@example.com", PASSWORD));
+    expect(sawConsent).toBe(true);
+    const again = await runMintgate(["consents", "revoke", "--user", "ann@example.com", "--client", "mgc_never_approved", "--data", dataDir]);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain("has not approved");
+  });
+
   test("every sign-in, consent and token event is recorded", async () => {
     const response = await fetch(`${gateway.url}/admin/api/auth-events?limit=500`, { headers: { authorization: `Bearer ${gateway.adminToken()}` } });
     expect(response.status).toBe(200);

@@ -1,8 +1,8 @@
 import { randomBytes, randomUUID, timingSafeEqual } from "node:crypto";
-import { notFound } from "../errors/index.ts";
 import { hashToken } from "../secrets/index.ts";
 import type { Store } from "../store/index.ts";
 import type { AuthEvents } from "./events.ts";
+import type { OAuthGrants } from "./grants.ts";
 import { OAuthError } from "./oauth-error.ts";
 import type { PublicUrls } from "./public-urls.ts";
 
@@ -110,6 +110,7 @@ export class AuthorizationServer {
     private readonly deps: {
       store: Store;
       clients: ClientLookup;
+      grants: OAuthGrants;
       urls: PublicUrls;
       events: AuthEvents;
       refreshGroups?: GroupRefresher | undefined;
@@ -172,29 +173,6 @@ export class AuthorizationServer {
     return { client, redirectUri, state, codeChallenge: challenge, scope: grantedScope(params.get("scope")), virtualMcp, resource: this.deps.urls.resource(virtualMcp.slug) };
   }
 
-  hasConsent(userId: string, clientId: string): boolean {
-    return this.deps.store.oauthGrants.findConsent(userId, clientId) !== undefined;
-  }
-
-  grantConsent(userId: string, request: AuthorizationRequest, ip: string | null): void {
-    this.deps.store.oauthGrants.saveConsent({ userId, clientId: request.client.clientId, scope: request.scope, grantedAt: this.now() });
-    this.deps.events.record({ type: "consent_granted", outcome: "ok", userId, clientId: request.client.clientId, ip, detail: { virtualMcp: request.virtualMcp.slug, scope: request.scope } });
-  }
-
-  /** Forgets a person's approval of a client and revokes what the client holds for them. */
-  revokeConsent(userId: string, clientId: string, by: string): { grantsRevoked: number } {
-    const store = this.deps.store;
-    const result = store.transaction(() => {
-      const existed = store.oauthGrants.deleteConsent(userId, clientId);
-      const grantsRevoked = store.oauthGrants.revokeGrantsOf(userId, this.now(), "consent revoked", clientId);
-      return { existed, grantsRevoked };
-    });
-    this.revoked(result.grantsRevoked > 0);
-    if (!result.existed && result.grantsRevoked === 0) throw notFound(`That person has not approved the client "${clientId}"; \`mintgate consents list\` shows the approvals.`);
-    this.deps.events.record({ type: "consent_revoked", outcome: "ok", userId, clientId, detail: { by, grantsRevoked: result.grantsRevoked } });
-    return { grantsRevoked: result.grantsRevoked };
-  }
-
   /** Mints the single-use code for a consented request; returns the URL to send the browser to. */
   issueCode(request: AuthorizationRequest, userId: string): string {
     const code = newSecret(CODE_PREFIX);
@@ -242,24 +220,6 @@ export class AuthorizationServer {
     if (changed) this.deps.onRevoked?.();
   }
 
-  /** People's approvals of clients, newest first. */
-  listConsents(userId?: string) {
-    return this.deps.store.oauthGrants.listConsents(userId).map((c) => ({ userId: c.userId, email: c.email, clientId: c.clientId, scope: c.scope, grantedAt: new Date(c.grantedAt).toISOString() }));
-  }
-
-  /** Sign-ins of AI clients (each a family of access and refresh tokens), newest first. */
-  listGrants(filter: { userId?: string; activeOnly?: boolean } = {}) {
-    const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
-    return this.deps.store.oauthGrants.listGrants(filter).map((g) => ({ ...g, createdAt: iso(g.createdAt)!, revokedAt: iso(g.revokedAt) }));
-  }
-
-  /** Revokes one sign-in of an AI client: its access and refresh tokens stop working at once. */
-  revokeGrant(id: string, by: string): void {
-    const grant = this.deps.store.oauthGrants.getGrant(id);
-    if (!grant) throw notFound(`There is no OAuth sign-in "${id}"; \`mintgate tokens list\` shows them.`);
-    this.revoked(this.deps.store.oauthGrants.revokeGrant(id, this.now(), `revoked by ${by}`));
-    this.deps.events.record({ type: "token_revoked", outcome: "ok", userId: grant.userId, clientId: grant.clientId, detail: { grant: id, by } });
-  }
 
   private refused(reason: string, fields: { clientId?: string | null; userId?: string | null; ip: string | null; detail?: Record<string, unknown> }): void {
     this.deps.events.record({ type: "token_refused", outcome: "refused", reason, ...fields });

@@ -10,6 +10,7 @@ export {
   type ClientLookup,
   type GroupRefresher,
 } from "./authorization-server.ts";
+export { OAuthGrants, type ConsentInfo, type GrantInfo } from "./grants.ts";
 export { AuthEvents, type AuthEvent, type AuthEventType } from "./events.ts";
 export { OAuthError, type OAuthErrorCode } from "./oauth-error.ts";
 export { PublicUrls } from "./public-urls.ts";

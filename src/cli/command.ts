@@ -75,6 +75,12 @@ export function printJson(value: unknown): void {
   process.stdout.write(JSON.stringify(value, null, 2) + "\n");
 }
 
+/** Prints rows as aligned columns under a header (the human form of `--json` output). */
+export function printTable(header: string[], rows: string[][]): void {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  for (const row of [header, ...rows]) process.stdout.write(row.map((cell, i) => cell.padEnd(widths[i]!)).join("  ").trimEnd() + "\n");
+}
+
 export function stringValue(parsed: ParsedArgs, name: string): string | undefined {
   const value = parsed.values[name];
   return typeof value === "string" ? value : undefined;

@@ -1,5 +1,5 @@
 import { Elysia } from "elysia";
-import { AuthorizationRedirectError, OAuthError, type AuthEvents, type AuthorizationRequest, type AuthorizationServer, type PublicUrls, type SignInFlows } from "../auth/index.ts";
+import { AuthorizationRedirectError, OAuthError, type AuthEvents, type OAuthGrants, type AuthorizationRequest, type AuthorizationServer, type PublicUrls, type SignInFlows } from "../auth/index.ts";
 import { consentPage, errorPage, signedInPage, signInPage } from "../auth/pages/index.ts";
 import { MintgateError } from "../errors/index.ts";
 import { log } from "../log/index.ts";
@@ -24,6 +24,7 @@ export interface AuthRouteDeps {
   urls: PublicUrls;
   events: AuthEvents;
   authorization: AuthorizationServer;
+  grants: OAuthGrants;
   flows: SignInFlows;
   signIn: SignInMethods;
 }
@@ -65,7 +66,7 @@ const redirect = (location: string, headers: Record<string, string> = {}) =>
  * then /token and /revoke. Each route checks its input and calls one service.
  */
 export function authRoutes(deps: AuthRouteDeps) {
-  const { urls, authorization, flows, signIn } = deps;
+  const { urls, authorization, grants, flows, signIn } = deps;
   const sessionCookie = () => (urls.secure ? "__Host-mintgate_session" : "mintgate_session");
   const ssoCookie = () => (urls.secure ? "__Host-mintgate_sso" : "mintgate_sso");
   const cookie = (name: string, value: string, maxAge: number) =>
@@ -85,7 +86,7 @@ export function authRoutes(deps: AuthRouteDeps) {
 
   /** After sign-in: straight back to the client if the person approved it before, else the consent page. */
   const continueFlow = (flow: string, request: AuthorizationRequest, session: { sessionId: string; person: SignedInPerson }, headers: Record<string, string> = {}): Response => {
-    if (authorization.hasConsent(session.person.id, request.client.clientId)) {
+    if (grants.hasConsent(session.person.id, request.client.clientId)) {
       flows.endFlow(flow);
       return redirect(authorization.issueCode(request, session.person.id), headers);
     }
@@ -235,7 +236,7 @@ export function authRoutes(deps: AuthRouteDeps) {
         if (form.get("decision") !== "approve") {
           return redirect(authorization.redirectWith(pending.redirectUri, { error: "access_denied", error_description: "The person denied access.", state: pending.state }));
         }
-        authorization.grantConsent(session.person.id, pending, ipOf(server as RequestIp, request));
+        grants.grantConsent({ userId: session.person.id, clientId: pending.client.clientId, scope: pending.scope, virtualMcp: pending.virtualMcp.slug, ip: ipOf(server as RequestIp, request) });
         return redirect(authorization.issueCode(pending, session.person.id));
       },
       { parse: "none" },

@@ -1,6 +1,6 @@
-import { AccessTokenService, parseLifetime } from "../../auth/index.ts";
+import { AccessTokenService, AuthEvents, OAuthGrants, parseLifetime } from "../../auth/index.ts";
 import { invalid } from "../../errors/index.ts";
-import { DATA_OPTION, helpText, JSON_OPTION, printJson, stringValue, type Command } from "../command.ts";
+import { DATA_OPTION, helpText, JSON_OPTION, printJson, printTable, stringValue, type Command } from "../command.ts";
 import { DATA_HELP, withDataDir } from "../data-dir.ts";
 
 const createCommand: Command = {
@@ -36,34 +36,46 @@ const createCommand: Command = {
 
 const listCommand: Command = {
   name: "tokens list",
-  summary: "List personal access tokens (never the tokens themselves).",
+  summary: "List personal access tokens and AI clients' sign-ins (never the tokens themselves).",
   usage: "mintgate tokens list [--data DIR] [--json]",
   options: { ...DATA_OPTION, ...JSON_OPTION },
-  optionHelp: { ...DATA_HELP, "--json": "print the list as JSON" },
+  optionHelp: { ...DATA_HELP, "--json": 'print {"personal": […], "oauth": […]} as JSON' },
   async run(parsed) {
-    const tokens = await withDataDir(parsed, (dir) => new AccessTokenService(dir.store).list());
-    if (parsed.values.json) printJson(tokens);
-    else if (tokens.length === 0) process.stdout.write("No tokens yet; create one with `mintgate tokens create --user EMAIL`.\n");
-    else {
-      const rows = tokens.map((t) => [t.id, t.subject, t.virtualMcp ?? "*", t.revokedAt ? "revoked" : t.expiresAt && Date.parse(t.expiresAt) <= Date.now() ? "expired" : "active", t.expiresAt ?? "never", t.lastUsedAt ?? "never"]);
-      const header = ["ID", "USER", "VMCP", "STATE", "EXPIRES", "LAST USED"];
-      const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-      for (const row of [header, ...rows]) process.stdout.write(row.map((cell, i) => cell.padEnd(widths[i]!)).join("  ").trimEnd() + "\n");
+    const { personal, oauth } = await withDataDir(parsed, (dir) => ({
+      personal: new AccessTokenService(dir.store).list(),
+      oauth: new OAuthGrants({ store: dir.store, events: new AuthEvents(dir.store) }).listGrants(),
+    }));
+    if (parsed.values.json) {
+      printJson({ personal, oauth });
+      return 0;
     }
+    if (personal.length === 0 && oauth.length === 0) {
+      process.stdout.write("No tokens yet; create one with `mintgate tokens create --user EMAIL`, or sign in from an AI client.\n");
+      return 0;
+    }
+    const rows = [
+      ...personal.map((t) => [t.id, "personal", t.subject, t.virtualMcp ?? "*", t.revokedAt ? "revoked" : t.expiresAt && Date.parse(t.expiresAt) <= Date.now() ? "expired" : "active", t.expiresAt ?? "never", t.lastUsedAt ?? "never"]),
+      ...oauth.map((g) => [g.id, "oauth", g.email, g.virtualMcp, g.revokedAt ? `revoked (${g.revokedReason ?? ""})` : "active", `client ${g.clientId}`, g.createdAt]),
+    ];
+    printTable(["ID", "KIND", "USER", "VMCP", "STATE", "EXPIRES / CLIENT", "LAST USED / SIGNED IN"], rows);
     return 0;
   },
 };
 
 const revokeCommand: Command = {
   name: "tokens revoke",
-  summary: "Revoke a personal access token; the next request with it is refused.",
+  summary: "Revoke a personal access token or an AI client's sign-in; the next request with it is refused.",
   usage: "mintgate tokens revoke ID [--data DIR]",
   args: ["ID"],
   options: { ...DATA_OPTION },
   optionHelp: { ...DATA_HELP },
   async run(parsed) {
     const [id] = parsed.positionals;
-    await withDataDir(parsed, (dir) => new AccessTokenService(dir.store).revoke(id!));
+    await withDataDir(parsed, (dir) => {
+      const grants = new OAuthGrants({ store: dir.store, events: new AuthEvents(dir.store) });
+      if (grants.isGrant(id!)) grants.revokeGrant(id!, "the CLI");
+      else new AccessTokenService(dir.store).revoke(id!);
+    });
     process.stdout.write(`Revoked token ${id}.\n`);
     return 0;
   },
