@@ -1,0 +1,199 @@
+/** Local accounts, groups and sign-in providers: the UserDirectory and the users/groups/sso CLI, on real data dirs. */
+import { afterAll, describe, expect, test } from "bun:test";
+import { join } from "node:path";
+import { SignInThrottled, UserDirectory } from "../src/auth/accounts/index.ts";
+import { loadSettings } from "../src/config/index.ts";
+import { openDataDir, type DataDir } from "../src/runtime/index.ts";
+import { startOidcIdp, stopAllIdps } from "./fixtures/oidc-idp.ts";
+import { runMintgate, startGateway, tempDir } from "./harness.ts";
+
+const opened: DataDir[] = [];
+afterAll(async () => {
+  for (const dir of opened.splice(0)) dir.close();
+  await stopAllIdps();
+});
+
+function openDir(): DataDir {
+  const dir = openDataDir(loadSettings({ data: join(tempDir("mintgate-accounts"), "data") }), { initialise: true });
+  opened.push(dir);
+  return dir;
+}
+
+const PASSWORD = "correct horse battery staple";
+
+describe("UserDirectory", () => {
+  test("local accounts: argon2id hashes, one sentence for unknown email and wrong password, disabled refused", async () => {
+    const dir = openDir();
+    const users = new UserDirectory(dir.store);
+    const alice = await users.addLocal({ email: " Alice@Example.COM ", password: PASSWORD, role: "admin" });
+    expect(alice.email).toBe("alice@example.com");
+    expect(dir.store.users.get(alice.id)!.passwordHash).toStartWith("$argon2id$");
+    await expect(users.addLocal({ email: "alice@example.com", password: PASSWORD })).rejects.toThrow(/exists already/);
+    await expect(users.addLocal({ email: "bob@example.com", password: "short" })).rejects.toThrow(/at least 12/);
+    await expect(users.addLocal({ email: "not-an-email", password: PASSWORD })).rejects.toThrow(/not an email address/);
+
+    const signedIn = await users.authenticatePassword("ALICE@example.com", PASSWORD, "198.51.100.1");
+    expect(signedIn.id).toBe(alice.id);
+    expect(signedIn.lastSignInAt).not.toBeNull();
+    const unknown = await users.authenticatePassword("nobody@example.com", PASSWORD, "198.51.100.1").catch((e: Error) => e.message);
+    const wrong = await users.authenticatePassword("alice@example.com", "wrong password!", "198.51.100.1").catch((e: Error) => e.message);
+    expect(unknown).toBe(wrong);
+
+    users.disable("alice@example.com");
+    await expect(users.authenticatePassword("alice@example.com", PASSWORD, "198.51.100.1")).rejects.toThrow(/disabled/);
+    users.enable(alice.id);
+    await users.setPassword(alice.id, "another long password");
+    await expect(users.authenticatePassword("alice@example.com", PASSWORD, "198.51.100.1")).rejects.toThrow(/not right/);
+    expect((await users.authenticatePassword("alice@example.com", "another long password", null)).id).toBe(alice.id);
+
+    const events = dir.store.authEvents.list();
+    expect(events.map((e) => [e.type, e.outcome, e.reason])).toEqual([
+      ["sign_in", "ok", null],
+      ["sign_in", "refused", "wrong password"],
+      ["sign_in", "refused", "account disabled"],
+      ["user_disabled", "ok", null],
+      ["sign_in", "refused", "wrong password"],
+      ["sign_in", "refused", "unknown account"],
+      ["sign_in", "ok", null],
+    ]);
+  });
+
+  test("throttling: 5 failures lock the account (even for the right password) and say when to retry; IPs have their own limit", async () => {
+    const dir = openDir();
+    let now = 1_800_000_000_000;
+    const users = new UserDirectory(dir.store, { now: () => now });
+    await users.addLocal({ email: "t@example.com", password: PASSWORD });
+    for (let i = 0; i < 5; i++) await expect(users.authenticatePassword("t@example.com", "not the password", `203.0.113.${i}`)).rejects.toThrow(/not right/);
+    const locked = await users.authenticatePassword("t@example.com", PASSWORD, "203.0.113.99").catch((e: unknown) => e);
+    expect(locked).toBeInstanceOf(SignInThrottled);
+    expect((locked as Error).message).toBe("Too many failed sign-ins for this account; try again in 30 seconds.");
+    now += 31_000;
+    // One more failure doubles the lockout.
+    await expect(users.authenticatePassword("t@example.com", "not the password", "203.0.113.1")).rejects.toThrow(/not right/);
+    await expect(users.authenticatePassword("t@example.com", PASSWORD, "203.0.113.1")).rejects.toThrow(/try again in 60 seconds/);
+    now += 61_000;
+    expect((await users.authenticatePassword("t@example.com", PASSWORD, "203.0.113.1")).email).toBe("t@example.com");
+
+    // One address guessing many accounts is stopped after 20 failures.
+    for (let i = 0; i < 20; i++) await users.authenticatePassword(`guess${i}@example.com`, "x", "192.0.2.66").catch(() => {});
+    await expect(users.authenticatePassword("t@example.com", PASSWORD, "192.0.2.66")).rejects.toThrow(/for this address; try again/);
+    expect(dir.store.authEvents.list({ limit: 1 })[0]!.reason).toBe("throttled: too many failed sign-ins for this address");
+  });
+
+  test("SSO people: keyed by provider and subject; provider groups replaced, manual ones kept", () => {
+    const dir = openDir();
+    const users = new UserDirectory(dir.store);
+    const first = users.upsertFromProvider({ provider: "okta", subject: "00u1", email: "Pat@Example.com", name: "Pat", groups: ["a", "b"] });
+    users.addGroup(first.id, "by-hand");
+    const again = users.upsertFromProvider({ provider: "okta", subject: "00u1", email: "pat.new@example.com", name: "Pat N", groups: ["b", "c"] });
+    expect(again.id).toBe(first.id);
+    expect(again.email).toBe("pat.new@example.com");
+    expect(again.groups).toEqual(["b", "by-hand", "c"]);
+    // Same email, another subject: another person, never merged by email.
+    const other = users.upsertFromProvider({ provider: "okta", subject: "00u2", email: "pat.new@example.com", groups: [] });
+    expect(other.id).not.toBe(first.id);
+    expect(() => users.resolve("pat.new@example.com")).toThrow(/2 people have the email/);
+    expect(() => users.removeGroup(first.id, "b")).toThrow(/through the provider okta/);
+    users.disable(first.id);
+    expect(() => users.upsertFromProvider({ provider: "okta", subject: "00u1", email: "pat.new@example.com", groups: [] })).toThrow(/disabled/);
+  });
+});
+
+describe("CLI", () => {
+  test("users and groups: add with the password on stdin, list, show, disable, groups", async () => {
+    const data = join(tempDir("mintgate-users-cli"), "data");
+    expect((await runMintgate(["init", "--data", data])).code).toBe(0);
+    const short = await runMintgate(["users", "add", "a@example.com", "--data", data], { stdin: "short\n" });
+    expect(short.code).toBe(2);
+    expect(short.stderr).toBe("mintgate: The password is too short: use at least 12 characters.\n");
+    const none = await runMintgate(["users", "add", "a@example.com", "--data", data], { stdin: "" });
+    expect(none.code).toBe(2);
+    expect(none.stderr).toContain("No password given");
+
+    const added = await runMintgate(["users", "add", "A@Example.com", "--admin", "--name", "Ann", "--json", "--data", data], { stdin: `${PASSWORD}\n` });
+    expect(added.code).toBe(0);
+    const ann = JSON.parse(added.stdout);
+    expect(ann).toMatchObject({ email: "a@example.com", role: "admin", name: "Ann", disabled: false, groups: [], hasPassword: true });
+    expect(added.stdout).not.toContain("argon2");
+
+    expect((await runMintgate(["groups", "add", "a@example.com", "eng", "--data", data])).stdout).toBe('a@example.com is now in "eng"; groups: eng.\n');
+    const groups = JSON.parse((await runMintgate(["groups", "list", "--json", "--data", data])).stdout);
+    expect(groups).toEqual([{ group: "eng", members: [{ email: "a@example.com", id: ann.id, source: "manual" }] }]);
+    expect((await runMintgate(["users", "disable", "a@example.com", "--data", data])).stdout).toBe("Disabled a@example.com.\n");
+    const list = JSON.parse((await runMintgate(["users", "list", "--json", "--data", data])).stdout);
+    expect(list).toHaveLength(1);
+    expect(list[0]).toMatchObject({ disabled: true, groups: ["eng"], identities: [{ provider: "local", subject: "a@example.com" }] });
+    const table = await runMintgate(["users", "list", "--data", data]);
+    expect(table.stdout).toMatch(/^EMAIL\s+ROLE\s+STATE/);
+    expect(table.stdout).toContain("disabled");
+    expect((await runMintgate(["users", "set-password", "a@example.com", "--data", data], { stdin: "a new long password\n" })).code).toBe(0);
+    expect((await runMintgate(["users", "show", "nobody@example.com", "--data", data])).stderr).toBe("mintgate: There is no person \"nobody@example.com\"; `mintgate users list` shows them.\n");
+    for (const args of [["users"], ["users", "add"], ["groups", "add"], ["sso"], ["sso", "add"], ["sso", "test"]]) {
+      const help = await runMintgate([...args, "--help"]);
+      expect(help.code).toBe(0);
+      expect(help.stdout).toContain("Usage: mintgate");
+    }
+  });
+
+  test("sso add|list|test|remove: discovery facts, a dead issuer, and the secret never shown", async () => {
+    const idp = await startOidcIdp({ users: [], clients: [{ client_id: "mg", client_secret: "x", redirect_uris: ["http://127.0.0.1:9/sso/callback/corp"] }] });
+    const data = join(tempDir("mintgate-sso-cli"), "data");
+    expect((await runMintgate(["init", "--data", data])).code).toBe(0);
+    const secret = "very-secret-client-secret-42";
+    const flagged = await runMintgate(["sso", "add", "corp", "--kind", "oidc", "--issuer", idp.issuer, "--client-id", "mg", "--client-secret", secret, "--data", data]);
+    expect(flagged.code).toBe(2);
+    const add = await runMintgate(["sso", "add", "corp", "--kind", "oidc", "--issuer", idp.issuer, "--client-id", "mg", "--allowed-domains", "example.com", "--data", data], { stdin: `${secret}\n` });
+    expect(add.code).toBe(0);
+    expect(add.stdout).toContain("<public URL>/sso/callback/corp");
+    const dead = await runMintgate(["sso", "add", "dead", "--kind", "oidc", "--issuer", "http://127.0.0.1:1", "--client-id", "mg", "--data", data], { stdin: `${secret}\n` });
+    expect(dead.code).toBe(0);
+    const badKind = await runMintgate(["sso", "add", "x", "--kind", "saml", "--client-id", "mg", "--data", data], { stdin: `${secret}\n` });
+    expect(badKind.stderr).toBe("mintgate: `mintgate sso add` needs --kind: one of okta, google, entra, oidc.\n");
+    const httpIssuer = await runMintgate(["sso", "add", "x", "--kind", "oidc", "--issuer", "http://idp.example.com", "--client-id", "mg", "--data", data], { stdin: `${secret}\n` });
+    expect(httpIssuer.stderr).toContain("must use https");
+
+    const list = await runMintgate(["sso", "list", "--json", "--public-url", "https://mcp.example.com", "--data", data]);
+    expect(list.code).toBe(0);
+    expect(list.stdout).not.toContain(secret);
+    const providers = JSON.parse(list.stdout);
+    expect(providers.map((p: { name: string; callbackUrl: string }) => [p.name, p.callbackUrl])).toEqual([
+      ["corp", "https://mcp.example.com/sso/callback/corp"],
+      ["dead", "https://mcp.example.com/sso/callback/dead"],
+    ]);
+    expect(providers[0].clientSecretName).toBe("sso.corp.client-secret");
+
+    const tested = await runMintgate(["sso", "test", "corp", "--json", "--data", data]);
+    expect(tested.code).toBe(0);
+    const report = JSON.parse(tested.stdout);
+    expect(report).toMatchObject({ ok: true, issuer: idp.issuer, authorizationEndpoint: `${idp.issuer}/auth`, tokenEndpoint: `${idp.issuer}/token`, pkceS256: true, offlineAccess: true, jwksKeys: 1 });
+    expect(report.scopesSupported).toContain("openid");
+    const text = await runMintgate(["sso", "test", "corp", "--data", data]);
+    expect(text.stdout).toContain("PKCE S256:              yes");
+    const failed = await runMintgate(["sso", "test", "dead", "--data", data]);
+    expect(failed.code).toBe(1);
+    expect(failed.stdout).toBe("dead: FAILED. Discovery at http://127.0.0.1:1/.well-known/openid-configuration failed: the connection was refused.\n");
+
+    // Through the admin API of a running gateway: listed, tested, never the secret; nor in its logs.
+    const gateway = await startGateway({ dataDir: data });
+    const auth = { authorization: `Bearer ${gateway.adminToken()}` };
+    const api = await (await fetch(`${gateway.url}/admin/api/sso-providers`, { headers: auth })).text();
+    expect(api).not.toContain(secret);
+    expect(JSON.parse(api)[0].callbackUrl).toBe(`${gateway.url}/sso/callback/corp`);
+    const apiTest = await fetch(`${gateway.url}/admin/api/sso-providers/dead/test`, { method: "POST", headers: auth });
+    expect((await apiTest.json()).error).toContain("connection was refused");
+    const created = await fetch(`${gateway.url}/admin/api/sso-providers`, { method: "POST", headers: { ...auth, "content-type": "application/json" }, body: JSON.stringify({ name: "viaapi", kind: "okta", domain: "example.okta.com", clientId: "c", clientSecret: secret }) });
+    expect(created.status).toBe(201);
+    const body = await created.text();
+    expect(body).not.toContain(secret);
+    expect(JSON.parse(body).issuer).toBe("https://example.okta.com");
+    expect((await fetch(`${gateway.url}/admin/api/sso-providers/viaapi`, { method: "DELETE", headers: auth })).status).toBe(200);
+    expect((await fetch(`${gateway.url}/admin/api/users`, { headers: auth })).status).toBe(200);
+    await gateway.stop();
+    expect(gateway.output()).not.toContain(secret);
+
+    expect((await runMintgate(["sso", "remove", "dead", "--data", data])).stdout).toBe("Removed sign-in provider dead.\n");
+    const secrets = await runMintgate(["secrets", "list", "--json", "--data", data]);
+    expect(secrets.stdout).toContain("sso.corp.client-secret");
+    expect(secrets.stdout).not.toContain("sso.dead.client-secret");
+  });
+});
