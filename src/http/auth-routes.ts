@@ -14,7 +14,7 @@ export interface SignedInPerson {
 export interface SignInMethods {
   providers(): { name: string; label: string }[];
   begin(provider: string): Promise<{ url: string; pending: unknown }>;
-  complete(provider: string, callbackUrl: URL, pending: unknown): Promise<SignedInPerson>;
+  complete(provider: string, callbackUrl: URL, pending: unknown, ip: string | null): Promise<SignedInPerson>;
   authenticatePassword(email: string, password: string, ip: string | null): Promise<SignedInPerson>;
   /** The person if they exist and are not disabled. */
   activePerson(id: string): SignedInPerson | undefined;
@@ -174,7 +174,7 @@ export function authRoutes(deps: AuthRouteDeps) {
       // The state is also bound to this browser: a callback from another browser is refused.
       return new Response(null, { status: 302, headers: { location: started.url, "cache-control": "no-store", "set-cookie": cookie(ssoCookie(), state, flows.ssoMaxAgeSeconds) } });
     })
-    .get("/sso/callback/:provider", async ({ params, request }) => {
+    .get("/sso/callback/:provider", async ({ params, request, server }) => {
       const url = new URL(request.url);
       const state = url.searchParams.get("state");
       const waiting = state && cookieOf(request, ssoCookie()) === state ? flows.takeProvider(state) : undefined;
@@ -189,7 +189,7 @@ export function authRoutes(deps: AuthRouteDeps) {
       const callbackUrl = new URL(urls.ssoCallback(params.provider) + url.search);
       let person: SignedInPerson;
       try {
-        person = await signIn.complete(params.provider, callbackUrl, waiting.pending);
+        person = await signIn.complete(params.provider, callbackUrl, waiting.pending, ipOf(server as RequestIp, request));
       } catch (error) {
         if (!(error instanceof MintgateError)) throw error;
         return errorPage(401, "Sign-in refused", error.message);

@@ -1,0 +1,126 @@
+/**
+ * The acceptance path of sign-in through SSO: a real OIDC provider
+ * (oidc-provider on 127.0.0.1, standing in for Okta/Entra/Google) signs the
+ * person in, they approve the AI client on mintgate's consent page, and the
+ * official MCP SDK client holding the resulting token lists and calls tools.
+ * The person's groups show in the admin API and follow the provider on refresh.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { UnauthorizedError } from "@modelcontextprotocol/sdk/client/auth.js";
+import { writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { join } from "node:path";
+import { runMintgate, startGateway, tempDir, type RunningGateway } from "./harness.ts";
+import { ScriptedBrowser } from "./fixtures/browser.ts";
+import { approveInBrowser, MemoryOAuthProvider } from "./fixtures/oauth-client.ts";
+import { startOidcIdp, stopAllIdps, type OidcIdp } from "./fixtures/oidc-idp.ts";
+
+const REDIRECT = "http://127.0.0.1:9/callback";
+const IDP_SECRET = "idp-client-secret-value-42";
+let gateway: RunningGateway;
+let idp: OidcIdp;
+let dataDir: string;
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+beforeAll(async () => {
+  // The provider needs mintgate's callback URL up front, so mintgate gets a known port.
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  idp = await startOidcIdp({
+    users: [
+      { sub: "okta-00u1", email: "dana@acme.example", name: "Dana", groups: ["engineering", "oncall"], password: "idp password" },
+      { sub: "okta-00u2", email: "eve@other.example", name: "Eve", groups: [], password: "idp password" },
+    ],
+    clients: [{ client_id: "mintgate-acme", client_secret: IDP_SECRET, redirect_uris: [`${base}/sso/callback/acme`] }],
+  });
+  dataDir = join(tempDir("mintgate-sso-flow"), "data");
+  expect((await runMintgate(["init", "--data", dataDir])).code).toBe(0);
+  const file = join(dataDir, "..", "mintgate.yaml");
+  writeFileSync(file, JSON.stringify({ connectors: [{ name: "demo", kind: "builtin", server: "demo" }], virtualMcps: [{ slug: "eng", name: "Engineering tools", connectors: [{ connector: "demo" }] }] }));
+  expect((await runMintgate(["apply", "-f", file, "--data", dataDir])).stderr).toBe("");
+  const added = await runMintgate(["sso", "add", "acme", "--kind", "oidc", "--issuer", idp.issuer, "--client-id", "mintgate-acme", "--allowed-domains", "acme.example", "--data", dataDir], { stdin: `${IDP_SECRET}\n` });
+  expect(added.code, added.stderr).toBe(0);
+  gateway = await startGateway({ dataDir, args: ["--port", String(port)] });
+});
+
+afterAll(async () => {
+  await gateway?.stop();
+  await stopAllIdps();
+});
+
+/** mintgate's sign-in page → the provider's link → the provider's form → back to mintgate. */
+const providerSignIn = (browser: ScriptedBrowser, login: string) => async (page: Awaited<ReturnType<ScriptedBrowser["open"]>>, stopAt: (url: URL) => boolean) => {
+  const link = page.html.match(/href="(\/sso\/start\/acme\?flow=[^"]+)"/)?.[1];
+  expect(link).toBeDefined();
+  const atIdp = await browser.open(new URL(link!.replaceAll("&amp;", "&"), page.url), { stopAt });
+  expect(atIdp.url.origin).toBe(idp.issuer);
+  return browser.submit(atIdp, { stopAt, button: "Sign in" }, { login, password: "idp password" });
+};
+
+describe("sign-in through an OIDC provider", () => {
+  test("dana signs in at the provider, approves the client, and the SDK client lists and calls tools; her groups show in the admin API and follow the provider on refresh", async () => {
+    const url = new URL(`${gateway.url}/mcp/eng`);
+    const provider = new MemoryOAuthProvider(REDIRECT);
+    const first = new StreamableHTTPClientTransport(url, { authProvider: provider });
+    expect(await new Client({ name: "sso-test", version: "1" }).connect(first).catch((e: unknown) => e)).toBeInstanceOf(UnauthorizedError);
+    const browser = new ScriptedBrowser();
+    const { callback, sawConsent } = await approveInBrowser(browser, provider.authorizationUrl!, REDIRECT, providerSignIn(browser, "dana@acme.example"));
+    expect(sawConsent).toBe(true);
+    await first.finishAuth(callback.searchParams.get("code")!);
+
+    const client = new Client({ name: "sso-test", version: "1" });
+    await client.connect(new StreamableHTTPClientTransport(url, { authProvider: provider }));
+    expect((await client.listTools()).tools.map((t) => t.name)).toContain("demo__add");
+    const sum = await client.callTool({ name: "demo__add", arguments: { a: 20, b: 22 } });
+    expect(JSON.stringify(sum.content)).toContain("42");
+    await client.close();
+
+    const admin = { authorization: `Bearer ${gateway.adminToken()}` };
+    const people = (await (await fetch(`${gateway.url}/admin/api/users`, { headers: admin })).json()) as { email: string; groups: string[]; identities: { provider: string }[] }[];
+    const dana = people.find((p) => p.email === "dana@acme.example")!;
+    expect(dana.groups).toEqual(["engineering", "oncall"]);
+    expect(dana.identities.map((i) => i.provider)).toEqual(["acme"]);
+
+    // The provider moves dana out of oncall; using mintgate's refresh token re-reads her groups.
+    idp.setUser({ sub: "okta-00u1", email: "dana@acme.example", name: "Dana", groups: ["engineering"], password: "idp password" });
+    const refreshed = await fetch(`${gateway.url}/token`, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({ grant_type: "refresh_token", client_id: provider.clientInformation()!.client_id, refresh_token: provider.tokens()!.refresh_token! }),
+    });
+    expect(refreshed.status).toBe(200);
+    const after = (await (await fetch(`${gateway.url}/admin/api/users`, { headers: admin })).json()) as { email: string; groups: string[] }[];
+    expect(after.find((p) => p.email === "dana@acme.example")!.groups).toEqual(["engineering"]);
+
+    // The provider's client secret never leaves the secret store.
+    const everything = JSON.stringify(await (await fetch(`${gateway.url}/admin/api/sso-providers`, { headers: admin })).json()) + gateway.output();
+    expect(everything).not.toContain(IDP_SECRET);
+  });
+
+  test("someone from a domain the provider is not allowed for is refused with a reason, and nothing is issued", async () => {
+    const provider = new MemoryOAuthProvider(REDIRECT);
+    const transport = new StreamableHTTPClientTransport(new URL(`${gateway.url}/mcp/eng`), { authProvider: provider });
+    await new Client({ name: "sso-test", version: "1" }).connect(transport).catch(() => undefined);
+    const browser = new ScriptedBrowser();
+    const stopAt = (u: URL) => u.href.startsWith(REDIRECT);
+    const page = await browser.open(provider.authorizationUrl!, { stopAt });
+    const result = await providerSignIn(browser, "eve@other.example")(page, stopAt);
+    expect(result.stopped).toBe(false);
+    expect(result.status).toBe(401);
+    expect(result.html).toContain("other.example");
+    const events = (await (await fetch(`${gateway.url}/admin/api/auth-events?type=sign_in`, { headers: { authorization: `Bearer ${gateway.adminToken()}` } })).json()) as { outcome: string; reason: string | null; provider: string | null }[];
+    expect(events.some((e) => e.outcome === "refused" && e.provider === "acme" && (e.reason ?? "").includes("other.example"))).toBe(true);
+  });
+});
