@@ -180,7 +180,7 @@ describe("CLI", () => {
     expect(api).not.toContain(secret);
     expect(JSON.parse(api)[0].callbackUrl).toBe(`${gateway.url}/sso/callback/corp`);
     const apiTest = await fetch(`${gateway.url}/admin/api/sso-providers/dead/test`, { method: "POST", headers: auth });
-    expect((await apiTest.json()).error).toContain("connection was refused");
+    expect(((await apiTest.json()) as { error: string }).error).toContain("connection was refused");
     const created = await fetch(`${gateway.url}/admin/api/sso-providers`, { method: "POST", headers: { ...auth, "content-type": "application/json" }, body: JSON.stringify({ name: "viaapi", kind: "okta", domain: "example.okta.com", clientId: "c", clientSecret: secret }) });
     expect(created.status).toBe(201);
     const body = await created.text();
