@@ -22,6 +22,9 @@ function jsonRpcError(status: number, code: number, message: string): Response {
   return Response.json({ jsonrpc: "2.0", error: { code, message }, id: null }, { status });
 }
 
+/** Whose a session is: the person's id for OAuth tokens (two people may share an email), else the token's subject. */
+const ownerOf = (principal: Principal) => principal.userId ?? principal.subject;
+
 const sessionNotFound = () => jsonRpcError(404, -32001, "Session not found; start a new session with initialize.");
 
 interface Entry {
@@ -60,7 +63,7 @@ export class McpEndpoint {
     if (sessionId !== null) {
       const entry = this.entries.get(sessionId);
       // Another person's session id is treated as unknown: sessions are bound to who opened them.
-      if (!entry?.streamable || entry.session.principal.subject !== principal.subject || !runtime.sessions.has(sessionId)) return sessionNotFound();
+      if (!entry?.streamable || ownerOf(entry.session.principal) !== ownerOf(principal) || !runtime.sessions.has(sessionId)) return sessionNotFound();
       entry.session.lastActivity = Date.now();
       if (request.method === "POST") return this.handleSessionPost(entry.session, entry.streamable, request);
       return entry.streamable.handleRequest(request);
@@ -168,7 +171,7 @@ export class McpEndpoint {
   /** POST /messages/<slug>?sessionId=…: one message of a legacy session. */
   async postLegacy(runtime: VirtualMcpRuntime, sessionId: string | null, request: Request, principal: Principal): Promise<Response> {
     const entry = sessionId === null ? undefined : this.entries.get(sessionId);
-    if (!entry?.legacy || entry.session.principal.subject !== principal.subject || !runtime.sessions.has(sessionId!)) return sessionNotFound();
+    if (!entry?.legacy || ownerOf(entry.session.principal) !== ownerOf(principal) || !runtime.sessions.has(sessionId!)) return sessionNotFound();
     let message: JSONRPCMessage;
     try {
       message = (await request.json()) as JSONRPCMessage;
@@ -195,7 +198,7 @@ export class McpEndpoint {
   }
 
   private register(id: string, runtime: VirtualMcpRuntime, entry: Entry): void {
-    this.evictIfFull(entry.session.principal.subject);
+    this.evictIfFull(ownerOf(entry.session.principal));
     this.entries.set(id, entry);
     runtime.sessions.set(id, entry.session);
     log.debug("session opened", { session: id, virtualMcp: runtime.slug, subject: entry.session.principal.subject });
@@ -211,14 +214,14 @@ export class McpEndpoint {
   }
 
   /** Makes room for one more session: one person cannot hold the gateway's memory. */
-  private evictIfFull(subject: string): void {
+  private evictIfFull(owner: string): void {
     let oldestOfSubject: [string, Entry] | undefined;
     let oldest: [string, Entry] | undefined;
     let ofSubject = 0;
     for (const item of this.entries) {
       const session = item[1].session;
       if (!oldest || session.lastActivity < oldest[1].session.lastActivity) oldest = item;
-      if (session.principal.subject !== subject) continue;
+      if (ownerOf(session.principal) !== owner) continue;
       ofSubject++;
       if (!oldestOfSubject || session.lastActivity < oldestOfSubject[1].session.lastActivity) oldestOfSubject = item;
     }
