@@ -247,9 +247,12 @@ describe("refused at /mcp", () => {
     const { callback } = await approveInBrowser(browser, authorizeUrl(bobClient, { code_challenge: bobPkce.challenge, code_challenge_method: "S256" }), REDIRECT, localSignIn(browser, "bob@example.com", PASSWORD));
     const bob = await token({ grant_type: "authorization_code", client_id: bobClient, code: callback.searchParams.get("code")!, code_verifier: bobPkce.verifier, redirect_uri: REDIRECT });
     expect(await mcpStatus("alpha", bob.body.access_token as string)).toBe(200);
+    const bobPat = (JSON.parse((await runMintgate(["tokens", "create", "--user", "bob@example.com", "--json", "--data", dataDir])).stdout) as { token: string }).token;
+    expect(await mcpStatus("alpha", bobPat)).toBe(200);
     const disabled = await runMintgate(["users", "disable", "bob@example.com", "--data", dataDir]);
     expect(disabled.code).toBe(0);
     expect(await mcpStatus("alpha", bob.body.access_token as string)).toBe(401);
+    expect(await mcpStatus("alpha", bobPat)).toBe(401);
     const bobRefresh = await token({ grant_type: "refresh_token", client_id: bobClient, refresh_token: bob.body.refresh_token as string });
     expect(bobRefresh.body.error).toBe("invalid_grant");
   });

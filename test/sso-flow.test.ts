@@ -104,6 +104,19 @@ describe("sign-in through an OIDC provider", () => {
     const after = (await (await fetch(`${gateway.url}/admin/api/users`, { headers: admin })).json()) as { email: string; groups: string[] }[];
     expect(after.find((p) => p.email === "dana@acme.example")!.groups).toEqual(["engineering"]);
 
+    // Disabled through the admin API (in the gateway's own process): her token stops working at once.
+    const token = provider.tokens()!.access_token;
+    const initialize = () =>
+      fetch(`${gateway.url}/mcp/eng`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${token}`, "content-type": "application/json", accept: "application/json, text/event-stream" },
+        body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "raw", version: "1" } } }),
+      });
+    const danaId = (after as unknown as { id: string; email: string }[]).find((p) => p.email === "dana@acme.example")!.id;
+    expect((await initialize()).status).toBe(200);
+    expect((await fetch(`${gateway.url}/admin/api/users/${danaId}/disable`, { method: "POST", headers: admin })).status).toBe(200);
+    expect((await initialize()).status).toBe(401);
+
     // The provider's client secret never leaves the secret store.
     const everything = JSON.stringify(await (await fetch(`${gateway.url}/admin/api/sso-providers`, { headers: admin })).json()) + gateway.output();
     expect(everything).not.toContain(IDP_SECRET);

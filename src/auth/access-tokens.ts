@@ -146,6 +146,7 @@ export class AccessTokenService {
     }
     const row = found.row;
     if (row.revokedAt !== null) throw unauthorized("The access token was revoked.");
+    if (row.subjectDisabled) throw unauthorized("The account is disabled; ask an admin.");
     if (row.expiresAt !== null && row.expiresAt <= now) throw unauthorized("The access token has expired.");
     if (row.virtualMcp !== null && row.virtualMcp !== slug) throw unauthorized(`The access token is for virtual MCP "${row.virtualMcp}", not "${slug}".`);
     if (row.lastUsedAt === null || now - row.lastUsedAt > LAST_USED_RESOLUTION_MS) {

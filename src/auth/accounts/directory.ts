@@ -107,11 +107,18 @@ export class UserDirectory {
   private readonly accountThrottle: LoginThrottle;
   private readonly ipThrottle: LoginThrottle;
   private dummyHash: Promise<string> | undefined;
+  private readonly onDisabled: ((userId: string) => void) | undefined;
 
   constructor(
     private readonly store: Store,
-    options: { events?: AuthEvents; now?: () => number } = {},
+    options: {
+      events?: AuthEvents;
+      now?: () => number;
+      /** Called when a person is disabled in this process, so cached token checks and browser sessions end at once. */
+      onDisabled?: (userId: string) => void;
+    } = {},
   ) {
+    this.onDisabled = options.onDisabled;
     this.now = options.now ?? Date.now;
     this.events = options.events ?? new AuthEvents(store, this.now);
     this.accountThrottle = new LoginThrottle(ACCOUNT_THRESHOLD, this.now);
@@ -220,6 +227,7 @@ export class UserDirectory {
     if (row.disabledAt === null) {
       this.store.users.update(row.id, { disabledAt: now, updatedAt: now });
       this.events.record({ type: "user_disabled", outcome: "ok", userId: row.id, email: row.email, ip: actor?.ip, detail: actor?.by ? { by: actor.by } : undefined });
+      this.onDisabled?.(row.id);
     }
     return this.get(row.id);
   }

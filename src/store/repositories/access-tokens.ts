@@ -1,6 +1,6 @@
 import { asc, eq, sql } from "drizzle-orm";
 import type { StoreDb } from "../connection.ts";
-import { accessTokens, virtualMcps } from "../schema.ts";
+import { accessTokens, users, virtualMcps } from "../schema.ts";
 
 export interface AccessTokenRow {
   id: string;
@@ -10,6 +10,8 @@ export interface AccessTokenRow {
   expiresAt: number | null;
   revokedAt: number | null;
   lastUsedAt: number | null;
+  /** 1 when the people with this email are all disabled (a disabled person's tokens stop working). */
+  subjectDisabled: number;
 }
 
 const columns = {
@@ -20,6 +22,7 @@ const columns = {
   expiresAt: accessTokens.expiresAt,
   revokedAt: accessTokens.revokedAt,
   lastUsedAt: accessTokens.lastUsedAt,
+  subjectDisabled: sql<number>`(exists (select 1 from ${users} where ${users.email} = ${accessTokens.subject} and ${users.disabledAt} is not null) and not exists (select 1 from ${users} where ${users.email} = ${accessTokens.subject} and ${users.disabledAt} is null))`,
 };
 
 /** Personal access tokens; only SHA-256 hashes of the tokens are stored. */
