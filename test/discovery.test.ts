@@ -5,8 +5,8 @@
  * rule of the checklist (§10, rules 1–15) that these parts cover.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { runMintgate, startGateway, tempDir, type RunningGateway } from "./harness.ts";
 
 const PUBLIC_URL = "https://mcp.example.com";
@@ -318,5 +318,29 @@ describe("admin API: /admin/api/clients", () => {
     expect(((await bad.json()) as { message: string }).message).toContain("https");
     expect((await fetch(`${one.url}/admin/api/clients/${clientId}`, { method: "DELETE", headers })).status).toBe(200);
     expect((await fetch(`${one.url}/admin/api/clients/${clientId}`, { method: "DELETE", headers })).status).toBe(404);
+  });
+});
+
+describe("conformance suite 0.2 (conformance-next): authorization server scenarios", () => {
+  // authorization-code-grant needs a person to sign in (it prints the /authorize URL and waits for
+  // a browser); see /tmp/mg/conformance-auth.md. The metadata scenario needs only discovery.
+  test("authorization-server-metadata-endpoint passes against the issuer", async () => {
+    const cli = join(dirname(Bun.resolveSync("@modelcontextprotocol/conformance-next/package.json", import.meta.dir)), "dist", "index.js");
+    const issuer = (await getJson(`${local.url}/.well-known/oauth-authorization-server`)).body.issuer as string;
+    const outputDir = tempDir("mintgate-conformance-as");
+    const child = Bun.spawn([process.execPath, cli, "authorization", "--url", issuer, "--scenario", "authorization-server-metadata-endpoint", "-o", outputDir], {
+      stdin: "ignore",
+      stdout: "pipe",
+      stderr: "pipe",
+      env: { ...process.env, NO_COLOR: "1", FORCE_COLOR: "0" },
+    });
+    const [stdout, stderr, code] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
+    expect(code, stdout + stderr).toBe(0);
+    const [dir] = readdirSync(outputDir).filter((d) => d.startsWith("authorization-server-authorization-server-metadata-endpoint-"));
+    const checks = JSON.parse(readFileSync(join(outputDir, dir!, "checks.json"), "utf8")) as { id: string; status: string }[];
+    expect(checks.map((c) => [c.id, c.status])).toEqual([
+      ["authorization-server-metadata", "SUCCESS"],
+      ["authorization-server-metadata-cimd", "SUCCESS"],
+    ]);
   });
 });

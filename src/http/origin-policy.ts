@@ -80,6 +80,8 @@ export class OriginPolicy {
   /** Filled lazily: the public URL is only known once the server listens. */
   private allowedOrigins: Set<string> | undefined;
   private allowedHosts: Set<string> | undefined;
+  /** Host header values already found allowed: the per-request check is then one set lookup. */
+  private readonly knownGoodHosts = new Set<string>();
 
   constructor(private readonly options: OriginPolicyOptions) {
     this.configuredOrigins = new Set([...DEFAULT_ALLOWED_ORIGINS, ...(options.allowedOrigins ?? [])].map((o) => originOf(o) ?? o));
@@ -91,6 +93,7 @@ export class OriginPolicy {
     this.listenOrigin = originOf(url);
     this.allowedOrigins = undefined;
     this.allowedHosts = undefined;
+    this.knownGoodHosts.clear();
   }
 
   private origins(): Set<string> {
@@ -119,8 +122,11 @@ export class OriginPolicy {
   }
 
   isAllowedHost(host: string): boolean {
+    if (this.knownGoodHosts.has(host)) return true;
     const name = hostnameOf(host);
-    return isIP(name) !== 0 || this.hosts().has(name);
+    const allowed = isIP(name) !== 0 || this.hosts().has(name);
+    if (allowed && this.knownGoodHosts.size < 256) this.knownGoodHosts.add(host);
+    return allowed;
   }
 
   /**
