@@ -45,7 +45,7 @@ let local: RunningGateway;
 beforeAll(async () => {
   const a = await configuredDataDir(ONE);
   oneToken = a.token;
-  one = await startGateway({ dataDir: a.dataDir, args: ["--public-url", PUBLIC_URL, "--allowed-origins", "https://app.example.org"] });
+  one = await startGateway({ dataDir: a.dataDir, args: ["--public-url", PUBLIC_URL, "--allowed-origins", "https://app.example.org", "--allowed-hosts", "mintgate-internal"] });
   const b = await configuredDataDir(TWO);
   two = await startGateway({ dataDir: b.dataDir });
   // No --public-url: everything is derived from the listen URL.
@@ -294,11 +294,21 @@ describe("Origin and Host checks on /mcp/<slug>", () => {
   test("a Host that is not the gateway's (DNS rebinding) is 403; the public host and localhost are fine", async () => {
     expect((await post({ host: "evil.example.com" })).status).toBe(403);
     expect((await post({ host: "evil.example.com", origin: "http://evil.example.com" })).status).toBe(403);
-    for (const host of ["mcp.example.com", `localhost:${new URL(one.url).port}`]) {
+    for (const host of ["mcp.example.com", `localhost:${new URL(one.url).port}`, "mintgate-internal:8080", "[::1]:8080"]) {
       const response = await post({ host });
       expect(response.status, host).toBe(200);
       await response.body?.cancel();
     }
+  });
+});
+
+describe("Origin and Host checks on the legacy SSE routes and on preflights", () => {
+  test("/sse/<slug> and /messages/<slug> refuse a foreign Origin or Host before authentication; a foreign preflight is 403", async () => {
+    expect((await fetch(`${one.url}/sse/tools`, { headers: { origin: "https://evil.example" } })).status).toBe(403);
+    expect((await fetch(`${one.url}/messages/tools?sessionId=x`, { method: "POST", headers: { host: "evil.example.com" }, body: "{}" })).status).toBe(403);
+    const preflight = await fetch(`${one.url}/mcp/tools`, { method: "OPTIONS", headers: { origin: "https://evil.example", "access-control-request-method": "POST" } });
+    expect(preflight.status).toBe(403);
+    expect(preflight.headers.get("access-control-allow-origin")).toBeNull();
   });
 });
 
