@@ -260,6 +260,13 @@ describe("client ID metadata documents", () => {
     }
   });
 
+  test("a server that never answers, or drips its body, hits the time cap", async () => {
+    routes.set("/hang.json", () => new Promise<Response>(() => {}) as unknown as Response);
+    routes.set("/drip.json", () => new Response(new ReadableStream({ async pull(c) { await Bun.sleep(100); c.enqueue(new TextEncoder().encode(" ")); } }), { headers: { "content-type": "application/json" } }));
+    const impatient = new SafeFetcher({ resolve: async () => ["127.0.0.1"], isAllowedAddress: () => true, ca, timeoutMs: 500 });
+    for (const path of ["/hang.json", "/drip.json"]) await expect(impatient.fetchJson(`${base}${path}`), path).rejects.toThrow(/took longer than 500 ms/);
+  });
+
   test("SSRF: the gateway's own fetcher refuses loopback, link-local (cloud metadata) and private addresses, by literal or by name", async () => {
     const production = new SafeFetcher();
     for (const url of ["https://127.0.0.1/client.json", "https://169.254.169.254/latest/meta-data", "https://10.0.0.1/c.json", "https://[::1]/c.json", "https://[::ffff:127.0.0.1]/c.json", "https://2130706433/c.json", "https://0x7f.1/c.json"]) {
