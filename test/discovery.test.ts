@@ -45,7 +45,7 @@ let local: RunningGateway;
 beforeAll(async () => {
   const a = await configuredDataDir(ONE);
   oneToken = a.token;
-  one = await startGateway({ dataDir: a.dataDir, args: ["--public-url", PUBLIC_URL, "--allowed-origins", "https://app.example.org", "--allowed-hosts", "mintgate-internal"] });
+  one = await startGateway({ dataDir: a.dataDir, args: ["--public-url", PUBLIC_URL, "--allowed-origins", "https://app.example.org", "--allowed-hosts", "mintgate-internal", "--redirect-schemes", "windsurf"] });
   const b = await configuredDataDir(TWO);
   two = await startGateway({ dataDir: b.dataDir });
   // No --public-url: everything is derived from the listen URL.
@@ -145,6 +145,19 @@ describe("cross-client rules (checklist §10)", () => {
     });
     expect(status).toBe(201);
     expect(body.redirect_uris).toHaveLength(4);
+  });
+
+  test("8b. more private-use schemes only when configured (--redirect-schemes); javascript: can never be one", async () => {
+    const register = (gateway: RunningGateway) =>
+      fetch(`${gateway.url}/register`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ redirect_uris: ["windsurf://codeium.windsurf/oauth/callback"] }) });
+    expect((await register(one)).status).toBe(201);
+    const refused = await register(local);
+    expect(refused.status).toBe(400);
+    expect(((await refused.json()) as { error: string }).error).toBe("invalid_redirect_uri");
+    const bad = await runMintgate(["serve", "--redirect-schemes", "javascript", "--data", tempDir("mintgate-bad-schemes")]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr.trim().split("\n")).toHaveLength(1);
+    expect(bad.stderr).toContain("--redirect-schemes");
   });
 
   test("9. open DCR with integer timestamps, unknown metadata ignored, rate-limited", async () => {

@@ -16,6 +16,8 @@ export interface Settings {
   allowedOrigins: string[];
   /** Host names accepted on /mcp/* beside the public and listen hosts (e.g. the name a reverse proxy sends). */
   allowedHosts: string[];
+  /** Private-use redirect URI schemes OAuth clients may register, beside `cursor` (e.g. `windsurf`). */
+  redirectSchemes: string[];
   bodyLimitBytes: number;
   shutdownGraceMs: number;
   /** How long OAuth access tokens issued to AI clients live. */
@@ -32,6 +34,7 @@ export interface SettingFlags {
   "tls-key"?: string | undefined;
   "allowed-origins"?: string | undefined;
   "allowed-hosts"?: string | undefined;
+  "redirect-schemes"?: string | undefined;
   "access-token-ttl"?: string | undefined;
 }
 
@@ -55,6 +58,7 @@ export const ENVIRONMENT = {
   MINTGATE_TLS_KEY: "PEM private key file for MINTGATE_TLS_CERT",
   MINTGATE_ALLOWED_ORIGINS: "comma-separated browser origins allowed on /mcp/* besides the public URL's (always allowed: https://claude.ai, https://chatgpt.com, the Inspector at http://localhost:6274)",
   MINTGATE_ALLOWED_HOSTS: "comma-separated Host names accepted on /mcp/* besides the public and listen hosts (e.g. a reverse proxy's upstream name)",
+  MINTGATE_REDIRECT_SCHEMES: "comma-separated private-use redirect URI schemes OAuth clients may register, besides cursor (e.g. windsurf)",
   MINTGATE_ACCESS_TOKEN_TTL: "lifetime of OAuth access tokens for AI clients, e.g. 15m (default 1h)",
   MINTGATE_LOG_LEVEL: "debug, info, warn or error (default info)",
 } as const;
@@ -122,6 +126,7 @@ export function loadSettings(flags: SettingFlags, env: Env = process.env): Setti
     tlsKey: tlsKey && resolve(tlsKey.value),
     allowedOrigins: parseOrigins(pick(flags["allowed-origins"], "MINTGATE_ALLOWED_ORIGINS")),
     allowedHosts: listOf(pick(flags["allowed-hosts"], "MINTGATE_ALLOWED_HOSTS")?.value),
+    redirectSchemes: parseSchemes(pick(flags["redirect-schemes"], "MINTGATE_REDIRECT_SCHEMES")),
     bodyLimitBytes: DEFAULTS.bodyLimitBytes,
     shutdownGraceMs: DEFAULTS.shutdownGraceMs,
     accessTokenTtlMs: accessTokenTtl === undefined ? DEFAULTS.accessTokenTtlMs : parseDuration(accessTokenTtl.value, accessTokenTtl.source),
@@ -130,6 +135,19 @@ export function loadSettings(flags: SettingFlags, env: Env = process.env): Setti
 
 function listOf(raw: string | undefined): string[] {
   return raw === undefined ? [] : raw.split(",").map((item) => item.trim()).filter((item) => item !== "");
+}
+
+/** Schemes a browser hands to an app (RFC 8252 §7.1); never ones that run or read something in the browser itself. */
+const NOT_PRIVATE_USE = new Set(["http", "https", "javascript", "data", "file", "blob", "about", "vbscript", "ftp", "ws", "wss", "chrome", "view-source"]);
+
+function parseSchemes(setting: { value: string; source: string } | undefined): string[] {
+  return listOf(setting?.value).map((item) => {
+    const scheme = item.toLowerCase().replace(/:(\/\/)?$/, "");
+    if (!/^[a-z][a-z0-9+.-]*$/.test(scheme) || NOT_PRIVATE_USE.has(scheme)) {
+      throw invalid(`${setting!.source} must list private-use URI schemes such as windsurf (not http, https, javascript, data or file), not "${item}".`);
+    }
+    return scheme;
+  });
 }
 
 /** Origins are scheme://host[:port], nothing else (a path would never match a browser's Origin header). */

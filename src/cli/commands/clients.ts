@@ -1,12 +1,15 @@
 import { AuthEvents } from "../../auth/events.ts";
-import { ClientRegistry } from "../../auth/clients/index.ts";
+import { ClientRegistry, DEFAULT_PRIVATE_USE_SCHEMES } from "../../auth/clients/index.ts";
+import { loadSettings } from "../../config/index.ts";
 import { OAuthError } from "../../auth/oauth-error.ts";
 import { invalid, notFound } from "../../errors/index.ts";
 import type { Store } from "../../store/index.ts";
 import { DATA_OPTION, helpText, JSON_OPTION, printJson, stringValue, type Command } from "../command.ts";
 import { DATA_HELP, withDataDir } from "../data-dir.ts";
 
-const registryOf = (store: Store) => new ClientRegistry({ store, events: new AuthEvents(store) });
+/** The same private-use schemes as `serve` (MINTGATE_REDIRECT_SCHEMES), so an admin can add what clients may register. */
+const registryOf = (store: Store) =>
+  new ClientRegistry({ store, events: new AuthEvents(store), privateUseSchemes: [...DEFAULT_PRIVATE_USE_SCHEMES, ...loadSettings({}).redirectSchemes] });
 
 const addCommand: Command = {
   name: "clients add",
@@ -15,7 +18,7 @@ const addCommand: Command = {
   options: { ...DATA_OPTION, ...JSON_OPTION, name: { type: "string" }, "redirect-uri": { type: "string", multiple: true }, public: { type: "boolean" } },
   optionHelp: {
     "--name NAME": "the name people see on the consent page (required)",
-    "--redirect-uri URI": "where the client receives the code; repeat for several (https, http on 127.0.0.1/[::1]/localhost, or cursor://)",
+    "--redirect-uri URI": "where the client receives the code; repeat for several (https, http on 127.0.0.1/[::1]/localhost, cursor:// or a scheme in MINTGATE_REDIRECT_SCHEMES)",
     "--public": "a public client (PKCE only, no secret); default: confidential, with a secret for client_secret_basic or client_secret_post",
     ...DATA_HELP,
     "--json": 'print {"clientId":…,"clientSecret":…} as JSON',
