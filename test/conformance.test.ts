@@ -51,12 +51,12 @@ interface Check {
  * comparison.
  *
  * - dns-rebinding-protection: sends Host/Origin `evil.example.com` and expects
- *   a 4xx. Directly it tests server-everything (no Host/Origin checks: fails);
- *   through the gateway it tests mintgate's /mcp/<slug> route, which does no
- *   Host/Origin validation either and answers 200 to a valid bearer token
- *   (header-proxy forwards the evil Host/Origin unchanged). Same verdict today,
- *   but not a comparison of like with like. Its gateway result is reported
- *   separately below.
+ *   a 4xx, then its own Host/Origin and expects a 2xx. Directly it tests
+ *   server-everything (no Host/Origin checks: fails); through the gateway it
+ *   tests mintgate's /mcp/<slug> route (header-proxy forwards the evil
+ *   Host/Origin unchanged and rewrites its own to the gateway's), which checks
+ *   both (src/http/origin-policy.ts). Not a comparison of like with like, so
+ *   the gateway's result is asserted separately below: it must pass.
  */
 const GATEWAY_OWN_HTTP: Record<string, string> = {
   "dns-rebinding-protection": "tests the Host/Origin validation of mintgate's own HTTP listener, not of the upstream",
@@ -212,14 +212,14 @@ describe("conformance suite: direct vs through the gateway", () => {
     expect(runs.viaStdio.failed.slice().sort()).toEqual(runs.viaHttp.failed.slice().sort());
   });
 
-  test("dns-rebinding-protection through the gateway: recorded, not compared", () => {
-    // Not a pass/fail bar (the scenario targets unauthenticated localhost servers, and mintgate
-    // requires a bearer token), but the observed behaviour is pinned so a change is noticed:
-    // mintgate accepts Host/Origin evil.example.com with 200.
+  test("dns-rebinding-protection passes against a Virtual MCP (Host and Origin checks)", () => {
+    // Host/Origin evil.example.com is refused (403) even with a valid bearer token; the
+    // gateway's own Host/Origin is accepted (200).
     for (const gatewayRun of [runs.viaHttp, runs.viaStdio]) {
-      const rebinding = checksOf(gatewayRun, "dns-rebinding-protection").find((c) => c.id === "localhost-host-rebinding-rejected");
-      expect(rebinding?.status).toBe("FAILURE");
-      expect(rebinding?.details?.statusCode).toBe(200);
+      expect(verdict(gatewayRun, "dns-rebinding-protection"), failureMessages(gatewayRun, "dns-rebinding-protection")).toBe("passed");
+      const checks = checksOf(gatewayRun, "dns-rebinding-protection");
+      expect(checks.find((c) => c.id === "localhost-host-rebinding-rejected")).toMatchObject({ status: "SUCCESS", details: { statusCode: 403 } });
+      expect(checks.find((c) => c.id === "localhost-host-valid-accepted")).toMatchObject({ status: "SUCCESS", details: { statusCode: 200 } });
     }
   });
 });

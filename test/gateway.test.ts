@@ -78,8 +78,17 @@ describe("serve --demo (make run)", () => {
     expect(await toolNames(client)).toEqual(["demo__add", "demo__countdown", "demo__echo", "demo__now"]);
     expect(textOf(await client.callTool({ name: "demo__add", arguments: { a: 20, b: 22 } }))).toBe("42");
     const calls = (await (await fetch(`${gateway.url}/admin/api/calls`, { headers: { authorization: `Bearer ${gateway.adminToken()}` } })).json()) as unknown[];
-    expect(calls[0]).toMatchObject({ subject: "demo@localhost", virtualMcp: "demo", connector: "demo", exposedName: "demo__add", upstreamName: "add", arguments: '{"a":20,"b":22}', outcome: "ok" });
+    expect(calls[0]).toMatchObject({ subject: "demo@mintgate.localhost", virtualMcp: "demo", connector: "demo", exposedName: "demo__add", upstreamName: "add", arguments: '{"a":20,"b":22}', outcome: "ok" });
+    // With nobody set up yet, the demo also adds a local admin account for OAuth sign-in, its password shown once.
+    const password = output.match(/as demo@mintgate\.localhost with the password (\S+) \(shown only now/)?.[1];
+    expect(password).toBeDefined();
+    const people = (await (await fetch(`${gateway.url}/admin/api/users`, { headers: { authorization: `Bearer ${gateway.adminToken()}` } })).json()) as { email: string; role: string }[];
+    expect(people).toEqual([expect.objectContaining({ email: "demo@mintgate.localhost", role: "admin" })]);
     await gateway.stop();
+    const again = await startGateway({ dataDir: gateway.dataDir, args: ["--demo"] });
+    expect(again.output()).not.toContain(password!);
+    expect(again.output()).toContain("with an account from `mintgate users add`");
+    await again.stop();
   });
 });
 
@@ -518,7 +527,7 @@ virtualMcps:
 
     const none = await initialize("alpha");
     expect(none.status).toBe(401);
-    expect(none.headers.get("www-authenticate")).toBe('Bearer realm="mintgate"');
+    expect(none.headers.get("www-authenticate")).toBe(`Bearer resource_metadata="${s.gateway.url}/.well-known/oauth-protected-resource/mcp/alpha", scope="mcp"`);
 
     expect((await initialize("alpha", `Bearer ${scoped.token}`)).status).toBe(200);
     const elsewhere = await initialize("beta", `Bearer ${scoped.token}`);

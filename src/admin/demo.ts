@@ -1,4 +1,6 @@
+import { randomBytes } from "node:crypto";
 import type { AccessTokenService } from "../auth/index.ts";
+import type { UserDirectory } from "../auth/accounts/index.ts";
 import { DEFAULT_CALL_TIMEOUT_MS, type ConnectorDefinition } from "../connectors/index.ts";
 import type { VirtualMcpDefinition } from "../gateway/index.ts";
 import type { GatewayConfigService } from "./gateway-config.ts";
@@ -11,14 +13,24 @@ const DEMO_VIRTUAL_MCP: VirtualMcpDefinition = {
   newTools: "auto",
   connectors: [{ connector: "demo", prefix: "demo", rename: {}, describe: {} }],
 };
-const DEMO_SUBJECT = "demo@localhost";
+const DEMO_SUBJECT = "demo@mintgate.localhost";
 const DEMO_TOKEN_LIFETIME_MS = 7 * 86_400_000;
+
+export interface DemoSetup {
+  slug: string;
+  token: string;
+  subject: string;
+  /** Set when this start created the demo account (only while nobody else exists): its password, shown once. */
+  password?: string | undefined;
+}
 
 /**
  * `serve --demo`: makes sure the demo Virtual MCP exists (never touching a
- * user's own "demo" definitions) and issues a fresh week-long token for it.
+ * user's own "demo" definitions), issues a fresh week-long token for it, and
+ * on a gateway with no people yet adds a local admin account so AI clients
+ * can also try signing in with OAuth.
  */
-export async function prepareDemo(config: GatewayConfigService, tokens: AccessTokenService): Promise<{ slug: string; token: string; subject: string }> {
+export async function prepareDemo(config: GatewayConfigService, tokens: AccessTokenService, users: UserDirectory): Promise<DemoSetup> {
   const current = config.current();
   const missing = {
     connectors: current.connectors.some((c) => c.name === DEMO_CONNECTOR.name) ? [] : [DEMO_CONNECTOR],
@@ -26,11 +38,16 @@ export async function prepareDemo(config: GatewayConfigService, tokens: AccessTo
   };
   if (missing.connectors.length + missing.virtualMcps.length > 0) await config.apply(missing);
   const { token } = tokens.create({ subject: DEMO_SUBJECT, virtualMcp: DEMO_VIRTUAL_MCP.slug, lifetimeMs: DEMO_TOKEN_LIFETIME_MS });
-  return { slug: DEMO_VIRTUAL_MCP.slug, token, subject: DEMO_SUBJECT };
+  let password: string | undefined;
+  if (users.list().length === 0) {
+    password = randomBytes(12).toString("base64url");
+    await users.addLocal({ email: DEMO_SUBJECT, password, role: "admin", name: "Demo admin" });
+  }
+  return { slug: DEMO_VIRTUAL_MCP.slug, token, subject: DEMO_SUBJECT, password };
 }
 
 /** What `make run` prints: the endpoint, the token and a client configuration to paste. */
-export function demoInstructions(baseUrl: string, demo: { slug: string; token: string; subject: string }): string {
+export function demoInstructions(baseUrl: string, demo: DemoSetup): string {
   const url = `${baseUrl}/mcp/${demo.slug}`;
   const clientConfig = { mcpServers: { "mintgate-demo": { type: "http", url, headers: { Authorization: `Bearer ${demo.token}` } } } };
   return [
@@ -42,6 +59,9 @@ export function demoInstructions(baseUrl: string, demo: { slug: string; token: s
     "",
     "Client configuration (Streamable HTTP; Claude Code .mcp.json, Cursor mcp.json, VS Code):",
     JSON.stringify(clientConfig, null, 2),
+    "",
+    "Or give an OAuth client only the endpoint (e.g. `npx mcp-remote " + url + "`) and sign in in the browser" +
+      (demo.password ? ` as ${demo.subject} with the password ${demo.password} (shown only now; \`mintgate users set-password\` changes it).` : " with an account from `mintgate users add`."),
     "",
   ].join("\n");
 }

@@ -15,3 +15,5 @@ export { AuthEvents, type AuthEvent, type AuthEventType } from "./events.ts";
 export { OAuthError, type OAuthErrorCode } from "./oauth-error.ts";
 export { PublicUrls } from "./public-urls.ts";
 export { SignInFlows } from "./sign-in-flow.ts";
+export type { SignedInPerson, SignInMethods } from "./sign-in-methods.ts";
+export { createAuthServices, type AuthServices } from "./services.ts";

@@ -11,12 +11,13 @@ import { tokensCommand, tokensSubcommands } from "./commands/tokens.ts";
 import { clientsCommand, clientsSubcommands } from "./commands/clients.ts";
 import { groupsCommand, groupsSubcommands, usersCommand, usersSubcommands } from "./commands/users.ts";
 import { ssoCommand, ssoSubcommands } from "./commands/sso.ts";
+import { consentsCommand, consentsSubcommands } from "./commands/consents.ts";
 import { applyCommand, exportCommand } from "./commands/config-file.ts";
 import { approveCommand } from "./commands/approve.ts";
 import { versionCommand } from "./commands/version.ts";
 
-const TOP_LEVEL: Command[] = [serveCommand, initCommand, statusCommand, applyCommand, exportCommand, approveCommand, tokensCommand, clientsCommand, usersCommand, groupsCommand, ssoCommand, secretsCommand, tuiCommand, versionCommand];
-const ALL: Command[] = [...TOP_LEVEL, ...secretsSubcommands, ...tokensSubcommands, ...clientsSubcommands, ...usersSubcommands, ...groupsSubcommands, ...ssoSubcommands];
+const TOP_LEVEL: Command[] = [serveCommand, initCommand, statusCommand, applyCommand, exportCommand, approveCommand, tokensCommand, clientsCommand, usersCommand, groupsCommand, ssoCommand, consentsCommand, secretsCommand, tuiCommand, versionCommand];
+const ALL: Command[] = [...TOP_LEVEL, ...secretsSubcommands, ...tokensSubcommands, ...clientsSubcommands, ...usersSubcommands, ...groupsSubcommands, ...ssoSubcommands, ...consentsSubcommands];
 
 function mainHelp(): string {
   return [

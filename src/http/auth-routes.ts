@@ -1,24 +1,19 @@
 import { Elysia } from "elysia";
-import { AuthorizationRedirectError, OAuthError, type AuthEvents, type OAuthGrants, type AuthorizationRequest, type AuthorizationServer, type PublicUrls, type SignInFlows } from "../auth/index.ts";
+import {
+  AuthorizationRedirectError,
+  OAuthError,
+  type AuthEvents,
+  type AuthorizationRequest,
+  type AuthorizationServer,
+  type OAuthGrants,
+  type PublicUrls,
+  type SignedInPerson,
+  type SignInFlows,
+  type SignInMethods,
+} from "../auth/index.ts";
 import { consentPage, errorPage, signedInPage, signInPage } from "../auth/pages/index.ts";
 import { MintgateError } from "../errors/index.ts";
 import { log } from "../log/index.ts";
-
-/** A signed-in person, as the sign-in pages need them. */
-export interface SignedInPerson {
-  id: string;
-  email: string;
-}
-
-/** How people prove who they are: identity providers and local accounts. */
-export interface SignInMethods {
-  providers(): { name: string; label: string }[];
-  begin(provider: string): Promise<{ url: string; pending: unknown }>;
-  complete(provider: string, callbackUrl: URL, pending: unknown, ip: string | null): Promise<SignedInPerson>;
-  authenticatePassword(email: string, password: string, ip: string | null): Promise<SignedInPerson>;
-  /** The person if they exist and are not disabled. */
-  activePerson(id: string): SignedInPerson | undefined;
-}
 
 export interface AuthRouteDeps {
   urls: PublicUrls;

@@ -5,7 +5,12 @@ import { existsSync } from "node:fs";
 import { configError, httpStatusOf, MintgateError, publicMessageOf } from "../errors/index.ts";
 import { log } from "../log/index.ts";
 import { jsonError } from "./json-error.ts";
+import type { ProviderInput } from "../auth/sso/index.ts";
 import { mcpRoutes, type McpRouteDeps } from "./mcp-routes.ts";
+import { OAuthError, type AuthServices } from "../auth/index.ts";
+import { discoveryRoutes } from "./discovery-routes.ts";
+import { OriginPolicy, pathOf } from "./origin-policy.ts";
+import { authRoutes } from "./auth-routes.ts";
 
 export { jsonError };
 
@@ -13,17 +18,26 @@ export interface HttpDeps {
   settings: Settings;
   admin: AdminService;
   mcp: McpRouteDeps;
+  /** Sign-in: people and SSO, OAuth clients, the authorization server, its pages and public URLs. */
+  auth: AuthServices;
   /** True when the store is open and migrated. */
   isReady: () => boolean;
   /** Random per process; /healthz shows it so local clients can tell this gateway from whatever holds the port later. */
   instanceId: string;
 }
 
+/** An OAuth refusal from an admin route, as the admin API's JSON error. */
+const adminOAuthError = (error: unknown) => {
+  if (error instanceof OAuthError) return jsonError(error.status === 401 ? 400 : error.status, error.description);
+  throw error;
+};
+
 const ADMIN_CHALLENGE = { "www-authenticate": 'Bearer realm="mintgate-admin"' };
 
 /** The routes; thin: each calls one service method. */
 export function createHttpApp(deps: HttpDeps) {
   const { admin } = deps;
+  const { clients, users, sso } = deps.auth;
   return new Elysia()
     .onError(({ code, error, request }) => {
       if (code === "NOT_FOUND") {
@@ -47,12 +61,33 @@ export function createHttpApp(deps: HttpDeps) {
       log.error("request failed", { method: request.method, path: new URL(request.url).pathname, error: String(error) });
       return jsonError(500, publicMessageOf(error));
     })
+    .use(authRoutes(deps.auth))
     .get("/healthz", () => ({ status: "ok", instance: deps.instanceId }))
     .get("/readyz", () => (deps.isReady() ? { status: "ready" } : jsonError(503, "The store is not open yet.")))
+    .use(discoveryRoutes({ urls: deps.auth.urls, clients, virtualMcps: () => deps.mcp.gateway.virtualMcps().map((v) => ({ slug: v.definition.slug, name: v.definition.name })) }))
     .group("/admin/api", (api) =>
       api
         .resolve(({ request }) => ({ adminToken: admin.authenticate(request.headers.get("authorization")) }))
         .get("/status", () => admin.status())
+        // People and groups (src/auth/accounts); :id is a person's id or their email.
+        .get("/users", () => users.list())
+        .get("/users/:id", ({ params }) => users.get(users.resolve(params.id).id))
+        .post("/users/:id/disable", ({ params, adminToken }) => users.disable(params.id, { by: `admin token ${adminToken.name}` }))
+        .post("/users/:id/enable", ({ params }) => users.enable(params.id))
+        .post("/users/:id/groups", ({ params, body }) => users.addGroup(params.id, String((body as { group?: unknown } | null)?.group ?? "")))
+        .delete("/users/:id/groups/:group", ({ params }) => users.removeGroup(params.id, decodeURIComponent(params.group)))
+        // Sign-in providers (src/auth/sso); the client secret goes in, never comes out.
+        .get("/sso-providers", () => sso.list())
+        .post("/sso-providers", ({ body, set }) => {
+          const created = sso.add((body ?? {}) as ProviderInput);
+          set.status = 201;
+          return created;
+        })
+        .delete("/sso-providers/:name", ({ params }) => {
+          sso.remove(params.name);
+          return { removed: params.name };
+        })
+        .post("/sso-providers/:name/test", ({ params }) => sso.test(params.name))
         .get("/connectors", () => admin.connectors())
         .delete("/connectors/:name", ({ params }) => admin.deleteConnector(params.name))
         .get("/virtual-mcps", () => admin.virtualMcps())
@@ -61,7 +96,34 @@ export function createHttpApp(deps: HttpDeps) {
         .post("/virtual-mcps/:slug/approvals", ({ params, body, adminToken }) => admin.approveTool(params.slug, body as { tool?: unknown; hash?: unknown } | null, adminToken.name))
         .get("/config", async () => new Response(await admin.exportConfig(), { headers: { "content-type": "application/yaml; charset=utf-8" } }))
         .put("/config", async ({ request, query }) => admin.applyConfig(await request.text(), { prune: query.prune === "true", dryRun: query.dryRun === "true" }), { parse: "none" })
-        .get("/calls", ({ query }) => admin.recentCalls(Number(query.limit))),
+        .get("/calls", ({ query }) => admin.recentCalls(Number(query.limit)))
+        // Sign-in records, people's approvals of AI clients, and the clients' sign-ins (token families).
+        .get("/auth-events", ({ query }) =>
+          deps.auth.events.list({ type: query.type, userId: query.user, clientId: query.client, since: query.since ? Date.parse(query.since) : undefined, limit: query.limit ? Number(query.limit) : undefined }),
+        )
+        .get("/consents", ({ query }) => deps.auth.grants.listConsents(query.user))
+        .delete("/consents", ({ query, adminToken }) => {
+          if (!query.user || !query.client) return jsonError(400, "Say whose approval to revoke: ?user=USER_ID&client=CLIENT_ID.");
+          return deps.auth.grants.revokeConsent(query.user, query.client, `admin token ${adminToken.name}`);
+        })
+        .get("/oauth-grants", ({ query }) => deps.auth.grants.listGrants({ userId: query.user, activeOnly: query.active === "true" }))
+        .delete("/oauth-grants/:id", ({ params, adminToken }) => {
+          deps.auth.grants.revokeGrant(params.id, `admin token ${adminToken.name}`);
+          return { revoked: params.id };
+        })
+        // OAuth clients (src/auth/clients): list every kind, add and remove admin-added ones.
+        .get("/clients", () => clients.listAll())
+        .post("/clients", ({ body, set }) => {
+          const input = (body ?? {}) as { name?: unknown; redirectUris?: unknown; confidential?: unknown };
+          try {
+            const created = clients.addStatic({ name: String(input.name ?? ""), redirectUris: input.redirectUris as string[], confidential: input.confidential !== false });
+            set.status = 201;
+            return created;
+          } catch (error) {
+            return adminOAuthError(error);
+          }
+        })
+        .delete("/clients/:clientId", ({ params }) => (clients.remove(params.clientId) ? { removed: params.clientId } : jsonError(404, `There is no client "${params.clientId}".`))),
     );
 }
 
@@ -135,16 +197,35 @@ export function startHttpServer(deps: HttpDeps): RunningServer {
   const { settings } = deps;
   // Compile the routes now rather than on the first request, which would otherwise pay ~10 ms.
   const app = createHttpApp(deps).compile();
-  const mcp = mcpRoutes(deps.mcp);
+  const mcp = mcpRoutes(deps.mcp, deps.auth.urls);
+  const origins = new OriginPolicy({ urls: deps.auth.urls, allowedOrigins: settings.allowedOrigins, allowedHosts: settings.allowedHosts });
   const limit = settings.bodyLimitBytes;
+  /** Everything but the MCP endpoints: Elysia, with CORS preflights and headers on the public OAuth paths. */
+  const other = (request: Request): Response | Promise<Response> => {
+    const path = pathOf(request.url);
+    if (!origins.isOpenCorsPath(path)) return app.handle(request);
+    if (request.method === "OPTIONS") return origins.preflight(request, path, false)!;
+    return app.handle(request).then((response) => origins.withCors(response, "*"));
+  };
   /** The MCP endpoints are matched here, ahead of Elysia: they carry every tool call. */
   const route = (request: Request): Response | Promise<Response> => {
     const target = mcpRouteOf(request.url);
-    if (!target) return app.handle(request);
+    if (!target) return other(request);
+    // Host and Origin checks (DNS rebinding, browsers): two header lookups.
+    const refused = origins.checkMcpRequest(request);
+    if (refused) return refused;
+    const origin = request.headers.get("origin");
+    if (origin === null) return routeMcp(target, request);
+    if (request.method === "OPTIONS") return origins.preflight(request, "", true)!;
+    const answer = routeMcp(target, request);
+    return answer instanceof Response ? origins.withCors(answer, origin) : answer.then((response) => origins.withCors(response, origin));
+  };
+  const routeMcp = (target: { route: "mcp" | "sse" | "messages"; slug: string }, request: Request): Response | Promise<Response> => {
     const { route: kind, slug } = target;
     if (kind === "mcp" && (request.method === "POST" || request.method === "GET" || request.method === "DELETE")) return mcp.streamable(slug, request);
     if (kind === "sse" && request.method === "GET") return mcp.openLegacy(slug, request);
     if (kind === "messages" && request.method === "POST") return mcp.postLegacy(slug, request);
+    if (request.method === "OPTIONS") return origins.preflight(request, "", true)!;
     return app.handle(request);
   };
   const tls = settings.tlsCert && settings.tlsKey
@@ -177,6 +258,9 @@ export function startHttpServer(deps: HttpDeps): RunningServer {
   const scheme = tls ? "https" : "http";
   const host = settings.host.includes(":") ? `[${settings.host}]` : settings.host;
   const url = `${scheme}://${host}:${server.port}`;
+  // Before any request is handled: the issuer and resources need the base URL.
+  deps.auth.urls.useListenUrlIfUnset(url);
+  origins.setListenUrl(url);
   return {
     url,
     port: server.port ?? settings.port,

@@ -3,6 +3,7 @@ import { MintgateError, publicMessageOf } from "../errors/index.ts";
 import type { Gateway } from "../gateway/index.ts";
 import type { McpEndpoint } from "../gateway/endpoint.ts";
 import type { VirtualMcpRuntime } from "../gateway/index.ts";
+import type { PublicUrls } from "../auth/public-urls.ts";
 import { jsonError } from "./json-error.ts";
 
 export interface McpRouteDeps {
@@ -15,39 +16,53 @@ export interface McpRouteDeps {
 const quoted = (text: string) => `"${text.replace(/[\u0000-\u001f\u007f]/g, "?").replaceAll("\\", "\\\\").replaceAll('"', '\\"')}"`;
 
 /**
+ * The RFC 6750 / RFC 9728 challenge: where the metadata is (absolute URL) and
+ * the baseline scope, plus the error when a token was sent or misplaced.
+ */
+function challenge(urls: PublicUrls, slug: string, error?: { code: string; message: string }): Record<string, string> {
+  const base = `Bearer resource_metadata=${quoted(urls.resourceMetadata(slug))}, scope="mcp"`;
+  return { "www-authenticate": error ? `${base}, error="${error.code}", error_description=${quoted(error.message)}` : base };
+}
+
+const QUERY_TOKEN = /[?&]access_token=/;
+const QUERY_TOKEN_MESSAGE = "Access tokens in the URL are refused; send `Authorization: Bearer <token>` instead.";
+
+/**
  * Authenticates a request to one Virtual MCP, then finds it. Without a valid
  * token the answer is 401 whatever the slug, so slugs are not revealed.
  */
-function admit(deps: McpRouteDeps, slug: string, request: Request): { runtime: VirtualMcpRuntime; principal: Principal } | Response {
+function admit(deps: McpRouteDeps, urls: PublicUrls, slug: string, request: Request): { runtime: VirtualMcpRuntime; principal: Principal } | Response {
+  // Tokens in query strings leak into logs and histories (MCP authorization, token requirements).
+  if (request.url.includes("access_token=") && QUERY_TOKEN.test(request.url)) {
+    return jsonError(401, QUERY_TOKEN_MESSAGE, challenge(urls, slug, { code: "invalid_request", message: QUERY_TOKEN_MESSAGE }));
+  }
   let principal: Principal;
   try {
     principal = deps.tokens.verify(request.headers.get("authorization"), slug);
   } catch (error) {
-    if (error instanceof MissingToken) {
-      return jsonError(401, error.message, { "www-authenticate": 'Bearer realm="mintgate"' });
-    }
+    if (error instanceof MissingToken) return jsonError(401, error.message, challenge(urls, slug));
     const message = error instanceof MintgateError ? error.message : publicMessageOf(error);
-    return jsonError(401, message, { "www-authenticate": `Bearer realm="mintgate", error="invalid_token", error_description=${quoted(message)}` });
+    return jsonError(401, message, challenge(urls, slug, { code: "invalid_token", message }));
   }
   const runtime = deps.gateway.virtualMcp(slug);
   if (!runtime) return jsonError(404, `There is no virtual MCP "${slug}".`);
   return { runtime, principal };
 }
 
-export function mcpRoutes(deps: McpRouteDeps) {
+export function mcpRoutes(deps: McpRouteDeps, urls: PublicUrls) {
   return {
     streamable(slug: string, request: Request): Promise<Response> | Response {
-      const admitted = admit(deps, slug, request);
+      const admitted = admit(deps, urls, slug, request);
       if (admitted instanceof Response) return admitted;
       return deps.endpoint.handleStreamable(admitted.runtime, request, admitted.principal);
     },
     openLegacy(slug: string, request: Request): Promise<Response> | Response {
-      const admitted = admit(deps, slug, request);
+      const admitted = admit(deps, urls, slug, request);
       if (admitted instanceof Response) return admitted;
       return deps.endpoint.openLegacy(admitted.runtime, admitted.principal);
     },
     postLegacy(slug: string, request: Request): Promise<Response> | Response {
-      const admitted = admit(deps, slug, request);
+      const admitted = admit(deps, urls, slug, request);
       if (admitted instanceof Response) return admitted;
       return deps.endpoint.postLegacy(admitted.runtime, new URL(request.url).searchParams.get("sessionId"), request, admitted.principal);
     },

@@ -8,9 +8,10 @@ import { AccessTokenRepository } from "./repositories/access-tokens.ts";
 import { CallRecordRepository } from "./repositories/call-records.ts";
 import { GatewayConfigRepository } from "./repositories/gateway-config.ts";
 import { AuthEventRepository } from "./repositories/auth-events.ts";
-import { OAuthClientRepository } from "./repositories/oauth-clients.ts";
 import { UserRepository } from "./repositories/users.ts";
 import { IdentityProviderRepository } from "./repositories/identity-providers.ts";
+import { OAuthClientRepository } from "./repositories/oauth-clients.ts";
+import { OAuthGrantRepository } from "./repositories/oauth-grants.ts";
 
 import type { KeyVersionRow } from "./repositories/secrets.ts";
 export type { SecretRow, SealedValue, KeyVersionRow } from "./repositories/secrets.ts";
@@ -19,9 +20,10 @@ export type { AccessTokenRow } from "./repositories/access-tokens.ts";
 export type { CallRecord, CallOutcome } from "./repositories/call-records.ts";
 export type { ToolApproval } from "./repositories/gateway-config.ts";
 export type { AuthEventRow, NewAuthEvent } from "./repositories/auth-events.ts";
-export type { OAuthClientRow, OAuthClientKind } from "./repositories/oauth-clients.ts";
 export type { UserRow, UserIdentityRow, UserGroupRow } from "./repositories/users.ts";
 export type { IdentityProviderRow } from "./repositories/identity-providers.ts";
+export type { OAuthClientRow, OAuthClientKind } from "./repositories/oauth-clients.ts";
+export type { OAuthTokenLookup, OAuthCodeRow, OAuthGrantRow, GrantListing, OAuthConsentRow } from "./repositories/oauth-grants.ts";
 export type { SecretRepository, AdminTokenRepository };
 export { LATEST_SCHEMA_VERSION };
 
@@ -34,9 +36,10 @@ export interface Store {
   readonly accessTokens: AccessTokenRepository;
   readonly callRecords: CallRecordRepository;
   readonly authEvents: AuthEventRepository;
-  readonly oauthClients: OAuthClientRepository;
   readonly users: UserRepository;
   readonly identityProviders: IdentityProviderRepository;
+  readonly oauthClients: OAuthClientRepository;
+  readonly oauthGrants: OAuthGrantRepository;
   readonly schemaVersion: number;
   /** Runs fn in one immediate (write-locking) transaction. */
   transaction<T>(fn: () => T): T;
@@ -84,9 +87,10 @@ export function openStore(path: string, options: { create?: boolean } = {}): Sto
     accessTokens: new AccessTokenRepository(db),
     callRecords: new CallRecordRepository(db),
     authEvents: new AuthEventRepository(db),
-    oauthClients: new OAuthClientRepository(db),
     users: new UserRepository(db),
     identityProviders: new IdentityProviderRepository(db),
+    oauthClients: new OAuthClientRepository(db),
+    oauthGrants: new OAuthGrantRepository(db),
     schemaVersion: schemaVersionOf(sqlite),
     transaction: (fn) => sqlite.transaction(fn).immediate(),
     dataVersion: () => (sqlite.query("PRAGMA data_version").get() as { data_version: number }).data_version,

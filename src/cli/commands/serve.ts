@@ -4,7 +4,7 @@ import { AdminService } from "../../admin/index.ts";
 import { demoInstructions, prepareDemo } from "../../admin/demo.ts";
 import { GatewayConfigService } from "../../admin/gateway-config.ts";
 import { CallRecorder } from "../../audit/index.ts";
-import { AccessTokenService } from "../../auth/index.ts";
+import { AccessTokenService, createAuthServices } from "../../auth/index.ts";
 import { ConnectorPool } from "../../connectors/index.ts";
 import { Gateway, McpEndpoint } from "../../gateway/index.ts";
 import { watchStore } from "../../store/index.ts";
@@ -26,6 +26,10 @@ export const serveCommand: Command = {
     "public-url": { type: "string" },
     "tls-cert": { type: "string" },
     "tls-key": { type: "string" },
+    "allowed-origins": { type: "string" },
+    "allowed-hosts": { type: "string" },
+    "redirect-schemes": { type: "string" },
+    "access-token-ttl": { type: "string" },
     demo: { type: "boolean" },
   },
   optionHelp: {
@@ -35,6 +39,10 @@ export const serveCommand: Command = {
     "--public-url URL": "URL clients use to reach the gateway (env MINTGATE_PUBLIC_URL)",
     "--tls-cert F": "PEM certificate; with --tls-key serves HTTPS (env MINTGATE_TLS_CERT)",
     "--tls-key F": "PEM private key (env MINTGATE_TLS_KEY)",
+    "--allowed-origins LIST": "comma-separated browser origins allowed on /mcp/* (env MINTGATE_ALLOWED_ORIGINS)",
+    "--allowed-hosts LIST": "comma-separated extra Host names accepted on /mcp/* (env MINTGATE_ALLOWED_HOSTS)",
+    "--redirect-schemes LIST": "comma-separated private-use redirect URI schemes clients may register besides cursor (env MINTGATE_REDIRECT_SCHEMES)",
+    "--access-token-ttl D": "lifetime of OAuth access tokens, 1s to 24h (env MINTGATE_ACCESS_TOKEN_TTL, default 1h)",
     "--demo": "add the demo virtual MCP if missing and print its URL, a fresh token and a client config",
   },
   details:
@@ -50,6 +58,10 @@ export const serveCommand: Command = {
       "public-url": stringValue(parsed, "public-url"),
       "tls-cert": stringValue(parsed, "tls-cert"),
       "tls-key": stringValue(parsed, "tls-key"),
+      "allowed-origins": stringValue(parsed, "allowed-origins"),
+      "allowed-hosts": stringValue(parsed, "allowed-hosts"),
+      "redirect-schemes": stringValue(parsed, "redirect-schemes"),
+      "access-token-ttl": stringValue(parsed, "access-token-ttl"),
     });
     const startedAt = Date.now();
     const instanceId = randomUUID();
@@ -87,7 +99,15 @@ export const serveCommand: Command = {
     let server;
     let demo;
     try {
-      if (parsed.values.demo) demo = await prepareDemo(config, tokens);
+      const auth = createAuthServices({
+        store: dir.store,
+        secrets: dir.secrets,
+        tokens,
+        publicUrl: settings.publicUrl,
+        accessTokenTtlMs: settings.accessTokenTtlMs,
+        redirectSchemes: settings.redirectSchemes,
+      });
+      if (parsed.values.demo) demo = await prepareDemo(config, tokens, auth.users);
       await gateway.sync();
       const admin = new AdminService({
         store: dir.store,
@@ -96,7 +116,7 @@ export const serveCommand: Command = {
         startedAt,
         gateway: { gateway, config, tokens, sessions: () => endpoint.sessionCount },
       });
-      server = startHttpServer({ settings, admin, isReady: () => dir.store.isReady(), mcp: { gateway, endpoint, tokens }, instanceId });
+      server = startHttpServer({ settings, admin, isReady: () => dir.store.isReady(), mcp: { gateway, endpoint, tokens }, auth, instanceId });
     } catch (error) {
       await shutDownGateway();
       throw error;
