@@ -186,6 +186,20 @@ export interface ConfiguredGateway {
  * `mintgate apply`, a token from `mintgate tokens create`, and a running gateway.
  */
 export async function startConfiguredGateway(config: string | object, options: { user?: string; label?: string } = {}): Promise<ConfiguredGateway> {
+  const dataDir = await configuredDataDir(config, { label: options.label });
+  const created = await runMintgate(["tokens", "create", "--user", options.user ?? "t@example.com", "--json", "--data", dataDir]);
+  if (created.code !== 0) throw new Error(`mintgate tokens create failed: ${created.stderr}`);
+  const { id, token } = JSON.parse(created.stdout) as { id: string; token: string };
+  const gateway = await startGateway({ dataDir });
+  return { dataDir, gateway, token, tokenId: id };
+}
+
+/**
+ * A new data dir configured from `config` (mintgate.yaml text, or an object
+ * written as JSON, which is YAML too) with `mintgate apply`, and with local
+ * accounts added by `mintgate users add` for `people`.
+ */
+export async function configuredDataDir(config: string | object, options: { label?: string | undefined; people?: { email: string; password: string }[] } = {}): Promise<string> {
   const dataDir = join(tempDir(options.label ?? "mintgate-gateway"), "data");
   const init = await runMintgate(["init", "--data", dataDir]);
   if (init.code !== 0) throw new Error(`mintgate init failed: ${init.stderr}`);
@@ -193,9 +207,22 @@ export async function startConfiguredGateway(config: string | object, options: {
   writeFileSync(file, typeof config === "string" ? config : JSON.stringify(config, null, 2));
   const applied = await runMintgate(["apply", "-f", file, "--data", dataDir]);
   if (applied.code !== 0 || applied.stderr !== "") throw new Error(`mintgate apply failed: ${applied.stderr}`);
-  const created = await runMintgate(["tokens", "create", "--user", options.user ?? "t@example.com", "--json", "--data", dataDir]);
-  if (created.code !== 0) throw new Error(`mintgate tokens create failed: ${created.stderr}`);
-  const { id, token } = JSON.parse(created.stdout) as { id: string; token: string };
-  const gateway = await startGateway({ dataDir });
-  return { dataDir, gateway, token, tokenId: id };
+  for (const person of options.people ?? []) {
+    const added = await runMintgate(["users", "add", person.email, "--data", dataDir], { stdin: `${person.password}\n` });
+    if (added.code !== 0) throw new Error(`mintgate users add failed: ${added.stderr}`);
+  }
+  return dataDir;
+}
+
+/** A TCP port free on 127.0.0.1 right now, for servers that must know their URL before they start. */
+export async function freePort(): Promise<number> {
+  const { createServer } = await import("node:net");
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolvePort(port));
+    });
+  });
 }

@@ -8,9 +8,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { UnauthorizedError } from "@modelcontextprotocol/sdk/client/auth.js";
-import { join } from "node:path";
-import { writeFileSync } from "node:fs";
-import { runMintgate, startGateway, tempDir, type RunningGateway } from "./harness.ts";
+import { configuredDataDir, runMintgate, startGateway, type RunningGateway } from "./harness.ts";
 import { ScriptedBrowser } from "./fixtures/browser.ts";
 import { approveInBrowser, localSignIn, MemoryOAuthProvider } from "./fixtures/oauth-client.ts";
 
@@ -28,17 +26,7 @@ let gateway: RunningGateway;
 let dataDir: string;
 
 beforeAll(async () => {
-  dataDir = join(tempDir("mintgate-oauth"), "data");
-  expect((await runMintgate(["init", "--data", dataDir])).code).toBe(0);
-  const file = join(dataDir, "..", "mintgate.yaml");
-  writeFileSync(file, JSON.stringify(CONFIG));
-  const applied = await runMintgate(["apply", "-f", file, "--data", dataDir]);
-  expect(applied.stderr).toBe("");
-  for (const email of ["ann@example.com", "bob@example.com"]) {
-    const added = await runMintgate(["users", "add", email, "--data", dataDir], { stdin: `${PASSWORD}\n` });
-    expect(added.stderr).not.toContain("mintgate:");
-    expect(added.code).toBe(0);
-  }
+  dataDir = await configuredDataDir(CONFIG, { label: "mintgate-oauth", people: [{ email: "ann@example.com", password: PASSWORD }, { email: "bob@example.com", password: PASSWORD }] });
   gateway = await startGateway({ dataDir, args: ["--access-token-ttl", "3s"] });
 });
 

@@ -9,9 +9,8 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { join } from "node:path";
-import { REPO_ROOT, runMintgate, startGateway, tempDir, type RunningGateway } from "./harness.ts";
+import { configuredDataDir, freePort, REPO_ROOT, runMintgate, startGateway, tempDir, type RunningGateway } from "./harness.ts";
 
 const PASSWORD = "correct horse battery staple";
 const INSPECTOR_BUILD = join(REPO_ROOT, "node_modules/@modelcontextprotocol/inspector-cli/build");
@@ -19,29 +18,14 @@ let gateway: RunningGateway;
 let dataDir: string;
 
 beforeAll(async () => {
-  dataDir = join(tempDir("mintgate-real-clients"), "data");
-  expect((await runMintgate(["init", "--data", dataDir])).code).toBe(0);
-  const file = join(dataDir, "..", "mintgate.yaml");
-  writeFileSync(file, JSON.stringify({ connectors: [{ name: "demo", kind: "builtin", server: "demo" }], virtualMcps: [{ slug: "team", name: "Team tools", connectors: [{ connector: "demo" }] }] }));
-  expect((await runMintgate(["apply", "-f", file, "--data", dataDir])).stderr).toBe("");
-  expect((await runMintgate(["users", "add", "cara@example.com", "--data", dataDir], { stdin: `${PASSWORD}\n` })).code).toBe(0);
+  const config = { connectors: [{ name: "demo", kind: "builtin", server: "demo" }], virtualMcps: [{ slug: "team", name: "Team tools", connectors: [{ connector: "demo" }] }] };
+  dataDir = await configuredDataDir(config, { label: "mintgate-real-clients", people: [{ email: "cara@example.com", password: PASSWORD }] });
   gateway = await startGateway({ dataDir });
 });
 
 afterAll(async () => {
   await gateway?.stop();
 });
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 describe("real MCP clients", () => {
   test("mcp-remote, given only the URL, registers, signs the person in through the browser and calls a tool", async () => {

@@ -9,10 +9,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { UnauthorizedError } from "@modelcontextprotocol/sdk/client/auth.js";
-import { writeFileSync } from "node:fs";
-import { createServer } from "node:net";
-import { join } from "node:path";
-import { runMintgate, startGateway, tempDir, type RunningGateway } from "./harness.ts";
+import { configuredDataDir, freePort, runMintgate, startGateway, type RunningGateway } from "./harness.ts";
 import { ScriptedBrowser } from "./fixtures/browser.ts";
 import { approveInBrowser, MemoryOAuthProvider } from "./fixtures/oauth-client.ts";
 import { startOidcIdp, stopAllIdps, type OidcIdp } from "./fixtures/oidc-idp.ts";
@@ -22,17 +19,6 @@ const IDP_SECRET = "idp-client-secret-value-42";
 let gateway: RunningGateway;
 let idp: OidcIdp;
 let dataDir: string;
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 beforeAll(async () => {
   // The provider needs mintgate's callback URL up front, so mintgate gets a known port.
@@ -45,11 +31,10 @@ beforeAll(async () => {
     ],
     clients: [{ client_id: "mintgate-acme", client_secret: IDP_SECRET, redirect_uris: [`${base}/sso/callback/acme`] }],
   });
-  dataDir = join(tempDir("mintgate-sso-flow"), "data");
-  expect((await runMintgate(["init", "--data", dataDir])).code).toBe(0);
-  const file = join(dataDir, "..", "mintgate.yaml");
-  writeFileSync(file, JSON.stringify({ connectors: [{ name: "demo", kind: "builtin", server: "demo" }], virtualMcps: [{ slug: "eng", name: "Engineering tools", connectors: [{ connector: "demo" }] }] }));
-  expect((await runMintgate(["apply", "-f", file, "--data", dataDir])).stderr).toBe("");
+  dataDir = await configuredDataDir(
+    { connectors: [{ name: "demo", kind: "builtin", server: "demo" }], virtualMcps: [{ slug: "eng", name: "Engineering tools", connectors: [{ connector: "demo" }] }] },
+    { label: "mintgate-sso-flow" },
+  );
   const added = await runMintgate(["sso", "add", "acme", "--kind", "oidc", "--issuer", idp.issuer, "--client-id", "mintgate-acme", "--allowed-domains", "acme.example", "--data", dataDir], { stdin: `${IDP_SECRET}\n` });
   expect(added.code, added.stderr).toBe(0);
   gateway = await startGateway({ dataDir, args: ["--port", String(port)] });

@@ -1,5 +1,5 @@
 import { notFound } from "../errors/index.ts";
-import type { Store } from "../store/index.ts";
+import type { GrantListing, Store } from "../store/index.ts";
 import type { AuthEvents } from "./events.ts";
 
 export interface ConsentInfo {
@@ -10,17 +10,8 @@ export interface ConsentInfo {
   grantedAt: string;
 }
 
-export interface GrantInfo {
-  id: string;
-  clientId: string;
-  userId: string;
-  email: string;
-  virtualMcp: string;
-  scope: string;
-  createdAt: string;
-  revokedAt: string | null;
-  revokedReason: string | null;
-}
+/** A grant as people read it: times as ISO strings. */
+export type GrantInfo = Omit<GrantListing, "createdAt" | "revokedAt"> & { createdAt: string; revokedAt: string | null };
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 

@@ -75,6 +75,24 @@ export function printJson(value: unknown): void {
   process.stdout.write(JSON.stringify(value, null, 2) + "\n");
 }
 
+/** A command that only gathers subcommands (`mintgate tokens`): it prints their list. */
+export function commandGroup(name: string, summary: string, subcommands: Command[]): Command {
+  const width = Math.max(...subcommands.map((c) => c.name.length)) + 2;
+  const group: Command = {
+    name,
+    summary,
+    usage: `mintgate ${name} <${subcommands.map((c) => c.name.slice(name.length + 1)).join("|")}> [options]`,
+    options: {},
+    optionHelp: {},
+    details: subcommands.map((c) => `  ${c.name.padEnd(width)}${c.summary}`).join("\n"),
+    async run() {
+      process.stdout.write(helpText(group));
+      return 0;
+    },
+  };
+  return group;
+}
+
 /** Prints rows as aligned columns under a header (the human form of `--json` output). */
 export function printTable(header: string[], rows: string[][]): void {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));

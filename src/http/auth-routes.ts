@@ -104,6 +104,19 @@ export function authRoutes(deps: AuthRouteDeps) {
     return { session: { sessionId, person }, setCookie: cookie(sessionCookie(), sessionId, flows.sessionMaxAgeSeconds) };
   };
 
+  /** A form posted by one of the sign-in pages, and the sign-in it continues. */
+  const postedFlow = async (request: Request): Promise<{ form: URLSearchParams; flow: string; pending: AuthorizationRequest } | Response> => {
+    let form: URLSearchParams;
+    try {
+      form = await formOf(request);
+    } catch (error) {
+      return errorPage(400, "This sign-in cannot continue", (error as Error).message);
+    }
+    const flow = form.get("flow");
+    const pending = flows.flow(flow);
+    return pending ? { form, flow: flow!, pending } : expiredFlow();
+  };
+
   const oauthJson = (body: unknown) => Response.json(body, { headers: { "cache-control": "no-store", pragma: "no-cache" } });
 
   return new Elysia()
@@ -132,23 +145,17 @@ export function authRoutes(deps: AuthRouteDeps) {
     .post(
       "/login",
       async ({ request, server }) => {
-        let form: URLSearchParams;
-        try {
-          form = await formOf(request);
-        } catch (error) {
-          return errorPage(400, "This sign-in cannot continue", (error as Error).message);
-        }
-        const flow = form.get("flow");
-        const pending = flows.flow(flow);
-        if (!pending) return expiredFlow();
+        const posted = await postedFlow(request);
+        if (posted instanceof Response) return posted;
+        const { form, flow, pending } = posted;
         const email = form.get("email") ?? "";
         try {
           const person = await signIn.authenticatePassword(email, form.get("password") ?? "", ipOf(server as RequestIp, request));
           const { session, setCookie } = signedIn(person);
-          return continueFlow(flow!, pending, session, { "set-cookie": setCookie });
+          return continueFlow(flow, pending, session, { "set-cookie": setCookie });
         } catch (error) {
           if (!(error instanceof MintgateError)) throw error;
-          return loginPage(flow!, pending, { error: error.message, email, status: error.kind === "unauthorized" ? 401 : 400 });
+          return loginPage(flow, pending, { error: error.message, email, status: error.kind === "unauthorized" ? 401 : 400 });
         }
       },
       { parse: "none" },
@@ -213,21 +220,15 @@ export function authRoutes(deps: AuthRouteDeps) {
     .post(
       "/consent",
       async ({ request, server }) => {
-        let form: URLSearchParams;
-        try {
-          form = await formOf(request);
-        } catch (error) {
-          return errorPage(400, "This sign-in cannot continue", (error as Error).message);
-        }
-        const flow = form.get("flow");
-        const pending = flows.flow(flow);
-        if (!pending) return expiredFlow();
+        const posted = await postedFlow(request);
+        if (posted instanceof Response) return posted;
+        const { form, flow, pending } = posted;
         const session = sessionOf(request);
-        if (!session) return redirect(`/login?flow=${encodeURIComponent(flow!)}`);
-        if (!flows.csrfValid(session.sessionId, flow!, form.get("csrf"))) {
+        if (!session) return redirect(`/login?flow=${encodeURIComponent(flow)}`);
+        if (!flows.csrfValid(session.sessionId, flow, form.get("csrf"))) {
           return errorPage(403, "This approval cannot be accepted", "The form did not come from this sign-in; start again from your AI application.");
         }
-        flows.endFlow(flow!);
+        flows.endFlow(flow);
         if (form.get("decision") !== "approve") {
           return redirect(authorization.redirectWith(pending.redirectUri, { error: "access_denied", error_description: "The person denied access.", state: pending.state }));
         }

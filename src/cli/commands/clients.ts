@@ -4,7 +4,7 @@ import { loadSettings } from "../../config/index.ts";
 import { OAuthError } from "../../auth/oauth-error.ts";
 import { invalid, notFound } from "../../errors/index.ts";
 import type { Store } from "../../store/index.ts";
-import { DATA_OPTION, helpText, JSON_OPTION, printJson, stringValue, type Command } from "../command.ts";
+import { DATA_OPTION, JSON_OPTION, printJson, stringValue, type Command, commandGroup, printTable } from "../command.ts";
 import { DATA_HELP, withDataDir } from "../data-dir.ts";
 
 /** The same private-use schemes as `serve` (MINTGATE_REDIRECT_SCHEMES), so an admin can add what clients may register. */
@@ -56,12 +56,7 @@ const listCommand: Command = {
     const clients = await withDataDir(parsed, (dir) => registryOf(dir.store).listStatic());
     if (parsed.values.json) printJson(clients);
     else if (clients.length === 0) process.stdout.write("No clients added yet; add one with `mintgate clients add --name NAME --redirect-uri URI`.\n");
-    else {
-      const rows = clients.map((c) => [c.clientId, c.name, c.confidential ? "confidential" : "public", c.redirectUris.join(" "), c.lastUsedAt ?? "never"]);
-      const header = ["CLIENT ID", "NAME", "TYPE", "REDIRECT URIS", "LAST USED"];
-      const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-      for (const row of [header, ...rows]) process.stdout.write(row.map((cell, i) => cell.padEnd(widths[i]!)).join("  ").trimEnd() + "\n");
-    }
+    else printTable(["CLIENT ID", "NAME", "TYPE", "REDIRECT URIS", "LAST USED"], clients.map((c) => [c.clientId, c.name, c.confidential ? "confidential" : "public", c.redirectUris.join(" "), c.lastUsedAt ?? "never"]));
     return 0;
   },
 };
@@ -85,15 +80,4 @@ const removeCommand: Command = {
 
 export const clientsSubcommands = [addCommand, listCommand, removeCommand];
 
-export const clientsCommand: Command = {
-  name: "clients",
-  summary: "Manage OAuth clients added by an admin (AI clients can also register themselves).",
-  usage: "mintgate clients <add|list|remove> [options]",
-  options: {},
-  optionHelp: {},
-  details: clientsSubcommands.map((c) => `  ${c.name.padEnd(16)}${c.summary}`).join("\n"),
-  async run() {
-    process.stdout.write(helpText(clientsCommand));
-    return 0;
-  },
-};
+export const clientsCommand = commandGroup("clients", "Manage OAuth clients added by an admin (AI clients can also register themselves).", clientsSubcommands);

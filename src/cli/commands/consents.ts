@@ -1,7 +1,7 @@
 import { AuthEvents, OAuthGrants } from "../../auth/index.ts";
 import { UserDirectory } from "../../auth/accounts/index.ts";
 import { invalid } from "../../errors/index.ts";
-import { DATA_OPTION, helpText, JSON_OPTION, printJson, printTable, stringValue, type Command } from "../command.ts";
+import { DATA_OPTION, JSON_OPTION, printJson, printTable, stringValue, type Command, commandGroup } from "../command.ts";
 import { DATA_HELP, withDataDir } from "../data-dir.ts";
 import type { DataDir } from "../../runtime/index.ts";
 
@@ -42,15 +42,4 @@ const revokeCommand: Command = {
 
 export const consentsSubcommands = [listCommand, revokeCommand];
 
-export const consentsCommand: Command = {
-  name: "consents",
-  summary: "See and revoke people's approvals of AI clients.",
-  usage: "mintgate consents <list|revoke> [options]",
-  options: {},
-  optionHelp: {},
-  details: consentsSubcommands.map((c) => `  ${c.name.padEnd(18)}${c.summary}`).join("\n"),
-  async run() {
-    process.stdout.write(helpText(consentsCommand));
-    return 0;
-  },
-};
+export const consentsCommand = commandGroup("consents", "See and revoke people's approvals of AI clients.", consentsSubcommands);

@@ -1,6 +1,6 @@
 import { rotateMasterKey } from "../../runtime/index.ts";
 import { assertSecretName } from "../../secrets/index.ts";
-import { DATA_OPTION, helpText, JSON_OPTION, printJson, type Command } from "../command.ts";
+import { DATA_OPTION, JSON_OPTION, printJson, type Command, commandGroup } from "../command.ts";
 import { DATA_HELP, withDataDir } from "../data-dir.ts";
 import { readSecretValue } from "../prompt.ts";
 
@@ -86,15 +86,4 @@ const rotateKeyCommand: Command = {
 
 export const secretsSubcommands = [setCommand, listCommand, deleteCommand, rotateKeyCommand];
 
-export const secretsCommand: Command = {
-  name: "secrets",
-  summary: "Manage the encrypted secret store (API keys and tokens the connectors use).",
-  usage: "mintgate secrets <set|list|delete|rotate-key> [options]",
-  options: {},
-  optionHelp: {},
-  details: secretsSubcommands.map((c) => `  ${c.name.padEnd(20)}${c.summary}`).join("\n"),
-  async run() {
-    process.stdout.write(helpText(secretsCommand));
-    return 0;
-  },
-};
+export const secretsCommand = commandGroup("secrets", "Manage the encrypted secret store (API keys and tokens the connectors use).", secretsSubcommands);

@@ -4,7 +4,7 @@ import { PROVIDER_KINDS, SsoService, type DiscoveryReport, type ProviderInfo, ty
 import { loadSettings } from "../../config/index.ts";
 import { invalid } from "../../errors/index.ts";
 import type { DataDir } from "../../runtime/index.ts";
-import { DATA_OPTION, helpText, JSON_OPTION, printJson, stringValue, type Command, type ParsedArgs } from "../command.ts";
+import { DATA_OPTION, JSON_OPTION, printJson, stringValue, type Command, type ParsedArgs, commandGroup } from "../command.ts";
 import { DATA_HELP, withDataDir } from "../data-dir.ts";
 import { readSecretValue } from "../prompt.ts";
 
@@ -162,15 +162,4 @@ const removeCommand: Command = {
 
 export const ssoSubcommands = [addCommand, listCommand, testCommand, removeCommand];
 
-export const ssoCommand: Command = {
-  name: "sso",
-  summary: "Manage sign-in providers (Okta, Google, Entra ID, OIDC) people sign in through.",
-  usage: "mintgate sso <add|list|test|remove> [options]",
-  options: {},
-  optionHelp: {},
-  details: ssoSubcommands.map((c) => `  ${c.name.padEnd(12)}${c.summary}`).join("\n"),
-  async run() {
-    process.stdout.write(helpText(ssoCommand));
-    return 0;
-  },
-};
+export const ssoCommand = commandGroup("sso", "Manage sign-in providers (Okta, Google, Entra ID, OIDC) people sign in through.", ssoSubcommands);

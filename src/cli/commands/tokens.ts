@@ -1,6 +1,6 @@
 import { AccessTokenService, AuthEvents, OAuthGrants, parseLifetime } from "../../auth/index.ts";
 import { invalid } from "../../errors/index.ts";
-import { DATA_OPTION, helpText, JSON_OPTION, printJson, printTable, stringValue, type Command } from "../command.ts";
+import { DATA_OPTION, JSON_OPTION, printJson, printTable, stringValue, type Command, commandGroup } from "../command.ts";
 import { DATA_HELP, withDataDir } from "../data-dir.ts";
 
 const createCommand: Command = {
@@ -83,15 +83,4 @@ const revokeCommand: Command = {
 
 export const tokensSubcommands = [createCommand, listCommand, revokeCommand];
 
-export const tokensCommand: Command = {
-  name: "tokens",
-  summary: "Manage personal access tokens for AI clients and scripts.",
-  usage: "mintgate tokens <create|list|revoke> [options]",
-  options: {},
-  optionHelp: {},
-  details: tokensSubcommands.map((c) => `  ${c.name.padEnd(16)}${c.summary}`).join("\n"),
-  async run() {
-    process.stdout.write(helpText(tokensCommand));
-    return 0;
-  },
-};
+export const tokensCommand = commandGroup("tokens", "Manage personal access tokens for AI clients and scripts.", tokensSubcommands);

@@ -1,6 +1,6 @@
 import { MIN_PASSWORD_LENGTH, UserDirectory, type UserDetails } from "../../auth/accounts/index.ts";
 import { invalid } from "../../errors/index.ts";
-import { DATA_OPTION, helpText, JSON_OPTION, printJson, stringValue, type Command } from "../command.ts";
+import { DATA_OPTION, JSON_OPTION, printJson, stringValue, type Command, commandGroup, printTable } from "../command.ts";
 import { DATA_HELP, withDataDir } from "../data-dir.ts";
 import { readSecretValue } from "../prompt.ts";
 
@@ -11,11 +11,6 @@ async function readPassword(email: string): Promise<string> {
   if (password.length === 0) throw invalid(`No password given: pipe it on standard input, for example \`printf '%s\\n' "$PW" | mintgate users add ${email}\`.`);
   if (password.length < MIN_PASSWORD_LENGTH) throw invalid(`The password is too short: use at least ${MIN_PASSWORD_LENGTH} characters.`);
   return password;
-}
-
-function printTable(header: string[], rows: string[][]): void {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  for (const row of [header, ...rows]) process.stdout.write(row.map((cell, i) => cell.padEnd(widths[i]!)).join("  ").trimEnd() + "\n");
 }
 
 function describe(user: UserDetails): string {
@@ -151,18 +146,7 @@ const setRoleCommand: Command = {
 
 export const usersSubcommands = [addCommand, listCommand, showCommand, stateCommand("disable"), stateCommand("enable"), setPasswordCommand, setRoleCommand];
 
-export const usersCommand: Command = {
-  name: "users",
-  summary: "Manage people: local accounts, roles, disabling.",
-  usage: "mintgate users <add|list|show|disable|enable|set-password|set-role> [options]",
-  options: {},
-  optionHelp: {},
-  details: usersSubcommands.map((c) => `  ${c.name.padEnd(20)}${c.summary}`).join("\n"),
-  async run() {
-    process.stdout.write(helpText(usersCommand));
-    return 0;
-  },
-};
+export const usersCommand = commandGroup("users", "Manage people: local accounts, roles, disabling.", usersSubcommands);
 
 function groupChangeCommand(verb: "add" | "remove"): Command {
   return {
@@ -202,15 +186,4 @@ const groupsListCommand: Command = {
 
 export const groupsSubcommands = [groupChangeCommand("add"), groupChangeCommand("remove"), groupsListCommand];
 
-export const groupsCommand: Command = {
-  name: "groups",
-  summary: "Assign people to groups by hand and list group members.",
-  usage: "mintgate groups <add|remove|list> [options]",
-  options: {},
-  optionHelp: {},
-  details: groupsSubcommands.map((c) => `  ${c.name.padEnd(16)}${c.summary}`).join("\n"),
-  async run() {
-    process.stdout.write(helpText(groupsCommand));
-    return 0;
-  },
-};
+export const groupsCommand = commandGroup("groups", "Assign people to groups by hand and list group members.", groupsSubcommands);
