@@ -285,6 +285,9 @@ describe("refused at /mcp", () => {
     for (const kind of ["sign_in:ok", "sign_in:refused", "consent_granted:ok", "client_registered:ok", "token_issued:ok", "token_refreshed:ok", "token_revoked:ok", "token_refused:refused", "user_disabled:ok"]) {
       expect(kinds).toContain(kind);
     }
+    // Tokens refused at /mcp are on record too, with the reason.
+    expect(events.some((e) => e.type === "token_refused" && e.reason === 'The access token is for virtual MCP "alpha", not "beta".')).toBe(true);
+    expect(events.some((e) => e.type === "token_refused" && e.reason === "The account is disabled; ask an admin.")).toBe(true);
     expect(JSON.stringify(events)).not.toContain(PASSWORD);
     expect(JSON.stringify(events)).not.toMatch(/mgt_(at|rt|ac)_/);
   });

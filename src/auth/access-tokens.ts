@@ -1,8 +1,9 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { hashToken } from "../secrets/index.ts";
-import { invalid, notFound, unauthorized } from "../errors/index.ts";
+import { invalid, notFound, unauthorized, type MintgateError } from "../errors/index.ts";
 import type { AccessTokenRow, OAuthTokenLookup, Store } from "../store/index.ts";
 import { ACCESS_TOKEN_PREFIX } from "./authorization-server.ts";
+import { AuthEvents } from "./events.ts";
 
 /** Who is calling, as proven by a bearer token. */
 export interface Principal {
@@ -31,6 +32,7 @@ export interface AccessTokenInfo {
 const TOKEN_PREFIX = "mgt_pat_";
 const EMAIL = /^[^\s@]+@[^\s@]+$/;
 const LAST_USED_RESOLUTION_MS = 60_000;
+const REFUSAL_RECORD_INTERVAL_MS = 60_000;
 
 /** `30d`, `12h`, `90m`, `45s`: how long a token lives. */
 export function parseLifetime(text: string): number {
@@ -60,11 +62,28 @@ export class AccessTokenService {
    */
   private readonly verified = new Map<string, { row: AccessTokenRow } | { oauth: OAuthTokenLookup }>();
   private verifiedAt = -1;
+  /** When each refused token was last recorded: a client retrying a dead token records one event a minute, not one per request. */
+  private readonly refusalsRecorded = new Map<string, number>();
+  private readonly events: AuthEvents;
 
   constructor(
     private readonly store: Store,
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    this.events = new AuthEvents(store, now);
+  }
+
+  /** Refuses a token we issued (revoked, expired, disabled person, other Virtual MCP), with an auth event. */
+  private refuse(reason: string, holder: { tokenId: string; email: string; userId?: string; clientId?: string }, slug: string): MintgateError {
+    const now = this.now();
+    const last = this.refusalsRecorded.get(holder.tokenId);
+    if (last === undefined || now - last > REFUSAL_RECORD_INTERVAL_MS) {
+      if (this.refusalsRecorded.size >= VERIFIED_CACHE_SIZE) this.refusalsRecorded.delete(this.refusalsRecorded.keys().next().value!);
+      this.refusalsRecorded.set(holder.tokenId, now);
+      this.events.record({ type: "token_refused", outcome: "refused", reason, userId: holder.userId, email: holder.email, clientId: holder.clientId, detail: { token: holder.tokenId, virtualMcp: slug } });
+    }
+    return unauthorized(reason);
+  }
 
   /** The stored row of a token, from the cache when the store has not changed since. */
   private lookup(token: string): { row: AccessTokenRow } | { oauth: OAuthTokenLookup } | undefined {
@@ -138,17 +157,19 @@ export class AccessTokenService {
     const now = this.now();
     if ("oauth" in found) {
       const token = found.oauth;
-      if (token.revokedAt !== null || token.grantRevokedAt !== null) throw unauthorized("The access token was revoked; sign in again.");
-      if (token.expiresAt <= now) throw unauthorized("The access token has expired; refresh it or sign in again.");
-      if (token.userDisabledAt !== null) throw unauthorized("The account is disabled; ask an admin.");
-      if (token.virtualMcp !== slug) throw unauthorized(`The access token is for virtual MCP "${token.virtualMcp}", not "${slug}".`);
+      const holder = { tokenId: token.grantId, email: token.email, userId: token.userId, clientId: token.clientId };
+      if (token.revokedAt !== null || token.grantRevokedAt !== null) throw this.refuse("The access token was revoked; sign in again.", holder, slug);
+      if (token.expiresAt <= now) throw this.refuse("The access token has expired; refresh it or sign in again.", holder, slug);
+      if (token.userDisabledAt !== null) throw this.refuse("The account is disabled; ask an admin.", holder, slug);
+      if (token.virtualMcp !== slug) throw this.refuse(`The access token is for virtual MCP "${token.virtualMcp}", not "${slug}".`, holder, slug);
       return { subject: token.email, tokenId: token.grantId, virtualMcp: token.virtualMcp, userId: token.userId, clientId: token.clientId };
     }
     const row = found.row;
-    if (row.revokedAt !== null) throw unauthorized("The access token was revoked.");
-    if (row.subjectDisabled) throw unauthorized("The account is disabled; ask an admin.");
-    if (row.expiresAt !== null && row.expiresAt <= now) throw unauthorized("The access token has expired.");
-    if (row.virtualMcp !== null && row.virtualMcp !== slug) throw unauthorized(`The access token is for virtual MCP "${row.virtualMcp}", not "${slug}".`);
+    const holder = { tokenId: row.id, email: row.subject };
+    if (row.revokedAt !== null) throw this.refuse("The access token was revoked.", holder, slug);
+    if (row.subjectDisabled) throw this.refuse("The account is disabled; ask an admin.", holder, slug);
+    if (row.expiresAt !== null && row.expiresAt <= now) throw this.refuse("The access token has expired.", holder, slug);
+    if (row.virtualMcp !== null && row.virtualMcp !== slug) throw this.refuse(`The access token is for virtual MCP "${row.virtualMcp}", not "${slug}".`, holder, slug);
     if (row.lastUsedAt === null || now - row.lastUsedAt > LAST_USED_RESOLUTION_MS) {
       this.store.accessTokens.touch(row.id, now);
       row.lastUsedAt = now;
