@@ -3,13 +3,22 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { tempDir, runMintgate } from "./harness.ts";
 
-const COMMANDS = ["serve", "init", "status", "secrets", "secrets set", "secrets list", "secrets delete", "secrets rotate-key", "tui", "version"];
+const COMMANDS = [
+  "serve", "init", "status", "apply", "export", "approve", "tui", "version",
+  "secrets", "secrets set", "secrets list", "secrets delete", "secrets rotate-key",
+  "tokens", "tokens create", "tokens list", "tokens revoke",
+  "users", "users add", "users list", "users show", "users disable", "users enable", "users set-password", "users set-role",
+  "groups", "groups add", "groups remove", "groups list",
+  "sso", "sso add", "sso list", "sso test", "sso remove",
+  "clients", "clients add", "clients list", "clients remove",
+  "consents", "consents list", "consents revoke",
+];
 
 describe("mintgate CLI", () => {
   test("--help lists every top-level command", async () => {
     const result = await runMintgate(["--help"]);
     expect(result.code).toBe(0);
-    for (const name of ["serve", "init", "status", "secrets", "tui", "version"]) expect(result.stdout).toContain(`  ${name} `);
+    for (const name of COMMANDS.filter((c) => !c.includes(" "))) expect(result.stdout).toContain(`  ${name} `);
   });
 
   test.each(COMMANDS)("`%s --help` prints its usage and exits 0", async (name) => {
