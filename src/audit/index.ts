@@ -2,6 +2,9 @@ import type { CallOutcome, CallRecord, Store } from "../store/index.ts";
 
 export type { CallOutcome, CallRecord };
 
+/** What callers hand to `record`: a call record with its arguments not yet serialised. */
+export type RecordedEntry = Omit<CallRecord, "arguments"> & { arguments: unknown };
+
 /**
  * Arguments longer than this are stored cut, with their full length, so
  * large payloads neither bloat the store nor slow every call down.
@@ -17,11 +20,14 @@ export const MAX_STORED_ARGUMENTS = 4 * 1024;
 export class CallRecorder {
   private queue: CallRecord[] = [];
   private committed: Promise<void> | undefined;
+  /** Hooks called with every entry as it is handed over (metrics count requests here); cheap, must not throw. */
+  private readonly recordListeners: ((entry: RecordedEntry) => void)[] = [];
 
   constructor(private readonly store: Store) {}
 
   /** Resolves once the record is committed; the caller answers the client after that. */
-  record(entry: Omit<CallRecord, "arguments"> & { arguments: unknown }): Promise<void> {
+  record(entry: RecordedEntry): Promise<void> {
+    for (const listener of this.recordListeners) listener(entry);
     this.queue.push({ ...entry, arguments: storedArguments(entry.arguments) });
     this.committed ??= new Promise<void>((resolve, reject) => {
       setImmediate(() => {
@@ -39,6 +45,16 @@ export class CallRecorder {
       });
     });
     return this.committed;
+  }
+
+  /** Calls `listener` with every entry handed to `record` (used by src/metrics). */
+  onRecord(listener: (entry: RecordedEntry) => void): void {
+    this.recordListeners.push(listener);
+  }
+
+  /** Records handed over and not yet committed (the audit queue depth metric). */
+  get pendingCount(): number {
+    return this.queue.length;
   }
 
   /** Resolves once every record handed over so far is committed (shutdown waits for this). */
