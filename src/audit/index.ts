@@ -1,43 +1,178 @@
-import type { CallOutcome, CallRecord, Store } from "../store/index.ts";
+import { userInfo } from "node:os";
+import type { AuditOutcome, AuditRow, CallOutcome, CallRecord, NewAuditRow, Store } from "../store/index.ts";
+import { appendToChain } from "./chain.ts";
+import { DEFAULT_CAPTURE_LIMIT, Redactor } from "./redact.ts";
 
-export type { CallOutcome, CallRecord };
+export type { CallOutcome, CallRecord, AuditRow };
+export { DEFAULT_REDACT_KEYS, DEFAULT_CAPTURE_LIMIT, Redactor, REDACTED } from "./redact.ts";
+export { appendToChain, onAppend, verifyChain, signCheckpoint, CHECKPOINT_KEY_PURPOSE, type CheckpointKey, type VerifyReport } from "./chain.ts";
+export { pruneAuditTrail, resignCheckpoints, DEFAULT_RETENTION_DAYS, type PruneReport } from "./retention.ts";
+export { searchAudit, exportAudit, exportStream, parseTime, viewOf, CSV_COLUMNS, type ExportFormat, type AuditRecordView } from "./query.ts";
+export { AuditFeed, FEED_BUFFER } from "./feed.ts";
 
-/** What callers hand to `record`: a call record with its arguments not yet serialised. */
-export type RecordedEntry = Omit<CallRecord, "arguments"> & { arguments: unknown };
+/** Kept for callers of the earlier per-call recorder: arguments longer than this are stored cut. */
+export const MAX_STORED_ARGUMENTS = DEFAULT_CAPTURE_LIMIT;
+
+/** One MCP request, as the gateway hands it over (see the shared contract in the issue plan). */
+export interface McpRequestEntry {
+  at: number;
+  /** The person's email. */
+  subject: string;
+  tokenId: string | null;
+  sessionId: string | null;
+  virtualMcp: string;
+  connector: string | null;
+  /** JSON-RPC method. */
+  method: string;
+  /** Tool or prompt name, resource URI; "" for list and initialize. */
+  exposedName: string;
+  upstreamName: string | null;
+  arguments: unknown;
+  outcome: CallOutcome;
+  error: string | null;
+  durationMs: number;
+  userId?: string | null | undefined;
+  clientId?: string | null | undefined;
+  ip?: string | null | undefined;
+  /** The result as returned; stored redacted and size-capped. */
+  result?: unknown;
+}
+
+/** One change made by an administrator: who, what, and the state before and after (secrets by name only). */
+export interface AdminChange {
+  /** Who: "admin token <name>", "cli:<os user>", an admin's email. */
+  actor: string;
+  /** What, as `area.verb`: config.apply, secret.set, user.disable, tool.approve… */
+  action: string;
+  /** The thing changed: a connector, slug, secret name, person. */
+  target?: string | null | undefined;
+  before?: unknown;
+  after?: unknown;
+  outcome?: "ok" | "error" | "denied" | undefined;
+  error?: string | null | undefined;
+  ip?: string | null | undefined;
+  /** Further facts (counts, reasons). */
+  detail?: Record<string, unknown> | undefined;
+}
+
+export interface AuditSettings {
+  /** Size limit of stored arguments and results, in JSON characters. */
+  captureLimit?: number;
+  /** Replaces secret values and secret-looking keys' values. */
+  redactor?: Redactor;
+  /**
+   * False only for the benchmark's audit-off baseline
+   * (MINTGATE_BENCH_UNSAFE_AUDIT_OFF=1): nothing is recorded.
+   */
+  enabled?: boolean;
+}
+
+/** Admin detail may be larger than a call payload: a whole connector before and after. */
+const ADMIN_DETAIL_LIMIT = 64 * 1024;
+const defaultRedactor = new Redactor();
+
+/** Who runs a CLI command, for admin change records. */
+export function cliActor(): string {
+  let name = "unknown";
+  try {
+    name = userInfo().username;
+  } catch {
+    // no passwd entry (some containers)
+  }
+  return `cli:${name}`;
+}
+
+/** An admin change as an audit row (redacted: secret values and secret-looking keys never stored). */
+export function adminChangeRow(change: AdminChange, redactor: Redactor = defaultRedactor, at = Date.now()): NewAuditRow {
+  const payload: Record<string, unknown> = { ...change.detail };
+  if (change.before !== undefined) payload.before = change.before;
+  if (change.after !== undefined) payload.after = change.after;
+  return {
+    at, kind: "admin", person: change.actor, userId: null, clientId: null, tokenId: null, ip: change.ip ?? null, sessionId: null, virtualMcp: null, connector: null,
+    method: change.action, exposedName: change.target ?? null, upstreamName: null, arguments: null, result: null, resultSize: null,
+    outcome: change.outcome ?? "ok", error: change.error == null ? null : redactor.text(change.error), durationMs: null,
+    detail: Object.keys(payload).length > 0 ? redactor.capture(payload, ADMIN_DETAIL_LIMIT).json : null,
+  };
+}
+
+/** Records an admin change at once (committed when this returns). For CLI commands and services without an AuditLog. */
+export function recordAdminChange(store: Store, change: AdminChange, redactor?: Redactor): void {
+  appendToChain(store, [adminChangeRow(change, redactor)]);
+}
 
 /**
- * Arguments longer than this are stored cut, with their full length, so
- * large payloads neither bloat the store nor slow every call down.
+ * The audit trail's writer for the gateway: one record per MCP request,
+ * committed before the response leaves. Records arriving while a commit is
+ * being prepared ride along in it (group commit): the first record of a
+ * quiet period is committed on the next turn of the event loop, never held
+ * back to fill a batch. Each commit extends the hash chain.
  */
-export const MAX_STORED_ARGUMENTS = 4 * 1024;
-
-/**
- * Writes one record per governed call, before the call is answered. Records
- * that arrive in the same turn of the event loop are committed in one
- * transaction (group commit), so concurrent calls share the cost of a commit.
- * The audit issue adds the hash chain and redaction here.
- */
-export class CallRecorder {
-  private queue: CallRecord[] = [];
+export class AuditLog {
+  private queue: NewAuditRow[] = [];
   private committed: Promise<void> | undefined;
-  /** Hooks called with every entry as it is handed over (metrics count requests here); cheap, must not throw. */
-  private readonly recordListeners: ((entry: RecordedEntry) => void)[] = [];
+  readonly redactor: Redactor;
+  private readonly limit: number;
+  readonly enabled: boolean;
+  private readonly listeners: ((entry: McpRequestEntry) => void)[] = [];
+  /** Records waiting for the next commit (for /metrics: the audit queue depth). */
+  get pendingCount(): number {
+    return this.queue.length;
+  }
 
-  constructor(private readonly store: Store) {}
+  /** Called with every MCP request handed to record() (metrics count them). */
+  onRecord(listener: (entry: McpRequestEntry) => void): void {
+    this.listeners.push(listener);
+  }
+
+  constructor(
+    readonly store: Store,
+    settings: AuditSettings = {},
+  ) {
+    this.redactor = settings.redactor ?? new Redactor();
+    this.limit = settings.captureLimit ?? DEFAULT_CAPTURE_LIMIT;
+    this.enabled = settings.enabled ?? true;
+  }
 
   /** Resolves once the record is committed; the caller answers the client after that. */
-  record(entry: RecordedEntry): Promise<void> {
-    for (const listener of this.recordListeners) listener(entry);
-    this.queue.push({ ...entry, arguments: storedArguments(entry.arguments) });
+  record(entry: McpRequestEntry): Promise<void> {
+    for (let i = 0; i < this.listeners.length; i++) this.listeners[i]!(entry);
+    if (!this.enabled) return Promise.resolve();
+    const args = this.redactor.capture(entry.arguments, this.limit);
+    const result = entry.result === undefined ? undefined : this.redactor.capture(entry.result, this.limit);
+    return this.enqueue({
+      at: entry.at,
+      kind: "mcp",
+      person: entry.subject,
+      userId: entry.userId ?? null,
+      clientId: entry.clientId ?? null,
+      tokenId: entry.tokenId,
+      ip: entry.ip ?? null,
+      sessionId: entry.sessionId,
+      virtualMcp: entry.virtualMcp,
+      connector: entry.connector,
+      method: entry.method,
+      exposedName: entry.exposedName,
+      upstreamName: entry.upstreamName,
+      arguments: args.json,
+      result: result?.json ?? null,
+      resultSize: result?.size ?? null,
+      outcome: entry.outcome,
+      error: entry.error === null ? null : this.redactor.text(entry.error),
+      durationMs: entry.durationMs,
+      detail: null,
+    });
+  }
+
+  /** Any prepared row (auth events, admin changes) through the group commit. */
+  enqueue(row: NewAuditRow): Promise<void> {
+    this.queue.push(row);
     this.committed ??= new Promise<void>((resolve, reject) => {
       setImmediate(() => {
         const batch = this.queue;
         this.queue = [];
         this.committed = undefined;
         try {
-          this.store.transaction(() => {
-            for (const record of batch) this.store.callRecords.add(record);
-          });
+          appendToChain(this.store, batch);
           resolve();
         } catch (error) {
           reject(error);
@@ -47,14 +182,9 @@ export class CallRecorder {
     return this.committed;
   }
 
-  /** Calls `listener` with every entry handed to `record` (used by src/metrics). */
-  onRecord(listener: (entry: RecordedEntry) => void): void {
-    this.recordListeners.push(listener);
-  }
-
-  /** Records handed over and not yet committed (the audit queue depth metric). */
-  get pendingCount(): number {
-    return this.queue.length;
+  /** An admin change, committed before this returns. */
+  recordAdminChange(change: AdminChange): void {
+    appendToChain(this.store, [adminChangeRow(change, this.redactor)]);
   }
 
   /** Resolves once every record handed over so far is committed (shutdown waits for this). */
@@ -67,43 +197,7 @@ export class CallRecorder {
   }
 }
 
-/** The arguments as JSON, cut at the limit without first serialising all of a large payload. */
-function storedArguments(args: unknown): string | null {
-  if (args === undefined) return null;
-  const budget = { left: MAX_STORED_ARGUMENTS, cut: false };
-  const json = jsonWithin(args, budget);
-  return budget.cut ? `${json}…[cut at ${MAX_STORED_ARGUMENTS} characters]` : json;
-}
-
-/** JSON text of `value`, stopping once `budget.left` characters are spent (strings are cut inside). */
-function jsonWithin(value: unknown, budget: { left: number; cut: boolean }): string {
-  if (budget.left <= 0) {
-    budget.cut = true;
-    return "";
-  }
-  if (typeof value === "string") {
-    const text = JSON.stringify(value.length > budget.left ? value.slice(0, budget.left) : value);
-    if (value.length > budget.left) budget.cut = true;
-    budget.left -= text.length;
-    return budget.cut ? text.slice(0, -1) : text;
-  }
-  if (Array.isArray(value) || (value !== null && typeof value === "object")) {
-    const isArray = Array.isArray(value);
-    let out = isArray ? "[" : "{";
-    budget.left -= 1;
-    let first = true;
-    for (const [key, item] of isArray ? value.map((v, i) => [String(i), v] as const) : Object.entries(value as Record<string, unknown>)) {
-      if (item === undefined || typeof item === "function") continue;
-      const head = `${first ? "" : ","}${isArray ? "" : `${JSON.stringify(key)}:`}`;
-      first = false;
-      budget.left -= head.length;
-      out += head + jsonWithin(item, budget);
-      if (budget.cut) return out;
-    }
-    budget.left -= 1;
-    return out + (isArray ? "]" : "}");
-  }
-  const text = JSON.stringify(value) ?? "null";
-  budget.left -= text.length;
-  return text;
-}
+/** The earlier name; the gateway's callers use it until they move to AuditLog. */
+export { AuditLog as CallRecorder };
+export type CallRecorderEntry = McpRequestEntry;
+export type { AuditOutcome };

@@ -1,5 +1,7 @@
+import { appendToChain } from "../audit/index.ts";
 import { log } from "../log/index.ts";
 import type { AuthEventRow, Store } from "../store/index.ts";
+import { authDetail } from "../store/migrations.ts";
 
 /** Every kind of auth event mintgate records. */
 export type AuthEventType =
@@ -27,7 +29,11 @@ export interface AuthEvent {
   detail?: Record<string, unknown> | undefined;
 }
 
-/** Writes auth events to the store (and the log); a failure to record is logged, never thrown at the person signing in. */
+/**
+ * Writes auth events into the audit trail (kind "auth", hash-chained with
+ * every other record) and the log; committed before `record` returns. A
+ * failure to record is logged, never thrown at the person signing in.
+ */
 export class AuthEvents {
   constructor(
     private readonly store: Store,
@@ -35,24 +41,21 @@ export class AuthEvents {
   ) {}
 
   record(event: AuthEvent): void {
-    const row = {
-      at: this.now(),
-      type: event.type,
-      outcome: event.outcome,
-      userId: event.userId ?? null,
-      email: event.email ?? null,
-      clientId: event.clientId ?? null,
-      provider: event.provider ?? null,
-      ip: event.ip ?? null,
-      reason: event.reason ?? null,
-      detail: event.detail ? JSON.stringify(event.detail) : null,
-    };
+    const email = event.email ?? null;
+    const virtualMcp = typeof event.detail?.virtualMcp === "string" ? event.detail.virtualMcp : null;
     try {
-      this.store.authEvents.add(row);
+      appendToChain(this.store, [
+        {
+          at: this.now(), kind: "auth", person: email, userId: event.userId ?? null, clientId: event.clientId ?? null, tokenId: null, ip: event.ip ?? null,
+          sessionId: null, virtualMcp, connector: null, method: event.type, exposedName: null, upstreamName: null, arguments: null, result: null, resultSize: null,
+          outcome: event.outcome, error: event.reason ?? null, durationMs: null,
+          detail: authDetail(event.provider ?? null, event.detail ? JSON.stringify(event.detail) : null),
+        },
+      ]);
     } catch (error) {
       log.error("could not record an auth event", { type: event.type, error: String(error) });
     }
-    const fields = { type: event.type, user: row.email ?? row.userId ?? undefined, client: row.clientId ?? undefined, provider: row.provider ?? undefined, reason: row.reason ?? undefined };
+    const fields = { type: event.type, user: email ?? event.userId ?? undefined, client: event.clientId ?? undefined, provider: event.provider ?? undefined, reason: event.reason ?? undefined };
     if (event.outcome === "ok") log.info("auth event", fields);
     else log.warn("auth event refused", fields);
   }

@@ -8,6 +8,7 @@ import { AccessTokenRepository } from "./repositories/access-tokens.ts";
 import { CallRecordRepository } from "./repositories/call-records.ts";
 import { GatewayConfigRepository } from "./repositories/gateway-config.ts";
 import { AuthEventRepository } from "./repositories/auth-events.ts";
+import { AuditRecordRepository } from "./repositories/audit-records.ts";
 import { UserRepository } from "./repositories/users.ts";
 import { IdentityProviderRepository } from "./repositories/identity-providers.ts";
 import { OAuthClientRepository } from "./repositories/oauth-clients.ts";
@@ -20,6 +21,8 @@ export type { AccessTokenRow } from "./repositories/access-tokens.ts";
 export type { CallRecord, CallOutcome } from "./repositories/call-records.ts";
 export type { ToolApproval } from "./repositories/gateway-config.ts";
 export type { AuthEventRow, NewAuthEvent } from "./repositories/auth-events.ts";
+export { auditHash, appendAuditRows, GENESIS_HASH } from "./repositories/audit-records.ts";
+export type { AuditRow, NewAuditRow, AuditKind, AuditOutcome, AuditFilter, AuditCheckpointRow, AuditRecordRepository } from "./repositories/audit-records.ts";
 export type { UserRow, UserIdentityRow, UserGroupRow } from "./repositories/users.ts";
 export type { IdentityProviderRow } from "./repositories/identity-providers.ts";
 export type { OAuthClientRow, OAuthClientKind } from "./repositories/oauth-clients.ts";
@@ -36,10 +39,13 @@ export interface Store {
   readonly accessTokens: AccessTokenRepository;
   readonly callRecords: CallRecordRepository;
   readonly authEvents: AuthEventRepository;
+  /** The audit trail (src/audit writes it through `appendAuditRows`). */
+  readonly audit: AuditRecordRepository;
   readonly users: UserRepository;
   readonly identityProviders: IdentityProviderRepository;
   readonly oauthClients: OAuthClientRepository;
   readonly oauthGrants: OAuthGrantRepository;
+  /** Usage analytics read from the audit trail (src/analytics). */
   readonly schemaVersion: number;
   /** Runs fn in one immediate (write-locking) transaction. */
   transaction<T>(fn: () => T): T;
@@ -87,6 +93,7 @@ export function openStore(path: string, options: { create?: boolean } = {}): Sto
     accessTokens: new AccessTokenRepository(db),
     callRecords: new CallRecordRepository(db),
     authEvents: new AuthEventRepository(db),
+    audit: new AuditRecordRepository(db),
     users: new UserRepository(db),
     identityProviders: new IdentityProviderRepository(db),
     oauthClients: new OAuthClientRepository(db),

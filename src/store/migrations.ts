@@ -1,12 +1,13 @@
 import type { Database } from "bun:sqlite";
 import { configError } from "../errors/index.ts";
+import { auditHash, GENESIS_HASH } from "./repositories/audit-records.ts";
 
 /**
  * Forward-only schema migrations, embedded in the binary. The database's
  * `PRAGMA user_version` is the number of the last one applied. Append only:
  * never edit a migration that has shipped.
  */
-export const MIGRATIONS: readonly { version: number; name: string; sql: string }[] = [
+export const MIGRATIONS: readonly { version: number; name: string; sql: string; /** Runs after the SQL, in the same transaction. */ run?: (db: Database) => void }[] = [
   {
     version: 1,
     name: "secrets and admin tokens",
@@ -224,6 +225,51 @@ export const MIGRATIONS: readonly { version: number; name: string; sql: string }
       CREATE INDEX auth_events_by_time ON auth_events(at);
     `,
   },
+  {
+    version: 4,
+    name: "the audit trail: one hash-chained table for MCP requests, auth events and admin changes; retention checkpoints",
+    sql: `
+      CREATE TABLE audit_records (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at INTEGER NOT NULL,
+        kind TEXT NOT NULL CHECK (kind IN ('mcp', 'auth', 'admin')),
+        person TEXT,
+        user_id TEXT,
+        client_id TEXT,
+        token_id TEXT,
+        ip TEXT,
+        session_id TEXT,
+        virtual_mcp TEXT,
+        connector TEXT,
+        method TEXT NOT NULL,
+        exposed_name TEXT,
+        upstream_name TEXT,
+        arguments TEXT,
+        result TEXT,
+        result_size INTEGER,
+        outcome TEXT NOT NULL CHECK (outcome IN ('ok', 'error', 'denied', 'timeout', 'cancelled', 'refused')),
+        error TEXT,
+        duration_ms REAL,
+        detail TEXT,
+        prev_hash TEXT NOT NULL,
+        hash TEXT NOT NULL
+      );
+      CREATE INDEX audit_records_by_time ON audit_records(at);
+      CREATE INDEX audit_records_by_vmcp ON audit_records(virtual_mcp, at);
+      CREATE INDEX audit_records_by_person ON audit_records(person, at);
+      CREATE TABLE audit_checkpoints (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at INTEGER NOT NULL,
+        last_id INTEGER NOT NULL,
+        last_hash TEXT NOT NULL,
+        last_at INTEGER NOT NULL,
+        deleted INTEGER NOT NULL,
+        key_version INTEGER NOT NULL,
+        signature TEXT NOT NULL
+      );
+    `,
+    run: (db) => moveRecordsIntoAuditTrail(db),
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
@@ -251,8 +297,58 @@ export function migrate(db: Database, path: string): number {
   db.transaction(() => {
     for (const migration of pending) {
       db.exec(migration.sql);
+      migration.run?.(db);
       db.exec(`PRAGMA user_version = ${migration.version}`);
     }
   }).immediate();
   return pending.length;
+}
+
+/**
+ * v4: call_records and auth_events rows move into audit_records, in time
+ * order, chained; the old tables become read-only views of the new one so
+ * existing readers keep working.
+ */
+function moveRecordsIntoAuditTrail(db: Database): void {
+  const calls = db.query("SELECT * FROM call_records ORDER BY id").all() as Record<string, string | number | null>[];
+  const events = db.query("SELECT * FROM auth_events ORDER BY id").all() as Record<string, string | number | null>[];
+  const rows = [
+    ...calls.map((c) => ({
+      at: c.at, kind: "mcp", person: c.subject, userId: null, clientId: null, tokenId: c.token_id, ip: null, sessionId: c.session_id, virtualMcp: c.virtual_mcp,
+      connector: c.connector, method: c.method, exposedName: c.exposed_name, upstreamName: c.upstream_name, arguments: c.arguments, result: null, resultSize: null,
+      outcome: c.outcome, error: c.error, durationMs: c.duration_ms, detail: null,
+    })),
+    ...events.map((e) => ({
+      at: e.at, kind: "auth", person: e.email, userId: e.user_id, clientId: e.client_id, tokenId: null, ip: e.ip, sessionId: null, virtualMcp: null, connector: null,
+      method: e.type, exposedName: null, upstreamName: null, arguments: null, result: null, resultSize: null, outcome: e.outcome, error: e.reason, durationMs: null,
+      detail: authDetail(e.provider as string | null, e.detail as string | null),
+    })),
+  ].sort((a, b) => (a.at as number) - (b.at as number));
+  const insert = db.prepare(
+    "INSERT INTO audit_records (id, at, kind, person, user_id, client_id, token_id, ip, session_id, virtual_mcp, connector, method, exposed_name, upstream_name, arguments, result, result_size, outcome, error, duration_ms, detail, prev_hash, hash) " +
+      "VALUES ($id, $at, $kind, $person, $userId, $clientId, $tokenId, $ip, $sessionId, $virtualMcp, $connector, $method, $exposedName, $upstreamName, $arguments, $result, $resultSize, $outcome, $error, $durationMs, $detail, $prevHash, $hash)",
+  );
+  let prevHash = GENESIS_HASH;
+  rows.forEach((row, index) => {
+    const sealed = { ...row, id: index + 1, prevHash } as Parameters<typeof auditHash>[0];
+    const hash = auditHash(sealed);
+    insert.run({ ...sealed, hash } as unknown as Record<string, string | number | null>);
+    prevHash = hash;
+  });
+  db.exec(`
+    DROP TABLE call_records;
+    DROP TABLE auth_events;
+    CREATE VIEW call_records AS
+      SELECT id, at, person AS subject, token_id, session_id, virtual_mcp, connector, method, exposed_name, upstream_name, arguments, outcome, error, duration_ms
+      FROM audit_records WHERE kind = 'mcp';
+    CREATE VIEW auth_events AS
+      SELECT id, at, method AS type, outcome, user_id, person AS email, client_id, json_extract(detail, '$.provider') AS provider, ip, error AS reason, json_extract(detail, '$.detail') AS detail
+      FROM audit_records WHERE kind = 'auth';
+  `);
+}
+
+/** How an auth event's provider and detail are kept in audit_records.detail. */
+export function authDetail(provider: string | null, detail: string | null): string | null {
+  if (provider === null && detail === null) return null;
+  return JSON.stringify({ provider, detail: detail === null ? null : (JSON.parse(detail) as unknown) });
 }

@@ -105,29 +105,6 @@ export const accessTokens = sqliteTable("access_tokens", {
   lastUsedAt: integer("last_used_at"),
 });
 
-/** One row per tools/call (and later every governed request); the audit issue extends it. */
-export const callRecords = sqliteTable(
-  "call_records",
-  {
-    id: integer("id").primaryKey({ autoIncrement: true }),
-    at: integer("at").notNull(),
-    subject: text("subject").notNull(),
-    tokenId: text("token_id"),
-    sessionId: text("session_id"),
-    virtualMcp: text("virtual_mcp").notNull(),
-    connector: text("connector"),
-    method: text("method").notNull(),
-    exposedName: text("exposed_name").notNull(),
-    upstreamName: text("upstream_name"),
-    /** JSON of the arguments as sent upstream. */
-    arguments: text("arguments"),
-    outcome: text("outcome", { enum: ["ok", "error", "denied", "timeout", "cancelled"] }).notNull(),
-    error: text("error"),
-    durationMs: real("duration_ms").notNull(),
-  },
-  (t) => [index("call_records_by_time").on(t.at)],
-);
-
 /** Each connector's last catalogue, so configuration can be checked while it is offline. */
 export const connectorCatalogues = sqliteTable("connector_catalogues", {
   connectorId: text("connector_id")
@@ -298,23 +275,56 @@ export const oauthTokens = sqliteTable(
   (t) => [index("oauth_tokens_by_grant").on(t.grantId)],
 );
 
-/** Sign-in, consent, registration and token events, allowed or refused. */
-export const authEvents = sqliteTable(
-  "auth_events",
+/**
+ * The audit trail: one row per MCP request, auth event and admin change,
+ * each hash-chained to the one before (src/audit). `call_records` and
+ * `auth_events` are views of it since schema version 4.
+ */
+export const auditRecords = sqliteTable(
+  "audit_records",
   {
     id: integer("id").primaryKey({ autoIncrement: true }),
     at: integer("at").notNull(),
-    /** sign_in, consent_granted, consent_revoked, client_registered, token_issued, token_refreshed, token_revoked, token_refused… */
-    type: text("type").notNull(),
-    outcome: text("outcome", { enum: ["ok", "refused"] }).notNull(),
+    kind: text("kind", { enum: ["mcp", "auth", "admin"] }).notNull(),
+    /** The person's email (or the admin actor). */
+    person: text("person"),
     userId: text("user_id"),
-    email: text("email"),
     clientId: text("client_id"),
-    provider: text("provider"),
+    tokenId: text("token_id"),
     ip: text("ip"),
-    reason: text("reason"),
-    /** JSON of further non-secret facts. */
+    sessionId: text("session_id"),
+    virtualMcp: text("virtual_mcp"),
+    connector: text("connector"),
+    /** JSON-RPC method, auth event type, or admin action. */
+    method: text("method").notNull(),
+    exposedName: text("exposed_name"),
+    upstreamName: text("upstream_name"),
+    /** JSON, redacted and size-capped. */
+    arguments: text("arguments"),
+    /** JSON, redacted and size-capped; `result_size` is the full size. */
+    result: text("result"),
+    resultSize: integer("result_size"),
+    outcome: text("outcome", { enum: ["ok", "error", "denied", "timeout", "cancelled", "refused"] }).notNull(),
+    error: text("error"),
+    durationMs: real("duration_ms"),
+    /** JSON: auth event facts, or an admin change's before and after. */
     detail: text("detail"),
+    prevHash: text("prev_hash").notNull(),
+    hash: text("hash").notNull(),
   },
-  (t) => [index("auth_events_by_time").on(t.at)],
+  (t) => [index("audit_records_by_time").on(t.at), index("audit_records_by_vmcp").on(t.virtualMcp, t.at), index("audit_records_by_person").on(t.person, t.at)],
 );
+
+/** Left by retention: the last deleted record's id and hash, signed, so the rest of the chain still verifies. */
+export const auditCheckpoints = sqliteTable("audit_checkpoints", {
+  id: integer("id").primaryKey({ autoIncrement: true }),
+  at: integer("at").notNull(),
+  lastId: integer("last_id").notNull(),
+  lastHash: text("last_hash").notNull(),
+  lastAt: integer("last_at").notNull(),
+  deleted: integer("deleted").notNull(),
+  /** The master key version whose derived key made the signature. */
+  keyVersion: integer("key_version").notNull(),
+  /** HMAC-SHA256, hex. */
+  signature: text("signature").notNull(),
+});

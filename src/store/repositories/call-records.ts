@@ -1,7 +1,4 @@
-import type { Statement } from "bun:sqlite";
-import { desc } from "drizzle-orm";
 import type { StoreDb } from "../connection.ts";
-import { callRecords } from "../schema.ts";
 
 export type CallOutcome = "ok" | "error" | "denied" | "timeout" | "cancelled";
 
@@ -22,26 +19,16 @@ export interface CallRecord {
   durationMs: number;
 }
 
-/**
- * The per-call record. The insert is a plain prepared bun:sqlite statement
- * rather than a drizzle query: it runs on every tools/call, and drizzle's
- * parameter mapping was a measurable share of the gateway's CPU there.
- */
+/** The MCP requests of the audit trail in the shape of the earlier call records (GET /admin/api/calls). */
 export class CallRecordRepository {
-  private readonly insert: Statement;
-
-  constructor(private readonly db: StoreDb) {
-    this.insert = db.$client.prepare(
-      "INSERT INTO call_records (at, subject, token_id, session_id, virtual_mcp, connector, method, exposed_name, upstream_name, arguments, outcome, error, duration_ms) " +
-        "VALUES ($at, $subject, $tokenId, $sessionId, $virtualMcp, $connector, $method, $exposedName, $upstreamName, $arguments, $outcome, $error, $durationMs)",
-    );
-  }
-
-  add(record: CallRecord): void {
-    this.insert.run(record as unknown as Record<string, string | number | null>);
-  }
+  constructor(private readonly db: StoreDb) {}
 
   recent(limit: number): (CallRecord & { id: number })[] {
-    return this.db.select().from(callRecords).orderBy(desc(callRecords.id)).limit(limit).all() as (CallRecord & { id: number })[];
+    return this.db.$client
+      .query(
+        "SELECT id, at, person AS subject, token_id AS tokenId, session_id AS sessionId, virtual_mcp AS virtualMcp, connector, method, exposed_name AS exposedName, " +
+          "upstream_name AS upstreamName, arguments, outcome, error, duration_ms AS durationMs FROM audit_records WHERE kind = 'mcp' ORDER BY id DESC LIMIT $limit",
+      )
+      .all({ limit }) as (CallRecord & { id: number })[];
   }
 }

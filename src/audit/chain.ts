@@ -1,0 +1,130 @@
+import { createHmac, timingSafeEqual } from "node:crypto";
+import { appendAuditRows, auditHash, GENESIS_HASH, type AuditCheckpointRow, type AuditRow, type NewAuditRow, type Store } from "../store/index.ts";
+
+/** Called (soon after the commit) when records were appended to a store's chain in this process. */
+const appendListeners = new WeakMap<Store, Set<() => void>>();
+const notifyScheduled = new WeakSet<Store>();
+
+export function onAppend(store: Store, listener: () => void): () => void {
+  let set = appendListeners.get(store);
+  if (!set) appendListeners.set(store, (set = new Set()));
+  set.add(listener);
+  return () => set.delete(listener);
+}
+
+/**
+ * Extends the store's hash chain with `rows` in one transaction. Every writer
+ * (the gateway's group commit, auth events, admin changes, CLI commands)
+ * goes through here, so the chain has one order whoever writes.
+ */
+export function appendToChain(store: Store, rows: readonly NewAuditRow[]): AuditRow[] {
+  const sealed = appendAuditRows(store.audit, rows, store.transaction);
+  const listeners = appendListeners.get(store);
+  if (listeners && listeners.size > 0 && !notifyScheduled.has(store)) {
+    notifyScheduled.add(store);
+    // After the surrounding transaction (if any) has committed.
+    setImmediate(() => {
+      notifyScheduled.delete(store);
+      for (const listener of listeners) listener();
+    });
+  }
+  return sealed;
+}
+
+/** The key that signs retention checkpoints, derived from the master key of `keyVersion`. */
+export interface CheckpointKey {
+  bytes: Uint8Array;
+  version: number;
+}
+
+export const CHECKPOINT_KEY_PURPOSE = "mintgate audit checkpoint signing key v1";
+
+export function signCheckpoint(key: CheckpointKey, checkpoint: Pick<AuditCheckpointRow, "at" | "lastId" | "lastHash" | "lastAt" | "deleted">): string {
+  const content = JSON.stringify([1, checkpoint.at, checkpoint.lastId, checkpoint.lastHash, checkpoint.lastAt, checkpoint.deleted]);
+  return createHmac("sha256", key.bytes).update(content).digest("hex");
+}
+
+function signatureValid(key: CheckpointKey, checkpoint: AuditCheckpointRow): boolean {
+  if (checkpoint.keyVersion !== key.version) return false;
+  const expected = Buffer.from(signCheckpoint(key, checkpoint), "hex");
+  const actual = Buffer.from(checkpoint.signature, "hex");
+  return actual.length === expected.length && timingSafeEqual(actual, expected);
+}
+
+export interface VerifyReport {
+  ok: boolean;
+  /** Records checked. */
+  records: number;
+  firstId: number | null;
+  lastId: number | null;
+  checkpoints: number;
+  /** The first thing found wrong: the record (by id) or checkpoint it concerns. */
+  broken?: { id: number; checkpoint?: number; reason: string };
+}
+
+const PAGE = 5000;
+
+/**
+ * Walks the chain in id order, a page at a time (constant memory): every
+ * record's hash must match its content, its previous hash the record
+ * before it, ids must run without gaps from the newest retention checkpoint
+ * (whose signature must hold) to the highest id ever handed out.
+ */
+export function verifyChain(store: Store, key: CheckpointKey | undefined, onProgress?: (checked: number) => void): VerifyReport {
+  const repo = store.audit;
+  const checkpoints = repo.checkpoints();
+  const report: VerifyReport = { ok: true, records: 0, firstId: null, lastId: null, checkpoints: checkpoints.length };
+  const fail = (broken: VerifyReport["broken"]): VerifyReport => ({ ...report, ok: false, broken });
+  for (const checkpoint of checkpoints) {
+    if (!key) return fail({ id: checkpoint.lastId, checkpoint: checkpoint.id, reason: `retention checkpoint ${checkpoint.id} cannot be checked without the master key` });
+    if (!signatureValid(key, checkpoint)) {
+      return fail({
+        id: checkpoint.lastId,
+        checkpoint: checkpoint.id,
+        reason:
+          checkpoint.keyVersion !== key.version
+            ? `retention checkpoint ${checkpoint.id} is signed with master key version ${checkpoint.keyVersion}, not the current ${key.version}`
+            : `retention checkpoint ${checkpoint.id} (records through ${checkpoint.lastId} deleted) has a signature that does not match its content`,
+      });
+    }
+  }
+  const anchor = checkpoints.length > 0 ? checkpoints[checkpoints.length - 1]! : undefined;
+  let expectedId = (anchor?.lastId ?? 0) + 1;
+  let prevHash = anchor?.lastHash ?? GENESIS_HASH;
+  let afterId = 0;
+  for (;;) {
+    const page = repo.page(afterId, PAGE);
+    if (page.length === 0) break;
+    for (const row of page) {
+      if (report.firstId === null) {
+        report.firstId = row.id;
+        if (row.id < expectedId) {
+          // Rows at or below the checkpoint are still there: the chain must start from an older anchor.
+          const older = checkpoints.find((c) => c.lastId === row.id - 1);
+          if (row.id === 1 || older) {
+            expectedId = row.id;
+            prevHash = older?.lastHash ?? GENESIS_HASH;
+          }
+        }
+      }
+      if (row.id !== expectedId) {
+        return fail({ id: expectedId, reason: row.id > expectedId ? `record ${expectedId} is missing${row.id - expectedId > 1 ? ` (through ${row.id - 1})` : ""}: deleted without a retention checkpoint` : `record ${row.id} is out of place` });
+      }
+      if (auditHash(row) !== row.hash) return fail({ id: row.id, reason: `record ${row.id} does not match its hash: it was edited` });
+      if (row.prevHash !== prevHash) {
+        return fail({ id: row.id, reason: `record ${row.id} does not follow record ${row.id - 1} in the chain: records were reordered, replaced or re-hashed` });
+      }
+      prevHash = row.hash;
+      expectedId = row.id + 1;
+      report.lastId = row.id;
+      report.records++;
+    }
+    afterId = page[page.length - 1]!.id;
+    onProgress?.(report.records);
+  }
+  const highest = repo.highestIdEver();
+  if (highest >= expectedId) {
+    return fail({ id: expectedId, reason: `record ${expectedId}${highest > expectedId ? ` through ${highest}` : ""} ${highest > expectedId ? "were" : "was"} deleted from the end of the chain` });
+  }
+  return report;
+}

@@ -1,0 +1,85 @@
+import type { AuditFilter, AuditRow, Store } from "../store/index.ts";
+
+/** A record as the API, search and export show it: times as ISO text, JSON columns parsed where they are whole. */
+export interface AuditRecordView extends Omit<AuditRow, "at"> {
+  at: string;
+}
+
+export function viewOf(row: AuditRow): AuditRecordView {
+  return { ...row, at: new Date(row.at).toISOString() };
+}
+
+export const SEARCH_LIMIT_MAX = 10_000;
+
+/** Newest first. */
+export function searchAudit(store: Store, filter: AuditFilter, limit = 100): AuditRecordView[] {
+  return store.audit.search(filter, Math.min(Math.max(1, limit || 100), SEARCH_LIMIT_MAX)).map(viewOf);
+}
+
+export type ExportFormat = "jsonl" | "csv";
+
+export const CSV_COLUMNS = [
+  "id", "at", "kind", "person", "userId", "clientId", "tokenId", "ip", "sessionId", "virtualMcp", "connector", "method", "exposedName", "upstreamName",
+  "arguments", "result", "resultSize", "outcome", "error", "durationMs", "detail", "prevHash", "hash",
+] as const satisfies readonly (keyof AuditRow)[];
+
+function csvField(value: unknown): string {
+  if (value === null || value === undefined) return "";
+  const text = String(value);
+  return /[",\r\n]/.test(text) || /^[=+\-@\t]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+}
+
+const PAGE = 2000;
+
+/**
+ * The records matching `filter`, oldest first, as text chunks of a few
+ * thousand rows each. Keyset paging: memory stays constant and no read
+ * transaction stays open between chunks, so writers and checkpoints go on.
+ */
+export async function* exportAudit(store: Store, format: ExportFormat, filter: AuditFilter = {}, onProgress?: (rows: number) => void): AsyncGenerator<string> {
+  if (format === "csv") yield CSV_COLUMNS.join(",") + "\n";
+  let afterId = 0;
+  let rows = 0;
+  for (;;) {
+    const page = store.audit.page(afterId, PAGE, filter);
+    if (page.length === 0) break;
+    let chunk = "";
+    for (const row of page) {
+      if (format === "jsonl") chunk += JSON.stringify(viewOf(row)) + "\n";
+      else chunk += CSV_COLUMNS.map((c) => csvField(c === "at" ? new Date(row.at).toISOString() : row[c])).join(",") + "\n";
+    }
+    afterId = page[page.length - 1]!.id;
+    rows += page.length;
+    onProgress?.(rows);
+    yield chunk;
+  }
+}
+
+/** The export as a streaming HTTP body: the next chunk is read only when the client has taken the last one. */
+export function exportStream(store: Store, format: ExportFormat, filter: AuditFilter): ReadableStream<Uint8Array> {
+  const chunks = exportAudit(store, format, filter);
+  const encoder = new TextEncoder();
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        const next = await chunks.next();
+        if (next.done) controller.close();
+        else controller.enqueue(encoder.encode(next.value));
+      },
+      async cancel() {
+        await chunks.return(undefined);
+      },
+    },
+    { highWaterMark: 0 },
+  );
+}
+
+/** Parses a time given on the command line or in a query: ISO 8601, a date, Unix ms, or an age such as 15m, 24h, 7d. */
+export function parseTime(raw: string | undefined, now = Date.now()): number | undefined {
+  if (raw === undefined || raw === "") return undefined;
+  const age = /^(\d+)(s|m|h|d)$/.exec(raw.trim());
+  if (age) return now - Number(age[1]) * { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[age[2] as "s" | "m" | "h" | "d"];
+  if (/^\d{10,}$/.test(raw.trim())) return Number(raw);
+  const ms = Date.parse(raw);
+  return Number.isNaN(ms) ? Number.NaN : ms;
+}

@@ -1,0 +1,150 @@
+/**
+ * What the audit trail keeps of a payload: JSON, with secret values and the
+ * values of secret-looking keys replaced, cut at a size limit without first
+ * serialising all of a large payload.
+ */
+
+/** Keys whose values are replaced by default (matched against the key's words). */
+export const DEFAULT_REDACT_KEYS = ["password", "passwd", "secret", "token", "authorization", "api_key", "apikey", "cookie"] as const;
+
+/** Payloads longer than this (in JSON characters) are stored cut. */
+export const DEFAULT_CAPTURE_LIMIT = 16 * 1024;
+
+export const REDACTED = "[redacted]";
+const SECRET_REFERENCE_ONLY = /^(\$\{secret:[A-Za-z][A-Za-z0-9_.-]*\}\s*)+$/;
+/** Values shorter than this are not searched for: they would match ordinary text. */
+const MIN_SECRET_LENGTH = 4;
+
+/** A key's words: `X-Api-Key` → x, api, key; `accessToken` → access, token. */
+function wordsOf(key: string): string[] {
+  return key
+    .replace(/([a-z0-9])([A-Z])/g, "$1 $2")
+    .toLowerCase()
+    .split(/[^a-z0-9]+/)
+    .filter(Boolean);
+}
+
+export class Redactor {
+  /** Secret value → its name, longest values first when replacing. */
+  private readonly secrets = new Map<string, string>();
+  private ordered: [string, string][] = [];
+  private readonly patterns: string[][];
+  private readonly decisions = new Map<string, boolean>();
+
+  constructor(keys: readonly string[] = DEFAULT_REDACT_KEYS) {
+    this.patterns = keys.map(wordsOf).filter((words) => words.length > 0);
+  }
+
+  /** Remembers a resolved secret value: from now on it is written as `[secret:NAME]`. */
+  addSecret(name: string, value: string): void {
+    if (value.length < MIN_SECRET_LENGTH || this.secrets.get(value) === name) return;
+    this.secrets.set(value, name);
+    this.ordered = [...this.secrets].sort((a, b) => b[0].length - a[0].length);
+  }
+
+  get secretCount(): number {
+    return this.secrets.size;
+  }
+
+  /** True when a key's value should not be recorded. */
+  isSecretKey(key: string): boolean {
+    let decision = this.decisions.get(key);
+    if (decision === undefined) {
+      const words = wordsOf(key);
+      const joined = words.join("");
+      decision = this.patterns.some((pattern) => {
+        if (pattern.join("") === joined) return true;
+        for (let i = 0; i + pattern.length <= words.length; i++) {
+          if (pattern.every((word, j) => words[i + j] === word)) return true;
+        }
+        return false;
+      });
+      if (this.decisions.size < 10_000) this.decisions.set(key, decision);
+    }
+    return decision;
+  }
+
+  /** `text` with every known secret value replaced by `[secret:NAME]`. */
+  text(text: string): string {
+    for (let i = 0; i < this.ordered.length; i++) {
+      const [value, name] = this.ordered[i]!;
+      if (text.includes(value)) text = text.split(value).join(`[secret:${name}]`);
+    }
+    return text;
+  }
+
+  /**
+   * The payload as stored: redacted JSON cut at `limit` characters, and the
+   * size of its full JSON (before redaction). Undefined stays null.
+   */
+  capture(value: unknown, limit: number): { json: string | null; size: number | null } {
+    if (value === undefined) return { json: null, size: null };
+    const state: Budget = { left: limit, cut: false, changed: false };
+    const json = this.jsonWithin(value, state, 0);
+    if (!state.cut) return { json, size: state.changed ? fullSize(value) : json.length };
+    return { json: `${json}…[cut at ${limit} characters]`, size: fullSize(value) };
+  }
+
+  /** JSON text of `value`, stopping once `budget.left` characters are spent (strings are cut inside). */
+  private jsonWithin(value: unknown, budget: Budget, depth: number): string {
+    if (budget.left <= 0) {
+      budget.cut = true;
+      return "";
+    }
+    if (typeof value === "string") {
+      const clean = this.ordered.length > 0 ? this.text(value) : value;
+      if (clean !== value) budget.changed = true;
+      const over = clean.length > budget.left;
+      const text = JSON.stringify(over ? clean.slice(0, budget.left) : clean);
+      if (over) budget.cut = true;
+      budget.left -= text.length;
+      return budget.cut ? text.slice(0, -1) : text;
+    }
+    if (value !== null && typeof value === "object") {
+      if (depth > 64) {
+        budget.changed = true;
+        return '"[too deep]"';
+      }
+      const isArray = Array.isArray(value);
+      let out = isArray ? "[" : "{";
+      budget.left -= 1;
+      let first = true;
+      const entries: [string, unknown][] = isArray ? (value as unknown[]).map((v, i) => [String(i), v]) : Object.entries(value as Record<string, unknown>);
+      for (const [key, item] of entries) {
+        if (item === undefined || typeof item === "function") continue;
+        const head = `${first ? "" : ","}${isArray ? "" : `${JSON.stringify(this.ordered.length > 0 ? this.text(key) : key)}:`}`;
+        first = false;
+        budget.left -= head.length;
+        let body: string;
+        if (!isArray && item !== null && this.isSecretKey(key) && !(typeof item === "string" && SECRET_REFERENCE_ONLY.test(item))) {
+          budget.changed = true;
+          body = `"${REDACTED}"`;
+          budget.left -= body.length;
+        } else {
+          body = this.jsonWithin(item, budget, depth + 1);
+        }
+        out += head + body;
+        if (budget.cut) return out;
+      }
+      budget.left -= 1;
+      return out + (isArray ? "]" : "}");
+    }
+    const text = JSON.stringify(value) ?? "null";
+    budget.left -= text.length;
+    return text;
+  }
+}
+
+interface Budget {
+  left: number;
+  cut: boolean;
+  changed: boolean;
+}
+
+function fullSize(value: unknown): number | null {
+  try {
+    return JSON.stringify(value)?.length ?? null;
+  } catch {
+    return null;
+  }
+}

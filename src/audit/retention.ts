@@ -1,0 +1,63 @@
+import type { Store } from "../store/index.ts";
+import { appendToChain, signCheckpoint, type CheckpointKey } from "./chain.ts";
+
+export const DEFAULT_RETENTION_DAYS = 365;
+const DAY_MS = 86_400_000;
+/** Records deleted per transaction, so writers wait at most a few milliseconds. */
+const CHUNK = 20_000;
+
+export interface PruneReport {
+  retentionDays: number;
+  cutoff: string;
+  deleted: number;
+  /** The last deleted record, which the checkpoint stands in for. */
+  throughId: number | null;
+  checkpoint: number | null;
+}
+
+/**
+ * Deletes the oldest records, a whole range from the start of the chain in
+ * which every record is older than the retention period, and leaves a
+ * signed checkpoint holding the last deleted record's id and hash, so the
+ * remaining chain still verifies. The prune itself is recorded.
+ */
+export function pruneAuditTrail(store: Store, options: { retentionDays: number; key: CheckpointKey; actor: string; now?: number }): PruneReport {
+  const now = options.now ?? Date.now();
+  const cutoff = now - options.retentionDays * DAY_MS;
+  const repo = store.audit;
+  const report: PruneReport = { retentionDays: options.retentionDays, cutoff: new Date(cutoff).toISOString(), deleted: 0, throughId: null, checkpoint: null };
+  const target = repo.lastIdOlderThan(cutoff);
+  let checkpointId: number | undefined;
+  for (;;) {
+    const first = repo.firstId();
+    if (first === null || first > target) break;
+    const chunkEnd = Math.min(first + CHUNK - 1, target);
+    store.transaction(() => {
+      const last = repo.get(chunkEnd);
+      if (!last) throw new Error(`audit record ${chunkEnd} vanished during the prune`);
+      const deleted = repo.deleteThrough(chunkEnd);
+      report.deleted += deleted;
+      const checkpoint = { at: now, lastId: last.id, lastHash: last.hash, lastAt: last.at, deleted: report.deleted };
+      checkpointId = repo.putCheckpoint({ ...checkpoint, id: checkpointId, keyVersion: options.key.version, signature: signCheckpoint(options.key, checkpoint) });
+    });
+    report.throughId = chunkEnd;
+  }
+  report.checkpoint = checkpointId ?? null;
+  if (report.deleted > 0) {
+    appendToChain(store, [
+      {
+        at: now, kind: "admin", person: options.actor, userId: null, clientId: null, tokenId: null, ip: null, sessionId: null, virtualMcp: null, connector: null,
+        method: "audit.prune", exposedName: null, upstreamName: null, arguments: null, result: null, resultSize: null, outcome: "ok", error: null, durationMs: null,
+        detail: JSON.stringify({ retentionDays: options.retentionDays, cutoff: report.cutoff, deleted: report.deleted, throughId: report.throughId, checkpoint: report.checkpoint }),
+      },
+    ]);
+  }
+  return report;
+}
+
+/** Re-signs every checkpoint with a new key (inside the master key rotation's transaction). */
+export function resignCheckpoints(store: Store, key: CheckpointKey): number {
+  const checkpoints = store.audit.checkpoints();
+  for (const c of checkpoints) store.audit.resignCheckpoint(c.id, key.version, signCheckpoint(key, c));
+  return checkpoints.length;
+}

@@ -1,0 +1,241 @@
+import type { Database, Statement } from "bun:sqlite";
+import type { StoreDb } from "../connection.ts";
+
+export type AuditKind = "mcp" | "auth" | "admin";
+export type AuditOutcome = "ok" | "error" | "denied" | "timeout" | "cancelled" | "refused";
+
+/** One row of the audit trail, as stored (JSON columns are text). */
+export interface AuditRow {
+  id: number;
+  at: number;
+  kind: AuditKind;
+  person: string | null;
+  userId: string | null;
+  clientId: string | null;
+  tokenId: string | null;
+  ip: string | null;
+  sessionId: string | null;
+  virtualMcp: string | null;
+  connector: string | null;
+  method: string;
+  exposedName: string | null;
+  upstreamName: string | null;
+  arguments: string | null;
+  result: string | null;
+  resultSize: number | null;
+  outcome: AuditOutcome;
+  error: string | null;
+  durationMs: number | null;
+  detail: string | null;
+  prevHash: string;
+  hash: string;
+}
+
+/** A row before the chain gives it an id and hashes. */
+export type NewAuditRow = Omit<AuditRow, "id" | "prevHash" | "hash">;
+
+export interface AuditCheckpointRow {
+  id: number;
+  at: number;
+  lastId: number;
+  lastHash: string;
+  lastAt: number;
+  deleted: number;
+  keyVersion: number;
+  signature: string;
+}
+
+/** The previous hash of the very first record. */
+export const GENESIS_HASH = "0".repeat(64);
+
+const COLUMNS =
+  "id, at, kind, person, user_id AS userId, client_id AS clientId, token_id AS tokenId, ip, session_id AS sessionId, virtual_mcp AS virtualMcp, connector, method, " +
+  "exposed_name AS exposedName, upstream_name AS upstreamName, arguments, result, result_size AS resultSize, outcome, error, duration_ms AS durationMs, detail, prev_hash AS prevHash, hash";
+
+const CHECKPOINT_COLUMNS = "id, at, last_id AS lastId, last_hash AS lastHash, last_at AS lastAt, deleted, key_version AS keyVersion, signature";
+
+/**
+ * The canonical content a record's hash covers: every column but the hash,
+ * in a fixed order, as JSON. Changing this breaks every existing chain.
+ */
+export function auditHash(row: Omit<AuditRow, "hash">): string {
+  const canonical = JSON.stringify([
+    1, row.id, row.at, row.kind, row.person, row.userId, row.clientId, row.tokenId, row.ip, row.sessionId, row.virtualMcp, row.connector, row.method,
+    row.exposedName, row.upstreamName, row.arguments, row.result, row.resultSize, row.outcome, row.error, row.durationMs, row.detail, row.prevHash,
+  ]);
+  return new Bun.CryptoHasher("sha256").update(canonical).digest("hex");
+}
+
+/** Filters shared by search and export; times are Unix ms, bounds inclusive. */
+export interface AuditFilter {
+  since?: number | undefined;
+  until?: number | undefined;
+  person?: string | undefined;
+  userId?: string | undefined;
+  clientId?: string | undefined;
+  virtualMcp?: string | undefined;
+  tool?: string | undefined;
+  outcome?: string | undefined;
+  kind?: string | undefined;
+  method?: string | undefined;
+}
+
+function where(filter: AuditFilter): { sql: string; params: Record<string, string | number> } {
+  const parts: string[] = [];
+  const params: Record<string, string | number> = {};
+  const add = (sql: string, name: string, value: string | number | undefined) => {
+    if (value === undefined || value === "") return;
+    parts.push(sql);
+    params[name] = value;
+  };
+  add("at >= $since", "since", filter.since);
+  add("at <= $until", "until", filter.until);
+  add("person = $person COLLATE NOCASE", "person", filter.person);
+  add("user_id = $userId", "userId", filter.userId);
+  add("client_id = $clientId", "clientId", filter.clientId);
+  add("virtual_mcp = $virtualMcp", "virtualMcp", filter.virtualMcp);
+  add("exposed_name = $tool", "tool", filter.tool);
+  add("outcome = $outcome", "outcome", filter.outcome);
+  add("kind = $kind", "kind", filter.kind);
+  add("method = $method", "method", filter.method);
+  return { sql: parts.join(" AND "), params };
+}
+
+/**
+ * The audit trail table. Writes are plain prepared statements (they run on
+ * every MCP request); the chain itself (ids, hashes) is computed by
+ * `appendAuditRows` inside the write transaction, so several writers
+ * (the gateway, a CLI command beside it) extend one chain.
+ */
+export class AuditRecordRepository {
+  readonly sqlite: Database;
+  private readonly insertStatement: Statement;
+  private readonly lastRow: Statement;
+  private readonly lastCheckpoint: Statement;
+  private readonly sequence: Statement;
+
+  constructor(db: StoreDb) {
+    this.sqlite = db.$client;
+    this.insertStatement = this.sqlite.prepare(
+      "INSERT INTO audit_records (id, at, kind, person, user_id, client_id, token_id, ip, session_id, virtual_mcp, connector, method, exposed_name, upstream_name, arguments, result, result_size, outcome, error, duration_ms, detail, prev_hash, hash) " +
+        "VALUES ($id, $at, $kind, $person, $userId, $clientId, $tokenId, $ip, $sessionId, $virtualMcp, $connector, $method, $exposedName, $upstreamName, $arguments, $result, $resultSize, $outcome, $error, $durationMs, $detail, $prevHash, $hash)",
+    );
+    this.lastRow = this.sqlite.prepare("SELECT id, hash FROM audit_records ORDER BY id DESC LIMIT 1");
+    this.lastCheckpoint = this.sqlite.prepare(`SELECT ${CHECKPOINT_COLUMNS} FROM audit_checkpoints ORDER BY last_id DESC LIMIT 1`);
+    this.sequence = this.sqlite.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'audit_records'");
+  }
+
+  /** The end of the chain: the last record, else the newest checkpoint, else the genesis. Call inside the write transaction. */
+  head(): { id: number; hash: string } {
+    const row = this.lastRow.get() as { id: number; hash: string } | null;
+    if (row) return row;
+    const checkpoint = this.lastCheckpoint.get() as AuditCheckpointRow | null;
+    if (checkpoint) return { id: checkpoint.lastId, hash: checkpoint.lastHash };
+    return { id: 0, hash: GENESIS_HASH };
+  }
+
+  /** The highest id ever handed out (AUTOINCREMENT keeps it even after deletes). */
+  highestIdEver(): number {
+    return (this.sequence.get() as { seq: number } | null)?.seq ?? 0;
+  }
+
+  /** Inserts a sealed row; use `appendAuditRows`, which seals them. */
+  insert(row: AuditRow): void {
+    this.insertStatement.run(row as unknown as Record<string, string | number | null>);
+  }
+
+  /** Rows with id > afterId in id order, at most `limit` (keyset paging: no read transaction stays open). */
+  page(afterId: number, limit: number, filter: AuditFilter = {}): AuditRow[] {
+    const w = where(filter);
+    return this.sqlite
+      .query(`SELECT ${COLUMNS} FROM audit_records WHERE id > $afterId${w.sql ? ` AND ${w.sql}` : ""} ORDER BY id LIMIT $limit`)
+      .all({ ...w.params, afterId, limit } as Record<string, string | number>) as AuditRow[];
+  }
+
+  /** Newest first. */
+  search(filter: AuditFilter, limit: number, beforeId?: number): AuditRow[] {
+    const w = where(filter);
+    const conditions = [w.sql, beforeId !== undefined ? "id < $beforeId" : ""].filter(Boolean).join(" AND ");
+    const params: Record<string, string | number> = { ...w.params, limit };
+    if (beforeId !== undefined) params.beforeId = beforeId;
+    return this.sqlite.query(`SELECT ${COLUMNS} FROM audit_records${conditions ? ` WHERE ${conditions}` : ""} ORDER BY id DESC LIMIT $limit`).all(params) as AuditRow[];
+  }
+
+  count(filter: AuditFilter = {}): number {
+    const w = where(filter);
+    return (this.sqlite.query(`SELECT count(*) AS n FROM audit_records${w.sql ? ` WHERE ${w.sql}` : ""}`).get(w.params) as { n: number }).n;
+  }
+
+  lastId(): number {
+    return (this.lastRow.get() as { id: number } | null)?.id ?? 0;
+  }
+
+  /** The id of the last record of the oldest run of records all older than `cutoff` (0 when none). */
+  lastIdOlderThan(cutoff: number): number {
+    const first = this.sqlite.query("SELECT min(id) AS id FROM audit_records WHERE at >= $cutoff").get({ cutoff }) as { id: number | null };
+    if (first.id !== null) return first.id - 1;
+    return this.lastId();
+  }
+
+  firstId(): number | null {
+    return (this.sqlite.query("SELECT min(id) AS id FROM audit_records").get() as { id: number | null }).id;
+  }
+
+  get(id: number): AuditRow | null {
+    return this.sqlite.query(`SELECT ${COLUMNS} FROM audit_records WHERE id = $id`).get({ id }) as AuditRow | null;
+  }
+
+  /** Deletes records with id <= lastId; returns how many. */
+  deleteThrough(lastId: number): number {
+    return this.sqlite.query("DELETE FROM audit_records WHERE id <= $lastId").run({ lastId }).changes;
+  }
+
+  checkpoints(): AuditCheckpointRow[] {
+    return this.sqlite.query(`SELECT ${CHECKPOINT_COLUMNS} FROM audit_checkpoints ORDER BY last_id`).all() as AuditCheckpointRow[];
+  }
+
+  newestCheckpoint(): AuditCheckpointRow | null {
+    return this.lastCheckpoint.get() as AuditCheckpointRow | null;
+  }
+
+  putCheckpoint(row: Omit<AuditCheckpointRow, "id"> & { id?: number }): number {
+    if (row.id !== undefined) {
+      this.sqlite
+        .query("UPDATE audit_checkpoints SET at = $at, last_id = $lastId, last_hash = $lastHash, last_at = $lastAt, deleted = $deleted, key_version = $keyVersion, signature = $signature WHERE id = $id")
+        .run(row as unknown as Record<string, string | number>);
+      return row.id;
+    }
+    const { id: _omit, ...values } = row;
+    return Number(
+      this.sqlite
+        .query("INSERT INTO audit_checkpoints (at, last_id, last_hash, last_at, deleted, key_version, signature) VALUES ($at, $lastId, $lastHash, $lastAt, $deleted, $keyVersion, $signature)")
+        .run(values as unknown as Record<string, string | number>).lastInsertRowid,
+    );
+  }
+
+  resignCheckpoint(id: number, keyVersion: number, signature: string): void {
+    this.sqlite.query("UPDATE audit_checkpoints SET key_version = $keyVersion, signature = $signature WHERE id = $id").run({ id, keyVersion, signature });
+  }
+}
+
+/**
+ * Extends the chain with `rows` in one immediate transaction (a savepoint
+ * when already inside one): reads the head, numbers and hashes each row,
+ * inserts. Returns the sealed rows.
+ */
+export function appendAuditRows(repo: AuditRecordRepository, rows: readonly NewAuditRow[], transaction: <T>(fn: () => T) => T): AuditRow[] {
+  return transaction(() => {
+    let { id, hash } = repo.head();
+    const sealed: AuditRow[] = new Array(rows.length);
+    for (let i = 0; i < rows.length; i++) {
+      id++;
+      const row = rows[i]! as AuditRow;
+      row.id = id;
+      row.prevHash = hash;
+      row.hash = hash = auditHash(row);
+      repo.insert(row);
+      sealed[i] = row;
+    }
+    return sealed;
+  });
+}
