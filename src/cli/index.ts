@@ -15,8 +15,9 @@ import { consentsCommand, consentsSubcommands } from "./commands/consents.ts";
 import { applyCommand, exportCommand } from "./commands/config-file.ts";
 import { approveCommand } from "./commands/approve.ts";
 import { versionCommand } from "./commands/version.ts";
+import { statsCommand } from "./commands/stats.ts";
 
-const TOP_LEVEL: Command[] = [serveCommand, initCommand, statusCommand, applyCommand, exportCommand, approveCommand, tokensCommand, clientsCommand, usersCommand, groupsCommand, ssoCommand, consentsCommand, secretsCommand, tuiCommand, versionCommand];
+const TOP_LEVEL: Command[] = [serveCommand, initCommand, statusCommand, applyCommand, exportCommand, approveCommand, statsCommand, tokensCommand, clientsCommand, usersCommand, groupsCommand, ssoCommand, consentsCommand, secretsCommand, tuiCommand, versionCommand];
 const ALL: Command[] = [...TOP_LEVEL, ...secretsSubcommands, ...tokensSubcommands, ...clientsSubcommands, ...usersSubcommands, ...groupsSubcommands, ...ssoSubcommands, ...consentsSubcommands];
 
 function mainHelp(): string {

@@ -1,6 +1,10 @@
 import { resolve, join } from "node:path";
 import { invalid } from "../errors/index.ts";
 
+/** Who may read /metrics (src/metrics/access.ts): only this machine, only token holders, or nobody. */
+export type MetricsMode = "off" | "loopback" | "token";
+const METRICS_MODES: readonly MetricsMode[] = ["off", "loopback", "token"];
+
 /** Every setting of a running gateway, from flags, then MINTGATE_* env, then defaults. */
 export interface Settings {
   dataDir: string;
@@ -22,6 +26,12 @@ export interface Settings {
   shutdownGraceMs: number;
   /** How long OAuth access tokens issued to AI clients live. */
   accessTokenTtlMs: number;
+  /** Who may read /metrics; "loopback" also admits holders of the metrics token when one is set. */
+  metricsMode: MetricsMode;
+  /** File holding the bearer token for /metrics (read when serving starts). */
+  metricsTokenFile: string | undefined;
+  /** The bearer token for /metrics from MINTGATE_METRICS_TOKEN, if set (the file wins). */
+  metricsTokenFromEnv: string | undefined;
 }
 
 /** Flag values as the CLI parsed them; undefined means "not given". */
@@ -36,6 +46,8 @@ export interface SettingFlags {
   "allowed-hosts"?: string | undefined;
   "redirect-schemes"?: string | undefined;
   "access-token-ttl"?: string | undefined;
+  metrics?: string | undefined;
+  "metrics-token-file"?: string | undefined;
 }
 
 export const DEFAULTS = {
@@ -45,6 +57,7 @@ export const DEFAULTS = {
   bodyLimitBytes: 4 * 1024 * 1024,
   shutdownGraceMs: 10_000,
   accessTokenTtlMs: 3_600_000,
+  metricsMode: "loopback",
 } as const;
 
 /** The environment variables mintgate reads, for --help and the README. */
@@ -60,6 +73,9 @@ export const ENVIRONMENT = {
   MINTGATE_ALLOWED_HOSTS: "comma-separated Host names accepted on /mcp/* besides the public and listen hosts (e.g. a reverse proxy's upstream name)",
   MINTGATE_REDIRECT_SCHEMES: "comma-separated private-use redirect URI schemes OAuth clients may register, besides cursor (e.g. windsurf)",
   MINTGATE_ACCESS_TOKEN_TTL: "lifetime of OAuth access tokens for AI clients, e.g. 15m (default 1h)",
+  MINTGATE_METRICS: "who may read /metrics: loopback (this machine, or anyone with the metrics token), token (token holders only) or off (default loopback)",
+  MINTGATE_METRICS_TOKEN_FILE: "file holding the bearer token that lets Prometheus scrape /metrics from elsewhere",
+  MINTGATE_METRICS_TOKEN: "the bearer token for /metrics itself (MINTGATE_METRICS_TOKEN_FILE wins)",
   MINTGATE_LOG_LEVEL: "debug, info, warn or error (default info)",
 } as const;
 
@@ -100,7 +116,7 @@ function parsePublicUrl(raw: string, source: string): string {
 }
 
 export function loadSettings(flags: SettingFlags, env: Env = process.env): Settings {
-  const pick = (flag: string | undefined, envName: Exclude<keyof typeof ENVIRONMENT, "MINTGATE_LOG_LEVEL">) => {
+  const pick = (flag: string | undefined, envName: Exclude<keyof typeof ENVIRONMENT, "MINTGATE_LOG_LEVEL" | "MINTGATE_METRICS_TOKEN">) => {
     const fromFlag = nonEmpty(flag);
     if (fromFlag !== undefined) return { value: fromFlag, source: `--${flagNameOf(envName)}` };
     const fromEnv = nonEmpty(env[envName]);
@@ -112,6 +128,8 @@ export function loadSettings(flags: SettingFlags, env: Env = process.env): Setti
   const tlsCert = pick(flags["tls-cert"], "MINTGATE_TLS_CERT");
   const tlsKey = pick(flags["tls-key"], "MINTGATE_TLS_KEY");
   const accessTokenTtl = pick(flags["access-token-ttl"], "MINTGATE_ACCESS_TOKEN_TTL");
+  const metrics = pick(flags.metrics, "MINTGATE_METRICS");
+  const metricsTokenFile = pick(flags["metrics-token-file"], "MINTGATE_METRICS_TOKEN_FILE");
   if ((tlsCert === undefined) !== (tlsKey === undefined)) {
     throw invalid("HTTPS needs both --tls-cert and --tls-key (or MINTGATE_TLS_CERT and MINTGATE_TLS_KEY); only one was given.");
   }
@@ -130,7 +148,16 @@ export function loadSettings(flags: SettingFlags, env: Env = process.env): Setti
     bodyLimitBytes: DEFAULTS.bodyLimitBytes,
     shutdownGraceMs: DEFAULTS.shutdownGraceMs,
     accessTokenTtlMs: accessTokenTtl === undefined ? DEFAULTS.accessTokenTtlMs : parseDuration(accessTokenTtl.value, accessTokenTtl.source),
+    metricsMode: metrics === undefined ? DEFAULTS.metricsMode : parseMetricsMode(metrics.value, metrics.source),
+    metricsTokenFile: metricsTokenFile && resolve(metricsTokenFile.value),
+    metricsTokenFromEnv: nonEmpty(env.MINTGATE_METRICS_TOKEN)?.trim(),
   };
+}
+
+function parseMetricsMode(raw: string, source: string): MetricsMode {
+  const mode = raw.trim().toLowerCase() as MetricsMode;
+  if (!METRICS_MODES.includes(mode)) throw invalid(`${source} must be loopback, token or off, not "${raw}".`);
+  return mode;
 }
 
 function listOf(raw: string | undefined): string[] {

@@ -11,6 +11,9 @@ import { OAuthError, type AuthServices } from "../auth/index.ts";
 import { discoveryRoutes } from "./discovery-routes.ts";
 import { OriginPolicy, pathOf } from "./origin-policy.ts";
 import { authRoutes } from "./auth-routes.ts";
+import type { GatewayMetrics, MetricsAccess } from "../metrics/index.ts";
+import { serveMetrics } from "./metrics-route.ts";
+import type { UsageAnalytics } from "../analytics/index.ts";
 
 export { jsonError };
 
@@ -24,6 +27,10 @@ export interface HttpDeps {
   isReady: () => boolean;
   /** Random per process; /healthz shows it so local clients can tell this gateway from whatever holds the port later. */
   instanceId: string;
+  /** /metrics: what to count and expose, and who may read it (absent: not served). */
+  metrics?: { metrics: GatewayMetrics; access: MetricsAccess } | undefined;
+  /** Usage analytics over the audit trail (GET /admin/api/stats). */
+  analytics: UsageAnalytics;
 }
 
 /** An OAuth refusal from an admin route, as the admin API's JSON error. */
@@ -97,6 +104,8 @@ export function createHttpApp(deps: HttpDeps) {
         .get("/config", async () => new Response(await admin.exportConfig(), { headers: { "content-type": "application/yaml; charset=utf-8" } }))
         .put("/config", async ({ request, query }) => admin.applyConfig(await request.text(), { prune: query.prune === "true", dryRun: query.dryRun === "true" }), { parse: "none" })
         .get("/calls", ({ query }) => admin.recentCalls(Number(query.limit)))
+        // Usage per vmcp|tool|connector|person over ?last=24h or ?since=&until= (src/analytics).
+        .get("/stats", ({ query }) => deps.analytics.report({ by: query.by, last: query.last, since: query.since, until: query.until }))
         // Sign-in records, people's approvals of AI clients, and the clients' sign-ins (token families).
         .get("/auth-events", ({ query }) =>
           deps.auth.events.list({ type: query.type, userId: query.user, clientId: query.client, since: query.since ? Date.parse(query.since) : undefined, limit: query.limit ? Number(query.limit) : undefined }),
@@ -203,6 +212,7 @@ export function startHttpServer(deps: HttpDeps): RunningServer {
   /** Everything but the MCP endpoints: Elysia, with CORS preflights and headers on the public OAuth paths. */
   const other = (request: Request): Response | Promise<Response> => {
     const path = pathOf(request.url);
+    if (path === "/metrics" && deps.metrics?.access.served) return serveMetrics(deps.metrics.metrics, deps.metrics.access, request, server.requestIP(request)?.address);
     if (!origins.isOpenCorsPath(path)) return app.handle(request);
     if (request.method === "OPTIONS") return origins.preflight(request, path, false)!;
     return app.handle(request).then((response) => origins.withCors(response, "*"));
@@ -211,6 +221,23 @@ export function startHttpServer(deps: HttpDeps): RunningServer {
   const route = (request: Request): Response | Promise<Response> => {
     const target = mcpRouteOf(request.url);
     if (!target) return other(request);
+    return countHttp ? countHttp(target.slug, answerMcp(target, request)) : answerMcp(target, request);
+  };
+  /** Counts each MCP endpoint response by Virtual MCP and status class, when metrics are on. */
+  const metrics = deps.metrics?.access.served ? deps.metrics.metrics : undefined;
+  const countHttp =
+    metrics &&
+    ((slug: string, answer: Response | Promise<Response>): Response | Promise<Response> => {
+      if (answer instanceof Response) {
+        metrics.countHttpResponse(slug, answer.status);
+        return answer;
+      }
+      return answer.then((response) => {
+        metrics.countHttpResponse(slug, response.status);
+        return response;
+      });
+    });
+  const answerMcp = (target: { route: "mcp" | "sse" | "messages"; slug: string }, request: Request): Response | Promise<Response> => {
     // Host and Origin checks (DNS rebinding, browsers): two header lookups.
     const refused = origins.checkMcpRequest(request);
     if (refused) return refused;

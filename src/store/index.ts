@@ -13,6 +13,7 @@ import { UserRepository } from "./repositories/users.ts";
 import { IdentityProviderRepository } from "./repositories/identity-providers.ts";
 import { OAuthClientRepository } from "./repositories/oauth-clients.ts";
 import { OAuthGrantRepository } from "./repositories/oauth-grants.ts";
+import { UsageStatsRepository } from "./repositories/usage-stats.ts";
 
 import type { KeyVersionRow } from "./repositories/secrets.ts";
 export type { SecretRow, SealedValue, KeyVersionRow } from "./repositories/secrets.ts";
@@ -28,6 +29,7 @@ export type { IdentityProviderRow } from "./repositories/identity-providers.ts";
 export type { OAuthClientRow, OAuthClientKind } from "./repositories/oauth-clients.ts";
 export type { OAuthTokenLookup, OAuthCodeRow, OAuthGrantRow, GrantListing, OAuthConsentRow } from "./repositories/oauth-grants.ts";
 export type { SecretRepository, AdminTokenRepository };
+export { USAGE_GROUPINGS, type UsageGrouping, type UsageRow, type UsageStatsRepository } from "./repositories/usage-stats.ts";
 export { LATEST_SCHEMA_VERSION };
 
 /** The open store: repositories plus a transaction boundary. Drizzle stays inside. */
@@ -46,6 +48,7 @@ export interface Store {
   readonly oauthClients: OAuthClientRepository;
   readonly oauthGrants: OAuthGrantRepository;
   /** Usage analytics read from the audit trail (src/analytics). */
+  readonly usage: UsageStatsRepository;
   readonly schemaVersion: number;
   /** Runs fn in one immediate (write-locking) transaction. */
   transaction<T>(fn: () => T): T;
@@ -98,6 +101,7 @@ export function openStore(path: string, options: { create?: boolean } = {}): Sto
     identityProviders: new IdentityProviderRepository(db),
     oauthClients: new OAuthClientRepository(db),
     oauthGrants: new OAuthGrantRepository(db),
+    usage: new UsageStatsRepository(db),
     schemaVersion: schemaVersionOf(sqlite),
     transaction: (fn) => sqlite.transaction(fn).immediate(),
     dataVersion: () => (sqlite.query("PRAGMA data_version").get() as { data_version: number }).data_version,

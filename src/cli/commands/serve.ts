@@ -11,6 +11,8 @@ import { watchStore } from "../../store/index.ts";
 import { ENVIRONMENT, loadSettings } from "../../config/index.ts";
 import { startHttpServer } from "../../http/index.ts";
 import { log } from "../../log/index.ts";
+import { createGatewayMetrics, MetricsAccess } from "../../metrics/index.ts";
+import { UsageAnalytics } from "../../analytics/index.ts";
 import { openDataDir } from "../../runtime/index.ts";
 import { VERSION } from "../../version.ts";
 import { DATA_OPTION, stringValue, type Command } from "../command.ts";
@@ -30,6 +32,8 @@ export const serveCommand: Command = {
     "allowed-hosts": { type: "string" },
     "redirect-schemes": { type: "string" },
     "access-token-ttl": { type: "string" },
+    metrics: { type: "string" },
+    "metrics-token-file": { type: "string" },
     demo: { type: "boolean" },
   },
   optionHelp: {
@@ -43,6 +47,8 @@ export const serveCommand: Command = {
     "--allowed-hosts LIST": "comma-separated extra Host names accepted on /mcp/* (env MINTGATE_ALLOWED_HOSTS)",
     "--redirect-schemes LIST": "comma-separated private-use redirect URI schemes clients may register besides cursor (env MINTGATE_REDIRECT_SCHEMES)",
     "--access-token-ttl D": "lifetime of OAuth access tokens, 1s to 24h (env MINTGATE_ACCESS_TOKEN_TTL, default 1h)",
+    "--metrics MODE": "who may read /metrics: loopback, token or off (env MINTGATE_METRICS, default loopback)",
+    "--metrics-token-file F": "file holding the bearer token for scraping /metrics from elsewhere (env MINTGATE_METRICS_TOKEN_FILE)",
     "--demo": "add the demo virtual MCP if missing and print its URL, a fresh token and a client config",
   },
   details:
@@ -62,7 +68,11 @@ export const serveCommand: Command = {
       "allowed-hosts": stringValue(parsed, "allowed-hosts"),
       "redirect-schemes": stringValue(parsed, "redirect-schemes"),
       "access-token-ttl": stringValue(parsed, "access-token-ttl"),
+      metrics: stringValue(parsed, "metrics"),
+      "metrics-token-file": stringValue(parsed, "metrics-token-file"),
     });
+    // Before the data directory is touched: a bad metrics token setting stops the start here.
+    const metricsAccess = MetricsAccess.fromSettings(settings);
     const startedAt = Date.now();
     const instanceId = randomUUID();
     const dir = openDataDir(settings, { initialise: true });
@@ -70,6 +80,7 @@ export const serveCommand: Command = {
     if (dir.newAdminToken) log.info("the admin token for the CLI and TUI is in the admin.token file", { path: dir.paths.adminToken });
 
     const gateway = new Gateway(dir.store, new ConnectorPool({ resolveSecret: (name) => dir.secrets.resolveSecret(name) }), new CallRecorder(dir.store));
+    const metrics = metricsAccess.served ? createGatewayMetrics(gateway, gateway.recorder, startedAt) : undefined;
     const config = new GatewayConfigService({ store: dir.store, secrets: dir.secrets, gateway });
     const tokens = new AccessTokenService(dir.store);
     // Deleting a virtual MCP deletes its tokens too (in this process, unseen by data_version).
@@ -116,7 +127,7 @@ export const serveCommand: Command = {
         startedAt,
         gateway: { gateway, config, tokens, sessions: () => endpoint.sessionCount },
       });
-      server = startHttpServer({ settings, admin, isReady: () => dir.store.isReady(), mcp: { gateway, endpoint, tokens }, auth, instanceId });
+      server = startHttpServer({ settings, admin, isReady: () => dir.store.isReady(), mcp: { gateway, endpoint, tokens }, auth, instanceId, metrics: metrics && { metrics, access: metricsAccess }, analytics: new UsageAnalytics(dir.store) });
     } catch (error) {
       await shutDownGateway();
       throw error;

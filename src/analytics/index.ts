@@ -1,0 +1,85 @@
+import { invalid } from "../errors/index.ts";
+import type { Store, UsageGrouping, UsageRow } from "../store/index.ts";
+import { USAGE_GROUPINGS } from "../store/index.ts";
+
+export type { UsageGrouping, UsageRow };
+export { USAGE_GROUPINGS };
+
+/** The window when none is given: the last 24 hours. */
+export const DEFAULT_WINDOW_MS = 24 * 3_600_000;
+
+/** What a caller asks for; every field as typed on a command line or in a query string. */
+export interface UsageQuery {
+  by?: string | undefined;
+  /** A duration back from now: `30m`, `1h`, `24h`, `7d`, `2w`. */
+  last?: string | undefined;
+  /** An ISO 8601 time (`2026-05-01`, `2026-05-01T09:00:00Z`), Unix milliseconds, or a duration ago (`2h`). */
+  since?: string | undefined;
+  /** As `since`; default now. */
+  until?: string | undefined;
+}
+
+export interface UsageReport {
+  by: UsageGrouping;
+  since: string;
+  until: string;
+  rows: UsageRow[];
+}
+
+const UNIT_MS = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 } as const;
+
+/** `90s`, `30m`, `24h`, `7d`, `2w` in milliseconds; undefined when `text` is not a duration. */
+function durationMs(text: string): number | undefined {
+  const match = /^(\d+)(s|m|h|d|w)$/.exec(text.trim());
+  return match ? Number(match[1]) * UNIT_MS[match[2] as keyof typeof UNIT_MS] : undefined;
+}
+
+/** A point in time: ISO 8601, Unix ms, or a duration back from `now`. */
+function instant(text: string, name: string, now: number): number {
+  const trimmed = text.trim();
+  const ago = durationMs(trimmed);
+  if (ago !== undefined) return now - ago;
+  if (/^\d{10,}$/.test(trimmed)) return Number(trimmed);
+  const parsed = Date.parse(trimmed);
+  if (Number.isNaN(parsed)) throw invalid(`${name} must be a time such as 2026-05-01T09:00:00Z, Unix milliseconds, or a duration ago such as 2h, not "${text}".`);
+  return parsed;
+}
+
+/** The grouping and the window [since, until) a query names, checked. */
+export function resolveUsageQuery(query: UsageQuery, now: number): { by: UsageGrouping; since: number; until: number } {
+  const by = (query.by ?? "tool") as UsageGrouping;
+  if (!USAGE_GROUPINGS.includes(by)) throw invalid(`by must be one of ${USAGE_GROUPINGS.join(", ")}, not "${query.by}".`);
+  if (query.last !== undefined && (query.since !== undefined || query.until !== undefined)) {
+    throw invalid("Give either last or since/until, not both.");
+  }
+  let since: number;
+  let until = now;
+  if (query.last !== undefined) {
+    const span = durationMs(query.last);
+    if (span === undefined || span <= 0) throw invalid(`last must be a duration such as 1h, 24h or 7d, not "${query.last}".`);
+    since = now - span;
+  } else {
+    until = query.until === undefined ? now : instant(query.until, "until", now);
+    since = query.since === undefined ? until - DEFAULT_WINDOW_MS : instant(query.since, "since", now);
+  }
+  if (!(since < until)) throw invalid(`The window is empty: since (${new Date(since).toISOString()}) must be before until (${new Date(until).toISOString()}).`);
+  return { by, since, until };
+}
+
+/**
+ * Usage analytics from the audit trail: per Virtual MCP, tool, connector or
+ * person, the tool calls in a window with their outcomes and p50/p95/p99
+ * latency. Used by `GET /admin/api/stats` and `mintgate stats`.
+ */
+export class UsageAnalytics {
+  constructor(
+    private readonly store: Store,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  report(query: UsageQuery): UsageReport {
+    const { by, since, until } = resolveUsageQuery(query, this.now());
+    const rows = this.store.usage.toolCalls(by, since, until);
+    return { by, since: new Date(since).toISOString(), until: new Date(until).toISOString(), rows };
+  }
+}
