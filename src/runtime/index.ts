@@ -1,5 +1,6 @@
 import { existsSync, mkdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { issueAdminToken } from "../admin/index.ts";
+import { CHECKPOINT_KEY_PURPOSE, cliActor, recordAdminChange, resignCheckpoints } from "../audit/index.ts";
 import { dataPaths, type Settings } from "../config/index.ts";
 import { configError } from "../errors/index.ts";
 import { log } from "../log/index.ts";
@@ -154,7 +155,11 @@ export function rotateMasterKey(dir: DataDir): { keyVersion: number; reencrypted
   writeMasterKeyFile(paths.masterKeyNew, newKey, { overwrite: true });
   let result;
   try {
-    result = dir.secrets.rotateKey(newKey);
+    // Retention checkpoints are signed with a key derived from the master key: re-signed in the same transaction.
+    result = dir.secrets.rotateKey(newKey, (derivedKey) => {
+      const resigned = resignCheckpoints(dir.store, derivedKey(CHECKPOINT_KEY_PURPOSE));
+      recordAdminChange(dir.store, { actor: cliActor(), action: "secrets.rotate-key", detail: { keyVersion: dir.store.secrets.currentKeyVersion()?.version, checkpointsResigned: resigned } });
+    });
   } catch (error) {
     rmSync(paths.masterKeyNew, { force: true });
     throw error;

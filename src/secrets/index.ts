@@ -1,3 +1,4 @@
+import { createHmac } from "node:crypto";
 import { invalid, notFound, configError } from "../errors/index.ts";
 import { SECRET_REFERENCE } from "./references.ts";
 import type { Store } from "../store/index.ts";
@@ -45,6 +46,8 @@ const decoder = new TextDecoder("utf-8", { fatal: true });
  * value only through `resolveSecret`.
  */
 export class SecretStore {
+  private readonly resolvedListeners: ((name: string, value: string) => void)[] = [];
+
   constructor(
     private readonly store: Store,
     private key: MasterKey,
@@ -122,6 +125,21 @@ export class SecretStore {
     }
   }
 
+  /** Called with every value `resolveSecret` hands out (the audit trail redacts them). */
+  onResolved(listener: (name: string, value: string) => void): void {
+    this.resolvedListeners.push(listener);
+  }
+
+  /**
+   * A key for `purpose` derived from the current master key (HMAC-SHA256),
+   * with the key version it belongs to; the audit trail signs its
+   * retention checkpoints with one.
+   */
+  derivedKey(purpose: string): { bytes: Uint8Array; version: number } {
+    const { key, version } = this.currentKey();
+    return { bytes: derive(key.bytes, purpose), version };
+  }
+
   /** The one way to read a secret's value. */
   resolveSecret(name: string): string {
     const row = this.store.secrets.get(name);
@@ -134,14 +152,20 @@ export class SecretStore {
     if (!plaintext) {
       throw configError(`The secret "${name}" cannot be decrypted: its stored bytes were altered or moved from another name; set it again.`);
     }
-    return decoder.decode(plaintext);
+    const value = decoder.decode(plaintext);
+    for (const listener of this.resolvedListeners) listener(name, value);
+    return value;
   }
 
   /**
    * Re-encrypts every secret under `newKey` in one transaction and records the
    * new key version. Either all secrets move to the new key or none do.
    */
-  rotateKey(newKey: MasterKey): { keyVersion: number; reencrypted: number } {
+  rotateKey(
+    newKey: MasterKey,
+    /** Runs inside the rotation's transaction with keys derived from the new master key (audit checkpoints are re-signed). */
+    alsoUnderNewKey?: (derivedKey: (purpose: string) => { bytes: Uint8Array; version: number }) => void,
+  ): { keyVersion: number; reencrypted: number } {
     const nextVersion = this.keyVersion + 1;
     let reencrypted = 0;
     this.store.transaction(() => {
@@ -154,11 +178,16 @@ export class SecretStore {
         this.store.secrets.reseal(row.name, nextVersion, seal(newKey.bytes, plaintext, secretContext(row.name)));
         reencrypted++;
       }
+      alsoUnderNewKey?.((purpose) => ({ bytes: derive(newKey.bytes, purpose), version: nextVersion }));
     });
     this.key = newKey;
     this.keyVersion = nextVersion;
     return { keyVersion: nextVersion, reencrypted };
   }
+}
+
+function derive(master: Uint8Array, purpose: string): Uint8Array {
+  return new Uint8Array(createHmac("sha256", master).update(`mintgate:derived:${purpose}`).digest());
 }
 
 function toInfo(row: { name: string; version: number; keyVersion: number; createdAt: number; updatedAt: number }): SecretInfo {

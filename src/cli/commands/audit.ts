@@ -1,0 +1,166 @@
+import { createWriteStream, type WriteStream } from "node:fs";
+import { cliActor, CHECKPOINT_KEY_PURPOSE, exportAudit, parseTime, pruneAuditTrail, searchAudit, verifyChain, type ExportFormat } from "../../audit/index.ts";
+import { loadSettings } from "../../config/index.ts";
+import { invalid } from "../../errors/index.ts";
+import type { AuditFilter } from "../../store/index.ts";
+import { DATA_OPTION, JSON_OPTION, printJson, printTable, stringValue, type Command, commandGroup, type ParsedArgs } from "../command.ts";
+import { DATA_HELP, withDataDir } from "../data-dir.ts";
+
+const KINDS = ["mcp", "auth", "admin"];
+const OUTCOMES = ["ok", "error", "denied", "timeout", "cancelled", "refused"];
+
+function timeOption(parsed: ParsedArgs, name: string): number | undefined {
+  const raw = stringValue(parsed, name);
+  const ms = parseTime(raw);
+  if (ms !== undefined && Number.isNaN(ms)) throw invalid(`--${name} must be a time such as 2025-06-01, 2025-06-01T12:00:00Z or an age such as 24h or 7d, not "${raw}".`);
+  return ms;
+}
+
+function filterOf(parsed: ParsedArgs): AuditFilter {
+  const kind = stringValue(parsed, "kind");
+  if (kind !== undefined && !KINDS.includes(kind)) throw invalid(`--kind must be one of ${KINDS.join(", ")}, not "${kind}".`);
+  const outcome = stringValue(parsed, "outcome");
+  if (outcome !== undefined && !OUTCOMES.includes(outcome)) throw invalid(`--outcome must be one of ${OUTCOMES.join(", ")}, not "${outcome}".`);
+  return {
+    since: timeOption(parsed, "since"),
+    until: timeOption(parsed, "until"),
+    person: stringValue(parsed, "user"),
+    virtualMcp: stringValue(parsed, "vmcp"),
+    tool: stringValue(parsed, "tool"),
+    outcome,
+    kind,
+  };
+}
+
+const FILTER_OPTIONS = {
+  since: { type: "string" },
+  until: { type: "string" },
+  user: { type: "string" },
+  vmcp: { type: "string" },
+  tool: { type: "string" },
+  outcome: { type: "string" },
+  kind: { type: "string" },
+} as const;
+
+const FILTER_HELP = {
+  "--since T": "from this time: ISO 8601, a date, Unix ms, or an age such as 24h or 7d",
+  "--until T": "up to this time (same forms)",
+  "--user EMAIL": "one person's records",
+  "--vmcp SLUG": "one Virtual MCP's records",
+  "--tool NAME": "one tool, prompt or resource (the exposed name)",
+  "--outcome O": `one outcome: ${OUTCOMES.join(", ")}`,
+  "--kind K": "mcp (requests), auth (sign-in and tokens) or admin (changes)",
+};
+
+const verifyCommand: Command = {
+  name: "audit verify",
+  summary: "Check the audit trail's hash chain and retention checkpoints; names the first broken record.",
+  usage: "mintgate audit verify [--data DIR] [--json]",
+  options: { ...DATA_OPTION, ...JSON_OPTION },
+  optionHelp: { ...DATA_HELP, "--json": "print the report as JSON" },
+  details: "Exit status 0 when the chain is intact, 1 when a record was edited, deleted or reordered (the report names it).",
+  async run(parsed) {
+    const progress = !parsed.values.json && process.stderr.isTTY;
+    const report = await withDataDir(parsed, (dir) =>
+      verifyChain(dir.store, dir.secrets.derivedKey(CHECKPOINT_KEY_PURPOSE), progress ? (n) => process.stderr.write(`\rchecked ${n} records`) : undefined),
+    );
+    if (progress) process.stderr.write("\n");
+    if (parsed.values.json) printJson(report);
+    else if (report.ok) {
+      process.stdout.write(`The audit trail is intact: ${report.records} record(s)${report.firstId !== null ? ` (${report.firstId}–${report.lastId})` : ""}, ${report.checkpoints} retention checkpoint(s).\n`);
+    } else {
+      process.stdout.write(`The audit trail is broken at record ${report.broken!.id}: ${report.broken!.reason}.\n`);
+    }
+    return report.ok ? 0 : 1;
+  },
+};
+
+const searchCommand: Command = {
+  name: "audit search",
+  summary: "Find audit records by time, person, Virtual MCP, tool, outcome or kind (newest first).",
+  usage: "mintgate audit search [--since T] [--until T] [--user EMAIL] [--vmcp SLUG] [--tool NAME] [--outcome O] [--kind K] [--limit N] [--data DIR] [--json]",
+  options: { ...DATA_OPTION, ...JSON_OPTION, ...FILTER_OPTIONS, limit: { type: "string" } },
+  optionHelp: { ...FILTER_HELP, "--limit N": "at most N records (default 100, at most 10000)", ...DATA_HELP, "--json": "print the records as JSON" },
+  async run(parsed) {
+    const filter = filterOf(parsed);
+    const limitText = stringValue(parsed, "limit");
+    const limit = limitText === undefined ? 100 : Number(limitText);
+    if (!Number.isInteger(limit) || limit < 1) throw invalid(`--limit must be a positive whole number, not "${limitText}".`);
+    const records = await withDataDir(parsed, (dir) => searchAudit(dir.store, filter, limit));
+    if (parsed.values.json) printJson(records);
+    else if (records.length === 0) process.stdout.write("No audit records match.\n");
+    else {
+      printTable(
+        ["ID", "TIME", "KIND", "PERSON", "VIRTUAL MCP", "METHOD", "NAME", "OUTCOME", "MS"],
+        records.map((r) => [String(r.id), r.at, r.kind, r.person ?? "-", r.virtualMcp ?? "-", r.method, r.exposedName || "-", r.outcome, r.durationMs === null ? "-" : r.durationMs.toFixed(1)]),
+      );
+    }
+    return 0;
+  },
+};
+
+/** Writes with backpressure: waits for 'drain' when the stream's buffer is full. */
+function writeTo(stream: NodeJS.WritableStream, chunk: string): Promise<void> | undefined {
+  if (stream.write(chunk)) return undefined;
+  return new Promise((resolve, reject) => {
+    stream.once("drain", resolve);
+    stream.once("error", reject);
+  });
+}
+
+const exportCommand: Command = {
+  name: "audit export",
+  summary: "Stream audit records (oldest first) as JSON Lines or CSV, in constant memory.",
+  usage: "mintgate audit export --format jsonl|csv [--since T] [--until T] [filters] [-o FILE] [--data DIR]",
+  options: { ...DATA_OPTION, ...FILTER_OPTIONS, format: { type: "string" }, output: { type: "string", short: "o" } },
+  optionHelp: { "--format F": "jsonl (one JSON object a line) or csv", ...FILTER_HELP, "-o, --output FILE": "write to FILE (default standard output)", ...DATA_HELP },
+  details: "A progress line goes to standard error when it is a terminal.",
+  async run(parsed) {
+    const format = stringValue(parsed, "format");
+    if (format !== "jsonl" && format !== "csv") throw invalid(`--format must be jsonl or csv${format ? `, not "${format}"` : ""}.`);
+    const filter = filterOf(parsed);
+    const file = stringValue(parsed, "output");
+    const progress = process.stderr.isTTY;
+    let rows = 0;
+    await withDataDir(parsed, async (dir) => {
+      const out: NodeJS.WritableStream = file ? createWriteStream(file, { mode: 0o600 }) : process.stdout;
+      let lastShown = 0;
+      for await (const chunk of exportAudit(dir.store, format as ExportFormat, filter, (n) => {
+        rows = n;
+        if (progress && Date.now() - lastShown > 200) {
+          lastShown = Date.now();
+          process.stderr.write(`\rexported ${n} records`);
+        }
+      })) {
+        const waiting = writeTo(out, chunk);
+        if (waiting) await waiting;
+      }
+      if (file) await new Promise<void>((resolve, reject) => (out as WriteStream).end((error?: Error | null) => (error ? reject(error) : resolve())));
+    });
+    if (progress) process.stderr.write(`\rexported ${rows} records${file ? ` to ${file}` : ""}\n`);
+    return 0;
+  },
+};
+
+const pruneCommand: Command = {
+  name: "audit prune",
+  summary: "Delete audit records older than the retention period now, leaving a signed checkpoint.",
+  usage: "mintgate audit prune [--retention-days N] [--data DIR] [--json]",
+  options: { ...DATA_OPTION, ...JSON_OPTION, "retention-days": { type: "string" } },
+  optionHelp: { "--retention-days N": "keep N days (env MINTGATE_AUDIT_RETENTION_DAYS, default 365)", ...DATA_HELP, "--json": "print the report as JSON" },
+  details: "The running gateway does the same once a day. The chain still verifies after a prune.",
+  async run(parsed) {
+    const settings = loadSettings({ data: stringValue(parsed, "data"), "audit-retention-days": stringValue(parsed, "retention-days") });
+    const report = await withDataDir(parsed, (dir) =>
+      pruneAuditTrail(dir.store, { retentionDays: settings.auditRetentionDays, key: dir.secrets.derivedKey(CHECKPOINT_KEY_PURPOSE), actor: cliActor() }),
+    );
+    if (parsed.values.json) printJson(report);
+    else if (report.deleted === 0) process.stdout.write(`Nothing to delete: no records older than ${report.cutoff} (${report.retentionDays} days).\n`);
+    else process.stdout.write(`Deleted ${report.deleted} record(s) through ${report.throughId}, older than ${report.cutoff}; checkpoint ${report.checkpoint} keeps the chain verifiable.\n`);
+    return 0;
+  },
+};
+
+export const auditSubcommands = [verifyCommand, searchCommand, exportCommand, pruneCommand];
+
+export const auditCommand = commandGroup("audit", "Check, search, export and prune the audit trail.", auditSubcommands);
