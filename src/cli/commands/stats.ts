@@ -18,7 +18,7 @@ const GROUP_COLUMNS: Record<UsageGrouping, [header: string, cell: (row: UsageRow
 function formatMs(ms: number | null): string {
   if (ms === null) return "-";
   if (ms >= 1000) return `${(ms / 1000).toFixed(ms >= 10_000 ? 0 : 1)}s`;
-  return `${ms >= 10 ? ms.toFixed(0) : ms.toFixed(1)}ms`;
+  return `${ms >= 10 ? ms.toFixed(0) : ms >= 1 ? ms.toFixed(1) : ms.toFixed(2)}ms`;
 }
 
 export const statsCommand: Command = {
