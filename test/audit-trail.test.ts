@@ -1,0 +1,303 @@
+/**
+ * The audit trail end to end: the real binary, SQLite files, SDK clients.
+ */
+import { Database } from "bun:sqlite";
+import { afterAll, describe, expect, test } from "bun:test";
+import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { appendToChain } from "../src/audit/index.ts";
+import { openStore, type NewAuditRow } from "../src/store/index.ts";
+import { startHttpUpstream } from "./fixtures/http-upstream.ts";
+import { BINARY, cleanEnv, connectMcpClient, REPO_ROOT, runMintgate, startConfiguredGateway, startGateway, tempDir, waitFor } from "./harness.ts";
+
+const ECHO_STDIO = join(REPO_ROOT, "test", "fixtures", "echo-stdio.ts");
+const clients: Client[] = [];
+afterAll(async () => {
+  await Promise.all(clients.splice(0).map((c) => c.close().catch(() => {})));
+});
+
+const DEMO = `connectors:
+  - { name: demo, kind: builtin, server: demo }
+virtualMcps:
+  - slug: demo
+    name: Demo
+    access: { everyone: true }
+    connectors: [{ connector: demo, prefix: "" }]
+`;
+
+async function tokenFor(dataDir: string, user: string): Promise<string> {
+  const result = await runMintgate(["tokens", "create", "--user", user, "--json", "--data", dataDir]);
+  expect(result.code).toBe(0);
+  return (JSON.parse(result.stdout) as { token: string }).token;
+}
+
+async function client(url: string, token: string): Promise<Client> {
+  const c = await connectMcpClient(url, token);
+  clients.push(c);
+  return c;
+}
+
+async function verify(dataDir: string): Promise<{ code: number; report: { ok: boolean; records: number; broken?: { id: number; reason: string } } }> {
+  const result = await runMintgate(["audit", "verify", "--json", "--data", dataDir]);
+  return { code: result.code, report: JSON.parse(result.stdout) };
+}
+
+function mcpRows(dataDir: string, where = "1=1"): { id: number; person: string; method: string; exposed_name: string; outcome: string; arguments: string | null }[] {
+  const db = new Database(join(dataDir, "mintgate.db"), { readonly: true });
+  try {
+    return db.query(`SELECT id, person, method, exposed_name, outcome, arguments FROM audit_records WHERE kind = 'mcp' AND ${where} ORDER BY id`).all() as never;
+  } finally {
+    db.close();
+  }
+}
+
+describe("audit trail", () => {
+  test("N concurrent calls from several people leave exactly N call records with the right people and outcomes; the chain verifies; editing, deleting or swapping any one row is named by verify", async () => {
+    const { dataDir, gateway } = await startConfiguredGateway(DEMO);
+    const people = ["ann@example.com", "bob@example.com", "cy@example.com"];
+    const sessions = await Promise.all(people.map(async (p) => ({ person: p, client: await client(`${gateway.url}/mcp/demo`, await tokenFor(dataDir, p)) })));
+    const PER = 40;
+    await Promise.all(
+      sessions.flatMap(({ client: c }, k) =>
+        Array.from({ length: PER }, (_, i) => (i % 10 === 0 ? c.callTool({ name: "no_such_tool", arguments: {} }).catch(() => undefined) : c.callTool({ name: "add", arguments: { a: i, b: k } }))),
+      ),
+    );
+    await gateway.stop();
+    const calls = mcpRows(dataDir, "method = 'tools/call'");
+    expect(calls.length).toBe(people.length * PER);
+    for (const p of people) {
+      const mine = calls.filter((r) => r.person === p);
+      expect(mine.length).toBe(PER);
+      expect(mine.filter((r) => r.outcome === "ok" && r.exposed_name === "add").length).toBe(PER - PER / 10);
+      expect(mine.filter((r) => r.exposed_name === "no_such_tool" && r.outcome !== "ok").length).toBe(PER / 10);
+    }
+    const good = await verify(dataDir);
+    expect(good.code).toBe(0);
+    expect(good.report.ok).toBe(true);
+
+    // Each tampering on a copy of the database: verify fails and names the row.
+    const db = join(dataDir, "mintgate.db");
+    const pick = calls[Math.floor(calls.length / 2)]!.id;
+    const tamper = async (sql: string[], expectedId: number) => {
+      const copy = join(tempDir("mintgate-tamper"), "data");
+      await Bun.$`mkdir -p ${copy} && cp ${join(dataDir, "master.key")} ${join(dataDir, "admin.token")} ${copy}/`.quiet();
+      const source = new Database(db);
+      source.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+      source.close();
+      await Bun.$`cp ${db} ${join(copy, "mintgate.db")}`.quiet();
+      const edit = new Database(join(copy, "mintgate.db"));
+      for (const statement of sql) edit.exec(statement);
+      edit.close();
+      const result = await verify(copy);
+      expect(result.code).toBe(1);
+      expect(result.report.broken?.id).toBe(expectedId);
+      expect(result.report.broken?.reason).toContain(String(expectedId));
+    };
+    await tamper([`UPDATE audit_records SET person = 'mallory@example.com' WHERE id = ${pick}`], pick);
+    await tamper([`DELETE FROM audit_records WHERE id = ${pick}`], pick);
+    const cols = "at, kind, person, user_id, client_id, token_id, ip, session_id, virtual_mcp, connector, method, exposed_name, upstream_name, arguments, result, result_size, outcome, error, duration_ms, detail, prev_hash, hash";
+    await tamper(
+      [
+        `CREATE TEMP TABLE a AS SELECT * FROM audit_records WHERE id = ${pick}`,
+        `CREATE TEMP TABLE b AS SELECT * FROM audit_records WHERE id = ${pick + 1}`,
+        `DELETE FROM audit_records WHERE id IN (${pick}, ${pick + 1})`,
+        `INSERT INTO audit_records (id, ${cols}) SELECT ${pick}, ${cols} FROM b`,
+        `INSERT INTO audit_records (id, ${cols}) SELECT ${pick + 1}, ${cols} FROM a`,
+      ],
+      pick,
+    );
+    // The last row deleted: the chain's end is gone.
+    const lastId = (new Database(db, { readonly: true }).query("SELECT max(id) AS id FROM audit_records").get() as { id: number }).id;
+    await tamper([`DELETE FROM audit_records WHERE id = ${lastId}`], lastId);
+  });
+
+  test("a secret used in a connector header and env never appears in an audit row, the export, the database, its WAL or the log", async () => {
+    const headerSecret = `hdr-${crypto.randomUUID()}`;
+    const envSecret = `env-${crypto.randomUUID()}`;
+    const upstream = startHttpUpstream(headerSecret);
+    try {
+      const dir = join(tempDir("mintgate-audit-secret"), "data");
+      expect((await runMintgate(["init", "--data", dir])).code).toBe(0);
+      expect((await runMintgate(["secrets", "set", "upstream-token", "--data", dir], { stdin: headerSecret })).code).toBe(0);
+      expect((await runMintgate(["secrets", "set", "echo-key", "--data", dir], { stdin: envSecret })).code).toBe(0);
+      const yaml = `connectors:
+  - name: up
+    kind: http
+    url: ${upstream.url}
+    headers: { Authorization: "Bearer \${secret:upstream-token}" }
+  - name: echo
+    kind: stdio
+    command: ${process.execPath}
+    args: [${ECHO_STDIO}]
+    env: { ECHO_KEY: "\${secret:echo-key}" }
+virtualMcps:
+  - slug: s
+    name: S
+    access: { everyone: true }
+    connectors: [{ connector: up, prefix: up }, { connector: echo, prefix: echo }]
+`;
+      const file = join(dir, "..", "m.yaml");
+      await Bun.write(file, yaml);
+      const applied = await runMintgate(["apply", "-f", file, "--data", dir]);
+      expect(applied.stderr).toBe("");
+      const token = await tokenFor(dir, "sec@example.com");
+      const gateway = await startGateway({ dataDir: dir });
+      const c = await client(`${gateway.url}/mcp/s`, token);
+      await waitFor("both connectors", async () => (await c.listTools()).tools.length >= 2);
+      // The person sends the secrets themselves, in a value and under a secret-looking key.
+      const shouted = await c.callTool({ name: "up__shout", arguments: { text: `token is ${headerSecret}` } });
+      expect(JSON.stringify(shouted)).toContain(headerSecret.toUpperCase());
+      await c.callTool({ name: "echo__echo", arguments: { text: `key ${envSecret} and ${headerSecret}`, password: "hunter2-not-stored" } });
+      await c.close();
+      const exported = await runMintgate(["audit", "export", "--format", "jsonl", "--data", dir]);
+      expect(exported.code).toBe(0);
+      const rows = exported.stdout.trim().split("\n").map((l) => JSON.parse(l) as { exposedName: string | null; arguments: string | null; result: string | null });
+      const echoRow = rows.find((r) => r.exposedName === "echo__echo")!;
+      expect(echoRow.arguments).toContain("[secret:echo-key]");
+      expect(echoRow.arguments).toContain("[secret:upstream-token]");
+      expect(echoRow.arguments).toContain('"password":"[redacted]"');
+      const csv = await runMintgate(["audit", "export", "--format", "csv", "--data", dir]);
+      const adminCalls = await (await fetch(`${gateway.url}/admin/api/audit?limit=1000`, { headers: { authorization: `Bearer ${gateway.adminToken()}` } })).text();
+      const walBefore = readdirSync(dir).map((f) => readFileSync(join(dir, f)));
+      await gateway.stop();
+      const files = readdirSync(dir).map((f) => readFileSync(join(dir, f)));
+      for (const secret of [headerSecret, envSecret, "hunter2-not-stored"]) {
+        for (const text of [exported.stdout, csv.stdout, adminCalls, gateway.output()]) expect(text).not.toContain(secret);
+        for (const bytes of [...walBefore, ...files]) expect(bytes.includes(Buffer.from(secret))).toBe(false);
+      }
+    } finally {
+      upstream.stop?.();
+    }
+  });
+
+  test("the gateway killed with SIGKILL under sustained load: every answered call has its record and the chain verifies", async () => {
+    const { dataDir, gateway } = await startConfiguredGateway(DEMO);
+    const token = await tokenFor(dataDir, "load@example.com");
+    const workers = await Promise.all(Array.from({ length: 8 }, () => client(`${gateway.url}/mcp/demo`, token)));
+    const answered: string[] = [];
+    let stop = false;
+    const loops = workers.map(async (c, w) => {
+      for (let i = 0; !stop; i++) {
+        const text = `w${w}-${i}`;
+        try {
+          await c.callTool({ name: "echo", arguments: { text } });
+          answered.push(text);
+        } catch {
+          return;
+        }
+      }
+    });
+    await waitFor("sustained load", () => answered.length > 300);
+    gateway.signal("SIGKILL");
+    await gateway.exited;
+    stop = true;
+    await Promise.allSettled(loops);
+    const recorded = new Set(mcpRows(dataDir, "method = 'tools/call'").map((r) => (JSON.parse(r.arguments!) as { text: string }).text));
+    expect(answered.length).toBeGreaterThan(300);
+    for (const text of answered) expect(recorded.has(text)).toBe(true);
+    const restarted = await startGateway({ dataDir });
+    await restarted.stop();
+    expect((await verify(dataDir)).report.ok).toBe(true);
+  });
+
+  test("retention deletes old ranges and leaves a signed checkpoint: the rest still verifies; a forged checkpoint does not", async () => {
+    const dir = join(tempDir("mintgate-audit-retention"), "data");
+    expect((await runMintgate(["init", "--data", dir])).code).toBe(0);
+    const store = openStore(join(dir, "mintgate.db"));
+    const day = 86_400_000;
+    const row = (at: number, i: number): NewAuditRow => ({
+      at, kind: "mcp", person: "old@example.com", userId: null, clientId: null, tokenId: null, ip: null, sessionId: null, virtualMcp: "v", connector: "c", method: "tools/call",
+      exposedName: `t${i}`, upstreamName: "t", arguments: "{}", result: null, resultSize: null, outcome: "ok", error: null, durationMs: 1.5, detail: null,
+    });
+    appendToChain(store, Array.from({ length: 50 }, (_, i) => row(Date.now() - 40 * day + i, i)));
+    appendToChain(store, Array.from({ length: 10 }, (_, i) => row(Date.now() - day + i, 100 + i)));
+    store.close();
+    const pruned = await runMintgate(["audit", "prune", "--retention-days", "30", "--json", "--data", dir]);
+    expect(pruned.code).toBe(0);
+    const report = JSON.parse(pruned.stdout) as { deleted: number; throughId: number };
+    expect(report.deleted).toBeGreaterThanOrEqual(50);
+    const verified = await verify(dir);
+    expect(verified.report.ok).toBe(true);
+    const again = await runMintgate(["audit", "search", "--kind", "admin", "--json", "--data", dir]);
+    expect((JSON.parse(again.stdout) as { method: string }[]).some((r) => r.method === "audit.prune")).toBe(true);
+    const db = new Database(join(dir, "mintgate.db"));
+    db.exec("UPDATE audit_checkpoints SET deleted = deleted + 1");
+    db.close();
+    const forged = await verify(dir);
+    expect(forged.code).toBe(1);
+    expect(forged.report.broken?.reason).toContain("signature");
+  });
+
+  test("the live feed delivers a call record as it commits; search and export work through the admin API", async () => {
+    const { dataDir, gateway, token } = await startConfiguredGateway(DEMO);
+    const headers = { authorization: `Bearer ${gateway.adminToken()}` };
+    expect((await fetch(`${gateway.url}/admin/api/events`)).status).toBe(401);
+    const response = await fetch(`${gateway.url}/admin/api/events`, { headers });
+    expect(response.headers.get("content-type")).toContain("text/event-stream");
+    const reader = response.body!.getReader();
+    const c = await client(`${gateway.url}/mcp/demo`, token);
+    await c.callTool({ name: "add", arguments: { a: 1, b: 41 } });
+    let text = "";
+    const decoder = new TextDecoder();
+    const deadline = Date.now() + 5000;
+    while (!text.includes('"exposedName":"add"') && Date.now() < deadline) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += decoder.decode(value);
+    }
+    expect(text).toContain("event: record");
+    expect(text).toContain('"exposedName":"add"');
+    await reader.cancel();
+    const found = (await (await fetch(`${gateway.url}/admin/api/audit?tool=add&kind=mcp`, { headers })).json()) as { exposedName: string; outcome: string }[];
+    expect(found[0]).toMatchObject({ exposedName: "add", outcome: "ok" });
+    const csv = await (await fetch(`${gateway.url}/admin/api/audit/export?format=csv`, { headers })).text();
+    expect(csv.split("\n")[0]).toStartWith("id,at,kind,person");
+    expect(csv).toContain(",add,");
+    // Admin changes made through the API and the CLI are on the record too.
+    expect((await fetch(`${gateway.url}/admin/api/clients`, { method: "POST", headers: { ...headers, "content-type": "application/json" }, body: JSON.stringify({ name: "x", redirectUris: ["https://x.example.com/cb"] }) })).status).toBe(201);
+    const admin = (await (await fetch(`${gateway.url}/admin/api/audit?kind=admin`, { headers })).json()) as { method: string; person: string }[];
+    expect(admin.some((r) => r.method === "POST /clients" && r.person.startsWith("admin token"))).toBe(true);
+    expect(admin.some((r) => r.method === "connector.create" && r.person.startsWith("cli:"))).toBe(true);
+    expect(admin.some((r) => r.method === "tokens.create")).toBe(true);
+    await gateway.stop();
+    expect((await verify(dataDir)).report.ok).toBe(true);
+  });
+
+  test("exporting 1,000,000 records stays under 200 MB RSS", async () => {
+    const dir = join(tempDir("mintgate-audit-million"), "data");
+    expect((await runMintgate(["init", "--data", dir])).code).toBe(0);
+    const store = openStore(join(dir, "mintgate.db"));
+    const args = JSON.stringify({ query: "x".repeat(60) });
+    const start = Date.now() - 1_000_000;
+    for (let b = 0; b < 100; b++) {
+      appendToChain(
+        store,
+        Array.from({ length: 10_000 }, (_, i) => ({
+          at: start + b * 10_000 + i, kind: "mcp" as const, person: "bulk@example.com", userId: null, clientId: null, tokenId: "t", ip: "127.0.0.1", sessionId: "s", virtualMcp: "v",
+          connector: "c", method: "tools/call", exposedName: "search", upstreamName: "search", arguments: args, result: '{"content":[]}', resultSize: 14, outcome: "ok" as const,
+          error: null, durationMs: 2.25, detail: null,
+        })),
+      );
+    }
+    store.close();
+    const out = join(dir, "..", "export.jsonl");
+    const child = Bun.spawn([BINARY, "audit", "export", "--format", "jsonl", "-o", out, "--data", dir], { env: cleanEnv(), stdout: "ignore", stderr: "pipe" });
+    let peakKb = 0;
+    const poll = setInterval(() => {
+      try {
+        const status = readFileSync(`/proc/${child.pid}/status`, "utf8");
+        peakKb = Math.max(peakKb, Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0));
+      } catch {
+        // exited
+      }
+    }, 20);
+    expect(await child.exited).toBe(0);
+    clearInterval(poll);
+    expect(existsSync(out)).toBe(true);
+    expect(statSync(out).size).toBeGreaterThan(300 * 1_000_000);
+    console.log(`export of 1,000,000 records: peak RSS ${(peakKb / 1024).toFixed(0)} MB`);
+    expect(peakKb).toBeGreaterThan(0);
+    expect(peakKb).toBeLessThan(200 * 1024);
+  }, 60_000);
+});
