@@ -17,6 +17,9 @@ import { openDataDir } from "../../runtime/index.ts";
 import { VERSION } from "../../version.ts";
 import { DATA_OPTION, stringValue, type Command } from "../command.ts";
 
+/** The longest variable name and two spaces: every description starts in one column. */
+const ENV_NAME_WIDTH = Math.max(...Object.keys(ENVIRONMENT).map((name) => name.length)) + 2;
+
 export const serveCommand: Command = {
   name: "serve",
   summary: "Run the gateway (the default command). Creates the data directory on first start.",
@@ -53,7 +56,7 @@ export const serveCommand: Command = {
   },
   details:
     "Environment (flags win):\n" +
-    Object.entries(ENVIRONMENT).map(([name, text]) => `  ${name.padEnd(22)}${text}`).join("\n") +
+    Object.entries(ENVIRONMENT).map(([name, text]) => `  ${name.padEnd(ENV_NAME_WIDTH)}${text}`).join("\n") +
     "\n\nPrints one line with the URL it listens on. SIGTERM or SIGINT stops accepting,\n" +
     "lets running requests finish (up to 10 s), closes the store and exits 0.",
   async run(parsed) {
