@@ -347,6 +347,7 @@ function configYaml(echoHttpUrl: string): string {
     "virtualMcps:",
     "  - slug: bench",
     "    name: Bench",
+    "    access: { everyone: true }",
     "    connectors:",
     "      - connector: echo-http",
     "        prefix: h",

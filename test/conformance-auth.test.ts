@@ -29,7 +29,7 @@ beforeAll(async () => {
   const dataDir = join(tempDir("mintgate-conformance-auth"), "data");
   expect((await runMintgate(["init", "--data", dataDir])).code).toBe(0);
   const file = join(dataDir, "..", "mintgate.yaml");
-  writeFileSync(file, "connectors:\n  - { name: demo, kind: builtin, server: demo }\nvirtualMcps:\n  - { slug: tools, name: Tools, connectors: [ { connector: demo } ] }\n");
+  writeFileSync(file, "connectors:\n  - { name: demo, kind: builtin, server: demo }\nvirtualMcps:\n  - { slug: tools, name: Tools, connectors: [ { connector: demo } ], access: { everyone: true } }\n");
   expect((await runMintgate(["apply", "-f", file, "--data", dataDir])).code).toBe(0);
   const user = await runMintgate(["users", "add", EMAIL, "--data", dataDir], { stdin: `${PASSWORD}\n` });
   expect(user.code, user.stderr).toBe(0);

@@ -138,8 +138,8 @@ beforeAll(async () => {
     ],
     virtualMcps: [
       // One connector each, with an EMPTY prefix: names and URIs pass through unchanged.
-      { slug: "via-http", name: "Conformance over http", connectors: [{ connector: "ev-http", prefix: "" }] },
-      { slug: "via-stdio", name: "Conformance over stdio", connectors: [{ connector: "ev-stdio", prefix: "" }] },
+      { slug: "via-http", name: "Conformance over http", access: { everyone: true }, connectors: [{ connector: "ev-http", prefix: "" }] },
+      { slug: "via-stdio", name: "Conformance over stdio", access: { everyone: true }, connectors: [{ connector: "ev-stdio", prefix: "" }] },
     ],
   };
   ({ gateway, token } = await startConfiguredGateway(config, { label: "mintgate-conformance" }));

@@ -25,13 +25,13 @@ async function configuredDataDir(config: string): Promise<{ dataDir: string; tok
 const ONE = `connectors:
   - { name: demo, kind: builtin, server: demo }
 virtualMcps:
-  - { slug: tools, name: Team tools, connectors: [ { connector: demo } ] }
+  - { slug: tools, name: Team tools, connectors: [ { connector: demo } ], access: { everyone: true } }
 `;
 const TWO = `connectors:
   - { name: demo, kind: builtin, server: demo }
 virtualMcps:
-  - { slug: alpha, name: Alpha, connectors: [ { connector: demo } ] }
-  - { slug: beta, name: Beta, connectors: [ { connector: demo } ] }
+  - { slug: alpha, name: Alpha, connectors: [ { connector: demo } ], access: { everyone: true } }
+  - { slug: beta, name: Beta, connectors: [ { connector: demo } ], access: { everyone: true } }
 `;
 
 const INITIALIZE = JSON.stringify({ jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "t", version: "1" } } });

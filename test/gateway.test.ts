@@ -116,11 +116,13 @@ describe("Virtual MCPs", () => {
 virtualMcps:
   - slug: both
     name: Both
+    access: { everyone: true }
     connectors:
       - { connector: one, prefix: a }
       - { connector: two, prefix: b, exclude: [now, countdown] }
   - slug: other
     name: Other
+    access: { everyone: true }
     connectors:
       - { connector: one }
 `;
@@ -188,6 +190,7 @@ virtualMcps:
 virtualMcps:
   - slug: Bad Slug
     name: x
+    access: { everyone: true }
     connectors: [{ connector: nowhere }]
 `);
     expect(result.code).toBe(2);
@@ -208,6 +211,7 @@ describe("the approve policy", () => {
 ${dynamicConnector("dyn", toolsFile, join(dir, "pid"))}virtualMcps:
   - slug: guarded
     name: Guarded
+    access: { everyone: true }
     newTools: approve
     connectors: [{ connector: dyn, prefix: d }]
 `);
@@ -274,6 +278,7 @@ ${dynamicConnector("dyn", toolsFile, pidFile)}  - { name: demo, kind: builtin, s
 virtualMcps:
   - slug: mixed
     name: Mixed
+    access: { everyone: true }
     connectors: [{ connector: dyn, prefix: d }, { connector: demo, prefix: demo }]
 `);
     const { token } = await s.token("ada@example.com");
@@ -312,6 +317,7 @@ virtualMcps:
 ${dynamicConnector("dyn", toolsFile, join(dir, "pid"), "    timeout: 1s\n")}virtualMcps:
   - slug: slowpoke
     name: Slow
+    access: { everyone: true }
     connectors: [{ connector: dyn, prefix: d }]
 `);
     const { token } = await s.token("ada@example.com");
@@ -382,7 +388,7 @@ describe("credentials and timeouts", () => {
     url: ${upstream.url}
     headers: { Authorization: "Bearer \${secret:upstream-token}" }
 virtualMcps:
-  - { slug: loud, name: Loud, connectors: [{ connector: loud, prefix: "" }] }
+  - { slug: loud, name: Loud, connectors: [{ connector: loud, prefix: "" }], access: { everyone: true } }
 `);
       const applied = await runMintgate(["apply", "-f", file, "--data", dir]);
       expect(applied.code).toBe(0);
@@ -437,7 +443,7 @@ virtualMcps:
       const s = await setup(`connectors:
   - { name: legacy, kind: sse, url: "${upstream.url}" }
 virtualMcps:
-  - { slug: old, name: Old, connectors: [{ connector: legacy, prefix: old }] }
+  - { slug: old, name: Old, connectors: [{ connector: legacy, prefix: old }], access: { everyone: true } }
 `);
       const { token } = await s.token("ada@example.com");
       const client = await s.client("old", token);
@@ -455,7 +461,7 @@ virtualMcps:
     const s = await setup(`connectors:
   - { name: demo, kind: builtin, server: demo, timeout: 1s }
 virtualMcps:
-  - { slug: ticks, name: Ticks, connectors: [{ connector: demo, prefix: "" }] }
+  - { slug: ticks, name: Ticks, connectors: [{ connector: demo, prefix: "" }], access: { everyone: true } }
 `);
     const { token } = await s.token("ada@example.com");
     const client = await s.client("ticks", token);
@@ -477,7 +483,7 @@ describe("JSON-RPC batches (2025-03-26 clients)", () => {
     const s = await setup(`connectors:
   - { name: demo, kind: builtin, server: demo }
 virtualMcps:
-  - { slug: batch, name: Batch, connectors: [{ connector: demo, prefix: "" }] }
+  - { slug: batch, name: Batch, connectors: [{ connector: demo, prefix: "" }], access: { everyone: true } }
 `);
     const { token } = await s.token("ada@example.com");
     const headers = { authorization: `Bearer ${token}`, "content-type": "application/json", accept: "application/json, text/event-stream" };
@@ -514,8 +520,8 @@ describe("access tokens", () => {
     const s = await setup(`connectors:
   - { name: demo, kind: builtin, server: demo }
 virtualMcps:
-  - { slug: alpha, name: A, connectors: [{ connector: demo }] }
-  - { slug: beta, name: B, connectors: [{ connector: demo }] }
+  - { slug: alpha, name: A, connectors: [{ connector: demo }], access: { everyone: true } }
+  - { slug: beta, name: B, connectors: [{ connector: demo }], access: { everyone: true } }
 `);
     const scoped = await s.token("ada@example.com", "alpha");
     const initialize = (slug: string, authorization?: string) =>

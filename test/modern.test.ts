@@ -8,7 +8,7 @@ import { runMintgate, startConfiguredGateway, waitFor, type ConfiguredGateway } 
 const CONFIG = `connectors:
   - { name: demo, kind: builtin, server: demo }
 virtualMcps:
-  - { slug: modern, name: Modern, connectors: [{ connector: demo, prefix: d }] }
+  - { slug: modern, name: Modern, connectors: [{ connector: demo, prefix: d }], access: { everyone: true } }
 `;
 
 let setup: ConfiguredGateway;
@@ -53,8 +53,10 @@ describe("protocol revision 2026-07-28 (sessionless)", () => {
     expect(JSON.stringify(prompt.messages)).toContain("Ada");
     await client.close();
     // Each call left its record, with no session.
-    const calls = (await (await fetch(`${setup.gateway.url}/admin/api/calls`, { headers: { authorization: `Bearer ${setup.gateway.adminToken()}` } })).json()) as { exposedName: string; outcome: string }[];
-    expect(calls[0]).toMatchObject({ exposedName: "d__add", outcome: "ok" });
+    const calls = (await (await fetch(`${setup.gateway.url}/admin/api/calls`, { headers: { authorization: `Bearer ${setup.gateway.adminToken()}` } })).json()) as { method: string; exposedName: string; outcome: string }[];
+    expect(calls.find((c) => c.method === "tools/call")).toMatchObject({ exposedName: "d__add", outcome: "ok" });
+    // Lists, reads and gets are recorded too (every MCP request is).
+    expect(calls.filter((c) => c.method === "resources/read" || c.method === "prompts/get").map((c) => c.outcome)).toEqual(["ok", "ok"]);
   });
 
   test("server/discover answers with the supported version, capabilities and server info", async () => {

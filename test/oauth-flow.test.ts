@@ -15,8 +15,8 @@ import { approveInBrowser, localSignIn, MemoryOAuthProvider } from "./fixtures/o
 const CONFIG = {
   connectors: [{ name: "demo", kind: "builtin", server: "demo" }],
   virtualMcps: [
-    { slug: "alpha", name: "Alpha tools", connectors: [{ connector: "demo" }] },
-    { slug: "beta", name: "Beta tools", connectors: [{ connector: "demo" }] },
+    { slug: "alpha", name: "Alpha tools", access: { everyone: true }, connectors: [{ connector: "demo" }] },
+    { slug: "beta", name: "Beta tools", access: { everyone: true }, connectors: [{ connector: "demo" }] },
   ],
 };
 const PASSWORD = "correct horse battery staple";

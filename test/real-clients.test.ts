@@ -18,7 +18,7 @@ let gateway: RunningGateway;
 let dataDir: string;
 
 beforeAll(async () => {
-  const config = { connectors: [{ name: "demo", kind: "builtin", server: "demo" }], virtualMcps: [{ slug: "team", name: "Team tools", connectors: [{ connector: "demo" }] }] };
+  const config = { connectors: [{ name: "demo", kind: "builtin", server: "demo" }], virtualMcps: [{ slug: "team", name: "Team tools", access: { everyone: true }, connectors: [{ connector: "demo" }] }] };
   dataDir = await configuredDataDir(config, { label: "mintgate-real-clients", people: [{ email: "cara@example.com", password: PASSWORD }] });
   gateway = await startGateway({ dataDir });
 });

@@ -91,14 +91,14 @@ const waitReady = (gateway: RunningGateway, name: string) => waitFor(`connector 
 function stdioConfig(name: string, env: Record<string, string>) {
   return {
     connectors: [{ name, kind: "stdio", command: process.execPath, args: [RAW_STDIO], env }],
-    virtualMcps: [{ slug: "v", name: "V", connectors: [{ connector: name }] }],
+    virtualMcps: [{ slug: "v", name: "V", access: { everyone: true }, connectors: [{ connector: name }] }],
   };
 }
 
 function httpConfig(name: string, url: string, timeout: string) {
   return {
     connectors: [{ name, kind: "http", url, timeout }],
-    virtualMcps: [{ slug: "v", name: "V", connectors: [{ connector: name }] }],
+    virtualMcps: [{ slug: "v", name: "V", access: { everyone: true }, connectors: [{ connector: name }] }],
   };
 }
 
@@ -150,7 +150,7 @@ describe("shutdown", () => {
       const config = {
         // Never answers initialize: the gateway is still starting this connector when signalled.
         connectors: [{ name: "sl", kind: "stdio", command: "/bin/sh", args: ["-c", `echo $$ > ${pidFile}; exec sleep 30`] }],
-        virtualMcps: [{ slug: "v", name: "V", connectors: [{ connector: "sl" }] }],
+        virtualMcps: [{ slug: "v", name: "V", access: { everyone: true }, connectors: [{ connector: "sl" }] }],
       };
       writeFileSync(join(base, "c.yaml"), JSON.stringify(config));
       const applied = await runMintgate(["apply", "-f", join(base, "c.yaml"), "--data", dataDir]);
@@ -213,7 +213,7 @@ describe("sessions", () => {
 
   test("one person cannot hold more than 256 sessions", async () => {
     const { gateway, token } = await start(
-      { connectors: [{ name: "demo", kind: "builtin", server: "demo" }], virtualMcps: [{ slug: "v", name: "V", connectors: [{ connector: "demo" }] }] },
+      { connectors: [{ name: "demo", kind: "builtin", server: "demo" }], virtualMcps: [{ slug: "v", name: "V", access: { everyone: true }, connectors: [{ connector: "demo" }] }] },
       "mintgate-sessions",
     );
     const post = (body: object, sessionId?: string) =>

@@ -32,7 +32,7 @@ beforeAll(async () => {
     clients: [{ client_id: "mintgate-acme", client_secret: IDP_SECRET, redirect_uris: [`${base}/sso/callback/acme`] }],
   });
   dataDir = await configuredDataDir(
-    { connectors: [{ name: "demo", kind: "builtin", server: "demo" }], virtualMcps: [{ slug: "eng", name: "Engineering tools", connectors: [{ connector: "demo" }] }] },
+    { connectors: [{ name: "demo", kind: "builtin", server: "demo" }], virtualMcps: [{ slug: "eng", name: "Engineering tools", access: { everyone: true }, connectors: [{ connector: "demo" }] }] },
     { label: "mintgate-sso-flow" },
   );
   const added = await runMintgate(["sso", "add", "acme", "--kind", "oidc", "--issuer", idp.issuer, "--client-id", "mintgate-acme", "--allowed-domains", "acme.example", "--data", dataDir], { stdin: `${IDP_SECRET}\n` });

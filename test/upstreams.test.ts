@@ -161,6 +161,7 @@ beforeAll(async () => {
       {
         slug: SLUG,
         name: "Team",
+        access: { everyone: true },
         connectors: [
           { connector: "everything", prefix: PREFIXES.everything },
           { connector: "memory", prefix: PREFIXES.memory },
@@ -169,7 +170,7 @@ beforeAll(async () => {
           { connector: "probe", prefix: PREFIXES.probe },
         ],
       },
-      { slug: RACE_SLUG, name: "List race reproduction", connectors: [{ connector: "race", prefix: "race" }] },
+      { slug: RACE_SLUG, name: "List race reproduction", access: { everyone: true }, connectors: [{ connector: "race", prefix: "race" }] },
     ],
   };
   ({ gateway, token } = await startConfiguredGateway(config, { label: "mintgate-upstreams" }));

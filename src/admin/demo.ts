@@ -12,6 +12,8 @@ const DEMO_VIRTUAL_MCP: VirtualMcpDefinition = {
   description: "Demo tools built into mintgate: echo, add, now and countdown.",
   newTools: "auto",
   connectors: [{ connector: "demo", prefix: "demo", rename: {}, describe: {} }],
+  // The demo token's email has no person record: the demo is open to everyone signed in.
+  policy: { access: { everyone: true } },
 };
 const DEMO_SUBJECT = "demo@mintgate.localhost";
 const DEMO_TOKEN_LIFETIME_MS = 7 * 86_400_000;

@@ -2,6 +2,7 @@ import type { GatewayConfig } from "../config-file/index.ts";
 import { EMPTY_CATALOGUE, type Catalogue } from "../connectors/index.ts";
 import { conflict, invalid, notFound } from "../errors/index.ts";
 import { canonicalJson, curate, type Gateway } from "../gateway/index.ts";
+import type { VirtualMcpPolicy } from "../policy/index.ts";
 import type { SecretStore } from "../secrets/index.ts";
 import type { Store } from "../store/index.ts";
 
@@ -79,7 +80,21 @@ export class GatewayConfigService {
     return this.apply({ connectors: current.connectors, virtualMcps: current.virtualMcps.filter((v) => v.slug !== slug) }, { prune: true });
   }
 
-  /** Approves the current definition of a tool held back by the `approve` policy. */
+  /** One Virtual MCP's access policy (empty when it has none: admins only). */
+  policy(slug: string): VirtualMcpPolicy {
+    const vmcp = this.current().virtualMcps.find((v) => v.slug === slug);
+    if (!vmcp) throw notFound(`There is no virtual MCP "${slug}".`);
+    return vmcp.policy ?? {};
+  }
+
+  /** Replaces one Virtual MCP's policy through `apply`, so it is validated like the file. */
+  async setPolicy(slug: string, policy: VirtualMcpPolicy): Promise<ApplyReport> {
+    const vmcp = this.current().virtualMcps.find((v) => v.slug === slug);
+    if (!vmcp) throw notFound(`There is no virtual MCP "${slug}".`);
+    const { policy: _, ...rest } = vmcp;
+    return this.apply({ connectors: [], virtualMcps: [{ ...rest, ...(Object.keys(policy).length > 0 ? { policy } : {}) }] });
+  }
+
   /**
    * Approves a held-back tool. With `reviewedHash`, only if the tool is still
    * exactly what the admin looked at: an upstream may change it in between.
@@ -106,7 +121,17 @@ export class GatewayConfigService {
       const text = saved.get(name);
       return text ? (JSON.parse(text) as Catalogue) : EMPTY_CATALOGUE;
     };
-    const problems = config.virtualMcps.flatMap((vmcp) => curate({ ...vmcp, newTools: "auto" }, catalogueOf, () => undefined).problems);
+    const known = (name: string) => (this.deps.gateway?.pool.get(name)?.state.status === "ready" ? true : saved.has(name));
+    const problems = config.virtualMcps.flatMap((vmcp) => {
+      const curated = curate({ ...vmcp, newTools: "auto" }, catalogueOf, () => undefined);
+      // Policy names are checked like curation: only when every attached connector's catalogue is known.
+      if (!vmcp.policy || !vmcp.connectors.every((a) => known(a.connector))) return curated.problems;
+      const unknown = (section: "tools" | "prompts", names: Set<string>) =>
+        Object.keys(vmcp.policy?.[section] ?? {})
+          .filter((name) => !names.has(name))
+          .map((name) => `The policy of virtual MCP "${vmcp.slug}" names the ${section === "tools" ? "tool" : "prompt"} "${name}", which it does not expose${names.size ? ` (it exposes ${[...names].sort().join(", ")})` : ""}.`);
+      return [...curated.problems, ...unknown("tools", new Set(curated.tools.map((t) => t.name))), ...unknown("prompts", new Set(curated.prompts.map((p) => p.name)))];
+    });
     if (problems.length > 0) throw invalid(problems.join("\n"));
   }
 }

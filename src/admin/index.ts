@@ -157,6 +157,19 @@ export class AdminService {
     return this.running.config.apply(config, options);
   }
 
+  /** One Virtual MCP's access policy ({} when it has none: admins only). */
+  policy(slug: string) {
+    return this.running.config.policy(slug);
+  }
+
+  /** Replaces one Virtual MCP's access policy from JSON or YAML text; the whole of it is checked first. */
+  async setPolicy(slug: string, text: string) {
+    const { parsePolicyText } = await import("../config-file/index.ts");
+    const policy = parsePolicyText(text, { fileName: "request", label: `the policy of virtual MCP "${slug}"` });
+    const report = await this.running.config.setPolicy(slug, policy);
+    return { ...report, policy: this.running.config.policy(slug) };
+  }
+
   deleteConnector(name: string) {
     return this.running.config.deleteConnector(name);
   }

@@ -17,6 +17,8 @@ export interface Principal {
   userId?: string | undefined;
   /** The OAuth client the token was issued to. */
   clientId?: string | undefined;
+  /** The address the request came from (Bun's server.requestIP), for the records. */
+  ip?: string | null | undefined;
 }
 
 export interface AccessTokenInfo {

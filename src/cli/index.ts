@@ -14,11 +14,12 @@ import { ssoCommand, ssoSubcommands } from "./commands/sso.ts";
 import { consentsCommand, consentsSubcommands } from "./commands/consents.ts";
 import { applyCommand, exportCommand } from "./commands/config-file.ts";
 import { approveCommand } from "./commands/approve.ts";
+import { policyCommand, policySubcommands } from "./commands/policy.ts";
 import { versionCommand } from "./commands/version.ts";
 import { statsCommand } from "./commands/stats.ts";
 
-const TOP_LEVEL: Command[] = [serveCommand, initCommand, statusCommand, applyCommand, exportCommand, approveCommand, statsCommand, tokensCommand, clientsCommand, usersCommand, groupsCommand, ssoCommand, consentsCommand, secretsCommand, tuiCommand, versionCommand];
-const ALL: Command[] = [...TOP_LEVEL, ...secretsSubcommands, ...tokensSubcommands, ...clientsSubcommands, ...usersSubcommands, ...groupsSubcommands, ...ssoSubcommands, ...consentsSubcommands];
+const TOP_LEVEL: Command[] = [serveCommand, initCommand, statusCommand, applyCommand, exportCommand, approveCommand, policyCommand, statsCommand, tokensCommand, clientsCommand, usersCommand, groupsCommand, ssoCommand, consentsCommand, secretsCommand, tuiCommand, versionCommand];
+const ALL: Command[] = [...TOP_LEVEL, ...policySubcommands, ...secretsSubcommands, ...tokensSubcommands, ...clientsSubcommands, ...usersSubcommands, ...groupsSubcommands, ...ssoSubcommands, ...consentsSubcommands];
 
 function mainHelp(): string {
   return [

@@ -17,7 +17,7 @@ export interface ParseConfigFileOptions {
 /** The file's key names, in the order they are written. */
 export const TOP_LEVEL_KEYS = ["connectors", "virtualMcps"] as const;
 export const CONNECTOR_KEYS = ["name", "kind", "command", "args", "cwd", "env", "url", "headers", "server", "timeout"] as const;
-export const VIRTUAL_MCP_KEYS = ["slug", "name", "description", "newTools", "connectors"] as const;
+export const VIRTUAL_MCP_KEYS = ["slug", "name", "description", "newTools", "connectors", "access", "tools", "prompts", "resources"] as const;
 export const ATTACHMENT_KEYS = ["connector", "prefix", "include", "exclude", "rename", "describe"] as const;
 
 /** Which connector keys each kind takes, besides `name`, `kind` and `timeout`. */

@@ -5,4 +5,5 @@
 export type { GatewayConfig, ParseConfigFileOptions } from "./gateway-config.ts";
 export { parseConfigFile } from "./parse.ts";
 export { serializeConfigFile } from "./serialize.ts";
+export { parsePolicyText } from "./policy.ts";
 export { SECRET_REFERENCE, secretReferencesIn } from "../secrets/references.ts";

@@ -21,6 +21,7 @@ import {
   type VirtualMcpDefinition,
 } from "../gateway/types.ts";
 import { readTimeout } from "./duration.ts";
+import { readPolicy } from "./policy.ts";
 import {
   ATTACHMENT_KEYS,
   CONNECTOR_KEYS,
@@ -437,6 +438,7 @@ class ConfigFileReader {
       if (attachment) connectors.push(attachment);
     });
     this.checkExposedNamesAreUnique(exposures, label);
+    const policy = readPolicy(reader, fields, label);
 
     if (
       reader.problems.length > problemsBefore ||
@@ -447,7 +449,7 @@ class ConfigFileReader {
     ) {
       return undefined;
     }
-    return { slug, name, description, newTools, connectors };
+    return { slug, name, description, newTools, connectors, ...(policy ? { policy } : {}) };
   }
 
   private readAttachment(

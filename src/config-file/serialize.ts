@@ -69,6 +69,11 @@ function virtualMcpEntry(virtualMcp: VirtualMcpDefinition): Map<string, unknown>
   if (virtualMcp.description !== "") entry.set("description", virtualMcp.description);
   if (virtualMcp.newTools !== "auto") entry.set("newTools", virtualMcp.newTools);
   if (virtualMcp.connectors.length > 0) entry.set("connectors", virtualMcp.connectors.map(attachmentEntry));
+  const policy = virtualMcp.policy;
+  if (policy?.access) entry.set("access", plain(policy.access));
+  for (const section of ["tools", "prompts", "resources"] as const) {
+    if (policy?.[section] && Object.keys(policy[section]).length > 0) entry.set(section, plain(policy[section]));
+  }
   return entry;
 }
 
@@ -80,6 +85,15 @@ function attachmentEntry(attachment: ConnectorAttachment): Map<string, unknown> 
   if (Object.keys(attachment.rename).length > 0) entry.set("rename", textMap(attachment.rename));
   if (Object.keys(attachment.describe).length > 0) entry.set("describe", textMap(attachment.describe));
   return entry;
+}
+
+/** A policy part as YAML maps (every key kept as data), leaving out undefined values. */
+function plain(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(plain);
+  if (value !== null && typeof value === "object") {
+    return new Map(Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined).map(([k, v]) => [k, plain(v)]));
+  }
+  return value;
 }
 
 function textMap(record: Record<string, string>): Map<string, string> {

@@ -1,6 +1,7 @@
 import type { CallRecorder } from "../audit/index.ts";
 import { ConnectorPool, type ConnectorDefinition } from "../connectors/index.ts";
 import { log } from "../log/index.ts";
+import { SubjectResolver } from "../policy/index.ts";
 import { secretReferencesIn } from "../secrets/index.ts";
 import type { Store } from "../store/index.ts";
 import type { ApprovalLookup } from "./curation.ts";
@@ -10,7 +11,7 @@ import { VirtualMcpRuntime } from "./virtual-mcp.ts";
 export { canonicalJson, curate, exposedName, toolDefinitionHash, type CuratedCatalogue, type PendingTool } from "./curation.ts";
 export { GatewaySession } from "./session.ts";
 export { McpEndpoint } from "./endpoint.ts";
-export { VirtualMcpRuntime } from "./virtual-mcp.ts";
+export { VirtualMcpRuntime, type AccessView } from "./virtual-mcp.ts";
 export * from "./types.ts";
 
 /**
@@ -30,11 +31,16 @@ export class Gateway {
     this.syncListeners.add(listener);
   }
 
+  /** People's roles and groups for the policy, cached until the store changes (every sync). */
+  readonly subjects: SubjectResolver;
+
   constructor(
     readonly store: Store,
     readonly pool: ConnectorPool,
     readonly recorder: CallRecorder,
-  ) {}
+  ) {
+    this.subjects = new SubjectResolver(store);
+  }
 
   virtualMcp(slug: string): VirtualMcpRuntime | undefined {
     return this.runtimes.get(slug);
@@ -42,6 +48,16 @@ export class Gateway {
 
   virtualMcps(): VirtualMcpRuntime[] {
     return [...this.runtimes.values()];
+  }
+
+  /**
+   * People's roles or groups changed in this process (the admin API): they
+   * are looked up again and sessions hear about lists that changed for them.
+   * (Changes from other processes arrive through `sync`.)
+   */
+  accessChanged(): void {
+    this.subjects.invalidate();
+    for (const runtime of this.runtimes.values()) runtime.refresh(true);
   }
 
   /** Brings connectors and Virtual MCPs in line with the store; calls are serialised. */
@@ -61,6 +77,8 @@ export class Gateway {
     const connectors = this.store.gatewayConfig.connectors();
     const vmcps = this.store.gatewayConfig.virtualMcps();
     await this.syncConnectors(connectors);
+    // Roles, groups or policies may have changed with the rest: people are looked up again.
+    this.subjects.invalidate();
     const wanted = new Set(vmcps.map((v) => v.slug));
     for (const [slug, runtime] of [...this.runtimes]) {
       if (!wanted.has(slug)) {
@@ -73,10 +91,10 @@ export class Gateway {
       const approvals = this.approvalLookup(definition.slug);
       const runtime = this.runtimes.get(definition.slug);
       if (!runtime) {
-        this.runtimes.set(definition.slug, new VirtualMcpRuntime(definition, this.pool, approvals));
+        this.runtimes.set(definition.slug, new VirtualMcpRuntime(definition, this.pool, approvals, this.subjects));
         log.info("virtual MCP loaded", { virtualMcp: definition.slug, connectors: definition.connectors.length });
       } else {
-        runtime.update(definition, approvals);
+        runtime.update(definition, approvals, true);
       }
     }
   }

@@ -1,18 +1,54 @@
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
 import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
 import type { CallOutcome, CallRecorder } from "../audit/index.ts";
+import { decide, type Subject } from "../policy/index.ts";
 import type { Principal } from "../auth/index.ts";
 import { UpstreamRpcError, type Connector } from "../connectors/index.ts";
-import { JSON_RPC, jsonRpcCodeOf, MintgateError, publicMessageOf } from "../errors/index.ts";
+import { forbidden, JSON_RPC, jsonRpcCodeOf, MintgateError, publicMessageOf } from "../errors/index.ts";
 import { log } from "../log/index.ts";
 import { VERSION } from "../version.ts";
 import { routeUri, exposedUri } from "./curation.ts";
-import type { VirtualMcpRuntime } from "./virtual-mcp.ts";
+import type { AccessView, ListKind, VirtualMcpRuntime } from "./virtual-mcp.ts";
 
 type RequestId = string | number;
 type Params = Record<string, unknown> | undefined;
 /** Where progress notifications for one request go (its SSE stream). */
 export type ProgressSink = (notification: JSONRPCMessage) => void;
+
+/** The requests that leave an audit record, allowed or denied (one record each). */
+const RECORDED = new Set(["initialize", "tools/list", "prompts/list", "resources/list", "resources/templates/list", "tools/call", "prompts/get", "resources/read"]);
+
+/** What a request handler tells the record about itself; the rest is filled in by `request`. */
+interface RequestNote {
+  connector: string | null;
+  exposedName: string;
+  upstreamName: string | null;
+  arguments: unknown;
+  outcome: CallOutcome;
+  error: string | null;
+  result: unknown;
+}
+
+/** One MCP request's record, as the audit contract takes it. */
+interface McpRequestRecord {
+  at: number;
+  subject: string;
+  tokenId: string | null;
+  sessionId: string | null;
+  virtualMcp: string;
+  connector: string | null;
+  method: string;
+  exposedName: string;
+  upstreamName: string | null;
+  arguments: unknown;
+  outcome: CallOutcome;
+  error: string | null;
+  durationMs: number;
+  userId: string | null;
+  clientId: string | null;
+  ip: string | null;
+  result?: unknown;
+}
 
 /** A JSON-RPC error answer with a sentence for a person. */
 class RpcError extends Error {
@@ -35,6 +71,8 @@ export class GatewaySession {
   private readonly subscriptions = new Map<string, { connector: Connector; upstreamUri: string; listener: (uri: string) => void }>();
   lastActivity = Date.now();
   protocolVersion: string;
+  /** The names this session's person could see at the last check, per list: list_changed goes out when they change. */
+  private seen: Record<ListKind, string> | undefined;
 
   constructor(
     readonly id: string,
@@ -46,6 +84,32 @@ export class GatewaySession {
   ) {
     this.protocolVersion = versions.latest;
     transport.onmessage = (message) => this.receive(message);
+  }
+
+  /** The person as the policy sees them (a cached lookup). */
+  get subject(): Subject {
+    return this.runtime.subjects.subjectOf(this.principal);
+  }
+
+  /** What this session's person sees of the Virtual MCP. */
+  private view(): AccessView {
+    const view = this.runtime.viewFor(this.subject);
+    this.seen ??= view.names;
+    return view;
+  }
+
+  /**
+   * After the catalogue, the policy or the people changed: tells the client
+   * about every list that changed for its person (`changed`: lists whose
+   * definitions changed for everyone).
+   */
+  refreshAccess(changed: ReadonlySet<ListKind>): void {
+    const before = this.seen;
+    const names = this.runtime.viewFor(this.subject).names;
+    this.seen = names;
+    for (const kind of ["tools", "prompts", "resources"] as const) {
+      if (changed.has(kind) || (before !== undefined && before[kind] !== names[kind])) this.notifyListChanged(kind);
+    }
   }
 
   /** Tells the client a list changed (sent on the standalone stream, if the client opened one). */
@@ -103,19 +167,56 @@ export class GatewaySession {
     // One controller per request: the client's notifications/cancelled aborts it.
     const abort = new AbortController();
     this.inFlight.set(id, abort);
+    const started = performance.now();
+    const note: RequestNote = { connector: null, exposedName: "", upstreamName: null, arguments: null, outcome: "ok", error: null, result: undefined };
     let reply: JSONRPCMessage;
     try {
-      const result = await this.dispatch(method, params, abort.signal, sendProgress);
+      const result = await this.dispatch(method, params, abort.signal, sendProgress, note);
       reply = { jsonrpc: "2.0", id, result } as JSONRPCMessage;
     } catch (error) {
+      note.outcome = abort.signal.aborted ? "cancelled" : error instanceof MintgateError ? (error.kind === "timeout" ? "timeout" : error.kind === "forbidden" ? "denied" : "error") : "error";
+      note.error = (error as Error)?.message ?? String(error);
       reply = { jsonrpc: "2.0", id, error: toRpcError(error) };
     } finally {
       this.inFlight.delete(id);
     }
+    if (abort.signal.aborted && note.outcome === "ok") note.outcome = "cancelled";
+    // The record is committed before the reply leaves (durability).
+    if (RECORDED.has(method)) await this.record(method, note, started);
     return abort.signal.aborted ? undefined : reply;
   }
 
-  private dispatch(method: string, params: Params, signal: AbortSignal, progress: ProgressSink): Promise<Record<string, unknown>> | Record<string, unknown> {
+  private record(method: string, note: RequestNote, started: number): Promise<void> {
+    const principal = this.principal;
+    const entry: McpRequestRecord = {
+      at: Date.now(),
+      subject: principal.subject,
+      tokenId: principal.tokenId,
+      sessionId: this.id,
+      virtualMcp: this.runtime.slug,
+      connector: note.connector,
+      method,
+      exposedName: note.exposedName,
+      upstreamName: note.upstreamName,
+      arguments: note.arguments,
+      outcome: note.outcome,
+      error: note.error,
+      durationMs: performance.now() - started,
+      userId: principal.userId ?? this.subject.userId,
+      clientId: principal.clientId ?? null,
+      ip: principal.ip ?? null,
+      ...(note.result === undefined ? {} : { result: note.result }),
+    };
+    return this.recorder.record(entry);
+  }
+
+  /** Refuses what the person's policy hides, as a JSON-RPC error (recorded as denied). */
+  private checkItem(kind: "tool" | "prompt" | "resource", name: string): void {
+    const decision = decide(this.subject, { kind, virtualMcp: this.runtime.slug, policy: this.runtime.policy, name });
+    if (!decision.allow) throw forbidden(decision.reason);
+  }
+
+  private dispatch(method: string, params: Params, signal: AbortSignal, progress: ProgressSink, note: RequestNote): Promise<Record<string, unknown>> | Record<string, unknown> {
     const catalogue = this.runtime.catalogue;
     switch (method) {
       case "initialize":
@@ -123,22 +224,28 @@ export class GatewaySession {
       case "ping":
         return {};
       case "tools/list":
-        return { tools: catalogue.tools.map((t) => t.definition) };
+        return { tools: this.view().tools };
       case "tools/call":
-        return this.callTool(params, signal, progress);
+        return this.callTool(params, signal, progress, note);
       case "prompts/list":
-        return { prompts: catalogue.prompts.map((p) => p.definition) };
+        return { prompts: this.view().prompts };
       case "prompts/get": {
-        const prompt = catalogue.promptsByName.get(String(params?.name));
-        if (!prompt) throw new RpcError(JSON_RPC.invalidParams, `There is no prompt "${String(params?.name)}" in virtual MCP "${this.runtime.slug}".`);
-        return this.forward(progress, signal, prompt.connector, "prompts/get", { ...params, name: prompt.upstreamName });
+        const name = String(params?.name);
+        note.exposedName = name;
+        note.arguments = params?.arguments ?? null;
+        const prompt = catalogue.promptsByName.get(name);
+        if (!prompt) throw new RpcError(JSON_RPC.invalidParams, `There is no prompt "${name}" in virtual MCP "${this.runtime.slug}".`);
+        note.connector = prompt.connector;
+        note.upstreamName = prompt.upstreamName;
+        this.checkItem("prompt", name);
+        return this.forward(progress, signal, prompt.connector, "prompts/get", { ...params, name: prompt.upstreamName }).then((result) => (note.result = result));
       }
       case "resources/list":
-        return { resources: catalogue.resources };
+        return { resources: this.view().resources };
       case "resources/templates/list":
-        return { resourceTemplates: catalogue.resourceTemplates };
+        return { resourceTemplates: this.view().resourceTemplates };
       case "resources/read":
-        return this.readResource(progress, signal, params);
+        return this.readResource(progress, signal, params, note);
       case "resources/subscribe":
         return this.subscribe(String(params?.uri));
       case "resources/unsubscribe":
@@ -153,6 +260,10 @@ export class GatewaySession {
   }
 
   private initialize(params: Params): Record<string, unknown> {
+    // A new session looks the person up afresh (a sign-in may have just changed their groups).
+    this.runtime.subjects.forget(this.principal);
+    // What the person can see from now on: list_changed is sent when this changes.
+    this.seen = this.runtime.viewFor(this.subject).names;
     const requested = typeof params?.protocolVersion === "string" ? params.protocolVersion : this.versions.latest;
     this.protocolVersion = this.versions.supported.includes(requested) ? requested : this.versions.latest;
     const definition = this.runtime.definition;
@@ -183,59 +294,66 @@ export class GatewaySession {
     });
   }
 
-  private async callTool(params: Params, signal: AbortSignal, progress: ProgressSink): Promise<Record<string, unknown>> {
-    const started = performance.now();
+  private async callTool(params: Params, signal: AbortSignal, progress: ProgressSink, note: RequestNote): Promise<Record<string, unknown>> {
     const name = String(params?.name);
     const tool = this.runtime.catalogue.toolsByName.get(name);
-    const args = params?.arguments;
-    let outcome: CallOutcome = "ok";
-    let errorText: string | null = null;
-    try {
-      if (!tool) {
-        // As the SDK's own servers do: a tool result the model can read, not a protocol error.
-        outcome = "error";
-        errorText = `There is no tool "${name}" in virtual MCP "${this.runtime.slug}".`;
-        return { content: [{ type: "text", text: errorText }], isError: true };
+    let args = params?.arguments as Record<string, unknown> | undefined;
+    note.exposedName = name;
+    note.arguments = args;
+    if (!tool) {
+      // As the SDK's own servers do: a tool result the model can read, not a protocol error.
+      note.outcome = "error";
+      note.error = `There is no tool "${name}" in virtual MCP "${this.runtime.slug}".`;
+      return { content: [{ type: "text", text: note.error }], isError: true };
+    }
+    note.connector = tool.connector;
+    note.upstreamName = tool.upstreamName;
+    // A tool the person may not see is refused outright (JSON-RPC error, recorded as denied).
+    const policy = this.runtime.policy;
+    const subject = this.subject;
+    const allowed = decide(subject, { kind: "tool", virtualMcp: this.runtime.slug, policy, name });
+    if (!allowed.allow) throw forbidden(allowed.reason);
+    if (policy.tools?.[name]?.arguments) {
+      const checked = decide(subject, { kind: "arguments", virtualMcp: this.runtime.slug, policy, tool: name, arguments: args });
+      if (!checked.allow) {
+        // Refused arguments are a tool error the model can read and correct (as input validation errors are).
+        note.outcome = "denied";
+        note.error = checked.reason;
+        return { content: [{ type: "text", text: checked.reason }], isError: true };
       }
-      const result = await this.forward(progress, signal, tool.connector, "tools/call", { ...params, name: tool.upstreamName });
+      args = checked.arguments;
+      note.arguments = args;
+    }
+    try {
+      const upstreamParams = args === params?.arguments ? { ...params, name: tool.upstreamName } : { ...params, name: tool.upstreamName, arguments: args };
+      const result = await this.forward(progress, signal, tool.connector, "tools/call", upstreamParams);
+      note.result = result;
       if (result.isError === true) {
-        outcome = "error";
-        errorText = firstText(result) ?? "the tool reported an error";
+        note.outcome = "error";
+        note.error = firstText(result) ?? "the tool reported an error";
       }
       return result;
     } catch (error) {
-      const cancelled = signal.aborted;
-      outcome = cancelled ? "cancelled" : error instanceof MintgateError && error.kind === "timeout" ? "timeout" : "error";
-      errorText = (error as Error).message;
       // A connector that is down or slow is the tool's failure, shown to the model as a tool error.
-      if (error instanceof MintgateError && (error.kind === "upstream_failed" || error.kind === "timeout") && !cancelled) {
+      if (error instanceof MintgateError && (error.kind === "upstream_failed" || error.kind === "timeout") && !signal.aborted) {
+        note.outcome = error.kind === "timeout" ? "timeout" : "error";
+        note.error = error.message;
         return { content: [{ type: "text", text: error.message }], isError: true };
       }
       throw error;
-    } finally {
-      await this.recorder.record({
-        at: Date.now(),
-        subject: this.principal.subject,
-        tokenId: this.principal.tokenId,
-        sessionId: this.id,
-        virtualMcp: this.runtime.slug,
-        connector: tool?.connector ?? null,
-        method: "tools/call",
-        exposedName: name,
-        upstreamName: tool?.upstreamName ?? null,
-        arguments: args,
-        outcome,
-        error: errorText,
-        durationMs: performance.now() - started,
-      });
     }
   }
 
-  private async readResource(progress: ProgressSink, signal: AbortSignal, params: Params): Promise<Record<string, unknown>> {
+  private async readResource(progress: ProgressSink, signal: AbortSignal, params: Params, note: RequestNote): Promise<Record<string, unknown>> {
     const uri = String(params?.uri);
+    note.exposedName = uri;
     const route = routeUri(this.runtime.definition.connectors, uri);
     if (!route) throw new RpcError(JSON_RPC.invalidParams, `No connector in virtual MCP "${this.runtime.slug}" serves the resource "${uri}".`);
+    note.connector = route.attachment.connector;
+    note.upstreamName = route.upstreamUri;
+    this.checkItem("resource", uri);
     const result = await this.forward(progress, signal, route.attachment.connector, "resources/read", { ...params, uri: route.upstreamUri });
+    note.result = result;
     const contents = result.contents as { uri: string }[] | undefined;
     if (route.attachment.prefix === "" || !contents) return result;
     return { ...result, contents: contents.map((c) => ({ ...c, uri: exposedUri(route.attachment.prefix, c.uri) })) };
@@ -243,6 +361,7 @@ export class GatewaySession {
 
   private async subscribe(uri: string): Promise<Record<string, unknown>> {
     if (this.subscriptions.has(uri)) return {};
+    this.checkItem("resource", uri);
     const route = routeUri(this.runtime.definition.connectors, uri);
     if (!route) throw new RpcError(JSON_RPC.invalidParams, `No connector in virtual MCP "${this.runtime.slug}" serves the resource "${uri}".`);
     const connector = this.runtime.connectorFor(route.attachment.connector, this.principal);
@@ -268,11 +387,13 @@ export class GatewaySession {
     if (ref?.type === "ref/prompt") {
       const prompt = this.runtime.catalogue.promptsByName.get(String(ref.name));
       if (!prompt) throw new RpcError(JSON_RPC.invalidParams, `There is no prompt "${String(ref.name)}" in virtual MCP "${this.runtime.slug}".`);
+      this.checkItem("prompt", prompt.name);
       return this.forward(progress, signal, prompt.connector, "completion/complete", { ...params, ref: { ...ref, name: prompt.upstreamName } });
     }
     if (ref?.type === "ref/resource") {
       const route = routeUri(this.runtime.definition.connectors, String(ref.uri));
       if (!route) throw new RpcError(JSON_RPC.invalidParams, `No connector serves the resource template "${String(ref.uri)}".`);
+      this.checkItem("resource", String(ref.uri));
       return this.forward(progress, signal, route.attachment.connector, "completion/complete", { ...params, ref: { ...ref, uri: route.upstreamUri } });
     }
     throw new RpcError(JSON_RPC.invalidParams, "completion/complete needs a ref of type ref/prompt or ref/resource.");

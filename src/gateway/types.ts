@@ -1,3 +1,5 @@
+import type { VirtualMcpPolicy } from "../policy/index.ts";
+
 /** How one connector is exposed inside one Virtual MCP. */
 export interface ConnectorAttachment {
   connector: string;
@@ -21,6 +23,8 @@ export interface VirtualMcpDefinition {
   description: string;
   newTools: NewToolPolicy;
   connectors: ConnectorAttachment[];
+  /** Who may reach it and use what in it; absent or without `access`: admins only. */
+  policy?: VirtualMcpPolicy | undefined;
 }
 
 export const VIRTUAL_MCP_SLUG = /^[a-z0-9][a-z0-9-]{0,62}$/;

@@ -1,10 +1,31 @@
+import type { Prompt, Resource, ResourceTemplate, Tool } from "@modelcontextprotocol/sdk/types.js";
 import type { CallerIdentity, Catalogue, Connector, ConnectorPool } from "../connectors/index.ts";
+import { decide, type Subject, type SubjectResolver, type VirtualMcpPolicy } from "../policy/index.ts";
 import { EMPTY_CATALOGUE } from "../connectors/index.ts";
 import { MintgateError } from "../errors/index.ts";
 import { log } from "../log/index.ts";
 import { curate, type ApprovalLookup, type CuratedCatalogue } from "./curation.ts";
 import type { GatewaySession } from "./session.ts";
 import type { VirtualMcpDefinition } from "./types.ts";
+
+export type ListKind = "tools" | "prompts" | "resources";
+
+/** What one person sees of a Virtual MCP: its curated catalogue filtered by the policy. */
+export interface AccessView {
+  catalogue: CuratedCatalogue;
+  generation: number;
+  policy: VirtualMcpPolicy | undefined;
+  reachable: boolean;
+  tools: Tool[];
+  prompts: Prompt[];
+  resources: Resource[];
+  resourceTemplates: ResourceTemplate[];
+  /** The visible names per list, to tell a person only about changes they can see. */
+  names: Record<ListKind, string>;
+}
+
+const NO_POLICY: VirtualMcpPolicy = {};
+const VIEW_CACHE_SIZE = 1000;
 
 /**
  * A Virtual MCP while the gateway runs: its curated catalogue, kept current
@@ -18,11 +39,14 @@ export class VirtualMcpRuntime {
   /** Sessionless listeners (2026-07-28 subscriptions/listen streams). */
   private readonly listChangedListeners = new Set<(kind: "tools" | "prompts" | "resources") => void>();
   private signatures = { tools: "", prompts: "", resources: "" };
+  /** Views by who sees them (email, role, groups): people alike share one. */
+  private readonly views = new Map<string, AccessView>();
 
   constructor(
     public definition: VirtualMcpDefinition,
     private readonly pool: ConnectorPool,
     private approvals: ApprovalLookup,
+    readonly subjects: SubjectResolver,
   ) {
     this.catalogue = this.compute();
     this.signatures = signaturesOf(this.catalogue);
@@ -33,6 +57,45 @@ export class VirtualMcpRuntime {
     return this.definition.slug;
   }
 
+  get policy(): VirtualMcpPolicy {
+    return this.definition.policy ?? NO_POLICY;
+  }
+
+  /** What `subject` sees: computed once per catalogue, policy and store generation. */
+  viewFor(subject: Subject): AccessView {
+    const key = `${subject.email.toLowerCase()}\u0000${subject.role}\u0000${subject.groups.join("\u0000")}`;
+    const cached = this.views.get(key);
+    if (cached && cached.catalogue === this.catalogue && cached.generation === this.subjects.generation && cached.policy === this.definition.policy) return cached;
+    const view = this.computeView(subject);
+    if (this.views.size >= VIEW_CACHE_SIZE) this.views.clear();
+    this.views.set(key, view);
+    return view;
+  }
+
+  private computeView(subject: Subject): AccessView {
+    const catalogue = this.catalogue;
+    const policy = this.policy;
+    const slug = this.slug;
+    const base = { catalogue, generation: this.subjects.generation, policy: this.definition.policy };
+    if (!decide(subject, { kind: "reach", virtualMcp: slug, policy }).allow) {
+      return { ...base, reachable: false, tools: [], prompts: [], resources: [], resourceTemplates: [], names: { tools: "", prompts: "", resources: "" } };
+    }
+    const sees = (kind: "tool" | "prompt" | "resource", name: string) => decide(subject, { kind, virtualMcp: slug, policy, name }).allow;
+    const tools = catalogue.tools.filter((t) => sees("tool", t.name)).map((t) => t.definition);
+    const prompts = catalogue.prompts.filter((p) => sees("prompt", p.name)).map((p) => p.definition);
+    const resources = catalogue.resources.filter((r) => sees("resource", r.uri));
+    const resourceTemplates = catalogue.resourceTemplates.filter((r) => sees("resource", r.uriTemplate));
+    return {
+      ...base,
+      reachable: true,
+      tools,
+      prompts,
+      resources,
+      resourceTemplates,
+      names: { tools: tools.map((t) => t.name).join("\n"), prompts: prompts.map((p) => p.name).join("\n"), resources: [...resources.map((r) => r.uri), ...resourceTemplates.map((r) => r.uriTemplate)].join("\n") },
+    };
+  }
+
   /** The connector client that carries this caller's call. */
   connectorFor(name: string, caller: CallerIdentity): Connector {
     const connector = this.pool.clientFor(name, caller);
@@ -41,22 +104,29 @@ export class VirtualMcpRuntime {
   }
 
   /** Applies a new definition or approvals; sessions are told what changed. */
-  update(definition: VirtualMcpDefinition, approvals: ApprovalLookup): void {
+  update(definition: VirtualMcpDefinition, approvals: ApprovalLookup, accessChanged: boolean): void {
     this.definition = definition;
     this.approvals = approvals;
     this.subscribe();
-    this.refresh();
+    this.refresh(accessChanged);
   }
 
-  refresh(): void {
+  /**
+   * Recomputes the catalogue; each session is told about the lists that
+   * changed for its person (a changed definition, or a policy, group or role
+   * change that shows or hides something). `accessChanged` says the policy
+   * or the people may have changed even if the catalogue did not.
+   */
+  refresh(accessChanged = false): void {
     this.catalogue = this.compute();
+    this.views.clear();
     const next = signaturesOf(this.catalogue);
-    for (const kind of ["tools", "prompts", "resources"] as const) {
-      if (next[kind] === this.signatures[kind]) continue;
-      for (const session of this.sessions.values()) session.notifyListChanged(kind);
-      for (const listener of this.listChangedListeners) listener(kind);
-    }
+    const changed = new Set<ListKind>((["tools", "prompts", "resources"] as const).filter((kind) => next[kind] !== this.signatures[kind]));
     this.signatures = next;
+    if (changed.size === 0 && !accessChanged) return;
+    for (const session of this.sessions.values()) session.refreshAccess(changed);
+    // Sessionless listeners are not tied to one person: they hear of every possible change.
+    for (const kind of accessChanged ? (["tools", "prompts", "resources"] as const) : changed) for (const listener of this.listChangedListeners) listener(kind);
   }
 
   /** Calls `listener` whenever what clients see of a list changes; returns a function that stops it. */

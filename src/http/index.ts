@@ -45,6 +45,11 @@ const ADMIN_CHALLENGE = { "www-authenticate": 'Bearer realm="mintgate-admin"' };
 export function createHttpApp(deps: HttpDeps) {
   const { admin } = deps;
   const { clients, users, sso } = deps.auth;
+  /** Roles and groups feed the access policy: connected sessions see the change at once. */
+  const accessChanged = <T>(result: T): T => {
+    deps.mcp.gateway.accessChanged();
+    return result;
+  };
   return new Elysia()
     .onError(({ code, error, request }) => {
       if (code === "NOT_FOUND") {
@@ -79,10 +84,10 @@ export function createHttpApp(deps: HttpDeps) {
         // People and groups (src/auth/accounts); :id is a person's id or their email.
         .get("/users", () => users.list())
         .get("/users/:id", ({ params }) => users.get(users.resolve(params.id).id))
-        .post("/users/:id/disable", ({ params, adminToken }) => users.disable(params.id, { by: `admin token ${adminToken.name}` }))
-        .post("/users/:id/enable", ({ params }) => users.enable(params.id))
-        .post("/users/:id/groups", ({ params, body }) => users.addGroup(params.id, String((body as { group?: unknown } | null)?.group ?? "")))
-        .delete("/users/:id/groups/:group", ({ params }) => users.removeGroup(params.id, decodeURIComponent(params.group)))
+        .post("/users/:id/disable", ({ params, adminToken }) => accessChanged(users.disable(params.id, { by: `admin token ${adminToken.name}` })))
+        .post("/users/:id/enable", ({ params }) => accessChanged(users.enable(params.id)))
+        .post("/users/:id/groups", ({ params, body }) => accessChanged(users.addGroup(params.id, String((body as { group?: unknown } | null)?.group ?? ""))))
+        .delete("/users/:id/groups/:group", ({ params }) => accessChanged(users.removeGroup(params.id, decodeURIComponent(params.group))))
         // Sign-in providers (src/auth/sso); the client secret goes in, never comes out.
         .get("/sso-providers", () => sso.list())
         .post("/sso-providers", ({ body, set }) => {
@@ -100,6 +105,9 @@ export function createHttpApp(deps: HttpDeps) {
         .get("/virtual-mcps", () => admin.virtualMcps())
         .get("/virtual-mcps/:slug", ({ params }) => admin.virtualMcp(params.slug))
         .delete("/virtual-mcps/:slug", ({ params }) => admin.deleteVirtualMcp(params.slug))
+        // Access policies (src/policy): GET the policy as JSON; PUT a new one (JSON or YAML), validated like mintgate.yaml.
+        .get("/virtual-mcps/:slug/policy", ({ params }) => admin.policy(params.slug))
+        .put("/virtual-mcps/:slug/policy", async ({ params, request }) => admin.setPolicy(params.slug, await request.text()), { parse: "none" })
         .post("/virtual-mcps/:slug/approvals", ({ params, body, adminToken }) => admin.approveTool(params.slug, body as { tool?: unknown; hash?: unknown } | null, adminToken.name))
         .get("/config", async () => new Response(await admin.exportConfig(), { headers: { "content-type": "application/yaml; charset=utf-8" } }))
         .put("/config", async ({ request, query }) => admin.applyConfig(await request.text(), { prune: query.prune === "true", dryRun: query.dryRun === "true" }), { parse: "none" })
@@ -218,10 +226,10 @@ export function startHttpServer(deps: HttpDeps): RunningServer {
     return app.handle(request).then((response) => origins.withCors(response, "*"));
   };
   /** The MCP endpoints are matched here, ahead of Elysia: they carry every tool call. */
-  const route = (request: Request): Response | Promise<Response> => {
+  const route = (request: Request, ip: string | null): Response | Promise<Response> => {
     const target = mcpRouteOf(request.url);
     if (!target) return other(request);
-    return countHttp ? countHttp(target.slug, answerMcp(target, request)) : answerMcp(target, request);
+    return countHttp ? countHttp(target.slug, answerMcp(target, request, ip)) : answerMcp(target, request, ip);
   };
   /** Counts each MCP endpoint response by Virtual MCP and status class, when metrics are on. */
   const metrics = deps.metrics?.access.served ? deps.metrics.metrics : undefined;
@@ -237,21 +245,21 @@ export function startHttpServer(deps: HttpDeps): RunningServer {
         return response;
       });
     });
-  const answerMcp = (target: { route: "mcp" | "sse" | "messages"; slug: string }, request: Request): Response | Promise<Response> => {
+  const answerMcp = (target: { route: "mcp" | "sse" | "messages"; slug: string }, request: Request, ip: string | null): Response | Promise<Response> => {
     // Host and Origin checks (DNS rebinding, browsers): two header lookups.
     const refused = origins.checkMcpRequest(request);
     if (refused) return refused;
     const origin = request.headers.get("origin");
-    if (origin === null) return routeMcp(target, request);
+    if (origin === null) return routeMcp(target, request, ip);
     if (request.method === "OPTIONS") return origins.preflight(request, "", true)!;
-    const answer = routeMcp(target, request);
+    const answer = routeMcp(target, request, ip);
     return answer instanceof Response ? origins.withCors(answer, origin) : answer.then((response) => origins.withCors(response, origin));
   };
-  const routeMcp = (target: { route: "mcp" | "sse" | "messages"; slug: string }, request: Request): Response | Promise<Response> => {
+  const routeMcp = (target: { route: "mcp" | "sse" | "messages"; slug: string }, request: Request, ip: string | null): Response | Promise<Response> => {
     const { route: kind, slug } = target;
-    if (kind === "mcp" && (request.method === "POST" || request.method === "GET" || request.method === "DELETE")) return mcp.streamable(slug, request);
-    if (kind === "sse" && request.method === "GET") return mcp.openLegacy(slug, request);
-    if (kind === "messages" && request.method === "POST") return mcp.postLegacy(slug, request);
+    if (kind === "mcp" && (request.method === "POST" || request.method === "GET" || request.method === "DELETE")) return mcp.streamable(slug, request, ip);
+    if (kind === "sse" && request.method === "GET") return mcp.openLegacy(slug, request, ip);
+    if (kind === "messages" && request.method === "POST") return mcp.postLegacy(slug, request, ip);
     if (request.method === "OPTIONS") return origins.preflight(request, "", true)!;
     return app.handle(request);
   };
@@ -268,11 +276,13 @@ export function startHttpServer(deps: HttpDeps): RunningServer {
       port: settings.port,
       maxRequestBodySize: TRANSPORT_BODY_CAP,
       tls,
-      fetch(request) {
+      fetch(request, server) {
+        // Where the request came from, for the MCP request records (Principal.ip).
+        const ip = server.requestIP(request)?.address ?? null;
         const declared = request.headers.get("content-length");
-        if (declared !== null) return Number(declared) > limit ? tooLarge(limit) : route(request);
-        if (!request.body) return route(request);
-        return bufferChunkedBody(request, limit).then((checked) => (checked instanceof Response ? checked : route(checked)));
+        if (declared !== null) return Number(declared) > limit ? tooLarge(limit) : route(request, ip);
+        if (!request.body) return route(request, ip);
+        return bufferChunkedBody(request, limit).then((checked) => (checked instanceof Response ? checked : route(checked, ip)));
       },
       error: (error) => {
         log.error("request failed", { error: String(error) });

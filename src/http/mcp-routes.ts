@@ -4,6 +4,7 @@ import type { Gateway } from "../gateway/index.ts";
 import type { McpEndpoint } from "../gateway/endpoint.ts";
 import type { VirtualMcpRuntime } from "../gateway/index.ts";
 import type { PublicUrls } from "../auth/public-urls.ts";
+import { decide } from "../policy/index.ts";
 import { jsonError } from "./json-error.ts";
 
 export interface McpRouteDeps {
@@ -31,7 +32,7 @@ const QUERY_TOKEN_MESSAGE = "Access tokens in the URL are refused; send `Authori
  * Authenticates a request to one Virtual MCP, then finds it. Without a valid
  * token the answer is 401 whatever the slug, so slugs are not revealed.
  */
-function admit(deps: McpRouteDeps, urls: PublicUrls, slug: string, request: Request): { runtime: VirtualMcpRuntime; principal: Principal } | Response {
+function admit(deps: McpRouteDeps, urls: PublicUrls, slug: string, request: Request, ip: string | null): { runtime: VirtualMcpRuntime; principal: Principal } | Response | Promise<Response> {
   // Tokens in query strings leak into logs and histories (MCP authorization, token requirements).
   if (request.url.includes("access_token=") && QUERY_TOKEN.test(request.url)) {
     return jsonError(401, QUERY_TOKEN_MESSAGE, challenge(urls, slug, { code: "invalid_request", message: QUERY_TOKEN_MESSAGE }));
@@ -46,24 +47,68 @@ function admit(deps: McpRouteDeps, urls: PublicUrls, slug: string, request: Requ
   }
   const runtime = deps.gateway.virtualMcp(slug);
   if (!runtime) return jsonError(404, `There is no virtual MCP "${slug}".`);
+  if (ip !== null) principal = { ...principal, ip };
+  // Access policy: a person who may not reach this Virtual MCP gets 403 on every request, initialize included.
+  const subject = runtime.subjects.subjectOf(principal);
+  const reach = decide(subject, { kind: "reach", virtualMcp: slug, policy: runtime.policy });
+  if (!reach.allow) return refuseReach(deps, runtime, principal, subject.userId, request, reach.reason);
   return { runtime, principal };
+}
+
+/**
+ * 403 with the HTTP layer's JSON error, recorded as a denied request. Before
+ * any session exists, HTTP is where SDK clients report it best: their
+ * connect fails with "HTTP 403" and our sentence. A 200 with a JSON-RPC
+ * error would look connected and then fail; a 401 would start a sign-in loop.
+ */
+async function refuseReach(deps: McpRouteDeps, runtime: VirtualMcpRuntime, principal: Principal, userId: string | null, request: Request, reason: string): Promise<Response> {
+  let method = `HTTP ${request.method}`;
+  if (request.method === "POST") {
+    try {
+      const body = JSON.parse(await request.text()) as { method?: unknown } | { method?: unknown }[];
+      const first = Array.isArray(body) ? body[0] : body;
+      if (typeof first?.method === "string") method = first.method;
+    } catch {
+      // not JSON: recorded under the HTTP method
+    }
+  }
+  const entry = {
+    at: Date.now(),
+    subject: principal.subject,
+    tokenId: principal.tokenId,
+    sessionId: request.headers.get("mcp-session-id") ?? new URL(request.url).searchParams.get("sessionId"),
+    virtualMcp: runtime.slug,
+    connector: null,
+    method,
+    exposedName: "",
+    upstreamName: null,
+    arguments: null,
+    outcome: "denied" as const,
+    error: reason,
+    durationMs: 0,
+    userId: principal.userId ?? userId,
+    clientId: principal.clientId ?? null,
+    ip: principal.ip ?? null,
+  };
+  await deps.gateway.recorder.record(entry);
+  return jsonError(403, reason);
 }
 
 export function mcpRoutes(deps: McpRouteDeps, urls: PublicUrls) {
   return {
-    streamable(slug: string, request: Request): Promise<Response> | Response {
-      const admitted = admit(deps, urls, slug, request);
-      if (admitted instanceof Response) return admitted;
+    streamable(slug: string, request: Request, ip: string | null = null): Promise<Response> | Response {
+      const admitted = admit(deps, urls, slug, request, ip);
+      if (admitted instanceof Response || admitted instanceof Promise) return admitted;
       return deps.endpoint.handleStreamable(admitted.runtime, request, admitted.principal);
     },
-    openLegacy(slug: string, request: Request): Promise<Response> | Response {
-      const admitted = admit(deps, urls, slug, request);
-      if (admitted instanceof Response) return admitted;
+    openLegacy(slug: string, request: Request, ip: string | null = null): Promise<Response> | Response {
+      const admitted = admit(deps, urls, slug, request, ip);
+      if (admitted instanceof Response || admitted instanceof Promise) return admitted;
       return deps.endpoint.openLegacy(admitted.runtime, admitted.principal);
     },
-    postLegacy(slug: string, request: Request): Promise<Response> | Response {
-      const admitted = admit(deps, urls, slug, request);
-      if (admitted instanceof Response) return admitted;
+    postLegacy(slug: string, request: Request, ip: string | null = null): Promise<Response> | Response {
+      const admitted = admit(deps, urls, slug, request, ip);
+      if (admitted instanceof Response || admitted instanceof Promise) return admitted;
       return deps.endpoint.postLegacy(admitted.runtime, new URL(request.url).searchParams.get("sessionId"), request, admitted.principal);
     },
   };

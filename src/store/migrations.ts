@@ -270,6 +270,17 @@ export const MIGRATIONS: readonly { version: number; name: string; sql: string; 
     `,
     run: (db) => moveRecordsIntoAuditTrail(db),
   },
+  {
+    version: 5,
+    name: "access policies",
+    // Virtual MCPs that exist before policies keep working for everyone who
+    // could use them: they get an explicit "everyone" rule (shown by export).
+    // New ones without an access rule are reachable by admins only.
+    sql: `
+      ALTER TABLE virtual_mcps ADD COLUMN policy TEXT;
+      UPDATE virtual_mcps SET policy = '{"access":{"everyone":true}}';
+    `,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -53,6 +53,8 @@ export const virtualMcps = sqliteTable("virtual_mcps", {
   name: text("name").notNull(),
   description: text("description").notNull(),
   newTools: text("new_tools", { enum: ["auto", "approve"] }).notNull(),
+  /** JSON VirtualMcpPolicy (schema v5); null: no policy, so admins only. */
+  policy: text("policy"),
   createdAt: integer("created_at").notNull(),
   updatedAt: integer("updated_at").notNull(),
 });

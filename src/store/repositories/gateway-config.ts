@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { and, asc, eq } from "drizzle-orm";
 import type { ConnectorDefinition, ConnectorSpec } from "../../connectors/types.ts";
 import type { ConnectorAttachment, VirtualMcpDefinition } from "../../gateway/types.ts";
+import type { VirtualMcpPolicy } from "../../policy/index.ts";
 import type { StoreDb } from "../connection.ts";
 import { connectorCatalogues, connectors, toolApprovals, virtualMcpConnectors, virtualMcps } from "../schema.ts";
 
@@ -51,6 +52,7 @@ export class GatewayConfigRepository {
       name: row.name,
       description: row.description,
       newTools: row.newTools,
+      ...(row.policy === null ? {} : { policy: JSON.parse(row.policy) as VirtualMcpPolicy }),
       connectors: attachments
         .filter((a) => a.vmcp === row.id)
         .map((a): ConnectorAttachment => {
@@ -74,7 +76,8 @@ export class GatewayConfigRepository {
 
   /** Creates or replaces a Virtual MCP and its attachments. */
   putVirtualMcp(definition: VirtualMcpDefinition, now: number): void {
-    const values = { name: definition.name, description: definition.description, newTools: definition.newTools, updatedAt: now };
+    const policy = definition.policy && Object.keys(definition.policy).length > 0 ? JSON.stringify(definition.policy) : null;
+    const values = { name: definition.name, description: definition.description, newTools: definition.newTools, policy, updatedAt: now };
     let id = this.virtualMcpId(definition.slug);
     if (id) this.db.update(virtualMcps).set(values).where(eq(virtualMcps.id, id)).run();
     else {
@@ -88,6 +91,12 @@ export class GatewayConfigRepository {
       const curation: Curation = { include: attachment.include, exclude: attachment.exclude, rename: attachment.rename, describe: attachment.describe };
       this.db.insert(virtualMcpConnectors).values({ virtualMcpId: id!, connectorId: connector.id, position, prefix: attachment.prefix, curation: JSON.stringify(curation) }).run();
     });
+  }
+
+  /** Replaces one Virtual MCP's policy; false when there is no such Virtual MCP. */
+  setPolicy(slug: string, policy: VirtualMcpPolicy | undefined, now: number): boolean {
+    const text = policy && Object.keys(policy).length > 0 ? JSON.stringify(policy) : null;
+    return this.db.update(virtualMcps).set({ policy: text, updatedAt: now }).where(eq(virtualMcps.slug, slug)).returning({ id: virtualMcps.id }).all().length > 0;
   }
 
   deleteVirtualMcp(slug: string): boolean {

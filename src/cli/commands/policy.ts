@@ -1,0 +1,65 @@
+import { invalid, notFound } from "../../errors/index.ts";
+import { decide, SubjectResolver, type Decision } from "../../policy/index.ts";
+import { commandGroup, DATA_OPTION, JSON_OPTION, printJson, stringValue, type Command } from "../command.ts";
+import { DATA_HELP, withDataDir } from "../data-dir.ts";
+
+const explainCommand: Command = {
+  name: "policy explain",
+  summary: "Say whether a person may use a virtual MCP (and a tool, prompt or resource in it), and which rule decides.",
+  usage: "mintgate policy explain --user EMAIL --vmcp SLUG [--tool NAME | --prompt NAME | --resource URI] [--data DIR] [--json]",
+  options: { ...DATA_OPTION, ...JSON_OPTION, user: { type: "string" }, vmcp: { type: "string" }, tool: { type: "string" }, prompt: { type: "string" }, resource: { type: "string" } },
+  optionHelp: {
+    "--user EMAIL": "the person, by email (their role and groups come from the data directory)",
+    "--vmcp SLUG": "the virtual MCP",
+    "--tool NAME": "also decide this tool (its exposed name)",
+    "--prompt NAME": "also decide this prompt",
+    "--resource URI": "also decide this resource (its exposed URI)",
+    ...DATA_HELP,
+    "--json": "print the decisions as JSON",
+  },
+  details:
+    "Decides exactly as the gateway does: first whether the person may reach the virtual MCP\n" +
+    "(its access rule; without one, admins only), then the item's deny (wins) and allow rules.\n" +
+    "An email with no person record is decided as a member with no groups.",
+  async run(parsed) {
+    const email = stringValue(parsed, "user");
+    const slug = stringValue(parsed, "vmcp");
+    if (!email || !slug) throw invalid("`mintgate policy explain` needs --user EMAIL and --vmcp SLUG.");
+    const items = (["tool", "prompt", "resource"] as const).flatMap((kind) => {
+      const name = stringValue(parsed, kind);
+      return name === undefined ? [] : [{ kind, name }];
+    });
+    if (items.length > 1) throw invalid("Give at most one of --tool, --prompt and --resource.");
+    const { subject, reach, item } = await withDataDir(parsed, (dir) => {
+      const vmcp = dir.store.gatewayConfig.virtualMcps().find((v) => v.slug === slug);
+      if (!vmcp) throw notFound(`There is no virtual MCP "${slug}"; \`mintgate export\` lists them.`);
+      const policy = vmcp.policy ?? {};
+      const subject = new SubjectResolver(dir.store).subjectOf({ subject: email });
+      const reach = decide(subject, { kind: "reach", virtualMcp: slug, policy });
+      const asked = items[0];
+      const item = asked && { ...asked, decision: decide(subject, { kind: asked.kind, virtualMcp: slug, policy, name: asked.name }) };
+      return { subject, reach, item };
+    });
+    const allowed = reach.allow && (item?.decision.allow ?? true);
+    if (parsed.values.json) {
+      printJson({ allow: allowed, subject, virtualMcp: { slug, ...reach }, ...(item ? { [item.kind]: { name: item.name, ...item.decision } } : {}) });
+      return 0;
+    }
+    const who = `${subject.email} (${subject.role ?? "no person record: a member"}; groups: ${subject.groups.join(", ") || "none"})`;
+    const lines = [who, ...describe(`virtual MCP "${slug}"`, reach)];
+    if (item) {
+      lines.push(...describe(`${item.kind} "${item.name}"`, item.decision));
+      if (!reach.allow) lines.push(`  (but the ${item.kind} is out of reach: the virtual MCP is not allowed)`);
+    }
+    lines.push(`Decision: ${allowed ? "allowed" : "denied"}`);
+    process.stdout.write(lines.join("\n") + "\n");
+    return 0;
+  },
+};
+
+function describe(what: string, decision: Decision): string[] {
+  return [`${what}: ${decision.allow ? "allowed" : "denied"}`, `  rule:   ${decision.rule}`, ...(decision.allow ? [] : [`  reason: ${decision.reason}`])];
+}
+
+export const policySubcommands: Command[] = [explainCommand];
+export const policyCommand = commandGroup("policy", "Explain access policy decisions (policies live in mintgate.yaml).", policySubcommands);

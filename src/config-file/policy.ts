@@ -1,0 +1,227 @@
+/**
+ * The access-policy keys of a Virtual MCP in mintgate.yaml: `access`, `tools`,
+ * `prompts` and `resources`. Problems are reported with their lines like the
+ * rest of the file. Users and groups need not exist yet (people sign in
+ * later; groups come from SSO); tool names are checked against the
+ * catalogues when the file is applied.
+ */
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node } from "yaml";
+import { invalid } from "../errors/index.ts";
+import { EXPOSED_NAME } from "../gateway/types.ts";
+import type { AccessRule, ArgumentRule, ItemRule, PeopleMatch, ToolRule, VirtualMcpPolicy } from "../policy/index.ts";
+import { YamlReader, type Field, type ValueNode } from "./yaml-reader.ts";
+
+export const POLICY_KEYS = ["access", "tools", "prompts", "resources"] as const;
+const ACCESS_KEYS = ["everyone", "users", "groups"] as const;
+const PEOPLE_KEYS = ["users", "groups"] as const;
+const ITEM_KEYS = ["allow", "deny"] as const;
+const TOOL_KEYS = ["allow", "deny", "arguments"] as const;
+const ARGUMENT_KEYS = ["pin", "onMismatch", "allowed", "pattern", "max", "maxLength"] as const;
+const EMAIL = /^[^\s@]+@[^\s@]+$/;
+
+/** Reads the policy keys among a Virtual MCP's fields; undefined when it has none. */
+export function readPolicy(reader: YamlReader, fields: Map<string, Field>, label: string): VirtualMcpPolicy | undefined {
+  const policy: VirtualMcpPolicy = {};
+  const access = fields.get("access");
+  if (access) {
+    const rule = readAccess(reader, access, label);
+    if (rule) policy.access = rule;
+  }
+  const tools = fields.get("tools");
+  if (tools) {
+    const rules = readNamed(reader, tools, `"tools" of ${label}`, (name, node, line) => {
+      if (!EXPOSED_NAME.test(name)) reader.report(line, `"${name}" in "tools" of ${label} is not a tool name: use the exposed name (prefix__tool)`);
+      return readToolRule(reader, node, line, `tool "${name}" in ${label}`);
+    });
+    if (rules) policy.tools = rules;
+  }
+  for (const section of ["prompts", "resources"] as const) {
+    const field = fields.get(section);
+    if (!field) continue;
+    const rules = readNamed(reader, field, `"${section}" of ${label}`, (name, node, line) => readItemRule(reader, node, line, `${section === "prompts" ? "prompt" : "resource"} "${name}" in ${label}`));
+    if (rules) policy[section] = rules;
+  }
+  return Object.keys(policy).length > 0 ? policy : undefined;
+}
+
+function readAccess(reader: YamlReader, field: Field, label: string): AccessRule | undefined {
+  const where = `"access" of ${label}`;
+  const fields = reader.fields(field.value, field.valueLine, `in ${where}`, ACCESS_KEYS, `${where} must be a mapping with "everyone: true", "users" or "groups"`);
+  if (!fields) return undefined;
+  const rule: AccessRule = {};
+  const problemsBefore = reader.problems.length;
+  const everyone = fields.get("everyone");
+  if (everyone) {
+    const value = everyone.value;
+    if (!isScalar(value) || typeof value.value !== "boolean") reader.report(everyone.valueLine, `"everyone" in ${where} must be true or false`);
+    else if (value.value) rule.everyone = true;
+  }
+  Object.assign(rule, readPeople(reader, fields, where));
+  if (reader.problems.length === problemsBefore && !rule.everyone && !rule.users?.length && !rule.groups?.length) {
+    reader.report(field.keyLine, `${where} names nobody; write "everyone: true", list "users" or "groups", or remove it (then only admins may use the virtual MCP)`);
+  }
+  return rule;
+}
+
+function readPeople(reader: YamlReader, fields: Map<string, Field>, where: string): PeopleMatch {
+  const match: PeopleMatch = {};
+  const users = fields.get("users");
+  if (users) {
+    const items = reader.textList(users, `"users" in ${where}`, (i) => `user #${i + 1} in ${where}`, { emptyIsList: true });
+    for (const item of items ?? []) if (!EMAIL.test(item.value)) reader.report(item.line, `"${item.value}" in "users" of ${where} is not an email address`);
+    if (items?.length) match.users = items.map((i) => i.value);
+  }
+  const groups = fields.get("groups");
+  if (groups) {
+    const items = reader.textList(groups, `"groups" in ${where}`, (i) => `group #${i + 1} in ${where}`, { emptyIsList: true });
+    for (const item of items ?? []) if (item.value === "") reader.report(item.line, `${where} lists an empty group name`);
+    if (items?.length) match.groups = items.map((i) => i.value);
+  }
+  return match;
+}
+
+/** A mapping of names (tools, prompts, resource URIs, arguments) to rules. */
+function readNamed<T>(reader: YamlReader, field: Field, what: string, readOne: (name: string, node: ValueNode, line: number) => T | undefined): Record<string, T> | undefined {
+  const value = field.value;
+  if (reader.isEmpty(value)) return undefined;
+  if (!isMap(value)) {
+    reader.report(field.valueLine, `${what} must be a mapping of names to rules`);
+    return undefined;
+  }
+  const rules: Record<string, T> = {};
+  const firstLine = new Map<string, number>();
+  for (const pair of value.items) {
+    const keyNode = reader.resolve(pair.key);
+    const line = reader.lineOf((pair.key as Node | null) ?? keyNode, field.valueLine);
+    if (!isScalar(keyNode) || typeof keyNode.value !== "string" || keyNode.value === "") {
+      reader.report(line, `every name in ${what} must be a non-empty string`);
+      continue;
+    }
+    const name = keyNode.value;
+    const first = firstLine.get(name);
+    if (first !== undefined) {
+      reader.report(line, `"${name}" appears twice in ${what} (first on line ${first})`);
+      continue;
+    }
+    firstLine.set(name, line);
+    const rule = readOne(name, reader.resolve(pair.value), line);
+    if (rule !== undefined) Object.defineProperty(rules, name, { value: rule, enumerable: true, writable: true, configurable: true });
+  }
+  return rules;
+}
+
+function readItemRule(reader: YamlReader, node: ValueNode, line: number, label: string): ItemRule | undefined {
+  const fields = reader.fields(node, line, `in ${label}`, ITEM_KEYS, `${label} must be a mapping with "allow" or "deny"`);
+  if (!fields) return undefined;
+  const rule = readAllowDeny(reader, fields, label);
+  if (!rule.allow && !rule.deny) reader.report(line, `${label} has neither "allow" nor "deny"`);
+  return rule;
+}
+
+function readAllowDeny(reader: YamlReader, fields: Map<string, Field>, label: string): ItemRule {
+  const rule: ItemRule = {};
+  for (const key of ["allow", "deny"] as const) {
+    const field = fields.get(key);
+    if (!field) continue;
+    const where = `"${key}" of ${label}`;
+    const people = reader.fields(field.value, field.valueLine, `in ${where}`, PEOPLE_KEYS, `${where} must be a mapping with "users" and/or "groups"`);
+    if (!people) continue;
+    const match = readPeople(reader, people, where);
+    if (!match.users && !match.groups) reader.report(field.keyLine, `${where} names nobody; list "users" or "groups"`);
+    rule[key] = match;
+  }
+  return rule;
+}
+
+function readToolRule(reader: YamlReader, node: ValueNode, line: number, label: string): ToolRule | undefined {
+  const fields = reader.fields(node, line, `in ${label}`, TOOL_KEYS, `${label} must be a mapping with "allow", "deny" or "arguments"`);
+  if (!fields) return undefined;
+  const rule: ToolRule = readAllowDeny(reader, fields, label);
+  const args = fields.get("arguments");
+  if (args) {
+    const rules = readNamed(reader, args, `"arguments" of ${label}`, (name, argNode, argLine) => readArgumentRule(reader, argNode, argLine, `argument "${name}" of ${label}`));
+    if (rules) rule.arguments = rules;
+  }
+  if (!rule.allow && !rule.deny && !rule.arguments) reader.report(line, `${label} has no "allow", "deny" or "arguments"`);
+  return rule;
+}
+
+function readArgumentRule(reader: YamlReader, node: ValueNode, line: number, label: string): ArgumentRule | undefined {
+  const fields = reader.fields(node, line, `in ${label}`, ARGUMENT_KEYS, `${label} must be a mapping with any of: ${ARGUMENT_KEYS.join(", ")}`);
+  if (!fields) return undefined;
+  const rule: ArgumentRule = {};
+  const pin = fields.get("pin");
+  if (pin) {
+    const value = jsonOf(pin.value);
+    if (value === null || value === undefined) reader.report(pin.valueLine, `"pin" of ${label} needs a value`);
+    else rule.pin = value;
+  }
+  const onMismatch = fields.get("onMismatch");
+  if (onMismatch) {
+    const text = reader.text(onMismatch, `"onMismatch" of ${label}`);
+    if (text !== undefined && text !== "replace" && text !== "refuse") reader.report(onMismatch.valueLine, `"onMismatch" of ${label} is "${text}"; expected replace or refuse`);
+    else if (text !== undefined) {
+      if (!pin) reader.report(onMismatch.keyLine, `"onMismatch" of ${label} applies only with "pin"`);
+      rule.onMismatch = text;
+    }
+  }
+  const allowed = fields.get("allowed");
+  if (allowed) {
+    if (!isSeq(allowed.value) || allowed.value.items.length === 0) reader.report(allowed.valueLine, `"allowed" of ${label} must be a non-empty list of values`);
+    else rule.allowed = allowed.value.items.map((item) => jsonOf(reader.resolve(item)));
+  }
+  const pattern = fields.get("pattern");
+  if (pattern) {
+    const text = reader.text(pattern, `"pattern" of ${label}`);
+    if (text !== undefined) {
+      try {
+        new RegExp(text, "u");
+        rule.pattern = text;
+      } catch (error) {
+        reader.report(pattern.valueLine, `"pattern" of ${label} is not a valid regular expression: ${(error as Error).message}`);
+      }
+    }
+  }
+  for (const key of ["max", "maxLength"] as const) {
+    const field = fields.get(key);
+    if (!field) continue;
+    const value = field.value;
+    const number = isScalar(value) && typeof value.value === "number" ? value.value : undefined;
+    if (number === undefined || !Number.isFinite(number) || (key === "maxLength" && (!Number.isInteger(number) || number < 0))) {
+      reader.report(field.valueLine, key === "max" ? `"max" of ${label} must be a number` : `"maxLength" of ${label} must be a whole number of characters`);
+    } else rule[key] = number;
+  }
+  if (Object.keys(rule).length === 0) reader.report(line, `${label} has no checks; give it any of: ${ARGUMENT_KEYS.join(", ")}`);
+  return rule;
+}
+
+/** A YAML value as JSON (maps as plain objects). */
+function jsonOf(node: ValueNode): unknown {
+  if (node === null) return null;
+  return node.toJSON();
+}
+
+/**
+ * One Virtual MCP's policy on its own (the admin API's PUT body): a mapping
+ * with `access`, `tools`, `prompts` and `resources`, as YAML or JSON. Every
+ * problem is reported as `FILE:LINE: reason` in one `invalid` error.
+ */
+export function parsePolicyText(text: string, options: { fileName?: string; label?: string } = {}): VirtualMcpPolicy {
+  const fileName = options.fileName ?? "policy";
+  const lines = new LineCounter();
+  const document = parseDocument(text, { lineCounter: lines, uniqueKeys: false });
+  if (document.errors.length > 0) {
+    throw invalid(document.errors.map((error) => `${fileName}:${error.linePos?.[0].line ?? 1}: YAML syntax: ${error.message.split("\n", 1)[0]}`).join("\n"));
+  }
+  const reader = new YamlReader(document, lines);
+  const root = reader.resolve(document.contents);
+  let policy: VirtualMcpPolicy = {};
+  if (!reader.isEmpty(root)) {
+    const fields = reader.fields(root, reader.lineOf(root, 1), "in the policy", POLICY_KEYS, 'the policy must be a mapping with "access", "tools", "prompts" and/or "resources"');
+    if (fields) policy = readPolicy(reader, fields, options.label ?? "the policy") ?? {};
+  }
+  if (reader.problems.length > 0) {
+    throw invalid([...reader.problems].sort((a, b) => a.line - b.line).map((p) => `${fileName}:${p.line}: ${p.reason}`).join("\n"));
+  }
+  return policy;
+}

@@ -1,0 +1,154 @@
+import type { AccessRule, Action, ArgumentRule, Decision, ItemRule, PeopleMatch, Subject, VirtualMcpPolicy } from "./types.ts";
+
+/**
+ * The one access decision, used at every enforcement point (HTTP admission,
+ * lists, calls, `mintgate policy explain`). Pure: the policy comes with the
+ * action, the person's groups and role with the subject. `rule` names the
+ * part of the policy that decided, as `SLUG: path`.
+ *
+ * Order: reaching the Virtual MCP (access rule, or admins only without one);
+ * then for an item its `deny` (wins), then its `allow` (only those named);
+ * no rule for an item allows it to everyone who reaches the Virtual MCP;
+ * then, for a tool call, its argument rules in the order written.
+ */
+export function decide(subject: Subject, action: Action): Decision {
+  switch (action.kind) {
+    case "reach":
+      return decideReach(subject, action.virtualMcp, action.policy.access);
+    case "tool":
+      return decideItem(subject, action.virtualMcp, "tools", action.name, action.policy.tools?.[action.name]);
+    case "prompt":
+      return decideItem(subject, action.virtualMcp, "prompts", action.name, action.policy.prompts?.[action.name]);
+    case "resource": {
+      const found = resourceRule(action.policy, action.name);
+      return decideItem(subject, action.virtualMcp, "resources", found?.key ?? action.name, found?.rule);
+    }
+    case "arguments":
+      return decideArguments(action.virtualMcp, action.policy, action.tool, action.arguments);
+  }
+}
+
+function decideReach(subject: Subject, slug: string, access: AccessRule | undefined): Decision {
+  if (!access) {
+    if (subject.role === "admin") return { allow: true, rule: `${slug}: no access rule, so admins only (${subject.email} is an admin)` };
+    return { allow: false, rule: `${slug}: no access rule, so admins only`, reason: `Virtual MCP "${slug}" has no access rule, so only admins may use it; ask an admin to add ${subject.email} or one of your groups to its access rule.` };
+  }
+  if (access.everyone) return { allow: true, rule: `${slug}: access.everyone` };
+  const matched = matchOf(subject, access);
+  if (matched) return { allow: true, rule: `${slug}: access.${matched}` };
+  return { allow: false, rule: `${slug}: access (${subject.email} is not listed)`, reason: `${subject.email} may not use virtual MCP "${slug}": its access rule names neither you nor any of your groups.` };
+}
+
+const SINGULAR = { tools: "tool", prompts: "prompt", resources: "resource" } as const;
+
+function decideItem(subject: Subject, slug: string, section: "tools" | "prompts" | "resources", name: string, rule: ItemRule | undefined): Decision {
+  const what = `${SINGULAR[section]} "${name}"`;
+  const path = `${slug}: ${section}[${JSON.stringify(name)}]`;
+  if (!rule || (!rule.allow && !rule.deny)) return { allow: true, rule: `${slug}: no rule for ${what}, so everyone who reaches the virtual MCP` };
+  if (rule.deny) {
+    const matched = matchOf(subject, rule.deny);
+    if (matched) return { allow: false, rule: `${path}.deny.${matched}`, reason: `${subject.email} may not use the ${what} in virtual MCP "${slug}" (denied by its policy).` };
+  }
+  if (rule.allow) {
+    const matched = matchOf(subject, rule.allow);
+    if (matched) return { allow: true, rule: `${path}.allow.${matched}` };
+    return { allow: false, rule: `${path}.allow (${subject.email} is not listed)`, reason: `${subject.email} may not use the ${what} in virtual MCP "${slug}": its policy allows only the people and groups it names.` };
+  }
+  return { allow: true, rule: `${path}.deny (${subject.email} is not listed)` };
+}
+
+/** Which entry of `match` names the subject: `users["a@b"]` or `groups["eng"]`; undefined when none does. */
+function matchOf(subject: Subject, match: PeopleMatch): string | undefined {
+  if (match.users) {
+    const email = subject.email.toLowerCase();
+    const user = match.users.find((u) => u.toLowerCase() === email);
+    if (user !== undefined) return `users[${JSON.stringify(user)}]`;
+  }
+  if (match.groups && subject.groups.length > 0) {
+    const group = match.groups.find((g) => subject.groups.includes(g));
+    if (group !== undefined) return `groups[${JSON.stringify(group)}]`;
+  }
+  return undefined;
+}
+
+/** The rule for a resource URI: an exact key first, else the longest `prefix*` key that covers it. */
+function resourceRule(policy: VirtualMcpPolicy, uri: string): { key: string; rule: ItemRule } | undefined {
+  const rules = policy.resources;
+  if (!rules) return undefined;
+  const exact = rules[uri];
+  if (exact) return { key: uri, rule: exact };
+  let best: { key: string; rule: ItemRule } | undefined;
+  for (const [key, rule] of Object.entries(rules)) {
+    if (key.endsWith("*") && uri.startsWith(key.slice(0, -1)) && (!best || key.length > best.key.length)) best = { key, rule };
+  }
+  return best;
+}
+
+const patterns = new Map<string, RegExp>();
+
+/** A compiled pattern (the config is validated, so every pattern compiles). */
+function compiled(pattern: string): RegExp {
+  let regex = patterns.get(pattern);
+  if (!regex) {
+    if (patterns.size > 1000) patterns.clear();
+    regex = new RegExp(pattern, "u");
+    patterns.set(pattern, regex);
+  }
+  return regex;
+}
+
+function decideArguments(slug: string, policy: VirtualMcpPolicy, tool: string, args: Record<string, unknown> | undefined): Decision {
+  const rules = policy.tools?.[tool]?.arguments;
+  if (!rules) return { allow: true, rule: `${slug}: no argument rules for tool "${tool}"`, arguments: args };
+  let sent = args;
+  for (const [name, rule] of Object.entries(rules)) {
+    const path = `${slug}: tools[${JSON.stringify(tool)}].arguments[${JSON.stringify(name)}]`;
+    const given = sent === undefined || !Object.hasOwn(sent, name) ? undefined : sent[name];
+    if (rule.pin !== undefined && !sameValue(given, rule.pin)) {
+      if (given !== undefined && rule.onMismatch === "refuse") {
+        return { allow: false, rule: `${path}.pin`, reason: `The argument "${name}" of tool "${tool}" must be ${JSON.stringify(rule.pin)} (fixed by policy); leave it out or send that value.` };
+      }
+      sent = { ...sent, [name]: rule.pin };
+    }
+    const value = sent === undefined || !Object.hasOwn(sent, name) ? undefined : sent[name];
+    if (value === undefined) continue;
+    const refusal = checkValue(rule, value);
+    if (refusal) return { allow: false, rule: `${path}.${refusal.check}`, reason: `The argument "${name}" of tool "${tool}" ${refusal.text}.` };
+  }
+  return { allow: true, rule: `${slug}: tools[${JSON.stringify(tool)}].arguments`, arguments: sent };
+}
+
+function checkValue(rule: ArgumentRule, value: unknown): { check: string; text: string } | undefined {
+  if (rule.allowed && !rule.allowed.some((allowed) => sameValue(value, allowed))) {
+    return { check: "allowed", text: `must be one of ${rule.allowed.map((v) => JSON.stringify(v)).join(", ")}, not ${short(value)}` };
+  }
+  if (rule.pattern !== undefined) {
+    if (typeof value !== "string") return { check: "pattern", text: `must be a string matching /${rule.pattern}/, not ${short(value)}` };
+    if (!compiled(rule.pattern).test(value)) return { check: "pattern", text: `must match /${rule.pattern}/; ${short(value)} does not` };
+  }
+  if (rule.max !== undefined) {
+    if (typeof value !== "number") return { check: "max", text: `must be a number no larger than ${rule.max}, not ${short(value)}` };
+    if (value > rule.max) return { check: "max", text: `must be at most ${rule.max}, not ${value}` };
+  }
+  if (rule.maxLength !== undefined) {
+    if (typeof value !== "string") return { check: "maxLength", text: `must be a string of at most ${rule.maxLength} characters, not ${short(value)}` };
+    if (value.length > rule.maxLength) return { check: "maxLength", text: `must be at most ${rule.maxLength} characters long, not ${value.length}` };
+  }
+  return undefined;
+}
+
+function short(value: unknown): string {
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
+}
+
+/** Deep equality of JSON values (key order does not matter). */
+function sameValue(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  if (Array.isArray(a)) return a.length === (b as unknown[]).length && a.every((item, i) => sameValue(item, (b as unknown[])[i]));
+  const ka = Object.keys(a);
+  const kb = Object.keys(b);
+  return ka.length === kb.length && ka.every((k) => Object.hasOwn(b, k) && sameValue((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
+}

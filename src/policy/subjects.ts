@@ -1,0 +1,63 @@
+import type { Store } from "../store/index.ts";
+import type { Subject } from "./types.ts";
+
+/** What the resolver needs of a caller (a Principal from src/auth). */
+export interface Caller {
+  subject: string;
+  userId?: string | undefined;
+}
+
+const CACHE_SIZE = 10_000;
+const keyOf = (caller: Caller) => (caller.userId ? `id:${caller.userId}` : `email:${caller.subject.toLowerCase()}`);
+
+/**
+ * Turns callers into policy subjects: role and groups from the store. OAuth
+ * callers carry the person's id; personal access tokens only an email, which
+ * is looked up (a token for an email with no person record acts as a member
+ * with no groups; an email several SSO people share gets all their groups,
+ * and admin if any of them is one). Cached until `invalidate()`, which the
+ * gateway calls whenever the store changed (another process's commit moves
+ * data_version and triggers a sync; in-process changes call it directly), so
+ * the per-request path is one map lookup.
+ */
+export class SubjectResolver {
+  private readonly cache = new Map<string, Subject>();
+  /** Moves on every invalidate(): views computed for an older generation are stale. */
+  generation = 0;
+
+  constructor(private readonly store: Store) {}
+
+  invalidate(): void {
+    this.cache.clear();
+    this.generation++;
+  }
+
+  /** Drops one caller's cached subject: the next lookup reads the store (a new session, after a sign-in). */
+  forget(caller: Caller): void {
+    this.cache.delete(keyOf(caller));
+  }
+
+  subjectOf(caller: Caller): Subject {
+    const key = keyOf(caller);
+    let subject = this.cache.get(key);
+    if (!subject) {
+      subject = this.load(caller);
+      if (this.cache.size >= CACHE_SIZE) this.cache.delete(this.cache.keys().next().value!);
+      this.cache.set(key, subject);
+    }
+    return subject;
+  }
+
+  private load(caller: Caller): Subject {
+    const users = this.store.users;
+    if (caller.userId) {
+      const row = users.get(caller.userId);
+      const groups = row ? [...new Set(users.groupsOf([row.id]).map((g) => g.groupName))].sort() : [];
+      return { userId: caller.userId, email: caller.subject, role: row?.role ?? null, groups };
+    }
+    const rows = users.findByEmail(caller.subject.toLowerCase()).filter((r) => r.disabledAt === null);
+    if (rows.length === 0) return { userId: null, email: caller.subject, role: null, groups: [] };
+    const groups = [...new Set(users.groupsOf(rows.map((r) => r.id)).map((g) => g.groupName))].sort();
+    return { userId: rows.length === 1 ? rows[0]!.id : null, email: caller.subject, role: rows.some((r) => r.role === "admin") ? "admin" : "member", groups };
+  }
+}

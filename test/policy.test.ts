@@ -1,0 +1,336 @@
+/**
+ * Access policies end to end: the compiled binary, real SDK clients, people
+ * and groups from the CLI, server-everything as an upstream that reports the
+ * arguments it received, and the records read from the SQLite file.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { Database } from "bun:sqlite";
+import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { McpError, PromptListChangedNotificationSchema, ToolListChangedNotificationSchema } from "@modelcontextprotocol/sdk/types.js";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { everythingStdioCommand } from "./conformance/everything-server.ts";
+import { configuredDataDir, connectMcpClient, runMintgate, startGateway, waitFor, type RunningGateway } from "./harness.ts";
+
+const [evCommand, ...evArgs] = everythingStdioCommand();
+
+/** `eng` sees add; `ops` does not see now or the greeting; only `eng` reads demo://about. */
+function config(addGroups = "[eng]"): string {
+  return `connectors:
+  - { name: demo, kind: builtin, server: demo }
+  - name: ev
+    kind: stdio
+    command: ${JSON.stringify(evCommand)}
+    args: ${JSON.stringify(evArgs)}
+virtualMcps:
+  - slug: team
+    name: Team
+    connectors:
+      - { connector: demo, prefix: demo }
+      - { connector: ev, prefix: ev, include: [echo] }
+    access: { groups: [eng, ops] }
+    tools:
+      demo__add:
+        allow: { groups: ${addGroups} }
+        arguments:
+          a: { max: 100 }
+          b: { allowed: [1, 2, 3] }
+      demo__now:
+        deny: { groups: [ops] }
+      demo__echo:
+        arguments:
+          text: { pattern: "^[a-z ]+$", maxLength: 10 }
+      demo__countdown:
+        arguments:
+          n: { pin: 1, onMismatch: refuse }
+      ev__echo:
+        arguments:
+          message: { pin: pinned by policy }
+    prompts:
+      demo__greeting: { deny: { groups: [ops] } }
+    resources:
+      "demo+demo://about": { allow: { groups: [eng] } }
+  - slug: closed
+    name: Closed
+    connectors: [{ connector: demo, prefix: demo }]
+`;
+}
+
+let dir: string;
+let gateway: RunningGateway;
+const tokens: Record<string, string> = {};
+const clients: Client[] = [];
+
+async function mintgate(...args: string[]) {
+  const result = await runMintgate([...args, "--data", dir]);
+  if (result.code !== 0) throw new Error(`mintgate ${args.join(" ")} failed: ${result.stderr}`);
+  return result;
+}
+
+async function apply(yaml: string) {
+  const file = join(dir, "..", `policy-${crypto.randomUUID()}.yaml`);
+  writeFileSync(file, yaml);
+  return mintgate("apply", "-f", file);
+}
+
+async function client(who: string, slug = "team"): Promise<Client> {
+  const c = await connectMcpClient(`${gateway.url}/mcp/${slug}`, tokens[who]!);
+  clients.push(c);
+  return c;
+}
+
+const toolNames = async (c: Client) => (await c.listTools()).tools.map((t) => t.name).sort();
+const textOf = (result: unknown) => (result as { content: { text: string }[] }).content[0]?.text ?? "";
+
+interface Row {
+  person: string;
+  session: string | null;
+  method: string;
+  name: string;
+  arguments: string | null;
+  outcome: string;
+  error: string | null;
+  ip: string | null;
+}
+
+function hasAuditTrail(): boolean {
+  const db = new Database(join(dir, "mintgate.db"), { readonly: true });
+  try {
+    return db.query("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'audit_records'").get() !== null;
+  } finally {
+    db.close();
+  }
+}
+
+/** Every MCP request record, from the database file (audit_records once the audit trail is in, else call_records). */
+function records(): Row[] {
+  const db = new Database(join(dir, "mintgate.db"), { readonly: true });
+  try {
+    const audit = db.query("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'audit_records'").get();
+    const sql = audit
+      ? "SELECT person, session_id AS session, method, exposed_name AS name, arguments, outcome, error, ip FROM audit_records WHERE kind = 'mcp' ORDER BY id"
+      : "SELECT subject AS person, session_id AS session, method, exposed_name AS name, arguments, outcome, error, NULL AS ip FROM call_records ORDER BY id";
+    return db.query(sql).all() as Row[];
+  } finally {
+    db.close();
+  }
+}
+
+async function refusalOf(promise: Promise<unknown>): Promise<McpError> {
+  try {
+    await promise;
+  } catch (error) {
+    return error as McpError;
+  }
+  throw new Error("expected the request to be refused");
+}
+
+beforeAll(async () => {
+  dir = await configuredDataDir(config(), {
+    label: "mintgate-policy",
+    people: ["ada@example.com", "bob@example.com", "carol@example.com", "root@example.com"].map((email) => ({ email, password: "correct horse battery" })),
+  });
+  await mintgate("groups", "add", "ada@example.com", "eng");
+  await mintgate("groups", "add", "bob@example.com", "ops");
+  await mintgate("users", "set-role", "root@example.com", "admin");
+  for (const who of ["ada", "bob", "carol", "root"]) {
+    tokens[who] = (JSON.parse((await mintgate("tokens", "create", "--user", `${who}@example.com`, "--json")).stdout) as { token: string }).token;
+  }
+  gateway = await startGateway({ dataDir: dir });
+  // server-everything takes a moment to list its tools.
+  const probe = await client("ada");
+  await waitFor("ev__echo", async () => (await toolNames(probe)).includes("ev__echo"));
+});
+
+afterAll(async () => {
+  await Promise.all(clients.splice(0).map((c) => c.close().catch(() => {})));
+  await gateway?.stop();
+});
+
+describe("listing and calling", () => {
+  test("two people in different groups see different tools, prompts and resources", async () => {
+    const ada = await client("ada");
+    const bob = await client("bob");
+    expect(await toolNames(ada)).toEqual(["demo__add", "demo__countdown", "demo__echo", "demo__now", "ev__echo"]);
+    expect(await toolNames(bob)).toEqual(["demo__countdown", "demo__echo", "ev__echo"]);
+    expect((await ada.listPrompts()).prompts.map((p) => p.name)).toContain("demo__greeting");
+    expect((await bob.listPrompts()).prompts.map((p) => p.name)).not.toContain("demo__greeting");
+    expect((await ada.listResources()).resources.map((r) => r.uri)).toContain("demo+demo://about");
+    expect((await bob.listResources()).resources.map((r) => r.uri)).not.toContain("demo+demo://about");
+  });
+
+  test("a direct call, get or read of a hidden item is a JSON-RPC error and recorded as denied", async () => {
+    const bob = await client("bob");
+    const call = await refusalOf(bob.callTool({ name: "demo__add", arguments: { a: 1, b: 2 } }));
+    expect(call).toBeInstanceOf(McpError);
+    expect(call.code).toBe(-32003);
+    expect(call.message).toContain('bob@example.com may not use the tool "demo__add" in virtual MCP "team"');
+    const get = await refusalOf(bob.getPrompt({ name: "demo__greeting", arguments: { name: "x" } }));
+    expect(get.code).toBe(-32003);
+    const read = await refusalOf(bob.readResource({ uri: "demo+demo://about" }));
+    expect(read.code).toBe(-32003);
+    const denied = records().filter((r) => r.person === "bob@example.com" && r.outcome === "denied");
+    expect(denied.map((r) => `${r.method} ${r.name}`)).toEqual(["tools/call demo__add", "prompts/get demo__greeting", "resources/read demo+demo://about"]);
+    expect(denied[0]!.error).toContain("may not use the tool");
+    // The allowed person calls the same tool.
+    const ada = await client("ada");
+    expect(textOf(await ada.callTool({ name: "demo__add", arguments: { a: 40, b: 2 } }))).toBe("42");
+  });
+
+  test("default deny: a virtual MCP without an access rule is for admins only; others get 403 and a denied record", async () => {
+    const root = await client("root", "closed");
+    expect(await toolNames(root)).toContain("demo__add");
+    const refused = await fetch(`${gateway.url}/mcp/closed`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${tokens.carol}`, "content-type": "application/json", accept: "application/json, text/event-stream" },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "t", version: "1" } } }),
+    });
+    expect(refused.status).toBe(403);
+    expect(((await refused.json()) as { message: string }).message).toContain('Virtual MCP "closed" has no access rule, so only admins may use it');
+    // The SDK client's connect fails with the sentence.
+    const sdk = await connectMcpClient(`${gateway.url}/mcp/closed`, tokens.ada!).then(
+      () => "connected",
+      (error: Error) => error.message,
+    );
+    expect(sdk).toContain('Virtual MCP \\"closed\\" has no access rule, so only admins may use it');
+    // A person with no matching group cannot reach "team" either.
+    expect((await connectMcpClient(`${gateway.url}/mcp/team`, tokens.carol!).catch((error: Error) => error)) instanceof Error).toBe(true);
+    const denied = records().filter((r) => r.person === "carol@example.com" && r.outcome === "denied");
+    expect(denied.map((r) => r.method)).toEqual(["initialize", "initialize"]);
+    // Source addresses are stored once the audit trail's table is there.
+    if (hasAuditTrail()) expect(denied[0]!.ip).toBe("127.0.0.1");
+  });
+});
+
+describe("argument rules", () => {
+  test("a pinned argument reaches the upstream with the pinned value whatever the client sent", async () => {
+    const ada = await client("ada");
+    expect(textOf(await ada.callTool({ name: "ev__echo", arguments: { message: "exfiltrate this" } }))).toBe("Echo: pinned by policy");
+    expect(textOf(await ada.callTool({ name: "ev__echo", arguments: {} }))).toBe("Echo: pinned by policy");
+    const last = records().filter((r) => r.name === "ev__echo").at(-1)!;
+    expect(JSON.parse(last.arguments!)).toEqual({ message: "pinned by policy" });
+  });
+
+  test("refuse-mode pins, allowed values, patterns, max and maxLength refuse with clear errors", async () => {
+    const ada = await client("ada");
+    const refused = async (name: string, args: Record<string, unknown>) => {
+      const result = await ada.callTool({ name, arguments: args });
+      expect(result.isError).toBe(true);
+      return textOf(result);
+    };
+    expect(await refused("demo__countdown", { n: 5 })).toBe('The argument "n" of tool "demo__countdown" must be 1 (fixed by policy); leave it out or send that value.');
+    expect(textOf(await ada.callTool({ name: "demo__countdown", arguments: { intervalMs: 0 } }))).toBe("counted down from 1");
+    expect(await refused("demo__add", { a: 1, b: 7 })).toBe('The argument "b" of tool "demo__add" must be one of 1, 2, 3, not 7.');
+    expect(await refused("demo__add", { a: 1000, b: 1 })).toBe('The argument "a" of tool "demo__add" must be at most 100, not 1000.');
+    expect(await refused("demo__echo", { text: "Hello" })).toBe('The argument "text" of tool "demo__echo" must match /^[a-z ]+$/; "Hello" does not.');
+    expect(await refused("demo__echo", { text: "far too long" })).toBe('The argument "text" of tool "demo__echo" must be at most 10 characters long, not 12.');
+    expect(textOf(await ada.callTool({ name: "demo__echo", arguments: { text: "fine" } }))).toBe("fine");
+    const denied = records().filter((r) => r.person === "ada@example.com" && r.outcome === "denied" && r.method === "tools/call");
+    expect(denied.map((r) => r.name)).toEqual(["demo__countdown", "demo__add", "demo__add", "demo__echo", "demo__echo"]);
+  });
+});
+
+describe("records", () => {
+  test("every kind of request leaves exactly one record", async () => {
+    const ada = await client("ada");
+    await ada.listTools();
+    await ada.listPrompts();
+    await ada.listResources();
+    await ada.listResourceTemplates();
+    await ada.callTool({ name: "demo__now", arguments: {} });
+    await ada.getPrompt({ name: "demo__greeting", arguments: { name: "Ada" } });
+    await ada.readResource({ uri: "demo+demo://about" });
+    const session = records().filter((r) => r.method === "resources/read" && r.person === "ada@example.com").at(-1)!.session;
+    const mine = records().filter((r) => r.session === session);
+    expect(mine.map((r) => `${r.method} ${r.outcome}`)).toEqual([
+      "initialize ok",
+      "tools/list ok",
+      "prompts/list ok",
+      "resources/list ok",
+      "resources/templates/list ok",
+      "tools/call ok",
+      "prompts/get ok",
+      "resources/read ok",
+    ]);
+    expect(mine.every((r) => r.ip === null || r.ip === "127.0.0.1")).toBe(true);
+  });
+});
+
+describe("mintgate policy explain", () => {
+  test("prints the decision and the rule that made it, as text and JSON", async () => {
+    const text = await mintgate("policy", "explain", "--user", "bob@example.com", "--vmcp", "team", "--tool", "demo__now");
+    expect(text.stdout).toContain('virtual MCP "team": allowed\n  rule:   team: access.groups["ops"]');
+    expect(text.stdout).toContain('tool "demo__now": denied\n  rule:   team: tools["demo__now"].deny.groups["ops"]');
+    expect(text.stdout).toEndWith("Decision: denied\n");
+    const json = JSON.parse((await mintgate("policy", "explain", "--user", "ada@example.com", "--vmcp", "team", "--tool", "demo__add", "--json")).stdout);
+    expect(json).toMatchObject({ allow: true, subject: { email: "ada@example.com", role: "member", groups: ["eng"] }, virtualMcp: { allow: true, rule: 'team: access.groups["eng"]' }, tool: { name: "demo__add", allow: true, rule: 'team: tools["demo__add"].allow.groups["eng"]' } });
+    const closed = JSON.parse((await mintgate("policy", "explain", "--user", "nobody@example.com", "--vmcp", "closed", "--json")).stdout);
+    expect(closed).toMatchObject({ allow: false, subject: { role: null, groups: [] }, virtualMcp: { allow: false, rule: "closed: no access rule, so admins only" } });
+    const usage = await runMintgate(["policy", "explain", "--vmcp", "team", "--data", dir]);
+    expect(usage.code).toBe(2);
+    expect(usage.stderr).toBe("mintgate: `mintgate policy explain` needs --user EMAIL and --vmcp SLUG.\n");
+  });
+});
+
+describe("the admin API", () => {
+  test("GET and PUT a virtual MCP's policy; a bad policy names its line and changes nothing", async () => {
+    const admin = (path: string, init: RequestInit = {}) => fetch(`${gateway.url}/admin/api${path}`, { ...init, headers: { authorization: `Bearer ${gateway.adminToken()}` } });
+    const policy = (await (await admin("/virtual-mcps/team/policy")).json()) as { access: unknown; tools: Record<string, unknown> };
+    expect(policy.access).toEqual({ groups: ["eng", "ops"] });
+    expect(Object.keys(policy.tools)).toContain("ev__echo");
+    const bad = await admin("/virtual-mcps/closed/policy", { method: "PUT", body: "access:\n  everyone: yes please\n" });
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { message: string }).message).toBe('request:2: "everyone" in "access" of the policy of virtual MCP "closed" must be true or false');
+    const unknownTool = await admin("/virtual-mcps/closed/policy", { method: "PUT", body: JSON.stringify({ access: { everyone: true }, tools: { demo__nope: { deny: { groups: ["x"] } } } }) });
+    expect(unknownTool.status).toBe(400);
+    expect(((await unknownTool.json()) as { message: string }).message).toContain('names the tool "demo__nope", which it does not expose');
+    const put = await admin("/virtual-mcps/closed/policy", { method: "PUT", body: JSON.stringify({ access: { users: ["carol@example.com"] } }) });
+    expect(put.status).toBe(200);
+    expect(((await put.json()) as { changes: string[] }).changes).toEqual(["updated virtual MCP closed"]);
+    const carol = await client("carol", "closed");
+    expect(await toolNames(carol)).toContain("demo__echo");
+    const exported = await (await admin("/config")).text();
+    expect(exported).toContain("    access:\n      users: [carol@example.com]");
+  });
+});
+
+describe("changes reach connected sessions", () => {
+  test("changing a group's rule (mintgate apply from another process) sends list_changed; the next list reflects it", async () => {
+    const ada = await client("ada");
+    const bob = await client("bob");
+    expect(await toolNames(bob)).not.toContain("demo__add");
+    let adaNotified = 0;
+    let bobNotified = 0;
+    ada.setNotificationHandler(ToolListChangedNotificationSchema, async () => void adaNotified++);
+    bob.setNotificationHandler(ToolListChangedNotificationSchema, async () => void bobNotified++);
+    expect((await apply(config("[ops]"))).stdout).toContain("updated virtual MCP team");
+    await waitFor("list_changed for both", () => adaNotified > 0 && bobNotified > 0);
+    expect(await toolNames(bob)).toContain("demo__add");
+    expect(await toolNames(ada)).not.toContain("demo__add");
+    await apply(config());
+    await waitFor("list_changed again", () => adaNotified > 1 && bobNotified > 1);
+    expect(await toolNames(ada)).toContain("demo__add");
+  });
+
+  test("changing a person's groups (mintgate groups add/remove) does the same", async () => {
+    const bob = await client("bob");
+    let tools = 0;
+    let prompts = 0;
+    bob.setNotificationHandler(ToolListChangedNotificationSchema, async () => void tools++);
+    bob.setNotificationHandler(PromptListChangedNotificationSchema, async () => void prompts++);
+    expect(await toolNames(bob)).toEqual(["demo__countdown", "demo__echo", "ev__echo"]);
+    await bob.listPrompts();
+    await mintgate("groups", "add", "bob@example.com", "eng");
+    await waitFor("tools list_changed", () => tools > 0);
+    // bob is in eng and ops now: allow (eng) gives add; deny (ops) still hides now and the greeting.
+    expect(await toolNames(bob)).toEqual(["demo__add", "demo__countdown", "demo__echo", "ev__echo"]);
+    await mintgate("groups", "remove", "bob@example.com", "ops");
+    await waitFor("prompts list_changed", () => prompts > 0);
+    expect(await toolNames(bob)).toEqual(["demo__add", "demo__countdown", "demo__echo", "demo__now", "ev__echo"]);
+    expect((await bob.listPrompts()).prompts.map((p) => p.name)).toContain("demo__greeting");
+    await mintgate("groups", "remove", "bob@example.com", "eng");
+    // In neither group now: bob may not reach the virtual MCP at all.
+    const refused = await waitFor("bob refused", () => bob.listTools().then((): false => false, (error: Error) => error));
+    expect(refused.message).toContain('may not use virtual MCP \\"team\\"');
+  });
+});
