@@ -23,7 +23,7 @@ $(BINARY): node_modules/.installed $(SOURCES)
 	$(BUN) src/build/compile.ts $(BINARY)
 
 bench: build
-	$(BUN) bench/startup.ts && $(BUN) bench/gateway.ts
+	$(BUN) bench/startup.ts && $(BUN) bench/gateway.ts && $(BUN) bench/audit.ts
 
 typecheck: node_modules/.installed
 	$(BUN) x tsc --noEmit

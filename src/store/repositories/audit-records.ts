@@ -118,7 +118,7 @@ export class AuditRecordRepository {
     this.sqlite = db.$client;
     this.insertStatement = this.sqlite.prepare(
       "INSERT INTO audit_records (id, at, kind, person, user_id, client_id, token_id, ip, session_id, virtual_mcp, connector, method, exposed_name, upstream_name, arguments, result, result_size, outcome, error, duration_ms, detail, prev_hash, hash) " +
-        "VALUES ($id, $at, $kind, $person, $userId, $clientId, $tokenId, $ip, $sessionId, $virtualMcp, $connector, $method, $exposedName, $upstreamName, $arguments, $result, $resultSize, $outcome, $error, $durationMs, $detail, $prevHash, $hash)",
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23)",
     );
     this.lastRow = this.sqlite.prepare("SELECT id, hash FROM audit_records ORDER BY id DESC LIMIT 1");
     this.lastCheckpoint = this.sqlite.prepare(`SELECT ${CHECKPOINT_COLUMNS} FROM audit_checkpoints ORDER BY last_id DESC LIMIT 1`);
@@ -141,7 +141,11 @@ export class AuditRecordRepository {
 
   /** Inserts a sealed row; use `appendAuditRows`, which seals them. */
   insert(row: AuditRow): void {
-    this.insertStatement.run(row as unknown as Record<string, string | number | null>);
+    // Positional values: binding 23 named parameters from an object costs measurably more per row.
+    this.insertStatement.run(
+      row.id, row.at, row.kind, row.person, row.userId, row.clientId, row.tokenId, row.ip, row.sessionId, row.virtualMcp, row.connector, row.method,
+      row.exposedName, row.upstreamName, row.arguments, row.result, row.resultSize, row.outcome, row.error, row.durationMs, row.detail, row.prevHash, row.hash,
+    );
   }
 
   /** Rows with id > afterId in id order, at most `limit` (keyset paging: no read transaction stays open). */
