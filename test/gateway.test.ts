@@ -86,8 +86,9 @@ describe("serve --demo (make run)", () => {
     expect(people).toEqual([expect.objectContaining({ email: "demo@mintgate.localhost", role: "admin" })]);
     await gateway.stop();
     const again = await startGateway({ dataDir: gateway.dataDir, args: ["--demo"] });
+    // The demo text follows the "listening on" line the harness waits for.
+    await waitFor("the demo instructions", () => again.output().includes("with an account from `mintgate users add`"));
     expect(again.output()).not.toContain(password!);
-    expect(again.output()).toContain("with an account from `mintgate users add`");
     await again.stop();
   });
 });
