@@ -1,3 +1,4 @@
+import { cliActor, recordAdminChange } from "../audit/index.ts";
 import type { GatewayConfig } from "../config-file/index.ts";
 import { EMPTY_CATALOGUE, type Catalogue } from "../connectors/index.ts";
 import { conflict, invalid, notFound } from "../errors/index.ts";
@@ -46,7 +47,7 @@ export class GatewayConfigService {
    * Makes the store match `config`: connectors and Virtual MCPs in it are
    * created or updated; with `prune`, those not in it are deleted. All or nothing.
    */
-  async apply(config: GatewayConfig, options: { prune?: boolean; dryRun?: boolean } = {}): Promise<ApplyReport> {
+  async apply(config: GatewayConfig, options: { prune?: boolean; dryRun?: boolean; /** Who, for the audit trail. */ actor?: string | undefined } = {}): Promise<ApplyReport> {
     const before = this.current();
     const next = merge(before, config, options.prune ?? false);
     this.checkAgainstCatalogues(next);
@@ -61,23 +62,25 @@ export class GatewayConfigService {
       for (const vmcp of next.virtualMcps) repo.putVirtualMcp(vmcp, now);
       const keptConnectors = new Set(next.connectors.map((c) => c.name));
       for (const connector of before.connectors) if (!keptConnectors.has(connector.name)) repo.deleteConnector(connector.name);
+      // In the same transaction: the change and its audit record commit together.
+      recordConfigChanges(this.deps.store, options.actor ?? (this.deps.gateway ? "gateway" : cliActor()), before, next);
     });
     await this.deps.gateway?.sync();
     return { changes };
   }
 
-  async deleteConnector(name: string): Promise<ApplyReport> {
+  async deleteConnector(name: string, actor?: string): Promise<ApplyReport> {
     const current = this.current();
     if (!current.connectors.some((c) => c.name === name)) throw notFound(`There is no connector "${name}".`);
     const users = current.virtualMcps.filter((v) => v.connectors.some((a) => a.connector === name)).map((v) => v.slug);
     if (users.length > 0) throw conflict(`Connector "${name}" is used by virtual MCP ${users.map((u) => `"${u}"`).join(", ")}; detach it there first.`);
-    return this.apply({ connectors: current.connectors.filter((c) => c.name !== name), virtualMcps: current.virtualMcps }, { prune: true });
+    return this.apply({ connectors: current.connectors.filter((c) => c.name !== name), virtualMcps: current.virtualMcps }, { prune: true, actor });
   }
 
-  async deleteVirtualMcp(slug: string): Promise<ApplyReport> {
+  async deleteVirtualMcp(slug: string, actor?: string): Promise<ApplyReport> {
     const current = this.current();
     if (!current.virtualMcps.some((v) => v.slug === slug)) throw notFound(`There is no virtual MCP "${slug}".`);
-    return this.apply({ connectors: current.connectors, virtualMcps: current.virtualMcps.filter((v) => v.slug !== slug) }, { prune: true });
+    return this.apply({ connectors: current.connectors, virtualMcps: current.virtualMcps.filter((v) => v.slug !== slug) }, { prune: true, actor });
   }
 
   /** One Virtual MCP's access policy (empty when it has none: admins only). */
@@ -88,11 +91,11 @@ export class GatewayConfigService {
   }
 
   /** Replaces one Virtual MCP's policy through `apply`, so it is validated like the file. */
-  async setPolicy(slug: string, policy: VirtualMcpPolicy): Promise<ApplyReport> {
+  async setPolicy(slug: string, policy: VirtualMcpPolicy, actor?: string): Promise<ApplyReport> {
     const vmcp = this.current().virtualMcps.find((v) => v.slug === slug);
     if (!vmcp) throw notFound(`There is no virtual MCP "${slug}".`);
     const { policy: _, ...rest } = vmcp;
-    return this.apply({ connectors: [], virtualMcps: [{ ...rest, ...(Object.keys(policy).length > 0 ? { policy } : {}) }] });
+    return this.apply({ connectors: [], virtualMcps: [{ ...rest, ...(Object.keys(policy).length > 0 ? { policy } : {}) }] }, { actor });
   }
 
   /**
@@ -107,7 +110,16 @@ export class GatewayConfigService {
     if (reviewedHash !== undefined && reviewedHash !== pending.hash) {
       throw conflict(`"${exposedName}" changed since it was reviewed (its definition hash is now ${pending.hash.slice(0, 12)}…); look at it again before approving.`);
     }
-    this.deps.store.gatewayConfig.approve(slug, pending.connector, pending.upstreamName, pending.hash, approvedBy, this.now());
+    this.deps.store.transaction(() => {
+      this.deps.store.gatewayConfig.approve(slug, pending.connector, pending.upstreamName, pending.hash, approvedBy, this.now());
+      recordAdminChange(this.deps.store, {
+        actor: approvedBy,
+        action: "tool.approve",
+        target: `${slug}/${exposedName}`,
+        before: { state: "pending", reason: pending.reason },
+        after: { state: "approved", connector: pending.connector, tool: pending.upstreamName, hash: pending.hash },
+      });
+    });
     await this.deps.gateway?.sync();
     return { connector: pending.connector, tool: pending.upstreamName, hash: pending.hash };
   }
@@ -147,6 +159,22 @@ function merge(current: GatewayConfig, change: GatewayConfig, prune: boolean): G
     connectors: byName(current.connectors, (c) => c.name, change.connectors),
     virtualMcps: byName(current.virtualMcps, (v) => v.slug, change.virtualMcps),
   };
+}
+
+/** One admin record per connector or Virtual MCP created, updated or deleted, with its definition before and after. */
+function recordConfigChanges(store: Store, actor: string, before: GatewayConfig, after: GatewayConfig): void {
+  const each = <T>(kind: string, a: T[], b: T[], key: (item: T) => string) => {
+    const old = new Map(a.map((item) => [key(item), item]));
+    const neu = new Map(b.map((item) => [key(item), item]));
+    for (const [name, item] of neu) {
+      const was = old.get(name);
+      if (was === undefined) recordAdminChange(store, { actor, action: `${kind}.create`, target: name, after: item });
+      else if (canonicalJson(was) !== canonicalJson(item)) recordAdminChange(store, { actor, action: `${kind}.update`, target: name, before: was, after: item });
+    }
+    for (const [name, item] of old) if (!neu.has(name)) recordAdminChange(store, { actor, action: `${kind}.delete`, target: name, before: item });
+  };
+  each("connector", before.connectors, after.connectors, (c) => c.name);
+  each("virtual_mcp", before.virtualMcps, after.virtualMcps, (v) => v.slug);
 }
 
 function describeChanges(before: GatewayConfig, after: GatewayConfig): string[] {

@@ -1,3 +1,4 @@
+import { CHECKPOINT_KEY_PURPOSE, verifyChain } from "../audit/index.ts";
 import type { AccessTokenService } from "../auth/index.ts";
 import { invalid, notFound, unauthorized } from "../errors/index.ts";
 import type { Gateway } from "../gateway/index.ts";
@@ -152,7 +153,7 @@ export class AdminService {
   }
 
   /** Applies mintgate.yaml text (JSON works too) sent to the admin API. */
-  async applyConfig(text: string, options: { prune: boolean; dryRun: boolean }) {
+  async applyConfig(text: string, options: { prune: boolean; dryRun: boolean; actor?: string }) {
     const config = await this.running.config.parse(text, "request");
     return this.running.config.apply(config, options);
   }
@@ -163,19 +164,19 @@ export class AdminService {
   }
 
   /** Replaces one Virtual MCP's access policy from JSON or YAML text; the whole of it is checked first. */
-  async setPolicy(slug: string, text: string) {
+  async setPolicy(slug: string, text: string, actor?: string) {
     const { parsePolicyText } = await import("../config-file/index.ts");
     const policy = parsePolicyText(text, { fileName: "request", label: `the policy of virtual MCP "${slug}"` });
-    const report = await this.running.config.setPolicy(slug, policy);
+    const report = await this.running.config.setPolicy(slug, policy, actor);
     return { ...report, policy: this.running.config.policy(slug) };
   }
 
-  deleteConnector(name: string) {
-    return this.running.config.deleteConnector(name);
+  deleteConnector(name: string, actor?: string) {
+    return this.running.config.deleteConnector(name, actor);
   }
 
-  deleteVirtualMcp(slug: string) {
-    return this.running.config.deleteVirtualMcp(slug);
+  deleteVirtualMcp(slug: string, actor?: string) {
+    return this.running.config.deleteVirtualMcp(slug, actor);
   }
 
   approveTool(slug: string, body: { tool?: unknown; hash?: unknown } | null, approvedBy: string) {
@@ -183,6 +184,16 @@ export class AdminService {
     if (typeof tool !== "string" || tool === "") throw invalid('Send {"tool": "<exposed tool name>", "hash": "<the hash you reviewed>"} to approve a tool.');
     if (body?.hash !== undefined && typeof body.hash !== "string") throw invalid('"hash" must be the definition hash shown with the pending tool.');
     return this.running.config.approveTool(slug, tool, approvedBy, body?.hash as string | undefined);
+  }
+
+  /** The store, for the audit trail's search and export. */
+  get store(): Store {
+    return this.deps.store;
+  }
+
+  /** Walks the audit chain (GET /admin/api/audit/verify). */
+  verifyAudit() {
+    return verifyChain(this.deps.store, this.deps.secrets.derivedKey(CHECKPOINT_KEY_PURPOSE));
   }
 
   recentCalls(limit: number) {

@@ -16,10 +16,12 @@ import { applyCommand, exportCommand } from "./commands/config-file.ts";
 import { approveCommand } from "./commands/approve.ts";
 import { policyCommand, policySubcommands } from "./commands/policy.ts";
 import { versionCommand } from "./commands/version.ts";
+import { auditCommand, auditSubcommands } from "./commands/audit.ts";
+import { setRunningCommand } from "./data-dir.ts";
 import { statsCommand } from "./commands/stats.ts";
 
-const TOP_LEVEL: Command[] = [serveCommand, initCommand, statusCommand, applyCommand, exportCommand, approveCommand, policyCommand, statsCommand, tokensCommand, clientsCommand, usersCommand, groupsCommand, ssoCommand, consentsCommand, secretsCommand, tuiCommand, versionCommand];
-const ALL: Command[] = [...TOP_LEVEL, ...policySubcommands, ...secretsSubcommands, ...tokensSubcommands, ...clientsSubcommands, ...usersSubcommands, ...groupsSubcommands, ...ssoSubcommands, ...consentsSubcommands];
+const TOP_LEVEL: Command[] = [serveCommand, initCommand, statusCommand, applyCommand, exportCommand, approveCommand, policyCommand, statsCommand, tokensCommand, clientsCommand, usersCommand, groupsCommand, ssoCommand, consentsCommand, secretsCommand, auditCommand, tuiCommand, versionCommand];
+const ALL: Command[] = [...TOP_LEVEL, ...policySubcommands, ...auditSubcommands, ...secretsSubcommands, ...tokensSubcommands, ...clientsSubcommands, ...usersSubcommands, ...groupsSubcommands, ...ssoSubcommands, ...consentsSubcommands];
 
 function mainHelp(): string {
   return [
@@ -69,6 +71,7 @@ export async function runCli(argv: string[]): Promise<number> {
       process.stdout.write(helpText(command));
       return 0;
     }
+    setRunningCommand(command.name, parsed);
     return await command.run(parsed);
   } catch (error) {
     if (!(error instanceof MintgateError)) log.error("unexpected failure", { command: command.name, error: (error as Error)?.stack ?? String(error) });

@@ -26,6 +26,10 @@ export interface Settings {
   shutdownGraceMs: number;
   /** How long OAuth access tokens issued to AI clients live. */
   accessTokenTtlMs: number;
+  /** Keys whose values the audit trail replaces in arguments and results (matched against the key's words). */
+  auditRedactKeys: string[];
+  /** Audit records older than this are deleted daily, leaving a signed checkpoint. */
+  auditRetentionDays: number;
   /** Who may read /metrics; "loopback" also admits holders of the metrics token when one is set. */
   metricsMode: MetricsMode;
   /** File holding the bearer token for /metrics (read when serving starts). */
@@ -46,6 +50,8 @@ export interface SettingFlags {
   "allowed-hosts"?: string | undefined;
   "redirect-schemes"?: string | undefined;
   "access-token-ttl"?: string | undefined;
+  "audit-redact-keys"?: string | undefined;
+  "audit-retention-days"?: string | undefined;
   metrics?: string | undefined;
   "metrics-token-file"?: string | undefined;
 }
@@ -57,6 +63,8 @@ export const DEFAULTS = {
   bodyLimitBytes: 4 * 1024 * 1024,
   shutdownGraceMs: 10_000,
   accessTokenTtlMs: 3_600_000,
+  auditRetentionDays: 365,
+  auditRedactKeys: ["password", "passwd", "secret", "token", "authorization", "api_key", "apikey", "cookie"],
   metricsMode: "loopback",
 } as const;
 
@@ -73,6 +81,8 @@ export const ENVIRONMENT = {
   MINTGATE_ALLOWED_HOSTS: "comma-separated Host names accepted on /mcp/* besides the public and listen hosts (e.g. a reverse proxy's upstream name)",
   MINTGATE_REDIRECT_SCHEMES: "comma-separated private-use redirect URI schemes OAuth clients may register, besides cursor (e.g. windsurf)",
   MINTGATE_ACCESS_TOKEN_TTL: "lifetime of OAuth access tokens for AI clients, e.g. 15m (default 1h)",
+  MINTGATE_AUDIT_REDACT_KEYS: "comma-separated keys whose values the audit trail replaces in arguments and results (default password,passwd,secret,token,authorization,api_key,apikey,cookie)",
+  MINTGATE_AUDIT_RETENTION_DAYS: "days audit records are kept; older ones are deleted daily, leaving a signed checkpoint (default 365)",
   MINTGATE_METRICS: "who may read /metrics: loopback (this machine, or anyone with the metrics token), token (token holders only) or off (default loopback)",
   MINTGATE_METRICS_TOKEN_FILE: "file holding the bearer token that lets Prometheus scrape /metrics from elsewhere",
   MINTGATE_METRICS_TOKEN: "the bearer token for /metrics itself (MINTGATE_METRICS_TOKEN_FILE wins)",
@@ -147,6 +157,8 @@ export function loadSettings(flags: SettingFlags, env: Env = process.env): Setti
     redirectSchemes: parseSchemes(pick(flags["redirect-schemes"], "MINTGATE_REDIRECT_SCHEMES")),
     bodyLimitBytes: DEFAULTS.bodyLimitBytes,
     shutdownGraceMs: DEFAULTS.shutdownGraceMs,
+    auditRedactKeys: parseRedactKeys(pick(flags["audit-redact-keys"], "MINTGATE_AUDIT_REDACT_KEYS")),
+    auditRetentionDays: parseRetentionDays(pick(flags["audit-retention-days"], "MINTGATE_AUDIT_RETENTION_DAYS")),
     accessTokenTtlMs: accessTokenTtl === undefined ? DEFAULTS.accessTokenTtlMs : parseDuration(accessTokenTtl.value, accessTokenTtl.source),
     metricsMode: metrics === undefined ? DEFAULTS.metricsMode : parseMetricsMode(metrics.value, metrics.source),
     metricsTokenFile: metricsTokenFile && resolve(metricsTokenFile.value),
@@ -158,6 +170,22 @@ function parseMetricsMode(raw: string, source: string): MetricsMode {
   const mode = raw.trim().toLowerCase() as MetricsMode;
   if (!METRICS_MODES.includes(mode)) throw invalid(`${source} must be loopback, token or off, not "${raw}".`);
   return mode;
+}
+
+function parseRedactKeys(setting: { value: string; source: string } | undefined): string[] {
+  if (setting === undefined) return [...DEFAULTS.auditRedactKeys];
+  const keys = listOf(setting.value);
+  for (const key of keys) {
+    if (!/^[A-Za-z0-9_.-]{1,64}$/.test(key)) throw invalid(`${setting.source} must list key names such as password,api_key (letters, digits, _ . -), not "${key}".`);
+  }
+  return keys;
+}
+
+function parseRetentionDays(setting: { value: string; source: string } | undefined): number {
+  if (setting === undefined) return DEFAULTS.auditRetentionDays;
+  const days = Number(setting.value);
+  if (!/^\d+$/.test(setting.value.trim()) || days < 1 || days > 36_500) throw invalid(`${setting.source} must be a whole number of days from 1 to 36500, not "${setting.value}".`);
+  return days;
 }
 
 function listOf(raw: string | undefined): string[] {

@@ -14,6 +14,7 @@ import { authRoutes } from "./auth-routes.ts";
 import type { GatewayMetrics, MetricsAccess } from "../metrics/index.ts";
 import { serveMetrics } from "./metrics-route.ts";
 import type { UsageAnalytics } from "../analytics/index.ts";
+import { adminChangeRow, exportStream, parseTime, searchAudit, type AuditFeed, type AuditLog } from "../audit/index.ts";
 
 export { jsonError };
 
@@ -31,6 +32,55 @@ export interface HttpDeps {
   metrics?: { metrics: GatewayMetrics; access: MetricsAccess } | undefined;
   /** Usage analytics over the audit trail (GET /admin/api/stats). */
   analytics: UsageAnalytics;
+  /** The audit trail: its writer (admin changes made through this API) and the live feed (GET /admin/api/events). */
+  audit?: { log: AuditLog; feed: AuditFeed } | undefined;
+}
+
+/** The audit filters of a query string (since, until, user, vmcp, tool, outcome, kind), or a 400. */
+function auditFilterOf(query: Record<string, string | undefined>) {
+  const since = parseTime(query.since);
+  const until = parseTime(query.until);
+  if (Number.isNaN(since) || Number.isNaN(until)) return jsonError(400, "since and until must be ISO 8601 times, Unix milliseconds, or ages such as 24h or 7d.");
+  return { since, until, person: query.user, virtualMcp: query.vmcp, tool: query.tool, outcome: query.outcome, kind: query.kind };
+}
+
+/** Admin API changes whose service records its own before/after (config, connectors, Virtual MCPs, approvals, policies). */
+const SELF_RECORDING = /^\/admin\/api\/(config|connectors\/|virtual-mcps\/)/;
+const ADMIN_BODY_LIMIT = 16 * 1024;
+
+/**
+ * Every other change made through the admin API leaves an admin record:
+ * who (the admin token's name), what (method and path), the request body
+ * (redacted: passwords and client secrets never stored) and the outcome.
+ */
+async function recordAdminRequest(deps: HttpDeps, request: Request, body: Promise<string>, response: Response): Promise<void> {
+  const audit = deps.audit;
+  if (!audit || response.status === 401) return;
+  let actor: string;
+  try {
+    actor = `admin token ${deps.admin.authenticate(request.headers.get("authorization")).name}`;
+  } catch {
+    return;
+  }
+  const path = pathOf(request.url);
+  let sent: unknown;
+  try {
+    const text = (await body).slice(0, ADMIN_BODY_LIMIT);
+    sent = text === "" ? undefined : JSON.parse(text);
+  } catch {
+    sent = "(not JSON)";
+  }
+  const ok = response.status < 400;
+  try {
+    await audit.log.enqueue(
+      adminChangeRow(
+        { actor, action: `${request.method} ${path.slice("/admin/api".length)}`, target: decodeURIComponent(path.split("/").slice(4).join("/")) || null, after: sent, outcome: ok ? "ok" : "error", error: ok ? null : `HTTP ${response.status}` },
+        audit.log.redactor,
+      ),
+    );
+  } catch (error) {
+    log.error("could not record an admin change", { path, error: String(error) });
+  }
 }
 
 /** An OAuth refusal from an admin route, as the admin API's JSON error. */
@@ -101,16 +151,35 @@ export function createHttpApp(deps: HttpDeps) {
         })
         .post("/sso-providers/:name/test", ({ params }) => sso.test(params.name))
         .get("/connectors", () => admin.connectors())
-        .delete("/connectors/:name", ({ params }) => admin.deleteConnector(params.name))
+        .delete("/connectors/:name", ({ params, adminToken }) => admin.deleteConnector(params.name, `admin token ${adminToken.name}`))
         .get("/virtual-mcps", () => admin.virtualMcps())
         .get("/virtual-mcps/:slug", ({ params }) => admin.virtualMcp(params.slug))
-        .delete("/virtual-mcps/:slug", ({ params }) => admin.deleteVirtualMcp(params.slug))
+        .delete("/virtual-mcps/:slug", ({ params, adminToken }) => admin.deleteVirtualMcp(params.slug, `admin token ${adminToken.name}`))
         // Access policies (src/policy): GET the policy as JSON; PUT a new one (JSON or YAML), validated like mintgate.yaml.
         .get("/virtual-mcps/:slug/policy", ({ params }) => admin.policy(params.slug))
-        .put("/virtual-mcps/:slug/policy", async ({ params, request }) => admin.setPolicy(params.slug, await request.text()), { parse: "none" })
+        .put("/virtual-mcps/:slug/policy", async ({ params, request, adminToken }) => admin.setPolicy(params.slug, await request.text(), `admin token ${adminToken.name}`), { parse: "none" })
         .post("/virtual-mcps/:slug/approvals", ({ params, body, adminToken }) => admin.approveTool(params.slug, body as { tool?: unknown; hash?: unknown } | null, adminToken.name))
         .get("/config", async () => new Response(await admin.exportConfig(), { headers: { "content-type": "application/yaml; charset=utf-8" } }))
-        .put("/config", async ({ request, query }) => admin.applyConfig(await request.text(), { prune: query.prune === "true", dryRun: query.dryRun === "true" }), { parse: "none" })
+        .put("/config", async ({ request, query, adminToken }) => admin.applyConfig(await request.text(), { prune: query.prune === "true", dryRun: query.dryRun === "true", actor: `admin token ${adminToken.name}` }), { parse: "none" })
+        // The audit trail (src/audit): search (newest first), streaming export, verify, and the live feed of new records.
+        .get("/audit", ({ query }) => {
+          const filter = auditFilterOf(query);
+          return filter instanceof Response ? filter : searchAudit(admin.store, filter, query.limit ? Number(query.limit) : 100);
+        })
+        .get("/audit/export", ({ query }) => {
+          const format = query.format ?? "jsonl";
+          if (format !== "jsonl" && format !== "csv") return jsonError(400, `format must be jsonl or csv, not "${format}".`);
+          const filter = auditFilterOf(query);
+          if (filter instanceof Response) return filter;
+          return new Response(exportStream(admin.store, format, filter), {
+            headers: { "content-type": format === "csv" ? "text/csv; charset=utf-8" : "application/x-ndjson; charset=utf-8", "cache-control": "no-store", "content-disposition": `attachment; filename="mintgate-audit.${format}"` },
+          });
+        })
+        .get("/audit/verify", () => admin.verifyAudit())
+        .get("/events", () => {
+          if (!deps.audit) return jsonError(404, "This gateway has no live audit feed.");
+          return new Response(deps.audit.feed.stream(), { headers: { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-store", "x-accel-buffering": "no" } });
+        })
         .get("/calls", ({ query }) => admin.recentCalls(Number(query.limit)))
         // Usage per vmcp|tool|connector|person over ?last=24h or ?since=&until= (src/analytics).
         .get("/stats", ({ query }) => deps.analytics.report({ by: query.by, last: query.last, since: query.since, until: query.until }))
@@ -221,6 +290,14 @@ export function startHttpServer(deps: HttpDeps): RunningServer {
   const other = (request: Request): Response | Promise<Response> => {
     const path = pathOf(request.url);
     if (path === "/metrics" && deps.metrics?.access.served) return serveMetrics(deps.metrics.metrics, deps.metrics.access, request, server.requestIP(request)?.address);
+    if (path.startsWith("/admin/api/") && request.method !== "GET" && request.method !== "HEAD" && request.method !== "OPTIONS" && !SELF_RECORDING.test(path)) {
+      // The change is recorded (committed) before its answer leaves.
+      const body = request.clone().text();
+      return Promise.resolve(app.handle(request)).then(async (response) => {
+        await recordAdminRequest(deps, request, body, response);
+        return response;
+      });
+    }
     if (!origins.isOpenCorsPath(path)) return app.handle(request);
     if (request.method === "OPTIONS") return origins.preflight(request, path, false)!;
     return app.handle(request).then((response) => origins.withCors(response, "*"));

@@ -3,7 +3,7 @@ import { rmSync, writeFileSync } from "node:fs";
 import { AdminService } from "../../admin/index.ts";
 import { demoInstructions, prepareDemo } from "../../admin/demo.ts";
 import { GatewayConfigService } from "../../admin/gateway-config.ts";
-import { CallRecorder } from "../../audit/index.ts";
+import { AuditFeed, AuditLog, CHECKPOINT_KEY_PURPOSE, pruneAuditTrail, Redactor } from "../../audit/index.ts";
 import { AccessTokenService, createAuthServices } from "../../auth/index.ts";
 import { ConnectorPool } from "../../connectors/index.ts";
 import { Gateway, McpEndpoint } from "../../gateway/index.ts";
@@ -35,6 +35,8 @@ export const serveCommand: Command = {
     "allowed-hosts": { type: "string" },
     "redirect-schemes": { type: "string" },
     "access-token-ttl": { type: "string" },
+    "audit-redact-keys": { type: "string" },
+    "audit-retention-days": { type: "string" },
     metrics: { type: "string" },
     "metrics-token-file": { type: "string" },
     demo: { type: "boolean" },
@@ -52,6 +54,8 @@ export const serveCommand: Command = {
     "--access-token-ttl D": "lifetime of OAuth access tokens, 1s to 24h (env MINTGATE_ACCESS_TOKEN_TTL, default 1h)",
     "--metrics MODE": "who may read /metrics: loopback, token or off (env MINTGATE_METRICS, default loopback)",
     "--metrics-token-file F": "file holding the bearer token for scraping /metrics from elsewhere (env MINTGATE_METRICS_TOKEN_FILE)",
+    "--audit-redact-keys LIST": "comma-separated keys whose values the audit trail replaces (env MINTGATE_AUDIT_REDACT_KEYS, default password,passwd,secret,token,authorization,api_key,apikey,cookie)",
+    "--audit-retention-days N": "days audit records are kept; pruned daily with a signed checkpoint (env MINTGATE_AUDIT_RETENTION_DAYS, default 365)",
     "--demo": "add the demo virtual MCP if missing and print its URL, a fresh token and a client config",
   },
   details:
@@ -71,6 +75,8 @@ export const serveCommand: Command = {
       "allowed-hosts": stringValue(parsed, "allowed-hosts"),
       "redirect-schemes": stringValue(parsed, "redirect-schemes"),
       "access-token-ttl": stringValue(parsed, "access-token-ttl"),
+      "audit-redact-keys": stringValue(parsed, "audit-redact-keys"),
+      "audit-retention-days": stringValue(parsed, "audit-retention-days"),
       metrics: stringValue(parsed, "metrics"),
       "metrics-token-file": stringValue(parsed, "metrics-token-file"),
     });
@@ -82,7 +88,28 @@ export const serveCommand: Command = {
     for (const item of dir.created) log.info(`created ${item}`);
     if (dir.newAdminToken) log.info("the admin token for the CLI and TUI is in the admin.token file", { path: dir.paths.adminToken });
 
-    const gateway = new Gateway(dir.store, new ConnectorPool({ resolveSecret: (name) => dir.secrets.resolveSecret(name) }), new CallRecorder(dir.store));
+    // Every secret value handed to a connector (or SSO) is replaced wherever it shows up in an audit record.
+    const redactor = new Redactor(settings.auditRedactKeys);
+    dir.secrets.onResolved((name, value) => redactor.addSecret(name, value));
+    // Bench only (bench/audit.ts measures the gateway with and without its audit trail): never in production.
+    const auditOff = process.env.MINTGATE_BENCH_UNSAFE_AUDIT_OFF === "1";
+    if (auditOff) log.warn("MINTGATE_BENCH_UNSAFE_AUDIT_OFF=1: MCP requests are NOT recorded (benchmark baseline only)");
+    const audit = new AuditLog(dir.store, { redactor, enabled: !auditOff });
+    const auditFeed = new AuditFeed(dir.store);
+    const gateway = new Gateway(dir.store, new ConnectorPool({ resolveSecret: (name) => dir.secrets.resolveSecret(name) }), audit);
+    // Retention: shortly after start, then daily. Deleting runs in chunks, so requests wait at most a few ms.
+    const prune = () => {
+      try {
+        const report = pruneAuditTrail(dir.store, { retentionDays: settings.auditRetentionDays, key: dir.secrets.derivedKey(CHECKPOINT_KEY_PURPOSE), actor: "gateway (retention)" });
+        if (report.deleted > 0) log.info("audit retention: deleted old records, left a signed checkpoint", { deleted: report.deleted, throughId: report.throughId ?? undefined, cutoff: report.cutoff });
+      } catch (error) {
+        log.error("audit retention failed; will retry tomorrow", { error: String(error) });
+      }
+    };
+    const firstPrune = setTimeout(prune, 10_000);
+    const dailyPrune = setInterval(prune, 86_400_000);
+    firstPrune.unref();
+    dailyPrune.unref();
     const metrics = metricsAccess.served ? createGatewayMetrics(gateway, gateway.recorder, startedAt) : undefined;
     const config = new GatewayConfigService({ store: dir.store, secrets: dir.secrets, gateway });
     const tokens = new AccessTokenService(dir.store);
@@ -93,6 +120,9 @@ export const serveCommand: Command = {
       await endpoint.closeAll(settings.shutdownGraceMs);
       await gateway.close();
       await gateway.recorder.flush();
+      clearTimeout(firstPrune);
+      clearInterval(dailyPrune);
+      auditFeed.close();
       dir.close();
     };
     // Signals are handled from here on, so no start-up phase leaves upstream children behind.
@@ -130,7 +160,7 @@ export const serveCommand: Command = {
         startedAt,
         gateway: { gateway, config, tokens, sessions: () => endpoint.sessionCount },
       });
-      server = startHttpServer({ settings, admin, isReady: () => dir.store.isReady(), mcp: { gateway, endpoint, tokens }, auth, instanceId, metrics: metrics && { metrics, access: metricsAccess }, analytics: new UsageAnalytics(dir.store) });
+      server = startHttpServer({ settings, admin, isReady: () => dir.store.isReady(), mcp: { gateway, endpoint, tokens }, auth, instanceId, metrics: metrics && { metrics, access: metricsAccess }, analytics: new UsageAnalytics(dir.store), audit: { feed: auditFeed, log: audit } });
     } catch (error) {
       await shutDownGateway();
       throw error;
