@@ -54,6 +54,8 @@ export interface Store {
   transaction<T>(fn: () => T): T;
   /** Changes whenever another connection (another process) commits; see `watchStore`. */
   dataVersion(): number;
+  /** Stops this connection's WAL checkpoints (the checkpoint thread runs them instead). */
+  stopCheckpoints(): void;
   /** True while the connection is open and the schema is current. */
   isReady(): boolean;
   close(): void;
@@ -105,6 +107,7 @@ export function openStore(path: string, options: { create?: boolean } = {}): Sto
     schemaVersion: schemaVersionOf(sqlite),
     transaction: (fn) => sqlite.transaction(fn).immediate(),
     dataVersion: () => (sqlite.query("PRAGMA data_version").get() as { data_version: number }).data_version,
+    stopCheckpoints: () => clearInterval(checkpoints),
     isReady: () => open && schemaVersionOf(sqlite) === LATEST_SCHEMA_VERSION,
     close() {
       if (!open) return;
@@ -152,4 +155,37 @@ export function watchStore(store: Store, onChange: () => void, intervalMs = 1000
   }, intervalMs);
   timer.unref();
   return () => clearInterval(timer);
+}
+
+/**
+ * Where the checkpoint thread's module is. In the compiled binary every module
+ * is one file at the root of Bun's embedded file system, and the thread's
+ * module is a second entrypoint beside it (src/build/compile.ts); from source
+ * it is the file next to this one.
+ */
+const CHECKPOINT_THREAD = import.meta.url.includes("/$bunfs/")
+  ? new URL("./store/checkpoint-thread.js", import.meta.url).href
+  : new URL("./checkpoint-thread.ts", import.meta.url).href;
+
+/**
+ * Moves the store's WAL checkpoints to a thread of their own, so a
+ * checkpoint's I/O never lands in the middle of a request (the gateway does
+ * this; short-lived commands keep the in-thread timer). If the thread cannot
+ * start, the in-thread timer stays. Returns a function that ends the thread.
+ */
+export async function moveCheckpointsToThread(store: Store): Promise<() => void> {
+  const worker = new Worker(CHECKPOINT_THREAD);
+  const started = await new Promise<{ ready: boolean; error?: string }>((resolve) => {
+    worker.onmessage = (event: MessageEvent<{ ready: boolean; error?: string }>) => resolve(event.data);
+    worker.onerror = (event) => resolve({ ready: false, error: event.message });
+    worker.postMessage({ path: store.path, intervalMs: CHECKPOINT_INTERVAL_MS });
+  });
+  if (!started.ready) {
+    worker.terminate();
+    throw new Error(`the checkpoint thread did not start: ${started.error ?? "unknown"}`);
+  }
+  // Unreferenced: the thread never keeps the process alive on its own.
+  worker.unref();
+  store.stopCheckpoints();
+  return () => worker.terminate();
 }

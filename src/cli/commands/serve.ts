@@ -7,7 +7,7 @@ import { AuditFeed, AuditLog, CHECKPOINT_KEY_PURPOSE, pruneAuditTrail, Redactor 
 import { AccessTokenService, createAuthServices } from "../../auth/index.ts";
 import { ConnectorPool } from "../../connectors/index.ts";
 import { Gateway, McpEndpoint } from "../../gateway/index.ts";
-import { watchStore } from "../../store/index.ts";
+import { moveCheckpointsToThread, watchStore } from "../../store/index.ts";
 import { ENVIRONMENT, loadSettings } from "../../config/index.ts";
 import { startHttpServer } from "../../http/index.ts";
 import { log } from "../../log/index.ts";
@@ -95,6 +95,11 @@ export const serveCommand: Command = {
     const auditOff = process.env.MINTGATE_BENCH_UNSAFE_AUDIT_OFF === "1";
     if (auditOff) log.warn("MINTGATE_BENCH_UNSAFE_AUDIT_OFF=1: MCP requests are NOT recorded (benchmark baseline only)");
     const audit = new AuditLog(dir.store, { redactor, enabled: !auditOff });
+    // WAL checkpoints run on a thread of their own, off the request path.
+    const stopCheckpointThread = await moveCheckpointsToThread(dir.store).catch((error: Error) => {
+      log.warn("WAL checkpoints stay on the main thread", { error: error.message });
+      return () => {};
+    });
     const auditFeed = new AuditFeed(dir.store);
     const gateway = new Gateway(dir.store, new ConnectorPool({ resolveSecret: (name) => dir.secrets.resolveSecret(name) }), audit);
     // Retention: shortly after start, then daily. Deleting runs in chunks, so requests wait at most a few ms.
@@ -123,6 +128,7 @@ export const serveCommand: Command = {
       clearTimeout(firstPrune);
       clearInterval(dailyPrune);
       auditFeed.close();
+      stopCheckpointThread();
       dir.close();
     };
     // Signals are handled from here on, so no start-up phase leaves upstream children behind.
