@@ -65,6 +65,9 @@ describe("protocol revision 2026-07-28 (sessionless)", () => {
     const body = (await response.json()) as { result: Record<string, unknown> };
     expect(body.result).toMatchObject({ supportedVersions: ["2026-07-28"], resultType: "complete", _meta: { "io.modelcontextprotocol/serverInfo": { name: "mintgate/modern" } } });
     expect(response.headers.get("mcp-session-id")).toBeNull();
+    // Like initialize for older revisions, it is on the record.
+    const calls = (await (await fetch(`${setup.gateway.url}/admin/api/calls`, { headers: { authorization: `Bearer ${setup.gateway.adminToken()}` } })).json()) as { method: string; outcome: string }[];
+    expect(calls.some((c) => c.method === "server/discover" && c.outcome === "ok")).toBe(true);
   });
 
   test("mismatched headers, an unsupported version and removed methods are refused with the revision's codes", async () => {

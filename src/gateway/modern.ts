@@ -114,6 +114,25 @@ export async function handleModernRequest(
     });
   };
   if (method === "server/discover") {
+    // The sessionless revision's counterpart of initialize: on the record like it.
+    await recorder.record({
+      at: Date.now(),
+      subject: principal.subject,
+      tokenId: principal.tokenId,
+      sessionId: null,
+      virtualMcp: runtime.slug,
+      connector: null,
+      method,
+      exposedName: "",
+      upstreamName: null,
+      arguments: null,
+      outcome: "ok",
+      error: null,
+      durationMs: 0,
+      userId: principal.userId ?? null,
+      clientId: principal.clientId ?? null,
+      ip: principal.ip ?? null,
+    });
     const result = {
       supportedVersions: [MODERN_VERSION],
       capabilities: { tools: { listChanged: true }, prompts: { listChanged: true }, resources: { listChanged: true }, completions: {} },
