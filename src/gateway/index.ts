@@ -9,7 +9,7 @@ import type { VirtualMcpDefinition } from "./types.ts";
 import { VirtualMcpRuntime } from "./virtual-mcp.ts";
 
 export { canonicalJson, curate, exposedName, toolDefinitionHash, type CuratedCatalogue, type PendingTool } from "./curation.ts";
-export { GatewaySession } from "./session.ts";
+export { GatewaySession, requestWithoutCall } from "./session.ts";
 export { McpEndpoint } from "./endpoint.ts";
 export { VirtualMcpRuntime, type AccessView } from "./virtual-mcp.ts";
 export * from "./types.ts";

@@ -5,7 +5,7 @@ import type { CallRecorder } from "../audit/index.ts";
 import type { Principal } from "../auth/index.ts";
 import { JSON_RPC } from "../errors/index.ts";
 import { VERSION } from "../version.ts";
-import { GatewaySession } from "./session.ts";
+import { GatewaySession, requestWithoutCall } from "./session.ts";
 import type { VirtualMcpRuntime } from "./virtual-mcp.ts";
 
 /**
@@ -115,24 +115,7 @@ export async function handleModernRequest(
   };
   if (method === "server/discover") {
     // The sessionless revision's counterpart of initialize: on the record like it.
-    await recorder.record({
-      at: Date.now(),
-      subject: principal.subject,
-      tokenId: principal.tokenId,
-      sessionId: null,
-      virtualMcp: runtime.slug,
-      connector: null,
-      method,
-      exposedName: "",
-      upstreamName: null,
-      arguments: null,
-      outcome: "ok",
-      error: null,
-      durationMs: 0,
-      userId: principal.userId ?? null,
-      clientId: principal.clientId ?? null,
-      ip: principal.ip ?? null,
-    });
+    await recorder.record(requestWithoutCall(principal, runtime.slug, method, { outcome: "ok", error: null, sessionId: null }));
     const result = {
       supportedVersions: [MODERN_VERSION],
       capabilities: { tools: { listChanged: true }, prompts: { listChanged: true }, resources: { listChanged: true }, completions: {} },

@@ -1,6 +1,6 @@
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
 import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
-import type { CallOutcome, CallRecorder } from "../audit/index.ts";
+import type { CallOutcome, CallRecorder, McpRequestEntry } from "../audit/index.ts";
 import { decide, type Subject } from "../policy/index.ts";
 import type { Principal } from "../auth/index.ts";
 import { UpstreamRpcError, type Connector } from "../connectors/index.ts";
@@ -29,26 +29,6 @@ interface RequestNote {
   result: unknown;
 }
 
-/** One MCP request's record, as the audit contract takes it. */
-interface McpRequestRecord {
-  at: number;
-  subject: string;
-  tokenId: string | null;
-  sessionId: string | null;
-  virtualMcp: string;
-  connector: string | null;
-  method: string;
-  exposedName: string;
-  upstreamName: string | null;
-  arguments: unknown;
-  outcome: CallOutcome;
-  error: string | null;
-  durationMs: number;
-  userId: string | null;
-  clientId: string | null;
-  ip: string | null;
-  result?: unknown;
-}
 
 /** A JSON-RPC error answer with a sentence for a person. */
 class RpcError extends Error {
@@ -188,7 +168,7 @@ export class GatewaySession {
 
   private record(method: string, note: RequestNote, started: number): Promise<void> {
     const principal = this.principal;
-    const entry: McpRequestRecord = {
+    const entry: McpRequestEntry = {
       at: Date.now(),
       subject: principal.subject,
       tokenId: principal.tokenId,
@@ -414,3 +394,30 @@ function toRpcError(error: unknown): { code: number; message: string; data?: unk
 }
 
 export type { Connector };
+
+/** The record of a request answered without reaching a connector (server/discover, a refused Virtual MCP). */
+export function requestWithoutCall(
+  principal: Principal,
+  virtualMcp: string,
+  method: string,
+  outcome: { outcome: "ok" | "denied"; error: string | null; sessionId: string | null; userId?: string | null },
+): McpRequestEntry {
+  return {
+    at: Date.now(),
+    subject: principal.subject,
+    tokenId: principal.tokenId,
+    sessionId: outcome.sessionId,
+    virtualMcp,
+    connector: null,
+    method,
+    exposedName: "",
+    upstreamName: null,
+    arguments: null,
+    outcome: outcome.outcome,
+    error: outcome.error,
+    durationMs: 0,
+    userId: principal.userId ?? outcome.userId ?? null,
+    clientId: principal.clientId ?? null,
+    ip: principal.ip ?? null,
+  };
+}

@@ -2,7 +2,7 @@ import { MissingToken, type AccessTokenService, type Principal } from "../auth/i
 import { MintgateError, publicMessageOf } from "../errors/index.ts";
 import type { Gateway } from "../gateway/index.ts";
 import type { McpEndpoint } from "../gateway/endpoint.ts";
-import type { VirtualMcpRuntime } from "../gateway/index.ts";
+import { requestWithoutCall, type VirtualMcpRuntime } from "../gateway/index.ts";
 import type { PublicUrls } from "../auth/public-urls.ts";
 import { decide } from "../policy/index.ts";
 import { jsonError } from "./json-error.ts";
@@ -72,24 +72,8 @@ async function refuseReach(deps: McpRouteDeps, runtime: VirtualMcpRuntime, princ
       // not JSON: recorded under the HTTP method
     }
   }
-  const entry = {
-    at: Date.now(),
-    subject: principal.subject,
-    tokenId: principal.tokenId,
-    sessionId: request.headers.get("mcp-session-id") ?? new URL(request.url).searchParams.get("sessionId"),
-    virtualMcp: runtime.slug,
-    connector: null,
-    method,
-    exposedName: "",
-    upstreamName: null,
-    arguments: null,
-    outcome: "denied" as const,
-    error: reason,
-    durationMs: 0,
-    userId: principal.userId ?? userId,
-    clientId: principal.clientId ?? null,
-    ip: principal.ip ?? null,
-  };
+  const sessionId = request.headers.get("mcp-session-id") ?? new URL(request.url).searchParams.get("sessionId");
+  const entry = requestWithoutCall(principal, runtime.slug, method, { outcome: "denied", error: reason, sessionId, userId });
   await deps.gateway.recorder.record(entry);
   return jsonError(403, reason);
 }
