@@ -174,8 +174,9 @@ export const serveCommand: Command = {
     // Configuration written by other processes (`mintgate apply`) takes effect here.
     const stopWatching = watchStore(dir.store, () => void gateway.sync());
     writeFileSync(dir.paths.serverUrl, `${server.url}\n${instanceId}\n`, { mode: 0o600 });
-    process.stdout.write(`mintgate ${VERSION} listening on ${server.url}${settings.publicUrl ? ` (public URL ${settings.publicUrl})` : ""}\n`);
-    if (demo) process.stdout.write(demoInstructions(settings.publicUrl ?? server.url, demo));
+    // One write: whoever waits for the "listening on" line finds the demo text with it.
+    const listening = `mintgate ${VERSION} listening on ${server.url}${settings.publicUrl ? ` (public URL ${settings.publicUrl})` : ""}\n`;
+    process.stdout.write(listening + (demo ? demoInstructions(settings.publicUrl ?? server.url, demo) : ""));
 
     const signal = await stopSignal;
     log.info("shutting down: no new connections; waiting for running requests", { signal });
