@@ -1,42 +1,77 @@
-import { Box, Text, useApp, useInput } from "ink";
+import { Box, Text, useApp, useInput, useStdout } from "ink";
 import { useEffect, useState } from "react";
-import type { AdminClient, GatewayStatus } from "../src/admin-client/index.ts";
-import { Overview } from "./screens/Overview.tsx";
+import type { AdminClient } from "../src/admin-client/index.ts";
+import { fit } from "./components/text.ts";
+import { SCREENS, type ScreenDefinition } from "./screens/index.ts";
 
-const REFRESH_MS = 2000;
-
-export function App(props: { client: AdminClient }) {
-  const { exit } = useApp();
-  const [status, setStatus] = useState<GatewayStatus>();
-  const [error, setError] = useState<string>();
-
+/** The terminal's size, following resizes. */
+function useTerminalSize(): { columns: number; rows: number } {
+  const stdout = useStdout().stdout as NodeJS.WriteStream;
+  const read = () => ({ columns: stdout.columns || 80, rows: stdout.rows || 24 });
+  const [size, setSize] = useState(read);
   useEffect(() => {
-    let cancelled = false;
-    const load = () =>
-      props.client.status().then(
-        (s) => !cancelled && (setStatus(s), setError(undefined)),
-        (e: Error) => !cancelled && setError(e.message),
-      );
-    void load();
-    const timer = setInterval(load, REFRESH_MS);
-    return () => {
-      cancelled = true;
-      clearInterval(timer);
-    };
-  }, [props.client]);
+    const onResize = () => setSize(read());
+    stdout.on("resize", onResize);
+    return () => void stdout.off("resize", onResize);
+  }, [stdout]);
+  return size;
+}
 
-  useInput((input, key) => {
-    if (input === "q" || (key.ctrl && input === "c")) exit();
-  });
+/** The footer: every screen's key with its title, shortened to fit the width. */
+function footerText(screens: ScreenDefinition[], width: number): string {
+  const tail = "? help  q quit";
+  const full = [...screens.map((s) => `${s.key} ${s.title}`), tail].join("  ");
+  if (full.length <= width) return full;
+  const short = [...screens.map((s) => `${s.key} ${s.short}`), "? help", "q quit"].join(" ");
+  return fit(short, width);
+}
 
+export function App(props: { client: AdminClient; screens?: ScreenDefinition[] }) {
+  const screens = props.screens ?? SCREENS;
+  const { exit } = useApp();
+  const { columns, rows } = useTerminalSize();
+  const [current, setCurrent] = useState(screens[0]!);
+  const [help, setHelp] = useState(false);
+  const [capturing, setCapturing] = useState(false);
+
+  useInput(
+    (input, key) => {
+      if (input === "q" || (key.ctrl && input === "c")) return exit();
+      if (input === "?") return setHelp((h) => !h);
+      if (key.escape && help) return setHelp(false);
+      const next = screens.find((s) => s.key === input);
+      if (next) {
+        setHelp(false);
+        setCurrent(next);
+      }
+    },
+    { isActive: !capturing },
+  );
+
+  const width = Math.max(20, columns - 2);
+  const height = Math.max(5, rows - 4);
+  const Screen = current.Component;
   return (
-    <Box flexDirection="column">
+    <Box flexDirection="column" width={columns}>
       <Box paddingX={1}>
         <Text inverse bold> mintgate </Text>
+        <Text> {fit(`${current.title} · ${props.client.url}`, width - 11)}</Text>
       </Box>
-      <Overview url={props.client.url} status={status} error={error} />
-      <Box paddingX={1} marginTop={1}>
-        <Text dimColor>q quit</Text>
+      <Box flexDirection="column" paddingX={1} height={height}>
+        {help ? (
+          <Box flexDirection="column" borderStyle="round" paddingX={1}>
+            <Text bold>{current.title}: keys</Text>
+            {current.help.map((line, i) => (
+              <Text key={i}>{fit(line, width - 4)}</Text>
+            ))}
+            <Text dimColor>{fit("Screen keys are in the footer. ? or Esc closes this help.", width - 4)}</Text>
+          </Box>
+        ) : (
+          <Screen key={current.key} client={props.client} width={width} height={height} setCapturing={setCapturing} />
+        )}
+      </Box>
+      <Box paddingX={1}>
+        <Text dimColor>{footerText(screens, width)}</Text>
       </Box>
     </Box>
   );

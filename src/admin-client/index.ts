@@ -83,6 +83,64 @@ export class AdminClient {
     return body as T;
   }
 
+  /** GET /admin/api<path> as JSON. */
+  get<T>(path: string): Promise<T> {
+    return this.request<T>(path);
+  }
+
+  /** POST, PUT or DELETE /admin/api<path> with an optional JSON body; the JSON answer. */
+  send<T>(method: "POST" | "PUT" | "DELETE", path: string, body?: unknown): Promise<T> {
+    return this.request<T>(path, { method, body });
+  }
+
+  /**
+   * A Server-Sent Events stream under /admin/api (the live feed): yields each
+   * event's name and data until the stream ends or `signal` aborts.
+   */
+  async *events(path: string, signal: AbortSignal): AsyncGenerator<{ event: string; data: string }> {
+    await this.verifyInstance();
+    const response = await fetch(`${this.target.url}/admin/api${path}`, { headers: { authorization: `Bearer ${this.target.token}`, accept: "text/event-stream" }, signal });
+    if (response.status === 401) throw unauthorized("The gateway refused the admin token.");
+    if (!response.ok || !response.body) throw new MintgateError("upstream_failed", `The gateway answered ${response.status} to ${path}.`);
+    const decoder = new TextDecoder();
+    let buffer = "";
+    for await (const chunk of response.body) {
+      buffer += decoder.decode(chunk, { stream: true });
+      let end: number;
+      while ((end = buffer.indexOf("\n\n")) !== -1) {
+        const block = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        let event = "message";
+        let data = "";
+        for (const line of block.split("\n")) {
+          if (line.startsWith("event:")) event = line.slice(6).trim();
+          else if (line.startsWith("data:")) data += (data ? "\n" : "") + line.slice(line[5] === " " ? 6 : 5);
+        }
+        if (data !== "" || event !== "message") yield { event, data };
+      }
+    }
+  }
+
+  /**
+   * Streams GET /admin/api<path> into `write` chunk by chunk (audit exports),
+   * calling `onProgress` with the bytes received so far.
+   */
+  async download(path: string, write: (chunk: Uint8Array) => void | Promise<void>, onProgress?: (bytes: number) => void): Promise<number> {
+    await this.verifyInstance();
+    const response = await fetch(`${this.target.url}/admin/api${path}`, { headers: { authorization: `Bearer ${this.target.token}` } });
+    if (!response.ok || !response.body) {
+      const body = (await response.json().catch(() => ({}))) as { message?: string };
+      throw new MintgateError(KIND_BY_STATUS[response.status] ?? "upstream_failed", body.message ?? `The gateway answered ${response.status}.`);
+    }
+    let bytes = 0;
+    for await (const chunk of response.body) {
+      await write(chunk);
+      bytes += chunk.byteLength;
+      onProgress?.(bytes);
+    }
+    return bytes;
+  }
+
   status(): Promise<GatewayStatus> {
     return this.request<GatewayStatus>("/status");
   }

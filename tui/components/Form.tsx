@@ -1,0 +1,69 @@
+import { Box, Text, useInput } from "ink";
+import { useState } from "react";
+import { Spinner } from "./Spinner.tsx";
+import { TextField } from "./TextField.tsx";
+
+export interface FormField {
+  name: string;
+  label: string;
+  mask?: boolean;
+  placeholder?: string;
+  /** A sentence saying what is wrong, or undefined when the value is fine. */
+  validate?: (value: string, all: Record<string, string>) => string | undefined;
+}
+
+/**
+ * A form: Tab/↓ and Shift-Tab/↑ move between fields, Enter on the last field
+ * (or Ctrl-S) validates and submits, Esc cancels. Validation runs before
+ * anything is sent; the server's error text is shown when it refuses.
+ */
+export function Form(props: { title: string; fields: FormField[]; initial?: Record<string, string>; submitLabel?: string; onSubmit: (values: Record<string, string>) => Promise<unknown>; onCancel: () => void; width?: number }) {
+  const [values, setValues] = useState<Record<string, string>>(() => Object.fromEntries(props.fields.map((f) => [f.name, props.initial?.[f.name] ?? ""])));
+  const [focus, setFocus] = useState(0);
+  const [error, setError] = useState<string>();
+  const [busy, setBusy] = useState(false);
+  const submit = () => {
+    for (const field of props.fields) {
+      const problem = field.validate?.(values[field.name] ?? "", values);
+      if (problem) {
+        setError(`${field.label}: ${problem}`);
+        setFocus(props.fields.indexOf(field));
+        return;
+      }
+    }
+    setError(undefined);
+    setBusy(true);
+    props.onSubmit(values).then(
+      () => setBusy(false),
+      (e: Error) => {
+        setBusy(false);
+        setError(e.message);
+      },
+    );
+  };
+  useInput(
+    (input, key) => {
+      if (key.escape) return props.onCancel();
+      if (key.tab && key.shift) return setFocus((f) => (f + props.fields.length - 1) % props.fields.length);
+      if (key.upArrow) return setFocus((f) => Math.max(0, f - 1));
+      if (key.tab || key.downArrow) return setFocus((f) => (f + 1) % props.fields.length);
+      if ((key.ctrl && input === "s") || (key.return && focus === props.fields.length - 1)) return submit();
+      if (key.return) return setFocus((f) => Math.min(props.fields.length - 1, f + 1));
+    },
+    { isActive: !busy },
+  );
+  const labelWidth = Math.max(...props.fields.map((f) => f.label.length)) + 1;
+  return (
+    <Box flexDirection="column" borderStyle="round" paddingX={1}>
+      <Text bold>{props.title}</Text>
+      {props.fields.map((field, i) => (
+        <Box key={field.name}>
+          <Text color={i === focus ? "cyan" : undefined}>{(i === focus ? "› " : "  ") + field.label.padEnd(labelWidth)}</Text>
+          <TextField value={values[field.name] ?? ""} onChange={(value) => setValues((v) => ({ ...v, [field.name]: value }))} focus={i === focus && !busy} mask={field.mask} placeholder={field.placeholder} width={Math.max(10, (props.width ?? 70) - labelWidth - 6)} />
+        </Box>
+      ))}
+      {error ? <Text color="red">✗ {error}</Text> : null}
+      {busy ? <Spinner label="Sending…" /> : <Text dimColor>Tab next · Enter on the last field or Ctrl-S {props.submitLabel ?? "save"} · Esc cancel</Text>}
+    </Box>
+  );
+}

@@ -1,0 +1,28 @@
+import { Text, useInput } from "ink";
+
+/**
+ * A one-line text input. `mask` shows • for every character (secrets are never
+ * echoed). Typing edits, Backspace deletes, Ctrl-U clears; Enter and Esc are
+ * left to the form around it.
+ */
+export function TextField(props: { value: string; onChange: (value: string) => void; focus: boolean; mask?: boolean; placeholder?: string; width?: number }) {
+  useInput(
+    (input, key) => {
+      if (key.return || key.escape || key.tab || key.upArrow || key.downArrow) return;
+      if (key.backspace || key.delete) return props.onChange(props.value.slice(0, -1));
+      if (key.ctrl && input === "u") return props.onChange("");
+      if (key.ctrl || key.meta) return;
+      if (input) props.onChange(props.value + input.replace(/[\r\n]/g, ""));
+    },
+    { isActive: props.focus },
+  );
+  const shown = props.mask ? "•".repeat(props.value.length) : props.value;
+  const width = props.width ?? 40;
+  const visible = shown.length > width - 1 ? "…" + shown.slice(shown.length - width + 2) : shown;
+  return (
+    <Text>
+      {visible === "" && props.placeholder ? <Text dimColor>{props.placeholder}</Text> : visible}
+      {props.focus ? <Text inverse> </Text> : null}
+    </Text>
+  );
+}

@@ -1,0 +1,30 @@
+/** Fits text into `width` columns: cut with … at the end (or in the middle, for paths and URLs), padded when asked. */
+export function fit(text: string, width: number, options: { pad?: boolean; middle?: boolean } = {}): string {
+  const clean = text.replace(/[\r\n\t]+/g, " ");
+  if (width <= 0) return "";
+  let out = clean;
+  if (clean.length > width) {
+    if (width === 1) out = "…";
+    else if (options.middle) {
+      const head = Math.ceil((width - 1) / 2);
+      out = clean.slice(0, head) + "…" + clean.slice(clean.length - (width - 1 - head));
+    } else out = clean.slice(0, width - 1) + "…";
+  }
+  return options.pad ? out.padEnd(width) : out;
+}
+
+/** A duration in ms as people read it: 0.8 ms, 12 ms, 1.3 s. */
+export function formatMs(ms: number | null | undefined): string {
+  if (ms === null || ms === undefined || !Number.isFinite(ms)) return "-";
+  if (ms < 10) return `${ms.toFixed(1)} ms`;
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  return `${(ms / 1000).toFixed(1)} s`;
+}
+
+/** An ISO time as HH:MM:SS (today) or YYYY-MM-DD HH:MM. */
+export function formatTime(iso: string | number): string {
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) return String(iso);
+  const text = date.toISOString();
+  return Date.now() - date.getTime() < 86_400_000 ? text.slice(11, 19) : `${text.slice(0, 10)} ${text.slice(11, 16)}`;
+}

@@ -1,0 +1,9 @@
+import { overviewScreen } from "./OverviewScreen.tsx";
+import type { ScreenDefinition } from "./types.ts";
+
+export type { ScreenDefinition, ScreenProps } from "./types.ts";
+
+/** Every screen, in footer order. */
+export const SCREENS: ScreenDefinition[] = [
+  overviewScreen,
+];
