@@ -1,26 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { isolatedBinary, runMintgate, startGateway } from "./harness.ts";
-
-/** Runs a command inside tmux (a real terminal) and reads the screen until `until` shows. */
-async function tmuxScreen(options: { socket: string; command: string; width: number; height: number; env?: Record<string, string> }) {
-  const tmux = (...args: string[]) => Bun.spawnSync(["tmux", "-L", options.socket, ...args], { env: { ...process.env, ...options.env } });
-  const started = tmux("new-session", "-d", "-s", "t", "-x", String(options.width), "-y", String(options.height), options.command);
-  expect(started.exitCode).toBe(0);
-  return {
-    async waitFor(text: string, attempts = 200): Promise<string> {
-      let screen = "";
-      for (let i = 0; i < attempts; i++) {
-        screen = tmux("capture-pane", "-p", "-t", "t").stdout.toString();
-        if (screen.includes(text)) return screen;
-        await Bun.sleep(50);
-      }
-      throw new Error(`"${text}" never appeared; the screen was:\n${screen}`);
-    },
-    keys: (...keys: string[]) => tmux("send-keys", "-t", "t", ...keys),
-    kill: () => tmux("kill-server"),
-  };
-}
+import { openTerminal } from "./fixtures/terminal.ts";
 
 describe("the binary alone in an empty directory", () => {
   test("every command works with no node_modules in sight", async () => {
@@ -46,9 +27,8 @@ describe("the binary alone in an empty directory", () => {
     test(`the TUI runs in a real ${width}×${height} terminal${noColor ? " with NO_COLOR" : ""} and quits on q`, async () => {
       const { dir, binary } = isolatedBinary();
       const gateway = await startGateway({ dataDir: join(dir, "d"), binary, cwd: dir });
-      const socket = `mintgate-test-${process.pid}-${width}`;
       const env = noColor ? "NO_COLOR=1 " : "";
-      const screen = await tmuxScreen({ socket, command: `cd ${dir} && ${env}./mintgate tui --data d; echo "tui exited with $?"; sleep 30`, width, height });
+      const screen = openTerminal({ command: `cd ${dir} && ${env}./mintgate tui --data d; echo "tui exited with $?"; sleep 30`, width, height });
       try {
         const shown = await screen.waitFor("healthy");
         expect(shown).toContain("Overview");
