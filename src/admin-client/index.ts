@@ -88,8 +88,8 @@ export class AdminClient {
     return this.request<T>(path);
   }
 
-  /** POST, PUT or DELETE /admin/api<path> with an optional JSON body; the JSON answer. */
-  send<T>(method: "POST" | "PUT" | "DELETE", path: string, body?: unknown): Promise<T> {
+  /** POST, PUT, PATCH or DELETE /admin/api<path> with an optional JSON body; the JSON answer. */
+  send<T>(method: "POST" | "PUT" | "PATCH" | "DELETE", path: string, body?: unknown): Promise<T> {
     return this.request<T>(path, { method, body });
   }
 

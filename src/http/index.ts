@@ -7,7 +7,7 @@ import { log } from "../log/index.ts";
 import { jsonError } from "./json-error.ts";
 import type { ProviderInput } from "../auth/sso/index.ts";
 import { mcpRoutes, type McpRouteDeps } from "./mcp-routes.ts";
-import { OAuthError, type AuthServices } from "../auth/index.ts";
+import { OAuthError, parseLifetime, type AuthServices } from "../auth/index.ts";
 import { discoveryRoutes } from "./discovery-routes.ts";
 import { OriginPolicy, pathOf } from "./origin-policy.ts";
 import { authRoutes } from "./auth-routes.ts";
@@ -134,6 +134,14 @@ export function createHttpApp(deps: HttpDeps) {
         // People and groups (src/auth/accounts); :id is a person's id or their email.
         .get("/users", () => users.list())
         .get("/users/:id", ({ params }) => users.get(users.resolve(params.id).id))
+        // A local account that signs in with a password (the password is redacted from the admin record).
+        .post("/users", async ({ body, set }) => {
+          const input = (body ?? {}) as { email?: unknown; password?: unknown; role?: unknown; name?: unknown };
+          const created = await users.addLocal({ email: String(input.email ?? ""), password: String(input.password ?? ""), role: input.role === "admin" ? "admin" : "member", name: typeof input.name === "string" && input.name.trim() ? input.name.trim() : undefined });
+          set.status = 201;
+          return accessChanged(created);
+        })
+        .post("/users/:id/role", ({ params, body }) => accessChanged(users.setRole(params.id, String((body as { role?: unknown } | null)?.role ?? "") as "admin" | "member")))
         .post("/users/:id/disable", ({ params, adminToken }) => accessChanged(users.disable(params.id, { by: `admin token ${adminToken.name}` })))
         .post("/users/:id/enable", ({ params }) => accessChanged(users.enable(params.id)))
         .post("/users/:id/groups", ({ params, body }) => accessChanged(users.addGroup(params.id, String((body as { group?: unknown } | null)?.group ?? ""))))
@@ -150,6 +158,8 @@ export function createHttpApp(deps: HttpDeps) {
           return { removed: params.name };
         })
         .post("/sso-providers/:name/test", ({ params }) => sso.test(params.name))
+        // Client id, secret (optional: absent keeps it), allowed domains, groups claim, label.
+        .patch("/sso-providers/:name", ({ params, body }) => sso.update(params.name, (body ?? {}) as Parameters<typeof sso.update>[1]))
         .get("/connectors", () => admin.connectors())
         .delete("/connectors/:name", ({ params, adminToken }) => admin.deleteConnector(params.name, `admin token ${adminToken.name}`))
         .get("/virtual-mcps", () => admin.virtualMcps())
@@ -191,6 +201,20 @@ export function createHttpApp(deps: HttpDeps) {
         .delete("/consents", ({ query, adminToken }) => {
           if (!query.user || !query.client) return jsonError(400, "Say whose approval to revoke: ?user=USER_ID&client=CLIENT_ID.");
           return deps.auth.grants.revokeConsent(query.user, query.client, `admin token ${adminToken.name}`);
+        })
+        // Personal access tokens (src/auth/access-tokens.ts): the token itself is in the answer to POST only.
+        .get("/tokens", () => deps.mcp.tokens.list())
+        .post("/tokens", ({ body, set }) => {
+          const input = (body ?? {}) as { user?: unknown; vmcp?: unknown; expires?: unknown };
+          const vmcp = typeof input.vmcp === "string" && input.vmcp.trim() ? input.vmcp.trim() : undefined;
+          const expires = typeof input.expires === "string" && input.expires.trim() ? parseLifetime(input.expires) : undefined;
+          const created = deps.mcp.tokens.create({ subject: String(input.user ?? "").trim(), virtualMcp: vmcp, lifetimeMs: expires });
+          set.status = 201;
+          return { ...created.info, token: created.token };
+        })
+        .delete("/tokens/:id", ({ params }) => {
+          deps.mcp.tokens.revoke(params.id);
+          return { revoked: params.id };
         })
         .get("/oauth-grants", ({ query }) => deps.auth.grants.listGrants({ userId: query.user, activeOnly: query.active === "true" }))
         .delete("/oauth-grants/:id", ({ params, adminToken }) => {
