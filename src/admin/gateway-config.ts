@@ -2,7 +2,7 @@ import { cliActor, recordAdminChange } from "../audit/index.ts";
 import type { GatewayConfig } from "../config-file/index.ts";
 import { EMPTY_CATALOGUE, type Catalogue } from "../connectors/index.ts";
 import { conflict, invalid, notFound } from "../errors/index.ts";
-import { canonicalJson, curate, type Gateway } from "../gateway/index.ts";
+import { canonicalJson, curate, type Gateway, type VirtualMcpDefinition } from "../gateway/index.ts";
 import type { VirtualMcpPolicy } from "../policy/index.ts";
 import type { SecretStore } from "../secrets/index.ts";
 import type { Store } from "../store/index.ts";
@@ -83,6 +83,35 @@ export class GatewayConfigService {
     return this.apply({ connectors: current.connectors, virtualMcps: current.virtualMcps.filter((v) => v.slug !== slug) }, { prune: true, actor });
   }
 
+  /**
+   * Creates or replaces one Virtual MCP (the admin API's PUT): through `apply`
+   * without pruning, so it is checked against the catalogues like the file.
+   */
+  async putVirtualMcp(definition: VirtualMcpDefinition, actor?: string): Promise<ApplyReport & { created: boolean }> {
+    const created = !this.current().virtualMcps.some((v) => v.slug === definition.slug);
+    return { ...(await this.apply({ connectors: [], virtualMcps: [definition] }, { actor })), created };
+  }
+
+  /**
+   * What an admin approved last for one tool (the audit trail keeps it with
+   * the approval), so a changed tool can be shown as a diff. Undefined when
+   * no approval of that hash is on record (older approvals kept only the hash).
+   */
+  approvedDefinition(slug: string, connector: string, tool: string): { hash: string; definition: unknown } | undefined {
+    const hash = this.deps.store.gatewayConfig.approvals(slug).find((a) => a.connector === connector && a.toolName === tool)?.definitionHash;
+    if (!hash) return undefined;
+    for (const row of this.deps.store.audit.search({ kind: "admin", method: "tool.approve" }, 500)) {
+      if (!row.exposedName?.startsWith(`${slug}/`) || !row.detail) continue;
+      try {
+        const after = (JSON.parse(row.detail) as { after?: { connector?: string; tool?: string; hash?: string; definition?: unknown } }).after;
+        if (after?.connector === connector && after.tool === tool && after.hash === hash && after.definition) return { hash, definition: after.definition };
+      } catch {
+        // a record cut by the size limit: not usable for a diff
+      }
+    }
+    return { hash, definition: undefined };
+  }
+
   /** One Virtual MCP's access policy (empty when it has none: admins only). */
   policy(slug: string): VirtualMcpPolicy {
     const vmcp = this.current().virtualMcps.find((v) => v.slug === slug);
@@ -117,7 +146,8 @@ export class GatewayConfigService {
         action: "tool.approve",
         target: `${slug}/${exposedName}`,
         before: { state: "pending", reason: pending.reason },
-        after: { state: "approved", connector: pending.connector, tool: pending.upstreamName, hash: pending.hash },
+        // The definition approved, so that a later change can be shown as a diff against it.
+        after: { state: "approved", connector: pending.connector, tool: pending.upstreamName, hash: pending.hash, definition: approvalCovers(pending.definition) },
       });
     });
     await this.deps.gateway?.sync();
@@ -146,6 +176,11 @@ export class GatewayConfigService {
     });
     if (problems.length > 0) throw invalid(problems.join("\n"));
   }
+}
+
+/** The parts of a tool definition an approval covers (see toolDefinitionHash). */
+export function approvalCovers(tool: { name: string; description?: string | undefined; inputSchema?: unknown; annotations?: unknown }): Record<string, unknown> {
+  return { name: tool.name, description: tool.description, inputSchema: tool.inputSchema, annotations: tool.annotations };
 }
 
 /** `change` replaces items of the same name in `current`; the rest stay unless pruning. */

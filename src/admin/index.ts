@@ -1,7 +1,7 @@
 import { CHECKPOINT_KEY_PURPOSE, verifyChain } from "../audit/index.ts";
 import type { AccessTokenService } from "../auth/index.ts";
 import { invalid, notFound, unauthorized } from "../errors/index.ts";
-import type { Gateway } from "../gateway/index.ts";
+import type { Gateway, VirtualMcpDefinition } from "../gateway/index.ts";
 import { hashToken, type SecretStore } from "../secrets/index.ts";
 import type { Store } from "../store/index.ts";
 import { VERSION } from "../version.ts";
@@ -45,9 +45,36 @@ export interface VirtualMcpStatus {
   sessions: number;
   tools: { name: string; connector: string; upstreamName: string; description: string | undefined }[];
   /** Held back by the approve policy, with the definition an approval would cover and its hash. */
-  pending: { name: string; connector: string; upstreamName: string; reason: string; hash: string; description: string | undefined; inputSchema: unknown; annotations: unknown }[];
+  pending: { name: string; connector: string; upstreamName: string; reason: string; hash: string; description: string | undefined; inputSchema: unknown; annotations: unknown; /** For a changed tool: what was approved before, when the audit trail still has it. */ approved?: unknown }[];
   problems: string[];
+  /** Its definition as a `virtualMcps` entry of mintgate.yaml (every key written out): what PUT /admin/api/virtual-mcps/:slug takes. */
+  definition: VirtualMcpFileEntry;
+  /** Every tool of each attached connector (included or not), for curating: by connector name. */
+  catalogues: Record<string, { state: string; tools: { name: string; description: string | undefined; inputSchema: unknown }[] }>;
 }
+
+/** One `virtualMcps` entry of mintgate.yaml as JSON. */
+export interface VirtualMcpFileEntry {
+  slug: string;
+  name: string;
+  description: string;
+  newTools: string;
+  connectors: { connector: string; prefix: string; include?: string[]; exclude?: string[]; rename: Record<string, string>; describe: Record<string, string> }[];
+  access?: unknown;
+  tools?: unknown;
+  prompts?: unknown;
+  resources?: unknown;
+}
+
+function fileEntryOf(definition: VirtualMcpDefinition): VirtualMcpFileEntry {
+  const { policy, connectors, ...rest } = definition;
+  return {
+    ...rest,
+    connectors: connectors.map((a) => ({ connector: a.connector, prefix: a.prefix, ...(a.include ? { include: a.include } : {}), ...(a.exclude ? { exclude: a.exclude } : {}), rename: a.rename, describe: a.describe })),
+    ...(policy ?? {}),
+  };
+}
+
 
 /** The admin operations behind the admin HTTP API, the CLI and the TUI. */
 export class AdminService {
@@ -136,8 +163,17 @@ export class AdminService {
           description: p.definition.description,
           inputSchema: p.definition.inputSchema,
           annotations: p.definition.annotations,
+          ...(p.reason === "changed" ? { approved: this.running.config.approvedDefinition(definition.slug, p.connector, p.upstreamName)?.definition } : {}),
         })),
         problems: catalogue.problems,
+        definition: fileEntryOf(definition),
+        catalogues: Object.fromEntries(
+          definition.connectors.map((a) => {
+            const connector = this.running.gateway.pool.get(a.connector);
+            const tools = connector?.catalogue.tools.map((t) => ({ name: t.name, description: t.description, inputSchema: t.inputSchema })) ?? [];
+            return [a.connector, { state: connector?.state.status ?? "missing", tools }];
+          }),
+        ),
       };
     });
   }
@@ -169,6 +205,16 @@ export class AdminService {
     const policy = parsePolicyText(text, { fileName: "request", label: `the policy of virtual MCP "${slug}"` });
     const report = await this.running.config.setPolicy(slug, policy, actor);
     return { ...report, policy: this.running.config.policy(slug) };
+  }
+
+  /** Creates or replaces one Virtual MCP from its mintgate.yaml entry (JSON or YAML), checked like the file. */
+  async putVirtualMcp(slug: string, text: string, actor?: string) {
+    const { parseVirtualMcpText } = await import("../config-file/index.ts");
+    const config = this.running.config;
+    const definition = parseVirtualMcpText(text, { fileName: "request", knownSecrets: new Set(this.deps.secrets.list().map((s) => s.name)), knownConnectors: config.current().connectors.map((c) => c.name) });
+    if (definition.slug !== slug) throw invalid(`The definition's slug "${definition.slug}" is not the "${slug}" of the URL; a slug cannot be changed (create the new one, then delete the old).`);
+    const report = await config.putVirtualMcp(definition, actor);
+    return { ...report, virtualMcp: this.virtualMcp(slug) };
   }
 
   deleteConnector(name: string, actor?: string) {

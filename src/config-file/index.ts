@@ -3,7 +3,7 @@
  * by `mintgate export`. Pure: text in, config out (and back); no database, no I/O.
  */
 export type { GatewayConfig, ParseConfigFileOptions } from "./gateway-config.ts";
-export { parseConfigFile } from "./parse.ts";
+export { parseConfigFile, parseVirtualMcpText } from "./parse.ts";
 export { serializeConfigFile } from "./serialize.ts";
 export { parsePolicyText } from "./policy.ts";
 export { SECRET_REFERENCE, secretReferencesIn } from "../secrets/references.ts";

@@ -64,6 +64,26 @@ export function parseConfigFile(text: string, options: ParseConfigFileOptions): 
   return config;
 }
 
+/**
+ * One Virtual MCP on its own (the admin API's PUT body): the mapping a
+ * `virtualMcps` entry of mintgate.yaml holds, as YAML or JSON, checked exactly
+ * like the file; `knownConnectors` stand in for the file's `connectors`.
+ */
+export function parseVirtualMcpText(text: string, options: ParseConfigFileOptions & { knownConnectors: readonly string[] }): VirtualMcpDefinition {
+  const fileName = options.fileName ?? "request";
+  const lines = new LineCounter();
+  const document = parseDocument(text, { lineCounter: lines, uniqueKeys: false });
+  if (document.errors.length > 0) {
+    throw invalid(formatProblems(fileName, document.errors.map((error) => ({ line: error.linePos?.[0].line ?? 1, reason: `YAML syntax: ${firstSentenceOf(error.message)}` }))));
+  }
+  const reader = new YamlReader(document, lines);
+  const root = reader.resolve(document.contents);
+  if (reader.isEmpty(root)) throw invalid(`${fileName}:1: send the virtual MCP as a mapping with at least "slug" and "name"`);
+  const definition = new ConfigFileReader(reader, options.knownSecrets, options.knownConnectors).readOne(root, reader.lineOf(root, 1));
+  if (reader.problems.length > 0 || !definition) throw invalid(formatProblems(fileName, reader.problems));
+  return definition;
+}
+
 function formatProblems(fileName: string, problems: readonly Problem[]): string {
   return [...problems]
     .sort((a, b) => a.line - b.line)
@@ -92,7 +112,16 @@ class ConfigFileReader {
   constructor(
     private readonly reader: YamlReader,
     private readonly knownSecrets: ReadonlySet<string>,
-  ) {}
+    /** Connectors defined elsewhere (the store), for a Virtual MCP read on its own. */
+    knownConnectors: readonly string[] = [],
+  ) {
+    for (const name of knownConnectors) this.connectorLines.set(name, 0);
+  }
+
+  /** One Virtual MCP mapping on its own. */
+  readOne(node: ValueNode, line: number): VirtualMcpDefinition | undefined {
+    return this.readVirtualMcp(node, line, 0, new Map());
+  }
 
   read(contents: unknown): GatewayConfig {
     const reader = this.reader;

@@ -164,6 +164,8 @@ export function createHttpApp(deps: HttpDeps) {
         .delete("/connectors/:name", ({ params, adminToken }) => admin.deleteConnector(params.name, `admin token ${adminToken.name}`))
         .get("/virtual-mcps", () => admin.virtualMcps())
         .get("/virtual-mcps/:slug", ({ params }) => admin.virtualMcp(params.slug))
+        // One Virtual MCP's mintgate.yaml entry as JSON (or YAML): created or replaced, checked like the file.
+        .put("/virtual-mcps/:slug", async ({ params, request, adminToken }) => admin.putVirtualMcp(params.slug, await request.text(), `admin token ${adminToken.name}`), { parse: "none" })
         .delete("/virtual-mcps/:slug", ({ params, adminToken }) => admin.deleteVirtualMcp(params.slug, `admin token ${adminToken.name}`))
         // Access policies (src/policy): GET the policy as JSON; PUT a new one (JSON or YAML), validated like mintgate.yaml.
         .get("/virtual-mcps/:slug/policy", ({ params }) => admin.policy(params.slug))
