@@ -1,0 +1,401 @@
+import { Box, Text, useInput } from "ink";
+import { useCallback, useEffect, useRef, useState } from "react";
+import type { AccessTokenInfo } from "../../src/auth/access-tokens.ts";
+import type { UserDetails } from "../../src/auth/accounts/index.ts";
+import type { ConsentInfo, GrantInfo } from "../../src/auth/grants.ts";
+import { Confirm } from "../components/Confirm.tsx";
+import { Form, type FormField } from "../components/Form.tsx";
+import { Spinner } from "../components/Spinner.tsx";
+import { Table, type Column } from "../components/Table.tsx";
+import { fit, formatTime } from "../components/text.ts";
+import type { ScreenDefinition, ScreenProps } from "./types.ts";
+
+/** Everything the screen shows, loaded together from the admin API. */
+export interface PeopleData {
+  users: UserDetails[];
+  tokens: AccessTokenInfo[];
+  consents: ConsentInfo[];
+  grants: GrantInfo[];
+  /** OAuth client names by id, to show names rather than ids. */
+  clients: Record<string, string>;
+}
+
+const TABS = ["people", "tokens", "consents", "sign-ins"] as const;
+type Tab = (typeof TABS)[number];
+const TAB_TITLES: Record<Tab, string> = { people: "People", tokens: "Access tokens", consents: "OAuth consents", "sign-ins": "OAuth sign-ins" };
+const REFRESH_MS = 5000;
+const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+const LIFETIME = /^\d+[smhd]$/;
+export const MIN_PASSWORD_LENGTH = 12;
+
+type Overlay =
+  | { kind: "confirm"; message: string; busy: string; run: () => Promise<string> }
+  | { kind: "form"; which: "add-person" | "add-group" | "create-token" }
+  | { kind: "pick-group"; person: UserDetails; groups: string[]; index: number }
+  | { kind: "token"; token: string; subject: string }
+  | undefined;
+
+/** A token's state in words; a disabled person's tokens are refused ("blocked") until they are enabled. */
+const tokenState = (t: AccessTokenInfo, users?: UserDetails[]) =>
+  t.revokedAt ? "revoked" : t.expiresAt && Date.parse(t.expiresAt) <= Date.now() ? "expired" : users?.some((u) => u.email === t.subject && u.disabled) ? "blocked" : "active";
+const via = (u: UserDetails) => u.identities.map((i) => i.provider).join(", ") || "-";
+const manualGroups = (u: UserDetails) => [...new Set(u.groupSources.filter((g) => g.source === "manual").map((g) => g.group))].sort();
+
+export async function loadPeople(client: ScreenProps["client"]): Promise<PeopleData> {
+  const [users, tokens, consents, grants, clients] = await Promise.all([
+    client.get<UserDetails[]>("/users"),
+    client.get<AccessTokenInfo[]>("/tokens"),
+    client.get<ConsentInfo[]>("/consents"),
+    client.get<GrantInfo[]>("/oauth-grants"),
+    client.get<{ clientId: string; name: string }[]>("/clients").catch(() => []),
+  ]);
+  return { users, tokens, consents, grants, clients: Object.fromEntries(clients.map((c) => [c.clientId, c.name])) };
+}
+
+/** A person's details: groups with where they came from, sign-in identities, tokens and sign-ins. */
+function PersonDetails(props: { person: UserDetails; data: PeopleData; width: number; height: number }) {
+  const { person: p, data, width } = props;
+  const tokens = data.tokens.filter((t) => t.subject === p.email);
+  const grants = data.grants.filter((g) => g.userId === p.id);
+  const consents = data.consents.filter((c) => c.userId === p.id);
+  const lines: string[] = [
+    `${p.email}${p.name ? ` (${p.name})` : ""}`,
+    `Id ${p.id}`,
+    `Role ${p.role} · ${p.disabled ? `DISABLED since ${formatTime(p.disabledAt ?? "")}` : "active"} · password ${p.hasPassword ? "set" : "none"} · since ${formatTime(p.createdAt)}`,
+    `Groups: ${p.groupSources.length ? p.groupSources.map((g) => `${g.group} (${g.source})`).join(", ") : "none"}`,
+    ...p.identities.map((i) => `Signs in via ${i.provider} as ${i.subject} · last ${i.lastSignInAt ? formatTime(i.lastSignInAt) : "never"}`),
+    `Access tokens: ${tokens.filter((t) => tokenState(t, data.users) === "active").length} active of ${tokens.length}`,
+    ...tokens.slice(0, 3).map((t) => `  ${t.id.slice(0, 8)} ${t.virtualMcp ?? "every Virtual MCP"} · ${tokenState(t, data.users)} · last used ${t.lastUsedAt ? formatTime(t.lastUsedAt) : "never"}`),
+    `OAuth consents: ${consents.length ? consents.map((c) => data.clients[c.clientId] ?? c.clientId).join(", ") : "none"}`,
+    `OAuth sign-ins: ${grants.filter((g) => !g.revokedAt).length} active of ${grants.length}`,
+  ];
+  return (
+    <Box flexDirection="column">
+      {lines.slice(0, Math.max(1, props.height)).map((line, i) => (
+        <Text key={i} bold={i === 0}>
+          {fit(line, width)}
+        </Text>
+      ))}
+    </Box>
+  );
+}
+
+export function PeopleScreen(props: ScreenProps) {
+  const { client, width, height, setCapturing } = props;
+  const [data, setData] = useState<PeopleData>();
+  const [loadError, setLoadError] = useState<string>();
+  const [tab, setTab] = useState<Tab>("people");
+  const [selected, setSelected] = useState<Record<Tab, number>>({ people: 0, tokens: 0, consents: 0, "sign-ins": 0 });
+  const [details, setDetails] = useState(false);
+  const [overlay, setOverlay] = useState<Overlay>();
+  const [busy, setBusy] = useState<string>();
+  const [notice, setNotice] = useState<{ ok: boolean; text: string }>();
+  const mounted = useRef(true);
+
+  const reload = useCallback(
+    () =>
+      loadPeople(client).then(
+        (loaded) => mounted.current && (setData(loaded), setLoadError(undefined)),
+        (error: Error) => mounted.current && setLoadError(error.message),
+      ),
+    [client],
+  );
+  useEffect(() => {
+    mounted.current = true;
+    void reload();
+    const timer = setInterval(() => void reload(), REFRESH_MS);
+    return () => {
+      mounted.current = false;
+      clearInterval(timer);
+    };
+  }, [reload]);
+  useEffect(() => {
+    setCapturing(overlay !== undefined);
+    return () => setCapturing(false);
+  }, [overlay, setCapturing]);
+
+  const rowsOf = (t: Tab): number => (data ? { people: data.users.length, tokens: data.tokens.length, consents: data.consents.length, "sign-ins": data.grants.length }[t] : 0);
+  const index = Math.min(selected[tab], Math.max(0, rowsOf(tab) - 1));
+  const person = tab === "people" ? data?.users[index] : undefined;
+  /** The person last selected in the People list: new tokens are for them unless changed. */
+  const lastPerson = data?.users[Math.min(selected.people, Math.max(0, (data?.users.length ?? 0) - 1))];
+  const clientName = (id: string) => data?.clients[id] ?? id;
+
+  /** Runs a change in the background: spinner meanwhile, then the outcome in words and a reload. */
+  const act = (label: string, run: () => Promise<string>) => {
+    setBusy(label);
+    setNotice(undefined);
+    run().then(
+      (text) => mounted.current && (setBusy(undefined), setNotice({ ok: true, text })),
+      (error: Error) => mounted.current && (setBusy(undefined), setNotice({ ok: false, text: error.message })),
+    ).finally(() => void reload());
+  };
+  const confirm = (message: string, label: string, run: () => Promise<string>) => setOverlay({ kind: "confirm", message, busy: label, run });
+  const userPath = (u: UserDetails) => `/users/${encodeURIComponent(u.id)}`;
+
+  useInput(
+    (input, key) => {
+      if (key.tab || key.rightArrow || key.leftArrow) {
+        const step = key.leftArrow || (key.tab && key.shift) ? TABS.length - 1 : 1;
+        setTab((t) => TABS[(TABS.indexOf(t) + step) % TABS.length]!);
+        setDetails(false);
+        return;
+      }
+      const move = (delta: number) => setSelected((s) => ({ ...s, [tab]: Math.max(0, Math.min(rowsOf(tab) - 1, index + delta)) }));
+      if (key.upArrow || input === "k") return move(-1);
+      if (key.downArrow || input === "j") return move(1);
+      if (key.pageUp) return move(-10);
+      if (key.pageDown) return move(10);
+      if (key.escape) return setDetails(false);
+      if (input === "R") return void reload();
+      if (!data || busy) return;
+      setNotice(undefined);
+      if (tab === "people") {
+        if (input === "n") return setOverlay({ kind: "form", which: "add-person" });
+        if (!person) return;
+        if (key.return) return setDetails((d) => !d);
+        if (input === "d") {
+          return person.disabled
+            ? confirm(`Enable ${person.email}? They can sign in and use their tokens again.`, `Enabling ${person.email}…`, () => client.send("POST", `${userPath(person)}/enable`).then(() => `Enabled ${person.email}: state active.`))
+            : confirm(`Disable ${person.email}? They are signed out and their tokens stop working at once.`, `Disabling ${person.email}…`, () => client.send("POST", `${userPath(person)}/disable`).then(() => `Disabled ${person.email}: state disabled.`));
+        }
+        if (input === "r") {
+          const role = person.role === "admin" ? "member" : "admin";
+          return confirm(`Make ${person.email} ${role === "admin" ? "an admin" : "a member"} (now ${person.role})?`, `Setting the role of ${person.email}…`, () => client.send("POST", `${userPath(person)}/role`, { role }).then(() => `${person.email} is now ${role === "admin" ? "an admin" : "a member"}.`));
+        }
+        if (input === "g") return setOverlay({ kind: "form", which: "add-group" });
+        if (input === "x") {
+          const groups = manualGroups(person);
+          if (groups.length === 0) {
+            setNotice({ ok: false, text: person.groups.length ? `${person.email}'s groups come from their sign-in provider; change them there.` : `${person.email} is in no group.` });
+            return;
+          }
+          return setOverlay({ kind: "pick-group", person, groups, index: 0 });
+        }
+      }
+      if (tab === "tokens") {
+        if (input === "n") return setOverlay({ kind: "form", which: "create-token" });
+        const token = data.tokens[index];
+        if (input === "x" && token) {
+          if (token.revokedAt) return setNotice({ ok: false, text: `Token ${token.id.slice(0, 8)} is revoked already.` });
+          return confirm(`Revoke token ${token.id.slice(0, 8)} of ${token.subject}? Requests with it are refused at once.`, "Revoking the token…", () => client.send("DELETE", `/tokens/${encodeURIComponent(token.id)}`).then(() => `Revoked token ${token.id.slice(0, 8)} of ${token.subject}.`));
+        }
+      }
+      if (tab === "consents") {
+        const consent = data.consents[index];
+        if (input === "x" && consent) {
+          const name = clientName(consent.clientId);
+          return confirm(`Revoke ${consent.email}'s approval of ${name}? Its sign-ins for them end too.`, "Revoking the consent…", () =>
+            client.send<{ grantsRevoked: number }>("DELETE", `/consents?user=${encodeURIComponent(consent.userId)}&client=${encodeURIComponent(consent.clientId)}`).then((r) => `Revoked ${consent.email}'s approval of ${name} (${r.grantsRevoked} sign-in${r.grantsRevoked === 1 ? "" : "s"} ended).`),
+          );
+        }
+      }
+      if (tab === "sign-ins") {
+        const grant = data.grants[index];
+        if (input === "x" && grant) {
+          if (grant.revokedAt) return setNotice({ ok: false, text: "That sign-in is revoked already." });
+          return confirm(`Revoke the sign-in of ${clientName(grant.clientId)} for ${grant.email}? Its tokens stop working at once.`, "Revoking the sign-in…", () => client.send("DELETE", `/oauth-grants/${encodeURIComponent(grant.id)}`).then(() => `Revoked the sign-in of ${clientName(grant.clientId)} for ${grant.email}.`));
+        }
+      }
+    },
+    { isActive: overlay === undefined },
+  );
+
+  useInput(
+    (_input, key) => {
+      if (overlay?.kind === "pick-group") {
+        if (key.escape) return setOverlay(undefined);
+        if (key.upArrow) return setOverlay({ ...overlay, index: Math.max(0, overlay.index - 1) });
+        if (key.downArrow) return setOverlay({ ...overlay, index: Math.min(overlay.groups.length - 1, overlay.index + 1) });
+        if (key.return) {
+          const group = overlay.groups[overlay.index]!;
+          const target = overlay.person;
+          return confirm(`Remove ${target.email} from the group "${group}"?`, `Removing ${target.email} from ${group}…`, () => client.send("DELETE", `${userPath(target)}/groups/${encodeURIComponent(group)}`).then(() => `Removed ${target.email} from "${group}".`));
+        }
+      }
+      if (overlay?.kind === "token" && (key.return || key.escape)) setOverlay(undefined);
+    },
+    { isActive: overlay?.kind === "pick-group" || overlay?.kind === "token" },
+  );
+
+  const tabs = (
+    <Text>
+      {fit(
+        TABS.map((t) => (t === tab ? `[${TAB_TITLES[t]}]` : ` ${TAB_TITLES[t]} `)).join(" "),
+        width,
+      )}
+    </Text>
+  );
+
+  let body;
+  if (overlay?.kind === "confirm") {
+    body = (
+      <Confirm
+        message={overlay.message}
+        onYes={() => {
+          setOverlay(undefined);
+          act(overlay.busy, overlay.run);
+        }}
+        onNo={() => {
+          setOverlay(undefined);
+          setNotice({ ok: true, text: "Cancelled; nothing changed." });
+        }}
+      />
+    );
+  } else if (overlay?.kind === "pick-group") {
+    body = (
+      <Box flexDirection="column" borderStyle="round" paddingX={1}>
+        <Text bold>{fit(`Remove ${overlay.person.email} from which group?`, width - 4)}</Text>
+        {overlay.groups.map((g, i) => (
+          <Text key={g} inverse={i === overlay.index}>
+            {fit(`${i === overlay.index ? "› " : "  "}${g}`, width - 4)}
+          </Text>
+        ))}
+        <Text dimColor>{fit("↑↓ choose · Enter remove (asks first) · Esc cancel · groups from a provider change there", width - 4)}</Text>
+      </Box>
+    );
+  } else if (overlay?.kind === "token") {
+    body = (
+      <Box flexDirection="column">
+        <Text bold>{fit(`✓ Token created for ${overlay.subject}. It is shown only now: copy it.`, width)}</Text>
+        <Text> </Text>
+        <Text wrap="truncate-end">{overlay.token}</Text>
+        <Text> </Text>
+        <Text dimColor>{fit("Send it as `Authorization: Bearer <token>`. Enter or Esc closes (it cannot be shown again).", width)}</Text>
+      </Box>
+    );
+  } else if (overlay?.kind === "form") {
+    body = <PeopleForm which={overlay.which} person={overlay.which === "create-token" ? lastPerson : person} width={width} client={client} onDone={(result) => {
+      setOverlay(result?.token ? { kind: "token", token: result.token, subject: result.subject ?? "" } : undefined);
+      if (result?.notice) setNotice({ ok: true, text: result.notice });
+      void reload();
+    }} />;
+  } else if (!data) {
+    body = loadError ? <Text color="red">{fit(`✗ ${loadError}`, width)}</Text> : <Spinner label="Loading people…" />;
+  } else if (details && person) {
+    body = <PersonDetails person={person} data={data} width={width} height={height - 4} />;
+  } else {
+    body = <PeopleTable tab={tab} data={data} width={width} height={Math.max(1, height - 5)} selected={index} />;
+  }
+
+  const narrow = width < 100;
+  const hint: Record<Tab, string> = {
+    people: `${details ? "Esc list" : "Enter details · n add"} · d ${narrow ? "dis/enable" : "disable/enable"} · r role · g ${narrow ? "+group" : "add group"} · x ${narrow ? "-group" : "remove group"}`,
+    tokens: "n create token · x revoke",
+    consents: "x revoke approval",
+    "sign-ins": "x revoke sign-in",
+  };
+  return (
+    <Box flexDirection="column">
+      {tabs}
+      {body}
+      {busy ? <Spinner label={busy} /> : notice ? <Text color={notice.ok ? "green" : "red"}>{fit(`${notice.ok ? "✓" : "✗"} ${notice.text}`, width)}</Text> : loadError && data ? <Text color="red">{fit(`✗ ${loadError}`, width)}</Text> : null}
+      {overlay ? null : <Text dimColor>{fit(`${hint[tab]} · Tab ${narrow ? "list" : "next list"} · ? help`, width)}</Text>}
+    </Box>
+  );
+}
+
+function PeopleTable(props: { tab: Tab; data: PeopleData; width: number; height: number; selected: number }) {
+  const { tab, data, width } = props;
+  const wide = width >= 120;
+  const name = (id: string) => data.clients[id] ?? id;
+  let columns: Column[];
+  let rows: string[][];
+  let empty: string;
+  if (tab === "people") {
+    columns = [{ title: "EMAIL" }, ...(wide ? [{ title: "NAME", width: 18 }] : []), { title: "ROLE", width: 6 }, { title: "STATE", width: 8 }, { title: "GROUPS" }, { title: "VIA", width: wide ? 16 : 10 }, ...(wide ? [{ title: "LAST SIGN-IN", width: 16 }] : [])];
+    rows = data.users.map((u) => [u.email, ...(wide ? [u.name ?? ""] : []), u.role, u.disabled ? "disabled" : "active", u.groups.join(", ") || "-", via(u), ...(wide ? [u.lastSignInAt ? formatTime(u.lastSignInAt) : "never"] : [])]);
+    empty = "No people yet: n adds a local account; people who sign in through SSO appear here.";
+  } else if (tab === "tokens") {
+    columns = [{ title: "ID", width: 8 }, { title: "PERSON" }, { title: "VIRTUAL MCP", width: wide ? 20 : 12 }, { title: "STATE", width: 7 }, { title: "EXPIRES", width: 16 }, ...(wide ? [{ title: "LAST USED", width: 16 }] : [])];
+    rows = data.tokens.map((t) => [t.id.slice(0, 8), t.subject, t.virtualMcp ?? "*", tokenState(t, data.users), t.expiresAt ? formatTime(t.expiresAt) : "never", ...(wide ? [t.lastUsedAt ? formatTime(t.lastUsedAt) : "never"] : [])]);
+    empty = "No personal access tokens: n creates one.";
+  } else if (tab === "consents") {
+    columns = [{ title: "PERSON" }, { title: "CLIENT" }, { title: "SCOPE", width: wide ? 30 : 12 }, { title: "GRANTED", width: 16 }];
+    rows = data.consents.map((c) => [c.email, name(c.clientId), c.scope, formatTime(c.grantedAt)]);
+    empty = "Nobody has approved an AI client yet.";
+  } else {
+    columns = [{ title: "PERSON" }, { title: "CLIENT" }, { title: "VIRTUAL MCP", width: wide ? 20 : 12 }, { title: "STATE", width: wide ? 24 : 8 }, { title: "SIGNED IN", width: 16 }];
+    rows = data.grants.map((g) => [g.email, name(g.clientId), g.virtualMcp, g.revokedAt ? (wide && g.revokedReason ? `revoked: ${g.revokedReason}` : "revoked") : "active", formatTime(g.createdAt)]);
+    empty = "No AI client has signed in yet.";
+  }
+  return <Table columns={columns} rows={rows} width={width} height={props.height} selected={props.selected} empty={empty} />;
+}
+
+/** The three forms of this screen; each validates before sending and shows the server's refusal. */
+function PeopleForm(props: { which: "add-person" | "add-group" | "create-token"; person: UserDetails | undefined; width: number; client: ScreenProps["client"]; onDone: (result?: { notice?: string; token?: string; subject?: string }) => void }) {
+  const { client, person, onDone } = props;
+  const width = Math.min(props.width, 100);
+  if (props.which === "add-person") {
+    const fields: FormField[] = [
+      { name: "email", label: "Email", validate: (v) => (EMAIL.test(v.trim()) ? undefined : "enter an email address such as ada@example.com") },
+      { name: "name", label: "Name", placeholder: "optional" },
+      { name: "role", label: "Role", placeholder: "member or admin", validate: (v) => (["", "member", "admin"].includes(v.trim()) ? undefined : "type member or admin") },
+      { name: "password", label: "Password", mask: true, validate: (v) => (v.length >= MIN_PASSWORD_LENGTH ? undefined : `use at least ${MIN_PASSWORD_LENGTH} characters`) },
+      { name: "again", label: "Again", mask: true, validate: (v, all) => (v === all.password ? undefined : "the two passwords differ") },
+    ];
+    return (
+      <Form
+        title="Add a local account (signs in with a password)"
+        fields={fields}
+        width={width}
+        submitLabel="add"
+        onCancel={() => onDone()}
+        onSubmit={async (v) => {
+          const created = await client.send<UserDetails>("POST", "/users", { email: v.email!.trim(), name: v.name!.trim() || undefined, role: v.role!.trim() || "member", password: v.password });
+          onDone({ notice: `Added ${created.email} (${created.role}).` });
+        }}
+      />
+    );
+  }
+  if (props.which === "add-group") {
+    if (!person) return null;
+    return (
+      <Form
+        title={`Add ${person.email} to a group`}
+        fields={[{ name: "group", label: "Group", validate: (v) => (v.trim() === "" ? "type a group name" : v.trim().length > 256 ? "use at most 256 characters" : person.groups.includes(v.trim()) ? `${person.email} is in "${v.trim()}" already` : undefined) }]}
+        width={width}
+        submitLabel="add"
+        onCancel={() => onDone()}
+        onSubmit={async (v) => {
+          await client.send("POST", `/users/${encodeURIComponent(person.id)}/groups`, { group: v.group!.trim() });
+          onDone({ notice: `Added ${person.email} to "${v.group!.trim()}".` });
+        }}
+      />
+    );
+  }
+  return (
+    <Form
+      title="Create a personal access token (shown once)"
+      initial={{ user: person?.email ?? "" }}
+      fields={[
+        { name: "user", label: "Person (email)", validate: (v) => (/^[^\s@]+@[^\s@]+$/.test(v.trim()) ? undefined : "enter the email of the person the token acts for") },
+        { name: "vmcp", label: "Virtual MCP", placeholder: "empty: every Virtual MCP" },
+        { name: "expires", label: "Expires after", placeholder: "e.g. 30d, 12h; empty: never", validate: (v) => (v.trim() === "" || LIFETIME.test(v.trim()) ? undefined : "use a number with s, m, h or d, such as 30d") },
+      ]}
+      width={width}
+      submitLabel="create"
+      onCancel={() => onDone()}
+      onSubmit={async (v) => {
+        const created = await client.send<AccessTokenInfo & { token: string }>("POST", "/tokens", { user: v.user!.trim(), vmcp: v.vmcp!.trim() || undefined, expires: v.expires!.trim() || undefined });
+        onDone({ token: created.token, subject: created.subject });
+      }}
+    />
+  );
+}
+
+export const peopleScreen: ScreenDefinition = {
+  key: "p",
+  title: "People and access",
+  short: "People",
+  help: [
+    "Tab / ← → switch between People, Access tokens, OAuth consents and OAuth sign-ins.",
+    "↑ ↓ (or j k) select · Enter a person's details · R reload (also every 5 s).",
+    "People: n add a local account · d disable or enable (asks first) · r switch role admin/member (asks first)",
+    "        g add to a group · x remove from a group assigned here (groups from SSO change at the provider).",
+    "Access tokens: n create (the token is shown once) · x revoke (asks first).",
+    "OAuth consents: x revoke a person's approval of an AI client (its sign-ins end too; asks first).",
+    "OAuth sign-ins: x revoke one AI client sign-in: its tokens stop working at once (asks first).",
+  ],
+  Component: PeopleScreen,
+};
