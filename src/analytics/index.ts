@@ -1,8 +1,8 @@
 import { invalid } from "../errors/index.ts";
-import type { Store, UsageGrouping, UsageRow } from "../store/index.ts";
+import type { Store, UsageGrouping, UsageRow, UsageTimeline } from "../store/index.ts";
 import { USAGE_GROUPINGS } from "../store/index.ts";
 
-export type { UsageGrouping, UsageRow };
+export type { UsageGrouping, UsageRow, UsageTimeline };
 export { USAGE_GROUPINGS };
 
 /** The window when none is given: the last 24 hours. */
@@ -81,5 +81,21 @@ export class UsageAnalytics {
     const { by, since, until } = resolveUsageQuery(query, this.now());
     const rows = this.store.usage.toolCalls(by, since, until);
     return { by, since: new Date(since).toISOString(), until: new Date(until).toISOString(), rows };
+  }
+
+  /**
+   * Tool calls per step over the last `last` (default 5m, step 5s; at most
+   * 1000 buckets), with the window's totals and p50/p95: the TUI Overview.
+   * The window ends at the current step's end, so buckets stay aligned.
+   */
+  timeline(query: { last?: string | undefined; step?: string | undefined }): UsageTimeline & { since: string; until: string } {
+    const span = durationMs(query.last ?? "5m");
+    const step = durationMs(query.step ?? "5s");
+    if (span === undefined || span <= 0) throw invalid(`last must be a duration such as 5m or 1h, not "${query.last}".`);
+    if (step === undefined || step <= 0) throw invalid(`step must be a duration such as 5s or 1m, not "${query.step}".`);
+    if (span / step > 1000) throw invalid(`last/step gives more than 1000 buckets; choose a longer step.`);
+    const until = Math.ceil((this.now() + 1) / step) * step;
+    const since = until - Math.ceil(span / step) * step;
+    return { since: new Date(since).toISOString(), until: new Date(until).toISOString(), ...this.store.usage.timeline(since, until, step) };
   }
 }

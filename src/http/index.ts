@@ -202,6 +202,11 @@ export function createHttpApp(deps: HttpDeps) {
         .get("/consents", ({ query }) => deps.auth.grants.listConsents(query.user))
         .delete("/consents", ({ query, adminToken }) => {
           if (!query.user || !query.client) return jsonError(400, "Say whose approval to revoke: ?user=USER_ID&client=CLIENT_ID.");
+        // How many records a search or export would cover (the TUI's export progress bar).
+        .get("/audit/count", ({ query }) => {
+          const filter = auditFilterOf(query);
+          return filter instanceof Response ? filter : { count: admin.store.audit.count(filter) };
+        })
           return deps.auth.grants.revokeConsent(query.user, query.client, `admin token ${adminToken.name}`);
         })
         // Personal access tokens (src/auth/access-tokens.ts): the token itself is in the answer to POST only.
@@ -209,6 +214,8 @@ export function createHttpApp(deps: HttpDeps) {
         .post("/tokens", ({ body, set }) => {
           const input = (body ?? {}) as { user?: unknown; vmcp?: unknown; expires?: unknown };
           const vmcp = typeof input.vmcp === "string" && input.vmcp.trim() ? input.vmcp.trim() : undefined;
+        // Tool calls per step over ?last=5m&step=5s, with totals and p50/p95 (the TUI Overview's sparkline).
+        .get("/stats/timeline", ({ query }) => deps.analytics.timeline({ last: query.last, step: query.step }))
           const expires = typeof input.expires === "string" && input.expires.trim() ? parseLifetime(input.expires) : undefined;
           const created = deps.mcp.tokens.create({ subject: String(input.user ?? "").trim(), virtualMcp: vmcp, lifetimeMs: expires });
           set.status = 201;

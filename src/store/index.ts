@@ -29,7 +29,7 @@ export type { IdentityProviderRow } from "./repositories/identity-providers.ts";
 export type { OAuthClientRow, OAuthClientKind } from "./repositories/oauth-clients.ts";
 export type { OAuthTokenLookup, OAuthCodeRow, OAuthGrantRow, GrantListing, OAuthConsentRow } from "./repositories/oauth-grants.ts";
 export type { SecretRepository, AdminTokenRepository };
-export { USAGE_GROUPINGS, type UsageGrouping, type UsageRow, type UsageStatsRepository } from "./repositories/usage-stats.ts";
+export { USAGE_GROUPINGS, type UsageGrouping, type UsageRow, type UsageTimeline, type UsageStatsRepository } from "./repositories/usage-stats.ts";
 export { LATEST_SCHEMA_VERSION };
 
 /** The open store: repositories plus a transaction boundary. Drizzle stays inside. */

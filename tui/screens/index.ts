@@ -1,4 +1,6 @@
 import { overviewScreen } from "./OverviewScreen.tsx";
+import { peopleScreen } from "./PeopleScreen.tsx";
+import { ssoScreen } from "./SsoScreen.tsx";
 import { liveCallsScreen } from "./LiveCalls.tsx";
 import { auditScreen } from "./Audit.tsx";
 import { peopleScreen } from "./PeopleScreen.tsx";
@@ -10,6 +12,8 @@ export type { ScreenDefinition, ScreenProps } from "./types.ts";
 /** Every screen, in footer order. */
 export const SCREENS: ScreenDefinition[] = [
   overviewScreen,
+  peopleScreen,
+  ssoScreen,
   liveCallsScreen,
   peopleScreen,
   ssoScreen,

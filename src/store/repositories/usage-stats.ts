@@ -87,4 +87,47 @@ export class UsageStatsRepository {
       ORDER BY calls DESC, ${names}`;
     return this.db.$client.query(sql).all({ since, until }) as UsageRow[];
   }
+
+  /**
+   * Tool calls per `stepMs` bucket in [since, until) (the Overview's
+   * sparkline), with the window's totals and nearest-rank p50/p95 latency
+   * of the calls that were not denied. Empty buckets are included.
+   */
+  timeline(since: number, until: number, stepMs: number): UsageTimeline {
+    const client = this.db.$client;
+    const where = "at >= $since AND at < $until AND kind = 'mcp' AND method = 'tools/call'";
+    const rows = client
+      .query(`SELECT (at - $since) / $step AS bucket, COUNT(*) AS calls, SUM(outcome IN ('error', 'timeout')) AS errors, SUM(outcome = 'denied') AS denied FROM audit_records WHERE ${where} GROUP BY bucket`)
+      .all({ since, until, step: stepMs }) as { bucket: number; calls: number; errors: number; denied: number }[];
+    const count = Math.ceil((until - since) / stepMs);
+    const buckets = Array.from({ length: count }, (_, i) => ({ at: since + i * stepMs, calls: 0, errors: 0, denied: 0 }));
+    const total = { calls: 0, ok: 0, errors: 0, denied: 0, p50Ms: null as number | null, p95Ms: null as number | null };
+    for (const row of rows) {
+      const bucket = buckets[Math.floor(row.bucket)];
+      if (!bucket) continue;
+      bucket.calls = row.calls;
+      bucket.errors = row.errors;
+      bucket.denied = row.denied;
+    }
+    const totals = client
+      .query(`SELECT COUNT(*) AS calls, COALESCE(SUM(outcome = 'ok'), 0) AS ok, COALESCE(SUM(outcome IN ('error', 'timeout')), 0) AS errors, COALESCE(SUM(outcome = 'denied'), 0) AS denied FROM audit_records WHERE ${where}`)
+      .get({ since, until }) as { calls: number; ok: number; errors: number; denied: number };
+    Object.assign(total, totals);
+    const latency = client
+      .query(
+        `WITH ranked AS (SELECT duration_ms, ROW_NUMBER() OVER (ORDER BY duration_ms) AS rank, COUNT(*) OVER () AS n FROM audit_records WHERE ${where} AND outcome <> 'denied' AND duration_ms IS NOT NULL)
+         SELECT MAX(CASE WHEN rank = (n + 1) / 2 THEN duration_ms END) AS p50Ms, MAX(CASE WHEN rank = (95 * n + 99) / 100 THEN duration_ms END) AS p95Ms FROM ranked WHERE rank = (n + 1) / 2 OR rank = (95 * n + 99) / 100`,
+      )
+      .get({ since, until }) as { p50Ms: number | null; p95Ms: number | null } | null;
+    total.p50Ms = latency?.p50Ms ?? null;
+    total.p95Ms = latency?.p95Ms ?? null;
+    return { stepMs, buckets, total };
+  }
+}
+
+/** Tool calls over time: per bucket, and over the whole window. */
+export interface UsageTimeline {
+  stepMs: number;
+  buckets: { at: number; calls: number; errors: number; denied: number }[];
+  total: { calls: number; ok: number; errors: number; denied: number; p50Ms: number | null; p95Ms: number | null };
 }
