@@ -6,6 +6,8 @@ import { hashToken, type SecretStore } from "../secrets/index.ts";
 import type { Store } from "../store/index.ts";
 import { VERSION } from "../version.ts";
 import type { GatewayConfigService } from "./gateway-config.ts";
+import { ConnectorAdmin } from "./connector-admin.ts";
+import type { ConnectorSpec } from "../connectors/index.ts";
 
 export { issueAdminToken } from "./tokens.ts";
 
@@ -34,6 +36,9 @@ export interface ConnectorStatus {
   tools: number;
   prompts: number;
   resources: number;
+  /** Its definition (secret references, never values): what the TUI's edit form starts from. */
+  spec: ConnectorSpec;
+  timeoutMs: number;
 }
 
 export interface VirtualMcpStatus {
@@ -140,6 +145,8 @@ export class AdminService {
       tools: c.catalogue.tools.length,
       prompts: c.catalogue.prompts.length,
       resources: c.catalogue.resources.length + c.catalogue.resourceTemplates.length,
+      spec: c.definition.spec,
+      timeoutMs: c.definition.timeoutMs,
     }));
   }
 
@@ -215,6 +222,14 @@ export class AdminService {
     if (definition.slug !== slug) throw invalid(`The definition's slug "${definition.slug}" is not the "${slug}" of the URL; a slug cannot be changed (create the new one, then delete the old).`);
     const report = await config.putVirtualMcp(definition, actor);
     return { ...report, virtualMcp: this.virtualMcp(slug) };
+  }
+
+  private connectorAdmin: ConnectorAdmin | undefined;
+
+  /** One connector at a time (put, test, restart, logs) and the secrets by name (src/admin/connector-admin.ts). */
+  get connectorsAndSecrets(): ConnectorAdmin {
+    this.connectorAdmin ??= new ConnectorAdmin({ store: this.deps.store, secrets: this.deps.secrets, running: () => this.running });
+    return this.connectorAdmin;
   }
 
   deleteConnector(name: string, actor?: string) {

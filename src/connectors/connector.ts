@@ -1,6 +1,7 @@
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
 import type { Prompt, Resource, ResourceTemplate, Tool } from "@modelcontextprotocol/sdk/types.js";
 import { MintgateError } from "../errors/index.ts";
+import { Redactor } from "../audit/redact.ts";
 import { log } from "../log/index.ts";
 import { expandSecretReferences } from "../secrets/index.ts";
 import { StreamableHttpUpstreamTransport } from "./http-transport.ts";
@@ -25,6 +26,8 @@ const BACKOFF_MAX_MS = 30_000;
 const STABLE_AFTER_MS = 30_000;
 /** A list with more pages than this is cut off, so a looping cursor cannot hang us. */
 const MAX_LIST_PAGES = 100;
+/** Stderr lines of a stdio upstream kept for the admin views, across its restarts. */
+export const STDERR_KEPT_LINES = 200;
 
 export interface ConnectorDeps {
   resolveSecret(name: string): string;
@@ -62,6 +65,11 @@ export class Connector {
   /** Upstream resource subscriptions, shared by every session that asked (refcounted by listener). */
   private readonly resourceListeners = new Map<string, Set<(uri: string) => void>>();
   private readonly stateListeners = new Set<Listener>();
+  /** The last stderr lines of every child this connector ran, oldest first once full (a ring). */
+  private readonly stderrRing: string[] = [];
+  private stderrNext = 0;
+  /** The secret values this connector resolved: replaced by [secret:NAME] in its stderr lines and errors. */
+  private readonly redactor = new Redactor([]);
 
   constructor(
     readonly definition: ConnectorDefinition,
@@ -82,9 +90,36 @@ export class Connector {
     return () => this.stateListeners.delete(listener);
   }
 
-  /** Last stderr lines of a stdio upstream, for the admin views. */
+  /**
+   * The last stderr lines (up to 200) of this connector's stdio children,
+   * oldest first, with the secret values it was given replaced by [secret:NAME].
+   */
   recentStderr(): string[] {
-    return (this.stdio ?? this.lastStdio)?.recentStderr() ?? [];
+    const ring = this.stderrRing;
+    if (ring.length < STDERR_KEPT_LINES) return ring.slice();
+    return ring.slice(this.stderrNext).concat(ring.slice(0, this.stderrNext));
+  }
+
+  private keepStderrLine(line: string): void {
+    if (this.stderrRing.length < STDERR_KEPT_LINES) {
+      this.stderrRing.push(line);
+    } else {
+      this.stderrRing[this.stderrNext] = line;
+      this.stderrNext = (this.stderrNext + 1) % STDERR_KEPT_LINES;
+    }
+  }
+
+  /** `text` with the secret values this connector resolved replaced, as the audit trail does. */
+  redact(text: string): string {
+    return this.redactor.text(text);
+  }
+
+  /** Stops and starts again now (an admin asked), with the backoff started over. */
+  async restart(): Promise<void> {
+    await this.stop();
+    this.attempt = 0;
+    this.restarts++;
+    void this.start();
   }
 
   /** Starts connecting in the background; resolves when the first attempt settles. */
@@ -165,7 +200,7 @@ export class Connector {
       const session = new UpstreamSession(this.name, transport, { endOnTransportError: this.definition.spec.kind === "sse" });
       this.session = session;
       session.onClose = (reason) => {
-        if (generation === this.generation && !this.stopping) this.fail(`the upstream ${this.describeExit() ?? reason}`);
+        if (generation === this.generation && !this.stopping) this.fail(this.lastStdio?.startFailure ?? `the upstream ${this.describeExit() ?? reason}`);
       };
       session.onNotification = (method, params) => {
         if (generation !== this.generation) return;
@@ -213,6 +248,7 @@ export class Connector {
   private fail(reason: string): void {
     const delay = Math.min((this.deps.backoffFirstMs ?? BACKOFF_FIRST_MS) * 2 ** this.attempt, BACKOFF_MAX_MS);
     this.attempt++;
+    reason = this.redact(reason);
     this.lastError = reason;
     this.generation++;
     void this.teardown();
@@ -243,11 +279,24 @@ export class Connector {
 
   private async openTransport(): Promise<Transport> {
     const spec = this.definition.spec;
-    const expand = (value: string) => expandSecretReferences(value, (name) => this.deps.resolveSecret(name));
+    const expand = (value: string) =>
+      expandSecretReferences(value, (name) => {
+        const secret = this.deps.resolveSecret(name);
+        this.redactor.addSecret(name, secret);
+        return secret;
+      });
     const expandAll = (values: Record<string, string>) => Object.fromEntries(Object.entries(values).map(([k, v]) => [k, expand(v)]));
     switch (spec.kind) {
       case "stdio": {
-        const transport = new StdioUpstreamTransport({ name: this.name, command: spec.command, args: spec.args, cwd: spec.cwd, env: expandAll(spec.env) });
+        const transport = new StdioUpstreamTransport({
+          name: this.name,
+          command: spec.command,
+          args: spec.args,
+          cwd: spec.cwd,
+          env: expandAll(spec.env),
+          redact: (line) => this.redact(line),
+          onStderrLine: (line) => this.keepStderrLine(line),
+        });
         this.stdio = transport;
         this.lastStdio = transport;
         return transport;

@@ -26,6 +26,10 @@ export interface StdioUpstreamOptions {
   cwd?: string | undefined;
   /** Fully resolved values (no secret references left). */
   env: Record<string, string>;
+  /** Applied to every stderr line before it is logged or kept (the child may print the secrets it was given). */
+  redact?: ((line: string) => string) | undefined;
+  /** Called with each (redacted) stderr line. */
+  onStderrLine?: ((line: string) => void) | undefined;
 }
 
 export interface ExitInfo {
@@ -83,6 +87,9 @@ export class StdioUpstreamTransport implements Transport {
     this.finished = new Promise((resolve) => (this.resolveFinished = resolve));
   }
 
+  /** Why the child could not be started (not found, not executable, no such cwd); undefined otherwise. */
+  startFailure: string | undefined;
+
   /** The child's process id (also its process group id) once spawned. */
   get pid(): number | undefined {
     return this.child?.pid;
@@ -118,8 +125,11 @@ export class StdioUpstreamTransport implements Transport {
       // detached: the child calls setsid, so it leads its own process group.
       child = Bun.spawn({ cmd: [command, ...args], cwd, env, stdin: "pipe", stdout: "pipe", stderr: "pipe", detached: true });
     } catch (error) {
+      const failure = this.spawnError(error);
+      // Before markGone: onclose runs inside it, and whoever hears it wants the reason.
+      this.startFailure = failure.message;
       this.markGone();
-      return Promise.reject(this.spawnError(error));
+      return Promise.reject(failure);
     }
     this.child = child;
     const stdout = this.pump(child.stdout, (chunk) => this.handleStdout(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)));
@@ -234,8 +244,10 @@ export class StdioUpstreamTransport implements Transport {
   }
 
   private addStderrLine(raw: string): void {
-    const line = raw.endsWith("\r") ? raw.slice(0, -1) : raw;
-    if (line.trim() === "") return;
+    const trimmed = raw.endsWith("\r") ? raw.slice(0, -1) : raw;
+    if (trimmed.trim() === "") return;
+    const line = this.options.redact ? this.options.redact(trimmed) : trimmed;
+    this.options.onStderrLine?.(line);
     log.info("upstream stderr", { connector: this.options.name, line });
     if (this.stderrRing.length < STDERR_KEPT_LINES) {
       this.stderrRing.push(line);

@@ -44,8 +44,12 @@ function auditFilterOf(query: Record<string, string | undefined>) {
   return { since, until, person: query.user, virtualMcp: query.vmcp, tool: query.tool, outcome: query.outcome, kind: query.kind };
 }
 
-/** Admin API changes whose service records its own before/after (config, connectors, Virtual MCPs, approvals, policies). */
-const SELF_RECORDING = /^\/admin\/api\/(config|connectors\/|virtual-mcps\/)/;
+/**
+ * Admin API changes whose service records its own before/after (config, a connector's PUT and DELETE, Virtual MCPs,
+ * approvals, policies) — and secrets, whose request body (the value) must never be recorded. A connector's restart
+ * and test are recorded here.
+ */
+const SELF_RECORDING = /^\/admin\/api\/(config|connectors\/(?!test$)[^/]+$|virtual-mcps\/|secrets\/)/;
 const ADMIN_BODY_LIMIT = 16 * 1024;
 
 /**
@@ -162,6 +166,16 @@ export function createHttpApp(deps: HttpDeps) {
         .patch("/sso-providers/:name", ({ params, body }) => sso.update(params.name, (body ?? {}) as Parameters<typeof sso.update>[1]))
         .get("/connectors", () => admin.connectors())
         .delete("/connectors/:name", ({ params, adminToken }) => admin.deleteConnector(params.name, `admin token ${adminToken.name}`))
+        // One connector (a mintgate.yaml `connectors` entry as JSON, checked like the file); a test runs a temporary
+        // one (never left running, never added); restart; a stdio connector's last stderr lines (secret values replaced).
+        .put("/connectors/:name", ({ params, body, adminToken }) => admin.connectorsAndSecrets.put(params.name, body, `admin token ${adminToken.name}`))
+        .post("/connectors/test", ({ body, query }) => admin.connectorsAndSecrets.test(body, query.timeoutMs ? Number(query.timeoutMs) : undefined))
+        .post("/connectors/:name/restart", ({ params }) => admin.connectorsAndSecrets.restart(params.name))
+        .get("/connectors/:name/logs", ({ params }) => admin.connectorsAndSecrets.logs(params.name))
+        // Secrets by name: a value goes in (PUT {value}) and never comes out, nor into an admin record.
+        .get("/secrets", () => admin.connectorsAndSecrets.secrets())
+        .put("/secrets/:name", ({ params, body, adminToken }) => admin.connectorsAndSecrets.setSecret(decodeURIComponent(params.name), body, `admin token ${adminToken.name}`))
+        .delete("/secrets/:name", ({ params, adminToken }) => admin.connectorsAndSecrets.deleteSecret(decodeURIComponent(params.name), `admin token ${adminToken.name}`))
         .get("/virtual-mcps", () => admin.virtualMcps())
         .get("/virtual-mcps/:slug", ({ params }) => admin.virtualMcp(params.slug))
         // One Virtual MCP's mintgate.yaml entry as JSON (or YAML): created or replaced, checked like the file.
@@ -202,11 +216,6 @@ export function createHttpApp(deps: HttpDeps) {
         .get("/consents", ({ query }) => deps.auth.grants.listConsents(query.user))
         .delete("/consents", ({ query, adminToken }) => {
           if (!query.user || !query.client) return jsonError(400, "Say whose approval to revoke: ?user=USER_ID&client=CLIENT_ID.");
-        // How many records a search or export would cover (the TUI's export progress bar).
-        .get("/audit/count", ({ query }) => {
-          const filter = auditFilterOf(query);
-          return filter instanceof Response ? filter : { count: admin.store.audit.count(filter) };
-        })
           return deps.auth.grants.revokeConsent(query.user, query.client, `admin token ${adminToken.name}`);
         })
         // Personal access tokens (src/auth/access-tokens.ts): the token itself is in the answer to POST only.
@@ -214,8 +223,6 @@ export function createHttpApp(deps: HttpDeps) {
         .post("/tokens", ({ body, set }) => {
           const input = (body ?? {}) as { user?: unknown; vmcp?: unknown; expires?: unknown };
           const vmcp = typeof input.vmcp === "string" && input.vmcp.trim() ? input.vmcp.trim() : undefined;
-        // Tool calls per step over ?last=5m&step=5s, with totals and p50/p95 (the TUI Overview's sparkline).
-        .get("/stats/timeline", ({ query }) => deps.analytics.timeline({ last: query.last, step: query.step }))
           const expires = typeof input.expires === "string" && input.expires.trim() ? parseLifetime(input.expires) : undefined;
           const created = deps.mcp.tokens.create({ subject: String(input.user ?? "").trim(), virtualMcp: vmcp, lifetimeMs: expires });
           set.status = 201;

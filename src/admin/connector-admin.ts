@@ -1,0 +1,135 @@
+import { recordAdminChange } from "../audit/index.ts";
+import { DEFAULT_PROBE_TIMEOUT_MS, probeConnector, type ConnectorDefinition, type ProbeResult } from "../connectors/index.ts";
+import { conflict, invalid, MintgateError, notFound } from "../errors/index.ts";
+import type { Gateway } from "../gateway/index.ts";
+import { secretReferencesIn, type SecretInfo, type SecretStore } from "../secrets/index.ts";
+import type { Store } from "../store/index.ts";
+import type { ApplyReport, GatewayConfigService } from "./gateway-config.ts";
+
+/** A secret as the admin API shows it: never its value; with the connectors that reference it. */
+export interface SecretListing extends SecretInfo {
+  usedBy: string[];
+}
+
+/** How long a connector test may take at most, whatever the request asks. */
+const MAX_PROBE_TIMEOUT_MS = 60_000;
+
+/**
+ * Connectors and secrets through the admin API (the TUI's Connectors and
+ * Secrets screens): one connector created or replaced at a time (validated
+ * like mintgate.yaml, through GatewayConfigService.apply), tested without
+ * being added, restarted, its stderr read; secrets set and deleted by name.
+ * A secret's value goes in and never comes out: not in answers, errors or
+ * admin records.
+ */
+export class ConnectorAdmin {
+  constructor(
+    private readonly deps: {
+      store: Store;
+      secrets: SecretStore;
+      running: () => { gateway: Gateway; config: GatewayConfigService };
+    },
+  ) {}
+
+  /**
+   * The JSON body of PUT /connectors/:name or POST /connectors/test (a
+   * `connectors` entry of mintgate.yaml, `name` optional) as a definition,
+   * checked by the file's own reader; problems come back one per line.
+   */
+  async definitionOf(name: string, body: unknown): Promise<ConnectorDefinition> {
+    if (body === null || typeof body !== "object" || Array.isArray(body)) {
+      throw invalid('Send the connector as a JSON object, e.g. {"kind": "stdio", "command": "npx", "args": ["-y", "server"], "env": {"TOKEN": "${secret:NAME}"}}.');
+    }
+    const { name: named, ...spec } = body as Record<string, unknown>;
+    if (named !== undefined && named !== name) throw invalid(`The body names connector "${String(named)}" but the URL names "${name}"; a connector cannot be renamed (add the new one, then delete the old).`);
+    const text = JSON.stringify({ connectors: [{ name, ...spec }] }, null, 2);
+    try {
+      const config = await this.deps.running().config.parse(text, "request");
+      return config.connectors[0]!;
+    } catch (error) {
+      // The file reader's "request:LINE: " prefixes mean nothing for a JSON body.
+      if (error instanceof MintgateError) throw new MintgateError(error.kind, error.message.replace(/^request:\d+: /gm, ""));
+      throw error;
+    }
+  }
+
+  /** PUT /connectors/:name: creates or replaces that connector alone; the others keep running. */
+  async put(name: string, body: unknown, actor: string): Promise<ApplyReport & { created: boolean }> {
+    const definition = await this.definitionOf(name, body);
+    const { config } = this.deps.running();
+    const created = !config.current().connectors.some((c) => c.name === name);
+    const report = await config.apply({ connectors: [definition], virtualMcps: [] }, { actor });
+    return { ...report, created };
+  }
+
+  /** POST /connectors/test: a temporary connector from the spec, its tools listed, stopped again. */
+  async test(body: unknown, timeoutMs: number | undefined): Promise<ProbeResult> {
+    const named = (body as { name?: unknown } | null)?.name;
+    const definition = await this.definitionOf(typeof named === "string" ? named : "test", body);
+    const timeout = timeoutMs !== undefined && Number.isFinite(timeoutMs) && timeoutMs > 0 ? Math.min(timeoutMs, MAX_PROBE_TIMEOUT_MS) : DEFAULT_PROBE_TIMEOUT_MS;
+    return probeConnector(definition, { resolveSecret: (secret) => this.deps.secrets.resolveSecret(secret) }, timeout);
+  }
+
+  private connector(name: string) {
+    const connector = this.deps.running().gateway.pool.get(name);
+    if (!connector) throw notFound(`There is no connector "${name}".`);
+    return connector;
+  }
+
+  /** POST /connectors/:name/restart: stopped and started again now. */
+  async restart(name: string): Promise<{ name: string; state: string; restarts: number }> {
+    const connector = this.connector(name);
+    await connector.restart();
+    return { name, state: connector.state.status, restarts: connector.restarts };
+  }
+
+  /** GET /connectors/:name/logs: a stdio connector's last stderr lines (secret values replaced). */
+  logs(name: string): { name: string; kind: string; lines: string[] } {
+    const connector = this.connector(name);
+    return { name, kind: connector.definition.spec.kind, lines: connector.recentStderr() };
+  }
+
+  /** The connectors whose env or headers reference each secret. */
+  private references(): Map<string, string[]> {
+    const users = new Map<string, string[]>();
+    for (const connector of this.deps.store.gatewayConfig.connectors()) {
+      const spec = connector.spec;
+      const values = spec.kind === "stdio" ? Object.values(spec.env) : spec.kind === "builtin" ? [] : Object.values(spec.headers);
+      for (const secret of new Set(values.flatMap(secretReferencesIn))) users.set(secret, [...(users.get(secret) ?? []), connector.name]);
+    }
+    return users;
+  }
+
+  secrets(): SecretListing[] {
+    const users = this.references();
+    return this.deps.secrets.list().map((info) => ({ ...info, usedBy: users.get(info.name) ?? [] }));
+  }
+
+  /** PUT /secrets/:name {value}: stored encrypted; connectors that use it reconnect with the new value. */
+  async setSecret(name: string, body: unknown, actor: string): Promise<SecretListing> {
+    const value = (body as { value?: unknown } | null)?.value;
+    if (typeof value !== "string") throw invalid('Send {"value": "<the secret>"}: the value must be a string.');
+    const existed = this.deps.store.secrets.get(name) !== undefined;
+    let info!: SecretInfo;
+    this.deps.store.transaction(() => {
+      info = this.deps.secrets.set(name, value);
+      // The name and version only: the value is never recorded.
+      recordAdminChange(this.deps.store, { actor, action: existed ? "secret.update" : "secret.create", target: name, after: { version: info.version } });
+    });
+    // A connector referencing it has a new credential version: sync reconnects it.
+    await this.deps.running().gateway.sync();
+    return { ...info, usedBy: this.references().get(name) ?? [] };
+  }
+
+  /** DELETE /secrets/:name: refused while a connector references it. */
+  deleteSecret(name: string, actor: string): { deleted: string } {
+    const info = this.deps.secrets.info(name);
+    const users = this.references().get(name) ?? [];
+    if (users.length > 0) throw conflict(`Secret "${name}" is used by connector ${users.map((u) => `"${u}"`).join(", ")}; remove the reference there first.`);
+    this.deps.store.transaction(() => {
+      this.deps.secrets.delete(name);
+      recordAdminChange(this.deps.store, { actor, action: "secret.delete", target: name, before: { version: info.version } });
+    });
+    return { deleted: name };
+  }
+}

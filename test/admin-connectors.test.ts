@@ -1,0 +1,259 @@
+/**
+ * The admin API behind the TUI's Connectors and Secrets screens, against the
+ * real binary: one connector put at a time (checked like mintgate.yaml), a
+ * test that never leaves anything running, restart, a stdio connector's
+ * stderr (secret values replaced), secrets by name with the value nowhere in
+ * an answer or an admin record.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { Database } from "bun:sqlite";
+import { join } from "node:path";
+import { REPO_ROOT, startGateway, tempDir, waitFor, type RunningGateway } from "./harness.ts";
+
+const ECHO_STDIO = join(REPO_ROOT, "test", "fixtures", "echo-stdio.ts");
+const SECRET_VALUE = "sk-live-7f3a9c2e-never-shown";
+/** A stdio server that says its token on stderr (as careless servers do), then $LINES more lines, then serves. */
+const NOISY_SCRIPT = `echo "noisy: starting with token $API_TOKEN" >&2; i=0; while [ $i -lt "\${LINES:-0}" ]; do echo "noisy line $i" >&2; i=$((i+1)); done; exec "$0" "$1"`;
+const noisySpec = (lines: number) => ({ kind: "stdio", command: "sh", args: ["-c", NOISY_SCRIPT, process.execPath, ECHO_STDIO], env: { API_TOKEN: "${secret:api-token}", LINES: String(lines) } });
+const connectorState = async (name: string) => ((await api("GET", "/connectors")).json as { name: string; state: string }[]).find((c) => c.name === name)?.state;
+
+let gateway: RunningGateway;
+let api: (method: string, path: string, body?: unknown) => Promise<{ status: number; text: string; json: any }>;
+
+beforeAll(async () => {
+  gateway = await startGateway({ dataDir: join(tempDir("mintgate-admin-connectors"), "d") });
+  api = async (method, path, body) => {
+    const response = await fetch(`${gateway.url}/admin/api${path}`, {
+      method,
+      headers: { authorization: `Bearer ${gateway.adminToken()}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
+      body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
+    });
+    const text = await response.text();
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      json = undefined;
+    }
+    return { status: response.status, text, json };
+  };
+});
+afterAll(() => gateway.stop());
+
+/** Every admin record's text, for "the value is nowhere". */
+function auditText(): string {
+  const db = new Database(join(gateway.dataDir, "mintgate.db"), { readonly: true });
+  try {
+    return JSON.stringify(db.query("SELECT * FROM audit_records WHERE kind = 'admin'").all());
+  } finally {
+    db.close();
+  }
+}
+
+function adminRecords(): { method: string; exposed_name: string | null; detail: string | null; outcome: string }[] {
+  const db = new Database(join(gateway.dataDir, "mintgate.db"), { readonly: true });
+  try {
+    return db.query("SELECT method, exposed_name, detail, outcome FROM audit_records WHERE kind = 'admin' ORDER BY id").all() as never;
+  } finally {
+    db.close();
+  }
+}
+
+describe("secrets by name", () => {
+  test("set, list and delete; the value is in no answer and no admin record", async () => {
+    const set = await api("PUT", "/secrets/api-token", { value: SECRET_VALUE });
+    expect(set.status).toBe(200);
+    expect(set.json).toMatchObject({ name: "api-token", version: 1, usedBy: [] });
+    expect(set.text).not.toContain(SECRET_VALUE);
+
+    const again = await api("PUT", "/secrets/api-token", { value: SECRET_VALUE + "-2" });
+    expect(again.json.version).toBe(2);
+    expect(again.text).not.toContain(SECRET_VALUE);
+
+    const listed = await api("GET", "/secrets");
+    expect(listed.status).toBe(200);
+    expect(listed.json.map((s: { name: string }) => s.name)).toContain("api-token");
+    const entry = listed.json.find((s: { name: string }) => s.name === "api-token");
+    expect(Object.keys(entry).sort()).toEqual(["createdAt", "keyVersion", "name", "updatedAt", "usedBy", "version"]);
+    expect(listed.text).not.toContain(SECRET_VALUE);
+
+    await api("PUT", "/secrets/throwaway", { value: "throwaway-value-123" });
+    const deleted = await api("DELETE", "/secrets/throwaway");
+    expect(deleted.status).toBe(200);
+    expect(deleted.json).toEqual({ deleted: "throwaway" });
+    expect((await api("GET", "/secrets")).json.map((s: { name: string }) => s.name)).not.toContain("throwaway");
+    expect((await api("DELETE", "/secrets/throwaway")).status).toBe(404);
+
+    const records = adminRecords().filter((r) => r.method.startsWith("secret."));
+    expect(records.map((r) => `${r.method} ${r.exposed_name}`)).toEqual(["secret.create api-token", "secret.update api-token", "secret.create throwaway", "secret.delete throwaway"]);
+    const audit = auditText();
+    expect(audit).not.toContain(SECRET_VALUE);
+    expect(audit).not.toContain("throwaway-value-123");
+    // Not recorded twice (the generic request hook would keep the body).
+    expect(adminRecords().some((r) => r.method.startsWith("PUT /secrets"))).toBe(false);
+  });
+
+  test("refusals name the problem without the value", async () => {
+    const bad = await api("PUT", "/secrets/9bad", { value: SECRET_VALUE });
+    expect(bad.status).toBe(400);
+    expect(bad.json.message).toContain('"9bad" is not a valid secret name');
+    expect(bad.text).not.toContain(SECRET_VALUE);
+    const empty = await api("PUT", "/secrets/empty", { value: "" });
+    expect(empty.status).toBe(400);
+    const notString = await api("PUT", "/secrets/x", { value: 42 });
+    expect(notString.status).toBe(400);
+    expect(notString.json.message).toContain('{"value"');
+    const notJson = await api("PUT", "/secrets/x", `{"value": "${SECRET_VALUE}"`);
+    expect(notJson.status).toBe(400);
+    expect(notJson.text).not.toContain(SECRET_VALUE);
+    expect(auditText()).not.toContain(SECRET_VALUE);
+  });
+});
+
+describe("connectors one at a time", () => {
+  test("a stdio connector put by the API runs; its stderr is kept (last 200 lines) with the secret value replaced", async () => {
+    const spec = noisySpec(230);
+    const put = await api("PUT", "/connectors/noisy", spec);
+    expect(put.status).toBe(200);
+    expect(put.json).toMatchObject({ created: true, changes: ["created connector noisy"] });
+
+    const ready = await waitFor("noisy ready", async () => {
+      const list = (await api("GET", "/connectors")).json as { name: string; state: string; tools: number; spec: unknown; timeoutMs: number }[];
+      const noisy = list.find((c) => c.name === "noisy");
+      return noisy?.state === "ready" && noisy;
+    });
+    expect(ready.tools).toBe(1);
+    expect(ready.spec).toEqual(spec);
+    expect(ready.timeoutMs).toBe(60_000);
+
+    // 232 lines written: the last 200 are kept.
+    const logs = await waitFor("the last stderr line", async () => {
+      const { json } = await api("GET", "/connectors/noisy/logs");
+      return json.lines.at(-1) === "echo-stdio: ready" && json;
+    });
+    expect(logs.kind).toBe("stdio");
+    expect(logs.lines).toHaveLength(200);
+    expect(logs.lines[0]).toBe("noisy line 31");
+    expect(logs.lines.at(-2)).toBe("noisy line 229");
+
+    // Fewer lines: the token line stays, with the secret's value replaced by its name.
+    expect((await api("PUT", "/connectors/noisy", noisySpec(2))).json.changes).toEqual(["updated connector noisy"]);
+    await waitFor("ready after the edit", async () => (await connectorState("noisy")) === "ready");
+    const quiet = await waitFor("the new child's lines", async () => {
+      const { json } = await api("GET", "/connectors/noisy/logs");
+      return json.lines.at(-1) === "echo-stdio: ready" && json;
+    });
+    expect(quiet.lines).toEqual(["noisy: starting with token [secret:api-token]", "noisy line 0", "noisy line 1", "echo-stdio: ready"]);
+
+    // A restart keeps the earlier child's lines before the new one's.
+    const restarted = await api("POST", "/connectors/noisy/restart");
+    expect(restarted.status).toBe(200);
+    expect(restarted.json).toMatchObject({ name: "noisy", restarts: 1 });
+    await waitFor("ready again", async () => (await connectorState("noisy")) === "ready");
+    const after = await waitFor("both children's lines", async () => {
+      const { json } = await api("GET", "/connectors/noisy/logs");
+      return json.lines.length === 8 && (json as { lines: string[] });
+    });
+    expect(after.lines.filter((l) => l === "noisy: starting with token [secret:api-token]")).toHaveLength(2);
+    expect(JSON.stringify(after)).not.toContain(SECRET_VALUE);
+    // The gateway's own log lines for the child's stderr are redacted too.
+    expect(gateway.output()).toContain("[secret:api-token]");
+    expect(gateway.output()).not.toContain(SECRET_VALUE);
+
+    // The restart left an admin record; the put left the connector's own before/after.
+    const methods = adminRecords().map((r) => `${r.method} ${r.exposed_name}`);
+    expect(methods).toContain("connector.create noisy");
+    expect(methods).toContain("connector.update noisy");
+    expect(methods).toContain("POST /connectors/noisy/restart noisy/restart");
+    expect(auditText()).not.toContain(SECRET_VALUE);
+
+    // Referenced: the secret cannot be deleted; a new value reconnects the connector.
+    const refused = await api("DELETE", "/secrets/api-token");
+    expect(refused.status).toBe(409);
+    expect(refused.json.message).toContain('used by connector "noisy"');
+    const listed = (await api("GET", "/secrets")).json.find((s: { name: string }) => s.name === "api-token");
+    expect(listed.usedBy).toEqual(["noisy"]);
+  });
+
+  test("put validates like mintgate.yaml and says what is wrong", async () => {
+    const noCommand = await api("PUT", "/connectors/broken", { kind: "stdio", args: [] });
+    expect(noCommand.status).toBe(400);
+    expect(noCommand.json.message).toBe('stdio connector "broken" has no "command"');
+    const unknownSecret = await api("PUT", "/connectors/broken", { kind: "http", url: "http://127.0.0.1:1/mcp", headers: { Authorization: "Bearer ${secret:nope}" } });
+    expect(unknownSecret.status).toBe(400);
+    expect(unknownSecret.json.message).toContain("nope");
+    const badUrl = await api("PUT", "/connectors/broken", { kind: "sse", url: "ftp://x" });
+    expect(badUrl.status).toBe(400);
+    expect(badUrl.json.message).toContain("must be an http:// or https:// URL");
+    const renamed = await api("PUT", "/connectors/broken", { name: "other", kind: "builtin", server: "demo" });
+    expect(renamed.status).toBe(400);
+    expect(renamed.json.message).toContain("cannot be renamed");
+    const badName = await api("PUT", "/connectors/bad.name", { kind: "builtin", server: "demo" });
+    expect(badName.status).toBe(400);
+    expect((await api("GET", "/connectors")).json.map((c: { name: string }) => c.name)).not.toContain("broken");
+  });
+
+  test("an edit replaces just that connector; delete removes it", async () => {
+    expect((await api("PUT", "/connectors/demo", { kind: "builtin", server: "demo" })).json.created).toBe(true);
+    const edited = await api("PUT", "/connectors/demo", { kind: "builtin", server: "demo", timeout: "30s" });
+    expect(edited.json).toMatchObject({ created: false, changes: ["updated connector demo"] });
+    const list = (await api("GET", "/connectors")).json as { name: string; timeoutMs: number; state: string }[];
+    expect(list.find((c) => c.name === "demo")?.timeoutMs).toBe(30_000);
+    expect(list.find((c) => c.name === "noisy")?.state).toBe("ready");
+    expect((await api("DELETE", "/connectors/demo")).status).toBe(200);
+    expect((await api("GET", "/connectors")).json.map((c: { name: string }) => c.name)).toEqual(["noisy"]);
+  });
+
+  test("restart and logs of an unknown connector are 404", async () => {
+    expect((await api("POST", "/connectors/ghost/restart")).status).toBe(404);
+    expect((await api("GET", "/connectors/ghost/logs")).status).toBe(404);
+  });
+});
+
+describe("testing a connector spec", () => {
+  test("a good spec lists its tools and leaves nothing running", async () => {
+    const result = await api("POST", "/connectors/test", noisySpec(1));
+    expect(result.status).toBe(200);
+    expect(result.json).toMatchObject({ ok: true, tools: [{ name: "echo", description: "Echoes its text." }] });
+    expect(result.json.stderr).toContain("noisy: starting with token [secret:api-token]");
+    expect(result.text).not.toContain(SECRET_VALUE);
+    expect((await api("GET", "/connectors")).json.map((c: { name: string }) => c.name)).toEqual(["noisy"]);
+    // Its child is gone by the time the answer came.
+    const pidFile = join(tempDir("mintgate-probe"), "pid");
+    const probed = await api("POST", "/connectors/test", { kind: "stdio", command: "sh", args: ["-c", `echo $$ > ${pidFile}; exec "$0" "$1"`, process.execPath, ECHO_STDIO] });
+    expect(probed.json.ok).toBe(true);
+    const pid = Number(await Bun.file(pidFile).text());
+    expect(pid).toBeGreaterThan(0);
+    expect(() => process.kill(pid, 0)).toThrow();
+    expect(adminRecords().some((r) => r.method === "POST /connectors/test")).toBe(true);
+  });
+
+  test("a command that does not exist: a clear error, not a hang", async () => {
+    const result = await api("POST", "/connectors/test", { kind: "stdio", command: "no-such-mcp-server-xyz" });
+    expect(result.status).toBe(200);
+    expect(result.json.ok).toBe(false);
+    expect(result.json.error).toContain('cannot start "no-such-mcp-server-xyz": not found on PATH');
+  });
+
+  test("a server that dies at start: the error and its last stderr lines", async () => {
+    const result = await api("POST", "/connectors/test", { kind: "stdio", command: "sh", args: ["-c", 'echo "boom: missing $API_TOKEN config" >&2; exit 3'], env: { API_TOKEN: "${secret:api-token}" } });
+    expect(result.json.ok).toBe(false);
+    expect(result.json.error).toMatch(/exited with code 3|closed|ended/);
+    expect(result.json.stderr).toContain("boom: missing [secret:api-token] config");
+    expect(result.text).not.toContain(SECRET_VALUE);
+  });
+
+  test("an invalid spec is refused before anything starts", async () => {
+    const result = await api("POST", "/connectors/test", { kind: "carrier-pigeon" });
+    expect(result.status).toBe(400);
+    expect(result.json.message).toContain('kind "carrier-pigeon"; expected stdio, http, sse or builtin');
+  });
+
+  test("an unreachable http server times out or fails within the limit", async () => {
+    const started = Date.now();
+    const result = await api("POST", "/connectors/test?timeoutMs=3000", { kind: "http", url: "http://127.0.0.1:1/mcp" });
+    expect(result.json.ok).toBe(false);
+    expect(result.json.error.length).toBeGreaterThan(0);
+    expect(Date.now() - started).toBeLessThan(8_000);
+  });
+});
