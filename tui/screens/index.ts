@@ -1,10 +1,6 @@
 import { overviewScreen } from "./OverviewScreen.tsx";
 import { peopleScreen } from "./PeopleScreen.tsx";
 import { ssoScreen } from "./SsoScreen.tsx";
-import { liveCallsScreen } from "./LiveCalls.tsx";
-import { auditScreen } from "./Audit.tsx";
-import { peopleScreen } from "./PeopleScreen.tsx";
-import { ssoScreen } from "./SsoScreen.tsx";
 import type { ScreenDefinition } from "./types.ts";
 
 export type { ScreenDefinition, ScreenProps } from "./types.ts";
@@ -14,8 +10,4 @@ export const SCREENS: ScreenDefinition[] = [
   overviewScreen,
   peopleScreen,
   ssoScreen,
-  liveCallsScreen,
-  peopleScreen,
-  ssoScreen,
-  auditScreen,
 ];
