@@ -94,14 +94,17 @@ export class AdminClient {
   }
 
   /**
-   * A Server-Sent Events stream under /admin/api (the live feed): yields each
-   * event's name and data until the stream ends or `signal` aborts.
+   * A Server-Sent Events stream under /admin/api (the live feed): yields
+   * `open` once connected, then each event's name and data until the stream
+   * ends or `signal` aborts.
    */
   async *events(path: string, signal: AbortSignal): AsyncGenerator<{ event: string; data: string }> {
     await this.verifyInstance();
     const response = await fetch(`${this.target.url}/admin/api${path}`, { headers: { authorization: `Bearer ${this.target.token}`, accept: "text/event-stream" }, signal });
     if (response.status === 401) throw unauthorized("The gateway refused the admin token.");
     if (!response.ok || !response.body) throw new MintgateError("upstream_failed", `The gateway answered ${response.status} to ${path}.`);
+    // The stream is open (the feed's first bytes are only a comment): readers can say they are connected.
+    yield { event: "open", data: "" };
     const decoder = new TextDecoder();
     let buffer = "";
     for await (const chunk of response.body) {

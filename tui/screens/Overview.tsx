@@ -1,5 +1,8 @@
 import { Box, Text } from "ink";
-import type { GatewayStatus } from "../../src/admin-client/index.ts";
+import type { ConnectorStatus, GatewayStatus } from "../../src/admin/index.ts";
+import type { UsageRow, UsageTimeline } from "../../src/analytics/index.ts";
+import { Table } from "../components/Table.tsx";
+import { fit, formatMs } from "../components/text.ts";
 
 function formatUptime(seconds: number): string {
   const d = Math.floor(seconds / 86400);
@@ -9,30 +12,141 @@ function formatUptime(seconds: number): string {
   return d > 0 ? `${d}d ${h}h ${m}m` : h > 0 ? `${h}h ${m}m` : `${m}m ${s}s`;
 }
 
-export function Overview(props: { url: string; status: GatewayStatus | undefined; error: string | undefined }) {
-  const { status, error } = props;
+const BARS = "▂▃▄▅▆▇█";
+
+/** One character per bucket: ▁ for none, then seven heights relative to the window's peak. */
+export function sparkline(values: number[]): string {
+  const peak = Math.max(0, ...values);
+  return values.map((v) => (v <= 0 || peak === 0 ? "▁" : BARS[Math.min(BARS.length - 1, Math.floor(((v / peak) * (BARS.length - 1)) + 0.5))])).join("");
+}
+
+function rate(perStep: number, stepMs: number): string {
+  const perSecond = perStep / (stepMs / 1000);
+  return `${perSecond < 10 ? perSecond.toFixed(1) : Math.round(perSecond)}/s`;
+}
+
+function percent(part: number, whole: number): string {
+  if (whole === 0) return "0%";
+  const p = (part / whole) * 100;
+  return `${p < 10 && p > 0 ? p.toFixed(1) : Math.round(p)}%`;
+}
+
+const STATE_SYMBOL: Record<string, string> = { ready: "●", failed: "✗", stopped: "○" };
+const STATE_COLOR: Record<string, string> = { ready: "green", failed: "red" };
+
+/** How many sparkline points fit beside its label and rates at this width. */
+export function sparklinePoints(width: number): number {
+  return Math.max(10, Math.min(120, width - 46));
+}
+
+export interface OverviewData {
+  /** Tool calls per step over the last minutes (the sparkline). */
+  timeline?: UsageTimeline | undefined;
+  /** The last hour's totals. */
+  hour?: UsageTimeline["total"] | undefined;
+  tools?: UsageRow[] | undefined;
+  people?: UsageRow[] | undefined;
+  connectors?: ConnectorStatus[] | undefined;
+}
+
+export function Overview(props: { url: string; status: GatewayStatus | undefined; error: string | undefined; width?: number; height?: number } & OverviewData) {
+  const { status, error, timeline, hour, connectors } = props;
+  const width = props.width ?? 78;
+  const height = props.height ?? 20;
+  const inner = width - 2;
+  const sideBySide = inner >= 70;
+  const half = sideBySide ? Math.floor((inner - 3) / 2) : inner;
+  // Lines above the tables: status (3), calls (2), connectors (1 + failed ones), a gap.
+  const failed = (connectors ?? []).filter((c) => c.state === "failed").slice(0, 3);
+  const used = 7 + failed.length;
+  const tableRows = Math.max(1, sideBySide ? height - used - 2 : Math.floor((height - used - 4) / 2));
+  const values = timeline?.buckets.map((b) => b.calls) ?? [];
+  const lastFull = values.length >= 2 ? values[values.length - 2]! : 0;
+  const minutes = timeline ? Math.round((timeline.buckets.length * timeline.stepMs) / 60_000) : 0;
+  const toolTable = (
+    <Box flexDirection="column" width={half}>
+      <Text bold>Top tools · last hour</Text>
+      <Table
+        width={half}
+        height={tableRows}
+        columns={[{ title: "Tool" }, ...(half >= 60 ? [{ title: "Virtual MCP", width: 12 }] : []), { title: "Calls", width: 6 }, { title: "Err", width: 5 }, { title: "p95", width: 8 }]}
+        rows={(props.tools ?? []).map((r) => [r.tool || "?", ...(half >= 60 ? [r.virtualMcp || "-"] : []), String(r.calls), percent(r.errors, r.calls), formatMs(r.p95Ms)])}
+        empty="No tool calls in the last hour."
+      />
+    </Box>
+  );
+  const peopleTable = (
+    <Box flexDirection="column" width={half}>
+      <Text bold>Top people · last hour</Text>
+      <Table
+        width={half}
+        height={tableRows}
+        columns={[{ title: "Person" }, { title: "Calls", width: 6 }, { title: "Err", width: 5 }, { title: "Denied", width: 6 }]}
+        rows={(props.people ?? []).map((r) => [r.person || "?", String(r.calls), percent(r.errors, r.calls), String(r.denied)])}
+        empty="No one called a tool in the last hour."
+      />
+    </Box>
+  );
   return (
-    <Box flexDirection="column" paddingX={1}>
-      <Text bold>Overview</Text>
-      <Text>
-        Gateway <Text color="cyan">{props.url}</Text>
-      </Text>
+    <Box flexDirection="column" paddingX={1} width={width}>
       {error ? (
         <Text color="red" wrap="truncate-end">
           ✗ {error}
         </Text>
       ) : status ? (
         <Box flexDirection="column">
-          <Text>
-            <Text color="green">● healthy</Text> · mintgate {status.version} · up {formatUptime(status.uptimeSeconds)}
+          <Text wrap="truncate-end">
+            <Text color="green">● healthy</Text> · mintgate {status.version} · up {formatUptime(status.uptimeSeconds)} · schema {status.schemaVersion}
           </Text>
-          <Text wrap="truncate-middle">Data dir {status.dataDir} (schema {status.schemaVersion})</Text>
-          <Text>
+          <Text wrap="truncate-middle">Data dir {status.dataDir}</Text>
+          <Text wrap="truncate-end">
             Connectors {status.connectors.ready}/{status.connectors.total} ready · Virtual MCPs {status.virtualMcps} · Sessions {status.sessions} · Secrets {status.secrets.count}
           </Text>
         </Box>
       ) : (
         <Text dimColor>Loading…</Text>
+      )}
+      <Text wrap="truncate-end">
+        <Text bold>{"Calls/s".padEnd(9)}</Text>
+        <Text color="cyan">{timeline ? sparkline(values) : "…"}</Text>
+        {timeline ? ` now ${rate(lastFull, timeline.stepMs)} · peak ${rate(Math.max(0, ...values), timeline.stepMs)} · ${minutes} min` : ""}
+      </Text>
+      <Text wrap="truncate-end">
+        <Text bold>{"Last hour".padEnd(9)}</Text>{" "}
+        {hour
+          ? `${hour.calls} calls · errors ${percent(hour.errors, hour.calls)} · denied ${percent(hour.denied, hour.calls)} · p50 ${formatMs(hour.p50Ms)} · p95 ${formatMs(hour.p95Ms)}`
+          : "…"}
+      </Text>
+      <Text wrap="truncate-end">
+        <Text bold>{"States".padEnd(9)}</Text>{" "}
+        {connectors === undefined
+          ? "…"
+          : connectors.length === 0
+            ? "no connectors"
+            : connectors.map((c, i) => (
+                <Text key={c.name}>
+                  {i > 0 ? "  " : ""}
+                  <Text color={STATE_COLOR[c.state]}>{STATE_SYMBOL[c.state] ?? "◌"}</Text> {c.name} {c.state}
+                  {c.restarts > 0 ? ` (${c.restarts} restarts)` : ""}
+                </Text>
+              ))}
+      </Text>
+      {failed.map((c) => (
+        <Text key={c.name} color="red">
+          {fit(`  ✗ ${c.name}: ${c.reason ?? c.lastError ?? "failed"}`, inner)}
+        </Text>
+      ))}
+      <Text> </Text>
+      {sideBySide ? (
+        <Box flexDirection="row" gap={3}>
+          {toolTable}
+          {peopleTable}
+        </Box>
+      ) : (
+        <Box flexDirection="column">
+          {toolTable}
+          {peopleTable}
+        </Box>
       )}
     </Box>
   );

@@ -1,34 +1,48 @@
-import { useEffect, useState } from "react";
-import type { GatewayStatus } from "../../src/admin-client/index.ts";
-import { Overview } from "./Overview.tsx";
+import type { ConnectorStatus, GatewayStatus } from "../../src/admin/index.ts";
+import type { UsageReport, UsageTimeline } from "../../src/analytics/index.ts";
+import { usePoll } from "../components/usePoll.ts";
+import { Overview, sparklinePoints } from "./Overview.tsx";
 import type { ScreenDefinition, ScreenProps } from "./types.ts";
 
-const REFRESH_MS = 2000;
+const FAST_MS = 2000;
+const SLOW_MS = 5000;
+const STEP_S = 5;
 
 function OverviewScreen(props: ScreenProps) {
-  const [status, setStatus] = useState<GatewayStatus>();
-  const [error, setError] = useState<string>();
-  useEffect(() => {
-    let cancelled = false;
-    const load = () =>
-      props.client.status().then(
-        (s) => !cancelled && (setStatus(s), setError(undefined)),
-        (e: Error) => !cancelled && setError(e.message),
-      );
-    void load();
-    const timer = setInterval(load, REFRESH_MS);
-    return () => {
-      cancelled = true;
-      clearInterval(timer);
-    };
-  }, [props.client]);
-  return <Overview url={props.client.url} status={status} error={error} />;
+  const { client } = props;
+  const points = sparklinePoints(props.width - 2);
+  const status = usePoll(() => client.status() as Promise<GatewayStatus>, FAST_MS, [client]);
+  const timeline = usePoll(() => client.get<UsageTimeline>(`/stats/timeline?last=${points * STEP_S}s&step=${STEP_S}s`), FAST_MS, [client, points]);
+  const hour = usePoll(() => client.get<UsageTimeline>("/stats/timeline?last=1h&step=1m"), SLOW_MS, [client]);
+  const tools = usePoll(() => client.get<UsageReport>("/stats?by=tool&last=1h"), SLOW_MS, [client]);
+  const people = usePoll(() => client.get<UsageReport>("/stats?by=person&last=1h"), SLOW_MS, [client]);
+  const connectors = usePoll(() => client.get<ConnectorStatus[]>("/connectors"), SLOW_MS, [client]);
+  return (
+    <Overview
+      url={client.url}
+      status={status.value}
+      error={status.error}
+      width={props.width}
+      height={props.height}
+      timeline={timeline.value}
+      hour={hour.value?.total}
+      tools={tools.value?.rows}
+      people={people.value?.rows}
+      connectors={connectors.value}
+    />
+  );
 }
 
 export const overviewScreen: ScreenDefinition = {
   key: "o",
   title: "Overview",
   short: "Overview",
-  help: ["The gateway's health, version, uptime and counts; refreshed every 2 s."],
+  help: [
+    "Health, version and uptime; counts of connectors, Virtual MCPs, sessions, secrets.",
+    "Calls/s: tool calls per second as a sparkline over the last minutes (5 s a point).",
+    "Last hour: calls, error and denial rates, p50/p95 latency; top tools and people.",
+    "States: each connector's state; failed ones with their reason.",
+    "Refreshed every 2 s (status, sparkline) and 5 s (the rest).",
+  ],
   Component: OverviewScreen,
 };

@@ -1,4 +1,6 @@
 import { overviewScreen } from "./OverviewScreen.tsx";
+import { liveCallsScreen } from "./LiveCalls.tsx";
+import { auditScreen } from "./Audit.tsx";
 import { peopleScreen } from "./PeopleScreen.tsx";
 import { ssoScreen } from "./SsoScreen.tsx";
 import type { ScreenDefinition } from "./types.ts";
@@ -8,6 +10,8 @@ export type { ScreenDefinition, ScreenProps } from "./types.ts";
 /** Every screen, in footer order. */
 export const SCREENS: ScreenDefinition[] = [
   overviewScreen,
+  liveCallsScreen,
   peopleScreen,
   ssoScreen,
+  auditScreen,
 ];

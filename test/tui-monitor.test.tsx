@@ -1,0 +1,341 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { render } from "ink-testing-library";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { AdminClient, locateGateway } from "../src/admin-client/index.ts";
+import type { AuditRecordView } from "../src/audit/query.ts";
+import { App } from "../tui/App.tsx";
+import { progressText } from "../tui/components/ProgressBar.tsx";
+import { recordLines } from "../tui/components/RecordDetail.tsx";
+import { auditScreen, searchQuery, DEFAULT_SEARCH } from "../tui/screens/Audit.tsx";
+import { liveCallsScreen, matches, parseFilter, Ring, RING_SIZE } from "../tui/screens/LiveCalls.tsx";
+import { Overview, sparkline, sparklinePoints } from "../tui/screens/Overview.tsx";
+import type { ScreenProps } from "../tui/screens/types.ts";
+import { connectMcpClient, startConfiguredGateway, tempDir, waitFor, type ConfiguredGateway } from "./harness.ts";
+
+/**
+ * The TUI's monitoring screens: Overview, Live calls and Audit, rendered
+ * with ink-testing-library, driven with keys, against a real gateway with
+ * the builtin demo connector and calls made by an official SDK client.
+ */
+
+const DOWN = "\u001B[B";
+const ESC = "\u001B";
+const ENTER = "\r";
+const TAB = "\t";
+const CTRL_S = "\u0013";
+
+async function frameWith(lastFrame: () => string | undefined, check: string | RegExp | ((frame: string) => boolean), attempts = 250): Promise<string> {
+  let frame = "";
+  for (let i = 0; i < attempts; i++) {
+    frame = lastFrame() ?? "";
+    if (typeof check === "string" ? frame.includes(check) : check instanceof RegExp ? check.test(frame) : check(frame)) return frame;
+    await Bun.sleep(20);
+  }
+  throw new Error(`never rendered ${String(check)}; last frame:\n${frame}`);
+}
+
+/** Ink handles a key per input event: give it a moment between keys. */
+async function keys(stdin: { write(data: string): void }, ...sequence: string[]): Promise<void> {
+  for (const key of sequence) {
+    stdin.write(key);
+    await Bun.sleep(30);
+  }
+}
+
+function record(id: number, over: Partial<AuditRecordView> = {}): AuditRecordView {
+  return {
+    id, at: new Date().toISOString(), kind: "mcp", person: "alice@example.com", userId: null, clientId: null, tokenId: null, ip: null, sessionId: null, virtualMcp: "ops", connector: "demo",
+    method: "tools/call", exposedName: "demo__echo", upstreamName: "echo", arguments: '{"text":"hi"}', result: '{"content":[{"type":"text","text":"hi"}]}', resultSize: 40, outcome: "ok", error: null, durationMs: 1.5,
+    detail: null, prevHash: "", hash: "", ...over,
+  };
+}
+
+describe("pieces", () => {
+  test("the sparkline scales to the window's peak; none is the lowest bar", () => {
+    expect(sparkline([0, 1, 2, 4, 8])).toBe("▁▃▄▅█");
+    expect(sparkline([0, 0])).toBe("▁▁");
+  });
+
+  test("the progress bar shows done/total without colour", () => {
+    expect(progressText(5, 10, 16)).toBe("█████░░░░░  50%");
+    expect(progressText(0, 0, 16)).toBe("░░░░░░░░░░   0%");
+  });
+
+  test("the ring keeps the newest records and puts an older backlog in front without duplicates", () => {
+    const ring = new Ring<{ id: number }>(3);
+    for (let id = 10; id <= 14; id++) ring.push({ id });
+    expect(ring.newestFirst().map((r) => r.id)).toEqual([14, 13, 12]);
+    const big = new Ring<{ id: number }>(5);
+    for (let id = 10; id <= 12; id++) big.push({ id });
+    big.prepend([{ id: 11 }, { id: 9 }, { id: 8 }]);
+    expect(big.newestFirst().map((r) => r.id)).toEqual([12, 11, 10, 9, 8]);
+    for (let id = 13; id <= 2000; id++) big.push({ id });
+    expect(big.length).toBe(5);
+  });
+
+  test("inline filters: person:, vmcp:, tool:, outcome: and bare words", () => {
+    const echo = record(1);
+    const failed = record(2, { person: "bob@example.com", exposedName: "demo__add", outcome: "error" });
+    expect(matches(echo, parseFilter("person:ALICE"))).toBe(true);
+    expect(matches(failed, parseFilter("person:alice"))).toBe(false);
+    expect(matches(failed, parseFilter("tool:add outcome:err"))).toBe(true);
+    expect(matches(echo, parseFilter("v:ops echo"))).toBe(true);
+    expect(matches(echo, parseFilter("nothing-like-it"))).toBe(false);
+  });
+
+  test("a record's detail shows its arguments and result as stored, long lines broken rather than cut", () => {
+    const lines = recordLines(record(7, { result: JSON.stringify({ text: "x".repeat(200) }) }), 60);
+    expect(lines.join("\n")).toContain('"text": "hi"');
+    expect(lines.every((l) => l.length <= 60)).toBe(true);
+    expect(lines.join("").replaceAll("↪", "")).toContain("x".repeat(200));
+  });
+
+  test("the audit search becomes the admin API's query", () => {
+    expect(searchQuery(DEFAULT_SEARCH)).toBe("since=24h");
+    expect(searchQuery({ ...DEFAULT_SEARCH, since: "", person: "a@b.c", tool: "demo__add", outcome: "error" })).toBe("user=a%40b.c&tool=demo__add&outcome=error");
+  });
+});
+
+describe("Overview (rendered)", () => {
+  const status = { version: "9.9.9", uptimeSeconds: 3725, startedAt: "2026-01-01T00:00:00.000Z", dataDir: "/srv/mintgate", schemaVersion: 2, secrets: { count: 4 }, connectors: { total: 2, ready: 1 }, virtualMcps: 1, sessions: 5 };
+  const timeline = (points: number) => ({
+    stepMs: 5000,
+    buckets: Array.from({ length: points }, (_, i) => ({ at: i * 5000, calls: i === points - 2 ? 50 : i % 3, errors: 0, denied: 0 })),
+    total: { calls: 0, ok: 0, errors: 0, denied: 0, p50Ms: null, p95Ms: null },
+  });
+  const data = {
+    hour: { calls: 200, ok: 176, errors: 20, denied: 4, p50Ms: 3.2, p95Ms: 41 },
+    tools: [{ virtualMcp: "ops", tool: "demo__add", connector: "demo", calls: 150, ok: 140, errors: 10, timeouts: 0, denied: 0, cancelled: 0, p50Ms: 2, p95Ms: 9, p99Ms: 12 }],
+    people: [{ person: "alice@example.com", calls: 120, ok: 110, errors: 10, timeouts: 0, denied: 4, cancelled: 0, p50Ms: 2, p95Ms: 9, p99Ms: 12 }],
+    connectors: [
+      { name: "demo", kind: "builtin", state: "ready", restarts: 0, lastError: undefined, tools: 4, prompts: 0, resources: 0 },
+      { name: "github", kind: "stdio", state: "failed", reason: "spawn npx ENOENT", restarts: 3, lastError: "spawn npx ENOENT", tools: 0, prompts: 0, resources: 0 },
+    ] as never,
+  };
+
+  for (const [width, height] of [[78, 20], [98, 28], [60, 24]] as const) {
+    test(`health, calls/s sparkline, rates, latency, top tools and people, connector states at ${width + 2} columns`, () => {
+      const points = sparklinePoints(width - 2);
+      const { lastFrame } = render(<Overview url="http://127.0.0.1:8080" status={status} error={undefined} width={width} height={height} timeline={timeline(points)} {...data} />);
+      const frame = lastFrame()!;
+      for (const text of ["● healthy", "mintgate 9.9.9", "up 1h 2m", "Connectors 1/2 ready", "Sessions 5"]) expect(frame).toContain(text);
+      expect(frame).toMatch(new RegExp(`Calls/s +[▁▂▃▄▅▆▇█]{${points}} now 10/s`));
+      if (width >= 78) {
+        expect(frame).toContain("Secrets 4");
+        expect(frame).toContain(`peak 10/s · ${Math.round((points * 5) / 60)} min`);
+        expect(frame).toContain("200 calls · errors 10% · denied 2.0% · p50 3.2 ms · p95 41 ms");
+      } else {
+        // Too narrow for the tables side by side: one above the other.
+        expect(frame).toMatch(/Top tools · last hour\n(.*\n){2}\s*Top people/);
+      }
+      expect(frame).toContain("● demo ready");
+      expect(frame).toContain("✗ github failed (3 restarts)");
+      expect(frame).toContain("✗ github: spawn npx ENOENT");
+      expect(frame).toContain("Top tools · last hour");
+      expect(frame).toMatch(/demo__add +150 +6\.7% +9\.0 ms/);
+      expect(frame).toMatch(/alice@example\.c\S* +120 +8\.3% +4/);
+      for (const line of frame.split("\n")) expect(line.length).toBeLessThanOrEqual(width + 2);
+    });
+  }
+
+  test("nothing called yet: the tables say so", () => {
+    const { lastFrame } = render(<Overview url="u" status={status} error={undefined} tools={[]} people={[]} connectors={[]} />);
+    expect(lastFrame()).toContain("No tool calls in the last hour.");
+    expect(lastFrame()).toContain("no connectors");
+  });
+});
+
+describe("Live calls keeps up with 200 calls/s", () => {
+  test("a ring of 1000 records and at most ~10 renders a second", async () => {
+    let sent = 0;
+    const fake = {
+      url: "http://fake",
+      async *events(_path: string, signal: AbortSignal) {
+        while (!signal.aborted && sent < 600) {
+          for (let i = 0; i < 20; i++) {
+            sent++;
+            yield { event: "record", data: JSON.stringify(record(sent, { exposedName: `tool_${sent}` })) };
+          }
+          await Bun.sleep(100);
+        }
+        await new Promise((resolve) => signal.addEventListener("abort", resolve));
+      },
+      get: async () => [],
+    };
+    const Screen = liveCallsScreen.Component;
+    const props: ScreenProps = { client: fake as never, width: 98, height: 26, setCapturing: () => {} };
+    const { lastFrame, frames, unmount } = render(<Screen {...props} />);
+    const startFrames = frames.length;
+    const started = Date.now();
+    await frameWith(lastFrame, "tool_600", 300);
+    const seconds = (Date.now() - started) / 1000;
+    const renders = frames.length - startFrames;
+    console.log(`600 records in ${seconds.toFixed(1)} s: ${renders} frames written`);
+    expect(renders).toBeLessThanOrEqual(Math.ceil(seconds * 12) + 5);
+    expect(lastFrame()).toContain(`600 shown · 600/${RING_SIZE} kept`);
+    unmount();
+  });
+});
+
+const CONFIG = `connectors:
+  - { name: demo, kind: builtin, server: demo }
+virtualMcps:
+  - slug: ops
+    name: Ops
+    connectors: [{ connector: demo }]
+    access: { everyone: true }
+`;
+
+describe("against a running gateway", () => {
+  let configured: ConfiguredGateway;
+  let admin: AdminClient;
+  let mcp: Client;
+  beforeAll(async () => {
+    configured = await startConfiguredGateway(CONFIG, { user: "alice@example.com", label: "tui-monitor" });
+    admin = new AdminClient(locateGateway({ dataDir: configured.dataDir }));
+    await waitFor("the demo connector", async () => (await admin.get<{ state: string }[]>("/connectors"))[0]?.state === "ready");
+    mcp = await connectMcpClient(`${configured.gateway.url}/mcp/ops`, configured.token);
+    for (let i = 0; i < 3; i++) await mcp.callTool({ name: "demo__add", arguments: { a: i, b: 1 } });
+    await mcp.callTool({ name: "demo__echo", arguments: { text: "hello from the test" } });
+    await mcp.callTool({ name: "demo__missing", arguments: {} });
+  });
+  afterAll(async () => {
+    await mcp?.close();
+    await configured?.gateway.stop();
+  });
+
+  test("Overview: health, calls in the sparkline and the last hour, top tools and people, connector states", async () => {
+    const { lastFrame, unmount } = render(<App client={admin} />);
+    const frame = await frameWith(lastFrame, (f) => f.includes("demo__add") && f.includes("alice@example.com") && f.includes("● demo ready"));
+    expect(frame).toContain("● healthy");
+    expect(frame).toMatch(/Last hour +5 calls · errors 20% · denied 0%/);
+    expect(frame).toMatch(/demo__add +3 +0%/);
+    expect(frame).toMatch(/alice@example\.com +5 +20% +0/);
+    expect(frame).toMatch(/Calls\/s +▁*[▂▃▄▅▆▇█]/);
+    unmount();
+  });
+
+  test("Live calls: a new call appears with its outcome; filter, pause and resume, open a call", async () => {
+    const { lastFrame, stdin, unmount } = render(<App client={admin} />);
+    await frameWith(lastFrame, "healthy");
+    await keys(stdin, "l");
+    // The backlog of calls made before the screen opened.
+    await frameWith(lastFrame, (f) => f.includes("● live") && f.includes("demo__missing"));
+    await mcp.callTool({ name: "demo__echo", arguments: { text: "live one" } });
+    let frame = await frameWith(lastFrame, (f) => (f.match(/demo__echo/g) ?? []).length >= 2);
+    expect(frame).toMatch(/alice@example\.com +ops +demo__echo +✓ ok/);
+    expect(frame).toMatch(/demo__missing +✗ error/);
+
+    // Inline filter: the screen captures keys ("o" would otherwise open the Overview).
+    await keys(stdin, "/", ..."tool:missing o:error");
+    frame = await frameWith(lastFrame, (f) => !f.includes("demo__echo") && f.includes("demo__missing"));
+    expect(frame).toContain("Filter › tool:missing o:error");
+    await keys(stdin, ENTER);
+    frame = await frameWith(lastFrame, "Filter tool:missing o:error");
+    expect(frame).toContain("1 shown");
+    await keys(stdin, ESC);
+    await frameWith(lastFrame, "No filter");
+
+    // Pause: new calls are counted, not shown; resume shows them.
+    await keys(stdin, " ");
+    await frameWith(lastFrame, "‖ paused");
+    await mcp.callTool({ name: "demo__add", arguments: { a: 40, b: 2 } });
+    frame = await frameWith(lastFrame, "1 new");
+    expect(frame.match(/demo__add/g)?.length).toBe(3);
+    await keys(stdin, " ");
+    frame = await frameWith(lastFrame, (f) => f.includes("● live") && (f.match(/demo__add/g) ?? []).length === 4);
+
+    // Open the newest call: its arguments and result as stored.
+    await keys(stdin, DOWN, ENTER);
+    frame = await frameWith(lastFrame, "Arguments (as stored, redacted):");
+    expect(frame).toContain('"a": 40');
+    expect(frame).toContain("Result (as stored, redacted):");
+    expect(frame).toContain("✓ ok");
+    await keys(stdin, " ");
+    expect(await frameWith(lastFrame, "lines 8–")).toContain('"text": "42"');
+    await keys(stdin, ESC);
+    await frameWith(lastFrame, "● live");
+    unmount();
+  });
+
+  test("Audit: search with validation, verify the chain, export to a file with progress", async () => {
+    const Screen = auditScreen.Component;
+    let capturing = false;
+    const { lastFrame, stdin, unmount } = render(<Screen client={admin} width={98} height={30} setCapturing={(c) => (capturing = c)} />);
+    let frame = await frameWith(lastFrame, "demo__missing");
+    expect(frame).toContain("Search since 24h");
+    expect(frame).toMatch(/mcp +alice@example\.com +ops +demo__echo +✓ ok/);
+
+    // Search: a wrong outcome is refused before anything is sent.
+    await keys(stdin, "f");
+    await frameWith(lastFrame, "Search the audit trail");
+    expect(capturing).toBe(true);
+    await keys(stdin, TAB, TAB, TAB, TAB, ..."demo__add", TAB, ..."nope", CTRL_S);
+    await frameWith(lastFrame, "✗ Outcome: one of ok, error");
+    await keys(stdin, "\u0015", ..."ok", TAB, ENTER);
+    frame = await frameWith(lastFrame, "tool demo__add · outcome ok");
+    expect(capturing).toBe(false);
+    frame = await frameWith(lastFrame, (f) => !f.includes("demo__echo") && f.includes("demo__add"));
+    expect(frame).toMatch(/\d+ records/);
+
+    // Verify the chain.
+    await keys(stdin, "V");
+    frame = await frameWith(lastFrame, "✓ Chain intact");
+    const report = await admin.get<{ records: number }>("/audit/verify");
+    expect(frame).toMatch(/✓ Chain intact: \d+ records/);
+    expect(report.records).toBeGreaterThan(5);
+
+    // Export the search: an existing file is refused, a new one written.
+    const dir = tempDir("tui-export");
+    const path = join(dir, "calls.jsonl");
+    await Bun.write(join(dir, "taken.jsonl"), "x");
+    await keys(stdin, "e");
+    await frameWith(lastFrame, "Export the audit trail to a file");
+    stdin.write(join(dir, "taken.jsonl"));
+    await Bun.sleep(30);
+    await keys(stdin, TAB, ENTER);
+    await frameWith(lastFrame, "already exists; choose a new file");
+    await keys(stdin, "\u001B[A", "\u0015");
+    stdin.write(path);
+    await Bun.sleep(30);
+    await keys(stdin, TAB, ENTER);
+    frame = await frameWith(lastFrame, "✓ Exported");
+    expect(existsSync(path)).toBe(true);
+    const lines = readFileSync(path, "utf8").trim().split("\n").map((l) => JSON.parse(l) as AuditRecordView);
+    const expected = await admin.get<{ count: number }>(`/audit/count?${searchQuery({ ...DEFAULT_SEARCH, tool: "demo__add", outcome: "ok" })}`);
+    expect(lines.length).toBe(expected.count);
+    expect(lines.every((r) => r.exposedName === "demo__add" && r.outcome === "ok")).toBe(true);
+    expect(frame).toContain(`✓ Exported ${expected.count} records`);
+    expect(frame).toContain(path.slice(0, 20));
+
+    // Enter opens the selected record.
+    await keys(stdin, ENTER);
+    frame = await frameWith(lastFrame, "Arguments (as stored, redacted):");
+    expect(frame).toContain('"a":');
+    await keys(stdin, ESC);
+    await frameWith(lastFrame, "V verify chain");
+    unmount();
+  });
+
+  test("Audit export of everything as csv: the progress bar's total is the record count", async () => {
+    const Screen = auditScreen.Component;
+    const { lastFrame, stdin, unmount } = render(<Screen client={admin} width={78} height={20} setCapturing={() => {}} />);
+    await frameWith(lastFrame, "demo__missing");
+    await keys(stdin, "f", "\u0015", ENTER, ENTER, ENTER, ENTER, ENTER, ENTER, ENTER);
+    await frameWith(lastFrame, "Search all time");
+    const path = join(tempDir("tui-export-csv"), "all.csv");
+    await keys(stdin, "e");
+    await frameWith(lastFrame, "Export the audit trail");
+    stdin.write(path);
+    await Bun.sleep(30);
+    await keys(stdin, TAB, "\u0015", ..."csv", ENTER);
+    const frame = await frameWith(lastFrame, "✓ Exported");
+    const rows = readFileSync(path, "utf8").trim().split("\n");
+    expect(rows[0]).toStartWith("id,at,kind,person");
+    expect(frame).toContain(`✓ Exported ${rows.length - 1} records`);
+    for (const line of frame.split("\n")) expect(line.length).toBeLessThanOrEqual(78);
+    unmount();
+  });
+});

@@ -1,0 +1,72 @@
+import { Box, Text, useInput } from "ink";
+import { useState } from "react";
+import type { AuditRecordView } from "../../src/audit/query.ts";
+import { outcomeColor, outcomeLabel } from "./outcome.ts";
+import { fit, formatMs } from "./text.ts";
+
+/** A stored JSON column, pretty when it parses (it may be cut at the capture limit), as lines. */
+function jsonLines(text: string | null): string[] {
+  if (text === null || text === "") return ["(none)"];
+  try {
+    return JSON.stringify(JSON.parse(text), null, 2).split("\n");
+  } catch {
+    return [text];
+  }
+}
+
+/** Long lines are broken at the width (values are read in full here, not cut). */
+function wrap(lines: string[], width: number): string[] {
+  const out: string[] = [];
+  for (const line of lines) {
+    if (line.length <= width) out.push(line);
+    else for (let i = 0; i < line.length; i += width - 1) out.push((i === 0 ? "" : "↪") + line.slice(i, i + width - 1));
+  }
+  return out;
+}
+
+/** Every line of one audit record as shown: facts first, then arguments, result and detail. */
+export function recordLines(record: AuditRecordView, width: number): string[] {
+  const facts = [
+    `Record ${record.id} · ${record.at} · ${record.kind} · ${record.method}`,
+    `Person ${record.person ?? "-"}${record.clientId ? ` · client ${record.clientId}` : ""}${record.tokenId ? ` · token ${record.tokenId}` : ""}${record.ip ? ` · ip ${record.ip}` : ""}`,
+    `Virtual MCP ${record.virtualMcp ?? "-"} · connector ${record.connector ?? "-"} · ${record.kind === "admin" ? "target" : "tool"} ${record.exposedName || "-"}${record.upstreamName && record.upstreamName !== record.exposedName ? ` (upstream ${record.upstreamName})` : ""}`,
+    `Duration ${formatMs(record.durationMs)}${record.resultSize !== null ? ` · result ${record.resultSize} bytes` : ""}${record.sessionId ? ` · session ${record.sessionId}` : ""}`,
+  ];
+  if (record.error) facts.push(`Error ${record.error}`);
+  const body = ["", "Arguments (as stored, redacted):", ...jsonLines(record.arguments), "", "Result (as stored, redacted):", ...jsonLines(record.result)];
+  if (record.detail) body.push("", "Detail:", ...jsonLines(record.detail));
+  return wrap([...facts.map((f) => fit(f, width)), ...body], width);
+}
+
+/**
+ * One record in full: its arguments and result as the audit trail stored
+ * them (redacted, capped). ↑↓ PgUp PgDn scroll; Esc, Enter or Backspace closes.
+ */
+export function RecordDetail(props: { record: AuditRecordView; width: number; height: number; onClose: () => void }) {
+  const { record, width } = props;
+  const lines = recordLines(record, width - 4);
+  const rows = Math.max(3, props.height - 4);
+  const [top, setTop] = useState(0);
+  const maxTop = Math.max(0, lines.length - rows);
+  useInput((input, key) => {
+    if (key.escape || key.return || key.backspace || key.delete) return props.onClose();
+    if (key.downArrow || input === "j") setTop((t) => Math.min(maxTop, t + 1));
+    if (key.upArrow || input === "k") setTop((t) => Math.max(0, t - 1));
+    if (key.pageDown || input === " ") setTop((t) => Math.min(maxTop, t + rows));
+    if (key.pageUp) setTop((t) => Math.max(0, t - rows));
+  });
+  return (
+    <Box flexDirection="column" borderStyle="round" paddingX={1} width={width}>
+      <Text>
+        <Text color={outcomeColor(record.outcome)} bold>
+          {outcomeLabel(record.outcome)}
+        </Text>{" "}
+        {fit(`${record.exposedName || record.method} by ${record.person ?? "-"}`, width - 16)}
+      </Text>
+      {lines.slice(top, top + rows).map((line, i) => (
+        <Text key={top + i}>{line === "" ? " " : line}</Text>
+      ))}
+      <Text dimColor>{fit(`${lines.length > rows ? `lines ${top + 1}–${Math.min(lines.length, top + rows)} of ${lines.length} · ↑↓ PgUp PgDn scroll · ` : ""}Esc close`, width - 4)}</Text>
+    </Box>
+  );
+}

@@ -1,0 +1,340 @@
+import { Box, Text, useInput } from "ink";
+import { existsSync, statSync } from "node:fs";
+import { open as openFile } from "node:fs/promises";
+import { homedir } from "node:os";
+import { dirname, resolve } from "node:path";
+import { useCallback, useEffect, useState } from "react";
+import type { VerifyReport } from "../../src/audit/chain.ts";
+import { parseTime, type AuditRecordView } from "../../src/audit/query.ts";
+import type { AdminClient } from "../../src/admin-client/index.ts";
+import { Form, type FormField } from "../components/Form.tsx";
+import { OUTCOME_NAMES, outcomeColor, outcomeLabel } from "../components/outcome.ts";
+import { ProgressBar } from "../components/ProgressBar.tsx";
+import { RecordDetail } from "../components/RecordDetail.tsx";
+import { Spinner } from "../components/Spinner.tsx";
+import { Table } from "../components/Table.tsx";
+import { fit, formatMs, formatTime } from "../components/text.ts";
+import type { ScreenDefinition, ScreenProps } from "./types.ts";
+
+const SEARCH_LIMIT = 500;
+
+export interface AuditSearch {
+  since: string;
+  until: string;
+  person: string;
+  vmcp: string;
+  tool: string;
+  outcome: string;
+  kind: string;
+}
+
+export const DEFAULT_SEARCH: AuditSearch = { since: "24h", until: "", person: "", vmcp: "", tool: "", outcome: "", kind: "" };
+
+/** The search as the admin API's query string (user=, vmcp=, tool=, outcome=, kind=, since=, until=). */
+export function searchQuery(search: AuditSearch): string {
+  const params = new URLSearchParams();
+  const add = (name: string, value: string) => value.trim() !== "" && params.set(name, value.trim());
+  add("since", search.since);
+  add("until", search.until);
+  add("user", search.person);
+  add("vmcp", search.vmcp);
+  add("tool", search.tool);
+  add("outcome", search.outcome);
+  add("kind", search.kind);
+  return params.toString();
+}
+
+function describeSearch(search: AuditSearch): string {
+  const parts = [
+    search.since || search.until ? `${search.since ? `since ${search.since}` : ""}${search.since && search.until ? " " : ""}${search.until ? `until ${search.until}` : ""}` : "all time",
+    search.person && `person ${search.person}`,
+    search.vmcp && `vmcp ${search.vmcp}`,
+    search.tool && `tool ${search.tool}`,
+    search.outcome && `outcome ${search.outcome}`,
+    search.kind && `kind ${search.kind}`,
+  ];
+  return parts.filter(Boolean).join(" · ");
+}
+
+const timeField = (value: string) => (value.trim() !== "" && Number.isNaN(parseTime(value.trim())) ? "use an age such as 15m, 24h or 7d, an ISO time, or Unix ms" : undefined);
+
+const SEARCH_FIELDS: FormField[] = [
+  { name: "since", label: "Since", placeholder: "24h, 7d, 2026-05-01T09:00Z (empty: all)", validate: timeField },
+  { name: "until", label: "Until", placeholder: "empty: now", validate: timeField },
+  { name: "person", label: "Person", placeholder: "email (exact, any case)" },
+  { name: "vmcp", label: "Virtual MCP", placeholder: "slug" },
+  { name: "tool", label: "Tool", placeholder: "exposed tool name" },
+  {
+    name: "outcome",
+    label: "Outcome",
+    placeholder: OUTCOME_NAMES.join("|"),
+    validate: (v) => (v.trim() === "" || OUTCOME_NAMES.includes(v.trim()) ? undefined : `one of ${OUTCOME_NAMES.join(", ")}`),
+  },
+  { name: "kind", label: "Kind", placeholder: "mcp|auth|admin", validate: (v) => (["", "mcp", "auth", "admin"].includes(v.trim()) ? undefined : "mcp, auth or admin") },
+];
+
+/** `~/x` and relative paths as an absolute path. */
+export function expandPath(path: string): string {
+  const trimmed = path.trim();
+  return resolve(trimmed === "~" || trimmed.startsWith("~/") ? homedir() + trimmed.slice(1) : trimmed);
+}
+
+const EXPORT_FIELDS: FormField[] = [
+  {
+    name: "path",
+    label: "File",
+    placeholder: "~/mintgate-audit.jsonl",
+    validate: (v) => {
+      if (v.trim() === "") return "say where to write the export";
+      const path = expandPath(v);
+      if (existsSync(path)) return `${path} already exists; choose a new file`;
+      const dir = dirname(path);
+      if (!existsSync(dir) || !statSync(dir).isDirectory()) return `the folder ${dir} does not exist`;
+      return undefined;
+    },
+  },
+  { name: "format", label: "Format", placeholder: "jsonl or csv", validate: (v) => (v === "jsonl" || v === "csv" ? undefined : "jsonl or csv") },
+];
+
+type ExportState = { path: string; rows: number; total: number; bytes: number; done: boolean; error?: string };
+
+function formatBytes(bytes: number): string {
+  return bytes < 1024 ? `${bytes} B` : bytes < 1024 ** 2 ? `${(bytes / 1024).toFixed(1)} KB` : `${(bytes / 1024 ** 2).toFixed(1)} MB`;
+}
+
+/**
+ * Streams the export of `search` into a new file at `path`, reporting
+ * records written against the count the gateway gave before it began.
+ */
+export async function exportToFile(client: AdminClient, search: AuditSearch, format: "jsonl" | "csv", path: string, onProgress: (state: ExportState) => void): Promise<ExportState> {
+  const query = searchQuery(search);
+  const { count } = await client.get<{ count: number }>(`/audit/count${query ? `?${query}` : ""}`);
+  const file = await openFile(path, "wx");
+  const state: ExportState = { path, rows: 0, total: count, bytes: 0, done: false };
+  let lines = 0;
+  try {
+    await client.download(
+      `/audit/export?format=${format}${query ? `&${query}` : ""}`,
+      async (chunk) => {
+        for (let i = 0; i < chunk.length; i++) if (chunk[i] === 10) lines++;
+        await file.write(chunk);
+      },
+      (bytes) => {
+        state.bytes = bytes;
+        state.rows = format === "csv" ? Math.max(0, lines - 1) : lines;
+        onProgress({ ...state });
+      },
+    );
+  } finally {
+    await file.close();
+  }
+  state.rows = format === "csv" ? Math.max(0, lines - 1) : lines;
+  state.done = true;
+  return state;
+}
+
+function useThrottled<T>(ms: number): [T | undefined, (value: T | undefined) => void] {
+  const [value, setValue] = useState<T>();
+  const [pending] = useState<{ value?: T; timer?: ReturnType<typeof setTimeout> }>({});
+  const set = useCallback(
+    (next: T | undefined) => {
+      pending.value = next;
+      if (pending.timer) return;
+      setValue(next);
+      pending.timer = setTimeout(() => {
+        pending.timer = undefined;
+        setValue(pending.value);
+      }, ms);
+    },
+    [ms, pending],
+  );
+  useEffect(() => () => clearTimeout(pending.timer), [pending]);
+  return [value, set];
+}
+
+function AuditScreen(props: ScreenProps) {
+  const { client, width, height, setCapturing } = props;
+  const [search, setSearch] = useState<AuditSearch>(DEFAULT_SEARCH);
+  const [records, setRecords] = useState<AuditRecordView[]>();
+  const [loading, setLoading] = useState(false);
+  const [error, setError] = useState<string>();
+  const [selected, setSelected] = useState(0);
+  const [mode, setMode] = useState<"list" | "search" | "export">("list");
+  const [open, setOpen] = useState<AuditRecordView>();
+  const [verify, setVerify] = useState<{ running: boolean; report?: VerifyReport; error?: string }>();
+  const [exporting, setExporting] = useThrottled<ExportState>(100);
+  const [reload, setReload] = useState(0);
+
+  useEffect(() => () => setCapturing(false), [setCapturing]);
+  useEffect(() => {
+    let cancelled = false;
+    setLoading(true);
+    const query = searchQuery(search);
+    client.get<AuditRecordView[]>(`/audit?limit=${SEARCH_LIMIT}${query ? `&${query}` : ""}`).then(
+      (found) => {
+        if (cancelled) return;
+        setRecords(found);
+        setError(undefined);
+        setLoading(false);
+        setSelected((s) => Math.min(s, Math.max(0, found.length - 1)));
+      },
+      (e: Error) => {
+        if (cancelled) return;
+        setError(e.message);
+        setLoading(false);
+      },
+    );
+    return () => {
+      cancelled = true;
+    };
+  }, [client, search, reload]);
+
+  const openForm = (next: "search" | "export") => {
+    setMode(next);
+    setCapturing(true);
+  };
+  const closeForm = () => {
+    setMode("list");
+    setCapturing(false);
+  };
+  const startExport = (values: Record<string, string>) => {
+    const path = expandPath(values.path!);
+    closeForm();
+    setExporting({ path, rows: 0, total: 0, bytes: 0, done: false });
+    exportToFile(client, search, values.format as "jsonl" | "csv", path, setExporting).then(setExporting, (e: Error) => setExporting({ path, rows: 0, total: 0, bytes: 0, done: true, error: e.message }));
+    return Promise.resolve();
+  };
+  const runVerify = () => {
+    setVerify({ running: true });
+    client.get<VerifyReport>("/audit/verify").then(
+      (report) => setVerify({ running: false, report }),
+      (e: Error) => setVerify({ running: false, error: e.message }),
+    );
+  };
+
+  const rows = records ?? [];
+  useInput(
+    (input, key) => {
+      if (input === "/" || input === "f") openForm("search");
+      else if (input === "e") openForm("export");
+      else if (input === "V") runVerify();
+      else if (input === "r") setReload((n) => n + 1);
+      else if (input === "x") setSearch(DEFAULT_SEARCH);
+      else if (key.downArrow || input === "j") setSelected((s) => Math.min(rows.length - 1, s + 1));
+      else if (key.upArrow || input === "k") setSelected((s) => Math.max(0, s - 1));
+      else if (key.pageDown) setSelected((s) => Math.min(rows.length - 1, s + height - 8));
+      else if (key.pageUp) setSelected((s) => Math.max(0, s - (height - 8)));
+      else if (key.return && rows[selected]) setOpen(rows[selected]);
+    },
+    { isActive: mode === "list" && open === undefined },
+  );
+
+  if (open) return <RecordDetail record={open} width={width} height={height} onClose={() => setOpen(undefined)} />;
+  if (mode === "search") {
+    return (
+      <Form
+        title="Search the audit trail"
+        fields={SEARCH_FIELDS}
+        initial={search as unknown as Record<string, string>}
+        submitLabel="search"
+        width={width}
+        onCancel={closeForm}
+        onSubmit={async (values) => {
+          closeForm();
+          setSelected(0);
+          setSearch(Object.fromEntries(Object.entries(values).map(([k, v]) => [k, v.trim()])) as unknown as AuditSearch);
+        }}
+      />
+    );
+  }
+  if (mode === "export") {
+    return (
+      <Box flexDirection="column">
+        <Text wrap="truncate-end">Exports the records of the current search ({describeSearch(search)}), oldest first.</Text>
+        <Form title="Export the audit trail to a file" fields={EXPORT_FIELDS} initial={{ path: "", format: "jsonl" }} submitLabel="export" width={width} onCancel={closeForm} onSubmit={startExport} />
+      </Box>
+    );
+  }
+
+  const columns =
+    width >= 96
+      ? [{ title: "Time", width: 16 }, { title: "Kind", width: 5 }, { title: "Person" }, { title: "Virtual MCP", width: 14 }, { title: "Tool / action" }, { title: "Outcome", width: 11 }, { title: "Duration", width: 9 }]
+      : [{ title: "Time", width: 16 }, { title: "Kind", width: 5 }, { title: "Person" }, { title: "Tool / action" }, { title: "Outcome", width: 11 }, { title: "Dur", width: 7 }];
+  const cells = (r: AuditRecordView) => {
+    const tool = r.kind === "admin" ? `${r.method} ${r.exposedName ?? ""}`.trim() : r.exposedName || r.method;
+    const base = [formatTime(r.at), r.kind, r.person ?? "-"];
+    return width >= 96 ? [...base, r.virtualMcp ?? "-", tool, outcomeLabel(r.outcome), formatMs(r.durationMs)] : [...base, tool, outcomeLabel(r.outcome), formatMs(r.durationMs)];
+  };
+
+  const verifyLine = !verify ? (
+    <Text dimColor>Chain not checked yet · V verifies it</Text>
+  ) : verify.running ? (
+    <Spinner label="Verifying the hash chain…" />
+  ) : verify.error ? (
+    <Text color="red" wrap="truncate-end">
+      ✗ Verify failed: {verify.error}
+    </Text>
+  ) : verify.report!.ok ? (
+    <Text color="green" wrap="truncate-end">
+      ✓ Chain intact: {verify.report!.records} records{verify.report!.firstId !== null ? ` (ids ${verify.report!.firstId}–${verify.report!.lastId})` : ""}, {verify.report!.checkpoints} retention checkpoints
+    </Text>
+  ) : (
+    <Text color="red" wrap="truncate-end">
+      ✗ Chain BROKEN at record {verify.report!.broken?.id}: {verify.report!.broken?.reason} ({verify.report!.records} records checked)
+    </Text>
+  );
+
+  const exportLine = !exporting ? null : exporting.error ? (
+    <Text color="red" wrap="truncate-end">
+      ✗ Export to {exporting.path} failed: {exporting.error}
+    </Text>
+  ) : exporting.done ? (
+    <Text color="green" wrap="truncate-end">
+      ✓ Exported {exporting.rows} records ({formatBytes(exporting.bytes)}) to {exporting.path}
+    </Text>
+  ) : (
+    <Box>
+      <Text>Exporting </Text>
+      <ProgressBar done={exporting.rows} total={exporting.total} width={Math.min(40, Math.max(14, width - 44))} />
+      <Text wrap="truncate-end">
+        {" "}
+        {exporting.rows}/{exporting.total} records · {formatBytes(exporting.bytes)}
+      </Text>
+    </Box>
+  );
+
+  const tableHeight = Math.max(1, height - 6 - (exportLine ? 1 : 0));
+  return (
+    <Box flexDirection="column" height={height}>
+      <Text wrap="truncate-end">
+        <Text bold>Search</Text> {describeSearch(search)} · {loading ? "searching…" : error ? "" : `${rows.length}${rows.length === SEARCH_LIMIT ? "+" : ""} records`}
+      </Text>
+      {error ? (
+        <Text color="red" wrap="truncate-end">
+          ✗ {error}
+        </Text>
+      ) : (
+        verifyLine
+      )}
+      {exportLine}
+      <Table width={width} height={tableHeight} columns={columns} rows={rows.map(cells)} selected={rows.length > 0 ? selected : -1} colorOf={(i) => outcomeColor(rows[i]!.outcome)} empty={records === undefined ? "Loading…" : "No records match this search."} />
+      <Box flexGrow={1} />
+      <Text dimColor>{fit("f search · V verify chain · e export · ↑↓ select · Enter open · r refresh · x reset", width)}</Text>
+    </Box>
+  );
+}
+
+export const auditScreen: ScreenDefinition = {
+  key: "a",
+  title: "Audit",
+  short: "Audit",
+  help: [
+    "The audit trail: MCP requests, sign-ins and admin changes, newest first (up to 500).",
+    "f or /   search by time range (since, until), person, Virtual MCP, tool, outcome, kind",
+    "V        verify the hash chain (shift-v) and show the result",
+    "e        export the current search to a new file (jsonl or csv) with a progress bar",
+    "↑ ↓      select; Enter opens a record with its arguments and result (as stored)",
+    "r        search again · x reset the search to the last 24 hours",
+  ],
+  Component: AuditScreen,
+};

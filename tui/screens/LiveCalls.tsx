@@ -1,0 +1,271 @@
+import { Box, Text, useInput } from "ink";
+import { useEffect, useMemo, useRef, useState } from "react";
+import type { AuditRecordView } from "../../src/audit/query.ts";
+import type { AdminClient } from "../../src/admin-client/index.ts";
+import { outcomeColor, outcomeLabel } from "../components/outcome.ts";
+import { RecordDetail } from "../components/RecordDetail.tsx";
+import { Table } from "../components/Table.tsx";
+import { TextField } from "../components/TextField.tsx";
+import { fit, formatMs, formatTime } from "../components/text.ts";
+import type { ScreenDefinition, ScreenProps } from "./types.ts";
+
+/** Records kept in memory; older ones fall off. */
+export const RING_SIZE = 1000;
+/** Re-render at most this often, however fast records arrive. */
+export const RENDER_MS = 100;
+const BACKLOG = 50;
+const RETRY_MS = 1000;
+
+/**
+ * The last `size` records in id order. Appends are O(1) amortised; the
+ * array is compacted when half of it has fallen off.
+ */
+export class Ring<T extends { id: number }> {
+  private items: T[] = [];
+  private start = 0;
+  constructor(readonly size: number) {}
+  get length(): number {
+    return this.items.length - this.start;
+  }
+  push(item: T): void {
+    this.items.push(item);
+    if (this.length > this.size) this.start++;
+    if (this.start > this.size) {
+      this.items = this.items.slice(this.start);
+      this.start = 0;
+    }
+  }
+  /** Older records (a backlog fetched after the feed opened) go in front, in order, without duplicates. */
+  prepend(older: T[]): void {
+    const first = this.length > 0 ? this.items[this.start]!.id : Infinity;
+    const fresh = older.filter((r) => r.id < first).sort((a, b) => a.id - b.id);
+    this.items = [...fresh, ...this.items.slice(this.start)].slice(-this.size);
+    this.start = 0;
+  }
+  /** Newest first. */
+  newestFirst(): T[] {
+    return this.items.slice(this.start).reverse();
+  }
+}
+
+export interface LiveFilter {
+  person?: string;
+  vmcp?: string;
+  tool?: string;
+  outcome?: string;
+  words: string[];
+}
+
+const FILTER_KEYS: Record<string, keyof Omit<LiveFilter, "words">> = { person: "person", p: "person", user: "person", vmcp: "vmcp", v: "vmcp", tool: "tool", t: "tool", outcome: "outcome", o: "outcome" };
+
+/** `person:alice tool:echo outcome:error word` → the filter (substrings, any case; bare words match any column). */
+export function parseFilter(text: string): LiveFilter {
+  const filter: LiveFilter = { words: [] };
+  for (const token of text.trim().split(/\s+/).filter(Boolean)) {
+    const colon = token.indexOf(":");
+    const key = colon > 0 ? FILTER_KEYS[token.slice(0, colon).toLowerCase()] : undefined;
+    if (key) filter[key] = token.slice(colon + 1).toLowerCase();
+    else filter.words.push(token.toLowerCase());
+  }
+  return filter;
+}
+
+const has = (value: string | null, part: string | undefined) => part === undefined || part === "" || (value ?? "").toLowerCase().includes(part);
+
+export function matches(record: AuditRecordView, filter: LiveFilter): boolean {
+  const tool = record.exposedName || record.method;
+  if (!has(record.person, filter.person) || !has(record.virtualMcp, filter.vmcp) || !has(tool, filter.tool)) return false;
+  if (filter.outcome && !record.outcome.startsWith(filter.outcome)) return false;
+  return filter.words.every((w) => [record.person, record.virtualMcp, tool, record.outcome].some((v) => has(v, w)));
+}
+
+const COLUMNS = (width: number) =>
+  width >= 100
+    ? [{ title: "Time", width: 8 }, { title: "Person" }, { title: "Virtual MCP", width: 16 }, { title: "Tool" }, { title: "Outcome", width: 11 }, { title: "Duration", width: 9 }]
+    : [{ title: "Time", width: 8 }, { title: "Person" }, { title: "VMCP", width: 8 }, { title: "Tool" }, { title: "Outcome", width: 11 }, { title: "Dur", width: 7 }];
+
+/** The feed, kept in a ring; `version` changes at most every RENDER_MS when something arrived. */
+function useFeed(client: AdminClient) {
+  const ring = useRef(new Ring<AuditRecordView>(RING_SIZE));
+  const dirty = useRef(false);
+  const arrivals = useRef<number[]>([]);
+  const [version, setVersion] = useState(0);
+  const [state, setState] = useState<{ connected: boolean; error?: string; dropped: number }>({ connected: false, dropped: 0 });
+  useEffect(() => {
+    const controller = new AbortController();
+    let stopped = false;
+    const run = async () => {
+      while (!stopped) {
+        try {
+          const stream = client.events("/events", controller.signal);
+          let first = true;
+          for await (const event of stream) {
+            if (first) {
+              first = false;
+              setState((s) => ({ ...s, connected: true, error: undefined }));
+              // What happened just before the feed opened; duplicates are dropped by id.
+              client.get<AuditRecordView[]>(`/audit?kind=mcp&limit=${BACKLOG}`).then(
+                (older) => {
+                  ring.current.prepend(older);
+                  dirty.current = true;
+                },
+                () => {},
+              );
+            }
+            if (event.event === "record") {
+              ring.current.push(JSON.parse(event.data) as AuditRecordView);
+              arrivals.current.push(Date.now());
+              dirty.current = true;
+            } else if (event.event === "dropped") {
+              const dropped = (JSON.parse(event.data) as { dropped: number }).dropped;
+              setState((s) => ({ ...s, dropped: s.dropped + dropped }));
+            }
+          }
+          if (!stopped) setState((s) => ({ ...s, connected: false, error: "The feed ended; reconnecting…" }));
+        } catch (error) {
+          if (stopped) return;
+          setState((s) => ({ ...s, connected: false, error: (error as Error).message }));
+        }
+        await Bun.sleep(RETRY_MS);
+      }
+    };
+    void run();
+    const timer = setInterval(() => {
+      const cutoff = Date.now() - 5000;
+      while (arrivals.current.length > 0 && arrivals.current[0]! < cutoff) {
+        arrivals.current.shift();
+        dirty.current = true;
+      }
+      if (dirty.current) {
+        dirty.current = false;
+        setVersion((v) => v + 1);
+      }
+    }, RENDER_MS);
+    return () => {
+      stopped = true;
+      controller.abort();
+      clearInterval(timer);
+    };
+  }, [client]);
+  return { ring: ring.current, version, rate: arrivals.current.length / 5, ...state };
+}
+
+function LiveCallsScreen(props: ScreenProps) {
+  const { width, height } = props;
+  const feed = useFeed(props.client);
+  const [paused, setPaused] = useState<AuditRecordView[] | undefined>();
+  const [pausedAt, setPausedAt] = useState(0);
+  const [allKinds, setAllKinds] = useState(false);
+  const [filterText, setFilterText] = useState("");
+  const [editing, setEditing] = useState(false);
+  const [selectedId, setSelectedId] = useState<number>();
+  const [open, setOpen] = useState<AuditRecordView>();
+  const filter = useMemo(() => parseFilter(filterText), [filterText]);
+  const source = paused ?? feed.ring.newestFirst();
+  const rows = source.filter((r) => (allKinds || r.kind === "mcp") && matches(r, filter));
+  const selectedIndex = selectedId === undefined ? -1 : rows.findIndex((r) => r.id === selectedId);
+  const newSincePause = paused ? feed.ring.newestFirst().filter((r) => r.id > pausedAt).length : 0;
+
+  const setCapturing = props.setCapturing;
+  useEffect(() => () => setCapturing(false), [setCapturing]);
+
+  useInput(
+    (input, key) => {
+      if (editing) {
+        if (key.return) {
+          setEditing(false);
+          setCapturing(false);
+        } else if (key.escape) {
+          setFilterText("");
+          setEditing(false);
+          setCapturing(false);
+        }
+        return;
+      }
+      if (input === "/" || input === "f") {
+        setEditing(true);
+        setCapturing(true);
+      } else if (input === " ") {
+        if (paused) setPaused(undefined);
+        else {
+          const snapshot = feed.ring.newestFirst();
+          setPaused(snapshot);
+          setPausedAt(snapshot[0]?.id ?? 0);
+        }
+      } else if (input === "k") setAllKinds((k) => !k);
+      else if (key.escape) {
+        if (selectedId !== undefined) setSelectedId(undefined);
+        else setFilterText("");
+      } else if (key.downArrow || input === "j") {
+        const next = rows[Math.min(rows.length - 1, selectedIndex + 1)];
+        if (next) setSelectedId(next.id);
+      } else if (key.upArrow) {
+        if (selectedIndex <= 0) setSelectedId(undefined);
+        else setSelectedId(rows[selectedIndex - 1]!.id);
+      } else if (key.return) {
+        const record = rows[Math.max(0, selectedIndex)];
+        if (record) setOpen(record);
+      }
+    },
+    { isActive: open === undefined },
+  );
+
+  if (open) return <RecordDetail record={open} width={width} height={height} onClose={() => setOpen(undefined)} />;
+
+  const status = paused
+    ? `‖ paused · ${newSincePause >= RING_SIZE ? `${RING_SIZE}+` : newSincePause} new · space resumes`
+    : feed.connected
+      ? `● live · ${feed.rate.toFixed(1)}/s`
+      : `◌ ${feed.error ?? "connecting…"}`;
+  const counts = `${rows.length} shown · ${feed.ring.length}/${RING_SIZE} kept${allKinds ? " · all kinds" : ""}${feed.dropped > 0 ? ` · ⚠ ${feed.dropped} dropped (feed fell behind)` : ""}`;
+  const tableHeight = Math.max(1, height - 5);
+  return (
+    <Box flexDirection="column" height={height}>
+      <Text wrap="truncate-end">
+        <Text color={paused ? "yellow" : feed.connected ? "green" : "red"} bold>
+          {status}
+        </Text>{" "}
+        · {counts}
+      </Text>
+      {editing ? (
+        <Box>
+          <Text color="cyan">Filter › </Text>
+          <TextField value={filterText} onChange={setFilterText} focus width={Math.max(10, width - 40)} placeholder="person:alice vmcp:ops tool:echo outcome:error" />
+          <Text dimColor> Enter keep · Esc clear</Text>
+        </Box>
+      ) : (
+        <Text wrap="truncate-end" dimColor={filterText === ""}>
+          {filterText === "" ? "No filter (/ to filter by person:, vmcp:, tool:, outcome:)" : `Filter ${filterText}`}
+        </Text>
+      )}
+      <Table
+        width={width}
+        height={tableHeight}
+        columns={COLUMNS(width)}
+        rows={rows.map((r) => [formatTime(r.at), r.person ?? "-", r.virtualMcp ?? "-", r.exposedName || r.method, outcomeLabel(r.outcome), formatMs(r.durationMs)])}
+        selected={selectedIndex}
+        colorOf={(i) => outcomeColor(rows[i]!.outcome)}
+        empty={filterText ? "No call matches the filter." : "Waiting for calls…"}
+      />
+      <Box flexGrow={1} />
+      <Text dimColor>{fit("/ filter · space pause/resume · ↑↓ select · Enter open · k all kinds · Esc clear", width)}</Text>
+    </Box>
+  );
+}
+
+export const liveCallsScreen: ScreenDefinition = {
+  key: "l",
+  title: "Live calls",
+  short: "Live",
+  help: [
+    "Every MCP request as it is recorded, newest first (the audit trail's live feed).",
+    "/ or f   filter, typed in place: person:alice vmcp:ops tool:echo outcome:error,",
+    "         bare words match any column; Enter keeps the filter, Esc clears it",
+    "space    pause / resume (records keep arriving while paused)",
+    "↑ ↓      select a call; Enter opens it with its arguments and result (as stored)",
+    "k        include sign-in and admin records too",
+    "Esc      clear the selection, then the filter",
+    `The last ${RING_SIZE} records are kept; the list redraws at most ${1000 / RENDER_MS} times a second.`,
+  ],
+  Component: LiveCallsScreen,
+};
