@@ -3,6 +3,8 @@ import { liveCallsScreen } from "./LiveCalls.tsx";
 import { auditScreen } from "./Audit.tsx";
 import { peopleScreen } from "./PeopleScreen.tsx";
 import { ssoScreen } from "./SsoScreen.tsx";
+import { connectorsScreen } from "./connectors/ConnectorsScreen.tsx";
+import { secretsScreen } from "./connectors/SecretsScreen.tsx";
 import type { ScreenDefinition } from "./types.ts";
 
 export type { ScreenDefinition, ScreenProps } from "./types.ts";
@@ -11,6 +13,8 @@ export type { ScreenDefinition, ScreenProps } from "./types.ts";
 export const SCREENS: ScreenDefinition[] = [
   overviewScreen,
   liveCallsScreen,
+  connectorsScreen,
+  secretsScreen,
   peopleScreen,
   ssoScreen,
   auditScreen,

@@ -1,0 +1,315 @@
+/**
+ * The TUI's Connectors and Secrets screens (ink-testing-library) against a
+ * real running gateway: list, add and edit forms (validation before sending,
+ * the server's refusal text, Ctrl-R secret references), test with a spinner
+ * and its result, restart, stderr, delete with confirmation; secrets set with
+ * a masked value that no frame ever shows.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { render } from "ink-testing-library";
+import { join } from "node:path";
+import { AdminClient, locateGateway } from "../src/admin-client/index.ts";
+import { ConnectorsScreen } from "../tui/screens/connectors/ConnectorsScreen.tsx";
+import { problemsOf, specOf, splitArgs, emptyDraft } from "../tui/screens/connectors/model.ts";
+import { SecretsScreen } from "../tui/screens/connectors/SecretsScreen.tsx";
+import { configuredDataDir, REPO_ROOT, runMintgate, startGateway, waitFor, type RunningGateway } from "./harness.ts";
+
+const ECHO_STDIO = join(REPO_ROOT, "test", "fixtures", "echo-stdio.ts");
+const SECRET_VALUE = "ghp_VeryS3cretValue_shown_nowhere";
+
+const KEY = { enter: "\r", tab: "\t", esc: "\u001B", up: "\u001B[A", down: "\u001B[B", right: "\u001B[C", ctrlS: "\u0013", ctrlT: "\u0014", ctrlR: "\u0012", backspace: "\u007F" };
+
+let gateway: RunningGateway;
+let client: AdminClient;
+
+beforeAll(async () => {
+  const dataDir = await configuredDataDir({
+    connectors: [
+      { name: "echo", kind: "stdio", command: process.execPath, args: [ECHO_STDIO] },
+      { name: "broken", kind: "stdio", command: "sh", args: ["-c", "echo 'broken: no config file' >&2; exit 2"] },
+    ],
+    virtualMcps: [{ slug: "tools", name: "Tools", connectors: [{ connector: "echo" }] }],
+  }, { label: "mintgate-tui-connectors" });
+  gateway = await startGateway({ dataDir });
+  client = new AdminClient(locateGateway({ dataDir }));
+  await waitFor("echo ready", async () => (await client.get<{ name: string; state: string }[]>("/connectors")).find((c) => c.name === "echo")?.state === "ready");
+});
+afterAll(() => gateway.stop());
+
+async function frameContaining(lastFrame: () => string | undefined, text: string | RegExp, attempts = 250): Promise<string> {
+  for (let i = 0; i < attempts; i++) {
+    const frame = lastFrame() ?? "";
+    if (typeof text === "string" ? frame.includes(text) : text.test(frame)) return frame;
+    await Bun.sleep(20);
+  }
+  throw new Error(`"${String(text)}" never rendered; last frame:\n${lastFrame()}`);
+}
+
+async function press(stdin: { write: (data: string) => void }, ...keys: string[]): Promise<void> {
+  for (const key of keys) {
+    stdin.write(key);
+    await Bun.sleep(25);
+  }
+}
+
+/** Types text one character at a time, as a person does. */
+async function type(stdin: { write: (data: string) => void }, text: string): Promise<void> {
+  for (const ch of text) {
+    stdin.write(ch);
+    await Bun.sleep(5);
+  }
+  await Bun.sleep(20);
+}
+
+function screen(Component: typeof ConnectorsScreen, width = 96, height = 20) {
+  let capturing = false;
+  const view = render(<Component client={client} width={width} height={height} setCapturing={(c) => (capturing = c)} />);
+  return { ...view, capturing: () => capturing };
+}
+
+const connectorNames = async () => (await client.get<{ name: string }[]>("/connectors")).map((c) => c.name);
+/** Where a row is on screen: the screens list by name. */
+const rowOf = async (path: "/connectors" | "/secrets", name: string) => (await client.get<{ name: string }[]>(path)).map((c) => c.name).sort((a, b) => a.localeCompare(b)).indexOf(name);
+
+describe("the form's model", () => {
+  test("args split like a shell line; problems are found before sending", () => {
+    expect(splitArgs(`-y "@scope/server x" --flag 'a b' ""`)).toEqual(["-y", "@scope/server x", "--flag", "a b", ""]);
+    const draft = { ...emptyDraft(), name: "bad name!", env: ["NOVALUE", "TOKEN=${secret:unknown}", ""] };
+    const problems = problemsOf(draft, ["known"], { needName: true }).map((p) => p.field);
+    expect(problems).toEqual(["name", "command", "env.0", "env.1"]);
+    const http = { ...emptyDraft(), kind: "http" as const, url: "https://x.example/mcp", headers: ["Authorization: Bearer ${secret:known}", ""] };
+    expect(problemsOf(http, ["known"], { needName: false })).toEqual([]);
+    expect(specOf(http)).toEqual({ kind: "http", url: "https://x.example/mcp", headers: { Authorization: "Bearer ${secret:known}" } });
+  });
+});
+
+describe("Connectors screen", () => {
+  test("lists connectors with state, restarts and last error", async () => {
+    const { lastFrame, unmount } = screen(ConnectorsScreen);
+    const frame = await frameContaining(lastFrame, /broken .*✗ failed/);
+    expect(frame).toContain("NAME");
+    expect(frame).toContain("RESTARTS");
+    expect(frame).toMatch(/echo\s+stdio\s+● ready/);
+    expect(frame).toContain("exited with code 2");
+    unmount();
+  });
+
+  test("at 80 columns the table still fits: cells are cut with …, lines never wrap", async () => {
+    const { lastFrame, unmount } = screen(ConnectorsScreen, 76, 18);
+    const frame = await frameContaining(lastFrame, "broken");
+    for (const line of frame.split("\n")) expect(line.length).toBeLessThanOrEqual(76);
+    expect(frame).toContain("…");
+    unmount();
+  });
+
+  test("Enter shows a stdio connector's last stderr lines", async () => {
+    const { lastFrame, stdin, unmount } = screen(ConnectorsScreen);
+    await frameContaining(lastFrame, "broken");
+    await press(stdin, KEY.enter); // by name: broken first
+    const frame = await frameContaining(lastFrame, "broken: no config file");
+    expect(frame).toContain("Last stderr lines");
+    await press(stdin, KEY.esc);
+    await frameContaining(lastFrame, "n new");
+    unmount();
+  });
+
+  test("t tests the selected connector: a spinner, then the tools it listed", async () => {
+    const { lastFrame, stdin, unmount, frames } = screen(ConnectorsScreen);
+    await frameContaining(lastFrame, "echo");
+    const echoAt = await rowOf("/connectors", "echo");
+    for (let i = 0; i < echoAt; i++) await press(stdin, KEY.down);
+    await press(stdin, "t");
+    const result = await frameContaining(lastFrame, "✓ test passed");
+    expect(result).toContain("echo connected and listed 1 tool");
+    expect(result).toContain("echo — Echoes its text.");
+    expect(frames.some((f) => f.includes("Testing echo: connecting and listing its tools"))).toBe(true);
+    await press(stdin, KEY.esc);
+    // The broken one fails with the reason and its stderr.
+    await press(stdin, KEY.up, KEY.up, KEY.up);
+    await frameContaining(lastFrame, "n new");
+    await press(stdin, "t");
+    const failed = await frameContaining(lastFrame, "✗ test failed");
+    expect(failed).toContain("exited with code 2");
+    expect(failed).toContain("broken: no config file");
+    await press(stdin, KEY.esc);
+    unmount();
+  });
+
+  test("add: checked before sending, Ctrl-R inserts a secret reference, the server's refusal is shown, then it saves", async () => {
+    await client.send("PUT", "/secrets/docs-token", { value: SECRET_VALUE });
+    await client.send("PUT", "/secrets/doomed", { value: "doomed-value-1234" });
+    const { lastFrame, stdin, unmount, frames, capturing } = screen(ConnectorsScreen, 96, 22);
+    await frameContaining(lastFrame, "echo");
+    await press(stdin, "n");
+    await frameContaining(lastFrame, "Add a connector");
+    expect(capturing()).toBe(true);
+
+    // Nothing typed: refused here, nothing sent.
+    await press(stdin, KEY.ctrlS);
+    expect(await frameContaining(lastFrame, "✗ name:")).toContain("use 1 to 32 letters");
+    await type(stdin, "docs");
+    await press(stdin, KEY.ctrlS);
+    expect(await frameContaining(lastFrame, "✗ command:")).toContain("say which program to run");
+    expect(await connectorNames()).not.toContain("docs");
+
+    // command, args, then the env row: Ctrl-R picks a secret.
+    await type(stdin, process.execPath);
+    await press(stdin, KEY.tab);
+    await type(stdin, ECHO_STDIO);
+    await press(stdin, KEY.tab, KEY.tab); // past cwd, to the env row
+    await press(stdin, KEY.ctrlR);
+    await frameContaining(lastFrame, "Insert a reference to which secret?");
+    // The picker lists names only.
+    const picker = await frameContaining(lastFrame, "docs-token");
+    expect(picker).toContain("doomed");
+    await press(stdin, KEY.enter); // the first: docs-token
+    await frameContaining(lastFrame, "DOCS_TOKEN=${secret:docs-token}");
+    // A second env row referencing a secret that is deleted before saving: the server refuses.
+    await press(stdin, KEY.down, KEY.ctrlR, KEY.down, KEY.enter);
+    await frameContaining(lastFrame, "DOOMED=${secret:doomed}");
+    await client.send("DELETE", "/secrets/doomed");
+    await press(stdin, KEY.ctrlS);
+    const refused = await frameContaining(lastFrame, /✗ .*doomed/);
+    expect(refused).toContain("Add a connector");
+    expect(await connectorNames()).not.toContain("docs");
+
+    // Remove that row (Ctrl-U clears it), test the spec with Ctrl-T, then save.
+    await press(stdin, "\u0015");
+    await press(stdin, KEY.ctrlT);
+    const tested = await frameContaining(lastFrame, "✓ test passed");
+    expect(tested).toContain("listed 1 tool");
+    expect(frames.some((f) => f.includes("Testing docs"))).toBe(true);
+    await press(stdin, KEY.ctrlS);
+    await frameContaining(lastFrame, "✓ added docs");
+    expect(capturing()).toBe(false);
+    const saved = (await client.get<{ name: string; spec: { env: Record<string, string> } }[]>("/connectors")).find((c) => c.name === "docs");
+    expect(saved?.spec.env).toEqual({ DOCS_TOKEN: "${secret:docs-token}" });
+    for (const frame of frames) expect(frame).not.toContain(SECRET_VALUE);
+    unmount();
+  });
+
+  test("edit starts from the saved spec; a changed timeout is saved", async () => {
+    const { lastFrame, stdin, unmount } = screen(ConnectorsScreen, 96, 22);
+    await frameContaining(lastFrame, "docs");
+    for (let i = 0; i < (await rowOf("/connectors", "docs")); i++) await press(stdin, KEY.down);
+    await press(stdin, "e");
+    const form = await frameContaining(lastFrame, "Edit connector docs");
+    expect(form).toContain("DOCS_TOKEN=${secret:docs-token}");
+    expect(form).toContain("[stdio]");
+    // Shift-Tab from the first row: the timeout (the last row). A bad one is refused here.
+    await press(stdin, "\u001B[Z");
+    await type(stdin, "soon");
+    await press(stdin, KEY.enter);
+    expect(await frameContaining(lastFrame, "✗ timeout:")).toContain("between 1s and 60m");
+    await press(stdin, "\u0015");
+    await type(stdin, "30s");
+    await press(stdin, KEY.enter);
+    await frameContaining(lastFrame, "✓ saved docs");
+    const saved = (await client.get<{ name: string; timeoutMs: number }[]>("/connectors")).find((c) => c.name === "docs");
+    expect(saved?.timeoutMs).toBe(30_000);
+    unmount();
+  });
+
+  test("r restarts; d asks before deleting, n keeps it, y deletes; a refusal shows the server's sentence", async () => {
+    const { lastFrame, stdin, unmount } = screen(ConnectorsScreen);
+    await frameContaining(lastFrame, "docs");
+    const before = (await client.get<{ name: string; restarts: number }[]>("/connectors")).find((c) => c.name === "docs")!.restarts;
+    for (let i = 0; i < (await rowOf("/connectors", "docs")); i++) await press(stdin, KEY.down);
+    await press(stdin, "r");
+    await frameContaining(lastFrame, "✓ restarted docs");
+    expect((await client.get<{ name: string; restarts: number }[]>("/connectors")).find((c) => c.name === "docs")?.restarts).toBe(before + 1);
+
+    await press(stdin, "d");
+    expect(await frameContaining(lastFrame, "[y/n]")).toContain("Delete connector docs?");
+    await press(stdin, "n");
+    await frameContaining(lastFrame, "n new");
+    expect(await connectorNames()).toContain("docs");
+    await press(stdin, "d");
+    await frameContaining(lastFrame, "[y/n]");
+    await press(stdin, "y");
+    await frameContaining(lastFrame, "✓ deleted docs");
+    expect(await connectorNames()).not.toContain("docs");
+
+    // echo is attached to a Virtual MCP: the server refuses, and says why.
+    const echoIndex = await rowOf("/connectors", "echo");
+    await press(stdin, KEY.up, KEY.up, KEY.up);
+    for (let i = 0; i < echoIndex; i++) await press(stdin, KEY.down);
+    await press(stdin, "d", "y");
+    expect(await frameContaining(lastFrame, "detach it there first")).toContain('is used by virtual MCP "tools"');
+    unmount();
+  });
+});
+
+describe("Secrets screen", () => {
+  test("lists names, versions and where they are used", async () => {
+    const { lastFrame, unmount } = screen(SecretsScreen as typeof ConnectorsScreen);
+    const frame = await frameContaining(lastFrame, "docs-token");
+    expect(frame).toContain("values are never shown");
+    expect(frame).toContain("VER");
+    expect(frame).not.toContain(SECRET_VALUE);
+    unmount();
+  });
+
+  test("add with a masked value: checked before sending, no frame ever shows the value", async () => {
+    const value = "s3cr3t-typed-in-the-tui";
+    const { lastFrame, stdin, unmount, frames, capturing } = screen(SecretsScreen as typeof ConnectorsScreen);
+    await frameContaining(lastFrame, "docs-token");
+    await press(stdin, "n");
+    await frameContaining(lastFrame, "Add a secret");
+    expect(capturing()).toBe(true);
+    await type(stdin, "1bad");
+    await press(stdin, KEY.tab);
+    await type(stdin, value);
+    await press(stdin, KEY.enter);
+    expect(await frameContaining(lastFrame, "✗ Name:")).toContain("starting with a letter");
+    await press(stdin, "\u0015");
+    await type(stdin, "new-key");
+    await press(stdin, KEY.tab);
+    await frameContaining(lastFrame, "•".repeat(value.length));
+    await press(stdin, KEY.enter);
+    await frameContaining(lastFrame, "✓ stored new-key (version 1)");
+    expect((await client.get<{ name: string }[]>("/secrets")).map((s) => s.name)).toContain("new-key");
+    for (const frame of frames) {
+      expect(frame).not.toContain(value);
+      expect(frame).not.toContain("s3cr3t");
+    }
+    unmount();
+  });
+
+  test("a new value for the selected secret (masked), and a value too empty to send", async () => {
+    const { lastFrame, stdin, unmount, frames } = screen(SecretsScreen as typeof ConnectorsScreen);
+    await frameContaining(lastFrame, "new-key");
+    for (let i = 0; i < (await rowOf("/secrets", "new-key")); i++) await press(stdin, KEY.down);
+    await press(stdin, KEY.enter);
+    await frameContaining(lastFrame, "New value for secret new-key");
+    await press(stdin, KEY.enter);
+    await frameContaining(lastFrame, "✗ Value: type the value");
+    await type(stdin, "rotated-value-999");
+    await press(stdin, KEY.ctrlS);
+    await frameContaining(lastFrame, "✓ stored new-key (version 2)");
+    for (const frame of frames) expect(frame).not.toContain("rotated-value-999");
+    unmount();
+  });
+
+  test("delete asks first; a secret in use is refused with the server's sentence", async () => {
+    const { lastFrame, stdin, unmount } = screen(SecretsScreen as typeof ConnectorsScreen);
+    await frameContaining(lastFrame, "new-key");
+    await client.send("PUT", "/connectors/uses-it", { kind: "http", url: "http://127.0.0.1:9/mcp", headers: { Authorization: "Bearer ${secret:new-key}" } });
+    await press(stdin, "g");
+    await frameContaining(lastFrame, "uses-it");
+    for (let i = 0; i < (await rowOf("/secrets", "new-key")); i++) await press(stdin, KEY.down);
+    await press(stdin, "d");
+    expect(await frameContaining(lastFrame, "[y/n]")).toContain("Delete secret new-key?");
+    await press(stdin, "y");
+    expect(await frameContaining(lastFrame, "✗ Secret")).toContain('used by connector "uses-it"');
+    await client.send("DELETE", "/connectors/uses-it");
+    await press(stdin, "d");
+    await frameContaining(lastFrame, "[y/n]");
+    await press(stdin, KEY.esc);
+    await frameContaining(lastFrame, "n new");
+    await press(stdin, "d", "y");
+    await frameContaining(lastFrame, "✓ deleted new-key");
+    expect((await client.get<{ name: string }[]>("/secrets")).map((s) => s.name)).not.toContain("new-key");
+    unmount();
+  });
+});

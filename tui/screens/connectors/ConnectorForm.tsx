@@ -1,0 +1,177 @@
+import { Box, Text, useInput } from "ink";
+import { useState } from "react";
+import { Picker } from "../../components/Picker.tsx";
+import { Spinner } from "../../components/Spinner.tsx";
+import { fit } from "../../components/text.ts";
+import { TextField } from "../../components/TextField.tsx";
+import { EDITABLE_KINDS, envNameFor, problemsOf, specOf, type ConnectorDraft, type ProbeResult } from "./model.ts";
+import { TestResult } from "./TestResult.tsx";
+
+interface FieldRow {
+  id: string;
+  label: string;
+  placeholder?: string;
+}
+
+/** The rows of the form for a draft: env and header rows end with an empty one to add another. */
+function rowsOf(draft: ConnectorDraft, adding: boolean): FieldRow[] {
+  const rows: FieldRow[] = [];
+  if (adding) rows.push({ id: "name", label: "name", placeholder: "github" });
+  rows.push({ id: "kind", label: "kind" });
+  if (draft.kind === "stdio") {
+    rows.push({ id: "command", label: "command", placeholder: "npx" });
+    rows.push({ id: "args", label: "args", placeholder: '-y @modelcontextprotocol/server-github ("quote" spaces)' });
+    rows.push({ id: "cwd", label: "cwd", placeholder: "(the gateway's)" });
+    draft.env.forEach((_, i) => rows.push({ id: `env.${i}`, label: i === 0 ? "env" : "", placeholder: i === draft.env.length - 1 ? "KEY=value (Ctrl-R inserts a secret)" : "" }));
+  } else {
+    rows.push({ id: "url", label: "url", placeholder: "https://example.com/mcp" });
+    draft.headers.forEach((_, i) => rows.push({ id: `headers.${i}`, label: i === 0 ? "headers" : "", placeholder: i === draft.headers.length - 1 ? "Name: value (Ctrl-R inserts a secret)" : "" }));
+  }
+  rows.push({ id: "timeout", label: "timeout", placeholder: "60s" });
+  return rows;
+}
+
+function valueOf(draft: ConnectorDraft, id: string): string {
+  const [key, index] = id.split(".");
+  if (key === "env" || key === "headers") return draft[key][Number(index)] ?? "";
+  return String(draft[key as keyof ConnectorDraft] ?? "");
+}
+
+function withValue(draft: ConnectorDraft, id: string, value: string): ConnectorDraft {
+  const [key, index] = id.split(".");
+  if (key === "env" || key === "headers") {
+    const list = draft[key].slice();
+    list[Number(index)] = value;
+    // Always one empty row at the end to add another; empty rows in between go when another is typed.
+    const kept = list.filter((row, i) => row !== "" || i === Number(index));
+    if (kept.at(-1) !== "") kept.push("");
+    return { ...draft, [key]: kept };
+  }
+  return { ...draft, [key!]: value };
+}
+
+/**
+ * Add or edit a connector (stdio, http, sse). Secret references are picked
+ * from the secret list (Ctrl-R) rather than typed; everything is checked
+ * before it is sent; Ctrl-T tests the spec as it stands without saving.
+ */
+export function ConnectorForm(props: {
+  initial: ConnectorDraft;
+  adding: boolean;
+  secrets: string[];
+  width: number;
+  height: number;
+  onSave: (name: string, spec: Record<string, unknown>) => Promise<unknown>;
+  onTest: (name: string, spec: Record<string, unknown>) => Promise<ProbeResult>;
+  onCancel: () => void;
+}) {
+  const [draft, setDraft] = useState(props.initial);
+  const [focus, setFocus] = useState(0);
+  const [error, setError] = useState<string>();
+  const [busy, setBusy] = useState<"saving" | undefined>();
+  const [picking, setPicking] = useState(false);
+  const [test, setTest] = useState<{ result?: ProbeResult; error?: string }>();
+  const rows = rowsOf(draft, props.adding);
+  const current = rows[Math.min(focus, rows.length - 1)]!;
+  const name = draft.name.trim();
+
+  const check = (): boolean => {
+    const problems = problemsOf(draft, props.secrets, { needName: props.adding });
+    if (problems.length === 0) return true;
+    const first = problems[0]!;
+    setError(`${first.field.split(".")[0]}: ${first.message}`);
+    const at = rows.findIndex((r) => r.id === first.field || (first.field.includes(".") && r.id.startsWith(first.field.split(".")[0]!)));
+    if (at >= 0) setFocus(at);
+    return false;
+  };
+  const save = () => {
+    if (!check()) return;
+    setError(undefined);
+    setBusy("saving");
+    props.onSave(name, specOf(draft)).then(
+      () => setBusy(undefined),
+      (e: Error) => {
+        setBusy(undefined);
+        setError(e.message);
+      },
+    );
+  };
+  const runTest = () => {
+    if (!check()) return;
+    setError(undefined);
+    setTest({});
+    props.onTest(name || "test", specOf(draft)).then(
+      (result) => setTest({ result }),
+      (e: Error) => setTest({ error: e.message }),
+    );
+  };
+  const insertSecret = (secret: string) => {
+    setPicking(false);
+    const reference = `\${secret:${secret}}`;
+    const value = valueOf(draft, current.id);
+    let next: string;
+    if (current.id.startsWith("env.")) next = value === "" ? `${envNameFor(secret)}=${reference}` : value + reference;
+    else next = value === "" ? `Authorization: Bearer ${reference}` : value + reference;
+    setDraft((d) => withValue(d, current.id, next));
+  };
+
+  useInput(
+    (input, key) => {
+      if (key.escape) return props.onCancel();
+      if (key.ctrl && input === "s") return save();
+      if (key.ctrl && input === "t") return runTest();
+      if (key.ctrl && input === "r") {
+        if (current.id.startsWith("env.") || current.id.startsWith("headers.")) return setPicking(true);
+        return setError(`Secret references go in ${draft.kind === "stdio" ? "env values" : "header values"}: move to an ${draft.kind === "stdio" ? "env" : "headers"} row first.`);
+      }
+      if (key.tab && key.shift) return setFocus((f) => (f + rows.length - 1) % rows.length);
+      if (key.upArrow) return setFocus((f) => Math.max(0, f - 1));
+      if (key.tab || key.downArrow) return setFocus((f) => (f + 1) % rows.length);
+      if (key.return) return focus >= rows.length - 1 ? save() : setFocus((f) => f + 1);
+      if (current.id === "kind" && (key.leftArrow || key.rightArrow || input === " ")) {
+        const at = EDITABLE_KINDS.indexOf(draft.kind);
+        const next = EDITABLE_KINDS[(at + (key.leftArrow ? EDITABLE_KINDS.length - 1 : 1)) % EDITABLE_KINDS.length]!;
+        setDraft((d) => ({ ...d, kind: next }));
+      }
+    },
+    { isActive: !busy && !picking },
+  );
+
+  const labelWidth = 9;
+  const inner = Math.max(20, props.width - 4);
+  const fieldWidth = Math.max(10, inner - labelWidth - 2);
+  if (picking) {
+    return <Picker title="Insert a reference to which secret?" items={props.secrets} width={props.width} height={Math.min(props.height, 12)} onPick={insertSecret} onCancel={() => setPicking(false)} empty="No secrets yet: add one on the Secrets screen (s)." />;
+  }
+  // At 80×24 the form and a test result share the height: rows scroll around the focused one.
+  const roomForRows = Math.max(3, props.height - 6 - (test ? Math.min(8, props.height / 3) : 0) - (error ? 2 : 0));
+  const start = rows.length <= roomForRows ? 0 : Math.min(Math.max(0, focus - Math.floor(roomForRows / 2)), rows.length - roomForRows);
+  return (
+    <Box flexDirection="column" borderStyle="round" paddingX={1}>
+      <Text bold>{fit(props.adding ? "Add a connector" : `Edit connector ${name}`, inner)}</Text>
+      {rows.slice(start, start + roomForRows).map((row) => {
+        const i = rows.indexOf(row);
+        const focused = i === focus && !busy;
+        return (
+          <Box key={row.id}>
+            <Text color={focused ? "cyan" : undefined}>{(focused ? "› " : "  ") + row.label.padEnd(labelWidth)}</Text>
+            {row.id === "kind" ? (
+              <Text>{EDITABLE_KINDS.map((k) => (k === draft.kind ? `[${k}]` : ` ${k} `)).join(" ")}{focused ? <Text dimColor>  ←/→ change</Text> : null}</Text>
+            ) : (
+              <TextField value={valueOf(draft, row.id)} onChange={(value) => setDraft((d) => withValue(d, row.id, value))} focus={focused} placeholder={row.placeholder} width={fieldWidth} />
+            )}
+          </Box>
+        );
+      })}
+      {error
+        ? error.split("\n").slice(0, 3).map((line, i) => (
+            <Text key={i} color="red">
+              {fit(`${i === 0 ? "✗ " : "  "}${line}`, inner)}
+            </Text>
+          ))
+        : null}
+      {test ? <TestResult name={name || "test"} result={test.result} error={test.error} width={inner} height={Math.min(8, Math.floor(props.height / 3))} /> : null}
+      {busy ? <Spinner label="Saving…" /> : <Text dimColor>{fit("Tab next · Ctrl-R insert secret · Ctrl-T test · Ctrl-S or Enter on the last field save · Esc cancel", inner)}</Text>}
+    </Box>
+  );
+}

@@ -1,0 +1,242 @@
+import { Box, Text, useInput } from "ink";
+import { useCallback, useEffect, useRef, useState } from "react";
+import type { AdminClient } from "../../../src/admin-client/index.ts";
+import { Confirm } from "../../components/Confirm.tsx";
+import { Spinner } from "../../components/Spinner.tsx";
+import { Table } from "../../components/Table.tsx";
+import { fit } from "../../components/text.ts";
+import type { ScreenDefinition, ScreenProps } from "../types.ts";
+import { ConnectorForm } from "./ConnectorForm.tsx";
+import { bodyOf, draftOf, emptyDraft, stateLabel, type ConnectorStatus, type ProbeResult, type SecretListing } from "./model.ts";
+import { TestResult } from "./TestResult.tsx";
+
+const REFRESH_MS = 2000;
+/** Under the admin client's 10 s request limit. */
+const TEST_TIMEOUT_MS = 8000;
+
+type Mode =
+  | { kind: "list" }
+  | { kind: "form"; connector: ConnectorStatus | undefined }
+  | { kind: "test"; name: string; result?: ProbeResult; error?: string }
+  | { kind: "details"; name: string }
+  | { kind: "delete"; name: string };
+
+export function testConnector(client: AdminClient, name: string, spec: Record<string, unknown>): Promise<ProbeResult> {
+  return client.send<ProbeResult>("POST", `/connectors/test?timeoutMs=${TEST_TIMEOUT_MS}`, { ...spec, name });
+}
+
+/** The list of connectors with their state; add, edit, test, restart, details with stderr, delete. */
+export function ConnectorsScreen(props: ScreenProps) {
+  const { client, width, height, setCapturing } = props;
+  const [connectors, setConnectors] = useState<ConnectorStatus[]>();
+  const [loadError, setLoadError] = useState<string>();
+  const [selected, setSelected] = useState(0);
+  const [mode, setMode] = useState<Mode>({ kind: "list" });
+  const [secrets, setSecrets] = useState<string[]>([]);
+  const [notice, setNotice] = useState<{ text: string; ok: boolean }>();
+  const [working, setWorking] = useState<string>();
+  const alive = useRef(true);
+
+  const load = useCallback(() => {
+    return client.get<ConnectorStatus[]>("/connectors").then(
+      (unsorted) => {
+        if (!alive.current) return;
+        const list = unsorted.slice().sort((a, b) => a.name.localeCompare(b.name));
+        setConnectors(list);
+        setLoadError(undefined);
+        setSelected((s) => Math.min(s, Math.max(0, list.length - 1)));
+      },
+      (e: Error) => alive.current && setLoadError(e.message),
+    );
+  }, [client]);
+  useEffect(() => {
+    alive.current = true;
+    void load();
+    const timer = setInterval(() => void load(), REFRESH_MS);
+    return () => {
+      alive.current = false;
+      clearInterval(timer);
+    };
+  }, [load]);
+  useEffect(() => {
+    setCapturing(mode.kind !== "list");
+    return () => setCapturing(false);
+  }, [mode.kind, setCapturing]);
+
+  const current = connectors?.[selected];
+  const openForm = (connector: ConnectorStatus | undefined) => {
+    if (connector && connector.spec.kind === "builtin") return setNotice({ text: `${connector.name} is a builtin connector: there is nothing to edit.`, ok: false });
+    // The secret names for Ctrl-R; the form opens at once and gets them when they arrive.
+    void client.get<SecretListing[]>("/secrets").then((list) => alive.current && setSecrets(list.map((s) => s.name)), () => {});
+    setNotice(undefined);
+    setMode({ kind: "form", connector });
+  };
+  const runTest = (connector: ConnectorStatus) => {
+    setMode({ kind: "test", name: connector.name });
+    const { name, ...spec } = bodyOf(connector);
+    testConnector(client, String(name), spec).then(
+      (result) => alive.current && setMode((m) => (m.kind === "test" && m.name === connector.name ? { ...m, result } : m)),
+      (e: Error) => alive.current && setMode((m) => (m.kind === "test" && m.name === connector.name ? { ...m, error: e.message } : m)),
+    );
+  };
+  const act = (label: string, request: () => Promise<unknown>, done: string) => {
+    setWorking(label);
+    setNotice(undefined);
+    request().then(
+      () => alive.current && (setWorking(undefined), setNotice({ text: done, ok: true }), void load()),
+      (e: Error) => alive.current && (setWorking(undefined), setNotice({ text: e.message, ok: false })),
+    );
+  };
+
+  useInput(
+    (input, key) => {
+      if (key.upArrow) return setSelected((s) => Math.max(0, s - 1));
+      if (key.downArrow) return setSelected((s) => Math.min((connectors?.length ?? 1) - 1, s + 1));
+      if (input === "n") return openForm(undefined);
+      if (!current) return;
+      if (input === "e") return openForm(current);
+      if (key.return) return setMode({ kind: "details", name: current.name });
+      if (input === "t") return runTest(current);
+      if (input === "r") return act(`Restarting ${current.name}…`, () => client.send("POST", `/connectors/${encodeURIComponent(current.name)}/restart`), `✓ restarted ${current.name}`);
+      if (input === "d") return setMode({ kind: "delete", name: current.name });
+    },
+    { isActive: mode.kind === "list" && !working },
+  );
+  useInput(
+    (input, key) => {
+      if (key.escape || key.return || input === "b") setMode({ kind: "list" });
+    },
+    { isActive: mode.kind === "test" },
+  );
+
+  if (mode.kind === "form") {
+    const adding = mode.connector === undefined;
+    return (
+      <ConnectorForm
+        initial={mode.connector ? draftOf(mode.connector) : emptyDraft()}
+        adding={adding}
+        secrets={secrets}
+        width={width}
+        height={height}
+        onCancel={() => setMode({ kind: "list" })}
+        onTest={(name, spec) => testConnector(client, name, spec)}
+        onSave={async (name, spec) => {
+          const saved = await client.send<{ changes: string[]; created: boolean }>("PUT", `/connectors/${encodeURIComponent(name)}`, spec);
+          setNotice({ text: `✓ ${saved.created ? "added" : "saved"} ${name}${saved.changes.length === 0 ? " (no change)" : ""}`, ok: true });
+          setMode({ kind: "list" });
+          await load();
+          setConnectors((list) => {
+            const at = list?.findIndex((c) => c.name === name) ?? -1;
+            if (at >= 0) setSelected(at);
+            return list;
+          });
+        }}
+      />
+    );
+  }
+  if (mode.kind === "details") {
+    return <ConnectorDetails client={client} name={mode.name} connector={connectors?.find((c) => c.name === mode.name)} width={width} height={height} onBack={() => setMode({ kind: "list" })} />;
+  }
+
+  const tableHeight = Math.max(1, height - 6);
+  const wide = width >= 100;
+  const columns = [
+    { title: "NAME", width: Math.min(24, Math.max(10, Math.floor(width / 5))) },
+    { title: "KIND", width: 7 },
+    { title: "STATE", width: 11 },
+    { title: "RESTARTS", width: 8 },
+    ...(wide ? [{ title: "TOOLS", width: 5 }] : []),
+    { title: "LAST ERROR" },
+  ];
+  const rows = (connectors ?? []).map((c) => [c.name, c.kind, stateLabel(c.state).text, String(c.restarts), ...(wide ? [String(c.tools)] : []), c.lastError ?? c.reason ?? ""]);
+  return (
+    <Box flexDirection="column">
+      <Text bold>{fit(`Connectors${connectors ? ` (${connectors.length})` : ""}`, width)}</Text>
+      {loadError ? <Text color="red">{fit(`✗ ${loadError}`, width)}</Text> : null}
+      {!connectors && !loadError ? <Spinner label="Loading connectors…" /> : null}
+      {connectors ? (
+        <Table columns={columns} rows={rows} width={width} height={mode.kind === "test" ? Math.min(tableHeight, 4) : tableHeight} selected={selected} colorOf={(i) => stateLabel(connectors[i]!.state).color} empty="No connectors yet; n adds one." />
+      ) : null}
+      {mode.kind === "delete" ? (
+        <Confirm message={fit(`Delete connector ${mode.name}? Virtual MCPs must not use it.`, width - 12)} onYes={() => (setMode({ kind: "list" }), act(`Deleting ${mode.name}…`, () => client.send("DELETE", `/connectors/${encodeURIComponent(mode.name)}`), `✓ deleted ${mode.name}`))} onNo={() => setMode({ kind: "list" })} />
+      ) : null}
+      {mode.kind === "test" ? (
+        <Box flexDirection="column" borderStyle="round" paddingX={1}>
+          <TestResult name={mode.name} result={mode.result} error={mode.error} width={width - 4} height={Math.max(3, height - 10)} />
+          <Text dimColor>{fit("Esc or Enter back", width - 4)}</Text>
+        </Box>
+      ) : null}
+      {working ? <Spinner label={fit(working, width - 2)} /> : null}
+      {notice && !working ? <Text color={notice.ok ? "green" : "red"}>{fit(notice.ok ? notice.text : `✗ ${notice.text}`, width)}</Text> : null}
+      {mode.kind === "list" ? <Text dimColor>{fit("↑↓ select · n new · e edit · t test · r restart · Enter details & stderr · d delete", width)}</Text> : null}
+    </Box>
+  );
+}
+
+/** One connector: its state and last error in full, and a stdio connector's last stderr lines (refreshed). */
+function ConnectorDetails(props: { client: AdminClient; name: string; connector: ConnectorStatus | undefined; width: number; height: number; onBack: () => void }) {
+  const { client, name, width, height, connector } = props;
+  const [lines, setLines] = useState<string[]>();
+  const [error, setError] = useState<string>();
+  const [scroll, setScroll] = useState(0);
+  useEffect(() => {
+    let alive = true;
+    const load = () =>
+      client.get<{ lines: string[] }>(`/connectors/${encodeURIComponent(name)}/logs`).then(
+        (logs) => alive && (setLines(logs.lines), setError(undefined)),
+        (e: Error) => alive && setError(e.message),
+      );
+    void load();
+    const timer = setInterval(load, REFRESH_MS);
+    return () => {
+      alive = false;
+      clearInterval(timer);
+    };
+  }, [client, name]);
+  const room = Math.max(1, height - 6);
+  const total = lines?.length ?? 0;
+  const maxScroll = Math.max(0, total - room);
+  useInput((input, key) => {
+    if (key.escape || input === "b" || key.return) return props.onBack();
+    if (key.upArrow) return setScroll((s) => Math.min(maxScroll, s + 1));
+    if (key.downArrow) return setScroll((s) => Math.max(0, s - 1));
+    if (key.pageUp) return setScroll((s) => Math.min(maxScroll, s + room));
+    if (key.pageDown) return setScroll((s) => Math.max(0, s - room));
+  });
+  const from = Math.max(0, total - room - Math.min(scroll, maxScroll));
+  const state = connector ? stateLabel(connector.state) : undefined;
+  const describe = connector?.spec.kind === "stdio" ? `${connector.spec.command} ${connector.spec.args.join(" ")}` : connector && "url" in connector.spec ? connector.spec.url : (connector?.kind ?? "");
+  return (
+    <Box flexDirection="column">
+      <Text bold>{fit(`Connector ${name}${connector ? ` · ${connector.kind} · ${describe}` : ""}`, width)}</Text>
+      {connector ? (
+        <Text color={state?.color}>{fit(`${state?.text} · restarts ${connector.restarts} · ${connector.tools} tools · last error: ${connector.lastError ?? "none"}`, width)}</Text>
+      ) : (
+        <Text color="red">{fit("✗ this connector is gone", width)}</Text>
+      )}
+      {error ? <Text color="red">{fit(`✗ ${error}`, width)}</Text> : null}
+      <Text dimColor>{fit(connector && connector.kind !== "stdio" ? "Only stdio connectors have stderr." : `Last stderr lines (${total}, oldest first; secret values shown as [secret:NAME]):`, width)}</Text>
+      {!lines && !error ? <Spinner label="Loading…" /> : null}
+      {lines?.slice(from, from + room).map((line, i) => (
+        <Text key={from + i}>{fit(line, width)}</Text>
+      ))}
+      {lines && total === 0 && connector?.kind === "stdio" ? <Text dimColor>(nothing on stderr yet)</Text> : null}
+      <Text dimColor>{fit(`↑↓ PgUp PgDn scroll${total > room ? ` (${from + 1}–${Math.min(total, from + room)} of ${total})` : ""} · Esc back`, width)}</Text>
+    </Box>
+  );
+}
+
+export const connectorsScreen: ScreenDefinition = {
+  key: "c",
+  title: "Connectors",
+  short: "Conn",
+  help: [
+    "↑/↓ select a connector; the list refreshes every 2 s (state, restarts, last error).",
+    "n adds a connector, e edits the selected one (stdio: command, args, cwd, env; http/sse: url, headers).",
+    "In the form: Tab/↓ next field, ←/→ on kind changes it, Ctrl-R inserts ${secret:NAME} from the secret list",
+    "  into an env or header row, Ctrl-T tests the spec, Ctrl-S (or Enter on the last field) saves, Esc cancels.",
+    "t tests the selected connector: a temporary copy connects and lists its tools, then is stopped.",
+    "r restarts it now · Enter shows its details and last stderr lines · d deletes it (asks first).",
+  ],
+  Component: ConnectorsScreen,
+};

@@ -1,0 +1,143 @@
+import { Box, Text, useInput } from "ink";
+import { useCallback, useEffect, useRef, useState } from "react";
+import { Confirm } from "../../components/Confirm.tsx";
+import { Form } from "../../components/Form.tsx";
+import { Spinner } from "../../components/Spinner.tsx";
+import { Table } from "../../components/Table.tsx";
+import { fit, formatTime } from "../../components/text.ts";
+import type { ScreenDefinition, ScreenProps } from "../types.ts";
+import type { SecretListing } from "./model.ts";
+
+const SECRET_NAME = /^[A-Za-z][A-Za-z0-9_.-]{0,127}$/;
+
+type Mode = { kind: "list" } | { kind: "set"; name: string | undefined } | { kind: "delete"; name: string };
+
+/** Secrets by name: versions and dates; set (masked) and delete. A value is never shown or echoed. */
+export function SecretsScreen(props: ScreenProps) {
+  const { client, width, height, setCapturing } = props;
+  const [secrets, setSecrets] = useState<SecretListing[]>();
+  const [loadError, setLoadError] = useState<string>();
+  const [selected, setSelected] = useState(0);
+  const [mode, setMode] = useState<Mode>({ kind: "list" });
+  const [notice, setNotice] = useState<{ text: string; ok: boolean }>();
+  const [working, setWorking] = useState<string>();
+  const alive = useRef(true);
+
+  const load = useCallback(
+    () =>
+      client.get<SecretListing[]>("/secrets").then(
+        (unsorted) => {
+          if (!alive.current) return;
+          const list = unsorted.slice().sort((a, b) => a.name.localeCompare(b.name));
+          setSecrets(list);
+          setLoadError(undefined);
+          setSelected((s) => Math.min(s, Math.max(0, list.length - 1)));
+        },
+        (e: Error) => alive.current && setLoadError(e.message),
+      ),
+    [client],
+  );
+  useEffect(() => {
+    alive.current = true;
+    void load();
+    return () => {
+      alive.current = false;
+    };
+  }, [load]);
+  useEffect(() => {
+    setCapturing(mode.kind !== "list");
+    return () => setCapturing(false);
+  }, [mode.kind, setCapturing]);
+
+  const current = secrets?.[selected];
+  useInput(
+    (input, key) => {
+      if (key.upArrow) return setSelected((s) => Math.max(0, s - 1));
+      if (key.downArrow) return setSelected((s) => Math.min((secrets?.length ?? 1) - 1, s + 1));
+      if (input === "n") return (setNotice(undefined), setMode({ kind: "set", name: undefined }));
+      if (input === "g") return void load();
+      if (!current) return;
+      if (input === "e" || key.return) return (setNotice(undefined), setMode({ kind: "set", name: current.name }));
+      if (input === "d") return (setNotice(undefined), setMode({ kind: "delete", name: current.name }));
+    },
+    { isActive: mode.kind === "list" && !working },
+  );
+
+  if (mode.kind === "set") {
+    const existing = mode.name;
+    return (
+      <Form
+        title={existing ? `New value for secret ${existing} (connectors using it reconnect)` : "Add a secret"}
+        width={width}
+        submitLabel="store"
+        fields={[
+          ...(existing ? [] : [{ name: "name", label: "Name", placeholder: "github-token", validate: (v: string) => (SECRET_NAME.test(v) ? undefined : "use 1–128 letters, digits, _ . or -, starting with a letter.") }]),
+          { name: "value", label: "Value", mask: true, placeholder: "(typed masked; never shown)", validate: (v: string) => (v === "" ? "type the value (it is stored encrypted and never shown)." : new TextEncoder().encode(v).length > 64 * 1024 ? "the limit is 64 KiB." : undefined) },
+        ]}
+        onCancel={() => setMode({ kind: "list" })}
+        onSubmit={async (values) => {
+          const name = existing ?? values.name!;
+          const stored = await client.send<SecretListing>("PUT", `/secrets/${encodeURIComponent(name)}`, { value: values.value });
+          setNotice({ text: `✓ stored ${stored.name} (version ${stored.version})`, ok: true });
+          setMode({ kind: "list" });
+          await load();
+          setSecrets((list) => {
+            const at = list?.findIndex((s) => s.name === name) ?? -1;
+            if (at >= 0) setSelected(at);
+            return list;
+          });
+        }}
+      />
+    );
+  }
+
+  const wide = width >= 100;
+  const columns = [
+    { title: "NAME", width: Math.min(32, Math.max(12, Math.floor(width / 3))) },
+    { title: "VER", width: 4 },
+    { title: "UPDATED", width: 16 },
+    ...(wide ? [{ title: "CREATED", width: 16 }] : []),
+    { title: "USED BY" },
+  ];
+  const rows = (secrets ?? []).map((s) => [s.name, String(s.version), formatTime(s.updatedAt), ...(wide ? [formatTime(s.createdAt)] : []), s.usedBy.length ? s.usedBy.join(", ") : "-"]);
+  return (
+    <Box flexDirection="column">
+      <Text bold>{fit(`Secrets${secrets ? ` (${secrets.length})` : ""} · values are never shown`, width)}</Text>
+      {loadError ? <Text color="red">{fit(`✗ ${loadError}`, width)}</Text> : null}
+      {!secrets && !loadError ? <Spinner label="Loading secrets…" /> : null}
+      {secrets ? <Table columns={columns} rows={rows} width={width} height={Math.max(1, height - 6)} selected={selected} empty="No secrets yet; n adds one." /> : null}
+      {mode.kind === "delete" ? (
+        <Confirm
+          message={fit(`Delete secret ${mode.name}? Its value cannot be recovered.`, width - 12)}
+          onNo={() => setMode({ kind: "list" })}
+          onYes={() => {
+            const name = mode.name;
+            setMode({ kind: "list" });
+            setWorking(`Deleting ${name}…`);
+            client.send("DELETE", `/secrets/${encodeURIComponent(name)}`).then(
+              () => alive.current && (setWorking(undefined), setNotice({ text: `✓ deleted ${name}`, ok: true }), void load()),
+              (e: Error) => alive.current && (setWorking(undefined), setNotice({ text: e.message, ok: false })),
+            );
+          }}
+        />
+      ) : null}
+      {working ? <Spinner label={fit(working, width - 2)} /> : null}
+      {notice && !working ? <Text color={notice.ok ? "green" : "red"}>{fit(notice.ok ? notice.text : `✗ ${notice.text}`, width)}</Text> : null}
+      {mode.kind === "list" ? <Text dimColor>{fit("↑↓ select · n new · e or Enter set a new value · d delete · g refresh", width)}</Text> : null}
+    </Box>
+  );
+}
+
+export const secretsScreen: ScreenDefinition = {
+  key: "s",
+  title: "Secrets",
+  short: "Secr",
+  help: [
+    "Secret names, versions and dates; values are never shown or echoed.",
+    "n adds a secret (name, then the value typed masked), e or Enter sets a new value for the selected one:",
+    "  connectors that reference it reconnect with the new value.",
+    "d deletes the selected secret (asks first; refused while a connector references it). g refreshes.",
+    "Reference a secret in a connector's env or headers as ${secret:NAME} (Ctrl-R in the connector form).",
+  ],
+  Component: SecretsScreen,
+};
