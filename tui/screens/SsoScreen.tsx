@@ -93,6 +93,7 @@ export function editFields(provider: ProviderInfo): FormField[] {
 
 /** Words wrapped into at most `max` lines of `width` (the last cut with …): for sentences that must be read whole. */
 export function wrapText(text: string, width: number, max = 3): string[] {
+  if (text.length <= width || max <= 1) return [fit(text, width)];
   const lines: string[] = [];
   let line = "";
   for (const word of text.split(/\s+/)) {
@@ -219,7 +220,7 @@ export function SsoScreen(props: ScreenProps) {
     const kind = overlay.providerKind;
     body = (
       <Form
-        title={`Add a ${KINDS.find((k) => k.kind === kind)!.title} provider`}
+        title={`New ${KINDS.find((k) => k.kind === kind)!.title} provider`}
         fields={addFields(kind, (providers ?? []).map((p) => p.name))}
         width={formWidth}
         submitLabel="add"

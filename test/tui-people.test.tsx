@@ -1,0 +1,417 @@
+/**
+ * Component tests of the People and access and SSO settings screens against a
+ * real running gateway (the compiled binary): frames asserted, keys sent as a
+ * person types them, every change checked through the admin API afterwards.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { render } from "ink-testing-library";
+import { AdminClient, locateGateway } from "../src/admin-client/index.ts";
+import type { UserDetails } from "../src/auth/accounts/index.ts";
+import type { ProviderInfo } from "../src/auth/sso/index.ts";
+import { App } from "../tui/App.tsx";
+import { PeopleScreen } from "../tui/screens/PeopleScreen.tsx";
+import { SsoScreen, wrapText } from "../tui/screens/SsoScreen.tsx";
+import { approveInBrowser, localSignIn, MemoryOAuthProvider } from "./fixtures/oauth-client.ts";
+import { ScriptedBrowser } from "./fixtures/browser.ts";
+import { startOidcIdp, stopAllIdps, type OidcIdp } from "./fixtures/oidc-idp.ts";
+import { configuredDataDir, startGateway, type RunningGateway } from "./harness.ts";
+
+const CONFIG = { connectors: [{ name: "demo", kind: "builtin", server: "demo" }], virtualMcps: [{ slug: "alpha", name: "Alpha", access: { everyone: true }, connectors: [{ connector: "demo" }] }] };
+const PASSWORD = "correct horse battery staple";
+const REDIRECT = "http://127.0.0.1:9/callback";
+export const KEY = { enter: "\r", tab: "\t", esc: "\u001b", down: "\u001b[B", up: "\u001b[A", backspace: "\u007f", left: "\u001b[D", save: "\u0013" };
+
+type Rendered = ReturnType<typeof render>;
+
+/** Sends keys one at a time, as a person types (a terminal delivers each key on its own). */
+async function press(ui: Rendered, ...keys: string[]): Promise<void> {
+  for (const key of keys) {
+    ui.stdin.write(key);
+    await Bun.sleep(40);
+  }
+}
+
+async function frameWith(ui: Rendered, text: string | RegExp, attempts = 250): Promise<string> {
+  for (let i = 0; i < attempts; i++) {
+    const frame = ui.lastFrame() ?? "";
+    if (typeof text === "string" ? frame.includes(text) : text.test(frame)) return frame;
+    await Bun.sleep(20);
+  }
+  throw new Error(`"${String(text)}" never rendered; last frame:\n${ui.lastFrame()}`);
+}
+
+/** Fills the focused form field by field: each value typed, then Tab (Enter after the last submits). */
+async function fill(ui: Rendered, values: string[]): Promise<void> {
+  for (const [i, value] of values.entries()) {
+    if (value) await press(ui, value);
+    await press(ui, i === values.length - 1 ? KEY.enter : KEY.tab);
+  }
+}
+
+let gateway: RunningGateway;
+let client: AdminClient;
+let idp: OidcIdp;
+let capturing = false;
+const setCapturing = (value: boolean) => void (capturing = value);
+
+beforeAll(async () => {
+  const dataDir = await configuredDataDir(CONFIG, { label: "mintgate-tui-people", people: [{ email: "ann@example.com", password: PASSWORD }, { email: "bob@example.com", password: PASSWORD }] });
+  gateway = await startGateway({ dataDir });
+  client = new AdminClient(locateGateway({ dataDir }));
+  idp = await startOidcIdp({ users: [{ sub: "u1", email: "cy@example.com", groups: ["eng"] }], clients: [{ client_id: "mintgate", client_secret: "idp-client-secret-1", redirect_uris: [`${gateway.url}/sso/callback/corp`] }] });
+});
+
+afterAll(async () => {
+  await stopAllIdps();
+  await gateway?.stop();
+});
+
+const person = async (email: string) => (await client.get<UserDetails[]>("/users")).find((u) => u.email === email)!;
+const people = (width = 100, height = 26) => render(<PeopleScreen client={client} width={width} height={height} setCapturing={setCapturing} />);
+const sso = (width = 100, height = 26) => render(<SsoScreen client={client} width={width} height={height} setCapturing={setCapturing} />);
+
+describe("People and access", () => {
+  test("lists people with role, state, groups and how they sign in; Tab moves between the lists", async () => {
+    const ui = people();
+    const frame = await frameWith(ui, "bob@example.com");
+    expect(frame).toContain("[People]");
+    expect(frame).toMatch(/ann@example\.com\s+member\s+active\s+-\s+local/);
+    await press(ui, KEY.tab);
+    expect(await frameWith(ui, "[Access tokens]")).toContain("No personal access tokens");
+    await press(ui, KEY.tab);
+    expect(await frameWith(ui, "[OAuth consents]")).toContain("Nobody has approved");
+    await press(ui, KEY.tab);
+    expect(await frameWith(ui, "[OAuth sign-ins]")).toContain("No AI client has signed in");
+    await press(ui, KEY.tab);
+    await frameWith(ui, "[People]");
+    ui.unmount();
+  });
+
+  test("disabling and enabling a person asks first; n cancels; the state changes in the list and on the gateway", async () => {
+    const ui = people();
+    await frameWith(ui, "bob@example.com");
+    await press(ui, KEY.down, "d");
+    expect(await frameWith(ui, "Disable bob@example.com?")).toContain("[y/n]");
+    expect(capturing).toBe(true);
+    await press(ui, "n");
+    await frameWith(ui, "Cancelled; nothing changed.");
+    expect(capturing).toBe(false);
+    expect((await person("bob@example.com")).disabled).toBe(false);
+
+    await press(ui, "d");
+    await frameWith(ui, "Disable bob@example.com?");
+    await press(ui, "y");
+    expect(await frameWith(ui, /bob@example\.com\s+member\s+disabled/)).toContain("✓ Disabled bob@example.com");
+    expect((await person("bob@example.com")).disabled).toBe(true);
+
+    await press(ui, "d");
+    await frameWith(ui, "Enable bob@example.com?");
+    await press(ui, "y");
+    await frameWith(ui, /bob@example\.com\s+member\s+active/);
+    expect((await person("bob@example.com")).disabled).toBe(false);
+    ui.unmount();
+  });
+
+  test("switching the role asks first", async () => {
+    const ui = people();
+    await frameWith(ui, "ann@example.com");
+    await press(ui, "r");
+    await frameWith(ui, "Make ann@example.com an admin (now member)?");
+    await press(ui, "y");
+    await frameWith(ui, /ann@example\.com\s+admin\s+active/);
+    expect((await person("ann@example.com")).role).toBe("admin");
+    await press(ui, "r");
+    await frameWith(ui, "Make ann@example.com a member (now admin)?");
+    await press(ui, "y");
+    await frameWith(ui, /ann@example\.com\s+member\s+active/);
+    ui.unmount();
+  });
+
+  test("groups: the form validates before sending; removal picks a group assigned here and asks first", async () => {
+    const ui = people();
+    await frameWith(ui, "ann@example.com");
+    await press(ui, "g");
+    await frameWith(ui, "Add ann@example.com to a group");
+    await press(ui, KEY.enter);
+    await frameWith(ui, "✗ Group: type a group name");
+    expect((await person("ann@example.com")).groups).toEqual([]);
+    await press(ui, "eng", KEY.enter);
+    await frameWith(ui, '✓ Added ann@example.com to "eng".');
+    expect(await frameWith(ui, /ann@example\.com\s+member\s+active\s+eng/)).toBeTruthy();
+
+    await press(ui, KEY.enter);
+    expect(await frameWith(ui, "Groups: eng (manual)")).toContain("Signs in via local as ann@example.com");
+    await press(ui, "x");
+    await frameWith(ui, "Remove ann@example.com from which group?");
+    await press(ui, KEY.enter);
+    await frameWith(ui, 'Remove ann@example.com from the group "eng"?');
+    await press(ui, "y");
+    await frameWith(ui, "Groups: none");
+    expect((await person("ann@example.com")).groups).toEqual([]);
+    await press(ui, "x");
+    await frameWith(ui, "✗ ann@example.com is in no group.");
+    ui.unmount();
+  });
+
+  test("adding a local account: validation first, the server's refusal shown, the password never on screen", async () => {
+    const secret = "a-very-long-password-1";
+    const ui = people();
+    await frameWith(ui, "ann@example.com");
+    await press(ui, "n");
+    await frameWith(ui, "Add a local account");
+    expect(capturing).toBe(true);
+    await fill(ui, ["not-an-email", "", "", "short", "short"]);
+    await frameWith(ui, "✗ Email: enter an email address");
+    // Fix the email, keep the short password: refused before sending.
+    await press(ui, KEY.up, KEY.up, KEY.up, KEY.up);
+    for (let i = 0; i < "not-an-email".length; i++) await press(ui, KEY.backspace);
+    await press(ui, "ann@example.com", KEY.tab, KEY.tab, "superuser", KEY.save);
+    await frameWith(ui, "✗ Role: type member or admin");
+    for (let i = 0; i < "superuser".length; i++) await press(ui, KEY.backspace);
+    await press(ui, "admin", KEY.tab, KEY.save);
+    await frameWith(ui, "✗ Password: use at least 12 characters");
+    for (let i = 0; i < 5; i++) await press(ui, KEY.backspace);
+    await press(ui, secret, KEY.tab);
+    for (let i = 0; i < 5; i++) await press(ui, KEY.backspace);
+    await press(ui, secret + "x", KEY.enter);
+    await frameWith(ui, "✗ Again: the two passwords differ");
+    await press(ui, KEY.backspace, KEY.enter);
+    // ann has a local account already: the server says so, in its words.
+    await frameWith(ui, "✗ A local account for ann@example.com exists already");
+    await press(ui, KEY.up, KEY.up, KEY.up, KEY.up);
+    for (let i = 0; i < "ann@example.com".length; i++) await press(ui, KEY.backspace);
+    await press(ui, "dee@example.com", KEY.tab, "Dee", KEY.tab, KEY.tab, KEY.tab, KEY.enter);
+    await frameWith(ui, "✓ Added dee@example.com (admin).");
+    await frameWith(ui, /dee@example\.com\s+admin\s+active/);
+    expect(capturing).toBe(false);
+    const dee = await person("dee@example.com");
+    expect(dee).toMatchObject({ name: "Dee", role: "admin", hasPassword: true });
+    for (const frame of ui.frames) expect(frame).not.toContain(secret.slice(0, 6));
+    ui.unmount();
+  });
+
+  test("a personal access token: created for the selected person, shown once, revoked after asking", async () => {
+    const ui = people();
+    await frameWith(ui, "bob@example.com");
+    await press(ui, KEY.down, KEY.tab, "n");
+    // The person selected in the list is filled in.
+    await frameWith(ui, /Person \(email\) bob@example\.com/);
+    await press(ui, KEY.tab, "nope", KEY.tab, "3 days", KEY.enter);
+    await frameWith(ui, "✗ Expires after: use a number with s, m, h or d");
+    for (let i = 0; i < "3 days".length; i++) await press(ui, KEY.backspace);
+    await press(ui, "30d", KEY.enter);
+    await frameWith(ui, '✗ There is no virtual MCP "nope"');
+    await press(ui, KEY.up);
+    for (let i = 0; i < 4; i++) await press(ui, KEY.backspace);
+    await press(ui, "alpha", KEY.tab, KEY.enter);
+    const shown = await frameWith(ui, "It is shown only now");
+    const token = /mgt_pat_[A-Za-z0-9_-]{43}/.exec(shown)?.[0];
+    expect(token).toBeDefined();
+    // The token works, for alpha.
+    const mcp = new Client({ name: "t", version: "1" });
+    await mcp.connect(new StreamableHTTPClientTransport(new URL(`${gateway.url}/mcp/alpha`), { requestInit: { headers: { authorization: `Bearer ${token}` } } }));
+    await mcp.close();
+    await press(ui, KEY.enter);
+    const listed = await frameWith(ui, /bob@example\.com\s+alpha\s+active/);
+    expect(listed).not.toContain("mgt_pat_");
+    await press(ui, "x");
+    await frameWith(ui, /Revoke token [0-9a-f]{8} of bob@example\.com\?/);
+    await press(ui, "y");
+    await frameWith(ui, /bob@example\.com\s+alpha\s+revoked/);
+    const answer = await fetch(`${gateway.url}/mcp/alpha`, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json", accept: "application/json, text/event-stream" }, body: "{}" });
+    expect(answer.status).toBe(401);
+    await press(ui, "x");
+    await frameWith(ui, "is revoked already");
+    ui.unmount();
+  });
+
+  test("OAuth consents and sign-ins of an AI client: listed with the client's name, revoked after asking", async () => {
+    // ann signs an AI client in with the official SDK (sign-in and consent in a scripted browser).
+    const url = new URL(`${gateway.url}/mcp/alpha`);
+    const provider = new MemoryOAuthProvider(REDIRECT, { client_name: "Claude Test" });
+    const browser = new ScriptedBrowser();
+    const first = new StreamableHTTPClientTransport(url, { authProvider: provider });
+    await new Client({ name: "t", version: "1" }).connect(first).catch(() => undefined);
+    const { callback } = await approveInBrowser(browser, provider.authorizationUrl!, REDIRECT, localSignIn(browser, "ann@example.com", PASSWORD));
+    await first.finishAuth(callback.searchParams.get("code")!);
+
+    const ui = people(140, 30);
+    await frameWith(ui, "ann@example.com");
+    await press(ui, KEY.tab, KEY.tab, KEY.tab);
+    await frameWith(ui, /ann@example\.com\s+Claude Test\s+alpha\s+active/);
+    await press(ui, "x");
+    await frameWith(ui, "Revoke the sign-in of Claude Test for ann@example.com?");
+    await press(ui, "y");
+    await frameWith(ui, /ann@example\.com\s+Claude Test\s+alpha\s+revoked/);
+
+    await press(ui, KEY.left);
+    await frameWith(ui, "[OAuth consents]");
+    await frameWith(ui, /ann@example\.com\s+Claude Test/);
+    await press(ui, "x");
+    await frameWith(ui, "Revoke ann@example.com's approval of Claude Test?");
+    await press(ui, "y");
+    await frameWith(ui, "Nobody has approved an AI client yet.");
+    await frameWith(ui, "✓ Revoked ann@example.com's approval of Claude Test");
+    ui.unmount();
+  });
+
+  test("in the app, keys go to an open form: q types rather than quits", async () => {
+    const ui = render(<App client={client} />);
+    await frameWith(ui, "p People");
+    await press(ui, "p");
+    await frameWith(ui, "ann@example.com");
+    await press(ui, "g", "qa");
+    const frame = await frameWith(ui, /Group\s+qa/);
+    expect(frame).toContain("Add ann@example.com to a group");
+    await press(ui, KEY.esc);
+    await frameWith(ui, "Enter details");
+    await Bun.sleep(200); // the app takes its keys back after the screen's effect runs
+    await press(ui, "i");
+    await frameWith(ui, "SSO settings");
+    ui.unmount();
+  });
+});
+
+describe("SSO settings", () => {
+  test("adding an oidc provider: fields validated before sending, the secret masked in every frame, the callback URL on its own line, the test passes", async () => {
+    const ui = sso();
+    await frameWith(ui, "No sign-in providers yet");
+    await press(ui, "n");
+    await frameWith(ui, "which kind?");
+    expect(capturing).toBe(true);
+    await press(ui, "4");
+    await frameWith(ui, "New Generic OpenID Connect provider");
+    await fill(ui, ["Corp!", "idp.example.com", "", "", "", "", ""]);
+    await frameWith(ui, "✗ Name: 1–63 lower-case letters");
+    await press(ui, KEY.up, KEY.up, KEY.up, KEY.up, KEY.up, KEY.up);
+    for (let i = 0; i < 5; i++) await press(ui, KEY.backspace);
+    await press(ui, "corp", KEY.save);
+    await frameWith(ui, "✗ Issuer URL: enter the issuer URL");
+    for (let i = 0; i < "idp.example.com".length; i++) await press(ui, KEY.backspace);
+    await press(ui, "http://example.com", KEY.save);
+    await frameWith(ui, "✗ Issuer URL: use https");
+    for (let i = 0; i < "http://example.com".length; i++) await press(ui, KEY.backspace);
+    await press(ui, idp.issuer, KEY.save);
+    await frameWith(ui, "✗ Client id: paste the client");
+    await press(ui, "mintgate", KEY.tab, KEY.save);
+    await frameWith(ui, "✗ Client secret: paste the client secret");
+    await press(ui, "idp-client-secret-1", KEY.tab, "example.com, bad_domain", KEY.save);
+    await frameWith(ui, '✗ Allowed domains: "bad_domain" is not an email domain');
+    for (let i = 0; i < ", bad_domain".length; i++) await press(ui, KEY.backspace);
+    expect(await client.get<ProviderInfo[]>("/sso-providers")).toEqual([]);
+    await press(ui, KEY.tab, "Corp SSO", KEY.enter);
+    const added = await frameWith(ui, "✓ Added corp");
+    expect(capturing).toBe(false);
+    const callbackUrl = `${gateway.url}/sso/callback/corp`;
+    expect(added.split("\n").map((line) => line.trim())).toContain(callbackUrl);
+    expect(added).toContain("stored as sso.corp.client-secret (never shown)");
+    for (const frame of ui.frames) expect(frame).not.toContain("idp-client-secret");
+    const [stored] = await client.get<ProviderInfo[]>("/sso-providers");
+    expect(stored).toMatchObject({ name: "corp", kind: "oidc", issuer: idp.issuer, clientId: "mintgate", allowedDomains: ["example.com"], label: "Corp SSO" });
+
+    await press(ui, "t");
+    const passed = await frameWith(ui, "✓ Test passed");
+    expect(passed).toContain(`Token          ${idp.issuer}`);
+    expect(passed).toMatch(/JWKS .*\(1 key\)/);
+    expect(passed).toContain("PKCE S256 yes");
+    ui.unmount();
+  });
+
+  test("editing keeps the secret unless a new one is typed; the server's refusal is shown; removal asks first", async () => {
+    await client.send("POST", "/sso-providers", { name: "gws", kind: "google", clientId: "g-id", clientSecret: "google-secret-0", allowedDomains: ["example.com"] });
+    const ui = sso();
+    await frameWith(ui, "gws");
+    await press(ui, KEY.down, "e");
+    await frameWith(ui, "Edit gws");
+    expect(ui.lastFrame()).toContain("kind and issuer cannot change");
+    expect(ui.lastFrame()).not.toContain("Groups claim"); // google has no groups claim
+    // Google needs at least one domain: refused before sending.
+    await press(ui, KEY.tab, KEY.tab);
+    for (let i = 0; i < "example.com".length; i++) await press(ui, KEY.backspace);
+    await press(ui, KEY.tab, KEY.enter);
+    await frameWith(ui, "✗ Allowed domains: list your Workspace domains");
+    await press(ui, "example.org", KEY.tab, KEY.enter);
+    await frameWith(ui, "✓ Saved gws.");
+    const gws = (await client.get<ProviderInfo[]>("/sso-providers")).find((p) => p.name === "gws")!;
+    expect(gws.allowedDomains).toEqual(["example.org"]);
+
+    await press(ui, "e");
+    await frameWith(ui, "Edit gws");
+    await press(ui, KEY.tab, "new-google-secret-2", KEY.tab, KEY.tab, KEY.enter);
+    await frameWith(ui, "✓ Saved gws (new client secret stored).");
+    for (const frame of ui.frames) expect(frame).not.toContain("google-secret");
+
+    // Removed behind the screen's back: the server's answer is shown.
+    await press(ui, "e");
+    await frameWith(ui, "Edit gws");
+    await client.send("DELETE", "/sso-providers/gws");
+    await press(ui, KEY.enter, KEY.enter, KEY.enter, KEY.enter);
+    await frameWith(ui, '✗ There is no sign-in provider "gws"');
+    await press(ui, KEY.esc);
+    await frameWith(ui, "n add");
+
+    await client.send("POST", "/sso-providers", { name: "okta", kind: "okta", domain: "example.okta.com", clientId: "o", clientSecret: "okta-secret-0" });
+    await press(ui, "R");
+    await frameWith(ui, "example.okta.com");
+    await press(ui, KEY.down, "x");
+    await frameWith(ui, "Remove the sign-in provider okta");
+    await press(ui, "n");
+    await frameWith(ui, "Cancelled; nothing changed.");
+    await press(ui, "x", "y");
+    await frameWith(ui, "✓ Removed okta.");
+    expect((await client.get<ProviderInfo[]>("/sso-providers")).map((p) => p.name)).toEqual(["corp"]);
+    ui.unmount();
+  });
+
+  test("the fields each kind needs, checked before sending; a name taken meanwhile is refused by the server", async () => {
+    const ui = sso(90, 26);
+    await frameWith(ui, "corp");
+    await press(ui, "n", "1");
+    let frame = await frameWith(ui, "New Okta provider");
+    expect(frame).toContain("Okta domain");
+    expect(frame).toContain("Auth server");
+    await fill(ui, ["o2", "not a domain", "", "", "id", "s", "", ""]);
+    await frameWith(ui, "✗ Okta domain: enter your Okta domain");
+    await press(ui, KEY.esc);
+
+    await press(ui, "n", KEY.down, KEY.down, KEY.enter);
+    frame = await frameWith(ui, "New Microsoft Entra ID provider");
+    expect(frame).toContain("Tenant id");
+    await fill(ui, ["ent", "common", "id", "s", "", ""]);
+    await frameWith(ui, "✗ Tenant id: the directory (tenant) id, a GUID");
+    await press(ui, KEY.esc);
+
+    await press(ui, "n", "2");
+    await frameWith(ui, "New Google Workspace provider");
+    await fill(ui, ["gg", "id", "s", "", ""]);
+    await frameWith(ui, "✗ Allowed domains: list your Workspace domains");
+    // Someone adds "gg" meanwhile: the server refuses, in its words.
+    await client.send("POST", "/sso-providers", { name: "gg", kind: "google", clientId: "x", clientSecret: "y", allowedDomains: ["example.com"] });
+    await press(ui, "example.com", KEY.save);
+    await frameWith(ui, '✗ A sign-in provider named "gg" exists already');
+    await press(ui, KEY.esc);
+    await client.send("DELETE", "/sso-providers/gg");
+    ui.unmount();
+  });
+
+  test("a failing test says why", async () => {
+    await client.send("POST", "/sso-providers", { name: "down", kind: "oidc", issuer: "http://127.0.0.1:9", clientId: "x", clientSecret: "y" });
+    const ui = sso(80, 20);
+    await frameWith(ui, "down");
+    await press(ui, KEY.down, "t");
+    const frame = await frameWith(ui, "✗ Test failed");
+    expect(frame.replace(/\s+/g, " ")).toContain("the connection was refused");
+    for (const line of frame.split("\n")) expect(line.length).toBeLessThanOrEqual(80);
+    await client.send("DELETE", "/sso-providers/down");
+    ui.unmount();
+  });
+
+  test("wrapText keeps sentences whole within the width and cuts the last line with …", () => {
+    expect(wrapText("one two three four", 9)).toEqual(["one two", "  three", "  four"]);
+    const cut = wrapText("a ".repeat(50).trim(), 10, 2);
+    expect(cut).toHaveLength(2);
+    expect(cut[1]!.endsWith("…")).toBe(true);
+  });
+});
