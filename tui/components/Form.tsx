@@ -2,6 +2,7 @@ import { Box, Text, useInput } from "ink";
 import { useState } from "react";
 import { Spinner } from "./Spinner.tsx";
 import { TextField } from "./TextField.tsx";
+import { fit } from "./text.ts";
 
 export interface FormField {
   name: string;
@@ -10,6 +11,8 @@ export interface FormField {
   placeholder?: string;
   /** A sentence saying what is wrong, or undefined when the value is fine. */
   validate?: (value: string, all: Record<string, string>) => string | undefined;
+  /** A line shown under the field, recomputed as it is typed (e.g. a length budget). */
+  hint?: (value: string, all: Record<string, string>) => string | undefined;
 }
 
 /**
@@ -56,12 +59,18 @@ export function Form(props: { title: string; fields: FormField[]; initial?: Reco
   return (
     <Box flexDirection="column" borderStyle="round" paddingX={1}>
       <Text bold>{props.title}</Text>
-      {props.fields.map((field, i) => (
-        <Box key={field.name}>
-          <Text color={i === focus ? "cyan" : undefined}>{(i === focus ? "› " : "  ") + field.label.padEnd(labelWidth)}</Text>
-          <TextField value={values[field.name] ?? ""} onChange={(value) => setValues((v) => ({ ...v, [field.name]: value }))} focus={i === focus && !busy} mask={field.mask} placeholder={field.placeholder} width={Math.max(10, (props.width ?? 70) - labelWidth - 6)} />
-        </Box>
-      ))}
+      {props.fields.map((field, i) => {
+        const hint = field.hint?.(values[field.name] ?? "", values);
+        return (
+          <Box key={field.name} flexDirection="column">
+            <Box>
+              <Text color={i === focus ? "cyan" : undefined}>{(i === focus ? "› " : "  ") + field.label.padEnd(labelWidth)}</Text>
+              <TextField value={values[field.name] ?? ""} onChange={(value) => setValues((v) => ({ ...v, [field.name]: value }))} focus={i === focus && !busy} mask={field.mask} placeholder={field.placeholder} width={Math.max(10, (props.width ?? 70) - labelWidth - 6)} />
+            </Box>
+            {hint ? <Text dimColor>{fit(" ".repeat(labelWidth + 2) + hint, Math.max(10, (props.width ?? 70) - 4))}</Text> : null}
+          </Box>
+        );
+      })}
       {error ? <Text color="red">✗ {error}</Text> : null}
       {busy ? <Spinner label="Sending…" /> : <Text dimColor>Tab next · Enter on the last field or Ctrl-S {props.submitLabel ?? "save"} · Esc cancel</Text>}
     </Box>

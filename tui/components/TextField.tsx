@@ -1,4 +1,5 @@
 import { Text, useInput } from "ink";
+import { useRef } from "react";
 
 /**
  * A one-line text input. `mask` shows • for every character (secrets are never
@@ -6,13 +7,20 @@ import { Text, useInput } from "ink";
  * left to the form around it.
  */
 export function TextField(props: { value: string; onChange: (value: string) => void; focus: boolean; mask?: boolean; placeholder?: string; width?: number }) {
+  // Keys that arrive before the next render (fast typing, a slow link) build on each other, not on a stale value.
+  const latest = useRef(props.value);
+  latest.current = props.value;
+  const change = (value: string) => {
+    latest.current = value;
+    props.onChange(value);
+  };
   useInput(
     (input, key) => {
       if (key.return || key.escape || key.tab || key.upArrow || key.downArrow) return;
-      if (key.backspace || key.delete) return props.onChange(props.value.slice(0, -1));
-      if (key.ctrl && input === "u") return props.onChange("");
+      if (key.backspace || key.delete) return change(latest.current.slice(0, -1));
+      if (key.ctrl && input === "u") return change("");
       if (key.ctrl || key.meta) return;
-      if (input) props.onChange(props.value + input.replace(/[\r\n]/g, ""));
+      if (input) change(latest.current + input.replace(/[\r\n]/g, ""));
     },
     { isActive: props.focus },
   );

@@ -1,4 +1,5 @@
 import { overviewScreen } from "./OverviewScreen.tsx";
+import { virtualMcpsScreen } from "./VirtualMcpsScreen.tsx";
 import { liveCallsScreen } from "./LiveCalls.tsx";
 import { auditScreen } from "./Audit.tsx";
 import { peopleScreen } from "./PeopleScreen.tsx";
@@ -13,6 +14,7 @@ export type { ScreenDefinition, ScreenProps } from "./types.ts";
 export const SCREENS: ScreenDefinition[] = [
   overviewScreen,
   liveCallsScreen,
+  virtualMcpsScreen,
   connectorsScreen,
   secretsScreen,
   peopleScreen,

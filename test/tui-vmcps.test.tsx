@@ -1,0 +1,561 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { render } from "ink-testing-library";
+import type { AdminClient } from "../src/admin-client/index.ts";
+import { MintgateError } from "../src/errors/index.ts";
+import { App } from "../tui/App.tsx";
+import { VirtualMcpsScreen, virtualMcpsScreen } from "../tui/screens/VirtualMcpsScreen.tsx";
+import { approvalDiff, diffLines, nameBudget, parseArgumentRule, toggleTool, type VirtualMcpFileEntry, type VirtualMcpStatus } from "../tui/screens/virtual-mcps/model.ts";
+import { startConfiguredGateway, type ConfiguredGateway } from "./harness.ts";
+
+const ESC = "\u001B";
+const DOWN = "\u001B[B";
+const ENTER = "\r";
+const TAB = "\t";
+
+async function frameContaining(lastFrame: () => string | undefined, text: string | RegExp): Promise<string> {
+  for (let i = 0; i < 150; i++) {
+    const frame = lastFrame() ?? "";
+    if (typeof text === "string" ? frame.includes(text) : text.test(frame)) return frame;
+    await Bun.sleep(20);
+  }
+  throw new Error(`"${String(text)}" never rendered; last frame:\n${lastFrame()}`);
+}
+
+const tick = () => Bun.sleep(30);
+async function press(stdin: { write: (s: string) => void }, ...keys: string[]) {
+  for (const key of keys) {
+    stdin.write(key);
+    await tick();
+  }
+}
+async function type(stdin: { write: (s: string) => void }, text: string) {
+  for (const ch of text) stdin.write(ch);
+  await tick();
+}
+
+const DEMO_TOOLS = [
+  { name: "echo", description: "Return the given text unchanged.", inputSchema: { type: "object", properties: { text: { type: "string" } } } },
+  { name: "add", description: "Add two numbers.", inputSchema: { type: "object", properties: { a: { type: "number" }, b: { type: "number" } } } },
+  { name: "now", description: "The current time.", inputSchema: { type: "object", properties: {} } },
+];
+
+type Pending = VirtualMcpStatus["pending"][number];
+
+/**
+ * An admin API in memory, shaped like the gateway's: Virtual MCP statuses
+ * computed from their definitions, PUT/DELETE and policy routes, approvals.
+ * `refuse` makes the next PUT fail with the given sentence.
+ */
+class FakeAdmin {
+  defs = new Map<string, VirtualMcpFileEntry>();
+  pending = new Map<string, Pending[]>();
+  requests: { method: string; path: string; body?: unknown }[] = [];
+  refuse: string | undefined;
+  url = "http://fake";
+
+  statusOf(def: VirtualMcpFileEntry): VirtualMcpStatus {
+    const pending = this.pending.get(def.slug) ?? [];
+    const tools = def.connectors.flatMap((a) =>
+      DEMO_TOOLS.filter((t) => (a.include ? a.include.includes(t.name) : !a.exclude?.includes(t.name)))
+        .filter((t) => !pending.some((p) => p.upstreamName === t.name))
+        .map((t) => ({ name: `${a.prefix ? a.prefix + "__" : ""}${a.rename[t.name] ?? t.name}`, connector: a.connector, upstreamName: t.name, description: a.describe[t.name] ?? t.description })),
+    );
+    return {
+      slug: def.slug,
+      name: def.name,
+      description: def.description,
+      newTools: def.newTools,
+      connectors: def.connectors.map((a) => a.connector),
+      sessions: 2,
+      tools,
+      pending,
+      problems: [],
+      definition: structuredClone(def),
+      catalogues: Object.fromEntries(def.connectors.map((a) => [a.connector, { state: "ready", tools: DEMO_TOOLS }])),
+    };
+  }
+
+  async get<T>(path: string): Promise<T> {
+    this.requests.push({ method: "GET", path });
+    if (path === "/virtual-mcps") return [...this.defs.values()].map((d) => this.statusOf(d)) as T;
+    if (path === "/connectors") return [{ name: "demo", kind: "builtin", state: "ready", restarts: 0, tools: 3 }, { name: "docs", kind: "http", state: "ready", restarts: 0, tools: 0 }] as T;
+    const m = /^\/virtual-mcps\/([^/]+)$/.exec(path);
+    if (m && this.defs.has(m[1]!)) return this.statusOf(this.defs.get(m[1]!)!) as T;
+    throw new MintgateError("not_found", `There is no virtual MCP "${m?.[1]}".`);
+  }
+
+  async send<T>(method: string, path: string, body?: unknown): Promise<T> {
+    this.requests.push({ method, path, body });
+    await Bun.sleep(10);
+    if (this.refuse) {
+      const message = this.refuse;
+      this.refuse = undefined;
+      throw new MintgateError("invalid", message);
+    }
+    const policy = /^\/virtual-mcps\/([^/]+)\/policy$/.exec(path);
+    if (policy && method === "PUT") {
+      const def = this.defs.get(policy[1]!)!;
+      const { access: _a, tools: _t, prompts: _p, resources: _r, ...rest } = def;
+      this.defs.set(def.slug, { ...rest, ...(body as object) });
+      return { changes: [`updated virtual MCP ${def.slug}`], policy: body } as T;
+    }
+    const approval = /^\/virtual-mcps\/([^/]+)\/approvals$/.exec(path);
+    if (approval) {
+      const tool = (body as { tool: string }).tool;
+      this.pending.set(approval[1]!, (this.pending.get(approval[1]!) ?? []).filter((p) => p.name !== tool));
+      return { tool } as T;
+    }
+    const one = /^\/virtual-mcps\/([^/]+)$/.exec(path)!;
+    const slug = one[1]!;
+    if (method === "DELETE") {
+      this.defs.delete(slug);
+      return { changes: [`deleted virtual MCP ${slug}`] } as T;
+    }
+    const created = !this.defs.has(slug);
+    this.defs.set(slug, structuredClone(body as VirtualMcpFileEntry));
+    return { changes: [`${created ? "created" : "updated"} virtual MCP ${slug}`], created, virtualMcp: this.statusOf(this.defs.get(slug)!) } as T;
+  }
+
+  lastPut(): VirtualMcpFileEntry {
+    return [...this.requests].reverse().find((r) => r.method === "PUT")!.body as VirtualMcpFileEntry;
+  }
+
+  asClient(): AdminClient {
+    return this as unknown as AdminClient;
+  }
+}
+
+const SALES: VirtualMcpFileEntry = { slug: "sales", name: "Sales tools", description: "", newTools: "auto", connectors: [{ connector: "demo", prefix: "demo", rename: {}, describe: {} }], access: { everyone: true } };
+
+function screen(admin: FakeAdmin, width = 100, height = 28) {
+  const capturing: boolean[] = [];
+  const view = render(<VirtualMcpsScreen client={admin.asClient()} width={width} height={height} setCapturing={(c) => capturing.push(c)} />);
+  return { ...view, capturing };
+}
+
+describe("model", () => {
+  test("the name budget counts the prefix, the separator and the name", () => {
+    expect(nameBudget("demo", "echo")).toMatchObject({ exposed: "demo__echo", length: 10, text: "10/64 · 54 left · exposed demo__echo" });
+    const long = nameBudget("p".repeat(30), "x".repeat(40));
+    expect(long.length).toBe(72);
+    expect(long.text).toContain("72/64 · 8 too many");
+    expect(long.problem).toContain("at most 64");
+    expect(nameBudget("demo", "bad name").problem).toBe("use only letters, digits, _ and -");
+  });
+
+  test("toggling excludes and includes, keeping the file's rules", () => {
+    const all = DEMO_TOOLS.map((t) => t.name);
+    const renamed = { ...SALES, connectors: [{ ...SALES.connectors[0]!, rename: { echo: "say" }, describe: { echo: "Say it" } }] };
+    const off = toggleTool(renamed, "demo", "echo", all);
+    expect(off.connectors[0]).toMatchObject({ exclude: ["echo"], rename: {}, describe: {} });
+    const on = toggleTool(off, "demo", "echo", all);
+    expect(on.connectors[0]!.exclude).toBeUndefined();
+    const onlyEcho = { ...SALES, connectors: [{ ...SALES.connectors[0]!, include: ["echo"] }] };
+    expect(toggleTool(onlyEcho, "demo", "echo", all).connectors[0]).toMatchObject({ exclude: all });
+    expect(toggleTool(onlyEcho, "demo", "now", all).connectors[0]!.include).toEqual(["echo", "now"]);
+  });
+
+  test("argument rules are one line of YAML flow, checked before sending", () => {
+    expect(parseArgumentRule("max: 10")).toEqual({ rule: { max: 10 } });
+    expect(parseArgumentRule('pin: "acme", onMismatch: refuse').rule).toEqual({ pin: "acme", onMismatch: "refuse" });
+    expect(parseArgumentRule("max: ten").problem).toBe("max must be a number");
+    expect(parseArgumentRule("size: 3").problem).toContain('"size" is not a check');
+    expect(parseArgumentRule("onMismatch: refuse").problem).toBe("onMismatch applies only with pin");
+    expect(parseArgumentRule('pattern: "("').problem).toContain("pattern:");
+  });
+
+  test("the approval diff shows what changed since the approved definition", () => {
+    expect(diffLines(["a", "b", "c"], ["a", "x", "c"]).map((l) => l.sign + l.text)).toEqual([" a", "-b", "+x", " c"]);
+    const diff = approvalDiff({ name: "demo__echo", connector: "demo", upstreamName: "echo", reason: "changed", hash: "h", description: "New words", inputSchema: { type: "object" }, annotations: undefined, approved: { name: "echo", description: "Old words", inputSchema: { type: "object" } } });
+    const text = diff.lines.map((l) => l.sign + l.text);
+    expect(text).toContain('-  "description": "Old words",');
+    expect(text).toContain('+  "description": "New words",');
+    expect(text).toContain('   "name": "echo"');
+  });
+});
+
+describe("Virtual MCPs screen", () => {
+  test("lists Virtual MCPs with connectors, tools, access and sessions", async () => {
+    const admin = new FakeAdmin();
+    admin.defs.set("sales", structuredClone(SALES));
+    admin.defs.set("eng", { ...structuredClone(SALES), slug: "eng", name: "Engineering", access: { groups: ["sre"], users: ["ada@example.com"] } });
+    const { lastFrame, unmount } = screen(admin);
+    const frame = await frameContaining(lastFrame, "Sales tools");
+    expect(frame).toContain("Engineering");
+    expect(frame).toContain("everyone");
+    expect(frame).toContain("ada@example.com, @sre");
+    expect(frame).toMatch(/sales\s+Sales tools\s+demo\s+3/);
+    expect(frame).toContain("n new");
+    unmount();
+  });
+
+  test("an empty list says how to create one", async () => {
+    const { lastFrame, unmount } = screen(new FakeAdmin());
+    expect(await frameContaining(lastFrame, "No virtual MCPs yet: press n to create one.")).toBeTruthy();
+    unmount();
+  });
+
+  test("the create form validates before sending, then creates and opens the new one", async () => {
+    const admin = new FakeAdmin();
+    const { lastFrame, stdin, unmount, capturing } = screen(admin);
+    await frameContaining(lastFrame, "No virtual MCPs yet");
+    await press(stdin, "n");
+    await frameContaining(lastFrame, "New virtual MCP");
+    expect(capturing.at(-1)).toBe(true);
+    await type(stdin, "Bad Slug");
+    await frameContaining(lastFrame, "endpoint /mcp/Bad Slug");
+    await press(stdin, "\u0013"); // Ctrl-S
+    await frameContaining(lastFrame, "✗ Slug: 1 to 63 lowercase letters");
+    expect(admin.requests.filter((r) => r.method === "PUT")).toHaveLength(0);
+    await press(stdin, "\u0015"); // Ctrl-U clears
+    await type(stdin, "support");
+    await press(stdin, TAB);
+    await type(stdin, "Support desk");
+    await press(stdin, "\u0013");
+    const frame = await frameContaining(lastFrame, "No connectors attached: press n to attach one.");
+    expect(frame).toContain("support · Support desk · new tools: auto · access: admins only");
+    expect(admin.lastPut()).toEqual({ slug: "support", name: "Support desk", description: "", newTools: "auto", connectors: [] });
+    unmount();
+  });
+
+  test("attaching a connector shows the prefix budget, and the tools appear", async () => {
+    const admin = new FakeAdmin();
+    admin.defs.set("support", { slug: "support", name: "Support", description: "", newTools: "auto", connectors: [] });
+    const { lastFrame, stdin, unmount } = screen(admin);
+    await frameContaining(lastFrame, "Support");
+    await press(stdin, ENTER);
+    await frameContaining(lastFrame, "No connectors attached");
+    await press(stdin, "n");
+    let frame = await frameContaining(lastFrame, "Attach a connector to support");
+    expect(frame).toContain("available: demo (ready, 3 tools), docs (ready, 0 tools)");
+    await type(stdin, "nope");
+    await press(stdin, TAB);
+    await type(stdin, "a".repeat(20));
+    frame = await frameContaining(lastFrame, "prefix 20/32 · tool names keep 42 of 64");
+    await press(stdin, "\u0013");
+    await frameContaining(lastFrame, '✗ Connector: no connector "nope"; choose demo, docs');
+    await press(stdin, "\u001B[A", "\u0015");
+    await type(stdin, "demo");
+    await press(stdin, TAB, "\u0015");
+    await type(stdin, "d");
+    await frameContaining(lastFrame, "prefix 1/32 · tool names keep 61 of 64");
+    await press(stdin, ENTER);
+    frame = await frameContaining(lastFrame, "d__echo");
+    expect(frame).toContain("Connectors: demo (prefix d, ready)");
+    expect(frame).toContain("✓ on");
+    expect(admin.lastPut().connectors).toEqual([{ connector: "demo", prefix: "d", rename: {}, describe: {} }]);
+    unmount();
+  });
+
+  test("space toggles a tool off and on (saved at once), with words not only colour", async () => {
+    const admin = new FakeAdmin();
+    admin.defs.set("sales", structuredClone(SALES));
+    const { lastFrame, stdin, unmount } = screen(admin);
+    await frameContaining(lastFrame, "Sales tools");
+    await press(stdin, ENTER);
+    await frameContaining(lastFrame, "demo__add");
+    await press(stdin, DOWN, " ");
+    let frame = await frameContaining(lastFrame, "✗ off");
+    expect(frame).toMatch(/✗ off\s+demo__add/);
+    expect(frame).toContain("✓ updated virtual MCP sales");
+    expect(admin.lastPut().connectors[0]!.exclude).toEqual(["add"]);
+    await press(stdin, " ");
+    frame = await frameContaining(lastFrame, /✓ on\s+demo__add/);
+    expect(admin.lastPut().connectors[0]!.exclude).toBeUndefined();
+    unmount();
+  });
+
+  test("rename shows the 64-character budget as the name is typed and refuses an over-long one", async () => {
+    const admin = new FakeAdmin();
+    admin.defs.set("sales", structuredClone(SALES));
+    const { lastFrame, stdin, unmount } = screen(admin);
+    await frameContaining(lastFrame, "Sales tools");
+    await press(stdin, ENTER);
+    await frameContaining(lastFrame, "demo__echo");
+    await press(stdin, "r");
+    let frame = await frameContaining(lastFrame, 'Rename demo tool "echo"');
+    expect(frame).toContain("10/64 · 54 left · exposed demo__echo");
+    await type(stdin, "say");
+    await frameContaining(lastFrame, "9/64 · 55 left · exposed demo__say");
+    await type(stdin, "x".repeat(60));
+    frame = await frameContaining(lastFrame, "69/64 · 5 too many");
+    await press(stdin, ENTER);
+    await frameContaining(lastFrame, "✗ Name: \"demo__sayxxx");
+    expect(admin.requests.some((r) => r.method === "PUT")).toBe(false);
+    await press(stdin, "\u0015");
+    await type(stdin, "now");
+    await press(stdin, ENTER);
+    await frameContaining(lastFrame, '✗ Name: "demo__now" is already exposed by another tool');
+    await press(stdin, "\u0015");
+    await type(stdin, "say");
+    await press(stdin, ENTER);
+    frame = await frameContaining(lastFrame, /✓ on\s+demo__say\s+9\s+r/);
+    expect(admin.lastPut().connectors[0]!.rename).toEqual({ echo: "say" });
+    unmount();
+  });
+
+  test("a description override is saved and shown; empty removes it", async () => {
+    const admin = new FakeAdmin();
+    admin.defs.set("sales", structuredClone(SALES));
+    const { lastFrame, stdin, unmount } = screen(admin);
+    await frameContaining(lastFrame, "Sales tools");
+    await press(stdin, ENTER);
+    await frameContaining(lastFrame, "demo__echo");
+    await press(stdin, "t");
+    await frameContaining(lastFrame, "Description of demo__echo shown to clients");
+    await type(stdin, "Repeat the text back");
+    await press(stdin, ENTER);
+    await frameContaining(lastFrame, "Repeat the text back");
+    expect(admin.lastPut().connectors[0]!.describe).toEqual({ echo: "Repeat the text back" });
+    unmount();
+  });
+
+  test("a refused save shows the server's sentence in the form and keeps it open", async () => {
+    const admin = new FakeAdmin();
+    admin.defs.set("sales", structuredClone(SALES));
+    const { lastFrame, stdin, unmount } = screen(admin);
+    await frameContaining(lastFrame, "Sales tools");
+    await press(stdin, ENTER);
+    await frameContaining(lastFrame, "demo__echo");
+    admin.refuse = 'request:1: "demo__say" is exposed twice in virtual MCP "sales": by demo tool "echo" (renamed) and by other tool "say"';
+    await press(stdin, "r");
+    await type(stdin, "say");
+    await press(stdin, ENTER);
+    const frame = await frameContaining(lastFrame, "is exposed twice in virtual MCP");
+    expect(frame).toContain('Rename demo tool "echo"');
+    expect(frame).toContain("✗ request:1:");
+    unmount();
+  });
+
+  test("a refused toggle shows the server's sentence on the message line", async () => {
+    const admin = new FakeAdmin();
+    admin.defs.set("sales", structuredClone(SALES));
+    const { lastFrame, stdin, unmount } = screen(admin, 160, 30);
+    await frameContaining(lastFrame, "Sales tools");
+    await press(stdin, ENTER);
+    await frameContaining(lastFrame, "demo__echo");
+    admin.refuse = 'The policy of virtual MCP "sales" names the tool "demo__echo", which it does not expose.';
+    await press(stdin, " ");
+    const frame = await frameContaining(lastFrame, "✗ The policy of virtual MCP");
+    expect(frame).toMatch(/✓ on\s+demo__echo/);
+    unmount();
+  });
+
+  test("a pending tool shows the diff of what changed and is approved with y", async () => {
+    const admin = new FakeAdmin();
+    admin.defs.set("sales", { ...structuredClone(SALES), newTools: "approve" });
+    admin.pending.set("sales", [
+      { name: "demo__echo", connector: "demo", upstreamName: "echo", reason: "changed", hash: "abcdef0123456789", description: "Return the given text, shouted.", inputSchema: { type: "object", properties: { text: { type: "string" } } }, annotations: undefined, approved: { name: "echo", description: "Return the given text unchanged.", inputSchema: { type: "object", properties: { text: { type: "string" } } } } },
+    ]);
+    const { lastFrame, stdin, unmount } = screen(admin);
+    await frameContaining(lastFrame, "Sales tools");
+    await press(stdin, ENTER);
+    let frame = await frameContaining(lastFrame, "? wait");
+    expect(frame).toContain("waiting for approval (changed)");
+    await press(stdin, ENTER);
+    frame = await frameContaining(lastFrame, "Approve demo__echo (changed) from demo?");
+    expect(frame).toContain('-   "description": "Return the given text unchanged.",');
+    expect(frame).toContain('+   "description": "Return the given text, shouted.",');
+    expect(frame).toContain("hash abcdef012345… · y approve · n/Esc cancel");
+    await press(stdin, "y");
+    frame = await frameContaining(lastFrame, "✓ approved demo__echo");
+    expect(frame).toMatch(/✓ on\s+demo__echo/);
+    expect(admin.requests.find((r) => r.path === "/virtual-mcps/sales/approvals")?.body).toEqual({ tool: "demo__echo", hash: "abcdef0123456789" });
+    unmount();
+  });
+
+  test("access rules: everyone, users and groups, validated before sending", async () => {
+    const admin = new FakeAdmin();
+    admin.defs.set("sales", structuredClone(SALES));
+    const { lastFrame, stdin, unmount } = screen(admin);
+    await frameContaining(lastFrame, "Sales tools");
+    await press(stdin, ENTER);
+    await frameContaining(lastFrame, "access: everyone");
+    await press(stdin, "w");
+    await frameContaining(lastFrame, "Who may use sales");
+    await press(stdin, "\u0015");
+    await type(stdin, "no");
+    await press(stdin, TAB);
+    await type(stdin, "not-an-email");
+    await press(stdin, TAB);
+    await type(stdin, "sales, support");
+    await press(stdin, ENTER);
+    await frameContaining(lastFrame, '✗ Users: "not-an-email" is not an email address');
+    await press(stdin, "\u0015");
+    await type(stdin, "ada@example.com");
+    await press(stdin, "\u0013");
+    const frame = await frameContaining(lastFrame, "access: ada@example.com, @sales, @support");
+    expect(admin.requests.find((r) => r.path === "/virtual-mcps/sales/policy")?.body).toEqual({ access: { users: ["ada@example.com"], groups: ["sales", "support"] } });
+    expect(frame).toContain("✓ updated virtual MCP sales");
+    unmount();
+  });
+
+  test("argument rules per tool from its input schema, with allow and deny lists", async () => {
+    const admin = new FakeAdmin();
+    admin.defs.set("sales", structuredClone(SALES));
+    const { lastFrame, stdin, unmount } = screen(admin);
+    await frameContaining(lastFrame, "Sales tools");
+    await press(stdin, ENTER);
+    await frameContaining(lastFrame, "demo__add");
+    await press(stdin, DOWN, ENTER);
+    let frame = await frameContaining(lastFrame, "Rules for demo__add");
+    expect(frame).toContain("Arg a");
+    expect(frame).toContain("Arg b");
+    await press(stdin, TAB, TAB);
+    await type(stdin, "intern@example.com");
+    await press(stdin, TAB, TAB);
+    await type(stdin, "max: ten");
+    await press(stdin, "\u0013");
+    await frameContaining(lastFrame, "✗ Arg a: max must be a number");
+    await press(stdin, "\u0015");
+    await type(stdin, "max: 10");
+    await press(stdin, TAB);
+    await type(stdin, "pin: 1, onMismatch: refuse");
+    await press(stdin, "\u0013");
+    frame = await frameContaining(lastFrame, /✓ on\s+demo__add\s+9\s+w/);
+    expect(admin.requests.find((r) => r.path === "/virtual-mcps/sales/policy")?.body).toEqual({
+      access: { everyone: true },
+      tools: { demo__add: { deny: { users: ["intern@example.com"] }, arguments: { a: { max: 10 }, b: { pin: 1, onMismatch: "refuse" } } } },
+    });
+    await press(stdin, DOWN, "\u001B[A");
+    expect(await frameContaining(lastFrame, "demo__add: deny list, 2 arg rules")).not.toContain("✓ updated");
+    unmount();
+  });
+
+  test("delete asks first; n keeps it, y deletes it", async () => {
+    const admin = new FakeAdmin();
+    admin.defs.set("sales", structuredClone(SALES));
+    const { lastFrame, stdin, unmount } = screen(admin);
+    await frameContaining(lastFrame, "Sales tools");
+    await press(stdin, "d");
+    await frameContaining(lastFrame, 'Delete virtual MCP "sales"? Its 2 connected session(s) lose it. [y/n]');
+    await press(stdin, "n");
+    await Bun.sleep(50);
+    expect(admin.requests.some((r) => r.method === "DELETE")).toBe(false);
+    expect(lastFrame()).not.toContain("[y/n]");
+    await press(stdin, "d", "y");
+    await frameContaining(lastFrame, "✓ deleted virtual MCP sales");
+    await frameContaining(lastFrame, "No virtual MCPs yet");
+    unmount();
+  });
+
+  test("detaching a connector asks first", async () => {
+    const admin = new FakeAdmin();
+    admin.defs.set("sales", structuredClone(SALES));
+    const { lastFrame, stdin, unmount } = screen(admin);
+    await frameContaining(lastFrame, "Sales tools");
+    await press(stdin, ENTER);
+    await frameContaining(lastFrame, "demo__echo");
+    await press(stdin, "x");
+    await frameContaining(lastFrame, 'Detach "demo" from sales?');
+    await press(stdin, "y");
+    await frameContaining(lastFrame, "No connectors attached");
+    expect(admin.lastPut().connectors).toEqual([]);
+    unmount();
+  });
+
+  test("edit changes name, description and the new-tool policy", async () => {
+    const admin = new FakeAdmin();
+    admin.defs.set("sales", structuredClone(SALES));
+    const { lastFrame, stdin, unmount } = screen(admin);
+    await frameContaining(lastFrame, "Sales tools");
+    await press(stdin, "e");
+    await frameContaining(lastFrame, 'Edit virtual MCP "sales"');
+    await press(stdin, TAB, TAB, "\u0015");
+    await type(stdin, "sometimes");
+    await press(stdin, ENTER);
+    await frameContaining(lastFrame, "✗ New tools: auto or approve");
+    await press(stdin, "\u0015");
+    await type(stdin, "approve");
+    await press(stdin, ENTER);
+    await frameContaining(lastFrame, "✓ updated virtual MCP sales");
+    expect(admin.lastPut()).toMatchObject({ slug: "sales", name: "Sales tools", newTools: "approve", access: { everyone: true } });
+    unmount();
+  });
+
+  test("fits 80 columns: long values are cut with …, and every line fits", async () => {
+    const admin = new FakeAdmin();
+    admin.defs.set("sales", { ...structuredClone(SALES), name: "A very long name ".repeat(8), connectors: [{ connector: "demo", prefix: "p".repeat(30), rename: {}, describe: { echo: "word ".repeat(40) } }] });
+    const { lastFrame, stdin, unmount } = screen(admin, 78, 20);
+    await frameContaining(lastFrame, "A very long");
+    for (const line of lastFrame()!.split("\n")) expect(line.length).toBeLessThanOrEqual(78);
+    await press(stdin, ENTER);
+    const frame = await frameContaining(lastFrame, "pppp");
+    expect(frame).toContain("…");
+    for (const line of frame.split("\n")) expect(line.length).toBeLessThanOrEqual(78);
+    unmount();
+  });
+
+  test("in the app: v opens the screen, and while a form is open the global keys type into it", async () => {
+    const admin = new FakeAdmin();
+    admin.defs.set("sales", structuredClone(SALES));
+    const { lastFrame, stdin, unmount } = render(<App client={admin.asClient()} screens={[{ ...virtualMcpsScreen, key: "v" }]} />);
+    await frameContaining(lastFrame, "Sales tools");
+    expect(lastFrame()).toContain("v Virtual MCPs");
+    await press(stdin, "n");
+    await frameContaining(lastFrame, "New virtual MCP");
+    await type(stdin, "vq?");
+    const frame = await frameContaining(lastFrame, "endpoint /mcp/vq?");
+    expect(frame).not.toContain(": keys");
+    await press(stdin, ESC);
+    await frameContaining(lastFrame, "n new");
+    await Bun.sleep(100);
+    await press(stdin, "?");
+    await frameContaining(lastFrame, "Virtual MCPs: keys");
+    unmount();
+  });
+});
+
+describe("PUT /admin/api/virtual-mcps/:slug", () => {
+  let running: ConfiguredGateway;
+  const call = (method: string, path: string, body?: unknown) =>
+    fetch(`${running.gateway.url}/admin/api${path}`, {
+      method,
+      headers: { authorization: `Bearer ${running.gateway.adminToken()}`, "content-type": "application/json" },
+      ...(body === undefined ? {} : { body: typeof body === "string" ? body : JSON.stringify(body) }),
+    });
+  beforeAll(async () => {
+    running = await startConfiguredGateway({ connectors: [{ name: "demo", kind: "builtin", server: "demo" }], virtualMcps: [{ slug: "keep", name: "Keep me", connectors: [{ connector: "demo" }] }] });
+  });
+  afterAll(() => running.gateway.stop());
+
+  test("creates, then replaces one Virtual MCP without touching the others; GET shows the same shape", async () => {
+    const created = await call("PUT", "/virtual-mcps/sales", { slug: "sales", name: "Sales", connectors: [{ connector: "demo", prefix: "d", exclude: ["add"] }], access: { everyone: true } });
+    expect(created.status).toBe(200);
+    const body = (await created.json()) as { changes: string[]; created: boolean; virtualMcp: VirtualMcpStatus };
+    expect(body).toMatchObject({ changes: ["created virtual MCP sales"], created: true });
+    expect(body.virtualMcp.tools.map((t) => t.name).sort()).toEqual(["d__countdown", "d__echo", "d__now"]);
+    expect(body.virtualMcp.catalogues.demo!.tools.map((t) => t.name)).toContain("add");
+    const shown = (await (await call("GET", "/virtual-mcps/sales")).json()) as VirtualMcpStatus;
+    expect(shown.definition).toEqual({ slug: "sales", name: "Sales", description: "", newTools: "auto", connectors: [{ connector: "demo", prefix: "d", exclude: ["add"], rename: {}, describe: {} }], access: { everyone: true } });
+    const replaced = await call("PUT", "/virtual-mcps/sales", { ...shown.definition, connectors: [{ ...shown.definition.connectors[0], exclude: undefined, rename: { add: "plus" } }] });
+    expect(((await replaced.json()) as { changes: string[] }).changes).toEqual(["updated virtual MCP sales"]);
+    const list = (await (await call("GET", "/virtual-mcps")).json()) as VirtualMcpStatus[];
+    expect(list.map((v) => v.slug)).toEqual(["keep", "sales"]);
+    expect(list[1]!.tools.map((t) => t.name)).toContain("d__plus");
+  });
+
+  test("refuses what mintgate.yaml refuses, with the sentence, and changes nothing", async () => {
+    const cases: [unknown, string][] = [
+      [{ slug: "sales", name: "Sales", connectors: [{ connector: "nope" }] }, 'attaches connector "nope", which is not defined'],
+      [{ slug: "sales", name: "Sales", connectors: [{ connector: "demo", prefix: "p".repeat(30), rename: { echo: "e".repeat(40) } }] }, "which is not 1 to 64 letters"],
+      [{ slug: "sales", name: "Sales", colour: "red" }, '"colour"'],
+      [{ slug: "other", name: "Sales" }, 'The definition\'s slug "other" is not the "sales" of the URL'],
+      [{ slug: "sales", name: "Sales", connectors: [{ connector: "demo" }], tools: { demo__nothing: { deny: { users: ["a@b.c"] } } } }, 'names the tool "demo__nothing", which it does not expose'],
+      ["slug: [", "YAML syntax"],
+    ];
+    const before = await (await call("GET", "/config")).text();
+    for (const [body, sentence] of cases) {
+      const response = await call("PUT", "/virtual-mcps/sales", body);
+      expect(response.status).toBe(400);
+      expect(((await response.json()) as { message: string }).message).toContain(sentence);
+    }
+    expect(await (await call("GET", "/config")).text()).toBe(before);
+  });
+
+  test("the change is on the audit trail with its actor", async () => {
+    await call("PUT", "/virtual-mcps/audited", { slug: "audited", name: "Audited" });
+    const records = (await (await call("GET", "/audit?kind=admin&limit=20")).json()) as { method: string; person: string; exposedName: string }[];
+    expect(records.find((r) => r.method === "virtual_mcp.create" && r.exposedName === "audited")?.person).toBe("admin token local admin");
+  });
+});

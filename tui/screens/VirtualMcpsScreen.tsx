@@ -1,0 +1,33 @@
+import { useState } from "react";
+import type { ScreenDefinition, ScreenProps } from "./types.ts";
+import { VirtualMcpDetail } from "./virtual-mcps/VirtualMcpDetail.tsx";
+import { VirtualMcpList } from "./virtual-mcps/VirtualMcpList.tsx";
+
+/** The list of Virtual MCPs, and one of them opened for curating. */
+export function VirtualMcpsScreen(props: ScreenProps) {
+  const [open, setOpen] = useState<string>();
+  return open === undefined ? (
+    <VirtualMcpList client={props.client} width={props.width} height={props.height} setCapturing={props.setCapturing} onOpen={setOpen} />
+  ) : (
+    <VirtualMcpDetail key={open} client={props.client} slug={open} width={props.width} height={props.height} setCapturing={props.setCapturing} onBack={() => setOpen(undefined)} />
+  );
+}
+
+export const virtualMcpsScreen: ScreenDefinition = {
+  key: "v",
+  title: "Virtual MCPs",
+  short: "VMCPs",
+  help: [
+    "List: ↑↓ select · Enter curate · n new · e edit · d delete (y/n) · r reload",
+    "Curating one: ↑↓ select a tool · space include/exclude (saved at once)",
+    "r rename · t description override · w who may use it (everyone/users/groups)",
+    "Enter: rules of the tool (allow/deny, argument checks pin, allowed,",
+    "  pattern, max, maxLength); on a tool waiting for approval: the diff",
+    "  (+ new, - approved before), y approves exactly that definition",
+    "n attach a connector with a prefix · x detach one (y/n) · Esc back",
+    "Names are <prefix>__<tool>, at most 64 characters: Len and the rename",
+    "  form show the budget. Set column: r renamed, t described, w rules.",
+    "The gateway checks every change like mintgate.yaml; a refusal shows why.",
+  ],
+  Component: VirtualMcpsScreen,
+};

@@ -1,0 +1,154 @@
+import { Box, Text, useInput } from "ink";
+import { useCallback, useEffect, useRef, useState } from "react";
+import type { AdminClient } from "../../../src/admin-client/index.ts";
+import { Confirm } from "../../components/Confirm.tsx";
+import { Form, type FormField } from "../../components/Form.tsx";
+import { Spinner } from "../../components/Spinner.tsx";
+import { Table } from "../../components/Table.tsx";
+import { fit } from "../../components/text.ts";
+import { accessSummary, slugProblem, type VirtualMcpFileEntry, type VirtualMcpStatus } from "./model.ts";
+
+const REFRESH_MS = 3000;
+
+export const newToolsProblem = (value: string) => (value === "auto" || value === "approve" ? undefined : "auto or approve");
+
+/** Name, description and new-tool policy: the fields the create and edit forms share. */
+export const BASIC_FIELDS: FormField[] = [
+  { name: "name", label: "Name", validate: (v) => (v.trim() === "" ? "give it a name" : undefined) },
+  { name: "description", label: "Description", placeholder: "(optional)" },
+  { name: "newTools", label: "New tools", validate: newToolsProblem, hint: (v) => (v === "approve" ? "approve: new or changed tools wait for an admin" : "auto: new tools appear at once; approve: they wait") },
+];
+
+type Overlay = { kind: "create" } | { kind: "edit"; item: VirtualMcpStatus } | { kind: "delete"; item: VirtualMcpStatus } | undefined;
+
+/** Every Virtual MCP, with create, edit, delete (confirmed) and Enter to curate one. */
+export function VirtualMcpList(props: { client: AdminClient; width: number; height: number; setCapturing: (c: boolean) => void; onOpen: (slug: string) => void }) {
+  const { client, width } = props;
+  const [items, setItems] = useState<VirtualMcpStatus[]>();
+  const [error, setError] = useState<string>();
+  const [selected, setSelected] = useState(0);
+  const [overlay, setOverlay] = useState<Overlay>();
+  const [busy, setBusy] = useState<string>();
+  const [message, setMessage] = useState<string>();
+  const alive = useRef(true);
+
+  const load = useCallback(
+    () =>
+      client.get<VirtualMcpStatus[]>("/virtual-mcps").then(
+        (list) => alive.current && (setItems(list), setError(undefined)),
+        (e: Error) => alive.current && setError(e.message),
+      ),
+    [client],
+  );
+  useEffect(() => {
+    alive.current = true;
+    void load();
+    const timer = setInterval(() => void load(), REFRESH_MS);
+    return () => {
+      alive.current = false;
+      clearInterval(timer);
+    };
+  }, [load]);
+  useEffect(() => {
+    props.setCapturing(overlay !== undefined);
+    return () => props.setCapturing(false);
+  }, [overlay !== undefined]);
+
+  const list = items ?? [];
+  const current = list[Math.min(selected, list.length - 1)];
+  useInput(
+    (input, key) => {
+      if (key.upArrow || input === "k") setSelected((s) => Math.max(0, s - 1));
+      else if (key.downArrow || input === "j") setSelected((s) => Math.min(list.length - 1, s + 1));
+      else if (key.return && current) props.onOpen(current.slug);
+      else if (input === "n") setOverlay({ kind: "create" });
+      else if (input === "e" && current) setOverlay({ kind: "edit", item: current });
+      else if (input === "d" && current) setOverlay({ kind: "delete", item: current });
+      else if (input === "r") void load();
+    },
+    { isActive: overlay === undefined },
+  );
+
+  const put = async (definition: VirtualMcpFileEntry) => {
+    const result = await client.send<{ changes: string[] }>("PUT", `/virtual-mcps/${encodeURIComponent(definition.slug)}`, definition);
+    setMessage(`✓ ${result.changes.join("; ") || "no change"}`);
+    await load();
+  };
+
+  if (overlay?.kind === "create") {
+    return (
+      <Form
+        title="New virtual MCP"
+        width={width}
+        fields={[{ name: "slug", label: "Slug", placeholder: "e.g. sales", validate: (v) => slugProblem(v, list.map((i) => i.slug)), hint: (v) => (v ? `endpoint /mcp/${v}` : "lowercase letters, digits and -") }, ...BASIC_FIELDS]}
+        initial={{ newTools: "auto" }}
+        submitLabel="create"
+        onCancel={() => setOverlay(undefined)}
+        onSubmit={async (v) => {
+          await put({ slug: v.slug!, name: v.name!.trim(), description: v.description ?? "", newTools: v.newTools!, connectors: [] });
+          setOverlay(undefined);
+          props.onOpen(v.slug!);
+        }}
+      />
+    );
+  }
+  if (overlay?.kind === "edit") {
+    const item = overlay.item;
+    return (
+      <Form
+        title={`Edit virtual MCP "${item.slug}"`}
+        width={width}
+        fields={BASIC_FIELDS}
+        initial={{ name: item.definition.name, description: item.definition.description, newTools: item.definition.newTools }}
+        onCancel={() => setOverlay(undefined)}
+        onSubmit={async (v) => {
+          await put({ ...item.definition, name: v.name!.trim(), description: v.description ?? "", newTools: v.newTools! });
+          setOverlay(undefined);
+        }}
+      />
+    );
+  }
+
+  const rows = list.map((v) => [
+    v.slug,
+    v.name,
+    v.definition.connectors.map((a) => a.connector).join(", ") || "-",
+    `${v.tools.length}${v.pending.length ? ` +${v.pending.length}?` : ""}`,
+    accessSummary(v.definition.access),
+    String(v.sessions),
+  ]);
+  const wide = width >= 100;
+  const columns = [
+    { title: "Slug", width: Math.min(20, Math.max(8, ...list.map((v) => v.slug.length))) },
+    { title: "Name" },
+    ...(wide ? [{ title: "Connectors" }] : []),
+    { title: "Tools", width: 7 },
+    { title: "Access", width: wide ? 24 : 14 },
+    { title: "Sess", width: 4 },
+  ];
+  const shown = wide ? rows : rows.map((r) => [r[0]!, r[1]!, r[3]!, r[4]!, r[5]!]);
+  return (
+    <Box flexDirection="column">
+      {error ? <Text color="red">{fit(`✗ ${error}`, width)}</Text> : null}
+      {items === undefined && !error ? <Spinner label="Loading virtual MCPs…" /> : null}
+      {items ? <Table columns={columns} rows={shown} width={width} height={Math.max(1, props.height - 5)} selected={Math.min(selected, list.length - 1)} empty="No virtual MCPs yet: press n to create one." /> : null}
+      {overlay?.kind === "delete" ? (
+        <Confirm
+          message={fit(`Delete virtual MCP "${overlay.item.slug}"? Its ${overlay.item.sessions} connected session(s) lose it.`, width - 12)}
+          onNo={() => setOverlay(undefined)}
+          onYes={() => {
+            const slug = overlay.item.slug;
+            setOverlay(undefined);
+            setBusy(`Deleting ${slug}…`);
+            client.send<{ changes: string[] }>("DELETE", `/virtual-mcps/${encodeURIComponent(slug)}`).then(
+              (r) => (setBusy(undefined), setMessage(`✓ ${r.changes.join("; ")}`), void load()),
+              (e: Error) => (setBusy(undefined), setMessage(`✗ ${e.message}`)),
+            );
+          }}
+        />
+      ) : null}
+      {busy ? <Spinner label={busy} /> : message ? <Text color={message.startsWith("✗") ? "red" : "green"}>{fit(message, width)}</Text> : null}
+      <Text dimColor>{fit("↑↓ select · Enter curate · n new · e edit · d delete · r reload · ? help", width)}</Text>
+    </Box>
+  );
+}
