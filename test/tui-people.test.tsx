@@ -184,7 +184,7 @@ describe("People and access", () => {
     for (let i = 0; i < "ann@example.com".length; i++) await press(ui, KEY.backspace);
     await press(ui, "dee@example.com", KEY.tab, "Dee", KEY.tab, KEY.tab, KEY.tab, KEY.enter);
     await frameWith(ui, "✓ Added dee@example.com (admin).");
-    await frameWith(ui, /dee@example\.com\s+admin\s+active/);
+    await frameWith(ui, /dee@example\.com\s+Dee\s+admin\s+active/);
     expect(capturing).toBe(false);
     const dee = await person("dee@example.com");
     expect(dee).toMatchObject({ name: "Dee", role: "admin", hasPassword: true });

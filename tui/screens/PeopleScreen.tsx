@@ -274,6 +274,15 @@ export function PeopleScreen(props: ScreenProps) {
     body = loadError ? <Text color="red">{fit(`✗ ${loadError}`, width)}</Text> : <Spinner label="Loading people…" />;
   } else if (details && person) {
     body = <PersonDetails person={person} data={data} width={width} height={height - 4} />;
+  } else if (tab === "people" && person && height - 5 - data.users.length >= 12) {
+    // Room to spare: the selected person's details under the list.
+    body = (
+      <Box flexDirection="column">
+        <PeopleTable tab={tab} data={data} width={width} height={data.users.length} selected={index} />
+        <Text> </Text>
+        <PersonDetails person={person} data={data} width={width} height={height - 6 - data.users.length} />
+      </Box>
+    );
   } else {
     body = <PeopleTable tab={tab} data={data} width={width} height={Math.max(1, height - 5)} selected={index} />;
   }
@@ -298,13 +307,14 @@ export function PeopleScreen(props: ScreenProps) {
 function PeopleTable(props: { tab: Tab; data: PeopleData; width: number; height: number; selected: number }) {
   const { tab, data, width } = props;
   const wide = width >= 120;
+  const named = width >= 90;
   const name = (id: string) => data.clients[id] ?? id;
   let columns: Column[];
   let rows: string[][];
   let empty: string;
   if (tab === "people") {
-    columns = [{ title: "EMAIL" }, ...(wide ? [{ title: "NAME", width: 18 }] : []), { title: "ROLE", width: 6 }, { title: "STATE", width: 8 }, { title: "GROUPS" }, { title: "VIA", width: wide ? 16 : 10 }, ...(wide ? [{ title: "LAST SIGN-IN", width: 16 }] : [])];
-    rows = data.users.map((u) => [u.email, ...(wide ? [u.name ?? ""] : []), u.role, u.disabled ? "disabled" : "active", u.groups.join(", ") || "-", via(u), ...(wide ? [u.lastSignInAt ? formatTime(u.lastSignInAt) : "never"] : [])]);
+    columns = [{ title: "EMAIL" }, ...(named ? [{ title: "NAME", width: 18 }] : []), { title: "ROLE", width: 6 }, { title: "STATE", width: 8 }, { title: "GROUPS" }, { title: "VIA", width: wide ? 16 : 10 }, ...(wide ? [{ title: "LAST SIGN-IN", width: 16 }] : [])];
+    rows = data.users.map((u) => [u.email, ...(named ? [u.name ?? ""] : []), u.role, u.disabled ? "disabled" : "active", u.groups.join(", ") || "-", via(u), ...(wide ? [u.lastSignInAt ? formatTime(u.lastSignInAt) : "never"] : [])]);
     empty = "No people yet: n adds a local account; people who sign in through SSO appear here.";
   } else if (tab === "tokens") {
     columns = [{ title: "ID", width: 8 }, { title: "PERSON" }, { title: "VIRTUAL MCP", width: wide ? 20 : 12 }, { title: "STATE", width: 7 }, { title: "EXPIRES", width: 16 }, ...(wide ? [{ title: "LAST USED", width: 16 }] : [])];
