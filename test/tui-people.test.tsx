@@ -189,6 +189,11 @@ describe("People and access", () => {
     const dee = await person("dee@example.com");
     expect(dee).toMatchObject({ name: "Dee", role: "admin", hasPassword: true });
     for (const frame of ui.frames) expect(frame).not.toContain(secret.slice(0, 6));
+    // The change is on the audit trail as an admin change, the password redacted.
+    const records = await client.get<{ method: string; detail: string | null }[]>("/audit?kind=admin&limit=50");
+    const added = records.find((r) => r.method === "POST /users" && r.detail?.includes("dee@example.com"))!;
+    expect(added.detail).toContain("[redacted]");
+    expect(JSON.stringify(records)).not.toContain(secret);
     ui.unmount();
   });
 
