@@ -10,7 +10,7 @@ import { progressText } from "../tui/components/ProgressBar.tsx";
 import { recordLines } from "../tui/components/RecordDetail.tsx";
 import { auditScreen, searchQuery, DEFAULT_SEARCH } from "../tui/screens/Audit.tsx";
 import { liveCallsScreen, matches, parseFilter, Ring, RING_SIZE } from "../tui/screens/LiveCalls.tsx";
-import { Overview, sparkline, sparklinePoints } from "../tui/screens/Overview.tsx";
+import { byTool, Overview, sparkline, sparklinePoints } from "../tui/screens/Overview.tsx";
 import type { ScreenProps } from "../tui/screens/types.ts";
 import { connectMcpClient, startConfiguredGateway, tempDir, waitFor, type ConfiguredGateway } from "./harness.ts";
 
@@ -92,6 +92,14 @@ describe("pieces", () => {
     expect(lines.join("").replaceAll("↪", "")).toContain("x".repeat(200));
   });
 
+  test("top tools: one row per tool, summed over Virtual MCPs, busiest first", () => {
+    const row = (virtualMcp: string, tool: string, calls: number, errors: number, denied: number) => ({ virtualMcp, tool, connector: "demo", calls, ok: calls - errors - denied, errors, timeouts: 0, denied, cancelled: 0, p50Ms: 1, p95Ms: 2, p99Ms: 3 });
+    expect(byTool([row("a", "echo", 3, 1, 0), row("a", "add", 4, 0, 0), row("b", "echo", 2, 0, 1)])).toEqual([
+      { tool: "echo", calls: 5, errors: 1, denied: 1 },
+      { tool: "add", calls: 4, errors: 0, denied: 0 },
+    ]);
+  });
+
   test("the audit search becomes the admin API's query", () => {
     expect(searchQuery(DEFAULT_SEARCH)).toBe("since=24h");
     expect(searchQuery({ ...DEFAULT_SEARCH, since: "", person: "a@b.c", tool: "demo__add", outcome: "error" })).toBe("user=a%40b.c&tool=demo__add&outcome=error");
@@ -134,7 +142,7 @@ describe("Overview (rendered)", () => {
       expect(frame).toContain("✗ github failed (3 restarts)");
       expect(frame).toContain("✗ github: spawn npx ENOENT");
       expect(frame).toContain("Top tools · last hour");
-      expect(frame).toMatch(/demo__add +150 +6\.7% +9\.0 ms/);
+      expect(frame).toMatch(/demo__add +150 +6\.7% +0/);
       expect(frame).toMatch(/alice@example\.c\S* +120 +8\.3% +4/);
       for (const line of frame.split("\n")) expect(line.length).toBeLessThanOrEqual(width + 2);
     });
@@ -179,6 +187,52 @@ describe("Live calls keeps up with 200 calls/s", () => {
   });
 });
 
+describe("Audit export progress", () => {
+  test("a bar of records written against the gateway's count while the export streams; a server refusal is shown", async () => {
+    let refuse = false;
+    const fake = {
+      url: "http://fake",
+      get: async (path: string) => (path.startsWith("/audit/count") ? { count: 30 } : []),
+      async download(_path: string, write: (chunk: Uint8Array) => Promise<void>, onProgress: (bytes: number) => void) {
+        if (refuse) throw new Error("format must be jsonl or csv, not \"xml\".");
+        let bytes = 0;
+        for (let part = 0; part < 3; part++) {
+          const chunk = new TextEncoder().encode(Array.from({ length: 10 }, (_, i) => JSON.stringify({ id: part * 10 + i + 1 }) + "\n").join(""));
+          await write(chunk);
+          bytes += chunk.byteLength;
+          onProgress(bytes);
+          await Bun.sleep(400);
+        }
+        return bytes;
+      },
+    };
+    const Screen = auditScreen.Component;
+    const { lastFrame, stdin, unmount } = render(<Screen client={fake as never} width={78} height={20} setCapturing={() => {}} />);
+    await frameWith(lastFrame, "No records match");
+    const path = join(tempDir("tui-export-progress"), "slow.jsonl");
+    await keys(stdin, "e");
+    await frameWith(lastFrame, "Export the audit trail");
+    stdin.write(path);
+    await Bun.sleep(30);
+    await keys(stdin, TAB, ENTER);
+    const during = await frameWith(lastFrame, "10/30 records");
+    expect(during).toMatch(/Exporting █+░+ +33% 10\/30 records · 91 B/);
+    await frameWith(lastFrame, "20/30 records");
+    expect(await frameWith(lastFrame, "✓ Exported 30 records")).toContain(path.slice(0, 20));
+    expect(readFileSync(path, "utf8").trim().split("\n")).toHaveLength(30);
+
+    refuse = true;
+    await keys(stdin, "e");
+    await frameWith(lastFrame, "Export the audit trail");
+    stdin.write(path + ".2");
+    await Bun.sleep(30);
+    await keys(stdin, TAB, ENTER);
+    expect(await frameWith(lastFrame, "✗ Export failed")).toContain('✗ Export failed: format must be jsonl or csv, not "xml".');
+    expect(existsSync(path + ".2")).toBe(false);
+    unmount();
+  });
+});
+
 const CONFIG = `connectors:
   - { name: demo, kind: builtin, server: demo }
 virtualMcps:
@@ -211,7 +265,7 @@ describe("against a running gateway", () => {
     const frame = await frameWith(lastFrame, (f) => f.includes("demo__add") && f.includes("alice@example.com") && f.includes("● demo ready"));
     expect(frame).toContain("● healthy");
     expect(frame).toMatch(/Last hour +5 calls · errors 20% · denied 0%/);
-    expect(frame).toMatch(/demo__add +3 +0%/);
+    expect(frame).toMatch(/demo__add +3 +0% +0/);
     expect(frame).toMatch(/alice@example\.com +5 +20% +0/);
     expect(frame).toMatch(/Calls\/s +▁*[▂▃▄▅▆▇█]/);
     unmount();

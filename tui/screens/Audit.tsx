@@ -1,6 +1,6 @@
 import { Box, Text, useInput } from "ink";
 import { existsSync, statSync } from "node:fs";
-import { open as openFile } from "node:fs/promises";
+import { open as openFile, rm } from "node:fs/promises";
 import { homedir } from "node:os";
 import { dirname, resolve } from "node:path";
 import { useCallback, useEffect, useState } from "react";
@@ -125,9 +125,13 @@ export async function exportToFile(client: AdminClient, search: AuditSearch, for
         onProgress({ ...state });
       },
     );
-  } finally {
+  } catch (error) {
+    // A partial export is not left behind looking like a whole one.
     await file.close();
+    await rm(path, { force: true });
+    throw error;
   }
+  await file.close();
   state.rows = format === "csv" ? Math.max(0, lines - 1) : lines;
   state.done = true;
   return state;
@@ -256,10 +260,12 @@ function AuditScreen(props: ScreenProps) {
     );
   }
 
+  // HH:MM:SS for today's records, a date and time for older ones.
+  const timeWidth = Math.max(8, ...rows.map((r) => formatTime(r.at).length));
   const columns =
     width >= 96
-      ? [{ title: "Time", width: 16 }, { title: "Kind", width: 5 }, { title: "Person" }, { title: "Virtual MCP", width: 14 }, { title: "Tool / action" }, { title: "Outcome", width: 11 }, { title: "Duration", width: 9 }]
-      : [{ title: "Time", width: 16 }, { title: "Kind", width: 5 }, { title: "Person" }, { title: "Tool / action" }, { title: "Outcome", width: 11 }, { title: "Dur", width: 7 }];
+      ? [{ title: "Time", width: timeWidth }, { title: "Kind", width: 5 }, { title: "Person" }, { title: "Virtual MCP", width: 14 }, { title: "Tool / action" }, { title: "Outcome", width: 11 }, { title: "Duration", width: 9 }]
+      : [{ title: "Time", width: timeWidth }, { title: "Kind", width: 5 }, { title: "Person" }, { title: "Tool / action" }, { title: "Outcome", width: 11 }, { title: "Dur", width: 7 }];
   const cells = (r: AuditRecordView) => {
     const tool = r.kind === "admin" ? `${r.method} ${r.exposedName ?? ""}`.trim() : r.exposedName || r.method;
     const base = [formatTime(r.at), r.kind, r.person ?? "-"];
@@ -286,7 +292,7 @@ function AuditScreen(props: ScreenProps) {
 
   const exportLine = !exporting ? null : exporting.error ? (
     <Text color="red" wrap="truncate-end">
-      ✗ Export to {exporting.path} failed: {exporting.error}
+      ✗ Export failed: {exporting.error} ({exporting.path})
     </Text>
   ) : exporting.done ? (
     <Text color="green" wrap="truncate-end">

@@ -39,6 +39,23 @@ export function sparklinePoints(width: number): number {
   return Math.max(10, Math.min(120, width - 46));
 }
 
+/**
+ * The stats come per Virtual MCP and tool; the Overview shows each tool once,
+ * its counts summed over the Virtual MCPs that expose it, busiest first.
+ */
+export function byTool(rows: UsageRow[]): { tool: string; calls: number; errors: number; denied: number }[] {
+  const merged = new Map<string, { tool: string; calls: number; errors: number; denied: number }>();
+  for (const row of rows) {
+    const tool = row.tool || "?";
+    const entry = merged.get(tool) ?? { tool, calls: 0, errors: 0, denied: 0 };
+    entry.calls += row.calls;
+    entry.errors += row.errors;
+    entry.denied += row.denied;
+    merged.set(tool, entry);
+  }
+  return [...merged.values()].sort((a, b) => b.calls - a.calls || a.tool.localeCompare(b.tool));
+}
+
 export interface OverviewData {
   /** Tool calls per step over the last minutes (the sparkline). */
   timeline?: UsageTimeline | undefined;
@@ -69,8 +86,8 @@ export function Overview(props: { url: string; status: GatewayStatus | undefined
       <Table
         width={half}
         height={tableRows}
-        columns={[{ title: "Tool" }, ...(half >= 60 ? [{ title: "Virtual MCP", width: 12 }] : []), { title: "Calls", width: 6 }, { title: "Err", width: 5 }, { title: "p95", width: 8 }]}
-        rows={(props.tools ?? []).map((r) => [r.tool || "?", ...(half >= 60 ? [r.virtualMcp || "-"] : []), String(r.calls), percent(r.errors, r.calls), formatMs(r.p95Ms)])}
+        columns={[{ title: "Tool" }, { title: "Calls", width: 6 }, { title: "Err", width: 5 }, { title: "Denied", width: 6 }]}
+        rows={byTool(props.tools ?? []).map((r) => [r.tool, String(r.calls), percent(r.errors, r.calls), String(r.denied)])}
         empty="No tool calls in the last hour."
       />
     </Box>

@@ -40,7 +40,8 @@ export const overviewScreen: ScreenDefinition = {
   help: [
     "Health, version and uptime; counts of connectors, Virtual MCPs, sessions, secrets.",
     "Calls/s: tool calls per second as a sparkline over the last minutes (5 s a point).",
-    "Last hour: calls, error and denial rates, p50/p95 latency; top tools and people.",
+    "Last hour: calls, error and denial rates, p50/p95 latency; the busiest tools (summed",
+    "over Virtual MCPs) and people. Per-tool latency: mintgate stats --by tool.",
     "States: each connector's state; failed ones with their reason.",
     "Refreshed every 2 s (status, sparkline) and 5 s (the rest).",
   ],
