@@ -553,6 +553,18 @@ describe("PUT /admin/api/virtual-mcps/:slug", () => {
     expect(await (await call("GET", "/config")).text()).toBe(before);
   });
 
+  test("an approval keeps the definition it approved, for a later diff", async () => {
+    const created = (await (await call("PUT", "/virtual-mcps/held", { slug: "held", name: "Held", newTools: "approve", connectors: [{ connector: "demo" }] })).json()) as { virtualMcp: VirtualMcpStatus };
+    const echo = created.virtualMcp.pending.find((p) => p.name === "demo__echo")!;
+    expect(echo).toMatchObject({ reason: "new", upstreamName: "echo" });
+    expect((await call("POST", "/virtual-mcps/held/approvals", { tool: "demo__echo", hash: echo.hash })).status).toBe(200);
+    const records = (await (await call("GET", "/audit?kind=admin&limit=5")).json()) as { method: string; detail: string }[];
+    const approval = JSON.parse(records.find((r) => r.method === "tool.approve")!.detail) as { after: { hash: string; definition: { name: string; description: string } } };
+    expect(approval.after).toMatchObject({ hash: echo.hash, definition: { name: "echo", description: echo.description } });
+    const after = (await (await call("GET", "/virtual-mcps/held")).json()) as VirtualMcpStatus;
+    expect(after.tools.map((t) => t.name)).toEqual(["demo__echo"]);
+  });
+
   test("the change is on the audit trail with its actor", async () => {
     await call("PUT", "/virtual-mcps/audited", { slug: "audited", name: "Audited" });
     const records = (await (await call("GET", "/audit?kind=admin&limit=20")).json()) as { method: string; person: string; exposedName: string }[];

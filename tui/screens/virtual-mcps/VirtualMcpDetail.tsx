@@ -378,7 +378,7 @@ export function VirtualMcpDetail(props: { client: AdminClient; slug: string; wid
   const wide = width >= 120;
   const columns: Column[] = [
     { title: "State", width: 6 },
-    { title: "Exposed name" },
+    { title: "Exposed name", width: Math.min(Math.max(12, ...rows.map((r) => r.exposed.length)), Math.floor(width * 0.4)) },
     { title: "Len", width: 5 },
     { title: "Set", width: 3 },
     ...(wide ? [{ title: "Connector", width: 12 }, { title: "Tool", width: 20 }] : []),
