@@ -80,7 +80,6 @@ function fileEntryOf(definition: VirtualMcpDefinition): VirtualMcpFileEntry {
   };
 }
 
-
 /** The admin operations behind the admin HTTP API, the CLI and the TUI. */
 export class AdminService {
   constructor(
