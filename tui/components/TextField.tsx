@@ -20,7 +20,8 @@ export function TextField(props: { value: string; onChange: (value: string) => v
       if (key.backspace || key.delete) return change(latest.current.slice(0, -1));
       if (key.ctrl && input === "u") return change("");
       if (key.ctrl || key.meta) return;
-      if (input) change(latest.current + input.replace(/[\r\n]/g, ""));
+      // Control characters (a Tab that arrived in one chunk with the text before it) never become part of a one-line value.
+      if (input) change(latest.current + input.replace(/[\u0000-\u001f\u007f]/g, ""));
     },
     { isActive: props.focus },
   );

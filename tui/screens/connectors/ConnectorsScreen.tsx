@@ -36,11 +36,15 @@ export function ConnectorsScreen(props: ScreenProps) {
   const [notice, setNotice] = useState<{ text: string; ok: boolean }>();
   const [working, setWorking] = useState<string>();
   const alive = useRef(true);
+  /** Loads overlap (the 2 s refresh and the one after a change): an older answer never replaces a newer one. */
+  const loads = useRef({ started: 0, shown: 0 });
 
   const load = useCallback(() => {
+    const id = ++loads.current.started;
     return client.get<ConnectorStatus[]>("/connectors").then(
       (unsorted) => {
-        if (!alive.current) return;
+        if (!alive.current || id < loads.current.shown) return;
+        loads.current.shown = id;
         const list = unsorted.slice().sort((a, b) => a.name.localeCompare(b.name));
         setConnectors(list);
         setLoadError(undefined);
@@ -139,7 +143,7 @@ export function ConnectorsScreen(props: ScreenProps) {
   }
 
   const tableHeight = Math.max(1, height - 6);
-  const wide = width >= 100;
+  const wide = width >= 96;
   const columns = [
     { title: "NAME", width: Math.min(24, Math.max(10, Math.floor(width / 5))) },
     { title: "KIND", width: 7 },

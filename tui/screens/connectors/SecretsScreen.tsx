@@ -22,21 +22,23 @@ export function SecretsScreen(props: ScreenProps) {
   const [notice, setNotice] = useState<{ text: string; ok: boolean }>();
   const [working, setWorking] = useState<string>();
   const alive = useRef(true);
+  /** Loads overlap (the 2 s refresh and the one after a change): an older answer never replaces a newer one. */
+  const loads = useRef({ started: 0, shown: 0 });
 
-  const load = useCallback(
-    () =>
-      client.get<SecretListing[]>("/secrets").then(
+  const load = useCallback(() => {
+    const id = ++loads.current.started;
+    return client.get<SecretListing[]>("/secrets").then(
         (unsorted) => {
-          if (!alive.current) return;
+          if (!alive.current || id < loads.current.shown) return;
+        loads.current.shown = id;
           const list = unsorted.slice().sort((a, b) => a.name.localeCompare(b.name));
           setSecrets(list);
           setLoadError(undefined);
           setSelected((s) => Math.min(s, Math.max(0, list.length - 1)));
         },
         (e: Error) => alive.current && setLoadError(e.message),
-      ),
-    [client],
-  );
+      );
+  }, [client]);
   useEffect(() => {
     alive.current = true;
     void load();
@@ -91,7 +93,7 @@ export function SecretsScreen(props: ScreenProps) {
     );
   }
 
-  const wide = width >= 100;
+  const wide = width >= 96;
   const columns = [
     { title: "NAME", width: Math.min(32, Math.max(12, Math.floor(width / 3))) },
     { title: "VER", width: 4 },
