@@ -260,6 +260,19 @@ describe("against a running gateway", () => {
     await configured?.gateway.stop();
   });
 
+  test("the admin API behind them: /stats/timeline buckets and totals, /audit/count, refusals in a sentence", async () => {
+    const timeline = await admin.get<{ stepMs: number; buckets: { calls: number; errors: number }[]; total: { calls: number; errors: number; p50Ms: number | null } }>("/stats/timeline?last=5m&step=5s");
+    expect(timeline.stepMs).toBe(5000);
+    expect(timeline.buckets).toHaveLength(60);
+    expect(timeline.buckets.reduce((sum, b) => sum + b.calls, 0)).toBe(5);
+    expect(timeline.buckets.reduce((sum, b) => sum + b.errors, 0)).toBe(1);
+    expect(timeline.total).toMatchObject({ calls: 5, errors: 1 });
+    expect(timeline.total.p50Ms).not.toBeNull();
+    expect((await admin.get<{ count: number }>("/audit/count?tool=demo__add&kind=mcp")).count).toBe(3);
+    await expect(admin.get("/stats/timeline?last=1d&step=1s")).rejects.toThrow("more than 1000 buckets");
+    await expect(admin.get("/audit/count?since=yesterday-ish")).rejects.toThrow("since and until must be ISO 8601 times");
+  });
+
   test("Overview: health, calls in the sparkline and the last hour, top tools and people, connector states", async () => {
     const { lastFrame, unmount } = render(<App client={admin} />);
     const frame = await frameWith(lastFrame, (f) => f.includes("demo__add") && f.includes("alice@example.com") && f.includes("● demo ready"));
@@ -390,6 +403,31 @@ describe("against a running gateway", () => {
     expect(rows[0]).toStartWith("id,at,kind,person");
     expect(frame).toContain(`✓ Exported ${rows.length - 1} records`);
     for (const line of frame.split("\n")) expect(line.length).toBeLessThanOrEqual(78);
+    unmount();
+  });
+
+  test("Live calls under 200 calls/s from SDK clients: every call arrives, about 10 redraws a second", async () => {
+    const Screen = liveCallsScreen.Component;
+    const { lastFrame, frames, unmount } = render(<Screen client={admin} width={98} height={20} setCapturing={() => {}} />);
+    await frameWith(lastFrame, "● live");
+    const extra = await Promise.all(Array.from({ length: 3 }, () => connectMcpClient(`${configured.gateway.url}/mcp/ops`, configured.token)));
+    await Bun.sleep(300);
+    const start = frames.length;
+    const started = Date.now();
+    // 400 calls at 200 a second: 20 every 100 ms over four clients.
+    const calls: Promise<unknown>[] = [];
+    for (let tick = 0; tick < 20; tick++) {
+      for (let i = 0; i < 20; i++) calls.push([mcp, ...extra][i % 4]!.callTool({ name: "demo__add", arguments: { a: tick, b: i } }));
+      await Bun.sleep(100);
+    }
+    await Promise.all(calls);
+    const all = (await admin.get<{ count: number }>("/audit/count?kind=mcp")).count;
+    await frameWith(lastFrame, `${all} shown`);
+    const seconds = (Date.now() - started) / 1000;
+    const redraws = frames.length - start;
+    console.log(`400 calls at 200/s: all on screen after ${seconds.toFixed(1)} s, ${redraws} frames written (${(redraws / seconds).toFixed(1)}/s)`);
+    expect(redraws / seconds).toBeLessThanOrEqual(13);
+    for (const client of extra) await client.close();
     unmount();
   });
 });
