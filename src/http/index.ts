@@ -202,6 +202,11 @@ export function createHttpApp(deps: HttpDeps) {
           });
         })
         .get("/audit/verify", () => admin.verifyAudit())
+        // How many records a search or export would cover (the TUI's export progress bar).
+        .get("/audit/count", ({ query }) => {
+          const filter = auditFilterOf(query);
+          return filter instanceof Response ? filter : { count: admin.store.audit.count(filter) };
+        })
         .get("/events", () => {
           if (!deps.audit) return jsonError(404, "This gateway has no live audit feed.");
           return new Response(deps.audit.feed.stream(), { headers: { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-store", "x-accel-buffering": "no" } });
@@ -209,6 +214,8 @@ export function createHttpApp(deps: HttpDeps) {
         .get("/calls", ({ query }) => admin.recentCalls(Number(query.limit)))
         // Usage per vmcp|tool|connector|person over ?last=24h or ?since=&until= (src/analytics).
         .get("/stats", ({ query }) => deps.analytics.report({ by: query.by, last: query.last, since: query.since, until: query.until }))
+        // Tool calls per step over ?last=5m&step=5s, with totals and p50/p95 (the TUI Overview's sparkline).
+        .get("/stats/timeline", ({ query }) => deps.analytics.timeline({ last: query.last, step: query.step }))
         // Sign-in records, people's approvals of AI clients, and the clients' sign-ins (token families).
         .get("/auth-events", ({ query }) =>
           deps.auth.events.list({ type: query.type, userId: query.user, clientId: query.client, since: query.since ? Date.parse(query.since) : undefined, limit: query.limit ? Number(query.limit) : undefined }),
