@@ -33,7 +33,7 @@ async function press(ui: Rendered, ...keys: string[]): Promise<void> {
   }
 }
 
-async function frameWith(ui: Rendered, text: string | RegExp, attempts = 250): Promise<string> {
+async function frameWith(ui: Rendered, text: string | RegExp, attempts = 750): Promise<string> {
   for (let i = 0; i < attempts; i++) {
     const frame = ui.lastFrame() ?? "";
     if (typeof text === "string" ? frame.includes(text) : text.test(frame)) return frame;
