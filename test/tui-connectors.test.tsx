@@ -142,7 +142,7 @@ describe("Connectors screen", () => {
     await frameContaining(lastFrame, "echo");
     await press(stdin, "n");
     await frameContaining(lastFrame, "Add a connector");
-    expect(capturing()).toBe(true);
+    await waitFor("the form to capture keys", () => capturing() === true);
 
     // Nothing typed: refused here, nothing sent.
     await press(stdin, KEY.ctrlS);
@@ -181,7 +181,7 @@ describe("Connectors screen", () => {
     expect(frames.some((f) => f.includes("Testing docs"))).toBe(true);
     await press(stdin, KEY.ctrlS);
     await frameContaining(lastFrame, "✓ added docs");
-    expect(capturing()).toBe(false);
+    await waitFor("the form to release keys", () => capturing() === false);
     const saved = (await client.get<{ name: string; spec: { env: Record<string, string> } }[]>("/connectors")).find((c) => c.name === "docs");
     expect(saved?.spec.env).toEqual({ DOCS_TOKEN: "${secret:docs-token}" });
     for (const frame of frames) expect(frame).not.toContain(SECRET_VALUE);
@@ -256,7 +256,7 @@ describe("Secrets screen", () => {
     await frameContaining(lastFrame, "docs-token");
     await press(stdin, "n");
     await frameContaining(lastFrame, "Add a secret");
-    expect(capturing()).toBe(true);
+    await waitFor("the form to capture keys", () => capturing() === true);
     await type(stdin, "1bad");
     await press(stdin, KEY.tab);
     await type(stdin, value);

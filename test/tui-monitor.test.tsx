@@ -338,12 +338,12 @@ describe("against a running gateway", () => {
     // Search: a wrong outcome is refused before anything is sent.
     await keys(stdin, "f");
     await frameWith(lastFrame, "Search the audit trail");
-    expect(capturing).toBe(true);
+    await waitFor("the form to capture keys", () => capturing === true);
     await keys(stdin, TAB, TAB, TAB, TAB, ..."demo__add", TAB, ..."nope", CTRL_S);
     await frameWith(lastFrame, "✗ Outcome: one of ok, error");
     await keys(stdin, "\u0015", ..."ok", TAB, ENTER);
     frame = await frameWith(lastFrame, "tool demo__add · outcome ok");
-    expect(capturing).toBe(false);
+    await waitFor("the form to release keys", () => capturing === false);
     frame = await frameWith(lastFrame, (f) => !f.includes("demo__echo") && f.includes("demo__add"));
     expect(frame).toMatch(/\d+ records/);
 

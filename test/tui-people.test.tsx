@@ -16,7 +16,7 @@ import { SsoScreen, wrapText } from "../tui/screens/SsoScreen.tsx";
 import { approveInBrowser, localSignIn, MemoryOAuthProvider } from "./fixtures/oauth-client.ts";
 import { ScriptedBrowser } from "./fixtures/browser.ts";
 import { startOidcIdp, stopAllIdps, type OidcIdp } from "./fixtures/oidc-idp.ts";
-import { configuredDataDir, startGateway, type RunningGateway } from "./harness.ts";
+import { configuredDataDir, startGateway, waitFor, type RunningGateway } from "./harness.ts";
 
 const CONFIG = { connectors: [{ name: "demo", kind: "builtin", server: "demo" }], virtualMcps: [{ slug: "alpha", name: "Alpha", access: { everyone: true }, connectors: [{ connector: "demo" }] }] };
 const PASSWORD = "correct horse battery staple";
@@ -105,10 +105,10 @@ describe("People and access", () => {
     await frameWith(ui, "bob@example.com");
     await press(ui, KEY.down, "d");
     expect(await frameWith(ui, "Disable bob@example.com?")).toContain("[y/n]");
-    expect(capturing).toBe(true);
+    await waitFor("the form to capture keys", () => capturing === true);
     await press(ui, "n");
     await frameWith(ui, "Cancelled; nothing changed.");
-    expect(capturing).toBe(false);
+    await waitFor("the form to release keys", () => capturing === false);
     expect((await person("bob@example.com")).disabled).toBe(false);
 
     await press(ui, "d");
@@ -172,7 +172,7 @@ describe("People and access", () => {
     await frameWith(ui, "ann@example.com");
     await press(ui, "n");
     await frameWith(ui, "Add a local account");
-    expect(capturing).toBe(true);
+    await waitFor("the form to capture keys", () => capturing === true);
     await fill(ui, ["not-an-email", "", "", "short", "short"]);
     await frameWith(ui, "✗ Email: enter an email address");
     // Fix the email, keep the short password: refused before sending.
@@ -196,7 +196,7 @@ describe("People and access", () => {
     await press(ui, "dee@example.com", KEY.tab, "Dee", KEY.tab, KEY.tab, KEY.tab, KEY.enter);
     await frameWith(ui, "✓ Added dee@example.com (admin).");
     await frameWith(ui, /dee@example\.com\s+Dee\s+admin\s+active/);
-    expect(capturing).toBe(false);
+    await waitFor("the form to release keys", () => capturing === false);
     const dee = await person("dee@example.com");
     expect(dee).toMatchObject({ name: "Dee", role: "admin", hasPassword: true });
     for (const frame of ui.frames) expect(frame).not.toContain(secret.slice(0, 6));
@@ -296,7 +296,7 @@ describe("SSO settings", () => {
     await frameWith(ui, "No sign-in providers yet");
     await press(ui, "n");
     await frameWith(ui, "which kind?");
-    expect(capturing).toBe(true);
+    await waitFor("the form to capture keys", () => capturing === true);
     await press(ui, "4");
     await frameWith(ui, "New Generic OpenID Connect provider");
     await fill(ui, ["Corp!", "idp.example.com", "", "", "", "", ""]);
@@ -319,7 +319,7 @@ describe("SSO settings", () => {
     expect(await client.get<ProviderInfo[]>("/sso-providers")).toEqual([]);
     await press(ui, KEY.tab, "Corp SSO", KEY.enter);
     const added = await frameWith(ui, "✓ Added corp");
-    expect(capturing).toBe(false);
+    await waitFor("the form to release keys", () => capturing === false);
     const callbackUrl = `${gateway.url}/sso/callback/corp`;
     expect(added.split("\n").map((line) => line.trim())).toContain(callbackUrl);
     expect(added).toContain("stored as sso.corp.client-secret (never shown)");

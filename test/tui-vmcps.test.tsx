@@ -5,7 +5,7 @@ import { MintgateError } from "../src/errors/index.ts";
 import { App } from "../tui/App.tsx";
 import { VirtualMcpsScreen, virtualMcpsScreen } from "../tui/screens/VirtualMcpsScreen.tsx";
 import { approvalDiff, diffLines, nameBudget, parseArgumentRule, toggleTool, type VirtualMcpFileEntry, type VirtualMcpStatus } from "../tui/screens/virtual-mcps/model.ts";
-import { startConfiguredGateway, type ConfiguredGateway } from "./harness.ts";
+import { startConfiguredGateway, waitFor, type ConfiguredGateway } from "./harness.ts";
 
 const ESC = "\u001B";
 const DOWN = "\u001B[B";
@@ -201,7 +201,7 @@ describe("Virtual MCPs screen", () => {
     await frameContaining(lastFrame, "No virtual MCPs yet");
     await press(stdin, "n");
     await frameContaining(lastFrame, "New virtual MCP");
-    expect(capturing.at(-1)).toBe(true);
+    await waitFor("the screen to capture keys", () => capturing.at(-1) === true);
     await type(stdin, "Bad Slug");
     await frameContaining(lastFrame, "endpoint /mcp/Bad Slug");
     await press(stdin, "\u0013"); // Ctrl-S
