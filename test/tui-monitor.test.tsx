@@ -12,6 +12,7 @@ import { auditScreen, searchQuery, DEFAULT_SEARCH } from "../tui/screens/Audit.t
 import { liveCallsScreen, matches, parseFilter, Ring, RING_SIZE } from "../tui/screens/LiveCalls.tsx";
 import { byTool, Overview, sparkline, sparklinePoints } from "../tui/screens/Overview.tsx";
 import type { ScreenProps } from "../tui/screens/types.ts";
+import { frameContaining, press } from "./fixtures/ink-keys.ts";
 import { connectMcpClient, startConfiguredGateway, tempDir, waitFor, type ConfiguredGateway } from "./harness.ts";
 
 /**
@@ -26,23 +27,7 @@ const ENTER = "\r";
 const TAB = "\t";
 const CTRL_S = "\u0013";
 
-async function frameWith(lastFrame: () => string | undefined, check: string | RegExp | ((frame: string) => boolean), attempts = 250): Promise<string> {
-  let frame = "";
-  for (let i = 0; i < attempts; i++) {
-    frame = lastFrame() ?? "";
-    if (typeof check === "string" ? frame.includes(check) : check instanceof RegExp ? check.test(frame) : check(frame)) return frame;
-    await Bun.sleep(20);
-  }
-  throw new Error(`never rendered ${String(check)}; last frame:\n${frame}`);
-}
 
-/** Ink handles a key per input event: give it a moment between keys. */
-async function keys(stdin: { write(data: string): void }, ...sequence: string[]): Promise<void> {
-  for (const key of sequence) {
-    stdin.write(key);
-    await Bun.sleep(30);
-  }
-}
 
 function record(id: number, over: Partial<AuditRecordView> = {}): AuditRecordView {
   return {
@@ -177,7 +162,7 @@ describe("Live calls keeps up with 200 calls/s", () => {
     const { lastFrame, frames, unmount } = render(<Screen {...props} />);
     const startFrames = frames.length;
     const started = Date.now();
-    await frameWith(lastFrame, "tool_600", 300);
+    await frameContaining(lastFrame, "tool_600", 300);
     const seconds = (Date.now() - started) / 1000;
     const renders = frames.length - startFrames;
     console.log(`600 records in ${seconds.toFixed(1)} s: ${renders} frames written`);
@@ -208,26 +193,26 @@ describe("Audit export progress", () => {
     };
     const Screen = auditScreen.Component;
     const { lastFrame, stdin, unmount } = render(<Screen client={fake as never} width={78} height={20} setCapturing={() => {}} />);
-    await frameWith(lastFrame, "No records match");
+    await frameContaining(lastFrame, "No records match");
     const path = join(tempDir("tui-export-progress"), "slow.jsonl");
-    await keys(stdin, "e");
-    await frameWith(lastFrame, "Export the audit trail");
+    await press(stdin, "e");
+    await frameContaining(lastFrame, "Export the audit trail");
     stdin.write(path);
     await Bun.sleep(30);
-    await keys(stdin, TAB, ENTER);
-    const during = await frameWith(lastFrame, "10/30 records");
+    await press(stdin, TAB, ENTER);
+    const during = await frameContaining(lastFrame, "10/30 records");
     expect(during).toMatch(/Exporting █+░+ +33% 10\/30 records · 91 B/);
-    await frameWith(lastFrame, "20/30 records");
-    expect(await frameWith(lastFrame, "✓ Exported 30 records")).toContain(path.slice(0, 20));
+    await frameContaining(lastFrame, "20/30 records");
+    expect(await frameContaining(lastFrame, "✓ Exported 30 records")).toContain(path.slice(0, 20));
     expect(readFileSync(path, "utf8").trim().split("\n")).toHaveLength(30);
 
     refuse = true;
-    await keys(stdin, "e");
-    await frameWith(lastFrame, "Export the audit trail");
+    await press(stdin, "e");
+    await frameContaining(lastFrame, "Export the audit trail");
     stdin.write(path + ".2");
     await Bun.sleep(30);
-    await keys(stdin, TAB, ENTER);
-    expect(await frameWith(lastFrame, "✗ Export failed")).toContain('✗ Export failed: format must be jsonl or csv, not "xml".');
+    await press(stdin, TAB, ENTER);
+    expect(await frameContaining(lastFrame, "✗ Export failed")).toContain('✗ Export failed: format must be jsonl or csv, not "xml".');
     expect(existsSync(path + ".2")).toBe(false);
     unmount();
   });
@@ -275,7 +260,7 @@ describe("against a running gateway", () => {
 
   test("Overview: health, calls in the sparkline and the last hour, top tools and people, connector states", async () => {
     const { lastFrame, unmount } = render(<App client={admin} />);
-    const frame = await frameWith(lastFrame, (f) => f.includes("demo__add") && f.includes("alice@example.com") && f.includes("● demo ready"));
+    const frame = await frameContaining(lastFrame, (f) => f.includes("demo__add") && f.includes("alice@example.com") && f.includes("● demo ready"));
     expect(frame).toContain("● healthy");
     expect(frame).toMatch(/Last hour +5 calls · errors 20% · denied 0%/);
     expect(frame).toMatch(/demo__add +3 +0% +0/);
@@ -286,44 +271,44 @@ describe("against a running gateway", () => {
 
   test("Live calls: a new call appears with its outcome; filter, pause and resume, open a call", async () => {
     const { lastFrame, stdin, unmount } = render(<App client={admin} />);
-    await frameWith(lastFrame, "healthy");
-    await keys(stdin, "l");
+    await frameContaining(lastFrame, "healthy");
+    await press(stdin, "l");
     // The backlog of calls made before the screen opened.
-    await frameWith(lastFrame, (f) => f.includes("● live") && f.includes("demo__missing"));
+    await frameContaining(lastFrame, (f) => f.includes("● live") && f.includes("demo__missing"));
     await mcp.callTool({ name: "demo__echo", arguments: { text: "live one" } });
-    let frame = await frameWith(lastFrame, (f) => (f.match(/demo__echo/g) ?? []).length >= 2);
+    let frame = await frameContaining(lastFrame, (f) => (f.match(/demo__echo/g) ?? []).length >= 2);
     expect(frame).toMatch(/alice@example\.com +ops +demo__echo +✓ ok/);
     expect(frame).toMatch(/demo__missing +✗ error/);
 
     // Inline filter: the screen captures keys ("o" would otherwise open the Overview).
-    await keys(stdin, "/", ..."tool:missing o:error");
-    frame = await frameWith(lastFrame, (f) => !f.includes("demo__echo") && f.includes("demo__missing"));
+    await press(stdin, "/", ..."tool:missing o:error");
+    frame = await frameContaining(lastFrame, (f) => !f.includes("demo__echo") && f.includes("demo__missing"));
     expect(frame).toContain("Filter › tool:missing o:error");
-    await keys(stdin, ENTER);
-    frame = await frameWith(lastFrame, "Filter tool:missing o:error");
+    await press(stdin, ENTER);
+    frame = await frameContaining(lastFrame, "Filter tool:missing o:error");
     expect(frame).toContain("1 shown");
-    await keys(stdin, ESC);
-    await frameWith(lastFrame, "No filter");
+    await press(stdin, ESC);
+    await frameContaining(lastFrame, "No filter");
 
     // Pause: new calls are counted, not shown; resume shows them.
-    await keys(stdin, " ");
-    await frameWith(lastFrame, "‖ paused");
+    await press(stdin, " ");
+    await frameContaining(lastFrame, "‖ paused");
     await mcp.callTool({ name: "demo__add", arguments: { a: 40, b: 2 } });
-    frame = await frameWith(lastFrame, "1 new");
+    frame = await frameContaining(lastFrame, "1 new");
     expect(frame.match(/demo__add/g)?.length).toBe(3);
-    await keys(stdin, " ");
-    frame = await frameWith(lastFrame, (f) => f.includes("● live") && (f.match(/demo__add/g) ?? []).length === 4);
+    await press(stdin, " ");
+    frame = await frameContaining(lastFrame, (f) => f.includes("● live") && (f.match(/demo__add/g) ?? []).length === 4);
 
     // Open the newest call: its arguments and result as stored.
-    await keys(stdin, DOWN, ENTER);
-    frame = await frameWith(lastFrame, "Arguments (as stored, redacted):");
+    await press(stdin, DOWN, ENTER);
+    frame = await frameContaining(lastFrame, "Arguments (as stored, redacted):");
     expect(frame).toContain('"a": 40');
     expect(frame).toContain("Result (as stored, redacted):");
     expect(frame).toContain("✓ ok");
-    await keys(stdin, " ");
-    expect(await frameWith(lastFrame, "lines 8–")).toContain('"text": "42"');
-    await keys(stdin, ESC);
-    await frameWith(lastFrame, "● live");
+    await press(stdin, " ");
+    expect(await frameContaining(lastFrame, "lines 8–")).toContain('"text": "42"');
+    await press(stdin, ESC);
+    await frameContaining(lastFrame, "● live");
     unmount();
   });
 
@@ -331,25 +316,25 @@ describe("against a running gateway", () => {
     const Screen = auditScreen.Component;
     let capturing = false;
     const { lastFrame, stdin, unmount } = render(<Screen client={admin} width={98} height={30} setCapturing={(c) => (capturing = c)} />);
-    let frame = await frameWith(lastFrame, "demo__missing");
+    let frame = await frameContaining(lastFrame, "demo__missing");
     expect(frame).toContain("Search since 24h");
     expect(frame).toMatch(/mcp +alice@example\.com +ops +demo__echo +✓ ok/);
 
     // Search: a wrong outcome is refused before anything is sent.
-    await keys(stdin, "f");
-    await frameWith(lastFrame, "Search the audit trail");
+    await press(stdin, "f");
+    await frameContaining(lastFrame, "Search the audit trail");
     await waitFor("the form to capture keys", () => capturing === true);
-    await keys(stdin, TAB, TAB, TAB, TAB, ..."demo__add", TAB, ..."nope", CTRL_S);
-    await frameWith(lastFrame, "✗ Outcome: one of ok, error");
-    await keys(stdin, "\u0015", ..."ok", TAB, ENTER);
-    frame = await frameWith(lastFrame, "tool demo__add · outcome ok");
+    await press(stdin, TAB, TAB, TAB, TAB, ..."demo__add", TAB, ..."nope", CTRL_S);
+    await frameContaining(lastFrame, "✗ Outcome: one of ok, error");
+    await press(stdin, "\u0015", ..."ok", TAB, ENTER);
+    frame = await frameContaining(lastFrame, "tool demo__add · outcome ok");
     await waitFor("the form to release keys", () => capturing === false);
-    frame = await frameWith(lastFrame, (f) => !f.includes("demo__echo") && f.includes("demo__add"));
+    frame = await frameContaining(lastFrame, (f) => !f.includes("demo__echo") && f.includes("demo__add"));
     expect(frame).toMatch(/\d+ records/);
 
     // Verify the chain.
-    await keys(stdin, "V");
-    frame = await frameWith(lastFrame, "✓ Chain intact");
+    await press(stdin, "V");
+    frame = await frameContaining(lastFrame, "✓ Chain intact");
     const report = await admin.get<{ records: number }>("/audit/verify");
     expect(frame).toMatch(/✓ Chain intact: \d+ records/);
     expect(report.records).toBeGreaterThan(5);
@@ -358,17 +343,17 @@ describe("against a running gateway", () => {
     const dir = tempDir("tui-export");
     const path = join(dir, "calls.jsonl");
     await Bun.write(join(dir, "taken.jsonl"), "x");
-    await keys(stdin, "e");
-    await frameWith(lastFrame, "Export the audit trail to a file");
+    await press(stdin, "e");
+    await frameContaining(lastFrame, "Export the audit trail to a file");
     stdin.write(join(dir, "taken.jsonl"));
     await Bun.sleep(30);
-    await keys(stdin, TAB, ENTER);
-    await frameWith(lastFrame, "already exists; choose a new file");
-    await keys(stdin, "\u001B[A", "\u0015");
+    await press(stdin, TAB, ENTER);
+    await frameContaining(lastFrame, "already exists; choose a new file");
+    await press(stdin, "\u001B[A", "\u0015");
     stdin.write(path);
     await Bun.sleep(30);
-    await keys(stdin, TAB, ENTER);
-    frame = await frameWith(lastFrame, "✓ Exported");
+    await press(stdin, TAB, ENTER);
+    frame = await frameContaining(lastFrame, "✓ Exported");
     expect(existsSync(path)).toBe(true);
     const lines = readFileSync(path, "utf8").trim().split("\n").map((l) => JSON.parse(l) as AuditRecordView);
     const expected = await admin.get<{ count: number }>(`/audit/count?${searchQuery({ ...DEFAULT_SEARCH, tool: "demo__add", outcome: "ok" })}`);
@@ -378,27 +363,27 @@ describe("against a running gateway", () => {
     expect(frame).toContain(path.slice(0, 20));
 
     // Enter opens the selected record.
-    await keys(stdin, ENTER);
-    frame = await frameWith(lastFrame, "Arguments (as stored, redacted):");
+    await press(stdin, ENTER);
+    frame = await frameContaining(lastFrame, "Arguments (as stored, redacted):");
     expect(frame).toContain('"a":');
-    await keys(stdin, ESC);
-    await frameWith(lastFrame, "V verify chain");
+    await press(stdin, ESC);
+    await frameContaining(lastFrame, "V verify chain");
     unmount();
   });
 
   test("Audit export of everything as csv: the progress bar's total is the record count", async () => {
     const Screen = auditScreen.Component;
     const { lastFrame, stdin, unmount } = render(<Screen client={admin} width={78} height={20} setCapturing={() => {}} />);
-    await frameWith(lastFrame, "demo__missing");
-    await keys(stdin, "f", "\u0015", ENTER, ENTER, ENTER, ENTER, ENTER, ENTER, ENTER);
-    await frameWith(lastFrame, "Search all time");
+    await frameContaining(lastFrame, "demo__missing");
+    await press(stdin, "f", "\u0015", ENTER, ENTER, ENTER, ENTER, ENTER, ENTER, ENTER);
+    await frameContaining(lastFrame, "Search all time");
     const path = join(tempDir("tui-export-csv"), "all.csv");
-    await keys(stdin, "e");
-    await frameWith(lastFrame, "Export the audit trail");
+    await press(stdin, "e");
+    await frameContaining(lastFrame, "Export the audit trail");
     stdin.write(path);
     await Bun.sleep(30);
-    await keys(stdin, TAB, "\u0015", ..."csv", ENTER);
-    const frame = await frameWith(lastFrame, "✓ Exported");
+    await press(stdin, TAB, "\u0015", ..."csv", ENTER);
+    const frame = await frameContaining(lastFrame, "✓ Exported");
     const rows = readFileSync(path, "utf8").trim().split("\n");
     expect(rows[0]).toStartWith("id,at,kind,person");
     expect(frame).toContain(`✓ Exported ${rows.length - 1} records`);
@@ -409,7 +394,7 @@ describe("against a running gateway", () => {
   test("Live calls under 200 calls/s from SDK clients: every call arrives, about 10 redraws a second", async () => {
     const Screen = liveCallsScreen.Component;
     const { lastFrame, frames, unmount } = render(<Screen client={admin} width={98} height={20} setCapturing={() => {}} />);
-    await frameWith(lastFrame, "● live");
+    await frameContaining(lastFrame, "● live");
     const extra = await Promise.all(Array.from({ length: 3 }, () => connectMcpClient(`${configured.gateway.url}/mcp/ops`, configured.token)));
     await Bun.sleep(300);
     const start = frames.length;
@@ -422,7 +407,7 @@ describe("against a running gateway", () => {
     }
     await Promise.all(calls);
     const all = (await admin.get<{ count: number }>("/audit/count?kind=mcp")).count;
-    await frameWith(lastFrame, `${all} shown`);
+    await frameContaining(lastFrame, `${all} shown`);
     const seconds = (Date.now() - started) / 1000;
     const redraws = frames.length - start;
     console.log(`400 calls at 200/s: all on screen after ${seconds.toFixed(1)} s, ${redraws} frames written (${(redraws / seconds).toFixed(1)}/s)`);

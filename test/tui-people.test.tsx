@@ -16,6 +16,7 @@ import { SsoScreen, wrapText } from "../tui/screens/SsoScreen.tsx";
 import { approveInBrowser, localSignIn, MemoryOAuthProvider } from "./fixtures/oauth-client.ts";
 import { ScriptedBrowser } from "./fixtures/browser.ts";
 import { startOidcIdp, stopAllIdps, type OidcIdp } from "./fixtures/oidc-idp.ts";
+import { frameContaining, press } from "./fixtures/ink-keys.ts";
 import { configuredDataDir, startGateway, waitFor, type RunningGateway } from "./harness.ts";
 
 const CONFIG = { connectors: [{ name: "demo", kind: "builtin", server: "demo" }], virtualMcps: [{ slug: "alpha", name: "Alpha", access: { everyone: true }, connectors: [{ connector: "demo" }] }] };
@@ -26,12 +27,6 @@ export const KEY = { enter: "\r", tab: "\t", esc: "\u001b", down: "\u001b[B", up
 type Rendered = ReturnType<typeof render>;
 
 /** Sends keys one at a time, as a person types (a terminal delivers each key on its own). */
-async function press(ui: Rendered, ...keys: string[]): Promise<void> {
-  for (const key of keys) {
-    ui.stdin.write(key);
-    await Bun.sleep(40);
-  }
-}
 
 /**
  * Moves a form's focus up to the field labelled `label`, one key at a time,
@@ -40,24 +35,16 @@ async function press(ui: Rendered, ...keys: string[]): Promise<void> {
  */
 async function focusField(ui: Rendered, label: string): Promise<void> {
   const focused = new RegExp(`› ${label}\\s`);
-  for (let i = 0; i < 20 && !focused.test(ui.lastFrame() ?? ""); i++) await press(ui, KEY.up);
-  await frameWith(ui, focused);
+  for (let i = 0; i < 20 && !focused.test(ui.lastFrame() ?? ""); i++) await press(ui.stdin, KEY.up);
+  await frameContaining(ui.lastFrame, focused);
 }
 
-async function frameWith(ui: Rendered, text: string | RegExp, attempts = 750): Promise<string> {
-  for (let i = 0; i < attempts; i++) {
-    const frame = ui.lastFrame() ?? "";
-    if (typeof text === "string" ? frame.includes(text) : text.test(frame)) return frame;
-    await Bun.sleep(20);
-  }
-  throw new Error(`"${String(text)}" never rendered; last frame:\n${ui.lastFrame()}`);
-}
 
 /** Fills the focused form field by field: each value typed, then Tab (Enter after the last submits). */
 async function fill(ui: Rendered, values: string[]): Promise<void> {
   for (const [i, value] of values.entries()) {
-    if (value) await press(ui, value);
-    await press(ui, i === values.length - 1 ? KEY.enter : KEY.tab);
+    if (value) await press(ui.stdin, value);
+    await press(ui.stdin, i === values.length - 1 ? KEY.enter : KEY.tab);
   }
 }
 
@@ -86,116 +73,116 @@ const sso = (width = 100, height = 26) => render(<SsoScreen client={client} widt
 describe("People and access", () => {
   test("lists people with role, state, groups and how they sign in; Tab moves between the lists", async () => {
     const ui = people();
-    const frame = await frameWith(ui, "bob@example.com");
+    const frame = await frameContaining(ui.lastFrame, "bob@example.com");
     expect(frame).toContain("[People]");
     expect(frame).toMatch(/ann@example\.com\s+member\s+active\s+-\s+local/);
-    await press(ui, KEY.tab);
-    expect(await frameWith(ui, "[Access tokens]")).toContain("No personal access tokens");
-    await press(ui, KEY.tab);
-    expect(await frameWith(ui, "[OAuth consents]")).toContain("Nobody has approved");
-    await press(ui, KEY.tab);
-    expect(await frameWith(ui, "[OAuth sign-ins]")).toContain("No AI client has signed in");
-    await press(ui, KEY.tab);
-    await frameWith(ui, "[People]");
+    await press(ui.stdin, KEY.tab);
+    expect(await frameContaining(ui.lastFrame, "[Access tokens]")).toContain("No personal access tokens");
+    await press(ui.stdin, KEY.tab);
+    expect(await frameContaining(ui.lastFrame, "[OAuth consents]")).toContain("Nobody has approved");
+    await press(ui.stdin, KEY.tab);
+    expect(await frameContaining(ui.lastFrame, "[OAuth sign-ins]")).toContain("No AI client has signed in");
+    await press(ui.stdin, KEY.tab);
+    await frameContaining(ui.lastFrame, "[People]");
     ui.unmount();
   });
 
   test("disabling and enabling a person asks first; n cancels; the state changes in the list and on the gateway", async () => {
     const ui = people();
-    await frameWith(ui, "bob@example.com");
-    await press(ui, KEY.down, "d");
-    expect(await frameWith(ui, "Disable bob@example.com?")).toContain("[y/n]");
+    await frameContaining(ui.lastFrame, "bob@example.com");
+    await press(ui.stdin, KEY.down, "d");
+    expect(await frameContaining(ui.lastFrame, "Disable bob@example.com?")).toContain("[y/n]");
     await waitFor("the form to capture keys", () => capturing === true);
-    await press(ui, "n");
-    await frameWith(ui, "Cancelled; nothing changed.");
+    await press(ui.stdin, "n");
+    await frameContaining(ui.lastFrame, "Cancelled; nothing changed.");
     await waitFor("the form to release keys", () => capturing === false);
     expect((await person("bob@example.com")).disabled).toBe(false);
 
-    await press(ui, "d");
-    await frameWith(ui, "Disable bob@example.com?");
-    await press(ui, "y");
-    expect(await frameWith(ui, /bob@example\.com\s+member\s+disabled/)).toContain("✓ Disabled bob@example.com");
+    await press(ui.stdin, "d");
+    await frameContaining(ui.lastFrame, "Disable bob@example.com?");
+    await press(ui.stdin, "y");
+    expect(await frameContaining(ui.lastFrame, /bob@example\.com\s+member\s+disabled/)).toContain("✓ Disabled bob@example.com");
     expect((await person("bob@example.com")).disabled).toBe(true);
 
-    await press(ui, "d");
-    await frameWith(ui, "Enable bob@example.com?");
-    await press(ui, "y");
-    await frameWith(ui, /bob@example\.com\s+member\s+active/);
+    await press(ui.stdin, "d");
+    await frameContaining(ui.lastFrame, "Enable bob@example.com?");
+    await press(ui.stdin, "y");
+    await frameContaining(ui.lastFrame, /bob@example\.com\s+member\s+active/);
     expect((await person("bob@example.com")).disabled).toBe(false);
     ui.unmount();
   });
 
   test("switching the role asks first", async () => {
     const ui = people();
-    await frameWith(ui, "ann@example.com");
-    await press(ui, "r");
-    await frameWith(ui, "Make ann@example.com an admin (now member)?");
-    await press(ui, "y");
-    await frameWith(ui, /ann@example\.com\s+admin\s+active/);
+    await frameContaining(ui.lastFrame, "ann@example.com");
+    await press(ui.stdin, "r");
+    await frameContaining(ui.lastFrame, "Make ann@example.com an admin (now member)?");
+    await press(ui.stdin, "y");
+    await frameContaining(ui.lastFrame, /ann@example\.com\s+admin\s+active/);
     expect((await person("ann@example.com")).role).toBe("admin");
-    await press(ui, "r");
-    await frameWith(ui, "Make ann@example.com a member (now admin)?");
-    await press(ui, "y");
-    await frameWith(ui, /ann@example\.com\s+member\s+active/);
+    await press(ui.stdin, "r");
+    await frameContaining(ui.lastFrame, "Make ann@example.com a member (now admin)?");
+    await press(ui.stdin, "y");
+    await frameContaining(ui.lastFrame, /ann@example\.com\s+member\s+active/);
     ui.unmount();
   });
 
   test("groups: the form validates before sending; removal picks a group assigned here and asks first", async () => {
     const ui = people();
-    await frameWith(ui, "ann@example.com");
-    await press(ui, "g");
-    await frameWith(ui, "Add ann@example.com to a group");
-    await press(ui, KEY.enter);
-    await frameWith(ui, "✗ Group: type a group name");
+    await frameContaining(ui.lastFrame, "ann@example.com");
+    await press(ui.stdin, "g");
+    await frameContaining(ui.lastFrame, "Add ann@example.com to a group");
+    await press(ui.stdin, KEY.enter);
+    await frameContaining(ui.lastFrame, "✗ Group: type a group name");
     expect((await person("ann@example.com")).groups).toEqual([]);
-    await press(ui, "eng", KEY.enter);
-    await frameWith(ui, '✓ Added ann@example.com to "eng".');
-    expect(await frameWith(ui, /ann@example\.com\s+member\s+active\s+eng/)).toBeTruthy();
+    await press(ui.stdin, "eng", KEY.enter);
+    await frameContaining(ui.lastFrame, '✓ Added ann@example.com to "eng".');
+    expect(await frameContaining(ui.lastFrame, /ann@example\.com\s+member\s+active\s+eng/)).toBeTruthy();
 
-    await press(ui, KEY.enter);
-    expect(await frameWith(ui, "Groups: eng (manual)")).toContain("Signs in via local as ann@example.com");
-    await press(ui, "x");
-    await frameWith(ui, "Remove ann@example.com from which group?");
-    await press(ui, KEY.enter);
-    await frameWith(ui, 'Remove ann@example.com from the group "eng"?');
-    await press(ui, "y");
-    await frameWith(ui, "Groups: none");
+    await press(ui.stdin, KEY.enter);
+    expect(await frameContaining(ui.lastFrame, "Groups: eng (manual)")).toContain("Signs in via local as ann@example.com");
+    await press(ui.stdin, "x");
+    await frameContaining(ui.lastFrame, "Remove ann@example.com from which group?");
+    await press(ui.stdin, KEY.enter);
+    await frameContaining(ui.lastFrame, 'Remove ann@example.com from the group "eng"?');
+    await press(ui.stdin, "y");
+    await frameContaining(ui.lastFrame, "Groups: none");
     expect((await person("ann@example.com")).groups).toEqual([]);
-    await press(ui, "x");
-    await frameWith(ui, "✗ ann@example.com is in no group.");
+    await press(ui.stdin, "x");
+    await frameContaining(ui.lastFrame, "✗ ann@example.com is in no group.");
     ui.unmount();
   });
 
   test("adding a local account: validation first, the server's refusal shown, the password never on screen", async () => {
     const secret = "a-very-long-password-1";
     const ui = people();
-    await frameWith(ui, "ann@example.com");
-    await press(ui, "n");
-    await frameWith(ui, "Add a local account");
+    await frameContaining(ui.lastFrame, "ann@example.com");
+    await press(ui.stdin, "n");
+    await frameContaining(ui.lastFrame, "Add a local account");
     await waitFor("the form to capture keys", () => capturing === true);
     await fill(ui, ["not-an-email", "", "", "short", "short"]);
-    await frameWith(ui, "✗ Email: enter an email address");
+    await frameContaining(ui.lastFrame, "✗ Email: enter an email address");
     // Fix the email, keep the short password: refused before sending.
     await focusField(ui, "Email");
-    for (let i = 0; i < "not-an-email".length; i++) await press(ui, KEY.backspace);
-    await press(ui, "ann@example.com", KEY.tab, KEY.tab, "superuser", KEY.save);
-    await frameWith(ui, "✗ Role: type member or admin");
-    for (let i = 0; i < "superuser".length; i++) await press(ui, KEY.backspace);
-    await press(ui, "admin", KEY.tab, KEY.save);
-    await frameWith(ui, "✗ Password: use at least 12 characters");
-    for (let i = 0; i < 5; i++) await press(ui, KEY.backspace);
-    await press(ui, secret, KEY.tab);
-    for (let i = 0; i < 5; i++) await press(ui, KEY.backspace);
-    await press(ui, secret + "x", KEY.enter);
-    await frameWith(ui, "✗ Again: the two passwords differ");
-    await press(ui, KEY.backspace, KEY.enter);
+    for (let i = 0; i < "not-an-email".length; i++) await press(ui.stdin, KEY.backspace);
+    await press(ui.stdin, "ann@example.com", KEY.tab, KEY.tab, "superuser", KEY.save);
+    await frameContaining(ui.lastFrame, "✗ Role: type member or admin");
+    for (let i = 0; i < "superuser".length; i++) await press(ui.stdin, KEY.backspace);
+    await press(ui.stdin, "admin", KEY.tab, KEY.save);
+    await frameContaining(ui.lastFrame, "✗ Password: use at least 12 characters");
+    for (let i = 0; i < 5; i++) await press(ui.stdin, KEY.backspace);
+    await press(ui.stdin, secret, KEY.tab);
+    for (let i = 0; i < 5; i++) await press(ui.stdin, KEY.backspace);
+    await press(ui.stdin, secret + "x", KEY.enter);
+    await frameContaining(ui.lastFrame, "✗ Again: the two passwords differ");
+    await press(ui.stdin, KEY.backspace, KEY.enter);
     // ann has a local account already: the server says so, in its words.
-    await frameWith(ui, "✗ A local account for ann@example.com exists already");
+    await frameContaining(ui.lastFrame, "✗ A local account for ann@example.com exists already");
     await focusField(ui, "Email");
-    for (let i = 0; i < "ann@example.com".length; i++) await press(ui, KEY.backspace);
-    await press(ui, "dee@example.com", KEY.tab, "Dee", KEY.tab, KEY.tab, KEY.tab, KEY.enter);
-    await frameWith(ui, "✓ Added dee@example.com (admin).");
-    await frameWith(ui, /dee@example\.com\s+Dee\s+admin\s+active/);
+    for (let i = 0; i < "ann@example.com".length; i++) await press(ui.stdin, KEY.backspace);
+    await press(ui.stdin, "dee@example.com", KEY.tab, "Dee", KEY.tab, KEY.tab, KEY.tab, KEY.enter);
+    await frameContaining(ui.lastFrame, "✓ Added dee@example.com (admin).");
+    await frameContaining(ui.lastFrame, /dee@example\.com\s+Dee\s+admin\s+active/);
     await waitFor("the form to release keys", () => capturing === false);
     const dee = await person("dee@example.com");
     expect(dee).toMatchObject({ name: "Dee", role: "admin", hasPassword: true });
@@ -210,36 +197,36 @@ describe("People and access", () => {
 
   test("a personal access token: created for the selected person, shown once, revoked after asking", async () => {
     const ui = people();
-    await frameWith(ui, "bob@example.com");
-    await press(ui, KEY.down, KEY.tab, "n");
+    await frameContaining(ui.lastFrame, "bob@example.com");
+    await press(ui.stdin, KEY.down, KEY.tab, "n");
     // The person selected in the list is filled in.
-    await frameWith(ui, /Person \(email\) bob@example\.com/);
-    await press(ui, KEY.tab, "nope", KEY.tab, "3 days", KEY.enter);
-    await frameWith(ui, "✗ Expires after: use a number with s, m, h or d");
-    for (let i = 0; i < "3 days".length; i++) await press(ui, KEY.backspace);
-    await press(ui, "30d", KEY.enter);
-    await frameWith(ui, '✗ There is no virtual MCP "nope"');
-    await press(ui, KEY.up);
-    for (let i = 0; i < 4; i++) await press(ui, KEY.backspace);
-    await press(ui, "alpha", KEY.tab, KEY.enter);
-    const shown = await frameWith(ui, "It is shown only now");
+    await frameContaining(ui.lastFrame, /Person \(email\) bob@example\.com/);
+    await press(ui.stdin, KEY.tab, "nope", KEY.tab, "3 days", KEY.enter);
+    await frameContaining(ui.lastFrame, "✗ Expires after: use a number with s, m, h or d");
+    for (let i = 0; i < "3 days".length; i++) await press(ui.stdin, KEY.backspace);
+    await press(ui.stdin, "30d", KEY.enter);
+    await frameContaining(ui.lastFrame, '✗ There is no virtual MCP "nope"');
+    await press(ui.stdin, KEY.up);
+    for (let i = 0; i < 4; i++) await press(ui.stdin, KEY.backspace);
+    await press(ui.stdin, "alpha", KEY.tab, KEY.enter);
+    const shown = await frameContaining(ui.lastFrame, "It is shown only now");
     const token = /mgt_pat_[A-Za-z0-9_-]{43}/.exec(shown)?.[0];
     expect(token).toBeDefined();
     // The token works, for alpha.
     const mcp = new Client({ name: "t", version: "1" });
     await mcp.connect(new StreamableHTTPClientTransport(new URL(`${gateway.url}/mcp/alpha`), { requestInit: { headers: { authorization: `Bearer ${token}` } } }));
     await mcp.close();
-    await press(ui, KEY.enter);
-    const listed = await frameWith(ui, /bob@example\.com\s+alpha\s+active/);
+    await press(ui.stdin, KEY.enter);
+    const listed = await frameContaining(ui.lastFrame, /bob@example\.com\s+alpha\s+active/);
     expect(listed).not.toContain("mgt_pat_");
-    await press(ui, "x");
-    await frameWith(ui, /Revoke token [0-9a-f]{8} of bob@example\.com\?/);
-    await press(ui, "y");
-    await frameWith(ui, /bob@example\.com\s+alpha\s+revoked/);
+    await press(ui.stdin, "x");
+    await frameContaining(ui.lastFrame, /Revoke token [0-9a-f]{8} of bob@example\.com\?/);
+    await press(ui.stdin, "y");
+    await frameContaining(ui.lastFrame, /bob@example\.com\s+alpha\s+revoked/);
     const answer = await fetch(`${gateway.url}/mcp/alpha`, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json", accept: "application/json, text/event-stream" }, body: "{}" });
     expect(answer.status).toBe(401);
-    await press(ui, "x");
-    await frameWith(ui, "is revoked already");
+    await press(ui.stdin, "x");
+    await frameContaining(ui.lastFrame, "is revoked already");
     ui.unmount();
   });
 
@@ -254,38 +241,38 @@ describe("People and access", () => {
     await first.finishAuth(callback.searchParams.get("code")!);
 
     const ui = people(140, 30);
-    await frameWith(ui, "ann@example.com");
-    await press(ui, KEY.tab, KEY.tab, KEY.tab);
-    await frameWith(ui, /ann@example\.com\s+Claude Test\s+alpha\s+active/);
-    await press(ui, "x");
-    await frameWith(ui, "Revoke the sign-in of Claude Test for ann@example.com?");
-    await press(ui, "y");
-    await frameWith(ui, /ann@example\.com\s+Claude Test\s+alpha\s+revoked/);
+    await frameContaining(ui.lastFrame, "ann@example.com");
+    await press(ui.stdin, KEY.tab, KEY.tab, KEY.tab);
+    await frameContaining(ui.lastFrame, /ann@example\.com\s+Claude Test\s+alpha\s+active/);
+    await press(ui.stdin, "x");
+    await frameContaining(ui.lastFrame, "Revoke the sign-in of Claude Test for ann@example.com?");
+    await press(ui.stdin, "y");
+    await frameContaining(ui.lastFrame, /ann@example\.com\s+Claude Test\s+alpha\s+revoked/);
 
-    await press(ui, KEY.left);
-    await frameWith(ui, "[OAuth consents]");
-    await frameWith(ui, /ann@example\.com\s+Claude Test/);
-    await press(ui, "x");
-    await frameWith(ui, "Revoke ann@example.com's approval of Claude Test?");
-    await press(ui, "y");
-    await frameWith(ui, "Nobody has approved an AI client yet.");
-    await frameWith(ui, "✓ Revoked ann@example.com's approval of Claude Test");
+    await press(ui.stdin, KEY.left);
+    await frameContaining(ui.lastFrame, "[OAuth consents]");
+    await frameContaining(ui.lastFrame, /ann@example\.com\s+Claude Test/);
+    await press(ui.stdin, "x");
+    await frameContaining(ui.lastFrame, "Revoke ann@example.com's approval of Claude Test?");
+    await press(ui.stdin, "y");
+    await frameContaining(ui.lastFrame, "Nobody has approved an AI client yet.");
+    await frameContaining(ui.lastFrame, "✓ Revoked ann@example.com's approval of Claude Test");
     ui.unmount();
   });
 
   test("in the app, keys go to an open form: q types rather than quits", async () => {
     const ui = render(<App client={client} />);
-    await frameWith(ui, "p People");
-    await press(ui, "p");
-    await frameWith(ui, "ann@example.com");
-    await press(ui, "g", "qa");
-    const frame = await frameWith(ui, /Group\s+qa/);
+    await frameContaining(ui.lastFrame, "p People");
+    await press(ui.stdin, "p");
+    await frameContaining(ui.lastFrame, "ann@example.com");
+    await press(ui.stdin, "g", "qa");
+    const frame = await frameContaining(ui.lastFrame, /Group\s+qa/);
     expect(frame).toContain("Add ann@example.com to a group");
-    await press(ui, KEY.esc);
-    await frameWith(ui, "Enter details");
+    await press(ui.stdin, KEY.esc);
+    await frameContaining(ui.lastFrame, "Enter details");
     await Bun.sleep(200); // the app takes its keys back after the screen's effect runs
-    await press(ui, "i");
-    await frameWith(ui, "SSO settings");
+    await press(ui.stdin, "i");
+    await frameContaining(ui.lastFrame, "SSO settings");
     ui.unmount();
   });
 });
@@ -293,32 +280,32 @@ describe("People and access", () => {
 describe("SSO settings", () => {
   test("adding an oidc provider: fields validated before sending, the secret masked in every frame, the callback URL on its own line, the test passes", async () => {
     const ui = sso();
-    await frameWith(ui, "No sign-in providers yet");
-    await press(ui, "n");
-    await frameWith(ui, "which kind?");
+    await frameContaining(ui.lastFrame, "No sign-in providers yet");
+    await press(ui.stdin, "n");
+    await frameContaining(ui.lastFrame, "which kind?");
     await waitFor("the form to capture keys", () => capturing === true);
-    await press(ui, "4");
-    await frameWith(ui, "New Generic OpenID Connect provider");
+    await press(ui.stdin, "4");
+    await frameContaining(ui.lastFrame, "New Generic OpenID Connect provider");
     await fill(ui, ["Corp!", "idp.example.com", "", "", "", "", ""]);
-    await frameWith(ui, "✗ Name: 1–63 lower-case letters");
+    await frameContaining(ui.lastFrame, "✗ Name: 1–63 lower-case letters");
     await focusField(ui, "Name");
-    for (let i = 0; i < 5; i++) await press(ui, KEY.backspace);
-    await press(ui, "corp", KEY.save);
-    await frameWith(ui, "✗ Issuer URL: enter the issuer URL");
-    for (let i = 0; i < "idp.example.com".length; i++) await press(ui, KEY.backspace);
-    await press(ui, "http://example.com", KEY.save);
-    await frameWith(ui, "✗ Issuer URL: use https");
-    for (let i = 0; i < "http://example.com".length; i++) await press(ui, KEY.backspace);
-    await press(ui, idp.issuer, KEY.save);
-    await frameWith(ui, "✗ Client id: paste the client");
-    await press(ui, "mintgate", KEY.tab, KEY.save);
-    await frameWith(ui, "✗ Client secret: paste the client secret");
-    await press(ui, "idp-client-secret-1", KEY.tab, "example.com, bad_domain", KEY.save);
-    await frameWith(ui, '✗ Allowed domains: "bad_domain" is not an email domain');
-    for (let i = 0; i < ", bad_domain".length; i++) await press(ui, KEY.backspace);
+    for (let i = 0; i < 5; i++) await press(ui.stdin, KEY.backspace);
+    await press(ui.stdin, "corp", KEY.save);
+    await frameContaining(ui.lastFrame, "✗ Issuer URL: enter the issuer URL");
+    for (let i = 0; i < "idp.example.com".length; i++) await press(ui.stdin, KEY.backspace);
+    await press(ui.stdin, "http://example.com", KEY.save);
+    await frameContaining(ui.lastFrame, "✗ Issuer URL: use https");
+    for (let i = 0; i < "http://example.com".length; i++) await press(ui.stdin, KEY.backspace);
+    await press(ui.stdin, idp.issuer, KEY.save);
+    await frameContaining(ui.lastFrame, "✗ Client id: paste the client");
+    await press(ui.stdin, "mintgate", KEY.tab, KEY.save);
+    await frameContaining(ui.lastFrame, "✗ Client secret: paste the client secret");
+    await press(ui.stdin, "idp-client-secret-1", KEY.tab, "example.com, bad_domain", KEY.save);
+    await frameContaining(ui.lastFrame, '✗ Allowed domains: "bad_domain" is not an email domain');
+    for (let i = 0; i < ", bad_domain".length; i++) await press(ui.stdin, KEY.backspace);
     expect(await client.get<ProviderInfo[]>("/sso-providers")).toEqual([]);
-    await press(ui, KEY.tab, "Corp SSO", KEY.enter);
-    const added = await frameWith(ui, "✓ Added corp");
+    await press(ui.stdin, KEY.tab, "Corp SSO", KEY.enter);
+    const added = await frameContaining(ui.lastFrame, "✓ Added corp");
     await waitFor("the form to release keys", () => capturing === false);
     const callbackUrl = `${gateway.url}/sso/callback/corp`;
     expect(added.split("\n").map((line) => line.trim())).toContain(callbackUrl);
@@ -327,8 +314,8 @@ describe("SSO settings", () => {
     const [stored] = await client.get<ProviderInfo[]>("/sso-providers");
     expect(stored).toMatchObject({ name: "corp", kind: "oidc", issuer: idp.issuer, clientId: "mintgate", allowedDomains: ["example.com"], label: "Corp SSO" });
 
-    await press(ui, "t");
-    const passed = await frameWith(ui, "✓ Test passed");
+    await press(ui.stdin, "t");
+    const passed = await frameContaining(ui.lastFrame, "✓ Test passed");
     expect(passed).toContain(`Token          ${idp.issuer}`);
     expect(passed).toMatch(/JWKS .*\(1 key\)/);
     expect(passed).toContain("PKCE S256 yes");
@@ -338,76 +325,76 @@ describe("SSO settings", () => {
   test("editing keeps the secret unless a new one is typed; the server's refusal is shown; removal asks first", async () => {
     await client.send("POST", "/sso-providers", { name: "gws", kind: "google", clientId: "g-id", clientSecret: "google-secret-0", allowedDomains: ["example.com"] });
     const ui = sso();
-    await frameWith(ui, "gws");
-    await press(ui, KEY.down, "e");
-    await frameWith(ui, "Edit gws");
+    await frameContaining(ui.lastFrame, "gws");
+    await press(ui.stdin, KEY.down, "e");
+    await frameContaining(ui.lastFrame, "Edit gws");
     expect(ui.lastFrame()).toContain("kind and issuer cannot change");
     expect(ui.lastFrame()).not.toContain("Groups claim"); // google has no groups claim
     // Google needs at least one domain: refused before sending.
-    await press(ui, KEY.tab, KEY.tab);
-    for (let i = 0; i < "example.com".length; i++) await press(ui, KEY.backspace);
-    await press(ui, KEY.tab, KEY.enter);
-    await frameWith(ui, "✗ Allowed domains: list your Workspace domains");
-    await press(ui, "example.org", KEY.tab, KEY.enter);
-    await frameWith(ui, "✓ Saved gws.");
+    await press(ui.stdin, KEY.tab, KEY.tab);
+    for (let i = 0; i < "example.com".length; i++) await press(ui.stdin, KEY.backspace);
+    await press(ui.stdin, KEY.tab, KEY.enter);
+    await frameContaining(ui.lastFrame, "✗ Allowed domains: list your Workspace domains");
+    await press(ui.stdin, "example.org", KEY.tab, KEY.enter);
+    await frameContaining(ui.lastFrame, "✓ Saved gws.");
     const gws = (await client.get<ProviderInfo[]>("/sso-providers")).find((p) => p.name === "gws")!;
     expect(gws.allowedDomains).toEqual(["example.org"]);
 
-    await press(ui, "e");
-    await frameWith(ui, "Edit gws");
-    await press(ui, KEY.tab, "new-google-secret-2", KEY.tab, KEY.tab, KEY.enter);
-    await frameWith(ui, "✓ Saved gws (new client secret stored).");
+    await press(ui.stdin, "e");
+    await frameContaining(ui.lastFrame, "Edit gws");
+    await press(ui.stdin, KEY.tab, "new-google-secret-2", KEY.tab, KEY.tab, KEY.enter);
+    await frameContaining(ui.lastFrame, "✓ Saved gws (new client secret stored).");
     for (const frame of ui.frames) expect(frame).not.toContain("google-secret");
 
     // Removed behind the screen's back: the server's answer is shown.
-    await press(ui, "e");
-    await frameWith(ui, "Edit gws");
+    await press(ui.stdin, "e");
+    await frameContaining(ui.lastFrame, "Edit gws");
     await client.send("DELETE", "/sso-providers/gws");
-    await press(ui, KEY.enter, KEY.enter, KEY.enter, KEY.enter);
-    await frameWith(ui, '✗ There is no sign-in provider "gws"');
-    await press(ui, KEY.esc);
-    await frameWith(ui, "n add");
+    await press(ui.stdin, KEY.enter, KEY.enter, KEY.enter, KEY.enter);
+    await frameContaining(ui.lastFrame, '✗ There is no sign-in provider "gws"');
+    await press(ui.stdin, KEY.esc);
+    await frameContaining(ui.lastFrame, "n add");
 
     await client.send("POST", "/sso-providers", { name: "okta", kind: "okta", domain: "example.okta.com", clientId: "o", clientSecret: "okta-secret-0" });
-    await press(ui, "R");
-    await frameWith(ui, "example.okta.com");
-    await press(ui, KEY.down, "x");
-    await frameWith(ui, "Remove the sign-in provider okta");
-    await press(ui, "n");
-    await frameWith(ui, "Cancelled; nothing changed.");
-    await press(ui, "x", "y");
-    await frameWith(ui, "✓ Removed okta.");
+    await press(ui.stdin, "R");
+    await frameContaining(ui.lastFrame, "example.okta.com");
+    await press(ui.stdin, KEY.down, "x");
+    await frameContaining(ui.lastFrame, "Remove the sign-in provider okta");
+    await press(ui.stdin, "n");
+    await frameContaining(ui.lastFrame, "Cancelled; nothing changed.");
+    await press(ui.stdin, "x", "y");
+    await frameContaining(ui.lastFrame, "✓ Removed okta.");
     expect((await client.get<ProviderInfo[]>("/sso-providers")).map((p) => p.name)).toEqual(["corp"]);
     ui.unmount();
   });
 
   test("the fields each kind needs, checked before sending; a name taken meanwhile is refused by the server", async () => {
     const ui = sso(90, 26);
-    await frameWith(ui, "corp");
-    await press(ui, "n", "1");
-    let frame = await frameWith(ui, "New Okta provider");
+    await frameContaining(ui.lastFrame, "corp");
+    await press(ui.stdin, "n", "1");
+    let frame = await frameContaining(ui.lastFrame, "New Okta provider");
     expect(frame).toContain("Okta domain");
     expect(frame).toContain("Auth server");
     await fill(ui, ["o2", "not a domain", "", "", "id", "s", "", ""]);
-    await frameWith(ui, "✗ Okta domain: enter your Okta domain");
-    await press(ui, KEY.esc);
+    await frameContaining(ui.lastFrame, "✗ Okta domain: enter your Okta domain");
+    await press(ui.stdin, KEY.esc);
 
-    await press(ui, "n", KEY.down, KEY.down, KEY.enter);
-    frame = await frameWith(ui, "New Microsoft Entra ID provider");
+    await press(ui.stdin, "n", KEY.down, KEY.down, KEY.enter);
+    frame = await frameContaining(ui.lastFrame, "New Microsoft Entra ID provider");
     expect(frame).toContain("Tenant id");
     await fill(ui, ["ent", "common", "id", "s", "", ""]);
-    await frameWith(ui, "✗ Tenant id: the directory (tenant) id, a GUID");
-    await press(ui, KEY.esc);
+    await frameContaining(ui.lastFrame, "✗ Tenant id: the directory (tenant) id, a GUID");
+    await press(ui.stdin, KEY.esc);
 
-    await press(ui, "n", "2");
-    await frameWith(ui, "New Google Workspace provider");
+    await press(ui.stdin, "n", "2");
+    await frameContaining(ui.lastFrame, "New Google Workspace provider");
     await fill(ui, ["gg", "id", "s", "", ""]);
-    await frameWith(ui, "✗ Allowed domains: list your Workspace domains");
+    await frameContaining(ui.lastFrame, "✗ Allowed domains: list your Workspace domains");
     // Someone adds "gg" meanwhile: the server refuses, in its words.
     await client.send("POST", "/sso-providers", { name: "gg", kind: "google", clientId: "x", clientSecret: "y", allowedDomains: ["example.com"] });
-    await press(ui, "example.com", KEY.save);
-    await frameWith(ui, '✗ A sign-in provider named "gg" exists already');
-    await press(ui, KEY.esc);
+    await press(ui.stdin, "example.com", KEY.save);
+    await frameContaining(ui.lastFrame, '✗ A sign-in provider named "gg" exists already');
+    await press(ui.stdin, KEY.esc);
     await client.send("DELETE", "/sso-providers/gg");
     ui.unmount();
   });
@@ -415,9 +402,9 @@ describe("SSO settings", () => {
   test("a failing test says why", async () => {
     await client.send("POST", "/sso-providers", { name: "down", kind: "oidc", issuer: "http://127.0.0.1:9", clientId: "x", clientSecret: "y" });
     const ui = sso(80, 20);
-    await frameWith(ui, "down");
-    await press(ui, KEY.down, "t");
-    const frame = await frameWith(ui, "✗ Test failed");
+    await frameContaining(ui.lastFrame, "down");
+    await press(ui.stdin, KEY.down, "t");
+    const frame = await frameContaining(ui.lastFrame, "✗ Test failed");
     expect(frame.replace(/\s+/g, " ")).toContain("the connection was refused");
     for (const line of frame.split("\n")) expect(line.length).toBeLessThanOrEqual(80);
     await client.send("DELETE", "/sso-providers/down");

@@ -5,6 +5,7 @@ import { MintgateError } from "../src/errors/index.ts";
 import { App } from "../tui/App.tsx";
 import { VirtualMcpsScreen, virtualMcpsScreen } from "../tui/screens/VirtualMcpsScreen.tsx";
 import { approvalDiff, diffLines, nameBudget, parseArgumentRule, toggleTool, type VirtualMcpFileEntry, type VirtualMcpStatus } from "../tui/screens/virtual-mcps/model.ts";
+import { frameContaining, press } from "./fixtures/ink-keys.ts";
 import { startConfiguredGateway, waitFor, type ConfiguredGateway } from "./harness.ts";
 
 const ESC = "\u001B";
@@ -12,22 +13,8 @@ const DOWN = "\u001B[B";
 const ENTER = "\r";
 const TAB = "\t";
 
-async function frameContaining(lastFrame: () => string | undefined, text: string | RegExp): Promise<string> {
-  for (let i = 0; i < 150; i++) {
-    const frame = lastFrame() ?? "";
-    if (typeof text === "string" ? frame.includes(text) : text.test(frame)) return frame;
-    await Bun.sleep(20);
-  }
-  throw new Error(`"${String(text)}" never rendered; last frame:\n${lastFrame()}`);
-}
 
 const tick = () => Bun.sleep(30);
-async function press(stdin: { write: (s: string) => void }, ...keys: string[]) {
-  for (const key of keys) {
-    stdin.write(key);
-    await tick();
-  }
-}
 async function type(stdin: { write: (s: string) => void }, text: string) {
   for (const ch of text) stdin.write(ch);
   await tick();

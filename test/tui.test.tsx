@@ -4,16 +4,9 @@ import { join } from "node:path";
 import { AdminClient, locateGateway } from "../src/admin-client/index.ts";
 import { App } from "../tui/App.tsx";
 import { Overview } from "../tui/screens/Overview.tsx";
+import { frameContaining } from "./fixtures/ink-keys.ts";
 import { startGateway, tempDir, type RunningGateway } from "./harness.ts";
 
-async function frameContaining(lastFrame: () => string | undefined, text: string): Promise<string> {
-  for (let i = 0; i < 200; i++) {
-    const frame = lastFrame() ?? "";
-    if (frame.includes(text)) return frame;
-    await Bun.sleep(20);
-  }
-  throw new Error(`"${text}" never rendered; last frame:\n${lastFrame()}`);
-}
 
 describe("Overview screen", () => {
   const status = { version: "9.9.9", uptimeSeconds: 3725, startedAt: "2026-01-01T00:00:00.000Z", dataDir: "/srv/mintgate", schemaVersion: 2, secrets: { count: 4 }, connectors: { total: 3, ready: 2 }, virtualMcps: 1, sessions: 5 };

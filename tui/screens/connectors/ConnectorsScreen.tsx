@@ -1,9 +1,10 @@
 import { Box, Text, useInput } from "ink";
-import { useCallback, useEffect, useRef, useState } from "react";
+import { useEffect, useState } from "react";
 import type { AdminClient } from "../../../src/admin-client/index.ts";
 import { Confirm } from "../../components/Confirm.tsx";
 import { Spinner } from "../../components/Spinner.tsx";
 import { Table } from "../../components/Table.tsx";
+import { usePolledList } from "../../components/usePolledList.ts";
 import { fit } from "../../components/text.ts";
 import type { ScreenDefinition, ScreenProps } from "../types.ts";
 import { ConnectorForm } from "./ConnectorForm.tsx";
@@ -28,40 +29,15 @@ export function testConnector(client: AdminClient, name: string, spec: Record<st
 /** The list of connectors with their state; add, edit, test, restart, details with stderr, delete. */
 export function ConnectorsScreen(props: ScreenProps) {
   const { client, width, height, setCapturing } = props;
-  const [connectors, setConnectors] = useState<ConnectorStatus[]>();
-  const [loadError, setLoadError] = useState<string>();
-  const [selected, setSelected] = useState(0);
+  const { list: connectors, error: loadError, selected, setSelected, reload: load, reloadAndSelect, alive } = usePolledList(
+    () => client.get<ConnectorStatus[]>("/connectors"),
+    (connector) => connector.name,
+    REFRESH_MS,
+  );
   const [mode, setMode] = useState<Mode>({ kind: "list" });
   const [secrets, setSecrets] = useState<string[]>([]);
   const [notice, setNotice] = useState<{ text: string; ok: boolean }>();
   const [working, setWorking] = useState<string>();
-  const alive = useRef(true);
-  /** Loads overlap (the 2 s refresh and the one after a change): an older answer never replaces a newer one. */
-  const loads = useRef({ started: 0, shown: 0 });
-
-  const load = useCallback(() => {
-    const id = ++loads.current.started;
-    return client.get<ConnectorStatus[]>("/connectors").then(
-      (unsorted) => {
-        if (!alive.current || id < loads.current.shown) return;
-        loads.current.shown = id;
-        const list = unsorted.slice().sort((a, b) => a.name.localeCompare(b.name));
-        setConnectors(list);
-        setLoadError(undefined);
-        setSelected((s) => Math.min(s, Math.max(0, list.length - 1)));
-      },
-      (e: Error) => alive.current && setLoadError(e.message),
-    );
-  }, [client]);
-  useEffect(() => {
-    alive.current = true;
-    void load();
-    const timer = setInterval(() => void load(), REFRESH_MS);
-    return () => {
-      alive.current = false;
-      clearInterval(timer);
-    };
-  }, [load]);
   useEffect(() => {
     setCapturing(mode.kind !== "list");
     return () => setCapturing(false);
@@ -128,12 +104,7 @@ export function ConnectorsScreen(props: ScreenProps) {
           const saved = await client.send<{ changes: string[]; created: boolean }>("PUT", `/connectors/${encodeURIComponent(name)}`, spec);
           setNotice({ text: `✓ ${saved.created ? "added" : "saved"} ${name}${saved.changes.length === 0 ? " (no change)" : ""}`, ok: true });
           setMode({ kind: "list" });
-          await load();
-          setConnectors((list) => {
-            const at = list?.findIndex((c) => c.name === name) ?? -1;
-            if (at >= 0) setSelected(at);
-            return list;
-          });
+          await reloadAndSelect(name);
         }}
       />
     );

@@ -1,9 +1,10 @@
 import { Box, Text, useInput } from "ink";
-import { useCallback, useEffect, useRef, useState } from "react";
+import { useEffect, useState } from "react";
 import { Confirm } from "../../components/Confirm.tsx";
 import { Form } from "../../components/Form.tsx";
 import { Spinner } from "../../components/Spinner.tsx";
 import { Table } from "../../components/Table.tsx";
+import { usePolledList } from "../../components/usePolledList.ts";
 import { fit, formatTime } from "../../components/text.ts";
 import type { ScreenDefinition, ScreenProps } from "../types.ts";
 import type { SecretListing } from "./model.ts";
@@ -15,37 +16,15 @@ type Mode = { kind: "list" } | { kind: "set"; name: string | undefined } | { kin
 /** Secrets by name: versions and dates; set (masked) and delete. A value is never shown or echoed. */
 export function SecretsScreen(props: ScreenProps) {
   const { client, width, height, setCapturing } = props;
-  const [secrets, setSecrets] = useState<SecretListing[]>();
-  const [loadError, setLoadError] = useState<string>();
-  const [selected, setSelected] = useState(0);
+  // Loaded once and after each change (g reloads): secrets change only through people.
+  const { list: secrets, error: loadError, selected, setSelected, reload: load, reloadAndSelect, alive } = usePolledList(
+    () => client.get<SecretListing[]>("/secrets"),
+    (secret) => secret.name,
+    0,
+  );
   const [mode, setMode] = useState<Mode>({ kind: "list" });
   const [notice, setNotice] = useState<{ text: string; ok: boolean }>();
   const [working, setWorking] = useState<string>();
-  const alive = useRef(true);
-  /** Loads overlap (the 2 s refresh and the one after a change): an older answer never replaces a newer one. */
-  const loads = useRef({ started: 0, shown: 0 });
-
-  const load = useCallback(() => {
-    const id = ++loads.current.started;
-    return client.get<SecretListing[]>("/secrets").then(
-        (unsorted) => {
-          if (!alive.current || id < loads.current.shown) return;
-        loads.current.shown = id;
-          const list = unsorted.slice().sort((a, b) => a.name.localeCompare(b.name));
-          setSecrets(list);
-          setLoadError(undefined);
-          setSelected((s) => Math.min(s, Math.max(0, list.length - 1)));
-        },
-        (e: Error) => alive.current && setLoadError(e.message),
-      );
-  }, [client]);
-  useEffect(() => {
-    alive.current = true;
-    void load();
-    return () => {
-      alive.current = false;
-    };
-  }, [load]);
   useEffect(() => {
     setCapturing(mode.kind !== "list");
     return () => setCapturing(false);
@@ -82,12 +61,7 @@ export function SecretsScreen(props: ScreenProps) {
           const stored = await client.send<SecretListing>("PUT", `/secrets/${encodeURIComponent(name)}`, { value: values.value });
           setNotice({ text: `✓ stored ${stored.name} (version ${stored.version})`, ok: true });
           setMode({ kind: "list" });
-          await load();
-          setSecrets((list) => {
-            const at = list?.findIndex((s) => s.name === name) ?? -1;
-            if (at >= 0) setSelected(at);
-            return list;
-          });
+          await reloadAndSelect(name);
         }}
       />
     );
