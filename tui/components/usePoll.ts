@@ -1,31 +1,46 @@
-import { useEffect, useRef, useState } from "react";
+import { useCallback, useEffect, useRef, useState } from "react";
 
 /**
- * Loads `load()` now and every `everyMs`, keeping the last value and the
- * last error's sentence; never overlaps two loads, stops on unmount.
+ * Loads `load()` now and every `everyMs` (0: only now and on `reload()`),
+ * keeping the last value and the last error's sentence. Loads may overlap
+ * (the periodic one and a reload after a change): an older answer never
+ * replaces a newer one. `reload()` resolves to what it loaded, or undefined
+ * when it failed or was overtaken; `alive` turns false once the screen is
+ * gone, for the screen's own callbacks.
  */
-export function usePoll<T>(load: () => Promise<T>, everyMs: number, deps: unknown[] = []): { value: T | undefined; error: string | undefined } {
+export function usePoll<T>(load: () => Promise<T>, everyMs: number, deps: unknown[] = []) {
   const [state, setState] = useState<{ value: T | undefined; error: string | undefined }>({ value: undefined, error: undefined });
   const loader = useRef(load);
   loader.current = load;
+  const alive = useRef(true);
+  const loads = useRef({ started: 0, shown: 0 });
+
+  const reload = useCallback((): Promise<T | undefined> => {
+    const id = ++loads.current.started;
+    return loader.current().then(
+      (value) => {
+        if (!alive.current || id < loads.current.shown) return undefined;
+        loads.current.shown = id;
+        setState({ value, error: undefined });
+        return value;
+      },
+      (e: Error) => {
+        if (alive.current) setState((s) => ({ value: s.value, error: e.message }));
+        return undefined;
+      },
+    );
+  }, []);
+
   useEffect(() => {
-    let cancelled = false;
-    let running = false;
-    const tick = () => {
-      if (running) return;
-      running = true;
-      loader.current().then(
-        (value) => !cancelled && setState({ value, error: undefined }),
-        (e: Error) => !cancelled && setState((s) => ({ value: s.value, error: e.message })),
-      ).finally(() => (running = false));
-    };
-    tick();
-    const timer = setInterval(tick, everyMs);
+    alive.current = true;
+    void reload();
+    const timer = everyMs > 0 ? setInterval(() => void reload(), everyMs) : undefined;
     return () => {
-      cancelled = true;
+      alive.current = false;
       clearInterval(timer);
     };
     // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [everyMs, ...deps]);
-  return state;
+  }, [everyMs, reload, ...deps]);
+
+  return { value: state.value, error: state.error, reload, alive };
 }

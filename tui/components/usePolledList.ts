@@ -1,61 +1,28 @@
-import { useCallback, useEffect, useRef, useState } from "react";
+import { useCallback, useEffect, useState } from "react";
+import { usePoll } from "./usePoll.ts";
 
 /**
- * A list loaded now and every `everyMs`, sorted by `keyOf`, with a selection
- * kept inside it. Loads may overlap (the periodic one and one after a change):
- * an older answer never replaces a newer one. `alive` is false once the screen
- * is gone, for the screen's own callbacks. `reload()` resolves to the list it
- * loaded (undefined when it failed or was overtaken), e.g. to select a new item.
+ * A polled list (see usePoll), sorted by `keyOf`, with a selection kept
+ * inside it; `reloadAndSelect(key)` reloads and selects that item (after
+ * adding or editing it).
  */
 export function usePolledList<T>(load: () => Promise<T[]>, keyOf: (item: T) => string, everyMs: number) {
-  const [list, setList] = useState<T[]>();
-  const [error, setError] = useState<string>();
+  const { value: list, error, reload: reloadRaw, alive } = usePoll(
+    () => load().then((items) => items.slice().sort((a, b) => keyOf(a).localeCompare(keyOf(b)))),
+    everyMs,
+  );
   const [selected, setSelected] = useState(0);
-  const alive = useRef(true);
-  const loads = useRef({ started: 0, shown: 0 });
-  const loader = useRef(load);
-  loader.current = load;
-  const keyRef = useRef(keyOf);
-  keyRef.current = keyOf;
-
-  const reload = useCallback((): Promise<T[] | undefined> => {
-    const id = ++loads.current.started;
-    return loader.current().then(
-      (unsorted) => {
-        if (!alive.current || id < loads.current.shown) return undefined;
-        loads.current.shown = id;
-        const sorted = unsorted.slice().sort((a, b) => keyRef.current(a).localeCompare(keyRef.current(b)));
-        setList(sorted);
-        setError(undefined);
-        setSelected((s) => Math.min(s, Math.max(0, sorted.length - 1)));
-        return sorted;
-      },
-      (e: Error) => {
-        if (alive.current) setError(e.message);
-        return undefined;
-      },
-    );
-  }, []);
-
-  useEffect(() => {
-    alive.current = true;
-    void reload();
-    const timer = everyMs > 0 ? setInterval(() => void reload(), everyMs) : undefined;
-    return () => {
-      alive.current = false;
-      clearInterval(timer);
-    };
-  }, [reload, everyMs]);
-
-  /** Reloads, then selects the item with `key` if it is there. */
+  useEffect(() => setSelected((s) => Math.min(s, Math.max(0, (list?.length ?? 1) - 1))), [list]);
+  const reload = reloadRaw;
   const reloadAndSelect = useCallback(
     async (key: string) => {
-      const loaded = await reload();
-      const at = loaded?.findIndex((item) => keyRef.current(item) === key) ?? -1;
+      const loaded = await reloadRaw();
+      const at = loaded?.findIndex((item) => keyOf(item) === key) ?? -1;
       if (at >= 0) setSelected(at);
     },
-    [reload],
+    // keyOf is a pure function of the item; the latest one is always right.
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+    [reloadRaw],
   );
-
   return { list, error, selected, setSelected, reload, reloadAndSelect, alive };
 }

@@ -1,5 +1,6 @@
 import { Box, Text, useInput } from "ink";
-import { useCallback, useEffect, useRef, useState } from "react";
+import { useEffect, useState } from "react";
+import { usePoll } from "../components/usePoll.ts";
 import type { AccessTokenInfo } from "../../src/auth/access-tokens.ts";
 import type { UserDetails } from "../../src/auth/accounts/index.ts";
 import type { ConsentInfo, GrantInfo } from "../../src/auth/grants.ts";
@@ -82,33 +83,13 @@ function PersonDetails(props: { person: UserDetails; data: PeopleData; width: nu
 
 export function PeopleScreen(props: ScreenProps) {
   const { client, width, height, setCapturing } = props;
-  const [data, setData] = useState<PeopleData>();
-  const [loadError, setLoadError] = useState<string>();
   const [tab, setTab] = useState<Tab>("people");
   const [selected, setSelected] = useState<Record<Tab, number>>({ people: 0, tokens: 0, consents: 0, "sign-ins": 0 });
   const [details, setDetails] = useState(false);
   const [overlay, setOverlay] = useState<Overlay>();
   const [busy, setBusy] = useState<string>();
   const [notice, setNotice] = useState<{ ok: boolean; text: string }>();
-  const mounted = useRef(true);
-
-  const reload = useCallback(
-    () =>
-      loadPeople(client).then(
-        (loaded) => mounted.current && (setData(loaded), setLoadError(undefined)),
-        (error: Error) => mounted.current && setLoadError(error.message),
-      ),
-    [client],
-  );
-  useEffect(() => {
-    mounted.current = true;
-    void reload();
-    const timer = setInterval(() => void reload(), REFRESH_MS);
-    return () => {
-      mounted.current = false;
-      clearInterval(timer);
-    };
-  }, [reload]);
+  const { value: data, error: loadError, reload, alive: mounted } = usePoll(() => loadPeople(client), REFRESH_MS, [client]);
   useEffect(() => {
     setCapturing(overlay !== undefined);
     return () => setCapturing(false);

@@ -1,5 +1,6 @@
 import { Box, Text, useInput } from "ink";
-import { useCallback, useEffect, useRef, useState } from "react";
+import { useEffect, useState } from "react";
+import { usePoll } from "../components/usePoll.ts";
 import type { DiscoveryReport, ProviderInfo, ProviderKind } from "../../src/auth/sso/index.ts";
 import { Confirm } from "../components/Confirm.tsx";
 import { Form, type FormField } from "../components/Form.tsx";
@@ -130,32 +131,12 @@ type Overlay =
 
 export function SsoScreen(props: ScreenProps) {
   const { client, width, height, setCapturing } = props;
-  const [providers, setProviders] = useState<ProviderInfo[]>();
-  const [loadError, setLoadError] = useState<string>();
   const [selected, setSelected] = useState(0);
   const [overlay, setOverlay] = useState<Overlay>();
   const [busy, setBusy] = useState<string>();
   const [notice, setNotice] = useState<{ ok: boolean; text: string }>();
   const [reports, setReports] = useState<Record<string, DiscoveryReport>>({});
-  const mounted = useRef(true);
-
-  const reload = useCallback(
-    () =>
-      client.get<ProviderInfo[]>("/sso-providers").then(
-        (list) => mounted.current && (setProviders(list), setLoadError(undefined)),
-        (error: Error) => mounted.current && setLoadError(error.message),
-      ),
-    [client],
-  );
-  useEffect(() => {
-    mounted.current = true;
-    void reload();
-    const timer = setInterval(() => void reload(), REFRESH_MS);
-    return () => {
-      mounted.current = false;
-      clearInterval(timer);
-    };
-  }, [reload]);
+  const { value: providers, error: loadError, reload, alive: mounted } = usePoll(() => client.get<ProviderInfo[]>("/sso-providers"), REFRESH_MS, [client]);
   useEffect(() => {
     setCapturing(overlay !== undefined);
     return () => setCapturing(false);

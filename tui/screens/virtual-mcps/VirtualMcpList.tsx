@@ -1,5 +1,6 @@
 import { Box, Text, useInput } from "ink";
-import { useCallback, useEffect, useRef, useState } from "react";
+import { useEffect, useState } from "react";
+import { usePoll } from "../../components/usePoll.ts";
 import type { AdminClient } from "../../../src/admin-client/index.ts";
 import { Confirm } from "../../components/Confirm.tsx";
 import { Form, type FormField } from "../../components/Form.tsx";
@@ -24,31 +25,11 @@ type Overlay = { kind: "create" } | { kind: "edit"; item: VirtualMcpStatus } | {
 /** Every Virtual MCP, with create, edit, delete (confirmed) and Enter to curate one. */
 export function VirtualMcpList(props: { client: AdminClient; width: number; height: number; setCapturing: (c: boolean) => void; onOpen: (slug: string) => void }) {
   const { client, width } = props;
-  const [items, setItems] = useState<VirtualMcpStatus[]>();
-  const [error, setError] = useState<string>();
   const [selected, setSelected] = useState(0);
   const [overlay, setOverlay] = useState<Overlay>();
   const [busy, setBusy] = useState<string>();
   const [message, setMessage] = useState<string>();
-  const alive = useRef(true);
-
-  const load = useCallback(
-    () =>
-      client.get<VirtualMcpStatus[]>("/virtual-mcps").then(
-        (list) => alive.current && (setItems(list), setError(undefined)),
-        (e: Error) => alive.current && setError(e.message),
-      ),
-    [client],
-  );
-  useEffect(() => {
-    alive.current = true;
-    void load();
-    const timer = setInterval(() => void load(), REFRESH_MS);
-    return () => {
-      alive.current = false;
-      clearInterval(timer);
-    };
-  }, [load]);
+  const { value: items, error, reload: load, alive } = usePoll(() => client.get<VirtualMcpStatus[]>("/virtual-mcps"), REFRESH_MS, [client]);
   useEffect(() => {
     props.setCapturing(overlay !== undefined);
     return () => props.setCapturing(false);
