@@ -93,8 +93,9 @@ describe("Connectors and Secrets in a real terminal", () => {
         expect(tested).toContain("listed 1 tool");
         neverShows(screen, secret);
         screen.keys("C-s");
-        const saved = await screen.waitFor("✓ added e2e");
-        expect(saved).toMatch(/e2e\s+stdio/);
+        await screen.waitFor("✓ added e2e");
+        // The list is read again after the save: the new row follows the notice.
+        const saved = await screen.waitFor(/e2e\s+stdio/);
         for (const line of saved.split("\n")) expect(line.length).toBeLessThanOrEqual(width);
         neverShows(screen, secret);
         // It runs with the secret: ready in the gateway.
