@@ -13,30 +13,18 @@ export { AuditFeed, FEED_BUFFER } from "./feed.ts";
 /** Kept for callers of the earlier per-call recorder: arguments longer than this are stored cut. */
 export const MAX_STORED_ARGUMENTS = DEFAULT_CAPTURE_LIMIT;
 
-/** One MCP request, as the gateway hands it over (see the shared contract in the issue plan). */
-export interface McpRequestEntry {
-  at: number;
-  /** The person's email. */
-  subject: string;
-  tokenId: string | null;
-  sessionId: string | null;
-  virtualMcp: string;
-  connector: string | null;
-  /** JSON-RPC method. */
-  method: string;
-  /** Tool or prompt name, resource URI; "" for list and initialize. */
-  exposedName: string;
-  upstreamName: string | null;
+/**
+ * One MCP request, as the gateway hands it over: the fields of a call record
+ * (see the shared contract in the issue plan), with the arguments and result
+ * as values (stored redacted and size-capped) and who sent it.
+ */
+export type McpRequestEntry = Omit<CallRecord, "arguments"> & {
   arguments: unknown;
-  outcome: CallOutcome;
-  error: string | null;
-  durationMs: number;
   userId?: string | null | undefined;
   clientId?: string | null | undefined;
   ip?: string | null | undefined;
-  /** The result as returned; stored redacted and size-capped. */
   result?: unknown;
-}
+};
 
 /** One change made by an administrator: who, what, and the state before and after (secrets by name only). */
 export interface AdminChange {

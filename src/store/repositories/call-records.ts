@@ -4,12 +4,15 @@ export type CallOutcome = "ok" | "error" | "denied" | "timeout" | "cancelled";
 
 export interface CallRecord {
   at: number;
+  /** The person's email. */
   subject: string;
   tokenId: string | null;
   sessionId: string | null;
   virtualMcp: string;
   connector: string | null;
+  /** JSON-RPC method. */
   method: string;
+  /** Tool or prompt name, resource URI; "" for list and initialize. */
   exposedName: string;
   upstreamName: string | null;
   /** JSON text of the arguments as sent upstream. */
