@@ -34,6 +34,8 @@ export interface HttpDeps {
   analytics: UsageAnalytics;
   /** The audit trail: its writer (admin changes made through this API) and the live feed (GET /admin/api/events). */
   audit?: { log: AuditLog; feed: AuditFeed } | undefined;
+  /** Told of every request (the idle memory trim waits for quiet). */
+  activity?: { noteActivity(): void } | undefined;
 }
 
 /** The audit filters of a query string (since, until, user, vmcp, tool, outcome, kind), or a 400. */
@@ -393,6 +395,7 @@ export function startHttpServer(deps: HttpDeps): RunningServer {
   for (const [flag, file] of [["--tls-cert", settings.tlsCert], ["--tls-key", settings.tlsKey]] as const) {
     if (file && !existsSync(file)) throw configError(`The ${flag} file ${file} does not exist; check the path.`);
   }
+  const activity = deps.activity;
   let server: ReturnType<typeof Bun.serve>;
   try {
     server = Bun.serve({
@@ -401,6 +404,7 @@ export function startHttpServer(deps: HttpDeps): RunningServer {
       maxRequestBodySize: TRANSPORT_BODY_CAP,
       tls,
       fetch(request, server) {
+        activity?.noteActivity();
         // Where the request came from, for the MCP request records (Principal.ip).
         const ip = server.requestIP(request)?.address ?? null;
         const declared = request.headers.get("content-length");

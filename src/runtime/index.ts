@@ -15,6 +15,8 @@ import {
 } from "../secrets/index.ts";
 import { inspectStore, openStore, type Store } from "../store/index.ts";
 
+export { IdleMemoryTrim } from "./memory-trim.ts";
+
 /**
  * Opening a data directory: the master key, the database and the secret
  * store, checked in an order that never writes to a database whose key or

@@ -13,7 +13,7 @@ import { startHttpServer } from "../../http/index.ts";
 import { log } from "../../log/index.ts";
 import { createGatewayMetrics, MetricsAccess } from "../../metrics/index.ts";
 import { UsageAnalytics } from "../../analytics/index.ts";
-import { openDataDir } from "../../runtime/index.ts";
+import { IdleMemoryTrim, openDataDir } from "../../runtime/index.ts";
 import { VERSION } from "../../version.ts";
 import { DATA_OPTION, stringValue, type Command } from "../command.ts";
 
@@ -147,6 +147,7 @@ export const serveCommand: Command = {
     process.on("SIGTERM", () => onSignal("SIGTERM"));
     process.on("SIGINT", () => onSignal("SIGINT"));
     let server;
+    const memoryTrim = new IdleMemoryTrim();
     let demo;
     try {
       const auth = createAuthServices({
@@ -166,13 +167,14 @@ export const serveCommand: Command = {
         startedAt,
         gateway: { gateway, config, tokens, sessions: () => endpoint.sessionCount },
       });
-      server = startHttpServer({ settings, admin, isReady: () => dir.store.isReady(), mcp: { gateway, endpoint, tokens }, auth, instanceId, metrics: metrics && { metrics, access: metricsAccess }, analytics: new UsageAnalytics(dir.store), audit: { feed: auditFeed, log: audit } });
+      server = startHttpServer({ settings, admin, isReady: () => dir.store.isReady(), mcp: { gateway, endpoint, tokens }, auth, instanceId, metrics: metrics && { metrics, access: metricsAccess }, analytics: new UsageAnalytics(dir.store), audit: { feed: auditFeed, log: audit }, activity: memoryTrim });
     } catch (error) {
       await shutDownGateway();
       throw error;
     }
     // Configuration written by other processes (`mintgate apply`) takes effect here.
     const stopWatching = watchStore(dir.store, () => void gateway.sync());
+    memoryTrim.start();
     writeFileSync(dir.paths.serverUrl, `${server.url}\n${instanceId}\n`, { mode: 0o600 });
     // One write: whoever waits for the "listening on" line finds the demo text with it.
     const listening = `mintgate ${VERSION} listening on ${server.url}${settings.publicUrl ? ` (public URL ${settings.publicUrl})` : ""}\n`;
@@ -181,6 +183,7 @@ export const serveCommand: Command = {
     const signal = await stopSignal;
     log.info("shutting down: no new connections; waiting for running requests", { signal });
     stopWatching();
+    memoryTrim.stop();
     const stopping = server.stop();
     await shutDownGateway();
     await stopping;
