@@ -1,7 +1,8 @@
 import { describe, expect, test } from "bun:test";
+import { Database } from "bun:sqlite";
 import { join } from "node:path";
-import { CallRecorder, MAX_STORED_ARGUMENTS } from "../src/audit/index.ts";
-import { openStore } from "../src/store/index.ts";
+import { appendToChain, CallRecorder, MAX_STORED_ARGUMENTS, verifyChain } from "../src/audit/index.ts";
+import { GENESIS_HASH, legacyAuditHash, openStore, type AuditRow, type NewAuditRow } from "../src/store/index.ts";
 import { tempDir } from "./harness.ts";
 
 const base = { at: 1, subject: "ada@example.com", tokenId: null, sessionId: null, virtualMcp: "v", connector: "c", method: "tools/call", exposedName: "c__t", upstreamName: "t", outcome: "ok" as const, error: null, durationMs: 1 };
@@ -15,9 +16,60 @@ describe("call records", () => {
     const [none, large, exact] = store.callRecords.recent(3);
     expect(exact!.arguments).toBe(JSON.stringify(small));
     expect(large!.arguments!.startsWith('{"text":"yyyy')).toBe(true);
-    expect(large!.arguments!.endsWith(`…[cut at ${MAX_STORED_ARGUMENTS} characters]`)).toBe(true);
+    expect(large!.arguments!.endsWith(`...[cut at ${MAX_STORED_ARGUMENTS} characters]`)).toBe(true);
     expect(large!.arguments!.length).toBeLessThan(MAX_STORED_ARGUMENTS + 64);
     expect(none!.arguments).toBeNull();
     store.close();
+  });
+});
+
+/** The columns of audit_records under the repository's names. */
+const STORED_COLUMNS =
+  "id, at, kind, person, user_id AS userId, client_id AS clientId, token_id AS tokenId, ip, session_id AS sessionId, virtual_mcp AS virtualMcp, connector, method, " +
+  "exposed_name AS exposedName, upstream_name AS upstreamName, arguments, result, result_size AS resultSize, outcome, error, duration_ms AS durationMs, detail, prev_hash AS prevHash";
+
+describe("the hash chain's record format", () => {
+  const row = (args: string, result: string): NewAuditRow => ({
+    at: 1, kind: "mcp", person: "ada@example.com", userId: null, clientId: null, tokenId: null, ip: null, sessionId: null, virtualMcp: "v", connector: "c",
+    method: "tools/call", exposedName: "c__t", upstreamName: "t", arguments: args, result, resultSize: result.length, outcome: "ok", error: null, durationMs: 1, detail: null,
+  });
+  const open = () => {
+    const path = join(tempDir(), "mintgate.db");
+    return { path, store: openStore(path, { create: true }) };
+  };
+
+  test("moving text between payload columns breaks the hash, though the joined text is the same", () => {
+    const { path, store } = open();
+    appendToChain(store, [row('{"a":"xy"}', '{"r":1}'), row('{"a":"z"}', '{"r":2}')]);
+    expect(verifyChain(store, undefined).ok).toBe(true);
+    store.close();
+    const db = new Database(path);
+    db.exec(`UPDATE audit_records SET arguments = '{"a":"x', result = 'y"}{"r":1}' WHERE id = 1`);
+    db.close();
+    const reopened = openStore(path);
+    expect(verifyChain(reopened, undefined)).toMatchObject({ ok: false, broken: { id: 1 } });
+    reopened.close();
+  });
+
+  test("records sealed in format 1 (before payloads were hashed as their own text) still verify", () => {
+    const { path, store } = open();
+    appendToChain(store, [row('{"a":1}', '{"r":1}'), row('{"a":2}', '{"r":2}')]);
+    store.close();
+    // Re-seal the chain as format 1 would have.
+    const db = new Database(path);
+    let prevHash = GENESIS_HASH;
+    for (const stored of db.query(`SELECT ${STORED_COLUMNS} FROM audit_records ORDER BY id`).all() as AuditRow[]) {
+      const sealed = { ...stored, prevHash };
+      const hash = legacyAuditHash(sealed);
+      db.query("UPDATE audit_records SET prev_hash = ?, hash = ? WHERE id = ?").run(prevHash, hash, sealed.id);
+      prevHash = hash;
+    }
+    db.close();
+    const reopened = openStore(path);
+    expect(verifyChain(reopened, undefined)).toMatchObject({ ok: true, records: 2 });
+    // The next record follows on from the format 1 head.
+    appendToChain(reopened, [row('{"a":3}', '{"r":3}')]);
+    expect(verifyChain(reopened, undefined)).toMatchObject({ ok: true, records: 3 });
+    reopened.close();
   });
 });

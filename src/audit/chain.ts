@@ -1,5 +1,5 @@
 import { createHmac, timingSafeEqual } from "node:crypto";
-import { appendAuditRows, auditHash, GENESIS_HASH, type AuditCheckpointRow, type AuditRow, type NewAuditRow, type Store } from "../store/index.ts";
+import { appendAuditRows, auditHash, GENESIS_HASH, legacyAuditHash, type AuditCheckpointRow, type AuditRow, type NewAuditRow, type Store } from "../store/index.ts";
 
 /** Called (soon after the commit) when records were appended to a store's chain in this process. */
 const appendListeners = new WeakMap<Store, Set<() => void>>();
@@ -110,7 +110,7 @@ export function verifyChain(store: Store, key: CheckpointKey | undefined, onProg
       if (row.id !== expectedId) {
         return fail({ id: expectedId, reason: row.id > expectedId ? `record ${expectedId} is missing${row.id - expectedId > 1 ? ` (through ${row.id - 1})` : ""}: deleted without a retention checkpoint` : `record ${row.id} is out of place` });
       }
-      if (auditHash(row) !== row.hash) return fail({ id: row.id, reason: `record ${row.id} does not match its hash: it was edited` });
+      if (auditHash(row) !== row.hash && legacyAuditHash(row) !== row.hash) return fail({ id: row.id, reason: `record ${row.id} does not match its hash: it was edited` });
       if (row.prevHash !== prevHash) {
         return fail({ id: row.id, reason: `record ${row.id} does not follow record ${row.id - 1} in the chain: records were reordered, replaced or re-hashed` });
       }

@@ -24,6 +24,8 @@ export type McpRequestEntry = Omit<CallRecord, "arguments"> & {
   clientId?: string | null | undefined;
   ip?: string | null | undefined;
   result?: unknown;
+  /** The length of the result's JSON text when the gateway already holds it (saves serialising a large result to measure it). */
+  resultLength?: number | undefined;
 };
 
 /** One change made by an administrator: who, what, and the state before and after (secrets by name only). */
@@ -126,7 +128,7 @@ export class AuditLog {
     for (let i = 0; i < this.listeners.length; i++) this.listeners[i]!(entry);
     if (!this.enabled) return Promise.resolve();
     const args = this.redactor.capture(entry.arguments, this.limit);
-    const result = entry.result === undefined ? undefined : this.redactor.capture(entry.result, this.limit);
+    const result = entry.result === undefined ? undefined : this.redactor.capture(entry.result, this.limit, entry.resultLength);
     return this.enqueue({
       at: entry.at,
       kind: "mcp",

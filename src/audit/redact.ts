@@ -75,14 +75,16 @@ export class Redactor {
 
   /**
    * The payload as stored: redacted JSON cut at `limit` characters, and the
-   * size of its full JSON (before redaction). Undefined stays null.
+   * size of its full JSON (before redaction; `knownSize` when the caller
+   * already has its text). Undefined stays null.
    */
-  capture(value: unknown, limit: number): { json: string | null; size: number | null } {
+  capture(value: unknown, limit: number, knownSize?: number): { json: string | null; size: number | null } {
     if (value === undefined) return { json: null, size: null };
     const state: Budget = { left: limit, cut: false, changed: false };
     const json = this.jsonWithin(value, state, 0);
-    if (!state.cut) return { json, size: state.changed ? fullSize(value) : json.length };
-    return { json: `${json}…[cut at ${limit} characters]`, size: fullSize(value) };
+    if (!state.cut) return { json, size: state.changed ? (knownSize ?? fullSize(value)) : json.length };
+    // ASCII marker: one non-Latin-1 character would make the whole stored text a two-byte string to hash and bind.
+    return { json: `${json}...[cut at ${limit} characters]`, size: knownSize ?? fullSize(value) };
   }
 
   /** JSON text of `value`, stopping once `budget.left` characters are spent (strings are cut inside). */

@@ -6,7 +6,7 @@ import { noteFrameText } from "./upstream-session.ts";
 
 const GET_STREAM_RETRY_MS = 2000;
 /** Longest event accepted from an upstream, as for stdio lines. */
-const MAX_EVENT_CHARS = 10 * 1024 * 1024;
+const MAX_EVENT_BYTES = 10 * 1024 * 1024;
 
 /**
  * The client side of Streamable HTTP for upstream connectors. It replaces the
@@ -21,11 +21,18 @@ export class StreamableHttpUpstreamTransport implements Transport {
   onerror?: (error: Error) => void;
   sessionId?: string;
   private protocolVersion: string | undefined;
+  /** Ends the GET stream and the session's DELETE; each request has its own controller below. */
   private readonly abort = new AbortController();
   private closed = false;
   private getStreamOpen = false;
-  /** One abort per outstanding request, so a timed-out or cancelled call releases its HTTP exchange. */
-  private readonly requestAborts = new Map<string | number, AbortController>();
+  /**
+   * One abort per exchange in flight, so a timed-out or cancelled call releases
+   * its HTTP exchange and close() ends them all (cheaper than combining each
+   * request's signal with the transport's).
+   */
+  private readonly exchanges = new Map<string | number | symbol, AbortController>();
+  /** The POST headers for the current session and version, built once per change. */
+  private postHeaders: Record<string, string> | undefined;
 
   constructor(
     private readonly url: URL,
@@ -37,6 +44,7 @@ export class StreamableHttpUpstreamTransport implements Transport {
 
   setProtocolVersion(version: string): void {
     this.protocolVersion = version;
+    this.postHeaders = undefined;
   }
 
   private headers(accept: string): Record<string, string> {
@@ -48,35 +56,34 @@ export class StreamableHttpUpstreamTransport implements Transport {
 
   async send(message: JSONRPCMessage): Promise<void> {
     if (this.closed) throw new MintgateError("upstream_failed", `Connector "${this.name}" is closed.`);
-    const headers = this.headers("application/json, text/event-stream");
-    headers["content-type"] = "application/json";
+    this.postHeaders ??= { ...this.headers("application/json, text/event-stream"), "content-type": "application/json" };
     const { id, method } = message as { id?: string | number; method?: string };
     const requestId = method !== undefined && id !== undefined ? id : undefined;
-    let signal = this.abort.signal;
-    if (requestId !== undefined) {
-      const own = new AbortController();
-      this.requestAborts.set(requestId, own);
-      signal = AbortSignal.any([this.abort.signal, own.signal]);
-    }
+    const key = requestId ?? Symbol();
+    const own = new AbortController();
+    this.exchanges.set(key, own);
     // No redirects: fetch would carry custom credential headers to wherever they point.
     let response: Response;
     try {
-      response = await fetch(this.url, { method: "POST", headers, body: JSON.stringify(message), signal, redirect: "error" });
+      response = await fetch(this.url, { method: "POST", headers: this.postHeaders, body: JSON.stringify(message), signal: own.signal, redirect: "error" });
     } catch (error) {
-      if (requestId !== undefined) this.requestAborts.delete(requestId);
+      this.exchanges.delete(key);
       throw error;
     }
     const sessionId = response.headers.get("mcp-session-id");
-    if (sessionId) this.sessionId = sessionId;
+    if (sessionId && sessionId !== this.sessionId) {
+      this.sessionId = sessionId;
+      this.postHeaders = undefined;
+    }
     if (response.status === 202) {
-      if (requestId !== undefined) this.requestAborts.delete(requestId);
+      this.exchanges.delete(key);
       await response.body?.cancel();
       // Once the handshake is done, listen for the upstream's own notifications.
-      if ((message as { method?: string }).method === "notifications/initialized") this.openGetStream();
+      if (method === "notifications/initialized") this.openGetStream();
       return;
     }
     if (!response.ok) {
-      if (requestId !== undefined) this.requestAborts.delete(requestId);
+      this.exchanges.delete(key);
       const text = (await response.text().catch(() => "")).slice(0, 200);
       if (response.status === 404 && this.sessionId) {
         // The upstream forgot our session: the connector reconnects.
@@ -88,16 +95,16 @@ export class StreamableHttpUpstreamTransport implements Transport {
     if (type.includes("text/event-stream")) {
       // The answer may take a while (progress first); read it without holding up send().
       void this.readEvents(response.body!, requestId).then((answered) => {
+        this.exchanges.delete(key);
         if (requestId === undefined) return;
-        this.requestAborts.delete(requestId);
-        if (!answered && !signal.aborted && !this.closed) {
+        if (!answered && !own.signal.aborted && !this.closed) {
           // The stream ended without the answer: fail the call now rather than at its timeout.
           this.onmessage?.({ jsonrpc: "2.0", id: requestId, error: { code: -32000, message: "the upstream ended its reply without an answer" } });
         }
       });
       return;
     }
-    if (requestId !== undefined) this.requestAborts.delete(requestId);
+    this.exchanges.delete(key);
     const body = await response.text();
     if (body === "") return;
     const parsed = JSON.parse(body) as JSONRPCMessage | JSONRPCMessage[];
@@ -107,14 +114,16 @@ export class StreamableHttpUpstreamTransport implements Transport {
 
   /** The request `id` was given up (timeout or cancellation): end its HTTP exchange. */
   abandonRequest(id: string | number): void {
-    this.requestAborts.get(id)?.abort();
-    this.requestAborts.delete(id);
+    this.exchanges.get(id)?.abort();
+    this.exchanges.delete(id);
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     this.abort.abort();
+    for (const exchange of this.exchanges.values()) exchange.abort();
+    this.exchanges.clear();
     if (this.sessionId) {
       // Tell the upstream the session is over; a failure here changes nothing.
       await fetch(this.url, { method: "DELETE", headers: this.headers("application/json"), signal: AbortSignal.timeout(2000) }).catch(() => {});
@@ -146,39 +155,33 @@ export class StreamableHttpUpstreamTransport implements Transport {
   /**
    * Reads an SSE body, handing each event's data (one JSON-RPC message) to
    * onmessage. Resolves to whether the answer to `answering` came through.
+   * Events are found in the bytes and each is decoded once, so a large answer
+   * is not decoded, searched and copied again with every chunk.
    */
   private async readEvents(body: ReadableStream<Uint8Array>, answering?: string | number): Promise<boolean> {
-    const decoder = new TextDecoder();
-    let buffer = "";
+    const reader = body.getReader();
+    const events = new SseEventSplitter();
     let answered = false;
     try {
-      for await (const chunk of body) {
-        // Look for the end of an event only in what is new (plus the 3 characters a "\r\n\r\n" may straddle).
-        let searchFrom = Math.max(0, buffer.length - 3);
-        buffer += decoder.decode(chunk, { stream: true });
-        let end: number;
-        while ((end = eventEnd(buffer, searchFrom)) !== -1) {
-          const event = buffer.slice(0, end);
-          buffer = buffer.slice(end).replace(/^(\r?\n){1,2}/, "");
-          searchFrom = 0;
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        for (const event of events.push(value)) {
           const id = this.dispatchEvent(event);
           if (id !== undefined && id === answering) answered = true;
         }
-        if (buffer.length > MAX_EVENT_CHARS) throw new Error(`an event from the upstream is longer than ${MAX_EVENT_CHARS} characters`);
+        if (events.pending > MAX_EVENT_BYTES) throw new Error(`an event from the upstream is longer than ${MAX_EVENT_BYTES} bytes`);
       }
     } catch (error) {
       if (!this.closed && (error as Error).name !== "AbortError") this.onerror?.(error as Error);
-      await body.cancel().catch(() => {});
+      await reader.cancel().catch(() => {});
     }
     return answered;
   }
 
   /** Hands one event's message on; returns its id when it is a response. */
   private dispatchEvent(event: string): string | number | undefined {
-    let data = "";
-    for (const line of event.split(/\r?\n/)) {
-      if (line.startsWith("data:")) data += (data === "" ? "" : "\n") + line.slice(line[5] === " " ? 6 : 5);
-    }
+    const data = eventData(event);
     if (data === "") return undefined; // priming events, comments, keep-alives
     let message: JSONRPCMessage;
     try {
@@ -194,11 +197,75 @@ export class StreamableHttpUpstreamTransport implements Transport {
   }
 }
 
-/** Where the first complete SSE event in `buffer` ends (before its blank line), or -1. */
-function eventEnd(buffer: string, from = 0): number {
-  const lf = buffer.indexOf("\n\n", from);
-  const crlf = buffer.indexOf("\r\n\r\n", from);
-  if (lf === -1) return crlf;
-  if (crlf === -1) return lf;
-  return Math.min(lf, crlf);
+const LF = 10;
+const CR = 13;
+
+/**
+ * Cuts an SSE byte stream into events (the text before each blank line).
+ * The bytes of an unfinished event are held as they came and joined once,
+ * when its end arrives, so a large answer in many chunks is copied once.
+ */
+export class SseEventSplitter {
+  private held: Uint8Array[] = [];
+  /** Bytes held for the event not yet ended. */
+  pending = 0;
+  /** The held bytes' last three: a blank line may straddle two chunks. */
+  private tail: Uint8Array = new Uint8Array(0);
+  private readonly decoder = new TextDecoder();
+
+  /** The events completed by `chunk`, as text. */
+  push(chunk: Uint8Array): string[] {
+    const probe = this.tail.length > 0 ? Buffer.concat([this.tail, chunk]) : chunk;
+    let hit = blankLine(probe, 0);
+    if (hit === -1) {
+      this.held.push(chunk);
+      this.pending += chunk.length;
+      this.tail = probe.subarray(Math.max(0, probe.length - 3));
+      return [];
+    }
+    // Positions in `probe` are `shift` bytes behind the same positions in all the bytes.
+    const shift = this.pending - this.tail.length;
+    const bytes = this.held.length > 0 ? Buffer.concat([...this.held, chunk], this.pending + chunk.length) : chunk;
+    const events = [this.decoder.decode(bytes.subarray(0, hit.at + shift))];
+    let start = hit.after + shift;
+    while ((hit = blankLine(bytes, start)) !== -1) {
+      events.push(this.decoder.decode(bytes.subarray(start, hit.at)));
+      start = hit.after;
+    }
+    const rest = bytes.subarray(start);
+    this.held = rest.length > 0 ? [rest] : [];
+    this.pending = rest.length;
+    this.tail = rest.subarray(Math.max(0, rest.length - 3));
+    return events;
+  }
+}
+
+/** The first blank line at or after `from`: where the event before it ends and the next begins; -1 if none yet. */
+function blankLine(bytes: Uint8Array, from: number): { at: number; after: number } | -1 {
+  for (let i = bytes.indexOf(LF, from); i !== -1; i = bytes.indexOf(LF, i + 1)) {
+    // "\n\n", "\n\r\n" (the line before ended in LF or CRLF; a lone CR as a line end is not used by MCP servers)
+    if (bytes[i + 1] === LF) return { at: i > 0 && bytes[i - 1] === CR ? i - 1 : i, after: i + 2 };
+    if (bytes[i + 1] === CR && bytes[i + 2] === LF) return { at: i > 0 && bytes[i - 1] === CR ? i - 1 : i, after: i + 3 };
+    if (i + 2 >= bytes.length) break;
+  }
+  return -1;
+}
+
+/** An event's data: its `data:` lines joined by newlines ("" when it has none). */
+function eventData(event: string): string {
+  // The usual event, `event: message\ndata: {...}`, has one data line: take it without splitting the rest.
+  const first = event.startsWith("data:") ? 0 : event.indexOf("\ndata:") + 1;
+  if (first === 0 && !event.startsWith("data:")) return "";
+  const next = event.indexOf("\ndata:", first + 5);
+  if (next === -1) {
+    let end = event.indexOf("\n", first);
+    if (end === -1) end = event.length;
+    if (event.charCodeAt(end - 1) === CR) end--;
+    return event.slice(first + (event.charCodeAt(first + 5) === 32 ? 6 : 5), end);
+  }
+  let data = "";
+  for (const line of event.split(/\r?\n/)) {
+    if (line.startsWith("data:")) data += (data === "" ? "" : "\n") + line.slice(line[5] === " " ? 6 : 5);
+  }
+  return data;
 }

@@ -3,7 +3,7 @@ import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
 import type { CallOutcome, CallRecorder, McpRequestEntry } from "../audit/index.ts";
 import { decide, type Subject } from "../policy/index.ts";
 import type { Principal } from "../auth/index.ts";
-import { UpstreamRpcError, type Connector } from "../connectors/index.ts";
+import { resultText, UpstreamRpcError, type Connector } from "../connectors/index.ts";
 import { forbidden, JSON_RPC, jsonRpcCodeOf, MintgateError, publicMessageOf } from "../errors/index.ts";
 import { log } from "../log/index.ts";
 import { VERSION } from "../version.ts";
@@ -185,7 +185,7 @@ export class GatewaySession {
       userId: principal.userId ?? this.subject.userId,
       clientId: principal.clientId ?? null,
       ip: principal.ip ?? null,
-      ...(note.result === undefined ? {} : { result: note.result }),
+      ...(note.result === undefined ? {} : { result: note.result, resultLength: resultText.get(note.result as object)?.length }),
     };
     return this.recorder.record(entry);
   }

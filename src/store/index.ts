@@ -22,7 +22,7 @@ export type { AccessTokenRow } from "./repositories/access-tokens.ts";
 export type { CallRecord, CallOutcome } from "./repositories/call-records.ts";
 export type { ToolApproval } from "./repositories/gateway-config.ts";
 export type { AuthEventRow, NewAuthEvent } from "./repositories/auth-events.ts";
-export { auditHash, appendAuditRows, GENESIS_HASH } from "./repositories/audit-records.ts";
+export { auditHash, legacyAuditHash, appendAuditRows, GENESIS_HASH } from "./repositories/audit-records.ts";
 export type { AuditRow, NewAuditRow, AuditKind, AuditOutcome, AuditFilter, AuditCheckpointRow, AuditRecordRepository } from "./repositories/audit-records.ts";
 export type { UserRow, UserIdentityRow, UserGroupRow } from "./repositories/users.ts";
 export type { IdentityProviderRow } from "./repositories/identity-providers.ts";

@@ -55,10 +55,32 @@ const COLUMNS =
 const CHECKPOINT_COLUMNS = "id, at, last_id AS lastId, last_hash AS lastHash, last_at AS lastAt, deleted, key_version AS keyVersion, signature";
 
 /**
- * The canonical content a record's hash covers: every column but the hash,
- * in a fixed order, as JSON. Changing this breaks every existing chain.
+ * A record's hash (format 2): every column but the hash, in a fixed order.
+ * The short columns are hashed as JSON, then the payload columns (arguments,
+ * result, detail: JSON text of up to 16 KiB each) as their own text, each
+ * preceded in the JSON by its length, so no boundary can move. Hashing the
+ * payloads as they are, rather than as escaped strings inside the JSON, saves
+ * the JSON escaping of 32 KiB on a large call. Changing this breaks every
+ * existing chain: add a format instead (verification accepts `legacyAuditHash`).
  */
 export function auditHash(row: Omit<AuditRow, "hash">): string {
+  const hasher = new Bun.CryptoHasher("sha256");
+  hasher.update(
+    JSON.stringify([
+      2, row.id, row.at, row.kind, row.person, row.userId, row.clientId, row.tokenId, row.ip, row.sessionId, row.virtualMcp, row.connector, row.method,
+      row.exposedName, row.upstreamName, row.resultSize, row.outcome, row.error, row.durationMs, row.prevHash,
+      row.arguments?.length ?? -1, row.result?.length ?? -1, row.detail?.length ?? -1,
+    ]),
+  );
+  // JSON.stringify escapes lone surrogates, so these texts encode to UTF-8 without loss and the lengths fix the split.
+  if (row.arguments !== null) hasher.update(row.arguments);
+  if (row.result !== null) hasher.update(row.result);
+  if (row.detail !== null) hasher.update(row.detail);
+  return hasher.digest("hex");
+}
+
+/** Format 1, which sealed records written before format 2: the whole row as one JSON array. */
+export function legacyAuditHash(row: Omit<AuditRow, "hash">): string {
   const canonical = JSON.stringify([
     1, row.id, row.at, row.kind, row.person, row.userId, row.clientId, row.tokenId, row.ip, row.sessionId, row.virtualMcp, row.connector, row.method,
     row.exposedName, row.upstreamName, row.arguments, row.result, row.resultSize, row.outcome, row.error, row.durationMs, row.detail, row.prevHash,
