@@ -1,5 +1,6 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { StreamableHttpUpstreamTransport, SseEventSplitter } from "../src/connectors/http-transport.ts";
+import { Http1Client } from "../src/connectors/http1-client.ts";
 import { UpstreamSession } from "../src/connectors/upstream-session.ts";
 
 describe("SSE events from an upstream", () => {
@@ -60,5 +61,166 @@ describe("SSE events from an upstream", () => {
     expect(progress).toEqual([1]);
     expect((result.content as { text: string }[])[0]!.text).toBe(big);
     await session.close();
+  });
+});
+
+/** A raw TCP stand-in for an upstream: `answer` is called with each request's text and the count of requests on its connection. */
+function rawUpstream(answer: (request: string, nthOnConnection: number, socket: { write(text: string): void; end(): void; terminate(): void }) => void) {
+  let connections = 0;
+  const server = Bun.listen<{ buffer: string; count: number }>({
+    hostname: "127.0.0.1",
+    port: 0,
+    socket: {
+      open(socket) {
+        connections++;
+        socket.data = { buffer: "", count: 0 };
+      },
+      data(socket, data) {
+        // Bytes as latin1 characters, so lengths count bytes as Content-Length does.
+        socket.data.buffer += data.toString("latin1");
+        for (;;) {
+          const headEnd = socket.data.buffer.indexOf("\r\n\r\n");
+          if (headEnd === -1) return;
+          const length = Number(/content-length: (\d+)/i.exec(socket.data.buffer.slice(0, headEnd))?.[1] ?? 0);
+          if (socket.data.buffer.length < headEnd + 4 + length) return;
+          const request = Buffer.from(socket.data.buffer.slice(0, headEnd + 4 + length), "latin1").toString();
+          socket.data.buffer = socket.data.buffer.slice(headEnd + 4 + length);
+          answer(request, ++socket.data.count, { write: (text) => void socket.write(text), end: () => socket.end(), terminate: () => socket.terminate() });
+        }
+      },
+    },
+  });
+  return { url: new URL(`http://127.0.0.1:${server.port}/mcp?x=1`), connections: () => connections, stop: () => server.stop(true) };
+}
+
+/** Sends one request through the client and collects the reply. */
+function exchange(client: Http1Client, body: string, options: { abortAfterHead?: boolean } = {}) {
+  return new Promise<{ status: number; headers: Map<string, string>; body: string }>((resolve, reject) => {
+    let status = 0;
+    let headers = new Map<string, string>();
+    const parts: Uint8Array[] = [];
+    const sent = client.request("POST", { "content-type": "application/json" }, body, {
+      head(code, map) {
+        status = code;
+        headers = map;
+        if (options.abortAfterHead) sent.abort();
+      },
+      chunk: (bytes) => parts.push(bytes),
+      end: () => resolve({ status, headers, body: Buffer.concat(parts).toString() }),
+      fail: reject,
+    });
+  });
+}
+
+describe("the HTTP/1.1 client for plain-http upstreams", () => {
+  test("keeps the connection alive across requests and reads Content-Length bodies, with Host, path and query as given", async () => {
+    const seen: string[] = [];
+    const upstream = rawUpstream((request, _n, socket) => {
+      seen.push(request);
+      const body = JSON.stringify({ echo: request.slice(request.indexOf("\r\n\r\n") + 4) });
+      socket.write(`HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+    });
+    const client = new Http1Client(upstream.url);
+    try {
+      for (const text of ['{"a":"é"}', '{"b":2}', '{"c":3}']) {
+        const reply = await exchange(client, text);
+        expect(reply.status).toBe(200);
+        expect(reply.headers.get("content-type")).toBe("application/json");
+        expect(JSON.parse(reply.body)).toEqual({ echo: text });
+      }
+      expect(upstream.connections()).toBe(1);
+      expect(seen[0]).toStartWith(`POST /mcp?x=1 HTTP/1.1\r\nhost: ${upstream.url.host}\r\ncontent-type: application/json\r\ncontent-length: 10\r\n\r\n`);
+    } finally {
+      client.close();
+      upstream.stop();
+    }
+  });
+
+  test("a request body larger than the socket takes at once goes out whole", async () => {
+    const upstream = rawUpstream((request, _n, socket) => {
+      const body = String(Buffer.byteLength(request.slice(request.indexOf("\r\n\r\n") + 4)));
+      socket.write(`HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+    });
+    const client = new Http1Client(upstream.url);
+    try {
+      const big = JSON.stringify({ text: "ab€".repeat(2_000_000) });
+      expect((await exchange(client, big)).body).toBe(String(Buffer.byteLength(big)));
+    } finally {
+      client.close();
+      upstream.stop();
+    }
+  });
+
+  test("skips an interim 1xx response and decodes a chunked body written a few bytes at a time", async () => {
+    const upstream = rawUpstream((_request, _n, socket) => {
+      const wire = "HTTP/1.1 103 Early Hints\r\nLink: </x>\r\n\r\nHTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\n7\r\n, world\r\n0\r\nX-Trailer: t\r\n\r\n";
+      void (async () => {
+        for (let i = 0; i < wire.length; i += 3) {
+          socket.write(wire.slice(i, i + 3));
+          await Bun.sleep(0);
+        }
+      })();
+    });
+    const client = new Http1Client(upstream.url);
+    try {
+      const first = await exchange(client, "{}");
+      expect(first).toMatchObject({ status: 200, body: "hello, world" });
+      // The trailer was read to its end, so the connection is clean for the next exchange.
+      expect(await exchange(client, "{}")).toMatchObject({ status: 200, body: "hello, world" });
+      expect(upstream.connections()).toBe(1);
+    } finally {
+      client.close();
+      upstream.stop();
+    }
+  });
+
+  test("sends a request again, once, on a new connection when a kept-alive one was closed before any reply", async () => {
+    const upstream = rawUpstream((_request, n, socket) => {
+      // The race a keep-alive timeout makes: the server closes a connection just as the next request arrives.
+      if (n === 2) return socket.terminate();
+      socket.write("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+    });
+    const client = new Http1Client(upstream.url);
+    try {
+      expect((await exchange(client, "{}")).body).toBe("ok");
+      expect((await exchange(client, "{}")).body).toBe("ok");
+      expect(upstream.connections()).toBe(2);
+    } finally {
+      client.close();
+      upstream.stop();
+    }
+  });
+
+  test("fails an exchange whose connection ends mid-body, and does not reuse a connection the server said it would close", async () => {
+    const upstream = rawUpstream((request, _n, socket) => {
+      if (request.includes('"cut"')) {
+        socket.write("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npartial");
+        return socket.end();
+      }
+      socket.write("HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok");
+    });
+    const client = new Http1Client(upstream.url);
+    try {
+      await expect(exchange(client, '{"cut":1}')).rejects.toThrow(/before the reply was complete/);
+      expect((await exchange(client, "{}")).body).toBe("ok");
+      expect((await exchange(client, "{}")).body).toBe("ok");
+      expect(upstream.connections()).toBe(3);
+    } finally {
+      client.close();
+      upstream.stop();
+    }
+  });
+
+  test("an aborted exchange fails with an AbortError and its connection is not used again", async () => {
+    const upstream = rawUpstream((_request, _n, socket) => socket.write("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n"));
+    const client = new Http1Client(upstream.url);
+    try {
+      await expect(exchange(client, "{}", { abortAfterHead: true })).rejects.toMatchObject({ name: "AbortError" });
+      await expect(exchange(client, "{}", { abortAfterHead: true })).rejects.toMatchObject({ name: "AbortError" });
+      expect(upstream.connections()).toBe(2);
+    } finally {
+      client.close();
+      upstream.stop();
+    }
   });
 });

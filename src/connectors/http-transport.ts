@@ -2,6 +2,7 @@ import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
 import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
 import { MintgateError } from "../errors/index.ts";
 import { log } from "../log/index.ts";
+import { Http1Client, type Exchange } from "./http1-client.ts";
 import { noteFrameText } from "./upstream-session.ts";
 
 const GET_STREAM_RETRY_MS = 2000;
@@ -28,17 +29,22 @@ export class StreamableHttpUpstreamTransport implements Transport {
   /**
    * One abort per exchange in flight, so a timed-out or cancelled call releases
    * its HTTP exchange and close() ends them all (cheaper than combining each
-   * request's signal with the transport's).
+   * request's signal with the transport's). An exchange no longer here was aborted.
    */
-  private readonly exchanges = new Map<string | number | symbol, AbortController>();
+  private readonly exchanges = new Map<string | number | symbol, { abort(): void }>();
   /** The POST headers for the current session and version, built once per change. */
   private postHeaders: Record<string, string> | undefined;
+
+  /** Plain-http upstreams not behind a proxy: POSTs go over the event loop's own sockets (see Http1Client). */
+  private readonly http1: Http1Client | undefined;
 
   constructor(
     private readonly url: URL,
     private readonly extraHeaders: Record<string, string>,
     private readonly name: string,
-  ) {}
+  ) {
+    if (url.protocol === "http:" && !proxyConfigured()) this.http1 = new Http1Client(url);
+  }
 
   async start(): Promise<void> {}
 
@@ -60,70 +66,92 @@ export class StreamableHttpUpstreamTransport implements Transport {
     const { id, method } = message as { id?: string | number; method?: string };
     const requestId = method !== undefined && id !== undefined ? id : undefined;
     const key = requestId ?? Symbol();
-    const own = new AbortController();
-    this.exchanges.set(key, own);
-    // No redirects: fetch would carry custom credential headers to wherever they point.
-    let response: Response;
+    const body = JSON.stringify(message);
+    let reply: PostReply;
     try {
-      response = await fetch(this.url, { method: "POST", headers: this.postHeaders, body: JSON.stringify(message), signal: own.signal, redirect: "error" });
+      reply = this.http1 ? await http1Post(this.http1, this.postHeaders, body, (exchange) => this.exchanges.set(key, exchange)) : await this.fetchPost(body, key);
     } catch (error) {
       this.exchanges.delete(key);
       throw error;
     }
-    const sessionId = response.headers.get("mcp-session-id");
+    const sessionId = reply.header("mcp-session-id");
     if (sessionId && sessionId !== this.sessionId) {
       this.sessionId = sessionId;
       this.postHeaders = undefined;
     }
-    if (response.status === 202) {
+    if (reply.status === 202) {
+      await reply.discard();
       this.exchanges.delete(key);
-      await response.body?.cancel();
       // Once the handshake is done, listen for the upstream's own notifications.
       if (method === "notifications/initialized") this.openGetStream();
       return;
     }
-    if (!response.ok) {
+    if (reply.status < 200 || reply.status > 299) {
+      const text = (await reply.text().catch(() => "")).slice(0, 200);
       this.exchanges.delete(key);
-      const text = (await response.text().catch(() => "")).slice(0, 200);
-      if (response.status === 404 && this.sessionId) {
+      if (reply.status === 404 && this.sessionId) {
         // The upstream forgot our session: the connector reconnects.
         void this.close();
       }
-      throw new MintgateError("upstream_failed", `Connector "${this.name}" answered HTTP ${response.status}${text ? `: ${text}` : ""}`);
+      throw new MintgateError("upstream_failed", `Connector "${this.name}" answered HTTP ${reply.status}${text ? `: ${text}` : ""}`);
     }
-    const type = response.headers.get("content-type") ?? "";
-    if (type.includes("text/event-stream")) {
+    if ((reply.header("content-type") ?? "").includes("text/event-stream")) {
       // The answer may take a while (progress first); read it without holding up send().
-      void this.readEvents(response.body!, requestId).then((answered) => {
-        this.exchanges.delete(key);
-        if (requestId === undefined) return;
-        if (!answered && !own.signal.aborted && !this.closed) {
-          // The stream ended without the answer: fail the call now rather than at its timeout.
-          this.onmessage?.({ jsonrpc: "2.0", id: requestId, error: { code: -32000, message: "the upstream ended its reply without an answer" } });
-        }
-      });
+      let answered = false;
+      void reply
+        .events((event) => {
+          const answer = this.dispatchEvent(event);
+          if (answer !== undefined && answer === requestId) answered = true;
+        })
+        .catch((error: Error) => {
+          if (!this.closed && error.name !== "AbortError") this.onerror?.(error);
+        })
+        .then(() => {
+          const aborted = this.exchanges.get(key) === undefined;
+          this.exchanges.delete(key);
+          if (requestId !== undefined && !answered && !aborted && !this.closed) {
+            // The stream ended without the answer: fail the call now rather than at its timeout.
+            this.onmessage?.({ jsonrpc: "2.0", id: requestId, error: { code: -32000, message: "the upstream ended its reply without an answer" } });
+          }
+        });
       return;
     }
-    this.exchanges.delete(key);
-    const body = await response.text();
-    if (body === "") return;
-    const parsed = JSON.parse(body) as JSONRPCMessage | JSONRPCMessage[];
-    if (!Array.isArray(parsed)) noteFrameText(parsed, body);
+    const text = await reply.text().finally(() => this.exchanges.delete(key));
+    if (text === "") return;
+    const parsed = JSON.parse(text) as JSONRPCMessage | JSONRPCMessage[];
+    if (!Array.isArray(parsed)) noteFrameText(parsed, text);
     for (const item of Array.isArray(parsed) ? parsed : [parsed]) this.onmessage?.(item);
+  }
+
+  /** A POST through fetch (https upstreams, proxies). No redirects: fetch would carry custom credential headers to wherever they point. */
+  private async fetchPost(body: string, key: string | number | symbol): Promise<PostReply> {
+    const own = new AbortController();
+    this.exchanges.set(key, own);
+    const response = await fetch(this.url, { method: "POST", headers: this.postHeaders, body, signal: own.signal, redirect: "error" });
+    return {
+      status: response.status,
+      header: (name) => response.headers.get(name),
+      text: () => response.text(),
+      discard: async () => void (await response.body?.cancel()),
+      events: (onEvent) => (response.body ? readSse(response.body, onEvent) : Promise.resolve()),
+    };
   }
 
   /** The request `id` was given up (timeout or cancellation): end its HTTP exchange. */
   abandonRequest(id: string | number): void {
-    this.exchanges.get(id)?.abort();
+    const exchange = this.exchanges.get(id);
     this.exchanges.delete(id);
+    exchange?.abort();
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     this.abort.abort();
-    for (const exchange of this.exchanges.values()) exchange.abort();
+    const exchanges = [...this.exchanges.values()];
     this.exchanges.clear();
+    for (const exchange of exchanges) exchange.abort();
+    this.http1?.close();
     if (this.sessionId) {
       // Tell the upstream the session is over; a failure here changes nothing.
       await fetch(this.url, { method: "DELETE", headers: this.headers("application/json"), signal: AbortSignal.timeout(2000) }).catch(() => {});
@@ -142,7 +170,7 @@ export class StreamableHttpUpstreamTransport implements Transport {
             await response.body?.cancel();
             return; // the upstream offers no stream; list changes then arrive only with replies
           }
-          await this.readEvents(response.body);
+          await readSse(response.body, (event) => void this.dispatchEvent(event));
         } catch (error) {
           if (this.closed) return;
           log.debug("upstream event stream dropped", { connector: this.name, error: (error as Error).message });
@@ -150,33 +178,6 @@ export class StreamableHttpUpstreamTransport implements Transport {
         await Bun.sleep(GET_STREAM_RETRY_MS);
       }
     })().finally(() => (this.getStreamOpen = false));
-  }
-
-  /**
-   * Reads an SSE body, handing each event's data (one JSON-RPC message) to
-   * onmessage. Resolves to whether the answer to `answering` came through.
-   * Events are found in the bytes and each is decoded once, so a large answer
-   * is not decoded, searched and copied again with every chunk.
-   */
-  private async readEvents(body: ReadableStream<Uint8Array>, answering?: string | number): Promise<boolean> {
-    const reader = body.getReader();
-    const events = new SseEventSplitter();
-    let answered = false;
-    try {
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done) break;
-        for (const event of events.push(value)) {
-          const id = this.dispatchEvent(event);
-          if (id !== undefined && id === answering) answered = true;
-        }
-        if (events.pending > MAX_EVENT_BYTES) throw new Error(`an event from the upstream is longer than ${MAX_EVENT_BYTES} bytes`);
-      }
-    } catch (error) {
-      if (!this.closed && (error as Error).name !== "AbortError") this.onerror?.(error as Error);
-      await reader.cancel().catch(() => {});
-    }
-    return answered;
   }
 
   /** Hands one event's message on; returns its id when it is a response. */
@@ -199,6 +200,89 @@ export class StreamableHttpUpstreamTransport implements Transport {
 
 const LF = 10;
 const CR = 13;
+
+/** An upstream's answer to a POST, whichever client carried it. */
+interface PostReply {
+  status: number;
+  header(name: string): string | null;
+  /** The whole body as text. */
+  text(): Promise<string>;
+  /** Hands on each SSE event of the body as it arrives; resolves when the body ends. */
+  events(onEvent: (event: string) => void): Promise<void>;
+  discard(): Promise<void>;
+}
+
+/** Reads an SSE body from a stream, handing on each event as it completes. */
+async function readSse(body: ReadableStream<Uint8Array>, onEvent: (event: string) => void): Promise<void> {
+  const reader = body.getReader();
+  const splitter = new SseEventSplitter();
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) return;
+      for (const event of splitter.push(value)) onEvent(event);
+      if (splitter.pending > MAX_EVENT_BYTES) throw new Error(`an event from the upstream is longer than ${MAX_EVENT_BYTES} bytes`);
+    }
+  } catch (error) {
+    await reader.cancel().catch(() => {});
+    throw error;
+  }
+}
+
+/**
+ * A POST through the HTTP/1.1 client. Resolves once the head is in; body
+ * bytes that arrive before the caller chooses how to read them are held.
+ */
+function http1Post(client: Http1Client, headers: Record<string, string>, body: string, track: (exchange: Exchange) => void): Promise<PostReply> {
+  return new Promise<PostReply>((resolveHead, rejectHead) => {
+    let held: Uint8Array[] = [];
+    let finished: Error | true | undefined;
+    let sink: { chunk(bytes: Uint8Array): void; end(): void; fail(error: Error): void } | undefined;
+    const consume = (onChunk: (bytes: Uint8Array) => void) =>
+      new Promise<void>((resolve, reject) => {
+        sink = { chunk: onChunk, end: resolve, fail: reject };
+        for (const bytes of held) onChunk(bytes);
+        held = [];
+        if (finished === true) resolve();
+        else if (finished) reject(finished);
+      });
+    const exchange = client.request("POST", headers, body, {
+      head(status, map) {
+        resolveHead({
+          status,
+          header: (name) => map.get(name) ?? null,
+          text: async () => {
+            const parts: Uint8Array[] = [];
+            await consume((bytes) => parts.push(bytes));
+            return parts.length === 1 ? Buffer.from(parts[0]!.buffer, parts[0]!.byteOffset, parts[0]!.byteLength).toString() : Buffer.concat(parts).toString();
+          },
+          discard: () => consume(() => {}),
+          events: (onEvent) => {
+            const splitter = new SseEventSplitter();
+            return consume((bytes) => {
+              for (const event of splitter.push(bytes)) onEvent(event);
+              if (splitter.pending > MAX_EVENT_BYTES) exchange.abort();
+            });
+          },
+        });
+      },
+      chunk(bytes) {
+        if (sink) sink.chunk(bytes);
+        else held.push(bytes);
+      },
+      end() {
+        finished = true;
+        sink?.end();
+      },
+      fail(error) {
+        finished = error;
+        rejectHead(error);
+        sink?.fail(error);
+      },
+    });
+    track(exchange);
+  });
+}
 
 /**
  * Cuts an SSE byte stream into events (the text before each blank line).
@@ -268,4 +352,10 @@ function eventData(event: string): string {
     if (line.startsWith("data:")) data += (data === "" ? "" : "\n") + line.slice(line[5] === " " ? 6 : 5);
   }
   return data;
+}
+
+/** True when the environment routes HTTP through a proxy, which only fetch honours. */
+function proxyConfigured(): boolean {
+  const env = process.env;
+  return Boolean(env.HTTP_PROXY || env.http_proxy || env.ALL_PROXY || env.all_proxy);
 }
