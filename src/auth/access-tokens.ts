@@ -64,6 +64,7 @@ export class AccessTokenService {
    */
   private readonly verified = new Map<string, { row: AccessTokenRow } | { oauth: OAuthTokenLookup }>();
   private verifiedAt = -1;
+  private versionCheckedThisTurn = false;
   /** When each refused token was last recorded: a client retrying a dead token records one event a minute, not one per request. */
   private readonly refusalsRecorded = new Map<string, number>();
   private readonly events: AuthEvents;
@@ -89,10 +90,15 @@ export class AccessTokenService {
 
   /** The stored row of a token, from the cache when the store has not changed since. */
   private lookup(token: string): { row: AccessTokenRow } | { oauth: OAuthTokenLookup } | undefined {
-    const version = this.store.dataVersion();
-    if (version !== this.verifiedAt) {
-      this.verified.clear();
-      this.verifiedAt = version;
+    if (!this.versionCheckedThisTurn) {
+      // Once per turn of the event loop: requests read in the same turn arrived before any later commit could be seen.
+      this.versionCheckedThisTurn = true;
+      setImmediate(() => (this.versionCheckedThisTurn = false));
+      const version = this.store.dataVersion();
+      if (version !== this.verifiedAt) {
+        this.verified.clear();
+        this.verifiedAt = version;
+      }
     }
     const cached = this.verified.get(token);
     if (cached) return cached;
