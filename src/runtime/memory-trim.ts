@@ -7,6 +7,8 @@ const MADV_PAGEOUT = 21;
 /** How long without a request counts as quiet. */
 const QUIET_MS = 1_000;
 const CHECK_EVERY_MS = 250;
+/** Reclaimed per turn of the event loop: about 2 ms of the kernel's time each. */
+const TRIM_SLICE_BYTES = 4n * 1024n * 1024n;
 
 type Madvise = (address: bigint, length: bigint, advice: number) => number;
 
@@ -67,21 +69,32 @@ export class IdleMemoryTrim {
     }
     if (this.trimmed || now - this.quietSince < QUIET_MS) return;
     this.trimmed = true;
-    this.trim();
+    void this.trim();
   }
 
-  /** Reclaims the executable's pages and collects garbage; returns the bytes advised. */
-  trim(): number {
+  /**
+   * Reclaims the executable's pages a slice at a time, one slice per turn of
+   * the event loop, so a request that arrives meanwhile waits for one slice
+   * at most (a few ms), and stops there; then collects garbage. Resolves to
+   * the bytes advised.
+   */
+  async trim(): Promise<number> {
     if (!this.madvise) return 0;
+    const activity = this.activity;
     let advised = 0;
     try {
       for (const region of executableRegions()) {
-        if (this.madvise(region.start, region.end - region.start, MADV_PAGEOUT) === 0) advised += Number(region.end - region.start);
+        for (let start = region.start; start < region.end; start += TRIM_SLICE_BYTES) {
+          if (this.activity !== activity) return advised;
+          const length = region.end - start < TRIM_SLICE_BYTES ? region.end - start : TRIM_SLICE_BYTES;
+          if (this.madvise(start, length, MADV_PAGEOUT) === 0) advised += Number(length);
+          await new Promise<void>((resolve) => setImmediate(resolve));
+        }
       }
     } catch (error) {
       log.debug("could not trim memory", { error: (error as Error).message });
     }
-    Bun.gc(true);
+    if (this.activity === activity) Bun.gc(true);
     return advised;
   }
 }
