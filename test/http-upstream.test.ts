@@ -112,16 +112,26 @@ function exchange(client: Http1Client, body: string, options: { abortAfterHead?:
   });
 }
 
+/** Runs `body` with a client of a raw upstream that answers with `answer`; closes both after. */
+async function withUpstream(answer: Parameters<typeof rawUpstream>[0], body: (client: Http1Client, upstream: ReturnType<typeof rawUpstream>) => Promise<void>): Promise<void> {
+  const upstream = rawUpstream(answer);
+  const client = new Http1Client(upstream.url);
+  try {
+    await body(client, upstream);
+  } finally {
+    client.close();
+    upstream.stop();
+  }
+}
+
 describe("the HTTP/1.1 client for plain-http upstreams", () => {
   test("keeps the connection alive across requests and reads Content-Length bodies, with Host, path and query as given", async () => {
     const seen: string[] = [];
-    const upstream = rawUpstream((request, _n, socket) => {
+    await withUpstream((request, _n, socket) => {
       seen.push(request);
       const body = JSON.stringify({ echo: request.slice(request.indexOf("\r\n\r\n") + 4) });
       socket.write(`HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
-    });
-    const client = new Http1Client(upstream.url);
-    try {
+    }, async (client, upstream) => {
       for (const text of ['{"a":"é"}', '{"b":2}', '{"c":3}']) {
         const reply = await exchange(client, text);
         expect(reply.status).toBe(200);
@@ -130,29 +140,21 @@ describe("the HTTP/1.1 client for plain-http upstreams", () => {
       }
       expect(upstream.connections()).toBe(1);
       expect(seen[0]).toStartWith(`POST /mcp?x=1 HTTP/1.1\r\nhost: ${upstream.url.host}\r\ncontent-type: application/json\r\ncontent-length: 10\r\n\r\n`);
-    } finally {
-      client.close();
-      upstream.stop();
-    }
+    });
   });
 
   test("a request body larger than the socket takes at once goes out whole", async () => {
-    const upstream = rawUpstream((request, _n, socket) => {
+    await withUpstream((request, _n, socket) => {
       const body = String(Buffer.byteLength(request.slice(request.indexOf("\r\n\r\n") + 4)));
       socket.write(`HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
-    });
-    const client = new Http1Client(upstream.url);
-    try {
+    }, async (client) => {
       const big = JSON.stringify({ text: "ab€".repeat(2_000_000) });
       expect((await exchange(client, big)).body).toBe(String(Buffer.byteLength(big)));
-    } finally {
-      client.close();
-      upstream.stop();
-    }
+    });
   });
 
   test("skips an interim 1xx response and decodes a chunked body written a few bytes at a time", async () => {
-    const upstream = rawUpstream((_request, _n, socket) => {
+    await withUpstream((_request, _n, socket) => {
       const wire = "HTTP/1.1 103 Early Hints\r\nLink: </x>\r\n\r\nHTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\n7\r\n, world\r\n0\r\nX-Trailer: t\r\n\r\n";
       void (async () => {
         for (let i = 0; i < wire.length; i += 3) {
@@ -160,67 +162,49 @@ describe("the HTTP/1.1 client for plain-http upstreams", () => {
           await Bun.sleep(0);
         }
       })();
-    });
-    const client = new Http1Client(upstream.url);
-    try {
+    }, async (client, upstream) => {
       const first = await exchange(client, "{}");
       expect(first).toMatchObject({ status: 200, body: "hello, world" });
       // The trailer was read to its end, so the connection is clean for the next exchange.
       expect(await exchange(client, "{}")).toMatchObject({ status: 200, body: "hello, world" });
       expect(upstream.connections()).toBe(1);
-    } finally {
-      client.close();
-      upstream.stop();
-    }
+    });
   });
 
   test("sends a request again, once, on a new connection when a kept-alive one was closed before any reply", async () => {
-    const upstream = rawUpstream((_request, n, socket) => {
+    await withUpstream((_request, n, socket) => {
       // The race a keep-alive timeout makes: the server closes a connection just as the next request arrives.
       if (n === 2) return socket.terminate();
       socket.write("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
-    });
-    const client = new Http1Client(upstream.url);
-    try {
+    }, async (client, upstream) => {
       expect((await exchange(client, "{}")).body).toBe("ok");
       expect((await exchange(client, "{}")).body).toBe("ok");
       expect(upstream.connections()).toBe(2);
-    } finally {
-      client.close();
-      upstream.stop();
-    }
+    });
   });
 
   test("fails an exchange whose connection ends mid-body, and does not reuse a connection the server said it would close", async () => {
-    const upstream = rawUpstream((request, _n, socket) => {
+    await withUpstream((request, _n, socket) => {
       if (request.includes('"cut"')) {
         socket.write("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npartial");
         return socket.end();
       }
       socket.write("HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok");
-    });
-    const client = new Http1Client(upstream.url);
-    try {
+    }, async (client, upstream) => {
       await expect(exchange(client, '{"cut":1}')).rejects.toThrow(/before the reply was complete/);
       expect((await exchange(client, "{}")).body).toBe("ok");
       expect((await exchange(client, "{}")).body).toBe("ok");
       expect(upstream.connections()).toBe(3);
-    } finally {
-      client.close();
-      upstream.stop();
-    }
+    });
   });
 
   test("an aborted exchange fails with an AbortError and its connection is not used again", async () => {
-    const upstream = rawUpstream((_request, _n, socket) => socket.write("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n"));
-    const client = new Http1Client(upstream.url);
-    try {
+    // The body never ends: only the abort ends the exchange.
+    const unfinished = (_request: string, _n: number, socket: { write(text: string): void }) => socket.write("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n");
+    await withUpstream(unfinished, async (client, upstream) => {
       await expect(exchange(client, "{}", { abortAfterHead: true })).rejects.toMatchObject({ name: "AbortError" });
       await expect(exchange(client, "{}", { abortAfterHead: true })).rejects.toMatchObject({ name: "AbortError" });
       expect(upstream.connections()).toBe(2);
-    } finally {
-      client.close();
-      upstream.stop();
-    }
+    });
   });
 });
