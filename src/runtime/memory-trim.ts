@@ -27,6 +27,7 @@ export class IdleMemoryTrim {
   private seenActivity = -1;
   private quietSince = Date.now();
   private trimmed = false;
+  private stopped = false;
   private timer: ReturnType<typeof setInterval> | undefined;
   private readonly madvise: Madvise | undefined;
   private readonly close: () => void = () => {};
@@ -56,6 +57,7 @@ export class IdleMemoryTrim {
   stop(): void {
     clearInterval(this.timer);
     this.timer = undefined;
+    this.stopped = true;
     this.close();
   }
 
@@ -79,13 +81,13 @@ export class IdleMemoryTrim {
    * the bytes advised.
    */
   async trim(): Promise<number> {
-    if (!this.madvise) return 0;
+    if (!this.madvise || this.stopped) return 0;
     const activity = this.activity;
     let advised = 0;
     try {
       for (const region of executableRegions()) {
         for (let start = region.start; start < region.end; start += TRIM_SLICE_BYTES) {
-          if (this.activity !== activity) return advised;
+          if (this.activity !== activity || this.stopped) return advised;
           const length = region.end - start < TRIM_SLICE_BYTES ? region.end - start : TRIM_SLICE_BYTES;
           if (this.madvise(start, length, MADV_PAGEOUT) === 0) advised += Number(length);
           await new Promise<void>((resolve) => setImmediate(resolve));
