@@ -299,16 +299,21 @@ export class SseEventSplitter {
 
   /** The events completed by `chunk`, as text. */
   push(chunk: Uint8Array): string[] {
-    const probe = this.tail.length > 0 ? Buffer.concat([this.tail, chunk]) : chunk;
-    let hit = blankLine(probe, 0);
+    // Positions from here count from the start of the held tail: `shift` bytes behind the same positions in all the bytes.
+    const tail = this.tail;
+    // A blank line that starts in the tail ends within the chunk's first three bytes.
+    let hit = tail.length > 0 ? blankLine(Buffer.concat([tail, chunk.subarray(0, 3)]), 0) : -1;
+    if (hit === -1) {
+      const inChunk = blankLine(chunk, 0);
+      if (inChunk !== -1) hit = { at: inChunk.at + tail.length, after: inChunk.after + tail.length };
+    }
     if (hit === -1) {
       this.held.push(chunk);
       this.pending += chunk.length;
-      this.tail = probe.subarray(Math.max(0, probe.length - 3));
+      this.tail = chunk.length >= 3 ? chunk.subarray(chunk.length - 3) : Buffer.concat([tail, chunk]).subarray(-3);
       return [];
     }
-    // Positions in `probe` are `shift` bytes behind the same positions in all the bytes.
-    const shift = this.pending - this.tail.length;
+    const shift = this.pending - tail.length;
     const bytes = this.held.length > 0 ? Buffer.concat([...this.held, chunk], this.pending + chunk.length) : chunk;
     const events = [this.decoder.decode(bytes.subarray(0, hit.at + shift))];
     let start = hit.after + shift;
@@ -340,11 +345,9 @@ function eventData(event: string): string {
   // The usual event, `event: message\ndata: {...}`, has one data line: take it without splitting the rest.
   const first = event.startsWith("data:") ? 0 : event.indexOf("\ndata:") + 1;
   if (first === 0 && !event.startsWith("data:")) return "";
-  const next = event.indexOf("\ndata:", first + 5);
-  if (next === -1) {
-    let end = event.indexOf("\n", first);
-    if (end === -1) end = event.length;
-    if (event.charCodeAt(end - 1) === CR) end--;
+  if (event.indexOf("\n", first) === -1) {
+    // The data line is the event's last: one scan of it, and no copy.
+    const end = event.charCodeAt(event.length - 1) === CR ? event.length - 1 : event.length;
     return event.slice(first + (event.charCodeAt(first + 5) === 32 ? 6 : 5), end);
   }
   let data = "";
