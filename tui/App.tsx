@@ -1,8 +1,9 @@
-import { Box, Text, useApp, useInput, useStdout } from "ink";
+import { Box, Text, useApp, useStdout } from "ink";
 import { useEffect, useState } from "react";
 import type { AdminClient } from "../src/admin-client/index.ts";
 import { fit } from "./components/text.ts";
 import { SCREENS, type ScreenDefinition } from "./screens/index.ts";
+import { useKeys } from "./components/useKeys.ts";
 
 /** The terminal's size, following resizes. */
 function useTerminalSize(): { columns: number; rows: number } {
@@ -34,7 +35,7 @@ export function App(props: { client: AdminClient; screens?: ScreenDefinition[] }
   const [help, setHelp] = useState(false);
   const [capturing, setCapturing] = useState(false);
 
-  useInput(
+  useKeys(
     (input, key) => {
       if (input === "q" || (key.ctrl && input === "c")) return exit();
       if (input === "?") return setHelp((h) => !h);

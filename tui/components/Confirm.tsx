@@ -1,8 +1,9 @@
-import { Box, Text, useInput } from "ink";
+import { Box, Text } from "ink";
+import { useKeys } from "./useKeys.ts";
 
 /** Asks before a destructive action: y confirms, n or Esc cancels. */
 export function Confirm(props: { message: string; onYes: () => void; onNo: () => void }) {
-  useInput((input, key) => {
+  useKeys((input, key) => {
     if (input === "y" || input === "Y") props.onYes();
     else if (input === "n" || input === "N" || key.escape) props.onNo();
   });

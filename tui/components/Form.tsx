@@ -1,8 +1,9 @@
-import { Box, Text, useInput } from "ink";
+import { Box, Text } from "ink";
 import { useState } from "react";
 import { Spinner } from "./Spinner.tsx";
 import { TextField } from "./TextField.tsx";
 import { fit } from "./text.ts";
+import { useKeys } from "./useKeys.ts";
 
 export interface FormField {
   name: string;
@@ -44,7 +45,7 @@ export function Form(props: { title: string; fields: FormField[]; initial?: Reco
       },
     );
   };
-  useInput(
+  useKeys(
     (input, key) => {
       if (key.escape) return props.onCancel();
       if (key.tab && key.shift) return setFocus((f) => (f + props.fields.length - 1) % props.fields.length);

@@ -1,11 +1,12 @@
-import { Box, Text, useInput } from "ink";
+import { Box, Text } from "ink";
 import { useState } from "react";
 import { fit } from "./text.ts";
+import { useKeys } from "./useKeys.ts";
 
 /** Picks one of `items`: ↑/↓ move, Enter picks, Esc cancels. */
 export function Picker(props: { title: string; items: string[]; onPick: (item: string) => void; onCancel: () => void; width: number; height?: number; empty?: string }) {
   const [selected, setSelected] = useState(0);
-  useInput((_input, key) => {
+  useKeys((_input, key) => {
     if (key.escape) return props.onCancel();
     if (key.upArrow) return setSelected((s) => Math.max(0, s - 1));
     if (key.downArrow) return setSelected((s) => Math.min(props.items.length - 1, s + 1));

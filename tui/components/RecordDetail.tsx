@@ -1,8 +1,9 @@
-import { Box, Text, useInput } from "ink";
+import { Box, Text } from "ink";
 import { useState } from "react";
 import type { AuditRecordView } from "../../src/audit/query.ts";
 import { outcomeColor, outcomeLabel } from "./outcome.ts";
 import { fit, formatMs } from "./text.ts";
+import { useKeys } from "./useKeys.ts";
 
 /** A stored JSON column, pretty when it parses (it may be cut at the capture limit), as lines. */
 function jsonLines(text: string | null): string[] {
@@ -48,7 +49,7 @@ export function RecordDetail(props: { record: AuditRecordView; width: number; he
   const rows = Math.max(3, props.height - 4);
   const [top, setTop] = useState(0);
   const maxTop = Math.max(0, lines.length - rows);
-  useInput((input, key) => {
+  useKeys((input, key) => {
     if (key.escape || key.return || key.backspace || key.delete) return props.onClose();
     if (key.downArrow || input === "j") setTop((t) => Math.min(maxTop, t + 1));
     if (key.upArrow || input === "k") setTop((t) => Math.max(0, t - 1));

@@ -1,5 +1,6 @@
-import { Text, useInput } from "ink";
+import { Text } from "ink";
 import { useRef } from "react";
+import { useKeys } from "./useKeys.ts";
 
 /**
  * A one-line text input. `mask` shows • for every character (secrets are never
@@ -14,7 +15,7 @@ export function TextField(props: { value: string; onChange: (value: string) => v
     latest.current = value;
     props.onChange(value);
   };
-  useInput(
+  useKeys(
     (input, key) => {
       if (key.return || key.escape || key.tab || key.upArrow || key.downArrow) return;
       if (key.backspace || key.delete) return change(latest.current.slice(0, -1));

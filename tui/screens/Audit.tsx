@@ -1,4 +1,4 @@
-import { Box, Text, useInput } from "ink";
+import { Box, Text } from "ink";
 import { existsSync, statSync } from "node:fs";
 import { open as openFile, rm } from "node:fs/promises";
 import { homedir } from "node:os";
@@ -15,6 +15,7 @@ import { Spinner } from "../components/Spinner.tsx";
 import { Table } from "../components/Table.tsx";
 import { fit, formatMs, formatTime } from "../components/text.ts";
 import type { ScreenDefinition, ScreenProps } from "./types.ts";
+import { useKeys } from "../components/useKeys.ts";
 
 const SEARCH_LIMIT = 500;
 
@@ -217,7 +218,7 @@ function AuditScreen(props: ScreenProps) {
   };
 
   const rows = records ?? [];
-  useInput(
+  useKeys(
     (input, key) => {
       if (input === "/" || input === "f") openForm("search");
       else if (input === "e") openForm("export");

@@ -1,4 +1,4 @@
-import { Box, Text, useInput } from "ink";
+import { Box, Text } from "ink";
 import { useEffect, useMemo, useRef, useState } from "react";
 import type { AuditRecordView } from "../../src/audit/query.ts";
 import type { AdminClient } from "../../src/admin-client/index.ts";
@@ -8,6 +8,7 @@ import { Table } from "../components/Table.tsx";
 import { TextField } from "../components/TextField.tsx";
 import { fit, formatMs, formatTime } from "../components/text.ts";
 import type { ScreenDefinition, ScreenProps } from "./types.ts";
+import { useKeys } from "../components/useKeys.ts";
 
 /** Records kept in memory; older ones fall off. */
 export const RING_SIZE = 1000;
@@ -169,7 +170,7 @@ function LiveCallsScreen(props: ScreenProps) {
   const setCapturing = props.setCapturing;
   useEffect(() => () => setCapturing(false), [setCapturing]);
 
-  useInput(
+  useKeys(
     (input, key) => {
       if (editing) {
         if (key.return) {

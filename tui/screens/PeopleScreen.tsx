@@ -1,4 +1,4 @@
-import { Box, Text, useInput } from "ink";
+import { Box, Text } from "ink";
 import { useEffect, useState } from "react";
 import { usePoll } from "../components/usePoll.ts";
 import type { AccessTokenInfo } from "../../src/auth/access-tokens.ts";
@@ -10,6 +10,7 @@ import { Spinner } from "../components/Spinner.tsx";
 import { Table, type Column } from "../components/Table.tsx";
 import { fit, formatTime } from "../components/text.ts";
 import type { ScreenDefinition, ScreenProps } from "./types.ts";
+import { useKeys } from "../components/useKeys.ts";
 
 /** Everything the screen shows, loaded together from the admin API. */
 export interface PeopleData {
@@ -114,7 +115,7 @@ export function PeopleScreen(props: ScreenProps) {
   const confirm = (message: string, label: string, run: () => Promise<string>) => setOverlay({ kind: "confirm", message, busy: label, run });
   const userPath = (u: UserDetails) => `/users/${encodeURIComponent(u.id)}`;
 
-  useInput(
+  useKeys(
     (input, key) => {
       if (key.tab || key.rightArrow || key.leftArrow) {
         const step = key.leftArrow || (key.tab && key.shift) ? TABS.length - 1 : 1;
@@ -182,7 +183,7 @@ export function PeopleScreen(props: ScreenProps) {
     { isActive: overlay === undefined },
   );
 
-  useInput(
+  useKeys(
     (_input, key) => {
       if (overlay?.kind === "pick-group") {
         if (key.escape) return setOverlay(undefined);

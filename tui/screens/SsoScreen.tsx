@@ -1,4 +1,4 @@
-import { Box, Text, useInput } from "ink";
+import { Box, Text } from "ink";
 import { useEffect, useState } from "react";
 import { usePoll } from "../components/usePoll.ts";
 import type { DiscoveryReport, ProviderInfo, ProviderKind } from "../../src/auth/sso/index.ts";
@@ -8,6 +8,7 @@ import { Spinner } from "../components/Spinner.tsx";
 import { Table } from "../components/Table.tsx";
 import { fit } from "../components/text.ts";
 import type { ScreenDefinition, ScreenProps } from "./types.ts";
+import { useKeys } from "../components/useKeys.ts";
 
 export const KINDS: { kind: ProviderKind; title: string }[] = [
   { kind: "okta", title: "Okta" },
@@ -154,7 +155,7 @@ export function SsoScreen(props: ScreenProps) {
     );
   };
 
-  useInput(
+  useKeys(
     (input, key) => {
       if (key.upArrow || input === "k") return setSelected(Math.max(0, index - 1));
       if (key.downArrow || input === "j") return setSelected(Math.min((providers?.length ?? 1) - 1, index + 1));
@@ -170,7 +171,7 @@ export function SsoScreen(props: ScreenProps) {
     { isActive: overlay === undefined },
   );
 
-  useInput(
+  useKeys(
     (input, key) => {
       if (overlay?.kind !== "pick-kind") return;
       if (key.escape) return setOverlay(undefined);

@@ -1,4 +1,4 @@
-import { Box, Text, useInput } from "ink";
+import { Box, Text } from "ink";
 import { useState } from "react";
 import { Picker } from "../../components/Picker.tsx";
 import { Spinner } from "../../components/Spinner.tsx";
@@ -6,6 +6,7 @@ import { fit } from "../../components/text.ts";
 import { TextField } from "../../components/TextField.tsx";
 import { EDITABLE_KINDS, envNameFor, problemsOf, specOf, type ConnectorDraft, type ProbeResult } from "./model.ts";
 import { TestResult } from "./TestResult.tsx";
+import { useKeys } from "../../components/useKeys.ts";
 
 interface FieldRow {
   id: string;
@@ -115,7 +116,7 @@ export function ConnectorForm(props: {
     setDraft((d) => withValue(d, current.id, next));
   };
 
-  useInput(
+  useKeys(
     (input, key) => {
       if (key.escape) return props.onCancel();
       if (key.ctrl && input === "s") return save();

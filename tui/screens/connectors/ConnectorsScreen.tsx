@@ -1,4 +1,4 @@
-import { Box, Text, useInput } from "ink";
+import { Box, Text } from "ink";
 import { useEffect, useState } from "react";
 import type { AdminClient } from "../../../src/admin-client/index.ts";
 import { Confirm } from "../../components/Confirm.tsx";
@@ -10,6 +10,7 @@ import type { ScreenDefinition, ScreenProps } from "../types.ts";
 import { ConnectorForm } from "./ConnectorForm.tsx";
 import { bodyOf, draftOf, emptyDraft, stateLabel, type ConnectorStatus, type ProbeResult, type SecretListing } from "./model.ts";
 import { TestResult } from "./TestResult.tsx";
+import { useKeys } from "../../components/useKeys.ts";
 
 const REFRESH_MS = 2000;
 /** Under the admin client's 10 s request limit. */
@@ -68,7 +69,7 @@ export function ConnectorsScreen(props: ScreenProps) {
     );
   };
 
-  useInput(
+  useKeys(
     (input, key) => {
       if (key.upArrow) return setSelected((s) => Math.max(0, s - 1));
       if (key.downArrow) return setSelected((s) => Math.min((connectors?.length ?? 1) - 1, s + 1));
@@ -82,7 +83,7 @@ export function ConnectorsScreen(props: ScreenProps) {
     },
     { isActive: mode.kind === "list" && !working },
   );
-  useInput(
+  useKeys(
     (input, key) => {
       if (key.escape || key.return || input === "b") setMode({ kind: "list" });
     },
@@ -171,7 +172,7 @@ function ConnectorDetails(props: { client: AdminClient; name: string; connector:
   const room = Math.max(1, height - 6);
   const total = lines?.length ?? 0;
   const maxScroll = Math.max(0, total - room);
-  useInput((input, key) => {
+  useKeys((input, key) => {
     if (key.escape || input === "b" || key.return) return props.onBack();
     if (key.upArrow) return setScroll((s) => Math.min(maxScroll, s + 1));
     if (key.downArrow) return setScroll((s) => Math.max(0, s - 1));

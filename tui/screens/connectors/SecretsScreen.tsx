@@ -1,4 +1,4 @@
-import { Box, Text, useInput } from "ink";
+import { Box, Text } from "ink";
 import { useEffect, useState } from "react";
 import { Confirm } from "../../components/Confirm.tsx";
 import { Form } from "../../components/Form.tsx";
@@ -8,6 +8,7 @@ import { usePolledList } from "../../components/usePolledList.ts";
 import { fit, formatTime } from "../../components/text.ts";
 import type { ScreenDefinition, ScreenProps } from "../types.ts";
 import type { SecretListing } from "./model.ts";
+import { useKeys } from "../../components/useKeys.ts";
 
 const SECRET_NAME = /^[A-Za-z][A-Za-z0-9_.-]{0,127}$/;
 
@@ -31,7 +32,7 @@ export function SecretsScreen(props: ScreenProps) {
   }, [mode.kind, setCapturing]);
 
   const current = secrets?.[selected];
-  useInput(
+  useKeys(
     (input, key) => {
       if (key.upArrow) return setSelected((s) => Math.max(0, s - 1));
       if (key.downArrow) return setSelected((s) => Math.min((secrets?.length ?? 1) - 1, s + 1));

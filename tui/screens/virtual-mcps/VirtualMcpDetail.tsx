@@ -1,4 +1,4 @@
-import { Box, Text, useInput } from "ink";
+import { Box, Text } from "ink";
 import { useCallback, useEffect, useRef, useState } from "react";
 import type { AdminClient } from "../../../src/admin-client/index.ts";
 import type { ConnectorStatus } from "../../../src/admin/index.ts";
@@ -36,6 +36,7 @@ import {
   type VirtualMcpStatus,
 } from "./model.ts";
 import { BASIC_FIELDS } from "./VirtualMcpList.tsx";
+import { useKeys } from "../../components/useKeys.ts";
 
 const REFRESH_MS = 3000;
 
@@ -124,7 +125,7 @@ export function VirtualMcpDetail(props: { client: AdminClient; slug: string; wid
   /** Outside a form: the refusal stays on the message line. */
   const quietly = (p: Promise<unknown>) => void p.catch(() => undefined);
 
-  useInput(
+  useKeys(
     (input, key) => {
       if (key.escape || key.backspace || key.leftArrow) return props.onBack();
       if (key.upArrow || input === "k" || key.downArrow || input === "j") {
@@ -172,7 +173,7 @@ export function VirtualMcpDetail(props: { client: AdminClient; slug: string; wid
   const approving = overlay?.kind === "approve" ? overlay.row : undefined;
   const diff = approving?.pending ? approvalDiff(approving.pending) : undefined;
   const diffHeight = Math.max(3, props.height - 8);
-  useInput(
+  useKeys(
     (input, key) => {
       if (!approving?.pending || busy) return;
       if (key.escape || input === "n") return setOverlay(undefined);

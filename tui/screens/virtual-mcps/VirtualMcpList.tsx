@@ -1,4 +1,4 @@
-import { Box, Text, useInput } from "ink";
+import { Box, Text } from "ink";
 import { useEffect, useState } from "react";
 import { usePoll } from "../../components/usePoll.ts";
 import type { AdminClient } from "../../../src/admin-client/index.ts";
@@ -8,6 +8,7 @@ import { Spinner } from "../../components/Spinner.tsx";
 import { Table } from "../../components/Table.tsx";
 import { fit } from "../../components/text.ts";
 import { accessSummary, slugProblem, type VirtualMcpFileEntry, type VirtualMcpStatus } from "./model.ts";
+import { useKeys } from "../../components/useKeys.ts";
 
 const REFRESH_MS = 3000;
 
@@ -37,7 +38,7 @@ export function VirtualMcpList(props: { client: AdminClient; width: number; heig
 
   const list = items ?? [];
   const current = list[Math.min(selected, list.length - 1)];
-  useInput(
+  useKeys(
     (input, key) => {
       if (key.upArrow || input === "k") setSelected((s) => Math.max(0, s - 1));
       else if (key.downArrow || input === "j") setSelected((s) => Math.min(list.length - 1, s + 1));
