@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { appendToChain } from "../src/audit/index.ts";
 import { openStore, type NewAuditRow } from "../src/store/index.ts";
 import { startHttpUpstream } from "./fixtures/http-upstream.ts";
-import { BINARY, cleanEnv, connectMcpClient, REPO_ROOT, runMintgate, startConfiguredGateway, startGateway, tempDir, waitFor } from "./harness.ts";
+import { BINARY, cleanEnv, connectMcpClient, DEMO_CONFIG as DEMO, REPO_ROOT, runMintgate, startConfiguredGateway, startGateway, tempDir, waitFor } from "./harness.ts";
 
 const ECHO_STDIO = join(REPO_ROOT, "test", "fixtures", "echo-stdio.ts");
 const clients: Client[] = [];
@@ -17,14 +17,6 @@ afterAll(async () => {
   await Promise.all(clients.splice(0).map((c) => c.close().catch(() => {})));
 });
 
-const DEMO = `connectors:
-  - { name: demo, kind: builtin, server: demo }
-virtualMcps:
-  - slug: demo
-    name: Demo
-    access: { everyone: true }
-    connectors: [{ connector: demo, prefix: "" }]
-`;
 
 async function tokenFor(dataDir: string, user: string): Promise<string> {
   const result = await runMintgate(["tokens", "create", "--user", user, "--json", "--data", dataDir]);

@@ -172,6 +172,16 @@ export async function waitFor<T>(what: string, check: () => T | undefined | fals
   throw new Error(`gave up waiting for ${what}${last ? `: ${(last as Error).message}` : ""}`);
 }
 
+/** mintgate.yaml for one Virtual MCP `demo` on the builtin demo server, open to everyone, tools under their own names. */
+export const DEMO_CONFIG = `connectors:
+  - { name: demo, kind: builtin, server: demo }
+virtualMcps:
+  - slug: demo
+    name: Demo
+    access: { everyone: true }
+    connectors: [{ connector: demo, prefix: "" }]
+`;
+
 export interface ConfiguredGateway {
   dataDir: string;
   gateway: RunningGateway;

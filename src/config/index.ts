@@ -1,3 +1,4 @@
+import { isIP } from "node:net";
 import { resolve, join } from "node:path";
 import { invalid } from "../errors/index.ts";
 
@@ -22,6 +23,8 @@ export interface Settings {
   allowedHosts: string[];
   /** Private-use redirect URI schemes OAuth clients may register, beside `cursor` (e.g. `windsurf`). */
   redirectSchemes: string[];
+  /** Reverse proxies (addresses, CIDR ranges) whose X-Forwarded-For names the client (src/http/client-address.ts). */
+  trustedProxies: string[];
   bodyLimitBytes: number;
   shutdownGraceMs: number;
   /** How long OAuth access tokens issued to AI clients live. */
@@ -49,6 +52,7 @@ export interface SettingFlags {
   "allowed-origins"?: string | undefined;
   "allowed-hosts"?: string | undefined;
   "redirect-schemes"?: string | undefined;
+  "trusted-proxies"?: string | undefined;
   "access-token-ttl"?: string | undefined;
   "audit-redact-keys"?: string | undefined;
   "audit-retention-days"?: string | undefined;
@@ -80,6 +84,7 @@ export const ENVIRONMENT = {
   MINTGATE_ALLOWED_ORIGINS: "comma-separated browser origins allowed on /mcp/* besides the public URL's (always allowed: https://claude.ai, https://chatgpt.com, the Inspector at http://localhost:6274)",
   MINTGATE_ALLOWED_HOSTS: "comma-separated Host names accepted on /mcp/* besides the public and listen hosts (e.g. a reverse proxy's upstream name)",
   MINTGATE_REDIRECT_SCHEMES: "comma-separated private-use redirect URI schemes OAuth clients may register, besides cursor (e.g. windsurf)",
+  MINTGATE_TRUSTED_PROXIES: "comma-separated addresses or CIDR ranges of reverse proxies in front of the gateway; requests from them are attributed to the client in X-Forwarded-For (default none)",
   MINTGATE_ACCESS_TOKEN_TTL: "lifetime of OAuth access tokens for AI clients, e.g. 15m (default 1h)",
   MINTGATE_AUDIT_REDACT_KEYS: "comma-separated keys whose values the audit trail replaces in arguments and results (default password,passwd,secret,token,authorization,api_key,apikey,cookie)",
   MINTGATE_AUDIT_RETENTION_DAYS: "days audit records are kept; older ones are deleted daily, leaving a signed checkpoint (default 365)",
@@ -155,6 +160,7 @@ export function loadSettings(flags: SettingFlags, env: Env = process.env): Setti
     allowedOrigins: parseOrigins(pick(flags["allowed-origins"], "MINTGATE_ALLOWED_ORIGINS")),
     allowedHosts: listOf(pick(flags["allowed-hosts"], "MINTGATE_ALLOWED_HOSTS")?.value),
     redirectSchemes: parseSchemes(pick(flags["redirect-schemes"], "MINTGATE_REDIRECT_SCHEMES")),
+    trustedProxies: parseTrustedProxies(pick(flags["trusted-proxies"], "MINTGATE_TRUSTED_PROXIES")),
     bodyLimitBytes: DEFAULTS.bodyLimitBytes,
     shutdownGraceMs: DEFAULTS.shutdownGraceMs,
     auditRedactKeys: parseRedactKeys(pick(flags["audit-redact-keys"], "MINTGATE_AUDIT_REDACT_KEYS")),
@@ -186,6 +192,32 @@ function parseRetentionDays(setting: { value: string; source: string } | undefin
   const days = Number(setting.value);
   if (!/^\d+$/.test(setting.value.trim()) || days < 1 || days > 36_500) throw invalid(`${setting.source} must be a whole number of days from 1 to 36500, not "${setting.value}".`);
   return days;
+}
+
+/** One `--trusted-proxies` entry: an address, or a CIDR range such as 10.0.0.0/8 or fd00::/8. */
+export function parseAddressRange(entry: string): { address: string; prefix: number | undefined; family: "ipv4" | "ipv6" } {
+  const slash = entry.indexOf("/");
+  const address = slash === -1 ? entry : entry.slice(0, slash);
+  const version = isIP(address);
+  if (version === 0) throw new Error(`"${entry}" is not an IP address or CIDR range`);
+  const family = version === 4 ? "ipv4" : "ipv6";
+  if (slash === -1) return { address, prefix: undefined, family };
+  const raw = entry.slice(slash + 1);
+  const prefix = Number(raw);
+  if (!/^\d{1,3}$/.test(raw) || prefix > (version === 4 ? 32 : 128)) throw new Error(`"${entry}" has a prefix length that does not fit an ${version === 4 ? "IPv4" : "IPv6"} address`);
+  return { address, prefix, family };
+}
+
+function parseTrustedProxies(setting: { value: string; source: string } | undefined): string[] {
+  const entries = listOf(setting?.value);
+  for (const entry of entries) {
+    try {
+      parseAddressRange(entry);
+    } catch (error) {
+      throw invalid(`${setting!.source} must list proxy addresses or CIDR ranges such as 127.0.0.1,10.0.0.0/8,::1; ${(error as Error).message}.`);
+    }
+  }
+  return entries;
 }
 
 function listOf(raw: string | undefined): string[] {

@@ -14,6 +14,7 @@ import {
 import { consentPage, errorPage, signedInPage, signInPage } from "../auth/pages/index.ts";
 import { MintgateError } from "../errors/index.ts";
 import { log } from "../log/index.ts";
+import { clientAddressOf } from "./client-address.ts";
 
 export interface AuthRouteDeps {
   urls: PublicUrls;
@@ -24,8 +25,6 @@ export interface AuthRouteDeps {
   signIn: SignInMethods;
 }
 
-type RequestIp = { requestIP?: (request: Request) => { address: string } | null } | null | undefined;
-const ipOf = (server: RequestIp, request: Request): string | null => server?.requestIP?.(request)?.address ?? null;
 
 function cookieOf(request: Request, name: string): string | undefined {
   const header = request.headers.get("cookie");
@@ -144,13 +143,13 @@ export function authRoutes(deps: AuthRouteDeps) {
     })
     .post(
       "/login",
-      async ({ request, server }) => {
+      async ({ request }) => {
         const posted = await postedFlow(request);
         if (posted instanceof Response) return posted;
         const { form, flow, pending } = posted;
         const email = form.get("email") ?? "";
         try {
-          const person = await signIn.authenticatePassword(email, form.get("password") ?? "", ipOf(server as RequestIp, request));
+          const person = await signIn.authenticatePassword(email, form.get("password") ?? "", clientAddressOf(request));
           const { session, setCookie } = signedIn(person);
           return continueFlow(flow, pending, session, { "set-cookie": setCookie });
         } catch (error) {
@@ -176,7 +175,7 @@ export function authRoutes(deps: AuthRouteDeps) {
       // The state is also bound to this browser: a callback from another browser is refused.
       return new Response(null, { status: 302, headers: { location: started.url, "cache-control": "no-store", "set-cookie": cookie(ssoCookie(), state, flows.ssoMaxAgeSeconds) } });
     })
-    .get("/sso/callback/:provider", async ({ params, request, server }) => {
+    .get("/sso/callback/:provider", async ({ params, request }) => {
       const url = new URL(request.url);
       const state = url.searchParams.get("state");
       const waiting = state && cookieOf(request, ssoCookie()) === state ? flows.takeProvider(state) : undefined;
@@ -191,7 +190,7 @@ export function authRoutes(deps: AuthRouteDeps) {
       const callbackUrl = new URL(urls.ssoCallback(params.provider) + url.search);
       let person: SignedInPerson;
       try {
-        person = await signIn.complete(params.provider, callbackUrl, waiting.pending, ipOf(server as RequestIp, request));
+        person = await signIn.complete(params.provider, callbackUrl, waiting.pending, clientAddressOf(request));
       } catch (error) {
         if (!(error instanceof MintgateError)) throw error;
         return errorPage(401, "Sign-in refused", error.message);
@@ -219,7 +218,7 @@ export function authRoutes(deps: AuthRouteDeps) {
     })
     .post(
       "/consent",
-      async ({ request, server }) => {
+      async ({ request }) => {
         const posted = await postedFlow(request);
         if (posted instanceof Response) return posted;
         const { form, flow, pending } = posted;
@@ -232,16 +231,16 @@ export function authRoutes(deps: AuthRouteDeps) {
         if (form.get("decision") !== "approve") {
           return redirect(authorization.redirectWith(pending.redirectUri, { error: "access_denied", error_description: "The person denied access.", state: pending.state }));
         }
-        grants.grantConsent({ userId: session.person.id, clientId: pending.client.clientId, scope: pending.scope, virtualMcp: pending.virtualMcp.slug, ip: ipOf(server as RequestIp, request) });
+        grants.grantConsent({ userId: session.person.id, clientId: pending.client.clientId, scope: pending.scope, virtualMcp: pending.virtualMcp.slug, ip: clientAddressOf(request) });
         return redirect(authorization.issueCode(pending, session.person.id));
       },
       { parse: "none" },
     )
     .post(
       "/token",
-      async ({ request, server }) => {
+      async ({ request }) => {
         try {
-          return oauthJson(await authorization.exchange(await formOf(request), request.headers, ipOf(server as RequestIp, request)));
+          return oauthJson(await authorization.exchange(await formOf(request), request.headers, clientAddressOf(request)));
         } catch (error) {
           if (error instanceof OAuthError) return error.toResponse();
           log.error("token request failed", { error: String(error) });
@@ -252,9 +251,9 @@ export function authRoutes(deps: AuthRouteDeps) {
     )
     .post(
       "/revoke",
-      async ({ request, server }) => {
+      async ({ request }) => {
         try {
-          await authorization.revoke(await formOf(request), request.headers, ipOf(server as RequestIp, request));
+          await authorization.revoke(await formOf(request), request.headers, clientAddressOf(request));
           return new Response(null, { status: 200, headers: { "cache-control": "no-store" } });
         } catch (error) {
           if (error instanceof OAuthError) return error.toResponse();

@@ -18,6 +18,7 @@ import { Elysia } from "elysia";
 import type { ClientRegistry } from "../auth/clients/index.ts";
 import type { PublicUrls } from "../auth/public-urls.ts";
 import { jsonError } from "./json-error.ts";
+import { clientAddressOf } from "./client-address.ts";
 
 export interface DiscoveryDeps {
   urls: PublicUrls;
@@ -111,7 +112,7 @@ export function discoveryRoutes(deps: DiscoveryDeps) {
     .get(`${PRM_PREFIX}/*`, ({ request }) => prm(new URL(request.url).pathname))
     .post(
       "/register",
-      async ({ request, server }) => {
+      async ({ request }) => {
         let body: unknown;
         try {
           body = JSON.parse(await request.text());
@@ -121,7 +122,7 @@ export function discoveryRoutes(deps: DiscoveryDeps) {
             { status: 400, headers: { "cache-control": "no-store" } },
           );
         }
-        const answer = await deps.clients.register(body, server?.requestIP(request)?.address ?? "unknown");
+        const answer = await deps.clients.register(body, clientAddressOf(request) ?? "unknown");
         return Response.json(answer.body, { status: answer.status, headers: answer.headers ?? {} });
       },
       { parse: "none" },

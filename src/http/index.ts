@@ -13,6 +13,7 @@ import { OriginPolicy, pathOf } from "./origin-policy.ts";
 import { authRoutes } from "./auth-routes.ts";
 import type { GatewayMetrics, MetricsAccess } from "../metrics/index.ts";
 import { serveMetrics } from "./metrics-route.ts";
+import { ClientAddresses, noteClientAddress } from "./client-address.ts";
 import type { UsageAnalytics } from "../analytics/index.ts";
 import { adminChangeRow, exportStream, parseTime, searchAudit, type AuditFeed, type AuditLog } from "../audit/index.ts";
 
@@ -336,7 +337,8 @@ export function startHttpServer(deps: HttpDeps): RunningServer {
   const origins = new OriginPolicy({ urls: deps.auth.urls, allowedOrigins: settings.allowedOrigins, allowedHosts: settings.allowedHosts });
   const limit = settings.bodyLimitBytes;
   /** Everything but the MCP endpoints: Elysia, with CORS preflights and headers on the public OAuth paths. */
-  const other = (request: Request): Response | Promise<Response> => {
+  const other = (request: Request, ip: string | null): Response | Promise<Response> => {
+    noteClientAddress(request, ip);
     const path = pathOf(request.url);
     if (path === "/metrics" && deps.metrics?.access.served) return serveMetrics(deps.metrics.metrics, deps.metrics.access, request, server.requestIP(request)?.address);
     if (path.startsWith("/admin/api/") && request.method !== "GET" && request.method !== "HEAD" && request.method !== "OPTIONS" && !SELF_RECORDING.test(path)) {
@@ -354,7 +356,7 @@ export function startHttpServer(deps: HttpDeps): RunningServer {
   /** The MCP endpoints are matched here, ahead of Elysia: they carry every tool call. */
   const route = (request: Request, ip: string | null): Response | Promise<Response> => {
     const target = mcpRouteOf(request.url);
-    if (!target) return other(request);
+    if (!target) return other(request, ip);
     return countHttp ? countHttp(target.slug, answerMcp(target, request, ip)) : answerMcp(target, request, ip);
   };
   /** Counts each MCP endpoint response by Virtual MCP and status class, when metrics are on. */
@@ -396,6 +398,7 @@ export function startHttpServer(deps: HttpDeps): RunningServer {
     if (file && !existsSync(file)) throw configError(`The ${flag} file ${file} does not exist; check the path.`);
   }
   const activity = deps.activity;
+  const addresses = new ClientAddresses(settings.trustedProxies);
   let server: ReturnType<typeof Bun.serve>;
   try {
     server = Bun.serve({
@@ -405,8 +408,8 @@ export function startHttpServer(deps: HttpDeps): RunningServer {
       tls,
       fetch(request, server) {
         activity?.noteActivity();
-        // Where the request came from, for the MCP request records (Principal.ip).
-        const ip = server.requestIP(request)?.address ?? null;
+        // Where the request came from: for the records and the per-IP limits.
+        const ip = addresses.of(request, server.requestIP(request)?.address ?? null);
         const declared = request.headers.get("content-length");
         if (declared !== null) return Number(declared) > limit ? tooLarge(limit) : route(request, ip);
         if (!request.body) return route(request, ip);

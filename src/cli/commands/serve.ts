@@ -34,6 +34,7 @@ export const serveCommand: Command = {
     "allowed-origins": { type: "string" },
     "allowed-hosts": { type: "string" },
     "redirect-schemes": { type: "string" },
+    "trusted-proxies": { type: "string" },
     "access-token-ttl": { type: "string" },
     "audit-redact-keys": { type: "string" },
     "audit-retention-days": { type: "string" },
@@ -51,6 +52,7 @@ export const serveCommand: Command = {
     "--allowed-origins LIST": "comma-separated browser origins allowed on /mcp/* (env MINTGATE_ALLOWED_ORIGINS)",
     "--allowed-hosts LIST": "comma-separated extra Host names accepted on /mcp/* (env MINTGATE_ALLOWED_HOSTS)",
     "--redirect-schemes LIST": "comma-separated private-use redirect URI schemes clients may register besides cursor (env MINTGATE_REDIRECT_SCHEMES)",
+    "--trusted-proxies LIST": "comma-separated addresses or CIDR ranges of reverse proxies whose X-Forwarded-For names the client (env MINTGATE_TRUSTED_PROXIES)",
     "--access-token-ttl D": "lifetime of OAuth access tokens, 1s to 24h (env MINTGATE_ACCESS_TOKEN_TTL, default 1h)",
     "--metrics MODE": "who may read /metrics: loopback, token or off (env MINTGATE_METRICS, default loopback)",
     "--metrics-token-file F": "file holding the bearer token for scraping /metrics from elsewhere (env MINTGATE_METRICS_TOKEN_FILE)",
@@ -74,6 +76,7 @@ export const serveCommand: Command = {
       "allowed-origins": stringValue(parsed, "allowed-origins"),
       "allowed-hosts": stringValue(parsed, "allowed-hosts"),
       "redirect-schemes": stringValue(parsed, "redirect-schemes"),
+      "trusted-proxies": stringValue(parsed, "trusted-proxies"),
       "access-token-ttl": stringValue(parsed, "access-token-ttl"),
       "audit-redact-keys": stringValue(parsed, "audit-redact-keys"),
       "audit-retention-days": stringValue(parsed, "audit-retention-days"),
@@ -94,6 +97,7 @@ export const serveCommand: Command = {
     // Bench only (bench/audit.ts measures the gateway with and without its audit trail): never in production.
     const auditOff = process.env.MINTGATE_BENCH_UNSAFE_AUDIT_OFF === "1";
     if (auditOff) log.warn("MINTGATE_BENCH_UNSAFE_AUDIT_OFF=1: MCP requests are NOT recorded (benchmark baseline only)");
+    if (settings.trustedProxies.length > 0) log.info("client addresses come from X-Forwarded-For on requests from trusted proxies", { proxies: settings.trustedProxies.join(",") });
     const audit = new AuditLog(dir.store, { redactor, enabled: !auditOff });
     // WAL checkpoints run on a thread of their own, off the request path.
     const stopCheckpointThread = await moveCheckpointsToThread(dir.store).catch((error: Error) => {
