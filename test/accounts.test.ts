@@ -135,6 +135,68 @@ describe("CLI", () => {
     }
   });
 
+  test("sso update: client id, domains, label and a rotated secret change in place; bad input is refused and changes nothing", async () => {
+    const data = join(tempDir("mintgate-sso-update"), "data");
+    expect((await runMintgate(["init", "--data", data])).code).toBe(0);
+    const added = await runMintgate(["sso", "add", "corp", "--kind", "okta", "--domain", "example.okta.com", "--client-id", "first-id", "--data", data], { stdin: "first-secret\n" });
+    expect(added.code).toBe(0);
+
+    const updated = await runMintgate(["sso", "update", "corp", "--client-id", "second-id", "--allowed-domains", "Example.com, @example.org", "--label", "Corp SSO", "--json", "--data", data]);
+    expect(updated.code).toBe(0);
+    expect(JSON.parse(updated.stdout)).toMatchObject({ name: "corp", kind: "okta", issuer: "https://example.okta.com", clientId: "second-id", allowedDomains: ["example.com", "example.org"], label: "Corp SSO" });
+
+    const rotated = await runMintgate(["sso", "update", "corp", "--rotate-secret", "--data", data], { stdin: "second-secret\n" });
+    expect(rotated.code).toBe(0);
+    expect(rotated.stdout).toStartWith("Updated sign-in provider corp (new client secret stored).\n");
+    expect(rotated.stdout + rotated.stderr).not.toContain("second-secret");
+    const dir = openDataDir(loadSettings({ data }), { initialise: false });
+    try {
+      expect(dir.secrets.resolveSecret("sso.corp.client-secret")).toBe("second-secret");
+    } finally {
+      dir.close();
+    }
+
+    const refusals: [string[], string, string][] = [
+      [["sso", "update", "corp"], "", "mintgate: Nothing to change: give --client-id, --rotate-secret, --allowed-domains, --groups-claim or --label.\n"],
+      [["sso", "update", "corp", "--rotate-secret"], "", "mintgate: No client secret given: pipe it on standard input"],
+      [["sso", "update", "corp", "--allowed-domains", "not a domain"], "", 'mintgate: "not a domain" is not an email domain such as example.com.\n'],
+      [["sso", "update", "nobody", "--label", "x"], "", "nobody"],
+    ];
+    for (const [args, stdin, message] of refusals) {
+      const refused = await runMintgate([...args, "--data", data], { stdin });
+      expect(refused.code).not.toBe(0);
+      expect(refused.stderr).toContain(message);
+    }
+    const after = JSON.parse((await runMintgate(["sso", "list", "--json", "--data", data])).stdout);
+    expect(after[0]).toMatchObject({ clientId: "second-id", allowedDomains: ["example.com", "example.org"], label: "Corp SSO" });
+    expect((await runMintgate(["sso", "update", "--help"])).stdout).toContain("--rotate-secret");
+
+    // The admin API: the same change, and bodies of the wrong shape get a 400 that says what is wrong.
+    const gateway = await startGateway({ dataDir: data });
+    const headers = { authorization: `Bearer ${gateway.adminToken()}`, "content-type": "application/json" };
+    const patch = (body: unknown) => fetch(`${gateway.url}/admin/api/sso-providers/corp`, { method: "PATCH", headers, body: JSON.stringify(body) });
+    const ok = await patch({ label: "Corp", allowedDomains: ["example.com"], groupsClaim: null });
+    expect(ok.status).toBe(200);
+    expect(await ok.json()).toMatchObject({ label: "Corp", allowedDomains: ["example.com"], clientId: "second-id" });
+    const bad: [unknown, string][] = [
+      [{ allowedDomains: "example.com" }, 'allowedDomains must be a list of email domains such as ["example.com"].'],
+      [{ label: 7 }, "label must be a string."],
+      [{ allowed_domains: ["example.com"] }, 'There is no field "allowed_domains" in a sign-in provider change'],
+      [{}, "Nothing to change"],
+      [["label"], "Send a sign-in provider change as a JSON object."],
+      [{ clientSecret: "" }, "The new client secret must not be empty."],
+    ];
+    for (const [body, message] of bad) {
+      const refused = await patch(body);
+      expect(refused.status).toBe(400);
+      expect(JSON.stringify(await refused.json())).toContain(message.replaceAll('"', '\\"'));
+    }
+    const badAdd = await fetch(`${gateway.url}/admin/api/sso-providers`, { method: "POST", headers, body: JSON.stringify({ name: "x", kind: "okta", domain: "example.okta.com", clientId: "c", clientSecret: "s", allowedDomains: [1] }) });
+    expect(badAdd.status).toBe(400);
+    expect((await (await fetch(`${gateway.url}/admin/api/sso-providers`, { headers })).json()) as unknown[]).toHaveLength(1);
+    await gateway.stop();
+  });
+
   test("sso add|list|test|remove: discovery facts, a dead issuer, and the secret never shown", async () => {
     const idp = await startOidcIdp({ users: [], clients: [{ client_id: "mg", client_secret: "x", redirect_uris: ["http://127.0.0.1:9/sso/callback/corp"] }] });
     const data = join(tempDir("mintgate-sso-cli"), "data");

@@ -5,7 +5,7 @@ import { existsSync } from "node:fs";
 import { configError, httpStatusOf, MintgateError, publicMessageOf } from "../errors/index.ts";
 import { log } from "../log/index.ts";
 import { jsonError } from "./json-error.ts";
-import type { ProviderInput } from "../auth/sso/index.ts";
+import { providerInputOf, providerPatchOf } from "../auth/sso/index.ts";
 import { mcpRoutes, type McpRouteDeps } from "./mcp-routes.ts";
 import { OAuthError, parseLifetime, type AuthServices } from "../auth/index.ts";
 import { discoveryRoutes } from "./discovery-routes.ts";
@@ -156,7 +156,7 @@ export function createHttpApp(deps: HttpDeps) {
         // Sign-in providers (src/auth/sso); the client secret goes in, never comes out.
         .get("/sso-providers", () => sso.list())
         .post("/sso-providers", ({ body, set }) => {
-          const created = sso.add((body ?? {}) as ProviderInput);
+          const created = sso.add(providerInputOf(body));
           set.status = 201;
           return created;
         })
@@ -166,7 +166,7 @@ export function createHttpApp(deps: HttpDeps) {
         })
         .post("/sso-providers/:name/test", ({ params }) => sso.test(params.name))
         // Client id, secret (optional: absent keeps it), allowed domains, groups claim, label.
-        .patch("/sso-providers/:name", ({ params, body }) => sso.update(params.name, (body ?? {}) as Parameters<typeof sso.update>[1]))
+        .patch("/sso-providers/:name", ({ params, body }) => sso.update(params.name, providerPatchOf(body)))
         .get("/connectors", () => admin.connectors())
         .delete("/connectors/:name", ({ params, adminToken }) => admin.deleteConnector(params.name, `admin token ${adminToken.name}`))
         // One connector (a mintgate.yaml `connectors` entry as JSON, checked like the file); a test runs a temporary

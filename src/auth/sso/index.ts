@@ -47,6 +47,51 @@ export interface ProviderInput {
   label?: string | undefined;
 }
 
+/** What can change on an existing provider; absent fields stay as they are. */
+export interface ProviderPatch {
+  clientId?: string | undefined;
+  /** A new client secret (rotation); stored in the secret store, never returned. */
+  clientSecret?: string | undefined;
+  allowedDomains?: string[] | undefined;
+  groupsClaim?: string | undefined;
+  label?: string | undefined;
+}
+
+const INPUT_STRINGS = ["name", "kind", "issuer", "domain", "authServer", "tenant", "clientId", "clientSecret", "groupsClaim", "label"] as const;
+const PATCH_STRINGS = ["clientId", "clientSecret", "groupsClaim", "label"] as const;
+
+/** A JSON body's fields with their types checked: `strings` as strings, `allowedDomains` as a list of strings; null means absent. */
+function checkedBody(body: unknown, strings: readonly string[], what: string): Record<string, unknown> {
+  if (typeof body !== "object" || body === null || Array.isArray(body)) throw invalid(`Send ${what} as a JSON object.`);
+  const fields: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(body)) {
+    if (value === undefined || value === null) continue;
+    fields[key] = value;
+    if (key === "allowedDomains") {
+      if (!Array.isArray(value) || value.some((d) => typeof d !== "string")) throw invalid(`allowedDomains must be a list of email domains such as ["example.com"].`);
+    } else if (!strings.includes(key)) {
+      throw invalid(`There is no field "${key}" in ${what}; the fields are ${[...strings, "allowedDomains"].join(", ")}.`);
+    } else if (typeof value !== "string") {
+      throw invalid(`${key} must be a string.`);
+    }
+  }
+  return fields;
+}
+
+/** A new provider from an admin API body, its field types checked (the values are checked by `add`). */
+export function providerInputOf(body: unknown): ProviderInput {
+  return checkedBody(body, INPUT_STRINGS, "a sign-in provider") as unknown as ProviderInput;
+}
+
+/** A change from an admin API body, its field types checked (the values are checked by `update`). */
+export function providerPatchOf(body: unknown): ProviderPatch {
+  const fields = checkedBody(body, PATCH_STRINGS, "a sign-in provider change");
+  if (Object.keys(fields).length === 0) {
+    throw invalid("Nothing to change: give clientId, clientSecret, allowedDomains, groupsClaim or label.");
+  }
+  return fields as ProviderPatch;
+}
+
 /** A provider as shown to admins: never the client secret, only the name of the secret that holds it. */
 export interface ProviderInfo {
   name: string;
@@ -316,7 +361,7 @@ export class SsoService {
   }
 
   /** Changes the client id, secret, allowed domains, groups claim or label. */
-  update(name: string, patch: { clientId?: string; clientSecret?: string; allowedDomains?: string[]; groupsClaim?: string; label?: string }): ProviderInfo {
+  update(name: string, patch: ProviderPatch): ProviderInfo {
     const row = this.row(name);
     const settings = parseSettings(row);
     if (patch.allowedDomains !== undefined) {
@@ -331,6 +376,7 @@ export class SsoService {
     if (patch.label !== undefined) settings.label = patch.label.trim().slice(0, 80);
     const clientId = patch.clientId?.trim();
     if (clientId !== undefined && (!clientId || clientId.length > 512)) throw invalid("The client id must not be empty.");
+    if (patch.clientSecret !== undefined && !patch.clientSecret) throw invalid("The new client secret must not be empty.");
     this.store.transaction(() => {
       if (patch.clientSecret !== undefined) this.secrets.set(row.clientSecretName, patch.clientSecret);
       this.store.identityProviders.update(name, { ...(clientId ? { clientId } : {}), settings: JSON.stringify(settings), updatedAt: Math.max(this.now(), row.updatedAt + 1) });

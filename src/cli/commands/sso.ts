@@ -1,6 +1,6 @@
 import { UserDirectory } from "../../auth/accounts/index.ts";
 import { PublicUrls } from "../../auth/public-urls.ts";
-import { PROVIDER_KINDS, SsoService, type DiscoveryReport, type ProviderInfo, type ProviderKind } from "../../auth/sso/index.ts";
+import { PROVIDER_KINDS, SsoService, type DiscoveryReport, type ProviderInfo, type ProviderKind, type ProviderPatch } from "../../auth/sso/index.ts";
 import { loadSettings } from "../../config/index.ts";
 import { invalid } from "../../errors/index.ts";
 import type { DataDir } from "../../runtime/index.ts";
@@ -15,6 +15,18 @@ function service(dir: DataDir, parsed: ParsedArgs): SsoService {
   const publicUrl = loadSettings({ data: stringValue(parsed, "data"), "public-url": stringValue(parsed, "public-url") }).publicUrl;
   return new SsoService({ store: dir.store, secrets: dir.secrets, users: new UserDirectory(dir.store), urls: publicUrl ? new PublicUrls(publicUrl) : undefined });
 }
+
+/** The provider settings both `sso add` and `sso update` take. */
+const PROVIDER_OPTIONS = {
+  ...DATA_OPTION,
+  ...JSON_OPTION,
+  ...PUBLIC_URL_OPTION,
+  "client-id": { type: "string" as const },
+  "allowed-domains": { type: "string" as const },
+  "groups-claim": { type: "string" as const },
+  label: { type: "string" as const },
+};
+const PROVIDER_TAIL_HELP = { "--label TEXT": "the button text on the sign-in page", ...PUBLIC_URL_HELP, ...DATA_HELP, "--json": "print the provider as JSON" };
 
 const domainsOf = (parsed: ParsedArgs) => stringValue(parsed, "allowed-domains")?.split(",").map((d) => d.trim()).filter(Boolean);
 
@@ -37,18 +49,12 @@ const addCommand: Command = {
     "mintgate sso add NAME --kind okta|google|entra|oidc [--issuer URL | --domain DOMAIN [--auth-server ID] | --tenant ID] --client-id ID [--allowed-domains a.com,b.com] [--groups-claim CLAIM] [--label TEXT] [--data DIR] [--json]",
   args: ["NAME"],
   options: {
-    ...DATA_OPTION,
-    ...JSON_OPTION,
-    ...PUBLIC_URL_OPTION,
+    ...PROVIDER_OPTIONS,
     kind: { type: "string" },
     issuer: { type: "string" },
     domain: { type: "string" },
     "auth-server": { type: "string" },
     tenant: { type: "string" },
-    "client-id": { type: "string" },
-    "allowed-domains": { type: "string" },
-    "groups-claim": { type: "string" },
-    label: { type: "string" },
   },
   optionHelp: {
     "--kind KIND": "okta, google, entra or oidc (required)",
@@ -59,10 +65,7 @@ const addCommand: Command = {
     "--client-id ID": "the client (application) id the provider gave mintgate (required)",
     "--allowed-domains LIST": "comma-separated email domains allowed to sign in (required for google)",
     "--groups-claim CLAIM": "okta/oidc: the ID token claim with the groups (default groups)",
-    "--label TEXT": "the button text on the sign-in page",
-    ...PUBLIC_URL_HELP,
-    ...DATA_HELP,
-    "--json": "print the provider as JSON",
+    ...PROVIDER_TAIL_HELP,
   },
   details:
     "NAME becomes part of the callback URL <public URL>/sso/callback/NAME: register that URL at the provider.\nThe client secret is read from standard input (never a flag) and kept in the encrypted secret store.\nGoogle: groups from the Directory API are not supported yet; the ID token's hd claim is checked against --allowed-domains.",
@@ -145,6 +148,42 @@ const testCommand: Command = {
   },
 };
 
+const updateCommand: Command = {
+  name: "sso update",
+  summary: "Change a sign-in provider's client id, client secret, allowed domains, groups claim or label; its people keep their accounts.",
+  usage: "mintgate sso update NAME [--client-id ID] [--rotate-secret] [--allowed-domains a.com,b.com] [--groups-claim CLAIM] [--label TEXT] [--data DIR] [--json]",
+  args: ["NAME"],
+  options: { ...PROVIDER_OPTIONS, "rotate-secret": { type: "boolean" } },
+  optionHelp: {
+    "--client-id ID": "a new client (application) id",
+    "--rotate-secret": "read a new client secret from standard input (e.g. before the old one expires)",
+    "--allowed-domains LIST": "comma-separated email domains allowed to sign in (replaces the list; google needs one or more)",
+    "--groups-claim CLAIM": "okta/oidc: the ID token claim with the groups",
+    ...PROVIDER_TAIL_HELP,
+  },
+  details: "Only what you give changes. The kind and issuer cannot change: remove the provider and add it again.\nA running gateway uses the change at the next sign-in.",
+  async run(parsed) {
+    const [name] = parsed.positionals;
+    const patch: ProviderPatch = {
+      clientId: stringValue(parsed, "client-id"),
+      allowedDomains: domainsOf(parsed),
+      groupsClaim: stringValue(parsed, "groups-claim"),
+      label: stringValue(parsed, "label"),
+    };
+    if (parsed.values["rotate-secret"]) {
+      patch.clientSecret = (await readSecretValue(`New client secret for ${name}: `)).split(/\r?\n/)[0] ?? "";
+      if (!patch.clientSecret) throw invalid(`No client secret given: pipe it on standard input, for example \`printf '%s\\n' "$SECRET" | mintgate sso update ${name} --rotate-secret\`.`);
+    }
+    if (Object.values(patch).every((value) => value === undefined)) {
+      throw invalid("Nothing to change: give --client-id, --rotate-secret, --allowed-domains, --groups-claim or --label.");
+    }
+    const info = await withDataDir(parsed, (dir) => service(dir, parsed).update(name!, patch));
+    if (parsed.values.json) printJson(info);
+    else process.stdout.write(`Updated sign-in provider ${info.name}${patch.clientSecret ? " (new client secret stored)" : ""}.\n${describe(info)}\n`);
+    return 0;
+  },
+};
+
 const removeCommand: Command = {
   name: "sso remove",
   summary: "Remove a sign-in provider and its client secret; its people stay, without the groups it gave them.",
@@ -160,6 +199,6 @@ const removeCommand: Command = {
   },
 };
 
-export const ssoSubcommands = [addCommand, listCommand, testCommand, removeCommand];
+export const ssoSubcommands = [addCommand, listCommand, updateCommand, testCommand, removeCommand];
 
 export const ssoCommand = commandGroup("sso", "Manage sign-in providers (Okta, Google, Entra ID, OIDC) people sign in through.", ssoSubcommands);
