@@ -4,7 +4,9 @@ import { render } from "ink-testing-library";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { AdminClient, locateGateway } from "../src/admin-client/index.ts";
+import { appendToChain } from "../src/audit/index.ts";
 import type { AuditRecordView } from "../src/audit/query.ts";
+import { openStore, type NewAuditRow } from "../src/store/index.ts";
 import { App } from "../tui/App.tsx";
 import { progressText } from "../tui/components/ProgressBar.tsx";
 import { recordLines } from "../tui/components/RecordDetail.tsx";
@@ -415,4 +417,46 @@ describe("against a running gateway", () => {
     for (const client of extra) await client.close();
     unmount();
   });
+
+  test("Audit: a search with more than a page of records loads older pages as the selection moves past the last one", async () => {
+    // 1,100 calls from two days ago, appended to the running gateway's chain by a second writer (as a CLI command would).
+    const store = openStore(join(configured.dataDir, "mintgate.db"));
+    const at = Date.now() - 2 * 86_400_000;
+    const rows: NewAuditRow[] = Array.from({ length: 1100 }, (_, i) => ({
+      at: at + i, kind: "mcp", person: "bulk@example.com", userId: null, clientId: null, tokenId: null, ip: null, sessionId: null, virtualMcp: "ops", connector: "demo",
+      method: "tools/call", exposedName: "bulk__tool", upstreamName: "tool", arguments: `{"n":${i}}`, result: null, resultSize: null, outcome: "ok", error: null, durationMs: 1, detail: null,
+    }));
+    try {
+      appendToChain(store, rows);
+    } finally {
+      store.close();
+    }
+    await expect(admin.get("/audit?before=soon")).rejects.toThrow("before must be the id of a record");
+
+    const Screen = auditScreen.Component;
+    const { lastFrame, stdin, unmount } = render(<Screen client={admin} width={98} height={20} setCapturing={() => {}} />);
+    await frameContaining(lastFrame, /\d+ records/);
+    await press(stdin, "f", "\u0015", ..."3d", TAB, TAB, TAB, TAB, ..."bulk__tool", CTRL_S);
+    let frame = await frameContaining(lastFrame, "500+ records");
+    expect(frame).toContain("1–14 of 500");
+    await press(stdin, ENTER);
+    expect(await frameContaining(lastFrame, "Arguments (as stored, redacted):")).toContain('"n": 1099');
+    await press(stdin, ESC);
+    await frameContaining(lastFrame, "V verify chain");
+    // PgDn to the end of the first page: the second page loads, and the selection can go on into it.
+    for (let i = 0; i < 45 && !lastFrame()!.includes("1000+ records"); i++) await press(stdin, "\u001B[6~");
+    frame = await frameContaining(lastFrame, "1000+ records");
+    for (let i = 0; i < 90 && !lastFrame()!.includes("1100 records"); i++) await press(stdin, "\u001B[6~");
+    frame = await frameContaining(lastFrame, "1100 records");
+    expect(frame).not.toContain("1100+ records");
+    for (let i = 0; i < 20 && !lastFrame()!.includes("–1100 of 1100"); i++) await press(stdin, "\u001B[6~");
+    frame = await frameContaining(lastFrame, "–1100 of 1100");
+    // PgDn stops at the last record; past it nothing more loads.
+    await press(stdin, "\u001B[6~", DOWN);
+    expect(lastFrame()).toContain("1100 records");
+    await press(stdin, ENTER);
+    frame = await frameContaining(lastFrame, "Arguments (as stored, redacted):");
+    expect(frame).toContain('"n": 0');
+    unmount();
+  }, 60_000);
 });

@@ -11,9 +11,9 @@ export function viewOf(row: AuditRow): AuditRecordView {
 
 export const SEARCH_LIMIT_MAX = 10_000;
 
-/** Newest first. */
-export function searchAudit(store: Store, filter: AuditFilter, limit = 100): AuditRecordView[] {
-  return store.audit.search(filter, Math.min(Math.max(1, limit || 100), SEARCH_LIMIT_MAX)).map(viewOf);
+/** Newest first; with `beforeId`, the page of records older than that id (the last id of the page before). */
+export function searchAudit(store: Store, filter: AuditFilter, limit = 100, beforeId?: number): AuditRecordView[] {
+  return store.audit.search(filter, Math.min(Math.max(1, limit || 100), SEARCH_LIMIT_MAX), beforeId).map(viewOf);
 }
 
 export type ExportFormat = "jsonl" | "csv";

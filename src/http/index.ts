@@ -193,7 +193,11 @@ export function createHttpApp(deps: HttpDeps) {
         // The audit trail (src/audit): search (newest first), streaming export, verify, and the live feed of new records.
         .get("/audit", ({ query }) => {
           const filter = auditFilterOf(query);
-          return filter instanceof Response ? filter : searchAudit(admin.store, filter, query.limit ? Number(query.limit) : 100);
+          if (filter instanceof Response) return filter;
+          // Paging, newest first: `before` is the id of the last record of the previous page.
+          const before = query.before === undefined ? undefined : Number(query.before);
+          if (before !== undefined && !(Number.isSafeInteger(before) && before > 0)) return jsonError(400, "before must be the id of a record (a positive whole number), the last one of the previous page.");
+          return searchAudit(admin.store, filter, query.limit ? Number(query.limit) : 100, before);
         })
         .get("/audit/export", ({ query }) => {
           const format = query.format ?? "jsonl";

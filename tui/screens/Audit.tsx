@@ -3,7 +3,7 @@ import { existsSync, statSync } from "node:fs";
 import { open as openFile, rm } from "node:fs/promises";
 import { homedir } from "node:os";
 import { dirname, resolve } from "node:path";
-import { useCallback, useEffect, useState } from "react";
+import { useCallback, useEffect, useRef, useState } from "react";
 import type { VerifyReport } from "../../src/audit/chain.ts";
 import { parseTime, type AuditRecordView } from "../../src/audit/query.ts";
 import type { AdminClient } from "../../src/admin-client/index.ts";
@@ -17,7 +17,10 @@ import { fit, formatMs, formatTime } from "../components/text.ts";
 import type { ScreenDefinition, ScreenProps } from "./types.ts";
 import { useKeys } from "../components/useKeys.ts";
 
-const SEARCH_LIMIT = 500;
+/** Records fetched per page; moving past the last one loads the next (older) page. */
+const PAGE_SIZE = 500;
+/** The most records held at once; past this, narrow the search or export it. */
+const MAX_LOADED = 10_000;
 
 export interface AuditSearch {
   since: string;
@@ -162,6 +165,10 @@ function AuditScreen(props: ScreenProps) {
   const [search, setSearch] = useState<AuditSearch>(DEFAULT_SEARCH);
   const [records, setRecords] = useState<AuditRecordView[]>();
   const [loading, setLoading] = useState(false);
+  /** Whether older records may follow the loaded ones, and whether they are being fetched. */
+  const [older, setOlder] = useState<{ more: boolean; loading: boolean }>({ more: false, loading: false });
+  /** Bumped by each new search, so that a page asked for by an earlier one is dropped. */
+  const generation = useRef(0);
   const [error, setError] = useState<string>();
   const [selected, setSelected] = useState(0);
   const [mode, setMode] = useState<"list" | "search" | "export">("list");
@@ -173,12 +180,15 @@ function AuditScreen(props: ScreenProps) {
   useEffect(() => () => setCapturing(false), [setCapturing]);
   useEffect(() => {
     let cancelled = false;
+    const current = ++generation.current;
     setLoading(true);
+    setOlder({ more: false, loading: false });
     const query = searchQuery(search);
-    client.get<AuditRecordView[]>(`/audit?limit=${SEARCH_LIMIT}${query ? `&${query}` : ""}`).then(
+    client.get<AuditRecordView[]>(`/audit?limit=${PAGE_SIZE}${query ? `&${query}` : ""}`).then(
       (found) => {
-        if (cancelled) return;
+        if (cancelled || current !== generation.current) return;
         setRecords(found);
+        setOlder({ more: found.length === PAGE_SIZE, loading: false });
         setError(undefined);
         setLoading(false);
         setSelected((s) => Math.min(s, Math.max(0, found.length - 1)));
@@ -193,6 +203,28 @@ function AuditScreen(props: ScreenProps) {
       cancelled = true;
     };
   }, [client, search, reload]);
+
+  /** The next page of older records, appended; at most one request at a time. */
+  const loadOlder = () => {
+    const last = records?.at(-1);
+    if (!older.more || older.loading || !last) return;
+    const current = generation.current;
+    setOlder({ more: true, loading: true });
+    const query = searchQuery(search);
+    client.get<AuditRecordView[]>(`/audit?limit=${PAGE_SIZE}&before=${last.id}${query ? `&${query}` : ""}`).then(
+      (page) => {
+        if (current !== generation.current) return;
+        const all = [...(records ?? []), ...page];
+        setRecords(all);
+        setOlder({ more: page.length === PAGE_SIZE && all.length < MAX_LOADED, loading: false });
+      },
+      (e: Error) => {
+        if (current !== generation.current) return;
+        setError(e.message);
+        setOlder({ more: true, loading: false });
+      },
+    );
+  };
 
   const openForm = (next: "search" | "export") => {
     setMode(next);
@@ -225,9 +257,14 @@ function AuditScreen(props: ScreenProps) {
       else if (input === "V") runVerify();
       else if (input === "r") setReload((n) => n + 1);
       else if (input === "x") setSearch(DEFAULT_SEARCH);
-      else if (key.downArrow || input === "j") setSelected((s) => Math.min(rows.length - 1, s + 1));
-      else if (key.upArrow || input === "k") setSelected((s) => Math.max(0, s - 1));
-      else if (key.pageDown) setSelected((s) => Math.min(rows.length - 1, s + height - 8));
+      else if (key.downArrow || input === "j") {
+        if (selected >= rows.length - 1) loadOlder();
+        setSelected((s) => Math.min(rows.length - 1, s + 1));
+      } else if (key.upArrow || input === "k") setSelected((s) => Math.max(0, s - 1));
+      else if (key.pageDown) {
+        if (selected + height - 8 >= rows.length - 1) loadOlder();
+        setSelected((s) => Math.min(rows.length - 1, s + height - 8));
+      }
       else if (key.pageUp) setSelected((s) => Math.max(0, s - (height - 8)));
       else if (key.return && rows[selected]) setOpen(rows[selected]);
     },
@@ -314,7 +351,7 @@ function AuditScreen(props: ScreenProps) {
   return (
     <Box flexDirection="column" height={height}>
       <Text wrap="truncate-end">
-        <Text bold>Search</Text> {describeSearch(search)} · {loading ? "searching…" : error ? "" : `${rows.length}${rows.length === SEARCH_LIMIT ? "+" : ""} records`}
+        <Text bold>Search</Text> {describeSearch(search)} · {loading ? "searching…" : error ? "" : `${rows.length}${older.more ? "+" : ""} records${older.loading ? " · loading older…" : older.more ? "" : rows.length >= MAX_LOADED ? ` (the first ${MAX_LOADED}: narrow the search, or export it)` : ""}`}
       </Text>
       {error ? (
         <Text color="red" wrap="truncate-end">
@@ -336,11 +373,12 @@ export const auditScreen: ScreenDefinition = {
   title: "Audit",
   short: "Audit",
   help: [
-    "The audit trail: MCP requests, sign-ins and admin changes, newest first (up to 500).",
+    `The audit trail: MCP requests, sign-ins and admin changes, newest first, ${PAGE_SIZE} at a time.`,
     "f or /   search by time range (since, until), person, Virtual MCP, tool, outcome, kind",
     "V        verify the hash chain (shift-v) and show the result",
     "e        export the current search to a new file (jsonl or csv) with a progress bar",
-    "↑ ↓      select; Enter opens a record with its arguments and result (as stored)",
+    "↑ ↓      select (past the last record, the next older page loads); PgUp PgDn a screen at a time",
+    "Enter    open a record with its arguments and result (as stored)",
     "r        search again · x reset the search to the last 24 hours",
   ],
   Component: AuditScreen,
