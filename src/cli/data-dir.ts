@@ -15,8 +15,8 @@ export function setRunningCommand(name: string, parsed: ParsedArgs): void {
   running = { name, parsed };
 }
 
-/** Subcommands that change state and leave an audit record here (apply and approve record their own before/after). */
-const CHANGING = /^(secrets (set|delete)|tokens (create|revoke)|clients (add|remove)|users (add|disable|enable|remove|delete|role|password|set-password|set-role)|groups (add|remove)|sso (add|remove|update)|consents revoke)$/;
+/** Subcommands that change state, or copy it out (backup), and leave an audit record here (apply and approve record their own before/after). */
+const CHANGING = /^(secrets (set|delete)|tokens (create|revoke)|clients (add|remove)|users (add|disable|enable|remove|delete|role|password|set-password|set-role)|groups (add|remove)|sso (add|remove|update)|consents revoke|backup)$/;
 
 function recordCliChange(dir: DataDir, outcome: "ok" | "error", error?: unknown): void {
   if (!running || !CHANGING.test(running.name)) return;

@@ -56,6 +56,11 @@ export interface Store {
   dataVersion(): number;
   /** Stops this connection's WAL checkpoints (the checkpoint thread runs them instead). */
   stopCheckpoints(): void;
+  /**
+   * Writes a consistent copy of the whole database to `path` (which must not
+   * exist, or be empty), while other connections go on reading and writing.
+   */
+  backupTo(path: string): void;
   /** True while the connection is open and the schema is current. */
   isReady(): boolean;
   close(): void;
@@ -108,6 +113,8 @@ export function openStore(path: string, options: { create?: boolean } = {}): Sto
     transaction: (fn) => sqlite.transaction(fn).immediate(),
     dataVersion: () => (sqlite.query("PRAGMA data_version").get() as { data_version: number }).data_version,
     stopCheckpoints: () => clearInterval(checkpoints),
+    // VACUUM INTO reads one snapshot (a read transaction: writers are not blocked) and writes it compacted.
+    backupTo: (target) => void sqlite.query("VACUUM INTO ?").run(target),
     isReady: () => open && schemaVersionOf(sqlite) === LATEST_SCHEMA_VERSION,
     close() {
       if (!open) return;
@@ -135,6 +142,29 @@ export function inspectStore(path: string): StoreInspection {
     // key_versions exists from schema version 1 on.
     const currentKey = schemaVersion >= 1 ? new SecretRepository(wrapWithDrizzle(sqlite)).currentKeyVersion() : undefined;
     return { schemaVersion, currentKey };
+  } finally {
+    sqlite.close();
+  }
+}
+
+/** What a backup holds, read back from the copy itself. */
+export interface BackupCheck {
+  schemaVersion: number;
+  /** The master key version its secrets are encrypted under (the key that must go with it). */
+  keyVersion: number | undefined;
+  auditRecords: number;
+}
+
+/** Reads a database copy back: SQLite's integrity check, then what it holds. Throws when the copy is damaged. */
+export function checkBackup(path: string): BackupCheck {
+  const sqlite = openSqlite(path, { readonly: true });
+  try {
+    const problems = (sqlite.query("PRAGMA quick_check").all() as { quick_check: string }[]).map((row) => row.quick_check);
+    if (problems.length !== 1 || problems[0] !== "ok") throw new Error(`the copy at ${path} fails SQLite's integrity check: ${problems.slice(0, 3).join("; ")}`);
+    const schemaVersion = assertSchemaNotNewer(sqlite, path);
+    const keyVersion = schemaVersion >= 1 ? new SecretRepository(wrapWithDrizzle(sqlite)).currentKeyVersion()?.version : undefined;
+    const auditRecords = (sqlite.query("SELECT count(*) AS n FROM audit_records").get() as { n: number }).n;
+    return { schemaVersion, keyVersion, auditRecords };
   } finally {
     sqlite.close();
   }
