@@ -27,6 +27,9 @@ describe("ClientAddresses", () => {
     expect(behindProxy.of(request("198.51.100.1, 203.0.113.7"), "127.0.0.1")).toBe("203.0.113.7");
     expect(behindProxy.of(request("198.51.100.1, 203.0.113.7, 10.2.3.4"), "127.0.0.1")).toBe("203.0.113.7");
     expect(behindProxy.of(request("2001:db8::5, fd12::1"), "::ffff:127.0.0.1")).toBe("2001:db8::5");
+    // Entries with a port, as some load balancers write them.
+    expect(behindProxy.of(request("203.0.113.7:41234"), "127.0.0.1")).toBe("203.0.113.7");
+    expect(behindProxy.of(request("[2001:db8::9]:443, 10.1.1.1:80"), "127.0.0.1")).toBe("2001:db8::9");
   });
 
   test("a proxy that sent no header, only trusted hops, or a hop that is not an address", () => {

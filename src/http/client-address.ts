@@ -34,7 +34,7 @@ export class ClientAddresses {
     const hops = forwarded.split(",");
     let nearest = peer;
     for (let i = hops.length - 1; i >= 0; i--) {
-      const hop = hops[i]!.trim();
+      const hop = addressOf(hops[i]!.trim());
       // Not an address: whatever is left of it cannot be read, so the proxy that passed it on is as far as we can tell.
       if (isIP(hop) === 0) return nearest;
       if (!this.isTrusted(hop)) return hop;
@@ -47,6 +47,16 @@ export class ClientAddresses {
     const family = isIP(address);
     return family !== 0 && this.trusted!.check(address, family === 4 ? "ipv4" : "ipv6");
   }
+}
+
+/** An X-Forwarded-For entry's address: some proxies add a port (`203.0.113.7:41234`, `[2001:db8::1]:443`). */
+function addressOf(hop: string): string {
+  if (hop.startsWith("[")) {
+    const end = hop.indexOf("]");
+    return end === -1 ? hop : hop.slice(1, end);
+  }
+  const colon = hop.indexOf(":");
+  return colon !== -1 && colon === hop.lastIndexOf(":") ? hop.slice(0, colon) : hop;
 }
 
 /**
