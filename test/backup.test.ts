@@ -7,9 +7,10 @@ import { afterAll, describe, expect, test } from "bun:test";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { copyFileSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { connectMcpClient, DEMO_CONFIG, runMintgate, startConfiguredGateway, tempDir, type ConfiguredGateway } from "./harness.ts";
+import { connectMcpClient, DEMO_CONFIG, runMintgate, startConfiguredGateway, startGateway, tempDir, type ConfiguredGateway } from "./harness.ts";
 
 let configured: ConfiguredGateway | undefined;
+let backupFile = "";
 let client: Client | undefined;
 afterAll(async () => {
   await client?.close().catch(() => {});
@@ -33,6 +34,7 @@ describe("mintgate backup", () => {
       }
     })();
     const out = join(tempDir("mintgate-backup-out"), "copy.db");
+    backupFile = out;
     const backup = await runMintgate(["backup", "-o", out, "--json", "--data", data]);
     calling = false;
     await load;
@@ -83,6 +85,62 @@ describe("mintgate backup", () => {
 
     const help = await runMintgate(["backup", "--help"]);
     expect(help.code).toBe(0);
-    expect(help.stdout).toContain("To restore: stop the gateway");
+    expect(help.stdout).toContain("To restore: stop the gateway, then `mintgate restore FILE`.");
+  });
+
+  test("restore puts the copy back in place of the database: refused while the gateway runs, for a damaged file or another master key", async () => {
+    const data = configured!.dataDir;
+    const exportBefore = (await runMintgate(["export", "--data", data])).stdout;
+    expect((await runMintgate(["secrets", "set", "after-backup", "--data", data], { stdin: "later\n" })).code).toBe(0);
+
+    const whileServing = await runMintgate(["restore", backupFile, "--data", data]);
+    expect(whileServing.code).not.toBe(0);
+    expect(whileServing.stderr).toBe(`mintgate: A gateway is serving from ${data} at ${configured!.gateway.url}; stop it first (SIGTERM), then restore.\n`);
+    await client?.close();
+    client = undefined;
+    await configured!.gateway.stop();
+
+    const damaged = join(tempDir("mintgate-restore-bad"), "damaged.db");
+    writeFileSync(damaged, "not a database at all ".repeat(500));
+    const bad = await runMintgate(["restore", damaged, "--data", data]);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toStartWith(`mintgate: ${damaged} is not a usable mintgate backup (`);
+    expect(bad.stderr).toEndWith("nothing was changed.\n");
+
+    const other = join(tempDir("mintgate-restore-other"), "data");
+    expect((await runMintgate(["init", "--data", other])).code).toBe(0);
+    const foreign = join(tempDir("mintgate-restore-other-copy"), "other.db");
+    expect((await runMintgate(["backup", "-o", foreign, "--data", other])).code).toBe(0);
+    const wrongKey = await runMintgate(["restore", foreign, "--data", data]);
+    expect(wrongKey.code).not.toBe(0);
+    expect(wrongKey.stderr).toContain("does not fit this backup (its secrets are encrypted under key version 1); put the master.key that goes with it in place and try again. Nothing was changed.");
+    expect((await runMintgate(["secrets", "list", "--data", data])).stdout).toContain("after-backup");
+
+    const restored = await runMintgate(["restore", backupFile, "--json", "--data", data]);
+    expect(restored.stderr).toBe("");
+    expect(restored.code).toBe(0);
+    const report = JSON.parse(restored.stdout) as { restoredFrom: string; previous: string };
+    expect(report.restoredFrom).toBe(backupFile);
+    expect(existsSync(report.previous)).toBe(true);
+    expect(existsSync(join(data, "mintgate.db.restoring"))).toBe(false);
+    const secrets = (await runMintgate(["secrets", "list", "--data", data])).stdout;
+    expect(secrets).toContain("backup-check");
+    expect(secrets).not.toContain("after-backup");
+    expect((await runMintgate(["export", "--data", data])).stdout).toBe(exportBefore);
+    const verify = await runMintgate(["audit", "verify", "--data", data]);
+    expect(verify.code).toBe(0);
+    const search = JSON.parse((await runMintgate(["audit", "search", "--kind", "admin", "--json", "--data", data])).stdout) as { method: string; exposedName: string | null }[];
+    expect(search[0]!.method).toBe("restore");
+
+    // The gateway serves from the restored database.
+    const again = await startGateway({ dataDir: data });
+    try {
+      const restoredClient = await connectMcpClient(`${again.url}/mcp/demo`, configured!.token);
+      const answer = await restoredClient.callTool({ name: "add", arguments: { a: 2, b: 3 } });
+      expect(JSON.stringify(answer)).toContain("5");
+      await restoredClient.close();
+    } finally {
+      await again.stop();
+    }
   });
 });

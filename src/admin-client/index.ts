@@ -30,6 +30,22 @@ export function locateGateway(options: { dataDir: string; url?: string | undefin
   return { url: url!.replace(/\/$/, ""), token: readFileSync(tokenFile, "utf8").trim(), instance };
 }
 
+/**
+ * The URL of the gateway serving from `dataDir` now, if one is: server.url
+ * names it and its /healthz answers with the instance id written there (a
+ * crashed gateway leaves the file behind).
+ */
+export async function runningGatewayUrl(dataDir: string): Promise<string | undefined> {
+  const file = dataPaths(dataDir).serverUrl;
+  if (!existsSync(file)) return undefined;
+  const [url, instance] = readFileSync(file, "utf8").trim().split("\n");
+  if (!url) return undefined;
+  const health = await fetch(`${url.replace(/\/$/, "")}/healthz`, { signal: AbortSignal.timeout(3_000) })
+    .then((response) => response.json() as Promise<{ instance?: string }>)
+    .catch(() => undefined);
+  return health !== undefined && (instance === undefined || health.instance === instance) ? url : undefined;
+}
+
 const KIND_BY_STATUS: Record<number, ErrorKind> = { 400: "invalid", 401: "unauthorized", 403: "forbidden", 404: "not_found", 409: "conflict" };
 
 /** A typed client of /admin/api, used by the CLI and the TUI. */

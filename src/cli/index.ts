@@ -17,11 +17,12 @@ import { approveCommand } from "./commands/approve.ts";
 import { policyCommand, policySubcommands } from "./commands/policy.ts";
 import { versionCommand } from "./commands/version.ts";
 import { backupCommand } from "./commands/backup.ts";
+import { restoreCommand } from "./commands/restore.ts";
 import { auditCommand, auditSubcommands } from "./commands/audit.ts";
 import { setRunningCommand } from "./data-dir.ts";
 import { statsCommand } from "./commands/stats.ts";
 
-const TOP_LEVEL: Command[] = [serveCommand, initCommand, statusCommand, applyCommand, exportCommand, approveCommand, policyCommand, statsCommand, tokensCommand, clientsCommand, usersCommand, groupsCommand, ssoCommand, consentsCommand, secretsCommand, auditCommand, backupCommand, tuiCommand, versionCommand];
+const TOP_LEVEL: Command[] = [serveCommand, initCommand, statusCommand, applyCommand, exportCommand, approveCommand, policyCommand, statsCommand, tokensCommand, clientsCommand, usersCommand, groupsCommand, ssoCommand, consentsCommand, secretsCommand, auditCommand, backupCommand, restoreCommand, tuiCommand, versionCommand];
 const ALL: Command[] = [...TOP_LEVEL, ...policySubcommands, ...auditSubcommands, ...secretsSubcommands, ...tokensSubcommands, ...clientsSubcommands, ...usersSubcommands, ...groupsSubcommands, ...ssoSubcommands, ...consentsSubcommands];
 
 function mainHelp(): string {

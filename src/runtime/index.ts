@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, mkdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { issueAdminToken } from "../admin/index.ts";
 import { CHECKPOINT_KEY_PURPOSE, cliActor, recordAdminChange, resignCheckpoints } from "../audit/index.ts";
 import { dataPaths, type Settings } from "../config/index.ts";
@@ -138,6 +138,49 @@ function recoverInterruptedRotation(
   throw configError(
     `The master key from ${key.source} does not match the key this database was encrypted with; restore the right ${key.source === ENV_KEY_SOURCE ? ENV_KEY_SOURCE : "master.key"} from your backup (the database was not modified).`,
   );
+}
+
+/**
+ * Puts the database copy at `backup` (checked with `checkBackup`) in place of
+ * the data directory's database. The current database (with its -wal and
+ * -shm files, which must never meet another database) is moved aside, not
+ * deleted. The master key must fit the copy, which is checked before anything
+ * moves; if the copy then fails to open (a migration, say), the previous
+ * database is moved back. Returns where the previous database now is.
+ * The caller makes sure no gateway is serving from the directory.
+ */
+export function restoreDatabase(settings: Settings, backup: string): { previous: string | undefined; dir: DataDir } {
+  const paths = dataPaths(settings.dataDir);
+  if (!existsSync(paths.database)) {
+    throw configError(`There is no database in ${settings.dataDir} to restore into; run \`mintgate init --data ${settings.dataDir}\` first (it makes the master key the copy needs, or put yours there).`);
+  }
+  const inspection = inspectStore(backup);
+  if (inspection.currentKey) {
+    const key = loadMasterKey(settings, paths);
+    if (!key || !keyMatches(key, inspection.currentKey)) {
+      throw configError(
+        `The master key ${key ? `from ${key.source} ` : ""}does not fit this backup (its secrets are encrypted under key version ${inspection.currentKey.version}); put the master.key that goes with it in place${existsSync(paths.masterKeyOld) ? " (master.key.old, if the key was rotated since)" : ""} and try again. Nothing was changed.`,
+      );
+    }
+  }
+  const incoming = `${paths.database}.restoring`;
+  copyFileSync(backup, incoming);
+  chmodSync(incoming, 0o600);
+  const aside = `${paths.database}.before-restore-${new Date().toISOString().replace(/[:.]/g, "-")}`;
+  const moved: string[] = [];
+  for (const suffix of ["", "-wal", "-shm"]) {
+    if (!existsSync(paths.database + suffix)) continue;
+    renameSync(paths.database + suffix, aside + suffix);
+    moved.push(suffix);
+  }
+  renameSync(incoming, paths.database);
+  try {
+    return { previous: moved.includes("") ? aside : undefined, dir: openDataDir(settings, { initialise: false }) };
+  } catch (error) {
+    for (const suffix of ["", "-wal", "-shm"]) rmSync(paths.database + suffix, { force: true });
+    for (const suffix of moved) renameSync(aside + suffix, paths.database + suffix);
+    throw configError(`The backup could not be opened (${(error as Error).message}); the previous database is back in place.`, error);
+  }
 }
 
 /**

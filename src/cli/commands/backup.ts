@@ -32,8 +32,7 @@ export const backupCommand: Command = {
     "The copy is one snapshot of everything: configuration, people, tokens, encrypted secrets and the audit\n" +
     "trail. Requests keep flowing while it is written. It is checked by reading it back, and only its owner\n" +
     "can read it. The secrets in it need the master key of the version printed: back up master.key\n" +
-    "separately (not next to the copy). To restore: stop the gateway, put the copy in the data directory as\n" +
-    "mintgate.db (remove mintgate.db-wal and mintgate.db-shm), and start it with that master key.",
+    "separately (not next to the copy). To restore: stop the gateway, then `mintgate restore FILE`.",
   async run(parsed) {
     const output = stringValue(parsed, "output");
     if (!output) throw invalid("`mintgate backup` needs -o FILE: the new file to write the copy to.");
