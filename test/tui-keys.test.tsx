@@ -2,6 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { Text } from "ink";
 import { render } from "ink-testing-library";
 import { useEffect, useState } from "react";
+import { Form } from "../tui/components/Form.tsx";
 import { useKeys } from "../tui/components/useKeys.ts";
 
 /**
@@ -48,3 +49,37 @@ describe("useKeys", () => {
     unmount();
   });
 });
+
+describe("Form", () => {
+  const fields = [
+    { name: "name", label: "Name" },
+    { name: "url", label: "URL" },
+    { name: "note", label: "Note" },
+  ];
+
+  async function submitted(keys: string[], initial?: Record<string, string>): Promise<Record<string, string>> {
+    let sent: Record<string, string> | undefined;
+    const { stdin, unmount } = render(<Form title="t" fields={fields} initial={initial} onCancel={() => {}} onSubmit={async (values) => void (sent = values)} />);
+    await Bun.sleep(20);
+    for (const key of keys) {
+      stdin.write(key);
+      await Bun.sleep(20);
+    }
+    stdin.write("\u0013");
+    await Bun.sleep(20);
+    unmount();
+    expect(sent).toBeDefined();
+    return sent!;
+  }
+
+  test("a paste with Tabs in it fills one field after another, as typing the same would", async () => {
+    expect(await submitted(["alpha\thttp://x.example\tthe note"])).toEqual({ name: "alpha", url: "http://x.example", note: "the note" });
+    // Typed one key at a time, the same text lands the same way.
+    expect(await submitted([..."ab", "\t", ..."cd"])).toEqual({ name: "ab", url: "cd", note: "" });
+    // Pieces past the last field are dropped; what is there already is kept and added to.
+    expect(await submitted(["x\ty\tz\textra"], { name: "n-", url: "", note: "" })).toEqual({ name: "n-x", url: "y", note: "z" });
+    // Other control characters never enter a value.
+    expect(await submitted(["a\u0007b\nc"])).toEqual({ name: "abc", url: "", note: "" });
+  });
+});
+

@@ -1,7 +1,7 @@
 import { Box, Text } from "ink";
 import { useState } from "react";
 import { Spinner } from "./Spinner.tsx";
-import { TextField } from "./TextField.tsx";
+import { oneLine, TextField } from "./TextField.tsx";
 import { fit } from "./text.ts";
 import { useKeys } from "./useKeys.ts";
 
@@ -45,6 +45,20 @@ export function Form(props: { title: string; fields: FormField[]; initial?: Reco
       },
     );
   };
+  /** A paste that spans fields (text with Tabs, as from a spreadsheet row): each piece goes into the next field, and the focus follows. */
+  const pasteFrom = (index: number, text: string) => {
+    const pieces = text.split("\t").slice(0, Math.max(0, props.fields.length - index));
+    if (pieces.length === 0) return;
+    setValues((v) => {
+      const next = { ...v };
+      pieces.forEach((piece, k) => {
+        const name = props.fields[index + k]!.name;
+        next[name] = (next[name] ?? "") + oneLine(piece);
+      });
+      return next;
+    });
+    setFocus(index + pieces.length - 1);
+  };
   useKeys(
     (input, key) => {
       if (key.escape) return props.onCancel();
@@ -66,7 +80,7 @@ export function Form(props: { title: string; fields: FormField[]; initial?: Reco
           <Box key={field.name} flexDirection="column">
             <Box>
               <Text color={i === focus ? "cyan" : undefined}>{(i === focus ? "› " : "  ") + field.label.padEnd(labelWidth)}</Text>
-              <TextField value={values[field.name] ?? ""} onChange={(value) => setValues((v) => ({ ...v, [field.name]: value }))} focus={i === focus && !busy} mask={field.mask} placeholder={field.placeholder} width={Math.max(10, (props.width ?? 70) - labelWidth - 6)} />
+              <TextField value={values[field.name] ?? ""} onChange={(value) => setValues((v) => ({ ...v, [field.name]: value }))} focus={i === focus && !busy} onPastePastTab={(rest) => pasteFrom(i + 1, rest)} mask={field.mask} placeholder={field.placeholder} width={Math.max(10, (props.width ?? 70) - labelWidth - 6)} />
             </Box>
             {hint ? <Text dimColor>{fit(" ".repeat(labelWidth + 2) + hint, Math.max(10, (props.width ?? 70) - 4))}</Text> : null}
           </Box>

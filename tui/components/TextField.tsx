@@ -2,12 +2,26 @@ import { Text } from "ink";
 import { useRef } from "react";
 import { useKeys } from "./useKeys.ts";
 
+/** Text as a one-line value takes it: control characters (Tab, newlines, escapes) never become part of it. */
+export function oneLine(text: string): string {
+  return text.replace(/[\u0000-\u001f\u007f]/g, "");
+}
+
 /**
  * A one-line text input. `mask` shows • for every character (secrets are never
  * echoed). Typing edits, Backspace deletes, Ctrl-U clears; Enter and Esc are
  * left to the form around it.
  */
-export function TextField(props: { value: string; onChange: (value: string) => void; focus: boolean; mask?: boolean; placeholder?: string; width?: number }) {
+export function TextField(props: {
+  value: string;
+  onChange: (value: string) => void;
+  focus: boolean;
+  mask?: boolean;
+  placeholder?: string;
+  width?: number;
+  /** Pasted text that goes on past a Tab: what follows the first Tab, for the form to type into the next fields. */
+  onPastePastTab?: (rest: string) => void;
+}) {
   // Keys that arrive before the next render (fast typing, a slow link) build on each other, not on a stale value.
   const latest = useRef(props.value);
   latest.current = props.value;
@@ -21,8 +35,13 @@ export function TextField(props: { value: string; onChange: (value: string) => v
       if (key.backspace || key.delete) return change(latest.current.slice(0, -1));
       if (key.ctrl && input === "u") return change("");
       if (key.ctrl || key.meta) return;
-      // Control characters (a Tab that arrived in one chunk with the text before it) never become part of a one-line value.
-      if (input) change(latest.current + input.replace(/[\u0000-\u001f\u007f]/g, ""));
+      if (!input) return;
+      const tab = input.indexOf("\t");
+      if (tab !== -1 && props.onPastePastTab) {
+        change(latest.current + oneLine(input.slice(0, tab)));
+        return props.onPastePastTab(input.slice(tab + 1));
+      }
+      change(latest.current + oneLine(input));
     },
     { isActive: props.focus },
   );
