@@ -164,8 +164,13 @@ export function restoreDatabase(settings: Settings, backup: string): { previous:
     }
   }
   const incoming = `${paths.database}.restoring`;
-  copyFileSync(backup, incoming);
-  chmodSync(incoming, 0o600);
+  try {
+    copyFileSync(backup, incoming);
+    chmodSync(incoming, 0o600);
+  } catch (error) {
+    rmSync(incoming, { force: true });
+    throw configError(`Cannot copy the backup into ${settings.dataDir} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); check the free space and permissions. Nothing was changed.`, error);
+  }
   const aside = `${paths.database}.before-restore-${new Date().toISOString().replace(/[:.]/g, "-")}`;
   const moved: string[] = [];
   for (const suffix of ["", "-wal", "-shm"]) {
