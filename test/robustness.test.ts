@@ -14,7 +14,7 @@ import type { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/cl
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { startRawHttpUpstream, type RawHttpUpstream } from "./fixtures/raw-http-upstream.ts";
-import { BINARY, cleanEnv, connectMcpClient, REPO_ROOT, runMintgate, startConfiguredGateway, tempDir, waitFor, type RunningGateway } from "./harness.ts";
+import { BINARY, cleanEnv, connectMcpClient, REPO_ROOT, runMintgate, startConfiguredGateway, startGateway, tempDir, waitFor, type RunningGateway } from "./harness.ts";
 
 const RAW_STDIO = join(REPO_ROOT, "test", "fixtures", "raw-stdio.ts");
 
@@ -292,5 +292,188 @@ describe("http upstreams", () => {
     await waitFor("the upstream to see its requests closed", () => upstream.hangsClosed() === 5, 60, 50);
     const records = (await admin<CallRow[]>(gateway, "/calls?limit=20")).filter((r) => r.exposedName === "hr__hang");
     expect(records.map((r) => r.outcome)).toEqual(["timeout", "timeout", "timeout", "timeout", "timeout"]);
+  });
+});
+
+/*
+ * A second review drove the endpoint with malformed messages, upstreams that
+ * leak or restart, and revoked tokens. Each test below is one of its findings.
+ */
+
+/** A raw Streamable HTTP session on /mcp/v: the tests below send what no SDK client would. */
+async function rawSession(gateway: RunningGateway, token: string) {
+  const url = `${gateway.url}/mcp/v`;
+  const headers = { authorization: `Bearer ${token}`, accept: "application/json, text/event-stream", "content-type": "application/json" };
+  const opened = await fetch(url, {
+    method: "POST",
+    headers,
+    body: JSON.stringify({ jsonrpc: "2.0", id: 0, method: "initialize", params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "raw", version: "1" } } }),
+  });
+  await opened.text();
+  const session = { ...headers, "mcp-session-id": opened.headers.get("mcp-session-id")!, "mcp-protocol-version": "2025-11-25" };
+  await (await fetch(url, { method: "POST", headers: session, body: '{"jsonrpc":"2.0","method":"notifications/initialized"}' })).text();
+  return {
+    headers: session,
+    /** POSTs `body` (a value sent as JSON, or text as is) in the session; the answer's status and JSON (null when empty). */
+    async post(body: unknown, extraHeaders: Record<string, string> = {}): Promise<{ status: number; json: any }> {
+      const response = await fetch(url, { method: "POST", headers: { ...session, ...extraHeaders }, body: typeof body === "string" ? body : JSON.stringify(body), signal: AbortSignal.timeout(10_000) });
+      const text = await response.text();
+      return { status: response.status, json: text === "" ? null : JSON.parse(text) };
+    },
+  };
+}
+
+describe("malformed requests in a session", () => {
+  test("are answered at once: null _meta and arguments count as absent, wrong types get a -32602 or -32600 sentence", async () => {
+    const upstream = startRawHttpUpstream();
+    upstreams.push(upstream);
+    // A 20 s timeout: a request the gateway forwarded broken would hang that long.
+    const { gateway, token } = await start(httpConfig("hr", upstream.url, "20s"), "mintgate-malformed");
+    await waitReady(gateway, "hr");
+    const s = await rawSession(gateway, token);
+    const call = (id: number, params: unknown) => s.post({ jsonrpc: "2.0", id, method: "tools/call", params });
+
+    const ok = { status: 200, json: { jsonrpc: "2.0", id: 1, result: { content: [{ type: "text", text: "ok" }] } } };
+    expect(await call(1, { name: "hr__ok", arguments: {}, _meta: null })).toEqual(ok);
+    expect(await call(1, { name: "hr__ok", arguments: null })).toEqual(ok);
+
+    const notObject = await call(2, { name: "hr__ok", arguments: "abc" });
+    expect(notObject.json.error).toEqual({ code: -32602, message: 'The arguments of tool "hr__ok" must be an object of named values.' });
+    expect((await call(3, { name: "hr__ok", arguments: [1, 2] })).json.error.code).toBe(-32602);
+    expect((await s.post({ jsonrpc: "2.0", id: 4, method: "tools/call" })).json.error).toEqual({ code: -32602, message: "tools/call needs params.name, a string." });
+    expect((await s.post({ jsonrpc: "2.0", id: 5, method: "resources/read", params: { uri: 7 } })).json.error.code).toBe(-32602);
+
+    for (const body of [{ jsonrpc: "2.0", id: 6, method: 5 }, { jsonrpc: "2.0", id: 6 }, [], { foo: 1 }, { jsonrpc: "2.0", id: 6, method: "ping", params: null }]) {
+      const answer = await s.post(body);
+      expect({ body, status: answer.status, code: answer.json?.error?.code }).toEqual({ body, status: 400, code: -32600 });
+      expect(answer.json.error.message).toStartWith("Invalid Request: ");
+    }
+    expect((await s.post({ jsonrpc: "2.0", id: 7, method: "ping" }, { "content-type": "text/plain" })).status).toBe(415);
+    expect((await s.post({ jsonrpc: "2.0", id: 7, method: "ping" }, { accept: "text/html" })).status).toBe(406);
+
+    // Without a session: a null _meta is not the 2026-07-28 envelope, and is refused like any request before initialize.
+    const sessionless = await fetch(`${gateway.url}/mcp/v`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, accept: "application/json, text/event-stream", "content-type": "application/json" },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list", params: { _meta: null } }),
+    });
+    expect(sessionless.status).toBe(400);
+    await sessionless.text();
+    expect(gateway.output()).not.toContain("TypeError");
+  });
+
+  test("a second request under an id still running is refused, and cancelling the first still works", async () => {
+    const upstream = startRawHttpUpstream();
+    upstreams.push(upstream);
+    const { gateway, token } = await start(httpConfig("hr", upstream.url, "20s"), "mintgate-dupid");
+    await waitReady(gateway, "hr");
+    const s = await rawSession(gateway, token);
+    const first = s.post({ jsonrpc: "2.0", id: 99, method: "tools/call", params: { name: "hr__hang", arguments: {} } });
+    await waitFor("the upstream to hold the first call", () => upstream.hangsStarted() === 1);
+
+    const second = await s.post({ jsonrpc: "2.0", id: 99, method: "tools/call", params: { name: "hr__ok", arguments: {} } });
+    expect(second.json.error.code).toBe(-32600);
+    expect(second.json.error.message).toContain("is still running");
+
+    await s.post({ jsonrpc: "2.0", method: "notifications/cancelled", params: { requestId: 99 } });
+    expect((await first).status).toBe(202);
+    await waitFor("the upstream to see the cancelled call closed", () => upstream.hangsClosed() === 1);
+  });
+
+  test("the legacy /messages endpoint refuses what is not one JSON-RPC message", async () => {
+    const upstream = startRawHttpUpstream();
+    upstreams.push(upstream);
+    const { gateway, token } = await start(httpConfig("hr", upstream.url, "20s"), "mintgate-legacy-bad");
+    await waitReady(gateway, "hr");
+    const stream = await fetch(`${gateway.url}/sse/v`, { headers: { authorization: `Bearer ${token}`, accept: "text/event-stream" } });
+    const reader = stream.body!.getReader();
+    const first = new TextDecoder().decode((await reader.read()).value);
+    const endpoint = first.match(/data: (\S+)/)![1]!;
+    const post = async (body: string) => {
+      const response = await fetch(`${gateway.url}${endpoint}`, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body });
+      return { status: response.status, json: (await response.json().catch(() => null)) as any };
+    };
+    for (const body of ["null", "5", '"x"', "[]", '[{"jsonrpc":"2.0","id":5,"method":"ping"}]', '{"id":1,"method":"ping"}', '{"jsonrpc":"2.0","id":{"x":1},"method":"ping"}']) {
+      const answer = await post(body);
+      expect({ body, status: answer.status, code: answer.json?.error?.code }).toEqual({ body, status: 400, code: -32600 });
+    }
+    expect((await post('{"jsonrpc":"2.0","id":1,"method":"ping"}')).status).toBe(202);
+    await reader.cancel();
+    const gone = await fetch(`${gateway.url}/messages/v?sessionId=nope`, { method: "POST", headers: { authorization: `Bearer ${token}` }, body: "{}" });
+    expect(((await gone.json()) as any).error.message).toContain("GET /sse/v");
+    expect(gateway.output()).not.toContain("TypeError");
+  });
+});
+
+describe("upstream errors and restarts", () => {
+  test("an upstream's error page that quotes the connector's credential reaches the client redacted", async () => {
+    const upstream = startRawHttpUpstream();
+    upstreams.push(upstream);
+    const base = dir("mintgate-leak");
+    const dataDir = join(base, "data");
+    expect((await runMintgate(["init", "--data", dataDir])).code).toBe(0);
+    expect((await runMintgate(["secrets", "set", "uptok", "--data", dataDir], { stdin: "s3cr3t-VALUE-xyz\n" })).code).toBe(0);
+    const config = {
+      connectors: [{ name: "hr", kind: "http", url: upstream.url, headers: { Authorization: "Bearer ${secret:uptok}" } }],
+      virtualMcps: [{ slug: "v", name: "V", access: { everyone: true }, connectors: [{ connector: "hr" }] }],
+    };
+    writeFileSync(join(base, "c.yaml"), JSON.stringify(config));
+    expect((await runMintgate(["apply", "-f", join(base, "c.yaml"), "--data", dataDir])).code).toBe(0);
+    const created = JSON.parse((await runMintgate(["tokens", "create", "--user", "t@example.com", "--json", "--data", dataDir])).stdout) as { token: string };
+    const gateway = await startGateway({ dataDir });
+    gateways.push(gateway);
+    await waitReady(gateway, "hr");
+    const c = await client(gateway, created.token);
+
+    const result = await c.callTool({ name: "hr__leak", arguments: {} });
+    const text = (result.content as { text: string }[])[0]!.text;
+    expect(result.isError).toBe(true);
+    expect(text).toContain('Connector "hr" answered HTTP 500');
+    expect(text).toContain("auth=Bearer [secret:uptok]");
+    expect(text).not.toContain("s3cr3t-VALUE-xyz");
+    expect(gateway.output()).not.toContain("s3cr3t-VALUE-xyz");
+  });
+
+  test("an http upstream that forgot the session (it restarted and answers 400) is reconnected, and calls work again", async () => {
+    const upstream = startRawHttpUpstream();
+    upstreams.push(upstream);
+    const { gateway, token } = await start(httpConfig("hr", upstream.url, "20s"), "mintgate-upstream-restart");
+    await waitReady(gateway, "hr");
+    const c = await client(gateway, token);
+    const call = () => c.callTool({ name: "hr__ok", arguments: {} }).then((r) => ({ isError: r.isError === true, text: (r.content as { text: string }[])[0]!.text }));
+    expect(await call()).toEqual({ isError: false, text: "ok" });
+    expect(upstream.initializations()).toBe(1);
+
+    upstream.forgetSessions();
+    const failed = await call();
+    expect(failed.isError).toBe(true);
+    expect(failed.text).toContain('Connector "hr" lost its upstream session');
+    // Bounded only so a connector that never reconnects fails the test rather than hanging it.
+    await waitFor("a call to succeed again", async () => (await call()).isError === false, 100, 100);
+    expect(upstream.initializations()).toBe(2);
+  });
+});
+
+describe("revocation", () => {
+  test("revoking a token ends its sessions: the call in flight gets an error that says why, and the event stream closes", async () => {
+    const upstream = startRawHttpUpstream();
+    upstreams.push(upstream);
+    const { gateway, token, tokenId, dataDir } = await start(httpConfig("hr", upstream.url, "20s"), "mintgate-revoke-sessions");
+    await waitReady(gateway, "hr");
+    const s = await rawSession(gateway, token);
+    // Bun's server sends a streamed response's head with its first bytes, and this stream has none yet: do not wait for it.
+    const streamEnded = fetch(`${gateway.url}/mcp/v`, { headers: { ...s.headers, accept: "text/event-stream" } }).then(async (r) => ({ status: r.status, body: await r.text() }));
+    const inFlight = s.post({ jsonrpc: "2.0", id: 5, method: "tools/call", params: { name: "hr__hang", arguments: {} } });
+    await waitFor("the upstream to hold the call", () => upstream.hangsStarted() === 1);
+
+    const revoked = await runMintgate(["tokens", "revoke", tokenId, "--data", dataDir]);
+    expect(revoked.code).toBe(0);
+    const answer = await inFlight;
+    expect(answer.json.error.code).toBe(-32000);
+    expect(answer.json.error.message).toContain("its access token was revoked");
+    const ended = await Promise.race([streamEnded, Bun.sleep(5000).then(() => Promise.reject(new Error("the event stream stayed open")))]);
+    expect(ended.status).toBe(200); // it was open in the session, and ended with it
+    await waitFor("the upstream call to be ended", () => upstream.hangsClosed() === 1);
+    expect((await s.post({ jsonrpc: "2.0", id: 6, method: "ping" })).status).toBe(401);
   });
 });

@@ -7,7 +7,7 @@ import { expandSecretReferences } from "../secrets/index.ts";
 import { StreamableHttpUpstreamTransport } from "./http-transport.ts";
 import { StdioUpstreamTransport } from "./stdio-transport.ts";
 import type { ConnectorDefinition, ConnectorState } from "./types.ts";
-import { UpstreamSession, type RequestOptions } from "./upstream-session.ts";
+import { UpstreamRpcError, UpstreamSession, type RequestOptions } from "./upstream-session.ts";
 
 export interface Catalogue {
   tools: Tool[];
@@ -151,7 +151,29 @@ export class Connector {
       const why = this.state.status === "failed" ? `failed (${this.state.reason})` : this.state.status;
       return Promise.reject(new MintgateError("upstream_failed", `Connector "${this.name}" is not available: it is ${why}.`));
     }
-    return session.request(method, params, { timeoutMs: this.definition.timeoutMs, ...options });
+    const call = session.request(method, params, { timeoutMs: this.definition.timeoutMs, ...options });
+    // An upstream's error text (an HTTP error page, a stack trace) may quote the credentials it was sent.
+    return this.redactor.secretCount === 0 ? call : call.catch((error: unknown) => Promise.reject(this.redactedError(error)));
+  }
+
+  /** The error a client sees, with this connector's secret values replaced. */
+  private redactedError(error: unknown): unknown {
+    if (error instanceof UpstreamRpcError) {
+      return new UpstreamRpcError(error.code, this.redact(error.message), error.data === undefined ? undefined : this.redactedData(error.data));
+    }
+    if (error instanceof MintgateError) return new MintgateError(error.kind, this.redact(error.message), { cause: error.cause });
+    return error;
+  }
+
+  private redactedData(data: unknown): unknown {
+    const text = JSON.stringify(data);
+    const redacted = this.redact(text);
+    if (redacted === text) return data;
+    try {
+      return JSON.parse(redacted);
+    } catch {
+      return "[the upstream's error data held a secret value and was dropped]";
+    }
   }
 
   /** Subscribes `listener` to updates of an upstream resource; the upstream is asked once per URI. */
@@ -200,7 +222,7 @@ export class Connector {
       const session = new UpstreamSession(this.name, transport, { endOnTransportError: this.definition.spec.kind === "sse" });
       this.session = session;
       session.onClose = (reason) => {
-        if (generation === this.generation && !this.stopping) this.fail(this.lastStdio?.startFailure ?? `the upstream ${this.describeExit() ?? reason}`);
+        if (generation === this.generation && !this.stopping) this.fail(this.lastStdio?.startFailure ?? this.describeExit() ?? reason);
       };
       session.onNotification = (method, params) => {
         if (generation !== this.generation) return;
@@ -242,7 +264,7 @@ export class Connector {
   private describeExit(): string | undefined {
     const exit = this.lastStdio?.exitInfo;
     if (!exit) return undefined;
-    return exit.signal ? `process was killed by ${exit.signal}` : `process exited with code ${exit.code}`;
+    return exit.signal ? `the upstream process was killed by ${exit.signal}` : `the upstream process exited with code ${exit.code}`;
   }
 
   private fail(reason: string): void {

@@ -6,6 +6,14 @@ import { Http1Client, type Exchange } from "./http1-client.ts";
 import { noteFrameText } from "./upstream-session.ts";
 
 const GET_STREAM_RETRY_MS = 2000;
+/** Connection errors that mean no upstream is listening, as opposed to one exchange going wrong. */
+const UPSTREAM_GONE = new Set(["ECONNREFUSED", "EHOSTUNREACH", "ENETUNREACH"]);
+/**
+ * How servers other than the SDK's say "unknown session" with a 400 (the spec
+ * asks for a 404): server-everything answers "No valid session ID provided"
+ * or "Server not initialized" after a restart.
+ */
+const SESSION_UNKNOWN = /session|not initiali[sz]ed/i;
 /** Longest event accepted from an upstream, as for stdio lines. */
 const MAX_EVENT_BYTES = 10 * 1024 * 1024;
 
@@ -72,6 +80,8 @@ export class StreamableHttpUpstreamTransport implements Transport {
       reply = this.http1 ? await http1Post(this.http1, this.postHeaders, body, (exchange) => this.exchanges.set(key, exchange)) : await this.fetchPost(body, key);
     } catch (error) {
       this.exchanges.delete(key);
+      // Nobody listens any more (the upstream is down or restarting): the connector shows it and reconnects with backoff.
+      if (UPSTREAM_GONE.has((error as { code?: string }).code ?? "")) void this.close();
       throw error;
     }
     const sessionId = reply.header("mcp-session-id");
@@ -89,9 +99,10 @@ export class StreamableHttpUpstreamTransport implements Transport {
     if (reply.status < 200 || reply.status > 299) {
       const text = (await reply.text().catch(() => "")).slice(0, 200);
       this.exchanges.delete(key);
-      if (reply.status === 404 && this.sessionId) {
-        // The upstream forgot our session: the connector reconnects.
+      if (this.sessionId && method !== "initialize" && (reply.status === 404 || (reply.status === 400 && SESSION_UNKNOWN.test(text)))) {
+        // The upstream forgot our session (it restarted): the request was not run, and the connector reconnects.
         void this.close();
+        throw new MintgateError("upstream_failed", `Connector "${this.name}" lost its upstream session (HTTP ${reply.status}; the upstream probably restarted) and is reconnecting`);
       }
       throw new MintgateError("upstream_failed", `Connector "${this.name}" answered HTTP ${reply.status}${text ? `: ${text}` : ""}`);
     }
@@ -163,17 +174,22 @@ export class StreamableHttpUpstreamTransport implements Transport {
     if (this.getStreamOpen || this.closed) return;
     this.getStreamOpen = true;
     void (async () => {
+      let streamed = false;
       while (!this.closed) {
         try {
           const response = await fetch(this.url, { method: "GET", headers: this.headers("text/event-stream"), signal: this.abort.signal, redirect: "error" });
           if (response.status === 405 || !response.ok || !response.body) {
-            await response.body?.cancel();
+            const text = (await response.text().catch(() => "")).slice(0, 200);
+            // A stream we had is refused now: the upstream restarted and forgot the session. Reconnect rather than wait for a call to fail.
+            if (streamed && (response.status === 404 || (response.status === 400 && SESSION_UNKNOWN.test(text)))) void this.close();
             return; // the upstream offers no stream; list changes then arrive only with replies
           }
+          streamed = true;
           await readSse(response.body, (event) => void this.dispatchEvent(event));
         } catch (error) {
           if (this.closed) return;
           log.debug("upstream event stream dropped", { connector: this.name, error: (error as Error).message });
+          if (streamed && UPSTREAM_GONE.has((error as { code?: string }).code ?? "")) return void this.close();
         }
         await Bun.sleep(GET_STREAM_RETRY_MS);
       }

@@ -55,7 +55,10 @@ export const JSON_RPC = {
   internalError: -32603,
 } as const;
 
-/** JSON-RPC codes: -32602 for bad params, -32001..-32099 are server-defined. */
+/**
+ * JSON-RPC codes: -32602 for bad params, -32001..-32099 are server-defined.
+ * Avoided: -32002, which MCP gives "resource not found", and -32042 (URL elicitation required).
+ */
 const JSON_RPC_CODE: Record<ErrorKind, number> = {
   invalid: -32602,
   unauthorized: -32001,
@@ -64,7 +67,7 @@ const JSON_RPC_CODE: Record<ErrorKind, number> = {
   conflict: -32009,
   payload_too_large: -32013,
   config: -32603,
-  upstream_failed: -32002,
+  upstream_failed: -32010,
   timeout: -32008,
 };
 

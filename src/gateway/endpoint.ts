@@ -109,19 +109,32 @@ export class McpEndpoint {
   private async handleSessionPost(session: GatewaySession, transport: WebStandardStreamableHTTPServerTransport, request: Request): Promise<Response> {
     const version = request.headers.get("mcp-protocol-version");
     if (version !== null && !this.protocol!.SUPPORTED_PROTOCOL_VERSIONS.includes(version)) return transport.handleRequest(request);
+    // The same header rules the SDK transport applies to initialize, so a session's later requests are held to them too.
+    const accept = request.headers.get("accept") ?? "";
+    if (!accept.includes("application/json") || !accept.includes("text/event-stream")) {
+      return jsonRpcError(406, -32000, "Not Acceptable: the Accept header must list both application/json and text/event-stream.");
+    }
+    if (!(request.headers.get("content-type") ?? "").includes("application/json")) {
+      return jsonRpcError(415, -32000, "Unsupported Media Type: send the message as Content-Type: application/json.");
+    }
     let message: unknown;
     try {
       message = JSON.parse(await request.text());
     } catch {
       return jsonRpcError(400, -32700, "Parse error: the body is not valid JSON.");
     }
-    if (Array.isArray(message) && message.length > 0 && message.every(isPlainMessage) && !message.some((m) => m.method === "initialize")) {
-      return this.answerBatch(session, message);
+    if (Array.isArray(message)) {
+      const problem = message.length === 0 ? "the batch is empty" : message.map(problemOf).find((p) => p !== undefined);
+      if (problem !== undefined) return jsonRpcError(400, -32600, `Invalid Request: ${problem}.`);
+      if (message.some((m) => m.method === "initialize")) return transport.handleRequest(request, { parsedBody: message });
+      return this.answerBatch(session, message as PlainMessage[]);
     }
-    const m = message as { jsonrpc?: unknown; id?: unknown; method?: unknown; params?: unknown };
-    if (!isPlainMessage(message) || m.method === "initialize") return transport.handleRequest(request, { parsedBody: message });
-    if (typeof m.method !== "string") return new Response(null, { status: 202 }); // a response to us: we send no requests
-    const params = m.params as Record<string, unknown> | undefined;
+    const problem = problemOf(message);
+    if (problem !== undefined) return jsonRpcError(400, -32600, `Invalid Request: ${problem}.`);
+    const m = message as PlainMessage;
+    if (m.method === "initialize") return transport.handleRequest(request, { parsedBody: message });
+    if (m.method === undefined) return new Response(null, { status: 202 }); // a response to us: we send no requests
+    const params = m.params;
     if (m.id === undefined) {
       session.notification(m.method, params);
       return new Response(null, { status: 202 });
@@ -145,12 +158,12 @@ export class McpEndpoint {
   private async answerBatch(session: GatewaySession, batch: PlainMessage[]): Promise<Response> {
     const replies = await Promise.all(
       batch.map((m) => {
-        if (typeof m.method !== "string") return undefined; // a response to us: we send no requests
+        if (m.method === undefined) return undefined; // a response to us: we send no requests
         if (m.id === undefined) return session.notification(m.method, m.params);
         return session.request(m.id, m.method, m.params, () => {});
       }),
     );
-    const answered = replies.filter((reply): reply is JSONRPCMessage => reply !== undefined);
+    const answered = replies.filter((reply): reply is JSONRPCMessage => reply != null);
     const headers = { "mcp-session-id": session.id };
     if (answered.length === 0) return new Response(null, { status: 202, headers });
     return new Response(`[${answered.map(serializeReply).join(",")}]`, { headers: { ...headers, "content-type": "application/json" } });
@@ -171,16 +184,39 @@ export class McpEndpoint {
   /** POST /messages/<slug>?sessionId=…: one message of a legacy session. */
   async postLegacy(runtime: VirtualMcpRuntime, sessionId: string | null, request: Request, principal: Principal): Promise<Response> {
     const entry = sessionId === null ? undefined : this.entries.get(sessionId);
-    if (!entry?.legacy || ownerOf(entry.session.principal) !== ownerOf(principal) || !runtime.sessions.has(sessionId!)) return sessionNotFound();
-    let message: JSONRPCMessage;
+    if (!entry?.legacy || ownerOf(entry.session.principal) !== ownerOf(principal) || !runtime.sessions.has(sessionId!)) {
+      return jsonRpcError(404, -32001, `Session not found; open a new event stream with GET /sse/${runtime.slug}.`);
+    }
+    let message: unknown;
     try {
-      message = (await request.json()) as JSONRPCMessage;
+      message = await request.json();
     } catch {
       return jsonRpcError(400, -32700, "Parse error: the body is not valid JSON.");
     }
+    // Replies go out on the SSE stream, one event each: a batch would have nowhere to be answered as one.
+    const problem = Array.isArray(message) ? "the HTTP+SSE transport takes one message per POST, not a batch" : problemOf(message);
+    if (problem !== undefined) return jsonRpcError(400, -32600, `Invalid Request: ${problem}.`);
     entry.session.lastActivity = Date.now();
-    entry.legacy.deliver(message);
+    entry.legacy.deliver(message as JSONRPCMessage);
     return new Response("Accepted", { status: 202 });
+  }
+
+  /**
+   * Ends every session whose access was taken away (`revocationOf` says why),
+   * with its streams; calls in flight are answered with an error naming the reason.
+   */
+  endRevoked(revocationOf: (principal: Principal) => string | undefined): void {
+    const reasons = new Map<string, string | undefined>();
+    for (const [id, entry] of [...this.entries]) {
+      const principal = entry.session.principal;
+      const key = `${principal.clientId ?? ""} ${principal.tokenId}`;
+      if (!reasons.has(key)) reasons.set(key, revocationOf(principal));
+      const reason = reasons.get(key);
+      if (reason !== undefined) {
+        log.info("session ended: access revoked", { session: id, subject: principal.subject, reason });
+        this.unregister(id, reason);
+      }
+    }
   }
 
   /** Lets running calls finish (up to `graceMs`), then closes every session and its streams. */
@@ -190,7 +226,7 @@ export class McpEndpoint {
     const busy = () => [...this.entries.values()].some((e) => e.session.busy);
     while (Date.now() < deadline && busy()) await Bun.sleep(20);
     const sessions = [...this.entries.values()].map((e) => e.session);
-    await Promise.all(sessions.map((session) => session.close()));
+    await Promise.all(sessions.map((session) => session.end("the gateway is shutting down")));
     // Calls cut off by the close still finish (as cancelled) and leave their record.
     const settled = Date.now() + 2000;
     while (Date.now() < settled && sessions.some((session) => session.busy)) await Bun.sleep(10);
@@ -204,13 +240,17 @@ export class McpEndpoint {
     log.debug("session opened", { session: id, virtualMcp: runtime.slug, subject: entry.session.principal.subject });
   }
 
-  /** Forgets a session and closes it: its calls are cancelled and its subscriptions released. */
-  private unregister(id: string): void {
+  /**
+   * Forgets a session and closes it: its calls are cancelled and its
+   * subscriptions released. With a `reason` the gateway is ending it, and
+   * calls in flight are answered with an error that says why.
+   */
+  private unregister(id: string, reason?: string): void {
     const entry = this.entries.get(id);
     if (!entry) return;
     this.entries.delete(id);
     for (const runtime of this.gateway.virtualMcps()) runtime.sessions.delete(id);
-    void entry.session.close();
+    void (reason === undefined ? entry.session.close() : entry.session.end(reason));
   }
 
   /** Makes room for one more session: one person cannot hold the gateway's memory. */
@@ -228,31 +268,36 @@ export class McpEndpoint {
     const victim = ofSubject >= SESSIONS_PER_SUBJECT ? oldestOfSubject : this.entries.size >= SESSIONS_IN_ALL ? oldest : undefined;
     if (victim) {
       log.info("session limit reached; closing the least recently active session", { subject: victim[1].session.principal.subject });
-      this.unregister(victim[0]);
+      this.unregister(victim[0], ofSubject >= SESSIONS_PER_SUBJECT ? `its person opened more than ${SESSIONS_PER_SUBJECT} sessions` : "the gateway holds too many sessions");
     }
   }
 
   private closeIdle(): void {
     const cutoff = Date.now() - SESSION_IDLE_MS;
     for (const [id, entry] of this.entries) {
-      if (entry.session.lastActivity < cutoff) this.unregister(id);
+      if (entry.session.lastActivity < cutoff) this.unregister(id, "it was idle for an hour");
     }
   }
 }
 
-type PlainMessage = { jsonrpc: "2.0"; id?: string | number; method?: unknown; params?: Record<string, unknown> };
+type PlainMessage = { jsonrpc: "2.0"; id?: string | number; method?: string; params?: Record<string, unknown> };
 
-/** A single JSON-RPC 2.0 message of the shape the fast path handles itself. */
-function isPlainMessage(value: unknown): value is PlainMessage {
-  const m = value as { jsonrpc?: unknown; id?: unknown; params?: unknown };
-  return (
-    typeof m === "object" &&
-    m !== null &&
-    !Array.isArray(m) &&
-    m.jsonrpc === "2.0" &&
-    (m.id === undefined || typeof m.id === "string" || typeof m.id === "number") &&
-    (m.params === undefined || (typeof m.params === "object" && m.params !== null))
-  );
+/**
+ * Why `value` is not a JSON-RPC 2.0 message a client may send (a request, a
+ * notification, or a response to a request of ours), or undefined when it is one.
+ */
+function problemOf(value: unknown): string | undefined {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return "each message must be a JSON-RPC 2.0 object";
+  const m = value as { jsonrpc?: unknown; id?: unknown; method?: unknown; params?: unknown; result?: unknown; error?: unknown };
+  if (m.jsonrpc !== "2.0") return 'a message needs "jsonrpc": "2.0"';
+  if (m.id !== undefined && typeof m.id !== "string" && typeof m.id !== "number") return "an id must be a string or a number";
+  if (m.method === undefined) {
+    if (m.id !== undefined && (m.result !== undefined || m.error !== undefined)) return undefined;
+    return 'a message needs a "method" (or, answering a request, "result" or "error")';
+  }
+  if (typeof m.method !== "string") return "the method must be a string";
+  if (m.params !== undefined && (typeof m.params !== "object" || m.params === null || Array.isArray(m.params))) return "params must be an object";
+  return undefined;
 }
 
 function versionsOf(protocol: SdkServerProtocol) {

@@ -35,8 +35,8 @@ type Message = { id?: string | number; method?: string; params?: Record<string, 
 
 /** True when the message claims the 2026-07-28 revision (its envelope names a version). */
 export function claimsModernRevision(message: Message): boolean {
-  const meta = message.params?._meta as Record<string, unknown> | undefined;
-  return meta !== undefined && typeof meta === "object" && META_VERSION in meta;
+  const meta = message.params?._meta as Record<string, unknown> | null | undefined;
+  return typeof meta === "object" && meta !== null && META_VERSION in meta;
 }
 
 function error(status: number, id: Message["id"], code: number, message: string, data?: unknown): Response {

@@ -108,6 +108,15 @@ export class GatewaySession {
     return this.closing;
   }
 
+  /** Why the gateway ended this session, when it did (not the client): calls cut off get an error saying so. */
+  private endedBecause: string | undefined;
+
+  /** Ends the session from the gateway's side: calls in flight are answered with an error naming `reason`. */
+  end(reason: string): Promise<void> {
+    this.endedBecause ??= reason;
+    return this.close();
+  }
+
   private shutDown(): Promise<void> {
     for (const abort of this.inFlight.values()) abort.abort("the session ended");
     for (const { connector, upstreamUri, listener } of this.subscriptions.values()) void connector.unsubscribeResource(upstreamUri, listener);
@@ -144,6 +153,10 @@ export class GatewaySession {
    */
   async request(id: RequestId, method: string, params: Params, sendProgress: ProgressSink): Promise<JSONRPCMessage | undefined> {
     this.lastActivity = Date.now();
+    if (this.inFlight.has(id)) {
+      // Cancellation and progress go by id: a second request under a live id would take over the first one's.
+      return { jsonrpc: "2.0", id, error: { code: JSON_RPC.invalidRequest, message: `A request with id ${JSON.stringify(id)} is still running in this session; give each request its own id.` } };
+    }
     // One controller per request: the client's notifications/cancelled aborts it.
     const abort = new AbortController();
     this.inFlight.set(id, abort);
@@ -151,7 +164,7 @@ export class GatewaySession {
     const note: RequestNote = { connector: null, exposedName: "", upstreamName: null, arguments: null, outcome: "ok", error: null, result: undefined };
     let reply: JSONRPCMessage;
     try {
-      const result = await this.dispatch(method, params, abort.signal, sendProgress, note);
+      const result = await this.dispatch(method, checkedParams(method, params), abort.signal, sendProgress, note);
       reply = { jsonrpc: "2.0", id, result } as JSONRPCMessage;
     } catch (error) {
       note.outcome = abort.signal.aborted ? "cancelled" : error instanceof MintgateError ? (error.kind === "timeout" ? "timeout" : error.kind === "forbidden" ? "denied" : "error") : "error";
@@ -163,7 +176,10 @@ export class GatewaySession {
     if (abort.signal.aborted && note.outcome === "ok") note.outcome = "cancelled";
     // The record is committed before the reply leaves (durability).
     if (RECORDED.has(method)) await this.record(method, note, started);
-    return abort.signal.aborted ? undefined : reply;
+    if (!abort.signal.aborted) return reply;
+    // The client cancelled: no reply (the spec says so). The gateway ended the session: the client must hear why.
+    if (this.endedBecause === undefined) return undefined;
+    return { jsonrpc: "2.0", id, error: { code: SESSION_ENDED, message: `mintgate ended this session (${this.endedBecause}) before the request finished; start a new session and try again.` } };
   }
 
   private record(method: string, note: RequestNote, started: number): Promise<void> {
@@ -379,6 +395,40 @@ export class GatewaySession {
     throw new RpcError(JSON_RPC.invalidParams, "completion/complete needs a ref of type ref/prompt or ref/resource.");
   }
 }
+
+/** The SDK's "connection closed" code: what a client sees when its session ends under a request. */
+const SESSION_ENDED = -32000;
+
+const isObject = (value: unknown): value is Record<string, unknown> => typeof value === "object" && value !== null && !Array.isArray(value);
+
+/**
+ * A request's params as the handlers expect them, checked once at the edge:
+ * a malformed request gets a -32602 sentence at once, never an internal
+ * error or a hang upstream. A null `_meta` or `arguments` counts as absent.
+ */
+function checkedParams(method: string, params: unknown): Params {
+  if (params === undefined || params === null) params = {};
+  if (!isObject(params)) throw new RpcError(JSON_RPC.invalidParams, `The params of ${method} must be an object.`);
+  let checked = params;
+  const drop = (key: string) => {
+    const { [key]: _, ...rest } = checked;
+    checked = rest;
+  };
+  if (checked._meta === null) drop("_meta");
+  else if (checked._meta !== undefined && !isObject(checked._meta)) throw new RpcError(JSON_RPC.invalidParams, `params._meta of ${method} must be an object.`);
+  const needs = NAMED_BY[method];
+  if (needs !== undefined && typeof checked[needs] !== "string") throw new RpcError(JSON_RPC.invalidParams, `${method} needs params.${needs}, a string.`);
+  if (method === "tools/call" || method === "prompts/get") {
+    if (checked.arguments === null) drop("arguments");
+    else if (checked.arguments !== undefined && !isObject(checked.arguments)) {
+      throw new RpcError(JSON_RPC.invalidParams, `The arguments of ${method === "tools/call" ? "tool" : "prompt"} "${String(checked.name)}" must be an object of named values.`);
+    }
+  }
+  return checked;
+}
+
+/** The param that names what a request is about. */
+const NAMED_BY: Record<string, string> = { "tools/call": "name", "prompts/get": "name", "resources/read": "uri", "resources/subscribe": "uri", "resources/unsubscribe": "uri" };
 
 function firstText(result: Record<string, unknown>): string | undefined {
   const content = result.content as { type?: string; text?: string }[] | undefined;

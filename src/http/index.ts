@@ -333,6 +333,9 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
+/** How long after the shutdown grace the server still lets replies out before it closes connections. */
+const CUT_OFF_REPLY_MS = 1000;
+
 export function startHttpServer(deps: HttpDeps): RunningServer {
   const { settings } = deps;
   // Compile the routes now rather than on the first request, which would otherwise pay ~10 ms.
@@ -439,8 +442,9 @@ export function startHttpServer(deps: HttpDeps): RunningServer {
     async stop() {
       let timer: ReturnType<typeof setTimeout> | undefined;
       const graceful = server.stop(false);
+      // Connections are cut a little after the grace: the MCP endpoint first answers calls it cut off at the grace, saying why.
       const deadline = new Promise<"timeout">((resolve) => {
-        timer = setTimeout(() => resolve("timeout"), settings.shutdownGraceMs);
+        timer = setTimeout(() => resolve("timeout"), settings.shutdownGraceMs + CUT_OFF_REPLY_MS);
       });
       const outcome = await Promise.race([graceful.then(() => "done" as const), deadline]);
       clearTimeout(timer);
