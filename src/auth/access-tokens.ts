@@ -143,14 +143,53 @@ export class AccessTokenService {
     return this.store.accessTokens.list().map(toInfo);
   }
 
+  private readonly accessListeners = new Set<() => void>();
+
+  /**
+   * Calls `listener` (soon after) whenever access may have been taken away:
+   * a token or grant revoked, a person disabled, or another process changed the store.
+   */
+  onAccessChanged(listener: () => void): void {
+    this.accessListeners.add(listener);
+  }
+
+  private accessChangeScheduled = false;
+
   /** Forgets every verified token; the next request of each is checked against the store again. */
   forgetVerified(): void {
     this.verified.clear();
+    if (this.accessListeners.size === 0 || this.accessChangeScheduled) return;
+    this.accessChangeScheduled = true;
+    // After the revoking transaction has committed, and once for a burst of changes.
+    setImmediate(() => {
+      this.accessChangeScheduled = false;
+      for (const listener of this.accessListeners) listener();
+    });
   }
 
-  revoke(id: string): void {
-    if (!this.store.accessTokens.revoke(id, this.now())) throw notFound(`There is no token with id "${id}"; \`mintgate tokens list\` shows them.`);
-    this.verified.clear();
+  /** Revokes a personal access token; "already" when it was revoked before (its revocation time stays). */
+  revoke(id: string): "revoked" | "already" {
+    if (!this.store.accessTokens.findById(id)) throw notFound(`There is no token with id "${id}"; \`mintgate tokens list\` shows them.`);
+    const revoked = this.store.accessTokens.revoke(id, this.now());
+    this.forgetVerified();
+    return revoked ? "revoked" : "already";
+  }
+
+  /**
+   * Why a principal verified earlier may no longer act (its token or grant
+   * revoked, its person disabled), or undefined while it still may. Expiry is
+   * not a reason: a client refreshes its token and carries on in its session.
+   */
+  revocationOf(principal: Principal): string | undefined {
+    if (principal.clientId !== undefined) {
+      const grant = this.store.oauthGrants.getGrant(principal.tokenId);
+      if (!grant || grant.revokedAt !== null) return "its sign-in was revoked";
+      const user = principal.userId === undefined ? undefined : this.store.users.get(principal.userId);
+      return user?.disabledAt != null ? "the account was disabled" : undefined;
+    }
+    const row = this.store.accessTokens.findById(principal.tokenId);
+    if (!row || row.revokedAt !== null) return "its access token was revoked";
+    return row.subjectDisabled ? "the account was disabled" : undefined;
   }
 
   /**

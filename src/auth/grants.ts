@@ -78,10 +78,12 @@ export class OAuthGrants {
   }
 
   /** Revokes one sign-in of an AI client: its access and refresh tokens stop working at once. */
-  revokeGrant(id: string, by: string): void {
+  revokeGrant(id: string, by: string): "revoked" | "already" {
     const grant = this.deps.store.oauthGrants.getGrant(id);
     if (!grant) throw notFound(`There is no OAuth sign-in "${id}"; \`mintgate tokens list\` shows them.`);
+    if (grant.revokedAt !== null) return "already";
     this.revoked(this.deps.store.oauthGrants.revokeGrant(id, this.now(), `revoked by ${by}`));
     this.deps.events.record({ type: "token_revoked", outcome: "ok", userId: grant.userId, clientId: grant.clientId, detail: { grant: id, by } });
+    return "revoked";
   }
 }

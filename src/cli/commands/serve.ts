@@ -125,6 +125,8 @@ export const serveCommand: Command = {
     // Deleting a virtual MCP deletes its tokens too (in this process, unseen by data_version).
     gateway.onSynced(() => tokens.forgetVerified());
     const endpoint = new McpEndpoint(gateway, { bodyLimitBytes: settings.bodyLimitBytes });
+    // A revoked token or grant, or a disabled person, loses the sessions and streams it already holds.
+    tokens.onAccessChanged(() => endpoint.endRevoked((principal) => tokens.revocationOf(principal)));
     const shutDownGateway = async () => {
       await endpoint.closeAll(settings.shutdownGraceMs);
       await gateway.close();

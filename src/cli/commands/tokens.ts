@@ -71,12 +71,11 @@ const revokeCommand: Command = {
   optionHelp: { ...DATA_HELP },
   async run(parsed) {
     const [id] = parsed.positionals;
-    await withDataDir(parsed, (dir) => {
+    const outcome = await withDataDir(parsed, (dir) => {
       const grants = new OAuthGrants({ store: dir.store, events: new AuthEvents(dir.store) });
-      if (grants.isGrant(id!)) grants.revokeGrant(id!, "the CLI");
-      else new AccessTokenService(dir.store).revoke(id!);
+      return grants.isGrant(id!) ? grants.revokeGrant(id!, "the CLI") : new AccessTokenService(dir.store).revoke(id!);
     });
-    process.stdout.write(`Revoked token ${id}.\n`);
+    process.stdout.write(outcome === "revoked" ? `Revoked token ${id}.\n` : `Token ${id} was revoked already; nothing changed.\n`);
     return 0;
   },
 };

@@ -1,4 +1,4 @@
-import { asc, eq, sql } from "drizzle-orm";
+import { and, asc, eq, isNull, sql } from "drizzle-orm";
 import type { StoreDb } from "../connection.ts";
 import { accessTokens, users, virtualMcps } from "../schema.ts";
 
@@ -47,12 +47,17 @@ export class AccessTokenRepository {
     return this.byHash.get({ hash: tokenHash });
   }
 
+  findById(id: string): AccessTokenRow | undefined {
+    return this.db.select(columns).from(accessTokens).leftJoin(virtualMcps, eq(virtualMcps.id, accessTokens.virtualMcpId)).where(eq(accessTokens.id, id)).get();
+  }
+
   list(): AccessTokenRow[] {
     return this.db.select(columns).from(accessTokens).leftJoin(virtualMcps, eq(virtualMcps.id, accessTokens.virtualMcpId)).orderBy(asc(accessTokens.createdAt)).all();
   }
 
+  /** Revokes a token not revoked yet (an earlier revocation keeps its time); false when nothing changed. */
   revoke(id: string, now: number): boolean {
-    return this.db.update(accessTokens).set({ revokedAt: now }).where(eq(accessTokens.id, id)).returning({ id: accessTokens.id }).all().length > 0;
+    return this.db.update(accessTokens).set({ revokedAt: now }).where(and(eq(accessTokens.id, id), isNull(accessTokens.revokedAt))).returning({ id: accessTokens.id }).all().length > 0;
   }
 
   touch(id: string, now: number): void {
