@@ -67,19 +67,19 @@ describe("mintgate backup", () => {
   test("refusals: no -o, a file that exists (left as it was), a directory that does not exist", async () => {
     const data = configured!.dataDir;
     const missing = await runMintgate(["backup", "--data", data]);
-    expect(missing.code).not.toBe(0);
+    expect(missing.code).toBe(2);
     expect(missing.stderr).toBe("mintgate: `mintgate backup` needs -o FILE: the new file to write the copy to.\n");
 
     const taken = join(tempDir("mintgate-backup-taken"), "taken.db");
     writeFileSync(taken, "keep me");
     const exists = await runMintgate(["backup", "-o", taken, "--data", data]);
-    expect(exists.code).not.toBe(0);
+    expect(exists.code).toBe(1);
     expect(exists.stderr).toBe(`mintgate: ${taken} exists already; give a new file name (a backup never overwrites a file).\n`);
     expect(readFileSync(taken, "utf8")).toBe("keep me");
 
     const nowhere = join(tempDir("mintgate-backup-nowhere"), "no", "such", "dir", "copy.db");
     const noDir = await runMintgate(["backup", "-o", nowhere, "--data", data]);
-    expect(noDir.code).not.toBe(0);
+    expect(noDir.code).toBe(1);
     expect(noDir.stderr).toContain("check that its directory exists and is writable");
     expect(existsSync(nowhere)).toBe(false);
 
@@ -94,7 +94,7 @@ describe("mintgate backup", () => {
     expect((await runMintgate(["secrets", "set", "after-backup", "--data", data], { stdin: "later\n" })).code).toBe(0);
 
     const whileServing = await runMintgate(["restore", backupFile, "--data", data]);
-    expect(whileServing.code).not.toBe(0);
+    expect(whileServing.code).toBe(1);
     expect(whileServing.stderr).toBe(`mintgate: A gateway is serving from ${data} at ${configured!.gateway.url}; stop it first (SIGTERM), then restore.\n`);
     await client?.close();
     client = undefined;
@@ -103,7 +103,7 @@ describe("mintgate backup", () => {
     const damaged = join(tempDir("mintgate-restore-bad"), "damaged.db");
     writeFileSync(damaged, "not a database at all ".repeat(500));
     const bad = await runMintgate(["restore", damaged, "--data", data]);
-    expect(bad.code).not.toBe(0);
+    expect(bad.code).toBe(2);
     expect(bad.stderr).toStartWith(`mintgate: ${damaged} is not a usable mintgate backup (`);
     expect(bad.stderr).toEndWith("nothing was changed.\n");
 

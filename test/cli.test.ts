@@ -44,6 +44,45 @@ describe("mintgate CLI", () => {
     expect(result.stderr).toContain("mintgate --help");
   });
 
+  test("a command group without its subcommand is a usage error: the list goes to stderr, exit 2", async () => {
+    const result = await runMintgate(["tokens"]);
+    expect(result.code).toBe(2);
+    expect(result.stdout).toBe("");
+    expect(result.stderr).toStartWith("mintgate tokens needs a subcommand.\n");
+    expect(result.stderr).toContain("tokens revoke");
+  });
+
+  test("repeating a change says nothing changed; CLI commands print no gateway log lines", async () => {
+    const dir = join(tempDir(), "data");
+    expect((await runMintgate(["init", "--data", dir])).code).toBe(0);
+    const created = JSON.parse((await runMintgate(["tokens", "create", "--user", "ada@example.com", "--json", "--data", dir])).stdout) as { id: string };
+    const first = await runMintgate(["tokens", "revoke", created.id, "--data", dir]);
+    expect(first).toEqual({ code: 0, stdout: `Revoked token ${created.id}.\n`, stderr: "" });
+    type Listing = { personal: { id: string; revokedAt: string | null }[] };
+    const listed = JSON.parse((await runMintgate(["tokens", "list", "--json", "--data", dir])).stdout) as Listing;
+    const revokedAt = listed.personal.find((t) => t.id === created.id)?.revokedAt;
+    expect(revokedAt).toBeTruthy();
+    const again = await runMintgate(["tokens", "revoke", created.id, "--data", dir]);
+    expect(again).toEqual({ code: 0, stdout: `Token ${created.id} was revoked already; nothing changed.\n`, stderr: "" });
+    // The first revocation's time stays.
+    const relisted = JSON.parse((await runMintgate(["tokens", "list", "--json", "--data", dir])).stdout) as Listing;
+    expect(relisted.personal.find((t) => t.id === created.id)?.revokedAt).toBe(revokedAt!);
+
+    expect((await runMintgate(["users", "add", "ada@example.com", "--data", dir], { stdin: "a long enough password\n" })).code).toBe(0);
+    const added = await runMintgate(["groups", "add", "ada@example.com", "sales", "--data", dir]);
+    expect(added.stdout).toBe('ada@example.com is now in "sales"; groups: sales.\n');
+    const repeated = await runMintgate(["groups", "add", "ada@example.com", "sales", "--data", dir]);
+    expect(repeated.stdout).toBe('ada@example.com was already in "sales"; groups: sales.\n');
+    // Registering a client records an auth event; its info line belongs in a gateway's log, not here.
+    const client = await runMintgate(["clients", "add", "--name", "Tool", "--redirect-uri", "https://tool.example.com/cb", "--data", dir]);
+    expect(client.code).toBe(0);
+    expect(client.stderr).not.toContain("auth event");
+
+    const prune = await runMintgate(["audit", "prune", "--retention-days", "0", "--data", dir]);
+    expect(prune.code).toBe(2);
+    expect(prune.stderr).toBe('mintgate: --retention-days must be a whole number of days from 1 to 36500, not "0".\n');
+  });
+
   test("an unknown option names the command's help", async () => {
     const result = await runMintgate(["init", "--bogus"]);
     expect(result.code).toBe(2);

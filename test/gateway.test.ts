@@ -250,6 +250,12 @@ ${dynamicConnector("dyn", toolsFile, join(dir, "pid"))}virtualMcps:
     );
     expect(changed.reason).toBe("changed");
     expect(await toolNames(client)).toEqual([]);
+    // `mintgate status` lists what waits, with the command that approves it.
+    const status = await runMintgate(["status", "--data", s.dir]);
+    expect(status.code).toBe(0);
+    expect(status.stdout).toMatch(/connectors 1 of 1 ready, virtual MCPs 1, sessions \d+\n/);
+    expect(status.stdout).toContain("waiting for approval: guarded d__alpha (changed); `mintgate approve guarded d__alpha`\n");
+    expect(status.stdout).toContain("waiting for approval: guarded d__beta (new); `mintgate approve guarded d__beta`\n");
 
     // An approval names the definition it reviewed: a stale hash is refused.
     const approve = (body: object) =>

@@ -94,7 +94,7 @@ describe("pieces", () => {
 });
 
 describe("Overview (rendered)", () => {
-  const status = { version: "9.9.9", uptimeSeconds: 3725, startedAt: "2026-01-01T00:00:00.000Z", dataDir: "/srv/mintgate", schemaVersion: 2, secrets: { count: 4 }, connectors: { total: 2, ready: 1 }, virtualMcps: 1, sessions: 5 };
+  const status = { version: "9.9.9", uptimeSeconds: 3725, startedAt: "2026-01-01T00:00:00.000Z", dataDir: "/srv/mintgate", schemaVersion: 2, secrets: { count: 4 }, connectors: { total: 2, ready: 1 }, virtualMcps: 1, sessions: 5, pendingApprovals: [] };
   const timeline = (points: number) => ({
     stepMs: 5000,
     buckets: Array.from({ length: points }, (_, i) => ({ at: i * 5000, calls: i === points - 2 ? 50 : i % 3, errors: 0, denied: 0 })),

@@ -9,7 +9,7 @@ import { startGateway, tempDir, type RunningGateway } from "./harness.ts";
 
 
 describe("Overview screen", () => {
-  const status = { version: "9.9.9", uptimeSeconds: 3725, startedAt: "2026-01-01T00:00:00.000Z", dataDir: "/srv/mintgate", schemaVersion: 2, secrets: { count: 4 }, connectors: { total: 3, ready: 2 }, virtualMcps: 1, sessions: 5 };
+  const status = { version: "9.9.9", uptimeSeconds: 3725, startedAt: "2026-01-01T00:00:00.000Z", dataDir: "/srv/mintgate", schemaVersion: 2, secrets: { count: 4 }, connectors: { total: 3, ready: 2 }, virtualMcps: 1, sessions: 5, pendingApprovals: [] };
 
   test("shows health, version, uptime and counts", () => {
     const { lastFrame } = render(<Overview url="http://127.0.0.1:8080" status={status} error={undefined} />);

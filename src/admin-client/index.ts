@@ -48,6 +48,18 @@ export async function runningGatewayUrl(dataDir: string): Promise<string | undef
 
 const KIND_BY_STATUS: Record<number, ErrorKind> = { 400: "invalid", 401: "unauthorized", 403: "forbidden", 404: "not_found", 409: "conflict" };
 
+/** Bun's fetch names certificate problems by OpenSSL's codes: DEPTH_ZERO_SELF_SIGNED_CERT, UNABLE_TO_VERIFY_LEAF_SIGNATURE, CERT_HAS_EXPIRED… */
+function untrustedCertificate(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === "string" && /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER/.test(code);
+}
+
+function untrustedCertificateError(url: string, error: unknown): MintgateError {
+  return configError(
+    `The gateway at ${url} answers with a TLS certificate this machine does not trust (${(error as Error).message}); point NODE_EXTRA_CA_CERTS at the certificate (or the CA that signed it) and try again.`,
+  );
+}
+
 /** A typed client of /admin/api, used by the CLI and the TUI. */
 export class AdminClient {
   constructor(private readonly target: AdminTarget) {}
@@ -68,7 +80,11 @@ export class AdminClient {
     if (!expected) return Promise.resolve();
     this.verified ??= fetch(`${this.target.url}/healthz`, { signal: AbortSignal.timeout(5_000) })
       .then((response) => response.json() as Promise<{ instance?: string }>)
-      .catch(() => ({}) as { instance?: string })
+      .catch((error: unknown) => {
+        // A certificate we do not trust is not a stopped gateway: say so, or the advice would be wrong.
+        if (untrustedCertificate(error)) throw untrustedCertificateError(this.target.url, error);
+        return {} as { instance?: string };
+      })
       .then((health) => {
         if (health.instance !== expected) {
           this.verified = undefined;
@@ -89,6 +105,7 @@ export class AdminClient {
         signal: AbortSignal.timeout(10_000),
       });
     } catch (error) {
+      if (untrustedCertificate(error)) throw untrustedCertificateError(this.target.url, error);
       throw new MintgateError("upstream_failed", `Cannot reach the gateway at ${this.target.url} (${(error as Error).message}); is \`mintgate serve\` running?`);
     }
     const body = (await response.json().catch(() => ({}))) as { message?: string };

@@ -59,7 +59,7 @@ export function demoInstructions(baseUrl: string, demo: DemoSetup): string {
     `  token     ${demo.token}`,
     `            (for ${demo.subject}, valid 7 days; \`mintgate tokens list\` and \`tokens revoke\` manage it)`,
     "",
-    "Client configuration (Streamable HTTP; Claude Code .mcp.json, Cursor mcp.json, VS Code):",
+    "Client configuration (Streamable HTTP; Claude Code .mcp.json, Cursor mcp.json; VS Code's mcp.json takes the same entry under \"servers\"):",
     JSON.stringify(clientConfig, null, 2),
     "",
     "Or give an OAuth client only the endpoint (e.g. `npx mcp-remote " + url + "`) and sign in in the browser" +

@@ -24,6 +24,8 @@ export interface GatewayStatus {
   connectors: { total: number; ready: number };
   virtualMcps: number;
   sessions: number;
+  /** Tools held back by an `approve` policy, across every Virtual MCP (`mintgate approve SLUG TOOL` lets one through). */
+  pendingApprovals: { virtualMcp: string; tool: string; reason: string }[];
 }
 
 export interface ConnectorStatus {
@@ -130,6 +132,9 @@ export class AdminService {
       connectors: { total: this.deps.gateway?.gateway.pool.list().length ?? 0, ready: this.deps.gateway?.gateway.pool.list().filter((c) => c.state.status === "ready").length ?? 0 },
       virtualMcps: this.deps.gateway?.gateway.virtualMcps().length ?? 0,
       sessions: this.deps.gateway?.sessions() ?? 0,
+      pendingApprovals: (this.deps.gateway?.gateway.virtualMcps() ?? []).flatMap((runtime) =>
+        runtime.catalogue.pending.map((p) => ({ virtualMcp: runtime.definition.slug, tool: p.exposedName, reason: p.reason })),
+      ),
     };
   }
 

@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { userInfo } from "node:os";
 import type { AuditOutcome, AuditRow, CallOutcome, CallRecord, NewAuditRow, Store } from "../store/index.ts";
 import { appendToChain } from "./chain.ts";
@@ -63,13 +64,28 @@ const defaultRedactor = new Redactor();
 
 /** Who runs a CLI command, for admin change records. */
 export function cliActor(): string {
-  let name = "unknown";
+  let name: string | undefined;
   try {
     name = userInfo().username;
   } catch {
     // no passwd entry (some containers)
   }
+  // Bun answers "unknown" when $USER is unset (cron, systemd, sudo -i): ask the passwd file for our uid instead.
+  if (!name || name === "unknown") name = passwdNameOf(process.getuid?.()) ?? (process.getuid ? `uid ${process.getuid()}` : "unknown");
   return `cli:${name}`;
+}
+
+function passwdNameOf(uid: number | undefined): string | undefined {
+  if (uid === undefined) return undefined;
+  try {
+    for (const line of readFileSync("/etc/passwd", "utf8").split("\n")) {
+      const fields = line.split(":");
+      if (fields.length > 2 && fields[2] === String(uid)) return fields[0];
+    }
+  } catch {
+    // no passwd file
+  }
+  return undefined;
 }
 
 /** An admin change as an audit row (redacted: secret values and secret-looking keys never stored). */

@@ -85,9 +85,10 @@ export function commandGroup(name: string, summary: string, subcommands: Command
     options: {},
     optionHelp: {},
     details: subcommands.map((c) => `  ${c.name.padEnd(width)}${c.summary}`).join("\n"),
+    // Without a subcommand nothing was done: the list goes to stderr and the exit code says so (`--help` prints it with 0).
     async run() {
-      process.stdout.write(helpText(group));
-      return 0;
+      process.stderr.write(`mintgate ${name} needs a subcommand.\n\n${helpText(group)}`);
+      return 2;
     },
   };
   return group;

@@ -62,6 +62,8 @@ export async function runCli(argv: string[]): Promise<number> {
     return 2;
   }
   const { command, rest } = found;
+  // A command's own output says what it did; the services' info lines (auth events, connector states) are for a gateway's log.
+  if (command !== serveCommand && process.env.MINTGATE_LOG_LEVEL === undefined) log.setLevel("warn");
   const isGroup = ALL.some((c) => c.name.startsWith(`${command.name} `));
   if (isGroup && rest[0] !== undefined && !rest[0].startsWith("-")) {
     process.stderr.write(`mintgate: unknown command "${command.name} ${rest[0]}"; run \`mintgate ${command.name} --help\` for the list.\n`);

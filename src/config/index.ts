@@ -187,7 +187,8 @@ function parseRedactKeys(setting: { value: string; source: string } | undefined)
   return keys;
 }
 
-function parseRetentionDays(setting: { value: string; source: string } | undefined): number {
+/** Days audit records are kept, from a flag or MINTGATE_AUDIT_RETENTION_DAYS (`source` names which, for the error). */
+export function parseRetentionDays(setting: { value: string; source: string } | undefined): number {
   if (setting === undefined) return DEFAULTS.auditRetentionDays;
   const days = Number(setting.value);
   if (!/^\d+$/.test(setting.value.trim()) || days < 1 || days > 36_500) throw invalid(`${setting.source} must be a whole number of days from 1 to 36500, not "${setting.value}".`);

@@ -1,6 +1,6 @@
 import { createWriteStream, type WriteStream } from "node:fs";
 import { cliActor, CHECKPOINT_KEY_PURPOSE, exportAudit, parseTime, pruneAuditTrail, searchAudit, verifyChain, type ExportFormat } from "../../audit/index.ts";
-import { loadSettings } from "../../config/index.ts";
+import { loadSettings, parseRetentionDays } from "../../config/index.ts";
 import { invalid } from "../../errors/index.ts";
 import type { AuditFilter } from "../../store/index.ts";
 import { DATA_OPTION, JSON_OPTION, printJson, printTable, stringValue, type Command, commandGroup, type ParsedArgs } from "../command.ts";
@@ -150,9 +150,10 @@ const pruneCommand: Command = {
   optionHelp: { "--retention-days N": "keep N days (env MINTGATE_AUDIT_RETENTION_DAYS, default 365)", ...DATA_HELP, "--json": "print the report as JSON" },
   details: "The running gateway does the same once a day. The chain still verifies after a prune.",
   async run(parsed) {
-    const settings = loadSettings({ data: stringValue(parsed, "data"), "audit-retention-days": stringValue(parsed, "retention-days") });
+    const flag = stringValue(parsed, "retention-days");
+    const retentionDays = flag === undefined ? loadSettings({ data: stringValue(parsed, "data") }).auditRetentionDays : parseRetentionDays({ value: flag, source: "--retention-days" });
     const report = await withDataDir(parsed, (dir) =>
-      pruneAuditTrail(dir.store, { retentionDays: settings.auditRetentionDays, key: dir.secrets.derivedKey(CHECKPOINT_KEY_PURPOSE), actor: cliActor() }),
+      pruneAuditTrail(dir.store, { retentionDays, key: dir.secrets.derivedKey(CHECKPOINT_KEY_PURPOSE), actor: cliActor() }),
     );
     if (parsed.values.json) printJson(report);
     else if (report.deleted === 0) process.stdout.write(`Nothing to delete: no records older than ${report.cutoff} (${report.retentionDays} days).\n`);

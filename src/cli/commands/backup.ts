@@ -1,6 +1,6 @@
 import { closeSync, constants, openSync, rmSync, statSync } from "node:fs";
 import { resolve } from "node:path";
-import { invalid } from "../../errors/index.ts";
+import { configError, conflict, invalid } from "../../errors/index.ts";
 import { checkBackup } from "../../store/index.ts";
 import { DATA_OPTION, JSON_OPTION, printJson, stringValue, type Command } from "../command.ts";
 import { DATA_HELP, withDataDir } from "../data-dir.ts";
@@ -11,8 +11,8 @@ function createPrivateFile(path: string): void {
     closeSync(openSync(path, constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY, 0o600));
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    if (code === "EEXIST") throw invalid(`${path} exists already; give a new file name (a backup never overwrites a file).`);
-    throw invalid(`Cannot create ${path} (${code ?? (error as Error).message}); check that its directory exists and is writable.`);
+    if (code === "EEXIST") throw conflict(`${path} exists already; give a new file name (a backup never overwrites a file).`);
+    throw configError(`Cannot create ${path} (${code ?? (error as Error).message}); check that its directory exists and is writable.`);
   }
 }
 
@@ -44,7 +44,7 @@ export const backupCommand: Command = {
         dir.store.backupTo(path);
       } catch (error) {
         rmSync(path, { force: true });
-        throw invalid(`The backup to ${path} failed (${(error as Error).message}); nothing was kept.`);
+        throw configError(`The backup to ${path} failed (${(error as Error).message}); nothing was kept.`);
       }
     });
     let check;
@@ -52,7 +52,7 @@ export const backupCommand: Command = {
       check = checkBackup(path);
     } catch (error) {
       rmSync(path, { force: true });
-      throw invalid(`The backup was written but did not read back (${(error as Error).message}); it was removed, try again.`);
+      throw configError(`The backup was written but did not read back (${(error as Error).message}); it was removed, try again.`);
     }
     const report = { path, bytes: statSync(path).size, seconds: Number(((performance.now() - started) / 1000).toFixed(3)), ...check };
     if (parsed.values.json) printJson(report);

@@ -143,7 +143,8 @@ const testCommand: Command = {
     const report = await withDataDir(parsed, (dir) => service(dir, parsed).test(name!));
     if (parsed.values.json) printJson(report);
     else process.stdout.write(describeReport(report));
-    if (!report.ok && !parsed.values.json) process.stderr.write(`mintgate: the provider ${name} is not usable yet: ${report.error ?? report.warnings[0] ?? "see above"}\n`);
+    // The reason is in the report just printed; stderr only says that the test failed and where to go next.
+    if (!report.ok && !parsed.values.json) process.stderr.write(`mintgate: the provider ${name} is not usable yet; the report above says why.\n`);
     return report.ok ? 0 : 1;
   },
 };

@@ -32,7 +32,9 @@ export const statusCommand: Command = {
         `mintgate ${status.version} at ${client.url}\n` +
           `  up ${status.uptimeSeconds}s since ${status.startedAt}\n` +
           `  data dir ${status.dataDir} (schema ${status.schemaVersion})\n` +
-          `  secrets ${status.secrets.count}\n`,
+          `  secrets ${status.secrets.count}\n` +
+          `  connectors ${status.connectors.ready} of ${status.connectors.total} ready, virtual MCPs ${status.virtualMcps}, sessions ${status.sessions}\n` +
+          status.pendingApprovals.map((p) => `  waiting for approval: ${p.virtualMcp} ${p.tool} (${p.reason}); \`mintgate approve ${p.virtualMcp} ${p.tool}\`\n`).join(""),
       );
     }
     return 0;

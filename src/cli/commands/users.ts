@@ -158,9 +158,14 @@ function groupChangeCommand(verb: "add" | "remove"): Command {
     optionHelp: { ...DATA_HELP, "--json": "print the person as JSON" },
     async run(parsed) {
       const [ref, group] = parsed.positionals;
-      const user = await withDataDir(parsed, (dir) => (verb === "add" ? new UserDirectory(dir.store).addGroup(ref!, group!) : new UserDirectory(dir.store).removeGroup(ref!, group!)));
+      const { user, already } = await withDataDir(parsed, (dir) => {
+        const directory = new UserDirectory(dir.store);
+        if (verb === "remove") return { user: directory.removeGroup(ref!, group!), already: false };
+        const already = dir.store.users.groupsOf([directory.resolve(ref!).id]).some((g) => g.groupName === group);
+        return { user: directory.addGroup(ref!, group!), already };
+      });
       if (parsed.values.json) printJson(user);
-      else process.stdout.write(`${user.email} is ${verb === "add" ? "now" : "no longer"} in "${group}"${user.groups.length ? `; groups: ${user.groups.join(", ")}` : ""}.\n`);
+      else process.stdout.write(`${user.email} ${already ? "was already" : verb === "add" ? "is now" : "is no longer"} in "${group}"${user.groups.length ? `; groups: ${user.groups.join(", ")}` : ""}.\n`);
       return 0;
     },
   };
