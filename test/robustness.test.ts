@@ -360,6 +360,12 @@ describe("malformed requests in a session", () => {
     expect(sessionless.status).toBe(400);
     await sessionless.text();
     expect(gateway.output()).not.toContain("TypeError");
+
+    // A Bearer header with a token and more is a bad token, not a missing one.
+    const twoTokens = await fetch(`${gateway.url}/mcp/v`, { method: "POST", headers: { ...s.headers, authorization: `Bearer ${token} extra` }, body: '{"jsonrpc":"2.0","id":1,"method":"ping"}' });
+    expect(twoTokens.status).toBe(401);
+    expect(twoTokens.headers.get("www-authenticate")).toContain('error="invalid_token"');
+    expect(((await twoTokens.json()) as { message: string }).message).toBe("The Authorization header must be `Bearer` followed by one token.");
   });
 
   test("a second request under an id still running is refused, and cancelling the first still works", async () => {
@@ -432,6 +438,17 @@ describe("upstream errors and restarts", () => {
     expect(text).toContain("auth=Bearer [secret:uptok]");
     expect(text).not.toContain("s3cr3t-VALUE-xyz");
     expect(gateway.output()).not.toContain("s3cr3t-VALUE-xyz");
+  });
+
+  test("an upstream that answers with an HTML page is reported as such, naming the connector", async () => {
+    const upstream = startRawHttpUpstream();
+    upstreams.push(upstream);
+    const { gateway, token } = await start(httpConfig("hr", upstream.url, "20s"), "mintgate-html");
+    await waitReady(gateway, "hr");
+    const c = await client(gateway, token);
+    const result = await c.callTool({ name: "hr__html", arguments: {} });
+    expect(result.isError).toBe(true);
+    expect((result.content as { text: string }[])[0]!.text).toBe('Connector "hr" answered with something that is not JSON (text/html): "<html><body>Please sign in</body></html>"');
   });
 
   test("an http upstream that forgot the session (it restarted and answers 400) is reconnected, and calls work again", async () => {

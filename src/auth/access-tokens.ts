@@ -198,7 +198,11 @@ export class AccessTokenService {
    */
   verify(authorization: string | null, slug: string): Principal {
     const match = authorization?.match(/^Bearer\s+(\S+)\s*$/i);
-    if (!match) throw new MissingToken();
+    if (!match) {
+      // Another scheme (Basic…) or nothing is no token at all; a Bearer header with more than one token is a bad one.
+      if (!/^Bearer\s+\S/i.test(authorization ?? "")) throw new MissingToken();
+      throw unauthorized("The Authorization header must be `Bearer` followed by one token.");
+    }
     const found = this.lookup(match[1]!);
     if (!found) throw unauthorized("The access token is not valid.");
     const now = this.now();

@@ -129,7 +129,14 @@ export class StreamableHttpUpstreamTransport implements Transport {
     }
     const text = await reply.text().finally(() => this.exchanges.delete(key));
     if (text === "") return;
-    const parsed = JSON.parse(text) as JSONRPCMessage | JSONRPCMessage[];
+    let parsed: JSONRPCMessage | JSONRPCMessage[];
+    try {
+      parsed = JSON.parse(text) as JSONRPCMessage | JSONRPCMessage[];
+    } catch {
+      // A proxy's or a login page in front of the server: say what came back rather than a JSON parser's complaint.
+      const type = reply.header("content-type") ?? "no content type";
+      throw new MintgateError("upstream_failed", `Connector "${this.name}" answered with something that is not JSON (${type}): ${JSON.stringify(text.slice(0, 80))}`);
+    }
     if (!Array.isArray(parsed)) noteFrameText(parsed, text);
     for (const item of Array.isArray(parsed) ? parsed : [parsed]) this.onmessage?.(item);
   }

@@ -148,7 +148,8 @@ export class UpstreamSession {
       this.transport.send(message).catch((error: Error) => {
         if (!this.pending.has(id)) return;
         this.settle(id);
-        reject(this.unavailable(error.message));
+        // The HTTP transport's own errors already name the connector and say what came back.
+        reject(error instanceof MintgateError ? error : this.unavailable(error.message));
       });
     });
   }
