@@ -494,3 +494,22 @@ describe("revocation", () => {
     expect((await s.post({ jsonrpc: "2.0", id: 6, method: "ping" })).status).toBe(401);
   });
 });
+
+describe("revocation of a person", () => {
+  test("disabling a person ends their sessions and event streams", async () => {
+    const upstream = startRawHttpUpstream();
+    upstreams.push(upstream);
+    const { gateway, token, dataDir } = await start(httpConfig("hr", upstream.url, "20s"), "mintgate-disable-sessions");
+    expect((await runMintgate(["users", "add", "t@example.com", "--data", dataDir], { stdin: "a long enough password\n" })).code).toBe(0);
+    await waitReady(gateway, "hr");
+    const s = await rawSession(gateway, token);
+    const streamEnded = fetch(`${gateway.url}/mcp/v`, { headers: { ...s.headers, accept: "text/event-stream" } }).then(async (r) => ({ status: r.status, body: await r.text() }));
+    expect((await s.post({ jsonrpc: "2.0", id: 1, method: "ping" })).status).toBe(200);
+
+    expect((await runMintgate(["users", "disable", "t@example.com", "--data", dataDir])).code).toBe(0);
+    const ended = await Promise.race([streamEnded, Bun.sleep(5000).then(() => Promise.reject(new Error("the event stream stayed open")))]);
+    expect(ended.status).toBe(200);
+    expect(gateway.output()).toContain('session ended: access revoked');
+    expect(gateway.output()).toContain('reason="the account was disabled"');
+  });
+});
