@@ -102,6 +102,15 @@ function httpConfig(name: string, url: string, timeout: string) {
   };
 }
 
+/** A gateway whose Virtual MCP "v" holds one http connector "hr" on a fresh raw upstream, ready. */
+async function startBehindRawUpstream(label: string, timeout: string) {
+  const upstream = startRawHttpUpstream();
+  upstreams.push(upstream);
+  const started = await start(httpConfig("hr", upstream.url, timeout), label);
+  await waitReady(started.gateway, "hr");
+  return { upstream, ...started };
+}
+
 async function client(gateway: RunningGateway, token: string): Promise<Client> {
   const c = await connectMcpClient(`${gateway.url}/mcp/v`, token);
   clients.push(c);
@@ -253,10 +262,7 @@ describe("sessions", () => {
 
 describe("http upstreams", () => {
   test("a reply stream that ends without the answer fails the call with an error naming the connector", async () => {
-    const upstream = startRawHttpUpstream();
-    upstreams.push(upstream);
-    const { gateway, token } = await start(httpConfig("hr", upstream.url, "20s"), "mintgate-drop");
-    await waitReady(gateway, "hr");
+    const { gateway, token } = await startBehindRawUpstream("mintgate-drop", "20s");
     const c = await client(gateway, token);
 
     const result = await c.callTool({ name: "hr__drop", arguments: {} }).then(
@@ -273,10 +279,7 @@ describe("http upstreams", () => {
   });
 
   test("a timed-out call's upstream request is ended", async () => {
-    const upstream = startRawHttpUpstream();
-    upstreams.push(upstream);
-    const { gateway, token } = await start(httpConfig("hr", upstream.url, "1s"), "mintgate-hang");
-    await waitReady(gateway, "hr");
+    const { upstream, gateway, token } = await startBehindRawUpstream("mintgate-hang", "1s");
     const c = await client(gateway, token);
 
     const results = await Promise.all(
@@ -325,11 +328,8 @@ async function rawSession(gateway: RunningGateway, token: string) {
 
 describe("malformed requests in a session", () => {
   test("are answered at once: null _meta and arguments count as absent, wrong types get a -32602 or -32600 sentence", async () => {
-    const upstream = startRawHttpUpstream();
-    upstreams.push(upstream);
     // A 20 s timeout: a request the gateway forwarded broken would hang that long.
-    const { gateway, token } = await start(httpConfig("hr", upstream.url, "20s"), "mintgate-malformed");
-    await waitReady(gateway, "hr");
+    const { gateway, token } = await startBehindRawUpstream("mintgate-malformed", "20s");
     const s = await rawSession(gateway, token);
     const call = (id: number, params: unknown) => s.post({ jsonrpc: "2.0", id, method: "tools/call", params });
 
@@ -369,10 +369,7 @@ describe("malformed requests in a session", () => {
   });
 
   test("a second request under an id still running is refused, and cancelling the first still works", async () => {
-    const upstream = startRawHttpUpstream();
-    upstreams.push(upstream);
-    const { gateway, token } = await start(httpConfig("hr", upstream.url, "20s"), "mintgate-dupid");
-    await waitReady(gateway, "hr");
+    const { upstream, gateway, token } = await startBehindRawUpstream("mintgate-dupid", "20s");
     const s = await rawSession(gateway, token);
     const first = s.post({ jsonrpc: "2.0", id: 99, method: "tools/call", params: { name: "hr__hang", arguments: {} } });
     await waitFor("the upstream to hold the first call", () => upstream.hangsStarted() === 1);
@@ -387,10 +384,7 @@ describe("malformed requests in a session", () => {
   });
 
   test("the legacy /messages endpoint refuses what is not one JSON-RPC message", async () => {
-    const upstream = startRawHttpUpstream();
-    upstreams.push(upstream);
-    const { gateway, token } = await start(httpConfig("hr", upstream.url, "20s"), "mintgate-legacy-bad");
-    await waitReady(gateway, "hr");
+    const { gateway, token } = await startBehindRawUpstream("mintgate-legacy-bad", "20s");
     const stream = await fetch(`${gateway.url}/sse/v`, { headers: { authorization: `Bearer ${token}`, accept: "text/event-stream" } });
     const reader = stream.body!.getReader();
     const first = new TextDecoder().decode((await reader.read()).value);
@@ -441,10 +435,7 @@ describe("upstream errors and restarts", () => {
   });
 
   test("an upstream that answers with an HTML page is reported as such, naming the connector", async () => {
-    const upstream = startRawHttpUpstream();
-    upstreams.push(upstream);
-    const { gateway, token } = await start(httpConfig("hr", upstream.url, "20s"), "mintgate-html");
-    await waitReady(gateway, "hr");
+    const { gateway, token } = await startBehindRawUpstream("mintgate-html", "20s");
     const c = await client(gateway, token);
     const result = await c.callTool({ name: "hr__html", arguments: {} });
     expect(result.isError).toBe(true);
@@ -452,10 +443,7 @@ describe("upstream errors and restarts", () => {
   });
 
   test("an http upstream that forgot the session (it restarted and answers 400) is reconnected, and calls work again", async () => {
-    const upstream = startRawHttpUpstream();
-    upstreams.push(upstream);
-    const { gateway, token } = await start(httpConfig("hr", upstream.url, "20s"), "mintgate-upstream-restart");
-    await waitReady(gateway, "hr");
+    const { upstream, gateway, token } = await startBehindRawUpstream("mintgate-upstream-restart", "20s");
     const c = await client(gateway, token);
     const call = () => c.callTool({ name: "hr__ok", arguments: {} }).then((r) => ({ isError: r.isError === true, text: (r.content as { text: string }[])[0]!.text }));
     expect(await call()).toEqual({ isError: false, text: "ok" });
@@ -473,10 +461,7 @@ describe("upstream errors and restarts", () => {
 
 describe("revocation", () => {
   test("revoking a token ends its sessions: the call in flight gets an error that says why, and the event stream closes", async () => {
-    const upstream = startRawHttpUpstream();
-    upstreams.push(upstream);
-    const { gateway, token, tokenId, dataDir } = await start(httpConfig("hr", upstream.url, "20s"), "mintgate-revoke-sessions");
-    await waitReady(gateway, "hr");
+    const { upstream, gateway, token, tokenId, dataDir } = await startBehindRawUpstream("mintgate-revoke-sessions", "20s");
     const s = await rawSession(gateway, token);
     // Bun's server sends a streamed response's head with its first bytes, and this stream has none yet: do not wait for it.
     const streamEnded = fetch(`${gateway.url}/mcp/v`, { headers: { ...s.headers, accept: "text/event-stream" } }).then(async (r) => ({ status: r.status, body: await r.text() }));
