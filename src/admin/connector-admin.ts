@@ -1,8 +1,8 @@
 import { recordAdminChange } from "../audit/index.ts";
-import { DEFAULT_PROBE_TIMEOUT_MS, probeConnector, type ConnectorDefinition, type ProbeResult } from "../connectors/index.ts";
+import { DEFAULT_PROBE_TIMEOUT_MS, probeConnector, secretsReferencedBy, type ConnectorDefinition, type ProbeResult } from "../connectors/index.ts";
 import { conflict, invalid, MintgateError, notFound } from "../errors/index.ts";
 import type { Gateway } from "../gateway/index.ts";
-import { secretReferencesIn, type SecretInfo, type SecretStore } from "../secrets/index.ts";
+import type { SecretInfo, SecretStore } from "../secrets/index.ts";
 import type { Store } from "../store/index.ts";
 import type { ApplyReport, GatewayConfigService } from "./gateway-config.ts";
 
@@ -89,15 +89,8 @@ export class ConnectorAdmin {
     return { name, kind: connector.definition.spec.kind, lines: connector.recentStderr() };
   }
 
-  /** The connectors whose env or headers reference each secret. */
   private references(): Map<string, string[]> {
-    const users = new Map<string, string[]>();
-    for (const connector of this.deps.store.gatewayConfig.connectors()) {
-      const spec = connector.spec;
-      const values = spec.kind === "stdio" ? Object.values(spec.env) : spec.kind === "builtin" ? [] : Object.values(spec.headers);
-      for (const secret of new Set(values.flatMap(secretReferencesIn))) users.set(secret, [...(users.get(secret) ?? []), connector.name]);
-    }
-    return users;
+    return connectorSecretReferences(this.deps.store);
   }
 
   secrets(): SecretListing[] {
@@ -121,15 +114,37 @@ export class ConnectorAdmin {
     return { ...info, usedBy: this.references().get(name) ?? [] };
   }
 
-  /** DELETE /secrets/:name: refused while a connector references it. */
+  /** DELETE /secrets/:name: refused while a connector references it or a sign-in provider owns it. */
   deleteSecret(name: string, actor: string): { deleted: string } {
     const info = this.deps.secrets.info(name);
-    const users = this.references().get(name) ?? [];
-    if (users.length > 0) throw conflict(`Secret "${name}" is used by connector ${users.map((u) => `"${u}"`).join(", ")}; remove the reference there first.`);
+    refuseToDeleteUsedSecret(this.deps.store, name);
     this.deps.store.transaction(() => {
       this.deps.secrets.delete(name);
       recordAdminChange(this.deps.store, { actor, action: "secret.delete", target: name, before: { version: info.version } });
     });
     return { deleted: name };
+  }
+}
+
+/** The connectors whose env or headers reference each secret, by secret name. */
+function connectorSecretReferences(store: Store): Map<string, string[]> {
+  const users = new Map<string, string[]>();
+  for (const connector of store.gatewayConfig.connectors()) {
+    for (const secret of secretsReferencedBy(connector.spec)) users.set(secret, [...(users.get(secret) ?? []), connector.name]);
+  }
+  return users;
+}
+
+/**
+ * Refuses to delete a secret that something still needs: a connector that
+ * references it, or the sign-in provider whose client secret (or stored
+ * refresh token) it is. The admin API and `mintgate secrets delete` both ask.
+ */
+export function refuseToDeleteUsedSecret(store: Store, name: string): void {
+  const connectors = connectorSecretReferences(store).get(name) ?? [];
+  if (connectors.length > 0) throw conflict(`Secret "${name}" is used by connector ${connectors.map((c) => `"${c}"`).join(", ")}; remove the reference there first.`);
+  const provider = store.identityProviders.list().find((p) => p.clientSecretName === name || name.startsWith(`sso.${p.name}.`));
+  if (provider) {
+    throw conflict(`Secret "${name}" belongs to the sign-in provider "${provider.name}"; \`mintgate sso update ${provider.name} --rotate-secret\` replaces it and \`mintgate sso remove ${provider.name}\` deletes it.`);
   }
 }

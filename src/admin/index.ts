@@ -10,6 +10,7 @@ import { ConnectorAdmin } from "./connector-admin.ts";
 import type { ConnectorSpec } from "../connectors/index.ts";
 
 export { issueAdminToken } from "./tokens.ts";
+export { refuseToDeleteUsedSecret } from "./connector-admin.ts";
 
 /** last_used_at is refreshed at most this often, so admin reads stay reads. */
 const TOUCH_INTERVAL_MS = 60_000;

@@ -26,12 +26,18 @@ export interface UsageReport {
   rows: UsageRow[];
 }
 
+/** The largest time a Date can hold. */
+const MAX_DATE_MS = 8.64e15;
 const UNIT_MS = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 } as const;
 
-/** `90s`, `30m`, `24h`, `7d`, `2w` in milliseconds; undefined when `text` is not a duration. */
+/** Longer spans than this are typing mistakes, and would leave the range of dates. */
+const LONGEST_SPAN_MS = 100 * 365 * UNIT_MS.d;
+
+/** `90s`, `30m`, `24h`, `7d`, `2w` in milliseconds; undefined when `text` is not a duration (of at most 100 years). */
 function durationMs(text: string): number | undefined {
   const match = /^(\d+)(s|m|h|d|w)$/.exec(text.trim());
-  return match ? Number(match[1]) * UNIT_MS[match[2] as keyof typeof UNIT_MS] : undefined;
+  const span = match ? Number(match[1]) * UNIT_MS[match[2] as keyof typeof UNIT_MS] : undefined;
+  return span !== undefined && span <= LONGEST_SPAN_MS ? span : undefined;
 }
 
 /** A point in time: ISO 8601, Unix ms, or a duration back from `now`. */
@@ -39,9 +45,9 @@ function instant(text: string, name: string, now: number): number {
   const trimmed = text.trim();
   const ago = durationMs(trimmed);
   if (ago !== undefined) return now - ago;
-  if (/^\d{10,}$/.test(trimmed)) return Number(trimmed);
-  const parsed = Date.parse(trimmed);
-  if (Number.isNaN(parsed)) throw invalid(`${name} must be a time such as 2026-05-01T09:00:00Z, Unix milliseconds, or a duration ago such as 2h, not "${text}".`);
+  const parsed = /^\d{10,}$/.test(trimmed) ? Number(trimmed) : Date.parse(trimmed);
+  // Date.parse gives NaN for what it cannot read; Unix ms past year 275760 are no date either.
+  if (!(Math.abs(parsed) <= MAX_DATE_MS)) throw invalid(`${name} must be a time such as 2026-05-01T09:00:00Z, Unix milliseconds, or a duration ago such as 2h, not "${text}".`);
   return parsed;
 }
 

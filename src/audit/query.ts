@@ -26,7 +26,9 @@ export const CSV_COLUMNS = [
 function csvField(value: unknown): string {
   if (value === null || value === undefined) return "";
   const text = String(value);
-  return /[",\r\n]/.test(text) || /^[=+\-@\t]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+  // A cell starting like a formula gets a leading apostrophe: spreadsheets run quoted formulas too (OWASP CSV injection).
+  const safe = /^[=+\-@\t\r]/.test(text) ? `'${text}` : text;
+  return /[",\r\n]/.test(safe) || safe !== text ? `"${safe.replaceAll('"', '""')}"` : safe;
 }
 
 const PAGE = 2000;
@@ -78,8 +80,11 @@ export function exportStream(store: Store, format: ExportFormat, filter: AuditFi
 export function parseTime(raw: string | undefined, now = Date.now()): number | undefined {
   if (raw === undefined || raw === "") return undefined;
   const age = /^(\d+)(s|m|h|d)$/.exec(raw.trim());
-  if (age) return now - Number(age[1]) * { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[age[2] as "s" | "m" | "h" | "d"];
-  if (/^\d{10,}$/.test(raw.trim())) return Number(raw);
-  const ms = Date.parse(raw);
-  return Number.isNaN(ms) ? Number.NaN : ms;
+  const ms = age
+    ? now - Number(age[1]) * { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[age[2] as "s" | "m" | "h" | "d"]
+    : /^\d{10,}$/.test(raw.trim())
+      ? Number(raw)
+      : Date.parse(raw);
+  // Outside what a Date can hold (8.64e15 ms either way) is no time either.
+  return Math.abs(ms) <= 8.64e15 ? ms : Number.NaN;
 }

@@ -1,3 +1,5 @@
+import { secretReferencesIn } from "../secrets/references.ts";
+
 /** How mintgate reaches one upstream MCP server. Secret references look like `${secret:NAME}`. */
 export type ConnectorKind = "stdio" | "http" | "sse" | "builtin";
 
@@ -41,3 +43,9 @@ export type ConnectorState =
 
 export const CONNECTOR_NAME = /^[a-zA-Z0-9_-]{1,32}$/;
 export const DEFAULT_CALL_TIMEOUT_MS = 60_000;
+
+/** The secret names a connector's env (stdio) or headers (http, sse) reference, each once. */
+export function secretsReferencedBy(spec: ConnectorSpec): string[] {
+  const values = spec.kind === "stdio" ? Object.values(spec.env) : spec.kind === "builtin" ? [] : Object.values(spec.headers);
+  return [...new Set(values.flatMap(secretReferencesIn))];
+}

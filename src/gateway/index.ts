@@ -1,8 +1,7 @@
 import type { CallRecorder } from "../audit/index.ts";
-import { ConnectorPool, type ConnectorDefinition } from "../connectors/index.ts";
+import { ConnectorPool, secretsReferencedBy, type ConnectorDefinition } from "../connectors/index.ts";
 import { log } from "../log/index.ts";
 import { SubjectResolver } from "../policy/index.ts";
-import { secretReferencesIn } from "../secrets/index.ts";
 import type { Store } from "../store/index.ts";
 import type { ApprovalLookup } from "./curation.ts";
 import type { VirtualMcpDefinition } from "./types.ts";
@@ -117,9 +116,7 @@ export class Gateway {
 
   /** The versions of the secrets a connector's env or headers reference, e.g. `docs-token@3`. */
   private credentialVersions(definition: ConnectorDefinition): string {
-    const spec = definition.spec;
-    const values = spec.kind === "stdio" ? Object.values(spec.env) : spec.kind === "builtin" ? [] : Object.values(spec.headers);
-    const names = [...new Set(values.flatMap(secretReferencesIn))].sort();
+    const names = secretsReferencedBy(definition.spec).sort();
     return names.map((name) => `${name}@${this.store.secrets.get(name)?.version ?? "unset"}`).join(",");
   }
 

@@ -2,7 +2,7 @@ import { Elysia } from "elysia";
 import type { AdminService } from "../admin/index.ts";
 import type { Settings } from "../config/index.ts";
 import { existsSync } from "node:fs";
-import { configError, httpStatusOf, MintgateError, publicMessageOf } from "../errors/index.ts";
+import { configError, httpStatusOf, invalid, MintgateError, publicMessageOf } from "../errors/index.ts";
 import { log } from "../log/index.ts";
 import { jsonError } from "./json-error.ts";
 import { providerInputOf, providerPatchOf } from "../auth/sso/index.ts";
@@ -15,7 +15,8 @@ import type { GatewayMetrics, MetricsAccess } from "../metrics/index.ts";
 import { serveMetrics } from "./metrics-route.ts";
 import { ClientAddresses, noteClientAddress } from "./client-address.ts";
 import type { UsageAnalytics } from "../analytics/index.ts";
-import { adminChangeRow, exportStream, parseTime, searchAudit, type AuditFeed, type AuditLog } from "../audit/index.ts";
+import { adminChangeRow, exportStream, parseTime, searchAudit, SEARCH_LIMIT_MAX, type AuditFeed, type AuditLog } from "../audit/index.ts";
+import { bodyFields, switchParam, wholeNumberParam } from "./admin-input.ts";
 
 export { jsonError };
 
@@ -40,11 +41,33 @@ export interface HttpDeps {
 }
 
 /** The audit filters of a query string (since, until, user, vmcp, tool, outcome, kind), or a 400. */
+/** A time in a query: ISO 8601, Unix milliseconds, or an age such as 24h. */
+function timeParam(raw: string | undefined, name: string): number | undefined {
+  const time = parseTime(raw);
+  if (Number.isNaN(time)) throw invalid(`${name} must be an ISO 8601 time, Unix milliseconds, or an age such as 24h or 7d, not "${raw}".`);
+  return time;
+}
+
+const OUTCOMES = ["ok", "error", "denied", "timeout", "cancelled", "refused"];
+const KINDS = ["mcp", "auth", "admin"];
+
+/** A query value that must be one of `allowed` when given: a typo would otherwise match nothing and look like an empty trail. */
+function oneOfParam(raw: string | undefined, name: string, allowed: readonly string[]): string | undefined {
+  if (raw === undefined || raw === "") return undefined;
+  if (!allowed.includes(raw)) throw invalid(`${name} must be one of ${allowed.join(", ")}, not "${raw}".`);
+  return raw;
+}
+
 function auditFilterOf(query: Record<string, string | undefined>) {
-  const since = parseTime(query.since);
-  const until = parseTime(query.until);
-  if (Number.isNaN(since) || Number.isNaN(until)) return jsonError(400, "since and until must be ISO 8601 times, Unix milliseconds, or ages such as 24h or 7d.");
-  return { since, until, person: query.user, virtualMcp: query.vmcp, tool: query.tool, outcome: query.outcome, kind: query.kind };
+  return {
+    since: timeParam(query.since, "since"),
+    until: timeParam(query.until, "until"),
+    person: query.user,
+    virtualMcp: query.vmcp,
+    tool: query.tool,
+    outcome: oneOfParam(query.outcome, "outcome", OUTCOMES),
+    kind: oneOfParam(query.kind, "kind", KINDS),
+  };
 }
 
 /**
@@ -52,7 +75,9 @@ function auditFilterOf(query: Record<string, string | undefined>) {
  * approvals, policies) — and secrets, whose request body (the value) must never be recorded. A connector's restart
  * and test are recorded here.
  */
-const SELF_RECORDING = /^\/admin\/api\/(config|connectors\/(?!test$)[^/]+$|virtual-mcps\/|secrets\/)/;
+const SELF_RECORDING = /^\/admin\/api\/(config|virtual-mcps\/|secrets\/)/;
+/** PUT and DELETE of a connector record themselves (whatever its name, "test" too); POST /connectors/test is a trial, not a change. */
+const selfRecording = (method: string, path: string) => SELF_RECORDING.test(path) || (method !== "POST" && /^\/admin\/api\/connectors\/[^/]+$/.test(path));
 const ADMIN_BODY_LIMIT = 16 * 1024;
 
 /**
@@ -136,23 +161,29 @@ export function createHttpApp(deps: HttpDeps) {
     .use(discoveryRoutes({ urls: deps.auth.urls, clients, virtualMcps: () => deps.mcp.gateway.virtualMcps().map((v) => ({ slug: v.definition.slug, name: v.definition.name })) }))
     .group("/admin/api", (api) =>
       api
-        .resolve(({ request }) => ({ adminToken: admin.authenticate(request.headers.get("authorization")) }))
+        .resolve(({ request, params }) => {
+          const adminToken = admin.authenticate(request.headers.get("authorization"));
+          // A path segment that is not valid percent-encoding reaches the routes as null.
+          if (Object.values(params ?? {}).some((value) => typeof value !== "string")) throw invalid("A name in the URL is not valid percent-encoding; encode % as %25.");
+          return { adminToken };
+        })
         .get("/status", () => admin.status())
         // People and groups (src/auth/accounts); :id is a person's id or their email.
         .get("/users", () => users.list())
         .get("/users/:id", ({ params }) => users.get(users.resolve(params.id).id))
         // A local account that signs in with a password (the password is redacted from the admin record).
         .post("/users", async ({ body, set }) => {
-          const input = (body ?? {}) as { email?: unknown; password?: unknown; role?: unknown; name?: unknown };
-          const created = await users.addLocal({ email: String(input.email ?? ""), password: String(input.password ?? ""), role: input.role === "admin" ? "admin" : "member", name: typeof input.name === "string" && input.name.trim() ? input.name.trim() : undefined });
+          const input = bodyFields(body, { email: "string", password: "string", role: "string", name: "string" }, "a new account");
+          if (input.role !== undefined && input.role !== "admin" && input.role !== "member") throw invalid(`"${input.role}" is not a role: use admin or member.`);
+          const created = await users.addLocal({ email: input.email ?? "", password: input.password ?? "", role: input.role ?? "member", name: input.name?.trim() || undefined });
           set.status = 201;
           return accessChanged(created);
         })
-        .post("/users/:id/role", ({ params, body }) => accessChanged(users.setRole(params.id, String((body as { role?: unknown } | null)?.role ?? "") as "admin" | "member")))
+        .post("/users/:id/role", ({ params, body }) => accessChanged(users.setRole(params.id, (bodyFields(body, { role: "string" }, "a role change").role ?? "") as "admin" | "member")))
         .post("/users/:id/disable", ({ params, adminToken }) => accessChanged(users.disable(params.id, { by: `admin token ${adminToken.name}` })))
         .post("/users/:id/enable", ({ params }) => accessChanged(users.enable(params.id)))
-        .post("/users/:id/groups", ({ params, body }) => accessChanged(users.addGroup(params.id, String((body as { group?: unknown } | null)?.group ?? ""))))
-        .delete("/users/:id/groups/:group", ({ params }) => accessChanged(users.removeGroup(params.id, decodeURIComponent(params.group))))
+        .post("/users/:id/groups", ({ params, body }) => accessChanged(users.addGroup(params.id, bodyFields(body, { group: "string" }, "a group").group ?? "")))
+        .delete("/users/:id/groups/:group", ({ params }) => accessChanged(users.removeGroup(params.id, params.group)))
         // Sign-in providers (src/auth/sso); the client secret goes in, never comes out.
         .get("/sso-providers", () => sso.list())
         .post("/sso-providers", ({ body, set }) => {
@@ -172,13 +203,13 @@ export function createHttpApp(deps: HttpDeps) {
         // One connector (a mintgate.yaml `connectors` entry as JSON, checked like the file); a test runs a temporary
         // one (never left running, never added); restart; a stdio connector's last stderr lines (secret values replaced).
         .put("/connectors/:name", ({ params, body, adminToken }) => admin.connectorsAndSecrets.put(params.name, body, `admin token ${adminToken.name}`))
-        .post("/connectors/test", ({ body, query }) => admin.connectorsAndSecrets.test(body, query.timeoutMs ? Number(query.timeoutMs) : undefined))
+        .post("/connectors/test", ({ body, query }) => admin.connectorsAndSecrets.test(body, wholeNumberParam(query.timeoutMs, "timeoutMs", 1, 600_000)))
         .post("/connectors/:name/restart", ({ params }) => admin.connectorsAndSecrets.restart(params.name))
         .get("/connectors/:name/logs", ({ params }) => admin.connectorsAndSecrets.logs(params.name))
         // Secrets by name: a value goes in (PUT {value}) and never comes out, nor into an admin record.
         .get("/secrets", () => admin.connectorsAndSecrets.secrets())
-        .put("/secrets/:name", ({ params, body, adminToken }) => admin.connectorsAndSecrets.setSecret(decodeURIComponent(params.name), body, `admin token ${adminToken.name}`))
-        .delete("/secrets/:name", ({ params, adminToken }) => admin.connectorsAndSecrets.deleteSecret(decodeURIComponent(params.name), `admin token ${adminToken.name}`))
+        .put("/secrets/:name", ({ params, body, adminToken }) => admin.connectorsAndSecrets.setSecret(params.name, body, `admin token ${adminToken.name}`))
+        .delete("/secrets/:name", ({ params, adminToken }) => admin.connectorsAndSecrets.deleteSecret(params.name, `admin token ${adminToken.name}`))
         .get("/virtual-mcps", () => admin.virtualMcps())
         .get("/virtual-mcps/:slug", ({ params }) => admin.virtualMcp(params.slug))
         // One Virtual MCP's mintgate.yaml entry as JSON (or YAML): created or replaced, checked like the file.
@@ -189,21 +220,19 @@ export function createHttpApp(deps: HttpDeps) {
         .put("/virtual-mcps/:slug/policy", async ({ params, request, adminToken }) => admin.setPolicy(params.slug, await request.text(), `admin token ${adminToken.name}`), { parse: "none" })
         .post("/virtual-mcps/:slug/approvals", ({ params, body, adminToken }) => admin.approveTool(params.slug, body as { tool?: unknown; hash?: unknown } | null, adminToken.name))
         .get("/config", async () => new Response(await admin.exportConfig(), { headers: { "content-type": "application/yaml; charset=utf-8" } }))
-        .put("/config", async ({ request, query, adminToken }) => admin.applyConfig(await request.text(), { prune: query.prune === "true", dryRun: query.dryRun === "true", actor: `admin token ${adminToken.name}` }), { parse: "none" })
+        .put("/config", async ({ request, query, adminToken }) => admin.applyConfig(await request.text(), { prune: switchParam(query.prune, "prune"), dryRun: switchParam(query.dryRun, "dryRun"), actor: `admin token ${adminToken.name}` }), { parse: "none" })
         // The audit trail (src/audit): search (newest first), streaming export, verify, and the live feed of new records.
         .get("/audit", ({ query }) => {
           const filter = auditFilterOf(query);
-          if (filter instanceof Response) return filter;
           // Paging, newest first: `before` is the id of the last record of the previous page.
           const before = query.before === undefined ? undefined : Number(query.before);
           if (before !== undefined && !(Number.isSafeInteger(before) && before > 0)) return jsonError(400, "before must be the id of a record (a positive whole number), the last one of the previous page.");
-          return searchAudit(admin.store, filter, query.limit ? Number(query.limit) : 100, before);
+          return searchAudit(admin.store, filter, wholeNumberParam(query.limit, "limit", 1, SEARCH_LIMIT_MAX) ?? 100, before);
         })
         .get("/audit/export", ({ query }) => {
           const format = query.format ?? "jsonl";
           if (format !== "jsonl" && format !== "csv") return jsonError(400, `format must be jsonl or csv, not "${format}".`);
           const filter = auditFilterOf(query);
-          if (filter instanceof Response) return filter;
           return new Response(exportStream(admin.store, format, filter), {
             headers: { "content-type": format === "csv" ? "text/csv; charset=utf-8" : "application/x-ndjson; charset=utf-8", "cache-control": "no-store", "content-disposition": `attachment; filename="mintgate-audit.${format}"` },
           });
@@ -211,21 +240,20 @@ export function createHttpApp(deps: HttpDeps) {
         .get("/audit/verify", () => admin.verifyAudit())
         // How many records a search or export would cover (the TUI's export progress bar).
         .get("/audit/count", ({ query }) => {
-          const filter = auditFilterOf(query);
-          return filter instanceof Response ? filter : { count: admin.store.audit.count(filter) };
+          return { count: admin.store.audit.count(auditFilterOf(query)) };
         })
         .get("/events", () => {
           if (!deps.audit) return jsonError(404, "This gateway has no live audit feed.");
           return new Response(deps.audit.feed.stream(), { headers: { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-store", "x-accel-buffering": "no" } });
         })
-        .get("/calls", ({ query }) => admin.recentCalls(Number(query.limit)))
+        .get("/calls", ({ query }) => admin.recentCalls(wholeNumberParam(query.limit, "limit", 1, 1000) ?? 100))
         // Usage per vmcp|tool|connector|person over ?last=24h or ?since=&until= (src/analytics).
         .get("/stats", ({ query }) => deps.analytics.report({ by: query.by, last: query.last, since: query.since, until: query.until }))
         // Tool calls per step over ?last=5m&step=5s, with totals and p50/p95 (the TUI Overview's sparkline).
         .get("/stats/timeline", ({ query }) => deps.analytics.timeline({ last: query.last, step: query.step }))
         // Sign-in records, people's approvals of AI clients, and the clients' sign-ins (token families).
         .get("/auth-events", ({ query }) =>
-          deps.auth.events.list({ type: query.type, userId: query.user, clientId: query.client, since: query.since ? Date.parse(query.since) : undefined, limit: query.limit ? Number(query.limit) : undefined }),
+          deps.auth.events.list({ type: query.type, userId: query.user, clientId: query.client, since: timeParam(query.since, "since"), limit: wholeNumberParam(query.limit, "limit", 1, 10_000) }),
         )
         .get("/consents", ({ query }) => deps.auth.grants.listConsents(query.user))
         .delete("/consents", ({ query, adminToken }) => {
@@ -235,10 +263,11 @@ export function createHttpApp(deps: HttpDeps) {
         // Personal access tokens (src/auth/access-tokens.ts): the token itself is in the answer to POST only.
         .get("/tokens", () => deps.mcp.tokens.list())
         .post("/tokens", ({ body, set }) => {
-          const input = (body ?? {}) as { user?: unknown; vmcp?: unknown; expires?: unknown };
-          const vmcp = typeof input.vmcp === "string" && input.vmcp.trim() ? input.vmcp.trim() : undefined;
-          const expires = typeof input.expires === "string" && input.expires.trim() ? parseLifetime(input.expires) : undefined;
-          const created = deps.mcp.tokens.create({ subject: String(input.user ?? "").trim(), virtualMcp: vmcp, lifetimeMs: expires });
+          // A wrong type must not widen the token: `"expires": 30` is refused, not read as "never".
+          const input = bodyFields(body, { user: "string", vmcp: "string", expires: "string" }, "a token");
+          const vmcp = input.vmcp?.trim() || undefined;
+          const expires = input.expires?.trim() ? parseLifetime(input.expires) : undefined;
+          const created = deps.mcp.tokens.create({ subject: (input.user ?? "").trim(), virtualMcp: vmcp, lifetimeMs: expires });
           set.status = 201;
           return { ...created.info, token: created.token };
         })
@@ -246,7 +275,7 @@ export function createHttpApp(deps: HttpDeps) {
           deps.mcp.tokens.revoke(params.id);
           return { revoked: params.id };
         })
-        .get("/oauth-grants", ({ query }) => deps.auth.grants.listGrants({ userId: query.user, activeOnly: query.active === "true" }))
+        .get("/oauth-grants", ({ query }) => deps.auth.grants.listGrants({ userId: query.user, activeOnly: switchParam(query.active, "active") }))
         .delete("/oauth-grants/:id", ({ params, adminToken }) => {
           deps.auth.grants.revokeGrant(params.id, `admin token ${adminToken.name}`);
           return { revoked: params.id };
@@ -254,9 +283,9 @@ export function createHttpApp(deps: HttpDeps) {
         // OAuth clients (src/auth/clients): list every kind, add and remove admin-added ones.
         .get("/clients", () => clients.listAll())
         .post("/clients", ({ body, set }) => {
-          const input = (body ?? {}) as { name?: unknown; redirectUris?: unknown; confidential?: unknown };
+          const input = bodyFields(body, { name: "string", redirectUris: "string[]", confidential: "boolean" }, "an OAuth client");
           try {
-            const created = clients.addStatic({ name: String(input.name ?? ""), redirectUris: input.redirectUris as string[], confidential: input.confidential !== false });
+            const created = clients.addStatic({ name: input.name ?? "", redirectUris: input.redirectUris ?? [], confidential: input.confidential !== false });
             set.status = 201;
             return created;
           } catch (error) {
@@ -348,7 +377,7 @@ export function startHttpServer(deps: HttpDeps): RunningServer {
     noteClientAddress(request, ip);
     const path = pathOf(request.url);
     if (path === "/metrics" && deps.metrics?.access.served) return serveMetrics(deps.metrics.metrics, deps.metrics.access, request, server.requestIP(request)?.address);
-    if (path.startsWith("/admin/api/") && request.method !== "GET" && request.method !== "HEAD" && request.method !== "OPTIONS" && !SELF_RECORDING.test(path)) {
+    if (path.startsWith("/admin/api/") && request.method !== "GET" && request.method !== "HEAD" && request.method !== "OPTIONS" && !selfRecording(request.method, path)) {
       // The change is recorded (committed) before its answer leaves.
       const body = request.clone().text();
       return Promise.resolve(app.handle(request)).then(async (response) => {

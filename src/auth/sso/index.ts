@@ -9,6 +9,7 @@ import { randomUUID } from "node:crypto";
 import * as oidc from "openid-client";
 import { conflict, invalid, MintgateError, notFound, unauthorized } from "../../errors/index.ts";
 import { log } from "../../log/index.ts";
+import { secretsReferencedBy } from "../../connectors/types.ts";
 import type { SecretStore } from "../../secrets/index.ts";
 import type { IdentityProviderRow, Store } from "../../store/index.ts";
 import type { UserDirectory, UserRecord } from "../accounts/index.ts";
@@ -388,6 +389,11 @@ export class SsoService {
   /** Removes a provider and its client secret. People who signed in through it stay (with their groups from it removed). */
   remove(name: string): void {
     const row = this.row(name);
+    // Its client secret goes with it: not while a connector borrows that secret.
+    const borrowers = this.store.gatewayConfig.connectors().filter((c) => secretsReferencedBy(c.spec).includes(row.clientSecretName));
+    if (borrowers.length > 0) {
+      throw conflict(`The provider's client secret "${row.clientSecretName}" is used by connector ${borrowers.map((c) => `"${c.name}"`).join(", ")}; remove the reference there first.`);
+    }
     this.store.transaction(() => {
       this.store.identityProviders.remove(name);
       for (const secret of this.secrets.list()) if (secret.name === row.clientSecretName || secret.name.startsWith(`sso.${name}.refresh.`)) this.secrets.delete(secret.name);

@@ -1,3 +1,4 @@
+import { refuseToDeleteUsedSecret } from "../../admin/index.ts";
 import { rotateMasterKey } from "../../runtime/index.ts";
 import { assertSecretName } from "../../secrets/index.ts";
 import { DATA_OPTION, JSON_OPTION, printJson, type Command, commandGroup } from "../command.ts";
@@ -55,7 +56,10 @@ const deleteCommand: Command = {
   optionHelp: { ...DATA_HELP },
   async run(parsed) {
     const [name] = parsed.positionals;
-    await withDataDir(parsed, (dir) => dir.secrets.delete(name!));
+    await withDataDir(parsed, (dir) => {
+      refuseToDeleteUsedSecret(dir.store, name!);
+      dir.secrets.delete(name!);
+    });
     process.stdout.write(`Deleted secret ${name}.\n`);
     return 0;
   },

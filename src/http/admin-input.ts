@@ -1,0 +1,48 @@
+/**
+ * Reading the admin API's small JSON bodies and query values at the edge:
+ * each field is checked against its type, and a wrong one is a 400 naming
+ * it. Coercing (String(x), Number(x)) would turn `{"role": ["admin"]}` into
+ * a role, or `"expires": 30` into a token that never expires.
+ */
+import { invalid } from "../errors/index.ts";
+
+type FieldType = "string" | "boolean" | "string[]";
+type ValueOf<T extends FieldType> = T extends "string" ? string : T extends "boolean" ? boolean : string[];
+export type Fields<S extends Record<string, FieldType>> = { [K in keyof S]?: ValueOf<S[K]> };
+
+const TYPE_WORDS: Record<FieldType, string> = { string: "a string", boolean: "true or false", "string[]": "a list of strings" };
+
+function hasType(value: unknown, type: FieldType): boolean {
+  if (type === "string[]") return Array.isArray(value) && value.every((item) => typeof item === "string");
+  return typeof value === type;
+}
+
+/** The fields of `body` (`what` names it in errors); null counts as absent, an unknown field is refused. */
+export function bodyFields<S extends Record<string, FieldType>>(body: unknown, schema: S, what: string): Fields<S> {
+  if (body === undefined || body === null) return {};
+  if (typeof body !== "object" || Array.isArray(body)) throw invalid(`Send ${what} as a JSON object.`);
+  const fields: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(body)) {
+    if (value === null || value === undefined) continue;
+    const type = schema[key];
+    if (type === undefined) throw invalid(`There is no field "${key}" in ${what}; the fields are ${Object.keys(schema).join(", ")}.`);
+    if (!hasType(value, type)) throw invalid(`${key} must be ${TYPE_WORDS[type]}.`);
+    fields[key] = value;
+  }
+  return fields as Fields<S>;
+}
+
+/** A query value that must be a whole number from `min` to `max` when given. */
+export function wholeNumberParam(raw: string | undefined, name: string, min: number, max: number): number | undefined {
+  if (raw === undefined || raw === "") return undefined;
+  const value = Number(raw);
+  if (!/^-?\d+$/.test(raw.trim()) || value < min || value > max) throw invalid(`${name} must be a whole number from ${min} to ${max}, not "${raw}".`);
+  return value;
+}
+
+/** A query switch: true, false, 1 or 0 (absent is false); anything else is refused rather than read as false. */
+export function switchParam(raw: string | undefined, name: string): boolean {
+  if (raw === undefined || raw === "" || raw === "false" || raw === "0") return false;
+  if (raw === "true" || raw === "1") return true;
+  throw invalid(`${name} must be true or false, not "${raw}".`);
+}
