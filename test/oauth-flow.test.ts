@@ -191,10 +191,10 @@ describe("refused at /token", () => {
     expect(second.status).toBe(200);
     const b = second.body.refresh_token as string;
     expect(b).not.toBe(a);
-    // A retry of `a` right away (the client lost the answer) is tolerated while `b` is unused.
+    // A retry of `a` right away (the client lost the answer) is tolerated while `b` is unused; `b` is abandoned for its answer.
     const retry = await token({ grant_type: "refresh_token", client_id: clientId, refresh_token: a });
     expect(retry.status).toBe(200);
-    const third = await token({ grant_type: "refresh_token", client_id: clientId, refresh_token: b });
+    const third = await token({ grant_type: "refresh_token", client_id: clientId, refresh_token: retry.body.refresh_token as string });
     expect(third.status).toBe(200);
     const replay = await token({ grant_type: "refresh_token", client_id: clientId, refresh_token: a });
     expect(replay.status).toBe(400);
@@ -203,6 +203,74 @@ describe("refused at /token", () => {
     expect(await mcpStatus("alpha", third.body.access_token as string)).toBe(401);
     const afterFamily = await token({ grant_type: "refresh_token", client_id: clientId, refresh_token: third.body.refresh_token as string });
     expect(afterFamily.body.error).toBe("invalid_grant");
+  });
+
+  test("a retried refresh abandons the earlier answer: that token coming back (a forked family) revokes the whole sign-in", async () => {
+    const clientId = await registerClient();
+    const { verifier, challenge } = pkce();
+    const first = await token({ grant_type: "authorization_code", client_id: clientId, code: await codeFor(clientId, challenge), code_verifier: verifier, redirect_uri: REDIRECT });
+    const a = first.body.refresh_token as string;
+    const b = (await token({ grant_type: "refresh_token", client_id: clientId, refresh_token: a })).body.refresh_token as string;
+    const c = await token({ grant_type: "refresh_token", client_id: clientId, refresh_token: a });
+    expect(c.status).toBe(200);
+    // Two holders of one family: whoever presents the abandoned token ends it for both.
+    const forked = await token({ grant_type: "refresh_token", client_id: clientId, refresh_token: b });
+    expect(forked.body.error).toBe("invalid_grant");
+    expect(String(forked.body.error_description)).toContain("replaced by a retried refresh");
+    expect((await token({ grant_type: "refresh_token", client_id: clientId, refresh_token: c.body.refresh_token as string })).body.error).toBe("invalid_grant");
+    expect(await mcpStatus("alpha", c.body.access_token as string)).toBe(401);
+    expect((await token({ client_id: clientId, refresh_token: a })).body.error).toBe("invalid_request");
+  });
+});
+
+describe("the browser and the approval", () => {
+  test("a sign-in form posted from another browser (login CSRF) is refused: the flow belongs to the browser that started it", async () => {
+    const clientId = await registerClient();
+    const attacker = new ScriptedBrowser();
+    const page = await attacker.open(authorizeUrl(clientId, { code_challenge: pkce().challenge, code_challenge_method: "S256" }));
+    const flow = new URL(attacker.redirectsSeen.at(-1) ?? page.url).searchParams.get("flow");
+    expect(flow).toBeTruthy();
+    // The victim's browser posts the attacker's flow and credentials (a cross-site form carries no SameSite=Lax cookie).
+    const forged = await fetch(`${gateway.url}/login`, {
+      method: "POST",
+      redirect: "manual",
+      headers: { "content-type": "application/x-www-form-urlencoded", origin: "https://evil.example" },
+      body: new URLSearchParams({ flow: flow!, email: "bob@example.com", password: PASSWORD }),
+    });
+    expect(forged.status).toBe(400);
+    expect(forged.headers.get("set-cookie")).toBeNull();
+    expect(await forged.text()).toContain("in another browser");
+  });
+
+  test("an approval is per Virtual MCP, and prompt=consent asks again", async () => {
+    const clientId = await registerClient();
+    const browser = new ScriptedBrowser();
+    const signIn = (params: Record<string, string>) => approveInBrowser(browser, authorizeUrl(clientId, { code_challenge: pkce().challenge, code_challenge_method: "S256", ...params }), REDIRECT, localSignIn(browser, "ann@example.com", PASSWORD));
+    const first = await signIn({});
+    expect(first.sawConsent).toBe(true);
+    // The code must be exchanged for the approval to count (the grant is made then).
+    expect((await token({ grant_type: "authorization_code", client_id: clientId, code: first.callback.searchParams.get("code")!, code_verifier: "x".repeat(43), redirect_uri: REDIRECT })).status).toBe(400);
+    const { verifier, challenge } = pkce();
+    const approved = await approveInBrowser(browser, authorizeUrl(clientId, { code_challenge: challenge, code_challenge_method: "S256" }), REDIRECT, localSignIn(browser, "ann@example.com", PASSWORD));
+    expect((await token({ grant_type: "authorization_code", client_id: clientId, code: approved.callback.searchParams.get("code")!, code_verifier: verifier, redirect_uri: REDIRECT })).status).toBe(200);
+    expect((await signIn({})).sawConsent).toBe(false);
+    expect((await signIn({ prompt: "consent" })).sawConsent).toBe(true);
+    // Approved for alpha is not approved for beta.
+    expect((await signIn({ resource: `${gateway.url}/mcp/beta` })).sawConsent).toBe(true);
+  });
+
+  test("removing a client revokes its sign-ins at once; an endpoint URL with a trailing slash still gets the 401 challenge", async () => {
+    const clientId = await registerClient();
+    const { verifier, challenge } = pkce();
+    const issued = await token({ grant_type: "authorization_code", client_id: clientId, code: await codeFor(clientId, challenge), code_verifier: verifier, redirect_uri: REDIRECT });
+    expect(await mcpStatus("alpha", issued.body.access_token as string)).toBe(200);
+    const removed = await runMintgate(["clients", "remove", clientId, "--data", dataDir]);
+    expect(removed.code, removed.stderr).toBe(0);
+    expect(await mcpStatus("alpha", issued.body.access_token as string)).toBe(401);
+
+    const slash = await fetch(`${gateway.url}/mcp/alpha/`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
+    expect(slash.status).toBe(401);
+    expect(slash.headers.get("www-authenticate")).toContain("resource_metadata=");
   });
 });
 
@@ -243,6 +311,11 @@ describe("refused at /mcp", () => {
     expect(await mcpStatus("alpha", bobPat)).toBe(401);
     const bobRefresh = await token({ grant_type: "refresh_token", client_id: bobClient, refresh_token: bob.body.refresh_token as string });
     expect(bobRefresh.body.error).toBe("invalid_grant");
+    // Enabling him again does not bring the AI client's sign-in back (a stolen laptop's tokens stay dead);
+    // his personal access token, which an admin issued, works again.
+    expect((await runMintgate(["users", "enable", "bob@example.com", "--data", dataDir])).code).toBe(0);
+    expect(await mcpStatus("alpha", bob.body.access_token as string)).toBe(401);
+    expect(await mcpStatus("alpha", bobPat)).toBe(200);
   });
 
   test("an admin revokes a person's approval or one sign-in from the CLI; the running gateway refuses the tokens at once", async () => {

@@ -33,6 +33,8 @@ export interface AuthorizationRequest {
   scope: string;
   virtualMcp: { id: string; slug: string; name: string };
   resource: string;
+  /** OIDC `prompt`: "login" signs in again, "consent" asks again, "none" shows no page (an error instead). */
+  prompt: ReadonlySet<string>;
 }
 
 /** An /authorize problem found after the redirect URI was checked: it goes back to the client. */
@@ -151,6 +153,10 @@ export class AuthorizationServer {
     const clientId = params.get("client_id");
     if (!clientId) throw new OAuthError("invalid_request", "The request has no client_id.");
     const client = await this.deps.clients.resolve(clientId);
+    // RFC 6749 §3.1: a parameter sent twice is an error (which one would the check and the redirect use?).
+    for (const name of ["client_id", "redirect_uri", "state", "code_challenge", "resource"]) {
+      if (params.getAll(name).length > 1) throw new OAuthError("invalid_request", `The request repeats ${name}; send it once.`);
+    }
     const redirectUri = params.get("redirect_uri");
     if (!redirectUri) throw new OAuthError("invalid_request", "The request has no redirect_uri.");
     if (!this.deps.clients.redirectUriAllowed(client, redirectUri)) {
@@ -170,7 +176,8 @@ export class AuthorizationServer {
     if (!virtualMcp) {
       throw fail("invalid_target", resource ? `${resource} is not a virtual MCP of this gateway.` : "Send resource=<the virtual MCP URL>; this gateway serves more than one.");
     }
-    return { client, redirectUri, state, codeChallenge: challenge, scope: grantedScope(params.get("scope")), virtualMcp, resource: this.deps.urls.resource(virtualMcp.slug) };
+    const prompt = new Set((params.get("prompt") ?? "").split(" ").filter(Boolean));
+    return { client, redirectUri, state, codeChallenge: challenge, scope: grantedScope(params.get("scope")), virtualMcp, resource: this.deps.urls.resource(virtualMcp.slug), prompt };
   }
 
   /** Mints the single-use code for a consented request; returns the URL to send the browser to. */
@@ -203,6 +210,7 @@ export class AuthorizationServer {
   /** POST /token. */
   async exchange(form: URLSearchParams, headers: Headers, ip: string | null): Promise<TokenResponse> {
     const grantType = form.get("grant_type");
+    if (!grantType) throw new OAuthError("invalid_request", "The request has no grant_type; send authorization_code or refresh_token.");
     if (grantType !== "authorization_code" && grantType !== "refresh_token") {
       throw new OAuthError("unsupported_grant_type", `grant_type must be authorization_code or refresh_token, not "${grantType ?? ""}".`);
     }
@@ -288,7 +296,12 @@ export class AuthorizationServer {
     };
     if (!row || row.kind !== "refresh") throw refuse("The refresh token is not valid.");
     if (row.clientId !== client.clientId) throw refuse("The refresh token was issued to another client.");
-    if (row.grantRevokedAt !== null || row.revokedAt !== null) throw refuse("The refresh token was revoked; sign in again.");
+    if (row.grantRevokedAt !== null) throw refuse("The refresh token was revoked; sign in again.");
+    if (row.revokedAt !== null) {
+      // A refresh token abandoned by a retried refresh came back: two holders of one family. End it for both.
+      this.revoked(store.oauthGrants.revokeGrant(row.grantId, now, "abandoned refresh token used"));
+      throw refuse("The refresh token was replaced by a retried refresh; every token of this sign-in is revoked. Sign in again.");
+    }
     if (row.expiresAt <= now) throw refuse("The refresh token has expired; sign in again.");
     if (row.userDisabledAt !== null) throw refuse("The account is disabled.");
     const resource = form.get("resource");
@@ -309,7 +322,11 @@ export class AuthorizationServer {
       }
     }
     const issued = store.transaction(() => {
-      store.oauthGrants.rotateToken(row.tokenHash, now);
+      if (!store.oauthGrants.rotateToken(row.tokenHash, now)) {
+        // A retry, or a parallel refresh: the answer issued before is abandoned, so one family never has two live refresh tokens.
+        const rotatedAt = store.oauthGrants.findToken(row.tokenHash)?.rotatedAt ?? now;
+        store.oauthGrants.revokeRefreshIssuedSince(row.grantId, rotatedAt, now);
+      }
       return this.mintTokens(row.grantId, row.scope, true, now);
     });
     this.deps.events.record({ type: "token_refreshed", outcome: "ok", userId: row.userId, clientId: client.clientId, ip, detail: { grant: row.grantId, virtualMcp: row.virtualMcp, retry: row.rotatedAt !== null } });

@@ -39,8 +39,10 @@ export class OAuthGrants {
     if (changed) this.deps.onRevoked?.();
   }
 
-  hasConsent(userId: string, clientId: string): boolean {
-    return this.deps.store.oauthGrants.findConsent(userId, clientId) !== undefined;
+  /** Whether the person approved this client for this Virtual MCP before (an approval for one Virtual MCP is not one for another). */
+  hasConsent(userId: string, clientId: string, virtualMcpId: string): boolean {
+    const grants = this.deps.store.oauthGrants;
+    return grants.findConsent(userId, clientId) !== undefined && grants.hasGrantFor(userId, clientId, virtualMcpId);
   }
 
   grantConsent(consent: { userId: string; clientId: string; scope: string; virtualMcp: string; ip: string | null }): void {

@@ -60,7 +60,8 @@ export interface PendingSso<P> {
 }
 
 export class SignInFlows<P = unknown> {
-  private readonly flows: ExpiringMap<AuthorizationRequest>;
+  /** Each flow with the browser that started it (a random key in a cookie): only that browser may continue it. */
+  private readonly flows: ExpiringMap<{ request: AuthorizationRequest; browser: string }>;
   private readonly sso: ExpiringMap<PendingSso<P>>;
   private readonly sessions: ExpiringMap<string>;
   /** Signs CSRF tokens; per process, like the sessions it protects. */
@@ -75,14 +76,24 @@ export class SignInFlows<P = unknown> {
   readonly sessionMaxAgeSeconds = SESSION_TTL_MS / 1000;
   readonly ssoMaxAgeSeconds = FLOW_TTL_MS / 1000;
 
-  startFlow(request: AuthorizationRequest): string {
+  /** A random key for a browser's cookie, binding the flows it starts to it. */
+  newBrowserKey(): string {
+    return newId();
+  }
+
+  startFlow(request: AuthorizationRequest, browser: string): string {
     const id = newId();
-    this.flows.set(id, request);
+    this.flows.set(id, { request, browser });
     return id;
   }
 
-  flow(id: string | null | undefined): AuthorizationRequest | undefined {
-    return id ? this.flows.get(id) : undefined;
+  /**
+   * The flow `id`, if `browser` started it. A page elsewhere that posts someone
+   * else's flow id (login CSRF: signing the victim in as the attacker) gets nothing.
+   */
+  flow(id: string | null | undefined, browser: string | undefined): AuthorizationRequest | undefined {
+    const entry = id ? this.flows.get(id) : undefined;
+    return entry && browser !== undefined && entry.browser === browser ? entry.request : undefined;
   }
 
   endFlow(id: string): void {

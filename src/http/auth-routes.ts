@@ -63,6 +63,8 @@ export function authRoutes(deps: AuthRouteDeps) {
   const { urls, authorization, grants, flows, signIn } = deps;
   const sessionCookie = () => (urls.secure ? "__Host-mintgate_session" : "mintgate_session");
   const ssoCookie = () => (urls.secure ? "__Host-mintgate_sso" : "mintgate_sso");
+  const browserCookie = () => (urls.secure ? "__Host-mintgate_browser" : "mintgate_browser");
+  const browserOf = (request: Request) => cookieOf(request, browserCookie());
   const cookie = (name: string, value: string, maxAge: number) =>
     `${name}=${value}; Path=/; HttpOnly; SameSite=Lax; Max-Age=${maxAge}${urls.secure ? "; Secure" : ""}`;
 
@@ -76,13 +78,17 @@ export function authRoutes(deps: AuthRouteDeps) {
   const loginPage = (flow: string, request: AuthorizationRequest, extra: { error?: string; email?: string; status?: number } = {}) =>
     signInPage({ flow, clientName: request.client.name, virtualMcpName: request.virtualMcp.name, providers: signIn.providers(), redirectUri: request.redirectUri, ...extra });
 
-  const expiredFlow = () => errorPage(400, "Sign-in expired", "This sign-in was started more than 10 minutes ago or the gateway restarted.");
+  const expiredFlow = () => errorPage(400, "Sign-in expired", "This sign-in was started more than 10 minutes ago, in another browser, or before the gateway restarted; start again from your AI application.");
 
   /** After sign-in: straight back to the client if the person approved it before, else the consent page. */
   const continueFlow = (flow: string, request: AuthorizationRequest, session: { sessionId: string; person: SignedInPerson }, headers: Record<string, string> = {}): Response => {
-    if (grants.hasConsent(session.person.id, request.client.clientId)) {
+    if (!request.prompt.has("consent") && grants.hasConsent(session.person.id, request.client.clientId, request.virtualMcp.id)) {
       flows.endFlow(flow);
       return redirect(authorization.issueCode(request, session.person.id), headers);
+    }
+    if (request.prompt.has("none")) {
+      flows.endFlow(flow);
+      return redirect(authorization.redirectWith(request.redirectUri, { error: "consent_required", error_description: "The person has not approved this client for this virtual MCP.", state: request.state }));
     }
     if (Object.keys(headers).length) return redirect(`/consent?flow=${encodeURIComponent(flow)}`, headers);
     return consentPage({
@@ -112,7 +118,7 @@ export function authRoutes(deps: AuthRouteDeps) {
       return errorPage(400, "This sign-in cannot continue", (error as Error).message);
     }
     const flow = form.get("flow");
-    const pending = flows.flow(flow);
+    const pending = flows.flow(flow, browserOf(request));
     return pending ? { form, flow: flow!, pending } : expiredFlow();
   };
 
@@ -131,13 +137,26 @@ export function authRoutes(deps: AuthRouteDeps) {
         if (error instanceof OAuthError) return errorPage(error.status === 401 ? 400 : error.status, "This sign-in cannot continue", error.description);
         throw error;
       }
-      const flow = flows.startFlow(checked);
-      const session = sessionOf(request);
-      return session ? continueFlow(flow, checked, session, {}) : redirect(`/login?flow=${encodeURIComponent(flow)}`);
+      // The flow belongs to this browser (cookie), so a sign-in posted from another page cannot use it.
+      let browser = browserOf(request);
+      const setBrowser: Record<string, string> = {};
+      if (!browser) {
+        browser = flows.newBrowserKey();
+        setBrowser["set-cookie"] = `${browserCookie()}=${browser}; Path=/; HttpOnly; SameSite=Lax${urls.secure ? "; Secure" : ""}`;
+      }
+      const flow = flows.startFlow(checked, browser);
+      const session = checked.prompt.has("login") ? undefined : sessionOf(request);
+      if (!session && checked.prompt.has("none")) {
+        flows.endFlow(flow);
+        return redirect(authorization.redirectWith(checked.redirectUri, { error: "login_required", error_description: "Nobody is signed in to mintgate in this browser.", state: checked.state }));
+      }
+      const next = session ? continueFlow(flow, checked, session, {}) : redirect(`/login?flow=${encodeURIComponent(flow)}`);
+      if (setBrowser["set-cookie"]) next.headers.append("set-cookie", setBrowser["set-cookie"]);
+      return next;
     })
     .get("/login", ({ request }) => {
       const flow = new URL(request.url).searchParams.get("flow");
-      const pending = flows.flow(flow);
+      const pending = flows.flow(flow, browserOf(request));
       if (!pending) return expiredFlow();
       return loginPage(flow!, pending);
     })
@@ -161,7 +180,7 @@ export function authRoutes(deps: AuthRouteDeps) {
     )
     .get("/sso/start/:provider", async ({ params, request }) => {
       const flow = new URL(request.url).searchParams.get("flow") ?? undefined;
-      if (flow !== undefined && !flows.flow(flow)) return expiredFlow();
+      if (flow !== undefined && !flows.flow(flow, browserOf(request))) return expiredFlow();
       let started: { url: string; pending: unknown };
       try {
         started = await signIn.begin(params.provider);
@@ -197,7 +216,7 @@ export function authRoutes(deps: AuthRouteDeps) {
       }
       const { session, setCookie } = signedIn(person);
       const clearSso = cookie(ssoCookie(), "", 0);
-      const pending = flows.flow(waiting.flow);
+      const pending = flows.flow(waiting.flow, browserOf(request));
       if (!waiting.flow || !pending) {
         const done = signedInPage(person.email);
         done.headers.append("set-cookie", setCookie);
@@ -210,7 +229,7 @@ export function authRoutes(deps: AuthRouteDeps) {
     })
     .get("/consent", ({ request }) => {
       const flow = new URL(request.url).searchParams.get("flow");
-      const pending = flows.flow(flow);
+      const pending = flows.flow(flow, browserOf(request));
       if (!pending) return expiredFlow();
       const session = sessionOf(request);
       if (!session) return redirect(`/login?flow=${encodeURIComponent(flow!)}`);

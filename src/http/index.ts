@@ -292,7 +292,12 @@ export function createHttpApp(deps: HttpDeps) {
             return adminOAuthError(error);
           }
         })
-        .delete("/clients/:clientId", ({ params }) => (clients.remove(params.clientId) ? { removed: params.clientId } : jsonError(404, `There is no client "${params.clientId}".`))),
+        .delete("/clients/:clientId", ({ params }) => {
+          if (!clients.remove(params.clientId)) return jsonError(404, `There is no client "${params.clientId}".`);
+          // Its sign-ins were revoked with it: tokens verified before are checked again, and its sessions end.
+          deps.mcp.tokens.forgetVerified();
+          return { removed: params.clientId };
+        }),
     );
 }
 
@@ -333,7 +338,8 @@ function mcpRouteOf(url: string): { route: "mcp" | "sse" | "messages"; slug: str
   const pathStart = url.indexOf("/", url.indexOf("//") + 2);
   const queryStart = url.indexOf("?", pathStart);
   const path = queryStart === -1 ? url.slice(pathStart) : url.slice(pathStart, queryStart);
-  const match = /^\/(mcp|sse|messages)\/([^/]+)$/.exec(path);
+  // A trailing slash is tolerated: a URL pasted as /mcp/demo/ must reach demo, not a 404 that SDK clients read as "try SSE".
+  const match = /^\/(mcp|sse|messages)\/([^/]+)\/?$/.exec(path);
   if (!match) return undefined;
   try {
     return { route: match[1] as "mcp" | "sse" | "messages", slug: decodeURIComponent(match[2]!) };

@@ -220,12 +220,16 @@ export class UserDirectory {
     return this.get(row.id);
   }
 
-  /** Disables a person: sign-in is refused, and their tokens stop working (the bearer check reads `disabled`). */
+  /** Disables a person: sign-in is refused, their AI clients' sign-ins are revoked, and personal access tokens stop working while disabled. */
   disable(ref: string, actor?: { ip?: string | undefined; by?: string | undefined }): UserDetails {
     const row = this.resolve(ref);
     const now = this.now();
     if (row.disabledAt === null) {
-      this.store.users.update(row.id, { disabledAt: now, updatedAt: now });
+      this.store.transaction(() => {
+        this.store.users.update(row.id, { disabledAt: now, updatedAt: now });
+        // Deprovisioning ends every sign-in: enabling the person later must not bring a stolen token back.
+        this.store.oauthGrants.revokeGrantsOf(row.id, now, "person disabled");
+      });
       this.events.record({ type: "user_disabled", outcome: "ok", userId: row.id, email: row.email, ip: actor?.ip, detail: actor?.by ? { by: actor.by } : undefined });
       this.onDisabled?.(row.id);
     }

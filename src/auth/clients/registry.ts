@@ -545,9 +545,14 @@ export class ClientRegistry {
   }
 
   /** Removes a client (any kind); its next request is refused with invalid_client. False when there was none. */
+  /** Removes a client and revokes every sign-in it holds: its access tokens stop working at once, not at expiry. */
   remove(clientId: string): boolean {
     this.cimdCache.delete(clientId);
-    return this.store.oauthClients.remove(clientId);
+    return this.store.transaction(() => {
+      const removed = this.store.oauthClients.remove(clientId);
+      if (removed) this.store.oauthGrants.revokeGrantsOfClient(clientId, this.now(), "client removed");
+      return removed;
+    });
   }
 
   // ---------------------------------------------------------------- client authentication

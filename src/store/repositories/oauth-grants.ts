@@ -128,6 +128,32 @@ export class OAuthGrantRepository {
     );
   }
 
+  /** Revokes the grant's refresh tokens issued at or after `since` and not exchanged yet (the answer a retried refresh replaces). */
+  revokeRefreshIssuedSince(grantId: string, since: number, now: number): void {
+    this.db
+      .update(oauthTokens)
+      .set({ revokedAt: now })
+      .where(and(eq(oauthTokens.grantId, grantId), eq(oauthTokens.kind, "refresh"), gte(oauthTokens.createdAt, since), isNull(oauthTokens.rotatedAt), isNull(oauthTokens.revokedAt)))
+      .run();
+  }
+
+  /** Revokes every active grant made to a client (it was removed). Returns how many. */
+  revokeGrantsOfClient(clientId: string, now: number, reason: string): number {
+    return this.db.update(oauthGrants).set({ revokedAt: now, revokedReason: reason }).where(and(eq(oauthGrants.clientId, clientId), isNull(oauthGrants.revokedAt))).returning({ id: oauthGrants.id }).all().length;
+  }
+
+  /** Whether the person ever signed this client in to this Virtual MCP (an approval is per Virtual MCP). */
+  hasGrantFor(userId: string, clientId: string, virtualMcpId: string): boolean {
+    return (
+      this.db
+        .select({ id: oauthGrants.id })
+        .from(oauthGrants)
+        .where(and(eq(oauthGrants.userId, userId), eq(oauthGrants.clientId, clientId), eq(oauthGrants.virtualMcpId, virtualMcpId)))
+        .limit(1)
+        .get() !== undefined
+    );
+  }
+
   revokeToken(tokenHash: string, now: number): void {
     this.db.update(oauthTokens).set({ revokedAt: now }).where(and(eq(oauthTokens.tokenHash, tokenHash), isNull(oauthTokens.revokedAt))).run();
   }
