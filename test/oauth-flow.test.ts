@@ -365,3 +365,27 @@ describe("refused at /mcp", () => {
     expect(JSON.stringify(events)).not.toMatch(/mgt_(at|rt|ac)_/);
   });
 });
+
+// Last in this file: it uses up this address's sign-in allowance for a minute.
+describe("flooding /authorize", () => {
+  test("one address cannot start more than 120 sign-ins a minute (each holds memory until it expires)", async () => {
+    const clientId = await registerClient();
+    const url = authorizeUrl(clientId, { code_challenge: pkce().challenge, code_challenge_method: "S256" });
+    const statuses: number[] = [];
+    for (let i = 0; i < 125; i++) {
+      const response = await fetch(url, { redirect: "manual" });
+      statuses.push(response.status);
+      await response.text();
+    }
+    // Earlier tests here used part of this minute's allowance: the refusals start at the 120th at the latest, and none comes before a success.
+    const firstRefused = statuses.indexOf(429);
+    expect(firstRefused).toBeGreaterThan(0);
+    expect(firstRefused).toBeLessThanOrEqual(120);
+    expect(new Set(statuses.slice(0, firstRefused)).size).toBe(1);
+    expect(statuses.slice(firstRefused).every((s) => s === 429)).toBe(true);
+    const last = await fetch(url, { redirect: "manual" });
+    expect(last.status).toBe(429);
+    expect(Number(last.headers.get("retry-after"))).toBeGreaterThan(0);
+    expect(await last.text()).toContain("Too many sign-ins");
+  });
+});

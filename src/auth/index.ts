@@ -15,5 +15,6 @@ export { AuthEvents, type AuthEvent, type AuthEventType } from "./events.ts";
 export { OAuthError, type OAuthErrorCode } from "./oauth-error.ts";
 export { PublicUrls } from "./public-urls.ts";
 export { SignInFlows } from "./sign-in-flow.ts";
+export { WindowLimiter } from "./rate-limit.ts";
 export type { SignedInPerson, SignInMethods } from "./sign-in-methods.ts";
 export { createAuthServices, type AuthServices } from "./services.ts";

@@ -10,6 +10,7 @@ import {
   type SignedInPerson,
   type SignInFlows,
   type SignInMethods,
+  WindowLimiter,
 } from "../auth/index.ts";
 import { consentPage, errorPage, signedInPage, signInPage } from "../auth/pages/index.ts";
 import { MintgateError } from "../errors/index.ts";
@@ -59,6 +60,9 @@ const redirect = (location: string, headers: Record<string, string> = {}) =>
  * /authorize → /login (or /sso/start → identity provider → /sso/callback) → /consent → back to the client with a code;
  * then /token and /revoke. Each route checks its input and calls one service.
  */
+/** Sign-ins started per client address per minute: far above what people click, far below filling the pending map. */
+const AUTHORIZE_LIMIT = { max: 120, windowMs: 60_000 };
+
 export function authRoutes(deps: AuthRouteDeps) {
   const { urls, authorization, grants, flows, signIn } = deps;
   const sessionCookie = () => (urls.secure ? "__Host-mintgate_session" : "mintgate_session");
@@ -123,9 +127,17 @@ export function authRoutes(deps: AuthRouteDeps) {
   };
 
   const oauthJson = (body: unknown) => Response.json(body, { headers: { "cache-control": "no-store", pragma: "no-cache" } });
+  /** Each /authorize holds a pending sign-in in memory (at most 20,000): one address must not push everyone else's out. */
+  const authorizeLimit = new WindowLimiter(AUTHORIZE_LIMIT);
 
   return new Elysia()
     .get("/authorize", async ({ request }) => {
+      const retryAfter = authorizeLimit.hit(clientAddressOf(request) ?? "unknown");
+      if (retryAfter !== undefined) {
+        const page = errorPage(429, "Too many sign-ins", `Too many sign-ins were started from this address; try again in ${retryAfter} s.`);
+        page.headers.set("retry-after", String(retryAfter));
+        return page;
+      }
       let checked: AuthorizationRequest;
       try {
         checked = await authorization.checkAuthorizationRequest(new URL(request.url).searchParams);

@@ -7,6 +7,7 @@ import { OAuthError } from "../oauth-error.ts";
 import { PINNED_CLIENTS } from "./pinned.ts";
 import { DEFAULT_PRIVATE_USE_SCHEMES, matchRedirectUri, redirectUriProblem } from "./redirect-uris.ts";
 import { SafeFetcher, SafeFetchError } from "./safe-fetch.ts";
+import { WindowLimiter } from "../rate-limit.ts";
 
 export type TokenEndpointAuthMethod = "none" | "client_secret_basic" | "client_secret_post" | "private_key_jwt";
 
@@ -173,7 +174,7 @@ export class ClientRegistry {
   private readonly now: () => number;
   private readonly cimdCache = new Map<string, { client: OAuthClient; expiresAt: number }>();
   private readonly cimdInFlight = new Map<string, Promise<OAuthClient>>();
-  private readonly registrations = new Map<string, { count: number; resetAt: number }>();
+  private readonly registrations: WindowLimiter;
   private readonly jwksCache = new Map<string, { keys: JSONWebKeySet; fetchedAt: number }>();
   private readonly usedJti = new Map<string, number>();
   private readonly touched = new Map<string, number>();
@@ -186,6 +187,7 @@ export class ClientRegistry {
     this.jwksFetcher = options.jwksFetcher ?? options.fetcher ?? new SafeFetcher({ maxBytes: 64 * 1024 });
     this.privateUseSchemes = options.privateUseSchemes ?? DEFAULT_PRIVATE_USE_SCHEMES;
     this.limit = options.registrationLimit ?? { max: 30, windowMs: 60_000 };
+    this.registrations = new WindowLimiter(this.limit, () => this.now());
     this.usePinned = options.usePinned ?? true;
     this.now = options.now ?? Date.now;
   }
@@ -428,18 +430,8 @@ export class ClientRegistry {
   }
 
   private checkRateLimit(ip: string): void {
-    const now = this.now();
-    if (this.registrations.size > 10_000) {
-      for (const [key, entry] of this.registrations) if (entry.resetAt <= now) this.registrations.delete(key);
-    }
-    let entry = this.registrations.get(ip);
-    if (!entry || entry.resetAt <= now) {
-      entry = { count: 0, resetAt: now + this.limit.windowMs };
-      this.registrations.set(ip, entry);
-    }
-    entry.count++;
-    if (entry.count > this.limit.max) {
-      const retryAfter = Math.max(1, Math.ceil((entry.resetAt - now) / 1000));
+    const retryAfter = this.registrations.hit(ip);
+    if (retryAfter !== undefined) {
       throw new OAuthError("temporarily_unavailable", `Too many client registrations from this address; retry in ${retryAfter} s.`, 429, { "retry-after": String(retryAfter) });
     }
   }
