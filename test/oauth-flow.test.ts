@@ -17,6 +17,7 @@ const CONFIG = {
   virtualMcps: [
     { slug: "alpha", name: "Alpha tools", access: { everyone: true }, connectors: [{ connector: "demo" }] },
     { slug: "beta", name: "Beta tools", access: { everyone: true }, connectors: [{ connector: "demo" }] },
+    { slug: "gamma", name: "Gamma tools", access: { users: ["bob@example.com"] }, connectors: [{ connector: "demo" }] },
   ],
 };
 const PASSWORD = "correct horse battery staple";
@@ -257,6 +258,17 @@ describe("the browser and the approval", () => {
     expect((await signIn({ prompt: "consent" })).sawConsent).toBe(true);
     // Approved for alpha is not approved for beta.
     expect((await signIn({ resource: `${gateway.url}/mcp/beta` })).sawConsent).toBe(true);
+  });
+
+  test("someone the Virtual MCP's policy does not admit is sent back with access_denied, before any approval page or token", async () => {
+    const clientId = await registerClient();
+    const browser = new ScriptedBrowser();
+    const { callback, sawConsent } = await approveInBrowser(browser, authorizeUrl(clientId, { code_challenge: pkce().challenge, code_challenge_method: "S256", resource: `${gateway.url}/mcp/gamma` }), REDIRECT, localSignIn(browser, "ann@example.com", PASSWORD));
+    expect(sawConsent).toBe(false);
+    expect(callback.searchParams.get("code")).toBeNull();
+    expect(callback.searchParams.get("error")).toBe("access_denied");
+    expect(callback.searchParams.get("error_description")).toContain("gamma");
+    expect(callback.searchParams.get("state")).toBe("s-1");
   });
 
   test("removing a client revokes its sign-ins at once; an endpoint URL with a trailing slash still gets the 401 challenge", async () => {

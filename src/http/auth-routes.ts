@@ -24,6 +24,8 @@ export interface AuthRouteDeps {
   grants: OAuthGrants;
   flows: SignInFlows;
   signIn: SignInMethods;
+  /** Why the person may not use the Virtual MCP (its access policy), or undefined when they may. */
+  reachRefusal?: (person: SignedInPerson, slug: string) => string | undefined;
 }
 
 
@@ -86,6 +88,12 @@ export function authRoutes(deps: AuthRouteDeps) {
 
   /** After sign-in: straight back to the client if the person approved it before, else the consent page. */
   const continueFlow = (flow: string, request: AuthorizationRequest, session: { sessionId: string; person: SignedInPerson }, headers: Record<string, string> = {}): Response => {
+    // Someone the Virtual MCP's policy does not admit gets no approval page and no token (each call would be a 403).
+    const refused = deps.reachRefusal?.(session.person, request.virtualMcp.slug);
+    if (refused !== undefined) {
+      flows.endFlow(flow);
+      return redirect(authorization.redirectWith(request.redirectUri, { error: "access_denied", error_description: refused, state: request.state }), headers);
+    }
     if (!request.prompt.has("consent") && grants.hasConsent(session.person.id, request.client.clientId, request.virtualMcp.id)) {
       flows.endFlow(flow);
       return redirect(authorization.issueCode(request, session.person.id), headers);

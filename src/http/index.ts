@@ -17,6 +17,7 @@ import { ClientAddresses, noteClientAddress } from "./client-address.ts";
 import type { UsageAnalytics } from "../analytics/index.ts";
 import { adminChangeRow, exportStream, parseTime, searchAudit, SEARCH_LIMIT_MAX, type AuditFeed, type AuditLog } from "../audit/index.ts";
 import { bodyFields, switchParam, wholeNumberParam } from "./admin-input.ts";
+import { decide } from "../policy/index.ts";
 
 export { jsonError };
 
@@ -155,7 +156,21 @@ export function createHttpApp(deps: HttpDeps) {
       log.error("request failed", { method: request.method, path: new URL(request.url).pathname, error: String(error) });
       return jsonError(500, publicMessageOf(error));
     })
-    .use(authRoutes(deps.auth))
+    .use(
+      authRoutes({
+        ...deps.auth,
+        reachRefusal: (person, slug) => {
+          const runtime = deps.mcp.gateway.virtualMcp(slug);
+          if (!runtime) return undefined;
+          // Read afresh: the sign-in that just happened may have changed the person's groups.
+          const caller = { subject: person.email, userId: person.id };
+          runtime.subjects.forget(caller);
+          const subject = runtime.subjects.subjectOf(caller);
+          const reach = decide(subject, { kind: "reach", virtualMcp: slug, policy: runtime.policy });
+          return reach.allow ? undefined : reach.reason;
+        },
+      }),
+    )
     .get("/healthz", () => ({ status: "ok", instance: deps.instanceId }))
     .get("/readyz", () => (deps.isReady() ? { status: "ready" } : jsonError(503, "The store is not open yet.")))
     .use(discoveryRoutes({ urls: deps.auth.urls, clients, virtualMcps: () => deps.mcp.gateway.virtualMcps().map((v) => ({ slug: v.definition.slug, name: v.definition.name })) }))
