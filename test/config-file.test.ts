@@ -216,6 +216,20 @@ describe("parseConfigFile: each rule names the line of the offending node", () =
     ]);
   });
 
+  test("an argument pattern that backtracks catastrophically on a crafted argument is refused; a linear one is kept", () => {
+    const policy = (pattern: string) =>
+      withConnector(`virtualMcps:\n  - slug: v\n    name: V\n    connectors: [{ connector: a }]\n    tools:\n      a__t:\n        arguments:\n          x: { pattern: ${JSON.stringify(pattern)} }\n`);
+    const problems = problemsOf(policy("^(a+)+$"));
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toStartWith("mintgate.yaml:10: ");
+    expect(problems[0]).toContain("repeats a group that itself repeats");
+    for (const nested of ["(\\d+)*", "^(\\w+\\s?)*$", "([a-z]+)*"]) expect(problemsOf(policy(nested)).join("\n")).toContain("repeats a group");
+    for (const linear of ["^[a-z]+(-[a-z]+)*$", "^[A-Z]", "^(ab)+$"]) {
+      const parsed = parseConfigFile(policy(linear), { knownSecrets: SECRETS });
+      expect(parsed.virtualMcps[0]!.policy?.tools?.["a__t"]?.arguments?.x?.pattern).toBe(linear);
+    }
+  });
+
   test("the file must be a mapping, and its sections lists", () => {
     expect(problemsOf("- a\n- b\n")).toEqual([
       'mintgate.yaml:1: the file must be a mapping with the lists "connectors" and "virtualMcps"',

@@ -78,7 +78,7 @@ describe("Connectors screen", () => {
     expect(frame).toContain("RESTARTS");
     expect(frame).toMatch(/echo\s+stdio\s+● ready/);
     // The last error: the child's exit, or (when the list was read during the first restart) the connection it closed.
-    expect(frame).toMatch(/exited with code 2|"broken" is unavailable/);
+    expect(frame).toMatch(/exited with code 2|"broken" is unavailable|"broken": the upstream process/);
     unmount();
   });
 

@@ -17,6 +17,14 @@ const PEOPLE_KEYS = ["users", "groups"] as const;
 const ITEM_KEYS = ["allow", "deny"] as const;
 const TOOL_KEYS = ["allow", "deny", "arguments"] as const;
 const ARGUMENT_KEYS = ["pin", "onMismatch", "allowed", "pattern", "max", "maxLength"] as const;
+/**
+ * A repeated group that starts with a repeated atom, such as (a+)+, (\d+)* or
+ * (x*y?)*: the common shape of catastrophic backtracking (a heuristic; it
+ * lets (-[a-z]+)* through, whose literal start keeps it linear). Arguments
+ * come from the people the policy restricts, and a running regular
+ * expression cannot be stopped.
+ */
+const NESTED_QUANTIFIER = /\((?:\?:)?(?:\[(?:[^\]\\]|\\.)*\]|\\.|[^()\\[|])[+*{][^()]*\)(?:[+*]|\{\d+,\d*\})/;
 const EMAIL = /^[^\s@]+@[^\s@]+$/;
 
 /** Reads the policy keys among a Virtual MCP's fields; undefined when it has none. */
@@ -176,7 +184,11 @@ function readArgumentRule(reader: YamlReader, node: ValueNode, line: number, lab
     if (text !== undefined) {
       try {
         new RegExp(text, "u");
-        rule.pattern = text;
+        if (NESTED_QUANTIFIER.test(text)) {
+          reader.report(pattern.valueLine, `"pattern" of ${label} repeats a group that itself repeats (such as (a+)+): one crafted argument could keep the gateway busy for minutes; write it without the nesting`);
+        } else {
+          rule.pattern = text;
+        }
       } catch (error) {
         reader.report(pattern.valueLine, `"pattern" of ${label} is not a valid regular expression: ${(error as Error).message}`);
       }
@@ -191,7 +203,8 @@ function readArgumentRule(reader: YamlReader, node: ValueNode, line: number, lab
       reader.report(field.valueLine, key === "max" ? `"max" of ${label} must be a number` : `"maxLength" of ${label} must be a whole number of characters`);
     } else rule[key] = number;
   }
-  if (Object.keys(rule).length === 0) reader.report(line, `${label} has no checks; give it any of: ${ARGUMENT_KEYS.join(", ")}`);
+  // Only when no check was written at all: a check refused above has said what is wrong with it.
+  if (Object.keys(rule).length === 0 && !ARGUMENT_KEYS.some((key) => fields.has(key))) reader.report(line, `${label} has no checks; give it any of: ${ARGUMENT_KEYS.join(", ")}`);
   return rule;
 }
 
