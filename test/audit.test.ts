@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { Database } from "bun:sqlite";
 import { join } from "node:path";
-import { appendToChain, CallRecorder, MAX_STORED_ARGUMENTS, verifyChain } from "../src/audit/index.ts";
+import { appendToChain, CallRecorder, MAX_STORED_ARGUMENTS, Redactor, verifyChain } from "../src/audit/index.ts";
 import { GENESIS_HASH, legacyAuditHash, openStore, type AuditRow, type NewAuditRow } from "../src/store/index.ts";
 import { tempDir } from "./harness.ts";
 
@@ -71,5 +71,19 @@ describe("the hash chain's record format", () => {
     appendToChain(reopened, [row('{"a":3}', '{"r":3}')]);
     expect(verifyChain(reopened, undefined)).toMatchObject({ ok: true, records: 3 });
     reopened.close();
+  });
+});
+
+describe("redaction of secret values", () => {
+  test("a multi-line secret (a PEM key) is replaced whole, and line by line where a log carries it a line at a time", () => {
+    const redactor = new Redactor([]);
+    const pem = "-----BEGIN KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\nBKcwggSjAgEAAoIBAQC7VJTUt9Us8cKj\n-----END KEY-----";
+    redactor.addSecret("key1", pem);
+    expect(redactor.text(`env SECRET=${pem}`)).toBe("env SECRET=[secret:key1]");
+    const lines = pem.split("\n").map((line) => redactor.text(line));
+    expect(lines).toEqual(["[secret:key1]", "[secret:key1]", "[secret:key1]", "[secret:key1]"]);
+    // Short lines are not searched for: they would match ordinary text.
+    redactor.addSecret("short", "abc\nx\nlonger-line");
+    expect(redactor.text("x marks longer-line")).toBe("x marks [secret:short]");
   });
 });

@@ -204,6 +204,29 @@ describe("restarts", () => {
   });
 });
 
+describe("concurrent restarts", () => {
+  test("restarts asked at once leave exactly one upstream process, and none after the connector is removed", async () => {
+    const launch = join(dir("mintgate-restarts"), "launch.txt");
+    const { gateway, dataDir } = await start(stdioConfig("rr", { LAUNCH_FILE: launch }), "mintgate-restarts");
+    await waitReady(gateway, "rr");
+    const restart = () => fetch(`${gateway.url}/admin/api/connectors/rr/restart`, { method: "POST", headers: { authorization: `Bearer ${gateway.adminToken()}` } }).then((r) => r.status);
+    for (let round = 0; round < 3; round++) expect(new Set(await Promise.all(Array.from({ length: 15 }, restart)))).toEqual(new Set([200]));
+    await waitReady(gateway, "rr");
+    const alive = () => launchedPids(launch).filter((pid) => (childPids.add(pid), isAlive(pid)));
+    await waitFor("one live upstream process", () => alive().length === 1, 200, 50);
+    await Bun.sleep(500);
+    expect(alive()).toHaveLength(1);
+
+    // Removed while a restart is still queued: nothing comes back.
+    void restart();
+    writeFileSync(join(dataDir, "..", "empty.yaml"), JSON.stringify({ connectors: [], virtualMcps: [] }));
+    expect((await runMintgate(["apply", "-f", join(dataDir, "..", "empty.yaml"), "--prune", "--data", dataDir])).code).toBe(0);
+    await waitFor("no live upstream process", () => alive().length === 0, 200, 50);
+    await Bun.sleep(1500);
+    expect(alive()).toHaveLength(0);
+  });
+});
+
 describe("sessions", () => {
   test("DELETE of a Streamable HTTP session releases its resource subscription upstream", async () => {
     const log = join(dir("mintgate-subs"), "subs.txt");

@@ -39,6 +39,10 @@ export class Redactor {
   addSecret(name: string, value: string): void {
     if (value.length < MIN_SECRET_LENGTH || this.secrets.get(value) === name) return;
     this.secrets.set(value, name);
+    // A multi-line value (a PEM key) reaches logs a line at a time: each line is replaced on its own too.
+    if (/[\r\n]/.test(value)) {
+      for (const line of value.split(/\r?\n|\r/)) if (line.trim().length >= MIN_SECRET_LENGTH && !this.secrets.has(line)) this.secrets.set(line, name);
+    }
     this.ordered = [...this.secrets].sort((a, b) => b[0].length - a[0].length);
   }
 

@@ -114,18 +114,33 @@ export class Connector {
     return this.redactor.text(text);
   }
 
-  /** Stops and starts again now (an admin asked), with the backoff started over. */
-  async restart(): Promise<void> {
-    await this.stop();
-    this.attempt = 0;
-    this.restarts++;
-    void this.start();
+  private restarting: Promise<void> = Promise.resolve();
+
+  /** Stops and starts again now (an admin asked), with the backoff started over. Restarts asked at once run one after another. */
+  restart(): Promise<void> {
+    this.restarting = this.restarting.then(async () => {
+      await this.stop();
+      this.attempt = 0;
+      this.restarts++;
+      void this.start();
+    });
+    return this.restarting;
   }
+
+  /** Set once the connector left the pool (removed, replaced, shutdown): nothing may start it again. */
+  private retired = false;
 
   /** Starts connecting in the background; resolves when the first attempt settles. */
   start(): Promise<void> {
+    if (this.retired) return Promise.resolve();
     this.stopping = false;
     return this.connect();
+  }
+
+  /** Stops for good: a restart still queued (an admin's, a backoff's) does not bring it back. */
+  retire(): Promise<void> {
+    this.retired = true;
+    return this.stop();
   }
 
   async stop(): Promise<void> {
@@ -210,6 +225,7 @@ export class Connector {
 
   private async connect(): Promise<void> {
     const generation = ++this.generation;
+    let opened: UpstreamSession | undefined;
     this.deferredRefreshes.clear();
     this.setState({ status: "starting" });
     try {
@@ -221,6 +237,7 @@ export class Connector {
       }
       const session = new UpstreamSession(this.name, transport, { endOnTransportError: this.definition.spec.kind === "sse" });
       this.session = session;
+      opened = session;
       session.onClose = (reason) => {
         if (generation === this.generation && !this.stopping) this.fail(this.lastStdio?.startFailure ?? this.describeExit() ?? reason);
       };
@@ -237,7 +254,8 @@ export class Connector {
       };
       await session.connect(CONNECT_TIMEOUT_MS);
       const catalogue = await this.fetchCatalogue(session);
-      if (generation !== this.generation) return;
+      // Stopped or restarted meanwhile: a newer attempt owns the connector now, and this one's process must not outlive it.
+      if (generation !== this.generation) return void (await this.closeAttempt(session));
       this.lastError = undefined;
       // The backoff starts over only once the upstream has stayed up a while: a server that
       // crashes right after start must not be restarted every half second.
@@ -256,9 +274,15 @@ export class Connector {
         this.request("resources/subscribe", { uri }).catch((error: Error) => log.warn("could not renew a resource subscription", { connector: this.name, uri, error: error.message }));
       }
     } catch (error) {
-      if (generation !== this.generation || this.stopping) return;
+      if (generation !== this.generation || this.stopping) return void (await this.closeAttempt(opened));
       this.fail((error as Error).message);
     }
+  }
+
+  /** Closes a superseded attempt's session (and with it the transport and its process group), unless it is still the current one. */
+  private async closeAttempt(session: UpstreamSession | undefined): Promise<void> {
+    if (!session || session === this.session) return;
+    await session.close();
   }
 
   private describeExit(): string | undefined {

@@ -40,10 +40,10 @@ export class ConnectorPool {
    */
   async upsert(definition: ConnectorDefinition, credentials = ""): Promise<Connector> {
     const key = ConnectorPool.key(definition.name, "shared");
-    const identity = JSON.stringify(definition) + credentials;
+    const identity = canonicalJson(definition) + credentials;
     const existing = this.clients.get(key);
     if (existing && this.identities.get(existing) === identity) return existing;
-    if (existing) await existing.stop();
+    if (existing) await existing.retire();
     const connector = new Connector(definition, this.deps);
     this.clients.set(key, connector);
     this.identities.set(connector, identity);
@@ -56,7 +56,7 @@ export class ConnectorPool {
     for (const [key, connector] of [...this.clients]) {
       if (connector.name === name) {
         this.clients.delete(key);
-        await connector.stop();
+        await connector.retire();
       }
     }
   }
@@ -83,7 +83,14 @@ export class ConnectorPool {
   }
 
   async stopAll(): Promise<void> {
-    await Promise.all([...this.clients.values()].map((c) => c.stop()));
+    await Promise.all([...this.clients.values()].map((c) => c.retire()));
     this.clients.clear();
   }
+}
+
+/** JSON with object keys sorted: two definitions that differ only in key order (env, headers) are the same. */
+function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    v !== null && typeof v === "object" && !Array.isArray(v) ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : v,
+  );
 }
