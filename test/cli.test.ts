@@ -167,3 +167,36 @@ describe("mintgate CLI", () => {
     expect(result.stderr).toContain("No gateway is running");
   });
 });
+
+describe("mintgate apply", () => {
+  const connector = (name: string) => ({ connectors: [{ name, kind: "builtin", server: "demo" }], virtualMcps: [] });
+
+  test("two applies with --prune at once give the result of one after the other, never a mix", async () => {
+    const base = tempDir();
+    const dir = join(base, "data");
+    expect((await runMintgate(["init", "--data", dir])).code).toBe(0);
+    for (const name of ["x", "a1", "b1"]) writeFileSync(join(base, `${name}.json`), JSON.stringify(connector(name)));
+    for (let round = 0; round < 6; round++) {
+      expect((await runMintgate(["apply", "-f", join(base, "x.json"), "--prune", "--data", dir])).code).toBe(0);
+      const [a, b] = await Promise.all(["a1", "b1"].map((name) => runMintgate(["apply", "-f", join(base, `${name}.json`), "--prune", "--data", dir])));
+      expect([a!.code, b!.code, a!.stderr + b!.stderr]).toEqual([0, 0, ""]);
+      const names = (JSON.parse((await runMintgate(["export", "--json", "--data", dir])).stdout) as { connectors: { name: string }[] }).connectors.map((c) => c.name);
+      expect(names.length === 1 && (names[0] === "a1" || names[0] === "b1")).toBe(true);
+      // Only one of them found x to delete.
+      expect([a!.stdout, b!.stdout].filter((out) => out.includes("deleted connector x"))).toHaveLength(1);
+    }
+  });
+
+  test("an empty input with --prune is refused instead of deleting everything", async () => {
+    const base = tempDir();
+    const dir = join(base, "data");
+    expect((await runMintgate(["init", "--data", dir])).code).toBe(0);
+    writeFileSync(join(base, "x.json"), JSON.stringify(connector("x")));
+    expect((await runMintgate(["apply", "-f", join(base, "x.json"), "--data", dir])).code).toBe(0);
+    const empty = await runMintgate(["apply", "-f", "-", "--prune", "--data", dir], { stdin: "" });
+    expect(empty.code).toBe(2);
+    expect(empty.stderr).toContain("lists neither connectors nor virtualMcps");
+    const names = (JSON.parse((await runMintgate(["export", "--json", "--data", dir])).stdout) as { connectors: { name: string }[] }).connectors.map((c) => c.name);
+    expect(names).toEqual(["x"]);
+  });
+});

@@ -230,6 +230,27 @@ describe("parseConfigFile: each rule names the line of the offending node", () =
     }
   });
 
+  test("aliases inside pin and allowed values resolve; a self-referring one, a NUL in args or env, and an empty prefix are refused", () => {
+    const withPolicy = (args: string) =>
+      withConnector(`virtualMcps:\n  - slug: v\n    name: V\n    description: &label triage\n    connectors: [{ connector: a }]\n    tools:\n      a__t:\n        arguments:\n${args}`);
+    const parsed = parseConfigFile(withPolicy("          labels: { pin: [*label, urgent], allowed: [[*label, urgent]] }\n"), { knownSecrets: SECRETS });
+    expect(parsed.virtualMcps[0]!.policy?.tools?.["a__t"]?.arguments?.labels).toEqual({ pin: ["triage", "urgent"], allowed: [["triage", "urgent"]] });
+    expect(problemsOf(withPolicy("          text: &c { pin: [*c] }\n"))).toEqual([
+      'mintgate.yaml:11: "pin" of argument "text" of tool "a__t" in virtual MCP "v" refers to itself through an alias',
+    ]);
+    expect(problemsOf('connectors:\n  - { name: a, kind: stdio, command: a, args: ["x\\0y"] }\n').join("\n")).toContain("contains a NUL character");
+    expect(problemsOf('connectors:\n  - { name: a, kind: stdio, command: a, env: { K: "x\\0y" } }\n').join("\n")).toContain("contains a NUL character");
+    expect(problemsOf(withConnector("virtualMcps:\n  - slug: v\n    name: V\n    connectors:\n      - connector: a\n        prefix:\n"))).toEqual([
+      'mintgate.yaml:8: the prefix of connector "a" in virtual MCP "v" has no value; write prefix: "" to expose the upstream names unchanged, or remove the key to use the connector\'s name',
+    ]);
+    expect(parseConfigFile('connectors:\n  - { name: a, kind: stdio, command: a, timeout: 1h }\n', { knownSecrets: SECRETS }).connectors[0]!.timeoutMs).toBe(3_600_000);
+  });
+
+  test("an empty policy section is dropped, so export then apply sees no change", () => {
+    const parsed = parseConfigFile(withConnector("virtualMcps:\n  - slug: v\n    name: V\n    access: { everyone: true }\n    connectors: [{ connector: a }]\n    tools: {}\n    prompts: {}\n"), { knownSecrets: SECRETS });
+    expect(parsed.virtualMcps[0]!.policy).toEqual({ access: { everyone: true } });
+  });
+
   test("the file must be a mapping, and its sections lists", () => {
     expect(problemsOf("- a\n- b\n")).toEqual([
       'mintgate.yaml:1: the file must be a mapping with the lists "connectors" and "virtualMcps"',

@@ -48,14 +48,16 @@ export class GatewayConfigService {
    * created or updated; with `prune`, those not in it are deleted. All or nothing.
    */
   async apply(config: GatewayConfig, options: { prune?: boolean; dryRun?: boolean; /** Who, for the audit trail. */ actor?: string | undefined } = {}): Promise<ApplyReport> {
-    const before = this.current();
-    const next = merge(before, config, options.prune ?? false);
-    this.checkAgainstCatalogues(next);
-    const changes = describeChanges(before, next);
-    if (changes.length === 0 || options.dryRun) return { changes };
     const repo = this.deps.store.gatewayConfig;
     const now = this.now();
-    this.deps.store.transaction(() => {
+    // Read, check and write in one write transaction: two applies at once (two shells, the TUI and the CLI)
+    // then give the result of one after the other, never a mix of both.
+    const changes = this.deps.store.transaction(() => {
+      const before = this.current();
+      const next = merge(before, config, options.prune ?? false);
+      this.checkAgainstCatalogues(next);
+      const changes = describeChanges(before, next);
+      if (changes.length === 0 || options.dryRun) return changes;
       const keptVmcps = new Set(next.virtualMcps.map((v) => v.slug));
       for (const vmcp of before.virtualMcps) if (!keptVmcps.has(vmcp.slug)) repo.deleteVirtualMcp(vmcp.slug);
       for (const connector of next.connectors) repo.putConnector(connector, now);
@@ -64,8 +66,9 @@ export class GatewayConfigService {
       for (const connector of before.connectors) if (!keptConnectors.has(connector.name)) repo.deleteConnector(connector.name);
       // In the same transaction: the change and its audit record commit together.
       recordConfigChanges(this.deps.store, options.actor ?? (this.deps.gateway ? "gateway" : cliActor()), before, next);
+      return changes;
     });
-    await this.deps.gateway?.sync();
+    if (changes.length > 0 && !options.dryRun) await this.deps.gateway?.sync();
     return { changes };
   }
 

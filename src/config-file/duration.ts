@@ -1,10 +1,10 @@
-/** Connector timeouts in mintgate.yaml: `500ms`, `30s`, `2m`, or a bare whole number of milliseconds. */
+/** Connector timeouts in mintgate.yaml: `500ms`, `30s`, `2m`, `1h`, or a bare whole number of milliseconds. */
 
 export const MIN_TIMEOUT_MS = 1_000;
 export const MAX_TIMEOUT_MS = 3_600_000;
 
-const UNIT_MS = { ms: 1, s: 1_000, m: 60_000 } as const;
-const DURATION = /^(\d+)(ms|s|m)?$/;
+const UNIT_MS = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 } as const;
+const DURATION = /^(\d+)(ms|s|m|h)?$/;
 
 export type TimeoutReading =
   | { ok: true; ms: number }

@@ -623,6 +623,11 @@ class ConfigFileReader {
       }
       return connector;
     }
+    // "prefix:" with nothing after it is more likely a slip than a wish to drop the prefix: that is written "".
+    if (reader.isEmpty(field.value)) {
+      reader.report(field.valueLine, `the prefix of ${label} has no value; write prefix: "" to expose the upstream names unchanged, or remove the key to use the connector's name`);
+      return undefined;
+    }
     const prefix = reader.text(field, `the prefix of ${label}`, { allowEmpty: true });
     if (prefix === undefined) return undefined;
     if (!PREFIX.test(prefix)) {

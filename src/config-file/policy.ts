@@ -41,13 +41,14 @@ export function readPolicy(reader: YamlReader, fields: Map<string, Field>, label
       if (!EXPOSED_NAME.test(name)) reader.report(line, `"${name}" in "tools" of ${label} is not a tool name: use the exposed name (prefix__tool)`);
       return readToolRule(reader, node, line, `tool "${name}" in ${label}`);
     });
-    if (rules) policy.tools = rules;
+    // An empty section says nothing; kept, it would be stored but not exported, and the next apply would see a change.
+    if (rules && Object.keys(rules).length > 0) policy.tools = rules;
   }
   for (const section of ["prompts", "resources"] as const) {
     const field = fields.get(section);
     if (!field) continue;
     const rules = readNamed(reader, field, `"${section}" of ${label}`, (name, node, line) => readItemRule(reader, node, line, `${section === "prompts" ? "prompt" : "resource"} "${name}" in ${label}`));
-    if (rules) policy[section] = rules;
+    if (rules && Object.keys(rules).length > 0) policy[section] = rules;
   }
   return Object.keys(policy).length > 0 ? policy : undefined;
 }
@@ -160,9 +161,9 @@ function readArgumentRule(reader: YamlReader, node: ValueNode, line: number, lab
   const rule: ArgumentRule = {};
   const pin = fields.get("pin");
   if (pin) {
-    const value = jsonOf(pin.value);
-    if (value === null || value === undefined) reader.report(pin.valueLine, `"pin" of ${label} needs a value`);
-    else rule.pin = value;
+    const value = reader.plain(pin.value, pin.valueLine, `"pin" of ${label}`);
+    if (value === null) reader.report(pin.valueLine, `"pin" of ${label} needs a value`);
+    else if (value !== undefined) rule.pin = value;
   }
   const onMismatch = fields.get("onMismatch");
   if (onMismatch) {
@@ -176,7 +177,7 @@ function readArgumentRule(reader: YamlReader, node: ValueNode, line: number, lab
   const allowed = fields.get("allowed");
   if (allowed) {
     if (!isSeq(allowed.value) || allowed.value.items.length === 0) reader.report(allowed.valueLine, `"allowed" of ${label} must be a non-empty list of values`);
-    else rule.allowed = allowed.value.items.map((item) => jsonOf(reader.resolve(item)));
+    else rule.allowed = allowed.value.items.map((item) => reader.plain(reader.resolve(item), allowed.valueLine, `"allowed" of ${label}`));
   }
   const pattern = fields.get("pattern");
   if (pattern) {
@@ -209,11 +210,6 @@ function readArgumentRule(reader: YamlReader, node: ValueNode, line: number, lab
 }
 
 /** A YAML value as JSON (maps as plain objects). */
-function jsonOf(node: ValueNode): unknown {
-  if (node === null) return null;
-  return node.toJSON();
-}
-
 /**
  * One Virtual MCP's policy on its own (the admin API's PUT body): a mapping
  * with `access`, `tools`, `prompts` and `resources`, as YAML or JSON. Every

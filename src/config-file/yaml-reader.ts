@@ -45,6 +45,23 @@ export class YamlReader {
     this.problems.push({ line, reason });
   }
 
+  /**
+   * A value as plain JSON data, aliases inside it resolved (a node's own
+   * toJSON would leave them as {source: NAME}); a circular alias is reported.
+   */
+  plain(node: ValueNode, line: number, what: string): unknown {
+    if (node === null) return null;
+    try {
+      const value: unknown = node.toJS(this.document, { maxAliasCount: 100 });
+      JSON.stringify(value); // an alias to its own anchor makes a cycle: no JSON value
+      return value;
+    } catch (error) {
+      const message = (error as Error).message;
+      this.report(line, /cyclic|circular/i.test(message) ? `${what} refers to itself through an alias` : `${what} cannot be read: ${message.split("\n", 1)[0]}`);
+      return undefined;
+    }
+  }
+
   /** Follows an alias to its anchor; anything that is not a node becomes `null`. */
   resolve(node: unknown): ValueNode {
     if (isAlias(node)) {
@@ -148,7 +165,14 @@ export class YamlReader {
       this.report(field.valueLine, `${what} must not be empty`);
       return undefined;
     }
-    return value.value;
+    return this.withoutNul(value.value, field.valueLine, what);
+  }
+
+  /** No text may hold a NUL character: a process cannot be given one in its arguments or environment. */
+  private withoutNul(value: string, line: number, what: string): string | undefined {
+    if (!value.includes("\0")) return value;
+    this.report(line, `${what} contains a NUL character (\\0), which no command line or environment can carry`);
+    return undefined;
   }
 
   /**
@@ -170,7 +194,8 @@ export class YamlReader {
         this.report(line, `${itemWhat(index)} must be a string${quoteHint(item)}`);
         return;
       }
-      items.push({ value: item.value, line });
+      const text = this.withoutNul(item.value, line, itemWhat(index));
+      if (text !== undefined) items.push({ value: text, line });
     });
     return items;
   }
@@ -209,7 +234,8 @@ export class YamlReader {
         this.report(valueLine, `${entryWhat(key)} must be a string${quoteHint(entryValue)}`);
         continue;
       }
-      entries.push({ key, keyLine, value: entryValue.value, valueLine });
+      const text = this.withoutNul(entryValue.value, valueLine, entryWhat(key));
+      if (text !== undefined && this.withoutNul(key, keyLine, `the name "${key}" in ${what}`) !== undefined) entries.push({ key, keyLine, value: text, valueLine });
     }
     return entries;
   }
