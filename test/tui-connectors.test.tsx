@@ -251,6 +251,12 @@ describe("Secrets screen", () => {
     await type(stdin, value);
     await press(stdin, KEY.enter);
     expect(await frameContaining(lastFrame, "✗ Name:")).toContain("starting with a letter");
+    // Adding under a name in use would silently replace that secret: refused, with the way to do it on purpose.
+    await press(stdin, "\u0015");
+    await type(stdin, "docs-token");
+    await press(stdin, KEY.tab);
+    await press(stdin, KEY.enter);
+    expect(await frameContaining(lastFrame, "✗ Name: docs-token exists already")).toContain("press e to replace");
     await press(stdin, "\u0015");
     await type(stdin, "new-key");
     await press(stdin, KEY.tab);

@@ -3,6 +3,8 @@ import { Text } from "ink";
 import { render } from "ink-testing-library";
 import { useEffect, useState } from "react";
 import { Form } from "../tui/components/Form.tsx";
+import { TextField } from "../tui/components/TextField.tsx";
+import { formatTime } from "../tui/components/text.ts";
 import { useKeys } from "../tui/components/useKeys.ts";
 
 /**
@@ -83,3 +85,34 @@ describe("Form", () => {
   });
 });
 
+
+describe("TextField", () => {
+  test("a secret (masked) field keeps the line breaks of pasted text; a plain field drops them", async () => {
+    const values: Record<string, string> = {};
+    const Field = ({ mask }: { mask: boolean }) => {
+      const [value, setValue] = useState("");
+      values[String(mask)] = value;
+      return <TextField value={value} onChange={setValue} focus mask={mask} />;
+    };
+    const pem = "-----BEGIN KEY-----\rAAAABBBB\r\n-----END KEY-----";
+    for (const mask of [true, false]) {
+      const { stdin, lastFrame, unmount } = render(<Field mask={mask} />);
+      stdin.write(pem);
+      await Bun.sleep(30);
+      if (mask) expect(lastFrame()).not.toContain("AAAA");
+      unmount();
+    }
+    expect(values.true).toBe("-----BEGIN KEY-----\nAAAABBBB\n-----END KEY-----");
+    expect(values.false).toBe("-----BEGIN KEY-----AAAABBBB-----END KEY-----");
+  });
+});
+
+describe("formatTime", () => {
+  test("a time within the last day shows as HH:MM:SS; a future one (an expiry) and an older one show their date", () => {
+    const now = Date.now();
+    expect(formatTime(now - 60_000)).toMatch(/^\d\d:\d\d:\d\d$/);
+    expect(formatTime(now + 30 * 86_400_000)).toBe(new Date(now + 30 * 86_400_000).toISOString().slice(0, 16).replace("T", " "));
+    expect(formatTime(now + 60_000)).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d$/);
+    expect(formatTime(now - 3 * 86_400_000)).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d$/);
+  });
+});

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { render } from "ink-testing-library";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { AdminClient, locateGateway } from "../src/admin-client/index.ts";
 import { appendToChain } from "../src/audit/index.ts";
@@ -207,6 +207,7 @@ describe("Audit export progress", () => {
     await frameContaining(lastFrame, "20/30 records");
     expect(await frameContaining(lastFrame, "✓ Exported 30 records")).toContain(path.slice(0, 20));
     expect(readFileSync(path, "utf8").trim().split("\n")).toHaveLength(30);
+    expect(statSync(path).mode & 0o777).toBe(0o600);
 
     refuse = true;
     await press(stdin, "e");

@@ -2,7 +2,7 @@ import { Box, Text } from "ink";
 import { useState } from "react";
 import type { AuditRecordView } from "../../src/audit/query.ts";
 import { outcomeColor, outcomeLabel } from "./outcome.ts";
-import { fit, formatMs } from "./text.ts";
+import { breakLines, fit, formatMs } from "./text.ts";
 import { useKeys } from "./useKeys.ts";
 
 /** A stored JSON column, pretty when it parses (it may be cut at the capture limit), as lines. */
@@ -15,15 +15,6 @@ function jsonLines(text: string | null): string[] {
   }
 }
 
-/** Long lines are broken at the width (values are read in full here, not cut). */
-function wrap(lines: string[], width: number): string[] {
-  const out: string[] = [];
-  for (const line of lines) {
-    if (line.length <= width) out.push(line);
-    else for (let i = 0; i < line.length; i += width - 1) out.push((i === 0 ? "" : "↪") + line.slice(i, i + width - 1));
-  }
-  return out;
-}
 
 /** Every line of one audit record as shown: facts first, then arguments, result and detail. */
 export function recordLines(record: AuditRecordView, width: number): string[] {
@@ -36,7 +27,7 @@ export function recordLines(record: AuditRecordView, width: number): string[] {
   if (record.error) facts.push(`Error ${record.error}`);
   const body = ["", "Arguments (as stored, redacted):", ...jsonLines(record.arguments), "", "Result (as stored, redacted):", ...jsonLines(record.result)];
   if (record.detail) body.push("", "Detail:", ...jsonLines(record.detail));
-  return wrap([...facts.map((f) => fit(f, width)), ...body], width);
+  return breakLines([...facts.map((f) => fit(f, width)), ...body], width);
 }
 
 /**

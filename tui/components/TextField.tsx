@@ -7,9 +7,14 @@ export function oneLine(text: string): string {
   return text.replace(/[\u0000-\u001f\u007f]/g, "");
 }
 
+/** Pasted text for a secret: its line breaks are kept (a PEM key is several lines), other control characters dropped. */
+function keepingLines(text: string): string {
+  return text.replace(/\r\n?/g, "\n").replace(/[\u0000-\u0009\u000b-\u001f\u007f]/g, "");
+}
+
 /**
  * A one-line text input. `mask` shows • for every character (secrets are never
- * echoed). Typing edits, Backspace deletes, Ctrl-U clears; Enter and Esc are
+ * echoed) and keeps the line breaks of pasted text. Typing edits, Backspace deletes, Ctrl-U clears; Enter and Esc are
  * left to the form around it.
  */
 export function TextField(props: {
@@ -41,7 +46,7 @@ export function TextField(props: {
         change(latest.current + oneLine(input.slice(0, tab)));
         return props.onPastePastTab(input.slice(tab + 1));
       }
-      change(latest.current + oneLine(input));
+      change(latest.current + (props.mask ? keepingLines(input) : oneLine(input)));
     },
     { isActive: props.focus },
   );

@@ -21,10 +21,21 @@ export function formatMs(ms: number | null | undefined): string {
   return `${(ms / 1000).toFixed(1)} s`;
 }
 
-/** An ISO time as HH:MM:SS (today) or YYYY-MM-DD HH:MM. */
+/** An ISO time as HH:MM:SS (within the last 24 hours) or YYYY-MM-DD HH:MM (older, or in the future: an expiry date must show its day). */
 export function formatTime(iso: string | number): string {
   const date = new Date(iso);
   if (Number.isNaN(date.getTime())) return String(iso);
   const text = date.toISOString();
-  return Date.now() - date.getTime() < 86_400_000 ? text.slice(11, 19) : `${text.slice(0, 10)} ${text.slice(11, 16)}`;
+  const age = Date.now() - date.getTime();
+  return age >= 0 && age < 86_400_000 ? text.slice(11, 19) : `${text.slice(0, 10)} ${text.slice(11, 16)}`;
+}
+
+/** Long lines broken at `width` (continuations marked ↪): for text that must be read whole, not cut with …. */
+export function breakLines(lines: string[], width: number): string[] {
+  const out: string[] = [];
+  for (const line of lines) {
+    if (line.length <= width) out.push(line);
+    else for (let i = 0; i < line.length; i += width - 1) out.push((i === 0 ? "" : "↪") + line.slice(i, i + width - 1));
+  }
+  return out;
 }

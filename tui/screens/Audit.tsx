@@ -113,7 +113,8 @@ function formatBytes(bytes: number): string {
 export async function exportToFile(client: AdminClient, search: AuditSearch, format: "jsonl" | "csv", path: string, onProgress: (state: ExportState) => void): Promise<ExportState> {
   const query = searchQuery(search);
   const { count } = await client.get<{ count: number }>(`/audit/count${query ? `?${query}` : ""}`);
-  const file = await openFile(path, "wx");
+  // Owner-only, as `mintgate audit export -o` writes it: the trail holds who called what with which arguments.
+  const file = await openFile(path, "wx", 0o600);
   const state: ExportState = { path, rows: 0, total: count, bytes: 0, done: false };
   let lines = 0;
   try {

@@ -53,7 +53,7 @@ export function SecretsScreen(props: ScreenProps) {
         width={width}
         submitLabel="store"
         fields={[
-          ...(existing ? [] : [{ name: "name", label: "Name", placeholder: "github-token", validate: (v: string) => (SECRET_NAME.test(v) ? undefined : "use 1–128 letters, digits, _ . or -, starting with a letter.") }]),
+          ...(existing ? [] : [{ name: "name", label: "Name", placeholder: "github-token", validate: (v: string) => (!SECRET_NAME.test(v) ? "use 1–128 letters, digits, _ . or -, starting with a letter." : (secrets ?? []).some((s) => s.name === v) ? `${v} exists already; select it and press e to replace its value.` : undefined) }]),
           { name: "value", label: "Value", mask: true, placeholder: "(typed masked; never shown)", validate: (v: string) => (v === "" ? "type the value (it is stored encrypted and never shown)." : new TextEncoder().encode(v).length > 64 * 1024 ? "the limit is 64 KiB." : undefined) },
         ]}
         onCancel={() => setMode({ kind: "list" })}

@@ -7,7 +7,7 @@ import { Confirm } from "../../components/Confirm.tsx";
 import { Form, type FormField } from "../../components/Form.tsx";
 import { Spinner } from "../../components/Spinner.tsx";
 import { Table, type Column } from "../../components/Table.tsx";
-import { fit } from "../../components/text.ts";
+import { breakLines, fit } from "../../components/text.ts";
 import {
   accessFrom,
   accessSummary,
@@ -172,13 +172,15 @@ export function VirtualMcpDetail(props: { client: AdminClient; slug: string; wid
   // The approval view: a diff, scrolled with ↑↓; y approves, n or Esc cancels.
   const approving = overlay?.kind === "approve" ? overlay.row : undefined;
   const diff = approving?.pending ? approvalDiff(approving.pending) : undefined;
+  // Every character of the definition is shown, wrapped: a hidden instruction at the end of a long description must be seen before approving.
+  const diffRows = diff ? diff.lines.flatMap((line) => breakLines([`${line.sign} ${line.text}`], Math.max(10, width - 4)).map((text) => ({ sign: line.sign, text }))) : [];
   const diffHeight = Math.max(3, props.height - 8);
   useKeys(
     (input, key) => {
       if (!approving?.pending || busy) return;
       if (key.escape || input === "n") return setOverlay(undefined);
       if (key.upArrow || input === "k") return setScroll((s) => Math.max(0, s - 1));
-      if (key.downArrow || input === "j") return setScroll((s) => Math.min(Math.max(0, (diff?.lines.length ?? 0) - diffHeight), s + 1));
+      if (key.downArrow || input === "j") return setScroll((s) => Math.min(Math.max(0, diffRows.length - diffHeight), s + 1));
       if (input === "y") {
         const pending = approving.pending;
         setBusy(`Approving ${pending.name}…`);
@@ -356,7 +358,7 @@ export function VirtualMcpDetail(props: { client: AdminClient; slug: string; wid
     );
   }
   if (approving && diff) {
-    const visible = diff.lines.slice(scroll, scroll + diffHeight);
+    const visible = diffRows.slice(scroll, scroll + diffHeight);
     return (
       <Box flexDirection="column">
         {top}
@@ -365,10 +367,10 @@ export function VirtualMcpDetail(props: { client: AdminClient; slug: string; wid
           <Text dimColor>{fit(diff.note, width - 4)}</Text>
           {visible.map((line, i) => (
             <Text key={scroll + i} color={line.sign === "+" ? "green" : line.sign === "-" ? "red" : undefined}>
-              {fit(`${line.sign} ${line.text}`, width - 4)}
+              {line.text}
             </Text>
           ))}
-          {diff.lines.length > diffHeight ? <Text dimColor>{fit(`lines ${scroll + 1}–${scroll + visible.length} of ${diff.lines.length} (↑↓)`, width - 4)}</Text> : null}
+          {diffRows.length > diffHeight ? <Text dimColor>{fit(`lines ${scroll + 1}–${scroll + visible.length} of ${diffRows.length} (↑↓)`, width - 4)}</Text> : null}
           {busy ? <Spinner label={busy} /> : <Text>{fit(`hash ${approving.pending!.hash.slice(0, 12)}… · y approve · n/Esc cancel`, width - 4)}</Text>}
         </Box>
         {!busy && message?.startsWith("✗") ? <Text color="red">{fit(message, width)}</Text> : null}
