@@ -204,6 +204,32 @@ virtualMcps:
 });
 
 describe("the approve policy", () => {
+  test("redefining a connector and naming its new tool in a policy is one apply: the old tool list does not refuse it", async () => {
+    const dir = tempDir();
+    const oldTools = join(dir, "old.json");
+    const newTools = join(dir, "new.json");
+    writeFileSync(oldTools, JSON.stringify([{ name: "alpha", description: "a" }]));
+    writeFileSync(newTools, JSON.stringify([{ name: "gamma", description: "g" }]));
+    const config = (toolsFile: string, policy: string) => `connectors:
+${dynamicConnector("dyn", toolsFile, join(dir, "pid"))}virtualMcps:
+  - slug: v
+    name: V
+    access: { everyone: true }
+    connectors: [{ connector: dyn, prefix: d }]
+${policy}`;
+    const s = await setup(config(oldTools, ""));
+    await waitFor("alpha listed", async () => (await s.admin<{ tools: { name: string }[] }>("/virtual-mcps/v")).tools.some((t) => t.name === "d__alpha"));
+    const gammaPolicy = "    tools:\n      d__gamma: { deny: { users: [eve@example.com] } }\n";
+    // Unchanged connector: its known list refuses a tool it does not have.
+    const refused = await s.apply(config(oldTools, gammaPolicy));
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain('names the tool "d__gamma"');
+    // Redefined in the same file: its list is not known yet, so the policy is taken.
+    const applied = await s.apply(config(newTools, gammaPolicy));
+    expect(applied.code, applied.stderr).toBe(0);
+    await waitFor("gamma listed", async () => (await s.admin<{ tools: { name: string }[] }>("/virtual-mcps/v")).tools.some((t) => t.name === "d__gamma"));
+  });
+
   test("a new tool stays hidden until approved; a changed description hides it again", async () => {
     const dir = tempDir();
     const toolsFile = join(dir, "tools.json");

@@ -486,8 +486,10 @@ describe("revocation", () => {
   test("revoking a token ends its sessions: the call in flight gets an error that says why, and the event stream closes", async () => {
     const { upstream, gateway, token, tokenId, dataDir } = await startBehindRawUpstream("mintgate-revoke-sessions", "20s");
     const s = await rawSession(gateway, token);
-    // Bun's server sends a streamed response's head with its first bytes, and this stream has none yet: do not wait for it.
-    const streamEnded = fetch(`${gateway.url}/mcp/v`, { headers: { ...s.headers, accept: "text/event-stream" } }).then(async (r) => ({ status: r.status, body: await r.text() }));
+    // The stream's head arrives at once (an SSE comment goes first), though no event has been sent yet.
+    const stream = await Promise.race([fetch(`${gateway.url}/mcp/v`, { headers: { ...s.headers, accept: "text/event-stream" } }), Bun.sleep(3000).then(() => Promise.reject(new Error("no response head")))]);
+    expect(stream.status).toBe(200);
+    const streamEnded = stream.text().then((body) => ({ status: stream.status, body }));
     const inFlight = s.post({ jsonrpc: "2.0", id: 5, method: "tools/call", params: { name: "hr__hang", arguments: {} } });
     await waitFor("the upstream to hold the call", () => upstream.hangsStarted() === 1);
 

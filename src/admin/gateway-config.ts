@@ -1,6 +1,6 @@
 import { cliActor, recordAdminChange } from "../audit/index.ts";
 import type { GatewayConfig } from "../config-file/index.ts";
-import { EMPTY_CATALOGUE, type Catalogue } from "../connectors/index.ts";
+import { EMPTY_CATALOGUE, sameConnectorDefinition, type Catalogue } from "../connectors/index.ts";
 import { conflict, invalid, notFound } from "../errors/index.ts";
 import { canonicalJson, curate, type Gateway, type VirtualMcpDefinition } from "../gateway/index.ts";
 import type { VirtualMcpPolicy } from "../policy/index.ts";
@@ -55,7 +55,7 @@ export class GatewayConfigService {
     const changes = this.deps.store.transaction(() => {
       const before = this.current();
       const next = merge(before, config, options.prune ?? false);
-      this.checkAgainstCatalogues(next);
+      this.checkAgainstCatalogues(next, before);
       const changes = describeChanges(before, next);
       if (changes.length === 0 || options.dryRun) return changes;
       const keptVmcps = new Set(next.virtualMcps.map((v) => v.slug));
@@ -158,15 +158,23 @@ export class GatewayConfigService {
   }
 
   /** Names that only the upstreams' catalogues reveal (collisions, over-long names) are refused too. */
-  private checkAgainstCatalogues(config: GatewayConfig): void {
+  private checkAgainstCatalogues(config: GatewayConfig, before: GatewayConfig): void {
     const saved = this.deps.store.gatewayConfig.savedCatalogues();
+    // A connector this change redefines (another command, URL, env) may offer other tools: its old list proves nothing.
+    const redefined = new Set(
+      config.connectors.filter((c) => {
+        const old = before.connectors.find((b) => b.name === c.name);
+        return old !== undefined && !sameConnectorDefinition(old, c);
+      }).map((c) => c.name),
+    );
     const catalogueOf = (name: string): Catalogue => {
+      if (redefined.has(name)) return EMPTY_CATALOGUE;
       const live = this.deps.gateway?.pool.get(name);
       if (live && live.state.status === "ready") return live.catalogue;
       const text = saved.get(name);
       return text ? (JSON.parse(text) as Catalogue) : EMPTY_CATALOGUE;
     };
-    const known = (name: string) => (this.deps.gateway?.pool.get(name)?.state.status === "ready" ? true : saved.has(name));
+    const known = (name: string) => !redefined.has(name) && (this.deps.gateway?.pool.get(name)?.state.status === "ready" ? true : saved.has(name));
     const problems = config.virtualMcps.flatMap((vmcp) => {
       const curated = curate({ ...vmcp, newTools: "auto" }, catalogueOf, () => undefined);
       // Policy names are checked like curation: only when every attached connector's catalogue is known.

@@ -88,6 +88,11 @@ export class ConnectorPool {
   }
 }
 
+/** Whether two definitions describe the same connector (key order in env and headers does not count). */
+export function sameConnectorDefinition(a: ConnectorDefinition, b: ConnectorDefinition): boolean {
+  return canonicalJson(a) === canonicalJson(b);
+}
+
 /** JSON with object keys sorted: two definitions that differ only in key order (env, headers) are the same. */
 function canonicalJson(value: unknown): string {
   return JSON.stringify(value, (_key, v: unknown) =>

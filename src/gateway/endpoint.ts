@@ -66,7 +66,8 @@ export class McpEndpoint {
       if (!entry?.streamable || ownerOf(entry.session.principal) !== ownerOf(principal) || !runtime.sessions.has(sessionId)) return sessionNotFound();
       entry.session.lastActivity = Date.now();
       if (request.method === "POST") return this.handleSessionPost(entry.session, entry.streamable, request);
-      return entry.streamable.handleRequest(request);
+      const response = await entry.streamable.handleRequest(request);
+      return request.method === "GET" ? withHeadSent(response) : response;
     }
     if (request.method !== "POST") {
       return jsonRpcError(400, -32000, "Bad Request: send the Mcp-Session-Id header you got from initialize.");
@@ -302,6 +303,23 @@ function problemOf(value: unknown): string | undefined {
 
 function versionsOf(protocol: SdkServerProtocol) {
   return { supported: protocol.SUPPORTED_PROTOCOL_VERSIONS, latest: protocol.LATEST_PROTOCOL_VERSION };
+}
+
+const STREAM_OPENED = new TextEncoder().encode(": stream open\n\n");
+
+/**
+ * The standalone GET stream with an SSE comment first: Bun sends a streamed
+ * response's head only with its first bytes, and this stream may stay
+ * silent for hours, leaving clients (Node's fetch among them) waiting for headers.
+ */
+function withHeadSent(response: Response): Response {
+  if (!response.ok || !response.body || !(response.headers.get("content-type") ?? "").includes("text/event-stream")) return response;
+  const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
+  const writer = writable.getWriter();
+  void writer.write(STREAM_OPENED);
+  writer.releaseLock();
+  void response.body.pipeTo(writable).catch(() => {});
+  return new Response(readable, { status: response.status, headers: response.headers });
 }
 
 /** A reply as JSON text; an upstream result passed on unchanged is not serialised again. */
