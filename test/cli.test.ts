@@ -1,7 +1,8 @@
 import { describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { tempDir, runMintgate } from "./harness.ts";
+import { AdminClient, locateGateway } from "../src/admin-client/index.ts";
+import { runMintgate, startGateway, tempDir } from "./harness.ts";
 
 const COMMANDS = [
   "serve", "init", "status", "apply", "export", "approve", "tui", "version",
@@ -198,5 +199,27 @@ describe("mintgate apply", () => {
     expect(empty.stderr).toContain("lists neither connectors nor virtualMcps");
     const names = (JSON.parse((await runMintgate(["export", "--json", "--data", dir])).stdout) as { connectors: { name: string }[] }).connectors.map((c) => c.name);
     expect(names).toEqual(["x"]);
+  });
+});
+
+describe("AdminClient", () => {
+  test("follows the local gateway through a restart on another port (the TUI keeps working)", async () => {
+    const dataDir = join(tempDir(), "data");
+    const first = await startGateway({ dataDir });
+    const client = new AdminClient(locateGateway({ dataDir }));
+    expect((await client.status()).dataDir).toBe(dataDir);
+    const firstUrl = client.url;
+    await first.stop();
+    const second = await startGateway({ dataDir });
+    try {
+      expect(second.url).not.toBe(firstUrl);
+      expect((await client.status()).dataDir).toBe(dataDir);
+      expect(client.url).toBe(second.url);
+    } finally {
+      await second.stop();
+    }
+    // With the URL given explicitly there is nothing to follow: the error says the gateway is unreachable.
+    const pinned = new AdminClient(locateGateway({ dataDir, url: firstUrl }));
+    await expect(pinned.status()).rejects.toThrow("Cannot reach the gateway");
   });
 });

@@ -509,6 +509,22 @@ describe("Virtual MCPs screen", () => {
     await frameContaining(lastFrame, "Virtual MCPs: keys");
     unmount();
   });
+
+  test("help over an open view: closing it comes back to the same view, and its keys did not reach the screen", async () => {
+    const admin = new FakeAdmin();
+    admin.defs.set("sales", structuredClone(SALES));
+    const { lastFrame, stdin, unmount } = render(<App client={admin.asClient()} screens={[{ ...virtualMcpsScreen, key: "v" }]} />);
+    await frameContaining(lastFrame, "Sales tools");
+    await press(stdin, ENTER);
+    await frameContaining(lastFrame, "access: everyone");
+    await press(stdin, "?");
+    const help = await frameContaining(lastFrame, "Virtual MCPs: keys");
+    expect(help).not.toContain("access: everyone");
+    await press(stdin, ESC);
+    // Still in the curation view of sales (before, the screen was rebuilt and Esc went back to the list).
+    await frameContaining(lastFrame, "access: everyone");
+    unmount();
+  });
 });
 
 describe("PUT /admin/api/virtual-mcps/:slug", () => {

@@ -1,9 +1,9 @@
 import { Box, Text, useApp, useStdout } from "ink";
 import { useEffect, useState } from "react";
 import type { AdminClient } from "../src/admin-client/index.ts";
-import { fit } from "./components/text.ts";
+import { fit, wrapText } from "./components/text.ts";
 import { SCREENS, type ScreenDefinition } from "./screens/index.ts";
-import { useKeys } from "./components/useKeys.ts";
+import { KeysPaused, useKeys } from "./components/useKeys.ts";
 
 /** The terminal's size, following resizes. */
 function useTerminalSize(): { columns: number; rows: number } {
@@ -62,14 +62,18 @@ export function App(props: { client: AdminClient; screens?: ScreenDefinition[] }
         {help ? (
           <Box flexDirection="column" borderStyle="round" paddingX={1}>
             <Text bold>{current.title}: keys</Text>
-            {current.help.map((line, i) => (
-              <Text key={i}>{fit(line, width - 4)}</Text>
+            {current.help.flatMap((line) => wrapText(line, width - 4, 4)).map((line, i) => (
+              <Text key={i}>{line}</Text>
             ))}
             <Text dimColor>{fit("Screen keys are in the footer. ? or Esc closes this help.", width - 4)}</Text>
           </Box>
-        ) : (
-          <Screen key={current.key} client={props.client} width={width} height={height} setCapturing={setCapturing} />
-        )}
+        ) : null}
+        {/* The screen stays mounted under the help (its search, selection and open view are kept), hidden and deaf. */}
+        <KeysPaused.Provider value={help}>
+          <Box display={help ? "none" : "flex"} flexDirection="column">
+            <Screen key={current.key} client={props.client} width={width} height={height} setCapturing={setCapturing} />
+          </Box>
+        </KeysPaused.Provider>
       </Box>
       <Box paddingX={1}>
         <Text dimColor>{footerText(screens, width)}</Text>

@@ -11,6 +11,8 @@ export interface AdminTarget {
   token: string;
   /** The instance id the local gateway wrote beside its URL; checked before the token is sent. */
   instance?: string | undefined;
+  /** Reads the target again (server.url may name a restarted gateway); absent when the URL was given. */
+  relocate?: (() => AdminTarget | undefined) | undefined;
 }
 
 export function locateGateway(options: { dataDir: string; url?: string | undefined; tokenFile?: string | undefined }): AdminTarget {
@@ -27,7 +29,16 @@ export function locateGateway(options: { dataDir: string; url?: string | undefin
   if (!existsSync(tokenFile)) {
     throw configError(`The admin token file ${tokenFile} does not exist; run \`mintgate init\` or pass --token-file.`);
   }
-  return { url: url!.replace(/\/$/, ""), token: readFileSync(tokenFile, "utf8").trim(), instance };
+  const relocate = options.url
+    ? undefined
+    : () => {
+        try {
+          return locateGateway(options);
+        } catch {
+          return undefined; // not running now: the caller's error stands
+        }
+      };
+  return { url: url!.replace(/\/$/, ""), token: readFileSync(tokenFile, "utf8").trim(), instance, relocate };
 }
 
 /**
@@ -62,13 +73,25 @@ function untrustedCertificateError(url: string, error: unknown): MintgateError {
 
 /** A typed client of /admin/api, used by the CLI and the TUI. */
 export class AdminClient {
-  constructor(private readonly target: AdminTarget) {}
+  constructor(private target: AdminTarget) {}
 
   get url(): string {
     return this.target.url;
   }
 
   private verified: Promise<void> | undefined;
+
+  /**
+   * The local gateway restarted (perhaps on another port, with port 0): follow
+   * what server.url says now. True when the target changed, so the caller retries once.
+   */
+  private followRestart(): boolean {
+    const next = this.target.relocate?.();
+    if (!next || (next.url === this.target.url && next.instance === this.target.instance)) return false;
+    this.target = next;
+    this.verified = undefined;
+    return true;
+  }
 
   /**
    * A gateway that crashed leaves server.url behind; another program may hold
@@ -88,13 +111,14 @@ export class AdminClient {
       .then((health) => {
         if (health.instance !== expected) {
           this.verified = undefined;
+          if (this.followRestart()) return this.verifyInstance();
           throw configError(`The gateway that wrote server.url is not the one answering at ${this.target.url} (it stopped or crashed); start \`mintgate serve\` again.`);
         }
       });
     return this.verified;
   }
 
-  private async request<T>(path: string, init: { method?: string; body?: unknown } = {}): Promise<T> {
+  private async request<T>(path: string, init: { method?: string; body?: unknown } = {}, retried = false): Promise<T> {
     await this.verifyInstance();
     let response: Response;
     try {
@@ -106,6 +130,7 @@ export class AdminClient {
       });
     } catch (error) {
       if (untrustedCertificate(error)) throw untrustedCertificateError(this.target.url, error);
+      if (!retried && this.followRestart()) return this.request<T>(path, init, true);
       throw new MintgateError("upstream_failed", `Cannot reach the gateway at ${this.target.url} (${(error as Error).message}); is \`mintgate serve\` running?`);
     }
     const body = (await response.json().catch(() => ({}))) as { message?: string };

@@ -39,3 +39,19 @@ export function breakLines(lines: string[], width: number): string[] {
   }
   return out;
 }
+
+/** Words wrapped into at most `max` lines of `width` (the last cut with …): for sentences that must be read whole. */
+export function wrapText(text: string, width: number, max = 3): string[] {
+  if (text.length <= width || max <= 1) return [fit(text, width)];
+  const lines: string[] = [];
+  let line = "";
+  for (const word of text.split(/\s+/)) {
+    if (line && (line + " " + word).length > width) {
+      lines.push(line);
+      line = "  " + word;
+    } else line = line ? `${line} ${word}` : word;
+  }
+  if (line) lines.push(line);
+  if (lines.length <= max) return lines.map((l) => fit(l, width));
+  return [...lines.slice(0, max - 1).map((l) => fit(l, width)), fit(lines.slice(max - 1).join(" "), width)];
+}

@@ -1,4 +1,11 @@
 import { useInput, type Key } from "ink";
+import { createContext, useContext } from "react";
+
+/**
+ * True while something above a screen has the keyboard (the help overlay):
+ * the screen stays mounted, with its state, but hears no keys.
+ */
+export const KeysPaused = createContext(false);
 
 /**
  * Ink's `useInput`, but a handler that is switched off stays subscribed and
@@ -9,7 +16,8 @@ import { useInput, type Key } from "ink";
  * handler of the latest render, so `isActive` here is always current.
  */
 export function useKeys(handler: (input: string, key: Key) => void, options: { isActive?: boolean } = {}): void {
-  const active = options.isActive ?? true;
+  const paused = useContext(KeysPaused);
+  const active = (options.isActive ?? true) && !paused;
   useInput((input, key) => {
     if (active) handler(input, key);
   });

@@ -6,7 +6,7 @@ import { Confirm } from "../components/Confirm.tsx";
 import { Form, type FormField } from "../components/Form.tsx";
 import { Spinner } from "../components/Spinner.tsx";
 import { Table } from "../components/Table.tsx";
-import { fit } from "../components/text.ts";
+import { fit, wrapText } from "../components/text.ts";
 import type { ScreenDefinition, ScreenProps } from "./types.ts";
 import { useKeys } from "../components/useKeys.ts";
 
@@ -91,22 +91,6 @@ export function editFields(provider: ProviderInfo): FormField[] {
     { name: "allowedDomains", label: "Allowed domains", placeholder: provider.kind === "google" ? "required" : "optional", validate: (v) => checkDomains(v, provider.kind === "google") },
     { name: "label", label: "Button label" },
   ];
-}
-
-/** Words wrapped into at most `max` lines of `width` (the last cut with …): for sentences that must be read whole. */
-export function wrapText(text: string, width: number, max = 3): string[] {
-  if (text.length <= width || max <= 1) return [fit(text, width)];
-  const lines: string[] = [];
-  let line = "";
-  for (const word of text.split(/\s+/)) {
-    if (line && (line + " " + word).length > width) {
-      lines.push(line);
-      line = "  " + word;
-    } else line = line ? `${line} ${word}` : word;
-  }
-  if (line) lines.push(line);
-  if (lines.length <= max) return lines.map((l) => fit(l, width));
-  return [...lines.slice(0, max - 1).map((l) => fit(l, width)), fit(lines.slice(max - 1).join(" "), width)];
 }
 
 /** The discovery report as lines: what was found, or why it failed. */
