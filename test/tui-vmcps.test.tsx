@@ -395,6 +395,23 @@ describe("Virtual MCPs screen", () => {
     unmount();
   });
 
+  test("access: everyone plus named people is refused rather than the names silently dropped", async () => {
+    const admin = new FakeAdmin();
+    admin.defs.set("sales", structuredClone(SALES));
+    const { lastFrame, stdin, unmount } = screen(admin);
+    await frameContaining(lastFrame, "Sales tools");
+    await press(stdin, ENTER);
+    await frameContaining(lastFrame, "access: everyone");
+    await press(stdin, "w");
+    await frameContaining(lastFrame, "Who may use sales");
+    await press(stdin, TAB);
+    await type(stdin, "ada@example.com");
+    await press(stdin, "\u0013");
+    await frameContaining(lastFrame, "✗ Everyone: yes admits everyone");
+    expect(admin.requests.some((r) => r.path === "/virtual-mcps/sales/policy")).toBe(false);
+    unmount();
+  });
+
   test("argument rules per tool from its input schema, with allow and deny lists", async () => {
     const admin = new FakeAdmin();
     admin.defs.set("sales", structuredClone(SALES));

@@ -297,7 +297,13 @@ export function VirtualMcpDetail(props: { client: AdminClient; slug: string; wid
   if (overlay?.kind === "access") {
     const access = (policy.access ?? {}) as { everyone?: boolean; users?: string[]; groups?: string[] };
     const fields: FormField[] = [
-      { name: "everyone", label: "Everyone", validate: yesNoProblem, hint: () => "yes: every signed-in person and token holder" },
+      {
+        name: "everyone",
+        label: "Everyone",
+        // Everyone already covers the names below, which would be dropped without a word: say so instead.
+        validate: (value, all) => yesNoProblem(value) ?? (/^y/i.test(value.trim()) && (all.users?.trim() || all.groups?.trim()) ? "yes admits everyone, so the users and groups would be dropped; clear them, or answer no." : undefined),
+        hint: () => "yes: every signed-in person and token holder",
+      },
       { name: "users", label: "Users", placeholder: "ada@example.com, …", validate: emailsProblem },
       { name: "groups", label: "Groups", placeholder: "engineering, …", hint: (_, all) => (accessFrom({ everyone: all.everyone ?? "", users: all.users ?? "", groups: all.groups ?? "" }) ? undefined : "nobody named: admins only") },
     ];
