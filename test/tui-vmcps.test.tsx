@@ -395,6 +395,23 @@ describe("Virtual MCPs screen", () => {
     unmount();
   });
 
+  test("back from curating one, the selection is on it again (not on the first, where d would delete another)", async () => {
+    const admin = new FakeAdmin();
+    admin.defs.set("alpha", { ...structuredClone(SALES), slug: "alpha", name: "Alpha tools" });
+    admin.defs.set("sales", structuredClone(SALES));
+    const { lastFrame, stdin, unmount } = screen(admin);
+    await frameContaining(lastFrame, "Sales tools");
+    await press(stdin, "j");
+    await press(stdin, ENTER);
+    await frameContaining(lastFrame, "sales · Sales tools");
+    await press(stdin, ESC);
+    await frameContaining(lastFrame, "n new");
+    await Bun.sleep(100);
+    await press(stdin, ENTER);
+    await frameContaining(lastFrame, "sales · Sales tools");
+    unmount();
+  });
+
   test("access: everyone plus named people is refused rather than the names silently dropped", async () => {
     const admin = new FakeAdmin();
     admin.defs.set("sales", structuredClone(SALES));

@@ -6,10 +6,22 @@ import { VirtualMcpList } from "./virtual-mcps/VirtualMcpList.tsx";
 /** The list of Virtual MCPs, and one of them opened for curating. */
 export function VirtualMcpsScreen(props: ScreenProps) {
   const [open, setOpen] = useState<string>();
+  const [last, setLast] = useState<string>();
   return open === undefined ? (
-    <VirtualMcpList client={props.client} width={props.width} height={props.height} setCapturing={props.setCapturing} onOpen={setOpen} />
+    <VirtualMcpList client={props.client} width={props.width} height={props.height} setCapturing={props.setCapturing} onOpen={setOpen} initialSlug={last} />
   ) : (
-    <VirtualMcpDetail key={open} client={props.client} slug={open} width={props.width} height={props.height} setCapturing={props.setCapturing} onBack={() => setOpen(undefined)} />
+    <VirtualMcpDetail
+      key={open}
+      client={props.client}
+      slug={open}
+      width={props.width}
+      height={props.height}
+      setCapturing={props.setCapturing}
+      onBack={() => {
+        setLast(open);
+        setOpen(undefined);
+      }}
+    />
   );
 }
 

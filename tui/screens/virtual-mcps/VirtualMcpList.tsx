@@ -24,7 +24,7 @@ export const BASIC_FIELDS: FormField[] = [
 type Overlay = { kind: "create" } | { kind: "edit"; item: VirtualMcpStatus } | { kind: "delete"; item: VirtualMcpStatus } | undefined;
 
 /** Every Virtual MCP, with create, edit, delete (confirmed) and Enter to curate one. */
-export function VirtualMcpList(props: { client: AdminClient; width: number; height: number; setCapturing: (c: boolean) => void; onOpen: (slug: string) => void }) {
+export function VirtualMcpList(props: { client: AdminClient; width: number; height: number; setCapturing: (c: boolean) => void; onOpen: (slug: string) => void; /** Selected once the list is in (the one just curated). */ initialSlug?: string | undefined }) {
   const { client, width } = props;
   const [selected, setSelected] = useState(0);
   const [overlay, setOverlay] = useState<Overlay>();
@@ -37,6 +37,14 @@ export function VirtualMcpList(props: { client: AdminClient; width: number; heig
   }, [overlay !== undefined]);
 
   const list = items ?? [];
+  // Back from curating one, the selection is on it again: a key pressed next (d deletes) must act on what the admin expects.
+  const [placed, setPlaced] = useState(props.initialSlug === undefined);
+  useEffect(() => {
+    if (placed || items === undefined) return;
+    setPlaced(true);
+    const index = items.findIndex((item) => item.slug === props.initialSlug);
+    if (index >= 0) setSelected(index);
+  }, [items, placed]);
   const current = list[Math.min(selected, list.length - 1)];
   useKeys(
     (input, key) => {
