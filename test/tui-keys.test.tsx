@@ -107,6 +107,38 @@ describe("TextField", () => {
   });
 });
 
+describe("TextField editing", () => {
+  test("the cursor moves with ← → Home End; typing inserts there; Backspace and Ctrl-W delete before it", async () => {
+    let value = "";
+    const Field = () => {
+      const [v, setV] = useState("https://mcp.example.com/mcp");
+      value = v;
+      return <TextField value={v} onChange={setV} focus width={60} />;
+    };
+    const { stdin, lastFrame, unmount } = render(<Field />);
+    const key = async (k: string) => {
+      stdin.write(k);
+      await Bun.sleep(15);
+    };
+    for (let i = 0; i < 4; i++) await key("\u001b[D"); // ← four times: before "/mcp"
+    await key("/v2");
+    expect(value).toBe("https://mcp.example.com/v2/mcp");
+    await key("\u0001"); // Ctrl-A: start
+    await key("\u001b[C"); // →
+    await key("\u007f"); // Backspace deletes the h
+    expect(value).toBe("ttps://mcp.example.com/v2/mcp");
+    await key("h");
+    await key("\u0005"); // Ctrl-E: end
+    await key("\u0017"); // Ctrl-W: the word before the cursor
+    expect(value).toBe("");
+    await key("abc def");
+    await key("\u0017");
+    expect(value).toBe("abc ");
+    expect(lastFrame()).toContain("abc");
+    unmount();
+  });
+});
+
 describe("formatTime", () => {
   test("a time within the last day shows as HH:MM:SS; a future one (an expiry) and an older one show their date", () => {
     const now = Date.now();
