@@ -307,6 +307,7 @@ describe("admin API input", () => {
     const added = await api("POST", "/sso-providers", { name: "corp", kind: "oidc", issuer: "https://login.example.com", clientId: "abc", clientSecret: "provider-secret-value" });
     expect(added.status).toBe(201);
     const secretName = added.json.clientSecretName as string;
+    expect(((await api("GET", "/secrets")).json as { name: string; usedBy: string[] }[]).find((s) => s.name === secretName)?.usedBy).toEqual(["sso:corp"]);
     const owned = await api("DELETE", `/secrets/${secretName}`);
     expect(owned.status).toBe(409);
     expect(owned.json.message).toContain('belongs to the sign-in provider "corp"');

@@ -218,6 +218,10 @@ describe("AdminClient", () => {
     } finally {
       await second.stop();
     }
+    // A URL without its scheme is a usage error that shows the fix.
+    const bare = await runMintgate(["status", "--url", "127.0.0.1:8080", "--data", dataDir]);
+    expect(bare.code).toBe(2);
+    expect(bare.stderr).toBe('mintgate: --url must be a full URL such as http://127.0.0.1:8080, not "127.0.0.1:8080".\n');
     // With the URL given explicitly there is nothing to follow: the error says the gateway is unreachable.
     const pinned = new AdminClient(locateGateway({ dataDir, url: firstUrl }));
     await expect(pinned.status()).rejects.toThrow("Cannot reach the gateway");

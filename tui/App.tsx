@@ -27,6 +27,9 @@ function footerText(screens: ScreenDefinition[], width: number): string {
   return fit(short, width);
 }
 
+const MIN_COLUMNS = 60;
+const MIN_ROWS = 16;
+
 export function App(props: { client: AdminClient; screens?: ScreenDefinition[] }) {
   const screens = props.screens ?? SCREENS;
   const { exit } = useApp();
@@ -52,6 +55,10 @@ export function App(props: { client: AdminClient; screens?: ScreenDefinition[] }
   const width = Math.max(20, columns - 2);
   const height = Math.max(5, rows - 4);
   const Screen = current.Component;
+  if (columns < MIN_COLUMNS || rows < MIN_ROWS) {
+    // Tables and forms would overlap: say so rather than draw garbage (the screen comes back when the terminal grows).
+    return <Text>{fit(`The terminal is ${columns}×${rows}; mintgate tui needs at least ${MIN_COLUMNS}×${MIN_ROWS}. Enlarge it, or q quits.`, Math.max(1, columns))}</Text>;
+  }
   return (
     <Box flexDirection="column" width={columns}>
       <Box paddingX={1}>

@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from "node:fs";
 import { dataPaths } from "../config/index.ts";
-import { configError, MintgateError, unauthorized, type ErrorKind } from "../errors/index.ts";
+import { configError, invalid, MintgateError, unauthorized, type ErrorKind } from "../errors/index.ts";
 import type { GatewayStatus, VirtualMcpStatus } from "../admin/index.ts";
 
 export type { GatewayStatus, VirtualMcpStatus };
@@ -18,6 +18,7 @@ export interface AdminTarget {
 export function locateGateway(options: { dataDir: string; url?: string | undefined; tokenFile?: string | undefined }): AdminTarget {
   const paths = dataPaths(options.dataDir);
   let url = options.url;
+  if (url !== undefined && !/^https?:\/\//i.test(url)) throw invalid(`--url must be a full URL such as http://${url.replace(/^\/+/, "")}, not "${url}".`);
   let instance: string | undefined;
   if (!url) {
     if (!existsSync(paths.serverUrl)) {

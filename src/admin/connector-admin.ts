@@ -6,7 +6,7 @@ import type { SecretInfo, SecretStore } from "../secrets/index.ts";
 import type { Store } from "../store/index.ts";
 import type { ApplyReport, GatewayConfigService } from "./gateway-config.ts";
 
-/** A secret as the admin API shows it: never its value; with the connectors that reference it. */
+/** A secret as the admin API shows it: never its value; with the connectors that reference it and the sign-in provider (sso:NAME) that owns it. */
 export interface SecretListing extends SecretInfo {
   usedBy: string[];
 }
@@ -89,8 +89,15 @@ export class ConnectorAdmin {
     return { name, kind: connector.definition.spec.kind, lines: connector.recentStderr() };
   }
 
+  /** Who uses each secret: connector names, and `sso:NAME` for a sign-in provider's own secrets (refused for deletion alike). */
   private references(): Map<string, string[]> {
-    return connectorSecretReferences(this.deps.store);
+    const users = connectorSecretReferences(this.deps.store);
+    const providers = this.deps.store.identityProviders.list();
+    for (const info of this.deps.secrets.list()) {
+      const provider = providers.find((p) => providerOwns(p, info.name));
+      if (provider) users.set(info.name, [...(users.get(info.name) ?? []), `sso:${provider.name}`]);
+    }
+    return users;
   }
 
   secrets(): SecretListing[] {
@@ -143,8 +150,13 @@ function connectorSecretReferences(store: Store): Map<string, string[]> {
 export function refuseToDeleteUsedSecret(store: Store, name: string): void {
   const connectors = connectorSecretReferences(store).get(name) ?? [];
   if (connectors.length > 0) throw conflict(`Secret "${name}" is used by connector ${connectors.map((c) => `"${c}"`).join(", ")}; remove the reference there first.`);
-  const provider = store.identityProviders.list().find((p) => p.clientSecretName === name || name.startsWith(`sso.${p.name}.`));
+  const provider = store.identityProviders.list().find((p) => providerOwns(p, name));
   if (provider) {
     throw conflict(`Secret "${name}" belongs to the sign-in provider "${provider.name}"; \`mintgate sso update ${provider.name} --rotate-secret\` replaces it and \`mintgate sso remove ${provider.name}\` deletes it.`);
   }
+}
+
+/** A sign-in provider's own secrets: its client secret and the refresh tokens it stores per person. */
+function providerOwns(provider: { name: string; clientSecretName: string }, secret: string): boolean {
+  return provider.clientSecretName === secret || secret.startsWith(`sso.${provider.name}.`);
 }

@@ -207,7 +207,7 @@ export function SsoScreen(props: ScreenProps) {
           });
           if (!mounted.current) return;
           setOverlay(undefined);
-          setNotice({ ok: true, text: `Added ${created.name}; register the callback URL below at the provider, then t tests it.` });
+          setNotice({ ok: true, text: `Added ${created.name}; register its callback URL (shown above) at the provider, then t tests it.` });
           await reload();
           setSelected(Math.max(0, (await client.get<ProviderInfo[]>("/sso-providers")).findIndex((p) => p.name === created.name)));
         }}

@@ -273,7 +273,7 @@ export function VirtualMcpDetail(props: { client: AdminClient; slug: string; wid
         name: "connector",
         label: "Connector",
         placeholder: available[0]?.name ?? "(none left to attach)",
-        hint: () => (available.length ? `available: ${available.map((c) => `${c.name} (${c.state}, ${c.tools} tools)`).join(", ")}` : "every connector is attached already"),
+        hint: () => (available.length ? `available: ${available.map((c) => `${c.name} (${c.state}, ${c.tools} tool${c.tools === 1 ? "" : "s"})`).join(", ")}` : "every connector is attached already"),
         validate: (v) => (attached.has(v) ? `"${v}" is attached already` : available.some((c) => c.name === v) ? undefined : `no connector "${v}"${available.length ? `; choose ${available.map((c) => c.name).join(", ")}` : ""}`),
       },
       {
