@@ -120,6 +120,15 @@ function screen(admin: FakeAdmin, width = 100, height = 28) {
   return { ...view, capturing };
 }
 
+/** The Virtual MCPs screen over a FakeAdmin holding "sales" (as SALES), once its row shows. */
+async function salesScreen() {
+  const admin = new FakeAdmin();
+  admin.defs.set("sales", structuredClone(SALES));
+  const rendered = screen(admin);
+  await frameContaining(rendered.lastFrame, "Sales tools");
+  return { admin, ...rendered };
+}
+
 describe("model", () => {
   test("the name budget counts the prefix, the separator and the name", () => {
     expect(nameBudget("demo", "echo")).toMatchObject({ exposed: "demo__echo", length: 10, text: "10/64 · 54 left · exposed demo__echo" });
@@ -235,10 +244,7 @@ describe("Virtual MCPs screen", () => {
   });
 
   test("space toggles a tool off and on (saved at once), with words not only colour", async () => {
-    const admin = new FakeAdmin();
-    admin.defs.set("sales", structuredClone(SALES));
-    const { lastFrame, stdin, unmount } = screen(admin);
-    await frameContaining(lastFrame, "Sales tools");
+    const { admin, lastFrame, stdin, unmount } = await salesScreen();
     await press(stdin, ENTER);
     await frameContaining(lastFrame, "demo__add");
     await press(stdin, DOWN, " ");
@@ -253,10 +259,7 @@ describe("Virtual MCPs screen", () => {
   });
 
   test("rename shows the 64-character budget as the name is typed and refuses an over-long one", async () => {
-    const admin = new FakeAdmin();
-    admin.defs.set("sales", structuredClone(SALES));
-    const { lastFrame, stdin, unmount } = screen(admin);
-    await frameContaining(lastFrame, "Sales tools");
+    const { admin, lastFrame, stdin, unmount } = await salesScreen();
     await press(stdin, ENTER);
     await frameContaining(lastFrame, "demo__echo");
     await press(stdin, "r");
@@ -282,10 +285,7 @@ describe("Virtual MCPs screen", () => {
   });
 
   test("a description override is saved and shown; empty removes it", async () => {
-    const admin = new FakeAdmin();
-    admin.defs.set("sales", structuredClone(SALES));
-    const { lastFrame, stdin, unmount } = screen(admin);
-    await frameContaining(lastFrame, "Sales tools");
+    const { admin, lastFrame, stdin, unmount } = await salesScreen();
     await press(stdin, ENTER);
     await frameContaining(lastFrame, "demo__echo");
     await press(stdin, "t");
@@ -298,10 +298,7 @@ describe("Virtual MCPs screen", () => {
   });
 
   test("a refused save shows the server's sentence in the form and keeps it open", async () => {
-    const admin = new FakeAdmin();
-    admin.defs.set("sales", structuredClone(SALES));
-    const { lastFrame, stdin, unmount } = screen(admin);
-    await frameContaining(lastFrame, "Sales tools");
+    const { admin, lastFrame, stdin, unmount } = await salesScreen();
     await press(stdin, ENTER);
     await frameContaining(lastFrame, "demo__echo");
     admin.refuse = 'request:1: "demo__say" is exposed twice in virtual MCP "sales": by demo tool "echo" (renamed) and by other tool "say"';
@@ -370,10 +367,7 @@ describe("Virtual MCPs screen", () => {
   });
 
   test("access rules: everyone, users and groups, validated before sending", async () => {
-    const admin = new FakeAdmin();
-    admin.defs.set("sales", structuredClone(SALES));
-    const { lastFrame, stdin, unmount } = screen(admin);
-    await frameContaining(lastFrame, "Sales tools");
+    const { admin, lastFrame, stdin, unmount } = await salesScreen();
     await press(stdin, ENTER);
     await frameContaining(lastFrame, "access: everyone");
     await press(stdin, "w");
@@ -413,10 +407,7 @@ describe("Virtual MCPs screen", () => {
   });
 
   test("access: everyone plus named people is refused rather than the names silently dropped", async () => {
-    const admin = new FakeAdmin();
-    admin.defs.set("sales", structuredClone(SALES));
-    const { lastFrame, stdin, unmount } = screen(admin);
-    await frameContaining(lastFrame, "Sales tools");
+    const { admin, lastFrame, stdin, unmount } = await salesScreen();
     await press(stdin, ENTER);
     await frameContaining(lastFrame, "access: everyone");
     await press(stdin, "w");
@@ -430,10 +421,7 @@ describe("Virtual MCPs screen", () => {
   });
 
   test("argument rules per tool from its input schema, with allow and deny lists", async () => {
-    const admin = new FakeAdmin();
-    admin.defs.set("sales", structuredClone(SALES));
-    const { lastFrame, stdin, unmount } = screen(admin);
-    await frameContaining(lastFrame, "Sales tools");
+    const { admin, lastFrame, stdin, unmount } = await salesScreen();
     await press(stdin, ENTER);
     await frameContaining(lastFrame, "demo__add");
     await press(stdin, DOWN, ENTER);
@@ -462,10 +450,7 @@ describe("Virtual MCPs screen", () => {
   });
 
   test("delete asks first; n keeps it, y deletes it", async () => {
-    const admin = new FakeAdmin();
-    admin.defs.set("sales", structuredClone(SALES));
-    const { lastFrame, stdin, unmount } = screen(admin);
-    await frameContaining(lastFrame, "Sales tools");
+    const { admin, lastFrame, stdin, unmount } = await salesScreen();
     await press(stdin, "d");
     await frameContaining(lastFrame, 'Delete virtual MCP "sales"? Its 2 connected session(s) lose it. [y/n]');
     await press(stdin, "n");
@@ -479,10 +464,7 @@ describe("Virtual MCPs screen", () => {
   });
 
   test("detaching a connector asks first", async () => {
-    const admin = new FakeAdmin();
-    admin.defs.set("sales", structuredClone(SALES));
-    const { lastFrame, stdin, unmount } = screen(admin);
-    await frameContaining(lastFrame, "Sales tools");
+    const { admin, lastFrame, stdin, unmount } = await salesScreen();
     await press(stdin, ENTER);
     await frameContaining(lastFrame, "demo__echo");
     await press(stdin, "x");
@@ -494,10 +476,7 @@ describe("Virtual MCPs screen", () => {
   });
 
   test("edit changes name, description and the new-tool policy", async () => {
-    const admin = new FakeAdmin();
-    admin.defs.set("sales", structuredClone(SALES));
-    const { lastFrame, stdin, unmount } = screen(admin);
-    await frameContaining(lastFrame, "Sales tools");
+    const { admin, lastFrame, stdin, unmount } = await salesScreen();
     await press(stdin, "e");
     await frameContaining(lastFrame, 'Edit virtual MCP "sales"');
     await press(stdin, TAB, TAB, "\u0015");
