@@ -436,15 +436,21 @@ virtualMcps:
       expect(upstream.sessionsOpened()).toBe(1);
       expect(upstream.refused()).toBe(0);
 
-      // A new value for the secret restarts the connector with it.
+      // A new value for the secret restarts the connector with it; its tools stay listed meanwhile (same server, same tools).
+      let listChanges = 0;
+      first.setNotificationHandler(ToolListChangedNotificationSchema, async () => {
+        listChanges++;
+      });
       const rotated = `rotated-${crypto.randomUUID()}`;
       upstream.requireToken(rotated);
       expect((await runMintgate(["secrets", "set", "upstream-token", "--data", dir], { stdin: rotated })).code).toBe(0);
       await waitFor("the connector to reconnect with the rotated secret", async () => {
+        expect(await toolNames(first)).toContain("shout");
         const result = await first.callTool({ name: "shout", arguments: { text: "rotated" } });
         return !result.isError && textOf(result) === "ROTATED";
       });
       expect(upstream.sessionsOpened()).toBe(2);
+      expect(listChanges).toBe(0);
 
       // The master key rotated by another process: the running gateway follows it.
       expect((await runMintgate(["secrets", "rotate-key", "--data", dir])).code).toBe(0);

@@ -74,7 +74,11 @@ export class Connector {
   constructor(
     readonly definition: ConnectorDefinition,
     private readonly deps: ConnectorDeps,
-  ) {}
+    /** The catalogue of the connector this one replaces, when it runs the same server: shown until its own is in. */
+    initialCatalogue?: Catalogue,
+  ) {
+    if (initialCatalogue) this.catalogue = initialCatalogue;
+  }
 
   get name(): string {
     return this.definition.name;

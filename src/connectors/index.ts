@@ -44,7 +44,10 @@ export class ConnectorPool {
     const existing = this.clients.get(key);
     if (existing && this.identities.get(existing) === identity) return existing;
     if (existing) await existing.retire();
-    const connector = new Connector(definition, this.deps);
+    // Only the credentials changed (a rotated secret): the same server comes back with the same tools, so clients keep
+    // seeing them while it restarts, rather than losing them and getting them back (two list_changed, tools gone meanwhile).
+    const sameServer = existing !== undefined && sameConnectorDefinition(existing.definition, definition);
+    const connector = new Connector(definition, this.deps, sameServer ? existing.catalogue : undefined);
     this.clients.set(key, connector);
     this.identities.set(connector, identity);
     // Connecting runs in the background: a slow upstream must not hold up the gateway.
