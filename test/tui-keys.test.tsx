@@ -5,6 +5,7 @@ import { useEffect, useState } from "react";
 import { Form } from "../tui/components/Form.tsx";
 import { TextField } from "../tui/components/TextField.tsx";
 import { formatTime } from "../tui/components/text.ts";
+import { Problem } from "../tui/components/Problem.tsx";
 import { useKeys } from "../tui/components/useKeys.ts";
 
 /**
@@ -146,5 +147,17 @@ describe("formatTime", () => {
     expect(formatTime(now + 30 * 86_400_000)).toBe(new Date(now + 30 * 86_400_000).toISOString().slice(0, 16).replace("T", " "));
     expect(formatTime(now + 60_000)).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d$/);
     expect(formatTime(now - 3 * 86_400_000)).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d$/);
+  });
+});
+
+describe("Problem", () => {
+  test("a long error is wrapped, so the advice at its end is on screen", () => {
+    const text = "✗ Cannot reach the gateway at http://127.0.0.1:25810 (Unable to connect); is `mintgate serve` running?";
+    const { lastFrame, unmount } = render(<Problem text={text} width={40} />);
+    const frame = lastFrame()!;
+    expect(frame.split("\n").length).toBeGreaterThan(1);
+    for (const line of frame.split("\n")) expect(line.length).toBeLessThanOrEqual(40);
+    expect(frame.replace(/\s+/g, " ")).toContain("is `mintgate serve` running?");
+    unmount();
   });
 });

@@ -11,6 +11,7 @@ import { Table, type Column } from "../components/Table.tsx";
 import { fit, formatTime } from "../components/text.ts";
 import type { ScreenDefinition, ScreenProps } from "./types.ts";
 import { useKeys } from "../components/useKeys.ts";
+import { Problem } from "../components/Problem.tsx";
 
 /** Everything the screen shows, loaded together from the admin API. */
 export interface PeopleData {
@@ -253,7 +254,7 @@ export function PeopleScreen(props: ScreenProps) {
       void reload();
     }} />;
   } else if (!data) {
-    body = loadError ? <Text color="red">{fit(`✗ ${loadError}`, width)}</Text> : <Spinner label="Loading people…" />;
+    body = loadError ? <Problem text={`✗ ${loadError}`} width={width} /> : <Spinner label="Loading people…" />;
   } else if (details && person) {
     body = <PersonDetails person={person} data={data} width={width} height={height - 4} />;
   } else if (tab === "people" && person && height - 5 - data.users.length >= 12) {
@@ -280,7 +281,7 @@ export function PeopleScreen(props: ScreenProps) {
     <Box flexDirection="column">
       {tabs}
       {body}
-      {busy ? <Spinner label={busy} /> : notice ? <Text color={notice.ok ? "green" : "red"}>{fit(`${notice.ok ? "✓" : "✗"} ${notice.text}`, width)}</Text> : loadError && data ? <Text color="red">{fit(`✗ ${loadError}`, width)}</Text> : null}
+      {busy ? <Spinner label={busy} /> : notice ? <Text color={notice.ok ? "green" : "red"}>{fit(`${notice.ok ? "✓" : "✗"} ${notice.text}`, width)}</Text> : loadError && data ? <Problem text={`✗ ${loadError}`} width={width} /> : null}
       {overlay ? null : <Text dimColor>{fit(`${hint[tab]} · Tab ${narrow ? "list" : "next list"} · ? help`, width)}</Text>}
     </Box>
   );

@@ -9,6 +9,7 @@ import { Table } from "../components/Table.tsx";
 import { fit, wrapText } from "../components/text.ts";
 import type { ScreenDefinition, ScreenProps } from "./types.ts";
 import { useKeys } from "../components/useKeys.ts";
+import { Problem } from "../components/Problem.tsx";
 
 export const KINDS: { kind: ProviderKind; title: string }[] = [
   { kind: "okta", title: "Okta" },
@@ -258,7 +259,7 @@ export function SsoScreen(props: ScreenProps) {
       />
     );
   } else if (!providers) {
-    body = loadError ? <Text color="red">{fit(`✗ ${loadError}`, width)}</Text> : <Spinner label="Loading sign-in providers…" />;
+    body = loadError ? <Problem text={`✗ ${loadError}`} width={width} /> : <Spinner label="Loading sign-in providers…" />;
   } else {
     const wide = width >= 120;
     const report = provider ? reports[provider.name] : undefined;
@@ -298,7 +299,7 @@ export function SsoScreen(props: ScreenProps) {
   return (
     <Box flexDirection="column">
       {body}
-      {busy ? <Spinner label={fit(busy, width - 2)} /> : notice ? <Text color={notice.ok ? "green" : "red"}>{fit(`${notice.ok ? "✓" : "✗"} ${notice.text}`, width)}</Text> : loadError && providers ? <Text color="red">{fit(`✗ ${loadError}`, width)}</Text> : null}
+      {busy ? <Spinner label={fit(busy, width - 2)} /> : notice ? <Text color={notice.ok ? "green" : "red"}>{fit(`${notice.ok ? "✓" : "✗"} ${notice.text}`, width)}</Text> : loadError && providers ? <Problem text={`✗ ${loadError}`} width={width} /> : null}
       {overlay ? null : <Text dimColor>{fit("n add · e/Enter edit · t test discovery · x remove · ↑↓ select · ? help", width)}</Text>}
     </Box>
   );

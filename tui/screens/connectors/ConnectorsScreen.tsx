@@ -11,6 +11,7 @@ import { ConnectorForm } from "./ConnectorForm.tsx";
 import { bodyOf, draftOf, emptyDraft, stateLabel, type ConnectorStatus, type ProbeResult, type SecretListing } from "./model.ts";
 import { TestResult } from "./TestResult.tsx";
 import { useKeys } from "../../components/useKeys.ts";
+import { Problem } from "../../components/Problem.tsx";
 
 const REFRESH_MS = 2000;
 /** Under the admin client's 10 s request limit. */
@@ -128,7 +129,7 @@ export function ConnectorsScreen(props: ScreenProps) {
   return (
     <Box flexDirection="column">
       <Text bold>{fit(`Connectors${connectors ? ` (${connectors.length})` : ""}`, width)}</Text>
-      {loadError ? <Text color="red">{fit(`✗ ${loadError}`, width)}</Text> : null}
+      {loadError ? <Problem text={`✗ ${loadError}`} width={width} /> : null}
       {!connectors && !loadError ? <Spinner label="Loading connectors…" /> : null}
       {connectors ? (
         <Table columns={columns} rows={rows} width={width} height={mode.kind === "test" ? Math.min(tableHeight, 4) : tableHeight} selected={selected} colorOf={(i) => stateLabel(connectors[i]!.state).color} empty="No connectors yet; n adds one." />
@@ -190,7 +191,7 @@ function ConnectorDetails(props: { client: AdminClient; name: string; connector:
       ) : (
         <Text color="red">{fit("✗ this connector is gone", width)}</Text>
       )}
-      {error ? <Text color="red">{fit(`✗ ${error}`, width)}</Text> : null}
+      {error ? <Problem text={`✗ ${error}`} width={width} /> : null}
       <Text dimColor>{fit(connector && connector.kind !== "stdio" ? "Only stdio connectors have stderr." : `Last stderr lines (${total}, oldest first; secret values shown as [secret:NAME]):`, width)}</Text>
       {!lines && !error ? <Spinner label="Loading…" /> : null}
       {lines?.slice(from, from + room).map((line, i) => (

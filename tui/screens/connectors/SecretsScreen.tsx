@@ -9,6 +9,7 @@ import { fit, formatTime } from "../../components/text.ts";
 import type { ScreenDefinition, ScreenProps } from "../types.ts";
 import type { SecretListing } from "./model.ts";
 import { useKeys } from "../../components/useKeys.ts";
+import { Problem } from "../../components/Problem.tsx";
 
 const SECRET_NAME = /^[A-Za-z][A-Za-z0-9_.-]{0,127}$/;
 
@@ -80,7 +81,7 @@ export function SecretsScreen(props: ScreenProps) {
   return (
     <Box flexDirection="column">
       <Text bold>{fit(`Secrets${secrets ? ` (${secrets.length})` : ""} · values are never shown`, width)}</Text>
-      {loadError ? <Text color="red">{fit(`✗ ${loadError}`, width)}</Text> : null}
+      {loadError ? <Problem text={`✗ ${loadError}`} width={width} /> : null}
       {!secrets && !loadError ? <Spinner label="Loading secrets…" /> : null}
       {secrets ? <Table columns={columns} rows={rows} width={width} height={Math.max(1, height - 6)} selected={selected} empty="No secrets yet; n adds one." /> : null}
       {mode.kind === "delete" ? (

@@ -37,6 +37,7 @@ import {
 } from "./model.ts";
 import { BASIC_FIELDS } from "./VirtualMcpList.tsx";
 import { useKeys } from "../../components/useKeys.ts";
+import { Problem } from "../../components/Problem.tsx";
 
 const REFRESH_MS = 3000;
 
@@ -215,7 +216,7 @@ export function VirtualMcpDetail(props: { client: AdminClient; slug: string; wid
   if (error && !status) {
     return (
       <Box flexDirection="column">
-        <Text color="red">{fit(`✗ ${error}`, width)}</Text>
+        <Problem text={`✗ ${error}`} width={width} />
         <Text dimColor>Esc back</Text>
       </Box>
     );

@@ -9,6 +9,7 @@ import { Table } from "../../components/Table.tsx";
 import { fit } from "../../components/text.ts";
 import { accessSummary, slugProblem, type VirtualMcpFileEntry, type VirtualMcpStatus } from "./model.ts";
 import { useKeys } from "../../components/useKeys.ts";
+import { Problem } from "../../components/Problem.tsx";
 
 const REFRESH_MS = 3000;
 
@@ -119,7 +120,7 @@ export function VirtualMcpList(props: { client: AdminClient; width: number; heig
   const shown = wide ? rows : rows.map((r) => [r[0]!, r[1]!, r[3]!, r[4]!, r[5]!]);
   return (
     <Box flexDirection="column">
-      {error ? <Text color="red">{fit(`✗ ${error}`, width)}</Text> : null}
+      {error ? <Problem text={`✗ ${error}`} width={width} /> : null}
       {items === undefined && !error ? <Spinner label="Loading virtual MCPs…" /> : null}
       {items ? <Table columns={columns} rows={shown} width={width} height={Math.max(1, props.height - 5)} selected={Math.min(selected, list.length - 1)} empty="No virtual MCPs yet: press n to create one." /> : null}
       {overlay?.kind === "delete" ? (
