@@ -296,6 +296,16 @@ ${dynamicConnector("dyn", toolsFile, join(dir, "pid"))}virtualMcps:
     const current = (await s.admin<{ pending: { name: string; hash: string; description: string }[] }>("/virtual-mcps/guarded")).pending.find((p) => p.name === "d__alpha")!;
     expect(current.description).toBe("second version, now with exfiltration");
     expect((await approve({ tool: "d__alpha", hash: current.hash })).status).toBe(200);
+
+    // The rest at once: --all approves every waiting tool as shown now, one line each.
+    const neither = await runMintgate(["approve", "guarded", "--data", s.dir]);
+    expect(neither.code).toBe(2);
+    expect(neither.stderr).toContain("or give --all");
+    const all = await runMintgate(["approve", "guarded", "--all", "--json", "--data", s.dir]);
+    expect(all.code, all.stderr).toBe(0);
+    expect((JSON.parse(all.stdout) as { tool: string }[]).map((a) => a.tool).sort()).toEqual(["beta", "slow"]);
+    await waitFor("every tool listed", async () => (await toolNames(client)).length === 3);
+    expect((await runMintgate(["approve", "guarded", "--all", "--data", s.dir])).stderr).toContain("No tool is waiting for approval");
     await s.gateway.stop();
   });
 });

@@ -52,11 +52,12 @@ function describeParseError(error: Error & { code?: string }): string {
   return error.message.split("\n")[0]!.replace(/\.$/, "");
 }
 
-/** Exactly the declared positionals, or a usage error naming what is expected. */
+/** The declared positionals (a name ending in ? may be left out), or a usage error naming what is expected. */
 function checkPositionals(command: Command, positionals: string[]): void {
   const names = command.args ?? [];
-  if (positionals.length !== names.length) {
-    const expected = names.length === 0 ? "no arguments" : names.map((n) => `<${n}>`).join(" ");
+  const required = names.filter((n) => !n.endsWith("?")).length;
+  if (positionals.length < required || positionals.length > names.length) {
+    const expected = names.length === 0 ? "no arguments" : names.map((n) => (n.endsWith("?") ? `[${n.slice(0, -1)}]` : `<${n}>`)).join(" ");
     const got = positionals.length === 0 ? "none" : positionals.map((p) => `"${p}"`).join(" ");
     throw invalid(`\`mintgate ${command.name}\` takes ${expected}, got ${got}; usage: ${command.usage}`);
   }
