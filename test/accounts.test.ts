@@ -4,8 +4,12 @@ import { join } from "node:path";
 import { SignInThrottled, UserDirectory } from "../src/auth/accounts/index.ts";
 import { loadSettings } from "../src/config/index.ts";
 import { openDataDir, type DataDir } from "../src/runtime/index.ts";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { ScriptedBrowser } from "./fixtures/browser.ts";
+import { localSignIn, MemoryOAuthProvider } from "./fixtures/oauth-client.ts";
 import { startOidcIdp, stopAllIdps } from "./fixtures/oidc-idp.ts";
-import { runMintgate, startGateway, tempDir } from "./harness.ts";
+import { configuredDataDir, DEMO_CONFIG, runMintgate, startGateway, tempDir } from "./harness.ts";
 
 const opened: DataDir[] = [];
 afterAll(async () => {
@@ -96,6 +100,26 @@ describe("UserDirectory", () => {
     expect(() => users.removeGroup(first.id, "b")).toThrow(/through the provider okta/);
     users.disable(first.id);
     expect(() => users.upsertFromProvider({ provider: "okta", subject: "00u1", email: "pat.new@example.com", groups: [] })).toThrow(/disabled/);
+  });
+});
+
+describe("the sign-in page", () => {
+  test("guesses sent all at once get no more tries than one after another: 5 are checked, the rest are told to wait", async () => {
+    const dataDir = await configuredDataDir(DEMO_CONFIG, { label: "mintgate-guesses", people: [{ email: "ann@example.com", password: PASSWORD }] });
+    const gateway = await startGateway({ dataDir });
+    const redirect = "http://127.0.0.1:9/callback";
+    const provider = new MemoryOAuthProvider(redirect);
+    await new Client({ name: "guesser", version: "1" }).connect(new StreamableHTTPClientTransport(new URL(`${gateway.url}/mcp/demo`), { authProvider: provider })).catch(() => undefined);
+    const browser = new ScriptedBrowser();
+    const stopAt = (url: URL) => url.href.startsWith(redirect);
+    const page = await browser.open(provider.authorizationUrl!, { stopAt });
+    const answers = await Promise.all(Array.from({ length: 30 }, (_, i) => localSignIn(browser, "ann@example.com", `guess number ${i}`)(page, stopAt)));
+    const alerts = answers.map((answer) => answer.html.match(/role="alert">([^<]*)</)?.[1] ?? `(no alert, status ${answer.status})`);
+    expect(alerts.filter((alert) => alert === "The email or password is not right.")).toHaveLength(5);
+    expect(alerts.filter((alert) => alert.startsWith("Too many failed sign-ins for this account; try again in "))).toHaveLength(25);
+    const events = (await (await fetch(`${gateway.url}/admin/api/auth-events?type=sign_in&limit=100`, { headers: { authorization: `Bearer ${gateway.adminToken()}` } })).json()) as { reason: string | null }[];
+    expect(events.filter((e) => e.reason === "wrong password")).toHaveLength(5);
+    await gateway.stop();
   });
 });
 

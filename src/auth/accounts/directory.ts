@@ -93,7 +93,7 @@ const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOStrin
 
 function minutesFromNow(at: number, now: number): string {
   const seconds = Math.max(1, Math.ceil((at - now) / 1000));
-  return seconds < 90 ? `${seconds} seconds` : `${Math.ceil(seconds / 60)} minutes`;
+  return seconds === 1 ? "1 second" : seconds < 90 ? `${seconds} seconds` : `${Math.ceil(seconds / 60)} minutes`;
 }
 
 /**
@@ -265,6 +265,15 @@ export class UserDirectory {
     return this.dummyHash;
   }
 
+  /** Whether `password` matches `hash`; with no hash (unknown account) or a password too long, false after the same work. */
+  private async passwordMatches(password: string, hash: string | null): Promise<boolean> {
+    if (hash === null || password.length > MAX_PASSWORD_LENGTH) {
+      await Bun.password.verify(password.slice(0, MAX_PASSWORD_LENGTH), await this.hashOfNobody());
+      return false;
+    }
+    return Bun.password.verify(password, hash);
+  }
+
   /**
    * Checks a local account's password. Refused with one sentence; the
    * same one for an unknown email and a wrong password, after the same work.
@@ -285,16 +294,20 @@ export class UserDirectory {
     }
     const identity = key.length <= 320 ? this.store.users.findIdentity(LOCAL, key) : undefined;
     const row = identity ? this.store.users.get(identity.userId) : undefined;
-    if (!row || row.passwordHash === null || password.length > MAX_PASSWORD_LENGTH) {
-      await Bun.password.verify(password.slice(0, MAX_PASSWORD_LENGTH), await this.hashOfNobody());
-      this.accountThrottle.fail(key);
-      this.ipThrottle.fail(ipKey);
-      throw refuse(row ? "no password set" : "unknown account", WRONG_CREDENTIALS, row?.id);
+    // While the (slow) check runs, this attempt counts against the lockout: guesses sent at once cannot all get past it.
+    this.accountThrottle.checkingStarted(key);
+    this.ipThrottle.checkingStarted(ipKey);
+    let right: boolean;
+    try {
+      right = await this.passwordMatches(password, row?.passwordHash ?? null);
+    } finally {
+      this.accountThrottle.checked(key);
+      this.ipThrottle.checked(ipKey);
     }
-    if (!(await Bun.password.verify(password, row.passwordHash))) {
+    if (!row || !right) {
       this.accountThrottle.fail(key);
       this.ipThrottle.fail(ipKey);
-      throw refuse("wrong password", WRONG_CREDENTIALS, row.id);
+      throw refuse(!row ? "unknown account" : row.passwordHash === null ? "no password set" : "wrong password", WRONG_CREDENTIALS, row?.id);
     }
     // Only after the password is right: a guesser learns nothing about disabled accounts.
     if (row.disabledAt !== null) throw refuse("account disabled", "This account is disabled; ask an administrator of this mintgate.", row.id);
