@@ -28,6 +28,7 @@ beforeAll(async () => {
     users: [
       { sub: "okta-00u1", email: "dana@acme.example", name: "Dana", groups: ["engineering", "oncall"], password: "idp password" },
       { sub: "okta-00u2", email: "eve@other.example", name: "Eve", groups: [], password: "idp password" },
+      { sub: "okta-00u3", email: "finn@acme.example", name: "Finn", password: "idp password", refusal: "User is not assigned to the client application." },
     ],
     clients: [{ client_id: "mintgate-acme", client_secret: IDP_SECRET, redirect_uris: [`${base}/sso/callback/acme`] }],
   });
@@ -120,5 +121,18 @@ describe("sign-in through an OIDC provider", () => {
     expect(result.html).toContain("other.example");
     const events = (await (await fetch(`${gateway.url}/admin/api/auth-events?type=sign_in`, { headers: { authorization: `Bearer ${gateway.adminToken()}` } })).json()) as { outcome: string; reason: string | null; provider: string | null }[];
     expect(events.some((e) => e.outcome === "refused" && e.provider === "acme" && (e.reason ?? "").includes("other.example"))).toBe(true);
+  });
+
+  test("the provider refusing the person (not assigned to the app) shows its reason and what to do, and is in the sign-in record", async () => {
+    const provider = new MemoryOAuthProvider(REDIRECT);
+    await new Client({ name: "sso-test", version: "1" }).connect(new StreamableHTTPClientTransport(new URL(`${gateway.url}/mcp/eng`), { authProvider: provider })).catch(() => undefined);
+    const browser = new ScriptedBrowser();
+    const stopAt = (u: URL) => u.href.startsWith(REDIRECT);
+    const result = await providerSignIn(browser, "finn@acme.example")(await browser.open(provider.authorizationUrl!, { stopAt }), stopAt);
+    expect(result.stopped).toBe(false);
+    expect(result.status).toBe(401);
+    expect(result.html).toContain("did not sign you in (access_denied: User is not assigned to the client application.); if you should have access, ask your administrator");
+    const events = (await (await fetch(`${gateway.url}/admin/api/auth-events?type=sign_in`, { headers: { authorization: `Bearer ${gateway.adminToken()}` } })).json()) as { outcome: string; reason: string | null; provider: string | null }[];
+    expect(events.some((e) => e.outcome === "refused" && e.provider === "acme" && e.reason === "provider error: access_denied: User is not assigned to the client application.")).toBe(true);
   });
 });

@@ -221,10 +221,6 @@ export function authRoutes(deps: AuthRouteDeps) {
       if (!waiting || waiting.provider !== params.provider) {
         return errorPage(400, "Sign-in expired", "This sign-in answer does not belong to a sign-in started in this browser in the last 10 minutes.");
       }
-      const providerError = url.searchParams.get("error");
-      if (providerError) {
-        return errorPage(401, "Sign-in refused", `The identity provider refused the sign-in: ${url.searchParams.get("error_description") ?? providerError}.`);
-      }
       // Rebuilt on the public origin: the provider redirected to exactly this URL, whatever address we listen on.
       const callbackUrl = new URL(urls.ssoCallback(params.provider) + url.search);
       let person: SignedInPerson;

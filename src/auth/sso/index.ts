@@ -490,6 +490,15 @@ export class SsoService {
       return refuse("no matching sign-in in progress", "This sign-in was not started here or was already used; start again from the sign-in page.");
     }
     if (this.now() - pending.createdAt > PENDING_LIFETIME_MS) return refuse("sign-in took too long", "The sign-in took too long; start again from the sign-in page.");
+    // The provider's own refusal (a person not assigned to the app, a cancelled sign-in) needs no discovery to be recorded.
+    const providerError = callbackRequestUrl.searchParams.get("error");
+    if (providerError) {
+      const description = callbackRequestUrl.searchParams.get("error_description")?.slice(0, 300);
+      return refuse(
+        `provider error: ${providerError}${description ? `: ${description}` : ""}`.slice(0, 400),
+        `${this.info(this.row(name)).label} did not sign you in (${providerError}${description ? `: ${description}` : ""}); if you should have access, ask your administrator, then start again from the sign-in page.`,
+      );
+    }
     let resolved: Resolved;
     try {
       resolved = await this.resolve(name);
@@ -500,11 +509,6 @@ export class SsoService {
     // The code was issued for the public callback URL; the request may have arrived on another address.
     const current = new URL(this.callbackUrl(name));
     current.search = callbackRequestUrl.search;
-    const providerError = current.searchParams.get("error");
-    if (providerError) {
-      const description = current.searchParams.get("error_description")?.slice(0, 300);
-      return refuse(`provider error: ${providerError}`, `${this.info(row).label} did not sign you in (${providerError}${description ? `: ${description}` : ""}).`);
-    }
     if (current.searchParams.get("state") !== pending.state) return refuse("state mismatch", "This sign-in response does not belong to the sign-in you started; start again from the sign-in page.");
     let tokens: Awaited<ReturnType<typeof oidc.authorizationCodeGrant>>;
     try {
