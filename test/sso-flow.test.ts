@@ -29,6 +29,7 @@ beforeAll(async () => {
       { sub: "okta-00u1", email: "dana@acme.example", name: "Dana", groups: ["engineering", "oncall"], password: "idp password" },
       { sub: "okta-00u2", email: "eve@other.example", name: "Eve", groups: [], password: "idp password" },
       { sub: "okta-00u3", email: "finn@acme.example", name: "Finn", password: "idp password", refusal: "User is not assigned to the client application." },
+      { sub: "okta-00u4", email: "gil@acme.example", name: "Gil", groups: ["engineering"], password: "idp password" },
     ],
     clients: [{ client_id: "mintgate-acme", client_secret: IDP_SECRET, redirect_uris: [`${base}/sso/callback/acme`] }],
   });
@@ -134,5 +135,32 @@ describe("sign-in through an OIDC provider", () => {
     expect(result.html).toContain("did not sign you in (access_denied: User is not assigned to the client application.); if you should have access, ask your administrator");
     const events = (await (await fetch(`${gateway.url}/admin/api/auth-events?type=sign_in`, { headers: { authorization: `Bearer ${gateway.adminToken()}` } })).json()) as { outcome: string; reason: string | null; provider: string | null }[];
     expect(events.some((e) => e.outcome === "refused" && e.provider === "acme" && e.reason === "provider error: access_denied: User is not assigned to the client application.")).toBe(true);
+  });
+});
+
+// Last in this file: it uses up this address's sign-in allowance for a minute.
+describe("flooding /sso/start", () => {
+  test("one address cannot start more than 120 sign-ins a minute at the provider, so it cannot push out a sign-in in progress", async () => {
+    const person = new ScriptedBrowser();
+    const stopAt = (u: URL) => u.pathname.startsWith("/sso/callback/");
+    const atIdp = await person.open(`${gateway.url}/sso/start/acme`, { stopAt });
+    expect(atIdp.url.origin).toBe(idp.issuer);
+    // Each start holds a pending sign-in in memory (at most 20,000, the oldest pushed out first).
+    const statuses: number[] = [];
+    for (let i = 0; i < 125; i++) {
+      const response = await fetch(`${gateway.url}/sso/start/acme`, { redirect: "manual" });
+      statuses.push(response.status);
+      await response.text();
+    }
+    const firstRefused = statuses.indexOf(429);
+    expect(firstRefused).toBeGreaterThan(0);
+    expect(firstRefused).toBeLessThanOrEqual(120);
+    expect(statuses.slice(firstRefused).every((s) => s === 429)).toBe(true);
+    const last = await fetch(`${gateway.url}/sso/start/acme`, { redirect: "manual" });
+    expect(Number(last.headers.get("retry-after"))).toBeGreaterThan(0);
+    expect(await last.text()).toContain("Too many sign-ins were started from this address");
+    const back = await person.submit(atIdp, { button: "Sign in" }, { login: "gil@acme.example", password: "idp password" });
+    expect(back.status).toBe(200);
+    expect(back.html).toContain("You are signed in as <strong>gil@acme.example</strong>");
   });
 });

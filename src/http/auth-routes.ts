@@ -63,7 +63,7 @@ const redirect = (location: string, headers: Record<string, string> = {}) =>
  * then /token and /revoke. Each route checks its input and calls one service.
  */
 /** Sign-ins started per client address per minute: far above what people click, far below filling the pending map. */
-const AUTHORIZE_LIMIT = { max: 120, windowMs: 60_000 };
+const SIGN_IN_START_LIMIT = { max: 120, windowMs: 60_000 };
 
 export function authRoutes(deps: AuthRouteDeps) {
   const { urls, authorization, grants, flows, signIn } = deps;
@@ -135,17 +135,24 @@ export function authRoutes(deps: AuthRouteDeps) {
   };
 
   const oauthJson = (body: unknown) => Response.json(body, { headers: { "cache-control": "no-store", pragma: "no-cache" } });
-  /** Each /authorize holds a pending sign-in in memory (at most 20,000): one address must not push everyone else's out. */
-  const authorizeLimit = new WindowLimiter(AUTHORIZE_LIMIT);
+  /**
+   * Each /authorize and each /sso/start holds a pending sign-in in memory (at most 20,000 of each):
+   * one address must not push everyone else's out. Both share one budget per address.
+   */
+  const startLimit = new WindowLimiter(SIGN_IN_START_LIMIT);
+  /** The page refusing one more sign-in from this address, or undefined while it is within the limit. */
+  const tooManyStarts = (request: Request): Response | undefined => {
+    const retryAfter = startLimit.hit(clientAddressOf(request) ?? "unknown");
+    if (retryAfter === undefined) return undefined;
+    const page = errorPage(429, "Too many sign-ins", `Too many sign-ins were started from this address; try again in ${retryAfter} s.`);
+    page.headers.set("retry-after", String(retryAfter));
+    return page;
+  };
 
   return new Elysia()
     .get("/authorize", async ({ request }) => {
-      const retryAfter = authorizeLimit.hit(clientAddressOf(request) ?? "unknown");
-      if (retryAfter !== undefined) {
-        const page = errorPage(429, "Too many sign-ins", `Too many sign-ins were started from this address; try again in ${retryAfter} s.`);
-        page.headers.set("retry-after", String(retryAfter));
-        return page;
-      }
+      const refused = tooManyStarts(request);
+      if (refused) return refused;
       let checked: AuthorizationRequest;
       try {
         checked = await authorization.checkAuthorizationRequest(new URL(request.url).searchParams);
@@ -199,6 +206,8 @@ export function authRoutes(deps: AuthRouteDeps) {
       { parse: "none" },
     )
     .get("/sso/start/:provider", async ({ params, request }) => {
+      const refused = tooManyStarts(request);
+      if (refused) return refused;
       const flow = new URL(request.url).searchParams.get("flow") ?? undefined;
       if (flow !== undefined && !flows.flow(flow, browserOf(request))) return expiredFlow();
       let started: { url: string; pending: unknown };
