@@ -12,6 +12,7 @@ import { UnauthorizedError } from "@modelcontextprotocol/sdk/client/auth.js";
 import { configuredDataDir, freePort, runMintgate, startGateway, type RunningGateway } from "./harness.ts";
 import { ScriptedBrowser } from "./fixtures/browser.ts";
 import { approveInBrowser, MemoryOAuthProvider } from "./fixtures/oauth-client.ts";
+import { decodeJwt, generateKeyPair, SignJWT } from "jose";
 import { startOidcIdp, stopAllIdps, type OidcIdp } from "./fixtures/oidc-idp.ts";
 
 const REDIRECT = "http://127.0.0.1:9/callback";
@@ -122,6 +123,29 @@ describe("sign-in through an OIDC provider", () => {
     expect(result.html).toContain("other.example");
     const events = (await (await fetch(`${gateway.url}/admin/api/auth-events?type=sign_in`, { headers: { authorization: `Bearer ${gateway.adminToken()}` } })).json()) as { outcome: string; reason: string | null; provider: string | null }[];
     expect(events.some((e) => e.outcome === "refused" && e.provider === "acme" && (e.reason ?? "").includes("other.example"))).toBe(true);
+  });
+
+  test("an ID token that the provider's keys did not sign is refused, whatever it claims", async () => {
+    // The token endpoint answers with the claims it issued plus a group, signed with a key that is not in the provider's JWKS.
+    const strangerKey = (await generateKeyPair("RS256")).privateKey;
+    const forging = await startOidcIdp({
+      users: [{ sub: "okta-00u9", email: "hal@acme.example", name: "Hal", groups: ["engineering"], password: "idp password" }],
+      clients: [{ client_id: "mintgate-forged", client_secret: IDP_SECRET, redirect_uris: [`${gateway.url}/sso/callback/forged`] }],
+      rewriteIdToken: async (idToken) => new SignJWT({ ...decodeJwt(idToken), groups: ["engineering", "admins"] }).setProtectedHeader({ alg: "RS256", kid: "test-idp-1" }).sign(strangerKey),
+    });
+    const admin = { authorization: `Bearer ${gateway.adminToken()}`, "content-type": "application/json" };
+    const added = await fetch(`${gateway.url}/admin/api/sso-providers`, { method: "POST", headers: admin, body: JSON.stringify({ name: "forged", kind: "oidc", issuer: forging.issuer, clientId: "mintgate-forged", clientSecret: IDP_SECRET }) });
+    expect(added.status).toBe(201);
+    const browser = new ScriptedBrowser();
+    const atIdp = await browser.open(`${gateway.url}/sso/start/forged`);
+    expect(atIdp.url.origin).toBe(forging.issuer);
+    const result = await browser.submit(atIdp, { button: "Sign in" }, { login: "hal@acme.example", password: "idp password" });
+    expect(result.status).toBe(401);
+    expect(result.html).toContain("could not be verified");
+    const people = (await (await fetch(`${gateway.url}/admin/api/users`, { headers: admin })).json()) as { email: string }[];
+    expect(people.map((p) => p.email)).not.toContain("hal@acme.example");
+    const events = (await (await fetch(`${gateway.url}/admin/api/auth-events?type=sign_in`, { headers: admin })).json()) as { outcome: string; reason: string | null; provider: string | null }[];
+    expect(events.some((e) => e.outcome === "refused" && e.provider === "forged" && (e.reason ?? "").startsWith("code exchange or ID token check failed"))).toBe(true);
   });
 
   test("the provider refusing the person (not assigned to the app) shows its reason and what to do, and is in the sign-in record", async () => {

@@ -435,6 +435,8 @@ export class SsoService {
     const auth = methods && !methods.includes("client_secret_basic") && methods.includes("client_secret_post") ? oidc.ClientSecretPost(secret) : oidc.ClientSecretBasic(secret);
     const config = new oidc.Configuration(server, row.clientId, { client_secret: secret }, auth);
     if (insecure) oidc.allowInsecureRequests(config);
+    // openid-client checks iss, aud, exp and nonce, but an ID token's signature only when asked (at sign-in and refresh).
+    oidc.enableNonRepudiationChecks(config);
     config.timeout = this.timeoutSeconds;
     return config;
   }
