@@ -31,6 +31,7 @@ beforeAll(async () => {
       { sub: "okta-00u2", email: "eve@other.example", name: "Eve", groups: [], password: "idp password" },
       { sub: "okta-00u3", email: "finn@acme.example", name: "Finn", password: "idp password", refusal: "User is not assigned to the client application." },
       { sub: "okta-00u4", email: "gil@acme.example", name: "Gil", groups: ["engineering"], password: "idp password" },
+      { sub: "okta-00u5", email: "ivy@acme.example", name: "Ivy", password: "idp password", claims: { email_verified: "false" } },
     ],
     clients: [{ client_id: "mintgate-acme", client_secret: IDP_SECRET, redirect_uris: [`${base}/sso/callback/acme`] }],
   });
@@ -123,6 +124,14 @@ describe("sign-in through an OIDC provider", () => {
     expect(result.html).toContain("other.example");
     const events = (await (await fetch(`${gateway.url}/admin/api/auth-events?type=sign_in`, { headers: { authorization: `Bearer ${gateway.adminToken()}` } })).json()) as { outcome: string; reason: string | null; provider: string | null }[];
     expect(events.some((e) => e.outcome === "refused" && e.provider === "acme" && (e.reason ?? "").includes("other.example"))).toBe(true);
+  });
+
+  test("an email the provider says is not verified, as the string \"false\", is refused", async () => {
+    const browser = new ScriptedBrowser();
+    const atIdp = await browser.open(`${gateway.url}/sso/start/acme`);
+    const result = await browser.submit(atIdp, { button: "Sign in" }, { login: "ivy@acme.example", password: "idp password" });
+    expect(result.status).toBe(401);
+    expect(result.html).toContain("your email address ivy@acme.example is not verified");
   });
 
   test("an ID token that the provider's keys did not sign is refused, whatever it claims", async () => {

@@ -559,7 +559,8 @@ export class SsoService {
     if (!subject) return { refused: "no sub claim", message: `${label} sent no subject for you.` };
     let email = (str("email") ?? (row.kind === "entra" ? (str("preferred_username") ?? str("upn")) : undefined))?.toLowerCase();
     if (!email || !/^[^\s@]+@[^\s@]+$/.test(email)) return { refused: "no email claim", message: `${label} did not share your email address with mintgate; ask your administrator to release the email claim.` };
-    if (claims.email_verified === false || (row.kind === "google" && claims.email_verified !== true)) {
+    // Some providers send the flag as a string ("false"), which is not a boolean false but means the same.
+    if (claims.email_verified === false || claims.email_verified === "false" || (row.kind === "google" && claims.email_verified !== true)) {
       return { refused: "email not verified", message: `${label} says your email address ${email} is not verified.`, email };
     }
     let groups: string[] = [];
