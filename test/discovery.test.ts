@@ -266,9 +266,16 @@ describe("the 401 challenge on /mcp/<slug>", () => {
     expect(bad.status).toBe(401);
     const challenge = bad.headers.get("www-authenticate")!;
     expect(challenge).toStartWith(`Bearer resource_metadata="${PUBLIC_URL}/.well-known/oauth-protected-resource/mcp/tools", scope="mcp", error="invalid_token", error_description="`);
-    const sse = await fetch(`${one.url}/sse/tools`);
-    expect(sse.status).toBe(401);
-    expect(sse.headers.get("www-authenticate")).toContain("resource_metadata=");
+    // A client given the legacy URL gets the metadata of that URL: its resource must be the URL the client was given.
+    for (const legacy of [fetch(`${one.url}/sse/tools`), fetch(`${one.url}/messages/tools?sessionId=x`, { method: "POST", body: "{}" })]) {
+      const response = await legacy;
+      expect(response.status).toBe(401);
+      expect(response.headers.get("www-authenticate")).toBe(`Bearer resource_metadata="${PUBLIC_URL}/.well-known/oauth-protected-resource/sse/tools", scope="mcp"`);
+    }
+    const { status, body } = await getJson(`${one.url}/.well-known/oauth-protected-resource/sse/tools`);
+    expect(status).toBe(200);
+    expect(body.resource).toBe(`${PUBLIC_URL}/sse/tools`);
+    expect(body.authorization_servers).toEqual([PUBLIC_URL]);
   });
 
   test("tokens in the query string are refused even beside a valid header", async () => {

@@ -7,6 +7,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { SSEClientTransport } from "@modelcontextprotocol/sdk/client/sse.js";
 import { UnauthorizedError } from "@modelcontextprotocol/sdk/client/auth.js";
 import { configuredDataDir, runMintgate, startGateway, type RunningGateway } from "./harness.ts";
 import { ScriptedBrowser } from "./fixtures/browser.ts";
@@ -113,6 +114,27 @@ describe("signing in an AI client", () => {
     // ...but the same client signing in again goes straight back.
     const same = await approveInBrowser(browser, authorizeUrl(provider.clientInformation()!.client_id, { ...(() => { const p = pkce(); return { code_challenge: p.challenge, code_challenge_method: "S256" }; })() }), REDIRECT, localSignIn(browser, "ann@example.com", PASSWORD));
     expect(same.sawConsent).toBe(false);
+  });
+
+  test("a legacy HTTP+SSE client given /sse/<slug> (mcp-remote --transport sse-only) signs in and calls a tool", async () => {
+    // The SDK accepts protected resource metadata only when its resource is the URL it was given (or a prefix of it).
+    const url = new URL(`${gateway.url}/sse/alpha`);
+    const provider = new MemoryOAuthProvider(REDIRECT);
+    const first = new SSEClientTransport(url, { authProvider: provider });
+    const failed = await new Client({ name: "oauth-test", version: "1.0.0" }).connect(first).then(() => undefined, (error: unknown) => error);
+    expect(failed).toBeInstanceOf(UnauthorizedError);
+    expect(provider.authorizationUrl?.searchParams.get("resource")).toBe(`${gateway.url}/sse/alpha`);
+    const browser = new ScriptedBrowser();
+    const { callback } = await approveInBrowser(browser, provider.authorizationUrl!, REDIRECT, localSignIn(browser, "ann@example.com", PASSWORD));
+    await first.finishAuth(callback.searchParams.get("code")!);
+    const client = new Client({ name: "oauth-test", version: "1.0.0" });
+    await client.connect(new SSEClientTransport(url, { authProvider: provider }));
+    const result = await client.callTool({ name: "demo__echo", arguments: { text: "over sse" } });
+    expect(JSON.stringify(result.content)).toContain("over sse");
+    await client.close();
+    // The token is for the Virtual MCP alpha, whichever of its endpoints named it: Streamable HTTP takes it too, beta does not.
+    expect(await mcpStatus("alpha", provider.tokens()!.access_token)).toBe(200);
+    expect(await mcpStatus("beta", provider.tokens()!.access_token)).toBe(401);
   });
 
   test("a wrong password shows the sign-in page again with the reason and issues nothing", async () => {

@@ -140,8 +140,13 @@ export class AuthorizationServer {
   private audience(resource: string | null): { id: string; slug: string; name: string } | undefined {
     const all = this.deps.store.gatewayConfig.listVirtualMcps();
     if (resource === null || resource === "") return all.length === 1 ? all[0] : undefined;
+    return all.find((v) => this.names(resource, v.slug));
+  }
+
+  /** Whether `resource` is the URL of one of the Virtual MCP's endpoints: Streamable HTTP, or legacy HTTP+SSE. */
+  private names(resource: string, slug: string): boolean {
     const wanted = canonicalResource(resource);
-    return all.find((v) => canonicalResource(this.deps.urls.resource(v.slug)) === wanted);
+    return wanted !== undefined && [this.deps.urls.resource(slug), this.deps.urls.legacyResource(slug)].some((url) => canonicalResource(url) === wanted);
   }
 
   /**
@@ -257,7 +262,7 @@ export class AuthorizationServer {
     if (!PKCE_VERIFIER.test(verifier) || !sameText(s256(verifier), row.codeChallenge)) throw refuse("The code_verifier does not match the code_challenge.", row.userId);
     const virtualMcp = store.gatewayConfig.listVirtualMcps().find((v) => v.id === row.virtualMcpId);
     const resource = form.get("resource");
-    if (resource && virtualMcp && canonicalResource(resource) !== canonicalResource(this.deps.urls.resource(virtualMcp.slug))) {
+    if (resource && virtualMcp && !this.names(resource, virtualMcp.slug)) {
       throw refuse("resource differs from the one the code was issued for.", row.userId);
     }
     const refreshable = client.grantTypes.includes("refresh_token") || row.scope.split(" ").includes("offline_access");
@@ -305,7 +310,7 @@ export class AuthorizationServer {
     if (row.expiresAt <= now) throw refuse("The refresh token has expired; sign in again.");
     if (row.userDisabledAt !== null) throw refuse("The account is disabled.");
     const resource = form.get("resource");
-    if (resource && canonicalResource(resource) !== canonicalResource(this.deps.urls.resource(row.virtualMcp))) throw refuse("resource differs from the one originally granted.");
+    if (resource && !this.names(resource, row.virtualMcp)) throw refuse("resource differs from the one originally granted.");
     // A rotated token may come back once more shortly after, from a client that lost the answer
     // (its replacement is then still unused). Later, or once the replacement was used, it is a replay.
     if (row.rotatedAt !== null && (now - row.rotatedAt > this.refreshGraceMs || store.oauthGrants.refreshUsedSince(row.grantId, row.rotatedAt))) {

@@ -36,9 +36,19 @@ export class PublicUrls {
     return `${this.base}/mcp/${encodeURIComponent(slug)}`;
   }
 
-  /** RFC 9728 path-suffixed metadata URL of a Virtual MCP. */
-  resourceMetadata(slug: string): string {
-    const path = new URL(this.resource(slug)).pathname;
+  /**
+   * The legacy HTTP+SSE endpoint of a Virtual MCP, as a protected resource of
+   * its own: clients given this URL accept metadata only when its `resource`
+   * is this URL (RFC 9728 §3.3; the SDK checks it). Tokens for it and for
+   * `resource(slug)` are tokens for the same Virtual MCP.
+   */
+  legacyResource(slug: string): string {
+    return `${this.base}/sse/${encodeURIComponent(slug)}`;
+  }
+
+  /** RFC 9728 path-suffixed metadata URL of a Virtual MCP (of its legacy HTTP+SSE endpoint with `legacy`). */
+  resourceMetadata(slug: string, endpoint: "streamable" | "legacy" = "streamable"): string {
+    const path = new URL(endpoint === "legacy" ? this.legacyResource(slug) : this.resource(slug)).pathname;
     return `${this.issuer}/.well-known/oauth-protected-resource${path}`;
   }
 

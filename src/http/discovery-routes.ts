@@ -5,7 +5,9 @@
  *   and /.well-known/openid-configuration (the same JSON; also under any path
  *   suffix, for clients that insert the MCP path);
  * - RFC 9728 protected resource metadata per Virtual MCP at
- *   /.well-known/oauth-protected-resource/mcp/<slug>, and at the root
+ *   /.well-known/oauth-protected-resource/mcp/<slug> (and, for clients given
+ *   its legacy HTTP+SSE URL, /.well-known/oauth-protected-resource/sse/<slug>,
+ *   whose `resource` is that URL), and at the root
  *   /.well-known/oauth-protected-resource when it is unambiguous (exactly one
  *   Virtual MCP); with several, the root answers a JSON 404 naming the
  *   per-slug URLs, because its `resource` would have to be byte-equal to one
@@ -58,10 +60,12 @@ export function authorizationServerMetadata(urls: PublicUrls): Record<string, un
   };
 }
 
-/** RFC 9728 protected resource metadata of one Virtual MCP; `resource` is byte-equal to its public URL. */
-export function protectedResourceMetadata(urls: PublicUrls, slug: string, name: string): Record<string, unknown> {
+type Endpoint = "streamable" | "legacy";
+
+/** RFC 9728 protected resource metadata of one Virtual MCP endpoint; `resource` is byte-equal to its public URL. */
+export function protectedResourceMetadata(urls: PublicUrls, slug: string, name: string, endpoint: Endpoint = "streamable"): Record<string, unknown> {
   return {
-    resource: urls.resource(slug),
+    resource: endpoint === "legacy" ? urls.legacyResource(slug) : urls.resource(slug),
     authorization_servers: [urls.issuer],
     scopes_supported: ["mcp"],
     bearer_methods_supported: ["header"],
@@ -69,20 +73,21 @@ export function protectedResourceMetadata(urls: PublicUrls, slug: string, name: 
   };
 }
 
-/** The slug a path-suffixed PRM URL names (`/.well-known/oauth-protected-resource/mcp/<slug>`, after any base path). */
-function slugOfPrmPath(urls: PublicUrls, path: string, known: { slug: string; name: string }[]): { slug: string; name: string } | undefined {
-  const match = /\/mcp\/([^/]+)$/.exec(path);
+/** The Virtual MCP endpoint a path-suffixed PRM URL names (`/.well-known/oauth-protected-resource/{mcp,sse}/<slug>`, after any base path). */
+function endpointOfPrmPath(urls: PublicUrls, path: string, known: { slug: string; name: string }[]): { slug: string; name: string; endpoint: Endpoint } | undefined {
+  const match = /\/(mcp|sse)\/([^/]+)$/.exec(path);
   if (!match) return undefined;
   let slug: string;
   try {
-    slug = decodeURIComponent(match[1]!);
+    slug = decodeURIComponent(match[2]!);
   } catch {
     return undefined;
   }
   const vmcp = known.find((v) => v.slug === slug);
   if (!vmcp) return undefined;
+  const endpoint: Endpoint = match[1] === "sse" ? "legacy" : "streamable";
   // With a base path in --public-url, the path must carry it too.
-  return new URL(urls.resourceMetadata(slug)).pathname === path ? vmcp : undefined;
+  return new URL(urls.resourceMetadata(slug, endpoint)).pathname === path ? { ...vmcp, endpoint } : undefined;
 }
 
 export function discoveryRoutes(deps: DiscoveryDeps) {
@@ -99,9 +104,9 @@ export function discoveryRoutes(deps: DiscoveryDeps) {
           : `This gateway serves several virtual MCPs; each has its metadata at ${urls.at(PRM_PREFIX)}/mcp/<slug> (the 401 from /mcp/<slug> names it).`,
       );
     }
-    const vmcp = slugOfPrmPath(urls, path, known);
+    const vmcp = endpointOfPrmPath(urls, path, known);
     if (!vmcp) return jsonError(404, `There is no virtual MCP at ${path.slice(PRM_PREFIX.length) || "/"}; its metadata would be at ${urls.at(PRM_PREFIX)}/mcp/<slug>.`);
-    return Response.json(protectedResourceMetadata(urls, vmcp.slug, vmcp.name), { headers: METADATA_HEADERS });
+    return Response.json(protectedResourceMetadata(urls, vmcp.slug, vmcp.name, vmcp.endpoint), { headers: METADATA_HEADERS });
   };
   return new Elysia({ name: "discovery" })
     .get("/.well-known/oauth-authorization-server", asMetadata)

@@ -16,12 +16,16 @@ export interface McpRouteDeps {
 /** A quoted-string for a WWW-Authenticate parameter (control characters, e.g. from a slug, become "?"). */
 const quoted = (text: string) => `"${text.replace(/[\u0000-\u001f\u007f]/g, "?").replaceAll("\\", "\\\\").replaceAll('"', '\\"')}"`;
 
+/** Which of a Virtual MCP's endpoints a request is for: Streamable HTTP (/mcp) or the legacy HTTP+SSE pair (/sse, /messages). */
+type Endpoint = "streamable" | "legacy";
+
 /**
- * The RFC 6750 / RFC 9728 challenge: where the metadata is (absolute URL) and
- * the baseline scope, plus the error when a token was sent or misplaced.
+ * The RFC 6750 / RFC 9728 challenge: where the metadata of the endpoint the
+ * client was given is (absolute URL) and the baseline scope, plus the error
+ * when a token was sent or misplaced.
  */
-function challenge(urls: PublicUrls, slug: string, error?: { code: string; message: string }): Record<string, string> {
-  const base = `Bearer resource_metadata=${quoted(urls.resourceMetadata(slug))}, scope="mcp"`;
+function challenge(urls: PublicUrls, slug: string, endpoint: Endpoint, error?: { code: string; message: string }): Record<string, string> {
+  const base = `Bearer resource_metadata=${quoted(urls.resourceMetadata(slug, endpoint))}, scope="mcp"`;
   return { "www-authenticate": error ? `${base}, error="${error.code}", error_description=${quoted(error.message)}` : base };
 }
 
@@ -32,18 +36,18 @@ const QUERY_TOKEN_MESSAGE = "Access tokens in the URL are refused; send `Authori
  * Authenticates a request to one Virtual MCP, then finds it. Without a valid
  * token the answer is 401 whatever the slug, so slugs are not revealed.
  */
-function admit(deps: McpRouteDeps, urls: PublicUrls, slug: string, request: Request, ip: string | null): { runtime: VirtualMcpRuntime; principal: Principal } | Response | Promise<Response> {
+function admit(deps: McpRouteDeps, urls: PublicUrls, slug: string, endpoint: Endpoint, request: Request, ip: string | null): { runtime: VirtualMcpRuntime; principal: Principal } | Response | Promise<Response> {
   // Tokens in query strings leak into logs and histories (MCP authorization, token requirements).
   if (request.url.includes("access_token=") && QUERY_TOKEN.test(request.url)) {
-    return jsonError(401, QUERY_TOKEN_MESSAGE, challenge(urls, slug, { code: "invalid_request", message: QUERY_TOKEN_MESSAGE }));
+    return jsonError(401, QUERY_TOKEN_MESSAGE, challenge(urls, slug, endpoint, { code: "invalid_request", message: QUERY_TOKEN_MESSAGE }));
   }
   let principal: Principal;
   try {
     principal = deps.tokens.verify(request.headers.get("authorization"), slug);
   } catch (error) {
-    if (error instanceof MissingToken) return jsonError(401, error.message, challenge(urls, slug));
+    if (error instanceof MissingToken) return jsonError(401, error.message, challenge(urls, slug, endpoint));
     const message = error instanceof MintgateError ? error.message : publicMessageOf(error);
-    return jsonError(401, message, challenge(urls, slug, { code: "invalid_token", message }));
+    return jsonError(401, message, challenge(urls, slug, endpoint, { code: "invalid_token", message }));
   }
   const runtime = deps.gateway.virtualMcp(slug);
   if (!runtime) return jsonError(404, `There is no virtual MCP "${slug}".`);
@@ -81,17 +85,17 @@ async function refuseReach(deps: McpRouteDeps, runtime: VirtualMcpRuntime, princ
 export function mcpRoutes(deps: McpRouteDeps, urls: PublicUrls) {
   return {
     streamable(slug: string, request: Request, ip: string | null = null): Promise<Response> | Response {
-      const admitted = admit(deps, urls, slug, request, ip);
+      const admitted = admit(deps, urls, slug, "streamable", request, ip);
       if (admitted instanceof Response || admitted instanceof Promise) return admitted;
       return deps.endpoint.handleStreamable(admitted.runtime, request, admitted.principal);
     },
     openLegacy(slug: string, request: Request, ip: string | null = null): Promise<Response> | Response {
-      const admitted = admit(deps, urls, slug, request, ip);
+      const admitted = admit(deps, urls, slug, "legacy", request, ip);
       if (admitted instanceof Response || admitted instanceof Promise) return admitted;
       return deps.endpoint.openLegacy(admitted.runtime, admitted.principal);
     },
     postLegacy(slug: string, request: Request, ip: string | null = null): Promise<Response> | Response {
-      const admitted = admit(deps, urls, slug, request, ip);
+      const admitted = admit(deps, urls, slug, "legacy", request, ip);
       if (admitted instanceof Response || admitted instanceof Promise) return admitted;
       return deps.endpoint.postLegacy(admitted.runtime, new URL(request.url).searchParams.get("sessionId"), request, admitted.principal);
     },
