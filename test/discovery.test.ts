@@ -66,9 +66,13 @@ describe("cross-client rules (checklist §10)", () => {
   test("1. PRM is served at the path-suffixed and the root URL with identical content", async () => {
     const suffixed = await getJson(`${one.url}/.well-known/oauth-protected-resource/mcp/tools`);
     const root = await getJson(`${one.url}/.well-known/oauth-protected-resource`);
+    // Derived from a URL pasted with a trailing slash (`/mcp/tools/` reaches the endpoint too).
+    const slashed = await getJson(`${one.url}/.well-known/oauth-protected-resource/mcp/tools/`);
     expect(suffixed.status).toBe(200);
     expect(root.status).toBe(200);
+    expect(slashed.status).toBe(200);
     expect(root.body).toEqual(suffixed.body);
+    expect(slashed.body).toEqual(suffixed.body);
   });
 
   test("2. resource is byte-equal to the MCP URL people type (the public URL + /mcp/<slug>)", async () => {

@@ -13,7 +13,7 @@ export {
 export { OAuthGrants, type ConsentInfo, type GrantInfo } from "./grants.ts";
 export { AuthEvents, type AuthEvent, type AuthEventType } from "./events.ts";
 export { OAuthError, type OAuthErrorCode } from "./oauth-error.ts";
-export { PublicUrls } from "./public-urls.ts";
+export { PublicUrls, type McpEndpointKind } from "./public-urls.ts";
 export { SignInFlows } from "./sign-in-flow.ts";
 export { WindowLimiter } from "./rate-limit.ts";
 export type { SignedInPerson, SignInMethods } from "./sign-in-methods.ts";

@@ -1,3 +1,6 @@
+/** Which of a Virtual MCP's endpoints: Streamable HTTP (/mcp) or the legacy HTTP+SSE pair (/sse, /messages). */
+export type McpEndpointKind = "streamable" | "legacy";
+
 /**
  * The URLs AI clients see: the issuer, each Virtual MCP's resource and their
  * metadata documents. They come from --public-url, or from the listen address
@@ -47,7 +50,7 @@ export class PublicUrls {
   }
 
   /** RFC 9728 path-suffixed metadata URL of a Virtual MCP (of its legacy HTTP+SSE endpoint with `legacy`). */
-  resourceMetadata(slug: string, endpoint: "streamable" | "legacy" = "streamable"): string {
+  resourceMetadata(slug: string, endpoint: McpEndpointKind = "streamable"): string {
     const path = new URL(endpoint === "legacy" ? this.legacyResource(slug) : this.resource(slug)).pathname;
     return `${this.issuer}/.well-known/oauth-protected-resource${path}`;
   }

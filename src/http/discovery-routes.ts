@@ -18,7 +18,7 @@
  */
 import { Elysia } from "elysia";
 import type { ClientRegistry } from "../auth/clients/index.ts";
-import type { PublicUrls } from "../auth/public-urls.ts";
+import type { McpEndpointKind, PublicUrls } from "../auth/public-urls.ts";
 import { jsonError } from "./json-error.ts";
 import { clientAddressOf } from "./client-address.ts";
 
@@ -60,10 +60,8 @@ export function authorizationServerMetadata(urls: PublicUrls): Record<string, un
   };
 }
 
-type Endpoint = "streamable" | "legacy";
-
 /** RFC 9728 protected resource metadata of one Virtual MCP endpoint; `resource` is byte-equal to its public URL. */
-export function protectedResourceMetadata(urls: PublicUrls, slug: string, name: string, endpoint: Endpoint = "streamable"): Record<string, unknown> {
+export function protectedResourceMetadata(urls: PublicUrls, slug: string, name: string, endpoint: McpEndpointKind = "streamable"): Record<string, unknown> {
   return {
     resource: endpoint === "legacy" ? urls.legacyResource(slug) : urls.resource(slug),
     authorization_servers: [urls.issuer],
@@ -74,7 +72,9 @@ export function protectedResourceMetadata(urls: PublicUrls, slug: string, name: 
 }
 
 /** The Virtual MCP endpoint a path-suffixed PRM URL names (`/.well-known/oauth-protected-resource/{mcp,sse}/<slug>`, after any base path). */
-function endpointOfPrmPath(urls: PublicUrls, path: string, known: { slug: string; name: string }[]): { slug: string; name: string; endpoint: Endpoint } | undefined {
+function endpointOfPrmPath(urls: PublicUrls, path: string, known: { slug: string; name: string }[]): { slug: string; name: string; endpoint: McpEndpointKind } | undefined {
+  // A client given `/mcp/<slug>/` (the endpoint takes a trailing slash too) may derive the metadata URL with it.
+  if (path.endsWith("/")) path = path.slice(0, -1);
   const match = /\/(mcp|sse)\/([^/]+)$/.exec(path);
   if (!match) return undefined;
   let slug: string;
@@ -85,7 +85,7 @@ function endpointOfPrmPath(urls: PublicUrls, path: string, known: { slug: string
   }
   const vmcp = known.find((v) => v.slug === slug);
   if (!vmcp) return undefined;
-  const endpoint: Endpoint = match[1] === "sse" ? "legacy" : "streamable";
+  const endpoint: McpEndpointKind = match[1] === "sse" ? "legacy" : "streamable";
   // With a base path in --public-url, the path must carry it too.
   return new URL(urls.resourceMetadata(slug, endpoint)).pathname === path ? { ...vmcp, endpoint } : undefined;
 }

@@ -3,7 +3,7 @@ import { MintgateError, publicMessageOf } from "../errors/index.ts";
 import type { Gateway } from "../gateway/index.ts";
 import type { McpEndpoint } from "../gateway/endpoint.ts";
 import { requestWithoutCall, type VirtualMcpRuntime } from "../gateway/index.ts";
-import type { PublicUrls } from "../auth/public-urls.ts";
+import type { McpEndpointKind, PublicUrls } from "../auth/public-urls.ts";
 import { decide } from "../policy/index.ts";
 import { jsonError } from "./json-error.ts";
 
@@ -16,15 +16,12 @@ export interface McpRouteDeps {
 /** A quoted-string for a WWW-Authenticate parameter (control characters, e.g. from a slug, become "?"). */
 const quoted = (text: string) => `"${text.replace(/[\u0000-\u001f\u007f]/g, "?").replaceAll("\\", "\\\\").replaceAll('"', '\\"')}"`;
 
-/** Which of a Virtual MCP's endpoints a request is for: Streamable HTTP (/mcp) or the legacy HTTP+SSE pair (/sse, /messages). */
-type Endpoint = "streamable" | "legacy";
-
 /**
  * The RFC 6750 / RFC 9728 challenge: where the metadata of the endpoint the
  * client was given is (absolute URL) and the baseline scope, plus the error
  * when a token was sent or misplaced.
  */
-function challenge(urls: PublicUrls, slug: string, endpoint: Endpoint, error?: { code: string; message: string }): Record<string, string> {
+function challenge(urls: PublicUrls, slug: string, endpoint: McpEndpointKind, error?: { code: string; message: string }): Record<string, string> {
   const base = `Bearer resource_metadata=${quoted(urls.resourceMetadata(slug, endpoint))}, scope="mcp"`;
   return { "www-authenticate": error ? `${base}, error="${error.code}", error_description=${quoted(error.message)}` : base };
 }
@@ -36,7 +33,7 @@ const QUERY_TOKEN_MESSAGE = "Access tokens in the URL are refused; send `Authori
  * Authenticates a request to one Virtual MCP, then finds it. Without a valid
  * token the answer is 401 whatever the slug, so slugs are not revealed.
  */
-function admit(deps: McpRouteDeps, urls: PublicUrls, slug: string, endpoint: Endpoint, request: Request, ip: string | null): { runtime: VirtualMcpRuntime; principal: Principal } | Response | Promise<Response> {
+function admit(deps: McpRouteDeps, urls: PublicUrls, slug: string, endpoint: McpEndpointKind, request: Request, ip: string | null): { runtime: VirtualMcpRuntime; principal: Principal } | Response | Promise<Response> {
   // Tokens in query strings leak into logs and histories (MCP authorization, token requirements).
   if (request.url.includes("access_token=") && QUERY_TOKEN.test(request.url)) {
     return jsonError(401, QUERY_TOKEN_MESSAGE, challenge(urls, slug, endpoint, { code: "invalid_request", message: QUERY_TOKEN_MESSAGE }));
