@@ -14,7 +14,7 @@ import { configuredDataDir, connectMcpClient, runMintgate, startGateway, waitFor
 
 const [evCommand, ...evArgs] = everythingStdioCommand();
 
-/** `eng` sees add; `ops` does not see now or the greeting; only `eng` reads demo://about. */
+/** `eng` sees add; `ops` does not see now or the greeting; only `eng` reads demo://about and the numbers template. */
 function config(addGroups = "[eng]"): string {
   return `connectors:
   - { name: demo, kind: builtin, server: demo }
@@ -50,6 +50,7 @@ virtualMcps:
       demo__greeting: { deny: { groups: [ops] } }
     resources:
       "demo+demo://about": { allow: { groups: [eng] } }
+      "demo+demo://numbers/{n}": { allow: { groups: [eng] } }
   - slug: closed
     name: Closed
     connectors: [{ connector: demo, prefix: demo }]
@@ -175,6 +176,18 @@ describe("listing and calling", () => {
     // The allowed person calls the same tool.
     const ada = await client("ada");
     expect(textOf(await ada.callTool({ name: "demo__add", arguments: { a: 40, b: 2 } }))).toBe("42");
+  });
+
+  test("a rule on a resource template covers the resources read through it, not only its line in the list", async () => {
+    const bob = await client("bob");
+    expect((await bob.listResourceTemplates()).resourceTemplates.map((t) => t.uriTemplate)).not.toContain("demo+demo://numbers/{n}");
+    const read = await refusalOf(bob.readResource({ uri: "demo+demo://numbers/7" }));
+    expect(read.code).toBe(-32003);
+    expect(read.message).toContain('bob@example.com may not use the resource "demo+demo://numbers/{n}" in virtual MCP "team"');
+    expect(records().filter((r) => r.person === "bob@example.com" && r.name === "demo+demo://numbers/7").map((r) => r.outcome)).toEqual(["denied"]);
+    const ada = await client("ada");
+    expect((await ada.listResourceTemplates()).resourceTemplates.map((t) => t.uriTemplate)).toContain("demo+demo://numbers/{n}");
+    expect(JSON.parse(((await ada.readResource({ uri: "demo+demo://numbers/7" })).contents[0] as { text: string }).text)).toMatchObject({ n: 7, square: 49 });
   });
 
   test("default deny: a virtual MCP without an access rule is for admins only; others get 403 and a denied record", async () => {

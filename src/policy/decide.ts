@@ -71,17 +71,46 @@ function matchOf(subject: Subject, match: PeopleMatch): string | undefined {
   return undefined;
 }
 
-/** The rule for a resource URI: an exact key first, else the longest `prefix*` key that covers it. */
+/**
+ * The rule for a resource URI: an exact key first, else the longest URI
+ * template key the URI could be expanded from (a template's rule covers the
+ * resources read through it, not only its line in the templates list), else
+ * the longest `prefix*` key that covers it.
+ */
 function resourceRule(policy: VirtualMcpPolicy, uri: string): { key: string; rule: ItemRule } | undefined {
   const rules = policy.resources;
   if (!rules) return undefined;
-  const exact = rules[uri];
+  const exact = Object.hasOwn(rules, uri) ? rules[uri] : undefined;
   if (exact) return { key: uri, rule: exact };
-  let best: { key: string; rule: ItemRule } | undefined;
+  let template: { key: string; rule: ItemRule } | undefined;
+  let prefix: { key: string; rule: ItemRule } | undefined;
   for (const [key, rule] of Object.entries(rules)) {
-    if (key.endsWith("*") && uri.startsWith(key.slice(0, -1)) && (!best || key.length > best.key.length)) best = { key, rule };
+    if (key.includes("{") && expandsTo(key, uri) && (!template || key.length > template.key.length)) template = { key, rule };
+    else if (key.endsWith("*") && uri.startsWith(key.slice(0, -1)) && (!prefix || key.length > prefix.key.length)) prefix = { key, rule };
   }
-  return best;
+  return template ?? prefix;
+}
+
+/**
+ * True when `uri` could be an expansion of the URI template `template`: its
+ * literal text in order, each `{expression}` standing for any text. Broader
+ * than RFC 6570 matching on purpose (a rule that covers too much restricts,
+ * never opens), and linear: no regular expression built from upstream text.
+ */
+function expandsTo(template: string, uri: string): boolean {
+  const literals = template.split(/\{[^}]*\}/);
+  const first = literals[0]!;
+  const last = literals[literals.length - 1]!;
+  if (literals.length === 1) return template === uri;
+  if (!uri.startsWith(first) || !uri.endsWith(last) || uri.length < first.length + last.length) return false;
+  let at = first.length;
+  const end = uri.length - last.length;
+  for (const literal of literals.slice(1, -1)) {
+    const found = uri.indexOf(literal, at);
+    if (found === -1 || found + literal.length > end) return false;
+    at = found + literal.length;
+  }
+  return true;
 }
 
 const patterns = new Map<string, RegExp>();
