@@ -37,9 +37,12 @@ virtualMcps:
           b: { allowed: [1, 2, 3] }
       demo__now:
         deny: { groups: [ops] }
+        arguments:
+          token: { pin: sk-pinned-by-policy, onMismatch: refuse }
       demo__echo:
         arguments:
           text: { pattern: "^[a-z ]+$", maxLength: 10 }
+          api_key: { pattern: "^pk_" }
       demo__countdown:
         arguments:
           n: { pin: 1, onMismatch: refuse }
@@ -240,6 +243,23 @@ describe("argument rules", () => {
     expect(textOf(await ada.callTool({ name: "demo__echo", arguments: { text: "fine" } }))).toBe("fine");
     const denied = records().filter((r) => r.person === "ada@example.com" && r.outcome === "denied" && r.method === "tools/call");
     expect(denied.map((r) => r.name)).toEqual(["demo__countdown", "demo__add", "demo__add", "demo__echo", "demo__echo"]);
+  });
+
+  test("a refusal of an argument whose name looks secret quotes neither the value sent nor the pinned one, to the caller or in the record", async () => {
+    const ada = await client("ada");
+    const sent = "sk_live_sent-by-the-client";
+    const refusedKey = await ada.callTool({ name: "demo__echo", arguments: { text: "fine", api_key: sent } });
+    expect(refusedKey.isError).toBe(true);
+    expect(textOf(refusedKey)).toBe('The argument "api_key" of tool "demo__echo" must match /^pk_/; [redacted] does not.');
+    const refusedPin = await ada.callTool({ name: "demo__now", arguments: { token: "a guess" } });
+    expect(textOf(refusedPin)).toBe('The argument "token" of tool "demo__now" must be the value fixed by policy; leave it out or send that value.');
+    const denied = records().filter((r) => r.person === "ada@example.com" && r.outcome === "denied").slice(-2);
+    expect(denied.map((r) => r.name)).toEqual(["demo__echo", "demo__now"]);
+    for (const row of denied) {
+      expect(`${row.arguments} ${row.error}`).not.toContain(sent);
+      expect(`${row.arguments} ${row.error}`).not.toContain("sk-pinned-by-policy");
+      expect(row.error).toContain("of tool");
+    }
   });
 });
 

@@ -310,7 +310,9 @@ export class GatewaySession {
     const allowed = decide(subject, { kind: "tool", virtualMcp: this.runtime.slug, policy, name });
     if (!allowed.allow) throw forbidden(allowed.reason);
     if (policy.tools?.[name]?.arguments) {
-      const checked = decide(subject, { kind: "arguments", virtualMcp: this.runtime.slug, policy, tool: name, arguments: args });
+      // A refusal is recorded as the call's error: it must not quote what the audit trail redacts from the arguments.
+      const isSecret = (argument: string) => this.recorder.redactor.isSecretKey(argument);
+      const checked = decide(subject, { kind: "arguments", virtualMcp: this.runtime.slug, policy, tool: name, arguments: args, isSecret });
       if (!checked.allow) {
         // Refused arguments are a tool error the model can read and correct (as input validation errors are).
         note.outcome = "denied";

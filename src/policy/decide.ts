@@ -24,7 +24,7 @@ export function decide(subject: Subject, action: Action): Decision {
       return decideItem(subject, action.virtualMcp, "resources", found?.key ?? action.name, found?.rule);
     }
     case "arguments":
-      return decideArguments(action.virtualMcp, action.policy, action.tool, action.arguments);
+      return decideArguments(action.virtualMcp, action.policy, action.tool, action.arguments, action.isSecret);
   }
 }
 
@@ -126,41 +126,48 @@ function compiled(pattern: string): RegExp {
   return regex;
 }
 
-function decideArguments(slug: string, policy: VirtualMcpPolicy, tool: string, args: Record<string, unknown> | undefined): Decision {
+/** What a refusal says in place of a secret-looking argument's value. */
+const NOT_SHOWN = "[redacted]";
+
+function decideArguments(slug: string, policy: VirtualMcpPolicy, tool: string, args: Record<string, unknown> | undefined, isSecret?: (argument: string) => boolean): Decision {
   const rules = policy.tools?.[tool]?.arguments;
   if (!rules) return { allow: true, rule: `${slug}: no argument rules for tool "${tool}"`, arguments: args };
   let sent = args;
   for (const [name, rule] of Object.entries(rules)) {
     const path = `${slug}: tools[${JSON.stringify(tool)}].arguments[${JSON.stringify(name)}]`;
     const given = sent === undefined || !Object.hasOwn(sent, name) ? undefined : sent[name];
+    const secret = isSecret?.(name) ?? false;
     if (rule.pin !== undefined && !sameValue(given, rule.pin)) {
       if (given !== undefined && rule.onMismatch === "refuse") {
-        return { allow: false, rule: `${path}.pin`, reason: `The argument "${name}" of tool "${tool}" must be ${JSON.stringify(rule.pin)} (fixed by policy); leave it out or send that value.` };
+        const pinned = secret ? "the value fixed by policy" : `${JSON.stringify(rule.pin)} (fixed by policy)`;
+        return { allow: false, rule: `${path}.pin`, reason: `The argument "${name}" of tool "${tool}" must be ${pinned}; leave it out or send that value.` };
       }
       sent = { ...sent, [name]: rule.pin };
     }
     const value = sent === undefined || !Object.hasOwn(sent, name) ? undefined : sent[name];
     if (value === undefined) continue;
-    const refusal = checkValue(rule, value);
+    const refusal = checkValue(rule, value, secret);
     if (refusal) return { allow: false, rule: `${path}.${refusal.check}`, reason: `The argument "${name}" of tool "${tool}" ${refusal.text}.` };
   }
   return { allow: true, rule: `${slug}: tools[${JSON.stringify(tool)}].arguments`, arguments: sent };
 }
 
-function checkValue(rule: ArgumentRule, value: unknown): { check: string; text: string } | undefined {
+/** Checks one value; `secret`: the refusal names neither the value nor the values allowed. */
+function checkValue(rule: ArgumentRule, value: unknown, secret: boolean): { check: string; text: string } | undefined {
+  const sent = secret ? NOT_SHOWN : short(value);
   if (rule.allowed && !rule.allowed.some((allowed) => sameValue(value, allowed))) {
-    return { check: "allowed", text: `must be one of ${rule.allowed.map((v) => JSON.stringify(v)).join(", ")}, not ${short(value)}` };
+    return { check: "allowed", text: secret ? "must be one of the values its policy allows" : `must be one of ${rule.allowed.map((v) => JSON.stringify(v)).join(", ")}, not ${sent}` };
   }
   if (rule.pattern !== undefined) {
-    if (typeof value !== "string") return { check: "pattern", text: `must be a string matching /${rule.pattern}/, not ${short(value)}` };
-    if (!compiled(rule.pattern).test(value)) return { check: "pattern", text: `must match /${rule.pattern}/; ${short(value)} does not` };
+    if (typeof value !== "string") return { check: "pattern", text: `must be a string matching /${rule.pattern}/, not ${sent}` };
+    if (!compiled(rule.pattern).test(value)) return { check: "pattern", text: `must match /${rule.pattern}/; ${sent} does not` };
   }
   if (rule.max !== undefined) {
-    if (typeof value !== "number") return { check: "max", text: `must be a number no larger than ${rule.max}, not ${short(value)}` };
-    if (value > rule.max) return { check: "max", text: `must be at most ${rule.max}, not ${value}` };
+    if (typeof value !== "number") return { check: "max", text: `must be a number no larger than ${rule.max}, not ${sent}` };
+    if (value > rule.max) return { check: "max", text: `must be at most ${rule.max}, not ${secret ? NOT_SHOWN : value}` };
   }
   if (rule.maxLength !== undefined) {
-    if (typeof value !== "string") return { check: "maxLength", text: `must be a string of at most ${rule.maxLength} characters, not ${short(value)}` };
+    if (typeof value !== "string") return { check: "maxLength", text: `must be a string of at most ${rule.maxLength} characters, not ${sent}` };
     if (value.length > rule.maxLength) return { check: "maxLength", text: `must be at most ${rule.maxLength} characters long, not ${value.length}` };
   }
   return undefined;

@@ -72,7 +72,15 @@ export type Action =
   /** See and use one tool, prompt or resource (listing and calling alike). */
   | { kind: ItemKind; virtualMcp: string; policy: VirtualMcpPolicy; name: string }
   /** The arguments of a tool call, checked and pinned. */
-  | { kind: "arguments"; virtualMcp: string; policy: VirtualMcpPolicy; tool: string; arguments: Record<string, unknown> | undefined };
+  | {
+      kind: "arguments";
+      virtualMcp: string;
+      policy: VirtualMcpPolicy;
+      tool: string;
+      arguments: Record<string, unknown> | undefined;
+      /** Arguments whose values a refusal must not quote (names that look secret: the audit trail keeps the reason, and redacts only the arguments). */
+      isSecret?: ((argument: string) => boolean) | undefined;
+    };
 
 export type Decision =
   | { allow: true; rule: string; /** For `arguments`: what goes upstream (pins applied). */ arguments?: Record<string, unknown> | undefined }
