@@ -104,6 +104,22 @@ describe("audit trail", () => {
     await tamper([`DELETE FROM audit_records WHERE id = ${lastId}`], lastId);
   });
 
+  test("records deleted from the end stay missing for verify after new records are written (their ids are not reused)", async () => {
+    const dir = join(tempDir("mintgate-audit-tail"), "data");
+    expect((await runMintgate(["init", "--data", dir])).code).toBe(0);
+    for (let i = 0; i < 4; i++) await tokenFor(dir, `p${i}@example.com`);
+    const db = new Database(join(dir, "mintgate.db"));
+    const last = (db.query("SELECT max(id) AS id FROM audit_records").get() as { id: number }).id;
+    db.exec(`DELETE FROM audit_records WHERE id >= ${last - 1}`);
+    db.close();
+    // As many new records as were deleted, and more: the chain must not close over the gap.
+    for (let i = 0; i < 3; i++) await tokenFor(dir, `q${i}@example.com`);
+    const result = await verify(dir);
+    expect(result.code).toBe(1);
+    expect(result.report.broken?.id).toBe(last - 1);
+    expect(result.report.broken?.reason).toBe(`record ${last - 1} is missing (through ${last}): deleted without a retention checkpoint`);
+  });
+
   test("a secret used in a connector header and env never appears in an audit row, the export, the database, its WAL or the log", async () => {
     const headerSecret = `hdr-${crypto.randomUUID()}`;
     const envSecret = `env-${crypto.randomUUID()}`;

@@ -246,12 +246,15 @@ export class AuditRecordRepository {
 
 /**
  * Extends the chain with `rows` in one immediate transaction (a savepoint
- * when already inside one): reads the head, numbers and hashes each row,
- * inserts. Returns the sealed rows.
+ * when already inside one): reads the head, numbers each row after the
+ * highest id ever handed out, hashes it onto the head, inserts. Returns the
+ * sealed rows.
  */
 export function appendAuditRows(repo: AuditRecordRepository, rows: readonly NewAuditRow[], transaction: <T>(fn: () => T) => T): AuditRow[] {
   return transaction(() => {
     let { id, hash } = repo.head();
+    // Ids never go back: records deleted from the end leave a gap that verify names, not ids the next records reuse (which would hide the deletion).
+    id = Math.max(id, repo.highestIdEver());
     const sealed: AuditRow[] = new Array(rows.length);
     for (let i = 0; i < rows.length; i++) {
       id++;
