@@ -237,6 +237,34 @@ virtualMcps:
     expect(forged.report.broken?.reason).toContain("signature");
   });
 
+  test("the gateway's own retention prune of a large trail goes on answering requests between chunks", async () => {
+    const dir = join(tempDir("mintgate-audit-prune-load"), "data");
+    expect((await runMintgate(["init", "--data", dir])).code).toBe(0);
+    const store = openStore(join(dir, "mintgate.db"));
+    const old = Date.now() - 400 * 86_400_000;
+    const row = (i: number): NewAuditRow => ({
+      at: old + i, kind: "mcp", person: "old@example.com", userId: null, clientId: null, tokenId: null, ip: null, sessionId: "s", virtualMcp: "v", connector: "c", method: "tools/call",
+      exposedName: `t${i % 50}`, upstreamName: "t", arguments: '{"a":1}', result: null, resultSize: null, outcome: "ok", error: null, durationMs: 1.5, detail: null,
+    });
+    // Deleting this many in one go holds the event loop for about half a second or more.
+    const RECORDS = 400_000;
+    for (let b = 0; b < RECORDS / 5000; b++) appendToChain(store, Array.from({ length: 5000 }, (_, i) => row(b * 5000 + i)));
+    store.close();
+    const gateway = await startGateway({ dataDir: dir });
+    // The first prune runs 10 s after start: poll /healthz through it.
+    let slowest = 0;
+    while (!gateway.output().includes("audit retention: deleted")) {
+      const started = performance.now();
+      expect((await fetch(`${gateway.url}/healthz`)).status).toBe(200);
+      slowest = Math.max(slowest, performance.now() - started);
+      await Bun.sleep(10);
+    }
+    await gateway.stop();
+    expect(gateway.output()).toContain(`deleted=${RECORDS} `);
+    expect(slowest).toBeLessThan(250);
+    expect((await verify(dir)).report.ok).toBe(true);
+  }, 90_000);
+
   test("the live feed delivers a call record as it commits; search and export work through the admin API", async () => {
     const { dataDir, gateway, token } = await startConfiguredGateway(DEMO);
     const headers = { authorization: `Bearer ${gateway.adminToken()}` };

@@ -3,8 +3,8 @@ import { appendToChain, signCheckpoint, type CheckpointKey } from "./chain.ts";
 
 export const DEFAULT_RETENTION_DAYS = 365;
 const DAY_MS = 86_400_000;
-/** Records deleted per transaction, so writers wait at most a few milliseconds. */
-const CHUNK = 20_000;
+/** Records deleted per transaction: writers (and, with the gradual prune, the gateway's requests) wait for one chunk at most. */
+const CHUNK = 5_000;
 
 export interface PruneReport {
   retentionDays: number;
@@ -15,13 +15,46 @@ export interface PruneReport {
   checkpoint: number | null;
 }
 
+interface PruneOptions {
+  retentionDays: number;
+  key: CheckpointKey;
+  actor: string;
+  now?: number;
+}
+
 /**
  * Deletes the oldest records, a whole range from the start of the chain in
  * which every record is older than the retention period, and leaves a
  * signed checkpoint holding the last deleted record's id and hash, so the
- * remaining chain still verifies. The prune itself is recorded.
+ * remaining chain still verifies. The prune itself is recorded. All at once:
+ * for a CLI command; the gateway uses `pruneAuditTrailGradually`.
  */
-export function pruneAuditTrail(store: Store, options: { retentionDays: number; key: CheckpointKey; actor: string; now?: number }): PruneReport {
+export function pruneAuditTrail(store: Store, options: PruneOptions): PruneReport {
+  const steps = pruneSteps(store, options);
+  for (;;) {
+    const step = steps.next();
+    if (step.done) return step.value;
+  }
+}
+
+/**
+ * The same prune for the gateway's own event loop: it yields after every
+ * chunk, so requests wait for one chunk's transaction, not the whole prune
+ * (a day of a busy gateway is millions of records). Stops between chunks
+ * when `stopped()` says so (shutdown); what was deleted so far has its
+ * checkpoint.
+ */
+export async function pruneAuditTrailGradually(store: Store, options: PruneOptions & { stopped?: () => boolean }): Promise<PruneReport> {
+  const steps = pruneSteps(store, options);
+  for (;;) {
+    const step = steps.next(options.stopped?.() ?? false);
+    if (step.done) return step.value;
+    await new Promise((resolve) => setTimeout(resolve, 0));
+  }
+}
+
+/** The prune, one chunk's transaction per step; `next(true)` stops it before the next chunk. */
+function* pruneSteps(store: Store, options: PruneOptions): Generator<void, PruneReport, boolean | undefined> {
   const now = options.now ?? Date.now();
   const cutoff = now - options.retentionDays * DAY_MS;
   const repo = store.audit;
@@ -41,6 +74,7 @@ export function pruneAuditTrail(store: Store, options: { retentionDays: number; 
       checkpointId = repo.putCheckpoint({ ...checkpoint, id: checkpointId, keyVersion: options.key.version, signature: signCheckpoint(options.key, checkpoint) });
     });
     report.throughId = chunkEnd;
+    if (chunkEnd < target && (yield)) break;
   }
   report.checkpoint = checkpointId ?? null;
   if (report.deleted > 0) {

@@ -3,7 +3,7 @@ import { rmSync, writeFileSync } from "node:fs";
 import { AdminService } from "../../admin/index.ts";
 import { demoInstructions, prepareDemo } from "../../admin/demo.ts";
 import { GatewayConfigService } from "../../admin/gateway-config.ts";
-import { AuditFeed, AuditLog, CHECKPOINT_KEY_PURPOSE, pruneAuditTrail, Redactor } from "../../audit/index.ts";
+import { AuditFeed, AuditLog, CHECKPOINT_KEY_PURPOSE, pruneAuditTrailGradually, Redactor } from "../../audit/index.ts";
 import { AccessTokenService, createAuthServices } from "../../auth/index.ts";
 import { ConnectorPool } from "../../connectors/index.ts";
 import { Gateway, McpEndpoint } from "../../gateway/index.ts";
@@ -106,17 +106,19 @@ export const serveCommand: Command = {
     });
     const auditFeed = new AuditFeed(dir.store);
     const gateway = new Gateway(dir.store, new ConnectorPool({ resolveSecret: (name) => dir.secrets.resolveSecret(name) }), audit);
-    // Retention: shortly after start, then daily. Deleting runs in chunks, so requests wait at most a few ms.
-    const prune = () => {
+    // Retention: shortly after start, then daily. Deleting runs in chunks with requests served between them.
+    let shuttingDown = false;
+    const prune = async () => {
       try {
-        const report = pruneAuditTrail(dir.store, { retentionDays: settings.auditRetentionDays, key: dir.secrets.derivedKey(CHECKPOINT_KEY_PURPOSE), actor: "gateway (retention)" });
+        const key = dir.secrets.derivedKey(CHECKPOINT_KEY_PURPOSE);
+        const report = await pruneAuditTrailGradually(dir.store, { retentionDays: settings.auditRetentionDays, key, actor: "gateway (retention)", stopped: () => shuttingDown });
         if (report.deleted > 0) log.info("audit retention: deleted old records, left a signed checkpoint", { deleted: report.deleted, throughId: report.throughId ?? undefined, cutoff: report.cutoff });
       } catch (error) {
         log.error("audit retention failed; will retry tomorrow", { error: String(error) });
       }
     };
-    const firstPrune = setTimeout(prune, 10_000);
-    const dailyPrune = setInterval(prune, 86_400_000);
+    const firstPrune = setTimeout(() => void prune(), 10_000);
+    const dailyPrune = setInterval(() => void prune(), 86_400_000);
     firstPrune.unref();
     dailyPrune.unref();
     const metrics = metricsAccess.served ? createGatewayMetrics(gateway, gateway.recorder, startedAt) : undefined;
@@ -128,6 +130,7 @@ export const serveCommand: Command = {
     // A revoked token or grant, or a disabled person, loses the sessions and streams it already holds.
     tokens.onAccessChanged(() => endpoint.endRevoked((principal) => tokens.revocationOf(principal)));
     const shutDownGateway = async () => {
+      shuttingDown = true;
       await endpoint.closeAll(settings.shutdownGraceMs);
       await gateway.close();
       await gateway.recorder.flush();
