@@ -43,6 +43,7 @@ virtualMcps:
         arguments:
           text: { pattern: "^[a-z ]+$", maxLength: 10 }
           api_key: { pattern: "^pk_" }
+          mood: { maxLength: 3 }
       demo__countdown:
         arguments:
           n: { pin: 1, onMismatch: refuse }
@@ -241,8 +242,11 @@ describe("argument rules", () => {
     expect(await refused("demo__echo", { text: "Hello" })).toBe('The argument "text" of tool "demo__echo" must match /^[a-z ]+$/; "Hello" does not.');
     expect(await refused("demo__echo", { text: "far too long" })).toBe('The argument "text" of tool "demo__echo" must be at most 10 characters long, not 12.');
     expect(textOf(await ada.callTool({ name: "demo__echo", arguments: { text: "fine" } }))).toBe("fine");
+    // maxLength counts characters as people (and JSON Schema) do: an emoji is one, not two UTF-16 units.
+    expect(textOf(await ada.callTool({ name: "demo__echo", arguments: { text: "fine", mood: "😀😀😀" } }))).toBe("fine");
+    expect(await refused("demo__echo", { text: "fine", mood: "😀😀😀😀" })).toBe('The argument "mood" of tool "demo__echo" must be at most 3 characters long, not 4.');
     const denied = records().filter((r) => r.person === "ada@example.com" && r.outcome === "denied" && r.method === "tools/call");
-    expect(denied.map((r) => r.name)).toEqual(["demo__countdown", "demo__add", "demo__add", "demo__echo", "demo__echo"]);
+    expect(denied.map((r) => r.name)).toEqual(["demo__countdown", "demo__add", "demo__add", "demo__echo", "demo__echo", "demo__echo"]);
   });
 
   test("a refusal of an argument whose name looks secret quotes neither the value sent nor the pinned one, to the caller or in the record", async () => {

@@ -168,7 +168,9 @@ function checkValue(rule: ArgumentRule, value: unknown, secret: boolean): { chec
   }
   if (rule.maxLength !== undefined) {
     if (typeof value !== "string") return { check: "maxLength", text: `must be a string of at most ${rule.maxLength} characters, not ${sent}` };
-    if (value.length > rule.maxLength) return { check: "maxLength", text: `must be at most ${rule.maxLength} characters long, not ${value.length}` };
+    // Characters as people (and JSON Schema's maxLength) count them: an emoji is one, not its two UTF-16 units.
+    const length = value.length > rule.maxLength ? [...value].length : value.length;
+    if (length > rule.maxLength) return { check: "maxLength", text: `must be at most ${rule.maxLength} characters long, not ${length}` };
   }
   return undefined;
 }
