@@ -157,14 +157,19 @@ virtualMcps:
       const shouted = await c.callTool({ name: "up__shout", arguments: { text: `token is ${headerSecret}` } });
       expect(JSON.stringify(shouted)).toContain(headerSecret.toUpperCase());
       await c.callTool({ name: "echo__echo", arguments: { text: `key ${envSecret} and ${headerSecret}`, password: "hunter2-not-stored" } });
+      // A tool error is stored cut to 500 characters: a secret straddling the cut is replaced before the cut, not half kept.
+      const failed = await c.callTool({ name: "echo__echo", arguments: { text: `${"x".repeat(495)}${envSecret}`, fail: true } });
+      expect(failed.isError).toBe(true);
       await c.close();
       const exported = await runMintgate(["audit", "export", "--format", "jsonl", "--data", dir]);
       expect(exported.code).toBe(0);
-      const rows = exported.stdout.trim().split("\n").map((l) => JSON.parse(l) as { exposedName: string | null; arguments: string | null; result: string | null });
+      const rows = exported.stdout.trim().split("\n").map((l) => JSON.parse(l) as { exposedName: string | null; arguments: string | null; result: string | null; error: string | null });
       const echoRow = rows.find((r) => r.exposedName === "echo__echo")!;
       expect(echoRow.arguments).toContain("[secret:echo-key]");
       expect(echoRow.arguments).toContain("[secret:upstream-token]");
       expect(echoRow.arguments).toContain('"password":"[redacted]"');
+      const failedRow = rows.find((r) => r.exposedName === "echo__echo" && r.error !== null)!;
+      expect(failedRow.error).toBe(`${"x".repeat(495)}${"[secret:echo-key]".slice(0, 5)}`);
       const csv = await runMintgate(["audit", "export", "--format", "csv", "--data", dir]);
       const adminCalls = await (await fetch(`${gateway.url}/admin/api/audit?limit=1000`, { headers: { authorization: `Bearer ${gateway.adminToken()}` } })).text();
       const walBefore = readdirSync(dir).map((f) => readFileSync(join(dir, f)));

@@ -58,6 +58,8 @@ export interface AuditSettings {
   enabled?: boolean;
 }
 
+/** Stored length of a call's error sentence (a tool's error text may be a whole page). */
+export const MAX_STORED_ERROR = 500;
 /** Admin detail may be larger than a call payload: a whole connector before and after. */
 const ADMIN_DETAIL_LIMIT = 64 * 1024;
 const defaultRedactor = new Redactor();
@@ -163,7 +165,8 @@ export class AuditLog {
       result: result?.json ?? null,
       resultSize: result?.size ?? null,
       outcome: entry.outcome,
-      error: entry.error === null ? null : this.redactor.text(entry.error),
+      // Redacted before it is cut: a secret straddling the cut would otherwise keep its first part.
+      error: entry.error === null ? null : this.redactor.text(entry.error).slice(0, MAX_STORED_ERROR),
       durationMs: entry.durationMs,
       detail: null,
     });

@@ -432,9 +432,10 @@ function checkedParams(method: string, params: unknown): Params {
 /** The param that names what a request is about. */
 const NAMED_BY: Record<string, string> = { "tools/call": "name", "prompts/get": "name", "resources/read": "uri", "resources/subscribe": "uri", "resources/unsubscribe": "uri" };
 
+/** A tool error's first text, whole: the audit log redacts it before cutting it to size (a cut first could leave part of a secret). */
 function firstText(result: Record<string, unknown>): string | undefined {
   const content = result.content as { type?: string; text?: string }[] | undefined;
-  return content?.find((c) => c.type === "text")?.text?.slice(0, 500);
+  return content?.find((c) => c.type === "text")?.text;
 }
 
 function toRpcError(error: unknown): { code: number; message: string; data?: unknown } {
