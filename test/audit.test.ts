@@ -86,4 +86,12 @@ describe("redaction of secret values", () => {
     redactor.addSecret("short", "abc\nx\nlonger-line");
     expect(redactor.text("x marks longer-line")).toBe("x marks [secret:short]");
   });
+
+  test("the default keys hide plurals and credentials, and leave token counts alone", () => {
+    const redactor = new Redactor();
+    const payload = { apiKeys: ["k1"], client_secrets: "s", private_key: "pem", credentials: { u: "p" }, passwords: "p", Cookies: "c", passphrase: "pp", max_tokens: 100, total_tokens: 7, keyword: "kw" };
+    const stored = JSON.parse(redactor.capture(payload, 10_000).json!) as Record<string, unknown>;
+    for (const key of ["apiKeys", "client_secrets", "private_key", "credentials", "passwords", "Cookies", "passphrase"]) expect(stored[key]).toBe("[redacted]");
+    expect(stored).toMatchObject({ max_tokens: 100, total_tokens: 7, keyword: "kw" });
+  });
 });

@@ -1,3 +1,5 @@
+import { DEFAULTS } from "../config/index.ts";
+
 /**
  * What the audit trail keeps of a payload: JSON, with secret values and the
  * values of secret-looking keys replaced, cut at a size limit without first
@@ -5,7 +7,7 @@
  */
 
 /** Keys whose values are replaced by default (matched against the key's words). */
-export const DEFAULT_REDACT_KEYS = ["password", "passwd", "secret", "token", "authorization", "api_key", "apikey", "cookie"] as const;
+export const DEFAULT_REDACT_KEYS: readonly string[] = DEFAULTS.auditRedactKeys;
 
 /** Payloads longer than this (in JSON characters) are stored cut. */
 export const DEFAULT_CAPTURE_LIMIT = 16 * 1024;

@@ -68,7 +68,8 @@ export const DEFAULTS = {
   shutdownGraceMs: 10_000,
   accessTokenTtlMs: 3_600_000,
   auditRetentionDays: 365,
-  auditRedactKeys: ["password", "passwd", "secret", "token", "authorization", "api_key", "apikey", "cookie"],
+  // Plurals are listed, not derived: "tokens" would also hide counts such as max_tokens.
+  auditRedactKeys: ["password", "passwords", "passwd", "passphrase", "secret", "secrets", "token", "authorization", "api_key", "api_keys", "apikey", "apikeys", "cookie", "cookies", "credential", "credentials", "private_key"],
   metricsMode: "loopback",
 } as const;
 
@@ -86,7 +87,7 @@ export const ENVIRONMENT = {
   MINTGATE_REDIRECT_SCHEMES: "comma-separated private-use redirect URI schemes OAuth clients may register, besides cursor (e.g. windsurf)",
   MINTGATE_TRUSTED_PROXIES: "comma-separated addresses or CIDR ranges of reverse proxies in front of the gateway; requests from them are attributed to the client in X-Forwarded-For (default none)",
   MINTGATE_ACCESS_TOKEN_TTL: "lifetime of OAuth access tokens for AI clients, e.g. 15m (default 1h)",
-  MINTGATE_AUDIT_REDACT_KEYS: "comma-separated keys whose values the audit trail replaces in arguments and results (default password,passwd,secret,token,authorization,api_key,apikey,cookie)",
+  MINTGATE_AUDIT_REDACT_KEYS: `comma-separated keys whose values the audit trail replaces in arguments and results (default ${DEFAULTS.auditRedactKeys.join(",")})`,
   MINTGATE_AUDIT_RETENTION_DAYS: "days audit records are kept; older ones are deleted daily, leaving a signed checkpoint (default 365)",
   MINTGATE_METRICS: "who may read /metrics: loopback (this machine, or anyone with the metrics token), token (token holders only) or off (default loopback)",
   MINTGATE_METRICS_TOKEN_FILE: "file holding the bearer token that lets Prometheus scrape /metrics from elsewhere",

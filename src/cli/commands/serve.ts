@@ -8,7 +8,7 @@ import { AccessTokenService, createAuthServices } from "../../auth/index.ts";
 import { ConnectorPool } from "../../connectors/index.ts";
 import { Gateway, McpEndpoint } from "../../gateway/index.ts";
 import { moveCheckpointsToThread, watchStore } from "../../store/index.ts";
-import { ENVIRONMENT, loadSettings } from "../../config/index.ts";
+import { DEFAULTS, ENVIRONMENT, loadSettings } from "../../config/index.ts";
 import { startHttpServer } from "../../http/index.ts";
 import { log } from "../../log/index.ts";
 import { createGatewayMetrics, MetricsAccess } from "../../metrics/index.ts";
@@ -56,7 +56,7 @@ export const serveCommand: Command = {
     "--access-token-ttl D": "lifetime of OAuth access tokens, 1s to 24h (env MINTGATE_ACCESS_TOKEN_TTL, default 1h)",
     "--metrics MODE": "who may read /metrics: loopback, token or off (env MINTGATE_METRICS, default loopback)",
     "--metrics-token-file F": "file holding the bearer token for scraping /metrics from elsewhere (env MINTGATE_METRICS_TOKEN_FILE)",
-    "--audit-redact-keys LIST": "comma-separated keys whose values the audit trail replaces (env MINTGATE_AUDIT_REDACT_KEYS, default password,passwd,secret,token,authorization,api_key,apikey,cookie)",
+    "--audit-redact-keys LIST": `comma-separated keys whose values the audit trail replaces (env MINTGATE_AUDIT_REDACT_KEYS, default ${DEFAULTS.auditRedactKeys.join(",")})`,
     "--audit-retention-days N": "days audit records are kept; pruned daily with a signed checkpoint (env MINTGATE_AUDIT_RETENTION_DAYS, default 365)",
     "--demo": "add the demo virtual MCP if missing and print its URL, a fresh token and a client config",
   },
