@@ -100,6 +100,18 @@ describe("UserDirectory", () => {
     expect(() => users.removeGroup(first.id, "b")).toThrow(/through the provider okta/);
     users.disable(first.id);
     expect(() => users.upsertFromProvider({ provider: "okta", subject: "00u1", email: "pat.new@example.com", groups: [] })).toThrow(/disabled/);
+    // Nor does a disabled person come back as a new person with the same email, from this provider or another.
+    expect(() => users.upsertFromProvider({ provider: "google", subject: "g-1", email: "Pat.New@example.com", groups: [] })).toThrow(/disabled/);
+    expect(users.findByEmail("pat.new@example.com")).toHaveLength(2);
+  });
+
+  test("a disabled local account cannot come back through SSO", async () => {
+    const dir = openDir();
+    const users = new UserDirectory(dir.store);
+    await users.addLocal({ email: "ann@example.com", password: PASSWORD });
+    users.disable("ann@example.com");
+    expect(() => users.upsertFromProvider({ provider: "okta", subject: "00u9", email: "ann@example.com", groups: [] })).toThrow("Your mintgate account is disabled; ask an administrator of this mintgate.");
+    expect(users.findByEmail("ann@example.com")).toHaveLength(1);
   });
 });
 

@@ -352,6 +352,22 @@ describe("refused at /mcp", () => {
     expect(await mcpStatus("alpha", bobPat)).toBe(200);
   });
 
+  test("a password set by an admin ends the person's AI client sign-ins at once; her personal access token stays", async () => {
+    const annClient = await registerClient();
+    const browser = new ScriptedBrowser();
+    const annPkce = pkce();
+    const { callback } = await approveInBrowser(browser, authorizeUrl(annClient, { code_challenge: annPkce.challenge, code_challenge_method: "S256" }), REDIRECT, localSignIn(browser, "ann@example.com", PASSWORD));
+    const ann = await token({ grant_type: "authorization_code", client_id: annClient, code: callback.searchParams.get("code")!, code_verifier: annPkce.verifier, redirect_uri: REDIRECT });
+    expect(await mcpStatus("alpha", ann.body.access_token as string)).toBe(200);
+    const annPat = (JSON.parse((await runMintgate(["tokens", "create", "--user", "ann@example.com", "--json", "--data", dataDir])).stdout) as { token: string }).token;
+    const reset = await runMintgate(["users", "set-password", "ann@example.com", "--data", dataDir], { stdin: `${PASSWORD}\n` });
+    expect(reset.code, reset.stderr).toBe(0);
+    expect(reset.stdout).toMatch(/^Set the password of ann@example\.com and ended \d+ AI client sign-ins?\.\n$/);
+    expect(await mcpStatus("alpha", ann.body.access_token as string)).toBe(401);
+    expect((await token({ grant_type: "refresh_token", client_id: annClient, refresh_token: ann.body.refresh_token as string })).body.error).toBe("invalid_grant");
+    expect(await mcpStatus("alpha", annPat)).toBe(200);
+  });
+
   test("an admin revokes a person's approval or one sign-in from the CLI; the running gateway refuses the tokens at once", async () => {
     const clientId = await registerClient();
     const { verifier, challenge } = pkce();

@@ -44,7 +44,7 @@ export function createAuthServices(options: {
   const forgetVerified = () => tokens.forgetVerified();
   const users = new UserDirectory(store, {
     events,
-    onDisabled: (userId) => {
+    onSignInsEnded: (userId) => {
       forgetVerified();
       flows.endSessionsOf(userId);
     },

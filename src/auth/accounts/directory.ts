@@ -107,18 +107,18 @@ export class UserDirectory {
   private readonly accountThrottle: LoginThrottle;
   private readonly ipThrottle: LoginThrottle;
   private dummyHash: Promise<string> | undefined;
-  private readonly onDisabled: ((userId: string) => void) | undefined;
+  private readonly onSignInsEnded: ((userId: string) => void) | undefined;
 
   constructor(
     private readonly store: Store,
     options: {
       events?: AuthEvents;
       now?: () => number;
-      /** Called when a person is disabled in this process, so cached token checks and browser sessions end at once. */
-      onDisabled?: (userId: string) => void;
+      /** Called when a person's sign-ins end in this process (disabled, password changed), so cached token checks and browser sessions end at once. */
+      onSignInsEnded?: (userId: string) => void;
     } = {},
   ) {
-    this.onDisabled = options.onDisabled;
+    this.onSignInsEnded = options.onSignInsEnded;
     this.now = options.now ?? Date.now;
     this.events = options.events ?? new AuthEvents(store, this.now);
     this.accountThrottle = new LoginThrottle(ACCOUNT_THRESHOLD, this.now);
@@ -203,14 +203,27 @@ export class UserDirectory {
     return this.get(id);
   }
 
-  async setPassword(ref: string, password: string): Promise<void> {
+  /**
+   * Sets a local account's password and ends the person's AI client sign-ins
+   * (their OAuth grants): a reset after a stolen password must not leave the
+   * thief's clients signed in. Personal access tokens, issued by an admin, stay.
+   * Returns how many sign-ins were ended.
+   */
+  async setPassword(ref: string, password: string): Promise<{ signInsEnded: number }> {
     const row = this.resolve(ref);
     checkPassword(password);
     const local = this.store.users.identitiesOf([row.id]).find((i) => i.provider === LOCAL);
     if (!local) throw invalid(`${row.email} signs in through SSO only and has no local account; add one with \`mintgate users add\`.`);
     const passwordHash = await Bun.password.hash(password, { algorithm: "argon2id" });
-    this.store.users.update(row.id, { passwordHash, updatedAt: this.now() });
+    const now = this.now();
+    const signInsEnded = this.store.transaction(() => {
+      this.store.users.update(row.id, { passwordHash, updatedAt: now });
+      return this.store.oauthGrants.revokeGrantsOf(row.id, now, "password changed");
+    });
     this.accountThrottle.clear(local.subject);
+    // Browser sign-ins of this gateway process end too (the gateway's own directory; a CLI's has no sessions).
+    this.onSignInsEnded?.(row.id);
+    return { signInsEnded };
   }
 
   setRole(ref: string, role: Role): UserDetails {
@@ -231,7 +244,7 @@ export class UserDirectory {
         this.store.oauthGrants.revokeGrantsOf(row.id, now, "person disabled");
       });
       this.events.record({ type: "user_disabled", outcome: "ok", userId: row.id, email: row.email, ip: actor?.ip, detail: actor?.by ? { by: actor.by } : undefined });
-      this.onDisabled?.(row.id);
+      this.onSignInsEnded?.(row.id);
     }
     return this.get(row.id);
   }
@@ -340,6 +353,10 @@ export class UserDirectory {
         this.store.users.updateIdentity(signIn.provider, signIn.subject, { email, claims, lastSignInAt: now });
         this.store.users.replaceGroups(row.id, signIn.provider, groups);
         return row.id;
+      }
+      // A disabled person stays out whatever way they come back: not as a new person with the same email (policies match by email).
+      if (this.store.users.findByEmail(email).some((other) => other.disabledAt !== null)) {
+        throw unauthorized("Your mintgate account is disabled; ask an administrator of this mintgate.");
       }
       const userId = randomUUID();
       this.store.users.add({ id: userId, email, name: signIn.name ?? null, role: "member", passwordHash: null, createdAt: now, updatedAt: now, lastSignInAt: now });

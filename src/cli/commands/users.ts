@@ -112,17 +112,18 @@ function stateCommand(verb: "disable" | "enable"): Command {
 
 const setPasswordCommand: Command = {
   name: "users set-password",
-  summary: "Set a local account's password, read from standard input.",
+  summary: "Set a local account's password, read from standard input; the person's AI clients must sign in again.",
   usage: "mintgate users set-password EMAIL|ID [--data DIR]",
   args: ["EMAIL|ID"],
   options: { ...DATA_OPTION },
   optionHelp: { ...DATA_HELP },
-  details: `The password is the first line of standard input (or typed without echo on a terminal), at least ${MIN_PASSWORD_LENGTH} characters.`,
+  details: `The password is the first line of standard input (or typed without echo on a terminal), at least ${MIN_PASSWORD_LENGTH} characters. The person's AI client sign-ins (OAuth grants) end, so a client signed in with a stolen password is out; personal access tokens stay.`,
   async run(parsed) {
     const [ref] = parsed.positionals;
     const password = await readPassword(ref!);
-    await withDataDir(parsed, (dir) => new UserDirectory(dir.store).setPassword(ref!, password));
-    process.stdout.write(`Set the password of ${ref}.\n`);
+    const { signInsEnded } = await withDataDir(parsed, (dir) => new UserDirectory(dir.store).setPassword(ref!, password));
+    const ended = signInsEnded === 0 ? "" : ` and ended ${signInsEnded} AI client sign-in${signInsEnded === 1 ? "" : "s"}`;
+    process.stdout.write(`Set the password of ${ref}${ended}.\n`);
     return 0;
   },
 };
