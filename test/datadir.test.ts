@@ -126,3 +126,36 @@ describe("serve refuses a wrong or missing master key without touching the datab
     expect(fileHash(db)).toBe(before);
   });
 });
+
+describe("one gateway per data directory", () => {
+  test("a second serve is refused while the first runs, restore stays refused once server.url is gone, and kill -9 leaves no stale lock", async () => {
+    const dir = join(tempDir(), "d");
+    expect((await runMintgate(["init", "--data", dir])).code).toBe(0);
+    const copy = join(tempDir(), "copy.db");
+    expect((await runMintgate(["backup", "-o", copy, "--data", dir])).code).toBe(0);
+    const first = await startGateway({ dataDir: dir });
+
+    const second = await startGateway({ dataDir: dir }).then(
+      async (gateway) => `it served too, at ${gateway.url} (exit ${await gateway.stop()})`,
+      (error: Error) => error.message,
+    );
+    expect(second).toBe(
+      `mintgate serve exited with 1 before listening:\nmintgate: A gateway is already serving from ${dir} at ${first.url}; stop it first (SIGTERM), or give this one another --data directory.\n`,
+    );
+    expect(readFileSync(join(dir, "server.url"), "utf8")).toStartWith(`${first.url}\n`);
+
+    // Without server.url (a second gateway used to remove it on exit) the running one is still found.
+    rmSync(join(dir, "server.url"));
+    const restore = await runMintgate(["restore", copy, "--data", dir]);
+    expect(restore.code).toBe(1);
+    expect(restore.stderr).toBe(`mintgate: A gateway is serving from ${dir}; stop it first (SIGTERM), then restore.\n`);
+    expect((await fetch(`${first.url}/readyz`)).status).toBe(200);
+
+    first.signal("SIGKILL");
+    await first.exited;
+    const next = await startGateway({ dataDir: dir });
+    expect((await fetch(`${next.url}/readyz`)).status).toBe(200);
+    expect(await next.stop()).toBe(0);
+    expect((await runMintgate(["restore", copy, "--data", dir])).code).toBe(0);
+  });
+});

@@ -271,5 +271,7 @@ export function dataPaths(dataDir: string) {
     adminToken: join(dataDir, "admin.token"),
     /** Written while serving so the local CLI and TUI can find the gateway. */
     serverUrl: join(dataDir, "server.url"),
+    /** Locked by the serving gateway (and by a restore), so only one uses the directory. */
+    serveLock: join(dataDir, "serve.lock"),
   };
 }

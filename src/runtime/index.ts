@@ -14,6 +14,7 @@ import {
   type MasterKey,
 } from "../secrets/index.ts";
 import { inspectStore, openStore, type Store } from "../store/index.ts";
+import { lockDataDir } from "./data-dir-lock.ts";
 
 export { IdleMemoryTrim } from "./memory-trim.ts";
 
@@ -47,8 +48,10 @@ function loadMasterKey(settings: Settings, paths: ReturnType<typeof dataPaths>):
 /**
  * Opens the data directory. With `initialise`, creates whatever is missing
  * (directory, key, database, admin token); without it, all must exist.
+ * With `serving`, holds the directory's lock until close(), before anything
+ * is written: a second gateway on the same directory is refused.
  */
-export function openDataDir(settings: Settings, options: { initialise: boolean }): DataDir {
+export function openDataDir(settings: Settings, options: { initialise: boolean; serving?: boolean }): DataDir {
   const paths = dataPaths(settings.dataDir);
   const created: string[] = [];
 
@@ -62,6 +65,26 @@ export function openDataDir(settings: Settings, options: { initialise: boolean }
     throw configError(`${settings.dataDir} is not a directory; point --data at a directory.`);
   }
 
+  const lock = options.serving
+    ? lockDataDir(settings.dataDir, (holder) => `A gateway is already serving from ${holder}; stop it first (SIGTERM), or give this one another --data directory.`)
+    : undefined;
+  try {
+    const dir = openContents(settings, options, paths, created);
+    return {
+      ...dir,
+      close: () => {
+        dir.close();
+        lock?.release();
+      },
+    };
+  } catch (error) {
+    lock?.release();
+    throw error;
+  }
+}
+
+/** The key, database and admin token of a directory that exists. */
+function openContents(settings: Settings, options: { initialise: boolean }, paths: ReturnType<typeof dataPaths>, created: string[]): DataDir {
   const databaseExists = existsSync(paths.database);
   if (!databaseExists && !options.initialise) {
     throw configError(`There is no database in ${settings.dataDir}; run \`mintgate init --data ${settings.dataDir}\` first.`);
@@ -147,13 +170,22 @@ function recoverInterruptedRotation(
  * deleted. The master key must fit the copy, which is checked before anything
  * moves; if the copy then fails to open (a migration, say), the previous
  * database is moved back. Returns where the previous database now is.
- * The caller makes sure no gateway is serving from the directory.
+ * Refused while a gateway serves from the directory (it holds the lock this takes).
  */
 export function restoreDatabase(settings: Settings, backup: string): { previous: string | undefined; dir: DataDir } {
   const paths = dataPaths(settings.dataDir);
   if (!existsSync(paths.database)) {
     throw configError(`There is no database in ${settings.dataDir} to restore into; run \`mintgate init --data ${settings.dataDir}\` first (it makes the master key the copy needs, or put yours there).`);
   }
+  const lock = lockDataDir(settings.dataDir, (holder) => `A gateway is serving from ${holder}; stop it first (SIGTERM), then restore.`);
+  try {
+    return swapInBackup(settings, paths, backup);
+  } finally {
+    lock.release();
+  }
+}
+
+function swapInBackup(settings: Settings, paths: ReturnType<typeof dataPaths>, backup: string): { previous: string | undefined; dir: DataDir } {
   const inspection = inspectStore(backup);
   if (inspection.currentKey) {
     const key = loadMasterKey(settings, paths);

@@ -1,8 +1,7 @@
 import { resolve } from "node:path";
-import { runningGatewayUrl } from "../../admin-client/index.ts";
 import { cliActor, recordAdminChange } from "../../audit/index.ts";
 import { loadSettings } from "../../config/index.ts";
-import { conflict, invalid } from "../../errors/index.ts";
+import { invalid } from "../../errors/index.ts";
 import { restoreDatabase } from "../../runtime/index.ts";
 import { checkBackup } from "../../store/index.ts";
 import { DATA_OPTION, JSON_OPTION, printJson, stringValue, type Command } from "../command.ts";
@@ -23,8 +22,6 @@ export const restoreCommand: Command = {
     const [file] = parsed.positionals;
     const settings = loadSettings({ data: stringValue(parsed, "data") });
     const source = resolve(file!);
-    const serving = await runningGatewayUrl(settings.dataDir);
-    if (serving) throw conflict(`A gateway is serving from ${settings.dataDir} at ${serving}; stop it first (SIGTERM), then restore.`);
     let check;
     try {
       check = checkBackup(source);

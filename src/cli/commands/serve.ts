@@ -87,7 +87,7 @@ export const serveCommand: Command = {
     const metricsAccess = MetricsAccess.fromSettings(settings);
     const startedAt = Date.now();
     const instanceId = randomUUID();
-    const dir = openDataDir(settings, { initialise: true });
+    const dir = openDataDir(settings, { initialise: true, serving: true });
     for (const item of dir.created) log.info(`created ${item}`);
     if (dir.newAdminToken) log.info("the admin token for the CLI and TUI is in the admin.token file", { path: dir.paths.adminToken });
 
