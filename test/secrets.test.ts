@@ -135,6 +135,22 @@ describe("mintgate secrets", () => {
     expect(resolveInProcess(dir, "TOKEN")).toBe("survives");
   });
 
+  test("a rotation interrupted between the two renames of the key swap is finished on the next command", async () => {
+    const dir = await initDir();
+    await runMintgate(["secrets", "set", "TOKEN", "--data", dir], { stdin: "survives" });
+    expect((await runMintgate(["secrets", "rotate-key", "--data", dir])).code).toBe(0);
+    // master.key was already moved to master.key.old; master.key.new not yet renamed.
+    renameSync(join(dir, "master.key"), join(dir, "master.key.new"));
+
+    const list = await runMintgate(["secrets", "list", "--data", dir], { env: { MINTGATE_LOG_LEVEL: "warn" } });
+    expect(list.stderr).toContain("finished an interrupted key rotation");
+    expect(list.code).toBe(0);
+    expect(list.stdout).toContain("TOKEN");
+    expect(existsSync(join(dir, "master.key.new"))).toBe(false);
+    expect(existsSync(join(dir, "master.key.old"))).toBe(true);
+    expect(resolveInProcess(dir, "TOKEN")).toBe("survives");
+  });
+
   test("with MINTGATE_MASTER_KEY, rotate-key writes master.key.new and the old key is then refused", async () => {
     const dir = join(tempDir(), "d");
     const oldEnv = { MINTGATE_MASTER_KEY: Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64") };

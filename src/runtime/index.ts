@@ -94,12 +94,7 @@ function openContents(settings: Settings, options: { initialise: boolean }, path
   const inspection = databaseExists ? inspectStore(paths.database) : undefined;
   let key = loadMasterKey(settings, paths);
   if (inspection?.currentKey) {
-    if (!key) {
-      throw configError(
-        `No master key: ${paths.masterKey} is missing and ${ENV_KEY_SOURCE} is not set, but this database was set up with one; restore master.key from your backup or set ${ENV_KEY_SOURCE}.`,
-      );
-    }
-    if (!keyMatches(key, inspection.currentKey)) {
+    if (!key || !keyMatches(key, inspection.currentKey)) {
       key = recoverInterruptedRotation(key, inspection.currentKey, paths);
     }
   } else if (!key) {
@@ -139,24 +134,31 @@ function openContents(settings: Settings, options: { initialise: boolean }, path
 
 /**
  * `rotate-key` commits the new key to the database before it swaps the key
- * files. If it stopped in between, master.key.new is the right key: finish the swap.
+ * files (master.key to master.key.old, then master.key.new to master.key). If
+ * it stopped in between, master.key.new is the right key: finish the swap,
+ * also when master.key was already moved aside.
  */
 function recoverInterruptedRotation(
-  key: MasterKey,
+  key: MasterKey | undefined,
   current: NonNullable<ReturnType<typeof inspectStore>["currentKey"]>,
   paths: ReturnType<typeof dataPaths>,
 ): MasterKey {
   const pending = readMasterKeyFile(paths.masterKeyNew);
   if (pending && keyMatches(pending, current)) {
-    if (key.source === ENV_KEY_SOURCE) {
+    if (key?.source === ENV_KEY_SOURCE) {
       throw configError(
         `${ENV_KEY_SOURCE} holds the key from before \`secrets rotate-key\`; set it to the contents of ${paths.masterKeyNew} (base64: \`base64 -w0 ${paths.masterKeyNew}\`), then delete that file.`,
       );
     }
-    if (!existsSync(paths.masterKeyOld)) renameSync(paths.masterKey, paths.masterKeyOld);
+    if (key && !existsSync(paths.masterKeyOld)) renameSync(paths.masterKey, paths.masterKeyOld);
     renameSync(paths.masterKeyNew, paths.masterKey);
     log.warn("finished an interrupted key rotation: master.key now holds the new key", { old: paths.masterKeyOld });
     return { bytes: pending.bytes, source: paths.masterKey };
+  }
+  if (!key) {
+    throw configError(
+      `No master key: ${paths.masterKey} is missing and ${ENV_KEY_SOURCE} is not set, but this database was set up with one; restore master.key from your backup or set ${ENV_KEY_SOURCE}.`,
+    );
   }
   throw configError(
     `The master key from ${key.source} does not match the key this database was encrypted with; restore the right ${key.source === ENV_KEY_SOURCE ? ENV_KEY_SOURCE : "master.key"} from your backup (the database was not modified).`,
