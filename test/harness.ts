@@ -65,7 +65,7 @@ export interface RunningGateway {
   adminToken: () => string;
   /** Everything the process wrote to stdout and stderr so far. */
   output: () => string;
-  signal(name: "SIGTERM" | "SIGINT" | "SIGKILL"): void;
+  signal(name: "SIGTERM" | "SIGINT" | "SIGHUP" | "SIGKILL"): void;
   exited: Promise<number>;
   stop(): Promise<number>;
 }

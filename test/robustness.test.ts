@@ -150,6 +150,21 @@ describe("shutdown", () => {
     await waitFor(`upstream ${child} to be dead`, () => !isAlive(child!), 40, 50);
   });
 
+  test("SIGHUP (the terminal closed) shuts down like SIGTERM: exit 0, the stdio upstream ended, server.url removed", async () => {
+    const launch = join(dir("mintgate-sighup"), "launch.txt");
+    const { gateway, dataDir } = await start(stdioConfig("h", { LAUNCH_FILE: launch }), "mintgate-sighup");
+    await waitReady(gateway, "h");
+    const [child] = launchedPids(launch);
+    expect(child).toBeGreaterThan(0);
+    childPids.add(child!);
+
+    gateway.signal("SIGHUP");
+    expect(await gateway.exited).toBe(0);
+    expect(gateway.output()).toContain("shutting down");
+    await waitFor(`upstream ${child} to be dead`, () => !isAlive(child!), 40, 50);
+    expect(existsSync(join(dataDir, "server.url"))).toBe(false);
+  });
+
   test("SIGTERM right after serve spawned a stdio child exits 0 and leaves no live child", async () => {
     for (let attempt = 0; attempt < 3; attempt++) {
       const base = dir("mintgate-sigstart");

@@ -63,7 +63,7 @@ export const serveCommand: Command = {
   details:
     "Environment (flags win):\n" +
     Object.entries(ENVIRONMENT).map(([name, text]) => `  ${name.padEnd(ENV_NAME_WIDTH)}${text}`).join("\n") +
-    "\n\nPrints one line with the URL it listens on. SIGTERM or SIGINT stops accepting,\n" +
+    "\n\nPrints one line with the URL it listens on. SIGTERM, SIGINT or SIGHUP stops accepting,\n" +
     "lets running requests finish (up to 10 s), closes the store and exits 0.",
   async run(parsed) {
     const settings = loadSettings({
@@ -155,6 +155,9 @@ export const serveCommand: Command = {
     };
     process.on("SIGTERM", () => onSignal("SIGTERM"));
     process.on("SIGINT", () => onSignal("SIGINT"));
+    // A closed terminal (ssh session) sends SIGHUP: by default it would end the process at once,
+    // leaving the upstream children (in process groups of their own) running and server.url behind.
+    process.on("SIGHUP", () => onSignal("SIGHUP"));
     let server;
     const memoryTrim = new IdleMemoryTrim();
     let demo;
