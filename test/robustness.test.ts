@@ -8,13 +8,14 @@
  * subscription-logging modes, survives the end of its stdin) and
  * test/fixtures/raw-http-upstream.ts (Streamable HTTP that drops or hangs).
  */
+import { Database } from "bun:sqlite";
 import { afterAll, afterEach, describe, expect, test } from "bun:test";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import type { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { startRawHttpUpstream, type RawHttpUpstream } from "./fixtures/raw-http-upstream.ts";
-import { BINARY, cleanEnv, connectMcpClient, REPO_ROOT, runMintgate, startConfiguredGateway, startGateway, tempDir, waitFor, type RunningGateway } from "./harness.ts";
+import { BINARY, cleanEnv, connectMcpClient, DEMO_CONFIG, REPO_ROOT, runMintgate, startConfiguredGateway, startGateway, tempDir, waitFor, type RunningGateway } from "./harness.ts";
 
 const RAW_STDIO = join(REPO_ROOT, "test", "fixtures", "raw-stdio.ts");
 
@@ -46,7 +47,7 @@ function dir(label: string): string {
 }
 
 /** startConfiguredGateway, with the gateway stopped after the test and its directory removed after the file. */
-async function start(config: object, label: string) {
+async function start(config: string | object, label: string) {
   const started = await startConfiguredGateway(config, { label });
   gateways.push(started.gateway);
   dirs.push(dirname(started.dataDir));
@@ -537,4 +538,34 @@ describe("revocation of a person", () => {
     expect(gateway.output()).toContain('session ended: access revoked');
     expect(gateway.output()).toContain('reason="the account was disabled"');
   });
+});
+
+describe("an audit record that cannot be committed", () => {
+  test("fails the request it records with an error the client receives, on the SDK transport's path too", async () => {
+    const { gateway, token, dataDir } = await start(DEMO_CONFIG, "mintgate-auditfail");
+    const initialize = () =>
+      fetch(`${gateway.url}/mcp/demo`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${token}`, accept: "application/json, text/event-stream", "content-type": "application/json" },
+        body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "t", version: "1" } } }),
+      });
+    // The token's first use is written down; from then on it is checked without writing.
+    expect(await (await initialize()).text()).toContain('"result"');
+    // Another process holds the database's write lock past the gateway's 5 s busy timeout (a full disk fails the same way).
+    const holder = new Database(join(dataDir, "mintgate.db"));
+    holder.exec("BEGIN IMMEDIATE");
+    try {
+      const response = await initialize();
+      // Bun ends an idle response after 10 s: an initialize left unanswered would end empty then.
+      const body = await Promise.race([response.text(), Bun.sleep(9_000).then(() => "no answer within 9 s")]);
+      expect(body).toContain('"id":1');
+      expect(body).toContain('"error":{"code":-32603,"message":"Internal error; see the gateway log for details."}');
+    } finally {
+      holder.exec("ROLLBACK");
+      holder.close();
+    }
+    // Logged as one line, not as an unhandled rejection's stack trace.
+    expect(gateway.output()).toContain("database is locked");
+    expect(gateway.output()).not.toMatch(/\n\s+at /);
+  }, 30_000);
 });

@@ -130,11 +130,17 @@ export class GatewaySession {
     if (m.method === undefined) return; // responses to requests we never send
     if (m.id === undefined) return this.notification(m.method, m.params);
     const id = m.id;
-    void this.request(id, m.method, m.params, (progress) => this.transport.send(progress, { relatedRequestId: id }).catch(() => {})).then((reply) => {
-      // A cancelled request gets no reply (the spec says so); its response stream just ends.
-      if (reply === undefined) return (this.transport as { closeSSEStream?: (requestId: RequestId) => void }).closeSSEStream?.(id);
-      return this.transport.send(reply, { relatedRequestId: id }).catch((error: Error) => log.debug("could not send a reply", { session: this.id, error: error.message }));
-    });
+    const send = (reply: JSONRPCMessage) =>
+      this.transport.send(reply, { relatedRequestId: id }).catch((error: Error) => log.debug("could not send a reply", { session: this.id, error: error.message }));
+    void this.request(id, m.method, m.params, (progress) => this.transport.send(progress, { relatedRequestId: id }).catch(() => {})).then(
+      (reply) => {
+        // A cancelled request gets no reply (the spec says so); its response stream just ends.
+        if (reply === undefined) return (this.transport as { closeSSEStream?: (requestId: RequestId) => void }).closeSSEStream?.(id);
+        return send(reply);
+      },
+      // Its audit record could not be committed (database locked, disk full): the request fails, and the client hears so.
+      (error: unknown) => send({ jsonrpc: "2.0", id, error: toRpcError(error) } as JSONRPCMessage),
+    );
   }
 
   /** A client notification; only cancellation needs anything from us. */
