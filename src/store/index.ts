@@ -201,9 +201,9 @@ const CHECKPOINT_THREAD = import.meta.url.includes("/$bunfs/")
  * Moves the store's WAL checkpoints to a thread of their own, so a
  * checkpoint's I/O never lands in the middle of a request (the gateway does
  * this; short-lived commands keep the in-thread timer). If the thread cannot
- * start, the in-thread timer stays. Returns a function that ends the thread.
+ * start, the in-thread timer stays. Returns a function that closes the thread's connection and ends it.
  */
-export async function moveCheckpointsToThread(store: Store): Promise<() => void> {
+export async function moveCheckpointsToThread(store: Store): Promise<() => Promise<void>> {
   const worker = new Worker(CHECKPOINT_THREAD);
   const started = await new Promise<{ ready: boolean; error?: string }>((resolve) => {
     worker.onmessage = (event: MessageEvent<{ ready: boolean; error?: string }>) => resolve(event.data);
@@ -217,5 +217,10 @@ export async function moveCheckpointsToThread(store: Store): Promise<() => void>
   // Unreferenced: the thread never keeps the process alive on its own.
   worker.unref();
   store.stopCheckpoints();
-  return () => worker.terminate();
+  return async () => {
+    const stopped = new Promise<void>((resolve) => (worker.onmessage = () => resolve()));
+    worker.postMessage({ stop: true });
+    await Promise.race([stopped, Bun.sleep(1000)]);
+    worker.terminate();
+  };
 }

@@ -102,7 +102,7 @@ export const serveCommand: Command = {
     // WAL checkpoints run on a thread of their own, off the request path.
     const stopCheckpointThread = await moveCheckpointsToThread(dir.store).catch((error: Error) => {
       log.warn("WAL checkpoints stay on the main thread", { error: error.message });
-      return () => {};
+      return async () => {};
     });
     const auditFeed = new AuditFeed(dir.store);
     const gateway = new Gateway(dir.store, new ConnectorPool({ resolveSecret: (name) => dir.secrets.resolveSecret(name) }), audit);
@@ -137,7 +137,7 @@ export const serveCommand: Command = {
       clearTimeout(firstPrune);
       clearInterval(dailyPrune);
       auditFeed.close();
-      stopCheckpointThread();
+      await stopCheckpointThread();
       dir.close();
     };
     // Signals are handled from here on, so no start-up phase leaves upstream children behind.
