@@ -101,6 +101,11 @@ describe("mintgate CLI", () => {
     const url = await runMintgate(["serve", "--data", dir], { env: { MINTGATE_PUBLIC_URL: "ftp://x" } });
     expect(url.code).toBe(2);
     expect(url.stderr).toContain("MINTGATE_PUBLIC_URL must start with https://");
+    // A misspelt log level used to mean "info" without a word; any case of a real one is fine.
+    const level = await runMintgate(["serve", "--data", dir], { env: { MINTGATE_LOG_LEVEL: "verbose" } });
+    expect(level.code).toBe(2);
+    expect(level.stderr).toBe('mintgate: MINTGATE_LOG_LEVEL is "verbose"; set it to debug, info, warn or error, or unset it.\n');
+    expect((await runMintgate(["version"], { env: { MINTGATE_LOG_LEVEL: "WARN" } })).code).toBe(0);
   });
 
   test("a port in use and a missing TLS file are one sentence each", async () => {

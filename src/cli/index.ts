@@ -1,5 +1,5 @@
 import { MintgateError, publicMessageOf } from "../errors/index.ts";
-import { log } from "../log/index.ts";
+import { log, logLevelOf } from "../log/index.ts";
 import { VERSION } from "../version.ts";
 import { helpText, parseCommandArgs, type Command } from "./command.ts";
 import { initCommand } from "./commands/init.ts";
@@ -62,8 +62,13 @@ export async function runCli(argv: string[]): Promise<number> {
     return 2;
   }
   const { command, rest } = found;
+  const level = process.env.MINTGATE_LOG_LEVEL;
+  if (level !== undefined && logLevelOf(level) === undefined) {
+    process.stderr.write(`mintgate: MINTGATE_LOG_LEVEL is "${level}"; set it to debug, info, warn or error, or unset it.\n`);
+    return 2;
+  }
   // A command's own output says what it did; the services' info lines (auth events, connector states) are for a gateway's log.
-  if (command !== serveCommand && process.env.MINTGATE_LOG_LEVEL === undefined) log.setLevel("warn");
+  if (command !== serveCommand && level === undefined) log.setLevel("warn");
   const isGroup = ALL.some((c) => c.name.startsWith(`${command.name} `));
   if (isGroup && rest[0] !== undefined && !rest[0].startsWith("-")) {
     process.stderr.write(`mintgate: unknown command "${command.name} ${rest[0]}"; run \`mintgate ${command.name} --help\` for the list.\n`);

@@ -6,7 +6,14 @@ type Level = "debug" | "info" | "warn" | "error";
 type Fields = Record<string, string | number | boolean | undefined>;
 
 const ORDER: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40 };
-let threshold: number = ORDER[(process.env.MINTGATE_LOG_LEVEL as Level) ?? "info"] ?? ORDER.info;
+
+/** The level MINTGATE_LOG_LEVEL names (any case), or undefined when it names none (the CLI refuses that). */
+export function logLevelOf(text: string): Level | undefined {
+  const level = text.toLowerCase();
+  return Object.hasOwn(ORDER, level) ? (level as Level) : undefined;
+}
+
+let threshold: number = ORDER[logLevelOf(process.env.MINTGATE_LOG_LEVEL ?? "info") ?? "info"];
 
 function format(value: string | number | boolean): string {
   const text = String(value);
