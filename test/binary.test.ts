@@ -23,6 +23,29 @@ describe("the binary alone in an empty directory", () => {
     expect(await gateway.stop()).toBe(0);
   });
 
+  test("a secret typed at a terminal: Ctrl-D ends it, Ctrl-C cancels with exit 130 and changes nothing", async () => {
+    const { dir, binary } = isolatedBinary();
+    expect((await runMintgate(["init", "--data", "d"], { cwd: dir, binary })).code).toBe(0);
+    const screen = openTerminal({ command: `cd ${dir} && ./mintgate secrets set TYPED --data d; echo "set exited with $?"; ./mintgate secrets set GONE --data d; echo "cancel exited with $?"; sleep 30`, width: 100, height: 20 });
+    try {
+      await screen.waitFor("Value for TYPED (input hidden):");
+      screen.type("typed-value");
+      screen.keys("C-d");
+      await screen.waitFor("set exited with 0");
+      await screen.waitFor("Value for GONE (input hidden):");
+      screen.type("half");
+      screen.keys("C-c");
+      const shown = await screen.waitFor("cancel exited with 130");
+      expect(shown).toContain("mintgate: Cancelled; nothing was changed.");
+      expect(shown).not.toContain("unexpected failure");
+      expect(shown).not.toContain("typed-value");
+    } finally {
+      screen.kill();
+    }
+    const names = JSON.parse((await runMintgate(["secrets", "list", "--json", "--data", "d"], { cwd: dir, binary })).stdout) as { name: string }[];
+    expect(names.map((n) => n.name)).toEqual(["TYPED"]);
+  });
+
   for (const [width, height, noColor] of [[80, 24, false], [160, 48, true]] as const) {
     test(`the TUI runs in a real ${width}×${height} terminal${noColor ? " with NO_COLOR" : ""} and quits on q`, async () => {
       const { dir, binary } = isolatedBinary();

@@ -1,6 +1,8 @@
 /**
  * Reads a secret value: piped stdin as it is (one trailing newline dropped),
- * or from a terminal without echoing what is typed.
+ * or from a terminal without echoing what is typed. On a terminal, Enter or
+ * Ctrl-D ends the value; Ctrl-C cancels the command (exit 130, as a shell
+ * reports an interrupted program), before anything was changed.
  */
 export async function readSecretValue(prompt: string): Promise<string> {
   if (!process.stdin.isTTY) {
@@ -8,20 +10,23 @@ export async function readSecretValue(prompt: string): Promise<string> {
     return text.replace(/\r?\n$/, "");
   }
   process.stderr.write(prompt);
-  return await new Promise<string>((resolve, reject) => {
+  return await new Promise<string>((resolve) => {
     const stdin = process.stdin;
     let value = "";
-    const finish = (result: string | Error) => {
+    /** `undefined`: cancelled. */
+    const finish = (result: string | undefined) => {
       stdin.setRawMode(false);
       stdin.pause();
       stdin.off("data", onData);
       process.stderr.write("\n");
-      result instanceof Error ? reject(result) : resolve(result);
+      if (result !== undefined) return resolve(result);
+      process.stderr.write("mintgate: Cancelled; nothing was changed.\n");
+      process.exit(130);
     };
     const onData = (chunk: Buffer) => {
       for (const char of chunk.toString("utf8")) {
-        if (char === "\r" || char === "\n") return finish(value);
-        if (char === "\u0003") return finish(new Error("Cancelled; the secret was not changed."));
+        if (char === "\r" || char === "\n" || char === "\u0004") return finish(value);
+        if (char === "\u0003") return finish(undefined);
         if (char === "\u007f" || char === "\b") value = value.slice(0, -1);
         else value += char;
       }
