@@ -421,7 +421,7 @@ export class SsoService {
       return { row, settings, config: await config };
     } catch (error) {
       this.configs.delete(name);
-      throw new MintgateError("upstream_failed", `The sign-in provider "${name}" cannot be reached (${describeError(error)}); check \`mintgate sso test ${name}\`.`, { cause: error });
+      throw new MintgateError("upstream_failed", `The sign-in provider "${name}" cannot be reached (${describeError(error)}); try again in a minute, and if it persists tell your administrator (\`mintgate sso test ${name}\` checks it).`, { cause: error });
     }
   }
 
