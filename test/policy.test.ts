@@ -290,6 +290,9 @@ describe("records", () => {
       "resources/read ok",
     ]);
     expect(mine.every((r) => r.ip === null || r.ip === "127.0.0.1")).toBe(true);
+    // Requests without arguments store none (SQL NULL), not the JSON text "null".
+    expect(mine.filter((r) => r.method !== "tools/call" && r.method !== "prompts/get").map((r) => r.arguments)).toEqual(Array(6).fill(null));
+    expect(mine.find((r) => r.method === "prompts/get")!.arguments).toBe('{"name":"Ada"}');
   });
 });
 

@@ -23,6 +23,7 @@ interface RequestNote {
   connector: string | null;
   exposedName: string;
   upstreamName: string | null;
+  /** undefined: the request has none (stored as NULL, not as the JSON text "null"). */
   arguments: unknown;
   outcome: CallOutcome;
   error: string | null;
@@ -167,7 +168,7 @@ export class GatewaySession {
     const abort = new AbortController();
     this.inFlight.set(id, abort);
     const started = performance.now();
-    const note: RequestNote = { connector: null, exposedName: "", upstreamName: null, arguments: null, outcome: "ok", error: null, result: undefined };
+    const note: RequestNote = { connector: null, exposedName: "", upstreamName: null, arguments: undefined, outcome: "ok", error: null, result: undefined };
     let reply: JSONRPCMessage;
     try {
       const result = await this.dispatch(method, checkedParams(method, params), abort.signal, sendProgress, note);
@@ -234,7 +235,7 @@ export class GatewaySession {
       case "prompts/get": {
         const name = String(params?.name);
         note.exposedName = name;
-        note.arguments = params?.arguments ?? null;
+        note.arguments = params?.arguments;
         const prompt = catalogue.promptsByName.get(name);
         if (!prompt) throw new RpcError(JSON_RPC.invalidParams, `There is no prompt "${name}" in virtual MCP "${this.runtime.slug}".`);
         note.connector = prompt.connector;
@@ -471,7 +472,7 @@ export function requestWithoutCall(
     method,
     exposedName: "",
     upstreamName: null,
-    arguments: null,
+    arguments: undefined,
     outcome: outcome.outcome,
     error: outcome.error,
     durationMs: 0,
