@@ -282,6 +282,16 @@ describe("the exposition format", () => {
     expect(sampleValue(m, "mintgate_tool_call_duration_seconds_sum", { virtual_mcp: odd })).toBe(0.012);
   });
 
+  test("a tool that moves to another connector is counted under the connector that served each call", () => {
+    const metrics = new GatewayMetrics({ connectors: () => [], sessions: () => [], auditQueueDepth: () => 0, isVirtualMcp: () => true }, { version: "1.0.0", startTimeSeconds: 1_700_000_000 });
+    metrics.observe({ virtualMcp: "v", connector: "old", method: "tools/call", exposedName: "t__search", outcome: "ok", durationMs: 1 });
+    metrics.observe({ virtualMcp: "v", connector: "new", method: "tools/call", exposedName: "t__search", outcome: "ok", durationMs: 1 });
+    metrics.observe({ virtualMcp: "v", connector: "new", method: "tools/call", exposedName: "t__search", outcome: "ok", durationMs: 1 });
+    const m = parseExposition(metrics.render());
+    expect(sampleValue(m, "mintgate_tool_calls_total", { virtual_mcp: "v", tool: "t__search", connector: "old", outcome: "ok" })).toBe(1);
+    expect(sampleValue(m, "mintgate_tool_calls_total", { virtual_mcp: "v", tool: "t__search", connector: "new", outcome: "ok" })).toBe(2);
+  });
+
   test("the reader used here rejects what Prometheus rejects", () => {
     const bad = [
       "no_newline 1",

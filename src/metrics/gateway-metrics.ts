@@ -64,8 +64,8 @@ interface VirtualMcpSeries {
   http: Series[];
   /** MCP requests by method, then outcome index. */
   methods: Map<string, Series[]>;
-  /** Tool calls by exposed name, then outcome index. */
-  tools: Map<string, Series[]>;
+  /** Tool calls by connector ("" when none was reached), exposed name, then outcome index: a tool that moves to another connector gets series of its own. */
+  tools: Map<string, Map<string, Series[]>>;
   latency: HistogramSeries;
 }
 
@@ -92,7 +92,8 @@ export class GatewayMetrics {
     byOutcome[outcome]!.value++;
     if (request.method !== "tools/call") return;
     const tool = request.connector === null ? UNKNOWN : request.exposedName;
-    (series.tools.get(tool) ?? this.addTool(series, request.virtualMcp, tool, request.connector))[outcome]!.value++;
+    const ofConnector = series.tools.get(request.connector ?? "");
+    (ofConnector?.get(tool) ?? this.addTool(series, request.virtualMcp, tool, request.connector))[outcome]!.value++;
     // Denied calls never reach a connector: their (near-zero) time would only flatter the latency.
     if (outcome !== 2) series.latency.observe(request.durationMs / 1000);
   }
@@ -117,7 +118,7 @@ export class GatewayMetrics {
     for (const s of all) for (const byOutcome of s.methods.values()) out += writeSeries("mintgate_mcp_requests_total", byOutcome);
 
     out += familyHeader("mintgate_tool_calls_total", "counter", "tools/call requests by Virtual MCP, tool (exposed name), connector and outcome.");
-    for (const s of all) for (const byOutcome of s.tools.values()) out += writeSeries("mintgate_tool_calls_total", byOutcome);
+    for (const s of all) for (const ofConnector of s.tools.values()) for (const byOutcome of ofConnector.values()) out += writeSeries("mintgate_tool_calls_total", byOutcome);
 
     out += familyHeader("mintgate_tool_call_duration_seconds", "histogram", "Time to answer tools/call requests that were not denied, by Virtual MCP.");
     for (const s of all) if (s.latency.count > 0) out += s.latency.write("mintgate_tool_call_duration_seconds");
@@ -175,7 +176,9 @@ export class GatewayMetrics {
 
   private addTool(series: VirtualMcpSeries, slug: string, tool: string, connector: string | null): Series[] {
     const byOutcome = OUTCOMES.map((o) => new Series(labelText(["virtual_mcp", "tool", "connector", "outcome"], [slug, tool, connector ?? "", o])));
-    series.tools.set(tool, byOutcome);
+    let ofConnector = series.tools.get(connector ?? "");
+    if (!ofConnector) series.tools.set(connector ?? "", (ofConnector = new Map()));
+    ofConnector.set(tool, byOutcome);
     return byOutcome;
   }
 }
