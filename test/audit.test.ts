@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { Database } from "bun:sqlite";
 import { join } from "node:path";
-import { appendToChain, CallRecorder, MAX_STORED_ARGUMENTS, Redactor, verifyChain } from "../src/audit/index.ts";
+import { appendToChain, CallRecorder, MAX_STORED_ARGUMENTS, parseTime, Redactor, verifyChain } from "../src/audit/index.ts";
 import { GENESIS_HASH, legacyAuditHash, openStore, type AuditRow, type NewAuditRow } from "../src/store/index.ts";
 import { tempDir } from "./harness.ts";
 
@@ -93,5 +93,19 @@ describe("redaction of secret values", () => {
     const stored = JSON.parse(redactor.capture(payload, 10_000).json!) as Record<string, unknown>;
     for (const key of ["apiKeys", "client_secrets", "private_key", "credentials", "passwords", "Cookies", "passphrase"]) expect(stored[key]).toBe("[redacted]");
     expect(stored).toMatchObject({ max_tokens: 100, total_tokens: 7, keyword: "kw" });
+  });
+});
+
+describe("times in searches and exports", () => {
+  test("digits are Unix ms, four of them a year; ages count back from now; anything else is no time", () => {
+    const now = Date.UTC(2026, 10, 28, 12);
+    expect(parseTime("0", now)).toBe(0);
+    expect(parseTime("86400000", now)).toBe(86_400_000);
+    expect(parseTime("1700000000000", now)).toBe(1_700_000_000_000);
+    expect(parseTime("2025", now)).toBe(Date.UTC(2025, 0, 1));
+    expect(parseTime("2025-02-01T00:00:00Z", now)).toBe(Date.UTC(2025, 1, 1));
+    expect(parseTime("7d", now)).toBe(now - 7 * 86_400_000);
+    expect(parseTime("soon", now)).toBeNaN();
+    expect(parseTime(undefined, now)).toBeUndefined();
   });
 });

@@ -82,7 +82,8 @@ export function parseTime(raw: string | undefined, now = Date.now()): number | u
   const age = /^(\d+)(s|m|h|d)$/.exec(raw.trim());
   const ms = age
     ? now - Number(age[1]) * { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[age[2] as "s" | "m" | "h" | "d"]
-    : /^\d{10,}$/.test(raw.trim())
+    : // Digits are Unix ms (`0` too), except four: an ISO year such as 2025.
+      /^\d+$/.test(raw.trim()) && raw.trim().length !== 4
       ? Number(raw)
       : Date.parse(raw);
   // Outside what a Date can hold (8.64e15 ms either way) is no time either.
