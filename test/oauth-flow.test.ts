@@ -79,10 +79,19 @@ function authorizeUrl(clientId: string, params: Record<string, string | undefine
   return url;
 }
 
-/** Signs ann in through raw HTTP (no SDK) and returns the code sent back to the client. */
-async function codeFor(clientId: string, challenge: string, browser = new ScriptedBrowser()): Promise<string> {
-  const { callback } = await approveInBrowser(browser, authorizeUrl(clientId, { code_challenge: challenge, code_challenge_method: "S256" }), REDIRECT, localSignIn(browser, "ann@example.com", PASSWORD));
+/** Signs a person (ann unless told) in through raw HTTP (no SDK) and returns the code sent back to the client. */
+async function codeFor(clientId: string, challenge: string, browser = new ScriptedBrowser(), email = "ann@example.com"): Promise<string> {
+  const { callback } = await approveInBrowser(browser, authorizeUrl(clientId, { code_challenge: challenge, code_challenge_method: "S256" }), REDIRECT, localSignIn(browser, email, PASSWORD));
   return callback.searchParams.get("code")!;
+}
+
+/** A newly registered client signed in as `email`: its id and the token endpoint's answer. */
+async function signedInClient(email: string): Promise<{ clientId: string; tokens: Record<string, unknown> }> {
+  const clientId = await registerClient();
+  const { verifier, challenge } = pkce();
+  const code = await codeFor(clientId, challenge, new ScriptedBrowser(), email);
+  const issued = await token({ grant_type: "authorization_code", client_id: clientId, code, code_verifier: verifier, redirect_uri: REDIRECT });
+  return { clientId, tokens: issued.body };
 }
 
 const mcpStatus = async (slug: string, accessToken: string) =>
@@ -331,40 +340,32 @@ describe("refused at /mcp", () => {
     expect(await mcpStatus("alpha", accessToken)).toBe(401);
 
     // A disabled person: a token that worked a moment ago stops working, refresh too.
-    const bobClient = await registerClient();
-    const browser = new ScriptedBrowser();
-    const bobPkce = pkce();
-    const { callback } = await approveInBrowser(browser, authorizeUrl(bobClient, { code_challenge: bobPkce.challenge, code_challenge_method: "S256" }), REDIRECT, localSignIn(browser, "bob@example.com", PASSWORD));
-    const bob = await token({ grant_type: "authorization_code", client_id: bobClient, code: callback.searchParams.get("code")!, code_verifier: bobPkce.verifier, redirect_uri: REDIRECT });
-    expect(await mcpStatus("alpha", bob.body.access_token as string)).toBe(200);
+    const { clientId: bobClient, tokens: bob } = await signedInClient("bob@example.com");
+    expect(await mcpStatus("alpha", bob.access_token as string)).toBe(200);
     const bobPat = (JSON.parse((await runMintgate(["tokens", "create", "--user", "bob@example.com", "--json", "--data", dataDir])).stdout) as { token: string }).token;
     expect(await mcpStatus("alpha", bobPat)).toBe(200);
     const disabled = await runMintgate(["users", "disable", "bob@example.com", "--data", dataDir]);
     expect(disabled.code).toBe(0);
-    expect(await mcpStatus("alpha", bob.body.access_token as string)).toBe(401);
+    expect(await mcpStatus("alpha", bob.access_token as string)).toBe(401);
     expect(await mcpStatus("alpha", bobPat)).toBe(401);
-    const bobRefresh = await token({ grant_type: "refresh_token", client_id: bobClient, refresh_token: bob.body.refresh_token as string });
+    const bobRefresh = await token({ grant_type: "refresh_token", client_id: bobClient, refresh_token: bob.refresh_token as string });
     expect(bobRefresh.body.error).toBe("invalid_grant");
     // Enabling him again does not bring the AI client's sign-in back (a stolen laptop's tokens stay dead);
     // his personal access token, which an admin issued, works again.
     expect((await runMintgate(["users", "enable", "bob@example.com", "--data", dataDir])).code).toBe(0);
-    expect(await mcpStatus("alpha", bob.body.access_token as string)).toBe(401);
+    expect(await mcpStatus("alpha", bob.access_token as string)).toBe(401);
     expect(await mcpStatus("alpha", bobPat)).toBe(200);
   });
 
   test("a password set by an admin ends the person's AI client sign-ins at once; her personal access token stays", async () => {
-    const annClient = await registerClient();
-    const browser = new ScriptedBrowser();
-    const annPkce = pkce();
-    const { callback } = await approveInBrowser(browser, authorizeUrl(annClient, { code_challenge: annPkce.challenge, code_challenge_method: "S256" }), REDIRECT, localSignIn(browser, "ann@example.com", PASSWORD));
-    const ann = await token({ grant_type: "authorization_code", client_id: annClient, code: callback.searchParams.get("code")!, code_verifier: annPkce.verifier, redirect_uri: REDIRECT });
-    expect(await mcpStatus("alpha", ann.body.access_token as string)).toBe(200);
+    const { clientId: annClient, tokens: ann } = await signedInClient("ann@example.com");
+    expect(await mcpStatus("alpha", ann.access_token as string)).toBe(200);
     const annPat = (JSON.parse((await runMintgate(["tokens", "create", "--user", "ann@example.com", "--json", "--data", dataDir])).stdout) as { token: string }).token;
     const reset = await runMintgate(["users", "set-password", "ann@example.com", "--data", dataDir], { stdin: `${PASSWORD}\n` });
     expect(reset.code, reset.stderr).toBe(0);
     expect(reset.stdout).toMatch(/^Set the password of ann@example\.com and ended \d+ AI client sign-ins?\.\n$/);
-    expect(await mcpStatus("alpha", ann.body.access_token as string)).toBe(401);
-    expect((await token({ grant_type: "refresh_token", client_id: annClient, refresh_token: ann.body.refresh_token as string })).body.error).toBe("invalid_grant");
+    expect(await mcpStatus("alpha", ann.access_token as string)).toBe(401);
+    expect((await token({ grant_type: "refresh_token", client_id: annClient, refresh_token: ann.refresh_token as string })).body.error).toBe("invalid_grant");
     expect(await mcpStatus("alpha", annPat)).toBe(200);
   });
 
