@@ -174,6 +174,17 @@ describe("/metrics after known calls", () => {
     }
   });
 
+  test("a web page reached through DNS rebinding (loopback peer, foreign Host) may not read it", async () => {
+    const port = new URL(gateway.url).port;
+    const rebound = await fetch(`${gateway.url}/metrics`, { headers: { host: `attacker.example:${port}` } });
+    expect(rebound.status).toBe(403);
+    const body = await rebound.text();
+    expect(body).not.toContain("mintgate_");
+    expect((JSON.parse(body) as { message: string }).message).toContain("attacker.example");
+    // Local scrapers by address or by localhost still need nothing.
+    for (const host of [`127.0.0.1:${port}`, `localhost:${port}`]) expect((await fetch(`${gateway.url}/metrics`, { headers: { host } })).status).toBe(200);
+  });
+
   test.skipIf(EXTERNAL_IPV4 === undefined)("a client on another address is refused with 403 (no token is set)", async () => {
     const port = new URL(gateway.url).port;
     const response = await fetch(`http://${EXTERNAL_IPV4}:${port}/metrics`);

@@ -67,14 +67,22 @@ export class MetricsAccess {
     return this.mode !== "off";
   }
 
-  /** Whether this request may read /metrics; `peer` is the TCP peer's address. */
-  decide(request: Request, peer: string | undefined): MetricsDecision {
+  /**
+   * Whether this request may read /metrics; `peer` is the TCP peer's address, `hostIsOurs` whether its Host
+   * names this gateway (a DNS-rebinding page in a browser on this machine connects from loopback too, under its own name).
+   */
+  decide(request: Request, peer: string | undefined, hostIsOurs: boolean): MetricsDecision {
     if (this.mode === "off") return { allowed: false, status: 404, message: "Nothing is served at /metrics: metrics are turned off (--metrics off)." };
     const authorization = request.headers.get("authorization");
     if (authorization !== null && this.tokenBytes) {
       return this.tokenMatches(authorization) ? { allowed: true } : { allowed: false, status: 401, message: "The metrics token is not valid." };
     }
-    if (this.mode === "loopback" && isLoopbackAddress(peer) && !FORWARDING_HEADERS.some((h) => request.headers.has(h))) return { allowed: true };
+    if (this.mode === "loopback" && isLoopbackAddress(peer) && !FORWARDING_HEADERS.some((h) => request.headers.has(h))) {
+      if (hostIsOurs) return { allowed: true };
+      if (!this.tokenBytes) {
+        return { allowed: false, status: 403, message: `The Host "${request.headers.get("host")}" is not this gateway's, so /metrics is not served to it; scrape 127.0.0.1 or localhost, or add the name to --allowed-hosts.` };
+      }
+    }
     if (this.tokenBytes) {
       return { allowed: false, status: 401, message: "/metrics needs the metrics token: send `Authorization: Bearer <token>`." };
     }
