@@ -108,6 +108,16 @@ describe("secrets by name", () => {
     expect(notJson.text).not.toContain(SECRET_VALUE);
     expect(auditText()).not.toContain(SECRET_VALUE);
   });
+
+  test("a value sent to a path no route takes (misspelt, doubled slash, percent-encoded) is in no record; the attempt is", async () => {
+    for (const path of ["/secret/missed", "//secrets/missed", "/%73ecrets/missed"]) {
+      const missed = await api("PUT", path, { value: SECRET_VALUE });
+      expect(missed.status).toBe(404);
+    }
+    expect(auditText()).not.toContain(SECRET_VALUE);
+    const attempts = adminRecords().filter((r) => r.exposed_name?.endsWith("missed"));
+    expect(attempts.map((r) => `${r.method} ${r.outcome}`)).toEqual(["PUT /secret/missed error", "PUT //secrets/missed error", "PUT /%73ecrets/missed error"]);
+  });
 });
 
 describe("connectors one at a time", () => {

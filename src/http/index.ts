@@ -80,6 +80,11 @@ const SELF_RECORDING = /^\/admin\/api\/(config|virtual-mcps\/|secrets\/)/;
 /** PUT and DELETE of a connector record themselves (whatever its name, "test" too); POST /connectors/test is a trial, not a change. */
 const selfRecording = (method: string, path: string) => SELF_RECORDING.test(path) || (method !== "POST" && /^\/admin\/api\/connectors\/[^/]+$/.test(path));
 const ADMIN_BODY_LIMIT = 16 * 1024;
+/**
+ * The 404s of requests no route took. Such an admin request changed nothing and its body is unknown input
+ * (a secret's value PUT to a misspelt path): its record keeps the method, path and outcome, never the body.
+ */
+const unrouted = new WeakSet<Response>();
 
 /**
  * Every other change made through the admin API leaves an admin record:
@@ -98,7 +103,7 @@ async function recordAdminRequest(deps: HttpDeps, request: Request, body: Promis
   const path = pathOf(request.url);
   let sent: unknown;
   try {
-    const text = (await body).slice(0, ADMIN_BODY_LIMIT);
+    const text = unrouted.has(response) ? "" : (await body).slice(0, ADMIN_BODY_LIMIT);
     sent = text === "" ? undefined : JSON.parse(text);
   } catch {
     sent = "(not JSON)";
@@ -145,7 +150,9 @@ export function createHttpApp(deps: HttpDeps) {
             return jsonError(401, publicMessageOf(refusal), ADMIN_CHALLENGE);
           }
         }
-        return jsonError(404, `Nothing is served at ${request.method} ${path}.`);
+        const missing = jsonError(404, `Nothing is served at ${request.method} ${path}.`);
+        unrouted.add(missing);
+        return missing;
       }
       if (code === "VALIDATION") return jsonError(400, "The request is not valid: " + error.message);
       if (code === "PARSE") return jsonError(400, "The request body could not be parsed; send valid JSON.");
