@@ -72,6 +72,15 @@ describe("HTTP server", () => {
     expect(status.uptimeSeconds).toBeGreaterThanOrEqual(0);
   });
 
+  test("a request without Host gets a JSON 400, not a 500 and an error in the log", async () => {
+    for (const path of ["/metrics", "/mcp/demo", "/authorize", "/nope"]) {
+      const answer = await rawExchange(gateway.url, `GET ${path} HTTP/1.0\r\n\r\n`);
+      expect(answer).toStartWith("HTTP/1.1 400 ");
+      expect(answer).toContain('"error":"invalid_request"');
+    }
+    expect(gateway.output()).not.toContain("request failed");
+  });
+
   test("unknown admin routes are 401 without a token and JSON 404 with one", async () => {
     expect((await fetch(`${gateway.url}/admin/api/nothing`)).status).toBe(401);
     const found = await fetch(`${gateway.url}/admin/api/nothing`, { headers: { authorization: `Bearer ${gateway.adminToken()}` } });
@@ -98,6 +107,18 @@ describe("HTTPS", () => {
     expect(await gateway.stop()).toBe(0);
   });
 });
+
+/** Writes `request` as it is on a new connection and returns everything read until the server closes it. */
+function rawExchange(url: string, request: string): Promise<string> {
+  const { hostname, port } = new URL(url);
+  const socket = connect({ host: hostname, port: Number(port) }, () => socket.write(request));
+  let received = "";
+  return new Promise<string>((resolve, reject) => {
+    socket.on("data", (data) => (received += data.toString()));
+    socket.on("close", () => resolve(received));
+    socket.on("error", reject);
+  });
+}
 
 /** Sends a chunked POST whose body arrives in two parts, and returns the raw response. */
 function slowRequest(url: string): { sendRest(): void; response: Promise<string>; headersSent: Promise<void> } {

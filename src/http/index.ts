@@ -370,6 +370,8 @@ function mcpRouteOf(url: string): { route: "mcp" | "sse" | "messages"; slug: str
   }
 }
 
+const SLASH = "/".charCodeAt(0);
+
 /** Bun's own cap, far above ours, so that our JSON 413 is what people see. */
 const TRANSPORT_BODY_CAP = 1024 ** 3;
 
@@ -472,6 +474,8 @@ export function startHttpServer(deps: HttpDeps): RunningServer {
       tls,
       fetch(request, server) {
         activity?.noteActivity();
+        // Without a Host header Bun hands over a relative URL, which no route can read: refused here, not a 500 and an error line each.
+        if (request.url.charCodeAt(0) === SLASH) return jsonError(400, "The request has no Host header; HTTP/1.1 requires one.", { connection: "close" });
         // Where the request came from: for the records and the per-IP limits.
         const ip = addresses.of(request, server.requestIP(request)?.address ?? null);
         const declared = request.headers.get("content-length");
