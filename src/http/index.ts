@@ -78,7 +78,7 @@ function auditFilterOf(query: Record<string, string | undefined>) {
  */
 const SELF_RECORDING = /^\/admin\/api\/(config|virtual-mcps\/|secrets\/)/;
 /** PUT and DELETE of a connector record themselves (whatever its name, "test" too); POST /connectors/test is a trial, not a change. */
-const selfRecording = (method: string, path: string) => SELF_RECORDING.test(path) || (method !== "POST" && /^\/admin\/api\/connectors\/[^/]+$/.test(path));
+const selfRecording = (method: string, path: string) => SELF_RECORDING.test(path) || (method !== "POST" && /^\/admin\/api\/connectors\/[^/]+\/?$/.test(path));
 const ADMIN_BODY_LIMIT = 16 * 1024;
 /**
  * The 404s of requests no route took. Such an admin request changed nothing and its body is unknown input
