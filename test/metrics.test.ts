@@ -237,6 +237,17 @@ describe("/metrics protection settings", () => {
     }
   });
 
+  test("a reverse proxy on this machine (a trusted proxy) is not a local scraper, even when it sends no X-Forwarded-For", async () => {
+    const gateway = await startGateway({ dataDir, args: ["--trusted-proxies", "127.0.0.1"] });
+    try {
+      const proxied = await fetch(`${gateway.url}/metrics`);
+      expect(proxied.status).toBe(403);
+      expect(await proxied.text()).not.toContain("mintgate_");
+    } finally {
+      await gateway.stop();
+    }
+  });
+
   test("--metrics off: nothing is served at /metrics", async () => {
     const gateway = await startGateway({ dataDir, args: ["--metrics", "off"] });
     try {

@@ -43,6 +43,11 @@ export class ClientAddresses {
     return nearest;
   }
 
+  /** Whether `peer` is one of the trusted reverse proxies (its requests come from someone else). */
+  isProxy(peer: string): boolean {
+    return this.trusted !== undefined && this.isTrusted(peer);
+  }
+
   private isTrusted(address: string): boolean {
     const family = isIP(address);
     return family !== 0 && this.trusted!.check(address, family === 4 ? "ipv4" : "ipv6");

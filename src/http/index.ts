@@ -406,7 +406,11 @@ export function startHttpServer(deps: HttpDeps): RunningServer {
   const other = (request: Request, ip: string | null): Response | Promise<Response> => {
     noteClientAddress(request, ip);
     const path = pathOf(request.url);
-    if (path === "/metrics" && deps.metrics?.access.served) return serveMetrics(deps.metrics.metrics, deps.metrics.access, origins, request, server.requestIP(request)?.address);
+    if (path === "/metrics" && deps.metrics?.access.served) {
+      // A trusted proxy on this machine is loopback too, but it speaks for clients elsewhere (with or without X-Forwarded-For).
+      const peer = server.requestIP(request)?.address;
+      return serveMetrics(deps.metrics.metrics, deps.metrics.access, origins, request, peer !== undefined && addresses.isProxy(peer) ? undefined : peer);
+    }
     if (path.startsWith("/admin/api/") && request.method !== "GET" && request.method !== "HEAD" && request.method !== "OPTIONS" && !selfRecording(request.method, path)) {
       // The change is recorded (committed) before its answer leaves.
       const body = request.clone().text();
