@@ -301,6 +301,24 @@ describe("one virtual MCP over four real upstreams and a probe", () => {
     await expect(client.readResource({ uri: "nope+demo://resource/dynamic/text/7" })).rejects.toThrow();
   });
 
+  test("resources a tool links to or embeds, or a prompt embeds, are named by their exposed URIs and read back through them", async () => {
+    const client = await connectStreamable();
+    const links = await client.callTool({ name: "ev__get-resource-links", arguments: { count: 2 } });
+    const linked = (links.content as { type: string; uri?: string }[]).filter((c) => c.type === "resource_link").map((c) => c.uri!);
+    expect(linked).toEqual(["ev+demo://resource/dynamic/blob/1", "ev+demo://resource/dynamic/text/2"]);
+    // The link is one the client can follow: it routes back to the connector that made it.
+    const followed = await client.readResource({ uri: linked[1]! });
+    expect((followed.contents[0] as { text: string }).text).toContain("Resource 2");
+
+    const reference = await client.callTool({ name: "evh__get-resource-reference", arguments: { resourceType: "Text", resourceId: 4 } });
+    const embedded = (reference.content as { type: string; resource?: { uri: string } }[]).find((c) => c.type === "resource")!;
+    expect(embedded.resource!.uri).toBe("evh+demo://resource/dynamic/text/4");
+
+    const prompt = await client.getPrompt({ name: "evh__resource-prompt", arguments: { resourceType: "Text", resourceId: "3" } });
+    const inPrompt = prompt.messages.map((m) => m.content).find((c) => c.type === "resource") as { resource: { uri: string } };
+    expect(inPrompt.resource.uri).toBe("evh+demo://resource/dynamic/text/3");
+  });
+
   test("progress notifications from a long-running tool reach the client (stdio and http upstreams)", async () => {
     const client = await connectStreamable();
     for (const prefix of [PREFIXES.everything, PREFIXES.everythingHttp]) {

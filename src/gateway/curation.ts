@@ -5,6 +5,8 @@ import { EXPOSED_NAME, PREFIX_SEPARATOR, type ConnectorAttachment, type VirtualM
 export interface ExposedTool {
   name: string;
   connector: string;
+  /** The attachment's prefix: resources named in the tool's results are exposed under it. */
+  prefix: string;
   upstreamName: string;
   /** What clients see: the upstream definition with the exposed name and any description override. */
   definition: Tool;
@@ -13,6 +15,7 @@ export interface ExposedTool {
 export interface ExposedPrompt {
   name: string;
   connector: string;
+  prefix: string;
   upstreamName: string;
   definition: Prompt;
 }
@@ -50,6 +53,35 @@ export function exposedName(prefix: string, name: string): string {
 /** Resource URIs get the prefix as a scheme prefix (`ev+file:///x`), which maps back exactly. */
 export function exposedUri(prefix: string, uri: string): string {
   return prefix === "" ? uri : `${prefix}+${uri}`;
+}
+
+type ContentBlock = { type?: unknown; uri?: unknown; resource?: { uri?: unknown } } | null | undefined;
+
+/** A link to a resource or an embedded one: its URI is the upstream's, and the client must be given the exposed one. */
+const namesResource = (block: ContentBlock) => block?.type === "resource_link" || block?.type === "resource";
+
+function exposedBlock(prefix: string, block: ContentBlock): ContentBlock {
+  if (block?.type === "resource_link" && typeof block.uri === "string") return { ...block, uri: exposedUri(prefix, block.uri) };
+  if (block?.type === "resource" && typeof block.resource?.uri === "string") return { ...block, resource: { ...block.resource, uri: exposedUri(prefix, block.resource.uri) } };
+  return block;
+}
+
+/**
+ * A tool result whose content links to or embeds resources, with their
+ * exposed URIs (a client reads them back through the gateway); any other
+ * result is returned as it is, to be passed on as the upstream sent it.
+ */
+export function withExposedResourcesOfTool(prefix: string, result: Record<string, unknown>): Record<string, unknown> {
+  const content = result.content as ContentBlock[] | undefined;
+  if (prefix === "" || !Array.isArray(content) || !content.some(namesResource)) return result;
+  return { ...result, content: content.map((block) => exposedBlock(prefix, block)) };
+}
+
+/** A prompt's messages with the resources they embed or link to under their exposed URIs, as for tool results. */
+export function withExposedResourcesOfPrompt(prefix: string, result: Record<string, unknown>): Record<string, unknown> {
+  const messages = result.messages as { content?: ContentBlock }[] | undefined;
+  if (prefix === "" || !Array.isArray(messages) || !messages.some((m) => namesResource(m?.content))) return result;
+  return { ...result, messages: messages.map((m) => (namesResource(m?.content) ? { ...m, content: exposedBlock(prefix, m.content) } : m)) };
 }
 
 /** Which attachment an exposed resource URI belongs to, and the upstream URI. */
@@ -133,7 +165,7 @@ export function curate(
       }
       const description = attachment.describe[tool.name] ?? tool.description;
       const definition: Tool = { ...tool, name, ...(description === undefined ? {} : { description }) };
-      const exposed = { name, connector: attachment.connector, upstreamName: tool.name, definition };
+      const exposed = { name, connector: attachment.connector, prefix: attachment.prefix, upstreamName: tool.name, definition };
       result.tools.push(exposed);
       result.toolsByName.set(name, exposed);
     }
@@ -146,7 +178,7 @@ export function curate(
         continue;
       }
       promptSources.set(name, attachment.connector);
-      const exposed = { name, connector: attachment.connector, upstreamName: prompt.name, definition: { ...prompt, name } };
+      const exposed = { name, connector: attachment.connector, prefix: attachment.prefix, upstreamName: prompt.name, definition: { ...prompt, name } };
       result.prompts.push(exposed);
       result.promptsByName.set(name, exposed);
     }

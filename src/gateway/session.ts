@@ -7,7 +7,7 @@ import { resultText, UpstreamRpcError, type Connector } from "../connectors/inde
 import { forbidden, JSON_RPC, jsonRpcCodeOf, MintgateError, publicMessageOf } from "../errors/index.ts";
 import { log } from "../log/index.ts";
 import { VERSION } from "../version.ts";
-import { routeUri, exposedUri } from "./curation.ts";
+import { routeUri, exposedUri, withExposedResourcesOfPrompt, withExposedResourcesOfTool } from "./curation.ts";
 import type { AccessView, ListKind, VirtualMcpRuntime } from "./virtual-mcp.ts";
 
 type RequestId = string | number;
@@ -241,7 +241,7 @@ export class GatewaySession {
         note.connector = prompt.connector;
         note.upstreamName = prompt.upstreamName;
         this.checkItem("prompt", name);
-        return this.forward(progress, signal, prompt.connector, "prompts/get", { ...params, name: prompt.upstreamName }).then((result) => (note.result = result));
+        return this.forward(progress, signal, prompt.connector, "prompts/get", { ...params, name: prompt.upstreamName }).then((result) => withExposedResourcesOfPrompt(prompt.prefix, (note.result = result)));
       }
       case "resources/list":
         return { resources: this.view().resources };
@@ -337,7 +337,7 @@ export class GatewaySession {
         note.outcome = "error";
         note.error = firstText(result) ?? "the tool reported an error";
       }
-      return result;
+      return withExposedResourcesOfTool(tool.prefix, result);
     } catch (error) {
       // A connector that is down or slow is the tool's failure, shown to the model as a tool error.
       if (error instanceof MintgateError && (error.kind === "upstream_failed" || error.kind === "timeout") && !signal.aborted) {
