@@ -527,6 +527,32 @@ virtualMcps:
   });
 });
 
+describe("capabilities every connector is held to", () => {
+  test("completions and subscriptions on a connector that offers neither: an empty completion and a sentence, never 'Method not found'", async () => {
+    const s = await setup(`connectors:
+  - { name: demo, kind: builtin, server: demo }
+virtualMcps:
+  - { slug: caps, name: Caps, connectors: [{ connector: demo, prefix: d }], access: { everyone: true } }
+`);
+    const { token } = await s.token("ada@example.com");
+    const client = await s.client("caps", token);
+    await waitFor("demo tools", async () => (await toolNames(client)).length === 4);
+    // The gateway advertises both for the whole Virtual MCP; the builtin demo server advertises neither.
+    expect(client.getServerCapabilities()).toMatchObject({ completions: {}, resources: { subscribe: true } });
+    const forPrompt = await client.complete({ ref: { type: "ref/prompt", name: "d__greeting" }, argument: { name: "name", value: "A" } });
+    expect(forPrompt.completion).toEqual({ values: [], hasMore: false });
+    const forTemplate = await client.complete({ ref: { type: "ref/resource", uri: "d+demo://numbers/{n}" }, argument: { name: "n", value: "1" } });
+    expect(forTemplate.completion).toEqual({ values: [], hasMore: false });
+    const refused = await client.subscribeResource({ uri: "d+demo://about" }).then(
+      () => undefined,
+      (error: { code: number; message: string }) => error,
+    );
+    expect(refused?.code).toBe(-32602);
+    expect(refused?.message).toContain('Connector "demo" does not announce changes to its resources');
+    await s.gateway.stop();
+  });
+});
+
 describe("JSON-RPC batches (2025-03-26 clients)", () => {
   test("a batch gets the replies of its requests together, in one JSON array", async () => {
     const s = await setup(`connectors:

@@ -84,6 +84,11 @@ export class Connector {
     return this.definition.name;
   }
 
+  /** What the upstream said it supports when it last connected; undefined until it first did. */
+  get upstreamCapabilities(): Record<string, unknown> | undefined {
+    return this.session?.info?.capabilities;
+  }
+
   onCatalogueChange(listener: Listener): () => void {
     this.catalogueListeners.add(listener);
     return () => this.catalogueListeners.delete(listener);

@@ -370,6 +370,11 @@ export class GatewaySession {
     const route = routeUri(this.runtime.definition.connectors, uri);
     if (!route) throw new RpcError(JSON_RPC.invalidParams, `No connector in virtual MCP "${this.runtime.slug}" serves the resource "${uri}".`);
     const connector = this.runtime.connectorFor(route.attachment.connector, this.principal);
+    const capabilities = connector.upstreamCapabilities;
+    if (capabilities !== undefined && (capabilities.resources as { subscribe?: unknown } | undefined)?.subscribe !== true) {
+      // The gateway offers subscriptions for the whole Virtual MCP: "Method not found" would deny it has them.
+      throw new RpcError(JSON_RPC.invalidParams, `Connector "${connector.name}" does not announce changes to its resources, so "${uri}" cannot be subscribed to; read it again to see changes.`);
+    }
     const listener = () => {
       void this.transport.send({ jsonrpc: "2.0", method: "notifications/resources/updated", params: { uri } }).catch(() => {});
     };
@@ -393,17 +398,33 @@ export class GatewaySession {
       const prompt = this.runtime.catalogue.promptsByName.get(String(ref.name));
       if (!prompt) throw new RpcError(JSON_RPC.invalidParams, `There is no prompt "${String(ref.name)}" in virtual MCP "${this.runtime.slug}".`);
       this.checkItem("prompt", prompt.name);
+      if (!this.offersCompletions(prompt.connector)) return Promise.resolve(noCompletions());
       return this.forward(progress, signal, prompt.connector, "completion/complete", { ...params, ref: { ...ref, name: prompt.upstreamName } });
     }
     if (ref?.type === "ref/resource") {
       const route = routeUri(this.runtime.definition.connectors, String(ref.uri));
       if (!route) throw new RpcError(JSON_RPC.invalidParams, `No connector serves the resource template "${String(ref.uri)}".`);
       this.checkItem("resource", String(ref.uri));
+      if (!this.offersCompletions(route.attachment.connector)) return Promise.resolve(noCompletions());
       return this.forward(progress, signal, route.attachment.connector, "completion/complete", { ...params, ref: { ...ref, uri: route.upstreamUri } });
     }
     throw new RpcError(JSON_RPC.invalidParams, "completion/complete needs a ref of type ref/prompt or ref/resource.");
   }
+
+  /**
+   * Whether a connector is asked for completions. The gateway offers them for
+   * the whole Virtual MCP; a connector that offers none would answer "Method
+   * not found", so its prompts and templates get an empty list instead (what
+   * an SDK server answers for an argument it cannot complete). Unknown until
+   * the connector first connected: asked, and its own error passed on.
+   */
+  private offersCompletions(connectorName: string): boolean {
+    const capabilities = this.runtime.connectorFor(connectorName, this.principal).upstreamCapabilities;
+    return capabilities === undefined || capabilities.completions !== undefined;
+  }
 }
+
+const noCompletions = () => ({ completion: { values: [], hasMore: false } });
 
 /** The SDK's "connection closed" code: what a client sees when its session ends under a request. */
 const SESSION_ENDED = -32000;
