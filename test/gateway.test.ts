@@ -5,7 +5,7 @@ import { readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { startEverythingServer } from "./conformance/everything-server.ts";
 import { startHttpUpstream } from "./fixtures/http-upstream.ts";
-import { connectMcpClient, REPO_ROOT, runMintgate, startConfiguredGateway, startGateway, tempDir, waitFor, type RunningGateway } from "./harness.ts";
+import { connectMcpClient, DEMO_CONFIG, REPO_ROOT, runMintgate, startConfiguredGateway, startGateway, tempDir, waitFor, type RunningGateway } from "./harness.ts";
 
 const DYNAMIC_SERVER = join(REPO_ROOT, "test", "fixtures", "dynamic-server.ts");
 const clients: Client[] = [];
@@ -549,6 +549,22 @@ virtualMcps:
     );
     expect(refused?.code).toBe(-32602);
     expect(refused?.message).toContain('Connector "demo" does not announce changes to its resources');
+    await s.gateway.stop();
+  });
+});
+
+describe("logging/setLevel", () => {
+  test("a level the protocol does not define is refused with -32602; a defined one is accepted", async () => {
+    const s = await setup(DEMO_CONFIG);
+    const { token } = await s.token("ada@example.com");
+    const client = await s.client("demo", token);
+    expect(await client.setLoggingLevel("warning")).toEqual({});
+    const refused = await client.setLoggingLevel("loud" as "warning").then(
+      () => undefined,
+      (error: { code: number; message: string }) => error,
+    );
+    expect(refused?.code).toBe(-32602);
+    expect(refused?.message).toContain("logging/setLevel needs params.level, one of debug, info, notice, warning, error, critical, alert, emergency");
     await s.gateway.stop();
   });
 });

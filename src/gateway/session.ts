@@ -256,6 +256,7 @@ export class GatewaySession {
       case "completion/complete":
         return this.complete(progress, signal, params);
       case "logging/setLevel":
+        if (!LOGGING_LEVELS.includes(params?.level as string)) throw new RpcError(JSON_RPC.invalidParams, `logging/setLevel needs params.level, one of ${LOGGING_LEVELS.join(", ")}.`);
         return {};
       default:
         throw new RpcError(JSON_RPC.methodNotFound, `mintgate does not support the method "${method}".`);
@@ -456,6 +457,9 @@ function checkedParams(method: string, params: unknown): Params {
   }
   return checked;
 }
+
+/** The syslog levels logging/setLevel takes (RFC 5424, as the MCP schema lists them). */
+const LOGGING_LEVELS: readonly string[] = ["debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"];
 
 /** The param that names what a request is about. */
 const NAMED_BY: Record<string, string> = { "tools/call": "name", "prompts/get": "name", "resources/read": "uri", "resources/subscribe": "uri", "resources/unsubscribe": "uri" };
