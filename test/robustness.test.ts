@@ -264,6 +264,20 @@ describe("sessions", () => {
     await waitFor("the upstream to see resources/unsubscribe", () => seen().includes("resources/unsubscribe doc://a"), 60, 50);
   });
 
+  test("the same URI subscribed twice at once is one subscription: unsubscribing once releases it upstream", async () => {
+    const log = join(dir("mintgate-subs-twice"), "subs.txt");
+    const { gateway, token } = await start(stdioConfig("sb", { MODE: "subs", COUNT_FILE: log }), "mintgate-subs-twice");
+    await waitReady(gateway, "sb");
+    const seen = () => (existsSync(log) ? readFileSync(log, "utf8").split("\n").filter(Boolean) : []);
+
+    const c = await client(gateway, token);
+    await Promise.all([c.subscribeResource({ uri: "sb+doc://a" }), c.subscribeResource({ uri: "sb+doc://a" })]);
+    await c.unsubscribeResource({ uri: "sb+doc://a" });
+    // A second listener left behind would keep the upstream subscription, and keep sending this session updates.
+    await waitFor("the upstream to see resources/unsubscribe", () => seen().includes("resources/unsubscribe doc://a"), 60, 50);
+    expect(seen()).toEqual(["resources/subscribe doc://a", "resources/unsubscribe doc://a"]);
+  });
+
   test("one person cannot hold more than 256 sessions", async () => {
     const { gateway, token } = await start(
       { connectors: [{ name: "demo", kind: "builtin", server: "demo" }], virtualMcps: [{ slug: "v", name: "V", access: { everyone: true }, connectors: [{ connector: "demo" }] }] },

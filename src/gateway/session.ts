@@ -379,8 +379,15 @@ export class GatewaySession {
     const listener = () => {
       void this.transport.send({ jsonrpc: "2.0", method: "notifications/resources/updated", params: { uri } }).catch(() => {});
     };
-    await connector.subscribeResource(route.upstreamUri, listener);
-    this.subscriptions.set(uri, { connector, upstreamUri: route.upstreamUri, listener });
+    // Held before the upstream answers: a second subscribe meanwhile is this one, not a listener that no unsubscribe would release.
+    const subscription = { connector, upstreamUri: route.upstreamUri, listener };
+    this.subscriptions.set(uri, subscription);
+    try {
+      await connector.subscribeResource(route.upstreamUri, listener);
+    } catch (error) {
+      if (this.subscriptions.get(uri) === subscription) this.subscriptions.delete(uri);
+      throw error;
+    }
     return {};
   }
 
