@@ -14,6 +14,7 @@ import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import type { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
+import { startEverythingServer } from "./conformance/everything-server.ts";
 import { startRawHttpUpstream, type RawHttpUpstream } from "./fixtures/raw-http-upstream.ts";
 import { BINARY, cleanEnv, connectMcpClient, DEMO_CONFIG, REPO_ROOT, runMintgate, startConfiguredGateway, startGateway, tempDir, waitFor, type RunningGateway } from "./harness.ts";
 
@@ -25,7 +26,7 @@ const RAW_STDIO = join(REPO_ROOT, "test", "fixtures", "raw-stdio.ts");
  * multi-file run they do not cover the gateways and temp dirs started here.
  */
 const clients: Client[] = [];
-const upstreams: RawHttpUpstream[] = [];
+const upstreams: Pick<RawHttpUpstream, "stop">[] = [];
 const gateways: RunningGateway[] = [];
 const dirs: string[] = [];
 /** Pids of upstream processes these tests caused to be started; killed at the end if a test left one alive. */
@@ -514,6 +515,46 @@ describe("upstream errors and restarts", () => {
     // Bounded only so a connector that never reconnects fails the test rather than hanging it.
     await waitFor("a call to succeed again", async () => (await call()).isError === false, 100, 100);
     expect(upstream.initializations()).toBe(2);
+  });
+});
+
+describe("legacy SSE upstreams", () => {
+  test("a POST the upstream refuses (429) fails that call only: the connector and the calls in flight carry on", async () => {
+    const everything = await startEverythingServer(15_000, "sse");
+    upstreams.push(everything);
+    // A rate limiter in front of server-everything: any message that mentions "limit-me" is refused.
+    const target = new URL(everything.url);
+    const limiter = Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      idleTimeout: 0,
+      async fetch(request) {
+        const url = new URL(request.url);
+        const body = request.method === "POST" ? await request.text() : undefined;
+        if (body?.includes("limit-me")) return new Response("Too Many Requests", { status: 429 });
+        const response = await fetch(new URL(url.pathname + url.search, target.origin), { method: request.method, headers: request.headers, body, signal: request.signal });
+        return new Response(response.body, { status: response.status, headers: response.headers });
+      },
+    });
+    upstreams.push({ stop: () => limiter.stop(true) });
+    const config = {
+      connectors: [{ name: "evs", kind: "sse", url: `http://127.0.0.1:${limiter.port}/sse` }],
+      virtualMcps: [{ slug: "v", name: "V", access: { everyone: true }, connectors: [{ connector: "evs" }] }],
+    };
+    const { gateway, token } = await start(config, "mintgate-sse-429");
+    await waitReady(gateway, "evs");
+    const c = await client(gateway, token);
+    const text = (r: Awaited<ReturnType<Client["callTool"]>>) => ({ isError: r.isError === true, text: (r.content as { text: string }[])[0]!.text });
+
+    const inFlight = c.callTool({ name: "evs__trigger-long-running-operation", arguments: { duration: 2, steps: 2 } }).then(text);
+    await Bun.sleep(300);
+    const refused = text(await c.callTool({ name: "evs__echo", arguments: { message: "limit-me" } }));
+    expect(refused.isError).toBe(true);
+    expect(refused.text).toContain('Connector "evs"');
+    expect(refused.text).toContain("HTTP 429");
+    expect(await inFlight).toEqual({ isError: false, text: expect.stringContaining("Long running operation completed") });
+    expect(text(await c.callTool({ name: "evs__echo", arguments: { message: "hi" } }))).toEqual({ isError: false, text: "Echo: hi" });
+    expect(await connectorState(gateway, "evs")).toMatchObject({ state: "ready", restarts: 0 });
   });
 });
 

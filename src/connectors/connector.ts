@@ -52,6 +52,8 @@ export class Connector {
   /** The previous child's transport, for its last stderr lines after it died. */
   private lastStdio: StdioUpstreamTransport | undefined;
   private closeBuiltin: (() => Promise<void>) | undefined;
+  /** Which errors of the current transport mean its upstream session is gone (legacy SSE only). */
+  private transportErrorEndsSession: ((error: Error) => boolean) | undefined;
   private attempt = 0;
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
   private stableTimer: ReturnType<typeof setTimeout> | undefined;
@@ -244,7 +246,7 @@ export class Connector {
         await transport.close().catch(() => {});
         return;
       }
-      const session = new UpstreamSession(this.name, transport, { endOnTransportError: this.definition.spec.kind === "sse" });
+      const session = new UpstreamSession(this.name, transport, { endsSession: this.transportErrorEndsSession });
       this.session = session;
       opened = session;
       session.onClose = (reason) => {
@@ -359,8 +361,11 @@ export class Connector {
       case "http":
         return new StreamableHttpUpstreamTransport(new URL(spec.url), expandAll(spec.headers), this.name);
       case "sse": {
-        const { SSEClientTransport } = await import("@modelcontextprotocol/sdk/client/sse.js");
+        const { SSEClientTransport, SseError } = await import("@modelcontextprotocol/sdk/client/sse.js");
         const headers = expandAll(spec.headers);
+        // The SDK reports a POST the upstream refused (429, 502) as an error too: that fails one call.
+        // Only a failed event stream ends the session, since the SDK reconnects it to a new, uninitialized one.
+        this.transportErrorEndsSession = (error) => error instanceof SseError;
         // No redirects on either leg: they would carry the credential headers elsewhere.
         return new SSEClientTransport(new URL(spec.url), {
           requestInit: { headers, redirect: "error" },

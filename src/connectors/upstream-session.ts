@@ -84,14 +84,18 @@ export class UpstreamSession {
   constructor(
     private readonly connectorName: string,
     private readonly transport: Transport,
-    /** For transports that recover silently (legacy SSE reconnects to a new, uninitialized session): any error ends this session. */
-    options: { endOnTransportError?: boolean } = {},
+    /**
+     * For transports that recover silently (legacy SSE reconnects its event stream to a new,
+     * uninitialized upstream session): which of their errors end this session. Other errors
+     * (a POST the upstream refused) fail only the message they were about.
+     */
+    options: { endsSession?: (error: Error) => boolean } = {},
   ) {
     transport.onmessage = (message) => this.receive(message);
     transport.onclose = () => this.shutDown("the connection closed");
     transport.onerror = (error) => {
       this.lastTransportError = error.message;
-      if (options.endOnTransportError && this.info !== undefined) this.shutDown(`the connection failed (${error.message})`);
+      if (this.info !== undefined && options.endsSession?.(error)) this.shutDown(`the connection failed (${error.message})`);
     };
   }
 
@@ -248,7 +252,8 @@ export class UpstreamSession {
     this.closed = true;
     for (const [id, entry] of [...this.pending]) {
       this.settle(id);
-      entry.reject(this.unavailable(`${reason}${this.lastTransportError ? ` (${this.lastTransportError})` : ""} during ${entry.method}`));
+      const detail = this.lastTransportError && !reason.includes(this.lastTransportError) ? ` (${this.lastTransportError})` : "";
+      entry.reject(this.unavailable(`${reason}${detail} during ${entry.method}`));
     }
     this.onClose?.(reason);
   }
