@@ -15,6 +15,7 @@ import type { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/cl
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { startEverythingServer } from "./conformance/everything-server.ts";
+import { startPollingHttpUpstream } from "./fixtures/polling-http-upstream.ts";
 import { startRawHttpUpstream, type RawHttpUpstream } from "./fixtures/raw-http-upstream.ts";
 import { BINARY, cleanEnv, connectMcpClient, DEMO_CONFIG, REPO_ROOT, runMintgate, startConfiguredGateway, startGateway, tempDir, waitFor, type RunningGateway } from "./harness.ts";
 
@@ -354,6 +355,23 @@ describe("http upstreams", () => {
     await waitFor("the upstream to see its requests closed", () => upstream.hangsClosed() === 5, 60, 50);
     const records = (await admin<CallRow[]>(gateway, "/calls?limit=20")).filter((r) => r.exposedName === "hr__hang");
     expect(records.map((r) => r.outcome)).toEqual(["timeout", "timeout", "timeout", "timeout", "timeout"]);
+  });
+});
+
+describe("http upstreams that poll (SSE polling, 2025-11-25)", () => {
+  test("a reply stream the upstream ends before its answer is resumed with Last-Event-ID, and the call gets the answer", async () => {
+    const upstream = startPollingHttpUpstream();
+    upstreams.push(upstream);
+    const { gateway, token } = await start(httpConfig("hp", upstream.url, "20s"), "mintgate-poll");
+    await waitReady(gateway, "hp");
+    const c = await client(gateway, token);
+
+    const progress: number[] = [];
+    const result = await c.callTool({ name: "hp__poll", arguments: { ms: 300 } }, undefined, { onprogress: (p) => progress.push(p.progress) });
+    expect(result.isError).not.toBe(true);
+    expect((result.content as { text: string }[])[0]!.text).toBe("answered after 300 ms");
+    expect(progress).toEqual([1]);
+    expect(upstream.resumes()).toBeGreaterThanOrEqual(1);
   });
 });
 

@@ -14,6 +14,8 @@ const UPSTREAM_GONE = new Set(["ECONNREFUSED", "EHOSTUNREACH", "ENETUNREACH"]);
  * or "Server not initialized" after a restart.
  */
 const SESSION_UNKNOWN = /session|not initiali[sz]ed/i;
+/** How long to wait before resuming a reply the upstream ended early, unless its `retry` field says otherwise. */
+const RESUME_DELAY_MS = 1000;
 /** Longest event accepted from an upstream, as for stdio lines. */
 const MAX_EVENT_BYTES = 10 * 1024 * 1024;
 
@@ -108,23 +110,7 @@ export class StreamableHttpUpstreamTransport implements Transport {
     }
     if ((reply.header("content-type") ?? "").includes("text/event-stream")) {
       // The answer may take a while (progress first); read it without holding up send().
-      let answered = false;
-      void reply
-        .events((event) => {
-          const answer = this.dispatchEvent(event);
-          if (answer !== undefined && answer === requestId) answered = true;
-        })
-        .catch((error: Error) => {
-          if (!this.closed && error.name !== "AbortError") this.onerror?.(error);
-        })
-        .then(() => {
-          const aborted = this.exchanges.get(key) === undefined;
-          this.exchanges.delete(key);
-          if (requestId !== undefined && !answered && !aborted && !this.closed) {
-            // The stream ended without the answer: fail the call now rather than at its timeout.
-            this.onmessage?.({ jsonrpc: "2.0", id: requestId, error: { code: -32000, message: "the upstream ended its reply without an answer" } });
-          }
-        });
+      void this.readReply(requestId, key, (onEvent) => reply.events(onEvent));
       return;
     }
     const text = await reply.text().finally(() => this.exchanges.delete(key));
@@ -139,6 +125,57 @@ export class StreamableHttpUpstreamTransport implements Transport {
     }
     if (!Array.isArray(parsed)) noteFrameText(parsed, text);
     for (const item of Array.isArray(parsed) ? parsed : [parsed]) this.onmessage?.(item);
+  }
+
+  /**
+   * Reads an SSE reply until it holds the answer to `requestId`. An upstream may end the
+   * stream early once it has sent an event id (2025-11-25, SSE polling): the reply is then
+   * resumed with a GET carrying Last-Event-ID, after the delay its `retry` field asks for,
+   * until the answer comes or the call is given up (its timeout ends the exchange).
+   */
+  private async readReply(requestId: string | number | undefined, key: string | number | symbol, read: (onEvent: (event: string) => void) => Promise<void>): Promise<void> {
+    let answered = false;
+    let resumeFrom: string | undefined;
+    let retryMs = RESUME_DELAY_MS;
+    const onEvent = (event: string) => {
+      const resume = resumeFields(event);
+      if (resume) {
+        resumeFrom = resume.id ?? resumeFrom;
+        retryMs = resume.retryMs ?? retryMs;
+      }
+      const answer = this.dispatchEvent(event);
+      if (answer !== undefined && answer === requestId) answered = true;
+    };
+    let failure = "the upstream ended its reply without an answer";
+    for (;;) {
+      try {
+        await read(onEvent);
+      } catch (error) {
+        if (!this.closed && (error as Error).name !== "AbortError") this.onerror?.(error as Error);
+      }
+      // Given up (timeout, cancellation) or closed: nobody waits for this answer any more.
+      if (answered || requestId === undefined || this.closed || !this.exchanges.has(key)) break;
+      if (resumeFrom === undefined) break;
+      await Bun.sleep(retryMs);
+      if (this.closed || !this.exchanges.has(key)) return;
+      const own = new AbortController();
+      this.exchanges.set(key, own);
+      const headers = { ...this.headers("text/event-stream"), "last-event-id": resumeFrom };
+      const response = await fetch(this.url, { method: "GET", headers, signal: own.signal, redirect: "error" }).catch((error: Error) => error);
+      if (response instanceof Error || !response.ok || !response.body) {
+        if (!(response instanceof Error)) await response.body?.cancel();
+        failure = `the upstream ended its reply early and it could not be resumed (${response instanceof Error ? response.message : `HTTP ${response.status}`})`;
+        break;
+      }
+      const body = response.body;
+      read = (handler) => readSse(body, handler);
+    }
+    const givenUp = !this.exchanges.has(key);
+    this.exchanges.delete(key);
+    if (requestId !== undefined && !answered && !givenUp && !this.closed) {
+      // The stream ended without the answer: fail the call now rather than at its timeout.
+      this.onmessage?.({ jsonrpc: "2.0", id: requestId, error: { code: -32000, message: failure } });
+    }
   }
 
   /** A POST through fetch (https upstreams, proxies). No redirects: fetch would carry custom credential headers to wherever they point. */
@@ -378,6 +415,23 @@ function eventData(event: string): string {
     if (line.startsWith("data:")) data += (data === "" ? "" : "\n") + line.slice(line[5] === " " ? 6 : 5);
   }
   return data;
+}
+
+/**
+ * An event's `id` and `retry` fields, when it has either, from the lines before its first
+ * data line (where servers write them; the data is not scanned).
+ */
+function resumeFields(event: string): { id?: string; retryMs?: number } | undefined {
+  const dataAt = event.startsWith("data:") ? 0 : event.indexOf("\ndata:");
+  const head = dataAt === -1 ? event : event.slice(0, dataAt);
+  if (!head.includes("id:") && !head.includes("retry:")) return undefined;
+  const fields: { id?: string; retryMs?: number } = {};
+  for (const line of head.split(/\r?\n/)) {
+    const value = line.slice(line.indexOf(":") + 1).replace(/^ /, "");
+    if (line.startsWith("id:")) fields.id = value;
+    else if (line.startsWith("retry:") && /^\d+$/.test(value)) fields.retryMs = Number(value);
+  }
+  return fields;
 }
 
 /** True when the environment routes HTTP through a proxy, which only fetch honours. */
