@@ -519,6 +519,15 @@ describe("upstream errors and restarts", () => {
     expect((result.content as { text: string }[])[0]!.text).toBe('Connector "hr" answered with something that is not JSON (text/html): "<html><body>Please sign in</body></html>"');
   });
 
+  test("an upstream that answers a call with an empty 200 fails the call at once, naming the connector", async () => {
+    const { gateway, token } = await startBehindRawUpstream("mintgate-empty", "60s");
+    const c = await client(gateway, token);
+    // Bounded well below the connector's 60 s timeout, which is what the call waited for before.
+    const result = await c.callTool({ name: "hr__empty", arguments: {} }, undefined, { timeout: 5_000 });
+    expect(result.isError).toBe(true);
+    expect((result.content as { text: string }[])[0]!.text).toBe('Connector "hr" answered HTTP 200 with an empty body instead of an answer to tools/call');
+  });
+
   test("an http upstream that forgot the session (it restarted and answers 400) is reconnected, and calls work again", async () => {
     const { upstream, gateway, token } = await startBehindRawUpstream("mintgate-upstream-restart", "20s");
     const c = await client(gateway, token);

@@ -114,7 +114,11 @@ export class StreamableHttpUpstreamTransport implements Transport {
       return;
     }
     const text = await reply.text().finally(() => this.exchanges.delete(key));
-    if (text === "") return;
+    if (text === "") {
+      // An answer would have been in this body: say so now rather than when the call times out.
+      if (requestId !== undefined) throw new MintgateError("upstream_failed", `Connector "${this.name}" answered HTTP ${reply.status} with an empty body instead of an answer to ${method}`);
+      return;
+    }
     let parsed: JSONRPCMessage | JSONRPCMessage[];
     try {
       parsed = JSON.parse(text) as JSONRPCMessage | JSONRPCMessage[];
