@@ -338,6 +338,19 @@ describe("http upstreams", () => {
     expect(record.outcome).toBe("error");
   });
 
+  test("a reply event over the 10 MiB limit fails the call with an error that says so, and the connector carries on", async () => {
+    const { gateway, token } = await startBehindRawUpstream("mintgate-huge", "20s");
+    const c = await client(gateway, token);
+    const result = await c.callTool({ name: "hr__huge", arguments: {} }).then(
+      (r) => ({ isError: r.isError === true, text: (r.content as { text?: string }[])[0]?.text ?? "" }),
+      (e: Error) => ({ isError: true, text: e.message }),
+    );
+    expect(result.isError).toBe(true);
+    expect(result.text).toContain('Connector "hr"');
+    expect(result.text).toContain("an event from the upstream is longer than 10 MiB");
+    expect((await c.callTool({ name: "hr__ok", arguments: {} })).isError).not.toBe(true);
+  });
+
   test("a timed-out call's upstream request is ended", async () => {
     const { upstream, gateway, token } = await startBehindRawUpstream("mintgate-hang", "1s");
     const c = await client(gateway, token);

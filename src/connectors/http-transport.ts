@@ -18,6 +18,7 @@ const SESSION_UNKNOWN = /session|not initiali[sz]ed/i;
 const RESUME_DELAY_MS = 1000;
 /** Longest event accepted from an upstream, as for stdio lines. */
 const MAX_EVENT_BYTES = 10 * 1024 * 1024;
+const eventTooLong = () => new Error(`an event from the upstream is longer than ${MAX_EVENT_BYTES / 1024 / 1024} MiB`);
 
 /**
  * The client side of Streamable HTTP for upstream connectors. It replaces the
@@ -155,7 +156,11 @@ export class StreamableHttpUpstreamTransport implements Transport {
       try {
         await read(onEvent);
       } catch (error) {
-        if (!this.closed && (error as Error).name !== "AbortError") this.onerror?.(error as Error);
+        if (!this.closed && (error as Error).name !== "AbortError") {
+          this.onerror?.(error as Error);
+          failure = `the upstream's reply broke off: ${(error as Error).message}`;
+          break;
+        }
       }
       // Given up (timeout, cancellation) or closed: nobody waits for this answer any more.
       if (answered || requestId === undefined || this.closed || !this.exchanges.has(key)) break;
@@ -285,7 +290,7 @@ async function readSse(body: ReadableStream<Uint8Array>, onEvent: (event: string
       const { done, value } = await reader.read();
       if (done) return;
       for (const event of splitter.push(value)) onEvent(event);
-      if (splitter.pending > MAX_EVENT_BYTES) throw new Error(`an event from the upstream is longer than ${MAX_EVENT_BYTES} bytes`);
+      if (splitter.pending > MAX_EVENT_BYTES) throw eventTooLong();
     }
   } catch (error) {
     await reader.cancel().catch(() => {});
@@ -325,7 +330,7 @@ function http1Post(client: Http1Client, headers: Record<string, string>, body: s
             const splitter = new SseEventSplitter();
             return consume((bytes) => {
               for (const event of splitter.push(bytes)) onEvent(event);
-              if (splitter.pending > MAX_EVENT_BYTES) exchange.abort();
+              if (splitter.pending > MAX_EVENT_BYTES) exchange.abort(eventTooLong());
             });
           },
         });

@@ -9,8 +9,8 @@ export interface ExchangeHandlers {
 }
 
 export interface Exchange {
-  /** Ends the exchange now (its connection is closed); `fail` is called with an AbortError. */
-  abort(): void;
+  /** Ends the exchange now (its connection is closed); `fail` is called with `reason`, by default an AbortError. */
+  abort(reason?: Error): void;
 }
 
 /** Connections kept open per upstream, in use or idle. Past this, requests wait for one to be free. */
@@ -144,11 +144,11 @@ class PendingExchange implements Exchange {
     private readonly handlers: ExchangeHandlers,
   ) {}
 
-  abort(): void {
+  abort(reason?: Error): void {
     if (this.aborted || this.settled) return;
     this.aborted = true;
     this.onAbort?.();
-    this.failWith(abortError());
+    this.failWith(reason ?? abortError());
   }
 
   /** True once the exchange was sent again after a stale connection (it is sent again at most once). */
