@@ -541,6 +541,22 @@ describe("upstream errors and restarts", () => {
     expect((result.content as { text: string }[])[0]!.text).toBe('Connector "hr" answered HTTP 200 with an empty body instead of an answer to tools/call');
   });
 
+  test("an SSE event holding JSON that is no message (null) is skipped, and the answer after it arrives", async () => {
+    const { gateway, token } = await startBehindRawUpstream("mintgate-null-event", "20s");
+    const c = await client(gateway, token);
+    const result = await c.callTool({ name: "hr__null", arguments: {} }, undefined, { timeout: 5_000 });
+    expect(result.isError).toBeFalsy();
+    expect((result.content as { text: string }[])[0]!.text).toBe("after null");
+  });
+
+  test("a redirect is not followed (it would carry the credentials elsewhere) and the error names where it points", async () => {
+    const { upstream, gateway, token } = await startBehindRawUpstream("mintgate-redirect", "20s");
+    const c = await client(gateway, token);
+    const result = await c.callTool({ name: "hr__moved", arguments: {} });
+    expect(result.isError).toBe(true);
+    expect((result.content as { text: string }[])[0]!.text).toBe(`Connector "hr" answered HTTP 307 redirecting to ${upstream.url}/; set the connector's url to that address`);
+  });
+
   test("an http upstream that forgot the session (it restarted and answers 400) is reconnected, and calls work again", async () => {
     const { upstream, gateway, token } = await startBehindRawUpstream("mintgate-upstream-restart", "20s");
     const c = await client(gateway, token);

@@ -107,6 +107,9 @@ export class StreamableHttpUpstreamTransport implements Transport {
         void this.close();
         throw new MintgateError("upstream_failed", `Connector "${this.name}" lost its upstream session (HTTP ${reply.status}; the upstream probably restarted) and is reconnecting`);
       }
+      // A redirect is not followed (it would carry the credential headers elsewhere): name where it points, the URL to configure instead.
+      const location = reply.status >= 300 && reply.status < 400 ? reply.header("location") : null;
+      if (location) throw new MintgateError("upstream_failed", `Connector "${this.name}" answered HTTP ${reply.status} redirecting to ${location}; set the connector's url to that address`);
       throw new MintgateError("upstream_failed", `Connector "${this.name}" answered HTTP ${reply.status}${text ? `: ${text}` : ""}`);
     }
     if ((reply.header("content-type") ?? "").includes("text/event-stream")) {
@@ -258,6 +261,11 @@ export class StreamableHttpUpstreamTransport implements Transport {
       message = JSON.parse(data) as JSONRPCMessage;
     } catch (error) {
       this.onerror?.(new Error(`connector "${this.name}": an event was not JSON (${(error as Error).message})`));
+      return undefined;
+    }
+    if (typeof message !== "object" || message === null) {
+      // `null` or a bare number is JSON but no message: skipped like an event that is not JSON, so an answer after it still arrives.
+      this.onerror?.(new Error(`connector "${this.name}": an event held ${data.slice(0, 40)}, not a JSON-RPC message`));
       return undefined;
     }
     noteFrameText(message, data);
