@@ -146,6 +146,38 @@ virtualMcps:
     await s.gateway.stop();
   });
 
+  test("a PUT with If-Match is refused when someone changed the Virtual MCP meanwhile; nothing is overwritten", async () => {
+    const s = await setup(TWO_DEMOS);
+    const url = `${s.gateway.url}/admin/api/virtual-mcps/other`;
+    const headers = (extra: Record<string, string> = {}) => ({ authorization: `Bearer ${s.gateway.adminToken()}`, "content-type": "application/json", ...extra });
+    const seen = await fetch(url, { headers: headers() });
+    const { definition, revision } = (await seen.json()) as { definition: { connectors: { rename: Record<string, string> }[] }; revision: string };
+    expect(seen.headers.get("etag")).toBe(`"${revision}"`);
+
+    // Admin B renames a tool; admin A then saves an edit of what it saw.
+    const renamed = structuredClone(definition);
+    renamed.connectors[0]!.rename = { echo: "shout" };
+    expect((await fetch(url, { method: "PUT", headers: headers({ "if-match": `"${revision}"` }), body: JSON.stringify(renamed) })).status).toBe(200);
+    const stale = { ...definition, description: "from admin A" };
+    const refused = await fetch(url, { method: "PUT", headers: headers({ "if-match": `"${revision}"` }), body: JSON.stringify(stale) });
+    expect(refused.status).toBe(409);
+    expect(((await refused.json()) as { message: string }).message).toContain('Virtual MCP "other" was changed since it was loaded');
+    const policyRefused = await fetch(`${url}/policy`, { method: "PUT", headers: headers({ "if-match": `"${revision}"` }), body: JSON.stringify({ access: { users: ["a@example.com"] } }) });
+    expect(policyRefused.status).toBe(409);
+    const created = await fetch(url, { method: "PUT", headers: headers({ "if-none-match": "*" }), body: JSON.stringify(stale) });
+    expect(created.status).toBe(409);
+    const now = await s.admin<{ definition: { description: string; connectors: { rename: Record<string, string> }[]; access?: unknown }; revision: string }>("/virtual-mcps/other");
+    expect(now.definition.connectors[0]!.rename).toEqual({ echo: "shout" });
+    expect(now.definition.description).toBe("");
+    expect(now.definition.access).toEqual({ everyone: true });
+
+    // Based on the current revision, the same edit goes through.
+    const fresh = await fetch(url, { method: "PUT", headers: headers({ "if-match": `"${now.revision}"` }), body: JSON.stringify({ ...now.definition, description: "from admin A" }) });
+    expect(fresh.status).toBe(200);
+    expect((await s.admin<{ definition: { description: string; connectors: { rename: Record<string, string> }[] } }>("/virtual-mcps/other")).definition).toMatchObject({ description: "from admin A", connectors: [{ rename: { echo: "shout" } }] });
+    await s.gateway.stop();
+  });
+
   test("curation changes reach connected clients as tools/list_changed", async () => {
     const s = await setup(TWO_DEMOS);
     const { token } = await s.token("ada@example.com", "both");

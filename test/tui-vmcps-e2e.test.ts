@@ -7,6 +7,7 @@
  */
 import { describe, expect, test } from "bun:test";
 import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { ToolListChangedNotificationSchema } from "@modelcontextprotocol/sdk/types.js";
 import { openTerminal } from "./fixtures/terminal.ts";
 import { BINARY, configuredDataDir, connectMcpClient, runMintgate, startGateway, waitFor } from "./harness.ts";
@@ -113,4 +114,53 @@ describe("TUI Virtual MCPs end to end", () => {
       }
     });
   }
+});
+
+describe("TUI Virtual MCPs with another admin at work", () => {
+  test("a change applied elsewhere since the screen loaded is not overwritten: the save is refused, the screen reloads, and redoing it keeps both", async () => {
+    const config = {
+      connectors: [{ name: "demo", kind: "builtin", server: "demo" }],
+      virtualMcps: [{ slug: "team", name: "Team", access: { everyone: true }, connectors: [{ connector: "demo" }] }],
+    };
+    const dataDir = await configuredDataDir(config, { label: "mintgate-tui-vmcps-two" });
+    const gateway = await startGateway({ dataDir });
+    const term = openTerminal({ command: `${BINARY} tui --data ${dataDir}; echo "tui exited with $?"; sleep 30`, width: 80, height: 24 });
+    try {
+      await term.waitFor("healthy");
+      term.keys("v");
+      await term.waitFor(/team\s+Team/);
+      term.keys("Enter");
+      await term.waitFor(/✓ on\s+demo__countdown/);
+
+      // Another admin renames echo with `mintgate apply` while this screen shows the old definition.
+      const file = join(dataDir, "..", "other-admin.yaml");
+      writeFileSync(file, JSON.stringify({ ...config, virtualMcps: [{ ...config.virtualMcps[0], connectors: [{ connector: "demo", rename: { echo: "shout" } }] }] }));
+      const applied = await runMintgate(["apply", "-f", file, "--data", dataDir]);
+      expect(applied.stdout).toContain("updated virtual MCP team");
+
+      // This admin switches demo__add off from the screen it still has.
+      term.keys("Down");
+      await Bun.sleep(80);
+      term.keys("Space");
+      let shown = await term.waitFor(/✗ .*changed since it was loaded/);
+      shown = await term.waitFor(/demo__shout/);
+      expect(shown).toMatch(/✓ on\s+demo__add/);
+      const exported = (await runMintgate(["export", "--data", dataDir])).stdout;
+      expect(exported).toContain("echo: shout");
+      expect(exported).not.toContain("exclude");
+
+      // Redone on what is there now, both changes stay.
+      await term.waitFor(/demo__add/);
+      term.keys("Space");
+      shown = await term.waitFor(/✗ off\s+demo__add/);
+      expect(shown).toContain("✓ updated virtual MCP team");
+      const both = (await runMintgate(["export", "--data", dataDir])).stdout;
+      expect(both).toContain("echo: shout");
+      expect(both).toContain("exclude: [add]");
+      for (const line of term.screen().split("\n")) expect(line.length).toBeLessThanOrEqual(80);
+    } finally {
+      term.kill();
+      await gateway.stop();
+    }
+  });
 });

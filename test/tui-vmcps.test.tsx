@@ -58,6 +58,7 @@ class FakeAdmin {
       pending,
       problems: [],
       definition: structuredClone(def),
+      revision: Bun.hash(JSON.stringify(def)).toString(16),
       catalogues: Object.fromEntries(def.connectors.map((a) => [a.connector, { state: "ready", tools: DEMO_TOOLS }])),
     };
   }

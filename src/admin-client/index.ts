@@ -119,13 +119,13 @@ export class AdminClient {
     return this.verified;
   }
 
-  private async request<T>(path: string, init: { method?: string; body?: unknown } = {}, retried = false): Promise<T> {
+  private async request<T>(path: string, init: { method?: string; body?: unknown; headers?: Record<string, string> } = {}, retried = false): Promise<T> {
     await this.verifyInstance();
     let response: Response;
     try {
       response = await fetch(`${this.target.url}/admin/api${path}`, {
         method: init.method ?? "GET",
-        headers: { authorization: `Bearer ${this.target.token}`, ...(init.body === undefined ? {} : { "content-type": "application/json" }) },
+        headers: { authorization: `Bearer ${this.target.token}`, ...(init.body === undefined ? {} : { "content-type": "application/json" }), ...init.headers },
         ...(init.body === undefined ? {} : { body: JSON.stringify(init.body) }),
         signal: AbortSignal.timeout(10_000),
       });
@@ -147,9 +147,14 @@ export class AdminClient {
     return this.request<T>(path);
   }
 
-  /** POST, PUT, PATCH or DELETE /admin/api<path> with an optional JSON body; the JSON answer. */
-  send<T>(method: "POST" | "PUT" | "PATCH" | "DELETE", path: string, body?: unknown): Promise<T> {
-    return this.request<T>(path, { method, body });
+  /**
+   * POST, PUT, PATCH or DELETE /admin/api<path> with an optional JSON body; the JSON answer.
+   * `expect`: the revision the change is based on (If-Match), or null for "must not exist yet"
+   * (If-None-Match: *); a change someone made meanwhile is then refused with a conflict.
+   */
+  send<T>(method: "POST" | "PUT" | "PATCH" | "DELETE", path: string, body?: unknown, options: { expect?: string | null } = {}): Promise<T> {
+    const headers: Record<string, string> | undefined = options.expect === undefined ? undefined : options.expect === null ? { "if-none-match": "*" } : { "if-match": `"${options.expect}"` };
+    return this.request<T>(path, { method, body, ...(headers ? { headers } : {}) });
   }
 
   /**

@@ -12,6 +12,33 @@ export interface ApplyReport {
 }
 
 /**
+ * What a client saw of one Virtual MCP before it changed it: its revision
+ * (If-Match), or null when it saw none there (If-None-Match: *). A change
+ * made meanwhile by someone else is then refused rather than overwritten.
+ */
+export interface ExpectedVirtualMcp {
+  slug: string;
+  revision: string | null;
+}
+
+/** A Virtual MCP's revision: a hash of its whole stored definition (curation and policy). */
+export function virtualMcpRevision(definition: VirtualMcpDefinition): string {
+  return new Bun.CryptoHasher("sha256").update(canonicalJson(definition)).digest("hex").slice(0, 20);
+}
+
+function checkExpected(current: GatewayConfig, expected: ExpectedVirtualMcp): void {
+  const found = current.virtualMcps.find((v) => v.slug === expected.slug);
+  if (expected.revision === null) {
+    if (found) throw conflict(`Virtual MCP "${expected.slug}" exists already (someone created it meanwhile); open it and change it there.`);
+    return;
+  }
+  if (!found) throw conflict(`Virtual MCP "${expected.slug}" was deleted since it was loaded.`);
+  if (virtualMcpRevision(found) !== expected.revision) {
+    throw conflict(`Virtual MCP "${expected.slug}" was changed since it was loaded (by another admin, \`mintgate apply\` or another TUI); load it again and redo the change.`);
+  }
+}
+
+/**
  * Reads and changes the gateway's configuration: connectors, Virtual MCPs and
  * tool approvals. Every write path (the YAML file, the admin API, the demo)
  * goes through `apply`, so one validator guards them all. With a running
@@ -47,13 +74,17 @@ export class GatewayConfigService {
    * Makes the store match `config`: connectors and Virtual MCPs in it are
    * created or updated; with `prune`, those not in it are deleted. All or nothing.
    */
-  async apply(config: GatewayConfig, options: { prune?: boolean; dryRun?: boolean; /** Who, for the audit trail. */ actor?: string | undefined } = {}): Promise<ApplyReport> {
+  async apply(
+    config: GatewayConfig,
+    options: { prune?: boolean; dryRun?: boolean; /** Who, for the audit trail. */ actor?: string | undefined; /** Refuse unless that Virtual MCP is still as the caller saw it. */ expected?: ExpectedVirtualMcp | undefined } = {},
+  ): Promise<ApplyReport> {
     const repo = this.deps.store.gatewayConfig;
     const now = this.now();
     // Read, check and write in one write transaction: two applies at once (two shells, the TUI and the CLI)
     // then give the result of one after the other, never a mix of both.
     const changes = this.deps.store.transaction(() => {
       const before = this.current();
+      if (options.expected) checkExpected(before, options.expected);
       const next = merge(before, config, options.prune ?? false);
       this.checkAgainstCatalogues(next, before);
       const changes = describeChanges(before, next);
@@ -90,9 +121,10 @@ export class GatewayConfigService {
    * Creates or replaces one Virtual MCP (the admin API's PUT): through `apply`
    * without pruning, so it is checked against the catalogues like the file.
    */
-  async putVirtualMcp(definition: VirtualMcpDefinition, actor?: string): Promise<ApplyReport & { created: boolean }> {
+  async putVirtualMcp(definition: VirtualMcpDefinition, actor?: string, expectedRevision?: string | null): Promise<ApplyReport & { created: boolean }> {
     const created = !this.current().virtualMcps.some((v) => v.slug === definition.slug);
-    return { ...(await this.apply({ connectors: [], virtualMcps: [definition] }, { actor })), created };
+    const expected = expectedRevision === undefined ? undefined : { slug: definition.slug, revision: expectedRevision };
+    return { ...(await this.apply({ connectors: [], virtualMcps: [definition] }, { actor, expected })), created };
   }
 
   /**
@@ -115,19 +147,21 @@ export class GatewayConfigService {
     return { hash, definition: undefined };
   }
 
-  /** One Virtual MCP's access policy (empty when it has none: admins only). */
-  policy(slug: string): VirtualMcpPolicy {
+  /** One Virtual MCP's access policy (empty when it has none: admins only) and the revision it belongs to. */
+  policy(slug: string): { policy: VirtualMcpPolicy; revision: string } {
     const vmcp = this.current().virtualMcps.find((v) => v.slug === slug);
     if (!vmcp) throw notFound(`There is no virtual MCP "${slug}".`);
-    return vmcp.policy ?? {};
+    return { policy: vmcp.policy ?? {}, revision: virtualMcpRevision(vmcp) };
   }
 
   /** Replaces one Virtual MCP's policy through `apply`, so it is validated like the file. */
-  async setPolicy(slug: string, policy: VirtualMcpPolicy, actor?: string): Promise<ApplyReport> {
+  async setPolicy(slug: string, policy: VirtualMcpPolicy, actor?: string, expectedRevision?: string): Promise<ApplyReport> {
     const vmcp = this.current().virtualMcps.find((v) => v.slug === slug);
     if (!vmcp) throw notFound(`There is no virtual MCP "${slug}".`);
     const { policy: _, ...rest } = vmcp;
-    return this.apply({ connectors: [], virtualMcps: [{ ...rest, ...(Object.keys(policy).length > 0 ? { policy } : {}) }] }, { actor });
+    // Checked in apply's transaction against the definition it changes, the curation read here included.
+    const expected = { slug, revision: expectedRevision ?? virtualMcpRevision(vmcp) };
+    return this.apply({ connectors: [], virtualMcps: [{ ...rest, ...(Object.keys(policy).length > 0 ? { policy } : {}) }] }, { actor, expected });
   }
 
   /**

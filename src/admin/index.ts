@@ -5,7 +5,7 @@ import type { Gateway, VirtualMcpDefinition } from "../gateway/index.ts";
 import { hashToken, type SecretStore } from "../secrets/index.ts";
 import type { Store } from "../store/index.ts";
 import { VERSION } from "../version.ts";
-import type { GatewayConfigService } from "./gateway-config.ts";
+import { virtualMcpRevision, type GatewayConfigService } from "./gateway-config.ts";
 import { ConnectorAdmin } from "./connector-admin.ts";
 import type { ConnectorSpec } from "../connectors/index.ts";
 
@@ -57,6 +57,8 @@ export interface VirtualMcpStatus {
   problems: string[];
   /** Its definition as a `virtualMcps` entry of mintgate.yaml (every key written out): what PUT /admin/api/virtual-mcps/:slug takes. */
   definition: VirtualMcpFileEntry;
+  /** The revision of that definition (also its ETag): sent back as If-Match, a change made meanwhile by someone else is refused, not overwritten. */
+  revision: string;
   /** Every tool of each attached connector (included or not), for curating: by connector name. */
   catalogues: Record<string, { state: string; tools: { name: string; description: string | undefined; inputSchema: unknown }[] }>;
 }
@@ -179,6 +181,7 @@ export class AdminService {
         })),
         problems: catalogue.problems,
         definition: fileEntryOf(definition),
+        revision: virtualMcpRevision(definition),
         catalogues: Object.fromEntries(
           definition.connectors.map((a) => {
             const connector = this.running.gateway.pool.get(a.connector);
@@ -206,26 +209,32 @@ export class AdminService {
     return this.running.config.apply(config, options);
   }
 
-  /** One Virtual MCP's access policy ({} when it has none: admins only). */
+  /** One Virtual MCP's access policy ({} when it has none: admins only), with the revision of the Virtual MCP it belongs to. */
   policy(slug: string) {
     return this.running.config.policy(slug);
   }
 
-  /** Replaces one Virtual MCP's access policy from JSON or YAML text; the whole of it is checked first. */
-  async setPolicy(slug: string, text: string, actor?: string) {
+  /**
+   * Replaces one Virtual MCP's access policy from JSON or YAML text; the whole of it is checked first.
+   * With `expectedRevision` (If-Match), only if the Virtual MCP is still that revision.
+   */
+  async setPolicy(slug: string, text: string, actor?: string, expectedRevision?: string) {
     const { parsePolicyText } = await import("../config-file/index.ts");
     const policy = parsePolicyText(text, { fileName: "request", label: `the policy of virtual MCP "${slug}"` });
-    const report = await this.running.config.setPolicy(slug, policy, actor);
-    return { ...report, policy: this.running.config.policy(slug) };
+    const report = await this.running.config.setPolicy(slug, policy, actor, expectedRevision);
+    return { ...report, policy: this.running.config.policy(slug).policy };
   }
 
-  /** Creates or replaces one Virtual MCP from its mintgate.yaml entry (JSON or YAML), checked like the file. */
-  async putVirtualMcp(slug: string, text: string, actor?: string) {
+  /**
+   * Creates or replaces one Virtual MCP from its mintgate.yaml entry (JSON or YAML), checked like the file.
+   * `expectedRevision`: the revision it must still have (If-Match), or null if it must not exist yet (If-None-Match: *).
+   */
+  async putVirtualMcp(slug: string, text: string, actor?: string, expectedRevision?: string | null) {
     const { parseVirtualMcpText } = await import("../config-file/index.ts");
     const config = this.running.config;
     const definition = parseVirtualMcpText(text, { fileName: "request", knownSecrets: new Set(this.deps.secrets.list().map((s) => s.name)), knownConnectors: config.current().connectors.map((c) => c.name) });
     if (definition.slug !== slug) throw invalid(`The definition's slug "${definition.slug}" is not the "${slug}" of the URL; a slug cannot be changed (create the new one, then delete the old).`);
-    const report = await config.putVirtualMcp(definition, actor);
+    const report = await config.putVirtualMcp(definition, actor, expectedRevision);
     return { ...report, virtualMcp: this.virtualMcp(slug) };
   }
 

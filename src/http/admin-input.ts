@@ -46,3 +46,17 @@ export function switchParam(raw: string | undefined, name: string): boolean {
   if (raw === "true" || raw === "1") return true;
   throw invalid(`${name} must be true or false, not "${raw}".`);
 }
+
+/**
+ * The revision a client expects a resource to have, from its precondition
+ * headers: `If-Match: "<revision>"` (it must be unchanged), `If-None-Match: *`
+ * (it must not exist yet), or undefined (no precondition: last write wins).
+ */
+export function expectedRevisionOf(headers: Headers): string | null | undefined {
+  if (headers.get("if-none-match")?.trim() === "*") return null;
+  const ifMatch = headers.get("if-match")?.trim();
+  if (ifMatch === undefined || ifMatch === "" || ifMatch === "*") return undefined;
+  const tag = /^(?:W\/)?"([^"]*)"$/.exec(ifMatch)?.[1] ?? (ifMatch.includes('"') || ifMatch.includes(",") ? undefined : ifMatch);
+  if (tag === undefined) throw invalid('If-Match must be the one revision the GET answered, as "<revision>".');
+  return tag;
+}

@@ -16,7 +16,7 @@ import { serveMetrics } from "./metrics-route.ts";
 import { ClientAddresses, noteClientAddress } from "./client-address.ts";
 import type { UsageAnalytics } from "../analytics/index.ts";
 import { adminChangeRow, exportStream, parseTime, searchAudit, SEARCH_LIMIT_MAX, type AuditFeed, type AuditLog } from "../audit/index.ts";
-import { bodyFields, switchParam, wholeNumberParam } from "./admin-input.ts";
+import { bodyFields, expectedRevisionOf, switchParam, wholeNumberParam } from "./admin-input.ts";
 import { decide } from "../policy/index.ts";
 
 export { jsonError };
@@ -233,13 +233,26 @@ export function createHttpApp(deps: HttpDeps) {
         .put("/secrets/:name", ({ params, body, adminToken }) => admin.connectorsAndSecrets.setSecret(params.name, body, `admin token ${adminToken.name}`))
         .delete("/secrets/:name", ({ params, adminToken }) => admin.connectorsAndSecrets.deleteSecret(params.name, `admin token ${adminToken.name}`))
         .get("/virtual-mcps", () => admin.virtualMcps())
-        .get("/virtual-mcps/:slug", ({ params }) => admin.virtualMcp(params.slug))
+        // Its revision is the ETag: a PUT with If-Match is refused (409) when someone changed it meanwhile.
+        .get("/virtual-mcps/:slug", ({ params, set }) => {
+          const status = admin.virtualMcp(params.slug);
+          set.headers.etag = `"${status.revision}"`;
+          return status;
+        })
         // One Virtual MCP's mintgate.yaml entry as JSON (or YAML): created or replaced, checked like the file.
-        .put("/virtual-mcps/:slug", async ({ params, request, adminToken }) => admin.putVirtualMcp(params.slug, await request.text(), `admin token ${adminToken.name}`), { parse: "none" })
+        .put("/virtual-mcps/:slug", async ({ params, request, adminToken }) => admin.putVirtualMcp(params.slug, await request.text(), `admin token ${adminToken.name}`, expectedRevisionOf(request.headers)), { parse: "none" })
         .delete("/virtual-mcps/:slug", ({ params, adminToken }) => admin.deleteVirtualMcp(params.slug, `admin token ${adminToken.name}`))
         // Access policies (src/policy): GET the policy as JSON; PUT a new one (JSON or YAML), validated like mintgate.yaml.
-        .get("/virtual-mcps/:slug/policy", ({ params }) => admin.policy(params.slug))
-        .put("/virtual-mcps/:slug/policy", async ({ params, request, adminToken }) => admin.setPolicy(params.slug, await request.text(), `admin token ${adminToken.name}`), { parse: "none" })
+        .get("/virtual-mcps/:slug/policy", ({ params, set }) => {
+          const { policy, revision } = admin.policy(params.slug);
+          set.headers.etag = `"${revision}"`;
+          return policy;
+        })
+        .put("/virtual-mcps/:slug/policy", async ({ params, request, adminToken }) => {
+          const expected = expectedRevisionOf(request.headers);
+          if (expected === null) throw invalid("A policy belongs to an existing virtual MCP: send If-Match with its revision, not If-None-Match.");
+          return admin.setPolicy(params.slug, await request.text(), `admin token ${adminToken.name}`, expected);
+        }, { parse: "none" })
         .post("/virtual-mcps/:slug/approvals", ({ params, body, adminToken }) => admin.approveTool(params.slug, body as { tool?: unknown; hash?: unknown } | null, adminToken.name))
         .get("/config", async () => new Response(await admin.exportConfig(), { headers: { "content-type": "application/yaml; charset=utf-8" } }))
         .put("/config", async ({ request, query, adminToken }) => admin.applyConfig(await request.text(), { prune: switchParam(query.prune, "prune"), dryRun: switchParam(query.dryRun, "dryRun"), actor: `admin token ${adminToken.name}` }), { parse: "none" })

@@ -1,6 +1,7 @@
 import { Box, Text } from "ink";
 import { useCallback, useEffect, useRef, useState } from "react";
 import type { AdminClient } from "../../../src/admin-client/index.ts";
+import { MintgateError } from "../../../src/errors/index.ts";
 import type { ConnectorStatus } from "../../../src/admin/index.ts";
 import type { ToolRule, VirtualMcpPolicy } from "../../../src/policy/types.ts";
 import { Confirm } from "../../components/Confirm.tsx";
@@ -96,16 +97,28 @@ export function VirtualMcpDetail(props: { client: AdminClient; slug: string; wid
   const definition = status?.definition;
   const policy: VirtualMcpPolicy = definition ? policyOf(definition) : {};
 
-  /** Sends the whole definition; a refusal's sentence is thrown (forms show it) after being put on the message line. */
+  /**
+   * A refusal's sentence goes on the message line and is thrown (forms show it). When someone else changed
+   * the Virtual MCP since it was shown (a conflict), what it is now is loaded, so the change can be redone on it.
+   */
+  const refused = async (e: unknown): Promise<never> => {
+    const conflict = e instanceof MintgateError && e.kind === "conflict";
+    if (conflict) {
+      const fresh = await client.get<VirtualMcpStatus>(path).catch(() => undefined);
+      if (fresh) setStatus(fresh);
+    }
+    setMessage(`✗ ${(e as Error).message}${conflict ? " (reloaded)" : ""}`);
+    throw e;
+  };
+  /** Sends the whole definition, based on the revision shown: a change made meanwhile elsewhere is refused, not overwritten. */
   const save = async (next: VirtualMcpFileEntry, label: string) => {
     setBusy(label);
     try {
-      const result = await client.send<{ changes: string[]; virtualMcp: VirtualMcpStatus }>("PUT", path, next);
+      const result = await client.send<{ changes: string[]; virtualMcp: VirtualMcpStatus }>("PUT", path, next, { expect: status?.revision });
       setStatus(result.virtualMcp);
       setMessage(`✓ ${result.changes.join("; ") || "no change"}`);
     } catch (e) {
-      setMessage(`✗ ${(e as Error).message}`);
-      throw e;
+      await refused(e);
     } finally {
       setBusy(undefined);
     }
@@ -113,12 +126,11 @@ export function VirtualMcpDetail(props: { client: AdminClient; slug: string; wid
   const savePolicy = async (next: VirtualMcpPolicy, label: string) => {
     setBusy(label);
     try {
-      const result = await client.send<{ changes: string[] }>("PUT", `${path}/policy`, next);
+      const result = await client.send<{ changes: string[] }>("PUT", `${path}/policy`, next, { expect: status?.revision });
       setMessage(`✓ ${result.changes.join("; ") || "no change"}`);
       setStatus(await client.get<VirtualMcpStatus>(path));
     } catch (e) {
-      setMessage(`✗ ${(e as Error).message}`);
-      throw e;
+      await refused(e);
     } finally {
       setBusy(undefined);
     }

@@ -60,8 +60,9 @@ export function VirtualMcpList(props: { client: AdminClient; width: number; heig
     { isActive: overlay === undefined },
   );
 
-  const put = async (definition: VirtualMcpFileEntry) => {
-    const result = await client.send<{ changes: string[] }>("PUT", `/virtual-mcps/${encodeURIComponent(definition.slug)}`, definition);
+  /** `expect`: the revision the edit started from, or null for a new one (refused if someone created it meanwhile). */
+  const put = async (definition: VirtualMcpFileEntry, expect: string | null) => {
+    const result = await client.send<{ changes: string[] }>("PUT", `/virtual-mcps/${encodeURIComponent(definition.slug)}`, definition, { expect });
     setMessage(`✓ ${result.changes.join("; ") || "no change"}`);
     await load();
   };
@@ -76,7 +77,7 @@ export function VirtualMcpList(props: { client: AdminClient; width: number; heig
         submitLabel="create"
         onCancel={() => setOverlay(undefined)}
         onSubmit={async (v) => {
-          await put({ slug: v.slug!, name: v.name!.trim(), description: v.description ?? "", newTools: v.newTools!, connectors: [] });
+          await put({ slug: v.slug!, name: v.name!.trim(), description: v.description ?? "", newTools: v.newTools!, connectors: [] }, null);
           setOverlay(undefined);
           props.onOpen(v.slug!);
         }}
@@ -93,7 +94,7 @@ export function VirtualMcpList(props: { client: AdminClient; width: number; heig
         initial={{ name: item.definition.name, description: item.definition.description, newTools: item.definition.newTools }}
         onCancel={() => setOverlay(undefined)}
         onSubmit={async (v) => {
-          await put({ ...item.definition, name: v.name!.trim(), description: v.description ?? "", newTools: v.newTools! });
+          await put({ ...item.definition, name: v.name!.trim(), description: v.description ?? "", newTools: v.newTools! }, item.revision);
           setOverlay(undefined);
         }}
       />
