@@ -297,6 +297,23 @@ describe("admin API input", () => {
     expect((await api("POST", "/clients", { name: "x", redirectUris: ["https://a.example/cb"], confidential: "no" })).status).toBe(400);
   });
 
+  test("unknown fields are refused: a misspelt hash never approves a tool unchecked, a secret body says what it takes", async () => {
+    expect((await api("PUT", "/connectors/approvable", { name: "approvable", kind: "builtin", server: "demo" })).status).toBe(200);
+    const vmcp = { slug: "guarded", name: "Guarded", newTools: "approve", connectors: [{ connector: "approvable", prefix: "g" }] };
+    expect((await api("PUT", "/virtual-mcps/guarded", vmcp)).status).toBe(200);
+    await waitFor("echo pending", async () => (await api("GET", "/virtual-mcps/guarded")).json.pending.some((p: { name: string }) => p.name === "g__echo"));
+
+    const misspelt = await api("POST", "/virtual-mcps/guarded/approvals", { tool: "g__echo", hsh: "0000" });
+    expect(misspelt).toMatchObject({ status: 400, json: { message: 'There is no field "hsh" in an approval; the fields are tool, hash.' } });
+    expect((await api("GET", "/virtual-mcps/guarded")).json.pending.map((p: { name: string }) => p.name)).toContain("g__echo");
+    expect((await api("POST", "/virtual-mcps/guarded/approvals", { tool: "g__echo", hash: 5 })).status).toBe(400);
+
+    const extra = await api("PUT", "/secrets/with-extra", { value: "v", vaule: "w" });
+    expect(extra).toMatchObject({ status: 400, json: { message: 'There is no field "vaule" in a secret; send {"value": "<the secret>"} only.' } });
+    expect((await api("GET", "/secrets")).json.map((s: { name: string }) => s.name)).not.toContain("with-extra");
+    expect((await api("DELETE", "/virtual-mcps/guarded")).status).toBe(200);
+  });
+
   test("names in the URL are decoded once; bad percent-encoding is a 400, never a 500", async () => {
     expect((await api("GET", "/users/%ZZ")).status).toBe(400);
     expect((await api("DELETE", "/connectors/%ZZ")).status).toBe(400);

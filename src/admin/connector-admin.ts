@@ -109,6 +109,9 @@ export class ConnectorAdmin {
   async setSecret(name: string, body: unknown, actor: string): Promise<SecretListing> {
     const value = (body as { value?: unknown } | null)?.value;
     if (typeof value !== "string") throw invalid('Send {"value": "<the secret>"}: the value must be a string.');
+    // A misspelt key beside it is a mistake to point out, not to store the value regardless.
+    const unknown = Object.keys(body as object).find((key) => key !== "value");
+    if (unknown !== undefined) throw invalid(`There is no field "${unknown}" in a secret; send {"value": "<the secret>"} only.`);
     const existed = this.deps.store.secrets.get(name) !== undefined;
     let info!: SecretInfo;
     this.deps.store.transaction(() => {

@@ -253,7 +253,8 @@ export function createHttpApp(deps: HttpDeps) {
           if (expected === null) throw invalid("A policy belongs to an existing virtual MCP: send If-Match with its revision, not If-None-Match.");
           return admin.setPolicy(params.slug, await request.text(), `admin token ${adminToken.name}`, expected);
         }, { parse: "none" })
-        .post("/virtual-mcps/:slug/approvals", ({ params, body, adminToken }) => admin.approveTool(params.slug, body as { tool?: unknown; hash?: unknown } | null, adminToken.name))
+        // A misspelt "hash" must not turn into an approval of whatever the tool is now: unknown fields are refused.
+        .post("/virtual-mcps/:slug/approvals", ({ params, body, adminToken }) => admin.approveTool(params.slug, bodyFields(body, { tool: "string", hash: "string" }, "an approval"), adminToken.name))
         .get("/config", async () => new Response(await admin.exportConfig(), { headers: { "content-type": "application/yaml; charset=utf-8" } }))
         .put("/config", async ({ request, query, adminToken }) => admin.applyConfig(await request.text(), { prune: switchParam(query.prune, "prune"), dryRun: switchParam(query.dryRun, "dryRun"), actor: `admin token ${adminToken.name}` }), { parse: "none" })
         // The audit trail (src/audit): search (newest first), streaming export, verify, and the live feed of new records.
