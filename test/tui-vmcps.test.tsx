@@ -505,6 +505,22 @@ describe("Virtual MCPs screen", () => {
     unmount();
   });
 
+  test("wide characters (CJK, emoji) count as two columns: a row is cut with … and never wraps onto the next", async () => {
+    const admin = new FakeAdmin();
+    admin.defs.set("sales", { ...structuredClone(SALES), name: "販売ツール 🚀 مبيعات ".repeat(6), connectors: [{ connector: "demo", prefix: "demo", rename: {}, describe: { echo: "漢字のテキスト 🚀 مرحبا ".repeat(8) } }] });
+    const { lastFrame, stdin, unmount } = screen(admin, 80, 20);
+    let frame = await frameContaining(lastFrame, "販売");
+    for (const line of frame.split("\n")) expect(Bun.stringWidth(line)).toBeLessThanOrEqual(80);
+    await press(stdin, ENTER);
+    frame = await frameContaining(lastFrame, "demo__echo");
+    const lines = frame.split("\n");
+    for (const line of lines) expect(Bun.stringWidth(line)).toBeLessThanOrEqual(80);
+    const echo = lines.findIndex((line) => line.includes("demo__echo"));
+    expect(lines[echo]).toEndWith("…");
+    expect(lines[echo + 1]).toContain("demo__add");
+    unmount();
+  });
+
   test("in the app: v opens the screen, and while a form is open the global keys type into it", async () => {
     const admin = new FakeAdmin();
     admin.defs.set("sales", structuredClone(SALES));

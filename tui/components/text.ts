@@ -1,16 +1,45 @@
+/**
+ * Terminal columns, not UTF-16 units: CJK characters and most emoji take two
+ * columns, combining marks none. Counting `.length` let such text run past
+ * the edge, and the terminal's wrap pushed the whole screen out of place.
+ */
+export function columnsOf(text: string): number {
+  return PLAIN.test(text) ? text.length : Bun.stringWidth(text);
+}
+
+const PLAIN = /^[\x20-\x7e]*$/;
+const graphemes = new Intl.Segmenter(undefined, { granularity: "grapheme" });
+
+/** The longest start of `text` that fits in `width` columns (never half a character); from the end with `fromEnd`. */
+function takeColumns(text: string, width: number, fromEnd = false): string {
+  if (PLAIN.test(text)) return fromEnd ? text.slice(text.length - width) : text.slice(0, width);
+  const parts = [...graphemes.segment(text)].map((g) => g.segment);
+  if (fromEnd) parts.reverse();
+  let used = 0;
+  const kept: string[] = [];
+  for (const part of parts) {
+    const w = Bun.stringWidth(part);
+    if (used + w > width) break;
+    used += w;
+    kept.push(part);
+  }
+  if (fromEnd) kept.reverse();
+  return kept.join("");
+}
+
 /** Fits text into `width` columns: cut with … at the end (or in the middle, for paths and URLs), padded when asked. */
 export function fit(text: string, width: number, options: { pad?: boolean; middle?: boolean } = {}): string {
   const clean = text.replace(/[\r\n\t]+/g, " ");
   if (width <= 0) return "";
   let out = clean;
-  if (clean.length > width) {
+  if (columnsOf(clean) > width) {
     if (width === 1) out = "…";
     else if (options.middle) {
       const head = Math.ceil((width - 1) / 2);
-      out = clean.slice(0, head) + "…" + clean.slice(clean.length - (width - 1 - head));
-    } else out = clean.slice(0, width - 1) + "…";
+      out = takeColumns(clean, head) + "…" + takeColumns(clean, width - 1 - head, true);
+    } else out = takeColumns(clean, width - 1) + "…";
   }
-  return options.pad ? out.padEnd(width) : out;
+  return options.pad ? out + " ".repeat(Math.max(0, width - columnsOf(out))) : out;
 }
 
 /** A duration in ms as people read it: 0.8 ms, 12 ms, 1.3 s. */
@@ -34,8 +63,15 @@ export function formatTime(iso: string | number): string {
 export function breakLines(lines: string[], width: number): string[] {
   const out: string[] = [];
   for (const line of lines) {
-    if (line.length <= width) out.push(line);
-    else for (let i = 0; i < line.length; i += width - 1) out.push((i === 0 ? "" : "↪") + line.slice(i, i + width - 1));
+    if (columnsOf(line) <= width) {
+      out.push(line);
+      continue;
+    }
+    for (let rest = line, first = true; rest !== ""; first = false) {
+      const piece = takeColumns(rest, Math.max(1, width - 1)) || [...rest][0]!;
+      out.push((first ? "" : "↪") + piece);
+      rest = rest.slice(piece.length);
+    }
   }
   return out;
 }
