@@ -73,9 +73,12 @@ export class GatewayConfigService {
   /**
    * Makes the store match `config`: connectors and Virtual MCPs in it are
    * created or updated; with `prune`, those not in it are deleted. All or nothing.
+   * `config` may be worked out from the configuration as it is inside the
+   * write transaction (a deletion), so nothing another process committed
+   * just before is reverted.
    */
   async apply(
-    config: GatewayConfig,
+    config: GatewayConfig | ((current: GatewayConfig) => GatewayConfig),
     options: { prune?: boolean; dryRun?: boolean; /** Who, for the audit trail. */ actor?: string | undefined; /** Refuse unless that Virtual MCP is still as the caller saw it. */ expected?: ExpectedVirtualMcp | undefined } = {},
   ): Promise<ApplyReport> {
     const repo = this.deps.store.gatewayConfig;
@@ -85,7 +88,7 @@ export class GatewayConfigService {
     const changes = this.deps.store.transaction(() => {
       const before = this.current();
       if (options.expected) checkExpected(before, options.expected);
-      const next = merge(before, config, options.prune ?? false);
+      const next = merge(before, typeof config === "function" ? config(before) : config, options.prune ?? false);
       this.checkAgainstCatalogues(next, before);
       const changes = describeChanges(before, next);
       if (changes.length === 0 || options.dryRun) return changes;
@@ -104,17 +107,25 @@ export class GatewayConfigService {
   }
 
   async deleteConnector(name: string, actor?: string): Promise<ApplyReport> {
-    const current = this.current();
-    if (!current.connectors.some((c) => c.name === name)) throw notFound(`There is no connector "${name}".`);
-    const users = current.virtualMcps.filter((v) => v.connectors.some((a) => a.connector === name)).map((v) => v.slug);
-    if (users.length > 0) throw conflict(`Connector "${name}" is used by virtual MCP ${users.map((u) => `"${u}"`).join(", ")}; detach it there first.`);
-    return this.apply({ connectors: current.connectors.filter((c) => c.name !== name), virtualMcps: current.virtualMcps }, { prune: true, actor });
+    return this.apply(
+      (current) => {
+        if (!current.connectors.some((c) => c.name === name)) throw notFound(`There is no connector "${name}".`);
+        const users = current.virtualMcps.filter((v) => v.connectors.some((a) => a.connector === name)).map((v) => v.slug);
+        if (users.length > 0) throw conflict(`Connector "${name}" is used by virtual MCP ${users.map((u) => `"${u}"`).join(", ")}; detach it there first.`);
+        return { connectors: current.connectors.filter((c) => c.name !== name), virtualMcps: current.virtualMcps };
+      },
+      { prune: true, actor },
+    );
   }
 
   async deleteVirtualMcp(slug: string, actor?: string): Promise<ApplyReport> {
-    const current = this.current();
-    if (!current.virtualMcps.some((v) => v.slug === slug)) throw notFound(`There is no virtual MCP "${slug}".`);
-    return this.apply({ connectors: current.connectors, virtualMcps: current.virtualMcps.filter((v) => v.slug !== slug) }, { prune: true, actor });
+    return this.apply(
+      (current) => {
+        if (!current.virtualMcps.some((v) => v.slug === slug)) throw notFound(`There is no virtual MCP "${slug}".`);
+        return { connectors: current.connectors, virtualMcps: current.virtualMcps.filter((v) => v.slug !== slug) };
+      },
+      { prune: true, actor },
+    );
   }
 
   /**
