@@ -77,9 +77,11 @@ const KNOWN_DIVERGENCES: Record<string, { direct: Verdict; gateway: Verdict; cau
  * mintgate connects upstream declaring only roots (upstream-session.ts), so
  * through the gateway the sampling/elicitation tools are absent and the
  * roots tool is present. A consequence of the gateway not relaying sampling
- * or elicitation to upstreams yet, not of curation.
+ * or elicitation to upstreams yet, not of curation. simulate-research-query
+ * runs only as a task (execution.taskSupport "required"), which the gateway
+ * does not relay either, so it is not exposed.
  */
-const TOOLS_ONLY_DIRECT = ["trigger-elicitation-request", "trigger-sampling-request"];
+const TOOLS_ONLY_DIRECT = ["trigger-elicitation-request", "trigger-sampling-request", "simulate-research-query"];
 const TOOLS_ONLY_VIA_GATEWAY = ["get-roots-list"];
 
 let upstream: EverythingServer;

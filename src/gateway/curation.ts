@@ -141,6 +141,8 @@ export function curate(
   for (const attachment of vmcp.connectors) {
     const catalogue = catalogueOf(attachment.connector);
     for (const tool of catalogue.tools) {
+      // A tool that runs only as a task could never be called here: the gateway does not relay tasks (yet).
+      if ((tool as { execution?: { taskSupport?: unknown } }).execution?.taskSupport === "required") continue;
       if (!isIncluded(attachment, tool.name)) continue;
       const renamed = attachment.rename[tool.name];
       const name = exposedName(attachment.prefix, renamed ?? tool.name);
