@@ -386,6 +386,25 @@ describe("http upstreams that poll (SSE polling, 2025-11-25)", () => {
     expect(progress).toEqual([1]);
     expect(upstream.resumes()).toBeGreaterThanOrEqual(1);
   });
+
+  test("a tool announced while the upstream's event stream was down still appears: replayed from Last-Event-ID, or the lists are read again", async () => {
+    const upstream = startPollingHttpUpstream();
+    upstreams.push(upstream);
+    const { gateway, token } = await start(httpConfig("hp", upstream.url, "20s"), "mintgate-stream-gap");
+    await waitReady(gateway, "hp");
+    const c = await client(gateway, token);
+    const listed = async (name: string) => (await c.listTools()).tools.some((t) => t.name === name);
+    // No event seen on the stream yet, so nothing to resume from: the gateway reads the tool list again on reconnecting.
+    await c.callTool({ name: "hp__grow", arguments: { name: "one", drop: true } });
+    await waitFor("hp__one after the stream came back", () => listed("hp__one"), 80, 100);
+    // Announced live: its event id is kept, and the next drop is resumed from it.
+    await c.callTool({ name: "hp__grow", arguments: { name: "two", drop: false } });
+    await waitFor("hp__two", () => listed("hp__two"), 40, 100);
+    const resumedBefore = upstream.resumes();
+    await c.callTool({ name: "hp__grow", arguments: { name: "three", drop: true } });
+    await waitFor("hp__three replayed after the stream came back", () => listed("hp__three"), 80, 100);
+    expect(upstream.resumes()).toBeGreaterThan(resumedBefore);
+  });
 });
 
 /*

@@ -358,8 +358,11 @@ export class Connector {
         this.lastStdio = transport;
         return transport;
       }
-      case "http":
-        return new StreamableHttpUpstreamTransport(new URL(spec.url), expandAll(spec.headers), this.name);
+      case "http": {
+        const transport = new StreamableHttpUpstreamTransport(new URL(spec.url), expandAll(spec.headers), this.name);
+        transport.onStreamResumedWithGap = () => this.refreshAnnouncedLists();
+        return transport;
+      }
       case "sse": {
         const { SSEClientTransport, SseError } = await import("@modelcontextprotocol/sdk/client/sse.js");
         const headers = expandAll(spec.headers);
@@ -404,6 +407,14 @@ export class Connector {
     }
     log.warn("upstream list has too many pages; using the first ones", { connector: this.name, method, pages: MAX_LIST_PAGES });
     return items;
+  }
+
+  /** Reads again every list the upstream announces changes of, as if each had changed (its notifications may have been missed). */
+  private refreshAnnouncedLists(): void {
+    const capabilities = this.upstreamCapabilities ?? {};
+    for (const kind of ["tools", "prompts", "resources"] as const) {
+      if ((capabilities[kind] as { listChanged?: unknown } | undefined)?.listChanged === true) this.queueRefresh(`notifications/${kind}/list_changed`);
+    }
   }
 
   /** Refreshes run one at a time, each merging its lists into the catalogue as it is then. */

@@ -6,6 +6,8 @@ import { Http1Client, type Exchange } from "./http1-client.ts";
 import { noteFrameText } from "./upstream-session.ts";
 
 const GET_STREAM_RETRY_MS = 2000;
+/** After re-opening a dropped event stream with no event id to resume from, when the lists are read again. */
+const GAP_REFRESH_DELAY_MS = 500;
 /** Connection errors that mean no upstream is listening, as opposed to one exchange going wrong. */
 const UPSTREAM_GONE = new Set(["ECONNREFUSED", "EHOSTUNREACH", "ENETUNREACH"]);
 /**
@@ -48,6 +50,13 @@ export class StreamableHttpUpstreamTransport implements Transport {
 
   /** Plain-http upstreams not behind a proxy: POSTs go over the event loop's own sockets (see Http1Client). */
   private readonly http1: Http1Client | undefined;
+
+  /**
+   * Called when the upstream's event stream came back after a drop without a
+   * way to replay what was sent meanwhile (no event id to resume from): a
+   * list_changed sent in the gap is lost, so the catalogue should be read again.
+   */
+  onStreamResumedWithGap?: () => void;
 
   constructor(
     private readonly url: URL,
@@ -231,18 +240,30 @@ export class StreamableHttpUpstreamTransport implements Transport {
     this.getStreamOpen = true;
     void (async () => {
       let streamed = false;
+      // The last event id seen: a reconnect asks the upstream to replay what it sent meanwhile (proxies end idle streams).
+      let lastEventId: string | undefined;
       while (!this.closed) {
+        // Without an id to resume from, what was announced in the gap is lost: the lists are read again once the
+        // new stream has had time to be taken in (its answer's head may only come with its first event).
+        const gapRefresh = streamed && lastEventId === undefined ? setTimeout(() => this.onStreamResumedWithGap?.(), GAP_REFRESH_DELAY_MS) : undefined;
         try {
-          const response = await fetch(this.url, { method: "GET", headers: this.headers("text/event-stream"), signal: this.abort.signal, redirect: "error" });
+          const headers = lastEventId === undefined ? this.headers("text/event-stream") : { ...this.headers("text/event-stream"), "last-event-id": lastEventId };
+          const response = await fetch(this.url, { method: "GET", headers, signal: this.abort.signal, redirect: "error" });
           if (response.status === 405 || !response.ok || !response.body) {
+            clearTimeout(gapRefresh);
             const text = (await response.text().catch(() => "")).slice(0, 200);
             // A stream we had is refused now: the upstream restarted and forgot the session. Reconnect rather than wait for a call to fail.
             if (streamed && (response.status === 404 || (response.status === 400 && SESSION_UNKNOWN.test(text)))) void this.close();
             return; // the upstream offers no stream; list changes then arrive only with replies
           }
+          if (streamed) log.debug("upstream event stream back", { connector: this.name, resumedFrom: lastEventId });
           streamed = true;
-          await readSse(response.body, (event) => void this.dispatchEvent(event));
+          await readSse(response.body, (event) => {
+            lastEventId = resumeFields(event)?.id ?? lastEventId;
+            void this.dispatchEvent(event);
+          });
         } catch (error) {
+          clearTimeout(gapRefresh);
           if (this.closed) return;
           log.debug("upstream event stream dropped", { connector: this.name, error: (error as Error).message });
           if (streamed && UPSTREAM_GONE.has((error as { code?: string }).code ?? "")) return void this.close();
