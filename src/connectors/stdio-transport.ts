@@ -48,6 +48,9 @@ const STDERR_KEPT_LINES = 50;
 const MAX_LINE_BYTES = 10 * 1024 * 1024;
 /** A stderr "line" longer than this is logged in pieces so a runaway child cannot grow our memory. */
 const STDERR_MAX_LINE = 16 * 1024;
+/** Stderr lines one child may put in the gateway's log per window; the rest are counted, not logged (they stay in its recent lines). */
+const STDERR_LOGGED_PER_WINDOW = 200;
+const STDERR_LOG_WINDOW_MS = 10_000;
 
 export class StdioUpstreamTransport implements Transport {
   onclose?: (() => void) | undefined;
@@ -248,13 +251,35 @@ export class StdioUpstreamTransport implements Transport {
     if (trimmed.trim() === "") return;
     const line = this.options.redact ? this.options.redact(trimmed) : trimmed;
     this.options.onStderrLine?.(line);
-    log.info("upstream stderr", { connector: this.options.name, line });
+    this.logStderrLine(line);
     if (this.stderrRing.length < STDERR_KEPT_LINES) {
       this.stderrRing.push(line);
     } else {
       this.stderrRing[this.stderrNext] = line;
       this.stderrNext = (this.stderrNext + 1) % STDERR_KEPT_LINES;
     }
+  }
+
+  private stderrWindowStart = 0;
+  private stderrLoggedInWindow = 0;
+  private stderrNotLogged = 0;
+
+  /** A child that floods its stderr must not flood the gateway's log (and disk): past the window's budget, lines are counted. */
+  private logStderrLine(line: string): void {
+    const now = Date.now();
+    if (now - this.stderrWindowStart >= STDERR_LOG_WINDOW_MS) {
+      this.reportStderrNotLogged();
+      this.stderrWindowStart = now;
+      this.stderrLoggedInWindow = 0;
+    }
+    if (this.stderrLoggedInWindow++ < STDERR_LOGGED_PER_WINDOW) log.info("upstream stderr", { connector: this.options.name, line });
+    else this.stderrNotLogged++;
+  }
+
+  private reportStderrNotLogged(): void {
+    if (this.stderrNotLogged === 0) return;
+    log.warn("upstream stderr: lines not logged, too many", { connector: this.options.name, lines: this.stderrNotLogged, perSeconds: `${STDERR_LOGGED_PER_WINDOW}/${STDERR_LOG_WINDOW_MS / 1000}` });
+    this.stderrNotLogged = 0;
   }
 
   private handleExit(code: number | null, signal: NodeJS.Signals | null): void {
@@ -284,6 +309,7 @@ export class StdioUpstreamTransport implements Transport {
     this.oncloseCalled = true;
     this.closed = true;
     this.flushStderr();
+    this.reportStderrNotLogged();
     this.lines.clear();
     this.resolveFinished();
     this.onclose?.();
