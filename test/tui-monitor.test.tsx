@@ -15,7 +15,7 @@ import { liveCallsScreen, matches, parseFilter, Ring, RING_SIZE } from "../tui/s
 import { byTool, Overview, sparkline, sparklinePoints } from "../tui/screens/Overview.tsx";
 import type { ScreenProps } from "../tui/screens/types.ts";
 import { frameContaining, press } from "./fixtures/ink-keys.ts";
-import { connectMcpClient, startConfiguredGateway, tempDir, waitFor, type ConfiguredGateway } from "./harness.ts";
+import { connectMcpClient, startConfiguredGateway, startGateway, tempDir, waitFor, type ConfiguredGateway } from "./harness.ts";
 
 /**
  * The TUI's monitoring screens: Overview, Live calls and Audit, rendered
@@ -50,14 +50,19 @@ describe("pieces", () => {
     expect(progressText(0, 0, 16)).toBe("░░░░░░░░░░   0%");
   });
 
-  test("the ring keeps the newest records and puts an older backlog in front without duplicates", () => {
+  test("the ring keeps the newest records and merges fetched ones (an older backlog, a gap) in id order without duplicates", () => {
     const ring = new Ring<{ id: number }>(3);
     for (let id = 10; id <= 14; id++) ring.push({ id });
     expect(ring.newestFirst().map((r) => r.id)).toEqual([14, 13, 12]);
     const big = new Ring<{ id: number }>(5);
     for (let id = 10; id <= 12; id++) big.push({ id });
-    big.prepend([{ id: 11 }, { id: 9 }, { id: 8 }]);
+    big.merge([{ id: 11 }, { id: 9 }, { id: 8 }]);
     expect(big.newestFirst().map((r) => r.id)).toEqual([12, 11, 10, 9, 8]);
+    const gap = new Ring<{ id: number }>(5);
+    for (const id of [1, 2, 6]) gap.push({ id });
+    gap.merge([{ id: 6 }, { id: 5 }, { id: 4 }, { id: 3 }]);
+    expect(gap.newestFirst().map((r) => r.id)).toEqual([6, 5, 4, 3, 2]);
+    expect(gap.newestId()).toBe(6);
     for (let id = 13; id <= 2000; id++) big.push({ id });
     expect(big.length).toBe(5);
   });
@@ -460,4 +465,36 @@ describe("against a running gateway", () => {
     expect(frame).toContain('"n": 0');
     unmount();
   }, 60_000);
+});
+
+describe("Live calls across a gateway restart", () => {
+  test("calls committed while the feed reconnected are shown, not silently skipped", async () => {
+    const configured = await startConfiguredGateway(CONFIG, { user: "alice@example.com", label: "tui-live-restart" });
+    const admin = new AdminClient(locateGateway({ dataDir: configured.dataDir }));
+    const Screen = liveCallsScreen.Component;
+    const { lastFrame, unmount } = render(<Screen client={admin} width={98} height={30} setCapturing={() => {}} />);
+    let gateway = configured.gateway;
+    try {
+      const before = await connectMcpClient(`${gateway.url}/mcp/ops`, configured.token);
+      await before.callTool({ name: "demo__echo", arguments: { text: "before" } });
+      await before.close();
+      await frameContaining(lastFrame, (f) => f.includes("● live") && f.includes("demo__echo"));
+
+      // The gateway restarts; calls are made before the screen's feed is back.
+      await gateway.stop();
+      gateway = await startGateway({ dataDir: configured.dataDir, args: ["--port", new URL(gateway.url).port] });
+      const after = await connectMcpClient(`${gateway.url}/mcp/ops`, configured.token);
+      for (let i = 0; i < 3; i++) await after.callTool({ name: "demo__add", arguments: { a: i, b: 1 } });
+      await after.close();
+
+      const frame = await frameContaining(lastFrame, (f) => f.includes("● live") && (f.match(/demo__add/g) ?? []).length === 3);
+      // Both sessions' initialize, the echo and the three adds: every MCP record in the trail.
+      const all = (await admin.get<{ count: number }>("/audit/count?kind=mcp")).count;
+      expect(frame).toContain(`${all} shown`);
+      expect(frame).not.toContain("dropped");
+    } finally {
+      unmount();
+      await gateway.stop();
+    }
+  });
 });

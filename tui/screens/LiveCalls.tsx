@@ -16,6 +16,25 @@ export const RING_SIZE = 1000;
 export const RENDER_MS = 100;
 const BACKLOG = 50;
 const RETRY_MS = 1000;
+/** Records per request when fetching what the feed missed while it reconnected. */
+const GAP_PAGE = 200;
+
+/**
+ * The records committed after `afterId` (every kind, newest first), at most
+ * RING_SIZE: what a feed that was down (a restarted gateway, a dropped
+ * connection) did not deliver. `lost`: how many more there were than that.
+ */
+export async function missedSince(client: AdminClient, afterId: number): Promise<{ records: AuditRecordView[]; lost: number }> {
+  const records: AuditRecordView[] = [];
+  for (let before: number | undefined; records.length < RING_SIZE; ) {
+    const page = await client.get<AuditRecordView[]>(`/audit?limit=${GAP_PAGE}${before === undefined ? "" : `&before=${before}`}`);
+    const missed = page.filter((r) => r.id > afterId);
+    records.push(...missed);
+    if (missed.length < page.length || page.length < GAP_PAGE) return { records, lost: 0 };
+    before = page[page.length - 1]!.id;
+  }
+  return { records, lost: Math.max(0, records[records.length - 1]!.id - afterId - 1) };
+}
 
 /**
  * The last `size` records in id order. Appends are O(1) amortised; the
@@ -36,11 +55,20 @@ export class Ring<T extends { id: number }> {
       this.start = 0;
     }
   }
-  /** Older records (a backlog fetched after the feed opened) go in front, in order, without duplicates. */
-  prepend(older: T[]): void {
-    const first = this.length > 0 ? this.items[this.start]!.id : Infinity;
-    const fresh = older.filter((r) => r.id < first).sort((a, b) => a.id - b.id);
-    this.items = [...fresh, ...this.items.slice(this.start)].slice(-this.size);
+  /** The newest record's id, if any. */
+  newestId(): number | undefined {
+    return this.length > 0 ? this.items[this.items.length - 1]!.id : undefined;
+  }
+  /**
+   * Records fetched apart from the feed (the backlog before it opened, what
+   * was committed while it reconnected) go in their place by id, without duplicates.
+   */
+  merge(records: T[]): void {
+    const kept = this.items.slice(this.start);
+    const known = new Set(kept.map((r) => r.id));
+    const fresh = records.filter((r) => !known.has(r.id));
+    if (fresh.length === 0) return;
+    this.items = [...kept, ...fresh].sort((a, b) => a.id - b.id).slice(-this.size);
     this.start = 0;
   }
   /** Newest first. */
@@ -104,11 +132,14 @@ function useFeed(client: AdminClient) {
             if (first) {
               first = false;
               setState((s) => ({ ...s, connected: true, error: undefined }));
-              // What happened just before the feed opened; duplicates are dropped by id.
-              client.get<AuditRecordView[]>(`/audit?kind=mcp&limit=${BACKLOG}`).then(
-                (older) => {
-                  ring.current.prepend(older);
+              // What happened just before the feed opened, or while it was down; duplicates are dropped by id.
+              const after = ring.current.newestId();
+              const fetched = after === undefined ? client.get<AuditRecordView[]>(`/audit?kind=mcp&limit=${BACKLOG}`).then((records) => ({ records, lost: 0 })) : missedSince(client, after);
+              fetched.then(
+                ({ records, lost }) => {
+                  ring.current.merge(records);
                   dirty.current = true;
+                  if (lost > 0) setState((s) => ({ ...s, dropped: s.dropped + lost }));
                 },
                 () => {},
               );
