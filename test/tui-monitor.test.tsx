@@ -498,3 +498,28 @@ describe("Live calls across a gateway restart", () => {
     }
   });
 });
+
+describe("Live calls after a gateway restart on another port", () => {
+  test("the feed follows server.url to the new gateway, as the other screens do", async () => {
+    const configured = await startConfiguredGateway(CONFIG, { user: "alice@example.com", label: "tui-live-moved" });
+    const admin = new AdminClient(locateGateway({ dataDir: configured.dataDir }));
+    const Screen = liveCallsScreen.Component;
+    const { lastFrame, unmount } = render(<Screen client={admin} width={98} height={30} setCapturing={() => {}} />);
+    let gateway = configured.gateway;
+    try {
+      await frameContaining(lastFrame, "● live");
+      await gateway.stop();
+      await frameContaining(lastFrame, "◌");
+      // Port 0: the restarted gateway listens elsewhere, and says where in server.url.
+      gateway = await startGateway({ dataDir: configured.dataDir });
+      const mcp = await connectMcpClient(`${gateway.url}/mcp/ops`, configured.token);
+      await mcp.callTool({ name: "demo__echo", arguments: { text: "after the move" } });
+      await mcp.close();
+      const frame = await frameContaining(lastFrame, (f) => f.includes("● live") && f.includes("demo__echo"));
+      expect(frame).toMatch(/alice@example\.com +ops +demo__echo +✓ ok/);
+    } finally {
+      unmount();
+      await gateway.stop();
+    }
+  });
+});

@@ -119,21 +119,29 @@ export class AdminClient {
     return this.verified;
   }
 
-  private async request<T>(path: string, init: { method?: string; body?: unknown; headers?: Record<string, string> } = {}, retried = false): Promise<T> {
+  /**
+   * fetch() of /admin/api<path> with the admin token, after the instance
+   * check. A gateway that cannot be reached may have restarted elsewhere
+   * (server.url says): that one is asked instead, once.
+   */
+  private async fetchAdmin(path: string, init: { method?: string; headers?: Record<string, string>; body?: string; signal?: AbortSignal }, retried = false): Promise<Response> {
     await this.verifyInstance();
-    let response: Response;
     try {
-      response = await fetch(`${this.target.url}/admin/api${path}`, {
-        method: init.method ?? "GET",
-        headers: { authorization: `Bearer ${this.target.token}`, ...(init.body === undefined ? {} : { "content-type": "application/json" }), ...init.headers },
-        ...(init.body === undefined ? {} : { body: JSON.stringify(init.body) }),
-        signal: AbortSignal.timeout(10_000),
-      });
+      return await fetch(`${this.target.url}/admin/api${path}`, { ...init, headers: { authorization: `Bearer ${this.target.token}`, ...init.headers } });
     } catch (error) {
       if (untrustedCertificate(error)) throw untrustedCertificateError(this.target.url, error);
-      if (!retried && this.followRestart()) return this.request<T>(path, init, true);
+      if (!retried && this.followRestart()) return this.fetchAdmin(path, init, true);
       throw new MintgateError("upstream_failed", `Cannot reach the gateway at ${this.target.url} (${(error as Error).message}); is \`mintgate serve\` running?`);
     }
+  }
+
+  private async request<T>(path: string, init: { method?: string; body?: unknown; headers?: Record<string, string> } = {}): Promise<T> {
+    const response = await this.fetchAdmin(path, {
+      method: init.method ?? "GET",
+      headers: { ...(init.body === undefined ? {} : { "content-type": "application/json" }), ...init.headers },
+      ...(init.body === undefined ? {} : { body: JSON.stringify(init.body) }),
+      signal: AbortSignal.timeout(10_000),
+    });
     const body = (await response.json().catch(() => ({}))) as { message?: string };
     if (response.status === 401) throw unauthorized(`The gateway refused the admin token: ${body.message ?? "unauthorized"}`);
     if (!response.ok) {
@@ -163,8 +171,7 @@ export class AdminClient {
    * ends or `signal` aborts.
    */
   async *events(path: string, signal: AbortSignal): AsyncGenerator<{ event: string; data: string }> {
-    await this.verifyInstance();
-    const response = await fetch(`${this.target.url}/admin/api${path}`, { headers: { authorization: `Bearer ${this.target.token}`, accept: "text/event-stream" }, signal });
+    const response = await this.fetchAdmin(path, { headers: { accept: "text/event-stream" }, signal });
     if (response.status === 401) throw unauthorized("The gateway refused the admin token.");
     if (!response.ok || !response.body) throw new MintgateError("upstream_failed", `The gateway answered ${response.status} to ${path}.`);
     // The stream is open (the feed's first bytes are only a comment): readers can say they are connected.
@@ -193,8 +200,7 @@ export class AdminClient {
    * calling `onProgress` with the bytes received so far.
    */
   async download(path: string, write: (chunk: Uint8Array) => void | Promise<void>, onProgress?: (bytes: number) => void): Promise<number> {
-    await this.verifyInstance();
-    const response = await fetch(`${this.target.url}/admin/api${path}`, { headers: { authorization: `Bearer ${this.target.token}` } });
+    const response = await this.fetchAdmin(path, {});
     if (!response.ok || !response.body) {
       const body = (await response.json().catch(() => ({}))) as { message?: string };
       throw new MintgateError(KIND_BY_STATUS[response.status] ?? "upstream_failed", body.message ?? `The gateway answered ${response.status}.`);
