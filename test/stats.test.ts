@@ -197,6 +197,22 @@ describe("mintgate stats", () => {
     expect(Date.parse(defaults.until) - Date.parse(defaults.since)).toBe(24 * 3_600_000);
   });
 
+  test("a time without a zone is UTC, as every time mintgate shows is, whatever the machine's zone", async () => {
+    // As copied from a listing: ISO without the Z.
+    const since = new Date(before - 1000).toISOString().slice(0, 19);
+    const until = new Date(Date.now() + 60_000).toISOString().slice(0, 19);
+    for (const TZ of ["America/New_York", "Asia/Tokyo"]) {
+      const report = await runMintgate(["stats", "--data", dataDir, "--json", "--by", "vmcp", "--since", since, "--until", until], { env: { TZ } });
+      expect(report.code, report.stderr).toBe(0);
+      const parsed = JSON.parse(report.stdout) as Report;
+      expect(parsed.since, TZ).toBe(`${since}.000Z`);
+      expect(parsed.rows.reduce((n, r) => n + r.calls, 0), TZ).toBe(10);
+      const search = await runMintgate(["audit", "search", "--data", dataDir, "--json", "--kind", "mcp", "--since", since, "--until", until.replace("T", " ")], { env: { TZ } });
+      expect(search.code, search.stderr).toBe(0);
+      expect((JSON.parse(search.stdout) as { method: string }[]).filter((r) => r.method === "tools/call"), TZ).toHaveLength(10);
+    }
+  });
+
   test("a readable table without --json", async () => {
     const result = await runMintgate(["stats", "--data", dataDir, "--by", "person"]);
     expect(result.code).toBe(0);

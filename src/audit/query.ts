@@ -76,6 +76,16 @@ export function exportStream(store: Store, format: ExportFormat, filter: AuditFi
   );
 }
 
+/**
+ * An ISO 8601 date or time as Unix ms. One written without a zone is UTC, as
+ * every time mintgate shows is: read in the machine's zone, a time copied from
+ * the TUI or a listing named another moment (Date.parse reads dates as UTC but
+ * date-times as local).
+ */
+export function parseIsoTime(text: string): number {
+  return Date.parse(/^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?$/.test(text) ? `${text.replace(" ", "T")}Z` : text);
+}
+
 /** Parses a time given on the command line or in a query: ISO 8601, a date, Unix ms, or an age such as 15m, 24h, 7d. */
 export function parseTime(raw: string | undefined, now = Date.now()): number | undefined {
   if (raw === undefined || raw === "") return undefined;
@@ -85,7 +95,7 @@ export function parseTime(raw: string | undefined, now = Date.now()): number | u
     : // Digits are Unix ms (`0` too), except four: an ISO year such as 2025.
       /^\d+$/.test(raw.trim()) && raw.trim().length !== 4
       ? Number(raw)
-      : Date.parse(raw);
+      : parseIsoTime(raw.trim());
   // Outside what a Date can hold (8.64e15 ms either way) is no time either.
   return Math.abs(ms) <= 8.64e15 ? ms : Number.NaN;
 }

@@ -303,8 +303,8 @@ function AuditScreen(props: ScreenProps) {
   const timeWidth = Math.max(8, ...rows.map((r) => formatTime(r.at).length));
   const columns =
     width >= 96
-      ? [{ title: "Time", width: timeWidth }, { title: "Kind", width: 5 }, { title: "Person" }, { title: "Virtual MCP", width: 14 }, { title: "Tool / action" }, { title: "Outcome", width: 11 }, { title: "Duration", width: 9 }]
-      : [{ title: "Time", width: timeWidth }, { title: "Kind", width: 5 }, { title: "Person" }, { title: "Tool / action" }, { title: "Outcome", width: 11 }, { title: "Dur", width: 7 }];
+      ? [{ title: "UTC", width: timeWidth }, { title: "Kind", width: 5 }, { title: "Person" }, { title: "Virtual MCP", width: 14 }, { title: "Tool / action" }, { title: "Outcome", width: 11 }, { title: "Duration", width: 9 }]
+      : [{ title: "UTC", width: timeWidth }, { title: "Kind", width: 5 }, { title: "Person" }, { title: "Tool / action" }, { title: "Outcome", width: 11 }, { title: "Dur", width: 7 }];
   const cells = (r: AuditRecordView) => {
     const tool = r.kind === "admin" ? `${r.method} ${r.exposedName ?? ""}`.trim() : r.exposedName || r.method;
     const base = [formatTime(r.at), r.kind, r.person ?? "-"];

@@ -110,8 +110,8 @@ export function matches(record: AuditRecordView, filter: LiveFilter): boolean {
 
 const COLUMNS = (width: number) =>
   width >= 100
-    ? [{ title: "Time", width: 8 }, { title: "Person" }, { title: "Virtual MCP", width: 16 }, { title: "Tool" }, { title: "Outcome", width: 11 }, { title: "Duration", width: 9 }]
-    : [{ title: "Time", width: 8 }, { title: "Person" }, { title: "VMCP", width: 8 }, { title: "Tool" }, { title: "Outcome", width: 11 }, { title: "Dur", width: 7 }];
+    ? [{ title: "UTC", width: 8 }, { title: "Person" }, { title: "Virtual MCP", width: 16 }, { title: "Tool" }, { title: "Outcome", width: 11 }, { title: "Duration", width: 9 }]
+    : [{ title: "UTC", width: 8 }, { title: "Person" }, { title: "VMCP", width: 8 }, { title: "Tool" }, { title: "Outcome", width: 11 }, { title: "Dur", width: 7 }];
 
 /** The feed, kept in a ring; `version` changes at most every RENDER_MS when something arrived. */
 function useFeed(client: AdminClient) {
