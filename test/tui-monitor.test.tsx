@@ -15,7 +15,7 @@ import { liveCallsScreen, matches, parseFilter, Ring, RING_SIZE } from "../tui/s
 import { byTool, Overview, sparkline, sparklinePoints } from "../tui/screens/Overview.tsx";
 import type { ScreenProps } from "../tui/screens/types.ts";
 import { frameContaining, press } from "./fixtures/ink-keys.ts";
-import { connectMcpClient, startConfiguredGateway, startGateway, tempDir, waitFor, type ConfiguredGateway } from "./harness.ts";
+import { connectMcpClient, REPO_ROOT, startConfiguredGateway, startGateway, tempDir, waitFor, type ConfiguredGateway } from "./harness.ts";
 
 /**
  * The TUI's monitoring screens: Overview, Live calls and Audit, rendered
@@ -520,6 +520,46 @@ describe("Live calls after a gateway restart on another port", () => {
     } finally {
       unmount();
       await gateway.stop();
+    }
+  });
+});
+
+describe("Audit export of tool errors that span lines", () => {
+  test("as csv, the records counted are the records, not the lines", async () => {
+    const config = `connectors:
+  - { name: echo, kind: stdio, command: ${JSON.stringify(process.execPath)}, args: [${JSON.stringify(join(REPO_ROOT, "test", "fixtures", "echo-stdio.ts"))}] }
+virtualMcps:
+  - slug: ops
+    name: Ops
+    connectors: [{ connector: echo }]
+    access: { everyone: true }
+`;
+    const configured = await startConfiguredGateway(config, { user: "alice@example.com", label: "tui-export-lines" });
+    const admin = new AdminClient(locateGateway({ dataDir: configured.dataDir }));
+    try {
+      await waitFor("the echo connector", async () => (await admin.get<{ state: string }[]>("/connectors"))[0]?.state === "ready");
+      const mcp = await connectMcpClient(`${configured.gateway.url}/mcp/ops`, configured.token);
+      // A tool error of three lines, as a stack trace or a validation report would be.
+      const failed = await mcp.callTool({ name: "echo__echo", arguments: { text: "line one\nline two\nline three", fail: true } });
+      expect(failed.isError).toBe(true);
+      await mcp.close();
+
+      const Screen = auditScreen.Component;
+      const { lastFrame, stdin, unmount } = render(<Screen client={admin} width={98} height={20} setCapturing={() => {}} />);
+      await frameContaining(lastFrame, "echo__echo");
+      const path = join(tempDir("tui-export-lines"), "errors.csv");
+      await press(stdin, "e");
+      await frameContaining(lastFrame, "Export the audit trail");
+      stdin.write(path);
+      await Bun.sleep(30);
+      await press(stdin, TAB, "\u0015", ..."csv", ENTER);
+      const frame = await frameContaining(lastFrame, "✓ Exported");
+      const { count } = await admin.get<{ count: number }>("/audit/count?since=24h");
+      expect(readFileSync(path, "utf8")).toContain('"line one\nline two\nline three"');
+      expect(frame).toContain(`✓ Exported ${count} records`);
+      unmount();
+    } finally {
+      await configured.gateway.stop();
     }
   });
 });

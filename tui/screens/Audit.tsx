@@ -107,6 +107,28 @@ function formatBytes(bytes: number): string {
 }
 
 /**
+ * Counts an export's records as its bytes stream by: one a line, except that a
+ * line break inside a quoted CSV cell (a tool error of several lines) ends no record.
+ */
+export class ExportedRecords {
+  private lines = 0;
+  private quoted = false;
+  constructor(private readonly format: "jsonl" | "csv") {}
+  add(chunk: Uint8Array): void {
+    const csv = this.format === "csv";
+    for (let i = 0; i < chunk.length; i++) {
+      // CSV doubles a quote inside a cell: it toggles twice, so the state stays right.
+      if (chunk[i] === 34 && csv) this.quoted = !this.quoted;
+      else if (chunk[i] === 10 && !this.quoted) this.lines++;
+    }
+  }
+  /** Records so far (a CSV's header line is none). */
+  get count(): number {
+    return this.format === "csv" ? Math.max(0, this.lines - 1) : this.lines;
+  }
+}
+
+/**
  * Streams the export of `search` into a new file at `path`, reporting
  * records written against the count the gateway gave before it began.
  */
@@ -116,17 +138,17 @@ export async function exportToFile(client: AdminClient, search: AuditSearch, for
   // Owner-only, as `mintgate audit export -o` writes it: the trail holds who called what with which arguments.
   const file = await openFile(path, "wx", 0o600);
   const state: ExportState = { path, rows: 0, total: count, bytes: 0, done: false };
-  let lines = 0;
+  const records = new ExportedRecords(format);
   try {
     await client.download(
       `/audit/export?format=${format}${query ? `&${query}` : ""}`,
       async (chunk) => {
-        for (let i = 0; i < chunk.length; i++) if (chunk[i] === 10) lines++;
+        records.add(chunk);
         await file.write(chunk);
       },
       (bytes) => {
         state.bytes = bytes;
-        state.rows = format === "csv" ? Math.max(0, lines - 1) : lines;
+        state.rows = records.count;
         onProgress({ ...state });
       },
     );
@@ -137,7 +159,7 @@ export async function exportToFile(client: AdminClient, search: AuditSearch, for
     throw error;
   }
   await file.close();
-  state.rows = format === "csv" ? Math.max(0, lines - 1) : lines;
+  state.rows = records.count;
   state.done = true;
   return state;
 }
