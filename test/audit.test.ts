@@ -105,6 +105,9 @@ describe("times in searches and exports", () => {
     expect(parseTime("2025", now)).toBe(Date.UTC(2025, 0, 1));
     expect(parseTime("2025-02-01T00:00:00Z", now)).toBe(Date.UTC(2025, 1, 1));
     expect(parseTime("7d", now)).toBe(now - 7 * 86_400_000);
+    expect(parseTime("2w", now)).toBe(now - 14 * 86_400_000);
+    // Without a zone: UTC, as every time mintgate shows.
+    expect(parseTime("2026-11-28T02:00", now)).toBe(Date.UTC(2026, 10, 28, 2));
     expect(parseTime("soon", now)).toBeNaN();
     expect(parseTime(undefined, now)).toBeUndefined();
   });

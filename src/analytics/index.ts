@@ -1,4 +1,4 @@
-import { parseIsoTime } from "../audit/index.ts";
+import { parseTime } from "../audit/index.ts";
 import { invalid } from "../errors/index.ts";
 import type { Store, UsageGrouping, UsageRow, UsageTimeline } from "../store/index.ts";
 import { USAGE_GROUPINGS } from "../store/index.ts";
@@ -41,13 +41,10 @@ function durationMs(text: string): number | undefined {
   return span !== undefined && span <= LONGEST_SPAN_MS ? span : undefined;
 }
 
-/** A point in time: ISO 8601, Unix ms, or a duration back from `now`. */
+/** A point in time: ISO 8601, Unix ms, or a duration back from `now`, read as the audit commands read it. */
 function instant(text: string, name: string, now: number): number {
-  const trimmed = text.trim();
-  const ago = durationMs(trimmed);
-  if (ago !== undefined) return now - ago;
-  const parsed = /^\d{10,}$/.test(trimmed) ? Number(trimmed) : parseIsoTime(trimmed);
-  // Unreadable text is NaN for what it cannot read; Unix ms past year 275760 are no date either.
+  const parsed = parseTime(text, now) ?? Number.NaN;
+  // Unreadable text is NaN; Unix ms past year 275760 are no date either.
   if (!(Math.abs(parsed) <= MAX_DATE_MS)) throw invalid(`${name} must be a time such as 2026-05-01T09:00:00Z, Unix milliseconds, or a duration ago such as 2h, not "${text}".`);
   return parsed;
 }

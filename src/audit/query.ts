@@ -82,16 +82,16 @@ export function exportStream(store: Store, format: ExportFormat, filter: AuditFi
  * the TUI or a listing named another moment (Date.parse reads dates as UTC but
  * date-times as local).
  */
-export function parseIsoTime(text: string): number {
+function parseIsoTime(text: string): number {
   return Date.parse(/^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?$/.test(text) ? `${text.replace(" ", "T")}Z` : text);
 }
 
-/** Parses a time given on the command line or in a query: ISO 8601, a date, Unix ms, or an age such as 15m, 24h, 7d. */
+/** Parses a time given on the command line or in a query: ISO 8601, a date, Unix ms, or an age such as 15m, 24h, 7d, 2w (the audit commands and usage stats alike). */
 export function parseTime(raw: string | undefined, now = Date.now()): number | undefined {
   if (raw === undefined || raw === "") return undefined;
-  const age = /^(\d+)(s|m|h|d)$/.exec(raw.trim());
+  const age = /^(\d+)(s|m|h|d|w)$/.exec(raw.trim());
   const ms = age
-    ? now - Number(age[1]) * { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[age[2] as "s" | "m" | "h" | "d"]
+    ? now - Number(age[1]) * { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 }[age[2] as "s" | "m" | "h" | "d" | "w"]
     : // Digits are Unix ms (`0` too), except four: an ISO year such as 2025.
       /^\d+$/.test(raw.trim()) && raw.trim().length !== 4
       ? Number(raw)
