@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { Database } from "bun:sqlite";
 import { join } from "node:path";
-import { appendToChain, CallRecorder, MAX_STORED_ARGUMENTS, parseTime, Redactor, verifyChain } from "../src/audit/index.ts";
+import { appendToChain, CallRecorder, MAX_STORED_ARGUMENTS, parseTime, Redactor, searchAudit, verifyChain } from "../src/audit/index.ts";
 import { GENESIS_HASH, legacyAuditHash, openStore, type AuditRow, type NewAuditRow } from "../src/store/index.ts";
 import { tempDir } from "./harness.ts";
 
@@ -97,6 +97,17 @@ describe("redaction of secret values", () => {
 });
 
 describe("times in searches and exports", () => {
+  test("a time window holds its start and not its end, as usage stats count", () => {
+    const store = openStore(join(tempDir(), "mintgate.db"), { create: true });
+    const at = (t: number): NewAuditRow => ({
+      at: t, kind: "mcp", person: "ada@example.com", userId: null, clientId: null, tokenId: null, ip: null, sessionId: null, virtualMcp: "v", connector: "c",
+      method: "tools/call", exposedName: "c__t", upstreamName: "t", arguments: null, result: null, resultSize: null, outcome: "ok", error: null, durationMs: 1, detail: null,
+    });
+    appendToChain(store, [at(1_000), at(2_000), at(3_000)]);
+    expect(searchAudit(store, { since: 2_000, until: 3_000 }).map((r) => r.at)).toEqual([new Date(2_000).toISOString()]);
+    store.close();
+  });
+
   test("digits are Unix ms, four of them a year; ages count back from now; anything else is no time", () => {
     const now = Date.UTC(2026, 10, 28, 12);
     expect(parseTime("0", now)).toBe(0);

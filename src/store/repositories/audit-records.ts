@@ -111,7 +111,8 @@ function where(filter: AuditFilter): { sql: string; params: Record<string, strin
     params[name] = value;
   };
   add("at >= $since", "since", filter.since);
-  add("at <= $until", "until", filter.until);
+  // [since, until), as usage stats count: a January export up to 2025-02-01 and a February one from it share no record.
+  add("at < $until", "until", filter.until);
   add("person = $person COLLATE NOCASE", "person", filter.person);
   add("user_id = $userId", "userId", filter.userId);
   add("client_id = $clientId", "clientId", filter.clientId);
