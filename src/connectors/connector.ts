@@ -286,7 +286,8 @@ export class Connector {
       }
     } catch (error) {
       if (generation !== this.generation || this.stopping) return void (await this.closeAttempt(opened));
-      this.fail((error as Error).message);
+      // A child that died during the handshake: how it ended says more than the send that found it gone.
+      this.fail(this.lastStdio?.startFailure ?? this.describeExit() ?? (error as Error).message);
     }
   }
 

@@ -43,6 +43,8 @@ const INHERITED_ENV = ["PATH", "HOME", "LANG"] as const;
 const TERMINATE_GRACE_MS = 2_000;
 /** After the child exits, how long to wait for its stdout/stderr to reach end-of-file before giving up on them. */
 const PIPE_DRAIN_GRACE_MS = 500;
+/** How long a failed write waits for the child's exit to be seen, to name it in the error. */
+const EXIT_NOTICE_MS = 500;
 const STDERR_KEPT_LINES = 50;
 /** Longest line accepted from an upstream, as the SDK's own stdio transport allows. */
 const MAX_LINE_BYTES = 10 * 1024 * 1024;
@@ -157,9 +159,9 @@ export class StdioUpstreamTransport implements Transport {
       stdin.write(JSON.stringify(message) + "\n");
       // flush() answers with a promise only while the pipe is full: that is the backpressure.
       const flushed = stdin.flush();
-      return flushed instanceof Promise ? flushed.then(() => undefined, () => Promise.reject(this.closedError())) : Promise.resolve();
+      return flushed instanceof Promise ? flushed.then(() => undefined, () => this.failedWrite()) : Promise.resolve();
     } catch {
-      return Promise.reject(this.closedError());
+      return this.failedWrite();
     }
   }
 
@@ -344,8 +346,18 @@ export class StdioUpstreamTransport implements Transport {
     }
   }
 
+  /** A write to a child that is exiting fails before its exit is seen: wait for that (briefly), so the error can say how it ended. */
+  private async failedWrite(): Promise<never> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([this.exited, new Promise<void>((resolve) => (timer = setTimeout(resolve, EXIT_NOTICE_MS)))]);
+    clearTimeout(timer);
+    throw this.closedError();
+  }
+
   private closedError(): Error {
-    return new MintgateError("upstream_failed", `connector "${this.options.name}": the upstream process is not running`);
+    const exit = this.exit;
+    const how = exit === undefined ? "is not running" : exit.signal ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`;
+    return new MintgateError("upstream_failed", `connector "${this.options.name}": the upstream process ${how}`);
   }
 
   private spawnError(error: unknown): Error {
