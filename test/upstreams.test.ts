@@ -397,6 +397,42 @@ describe("legacy HTTP+SSE transport", () => {
   });
 });
 
+// Bun closes a connection after 10 s without bytes (its default idleTimeout). The event streams
+// are silent while a tool runs: a call of over 10 s without progress lost its answer (ECONNRESET
+// on a Streamable HTTP SSE reply; on legacy HTTP+SSE the reply, and the session, were gone).
+describe("a call that runs past Bun's idle timeout without sending anything", () => {
+  test("gets its answer over Streamable HTTP (SSE reply) and over legacy HTTP+SSE", async () => {
+    const authorization = `Bearer ${token}`;
+    const legacy = new Client({ name: "upstreams-test-sse-quiet", version: "0.0.0" });
+    await legacy.connect(
+      new SSEClientTransport(new URL(`${gateway.url}/sse/${SLUG}`), {
+        requestInit: { headers: { Authorization: authorization } },
+        eventSourceInit: {
+          fetch: (url, init) => {
+            const headers = new Headers(init?.headers);
+            headers.set("Authorization", authorization);
+            return fetch(url, { ...init, headers });
+          },
+        },
+      }),
+    );
+    clients.push(legacy);
+    const streamable = await connectStreamable();
+    // One step of 13 s: the only progress notification comes with the answer.
+    const quiet = { name: "evh__trigger-long-running-operation", arguments: { duration: 13, steps: 1 } };
+    const progress: Progress[] = [];
+    const [overStreamable, overLegacy] = await Promise.all([
+      streamable.callTool(quiet, undefined, { onprogress: (p) => progress.push(p), timeout: 60_000 }),
+      legacy.callTool(quiet, undefined, { timeout: 60_000 }),
+    ]);
+    expect(textOf(overStreamable)).toContain("Long running operation completed");
+    expect(progress.map((p) => p.progress)).toEqual([1]);
+    expect(textOf(overLegacy)).toContain("Long running operation completed");
+    // The legacy session is still there.
+    expect(textOf(await legacy.callTool({ name: "ev__echo", arguments: { message: "still here" } }))).toBe("Echo: still here");
+  }, 90_000);
+});
+
 describe("an upstream that announces tools/list_changed during start-up (list-race fixture)", () => {
   test("the held refresh is released and the new tool shows up", async () => {
     const client = await connectStreamable(RACE_SLUG);

@@ -386,6 +386,24 @@ function mcpRouteOf(url: string): { route: "mcp" | "sse" | "messages"; slug: str
 
 const SLASH = "/".charCodeAt(0);
 
+/**
+ * Event streams (the MCP GET stream, a tool call's SSE reply, legacy /sse, the
+ * admin live feed) may be silent far longer than Bun's idle timeout (10 s by
+ * default), which would cut them: a call running over 10 s without progress
+ * then never gets its answer, a legacy session is lost and list changes are
+ * missed. Their connections have no idle timeout; the streams end when their
+ * session or reader does.
+ */
+function streamsKeptOpen(server: { timeout(request: Request, seconds: number): void }, request: Request, answer: Response | Promise<Response>): Response | Promise<Response> {
+  if (answer instanceof Response) return keepOpenIfStream(server, request, answer);
+  return answer.then((response) => keepOpenIfStream(server, request, response));
+}
+
+function keepOpenIfStream(server: { timeout(request: Request, seconds: number): void }, request: Request, response: Response): Response {
+  if (response.body !== null && response.headers.get("content-type")?.startsWith("text/event-stream")) server.timeout(request, 0);
+  return response;
+}
+
 /** Bun's own cap, far above ours, so that our JSON 413 is what people see. */
 const TRANSPORT_BODY_CAP = 1024 ** 3;
 
@@ -497,9 +515,9 @@ export function startHttpServer(deps: HttpDeps): RunningServer {
         // Where the request came from: for the records and the per-IP limits.
         const ip = addresses.of(request, server.requestIP(request)?.address ?? null);
         const declared = request.headers.get("content-length");
-        if (declared !== null) return Number(declared) > limit ? tooLarge(limit) : route(request, ip);
-        if (!request.body) return route(request, ip);
-        return bufferChunkedBody(request, limit).then((checked) => (checked instanceof Response ? checked : route(checked, ip)));
+        if (declared !== null) return Number(declared) > limit ? tooLarge(limit) : streamsKeptOpen(server, request, route(request, ip));
+        if (!request.body) return streamsKeptOpen(server, request, route(request, ip));
+        return bufferChunkedBody(request, limit).then((checked) => (checked instanceof Response ? checked : streamsKeptOpen(server, request, route(checked, ip))));
       },
       error: (error) => {
         log.error("request failed", { error: String(error) });
