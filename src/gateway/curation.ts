@@ -176,7 +176,7 @@ export function curate(
       const name = exposedName(attachment.prefix, prompt.name);
       const earlier = promptSources.get(name);
       if (earlier || !EXPOSED_NAME.test(name)) {
-        result.problems.push(earlier ? `Prompt "${name}" is exposed twice in virtual MCP "${vmcp.slug}": by ${earlier} and by ${attachment.connector}.` : `Prompt name "${name}" from ${attachment.connector} is not valid.`);
+        result.problems.push(earlier ? `Prompt "${name}" is exposed twice in virtual MCP "${vmcp.slug}": by ${earlier} and by ${attachment.connector}; give one of them another prefix (prompts cannot be renamed).` : `Prompt name "${name}" from ${attachment.connector} is not valid.`);
         continue;
       }
       promptSources.set(name, attachment.connector);
