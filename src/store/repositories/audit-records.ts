@@ -45,6 +45,11 @@ export interface AuditCheckpointRow {
   signature: string;
 }
 
+/** Columns written per row by the INSERT statements. */
+const INSERT_COLUMNS = 23;
+/** Rows per multi-row INSERT (23 values each, far below SQLite's limit of 32766 bound values). */
+const INSERT_ROWS_PER_STATEMENT = 16;
+
 /** The previous hash of the very first record. */
 export const GENESIS_HASH = "0".repeat(64);
 
@@ -133,16 +138,15 @@ function where(filter: AuditFilter): { sql: string; params: Record<string, strin
 export class AuditRecordRepository {
   readonly sqlite: Database;
   private readonly insertStatement: Statement;
+  /** Multi-row INSERT statements by row count (index n - 1), prepared on first use. */
+  private readonly insertManyStatements: (Statement | undefined)[] = [];
   private readonly lastRow: Statement;
   private readonly lastCheckpoint: Statement;
   private readonly sequence: Statement;
 
   constructor(db: StoreDb) {
     this.sqlite = db.$client;
-    this.insertStatement = this.sqlite.prepare(
-      "INSERT INTO audit_records (id, at, kind, person, user_id, client_id, token_id, ip, session_id, virtual_mcp, connector, method, exposed_name, upstream_name, arguments, result, result_size, outcome, error, duration_ms, detail, prev_hash, hash) " +
-        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23)",
-    );
+    this.insertStatement = this.insertStatementFor(1);
     this.lastRow = this.sqlite.prepare("SELECT id, hash FROM audit_records ORDER BY id DESC LIMIT 1");
     this.lastCheckpoint = this.sqlite.prepare(`SELECT ${CHECKPOINT_COLUMNS} FROM audit_checkpoints ORDER BY last_id DESC LIMIT 1`);
     this.sequence = this.sqlite.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'audit_records'");
@@ -162,6 +166,14 @@ export class AuditRecordRepository {
     return (this.sequence.get() as { seq: number } | null)?.seq ?? 0;
   }
 
+  private insertStatementFor(rows: number): Statement {
+    const values = "(" + new Array(INSERT_COLUMNS).fill("?").join(", ") + ")";
+    return this.sqlite.prepare(
+      "INSERT INTO audit_records (id, at, kind, person, user_id, client_id, token_id, ip, session_id, virtual_mcp, connector, method, exposed_name, upstream_name, arguments, result, result_size, outcome, error, duration_ms, detail, prev_hash, hash) " +
+        `VALUES ${new Array(rows).fill(values).join(", ")}`,
+    );
+  }
+
   /** Inserts a sealed row; use `appendAuditRows`, which seals them. */
   insert(row: AuditRow): void {
     // Positional values: binding 23 named parameters from an object costs measurably more per row.
@@ -169,6 +181,52 @@ export class AuditRecordRepository {
       row.id, row.at, row.kind, row.person, row.userId, row.clientId, row.tokenId, row.ip, row.sessionId, row.virtualMcp, row.connector, row.method,
       row.exposedName, row.upstreamName, row.arguments, row.result, row.resultSize, row.outcome, row.error, row.durationMs, row.detail, row.prevHash, row.hash,
     );
+  }
+
+  /**
+   * Inserts sealed rows, up to INSERT_ROWS_PER_STATEMENT per statement: one
+   * statement per group commit rather than one per row saves each row's
+   * statement start and the AUTOINCREMENT bookkeeping (sqlite_sequence is
+   * read and written once per statement).
+   */
+  insertMany(rows: readonly AuditRow[]): void {
+    for (let start = 0; start < rows.length; start += INSERT_ROWS_PER_STATEMENT) {
+      const count = Math.min(INSERT_ROWS_PER_STATEMENT, rows.length - start);
+      if (count === 1) {
+        this.insert(rows[start]!);
+        continue;
+      }
+      const statement = (this.insertManyStatements[count - 1] ??= this.insertStatementFor(count));
+      const values: (string | number | null)[] = new Array(count * INSERT_COLUMNS);
+      let v = 0;
+      for (let i = start; i < start + count; i++) {
+        const row = rows[i]!;
+        values[v++] = row.id;
+        values[v++] = row.at;
+        values[v++] = row.kind;
+        values[v++] = row.person;
+        values[v++] = row.userId;
+        values[v++] = row.clientId;
+        values[v++] = row.tokenId;
+        values[v++] = row.ip;
+        values[v++] = row.sessionId;
+        values[v++] = row.virtualMcp;
+        values[v++] = row.connector;
+        values[v++] = row.method;
+        values[v++] = row.exposedName;
+        values[v++] = row.upstreamName;
+        values[v++] = row.arguments;
+        values[v++] = row.result;
+        values[v++] = row.resultSize;
+        values[v++] = row.outcome;
+        values[v++] = row.error;
+        values[v++] = row.durationMs;
+        values[v++] = row.detail;
+        values[v++] = row.prevHash;
+        values[v++] = row.hash;
+      }
+      statement.run(...values);
+    }
   }
 
   /** Rows with id > afterId in id order, at most `limit` (keyset paging: no read transaction stays open). */
@@ -263,9 +321,9 @@ export function appendAuditRows(repo: AuditRecordRepository, rows: readonly NewA
       row.id = id;
       row.prevHash = hash;
       row.hash = hash = auditHash(row);
-      repo.insert(row);
       sealed[i] = row;
     }
+    repo.insertMany(sealed);
     return sealed;
   });
 }
