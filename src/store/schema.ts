@@ -314,7 +314,7 @@ export const auditRecords = sqliteTable(
     prevHash: text("prev_hash").notNull(),
     hash: text("hash").notNull(),
   },
-  (t) => [index("audit_records_by_time").on(t.at), index("audit_records_by_vmcp").on(t.virtualMcp, t.at), index("audit_records_by_person").on(t.person, t.at)],
+  (t) => [index("audit_records_by_time").on(t.at), index("audit_records_by_vmcp").on(t.virtualMcp, t.at)],
 );
 
 /** Left by retention: the last deleted record's id and hash, signed, so the rest of the chain still verifies. */
