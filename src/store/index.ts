@@ -1,3 +1,4 @@
+import type { Database } from "bun:sqlite";
 import { chmodSync, existsSync } from "node:fs";
 import { configError } from "../errors/index.ts";
 import { openSqlite, wrapWithDrizzle } from "./connection.ts";
@@ -95,6 +96,7 @@ export function openStore(path: string, options: { create?: boolean } = {}): Sto
     if (open) sqlite.exec("PRAGMA wal_checkpoint(PASSIVE)");
   }, CHECKPOINT_INTERVAL_MS);
   checkpoints.unref();
+  const dataVersion = sqlite.prepare("PRAGMA data_version");
   return {
     path,
     secrets: new SecretRepository(db),
@@ -110,8 +112,8 @@ export function openStore(path: string, options: { create?: boolean } = {}): Sto
     oauthGrants: new OAuthGrantRepository(db),
     usage: new UsageStatsRepository(db),
     schemaVersion: schemaVersionOf(sqlite),
-    transaction: (fn) => sqlite.transaction(fn).immediate(),
-    dataVersion: () => (sqlite.query("PRAGMA data_version").get() as { data_version: number }).data_version,
+    transaction: immediateTransactions(sqlite),
+    dataVersion: () => (dataVersion.get() as { data_version: number }).data_version,
     stopCheckpoints: () => clearInterval(checkpoints),
     // VACUUM INTO reads one snapshot (a read transaction: writers are not blocked) and writes it compacted.
     backupTo: (target) => void sqlite.query("VACUUM INTO ?").run(target),
@@ -168,6 +170,30 @@ export function checkBackup(path: string): BackupCheck {
   } finally {
     sqlite.close();
   }
+}
+
+/**
+ * Runs fn in BEGIN IMMEDIATE … COMMIT with statements prepared once: Bun's
+ * `db.transaction(fn)` builds four wrapper functions and their properties on
+ * every call, and the audit trail's group commit calls this for every batch.
+ * Inside a transaction already, Bun's savepoints nest it as before.
+ */
+function immediateTransactions(sqlite: Database): <T>(fn: () => T) => T {
+  const begin = sqlite.prepare("BEGIN IMMEDIATE");
+  const commit = sqlite.prepare("COMMIT");
+  const rollback = sqlite.prepare("ROLLBACK");
+  return <T>(fn: () => T): T => {
+    if (sqlite.inTransaction) return sqlite.transaction(fn).immediate();
+    begin.run();
+    try {
+      const result = fn();
+      commit.run();
+      return result;
+    } catch (error) {
+      if (sqlite.inTransaction) rollback.run();
+      throw error;
+    }
+  };
 }
 
 /**
