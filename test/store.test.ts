@@ -1,8 +1,10 @@
 import { Database } from "bun:sqlite";
 import { describe, expect, test } from "bun:test";
 import { getTableConfig, type SQLiteTable } from "drizzle-orm/sqlite-core";
+import { existsSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { LATEST_SCHEMA_VERSION, openStore, inspectStore } from "../src/store/index.ts";
+import { appendToChain } from "../src/audit/index.ts";
+import { LATEST_SCHEMA_VERSION, moveCheckpointsToThread, openStore, inspectStore, type NewAuditRow } from "../src/store/index.ts";
 import * as schema from "../src/store/schema.ts";
 import { fileHash, tempDir } from "./harness.ts";
 
@@ -81,5 +83,31 @@ describe("store", () => {
     sqlite.close();
     expect(() => inspectStore(path)).toThrow("newer than this mintgate understands");
     expect(() => openStore(path)).toThrow("newer than this mintgate understands");
+  });
+});
+
+describe("the write-ahead log under sustained writes", () => {
+  test("the checkpoint thread empties it past its limit, so it stays bounded while commits go on", async () => {
+    const path = join(tempDir(), "mintgate.db");
+    const store = openStore(path, { create: true });
+    const stop = await moveCheckpointsToThread(store, { walLimitBytes: 1024 * 1024 });
+    const row = (): NewAuditRow => ({
+      at: Date.now(), kind: "mcp", person: "ada@example.com", userId: null, clientId: null, tokenId: "t", ip: "127.0.0.1", sessionId: "s", virtualMcp: "v", connector: "c",
+      method: "tools/call", exposedName: "c__echo", upstreamName: "echo", arguments: '{"text":"hello"}', result: '{"content":[]}', resultSize: 14, outcome: "ok", error: null, durationMs: 1, detail: null,
+    });
+    const walBytes = () => (existsSync(`${path}-wal`) ? statSync(`${path}-wal`).size : 0);
+    // A commit a row, without a quiet moment: a passive checkpoint alone never gets the WAL started over, so it only grows.
+    let smallest = Number.POSITIVE_INFINITY;
+    const until = Date.now() + 3_500;
+    for (let i = 0; Date.now() < until; i++) {
+      appendToChain(store, [row()]);
+      if (i % 20 === 0 && Date.now() > until - 2_000) smallest = Math.min(smallest, walBytes());
+      // Between commits the write lock is free, as between a gateway's group commits.
+      await Bun.sleep(1);
+    }
+    await stop();
+    store.close();
+    // Without the limit it never shrinks (tens of MB by then); with it, it is emptied about once a second.
+    expect(smallest).toBeLessThan(8 * 1024 * 1024);
   });
 });

@@ -16,6 +16,8 @@ export function openSqlite(path: string, options: { readonly?: boolean; create?:
     db.exec("PRAGMA foreign_keys = ON");
     // Checkpoints run on a timer (see openStore), not inside whichever write crosses the threshold.
     db.exec("PRAGMA wal_autocheckpoint = 0");
+    // A WAL that grew in a burst is cut back to this when it starts over, rather than keeping its size on disk.
+    db.exec("PRAGMA journal_size_limit = 67108864");
   }
   return db;
 }

@@ -68,6 +68,8 @@ export interface Store {
 }
 
 const CHECKPOINT_INTERVAL_MS = 1000;
+/** The WAL's size past which the checkpoint thread empties it even while writes go on. */
+const WAL_LIMIT_BYTES = 64 * 1024 * 1024;
 
 /** Opens (creating if asked) the database and applies pending migrations. */
 export function openStore(path: string, options: { create?: boolean } = {}): Store {
@@ -229,12 +231,12 @@ const CHECKPOINT_THREAD = import.meta.url.includes("/$bunfs/")
  * this; short-lived commands keep the in-thread timer). If the thread cannot
  * start, the in-thread timer stays. Returns a function that closes the thread's connection and ends it.
  */
-export async function moveCheckpointsToThread(store: Store): Promise<() => Promise<void>> {
+export async function moveCheckpointsToThread(store: Store, options: { walLimitBytes?: number } = {}): Promise<() => Promise<void>> {
   const worker = new Worker(CHECKPOINT_THREAD);
   const started = await new Promise<{ ready: boolean; error?: string }>((resolve) => {
     worker.onmessage = (event: MessageEvent<{ ready: boolean; error?: string }>) => resolve(event.data);
     worker.onerror = (event) => resolve({ ready: false, error: event.message });
-    worker.postMessage({ path: store.path, intervalMs: CHECKPOINT_INTERVAL_MS });
+    worker.postMessage({ path: store.path, intervalMs: CHECKPOINT_INTERVAL_MS, walLimitBytes: options.walLimitBytes ?? WAL_LIMIT_BYTES });
   });
   if (!started.ready) {
     worker.terminate();
