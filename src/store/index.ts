@@ -248,7 +248,8 @@ export async function moveCheckpointsToThread(store: Store, options: { walLimitB
   return async () => {
     const stopped = new Promise<void>((resolve) => (worker.onmessage = () => resolve()));
     worker.postMessage({ stop: true });
-    await Promise.race([stopped, Bun.sleep(1000)]);
+    // Bounded: a thread that does not answer (a busy machine) is ended anyway, and only its WAL files stay behind.
+    await Promise.race([stopped, Bun.sleep(3000)]);
     worker.terminate();
   };
 }
