@@ -141,6 +141,16 @@ describe("mintgate CLI", () => {
     expect(result.stderr).toContain("mintgate init --data");
   });
 
+  test("an -o FILE that cannot be written is one sentence on stderr, exit 1", async () => {
+    const dir = join(tempDir(), "data");
+    await runMintgate(["init", "--data", dir]);
+    const file = join(tempDir(), "no-such-dir", "out");
+    for (const args of [["export", "-o", file], ["audit", "export", "--format", "jsonl", "-o", file]]) {
+      const result = await runMintgate([...args, "--data", dir]);
+      expect(result).toEqual({ code: 1, stdout: "", stderr: `mintgate: Cannot write ${file} (ENOENT); check that its directory exists and is writable.\n` });
+    }
+  });
+
   test("a stale server.url never gets the admin token: another program on that port is not asked", async () => {
     const dir = tempDir();
     await runMintgate(["init", "--data", dir]);

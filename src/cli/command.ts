@@ -1,5 +1,6 @@
+import { openSync } from "node:fs";
 import { parseArgs, type ParseArgsConfig } from "node:util";
-import { invalid, MintgateError } from "../errors/index.ts";
+import { configError, invalid, MintgateError } from "../errors/index.ts";
 
 export type OptionSpec = NonNullable<ParseArgsConfig["options"]>;
 
@@ -99,6 +100,16 @@ export function commandGroup(name: string, summary: string, subcommands: Command
 export function printTable(header: string[], rows: string[][]): void {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   for (const row of [header, ...rows]) process.stdout.write(row.map((cell, i) => cell.padEnd(widths[i]!)).join("  ").trimEnd() + "\n");
+}
+
+/** Opens the `-o FILE` a command writes to (created or truncated), or one sentence that says how to fix the path. */
+export function openOutputFile(path: string, mode = 0o666): number {
+  try {
+    return openSync(path, "w", mode);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw configError(`Cannot write ${path} (${code ?? (error as Error).message}); check that its directory exists and is writable.`);
+  }
 }
 
 export function stringValue(parsed: ParsedArgs, name: string): string | undefined {

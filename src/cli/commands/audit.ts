@@ -3,7 +3,7 @@ import { cliActor, CHECKPOINT_KEY_PURPOSE, exportAudit, parseTime, pruneAuditTra
 import { loadSettings, parseRetentionDays } from "../../config/index.ts";
 import { invalid } from "../../errors/index.ts";
 import type { AuditFilter } from "../../store/index.ts";
-import { DATA_OPTION, JSON_OPTION, printJson, printTable, stringValue, type Command, commandGroup, type ParsedArgs } from "../command.ts";
+import { DATA_OPTION, JSON_OPTION, openOutputFile, printJson, printTable, stringValue, type Command, commandGroup, type ParsedArgs } from "../command.ts";
 import { DATA_HELP, withDataDir } from "../data-dir.ts";
 
 const KINDS = ["mcp", "auth", "admin"];
@@ -123,7 +123,8 @@ const exportCommand: Command = {
     const progress = process.stderr.isTTY;
     let rows = 0;
     await withDataDir(parsed, async (dir) => {
-      const out: NodeJS.WritableStream = file ? createWriteStream(file, { mode: 0o600 }) : process.stdout;
+      // Opened here, not by the stream: a path that cannot be written is one sentence, not an unhandled 'error' event.
+      const out: NodeJS.WritableStream = file ? createWriteStream(file, { fd: openOutputFile(file, 0o600) }) : process.stdout;
       let lastShown = 0;
       for await (const chunk of exportAudit(dir.store, format as ExportFormat, filter, (n) => {
         rows = n;

@@ -1,8 +1,8 @@
-import { readFileSync, writeFileSync } from "node:fs";
+import { closeSync, readFileSync, writeFileSync } from "node:fs";
 import { basename } from "node:path";
 import { GatewayConfigService } from "../../admin/gateway-config.ts";
 import { invalid } from "../../errors/index.ts";
-import { DATA_OPTION, JSON_OPTION, printJson, stringValue, type Command } from "../command.ts";
+import { DATA_OPTION, JSON_OPTION, openOutputFile, printJson, stringValue, type Command } from "../command.ts";
 import { DATA_HELP, withDataDir } from "../data-dir.ts";
 
 export const applyCommand: Command = {
@@ -61,7 +61,14 @@ export const exportCommand: Command = {
     });
     const output = stringValue(parsed, "output");
     if (parsed.values.json) printJson(config);
-    else if (output) writeFileSync(output, yaml);
+    else if (output) {
+      const fd = openOutputFile(output);
+      try {
+        writeFileSync(fd, yaml);
+      } finally {
+        closeSync(fd);
+      }
+    }
     else process.stdout.write(yaml);
     return 0;
   },
