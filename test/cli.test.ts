@@ -151,6 +151,15 @@ describe("mintgate CLI", () => {
     }
   });
 
+  test("`export -o FILE --json` writes the JSON to FILE, not to stdout", async () => {
+    const dir = join(tempDir(), "data");
+    await runMintgate(["init", "--data", dir]);
+    const file = join(tempDir(), "config.json");
+    const result = await runMintgate(["export", "-o", file, "--json", "--data", dir]);
+    expect(result).toEqual({ code: 0, stdout: "", stderr: "" });
+    expect(JSON.parse(await Bun.file(file).text())).toEqual({ connectors: [], virtualMcps: [] });
+  });
+
   test("a stale server.url never gets the admin token: another program on that port is not asked", async () => {
     const dir = tempDir();
     await runMintgate(["init", "--data", dir]);
