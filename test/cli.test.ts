@@ -160,6 +160,14 @@ describe("mintgate CLI", () => {
     expect(JSON.parse(await Bun.file(file).text())).toEqual({ connectors: [], virtualMcps: [] });
   });
 
+  test("audit search --limit above the maximum is a usage error, as in the admin API", async () => {
+    const dir = join(tempDir(), "data");
+    await runMintgate(["init", "--data", dir]);
+    const result = await runMintgate(["audit", "search", "--limit", "10001", "--data", dir]);
+    expect(result).toEqual({ code: 2, stdout: "", stderr: 'mintgate: --limit must be a whole number from 1 to 10000, not "10001".\n' });
+    expect((await runMintgate(["audit", "search", "--limit", "10000", "--json", "--data", dir])).code).toBe(0);
+  });
+
   test("a stale server.url never gets the admin token: another program on that port is not asked", async () => {
     const dir = tempDir();
     await runMintgate(["init", "--data", dir]);

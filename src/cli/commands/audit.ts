@@ -1,5 +1,5 @@
 import { createWriteStream, type WriteStream } from "node:fs";
-import { cliActor, CHECKPOINT_KEY_PURPOSE, exportAudit, parseTime, pruneAuditTrail, searchAudit, verifyChain, type ExportFormat } from "../../audit/index.ts";
+import { cliActor, CHECKPOINT_KEY_PURPOSE, exportAudit, parseTime, pruneAuditTrail, searchAudit, SEARCH_LIMIT_MAX, verifyChain, type ExportFormat } from "../../audit/index.ts";
 import { loadSettings, parseRetentionDays } from "../../config/index.ts";
 import { invalid } from "../../errors/index.ts";
 import type { AuditFilter } from "../../store/index.ts";
@@ -80,12 +80,13 @@ const searchCommand: Command = {
   summary: "Find audit records by time, person, Virtual MCP, tool, outcome or kind (newest first).",
   usage: "mintgate audit search [--since T] [--until T] [--user EMAIL] [--vmcp SLUG] [--tool NAME] [--outcome O] [--kind K] [--limit N] [--data DIR] [--json]",
   options: { ...DATA_OPTION, ...JSON_OPTION, ...FILTER_OPTIONS, limit: { type: "string" } },
-  optionHelp: { ...FILTER_HELP, "--limit N": "at most N records (default 100, at most 10000)", ...DATA_HELP, "--json": "print the records as JSON" },
+  optionHelp: { ...FILTER_HELP, "--limit N": `at most N records (default 100, at most ${SEARCH_LIMIT_MAX})`, ...DATA_HELP, "--json": "print the records as JSON" },
   async run(parsed) {
     const filter = filterOf(parsed);
     const limitText = stringValue(parsed, "limit");
     const limit = limitText === undefined ? 100 : Number(limitText);
-    if (!Number.isInteger(limit) || limit < 1) throw invalid(`--limit must be a positive whole number, not "${limitText}".`);
+    // Above the maximum is refused, as the admin API does, rather than quietly answering fewer than asked.
+    if (!Number.isInteger(limit) || limit < 1 || limit > SEARCH_LIMIT_MAX) throw invalid(`--limit must be a whole number from 1 to ${SEARCH_LIMIT_MAX}, not "${limitText}".`);
     const records = await withDataDir(parsed, (dir) => searchAudit(dir.store, filter, limit));
     if (parsed.values.json) printJson(records);
     else if (records.length === 0) process.stdout.write("No audit records match.\n");
