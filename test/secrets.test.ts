@@ -168,6 +168,16 @@ describe("mintgate secrets", () => {
     expect(resolveInProcess(dir, "TOKEN", newEnv)).toBe("env-keyed");
   });
 
+  test("rotate-key --json has the same keys with a key file and with MINTGATE_MASTER_KEY", async () => {
+    const fileKeyed = JSON.parse((await runMintgate(["secrets", "rotate-key", "--data", await initDir(), "--json"])).stdout);
+    const dir = join(tempDir(), "d");
+    const env = { MINTGATE_MASTER_KEY: Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64") };
+    await runMintgate(["init", "--data", dir], { env });
+    const envKeyed = JSON.parse((await runMintgate(["secrets", "rotate-key", "--data", dir, "--json"], { env })).stdout);
+    expect(Object.keys(envKeyed)).toEqual(Object.keys(fileKeyed));
+    expect(envKeyed).toMatchObject({ newKeyFile: join(dir, "master.key.new"), oldKeyFile: null });
+  });
+
   test("a ciphertext moved to another name does not decrypt", async () => {
     const dir = await initDir();
     await runMintgate(["secrets", "set", "FIRST", "--data", dir], { stdin: "first-value" });

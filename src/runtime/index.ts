@@ -226,7 +226,7 @@ function swapInBackup(settings: Settings, paths: ReturnType<typeof dataPaths>, b
  * Generates a new master key, re-encrypts every secret with it in one
  * transaction, then swaps the key files (keeping the old key as master.key.old).
  */
-export function rotateMasterKey(dir: DataDir): { keyVersion: number; reencrypted: number; newKeyFile: string; oldKeyFile: string | undefined } {
+export function rotateMasterKey(dir: DataDir): { keyVersion: number; reencrypted: number; newKeyFile: string; oldKeyFile: string | null } {
   const { paths } = dir;
   const fromEnv = dir.masterKey.source === ENV_KEY_SOURCE;
   if (!fromEnv && existsSync(paths.masterKeyOld)) {
@@ -249,7 +249,8 @@ export function rotateMasterKey(dir: DataDir): { keyVersion: number; reencrypted
     throw error;
   }
   if (fromEnv) {
-    return { ...result, newKeyFile: paths.masterKeyNew, oldKeyFile: undefined };
+    // null, not left out: `rotate-key --json` has the same keys either way.
+    return { ...result, newKeyFile: paths.masterKeyNew, oldKeyFile: null };
   }
   renameSync(paths.masterKey, paths.masterKeyOld);
   renameSync(paths.masterKeyNew, paths.masterKey);
