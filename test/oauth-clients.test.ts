@@ -457,9 +457,13 @@ describe("static clients through the CLI", () => {
     expect(pub.code).toBe(0);
     expect(pub.stdout).toContain("client_id: mgc_");
     expect(pub.stdout).not.toContain("client_secret");
+    // --json has the same keys for a public client: no secret is null, not a missing key.
+    const pubJson = await runMintgate(["clients", "add", "--name", "Public two", "--redirect-uri", "http://127.0.0.1/cb", "--public", "--json", "--data", dataDir]);
+    expect(Object.keys(JSON.parse(pubJson.stdout))).toEqual(Object.keys(created));
+    expect(JSON.parse(pubJson.stdout).clientSecret).toBeNull();
 
     const listed = JSON.parse((await runMintgate(["clients", "list", "--json", "--data", dataDir])).stdout) as { clientId: string; name: string; confidential: boolean }[];
-    expect(listed.map((c) => [c.name, c.confidential])).toEqual([["ChatGPT predefined", true], ["Public one", false]]);
+    expect(listed.map((c) => [c.name, c.confidential])).toEqual([["ChatGPT predefined", true], ["Public one", false], ["Public two", false]]);
     expect(JSON.stringify(listed)).not.toContain(created.clientSecret);
 
     // The secret works against the same store.

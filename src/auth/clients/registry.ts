@@ -486,7 +486,7 @@ export class ClientRegistry {
   // ---------------------------------------------------------------- static clients
 
   /** A client added by an admin; the secret (confidential clients) is returned once and stored as a hash. */
-  addStatic(options: { name: string; redirectUris: string[]; confidential?: boolean }): { clientId: string; clientSecret?: string } {
+  addStatic(options: { name: string; redirectUris: string[]; confidential?: boolean }): { clientId: string; clientSecret: string | null } {
     const name = cleanName(options.name ?? "");
     if (!name) throw new OAuthError("invalid_client_metadata", "A client needs a name (--name).");
     const redirectUris = this.checkRedirectUris(options.redirectUris);
@@ -508,7 +508,8 @@ export class ClientRegistry {
       lastUsedAt: null,
     });
     this.events.record({ type: "client_registered", outcome: "ok", clientId, detail: { kind: "static", name, redirectUris } });
-    return clientSecret ? { clientId, clientSecret } : { clientId };
+    // A public client's clientSecret is null, not left out: `clients add --json` and the admin API answer the same keys either way.
+    return { clientId, clientSecret: clientSecret ?? null };
   }
 
   /** Clients added by an admin, oldest first. */
