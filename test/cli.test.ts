@@ -168,6 +168,16 @@ describe("mintgate CLI", () => {
     expect((await runMintgate(["audit", "search", "--limit", "10000", "--json", "--data", dir])).code).toBe(0);
   });
 
+  test("a data directory that cannot be created is one sentence, for init and serve", async () => {
+    const blocker = join(tempDir(), "a-file");
+    writeFileSync(blocker, "");
+    const dir = join(blocker, "data");
+    for (const args of [["init"], ["serve", "--port", "0"]]) {
+      const result = await runMintgate([...args, "--data", dir]);
+      expect(result).toEqual({ code: 1, stdout: "", stderr: `mintgate: Cannot create the data directory ${dir} (ENOTDIR); choose a --data directory this user may create, or create it first.\n` });
+    }
+  });
+
   test("a stale server.url never gets the admin token: another program on that port is not asked", async () => {
     const dir = tempDir();
     await runMintgate(["init", "--data", dir]);

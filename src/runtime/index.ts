@@ -59,7 +59,12 @@ export function openDataDir(settings: Settings, options: { initialise: boolean; 
     if (!options.initialise) {
       throw configError(`The data directory ${settings.dataDir} does not exist; run \`mintgate init --data ${settings.dataDir}\` first.`);
     }
-    mkdirSync(settings.dataDir, { recursive: true, mode: 0o700 });
+    try {
+      mkdirSync(settings.dataDir, { recursive: true, mode: 0o700 });
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      throw configError(`Cannot create the data directory ${settings.dataDir} (${code ?? (error as Error).message}); choose a --data directory this user may create, or create it first.`, error);
+    }
     created.push(`data directory ${settings.dataDir}`);
   } else if (!statSync(settings.dataDir).isDirectory()) {
     throw configError(`${settings.dataDir} is not a directory; point --data at a directory.`);
