@@ -35,6 +35,9 @@ describe("mintgate CLI", () => {
     expect(plain.stdout).toMatch(/^mintgate \d+\.\d+\.\d+\n$/);
     const json = await runMintgate(["version", "--json"]);
     expect(JSON.parse(json.stdout).version).toBe(plain.stdout.trim().split(" ")[1]);
+    // --version is the same command, --json included.
+    expect(await runMintgate(["--version"])).toEqual(plain);
+    expect(await runMintgate(["--version", "--json"])).toEqual(json);
   });
 
   test("an unknown command is a usage error (exit 2) with one sentence on stderr", async () => {

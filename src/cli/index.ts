@@ -55,7 +55,8 @@ export async function runCli(argv: string[]): Promise<number> {
     process.stdout.write(mainHelp());
     return 0;
   }
-  if (argv[0] === "--version") argv = ["version"];
+  // The same as `mintgate version`, options included (`--version --json`).
+  if (argv[0] === "--version") argv = ["version", ...argv.slice(1)];
   const found = argv.length === 0 || argv[0]!.startsWith("-") ? { command: serveCommand, rest: argv } : findCommand(argv);
   if (!found) {
     process.stderr.write(`mintgate: unknown command "${argv[0]}"; run \`mintgate --help\` for the list.\n`);
