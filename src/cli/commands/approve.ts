@@ -17,14 +17,19 @@ export const approveCommand: Command = {
     const client = adminClientFor(parsed);
     const pending = (await client.virtualMcp(slug!)).pending.filter((p) => all || p.name === tool);
     if (pending.length === 0) {
-      if (all) throw notFound(`No tool is waiting for approval in virtual MCP "${slug}".`);
+      // Nothing left to approve is the state --all asks for (a cron job runs it again and again): not a failure.
+      if (all) {
+        if (parsed.values.json) printJson([]);
+        else process.stdout.write(`No tool is waiting for approval in virtual MCP "${slug}"; nothing changed.\n`);
+        return 0;
+      }
       throw notFound(`No tool "${tool}" is waiting for approval in virtual MCP "${slug}"; \`mintgate status\` or the admin API lists what is pending.`);
     }
     const approvals = [];
     for (const item of pending) {
       // Approve exactly the definition shown here: if the upstream changes it meanwhile, the gateway refuses.
       const approved = await client.approveTool(slug!, item.name, item.hash);
-      approvals.push({ ...approved, description: item.description });
+      approvals.push({ ...approved, exposedName: item.name, description: item.description });
       if (!parsed.values.json) {
         process.stdout.write(`Approved ${approved.connector} tool "${approved.tool}" as ${item.name} in virtual MCP ${slug}.\n`);
         process.stderr.write(`Approved definition ${item.hash.slice(0, 12)}…: ${item.description ?? "(no description)"}\n`);
