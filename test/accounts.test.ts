@@ -156,6 +156,7 @@ describe("CLI", () => {
     const groups = JSON.parse((await runMintgate(["groups", "list", "--json", "--data", data])).stdout);
     expect(groups).toEqual([{ group: "eng", members: [{ email: "a@example.com", id: ann.id, source: "manual" }] }]);
     expect((await runMintgate(["users", "disable", "a@example.com", "--data", data])).stdout).toBe("Disabled a@example.com.\n");
+    expect((await runMintgate(["users", "disable", "a@example.com", "--data", data])).stdout).toBe("a@example.com was already disabled; nothing changed.\n");
     const list = JSON.parse((await runMintgate(["users", "list", "--json", "--data", data])).stdout);
     expect(list).toHaveLength(1);
     expect(list[0]).toMatchObject({ disabled: true, groups: ["eng"], identities: [{ provider: "local", subject: "a@example.com" }] });

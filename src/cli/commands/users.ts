@@ -102,8 +102,14 @@ function stateCommand(verb: "disable" | "enable"): Command {
     optionHelp: { ...DATA_HELP, "--json": "print the person as JSON" },
     async run(parsed) {
       const [ref] = parsed.positionals;
-      const user = await withDataDir(parsed, (dir) => (verb === "disable" ? new UserDirectory(dir.store).disable(ref!, { by: "cli" }) : new UserDirectory(dir.store).enable(ref!)));
+      const { user, already } = await withDataDir(parsed, (dir) => {
+        const users = new UserDirectory(dir.store);
+        const wasDisabled = users.resolve(ref!).disabledAt !== null;
+        const user = verb === "disable" ? users.disable(ref!, { by: "cli" }) : users.enable(ref!);
+        return { user, already: wasDisabled === (verb === "disable") };
+      });
       if (parsed.values.json) printJson(user);
+      else if (already) process.stdout.write(`${user.email} was already ${verb}d; nothing changed.\n`);
       else process.stdout.write(`${verb === "disable" ? "Disabled" : "Enabled"} ${user.email}.\n`);
       return 0;
     },
