@@ -312,8 +312,9 @@ ${dynamicConnector("dyn", toolsFile, join(dir, "pid"))}virtualMcps:
     const status = await runMintgate(["status", "--data", s.dir]);
     expect(status.code).toBe(0);
     expect(status.stdout).toMatch(/connectors 1 of 1 ready, virtual MCPs 1, sessions \d+\n/);
-    expect(status.stdout).toContain("waiting for approval: guarded d__alpha (changed); `mintgate approve guarded d__alpha`\n");
-    expect(status.stdout).toContain("waiting for approval: guarded d__beta (new); `mintgate approve guarded d__beta`\n");
+    // The suggested command reaches the same gateway: the --data it was given is repeated.
+    expect(status.stdout).toContain(`waiting for approval: guarded d__alpha (changed); \`mintgate approve guarded d__alpha --data ${s.dir}\`\n`);
+    expect(status.stdout).toContain(`waiting for approval: guarded d__beta (new); \`mintgate approve guarded d__beta --data ${s.dir}\`\n`);
 
     // An approval names the definition it reviewed: a stale hash is refused.
     const approve = (body: object) =>

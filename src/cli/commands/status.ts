@@ -16,6 +16,16 @@ export function adminClientFor(parsed: Parameters<Command["run"]>[0]): AdminClie
   );
 }
 
+/** The targeting flags this command was given, to repeat in a command it suggests (` --data /srv/mg`). */
+function sameTarget(parsed: Parameters<Command["run"]>[0]): string {
+  const quoted = (value: string) => (/^[\w./:@=-]+$/.test(value) ? value : `'${value.replaceAll("'", "'\\''")}'`);
+  return (["data", "url", "token-file"] as const)
+    .map((flag) => [flag, stringValue(parsed, flag)] as const)
+    .filter(([, value]) => value !== undefined)
+    .map(([flag, value]) => ` --${flag} ${quoted(value!)}`)
+    .join("");
+}
+
 export const statusCommand: Command = {
   name: "status",
   summary: "Show a running gateway's status through its admin API.",
@@ -34,7 +44,7 @@ export const statusCommand: Command = {
           `  data dir ${status.dataDir} (schema ${status.schemaVersion})\n` +
           `  secrets ${status.secrets.count}\n` +
           `  connectors ${status.connectors.ready} of ${status.connectors.total} ready, virtual MCPs ${status.virtualMcps}, sessions ${status.sessions}\n` +
-          status.pendingApprovals.map((p) => `  waiting for approval: ${p.virtualMcp} ${p.tool} (${p.reason}); \`mintgate approve ${p.virtualMcp} ${p.tool}\`\n`).join(""),
+          status.pendingApprovals.map((p) => `  waiting for approval: ${p.virtualMcp} ${p.tool} (${p.reason}); \`mintgate approve ${p.virtualMcp} ${p.tool}${sameTarget(parsed)}\`\n`).join(""),
       );
     }
     return 0;
