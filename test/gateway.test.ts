@@ -640,6 +640,31 @@ virtualMcps:
     expect(replies[0]!.result.content![0]!.text).toBe("3");
     await s.gateway.stop();
   });
+
+  test("a batch of more than 100 messages is refused whole with a sentence; 100 are answered", async () => {
+    const s = await setup(DEMO_CONFIG);
+    const { token } = await s.token("ada@example.com");
+    const headers = { authorization: `Bearer ${token}`, "content-type": "application/json", accept: "application/json, text/event-stream" };
+    const init = await fetch(`${s.gateway.url}/mcp/demo`, {
+      method: "POST",
+      headers,
+      body: JSON.stringify({ jsonrpc: "2.0", id: 0, method: "initialize", params: { protocolVersion: "2025-03-26", capabilities: {}, clientInfo: { name: "b", version: "1" } } }),
+    });
+    await init.text();
+    const inSession = { ...headers, "mcp-session-id": init.headers.get("mcp-session-id")! };
+    const pings = (n: number) => JSON.stringify(Array.from({ length: n }, (_, i) => ({ jsonrpc: "2.0", id: i, method: "ping" })));
+
+    // A 4 MiB body holds 40,000 tiny calls, each run at once: one request must not take the gateway's memory.
+    const refused = await fetch(`${s.gateway.url}/mcp/demo`, { method: "POST", headers: inSession, body: pings(40_000) });
+    expect(refused.status).toBe(400);
+    expect(((await refused.json()) as { error: { code: number; message: string } }).error).toEqual({
+      code: -32600,
+      message: "Invalid Request: a batch holds at most 100 messages, not 40000; send the rest in further requests.",
+    });
+    const answered = await fetch(`${s.gateway.url}/mcp/demo`, { method: "POST", headers: inSession, body: pings(100) });
+    expect(((await answered.json()) as unknown[]).length).toBe(100);
+    await s.gateway.stop();
+  });
 });
 
 describe("access tokens", () => {
