@@ -361,6 +361,24 @@ describe("http upstreams", () => {
     expect((await c.callTool({ name: "hr__ok", arguments: {} })).isError).not.toBe(true);
   });
 
+  test("a plain JSON answer over the 10 MiB limit fails the call without the gateway holding it, and the connector carries on", async () => {
+    const { gateway, token } = await startBehindRawUpstream("mintgate-hugejson", "20s");
+    const c = await client(gateway, token);
+    const rss = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${gateway.pid}/status`, "utf8"))![1]) * 1024;
+    let peak = rss();
+    const watch = setInterval(() => (peak = Math.max(peak, rss())), 20);
+    const result = await c.callTool({ name: "hr__hugejson", arguments: {} }).then(
+      (r) => ({ isError: r.isError === true, text: (r.content as { text?: string }[])[0]?.text ?? "" }),
+      (e: Error) => ({ isError: true, text: e.message }),
+    );
+    clearInterval(watch);
+    expect(result.isError).toBe(true);
+    expect(result.text).toContain('Connector "hr" failed answering tools/call: its answer is longer than 10 MiB');
+    // Read whole, the 200 MB answer took the gateway past 1 GB.
+    expect(peak).toBeLessThan(400 * 1024 * 1024);
+    expect((await c.callTool({ name: "hr__ok", arguments: {} })).isError).not.toBe(true);
+  });
+
   test("a timed-out call's upstream request is ended", async () => {
     const { upstream, gateway, token } = await startBehindRawUpstream("mintgate-hang", "1s");
     const c = await client(gateway, token);

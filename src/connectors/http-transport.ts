@@ -18,9 +18,10 @@ const UPSTREAM_GONE = new Set(["ECONNREFUSED", "EHOSTUNREACH", "ENETUNREACH"]);
 const SESSION_UNKNOWN = /session|not initiali[sz]ed/i;
 /** How long to wait before resuming a reply the upstream ended early, unless its `retry` field says otherwise. */
 const RESUME_DELAY_MS = 1000;
-/** Longest event accepted from an upstream, as for stdio lines. */
+/** Longest event, or plain JSON answer, accepted from an upstream, as for stdio lines. */
 const MAX_EVENT_BYTES = 10 * 1024 * 1024;
 const eventTooLong = () => new Error(`an event from the upstream is longer than ${MAX_EVENT_BYTES / 1024 / 1024} MiB`);
+const answerTooLong = () => new Error(`its answer is longer than ${MAX_EVENT_BYTES / 1024 / 1024} MiB`);
 
 /**
  * The client side of Streamable HTTP for upstream connectors. It replaces the
@@ -126,7 +127,15 @@ export class StreamableHttpUpstreamTransport implements Transport {
       void this.readReply(requestId, key, (onEvent) => reply.events(onEvent));
       return;
     }
-    const text = await reply.text().finally(() => this.exchanges.delete(key));
+    let text: string;
+    try {
+      text = await reply.text();
+    } catch (error) {
+      if (requestId === undefined || (error as Error).name === "AbortError") throw error;
+      throw new MintgateError("upstream_failed", `Connector "${this.name}" failed answering ${method}: ${(error as Error).message}`);
+    } finally {
+      this.exchanges.delete(key);
+    }
     if (text === "") {
       // An answer would have been in this body: say so now rather than when the call times out.
       if (requestId !== undefined) throw new MintgateError("upstream_failed", `Connector "${this.name}" answered HTTP ${reply.status} with an empty body instead of an answer to ${method}`);
@@ -207,7 +216,7 @@ export class StreamableHttpUpstreamTransport implements Transport {
     return {
       status: response.status,
       header: (name) => response.headers.get(name),
-      text: () => response.text(),
+      text: () => (response.body ? textOf(response.body) : Promise.resolve("")),
       discard: async () => void (await response.body?.cancel()),
       events: (onEvent) => (response.body ? readSse(response.body, onEvent) : Promise.resolve()),
     };
@@ -303,11 +312,28 @@ const CR = 13;
 interface PostReply {
   status: number;
   header(name: string): string | null;
-  /** The whole body as text. */
+  /** The whole body as text; rejects once it passes MAX_EVENT_BYTES (its bytes are never all held). */
   text(): Promise<string>;
   /** Hands on each SSE event of the body as it arrives; resolves when the body ends. */
   events(onEvent: (event: string) => void): Promise<void>;
   discard(): Promise<void>;
+}
+
+/** A body as text, up to MAX_EVENT_BYTES: an upstream answering 200 MB took the gateway to 1.3 GB for one call. */
+async function textOf(body: ReadableStream<Uint8Array>): Promise<string> {
+  const reader = body.getReader();
+  const parts: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) return Buffer.concat(parts, size).toString();
+    size += value.byteLength;
+    if (size > MAX_EVENT_BYTES) {
+      await reader.cancel().catch(() => {});
+      throw answerTooLong();
+    }
+    parts.push(value);
+  }
 }
 
 /** Reads an SSE body from a stream, handing on each event as it completes. */
@@ -351,7 +377,12 @@ function http1Post(client: Http1Client, headers: Record<string, string>, body: s
           header: (name) => map.get(name) ?? null,
           text: async () => {
             const parts: Uint8Array[] = [];
-            await consume((bytes) => parts.push(bytes));
+            let size = 0;
+            await consume((bytes) => {
+              size += bytes.byteLength;
+              if (size > MAX_EVENT_BYTES) exchange.abort(answerTooLong());
+              else parts.push(bytes);
+            });
             return parts.length === 1 ? Buffer.from(parts[0]!.buffer, parts[0]!.byteOffset, parts[0]!.byteLength).toString() : Buffer.concat(parts).toString();
           },
           discard: () => consume(() => {}),
