@@ -1,7 +1,13 @@
+/** Addresses counted at once; past this the oldest window is forgotten (its address starts a new one). */
+const MAX_KEYS = 100_000;
+
 /**
  * Counts events per key (a client address) in fixed windows: enough to stop
- * one address from flooding an unauthenticated endpoint, with memory bounded
- * by pruning expired windows once there are many.
+ * one address from flooding an unauthenticated endpoint. Every window has the
+ * same length and is kept in the order it opened, so expired ones are
+ * forgotten from the front, a few at a time: a flood from ever new addresses
+ * (an IPv6 range, or X-Forwarded-For behind a trusted proxy) costs each
+ * request the same, and memory stays bounded.
  */
 export class WindowLimiter {
   private readonly windows = new Map<string, { count: number; resetAt: number }>();
@@ -14,15 +20,23 @@ export class WindowLimiter {
   /** Counts one event for `key`: undefined while within the limit, else the seconds until the window resets. */
   hit(key: string): number | undefined {
     const now = this.now();
-    if (this.windows.size > 10_000) {
-      for (const [k, entry] of this.windows) if (entry.resetAt <= now) this.windows.delete(k);
-    }
+    this.forgetExpired(now);
     let entry = this.windows.get(key);
+    // Expired, yet kept behind a later window (the clock went back): opened again, at the back.
+    if (entry && entry.resetAt <= now) this.windows.delete(key);
     if (!entry || entry.resetAt <= now) {
+      if (this.windows.size >= MAX_KEYS) this.windows.delete(this.windows.keys().next().value!);
       entry = { count: 0, resetAt: now + this.limit.windowMs };
       this.windows.set(key, entry);
     }
     entry.count++;
     return entry.count > this.limit.max ? Math.max(1, Math.ceil((entry.resetAt - now) / 1000)) : undefined;
+  }
+
+  private forgetExpired(now: number): void {
+    for (const [key, entry] of this.windows) {
+      if (entry.resetAt > now) return;
+      this.windows.delete(key);
+    }
   }
 }
