@@ -328,6 +328,46 @@ describe("sessions", () => {
     expect(await ping(ids[ids.length - 1]!)).toBe(200);
     expect(await ping(ids[0]!)).toBe(404);
   });
+
+  test("a legacy SSE client that stops reading its event stream has its session closed, not its replies held without bound", async () => {
+    const { gateway, token } = await start(DEMO_CONFIG, "mintgate-unread");
+    const { port } = new URL(gateway.url);
+    // The event stream over a raw socket that reads the endpoint event, then nothing more.
+    let endpoint = "";
+    const stream = await new Promise<{ end(): void }>((resolve, reject) => {
+      void Bun.connect({
+        hostname: "127.0.0.1",
+        port: Number(port),
+        socket: {
+          open: (socket) => void socket.write(`GET /sse/demo HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nAuthorization: Bearer ${token}\r\nAccept: text/event-stream\r\n\r\n`),
+          data(socket, bytes) {
+            endpoint ||= /data: (\/messages\S+)/.exec(bytes.toString())?.[1] ?? "";
+            if (endpoint) {
+              socket.pause();
+              resolve(socket);
+            }
+          },
+          error: (_socket, error) => reject(error),
+        },
+      });
+    });
+    const post = (message: object) =>
+      fetch(`${gateway.url}${endpoint}`, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: JSON.stringify(message) });
+    await (await post({ jsonrpc: "2.0", id: 0, method: "initialize", params: { protocolVersion: "2024-11-05", capabilities: {}, clientInfo: { name: "idle", version: "1" } } })).text();
+    const text = "x".repeat(1024 * 1024);
+    const statuses: number[] = [];
+    for (let id = 1; id <= 40; id++) {
+      const response = await post({ jsonrpc: "2.0", id, method: "tools/call", params: { name: "echo", arguments: { text } } });
+      await response.text();
+      statuses.push(response.status);
+    }
+    // 16 MiB unread (and what the socket holds) end the session; before, all 40 MiB of replies were buffered.
+    expect(statuses.slice(0, 10).every((status) => status === 202)).toBe(true);
+    expect(statuses.at(-1)).toBe(404);
+    expect(gateway.output()).toContain("legacy session closed: its client stopped reading");
+    expect((await admin<{ sessions: number }>(gateway, "/status")).sessions).toBe(0);
+    stream.end();
+  });
 });
 
 describe("http upstreams", () => {

@@ -14,6 +14,11 @@ import { claimsModernRevision, handleModernRequest } from "./modern.ts";
 /** A session idle this long is closed; clients re-initialise on the 404 that follows. */
 const SESSION_IDLE_MS = 60 * 60_000;
 const LEGACY_KEEPALIVE_MS = 25_000;
+/**
+ * Bytes a legacy client may leave unread on its event stream, where all its replies go. Past that it has
+ * stopped reading and its session is closed: 200 replies of 1 MB to a client that never read held 200 MB.
+ */
+const LEGACY_UNREAD_LIMIT = 16 * 1024 * 1024;
 /** Open sessions per person, and in all: past these the least recently active one is closed. */
 const SESSIONS_PER_SUBJECT = 256;
 const SESSIONS_IN_ALL = 20_000;
@@ -182,7 +187,7 @@ export class McpEndpoint {
   async openLegacy(runtime: VirtualMcpRuntime, principal: Principal): Promise<Response> {
     const protocol = await loadServerProtocol();
     const id = randomUUID();
-    const transport = new LegacySseTransport(`/messages/${runtime.slug}?sessionId=${id}`, () => this.unregister(id));
+    const transport = new LegacySseTransport(`/messages/${runtime.slug}?sessionId=${id}`, (reason) => this.unregister(id, reason));
     const session = new GatewaySession(id, principal, runtime, transport, this.gateway.recorder, versionsOf(protocol));
     this.register(id, runtime, { session, legacy: transport });
     return new Response(transport.stream, {
@@ -378,16 +383,21 @@ class LegacySseTransport implements Transport {
 
   constructor(
     endpoint: string,
-    private readonly onEnd: () => void,
+    /** Told once the stream ends; with a reason when the gateway ended it. */
+    private readonly onEnd: (reason?: string) => void,
   ) {
-    this.stream = new ReadableStream<Uint8Array>({
-      start: (controller) => {
-        this.controller = controller;
-        controller.enqueue(this.encoder.encode(`event: endpoint\ndata: ${endpoint}\n\n`));
-        this.keepalive = setInterval(() => this.write(": keepalive\n\n"), LEGACY_KEEPALIVE_MS);
+    this.stream = new ReadableStream<Uint8Array>(
+      {
+        start: (controller) => {
+          this.controller = controller;
+          controller.enqueue(this.encoder.encode(`event: endpoint\ndata: ${endpoint}\n\n`));
+          this.keepalive = setInterval(() => this.write(": keepalive\n\n"), LEGACY_KEEPALIVE_MS);
+        },
+        cancel: () => void this.close(),
       },
-      cancel: () => void this.close(),
-    });
+      // Counted in bytes, so desiredSize says how many the client has not taken yet.
+      { highWaterMark: 0, size: (chunk) => chunk?.byteLength ?? 0 },
+    );
   }
 
   async start(): Promise<void> {}
@@ -415,10 +425,22 @@ class LegacySseTransport implements Transport {
 
   private write(text: string): void {
     if (this.closed) return;
+    if (-(this.controller.desiredSize ?? 0) > LEGACY_UNREAD_LIMIT) return this.abandon();
     try {
       this.controller.enqueue(this.encoder.encode(text));
     } catch {
       void this.close();
     }
+  }
+
+  /** The client stopped reading: what it left unread is dropped with the connection, and the session ends. */
+  private abandon(): void {
+    this.closed = true;
+    clearInterval(this.keepalive);
+    const reason = `its client left more than ${LEGACY_UNREAD_LIMIT / 1024 / 1024} MiB unread on the event stream`;
+    log.info("legacy session closed: its client stopped reading", { limitBytes: LEGACY_UNREAD_LIMIT });
+    this.controller.error();
+    this.onEnd(reason);
+    this.onclose?.();
   }
 }
