@@ -115,4 +115,23 @@ describe("protocol revision 2026-07-28 (sessionless)", () => {
     expect(seen).toContain('"io.modelcontextprotocol/subscriptionId":9');
     await reader.cancel();
   });
+
+  test("a listen stream ends when its token is revoked, as sessions do", async () => {
+    const created = await runMintgate(["tokens", "create", "--user", "lis@example.com", "--json", "--data", setup.dataDir]);
+    const { id, token } = JSON.parse(created.stdout) as { id: string; token: string };
+    const response = await fetch(url, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json", accept: "application/json, text/event-stream", "mcp-protocol-version": "2026-07-28", "mcp-method": "subscriptions/listen" },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "subscriptions/listen", params: { notifications: { toolsListChanged: true }, _meta: envelope } }),
+    });
+    const reader = response.body!.getReader();
+    expect(new TextDecoder().decode((await reader.read()).value)).toContain("notifications/subscriptions/acknowledged");
+    expect((await runMintgate(["tokens", "revoke", id, "--data", setup.dataDir])).code).toBe(0);
+    // The gateway sees the revocation within about a second and closes the stream.
+    const untilEnd = async () => {
+      while (!(await reader.read()).done);
+      return "ended";
+    };
+    expect(await Promise.race([untilEnd(), Bun.sleep(8_000).then(() => "still open")])).toBe("ended");
+  });
 });

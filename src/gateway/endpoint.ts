@@ -9,7 +9,7 @@ import type { Gateway } from "./index.ts";
 import { GatewaySession } from "./session.ts";
 import type { VirtualMcpRuntime } from "./virtual-mcp.ts";
 import { loadServerProtocol, type SdkServerProtocol } from "./protocol.ts";
-import { claimsModernRevision, handleModernRequest } from "./modern.ts";
+import { claimsModernRevision, handleModernRequest, type ListenStreams } from "./modern.ts";
 
 /** A session idle this long is closed; clients re-initialise on the 404 that follows. */
 const SESSION_IDLE_MS = 60 * 60_000;
@@ -51,6 +51,25 @@ interface Entry {
  */
 export class McpEndpoint {
   private readonly entries = new Map<string, Entry>();
+  /**
+   * Open `subscriptions/listen` streams (the sessionless revision), oldest
+   * first: held to the same limits as sessions, ended on revocation and at shutdown.
+   */
+  private readonly listenStreams = new Set<{ principal: Principal; end: () => void }>();
+  private readonly listeners: ListenStreams = {
+    add: (principal, end) => {
+      const owner = ownerOf(principal);
+      const ofOwner = [...this.listenStreams].filter((l) => ownerOf(l.principal) === owner);
+      const victim = ofOwner.length >= SESSIONS_PER_SUBJECT ? ofOwner[0] : this.listenStreams.size >= SESSIONS_IN_ALL ? this.listenStreams.values().next().value : undefined;
+      if (victim) {
+        log.info("listen stream limit reached; closing the oldest", { subject: victim.principal.subject });
+        victim.end();
+      }
+      const stream = { principal, end };
+      this.listenStreams.add(stream);
+      return () => void this.listenStreams.delete(stream);
+    },
+  };
   /** Set once the first session loaded the SDK's server side. */
   private protocol: SdkServerProtocol | undefined;
   private readonly sweeper: ReturnType<typeof setInterval>;
@@ -90,7 +109,7 @@ export class McpEndpoint {
       return jsonRpcError(400, -32700, "Parse error: the body is not valid JSON.");
     }
     if (typeof body === "object" && body !== null && !Array.isArray(body) && claimsModernRevision(body as Record<string, never>)) {
-      return handleModernRequest(runtime, principal, this.gateway.recorder, request, body as Record<string, never>);
+      return handleModernRequest(runtime, principal, this.gateway.recorder, request, body as Record<string, never>, this.listeners);
     }
     const protocol = await loadServerProtocol();
     this.protocol = protocol;
@@ -231,6 +250,14 @@ export class McpEndpoint {
         this.unregister(id, reason);
       }
     }
+    for (const stream of [...this.listenStreams]) {
+      const key = `${stream.principal.clientId ?? ""} ${stream.principal.tokenId}`;
+      if (!reasons.has(key)) reasons.set(key, revocationOf(stream.principal));
+      const reason = reasons.get(key);
+      if (reason === undefined) continue;
+      log.info("listen stream ended: access revoked", { subject: stream.principal.subject, reason });
+      stream.end();
+    }
   }
 
   /** Lets running calls finish (up to `graceMs`), then closes every session and its streams. */
@@ -240,6 +267,7 @@ export class McpEndpoint {
     const busy = () => [...this.entries.values()].some((e) => e.session.busy);
     while (Date.now() < deadline && busy()) await Bun.sleep(20);
     const sessions = [...this.entries.values()].map((e) => e.session);
+    for (const stream of [...this.listenStreams]) stream.end();
     await Promise.all(sessions.map((session) => session.end("the gateway is shutting down")));
     // Calls cut off by the close still finish (as cancelled) and leave their record.
     const settled = Date.now() + 2000;

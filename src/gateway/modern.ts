@@ -83,12 +83,22 @@ class NoSessionChannel implements Transport {
 }
 
 /** Answers one modern request for an authenticated principal. */
+/**
+ * Where the open `subscriptions/listen` streams are kept (the endpoint's
+ * registry): `add` is told a stream's owner and how to end it, and answers
+ * the function that forgets it once it ends on its own.
+ */
+export interface ListenStreams {
+  add(principal: Principal, end: () => void): () => void;
+}
+
 export async function handleModernRequest(
   runtime: VirtualMcpRuntime,
   principal: Principal,
   recorder: CallRecorder,
   request: Request,
   message: Message,
+  listeners: ListenStreams,
 ): Promise<Response> {
   if (message.id === undefined || message.method === undefined) return new Response(null, { status: 202 });
   const refused = refusal(request, message);
@@ -123,7 +133,7 @@ export async function handleModernRequest(
     };
     return new Response(encode({ jsonrpc: "2.0", id, result } as JSONRPCMessage), { headers: { "content-type": "application/json" } });
   }
-  if (method === "subscriptions/listen") return listen(runtime, id, message.params);
+  if (method === "subscriptions/listen") return listen(runtime, id, message.params, (end) => listeners.add(principal, end));
 
   const session = new GatewaySession(`stateless-${randomUUID()}`, principal, runtime, new NoSessionChannel(), recorder, { supported: [MODERN_VERSION], latest: MODERN_VERSION });
   // The client cancels by closing its request.
@@ -162,7 +172,7 @@ export async function handleModernRequest(
  * notifications it will carry, then carries them (each tagged with the
  * listen request's id) until the client closes it.
  */
-function listen(runtime: VirtualMcpRuntime, id: string | number, params: Record<string, unknown> | undefined): Response {
+function listen(runtime: VirtualMcpRuntime, id: string | number, params: Record<string, unknown> | undefined, register: (end: () => void) => () => void): Response {
   const wanted = (params?.notifications ?? {}) as Record<string, unknown>;
   const kinds = { toolsListChanged: "tools", promptsListChanged: "prompts", resourcesListChanged: "resources" } as const;
   const honoured = Object.fromEntries(Object.keys(kinds).filter((k) => wanted[k] === true).map((k) => [k, true]));
@@ -185,9 +195,19 @@ function listen(runtime: VirtualMcpRuntime, id: string | number, params: Record<
         if (key && honoured[key]) send(`notifications/${kind}/list_changed`);
       });
       const keepalive = setInterval(() => write(": keepalive\n\n"), LISTEN_KEEPALIVE_MS);
+      // Registered, so that revocation, the per-person limit and shutdown can end it.
+      const forget = register(() => {
+        stop();
+        try {
+          controller.close();
+        } catch {
+          // already closed
+        }
+      });
       stop = () => {
         unsubscribe();
         clearInterval(keepalive);
+        forget();
       };
     },
     cancel: () => stop(),
