@@ -306,9 +306,11 @@ describe("SSO settings", () => {
     for (let i = 0; i < ", bad_domain".length; i++) await press(ui.stdin, KEY.backspace);
     expect(await client.get<ProviderInfo[]>("/sso-providers")).toEqual([]);
     await press(ui.stdin, KEY.tab, "Corp SSO", KEY.enter);
-    const added = await frameContaining(ui.lastFrame, "✓ Added corp");
+    await frameContaining(ui.lastFrame, "✓ Added corp");
     await waitFor("the form to release keys", () => capturing === false);
     const callbackUrl = `${gateway.url}/sso/callback/corp`;
+    // The message comes first; the list shows the new provider once it has loaded again.
+    const added = await frameContaining(ui.lastFrame, (frame) => frame.includes("✓ Added corp") && frame.includes(callbackUrl));
     expect(added.split("\n").map((line) => line.trim())).toContain(callbackUrl);
     expect(added).toContain("stored as sso.corp.client-secret (never shown)");
     for (const frame of ui.frames) expect(frame).not.toContain("idp-client-secret");
