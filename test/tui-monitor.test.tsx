@@ -467,12 +467,17 @@ describe("against a running gateway", () => {
   }, 60_000);
 });
 
+/** A gateway of its own (it is restarted) and the Live calls screen on it, found through its data dir as the TUI does. */
+async function liveCallsOnNewGateway(label: string) {
+  const configured = await startConfiguredGateway(CONFIG, { user: "alice@example.com", label });
+  const admin = new AdminClient(locateGateway({ dataDir: configured.dataDir }));
+  const Screen = liveCallsScreen.Component;
+  return { configured, admin, ...render(<Screen client={admin} width={98} height={30} setCapturing={() => {}} />) };
+}
+
 describe("Live calls across a gateway restart", () => {
   test("calls committed while the feed reconnected are shown, not silently skipped", async () => {
-    const configured = await startConfiguredGateway(CONFIG, { user: "alice@example.com", label: "tui-live-restart" });
-    const admin = new AdminClient(locateGateway({ dataDir: configured.dataDir }));
-    const Screen = liveCallsScreen.Component;
-    const { lastFrame, unmount } = render(<Screen client={admin} width={98} height={30} setCapturing={() => {}} />);
+    const { configured, admin, lastFrame, unmount } = await liveCallsOnNewGateway("tui-live-restart");
     let gateway = configured.gateway;
     try {
       const before = await connectMcpClient(`${gateway.url}/mcp/ops`, configured.token);
@@ -501,10 +506,7 @@ describe("Live calls across a gateway restart", () => {
 
 describe("Live calls after a gateway restart on another port", () => {
   test("the feed follows server.url to the new gateway, as the other screens do", async () => {
-    const configured = await startConfiguredGateway(CONFIG, { user: "alice@example.com", label: "tui-live-moved" });
-    const admin = new AdminClient(locateGateway({ dataDir: configured.dataDir }));
-    const Screen = liveCallsScreen.Component;
-    const { lastFrame, unmount } = render(<Screen client={admin} width={98} height={30} setCapturing={() => {}} />);
+    const { configured, admin, lastFrame, unmount } = await liveCallsOnNewGateway("tui-live-moved");
     let gateway = configured.gateway;
     try {
       await frameContaining(lastFrame, "● live");

@@ -368,6 +368,21 @@ describe("one virtual MCP over four real upstreams and a probe", () => {
   });
 });
 
+/** A legacy HTTP+SSE client transport to the Virtual MCP, with the token on the event stream and on every POST. */
+function legacySseTransport(): SSEClientTransport {
+  const authorization = `Bearer ${token}`;
+  return new SSEClientTransport(new URL(`${gateway.url}/sse/${SLUG}`), {
+    requestInit: { headers: { Authorization: authorization } },
+    eventSourceInit: {
+      fetch: (url, init) => {
+        const headers = new Headers(init?.headers);
+        headers.set("Authorization", authorization);
+        return fetch(url, { ...init, headers });
+      },
+    },
+  });
+}
+
 describe("legacy HTTP+SSE transport", () => {
   test("/sse/<slug> lists tools and calls one", async () => {
     // Without the token the stream is refused, as /mcp/<slug> is.
@@ -375,19 +390,8 @@ describe("legacy HTTP+SSE transport", () => {
     expect(refused.status).toBe(401);
     await refused.body?.cancel();
 
-    const authorization = `Bearer ${token}`;
-    const transport = new SSEClientTransport(new URL(`${gateway.url}/sse/${SLUG}`), {
-      requestInit: { headers: { Authorization: authorization } },
-      eventSourceInit: {
-        fetch: (url, init) => {
-          const headers = new Headers(init?.headers);
-          headers.set("Authorization", authorization);
-          return fetch(url, { ...init, headers });
-        },
-      },
-    });
     const client = new Client({ name: "upstreams-test-sse", version: "0.0.0" });
-    await client.connect(transport);
+    await client.connect(legacySseTransport());
     clients.push(client);
 
     const names = (await client.listTools()).tools.map((t) => t.name);
@@ -402,20 +406,8 @@ describe("legacy HTTP+SSE transport", () => {
 // on a Streamable HTTP SSE reply; on legacy HTTP+SSE the reply, and the session, were gone).
 describe("a call that runs past Bun's idle timeout without sending anything", () => {
   test("gets its answer over Streamable HTTP (SSE reply) and over legacy HTTP+SSE", async () => {
-    const authorization = `Bearer ${token}`;
     const legacy = new Client({ name: "upstreams-test-sse-quiet", version: "0.0.0" });
-    await legacy.connect(
-      new SSEClientTransport(new URL(`${gateway.url}/sse/${SLUG}`), {
-        requestInit: { headers: { Authorization: authorization } },
-        eventSourceInit: {
-          fetch: (url, init) => {
-            const headers = new Headers(init?.headers);
-            headers.set("Authorization", authorization);
-            return fetch(url, { ...init, headers });
-          },
-        },
-      }),
-    );
+    await legacy.connect(legacySseTransport());
     clients.push(legacy);
     const streamable = await connectStreamable();
     // One step of 13 s: the only progress notification comes with the answer.
