@@ -386,12 +386,7 @@ describe("against a running gateway", () => {
     await press(stdin, "f", "\u0015", ENTER, ENTER, ENTER, ENTER, ENTER, ENTER, ENTER);
     await frameContaining(lastFrame, "Search all time");
     const path = join(tempDir("tui-export-csv"), "all.csv");
-    await press(stdin, "e");
-    await frameContaining(lastFrame, "Export the audit trail");
-    stdin.write(path);
-    await Bun.sleep(30);
-    await press(stdin, TAB, "\u0015", ..."csv", ENTER);
-    const frame = await frameContaining(lastFrame, "✓ Exported");
+    const frame = await exportCsv(stdin, lastFrame, path);
     const rows = readFileSync(path, "utf8").trim().split("\n");
     expect(rows[0]).toStartWith("id,at,kind,person");
     expect(frame).toContain(`✓ Exported ${rows.length - 1} records`);
@@ -466,6 +461,16 @@ describe("against a running gateway", () => {
     unmount();
   }, 60_000);
 });
+
+/** In the Audit screen: e, the file name, csv, Enter; the frame that says it is done. */
+async function exportCsv(stdin: { write(data: string): void }, lastFrame: () => string | undefined, path: string): Promise<string> {
+  await press(stdin, "e");
+  await frameContaining(lastFrame, "Export the audit trail");
+  stdin.write(path);
+  await Bun.sleep(30);
+  await press(stdin, TAB, "\u0015", ..."csv", ENTER);
+  return frameContaining(lastFrame, "✓ Exported");
+}
 
 /** A gateway of its own (it is restarted) and the Live calls screen on it, found through its data dir as the TUI does. */
 async function liveCallsOnNewGateway(label: string) {
@@ -550,12 +555,7 @@ virtualMcps:
       const { lastFrame, stdin, unmount } = render(<Screen client={admin} width={98} height={20} setCapturing={() => {}} />);
       await frameContaining(lastFrame, "echo__echo");
       const path = join(tempDir("tui-export-lines"), "errors.csv");
-      await press(stdin, "e");
-      await frameContaining(lastFrame, "Export the audit trail");
-      stdin.write(path);
-      await Bun.sleep(30);
-      await press(stdin, TAB, "\u0015", ..."csv", ENTER);
-      const frame = await frameContaining(lastFrame, "✓ Exported");
+      const frame = await exportCsv(stdin, lastFrame, path);
       const { count } = await admin.get<{ count: number }>("/audit/count?since=24h");
       expect(readFileSync(path, "utf8")).toContain('"line one\nline two\nline three"');
       expect(frame).toContain(`✓ Exported ${count} records`);
