@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { AdminClient, locateGateway } from "../src/admin-client/index.ts";
-import { runMintgate, startGateway, tempDir } from "./harness.ts";
+import { BINARY, cleanEnv, runMintgate, startGateway, tempDir } from "./harness.ts";
 
 const COMMANDS = [
   "serve", "init", "status", "apply", "export", "approve", "tui", "version",
@@ -142,6 +142,14 @@ describe("mintgate CLI", () => {
     const result = await runMintgate(["secrets", "list", "--data", missing]);
     expect(result.code).toBe(1);
     expect(result.stderr).toContain("mintgate init --data");
+    // Commands that read a value say so before asking for it: with standard input left open they used to wait for it first.
+    for (const args of [["secrets", "set", "X"], ["users", "add", "a@example.com"], ["users", "set-password", "a@example.com"], ["sso", "add", "corp", "--kind", "oidc", "--issuer", "https://idp.example.com", "--client-id", "c"]]) {
+      const child = Bun.spawn([BINARY, ...args, "--data", missing], { stdin: "pipe", stdout: "pipe", stderr: "pipe", env: cleanEnv() });
+      const code = await Promise.race([child.exited, Bun.sleep(5_000).then(() => "still waiting for input")]);
+      child.kill();
+      expect(code, args.join(" ")).toBe(1);
+      expect(await new Response(child.stderr).text()).toBe(`mintgate: The data directory ${missing} does not exist; run \`mintgate init --data ${missing}\` first.\n`);
+    }
   });
 
   test("an -o FILE that cannot be written is one sentence on stderr, exit 1", async () => {

@@ -1,6 +1,6 @@
 import { cliActor, recordAdminChange } from "../audit/index.ts";
 import { loadSettings } from "../config/index.ts";
-import { openDataDir, type DataDir } from "../runtime/index.ts";
+import { checkInitialised, openDataDir, type DataDir } from "../runtime/index.ts";
 import { stringValue, type ParsedArgs } from "./command.ts";
 
 /**
@@ -34,6 +34,11 @@ function recordCliChange(dir: DataDir, outcome: "ok" | "error", error?: unknown)
   } catch {
     // The store may be the very thing that failed; the command's own error is what matters.
   }
+}
+
+/** Refuses at once, before a value is asked for, when the --data directory was never initialised. */
+export function requireDataDir(parsed: ParsedArgs): void {
+  checkInitialised(loadSettings({ data: stringValue(parsed, "data") }));
 }
 
 /** Opens the --data directory (it must exist) for the length of `use`. */

@@ -2,7 +2,7 @@ import { chmodSync, copyFileSync, existsSync, mkdirSync, renameSync, rmSync, sta
 import { issueAdminToken } from "../admin/index.ts";
 import { CHECKPOINT_KEY_PURPOSE, cliActor, recordAdminChange, resignCheckpoints } from "../audit/index.ts";
 import { dataPaths, type Settings } from "../config/index.ts";
-import { configError } from "../errors/index.ts";
+import { configError, type MintgateError } from "../errors/index.ts";
 import { log } from "../log/index.ts";
 import {
   generateMasterKey,
@@ -51,14 +51,24 @@ function loadMasterKey(settings: Settings, paths: ReturnType<typeof dataPaths>):
  * With `serving`, holds the directory's lock until close(), before anything
  * is written: a second gateway on the same directory is refused.
  */
+/** The sentence for a data directory `init` never made (its directory, or its database, is missing). */
+function notInitialised(dataDir: string, missing: "directory" | "database"): MintgateError {
+  const what = missing === "directory" ? `The data directory ${dataDir} does not exist` : `There is no database in ${dataDir}`;
+  return configError(`${what}; run \`mintgate init --data ${dataDir}\` first.`);
+}
+
+/** Throws what opening the data directory would, for commands that ask for a value before they open it. */
+export function checkInitialised(settings: Settings): void {
+  if (!existsSync(settings.dataDir)) throw notInitialised(settings.dataDir, "directory");
+  if (!existsSync(dataPaths(settings.dataDir).database)) throw notInitialised(settings.dataDir, "database");
+}
+
 export function openDataDir(settings: Settings, options: { initialise: boolean; serving?: boolean }): DataDir {
   const paths = dataPaths(settings.dataDir);
   const created: string[] = [];
 
   if (!existsSync(settings.dataDir)) {
-    if (!options.initialise) {
-      throw configError(`The data directory ${settings.dataDir} does not exist; run \`mintgate init --data ${settings.dataDir}\` first.`);
-    }
+    if (!options.initialise) throw notInitialised(settings.dataDir, "directory");
     try {
       mkdirSync(settings.dataDir, { recursive: true, mode: 0o700 });
     } catch (error) {
@@ -91,9 +101,7 @@ export function openDataDir(settings: Settings, options: { initialise: boolean; 
 /** The key, database and admin token of a directory that exists. */
 function openContents(settings: Settings, options: { initialise: boolean }, paths: ReturnType<typeof dataPaths>, created: string[]): DataDir {
   const databaseExists = existsSync(paths.database);
-  if (!databaseExists && !options.initialise) {
-    throw configError(`There is no database in ${settings.dataDir}; run \`mintgate init --data ${settings.dataDir}\` first.`);
-  }
+  if (!databaseExists && !options.initialise) throw notInitialised(settings.dataDir, "database");
 
   // Read-only checks first: a wrong key or a newer schema must leave the file untouched.
   const inspection = databaseExists ? inspectStore(paths.database) : undefined;

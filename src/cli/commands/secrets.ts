@@ -2,7 +2,7 @@ import { refuseToDeleteUsedSecret } from "../../admin/index.ts";
 import { rotateMasterKey } from "../../runtime/index.ts";
 import { assertSecretName } from "../../secrets/index.ts";
 import { DATA_OPTION, JSON_OPTION, printJson, type Command, commandGroup } from "../command.ts";
-import { DATA_HELP, withDataDir } from "../data-dir.ts";
+import { DATA_HELP, requireDataDir, withDataDir } from "../data-dir.ts";
 import { readSecretValue } from "../prompt.ts";
 
 const setCommand: Command = {
@@ -16,6 +16,7 @@ const setCommand: Command = {
   async run(parsed) {
     const [name] = parsed.positionals;
     assertSecretName(name!);
+    requireDataDir(parsed);
     const value = await readSecretValue(`Value for ${name} (input hidden): `);
     const info = await withDataDir(parsed, (dir) => dir.secrets.set(name!, value));
     if (parsed.values.json) printJson(info);

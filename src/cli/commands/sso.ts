@@ -5,7 +5,7 @@ import { loadSettings } from "../../config/index.ts";
 import { invalid } from "../../errors/index.ts";
 import type { DataDir } from "../../runtime/index.ts";
 import { DATA_OPTION, JSON_OPTION, printJson, stringValue, type Command, type ParsedArgs, commandGroup } from "../command.ts";
-import { DATA_HELP, withDataDir } from "../data-dir.ts";
+import { DATA_HELP, requireDataDir, withDataDir } from "../data-dir.ts";
 import { readSecretValue } from "../prompt.ts";
 
 const PUBLIC_URL_OPTION = { "public-url": { type: "string" as const } };
@@ -75,6 +75,7 @@ const addCommand: Command = {
     if (!kind || !PROVIDER_KINDS.includes(kind as ProviderKind)) throw invalid(`\`mintgate sso add\` needs --kind: one of ${PROVIDER_KINDS.join(", ")}.`);
     const clientId = stringValue(parsed, "client-id");
     if (!clientId) throw invalid("`mintgate sso add` needs --client-id: the client (application) id the provider gave mintgate.");
+    requireDataDir(parsed);
     const secret = (await readSecretValue(`Client secret for ${name}: `)).split(/\r?\n/)[0] ?? "";
     if (!secret) throw invalid(`No client secret given: pipe it on standard input, for example \`printf '%s\\n' "$SECRET" | mintgate sso add ${name} …\`.`);
     const info = await withDataDir(parsed, (dir) =>
@@ -172,6 +173,7 @@ const updateCommand: Command = {
       label: stringValue(parsed, "label"),
     };
     if (parsed.values["rotate-secret"]) {
+      requireDataDir(parsed);
       patch.clientSecret = (await readSecretValue(`New client secret for ${name}: `)).split(/\r?\n/)[0] ?? "";
       if (!patch.clientSecret) throw invalid(`No client secret given: pipe it on standard input, for example \`printf '%s\\n' "$SECRET" | mintgate sso update ${name} --rotate-secret\`.`);
     }

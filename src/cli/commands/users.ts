@@ -1,7 +1,7 @@
 import { MIN_PASSWORD_LENGTH, UserDirectory, type UserDetails } from "../../auth/accounts/index.ts";
 import { invalid } from "../../errors/index.ts";
 import { DATA_OPTION, JSON_OPTION, printJson, stringValue, type Command, commandGroup, printTable } from "../command.ts";
-import { DATA_HELP, withDataDir } from "../data-dir.ts";
+import { DATA_HELP, requireDataDir, withDataDir } from "../data-dir.ts";
 import { readSecretValue } from "../prompt.ts";
 
 /** The password from stdin: its first line, or typed without echo on a terminal. */
@@ -43,6 +43,7 @@ const addCommand: Command = {
   details: `The password is the first line of standard input (or typed without echo on a terminal), at least ${MIN_PASSWORD_LENGTH} characters; it is stored as an argon2id hash.`,
   async run(parsed) {
     const [email] = parsed.positionals;
+    requireDataDir(parsed);
     const password = await readPassword(email!);
     const user = await withDataDir(parsed, (dir) =>
       new UserDirectory(dir.store).addLocal({ email: email!, password, role: parsed.values.admin ? "admin" : "member", name: stringValue(parsed, "name") }),
@@ -126,6 +127,7 @@ const setPasswordCommand: Command = {
   details: `The password is the first line of standard input (or typed without echo on a terminal), at least ${MIN_PASSWORD_LENGTH} characters. The person's AI client sign-ins (OAuth grants) end, so a client signed in with a stolen password is out; personal access tokens stay.`,
   async run(parsed) {
     const [ref] = parsed.positionals;
+    requireDataDir(parsed);
     const password = await readPassword(ref!);
     const { signInsEnded } = await withDataDir(parsed, (dir) => new UserDirectory(dir.store).setPassword(ref!, password));
     const ended = signInsEnded === 0 ? "" : ` and ended ${signInsEnded} AI client sign-in${signInsEnded === 1 ? "" : "s"}`;
