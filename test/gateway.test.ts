@@ -605,6 +605,45 @@ describe("logging/setLevel", () => {
   });
 });
 
+describe("large replies", () => {
+  test("replies past Bun's 16 KiB write buffer arrive whole, alone and in a batch, with multi-byte text at the boundary", async () => {
+    const s = await setup(DEMO_CONFIG);
+    const { token } = await s.token("ada@example.com");
+    const headers = { authorization: `Bearer ${token}`, "content-type": "application/json", accept: "application/json, text/event-stream" };
+    const init = await fetch(`${s.gateway.url}/mcp/demo`, {
+      method: "POST",
+      headers,
+      body: JSON.stringify({ jsonrpc: "2.0", id: 0, method: "initialize", params: { protocolVersion: "2025-03-26", capabilities: {}, clientInfo: { name: "big", version: "1" } } }),
+    });
+    const session = { ...headers, "mcp-session-id": init.headers.get("mcp-session-id")! };
+    await init.text();
+    const call = (id: number, text: string) => ({ jsonrpc: "2.0", id, method: "tools/call", params: { name: "echo", arguments: { text } } });
+    await waitFor("demo tools", async () => {
+      const list = await fetch(`${s.gateway.url}/mcp/demo`, { method: "POST", headers: session, body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list" }) });
+      return ((await list.json()) as { result: { tools: unknown[] } }).result.tools.length === 4;
+    });
+    // Under the buffer a reply has a length; past it (counted in UTF-8 bytes: 5,100 euro signs are 15,300) it is chunked.
+    const texts = ["a".repeat(14_000), "€".repeat(5_100), "x".repeat(300_000)];
+    const framing: string[] = [];
+    for (const [i, text] of texts.entries()) {
+      const reply = await fetch(`${s.gateway.url}/mcp/demo`, { method: "POST", headers: session, body: JSON.stringify(call(10 + i, text)) });
+      expect(reply.headers.get("content-type")).toBe("application/json");
+      framing.push(reply.headers.get("content-length") === null ? "chunked" : "length");
+      const body = (await reply.json()) as { id: number; result: { content: { text: string }[] } };
+      expect(body.id).toBe(10 + i);
+      expect(body.result.content[0]!.text).toBe(text);
+    }
+    expect(framing).toEqual(["length", "chunked", "chunked"]);
+    const batch = await fetch(`${s.gateway.url}/mcp/demo`, { method: "POST", headers: session, body: JSON.stringify([call(20, texts[1]!), call(21, texts[2]!)]) });
+    const replies = (await batch.json()) as { id: number; result: { content: { text: string }[] } }[];
+    expect(replies.map((r) => [r.id, r.result.content[0]!.text.length])).toEqual([[20, 5_100], [21, 300_000]]);
+    // An SDK client gets the same.
+    const client = await s.client("demo", token);
+    expect(textOf(await client.callTool({ name: "echo", arguments: { text: texts[2]! } }))).toBe(texts[2]!);
+    await s.gateway.stop();
+  });
+});
+
 describe("JSON-RPC batches (2025-03-26 clients)", () => {
   test("a batch gets the replies of its requests together, in one JSON array", async () => {
     const s = await setup(`connectors:

@@ -59,6 +59,15 @@ describe("protocol revision 2026-07-28 (sessionless)", () => {
     expect(calls.filter((c) => c.method === "resources/read" || c.method === "prompts/get").map((c) => c.outcome)).toEqual(["ok", "ok"]);
   });
 
+  test("a reply past Bun's 16 KiB write buffer arrives whole", async () => {
+    const client = await modernClient();
+    await waitFor("demo tools", async () => (await client.listTools()).tools.length === 4);
+    const text = "ü".repeat(100_000);
+    const echoed = await client.callTool({ name: "d__echo", arguments: { text } });
+    expect((echoed.content as { text: string }[])[0]!.text).toBe(text);
+    await client.close();
+  });
+
   test("server/discover answers with the supported version, capabilities and server info", async () => {
     const response = await post({ jsonrpc: "2.0", id: 1, method: "server/discover", params: { _meta: envelope } }, { "mcp-protocol-version": "2026-07-28", "mcp-method": "server/discover" });
     expect(response.status).toBe(200);

@@ -8,6 +8,7 @@ import { log } from "../log/index.ts";
 import type { Gateway } from "./index.ts";
 import { GatewaySession } from "./session.ts";
 import type { VirtualMcpRuntime } from "./virtual-mcp.ts";
+import { jsonReply } from "./json-reply.ts";
 import { loadServerProtocol, type SdkServerProtocol } from "./protocol.ts";
 import { claimsModernRevision, handleModernRequest, type ListenStreams } from "./modern.ts";
 
@@ -179,7 +180,7 @@ export class McpEndpoint {
       const reply = await session.request(id, m.method, params, () => {});
       // A cancelled request gets no JSON-RPC reply; the HTTP exchange just ends.
       if (reply === undefined) return new Response(null, { status: 202, headers });
-      return new Response(serializeReply(reply), { headers: { ...headers, "content-type": "application/json" } });
+      return jsonReply(serializeReply(reply), headers);
     }
     return sseReply(session, id, m.method, params, headers);
   }
@@ -199,7 +200,7 @@ export class McpEndpoint {
     const answered = replies.filter((reply): reply is JSONRPCMessage => reply != null);
     const headers = { "mcp-session-id": session.id };
     if (answered.length === 0) return new Response(null, { status: 202, headers });
-    return new Response(`[${answered.map(serializeReply).join(",")}]`, { headers: { ...headers, "content-type": "application/json" } });
+    return jsonReply(`[${answered.map(serializeReply).join(",")}]`, headers);
   }
 
   /** GET /sse/<slug>: opens a legacy HTTP+SSE session. */

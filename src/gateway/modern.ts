@@ -5,6 +5,7 @@ import type { CallRecorder } from "../audit/index.ts";
 import type { Principal } from "../auth/index.ts";
 import { JSON_RPC } from "../errors/index.ts";
 import { VERSION } from "../version.ts";
+import { jsonReply } from "./json-reply.ts";
 import { GatewaySession, requestWithoutCall } from "./session.ts";
 import type { VirtualMcpRuntime } from "./virtual-mcp.ts";
 
@@ -142,7 +143,7 @@ export async function handleModernRequest(
   if (progressToken === undefined) {
     const reply = await session.request(id, method, message.params, () => {});
     if (reply === undefined) return new Response(null, { status: 202 });
-    return new Response(encode(reply), { headers: { "content-type": "application/json" } });
+    return jsonReply(encode(reply));
   }
   const encoder = new TextEncoder();
   const stream = new ReadableStream<Uint8Array>({
