@@ -68,7 +68,7 @@ export interface Store {
 }
 
 const CHECKPOINT_INTERVAL_MS = 1000;
-/** The WAL's size past which the checkpoint thread empties it even while writes go on. */
+/** The WAL's size past which the checkpoint thread starts it over even while writes go on. */
 const WAL_LIMIT_BYTES = 64 * 1024 * 1024;
 
 /** Opens (creating if asked) the database and applies pending migrations. */
