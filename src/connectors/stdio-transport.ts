@@ -16,7 +16,7 @@ import { existsSync } from "node:fs";
 import { noteFrameText } from "./upstream-session.ts";
 import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
 import { MintgateError } from "../errors/index.ts";
-import { log } from "../log/index.ts";
+import { LineBudget, log } from "../log/index.ts";
 
 export interface StdioUpstreamOptions {
   /** Connector name, used in log fields and error messages. */
@@ -85,9 +85,17 @@ export class StdioUpstreamTransport implements Transport {
   private readonly stderrRing: string[] = [];
   private stderrNext = 0;
   private stderrPartial = "";
+  /** A child that floods its stderr must not flood the gateway's log (and disk): past the window's budget, lines are counted. */
+  private readonly stderrLog: LineBudget;
 
   constructor(options: StdioUpstreamOptions) {
     this.options = options;
+    this.stderrLog = new LineBudget({
+      lines: STDERR_LOGGED_PER_WINDOW,
+      windowMs: STDERR_LOG_WINDOW_MS,
+      fields: { connector: options.name },
+      notLoggedMessage: "upstream stderr: lines not logged, too many",
+    });
     this.exited = new Promise((resolve) => (this.resolveExited = resolve));
     this.finished = new Promise((resolve) => (this.resolveFinished = resolve));
   }
@@ -253,35 +261,13 @@ export class StdioUpstreamTransport implements Transport {
     if (trimmed.trim() === "") return;
     const line = this.options.redact ? this.options.redact(trimmed) : trimmed;
     this.options.onStderrLine?.(line);
-    this.logStderrLine(line);
+    this.stderrLog.write("info", "upstream stderr", { line });
     if (this.stderrRing.length < STDERR_KEPT_LINES) {
       this.stderrRing.push(line);
     } else {
       this.stderrRing[this.stderrNext] = line;
       this.stderrNext = (this.stderrNext + 1) % STDERR_KEPT_LINES;
     }
-  }
-
-  private stderrWindowStart = 0;
-  private stderrLoggedInWindow = 0;
-  private stderrNotLogged = 0;
-
-  /** A child that floods its stderr must not flood the gateway's log (and disk): past the window's budget, lines are counted. */
-  private logStderrLine(line: string): void {
-    const now = Date.now();
-    if (now - this.stderrWindowStart >= STDERR_LOG_WINDOW_MS) {
-      this.reportStderrNotLogged();
-      this.stderrWindowStart = now;
-      this.stderrLoggedInWindow = 0;
-    }
-    if (this.stderrLoggedInWindow++ < STDERR_LOGGED_PER_WINDOW) log.info("upstream stderr", { connector: this.options.name, line });
-    else this.stderrNotLogged++;
-  }
-
-  private reportStderrNotLogged(): void {
-    if (this.stderrNotLogged === 0) return;
-    log.warn("upstream stderr: lines not logged, too many", { connector: this.options.name, lines: this.stderrNotLogged, perSeconds: `${STDERR_LOGGED_PER_WINDOW}/${STDERR_LOG_WINDOW_MS / 1000}` });
-    this.stderrNotLogged = 0;
   }
 
   private handleExit(code: number | null, signal: NodeJS.Signals | null): void {
@@ -311,7 +297,7 @@ export class StdioUpstreamTransport implements Transport {
     this.oncloseCalled = true;
     this.closed = true;
     this.flushStderr();
-    this.reportStderrNotLogged();
+    this.stderrLog.reportNotLogged();
     this.lines.clear();
     this.resolveFinished();
     this.onclose?.();

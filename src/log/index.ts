@@ -2,15 +2,15 @@
  * One-line structured logs on stderr: `time level message key=value…`.
  * Callers pass values they know are safe; secrets are never given to the logger.
  */
-type Level = "debug" | "info" | "warn" | "error";
-type Fields = Record<string, string | number | boolean | undefined>;
+export type LogLevel = "debug" | "info" | "warn" | "error";
+export type LogFields = Record<string, string | number | boolean | undefined>;
 
-const ORDER: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 
 /** The level MINTGATE_LOG_LEVEL names (any case), or undefined when it names none (the CLI refuses that). */
-export function logLevelOf(text: string): Level | undefined {
+export function logLevelOf(text: string): LogLevel | undefined {
   const level = text.toLowerCase();
-  return Object.hasOwn(ORDER, level) ? (level as Level) : undefined;
+  return Object.hasOwn(ORDER, level) ? (level as LogLevel) : undefined;
 }
 
 let threshold: number = ORDER[logLevelOf(process.env.MINTGATE_LOG_LEVEL ?? "info") ?? "info"];
@@ -20,7 +20,7 @@ function format(value: string | number | boolean): string {
   return /^[^\s"=]+$/.test(text) ? text : JSON.stringify(text);
 }
 
-function write(level: Level, message: string, fields?: Fields): void {
+function write(level: LogLevel, message: string, fields?: LogFields): void {
   if (ORDER[level] < threshold) return;
   let line = `${new Date().toISOString()} ${level.padEnd(5)} ${message}`;
   if (fields) {
@@ -32,11 +32,60 @@ function write(level: Level, message: string, fields?: Fields): void {
 }
 
 export const log = {
-  debug: (message: string, fields?: Fields) => write("debug", message, fields),
-  info: (message: string, fields?: Fields) => write("info", message, fields),
-  warn: (message: string, fields?: Fields) => write("warn", message, fields),
-  error: (message: string, fields?: Fields) => write("error", message, fields),
-  setLevel(level: Level) {
+  debug: (message: string, fields?: LogFields) => write("debug", message, fields),
+  info: (message: string, fields?: LogFields) => write("info", message, fields),
+  warn: (message: string, fields?: LogFields) => write("warn", message, fields),
+  error: (message: string, fields?: LogFields) => write("error", message, fields),
+  setLevel(level: LogLevel) {
     threshold = ORDER[level];
   },
 };
+
+/**
+ * What one noisy source (a stdio child's stderr, an upstream's log messages)
+ * may put in the log: at most `lines` per window of `windowMs`. Past that,
+ * lines are counted instead of written, and the count is logged once, as a
+ * warning, when a line arrives in a later window or when the source ends
+ * (`reportNotLogged()`), so a flood cannot fill the log (and the disk).
+ */
+export class LineBudget {
+  private windowStart = 0;
+  private writtenInWindow = 0;
+  private notLogged = 0;
+
+  constructor(
+    private readonly source: {
+      lines: number;
+      windowMs: number;
+      /** LogFields every line of this source carries first, e.g. `{ connector }`. */
+      fields: LogFields;
+      /** The warning that counts the lines not logged, e.g. "upstream stderr: lines not logged, too many". */
+      notLoggedMessage: string;
+    },
+  ) {}
+
+  /** Writes the line if this window has room for it, else counts it. A line below the log level is neither written nor counted. */
+  write(level: LogLevel, message: string, fields: LogFields): void {
+    if (ORDER[level] < threshold) return;
+    const now = Date.now();
+    if (now - this.windowStart >= this.source.windowMs) {
+      this.reportNotLogged();
+      this.windowStart = now;
+      this.writtenInWindow = 0;
+    }
+    if (this.writtenInWindow < this.source.lines) {
+      this.writtenInWindow++;
+      write(level, message, { ...this.source.fields, ...fields });
+    } else {
+      this.notLogged++;
+    }
+  }
+
+  /** Logs how many lines were counted instead of written since the last report, if any; call it when the source ends. */
+  reportNotLogged(): void {
+    if (this.notLogged === 0) return;
+    const { lines, windowMs, fields, notLoggedMessage } = this.source;
+    write("warn", notLoggedMessage, { ...fields, lines: this.notLogged, perSeconds: `${lines}/${windowMs / 1000}` });
+    this.notLogged = 0;
+  }
+}
