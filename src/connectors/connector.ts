@@ -26,6 +26,15 @@ const BACKOFF_MAX_MS = 30_000;
 const STABLE_AFTER_MS = 30_000;
 /** A list with more pages than this is cut off, so a looping cursor cannot hang us. */
 const MAX_LIST_PAGES = 100;
+/** The list_changed notifications an upstream may send, and the lists each one makes us read again. */
+const LIST_REFRESHES: Readonly<Record<string, readonly (readonly [method: string, key: keyof Catalogue])[]>> = {
+  "notifications/tools/list_changed": [["tools/list", "tools"]],
+  "notifications/prompts/list_changed": [["prompts/list", "prompts"]],
+  "notifications/resources/list_changed": [
+    ["resources/list", "resources"],
+    ["resources/templates/list", "resourceTemplates"],
+  ],
+};
 /** Stderr lines of a stdio upstream kept for the admin views, across its restarts. */
 export const STDERR_KEPT_LINES = 200;
 
@@ -259,6 +268,10 @@ export class Connector {
           for (const listener of this.resourceListeners.get(uri) ?? []) listener(uri);
           return;
         }
+        if (!Object.hasOwn(LIST_REFRESHES, method)) {
+          log.debug("upstream notification ignored", { connector: this.name, method: method.slice(0, 100) });
+          return;
+        }
         // Until the first full catalogue is in, a refresh would race it: do it afterwards.
         if (this.state.status !== "ready") this.deferredRefreshes.add(method);
         else this.queueRefresh(method);
@@ -433,15 +446,7 @@ export class Connector {
   private async refreshOnNotification(method: string): Promise<void> {
     const session = this.session;
     if (!session) return;
-    const lists: Record<string, [string, keyof Catalogue][]> = {
-      "notifications/tools/list_changed": [["tools/list", "tools"]],
-      "notifications/prompts/list_changed": [["prompts/list", "prompts"]],
-      "notifications/resources/list_changed": [
-        ["resources/list", "resources"],
-        ["resources/templates/list", "resourceTemplates"],
-      ],
-    };
-    const toRefresh = lists[method];
+    const toRefresh = LIST_REFRESHES[method];
     if (!toRefresh) return;
     try {
       const fresh: Partial<Catalogue> = {};
