@@ -6,6 +6,7 @@ import { log } from "../log/index.ts";
 import { expandSecretReferences } from "../secrets/index.ts";
 import { StreamableHttpUpstreamTransport } from "./http-transport.ts";
 import { StdioUpstreamTransport } from "./stdio-transport.ts";
+import { UpstreamLog } from "./upstream-log.ts";
 import type { ConnectorDefinition, ConnectorState } from "./types.ts";
 import { UpstreamRpcError, UpstreamSession, type RequestOptions } from "./upstream-session.ts";
 
@@ -81,6 +82,8 @@ export class Connector {
   private stderrNext = 0;
   /** The secret values this connector resolved: replaced by [secret:NAME] in its stderr lines and errors. */
   private readonly redactor = new Redactor([]);
+  /** The upstream's log messages, in the gateway's log. */
+  private readonly upstreamLog: UpstreamLog;
 
   constructor(
     readonly definition: ConnectorDefinition,
@@ -89,6 +92,7 @@ export class Connector {
     initialCatalogue?: Catalogue,
   ) {
     if (initialCatalogue) this.catalogue = initialCatalogue;
+    this.upstreamLog = new UpstreamLog(definition.name, (text) => this.redact(text));
   }
 
   get name(): string {
@@ -263,6 +267,11 @@ export class Connector {
       };
       session.onNotification = (method, params) => {
         if (generation !== this.generation) return;
+        if (method === "notifications/message") {
+          // Not forwarded to AI clients: this upstream session serves everyone, so a message one person's call caused could reach another.
+          this.upstreamLog.write(params);
+          return;
+        }
         if (method === "notifications/resources/updated") {
           const uri = String(params?.uri);
           for (const listener of this.resourceListeners.get(uri) ?? []) listener(uri);
@@ -342,6 +351,7 @@ export class Connector {
     this.session = undefined;
     this.closeBuiltin = undefined;
     this.stdio = undefined;
+    this.upstreamLog.end();
     await session?.close();
     await closeBuiltin?.();
     // The stdio transport's close ends the whole process group.
