@@ -8,6 +8,7 @@ import { startHttpUpstream } from "./fixtures/http-upstream.ts";
 import { connectMcpClient, DEMO_CONFIG, REPO_ROOT, runMintgate, startConfiguredGateway, startGateway, tempDir, waitFor, type RunningGateway } from "./harness.ts";
 
 const DYNAMIC_SERVER = join(REPO_ROOT, "test", "fixtures", "dynamic-server.ts");
+const LOGGING_SERVER = join(REPO_ROOT, "test", "fixtures", "logging-server.ts");
 const clients: Client[] = [];
 afterAll(async () => {
   await Promise.all(clients.splice(0).map((c) => c.close().catch(() => {})));
@@ -602,6 +603,78 @@ describe("logging/setLevel", () => {
     expect(refused?.code).toBe(-32602);
     expect(refused?.message).toContain("logging/setLevel needs params.level, one of debug, info, notice, warning, error, critical, alert, emergency");
     await s.gateway.stop();
+  });
+});
+
+describe("upstream log messages", () => {
+  test("reach the gateway's log with the connector's name and our level, its secret redacted, long data cut, a flood held to 200 lines and a count", async () => {
+    const key = `log-key-${crypto.randomUUID()}`;
+    const dir = join(tempDir(), "d");
+    expect((await runMintgate(["init", "--data", dir])).code).toBe(0);
+    expect((await runMintgate(["secrets", "set", "log-key", "--data", dir], { stdin: key })).code).toBe(0);
+    const file = join(dir, "..", "cfg.yaml");
+    const fixture = { kind: "stdio", command: process.execPath, args: [LOGGING_SERVER] };
+    writeFileSync(
+      file,
+      JSON.stringify({
+        connectors: [
+          { name: "chatty", ...fixture, env: { KEY: "${secret:log-key}" } },
+          { name: "flood", ...fixture },
+        ],
+        virtualMcps: [{ slug: "logs", name: "Logs", access: { everyone: true }, connectors: [{ connector: "chatty" }, { connector: "flood" }] }],
+      }),
+    );
+    expect((await runMintgate(["apply", "-f", file, "--data", dir])).code).toBe(0);
+    const gateway = await startGateway({ dataDir: dir, env: { MINTGATE_LOG_LEVEL: "debug" } });
+    const { token } = JSON.parse((await runMintgate(["tokens", "create", "--user", "ada@example.com", "--data", dir, "--json"])).stdout) as { token: string };
+    const client = await connectMcpClient(`${gateway.url}/mcp/logs`, token);
+    clients.push(client);
+    await waitFor("both connectors' tools", async () => {
+      const names = await toolNames(client);
+      return names.includes("chatty__log") && names.includes("flood__flood");
+    });
+
+    const levels = ["debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"] as const;
+    const messages = [
+      ...levels.map((level) => ({ level, data: `m-${level}` })),
+      { level: "info", logger: "db", data: { table: "users", rows: 3 } },
+      { level: "info", data: "x".repeat(5_000) },
+    ];
+    expect(textOf(await client.callTool({ name: "chatty__log", arguments: { messages } }))).toBe(`sent ${messages.length}`);
+    expect(textOf(await client.callTool({ name: "chatty__leak", arguments: {} }))).toBe("sent 2");
+    expect(textOf(await client.callTool({ name: "chatty__other", arguments: {} }))).toBe("sent 1");
+    expect(textOf(await client.callTool({ name: "flood__flood", arguments: { count: 500 } }))).toBe("sent 500");
+    await waitFor("the unknown notification's debug line", () => gateway.output().includes("upstream notification ignored"));
+    // The count of the lines held back is reported when the upstream session ends.
+    expect(await gateway.stop()).toBe(0);
+
+    // Each line without its timestamp.
+    const lines = gateway
+      .output()
+      .split("\n")
+      .map((line) => line.replace(/^\S+ /, ""));
+    const fromChatty = lines.filter((line) => line.includes("connector=chatty"));
+    const mapped = { debug: "debug", info: "info", notice: "info", warning: "warn", error: "error", critical: "error", alert: "error", emergency: "error" };
+    for (const level of levels) {
+      const upstreamLevel = ["debug", "info", "error"].includes(level) ? "" : ` upstreamLevel=${level}`;
+      expect(fromChatty).toContain(`${mapped[level].padEnd(5)} upstream log connector=chatty${upstreamLevel} data=m-${level}`);
+    }
+    expect(fromChatty).toContain(`info  upstream log connector=chatty logger=db data=${JSON.stringify(JSON.stringify({ table: "users", rows: 3 }))}`);
+    expect(fromChatty).toContain(`info  upstream log connector=chatty data="${"x".repeat(2_000)}… [cut, 5000 characters in all]"`);
+    // The secret value the connector was given is replaced, in string data and inside JSON data alike.
+    expect(gateway.output()).not.toContain(key);
+    expect(fromChatty).toContain('error upstream log connector=chatty logger=auth data="login failed with key [secret:log-key]"');
+    expect(fromChatty).toContain(`warn  upstream log connector=chatty upstreamLevel=warning logger=auth data=${JSON.stringify(JSON.stringify({ request: { headers: { authorization: "Bearer [secret:log-key]" } } }))}`);
+    // A notification mintgate does not know is ignored, with a debug line (and no catalogue refresh).
+    expect(fromChatty).toContain("debug upstream notification ignored connector=chatty method=notifications/mintgate-test/unknown");
+    expect(fromChatty.filter((line) => line.includes("catalogue changed"))).toEqual([]);
+    expect(fromChatty.filter((line) => line.includes("not logged"))).toEqual([]);
+
+    // 500 at once: the budget's 200 lines, then one line that counts the rest.
+    const fromFlood = lines.filter((line) => line.includes("upstream log") && line.includes("connector=flood"));
+    expect(fromFlood.filter((line) => line.includes('data="flood ')).length).toBe(200);
+    expect(fromFlood.filter((line) => line.includes("not logged"))).toEqual(["warn  upstream log: lines not logged, too many connector=flood lines=300 perSeconds=200/10"]);
+    expect(fromFlood.length).toBe(201);
   });
 });
 
