@@ -45,8 +45,8 @@ export const log = {
  * What one noisy source (a stdio child's stderr, an upstream's log messages)
  * may put in the log: at most `lines` per window of `windowMs`. Past that,
  * lines are counted instead of written, and the count is logged once, as a
- * warning, when a line arrives in a later window or when the source ends
- * (`reportNotLogged()`), so a flood cannot fill the log (and the disk).
+ * warning, when the window ends or the source does (`reportNotLogged()`),
+ * so a flood cannot fill the log (and the disk).
  */
 export class LineBudget {
   private windowStart = 0;
@@ -77,7 +77,8 @@ export class LineBudget {
       this.writtenInWindow++;
       write(level, message, { ...this.source.fields, ...fields });
     } else {
-      this.notLogged++;
+      // The count is written when the window ends even if the source then goes quiet.
+      if (this.notLogged++ === 0) setTimeout(() => this.reportNotLogged(), this.windowStart + this.source.windowMs - now + 1).unref();
     }
   }
 
