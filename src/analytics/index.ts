@@ -41,6 +41,14 @@ function durationMs(text: string): number | undefined {
   return span !== undefined && span <= LONGEST_SPAN_MS ? span : undefined;
 }
 
+/**
+ * What errors call each field: the admin API's query parameters (`by`), or
+ * the CLI's flags (`--by`), so a message names what the caller typed.
+ */
+export type UsageQueryNames = Record<keyof UsageQuery, string>;
+
+const QUERY_PARAMETERS: UsageQueryNames = { by: "by", last: "last", since: "since", until: "until" };
+
 /** A point in time: ISO 8601, Unix ms, or a duration back from `now`, read as the audit commands read it. */
 function instant(text: string, name: string, now: number): number {
   const parsed = parseTime(text, now) ?? Number.NaN;
@@ -49,24 +57,24 @@ function instant(text: string, name: string, now: number): number {
   return parsed;
 }
 
-/** The grouping and the window [since, until) a query names, checked. */
-export function resolveUsageQuery(query: UsageQuery, now: number): { by: UsageGrouping; since: number; until: number } {
+/** The grouping and the window [since, until) a query names, checked; errors call the fields `names`. */
+export function resolveUsageQuery(query: UsageQuery, now: number, names: UsageQueryNames = QUERY_PARAMETERS): { by: UsageGrouping; since: number; until: number } {
   const by = (query.by ?? "tool") as UsageGrouping;
-  if (!USAGE_GROUPINGS.includes(by)) throw invalid(`by must be one of ${USAGE_GROUPINGS.join(", ")}, not "${query.by}".`);
+  if (!USAGE_GROUPINGS.includes(by)) throw invalid(`${names.by} must be one of ${USAGE_GROUPINGS.join(", ")}, not "${query.by}".`);
   if (query.last !== undefined && (query.since !== undefined || query.until !== undefined)) {
-    throw invalid("Give either last or since/until, not both.");
+    throw invalid(`Give either ${names.last} or ${names.since}/${names.until}, not both.`);
   }
   let since: number;
   let until = now;
   if (query.last !== undefined) {
     const span = durationMs(query.last);
-    if (span === undefined || span <= 0) throw invalid(`last must be a duration such as 1h, 24h or 7d, not "${query.last}".`);
+    if (span === undefined || span <= 0) throw invalid(`${names.last} must be a duration such as 1h, 24h or 7d, not "${query.last}".`);
     since = now - span;
   } else {
-    until = query.until === undefined ? now : instant(query.until, "until", now);
-    since = query.since === undefined ? until - DEFAULT_WINDOW_MS : instant(query.since, "since", now);
+    until = query.until === undefined ? now : instant(query.until, names.until, now);
+    since = query.since === undefined ? until - DEFAULT_WINDOW_MS : instant(query.since, names.since, now);
   }
-  if (!(since < until)) throw invalid(`The window is empty: since (${new Date(since).toISOString()}) must be before until (${new Date(until).toISOString()}).`);
+  if (!(since < until)) throw invalid(`The window is empty: ${names.since} (${new Date(since).toISOString()}) must be before ${names.until} (${new Date(until).toISOString()}).`);
   return { by, since, until };
 }
 
@@ -81,8 +89,9 @@ export class UsageAnalytics {
     private readonly now: () => number = Date.now,
   ) {}
 
-  report(query: UsageQuery): UsageReport {
-    const { by, since, until } = resolveUsageQuery(query, this.now());
+  /** `names`: what errors call the fields (default the admin API's query parameters). */
+  report(query: UsageQuery, names?: UsageQueryNames): UsageReport {
+    const { by, since, until } = resolveUsageQuery(query, this.now(), names);
     const rows = this.store.usage.toolCalls(by, since, until);
     return { by, since: new Date(since).toISOString(), until: new Date(until).toISOString(), rows };
   }

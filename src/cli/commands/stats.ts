@@ -1,4 +1,4 @@
-import { UsageAnalytics, type UsageGrouping, type UsageRow } from "../../analytics/index.ts";
+import { UsageAnalytics, type UsageGrouping, type UsageQueryNames, type UsageRow } from "../../analytics/index.ts";
 import { DATA_OPTION, JSON_OPTION, printJson, printTable, stringValue, type Command } from "../command.ts";
 import { DATA_HELP, withDataDir } from "../data-dir.ts";
 
@@ -13,6 +13,9 @@ const GROUP_COLUMNS: Record<UsageGrouping, [header: string, cell: (row: UsageRow
   connector: [["CONNECTOR", (r) => r.connector || "(no such tool)"]],
   person: [["PERSON", (r) => r.person ?? ""]],
 };
+
+/** Errors name the flags typed here, not the admin API's query parameters. */
+const FLAGS: UsageQueryNames = { by: "--by", last: "--last", since: "--since", until: "--until" };
 
 /** A latency for people: `0.8ms`, `12ms`, `3.4s`; "-" when there was no call to time. */
 function formatMs(ms: number | null): string {
@@ -45,7 +48,7 @@ export const statsCommand: Command = {
         last: stringValue(parsed, "last"),
         since: stringValue(parsed, "since"),
         until: stringValue(parsed, "until"),
-      }),
+      }, FLAGS),
     );
     if (parsed.values.json) {
       printJson(report);
