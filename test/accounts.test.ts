@@ -172,6 +172,38 @@ describe("CLI", () => {
     }
   });
 
+  test("groups add/remove are idempotent for scripts: repeating one exits 0 and says nothing changed; an unknown person is an error", async () => {
+    const data = join(tempDir("mintgate-groups-cli"), "data");
+    expect((await runMintgate(["init", "--data", data])).code).toBe(0);
+    expect((await runMintgate(["users", "add", "a@example.com", "--data", data], { stdin: `${PASSWORD}\n` })).code).toBe(0);
+    const groups = (...args: string[]) => runMintgate(["groups", ...args, "--data", data]);
+
+    expect(await groups("add", "a@example.com", "eng")).toEqual({ code: 0, stdout: 'a@example.com is now in "eng"; groups: eng.\n', stderr: "" });
+    expect(await groups("add", "a@example.com", "eng")).toEqual({ code: 0, stdout: 'a@example.com was already in "eng"; nothing changed; groups: eng.\n', stderr: "" });
+    expect(await groups("remove", "a@example.com", "eng")).toEqual({ code: 0, stdout: 'a@example.com is no longer in "eng".\n', stderr: "" });
+    // Removing it again, or a group no one is in, changes nothing and is no failure (it used to exit 1).
+    expect(await groups("remove", "a@example.com", "eng")).toEqual({ code: 0, stdout: 'a@example.com was not in "eng"; nothing changed.\n', stderr: "" });
+    expect(await groups("remove", "a@example.com", "no-such-group")).toEqual({ code: 0, stdout: 'a@example.com was not in "no-such-group"; nothing changed.\n', stderr: "" });
+    const json = await groups("remove", "a@example.com", "eng", "--json");
+    expect([json.code, json.stderr]).toEqual([0, ""]);
+    expect(JSON.parse(json.stdout)).toMatchObject({ email: "a@example.com", groups: [] });
+    // What cannot be done still fails: an unknown person (exit 1), a name that is no group name (a usage error).
+    expect(await groups("remove", "nobody@example.com", "eng")).toEqual({ code: 1, stdout: "", stderr: 'mintgate: There is no person "nobody@example.com"; `mintgate users list` shows them.\n' });
+    expect((await groups("remove", "a@example.com", " ")).code).toBe(2);
+
+    // A group an SSO provider gives: removing the hand assignment says the person is still in it; with none, it is
+    // refused (exit 1: the command line was right, the group belongs to the provider), not a usage error (exit 2).
+    const dir = openDataDir(loadSettings({ data }), { initialise: false });
+    try {
+      new UserDirectory(dir.store).upsertFromProvider({ provider: "okta", subject: "00u9", email: "pat@example.com", groups: ["sales"] });
+    } finally {
+      dir.close();
+    }
+    expect(await groups("add", "pat@example.com", "sales")).toEqual({ code: 0, stdout: 'pat@example.com is now in "sales" by hand as well as through okta; groups: sales.\n', stderr: "" });
+    expect(await groups("remove", "pat@example.com", "sales")).toEqual({ code: 0, stdout: 'pat@example.com is no longer in "sales" by hand, but still through okta (change it there); groups: sales.\n', stderr: "" });
+    expect(await groups("remove", "pat@example.com", "sales")).toEqual({ code: 1, stdout: "", stderr: 'mintgate: pat@example.com is in "sales" through the provider okta, not by hand; change it there.\n' });
+  });
+
   test("sso update: client id, domains, label and a rotated secret change in place; bad input is refused and changes nothing", async () => {
     const data = join(tempDir("mintgate-sso-update"), "data");
     expect((await runMintgate(["init", "--data", data])).code).toBe(0);

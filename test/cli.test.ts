@@ -76,7 +76,7 @@ describe("mintgate CLI", () => {
     const added = await runMintgate(["groups", "add", "ada@example.com", "sales", "--data", dir]);
     expect(added.stdout).toBe('ada@example.com is now in "sales"; groups: sales.\n');
     const repeated = await runMintgate(["groups", "add", "ada@example.com", "sales", "--data", dir]);
-    expect(repeated.stdout).toBe('ada@example.com was already in "sales"; groups: sales.\n');
+    expect(repeated.stdout).toBe('ada@example.com was already in "sales"; nothing changed; groups: sales.\n');
     // Registering a client records an auth event; its info line belongs in a gateway's log, not here.
     const client = await runMintgate(["clients", "add", "--name", "Tool", "--redirect-uri", "https://tool.example.com/cb", "--data", dir]);
     expect(client.code).toBe(0);

@@ -256,21 +256,48 @@ export class UserDirectory {
   }
 
   addGroup(ref: string, group: string): UserDetails {
+    return this.assignGroup(ref, group).user;
+  }
+
+  /**
+   * Puts a person in a group by hand. `added`: false when they were in it by
+   * hand already (nothing changed); `fromProviders`: the providers that put
+   * them in it as well.
+   */
+  assignGroup(ref: string, group: string): { user: UserDetails; group: string; added: boolean; fromProviders: string[] } {
     const row = this.resolve(ref);
-    this.store.users.addGroup(row.id, checkGroupName(group), MANUAL);
-    return this.get(row.id);
+    const name = checkGroupName(group);
+    const added = this.store.users.addGroup(row.id, name, MANUAL);
+    return { user: this.get(row.id), group: name, added, fromProviders: this.providersOfGroup(row.id, name) };
   }
 
   /** Removes a group assigned by hand; groups from a provider come back at the next sign-in, so they cannot be removed here. */
   removeGroup(ref: string, group: string): UserDetails {
+    const { user, group: name, removed } = this.unassignGroup(ref, group);
+    if (!removed) throw notFound(`${user.email} is not in the group "${name}".`);
+    return user;
+  }
+
+  /**
+   * Takes a person out of a group assigned by hand. `removed`: false when
+   * they were not in the group at all (nothing changed); `fromProviders`:
+   * the providers that still put them in it. Refused when only providers
+   * put them in it: the change belongs there.
+   */
+  unassignGroup(ref: string, group: string): { user: UserDetails; group: string; removed: boolean; fromProviders: string[] } {
     const row = this.resolve(ref);
     const name = checkGroupName(group);
-    if (!this.store.users.removeGroup(row.id, name, MANUAL)) {
-      const fromProvider = this.store.users.groupsOf([row.id]).find((g) => g.groupName === name);
-      if (fromProvider) throw invalid(`${row.email} is in "${name}" through the provider ${fromProvider.source}; change it there.`);
-      throw notFound(`${row.email} is not in the group "${name}".`);
+    const removed = this.store.users.removeGroup(row.id, name, MANUAL);
+    const fromProviders = this.providersOfGroup(row.id, name);
+    if (!removed && fromProviders.length) {
+      throw conflict(`${row.email} is in "${name}" through the provider${fromProviders.length > 1 ? "s" : ""} ${fromProviders.join(" and ")}, not by hand; change it there.`);
     }
-    return this.get(row.id);
+    return { user: this.get(row.id), group: name, removed, fromProviders };
+  }
+
+  /** The providers (SSO sources) that put a person in `group`. */
+  private providersOfGroup(userId: string, group: string): string[] {
+    return this.store.users.groupsOf([userId]).filter((g) => g.groupName === group && g.source !== MANUAL).map((g) => g.source);
   }
 
   private hashOfNobody(): Promise<string> {

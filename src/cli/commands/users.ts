@@ -165,16 +165,40 @@ function groupChangeCommand(verb: "add" | "remove"): Command {
     args: ["EMAIL|ID", "GROUP"],
     options: { ...DATA_OPTION, ...JSON_OPTION },
     optionHelp: { ...DATA_HELP, "--json": "print the person as JSON" },
+    details:
+      verb === "add"
+        ? "Adding a person to a group they are in by hand already changes nothing and exits 0."
+        : "Removing a person from a group they are not in (or a group no one is in) changes nothing and exits 0;\n" +
+          "an unknown person is an error (exit 1), and so is a group only their SSO provider gives (change it there).",
     async run(parsed) {
       const [ref, group] = parsed.positionals;
-      const { user, already } = await withDataDir(parsed, (dir) => {
+      const change = await withDataDir(parsed, (dir) => {
         const directory = new UserDirectory(dir.store);
-        if (verb === "remove") return { user: directory.removeGroup(ref!, group!), already: false };
-        const already = dir.store.users.groupsOf([directory.resolve(ref!).id]).some((g) => g.groupName === group);
-        return { user: directory.addGroup(ref!, group!), already };
+        if (verb === "add") {
+          const { user, group: name, added, fromProviders } = directory.assignGroup(ref!, group!);
+          return { user, name, changed: added, fromProviders };
+        }
+        const { user, group: name, removed, fromProviders } = directory.unassignGroup(ref!, group!);
+        return { user, name, changed: removed, fromProviders };
       });
-      if (parsed.values.json) printJson(user);
-      else process.stdout.write(`${user.email} ${already ? "was already" : verb === "add" ? "is now" : "is no longer"} in "${group}"${user.groups.length ? `; groups: ${user.groups.join(", ")}` : ""}.\n`);
+      const { user, name, changed, fromProviders } = change;
+      if (parsed.values.json) {
+        printJson(user);
+        return 0;
+      }
+      const groups = user.groups.length ? `; groups: ${user.groups.join(", ")}` : "";
+      const providers = fromProviders.join(" and ");
+      let message: string;
+      if (verb === "add") {
+        if (!changed) message = `${user.email} was already in "${name}"; nothing changed${groups}`;
+        else if (fromProviders.length) message = `${user.email} is now in "${name}" by hand as well as through ${providers}${groups}`;
+        else message = `${user.email} is now in "${name}"${groups}`;
+      } else {
+        if (!changed) message = `${user.email} was not in "${name}"; nothing changed${groups}`;
+        else if (fromProviders.length) message = `${user.email} is no longer in "${name}" by hand, but still through ${providers} (change it there)${groups}`;
+        else message = `${user.email} is no longer in "${name}"${groups}`;
+      }
+      process.stdout.write(`${message}.\n`);
       return 0;
     },
   };
