@@ -312,6 +312,44 @@ describe("mintgate policy explain", () => {
   });
 });
 
+describe("mintgate tokens create", () => {
+  test("warns on stderr when the person may not use the virtual MCP today, naming the rule; the token is made and stdout stays the token or valid JSON", async () => {
+    const create = (...args: string[]) => runMintgate(["tokens", "create", ...args, "--data", dir]);
+    const warning = (email: string, slug: string, rule: string) =>
+      `mintgate: warning: ${email} may not use virtual MCP "${slug}" today (rule: ${rule}), so the gateway refuses this token until its policy admits them; \`mintgate policy explain --user ${email} --vmcp ${slug}\` says why.\n`;
+
+    // carol is in neither group the access rule names.
+    const carol = await create("--user", "carol@example.com", "--vmcp", "team", "--json");
+    expect(carol.code).toBe(0);
+    expect(JSON.parse(carol.stdout)).toMatchObject({ subject: "carol@example.com", virtualMcp: "team", token: expect.stringMatching(/^mgt_pat_/) });
+    expect(carol.stderr).toBe(warning("carol@example.com", "team", "team: access (carol@example.com is not listed)"));
+    // Without --json the token alone is on stdout; the warning follows the line about the token.
+    const plain = await create("--user", "carol@example.com", "--vmcp", "team");
+    expect(plain.code).toBe(0);
+    expect(plain.stdout).toMatch(/^mgt_pat_\S+\n$/);
+    expect(plain.stderr).toEndWith(`It is shown only now.\n${warning("carol@example.com", "team", "team: access (carol@example.com is not listed)")}`);
+    // No access rule: admins only.
+    const closed = await create("--user", "ada@example.com", "--vmcp", "closed", "--json");
+    expect([closed.code, closed.stderr]).toEqual([0, warning("ada@example.com", "closed", "closed: no access rule, so admins only")]);
+    // A token good on every virtual MCP, for someone no virtual MCP admits.
+    const anywhere = await create("--user", "carol@example.com", "--json");
+    expect(anywhere.code).toBe(0);
+    expect(anywhere.stderr).toBe('mintgate: warning: carol@example.com may not use any virtual MCP today (none of "closed", "team" admits them), so the gateway refuses this token until a policy does; `mintgate policy explain --user carol@example.com --vmcp closed` says why.\n');
+    // A disabled person's token is refused whatever the policy says.
+    expect((await runMintgate(["users", "add", "dora@example.com", "--data", dir], { stdin: "correct horse battery\n" })).code).toBe(0);
+    await mintgate("groups", "add", "dora@example.com", "eng");
+    await mintgate("users", "disable", "dora@example.com");
+    const disabled = await create("--user", "dora@example.com", "--vmcp", "team", "--json");
+    expect([disabled.code, disabled.stderr]).toEqual([0, "mintgate: warning: dora@example.com is disabled, so the gateway refuses this token until `mintgate users enable dora@example.com`.\n"]);
+
+    // Whoever the policy admits gets no warning: a group member, an admin on a virtual MCP without an access rule, a token for every virtual MCP.
+    for (const args of [["--user", "ada@example.com", "--vmcp", "team"], ["--user", "root@example.com", "--vmcp", "closed"], ["--user", "bob@example.com"]]) {
+      const quiet = await create(...args, "--json");
+      expect([quiet.code, quiet.stderr], args.join(" ")).toEqual([0, ""]);
+    }
+  });
+});
+
 describe("the admin API", () => {
   test("GET and PUT a virtual MCP's policy; a bad policy names its line and changes nothing", async () => {
     const admin = (path: string, init: RequestInit = {}) => fetch(`${gateway.url}/admin/api${path}`, { ...init, headers: { authorization: `Bearer ${gateway.adminToken()}` } });

@@ -1,7 +1,36 @@
 import { AccessTokenService, AuthEvents, OAuthGrants, parseLifetime } from "../../auth/index.ts";
 import { invalid } from "../../errors/index.ts";
+import { decide, SubjectResolver } from "../../policy/index.ts";
+import type { Store } from "../../store/index.ts";
 import { DATA_OPTION, JSON_OPTION, printJson, printTable, stringValue, type Command, commandGroup } from "../command.ts";
 import { DATA_HELP, withDataDir } from "../data-dir.ts";
+
+/**
+ * Why the token would be refused if used now, one sentence each: the person
+ * is disabled, or the access policy keeps them out of the Virtual MCP (or, for
+ * a token good on every one, out of all of them). The token is made all the
+ * same: policies and people change, and an admin may set things up in any order.
+ */
+function refusalsToday(store: Store, email: string, slug: string | undefined): string[] {
+  const people = store.users.findByEmail(email.toLowerCase());
+  if (people.length > 0 && people.every((p) => p.disabledAt !== null)) {
+    return [`${email} is disabled, so the gateway refuses this token until \`mintgate users enable ${email}\`.`];
+  }
+  const subject = new SubjectResolver(store).subjectOf({ subject: email });
+  const virtualMcps = store.gatewayConfig.virtualMcps().filter((v) => slug === undefined || v.slug === slug);
+  const denied = virtualMcps.map((v) => ({ slug: v.slug, reach: decide(subject, { kind: "reach", virtualMcp: v.slug, policy: v.policy ?? {} }) })).filter((d) => !d.reach.allow);
+  if (denied.length === 0 || denied.length < virtualMcps.length) return [];
+  if (slug !== undefined) {
+    return [
+      `${email} may not use virtual MCP "${slug}" today (rule: ${denied[0]!.reach.rule}), so the gateway refuses this token until its policy admits them; \`mintgate policy explain --user ${email} --vmcp ${slug}\` says why.`,
+    ];
+  }
+  const slugs = denied.map((d) => `"${d.slug}"`);
+  const which = slugs.length === 1 ? `${slugs[0]} does not admit them` : `none of ${slugs.join(", ")} admits them`;
+  return [
+    `${email} may not use any virtual MCP today (${which}), so the gateway refuses this token until a policy does; \`mintgate policy explain --user ${email} --vmcp ${denied[0]!.slug}\` says why.`,
+  ];
+}
 
 const createCommand: Command = {
   name: "tokens create",
@@ -15,14 +44,19 @@ const createCommand: Command = {
     ...DATA_HELP,
     "--json": 'print {"id":…,"token":…} as JSON',
   },
+  details:
+    "The token is created even when it would be refused today (the person is disabled, or the virtual MCP's\n" +
+    "access policy leaves them out); a warning on stderr says so and which rule decides.",
   async run(parsed) {
     const user = stringValue(parsed, "user");
     if (!user) throw invalid("`mintgate tokens create` needs --user EMAIL: the person the token acts for.");
     const expires = stringValue(parsed, "expires");
     const lifetimeMs = expires === undefined ? undefined : parseLifetime(expires);
-    const created = await withDataDir(parsed, (dir) =>
-      new AccessTokenService(dir.store).create({ subject: user, virtualMcp: stringValue(parsed, "vmcp"), lifetimeMs }),
-    );
+    const vmcp = stringValue(parsed, "vmcp");
+    const { created, warnings } = await withDataDir(parsed, (dir) => {
+      const created = new AccessTokenService(dir.store).create({ subject: user, virtualMcp: vmcp, lifetimeMs });
+      return { created, warnings: refusalsToday(dir.store, created.info.subject, vmcp) };
+    });
     if (parsed.values.json) printJson({ ...created.info, token: created.token });
     else {
       process.stdout.write(`${created.token}\n`);
@@ -30,6 +64,8 @@ const createCommand: Command = {
         `Token ${created.id} for ${created.info.subject}${created.info.virtualMcp ? ` on virtual MCP ${created.info.virtualMcp}` : ""}${created.info.expiresAt ? `, expires ${created.info.expiresAt}` : ""}. It is shown only now.\n`,
       );
     }
+    // On stderr, with --json too: stdout stays the token (or valid JSON) for scripts.
+    for (const warning of warnings) process.stderr.write(`mintgate: warning: ${warning}\n`);
     return 0;
   },
 };
