@@ -1,5 +1,6 @@
 /** Local accounts, groups and sign-in providers: the UserDirectory and the users/groups/sso CLI, on real data dirs. */
 import { afterAll, describe, expect, test } from "bun:test";
+import { Database } from "bun:sqlite";
 import { join } from "node:path";
 import { SignInThrottled, UserDirectory } from "../src/auth/accounts/index.ts";
 import { loadSettings } from "../src/config/index.ts";
@@ -202,6 +203,42 @@ describe("CLI", () => {
     expect(await groups("add", "pat@example.com", "sales")).toEqual({ code: 0, stdout: 'pat@example.com is now in "sales" by hand as well as through okta; groups: sales.\n', stderr: "" });
     expect(await groups("remove", "pat@example.com", "sales")).toEqual({ code: 0, stdout: 'pat@example.com is no longer in "sales" by hand, but still through okta (change it there); groups: sales.\n', stderr: "" });
     expect(await groups("remove", "pat@example.com", "sales")).toEqual({ code: 1, stdout: "", stderr: 'mintgate: pat@example.com is in "sales" through the provider okta, not by hand; change it there.\n' });
+  });
+
+  test("disabling a person stops their personal access tokens whatever the case of the email they were created for", async () => {
+    const data = await configuredDataDir(DEMO_CONFIG, { label: "mintgate-token-case", people: [{ email: "ann@example.com", password: PASSWORD }] });
+    const created = await runMintgate(["tokens", "create", "--user", "Ann@Example.com", "--json", "--data", data]);
+    expect(created.code).toBe(0);
+    const fresh = JSON.parse(created.stdout) as { id: string; subject: string; token: string };
+    // Stored as people's emails are: one person is one subject (audit trail, stats, the disabled check).
+    expect(fresh.subject).toBe("ann@example.com");
+    // A token made before subjects were stored lower-case keeps the case it was typed in.
+    const older = JSON.parse((await runMintgate(["tokens", "create", "--user", "ann@example.com", "--json", "--data", data])).stdout) as { id: string; token: string };
+    const db = new Database(join(data, "mintgate.db"));
+    try {
+      db.run("UPDATE access_tokens SET subject = 'ANN@example.com' WHERE id = ?", [older.id]);
+    } finally {
+      db.close();
+    }
+    const gateway = await startGateway({ dataDir: data });
+    try {
+      const initialize = (token: string) =>
+        fetch(`${gateway.url}/mcp/demo`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${token}`, accept: "application/json, text/event-stream", "content-type": "application/json" },
+          body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "t", version: "1" } } }),
+        });
+      for (const token of [fresh.token, older.token]) expect((await initialize(token)).status).toBe(200);
+      expect((await runMintgate(["users", "disable", "ann@example.com", "--data", data])).code).toBe(0);
+      // The mixed-case token used to go on working for the disabled person.
+      for (const token of [fresh.token, older.token]) {
+        const refused = await initialize(token);
+        expect(refused.status).toBe(401);
+        expect(await refused.text()).toContain("The account is disabled");
+      }
+    } finally {
+      await gateway.stop();
+    }
   });
 
   test("sso update: client id, domains, label and a rotated secret change in place; bad input is refused and changes nothing", async () => {

@@ -120,6 +120,8 @@ export class AccessTokenService {
 
   create(options: { subject: string; virtualMcp?: string | undefined; lifetimeMs?: number | undefined }): { id: string; token: string; info: AccessTokenInfo } {
     if (!EMAIL.test(options.subject)) throw invalid(`"${options.subject}" is not an email address; tokens are issued to a person (--user EMAIL).`);
+    // Stored as people's emails are, lower-case: one person is one subject in the audit trail and in the disabled check.
+    const subject = options.subject.toLowerCase();
     let virtualMcpId: string | null = null;
     if (options.virtualMcp !== undefined) {
       virtualMcpId = this.store.gatewayConfig.virtualMcpId(options.virtualMcp) ?? null;
@@ -130,7 +132,7 @@ export class AccessTokenService {
     const now = this.now();
     this.store.accessTokens.add({
       id,
-      subject: options.subject,
+      subject,
       virtualMcpId,
       tokenHash: hashToken(token),
       createdAt: now,

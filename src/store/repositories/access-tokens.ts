@@ -10,7 +10,7 @@ export interface AccessTokenRow {
   expiresAt: number | null;
   revokedAt: number | null;
   lastUsedAt: number | null;
-  /** 1 when the people with this email are all disabled (a disabled person's tokens stop working). */
+  /** 1 when the people with this email (in any case: people's emails are stored lower-case) are all disabled (a disabled person's tokens stop working). */
   subjectDisabled: number;
 }
 
@@ -22,7 +22,7 @@ const columns = {
   expiresAt: accessTokens.expiresAt,
   revokedAt: accessTokens.revokedAt,
   lastUsedAt: accessTokens.lastUsedAt,
-  subjectDisabled: sql<number>`(exists (select 1 from ${users} where ${users.email} = ${accessTokens.subject} and ${users.disabledAt} is not null) and not exists (select 1 from ${users} where ${users.email} = ${accessTokens.subject} and ${users.disabledAt} is null))`,
+  subjectDisabled: sql<number>`(exists (select 1 from ${users} where ${users.email} = lower(${accessTokens.subject}) and ${users.disabledAt} is not null) and not exists (select 1 from ${users} where ${users.email} = lower(${accessTokens.subject}) and ${users.disabledAt} is null))`,
 };
 
 /** Personal access tokens; only SHA-256 hashes of the tokens are stored. */
