@@ -87,6 +87,37 @@ describe("mintgate CLI", () => {
     expect(prune.stderr).toBe('mintgate: --retention-days must be a whole number of days from 1 to 36500, not "0".\n');
   });
 
+  test("the commands that revoke, remove, delete or set a password take --json like the rest", async () => {
+    const dir = join(tempDir(), "data");
+    expect((await runMintgate(["init", "--data", dir])).code).toBe(0);
+    const run = async (args: string[], stdin?: string) => {
+      const result = await runMintgate([...args, "--data", dir], stdin === undefined ? {} : { stdin });
+      expect(result.code, `${args.join(" ")}: ${result.stderr}`).toBe(0);
+      return result.stdout;
+    };
+    const json = async (args: string[], stdin?: string) => JSON.parse(await run([...args, "--json"], stdin)) as unknown;
+
+    const token = (await json(["tokens", "create", "--user", "ada@example.com"])) as { id: string };
+    expect(await json(["tokens", "revoke", token.id])).toEqual({ revoked: token.id, changed: true });
+    expect(await json(["tokens", "revoke", token.id])).toEqual({ revoked: token.id, changed: false });
+
+    const client = (await json(["clients", "add", "--name", "Tool", "--redirect-uri", "https://tool.example.com/cb"])) as { clientId: string };
+    expect(await json(["clients", "remove", client.clientId])).toEqual({ removed: client.clientId });
+
+    await run(["sso", "add", "corp", "--kind", "oidc", "--issuer", "https://idp.example.com", "--client-id", "c"], "client secret\n");
+    expect(await json(["sso", "remove", "corp"])).toEqual({ removed: "corp" });
+
+    await run(["secrets", "set", "api-key"], "value");
+    expect(await json(["secrets", "delete", "api-key"])).toEqual({ deleted: "api-key" });
+
+    await run(["users", "add", "Ada@Example.com"], "a long enough password\n");
+    expect(await json(["users", "set-password", "ada@example.com"], "another long password\n")).toEqual({ user: "ada@example.com", signInsEnded: 0 });
+
+    // Without --json they still print their sentence.
+    expect(await run(["secrets", "set", "api-key"], "value")).toBe("Stored secret api-key (version 1).\n");
+    expect(await run(["secrets", "delete", "api-key"])).toBe("Deleted secret api-key.\n");
+  });
+
   test("an unknown option names the command's help", async () => {
     const result = await runMintgate(["init", "--bogus"]);
     expect(result.code).toBe(2);

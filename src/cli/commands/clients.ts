@@ -64,16 +64,17 @@ const listCommand: Command = {
 const removeCommand: Command = {
   name: "clients remove",
   summary: "Remove an OAuth client; its next token request is refused with invalid_client.",
-  usage: "mintgate clients remove CLIENT_ID [--data DIR]",
+  usage: "mintgate clients remove CLIENT_ID [--data DIR] [--json]",
   args: ["CLIENT_ID"],
-  options: { ...DATA_OPTION },
-  optionHelp: { ...DATA_HELP },
+  options: { ...DATA_OPTION, ...JSON_OPTION },
+  optionHelp: { ...DATA_HELP, "--json": 'print {"removed": CLIENT_ID} as JSON' },
   async run(parsed) {
     const [clientId] = parsed.positionals;
     await withDataDir(parsed, (dir) => {
       if (!registryOf(dir.store).remove(clientId!)) throw notFound(`There is no client "${clientId}"; \`mintgate clients list\` shows them.`);
     });
-    process.stdout.write(`Removed client ${clientId}.\n`);
+    if (parsed.values.json) printJson({ removed: clientId });
+    else process.stdout.write(`Removed client ${clientId}.\n`);
     return 0;
   },
 };

@@ -52,16 +52,17 @@ const deleteCommand: Command = {
   name: "secrets delete",
   args: ["NAME"],
   summary: "Delete a secret.",
-  usage: "mintgate secrets delete NAME [--data DIR]",
-  options: { ...DATA_OPTION },
-  optionHelp: { ...DATA_HELP },
+  usage: "mintgate secrets delete NAME [--data DIR] [--json]",
+  options: { ...DATA_OPTION, ...JSON_OPTION },
+  optionHelp: { ...DATA_HELP, "--json": 'print {"deleted": NAME} as JSON' },
   async run(parsed) {
     const [name] = parsed.positionals;
     await withDataDir(parsed, (dir) => {
       refuseToDeleteUsedSecret(dir.store, name!);
       dir.secrets.delete(name!);
     });
-    process.stdout.write(`Deleted secret ${name}.\n`);
+    if (parsed.values.json) printJson({ deleted: name });
+    else process.stdout.write(`Deleted secret ${name}.\n`);
     return 0;
   },
 };

@@ -190,14 +190,15 @@ const updateCommand: Command = {
 const removeCommand: Command = {
   name: "sso remove",
   summary: "Remove a sign-in provider and its client secret; its people stay, without the groups it gave them.",
-  usage: "mintgate sso remove NAME [--data DIR]",
+  usage: "mintgate sso remove NAME [--data DIR] [--json]",
   args: ["NAME"],
-  options: { ...DATA_OPTION },
-  optionHelp: { ...DATA_HELP },
+  options: { ...DATA_OPTION, ...JSON_OPTION },
+  optionHelp: { ...DATA_HELP, "--json": 'print {"removed": NAME} as JSON' },
   async run(parsed) {
     const [name] = parsed.positionals;
     await withDataDir(parsed, (dir) => service(dir, parsed).remove(name!));
-    process.stdout.write(`Removed sign-in provider ${name}.\n`);
+    if (parsed.values.json) printJson({ removed: name });
+    else process.stdout.write(`Removed sign-in provider ${name}.\n`);
     return 0;
   },
 };

@@ -101,17 +101,18 @@ const listCommand: Command = {
 const revokeCommand: Command = {
   name: "tokens revoke",
   summary: "Revoke a personal access token or an AI client's sign-in; the next request with it is refused.",
-  usage: "mintgate tokens revoke ID [--data DIR]",
+  usage: "mintgate tokens revoke ID [--data DIR] [--json]",
   args: ["ID"],
-  options: { ...DATA_OPTION },
-  optionHelp: { ...DATA_HELP },
+  options: { ...DATA_OPTION, ...JSON_OPTION },
+  optionHelp: { ...DATA_HELP, "--json": 'print {"revoked": ID, "changed": false when it was revoked already} as JSON' },
   async run(parsed) {
     const [id] = parsed.positionals;
     const outcome = await withDataDir(parsed, (dir) => {
       const grants = new OAuthGrants({ store: dir.store, events: new AuthEvents(dir.store) });
       return grants.isGrant(id!) ? grants.revokeGrant(id!, "the CLI") : new AccessTokenService(dir.store).revoke(id!);
     });
-    process.stdout.write(outcome === "revoked" ? `Revoked token ${id}.\n` : `Token ${id} was revoked already; nothing changed.\n`);
+    if (parsed.values.json) printJson({ revoked: id, changed: outcome === "revoked" });
+    else process.stdout.write(outcome === "revoked" ? `Revoked token ${id}.\n` : `Token ${id} was revoked already; nothing changed.\n`);
     return 0;
   },
 };

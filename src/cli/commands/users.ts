@@ -120,16 +120,23 @@ function stateCommand(verb: "disable" | "enable"): Command {
 const setPasswordCommand: Command = {
   name: "users set-password",
   summary: "Set a local account's password, read from standard input; the person's AI clients must sign in again.",
-  usage: "mintgate users set-password EMAIL|ID [--data DIR]",
+  usage: "mintgate users set-password EMAIL|ID [--data DIR] [--json]",
   args: ["EMAIL|ID"],
-  options: { ...DATA_OPTION },
-  optionHelp: { ...DATA_HELP },
+  options: { ...DATA_OPTION, ...JSON_OPTION },
+  optionHelp: { ...DATA_HELP, "--json": 'print {"user": EMAIL, "signInsEnded": N} as JSON' },
   details: `The password is the first line of standard input (or typed without echo on a terminal), at least ${MIN_PASSWORD_LENGTH} characters. The person's AI client sign-ins (OAuth grants) end, so a client signed in with a stolen password is out; personal access tokens stay.`,
   async run(parsed) {
     const [ref] = parsed.positionals;
     requireDataDir(parsed);
     const password = await readPassword(ref!);
-    const { signInsEnded } = await withDataDir(parsed, (dir) => new UserDirectory(dir.store).setPassword(ref!, password));
+    const { email, signInsEnded } = await withDataDir(parsed, async (dir) => {
+      const users = new UserDirectory(dir.store);
+      return { email: users.resolve(ref!).email, ...(await users.setPassword(ref!, password)) };
+    });
+    if (parsed.values.json) {
+      printJson({ user: email, signInsEnded });
+      return 0;
+    }
     const ended = signInsEnded === 0 ? "" : ` and ended ${signInsEnded} AI client sign-in${signInsEnded === 1 ? "" : "s"}`;
     process.stdout.write(`Set the password of ${ref}${ended}.\n`);
     return 0;
