@@ -222,7 +222,7 @@ describe("cross-client rules (checklist §10)", () => {
       const response = await preflight(path);
       expect(response.status, path).toBe(204);
       expect(response.headers.get("access-control-allow-origin"), path).toBe(path === "/mcp/tools" ? origin : "*");
-      expect(response.headers.get("access-control-allow-headers"), path).toBe("Authorization, Content-Type, MCP-Protocol-Version, Mcp-Session-Id, Last-Event-ID");
+      expect(response.headers.get("access-control-allow-headers"), path).toBe("Authorization, Content-Type, MCP-Protocol-Version, Mcp-Session-Id, Last-Event-ID, Mcp-Method, Mcp-Name");
       expect(response.headers.get("access-control-allow-methods"), path).toBe("GET, POST, DELETE, OPTIONS");
     }
     // Actual responses carry the headers too, so a browser can read them (and WWW-Authenticate).

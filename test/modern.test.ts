@@ -68,6 +68,26 @@ describe("protocol revision 2026-07-28 (sessionless)", () => {
     await client.close();
   });
 
+  test("a browser at an allowed origin may send the revision's headers: the preflight allows Mcp-Method and Mcp-Name", async () => {
+    const origin = "http://localhost:6274";
+    const preflight = await fetch(url, {
+      method: "OPTIONS",
+      headers: { origin, "access-control-request-method": "POST", "access-control-request-headers": "authorization, content-type, mcp-protocol-version, mcp-method, mcp-name" },
+    });
+    expect(preflight.status).toBe(204);
+    expect(preflight.headers.get("access-control-allow-origin")).toBe(origin);
+    const allowed = (preflight.headers.get("access-control-allow-headers") ?? "").toLowerCase().split(/\s*,\s*/);
+    for (const header of ["authorization", "content-type", "mcp-protocol-version", "mcp-method", "mcp-name"]) expect(allowed).toContain(header);
+    // The request the preflight clears is answered, for that origin.
+    const call = await post(
+      { jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "d__echo", arguments: { text: "from a browser" }, _meta: envelope } },
+      { origin, "mcp-protocol-version": "2026-07-28", "mcp-method": "tools/call", "mcp-name": "d__echo" },
+    );
+    expect(call.status).toBe(200);
+    expect(call.headers.get("access-control-allow-origin")).toBe(origin);
+    expect(JSON.stringify(await call.json())).toContain("from a browser");
+  });
+
   test("server/discover answers with the supported version, capabilities and server info", async () => {
     const response = await post({ jsonrpc: "2.0", id: 1, method: "server/discover", params: { _meta: envelope } }, { "mcp-protocol-version": "2026-07-28", "mcp-method": "server/discover" });
     expect(response.status).toBe(200);

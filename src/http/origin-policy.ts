@@ -30,7 +30,7 @@ import { jsonError } from "./json-error.ts";
  */
 export const DEFAULT_ALLOWED_ORIGINS = ["https://claude.ai", "https://chatgpt.com", "http://localhost:6274", "http://127.0.0.1:6274"];
 
-export const CORS_ALLOW_HEADERS = "Authorization, Content-Type, MCP-Protocol-Version, Mcp-Session-Id, Last-Event-ID";
+export const CORS_ALLOW_HEADERS = "Authorization, Content-Type, MCP-Protocol-Version, Mcp-Session-Id, Last-Event-ID, Mcp-Method, Mcp-Name";
 export const CORS_EXPOSE_HEADERS = "WWW-Authenticate, Mcp-Session-Id, MCP-Protocol-Version";
 export const CORS_ALLOW_METHODS = "GET, POST, DELETE, OPTIONS";
 const PREFLIGHT_MAX_AGE = "600";
