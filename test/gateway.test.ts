@@ -20,6 +20,8 @@ interface Setup {
   token(user: string, vmcp?: string): Promise<{ id: string; token: string }>;
   apply(yaml: string, ...flags: string[]): Promise<{ code: number; stdout: string; stderr: string }>;
   client(slug: string, token: string): Promise<Client>;
+  /** Headers of a raw Streamable HTTP session on `slug` (revision 2025-03-26, which allows batches), once its tools are listed. */
+  rawSession(slug: string, token: string): Promise<Record<string, string>>;
   admin<T>(path: string): Promise<T>;
 }
 
@@ -44,6 +46,21 @@ async function setup(yaml: string): Promise<Setup> {
       const client = await connectMcpClient(`${gateway.url}/mcp/${slug}`, token);
       clients.push(client);
       return client;
+    },
+    async rawSession(slug, token) {
+      const headers = { authorization: `Bearer ${token}`, "content-type": "application/json", accept: "application/json, text/event-stream" };
+      const init = await fetch(`${gateway.url}/mcp/${slug}`, {
+        method: "POST",
+        headers,
+        body: JSON.stringify({ jsonrpc: "2.0", id: 0, method: "initialize", params: { protocolVersion: "2025-03-26", capabilities: {}, clientInfo: { name: "raw", version: "1" } } }),
+      });
+      const session = { ...headers, "mcp-session-id": init.headers.get("mcp-session-id")! };
+      await init.text();
+      await waitFor(`the tools of ${slug}`, async () => {
+        const list = await fetch(`${gateway.url}/mcp/${slug}`, { method: "POST", headers: session, body: JSON.stringify({ jsonrpc: "2.0", id: "tools", method: "tools/list" }) });
+        return ((await list.json()) as { result: { tools: unknown[] } }).result.tools.length > 0;
+      });
+      return session;
     },
     async admin<T>(path: string) {
       const response = await fetch(`${gateway.url}/admin/api${path}`, { headers: { authorization: `Bearer ${gateway.adminToken()}` } });
@@ -682,19 +699,8 @@ describe("large replies", () => {
   test("replies past Bun's 16 KiB write buffer arrive whole, alone and in a batch, with multi-byte text at the boundary", async () => {
     const s = await setup(DEMO_CONFIG);
     const { token } = await s.token("ada@example.com");
-    const headers = { authorization: `Bearer ${token}`, "content-type": "application/json", accept: "application/json, text/event-stream" };
-    const init = await fetch(`${s.gateway.url}/mcp/demo`, {
-      method: "POST",
-      headers,
-      body: JSON.stringify({ jsonrpc: "2.0", id: 0, method: "initialize", params: { protocolVersion: "2025-03-26", capabilities: {}, clientInfo: { name: "big", version: "1" } } }),
-    });
-    const session = { ...headers, "mcp-session-id": init.headers.get("mcp-session-id")! };
-    await init.text();
+    const session = await s.rawSession("demo", token);
     const call = (id: number, text: string) => ({ jsonrpc: "2.0", id, method: "tools/call", params: { name: "echo", arguments: { text } } });
-    await waitFor("demo tools", async () => {
-      const list = await fetch(`${s.gateway.url}/mcp/demo`, { method: "POST", headers: session, body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list" }) });
-      return ((await list.json()) as { result: { tools: unknown[] } }).result.tools.length === 4;
-    });
     // Under the buffer a reply has a length; past it (counted in UTF-8 bytes: 5,100 euro signs are 15,300) it is chunked.
     const texts = ["a".repeat(14_000), "€".repeat(5_100), "x".repeat(300_000)];
     const framing: string[] = [];
@@ -725,21 +731,10 @@ virtualMcps:
   - { slug: batch, name: Batch, connectors: [{ connector: demo, prefix: "" }], access: { everyone: true } }
 `);
     const { token } = await s.token("ada@example.com");
-    const headers = { authorization: `Bearer ${token}`, "content-type": "application/json", accept: "application/json, text/event-stream" };
-    const init = await fetch(`${s.gateway.url}/mcp/batch`, {
-      method: "POST",
-      headers,
-      body: JSON.stringify({ jsonrpc: "2.0", id: 0, method: "initialize", params: { protocolVersion: "2025-03-26", capabilities: {}, clientInfo: { name: "b", version: "1" } } }),
-    });
-    const session = init.headers.get("mcp-session-id")!;
-    await init.text();
-    await waitFor("demo tools", async () => {
-      const list = await fetch(`${s.gateway.url}/mcp/batch`, { method: "POST", headers: { ...headers, "mcp-session-id": session }, body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list" }) });
-      return ((await list.json()) as { result: { tools: unknown[] } }).result.tools.length === 4;
-    });
+    const session = await s.rawSession("batch", token);
     const batch = await fetch(`${s.gateway.url}/mcp/batch`, {
       method: "POST",
-      headers: { ...headers, "mcp-session-id": session },
+      headers: session,
       body: JSON.stringify([
         { jsonrpc: "2.0", id: 2, method: "tools/call", params: { name: "add", arguments: { a: 1, b: 2 } } },
         { jsonrpc: "2.0", method: "notifications/initialized" },
@@ -756,14 +751,7 @@ virtualMcps:
   test("a batch of more than 100 messages is refused whole with a sentence; 100 are answered", async () => {
     const s = await setup(DEMO_CONFIG);
     const { token } = await s.token("ada@example.com");
-    const headers = { authorization: `Bearer ${token}`, "content-type": "application/json", accept: "application/json, text/event-stream" };
-    const init = await fetch(`${s.gateway.url}/mcp/demo`, {
-      method: "POST",
-      headers,
-      body: JSON.stringify({ jsonrpc: "2.0", id: 0, method: "initialize", params: { protocolVersion: "2025-03-26", capabilities: {}, clientInfo: { name: "b", version: "1" } } }),
-    });
-    await init.text();
-    const inSession = { ...headers, "mcp-session-id": init.headers.get("mcp-session-id")! };
+    const inSession = await s.rawSession("demo", token);
     const pings = (n: number) => JSON.stringify(Array.from({ length: n }, (_, i) => ({ jsonrpc: "2.0", id: i, method: "ping" })));
 
     // A 4 MiB body holds 40,000 tiny calls, each run at once: one request must not take the gateway's memory.
