@@ -306,6 +306,14 @@ describe("mintgate policy explain", () => {
     expect(json).toMatchObject({ allow: true, subject: { email: "ada@example.com", role: "member", groups: ["eng"] }, virtualMcp: { allow: true, rule: 'team: access.groups["eng"]' }, tool: { name: "demo__add", allow: true, rule: 'team: tools["demo__add"].allow.groups["eng"]' } });
     const closed = JSON.parse((await mintgate("policy", "explain", "--user", "nobody@example.com", "--vmcp", "closed", "--json")).stdout);
     expect(closed).toMatchObject({ allow: false, subject: { role: null, groups: [] }, virtualMcp: { allow: false, rule: "closed: no access rule, so admins only" } });
+    // A disabled person is denied whatever the policy says (erin's group would admit her): the gateway refuses her before reading it.
+    expect((await runMintgate(["users", "add", "erin@example.com", "--data", dir], { stdin: "correct horse battery\n" })).code).toBe(0);
+    await mintgate("groups", "add", "erin@example.com", "eng");
+    await mintgate("users", "disable", "erin@example.com");
+    expect((await mintgate("policy", "explain", "--user", "erin@example.com", "--vmcp", "team")).stdout).toBe(
+      "erin@example.com (disabled)\n  The gateway refuses a disabled person whatever the policy says; `mintgate users enable erin@example.com` lets them back in.\nDecision: denied\n",
+    );
+    expect(JSON.parse((await mintgate("policy", "explain", "--user", "erin@example.com", "--vmcp", "team", "--json")).stdout)).toMatchObject({ allow: false, disabled: true, virtualMcp: { slug: "team" } });
     const usage = await runMintgate(["policy", "explain", "--vmcp", "team", "--data", dir]);
     expect(usage.code).toBe(2);
     expect(usage.stderr).toBe("mintgate: `mintgate policy explain` needs --user EMAIL and --vmcp SLUG.\n");

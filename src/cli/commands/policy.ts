@@ -20,7 +20,8 @@ const explainCommand: Command = {
   details:
     "Decides exactly as the gateway does: first whether the person may reach the virtual MCP\n" +
     "(its access rule; without one, admins only), then the item's deny (wins) and allow rules.\n" +
-    "An email with no person record is decided as a member with no groups.",
+    "An email with no person record is decided as a member with no groups; a disabled person is denied\n" +
+    "whatever the policy.",
   async run(parsed) {
     const email = stringValue(parsed, "user");
     const slug = stringValue(parsed, "vmcp");
@@ -30,7 +31,7 @@ const explainCommand: Command = {
       return name === undefined ? [] : [{ kind, name }];
     });
     if (items.length > 1) throw invalid("Give at most one of --tool, --prompt and --resource.");
-    const { subject, reach, item } = await withDataDir(parsed, (dir) => {
+    const { subject, disabled, reach, item } = await withDataDir(parsed, (dir) => {
       const vmcp = dir.store.gatewayConfig.virtualMcps().find((v) => v.slug === slug);
       if (!vmcp) throw notFound(`There is no virtual MCP "${slug}"; \`mintgate export\` lists them.`);
       const policy = vmcp.policy ?? {};
@@ -38,11 +39,17 @@ const explainCommand: Command = {
       const reach = decide(subject, { kind: "reach", virtualMcp: slug, policy });
       const asked = items[0];
       const item = asked && { ...asked, decision: decide(subject, { kind: asked.kind, virtualMcp: slug, policy, name: asked.name }) };
-      return { subject, reach, item };
+      // A disabled person is refused before any policy is read: their tokens and sign-ins stop working.
+      return { subject, disabled: dir.store.users.emailDisabled(email), reach, item };
     });
-    const allowed = reach.allow && (item?.decision.allow ?? true);
+    const allowed = !disabled && reach.allow && (item?.decision.allow ?? true);
     if (parsed.values.json) {
-      printJson({ allow: allowed, subject, virtualMcp: { slug, ...reach }, ...(item ? { [item.kind]: { name: item.name, ...item.decision } } : {}) });
+      if (disabled) printJson({ allow: false, disabled, subject, virtualMcp: { slug } });
+      else printJson({ allow: allowed, subject, virtualMcp: { slug, ...reach }, ...(item ? { [item.kind]: { name: item.name, ...item.decision } } : {}) });
+      return 0;
+    }
+    if (disabled) {
+      process.stdout.write(`${subject.email} (disabled)\n  The gateway refuses a disabled person whatever the policy says; \`mintgate users enable ${subject.email}\` lets them back in.\nDecision: denied\n`);
       return 0;
     }
     const who = `${subject.email} (${subject.role ?? "no person record: a member"}; groups: ${subject.groups.join(", ") || "none"})`;

@@ -12,8 +12,7 @@ import { DATA_HELP, withDataDir } from "../data-dir.ts";
  * same: policies and people change, and an admin may set things up in any order.
  */
 function refusalsToday(store: Store, email: string, slug: string | undefined): string[] {
-  const people = store.users.findByEmail(email.toLowerCase());
-  if (people.length > 0 && people.every((p) => p.disabledAt !== null)) {
+  if (store.users.emailDisabled(email)) {
     return [`${email} is disabled, so the gateway refuses this token until \`mintgate users enable ${email}\`.`];
   }
   const subject = new SubjectResolver(store).subjectOf({ subject: email });

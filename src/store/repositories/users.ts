@@ -30,6 +30,12 @@ export class UserRepository {
     return this.db.select().from(users).where(eq(users.email, email)).orderBy(asc(users.createdAt)).all();
   }
 
+  /** True when there are people with this email (any case) and all of them are disabled: the gateway then refuses it, as its tokens' check does. */
+  emailDisabled(email: string): boolean {
+    const people = this.findByEmail(email.toLowerCase());
+    return people.length > 0 && people.every((p) => p.disabledAt !== null);
+  }
+
   list(): UserRow[] {
     return this.db.select().from(users).orderBy(asc(users.email), asc(users.createdAt)).all();
   }
