@@ -1,7 +1,7 @@
 import { Database } from "bun:sqlite";
 import { describe, expect, test } from "bun:test";
 import { randomBytes } from "node:crypto";
-import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileHash, runMintgate, startGateway, tempDir } from "./harness.ts";
 
@@ -27,6 +27,22 @@ describe("mintgate init", () => {
     expect(readFileSync(join(dir, "admin.token"), "utf8")).toMatch(/^mgt_admin_[A-Za-z0-9_-]{43}\n$/);
     expect(mode(join(dir, "mintgate.db"))).toBe(0o600);
     expect(result.stdout).toContain("created master key");
+    expect(result.stderr).toBe("");
+  });
+
+  test("a data directory made beforehand that other users can open gets a warning from init and serve, and keeps its mode", async () => {
+    const dir = join(tempDir(), "shared");
+    mkdirSync(dir, { mode: 0o755 });
+    chmodSync(dir, 0o755);
+    const init = await runMintgate(["init", "--data", dir, "--json"]);
+    expect(init.code).toBe(0);
+    expect(JSON.parse(init.stdout)).toMatchObject({ changed: true });
+    const warning = `The data directory ${dir} is open to other users (mode 0755); \`chmod 700 ${dir}\` keeps it to this user.`;
+    expect(init.stderr).toBe(`mintgate: warning: ${warning}\n`);
+    expect(mode(dir)).toBe(0o755);
+    const gateway = await startGateway({ dataDir: dir });
+    await gateway.stop();
+    expect(gateway.output()).toContain(`warn  ${warning}\n`);
   });
 
   test("running it twice changes nothing and says so", async () => {

@@ -31,6 +31,8 @@ export interface DataDir {
   masterKey: MasterKey;
   /** What this open created, for `init` to report ("data directory", "master key", …). */
   created: string[];
+  /** Sentences for the admin about the directory itself (its mode), for `init` and `serve` to print. */
+  warnings: string[];
   /** The admin token, only when this open created it. */
   newAdminToken: string | undefined;
   close(): void;
@@ -79,6 +81,12 @@ export function openDataDir(settings: Settings, options: { initialise: boolean; 
   } else if (!statSync(settings.dataDir).isDirectory()) {
     throw configError(`${settings.dataDir} is not a directory; point --data at a directory.`);
   }
+  const warnings: string[] = [];
+  // Created here it is 0700; one made beforehand keeps its mode, and other users could then list it.
+  const mode = statSync(settings.dataDir).mode & 0o777;
+  if (options.initialise && (mode & 0o077) !== 0) {
+    warnings.push(`The data directory ${settings.dataDir} is open to other users (mode ${mode.toString(8).padStart(4, "0")}); \`chmod 700 ${settings.dataDir}\` keeps it to this user.`);
+  }
 
   const lock = options.serving
     ? lockDataDir(settings.dataDir, (holder) => `A gateway is already serving from ${holder}; stop it first (SIGTERM), or give this one another --data directory.`)
@@ -87,6 +95,7 @@ export function openDataDir(settings: Settings, options: { initialise: boolean; 
     const dir = openContents(settings, options, paths, created);
     return {
       ...dir,
+      warnings,
       close: () => {
         dir.close();
         lock?.release();
@@ -99,7 +108,7 @@ export function openDataDir(settings: Settings, options: { initialise: boolean; 
 }
 
 /** The key, database and admin token of a directory that exists. */
-function openContents(settings: Settings, options: { initialise: boolean }, paths: ReturnType<typeof dataPaths>, created: string[]): DataDir {
+function openContents(settings: Settings, options: { initialise: boolean }, paths: ReturnType<typeof dataPaths>, created: string[]): Omit<DataDir, "warnings"> {
   const databaseExists = existsSync(paths.database);
   if (!databaseExists && !options.initialise) throw notInitialised(settings.dataDir, "database");
 

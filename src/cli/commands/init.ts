@@ -19,6 +19,7 @@ export const initCommand: Command = {
     const settings = loadSettings({ data: stringValue(parsed, "data") });
     const dir = openDataDir(settings, { initialise: true });
     dir.close();
+    for (const warning of dir.warnings) process.stderr.write(`mintgate: warning: ${warning}\n`);
     if (parsed.values.json) {
       printJson({ dataDir: dir.dataDir, created: dir.created, changed: dir.created.length > 0 });
     } else if (dir.created.length === 0) {

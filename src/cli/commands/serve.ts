@@ -89,6 +89,7 @@ export const serveCommand: Command = {
     const instanceId = randomUUID();
     const dir = openDataDir(settings, { initialise: true, serving: true });
     for (const item of dir.created) log.info(`created ${item}`);
+    for (const warning of dir.warnings) log.warn(warning);
     if (dir.newAdminToken) log.info("the admin token for the CLI and TUI is in the admin.token file", { path: dir.paths.adminToken });
 
     // Every secret value handed to a connector (or SSO) is replaced wherever it shows up in an audit record.
