@@ -30,7 +30,8 @@ self.onmessage = (event: MessageEvent<{ path: string; intervalMs: number; walLim
   try {
     const connection = new Database(path, { readwrite: true, create: false });
     db = connection;
-    connection.exec("PRAGMA busy_timeout = 5000");
+    // The longest the start-over waits (writers held off meanwhile) for a reader that began just before it.
+    connection.exec("PRAGMA busy_timeout = 250");
     const pageBytes = (connection.query("PRAGMA page_size").get() as { page_size: number }).page_size;
     const passive = connection.prepare("PRAGMA wal_checkpoint(PASSIVE)");
     const restart = connection.prepare("PRAGMA wal_checkpoint(RESTART)");
@@ -43,13 +44,16 @@ self.onmessage = (event: MessageEvent<{ path: string; intervalMs: number; walLim
         // copying what came in during the one before, leave that last step little to do: it held the gateway's
         // event loop 50–120 ms at 64 KiB per call when it followed a single pass.
         if (first.log * pageBytes <= walLimitBytes) return;
-        let checkpointed = first.checkpointed;
+        let last = first;
         for (let pass = 0; pass < CATCH_UP_PASSES; pass++) {
-          const next = passive.get() as { checkpointed: number };
-          const copied = next.checkpointed - checkpointed;
-          checkpointed = next.checkpointed;
+          const next = passive.get() as { log: number; checkpointed: number };
+          const copied = next.checkpointed - last.checkpointed;
+          last = next;
           if (copied * pageBytes <= CAUGHT_UP_BYTES) break;
         }
+        // A reader still on older frames (a backup, an export, a sqlite3 shell) stopped the pass short: starting
+        // over would hold writers off until that reader ends. The WAL keeps growing meanwhile, as it must.
+        if (last.checkpointed < last.log) return;
         restart.get();
       } catch {
         // Busy or closing: the next tick tries again.
