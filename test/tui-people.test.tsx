@@ -231,6 +231,26 @@ describe("People and access", () => {
     ui.unmount();
   });
 
+  test("a token the gateway would refuse today is still made, with the reason under it (the admin API says it too)", async () => {
+    // No access rule: admins only, and bob is a member.
+    await client.send("PUT", "/virtual-mcps/closed", { slug: "closed", name: "Closed", connectors: [{ connector: "demo" }] });
+    try {
+      const ui = people();
+      await frameContaining(ui.lastFrame, "bob@example.com");
+      await press(ui.stdin, KEY.down, KEY.tab, "n");
+      await frameContaining(ui.lastFrame, /Person \(email\) bob@example\.com/);
+      await press(ui.stdin, KEY.tab, "closed", KEY.tab, KEY.enter);
+      const shown = await frameContaining(ui.lastFrame, "It is shown only now");
+      expect(shown.replace(/\s+/g, " ")).toContain('! bob@example.com may not use virtual MCP "closed" today (rule: closed: no access rule, so admins only)');
+      await press(ui.stdin, KEY.enter);
+      ui.unmount();
+      const api = await client.send<{ subject: string; warnings: string[] }>("POST", "/tokens", { user: "bob@example.com", vmcp: "alpha" });
+      expect(api.warnings).toEqual([]);
+    } finally {
+      await client.send("DELETE", "/virtual-mcps/closed");
+    }
+  });
+
   test("OAuth consents and sign-ins of an AI client: listed with the client's name, revoked after asking", async () => {
     // ann signs an AI client in with the official SDK (sign-in and consent in a scripted browser).
     const url = new URL(`${gateway.url}/mcp/alpha`);

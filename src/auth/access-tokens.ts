@@ -1,6 +1,7 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { hashToken } from "../secrets/index.ts";
 import { invalid, notFound, unauthorized, type MintgateError } from "../errors/index.ts";
+import { decide, SubjectResolver } from "../policy/index.ts";
 import type { AccessTokenRow, OAuthTokenLookup, Store } from "../store/index.ts";
 import { ACCESS_TOKEN_PREFIX } from "./authorization-server.ts";
 import { AuthEvents } from "./events.ts";
@@ -118,7 +119,13 @@ export class AccessTokenService {
     return found;
   }
 
-  create(options: { subject: string; virtualMcp?: string | undefined; lifetimeMs?: number | undefined }): { id: string; token: string; info: AccessTokenInfo } {
+  /**
+   * Creates a token; `warnings` says, a sentence each, why the gateway would
+   * refuse it if used now (the person is disabled, or the access policy keeps
+   * them out of the Virtual MCP, or out of every one for a token good on all).
+   * It is made all the same: policies and people change, in any order.
+   */
+  create(options: { subject: string; virtualMcp?: string | undefined; lifetimeMs?: number | undefined }): { id: string; token: string; info: AccessTokenInfo; warnings: string[] } {
     if (!EMAIL.test(options.subject)) throw invalid(`"${options.subject}" is not an email address; tokens are issued to a person (--user EMAIL).`);
     // Stored as people's emails are, lower-case: one person is one subject in the audit trail and in the disabled check.
     const subject = options.subject.toLowerCase();
@@ -138,7 +145,28 @@ export class AccessTokenService {
       createdAt: now,
       expiresAt: options.lifetimeMs === undefined ? null : now + options.lifetimeMs,
     });
-    return { id, token, info: toInfo(this.store.accessTokens.findByHash(hashToken(token))!) };
+    return { id, token, info: toInfo(this.store.accessTokens.findByHash(hashToken(token))!), warnings: this.refusalsToday(subject, options.virtualMcp) };
+  }
+
+  private refusalsToday(email: string, slug: string | undefined): string[] {
+    const store = this.store;
+    if (store.users.emailDisabled(email)) {
+      return [`${email} is disabled, so the gateway refuses this token until \`mintgate users enable ${email}\`.`];
+    }
+    const subject = new SubjectResolver(store).subjectOf({ subject: email });
+    const virtualMcps = store.gatewayConfig.virtualMcps().filter((v) => slug === undefined || v.slug === slug);
+    const denied = virtualMcps.map((v) => ({ slug: v.slug, reach: decide(subject, { kind: "reach", virtualMcp: v.slug, policy: v.policy ?? {} }) })).filter((d) => !d.reach.allow);
+    if (denied.length === 0 || denied.length < virtualMcps.length) return [];
+    if (slug !== undefined) {
+      return [
+        `${email} may not use virtual MCP "${slug}" today (rule: ${denied[0]!.reach.rule}), so the gateway refuses this token until its policy admits them; \`mintgate policy explain --user ${email} --vmcp ${slug}\` says why.`,
+      ];
+    }
+    const slugs = denied.map((d) => `"${d.slug}"`);
+    const which = slugs.length === 1 ? `${slugs[0]} does not admit them` : `none of ${slugs.join(", ")} admits them`;
+    return [
+      `${email} may not use any virtual MCP today (${which}), so the gateway refuses this token until a policy does; \`mintgate policy explain --user ${email} --vmcp ${denied[0]!.slug}\` says why.`,
+    ];
   }
 
   list(): AccessTokenInfo[] {

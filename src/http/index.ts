@@ -305,7 +305,8 @@ export function createHttpApp(deps: HttpDeps) {
           const expires = input.expires?.trim() ? parseLifetime(input.expires) : undefined;
           const created = deps.mcp.tokens.create({ subject: (input.user ?? "").trim(), virtualMcp: vmcp, lifetimeMs: expires });
           set.status = 201;
-          return { ...created.info, token: created.token };
+          // Made even when the gateway would refuse it today (policies change); `warnings` says why it would.
+          return { ...created.info, token: created.token, warnings: created.warnings };
         })
         .delete("/tokens/:id", ({ params }) => {
           deps.mcp.tokens.revoke(params.id);

@@ -35,7 +35,7 @@ type Overlay =
   | { kind: "confirm"; message: string; busy: string; run: () => Promise<string> }
   | { kind: "form"; which: "add-person" | "add-group" | "create-token" }
   | { kind: "pick-group"; person: UserDetails; groups: string[]; index: number }
-  | { kind: "token"; token: string; subject: string }
+  | { kind: "token"; token: string; subject: string; warnings: string[] }
   | undefined;
 
 /** A token's state in words; a disabled person's tokens are refused ("blocked") until they are enabled. */
@@ -241,6 +241,9 @@ export function PeopleScreen(props: ScreenProps) {
     body = (
       <Box flexDirection="column">
         <Text bold>{fit(`✓ Token created for ${overlay.subject}. It is shown only now: copy it.`, width)}</Text>
+        {overlay.warnings.map((warning) => (
+          <Text key={warning} color="yellow" wrap="wrap">{`! ${warning}`}</Text>
+        ))}
         <Text> </Text>
         <Text wrap="truncate-end">{overlay.token}</Text>
         <Text> </Text>
@@ -249,7 +252,7 @@ export function PeopleScreen(props: ScreenProps) {
     );
   } else if (overlay?.kind === "form") {
     body = <PeopleForm which={overlay.which} person={overlay.which === "create-token" ? lastPerson : person} width={width} client={client} onDone={(result) => {
-      setOverlay(result?.token ? { kind: "token", token: result.token, subject: result.subject ?? "" } : undefined);
+      setOverlay(result?.token ? { kind: "token", token: result.token, subject: result.subject ?? "", warnings: result.warnings ?? [] } : undefined);
       if (result?.notice) setNotice({ ok: true, text: result.notice });
       void reload();
     }} />;
@@ -316,7 +319,7 @@ function PeopleTable(props: { tab: Tab; data: PeopleData; width: number; height:
 }
 
 /** The three forms of this screen; each validates before sending and shows the server's refusal. */
-function PeopleForm(props: { which: "add-person" | "add-group" | "create-token"; person: UserDetails | undefined; width: number; client: ScreenProps["client"]; onDone: (result?: { notice?: string; token?: string; subject?: string }) => void }) {
+function PeopleForm(props: { which: "add-person" | "add-group" | "create-token"; person: UserDetails | undefined; width: number; client: ScreenProps["client"]; onDone: (result?: { notice?: string; token?: string; subject?: string; warnings?: string[] }) => void }) {
   const { client, person, onDone } = props;
   const width = Math.min(props.width, 100);
   if (props.which === "add-person") {
@@ -370,8 +373,8 @@ function PeopleForm(props: { which: "add-person" | "add-group" | "create-token";
       submitLabel="create"
       onCancel={() => onDone()}
       onSubmit={async (v) => {
-        const created = await client.send<AccessTokenInfo & { token: string }>("POST", "/tokens", { user: v.user!.trim(), vmcp: v.vmcp!.trim() || undefined, expires: v.expires!.trim() || undefined });
-        onDone({ token: created.token, subject: created.subject });
+        const created = await client.send<AccessTokenInfo & { token: string; warnings?: string[] }>("POST", "/tokens", { user: v.user!.trim(), vmcp: v.vmcp!.trim() || undefined, expires: v.expires!.trim() || undefined });
+        onDone({ token: created.token, subject: created.subject, warnings: created.warnings });
       }}
     />
   );

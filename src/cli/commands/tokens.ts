@@ -1,35 +1,7 @@
 import { AccessTokenService, AuthEvents, OAuthGrants, parseLifetime } from "../../auth/index.ts";
 import { invalid } from "../../errors/index.ts";
-import { decide, SubjectResolver } from "../../policy/index.ts";
-import type { Store } from "../../store/index.ts";
 import { DATA_OPTION, JSON_OPTION, printJson, printTable, stringValue, type Command, commandGroup } from "../command.ts";
 import { DATA_HELP, withDataDir } from "../data-dir.ts";
-
-/**
- * Why the token would be refused if used now, one sentence each: the person
- * is disabled, or the access policy keeps them out of the Virtual MCP (or, for
- * a token good on every one, out of all of them). The token is made all the
- * same: policies and people change, and an admin may set things up in any order.
- */
-function refusalsToday(store: Store, email: string, slug: string | undefined): string[] {
-  if (store.users.emailDisabled(email)) {
-    return [`${email} is disabled, so the gateway refuses this token until \`mintgate users enable ${email}\`.`];
-  }
-  const subject = new SubjectResolver(store).subjectOf({ subject: email });
-  const virtualMcps = store.gatewayConfig.virtualMcps().filter((v) => slug === undefined || v.slug === slug);
-  const denied = virtualMcps.map((v) => ({ slug: v.slug, reach: decide(subject, { kind: "reach", virtualMcp: v.slug, policy: v.policy ?? {} }) })).filter((d) => !d.reach.allow);
-  if (denied.length === 0 || denied.length < virtualMcps.length) return [];
-  if (slug !== undefined) {
-    return [
-      `${email} may not use virtual MCP "${slug}" today (rule: ${denied[0]!.reach.rule}), so the gateway refuses this token until its policy admits them; \`mintgate policy explain --user ${email} --vmcp ${slug}\` says why.`,
-    ];
-  }
-  const slugs = denied.map((d) => `"${d.slug}"`);
-  const which = slugs.length === 1 ? `${slugs[0]} does not admit them` : `none of ${slugs.join(", ")} admits them`;
-  return [
-    `${email} may not use any virtual MCP today (${which}), so the gateway refuses this token until a policy does; \`mintgate policy explain --user ${email} --vmcp ${denied[0]!.slug}\` says why.`,
-  ];
-}
 
 const createCommand: Command = {
   name: "tokens create",
@@ -52,10 +24,7 @@ const createCommand: Command = {
     const expires = stringValue(parsed, "expires");
     const lifetimeMs = expires === undefined ? undefined : parseLifetime(expires);
     const vmcp = stringValue(parsed, "vmcp");
-    const { created, warnings } = await withDataDir(parsed, (dir) => {
-      const created = new AccessTokenService(dir.store).create({ subject: user, virtualMcp: vmcp, lifetimeMs });
-      return { created, warnings: refusalsToday(dir.store, created.info.subject, vmcp) };
-    });
+    const created = await withDataDir(parsed, (dir) => new AccessTokenService(dir.store).create({ subject: user, virtualMcp: vmcp, lifetimeMs }));
     if (parsed.values.json) printJson({ ...created.info, token: created.token });
     else {
       process.stdout.write(`${created.token}\n`);
@@ -64,7 +33,7 @@ const createCommand: Command = {
       );
     }
     // On stderr, with --json too: stdout stays the token (or valid JSON) for scripts.
-    for (const warning of warnings) process.stderr.write(`mintgate: warning: ${warning}\n`);
+    for (const warning of created.warnings) process.stderr.write(`mintgate: warning: ${warning}\n`);
     return 0;
   },
 };
