@@ -1,0 +1,156 @@
+/**
+ * Data directories made and used by older mintgate versions, opened by this
+ * binary. Each test builds a database as an older schema had it (the tables
+ * of migrations 1..N, from src/store/migrations.ts), holding the rows this
+ * binary wrote plus rows shaped as the older versions wrote them, puts it in
+ * a real data directory and runs dist/mintgate on it.
+ */
+import { describe, expect, test } from "bun:test";
+import { Database } from "bun:sqlite";
+import { renameSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { MIGRATIONS, LATEST_SCHEMA_VERSION } from "../src/store/migrations.ts";
+import { hashToken } from "../src/secrets/index.ts";
+import { configuredDataDir, connectMcpClient, runMintgate, startGateway } from "./harness.ts";
+
+/** Two Virtual MCPs as versions before access policies wrote them: no access rule. */
+const OLD_CONFIG = `connectors:
+  - { name: demo, kind: builtin, server: demo }
+virtualMcps:
+  - slug: open
+    name: Open
+    description: Everything
+    connectors: [{ connector: demo, prefix: d }]
+  - slug: held
+    name: Held
+    description: Approval needed
+    newTools: approve
+    connectors: [{ connector: demo, include: [echo, add] }]
+`;
+
+/**
+ * Rewrites DIR/mintgate.db as schema `version` had it: the tables its
+ * migrations made, holding what the current database has in them (a table
+ * that is a view today, such as call_records, starts empty), then `oldRows`
+ * adds rows as the older versions wrote them.
+ */
+function makeOld(dataDir: string, version: number, oldRows: (db: Database) => void = () => {}): void {
+  const path = join(dataDir, "mintgate.db");
+  const oldPath = join(dataDir, "old.db");
+  const db = new Database(oldPath, { create: true });
+  try {
+    for (const migration of MIGRATIONS.filter((m) => m.version <= version)) {
+      db.exec(migration.sql);
+      migration.run?.(db);
+    }
+    db.exec(`PRAGMA user_version = ${version}`);
+    db.exec(`ATTACH DATABASE '${path}' AS current`);
+    const tables = db.query("SELECT name FROM main.sqlite_master WHERE type = 'table' AND name <> 'sqlite_sequence'").all() as { name: string }[];
+    for (const { name } of tables) {
+      const kind = db.query("SELECT type FROM current.sqlite_master WHERE name = ?").get(name) as { type: string } | null;
+      if (kind?.type !== "table") continue;
+      const columns = (db.query(`PRAGMA main.table_info(${name})`).all() as { name: string }[]).map((c) => c.name).join(", ");
+      db.exec(`INSERT INTO main.${name} (${columns}) SELECT ${columns} FROM current.${name}`);
+    }
+    db.exec("DETACH DATABASE current");
+    oldRows(db);
+  } finally {
+    db.close();
+  }
+  for (const suffix of ["", "-wal", "-shm"]) rmSync(path + suffix, { force: true });
+  renameSync(oldPath, path);
+}
+
+const schemaVersion = (dataDir: string) => {
+  const db = new Database(join(dataDir, "mintgate.db"), { readonly: true });
+  try {
+    return (db.query("PRAGMA user_version").get() as { user_version: number }).user_version;
+  } finally {
+    db.close();
+  }
+};
+
+async function mintgate(args: string[], dataDir: string, stdin?: string) {
+  const result = await runMintgate([...args, "--data", dataDir], stdin === undefined ? {} : { stdin });
+  if (result.code !== 0) throw new Error(`mintgate ${args.join(" ")} exited ${result.code}: ${result.stderr}`);
+  return result.stdout;
+}
+
+const initialize = (url: string, token: string) =>
+  fetch(url, {
+    method: "POST",
+    headers: { authorization: `Bearer ${token}`, accept: "application/json, text/event-stream", "content-type": "application/json" },
+    body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "t", version: "1" } } }),
+  });
+
+const T0 = Date.UTC(2026, 0, 5, 9, 0, 0);
+
+describe("a data directory from before the audit trail (schema 3)", () => {
+  test("keeps its configuration, approvals, tokens and call records, and a second start changes nothing", async () => {
+    const dataDir = await configuredDataDir(OLD_CONFIG, { label: "mintgate-upgrade", people: [{ email: "ann@example.com", password: "correct horse battery staple" }] });
+    const { id: tokenId, token } = JSON.parse(await mintgate(["tokens", "create", "--user", "ann@example.com", "--json"], dataDir)) as { id: string; token: string };
+    // An approval, made by a gateway as any version made them.
+    const gateway = await startGateway({ dataDir });
+    await mintgate(["approve", "held", "demo__echo"], dataDir);
+    await gateway.stop();
+    const exported = await mintgate(["export"], dataDir);
+
+    makeOld(dataDir, 3, (db) => {
+      const call = db.prepare(
+        "INSERT INTO call_records (at, subject, token_id, session_id, virtual_mcp, connector, method, exposed_name, upstream_name, arguments, outcome, error, duration_ms) VALUES (?, 'ann@example.com', ?, 's-1', ?, ?, 'tools/call', ?, ?, ?, ?, ?, ?)",
+      );
+      call.run(T0 + 2000, tokenId, "open", "demo", "d__echo", "echo", '{"text":"hi"}', "ok", null, 1.5);
+      call.run(T0 + 1000, tokenId, "open", "demo", "d__add", "add", '{"a":1,"b":2}', "ok", null, 0.5);
+      call.run(T0 + 3000, tokenId, "held", null, "demo__add", null, "{}", "error", 'There is no tool "demo__add" in virtual MCP "held".', 0.01);
+      const event = db.prepare("INSERT INTO auth_events (at, type, outcome, user_id, email, client_id, provider, ip, reason, detail) VALUES (?, ?, ?, NULL, ?, NULL, ?, '127.0.0.1', ?, ?)");
+      event.run(T0 + 2000, "sign_in", "refused", "ann@example.com", "local", "wrong password", null);
+      event.run(T0, "token_refused", "refused", "ann@example.com", null, "The access token was revoked.", JSON.stringify({ token: "old-token" }));
+    });
+    expect(schemaVersion(dataDir)).toBe(3);
+
+    // Read-only commands open it too; the first one migrates.
+    expect(await mintgate(["audit", "verify"], dataDir)).toContain("intact: 5 record(s) (1–5)");
+    expect(schemaVersion(dataDir)).toBe(LATEST_SCHEMA_VERSION);
+    const records = (JSON.parse(await mintgate(["audit", "search", "--json"], dataDir)) as Record<string, unknown>[]).reverse();
+    // In time order; a call before an auth event of the same millisecond.
+    expect(records.map((r) => [r.id, r.kind, r.method, r.exposedName ?? null, r.outcome])).toEqual([
+      [1, "auth", "token_refused", null, "refused"],
+      [2, "mcp", "tools/call", "d__add", "ok"],
+      [3, "mcp", "tools/call", "d__echo", "ok"],
+      [4, "auth", "sign_in", null, "refused"],
+      [5, "mcp", "tools/call", "demo__add", "error"],
+    ]);
+    expect(records[2]).toMatchObject({ person: "ann@example.com", tokenId, sessionId: "s-1", virtualMcp: "open", connector: "demo", upstreamName: "echo", arguments: '{"text":"hi"}', durationMs: 1.5 });
+    expect(records[3]).toMatchObject({ person: "ann@example.com", error: "wrong password", ip: "127.0.0.1", detail: '{"provider":"local","detail":null}' });
+    expect(JSON.parse(records[0]!.detail as string)).toEqual({ provider: null, detail: { token: "old-token" } });
+
+    // The configuration as it was, plus the rule that keeps both Virtual MCPs open to whoever could use them.
+    const after = await mintgate(["export"], dataDir);
+    expect(after.match(/ {4}access:\n {6}everyone: true\n/g)).toHaveLength(2);
+    expect(after.replaceAll("    access:\n      everyone: true\n", "")).toBe(exported);
+
+    const again = await startGateway({ dataDir });
+    try {
+      const open = await connectMcpClient(`${again.url}/mcp/open`, token);
+      expect(await open.callTool({ name: "d__add", arguments: { a: 2, b: 3 } })).toMatchObject({ content: [{ type: "text", text: "5" }] });
+      await open.close();
+      const held = await connectMcpClient(`${again.url}/mcp/held`, token);
+      expect((await held.listTools()).tools.map((t) => t.name)).toEqual(["demo__echo"]);
+      await held.close();
+    } finally {
+      await again.stop();
+    }
+    const verified = await mintgate(["audit", "verify"], dataDir);
+    expect(verified).toContain("intact");
+    const count = Number(verified.match(/intact: (\d+) record/)![1]);
+    expect(count).toBeGreaterThan(5);
+
+    // A second open migrates nothing and changes nothing.
+    const db = new Database(join(dataDir, "mintgate.db"), { readonly: true });
+    const snapshot = () => JSON.stringify([db.query("SELECT * FROM audit_records ORDER BY id").all(), db.query("SELECT slug, policy FROM virtual_mcps ORDER BY slug").all(), db.query("SELECT * FROM tool_approvals").all()]);
+    const before = snapshot();
+    expect(await mintgate(["export"], dataDir)).toBe(after);
+    expect(snapshot()).toBe(before);
+    db.close();
+  });
+});
