@@ -327,35 +327,41 @@ export function migrate(db: Database, path: string): number {
 
 /**
  * v4: call_records and auth_events rows move into audit_records, in time
- * order, chained; the old tables become read-only views of the new one so
- * existing readers keep working.
+ * order (a call before an auth event of the same millisecond, then by id),
+ * chained; the old tables become read-only views of the new one so existing
+ * readers keep working. The rows are read one at a time, merged by SQLite
+ * along each table's index on `at`: versions before the audit trail kept
+ * every call for good, and holding millions of them at once ran out of memory.
  */
 function moveRecordsIntoAuditTrail(db: Database): void {
-  const calls = db.query("SELECT * FROM call_records ORDER BY id").all() as Record<string, string | number | null>[];
-  const events = db.query("SELECT * FROM auth_events ORDER BY id").all() as Record<string, string | number | null>[];
-  const rows = [
-    ...calls.map((c) => ({
-      at: c.at, kind: "mcp", person: c.subject, userId: null, clientId: null, tokenId: c.token_id, ip: null, sessionId: c.session_id, virtualMcp: c.virtual_mcp,
-      connector: c.connector, method: c.method, exposedName: c.exposed_name, upstreamName: c.upstream_name, arguments: c.arguments, result: null, resultSize: null,
-      outcome: c.outcome, error: c.error, durationMs: c.duration_ms, detail: null,
-    })),
-    ...events.map((e) => ({
-      at: e.at, kind: "auth", person: e.email, userId: e.user_id, clientId: e.client_id, tokenId: null, ip: e.ip, sessionId: null, virtualMcp: null, connector: null,
-      method: e.type, exposedName: null, upstreamName: null, arguments: null, result: null, resultSize: null, outcome: e.outcome, error: e.reason, durationMs: null,
-      detail: authDetail(e.provider as string | null, e.detail as string | null),
-    })),
-  ].sort((a, b) => (a.at as number) - (b.at as number));
+  const rows = db.query(`
+    SELECT 0 AS source, id, at, 'mcp' AS kind, subject AS person, NULL AS userId, NULL AS clientId, token_id AS tokenId, NULL AS ip, session_id AS sessionId,
+      virtual_mcp AS virtualMcp, connector, method, exposed_name AS exposedName, upstream_name AS upstreamName, arguments, outcome, error, duration_ms AS durationMs,
+      NULL AS provider, NULL AS detail
+    FROM call_records
+    UNION ALL
+    SELECT 1, id, at, 'auth', email, user_id, client_id, NULL, ip, NULL, NULL, NULL, type, NULL, NULL, NULL, outcome, reason, NULL, provider, detail
+    FROM auth_events
+    ORDER BY at, source, id
+  `);
   const insert = db.prepare(
     "INSERT INTO audit_records (id, at, kind, person, user_id, client_id, token_id, ip, session_id, virtual_mcp, connector, method, exposed_name, upstream_name, arguments, result, result_size, outcome, error, duration_ms, detail, prev_hash, hash) " +
       "VALUES ($id, $at, $kind, $person, $userId, $clientId, $tokenId, $ip, $sessionId, $virtualMcp, $connector, $method, $exposedName, $upstreamName, $arguments, $result, $resultSize, $outcome, $error, $durationMs, $detail, $prevHash, $hash)",
   );
   let prevHash = GENESIS_HASH;
-  rows.forEach((row, index) => {
-    const sealed = { ...row, id: index + 1, prevHash } as Parameters<typeof auditHash>[0];
+  let id = 0;
+  for (const old of rows.iterate() as IterableIterator<Record<string, string | number | null>>) {
+    const row = {
+      at: old.at, kind: old.kind, person: old.person, userId: old.userId, clientId: old.clientId, tokenId: old.tokenId, ip: old.ip, sessionId: old.sessionId,
+      virtualMcp: old.virtualMcp, connector: old.connector, method: old.method, exposedName: old.exposedName, upstreamName: old.upstreamName, arguments: old.arguments,
+      result: null, resultSize: null, outcome: old.outcome, error: old.error, durationMs: old.durationMs,
+      detail: old.kind === "auth" ? authDetail(old.provider as string | null, old.detail as string | null) : null,
+    };
+    const sealed = { ...row, id: ++id, prevHash } as Parameters<typeof auditHash>[0];
     const hash = auditHash(sealed);
     insert.run({ ...sealed, hash } as unknown as Record<string, string | number | null>);
     prevHash = hash;
-  });
+  }
   db.exec(`
     DROP TABLE call_records;
     DROP TABLE auth_events;
