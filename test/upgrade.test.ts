@@ -180,3 +180,50 @@ describe("a data directory from before the audit trail (schema 3)", () => {
     expect(await mintgate(["audit", "verify"], dataDir)).toContain("intact: 100000 record(s) (1–100000)");
   });
 });
+
+describe("rows that versions before this one wrote differently", () => {
+  /** An AI client's sign-in (grant, access token and approval) for a person, as any version wrote it. */
+  function signIn(db: Database, email: string, slug: string, accessToken: string, now: number): string {
+    const { id: userId } = db.query("SELECT id FROM users WHERE email = ?").get(email) as { id: string };
+    const { id: vmcpId } = db.query("SELECT id FROM virtual_mcps WHERE slug = ?").get(slug) as { id: string };
+    const clientId = `mgc_client_of_${email.split("@")[0]}`;
+    const grantId = crypto.randomUUID();
+    db.query(
+      "INSERT INTO oauth_clients (client_id, kind, name, redirect_uris, grant_types, token_endpoint_auth_method, secret_hash, metadata, created_at, updated_at) VALUES (?, 'dcr', 'AI client', '[\"http://127.0.0.1:9/callback\"]', '[\"authorization_code\",\"refresh_token\"]', 'none', NULL, '{}', ?, ?)",
+    ).run(clientId, now, now);
+    db.query("INSERT INTO oauth_consents (user_id, client_id, scope, granted_at) VALUES (?, ?, 'mcp', ?)").run(userId, clientId, now);
+    db.query("INSERT INTO oauth_grants (id, client_id, user_id, virtual_mcp_id, scope, refreshable, created_at) VALUES (?, ?, ?, ?, 'mcp', 1, ?)").run(grantId, clientId, userId, vmcpId, now);
+    db.query("INSERT INTO oauth_tokens (token_hash, grant_id, kind, created_at, expires_at) VALUES (?, ?, 'access', ?, ?)").run(hashToken(accessToken), grantId, now, now + 3_600_000);
+    return grantId;
+  }
+
+  test("a person disabled by a version that left their AI clients signed in does not get those sign-ins back when enabled", async () => {
+    const people = ["ann@example.com", "bob@example.com"].map((email) => ({ email, password: "correct horse battery staple" }));
+    const dataDir = await configuredDataDir(OLD_CONFIG, { label: "mintgate-upgrade-disabled", people });
+    const now = Date.now();
+    const annToken = "mgt_at_ann-signed-in-before-she-was-disabled";
+    const bobToken = "mgt_at_bob-signed-in-and-still-enabled";
+    let annGrant = "";
+    // Until disabling a person revoked their sign-ins, `users disable` only set disabled_at.
+    makeOld(dataDir, 3, (db) => {
+      annGrant = signIn(db, "ann@example.com", "open", annToken, now - 120_000);
+      signIn(db, "bob@example.com", "open", bobToken, now - 120_000);
+      db.query("UPDATE users SET disabled_at = ?, updated_at = ? WHERE email = 'ann@example.com'").run(now - 60_000, now - 60_000);
+    });
+
+    const grants = JSON.parse(await mintgate(["tokens", "list", "--json"], dataDir)) as { oauth: { id: string; email: string; revokedAt: string | null; revokedReason: string | null }[] };
+    expect(grants.oauth.find((g) => g.email === "ann@example.com")).toMatchObject({ id: annGrant, revokedAt: new Date(now - 60_000).toISOString(), revokedReason: "person disabled" });
+    expect(grants.oauth.find((g) => g.email === "bob@example.com")).toMatchObject({ revokedAt: null });
+
+    await mintgate(["users", "enable", "ann@example.com"], dataDir);
+    const gateway = await startGateway({ dataDir });
+    try {
+      const refused = await initialize(`${gateway.url}/mcp/open`, annToken);
+      expect(refused.status).toBe(401);
+      expect(await refused.text()).toContain("revoked");
+      expect((await initialize(`${gateway.url}/mcp/open`, bobToken)).status).toBe(200);
+    } finally {
+      await gateway.stop();
+    }
+  });
+});

@@ -291,6 +291,19 @@ export const MIGRATIONS: readonly { version: number; name: string; sql: string; 
       DROP INDEX IF EXISTS audit_records_by_person;
     `,
   },
+  {
+    version: 7,
+    name: "sign-ins of people disabled by versions that left them signed in are revoked",
+    // Before disabling a person revoked their AI clients' sign-ins, `users disable` only
+    // set disabled_at: enabling such a person brought back every token they (or a thief)
+    // held. Their active grants are revoked as disabling does now, at the time they were
+    // disabled.
+    sql: `
+      UPDATE oauth_grants
+        SET revoked_at = (SELECT disabled_at FROM users WHERE users.id = oauth_grants.user_id), revoked_reason = 'person disabled'
+        WHERE revoked_at IS NULL AND user_id IN (SELECT id FROM users WHERE disabled_at IS NOT NULL);
+    `,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
