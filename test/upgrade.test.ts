@@ -226,4 +226,29 @@ describe("rows that versions before this one wrote differently", () => {
       await gateway.stop();
     }
   });
+
+  test("personal access tokens made for an email typed in capitals act for the person in lower case, as new ones do", async () => {
+    const dataDir = await configuredDataDir(
+      { connectors: [{ name: "demo", kind: "builtin", server: "demo" }], virtualMcps: [{ slug: "demo", name: "Demo", access: { everyone: true }, connectors: [{ connector: "demo", prefix: "" }] }] },
+      { label: "mintgate-upgrade-case", people: [{ email: "ann@example.com", password: "correct horse battery staple" }] },
+    );
+    const { id, token } = JSON.parse(await mintgate(["tokens", "create", "--user", "ann@example.com", "--json"], dataDir)) as { id: string; token: string };
+    // Stored as typed until tokens were stored lower-case.
+    makeOld(dataDir, 5, (db) => void db.query("UPDATE access_tokens SET subject = 'Ann@Example.COM' WHERE id = ?").run(id));
+
+    const listed = JSON.parse(await mintgate(["tokens", "list", "--json"], dataDir)) as { personal: { id: string; subject: string }[] };
+    // The TUI's People screen lists a person's tokens by this subject.
+    expect(listed.personal).toEqual([expect.objectContaining({ id, subject: "ann@example.com" })]);
+    const gateway = await startGateway({ dataDir });
+    try {
+      const client = await connectMcpClient(`${gateway.url}/mcp/demo`, token);
+      await client.callTool({ name: "echo", arguments: { text: "hi" } });
+      await client.close();
+    } finally {
+      await gateway.stop();
+    }
+    const records = JSON.parse(await mintgate(["audit", "search", "--kind", "mcp", "--json"], dataDir)) as { person: string; tokenId: string }[];
+    expect(records.length).toBeGreaterThan(0);
+    for (const record of records) expect(record).toMatchObject({ person: "ann@example.com", tokenId: id });
+  });
 });

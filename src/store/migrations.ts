@@ -293,7 +293,7 @@ export const MIGRATIONS: readonly { version: number; name: string; sql: string; 
   },
   {
     version: 7,
-    name: "sign-ins of people disabled by versions that left them signed in are revoked",
+    name: "rows older versions left as this one no longer writes them: disabled people's sign-ins, token subjects in capitals",
     // Before disabling a person revoked their AI clients' sign-ins, `users disable` only
     // set disabled_at: enabling such a person brought back every token they (or a thief)
     // held. Their active grants are revoked as disabling does now, at the time they were
@@ -303,6 +303,7 @@ export const MIGRATIONS: readonly { version: number; name: string; sql: string; 
         SET revoked_at = (SELECT disabled_at FROM users WHERE users.id = oauth_grants.user_id), revoked_reason = 'person disabled'
         WHERE revoked_at IS NULL AND user_id IN (SELECT id FROM users WHERE disabled_at IS NOT NULL);
     `,
+    run: (db) => lowerCaseTokenSubjects(db),
   },
 ];
 
@@ -385,6 +386,22 @@ function moveRecordsIntoAuditTrail(db: Database): void {
       SELECT id, at, method AS type, outcome, user_id, person AS email, client_id, json_extract(detail, '$.provider') AS provider, ip, error AS reason, json_extract(detail, '$.detail') AS detail
       FROM audit_records WHERE kind = 'auth';
   `);
+}
+
+/**
+ * v7: personal access tokens were stored for the email as typed until they
+ * were stored lower-case, as people's emails are. One made for
+ * `Ann@Example.com` then acted as a second person: in new records and stats
+ * by person, in the per-person session limit, and under no one in the TUI's
+ * People screen. Lower-cased as `tokens create` does (in JavaScript, as it
+ * does: SQLite's lower() knows only ASCII).
+ */
+function lowerCaseTokenSubjects(db: Database): void {
+  const update = db.prepare("UPDATE access_tokens SET subject = ? WHERE id = ?");
+  for (const row of db.query("SELECT id, subject FROM access_tokens").all() as { id: string; subject: string }[]) {
+    const lower = row.subject.toLowerCase();
+    if (lower !== row.subject) update.run(lower, row.id);
+  }
 }
 
 /** How an auth event's provider and detail are kept in audit_records.detail. */
