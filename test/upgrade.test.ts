@@ -11,7 +11,7 @@ import { renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { MIGRATIONS, LATEST_SCHEMA_VERSION } from "../src/store/migrations.ts";
 import { hashToken } from "../src/secrets/index.ts";
-import { BINARY, cleanEnv, configuredDataDir, connectMcpClient, runMintgate, startGateway } from "./harness.ts";
+import { BINARY, cleanEnv, configuredDataDir, connectMcpClient, runMintgate, startGateway, waitFor } from "./harness.ts";
 
 /** Two Virtual MCPs as versions before access policies wrote them: no access rule. */
 const OLD_CONFIG = `connectors:
@@ -91,7 +91,8 @@ describe("a data directory from before the audit trail (schema 3)", () => {
     const { id: tokenId, token } = JSON.parse(await mintgate(["tokens", "create", "--user", "ann@example.com", "--json"], dataDir)) as { id: string; token: string };
     // An approval, made by a gateway as any version made them.
     const gateway = await startGateway({ dataDir });
-    await mintgate(["approve", "held", "demo__echo"], dataDir);
+    // Once the demo connector's tools are known (a moment after the listening line).
+    await waitFor("demo__echo to be approved", async () => (await runMintgate(["approve", "held", "demo__echo", "--data", dataDir])).code === 0, 100, 100);
     await gateway.stop();
     const exported = await mintgate(["export"], dataDir);
 
