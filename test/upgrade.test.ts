@@ -109,9 +109,12 @@ describe("a data directory from before the audit trail (schema 3)", () => {
     });
     expect(schemaVersion(dataDir)).toBe(3);
 
-    // Read-only commands open it too; the first one migrates.
-    expect(await mintgate(["audit", "verify"], dataDir)).toContain("intact: 5 record(s) (1–5)");
+    // Read-only commands open it too; the first one migrates, and says so once.
+    const verify = await runMintgate(["audit", "verify", "--data", dataDir]);
+    expect(verify.stdout).toContain("intact: 5 record(s) (1–5)");
+    expect(verify.stderr).toMatch(new RegExp(`warn  database upgraded; older mintgate versions can no longer open it path=\\S+ fromSchema=3 toSchema=${LATEST_SCHEMA_VERSION}\\n$`));
     expect(schemaVersion(dataDir)).toBe(LATEST_SCHEMA_VERSION);
+    expect((await runMintgate(["audit", "verify", "--data", dataDir])).stderr).toBe("");
     const records = (JSON.parse(await mintgate(["audit", "search", "--json"], dataDir)) as Record<string, unknown>[]).reverse();
     // In time order; a call before an auth event of the same millisecond.
     expect(records.map((r) => [r.id, r.kind, r.method, r.exposedName ?? null, r.outcome])).toEqual([

@@ -1,6 +1,7 @@
 import type { Database } from "bun:sqlite";
 import { chmodSync, existsSync } from "node:fs";
 import { configError } from "../errors/index.ts";
+import { log } from "../log/index.ts";
 import { openSqlite, wrapWithDrizzle } from "./connection.ts";
 import { assertSchemaNotNewer, LATEST_SCHEMA_VERSION, migrate, schemaVersionOf } from "./migrations.ts";
 import { AdminTokenRepository } from "./repositories/admin-tokens.ts";
@@ -85,7 +86,12 @@ export function openStore(path: string, options: { create?: boolean } = {}): Sto
   }
   if (!exists) chmodSync(path, 0o600);
   try {
-    migrate(sqlite, path);
+    const before = exists ? schemaVersionOf(sqlite) : undefined;
+    // Once per upgrade, whichever command opens the database first (CLI commands log warnings only): the admin
+    // sees it happened, and that there is no way back short of a backup.
+    if (migrate(sqlite, path) > 0 && before !== undefined) {
+      log.warn("database upgraded; older mintgate versions can no longer open it", { path, fromSchema: before, toSchema: LATEST_SCHEMA_VERSION });
+    }
   } catch (error) {
     sqlite.close();
     throw error;
