@@ -12,7 +12,9 @@ export type ErrorKind =
   | "payload_too_large"
   | "config"
   | "upstream_failed"
-  | "timeout";
+  | "timeout"
+  /** The disk holding the data directory is full: nothing could be written. */
+  | "storage_full";
 
 export class MintgateError extends Error {
   constructor(
@@ -34,6 +36,21 @@ export const conflict = (message: string) => new MintgateError("conflict", messa
 export const configError = (message: string, cause?: unknown) =>
   new MintgateError("config", message, { cause });
 
+/** Said when a write failed for lack of disk space and no caller said anything more precise. */
+export const STORAGE_FULL_MESSAGE = "The disk holding mintgate's data is full, so nothing was saved; free space on it and try again.";
+export const storageFull = (message: string = STORAGE_FULL_MESSAGE, cause?: unknown) => new MintgateError("storage_full", message, { cause });
+
+/**
+ * True when `error` is a write that failed for lack of disk space: SQLite's
+ * SQLITE_FULL ("database or disk is full", which it also answers for ENOSPC)
+ * or a file write's ENOSPC / EDQUOT, or a `storageFull` error made from one.
+ */
+export function isStorageFull(error: unknown): boolean {
+  if (error instanceof MintgateError) return error.kind === "storage_full";
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === "SQLITE_FULL" || code === "ENOSPC" || code === "EDQUOT";
+}
+
 const HTTP_STATUS: Record<ErrorKind, number> = {
   invalid: 400,
   unauthorized: 401,
@@ -44,6 +61,7 @@ const HTTP_STATUS: Record<ErrorKind, number> = {
   config: 500,
   upstream_failed: 502,
   timeout: 504,
+  storage_full: 507,
 };
 
 /** The standard JSON-RPC 2.0 error codes. */
@@ -69,17 +87,21 @@ const JSON_RPC_CODE: Record<ErrorKind, number> = {
   config: -32603,
   upstream_failed: -32010,
   timeout: -32008,
+  storage_full: -32011,
 };
 
 export function httpStatusOf(error: unknown): number {
-  return error instanceof MintgateError ? HTTP_STATUS[error.kind] : 500;
+  if (error instanceof MintgateError) return HTTP_STATUS[error.kind];
+  return isStorageFull(error) ? HTTP_STATUS.storage_full : 500;
 }
 
 export function jsonRpcCodeOf(error: unknown): number {
-  return error instanceof MintgateError ? JSON_RPC_CODE[error.kind] : -32603;
+  if (error instanceof MintgateError) return JSON_RPC_CODE[error.kind];
+  return isStorageFull(error) ? JSON_RPC_CODE.storage_full : -32603;
 }
 
-/** The sentence shown to a person; unexpected errors never leak their internals. */
+/** The sentence shown to a person; unexpected errors never leak their internals. A full disk is no internal matter: it says so. */
 export function publicMessageOf(error: unknown): string {
-  return error instanceof MintgateError ? error.message : "Internal error; see the gateway log for details.";
+  if (error instanceof MintgateError) return error.message;
+  return isStorageFull(error) ? STORAGE_FULL_MESSAGE : "Internal error; see the gateway log for details.";
 }

@@ -2,7 +2,7 @@ import { Elysia } from "elysia";
 import type { AdminService } from "../admin/index.ts";
 import type { Settings } from "../config/index.ts";
 import { existsSync } from "node:fs";
-import { configError, httpStatusOf, invalid, MintgateError, publicMessageOf } from "../errors/index.ts";
+import { configError, httpStatusOf, invalid, isStorageFull, MintgateError, publicMessageOf } from "../errors/index.ts";
 import { log } from "../log/index.ts";
 import { jsonError } from "./json-error.ts";
 import { providerInputOf, providerPatchOf } from "../auth/sso/index.ts";
@@ -159,6 +159,11 @@ export function createHttpApp(deps: HttpDeps) {
       if (error instanceof MintgateError) {
         const status = httpStatusOf(error);
         return jsonError(status, publicMessageOf(error), status === 401 ? ADMIN_CHALLENGE : {});
+      }
+      if (isStorageFull(error)) {
+        // One line, no stack: what failed and what to do.
+        log.warn("a request could not be saved: the disk holding the data directory is full; free space on it", { method: request.method, path: new URL(request.url).pathname });
+        return jsonError(httpStatusOf(error), publicMessageOf(error));
       }
       log.error("request failed", { method: request.method, path: new URL(request.url).pathname, error: String(error) });
       return jsonError(500, publicMessageOf(error));
@@ -521,6 +526,10 @@ export function startHttpServer(deps: HttpDeps): RunningServer {
         return bufferChunkedBody(request, limit).then((checked) => (checked instanceof Response ? checked : streamsKeptOpen(server, request, route(checked, ip))));
       },
       error: (error) => {
+        if (isStorageFull(error)) {
+          log.warn("a request could not be saved: the disk holding the data directory is full; free space on it");
+          return jsonError(httpStatusOf(error), publicMessageOf(error));
+        }
         log.error("request failed", { error: String(error) });
         return jsonError(500, publicMessageOf(error));
       },

@@ -10,6 +10,7 @@ const ERROR_CODE_BY_STATUS: Record<number, string> = {
   502: "upstream_failed",
   503: "unavailable",
   504: "timeout",
+  507: "insufficient_storage",
 };
 
 /** Every error the HTTP layer sends has this one JSON shape. */
