@@ -5,6 +5,10 @@
  * file, which took 11–22 ms on the request thread.
  * Started by `moveCheckpointsToThread`; messages in: {path, intervalMs,
  * walLimitBytes}, then {stop: true}, answered once the connection is closed.
+ * Messages out, besides those answers: {diskFull: true} when checkpoints
+ * start failing for lack of disk space (the database file cannot grow, so
+ * the WAL cannot be started over and grows instead), {diskFull: false} once
+ * one succeeds again; once each, however many ticks fail in between.
  */
 import { Database } from "bun:sqlite";
 
@@ -16,6 +20,14 @@ const CAUGHT_UP_BYTES = 1024 * 1024;
 
 let db: Database | undefined;
 let timer: ReturnType<typeof setInterval> | undefined;
+/** Whether the last checkpoint failed for lack of disk space (told to the gateway when this changes). */
+let diskFull = false;
+
+function noteDiskFull(full: boolean): void {
+  if (full === diskFull) return;
+  diskFull = full;
+  self.postMessage({ diskFull: full });
+}
 
 self.onmessage = (event: MessageEvent<{ path: string; intervalMs: number; walLimitBytes: number } | { stop: true }>) => {
   if ("stop" in event.data) {
@@ -38,6 +50,7 @@ self.onmessage = (event: MessageEvent<{ path: string; intervalMs: number; walLim
     timer = setInterval(() => {
       try {
         const first = passive.get() as { log: number; checkpointed: number };
+        noteDiskFull(false);
         // Under sustained writes a passive checkpoint never catches up, so the WAL is never started over and
         // grows by every commit (300 MB in 80,000 calls). Past the limit it is started over, which holds writers
         // off while the frames not yet copied are copied and the database synced. Passive passes first, each
@@ -55,8 +68,9 @@ self.onmessage = (event: MessageEvent<{ path: string; intervalMs: number; walLim
         // over would hold writers off until that reader ends. The WAL keeps growing meanwhile, as it must.
         if (last.checkpointed < last.log) return;
         restart.get();
-      } catch {
-        // Busy or closing: the next tick tries again.
+      } catch (error) {
+        // Busy or closing: the next tick tries again. Out of disk space: said once, and the next tick tries again too.
+        if ((error as { code?: unknown }).code === "SQLITE_FULL") noteDiskFull(true);
       }
     }, intervalMs);
     self.postMessage({ ready: true });

@@ -237,7 +237,14 @@ const CHECKPOINT_THREAD = import.meta.url.includes("/$bunfs/")
  * this; short-lived commands keep the in-thread timer). If the thread cannot
  * start, the in-thread timer stays. Returns a function that closes the thread's connection and ends it.
  */
-export async function moveCheckpointsToThread(store: Store, options: { walLimitBytes?: number } = {}): Promise<() => Promise<void>> {
+export async function moveCheckpointsToThread(
+  store: Store,
+  options: {
+    walLimitBytes?: number;
+    /** Told when checkpoints start failing for lack of disk space (true) and when one succeeds again (false). */
+    onDiskFull?: (full: boolean) => void;
+  } = {},
+): Promise<() => Promise<void>> {
   const worker = new Worker(CHECKPOINT_THREAD);
   const started = await new Promise<{ ready: boolean; error?: string }>((resolve) => {
     worker.onmessage = (event: MessageEvent<{ ready: boolean; error?: string }>) => resolve(event.data);
@@ -251,8 +258,11 @@ export async function moveCheckpointsToThread(store: Store, options: { walLimitB
   // Unreferenced: the thread never keeps the process alive on its own.
   worker.unref();
   store.stopCheckpoints();
+  worker.onmessage = (event: MessageEvent<{ diskFull?: boolean }>) => {
+    if (typeof event.data.diskFull === "boolean") options.onDiskFull?.(event.data.diskFull);
+  };
   return async () => {
-    const stopped = new Promise<void>((resolve) => (worker.onmessage = () => resolve()));
+    const stopped = new Promise<void>((resolve) => (worker.onmessage = (event: MessageEvent<{ stopped?: boolean }>) => event.data.stopped && resolve()));
     worker.postMessage({ stop: true });
     // Bounded: a thread that does not answer (a busy machine) is ended anyway, and only its WAL files stay behind.
     await Promise.race([stopped, Bun.sleep(3000)]);

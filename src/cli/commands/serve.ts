@@ -101,7 +101,11 @@ export const serveCommand: Command = {
     if (settings.trustedProxies.length > 0) log.info("client addresses come from X-Forwarded-For on requests from trusted proxies", { proxies: settings.trustedProxies.join(",") });
     const audit = new AuditLog(dir.store, { redactor, enabled: !auditOff });
     // WAL checkpoints run on a thread of their own, off the request path.
-    const stopCheckpointThread = await moveCheckpointsToThread(dir.store).catch((error: Error) => {
+    const onDiskFull = (full: boolean) => {
+      if (full) log.warn("WAL checkpoints fail: the disk holding the data directory is full, so the write-ahead log cannot be copied into the database and grows instead; free space on that disk", { dir: settings.dataDir });
+      else log.info("WAL checkpoints succeed again", { dir: settings.dataDir });
+    };
+    const stopCheckpointThread = await moveCheckpointsToThread(dir.store, { onDiskFull }).catch((error: Error) => {
       log.warn("WAL checkpoints stay on the main thread", { error: error.message });
       return async () => {};
     });
