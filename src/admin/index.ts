@@ -118,7 +118,11 @@ export class AdminService {
     if (!row) throw unauthorized("The admin token is not valid; use the one in DATA_DIR/admin.token.");
     const now = this.now();
     if (row.lastUsedAt === null || now - row.lastUsedAt > TOUCH_INTERVAL_MS) {
-      this.deps.store.adminTokens.touch(row.id, now);
+      try {
+        this.deps.store.adminTokens.touch(row.id, now);
+      } catch {
+        // A hint only: a write that fails (a full disk) must not refuse the admin API's reads.
+      }
     }
     return { tokenId: row.id, name: row.name };
   }

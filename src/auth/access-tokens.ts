@@ -252,7 +252,12 @@ export class AccessTokenService {
     if (row.expiresAt !== null && row.expiresAt <= now) throw this.refuse("The access token has expired.", holder, slug);
     if (row.virtualMcp !== null && row.virtualMcp !== slug) throw this.refuse(`The access token is for virtual MCP "${row.virtualMcp}", not "${slug}".`, holder, slug);
     if (row.lastUsedAt === null || now - row.lastUsedAt > LAST_USED_RESOLUTION_MS) {
-      this.store.accessTokens.touch(row.id, now);
+      try {
+        this.store.accessTokens.touch(row.id, now);
+      } catch {
+        // When a token was last used is a hint: a write that fails (a full disk) must not turn a valid token into a 401,
+        // which sends clients to sign in again. Not retried on every request meanwhile.
+      }
       row.lastUsedAt = now;
     }
     return { subject: row.subject, tokenId: row.id, virtualMcp: row.virtualMcp };
