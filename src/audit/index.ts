@@ -1,5 +1,8 @@
-import { readFileSync } from "node:fs";
+import { readFileSync, statfsSync, statSync } from "node:fs";
 import { userInfo } from "node:os";
+import { dirname } from "node:path";
+import { isStorageFull } from "../errors/index.ts";
+import { log } from "../log/index.ts";
 import type { AuditOutcome, AuditRow, CallOutcome, CallRecord, NewAuditRow, Store } from "../store/index.ts";
 import { appendToChain } from "./chain.ts";
 import { DEFAULT_CAPTURE_LIMIT, Redactor } from "./redact.ts";
@@ -109,6 +112,39 @@ export function recordAdminChange(store: Store, change: AdminChange, redactor?: 
 }
 
 /**
+ * Free space the data directory's file system must have again, after a commit
+ * failed for lack of it, before calls that reach an upstream run again: room
+ * for a few dozen records of the largest size, so the first calls let through
+ * are not run and then left unrecorded. On top of it, the size of the
+ * write-ahead log: on a full disk it could not be copied into the database
+ * (which must grow by as much), and its checkpoint takes that space first.
+ */
+export const ROOM_TO_RESUME_BYTES = 1024 * 1024;
+/** How often, while the disk is full, its free space is looked at. */
+const ROOM_CHECK_INTERVAL_MS = 1000;
+
+/** Bytes this process may still write on the file system holding `dir` (root may use the blocks kept for it), or undefined when unknown. */
+export function freeBytesAt(dir: string): number | undefined {
+  try {
+    const fs = statfsSync(dir);
+    return (process.getuid?.() === 0 ? fs.bfree : fs.bavail) * fs.bsize;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The size of the store's write-ahead log file (0 when there is none). */
+function walBytes(databasePath: string): number {
+  try {
+    return statSync(`${databasePath}-wal`).size;
+  } catch {
+    return 0;
+  }
+}
+
+const mib = (bytes: number | undefined) => (bytes === undefined ? undefined : `${(bytes / 1024 / 1024).toFixed(1)} MiB`);
+
+/**
  * The audit trail's writer for the gateway: one record per MCP request,
  * committed before the response leaves. Records arriving while a commit is
  * being prepared ride along in it (group commit): the first record of a
@@ -122,6 +158,12 @@ export class AuditLog {
   private readonly limit: number;
   readonly enabled: boolean;
   private readonly listeners: ((entry: McpRequestEntry) => void)[] = [];
+  /**
+   * Set from a commit that failed for lack of disk space until one commits
+   * again; `trying` once the disk has room again and calls are let through,
+   * until a commit says whether the room is real.
+   */
+  private full: { lastCheck: number; trying: boolean } | undefined;
   /** Records waiting for the next commit (for /metrics: the audit queue depth). */
   get pendingCount(): number {
     return this.queue.length;
@@ -181,7 +223,7 @@ export class AuditLog {
         this.queue = [];
         this.committed = undefined;
         try {
-          appendToChain(this.store, batch);
+          this.append(batch);
           resolve();
         } catch (error) {
           reject(error);
@@ -193,7 +235,65 @@ export class AuditLog {
 
   /** An admin change, committed before this returns. */
   recordAdminChange(change: AdminChange): void {
-    appendToChain(this.store, [adminChangeRow(change, this.redactor)]);
+    this.append([adminChangeRow(change, this.redactor)]);
+  }
+
+  /**
+   * True while the disk holding the store is full: a commit failed for lack
+   * of space, and the file system has had less free than `roomNeeded()`
+   * since (looked at once a second). The gateway then refuses calls that
+   * would reach an upstream, rather than run them and leave them unrecorded.
+   */
+  storageFull(): boolean {
+    const full = this.full;
+    if (!full || full.trying) return false;
+    const now = Date.now();
+    if (now - full.lastCheck < ROOM_CHECK_INTERVAL_MS) return true;
+    full.lastCheck = now;
+    const free = freeBytesAt(dirname(this.store.path));
+    if (free !== undefined && free < this.roomNeeded()) return true;
+    // Room again (or no way to tell): calls go through, and the next commit says whether the room is real.
+    full.trying = true;
+    return false;
+  }
+
+  /**
+   * Commits rows to the chain, keeping track of a full disk: one log line
+   * when commits start failing for lack of space, one when they succeed
+   * again, however many requests fail in between.
+   */
+  private append(rows: readonly NewAuditRow[]): void {
+    try {
+      appendToChain(this.store, rows);
+    } catch (error) {
+      if (isStorageFull(error)) this.commitFailedForSpace();
+      throw error;
+    }
+    // A commit that fitted into space the write-ahead log already had proves little: only one after the disk had room again counts.
+    if (this.full?.trying) {
+      this.full = undefined;
+      log.info("the disk holding the data directory has room again: requests are recorded and answered again", { dir: dirname(this.store.path), free: mib(freeBytesAt(dirname(this.store.path))) });
+    }
+  }
+
+  /** Free space after which calls run again: ROOM_TO_RESUME_BYTES and the write-ahead log, whose checkpoint takes its size first. */
+  private roomNeeded(): number {
+    return ROOM_TO_RESUME_BYTES + walBytes(this.store.path);
+  }
+
+  private commitFailedForSpace(): void {
+    if (this.full) {
+      // The room seen was not enough (the WAL's checkpoint may have taken it): back to refusing, said once already.
+      this.full.trying = false;
+      this.full.lastCheck = Date.now();
+      return;
+    }
+    this.full = { lastCheck: Date.now(), trying: false };
+    const dir = dirname(this.store.path);
+    log.error(
+      `the disk holding the data directory is full: audit records cannot be written, so requests fail and tool calls are refused without running; free at least ${mib(this.roomNeeded())} on that disk (room for records and for copying the write-ahead log into the database), and mintgate carries on by itself`,
+      { dir, free: mib(freeBytesAt(dir)), wal: mib(walBytes(this.store.path)) },
+    );
   }
 
   /** Resolves once every record handed over so far is committed (shutdown waits for this). */

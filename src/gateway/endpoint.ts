@@ -4,6 +4,7 @@ import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
 import { randomUUID } from "node:crypto";
 import type { Principal } from "../auth/index.ts";
 import { resultText } from "../connectors/index.ts";
+import { jsonRpcCodeOf, publicMessageOf } from "../errors/index.ts";
 import { log } from "../log/index.ts";
 import type { Gateway } from "./index.ts";
 import { GatewaySession } from "./session.ts";
@@ -383,14 +384,25 @@ function sseReply(session: GatewaySession, id: string | number, method: string, 
           // the client went away; the call still completes and is recorded
         }
       };
-      void session.request(id, method, params, write).then((reply) => {
-        if (reply) write(reply);
+      const end = () => {
         try {
           controller.close();
         } catch {
           // already closed
         }
-      });
+      };
+      // The stream ends whatever happens: a request that failed unexpectedly gets its error, never an open stream.
+      void session.request(id, method, params, write).then(
+        (reply) => {
+          if (reply) write(reply);
+          end();
+        },
+        (error: unknown) => {
+          log.error("a request on an event stream failed", { session: session.id, error: String(error) });
+          write({ jsonrpc: "2.0", id, error: { code: jsonRpcCodeOf(error), message: publicMessageOf(error) } } as JSONRPCMessage);
+          end();
+        },
+      );
     },
   });
   return new Response(stream, { headers: { ...headers, "content-type": "text/event-stream", "cache-control": "no-cache, no-transform" } });

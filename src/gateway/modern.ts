@@ -6,7 +6,7 @@ import type { Principal } from "../auth/index.ts";
 import { JSON_RPC } from "../errors/index.ts";
 import { VERSION } from "../version.ts";
 import { jsonReply } from "./json-reply.ts";
-import { GatewaySession, requestWithoutCall } from "./session.ts";
+import { GatewaySession, recordFailure, requestWithoutCall } from "./session.ts";
 import type { VirtualMcpRuntime } from "./virtual-mcp.ts";
 
 /**
@@ -126,7 +126,11 @@ export async function handleModernRequest(
   };
   if (method === "server/discover") {
     // The sessionless revision's counterpart of initialize: on the record like it.
-    await recorder.record(requestWithoutCall(principal, runtime.slug, method, { outcome: "ok", error: null, sessionId: null }));
+    try {
+      await recorder.record(requestWithoutCall(principal, runtime.slug, method, { outcome: "ok", error: null, sessionId: null }));
+    } catch (failure) {
+      return jsonReply(encode({ jsonrpc: "2.0", id, error: recordFailure(failure, method) } as JSONRPCMessage));
+    }
     const result = {
       supportedVersions: [MODERN_VERSION],
       capabilities: { tools: { listChanged: true }, prompts: { listChanged: true }, resources: { listChanged: true }, completions: {} },

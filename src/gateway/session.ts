@@ -4,7 +4,7 @@ import type { CallOutcome, CallRecorder, McpRequestEntry } from "../audit/index.
 import { decide, type Subject } from "../policy/index.ts";
 import type { Principal } from "../auth/index.ts";
 import { resultText, UpstreamRpcError, type Connector } from "../connectors/index.ts";
-import { forbidden, JSON_RPC, jsonRpcCodeOf, MintgateError, publicMessageOf } from "../errors/index.ts";
+import { forbidden, isStorageFull, JSON_RPC, jsonRpcCodeOf, MintgateError, publicMessageOf, storageFull } from "../errors/index.ts";
 import { log } from "../log/index.ts";
 import { VERSION } from "../version.ts";
 import { routeUri, exposedUri, withExposedResourcesOfPrompt, withExposedResourcesOfTool } from "./curation.ts";
@@ -139,7 +139,7 @@ export class GatewaySession {
         if (reply === undefined) return (this.transport as { closeSSEStream?: (requestId: RequestId) => void }).closeSSEStream?.(id);
         return send(reply);
       },
-      // Its audit record could not be committed (database locked, disk full): the request fails, and the client hears so.
+      // `request` answers a record that could not be committed with an error reply itself; this is for anything else it throws.
       (error: unknown) => send({ jsonrpc: "2.0", id, error: toRpcError(error) } as JSONRPCMessage),
     );
   }
@@ -170,11 +170,13 @@ export class GatewaySession {
     const started = performance.now();
     const note: RequestNote = { connector: null, exposedName: "", upstreamName: null, arguments: undefined, outcome: "ok", error: null, result: undefined };
     let reply: JSONRPCMessage;
+    let refusedForSpace = false;
     try {
       const result = await this.dispatch(method, checkedParams(method, params), abort.signal, sendProgress, note);
       reply = { jsonrpc: "2.0", id, result } as JSONRPCMessage;
     } catch (error) {
       note.outcome = abort.signal.aborted ? "cancelled" : error instanceof MintgateError ? (error.kind === "timeout" ? "timeout" : error.kind === "forbidden" ? "denied" : "error") : "error";
+      refusedForSpace = isStorageFull(error);
       note.error = (error as Error)?.message ?? String(error);
       reply = { jsonrpc: "2.0", id, error: toRpcError(error) };
     } finally {
@@ -182,7 +184,15 @@ export class GatewaySession {
     }
     if (abort.signal.aborted && note.outcome === "ok") note.outcome = "cancelled";
     // The record is committed before the reply leaves (durability).
-    if (RECORDED.has(method)) await this.record(method, note, started);
+    if (RECORDED.has(method)) {
+      try {
+        await this.record(method, note, started);
+      } catch (error) {
+        // Not recorded (disk full, database locked): no reply says more than the record does. A request refused for
+        // lack of disk space keeps its refusal (nothing ran); any other gets an error saying why it is withheld.
+        if (!refusedForSpace) reply = { jsonrpc: "2.0", id, error: recordFailure(error, method, note) };
+      }
+    }
     if (!abort.signal.aborted) return reply;
     // The client cancelled: no reply (the spec says so). The gateway ended the session: the client must hear why.
     if (this.endedBecause === undefined) return undefined;
@@ -281,6 +291,8 @@ export class GatewaySession {
 
   /** Sends a request to one connector for this caller, with cancellation and progress wired through. */
   private forward(progress: ProgressSink, signal: AbortSignal, connectorName: string, method: string, params: Params): Promise<Record<string, unknown>> {
+    // While the disk is full the call could not be recorded: it is refused before it reaches the upstream, not run unrecorded.
+    if (RECORDED.has(method) && this.recorder.storageFull()) throw storageFull(REFUSED_DISK_FULL);
     const connector = this.runtime.connectorFor(connectorName, this.principal);
     const meta = params?._meta as { progressToken?: string | number } | undefined;
     const progressToken = meta?.progressToken;
@@ -475,6 +487,21 @@ const NAMED_BY: Record<string, string> = { "tools/call": "name", "prompts/get": 
 function firstText(result: Record<string, unknown>): string | undefined {
   const content = result.content as { type?: string; text?: string }[] | undefined;
   return content?.find((c) => c.type === "text")?.text;
+}
+
+const ASK_FOR_ROOM = "ask the gateway's administrator to free space on that disk; requests work again once there is room, without a restart.";
+const REFUSED_DISK_FULL = `mintgate refused this request without running it: the disk holding its data is full, so it could not be recorded; ${ASK_FOR_ROOM}`;
+
+/**
+ * The error that replaces a reply whose audit record could not be committed. A full disk
+ * is said as such (the audit log writes the one log line about it); anything else is an
+ * unexpected error, logged.
+ */
+export function recordFailure(error: unknown, method: string, note?: Pick<RequestNote, "connector" | "outcome">): { code: number; message: string } {
+  if (!isStorageFull(error)) return toRpcError(error);
+  const ran = note !== undefined && note.connector !== null && note.outcome !== "denied" && method !== "initialize" && !method.endsWith("/list");
+  const what = ran ? `it ran${method === "tools/call" ? " (the tool was called)" : ""}, but its reply is withheld` : "its reply is withheld";
+  return { code: jsonRpcCodeOf(error), message: `mintgate could not record this request because the disk holding its data is full, so ${what}; ${ASK_FOR_ROOM}` };
 }
 
 function toRpcError(error: unknown): { code: number; message: string; data?: unknown } {

@@ -1,5 +1,6 @@
 import { MissingToken, type AccessTokenService, type Principal } from "../auth/index.ts";
-import { MintgateError, publicMessageOf } from "../errors/index.ts";
+import { isStorageFull, MintgateError, publicMessageOf } from "../errors/index.ts";
+import { log } from "../log/index.ts";
 import type { Gateway } from "../gateway/index.ts";
 import type { McpEndpoint } from "../gateway/endpoint.ts";
 import { requestWithoutCall, type VirtualMcpRuntime } from "../gateway/index.ts";
@@ -75,7 +76,12 @@ async function refuseReach(deps: McpRouteDeps, runtime: VirtualMcpRuntime, princ
   }
   const sessionId = request.headers.get("mcp-session-id") ?? new URL(request.url).searchParams.get("sessionId");
   const entry = requestWithoutCall(principal, runtime.slug, method, { outcome: "denied", error: reason, sessionId, userId });
-  await deps.gateway.recorder.record(entry);
+  try {
+    await deps.gateway.recorder.record(entry);
+  } catch (error) {
+    // Not recorded: the person is refused all the same. A full disk is said once in the log by the audit trail.
+    if (!isStorageFull(error)) log.error("could not record a refused request", { virtualMcp: runtime.slug, error: String(error) });
+  }
   return jsonError(403, reason);
 }
 
