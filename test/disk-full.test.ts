@@ -239,4 +239,45 @@ describe.skipIf(refusal !== undefined)("a full disk under the data directory", (
     expect(gateway.output()).not.toContain("request failed");
     expect(gateway.output()).not.toMatch(/\n\s+at /);
   }, 60_000);
+
+  test("secrets set, tokens create and apply on a full disk fail with one sentence and change nothing, and a change is never kept without its record", async () => {
+    const disk = smallDisk(8);
+    const { dataDir, config } = await dataDirOn(disk);
+    const filler = join(disk, "filler");
+    // Beside a running gateway, as an admin would run them.
+    const gateway = await start(dataDir);
+    fillLeavingNoRoomInTheWal(dataDir, filler);
+    const sentence = `mintgate: The disk holding ${dataDir} is full, so nothing was changed; free space on it and run the command again.\n`;
+    const secret = await runMintgate(["secrets", "set", "FULL_DISK", "--data", dataDir], { stdin: "value" });
+    expect(secret).toMatchObject({ code: 1, stderr: sentence });
+    const token = await runMintgate(["tokens", "create", "--user", "bob@example.com", "--data", dataDir]);
+    expect(token).toMatchObject({ code: 1, stderr: sentence, stdout: "" });
+    writeFileSync(config, DEMO_CONFIG.replace("name: Demo", "name: Renamed"));
+    const apply = await runMintgate(["apply", "-f", config, "--data", dataDir]);
+    expect(apply).toMatchObject({ code: 1, stderr: sentence });
+    rmSync(filler);
+    expect((await runMintgate(["secrets", "list", "--data", dataDir])).stdout).not.toContain("FULL_DISK");
+    expect((await runMintgate(["tokens", "list", "--data", dataDir])).stdout).not.toContain("bob@example.com");
+    expect((await runMintgate(["export", "--data", dataDir])).stdout).toContain("name: Demo\n");
+
+    // With a little room (a few pages), the secret may fit where its record does not: both are kept, or neither.
+    // The secret was kept without its record (exit 0) with 3 to 6 pages free.
+    const db = new Database(join(dataDir, "mintgate.db"), { readonly: true });
+    try {
+      for (let pages = 0; pages <= 10; pages++) {
+        const name = `ROOM_${pages}`;
+        fillLeavingNoRoomInTheWal(dataDir, filler, pages);
+        const set = await runMintgate(["secrets", "set", name, "--data", dataDir], { stdin: "value" });
+        rmSync(filler);
+        const kept = (db.query("SELECT count(*) AS n FROM secrets WHERE name = ?").get(name) as { n: number }).n;
+        const recorded = (db.query("SELECT count(*) AS n FROM audit_records WHERE kind = 'admin' AND method = 'secrets.set' AND exposed_name = ? AND outcome = 'ok'").get(name) as { n: number }).n;
+        expect({ pages, exit: set.code, kept, recorded }).toEqual({ pages, exit: kept === 1 ? 0 : 1, kept, recorded: kept });
+        if (set.code !== 0) expect(set.stderr).toBe(sentence);
+      }
+    } finally {
+      db.close();
+    }
+    expect((await runMintgate(["audit", "verify", "--data", dataDir])).code).toBe(0);
+    expect(gateway.output()).not.toMatch(/\n\s+at /);
+  }, 90_000);
 });

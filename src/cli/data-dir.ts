@@ -1,6 +1,7 @@
 import { cliActor, recordAdminChange } from "../audit/index.ts";
 import { loadSettings } from "../config/index.ts";
 import { checkInitialised, openDataDir, type DataDir } from "../runtime/index.ts";
+import { isStorageFull, MintgateError, publicMessageOf, storageFull } from "../errors/index.ts";
 import { stringValue, type ParsedArgs } from "./command.ts";
 
 /**
@@ -18,21 +19,32 @@ export function setRunningCommand(name: string, parsed: ParsedArgs): void {
 /** Subcommands that change state, or copy it out (backup), and leave an audit record here (apply and approve record their own before/after). */
 const CHANGING = /^(secrets (set|delete)|tokens (create|revoke)|clients (add|remove)|users (add|disable|enable|remove|delete|role|password|set-password|set-role)|groups (add|remove)|sso (add|remove|update)|consents revoke|backup)$/;
 
-function recordCliChange(dir: DataDir, outcome: "ok" | "error", error?: unknown): void {
-  if (!running || !CHANGING.test(running.name)) return;
+/** Copies out rather than changes, and cannot run inside a transaction (VACUUM INTO). */
+const COPYING = /^backup$/;
+
+const isChanging = () => running !== undefined && CHANGING.test(running.name);
+
+function writeCliChange(dir: DataDir, outcome: "ok" | "error", error?: unknown): void {
+  if (!running) return;
   const { name, parsed } = running;
   const options = Object.fromEntries(Object.entries(parsed.values).filter(([key, value]) => key !== "data" && key !== "json" && value !== undefined));
+  recordAdminChange(dir.store, {
+    actor: cliActor(),
+    action: name.replace(" ", "."),
+    target: parsed.positionals.join(" ") || null,
+    outcome,
+    error: error === undefined ? null : String((error as Error)?.message ?? error),
+    detail: { command: `mintgate ${name}`, options },
+  });
+}
+
+/** The record of a command that failed: the command's own error is what matters, so a record that cannot be written is let go. */
+function recordCliFailure(dir: DataDir, error: unknown): void {
+  if (!isChanging()) return;
   try {
-    recordAdminChange(dir.store, {
-      actor: cliActor(),
-      action: name.replace(" ", "."),
-      target: parsed.positionals.join(" ") || null,
-      outcome,
-      error: error === undefined ? null : String((error as Error)?.message ?? error),
-      detail: { command: `mintgate ${name}`, options },
-    });
+    writeCliChange(dir, "error", error);
   } catch {
-    // The store may be the very thing that failed; the command's own error is what matters.
+    // The store may be the very thing that failed.
   }
 }
 
@@ -41,22 +53,69 @@ export function requireDataDir(parsed: ParsedArgs): void {
   checkInitialised(loadSettings({ data: stringValue(parsed, "data") }));
 }
 
-/** Opens the --data directory (it must exist) for the length of `use`. */
+/**
+ * Opens the --data directory (it must exist) for the length of `use`. A
+ * command that changes something and does so at once (not after an await)
+ * runs in one transaction with its audit record: both are written or
+ * neither, so a change is never left without its record (a full disk fails
+ * the record after the change fitted). A command whose change comes after
+ * an await (a password hash) is recorded after it, and says so when that
+ * record cannot be written.
+ */
 export function withDataDir<T>(parsed: ParsedArgs, use: (dir: DataDir) => T | Promise<T>): Promise<T> {
-  const dir = openDataDir(loadSettings({ data: stringValue(parsed, "data") }), { initialise: false });
+  const settings = loadSettings({ data: stringValue(parsed, "data") });
+  let dir: DataDir;
+  try {
+    dir = openDataDir(settings, { initialise: false });
+  } catch (error) {
+    return Promise.reject(isStorageFull(error) ? storageFull(`The disk holding ${settings.dataDir} is full, so the database could not be opened and nothing was changed; free space on it and run the command again.`, error) : error);
+  }
+  const atomic = isChanging() && !COPYING.test(running!.name);
   return Promise.resolve()
-    .then(() => use(dir))
+    .then(() => {
+      if (!atomic) return use(dir);
+      let recordAfter = false;
+      const value = dir.store.transaction(() => {
+        const value = use(dir);
+        if (value instanceof Promise) recordAfter = true;
+        else writeCliChange(dir, "ok");
+        return value;
+      });
+      return recordAfter ? Promise.resolve(value).then((done) => (recordLate(dir), done)) : value;
+    })
     .then(
       (value) => {
-        recordCliChange(dir, "ok");
+        if (!atomic) recordCliChangeOk(dir);
         return value;
       },
       (error: unknown) => {
-        recordCliChange(dir, "error", error);
+        recordCliFailure(dir, error);
+        if (isStorageFull(error) && !(error instanceof MintgateError)) {
+          throw storageFull(`The disk holding ${settings.dataDir} is full, so nothing was changed; free space on it and run the command again.`, error);
+        }
         throw error;
       },
     )
     .finally(() => dir.close());
+}
+
+/** The record of a command that is not run in one transaction with it (a copy out: backup). */
+function recordCliChangeOk(dir: DataDir): void {
+  if (!isChanging()) return;
+  try {
+    writeCliChange(dir, "ok");
+  } catch (error) {
+    process.stderr.write(`mintgate: warning: the command's audit record could not be written (${publicMessageOf(error)})\n`);
+  }
+}
+
+/** The record of a change made after an await: the change is made, so a record that cannot be written is a warning, not a failure. */
+function recordLate(dir: DataDir): void {
+  try {
+    writeCliChange(dir, "ok");
+  } catch (error) {
+    process.stderr.write(`mintgate: warning: the change was made, but its audit record could not be written (${publicMessageOf(error)})\n`);
+  }
 }
 
 export const DATA_HELP = { "--data DIR": "data directory (env MINTGATE_DATA_DIR, default ./.mintgate)" };
