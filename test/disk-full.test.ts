@@ -280,4 +280,17 @@ describe.skipIf(refusal !== undefined)("a full disk under the data directory", (
     expect((await runMintgate(["audit", "verify", "--data", dataDir])).code).toBe(0);
     expect(gateway.output()).not.toMatch(/\n\s+at /);
   }, 90_000);
+  test("with no gateway running, a command and serve on a full disk say so in one sentence: the WAL index cannot even be made ('disk I/O error' before)", async () => {
+    const disk = smallDisk(4);
+    const { dataDir } = await dataDirOn(disk);
+    // Closed cleanly, so the WAL index file is gone and opening the database must make it again.
+    fillDisk(join(disk, "filler"));
+    const verify = await runMintgate(["audit", "verify", "--data", dataDir]);
+    expect(verify).toMatchObject({ code: 1, stderr: `mintgate: The disk holding ${dataDir} is full, so the database could not be opened and nothing was changed; free space on it and run the command again.\n` });
+    const serve = await runMintgate(["serve", "--data", dataDir, "--port", "0"]);
+    expect(serve.code).toBe(1);
+    expect(serve.stderr).toBe(`mintgate: The disk holding ${dataDir} is full, so mintgate cannot start; free space on it and start it again.\n`);
+    rmSync(join(disk, "filler"));
+    expect((await runMintgate(["audit", "verify", "--data", dataDir])).code).toBe(0);
+  }, 60_000);
 });

@@ -42,13 +42,16 @@ export const storageFull = (message: string = STORAGE_FULL_MESSAGE, cause?: unkn
 
 /**
  * True when `error` is a write that failed for lack of disk space: SQLite's
- * SQLITE_FULL ("database or disk is full", which it also answers for ENOSPC)
- * or a file write's ENOSPC / EDQUOT, or a `storageFull` error made from one.
+ * SQLITE_FULL ("database or disk is full", which it also answers for ENOSPC),
+ * SQLITE_IOERR_SHMSIZE ("disk I/O error" when the WAL index file beside the
+ * database cannot grow: opening a WAL database on a full disk with no
+ * gateway running), a file write's ENOSPC / EDQUOT, or a `storageFull` error
+ * made from one.
  */
 export function isStorageFull(error: unknown): boolean {
   if (error instanceof MintgateError) return error.kind === "storage_full";
   const code = (error as { code?: unknown } | null)?.code;
-  return code === "SQLITE_FULL" || code === "ENOSPC" || code === "EDQUOT";
+  return code === "SQLITE_FULL" || code === "SQLITE_IOERR_SHMSIZE" || code === "ENOSPC" || code === "EDQUOT";
 }
 
 const HTTP_STATUS: Record<ErrorKind, number> = {

@@ -11,6 +11,7 @@ import { moveCheckpointsToThread, watchStore } from "../../store/index.ts";
 import { DEFAULTS, ENVIRONMENT, loadSettings } from "../../config/index.ts";
 import { startHttpServer } from "../../http/index.ts";
 import { log } from "../../log/index.ts";
+import { isStorageFull, MintgateError, storageFull } from "../../errors/index.ts";
 import { createGatewayMetrics, MetricsAccess } from "../../metrics/index.ts";
 import { UsageAnalytics } from "../../analytics/index.ts";
 import { IdleMemoryTrim, openDataDir } from "../../runtime/index.ts";
@@ -87,7 +88,13 @@ export const serveCommand: Command = {
     const metricsAccess = MetricsAccess.fromSettings(settings);
     const startedAt = Date.now();
     const instanceId = randomUUID();
-    const dir = openDataDir(settings, { initialise: true, serving: true });
+    let dir: ReturnType<typeof openDataDir>;
+    try {
+      dir = openDataDir(settings, { initialise: true, serving: true });
+    } catch (error) {
+      if (isStorageFull(error) && !(error instanceof MintgateError)) throw storageFull(`The disk holding ${settings.dataDir} is full, so mintgate cannot start; free space on it and start it again.`, error);
+      throw error;
+    }
     for (const item of dir.created) log.info(`created ${item}`);
     for (const warning of dir.warnings) log.warn(warning);
     if (dir.newAdminToken) log.info("the admin token for the CLI and TUI is in the admin.token file", { path: dir.paths.adminToken });
