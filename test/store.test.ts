@@ -86,15 +86,22 @@ describe("store", () => {
   });
 });
 
+/** A new store whose WAL the checkpoint thread keeps under `walLimitBytes`. */
+async function storeWithCheckpointThread(walLimitBytes: number) {
+  const path = join(tempDir(), "mintgate.db");
+  const store = openStore(path, { create: true });
+  return { path, store, stop: await moveCheckpointsToThread(store, { walLimitBytes }) };
+}
+
+/** A small call record, as the gateway commits one per call. */
+const row = (): NewAuditRow => ({
+  at: Date.now(), kind: "mcp", person: "ada@example.com", userId: null, clientId: null, tokenId: "t", ip: "127.0.0.1", sessionId: "s", virtualMcp: "v", connector: "c",
+  method: "tools/call", exposedName: "c__echo", upstreamName: "echo", arguments: '{"text":"hello"}', result: '{"content":[]}', resultSize: 14, outcome: "ok", error: null, durationMs: 1, detail: null,
+});
+
 describe("the write-ahead log under sustained writes", () => {
   test("the checkpoint thread starts it over past its limit, so it stays bounded while commits go on", async () => {
-    const path = join(tempDir(), "mintgate.db");
-    const store = openStore(path, { create: true });
-    const stop = await moveCheckpointsToThread(store, { walLimitBytes: 1024 * 1024 });
-    const row = (): NewAuditRow => ({
-      at: Date.now(), kind: "mcp", person: "ada@example.com", userId: null, clientId: null, tokenId: "t", ip: "127.0.0.1", sessionId: "s", virtualMcp: "v", connector: "c",
-      method: "tools/call", exposedName: "c__echo", upstreamName: "echo", arguments: '{"text":"hello"}', result: '{"content":[]}', resultSize: 14, outcome: "ok", error: null, durationMs: 1, detail: null,
-    });
+    const { path, store, stop } = await storeWithCheckpointThread(1024 * 1024);
     // The WAL header counts how often the log was started over (its checkpoint sequence number, bytes 12–15).
     const restarts = () => {
       const header = Buffer.alloc(16);
@@ -126,13 +133,7 @@ describe("the write-ahead log under sustained writes", () => {
   });
 
   test("a long reader (a backup, an export, a sqlite3 shell) does not hold commits up while the WAL is past its limit", async () => {
-    const path = join(tempDir(), "mintgate.db");
-    const store = openStore(path, { create: true });
-    const stop = await moveCheckpointsToThread(store, { walLimitBytes: 256 * 1024 });
-    const row = (): NewAuditRow => ({
-      at: Date.now(), kind: "mcp", person: "ada@example.com", userId: null, clientId: null, tokenId: "t", ip: "127.0.0.1", sessionId: "s", virtualMcp: "v", connector: "c",
-      method: "tools/call", exposedName: "c__echo", upstreamName: "echo", arguments: '{"text":"hello"}', result: '{"content":[]}', resultSize: 14, outcome: "ok", error: null, durationMs: 1, detail: null,
-    });
+    const { path, store, stop } = await storeWithCheckpointThread(256 * 1024);
     const commitFor = async (ms: number) => {
       let slowest = 0;
       for (const until = Date.now() + ms; Date.now() < until; ) {
