@@ -32,7 +32,7 @@ export const statsCommand: Command = {
   optionHelp: {
     "--by GROUP": "vmcp, tool, connector or person (default tool)",
     "--last D": "the window up to now, e.g. 1h, 24h, 7d (default 24h)",
-    "--since T": "window start: an ISO time such as 2026-05-01T09:00:00Z, Unix ms, or a duration ago such as 2h",
+    "--since T": "window start: an ISO time such as 2026-05-01T09:00:00Z, Unix ms, or a duration ago such as 2h (default 24h before --until)",
     "--until T": "window end, as --since (default now)",
     ...DATA_HELP,
     "--json": 'print {"by", "since", "until", "rows": […]} as JSON',
