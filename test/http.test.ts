@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { readFileSync } from "node:fs";
+import { chmodSync, readFileSync } from "node:fs";
 import { connect } from "node:net";
 import { join } from "node:path";
 import { LATEST_SCHEMA_VERSION } from "../src/store/index.ts";
@@ -105,6 +105,12 @@ describe("HTTPS", () => {
     // Plain HTTP to the TLS port is not served.
     await expect(fetch(gateway.url.replace("https:", "http:") + "/healthz")).rejects.toThrow();
     expect(await gateway.stop()).toBe(0);
+    expect(gateway.output()).not.toContain("--tls-key file");
+    // A private key every user can read is served all the same, with a warning that says how to close it.
+    chmodSync(key, 0o644);
+    const open = await startGateway({ dataDir: join(dir, "d"), args: ["--tls-cert", cert, "--tls-key", key] });
+    expect(await open.stop()).toBe(0);
+    expect(open.output()).toContain(`warn  The --tls-key file ${key} can be read by every user of this machine (mode 0644); \`chmod 600\` it (or 640 for a group the gateway's user is in).`);
   });
 });
 

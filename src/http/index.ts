@@ -1,7 +1,7 @@
 import { Elysia } from "elysia";
 import type { AdminService } from "../admin/index.ts";
 import type { Settings } from "../config/index.ts";
-import { existsSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
 import { configError, httpStatusOf, invalid, isStorageFull, MintgateError, publicMessageOf } from "../errors/index.ts";
 import { log } from "../log/index.ts";
 import { jsonError } from "./json-error.ts";
@@ -504,6 +504,11 @@ export function startHttpServer(deps: HttpDeps): RunningServer {
     : undefined;
   for (const [flag, file] of [["--tls-cert", settings.tlsCert], ["--tls-key", settings.tlsKey]] as const) {
     if (file && !existsSync(file)) throw configError(`The ${flag} file ${file} does not exist; check the path.`);
+  }
+  // Group access is the usual way to share a key with a service user (root:ssl-cert 0640); any user is not.
+  const keyMode = settings.tlsKey ? statSync(settings.tlsKey).mode & 0o777 : 0;
+  if (keyMode & 0o004) {
+    log.warn(`The --tls-key file ${settings.tlsKey} can be read by every user of this machine (mode ${keyMode.toString(8).padStart(4, "0")}); \`chmod 600\` it (or 640 for a group the gateway's user is in).`);
   }
   const activity = deps.activity;
   const addresses = new ClientAddresses(settings.trustedProxies);
