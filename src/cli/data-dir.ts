@@ -1,7 +1,7 @@
 import { cliActor, recordAdminChange } from "../audit/index.ts";
 import { loadSettings } from "../config/index.ts";
 import { checkInitialised, openDataDir, type DataDir } from "../runtime/index.ts";
-import { isStorageFull, MintgateError, publicMessageOf, storageFull } from "../errors/index.ts";
+import { publicMessageOf, sayingStorageFull } from "../errors/index.ts";
 import { stringValue, type ParsedArgs } from "./command.ts";
 
 /**
@@ -68,7 +68,7 @@ export function withDataDir<T>(parsed: ParsedArgs, use: (dir: DataDir) => T | Pr
   try {
     dir = openDataDir(settings, { initialise: false });
   } catch (error) {
-    return Promise.reject(isStorageFull(error) ? storageFull(`The disk holding ${settings.dataDir} is full, so the database could not be opened and nothing was changed; free space on it and run the command again.`, error) : error);
+    return Promise.reject(sayingStorageFull(error, `The disk holding ${settings.dataDir} is full, so the database could not be opened and nothing was changed; free space on it and run the command again.`));
   }
   const atomic = isChanging() && !COPYING.test(running!.name);
   return Promise.resolve()
@@ -90,10 +90,7 @@ export function withDataDir<T>(parsed: ParsedArgs, use: (dir: DataDir) => T | Pr
       },
       (error: unknown) => {
         recordCliFailure(dir, error);
-        if (isStorageFull(error) && !(error instanceof MintgateError)) {
-          throw storageFull(`The disk holding ${settings.dataDir} is full, so nothing was changed; free space on it and run the command again.`, error);
-        }
-        throw error;
+        throw sayingStorageFull(error, `The disk holding ${settings.dataDir} is full, so nothing was changed; free space on it and run the command again.`);
       },
     )
     .finally(() => dir.close());

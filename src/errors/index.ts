@@ -54,6 +54,11 @@ export function isStorageFull(error: unknown): boolean {
   return code === "SQLITE_FULL" || code === "SQLITE_IOERR_SHMSIZE" || code === "ENOSPC" || code === "EDQUOT";
 }
 
+/** `error` as a storage_full error that says `message`, when it is a raw write that failed for lack of space; otherwise `error` itself. */
+export function sayingStorageFull(error: unknown, message: string): unknown {
+  return isStorageFull(error) && !(error instanceof MintgateError) ? storageFull(message, error) : error;
+}
+
 const HTTP_STATUS: Record<ErrorKind, number> = {
   invalid: 400,
   unauthorized: 401,

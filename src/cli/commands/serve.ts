@@ -11,7 +11,7 @@ import { moveCheckpointsToThread, watchStore } from "../../store/index.ts";
 import { DEFAULTS, ENVIRONMENT, loadSettings } from "../../config/index.ts";
 import { startHttpServer } from "../../http/index.ts";
 import { log } from "../../log/index.ts";
-import { isStorageFull, MintgateError, storageFull } from "../../errors/index.ts";
+import { sayingStorageFull } from "../../errors/index.ts";
 import { createGatewayMetrics, MetricsAccess } from "../../metrics/index.ts";
 import { UsageAnalytics } from "../../analytics/index.ts";
 import { IdleMemoryTrim, openDataDir } from "../../runtime/index.ts";
@@ -92,8 +92,7 @@ export const serveCommand: Command = {
     try {
       dir = openDataDir(settings, { initialise: true, serving: true });
     } catch (error) {
-      if (isStorageFull(error) && !(error instanceof MintgateError)) throw storageFull(`The disk holding ${settings.dataDir} is full, so mintgate cannot start; free space on it and start it again.`, error);
-      throw error;
+      throw sayingStorageFull(error, `The disk holding ${settings.dataDir} is full, so mintgate cannot start; free space on it and start it again.`);
     }
     for (const item of dir.created) log.info(`created ${item}`);
     for (const warning of dir.warnings) log.warn(warning);
