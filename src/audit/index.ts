@@ -102,7 +102,7 @@ export function adminChangeRow(change: AdminChange, redactor: Redactor = default
     at, kind: "admin", person: change.actor, userId: null, clientId: null, tokenId: null, ip: change.ip ?? null, sessionId: null, virtualMcp: null, connector: null,
     method: change.action, exposedName: change.target ?? null, upstreamName: null, arguments: null, result: null, resultSize: null,
     outcome: change.outcome ?? "ok", error: change.error == null ? null : redactor.text(change.error), durationMs: null,
-    detail: Object.keys(payload).length > 0 ? redactor.capture(payload, ADMIN_DETAIL_LIMIT).json : null,
+    detail: Object.keys(payload).length > 0 ? redactor.captureJson(payload, ADMIN_DETAIL_LIMIT) : null,
   };
 }
 
@@ -187,7 +187,8 @@ export class AuditLog {
   record(entry: McpRequestEntry): Promise<void> {
     for (let i = 0; i < this.listeners.length; i++) this.listeners[i]!(entry);
     if (!this.enabled) return Promise.resolve();
-    const args = this.redactor.capture(entry.arguments, this.limit);
+    // Only the result's size is kept: measuring cut arguments would serialise all of them.
+    const args = this.redactor.captureJson(entry.arguments, this.limit);
     const result = entry.result === undefined ? undefined : this.redactor.capture(entry.result, this.limit, entry.resultLength);
     return this.enqueue({
       at: entry.at,
@@ -203,7 +204,7 @@ export class AuditLog {
       method: entry.method,
       exposedName: entry.exposedName,
       upstreamName: entry.upstreamName,
-      arguments: args.json,
+      arguments: args,
       result: result?.json ?? null,
       resultSize: result?.size ?? null,
       outcome: entry.outcome,

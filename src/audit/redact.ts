@@ -87,10 +87,21 @@ export class Redactor {
   capture(value: unknown, limit: number, knownSize?: number): { json: string | null; size: number | null } {
     if (value === undefined) return { json: null, size: null };
     const state: Budget = { left: limit, cut: false, changed: false };
+    const json = this.cutJson(value, limit, state);
+    if (!state.cut && !state.changed) return { json, size: json.length };
+    return { json, size: knownSize ?? fullSize(value) };
+  }
+
+  /** The payload as stored, as `capture` gives it, when its full size is not wanted (that would serialise all of a large payload). */
+  captureJson(value: unknown, limit: number): string | null {
+    if (value === undefined) return null;
+    return this.cutJson(value, limit, { left: limit, cut: false, changed: false });
+  }
+
+  private cutJson(value: unknown, limit: number, state: Budget): string {
     const json = this.jsonWithin(value, state, 0);
-    if (!state.cut) return { json, size: state.changed ? (knownSize ?? fullSize(value)) : json.length };
     // ASCII marker: one non-Latin-1 character would make the whole stored text a two-byte string to hash and bind.
-    return { json: `${json}...[cut at ${limit} characters]`, size: knownSize ?? fullSize(value) };
+    return state.cut ? `${json}...[cut at ${limit} characters]` : json;
   }
 
   /** JSON text of `value`, stopping once `budget.left` characters are spent (strings are cut inside). */
