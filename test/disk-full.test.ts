@@ -240,7 +240,7 @@ describe.skipIf(refusal !== undefined)("a full disk under the data directory", (
     expect(gateway.output()).not.toMatch(/\n\s+at /);
   }, 60_000);
 
-  test("secrets set, tokens create and apply on a full disk fail with one sentence and change nothing, and a change is never kept without its record", async () => {
+  test("secrets set, users add, tokens create and apply on a full disk fail with one sentence and change nothing, and a change is never kept without its record", async () => {
     const disk = smallDisk(8);
     const { dataDir, config } = await dataDirOn(disk);
     const filler = join(disk, "filler");
@@ -273,6 +273,17 @@ describe.skipIf(refusal !== undefined)("a full disk under the data directory", (
         const recorded = (db.query("SELECT count(*) AS n FROM audit_records WHERE kind = 'admin' AND method = 'secrets.set' AND exposed_name = ? AND outcome = 'ok'").get(name) as { n: number }).n;
         expect({ pages, exit: set.code, kept, recorded }).toEqual({ pages, exit: kept === 1 ? 0 : 1, kept, recorded: kept });
         if (set.code !== 0) expect(set.stderr).toBe(sentence);
+      }
+      // users add hashes the password first, so the account and its record share one transaction too.
+      for (let pages = 0; pages <= 10; pages++) {
+        const email = `room${pages}@example.com`;
+        fillLeavingNoRoomInTheWal(dataDir, filler, pages);
+        const added = await runMintgate(["users", "add", email, "--data", dataDir], { stdin: "a long enough password\n" });
+        rmSync(filler);
+        const kept = (db.query("SELECT count(*) AS n FROM users WHERE email = ?").get(email) as { n: number }).n;
+        const recorded = (db.query("SELECT count(*) AS n FROM audit_records WHERE kind = 'admin' AND method = 'users.add' AND exposed_name = ? AND outcome = 'ok'").get(email) as { n: number }).n;
+        expect({ pages, exit: added.code, kept, recorded }).toEqual({ pages, exit: kept === 1 ? 0 : 1, kept, recorded: kept });
+        if (added.code !== 0) expect(added.stderr).toBe(sentence);
       }
     } finally {
       db.close();

@@ -83,6 +83,21 @@ function checkPassword(password: string): void {
   if (password.length > MAX_PASSWORD_LENGTH) throw invalid(`The password is too long: use at most ${MAX_PASSWORD_LENGTH} characters.`);
 }
 
+/** A checked password's argon2id hash, as stored. */
+export interface HashedPassword {
+  readonly argon2id: string;
+}
+
+/**
+ * Checks and hashes a password. Hashing takes a while and is asynchronous;
+ * done first, the change that stores it needs no await and can share one
+ * transaction with its audit record (the CLI's commands).
+ */
+export async function hashPassword(password: string): Promise<HashedPassword> {
+  checkPassword(password);
+  return { argon2id: await Bun.password.hash(password, { algorithm: "argon2id" }) };
+}
+
 function checkGroupName(group: string): string {
   const name = group.trim();
   if (name.length === 0 || name.length > 256 || /[\u0000-\u001f\u007f]/.test(name)) throw invalid(`"${group}" is not a group name: use 1–256 printable characters.`);
@@ -191,8 +206,13 @@ export class UserDirectory {
   /** Adds a local account that signs in with a password. */
   async addLocal(options: { email: string; password: string; role?: Role; name?: string | undefined }): Promise<UserDetails> {
     const email = normaliseEmail(options.email);
-    checkPassword(options.password);
-    const passwordHash = await Bun.password.hash(options.password, { algorithm: "argon2id" });
+    return this.addLocalHashed({ ...options, email, password: await hashPassword(options.password) });
+  }
+
+  /** `addLocal` with the password hashed beforehand (`hashPassword`): no await. */
+  addLocalHashed(options: { email: string; password: HashedPassword; role?: Role; name?: string | undefined }): UserDetails {
+    const email = normaliseEmail(options.email);
+    const passwordHash = options.password.argon2id;
     const now = this.now();
     const id = randomUUID();
     this.store.transaction(() => {
@@ -210,11 +230,16 @@ export class UserDirectory {
    * Returns how many sign-ins were ended.
    */
   async setPassword(ref: string, password: string): Promise<{ signInsEnded: number }> {
+    // Refused before the slow hash when there is no local account to set.
+    this.localIdentityOf(this.resolve(ref));
+    return this.setPasswordHashed(ref, await hashPassword(password));
+  }
+
+  /** `setPassword` with the password hashed beforehand (`hashPassword`): no await. */
+  setPasswordHashed(ref: string, password: HashedPassword): { signInsEnded: number } {
     const row = this.resolve(ref);
-    checkPassword(password);
-    const local = this.store.users.identitiesOf([row.id]).find((i) => i.provider === LOCAL);
-    if (!local) throw invalid(`${row.email} signs in through SSO only and has no local account; add one with \`mintgate users add\`.`);
-    const passwordHash = await Bun.password.hash(password, { algorithm: "argon2id" });
+    const local = this.localIdentityOf(row);
+    const passwordHash = password.argon2id;
     const now = this.now();
     const signInsEnded = this.store.transaction(() => {
       this.store.users.update(row.id, { passwordHash, updatedAt: now });
@@ -224,6 +249,12 @@ export class UserDirectory {
     // Browser sign-ins of this gateway process end too (the gateway's own directory; a CLI's has no sessions).
     this.onSignInsEnded?.(row.id);
     return { signInsEnded };
+  }
+
+  private localIdentityOf(row: { id: string; email: string }) {
+    const local = this.store.users.identitiesOf([row.id]).find((i) => i.provider === LOCAL);
+    if (!local) throw invalid(`${row.email} signs in through SSO only and has no local account; add one with \`mintgate users add\`.`);
+    return local;
   }
 
   setRole(ref: string, role: Role): UserDetails {

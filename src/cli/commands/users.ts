@@ -1,4 +1,4 @@
-import { MIN_PASSWORD_LENGTH, UserDirectory, type UserDetails } from "../../auth/accounts/index.ts";
+import { hashPassword, MIN_PASSWORD_LENGTH, UserDirectory, type UserDetails } from "../../auth/accounts/index.ts";
 import { invalid } from "../../errors/index.ts";
 import { DATA_OPTION, JSON_OPTION, printJson, stringValue, type Command, commandGroup, printTable } from "../command.ts";
 import { DATA_HELP, requireDataDir, withDataDir } from "../data-dir.ts";
@@ -44,9 +44,10 @@ const addCommand: Command = {
   async run(parsed) {
     const [email] = parsed.positionals;
     requireDataDir(parsed);
-    const password = await readPassword(email!);
+    // Hashed first: the account and its audit record are then written in one transaction.
+    const password = await hashPassword(await readPassword(email!));
     const user = await withDataDir(parsed, (dir) =>
-      new UserDirectory(dir.store).addLocal({ email: email!, password, role: parsed.values.admin ? "admin" : "member", name: stringValue(parsed, "name") }),
+      new UserDirectory(dir.store).addLocalHashed({ email: email!, password, role: parsed.values.admin ? "admin" : "member", name: stringValue(parsed, "name") }),
     );
     if (parsed.values.json) printJson(user);
     else process.stdout.write(`Added ${user.role} ${user.email} (id ${user.id}).\n`);
@@ -128,10 +129,11 @@ const setPasswordCommand: Command = {
   async run(parsed) {
     const [ref] = parsed.positionals;
     requireDataDir(parsed);
-    const password = await readPassword(ref!);
-    const { email, signInsEnded } = await withDataDir(parsed, async (dir) => {
+    // Hashed first: the change and its audit record are then written in one transaction.
+    const password = await hashPassword(await readPassword(ref!));
+    const { email, signInsEnded } = await withDataDir(parsed, (dir) => {
       const users = new UserDirectory(dir.store);
-      return { email: users.resolve(ref!).email, ...(await users.setPassword(ref!, password)) };
+      return { email: users.resolve(ref!).email, ...users.setPasswordHashed(ref!, password) };
     });
     if (parsed.values.json) {
       printJson({ user: email, signInsEnded });
