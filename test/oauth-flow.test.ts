@@ -185,6 +185,30 @@ describe("refused at /authorize", () => {
       expect(response.headers.get("content-security-policy")).toContain("frame-ancestors 'none'");
     }
   });
+
+  test("a program asking for JSON (mcp-remote checking a cached client) gets the OAuth error as JSON; a removed client is told to register again", async () => {
+    const clientId = await registerClient();
+    expect((await runMintgate(["clients", "remove", clientId, "--data", dataDir])).code).toBe(0);
+    const { challenge } = pkce();
+    const asJson = { redirect: "manual" as const, headers: { accept: "application/json" } };
+    const removed = await fetch(authorizeUrl(clientId, { code_challenge: challenge, code_challenge_method: "S256" }), asJson);
+    expect(removed.status).toBe(401);
+    expect(removed.headers.get("location")).toBeNull();
+    const body = (await removed.json()) as Record<string, string>;
+    expect(body.error).toBe("invalid_client");
+    expect(body.registration_endpoint).toBe(`${gateway.url}/register`);
+    // What mcp-remote's stale-registration check matches before it registers anew.
+    expect(body.error_description).toMatch(/\bclient(?:\s+id)?\b\s+(?:['"][^'"]+['"]\s+)?is\s+not[\s-]+registered\b/i);
+    // A bad redirect URI is never followed, in JSON too.
+    const badRedirect = await fetch(authorizeUrl(await registerClient(), { code_challenge: challenge, code_challenge_method: "S256", redirect_uri: "https://attacker.example/cb" }), asJson);
+    expect(badRedirect.status).toBe(400);
+    expect(badRedirect.headers.get("location")).toBeNull();
+    expect(((await badRedirect.json()) as Record<string, string>).error).toBe("invalid_request");
+    // A browser still gets the page.
+    const browser = await fetch(authorizeUrl(clientId, { code_challenge: challenge, code_challenge_method: "S256" }), { redirect: "manual", headers: { accept: "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8" } });
+    expect(browser.status).toBe(400);
+    expect(browser.headers.get("content-type")).toContain("text/html");
+  });
 });
 
 describe("refused at /token", () => {

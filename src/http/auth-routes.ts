@@ -54,6 +54,12 @@ async function formOf(request: Request): Promise<URLSearchParams> {
   return form;
 }
 
+/** Whether the caller is a program asking for JSON (Accept names application/json, not text/html), not a browser. */
+function wantsJson(request: Request): boolean {
+  const accept = (request.headers.get("accept") ?? "").toLowerCase();
+  return accept.includes("application/json") && !accept.includes("text/html");
+}
+
 const redirect = (location: string, headers: Record<string, string> = {}) =>
   new Response(null, { status: 303, headers: { location, "cache-control": "no-store", ...headers } });
 
@@ -161,7 +167,17 @@ export function authRoutes(deps: AuthRouteDeps) {
           return redirect(authorization.redirectWith(error.redirectUri, { error: error.error, error_description: error.description, state: error.state }));
         }
         // A bad client or redirect URI: show the problem here, never redirect (checklist §5).
-        if (error instanceof OAuthError) return errorPage(error.status === 401 ? 400 : error.status, "This sign-in cannot continue", error.description);
+        if (error instanceof OAuthError) {
+          // mcp-remote fetches /authorize with Accept: application/json before opening the browser when it reuses a
+          // cached registration: only a JSON invalid_client (with registration_endpoint) makes it register again, where
+          // a page would leave the person at a dead end (a pruned client, a reset data directory).
+          if (wantsJson(request)) {
+            const body: Record<string, string> = { error: error.code, error_description: error.description };
+            if (error.code === "invalid_client") body.registration_endpoint = urls.at("/register");
+            return Response.json(body, { status: error.status, headers: { "cache-control": "no-store" } });
+          }
+          return errorPage(error.status === 401 ? 400 : error.status, "This sign-in cannot continue", error.description);
+        }
         throw error;
       }
       // The flow belongs to this browser (cookie), so a sign-in posted from another page cannot use it.

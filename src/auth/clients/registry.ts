@@ -205,7 +205,7 @@ export class ClientRegistry {
       return this.resolveCimd(clientId);
     }
     const row = this.store.oauthClients.find(clientId);
-    if (!row || row.kind === "cimd") throw invalidClient("The client is not known to this server; register it again.");
+    if (!row || row.kind === "cimd") throw invalidClient("This client is not registered with this server (it may have been removed); register it again.");
     this.touch(row.clientId);
     return this.toClient(row);
   }
