@@ -331,6 +331,31 @@ describe("sessions", () => {
     expect(await ping(ids[0]!)).toBe(404);
   });
 
+  test("an initialize sent as a notification opens no session: none is left behind, and the person's live sessions stay", async () => {
+    const { gateway, token } = await start(DEMO_CONFIG, "mintgate-init-notification");
+    const live = await connectMcpClient(`${gateway.url}/mcp/demo`, token);
+    clients.push(live);
+    const initialize = { jsonrpc: "2.0", method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "n", version: "1" } } };
+    // More than the 256 sessions a person may hold: each was a session no client could reach, and they pushed the live one out.
+    for (let i = 0; i < 300; i += 50) {
+      await Promise.all(
+        Array.from({ length: 50 }, async (_, j) => {
+          const response = await fetch(`${gateway.url}/mcp/demo`, {
+            method: "POST",
+            headers: { authorization: `Bearer ${token}`, "content-type": "application/json", accept: "application/json, text/event-stream" },
+            body: JSON.stringify((i + j) % 2 === 0 ? initialize : [initialize]),
+          });
+          await response.text();
+          expect(response.status).toBe(202);
+          expect(response.headers.get("mcp-session-id")).toBeNull();
+        }),
+      );
+    }
+    expect((await admin<{ sessions: number }>(gateway, "/status")).sessions).toBe(1);
+    expect(gateway.output()).not.toContain("session limit reached");
+    expect(await live.ping()).toEqual({});
+  });
+
   test("a legacy SSE client that stops reading its event stream has its session closed, not its replies held without bound", async () => {
     const { gateway, token } = await start(DEMO_CONFIG, "mintgate-unread");
     const { port } = new URL(gateway.url);
@@ -769,6 +794,8 @@ describe("an audit record that cannot be committed", () => {
       holder.exec("ROLLBACK");
       holder.close();
     }
+    // The session of the initialize that failed is freed at once (its client will not use it), not after an idle hour.
+    expect((await admin<{ sessions: number }>(gateway, "/status")).sessions).toBe(1);
     // Logged as one line, not as an unhandled rejection's stack trace.
     expect(gateway.output()).toContain("database is locked");
     expect(gateway.output()).not.toMatch(/\n\s+at /);

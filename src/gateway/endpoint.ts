@@ -127,7 +127,11 @@ export class McpEndpoint {
     transport.onclose = () => {
       if (transport.sessionId) this.unregister(transport.sessionId);
     };
-    return transport.handleRequest(request, { parsedBody: body });
+    const response = await transport.handleRequest(request, { parsedBody: body });
+    // An initialize sent as a notification (202) opens a session whose id no client ever hears of: it is freed
+    // now, not after an idle hour, and it does not push the person's live sessions out of their limit.
+    if (transport.sessionId !== undefined && response.status !== 200) this.unregister(transport.sessionId);
+    return response;
   }
 
   /**

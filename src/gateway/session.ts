@@ -137,6 +137,8 @@ export class GatewaySession {
       (reply) => {
         // A cancelled request gets no reply (the spec says so); its response stream just ends.
         if (reply === undefined) return (this.transport as { closeSSEStream?: (requestId: RequestId) => void }).closeSSEStream?.(id);
+        // A session whose initialize failed is one its client will not use: it ends once the error is out, not after an idle hour.
+        if (m.method === "initialize" && "error" in reply) return send(reply).then(() => this.close());
         return send(reply);
       },
       // `request` answers a record that could not be committed with an error reply itself; this is for anything else it throws.
