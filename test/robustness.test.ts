@@ -726,6 +726,62 @@ describe("legacy SSE upstreams", () => {
     expect(text(await c.callTool({ name: "evs__echo", arguments: { message: "hi" } }))).toEqual({ isError: false, text: "Echo: hi" });
     expect(await connectorState(gateway, "evs")).toMatchObject({ state: "ready", restarts: 0 });
   });
+
+  test("an upstream that ends its event stream: the call in flight and the log say so in a sentence, and the connector reconnects", async () => {
+    // A raw legacy HTTP+SSE upstream: tool "hang" never answers; GET /end ends every event stream cleanly.
+    const streams = new Map<string, ReadableStreamDefaultController<Uint8Array>>();
+    const encoder = new TextEncoder();
+    let opened = 0;
+    let hangs = 0;
+    const upstream = Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      idleTimeout: 0,
+      async fetch(request) {
+        const url = new URL(request.url);
+        if (url.pathname === "/end") {
+          for (const stream of streams.values()) stream.close();
+          streams.clear();
+          return new Response("ended");
+        }
+        if (url.pathname === "/sse") {
+          const id = String(++opened);
+          const body = new ReadableStream<Uint8Array>({
+            start: (stream) => {
+              streams.set(id, stream);
+              stream.enqueue(encoder.encode(`event: endpoint\ndata: /messages?sessionId=${id}\n\n`));
+            },
+          });
+          return new Response(body, { headers: { "content-type": "text/event-stream" } });
+        }
+        const stream = streams.get(url.searchParams.get("sessionId") ?? "");
+        if (!stream) return new Response("no such session", { status: 404 });
+        const m = (await request.json()) as { id?: number; method: string; params?: { name?: string } };
+        const answer = (result: object) => stream.enqueue(encoder.encode(`event: message\ndata: ${JSON.stringify({ jsonrpc: "2.0", id: m.id, result })}\n\n`));
+        if (m.method === "initialize") answer({ protocolVersion: "2024-11-05", capabilities: { tools: {} }, serverInfo: { name: "raw-sse", version: "1" } });
+        else if (m.method === "tools/list") answer({ tools: ["hang", "hi"].map((name) => ({ name, inputSchema: { type: "object" } })) });
+        else if (m.method === "tools/call" && m.params?.name === "hi") answer({ content: [{ type: "text", text: "hi" }] });
+        else if (m.method === "tools/call") hangs++;
+        return new Response("Accepted", { status: 202 });
+      },
+    });
+    upstreams.push({ stop: () => upstream.stop(true) });
+    const { gateway, token } = await start(
+      { connectors: [{ name: "raw", kind: "sse", url: `http://127.0.0.1:${upstream.port}/sse` }], virtualMcps: [{ slug: "v", name: "V", access: { everyone: true }, connectors: [{ connector: "raw" }] }] },
+      "mintgate-sse-ended",
+    );
+    await waitReady(gateway, "raw");
+    const c = await client(gateway, token);
+    const inFlight = c.callTool({ name: "raw__hang", arguments: {} });
+    await waitFor("the call to reach the upstream", () => hangs === 1);
+    await (await fetch(`http://127.0.0.1:${upstream.port}/end`)).text();
+    const failed = await inFlight;
+    expect(failed.isError).toBe(true);
+    expect((failed.content as { text: string }[])[0]!.text).toBe('Connector "raw" is unavailable: the upstream ended its event stream during tools/call.');
+    await waitFor("the log line", () => gateway.output().includes('connector failed; restarting connector=raw reason="the upstream ended its event stream"'));
+    expect(gateway.output()).not.toContain("undefined");
+    await waitFor("a call to succeed again", async () => (await c.callTool({ name: "raw__hi", arguments: {} })).isError !== true, 100, 100);
+  });
 });
 
 describe("revocation", () => {

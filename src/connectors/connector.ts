@@ -62,8 +62,8 @@ export class Connector {
   /** The previous child's transport, for its last stderr lines after it died. */
   private lastStdio: StdioUpstreamTransport | undefined;
   private closeBuiltin: (() => Promise<void>) | undefined;
-  /** Which errors of the current transport mean its upstream session is gone (legacy SSE only). */
-  private transportErrorEndsSession: ((error: Error) => boolean) | undefined;
+  /** Which errors of the current transport mean its upstream session is gone, said as why (legacy SSE only). */
+  private transportErrorEndsSession: ((error: Error) => string | undefined) | undefined;
   private attempt = 0;
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
   private stableTimer: ReturnType<typeof setTimeout> | undefined;
@@ -309,7 +309,7 @@ export class Connector {
     } catch (error) {
       if (generation !== this.generation || this.stopping) return void (await this.closeAttempt(opened));
       // A child that died during the handshake: how it ended says more than the send that found it gone.
-      this.fail(this.lastStdio?.startFailure ?? this.describeExit() ?? (error as Error).message);
+      this.fail(this.lastStdio?.startFailure ?? this.describeExit() ?? this.transportErrorEndsSession?.(error as Error) ?? (error as Error).message);
     }
   }
 
@@ -392,7 +392,11 @@ export class Connector {
         const headers = expandAll(spec.headers);
         // The SDK reports a POST the upstream refused (429, 502) as an error too: that fails one call.
         // Only a failed event stream ends the session, since the SDK reconnects it to a new, uninitialized one.
-        this.transportErrorEndsSession = (error) => error instanceof SseError;
+        // A stream that simply ended comes as an error with no message ("SSE error: undefined"): said as what happened.
+        this.transportErrorEndsSession = (error) =>
+          !(error instanceof SseError) ? undefined
+          : error.event?.message === undefined && error.code === undefined ? "the upstream ended its event stream"
+          : `the upstream's event stream failed (${error.message.replace(/^SSE error: /, "")})`;
         // No redirects on either leg: they would carry the credential headers elsewhere.
         return new SSEClientTransport(new URL(spec.url), {
           requestInit: { headers, redirect: "error" },

@@ -86,16 +86,17 @@ export class UpstreamSession {
     private readonly transport: Transport,
     /**
      * For transports that recover silently (legacy SSE reconnects its event stream to a new,
-     * uninitialized upstream session): which of their errors end this session. Other errors
-     * (a POST the upstream refused) fail only the message they were about.
+     * uninitialized upstream session): which of their errors end this session, said as the reason
+     * it ends. Other errors (a POST the upstream refused) fail only the message they were about.
      */
-    options: { endsSession?: (error: Error) => boolean } = {},
+    options: { endsSession?: (error: Error) => string | undefined } = {},
   ) {
     transport.onmessage = (message) => this.receive(message);
     transport.onclose = () => this.shutDown("the connection closed");
     transport.onerror = (error) => {
-      this.lastTransportError = error.message;
-      if (this.info !== undefined && options.endsSession?.(error)) this.shutDown(`the connection failed (${error.message})`);
+      const ending = options.endsSession?.(error);
+      this.lastTransportError = ending ?? error.message;
+      if (this.info !== undefined && ending !== undefined) this.shutDown(ending);
     };
   }
 
