@@ -610,6 +610,28 @@ describe("malformed requests in a session", () => {
 });
 
 describe("upstream errors and restarts", () => {
+  test("an upstream answer that is no JSON-RPC result or error fails that call with a sentence at once, and the connector carries on", async () => {
+    const { gateway, token } = await start(stdioConfig("rs", {}), "mintgate-garbled-answers");
+    await waitReady(gateway, "rs");
+    const c = await client(gateway, token);
+    // A short timeout: such an answer used to leave the call waiting forever, past the connector's own timeout.
+    const call = async (reply: object) => {
+      const result = await c.callTool({ name: "rs__answer", arguments: { reply } }, undefined, { timeout: 5_000 });
+      return { isError: result.isError === true, text: (result.content as { text?: string }[])[0]?.text };
+    };
+    const notAnObject = { isError: true, text: 'Connector "rs" answered tools/call with a result that is not an object.' };
+    expect(await call({ result: "x" })).toEqual(notAnObject);
+    expect(await call({ result: 5 })).toEqual(notAnObject);
+    expect(await call({ result: [1] })).toEqual(notAnObject);
+    expect(await call({ error: "boom" })).toEqual({ isError: true, text: 'Connector "rs" answered tools/call with an error that is not a JSON-RPC error object.' });
+    // A null result stands for the empty one, as it is taken inside the gateway, and is not passed on as null.
+    expect(await call({ result: null })).toEqual({ isError: false, text: undefined });
+    expect(await call({ result: { content: [{ type: "text", text: "fine" }] } })).toEqual({ isError: false, text: "fine" });
+    const calls = await admin<CallRow[]>(gateway, "/calls?limit=6");
+    expect(calls.map((row) => row.outcome)).toEqual(["ok", "ok", "error", "error", "error", "error"]);
+    expect(await connectorState(gateway, "rs")).toMatchObject({ state: "ready", restarts: 0 });
+  });
+
   test("an upstream's error page that quotes the connector's credential reaches the client redacted", async () => {
     const upstream = startRawHttpUpstream();
     upstreams.push(upstream);

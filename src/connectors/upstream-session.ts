@@ -207,11 +207,21 @@ export class UpstreamSession {
       if (typeof m.id !== "number") return;
       const entry = this.settle(m.id);
       if (!entry) return;
-      if (m.error) entry.reject(new UpstreamRpcError(m.error.code, `Connector "${this.connectorName}" answered: ${m.error.message}`, m.error.data));
-      else {
+      if (m.error) {
+        const { code, message: text, data } = m.error;
+        // An error that is no JSON-RPC error object (a string, no code) would reach the client as a reply without a code.
+        entry.reject(
+          typeof m.error === "object" && Number.isInteger(code)
+            ? new UpstreamRpcError(code, `Connector "${this.connectorName}" answered: ${typeof text === "string" ? text : "an error without a message"}`, data)
+            : this.garbled(entry.method, "an error that is not a JSON-RPC error object"),
+        );
+      } else {
         const result = m.result ?? {};
+        // A result that is no object (a string, a number, a list) is no MCP result: the call fails with a sentence, not hangs.
+        if (typeof result !== "object" || Array.isArray(result)) return entry.reject(this.garbled(entry.method, "a result that is not an object"));
         const frame = frameText.get(message);
-        const text = frame === undefined ? undefined : resultSlice(frame, m, m.id);
+        // A null result is answered as the empty one it stands for, not passed on as null.
+        const text = frame === undefined || result !== m.result ? undefined : resultSlice(frame, m, m.id);
         if (text !== undefined) resultText.set(result, text);
         entry.resolve(result);
       }
@@ -242,6 +252,11 @@ export class UpstreamSession {
           ? { jsonrpc: "2.0", id, result: { roots: [] } }
           : { jsonrpc: "2.0", id, error: { code: -32601, message: `mintgate does not support ${method} from upstream servers yet.` } };
     void this.transport.send(reply).catch(() => {});
+  }
+
+  /** An answer that is not what JSON-RPC allows, said as what it was. */
+  private garbled(method: string, what: string): MintgateError {
+    return new MintgateError("upstream_failed", `Connector "${this.connectorName}" answered ${method} with ${what}.`);
   }
 
   private unavailable(reason: string): MintgateError {
