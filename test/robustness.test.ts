@@ -677,6 +677,21 @@ describe("upstream errors and restarts", () => {
     expect((result.content as { text: string }[])[0]!.text).toBe('Connector "hr" answered HTTP 200 with an empty body instead of an answer to tools/call');
   });
 
+  test("an upstream that answers a call with JSON holding no answer to it fails the call at once, saying what came back", async () => {
+    const { gateway, token } = await startBehindRawUpstream("mintgate-no-answer", "60s");
+    const c = await client(gateway, token);
+    const text = async (name: string) => {
+      // Bounded well below the connector's 60 s timeout, which is what an answer to another id waited for before.
+      const result = await c.callTool({ name, arguments: {} }, undefined, { timeout: 5_000 });
+      expect(result.isError).toBe(true);
+      return (result.content as { text: string }[])[0]!.text;
+    };
+    // A bare `5` was a WeakMap's complaint ("WeakMap keys must be objects …").
+    expect(await text("hr__bare")).toBe('Connector "hr" answered HTTP 200 with JSON that holds no answer to tools/call: "5"');
+    expect(await text("hr__other")).toBe(`Connector "hr" answered HTTP 200 with JSON that holds no answer to tools/call: ${JSON.stringify('{"jsonrpc":"2.0","id":987654,"result":{}}')}`);
+    expect((await c.callTool({ name: "hr__ok", arguments: {} })).content).toEqual([{ type: "text", text: "ok" }]);
+  });
+
   test("an SSE event holding JSON that is no message (null) is skipped, and the answer after it arrives", async () => {
     const { gateway, token } = await startBehindRawUpstream("mintgate-null-event", "20s");
     const c = await client(gateway, token);

@@ -149,8 +149,22 @@ export class StreamableHttpUpstreamTransport implements Transport {
       const type = reply.header("content-type") ?? "no content type";
       throw new MintgateError("upstream_failed", `Connector "${this.name}" answered with something that is not JSON (${type}): ${JSON.stringify(text.slice(0, 80))}`);
     }
-    if (!Array.isArray(parsed)) noteFrameText(parsed, text);
-    for (const item of Array.isArray(parsed) ? parsed : [parsed]) this.onmessage?.(item);
+    let answered = false;
+    if (!Array.isArray(parsed) && typeof parsed === "object" && parsed !== null) {
+      noteFrameText(parsed, text);
+      this.onmessage?.(parsed);
+      answered = (parsed as { id?: unknown }).id === requestId;
+    } else if (Array.isArray(parsed)) {
+      for (const item of parsed as unknown[]) {
+        if (typeof item !== "object" || item === null) continue;
+        this.onmessage?.(item as JSONRPCMessage);
+        answered ||= (item as { id?: unknown }).id === requestId;
+      }
+    }
+    // `5`, or JSON that answers some other request: say so now rather than when the call times out.
+    if (requestId !== undefined && !answered) {
+      throw new MintgateError("upstream_failed", `Connector "${this.name}" answered HTTP ${reply.status} with JSON that holds no answer to ${method}: ${JSON.stringify(text.slice(0, 80))}`);
+    }
   }
 
   /**
