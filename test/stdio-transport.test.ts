@@ -141,6 +141,20 @@ describe("StdioUpstreamTransport", () => {
     expect(up.errors).toEqual([]);
   });
 
+  test("a line that is JSON but no message (null, a number) is reported as such and skipped; the message after it arrives", async () => {
+    const transport = new StdioUpstreamTransport({ name: "odd", command: "/bin/sh", args: ["-c", `echo null; echo 5; echo '{"jsonrpc":"2.0","method":"x"}'; sleep 5`], env: {} });
+    const errors: string[] = [];
+    const messages: unknown[] = [];
+    transport.onerror = (error) => errors.push(error.message);
+    transport.onmessage = (message) => messages.push(message);
+    await transport.start();
+    await waitFor(() => messages.length === 1);
+    await transport.close();
+    expect(messages).toEqual([{ jsonrpc: "2.0", method: "x" }]);
+    // Not "a line that is not JSON (WeakMap keys must be objects …)", which came with the close reason to clients.
+    expect(errors).toEqual(['connector "odd": the upstream wrote null, not a JSON-RPC message', 'connector "odd": the upstream wrote 5, not a JSON-RPC message']);
+  });
+
   test("a real SDK Client works over it", async () => {
     const transport = new StdioUpstreamTransport({ name: "echo", command: process.execPath, args: [FIXTURE], env: {} });
     const client = new Client({ name: "stdio-transport-test", version: "0.0.0" });
