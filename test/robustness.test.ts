@@ -572,6 +572,19 @@ describe("malformed requests in a session", () => {
     expect(((await twoTokens.json()) as { message: string }).message).toBe("The Authorization header must be `Bearer` followed by one token.");
   });
 
+  test("a made-up name of megabytes is stored cut in the audit trail, as arguments are", async () => {
+    const { gateway, token } = await startBehindRawUpstream("mintgate-long-name", "20s");
+    const s = await rawSession(gateway, token);
+    const name = "n".repeat(3_000_000);
+    const answer = await s.post({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name, arguments: {} } });
+    expect(answer.json.result.isError).toBe(true);
+    expect((await s.post({ jsonrpc: "2.0", id: 2, method: "prompts/get", params: { name } })).json.error.code).toBe(-32602);
+    const rows = await admin<(CallRow & { error: string })[]>(gateway, "/calls?limit=2");
+    // Each was stored whole: 3 MB of audit trail per request, where arguments are cut at 16 KiB.
+    expect(rows.map((row) => row.exposedName.length)).toEqual([2048, 2048]);
+    expect(rows.every((row) => row.exposedName === name.slice(0, 2048) && row.error.length <= 500)).toBe(true);
+  });
+
   test("a second request under an id still running is refused, and cancelling the first still works", async () => {
     const { upstream, gateway, token } = await startBehindRawUpstream("mintgate-dupid", "20s");
     const s = await rawSession(gateway, token);

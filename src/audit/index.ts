@@ -63,6 +63,12 @@ export interface AuditSettings {
 
 /** Stored length of a call's error sentence (a tool's error text may be a whole page). */
 export const MAX_STORED_ERROR = 500;
+/**
+ * Stored length of the names a request carries (tool and prompt names, resource URIs): they come from
+ * the client, and a made-up name of a few MB was stored whole, where arguments are cut at 16 KiB.
+ */
+export const MAX_STORED_NAME = 2048;
+const storedName = (name: string) => (name.length > MAX_STORED_NAME ? name.slice(0, MAX_STORED_NAME) : name);
 /** Admin detail may be larger than a call payload: a whole connector before and after. */
 const ADMIN_DETAIL_LIMIT = 64 * 1024;
 const defaultRedactor = new Redactor();
@@ -202,8 +208,8 @@ export class AuditLog {
       virtualMcp: entry.virtualMcp,
       connector: entry.connector,
       method: entry.method,
-      exposedName: entry.exposedName,
-      upstreamName: entry.upstreamName,
+      exposedName: storedName(entry.exposedName),
+      upstreamName: entry.upstreamName === null ? null : storedName(entry.upstreamName),
       arguments: args,
       result: result?.json ?? null,
       resultSize: result?.size ?? null,
