@@ -140,6 +140,38 @@ describe("TextField editing", () => {
   });
 });
 
+describe("TextField with wide characters", () => {
+  test("CJK and emoji are stepped over and deleted whole, and the field stays within its width in terminal columns", async () => {
+    let value = "";
+    const Field = (props: { focus: boolean }) => {
+      const [v, setV] = useState("");
+      value = v;
+      return <TextField value={v} onChange={setV} focus={props.focus} width={20} />;
+    };
+    const { stdin, lastFrame, rerender, unmount } = render(<Field focus />);
+    const key = async (k: string) => {
+      stdin.write(k);
+      await Bun.sleep(15);
+    };
+    await key("ab🚀");
+    await key("\u007f"); // Backspace: the whole emoji, not half of its surrogate pair
+    expect(value).toBe("ab");
+    await key("🚀c");
+    await key("\u001b[D"); // ← over c
+    await key("\u001b[D"); // ← over the emoji
+    await key("x");
+    expect(value).toBe("abx🚀c");
+    await key("\u0005");
+    await key("名前ツール 🚀 名前ツール 🚀 名前ツール");
+    for (const frame of [lastFrame()!, (rerender(<Field focus={false} />), await Bun.sleep(15), lastFrame()!)]) {
+      expect(frame.split("\n")).toHaveLength(1);
+      expect(Bun.stringWidth(frame.replace(/\u001b\[[0-9;]*m/g, ""))).toBeLessThanOrEqual(20);
+      expect(frame).toContain("…");
+    }
+    unmount();
+  });
+});
+
 describe("formatTime", () => {
   test("a time within the last day shows as HH:MM:SS; a future one (an expiry) and an older one show their date", () => {
     const now = Date.now();

@@ -1,6 +1,20 @@
 import { Text } from "ink";
 import { useRef, useState } from "react";
+import { columnsOf, takeColumns } from "./text.ts";
 import { useKeys } from "./useKeys.ts";
+
+const graphemes = new Intl.Segmenter(undefined, { granularity: "grapheme" });
+
+/** Where the character (grapheme) before or after `at` starts: an emoji or an accented letter is one step, never half of it. */
+function step(value: string, at: number, direction: -1 | 1): number {
+  let previous = 0;
+  for (const { index } of graphemes.segment(value)) {
+    if (direction === 1 && index > at) return index;
+    if (direction === -1 && index >= at) return previous;
+    previous = index;
+  }
+  return direction === 1 ? value.length : previous;
+}
 
 /** Text as a one-line value takes it: control characters (Tab, newlines, escapes) never become part of it. */
 export function oneLine(text: string): string {
@@ -51,11 +65,14 @@ export function TextField(props: {
       if (key.return || key.escape || key.tab || key.upArrow || key.downArrow) return;
       const value = latest.current;
       const at = cursorOf(value);
-      if (key.leftArrow) return move(at - 1);
-      if (key.rightArrow) return move(at + 1);
+      if (key.leftArrow) return move(step(value, at, -1));
+      if (key.rightArrow) return move(step(value, at, 1));
       if ((key.ctrl && input === "a") || input === "\u001b[H" || input === "\u001b[1~") return move(0);
       if ((key.ctrl && input === "e") || input === "\u001b[F" || input === "\u001b[4~") return move(value.length);
-      if (key.backspace || key.delete) return at > 0 ? change(value.slice(0, at - 1) + value.slice(at), at - 1) : undefined;
+      if (key.backspace || key.delete) {
+        const before = step(value, at, -1);
+        return at > 0 ? change(value.slice(0, before) + value.slice(at), before) : undefined;
+      }
       if (key.ctrl && input === "u") return change("");
       if (key.ctrl && input === "w") {
         const start = value.slice(0, at).replace(/\S+\s*$/, "").length;
@@ -76,13 +93,14 @@ export function TextField(props: {
   const shown = props.mask ? "•".repeat(props.value.length) : props.value;
   const width = Math.max(4, props.width ?? 40);
   const cursor = cursorOf(props.value);
-  // A window of the text that keeps the cursor in view.
-  const start = Math.max(0, Math.min(cursor - (width - 2), shown.length - (width - 1)));
-  const before = (start > 0 ? "…" : "") + shown.slice(start > 0 ? start + 1 : 0, cursor);
-  const at = shown.slice(cursor, cursor + 1);
-  const after = shown.slice(cursor + 1, start + width - 1);
+  // A window of the text that keeps the cursor in view, counted in terminal columns (CJK and emoji take two).
+  const at = shown.slice(cursor, step(shown, cursor, 1));
+  const room = width - 1 - Math.max(1, columnsOf(at));
+  const head = shown.slice(0, cursor);
+  const before = columnsOf(head) <= room ? head : "…" + takeColumns(head, room - 1, true);
+  const after = takeColumns(shown.slice(cursor + at.length), Math.max(0, room - columnsOf(before)));
   if (!props.focus) {
-    const visible = shown.length > width - 1 ? "…" + shown.slice(shown.length - width + 2) : shown;
+    const visible = columnsOf(shown) > width - 1 ? "…" + takeColumns(shown, width - 2, true) : shown;
     return <Text>{visible === "" && props.placeholder ? <Text dimColor>{props.placeholder}</Text> : visible}</Text>;
   }
   return (

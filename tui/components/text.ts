@@ -11,7 +11,7 @@ const PLAIN = /^[\x20-\x7e]*$/;
 const graphemes = new Intl.Segmenter(undefined, { granularity: "grapheme" });
 
 /** The longest start of `text` that fits in `width` columns (never half a character); from the end with `fromEnd`. */
-function takeColumns(text: string, width: number, fromEnd = false): string {
+export function takeColumns(text: string, width: number, fromEnd = false): string {
   if (PLAIN.test(text)) return fromEnd ? text.slice(text.length - width) : text.slice(0, width);
   const parts = [...graphemes.segment(text)].map((g) => g.segment);
   if (fromEnd) parts.reverse();
