@@ -434,6 +434,22 @@ describe("SSO settings", () => {
     ui.unmount();
   });
 
+  test("a callback URL wider than the screen is shown whole, broken across lines with nothing added, ready to copy", async () => {
+    const name = `corp-${"x".repeat(58)}`;
+    await client.send("POST", "/sso-providers", { name, kind: "oidc", issuer: "http://127.0.0.1:9", clientId: "x", clientSecret: "y" });
+    const ui = sso(78, 22);
+    await frameContaining(ui.lastFrame, "corp-xxx");
+    for (let i = 0; i < 5 && !/Callback URL for corp-x/.test(ui.lastFrame() ?? ""); i++) await press(ui.stdin, KEY.down);
+    const frame = await frameContaining(ui.lastFrame, /Callback URL for corp-x/);
+    const url = `${gateway.url}/sso/callback/${name}`;
+    const lines = frame.split("\n");
+    const first = lines.findIndex((line) => line.startsWith(`${gateway.url}/sso/callback/`));
+    expect(lines.slice(first, first + 2).join("")).toBe(url);
+    for (const line of lines) expect(line.length).toBeLessThanOrEqual(78);
+    await client.send("DELETE", `/sso-providers/${name}`);
+    ui.unmount();
+  });
+
   test("wrapText keeps sentences whole within the width and cuts the last line with …", () => {
     expect(wrapText("one two three four", 9)).toEqual(["one two", "  three", "  four"]);
     const cut = wrapText("a ".repeat(50).trim(), 10, 2);

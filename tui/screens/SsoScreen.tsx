@@ -6,7 +6,7 @@ import { Confirm } from "../components/Confirm.tsx";
 import { Form, type FormField } from "../components/Form.tsx";
 import { Spinner } from "../components/Spinner.tsx";
 import { Table } from "../components/Table.tsx";
-import { fit, wrapText } from "../components/text.ts";
+import { fit, takeColumns, wrapText } from "../components/text.ts";
 import type { ScreenDefinition, ScreenProps } from "./types.ts";
 import { useKeys } from "../components/useKeys.ts";
 import { Problem } from "../components/Problem.tsx";
@@ -92,6 +92,17 @@ export function editFields(provider: ProviderInfo): FormField[] {
     { name: "allowedDomains", label: "Allowed domains", placeholder: provider.kind === "google" ? "required" : "optional", validate: (v) => checkDomains(v, provider.kind === "google") },
     { name: "label", label: "Button label" },
   ];
+}
+
+/** A URL to copy, whole: broken at the width with nothing added (a … or ↪ in it would be copied along and break it). */
+export function urlLines(url: string, width: number): string[] {
+  const lines: string[] = [];
+  for (let rest = url; rest !== ""; ) {
+    const piece = takeColumns(rest, Math.max(1, width)) || [...rest][0]!;
+    lines.push(piece);
+    rest = rest.slice(piece.length);
+  }
+  return lines;
 }
 
 /** The discovery report as lines: what was found, or why it failed. */
@@ -266,7 +277,8 @@ export function SsoScreen(props: ScreenProps) {
     const detailLines = 6;
     const reportLinesShown = report ? reportLines(report) : [];
     const reportHeight = reportLinesShown.reduce((n, line) => n + wrapText(line.text, width, line.bad || line.text.startsWith("!") ? 3 : 1).length, 0);
-    const tableHeight = Math.max(1, Math.min(providers.length || 1, height - 5 - detailLines - reportHeight));
+    const callback = provider ? urlLines(provider.callbackUrl ?? provider.callbackPath, width) : [];
+    const tableHeight = Math.max(1, Math.min(providers.length || 1, height - 5 - detailLines - reportHeight - Math.max(0, callback.length - 1)));
     body = (
       <Box flexDirection="column">
         <Table
@@ -280,7 +292,9 @@ export function SsoScreen(props: ScreenProps) {
         {provider ? (
           <Box flexDirection="column" marginTop={1}>
             <Text bold>{fit(`Callback URL for ${provider.name} (register it at the provider as the redirect URI):`, width)}</Text>
-            <Text wrap="truncate-middle">{provider.callbackUrl ?? provider.callbackPath}</Text>
+            {callback.map((line, i) => (
+              <Text key={`url.${i}`}>{line}</Text>
+            ))}
             {provider.callbackUrl ? null : <Text dimColor>{fit("The public URL is not known: start the gateway with --public-url to get the full URL.", width)}</Text>}
             <Text>{fit(`Groups: ${provider.groups}`, width)}</Text>
             <Text>{fit(`Client secret: stored as ${provider.clientSecretName} (never shown) · allowed domains: ${provider.allowedDomains.join(", ") || "any"}`, width)}</Text>
