@@ -227,6 +227,17 @@ describe("Connectors screen", () => {
     expect(await frameContaining(lastFrame, "detach it there first")).toContain('is used by virtual MCP "tools"');
     unmount();
   });
+
+  test("at 60 columns a refusal is wrapped, not cut: what to do, at the end of the server's sentence, is on screen", async () => {
+    const { lastFrame, stdin, unmount } = screen(ConnectorsScreen, 60, 16);
+    await frameContaining(lastFrame, "echo");
+    for (let i = 0; i < (await rowOf("/connectors", "echo")); i++) await press(stdin, KEY.down);
+    await press(stdin, "d", "y");
+    const frame = await frameContaining(lastFrame, "✗ Connector");
+    expect(frame.replace(/\s+/g, " ")).toContain("detach it there first.");
+    for (const line of frame.split("\n")) expect(line.length).toBeLessThanOrEqual(60);
+    unmount();
+  });
 });
 
 describe("Secrets screen", () => {
@@ -305,6 +316,19 @@ describe("Secrets screen", () => {
     await press(stdin, "d", "y");
     await frameContaining(lastFrame, "✓ deleted new-key");
     expect((await client.get<{ name: string }[]>("/secrets")).map((s) => s.name)).not.toContain("new-key");
+    unmount();
+  });
+
+  test("at 60 columns a refusal is wrapped, not cut: what to do, at the end of the server's sentence, is on screen", async () => {
+    await client.send("PUT", "/connectors/uses-it", { kind: "http", url: "http://127.0.0.1:9/mcp", headers: { Authorization: "Bearer ${secret:docs-token}" } });
+    const { lastFrame, stdin, unmount } = screen(SecretsScreen as typeof ConnectorsScreen, 60, 16);
+    await frameContaining(lastFrame, "uses-it");
+    for (let i = 0; i < (await rowOf("/secrets", "docs-token")); i++) await press(stdin, KEY.down);
+    await press(stdin, "d", "y");
+    const frame = await frameContaining(lastFrame, "✗ Secret");
+    expect(frame.replace(/\s+/g, " ")).toContain("remove the reference there first.");
+    for (const line of frame.split("\n")) expect(line.length).toBeLessThanOrEqual(60);
+    await client.send("DELETE", "/connectors/uses-it");
     unmount();
   });
 });

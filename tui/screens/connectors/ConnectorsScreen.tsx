@@ -5,7 +5,7 @@ import { Confirm } from "../../components/Confirm.tsx";
 import { Spinner } from "../../components/Spinner.tsx";
 import { Table } from "../../components/Table.tsx";
 import { usePolledList } from "../../components/usePolledList.ts";
-import { fit } from "../../components/text.ts";
+import { fit, wrapText } from "../../components/text.ts";
 import type { ScreenDefinition, ScreenProps } from "../types.ts";
 import { ConnectorForm } from "./ConnectorForm.tsx";
 import { bodyOf, draftOf, emptyDraft, stateLabel, type ConnectorStatus, type ProbeResult, type SecretListing } from "./model.ts";
@@ -115,7 +115,9 @@ export function ConnectorsScreen(props: ScreenProps) {
     return <ConnectorDetails client={client} name={mode.name} connector={connectors?.find((c) => c.name === mode.name)} width={width} height={height} onBack={() => setMode({ kind: "list" })} />;
   }
 
-  const tableHeight = Math.max(1, height - 6);
+  // A refusal is wrapped onto up to three lines (what to do is at its end): the table gives up the room.
+  const refusalLines = notice && !notice.ok && !working ? wrapText(`✗ ${notice.text}`, width, 3).length - 1 : 0;
+  const tableHeight = Math.max(1, height - 6 - refusalLines);
   const wide = width >= 96;
   const columns = [
     { title: "NAME", width: Math.min(24, Math.max(10, Math.floor(width / 5))) },
@@ -144,7 +146,7 @@ export function ConnectorsScreen(props: ScreenProps) {
         </Box>
       ) : null}
       {working ? <Spinner label={fit(working, width - 2)} /> : null}
-      {notice && !working ? <Text color={notice.ok ? "green" : "red"}>{fit(notice.ok ? notice.text : `✗ ${notice.text}`, width)}</Text> : null}
+      {notice && !working ? notice.ok ? <Text color="green">{fit(notice.text, width)}</Text> : <Problem text={`✗ ${notice.text}`} width={width} /> : null}
       {mode.kind === "list" ? <Text dimColor>{fit("↑↓ select · n new · e edit · t test · r restart · Enter details & stderr · d delete", width)}</Text> : null}
     </Box>
   );

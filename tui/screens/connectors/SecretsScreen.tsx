@@ -5,7 +5,7 @@ import { Form } from "../../components/Form.tsx";
 import { Spinner } from "../../components/Spinner.tsx";
 import { Table } from "../../components/Table.tsx";
 import { usePolledList } from "../../components/usePolledList.ts";
-import { fit, formatTime } from "../../components/text.ts";
+import { fit, formatTime, wrapText } from "../../components/text.ts";
 import type { ScreenDefinition, ScreenProps } from "../types.ts";
 import type { SecretListing } from "./model.ts";
 import { useKeys } from "../../components/useKeys.ts";
@@ -69,6 +69,8 @@ export function SecretsScreen(props: ScreenProps) {
     );
   }
 
+  // A refusal is wrapped onto up to three lines (what to do is at its end): the table gives up the room.
+  const refusalLines = notice && !notice.ok && !working ? wrapText(`✗ ${notice.text}`, width, 3).length - 1 : 0;
   const wide = width >= 96;
   const columns = [
     { title: "NAME", width: Math.min(32, Math.max(12, Math.floor(width / 3))) },
@@ -83,7 +85,7 @@ export function SecretsScreen(props: ScreenProps) {
       <Text bold>{fit(`Secrets${secrets ? ` (${secrets.length})` : ""} · values are never shown`, width)}</Text>
       {loadError ? <Problem text={`✗ ${loadError}`} width={width} /> : null}
       {!secrets && !loadError ? <Spinner label="Loading secrets…" /> : null}
-      {secrets ? <Table columns={columns} rows={rows} width={width} height={Math.max(1, height - 6)} selected={selected} empty="No secrets yet; n adds one." /> : null}
+      {secrets ? <Table columns={columns} rows={rows} width={width} height={Math.max(1, height - 6 - refusalLines)} selected={selected} empty="No secrets yet; n adds one." /> : null}
       {mode.kind === "delete" ? (
         <Confirm
           message={fit(`Delete secret ${mode.name}? Its value cannot be recovered.`, width - 12)}
@@ -100,7 +102,7 @@ export function SecretsScreen(props: ScreenProps) {
         />
       ) : null}
       {working ? <Spinner label={fit(working, width - 2)} /> : null}
-      {notice && !working ? <Text color={notice.ok ? "green" : "red"}>{fit(notice.ok ? notice.text : `✗ ${notice.text}`, width)}</Text> : null}
+      {notice && !working ? notice.ok ? <Text color="green">{fit(notice.text, width)}</Text> : <Problem text={`✗ ${notice.text}`} width={width} /> : null}
       {mode.kind === "list" ? <Text dimColor>{fit("↑↓ select · n new · e or Enter set a new value · d delete · g refresh", width)}</Text> : null}
     </Box>
   );
