@@ -455,5 +455,6 @@ describe("SSO settings", () => {
     const cut = wrapText("a ".repeat(50).trim(), 10, 2);
     expect(cut).toHaveLength(2);
     expect(cut[1]!.endsWith("…")).toBe(true);
+    expect(wrapText("one two three four five six seven", 14, 2)).toEqual(["one two three", "  four five s…"]); // no run of spaces where lines were joined
   });
 });

@@ -89,5 +89,6 @@ export function wrapText(text: string, width: number, max = 3): string[] {
   }
   if (line) lines.push(line);
   if (lines.length <= max) return lines.map((l) => fit(l, width));
-  return [...lines.slice(0, max - 1).map((l) => fit(l, width)), fit(lines.slice(max - 1).join(" "), width)];
+  // The lines past the last are joined onto it without their continuation indent (which would leave runs of spaces in it).
+  return [...lines.slice(0, max - 1).map((l) => fit(l, width)), fit(lines.slice(max - 1).map((l, i) => (i === 0 ? l : l.trimStart())).join(" "), width)];
 }
