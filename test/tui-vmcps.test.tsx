@@ -464,6 +464,21 @@ describe("Virtual MCPs screen", () => {
     unmount();
   });
 
+  test("with a full list, the delete question fits the screen's height: the table gives up the room for it", async () => {
+    const admin = new FakeAdmin();
+    for (let i = 10; i < 40; i++) admin.defs.set(`vm-${i}`, { ...structuredClone(SALES), slug: `vm-${i}`, name: `Tools ${i}` });
+    const { lastFrame, stdin, unmount } = screen(admin, 78, 20);
+    await frameContaining(lastFrame, "Tools 10");
+    // A message on its line (the last deletion's) as well as the question: the tallest the list gets.
+    await press(stdin, "d", "y");
+    await frameContaining(lastFrame, "✓ deleted virtual MCP vm-10");
+    await press(stdin, "d");
+    const frame = await frameContaining(lastFrame, "[y/n]");
+    expect(frame.split("\n").length).toBeLessThanOrEqual(20);
+    expect(frame).toMatch(/^Slug/);
+    unmount();
+  });
+
   test("detaching a connector asks first", async () => {
     const { admin, lastFrame, stdin, unmount } = await salesScreen();
     await press(stdin, ENTER);

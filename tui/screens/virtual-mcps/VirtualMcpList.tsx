@@ -123,7 +123,8 @@ export function VirtualMcpList(props: { client: AdminClient; width: number; heig
     <Box flexDirection="column">
       {error ? <Problem text={`✗ ${error}`} width={width} /> : null}
       {items === undefined && !error ? <Spinner label="Loading virtual MCPs…" /> : null}
-      {items ? <Table columns={columns} rows={shown} width={width} height={Math.max(1, props.height - 5)} selected={Math.min(selected, list.length - 1)} empty="No virtual MCPs yet: press n to create one." /> : null}
+      {/* The delete question's box takes three lines: the table gives them up, or a full list would push the screen past its height. */}
+      {items ? <Table columns={columns} rows={shown} width={width} height={Math.max(1, props.height - 5 - (overlay?.kind === "delete" ? 3 : 0))} selected={Math.min(selected, list.length - 1)} empty="No virtual MCPs yet: press n to create one." /> : null}
       {overlay?.kind === "delete" ? (
         <Confirm
           message={fit(`Delete virtual MCP "${overlay.item.slug}"? Its ${overlay.item.sessions} connected session(s) lose it.`, width - 12)}
