@@ -7,6 +7,7 @@ import { TextField } from "../tui/components/TextField.tsx";
 import { formatTime } from "../tui/components/text.ts";
 import { Problem } from "../tui/components/Problem.tsx";
 import { useKeys } from "../tui/components/useKeys.ts";
+import { stripColour } from "../tui/index.tsx";
 
 /**
  * The shape of every TUI screen: the list's keys are off while something
@@ -169,6 +170,13 @@ describe("TextField with wide characters", () => {
       expect(frame).toContain("…");
     }
     unmount();
+  });
+});
+
+describe("NO_COLOR", () => {
+  test("colour is taken out of the output; bold, dim and inverse (the selected row, a field's cursor) stay", () => {
+    expect(stripColour("\u001b[7mselected\u001b[27m \u001b[31m✗ failed\u001b[39m \u001b[1;36mtitle\u001b[22;39m")).toBe("\u001b[7mselected\u001b[27m ✗ failed \u001b[1mtitle\u001b[22m");
+    expect(stripColour("\u001b[38;5;196mx\u001b[48;2;1;2;3;2my\u001b[0m\u001b[m")).toBe("x\u001b[2my\u001b[0m\u001b[m");
   });
 });
 

@@ -89,6 +89,12 @@ describe("TUI Virtual MCPs end to end", () => {
         await press("Down", "Space");
         shown = await term.waitFor(/✗ off\s+demo__add/);
         expect(shown).toContain("✓ updated virtual MCP team");
+        if (c.noColor) {
+          // No colour, but the selected row is still shown (inverse): tmux's own resets to the default colours (39, 49) aside, no colour is set.
+          const params = [...term.styled().matchAll(/\u001b\[([0-9;]*)m/g)].flatMap((m) => m[1]!.split(";").map(Number));
+          expect(params).toContain(7);
+          expect(params.filter((n) => (n >= 30 && n <= 48 && n !== 39) || (n >= 90 && n <= 107))).toEqual([]);
+        }
         await waitFor("tools/list_changed", () => changed > 0);
         expect((await client.listTools()).tools.map((t) => t.name).sort()).toEqual(["demo__countdown", "demo__echo", "demo__now"]);
         const refused = await client.callTool({ name: "demo__add", arguments: { a: 1, b: 2 } }).then(

@@ -13,8 +13,7 @@ export const tuiCommand: Command = {
     if (!process.stdin.isTTY) throw invalid("`mintgate tui` needs an interactive terminal; use `mintgate status --json` in scripts.");
     const client = adminClientFor(parsed);
     await client.status(); // fail fast, with a clear sentence, before taking over the screen
-    // Ink's colour library reads FORCE_COLOR, not NO_COLOR (no-color.org): say it in its terms before it loads.
-    if (process.env.NO_COLOR) process.env.FORCE_COLOR = "0";
+    // NO_COLOR (no-color.org) is honoured by runTui, which takes colour out of the output but keeps bold and inverse.
     // Loaded here so that Ink and React cost nothing to the other commands' start-up.
     const { runTui } = await import("../../../tui/index.tsx");
     return runTui(client);
