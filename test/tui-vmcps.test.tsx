@@ -491,6 +491,20 @@ describe("Virtual MCPs screen", () => {
     unmount();
   });
 
+  test("with a full tool list, the detach question fits the screen's height", async () => {
+    const admin = new FakeAdmin();
+    admin.defs.set("sales", { ...structuredClone(SALES), connectors: ["demo", "a", "b", "c", "d"].map((connector) => ({ connector, prefix: connector, rename: {}, describe: {} })) });
+    const { lastFrame, stdin, unmount } = screen(admin, 78, 20);
+    await frameContaining(lastFrame, "Sales tools");
+    await press(stdin, ENTER);
+    await frameContaining(lastFrame, "demo__echo");
+    await press(stdin, "x");
+    const frame = await frameContaining(lastFrame, "[y/n]");
+    expect(frame.split("\n").length).toBeLessThanOrEqual(20);
+    expect(frame).toMatch(/^sales · Sales tools/);
+    unmount();
+  });
+
   test("edit changes name, description and the new-tool policy", async () => {
     const { admin, lastFrame, stdin, unmount } = await salesScreen();
     await press(stdin, "e");

@@ -412,7 +412,8 @@ export function VirtualMcpDetail(props: { client: AdminClient; slug: string; wid
   });
   const selectedRule = row ? ruleSummary(tools[row.exposed]) : "";
   const keyLines = width >= DETAIL_KEYS.length ? [DETAIL_KEYS] : ["↑↓ select · space on/off · r rename · t describe · Enter rules/approve", "n attach · x detach · w access · e edit · Esc back · ? help"];
-  const extra = (status.problems.length ? 1 : 0) + keyLines.length + 2 + 1;
+  // The detach question's box (three lines) stands where the one status line is.
+  const extra = (status.problems.length ? 1 : 0) + keyLines.length + 2 + 1 + (overlay?.kind === "detach" ? 2 : 0);
   return (
     <Box flexDirection="column">
       {top}
