@@ -240,6 +240,23 @@ describe("Connectors screen", () => {
   });
 });
 
+describe("Connectors screen, a full list", () => {
+  test("the delete question after a message still fits the screen's height: d clears the message, as on Secrets", async () => {
+    for (const name of ["b1", "b2", "b3"]) await client.send("PUT", `/connectors/${name}`, { kind: "builtin", server: "demo" });
+    const { lastFrame, stdin, unmount } = screen(ConnectorsScreen, 96, 10);
+    await frameContaining(lastFrame, "b1");
+    await press(stdin, "r");
+    await frameContaining(lastFrame, "✓ restarted b1");
+    await press(stdin, "d");
+    const frame = await frameContaining(lastFrame, "[y/n]");
+    expect(frame.split("\n").length).toBeLessThanOrEqual(10);
+    await press(stdin, "y");
+    await frameContaining(lastFrame, "✓ deleted b1");
+    for (const name of ["b2", "b3"]) await client.send("DELETE", `/connectors/${name}`);
+    unmount();
+  });
+});
+
 describe("Secrets screen", () => {
   test("lists names, versions and where they are used", async () => {
     const { lastFrame, unmount } = screen(SecretsScreen as typeof ConnectorsScreen);

@@ -80,7 +80,7 @@ export function ConnectorsScreen(props: ScreenProps) {
       if (key.return) return setMode({ kind: "details", name: current.name });
       if (input === "t") return runTest(current);
       if (input === "r") return act(`Restarting ${current.name}…`, () => client.send("POST", `/connectors/${encodeURIComponent(current.name)}/restart`), `✓ restarted ${current.name}`);
-      if (input === "d") return setMode({ kind: "delete", name: current.name });
+      if (input === "d") return (setNotice(undefined), setMode({ kind: "delete", name: current.name }));
     },
     { isActive: mode.kind === "list" && !working },
   );
