@@ -281,6 +281,28 @@ describe("People and access", () => {
     ui.unmount();
   });
 
+  test("a failed refresh under a full list still fits the screen's height: the list gives up the room for the sentence", async () => {
+    for (let i = 0; i < 20; i++) await client.send("POST", "/tokens", { user: "bob@example.com", vmcp: "alpha" });
+    let down = false;
+    const flaky = new Proxy(client, {
+      get(target, property) {
+        if (property === "get" && down) return async () => Promise.reject(new Error("Cannot reach the gateway at http://127.0.0.1:18731 (ECONNREFUSED: Unable to connect. Is the computer able to access the url?); is `mintgate serve` running?"));
+        const value = Reflect.get(target, property, target);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    const ui = render(<PeopleScreen client={flaky} width={78} height={20} setCapturing={setCapturing} />);
+    await frameContaining(ui.lastFrame, "Access tokens");
+    await press(ui.stdin, KEY.tab);
+    await frameContaining(ui.lastFrame, /of \d+/);
+    down = true;
+    await press(ui.stdin, "R");
+    const frame = await frameContaining(ui.lastFrame, "running?");
+    expect(frame.split("\n").length).toBeLessThanOrEqual(20);
+    expect(frame).toContain("ID ");
+    ui.unmount();
+  });
+
   test("in the app, keys go to an open form: q types rather than quits", async () => {
     const ui = render(<App client={client} />);
     await frameContaining(ui.lastFrame, "p People");

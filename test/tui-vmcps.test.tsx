@@ -491,6 +491,21 @@ describe("Virtual MCPs screen", () => {
     unmount();
   });
 
+  test("a failed refresh over a full list still fits the screen's height: the table gives up the room for the sentence", async () => {
+    const admin = new FakeAdmin();
+    for (let i = 10; i < 40; i++) admin.defs.set(`vm-${i}`, { ...structuredClone(SALES), slug: `vm-${i}`, name: `Tools ${i}` });
+    const { lastFrame, stdin, unmount } = screen(admin, 78, 20);
+    await frameContaining(lastFrame, "Tools 10");
+    admin.get = async () => {
+      throw new MintgateError("upstream_failed", "Cannot reach the gateway at http://127.0.0.1:18731 (ECONNREFUSED: Unable to connect. Is the computer able to access the url?); is `mintgate serve` running?");
+    };
+    await press(stdin, "r");
+    const frame = await frameContaining(lastFrame, "running?");
+    expect(frame.split("\n").length).toBeLessThanOrEqual(20);
+    expect(frame).toContain("Slug ");
+    unmount();
+  });
+
   test("with a full tool list, the detach question fits the screen's height", async () => {
     const admin = new FakeAdmin();
     admin.defs.set("sales", { ...structuredClone(SALES), connectors: ["demo", "a", "b", "c", "d"].map((connector) => ({ connector, prefix: connector, rename: {}, describe: {} })) });

@@ -8,7 +8,7 @@ import { Confirm } from "../components/Confirm.tsx";
 import { Form, type FormField } from "../components/Form.tsx";
 import { Spinner } from "../components/Spinner.tsx";
 import { Table, type Column } from "../components/Table.tsx";
-import { fit, formatTime } from "../components/text.ts";
+import { fit, formatTime, wrapText } from "../components/text.ts";
 import type { ScreenDefinition, ScreenProps } from "./types.ts";
 import { useKeys } from "../components/useKeys.ts";
 import { Problem } from "../components/Problem.tsx";
@@ -210,6 +210,8 @@ export function PeopleScreen(props: ScreenProps) {
     </Text>
   );
 
+  // A failed refresh over a list still shown takes up to three lines under it (where a one-line message goes): the list gives up the rest.
+  const problemLines = !busy && !notice && loadError && data ? wrapText(`✗ ${loadError}`, width, 3).length - 1 : 0;
   let body;
   if (overlay?.kind === "confirm") {
     body = (
@@ -259,18 +261,18 @@ export function PeopleScreen(props: ScreenProps) {
   } else if (!data) {
     body = loadError ? <Problem text={`✗ ${loadError}`} width={width} /> : <Spinner label="Loading people…" />;
   } else if (details && person) {
-    body = <PersonDetails person={person} data={data} width={width} height={height - 4} />;
-  } else if (tab === "people" && person && height - 5 - data.users.length >= 12) {
+    body = <PersonDetails person={person} data={data} width={width} height={height - 4 - problemLines} />;
+  } else if (tab === "people" && person && height - 5 - problemLines - data.users.length >= 12) {
     // Room to spare: the selected person's details under the list.
     body = (
       <Box flexDirection="column">
         <PeopleTable tab={tab} data={data} width={width} height={data.users.length} selected={index} />
         <Text> </Text>
-        <PersonDetails person={person} data={data} width={width} height={height - 6 - data.users.length} />
+        <PersonDetails person={person} data={data} width={width} height={height - 6 - problemLines - data.users.length} />
       </Box>
     );
   } else {
-    body = <PeopleTable tab={tab} data={data} width={width} height={Math.max(1, height - 5)} selected={index} />;
+    body = <PeopleTable tab={tab} data={data} width={width} height={Math.max(1, height - 5 - problemLines)} selected={index} />;
   }
 
   const narrow = width < 100;

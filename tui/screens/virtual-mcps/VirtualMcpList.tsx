@@ -6,7 +6,7 @@ import { Confirm } from "../../components/Confirm.tsx";
 import { Form, type FormField } from "../../components/Form.tsx";
 import { Spinner } from "../../components/Spinner.tsx";
 import { Table } from "../../components/Table.tsx";
-import { fit } from "../../components/text.ts";
+import { fit, wrapText } from "../../components/text.ts";
 import { accessSummary, slugProblem, type VirtualMcpFileEntry, type VirtualMcpStatus } from "./model.ts";
 import { useKeys } from "../../components/useKeys.ts";
 import { Problem } from "../../components/Problem.tsx";
@@ -119,12 +119,14 @@ export function VirtualMcpList(props: { client: AdminClient; width: number; heig
     { title: "Sess", width: 4 },
   ];
   const shown = wide ? rows : rows.map((r) => [r[0]!, r[1]!, r[3]!, r[4]!, r[5]!]);
+  // A failed refresh over a list still shown: its sentence (up to three lines) above the table, which gives up the room.
+  const errorLines = error && items ? wrapText(`✗ ${error}`, width, 3).length - 1 : 0;
   return (
     <Box flexDirection="column">
       {error ? <Problem text={`✗ ${error}`} width={width} /> : null}
       {items === undefined && !error ? <Spinner label="Loading virtual MCPs…" /> : null}
       {/* The delete question's box takes three lines: the table gives them up, or a full list would push the screen past its height. */}
-      {items ? <Table columns={columns} rows={shown} width={width} height={Math.max(1, props.height - 5 - (overlay?.kind === "delete" ? 3 : 0))} selected={Math.min(selected, list.length - 1)} empty="No virtual MCPs yet: press n to create one." /> : null}
+      {items ? <Table columns={columns} rows={shown} width={width} height={Math.max(1, props.height - 5 - (overlay?.kind === "delete" ? 3 : 0) - errorLines)} selected={Math.min(selected, list.length - 1)} empty="No virtual MCPs yet: press n to create one." /> : null}
       {overlay?.kind === "delete" ? (
         <Confirm
           message={fit(`Delete virtual MCP "${overlay.item.slug}"? Its ${overlay.item.sessions} connected session(s) lose it.`, width - 12)}
