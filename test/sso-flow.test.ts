@@ -32,6 +32,7 @@ beforeAll(async () => {
       { sub: "okta-00u3", email: "finn@acme.example", name: "Finn", password: "idp password", refusal: "User is not assigned to the client application." },
       { sub: "okta-00u4", email: "gil@acme.example", name: "Gil", groups: ["engineering"], password: "idp password" },
       { sub: "okta-00u5", email: "ivy@acme.example", name: "Ivy", password: "idp password", claims: { email_verified: "false" } },
+      { sub: "okta-00u6", email: "jo@acme.example", name: "Jo", groups: ["engineering", "Finance\nPayroll"], password: "idp password" },
     ],
     clients: [{ client_id: "mintgate-acme", client_secret: IDP_SECRET, redirect_uris: [`${base}/sso/callback/acme`] }],
   });
@@ -168,6 +169,22 @@ describe("sign-in through an OIDC provider", () => {
     expect(result.html).toContain("did not sign you in (access_denied: User is not assigned to the client application.); if you should have access, ask your administrator");
     const events = (await (await fetch(`${gateway.url}/admin/api/auth-events?type=sign_in`, { headers: { authorization: `Bearer ${gateway.adminToken()}` } })).json()) as { outcome: string; reason: string | null; provider: string | null }[];
     expect(events.some((e) => e.outcome === "refused" && e.provider === "acme" && e.reason === "provider error: access_denied: User is not assigned to the client application.")).toBe(true);
+  });
+});
+
+describe("what the person sees when sign-in cannot finish", () => {
+  test("a group name mintgate cannot store refuses the sign-in with what to do, not a validation error, and the record names the group", async () => {
+    const browser = new ScriptedBrowser();
+    const atIdp = await browser.open(`${gateway.url}/sso/start/acme`);
+    const result = await browser.submit(atIdp, { button: "Sign in" }, { login: "jo@acme.example", password: "idp password" });
+    expect(result.status).toBe(401);
+    expect(result.html).toContain("acme sent a group mintgate cannot use (&quot;Finance\\nPayroll&quot;: group names must be 1–256 printable characters); ask your administrator to rename that group or leave it out of the groups sent to mintgate, then start again.");
+    expect(result.html).not.toContain("is not a group name");
+    const admin = { authorization: `Bearer ${gateway.adminToken()}` };
+    const people = (await (await fetch(`${gateway.url}/admin/api/users`, { headers: admin })).json()) as { email: string }[];
+    expect(people.map((p) => p.email)).not.toContain("jo@acme.example");
+    const events = (await (await fetch(`${gateway.url}/admin/api/auth-events?type=sign_in`, { headers: admin })).json()) as { outcome: string; reason: string | null; provider: string | null }[];
+    expect(events.some((e) => e.outcome === "refused" && e.provider === "acme" && e.reason === 'unusable group name "Finance\\nPayroll" (15 characters)')).toBe(true);
   });
 });
 

@@ -98,9 +98,14 @@ export async function hashPassword(password: string): Promise<HashedPassword> {
   return { argon2id: await Bun.password.hash(password, { algorithm: "argon2id" }) };
 }
 
+/** Whether a (trimmed) group name can be stored: 1–256 printable characters. */
+export function isGroupName(name: string): boolean {
+  return name.length > 0 && name.length <= 256 && !/[\u0000-\u001f\u007f]/.test(name);
+}
+
 function checkGroupName(group: string): string {
   const name = group.trim();
-  if (name.length === 0 || name.length > 256 || /[\u0000-\u001f\u007f]/.test(name)) throw invalid(`"${group}" is not a group name: use 1–256 printable characters.`);
+  if (!isGroupName(name)) throw invalid(`"${group}" is not a group name: use 1–256 printable characters.`);
   return name;
 }
 

@@ -2,6 +2,7 @@ export {
   UserDirectory,
   SignInThrottled,
   normaliseEmail,
+  isGroupName,
   hashPassword,
   MIN_PASSWORD_LENGTH,
   type Role,

@@ -12,7 +12,7 @@ import { log } from "../../log/index.ts";
 import { secretsReferencedBy } from "../../connectors/types.ts";
 import type { SecretStore } from "../../secrets/index.ts";
 import type { IdentityProviderRow, Store } from "../../store/index.ts";
-import type { UserDirectory, UserRecord } from "../accounts/index.ts";
+import { isGroupName, type UserDirectory, type UserRecord } from "../accounts/index.ts";
 import { AuthEvents } from "../events.ts";
 
 export type ProviderKind = "okta" | "google" | "entra" | "oidc";
@@ -593,6 +593,16 @@ export class SsoService {
         facts.groupsPossiblyTruncated = true;
         notes.groupsPossiblyTruncated = `Okta sent ${groups.length} groups; it truncates the claim at about ${OKTA_GROUPS_LIMIT}`;
       }
+    }
+    // A group that cannot be stored is refused, not dropped: dropping it could skip a policy that denies that group.
+    const unusable = groups.find((group) => !isGroupName(group));
+    if (unusable !== undefined) {
+      const shown = JSON.stringify(unusable.length > 60 ? `${unusable.slice(0, 60)}…` : unusable);
+      return {
+        refused: `unusable group name ${shown} (${unusable.length} characters)`,
+        message: `${label} sent a group mintgate cannot use (${shown}: group names must be 1–256 printable characters); ask your administrator to rename that group or leave it out of the groups sent to mintgate, then start again.`,
+        email,
+      };
     }
     const domain = email.slice(email.lastIndexOf("@") + 1);
     if (settings.allowedDomains.length > 0 && !settings.allowedDomains.includes(domain)) {
