@@ -186,6 +186,29 @@ describe("what the person sees when sign-in cannot finish", () => {
     const events = (await (await fetch(`${gateway.url}/admin/api/auth-events?type=sign_in`, { headers: admin })).json()) as { outcome: string; reason: string | null; provider: string | null }[];
     expect(events.some((e) => e.outcome === "refused" && e.provider === "acme" && e.reason === 'unusable group name "Finance\\nPayroll" (15 characters)')).toBe(true);
   });
+
+  test("the provider going down between sign-in and the answer's check says it cannot be reached and to try again later, not that the sign-in could not be verified", async () => {
+    const flaky = await startOidcIdp({
+      users: [{ sub: "okta-00u7", email: "kim@acme.example", name: "Kim", groups: ["engineering"], password: "idp password" }],
+      clients: [{ client_id: "mintgate-flaky", client_secret: IDP_SECRET, redirect_uris: [`${gateway.url}/sso/callback/flaky`] }],
+    });
+    const admin = { authorization: `Bearer ${gateway.adminToken()}`, "content-type": "application/json" };
+    const added = await fetch(`${gateway.url}/admin/api/sso-providers`, { method: "POST", headers: admin, body: JSON.stringify({ name: "flaky", kind: "oidc", issuer: flaky.issuer, clientId: "mintgate-flaky", clientSecret: IDP_SECRET, label: "Flaky SSO" }) });
+    expect(added.status).toBe(201);
+    const browser = new ScriptedBrowser();
+    const stopAt = (u: URL) => u.pathname === "/sso/callback/flaky";
+    const atIdp = await browser.open(`${gateway.url}/sso/start/flaky`, { stopAt });
+    const back = await browser.submit(atIdp, { button: "Sign in", stopAt }, { login: "kim@acme.example", password: "idp password" });
+    expect(back.stopped).toBe(true);
+    await flaky.stop();
+    const result = await browser.open(back.url);
+    expect(result.status).toBe(401);
+    expect(result.html).toContain("Flaky SSO cannot be reached right now (the connection was refused), so your sign-in could not be finished; try again in a few minutes, and if it persists tell your administrator.");
+    expect(result.html).not.toContain("could not be verified");
+    expect(result.html).not.toContain(back.url.searchParams.get("code")!);
+    const events = (await (await fetch(`${gateway.url}/admin/api/auth-events?type=sign_in`, { headers: admin })).json()) as { outcome: string; reason: string | null; provider: string | null }[];
+    expect(events.some((e) => e.outcome === "refused" && e.provider === "flaky" && e.reason === "code exchange or ID token check failed: the connection was refused")).toBe(true);
+  });
 });
 
 // Last in this file: it uses up this address's sign-in allowance for a minute.

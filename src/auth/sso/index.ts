@@ -240,16 +240,21 @@ function groupsFrom(value: unknown): string[] {
   return [];
 }
 
-function describeError(error: unknown): string {
-  if (error instanceof oidc.AuthorizationResponseError) return `the provider answered "${error.error}"${error.error_description ? `: ${error.error_description}` : ""}`;
-  if (error instanceof oidc.ResponseBodyError) return `the provider's token endpoint answered "${error.error}"${error.error_description ? `: ${error.error_description}` : ""}`;
+/** Why the provider could not be reached at all (timeout, refused, no such host), or undefined when it answered. */
+function unreachable(error: unknown): string | undefined {
   const err = error as Error & { code?: string; cause?: unknown };
   const cause = err.cause as (Error & { code?: string }) | undefined;
   if (err.name === "TimeoutError" || err.name === "AbortError" || cause?.name === "TimeoutError") return "the request timed out";
   const code = cause?.code ?? err.code;
   if (code === "ECONNREFUSED" || code === "ConnectionRefused") return "the connection was refused";
   if (code === "ENOTFOUND") return "the host name does not resolve";
-  return (err.message ?? String(error)).split("\n")[0]!.slice(0, 300);
+  return undefined;
+}
+
+function describeError(error: unknown): string {
+  if (error instanceof oidc.AuthorizationResponseError) return `the provider answered "${error.error}"${error.error_description ? `: ${error.error_description}` : ""}`;
+  if (error instanceof oidc.ResponseBodyError) return `the provider's token endpoint answered "${error.error}"${error.error_description ? `: ${error.error_description}` : ""}`;
+  return unreachable(error) ?? ((error as Error).message ?? String(error)).split("\n")[0]!.slice(0, 300);
 }
 
 interface Resolved {
@@ -518,7 +523,11 @@ export class SsoService {
     } catch (error) {
       const reason = describeError(error);
       log.warn("sso code exchange failed", { provider: name, reason });
-      return refuse(`code exchange or ID token check failed: ${reason}`, `The sign-in through ${this.info(row).label} could not be verified; start again from the sign-in page.`);
+      // An outage is not a failed check: say so, or the person would retry at once and blame their account.
+      const message = unreachable(error)
+        ? `${this.info(row).label} cannot be reached right now (${reason}), so your sign-in could not be finished; try again in a few minutes, and if it persists tell your administrator.`
+        : `The sign-in through ${this.info(row).label} could not be verified; start again from the sign-in page.`;
+      return refuse(`code exchange or ID token check failed: ${reason}`, message);
     }
     const claims = tokens.claims();
     if (!claims) return refuse("no ID token", `${this.info(row).label} sent no ID token.`);
