@@ -247,3 +247,20 @@ describe("SSO sign-in through a real OIDC provider", () => {
     await expect(r.signIn("google", "g-2")).rejects.toThrow(/Sign in with a Google account of corp.example/);
   });
 });
+
+describe("mintgate sso add and update", () => {
+  const initialised = async () => {
+    const data = join(tempDir("mintgate-sso-cli"), "data");
+    expect((await runMintgate(["init", "--data", data])).code).toBe(0);
+    return data;
+  };
+
+  test("an issuer carrying a user name or password is refused without repeating it", async () => {
+    const data = await initialised();
+    const withCredentials = await runMintgate(["sso", "add", "corp", "--kind", "oidc", "--issuer", "https://admin:hunter2@idp.example.com", "--client-id", "mg", "--data", data], { stdin: `${SECRET}\n` });
+    expect(withCredentials.code).toBe(2);
+    expect(withCredentials.stderr).toContain("The issuer must not contain a user name or password");
+    expect(withCredentials.stderr + withCredentials.stdout).not.toContain("hunter2");
+    expect(JSON.parse((await runMintgate(["sso", "list", "--json", "--data", data])).stdout)).toEqual([]);
+  });
+});

@@ -219,6 +219,8 @@ export function issuerFor(input: Pick<ProviderInput, "kind" | "issuer" | "domain
       }
       if (url.protocol !== "https:" && !(url.protocol === "http:" && isLoopback(url))) throw invalid(`The issuer ${raw} must use https (plain http is allowed only on 127.0.0.1 or localhost).`);
       if (url.search || url.hash) throw invalid(`The issuer ${raw} must not have a query or fragment.`);
+      // An issuer never carries credentials; these would be shown wherever the issuer is (sso list, the admin API).
+      if (url.username || url.password) throw invalid(`The issuer must not contain a user name or password; give the provider's issuer URL, such as https://idp.example.com.`);
       return raw.replace(/\/$/, "");
     }
     default:
