@@ -263,4 +263,14 @@ describe("mintgate sso add and update", () => {
     expect(withCredentials.stderr + withCredentials.stdout).not.toContain("hunter2");
     expect(JSON.parse((await runMintgate(["sso", "list", "--json", "--data", data])).stdout)).toEqual([]);
   });
+
+  test("an empty label goes back to the default, as in sso add, not a blank button on the sign-in page", async () => {
+    const data = await initialised();
+    const added = await runMintgate(["sso", "add", "okta", "--kind", "okta", "--domain", "acme.okta.com", "--client-id", "mg", "--label", "Acme Okta", "--data", data], { stdin: `${SECRET}\n` });
+    expect(added.code, added.stderr).toBe(0);
+    const cleared = await runMintgate(["sso", "update", "okta", "--label", "", "--json", "--data", data]);
+    expect(cleared.code, cleared.stderr).toBe(0);
+    const [okta] = JSON.parse((await runMintgate(["sso", "list", "--json", "--data", data])).stdout) as { label: string }[];
+    expect(okta!.label).toBe("Okta");
+  });
 });

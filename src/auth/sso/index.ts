@@ -298,7 +298,7 @@ export class SsoService {
     return {
       name: row.name,
       kind,
-      label: settings.label ?? defaultLabel(kind, row.name),
+      label: settings.label || defaultLabel(kind, row.name),
       issuer: row.issuer,
       clientId: row.clientId,
       clientSecretName: row.clientSecretName,
@@ -381,7 +381,12 @@ export class SsoService {
       if (!/^[A-Za-z0-9_:./-]{1,128}$/.test(patch.groupsClaim)) throw invalid(`"${patch.groupsClaim}" is not a claim name.`);
       settings.groupsClaim = patch.groupsClaim;
     }
-    if (patch.label !== undefined) settings.label = patch.label.trim().slice(0, 80);
+    if (patch.label !== undefined) {
+      // An empty label goes back to the default, as in `add`: an empty one would leave a blank button on the sign-in page.
+      const label = patch.label.trim().slice(0, 80);
+      if (label) settings.label = label;
+      else delete settings.label;
+    }
     const clientId = patch.clientId?.trim();
     if (clientId !== undefined && (!clientId || clientId.length > 512)) throw invalid("The client id must not be empty.");
     if (patch.clientSecret !== undefined && !patch.clientSecret) throw invalid("The new client secret must not be empty.");
@@ -562,7 +567,7 @@ export class SsoService {
     settings: ProviderSettings,
     claims: Record<string, unknown>,
   ): { subject: string; email: string; name: string | null; groups: string[]; facts: Record<string, unknown>; notes: Record<string, unknown> } | { refused: string; message: string; email?: string } {
-    const label = settings.label ?? defaultLabel(row.kind, row.name);
+    const label = settings.label || defaultLabel(row.kind, row.name);
     const str = (key: string) => (typeof claims[key] === "string" ? (claims[key] as string) : undefined);
     const facts: Record<string, unknown> = {};
     const notes: Record<string, unknown> = {};
