@@ -132,7 +132,7 @@ describe("sign-in through an OIDC provider", () => {
     const atIdp = await browser.open(`${gateway.url}/sso/start/acme`);
     const result = await browser.submit(atIdp, { button: "Sign in" }, { login: "ivy@acme.example", password: "idp password" });
     expect(result.status).toBe(401);
-    expect(result.html).toContain("your email address ivy@acme.example is not verified");
+    expect(result.html).toContain("acme says your email address ivy@acme.example is not verified; verify it at acme (or ask your administrator to), then start again.");
   });
 
   test("an ID token that the provider's keys did not sign is refused, whatever it claims", async () => {

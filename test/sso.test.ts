@@ -164,7 +164,7 @@ describe("SSO sign-in through a real OIDC provider", () => {
     await expect(r.signIn("corp", "u-ok", stateTampered)).rejects.toThrow(/does not belong to the sign-in you started/);
     await expect(r.signIn("corp", "u-ok", undefined, (p) => (p.nonce = "another-nonce"))).rejects.toThrow(/could not be verified/);
     await expect(r.signIn("corp", "u-other")).rejects.toThrow(/Accounts of elsewhere.org cannot sign in here/);
-    await expect(r.signIn("corp", "u-unverified")).rejects.toThrow(/not verified/);
+    await expect(r.signIn("corp", "u-unverified")).rejects.toThrow(/un@example.com is not verified; verify it at corp \(or ask your administrator to\), then start again/);
     await expect(r.sso.complete("corp", new URL(`${callback("corp")}?code=x&state=y`), { provider: "other" })).rejects.toThrow(/not started here/);
 
     const ok = await r.signIn("corp", "u-ok");
@@ -221,7 +221,7 @@ describe("SSO sign-in through a real OIDC provider", () => {
     const okEvent = r.dir.store.authEvents.list({ type: "sign_in", userId: f.id })[0]!;
     expect(JSON.parse(okEvent.detail!).groupsOverage).toContain("overage");
 
-    await expect(r.signIn("entra", "pairwise-3")).rejects.toThrow(/another Entra tenant/);
+    await expect(r.signIn("entra", "pairwise-3")).rejects.toThrow(/another Entra tenant than the one this mintgate trusts; sign in with your account in your organisation's tenant, or ask your administrator/);
   });
 
   test("Google: the hd claim must be an allowed domain; no groups, and says so", async () => {

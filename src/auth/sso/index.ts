@@ -537,7 +537,7 @@ export class SsoService {
       return refuse(`code exchange or ID token check failed: ${reason}`, message);
     }
     const claims = tokens.claims();
-    if (!claims) return refuse("no ID token", `${this.info(row).label} sent no ID token.`);
+    if (!claims) return refuse("no ID token", `${this.info(row).label} sent no ID token; ask your administrator to check that mintgate's app at ${this.info(row).label} uses OpenID Connect.`);
     const mapped = this.mapClaims(row, settings, claims as Record<string, unknown>);
     if ("refused" in mapped) return refuse(mapped.refused, mapped.message, { email: mapped.email });
     let user: UserRecord;
@@ -572,19 +572,19 @@ export class SsoService {
     const facts: Record<string, unknown> = {};
     const notes: Record<string, unknown> = {};
     let subject = str("sub");
-    if (!subject) return { refused: "no sub claim", message: `${label} sent no subject for you.` };
+    if (!subject) return { refused: "no sub claim", message: `${label} sent no subject for you; ask your administrator to check how mintgate is set up at ${label}.` };
     let email = (str("email") ?? (row.kind === "entra" ? (str("preferred_username") ?? str("upn")) : undefined))?.toLowerCase();
     if (!email || !/^[^\s@]+@[^\s@]+$/.test(email)) return { refused: "no email claim", message: `${label} did not share your email address with mintgate; ask your administrator to release the email claim.` };
     // Some providers send the flag as a string ("false"), which is not a boolean false but means the same.
     if (claims.email_verified === false || claims.email_verified === "false" || (row.kind === "google" && claims.email_verified !== true)) {
-      return { refused: "email not verified", message: `${label} says your email address ${email} is not verified.`, email };
+      return { refused: "email not verified", message: `${label} says your email address ${email} is not verified; verify it at ${label} (or ask your administrator to), then start again.`, email };
     }
     let groups: string[] = [];
     if (row.kind === "entra") {
       const tid = str("tid");
       const oid = str("oid");
-      if (!tid || !oid) return { refused: "no tid/oid claims", message: `${label} sent no tenant and object id for you.`, email };
-      if (settings.tenant && tid.toLowerCase() !== settings.tenant) return { refused: `wrong tenant ${tid}`, message: `Your account belongs to another Entra tenant than the one this mintgate trusts.`, email };
+      if (!tid || !oid) return { refused: "no tid/oid claims", message: `${label} sent no tenant and object id for you; ask your administrator to check how mintgate is set up at ${label}.`, email };
+      if (settings.tenant && tid.toLowerCase() !== settings.tenant) return { refused: `wrong tenant ${tid}`, message: `Your account belongs to another Entra tenant than the one this mintgate trusts; sign in with your account in your organisation's tenant, or ask your administrator.`, email };
       subject = `${tid.toLowerCase()}:${oid.toLowerCase()}`;
       facts.tid = tid;
       const claimNames = claims._claim_names as Record<string, unknown> | undefined;
