@@ -351,6 +351,17 @@ describe("admin API input", () => {
     expect((await api("DELETE", "/sso-providers/corp")).status).toBe(200);
   });
 
+  test("PUT /config?prune=true with a body that lists nothing is refused like `apply --prune`, not a wipe", async () => {
+    expect((await api("PUT", "/connectors/keep-me", { kind: "builtin", server: "demo" })).status).toBe(200);
+    for (const body of ["", "# connectors: []\n", "{}"]) {
+      const refused = await api("PUT", "/config?prune=true", body);
+      expect({ body, status: refused.status }).toEqual({ body, status: 400 });
+      expect(refused.json.message).toContain("request:1: the file lists neither connectors nor virtualMcps");
+    }
+    expect(((await api("GET", "/connectors")).json as { name: string }[]).map((c) => c.name)).toContain("keep-me");
+    expect((await api("DELETE", "/connectors/keep-me")).status).toBe(200);
+  });
+
   test("a connector named test is recorded once per change, like any other", async () => {
     const before = adminRecords().length;
     expect((await api("PUT", "/connectors/test", { kind: "builtin", server: "demo" })).status).toBe(200);

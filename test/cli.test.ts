@@ -281,6 +281,10 @@ describe("mintgate apply", () => {
     const empty = await runMintgate(["apply", "-f", "-", "--prune", "--data", dir], { stdin: "" });
     expect(empty.code).toBe(2);
     expect(empty.stderr).toContain("lists neither connectors nor virtualMcps");
+    // Read as YAML, not searched as text: a section named only in a comment or a value lists nothing.
+    const commented = await runMintgate(["apply", "-f", "-", "--prune", "--data", dir], { stdin: "# connectors: moved to other.yaml\n" });
+    expect(commented.code).toBe(2);
+    expect(commented.stderr).toContain("stdin:1: the file lists neither connectors nor virtualMcps");
     const names = (JSON.parse((await runMintgate(["export", "--json", "--data", dir])).stdout) as { connectors: { name: string }[] }).connectors.map((c) => c.name);
     expect(names).toEqual(["x"]);
   });

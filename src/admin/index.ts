@@ -209,7 +209,7 @@ export class AdminService {
 
   /** Applies mintgate.yaml text (JSON works too) sent to the admin API. */
   async applyConfig(text: string, options: { prune: boolean; dryRun: boolean; actor?: string }) {
-    const config = await this.running.config.parse(text, "request");
+    const config = await this.running.config.parse(text, "request", { prune: options.prune });
     return this.running.config.apply(config, options);
   }
 

@@ -12,6 +12,11 @@ export interface ParseConfigFileOptions {
   knownSecrets: ReadonlySet<string>;
   /** Shown before each problem's line number; defaults to `mintgate.yaml`. */
   fileName?: string;
+  /**
+   * The file will be applied with pruning: one that lists neither section would delete
+   * everything (an empty body, a failed `cat … |`), so it is refused.
+   */
+  prune?: boolean;
 }
 
 /** The file's key names, in the order they are written. */

@@ -59,7 +59,7 @@ export function parseConfigFile(text: string, options: ParseConfigFileOptions): 
     throw invalid(formatProblems(fileName, problems));
   }
   const reader = new YamlReader(document, lines);
-  const config = new ConfigFileReader(reader, options.knownSecrets).read(document.contents);
+  const config = new ConfigFileReader(reader, options.knownSecrets).read(document.contents, options.prune ?? false);
   if (reader.problems.length > 0) throw invalid(formatProblems(fileName, reader.problems));
   return config;
 }
@@ -123,11 +123,16 @@ class ConfigFileReader {
     return this.readVirtualMcp(node, line, 0, new Map());
   }
 
-  read(contents: unknown): GatewayConfig {
+  read(contents: unknown, prune: boolean): GatewayConfig {
     const reader = this.reader;
     const root = reader.resolve(contents);
     const config: GatewayConfig = { connectors: [], virtualMcps: [] };
-    if (reader.isEmpty(root)) return config;
+    const listsNothing =
+      'the file lists neither connectors nor virtualMcps, and pruning would delete every one; to empty the gateway on purpose, apply "connectors: []" and "virtualMcps: []"';
+    if (reader.isEmpty(root)) {
+      if (prune) reader.report(1, listsNothing);
+      return config;
+    }
     const fields = reader.fields(
       root,
       reader.lineOf(root, 1),
@@ -136,6 +141,7 @@ class ConfigFileReader {
       'the file must be a mapping with the lists "connectors" and "virtualMcps"',
     );
     if (!fields) return config;
+    if (prune && fields.size === 0) reader.report(reader.lineOf(root, 1), listsNothing);
 
     const connectorsField = fields.get("connectors");
     const connectorItems = connectorsField

@@ -24,13 +24,10 @@ export const applyCommand: Command = {
     const file = stringValue(parsed, "file");
     if (!file) throw invalid("`mintgate apply` needs -f FILE (or -f - for standard input).");
     const text = file === "-" ? await Bun.stdin.text() : readConfigText(file);
-    // An empty document lists nothing: with --prune it would delete everything (a failed `cat … |` does exactly that).
-    if (parsed.values.prune === true && !/(^|[{,\s])["']?(connectors|virtualMcps)["']?\s*:/.test(text)) {
-      throw invalid(`${file === "-" ? "The input" : file} lists neither connectors nor virtualMcps, and --prune would delete every one; to empty the gateway on purpose, apply "connectors: []" and "virtualMcps: []".`);
-    }
     const report = await withDataDir(parsed, async (dir) => {
       const service = new GatewayConfigService({ store: dir.store, secrets: dir.secrets });
-      const config = await service.parse(text, file === "-" ? "stdin" : basename(file));
+      // With --prune, a file that lists nothing (a failed `cat … |`) is refused: it would delete everything.
+      const config = await service.parse(text, file === "-" ? "stdin" : basename(file), { prune: parsed.values.prune === true });
       return service.apply(config, { prune: parsed.values.prune === true, dryRun: parsed.values["dry-run"] === true });
     });
     if (parsed.values.json) printJson(report);
