@@ -354,6 +354,8 @@ describe("parseConfigFile: each rule names the line of the offending node", () =
     headers:
       X-Retries: 3
       "bad header": x
+      Authorization: Bearer a
+      authorization: Bearer b
 `),
     ).toEqual([
       'mintgate.yaml:5: argument #2 of connector "s" must be a string; quote it: "8080"',
@@ -361,6 +363,7 @@ describe("parseConfigFile: each rule names the line of the offending node", () =
       'mintgate.yaml:8: env "DEBUG" of connector "s" must be a string; quote it: "true"',
       'mintgate.yaml:14: header "X-Retries" of connector "h" must be a string; quote it: "3"',
       'mintgate.yaml:15: "bad header" in "headers" of connector "h" is not a valid HTTP header name',
+      'mintgate.yaml:17: header "authorization" of connector "h" is "Authorization" again (first on line 16): header names ignore case; keep one',
     ]);
   });
 

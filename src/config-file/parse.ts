@@ -321,10 +321,16 @@ class ConfigFileReader {
     let headers: StringEntry[] | undefined = [];
     if (headersField) {
       headers = reader.textMap(headersField, `"headers" of ${label}`, (key) => `header "${key}" of ${label}`);
+      // Header names are case-insensitive: Authorization and authorization would both be sent, as one joined value.
+      const firstOf = new Map<string, StringEntry>();
       for (const entry of headers ?? []) {
         if (!HEADER_NAME.test(entry.key)) {
           reader.report(entry.keyLine, `"${entry.key}" in "headers" of ${label} is not a valid HTTP header name`);
         }
+        const first = firstOf.get(entry.key.toLowerCase());
+        if (first) {
+          reader.report(entry.keyLine, `header "${entry.key}" of ${label} is "${first.key}" again (first on line ${first.keyLine}): header names ignore case; keep one`);
+        } else firstOf.set(entry.key.toLowerCase(), entry);
         if (/[\r\n\0]/.test(entry.value)) {
           reader.report(entry.valueLine, `header "${entry.key}" of ${label} must be a single line`);
         }
