@@ -415,12 +415,14 @@ describe("parseConfigFile: each rule names the line of the offending node", () =
       A: "\${secret:docs-token"
       B: "\${secret:9lives}"
       C: "\${secret:}"
+      "\${secret:docs-token}": x
 `);
     expect(problems).toEqual([
       'mintgate.yaml:5: argument #1 of connector "s" contains a secret reference, but secrets are resolved only in "env" and "headers" values',
       'mintgate.yaml:7: malformed secret reference "${secret:docs-token" in env "A" of connector "s"; write ${secret:NAME}, where NAME starts with a letter and has only letters, digits, "_", "." or "-"',
       'mintgate.yaml:8: malformed secret reference "${secret:9lives}" in env "B" of connector "s"; write ${secret:NAME}, where NAME starts with a letter and has only letters, digits, "_", "." or "-"',
       'mintgate.yaml:9: malformed secret reference "${secret:}" in env "C" of connector "s"; write ${secret:NAME}, where NAME starts with a letter and has only letters, digits, "_", "." or "-"',
+      'mintgate.yaml:10: the environment variable name "${secret:docs-token}" of connector "s" contains a secret reference, but secrets are resolved only in "env" and "headers" values',
     ]);
   });
 

@@ -285,6 +285,7 @@ class ConfigFileReader {
         if (entry.key === "" || entry.key.includes("=") || entry.key.includes("\0")) {
           reader.report(entry.keyLine, `environment variable name "${entry.key}" of ${label} must be non-empty, without "="`);
         }
+        this.forbidSecretReference(entry.key, entry.keyLine, `the environment variable name "${entry.key}" of ${label}`);
         this.checkSecretReferences(entry.value, entry.valueLine, `env "${entry.key}"`, label);
       }
     }
