@@ -279,6 +279,16 @@ describe("parseConfigFile: each rule names the line of the offending node", () =
     ]);
   });
 
+  test("a merge key (<<) is refused with what to write instead, under YAML 1.2 and %YAML 1.1 alike", () => {
+    const file = "connectors:\n  - &base { name: one, kind: builtin, server: demo }\n  - <<: *base\n    name: two\n";
+    const expected = [
+      'mintgate.yaml:3: merge keys ("<<") are not supported in connector "two"; write the keys out (an alias such as *name can still stand for a whole value)',
+      'mintgate.yaml:3: connector "two" has no "kind"; expected stdio, http, sse or builtin',
+    ];
+    expect(problemsOf(file)).toEqual(expected);
+    expect(problemsOf(`%YAML 1.1\n---\n${file}`)).toEqual(expected.map((line) => line.replace(":3:", ":5:")));
+  });
+
   test("a key given twice is reported with both lines", () => {
     expect(problemsOf("connectors:\n  - name: a\n    kind: builtin\n    server: demo\n    kind: stdio\n")).toEqual([
       'mintgate.yaml:5: key "kind" appears twice in connector "a" (first on line 3)',

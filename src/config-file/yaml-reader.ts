@@ -97,6 +97,11 @@ export class YamlReader {
       const keyNode = pair.key as Node | null;
       const keyLine = this.lineOf(keyNode, line);
       const key = this.resolve(keyNode);
+      // A merge key: a plain << (YAML 1.1, and the yaml library's Symbol(<<) under %YAML 1.1).
+      if (isScalar(key) && (typeof key.value === "symbol" || (key.value === "<<" && key.type === "PLAIN"))) {
+        this.report(keyLine, `merge keys ("<<") are not supported ${where}; write the keys out (an alias such as *name can still stand for a whole value)`);
+        continue;
+      }
       if (!isScalar(key) || key.value === null || typeof key.value === "object") {
         this.report(keyLine, `a key ${where} is not a name; expected one of: ${allowed.join(", ")}`);
         continue;
