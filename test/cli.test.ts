@@ -272,6 +272,32 @@ describe("mintgate apply", () => {
     }
   });
 
+  test("`export --json` is the file as JSON: apply reads it back with no changes, and rebuilds the same configuration elsewhere", async () => {
+    const base = tempDir();
+    const dir = join(base, "data");
+    expect((await runMintgate(["init", "--data", dir])).code).toBe(0);
+    const file = join(base, "mintgate.yaml");
+    writeFileSync(file, `connectors:
+  - { name: demo, kind: builtin, server: demo, timeout: 90s }
+  - { name: web, kind: http, url: https://mcp.example.com/mcp, headers: { X-Team: "ü" } }
+virtualMcps:
+  - slug: team
+    name: Team 🚀
+    newTools: approve
+    connectors: [{ connector: demo, prefix: d, include: [echo], rename: { echo: say } }, { connector: web }]
+    access: { everyone: true }
+`);
+    expect((await runMintgate(["apply", "-f", file, "--data", dir])).code).toBe(0);
+    const json = join(base, "config.json");
+    expect((await runMintgate(["export", "--json", "-o", json, "--data", dir])).code).toBe(0);
+    expect(JSON.parse(await Bun.file(json).text()).connectors[0]).toEqual({ name: "demo", kind: "builtin", server: "demo", timeout: "90s" });
+    expect(await runMintgate(["apply", "-f", json, "--data", dir])).toEqual({ code: 0, stdout: "No changes: the configuration already matches the file.\n", stderr: "" });
+    const fresh = join(base, "fresh");
+    expect((await runMintgate(["init", "--data", fresh])).code).toBe(0);
+    expect((await runMintgate(["apply", "-f", json, "--data", fresh])).code).toBe(0);
+    expect((await runMintgate(["export", "--data", fresh])).stdout).toBe((await runMintgate(["export", "--data", dir])).stdout);
+  });
+
   test("an empty input with --prune is refused instead of deleting everything", async () => {
     const base = tempDir();
     const dir = join(base, "data");

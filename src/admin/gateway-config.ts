@@ -59,9 +59,9 @@ export class GatewayConfigService {
   }
 
   // The file format (and its YAML library) loads on first use: serving never needs it.
-  async export(): Promise<string> {
-    const { serializeConfigFile } = await import("../config-file/index.ts");
-    return serializeConfigFile(this.current());
+  async export(format: "yaml" | "json" = "yaml"): Promise<string> {
+    const { serializeConfigFile, serializeConfigFileJson } = await import("../config-file/index.ts");
+    return format === "json" ? serializeConfigFileJson(this.current()) : serializeConfigFile(this.current());
   }
 
   /** Parses and validates mintgate.yaml text (JSON is YAML too); `prune`: it is to be applied with pruning. */

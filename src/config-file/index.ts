@@ -4,6 +4,6 @@
  */
 export type { GatewayConfig, ParseConfigFileOptions } from "./gateway-config.ts";
 export { parseConfigFile, parseVirtualMcpText } from "./parse.ts";
-export { serializeConfigFile } from "./serialize.ts";
+export { serializeConfigFile, serializeConfigFileJson } from "./serialize.ts";
 export { parsePolicyText } from "./policy.ts";
 export { SECRET_REFERENCE, secretReferencesIn } from "../secrets/references.ts";

@@ -34,6 +34,16 @@ export function serializeConfigFile(config: GatewayConfig): string {
   return document.toString({ lineWidth: 0, flowCollectionPadding: false });
 }
 
+/**
+ * The same file as JSON (which `apply` reads too), both sections always present, so
+ * that a script can read `connectors` and `virtualMcps` without checking for them.
+ */
+export function serializeConfigFileJson(config: GatewayConfig): string {
+  const file = { connectors: config.connectors.map(connectorEntry), virtualMcps: config.virtualMcps.map(virtualMcpEntry) };
+  // Object.fromEntries defines every key as data, `__proto__` included.
+  return JSON.stringify(file, (_, value: unknown) => (value instanceof Map ? Object.fromEntries(value) : value), 2) + "\n";
+}
+
 /** Maps keep insertion order and treat every key (even `__proto__`) as data. */
 function connectorEntry(connector: ConnectorDefinition): Map<string, unknown> {
   const entry = new Map<string, unknown>([

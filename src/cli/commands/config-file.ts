@@ -50,15 +50,14 @@ export const exportCommand: Command = {
   summary: "Print the current connectors and virtual MCPs as a mintgate.yaml file (never secret values).",
   usage: "mintgate export [-o FILE] [--data DIR] [--json]",
   options: { ...DATA_OPTION, ...JSON_OPTION, output: { type: "string", short: "o" } },
-  optionHelp: { "-o, --output FILE": "write to FILE instead of standard output", ...DATA_HELP, "--json": "the configuration as JSON instead of YAML (to FILE with -o)" },
+  optionHelp: { "-o, --output FILE": "write to FILE instead of standard output", ...DATA_HELP, "--json": "the same file as JSON instead of YAML, which apply reads too (to FILE with -o)" },
   async run(parsed) {
-    const { yaml, config } = await withDataDir(parsed, async (dir) => {
+    // --json chooses the format, -o where it goes: `-o FILE --json` writes the JSON to FILE.
+    const text = await withDataDir(parsed, async (dir) => {
       const service = new GatewayConfigService({ store: dir.store, secrets: dir.secrets });
-      return { yaml: await service.export(), config: service.current() };
+      return service.export(parsed.values.json ? "json" : "yaml");
     });
     const output = stringValue(parsed, "output");
-    // --json chooses the format, -o where it goes: `-o FILE --json` writes the JSON to FILE.
-    const text = parsed.values.json ? JSON.stringify(config, null, 2) + "\n" : yaml;
     if (!output) {
       process.stdout.write(text);
       return 0;
