@@ -1,6 +1,8 @@
 import { describe, expect, test } from "bun:test";
 import {
   parseConfigFile,
+  parsePolicyText,
+  parseVirtualMcpText,
   SECRET_REFERENCE,
   secretReferencesIn,
   serializeConfigFile,
@@ -602,6 +604,11 @@ virtualMcps:
     expect(problemsOf("connectors: []\n---\nvirtualMcps: []\n")).toEqual([
       'mintgate.yaml:2: the file must hold one YAML document; remove the extra "---"',
     ]);
+    // The admin API's bodies (one Virtual MCP, one policy) say the same, not the yaml library's API advice.
+    const twoDocuments = 'request:3: the file must hold one YAML document; remove the extra "---"';
+    expect(() => parseVirtualMcpText("slug: a\nname: A\n---\n", { knownSecrets: SECRETS, knownConnectors: [] })).toThrow(twoDocuments);
+    expect(() => parsePolicyText("access: { everyone: true }\nprompts: {}\n---\n", { fileName: "request" })).toThrow(twoDocuments);
+    expect(() => parsePolicyText("access: {\n", { fileName: "request" })).toThrow(/^request:2: YAML syntax: [^\n]*[^:]$/);
   });
 
   test("the file name given is used in every line", () => {

@@ -33,7 +33,7 @@ import {
   type ParseConfigFileOptions,
 } from "./gateway-config.ts";
 import { malformedSecretReferencesIn, secretReferencesIn } from "../secrets/references.ts";
-import { YamlReader, type Field, type Problem, type StringEntry, type StringItem, type ValueNode } from "./yaml-reader.ts";
+import { syntaxProblems, YamlReader, type Field, type Problem, type StringEntry, type StringItem, type ValueNode } from "./yaml-reader.ts";
 
 const DEFAULT_FILE_NAME = "mintgate.yaml";
 const KINDS: readonly ConnectorKind[] = ["stdio", "http", "sse", "builtin"];
@@ -49,14 +49,7 @@ export function parseConfigFile(text: string, options: ParseConfigFileOptions): 
   const document = parseDocument(text, { lineCounter: lines, uniqueKeys: false });
   if (document.errors.length > 0) {
     // The document is not well-formed YAML; checking its meaning would only add noise.
-    const problems = document.errors.map((error) => ({
-      line: error.linePos?.[0].line ?? 1,
-      reason:
-        error.code === "MULTIPLE_DOCS"
-          ? 'the file must hold one YAML document; remove the extra "---"'
-          : `YAML syntax: ${firstSentenceOf(error.message)}`,
-    }));
-    throw invalid(formatProblems(fileName, problems));
+    throw invalid(formatProblems(fileName, syntaxProblems(document)));
   }
   const reader = new YamlReader(document, lines);
   const config = new ConfigFileReader(reader, options.knownSecrets).read(document.contents, options.prune ?? false);
@@ -73,9 +66,7 @@ export function parseVirtualMcpText(text: string, options: ParseConfigFileOption
   const fileName = options.fileName ?? "request";
   const lines = new LineCounter();
   const document = parseDocument(text, { lineCounter: lines, uniqueKeys: false });
-  if (document.errors.length > 0) {
-    throw invalid(formatProblems(fileName, document.errors.map((error) => ({ line: error.linePos?.[0].line ?? 1, reason: `YAML syntax: ${firstSentenceOf(error.message)}` }))));
-  }
+  if (document.errors.length > 0) throw invalid(formatProblems(fileName, syntaxProblems(document)));
   const reader = new YamlReader(document, lines);
   const root = reader.resolve(document.contents);
   if (reader.isEmpty(root)) throw invalid(`${fileName}:1: send the virtual MCP as a mapping with at least "slug" and "name"`);
@@ -89,12 +80,6 @@ function formatProblems(fileName: string, problems: readonly Problem[]): string 
     .sort((a, b) => a.line - b.line)
     .map((problem) => `${fileName}:${problem.line}: ${problem.reason}`)
     .join("\n");
-}
-
-/** The yaml library's messages end with " at line L, column C:" and an excerpt of the source. */
-function firstSentenceOf(message: string): string {
-  const first = message.split("\n", 1)[0] ?? message;
-  return first.replace(/ at line \d+, column \d+:?$/, "");
 }
 
 /** One statically known tool name exposed by a Virtual MCP, and where it comes from. */

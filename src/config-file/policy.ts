@@ -9,7 +9,7 @@ import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node } from "y
 import { invalid } from "../errors/index.ts";
 import { EXPOSED_NAME } from "../gateway/types.ts";
 import type { AccessRule, ArgumentRule, ItemRule, PeopleMatch, ToolRule, VirtualMcpPolicy } from "../policy/index.ts";
-import { YamlReader, type Field, type ValueNode } from "./yaml-reader.ts";
+import { syntaxProblems, YamlReader, type Field, type ValueNode } from "./yaml-reader.ts";
 
 export const POLICY_KEYS = ["access", "tools", "prompts", "resources"] as const;
 const ACCESS_KEYS = ["everyone", "users", "groups"] as const;
@@ -220,7 +220,7 @@ export function parsePolicyText(text: string, options: { fileName?: string; labe
   const lines = new LineCounter();
   const document = parseDocument(text, { lineCounter: lines, uniqueKeys: false });
   if (document.errors.length > 0) {
-    throw invalid(document.errors.map((error) => `${fileName}:${error.linePos?.[0].line ?? 1}: YAML syntax: ${error.message.split("\n", 1)[0]}`).join("\n"));
+    throw invalid(syntaxProblems(document).map((p) => `${fileName}:${p.line}: ${p.reason}`).join("\n"));
   }
   const reader = new YamlReader(document, lines);
   const root = reader.resolve(document.contents);

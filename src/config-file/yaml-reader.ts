@@ -33,6 +33,23 @@ export interface StringItem {
   line: number;
 }
 
+/** A document's syntax errors as problems, in words for the person who wrote it (not the yaml library's API advice). */
+export function syntaxProblems(document: Document.Parsed): Problem[] {
+  return document.errors.map((error) => ({
+    line: error.linePos?.[0].line ?? 1,
+    reason:
+      error.code === "MULTIPLE_DOCS"
+        ? 'the file must hold one YAML document; remove the extra "---"'
+        : `YAML syntax: ${firstSentenceOf(error.message)}`,
+  }));
+}
+
+/** The yaml library's messages end with " at line L, column C:" and an excerpt of the source. */
+function firstSentenceOf(message: string): string {
+  const first = message.split("\n", 1)[0] ?? message;
+  return first.replace(/ at line \d+, column \d+:?$/, "");
+}
+
 export class YamlReader {
   readonly problems: Problem[] = [];
 
