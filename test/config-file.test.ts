@@ -248,6 +248,19 @@ describe("parseConfigFile: each rule names the line of the offending node", () =
     expect(parseConfigFile('connectors:\n  - { name: a, kind: stdio, command: a, timeout: 1h }\n', { knownSecrets: SECRETS }).connectors[0]!.timeoutMs).toBe(3_600_000);
   });
 
+  test("pin and allowed values JSON cannot hold are refused, not stored as null or a string (export would not apply back)", () => {
+    const withArguments = (args: string) =>
+      withConnector(`virtualMcps:\n  - slug: v\n    name: V\n    connectors: [{ connector: a }]\n    tools:\n      a__t:\n        arguments:\n${args}`);
+    const holds = (what: string) => `${what}, which JSON cannot hold; write a string, number, true, false, null, list or mapping`;
+    expect(problemsOf(withArguments("          a: { pin: .inf }\n          b: { pin: [1, .nan] }\n          c: { allowed: [1, -.inf] }\n          d: { pin: !!timestamp 2024-01-01 }\n          e: { pin: !!set { x } }\n"))).toEqual([
+      `mintgate.yaml:10: ${holds('"pin" of argument "a" of tool "a__t" in virtual MCP "v" holds the number Infinity')}`,
+      `mintgate.yaml:11: ${holds('"pin" of argument "b" of tool "a__t" in virtual MCP "v" holds the number NaN')}`,
+      `mintgate.yaml:12: ${holds('"allowed" of argument "c" of tool "a__t" in virtual MCP "v" holds the number -Infinity')}`,
+      `mintgate.yaml:13: ${holds('"pin" of argument "d" of tool "a__t" in virtual MCP "v" holds a Date value')}`,
+      `mintgate.yaml:14: ${holds('"pin" of argument "e" of tool "a__t" in virtual MCP "v" holds a Set value')}`,
+    ]);
+  });
+
   test("an empty policy section is dropped, so export then apply sees no change", () => {
     const parsed = parseConfigFile(withConnector("virtualMcps:\n  - slug: v\n    name: V\n    access: { everyone: true }\n    connectors: [{ connector: a }]\n    tools: {}\n    prompts: {}\n"), { knownSecrets: SECRETS });
     expect(parsed.virtualMcps[0]!.policy).toEqual({ access: { everyone: true } });

@@ -71,6 +71,12 @@ export class YamlReader {
     try {
       const value: unknown = node.toJS(this.document, { maxAliasCount: 100 });
       JSON.stringify(value); // an alias to its own anchor makes a cycle: no JSON value
+      // Stored as JSON: .inf and .nan would become null, a !!timestamp a string, a !!set {}.
+      const notJson = notJsonIn(value);
+      if (notJson !== undefined) {
+        this.report(line, `${what} holds ${notJson}, which JSON cannot hold; write a string, number, true, false, null, list or mapping`);
+        return undefined;
+      }
       return value;
     } catch (error) {
       const message = (error as Error).message;
@@ -261,6 +267,27 @@ export class YamlReader {
     }
     return entries;
   }
+}
+
+/** The first part of a YAML value that has no JSON equivalent, described; undefined when it all has one. */
+function notJsonIn(value: unknown): string | undefined {
+  if (value === null || typeof value === "string" || typeof value === "boolean") return undefined;
+  if (typeof value === "number") return Number.isFinite(value) ? undefined : `the number ${value}`;
+  if (Array.isArray(value)) {
+    for (const item of value) {
+      const found = notJsonIn(item);
+      if (found !== undefined) return found;
+    }
+    return undefined;
+  }
+  if (typeof value === "object" && [Object.prototype, null].includes(Object.getPrototypeOf(value))) {
+    for (const item of Object.values(value)) {
+      const found = notJsonIn(item);
+      if (found !== undefined) return found;
+    }
+    return undefined;
+  }
+  return `a ${typeof value === "object" ? (value.constructor?.name ?? "object") : typeof value} value`;
 }
 
 /** For a number or boolean where text was expected: how to write it as text. */
