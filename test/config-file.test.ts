@@ -302,6 +302,13 @@ describe("parseConfigFile: each rule names the line of the offending node", () =
     ];
     expect(problemsOf(file)).toEqual(expected);
     expect(problemsOf(`%YAML 1.1\n---\n${file}`)).toEqual(expected.map((line) => line.replace(":3:", ":5:")));
+    // Nor inside env, headers, rename, describe or a policy section, where "<<" would otherwise be taken as a name.
+    expect(problemsOf("connectors:\n  - name: s\n    kind: stdio\n    command: x\n    env: { <<: { A: b }, C: d }\n")).toEqual([
+      'mintgate.yaml:5: merge keys ("<<") are not supported in "env" of connector "s"; write the keys out (an alias such as *name can still stand for a whole value)',
+    ]);
+    expect(problemsOf(withConnector('virtualMcps:\n  - slug: v\n    name: V\n    connectors: [{ connector: a }]\n    tools: { <<: { a__t: { deny: { users: [x@y.z] } } } }\n'))).toEqual([
+      'mintgate.yaml:7: merge keys ("<<") are not supported in "tools" of virtual MCP "v"; write the keys out (an alias such as *name can still stand for a whole value)',
+    ]);
   });
 
   test("a key given twice is reported with both lines", () => {

@@ -102,6 +102,7 @@ function readNamed<T>(reader: YamlReader, field: Field, what: string, readOne: (
   for (const pair of value.items) {
     const keyNode = reader.resolve(pair.key);
     const line = reader.lineOf((pair.key as Node | null) ?? keyNode, field.valueLine);
+    if (reader.refusedMergeKey(keyNode, line, `in ${what}`)) continue;
     if (!isScalar(keyNode) || typeof keyNode.value !== "string" || keyNode.value === "") {
       reader.report(line, `every name in ${what} must be a non-empty string`);
       continue;

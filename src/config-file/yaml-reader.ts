@@ -120,11 +120,7 @@ export class YamlReader {
       const keyNode = pair.key as Node | null;
       const keyLine = this.lineOf(keyNode, line);
       const key = this.resolve(keyNode);
-      // A merge key: a plain << (YAML 1.1, and the yaml library's Symbol(<<) under %YAML 1.1).
-      if (isScalar(key) && (typeof key.value === "symbol" || (key.value === "<<" && key.type === "PLAIN"))) {
-        this.report(keyLine, `merge keys ("<<") are not supported ${where}; write the keys out (an alias such as *name can still stand for a whole value)`);
-        continue;
-      }
+      if (this.refusedMergeKey(key, keyLine, where)) continue;
       if (!isScalar(key) || key.value === null || typeof key.value === "object") {
         this.report(keyLine, `a key ${where} is not a name; expected one of: ${allowed.join(", ")}`);
         continue;
@@ -149,6 +145,16 @@ export class YamlReader {
       fields.set(name, { key: name, keyLine, value, valueLine: this.lineOf((pair.value as Node | null) ?? value, keyLine) });
     }
     return fields;
+  }
+
+  /**
+   * A merge key (`<<: *base`, YAML 1.1; the yaml library reads it as Symbol(<<) under %YAML 1.1)
+   * is reported, since its keys are not merged; true when `key` is one.
+   */
+  refusedMergeKey(key: ValueNode, line: number, where: string): boolean {
+    if (!isScalar(key) || !(typeof key.value === "symbol" || (key.value === "<<" && key.type === "PLAIN"))) return false;
+    this.report(line, `merge keys ("<<") are not supported ${where}; write the keys out (an alias such as *name can still stand for a whole value)`);
+    return true;
   }
 
   /** The text under `key` in a mapping, if it is text: for naming the mapping in messages before it is read. */
@@ -245,6 +251,7 @@ export class YamlReader {
     for (const pair of value.items) {
       const keyNode = this.resolve(pair.key);
       const keyLine = this.lineOf((pair.key as Node | null) ?? keyNode, field.valueLine);
+      if (this.refusedMergeKey(keyNode, keyLine, `in ${what}`)) continue;
       if (!isScalar(keyNode) || typeof keyNode.value !== "string") {
         this.report(keyLine, `every name in ${what} must be a string${quoteHint(keyNode)}`);
         continue;
