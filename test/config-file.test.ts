@@ -311,6 +311,16 @@ describe("parseConfigFile: each rule names the line of the offending node", () =
     ]);
   });
 
+  test("the likeliest wrong shapes say what to write instead", () => {
+    expect(problemsOf('connectors:\n  - { name: a, kind: stdio, command: [npx, -y, server] }\n  - { name: b, kind: stdio, command: npx, args: "-y  @scope/server" }\n')).toEqual([
+      'mintgate.yaml:2: the command of connector "a" must be a string: put the program in "command" and the rest in "args"',
+      'mintgate.yaml:3: "args" of connector "b" must be a list of strings, one per argument: args: ["-y", "@scope/server"]',
+    ]);
+    expect(problemsOf(withConnector("virtualMcps:\n  - slug: v\n    name: V\n    connectors: [a]\n"))).toEqual([
+      'mintgate.yaml:6: attachment #1 of virtual MCP "v" must be a mapping with at least "connector"; write { connector: a }',
+    ]);
+  });
+
   test("a key given twice is reported with both lines", () => {
     expect(problemsOf("connectors:\n  - name: a\n    kind: builtin\n    server: demo\n    kind: stdio\n")).toEqual([
       'mintgate.yaml:5: key "kind" appears twice in connector "a" (first on line 3)',

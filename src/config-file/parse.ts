@@ -3,7 +3,7 @@
  * returned; every problem is reported as `mintgate.yaml:LINE: reason`, one per line,
  * in one `invalid` error.
  */
-import { LineCounter, parseDocument } from "yaml";
+import { isScalar, isSeq, LineCounter, parseDocument } from "yaml";
 import {
   CONNECTOR_NAME,
   DEFAULT_CALL_TIMEOUT_MS,
@@ -241,14 +241,20 @@ class ConfigFileReader {
     const commandField = fields.get("command");
     let command: string | undefined;
     if (!commandField) reader.report(line, `stdio ${label} has no "command"`);
-    else {
+    else if (isSeq(commandField.value)) {
+      reader.report(commandField.valueLine, `the command of ${label} must be a string: put the program in "command" and the rest in "args"`);
+    } else {
       command = reader.text(commandField, `the command of ${label}`);
       if (command !== undefined) this.forbidSecretReference(command, commandField.valueLine, `the command of ${label}`);
     }
 
     const argsField = fields.get("args");
     let args: StringItem[] | undefined = [];
-    if (argsField) {
+    if (argsField && isScalar(argsField.value) && typeof argsField.value.value === "string") {
+      const example = argsField.value.value.split(/\s+/).filter((arg) => arg !== "").map((arg) => JSON.stringify(arg)).join(", ");
+      reader.report(argsField.valueLine, `"args" of ${label} must be a list of strings, one per argument: args: [${example}]`);
+      args = undefined;
+    } else if (argsField) {
       args = reader.textList(argsField, `"args" of ${label}`, (i) => `argument #${i + 1} of ${label}`, { emptyIsList: true });
       for (const [i, arg] of (args ?? []).entries()) {
         this.forbidSecretReference(arg.value, arg.line, `argument #${i + 1} of ${label}`);
@@ -494,12 +500,14 @@ class ConfigFileReader {
       peekedConnector === undefined
         ? `attachment #${index + 1} of ${virtualMcpLabel}`
         : `connector "${peekedConnector}" in ${virtualMcpLabel}`;
+    // `connectors: [demo]` is the likeliest slip: show the mapping it stands for.
+    const shorthand = isScalar(node) && typeof node.value === "string" ? `; write { connector: ${node.value} }` : "";
     const fields = reader.fields(
       node,
       line,
       `in ${label}`,
       ATTACHMENT_KEYS,
-      `${label} must be a mapping with at least "connector"`,
+      `${label} must be a mapping with at least "connector"${shorthand}`,
     );
     if (!fields) return undefined;
 
