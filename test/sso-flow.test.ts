@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { UnauthorizedError } from "@modelcontextprotocol/sdk/client/auth.js";
+import { ToolListChangedNotificationSchema } from "@modelcontextprotocol/sdk/types.js";
 import { configuredDataDir, freePort, runMintgate, startGateway, type RunningGateway } from "./harness.ts";
 import { ScriptedBrowser } from "./fixtures/browser.ts";
 import { approveInBrowser, MemoryOAuthProvider } from "./fixtures/oauth-client.ts";
@@ -37,7 +38,7 @@ beforeAll(async () => {
     clients: [{ client_id: "mintgate-acme", client_secret: IDP_SECRET, redirect_uris: [`${base}/sso/callback/acme`] }],
   });
   dataDir = await configuredDataDir(
-    { connectors: [{ name: "demo", kind: "builtin", server: "demo" }], virtualMcps: [{ slug: "eng", name: "Engineering tools", access: { everyone: true }, connectors: [{ connector: "demo" }] }] },
+    { connectors: [{ name: "demo", kind: "builtin", server: "demo" }], virtualMcps: [{ slug: "eng", name: "Engineering tools", access: { everyone: true }, connectors: [{ connector: "demo" }], tools: { demo__now: { deny: { groups: ["oncall"] } } } }] },
     { label: "mintgate-sso-flow" },
   );
   const added = await runMintgate(["sso", "add", "acme", "--kind", "oidc", "--issuer", idp.issuer, "--client-id", "mintgate-acme", "--allowed-domains", "acme.example", "--data", dataDir], { stdin: `${IDP_SECRET}\n` });
@@ -75,7 +76,10 @@ describe("sign-in through an OIDC provider", () => {
     expect((await client.listTools()).tools.map((t) => t.name)).toContain("demo__add");
     const sum = await client.callTool({ name: "demo__add", arguments: { a: 20, b: 22 } });
     expect(JSON.stringify(sum.content)).toContain("42");
-    await client.close();
+    // demo__now is denied to oncall, which the provider says dana is in.
+    expect((await client.listTools()).tools.map((t) => t.name)).not.toContain("demo__now");
+    let toolsChanged = 0;
+    client.setNotificationHandler(ToolListChangedNotificationSchema, async () => void toolsChanged++);
 
     const admin = { authorization: `Bearer ${gateway.adminToken()}` };
     const people = (await (await fetch(`${gateway.url}/admin/api/users`, { headers: admin })).json()) as { email: string; groups: string[]; identities: { provider: string }[] }[];
@@ -93,6 +97,11 @@ describe("sign-in through an OIDC provider", () => {
     expect(refreshed.status).toBe(200);
     const after = (await (await fetch(`${gateway.url}/admin/api/users`, { headers: admin })).json()) as { email: string; groups: string[] }[];
     expect(after.find((p) => p.email === "dana@acme.example")!.groups).toEqual(["engineering"]);
+    // Groups re-read at the refresh apply to her connected session as any group change does: list_changed, and the new list.
+    for (let i = 0; i < 50 && toolsChanged === 0; i++) await Bun.sleep(100);
+    expect(toolsChanged).toBeGreaterThan(0);
+    expect((await client.listTools()).tools.map((t) => t.name)).toContain("demo__now");
+    await client.close();
 
     // Disabled through the admin API (in the gateway's own process): her token stops working at once.
     const token = provider.tokens()!.access_token;

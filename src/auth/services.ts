@@ -36,6 +36,8 @@ export function createAuthServices(options: {
   publicUrl: string | undefined;
   accessTokenTtlMs: number;
   redirectSchemes: readonly string[];
+  /** A provider changed someone's groups in this process: access policies must see the new ones (the gateway's `accessChanged`). */
+  onGroupsChanged?: (() => void) | undefined;
 }): AuthServices {
   const { store, secrets, tokens } = options;
   const urls = new PublicUrls(options.publicUrl);
@@ -48,6 +50,7 @@ export function createAuthServices(options: {
       forgetVerified();
       flows.endSessionsOf(userId);
     },
+    onGroupsChanged: options.onGroupsChanged,
   });
   const sso = new SsoService({ store, secrets, users, urls, events });
   const clients = new ClientRegistry({ store, events, privateUseSchemes: [...DEFAULT_PRIVATE_USE_SCHEMES, ...options.redirectSchemes] });

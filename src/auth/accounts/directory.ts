@@ -128,6 +128,7 @@ export class UserDirectory {
   private readonly ipThrottle: LoginThrottle;
   private dummyHash: Promise<string> | undefined;
   private readonly onSignInsEnded: ((userId: string) => void) | undefined;
+  private readonly onGroupsChanged: (() => void) | undefined;
 
   constructor(
     private readonly store: Store,
@@ -136,9 +137,12 @@ export class UserDirectory {
       now?: () => number;
       /** Called when a person's sign-ins end in this process (disabled, password changed), so cached token checks and browser sessions end at once. */
       onSignInsEnded?: (userId: string) => void;
+      /** Called when a provider changed a person's groups in this process (a sign-in, a group refresh), so access policies see them at once. */
+      onGroupsChanged?: () => void;
     } = {},
   ) {
     this.onSignInsEnded = options.onSignInsEnded;
+    this.onGroupsChanged = options.onGroupsChanged;
     this.now = options.now ?? Date.now;
     this.events = options.events ?? new AuthEvents(store, this.now);
     this.accountThrottle = new LoginThrottle(ACCOUNT_THRESHOLD, this.now);
@@ -407,6 +411,7 @@ export class UserDirectory {
     const groups = signIn.groups.map(checkGroupName);
     const claims = signIn.claims ? JSON.stringify(signIn.claims) : null;
     const now = this.now();
+    let changed = false;
     const id = this.store.transaction(() => {
       const identity = this.store.users.findIdentity(signIn.provider, signIn.subject);
       if (identity) {
@@ -414,7 +419,7 @@ export class UserDirectory {
         if (row.disabledAt !== null) throw unauthorized("Your mintgate account is disabled; ask an administrator of this mintgate.");
         this.store.users.update(row.id, { email, name: signIn.name ?? row.name, updatedAt: now, lastSignInAt: now });
         this.store.users.updateIdentity(signIn.provider, signIn.subject, { email, claims, lastSignInAt: now });
-        this.store.users.replaceGroups(row.id, signIn.provider, groups);
+        changed = this.replaceGroupsOf(row.id, signIn.provider, groups);
         return row.id;
       }
       // A disabled person stays out whatever way they come back: not as a new person with the same email (policies match by email).
@@ -424,9 +429,10 @@ export class UserDirectory {
       const userId = randomUUID();
       this.store.users.add({ id: userId, email, name: signIn.name ?? null, role: "member", passwordHash: null, createdAt: now, updatedAt: now, lastSignInAt: now });
       this.store.users.addIdentity({ provider: signIn.provider, subject: signIn.subject, userId, email, claims, createdAt: now, lastSignInAt: now });
-      this.store.users.replaceGroups(userId, signIn.provider, groups);
+      changed = this.replaceGroupsOf(userId, signIn.provider, groups);
       return userId;
     });
+    if (changed) this.onGroupsChanged?.();
     return this.record(this.store.users.get(id)!);
   }
 
@@ -434,14 +440,24 @@ export class UserDirectory {
   replaceProviderGroups(userId: string, provider: string, groups: string[], claims?: Record<string, unknown>): UserRecord {
     const row = this.store.users.get(userId);
     if (!row) throw notFound(`There is no person with id "${userId}".`);
+    let changed = false;
     this.store.transaction(() => {
-      this.store.users.replaceGroups(userId, provider, groups.map(checkGroupName));
+      changed = this.replaceGroupsOf(userId, provider, groups.map(checkGroupName));
       if (claims) {
         const identity = this.store.users.identitiesOf([userId]).find((i) => i.provider === provider);
         if (identity) this.store.users.updateIdentity(provider, identity.subject, { claims: JSON.stringify(claims) });
       }
     });
+    if (changed) this.onGroupsChanged?.();
     return this.record(this.store.users.get(userId)!);
+  }
+
+  /** Replaces one provider's groups for a person; true when they differ from before. */
+  private replaceGroupsOf(userId: string, provider: string, groups: string[]): boolean {
+    const namesOf = (names: string[]) => [...new Set(names)].sort().join("\n");
+    const before = namesOf(this.store.users.groupsOf([userId]).filter((g) => g.source === provider).map((g) => g.groupName));
+    this.store.users.replaceGroups(userId, provider, groups);
+    return namesOf(groups) !== before;
   }
 
   /** The SSO identities of a person (provider and subject), for a group refresh. */

@@ -180,6 +180,7 @@ export const serveCommand: Command = {
         publicUrl: settings.publicUrl,
         accessTokenTtlMs: settings.accessTokenTtlMs,
         redirectSchemes: settings.redirectSchemes,
+        onGroupsChanged: () => gateway.accessChanged(),
       });
       if (parsed.values.demo) demo = await prepareDemo(config, tokens, auth.users);
       await gateway.sync();
