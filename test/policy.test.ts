@@ -194,6 +194,18 @@ describe("listing and calling", () => {
     expect(JSON.parse(((await ada.readResource({ uri: "demo+demo://numbers/7" })).contents[0] as { text: string }).text)).toMatchObject({ n: 7, square: 49 });
   });
 
+  test("a hidden resource stays hidden under another spelling of its URI that the upstream reads as the same URL", async () => {
+    // SDK servers look resources up by new URL(uri): the scheme's case, spaces at the ends and tabs inside do not matter to them.
+    const bob = await client("bob");
+    for (const uri of ["demo+DEMO://about", "demo+ demo://about", "demo+demo://about ", "demo+demo://ab\tout", "demo+Demo://numbers/7"]) {
+      const read = await refusalOf(bob.readResource({ uri }));
+      expect(read.code).toBe(-32003);
+    }
+    expect(records().filter((r) => r.person === "bob@example.com" && r.name === "demo+DEMO://about").map((r) => r.outcome)).toEqual(["denied"]);
+    const ada = await client("ada");
+    expect(((await ada.readResource({ uri: "demo+DEMO://about" })).contents[0] as { text: string }).text).toContain("demo server");
+  });
+
   test("default deny: a virtual MCP without an access rule is for admins only; others get 403 and a denied record", async () => {
     const root = await client("root", "closed");
     expect(await toolNames(root)).toContain("demo__add");

@@ -231,6 +231,19 @@ export class GatewaySession {
     if (!decision.allow) throw forbidden(decision.reason);
   }
 
+  /**
+   * Refuses a resource the policy hides, as the client wrote its URI and as
+   * an upstream that parses it as a URL reads it (SDK servers look resources
+   * up by `new URL(uri)`: the scheme's case, spaces at the ends and tabs or
+   * newlines inside do not matter there), so no other spelling reaches it.
+   */
+  private checkResource(uri: string, route: ReturnType<typeof routeUri>): void {
+    this.checkItem("resource", uri);
+    if (!route) return;
+    const parsed = URL.parse(route.upstreamUri)?.href;
+    if (parsed !== undefined && parsed !== route.upstreamUri) this.checkItem("resource", exposedUri(route.attachment.prefix, parsed));
+  }
+
   private dispatch(method: string, params: Params, signal: AbortSignal, progress: ProgressSink, note: RequestNote): Promise<Record<string, unknown>> | Record<string, unknown> {
     const catalogue = this.runtime.catalogue;
     switch (method) {
@@ -371,7 +384,7 @@ export class GatewaySession {
     if (!route) throw new RpcError(JSON_RPC.invalidParams, `No connector in virtual MCP "${this.runtime.slug}" serves the resource "${uri}".`);
     note.connector = route.attachment.connector;
     note.upstreamName = route.upstreamUri;
-    this.checkItem("resource", uri);
+    this.checkResource(uri, route);
     const result = await this.forward(progress, signal, route.attachment.connector, "resources/read", { ...params, uri: route.upstreamUri });
     note.result = result;
     const contents = result.contents as { uri: string }[] | undefined;
@@ -381,8 +394,8 @@ export class GatewaySession {
 
   private async subscribe(uri: string): Promise<Record<string, unknown>> {
     if (this.subscriptions.has(uri)) return {};
-    this.checkItem("resource", uri);
     const route = routeUri(this.runtime.definition.connectors, uri);
+    this.checkResource(uri, route);
     if (!route) throw new RpcError(JSON_RPC.invalidParams, `No connector in virtual MCP "${this.runtime.slug}" serves the resource "${uri}".`);
     const connector = this.runtime.connectorFor(route.attachment.connector, this.principal);
     const capabilities = connector.upstreamCapabilities;
