@@ -58,6 +58,13 @@ virtualMcps:
   - slug: closed
     name: Closed
     connectors: [{ connector: demo, prefix: demo }]
+  - slug: plain
+    name: Plain names
+    connectors: [{ connector: demo, prefix: "", rename: { echo: constructor } }]
+    access: { users: [ada@example.com] }
+    tools:
+      add:
+        arguments: { b: { pin: 1 } }
 `;
 }
 
@@ -204,6 +211,15 @@ describe("listing and calling", () => {
     expect(records().filter((r) => r.person === "bob@example.com" && r.name === "demo+DEMO://about").map((r) => r.outcome)).toEqual(["denied"]);
     const ada = await client("ada");
     expect(((await ada.readResource({ uri: "demo+DEMO://about" })).contents[0] as { text: string }).text).toContain("demo server");
+  });
+
+  test("a tool named like an Object method (constructor) has no rule unless one is written, and is called as any other", async () => {
+    const ada = await client("ada", "plain");
+    expect(await toolNames(ada)).toContain("constructor");
+    const result = await ada.callTool({ name: "constructor", arguments: { text: "hello" } });
+    expect(result.isError).toBeFalsy();
+    expect(textOf(result)).toContain("hello");
+    expect(textOf(await ada.callTool({ name: "add", arguments: { a: 2, b: 5 } }))).toBe("3");
   });
 
   test("default deny: a virtual MCP without an access rule is for admins only; others get 403 and a denied record", async () => {
@@ -354,7 +370,7 @@ describe("mintgate tokens create", () => {
     // A token good on every virtual MCP, for someone no virtual MCP admits.
     const anywhere = await create("--user", "carol@example.com", "--json");
     expect(anywhere.code).toBe(0);
-    expect(anywhere.stderr).toBe('mintgate: warning: carol@example.com may not use any virtual MCP today (none of "closed", "team" admits them), so the gateway refuses this token until a policy does; `mintgate policy explain --user carol@example.com --vmcp closed` says why.\n');
+    expect(anywhere.stderr).toBe('mintgate: warning: carol@example.com may not use any virtual MCP today (none of "closed", "plain", "team" admits them), so the gateway refuses this token until a policy does; `mintgate policy explain --user carol@example.com --vmcp closed` says why.\n');
     // A disabled person's token is refused whatever the policy says.
     expect((await runMintgate(["users", "add", "dora@example.com", "--data", dir], { stdin: "correct horse battery\n" })).code).toBe(0);
     await mintgate("groups", "add", "dora@example.com", "eng");

@@ -1,7 +1,7 @@
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
 import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
 import type { CallOutcome, CallRecorder, McpRequestEntry } from "../audit/index.ts";
-import { decide, type Subject } from "../policy/index.ts";
+import { decide, ruleFor, type Subject } from "../policy/index.ts";
 import type { Principal } from "../auth/index.ts";
 import { resultText, UpstreamRpcError, type Connector } from "../connectors/index.ts";
 import { forbidden, isStorageFull, JSON_RPC, jsonRpcCodeOf, MintgateError, publicMessageOf, storageFull } from "../errors/index.ts";
@@ -344,7 +344,7 @@ export class GatewaySession {
     const subject = this.subject;
     const allowed = decide(subject, { kind: "tool", virtualMcp: this.runtime.slug, policy, name });
     if (!allowed.allow) throw forbidden(allowed.reason);
-    if (policy.tools?.[name]?.arguments) {
+    if (ruleFor(policy.tools, name)?.arguments) {
       // A refusal is recorded as the call's error: it must not quote what the audit trail redacts from the arguments.
       const isSecret = (argument: string) => this.recorder.redactor.isSecretKey(argument);
       const checked = decide(subject, { kind: "arguments", virtualMcp: this.runtime.slug, policy, tool: name, arguments: args, isSecret });

@@ -16,9 +16,9 @@ export function decide(subject: Subject, action: Action): Decision {
     case "reach":
       return decideReach(subject, action.virtualMcp, action.policy.access);
     case "tool":
-      return decideItem(subject, action.virtualMcp, "tools", action.name, action.policy.tools?.[action.name]);
+      return decideItem(subject, action.virtualMcp, "tools", action.name, ruleFor(action.policy.tools, action.name));
     case "prompt":
-      return decideItem(subject, action.virtualMcp, "prompts", action.name, action.policy.prompts?.[action.name]);
+      return decideItem(subject, action.virtualMcp, "prompts", action.name, ruleFor(action.policy.prompts, action.name));
     case "resource": {
       const found = resourceRule(action.policy, action.name);
       return decideItem(subject, action.virtualMcp, "resources", found?.key ?? action.name, found?.rule);
@@ -26,6 +26,15 @@ export function decide(subject: Subject, action: Action): Decision {
     case "arguments":
       return decideArguments(action.virtualMcp, action.policy, action.tool, action.arguments, action.isSecret);
   }
+}
+
+/**
+ * The rule a policy section holds for a name: its own keys only, so that a
+ * tool or prompt named like an Object method ("constructor", "toString") has
+ * no rule unless one is written for it.
+ */
+export function ruleFor<T>(rules: Record<string, T> | undefined, name: string): T | undefined {
+  return rules !== undefined && Object.hasOwn(rules, name) ? rules[name] : undefined;
 }
 
 function decideReach(subject: Subject, slug: string, access: AccessRule | undefined): Decision {
@@ -130,7 +139,7 @@ function compiled(pattern: string): RegExp {
 const NOT_SHOWN = "[redacted]";
 
 function decideArguments(slug: string, policy: VirtualMcpPolicy, tool: string, args: Record<string, unknown> | undefined, isSecret?: (argument: string) => boolean): Decision {
-  const rules = policy.tools?.[tool]?.arguments;
+  const rules = ruleFor(policy.tools, tool)?.arguments;
   if (!rules) return { allow: true, rule: `${slug}: no argument rules for tool "${tool}"`, arguments: args };
   let sent = args;
   for (const [name, rule] of Object.entries(rules)) {
