@@ -226,7 +226,11 @@ describe("parseConfigFile: each rule names the line of the offending node", () =
     expect(problems[0]).toStartWith("mintgate.yaml:10: ");
     expect(problems[0]).toContain("repeats a group that itself repeats");
     for (const nested of ["(\\d+)*", "^(\\w+\\s?)*$", "([a-z]+)*"]) expect(problemsOf(policy(nested)).join("\n")).toContain("repeats a group");
-    for (const linear of ["^[a-z]+(-[a-z]+)*$", "^[A-Z]", "^(ab)+$"]) {
+    // Alternatives or inner groups that can match the same text, so the repeats can split it in many ways.
+    for (const ambiguous of ["^(a|a?)+$", "^(\\d|\\w)+$", "^(([a-z])+.)+[A-Z]([a-z])+$", "^([a-zA-Z0-9])(([\\-.]|[_]+)?([a-zA-Z0-9]+))*@[a-z0-9]+$"]) {
+      expect(problemsOf(policy(ambiguous)).join("\n")).toContain("can match the same text in many ways");
+    }
+    for (const linear of ["^[a-z]+(-[a-z]+)*$", "^[A-Z]", "^(ab)+$", "^(get|put)+$", "^(feat|fix)(\\(.+\\))?: .+$"]) {
       const parsed = parseConfigFile(policy(linear), { knownSecrets: SECRETS });
       expect(parsed.virtualMcps[0]!.policy?.tools?.["a__t"]?.arguments?.x?.pattern).toBe(linear);
     }

@@ -27,6 +27,48 @@ const ARGUMENT_KEYS = ["pin", "onMismatch", "allowed", "pattern", "max", "maxLen
 const NESTED_QUANTIFIER = /\((?:\?:)?(?:\[(?:[^\]\\]|\\.)*\]|\\.|[^()\\[|])[+*{][^()]*\)(?:[+*]|\{\d+,\d*\})/;
 const EMAIL = /^[^\s@]+@[^\s@]+$/;
 
+/**
+ * The other common shape: a group repeated without bound that holds
+ * alternatives which can start alike ((a|a?)+, (\d|\w)*), or a group that is
+ * itself quantified ((([a-z])+.)+, or (([-.]|_)?[a-z0-9]+)* in a well-known
+ * email check), so the text can be split between the repeats in many ways.
+ * Alternatives that each start with a different plain character, such as
+ * (get|put)+, are kept. Returns an example of the offending group, or undefined.
+ */
+function ambiguousRepeat(pattern: string): string | undefined {
+  type Group = { start: number; branches: number[]; inner: boolean };
+  const stack: Group[] = [{ start: -1, branches: [0], inner: false }];
+  const quantifierAt = (i: number) => /^(?:[?*+]|\{\d+(?:,\d*)?\})/.exec(pattern.slice(i))?.[0];
+  /** The first character of the branch at i when it is a plain, required character (or an escaped punctuation mark). */
+  const plainStart = (i: number) => {
+    const c = /^(?:\\[^\p{L}\p{N}]|[^\\[(.^$|)])/u.exec(pattern.slice(i, i + 2))?.[0];
+    if (c === undefined) return undefined;
+    const q = quantifierAt(i + c.length);
+    return q === undefined || q === "+" || /^\{[1-9]/.test(q) ? c : undefined;
+  };
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern[i];
+    if (c === "\\") i++;
+    else if (c === "[") {
+      for (i++; i < pattern.length && pattern[i] !== "]"; i++) if (pattern[i] === "\\") i++;
+    } else if (c === "(") {
+      const prefix = /^\(\?(?:[:=!]|<[=!]|<[^>]*>)/.exec(pattern.slice(i))?.[0] ?? "(";
+      stack.push({ start: i, branches: [i + prefix.length], inner: false });
+      i += prefix.length - 1;
+    } else if (c === "|") stack[stack.length - 1]!.branches.push(i + 1);
+    else if (c === ")" && stack.length > 1) {
+      const group = stack.pop()!;
+      const q = quantifierAt(i + 1);
+      const starts = group.branches.map(plainStart);
+      const alike = group.branches.length > 1 && (starts.includes(undefined) || new Set(starts).size < starts.length);
+      if (q !== undefined && (q === "*" || q === "+" || /,\}$/.test(q)) && (alike || group.inner)) return pattern.slice(group.start, i + 1 + q.length);
+      // What makes this group ambiguous makes any group around it ambiguous when that one repeats.
+      if (q !== undefined || alike || group.inner) stack[stack.length - 1]!.inner = true;
+    }
+  }
+  return undefined;
+}
+
 /** Reads the policy keys among a Virtual MCP's fields; undefined when it has none. */
 export function readPolicy(reader: YamlReader, fields: Map<string, Field>, label: string): VirtualMcpPolicy | undefined {
   const policy: VirtualMcpPolicy = {};
@@ -186,8 +228,11 @@ function readArgumentRule(reader: YamlReader, node: ValueNode, line: number, lab
     if (text !== undefined) {
       try {
         new RegExp(text, "u");
+        const ambiguous = NESTED_QUANTIFIER.test(text) ? undefined : ambiguousRepeat(text);
         if (NESTED_QUANTIFIER.test(text)) {
           reader.report(pattern.valueLine, `"pattern" of ${label} repeats a group that itself repeats (such as (a+)+): one crafted argument could keep the gateway busy for minutes; write it without the nesting`);
+        } else if (ambiguous !== undefined) {
+          reader.report(pattern.valueLine, `"pattern" of ${label} repeats ${ambiguous}, whose alternatives or inner groups can match the same text in many ways (such as (a|a?)+): one crafted argument could keep the gateway busy for minutes; write it so that each repeat can start only one way`);
         } else {
           rule.pattern = text;
         }
