@@ -55,6 +55,7 @@ virtualMcps:
     resources:
       "demo+demo://about": { allow: { groups: [eng] } }
       "demo+demo://numbers/{n}": { allow: { groups: [eng] } }
+      "demo+demo://numbers/4*": { deny: { users: [ada@example.com] } }
   - slug: closed
     name: Closed
     connectors: [{ connector: demo, prefix: demo }]
@@ -199,6 +200,10 @@ describe("listing and calling", () => {
     const ada = await client("ada");
     expect((await ada.listResourceTemplates()).resourceTemplates.map((t) => t.uriTemplate)).toContain("demo+demo://numbers/{n}");
     expect(JSON.parse(((await ada.readResource({ uri: "demo+demo://numbers/7" })).contents[0] as { text: string }).text)).toMatchObject({ n: 7, square: 49 });
+    // A prefix key that fixes more of the URI than the template decides for the URIs under it: ada is denied those.
+    const under = await refusalOf(ada.readResource({ uri: "demo+demo://numbers/42" }));
+    expect(under.code).toBe(-32003);
+    expect(under.message).toContain('ada@example.com may not use the resource "demo+demo://numbers/4*"');
   });
 
   test("a hidden resource stays hidden under another spelling of its URI that the upstream reads as the same URL", async () => {

@@ -81,10 +81,13 @@ function matchOf(subject: Subject, match: PeopleMatch): string | undefined {
 }
 
 /**
- * The rule for a resource URI: an exact key first, else the longest URI
- * template key the URI could be expanded from (a template's rule covers the
- * resources read through it, not only its line in the templates list), else
- * the longest `prefix*` key that covers it.
+ * The rule for a resource URI: an exact key first, else the most specific
+ * key that covers it: a URI template key the URI could be expanded from (a
+ * template's rule covers the resources read through it, not only its line in
+ * the templates list) or a `prefix*` key, whichever fixes more of the URI's
+ * start (a template its text before the first `{`; a tie goes to the
+ * template, the longest of them). So `file:///secrets/*` decides for the
+ * files under it even beside a `file:///{path}` that covers every file.
  */
 function resourceRule(policy: VirtualMcpPolicy, uri: string): { key: string; rule: ItemRule } | undefined {
   const rules = policy.resources;
@@ -97,6 +100,7 @@ function resourceRule(policy: VirtualMcpPolicy, uri: string): { key: string; rul
     if (key.includes("{") && expandsTo(key, uri) && (!template || key.length > template.key.length)) template = { key, rule };
     else if (key.endsWith("*") && uri.startsWith(key.slice(0, -1)) && (!prefix || key.length > prefix.key.length)) prefix = { key, rule };
   }
+  if (template && prefix && prefix.key.length - 1 > template.key.indexOf("{")) return prefix;
   return template ?? prefix;
 }
 

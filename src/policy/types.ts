@@ -51,7 +51,7 @@ export interface VirtualMcpPolicy {
   tools?: Record<string, ToolRule> | undefined;
   /** By exposed prompt name. */
   prompts?: Record<string, ItemRule> | undefined;
-  /** By exposed resource URI or URI template (which covers every URI it expands to); a key ending in `*` covers every URI starting with what comes before it. */
+  /** By exposed resource URI or URI template (which covers every URI it expands to); a key ending in `*` covers every URI starting with what comes before it. Where several cover a URI, the exact key decides, else the one that fixes more of its start. */
   resources?: Record<string, ItemRule> | undefined;
 }
 
