@@ -82,8 +82,10 @@ describe("People and SSO screens in a real terminal", () => {
         const masked = await screen.waitFor("•".repeat(SECRET.length));
         expect(masked).not.toContain(SECRET);
         await press(screen, "Tab", "Tab", "Enter");
-        const added = await screen.waitFor("Added corp");
         const callbackUrl = `${gateway.url}/sso/callback/corp`;
+        // The list is read again after the "Added" line shows: the URL comes with it.
+        const added = await screen.waitFor(callbackUrl);
+        expect(added).toContain("Added corp");
         // The callback URL stands alone on its line, whole: ready to select and copy.
         expect(added.split("\n").map((line) => line.trim())).toContain(callbackUrl);
         expect(added).not.toContain(SECRET);
