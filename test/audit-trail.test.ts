@@ -309,6 +309,67 @@ virtualMcps:
     expect((await verify(dataDir)).report.ok).toBe(true);
   });
 
+  test("the live feed resumes after Last-Event-ID: a reconnecting reader gets what committed meanwhile, with no gap and no duplicate", async () => {
+    const { dataDir, gateway, token } = await startConfiguredGateway(DEMO);
+    const headers = { authorization: `Bearer ${gateway.adminToken()}` };
+    const c = await client(`${gateway.url}/mcp/demo`, token);
+    /** Reads SSE `record` ids (and a `dropped` count) from the feed until `until` holds. */
+    const readFeed = async (lastEventId: string | undefined, until: (ids: number[]) => boolean) => {
+      const response = await fetch(`${gateway.url}/admin/api/events`, { headers: lastEventId === undefined ? headers : { ...headers, "last-event-id": lastEventId } });
+      const reader = response.body!.getReader();
+      const decoder = new TextDecoder();
+      let text = "";
+      const ids = () => [...text.matchAll(/^id: (\d+)$/gm)].map((m) => Number(m[1]));
+      const deadline = Date.now() + 10_000;
+      while (!until(ids()) && Date.now() < deadline) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        text += decoder.decode(value, { stream: true });
+      }
+      await reader.cancel();
+      const dropped = /event: dropped\ndata: (.*)\n/.exec(text);
+      return { ids: ids(), dropped: dropped ? (JSON.parse(dropped[1]!) as { dropped: number }).dropped : 0 };
+    };
+    await c.callTool({ name: "add", arguments: { a: 1, b: 1 } });
+    // Without Last-Event-ID nothing before the connection is replayed: the first record is the next call.
+    const live = readFeed(undefined, (ids) => ids.length > 0);
+    await Bun.sleep(200);
+    await c.callTool({ name: "add", arguments: { a: 2, b: 2 } });
+    const seen = (await live).ids;
+    expect(seen.length).toBe(1);
+    const before = (await (await fetch(`${gateway.url}/admin/api/audit?tool=add&kind=mcp&limit=1`, { headers })).json()) as { id: number }[];
+    expect(seen[0]).toBe(before[0]!.id);
+    // Disconnected: three more calls commit. The reconnect gets exactly those, in order, then live ones.
+    for (let i = 0; i < 3; i++) await c.callTool({ name: "add", arguments: { a: i, b: 0 } });
+    const expected = (await (await fetch(`${gateway.url}/admin/api/audit?limit=100`, { headers })).json() as { id: number }[]).map((r) => r.id).filter((id) => id > seen[0]!).sort((a, b) => a - b);
+    expect(expected.length).toBeGreaterThanOrEqual(3);
+    const resumed = readFeed(String(seen[0]), (ids) => ids.length >= expected.length + 1);
+    await Bun.sleep(200);
+    await c.callTool({ name: "add", arguments: { a: 9, b: 9 } });
+    const got = (await resumed).ids;
+    expect(got.slice(0, expected.length)).toEqual(expected);
+    expect(got.length).toBe(expected.length + 1);
+    expect(got[expected.length]).toBe(expected[expected.length - 1]! + 1);
+    expect((await resumed).dropped).toBe(0);
+
+    // Further behind than the reader's buffer (1,000 records, written here by another process): the newest
+    // 1,000 come, after a `dropped` notice counting the rest; the gateway does not read the whole gap into memory.
+    const store = openStore(join(dataDir, "mintgate.db"));
+    const row = (i: number): NewAuditRow => ({ at: Date.now(), kind: "admin", person: "cli:test", userId: null, clientId: null, tokenId: null, ip: null, sessionId: null, virtualMcp: null, connector: null, method: "test.bulk", exposedName: String(i), upstreamName: null, arguments: null, result: null, resultSize: null, outcome: "ok", error: null, durationMs: null, detail: null });
+    const from = got[got.length - 1]!;
+    appendToChain(store, Array.from({ length: 1500 }, (_, i) => row(i)));
+    store.close();
+    const last = from + 1500;
+    await waitFor("the gateway to see the bulk records", async () => ((await (await fetch(`${gateway.url}/admin/api/audit?limit=1`, { headers })).json()) as { id: number }[])[0]!.id === last || undefined);
+    await Bun.sleep(500);
+    const behind = await readFeed(String(from), (ids) => ids.includes(last));
+    expect(behind.dropped).toBe(500);
+    expect(behind.ids.length).toBe(1000);
+    expect(behind.ids[0]).toBe(from + 501);
+    expect(behind.ids.at(-1)).toBe(last);
+    await gateway.stop();
+  });
+
   test("exporting 1,000,000 records stays under 200 MB RSS", async () => {
     const dir = join(tempDir("mintgate-audit-million"), "data");
     expect((await runMintgate(["init", "--data", dir])).code).toBe(0);

@@ -73,6 +73,16 @@ export class AuditFeed {
     }
   }
 
+  /** Queues for one subscriber the records after `afterId` up to what the others were sent (this.lastId), newest `buffer` at most. */
+  private replay(subscriber: Subscriber, afterId: number): void {
+    if (!this.store.isReady()) return;
+    const limit = this.options.buffer ?? FEED_BUFFER;
+    const rows = this.store.audit.search({}, limit, this.lastId + 1).filter((row) => row.id > afterId);
+    if (rows.length === 0) return;
+    if (rows.length === limit) subscriber.dropped = this.store.audit.countInIdRange(afterId, rows[rows.length - 1]!.id);
+    for (let i = rows.length - 1; i >= 0; i--) subscriber.queue.push(`id: ${rows[i]!.id}\nevent: record\ndata: ${JSON.stringify(viewOf(rows[i]!))}\n\n`);
+  }
+
   private publish(event: string, droppable: boolean): void {
     const limit = this.options.buffer ?? FEED_BUFFER;
     for (const s of this.subscribers) {
@@ -87,8 +97,13 @@ export class AuditFeed {
     }
   }
 
-  /** A Server-Sent Events body; ends when the client goes away. */
-  stream(): ReadableStream<Uint8Array> {
+  /**
+   * A Server-Sent Events body; ends when the client goes away. With
+   * `afterId` (a reconnecting client's Last-Event-ID) the records committed
+   * since that one come first, so a reconnect leaves no gap: at most a
+   * buffer's worth, the newest, after a `dropped` notice for the rest.
+   */
+  stream(afterId?: number): ReadableStream<Uint8Array> {
     const subscriber: Subscriber = { queue: [": connected\n\n"], dropped: 0, wake: undefined, closed: false };
     const encoder = new TextEncoder();
     let keepalive: ReturnType<typeof setInterval> | undefined;
@@ -103,6 +118,7 @@ export class AuditFeed {
     subscriber.end = close;
     this.start();
     this.subscribers.add(subscriber);
+    if (afterId !== undefined && afterId < this.lastId) this.replay(subscriber, afterId);
     keepalive = setInterval(() => {
       subscriber.queue.push(": keepalive\n\n");
       subscriber.wake?.();

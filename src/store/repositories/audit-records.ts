@@ -251,6 +251,11 @@ export class AuditRecordRepository {
     return (this.sqlite.query(`SELECT count(*) AS n FROM audit_records${w.sql ? ` WHERE ${w.sql}` : ""}`).get(w.params) as { n: number }).n;
   }
 
+  /** How many records have an id above `afterId` and below `beforeId`. */
+  countInIdRange(afterId: number, beforeId: number): number {
+    return (this.sqlite.query("SELECT count(*) AS n FROM audit_records WHERE id > $afterId AND id < $beforeId").get({ afterId, beforeId }) as { n: number }).n;
+  }
+
   lastId(): number {
     return (this.lastRow.get() as { id: number } | null)?.id ?? 0;
   }
