@@ -370,6 +370,22 @@ virtualMcps:
     await gateway.stop();
   });
 
+  test("a person's records are found by their email in any case, beyond ASCII too", async () => {
+    const { dataDir, gateway } = await startConfiguredGateway(DEMO);
+    const typed = "ÜNAL.Øre@Example.com";
+    const c = await client(`${gateway.url}/mcp/demo`, await tokenFor(dataDir, typed));
+    await c.callTool({ name: "add", arguments: { a: 1, b: 2 } });
+    const headers = { authorization: `Bearer ${gateway.adminToken()}` };
+    for (const asked of [typed, "ünal.øre@example.com", "Ünal.Øre@EXAMPLE.COM"]) {
+      const viaApi = (await (await fetch(`${gateway.url}/admin/api/audit?kind=mcp&user=${encodeURIComponent(asked)}`, { headers })).json()) as { person: string; method: string }[];
+      expect(viaApi.map((r) => r.method)).toContain("tools/call");
+      expect(viaApi.every((r) => r.person === "ünal.øre@example.com")).toBe(true);
+      const viaCli = await runMintgate(["audit", "search", "--user", asked, "--json", "--data", dataDir]);
+      expect((JSON.parse(viaCli.stdout) as { method: string }[]).map((r) => r.method)).toContain("tools/call");
+    }
+    await gateway.stop();
+  });
+
   test("exporting 1,000,000 records stays under 200 MB RSS", async () => {
     const dir = join(tempDir("mintgate-audit-million"), "data");
     expect((await runMintgate(["init", "--data", dir])).code).toBe(0);

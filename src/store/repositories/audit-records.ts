@@ -118,7 +118,13 @@ function where(filter: AuditFilter): { sql: string; params: Record<string, strin
   add("at >= $since", "since", filter.since);
   // [since, until), as usage stats count: a January export up to 2025-02-01 and a February one from it share no record.
   add("at < $until", "until", filter.until);
-  add("person = $person COLLATE NOCASE", "person", filter.person);
+  // NOCASE folds ASCII only: people are stored lower-cased in JavaScript (`Ünal@…` as `ünal@…`), so the filter is tried lower-cased too.
+  const personLower = filter.person?.toLowerCase();
+  if (personLower === filter.person) add("person = $person COLLATE NOCASE", "person", filter.person);
+  else {
+    add("(person = $person COLLATE NOCASE OR person = $personLower)", "person", filter.person);
+    params.personLower = personLower!;
+  }
   add("user_id = $userId", "userId", filter.userId);
   add("client_id = $clientId", "clientId", filter.clientId);
   add("virtual_mcp = $virtualMcp", "virtualMcp", filter.virtualMcp);
