@@ -386,6 +386,28 @@ virtualMcps:
     await gateway.stop();
   });
 
+  test("a window whose start is not before its end is refused by search and export, as stats refuses it, not answered as empty", async () => {
+    const { dataDir, gateway } = await startConfiguredGateway(DEMO);
+    const headers = { authorization: `Bearer ${gateway.adminToken()}` };
+    for (const [since, until] of [["1h", "2h"], ["2026-02-01", "2026-01-01"], ["2026-01-01T00:00:00Z", "2026-01-01"]] as const) {
+      for (const args of [["audit", "search"], ["audit", "export", "--format", "csv"]]) {
+        const result = await runMintgate([...args, "--since", since, "--until", until, "--data", dataDir]);
+        expect(result.code).toBe(2);
+        expect(result.stdout).toBe("");
+        expect(result.stderr).toContain("The window is empty");
+      }
+      for (const path of ["audit", "audit/export", "audit/count"]) {
+        const response = await fetch(`${gateway.url}/admin/api/${path}?since=${since}&until=${until}`, { headers });
+        expect(response.status).toBe(400);
+        expect(((await response.json()) as { message: string }).message).toContain("The window is empty");
+      }
+    }
+    // A window the right way round still answers (empty or not).
+    expect((await runMintgate(["audit", "search", "--since", "2h", "--until", "1h", "--data", dataDir])).code).toBe(0);
+    expect((await fetch(`${gateway.url}/admin/api/audit?since=2h&until=1h`, { headers })).status).toBe(200);
+    await gateway.stop();
+  });
+
   test("exporting 1,000,000 records stays under 200 MB RSS", async () => {
     const dir = join(tempDir("mintgate-audit-million"), "data");
     expect((await runMintgate(["init", "--data", dir])).code).toBe(0);

@@ -60,9 +60,15 @@ function oneOfParam(raw: string | undefined, name: string, allowed: readonly str
 }
 
 function auditFilterOf(query: Record<string, string | undefined>) {
+  const since = timeParam(query.since, "since");
+  const until = timeParam(query.until, "until");
+  // As /stats answers: an empty list would read as "nothing happened".
+  if (since !== undefined && until !== undefined && !(since < until)) {
+    throw invalid(`The window is empty: since (${new Date(since).toISOString()}) must be before until (${new Date(until).toISOString()}).`);
+  }
   return {
-    since: timeParam(query.since, "since"),
-    until: timeParam(query.until, "until"),
+    since,
+    until,
     person: query.user,
     virtualMcp: query.vmcp,
     tool: query.tool,

@@ -21,9 +21,15 @@ function filterOf(parsed: ParsedArgs): AuditFilter {
   if (kind !== undefined && !KINDS.includes(kind)) throw invalid(`--kind must be one of ${KINDS.join(", ")}, not "${kind}".`);
   const outcome = stringValue(parsed, "outcome");
   if (outcome !== undefined && !OUTCOMES.includes(outcome)) throw invalid(`--outcome must be one of ${OUTCOMES.join(", ")}, not "${outcome}".`);
+  const since = timeOption(parsed, "since");
+  const until = timeOption(parsed, "until");
+  // Refused as `stats` refuses it: an empty answer would read as "nothing happened" (e.g. --since 1h --until 2h, swapped ages).
+  if (since !== undefined && until !== undefined && !(since < until)) {
+    throw invalid(`The window is empty: --since (${new Date(since).toISOString()}) must be before --until (${new Date(until).toISOString()}).`);
+  }
   return {
-    since: timeOption(parsed, "since"),
-    until: timeOption(parsed, "until"),
+    since,
+    until,
     person: stringValue(parsed, "user"),
     virtualMcp: stringValue(parsed, "vmcp"),
     tool: stringValue(parsed, "tool"),
