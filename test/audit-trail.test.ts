@@ -160,6 +160,8 @@ virtualMcps:
       // A tool error is stored cut to 500 characters: a secret straddling the cut is replaced before the cut, not half kept.
       const failed = await c.callTool({ name: "echo__echo", arguments: { text: `${"x".repeat(495)}${envSecret}`, fail: true } });
       expect(failed.isError).toBe(true);
+      // A resource URI is the upstream's text and may carry its key (as a listed URI would): its record names the secret, not its value.
+      await c.readResource({ uri: `echo+doc://report?key=${envSecret}` }).catch(() => undefined);
       await c.close();
       const exported = await runMintgate(["audit", "export", "--format", "jsonl", "--data", dir]);
       expect(exported.code).toBe(0);
@@ -170,6 +172,7 @@ virtualMcps:
       expect(echoRow.arguments).toContain('"password":"[redacted]"');
       const failedRow = rows.find((r) => r.exposedName === "echo__echo" && r.error !== null)!;
       expect(failedRow.error).toBe(`${"x".repeat(495)}${"[secret:echo-key]".slice(0, 5)}`);
+      expect(rows.find((r) => r.exposedName?.startsWith("echo+doc://report"))!.exposedName).toBe("echo+doc://report?key=[secret:echo-key]");
       const csv = await runMintgate(["audit", "export", "--format", "csv", "--data", dir]);
       const adminCalls = await (await fetch(`${gateway.url}/admin/api/audit?limit=1000`, { headers: { authorization: `Bearer ${gateway.adminToken()}` } })).text();
       const walBefore = readdirSync(dir).map((f) => readFileSync(join(dir, f)));

@@ -208,8 +208,9 @@ export class AuditLog {
       virtualMcp: entry.virtualMcp,
       connector: entry.connector,
       method: entry.method,
-      exposedName: storedName(entry.exposedName),
-      upstreamName: entry.upstreamName === null ? null : storedName(entry.upstreamName),
+      // A resource's URI is the upstream's text and may carry its key (`…?key=…`); tool names are not searched (kept off the call path).
+      exposedName: storedName(entry.method === "tools/call" ? entry.exposedName : this.redactor.text(entry.exposedName)),
+      upstreamName: entry.upstreamName === null ? null : storedName(entry.method === "tools/call" ? entry.upstreamName : this.redactor.text(entry.upstreamName)),
       arguments: args,
       result: result?.json ?? null,
       resultSize: result?.size ?? null,
