@@ -405,6 +405,11 @@ virtualMcps:
         expect(((await response.json()) as { message: string }).message).toContain("The window is empty");
       }
     }
+    // Text that only Date.parse's lenient forms read is refused, not taken for another moment ("-5" was May 2001, Feb 30 was Mar 2).
+    for (const odd of ["-5", "2026-02-30", "Nov 28 2026"]) {
+      expect((await runMintgate(["audit", "export", "--format", "jsonl", "--since", odd, "--data", dataDir])).code).toBe(2);
+      expect((await fetch(`${gateway.url}/admin/api/audit?until=${encodeURIComponent(odd)}`, { headers })).status).toBe(400);
+    }
     // A window the right way round still answers (empty or not).
     expect((await runMintgate(["audit", "search", "--since", "2h", "--until", "1h", "--data", dataDir])).code).toBe(0);
     expect((await fetch(`${gateway.url}/admin/api/audit?since=2h&until=1h`, { headers })).status).toBe(200);

@@ -119,6 +119,12 @@ describe("times in searches and exports", () => {
     expect(parseTime("2w", now)).toBe(now - 14 * 86_400_000);
     // Without a zone: UTC, as every time mintgate shows.
     expect(parseTime("2026-11-28T02:00", now)).toBe(Date.UTC(2026, 10, 28, 2));
+    expect(parseTime("2026-11-28T07:15:14+05:30", now)).toBe(Date.UTC(2026, 10, 28, 1, 45, 14));
+    expect(parseTime("2026-11-28t07:15:14-0800", now)).toBe(Date.UTC(2026, 10, 28, 15, 15, 14));
+    expect(parseTime("2024-02-29", now)).toBe(Date.UTC(2024, 1, 29));
+    // Not ISO 8601 is no time: Date.parse read "-5" as May 2001, a day past the month's end as one of the next month,
+    // and "Nov 28 2026" in the machine's zone.
+    for (const text of ["-5", "2025-02-30", "2025-02-29", "2025-04-31T10:00:00Z", "Nov 28 2026", "2026-11-28T25:00:00Z", "28/11/2026"]) expect(parseTime(text, now)).toBeNaN();
     expect(parseTime("soon", now)).toBeNaN();
     expect(parseTime(undefined, now)).toBeUndefined();
   });

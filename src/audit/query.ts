@@ -83,7 +83,17 @@ export function exportStream(store: Store, format: ExportFormat, filter: AuditFi
  * date-times as local).
  */
 function parseIsoTime(text: string): number {
-  return Date.parse(/^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?$/.test(text) ? `${text.replace(" ", "T")}Z` : text);
+  // ISO 8601 only: Date.parse's other forms read "-5" as May 2001 and "Nov 28 2026" in the machine's zone.
+  const match = /^(\d{4})(?:-(\d{2})(?:-(\d{2})(?:[T ](\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)(Z|[+-]\d{2}:?\d{2})?)?)?)?$/i.exec(text);
+  if (!match) return Number.NaN;
+  const [, year, month = "01", day = "01", time, zone] = match;
+  // A day its month does not have (2025-02-30) is no date, not one of the next month.
+  const date = new Date(0);
+  date.setUTCFullYear(Number(year), Number(month) - 1, Number(day));
+  if (date.getUTCMonth() !== Number(month) - 1 || date.getUTCDate() !== Number(day)) return Number.NaN;
+  if (time === undefined) return date.getTime();
+  const offset = zone === undefined || zone.toUpperCase() === "Z" ? "Z" : `${zone.slice(0, 3)}:${zone.slice(-2)}`;
+  return Date.parse(`${year}-${month}-${day}T${time}${offset}`);
 }
 
 /** Parses a time given on the command line or in a query: ISO 8601, a date, Unix ms, or an age such as 15m, 24h, 7d, 2w (the audit commands and usage stats alike). */
