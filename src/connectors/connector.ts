@@ -304,7 +304,7 @@ export class Connector {
       this.deferredRefreshes.clear();
       // A new upstream session knows nothing of the subscriptions the old one had.
       for (const uri of this.resourceListeners.keys()) {
-        this.request("resources/subscribe", { uri }).catch((error: Error) => log.warn("could not renew a resource subscription", { connector: this.name, uri, error: error.message }));
+        this.request("resources/subscribe", { uri }).catch((error: Error) => log.warn("could not renew a resource subscription", { connector: this.name, uri: this.redact(uri), error: error.message }));
       }
     } catch (error) {
       if (generation !== this.generation || this.stopping) return void (await this.closeAttempt(opened));
