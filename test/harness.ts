@@ -45,12 +45,12 @@ export interface RunResult {
 
 export async function runMintgate(
   args: string[],
-  options: { cwd?: string; env?: Record<string, string>; stdin?: string; binary?: string } = {},
+  options: { cwd?: string; env?: Record<string, string>; stdin?: string | Uint8Array; binary?: string } = {},
 ): Promise<RunResult> {
   const child = Bun.spawn([options.binary ?? BINARY, ...args], {
     cwd: options.cwd,
     env: cleanEnv(options.env),
-    stdin: options.stdin === undefined ? "ignore" : new TextEncoder().encode(options.stdin),
+    stdin: options.stdin === undefined ? "ignore" : typeof options.stdin === "string" ? new TextEncoder().encode(options.stdin) : options.stdin,
     stdout: "pipe",
     stderr: "pipe",
   });

@@ -67,6 +67,24 @@ describe("mintgate secrets", () => {
     expect(empty.stderr).toContain("is empty");
   });
 
+  test("a piped value is stored byte for byte, or refused: bytes that are not UTF-8 and NUL are never altered silently", async () => {
+    const dir = await initDir();
+    const text = "café 🔑\nsecond line\n";
+    expect((await runMintgate(["secrets", "set", "TEXT", "--data", dir], { stdin: text })).code).toBe(0);
+    expect(resolveInProcess(dir, "TEXT")).toBe("café 🔑\nsecond line");
+    // FF FE used to be read as a UTF-16 byte order mark, other invalid bytes as U+FFFD.
+    for (const bytes of [[0xff, 0xfe, 0x00, 0x61, 0x62], [0x63, 0x61, 0x66, 0xe9]]) {
+      const binary = await runMintgate(["secrets", "set", "BINARY", "--data", dir], { stdin: new Uint8Array(bytes) });
+      expect(binary.code).toBe(2);
+      expect(binary.stderr).toBe("mintgate: The value on standard input is not UTF-8 text; encode a binary secret first (for example with base64) and pipe that.\n");
+    }
+    const nul = await runMintgate(["secrets", "set", "NUL", "--data", dir], { stdin: "tok\0en" });
+    expect(nul.code).toBe(2);
+    expect(nul.stderr).toContain('The value for secret "NUL" contains a NUL character');
+    expect(nul.stderr).not.toContain("tok");
+    expect(JSON.parse((await runMintgate(["secrets", "list", "--data", dir, "--json"])).stdout).map((s: { name: string }) => s.name)).toEqual(["TEXT"]);
+  });
+
   test("plaintext never reaches the raw bytes of the data dir or the logs, across set, rotate and restart", async () => {
     const dir = await initDir();
     const value = "plaintext-canary-" + crypto.randomUUID();

@@ -1,3 +1,5 @@
+import { invalid } from "../errors/index.ts";
+
 /**
  * Reads a secret value: piped stdin as it is (one trailing newline dropped),
  * or from a terminal without echoing what is typed. On a terminal, Enter or
@@ -6,7 +8,14 @@
  */
 export async function readSecretValue(prompt: string): Promise<string> {
   if (!process.stdin.isTTY) {
-    const text = await Bun.stdin.text();
+    // Decoded strictly: a lenient decode stores other bytes than were piped (U+FFFD for invalid
+    // bytes; a UTF-16 reading after FF FE), and the connector would get that silently.
+    let text: string;
+    try {
+      text = new TextDecoder("utf-8", { fatal: true }).decode(await Bun.stdin.bytes());
+    } catch {
+      throw invalid("The value on standard input is not UTF-8 text; encode a binary secret first (for example with base64) and pipe that.");
+    }
     return text.replace(/\r?\n$/, "");
   }
   process.stderr.write(prompt);

@@ -95,6 +95,9 @@ export class SecretStore {
     assertSecretName(name);
     const bytes = encoder.encode(value);
     if (bytes.length === 0) throw invalid(`The value for secret "${name}" is empty; pipe the value on standard input.`);
+    if (value.includes("\0")) {
+      throw invalid(`The value for secret "${name}" contains a NUL character, which neither an environment variable nor an HTTP header can carry.`);
+    }
     if (bytes.length > MAX_SECRET_BYTES) {
       throw invalid(`The value for secret "${name}" is ${bytes.length} bytes; the limit is ${MAX_SECRET_BYTES}.`);
     }
