@@ -540,6 +540,45 @@ virtualMcps:
     }
   });
 
+  test("a secret with a line break is not sent as a header (it would add header lines upstream); the connector fails with a sentence naming the secret", async () => {
+    // A raw listener: it records the request bytes exactly as they arrive.
+    const received: string[] = [];
+    const listener = Bun.listen({
+      hostname: "127.0.0.1",
+      port: 0,
+      socket: {
+        data(socket, data) {
+          received.push(data.toString("latin1"));
+          socket.end();
+        },
+      },
+    });
+    try {
+      const dir = join(tempDir(), "d");
+      await runMintgate(["init", "--data", dir]);
+      const value = "tok-value\r\nX-Injected: yes";
+      expect((await runMintgate(["secrets", "set", "upstream-token", "--data", dir], { stdin: value })).code).toBe(0);
+      const file = join(dir, "..", "cfg.yaml");
+      writeFileSync(file, `connectors:
+  - name: split
+    kind: http
+    url: http://127.0.0.1:${listener.port}/mcp
+    headers: { Authorization: "Bearer \${secret:upstream-token}" }
+virtualMcps:
+  - { slug: split, name: Split, connectors: [{ connector: split }] }
+`);
+      expect((await runMintgate(["apply", "-f", file, "--data", dir])).code).toBe(0);
+      const gateway = await startGateway({ dataDir: dir });
+      const sentence = 'connector \\"split\\": the header \\"Authorization\\" cannot carry a line break or NUL character, and the secret \\"upstream-token\\" it uses holds one; set that secret again without it.';
+      await waitFor("the connector to fail with a sentence", () => gateway.output().includes(sentence));
+      await gateway.stop();
+      expect(received.join("")).not.toContain("X-Injected");
+      expect(gateway.output()).not.toContain("tok-value");
+    } finally {
+      listener.stop(true);
+    }
+  });
+
   test("an sse connector reaches a legacy HTTP+SSE upstream (server-everything in sse mode)", async () => {
     const upstream = await startEverythingServer(15_000, "sse");
     try {

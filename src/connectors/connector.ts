@@ -3,7 +3,7 @@ import type { Prompt, Resource, ResourceTemplate, Tool } from "@modelcontextprot
 import { MintgateError } from "../errors/index.ts";
 import { Redactor } from "../audit/redact.ts";
 import { log } from "../log/index.ts";
-import { expandSecretReferences } from "../secrets/index.ts";
+import { expandSecretReferences, secretReferencesIn } from "../secrets/index.ts";
 import { StreamableHttpUpstreamTransport } from "./http-transport.ts";
 import { StdioUpstreamTransport } from "./stdio-transport.ts";
 import { UpstreamLog } from "./upstream-log.ts";
@@ -367,6 +367,19 @@ export class Connector {
         return secret;
       });
     const expandAll = (values: Record<string, string>) => Object.fromEntries(Object.entries(values).map(([k, v]) => [k, expand(v)]));
+    // The file's own values are checked by `apply`; a secret's value only here. Bun's fetch sends a line
+    // break in a header as it is (one more header line upstream) and Bun.spawn's error quotes a NUL's value.
+    const expandChecked = (values: Record<string, string>, what: "header" | "environment variable", unfit: RegExp) =>
+      Object.fromEntries(
+        Object.entries(expandAll(values)).map(([key, value]) => {
+          if (unfit.test(value)) {
+            const names = secretReferencesIn(values[key]!).map((name) => `"${name}"`).join(", ");
+            const cannot = `connector "${this.name}": the ${what} "${key}" cannot carry a ${what === "header" ? "line break or " : ""}NUL character`;
+            throw new MintgateError("upstream_failed", names ? `${cannot}, and the secret ${names} it uses holds one; set that secret again without it.` : `${cannot}; fix its value.`);
+          }
+          return [key, value];
+        }),
+      );
     switch (spec.kind) {
       case "stdio": {
         const transport = new StdioUpstreamTransport({
@@ -374,7 +387,7 @@ export class Connector {
           command: spec.command,
           args: spec.args,
           cwd: spec.cwd,
-          env: expandAll(spec.env),
+          env: expandChecked(spec.env, "environment variable", /\0/),
           redact: (line) => this.redact(line),
           onStderrLine: (line) => this.keepStderrLine(line),
         });
@@ -383,13 +396,13 @@ export class Connector {
         return transport;
       }
       case "http": {
-        const transport = new StreamableHttpUpstreamTransport(new URL(spec.url), expandAll(spec.headers), this.name);
+        const transport = new StreamableHttpUpstreamTransport(new URL(spec.url), expandChecked(spec.headers, "header", /[\r\n\0]/), this.name);
         transport.onStreamResumedWithGap = () => this.refreshAnnouncedLists();
         return transport;
       }
       case "sse": {
         const { SSEClientTransport, SseError } = await import("@modelcontextprotocol/sdk/client/sse.js");
-        const headers = expandAll(spec.headers);
+        const headers = expandChecked(spec.headers, "header", /[\r\n\0]/);
         // The SDK reports a POST the upstream refused (429, 502) as an error too: that fails one call.
         // Only a failed event stream ends the session, since the SDK reconnects it to a new, uninitialized one.
         // A stream that simply ended comes as an error with no message ("SSE error: undefined"): said as what happened.
