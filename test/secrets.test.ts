@@ -4,7 +4,7 @@ import { existsSync, readdirSync, readFileSync, renameSync } from "node:fs";
 import { join } from "node:path";
 import { loadSettings } from "../src/config/index.ts";
 import { openDataDir } from "../src/runtime/index.ts";
-import { fileHash, runMintgate, startGateway, tempDir } from "./harness.ts";
+import { BINARY, cleanEnv, fileHash, runMintgate, startGateway, tempDir } from "./harness.ts";
 
 async function initDir(): Promise<string> {
   const dir = join(tempDir(), "d");
@@ -83,6 +83,31 @@ describe("mintgate secrets", () => {
     expect(nul.stderr).toContain('The value for secret "NUL" contains a NUL character');
     expect(nul.stderr).not.toContain("tok");
     expect(JSON.parse((await runMintgate(["secrets", "list", "--data", dir, "--json"])).stdout).map((s: { name: string }) => s.name)).toEqual(["TEXT"]);
+  });
+
+  test("a piped value over the limit is refused once the limit is passed, not after reading all of it", async () => {
+    const dir = await initDir();
+    const child = Bun.spawn([BINARY, "secrets", "set", "ENDLESS", "--data", dir], { env: cleanEnv(), stdin: "pipe", stdout: "pipe", stderr: "pipe" });
+    let exited = false;
+    void child.exited.then(() => (exited = true));
+    // Like `< /dev/zero` by mistake, but bounded: up to 16 MiB while the command still reads.
+    const chunk = new Uint8Array(64 * 1024).fill(0x61);
+    let written = 0;
+    while (!exited && written < 16 * 1024 * 1024) {
+      try {
+        child.stdin.write(chunk);
+        await child.stdin.flush();
+      } catch {
+        break;
+      }
+      written += chunk.length;
+    }
+    try {
+      await child.stdin.end();
+    } catch {}
+    expect(await child.exited).toBe(2);
+    expect(await new Response(child.stderr).text()).toBe("mintgate: The value on standard input is longer than 65536 bytes, the limit for a secret; nothing was stored.\n");
+    expect(written).toBeLessThan(16 * 1024 * 1024);
   });
 
   test("plaintext never reaches the raw bytes of the data dir or the logs, across set, rotate and restart", async () => {
