@@ -83,6 +83,23 @@ describe("mintgate init", () => {
     expect(await gateway.stop()).toBe(0);
   });
 
+  test("a MINTGATE_MASTER_KEY of 32 characters of text still opens what it encrypted, with a warning to move to a full-strength key", async () => {
+    const dir = join(tempDir(), "d");
+    // Half a hex key: 128 random bits, taken as the key's 32 raw bytes.
+    const env = { MINTGATE_MASTER_KEY: randomBytes(16).toString("hex") };
+    const warning = "MINTGATE_MASTER_KEY is not 64 hex characters or base64 but text used as the key's raw bytes";
+    const init = await runMintgate(["init", "--data", dir], { env });
+    expect(init.code).toBe(0);
+    expect(init.stderr).toContain(warning);
+    expect((await runMintgate(["secrets", "set", "K", "--data", dir], { env, stdin: "value" })).code).toBe(0);
+    const gateway = await startGateway({ dataDir: dir, env });
+    expect((await fetch(`${gateway.url}/readyz`)).status).toBe(200);
+    expect(await gateway.stop()).toBe(0);
+    expect(gateway.output()).toContain(warning);
+    expect(gateway.output()).toContain("mintgate secrets rotate-key");
+    expect(gateway.output()).not.toContain(env.MINTGATE_MASTER_KEY);
+  });
+
   test("a malformed MINTGATE_MASTER_KEY is refused with a sentence", async () => {
     const dir = join(tempDir(), "d");
     const result = await runMintgate(["init", "--data", dir], { env: { MINTGATE_MASTER_KEY: "too-short" } });

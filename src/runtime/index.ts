@@ -82,6 +82,13 @@ export function openDataDir(settings: Settings, options: { initialise: boolean; 
     throw configError(`${settings.dataDir} is not a directory; point --data at a directory.`);
   }
   const warnings: string[] = [];
+  const envKey = settings.masterKeyFromEnv?.trim();
+  if (envKey !== undefined && !/^[0-9a-fA-F]{64}$/.test(envKey) && !/^[A-Za-z0-9+/_-]{43}=?$/.test(envKey)) {
+    // Taken as the key's raw bytes (32 characters), as before: refusing it would lock out what it already encrypts.
+    warnings.push(
+      `${ENV_KEY_SOURCE} is not 64 hex characters or base64 but text used as the key's raw bytes, which may hold far fewer than 256 random bits (a passphrase, or half of \`openssl rand -hex 32\`); \`mintgate secrets rotate-key\` makes a full-strength key and moves the secrets to it.`,
+    );
+  }
   // Created here it is 0700; one made beforehand keeps its mode, and other users could then list it.
   const mode = statSync(settings.dataDir).mode & 0o777;
   if (options.initialise && (mode & 0o077) !== 0) {
