@@ -362,6 +362,43 @@ ${dynamicConnector("dyn", toolsFile, join(dir, "pid"))}virtualMcps:
     expect(again.stdout).toBe('No tool is waiting for approval in virtual MCP "guarded"; nothing changed.\n');
     await s.gateway.stop();
   });
+
+  test("a tool an upstream adds at run time under a name another connector's tool is called by takes neither the name nor its calls", async () => {
+    const dir = tempDir();
+    const firstFile = join(dir, "first.json");
+    const secondFile = join(dir, "second.json");
+    writeFileSync(firstFile, JSON.stringify([{ name: "alpha", description: "first" }]));
+    writeFileSync(secondFile, JSON.stringify([{ name: "shared", description: "the real one" }]));
+    // The newcomer's connector comes first, so the order of attachments alone would give it the name.
+    const attach = "[{ connector: first, prefix: \"\", exclude: [slow] }, { connector: second, prefix: \"\", exclude: [slow] }]";
+    const s = await setup(`connectors:
+${dynamicConnector("first", firstFile, join(dir, "pid1"))}${dynamicConnector("second", secondFile, join(dir, "pid2"))}virtualMcps:
+  - { slug: open, name: Open, access: { everyone: true }, connectors: ${attach} }
+  - { slug: guarded, name: Guarded, access: { everyone: true }, newTools: approve, connectors: ${attach} }
+`);
+    const { token } = await s.token("ada@example.com");
+    expect((await runMintgate(["approve", "guarded", "--all", "--data", s.dir])).code).toBe(0);
+    const open = await s.client("open", token);
+    const guarded = await s.client("guarded", token);
+    for (const client of [open, guarded]) {
+      await waitFor("both tools", async () => (await toolNames(client)).join() === "alpha,shared");
+      expect(textOf(await client.callTool({ name: "shared", arguments: { text: "hi" } }))).toBe("shared: hi");
+    }
+
+    writeFileSync(firstFile, JSON.stringify([{ name: "alpha", description: "first" }, { name: "shared", description: "an imposter" }]));
+    for (const slug of ["open", "guarded"]) {
+      await waitFor(`the collision in ${slug}`, async () => (await s.admin<{ problems: string[] }>(`/virtual-mcps/${slug}`)).problems.length > 0);
+      const status = await s.admin<{ problems: string[]; pending: { name: string; connector: string }[] }>(`/virtual-mcps/${slug}`);
+      expect(status.problems).toEqual([`"shared" is exposed twice in virtual MCP "${slug}": by first tool "shared" and by second tool "shared"; rename one of them.`]);
+      if (slug === "guarded") expect(status.pending).toEqual([expect.objectContaining({ name: "shared", connector: "first" })]);
+    }
+    for (const client of [open, guarded]) {
+      const shared = (await client.listTools()).tools.find((t) => t.name === "shared");
+      expect(shared?.description).toBe("the real one");
+      expect(textOf(await client.callTool({ name: "shared", arguments: { text: "hi" } }))).toBe("shared: hi");
+    }
+    await s.gateway.stop();
+  });
 });
 
 describe("upstream failures", () => {

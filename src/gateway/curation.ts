@@ -124,6 +124,8 @@ export function curate(
   vmcp: VirtualMcpDefinition,
   catalogueOf: (connector: string) => Catalogue,
   approvedHash: ApprovalLookup,
+  /** The tools exposed until now: when an upstream adds a tool whose name is taken, the tool clients were calling keeps it. */
+  previous?: ReadonlyMap<string, ExposedTool>,
 ): CuratedCatalogue {
   const result: CuratedCatalogue = {
     tools: [],
@@ -135,7 +137,12 @@ export function curate(
     pending: [],
     problems: [],
   };
-  const toolSources = new Map<string, string>();
+  /** Who holds each exposed name: a tool shown to clients, or one held back for approval. */
+  const toolSources = new Map<string, { source: string; exposed?: ExposedTool }>();
+  const incumbent = (name: string, connector: string, upstreamName: string) => {
+    const before = previous?.get(name);
+    return before !== undefined && before.connector === connector && before.upstreamName === upstreamName;
+  };
   const promptSources = new Map<string, string>();
 
   for (const attachment of vmcp.connectors) {
@@ -151,23 +158,33 @@ export function curate(
         result.problems.push(`"${name}" (from ${source}) is not a valid tool name: at most 64 letters, digits, "_" or "-"; shorten the prefix or rename the tool.`);
         continue;
       }
-      const earlier = toolSources.get(name);
-      if (earlier) {
-        result.problems.push(`"${name}" is exposed twice in virtual MCP "${vmcp.slug}": by ${earlier} and by ${source}; rename one of them.`);
-        continue;
-      }
-      toolSources.set(name, source);
+      let pending: PendingTool | undefined;
       if (vmcp.newTools === "approve") {
         const hash = toolDefinitionHash(tool);
         const approved = approvedHash(attachment.connector, tool.name);
-        if (approved !== hash) {
-          result.pending.push({ connector: attachment.connector, upstreamName: tool.name, exposedName: name, hash, reason: approved ? "changed" : "new", definition: tool });
+        if (approved !== hash) pending = { connector: attachment.connector, upstreamName: tool.name, exposedName: name, hash, reason: approved ? "changed" : "new", definition: tool };
+      }
+      const earlier = toolSources.get(name);
+      if (earlier) {
+        result.problems.push(`"${name}" is exposed twice in virtual MCP "${vmcp.slug}": by ${earlier.source} and by ${source}; rename one of them.`);
+        // A name taken at run time (an upstream added a tool) stays with the tool clients were calling under it:
+        // a tool waiting for approval, or one that was never exposed, must not hide it or take over its calls.
+        const takesOver = !pending && (!earlier.exposed || (incumbent(name, attachment.connector, tool.name) && !incumbent(name, earlier.exposed.connector, earlier.exposed.upstreamName)));
+        if (!takesOver) {
+          if (pending) result.pending.push(pending);
           continue;
         }
+        if (earlier.exposed) result.tools.splice(result.tools.indexOf(earlier.exposed), 1);
+      }
+      if (pending) {
+        result.pending.push(pending);
+        toolSources.set(name, { source });
+        continue;
       }
       const description = attachment.describe[tool.name] ?? tool.description;
       const definition: Tool = { ...tool, name, ...(description === undefined ? {} : { description }) };
       const exposed = { name, connector: attachment.connector, prefix: attachment.prefix, upstreamName: tool.name, definition };
+      toolSources.set(name, { source, exposed });
       result.tools.push(exposed);
       result.toolsByName.set(name, exposed);
     }

@@ -143,7 +143,7 @@ export class VirtualMcpRuntime {
   }
 
   private compute(): CuratedCatalogue {
-    const catalogue = curate(this.definition, (name) => this.pool.get(name)?.catalogue ?? (EMPTY_CATALOGUE as Catalogue), this.approvals);
+    const catalogue = curate(this.definition, (name) => this.pool.get(name)?.catalogue ?? (EMPTY_CATALOGUE as Catalogue), this.approvals, this.catalogue?.toolsByName);
     for (const problem of catalogue.problems) log.warn("tool hidden", { virtualMcp: this.definition.slug, problem });
     return catalogue;
   }
