@@ -12,6 +12,7 @@ import { Database } from "bun:sqlite";
 import { afterAll, afterEach, describe, expect, test } from "bun:test";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import type { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { ToolListChangedNotificationSchema } from "@modelcontextprotocol/sdk/types.js";
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { startEverythingServer } from "./conformance/everything-server.ts";
@@ -218,6 +219,46 @@ describe("restarts", () => {
     expect(delays.length).toBeGreaterThanOrEqual(2);
     expect(delays.every((d) => Number.isFinite(d))).toBe(true);
     for (let i = 1; i < delays.length; i++) expect(delays[i]!).toBeGreaterThan(delays[i - 1]!);
+  });
+});
+
+describe("upstream catalogues", () => {
+  test("an upstream announcing tools/list_changed 1000 times a second is listed a few times a second, and clients hear nothing", async () => {
+    const lists = join(dir("mintgate-storm"), "lists.txt");
+    const { gateway, token } = await start(stdioConfig("st", { MODE: "storm", LIST_FILE: lists }), "mintgate-storm");
+    await waitReady(gateway, "st");
+    const c = await client(gateway, token);
+    let notified = 0;
+    c.setNotificationHandler(ToolListChangedNotificationSchema, async () => {
+      notified++;
+    });
+    const before = readFileSync(lists, "utf8").split("\n").length;
+    await Bun.sleep(3_000);
+    const listed = readFileSync(lists, "utf8").split("\n").length - before;
+    // One re-list per round trip would be hundreds; one per 500 ms is six or seven.
+    expect(listed).toBeGreaterThan(0);
+    expect(listed).toBeLessThanOrEqual(10);
+    expect(notified).toBe(0);
+    expect(gateway.output()).not.toContain("connector catalogue changed");
+    const answer = await c.callTool({ name: "st__echo", arguments: { text: "still here" } });
+    expect((answer.content as { text?: string }[])[0]?.text).toBe("still here");
+  });
+
+  test("a tools/list whose cursor comes back again is read once: no tool twice, and the configuration can still be changed", async () => {
+    const lists = join(dir("mintgate-cursor"), "lists.txt");
+    const config = stdioConfig("cl", { MODE: "cursorloop", LIST_FILE: lists });
+    const started = await start(config, "mintgate-cursor");
+    await waitReady(started.gateway, "cl");
+    expect(readFileSync(lists, "utf8").split("\n").filter(Boolean)).toHaveLength(2);
+    const status = await admin<{ tools: { name: string }[]; problems: string[] }>(started.gateway, "/virtual-mcps/v");
+    expect(status.problems).toEqual([]);
+    expect(status.tools.map((t) => t.name)).toEqual(["cl__echo", "cl__slow", "cl__answer"]);
+    // Curation checks of a later change see the upstream's tools once, so they do not refuse it.
+    const file = join(dirname(started.dataDir), "renamed.yaml");
+    writeFileSync(file, JSON.stringify({ ...config, virtualMcps: [{ ...config.virtualMcps[0], name: "Renamed" }] }));
+    const applied = await runMintgate(["apply", "-f", file, "--data", started.dataDir]);
+    expect(applied.stderr).toBe("");
+    expect(applied.code).toBe(0);
   });
 });
 

@@ -27,6 +27,8 @@ const BACKOFF_MAX_MS = 30_000;
 const STABLE_AFTER_MS = 30_000;
 /** A list with more pages than this is cut off, so a looping cursor cannot hang us. */
 const MAX_LIST_PAGES = 100;
+/** After a catalogue refresh, how long the next one waits: an upstream announcing list_changed in a loop costs a few re-lists a second, not one per round trip. */
+const REFRESH_MIN_INTERVAL_MS = 500;
 /** The list_changed notifications an upstream may send, and the lists each one makes us read again. */
 const LIST_REFRESHES: Readonly<Record<string, readonly (readonly [method: string, key: keyof Catalogue])[]>> = {
   "notifications/tools/list_changed": [["tools/list", "tools"]],
@@ -36,6 +38,8 @@ const LIST_REFRESHES: Readonly<Record<string, readonly (readonly [method: string
     ["resources/templates/list", "resourceTemplates"],
   ],
 };
+/** What names an item in each list, uniquely. */
+const IDENTITY_OF: Readonly<Record<string, string>> = { tools: "name", prompts: "name", resources: "uri", resourceTemplates: "uriTemplate" };
 /** Stderr lines of a stdio upstream kept for the admin views, across its restarts. */
 export const STDERR_KEPT_LINES = 200;
 
@@ -440,11 +444,26 @@ export class Connector {
   private async listAll<T>(session: UpstreamSession, method: string, key: string): Promise<T[]> {
     const items: T[] = [];
     let cursor: string | undefined;
+    const cursors = new Set<string>();
+    // An item listed again (on a page the upstream repeats, ignoring the cursor) is kept once: the same tool twice is no collision to refuse changes over.
+    const idKey = IDENTITY_OF[key]!;
+    const ids = new Set<unknown>();
     for (let page = 0; page < MAX_LIST_PAGES; page++) {
       const result = await session.request(method, cursor === undefined ? undefined : { cursor }, { timeoutMs: LIST_TIMEOUT_MS });
-      items.push(...((result[key] as T[] | undefined) ?? []));
+      for (const item of (result[key] as T[] | undefined) ?? []) {
+        const id = (item as Record<string, unknown> | null)?.[idKey];
+        if (ids.has(id)) continue;
+        ids.add(id);
+        items.push(item);
+      }
       cursor = typeof result.nextCursor === "string" && result.nextCursor !== "" ? result.nextCursor : undefined;
       if (cursor === undefined) return items;
+      // A cursor given before would list the same pages again: every item twice, each a name "exposed twice".
+      if (cursors.has(cursor)) {
+        log.warn("upstream list repeats a cursor; using the pages before it", { connector: this.name, method, pages: page + 1 });
+        return items;
+      }
+      cursors.add(cursor);
     }
     log.warn("upstream list has too many pages; using the first ones", { connector: this.name, method, pages: MAX_LIST_PAGES });
     return items;
@@ -464,9 +483,12 @@ export class Connector {
     if (this.queuedRefreshes.has(method)) return;
     this.queuedRefreshes.add(method);
     const generation = this.generation;
-    this.refreshing = this.refreshing.then(() => {
+    this.refreshing = this.refreshing.then(async () => {
       this.queuedRefreshes.delete(method);
-      return generation === this.generation ? this.refreshOnNotification(method) : undefined;
+      if (generation !== this.generation) return;
+      await this.refreshOnNotification(method);
+      // Notifications that arrive meanwhile are queued (one per list) and wait for this pause.
+      await Bun.sleep(REFRESH_MIN_INTERVAL_MS);
     });
   }
 
@@ -481,6 +503,8 @@ export class Connector {
         (fresh as Record<string, unknown>)[key] = await this.listAll(session, listMethod, key);
       }
       if (this.session !== session) return;
+      // Told of a change that is none (some upstreams announce every call): nothing to recompute, nobody to tell.
+      if (Object.entries(fresh).every(([key, items]) => JSON.stringify(items) === JSON.stringify(this.catalogue[key as keyof Catalogue]))) return;
       this.setCatalogue({ ...this.catalogue, ...fresh });
       log.info("connector catalogue changed", { connector: this.name, notification: method });
     } catch (error) {
