@@ -263,6 +263,23 @@ describe("upstream catalogues", () => {
 });
 
 describe("upstream stderr", () => {
+  test("a line of a megabyte, with or without its line break, is logged and kept in pieces of at most 16 KiB", async () => {
+    const huge = "head -c 1048576 /dev/zero | tr '\\0' y >&2; echo >&2; head -c 1048576 /dev/zero | tr '\\0' z >&2; exec sleep 60";
+    const { gateway } = await start(
+      { connectors: [{ name: "wide", kind: "stdio", command: "sh", args: ["-c", huge] }], virtualMcps: [{ slug: "v", name: "V", access: { everyone: true }, connectors: [{ connector: "wide" }] }] },
+      "mintgate-stderr-wide",
+    );
+    const lines = await waitFor("the z pieces among the recent lines", async () => {
+      const recent = (await admin<{ lines: string[] }>(gateway, "/connectors/wide/logs")).lines;
+      return recent.filter((line) => line.startsWith("z")).length >= 64 ? recent : undefined;
+    }, 100, 100);
+    expect(Math.max(...lines.map((line) => line.length))).toBe(16 * 1024);
+    expect(await gateway.stop()).toBe(0);
+    const logged = gateway.output().split("\n").filter((line) => line.includes("connector=wide line="));
+    expect(logged.length).toBeGreaterThan(0);
+    expect(Math.max(...logged.map((line) => line.length))).toBeLessThan(16 * 1024 + 200);
+  });
+
   test("a child flooding its stderr puts 200 lines in 10 s into the gateway's log, then a count of the rest when the window ends", async () => {
     const flood = 'i=0; while [ $i -lt 1000 ]; do echo "noise $i" >&2; i=$((i+1)); done; exec sleep 60';
     const { gateway } = await start(

@@ -262,6 +262,11 @@ export class StdioUpstreamTransport implements Transport {
   }
 
   private addStderrLine(raw: string): void {
+    // One read may hold far more than a piece (a line with its break, or a partial line past the limit).
+    if (raw.length > STDERR_MAX_LINE) {
+      for (let at = 0; at < raw.length; at += STDERR_MAX_LINE) this.addStderrLine(raw.slice(at, at + STDERR_MAX_LINE));
+      return;
+    }
     const trimmed = raw.endsWith("\r") ? raw.slice(0, -1) : raw;
     if (trimmed.trim() === "") return;
     const line = this.options.redact ? this.options.redact(trimmed) : trimmed;
