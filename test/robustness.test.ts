@@ -82,6 +82,7 @@ async function admin<T>(gateway: RunningGateway, path: string): Promise<T> {
 interface ConnectorRow {
   name: string;
   state: string;
+  reason?: string;
   restarts: number;
 }
 interface CallRow {
@@ -202,6 +203,19 @@ describe("shutdown", () => {
 });
 
 describe("restarts", () => {
+  test("an upstream writing more than 10 MiB on stdout without a line break fails with that as its reason, not the signal it was stopped with", async () => {
+    const endless = "head -c 11534336 /dev/zero | tr '\\0' z; exec sleep 60";
+    const { gateway } = await start(
+      { connectors: [{ name: "nl", kind: "stdio", command: "sh", args: ["-c", endless] }], virtualMcps: [{ slug: "v", name: "V", access: { everyone: true }, connectors: [{ connector: "nl" }] }] },
+      "mintgate-no-newline",
+    );
+    const failed = await waitFor("nl failed", async () => {
+      const state = await connectorState(gateway, "nl");
+      return state?.state === "failed" ? state : undefined;
+    }, 200, 100);
+    expect(failed.reason).toBe("the upstream wrote more than 10485760 bytes without a line break on stdout, so it was stopped");
+  });
+
   test("an upstream that crashes right after it becomes ready is restarted with growing delays", async () => {
     const launch = join(dir("mintgate-crash"), "launch.txt");
     const { gateway } = await start(stdioConfig("cr", { MODE: "crash", LAUNCH_FILE: launch }), "mintgate-crash");

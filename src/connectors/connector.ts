@@ -324,6 +324,7 @@ export class Connector {
   }
 
   private describeExit(): string | undefined {
+    if (this.lastStdio?.stopReason) return this.lastStdio.stopReason;
     const exit = this.lastStdio?.exitInfo;
     if (!exit) return undefined;
     return exit.signal ? `the upstream process was killed by ${exit.signal}` : `the upstream process exited with code ${exit.code}`;

@@ -102,6 +102,8 @@ export class StdioUpstreamTransport implements Transport {
 
   /** Why the child could not be started (not found, not executable, no such cwd); undefined otherwise. */
   startFailure: string | undefined;
+  /** Why this transport ended a child that was running (it broke the protocol); undefined otherwise. */
+  stopReason: string | undefined;
 
   /** The child's process id (also its process group id) once spawned. */
   get pid(): number | undefined {
@@ -234,6 +236,8 @@ export class StdioUpstreamTransport implements Transport {
       });
     } catch (error) {
       // The upstream sent more than the buffer limit without a newline: it is not speaking our protocol.
+      // Said as the reason it stopped: the SIGTERM it then dies of would name no cause.
+      this.stopReason ??= `${(error as Error).message} on stdout, so it was stopped`;
       this.onerror?.(error as Error);
       void this.close();
     }
