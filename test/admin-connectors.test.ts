@@ -326,7 +326,7 @@ describe("admin API input", () => {
   });
 
   test("query values out of range are refused: limits, times, switches, outcomes", async () => {
-    for (const path of ["/audit?limit=2.5", "/audit?limit=-1", "/calls?limit=abc", "/auth-events?limit=2.5", "/auth-events?since=garbage", "/audit?outcome=bogus", "/audit?kind=bogus", "/stats?last=999999999d", "/stats?since=99999999999999999", "/stats/timeline?last=999999999d&step=9999999d"]) {
+    for (const path of ["/audit?limit=2.5", "/audit?limit=-1", "/calls?limit=abc", "/auth-events?limit=2.5", "/auth-events?since=garbage", "/auth-events?type=signin", "/audit?outcome=bogus", "/audit?kind=bogus", "/stats?last=999999999d", "/stats?since=99999999999999999", "/stats/timeline?last=999999999d&step=9999999d"]) {
       const answer = await api("GET", path);
       expect({ path, status: answer.status, error: answer.json?.error }).toEqual({ path, status: 400, error: "invalid_request" });
     }

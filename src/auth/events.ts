@@ -4,16 +4,18 @@ import type { AuthEventRow, Store } from "../store/index.ts";
 import { authDetail } from "../store/migrations.ts";
 
 /** Every kind of auth event mintgate records. */
-export type AuthEventType =
-  | "sign_in"
-  | "consent_granted"
-  | "consent_revoked"
-  | "client_registered"
-  | "token_issued"
-  | "token_refreshed"
-  | "token_revoked"
-  | "token_refused"
-  | "user_disabled";
+export const AUTH_EVENT_TYPES = [
+  "sign_in",
+  "consent_granted",
+  "consent_revoked",
+  "client_registered",
+  "token_issued",
+  "token_refreshed",
+  "token_revoked",
+  "token_refused",
+  "user_disabled",
+] as const;
+export type AuthEventType = (typeof AUTH_EVENT_TYPES)[number];
 
 export interface AuthEvent {
   type: AuthEventType;

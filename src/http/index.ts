@@ -7,7 +7,7 @@ import { log } from "../log/index.ts";
 import { jsonError } from "./json-error.ts";
 import { providerInputOf, providerPatchOf } from "../auth/sso/index.ts";
 import { mcpRoutes, type McpRouteDeps } from "./mcp-routes.ts";
-import { OAuthError, parseLifetime, type AuthServices } from "../auth/index.ts";
+import { AUTH_EVENT_TYPES, OAuthError, parseLifetime, type AuthServices } from "../auth/index.ts";
 import { discoveryRoutes } from "./discovery-routes.ts";
 import { OriginPolicy, pathOf } from "./origin-policy.ts";
 import { authRoutes } from "./auth-routes.ts";
@@ -302,7 +302,8 @@ export function createHttpApp(deps: HttpDeps) {
         .get("/stats/timeline", ({ query }) => deps.analytics.timeline({ last: query.last, step: query.step }))
         // Sign-in records, people's approvals of AI clients, and the clients' sign-ins (token families).
         .get("/auth-events", ({ query }) =>
-          deps.auth.events.list({ type: query.type, userId: query.user, clientId: query.client, since: timeParam(query.since, "since"), limit: wholeNumberParam(query.limit, "limit", 1, 10_000) }),
+          // A misspelt type would match nothing and read as "no such events".
+          deps.auth.events.list({ type: oneOfParam(query.type, "type", AUTH_EVENT_TYPES), userId: query.user, clientId: query.client, since: timeParam(query.since, "since"), limit: wholeNumberParam(query.limit, "limit", 1, 10_000) }),
         )
         .get("/consents", ({ query }) => deps.auth.grants.listConsents(query.user))
         .delete("/consents", ({ query, adminToken }) => {
