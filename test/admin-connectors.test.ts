@@ -325,6 +325,13 @@ describe("admin API input", () => {
     expect((await api("GET", "/secrets")).json.map((s: { name: string }) => s.name)).not.toContain("pctA");
   });
 
+  test("a change refused for bad percent-encoding is still recorded, as sent", async () => {
+    expect((await api("POST", "/users/%E0%A4%A/disable")).status).toBe(400);
+    expect((await api("DELETE", "/tokens/%ZZ")).status).toBe(400);
+    const attempts = adminRecords().filter((r) => r.method === "POST /users/%E0%A4%A/disable" || r.method === "DELETE /tokens/%ZZ");
+    expect(attempts.map((r) => `${r.method} ${r.exposed_name} ${r.outcome}`)).toEqual(["POST /users/%E0%A4%A/disable %E0%A4%A/disable error", "DELETE /tokens/%ZZ %ZZ error"]);
+  });
+
   test("query values out of range are refused: limits, times, switches, outcomes", async () => {
     for (const path of ["/audit?limit=2.5", "/audit?limit=-1", "/calls?limit=abc", "/auth-events?limit=2.5", "/auth-events?since=garbage", "/auth-events?type=signin", "/audit?outcome=bogus", "/audit?kind=bogus", "/stats?last=999999999d", "/stats?since=99999999999999999", "/stats/timeline?last=999999999d&step=9999999d"]) {
       const answer = await api("GET", path);

@@ -115,10 +115,18 @@ async function recordAdminRequest(deps: HttpDeps, request: Request, body: Promis
     sent = "(not JSON)";
   }
   const ok = response.status < 400;
+  // A path that is not valid percent-encoding (refused with a 400) is recorded as sent: decoding it would throw and lose the record.
+  const rawTarget = path.split("/").slice(4).join("/");
+  let target: string;
+  try {
+    target = decodeURIComponent(rawTarget);
+  } catch {
+    target = rawTarget;
+  }
   try {
     await audit.log.enqueue(
       adminChangeRow(
-        { actor, action: `${request.method} ${path.slice("/admin/api".length)}`, target: decodeURIComponent(path.split("/").slice(4).join("/")) || null, after: sent, outcome: ok ? "ok" : "error", error: ok ? null : `HTTP ${response.status}` },
+        { actor, action: `${request.method} ${path.slice("/admin/api".length)}`, target: target || null, after: sent, outcome: ok ? "ok" : "error", error: ok ? null : `HTTP ${response.status}` },
         audit.log.redactor,
       ),
     );
