@@ -290,6 +290,12 @@ describe("admin API input", () => {
     expect(superadmin).toMatchObject({ status: 400, json: { message: '"superadmin" is not a role: use admin or member.' } });
     expect((await api("POST", "/users", { email: "dave@example.com", password: "correct horse battery", extra: 1 })).json.message).toContain('There is no field "extra"');
     expect((await api("POST", "/users", { email: "ada@example.com", password: "correct horse battery" })).status).toBe(201);
+    // A name is printed by `users list|show` and the TUI: an ESC sequence in it would drive the admin's terminal.
+    for (const name of ["Mallory\u001b]0;owned\u0007", "a\nb", "n".repeat(257)]) {
+      const refused = await api("POST", "/users", { email: "mallory@example.com", password: "correct horse battery", name });
+      expect({ status: refused.status, message: refused.json?.message }).toEqual({ status: 400, message: "A person's name must be at most 256 printable characters, without line breaks or control characters." });
+    }
+    expect((await api("POST", "/users", { email: "mallory@example.com", password: "correct horse battery", name: "Mallory Ünïcode" })).status).toBe(201);
     expect((await api("POST", "/users/ada@example.com/role", { role: ["admin"] })).status).toBe(400);
     expect((await api("POST", "/users/ada@example.com/groups", { group: 5 })).status).toBe(400);
     const ada = (await api("GET", "/users/ada@example.com")).json;

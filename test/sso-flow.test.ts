@@ -34,6 +34,7 @@ beforeAll(async () => {
       { sub: "okta-00u4", email: "gil@acme.example", name: "Gil", groups: ["engineering"], password: "idp password" },
       { sub: "okta-00u5", email: "ivy@acme.example", name: "Ivy", password: "idp password", claims: { email_verified: "false" } },
       { sub: "okta-00u6", email: "jo@acme.example", name: "Jo", groups: ["engineering", "Finance\nPayroll"], password: "idp password" },
+      { sub: "okta-00u7", email: "kai@acme.example", name: "\u001b]0;owned\u0007Kai\u001b[2J", groups: [], password: "idp password" },
     ],
     clients: [{ client_id: "mintgate-acme", client_secret: IDP_SECRET, redirect_uris: [`${base}/sso/callback/acme`] }],
   });
@@ -221,6 +222,16 @@ describe("what the person sees when sign-in cannot finish", () => {
 });
 
 // Last in this file: it uses up this address's sign-in allowance for a minute.
+describe("what the provider sends about the person", () => {
+  test("a name with control characters (terminal escapes) is stored cleaned: `users show` and the TUI print it", async () => {
+    const browser = new ScriptedBrowser();
+    const atIdp = await browser.open(`${gateway.url}/sso/start/acme`);
+    await browser.submit(atIdp, { button: "Sign in" }, { login: "kai@acme.example", password: "idp password" });
+    const people = (await (await fetch(`${gateway.url}/admin/api/users`, { headers: { authorization: `Bearer ${gateway.adminToken()}` } })).json()) as { email: string; name: string | null }[];
+    expect(people.find((p) => p.email === "kai@acme.example")?.name).toBe("]0;owned Kai [2J");
+  });
+});
+
 describe("flooding /sso/start", () => {
   test("one address cannot start more than 120 sign-ins a minute at the provider, so it cannot push out a sign-in in progress", async () => {
     const person = new ScriptedBrowser();

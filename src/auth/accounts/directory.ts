@@ -109,6 +109,19 @@ function checkGroupName(group: string): string {
   return name;
 }
 
+/**
+ * A person's display name: printed by `users list|show` and the TUI, so no control characters (an ESC
+ * sequence would drive the admin's terminal), and at most 256 characters. An admin's is refused;
+ * a provider's is cleaned, never a reason to refuse the sign-in.
+ */
+function checkPersonName(name: string | undefined): string | undefined {
+  if (name === undefined) return undefined;
+  if (name.length > 256 || /[\u0000-\u001f\u007f]/.test(name)) throw invalid("A person's name must be at most 256 printable characters, without line breaks or control characters.");
+  return name;
+}
+
+const cleanPersonName = (name: string | null | undefined) => (name == null ? name : name.replace(/[\u0000-\u001f\u007f]/g, " ").trim().slice(0, 256) || null);
+
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
 function minutesFromNow(at: number, now: number): string {
@@ -221,12 +234,13 @@ export class UserDirectory {
   /** `addLocal` with the password hashed beforehand (`hashPassword`): no await. */
   addLocalHashed(options: { email: string; password: HashedPassword; role?: Role; name?: string | undefined }): UserDetails {
     const email = normaliseEmail(options.email);
+    const name = checkPersonName(options.name);
     const passwordHash = options.password.argon2id;
     const now = this.now();
     const id = randomUUID();
     this.store.transaction(() => {
       if (this.store.users.findIdentity(LOCAL, email)) throw conflict(`A local account for ${email} exists already; use \`mintgate users set-password ${email}\` to change its password.`);
-      this.store.users.add({ id, email, name: options.name ?? null, role: options.role ?? "member", passwordHash, createdAt: now, updatedAt: now });
+      this.store.users.add({ id, email, name: name ?? null, role: options.role ?? "member", passwordHash, createdAt: now, updatedAt: now });
       this.store.users.addIdentity({ provider: LOCAL, subject: email, userId: id, email, createdAt: now });
     });
     return this.get(id);
@@ -409,6 +423,7 @@ export class UserDirectory {
     if (signIn.provider === LOCAL || signIn.provider === MANUAL) throw invalid(`"${signIn.provider}" cannot be an SSO provider name.`);
     const email = signIn.email.trim().toLowerCase();
     const groups = signIn.groups.map(checkGroupName);
+    const name = cleanPersonName(signIn.name);
     const claims = signIn.claims ? JSON.stringify(signIn.claims) : null;
     const now = this.now();
     let changed = false;
@@ -417,7 +432,7 @@ export class UserDirectory {
       if (identity) {
         const row = this.store.users.get(identity.userId)!;
         if (row.disabledAt !== null) throw unauthorized("Your mintgate account is disabled; ask an administrator of this mintgate.");
-        this.store.users.update(row.id, { email, name: signIn.name ?? row.name, updatedAt: now, lastSignInAt: now });
+        this.store.users.update(row.id, { email, name: name ?? row.name, updatedAt: now, lastSignInAt: now });
         this.store.users.updateIdentity(signIn.provider, signIn.subject, { email, claims, lastSignInAt: now });
         changed = this.replaceGroupsOf(row.id, signIn.provider, groups);
         return row.id;
@@ -427,7 +442,7 @@ export class UserDirectory {
         throw unauthorized("Your mintgate account is disabled; ask an administrator of this mintgate.");
       }
       const userId = randomUUID();
-      this.store.users.add({ id: userId, email, name: signIn.name ?? null, role: "member", passwordHash: null, createdAt: now, updatedAt: now, lastSignInAt: now });
+      this.store.users.add({ id: userId, email, name: name ?? null, role: "member", passwordHash: null, createdAt: now, updatedAt: now, lastSignInAt: now });
       this.store.users.addIdentity({ provider: signIn.provider, subject: signIn.subject, userId, email, claims, createdAt: now, lastSignInAt: now });
       changed = this.replaceGroupsOf(userId, signIn.provider, groups);
       return userId;
