@@ -4,7 +4,7 @@
 import { Database } from "bun:sqlite";
 import { afterAll, describe, expect, test } from "bun:test";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { appendToChain } from "../src/audit/index.ts";
 import { openStore, type NewAuditRow } from "../src/store/index.ts";
@@ -310,6 +310,30 @@ virtualMcps:
     expect(admin.some((r) => r.method === "tokens.create")).toBe(true);
     await gateway.stop();
     expect((await verify(dataDir)).report.ok).toBe(true);
+  });
+
+  test("the live feed ends when the admin token that opened it is revoked: a new `init` token cuts it, not just the next request", async () => {
+    const { dataDir, gateway, token } = await startConfiguredGateway(DEMO);
+    const response = await fetch(`${gateway.url}/admin/api/events`, { headers: { authorization: `Bearer ${gateway.adminToken()}` } });
+    expect(response.status).toBe(200);
+    const reader = response.body!.getReader();
+    const decoder = new TextDecoder();
+    expect(decoder.decode((await reader.read()).value)).toContain(": connected");
+    rmSync(join(dataDir, "admin.token"));
+    expect((await runMintgate(["init", "--data", dataDir])).code).toBe(0);
+    const c = await client(`${gateway.url}/mcp/demo`, token);
+    await c.callTool({ name: "add", arguments: { a: 20, b: 22 } });
+    let text = "";
+    let ended = false;
+    const deadline = Date.now() + 5000;
+    while (!ended && Date.now() < deadline) {
+      const next = await Promise.race([reader.read(), Bun.sleep(deadline - Date.now()).then(() => ({ done: false, value: undefined }))]);
+      if (next.done) ended = true;
+      else if (next.value) text += decoder.decode(next.value);
+    }
+    expect(text).not.toContain('"exposedName":"add"');
+    expect(ended).toBe(true);
+    await gateway.stop();
   });
 
   test("the live feed resumes after Last-Event-ID: a reconnecting reader gets what committed meanwhile, with no gap and no duplicate", async () => {

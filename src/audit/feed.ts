@@ -102,8 +102,10 @@ export class AuditFeed {
    * `afterId` (a reconnecting client's Last-Event-ID) the records committed
    * since that one come first, so a reconnect leaves no gap: at most a
    * buffer's worth, the newest, after a `dropped` notice for the rest.
+   * `allowed` is asked before each delivery: once it says no (the admin
+   * token that opened the stream was revoked), the stream ends unsent.
    */
-  stream(afterId?: number): ReadableStream<Uint8Array> {
+  stream(afterId?: number, allowed?: () => boolean): ReadableStream<Uint8Array> {
     const subscriber: Subscriber = { queue: [": connected\n\n"], dropped: 0, wake: undefined, closed: false };
     const encoder = new TextEncoder();
     let keepalive: ReturnType<typeof setInterval> | undefined;
@@ -130,6 +132,7 @@ export class AuditFeed {
             await new Promise<void>((resolve) => (subscriber.wake = resolve));
             subscriber.wake = undefined;
           }
+          if (!subscriber.closed && allowed && !allowed()) close();
           if (subscriber.closed) return controller.close();
           let text = "";
           if (subscriber.dropped > 0) {

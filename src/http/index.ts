@@ -297,11 +297,13 @@ export function createHttpApp(deps: HttpDeps) {
         .get("/audit/count", ({ query }) => {
           return { count: admin.store.audit.count(auditFilterOf(query)) };
         })
-        .get("/events", ({ request }) => {
+        .get("/events", ({ request, adminToken }) => {
           if (!deps.audit) return jsonError(404, "This gateway has no live audit feed.");
           // A reconnecting EventSource sends the id of the last record it got: resume after it, not from now.
           const lastEventId = request.headers.get("last-event-id")?.trim();
-          return new Response(deps.audit.feed.stream(lastEventId && /^\d{1,15}$/.test(lastEventId) ? Number(lastEventId) : undefined), { headers: { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-store", "x-accel-buffering": "no" } });
+          // A stream outlives its request: it ends once its admin token is revoked (a new `init` token), not on the next request.
+          const stillValid = () => admin.store.adminTokens.has(adminToken.tokenId);
+          return new Response(deps.audit.feed.stream(lastEventId && /^\d{1,15}$/.test(lastEventId) ? Number(lastEventId) : undefined, stillValid), { headers: { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-store", "x-accel-buffering": "no" } });
         })
         .get("/calls", ({ query }) => admin.recentCalls(wholeNumberParam(query.limit, "limit", 1, 1000) ?? 100))
         // Usage per vmcp|tool|connector|person over ?last=24h or ?since=&until= (src/analytics).

@@ -28,6 +28,10 @@ export class AdminTokenRepository {
       .get();
   }
 
+  has(id: string): boolean {
+    return this.db.select({ id: adminTokens.id }).from(adminTokens).where(eq(adminTokens.id, id)).get() !== undefined;
+  }
+
   deleteAll(): void {
     this.db.delete(adminTokens).run();
   }
