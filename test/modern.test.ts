@@ -119,6 +119,31 @@ describe("protocol revision 2026-07-28 (sessionless)", () => {
     expect(anonymous.status).toBe(401);
   });
 
+  test("the revision's header is checked against the body first, and a modern header without the envelope is refused as that revision, with the request's id", async () => {
+    // A supported header over another version in the body is a header mismatch (conformance server-stateless), not an unsupported version.
+    const other = await post(
+      { jsonrpc: "2.0", id: 302, method: "server/discover", params: { _meta: { ...envelope, "io.modelcontextprotocol/protocolVersion": "v999.0.0" } } },
+      { "mcp-protocol-version": "2026-07-28", "mcp-method": "server/discover" },
+    );
+    expect(other.status).toBe(400);
+    expect(((await other.json()) as { error: { code: number } }).error.code).toBe(-32020);
+    // No envelope, or none naming a version: invalid params for this revision, not a 2025 "Server not initialized" with a null id.
+    for (const [id, params] of [[101, {}], [102, { _meta: { "io.modelcontextprotocol/clientCapabilities": {} } }]] as const) {
+      const missing = await post({ jsonrpc: "2.0", id, method: "tools/list", params }, { "mcp-protocol-version": "2026-07-28", "mcp-method": "tools/list" });
+      expect(missing.status).toBe(400);
+      expect(await missing.json()).toMatchObject({ id, error: { code: -32602 } });
+      expect(missing.headers.get("mcp-session-id")).toBeNull();
+    }
+    // The 2025 handshake under a modern header is a mismatch too (as the official 2.x server answers it), and opens no session.
+    const init = await post(
+      { jsonrpc: "2.0", id: 7, method: "initialize", params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "x", version: "1" } } },
+      { "mcp-protocol-version": "2026-07-28" },
+    );
+    expect(init.status).toBe(400);
+    expect(await init.json()).toMatchObject({ id: 7, error: { code: -32020 } });
+    expect(init.headers.get("mcp-session-id")).toBeNull();
+  });
+
   test("subscriptions/listen acknowledges and then carries list changes", async () => {
     const response = await post(
       { jsonrpc: "2.0", id: 9, method: "subscriptions/listen", params: { notifications: { toolsListChanged: true }, _meta: envelope } },

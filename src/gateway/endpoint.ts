@@ -110,7 +110,7 @@ export class McpEndpoint {
     } catch {
       return jsonRpcError(400, -32700, "Parse error: the body is not valid JSON.");
     }
-    if (typeof body === "object" && body !== null && !Array.isArray(body) && claimsModernRevision(body as Record<string, never>)) {
+    if (typeof body === "object" && body !== null && !Array.isArray(body) && claimsModernRevision(body as Record<string, never>, request.headers.get("mcp-protocol-version"))) {
       return handleModernRequest(runtime, principal, this.gateway.recorder, request, body as Record<string, never>, this.listeners);
     }
     const protocol = await loadServerProtocol();

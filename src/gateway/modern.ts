@@ -34,10 +34,14 @@ const LISTEN_KEEPALIVE_MS = 25_000;
 
 type Message = { id?: string | number; method?: string; params?: Record<string, unknown> };
 
-/** True when the message claims the 2026-07-28 revision (its envelope names a version). */
-export function claimsModernRevision(message: Message): boolean {
+/**
+ * True when the request is one of the sessionless revision's: its envelope names a version, or its
+ * MCP-Protocol-Version header names 2026-07-28 or later (compared as the SDK does). Such a request
+ * with its envelope missing is refused as that revision says, not answered as an uninitialised 2025 session.
+ */
+export function claimsModernRevision(message: Message, versionHeader: string | null): boolean {
   const meta = message.params?._meta as Record<string, unknown> | null | undefined;
-  return typeof meta === "object" && meta !== null && META_VERSION in meta;
+  return (typeof meta === "object" && meta !== null && META_VERSION in meta) || (versionHeader !== null && versionHeader >= MODERN_VERSION);
 }
 
 function error(status: number, id: Message["id"], code: number, message: string, data?: unknown): Response {
@@ -52,21 +56,27 @@ function decodeHeaderValue(value: string | null): string | null {
 
 /** The checks every modern request must pass before it is dispatched; a Response when it fails. */
 function refusal(request: Request, message: Message): Response | undefined {
-  const meta = message.params!._meta as Record<string, unknown>;
+  const meta = message.params?._meta as Record<string, unknown> | null | undefined;
+  if (typeof meta !== "object" || meta === null || !(META_VERSION in meta)) {
+    // Only a modern MCP-Protocol-Version header brings a request without the envelope here.
+    if (message.method === "initialize") return error(400, message.id, HEADER_MISMATCH, "An initialize request must not name protocol revision 2026-07-28 or later in its MCP-Protocol-Version header.");
+    return error(400, message.id, JSON_RPC.invalidParams, `The MCP-Protocol-Version header names a sessionless revision, so params._meta must carry "${META_VERSION}" and "${META_CAPABILITIES}".`);
+  }
   const version = meta[META_VERSION];
   if (typeof version !== "string") return error(400, message.id, JSON_RPC.invalidParams, `params._meta["${META_VERSION}"] must be a string.`);
-  if (version !== MODERN_VERSION) {
-    return error(400, message.id, UNSUPPORTED_VERSION, `Unsupported protocol version ${version}.`, { supported: [MODERN_VERSION], requested: version });
-  }
   const capabilities = meta[META_CAPABILITIES];
   if (typeof capabilities !== "object" || capabilities === null) {
     return error(400, message.id, JSON_RPC.invalidParams, `params._meta["${META_CAPABILITIES}"] must be an object.`);
   }
+  // The headers are checked against the body before the version is: a supported header over another version in the body is a mismatch.
   if (request.headers.get("mcp-protocol-version") !== version) {
     return error(400, message.id, HEADER_MISMATCH, "The MCP-Protocol-Version header must equal the request's protocol version.");
   }
   if (message.method !== undefined && request.headers.get("mcp-method") !== message.method) {
     return error(400, message.id, HEADER_MISMATCH, "The Mcp-Method header must equal the request's method.");
+  }
+  if (version !== MODERN_VERSION) {
+    return error(400, message.id, UNSUPPORTED_VERSION, `Unsupported protocol version ${version}.`, { supported: [MODERN_VERSION], requested: version });
   }
   const named = message.method === "tools/call" || message.method === "prompts/get" ? message.params?.name : message.method === "resources/read" ? message.params?.uri : undefined;
   if (named !== undefined && decodeHeaderValue(request.headers.get("mcp-name")) !== named) {
