@@ -771,6 +771,26 @@ describe("upstream log messages", () => {
   });
 });
 
+describe("event-stream replies", () => {
+  test("a call asked for progress keeps its event stream alive with comments while the upstream is silent, as the SDK transport does", async () => {
+    const s = await setup(DEMO_CONFIG);
+    const { token } = await s.token("ada@example.com");
+    const session = await s.rawSession("demo", token);
+    // Silent for 9 s between progress steps: past the 15 s keepalive before the reply.
+    const reply = await fetch(`${s.gateway.url}/mcp/demo`, {
+      method: "POST",
+      headers: session,
+      body: JSON.stringify({ jsonrpc: "2.0", id: 7, method: "tools/call", params: { name: "countdown", arguments: { n: 2, intervalMs: 9000 }, _meta: { progressToken: "p" } } }),
+    });
+    expect(reply.headers.get("content-type")).toBe("text/event-stream");
+    const events = (await reply.text()).split("\n\n").filter((e) => e !== "");
+    expect(events).toContain(": keepalive");
+    const data = events.filter((e) => e.startsWith("event: message\ndata: ")).map((e) => JSON.parse(e.slice("event: message\ndata: ".length)) as { method?: string; id?: number });
+    expect(data.map((m) => m.method ?? m.id)).toEqual(["notifications/progress", "notifications/progress", 7]);
+    await s.gateway.stop();
+  }, 60_000);
+});
+
 describe("large replies", () => {
   test("replies past Bun's 16 KiB write buffer arrive whole, alone and in a batch, with multi-byte text at the boundary", async () => {
     const s = await setup(DEMO_CONFIG);

@@ -144,6 +144,18 @@ describe("protocol revision 2026-07-28 (sessionless)", () => {
     expect(init.headers.get("mcp-session-id")).toBeNull();
   });
 
+  test("a call asked for progress keeps its event stream alive with comments while the upstream is silent", async () => {
+    const response = await post(
+      { jsonrpc: "2.0", id: 8, method: "tools/call", params: { name: "d__countdown", arguments: { n: 2, intervalMs: 9000 }, _meta: { ...envelope, progressToken: "p" } } },
+      { "mcp-protocol-version": "2026-07-28", "mcp-method": "tools/call", "mcp-name": "d__countdown" },
+    );
+    expect(response.headers.get("content-type")).toBe("text/event-stream");
+    const events = (await response.text()).split("\n\n").filter((e) => e !== "");
+    expect(events).toContain(": keepalive");
+    const data = events.filter((e) => e.startsWith("event: message\ndata: ")).map((e) => JSON.parse(e.slice("event: message\ndata: ".length)) as { method?: string; id?: number });
+    expect(data.map((m) => m.method ?? m.id)).toEqual(["notifications/progress", "notifications/progress", 8]);
+  }, 60_000);
+
   test("subscriptions/listen acknowledges and then carries list changes", async () => {
     const response = await post(
       { jsonrpc: "2.0", id: 9, method: "subscriptions/listen", params: { notifications: { toolsListChanged: true }, _meta: envelope } },

@@ -11,7 +11,7 @@ import { GatewaySession } from "./session.ts";
 import type { VirtualMcpRuntime } from "./virtual-mcp.ts";
 import { jsonReply } from "./json-reply.ts";
 import { loadServerProtocol, type SdkServerProtocol } from "./protocol.ts";
-import { claimsModernRevision, handleModernRequest, type ListenStreams } from "./modern.ts";
+import { claimsModernRevision, handleModernRequest, keepAlive, type ListenStreams } from "./modern.ts";
 
 /** A session idle this long is closed; clients re-initialise on the 404 that follows. */
 const SESSION_IDLE_MS = 60 * 60_000;
@@ -388,7 +388,9 @@ function sseReply(session: GatewaySession, id: string | number, method: string, 
           // the client went away; the call still completes and is recorded
         }
       };
+      const keepalive = keepAlive(controller);
       const end = () => {
+        clearInterval(keepalive);
         try {
           controller.close();
         } catch {
