@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { chmodSync, readFileSync } from "node:fs";
+import { chmodSync, readFileSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { join } from "node:path";
 import { LATEST_SCHEMA_VERSION } from "../src/store/index.ts";
-import { startGateway, tempDir, type RunningGateway } from "./harness.ts";
+import { runMintgate, startGateway, tempDir, type RunningGateway } from "./harness.ts";
 
 describe("HTTP server", () => {
   let gateway: RunningGateway;
@@ -111,6 +111,76 @@ describe("HTTPS", () => {
     const open = await startGateway({ dataDir: join(dir, "d"), args: ["--tls-cert", cert, "--tls-key", key] });
     expect(await open.stop()).toBe(0);
     expect(open.output()).toContain(`warn  The --tls-key file ${key} can be read by every user of this machine (mode 0644); \`chmod 600\` it (or 640 for a group the gateway's user is in).`);
+  });
+});
+
+/** A self-signed EC pair in `dir` named after `name`; openssl's own options (-days, or -startdate/-enddate through `ca`) set its dates. */
+function selfSigned(dir: string, name: string, dates: { days: number } | { start: string; end: string }): { cert: string; key: string } {
+  const cert = join(dir, `${name}.crt`);
+  const key = join(dir, `${name}.key`);
+  const subject = ["-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"];
+  const newKey = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key];
+  if ("days" in dates) {
+    expect(Bun.spawnSync(["openssl", "req", "-x509", ...newKey, "-out", cert, "-days", String(dates.days), ...subject]).exitCode).toBe(0);
+    return { cert, key };
+  }
+  // `req -x509` cannot make a certificate that has already expired; `ca -selfsign` takes both dates.
+  const csr = join(dir, `${name}.csr`);
+  expect(Bun.spawnSync(["openssl", "req", "-new", ...newKey, "-out", csr, ...subject]).exitCode).toBe(0);
+  writeFileSync(join(dir, "index.txt"), "");
+  writeFileSync(join(dir, "ca.cnf"), `[ca]\ndefault_ca=x\n[x]\ndatabase=${join(dir, "index.txt")}\nserial=${join(dir, "serial")}\nnew_certs_dir=${dir}\ndefault_md=sha256\npolicy=p\ncopy_extensions=copy\n[p]\ncommonName=supplied\n`);
+  writeFileSync(join(dir, "serial"), "01\n");
+  const signed = Bun.spawnSync(["openssl", "ca", "-batch", "-config", join(dir, "ca.cnf"), "-selfsign", "-keyfile", key, "-in", csr, "-startdate", dates.start, "-enddate", dates.end, "-out", cert]);
+  expect(signed.exitCode).toBe(0);
+  return { cert, key };
+}
+
+describe("TLS files", () => {
+  test("a key of another certificate, or a file that is not PEM, is one sentence naming the file; nothing listens", async () => {
+    const dir = tempDir();
+    const one = selfSigned(dir, "one", { days: 30 });
+    const two = selfSigned(dir, "two", { days: 30 });
+    const notPem = join(dir, "notes.txt");
+    writeFileSync(notPem, "not a certificate\n", { mode: 0o600 });
+    const cases = [
+      [one.cert, two.key, `mintgate: The --tls-key file ${two.key} is not the private key of the certificate in ${one.cert}; give the key that was made with it.`],
+      [notPem, one.key, `mintgate: The --tls-cert file ${notPem} does not hold a PEM certificate; check the file.`],
+      [one.cert, notPem, `mintgate: The --tls-key file ${notPem} does not hold a PEM private key without a passphrase; check the file.`],
+    ] as const;
+    for (const [cert, key, sentence] of cases) {
+      const run = await runMintgate(["serve", "--data", join(dir, "d"), "--port", "0", "--tls-cert", cert, "--tls-key", key]);
+      expect(run.code).toBe(1);
+      expect(run.stdout).not.toContain("listening on");
+      expect(run.stderr.trim().split("\n").at(-1)).toBe(sentence);
+    }
+  });
+
+  test("an expired certificate, or one about to expire, is served with a warning that says to renew and restart", async () => {
+    const dir = tempDir();
+    const expired = selfSigned(dir, "expired", { start: "20200101000000Z", end: "20200201000000Z" });
+    const old = await startGateway({ dataDir: join(dir, "d"), args: ["--tls-cert", expired.cert, "--tls-key", expired.key] });
+    expect(await old.stop()).toBe(0);
+    expect(old.output()).toContain(`warn  The --tls-cert certificate in ${expired.cert} expired on 2020-02-01T00:00:00.000Z; clients refuse it. Put a renewed certificate and key in place and restart mintgate.`);
+    const soon = selfSigned(dir, "soon", { days: 3 });
+    const ending = await startGateway({ dataDir: join(dir, "d"), args: ["--tls-cert", soon.cert, "--tls-key", soon.key] });
+    expect(await ending.stop()).toBe(0);
+    expect(ending.output()).toMatch(new RegExp(`warn  The --tls-cert certificate in ${soon.cert} expires on \\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z; the files are read at start, so restart mintgate once it is renewed\\.`));
+    const fresh = selfSigned(dir, "fresh", { days: 90 });
+    const fine = await startGateway({ dataDir: join(dir, "d"), args: ["--tls-cert", fresh.cert, "--tls-key", fresh.key] });
+    expect(await fine.stop()).toBe(0);
+    expect(fine.output()).not.toContain("--tls-cert certificate");
+  });
+});
+
+describe("listening on every interface", () => {
+  test("without --public-url a warning says the advertised URL is unreachable; with it, none", async () => {
+    const bare = await startGateway({ dataDir: join(tempDir(), "d"), args: ["--host", "0.0.0.0"] });
+    const port = new URL(bare.url).port;
+    expect(await bare.stop()).toBe(0);
+    expect(bare.output()).toContain(`warn  No --public-url: the OAuth metadata and the 401 challenge name http://0.0.0.0:${port}, which no client can reach; set --public-url to the URL clients use (https://mcp.example.com).`);
+    const named = await startGateway({ dataDir: join(tempDir(), "d"), args: ["--host", "0.0.0.0", "--public-url", "https://mcp.example.com"] });
+    expect(await named.stop()).toBe(0);
+    expect(named.output()).not.toContain("No --public-url");
   });
 });
 
