@@ -135,6 +135,22 @@ describe("mintgate serve --trusted-proxies", () => {
     expect(await registrationIps(gateway)).toContain("203.0.113.11");
   });
 
+  test("a flood of /token requests with a made-up client records 30 refusals a minute per client address, not one per request", async () => {
+    const { gateway } = await gatewayWith(["--trusted-proxies", "127.0.0.0/8"]);
+    const bogus = (forwardedFor: string) =>
+      fetch(`${gateway.url}/token`, {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded", "x-forwarded-for": forwardedFor },
+        body: "grant_type=authorization_code&code=made-up&code_verifier=x&client_id=nobody",
+      });
+    for (let i = 0; i < 200; i++) expect((await bogus("203.0.113.40")).status).toBe(401);
+    expect((await bogus("203.0.113.41")).status).toBe(401);
+    const events = (await (await fetch(`${gateway.url}/admin/api/auth-events?type=token_refused&limit=1000`, { headers: { authorization: `Bearer ${gateway.adminToken()}` } })).json()) as { ip: string | null }[];
+    expect(events.filter((e) => e.ip === "203.0.113.40")).toHaveLength(30);
+    expect(events.filter((e) => e.ip === "203.0.113.41")).toHaveLength(1);
+    expect(gateway.output().split("\n").filter((line) => line.includes("auth event refused"))).toHaveLength(31);
+  });
+
   test("without the setting X-Forwarded-For is ignored: the peer is recorded and limited", async () => {
     const { gateway, token } = await gatewayWith([]);
     await callThrough(gateway, token, "no-trust", "203.0.113.7");

@@ -4,6 +4,7 @@ import type { Store } from "../store/index.ts";
 import type { AuthEvents } from "./events.ts";
 import type { OAuthGrants } from "./grants.ts";
 import { OAuthError } from "./oauth-error.ts";
+import { WindowLimiter } from "./rate-limit.ts";
 import type { PublicUrls } from "./public-urls.ts";
 
 /** A registered OAuth client as the authorization server needs it (the client registry owns the rest). */
@@ -102,12 +103,18 @@ interface TokenResponse {
   scope: string;
 }
 
+/** Refused /token requests that name no person (unknown client, code or refresh token) recorded per address. */
+const ANONYMOUS_REFUSALS_RECORDED = { max: 30, windowMs: 60_000 };
+
 /**
  * mintgate's OAuth 2.1 authorization server for AI clients: checks /authorize
  * requests, mints single-use codes, exchanges them (PKCE S256 only) and
  * rotates refresh tokens. Tokens are opaque and stored as hashes.
  */
 export class AuthorizationServer {
+  /** Refused /token requests that name no person, recorded per client address (see `refused`). */
+  private readonly anonymousRefusals = new WindowLimiter(ANONYMOUS_REFUSALS_RECORDED, () => this.now());
+
   constructor(
     private readonly deps: {
       store: Store;
@@ -235,6 +242,9 @@ export class AuthorizationServer {
 
 
   private refused(reason: string, fields: { clientId?: string | null; userId?: string | null; ip: string | null; detail?: Record<string, unknown> }): void {
+    // A made-up client, code or refresh token costs its sender one request and us an audit record and a log line:
+    // past the limit, one address's refusals that concern nobody are refused unrecorded. Those naming a person always are.
+    if (!fields.userId && this.anonymousRefusals.hit(fields.ip ?? "unknown") !== undefined) return;
     this.deps.events.record({ type: "token_refused", outcome: "refused", reason, ...fields });
   }
 
