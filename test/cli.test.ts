@@ -154,6 +154,9 @@ describe("mintgate CLI", () => {
     const tls = await runMintgate(["serve", "--data", tempDir(), "--port", "0", "--tls-cert", "/nonexistent/c.pem", "--tls-key", "/nonexistent/k.pem"]);
     expect(tls.code).toBe(1);
     expect(tls.stderr.trim().split("\n").at(-1)).toBe("mintgate: The --tls-cert file /nonexistent/c.pem does not exist; check the path.");
+    const host = await runMintgate(["serve", "--data", tempDir(), "--port", "0", "--host", "no-such-host.invalid"]);
+    expect(host.code).toBe(1);
+    expect(host.stderr.trim().split("\n").at(-1)).toBe("mintgate: no-such-host.invalid is not an address and does not resolve to one; fix --host.");
   });
 
   test("missing or extra positional arguments are usage errors", async () => {
