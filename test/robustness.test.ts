@@ -100,6 +100,14 @@ function stdioConfig(name: string, env: Record<string, string>) {
   };
 }
 
+/** Virtual MCP "v" over one stdio connector running `script` in sh (a misbehaving upstream in a line). */
+function shellConfig(name: string, script: string) {
+  return {
+    connectors: [{ name, kind: "stdio", command: "sh", args: ["-c", script] }],
+    virtualMcps: [{ slug: "v", name: "V", access: { everyone: true }, connectors: [{ connector: name }] }],
+  };
+}
+
 function httpConfig(name: string, url: string, timeout: string) {
   return {
     connectors: [{ name, kind: "http", url, timeout }],
@@ -205,10 +213,7 @@ describe("shutdown", () => {
 describe("restarts", () => {
   test("an upstream writing more than 10 MiB on stdout without a line break fails with that as its reason, not the signal it was stopped with", async () => {
     const endless = "head -c 11534336 /dev/zero | tr '\\0' z; exec sleep 60";
-    const { gateway } = await start(
-      { connectors: [{ name: "nl", kind: "stdio", command: "sh", args: ["-c", endless] }], virtualMcps: [{ slug: "v", name: "V", access: { everyone: true }, connectors: [{ connector: "nl" }] }] },
-      "mintgate-no-newline",
-    );
+    const { gateway } = await start(shellConfig("nl", endless), "mintgate-no-newline");
     const failed = await waitFor("nl failed", async () => {
       const state = await connectorState(gateway, "nl");
       return state?.state === "failed" ? state : undefined;
@@ -279,10 +284,7 @@ describe("upstream catalogues", () => {
 describe("upstream stderr", () => {
   test("a line of a megabyte, with or without its line break, is logged and kept in pieces of at most 16 KiB", async () => {
     const huge = "head -c 1048576 /dev/zero | tr '\\0' y >&2; echo >&2; head -c 1048576 /dev/zero | tr '\\0' z >&2; exec sleep 60";
-    const { gateway } = await start(
-      { connectors: [{ name: "wide", kind: "stdio", command: "sh", args: ["-c", huge] }], virtualMcps: [{ slug: "v", name: "V", access: { everyone: true }, connectors: [{ connector: "wide" }] }] },
-      "mintgate-stderr-wide",
-    );
+    const { gateway } = await start(shellConfig("wide", huge), "mintgate-stderr-wide");
     const lines = await waitFor("the z pieces among the recent lines", async () => {
       const recent = (await admin<{ lines: string[] }>(gateway, "/connectors/wide/logs")).lines;
       return recent.filter((line) => line.startsWith("z")).length >= 64 ? recent : undefined;
@@ -296,10 +298,7 @@ describe("upstream stderr", () => {
 
   test("a child flooding its stderr puts 200 lines in 10 s into the gateway's log, then a count of the rest when the window ends", async () => {
     const flood = 'i=0; while [ $i -lt 1000 ]; do echo "noise $i" >&2; i=$((i+1)); done; exec sleep 60';
-    const { gateway } = await start(
-      { connectors: [{ name: "loud", kind: "stdio", command: "sh", args: ["-c", flood] }], virtualMcps: [{ slug: "v", name: "V", access: { everyone: true }, connectors: [{ connector: "loud" }] }] },
-      "mintgate-stderr-flood",
-    );
+    const { gateway } = await start(shellConfig("loud", flood), "mintgate-stderr-flood");
     // The recent lines (the TUI's view) still get every line, the last ones included.
     await waitFor("the last line among the recent ones", async () => (await admin<{ lines: string[] }>(gateway, "/connectors/loud/logs")).lines.includes("noise 999"), 100, 100);
     // The child is still running (quietly): the count comes when the 10 s window ends, not only when the source does.
