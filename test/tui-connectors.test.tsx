@@ -54,6 +54,21 @@ function screen(Component: typeof ConnectorsScreen, width = 96, height = 20) {
   return { ...view, capturing: () => capturing };
 }
 
+/**
+ * Deletes the row `name` on a 60-column screen, which the server refuses: the refusal comes wrapped,
+ * not cut, so `advice` at the end of its sentence is on screen and no line is wider than 60.
+ */
+async function refusalWrappedAt60(Component: typeof ConnectorsScreen, path: "/connectors" | "/secrets", name: string, shown: string, mark: string, advice: string) {
+  const { lastFrame, stdin, unmount } = screen(Component, 60, 16);
+  await frameContaining(lastFrame, shown);
+  for (let i = 0; i < (await rowOf(path, name)); i++) await press(stdin, KEY.down);
+  await press(stdin, "d", "y");
+  const frame = await frameContaining(lastFrame, mark);
+  expect(frame.replace(/\s+/g, " ")).toContain(advice);
+  for (const line of frame.split("\n")) expect(line.length).toBeLessThanOrEqual(60);
+  unmount();
+}
+
 const connectorNames = async () => (await client.get<{ name: string }[]>("/connectors")).map((c) => c.name);
 /** Where a row is on screen: the screens list by name. */
 const rowOf = async (path: "/connectors" | "/secrets", name: string) => (await client.get<{ name: string }[]>(path)).map((c) => c.name).sort((a, b) => a.localeCompare(b)).indexOf(name);
@@ -229,14 +244,7 @@ describe("Connectors screen", () => {
   });
 
   test("at 60 columns a refusal is wrapped, not cut: what to do, at the end of the server's sentence, is on screen", async () => {
-    const { lastFrame, stdin, unmount } = screen(ConnectorsScreen, 60, 16);
-    await frameContaining(lastFrame, "echo");
-    for (let i = 0; i < (await rowOf("/connectors", "echo")); i++) await press(stdin, KEY.down);
-    await press(stdin, "d", "y");
-    const frame = await frameContaining(lastFrame, "✗ Connector");
-    expect(frame.replace(/\s+/g, " ")).toContain("detach it there first.");
-    for (const line of frame.split("\n")) expect(line.length).toBeLessThanOrEqual(60);
-    unmount();
+    await refusalWrappedAt60(ConnectorsScreen, "/connectors", "echo", "echo", "✗ Connector", "detach it there first.");
   });
 });
 
@@ -338,14 +346,7 @@ describe("Secrets screen", () => {
 
   test("at 60 columns a refusal is wrapped, not cut: what to do, at the end of the server's sentence, is on screen", async () => {
     await client.send("PUT", "/connectors/uses-it", { kind: "http", url: "http://127.0.0.1:9/mcp", headers: { Authorization: "Bearer ${secret:docs-token}" } });
-    const { lastFrame, stdin, unmount } = screen(SecretsScreen as typeof ConnectorsScreen, 60, 16);
-    await frameContaining(lastFrame, "uses-it");
-    for (let i = 0; i < (await rowOf("/secrets", "docs-token")); i++) await press(stdin, KEY.down);
-    await press(stdin, "d", "y");
-    const frame = await frameContaining(lastFrame, "✗ Secret");
-    expect(frame.replace(/\s+/g, " ")).toContain("remove the reference there first.");
-    for (const line of frame.split("\n")) expect(line.length).toBeLessThanOrEqual(60);
+    await refusalWrappedAt60(SecretsScreen as typeof ConnectorsScreen, "/secrets", "docs-token", "uses-it", "✗ Secret", "remove the reference there first.");
     await client.send("DELETE", "/connectors/uses-it");
-    unmount();
   });
 });
