@@ -377,6 +377,8 @@ ${dynamicConnector("first", firstFile, join(dir, "pid1"))}${dynamicConnector("se
   - { slug: guarded, name: Guarded, access: { everyone: true }, newTools: approve, connectors: ${attach} }
 `);
     const { token } = await s.token("ada@example.com");
+    // Both connectors listed first: approve --all approves only what is waiting at that moment.
+    await waitFor("both tools waiting", async () => (await s.admin<{ pending: unknown[] }>("/virtual-mcps/guarded")).pending.length === 2);
     expect((await runMintgate(["approve", "guarded", "--all", "--data", s.dir])).code).toBe(0);
     const open = await s.client("open", token);
     const guarded = await s.client("guarded", token);
