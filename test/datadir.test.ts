@@ -105,6 +105,9 @@ describe("mintgate init", () => {
     const result = await runMintgate(["init", "--data", dir], { env: { MINTGATE_MASTER_KEY: "too-short" } });
     expect(result.code).toBe(1);
     expect(result.stderr).toContain("MINTGATE_MASTER_KEY is not 32 bytes");
+    expect(result.stderr).toContain("openssl rand -hex 32");
+    // Nothing is created: a second try with a good key starts from scratch, not from an empty directory.
+    expect(existsSync(dir)).toBe(false);
   });
 });
 

@@ -68,6 +68,10 @@ export function checkInitialised(settings: Settings): void {
 export function openDataDir(settings: Settings, options: { initialise: boolean; serving?: boolean }): DataDir {
   const paths = dataPaths(settings.dataDir);
   const created: string[] = [];
+  // A malformed key for a new directory is refused before anything is created: init must not leave an empty directory behind.
+  if (settings.masterKeyFromEnv !== undefined && !existsSync(paths.database)) {
+    parseMasterKey(new TextEncoder().encode(settings.masterKeyFromEnv), ENV_KEY_SOURCE, `set it to a new key (\`openssl rand -hex 32\`), or unset it to have one generated in ${paths.masterKey}`);
+  }
 
   if (!existsSync(settings.dataDir)) {
     if (!options.initialise) throw notInitialised(settings.dataDir, "directory");

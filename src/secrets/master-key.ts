@@ -13,8 +13,11 @@ export interface MasterKey {
   source: string;
 }
 
+/** What to do about a key of the wrong size that already encrypts a database. */
+const RESTORE_KEY = "restore the right key from your backup";
+
 /** Accepts 32 raw bytes (a key file), 64 hex characters, or base64/base64url. */
-export function parseMasterKey(raw: Uint8Array, source: string): MasterKey {
+export function parseMasterKey(raw: Uint8Array, source: string, remedy = RESTORE_KEY): MasterKey {
   if (raw.length === MASTER_KEY_BYTES) return { bytes: new Uint8Array(raw), source };
   const text = Buffer.from(raw).toString("utf8").trim();
   let bytes: Uint8Array | undefined;
@@ -22,7 +25,7 @@ export function parseMasterKey(raw: Uint8Array, source: string): MasterKey {
   else if (/^[A-Za-z0-9+/_-]{43}=?$/.test(text)) bytes = Buffer.from(text, "base64");
   if (bytes?.length !== MASTER_KEY_BYTES) {
     throw configError(
-      `The master key in ${source} is not 32 bytes (expected 64 hex characters, base64, or a 32-byte file); restore the right key from your backup.`,
+      `The master key in ${source} is not 32 bytes (expected 64 hex characters, base64, or a 32-byte file); ${remedy}.`,
     );
   }
   return { bytes, source };
