@@ -25,6 +25,13 @@ export interface ClientLookup {
 /** Re-reads a person's groups from their identity provider when a refresh token is used; throws when they may no longer sign in. */
 export type GroupRefresher = (userId: string) => Promise<void>;
 
+/** A Virtual MCP as the audience of codes and tokens. */
+export interface VirtualMcpAudience {
+  id: string;
+  slug: string;
+  name: string;
+}
+
 /** A checked /authorize request, waiting for the person to sign in and consent. */
 export interface AuthorizationRequest {
   client: AuthorizationClient;
@@ -32,11 +39,21 @@ export interface AuthorizationRequest {
   state: string;
   codeChallenge: string;
   scope: string;
-  virtualMcp: { id: string; slug: string; name: string };
-  resource: string;
+  /**
+   * The Virtual MCP the `resource` parameter named (or the only one there is). Undefined when the client sent
+   * no `resource` (2025-03-26 clients, mcp-remote --disable-resource-parameter) and the gateway serves several:
+   * then the person's access, or their choice on the consent page, decides.
+   */
+  virtualMcp: VirtualMcpAudience | undefined;
   /** OIDC `prompt`: "login" signs in again, "consent" asks again, "none" shows no page (an error instead). */
   prompt: ReadonlySet<string>;
 }
+
+/** A request whose Virtual MCP is known: the only kind a code is issued for. */
+export type TargetedAuthorizationRequest = AuthorizationRequest & { virtualMcp: VirtualMcpAudience };
+
+/** Whether the request's Virtual MCP is known yet (narrows it for issueCode). */
+export const isTargeted = (request: AuthorizationRequest): request is TargetedAuthorizationRequest => request.virtualMcp !== undefined;
 
 /** An /authorize problem found after the redirect URI was checked: it goes back to the client. */
 export class AuthorizationRedirectError extends Error {
@@ -143,11 +160,9 @@ export class AuthorizationServer {
     return this.deps.now?.() ?? Date.now();
   }
 
-  /** The Virtual MCP a `resource` names; absent means the only one there is. */
-  private audience(resource: string | null): { id: string; slug: string; name: string } | undefined {
-    const all = this.deps.store.gatewayConfig.listVirtualMcps();
-    if (resource === null || resource === "") return all.length === 1 ? all[0] : undefined;
-    return all.find((v) => this.names(resource, v.slug));
+  /** Every Virtual MCP a token can be for: what a request without `resource` chooses from. */
+  virtualMcps(): VirtualMcpAudience[] {
+    return this.deps.store.gatewayConfig.listVirtualMcps();
   }
 
   /** Whether `resource` is the URL of one of the Virtual MCP's endpoints: Streamable HTTP, or legacy HTTP+SSE. */
@@ -184,16 +199,22 @@ export class AuthorizationServer {
     if (method !== "S256") throw fail("invalid_request", `Only the S256 PKCE method is supported, not "${method ?? "plain"}".`);
     if (!PKCE_CHALLENGE.test(challenge)) throw fail("invalid_request", "code_challenge must be the 43-character base64url SHA-256 of the code verifier.");
     const resource = params.get("resource");
-    const virtualMcp = this.audience(resource);
-    if (!virtualMcp) {
-      throw fail("invalid_target", resource ? `${resource} is not a virtual MCP of this gateway.` : "Send resource=<the virtual MCP URL>; this gateway serves more than one.");
+    const all = this.virtualMcps();
+    let virtualMcp: VirtualMcpAudience | undefined;
+    if (resource) {
+      virtualMcp = all.find((v) => this.names(resource, v.slug));
+      if (!virtualMcp) throw fail("invalid_target", `${resource} is not a virtual MCP of this gateway.`);
+    } else {
+      if (all.length === 0) throw fail("invalid_target", "This gateway serves no virtual MCP yet.");
+      // Without `resource` and with several Virtual MCPs, the person decides after signing in (left undefined here).
+      virtualMcp = all.length === 1 ? all[0] : undefined;
     }
     const prompt = new Set((params.get("prompt") ?? "").split(" ").filter(Boolean));
-    return { client, redirectUri, state, codeChallenge: challenge, scope: grantedScope(params.get("scope")), virtualMcp, resource: this.deps.urls.resource(virtualMcp.slug), prompt };
+    return { client, redirectUri, state, codeChallenge: challenge, scope: grantedScope(params.get("scope")), virtualMcp, prompt };
   }
 
   /** Mints the single-use code for a consented request; returns the URL to send the browser to. */
-  issueCode(request: AuthorizationRequest, userId: string): string {
+  issueCode(request: TargetedAuthorizationRequest, userId: string): string {
     const code = newSecret(CODE_PREFIX);
     const now = this.now();
     this.deps.store.oauthGrants.pruneCodes(now - 86_400_000);

@@ -5,10 +5,13 @@ export {
   BASELINE_SCOPE,
   SUPPORTED_SCOPES,
   grantedScope,
+  isTargeted,
   type AuthorizationClient,
   type AuthorizationRequest,
   type ClientLookup,
   type GroupRefresher,
+  type TargetedAuthorizationRequest,
+  type VirtualMcpAudience,
 } from "./authorization-server.ts";
 export { OAuthGrants, type ConsentInfo, type GrantInfo } from "./grants.ts";
 export { AUTH_EVENT_TYPES, AuthEvents, type AuthEvent, type AuthEventType } from "./events.ts";

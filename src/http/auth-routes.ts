@@ -5,11 +5,14 @@ import {
   type AuthEvents,
   type AuthorizationRequest,
   type AuthorizationServer,
+  isTargeted,
   type OAuthGrants,
   type PublicUrls,
   type SignedInPerson,
   type SignInFlows,
   type SignInMethods,
+  type TargetedAuthorizationRequest,
+  type VirtualMcpAudience,
   WindowLimiter,
 } from "../auth/index.ts";
 import { consentPage, errorPage, signedInPage, signInPage } from "../auth/pages/index.ts";
@@ -28,6 +31,11 @@ export interface AuthRouteDeps {
   reachRefusal?: (person: SignedInPerson, slug: string) => string | undefined;
 }
 
+/** A signed-in browser: its session cookie's id and who it is. */
+interface BrowserSession {
+  sessionId: string;
+  person: SignedInPerson;
+}
 
 function cookieOf(request: Request, name: string): string | undefined {
   const header = request.headers.get("cookie");
@@ -80,7 +88,7 @@ export function authRoutes(deps: AuthRouteDeps) {
   const cookie = (name: string, value: string, maxAge: number) =>
     `${name}=${value}; Path=/; HttpOnly; SameSite=Lax; Max-Age=${maxAge}${urls.secure ? "; Secure" : ""}`;
 
-  const sessionOf = (request: Request): { sessionId: string; person: SignedInPerson } | undefined => {
+  const sessionOf = (request: Request): BrowserSession | undefined => {
     const sessionId = cookieOf(request, sessionCookie());
     const userId = flows.sessionUser(sessionId);
     const person = userId ? signIn.activePerson(userId) : undefined;
@@ -88,12 +96,54 @@ export function authRoutes(deps: AuthRouteDeps) {
   };
 
   const loginPage = (flow: string, request: AuthorizationRequest, extra: { error?: string; email?: string; status?: number } = {}) =>
-    signInPage({ flow, clientName: request.client.name, virtualMcpName: request.virtualMcp.name, providers: signIn.providers(), redirectUri: request.redirectUri, ...extra });
+    signInPage({ flow, clientName: request.client.name, virtualMcpName: request.virtualMcp?.name, providers: signIn.providers(), redirectUri: request.redirectUri, ...extra });
 
   const expiredFlow = () => errorPage(400, "Sign-in expired", "This sign-in was started more than 10 minutes ago, in another browser, or before the gateway restarted; start again from your AI application.");
 
-  /** After sign-in: straight back to the client if the person approved it before, else the consent page. */
-  const continueFlow = (flow: string, request: AuthorizationRequest, session: { sessionId: string; person: SignedInPerson }, headers: Record<string, string> = {}): Response => {
+  /** The Virtual MCPs this person may use: each one's access policy, decided as at /mcp. */
+  const reachableBy = (person: SignedInPerson): VirtualMcpAudience[] => authorization.virtualMcps().filter((v) => deps.reachRefusal?.(person, v.slug) === undefined);
+
+  const askConsent = (flow: string, request: AuthorizationRequest, session: BrowserSession, virtualMcps: VirtualMcpAudience[]): Response =>
+    consentPage({
+      flow,
+      csrf: flows.csrfToken(session.sessionId, flow),
+      email: session.person.email,
+      clientName: request.client.name,
+      clientId: request.client.clientId,
+      redirectUri: request.redirectUri,
+      virtualMcps: virtualMcps.map((v) => ({ slug: v.slug, name: v.name, resource: urls.resource(v.slug) })),
+      scope: request.scope,
+    });
+
+  /** After sign-in: on to the Virtual MCP the client named, or to the person's choice when it named none. */
+  const continueFlow = (flow: string, request: AuthorizationRequest, session: BrowserSession, headers: Record<string, string> = {}): Response =>
+    isTargeted(request) ? continueTargeted(flow, request, session, headers) : continueWithoutResource(flow, request, session, headers);
+
+  /**
+   * A client that sent no `resource` while the gateway serves several Virtual MCPs: the person's access decides
+   * when it admits exactly one; else they choose on the consent page, even for a client they approved before
+   * (nothing else says which Virtual MCP its token is for).
+   */
+  const continueWithoutResource = (flow: string, request: AuthorizationRequest, session: BrowserSession, headers: Record<string, string>): Response => {
+    const reachable = reachableBy(session.person);
+    if (reachable.length === 1) return continueTargeted(flow, { ...request, virtualMcp: reachable[0]! }, session, headers);
+    if (reachable.length === 0) {
+      // A page, not a redirect: the client named no Virtual MCP, so it has nothing to retry with; only an admin can help.
+      flows.endFlow(flow);
+      const page = errorPage(403, "No virtual MCP for you", `${session.person.email} may not use any virtual MCP of this gateway; ask an admin for access.`);
+      for (const [name, value] of Object.entries(headers)) page.headers.append(name, value);
+      return page;
+    }
+    if (request.prompt.has("none")) {
+      flows.endFlow(flow);
+      return redirect(authorization.redirectWith(request.redirectUri, { error: "interaction_required", error_description: "The person must choose a virtual MCP; send resource=<the virtual MCP URL> to name one.", state: request.state }));
+    }
+    if (Object.keys(headers).length) return redirect(`/consent?flow=${encodeURIComponent(flow)}`, headers);
+    return askConsent(flow, request, session, reachable);
+  };
+
+  /** Straight back to the client if the person approved it for this Virtual MCP before, else the consent page. */
+  const continueTargeted = (flow: string, request: TargetedAuthorizationRequest, session: BrowserSession, headers: Record<string, string>): Response => {
     // Someone the Virtual MCP's policy does not admit gets no approval page and no token (each call would be a 403).
     const refused = deps.reachRefusal?.(session.person, request.virtualMcp.slug);
     if (refused !== undefined) {
@@ -109,17 +159,7 @@ export function authRoutes(deps: AuthRouteDeps) {
       return redirect(authorization.redirectWith(request.redirectUri, { error: "consent_required", error_description: "The person has not approved this client for this virtual MCP.", state: request.state }));
     }
     if (Object.keys(headers).length) return redirect(`/consent?flow=${encodeURIComponent(flow)}`, headers);
-    return consentPage({
-      flow,
-      csrf: flows.csrfToken(session.sessionId, flow),
-      email: session.person.email,
-      clientName: request.client.name,
-      clientId: request.client.clientId,
-      redirectUri: request.redirectUri,
-      virtualMcpName: request.virtualMcp.name,
-      resource: request.resource,
-      scope: request.scope,
-    });
+    return askConsent(flow, request, session, [request.virtualMcp]);
   };
 
   const signedIn = (person: SignedInPerson) => {
@@ -291,8 +331,13 @@ export function authRoutes(deps: AuthRouteDeps) {
         if (form.get("decision") !== "approve") {
           return redirect(authorization.redirectWith(pending.redirectUri, { error: "access_denied", error_description: "The person denied access.", state: pending.state }));
         }
-        grants.grantConsent({ userId: session.person.id, clientId: pending.client.clientId, scope: pending.scope, virtualMcp: pending.virtualMcp.slug, ip: clientAddressOf(request) });
-        return redirect(authorization.issueCode(pending, session.person.id));
+        // Without `resource`, the posted choice is the audience: only a Virtual MCP the person may use, checked afresh.
+        const virtualMcp = pending.virtualMcp ?? reachableBy(session.person).find((v) => v.slug === form.get("virtual_mcp"));
+        if (!virtualMcp) {
+          return errorPage(403, "This approval cannot be accepted", "The chosen virtual MCP is not one you may use; start again from your AI application.");
+        }
+        grants.grantConsent({ userId: session.person.id, clientId: pending.client.clientId, scope: pending.scope, virtualMcp: virtualMcp.slug, ip: clientAddressOf(request) });
+        return redirect(authorization.issueCode({ ...pending, virtualMcp }, session.person.id));
       },
       { parse: "none" },
     )

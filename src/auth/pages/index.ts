@@ -16,6 +16,8 @@ button.secondary{background:#fff;color:#1b1f24;border-color:#8c959f}
 .warning{padding:.6rem;border-left:4px solid #bf8700;background:#fff8c5}
 .error{padding:.6rem;border-left:4px solid #cf222e;background:#ffebe9}
 ul.providers{list-style:none;padding:0}
+fieldset{border:0;margin:.6rem 0;padding:0}legend{font-weight:600;padding:0}
+label.choice{font-weight:400;margin:.4rem 0}
 :focus{outline:3px solid #0969da;outline-offset:2px}
 `;
 const STYLE_HASH = new Bun.CryptoHasher("sha256").update(STYLE).digest("base64");
@@ -70,7 +72,8 @@ function page(title: string, body: string, options: PageOptions = {}): Response 
 export interface SignInPageData {
   flow: string;
   clientName: string;
-  virtualMcpName: string;
+  /** Undefined when the client named none: the person's access or choice settles it after sign-in. */
+  virtualMcpName: string | undefined;
   providers: { name: string; label: string }[];
   /** Where the browser ends up if the person already approved the client. */
   redirectUri: string;
@@ -87,7 +90,9 @@ export function signInPage(data: SignInPageData): Response {
         .join("")}</ul><p>Or with a local account:</p>`
     : "";
   const body = `<h1>Sign in to mintgate</h1>
-<p><strong>${escapeHtml(data.clientName)}</strong> wants to use the virtual MCP <strong>${escapeHtml(data.virtualMcpName)}</strong> for you.</p>
+<p><strong>${escapeHtml(data.clientName)}</strong> wants to use ${
+    data.virtualMcpName === undefined ? "a virtual MCP of this gateway for you; which one is settled after you sign in." : `the virtual MCP <strong>${escapeHtml(data.virtualMcpName)}</strong> for you.`
+  }</p>
 ${data.error ? `<p class="error" role="alert">${escapeHtml(data.error)}</p>` : ""}
 ${providers}
 <form method="post" action="/login">
@@ -106,8 +111,8 @@ export interface ConsentPageData {
   clientName: string;
   clientId: string;
   redirectUri: string;
-  virtualMcpName: string;
-  resource: string;
+  /** The Virtual MCP being approved, or (several) those the person may choose from; posted as `virtual_mcp`. */
+  virtualMcps: { slug: string; name: string; resource: string }[];
   scope: string;
 }
 
@@ -120,22 +125,35 @@ function redirectTarget(redirectUri: string): { host: string; loopback: boolean 
   return { host: url.host, loopback: LOOPBACK_HOSTS.has(url.hostname) };
 }
 
+/** One Virtual MCP is shown and sent along; several are a required choice (the server checks it against the person's access). */
+function virtualMcpChoice(virtualMcps: ConsentPageData["virtualMcps"]): { shown: string; field: string } {
+  const describe = (v: ConsentPageData["virtualMcps"][number]) => `${escapeHtml(v.name)}<br><small>${escapeHtml(v.resource)}</small>`;
+  if (virtualMcps.length === 1) {
+    const only = virtualMcps[0]!;
+    return { shown: `<dt>Virtual MCP</dt><dd>${describe(only)}</dd>`, field: `<input type="hidden" name="virtual_mcp" value="${escapeHtml(only.slug)}">` };
+  }
+  const options = virtualMcps.map((v) => `<label class="choice"><input type="radio" name="virtual_mcp" value="${escapeHtml(v.slug)}" required> ${describe(v)}</label>`).join("\n");
+  return { shown: "", field: `<fieldset><legend>Which virtual MCP may it use?</legend>\n<p><small>The application did not say; you choose each time it signs you in.</small></p>\n${options}\n</fieldset>` };
+}
+
 export function consentPage(data: ConsentPageData): Response {
   const target = redirectTarget(data.redirectUri);
+  const choice = virtualMcpChoice(data.virtualMcps);
   const body = `<h1>Allow ${escapeHtml(data.clientName)}?</h1>
 <p>Signed in as <strong>${escapeHtml(data.email)}</strong>.</p>
 <dl>
 <dt>Application</dt><dd>${escapeHtml(data.clientName)}<br><small>${escapeHtml(data.clientId)}</small></dd>
 <dt>Sends you back to</dt><dd>${escapeHtml(target.host)}</dd>
-<dt>Virtual MCP</dt><dd>${escapeHtml(data.virtualMcpName)}<br><small>${escapeHtml(data.resource)}</small></dd>
-<dt>Access</dt><dd>Use the tools of this virtual MCP as you${data.scope.includes("offline_access") ? ", and stay signed in until you revoke it" : ""}.</dd>
+${choice.shown}
+<dt>Access</dt><dd>Use the tools of ${data.virtualMcps.length === 1 ? "this virtual MCP" : "the virtual MCP you choose"} as you${data.scope.includes("offline_access") ? ", and stay signed in until you revoke it" : ""}.</dd>
 </dl>
 ${target.loopback ? `<p class="warning" role="note">This application receives the approval on your own computer (${escapeHtml(target.host)}). Any program on this computer could claim to be "${escapeHtml(data.clientName)}": approve only if you just started the sign-in from it.</p>` : ""}
 <form method="post" action="/consent">
 <input type="hidden" name="flow" value="${escapeHtml(data.flow)}">
 <input type="hidden" name="csrf" value="${escapeHtml(data.csrf)}">
+${choice.field}
 <button type="submit" name="decision" value="approve">Allow</button>
-<button type="submit" name="decision" value="deny" class="secondary">Deny</button>
+<button type="submit" name="decision" value="deny" class="secondary" formnovalidate>Deny</button>
 </form>
 <p><small>You approve once per application; an admin or you can revoke it later.</small></p>`;
   return page("Approve access", body, { formTargets: [data.redirectUri] });
