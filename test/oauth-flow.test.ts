@@ -10,14 +10,15 @@ import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/
 import { SSEClientTransport } from "@modelcontextprotocol/sdk/client/sse.js";
 import { UnauthorizedError } from "@modelcontextprotocol/sdk/client/auth.js";
 import { configuredDataDir, runMintgate, startGateway, type RunningGateway } from "./harness.ts";
-import { ScriptedBrowser } from "./fixtures/browser.ts";
+import { ScriptedBrowser, type Page } from "./fixtures/browser.ts";
 import { approveInBrowser, localSignIn, MemoryOAuthProvider } from "./fixtures/oauth-client.ts";
 
 const CONFIG = {
   connectors: [{ name: "demo", kind: "builtin", server: "demo" }],
   virtualMcps: [
-    { slug: "alpha", name: "Alpha tools", access: { everyone: true }, connectors: [{ connector: "demo" }] },
-    { slug: "beta", name: "Beta tools", access: { everyone: true }, connectors: [{ connector: "demo" }] },
+    // cat may use alpha alone, dan none: what a client that names no Virtual MCP gets depends on it.
+    { slug: "alpha", name: "Alpha tools", access: { users: ["ann@example.com", "bob@example.com", "cat@example.com"] }, connectors: [{ connector: "demo" }] },
+    { slug: "beta", name: "Beta tools", access: { users: ["ann@example.com", "bob@example.com"] }, connectors: [{ connector: "demo" }] },
     { slug: "gamma", name: "Gamma tools", access: { users: ["bob@example.com"] }, connectors: [{ connector: "demo" }] },
   ],
 };
@@ -28,7 +29,7 @@ let gateway: RunningGateway;
 let dataDir: string;
 
 beforeAll(async () => {
-  dataDir = await configuredDataDir(CONFIG, { label: "mintgate-oauth", people: [{ email: "ann@example.com", password: PASSWORD }, { email: "bob@example.com", password: PASSWORD }] });
+  dataDir = await configuredDataDir(CONFIG, { label: "mintgate-oauth", people: ["ann", "bob", "cat", "dan"].map((name) => ({ email: `${name}@example.com`, password: PASSWORD })) });
   gateway = await startGateway({ dataDir, args: ["--access-token-ttl", "3s"] });
 });
 
@@ -78,6 +79,15 @@ function authorizeUrl(clientId: string, params: Record<string, string | undefine
   for (const [key, value] of Object.entries(all)) if (value !== undefined) url.searchParams.set(key, value);
   return url;
 }
+
+/** The /authorize URL of a client that sends no `resource`, as 2025-03-26 clients and mcp-remote --disable-resource-parameter do. */
+const withoutResource = (clientId: string, challenge: string, params: Record<string, string> = {}) =>
+  authorizeUrl(clientId, { resource: undefined, code_challenge: challenge, code_challenge_method: "S256", ...params });
+
+/** The Virtual MCPs a consent page lets the person choose from (none when it names the one being approved). */
+const choicesOn = (page: Page) => [...page.html.matchAll(/<input type="radio" name="virtual_mcp" value="([^"]*)"/g)].map((match) => match[1]);
+
+const reachedClient = (url: URL) => url.href.startsWith(REDIRECT);
 
 /** Signs a person (ann unless told) in through raw HTTP (no SDK) and returns the code sent back to the client. */
 async function codeFor(clientId: string, challenge: string, browser = new ScriptedBrowser(), email = "ann@example.com"): Promise<string> {
@@ -338,6 +348,83 @@ describe("the browser and the approval", () => {
     const slash = await fetch(`${gateway.url}/mcp/alpha/`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
     expect(slash.status).toBe(401);
     expect(slash.headers.get("www-authenticate")).toContain("resource_metadata=");
+  });
+});
+
+describe("a client that sends no resource, on a gateway with several Virtual MCPs", () => {
+  test("the person picks one of those they may use; the code and token are for it alone, and an approved client is asked again", async () => {
+    const clientId = await registerClient();
+    const browser = new ScriptedBrowser();
+    const signInChoosing = async (slug: string) => {
+      const { verifier, challenge } = pkce();
+      let offered: (string | undefined)[] = [];
+      const { callback, sawConsent } = await approveInBrowser(browser, withoutResource(clientId, challenge), REDIRECT, localSignIn(browser, "ann@example.com", PASSWORD), (page) => {
+        offered = choicesOn(page);
+        return { virtual_mcp: slug };
+      });
+      expect(sawConsent).toBe(true);
+      // gamma admits bob alone, so ann is not offered it.
+      expect(offered).toEqual(["alpha", "beta"]);
+      // Nor does the token request name a resource: the code carries the choice.
+      const issued = await token({ grant_type: "authorization_code", client_id: clientId, code: callback.searchParams.get("code")!, code_verifier: verifier, redirect_uri: REDIRECT });
+      expect(issued.status).toBe(200);
+      return issued.body.access_token as string;
+    };
+    const forBeta = await signInChoosing("beta");
+    expect(await mcpStatus("beta", forBeta)).toBe(200);
+    expect(await mcpStatus("alpha", forBeta)).toBe(401);
+    // Approved and signed in already, yet asked again: nothing else says which Virtual MCP this token is for.
+    const forAlpha = await signInChoosing("alpha");
+    expect(await mcpStatus("alpha", forAlpha)).toBe(200);
+    expect(await mcpStatus("beta", forAlpha)).toBe(401);
+    // prompt=none may show no page, so no choice either.
+    const silent = await browser.open(withoutResource(clientId, pkce().challenge, { prompt: "none" }), { stopAt: reachedClient });
+    expect(silent.stopped).toBe(true);
+    expect(silent.url.searchParams.get("error")).toBe("interaction_required");
+  });
+
+  test("a Virtual MCP the person may not use, posted as the choice, is refused with a page: no code, no redirect", async () => {
+    const choose = async (email: string, slug: string) => {
+      const browser = new ScriptedBrowser();
+      const consent = await localSignIn(browser, email, PASSWORD)(await browser.open(withoutResource(await registerClient(), pkce().challenge), { stopAt: reachedClient }), reachedClient);
+      return { offered: choicesOn(consent), chosen: await browser.submit(consent, { button: "Allow", stopAt: reachedClient }, { virtual_mcp: slug }) };
+    };
+    // gamma is a real choice for bob...
+    const bob = await choose("bob@example.com", "gamma");
+    expect(bob.offered).toEqual(["alpha", "beta", "gamma"]);
+    expect(bob.chosen.stopped).toBe(true);
+    expect(bob.chosen.url.searchParams.get("code")).toBeTruthy();
+    // ...and a forged one for ann.
+    const ann = await choose("ann@example.com", "gamma");
+    expect(ann.offered).toEqual(["alpha", "beta"]);
+    expect(ann.chosen.stopped).toBe(false);
+    expect(ann.chosen.status).toBe(403);
+    expect(ann.chosen.html).toContain("not one you may use");
+  });
+
+  test("the one Virtual MCP a person may use is taken without asking which; someone who may use none gets a page, never a redirect", async () => {
+    const clientId = await registerClient();
+    const browser = new ScriptedBrowser();
+    const { verifier, challenge } = pkce();
+    let consentPage: Page | undefined;
+    const { callback } = await approveInBrowser(browser, withoutResource(clientId, challenge), REDIRECT, localSignIn(browser, "cat@example.com", PASSWORD), (page) => {
+      consentPage = page;
+      return {};
+    });
+    // A new client still needs cat's approval, for alpha by name, with nothing to choose.
+    expect(consentPage?.html).toContain("Alpha tools");
+    expect(choicesOn(consentPage!)).toEqual([]);
+    const issued = await token({ grant_type: "authorization_code", client_id: clientId, code: callback.searchParams.get("code")!, code_verifier: verifier, redirect_uri: REDIRECT });
+    expect(await mcpStatus("alpha", issued.body.access_token as string)).toBe(200);
+    expect(await mcpStatus("beta", issued.body.access_token as string)).toBe(401);
+    // Approved for alpha, which is again the only one: straight back.
+    expect((await approveInBrowser(browser, withoutResource(clientId, pkce().challenge), REDIRECT, localSignIn(browser, "cat@example.com", PASSWORD))).sawConsent).toBe(false);
+
+    const nobody = new ScriptedBrowser();
+    const refused = await localSignIn(nobody, "dan@example.com", PASSWORD)(await nobody.open(withoutResource(clientId, pkce().challenge), { stopAt: reachedClient }), reachedClient);
+    expect(refused.status).toBe(403);
+    expect(refused.html).toContain("dan@example.com may not use any virtual MCP");
+    expect(nobody.redirectsSeen.some(reachedClient)).toBe(false);
   });
 });
 
