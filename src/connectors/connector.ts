@@ -88,19 +88,38 @@ export class Connector {
   private readonly redactor = new Redactor([]);
   /** The upstream's log messages, in the gateway's log. */
   private readonly upstreamLog: UpstreamLog;
+  /** Its spec never changes (another spec is another Connector); its call-time settings may, through applySettings. */
+  private currentDefinition: ConnectorDefinition;
 
   constructor(
-    readonly definition: ConnectorDefinition,
+    definition: ConnectorDefinition,
     private readonly deps: ConnectorDeps,
     /** The catalogue of the connector this one replaces, when it runs the same server: shown until its own is in. */
     initialCatalogue?: Catalogue,
   ) {
+    this.currentDefinition = definition;
     if (initialCatalogue) this.catalogue = initialCatalogue;
     this.upstreamLog = new UpstreamLog(definition.name, (text) => this.redact(text));
   }
 
+  get definition(): ConnectorDefinition {
+    return this.currentDefinition;
+  }
+
   get name(): string {
     return this.definition.name;
+  }
+
+  /**
+   * Takes a definition with the same spec (the pool checked) and other call-time
+   * settings, leaving the upstream running. A call's timeout is armed when it is
+   * sent, so calls in flight keep the timeout they started with; only calls
+   * started after this get the new one.
+   */
+  applySettings(definition: ConnectorDefinition): void {
+    const before = this.currentDefinition;
+    this.currentDefinition = definition;
+    log.info("connector settings changed; applied without a restart", { connector: this.name, timeoutMs: definition.timeoutMs, previousTimeoutMs: before.timeoutMs });
   }
 
   /** What the upstream said it supports when it last connected; undefined until it first did. */

@@ -20,7 +20,8 @@ export interface CallerIdentity {
  */
 export class ConnectorPool {
   private readonly clients = new Map<string, Connector>();
-  private readonly identities = new WeakMap<Connector, string>();
+  /** What each running client's upstream was started from: its spec and the versions of the secrets it references. */
+  private readonly upstreamIdentities = new WeakMap<Connector, string>();
 
   constructor(private readonly deps: ConnectorDeps) {}
 
@@ -34,22 +35,26 @@ export class ConnectorPool {
   }
 
   /**
-   * Adds or replaces a connector. An unchanged definition keeps its running
-   * client; `credentials` (the versions of the secrets it references) is part
-   * of what must be unchanged, so a rotated upstream key takes effect.
+   * Adds or replaces a connector. One whose upstream is started the same way
+   * keeps its running client, taking any new call-time settings (the timeout)
+   * in place; `credentials` (the versions of the secrets it references) is part
+   * of what must be unchanged, so a rotated upstream key restarts it.
    */
   async upsert(definition: ConnectorDefinition, credentials = ""): Promise<Connector> {
     const key = ConnectorPool.key(definition.name, "shared");
-    const identity = canonicalJson(definition) + credentials;
+    const upstreamIdentity = canonicalJson(definition.spec) + credentials;
     const existing = this.clients.get(key);
-    if (existing && this.identities.get(existing) === identity) return existing;
+    if (existing && this.upstreamIdentities.get(existing) === upstreamIdentity) {
+      if (!sameConnectorDefinition(existing.definition, definition)) existing.applySettings(definition);
+      return existing;
+    }
     if (existing) await existing.retire();
     // Only the credentials changed (a rotated secret): the same server comes back with the same tools, so clients keep
     // seeing them while it restarts, rather than losing them and getting them back (two list_changed, tools gone meanwhile).
-    const sameServer = existing !== undefined && sameConnectorDefinition(existing.definition, definition);
+    const sameServer = existing !== undefined && sameUpstreamSpec(existing.definition, definition);
     const connector = new Connector(definition, this.deps, sameServer ? existing.catalogue : undefined);
     this.clients.set(key, connector);
-    this.identities.set(connector, identity);
+    this.upstreamIdentities.set(connector, upstreamIdentity);
     // Connecting runs in the background: a slow upstream must not hold up the gateway.
     void connector.start();
     return connector;
@@ -92,8 +97,13 @@ export class ConnectorPool {
 }
 
 /** Whether two definitions describe the same connector (key order in env and headers does not count). */
-export function sameConnectorDefinition(a: ConnectorDefinition, b: ConnectorDefinition): boolean {
+function sameConnectorDefinition(a: ConnectorDefinition, b: ConnectorDefinition): boolean {
   return canonicalJson(a) === canonicalJson(b);
+}
+
+/** Whether two definitions start or reach their upstream the same way (secret values aside): then only call-time settings differ, if anything. */
+export function sameUpstreamSpec(a: ConnectorDefinition, b: ConnectorDefinition): boolean {
+  return a.name === b.name && canonicalJson(a.spec) === canonicalJson(b.spec);
 }
 
 /** JSON with object keys sorted: two definitions that differ only in key order (env, headers) are the same. */

@@ -27,6 +27,13 @@ export interface BuiltinConnectorSpec {
 
 export type ConnectorSpec = StdioConnectorSpec | HttpConnectorSpec | BuiltinConnectorSpec;
 
+/**
+ * A connector's settings fall in two kinds. `spec` says how the upstream is
+ * started or reached: a change to it (or to a secret it references) needs a
+ * new upstream, so the connector restarts. Every field beside it is read at
+ * call time and is changed on the running connector, without a restart: a
+ * stdio server keeps its state and calls in flight keep going.
+ */
 export interface ConnectorDefinition {
   /** ^[a-zA-Z0-9_-]{1,32}$; also the default tool prefix. */
   name: string;
