@@ -1,6 +1,6 @@
 import { cliActor, recordAdminChange } from "../audit/index.ts";
 import type { GatewayConfig } from "../config-file/index.ts";
-import { EMPTY_CATALOGUE, sameConnectorDefinition, type Catalogue } from "../connectors/index.ts";
+import { EMPTY_CATALOGUE, sameUpstreamSpec, type Catalogue } from "../connectors/index.ts";
 import { conflict, invalid, notFound } from "../errors/index.ts";
 import { canonicalJson, curate, type Gateway, type VirtualMcpDefinition } from "../gateway/index.ts";
 import type { VirtualMcpPolicy } from "../policy/index.ts";
@@ -206,10 +206,11 @@ export class GatewayConfigService {
   private checkAgainstCatalogues(config: GatewayConfig, before: GatewayConfig): void {
     const saved = this.deps.store.gatewayConfig.savedCatalogues();
     // A connector this change redefines (another command, URL, env) may offer other tools: its old list proves nothing.
+    // A new timeout alone leaves the same server running, tools and all.
     const redefined = new Set(
       config.connectors.filter((c) => {
         const old = before.connectors.find((b) => b.name === c.name);
-        return old !== undefined && !sameConnectorDefinition(old, c);
+        return old !== undefined && !sameUpstreamSpec(old, c);
       }).map((c) => c.name),
     );
     const catalogueOf = (name: string): Catalogue => {
