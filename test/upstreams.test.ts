@@ -14,6 +14,8 @@
  *
  * A second virtual MCP ("race") holds test/fixtures/list-race-stdio.ts, the
  * deterministic reproduction of a start-up race (see the regression tests at the end).
+ * A third ("steady") holds a second cancel-probe, whose settings the tests change
+ * while it runs.
  *
  * No timing assertions: every wait is a bounded poll with a generous deadline.
  */
@@ -26,10 +28,12 @@ import type { Progress } from "@modelcontextprotocol/sdk/types.js";
 import { existsSync, readFileSync, realpathSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { everythingEntryPath, startEverythingServer, type EverythingServer } from "./conformance/everything-server.ts";
-import { REPO_ROOT, startConfiguredGateway, tempDir, type RunningGateway } from "./harness.ts";
+import { REPO_ROOT, runMintgate, startConfiguredGateway, tempDir, type RunningGateway } from "./harness.ts";
 
 const SLUG = "team";
 const RACE_SLUG = "race";
+const STEADY_SLUG = "steady";
+const CANCEL_PROBE = join(import.meta.dir, "fixtures", "cancel-probe-stdio.ts");
 const PREFIXES = { everything: "ev", memory: "mem", files: "fs", everythingHttp: "evh", probe: "probe" } as const;
 /** Tools that must be listed before the tests start: one per connector, plus the ones the tests call. */
 const EXPECTED_TOOLS = [
@@ -87,6 +91,7 @@ interface ProbeEvent {
   tag?: string;
   requestId?: string | number;
   reason?: string;
+  pid?: number;
 }
 
 let gateway: RunningGateway;
@@ -95,6 +100,7 @@ let token: string;
 let filesDir: string;
 let memoryFile: string;
 let probeLog: string;
+let steadyLog: string;
 const clients: Client[] = [];
 /** What the cancellation test observed, checked again by the regression tests. */
 const cancelled: { audit?: AuditRecord; clientErrors?: string[] } = {};
@@ -118,12 +124,27 @@ function auditRecordsFor(exposedName: string): AuditRecord[] {
   }
 }
 
-function probeEvents(): ProbeEvent[] {
-  if (!existsSync(probeLog)) return [];
-  return readFileSync(probeLog, "utf8")
+function probeEvents(logFile = probeLog): ProbeEvent[] {
+  if (!existsSync(logFile)) return [];
+  return readFileSync(logFile, "utf8")
     .split("\n")
     .filter((line) => line.trim() !== "")
     .map((line) => JSON.parse(line) as ProbeEvent);
+}
+
+/** The "steady" connector's entry (mintgate.yaml or the admin API's body), with `change` on top. */
+function steadyConnector(change: { env?: Record<string, string>; timeout?: string } = {}) {
+  const { env, ...settings } = change;
+  return { name: "steady", kind: "stdio", command: process.execPath, args: [CANCEL_PROBE], env: { CANCEL_PROBE_LOG: steadyLog, ...env }, ...settings };
+}
+
+async function adminApi(method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> {
+  const response = await fetch(`${gateway.url}/admin/api${path}`, {
+    method,
+    headers: { authorization: `Bearer ${gateway.adminToken()}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return { status: response.status, json: await response.json() };
 }
 
 async function connectStreamable(slug = SLUG): Promise<Client> {
@@ -143,6 +164,7 @@ beforeAll(async () => {
   writeFileSync(join(filesDir, "hello.txt"), FILE_TEXT);
   memoryFile = join(realpathSync(tempDir("mintgate-memory")), "memory.jsonl");
   probeLog = join(work, "cancel-probe.jsonl");
+  steadyLog = join(work, "steady-probe.jsonl");
 
   httpUpstream = await startEverythingServer();
 
@@ -154,8 +176,9 @@ beforeAll(async () => {
       { name: "memory", kind: "stdio", command: bun, args: [binEntry("@modelcontextprotocol/server-memory")], env: { MEMORY_FILE_PATH: memoryFile } },
       { name: "files", kind: "stdio", command: bun, args: [binEntry("@modelcontextprotocol/server-filesystem"), filesDir] },
       { name: "everything-http", kind: "http", url: httpUpstream.url },
-      { name: "probe", kind: "stdio", command: bun, args: [join(import.meta.dir, "fixtures", "cancel-probe-stdio.ts")], env: { CANCEL_PROBE_LOG: probeLog } },
+      { name: "probe", kind: "stdio", command: bun, args: [CANCEL_PROBE], env: { CANCEL_PROBE_LOG: probeLog } },
       { name: "race", kind: "stdio", command: bun, args: [join(import.meta.dir, "fixtures", "list-race-stdio.ts")] },
+      steadyConnector(),
     ],
     virtualMcps: [
       {
@@ -171,6 +194,7 @@ beforeAll(async () => {
         ],
       },
       { slug: RACE_SLUG, name: "List race reproduction", access: { everyone: true }, connectors: [{ connector: "race", prefix: "race" }] },
+      { slug: STEADY_SLUG, name: "Settings changed while running", access: { everyone: true }, connectors: [{ connector: "steady", prefix: "steady" }] },
     ],
   };
   ({ gateway, token } = await startConfiguredGateway(config, { label: "mintgate-upstreams" }));
@@ -446,6 +470,73 @@ describe("an upstream that announces tools/list_changed during start-up (list-ra
     expect(race.after.tools).toEqual(["race__late-tool", "race__ping", "race__release"]);
     // What happened to prompts and resources is checked by the regression test below.
   });
+});
+
+describe("changing a running connector's settings", () => {
+  /** Runs steady's slow tool for `seconds` and returns its answer with the pid of the process that ran it. */
+  async function steadySlow(client: Client, seconds: number): Promise<{ result: Awaited<ReturnType<Client["callTool"]>>; pid: number | undefined }> {
+    const tag = `steady-${crypto.randomUUID()}`;
+    const result = await client.callTool({ name: "steady__slow", arguments: { tag, seconds } }, undefined, { timeout: 60_000 });
+    return { result, pid: probeEvents(steadyLog).find((e) => e.event === "started" && e.tag === tag)?.pid };
+  }
+
+  /** Waits until steady's slow tool runs in a process other than `pid` (the connector restarted), and returns that process's pid. */
+  function restartedFrom(client: Client, pid: number): Promise<number> {
+    return waitFor(
+      `steady's child to be replaced (it was ${pid})`,
+      async () => {
+        const { result, pid: now } = await steadySlow(client, 0);
+        return !result.isError && now !== undefined && now !== pid ? now : undefined;
+      },
+      () => gateway.output(),
+    );
+  }
+
+  const steadyListing = async () => ((await adminApi("GET", "/connectors")).json as { name: string; state: string; restarts: number; timeoutMs: number }[]).find((c) => c.name === "steady");
+
+  test("a new timeout alone: the same child goes on, a call in flight finishes, the next call gets the new timeout", async () => {
+    const client = await connectStreamable(STEADY_SLUG);
+    await waitFor("steady's tools", async () => ((await client.listTools()).tools.some((t) => t.name === "steady__slow") ? true : undefined), () => gateway.output(), 45_000);
+
+    const tag = `in-flight-${crypto.randomUUID()}`;
+    let settled = false;
+    const inFlight = client.callTool({ name: "steady__slow", arguments: { tag, seconds: 3 } }, undefined, { timeout: 60_000 }).finally(() => (settled = true));
+    const started = await waitFor("the slow call to start upstream", () => probeEvents(steadyLog).find((e) => e.event === "started" && e.tag === tag), () => gateway.output());
+
+    // The admin API's PUT answers once the running gateway has taken the change.
+    const put = await adminApi("PUT", "/connectors/steady", steadyConnector({ timeout: "1s" }));
+    expect(put.json).toMatchObject({ created: false, changes: ["updated connector steady"] });
+    const settledBeforeTheChange = settled;
+    // Three seconds, past the new timeout: it started under the old one, and its process was left running.
+    expect(textOf(await inFlight)).toBe(`slow ${tag} finished`);
+    expect(settledBeforeTheChange).toBe(false);
+
+    const next = await steadySlow(client, 10);
+    expect(next.result.isError).toBe(true);
+    expect(textOf(next.result)).toBe('Connector "steady" did not answer tools/call within 1 s.');
+    expect(next.pid).toBe(started.pid!);
+    expect(await steadyListing()).toMatchObject({ state: "ready", restarts: 0, timeoutMs: 1000 });
+    expect(gateway.output()).toMatch(/info  connector settings changed; applied without a restart connector=steady timeoutMs=1000 previousTimeoutMs=60000\n/);
+  }, 60_000);
+
+  test("a new env, through `mintgate apply`, or a new value of a secret it references: the child is restarted", async () => {
+    const client = await connectStreamable(STEADY_SLUG);
+    const { pid: first } = await waitFor("a slow call on steady", async () => {
+      const call = await steadySlow(client, 0);
+      return call.result.isError ? undefined : call;
+    });
+
+    expect((await adminApi("PUT", "/secrets/steady-key", { value: "first-value" })).status).toBe(200);
+    const file = join(tempDir("mintgate-steady"), "steady.json");
+    writeFileSync(file, JSON.stringify({ connectors: [steadyConnector({ env: { STEADY_KEY: "${secret:steady-key}" }, timeout: "1s" })] }));
+    const applied = await runMintgate(["apply", "-f", file, "--data", gateway.dataDir]);
+    expect(applied).toEqual({ code: 0, stdout: "updated connector steady\n", stderr: "" });
+    const second = await restartedFrom(client, first!);
+
+    expect((await adminApi("PUT", "/secrets/steady-key", { value: "second-value" })).status).toBe(200);
+    await restartedFrom(client, second);
+    expect(gateway.output()).not.toContain("second-value");
+  }, 90_000);
 });
 
 describe("regressions found by these tests", () => {
