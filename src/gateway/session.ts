@@ -1,7 +1,7 @@
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
 import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
 import type { CallOutcome, CallRecorder, McpRequestEntry } from "../audit/index.ts";
-import { decide, ruleFor, type Subject } from "../policy/index.ts";
+import { decide, ruleFor, type Decision, type Subject } from "../policy/index.ts";
 import type { Principal } from "../auth/index.ts";
 import { resultText, UpstreamRpcError, type Connector } from "../connectors/index.ts";
 import { forbidden, isStorageFull, JSON_RPC, jsonRpcCodeOf, MintgateError, publicMessageOf, storageFull } from "../errors/index.ts";
@@ -225,23 +225,33 @@ export class GatewaySession {
     return this.recorder.record(entry);
   }
 
+  private decideItem(kind: "tool" | "prompt" | "resource", name: string): Decision {
+    return decide(this.subject, { kind, virtualMcp: this.runtime.slug, policy: this.runtime.policy, name });
+  }
+
   /** Refuses what the person's policy hides, as a JSON-RPC error (recorded as denied). */
   private checkItem(kind: "tool" | "prompt" | "resource", name: string): void {
-    const decision = decide(this.subject, { kind, virtualMcp: this.runtime.slug, policy: this.runtime.policy, name });
+    const decision = this.decideItem(kind, name);
     if (!decision.allow) throw forbidden(decision.reason);
   }
 
   /**
-   * Refuses a resource the policy hides, as the client wrote its URI and as
+   * The policy's decision on a resource, as the client wrote its URI and as
    * an upstream that parses it as a URL reads it (SDK servers look resources
    * up by `new URL(uri)`: the scheme's case, spaces at the ends and tabs or
    * newlines inside do not matter there), so no other spelling reaches it.
    */
-  private checkResource(uri: string, route: ReturnType<typeof routeUri>): void {
-    this.checkItem("resource", uri);
-    if (!route) return;
+  private resourceDecision(uri: string, route: ReturnType<typeof routeUri>): Decision {
+    const asSent = this.decideItem("resource", uri);
+    if (!asSent.allow || !route) return asSent;
     const parsed = URL.parse(route.upstreamUri)?.href;
-    if (parsed !== undefined && parsed !== route.upstreamUri) this.checkItem("resource", exposedUri(route.attachment.prefix, parsed));
+    return parsed === undefined || parsed === route.upstreamUri ? asSent : this.decideItem("resource", exposedUri(route.attachment.prefix, parsed));
+  }
+
+  /** Refuses a resource the policy hides under any spelling of its URI (see resourceDecision). */
+  private checkResource(uri: string, route: ReturnType<typeof routeUri>): void {
+    const decision = this.resourceDecision(uri, route);
+    if (!decision.allow) throw forbidden(decision.reason);
   }
 
   private dispatch(method: string, params: Params, signal: AbortSignal, progress: ProgressSink, note: RequestNote): Promise<Record<string, unknown>> | Record<string, unknown> {
@@ -419,12 +429,16 @@ export class GatewaySession {
   }
 
   private async unsubscribe(uri: string): Promise<Record<string, unknown>> {
-    const subscription = this.subscriptions.get(uri);
-    if (subscription) {
-      this.subscriptions.delete(uri);
-      await subscription.connector.unsubscribeResource(subscription.upstreamUri, subscription.listener);
-    }
+    await this.release(uri);
     return {};
+  }
+
+  /** Ends one of this session's subscriptions; the upstream one ends with its last listener. */
+  private async release(uri: string): Promise<void> {
+    const subscription = this.subscriptions.get(uri);
+    if (!subscription) return;
+    this.subscriptions.delete(uri);
+    await subscription.connector.unsubscribeResource(subscription.upstreamUri, subscription.listener);
   }
 
   private complete(progress: ProgressSink, signal: AbortSignal, params: Params): Promise<Record<string, unknown>> {
