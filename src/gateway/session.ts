@@ -31,6 +31,15 @@ interface RequestNote {
 }
 
 
+/** A resource subscription of one session, held upstream through `listener`. */
+interface ResourceSubscription {
+  connector: Connector;
+  upstreamUri: string;
+  listener: (uri: string) => void;
+  /** The access view under which the person was last found allowed to read it: a newer view (policy, people or catalogue changed) means checking again. */
+  confirmedUnder: AccessView | undefined;
+}
+
 /** A JSON-RPC error answer with a sentence for a person. */
 class RpcError extends Error {
   constructor(
@@ -49,7 +58,7 @@ class RpcError extends Error {
 export class GatewaySession {
   private readonly inFlight = new Map<RequestId, AbortController>();
   /** Resource subscriptions by exposed URI, each with the listener it registered upstream. */
-  private readonly subscriptions = new Map<string, { connector: Connector; upstreamUri: string; listener: (uri: string) => void }>();
+  private readonly subscriptions = new Map<string, ResourceSubscription>();
   lastActivity = Date.now();
   protocolVersion: string;
   /** The names this session's person could see at the last check, per list: list_changed goes out when they change. */
@@ -91,6 +100,8 @@ export class GatewaySession {
     for (const kind of ["tools", "prompts", "resources"] as const) {
       if (changed.has(kind) || (before !== undefined && before[kind] !== names[kind])) this.notifyListChanged(kind);
     }
+    // A person who may no longer read a resource must not keep hearing when it changes.
+    for (const [uri, subscription] of [...this.subscriptions]) this.releaseIfUnreadable(uri, subscription);
   }
 
   /** Tells the client a list changed (sent on the standalone stream, if the client opened one). */
@@ -413,14 +424,11 @@ export class GatewaySession {
       // The gateway offers subscriptions for the whole Virtual MCP: "Method not found" would deny it has them.
       throw new RpcError(JSON_RPC.invalidParams, `Connector "${connector.name}" does not announce changes to its resources, so "${uri}" cannot be subscribed to; read it again to see changes.`);
     }
-    const listener = () => {
-      void this.transport.send({ jsonrpc: "2.0", method: "notifications/resources/updated", params: { uri } }).catch(() => {});
-    };
+    const subscription: ResourceSubscription = { connector, upstreamUri: route.upstreamUri, listener: () => this.deliverUpdate(uri, subscription), confirmedUnder: undefined };
     // Held before the upstream answers: a second subscribe meanwhile is this one, not a listener that no unsubscribe would release.
-    const subscription = { connector, upstreamUri: route.upstreamUri, listener };
     this.subscriptions.set(uri, subscription);
     try {
-      await connector.subscribeResource(route.upstreamUri, listener);
+      await connector.subscribeResource(route.upstreamUri, subscription.listener);
     } catch (error) {
       if (this.subscriptions.get(uri) === subscription) this.subscriptions.delete(uri);
       throw error;
@@ -431,6 +439,41 @@ export class GatewaySession {
   private async unsubscribe(uri: string): Promise<Record<string, unknown>> {
     await this.release(uri);
     return {};
+  }
+
+  /** Passes an upstream's resources/updated on, unless the person may no longer read the resource (a change the refresh missed). */
+  private deliverUpdate(uri: string, subscription: ResourceSubscription): void {
+    if (this.releaseIfUnreadable(uri, subscription)) return;
+    void this.transport.send({ jsonrpc: "2.0", method: "notifications/resources/updated", params: { uri } }).catch(() => {});
+  }
+
+  /** Releases a subscription whose resource the person may no longer read (one info line says so); true when it did. */
+  private releaseIfUnreadable(uri: string, subscription: ResourceSubscription): boolean {
+    const why = this.readRefusal(uri, subscription);
+    if (why === undefined) return false;
+    // As the connector logs URIs: the secret values it was given replaced.
+    log.info("resource subscription dropped: access lost", { session: this.id, subject: this.principal.subject, virtualMcp: this.runtime.slug, uri: subscription.connector.redact(uri), why });
+    void this.release(uri);
+    return true;
+  }
+
+  /**
+   * Why resources/read would now refuse this session's person the resource
+   * a subscription is for (reach, the connector that serves it, the policy);
+   * undefined while it would not. Decided once per access view: the gateway
+   * caches one per person and replaces it whenever the policy, the people or
+   * the catalogue change, so on the notification path this is a lookup.
+   */
+  private readRefusal(uri: string, subscription: ResourceSubscription): string | undefined {
+    const view = this.runtime.viewFor(this.subject);
+    if (subscription.confirmedUnder === view) return undefined;
+    if (!view.reachable) return "the person may no longer use the virtual MCP";
+    const route = routeUri(this.runtime.definition.connectors, uri);
+    if (route?.attachment.connector !== subscription.connector.name || route.upstreamUri !== subscription.upstreamUri) return "no connector of the virtual MCP serves it any more";
+    const decision = this.resourceDecision(uri, route);
+    if (!decision.allow) return `denied by ${decision.rule}`;
+    subscription.confirmedUnder = view;
+    return undefined;
   }
 
   /** Ends one of this session's subscriptions; the upstream one ends with its last listener. */
