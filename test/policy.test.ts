@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Database } from "bun:sqlite";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { McpError, PromptListChangedNotificationSchema, ToolListChangedNotificationSchema } from "@modelcontextprotocol/sdk/types.js";
+import { McpError, PromptListChangedNotificationSchema, ResourceUpdatedNotificationSchema, ToolListChangedNotificationSchema } from "@modelcontextprotocol/sdk/types.js";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { everythingStdioCommand } from "./conformance/everything-server.ts";
@@ -69,6 +69,20 @@ virtualMcps:
 `;
 }
 
+/**
+ * config() and a virtual MCP "watch" for resource subscriptions: server-everything's switch for its
+ * updates (on, it sends one for every subscribed resource at once), with its first text resource denied to `denied`.
+ */
+function withWatch(denied: string, prefix = "ev"): string {
+  return `${config()}  - slug: watch
+    name: Watch
+    connectors: [{ connector: ev, prefix: ${prefix}, include: [toggle-subscriber-updates] }]
+    access: { groups: [eng, ops] }
+    resources:
+      "ev+demo://resource/dynamic/text/1": { deny: { users: [${denied}] } }
+`;
+}
+
 let dir: string;
 let gateway: RunningGateway;
 const tokens: Record<string, string> = {};
@@ -128,6 +142,10 @@ function records(): Row[] {
     db.close();
   }
 }
+
+/** What server-everything logged (through the gateway's log) of the resources/unsubscribe requests it got for `uri`. */
+const upstreamUnsubscribesOf = (uri: string) => gateway.output().split("\n").filter((line) => line.includes(`Received Unsubscribe Resource request: ${uri} `));
+const droppedSubscriptions = () => gateway.output().split("\n").filter((line) => line.includes("resource subscription dropped: access lost"));
 
 async function refusalOf(promise: Promise<unknown>): Promise<McpError> {
   try {
@@ -451,5 +469,61 @@ describe("changes reach connected sessions", () => {
     // In neither group now: bob may not reach the virtual MCP at all.
     const refused = await waitFor("bob refused", () => bob.listTools().then((): false => false, (error: Error) => error));
     expect(refused.message).toContain('may not use virtual MCP \\"team\\"');
+  });
+
+  test("a resource denied to a subscriber (mintgate apply) stops its updates to that person and no one else; the upstream subscription ends with its last subscriber", async () => {
+    await mintgate("groups", "add", "bob@example.com", "ops");
+    await apply(withWatch("nobody@example.com"));
+    const [first, second] = ["ev+demo://resource/dynamic/text/1", "ev+demo://resource/dynamic/text/2"];
+    const upstreamUnsubscribes = () => upstreamUnsubscribesOf("demo://resource/dynamic/text/1");
+    const updatesTo = (c: Client) => {
+      const uris: string[] = [];
+      c.setNotificationHandler(ResourceUpdatedNotificationSchema, async (n) => void uris.push(n.params.uri));
+      return uris;
+    };
+    // The gateway takes the change from another process a moment later.
+    const ada = await waitFor("the watch virtual MCP", () => client("ada", "watch").catch((): false => false));
+    const bob = await client("bob", "watch");
+    const toAda = updatesTo(ada);
+    const toBob = updatesTo(bob);
+    const toggle = async () => textOf(await bob.callTool({ name: "ev__toggle-subscriber-updates", arguments: {} }));
+    /** One round of updates: switched on (one for each subscribed resource, in the order first subscribed), off again once `arrived`. */
+    const updateOnce = async (arrived: () => boolean) => {
+      expect(await toggle()).toStartWith("Started");
+      await waitFor("the updates", arrived);
+      expect(await toggle()).toStartWith("Stopped");
+    };
+    await ada.subscribeResource({ uri: first });
+    await ada.subscribeResource({ uri: second });
+    await bob.subscribeResource({ uri: first });
+    await updateOnce(() => toAda.includes(first) && toAda.includes(second) && toBob.includes(first));
+
+    await apply(withWatch("ada@example.com"));
+    await waitFor("the new policy", () => ada.readResource({ uri: first }).then((): false => false, (error: McpError) => error.code === -32003));
+    // Dropped when the policy changed, not only when an update comes: one line says so.
+    await waitFor("ada's subscription dropped", () => droppedSubscriptions().length > 0);
+    expect(droppedSubscriptions()).toHaveLength(1);
+    expect(droppedSubscriptions()[0]).toContain(`subject=ada@example.com virtualMcp=watch uri=${first} why="denied by watch: resources[\\"${first}\\"].deny.users[\\"ada@example.com\\"]"`);
+    toAda.length = 0;
+    toBob.length = 0;
+    // The upstream sends the first resource's update before the second's: once ada has the second, she would have had the first.
+    await updateOnce(() => toAda.includes(second) && toBob.includes(first));
+    expect(toAda).toEqual([second]);
+    // bob still holds the upstream subscription.
+    expect(upstreamUnsubscribes()).toEqual([]);
+    expect((await refusalOf(ada.subscribeResource({ uri: first }))).code).toBe(-32003);
+
+    await bob.unsubscribeResource({ uri: first });
+    await waitFor("the upstream subscription released", () => upstreamUnsubscribes().length === 1);
+  });
+
+  test("a subscription no connector serves any more (the prefix changed) is dropped, and the upstream one with its last subscriber", async () => {
+    await apply(withWatch("nobody@example.com"));
+    const third = "ev+demo://resource/dynamic/text/3";
+    const ada = await waitFor("the watch virtual MCP", () => client("ada", "watch").catch((): false => false));
+    await ada.subscribeResource({ uri: third });
+    await apply(withWatch("nobody@example.com", "moved"));
+    await waitFor("the upstream subscription released", () => upstreamUnsubscribesOf("demo://resource/dynamic/text/3").length === 1);
+    expect(droppedSubscriptions().filter((line) => line.includes(`uri=${third} `))).toEqual([expect.stringContaining('why="no connector of the virtual MCP serves it any more"')]);
   });
 });
