@@ -185,6 +185,28 @@ describe("a data directory from before the audit trail (schema 3)", () => {
   });
 });
 
+describe("the first start after an upgrade", () => {
+  test("two commands that open the old database at once: one migrates, the other waits for it and migrates nothing", async () => {
+    const dataDir = await configuredDataDir(OLD_CONFIG, { label: "mintgate-upgrade-race" });
+    makeOld(dataDir, 3, (db) => {
+      // Enough calls that moving them into the audit trail takes a moment, for the second command to arrive meanwhile.
+      db.exec(`
+        WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20000)
+        INSERT INTO call_records (at, subject, token_id, session_id, virtual_mcp, connector, method, exposed_name, upstream_name, arguments, outcome, error, duration_ms)
+        SELECT ${T0} + i * 10, 'ann@example.com', 't-1', 's-1', 'open', 'demo', 'tools/call', 'd__echo', 'echo', '{"text":"' || hex(randomblob(200)) || '"}', 'ok', NULL, 0.5 FROM n;
+      `);
+    });
+    // A gateway started on the new binary while a cron job runs `audit verify` (or `backup`): both find schema 3.
+    const results = await Promise.all([0, 1, 2].map(() => runMintgate(["audit", "verify", "--data", dataDir])));
+    for (const result of results) {
+      expect(result.stdout).toContain("intact: 20000 record(s) (1–20000)");
+      expect(result.code).toBe(0);
+    }
+    expect(results.filter((r) => r.stderr.includes("database upgraded"))).toHaveLength(1);
+    expect(schemaVersion(dataDir)).toBe(LATEST_SCHEMA_VERSION);
+  });
+});
+
 describe("rows that versions before this one wrote differently", () => {
   /** An AI client's sign-in (grant, access token and approval) for a person, as any version wrote it. */
   function signIn(db: Database, email: string, slug: string, accessToken: string, now: number): string {

@@ -324,19 +324,26 @@ export function assertSchemaNotNewer(db: Database, path: string): number {
   return version;
 }
 
-/** Applies every pending migration in one transaction; returns how many ran. */
+/**
+ * Applies every pending migration in one transaction; returns how many ran.
+ * The version is read again once the write lock is held: another process
+ * (a gateway and a cron job started on the new binary together) may have
+ * migrated while this one waited for the lock, and running its migrations
+ * a second time fails ("table audit_records already exists").
+ */
 export function migrate(db: Database, path: string): number {
-  const current = assertSchemaNotNewer(db, path);
-  const pending = MIGRATIONS.filter((m) => m.version > current);
-  if (pending.length === 0) return 0;
-  db.transaction(() => {
-    for (const migration of pending) {
-      db.exec(migration.sql);
-      migration.run?.(db);
-      db.exec(`PRAGMA user_version = ${migration.version}`);
-    }
-  }).immediate();
-  return pending.length;
+  if (!MIGRATIONS.some((m) => m.version > assertSchemaNotNewer(db, path))) return 0;
+  return db
+    .transaction(() => {
+      const pending = MIGRATIONS.filter((m) => m.version > assertSchemaNotNewer(db, path));
+      for (const migration of pending) {
+        db.exec(migration.sql);
+        migration.run?.(db);
+        db.exec(`PRAGMA user_version = ${migration.version}`);
+      }
+      return pending.length;
+    })
+    .immediate();
 }
 
 /**
