@@ -88,6 +88,39 @@ describe("mintgate backup", () => {
     expect(help.stdout).toContain("To restore: stop the gateway, then `mintgate restore FILE`.");
   });
 
+  test("restored into a data directory made by init (the machine was lost): the directory's admin.token opens the admin API, the lost one does not", async () => {
+    const source = await startConfiguredGateway(DEMO_CONFIG, { label: "mintgate-backup-lost" });
+    await source.gateway.stop();
+    const { dataDir, token } = source;
+    const copy = join(tempDir("mintgate-backup-lost-copy"), "copy.db");
+    expect((await runMintgate(["backup", "-o", copy, "--data", dataDir])).code).toBe(0);
+    const lostAdminToken = readFileSync(join(dataDir, "admin.token"), "utf8").trim();
+
+    // As the refusal for a directory without a database says: init, put the master key that goes with the copy in place, restore.
+    const fresh = join(tempDir("mintgate-backup-new-machine"), "data");
+    expect((await runMintgate(["init", "--data", fresh])).code).toBe(0);
+    writeFileSync(join(fresh, "master.key"), readFileSync(join(dataDir, "master.key")), { mode: 0o600 });
+    const restored = await runMintgate(["restore", copy, "--data", fresh]);
+    expect(restored.stderr).toBe("");
+    expect(restored.code).toBe(0);
+
+    const gateway = await startGateway({ dataDir: fresh });
+    try {
+      const status = await runMintgate(["status", "--data", fresh]);
+      expect(status.stderr).toBe("");
+      expect(status.code).toBe(0);
+      const audit = (bearer: string) => fetch(`${gateway.url}/admin/api/audit?kind=admin`, { headers: { authorization: `Bearer ${bearer}` } });
+      expect((await audit(gateway.adminToken())).status).toBe(200);
+      expect((await audit(lostAdminToken)).status).toBe(401);
+      // Everything else came back with the copy: the personal access token still calls tools.
+      const restoredClient = await connectMcpClient(`${gateway.url}/mcp/demo`, token);
+      expect(JSON.stringify(await restoredClient.callTool({ name: "add", arguments: { a: 2, b: 3 } }))).toContain("5");
+      await restoredClient.close();
+    } finally {
+      await gateway.stop();
+    }
+  });
+
   test("restore puts the copy back in place of the database: refused while the gateway runs, for a damaged file or another master key", async () => {
     const data = configured!.dataDir;
     const exportBefore = (await runMintgate(["export", "--data", data])).stdout;

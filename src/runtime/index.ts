@@ -1,4 +1,5 @@
-import { chmodSync, copyFileSync, existsSync, mkdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { randomUUID } from "node:crypto";
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { issueAdminToken } from "../admin/index.ts";
 import { CHECKPOINT_KEY_PURPOSE, cliActor, recordAdminChange, resignCheckpoints } from "../audit/index.ts";
 import { dataPaths, type Settings } from "../config/index.ts";
@@ -6,6 +7,7 @@ import { configError, type MintgateError } from "../errors/index.ts";
 import { log } from "../log/index.ts";
 import {
   generateMasterKey,
+  hashToken,
   keyMatches,
   parseMasterKey,
   readMasterKeyFile,
@@ -247,12 +249,38 @@ function swapInBackup(settings: Settings, paths: ReturnType<typeof dataPaths>, b
   }
   renameSync(incoming, paths.database);
   try {
-    return { previous: moved.includes("") ? aside : undefined, dir: openDataDir(settings, { initialise: false }) };
+    const dir = openDataDir(settings, { initialise: false });
+    try {
+      keepDirectoryAdminToken(dir);
+    } catch (error) {
+      dir.close();
+      throw error;
+    }
+    return { previous: moved.includes("") ? aside : undefined, dir };
   } catch (error) {
     for (const suffix of ["", "-wal", "-shm"]) rmSync(paths.database + suffix, { force: true });
     for (const suffix of moved) renameSync(aside + suffix, paths.database + suffix);
     throw configError(`The backup could not be opened (${(error as Error).message}); the previous database is back in place.`, error);
   }
+}
+
+/**
+ * The admin token is the one in the directory's admin.token, not the one in
+ * the copy: restored into a directory `init` made on a new machine, the copy
+ * knows only the lost machine's token, and the admin API, TUI and `status`
+ * refused the token in admin.token ("use the one in DATA_DIR/admin.token").
+ * A token replaced since the backup (a lost admin.token) must not come back
+ * with the copy either. A copy that knows the directory's token keeps its row.
+ */
+function keepDirectoryAdminToken(dir: DataDir): void {
+  if (!existsSync(dir.paths.adminToken)) return; // The next `serve` makes one, as for any directory without it.
+  const token = readFileSync(dir.paths.adminToken, "utf8").trim();
+  const tokenHash = hashToken(token);
+  if (token === "" || dir.store.adminTokens.findByHash(tokenHash)) return;
+  dir.store.transaction(() => {
+    dir.store.adminTokens.deleteAll();
+    dir.store.adminTokens.add({ id: randomUUID(), name: "local admin", tokenHash, createdAt: Date.now() });
+  });
 }
 
 /**

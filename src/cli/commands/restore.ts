@@ -17,7 +17,8 @@ export const restoreCommand: Command = {
   details:
     "The copy is checked first (SQLite's integrity check, its schema, and that the data directory's master\n" +
     "key fits its secrets); nothing changes if a check fails. The current database is moved aside as\n" +
-    "mintgate.db.before-restore-<time>, never deleted. The restore is recorded in the restored audit trail.",
+    "mintgate.db.before-restore-<time>, never deleted. The restore is recorded in the restored audit trail.\n" +
+    "The admin token stays the one in DATA_DIR/admin.token.",
   async run(parsed) {
     const [file] = parsed.positionals;
     const settings = loadSettings({ data: stringValue(parsed, "data") });
