@@ -51,6 +51,31 @@ describe("the hash chain's record format", () => {
     reopened.close();
   });
 
+  test("verify beside a gateway that goes on recording: a record committed while the chain is walked is not taken for one deleted from the end", () => {
+    const { path, store } = open();
+    appendToChain(store, [row('{"a":1}', '{"r":1}'), row('{"a":2}', '{"r":2}')]);
+    // `mintgate audit verify` (this connection) while the gateway (another) commits a call's record.
+    const gateway = openStore(path);
+    let appended = false;
+    const audit = Object.create(store.audit, {
+      page: {
+        value: (...args: Parameters<typeof store.audit.page>) => {
+          const page = store.audit.page(...args);
+          if (page.length === 0 && !appended) {
+            appended = true;
+            appendToChain(gateway, [row('{"a":3}', '{"r":3}')]);
+          }
+          return page;
+        },
+      },
+    }) as typeof store.audit;
+    expect(verifyChain({ ...store, audit }, undefined)).toMatchObject({ ok: true, records: 2, lastId: 2 });
+    expect(appended).toBe(true);
+    expect(verifyChain(store, undefined)).toMatchObject({ ok: true, records: 3 });
+    gateway.close();
+    store.close();
+  });
+
   test("records sealed in format 1 (before payloads were hashed as their own text) still verify", () => {
     const { path, store } = open();
     appendToChain(store, [row('{"a":1}', '{"r":1}'), row('{"a":2}', '{"r":2}')]);

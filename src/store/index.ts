@@ -54,6 +54,11 @@ export interface Store {
   readonly schemaVersion: number;
   /** Runs fn in one immediate (write-locking) transaction. */
   transaction<T>(fn: () => T): T;
+  /**
+   * Runs fn in one read transaction: all its reads see the database as of the
+   * first, while other connections (a serving gateway) go on committing.
+   */
+  readSnapshot<T>(fn: () => T): T;
   /** Changes whenever another connection (another process) commits; see `watchStore`. */
   dataVersion(): number;
   /** Stops this connection's WAL checkpoints (the checkpoint thread runs them instead). */
@@ -121,6 +126,7 @@ export function openStore(path: string, options: { create?: boolean } = {}): Sto
     usage: new UsageStatsRepository(db),
     schemaVersion: schemaVersionOf(sqlite),
     transaction: immediateTransactions(sqlite),
+    readSnapshot: (fn) => sqlite.transaction(fn).deferred(),
     dataVersion: () => (dataVersion.get() as { data_version: number }).data_version,
     stopCheckpoints: () => clearInterval(checkpoints),
     // VACUUM INTO reads one snapshot (a read transaction: writers are not blocked) and writes it compacted.
