@@ -207,6 +207,30 @@ describe("the first start after an upgrade", () => {
   });
 });
 
+describe("restoring a copy made by an older version", () => {
+  test("a copy from before the audit trail (the sqlite3 shell's .backup the README once advised) is restored and upgraded", async () => {
+    const dataDir = await configuredDataDir(OLD_CONFIG, { label: "mintgate-upgrade-restore" });
+    const exported = await mintgate(["export"], dataDir);
+    makeOld(dataDir, 3, (db) => {
+      db.query(
+        "INSERT INTO call_records (at, subject, token_id, session_id, virtual_mcp, connector, method, exposed_name, upstream_name, arguments, outcome, error, duration_ms) VALUES (?, 'ann@example.com', 't-1', 's-1', 'open', 'demo', 'tools/call', 'd__echo', 'echo', '{}', 'ok', NULL, 1)",
+      ).run(T0);
+    });
+    const copy = join(dataDir, "..", "old-copy.db");
+    renameSync(join(dataDir, "mintgate.db"), copy);
+    // The directory goes on with a current database (the upgraded binary ran on it), then the old copy is restored.
+    await mintgate(["init"], dataDir);
+    const restored = await runMintgate(["restore", copy, "--json", "--data", dataDir]);
+    expect(restored.stderr).toContain("database upgraded");
+    expect(restored.code).toBe(0);
+    expect(JSON.parse(restored.stdout)).toMatchObject({ schemaVersion: 3, auditRecords: 1 });
+    expect(schemaVersion(dataDir)).toBe(LATEST_SCHEMA_VERSION);
+    // The call, then the restore's own record.
+    expect(await mintgate(["audit", "verify"], dataDir)).toContain("intact: 2 record(s) (1–2)");
+    expect((await mintgate(["export"], dataDir)).replaceAll("    access:\n      everyone: true\n", "")).toBe(exported.replaceAll("    access:\n      everyone: true\n", ""));
+  });
+});
+
 describe("rows that versions before this one wrote differently", () => {
   /** An AI client's sign-in (grant, access token and approval) for a person, as any version wrote it. */
   function signIn(db: Database, email: string, slug: string, accessToken: string, now: number): string {

@@ -179,7 +179,8 @@ export function checkBackup(path: string): BackupCheck {
     if (problems.length !== 1 || problems[0] !== "ok") throw new Error(`the copy at ${path} fails SQLite's integrity check: ${problems.slice(0, 3).join("; ")}`);
     const schemaVersion = assertSchemaNotNewer(sqlite, path);
     const keyVersion = schemaVersion >= 1 ? new SecretRepository(wrapWithDrizzle(sqlite)).currentKeyVersion()?.version : undefined;
-    const auditRecords = (sqlite.query("SELECT count(*) AS n FROM audit_records").get() as { n: number }).n;
+    // Before schema 4 (a copy the sqlite3 shell made, as the README once advised) the trail was two tables, which migration 4 merges.
+    const auditRecords = (sqlite.query(schemaVersion >= 4 ? "SELECT count(*) AS n FROM audit_records" : "SELECT (SELECT count(*) FROM call_records) + (SELECT count(*) FROM auth_events) AS n").get() as { n: number }).n;
     return { schemaVersion, keyVersion, auditRecords };
   } finally {
     sqlite.close();
