@@ -205,6 +205,28 @@ describe("the first start after an upgrade", () => {
     expect(results.filter((r) => r.stderr.includes("database upgraded"))).toHaveLength(1);
     expect(schemaVersion(dataDir)).toBe(LATEST_SCHEMA_VERSION);
   });
+
+  test("a command that waits longer than its busy timeout for another's upgrade says so, rather than 'Internal error'", async () => {
+    const dataDir = await configuredDataDir(OLD_CONFIG, { label: "mintgate-upgrade-busy" });
+    makeOld(dataDir, 3);
+    // Upgrading 600,000 calls of an older version holds the write lock for 13 s: this connection holds it as that process would.
+    const upgrading = new Database(join(dataDir, "mintgate.db"));
+    upgrading.exec("PRAGMA journal_mode = WAL");
+    upgrading.exec("BEGIN IMMEDIATE");
+    try {
+      const waited = await runMintgate(["tokens", "list", "--data", dataDir]);
+      expect(waited.code).toBe(1);
+      expect(waited.stderr).toBe(
+        `mintgate: Another mintgate process is upgrading the database ${join(dataDir, "mintgate.db")} from schema 3 to ${LATEST_SCHEMA_VERSION}, which takes a while for a long audit trail; run this again once it has finished.\n`,
+      );
+    } finally {
+      upgrading.exec("ROLLBACK");
+      upgrading.close();
+    }
+    expect(schemaVersion(dataDir)).toBe(3);
+    await mintgate(["tokens", "list"], dataDir);
+    expect(schemaVersion(dataDir)).toBe(LATEST_SCHEMA_VERSION);
+  });
 });
 
 describe("restoring a copy made by an older version", () => {

@@ -1,5 +1,5 @@
 import type { Database } from "bun:sqlite";
-import { configError } from "../errors/index.ts";
+import { configError, conflict } from "../errors/index.ts";
 import { auditHash, GENESIS_HASH } from "./repositories/audit-records.ts";
 
 /**
@@ -332,18 +332,27 @@ export function assertSchemaNotNewer(db: Database, path: string): number {
  * a second time fails ("table audit_records already exists").
  */
 export function migrate(db: Database, path: string): number {
-  if (!MIGRATIONS.some((m) => m.version > assertSchemaNotNewer(db, path))) return 0;
-  return db
-    .transaction(() => {
-      const pending = MIGRATIONS.filter((m) => m.version > assertSchemaNotNewer(db, path));
-      for (const migration of pending) {
-        db.exec(migration.sql);
-        migration.run?.(db);
-        db.exec(`PRAGMA user_version = ${migration.version}`);
-      }
-      return pending.length;
-    })
-    .immediate();
+  const found = assertSchemaNotNewer(db, path);
+  if (!MIGRATIONS.some((m) => m.version > found)) return 0;
+  try {
+    return db
+      .transaction(() => {
+        const pending = MIGRATIONS.filter((m) => m.version > assertSchemaNotNewer(db, path));
+        for (const migration of pending) {
+          db.exec(migration.sql);
+          migration.run?.(db);
+          db.exec(`PRAGMA user_version = ${migration.version}`);
+        }
+        return pending.length;
+      })
+      .immediate();
+  } catch (error) {
+    // The busy timeout ran out waiting for the write lock: moving a long history of calls into the audit trail holds it for minutes.
+    if ((error as { code?: unknown }).code !== "SQLITE_BUSY") throw error;
+    throw conflict(
+      `Another mintgate process is upgrading the database ${path} from schema ${found} to ${LATEST_SCHEMA_VERSION}, which takes a while for a long audit trail; run this again once it has finished.`,
+    );
+  }
 }
 
 /**
