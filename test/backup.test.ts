@@ -3,6 +3,7 @@
  * gateway serves calls, restorable into a new data directory with the same
  * master key. The real binary, SQLite files and an official SDK client.
  */
+import { Database } from "bun:sqlite";
 import { afterAll, describe, expect, test } from "bun:test";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { copyFileSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
@@ -139,6 +140,13 @@ describe("mintgate backup", () => {
     expect(bad.code).toBe(2);
     expect(bad.stderr).toStartWith(`mintgate: ${damaged} is not a usable mintgate backup (`);
     expect(bad.stderr).toEndWith("nothing was changed.\n");
+    const notOurs = join(tempDir("mintgate-restore-foreign-sqlite"), "notes.db");
+    const notes = new Database(notOurs);
+    notes.exec("CREATE TABLE notes (body TEXT)");
+    notes.close();
+    const foreignSqlite = await runMintgate(["restore", notOurs, "--data", data]);
+    expect(foreignSqlite.code).toBe(2);
+    expect(foreignSqlite.stderr).toBe(`mintgate: ${notOurs} is not a usable mintgate backup (it is an SQLite database, but not one mintgate wrote); nothing was changed.\n`);
 
     const other = join(tempDir("mintgate-restore-other"), "data");
     expect((await runMintgate(["init", "--data", other])).code).toBe(0);

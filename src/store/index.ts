@@ -178,6 +178,8 @@ export function checkBackup(path: string): BackupCheck {
     const problems = (sqlite.query("PRAGMA quick_check").all() as { quick_check: string }[]).map((row) => row.quick_check);
     if (problems.length !== 1 || problems[0] !== "ok") throw new Error(`the copy at ${path} fails SQLite's integrity check: ${problems.slice(0, 3).join("; ")}`);
     const schemaVersion = assertSchemaNotNewer(sqlite, path);
+    // Every mintgate database has run migration 1: version 0 is some other program's SQLite file.
+    if (schemaVersion === 0) throw new Error("it is an SQLite database, but not one mintgate wrote");
     const keyVersion = schemaVersion >= 1 ? new SecretRepository(wrapWithDrizzle(sqlite)).currentKeyVersion()?.version : undefined;
     // Before schema 4 (a copy the sqlite3 shell made, as the README once advised) the trail was two tables, which migration 4 merges.
     const auditRecords = (sqlite.query(schemaVersion >= 4 ? "SELECT count(*) AS n FROM audit_records" : "SELECT (SELECT count(*) FROM call_records) + (SELECT count(*) FROM auth_events) AS n").get() as { n: number }).n;

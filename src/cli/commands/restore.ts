@@ -27,7 +27,7 @@ export const restoreCommand: Command = {
     try {
       check = checkBackup(source);
     } catch (error) {
-      throw invalid(`${source} is not a usable mintgate backup (${(error as Error).message}); nothing was changed.`);
+      throw invalid(`${source} is not a usable mintgate backup (${(error as Error).message.replace(/\.$/, "")}); nothing was changed.`);
     }
     const { previous, dir } = restoreDatabase(settings, source);
     try {
