@@ -347,6 +347,11 @@ ${dynamicConnector("dyn", toolsFile, join(dir, "pid"))}virtualMcps:
     const current = (await s.admin<{ pending: { name: string; hash: string; description: string }[] }>("/virtual-mcps/guarded")).pending.find((p) => p.name === "d__alpha")!;
     expect(current.description).toBe("second version, now with exfiltration");
     expect((await approve({ tool: "d__alpha", hash: current.hash })).status).toBe(200);
+    // On the record under the admin token's name, as every other admin API change is (`mintgate approve` goes through the API too).
+    const approvals = await s.admin<{ method: string; person: string; exposedName: string }[]>("/audit?kind=admin");
+    const approvers = approvals.filter((r) => r.method === "tool.approve" && r.exposedName === "guarded/d__alpha").map((r) => r.person);
+    expect(approvers).toHaveLength(2);
+    for (const approver of approvers) expect(approver).toStartWith("admin token ");
 
     // The rest at once: --all approves every waiting tool as shown now, one line each.
     const neither = await runMintgate(["approve", "guarded", "--data", s.dir]);

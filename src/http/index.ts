@@ -93,6 +93,9 @@ const ADMIN_BODY_LIMIT = 16 * 1024;
  */
 const unrouted = new WeakSet<Response>();
 
+/** Who made an admin API change, as admin records and approvals name them. */
+const adminActor = (token: { name: string }) => `admin token ${token.name}`;
+
 /**
  * Every other change made through the admin API leaves an admin record:
  * who (the admin token's name), what (method and path), the request body
@@ -103,7 +106,7 @@ async function recordAdminRequest(deps: HttpDeps, request: Request, body: Promis
   if (!audit || response.status === 401) return;
   let actor: string;
   try {
-    actor = `admin token ${deps.admin.authenticate(request.headers.get("authorization")).name}`;
+    actor = adminActor(deps.admin.authenticate(request.headers.get("authorization")));
   } catch {
     return;
   }
@@ -207,7 +210,7 @@ export function createHttpApp(deps: HttpDeps) {
           const adminToken = admin.authenticate(request.headers.get("authorization"));
           // A path segment that is not valid percent-encoding reaches the routes as null.
           if (Object.values(params ?? {}).some((value) => typeof value !== "string")) throw invalid("A name in the URL is not valid percent-encoding; encode % as %25.");
-          return { adminToken };
+          return { adminToken, actor: adminActor(adminToken) };
         })
         .get("/status", () => admin.status())
         // People and groups (src/auth/accounts); :id is a person's id or their email.
@@ -222,7 +225,7 @@ export function createHttpApp(deps: HttpDeps) {
           return accessChanged(created);
         })
         .post("/users/:id/role", ({ params, body }) => accessChanged(users.setRole(params.id, (bodyFields(body, { role: "string" }, "a role change").role ?? "") as "admin" | "member")))
-        .post("/users/:id/disable", ({ params, adminToken }) => accessChanged(users.disable(params.id, { by: `admin token ${adminToken.name}` })))
+        .post("/users/:id/disable", ({ params, actor }) => accessChanged(users.disable(params.id, { by: actor })))
         .post("/users/:id/enable", ({ params }) => accessChanged(users.enable(params.id)))
         .post("/users/:id/groups", ({ params, body }) => accessChanged(users.addGroup(params.id, bodyFields(body, { group: "string" }, "a group").group ?? "")))
         .delete("/users/:id/groups/:group", ({ params }) => accessChanged(users.removeGroup(params.id, params.group)))
@@ -241,17 +244,17 @@ export function createHttpApp(deps: HttpDeps) {
         // Client id, secret (optional: absent keeps it), allowed domains, groups claim, label.
         .patch("/sso-providers/:name", ({ params, body }) => sso.update(params.name, providerPatchOf(body)))
         .get("/connectors", () => admin.connectors())
-        .delete("/connectors/:name", ({ params, adminToken }) => admin.deleteConnector(params.name, `admin token ${adminToken.name}`))
+        .delete("/connectors/:name", ({ params, actor }) => admin.deleteConnector(params.name, actor))
         // One connector (a mintgate.yaml `connectors` entry as JSON, checked like the file); a test runs a temporary
         // one (never left running, never added); restart; a stdio connector's last stderr lines (secret values replaced).
-        .put("/connectors/:name", ({ params, body, adminToken }) => admin.connectorsAndSecrets.put(params.name, body, `admin token ${adminToken.name}`))
+        .put("/connectors/:name", ({ params, body, actor }) => admin.connectorsAndSecrets.put(params.name, body, actor))
         .post("/connectors/test", ({ body, query }) => admin.connectorsAndSecrets.test(body, wholeNumberParam(query.timeoutMs, "timeoutMs", 1, 600_000)))
         .post("/connectors/:name/restart", ({ params }) => admin.connectorsAndSecrets.restart(params.name))
         .get("/connectors/:name/logs", ({ params }) => admin.connectorsAndSecrets.logs(params.name))
         // Secrets by name: a value goes in (PUT {value}) and never comes out, nor into an admin record.
         .get("/secrets", () => admin.connectorsAndSecrets.secrets())
-        .put("/secrets/:name", ({ params, body, adminToken }) => admin.connectorsAndSecrets.setSecret(params.name, body, `admin token ${adminToken.name}`))
-        .delete("/secrets/:name", ({ params, adminToken }) => admin.connectorsAndSecrets.deleteSecret(params.name, `admin token ${adminToken.name}`))
+        .put("/secrets/:name", ({ params, body, actor }) => admin.connectorsAndSecrets.setSecret(params.name, body, actor))
+        .delete("/secrets/:name", ({ params, actor }) => admin.connectorsAndSecrets.deleteSecret(params.name, actor))
         .get("/virtual-mcps", () => admin.virtualMcps())
         // Its revision is the ETag: a PUT with If-Match is refused (409) when someone changed it meanwhile.
         .get("/virtual-mcps/:slug", ({ params, set }) => {
@@ -260,23 +263,23 @@ export function createHttpApp(deps: HttpDeps) {
           return status;
         })
         // One Virtual MCP's mintgate.yaml entry as JSON (or YAML): created or replaced, checked like the file.
-        .put("/virtual-mcps/:slug", async ({ params, request, adminToken }) => admin.putVirtualMcp(params.slug, await request.text(), `admin token ${adminToken.name}`, expectedRevisionOf(request.headers)), { parse: "none" })
-        .delete("/virtual-mcps/:slug", ({ params, adminToken }) => admin.deleteVirtualMcp(params.slug, `admin token ${adminToken.name}`))
+        .put("/virtual-mcps/:slug", async ({ params, request, actor }) => admin.putVirtualMcp(params.slug, await request.text(), actor, expectedRevisionOf(request.headers)), { parse: "none" })
+        .delete("/virtual-mcps/:slug", ({ params, actor }) => admin.deleteVirtualMcp(params.slug, actor))
         // Access policies (src/policy): GET the policy as JSON; PUT a new one (JSON or YAML), validated like mintgate.yaml.
         .get("/virtual-mcps/:slug/policy", ({ params, set }) => {
           const { policy, revision } = admin.policy(params.slug);
           set.headers.etag = `"${revision}"`;
           return policy;
         })
-        .put("/virtual-mcps/:slug/policy", async ({ params, request, adminToken }) => {
+        .put("/virtual-mcps/:slug/policy", async ({ params, request, actor }) => {
           const expected = expectedRevisionOf(request.headers);
           if (expected === null) throw invalid("A policy belongs to an existing virtual MCP: send If-Match with its revision, not If-None-Match.");
-          return admin.setPolicy(params.slug, await request.text(), `admin token ${adminToken.name}`, expected);
+          return admin.setPolicy(params.slug, await request.text(), actor, expected);
         }, { parse: "none" })
         // A misspelt "hash" must not turn into an approval of whatever the tool is now: unknown fields are refused.
-        .post("/virtual-mcps/:slug/approvals", ({ params, body, adminToken }) => admin.approveTool(params.slug, bodyFields(body, { tool: "string", hash: "string" }, "an approval"), adminToken.name))
+        .post("/virtual-mcps/:slug/approvals", ({ params, body, actor }) => admin.approveTool(params.slug, bodyFields(body, { tool: "string", hash: "string" }, "an approval"), actor))
         .get("/config", async () => new Response(await admin.exportConfig(), { headers: { "content-type": "application/yaml; charset=utf-8" } }))
-        .put("/config", async ({ request, query, adminToken }) => admin.applyConfig(await request.text(), { prune: switchParam(query.prune, "prune"), dryRun: switchParam(query.dryRun, "dryRun"), actor: `admin token ${adminToken.name}` }), { parse: "none" })
+        .put("/config", async ({ request, query, actor }) => admin.applyConfig(await request.text(), { prune: switchParam(query.prune, "prune"), dryRun: switchParam(query.dryRun, "dryRun"), actor }), { parse: "none" })
         // The audit trail (src/audit): search (newest first), streaming export, verify, and the live feed of new records.
         .get("/audit", ({ query }) => {
           const filter = auditFilterOf(query);
@@ -317,9 +320,9 @@ export function createHttpApp(deps: HttpDeps) {
           deps.auth.events.list({ type: oneOfParam(query.type, "type", AUTH_EVENT_TYPES), userId: query.user, clientId: query.client, since: timeParam(query.since, "since"), limit: wholeNumberParam(query.limit, "limit", 1, 10_000) }),
         )
         .get("/consents", ({ query }) => deps.auth.grants.listConsents(query.user))
-        .delete("/consents", ({ query, adminToken }) => {
+        .delete("/consents", ({ query, actor }) => {
           if (!query.user || !query.client) return jsonError(400, "Say whose approval to revoke: ?user=USER_ID&client=CLIENT_ID.");
-          return deps.auth.grants.revokeConsent(query.user, query.client, `admin token ${adminToken.name}`);
+          return deps.auth.grants.revokeConsent(query.user, query.client, actor);
         })
         // Personal access tokens (src/auth/access-tokens.ts): the token itself is in the answer to POST only.
         .get("/tokens", () => deps.mcp.tokens.list())
@@ -338,8 +341,8 @@ export function createHttpApp(deps: HttpDeps) {
           return { revoked: params.id };
         })
         .get("/oauth-grants", ({ query }) => deps.auth.grants.listGrants({ userId: query.user, activeOnly: switchParam(query.active, "active") }))
-        .delete("/oauth-grants/:id", ({ params, adminToken }) => {
-          deps.auth.grants.revokeGrant(params.id, `admin token ${adminToken.name}`);
+        .delete("/oauth-grants/:id", ({ params, actor }) => {
+          deps.auth.grants.revokeGrant(params.id, actor);
           return { revoked: params.id };
         })
         // OAuth clients (src/auth/clients): list every kind, add and remove admin-added ones.

@@ -13,7 +13,7 @@ const createCommand: Command = {
     "--vmcp SLUG": "only this virtual MCP accepts the token (default: every one)",
     "--expires AGE": "lifetime such as 90m, 12h or 30d (default: no expiry)",
     ...DATA_HELP,
-    "--json": 'print {"id":…,"token":…} as JSON',
+    "--json": 'print the token record with its "token" (id, subject, virtualMcp, expiresAt, …) as JSON',
   },
   details:
     "The token is created even when it would be refused today (the person is disabled, or the virtual MCP's\n" +
