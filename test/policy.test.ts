@@ -147,6 +147,23 @@ function records(): Row[] {
 const upstreamUnsubscribesOf = (uri: string) => gateway.output().split("\n").filter((line) => line.includes(`Received Unsubscribe Resource request: ${uri} `));
 const droppedSubscriptions = () => gateway.output().split("\n").filter((line) => line.includes("resource subscription dropped: access lost"));
 
+/** The URIs of the resources/updated notifications `c` gets from now on. */
+function updatesTo(c: Client): string[] {
+  const uris: string[] = [];
+  c.setNotificationHandler(ResourceUpdatedNotificationSchema, async (n) => void uris.push(n.params.uri));
+  return uris;
+}
+
+/** Flips server-everything's update switch (through the watch virtual MCP); says which way. */
+const toggleUpdates = async (c: Client) => textOf(await c.callTool({ name: "ev__toggle-subscriber-updates", arguments: {} }));
+
+/** One round of updates: switched on by `c` (one for each subscribed resource, in the order first subscribed), off again once `arrived`. */
+async function updateOnce(c: Client, arrived: () => boolean): Promise<void> {
+  expect(await toggleUpdates(c)).toStartWith("Started");
+  await waitFor("the updates", arrived);
+  expect(await toggleUpdates(c)).toStartWith("Stopped");
+}
+
 async function refusalOf(promise: Promise<unknown>): Promise<McpError> {
   try {
     await promise;
@@ -476,27 +493,15 @@ describe("changes reach connected sessions", () => {
     await apply(withWatch("nobody@example.com"));
     const [first, second] = ["ev+demo://resource/dynamic/text/1", "ev+demo://resource/dynamic/text/2"];
     const upstreamUnsubscribes = () => upstreamUnsubscribesOf("demo://resource/dynamic/text/1");
-    const updatesTo = (c: Client) => {
-      const uris: string[] = [];
-      c.setNotificationHandler(ResourceUpdatedNotificationSchema, async (n) => void uris.push(n.params.uri));
-      return uris;
-    };
     // The gateway takes the change from another process a moment later.
     const ada = await waitFor("the watch virtual MCP", () => client("ada", "watch").catch((): false => false));
     const bob = await client("bob", "watch");
     const toAda = updatesTo(ada);
     const toBob = updatesTo(bob);
-    const toggle = async () => textOf(await bob.callTool({ name: "ev__toggle-subscriber-updates", arguments: {} }));
-    /** One round of updates: switched on (one for each subscribed resource, in the order first subscribed), off again once `arrived`. */
-    const updateOnce = async (arrived: () => boolean) => {
-      expect(await toggle()).toStartWith("Started");
-      await waitFor("the updates", arrived);
-      expect(await toggle()).toStartWith("Stopped");
-    };
     await ada.subscribeResource({ uri: first });
     await ada.subscribeResource({ uri: second });
     await bob.subscribeResource({ uri: first });
-    await updateOnce(() => toAda.includes(first) && toAda.includes(second) && toBob.includes(first));
+    await updateOnce(bob, () => toAda.includes(first) && toAda.includes(second) && toBob.includes(first));
 
     await apply(withWatch("ada@example.com"));
     await waitFor("the new policy", () => ada.readResource({ uri: first }).then((): false => false, (error: McpError) => error.code === -32003));
@@ -507,7 +512,7 @@ describe("changes reach connected sessions", () => {
     toAda.length = 0;
     toBob.length = 0;
     // The upstream sends the first resource's update before the second's: once ada has the second, she would have had the first.
-    await updateOnce(() => toAda.includes(second) && toBob.includes(first));
+    await updateOnce(bob, () => toAda.includes(second) && toBob.includes(first));
     expect(toAda).toEqual([second]);
     // bob still holds the upstream subscription.
     expect(upstreamUnsubscribes()).toEqual([]);
