@@ -51,6 +51,14 @@ export interface ConnectorDeps {
 
 type Listener = () => void;
 
+/** A holder of an upstream resource subscription. */
+export interface ResourceListener {
+  /** The upstream said the resource changed. */
+  updated(uri: string): void;
+  /** The upstream refused the subscribe this listener waited on (its own or another holder's): the subscription is gone. */
+  refused(error: Error): void;
+}
+
 /**
  * One upstream MCP server, shared by every person's calls: its connection,
  * its lifecycle (start, restart with capped exponential backoff, stop) and
@@ -79,7 +87,7 @@ export class Connector {
   private refreshing: Promise<void> = Promise.resolve();
   private readonly queuedRefreshes = new Set<string>();
   /** Upstream resource subscriptions, shared by every session that asked (refcounted by listener). */
-  private readonly resourceListeners = new Map<string, Set<(uri: string) => void>>();
+  private readonly resourceListeners = new Map<string, Set<ResourceListener>>();
   private readonly stateListeners = new Set<Listener>();
   /** The last stderr lines of every child this connector ran, oldest first once full (a ring). */
   private readonly stderrRing: string[] = [];
@@ -239,7 +247,7 @@ export class Connector {
   }
 
   /** Subscribes `listener` to updates of an upstream resource; the upstream is asked once per URI. */
-  async subscribeResource(uri: string, listener: (uri: string) => void): Promise<void> {
+  async subscribeResource(uri: string, listener: ResourceListener): Promise<void> {
     let listeners = this.resourceListeners.get(uri);
     const first = !listeners;
     if (!listeners) this.resourceListeners.set(uri, (listeners = new Set()));
@@ -248,12 +256,20 @@ export class Connector {
     try {
       await this.request("resources/subscribe", { uri });
     } catch (error) {
-      this.resourceListeners.delete(uri);
+      // Holders that joined while it was asked were told nothing yet: they lose it too.
+      for (const other of this.dropResourceListeners(uri)) if (other !== listener) other.refused(error as Error);
       throw error;
     }
   }
 
-  async unsubscribeResource(uri: string, listener: (uri: string) => void): Promise<void> {
+  /** Forgets a URI's listeners (the upstream is not subscribed to it), returning them. */
+  private dropResourceListeners(uri: string): Set<ResourceListener> {
+    const listeners = this.resourceListeners.get(uri) ?? new Set();
+    this.resourceListeners.delete(uri);
+    return listeners;
+  }
+
+  async unsubscribeResource(uri: string, listener: ResourceListener): Promise<void> {
     const listeners = this.resourceListeners.get(uri);
     if (!listeners?.delete(listener) || listeners.size > 0) return;
     this.resourceListeners.delete(uri);
@@ -297,7 +313,7 @@ export class Connector {
         }
         if (method === "notifications/resources/updated") {
           const uri = String(params?.uri);
-          for (const listener of this.resourceListeners.get(uri) ?? []) listener(uri);
+          for (const listener of this.resourceListeners.get(uri) ?? []) listener.updated(uri);
           return;
         }
         if (!Object.hasOwn(LIST_REFRESHES, method)) {
@@ -327,7 +343,13 @@ export class Connector {
       this.deferredRefreshes.clear();
       // A new upstream session knows nothing of the subscriptions the old one had.
       for (const uri of this.resourceListeners.keys()) {
-        this.request("resources/subscribe", { uri }).catch((error: Error) => log.warn("could not renew a resource subscription", { connector: this.name, uri: this.redact(uri), error: error.message }));
+        this.request("resources/subscribe", { uri }).catch((error: Error) => {
+          // Cut off by a restart: the next upstream session renews it.
+          if (generation !== this.generation) return;
+          log.warn("could not renew a resource subscription", { connector: this.name, uri: this.redact(uri), error: error.message });
+          // Its holders are told, so that none keeps a subscription the upstream does not serve (and a later subscribe asks again).
+          for (const listener of this.dropResourceListeners(uri)) listener.refused(error);
+        });
       }
     } catch (error) {
       if (generation !== this.generation || this.stopping) return void (await this.closeAttempt(opened));

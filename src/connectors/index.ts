@@ -1,7 +1,7 @@
 import { Connector, type ConnectorDeps } from "./connector.ts";
 import type { ConnectorDefinition } from "./types.ts";
 
-export { Connector, EMPTY_CATALOGUE, type Catalogue } from "./connector.ts";
+export { Connector, EMPTY_CATALOGUE, type Catalogue, type ResourceListener } from "./connector.ts";
 export { resultText, UpstreamRpcError } from "./upstream-session.ts";
 export { probeConnector, DEFAULT_PROBE_TIMEOUT_MS, type ProbeResult } from "./probe.ts";
 export * from "./types.ts";

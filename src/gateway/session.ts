@@ -3,7 +3,7 @@ import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
 import type { CallOutcome, CallRecorder, McpRequestEntry } from "../audit/index.ts";
 import { decide, ruleFor, type Decision, type Subject } from "../policy/index.ts";
 import type { Principal } from "../auth/index.ts";
-import { resultText, UpstreamRpcError, type Connector } from "../connectors/index.ts";
+import { resultText, UpstreamRpcError, type Connector, type ResourceListener } from "../connectors/index.ts";
 import { forbidden, isStorageFull, JSON_RPC, jsonRpcCodeOf, MintgateError, publicMessageOf, storageFull } from "../errors/index.ts";
 import { log } from "../log/index.ts";
 import { VERSION } from "../version.ts";
@@ -35,7 +35,7 @@ interface RequestNote {
 interface ResourceSubscription {
   connector: Connector;
   upstreamUri: string;
-  listener: (uri: string) => void;
+  listener: ResourceListener;
   /** The access view under which the person was last found allowed to read it: a newer view (policy, people or catalogue changed) means checking again. */
   confirmedUnder: AccessView | undefined;
 }
@@ -102,6 +102,13 @@ export class GatewaySession {
     }
     // A person who may no longer read a resource must not keep hearing when it changes.
     for (const [uri, subscription] of [...this.subscriptions]) this.releaseIfUnreadable(uri, subscription);
+  }
+
+  /** Forgets a subscription the upstream refused (the connector holds no listener of it any more). */
+  private dropRefused(uri: string, subscription: ResourceSubscription, error: Error): void {
+    if (this.subscriptions.get(uri) !== subscription) return;
+    this.subscriptions.delete(uri);
+    log.warn("resource subscription dropped: the upstream refused it", { session: this.id, subject: this.principal.subject, virtualMcp: this.runtime.slug, uri: subscription.connector.redact(uri), error: error.message });
   }
 
   /** Tells the client a list changed (sent on the standalone stream, if the client opened one). */
@@ -424,7 +431,12 @@ export class GatewaySession {
       // The gateway offers subscriptions for the whole Virtual MCP: "Method not found" would deny it has them.
       throw new RpcError(JSON_RPC.invalidParams, `Connector "${connector.name}" does not announce changes to its resources, so "${uri}" cannot be subscribed to; read it again to see changes.`);
     }
-    const subscription: ResourceSubscription = { connector, upstreamUri: route.upstreamUri, listener: () => this.deliverUpdate(uri, subscription), confirmedUnder: undefined };
+    const subscription: ResourceSubscription = {
+      connector,
+      upstreamUri: route.upstreamUri,
+      listener: { updated: () => this.deliverUpdate(uri, subscription), refused: (error) => this.dropRefused(uri, subscription, error) },
+      confirmedUnder: undefined,
+    };
     // Held before the upstream answers: a second subscribe meanwhile is this one, not a listener that no unsubscribe would release.
     this.subscriptions.set(uri, subscription);
     try {
