@@ -14,15 +14,18 @@ import { configuredDataDir, connectMcpClient, runMintgate, startGateway, waitFor
 
 const [evCommand, ...evArgs] = everythingStdioCommand();
 
-/** `eng` sees add; `ops` does not see now or the greeting; only `eng` reads demo://about and the numbers template. */
-function config(addGroups = "[eng]"): string {
+/**
+ * `eng` sees add; `ops` does not see now or the greeting; only `eng` reads demo://about and the numbers template.
+ * `evEnv`: environment variables for server-everything (other ones redefine the connector, which restarts it).
+ */
+function config(addGroups = "[eng]", evEnv?: Record<string, string>): string {
   return `connectors:
   - { name: demo, kind: builtin, server: demo }
   - name: ev
     kind: stdio
     command: ${JSON.stringify(evCommand)}
     args: ${JSON.stringify(evArgs)}
-virtualMcps:
+${evEnv ? `    env: ${JSON.stringify(evEnv)}\n` : ""}virtualMcps:
   - slug: team
     name: Team
     connectors:
@@ -73,8 +76,8 @@ virtualMcps:
  * config() and a virtual MCP "watch" for resource subscriptions: server-everything's switch for its
  * updates (on, it sends one for every subscribed resource at once), with its first text resource denied to `denied`.
  */
-function withWatch(denied: string, prefix = "ev"): string {
-  return `${config()}  - slug: watch
+function withWatch(denied: string, { prefix = "ev", evEnv }: { prefix?: string; evEnv?: Record<string, string> } = {}): string {
+  return `${config(undefined, evEnv)}  - slug: watch
     name: Watch
     connectors: [{ connector: ev, prefix: ${prefix}, include: [toggle-subscriber-updates] }]
     access: { groups: [eng, ops] }
@@ -143,9 +146,12 @@ function records(): Row[] {
   }
 }
 
-/** What server-everything logged (through the gateway's log) of the resources/unsubscribe requests it got for `uri`. */
+/** What server-everything logged (through the gateway's log) of the resources/subscribe and resources/unsubscribe requests it got for `uri`. */
+const upstreamSubscribesOf = (uri: string) => gateway.output().split("\n").filter((line) => line.includes(`Received Subscribe Resource request for URI: ${uri} `));
 const upstreamUnsubscribesOf = (uri: string) => gateway.output().split("\n").filter((line) => line.includes(`Received Unsubscribe Resource request: ${uri} `));
 const droppedSubscriptions = () => gateway.output().split("\n").filter((line) => line.includes("resource subscription dropped: access lost"));
+/** The gateway's log lines saying `connector` (re)connected. */
+const readyLinesOf = (connector: string) => gateway.output().split("\n").filter((line) => line.includes("connector ready") && line.includes(`connector=${connector} `));
 
 /** The URIs of the resources/updated notifications `c` gets from now on. */
 function updatesTo(c: Client): string[] {
@@ -527,8 +533,26 @@ describe("changes reach connected sessions", () => {
     const third = "ev+demo://resource/dynamic/text/3";
     const ada = await waitFor("the watch virtual MCP", () => client("ada", "watch").catch((): false => false));
     await ada.subscribeResource({ uri: third });
-    await apply(withWatch("nobody@example.com", "moved"));
+    await apply(withWatch("nobody@example.com", { prefix: "moved" }));
     await waitFor("the upstream subscription released", () => upstreamUnsubscribesOf("demo://resource/dynamic/text/3").length === 1);
     expect(droppedSubscriptions().filter((line) => line.includes(`uri=${third} `))).toEqual([expect.stringContaining('why="no connector of the virtual MCP serves it any more"')]);
+  });
+
+  test("a subscription follows its connector when it is redefined (apply with another env restarts it): updates arrive again, and unsubscribing releases the new upstream's", async () => {
+    await apply(withWatch("nobody@example.com"));
+    const fourth = "ev+demo://resource/dynamic/text/4";
+    const ada = await client("ada", "watch");
+    const toAda = updatesTo(ada);
+    // Refused until the gateway takes the change (the prefix ev again) from another process.
+    await waitFor("the ev prefix", () => ada.subscribeResource({ uri: fourth }).then(() => true));
+    const readyBefore = readyLinesOf("ev").length;
+    await apply(withWatch("nobody@example.com", { evEnv: { MINTGATE_TEST_REDEFINED: "1" } }));
+    await waitFor("ev ready again with its new spec", () => readyLinesOf("ev").length > readyBefore);
+    await updateOnce(ada, () => toAda.includes(fourth));
+    expect(upstreamUnsubscribesOf("demo://resource/dynamic/text/4")).toEqual([]);
+    await ada.unsubscribeResource({ uri: fourth });
+    await waitFor("the upstream subscription released", () => upstreamUnsubscribesOf("demo://resource/dynamic/text/4").length === 1);
+    // Logged before the unsubscribe: one subscribe for each server-everything process, none twice.
+    expect(upstreamSubscribesOf("demo://resource/dynamic/text/4")).toHaveLength(2);
   });
 });

@@ -246,18 +246,24 @@ export class Connector {
     }
   }
 
-  /** Subscribes `listener` to updates of an upstream resource; the upstream is asked once per URI. */
-  async subscribeResource(uri: string, listener: ResourceListener): Promise<void> {
+  /**
+   * Subscribes `listener` to updates of an upstream resource; the upstream is asked once per URI.
+   * A connector that is not ready refuses at once, unless `whenReady`: then it holds the listener
+   * and subscribes upstream once it is ready (connect() renews every held URI), telling
+   * `listener.refused` if the upstream refuses then.
+   */
+  async subscribeResource(uri: string, listener: ResourceListener, { whenReady = false } = {}): Promise<void> {
     let listeners = this.resourceListeners.get(uri);
     const first = !listeners;
     if (!listeners) this.resourceListeners.set(uri, (listeners = new Set()));
     listeners.add(listener);
-    if (!first) return;
+    if (!first || (whenReady && this.state.status !== "ready")) return;
     try {
       await this.request("resources/subscribe", { uri });
     } catch (error) {
-      // Holders that joined while it was asked were told nothing yet: they lose it too.
-      for (const other of this.dropResourceListeners(uri)) if (other !== listener) other.refused(error as Error);
+      // Holders that joined while it was asked were told nothing yet: they lose it too (a retired connector's move to its replacement instead).
+      const others = this.dropResourceListeners(uri);
+      if (!this.retired) for (const other of others) if (other !== listener) other.refused(error as Error);
       throw error;
     }
   }
@@ -341,7 +347,7 @@ export class Connector {
       log.info("connector ready", { connector: this.name, kind: this.definition.spec.kind, tools: catalogue.tools.length });
       for (const method of this.deferredRefreshes) this.queueRefresh(method);
       this.deferredRefreshes.clear();
-      // A new upstream session knows nothing of the subscriptions the old one had.
+      // A new upstream session knows nothing of the subscriptions the old one had, nor of those held while it was not ready (subscribeResource whenReady).
       for (const uri of this.resourceListeners.keys()) {
         this.request("resources/subscribe", { uri }).catch((error: Error) => {
           // Cut off by a restart: the next upstream session renews it.

@@ -33,6 +33,7 @@ interface RequestNote {
 
 /** A resource subscription of one session, held upstream through `listener`. */
 interface ResourceSubscription {
+  /** The client that holds it upstream: the connector's current one, once a redefined connector's replacement took it over. */
   connector: Connector;
   upstreamUri: string;
   listener: ResourceListener;
@@ -101,7 +102,27 @@ export class GatewaySession {
       if (changed.has(kind) || (before !== undefined && before[kind] !== names[kind])) this.notifyListChanged(kind);
     }
     // A person who may no longer read a resource must not keep hearing when it changes.
-    for (const [uri, subscription] of [...this.subscriptions]) this.releaseIfUnreadable(uri, subscription);
+    for (const [uri, subscription] of [...this.subscriptions]) {
+      if (!this.releaseIfUnreadable(uri, subscription)) this.followReplacedConnector(uri, subscription);
+    }
+  }
+
+  /**
+   * Moves a subscription to the connector's new client when the pool replaced the one it was
+   * held through (its spec or a secret it uses changed): the retired client's upstream is gone.
+   * Done here rather than by the pool handing listeners over: the session must point its
+   * subscription at the new client anyway (so unsubscribe releases it), and it already reviews
+   * every subscription after each sync, which follows any replacement.
+   */
+  private followReplacedConnector(uri: string, subscription: ResourceSubscription): void {
+    const current = this.runtime.configuredConnector(subscription.connector.name, this.principal);
+    if (current === undefined || current === subscription.connector) return;
+    const retired = subscription.connector;
+    subscription.connector = current;
+    // Only forgets the listener there: a retired client sends nothing upstream.
+    void retired.unsubscribeResource(subscription.upstreamUri, subscription.listener);
+    // The replacement is usually still starting: it subscribes upstream once ready, with every other session's subscription to the URI.
+    current.subscribeResource(subscription.upstreamUri, subscription.listener, { whenReady: true }).catch((error: Error) => this.dropRefused(uri, subscription, error));
   }
 
   /** Forgets a subscription the upstream refused (the connector holds no listener of it any more). */
@@ -442,7 +463,8 @@ export class GatewaySession {
     try {
       await connector.subscribeResource(route.upstreamUri, subscription.listener);
     } catch (error) {
-      if (this.subscriptions.get(uri) === subscription) this.subscriptions.delete(uri);
+      // Also releases it from a replacement connector that took it over meanwhile: the client hears it failed.
+      if (this.subscriptions.get(uri) === subscription) await this.release(uri);
       throw error;
     }
     return {};

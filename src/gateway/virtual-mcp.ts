@@ -96,9 +96,14 @@ export class VirtualMcpRuntime {
     };
   }
 
+  /** The connector client that carries this caller's calls now; undefined when the connector is not configured. */
+  configuredConnector(name: string, caller: CallerIdentity): Connector | undefined {
+    return this.pool.clientFor(name, caller);
+  }
+
   /** The connector client that carries this caller's call. */
   connectorFor(name: string, caller: CallerIdentity): Connector {
-    const connector = this.pool.clientFor(name, caller);
+    const connector = this.configuredConnector(name, caller);
     if (!connector) throw new MintgateError("upstream_failed", `Connector "${name}" is not configured.`);
     return connector;
   }
