@@ -38,7 +38,8 @@ export const backupCommand: Command = {
     if (!output) throw invalid("`mintgate backup` needs -o FILE: the new file to write the copy to.");
     const path = resolve(output);
     const started = performance.now();
-    await withDataDir(parsed, (dir) => {
+    // Read back before the command's audit record is written: a copy removed for failing it is recorded as an error, not ok.
+    const check = await withDataDir(parsed, (dir) => {
       createPrivateFile(path);
       try {
         dir.store.backupTo(path);
@@ -46,14 +47,13 @@ export const backupCommand: Command = {
         rmSync(path, { force: true });
         throw configError(`The backup to ${path} failed (${(error as Error).message}); nothing was kept.`);
       }
+      try {
+        return checkBackup(path);
+      } catch (error) {
+        rmSync(path, { force: true });
+        throw configError(`The backup was written but did not read back (${(error as Error).message}); it was removed, try again.`);
+      }
     });
-    let check;
-    try {
-      check = checkBackup(path);
-    } catch (error) {
-      rmSync(path, { force: true });
-      throw configError(`The backup was written but did not read back (${(error as Error).message}); it was removed, try again.`);
-    }
     const report = { path, bytes: statSync(path).size, seconds: Number(((performance.now() - started) / 1000).toFixed(3)), ...check };
     if (parsed.values.json) printJson(report);
     else {
