@@ -6,7 +6,7 @@
 import { Database } from "bun:sqlite";
 import { afterAll, describe, expect, test } from "bun:test";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { copyFileSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { connectMcpClient, DEMO_CONFIG, runMintgate, startConfiguredGateway, startGateway, tempDir, type ConfiguredGateway } from "./harness.ts";
 
@@ -183,5 +183,20 @@ describe("mintgate backup", () => {
     } finally {
       await again.stop();
     }
+  });
+
+  test("a restore cut off between moving the database aside and putting the copy in place: serve refuses instead of starting on a new empty database", async () => {
+    const data = join(tempDir("mintgate-restore-cut"), "data");
+    expect((await runMintgate(["init", "--data", data])).code).toBe(0);
+    const database = join(data, "mintgate.db");
+    copyFileSync(database, `${database}.restoring`);
+    renameSync(database, `${database}.before-restore-2026-11-28T09-00-00-000Z`);
+    const serve = await runMintgate(["serve", "--data", data, "--port", "0"]);
+    expect(serve.code).toBe(1);
+    expect(serve.stderr).toContain(`A restore into ${data} was interrupted: the checked copy is ${database}.restoring`);
+    expect(existsSync(database)).toBe(false);
+    // Following the sentence finishes the restore.
+    renameSync(`${database}.restoring`, database);
+    expect((await runMintgate(["secrets", "list", "--data", data])).code).toBe(0);
   });
 });

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, closeSync, copyFileSync, existsSync, fsyncSync, openSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { issueAdminToken } from "../admin/index.ts";
 import { CHECKPOINT_KEY_PURPOSE, cliActor, recordAdminChange, resignCheckpoints } from "../audit/index.ts";
 import { dataPaths, type Settings } from "../config/index.ts";
@@ -123,6 +123,12 @@ export function openDataDir(settings: Settings, options: { initialise: boolean; 
 /** The key, database and admin token of a directory that exists. */
 function openContents(settings: Settings, options: { initialise: boolean }, paths: ReturnType<typeof dataPaths>, created: string[]): Omit<DataDir, "warnings"> {
   const databaseExists = existsSync(paths.database);
+  // A restore stopped between moving the database aside and putting the copy in its place: a new empty database here would hide both.
+  if (!databaseExists && existsSync(restoringPath(paths))) {
+    throw configError(
+      `A restore into ${settings.dataDir} was interrupted: the checked copy is ${restoringPath(paths)} and the previous database was moved to ${paths.database}.before-restore-<time>; rename the one you want to ${paths.database} and start again.`,
+    );
+  }
   if (!databaseExists && !options.initialise) throw notInitialised(settings.dataDir, "database");
 
   // Read-only checks first: a wrong key or a newer schema must leave the file untouched.
@@ -222,6 +228,9 @@ export function restoreDatabase(settings: Settings, backup: string): { previous:
   }
 }
 
+/** Where restore puts the checked copy before it takes the database's place. */
+const restoringPath = (paths: ReturnType<typeof dataPaths>) => `${paths.database}.restoring`;
+
 function swapInBackup(settings: Settings, paths: ReturnType<typeof dataPaths>, backup: string): { previous: string | undefined; dir: DataDir } {
   const inspection = inspectStore(backup);
   if (inspection.currentKey) {
@@ -232,10 +241,17 @@ function swapInBackup(settings: Settings, paths: ReturnType<typeof dataPaths>, b
       );
     }
   }
-  const incoming = `${paths.database}.restoring`;
+  const incoming = restoringPath(paths);
   try {
     copyFileSync(backup, incoming);
     chmodSync(incoming, 0o600);
+    // On disk before the rename makes it the database: a power cut must not leave a renamed but empty file.
+    const written = openSync(incoming, "r");
+    try {
+      fsyncSync(written);
+    } finally {
+      closeSync(written);
+    }
   } catch (error) {
     rmSync(incoming, { force: true });
     throw configError(`Cannot copy the backup into ${settings.dataDir} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); check the free space and permissions. Nothing was changed.`, error);
