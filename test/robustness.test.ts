@@ -926,6 +926,32 @@ describe("revocation", () => {
     await waitFor("the upstream call to be ended", () => upstream.hangsClosed() === 1);
     expect((await s.post({ jsonrpc: "2.0", id: 6, method: "ping" })).status).toBe(401);
   });
+
+  test("revoking a token ends its legacy HTTP+SSE session: the call in flight gets its error on the event stream before the stream closes", async () => {
+    const { upstream, gateway, token, tokenId, dataDir } = await startBehindRawUpstream("mintgate-revoke-legacy", "20s");
+    const stream = await fetch(`${gateway.url}/sse/v`, { headers: { authorization: `Bearer ${token}`, accept: "text/event-stream" } });
+    let events = "";
+    const decoder = new TextDecoder();
+    const ended = (async () => {
+      for await (const chunk of stream.body!) events += decoder.decode(chunk, { stream: true });
+    })();
+    const endpoint = await waitFor("the endpoint event", () => /data: (\/messages\S+)/.exec(events)?.[1]);
+    const post = (message: object) =>
+      fetch(`${gateway.url}${endpoint}`, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: JSON.stringify(message) });
+    expect((await post({ jsonrpc: "2.0", id: 5, method: "tools/call", params: { name: "hr__hang", arguments: {} } })).status).toBe(202);
+    await waitFor("the upstream to hold the call", () => upstream.hangsStarted() === 1);
+
+    expect((await runMintgate(["tokens", "revoke", tokenId, "--data", dataDir])).code).toBe(0);
+    await Promise.race([ended, Bun.sleep(5000).then(() => Promise.reject(new Error("the event stream stayed open")))]);
+    // Before, the stream closed under the call and its reply was dropped: an SDK client waited out its own timeout.
+    const replies = [...events.matchAll(/event: message\ndata: (.+)\n/g)].map((m) => JSON.parse(m[1]!) as { id: number; error?: { code: number; message: string } });
+    expect(replies).toHaveLength(1);
+    expect(replies[0]!.id).toBe(5);
+    expect(replies[0]!.error?.code).toBe(-32000);
+    expect(replies[0]!.error?.message).toContain("its access token was revoked");
+    await waitFor("the upstream call to be ended", () => upstream.hangsClosed() === 1);
+    expect((await post({ jsonrpc: "2.0", id: 6, method: "ping" })).status).toBe(401);
+  });
 });
 
 describe("revocation of a person", () => {

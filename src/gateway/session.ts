@@ -157,12 +157,23 @@ export class GatewaySession {
     return this.close();
   }
 
-  private shutDown(): Promise<void> {
+  private async shutDown(): Promise<void> {
     for (const abort of this.inFlight.values()) abort.abort("the session ended");
     for (const { connector, upstreamUri, listener } of this.subscriptions.values()) void connector.unsubscribeResource(upstreamUri, listener);
     this.subscriptions.clear();
+    // Ended by the gateway: the calls just cut off send the error that says why before the transport closes. On the
+    // legacy HTTP+SSE transport the event stream is their only way out; closed first, it dropped them, and the client
+    // waited out its own timeout. Aborted calls settle at once; the wait is bounded all the same.
+    if (this.endedBecause !== undefined && this.replying.size > 0) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([Promise.allSettled(this.replying), new Promise((resolve) => (timer = setTimeout(resolve, CUT_OFF_REPLIES_MS)))]);
+      clearTimeout(timer);
+    }
     return this.transport.close();
   }
+
+  /** Replies to requests that came through the transport, until they are handed to it. */
+  private readonly replying = new Set<Promise<unknown>>();
 
   /** Messages that arrive through an SDK transport (initialize, legacy SSE, batches). */
   private receive(message: JSONRPCMessage): void {
@@ -172,17 +183,19 @@ export class GatewaySession {
     const id = m.id;
     const send = (reply: JSONRPCMessage) =>
       this.transport.send(reply, { relatedRequestId: id }).catch((error: Error) => log.debug("could not send a reply", { session: this.id, error: error.message }));
-    void this.request(id, m.method, m.params, (progress) => this.transport.send(progress, { relatedRequestId: id }).catch(() => {})).then(
+    const replied = this.request(id, m.method, m.params, (progress) => this.transport.send(progress, { relatedRequestId: id }).catch(() => {})).then(
       (reply) => {
         // A cancelled request gets no reply (the spec says so); its response stream just ends.
         if (reply === undefined) return (this.transport as { closeSSEStream?: (requestId: RequestId) => void }).closeSSEStream?.(id);
         // A session whose initialize failed is one its client will not use: it ends once the error is out, not after an idle hour.
-        if (m.method === "initialize" && "error" in reply) return send(reply).then(() => this.close());
+        if (m.method === "initialize" && "error" in reply) return send(reply).then(() => void this.close());
         return send(reply);
       },
       // `request` answers a record that could not be committed with an error reply itself; this is for anything else it throws.
       (error: unknown) => send({ jsonrpc: "2.0", id, error: toRpcError(error) } as JSONRPCMessage),
     );
+    this.replying.add(replied);
+    void replied.finally(() => this.replying.delete(replied));
   }
 
   /** A client notification; only cancellation needs anything from us. */
@@ -551,6 +564,9 @@ export class GatewaySession {
 }
 
 const noCompletions = () => ({ completion: { values: [], hasMore: false } });
+
+/** How long a session the gateway ends waits for the replies of the calls it cut off before it closes its transport. */
+const CUT_OFF_REPLIES_MS = 2000;
 
 /** The SDK's "connection closed" code: what a client sees when its session ends under a request. */
 const SESSION_ENDED = -32000;
