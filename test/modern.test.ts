@@ -156,6 +156,37 @@ describe("protocol revision 2026-07-28 (sessionless)", () => {
     expect(data.map((m) => m.method ?? m.id)).toEqual(["notifications/progress", "notifications/progress", 8]);
   }, 60_000);
 
+  test("calls in flight end when their token is revoked, as calls in sessions do: each gets an error that says why", async () => {
+    const created = await runMintgate(["tokens", "create", "--user", "inflight@example.com", "--json", "--data", setup.dataDir]);
+    const { id, token } = JSON.parse(created.stdout) as { id: string; token: string };
+    // Twenty seconds of countdown each, one answered as plain JSON and one on an event stream (it asks for progress).
+    const call = (requestId: number, meta: object) =>
+      fetch(url, {
+        method: "POST",
+        headers: { authorization: `Bearer ${token}`, "content-type": "application/json", accept: "application/json, text/event-stream", "mcp-protocol-version": "2026-07-28", "mcp-method": "tools/call", "mcp-name": "d__countdown" },
+        body: JSON.stringify({ jsonrpc: "2.0", id: requestId, method: "tools/call", params: { name: "d__countdown", arguments: { n: 100, intervalMs: 200 }, _meta: { ...envelope, ...meta } } }),
+      });
+    const plain = call(1, {}).then((r) => r.text());
+    const streamed = await call(2, { progressToken: "p" });
+    const reader = streamed.body!.getReader();
+    const decoder = new TextDecoder();
+    let events = "";
+    while (!events.includes("notifications/progress")) events += decoder.decode((await reader.read()).value, { stream: true });
+    expect((await runMintgate(["tokens", "revoke", id, "--data", setup.dataDir])).code).toBe(0);
+    const untilEnd = async () => {
+      for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) events += decoder.decode(chunk.value, { stream: true });
+      return "ended";
+    };
+    // Before, both ran their twenty seconds and handed their results to the revoked token.
+    expect(await Promise.race([untilEnd(), Bun.sleep(8_000).then(() => "still open")])).toBe("ended");
+    const reply = JSON.parse(events.split("\n\n").filter((e) => e.startsWith("event: message\ndata: ")).at(-1)!.slice("event: message\ndata: ".length)) as { id: number; error?: { message: string } };
+    expect(reply.id).toBe(2);
+    expect(reply.error?.message).toContain("its access token was revoked");
+    const answer = JSON.parse(await Promise.race([plain, Bun.sleep(8_000).then(() => '"still running"')])) as { id: number; error?: { message: string } };
+    expect(answer.id).toBe(1);
+    expect(answer.error?.message).toContain("its access token was revoked");
+  }, 30_000);
+
   test("subscriptions/listen acknowledges and then carries list changes", async () => {
     const response = await post(
       { jsonrpc: "2.0", id: 9, method: "subscriptions/listen", params: { notifications: { toolsListChanged: true }, _meta: envelope } },

@@ -11,7 +11,7 @@ import { GatewaySession } from "./session.ts";
 import type { VirtualMcpRuntime } from "./virtual-mcp.ts";
 import { jsonReply } from "./json-reply.ts";
 import { loadServerProtocol, type SdkServerProtocol } from "./protocol.ts";
-import { claimsModernRevision, handleModernRequest, keepAlive, type ListenStreams } from "./modern.ts";
+import { claimsModernRevision, handleModernRequest, keepAlive, type CallsInFlight, type ListenStreams } from "./modern.ts";
 
 /** A session idle this long is closed; clients re-initialise on the 404 that follows. */
 const SESSION_IDLE_MS = 60 * 60_000;
@@ -72,6 +72,15 @@ export class McpEndpoint {
       return () => void this.listenStreams.delete(stream);
     },
   };
+  /** Calls in flight of the sessionless revision (each has a session of its own for one request): ended on revocation. */
+  private readonly modernCalls = new Set<{ principal: Principal; end: (reason: string) => void }>();
+  private readonly calls: CallsInFlight = {
+    add: (principal, end) => {
+      const call = { principal, end };
+      this.modernCalls.add(call);
+      return () => void this.modernCalls.delete(call);
+    },
+  };
   /** Set once the first session loaded the SDK's server side. */
   private protocol: SdkServerProtocol | undefined;
   private readonly sweeper: ReturnType<typeof setInterval>;
@@ -111,7 +120,7 @@ export class McpEndpoint {
       return jsonRpcError(400, -32700, "Parse error: the body is not valid JSON.");
     }
     if (typeof body === "object" && body !== null && !Array.isArray(body) && claimsModernRevision(body as Record<string, never>, request.headers.get("mcp-protocol-version"))) {
-      return handleModernRequest(runtime, principal, this.gateway.recorder, request, body as Record<string, never>, this.listeners);
+      return handleModernRequest(runtime, principal, this.gateway.recorder, request, body as Record<string, never>, this.listeners, this.calls);
     }
     const protocol = await loadServerProtocol();
     this.protocol = protocol;
@@ -263,6 +272,14 @@ export class McpEndpoint {
       if (reason === undefined) continue;
       log.info("listen stream ended: access revoked", { subject: stream.principal.subject, reason });
       stream.end();
+    }
+    for (const call of [...this.modernCalls]) {
+      const key = `${call.principal.clientId ?? ""} ${call.principal.tokenId}`;
+      if (!reasons.has(key)) reasons.set(key, revocationOf(call.principal));
+      const reason = reasons.get(key);
+      if (reason === undefined) continue;
+      log.info("call ended: access revoked", { subject: call.principal.subject, reason });
+      call.end(reason);
     }
   }
 

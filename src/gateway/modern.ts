@@ -122,6 +122,15 @@ export interface ListenStreams {
   add(principal: Principal, end: () => void): () => void;
 }
 
+/**
+ * Where the calls in flight are kept (the endpoint's registry), so that revocation ends them as it
+ * ends sessions: `add` is told a call's owner and how to end it with a reason, and answers the
+ * function that forgets it once it is answered.
+ */
+export interface CallsInFlight {
+  add(principal: Principal, end: (reason: string) => void): () => void;
+}
+
 export async function handleModernRequest(
   runtime: VirtualMcpRuntime,
   principal: Principal,
@@ -129,6 +138,7 @@ export async function handleModernRequest(
   request: Request,
   message: Message,
   listeners: ListenStreams,
+  calls: CallsInFlight,
 ): Promise<Response> {
   if (message.id === undefined || message.method === undefined) return new Response(null, { status: 202 });
   const refused = refusal(request, message);
@@ -172,9 +182,11 @@ export async function handleModernRequest(
   const session = new GatewaySession(`stateless-${randomUUID()}`, principal, runtime, new NoSessionChannel(), recorder, { supported: [MODERN_VERSION], latest: MODERN_VERSION });
   // The client cancels by closing its request.
   request.signal.addEventListener("abort", () => session.notification("notifications/cancelled", { requestId: id }), { once: true });
+  // A revoked token or a disabled person loses its calls in flight, as it loses its sessions: each is answered with the reason.
+  const forget = calls.add(principal, (reason) => void session.end(reason));
   const progressToken = (message.params?._meta as { progressToken?: unknown } | undefined)?.progressToken;
   if (progressToken === undefined) {
-    const reply = await session.request(id, method, message.params, () => {});
+    const reply = await session.request(id, method, message.params, () => {}).finally(forget);
     if (reply === undefined) return new Response(null, { status: 202 });
     return jsonReply(encode(reply));
   }
@@ -189,7 +201,7 @@ export async function handleModernRequest(
         }
       };
       const keepalive = keepAlive(controller);
-      void session.request(id, method, message.params, (progress) => write(JSON.stringify(progress))).then((reply) => {
+      void session.request(id, method, message.params, (progress) => write(JSON.stringify(progress))).finally(forget).then((reply) => {
         clearInterval(keepalive);
         if (reply) write(encode(reply));
         try {
