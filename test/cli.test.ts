@@ -1,3 +1,4 @@
+import { Database } from "bun:sqlite";
 import { describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -253,6 +254,22 @@ describe("mintgate CLI", () => {
     const result = await runMintgate(["status", "--data", dir]);
     expect(result.code).toBe(1);
     expect(result.stderr).toContain("No gateway is running");
+  });
+
+  test("a database another process keeps write-locked is one sentence to try again, not an internal error", async () => {
+    const dir = tempDir();
+    expect((await runMintgate(["init", "--data", dir])).code).toBe(0);
+    const holder = new Database(join(dir, "mintgate.db"));
+    holder.exec("BEGIN IMMEDIATE");
+    try {
+      const result = await runMintgate(["secrets", "set", "waiting", "--data", dir], { stdin: "value\n" });
+      expect(result.code).toBe(1);
+      expect(result.stderr).toBe("mintgate: The database is busy: another mintgate process has held its write lock for more than 5 seconds; try again in a moment.\n");
+    } finally {
+      holder.exec("ROLLBACK");
+      holder.close();
+    }
+    expect((await runMintgate(["secrets", "set", "waiting", "--data", dir], { stdin: "value\n" })).code).toBe(0);
   });
 });
 

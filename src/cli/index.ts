@@ -1,4 +1,4 @@
-import { isStorageFull, MintgateError, publicMessageOf } from "../errors/index.ts";
+import { isDatabaseBusy, isStorageFull, MintgateError, publicMessageOf } from "../errors/index.ts";
 import { log, logLevelOf } from "../log/index.ts";
 import { VERSION } from "../version.ts";
 import { helpText, parseCommandArgs, type Command } from "./command.ts";
@@ -84,8 +84,8 @@ export async function runCli(argv: string[]): Promise<number> {
     setRunningCommand(command.name, parsed);
     return await command.run(parsed);
   } catch (error) {
-    // A full disk is no internal error: it is said in one sentence (publicMessageOf), without a stack trace.
-    if (!(error instanceof MintgateError) && !isStorageFull(error)) log.error("unexpected failure", { command: command.name, error: (error as Error)?.stack ?? String(error) });
+    // A full disk or a database another process keeps locked is no internal error: it is said in one sentence (publicMessageOf), without a stack trace.
+    if (!(error instanceof MintgateError) && !isStorageFull(error) && !isDatabaseBusy(error)) log.error("unexpected failure", { command: command.name, error: (error as Error)?.stack ?? String(error) });
     process.stderr.write(`mintgate: ${publicMessageOf(error)}\n`);
     return error instanceof MintgateError && error.kind === "invalid" ? 2 : 1;
   }

@@ -54,6 +54,14 @@ export function isStorageFull(error: unknown): boolean {
   return code === "SQLITE_FULL" || code === "SQLITE_IOERR_SHMSIZE" || code === "ENOSPC" || code === "EDQUOT";
 }
 
+/** SQLite's busy timeout ran out: another connection (another mintgate process) held the write lock all that time. */
+export function isDatabaseBusy(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === "string" && code.startsWith("SQLITE_BUSY");
+}
+
+export const DATABASE_BUSY_MESSAGE = "The database is busy: another mintgate process has held its write lock for more than 5 seconds; try again in a moment.";
+
 /** `error` as a storage_full error that says `message`, when it is a raw write that failed for lack of space; otherwise `error` itself. */
 export function sayingStorageFull(error: unknown, message: string): unknown {
   return isStorageFull(error) && !(error instanceof MintgateError) ? storageFull(message, error) : error;
@@ -100,6 +108,7 @@ const JSON_RPC_CODE: Record<ErrorKind, number> = {
 
 export function httpStatusOf(error: unknown): number {
   if (error instanceof MintgateError) return HTTP_STATUS[error.kind];
+  if (isDatabaseBusy(error)) return 503;
   return isStorageFull(error) ? HTTP_STATUS.storage_full : 500;
 }
 
@@ -108,8 +117,9 @@ export function jsonRpcCodeOf(error: unknown): number {
   return isStorageFull(error) ? JSON_RPC_CODE.storage_full : -32603;
 }
 
-/** The sentence shown to a person; unexpected errors never leak their internals. A full disk is no internal matter: it says so. */
+/** The sentence shown to a person; unexpected errors never leak their internals. A full disk or a locked database is no internal matter: it says so. */
 export function publicMessageOf(error: unknown): string {
   if (error instanceof MintgateError) return error.message;
+  if (isDatabaseBusy(error)) return DATABASE_BUSY_MESSAGE;
   return isStorageFull(error) ? STORAGE_FULL_MESSAGE : "Internal error; see the gateway log for details.";
 }
