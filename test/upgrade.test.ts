@@ -34,6 +34,15 @@ virtualMcps:
  * that is a view today, such as call_records, starts empty), then `oldRows`
  * adds rows as the older versions wrote them.
  */
+/** `count` calls in the call_records table of before the audit trail, each with `randomBytes` random bytes (hex) of arguments. */
+function addOldCalls(db: Database, count: number, randomBytes: number): void {
+  db.exec(`
+    WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ${count})
+    INSERT INTO call_records (at, subject, token_id, session_id, virtual_mcp, connector, method, exposed_name, upstream_name, arguments, outcome, error, duration_ms)
+    SELECT ${T0} + i * 10, 'ann@example.com', 't-1', 's-1', 'open', 'demo', 'tools/call', 'd__echo', 'echo', '{"text":"' || hex(randomblob(${randomBytes})) || '"}', 'ok', NULL, 0.5 FROM n;
+  `);
+}
+
 function makeOld(dataDir: string, version: number, oldRows: (db: Database) => void = () => {}): void {
   const path = join(dataDir, "mintgate.db");
   const oldPath = join(dataDir, "old.db");
@@ -163,14 +172,8 @@ describe("a data directory from before the audit trail (schema 3)", () => {
     const small = join(dataDir, "..", "small");
     await mintgate(["init"], small);
     makeOld(small, 3);
-    makeOld(dataDir, 3, (db) => {
-      // 100,000 calls with 1 KB of arguments each (versions before the audit trail kept up to 4 KiB, and every call, for good).
-      db.exec(`
-        WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100000)
-        INSERT INTO call_records (at, subject, token_id, session_id, virtual_mcp, connector, method, exposed_name, upstream_name, arguments, outcome, error, duration_ms)
-        SELECT ${T0} + i * 10, 'ann@example.com', 't-1', 's-1', 'open', 'demo', 'tools/call', 'd__echo', 'echo', '{"text":"' || hex(randomblob(500)) || '"}', 'ok', NULL, 0.5 FROM n;
-      `);
-    });
+    // 100,000 calls with 1 KB of arguments each (versions before the audit trail kept up to 4 KiB, and every call, for good).
+    makeOld(dataDir, 3, (db) => addOldCalls(db, 100_000, 500));
     const peakMemory = async (dir: string) => {
       const child = Bun.spawn([BINARY, "export", "--data", dir], { env: cleanEnv(), stdin: "ignore", stdout: "ignore", stderr: "pipe" });
       const [stderr, code] = await Promise.all([new Response(child.stderr).text(), child.exited]);
@@ -188,14 +191,8 @@ describe("a data directory from before the audit trail (schema 3)", () => {
 describe("the first start after an upgrade", () => {
   test("two commands that open the old database at once: one migrates, the other waits for it and migrates nothing", async () => {
     const dataDir = await configuredDataDir(OLD_CONFIG, { label: "mintgate-upgrade-race" });
-    makeOld(dataDir, 3, (db) => {
-      // Enough calls that moving them into the audit trail takes a moment, for the second command to arrive meanwhile.
-      db.exec(`
-        WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20000)
-        INSERT INTO call_records (at, subject, token_id, session_id, virtual_mcp, connector, method, exposed_name, upstream_name, arguments, outcome, error, duration_ms)
-        SELECT ${T0} + i * 10, 'ann@example.com', 't-1', 's-1', 'open', 'demo', 'tools/call', 'd__echo', 'echo', '{"text":"' || hex(randomblob(200)) || '"}', 'ok', NULL, 0.5 FROM n;
-      `);
-    });
+    // Enough calls that moving them into the audit trail takes a moment, for the second command to arrive meanwhile.
+    makeOld(dataDir, 3, (db) => addOldCalls(db, 20_000, 200));
     // A gateway started on the new binary while a cron job runs `audit verify` (or `backup`): both find schema 3.
     const results = await Promise.all([0, 1, 2].map(() => runMintgate(["audit", "verify", "--data", dataDir])));
     for (const result of results) {
