@@ -144,6 +144,18 @@ describe("protocol revision 2026-07-28 (sessionless)", () => {
     expect(init.headers.get("mcp-session-id")).toBeNull();
   });
 
+  test("a message that is not valid JSON-RPC 2.0 is refused as an invalid request (-32600, HTTP 400), as in a session", async () => {
+    const headers = { "mcp-protocol-version": "2026-07-28", "mcp-method": "tools/list" };
+    const request = { jsonrpc: "2.0", id: 1, method: "tools/list", params: { _meta: envelope } };
+    // JSON-RPC ids are strings or numbers, never null; and every message says "jsonrpc": "2.0". Before, each of these was answered with the tool list.
+    for (const invalid of [{ ...request, id: null }, { ...request, id: {} }, { ...request, id: [1] }, { ...request, id: true }, { ...request, jsonrpc: undefined }, { ...request, jsonrpc: "1.0" }]) {
+      const response = await post(invalid, headers);
+      expect(response.status).toBe(400);
+      expect(await response.json()).toMatchObject({ jsonrpc: "2.0", id: null, error: { code: -32600 } });
+    }
+    expect((await post(request, headers)).status).toBe(200);
+  });
+
   test("a call asked for progress keeps its event stream alive with comments while the upstream is silent", async () => {
     const response = await post(
       { jsonrpc: "2.0", id: 8, method: "tools/call", params: { name: "d__countdown", arguments: { n: 2, intervalMs: 9000 }, _meta: { ...envelope, progressToken: "p" } } },

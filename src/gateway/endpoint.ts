@@ -37,6 +37,9 @@ function jsonRpcError(status: number, code: number, message: string): Response {
 /** Whose a session is: the person's id for OAuth tokens (two people may share an email), else the token's subject. */
 const ownerOf = (principal: Principal) => principal.userId ?? principal.subject;
 
+/** A message that is not valid JSON-RPC 2.0 (`problem` says why), answered as such wherever it comes in. */
+const invalidRequest = (problem: string) => jsonRpcError(400, -32600, `Invalid Request: ${problem}.`);
+
 const sessionNotFound = () => jsonRpcError(404, -32001, "Session not found; start a new session with initialize.");
 
 interface Entry {
@@ -120,6 +123,9 @@ export class McpEndpoint {
       return jsonRpcError(400, -32700, "Parse error: the body is not valid JSON.");
     }
     if (typeof body === "object" && body !== null && !Array.isArray(body) && claimsModernRevision(body as Record<string, never>, request.headers.get("mcp-protocol-version"))) {
+      // Held to JSON-RPC 2.0 as a session's requests are: a reply cannot be matched to a null, object or boolean id.
+      const problem = problemOf(body);
+      if (problem !== undefined) return invalidRequest(problem);
       return handleModernRequest(runtime, principal, this.gateway.recorder, request, body as Record<string, never>, this.listeners, this.calls);
     }
     const protocol = await loadServerProtocol();
@@ -173,12 +179,12 @@ export class McpEndpoint {
         message.length === 0 ? "the batch is empty"
         : message.length > BATCH_LIMIT ? `a batch holds at most ${BATCH_LIMIT} messages, not ${message.length}; send the rest in further requests`
         : message.map(problemOf).find((p) => p !== undefined);
-      if (problem !== undefined) return jsonRpcError(400, -32600, `Invalid Request: ${problem}.`);
+      if (problem !== undefined) return invalidRequest(problem);
       if (message.some((m) => m.method === "initialize")) return transport.handleRequest(request, { parsedBody: message });
       return this.answerBatch(session, message as PlainMessage[]);
     }
     const problem = problemOf(message);
-    if (problem !== undefined) return jsonRpcError(400, -32600, `Invalid Request: ${problem}.`);
+    if (problem !== undefined) return invalidRequest(problem);
     const m = message as PlainMessage;
     if (m.method === "initialize") return transport.handleRequest(request, { parsedBody: message });
     if (m.method === undefined) return new Response(null, { status: 202 }); // a response to us: we send no requests
@@ -243,7 +249,7 @@ export class McpEndpoint {
     }
     // Replies go out on the SSE stream, one event each: a batch would have nowhere to be answered as one.
     const problem = Array.isArray(message) ? "the HTTP+SSE transport takes one message per POST, not a batch" : problemOf(message);
-    if (problem !== undefined) return jsonRpcError(400, -32600, `Invalid Request: ${problem}.`);
+    if (problem !== undefined) return invalidRequest(problem);
     entry.session.lastActivity = Date.now();
     entry.legacy.deliver(message as JSONRPCMessage);
     return new Response("Accepted", { status: 202 });
