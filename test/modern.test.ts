@@ -156,6 +156,24 @@ describe("protocol revision 2026-07-28 (sessionless)", () => {
     expect((await post(request, headers)).status).toBe(200);
   });
 
+  test("a batch is refused with a -32600 that says the revision has no batches, not as an uninitialised session", async () => {
+    const request = { jsonrpc: "2.0", id: 1, method: "tools/list", params: { _meta: envelope } };
+    // Named by the header, or by the envelope of a message in it.
+    for (const [batch, headers] of [[[request], { "mcp-protocol-version": "2026-07-28", "mcp-method": "tools/list" }], [[], { "mcp-protocol-version": "2026-07-28" }], [[request], {}]] as const) {
+      const response = await fetch(url, {
+        method: "POST",
+        headers: { authorization: `Bearer ${setup.token}`, "content-type": "application/json", accept: "application/json, text/event-stream", ...headers },
+        body: JSON.stringify(batch),
+      });
+      expect(response.status).toBe(400);
+      const body = (await response.json()) as { error: { code: number; message: string } };
+      expect(body.error.code).toBe(-32600);
+      expect(body.error.message).toContain("batch");
+      expect(body.error.message).toContain("2026-07-28");
+      expect(response.headers.get("mcp-session-id")).toBeNull();
+    }
+  });
+
   test("a call asked for progress keeps its event stream alive with comments while the upstream is silent", async () => {
     const response = await post(
       { jsonrpc: "2.0", id: 8, method: "tools/call", params: { name: "d__countdown", arguments: { n: 2, intervalMs: 9000 }, _meta: { ...envelope, progressToken: "p" } } },

@@ -11,7 +11,7 @@ import { GatewaySession } from "./session.ts";
 import type { VirtualMcpRuntime } from "./virtual-mcp.ts";
 import { jsonReply } from "./json-reply.ts";
 import { loadServerProtocol, type SdkServerProtocol } from "./protocol.ts";
-import { claimsModernRevision, handleModernRequest, keepAlive, type CallsInFlight, type ListenStreams } from "./modern.ts";
+import { claimsModernRevision, handleModernRequest, keepAlive, NO_BATCHES, type CallsInFlight, type ListenStreams } from "./modern.ts";
 
 /** A session idle this long is closed; clients re-initialise on the 404 that follows. */
 const SESSION_IDLE_MS = 60 * 60_000;
@@ -122,9 +122,9 @@ export class McpEndpoint {
     } catch {
       return jsonRpcError(400, -32700, "Parse error: the body is not valid JSON.");
     }
-    if (typeof body === "object" && body !== null && !Array.isArray(body) && claimsModernRevision(body as Record<string, never>, request.headers.get("mcp-protocol-version"))) {
+    if (claimsModernRevision(body, request.headers.get("mcp-protocol-version"))) {
       // Held to JSON-RPC 2.0 as a session's requests are: a reply cannot be matched to a null, object or boolean id.
-      const problem = problemOf(body);
+      const problem = Array.isArray(body) ? NO_BATCHES : problemOf(body);
       if (problem !== undefined) return invalidRequest(problem);
       return handleModernRequest(runtime, principal, this.gateway.recorder, request, body as Record<string, never>, this.listeners, this.calls);
     }

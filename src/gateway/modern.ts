@@ -54,14 +54,23 @@ export function keepAlive(controller: ReadableStreamDefaultController<Uint8Array
 type Message = { id?: string | number; method?: string; params?: Record<string, unknown> };
 
 /**
- * True when the request is one of the sessionless revision's: its envelope names a version, or its
- * MCP-Protocol-Version header names 2026-07-28 or later (compared as the SDK does). Such a request
- * with its envelope missing is refused as that revision says, not answered as an uninitialised 2025 session.
+ * True when the request is one of the sessionless revision's: its envelope (or, in a batch, any
+ * message's) names a version, or its MCP-Protocol-Version header names 2026-07-28 or later (compared
+ * as the SDK does). Such a request with its envelope missing, or a batch, is refused as that revision
+ * says, not answered as an uninitialised 2025 session.
  */
-export function claimsModernRevision(message: Message, versionHeader: string | null): boolean {
-  const meta = message.params?._meta as Record<string, unknown> | null | undefined;
-  return (typeof meta === "object" && meta !== null && META_VERSION in meta) || (versionHeader !== null && versionHeader >= MODERN_VERSION);
+export function claimsModernRevision(body: unknown, versionHeader: string | null): boolean {
+  if (versionHeader !== null && versionHeader >= MODERN_VERSION) return true;
+  return Array.isArray(body) ? body.some(carriesEnvelope) : carriesEnvelope(body);
 }
+
+function carriesEnvelope(message: unknown): boolean {
+  const meta = (message as Message | null | undefined)?.params?._meta as Record<string, unknown> | null | undefined;
+  return typeof meta === "object" && meta !== null && META_VERSION in meta;
+}
+
+/** Batches left MCP with revision 2025-06-18 (the SDK refuses batches naming this revision too): each request is a POST of its own. */
+export const NO_BATCHES = `protocol revision ${MODERN_VERSION} has no JSON-RPC batches; send each request in a POST of its own`;
 
 function error(status: number, id: Message["id"], code: number, message: string, data?: unknown): Response {
   return Response.json({ jsonrpc: "2.0", id: id ?? null, error: { code, message, ...(data === undefined ? {} : { data }) } }, { status });
