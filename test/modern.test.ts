@@ -174,6 +174,20 @@ describe("protocol revision 2026-07-28 (sessionless)", () => {
     }
   });
 
+  test("the Accept and Content-Type rules of a session's requests hold here too", async () => {
+    const headers = { "mcp-protocol-version": "2026-07-28", "mcp-method": "tools/list" };
+    const request = { jsonrpc: "2.0", id: 1, method: "tools/list", params: { _meta: envelope } };
+    for (const accept of ["application/json", "text/event-stream", ""]) {
+      const response = await post(request, { ...headers, accept });
+      expect(response.status).toBe(406);
+      expect(await response.json()).toMatchObject({ id: null, error: { code: -32000, message: expect.stringContaining("Not Acceptable") } });
+    }
+    const plainText = await post(request, { ...headers, "content-type": "text/plain" });
+    expect(plainText.status).toBe(415);
+    expect(await plainText.json()).toMatchObject({ id: null, error: { code: -32000, message: expect.stringContaining("Unsupported Media Type") } });
+    expect((await post(request, { ...headers, "content-type": "application/json; charset=utf-8" })).status).toBe(200);
+  });
+
   test("a call asked for progress keeps its event stream alive with comments while the upstream is silent", async () => {
     const response = await post(
       { jsonrpc: "2.0", id: 8, method: "tools/call", params: { name: "d__countdown", arguments: { n: 2, intervalMs: 9000 }, _meta: { ...envelope, progressToken: "p" } } },

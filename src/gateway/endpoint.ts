@@ -37,6 +37,21 @@ function jsonRpcError(status: number, code: number, message: string): Response {
 /** Whose a session is: the person's id for OAuth tokens (two people may share an email), else the token's subject. */
 const ownerOf = (principal: Principal) => principal.userId ?? principal.subject;
 
+/**
+ * The Accept and Content-Type rules the SDK transport applies to initialize, held to every POST the
+ * gateway answers itself (a session's later requests, the sessionless revision's): a Response when broken.
+ */
+function headerRefusal(request: Request): Response | undefined {
+  const accept = request.headers.get("accept") ?? "";
+  if (!accept.includes("application/json") || !accept.includes("text/event-stream")) {
+    return jsonRpcError(406, -32000, "Not Acceptable: the Accept header must list both application/json and text/event-stream.");
+  }
+  if (!(request.headers.get("content-type") ?? "").includes("application/json")) {
+    return jsonRpcError(415, -32000, "Unsupported Media Type: send the message as Content-Type: application/json.");
+  }
+  return undefined;
+}
+
 /** A message that is not valid JSON-RPC 2.0 (`problem` says why), answered as such wherever it comes in. */
 const invalidRequest = (problem: string) => jsonRpcError(400, -32600, `Invalid Request: ${problem}.`);
 
@@ -123,6 +138,8 @@ export class McpEndpoint {
       return jsonRpcError(400, -32700, "Parse error: the body is not valid JSON.");
     }
     if (claimsModernRevision(body, request.headers.get("mcp-protocol-version"))) {
+      const unacceptable = headerRefusal(request);
+      if (unacceptable) return unacceptable;
       // Held to JSON-RPC 2.0 as a session's requests are: a reply cannot be matched to a null, object or boolean id.
       const problem = Array.isArray(body) ? NO_BATCHES : problemOf(body);
       if (problem !== undefined) return invalidRequest(problem);
@@ -160,14 +177,8 @@ export class McpEndpoint {
   private async handleSessionPost(session: GatewaySession, transport: WebStandardStreamableHTTPServerTransport, request: Request): Promise<Response> {
     const version = request.headers.get("mcp-protocol-version");
     if (version !== null && !this.protocol!.SUPPORTED_PROTOCOL_VERSIONS.includes(version)) return transport.handleRequest(request);
-    // The same header rules the SDK transport applies to initialize, so a session's later requests are held to them too.
-    const accept = request.headers.get("accept") ?? "";
-    if (!accept.includes("application/json") || !accept.includes("text/event-stream")) {
-      return jsonRpcError(406, -32000, "Not Acceptable: the Accept header must list both application/json and text/event-stream.");
-    }
-    if (!(request.headers.get("content-type") ?? "").includes("application/json")) {
-      return jsonRpcError(415, -32000, "Unsupported Media Type: send the message as Content-Type: application/json.");
-    }
+    const unacceptable = headerRefusal(request);
+    if (unacceptable) return unacceptable;
     let message: unknown;
     try {
       message = JSON.parse(await request.text());
