@@ -226,9 +226,13 @@ describe("protocol revision 2026-07-28 (sessionless)", () => {
     const reply = JSON.parse(events.split("\n\n").filter((e) => e.startsWith("event: message\ndata: ")).at(-1)!.slice("event: message\ndata: ".length)) as { id: number; error?: { message: string } };
     expect(reply.id).toBe(2);
     expect(reply.error?.message).toContain("its access token was revoked");
+    // A sessionless client has no session to start again: it is told what it can do.
+    expect(reply.error?.message).not.toContain("session");
+    expect(reply.error?.message).toContain("sign in again or use a valid token");
     const answer = JSON.parse(await Promise.race([plain, Bun.sleep(8_000).then(() => '"still running"')])) as { id: number; error?: { message: string } };
     expect(answer.id).toBe(1);
     expect(answer.error?.message).toContain("its access token was revoked");
+    expect(answer.error?.message).not.toContain("session");
   }, 30_000);
 
   test("subscriptions/listen acknowledges and then carries list changes", async () => {

@@ -148,12 +148,15 @@ export class GatewaySession {
     return this.closing;
   }
 
-  /** Why the gateway ended this session, when it did (not the client): calls cut off get an error saying so. */
-  private endedBecause: string | undefined;
+  /** When the gateway ended this session (not the client): the error its calls cut off are answered with. */
+  private cutOffMessage: string | undefined;
 
-  /** Ends the session from the gateway's side: calls in flight are answered with an error naming `reason`. */
-  end(reason: string): Promise<void> {
-    this.endedBecause ??= reason;
+  /**
+   * Ends the session from the gateway's side: calls in flight are answered with an error naming `reason`,
+   * and what ended and what the client can do (`ending`: for a session's client, start a new one).
+   */
+  end(reason: string, ending: Ending = SESSION_ENDING): Promise<void> {
+    this.cutOffMessage ??= `mintgate ended ${ending.what} (${reason}) before the request finished; ${ending.nextStep}.`;
     return this.close();
   }
 
@@ -164,7 +167,7 @@ export class GatewaySession {
     // Ended by the gateway: the calls just cut off send the error that says why before the transport closes. On the
     // legacy HTTP+SSE transport the event stream is their only way out; closed first, it dropped them, and the client
     // waited out its own timeout. Aborted calls settle at once; the wait is bounded all the same.
-    if (this.endedBecause !== undefined && this.replying.size > 0) {
+    if (this.cutOffMessage !== undefined && this.replying.size > 0) {
       let timer: ReturnType<typeof setTimeout> | undefined;
       await Promise.race([Promise.allSettled(this.replying), new Promise((resolve) => (timer = setTimeout(resolve, CUT_OFF_REPLIES_MS)))]);
       clearTimeout(timer);
@@ -249,8 +252,8 @@ export class GatewaySession {
     }
     if (!abort.signal.aborted) return reply;
     // The client cancelled: no reply (the spec says so). The gateway ended the session: the client must hear why.
-    if (this.endedBecause === undefined) return undefined;
-    return { jsonrpc: "2.0", id, error: { code: SESSION_ENDED, message: `mintgate ended this session (${this.endedBecause}) before the request finished; start a new session and try again.` } };
+    if (this.cutOffMessage === undefined) return undefined;
+    return { jsonrpc: "2.0", id, error: { code: SESSION_ENDED, message: this.cutOffMessage } };
   }
 
   private record(method: string, note: RequestNote, started: number): Promise<void> {
@@ -567,6 +570,16 @@ const noCompletions = () => ({ completion: { values: [], hasMore: false } });
 
 /** How long a session the gateway ends waits for the replies of the calls it cut off before it closes its transport. */
 const CUT_OFF_REPLIES_MS = 2000;
+
+/**
+ * How the error for a call the gateway cut off names what ended and what the client can do next: a client
+ * whose session ended starts a new one; one without a session (the 2026-07-28 revision) is told otherwise.
+ */
+export interface Ending {
+  what: string;
+  nextStep: string;
+}
+const SESSION_ENDING: Ending = { what: "this session", nextStep: "start a new session and try again" };
 
 /** The SDK's "connection closed" code: what a client sees when its session ends under a request. */
 const SESSION_ENDED = -32000;
