@@ -38,12 +38,13 @@ function jsonRpcError(status: number, code: number, message: string): Response {
 const ownerOf = (principal: Principal) => principal.userId ?? principal.subject;
 
 /**
- * The Accept and Content-Type rules the SDK transport applies to initialize, held to every POST the
- * gateway answers itself (a session's later requests, the sessionless revision's): a Response when broken.
+ * The Accept and Content-Type rules the SDK transport applies to initialize, held to a session's later
+ * requests too: a Response when broken. The sessionless revision's requests are held to Content-Type
+ * only, as the SDK's own server for that revision does: a client of it may send Accept: *\/*.
  */
-function headerRefusal(request: Request): Response | undefined {
+function headerRefusal(request: Request, { checkAccept }: { checkAccept: boolean }): Response | undefined {
   const accept = request.headers.get("accept") ?? "";
-  if (!accept.includes("application/json") || !accept.includes("text/event-stream")) {
+  if (checkAccept && (!accept.includes("application/json") || !accept.includes("text/event-stream"))) {
     return jsonRpcError(406, -32000, "Not Acceptable: the Accept header must list both application/json and text/event-stream.");
   }
   if (!(request.headers.get("content-type") ?? "").includes("application/json")) {
@@ -138,7 +139,7 @@ export class McpEndpoint {
       return jsonRpcError(400, -32700, "Parse error: the body is not valid JSON.");
     }
     if (claimsModernRevision(body, request.headers.get("mcp-protocol-version"))) {
-      const unacceptable = headerRefusal(request);
+      const unacceptable = headerRefusal(request, { checkAccept: false });
       if (unacceptable) return unacceptable;
       // Held to JSON-RPC 2.0 as a session's requests are: a reply cannot be matched to a null, object or boolean id.
       const problem = Array.isArray(body) ? NO_BATCHES : problemOf(body);
@@ -177,7 +178,7 @@ export class McpEndpoint {
   private async handleSessionPost(session: GatewaySession, transport: WebStandardStreamableHTTPServerTransport, request: Request): Promise<Response> {
     const version = request.headers.get("mcp-protocol-version");
     if (version !== null && !this.protocol!.SUPPORTED_PROTOCOL_VERSIONS.includes(version)) return transport.handleRequest(request);
-    const unacceptable = headerRefusal(request);
+    const unacceptable = headerRefusal(request, { checkAccept: true });
     if (unacceptable) return unacceptable;
     let message: unknown;
     try {
