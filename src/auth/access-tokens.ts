@@ -18,6 +18,8 @@ export interface Principal {
   userId?: string | undefined;
   /** The OAuth client the token was issued to. */
   clientId?: string | undefined;
+  /** When the token stops working (ms since the epoch), or null for one that never expires: the streams it opens end then. */
+  expiresAt: number | null;
   /** The address the request came from (Bun's server.requestIP), for the records. */
   ip?: string | null | undefined;
 }
@@ -243,7 +245,7 @@ export class AccessTokenService {
       if (token.expiresAt <= now) throw this.refuse("The access token has expired; refresh it or sign in again.", holder, slug);
       if (token.userDisabledAt !== null) throw this.refuse("The account is disabled; ask an admin.", holder, slug);
       if (token.virtualMcp !== slug) throw this.refuse(`The access token is for virtual MCP "${token.virtualMcp}", not "${slug}".`, holder, slug);
-      return { subject: token.email, tokenId: token.grantId, virtualMcp: token.virtualMcp, userId: token.userId, clientId: token.clientId };
+      return { subject: token.email, tokenId: token.grantId, virtualMcp: token.virtualMcp, userId: token.userId, clientId: token.clientId, expiresAt: token.expiresAt };
     }
     const row = found.row;
     const holder = { tokenId: row.id, email: row.subject };
@@ -260,7 +262,7 @@ export class AccessTokenService {
       }
       row.lastUsedAt = now;
     }
-    return { subject: row.subject, tokenId: row.id, virtualMcp: row.virtualMcp };
+    return { subject: row.subject, tokenId: row.id, virtualMcp: row.virtualMcp, expiresAt: row.expiresAt };
   }
 }
 
