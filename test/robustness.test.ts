@@ -954,6 +954,52 @@ describe("revocation", () => {
   });
 });
 
+/** Reads an event stream in the background; `endedAt` is set once it ends, whichever side ended it. */
+function watchStream(response: Response): { status: number; endedAt: number | undefined } {
+  const watched = { status: response.status, endedAt: undefined as number | undefined };
+  void (async () => {
+    try {
+      for await (const _ of response.body!);
+    } catch {
+      // a connection cut ends the stream too
+    }
+    watched.endedAt = Date.now();
+  })();
+  return watched;
+}
+
+describe("expiry", () => {
+  test("a token's event streams end when it expires, the standalone GET and the legacy HTTP+SSE one; a token without expiry keeps its own, and the session takes a refreshed token", async () => {
+    const { gateway, token, dataDir } = await startBehindRawUpstream("mintgate-expiry-streams", "20s");
+    const created = await runMintgate(["tokens", "create", "--user", "t@example.com", "--expires", "4s", "--json", "--data", dataDir]);
+    const expiring = JSON.parse(created.stdout) as { token: string; expiresAt: string };
+    const expiresAt = Date.parse(expiring.expiresAt);
+    const openGet = async (headers: Record<string, string>) => watchStream(await fetch(`${gateway.url}/mcp/v`, { headers: { ...headers, accept: "text/event-stream" } }));
+    const openLegacy = async (bearer: string) => watchStream(await fetch(`${gateway.url}/sse/v`, { headers: { authorization: `Bearer ${bearer}`, accept: "text/event-stream" } }));
+    const session = await rawSession(gateway, expiring.token);
+    const expiringStreams = [await openGet(session.headers), await openLegacy(expiring.token)];
+    const lastingStreams = [await openGet((await rawSession(gateway, token)).headers), await openLegacy(token)];
+    expect([...expiringStreams, ...lastingStreams].map((s) => s.status)).toEqual([200, 200, 200, 200]);
+    expect(Date.now()).toBeLessThan(expiresAt);
+
+    // Before, they stayed open (delivering notifications) until the idle sweep an hour later.
+    await waitFor("the expiring token's streams to end", () => expiringStreams.every((s) => s.endedAt !== undefined), 200, 50);
+    for (const stream of expiringStreams) expect(stream.endedAt! - expiresAt).toBeLessThan(2_000);
+    expect(lastingStreams.map((s) => s.endedAt)).toEqual([undefined, undefined]);
+    expect(gateway.output()).toContain('stream ended: its access token expired stream="standalone GET"');
+    expect(gateway.output()).toContain('stream ended: its access token expired stream="legacy HTTP+SSE"');
+
+    // The Streamable HTTP session itself carries on: the same person's refreshed token (here their lasting one) is taken, and reopens the stream.
+    const refreshed = { ...session.headers, authorization: `Bearer ${token}` };
+    expect((await session.post({ jsonrpc: "2.0", id: 1, method: "ping" })).status).toBe(401);
+    const ping = await fetch(`${gateway.url}/mcp/v`, { method: "POST", headers: refreshed, body: '{"jsonrpc":"2.0","id":2,"method":"ping"}' });
+    expect({ status: ping.status, body: await ping.json() }).toEqual({ status: 200, body: { jsonrpc: "2.0", id: 2, result: {} } });
+    const reopened = await fetch(`${gateway.url}/mcp/v`, { headers: { ...refreshed, accept: "text/event-stream" } });
+    expect(reopened.status).toBe(200);
+    await reopened.body!.cancel();
+  });
+});
+
 describe("revocation of a person", () => {
   test("disabling a person ends their sessions and event streams", async () => {
     const upstream = startRawHttpUpstream();

@@ -56,6 +56,31 @@ function headerRefusal(request: Request, { checkAccept }: { checkAccept: boolean
 /** A message that is not valid JSON-RPC 2.0 (`problem` says why), answered as such wherever it comes in. */
 const invalidRequest = (problem: string) => jsonRpcError(400, -32600, `Invalid Request: ${problem}.`);
 
+/** setTimeout's longest delay (about 24.8 days): a later expiry is waited for in steps of it. */
+const LONGEST_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * Runs `expired` when the token that opened a stream expires (never for a token without expiry), and
+ * answers the function that disarms it once the stream ends. One timer per stream rather than a
+ * check in the minutely sweep: the stream ends when the token stops working, not up to a minute later.
+ */
+function whenExpired(principal: Principal, expired: () => void): () => void {
+  const expiresAt = principal.expiresAt;
+  if (expiresAt === null) return () => {};
+  let timer: ReturnType<typeof setTimeout>;
+  const arm = () => {
+    const left = Math.max(expiresAt - Date.now(), 0);
+    timer = setTimeout(left > LONGEST_TIMER_MS ? arm : expired, Math.min(left, LONGEST_TIMER_MS));
+  };
+  arm();
+  return () => clearTimeout(timer);
+}
+
+/** A client whose stream ended reconnects with its refreshed token; one line per stream ended says so in the log. */
+function logExpired(stream: string, principal: Principal, session?: string): void {
+  log.info("stream ended: its access token expired", { stream, ...(session === undefined ? {} : { session }), subject: principal.subject });
+}
+
 const sessionNotFound = () => jsonRpcError(404, -32001, "Session not found; start a new session with initialize.");
 
 interface Entry {
@@ -88,7 +113,14 @@ export class McpEndpoint {
       }
       const stream = { principal, end };
       this.listenStreams.add(stream);
-      return () => void this.listenStreams.delete(stream);
+      const disarm = whenExpired(principal, () => {
+        logExpired("subscriptions/listen", principal);
+        end();
+      });
+      return () => {
+        disarm();
+        this.listenStreams.delete(stream);
+      };
     },
   };
   /** Calls in flight of the sessionless revision (each has a session of its own for one request): ended on revocation. */
@@ -125,8 +157,8 @@ export class McpEndpoint {
       if (!entry?.streamable || ownerOf(entry.session.principal) !== ownerOf(principal) || !runtime.sessions.has(sessionId)) return sessionNotFound();
       entry.session.lastActivity = Date.now();
       if (request.method === "POST") return this.handleSessionPost(entry.session, entry.streamable, request);
-      const response = await entry.streamable.handleRequest(request);
-      return request.method === "GET" ? withHeadSent(response) : response;
+      if (request.method === "GET") return this.openStandaloneStream(entry.session, entry.streamable, request, principal);
+      return entry.streamable.handleRequest(request);
     }
     if (request.method !== "POST") {
       return jsonRpcError(400, -32000, "Bad Request: send the Mcp-Session-Id header you got from initialize.");
@@ -165,6 +197,22 @@ export class McpEndpoint {
     // now, not after an idle hour, and it does not push the person's live sessions out of their limit.
     if (transport.sessionId !== undefined && response.status !== 200) this.unregister(transport.sessionId);
     return response;
+  }
+
+  /**
+   * GET in a session: the standalone stream that carries the session's notifications. It ends when the token
+   * that opened it expires, and the client opens it again with its refreshed token. The session carries on:
+   * its POSTs are each checked on their own token, a refreshed one of the same person included.
+   */
+  private async openStandaloneStream(session: GatewaySession, transport: WebStandardStreamableHTTPServerTransport, request: Request, principal: Principal): Promise<Response> {
+    const response = await transport.handleRequest(request);
+    if (!isOpenEventStream(response)) return response;
+    // A session has one standalone stream at a time, and this one is still open while its timer is armed.
+    const disarm = whenExpired(principal, () => {
+      logExpired("standalone GET", principal, session.id);
+      transport.closeStandaloneSSEStream();
+    });
+    return withHeadSent(response, disarm);
   }
 
   /**
@@ -239,7 +287,15 @@ export class McpEndpoint {
   async openLegacy(runtime: VirtualMcpRuntime, principal: Principal): Promise<Response> {
     const protocol = await loadServerProtocol();
     const id = randomUUID();
-    const transport = new LegacySseTransport(`/messages/${runtime.slug}?sessionId=${id}`, (reason) => this.unregister(id, reason));
+    // The event stream is the session's only way to its client: the session ends with it, calls in flight answered with why.
+    const disarm = whenExpired(principal, () => {
+      logExpired("legacy HTTP+SSE", principal, id);
+      this.unregister(id, "its access token expired; reconnect with a refreshed token");
+    });
+    const transport = new LegacySseTransport(`/messages/${runtime.slug}?sessionId=${id}`, (reason) => {
+      disarm();
+      this.unregister(id, reason);
+    });
     const session = new GatewaySession(id, principal, runtime, transport, this.gateway.recorder, versionsOf(protocol));
     this.register(id, runtime, { session, legacy: transport });
     return new Response(transport.stream, {
@@ -389,18 +445,22 @@ function versionsOf(protocol: SdkServerProtocol) {
 
 const STREAM_OPENED = new TextEncoder().encode(": stream open\n\n");
 
+function isOpenEventStream(response: Response): response is Response & { body: ReadableStream<Uint8Array> } {
+  return response.ok && response.body !== null && (response.headers.get("content-type") ?? "").includes("text/event-stream");
+}
+
 /**
  * The standalone GET stream with an SSE comment first: Bun sends a streamed
  * response's head only with its first bytes, and this stream may stay
  * silent for hours, leaving clients (Node's fetch among them) waiting for headers.
+ * `ended` is called once the stream ends, whichever side ends it.
  */
-function withHeadSent(response: Response): Response {
-  if (!response.ok || !response.body || !(response.headers.get("content-type") ?? "").includes("text/event-stream")) return response;
+function withHeadSent(response: Response & { body: ReadableStream<Uint8Array> }, ended: () => void): Response {
   const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
   const writer = writable.getWriter();
   void writer.write(STREAM_OPENED);
   writer.releaseLock();
-  void response.body.pipeTo(writable).catch(() => {});
+  void response.body.pipeTo(writable).catch(() => {}).finally(ended);
   return new Response(readable, { status: response.status, headers: response.headers });
 }
 
