@@ -275,4 +275,31 @@ describe("protocol revision 2026-07-28 (sessionless)", () => {
     };
     expect(await Promise.race([untilEnd(), Bun.sleep(8_000).then(() => "still open")])).toBe("ended");
   });
+
+  test("a listen stream ends when its token expires; one opened with a token without expiry stays open", async () => {
+    const createToken = async (...expiry: string[]) => JSON.parse((await runMintgate(["tokens", "create", "--user", "lis@example.com", ...expiry, "--json", "--data", setup.dataDir])).stdout) as { token: string; expiresAt: string | null };
+    const expiring = await createToken("--expires", "3s");
+    const lasting = await createToken();
+    const listen = async (token: string) => {
+      const response = await fetch(url, {
+        method: "POST",
+        headers: { authorization: `Bearer ${token}`, "content-type": "application/json", accept: "application/json, text/event-stream", "mcp-protocol-version": "2026-07-28", "mcp-method": "subscriptions/listen" },
+        body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "subscriptions/listen", params: { notifications: { toolsListChanged: true }, _meta: envelope } }),
+      });
+      const reader = response.body!.getReader();
+      expect(new TextDecoder().decode((await reader.read()).value)).toContain("notifications/subscriptions/acknowledged");
+      const stream = { reader, endedAt: undefined as number | undefined };
+      void (async () => {
+        while (!(await reader.read().catch(() => ({ done: true }))).done);
+        stream.endedAt = Date.now();
+      })();
+      return stream;
+    };
+    const [expiringStream, lastingStream] = [await listen(expiring.token), await listen(lasting.token)];
+    await waitFor("the expiring token's listen stream to end", () => expiringStream.endedAt !== undefined, 160, 50);
+    expect(expiringStream.endedAt! - Date.parse(expiring.expiresAt!)).toBeLessThan(2_000);
+    expect(lastingStream.endedAt).toBeUndefined();
+    expect(setup.gateway.output()).toContain("stream ended: its access token expired stream=subscriptions/listen subject=lis@example.com");
+    await lastingStream.reader.cancel();
+  });
 });
