@@ -328,29 +328,27 @@ export class McpEndpoint {
    * with its streams; calls in flight are answered with an error naming the reason.
    */
   endRevoked(revocationOf: (principal: Principal) => string | undefined): void {
+    // Asked once per token (and client): a token's sessions, streams and calls share the answer.
     const reasons = new Map<string, string | undefined>();
-    for (const [id, entry] of [...this.entries]) {
-      const principal = entry.session.principal;
+    const revocationReason = (principal: Principal) => {
       const key = `${principal.clientId ?? ""} ${principal.tokenId}`;
       if (!reasons.has(key)) reasons.set(key, revocationOf(principal));
-      const reason = reasons.get(key);
-      if (reason !== undefined) {
-        log.info("session ended: access revoked", { session: id, subject: principal.subject, reason });
-        this.unregister(id, reason);
-      }
+      return reasons.get(key);
+    };
+    for (const [id, entry] of [...this.entries]) {
+      const reason = revocationReason(entry.session.principal);
+      if (reason === undefined) continue;
+      log.info("session ended: access revoked", { session: id, subject: entry.session.principal.subject, reason });
+      this.unregister(id, reason);
     }
     for (const stream of [...this.listenStreams]) {
-      const key = `${stream.principal.clientId ?? ""} ${stream.principal.tokenId}`;
-      if (!reasons.has(key)) reasons.set(key, revocationOf(stream.principal));
-      const reason = reasons.get(key);
+      const reason = revocationReason(stream.principal);
       if (reason === undefined) continue;
       log.info("listen stream ended: access revoked", { subject: stream.principal.subject, reason });
       stream.end();
     }
     for (const call of [...this.modernCalls]) {
-      const key = `${call.principal.clientId ?? ""} ${call.principal.tokenId}`;
-      if (!reasons.has(key)) reasons.set(key, revocationOf(call.principal));
-      const reason = reasons.get(key);
+      const reason = revocationReason(call.principal);
       if (reason === undefined) continue;
       log.info("call ended: access revoked", { subject: call.principal.subject, reason });
       call.end(reason);
