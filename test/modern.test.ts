@@ -31,12 +31,24 @@ async function modernClient(): Promise<Client> {
 }
 
 const envelope = { "io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": {} };
-function post(body: object, headers: Record<string, string>) {
+function post(body: object, headers: Record<string, string>, token = setup.token) {
   return fetch(url, {
     method: "POST",
-    headers: { authorization: `Bearer ${setup.token}`, "content-type": "application/json", accept: "application/json, text/event-stream", ...headers },
+    headers: { authorization: `Bearer ${token}`, "content-type": "application/json", accept: "application/json, text/event-stream", ...headers },
     body: JSON.stringify(body),
   });
+}
+
+/** A subscriptions/listen stream opened with `token`, read past its acknowledgement. */
+async function listenWith(token: string) {
+  const response = await post(
+    { jsonrpc: "2.0", id: 1, method: "subscriptions/listen", params: { notifications: { toolsListChanged: true }, _meta: envelope } },
+    { "mcp-protocol-version": "2026-07-28", "mcp-method": "subscriptions/listen" },
+    token,
+  );
+  const reader = response.body!.getReader();
+  expect(new TextDecoder().decode((await reader.read()).value)).toContain("notifications/subscriptions/acknowledged");
+  return reader;
 }
 
 describe("protocol revision 2026-07-28 (sessionless)", () => {
@@ -260,13 +272,7 @@ describe("protocol revision 2026-07-28 (sessionless)", () => {
   test("a listen stream ends when its token is revoked, as sessions do", async () => {
     const created = await runMintgate(["tokens", "create", "--user", "lis@example.com", "--json", "--data", setup.dataDir]);
     const { id, token } = JSON.parse(created.stdout) as { id: string; token: string };
-    const response = await fetch(url, {
-      method: "POST",
-      headers: { authorization: `Bearer ${token}`, "content-type": "application/json", accept: "application/json, text/event-stream", "mcp-protocol-version": "2026-07-28", "mcp-method": "subscriptions/listen" },
-      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "subscriptions/listen", params: { notifications: { toolsListChanged: true }, _meta: envelope } }),
-    });
-    const reader = response.body!.getReader();
-    expect(new TextDecoder().decode((await reader.read()).value)).toContain("notifications/subscriptions/acknowledged");
+    const reader = await listenWith(token);
     expect((await runMintgate(["tokens", "revoke", id, "--data", setup.dataDir])).code).toBe(0);
     // The gateway sees the revocation within about a second and closes the stream.
     const untilEnd = async () => {
@@ -281,13 +287,7 @@ describe("protocol revision 2026-07-28 (sessionless)", () => {
     const expiring = await createToken("--expires", "3s");
     const lasting = await createToken();
     const listen = async (token: string) => {
-      const response = await fetch(url, {
-        method: "POST",
-        headers: { authorization: `Bearer ${token}`, "content-type": "application/json", accept: "application/json, text/event-stream", "mcp-protocol-version": "2026-07-28", "mcp-method": "subscriptions/listen" },
-        body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "subscriptions/listen", params: { notifications: { toolsListChanged: true }, _meta: envelope } }),
-      });
-      const reader = response.body!.getReader();
-      expect(new TextDecoder().decode((await reader.read()).value)).toContain("notifications/subscriptions/acknowledged");
+      const reader = await listenWith(token);
       const stream = { reader, endedAt: undefined as number | undefined };
       void (async () => {
         while (!(await reader.read().catch(() => ({ done: true }))).done);
