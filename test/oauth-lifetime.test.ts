@@ -22,7 +22,7 @@ const TTL_MS = 3000;
 let gateway: RunningGateway;
 
 beforeAll(async () => {
-  const dataDir = await configuredDataDir(CONFIG, { label: "mintgate-oauth-lifetime", people: ["ann", "bob", "cat"].map((name) => ({ email: `${name}@example.com`, password: PASSWORD })) });
+  const dataDir = await configuredDataDir(CONFIG, { label: "mintgate-oauth-lifetime", people: ["ann", "bob", "cat", "dan"].map((name) => ({ email: `${name}@example.com`, password: PASSWORD })) });
   gateway = await startGateway({ dataDir, args: ["--access-token-ttl", `${TTL_MS / 1000}s`] });
 });
 
@@ -228,7 +228,7 @@ function watchStream(response: Response): { status: number; text: string; endedA
 }
 
 /** The JSON-RPC messages on an SSE stream's text. */
-const eventsOf = (text: string) => [...text.matchAll(/^data: (.+)$/gm)].map((m) => JSON.parse(m[1]!) as { id?: number; method?: string; result?: { content: { text: string }[]; isError?: boolean }; error?: { message: string } });
+const eventsOf = (text: string) => [...text.matchAll(/^data: (\{.+)$/gm)].map((m) => JSON.parse(m[1]!) as { id?: number; method?: string; result?: { content: { text: string }[]; isError?: boolean }; error?: { message: string } });
 
 /** A countdown that runs `ms`: long enough to be in flight when something happens to its token. */
 const countdown = (id: number, ms: number, progressToken?: string) => ({
@@ -296,5 +296,33 @@ describe("a call in flight when its token expires", () => {
     const calls = (await auditOf("cat@example.com")).filter((r) => r.method === "tools/call");
     expect(calls.map((c) => c.outcome)).toEqual(["ok", "ok"]);
     for (const call of calls) expect(call.clientId).toBe(clientId);
+  });
+
+  test("on the legacy HTTP+SSE transport too: the event stream stays open until the call's reply is out, taking no new request, then ends", async () => {
+    const { tokens, issuedAt } = await signedInRaw("dan@example.com");
+    const bearer = { authorization: `Bearer ${tokens.access_token}` };
+    const stream = watchStream(await fetch(`${gateway.url}/sse/alpha`, { headers: { ...bearer, accept: "text/event-stream" } }));
+    const endpoint = await waitFor("the endpoint event", () => stream.text.match(/^data: (\/messages\S+)$/m)?.[1]);
+    const post = (message: object, headers: Record<string, string> = bearer) => fetch(`${gateway.url}${endpoint}`, { method: "POST", headers: { ...headers, "content-type": "application/json" }, body: JSON.stringify(message) });
+    expect((await post({ jsonrpc: "2.0", id: 0, method: "initialize", params: { protocolVersion: "2024-11-05", capabilities: {}, clientInfo: { name: "legacy", version: "1" } } })).status).toBe(202);
+    expect((await post({ jsonrpc: "2.0", method: "notifications/initialized" })).status).toBe(202);
+    expect((await post(countdown(1, TTL_MS + 1500 - (Date.now() - issuedAt), "p"))).status).toBe(202);
+
+    // Past expiry, with the call still running: a refreshed token reaches the session, but it takes no new request.
+    await waitFor("the token to expire", () => Date.now() - issuedAt > TTL_MS + 300, 200, 25);
+    expect(stream.endedAt).toBeUndefined();
+    const { tokens: later } = await signedInRaw("dan@example.com");
+    const refused = await post({ jsonrpc: "2.0", id: 2, method: "ping" }, { authorization: `Bearer ${later.access_token}` });
+    expect(refused.status).toBe(404);
+    expect(((await refused.json()) as { error: { message: string } }).error.message).toContain("GET /sse/alpha");
+
+    await waitFor("the event stream to end", () => stream.endedAt, 200, 25);
+    // Before, the call was cut at expiry: "mintgate ended this session (its access token expired ...) before the request finished".
+    const replies = eventsOf(stream.text).filter((e) => e.id === 1);
+    expect(replies).toHaveLength(1);
+    expect(replies[0]!.error).toBeUndefined();
+    expect(replies[0]!.result?.content[0]?.text).toMatch(/^counted down from \d+$/);
+    expect(eventsOf(stream.text).filter((e) => e.method === "notifications/progress").length).toBeGreaterThan(10);
+    expect((await auditOf("dan@example.com")).filter((r) => r.method === "tools/call").map((r) => r.outcome)).toEqual(["ok"]);
   });
 });

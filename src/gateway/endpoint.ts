@@ -88,6 +88,8 @@ interface Entry {
   /** Present for Streamable HTTP sessions. */
   streamable?: WebStandardStreamableHTTPServerTransport;
   legacy?: LegacySseTransport;
+  /** Set on a legacy session whose token expired: it takes no new request, and ends once those in flight are answered. */
+  draining?: true;
 }
 
 /**
@@ -287,10 +289,11 @@ export class McpEndpoint {
   async openLegacy(runtime: VirtualMcpRuntime, principal: Principal): Promise<Response> {
     const protocol = await loadServerProtocol();
     const id = randomUUID();
-    // The event stream is the session's only way to its client: the session ends with it, calls in flight answered with why.
+    // The event stream is the session's only way to its client: the session ends with it, once the calls in flight
+    // are answered (expiry, unlike revocation, cuts no call the token was good for when it started).
     const disarm = whenExpired(principal, () => {
       logExpired("legacy HTTP+SSE", principal, id);
-      this.unregister(id, "its access token expired; reconnect with a refreshed token");
+      void this.endOnceAnswered(id, "its access token expired; reconnect with a refreshed token");
     });
     const transport = new LegacySseTransport(`/messages/${runtime.slug}?sessionId=${id}`, (reason) => {
       disarm();
@@ -318,6 +321,10 @@ export class McpEndpoint {
     // Replies go out on the SSE stream, one event each: a batch would have nowhere to be answered as one.
     const problem = Array.isArray(message) ? "the HTTP+SSE transport takes one message per POST, not a batch" : problemOf(message);
     if (problem !== undefined) return invalidRequest(problem);
+    // A session ending at its token's expiry still takes notifications (a cancellation of a call in flight), no new call.
+    if (entry.draining && (message as PlainMessage).method !== undefined && (message as PlainMessage).id !== undefined) {
+      return jsonRpcError(404, -32001, `Session not found; open a new event stream with GET /sse/${runtime.slug}.`);
+    }
     entry.session.lastActivity = Date.now();
     entry.legacy.deliver(message as JSONRPCMessage);
     return new Response("Accepted", { status: 202 });
@@ -388,6 +395,18 @@ export class McpEndpoint {
     this.entries.delete(id);
     for (const runtime of this.gateway.virtualMcps()) runtime.sessions.delete(id);
     void (reason === undefined ? entry.session.close() : entry.session.end(reason));
+  }
+
+  /**
+   * Ends a legacy session once the calls it has in flight are answered on its event stream; it takes no new
+   * request meanwhile. Revocation, shutdown or its client may end it sooner, as any session.
+   */
+  private async endOnceAnswered(id: string, reason: string): Promise<void> {
+    const entry = this.entries.get(id);
+    if (!entry) return;
+    entry.draining = true;
+    await entry.session.answered();
+    if (this.entries.get(id) === entry) this.unregister(id, reason);
   }
 
   /** Makes room for one more session: one person cannot hold the gateway's memory. */

@@ -178,6 +178,11 @@ export class GatewaySession {
   /** Replies to requests that came through the transport, until they are handed to it. */
   private readonly replying = new Set<Promise<unknown>>();
 
+  /** Resolves once every request that came through the transport (all of a legacy session's) has had its reply handed to it. */
+  async answered(): Promise<void> {
+    while (this.replying.size > 0) await Promise.allSettled(this.replying);
+  }
+
   /** Messages that arrive through an SDK transport (initialize, legacy SSE, batches). */
   private receive(message: JSONRPCMessage): void {
     const m = message as { id?: RequestId; method?: string; params?: Params };
