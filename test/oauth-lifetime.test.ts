@@ -22,7 +22,7 @@ const TTL_MS = 3000;
 let gateway: RunningGateway;
 
 beforeAll(async () => {
-  const dataDir = await configuredDataDir(CONFIG, { label: "mintgate-oauth-lifetime", people: ["ann", "bob", "cat", "dan"].map((name) => ({ email: `${name}@example.com`, password: PASSWORD })) });
+  const dataDir = await configuredDataDir(CONFIG, { label: "mintgate-oauth-lifetime", people: ["ann", "bob", "cat", "dan", "eve"].map((name) => ({ email: `${name}@example.com`, password: PASSWORD })) });
   gateway = await startGateway({ dataDir, args: ["--access-token-ttl", `${TTL_MS / 1000}s`] });
 });
 
@@ -269,6 +269,23 @@ describe("refresh token rotation", () => {
     expect((await token({ grant_type: "refresh_token", client_id: clientId, refresh_token: third.body.refresh_token! })).body.error).toBe("invalid_grant");
     const [grant] = await grantsOf("bob@example.com");
     expect(grant).toMatchObject({ clientId, revokedReason: "refresh token replayed" });
+  });
+});
+
+describe("a session's GET stream reopened with another sign-in's token", () => {
+  test("ends at once when that sign-in is revoked, though the session's own is not", async () => {
+    const first = await signedInRaw("eve@example.com");
+    const session = await rawSession(first.tokens.access_token!);
+    // The person signed the client in again (its refresh token was lost): a new grant, the same session.
+    const second = await signedInRaw("eve@example.com");
+    const stream = await session.openStream(second.tokens.access_token!);
+    expect(stream.status).toBe(200);
+    const grant = (await grantsOf("eve@example.com")).find((g) => g.clientId === second.clientId)!;
+    const revokedAt = Date.now();
+    expect((await fetch(`${gateway.url}/admin/api/oauth-grants/${grant.id}`, { method: "DELETE", headers: adminHeaders() })).status).toBe(200);
+    await waitFor("the GET stream to end", () => stream.endedAt, 50, 20);
+    expect(stream.endedAt! - revokedAt).toBeLessThan(1000);
+    expect((await session.post(first.tokens.access_token!, { jsonrpc: "2.0", id: 1, method: "ping" })).status).toBe(200);
   });
 });
 

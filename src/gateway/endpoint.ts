@@ -88,6 +88,11 @@ interface Entry {
   /** Present for Streamable HTTP sessions. */
   streamable?: WebStandardStreamableHTTPServerTransport;
   legacy?: LegacySseTransport;
+  /**
+   * Whose token opened the session's standalone GET stream, while it is open: another token of the same person's
+   * than the session's own (a refreshed one, or a new sign-in's). Revoking it ends the stream.
+   */
+  streamOpener?: Principal;
   /** Set on a legacy session whose token expired: it takes no new request, and ends once those in flight are answered. */
   draining?: true;
 }
@@ -159,7 +164,7 @@ export class McpEndpoint {
       if (!entry?.streamable || ownerOf(entry.session.principal) !== ownerOf(principal) || !runtime.sessions.has(sessionId)) return sessionNotFound();
       entry.session.lastActivity = Date.now();
       if (request.method === "POST") return this.handleSessionPost(entry.session, entry.streamable, request);
-      if (request.method === "GET") return this.openStandaloneStream(entry.session, entry.streamable, request, principal);
+      if (request.method === "GET") return this.openStandaloneStream(entry, entry.streamable, request, principal);
       return entry.streamable.handleRequest(request);
     }
     if (request.method !== "POST") {
@@ -206,15 +211,19 @@ export class McpEndpoint {
    * that opened it expires, and the client opens it again with its refreshed token. The session carries on:
    * its POSTs are each checked on their own token, a refreshed one of the same person included.
    */
-  private async openStandaloneStream(session: GatewaySession, transport: WebStandardStreamableHTTPServerTransport, request: Request, principal: Principal): Promise<Response> {
+  private async openStandaloneStream(entry: Entry, transport: WebStandardStreamableHTTPServerTransport, request: Request, principal: Principal): Promise<Response> {
     const response = await transport.handleRequest(request);
     if (!isOpenEventStream(response)) return response;
     // A session has one standalone stream at a time, and this one is still open while its timer is armed.
+    entry.streamOpener = principal;
     const disarm = whenExpired(principal, () => {
-      logExpired("standalone GET", principal, session.id);
+      logExpired("standalone GET", principal, entry.session.id);
       transport.closeStandaloneSSEStream();
     });
-    return withHeadSent(response, disarm);
+    return withHeadSent(response, () => {
+      disarm();
+      if (entry.streamOpener === principal) entry.streamOpener = undefined;
+    });
   }
 
   /**
@@ -344,7 +353,16 @@ export class McpEndpoint {
     };
     for (const [id, entry] of [...this.entries]) {
       const reason = revocationReason(entry.session.principal);
-      if (reason === undefined) continue;
+      if (reason === undefined) {
+        // The session's own access stands; its GET stream may have been opened with another token of the person's.
+        const opener = entry.streamOpener;
+        const streamReason = opener && revocationReason(opener);
+        if (streamReason) {
+          log.info("standalone stream ended: access revoked", { session: id, subject: opener.subject, reason: streamReason });
+          entry.streamable?.closeStandaloneSSEStream();
+        }
+        continue;
+      }
       log.info("session ended: access revoked", { session: id, subject: entry.session.principal.subject, reason });
       this.unregister(id, reason);
     }
