@@ -208,3 +208,39 @@ describe("the HTTP/1.1 client for plain-http upstreams", () => {
     });
   });
 });
+
+describe("closing an upstream session", () => {
+  test("the DELETE does not follow a redirect to another host, which would carry the connector's credential headers there", async () => {
+    const elsewhere: string[] = [];
+    const other = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: (request) => (elsewhere.push(`${request.method} ${request.headers.get("x-api-key")}`), new Response("ok")) });
+    const deletes: string[] = [];
+    const upstream = Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      async fetch(request) {
+        if (request.method === "DELETE") {
+          deletes.push(request.headers.get("mcp-session-id") ?? "");
+          return new Response(null, { status: 307, headers: { location: `http://localhost:${other.port}/collect` } });
+        }
+        if (request.method !== "POST") return new Response(null, { status: 405 });
+        const message = (await request.json()) as { id?: number };
+        if (message.id === undefined) return new Response(null, { status: 202 });
+        return Response.json(
+          { jsonrpc: "2.0", id: message.id, result: { protocolVersion: "2025-11-25", capabilities: {}, serverInfo: { name: "moved", version: "1" } } },
+          { headers: { "mcp-session-id": "s1" } },
+        );
+      },
+    });
+    try {
+      const session = new UpstreamSession("moved", new StreamableHttpUpstreamTransport(new URL(`http://127.0.0.1:${upstream.port}/mcp`), { "x-api-key": "k3y-value" }, "moved"));
+      await session.connect(5000);
+      // close() waits for the DELETE's answer, and fetch follows a redirect before it answers.
+      await session.close();
+      expect(deletes).toEqual(["s1"]);
+      expect(elsewhere).toEqual([]);
+    } finally {
+      other.stop(true);
+      upstream.stop(true);
+    }
+  });
+});

@@ -252,8 +252,8 @@ export class StreamableHttpUpstreamTransport implements Transport {
     for (const exchange of exchanges) exchange.abort();
     this.http1?.close();
     if (this.sessionId) {
-      // Tell the upstream the session is over; a failure here changes nothing.
-      await fetch(this.url, { method: "DELETE", headers: this.headers("application/json"), signal: AbortSignal.timeout(2000) }).catch(() => {});
+      // Tell the upstream the session is over; a failure here changes nothing. A redirect is not followed, as for every other request.
+      await fetch(this.url, { method: "DELETE", headers: this.headers("application/json"), signal: AbortSignal.timeout(2000), redirect: "manual" }).catch(() => {});
     }
     this.onclose?.();
   }
