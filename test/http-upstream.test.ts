@@ -244,3 +244,42 @@ describe("closing an upstream session", () => {
     }
   });
 });
+
+describe("an upstream behind a proxy that answers with its HTML error pages", () => {
+  // nginx's own pages, as a reverse proxy in front of an MCP server sends them.
+  const page = (title: string) => `<html>\r\n<head><title>${title}</title></head>\r\n<body>\r\n<center><h1>${title}</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n${"<!-- padding -->\r\n".repeat(6)}`;
+  let refuseInitialize = true;
+  const upstream = Bun.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    async fetch(request) {
+      if (request.method !== "POST") return new Response(null, { status: request.method === "DELETE" ? 200 : 405 });
+      const message = (await request.json()) as { id?: number; method: string; params?: { name?: string } };
+      if (message.method === "initialize" && refuseInitialize) return new Response(page("401 Authorization Required"), { status: 401, headers: { "content-type": "text/html" } });
+      if (message.id === undefined) return new Response(null, { status: 202 });
+      if (message.method === "initialize") {
+        return Response.json({ jsonrpc: "2.0", id: message.id, result: { protocolVersion: "2025-11-25", capabilities: {}, serverInfo: { name: "proxied", version: "1" } } });
+      }
+      if (message.params?.name === "untitled") return new Response("<!DOCTYPE html><html><body>upstream down</body></html>", { status: 503 });
+      if (message.params?.name === "text") return new Response("rate limited, retry later", { status: 429 });
+      return new Response(page("502 Bad Gateway"), { status: 502, headers: { "content-type": "text/html; charset=utf-8" } });
+    },
+  });
+  afterAll(() => upstream.stop(true));
+  const url = new URL(`http://127.0.0.1:${upstream.port}/mcp`);
+
+  test("are named by their title in the error, not pasted into it, and a plain-text body still is", async () => {
+    const refused = new UpstreamSession("edge", new StreamableHttpUpstreamTransport(url, {}, "edge"));
+    await expect(refused.connect(5000)).rejects.toThrow(/^Connector "edge" answered HTTP 401 with an HTML page titled "401 Authorization Required"$/);
+    await refused.close();
+
+    refuseInitialize = false;
+    const session = new UpstreamSession("edge", new StreamableHttpUpstreamTransport(url, {}, "edge"));
+    await session.connect(5000);
+    const call = (name: string) => session.request("tools/call", { name }, { timeoutMs: 5000 }).then(() => "answered", (error: Error) => error.message);
+    expect(await call("proxied")).toBe('Connector "edge" answered HTTP 502 with an HTML page titled "502 Bad Gateway"');
+    expect(await call("untitled")).toBe('Connector "edge" answered HTTP 503 with an HTML page');
+    expect(await call("text")).toBe('Connector "edge" answered HTTP 429: rate limited, retry later');
+    await session.close();
+  });
+});

@@ -110,7 +110,8 @@ export class StreamableHttpUpstreamTransport implements Transport {
       return;
     }
     if (reply.status < 200 || reply.status > 299) {
-      const text = (await reply.text().catch(() => "")).slice(0, 200);
+      const body = await reply.text().catch(() => "");
+      const text = body.slice(0, 200);
       this.exchanges.delete(key);
       if (this.sessionId && method !== "initialize" && (reply.status === 404 || (reply.status === 400 && SESSION_UNKNOWN.test(text)))) {
         // The upstream forgot our session (it restarted): the request was not run, and the connector reconnects.
@@ -120,7 +121,8 @@ export class StreamableHttpUpstreamTransport implements Transport {
       // A redirect is not followed (it would carry the credential headers elsewhere): name where it points, the URL to configure instead.
       const location = reply.status >= 300 && reply.status < 400 ? reply.header("location") : null;
       if (location) throw new MintgateError("upstream_failed", `Connector "${this.name}" answered HTTP ${reply.status} redirecting to ${location}; set the connector's url to that address`);
-      throw new MintgateError("upstream_failed", `Connector "${this.name}" answered HTTP ${reply.status}${text ? `: ${text}` : ""}`);
+      const page = text ? htmlPageSaid(body, reply.header("content-type")) : undefined;
+      throw new MintgateError("upstream_failed", `Connector "${this.name}" answered HTTP ${reply.status}${page ? ` with ${page}` : text ? `: ${text}` : ""}`);
     }
     if ((reply.header("content-type") ?? "").includes("text/event-stream")) {
       // The answer may take a while (progress first); read it without holding up send().
@@ -317,6 +319,17 @@ export class StreamableHttpUpstreamTransport implements Transport {
     const m = message as { id?: string | number; method?: string };
     return m.method === undefined ? m.id : undefined;
   }
+}
+
+/**
+ * A proxy's or server's HTML error page, said by its title (its markup says nothing in an error or a
+ * log line, and pages run to kilobytes); undefined when `text` is no HTML page.
+ */
+export function htmlPageSaid(text: string, contentType: string | null): string | undefined {
+  const body = text.trimStart();
+  if (!/html/i.test(contentType ?? "") && !/^<(!doctype|html|head|body)\b/i.test(body)) return undefined;
+  const title = /<title[^>]*>([^<]*)/i.exec(body.slice(0, 4096))?.[1]?.replace(/\s+/g, " ").trim().slice(0, 100);
+  return title ? `an HTML page titled "${title}"` : "an HTML page";
 }
 
 const LF = 10;
