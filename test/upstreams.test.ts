@@ -28,6 +28,7 @@ import type { Progress } from "@modelcontextprotocol/sdk/types.js";
 import { existsSync, readFileSync, realpathSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { everythingEntryPath, startEverythingServer, type EverythingServer } from "./conformance/everything-server.ts";
+import { startRawSseUpstream, type RawSseUpstream } from "./fixtures/raw-sse-upstream.ts";
 import { REPO_ROOT, runMintgate, startConfiguredGateway, tempDir, type RunningGateway } from "./harness.ts";
 
 const SLUG = "team";
@@ -537,6 +538,44 @@ describe("changing a running connector's settings", () => {
     await restartedFrom(client, second);
     expect(gateway.output()).not.toContain("second-value");
   }, 90_000);
+});
+
+describe("sse connectors on a misbehaving legacy HTTP+SSE upstream (test/fixtures/raw-sse-upstream.ts)", () => {
+  const own: { gateways: RunningGateway[]; upstreams: RawSseUpstream[] } = { gateways: [], upstreams: [] };
+  afterAll(async () => {
+    await Promise.all(own.gateways.map((g) => g.stop()));
+    await Promise.all(own.upstreams.map((u) => u.stop()));
+  });
+
+  /** A gateway of its own whose Virtual MCP "legacy" holds one sse connector per upstream, named by `names`. */
+  async function behind(upstreams: Record<string, RawSseUpstream>) {
+    own.upstreams.push(...Object.values(upstreams));
+    const names = Object.keys(upstreams);
+    const started = await startConfiguredGateway(
+      {
+        connectors: names.map((name) => ({ name, kind: "sse", url: upstreams[name]!.url, headers: { "X-Api-Key": "k3y-value" } })),
+        virtualMcps: [{ slug: "legacy", name: "Legacy", access: { everyone: true }, connectors: names.map((connector) => ({ connector })) }],
+      },
+      { label: "mintgate-raw-sse" },
+    );
+    own.gateways.push(started.gateway);
+    const state = async (name: string) => ((await fetch(`${started.gateway.url}/admin/api/connectors`, { headers: { authorization: `Bearer ${started.gateway.adminToken()}` } }).then((r) => r.json())) as { name: string; state: string; reason?: string }[]).find((c) => c.name === name);
+    const client = new Client({ name: "upstreams-test", version: "0.0.0" });
+    await client.connect(new StreamableHTTPClientTransport(new URL(`${started.gateway.url}/mcp/legacy`), { requestInit: { headers: { Authorization: `Bearer ${started.token}` } } }));
+    clients.push(client);
+    const call = async (name: string) => {
+      const result = await client.callTool({ name, arguments: {} }, undefined, { timeout: 20_000 });
+      return { isError: result.isError === true, text: textOf(result) };
+    };
+    return { gateway: started.gateway, state, call };
+  }
+
+  test("a POST refused with an HTML error page fails the call with a sentence naming the page, not the page's markup", async () => {
+    const { state, call } = await behind({ ls: startRawSseUpstream() });
+    await waitFor("connector ls ready", async () => ((await state("ls"))?.state === "ready" ? true : undefined));
+    expect(await call("ls__page")).toEqual({ isError: true, text: 'Connector "ls" is unavailable: Error POSTing to endpoint (HTTP 502): an HTML page titled "502 Bad Gateway".' });
+    expect(await call("ls__ok")).toEqual({ isError: false, text: "ok" });
+  });
 });
 
 describe("regressions found by these tests", () => {

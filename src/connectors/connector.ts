@@ -4,7 +4,7 @@ import { MintgateError } from "../errors/index.ts";
 import { Redactor } from "../audit/redact.ts";
 import { log } from "../log/index.ts";
 import { expandSecretReferences, secretReferencesIn } from "../secrets/index.ts";
-import { StreamableHttpUpstreamTransport } from "./http-transport.ts";
+import { refusalText, StreamableHttpUpstreamTransport } from "./http-transport.ts";
 import { StdioUpstreamTransport } from "./stdio-transport.ts";
 import { UpstreamLog } from "./upstream-log.ts";
 import type { ConnectorDefinition, ConnectorState } from "./types.ts";
@@ -465,6 +465,11 @@ export class Connector {
         // No redirects on either leg: they would carry the credential headers elsewhere.
         return new SSEClientTransport(new URL(spec.url), {
           requestInit: { headers, redirect: "error" },
+          // The SDK quotes a refused POST's whole body in its error: a proxy's error page of kilobytes would be pasted into the person's error and the log.
+          fetch: async (url, init) => {
+            const response = await fetch(url, init);
+            return response.ok ? response : new Response(await refusalText(response), { status: response.status });
+          },
           eventSourceInit: { fetch: (url, init) => fetch(url, { ...init, headers: { ...(init?.headers as Record<string, string>), ...headers }, redirect: "error" }) },
         });
       }

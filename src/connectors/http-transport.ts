@@ -332,6 +332,12 @@ export function htmlPageSaid(text: string, contentType: string | null): string |
   return title ? `an HTML page titled "${title}"` : "an HTML page";
 }
 
+/** A refused answer's body for an error sentence: an HTML page by its title, other text cut short (at most MAX_EVENT_BYTES of it is read). */
+export async function refusalText(response: Response): Promise<string> {
+  const text = response.body ? await textOf(response.body).catch(() => "") : "";
+  return htmlPageSaid(text, response.headers.get("content-type")) ?? text.slice(0, 200);
+}
+
 const LF = 10;
 const CR = 13;
 
