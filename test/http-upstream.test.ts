@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, test } from "bun:test";
-import { StreamableHttpUpstreamTransport, SseEventSplitter } from "../src/connectors/http-transport.ts";
+import { capSseEvents, StreamableHttpUpstreamTransport, SseEventSplitter } from "../src/connectors/http-transport.ts";
 import { Http1Client } from "../src/connectors/http1-client.ts";
 import { UpstreamSession } from "../src/connectors/upstream-session.ts";
 
@@ -281,5 +281,35 @@ describe("an upstream behind a proxy that answers with its HTML error pages", ()
     expect(await call("untitled")).toBe('Connector "edge" answered HTTP 503 with an HTML page');
     expect(await call("text")).toBe('Connector "edge" answered HTTP 429: rate limited, retry later');
     await session.close();
+  });
+});
+
+describe("a legacy SSE upstream's event stream held to 10 MiB an event", () => {
+  /** The bytes that come through, the chunks given one at a time as a socket would. */
+  const read = async (chunks: Uint8Array[]) => {
+    let next = 0;
+    const body = new ReadableStream<Uint8Array>({ pull: (c) => (next < chunks.length ? c.enqueue(chunks[next++]!) : c.close()) }, { highWaterMark: 0 });
+    let bytes = 0;
+    for await (const chunk of capSseEvents(new Response(body)).body!) bytes += chunk.length;
+    return bytes;
+  };
+  const split = (text: string, size: number) => {
+    const bytes = new TextEncoder().encode(text);
+    const chunks: Uint8Array[] = [];
+    for (let i = 0; i < bytes.length; i += size) chunks.push(bytes.subarray(i, i + size));
+    return chunks;
+  };
+
+  test("passes many events of 4 MiB, whatever their line ends and wherever the chunks cut the blank lines between them", async () => {
+    const data = "x".repeat(4 * 1024 * 1024);
+    for (const end of ["\n", "\r\n", "\r"]) {
+      const stream = [1, 2, 3, 4].map((n) => `event: message${end}id: ${n}${end}data: ${data}${end}${end}`).join("");
+      for (const size of [1 << 20, 65_537, 4 * 1024 * 1024 + 20]) expect(await read(split(stream, size))).toBe(new TextEncoder().encode(stream).length);
+    }
+  });
+
+  test("fails the stream once one event passes the limit, in small chunks or whole in one", async () => {
+    const stream = `data: ${"x".repeat(1024)}\n\ndata: ${"y".repeat(10 * 1024 * 1024)}\ndata: z\n\n`;
+    for (const size of [65_536, stream.length]) await expect(read(split(stream, size))).rejects.toThrow("an event from the upstream is longer than 10 MiB");
   });
 });

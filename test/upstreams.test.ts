@@ -576,6 +576,18 @@ describe("sse connectors on a misbehaving legacy HTTP+SSE upstream (test/fixture
     expect(await call("ls__page")).toEqual({ isError: true, text: 'Connector "ls" is unavailable: Error POSTing to endpoint (HTTP 502): an HTML page titled "502 Bad Gateway".' });
     expect(await call("ls__ok")).toEqual({ isError: false, text: "ok" });
   });
+
+  test("an event over the 10 MiB limit fails the call in flight with a sentence saying so, and the connector reconnects", async () => {
+    const upstream = startRawSseUpstream();
+    const { state, call } = await behind({ ls: upstream });
+    await waitFor("connector ls ready", async () => ((await state("ls"))?.state === "ready" ? true : undefined));
+    expect(await call("ls__huge")).toEqual({
+      isError: true,
+      text: 'Connector "ls" is unavailable: the upstream\'s event stream failed (an event from the upstream is longer than 10 MiB) during tools/call.',
+    });
+    await waitFor("a call to succeed again", async () => ((await call("ls__ok")).isError ? undefined : true));
+    expect(upstream.streamsOpened()).toBe(2);
+  });
 });
 
 describe("regressions found by these tests", () => {

@@ -4,7 +4,7 @@ import { MintgateError } from "../errors/index.ts";
 import { Redactor } from "../audit/redact.ts";
 import { log } from "../log/index.ts";
 import { expandSecretReferences, secretReferencesIn } from "../secrets/index.ts";
-import { refusalText, StreamableHttpUpstreamTransport } from "./http-transport.ts";
+import { capSseEvents, refusalText, StreamableHttpUpstreamTransport } from "./http-transport.ts";
 import { StdioUpstreamTransport } from "./stdio-transport.ts";
 import { UpstreamLog } from "./upstream-log.ts";
 import type { ConnectorDefinition, ConnectorState } from "./types.ts";
@@ -470,7 +470,7 @@ export class Connector {
             const response = await fetch(url, init);
             return response.ok ? response : new Response(await refusalText(response), { status: response.status });
           },
-          eventSourceInit: { fetch: (url, init) => fetch(url, { ...init, headers: { ...(init?.headers as Record<string, string>), ...headers }, redirect: "error" }) },
+          eventSourceInit: { fetch: (url, init) => fetch(url, { ...init, headers: { ...(init?.headers as Record<string, string>), ...headers }, redirect: "error" }).then(capSseEvents) },
         });
       }
       case "builtin": {

@@ -369,6 +369,69 @@ async function textOf(body: ReadableStream<Uint8Array>): Promise<string> {
   }
 }
 
+/**
+ * A legacy SSE upstream's event stream (read by the SDK's EventSource, which holds an event of any
+ * size) with its events held to MAX_EVENT_BYTES, as on every other transport: the stream fails once
+ * one runs longer, rather than the gateway holding a 300 MB event several times over.
+ */
+export function capSseEvents(response: Response): Response {
+  if (!response.ok || !response.body) return response;
+  let pending = 0;
+  // The two bytes before the current chunk: a blank line may straddle two chunks.
+  let prev1 = 0;
+  let prev2 = 0;
+  const capped = response.body.pipeThrough(
+    new TransformStream<Uint8Array, Uint8Array>({
+      transform(chunk, controller) {
+        const end = afterLastBlankLine(chunk, prev1, prev2);
+        // An event that ended in this chunk may have been too long too (a large chunk can hold a whole one): measured only when it could be.
+        const endedTooLong = end !== -1 && pending + end > MAX_EVENT_BYTES && longestEventIn(chunk, pending, prev1, prev2) > MAX_EVENT_BYTES;
+        pending = end === -1 ? pending + chunk.length : chunk.length - end;
+        if (endedTooLong || pending > MAX_EVENT_BYTES) return controller.error(eventTooLong());
+        prev2 = chunk.length > 1 ? chunk[chunk.length - 2]! : prev1;
+        prev1 = chunk.length > 0 ? chunk[chunk.length - 1]! : prev1;
+        controller.enqueue(chunk);
+      },
+    }),
+  );
+  return new Response(capped, { status: response.status, statusText: response.statusText, headers: response.headers });
+}
+
+const isLineEnd = (byte: number | undefined) => byte === LF || byte === CR;
+
+/** Whether the line end at `i` in `chunk` ends a blank line (LF, CRLF or CR line ends, as SSE allows); `prev1` and `prev2` are the bytes before the chunk. */
+function endsBlankLine(chunk: Uint8Array, i: number, prev1: number, prev2: number): boolean {
+  const at = (j: number) => (j >= 0 ? chunk[j] : j === -1 ? prev1 : prev2);
+  const before = at(i - 1);
+  // Two line ends in a row, except a CRLF alone (one line end) unless a line end comes before it too.
+  return isLineEnd(before) && !(before === CR && chunk[i] === LF && !isLineEnd(at(i - 2)));
+}
+
+/** Where the last blank line in `chunk` ends, or -1. */
+function afterLastBlankLine(chunk: Uint8Array, prev1: number, prev2: number): number {
+  for (let i = Math.max(chunk.lastIndexOf(LF), chunk.lastIndexOf(CR)); i !== -1; i = i === 0 ? -1 : Math.max(chunk.lastIndexOf(LF, i - 1), chunk.lastIndexOf(CR, i - 1))) {
+    if (endsBlankLine(chunk, i, prev1, prev2)) return i + 1;
+  }
+  return -1;
+}
+
+/** The longest event that ends in `chunk`, counting the `pending` bytes of the first one that came before it. */
+function longestEventIn(chunk: Uint8Array, pending: number, prev1: number, prev2: number): number {
+  const next = (from: number) => {
+    const lf = chunk.indexOf(LF, from);
+    const cr = chunk.indexOf(CR, from);
+    return lf === -1 ? cr : cr === -1 ? lf : Math.min(lf, cr);
+  };
+  let start = -pending;
+  let longest = 0;
+  for (let i = next(0); i !== -1; i = next(i + 1)) {
+    if (!endsBlankLine(chunk, i, prev1, prev2)) continue;
+    longest = Math.max(longest, i + 1 - start);
+    start = i + 1;
+  }
+  return longest;
+}
+
 /** Reads an SSE body from a stream, handing on each event as it completes. */
 async function readSse(body: ReadableStream<Uint8Array>, onEvent: (event: string) => void): Promise<void> {
   const reader = body.getReader();
