@@ -588,6 +588,21 @@ describe("sse connectors on a misbehaving legacy HTTP+SSE upstream (test/fixture
     await waitFor("a call to succeed again", async () => ((await call("ls__ok")).isError ? undefined : true));
     expect(upstream.streamsOpened()).toBe(2);
   });
+
+  test("an endpoint event naming another origin gets no POST, and the connector's failure says why; a relative endpoint is taken from the stream's URL", async () => {
+    let farPort = 0;
+    // localhost is another origin than the 127.0.0.1 the connector is configured with, though the same server.
+    const far = startRawSseUpstream({ endpoint: (id) => `http://localhost:${farPort}/messages?sessionId=${id}` });
+    farPort = Number(new URL(far.url).port);
+    const near = startRawSseUpstream({ endpoint: (id) => `messages?sessionId=${id}` });
+    const { state, call } = await behind({ far, near });
+    await waitFor("connector near ready", async () => ((await state("near"))?.state === "ready" ? true : undefined));
+    expect(await call("near__ok")).toEqual({ isError: false, text: "ok" });
+    const failed = await waitFor("connector far to fail", async () => ((await state("far"))?.reason ? await state("far") : undefined));
+    expect(failed).toMatchObject({ state: "failed", reason: `the connection closed (Endpoint origin does not match connection origin: http://localhost:${farPort})` });
+    expect(far.apiKeys()).toEqual([]);
+    expect(near.apiKeys()).toContain("k3y-value");
+  });
 });
 
 describe("regressions found by these tests", () => {

@@ -266,11 +266,13 @@ export class UpstreamSession {
   private shutDown(reason: string): void {
     if (this.closed) return;
     this.closed = true;
+    const detail = this.lastTransportError && !reason.includes(this.lastTransportError) ? ` (${this.lastTransportError})` : "";
     for (const [id, entry] of [...this.pending]) {
       this.settle(id);
-      const detail = this.lastTransportError && !reason.includes(this.lastTransportError) ? ` (${this.lastTransportError})` : "";
       entry.reject(this.unavailable(`${reason}${detail} during ${entry.method}`));
     }
-    this.onClose?.(reason);
+    // Closed during the handshake, the transport's last error is why (an SSE endpoint on another origin):
+    // the connector's failure says it too. Later on it may be an old one (a refused POST), so it is left out.
+    this.onClose?.(this.info === undefined ? `${reason}${detail}` : reason);
   }
 }
