@@ -1,7 +1,7 @@
 import { cliActor, recordAdminChange } from "../audit/index.ts";
 import { loadSettings } from "../config/index.ts";
 import { checkInitialised, openDataDir, type DataDir } from "../runtime/index.ts";
-import { publicMessageOf, sayingStorageFull } from "../errors/index.ts";
+import { isDatabaseBusy, publicMessageOf, sayingStorageFull } from "../errors/index.ts";
 import { stringValue, type ParsedArgs } from "./command.ts";
 
 /**
@@ -40,7 +40,8 @@ function writeCliChange(dir: DataDir, outcome: "ok" | "error", error?: unknown):
 
 /** The record of a command that failed: the command's own error is what matters, so a record that cannot be written is let go. */
 function recordCliFailure(dir: DataDir, error: unknown): void {
-  if (!isChanging()) return;
+  // A write lock held elsewhere would hold the record up another 5 s, only to fail the same way.
+  if (!isChanging() || isDatabaseBusy(error)) return;
   try {
     writeCliChange(dir, "error", error);
   } catch {
