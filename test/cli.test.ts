@@ -125,6 +125,23 @@ describe("mintgate CLI", () => {
     expect(result.stderr).toBe("mintgate: Unknown option --bogus for `mintgate init`; see `mintgate init --help`.\n");
   });
 
+  test("an option's value problem is named as it is: missing, not taken, or starting with a dash", async () => {
+    const usage = (command: string) => ` for \`mintgate ${command}\`; see \`mintgate ${command} --help\`.\n`;
+    // A short option is named without the comma node:util's message puts after it.
+    expect(await runMintgate(["backup", "-o"])).toEqual({ code: 2, stdout: "", stderr: `mintgate: Option -o needs a value${usage("backup")}` });
+    expect(await runMintgate(["tokens", "list", "--data"])).toEqual({ code: 2, stdout: "", stderr: `mintgate: Option --data needs a value${usage("tokens list")}` });
+    // A flag given a value takes none; it used to be told it "needs a value".
+    expect(await runMintgate(["version", "--json=1"])).toEqual({ code: 2, stdout: "", stderr: `mintgate: Option --json takes no value (give it alone)${usage("version")}` });
+    // A value starting with "-" was given; it used to be told it "needs a value".
+    expect(await runMintgate(["audit", "search", "--limit", "-1"])).toEqual({
+      code: 2,
+      stdout: "",
+      stderr: `mintgate: Option --limit needs a value, and "-1" looks like an option (write --limit=-1 if it is the value)${usage("audit search")}`,
+    });
+    // An option where the value should be is a missing value.
+    expect((await runMintgate(["audit", "search", "--limit", "--json"])).stderr).toBe(`mintgate: Option --limit needs a value${usage("audit search")}`);
+  });
+
   test("bad settings are refused before anything starts", async () => {
     const dir = tempDir();
     const port = await runMintgate(["serve", "--data", dir, "--port", "99999"]);

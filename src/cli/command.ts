@@ -41,16 +41,37 @@ export function parseCommandArgs(command: Command, argv: string[]): ParsedArgs {
     return parsed;
   } catch (error) {
     if (error instanceof MintgateError) throw error;
-    throw invalid(`${describeParseError(error as Error & { code?: string })} for \`mintgate ${command.name}\`; see \`mintgate ${command.name} --help\`.`);
+    throw invalid(`${describeParseError(error as Error & { code?: string }, command, argv)} for \`mintgate ${command.name}\`; see \`mintgate ${command.name} --help\`.`);
   }
 }
 
 /** node:util's parse errors are long and quote oddly; say the one thing that matters. */
-function describeParseError(error: Error & { code?: string }): string {
-  const option = error.message.match(/'(-[^'\s]+)/)?.[1] ?? error.message.match(/"(-[^"\s]+)"/)?.[1];
+function describeParseError(error: Error & { code?: string }, command: Command, argv: string[]): string {
+  // The option as quoted: '--limit', '--limit <value>' or '-o, --output <value>' (its short name, without the comma).
+  const option = error.message.match(/'(-[^'\s,]+)/)?.[1] ?? error.message.match(/"(-[^"\s]+)"/)?.[1];
   if (error.code === "ERR_PARSE_ARGS_UNKNOWN_OPTION") return `Unknown option ${option ?? ""}`.trim();
-  if (error.code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE") return `Option ${option ?? ""} needs a value`.replace("  ", " ");
+  if (error.code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE" && option) {
+    if (error.message.includes("does not take an argument")) return `Option ${longName(option, command)} takes no value (give it alone)`;
+    // "ambiguous": what follows the option starts with "-"; unless it is an option itself, it may be the value meant (--limit -1).
+    const at = error.message.includes("ambiguous") ? argv.indexOf(option) : -1;
+    const next = at >= 0 ? argv[at + 1] : undefined;
+    if (next !== undefined && !isOption(next, command)) return `Option ${option} needs a value, and "${next}" looks like an option (write ${longName(option, command)}=${next} if it is the value)`;
+    return `Option ${option} needs a value`;
+  }
   return error.message.split("\n")[0]!.replace(/\.$/, "");
+}
+
+/** The long name of an option node:util named by its short one (-o for --output): only the long one takes =VALUE. */
+function longName(option: string, command: Command): string {
+  if (option.startsWith("--")) return option;
+  const entry = Object.entries({ ...command.options, ...HELP_OPTION }).find(([, spec]) => spec.short === option.slice(1));
+  return entry ? `--${entry[0]}` : option;
+}
+
+function isOption(arg: string, command: Command): boolean {
+  const options = { ...command.options, ...HELP_OPTION };
+  if (arg.startsWith("--")) return arg.slice(2).split("=")[0]! in options;
+  return Object.values(options).some((spec) => spec.short === arg.slice(1, 2));
 }
 
 /** The declared positionals (a name ending in ? may be left out), or a usage error naming what is expected. */
