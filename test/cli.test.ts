@@ -142,6 +142,18 @@ describe("mintgate CLI", () => {
     expect((await runMintgate(["audit", "search", "--limit", "--json"])).stderr).toBe(`mintgate: Option --limit needs a value${usage("audit search")}`);
   });
 
+  test("`users set-password` without a password shows the set-password command, not `users add`", async () => {
+    const dir = join(tempDir(), "data");
+    expect((await runMintgate(["init", "--data", dir])).code).toBe(0);
+    expect((await runMintgate(["users", "add", "ada@example.com", "--data", dir], { stdin: "a long enough password\n" })).code).toBe(0);
+    const result = await runMintgate(["users", "set-password", "ada@example.com", "--data", dir], { stdin: "" });
+    expect(result).toEqual({
+      code: 2,
+      stdout: "",
+      stderr: "mintgate: No password given: pipe it on standard input, for example `printf '%s\\n' \"$PW\" | mintgate users set-password ada@example.com`.\n",
+    });
+  });
+
   test("bad settings are refused before anything starts", async () => {
     const dir = tempDir();
     const port = await runMintgate(["serve", "--data", dir, "--port", "99999"]);

@@ -4,11 +4,11 @@ import { DATA_OPTION, JSON_OPTION, printJson, stringValue, type Command, command
 import { DATA_HELP, requireDataDir, withDataDir } from "../data-dir.ts";
 import { readSecretValue } from "../prompt.ts";
 
-/** The password from stdin: its first line, or typed without echo on a terminal. */
-async function readPassword(email: string): Promise<string> {
+/** The password from stdin: its first line, or typed without echo on a terminal. `command` is named in the hint when none is given. */
+async function readPassword(email: string, command: "users add" | "users set-password"): Promise<string> {
   const text = await readSecretValue(`Password for ${email} (at least ${MIN_PASSWORD_LENGTH} characters): `);
   const password = text.split(/\r?\n/)[0] ?? "";
-  if (password.length === 0) throw invalid(`No password given: pipe it on standard input, for example \`printf '%s\\n' "$PW" | mintgate users add ${email}\`.`);
+  if (password.length === 0) throw invalid(`No password given: pipe it on standard input, for example \`printf '%s\\n' "$PW" | mintgate ${command} ${email}\`.`);
   if (password.length < MIN_PASSWORD_LENGTH) throw invalid(`The password is too short: use at least ${MIN_PASSWORD_LENGTH} characters.`);
   return password;
 }
@@ -45,7 +45,7 @@ const addCommand: Command = {
     const [email] = parsed.positionals;
     requireDataDir(parsed);
     // Hashed first: the account and its audit record are then written in one transaction.
-    const password = await hashPassword(await readPassword(email!));
+    const password = await hashPassword(await readPassword(email!, "users add"));
     const user = await withDataDir(parsed, (dir) =>
       new UserDirectory(dir.store).addLocalHashed({ email: email!, password, role: parsed.values.admin ? "admin" : "member", name: stringValue(parsed, "name") }),
     );
@@ -130,7 +130,7 @@ const setPasswordCommand: Command = {
     const [ref] = parsed.positionals;
     requireDataDir(parsed);
     // Hashed first: the change and its audit record are then written in one transaction.
-    const password = await hashPassword(await readPassword(ref!));
+    const password = await hashPassword(await readPassword(ref!, "users set-password"));
     const { email, signInsEnded } = await withDataDir(parsed, (dir) => {
       const users = new UserDirectory(dir.store);
       return { email: users.resolve(ref!).email, ...users.setPasswordHashed(ref!, password) };
