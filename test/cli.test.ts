@@ -1,6 +1,6 @@
 import { Database } from "bun:sqlite";
 import { describe, expect, test } from "bun:test";
-import { writeFileSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { AdminClient, locateGateway } from "../src/admin-client/index.ts";
 import { BINARY, cleanEnv, runMintgate, startGateway, tempDir } from "./harness.ts";
@@ -152,6 +152,18 @@ describe("mintgate CLI", () => {
       stdout: "",
       stderr: "mintgate: No password given: pipe it on standard input, for example `printf '%s\\n' \"$PW\" | mintgate users set-password ada@example.com`.\n",
     });
+  });
+
+  test("an empty --data (an unset shell variable) is a usage error, not ./.mintgate", async () => {
+    const cwd = tempDir();
+    const expected = { code: 2, stdout: "", stderr: "mintgate: --data is empty; give the data directory's path, or leave --data out to use MINTGATE_DATA_DIR or ./.mintgate.\n" };
+    expect(await runMintgate(["init", "--data", ""], { cwd })).toEqual(expected);
+    expect(existsSync(join(cwd, ".mintgate"))).toBe(false);
+    // With ./.mintgate there, `--data "$DIR"` used to act on it.
+    expect((await runMintgate(["init"], { cwd })).code).toBe(0);
+    for (const args of [["tokens", "list", "--json"], ["restore", "backup.db"], ["status"]]) {
+      expect(await runMintgate([...args, "--data", ""], { cwd }), args.join(" ")).toEqual(expected);
+    }
   });
 
   test("bad settings are refused before anything starts", async () => {

@@ -139,6 +139,8 @@ export function loadSettings(flags: SettingFlags, env: Env = process.env): Setti
     return fromEnv === undefined ? undefined : { value: fromEnv, source: envName };
   };
 
+  // `--data "$DIR"` with DIR unset: falling back to ./.mintgate would act on whatever data directory is there.
+  if (flags.data === "") throw invalid("--data is empty; give the data directory's path, or leave --data out to use MINTGATE_DATA_DIR or ./.mintgate.");
   const port = pick(flags.port, "MINTGATE_PORT");
   const publicUrl = pick(flags["public-url"], "MINTGATE_PUBLIC_URL");
   const tlsCert = pick(flags["tls-cert"], "MINTGATE_TLS_CERT");
