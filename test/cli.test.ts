@@ -166,6 +166,22 @@ describe("mintgate CLI", () => {
     }
   });
 
+  test("`approve` of a virtual MCP the gateway does not have says where the slugs are listed", async () => {
+    const dataDir = join(tempDir(), "data");
+    const gateway = await startGateway({ dataDir });
+    try {
+      for (const args of [["approve", "nope", "some-tool"], ["approve", "nope", "--all", "--json"]]) {
+        expect(await runMintgate([...args, "--data", dataDir]), args.join(" ")).toEqual({
+          code: 1,
+          stdout: "",
+          stderr: 'mintgate: There is no virtual MCP "nope"; `mintgate export` lists them.\n',
+        });
+      }
+    } finally {
+      await gateway.stop();
+    }
+  });
+
   test("bad settings are refused before anything starts", async () => {
     const dir = tempDir();
     const port = await runMintgate(["serve", "--data", dir, "--port", "99999"]);

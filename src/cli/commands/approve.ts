@@ -1,4 +1,4 @@
-import { invalid, notFound } from "../../errors/index.ts";
+import { invalid, MintgateError, notFound } from "../../errors/index.ts";
 import { JSON_OPTION, printJson, type Command } from "../command.ts";
 import { ADMIN_TARGET_HELP, ADMIN_TARGET_OPTIONS, adminClientFor } from "./status.ts";
 
@@ -15,7 +15,12 @@ export const approveCommand: Command = {
     const all = parsed.values.all === true;
     if (all === (tool !== undefined)) throw invalid("Name one TOOL to approve, or give --all for every tool waiting in SLUG (not both).");
     const client = adminClientFor(parsed);
-    const pending = (await client.virtualMcp(slug!)).pending.filter((p) => all || p.name === tool);
+    const vmcp = await client.virtualMcp(slug!).catch((error: unknown) => {
+      // The admin API's answer names the slug; the person also needs to know where the slugs are (a 404 from something else stays as it is).
+      if (error instanceof MintgateError && error.kind === "not_found" && error.message.startsWith("There is no virtual MCP")) throw notFound(`There is no virtual MCP "${slug}"; \`mintgate export\` lists them.`);
+      throw error;
+    });
+    const pending = vmcp.pending.filter((p) => all || p.name === tool);
     if (pending.length === 0) {
       // Nothing left to approve is the state --all asks for (a cron job runs it again and again): not a failure.
       if (all) {
