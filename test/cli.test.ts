@@ -182,6 +182,23 @@ describe("mintgate CLI", () => {
     }
   });
 
+  test("`restore` of a missing file or a directory says so, not that SQLite could not open it", async () => {
+    const work = tempDir();
+    const dataDir = join(work, "data");
+    expect((await runMintgate(["init", "--data", dataDir])).code).toBe(0);
+    const missing = join(work, "no-such-backup.db");
+    expect(await runMintgate(["restore", missing, "--data", dataDir])).toEqual({
+      code: 2,
+      stdout: "",
+      stderr: `mintgate: There is no file ${missing}; check the path to the copy \`mintgate backup -o FILE\` wrote (nothing was changed).\n`,
+    });
+    expect(await runMintgate(["restore", work, "--data", dataDir])).toEqual({
+      code: 2,
+      stdout: "",
+      stderr: `mintgate: ${work} is a directory; give the file \`mintgate backup -o FILE\` wrote (nothing was changed).\n`,
+    });
+  });
+
   test("bad settings are refused before anything starts", async () => {
     const dir = tempDir();
     const port = await runMintgate(["serve", "--data", dir, "--port", "99999"]);

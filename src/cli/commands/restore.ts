@@ -1,3 +1,4 @@
+import { statSync } from "node:fs";
 import { resolve } from "node:path";
 import { cliActor, recordAdminChange } from "../../audit/index.ts";
 import { loadSettings } from "../../config/index.ts";
@@ -23,6 +24,10 @@ export const restoreCommand: Command = {
     const [file] = parsed.positionals;
     const settings = loadSettings({ data: stringValue(parsed, "data") });
     const source = resolve(file!);
+    // SQLite would say only "unable to open database file" or "disk I/O error" for these.
+    const kind = statSync(source, { throwIfNoEntry: false });
+    if (!kind) throw invalid(`There is no file ${source}; check the path to the copy \`mintgate backup -o FILE\` wrote (nothing was changed).`);
+    if (kind.isDirectory()) throw invalid(`${source} is a directory; give the file \`mintgate backup -o FILE\` wrote (nothing was changed).`);
     let check;
     try {
       check = checkBackup(source);
