@@ -49,6 +49,18 @@ describe("mintgate CLI", () => {
     expect(result.stderr).toContain("mintgate --help");
   });
 
+  test("`help X [Y]` prints what `X [Y] --help` does; `help nonsense` is the unknown-command error", async () => {
+    for (const name of ["tokens", "tokens create", "serve"]) {
+      const viaHelp = await runMintgate(["help", ...name.split(" ")]);
+      expect(viaHelp).toEqual(await runMintgate([...name.split(" "), "--help"]));
+      expect(viaHelp.code).toBe(0);
+      expect(viaHelp.stdout).toContain(`Usage: mintgate ${name}`);
+    }
+    const unknown = await runMintgate(["help", "nonsense"]);
+    expect(unknown).toEqual(await runMintgate(["nonsense"]));
+    expect(unknown.code).toBe(2);
+  });
+
   test("a command group without its subcommand is a usage error: the list goes to stderr, exit 2", async () => {
     const result = await runMintgate(["tokens"]);
     expect(result.code).toBe(2);

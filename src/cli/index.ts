@@ -51,6 +51,8 @@ function findCommand(argv: string[]): { command: Command; rest: string[] } | und
 
 /** Exit codes: 0 success, 1 the work failed, 2 the command line was wrong. */
 export async function runCli(argv: string[]): Promise<number> {
+  // `help tokens create` is `tokens create --help`, an unknown name included (the same usage error).
+  if (argv[0] === "help" && argv[1] !== undefined && !argv[1].startsWith("-")) argv = [...argv.slice(1), "--help"];
   if (argv[0] === "--help" || argv[0] === "-h" || argv[0] === "help") {
     process.stdout.write(mainHelp());
     return 0;
