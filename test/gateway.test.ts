@@ -313,6 +313,14 @@ ${dynamicConnector("dyn", toolsFile, join(dir, "pid"))}virtualMcps:
     await waitFor("list_changed after approval", () => notified > 0);
     expect(await toolNames(client)).toEqual(["d__alpha"]);
     expect(textOf(await client.callTool({ name: "d__alpha", arguments: { text: "hi" } }))).toBe("alpha: hi");
+    // Approving it again (a script re-run) is a success that changes nothing; a name that is no tool of the virtual MCP says where they are listed.
+    const repeated = await runMintgate(["approve", "guarded", "d__alpha", "--data", s.dir]);
+    expect(repeated).toEqual({ code: 0, stdout: 'Tool "d__alpha" in virtual MCP "guarded" is already approved with its current definition; nothing changed.\n', stderr: "" });
+    const repeatedJson = await runMintgate(["approve", "guarded", "d__alpha", "--json", "--data", s.dir]);
+    expect(JSON.parse(repeatedJson.stdout)).toEqual({ connector: "dyn", tool: "alpha", exposedName: "d__alpha", description: "first version", changed: false });
+    const unknown = await runMintgate(["approve", "guarded", "d__nope", "--data", s.dir]);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toBe('mintgate: Virtual MCP "guarded" has no tool "d__nope", approved or waiting; `mintgate tui` (Virtual MCPs) or the admin API (GET /admin/api/virtual-mcps/guarded) lists its tools.\n');
 
     // A tool added upstream is invisible until approved.
     writeFileSync(toolsFile, JSON.stringify([{ name: "alpha", description: "first version" }, { name: "beta", description: "new" }]));
@@ -359,7 +367,7 @@ ${dynamicConnector("dyn", toolsFile, join(dir, "pid"))}virtualMcps:
     expect(neither.stderr).toContain("or give --all");
     const all = await runMintgate(["approve", "guarded", "--all", "--json", "--data", s.dir]);
     expect(all.code, all.stderr).toBe(0);
-    expect((JSON.parse(all.stdout) as { tool: string; exposedName: string }[]).map((a) => `${a.tool} as ${a.exposedName}`).sort()).toEqual(["beta as d__beta", "slow as d__slow"]);
+    expect((JSON.parse(all.stdout) as { tool: string; exposedName: string; changed: boolean }[]).map((a) => `${a.tool} as ${a.exposedName}, changed ${a.changed}`).sort()).toEqual(["beta as d__beta, changed true", "slow as d__slow, changed true"]);
     await waitFor("every tool listed", async () => (await toolNames(client)).length === 3);
     // Again with nothing waiting: the state asked for, so a success that says nothing changed.
     const again = await runMintgate(["approve", "guarded", "--all", "--data", s.dir]);

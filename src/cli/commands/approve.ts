@@ -8,8 +8,8 @@ export const approveCommand: Command = {
   usage: "mintgate approve SLUG TOOL | SLUG --all [--url URL] [--token-file F] [--data DIR] [--json]",
   args: ["SLUG", "TOOL?"],
   options: { ...ADMIN_TARGET_OPTIONS, ...JSON_OPTION, all: { type: "boolean" } },
-  optionHelp: { "--all": "approve every tool waiting in SLUG (each as shown now; printed one by one)", ...ADMIN_TARGET_HELP, "--json": "print what was approved as JSON" },
-  details: "Without TOOL names to hand, `mintgate status` and the TUI list what is pending.\nTalks to the running gateway: it knows each tool's current definition.",
+  optionHelp: { "--all": "approve every tool waiting in SLUG (each as shown now; printed one by one)", ...ADMIN_TARGET_HELP, "--json": 'print what was approved as JSON ("changed": false when TOOL was approved already)' },
+  details: "Without TOOL names to hand, `mintgate status` and the TUI list what is pending. A TOOL approved already with its current definition changes nothing and exits 0.\nTalks to the running gateway: it knows each tool's current definition.",
   async run(parsed) {
     const [slug, tool] = parsed.positionals;
     const all = parsed.values.all === true;
@@ -28,13 +28,19 @@ export const approveCommand: Command = {
         else process.stdout.write(`No tool is waiting for approval in virtual MCP "${slug}"; nothing changed.\n`);
         return 0;
       }
-      throw notFound(`No tool "${tool}" is waiting for approval in virtual MCP "${slug}"; \`mintgate status\` or the admin API lists what is pending.`);
+      // Approving a tool shown with its current definition again is the state asked for (a script re-run), like --all with nothing waiting.
+      const exposed = vmcp.tools.find((t) => t.name === tool);
+      if (!exposed) throw notFound(`Virtual MCP "${slug}" has no tool "${tool}", approved or waiting; \`mintgate tui\` (Virtual MCPs) or the admin API (GET /admin/api/virtual-mcps/${slug}) lists its tools.`);
+      if (parsed.values.json) printJson({ connector: exposed.connector, tool: exposed.upstreamName, exposedName: exposed.name, description: exposed.description, changed: false });
+      else if (vmcp.newTools === "approve") process.stdout.write(`Tool "${tool}" in virtual MCP "${slug}" is already approved with its current definition; nothing changed.\n`);
+      else process.stdout.write(`Tool "${tool}" needs no approval: virtual MCP "${slug}" shows new tools at once (newTools: ${vmcp.newTools}); nothing changed.\n`);
+      return 0;
     }
     const approvals = [];
     for (const item of pending) {
       // Approve exactly the definition shown here: if the upstream changes it meanwhile, the gateway refuses.
       const approved = await client.approveTool(slug!, item.name, item.hash);
-      approvals.push({ ...approved, exposedName: item.name, description: item.description });
+      approvals.push({ ...approved, exposedName: item.name, description: item.description, changed: true });
       if (!parsed.values.json) {
         process.stdout.write(`Approved ${approved.connector} tool "${approved.tool}" as ${item.name} in virtual MCP ${slug}.\n`);
         process.stderr.write(`Approved definition ${item.hash.slice(0, 12)}…: ${item.description ?? "(no description)"}\n`);
