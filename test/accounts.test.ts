@@ -173,6 +173,27 @@ describe("CLI", () => {
     }
   });
 
+  test("users set-role to the role a person has already says nothing changed and leaves no audit record", async () => {
+    const data = join(tempDir("mintgate-role-cli"), "data");
+    expect((await runMintgate(["init", "--data", data])).code).toBe(0);
+    expect((await runMintgate(["users", "add", "a@example.com", "--data", data], { stdin: `${PASSWORD}\n` })).code).toBe(0);
+    const setRole = (...args: string[]) => runMintgate(["users", "set-role", "a@example.com", ...args, "--data", data]);
+    const roleRecords = async () => {
+      const records = JSON.parse((await runMintgate(["audit", "search", "--kind", "admin", "--json", "--data", data])).stdout) as { method: string }[];
+      return records.filter((r) => r.method === "users.set-role").length;
+    };
+
+    expect(await setRole("admin")).toEqual({ code: 0, stdout: "a@example.com is now an admin.\n", stderr: "" });
+    expect(await roleRecords()).toBe(1);
+    expect(await setRole("admin")).toEqual({ code: 0, stdout: "a@example.com was already an admin; nothing changed.\n", stderr: "" });
+    const json = await setRole("admin", "--json");
+    expect([json.code, json.stderr]).toEqual([0, ""]);
+    expect(JSON.parse(json.stdout)).toMatchObject({ email: "a@example.com", role: "admin", changed: false });
+    expect(await roleRecords()).toBe(1);
+    expect(JSON.parse((await setRole("member", "--json")).stdout)).toMatchObject({ role: "member", changed: true });
+    expect(await roleRecords()).toBe(2);
+  });
+
   test("groups add/remove are idempotent for scripts: repeating one exits 0 and says nothing changed; an unknown person is an error", async () => {
     const data = join(tempDir("mintgate-groups-cli"), "data");
     expect((await runMintgate(["init", "--data", data])).code).toBe(0);

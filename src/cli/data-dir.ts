@@ -10,10 +10,15 @@ import { stringValue, type ParsedArgs } from "./command.ts";
  * command, its arguments and options; never a secret, which is only ever
  * read from standard input).
  */
-let running: { name: string; parsed: ParsedArgs } | undefined;
+let running: { name: string; parsed: ParsedArgs; changedNothing?: boolean } | undefined;
 
 export function setRunningCommand(name: string, parsed: ParsedArgs): void {
   running = { name, parsed };
+}
+
+/** Said by a command (inside `withDataDir`) that found its change made already: a repeat changes nothing, so it leaves no record. */
+export function changedNothing(): void {
+  if (running) running.changedNothing = true;
 }
 
 /** Subcommands that change state, or copy it out (backup), and leave an audit record here (apply and approve record their own before/after). */
@@ -25,7 +30,7 @@ const COPYING = /^backup$/;
 const isChanging = () => running !== undefined && CHANGING.test(running.name);
 
 function writeCliChange(dir: DataDir, outcome: "ok" | "error", error?: unknown): void {
-  if (!running) return;
+  if (!running || running.changedNothing) return;
   const { name, parsed } = running;
   const options = Object.fromEntries(Object.entries(parsed.values).filter(([key, value]) => key !== "data" && key !== "json" && value !== undefined));
   recordAdminChange(dir.store, {

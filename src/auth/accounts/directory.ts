@@ -283,7 +283,7 @@ export class UserDirectory {
   setRole(ref: string, role: Role): UserDetails {
     if (role !== "admin" && role !== "member") throw invalid(`"${role}" is not a role: use admin or member.`);
     const row = this.resolve(ref);
-    this.store.users.update(row.id, { role, updatedAt: this.now() });
+    if (row.role !== role) this.store.users.update(row.id, { role, updatedAt: this.now() });
     return this.get(row.id);
   }
 

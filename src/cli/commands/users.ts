@@ -1,7 +1,7 @@
 import { hashPassword, MIN_PASSWORD_LENGTH, UserDirectory, type UserDetails } from "../../auth/accounts/index.ts";
 import { invalid } from "../../errors/index.ts";
 import { DATA_OPTION, JSON_OPTION, printJson, stringValue, type Command, commandGroup, printTable } from "../command.ts";
-import { DATA_HELP, requireDataDir, withDataDir } from "../data-dir.ts";
+import { changedNothing, DATA_HELP, requireDataDir, withDataDir } from "../data-dir.ts";
 import { readSecretValue } from "../prompt.ts";
 
 /** The password from stdin: its first line, or typed without echo on a terminal. `command` is named in the hint when none is given. */
@@ -151,13 +151,20 @@ const setRoleCommand: Command = {
   usage: "mintgate users set-role EMAIL|ID admin|member [--data DIR] [--json]",
   args: ["EMAIL|ID", "ROLE"],
   options: { ...DATA_OPTION, ...JSON_OPTION },
-  optionHelp: { ...DATA_HELP, "--json": "print the person as JSON" },
+  optionHelp: { ...DATA_HELP, "--json": 'print the person as JSON, with "changed": false when they had that role already' },
   async run(parsed) {
     const [ref, role] = parsed.positionals;
     if (role !== "admin" && role !== "member") throw invalid(`"${role}" is not a role: use admin or member.`);
-    const user = await withDataDir(parsed, (dir) => new UserDirectory(dir.store).setRole(ref!, role));
-    if (parsed.values.json) printJson(user);
-    else process.stdout.write(`${user.email} is now ${user.role === "admin" ? "an admin" : "a member"}.\n`);
+    const { user, changed } = await withDataDir(parsed, (dir) => {
+      const users = new UserDirectory(dir.store);
+      const changed = users.resolve(ref!).role !== role;
+      if (!changed) changedNothing();
+      return { user: users.setRole(ref!, role), changed };
+    });
+    const article = user.role === "admin" ? "an admin" : "a member";
+    if (parsed.values.json) printJson({ ...user, changed });
+    else if (changed) process.stdout.write(`${user.email} is now ${article}.\n`);
+    else process.stdout.write(`${user.email} was already ${article}; nothing changed.\n`);
     return 0;
   },
 };
