@@ -194,6 +194,22 @@ describe("CLI", () => {
     expect(await roleRecords()).toBe(2);
   });
 
+  test("users set-password says an unknown person or one without a local account before it asks for the password", async () => {
+    const data = join(tempDir("mintgate-password-cli"), "data");
+    expect((await runMintgate(["init", "--data", data])).code).toBe(0);
+    const dir = openDataDir(loadSettings({ data }), { initialise: false });
+    try {
+      new UserDirectory(dir.store).upsertFromProvider({ provider: "okta", subject: "00u9", email: "pat@example.com", groups: [] });
+    } finally {
+      dir.close();
+    }
+    // No password on standard input: without the check first, both would be told "No password given".
+    expect(await runMintgate(["users", "set-password", "nobody@example.com", "--data", data])).toEqual({ code: 1, stdout: "", stderr: 'mintgate: There is no person "nobody@example.com"; `mintgate users list` shows them.\n' });
+    const ssoOnly = await runMintgate(["users", "set-password", "pat@example.com", "--data", data]);
+    expect(ssoOnly.code).toBe(2);
+    expect(ssoOnly.stderr).toContain("signs in through SSO only and has no local account");
+  });
+
   test("groups add/remove are idempotent for scripts: repeating one exits 0 and says nothing changed; an unknown person is an error", async () => {
     const data = join(tempDir("mintgate-groups-cli"), "data");
     expect((await runMintgate(["init", "--data", data])).code).toBe(0);

@@ -264,6 +264,17 @@ describe("mintgate sso add and update", () => {
     expect(JSON.parse((await runMintgate(["sso", "list", "--json", "--data", data])).stdout)).toEqual([]);
   });
 
+  test("what can be checked without the client secret is checked before it is asked for", async () => {
+    const data = await initialised();
+    // No secret on standard input: each answer below comes before the read, which would otherwise say "No client secret given".
+    const sso = (...args: string[]) => runMintgate(["sso", ...args, "--data", data]);
+    expect(await sso("add", "okta", "--kind", "okta", "--client-id", "mg")).toEqual({ code: 2, stdout: "", stderr: "mintgate: An Okta provider needs --domain with your Okta domain, such as example.okta.com.\n" });
+    expect((await runMintgate(["sso", "add", "okta", "--kind", "okta", "--domain", "acme.okta.com", "--client-id", "mg", "--data", data], { stdin: `${SECRET}\n` })).code).toBe(0);
+    expect(await sso("add", "okta", "--kind", "okta", "--domain", "acme.okta.com", "--client-id", "mg")).toEqual({ code: 1, stdout: "", stderr: 'mintgate: A sign-in provider named "okta" exists already; remove it first or choose another name.\n' });
+    expect(await sso("update", "nope", "--rotate-secret")).toEqual({ code: 1, stdout: "", stderr: 'mintgate: There is no sign-in provider "nope"; `mintgate sso list` shows them.\n' });
+    expect(await sso("update", "okta", "--rotate-secret", "--groups-claim", "a b")).toEqual({ code: 2, stdout: "", stderr: 'mintgate: "a b" is not a claim name.\n' });
+  });
+
   test("an empty label goes back to the default, as in sso add, not a blank button on the sign-in page", async () => {
     const data = await initialised();
     const added = await runMintgate(["sso", "add", "okta", "--kind", "okta", "--domain", "acme.okta.com", "--client-id", "mg", "--label", "Acme Okta", "--data", data], { stdin: `${SECRET}\n` });

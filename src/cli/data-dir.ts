@@ -1,5 +1,5 @@
 import { cliActor, recordAdminChange } from "../audit/index.ts";
-import { loadSettings } from "../config/index.ts";
+import { loadSettings, type Settings } from "../config/index.ts";
 import { checkInitialised, openDataDir, type DataDir } from "../runtime/index.ts";
 import { isDatabaseBusy, publicMessageOf, sayingStorageFull } from "../errors/index.ts";
 import { stringValue, type ParsedArgs } from "./command.ts";
@@ -72,9 +72,9 @@ export function withDataDir<T>(parsed: ParsedArgs, use: (dir: DataDir) => T | Pr
   const settings = loadSettings({ data: stringValue(parsed, "data") });
   let dir: DataDir;
   try {
-    dir = openDataDir(settings, { initialise: false });
+    dir = openExisting(settings);
   } catch (error) {
-    return Promise.reject(sayingStorageFull(error, `The disk holding ${settings.dataDir} is full, so the database could not be opened and nothing was changed; free space on it and run the command again.`));
+    return Promise.reject(error);
   }
   const atomic = isChanging() && !COPYING.test(running!.name);
   return Promise.resolve()
@@ -100,6 +100,32 @@ export function withDataDir<T>(parsed: ParsedArgs, use: (dir: DataDir) => T | Pr
       },
     )
     .finally(() => dir.close());
+}
+
+/**
+ * Opens the --data directory (it must exist) for what a command checks
+ * before it asks for a secret (the person or provider exists, the options
+ * fit): no one types a secret for a command that then fails. Nothing
+ * changes here, so only a failure is recorded, as `withDataDir` would.
+ */
+export function checkInDataDir(parsed: ParsedArgs, check: (dir: DataDir) => unknown): void {
+  const dir = openExisting(loadSettings({ data: stringValue(parsed, "data") }));
+  try {
+    check(dir);
+  } catch (error) {
+    recordCliFailure(dir, error);
+    throw error;
+  } finally {
+    dir.close();
+  }
+}
+
+function openExisting(settings: Settings): DataDir {
+  try {
+    return openDataDir(settings, { initialise: false });
+  } catch (error) {
+    throw sayingStorageFull(error, `The disk holding ${settings.dataDir} is full, so the database could not be opened and nothing was changed; free space on it and run the command again.`);
+  }
 }
 
 /** The record of a command that is not run in one transaction with it (a copy out: backup). */

@@ -254,8 +254,13 @@ export class UserDirectory {
    */
   async setPassword(ref: string, password: string): Promise<{ signInsEnded: number }> {
     // Refused before the slow hash when there is no local account to set.
-    this.localIdentityOf(this.resolve(ref));
+    this.checkLocalAccount(ref);
     return this.setPasswordHashed(ref, await hashPassword(password));
+  }
+
+  /** Refuses a person who does not exist or has no local account (no password to set). */
+  checkLocalAccount(ref: string): void {
+    this.localIdentityOf(this.resolve(ref));
   }
 
   /** `setPassword` with the password hashed beforehand (`hashPassword`): no await. */

@@ -335,7 +335,12 @@ export class SsoService {
     return this.info(this.row(name));
   }
 
-  add(input: ProviderInput): ProviderInfo {
+  /**
+   * Checks a new provider, all but its client secret, and returns what `add`
+   * stores: the CLI checks before it asks for the secret, so no one types it
+   * only to hear that an option is missing or the name is taken.
+   */
+  checkNew(input: Omit<ProviderInput, "clientSecret">): { name: string; issuer: string; clientId: string; settings: ProviderSettings } {
     const name = input.name?.trim() ?? "";
     if (!NAME.test(name)) throw invalid(`"${input.name}" is not a provider name: use 1–63 lower-case letters, digits and "-", starting with a letter (it becomes part of the callback URL).`);
     if (name === "local" || name === "manual") throw invalid(`"${name}" is reserved; choose another provider name.`);
@@ -343,7 +348,6 @@ export class SsoService {
     const issuer = issuerFor(input);
     const clientId = input.clientId?.trim() ?? "";
     if (!clientId || clientId.length > 512) throw invalid("A provider needs --client-id: the client (application) id the provider gave mintgate.");
-    if (!input.clientSecret) throw invalid("A provider needs its client secret on standard input.");
     const allowedDomains = parseDomains(input.allowedDomains);
     if (input.kind === "google" && allowedDomains.length === 0) {
       throw invalid("A Google provider needs --allowed-domains (your Workspace domains): without it any Google account in the world could sign in.");
@@ -358,18 +362,30 @@ export class SsoService {
       ...(input.kind === "okta" ? { domain: input.domain!.trim().toLowerCase(), ...(input.authServer ? { authServer: input.authServer.trim() } : {}) } : {}),
       ...(input.kind === "entra" ? { tenant: input.tenant!.trim().toLowerCase() } : {}),
     };
+    this.refuseTakenName(name);
+    return { name, issuer, clientId, settings };
+  }
+
+  private refuseTakenName(name: string): void {
+    if (this.store.identityProviders.get(name)) throw conflict(`A sign-in provider named "${name}" exists already; remove it first or choose another name.`);
+  }
+
+  add(input: ProviderInput): ProviderInfo {
+    const { name, issuer, clientId, settings } = this.checkNew(input);
+    if (!input.clientSecret) throw invalid("A provider needs its client secret on standard input.");
     const now = this.now();
     const clientSecretName = secretNameOf(name);
     this.store.transaction(() => {
-      if (this.store.identityProviders.get(name)) throw conflict(`A sign-in provider named "${name}" exists already; remove it first or choose another name.`);
+      // Again: another may have been added since the check.
+      this.refuseTakenName(name);
       this.secrets.set(clientSecretName, input.clientSecret);
       this.store.identityProviders.add({ id: randomUUID(), name, kind: input.kind, issuer, clientId, clientSecretName, settings: JSON.stringify(settings), createdAt: now, updatedAt: now });
     });
     return this.get(name);
   }
 
-  /** Changes the client id, secret, allowed domains, groups claim or label. */
-  update(name: string, patch: ProviderPatch): ProviderInfo {
+  /** Checks a change, all but a new client secret (asked for after it, as in `checkNew`), and returns what `update` stores. */
+  checkChange(name: string, patch: Omit<ProviderPatch, "clientSecret">): { row: IdentityProviderRow; settings: ProviderSettings; clientId: string | undefined } {
     const row = this.row(name);
     const settings = parseSettings(row);
     if (patch.allowedDomains !== undefined) {
@@ -389,6 +405,12 @@ export class SsoService {
     }
     const clientId = patch.clientId?.trim();
     if (clientId !== undefined && (!clientId || clientId.length > 512)) throw invalid("The client id must not be empty.");
+    return { row, settings, clientId };
+  }
+
+  /** Changes the client id, secret, allowed domains, groups claim or label. */
+  update(name: string, patch: ProviderPatch): ProviderInfo {
+    const { row, settings, clientId } = this.checkChange(name, patch);
     if (patch.clientSecret !== undefined && !patch.clientSecret) throw invalid("The new client secret must not be empty.");
     this.store.transaction(() => {
       if (patch.clientSecret !== undefined) this.secrets.set(row.clientSecretName, patch.clientSecret);

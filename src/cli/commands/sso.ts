@@ -5,7 +5,7 @@ import { loadSettings } from "../../config/index.ts";
 import { invalid } from "../../errors/index.ts";
 import type { DataDir } from "../../runtime/index.ts";
 import { DATA_OPTION, JSON_OPTION, printJson, stringValue, type Command, type ParsedArgs, commandGroup } from "../command.ts";
-import { DATA_HELP, requireDataDir, withDataDir } from "../data-dir.ts";
+import { checkInDataDir, DATA_HELP, withDataDir } from "../data-dir.ts";
 import { readSecretValue } from "../prompt.ts";
 
 const PUBLIC_URL_OPTION = { "public-url": { type: "string" as const } };
@@ -75,24 +75,22 @@ const addCommand: Command = {
     if (!kind || !PROVIDER_KINDS.includes(kind as ProviderKind)) throw invalid(`\`mintgate sso add\` needs --kind: one of ${PROVIDER_KINDS.join(", ")}.`);
     const clientId = stringValue(parsed, "client-id");
     if (!clientId) throw invalid("`mintgate sso add` needs --client-id: the client (application) id the provider gave mintgate.");
-    requireDataDir(parsed);
+    const provider = {
+      name: name!,
+      kind: kind as ProviderKind,
+      issuer: stringValue(parsed, "issuer"),
+      domain: stringValue(parsed, "domain"),
+      authServer: stringValue(parsed, "auth-server"),
+      tenant: stringValue(parsed, "tenant"),
+      clientId,
+      allowedDomains: domainsOf(parsed),
+      groupsClaim: stringValue(parsed, "groups-claim"),
+      label: stringValue(parsed, "label"),
+    };
+    checkInDataDir(parsed, (dir) => service(dir, parsed).checkNew(provider));
     const secret = (await readSecretValue(`Client secret for ${name}: `)).split(/\r?\n/)[0] ?? "";
     if (!secret) throw invalid(`No client secret given: pipe it on standard input, for example \`printf '%s\\n' "$SECRET" | mintgate sso add ${name} …\`.`);
-    const info = await withDataDir(parsed, (dir) =>
-      service(dir, parsed).add({
-        name: name!,
-        kind: kind as ProviderKind,
-        issuer: stringValue(parsed, "issuer"),
-        domain: stringValue(parsed, "domain"),
-        authServer: stringValue(parsed, "auth-server"),
-        tenant: stringValue(parsed, "tenant"),
-        clientId,
-        clientSecret: secret,
-        allowedDomains: domainsOf(parsed),
-        groupsClaim: stringValue(parsed, "groups-claim"),
-        label: stringValue(parsed, "label"),
-      }),
-    );
+    const info = await withDataDir(parsed, (dir) => service(dir, parsed).add({ ...provider, clientSecret: secret }));
     if (parsed.values.json) printJson(info);
     else process.stdout.write(`Added sign-in provider ${info.name}.\n${describe(info)}\nCheck it with \`mintgate sso test ${info.name}\`.\n`);
     return 0;
@@ -172,13 +170,14 @@ const updateCommand: Command = {
       groupsClaim: stringValue(parsed, "groups-claim"),
       label: stringValue(parsed, "label"),
     };
-    if (parsed.values["rotate-secret"]) {
-      requireDataDir(parsed);
+    const rotateSecret = parsed.values["rotate-secret"] === true;
+    if (!rotateSecret && Object.values(patch).every((value) => value === undefined)) {
+      throw invalid("Nothing to change: give --client-id, --rotate-secret, --allowed-domains, --groups-claim or --label.");
+    }
+    if (rotateSecret) {
+      checkInDataDir(parsed, (dir) => service(dir, parsed).checkChange(name!, patch));
       patch.clientSecret = (await readSecretValue(`New client secret for ${name}: `)).split(/\r?\n/)[0] ?? "";
       if (!patch.clientSecret) throw invalid(`No client secret given: pipe it on standard input, for example \`printf '%s\\n' "$SECRET" | mintgate sso update ${name} --rotate-secret\`.`);
-    }
-    if (Object.values(patch).every((value) => value === undefined)) {
-      throw invalid("Nothing to change: give --client-id, --rotate-secret, --allowed-domains, --groups-claim or --label.");
     }
     const info = await withDataDir(parsed, (dir) => service(dir, parsed).update(name!, patch));
     if (parsed.values.json) printJson(info);

@@ -1,7 +1,7 @@
 import { hashPassword, MIN_PASSWORD_LENGTH, UserDirectory, type UserDetails } from "../../auth/accounts/index.ts";
 import { invalid } from "../../errors/index.ts";
 import { DATA_OPTION, JSON_OPTION, printJson, stringValue, type Command, commandGroup, printTable } from "../command.ts";
-import { changedNothing, DATA_HELP, requireDataDir, withDataDir } from "../data-dir.ts";
+import { changedNothing, checkInDataDir, DATA_HELP, requireDataDir, withDataDir } from "../data-dir.ts";
 import { readSecretValue } from "../prompt.ts";
 
 /** The password from stdin: its first line, or typed without echo on a terminal. `command` is named in the hint when none is given. */
@@ -128,7 +128,8 @@ const setPasswordCommand: Command = {
   details: `The password is the first line of standard input (or typed without echo on a terminal), at least ${MIN_PASSWORD_LENGTH} characters. The person's AI client sign-ins (OAuth grants) end, so a client signed in with a stolen password is out; personal access tokens stay.`,
   async run(parsed) {
     const [ref] = parsed.positionals;
-    requireDataDir(parsed);
+    // The person must exist and have a local account before their new password is asked for.
+    checkInDataDir(parsed, (dir) => new UserDirectory(dir.store).checkLocalAccount(ref!));
     // Hashed first: the change and its audit record are then written in one transaction.
     const password = await hashPassword(await readPassword(ref!, "users set-password"));
     const { email, signInsEnded } = await withDataDir(parsed, (dir) => {
