@@ -211,6 +211,19 @@ describe("mintgate CLI", () => {
     });
   });
 
+  test("`restore --data FILE` says --data names a file, not to run `init --data FILE` (which fails the same way)", async () => {
+    const work = tempDir();
+    const dataDir = join(work, "data");
+    expect((await runMintgate(["init", "--data", dataDir])).code).toBe(0);
+    const copy = join(work, "copy.db");
+    expect((await runMintgate(["backup", "-o", copy, "--data", dataDir])).code).toBe(0);
+    const file = join(work, "not-a-dir");
+    writeFileSync(file, "");
+    const stderr = `mintgate: ${file} is a file, not a directory; point --data at a directory.\n`;
+    expect(await runMintgate(["restore", copy, "--data", file])).toEqual({ code: 1, stdout: "", stderr });
+    expect(await runMintgate(["init", "--data", file])).toEqual({ code: 1, stdout: "", stderr });
+  });
+
   test("bad settings are refused before anything starts", async () => {
     const dir = tempDir();
     const port = await runMintgate(["serve", "--data", dir, "--port", "99999"]);

@@ -61,8 +61,14 @@ function notInitialised(dataDir: string, missing: "directory" | "database"): Min
   return configError(`${what}; run \`mintgate init --data ${dataDir}\` first.`);
 }
 
+/** Refuses a data directory path that names a file: `init --data` there, which the other sentences suggest, would fail the same way. */
+function refuseNonDirectory(dataDir: string): void {
+  if (existsSync(dataDir) && !statSync(dataDir).isDirectory()) throw configError(`${dataDir} is a file, not a directory; point --data at a directory.`);
+}
+
 /** Throws what opening the data directory would, for commands that ask for a value before they open it. */
 export function checkInitialised(settings: Settings): void {
+  refuseNonDirectory(settings.dataDir);
   if (!existsSync(settings.dataDir)) throw notInitialised(settings.dataDir, "directory");
   if (!existsSync(dataPaths(settings.dataDir).database)) throw notInitialised(settings.dataDir, "database");
 }
@@ -75,6 +81,7 @@ export function openDataDir(settings: Settings, options: { initialise: boolean; 
     parseMasterKey(new TextEncoder().encode(settings.masterKeyFromEnv), ENV_KEY_SOURCE, `set it to a new key (\`openssl rand -hex 32\`), or unset it to have one generated in ${paths.masterKey}`);
   }
 
+  refuseNonDirectory(settings.dataDir);
   if (!existsSync(settings.dataDir)) {
     if (!options.initialise) throw notInitialised(settings.dataDir, "directory");
     try {
@@ -84,8 +91,6 @@ export function openDataDir(settings: Settings, options: { initialise: boolean; 
       throw configError(`Cannot create the data directory ${settings.dataDir} (${code ?? (error as Error).message}); choose a --data directory this user may create, or create it first.`, error);
     }
     created.push(`data directory ${settings.dataDir}`);
-  } else if (!statSync(settings.dataDir).isDirectory()) {
-    throw configError(`${settings.dataDir} is not a directory; point --data at a directory.`);
   }
   const warnings: string[] = [];
   const envKey = settings.masterKeyFromEnv?.trim();
@@ -217,6 +222,7 @@ function recoverInterruptedRotation(
  */
 export function restoreDatabase(settings: Settings, backup: string): { previous: string | undefined; dir: DataDir } {
   const paths = dataPaths(settings.dataDir);
+  refuseNonDirectory(settings.dataDir);
   if (!existsSync(paths.database)) {
     throw configError(`There is no database in ${settings.dataDir} to restore into; run \`mintgate init --data ${settings.dataDir}\` first (it makes the master key the copy needs, or put yours there).`);
   }
