@@ -112,6 +112,33 @@ describe("redaction of secret values", () => {
     expect(redactor.text("x marks longer-line")).toBe("x marks [secret:short]");
   });
 
+  test("a secret is replaced where an upstream echoes it JSON-escaped, URL-encoded or in base64, not only as written", () => {
+    const redactor = new Redactor([]);
+    const value = 'k3y"with\\back/slash+sp ce&ü☃';
+    redactor.addSecret("tok", value);
+    const echoes = [
+      // A body quoting the request's headers as JSON (a stderr line, a tool's text, an error's data).
+      `you sent ${JSON.stringify({ authorization: `Bearer ${value}` })}`,
+      // The same from Python's json.dumps, which writes non-ASCII as \uXXXX.
+      'you sent {"authorization": "Bearer k3y\\"with\\\\back/slash+sp ce&\\u00fc\\u2603"}',
+      // A redirect's Location, and a form body, carrying it as a query value.
+      `redirecting to https://up.example/login?auth=${encodeURIComponent(value)}`,
+      `body ${new URLSearchParams({ client_secret: value })}`,
+      // A Basic-style credential or a token handed on in base64, padded or URL-safe.
+      `x-echo: ${Buffer.from(value).toString("base64")}`,
+      `x-echo: ${Buffer.from(value).toString("base64url")}`,
+    ];
+    for (const echo of echoes) {
+      const redacted = redactor.text(echo);
+      expect(redacted).toContain("[secret:tok]");
+      for (const form of [value, JSON.stringify(value).slice(1, -1), encodeURIComponent(value), Buffer.from(value).toString("base64").replace(/=+$/, "")]) expect(redacted).not.toContain(form);
+    }
+    // In a stored payload, the JSON text of a string that itself holds JSON.
+    const stored = redactor.capture({ content: [{ type: "text", text: JSON.stringify({ env: { KEY: value } }) }] }, 10_000).json!;
+    expect(stored).toContain("[secret:tok]");
+    expect(stored).not.toContain("k3y");
+  });
+
   test("the default keys hide plurals and credentials, and leave token counts alone", () => {
     const redactor = new Redactor();
     const payload = { apiKeys: ["k1"], client_secrets: "s", private_key: "pem", credentials: { u: "p" }, passwords: "p", Cookies: "c", passphrase: "pp", max_tokens: 100, total_tokens: 7, keyword: "kw" };

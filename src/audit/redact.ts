@@ -37,15 +37,23 @@ export class Redactor {
     this.patterns = keys.map(wordsOf).filter((words) => words.length > 0);
   }
 
-  /** Remembers a resolved secret value: from now on it is written as `[secret:NAME]`. */
+  /**
+   * Remembers a resolved secret value: from now on it is written as `[secret:NAME]`, and so are
+   * the forms an upstream echoes it in: inside a JSON string, URL-encoded (a redirect's Location),
+   * base64 (a Basic credential).
+   */
   addSecret(name: string, value: string): void {
     if (value.length < MIN_SECRET_LENGTH || this.secrets.get(value) === name) return;
-    this.secrets.set(value, name);
+    for (const form of encodedForms(value)) this.remember(form, name, true);
     // A multi-line value (a PEM key) reaches logs a line at a time: each line is replaced on its own too.
     if (/[\r\n]/.test(value)) {
-      for (const line of value.split(/\r?\n|\r/)) if (line.trim().length >= MIN_SECRET_LENGTH && !this.secrets.has(line)) this.secrets.set(line, name);
+      for (const line of value.split(/\r?\n|\r/)) if (line.trim().length >= MIN_SECRET_LENGTH) for (const form of encodedForms(line)) this.remember(form, name, false);
     }
     this.ordered = [...this.secrets].sort((a, b) => b[0].length - a[0].length);
+  }
+
+  private remember(text: string, name: string, replace: boolean): void {
+    if (text.length >= MIN_SECRET_LENGTH && (replace || !this.secrets.has(text))) this.secrets.set(text, name);
   }
 
   get secretCount(): number {
@@ -152,6 +160,26 @@ export class Redactor {
     budget.left -= text.length;
     return text;
   }
+}
+
+/**
+ * A value as written, and as it reads once escaped in a JSON string (also with non-ASCII as \\uXXXX, as Python's
+ * json.dumps writes it), percent-encoded (a URL, a form body) and in base64 (standard and URL-safe, unpadded).
+ * An upstream that echoes its request (a header in a JSON body, a credential in a redirect's query) quotes
+ * a secret in these forms, which the plain value never matches.
+ */
+function encodedForms(value: string): Set<string> {
+  const json = JSON.stringify(value).slice(1, -1);
+  const base64 = Buffer.from(value, "utf8").toString("base64").replace(/=+$/, "");
+  return new Set([
+    value,
+    json,
+    json.replace(/[\u0080-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`),
+    encodeURIComponent(value),
+    new URLSearchParams({ v: value }).toString().slice(2),
+    base64,
+    base64.replace(/\+/g, "-").replace(/\//g, "_"),
+  ]);
 }
 
 interface Budget {
