@@ -716,7 +716,7 @@ describe("upstream errors and restarts", () => {
     expect(await connectorState(gateway, "rs")).toMatchObject({ state: "ready", restarts: 0 });
   });
 
-  test("an upstream's error page that quotes the connector's credential reaches the client redacted", async () => {
+  test("an upstream's error page or result that quotes the connector's credential reaches the client redacted", async () => {
     const upstream = startRawHttpUpstream();
     upstreams.push(upstream);
     const base = dir("mintgate-leak");
@@ -741,6 +741,12 @@ describe("upstream errors and restarts", () => {
     expect(text).toContain('Connector "hr" answered HTTP 500');
     expect(text).toContain("auth=Bearer [secret:uptok]");
     expect(text).not.toContain("s3cr3t-VALUE-xyz");
+    // A result is the upstream's answer too: a tool that prints what it was sent must not hand the client the credential.
+    const whoami = await c.callTool({ name: "hr__whoami", arguments: {} });
+    expect(whoami.isError).toBeFalsy();
+    expect((whoami.content as { text: string }[])[0]!.text).toBe("you are Bearer [secret:uptok]");
+    expect(whoami.structuredContent).toEqual({ authorization: "Bearer [secret:uptok]" });
+    expect(JSON.stringify(whoami)).not.toContain("s3cr3t-VALUE-xyz");
     expect(gateway.output()).not.toContain("s3cr3t-VALUE-xyz");
   });
 

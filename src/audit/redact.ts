@@ -88,6 +88,33 @@ export class Redactor {
   }
 
   /**
+   * `value` with every known secret value replaced in its strings and keys, as `text` does; the
+   * same object when none held one (a copy of only the parts that changed otherwise).
+   */
+  value<T>(value: T): T {
+    if (this.ordered.length === 0) return value;
+    if (typeof value === "string") return this.text(value) as T;
+    if (value === null || typeof value !== "object") return value;
+    if (Array.isArray(value)) {
+      let copy: unknown[] | undefined;
+      for (let i = 0; i < value.length; i++) {
+        const item: unknown = value[i];
+        const clean = this.value(item);
+        if (clean !== item) (copy ??= value.slice())[i] = clean;
+      }
+      return (copy ?? value) as T;
+    }
+    let changed = false;
+    const entries = Object.entries(value as Record<string, unknown>).map(([key, item]) => {
+      const cleanKey = this.text(key);
+      const clean = this.value(item);
+      if (cleanKey !== key || clean !== item) changed = true;
+      return [cleanKey, clean] as const;
+    });
+    return changed ? (Object.fromEntries(entries) as T) : value;
+  }
+
+  /**
    * The payload as stored: redacted JSON cut at `limit` characters, and the
    * size of its full JSON (before redaction; `knownSize` when the caller
    * already has its text). Undefined stays null.

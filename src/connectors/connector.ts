@@ -8,7 +8,7 @@ import { capSseEvents, refusalText, StreamableHttpUpstreamTransport } from "./ht
 import { StdioUpstreamTransport } from "./stdio-transport.ts";
 import { UpstreamLog } from "./upstream-log.ts";
 import type { ConnectorDefinition, ConnectorState } from "./types.ts";
-import { UpstreamRpcError, UpstreamSession, type RequestOptions } from "./upstream-session.ts";
+import { resultText, UpstreamRpcError, UpstreamSession, type RequestOptions } from "./upstream-session.ts";
 
 export interface Catalogue {
   tools: Tool[];
@@ -222,8 +222,16 @@ export class Connector {
       return Promise.reject(new MintgateError("upstream_failed", `Connector "${this.name}" is not available: it is ${why}.`));
     }
     const call = session.request(method, params, { timeoutMs: this.definition.timeoutMs, ...options });
-    // An upstream's error text (an HTTP error page, a stack trace) may quote the credentials it was sent.
-    return this.redactor.secretCount === 0 ? call : call.catch((error: unknown) => Promise.reject(this.redactedError(error)));
+    // An upstream's answer (a tool that prints its env, an echo of its request headers) and its error text
+    // (an HTTP error page, a stack trace) may quote the credentials it was sent: they stay in the gateway.
+    return this.redactor.secretCount === 0 ? call : call.then((result) => this.redactedResult(result), (error: unknown) => Promise.reject(this.redactedError(error)));
+  }
+
+  /** A result with this connector's secret values replaced; the very object (and its frame text, passed on unparsed) when it held none. */
+  private redactedResult(result: Record<string, unknown>): Record<string, unknown> {
+    const frame = resultText.get(result);
+    if (frame !== undefined && this.redact(frame) === frame) return result;
+    return this.redactor.value(result);
   }
 
   /** The error a client sees, with this connector's secret values replaced. */
