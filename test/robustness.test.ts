@@ -741,6 +741,13 @@ describe("upstream errors and restarts", () => {
     expect(text).toContain('Connector "hr" answered HTTP 500');
     expect(text).toContain("auth=Bearer [secret:uptok]");
     expect(text).not.toContain("s3cr3t-VALUE-xyz");
+    // A quoted body is cut at 200 characters: a credential straddling the cut is replaced before it, not half kept.
+    const cut = await c.callTool({ name: "hr__leakcut", arguments: {} });
+    const cutText = (cut.content as { text: string }[])[0]!.text;
+    expect(cut.isError).toBe(true);
+    expect(cutText).toStartWith('Connector "hr" answered HTTP 401: Unauthorized. ');
+    expect(cutText).toEndWith(" token=Bearer [secr");
+    expect(cutText).not.toContain("s3cr3t");
     // A result is the upstream's answer too: a tool that prints what it was sent must not hand the client the credential.
     const whoami = await c.callTool({ name: "hr__whoami", arguments: {} });
     expect(whoami.isError).toBeFalsy();

@@ -456,7 +456,7 @@ export class Connector {
         return transport;
       }
       case "http": {
-        const transport = new StreamableHttpUpstreamTransport(new URL(spec.url), expandChecked(spec.headers, "header", /[\r\n\0]/), this.name);
+        const transport = new StreamableHttpUpstreamTransport(new URL(spec.url), expandChecked(spec.headers, "header", /[\r\n\0]/), this.name, (text) => this.redact(text));
         transport.onStreamResumedWithGap = () => this.refreshAnnouncedLists();
         return transport;
       }
@@ -476,7 +476,7 @@ export class Connector {
           // The SDK quotes a refused POST's whole body in its error: a proxy's error page of kilobytes would be pasted into the person's error and the log.
           fetch: async (url, init) => {
             const response = await fetch(url, init);
-            return response.ok ? response : new Response(await refusalText(response), { status: response.status });
+            return response.ok ? response : new Response(await refusalText(response, (text) => this.redact(text)), { status: response.status });
           },
           eventSourceInit: { fetch: (url, init) => fetch(url, { ...init, headers: { ...(init?.headers as Record<string, string>), ...headers }, redirect: "error" }).then(capSseEvents) },
         });

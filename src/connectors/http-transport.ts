@@ -63,6 +63,8 @@ export class StreamableHttpUpstreamTransport implements Transport {
     private readonly url: URL,
     private readonly extraHeaders: Record<string, string>,
     private readonly name: string,
+    /** Replaces the connector's secret values in an answer's text before it is cut short for an error (a cut first could keep part of one). */
+    private readonly redact: (text: string) => string = (text) => text,
   ) {
     if (url.protocol === "http:" && !proxyConfigured()) this.http1 = new Http1Client(url);
   }
@@ -110,7 +112,7 @@ export class StreamableHttpUpstreamTransport implements Transport {
       return;
     }
     if (reply.status < 200 || reply.status > 299) {
-      const body = await reply.text().catch(() => "");
+      const body = this.redact(await reply.text().catch(() => ""));
       const text = body.slice(0, 200);
       this.exchanges.delete(key);
       if (this.sessionId && method !== "initialize" && (reply.status === 404 || (reply.status === 400 && SESSION_UNKNOWN.test(text)))) {
@@ -149,7 +151,7 @@ export class StreamableHttpUpstreamTransport implements Transport {
     } catch {
       // A proxy's or a login page in front of the server: say what came back rather than a JSON parser's complaint.
       const type = reply.header("content-type") ?? "no content type";
-      throw new MintgateError("upstream_failed", `Connector "${this.name}" answered with something that is not JSON (${type}): ${JSON.stringify(text.slice(0, 80))}`);
+      throw new MintgateError("upstream_failed", `Connector "${this.name}" answered with something that is not JSON (${type}): ${JSON.stringify(this.redact(text.slice(0, 4096)).slice(0, 80))}`);
     }
     let answered = false;
     if (!Array.isArray(parsed) && typeof parsed === "object" && parsed !== null) {
@@ -165,7 +167,7 @@ export class StreamableHttpUpstreamTransport implements Transport {
     }
     // `5`, or JSON that answers some other request: say so now rather than when the call times out.
     if (requestId !== undefined && !answered) {
-      throw new MintgateError("upstream_failed", `Connector "${this.name}" answered HTTP ${reply.status} with JSON that holds no answer to ${method}: ${JSON.stringify(text.slice(0, 80))}`);
+      throw new MintgateError("upstream_failed", `Connector "${this.name}" answered HTTP ${reply.status} with JSON that holds no answer to ${method}: ${JSON.stringify(this.redact(text.slice(0, 4096)).slice(0, 80))}`);
     }
   }
 
@@ -332,9 +334,12 @@ export function htmlPageSaid(text: string, contentType: string | null): string |
   return title ? `an HTML page titled "${title}"` : "an HTML page";
 }
 
-/** A refused answer's body for an error sentence: an HTML page by its title, other text cut short (at most MAX_EVENT_BYTES of it is read). */
-export async function refusalText(response: Response): Promise<string> {
-  const text = response.body ? await textOf(response.body).catch(() => "") : "";
+/**
+ * A refused answer's body for an error sentence: an HTML page by its title, other text cut short (at most MAX_EVENT_BYTES
+ * of it is read), with `redact` applied before the cut.
+ */
+export async function refusalText(response: Response, redact: (text: string) => string = (text) => text): Promise<string> {
+  const text = response.body ? redact(await textOf(response.body).catch(() => "")) : "";
   return htmlPageSaid(text, response.headers.get("content-type")) ?? text.slice(0, 200);
 }
 
