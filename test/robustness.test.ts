@@ -717,12 +717,14 @@ describe("upstream errors and restarts", () => {
   });
 
   test("an upstream's error page or result that quotes the connector's credential reaches the client redacted", async () => {
+    // A quote and a backslash: JSON escapes them, so an upstream that quotes the credential inside JSON text writes other characters than the value.
+    const SECRET = 's3cr3t-"VALUE"\\xyz';
     const upstream = startRawHttpUpstream();
     upstreams.push(upstream);
     const base = dir("mintgate-leak");
     const dataDir = join(base, "data");
     expect((await runMintgate(["init", "--data", dataDir])).code).toBe(0);
-    expect((await runMintgate(["secrets", "set", "uptok", "--data", dataDir], { stdin: "s3cr3t-VALUE-xyz\n" })).code).toBe(0);
+    expect((await runMintgate(["secrets", "set", "uptok", "--data", dataDir], { stdin: `${SECRET}\n` })).code).toBe(0);
     const config = {
       connectors: [{ name: "hr", kind: "http", url: upstream.url, headers: { Authorization: "Bearer ${secret:uptok}" } }],
       virtualMcps: [{ slug: "v", name: "V", access: { everyone: true }, connectors: [{ connector: "hr" }] }],
@@ -740,7 +742,7 @@ describe("upstream errors and restarts", () => {
     expect(result.isError).toBe(true);
     expect(text).toContain('Connector "hr" answered HTTP 500');
     expect(text).toContain("auth=Bearer [secret:uptok]");
-    expect(text).not.toContain("s3cr3t-VALUE-xyz");
+    expect(text).not.toContain("s3cr3t");
     // A quoted body is cut at 200 characters: a credential straddling the cut is replaced before it, not half kept.
     const cut = await c.callTool({ name: "hr__leakcut", arguments: {} });
     const cutText = (cut.content as { text: string }[])[0]!.text;
@@ -753,8 +755,16 @@ describe("upstream errors and restarts", () => {
     expect(whoami.isError).toBeFalsy();
     expect((whoami.content as { text: string }[])[0]!.text).toBe("you are Bearer [secret:uptok]");
     expect(whoami.structuredContent).toEqual({ authorization: "Bearer [secret:uptok]" });
-    expect(JSON.stringify(whoami)).not.toContain("s3cr3t-VALUE-xyz");
-    expect(gateway.output()).not.toContain("s3cr3t-VALUE-xyz");
+    expect(JSON.stringify(whoami)).not.toContain("s3cr3t");
+    // A JSON-RPC error's data is passed on to the client: here it quotes the request's headers as JSON text, inside a JSON value.
+    const refused = await c.callTool({ name: "hr__rpcerr", arguments: {} }).then(
+      () => undefined,
+      (error: { message: string; data?: unknown }) => error,
+    );
+    expect(refused?.message).toContain("refused Bearer [secret:uptok]");
+    expect(refused?.data).toEqual({ request: JSON.stringify({ authorization: "Bearer [secret:uptok]" }) });
+    expect(JSON.stringify(refused)).not.toContain("s3cr3t");
+    expect(gateway.output()).not.toContain("s3cr3t");
   });
 
   test("an upstream that answers with an HTML page is reported as such, naming the connector", async () => {

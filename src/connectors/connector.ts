@@ -237,21 +237,10 @@ export class Connector {
   /** The error a client sees, with this connector's secret values replaced. */
   private redactedError(error: unknown): unknown {
     if (error instanceof UpstreamRpcError) {
-      return new UpstreamRpcError(error.code, this.redact(error.message), error.data === undefined ? undefined : this.redactedData(error.data));
+      return new UpstreamRpcError(error.code, this.redact(error.message), this.redactor.value(error.data));
     }
     if (error instanceof MintgateError) return new MintgateError(error.kind, this.redact(error.message), { cause: error.cause });
     return error;
-  }
-
-  private redactedData(data: unknown): unknown {
-    const text = JSON.stringify(data);
-    const redacted = this.redact(text);
-    if (redacted === text) return data;
-    try {
-      return JSON.parse(redacted);
-    } catch {
-      return "[the upstream's error data held a secret value and was dropped]";
-    }
   }
 
   /**
