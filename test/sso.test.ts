@@ -180,6 +180,32 @@ describe("SSO sign-in through a real OIDC provider", () => {
     expect(r.users.list().map((u) => u.email)).toEqual(["ok@example.com"]);
   });
 
+  test("a token endpoint that quotes the client secret in its refusal: the auth event and the log name the secret, never its value", async () => {
+    const idp = await startOidcIdp({
+      users: [{ sub: "u-1", email: "quoted@example.com" }],
+      clients: [{ client_id: "mg", client_secret: SECRET, redirect_uris: [callback("corp")] }],
+      refuseTokenQuoting: true,
+    });
+    const r = rig();
+    r.sso.add({ name: "corp", kind: "oidc", issuer: idp.issuer, clientId: "mg", clientSecret: SECRET, allowedDomains: ["example.com"] });
+    const logged: string[] = [];
+    const write = process.stderr.write;
+    process.stderr.write = ((chunk: string | Uint8Array) => logged.push(String(chunk)) > 0) as typeof process.stderr.write;
+    try {
+      await expect(r.signIn("corp", "quoted@example.com")).rejects.toThrow("could not be verified");
+    } finally {
+      process.stderr.write = write;
+    }
+    const [event] = r.dir.store.authEvents.list({ type: "sign_in" });
+    expect(event!.outcome).toBe("refused");
+    // The provider's sentence is kept (it says why), with the secret by name: sent as client_secret_basic, the header carries it in base64.
+    expect(event!.reason).toContain('the provider\'s token endpoint answered "invalid_client": client authentication failed: authorization=Basic [secret:sso.corp.client-secret]');
+    const seen = [JSON.stringify(event), ...logged].join("\n");
+    expect(seen).toContain("sso code exchange failed");
+    for (const form of [SECRET, Buffer.from(`mg:${SECRET}`).toString("base64")]) expect(seen).not.toContain(form);
+    await idp.stop();
+  });
+
   test("the same email from two providers is two people", async () => {
     const idpA = await startOidcIdp({ users: [{ sub: "a-1", email: "sam@example.com", groups: ["a"] }], clients: [{ client_id: "mg", client_secret: SECRET, redirect_uris: [callback("one")] }] });
     const idpB = await startOidcIdp({ users: [{ sub: "a-1", email: "sam@example.com", groups: ["b"] }], clients: [{ client_id: "mg", client_secret: SECRET, redirect_uris: [callback("two")] }] });

@@ -8,6 +8,7 @@
 import { randomUUID } from "node:crypto";
 import * as oidc from "openid-client";
 import { conflict, invalid, MintgateError, notFound, unauthorized } from "../../errors/index.ts";
+import { Redactor } from "../../audit/redact.ts";
 import { log } from "../../log/index.ts";
 import { secretsReferencedBy } from "../../connectors/types.ts";
 import type { SecretStore } from "../../secrets/index.ts";
@@ -253,6 +254,11 @@ function unreachable(error: unknown): string | undefined {
   return undefined;
 }
 
+/** A client id or secret as client_secret_basic writes it before the base64: form-encoded, with - _ . ! ~ * ' ( ) encoded too. */
+function basicAuthEncoded(text: string): string {
+  return encodeURIComponent(text).replace(/(?:[-_.!~*'()]|%20)/g, (c) => (c === "%20" ? "+" : `%${c.charCodeAt(0).toString(16).toUpperCase()}`));
+}
+
 function describeError(error: unknown): string {
   if (error instanceof oidc.AuthorizationResponseError) return `the provider answered "${error.error}"${error.error_description ? `: ${error.error_description}` : ""}`;
   if (error instanceof oidc.ResponseBodyError) return `the provider's token endpoint answered "${error.error}"${error.error_description ? `: ${error.error_description}` : ""}`;
@@ -275,6 +281,12 @@ export class SsoService {
   private readonly timeoutSeconds: number;
   private readonly configs = new Map<string, { key: string; at: number; config: Promise<oidc.Configuration> }>();
 
+  /**
+   * The client secrets this service resolved, replaced by [secret:NAME] in what a provider answered before it reaches
+   * the auth events, the log or the person: a token endpoint may quote the request it refused, credentials included.
+   */
+  private readonly redactor = new Redactor([]);
+
   constructor(options: SsoOptions) {
     this.store = options.store;
     this.secrets = options.secrets;
@@ -283,6 +295,11 @@ export class SsoService {
     this.now = options.now ?? Date.now;
     this.events = options.events ?? new AuthEvents(options.store, this.now);
     this.timeoutSeconds = options.timeoutSeconds ?? 10;
+  }
+
+  /** What went wrong with a provider, in a sentence, with the client secrets it was sent replaced. */
+  private said(error: unknown): string {
+    return this.redactor.text(describeError(error));
   }
 
   private info(row: IdentityProviderRow): ProviderInfo {
@@ -455,7 +472,7 @@ export class SsoService {
       return { row, settings, config: await config };
     } catch (error) {
       this.configs.delete(name);
-      throw new MintgateError("upstream_failed", `The sign-in provider "${name}" cannot be reached (${describeError(error)}); try again in a minute, and if it persists tell your administrator (\`mintgate sso test ${name}\` checks it).`, { cause: error });
+      throw new MintgateError("upstream_failed", `The sign-in provider "${name}" cannot be reached (${this.said(error)}); try again in a minute, and if it persists tell your administrator (\`mintgate sso test ${name}\` checks it).`, { cause: error });
     }
   }
 
@@ -466,6 +483,9 @@ export class SsoService {
     const server = discovered.serverMetadata();
     const methods = server.token_endpoint_auth_methods_supported;
     const secret = this.secrets.resolveSecret(row.clientSecretName);
+    this.redactor.addSecret(row.clientSecretName, secret);
+    // client_secret_basic sends id:secret, each form-encoded as RFC 6749 says (openid-client also encodes - _ . ! ~ * ' ( )), in base64: an echo of that header holds this.
+    this.redactor.addSecret(row.clientSecretName, `${basicAuthEncoded(row.clientId)}:${basicAuthEncoded(secret)}`);
     const auth = methods && !methods.includes("client_secret_basic") && methods.includes("client_secret_post") ? oidc.ClientSecretPost(secret) : oidc.ClientSecretBasic(secret);
     const config = new oidc.Configuration(server, row.clientId, { client_secret: secret }, auth);
     if (insecure) oidc.allowInsecureRequests(config);
@@ -550,7 +570,7 @@ export class SsoService {
     try {
       tokens = await oidc.authorizationCodeGrant(config, current, { pkceCodeVerifier: pending.codeVerifier, expectedState: pending.state, expectedNonce: pending.nonce, idTokenExpected: true });
     } catch (error) {
-      const reason = describeError(error);
+      const reason = this.said(error);
       log.warn("sso code exchange failed", { provider: name, reason });
       // An outage is not a failed check: say so, or the person would retry at once and blame their account.
       const message = unreachable(error)
@@ -567,7 +587,7 @@ export class SsoService {
       user = this.users.upsertFromProvider({ provider: name, subject: mapped.subject, email: mapped.email, name: mapped.name, groups: mapped.groups, claims: mapped.facts });
     } catch (error) {
       const existing = this.store.users.findIdentity(name, mapped.subject);
-      return refuse(error instanceof MintgateError && error.kind === "unauthorized" ? "account disabled" : `could not record the person: ${describeError(error)}`, error instanceof MintgateError ? error.message : "The sign-in could not be recorded; try again.", { email: mapped.email, userId: existing?.userId });
+      return refuse(error instanceof MintgateError && error.kind === "unauthorized" ? "account disabled" : `could not record the person: ${this.said(error)}`, error instanceof MintgateError ? error.message : "The sign-in could not be recorded; try again.", { email: mapped.email, userId: existing?.userId });
     }
     this.keepRefreshToken(name, user.id, tokens.refresh_token);
     this.events.record({ type: "sign_in", outcome: "ok", provider: name, ip, userId: user.id, email: user.email, detail: { groups: mapped.groups.length, ...mapped.notes } });
@@ -579,7 +599,7 @@ export class SsoService {
     try {
       this.secrets.set(refreshSecretNameOf(provider, userId), refreshToken);
     } catch (error) {
-      log.warn("could not keep the provider's refresh token", { provider, error: describeError(error) });
+      log.warn("could not keep the provider's refresh token", { provider, error: this.said(error) });
     }
   }
 
@@ -694,7 +714,7 @@ export class SsoService {
       } catch (error) {
         const revoked = error instanceof oidc.ResponseBodyError && error.error === "invalid_grant";
         if (revoked) this.secrets.delete(secretName);
-        results.push({ ok: false, provider, reason: describeError(error), revoked });
+        results.push({ ok: false, provider, reason: this.said(error), revoked });
       }
     }
     return results;
@@ -711,7 +731,7 @@ export class SsoService {
       this.configs.delete(name);
       server = (await this.discover(row)).serverMetadata();
     } catch (error) {
-      report.error = `Discovery at ${discoveryUrl} failed: ${describeError(error)}.`;
+      report.error = `Discovery at ${discoveryUrl} failed: ${this.said(error)}.`;
       return report;
     }
     report.authorizationEndpoint = server.authorization_endpoint;
@@ -735,7 +755,7 @@ export class SsoService {
         report.jwksKeys = Array.isArray(body.keys) ? body.keys.length : 0;
         if (!response.ok || !report.jwksKeys) report.warnings.push(`The JWKS at ${server.jwks_uri} has no keys (HTTP ${response.status}).`);
       } catch (error) {
-        report.warnings.push(`The JWKS at ${server.jwks_uri} could not be read: ${describeError(error)}.`);
+        report.warnings.push(`The JWKS at ${server.jwks_uri} could not be read: ${this.said(error)}.`);
       }
     }
     report.ok = report.pkceS256 !== false && !!server.authorization_endpoint && !!server.token_endpoint && !!server.jwks_uri && (report.jwksKeys ?? 0) > 0;
