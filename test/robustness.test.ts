@@ -296,6 +296,35 @@ describe("upstream stderr", () => {
     expect(Math.max(...logged.map((line) => line.length))).toBeLessThan(16 * 1024 + 200);
   });
 
+  test("a secret across the 16 KiB cut of a long line, or across two reads of an unfinished one, is replaced whole, never kept in part", async () => {
+    const key = `wide-${crypto.randomUUID()}`;
+    const base = dir("mintgate-stderr-secret");
+    const dataDir = join(base, "data");
+    expect((await runMintgate(["init", "--data", dataDir])).code).toBe(0);
+    expect((await runMintgate(["secrets", "set", "wide-key", "--data", dataDir], { stdin: key })).code).toBe(0);
+    // The secret starts 4 characters before the cut; then an unfinished line whose secret is written in two reads, half a second apart.
+    const script = [
+      "{ head -c 16380 /dev/zero | tr '\\0' a; printf '%s\\n' \"$WIDE_KEY\"; } >&2",
+      "head -c 16380 /dev/zero | tr '\\0' b >&2; printf '%s' \"$WIDE_KEY\" | head -c 20 >&2; sleep 0.5",
+      "printf '%s' \"$WIDE_KEY\" | tail -c +21 >&2; echo ' end' >&2; exec sleep 60",
+    ].join("; ");
+    const config = { ...shellConfig("wide", script), connectors: [{ name: "wide", kind: "stdio", command: "sh", args: ["-c", script], env: { WIDE_KEY: "${secret:wide-key}" } }] };
+    writeFileSync(join(base, "c.yaml"), JSON.stringify(config));
+    expect((await runMintgate(["apply", "-f", join(base, "c.yaml"), "--data", dataDir])).code).toBe(0);
+    const gateway = await startGateway({ dataDir });
+    gateways.push(gateway);
+    const lines = await waitFor("the end of the unfinished line", async () => {
+      const recent = (await admin<{ lines: string[] }>(gateway, "/connectors/wide/logs")).lines;
+      return recent.some((line) => line.endsWith(" end")) ? recent : undefined;
+    }, 100, 100);
+    // The pieces of a line, put back together: the marker itself may be cut.
+    const kept = lines.join("");
+    expect(kept.match(/\[secret:wide-key\]/g)).toHaveLength(2);
+    expect(Math.max(...lines.map((line) => line.length))).toBe(16 * 1024);
+    expect(await gateway.stop()).toBe(0);
+    for (const text of [kept, gateway.output()]) for (const part of [key.slice(0, 9), key.slice(9, 20), key.slice(20, 31), key.slice(-10)]) expect(text).not.toContain(part);
+  });
+
   test("a child flooding its stderr puts 200 lines in 10 s into the gateway's log, then a count of the rest when the window ends", async () => {
     const flood = 'i=0; while [ $i -lt 1000 ]; do echo "noise $i" >&2; i=$((i+1)); done; exec sleep 60';
     const { gateway } = await start(shellConfig("loud", flood), "mintgate-stderr-flood");

@@ -60,6 +60,11 @@ export class Redactor {
     return this.secrets.size;
   }
 
+  /** The length of the longest text replaced (0 with none): a text cut into parts must be redacted before any cut within this distance of its end. */
+  get longestSecret(): number {
+    return this.ordered[0]?.[0].length ?? 0;
+  }
+
   /** True when a key's value should not be recorded. */
   isSecretKey(key: string): boolean {
     let decision = this.decisions.get(key);

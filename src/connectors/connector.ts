@@ -438,6 +438,7 @@ export class Connector {
           cwd: spec.cwd,
           env: expandChecked(spec.env, "environment variable", /\0/),
           redact: (line) => this.redact(line),
+          redactSpan: () => this.redactor.longestSecret,
           onStderrLine: (line) => this.keepStderrLine(line),
         });
         this.stdio = transport;

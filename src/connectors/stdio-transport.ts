@@ -28,6 +28,11 @@ export interface StdioUpstreamOptions {
   env: Record<string, string>;
   /** Applied to every stderr line before it is logged or kept (the child may print the secrets it was given). */
   redact?: ((line: string) => string) | undefined;
+  /**
+   * The length of the longest text `redact` replaces: a line too long to keep whole is cut into pieces only
+   * after it is redacted, and an unfinished line keeps this much back, so no piece holds part of a secret.
+   */
+  redactSpan?: (() => number) | undefined;
   /** Called with each (redacted) stderr line. */
   onStderrLine?: ((line: string) => void) | undefined;
 }
@@ -254,8 +259,28 @@ export class StdioUpstreamTransport implements Transport {
     }
     if (start < text.length) {
       this.stderrPartial += text.slice(start);
-      if (this.stderrPartial.length >= STDERR_MAX_LINE) this.flushStderr();
+      if (this.stderrPartial.length >= STDERR_MAX_LINE) this.flushLongStderr();
     }
+  }
+
+  /**
+   * Logs an unfinished line that passed the limit, in pieces, redacted first; the last `redactSpan` characters
+   * stay back for the rest of the line, since a secret may begin there and end in the next read.
+   */
+  private flushLongStderr(): void {
+    const span = Math.max(0, (this.options.redactSpan?.() ?? 0) - 1);
+    if (span === 0) return this.flushStderr();
+    const clean = this.redacted(this.stderrPartial);
+    if (clean.length <= span) {
+      this.stderrPartial = clean;
+      return;
+    }
+    this.stderrPartial = clean.slice(clean.length - span);
+    this.addCleanStderr(clean.slice(0, clean.length - span));
+  }
+
+  private redacted(text: string): string {
+    return this.options.redact ? this.options.redact(text) : text;
   }
 
   private flushStderr(): void {
@@ -266,14 +291,18 @@ export class StdioUpstreamTransport implements Transport {
   }
 
   private addStderrLine(raw: string): void {
+    // Redacted whole, then cut: a secret across a cut would keep a part on each side.
+    this.addCleanStderr(this.redacted(raw.endsWith("\r") ? raw.slice(0, -1) : raw));
+  }
+
+  private addCleanStderr(clean: string): void {
     // One read may hold far more than a piece (a line with its break, or a partial line past the limit).
-    if (raw.length > STDERR_MAX_LINE) {
-      for (let at = 0; at < raw.length; at += STDERR_MAX_LINE) this.addStderrLine(raw.slice(at, at + STDERR_MAX_LINE));
+    if (clean.length > STDERR_MAX_LINE) {
+      for (let at = 0; at < clean.length; at += STDERR_MAX_LINE) this.addCleanStderr(clean.slice(at, at + STDERR_MAX_LINE));
       return;
     }
-    const trimmed = raw.endsWith("\r") ? raw.slice(0, -1) : raw;
-    if (trimmed.trim() === "") return;
-    const line = this.options.redact ? this.options.redact(trimmed) : trimmed;
+    const line = clean;
+    if (line.trim() === "") return;
     this.options.onStderrLine?.(line);
     this.stderrLog.write("info", "upstream stderr", { line });
     if (this.stderrRing.length < STDERR_KEPT_LINES) {
