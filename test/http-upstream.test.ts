@@ -1,7 +1,10 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { capSseEvents, StreamableHttpUpstreamTransport, SseEventSplitter } from "../src/connectors/http-transport.ts";
+import { Connector } from "../src/connectors/connector.ts";
 import { Http1Client } from "../src/connectors/http1-client.ts";
 import { UpstreamSession } from "../src/connectors/upstream-session.ts";
+import { startRawHttpUpstream } from "./fixtures/raw-http-upstream.ts";
+import { connectMcpClient, startConfiguredGateway, waitFor } from "./harness.ts";
 
 describe("SSE events from an upstream", () => {
   const big = "x".repeat(70_000);
@@ -311,5 +314,82 @@ describe("a legacy SSE upstream's event stream held to 10 MiB an event", () => {
   test("fails the stream once one event passes the limit, in small chunks or whole in one", async () => {
     const stream = `data: ${"x".repeat(1024)}\n\ndata: ${"y".repeat(10 * 1024 * 1024)}\ndata: z\n\n`;
     for (const size of [65_536, stream.length]) await expect(read(split(stream, size))).rejects.toThrow("an event from the upstream is longer than 10 MiB");
+  });
+});
+
+describe("a call the upstream refused because it forgot the gateway's session", () => {
+  /** A gateway whose Virtual MCP "v" holds one http connector "hr" on a fresh raw upstream, ready, and a client of it. */
+  async function behindRawUpstream(label: string) {
+    const upstream = startRawHttpUpstream();
+    const { gateway, token } = await startConfiguredGateway(
+      {
+        connectors: [{ name: "hr", kind: "http", url: upstream.url, timeout: "20s" }],
+        virtualMcps: [{ slug: "v", name: "V", access: { everyone: true }, connectors: [{ connector: "hr" }] }],
+      },
+      { label },
+    );
+    const admin = async <T>(path: string) => (await (await fetch(`${gateway.url}/admin/api${path}`, { headers: { authorization: `Bearer ${gateway.adminToken()}` } })).json()) as T;
+    const ready = async () => (await admin<{ name: string; state: string }[]>("/connectors")).some((c) => c.name === "hr" && c.state === "ready");
+    await waitFor("connector hr ready", ready);
+    const client = await connectMcpClient(`${gateway.url}/mcp/v`, token);
+    const call = (name: string) => client.callTool({ name, arguments: {} }, undefined, { timeout: 10_000 }).then((r) => ({ isError: r.isError === true, text: (r.content as { text: string }[])[0]!.text }));
+    const toolCalls = async () => (await admin<{ method: string; exposedName: string; outcome: string }[]>("/calls?limit=50")).filter((row) => row.method === "tools/call");
+    const stop = async () => {
+      await client.close().catch(() => {});
+      await gateway.stop();
+      await upstream.stop();
+    };
+    return { upstream, call, ready, toolCalls, stop };
+  }
+
+  test("is sent again once the connector has a new session, and the person gets its answer, recorded once as ok", async () => {
+    const { upstream, call, toolCalls, stop } = await behindRawUpstream("mintgate-session-resend");
+    try {
+      upstream.forgetSessions();
+      const before = upstream.received().length;
+      expect(await call("hr__ok")).toEqual({ isError: false, text: "ok" });
+      // Refused, the handshake of the new session, then the call again: once.
+      expect(upstream.received().slice(before)).toEqual(["tools/call ok", "initialize", "notifications/initialized", "tools/list", "tools/call ok"]);
+      expect(upstream.initializations()).toBe(2);
+      expect(await toolCalls()).toMatchObject([{ exposedName: "hr__ok", outcome: "ok" }]);
+    } finally {
+      await stop();
+    }
+  });
+
+  test("refused again in the new session, it fails naming the connector after one resend, not a loop", async () => {
+    const { upstream, call, ready, toolCalls, stop } = await behindRawUpstream("mintgate-session-resend-once");
+    try {
+      const failed = await call("hr__amnesia");
+      expect(failed.isError).toBe(true);
+      expect(failed.text).toStartWith('Connector "hr" lost its upstream session (HTTP 400;');
+      // Each refusal has the connector reconnect: once it is back after the last one, nothing sends the call again.
+      const sent = () => upstream.received().filter((method) => method === "tools/call amnesia").length;
+      await waitFor("connector hr back after the last refusal", async () => upstream.initializations() === sent() + 1 && (await ready()));
+      expect(sent()).toBe(2);
+      expect(await toolCalls()).toMatchObject([{ exposedName: "hr__amnesia", outcome: "error" }]);
+    } finally {
+      await stop();
+    }
+  });
+
+  test("cancelled while it waits for the new session, it fails as cancelled and is not sent again", async () => {
+    const upstream = startRawHttpUpstream();
+    // A reconnect an hour away: the resend waits for it until the cancel.
+    const connector = new Connector({ name: "hr", spec: { kind: "http", url: upstream.url, headers: {} }, timeoutMs: 20_000 }, { resolveSecret: () => "", backoffFirstMs: 3_600_000 });
+    try {
+      await connector.start();
+      expect(connector.state.status).toBe("ready");
+      upstream.forgetSessions();
+      const cancel = new AbortController();
+      const call = connector.request("tools/call", { name: "ok" }, { signal: cancel.signal }).then(() => "answered", (error: Error) => error.message);
+      await waitFor("the connector to be failed after the refusal", () => connector.state.status === "failed");
+      cancel.abort();
+      expect(await call).toBe("The request was cancelled.");
+      expect(upstream.received().filter((method) => method === "tools/call ok")).toHaveLength(1);
+    } finally {
+      await connector.retire();
+      await upstream.stop();
+    }
   });
 });

@@ -8,7 +8,7 @@ import { capSseEvents, refusalText, StreamableHttpUpstreamTransport } from "./ht
 import { StdioUpstreamTransport } from "./stdio-transport.ts";
 import { UpstreamLog } from "./upstream-log.ts";
 import type { ConnectorDefinition, ConnectorState } from "./types.ts";
-import { resultText, UpstreamRpcError, UpstreamSession, type RequestOptions } from "./upstream-session.ts";
+import { requestCancelled, resultText, UpstreamRpcError, UpstreamSession, type RefusedRequest, type RequestOptions } from "./upstream-session.ts";
 
 export interface Catalogue {
   tools: Tool[];
@@ -221,7 +221,7 @@ export class Connector {
       const why = this.state.status === "failed" ? `failed (${this.state.reason})` : this.state.status;
       return Promise.reject(new MintgateError("upstream_failed", `Connector "${this.name}" is not available: it is ${why}.`));
     }
-    const call = session.request(method, params, { timeoutMs: this.definition.timeoutMs, ...options });
+    const call = session.request(method, params, { timeoutMs: this.definition.timeoutMs, ...options, resendRefused: this.resendAfterReconnect });
     // An upstream's answer (a tool that prints its env, an echo of its request headers) and its error text
     // (an HTTP error page, a stack trace) may quote the credentials it was sent: they stay in the gateway.
     return this.redactor.secretCount === 0 ? call : call.then((result) => this.redactedResult(result), (error: unknown) => Promise.reject(this.redactedError(error)));
@@ -232,6 +232,44 @@ export class Connector {
     const frame = resultText.get(result);
     if (frame !== undefined && this.redact(frame) === frame) return result;
     return this.redactor.value(result);
+  }
+
+  /**
+   * Sends a request the upstream refused for a session it forgot (so it never ran) again, once: in the
+   * session the connector's reconnect opens, once it is ready, waiting no longer than the request's own
+   * timeout. A second refusal fails it (no resendRefused this time), as does the connector being stopped.
+   */
+  private readonly resendAfterReconnect = async ({ session: lost, error, method, params, options }: RefusedRequest): Promise<Record<string, unknown>> => {
+    const next = await this.sessionAfter(lost, options.timeoutMs, options.signal);
+    if (!next) throw error;
+    return next.request(method, params, { ...options, resendRefused: undefined });
+  };
+
+  /**
+   * The session that replaced `lost`, once the connector is ready on it (the session's close has the
+   * connector reconnect); undefined when that takes longer than `timeoutMs` or the connector is stopped.
+   * Rejects as a cancelled request when `signal` aborts first.
+   */
+  private sessionAfter(lost: UpstreamSession, timeoutMs: number, signal: AbortSignal | undefined): Promise<UpstreamSession | undefined> {
+    return new Promise((resolve, reject) => {
+      const settle = (outcome: () => void) => {
+        clearTimeout(timer);
+        stopWatching();
+        signal?.removeEventListener("abort", cancelled);
+        outcome();
+      };
+      const check = () => {
+        const session = this.session;
+        if (this.state.status === "ready" && session?.isOpen && session !== lost) settle(() => resolve(session));
+        else if (this.state.status === "stopped") settle(() => resolve(undefined));
+      };
+      const cancelled = () => settle(() => reject(requestCancelled()));
+      const timer = setTimeout(() => settle(() => resolve(undefined)), timeoutMs);
+      const stopWatching = this.onStateChange(check);
+      signal?.addEventListener("abort", cancelled, { once: true });
+      if (signal?.aborted) cancelled();
+      else check();
+    });
   }
 
   /** The error a client sees, with this connector's secret values replaced. */

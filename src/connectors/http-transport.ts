@@ -3,7 +3,7 @@ import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
 import { MintgateError } from "../errors/index.ts";
 import { log } from "../log/index.ts";
 import { Http1Client, type Exchange } from "./http1-client.ts";
-import { noteFrameText } from "./upstream-session.ts";
+import { noteFrameText, SessionForgottenError } from "./upstream-session.ts";
 
 const GET_STREAM_RETRY_MS = 2000;
 /** After re-opening a dropped event stream with no event id to resume from, when the lists are read again. */
@@ -39,6 +39,8 @@ export class StreamableHttpUpstreamTransport implements Transport {
   /** Ends the GET stream and the session's DELETE; each request has its own controller below. */
   private readonly abort = new AbortController();
   private closed = false;
+  /** The HTTP status with which the upstream refused the session it forgot, once it did (the transport then closed). */
+  private forgottenWith: number | undefined;
   private getStreamOpen = false;
   /**
    * One abort per exchange in flight, so a timed-out or cancelled call releases
@@ -84,7 +86,11 @@ export class StreamableHttpUpstreamTransport implements Transport {
   }
 
   async send(message: JSONRPCMessage): Promise<void> {
-    if (this.closed) throw new MintgateError("upstream_failed", `Connector "${this.name}" is closed.`);
+    if (this.closed) {
+      // Closed because the upstream forgot the session: a request sent meanwhile was refused for the same reason, and never ran either.
+      if (this.forgottenWith !== undefined) throw this.sessionForgotten(this.forgottenWith);
+      throw new MintgateError("upstream_failed", `Connector "${this.name}" is closed.`);
+    }
     this.postHeaders ??= { ...this.headers("application/json, text/event-stream"), "content-type": "application/json" };
     const { id, method } = message as { id?: string | number; method?: string };
     const requestId = method !== undefined && id !== undefined ? id : undefined;
@@ -117,8 +123,8 @@ export class StreamableHttpUpstreamTransport implements Transport {
       this.exchanges.delete(key);
       if (this.sessionId && method !== "initialize" && (reply.status === 404 || (reply.status === 400 && SESSION_UNKNOWN.test(text)))) {
         // The upstream forgot our session (it restarted): the request was not run, and the connector reconnects.
-        void this.close();
-        throw new MintgateError("upstream_failed", `Connector "${this.name}" lost its upstream session (HTTP ${reply.status}; the upstream probably restarted) and is reconnecting`);
+        this.closeForgotten(reply.status);
+        throw this.sessionForgotten(reply.status);
       }
       // A redirect is not followed (it would carry the credential headers elsewhere): name where it points, the URL to configure instead.
       const location = reply.status >= 300 && reply.status < 400 ? reply.header("location") : null;
@@ -240,6 +246,16 @@ export class StreamableHttpUpstreamTransport implements Transport {
     };
   }
 
+  /** Closes the transport of a session the upstream answered `status` for, as one it does not know: the connector reconnects. */
+  private closeForgotten(status: number): void {
+    this.forgottenWith ??= status;
+    void this.close();
+  }
+
+  private sessionForgotten(status: number): SessionForgottenError {
+    return new SessionForgottenError(`Connector "${this.name}" lost its upstream session (HTTP ${status}; the upstream probably restarted) and is reconnecting`);
+  }
+
   /** The request `id` was given up (timeout or cancellation): end its HTTP exchange. */
   abandonRequest(id: string | number): void {
     const exchange = this.exchanges.get(id);
@@ -280,7 +296,7 @@ export class StreamableHttpUpstreamTransport implements Transport {
             clearTimeout(gapRefresh);
             const text = (await response.text().catch(() => "")).slice(0, 200);
             // A stream we had is refused now: the upstream restarted and forgot the session. Reconnect rather than wait for a call to fail.
-            if (streamed && (response.status === 404 || (response.status === 400 && SESSION_UNKNOWN.test(text)))) void this.close();
+            if (streamed && (response.status === 404 || (response.status === 400 && SESSION_UNKNOWN.test(text)))) this.closeForgotten(response.status);
             return; // the upstream offers no stream; list changes then arrive only with replies
           }
           if (streamed) log.debug("upstream event stream back", { connector: this.name, resumedFrom: lastEventId });

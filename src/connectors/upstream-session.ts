@@ -44,11 +44,38 @@ export class UpstreamRpcError extends Error {
   }
 }
 
+/** What a request its caller cancelled fails with. */
+export const requestCancelled = () => new MintgateError("timeout", "The request was cancelled.");
+
+/**
+ * The upstream refused a request because it no longer knows the session it was sent in (it restarted,
+ * or expired the session): the request was not run, and the transport has closed so the connector reconnects.
+ */
+export class SessionForgottenError extends MintgateError {
+  constructor(message: string) {
+    super("upstream_failed", message);
+  }
+}
+
+/** A request the upstream refused with a SessionForgottenError, for sending it again. */
+export interface RefusedRequest {
+  session: UpstreamSession;
+  error: SessionForgottenError;
+  method: string;
+  params: Record<string, unknown> | undefined;
+  options: RequestOptions;
+}
+
 export interface RequestOptions {
   timeoutMs: number;
   signal?: AbortSignal | undefined;
   /** Called for each progress notification; the timeout restarts on each one. */
   onProgress?: ((params: { progress: number; total?: number; message?: string }) => void) | undefined;
+  /**
+   * What answers a request refused for a forgotten session instead of the refusal (it never ran, so
+   * sending it again in a new session is safe); without it, the refusal fails the request.
+   */
+  resendRefused?: ((refused: RefusedRequest) => Promise<Record<string, unknown>>) | undefined;
 }
 
 interface Pending {
@@ -123,7 +150,7 @@ export class UpstreamSession {
 
   request(method: string, params: Record<string, unknown> | undefined, options: RequestOptions): Promise<Record<string, unknown>> {
     if (this.closed) return Promise.reject(this.unavailable("it is not connected"));
-    if (options.signal?.aborted) return Promise.reject(new MintgateError("timeout", "The request was cancelled."));
+    if (options.signal?.aborted) return Promise.reject(requestCancelled());
     const id = this.nextId++;
     let sentParams = params;
     if (options.onProgress) {
@@ -144,7 +171,7 @@ export class UpstreamSession {
             void this.transport
               .send({ jsonrpc: "2.0", method: "notifications/cancelled", params: { requestId: id, reason: String(options.signal?.reason ?? "cancelled by the client") } })
               .catch(() => {});
-            reject(new MintgateError("timeout", "The request was cancelled."));
+            reject(requestCancelled());
           },
           { once: true },
         );
@@ -153,6 +180,7 @@ export class UpstreamSession {
       this.transport.send(message).catch((error: Error) => {
         if (!this.pending.has(id)) return;
         this.settle(id);
+        if (error instanceof SessionForgottenError && options.resendRefused) return resolve(options.resendRefused({ session: this, error, method, params, options }));
         // The HTTP transport's own errors already name the connector and say what came back.
         reject(error instanceof MintgateError ? error : this.unavailable(error.message));
       });
