@@ -163,7 +163,7 @@ export class McpEndpoint {
       // Another person's session id is treated as unknown: sessions are bound to who opened them.
       if (!entry?.streamable || ownerOf(entry.session.principal) !== ownerOf(principal) || !runtime.sessions.has(sessionId)) return sessionNotFound();
       entry.session.lastActivity = Date.now();
-      if (request.method === "POST") return this.handleSessionPost(entry.session, entry.streamable, request);
+      if (request.method === "POST") return this.handleSessionPost(entry.session, entry.streamable, request, principal);
       if (request.method === "GET") return this.openStandaloneStream(entry, entry.streamable, request, principal);
       return entry.streamable.handleRequest(request);
     }
@@ -232,9 +232,10 @@ export class McpEndpoint {
    * validation and SSE framing. The reply is plain JSON unless the request
    * asked for progress, which needs an SSE stream; batches are answered here
    * too. A second initialize, an unsupported protocol version or a malformed
-   * message goes to the SDK transport, which answers those.
+   * message goes to the SDK transport, which answers those. `caller`: the POST's own principal (another token of
+   * the session's person, maybe), which the requests it brings are recorded under and cut off with.
    */
-  private async handleSessionPost(session: GatewaySession, transport: WebStandardStreamableHTTPServerTransport, request: Request): Promise<Response> {
+  private async handleSessionPost(session: GatewaySession, transport: WebStandardStreamableHTTPServerTransport, request: Request, caller: Principal): Promise<Response> {
     const version = request.headers.get("mcp-protocol-version");
     if (version !== null && !this.protocol!.SUPPORTED_PROTOCOL_VERSIONS.includes(version)) return transport.handleRequest(request);
     const unacceptable = headerRefusal(request, { checkAccept: true });
@@ -252,7 +253,7 @@ export class McpEndpoint {
         : message.map(problemOf).find((p) => p !== undefined);
       if (problem !== undefined) return invalidRequest(problem);
       if (message.some((m) => m.method === "initialize")) return transport.handleRequest(request, { parsedBody: message });
-      return this.answerBatch(session, message as PlainMessage[]);
+      return this.answerBatch(session, message as PlainMessage[], caller);
     }
     const problem = problemOf(message);
     if (problem !== undefined) return invalidRequest(problem);
@@ -268,24 +269,24 @@ export class McpEndpoint {
     const headers = { "mcp-session-id": session.id };
     const progressToken = (params?._meta as { progressToken?: unknown } | undefined)?.progressToken;
     if (progressToken === undefined) {
-      const reply = await session.request(id, m.method, params, () => {});
+      const reply = await session.request(id, m.method, params, caller, () => {});
       // A cancelled request gets no JSON-RPC reply; the HTTP exchange just ends.
       if (reply === undefined) return new Response(null, { status: 202, headers });
       return jsonReply(serializeReply(reply), headers);
     }
-    return sseReply(session, id, m.method, params, headers);
+    return sseReply(session, id, m.method, params, caller, headers);
   }
 
   /**
    * A JSON-RPC batch (2025-03-26 clients): each message is handled as if sent
    * alone, and the replies go back together. Cancelled requests simply have no reply.
    */
-  private async answerBatch(session: GatewaySession, batch: PlainMessage[]): Promise<Response> {
+  private async answerBatch(session: GatewaySession, batch: PlainMessage[], caller: Principal): Promise<Response> {
     const replies = await Promise.all(
       batch.map((m) => {
         if (m.method === undefined) return undefined; // a response to us: we send no requests
         if (m.id === undefined) return session.notification(m.method, m.params);
-        return session.request(m.id, m.method, m.params, () => {});
+        return session.request(m.id, m.method, m.params, caller, () => {});
       }),
     );
     const answered = replies.filter((reply): reply is JSONRPCMessage => reply != null);
@@ -335,13 +336,14 @@ export class McpEndpoint {
       return jsonRpcError(404, -32001, `Session not found; open a new event stream with GET /sse/${runtime.slug}.`);
     }
     entry.session.lastActivity = Date.now();
-    entry.legacy.deliver(message as JSONRPCMessage);
+    entry.session.receive(message as JSONRPCMessage, principal);
     return new Response("Accepted", { status: 202 });
   }
 
   /**
    * Ends every session whose access was taken away (`revocationOf` says why),
    * with its streams; calls in flight are answered with an error naming the reason.
+   * A session whose own access stands loses just the streams and calls sent with a revoked token.
    */
   endRevoked(revocationOf: (principal: Principal) => string | undefined): void {
     // Asked once per token (and client): a token's sessions, streams and calls share the answer.
@@ -354,13 +356,14 @@ export class McpEndpoint {
     for (const [id, entry] of [...this.entries]) {
       const reason = revocationReason(entry.session.principal);
       if (reason === undefined) {
-        // The session's own access stands; its GET stream may have been opened with another token of the person's.
+        // The session's own access stands; its GET stream and its calls may have been sent with other tokens of the person's.
         const opener = entry.streamOpener;
         const streamReason = opener && revocationReason(opener);
         if (streamReason) {
           log.info("standalone stream ended: access revoked", { session: id, subject: opener.subject, reason: streamReason });
           entry.streamable?.closeStandaloneSSEStream();
         }
+        entry.session.cutOffRevoked(revocationReason);
         continue;
       }
       log.info("session ended: access revoked", { session: id, subject: entry.session.principal.subject, reason });
@@ -507,7 +510,7 @@ function serializeReply(reply: JSONRPCMessage): string {
 }
 
 /** A request's progress notifications, then its reply, as one SSE stream. */
-function sseReply(session: GatewaySession, id: string | number, method: string, params: Record<string, unknown> | undefined, headers: Record<string, string>): Response {
+function sseReply(session: GatewaySession, id: string | number, method: string, params: Record<string, unknown> | undefined, caller: Principal, headers: Record<string, string>): Response {
   const encoder = new TextEncoder();
   const stream = new ReadableStream<Uint8Array>({
     start(controller) {
@@ -528,7 +531,7 @@ function sseReply(session: GatewaySession, id: string | number, method: string, 
         }
       };
       // The stream ends whatever happens: a request that failed unexpectedly gets its error, never an open stream.
-      void session.request(id, method, params, write).then(
+      void session.request(id, method, params, caller, write).then(
         (reply) => {
           if (reply) write(reply);
           end();
@@ -578,10 +581,6 @@ class LegacySseTransport implements Transport {
   }
 
   async start(): Promise<void> {}
-
-  deliver(message: JSONRPCMessage): void {
-    this.onmessage?.(message);
-  }
 
   async send(message: JSONRPCMessage): Promise<void> {
     this.write(`event: message\ndata: ${JSON.stringify(message)}\n\n`);

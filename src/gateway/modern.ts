@@ -6,7 +6,7 @@ import type { Principal } from "../auth/index.ts";
 import { JSON_RPC } from "../errors/index.ts";
 import { VERSION } from "../version.ts";
 import { jsonReply } from "./json-reply.ts";
-import { GatewaySession, recordFailure, requestWithoutCall, type Ending } from "./session.ts";
+import { CALL_ENDING, GatewaySession, recordFailure, requestWithoutCall } from "./session.ts";
 import type { VirtualMcpRuntime } from "./virtual-mcp.ts";
 
 /**
@@ -30,8 +30,6 @@ const UNSUPPORTED_VERSION = -32022;
 const METHODS = new Set(["server/discover", "tools/list", "tools/call", "prompts/list", "prompts/get", "resources/list", "resources/templates/list", "resources/read", "completion/complete", "subscriptions/listen"]);
 /** Results a client may cache: they carry ttlMs and cacheScope. */
 const CACHEABLE = new Set(["server/discover", "tools/list", "prompts/list", "resources/list", "resources/templates/list", "resources/read"]);
-/** A call ended by revocation: there is no session to start again, only access to regain. */
-const CALL_ENDING: Ending = { what: "the call", nextStep: "sign in again or use a valid token, then send the request again" };
 const LISTEN_KEEPALIVE_MS = 25_000;
 /** As often as the SDK's transport comments on its own event streams (DEFAULT_SSE_KEEP_ALIVE_MS). */
 const REPLY_KEEPALIVE_MS = 15_000;
@@ -197,7 +195,7 @@ export async function handleModernRequest(
   const forget = calls.add(principal, (reason) => void session.end(reason, CALL_ENDING));
   const progressToken = (message.params?._meta as { progressToken?: unknown } | undefined)?.progressToken;
   if (progressToken === undefined) {
-    const reply = await session.request(id, method, message.params, () => {}).finally(forget);
+    const reply = await session.request(id, method, message.params, principal, () => {}).finally(forget);
     if (reply === undefined) return new Response(null, { status: 202 });
     return jsonReply(encode(reply));
   }
@@ -212,7 +210,7 @@ export async function handleModernRequest(
         }
       };
       const keepalive = keepAlive(controller);
-      void session.request(id, method, message.params, (progress) => write(JSON.stringify(progress))).finally(forget).then((reply) => {
+      void session.request(id, method, message.params, principal, (progress) => write(JSON.stringify(progress))).finally(forget).then((reply) => {
         clearInterval(keepalive);
         if (reply) write(encode(reply));
         try {

@@ -30,6 +30,23 @@ interface RequestNote {
   result: unknown;
 }
 
+/**
+ * A request being answered: who sent it and how it is stopped, with what its handler tells the record
+ * (one object per request, as the note alone was).
+ */
+interface RequestInFlight extends RequestNote {
+  /**
+   * The principal of the HTTP request that brought it: the session's, or another token of the same person's
+   * (a refreshed one, a new sign-in's, another personal access token). Its record names this token, and
+   * revoking this token cuts the request off.
+   */
+  readonly caller: Principal;
+  /** Aborted when the client cancels the request or the gateway cuts it off. */
+  readonly abort: AbortController;
+  /** Set when the gateway cut off this request alone (its caller's access was revoked): the error it is answered with. */
+  cutOffMessage: string | undefined;
+}
+
 
 /** A resource subscription of one session, held upstream through `listener`. */
 interface ResourceSubscription {
@@ -57,7 +74,7 @@ class RpcError extends Error {
  * and routes calls to the connectors through the pool.
  */
 export class GatewaySession {
-  private readonly inFlight = new Map<RequestId, AbortController>();
+  private readonly inFlight = new Map<RequestId, RequestInFlight>();
   /** Resource subscriptions by exposed URI, each with the listener it registered upstream. */
   private readonly subscriptions = new Map<string, ResourceSubscription>();
   lastActivity = Date.now();
@@ -74,7 +91,7 @@ export class GatewaySession {
     private readonly versions: { supported: readonly string[]; latest: string },
   ) {
     this.protocolVersion = versions.latest;
-    transport.onmessage = (message) => this.receive(message);
+    transport.onmessage = (message) => this.receive(message, principal);
   }
 
   /** The person as the policy sees them (a cached lookup). */
@@ -156,12 +173,27 @@ export class GatewaySession {
    * and what ended and what the client can do (`ending`: for a session's client, start a new one).
    */
   end(reason: string, ending: Ending = SESSION_ENDING): Promise<void> {
-    this.cutOffMessage ??= `mintgate ended ${ending.what} (${reason}) before the request finished; ${ending.nextStep}.`;
+    this.cutOffMessage ??= cutOffMessage(reason, ending);
     return this.close();
   }
 
+  /**
+   * Cuts off the requests in flight whose caller's access was revoked (`revocationOf` says why) while the
+   * session's own stands: another token of the person's may have sent them. Each is answered with the error
+   * revocation gives a call; the session carries on.
+   */
+  cutOffRevoked(revocationOf: (principal: Principal) => string | undefined): void {
+    for (const request of this.inFlight.values()) {
+      const reason = revocationOf(request.caller);
+      if (reason === undefined) continue;
+      log.info("call ended: access revoked", { session: this.id, subject: request.caller.subject, reason });
+      request.cutOffMessage ??= cutOffMessage(reason, CALL_ENDING);
+      request.abort.abort(reason);
+    }
+  }
+
   private async shutDown(): Promise<void> {
-    for (const abort of this.inFlight.values()) abort.abort("the session ended");
+    for (const request of this.inFlight.values()) request.abort.abort("the session ended");
     for (const { connector, upstreamUri, listener } of this.subscriptions.values()) void connector.unsubscribeResource(upstreamUri, listener);
     this.subscriptions.clear();
     // Ended by the gateway: the calls just cut off send the error that says why before the transport closes. On the
@@ -183,15 +215,18 @@ export class GatewaySession {
     while (this.replying.size > 0) await Promise.allSettled(this.replying);
   }
 
-  /** Messages that arrive through an SDK transport (initialize, legacy SSE, batches). */
-  private receive(message: JSONRPCMessage): void {
+  /**
+   * Messages whose replies go out through the transport: those it delivers (initialize) and a legacy session's
+   * POSTs. `caller`: the principal of the HTTP request that brought the message.
+   */
+  receive(message: JSONRPCMessage, caller: Principal): void {
     const m = message as { id?: RequestId; method?: string; params?: Params };
     if (m.method === undefined) return; // responses to requests we never send
     if (m.id === undefined) return this.notification(m.method, m.params);
     const id = m.id;
     const send = (reply: JSONRPCMessage) =>
       this.transport.send(reply, { relatedRequestId: id }).catch((error: Error) => log.debug("could not send a reply", { session: this.id, error: error.message }));
-    const replied = this.request(id, m.method, m.params, (progress) => this.transport.send(progress, { relatedRequestId: id }).catch(() => {})).then(
+    const replied = this.request(id, m.method, m.params, caller, (progress) => this.transport.send(progress, { relatedRequestId: id }).catch(() => {})).then(
       (reply) => {
         // A cancelled request gets no reply (the spec says so); its response stream just ends.
         if (reply === undefined) return (this.transport as { closeSSEStream?: (requestId: RequestId) => void }).closeSSEStream?.(id);
@@ -211,16 +246,17 @@ export class GatewaySession {
     this.lastActivity = Date.now();
     if (method === "notifications/cancelled") {
       const requestId = (params as { requestId?: RequestId } | undefined)?.requestId;
-      if (requestId !== undefined) this.inFlight.get(requestId)?.abort("cancelled by the client");
+      if (requestId !== undefined) this.inFlight.get(requestId)?.abort.abort("cancelled by the client");
     }
   }
 
   /**
    * Answers one client request. Resolves to the reply, or to undefined when
    * the client cancelled the request (which then gets no reply).
+   * `caller`: the principal of the HTTP request that brought it (its record names it).
    * `sendProgress` carries progress notifications for this request.
    */
-  async request(id: RequestId, method: string, params: Params, sendProgress: ProgressSink): Promise<JSONRPCMessage | undefined> {
+  async request(id: RequestId, method: string, params: Params, caller: Principal, sendProgress: ProgressSink): Promise<JSONRPCMessage | undefined> {
     this.lastActivity = Date.now();
     if (this.inFlight.has(id)) {
       // Cancellation and progress go by id: a second request under a live id would take over the first one's.
@@ -228,9 +264,9 @@ export class GatewaySession {
     }
     // One controller per request: the client's notifications/cancelled aborts it.
     const abort = new AbortController();
-    this.inFlight.set(id, abort);
+    const note: RequestInFlight = { caller, abort, cutOffMessage: undefined, connector: null, exposedName: "", upstreamName: null, arguments: undefined, outcome: "ok", error: null, result: undefined };
+    this.inFlight.set(id, note);
     const started = performance.now();
-    const note: RequestNote = { connector: null, exposedName: "", upstreamName: null, arguments: undefined, outcome: "ok", error: null, result: undefined };
     let reply: JSONRPCMessage;
     let refusedForSpace = false;
     try {
@@ -256,13 +292,15 @@ export class GatewaySession {
       }
     }
     if (!abort.signal.aborted) return reply;
-    // The client cancelled: no reply (the spec says so). The gateway ended the session: the client must hear why.
-    if (this.cutOffMessage === undefined) return undefined;
-    return { jsonrpc: "2.0", id, error: { code: SESSION_ENDED, message: this.cutOffMessage } };
+    // The client cancelled: no reply (the spec says so). The gateway ended the session or cut the call off: the client must hear why.
+    const cutOff = note.cutOffMessage ?? this.cutOffMessage;
+    if (cutOff === undefined) return undefined;
+    return { jsonrpc: "2.0", id, error: { code: SESSION_ENDED, message: cutOff } };
   }
 
-  private record(method: string, note: RequestNote, started: number): Promise<void> {
-    const principal = this.principal;
+  /** The record names the token that sent the request, not necessarily the one that opened the session. */
+  private record(method: string, note: RequestInFlight, started: number): Promise<void> {
+    const principal = note.caller;
     const entry: McpRequestEntry = {
       at: Date.now(),
       subject: principal.subject,
@@ -585,6 +623,11 @@ export interface Ending {
   nextStep: string;
 }
 const SESSION_ENDING: Ending = { what: "this session", nextStep: "start a new session and try again" };
+/** A call ended by revocation while its session (if any) carries on: there is no session to start again, only access to regain. */
+export const CALL_ENDING: Ending = { what: "the call", nextStep: "sign in again or use a valid token, then send the request again" };
+
+/** The error a call the gateway cut off is answered with: why, and what the client can do. */
+const cutOffMessage = (reason: string, ending: Ending) => `mintgate ended ${ending.what} (${reason}) before the request finished; ${ending.nextStep}.`;
 
 /** The SDK's "connection closed" code: what a client sees when its session ends under a request. */
 const SESSION_ENDED = -32000;
