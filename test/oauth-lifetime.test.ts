@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { UnauthorizedError } from "@modelcontextprotocol/sdk/client/auth.js";
-import { configuredDataDir, startGateway, waitFor, type RunningGateway } from "./harness.ts";
+import { configuredDataDir, runMintgate, startGateway, waitFor, type RunningGateway } from "./harness.ts";
 import { ScriptedBrowser } from "./fixtures/browser.ts";
 import { approveInBrowser, localSignIn, MemoryOAuthProvider } from "./fixtures/oauth-client.ts";
 
@@ -341,5 +341,49 @@ describe("a call in flight when its token expires", () => {
     expect(replies[0]!.result?.content[0]?.text).toMatch(/^counted down from \d+$/);
     expect(eventsOf(stream.text).filter((e) => e.method === "notifications/progress").length).toBeGreaterThan(10);
     expect((await auditOf("dan@example.com")).filter((r) => r.method === "tools/call").map((r) => r.outcome)).toEqual(["ok"]);
+  });
+});
+
+/** A personal access token of `email`, created while the gateway runs. */
+async function personalToken(email: string): Promise<{ id: string; token: string }> {
+  const created = await runMintgate(["tokens", "create", "--user", email, "--json", "--data", gateway.dataDir]);
+  expect(created.code).toBe(0);
+  return JSON.parse(created.stdout) as { id: string; token: string };
+}
+
+const echo = (id: number, text: string) => ({ jsonrpc: "2.0", id, method: "tools/call", params: { name: "demo__echo", arguments: { text } } });
+
+describe("a session's call sent with another token of the same person's", () => {
+  test("is recorded under that token, and revoking it cuts that call off while the session, opened with the first token, carries on", async () => {
+    const person = "fay@example.com";
+    const first = await personalToken(person);
+    const second = await personalToken(person);
+    const session = await rawSession(first.token);
+
+    const echoed = await session.post(second.token, echo(1, "sent with the second token"));
+    expect(echoed.status).toBe(200);
+    expect(JSON.stringify(await echoed.json())).toContain("sent with the second token");
+    // Before, the call was recorded under the token that opened the session.
+    const records = await auditOf(person);
+    expect(records.find((r) => r.method === "initialize")).toMatchObject({ tokenId: first.id, sessionId: session.id });
+    expect(records.filter((r) => r.method === "tools/call")).toEqual([expect.objectContaining({ tokenId: second.id, sessionId: session.id, outcome: "ok" })]);
+
+    // A call in flight (its progress shows it running) loses its token.
+    const running = watchStream(await session.post(second.token, countdown(2, 10_000, "p")));
+    await waitFor("the countdown's first progress", () => eventsOf(running.text).some((e) => e.method === "notifications/progress"));
+    expect((await runMintgate(["tokens", "revoke", second.id, "--data", gateway.dataDir])).code).toBe(0);
+    await waitFor("the call to be cut off", () => running.endedAt, 100, 100);
+    const reply = eventsOf(running.text).find((e) => e.id === 2);
+    // Before, it ran its ten seconds and handed its result to the revoked token.
+    expect(reply?.error?.message).toBe("mintgate ended the call (its access token was revoked) before the request finished; sign in again or use a valid token, then send the request again.");
+    expect(gateway.output()).toContain(`call ended: access revoked session=${session.id} subject=${person}`);
+
+    // The session, opened with the first token, still works with it; the revoked one is refused.
+    const after = await session.post(first.token, echo(3, "still here"));
+    expect(after.status).toBe(200);
+    expect(JSON.stringify(await after.json())).toContain("still here");
+    expect((await session.post(second.token, echo(4, "revoked"))).status).toBe(401);
+    const calls = (await auditOf(person)).filter((r) => r.method === "tools/call");
+    expect(calls.map((c) => [c.tokenId, c.outcome])).toEqual(expect.arrayContaining([[second.id, "cancelled"], [first.id, "ok"]]));
   });
 });
