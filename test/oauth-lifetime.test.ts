@@ -227,6 +227,16 @@ function watchStream(response: Response): { status: number; text: string; endedA
   return watched;
 }
 
+/** A legacy HTTP+SSE session opened and initialized with `accessToken`: its event stream, and `post` to send one message in it with whichever token it is given. */
+async function legacySession(accessToken: string) {
+  const stream = watchStream(await fetch(`${gateway.url}/sse/alpha`, { headers: { authorization: `Bearer ${accessToken}`, accept: "text/event-stream" } }));
+  const endpoint = await waitFor("the endpoint event", () => stream.text.match(/^data: (\/messages\S+)$/m)?.[1]);
+  const post = (bearer: string, message: object) => fetch(`${gateway.url}${endpoint}`, { method: "POST", headers: { authorization: `Bearer ${bearer}`, "content-type": "application/json" }, body: JSON.stringify(message) });
+  expect((await post(accessToken, { jsonrpc: "2.0", id: 0, method: "initialize", params: { protocolVersion: "2024-11-05", capabilities: {}, clientInfo: { name: "legacy", version: "1" } } })).status).toBe(202);
+  expect((await post(accessToken, { jsonrpc: "2.0", method: "notifications/initialized" })).status).toBe(202);
+  return { stream, post };
+}
+
 /** The JSON-RPC messages on an SSE stream's text. */
 const eventsOf = (text: string) => [...text.matchAll(/^data: (\{.+)$/gm)].map((m) => JSON.parse(m[1]!) as { id?: number; method?: string; result?: { content: { text: string }[]; isError?: boolean }; error?: { message: string } });
 
@@ -317,19 +327,14 @@ describe("a call in flight when its token expires", () => {
 
   test("on the legacy HTTP+SSE transport too: the event stream stays open until the call's reply is out, taking no new request, then ends", async () => {
     const { tokens, issuedAt } = await signedInRaw("dan@example.com");
-    const bearer = { authorization: `Bearer ${tokens.access_token}` };
-    const stream = watchStream(await fetch(`${gateway.url}/sse/alpha`, { headers: { ...bearer, accept: "text/event-stream" } }));
-    const endpoint = await waitFor("the endpoint event", () => stream.text.match(/^data: (\/messages\S+)$/m)?.[1]);
-    const post = (message: object, headers: Record<string, string> = bearer) => fetch(`${gateway.url}${endpoint}`, { method: "POST", headers: { ...headers, "content-type": "application/json" }, body: JSON.stringify(message) });
-    expect((await post({ jsonrpc: "2.0", id: 0, method: "initialize", params: { protocolVersion: "2024-11-05", capabilities: {}, clientInfo: { name: "legacy", version: "1" } } })).status).toBe(202);
-    expect((await post({ jsonrpc: "2.0", method: "notifications/initialized" })).status).toBe(202);
-    expect((await post(countdown(1, TTL_MS + 1500 - (Date.now() - issuedAt), "p"))).status).toBe(202);
+    const { stream, post } = await legacySession(tokens.access_token!);
+    expect((await post(tokens.access_token!, countdown(1, TTL_MS + 1500 - (Date.now() - issuedAt), "p"))).status).toBe(202);
 
     // Past expiry, with the call still running: a refreshed token reaches the session, but it takes no new request.
     await waitFor("the token to expire", () => Date.now() - issuedAt > TTL_MS + 300, 200, 25);
     expect(stream.endedAt).toBeUndefined();
     const { tokens: later } = await signedInRaw("dan@example.com");
-    const refused = await post({ jsonrpc: "2.0", id: 2, method: "ping" }, { authorization: `Bearer ${later.access_token}` });
+    const refused = await post(later.access_token!, { jsonrpc: "2.0", id: 2, method: "ping" });
     expect(refused.status).toBe(404);
     expect(((await refused.json()) as { error: { message: string } }).error.message).toContain("GET /sse/alpha");
 
@@ -350,6 +355,9 @@ async function personalToken(email: string): Promise<{ id: string; token: string
   expect(created.code).toBe(0);
   return JSON.parse(created.stdout) as { id: string; token: string };
 }
+
+/** What a call is answered with when the personal access token that sent it is revoked. */
+const CUT_OFF_BY_REVOCATION = "mintgate ended the call (its access token was revoked) before the request finished; sign in again or use a valid token, then send the request again.";
 
 const echo = (id: number, text: string) => ({ jsonrpc: "2.0", id, method: "tools/call", params: { name: "demo__echo", arguments: { text } } });
 
@@ -375,7 +383,7 @@ describe("a session's call sent with another token of the same person's", () => 
     await waitFor("the call to be cut off", () => running.endedAt, 100, 100);
     const reply = eventsOf(running.text).find((e) => e.id === 2);
     // Before, it ran its ten seconds and handed its result to the revoked token.
-    expect(reply?.error?.message).toBe("mintgate ended the call (its access token was revoked) before the request finished; sign in again or use a valid token, then send the request again.");
+    expect(reply?.error?.message).toBe(CUT_OFF_BY_REVOCATION);
     expect(gateway.output()).toContain(`call ended: access revoked session=${session.id} subject=${person}`);
 
     // The session, opened with the first token, still works with it; the revoked one is refused.
@@ -384,6 +392,27 @@ describe("a session's call sent with another token of the same person's", () => 
     expect(JSON.stringify(await after.json())).toContain("still here");
     expect((await session.post(second.token, echo(4, "revoked"))).status).toBe(401);
     const calls = (await auditOf(person)).filter((r) => r.method === "tools/call");
-    expect(calls.map((c) => [c.tokenId, c.outcome])).toEqual(expect.arrayContaining([[second.id, "cancelled"], [first.id, "ok"]]));
+    expect(calls.map((c) => [c.tokenId, c.outcome]).sort()).toEqual([[first.id, "ok"], [second.id, "cancelled"], [second.id, "ok"]].sort());
+  });
+
+  test("on the legacy HTTP+SSE transport too: the POST's own token is recorded, and its revocation cuts off its call alone", async () => {
+    const person = "gus@example.com";
+    const first = await personalToken(person);
+    const second = await personalToken(person);
+    const { stream, post } = await legacySession(first.token);
+    const replyTo = (id: number) => waitFor(`the reply to ${id}`, () => eventsOf(stream.text).find((e) => e.id === id), 100, 100);
+
+    expect((await post(second.token, echo(1, "sent with the second token"))).status).toBe(202);
+    expect((await replyTo(1)).result?.content[0]?.text).toContain("sent with the second token");
+    expect((await post(second.token, countdown(2, 10_000, "p"))).status).toBe(202);
+    await waitFor("the countdown's first progress", () => eventsOf(stream.text).some((e) => e.method === "notifications/progress"));
+    expect((await runMintgate(["tokens", "revoke", second.id, "--data", gateway.dataDir])).code).toBe(0);
+    expect((await replyTo(2)).error?.message).toBe(CUT_OFF_BY_REVOCATION);
+
+    expect((await post(first.token, echo(3, "still here"))).status).toBe(202);
+    expect((await replyTo(3)).result?.content[0]?.text).toContain("still here");
+    expect(stream.endedAt).toBeUndefined();
+    const calls = (await auditOf(person)).filter((r) => r.method === "tools/call");
+    expect(calls.map((c) => [c.tokenId, c.outcome]).sort()).toEqual([[first.id, "ok"], [second.id, "cancelled"], [second.id, "ok"]].sort());
   });
 });
