@@ -184,10 +184,12 @@ export class GatewaySession {
    */
   cutOffRevoked(revocationOf: (principal: Principal) => string | undefined): void {
     for (const request of this.inFlight.values()) {
+      // One its client cancelled gets no reply, and stays cancelled.
+      if (request.abort.signal.aborted) continue;
       const reason = revocationOf(request.caller);
       if (reason === undefined) continue;
       log.info("call ended: access revoked", { session: this.id, subject: request.caller.subject, reason });
-      request.cutOffMessage ??= cutOffMessage(reason, CALL_ENDING);
+      request.cutOffMessage = cutOffMessage(reason, CALL_ENDING);
       request.abort.abort(reason);
     }
   }
