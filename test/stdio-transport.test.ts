@@ -155,6 +155,23 @@ describe("StdioUpstreamTransport", () => {
     expect(errors).toEqual(['connector "odd": the upstream wrote null, not a JSON-RPC message', 'connector "odd": the upstream wrote 5, not a JSON-RPC message']);
   });
 
+  test("a stdout line that is no message is reported with the connector's secrets replaced, also where the JSON parser quotes it", async () => {
+    const secret = "hunter2secret";
+    const redact = (text: string) => text.replaceAll(secret, "[secret:KEY]");
+    const transport = new StdioUpstreamTransport({ name: "odd", command: "/bin/sh", args: ["-c", `echo ${secret}; echo '"${secret}"'; echo '{"jsonrpc":"2.0","method":"x"}'; sleep 5`], env: {}, redact });
+    const errors: string[] = [];
+    const messages: unknown[] = [];
+    transport.onerror = (error) => errors.push(error.message);
+    transport.onmessage = (message) => messages.push(message);
+    await transport.start();
+    await waitFor(() => messages.length === 1);
+    await transport.close();
+    expect(errors).toEqual([
+      'connector "odd": the upstream wrote a line that is not JSON (JSON Parse error: Unexpected identifier "[secret:KEY]")',
+      'connector "odd": the upstream wrote "[secret:KEY]", not a JSON-RPC message',
+    ]);
+  });
+
   test("a real SDK Client works over it", async () => {
     const transport = new StdioUpstreamTransport({ name: "echo", command: process.execPath, args: [FIXTURE], env: {} });
     const client = new Client({ name: "stdio-transport-test", version: "0.0.0" });

@@ -223,12 +223,12 @@ export class StdioUpstreamTransport implements Transport {
           // Parsed once and passed on as it is: results are not re-validated on this path.
           message = JSON.parse(line) as JSONRPCMessage;
         } catch (error) {
-          this.onerror?.(new Error(`connector "${this.options.name}": the upstream wrote a line that is not JSON (${(error as Error).message})`));
+          this.onerror?.(new Error(`connector "${this.options.name}": the upstream wrote a line that is not JSON (${this.redacted((error as Error).message)})`));
           return;
         }
         if (typeof message !== "object" || message === null) {
           // `null` or a bare number is JSON but no message: skipped like a line that is not JSON.
-          this.onerror?.(new Error(`connector "${this.options.name}": the upstream wrote ${line.slice(0, 40)}, not a JSON-RPC message`));
+          this.onerror?.(new Error(`connector "${this.options.name}": the upstream wrote ${this.redacted(line.slice(0, 4096)).slice(0, 40)}, not a JSON-RPC message`));
           return;
         }
         noteFrameText(message, line);
