@@ -79,6 +79,19 @@ interface Upstream {
   errors: Error[];
 }
 
+/** What a transport "odd" reports of the lines a shell prints before one message, and the messages it passes on. */
+async function linesBeforeAMessage(printLines: string, redact?: (text: string) => string): Promise<{ errors: string[]; messages: unknown[] }> {
+  const transport = new StdioUpstreamTransport({ name: "odd", command: "/bin/sh", args: ["-c", `${printLines}; echo '{"jsonrpc":"2.0","method":"x"}'; sleep 5`], env: {}, redact });
+  const errors: string[] = [];
+  const messages: unknown[] = [];
+  transport.onerror = (error) => errors.push(error.message);
+  transport.onmessage = (message) => messages.push(message);
+  await transport.start();
+  await waitFor(() => messages.length === 1);
+  await transport.close();
+  return { errors, messages };
+}
+
 function upstream(overrides: Partial<StdioUpstreamOptions> = {}): Upstream {
   const transport = new StdioUpstreamTransport({
     name: "echo",
@@ -142,14 +155,7 @@ describe("StdioUpstreamTransport", () => {
   });
 
   test("a line that is JSON but no message (null, a number) is reported as such and skipped; the message after it arrives", async () => {
-    const transport = new StdioUpstreamTransport({ name: "odd", command: "/bin/sh", args: ["-c", `echo null; echo 5; echo '{"jsonrpc":"2.0","method":"x"}'; sleep 5`], env: {} });
-    const errors: string[] = [];
-    const messages: unknown[] = [];
-    transport.onerror = (error) => errors.push(error.message);
-    transport.onmessage = (message) => messages.push(message);
-    await transport.start();
-    await waitFor(() => messages.length === 1);
-    await transport.close();
+    const { errors, messages } = await linesBeforeAMessage("echo null; echo 5");
     expect(messages).toEqual([{ jsonrpc: "2.0", method: "x" }]);
     // Not "a line that is not JSON (WeakMap keys must be objects …)", which came with the close reason to clients.
     expect(errors).toEqual(['connector "odd": the upstream wrote null, not a JSON-RPC message', 'connector "odd": the upstream wrote 5, not a JSON-RPC message']);
@@ -158,14 +164,7 @@ describe("StdioUpstreamTransport", () => {
   test("a stdout line that is no message is reported with the connector's secrets replaced, also where the JSON parser quotes it", async () => {
     const secret = "hunter2secret";
     const redact = (text: string) => text.replaceAll(secret, "[secret:KEY]");
-    const transport = new StdioUpstreamTransport({ name: "odd", command: "/bin/sh", args: ["-c", `echo ${secret}; echo '"${secret}"'; echo '{"jsonrpc":"2.0","method":"x"}'; sleep 5`], env: {}, redact });
-    const errors: string[] = [];
-    const messages: unknown[] = [];
-    transport.onerror = (error) => errors.push(error.message);
-    transport.onmessage = (message) => messages.push(message);
-    await transport.start();
-    await waitFor(() => messages.length === 1);
-    await transport.close();
+    const { errors } = await linesBeforeAMessage(`echo ${secret}; echo '"${secret}"'`, redact);
     expect(errors).toEqual([
       'connector "odd": the upstream wrote a line that is not JSON (JSON Parse error: Unexpected identifier "[secret:KEY]")',
       'connector "odd": the upstream wrote "[secret:KEY]", not a JSON-RPC message',
