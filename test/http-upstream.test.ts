@@ -248,6 +248,38 @@ describe("closing an upstream session", () => {
   });
 });
 
+describe("an upstream refusing the event stream", () => {
+  test("with an endless error body, has no more of it read than an event may hold (10 MiB)", async () => {
+    let bytesSent = 0;
+    let cancelled = false;
+    const chunk = new Uint8Array(64 * 1024).fill(120);
+    const upstream = Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      async fetch(request) {
+        if (request.method === "GET") {
+          const endless = new ReadableStream<Uint8Array>({ pull: (c) => ((bytesSent += chunk.length), c.enqueue(chunk)), cancel: () => void (cancelled = true) });
+          return new Response(endless, { status: 400, headers: { "content-type": "text/plain" } });
+        }
+        if (request.method !== "POST") return new Response(null, { status: 200 });
+        const message = (await request.json()) as { id?: number };
+        if (message.id === undefined) return new Response(null, { status: 202 });
+        return Response.json({ jsonrpc: "2.0", id: message.id, result: { protocolVersion: "2025-11-25", capabilities: {}, serverInfo: { name: "endless", version: "1" } } });
+      },
+    });
+    const session = new UpstreamSession("endless", new StreamableHttpUpstreamTransport(new URL(`http://127.0.0.1:${upstream.port}/mcp`), {}, "endless"));
+    try {
+      await session.connect(5000);
+      // Cancelled by the gateway itself, while the session is still open; twice the limit read means it never will be.
+      await waitFor("the refusal's body to be cut off or read past the limit", () => cancelled || bytesSent > 20 * 1024 * 1024);
+      expect({ cancelled, overTheLimit: bytesSent > 20 * 1024 * 1024 }).toEqual({ cancelled: true, overTheLimit: false });
+    } finally {
+      await session.close();
+      upstream.stop(true);
+    }
+  });
+});
+
 describe("an upstream behind a proxy that answers with its HTML error pages", () => {
   // nginx's own pages, as a reverse proxy in front of an MCP server sends them.
   const page = (title: string) => `<html>\r\n<head><title>${title}</title></head>\r\n<body>\r\n<center><h1>${title}</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n${"<!-- padding -->\r\n".repeat(6)}`;

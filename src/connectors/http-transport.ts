@@ -294,7 +294,8 @@ export class StreamableHttpUpstreamTransport implements Transport {
           const response = await fetch(this.url, { method: "GET", headers, signal: this.abort.signal, redirect: "error" });
           if (response.status === 405 || !response.ok || !response.body) {
             clearTimeout(gapRefresh);
-            const text = (await response.text().catch(() => "")).slice(0, 200);
+            // Read no further than an event may run: an upstream refusing with an endless body would grow the gateway's memory.
+            const text = response.body ? (await textOf(response.body).catch(() => "")).slice(0, 200) : "";
             // A stream we had is refused now: the upstream restarted and forgot the session. Reconnect rather than wait for a call to fail.
             if (streamed && (response.status === 404 || (response.status === 400 && SESSION_UNKNOWN.test(text)))) this.closeForgotten(response.status);
             return; // the upstream offers no stream; list changes then arrive only with replies
