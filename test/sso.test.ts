@@ -206,6 +206,25 @@ describe("SSO sign-in through a real OIDC provider", () => {
     await idp.stop();
   });
 
+  test("a token endpoint that quotes the person's refresh token when refusing a group refresh: the reason names it, never its value", async () => {
+    const idp = await startOidcIdp({
+      users: [{ sub: "u-1", email: "refreshed@example.com" }],
+      clients: [{ client_id: "mg", client_secret: SECRET, redirect_uris: [callback("corp")] }],
+    });
+    const r = rig();
+    r.sso.add({ name: "corp", kind: "oidc", issuer: idp.issuer, clientId: "mg", clientSecret: SECRET, allowedDomains: ["example.com"] });
+    const person = await r.signIn("corp", "u-1");
+    const refreshSecret = `sso.corp.refresh.${person.id}`;
+    const refreshToken = r.dir.secrets.resolveSecret(refreshSecret);
+    idp.setRefuseTokenQuoting(true);
+    const [refresh] = await r.sso.refreshGroups(person.id);
+    expect(refresh).toMatchObject({ ok: false, provider: "corp", revoked: false });
+    const reason = (refresh as { reason: string }).reason;
+    expect(reason).toContain(`body=refresh_token=[secret:${refreshSecret}]&grant_type=refresh_token`);
+    expect(reason).not.toContain(refreshToken);
+    await idp.stop();
+  });
+
   test("the same email from two providers is two people", async () => {
     const idpA = await startOidcIdp({ users: [{ sub: "a-1", email: "sam@example.com", groups: ["a"] }], clients: [{ client_id: "mg", client_secret: SECRET, redirect_uris: [callback("one")] }] });
     const idpB = await startOidcIdp({ users: [{ sub: "a-1", email: "sam@example.com", groups: ["b"] }], clients: [{ client_id: "mg", client_secret: SECRET, redirect_uris: [callback("two")] }] });

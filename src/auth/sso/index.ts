@@ -297,9 +297,16 @@ export class SsoService {
     this.timeoutSeconds = options.timeoutSeconds ?? 10;
   }
 
-  /** What went wrong with a provider, in a sentence, with the client secrets it was sent replaced. */
-  private said(error: unknown): string {
-    return this.redactor.text(describeError(error));
+  /**
+   * What went wrong with a provider, in a sentence, with the client secrets it was sent replaced, and `sent`, a
+   * credential of this one request (a person's refresh token), too: it is not kept among the long-lived secrets.
+   */
+  private said(error: unknown, sent?: { name: string; value: string }): string {
+    const text = describeError(error);
+    if (!sent) return this.redactor.text(text);
+    const thisRequest = new Redactor([]);
+    thisRequest.addSecret(sent.name, sent.value);
+    return this.redactor.text(thisRequest.text(text));
   }
 
   private info(row: IdentityProviderRow): ProviderInfo {
@@ -690,9 +697,11 @@ export class SsoService {
         results.push({ ok: false, provider, reason: "the provider gave no refresh token at sign-in", revoked: false });
         continue;
       }
+      let refreshToken: string | undefined;
       try {
         const { row, settings, config } = await this.resolve(provider);
-        const response = await oidc.refreshTokenGrant(config, this.secrets.resolveSecret(secretName));
+        refreshToken = this.secrets.resolveSecret(secretName);
+        const response = await oidc.refreshTokenGrant(config, refreshToken);
         if (response.refresh_token) this.secrets.set(secretName, response.refresh_token);
         const claims = response.claims();
         if (!claims) {
@@ -714,7 +723,8 @@ export class SsoService {
       } catch (error) {
         const revoked = error instanceof oidc.ResponseBodyError && error.error === "invalid_grant";
         if (revoked) this.secrets.delete(secretName);
-        results.push({ ok: false, provider, reason: this.said(error), revoked });
+        // A token endpoint may quote the request it refused: the person's refresh token is named, never shown.
+        results.push({ ok: false, provider, reason: this.said(error, refreshToken ? { name: secretName, value: refreshToken } : undefined), revoked });
       }
     }
     return results;
