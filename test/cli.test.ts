@@ -433,6 +433,21 @@ virtualMcps:
     const names = (JSON.parse((await runMintgate(["export", "--json", "--data", dir])).stdout) as { connectors: { name: string }[] }).connectors.map((c) => c.name);
     expect(names).toEqual(["x"]);
   });
+
+  test("the export of an empty configuration lists both sections empty, and applied with --prune empties the gateway", async () => {
+    const base = tempDir();
+    const dir = join(base, "data");
+    const fresh = join(base, "fresh");
+    for (const data of [dir, fresh]) expect((await runMintgate(["init", "--data", data])).code).toBe(0);
+    writeFileSync(join(base, "x.json"), JSON.stringify(connector("x")));
+    expect((await runMintgate(["apply", "-f", join(base, "x.json"), "--data", dir])).code).toBe(0);
+    const nothing = join(base, "nothing.yaml");
+    expect((await runMintgate(["export", "-o", nothing, "--data", fresh])).code).toBe(0);
+    // The very file the refusal of an input that lists nothing asks for.
+    expect(await Bun.file(nothing).text()).toBe("connectors: []\nvirtualMcps: []\n");
+    expect((await runMintgate(["apply", "-f", nothing, "--prune", "--data", dir])).code).toBe(0);
+    expect(JSON.parse((await runMintgate(["export", "--json", "--data", dir])).stdout)).toEqual({ connectors: [], virtualMcps: [] });
+  });
 });
 
 describe("AdminClient", () => {

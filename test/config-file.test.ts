@@ -738,10 +738,10 @@ virtualMcps:
 `);
   });
 
-  test("an empty config is {} and parses back", () => {
+  test("an empty config lists both sections empty and parses back, with --prune too (it empties the gateway on purpose)", () => {
     const empty: GatewayConfig = { connectors: [], virtualMcps: [] };
-    expect(serializeConfigFile(empty)).toBe("{}\n");
-    expect(parseConfigFile(serializeConfigFile(empty), { knownSecrets: new Set() })).toEqual(empty);
+    expect(serializeConfigFile(empty)).toBe("connectors: []\nvirtualMcps: []\n");
+    for (const prune of [false, true]) expect(parseConfigFile(serializeConfigFile(empty), { knownSecrets: new Set(), prune })).toEqual(empty);
   });
 
   test("round trip of awkward values: YAML-lookalike strings, odd timeouts, empty prefix, multi-line text", () => {

@@ -14,8 +14,10 @@ const FLOW_LIST_MAX_CHARS = 72;
 
 export function serializeConfigFile(config: GatewayConfig): string {
   const file = new Map<string, unknown>();
-  if (config.connectors.length > 0) file.set("connectors", config.connectors.map(connectorEntry));
-  if (config.virtualMcps.length > 0) file.set("virtualMcps", config.virtualMcps.map(virtualMcpEntry));
+  // An empty configuration is written as two empty lists, not `{}`: that is the file `apply --prune` takes as emptying the gateway on purpose.
+  const empty = config.connectors.length === 0 && config.virtualMcps.length === 0;
+  if (empty || config.connectors.length > 0) file.set("connectors", config.connectors.map(connectorEntry));
+  if (empty || config.virtualMcps.length > 0) file.set("virtualMcps", config.virtualMcps.map(virtualMcpEntry));
 
   const document = new Document(file);
   visit(document, {
@@ -25,9 +27,9 @@ export function serializeConfigFile(config: GatewayConfig): string {
       if (scalars && width <= FLOW_LIST_MAX_CHARS) list.flow = true;
     },
   });
-  // A blank line between the two sections.
+  // A blank line between the two sections (two empty ones are two lines).
   const root = document.contents;
-  if (isMap(root) && root.items.length === 2) {
+  if (isMap(root) && root.items.length === 2 && !empty) {
     const second = root.items[1]?.key;
     if (isScalar(second)) second.spaceBefore = true;
   }
