@@ -38,19 +38,19 @@ function jsonRpcError(status: number, code: number, message: string): Response {
 const ownerOf = (principal: Principal) => principal.userId ?? principal.subject;
 
 /**
- * The Accept and Content-Type rules the SDK transport applies to initialize, held to a session's later
- * requests too: a Response when broken. The sessionless revision's requests are held to Content-Type
- * only, as the SDK's own server for that revision does: a client of it may send Accept: *\/*.
+ * The Accept rule the SDK transport applies to initialize, held to a session's later requests too: a Response
+ * when broken. Not to the sessionless revision's requests: the SDK's own server for it does not check Accept.
  */
-function headerRefusal(request: Request, { checkAccept }: { checkAccept: boolean }): Response | undefined {
+function acceptRefusal(request: Request): Response | undefined {
   const accept = request.headers.get("accept") ?? "";
-  if (checkAccept && (!accept.includes("application/json") || !accept.includes("text/event-stream"))) {
-    return jsonRpcError(406, -32000, "Not Acceptable: the Accept header must list both application/json and text/event-stream.");
-  }
-  if (!(request.headers.get("content-type") ?? "").includes("application/json")) {
-    return jsonRpcError(415, -32000, "Unsupported Media Type: send the message as Content-Type: application/json.");
-  }
-  return undefined;
+  if (accept.includes("application/json") && accept.includes("text/event-stream")) return undefined;
+  return jsonRpcError(406, -32000, "Not Acceptable: the Accept header must list both application/json and text/event-stream.");
+}
+
+/** The Content-Type rule every POST the gateway answers itself is held to: a Response when broken. */
+function contentTypeRefusal(request: Request): Response | undefined {
+  if ((request.headers.get("content-type") ?? "").includes("application/json")) return undefined;
+  return jsonRpcError(415, -32000, "Unsupported Media Type: send the message as Content-Type: application/json.");
 }
 
 /** A message that is not valid JSON-RPC 2.0 (`problem` says why), answered as such wherever it comes in. */
@@ -178,7 +178,7 @@ export class McpEndpoint {
       return jsonRpcError(400, -32700, "Parse error: the body is not valid JSON.");
     }
     if (claimsModernRevision(body, request.headers.get("mcp-protocol-version"))) {
-      const unacceptable = headerRefusal(request, { checkAccept: false });
+      const unacceptable = contentTypeRefusal(request);
       if (unacceptable) return unacceptable;
       // Held to JSON-RPC 2.0 as a session's requests are: a reply cannot be matched to a null, object or boolean id.
       const problem = Array.isArray(body) ? NO_BATCHES : problemOf(body);
@@ -238,7 +238,7 @@ export class McpEndpoint {
   private async handleSessionPost(session: GatewaySession, transport: WebStandardStreamableHTTPServerTransport, request: Request, caller: Principal): Promise<Response> {
     const version = request.headers.get("mcp-protocol-version");
     if (version !== null && !this.protocol!.SUPPORTED_PROTOCOL_VERSIONS.includes(version)) return transport.handleRequest(request);
-    const unacceptable = headerRefusal(request, { checkAccept: true });
+    const unacceptable = acceptRefusal(request) ?? contentTypeRefusal(request);
     if (unacceptable) return unacceptable;
     let message: unknown;
     try {
