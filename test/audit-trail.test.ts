@@ -440,6 +440,29 @@ virtualMcps:
     await gateway.stop();
   });
 
+  test("a tool name a client chose cannot forge rows or send escape sequences through the `audit search` and `stats` tables", async () => {
+    const dir = join(tempDir("mintgate-audit-forged"), "data");
+    expect((await runMintgate(["init", "--data", dir])).code).toBe(0);
+    const forged = "x\u001b[31mred\u001b[0m\n99  2026-01-01T00:00:00.000Z  mcp  ceo@example.com  demo  tools/call  wire_money  ok\u202e";
+    const store = openStore(join(dir, "mintgate.db"));
+    appendToChain(store, [
+      {
+        at: Date.now(), kind: "mcp", person: "ann@example.com", userId: null, clientId: null, tokenId: "t", ip: "127.0.0.1", sessionId: "s", virtualMcp: "demo",
+        connector: null, method: "tools/call", exposedName: forged, upstreamName: null, arguments: "{}", result: null, resultSize: null, outcome: "error",
+        error: "There is no such tool.", durationMs: 0.1, detail: null,
+      },
+    ]);
+    store.close();
+    for (const args of [["audit", "search"], ["stats"]]) {
+      const { code, stdout } = await runMintgate([...args, "--data", dir]);
+      expect(code).toBe(0);
+      expect(stdout).not.toMatch(/[\u001b\u202e]/);
+      expect(stdout).toContain("x\\u001b[31mred\\u001b[0m\\n99  2026");
+      expect(stdout.split("\n").filter((line) => line.includes("ceo@example.com"))).toHaveLength(1);
+      expect(stdout.trimEnd().split("\n")).toHaveLength(args[0] === "stats" ? 3 : 2);
+    }
+  });
+
   test("exporting 1,000,000 records stays under 200 MB RSS", async () => {
     const dir = join(tempDir("mintgate-audit-million"), "data");
     expect((await runMintgate(["init", "--data", dir])).code).toBe(0);
