@@ -463,6 +463,32 @@ virtualMcps:
     }
   });
 
+  test("an export larger than the output's buffer many times over says nothing on stderr; one cut short by its reader (`| head`) stops quietly", async () => {
+    const dir = join(tempDir("mintgate-audit-pipe"), "data");
+    expect((await runMintgate(["init", "--data", dir])).code).toBe(0);
+    const store = openStore(join(dir, "mintgate.db"));
+    const start = Date.now() - 60_000;
+    appendToChain(
+      store,
+      Array.from({ length: 30_000 }, (_, i) => ({
+        at: start + i, kind: "mcp" as const, person: "bulk@example.com", userId: null, clientId: null, tokenId: "t", ip: "127.0.0.1", sessionId: "s", virtualMcp: "v",
+        connector: "c", method: "tools/call", exposedName: "search", upstreamName: "search", arguments: "{}", result: null, resultSize: null, outcome: "ok" as const,
+        error: null, durationMs: 1, detail: null,
+      })),
+    );
+    store.close();
+    // Each page waits for 'drain' once: its listeners were left behind, and Node warned of an EventEmitter leak past ten.
+    const toFile = await runMintgate(["audit", "export", "--format", "jsonl", "-o", join(dir, "..", "all.jsonl"), "--data", dir]);
+    expect(toFile).toMatchObject({ code: 0, stderr: "" });
+    expect(readFileSync(join(dir, "..", "all.jsonl"), "utf8").split("\n")).toHaveLength(30_001);
+    for (const format of ["jsonl", "csv"]) {
+      const child = Bun.spawn(["bash", "-c", `"$0" audit export --format ${format} --data "$1" | head -c 100 >/dev/null; echo "\${PIPESTATUS[0]}"`, BINARY, dir], { env: cleanEnv(), stdout: "pipe", stderr: "pipe" });
+      const [stdout, stderr] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text()]);
+      await child.exited;
+      expect({ status: stdout.trim(), stderr }).toEqual({ status: "0", stderr: "" });
+    }
+  });
+
   test("exporting 1,000,000 records stays under 200 MB RSS", async () => {
     const dir = join(tempDir("mintgate-audit-million"), "data");
     expect((await runMintgate(["init", "--data", dir])).code).toBe(0);

@@ -106,14 +106,27 @@ const searchCommand: Command = {
   },
 };
 
-/** Writes with backpressure: waits for 'drain' when the stream's buffer is full. */
+/**
+ * Writes with backpressure: waits for 'drain' when the stream's buffer is full, or fails with the stream's error.
+ * Both listeners go once either fires: left behind, one per full buffer, they piled up on the stream (and a long
+ * export printed Node's "possible EventEmitter memory leak" warning).
+ */
 function writeTo(stream: NodeJS.WritableStream, chunk: string): Promise<void> | undefined {
   if (stream.write(chunk)) return undefined;
   return new Promise((resolve, reject) => {
-    stream.once("drain", resolve);
-    stream.once("error", reject);
+    const settle = (error?: Error) => {
+      stream.off("drain", settle);
+      stream.off("error", settle);
+      if (error) reject(error);
+      else resolve();
+    };
+    stream.on("drain", settle);
+    stream.on("error", settle);
   });
 }
+
+/** The reader of standard output went away (`mintgate audit export … | head`): it has what it wanted, so the export just stops. */
+const readerGone = (error: unknown) => (error as NodeJS.ErrnoException | null)?.code === "EPIPE";
 
 const exportCommand: Command = {
   name: "audit export",
@@ -129,23 +142,29 @@ const exportCommand: Command = {
     const file = stringValue(parsed, "output");
     const progress = process.stderr.isTTY;
     let rows = 0;
+    let readerClosed = false;
     await withDataDir(parsed, async (dir) => {
       // Opened here, not by the stream: a path that cannot be written is one sentence, not an unhandled 'error' event.
       const out: NodeJS.WritableStream = file ? createWriteStream(file, { fd: openOutputFile(file, 0o600) }) : process.stdout;
       let lastShown = 0;
-      for await (const chunk of exportAudit(dir.store, format as ExportFormat, filter, (n) => {
-        rows = n;
-        if (progress && Date.now() - lastShown > 200) {
-          lastShown = Date.now();
-          process.stderr.write(`\rexported ${n} records`);
+      try {
+        for await (const chunk of exportAudit(dir.store, format as ExportFormat, filter, (n) => {
+          rows = n;
+          if (progress && Date.now() - lastShown > 200) {
+            lastShown = Date.now();
+            process.stderr.write(`\rexported ${n} records`);
+          }
+        })) {
+          const waiting = writeTo(out, chunk);
+          if (waiting) await waiting;
         }
-      })) {
-        const waiting = writeTo(out, chunk);
-        if (waiting) await waiting;
+      } catch (error) {
+        if (file || !readerGone(error)) throw error;
+        readerClosed = true;
       }
       if (file) await new Promise<void>((resolve, reject) => (out as WriteStream).end((error?: Error | null) => (error ? reject(error) : resolve())));
     });
-    if (progress) process.stderr.write(`\rexported ${rows} records${file ? ` to ${file}` : ""}\n`);
+    if (progress) process.stderr.write(readerClosed ? "\n" : `\rexported ${rows} records${file ? ` to ${file}` : ""}\n`);
     return 0;
   },
 };
