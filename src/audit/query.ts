@@ -1,6 +1,6 @@
 import type { AuditFilter, AuditRow, Store } from "../store/index.ts";
 
-/** A record as the API, search and export show it: times as ISO text, JSON columns parsed where they are whole. */
+/** A record as the API, search and export show it: times as ISO text; the JSON columns (arguments, result, detail) stay the text that was stored and hashed. */
 export interface AuditRecordView extends Omit<AuditRow, "at"> {
   at: string;
 }

@@ -42,7 +42,6 @@ export interface HttpDeps {
   activity?: { noteActivity(): void } | undefined;
 }
 
-/** The audit filters of a query string (since, until, user, vmcp, tool, outcome, kind), or a 400. */
 /** A time in a query: ISO 8601, Unix milliseconds, or an age such as 24h. */
 function timeParam(raw: string | undefined, name: string): number | undefined {
   const time = parseTime(raw);
@@ -60,6 +59,7 @@ function oneOfParam(raw: string | undefined, name: string, allowed: readonly str
   return raw;
 }
 
+/** The audit filters of a query string (since, until, user, vmcp, tool, outcome, kind), or a 400. */
 function auditFilterOf(query: Record<string, string | undefined>) {
   const since = timeParam(query.since, "since");
   const until = timeParam(query.until, "until");

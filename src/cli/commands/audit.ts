@@ -183,7 +183,7 @@ const pruneCommand: Command = {
       pruneAuditTrail(dir.store, { retentionDays, key: dir.secrets.derivedKey(CHECKPOINT_KEY_PURPOSE), actor: cliActor() }),
     );
     if (parsed.values.json) printJson(report);
-    else if (report.deleted === 0) process.stdout.write(`Nothing to delete: no records older than ${report.cutoff} (${report.retentionDays} days).\n`);
+    else if (report.deleted === 0) process.stdout.write(`Nothing to delete: no records older than ${report.cutoff} (${report.retentionDays} day${report.retentionDays === 1 ? "" : "s"}).\n`);
     else process.stdout.write(`Deleted ${report.deleted} record(s) through ${report.throughId}, older than ${report.cutoff}; checkpoint ${report.checkpoint} keeps the chain verifiable.\n`);
     return 0;
   },

@@ -93,7 +93,7 @@ export function legacyAuditHash(row: Omit<AuditRow, "hash">): string {
   return new Bun.CryptoHasher("sha256").update(canonical).digest("hex");
 }
 
-/** Filters shared by search and export; times are Unix ms, bounds inclusive. */
+/** Filters shared by search and export; times are Unix ms, the window [since, until). */
 export interface AuditFilter {
   since?: number | undefined;
   until?: number | undefined;
