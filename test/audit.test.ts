@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { Database } from "bun:sqlite";
 import { join } from "node:path";
-import { appendToChain, CallRecorder, MAX_STORED_ARGUMENTS, parseTime, Redactor, searchAudit, verifyChain } from "../src/audit/index.ts";
+import { appendToChain, AuditFeed, CallRecorder, MAX_STORED_ARGUMENTS, parseTime, Redactor, searchAudit, verifyChain } from "../src/audit/index.ts";
 import { GENESIS_HASH, legacyAuditHash, openStore, type AuditRow, type NewAuditRow } from "../src/store/index.ts";
 import { tempDir } from "./harness.ts";
 
@@ -179,5 +179,26 @@ describe("times in searches and exports", () => {
     for (const text of ["-5", "2025-02-30", "2025-02-29", "2025-04-31T10:00:00Z", "Nov 28 2026", "2026-11-28T25:00:00Z", "28/11/2026"]) expect(parseTime(text, now)).toBeNaN();
     expect(parseTime("soon", now)).toBeNaN();
     expect(parseTime(undefined, now)).toBeUndefined();
+  });
+});
+
+describe("the live feed", () => {
+  test("a reader that fell behind is told how many records it lost, not how many lines: comments in its queue are no records", async () => {
+    const store = openStore(join(tempDir(), "mintgate.db"), { create: true });
+    const feed = new AuditFeed(store, { buffer: 3 });
+    const reader = feed.stream().getReader();
+    const row = (i: number): NewAuditRow => ({
+      at: i, kind: "admin", person: "cli:test", userId: null, clientId: null, tokenId: null, ip: null, sessionId: null, virtualMcp: null, connector: null,
+      method: "test", exposedName: String(i), upstreamName: null, arguments: null, result: null, resultSize: null, outcome: "ok", error: null, durationMs: null, detail: null,
+    });
+    // Unread: the ": connected" comment and two records fill the buffer of 3; the third record drops them, the rest queue.
+    appendToChain(store, [1, 2, 3, 4, 5].map(row));
+    await new Promise((resolve) => setImmediate(resolve));
+    const text = new TextDecoder().decode((await reader.read()).value);
+    expect([...text.matchAll(/^id: (\d+)$/gm)].map((m) => Number(m[1]))).toEqual([4, 5]);
+    expect((JSON.parse(/event: dropped\ndata: (.*)\n/.exec(text)![1]!) as { dropped: number }).dropped).toBe(3);
+    await reader.cancel();
+    feed.close();
+    store.close();
   });
 });

@@ -87,8 +87,9 @@ export class AuditFeed {
     const limit = this.options.buffer ?? FEED_BUFFER;
     for (const s of this.subscribers) {
       if (droppable && s.queue.length >= limit) {
-        // The reader is too slow: drop what it has not read; it is told when it catches up.
-        s.dropped += s.queue.length + 1;
+        // The reader is too slow: drop what it has not read; it is told when it catches up. The count is of
+        // records (this one and those queued): the queue also holds comments (connected, keepalives), which are none.
+        s.dropped += s.queue.reduce((records, queued) => (queued.startsWith("id: ") ? records + 1 : records), 1);
         s.queue = [];
         continue;
       }
