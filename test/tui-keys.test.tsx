@@ -4,7 +4,8 @@ import { render } from "ink-testing-library";
 import { useEffect, useState } from "react";
 import { Form } from "../tui/components/Form.tsx";
 import { TextField } from "../tui/components/TextField.tsx";
-import { formatTime } from "../tui/components/text.ts";
+import { breakLines, fit, formatTime } from "../tui/components/text.ts";
+import { log } from "../src/log/index.ts";
 import { Problem } from "../tui/components/Problem.tsx";
 import { useKeys } from "../tui/components/useKeys.ts";
 import { stripColour } from "../tui/index.tsx";
@@ -187,6 +188,36 @@ describe("formatTime", () => {
     expect(formatTime(now + 30 * 86_400_000)).toBe(new Date(now + 30 * 86_400_000).toISOString().slice(0, 16).replace("T", " "));
     expect(formatTime(now + 60_000)).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d$/);
     expect(formatTime(now - 3 * 86_400_000)).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d$/);
+  });
+});
+
+describe("text others chose, on its way to a terminal", () => {
+  // A tool name is whatever an MCP client called; an upstream's stderr line is whatever it printed.
+  const hostile = "x\u001b[31mRED\u001b[0m\u202e\u0085\u2028y";
+
+  test("the TUI shows escape sequences, bidi overrides and line separators as escapes, cut and padded by what is shown", () => {
+    expect(fit(hostile, 80)).toBe("x\\u001b[31mRED\\u001b[0m\\u202e\\u0085\\u2028y");
+    expect(fit("a\nb\tc", 10, { pad: true })).toBe("a b c     ");
+    expect(fit(hostile, 8)).toBe("x\\u001b…");
+    const broken = breakLines([hostile], 12).join("");
+    expect(broken).not.toMatch(/[\u001b\u202e\u0085\u2028]/);
+    expect(fit("plain é ✓ text", 40)).toBe("plain é ✓ text");
+  });
+
+  test("the log writes such a value escaped, on one line", () => {
+    const lines: string[] = [];
+    const write = process.stderr.write;
+    process.stderr.write = ((chunk: string) => (lines.push(String(chunk)), true)) as typeof process.stderr.write;
+    try {
+      log.warn("upstream stderr", { line: hostile, plain: "ok-value", spaced: "a b" });
+    } finally {
+      process.stderr.write = write;
+    }
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).not.toMatch(/[\u001b\u202e\u0085\u2028]/);
+    expect(lines[0]).toContain(" plain=ok-value ");
+    expect(lines[0]).toContain(' spaced="a b"');
+    expect(lines[0]!.trimEnd().split("\n")).toHaveLength(1);
   });
 });
 

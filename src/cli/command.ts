@@ -1,6 +1,7 @@
 import { openSync } from "node:fs";
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { configError, invalid, MintgateError } from "../errors/index.ts";
+import { printable } from "../terminal/index.ts";
 
 export type OptionSpec = NonNullable<ParseArgsConfig["options"]>;
 
@@ -117,22 +118,9 @@ export function commandGroup(name: string, summary: string, subcommands: Command
   return group;
 }
 
-/** Control characters, line and paragraph separators, and bidirectional overrides: what can move the cursor, start a line or reorder text on a terminal. */
-const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
-const SHORT_ESCAPES: Record<string, string> = { "\n": "\\n", "\r": "\\r", "\t": "\\t" };
-
-/**
- * A cell as it may reach a terminal: unprintable characters written as escapes (`\n`, `\u001b`).
- * Cells carry text others chose (a tool name a client called, an audit record's fields): raw, an
- * ESC sequence would rewrite the screen and a line feed would print a forged row.
- */
-function printableCell(cell: string): string {
-  return cell.replace(UNPRINTABLE, (c) => SHORT_ESCAPES[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
-}
-
-/** Prints rows as aligned columns under a header (the human form of `--json` output). */
+/** Prints rows as aligned columns under a header (the human form of `--json` output); cells carry text others chose, so they are made printable. */
 export function printTable(header: string[], rows: string[][]): void {
-  const cells = [header, ...rows].map((row) => row.map(printableCell));
+  const cells = [header, ...rows].map((row) => row.map(printable));
   const widths = header.map((_, i) => Math.max(...cells.map((r) => r[i]!.length)));
   for (const row of cells) process.stdout.write(row.map((cell, i) => cell.padEnd(widths[i]!)).join("  ").trimEnd() + "\n");
 }

@@ -2,6 +2,8 @@
  * One-line structured logs on stderr: `time level message key=value…`.
  * Callers pass values they know are safe; secrets are never given to the logger.
  */
+import { printable } from "../terminal/index.ts";
+
 export type LogLevel = "debug" | "info" | "warn" | "error";
 export type LogFields = Record<string, string | number | boolean | undefined>;
 
@@ -17,7 +19,9 @@ let threshold: number = ORDER[logLevelOf(process.env.MINTGATE_LOG_LEVEL ?? "info
 
 function format(value: string | number | boolean): string {
   const text = String(value);
-  return /^[^\s"=]+$/.test(text) ? text : JSON.stringify(text);
+  // Values may quote an upstream's stderr or a client's input: an ESC or a line break in them must not reach a terminal raw.
+  const plain = /^[^\s"=]+$/.test(text) ? printable(text) : undefined;
+  return plain === text ? text : printable(JSON.stringify(text));
 }
 
 function write(level: LogLevel, message: string, fields?: LogFields): void {

@@ -1,3 +1,5 @@
+import { printable } from "../../src/terminal/index.ts";
+
 /**
  * Terminal columns, not UTF-16 units: CJK characters and most emoji take two
  * columns, combining marks none. Counting `.length` let such text run past
@@ -27,9 +29,9 @@ export function takeColumns(text: string, width: number, fromEnd = false): strin
   return kept.join("");
 }
 
-/** Fits text into `width` columns: cut with … at the end (or in the middle, for paths and URLs), padded when asked. */
+/** Fits text into `width` columns: cut with … at the end (or in the middle, for paths and URLs), padded when asked; line breaks become spaces and other unprintable characters escapes. */
 export function fit(text: string, width: number, options: { pad?: boolean; middle?: boolean } = {}): string {
-  const clean = text.replace(/[\r\n\t]+/g, " ");
+  const clean = printable(text.replace(/[\r\n\t]+/g, " "));
   if (width <= 0) return "";
   let out = clean;
   if (columnsOf(clean) > width) {
@@ -62,7 +64,8 @@ export function formatTime(iso: string | number): string {
 /** Long lines broken at `width` (continuations marked ↪): for text that must be read whole, not cut with …. */
 export function breakLines(lines: string[], width: number): string[] {
   const out: string[] = [];
-  for (const line of lines) {
+  for (const raw of lines) {
+    const line = printable(raw);
     if (columnsOf(line) <= width) {
       out.push(line);
       continue;
