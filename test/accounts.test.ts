@@ -300,10 +300,12 @@ describe("CLI", () => {
     }
 
     const refusals: [string[], string, string][] = [
-      [["sso", "update", "corp"], "", "mintgate: Nothing to change: give --client-id, --rotate-secret, --allowed-domains, --groups-claim or --label.\n"],
+      [["sso", "update", "corp"], "", "mintgate: Nothing to change: give --client-id, --rotate-secret, --allowed-domains, --groups-claim, --assume-email-verified or --label.\n"],
       [["sso", "update", "corp", "--rotate-secret"], "", "mintgate: No client secret given: pipe it on standard input"],
       [["sso", "update", "corp", "--allowed-domains", "not a domain"], "", 'mintgate: "not a domain" is not an email domain such as example.com.\n'],
       [["sso", "update", "nobody", "--label", "x"], "", "nobody"],
+      [["sso", "update", "corp", "--assume-email-verified", "yes"], "", "mintgate: --assume-email-verified applies to oidc providers only"],
+      [["sso", "update", "corp", "--assume-email-verified", "maybe"], "", 'mintgate: --assume-email-verified takes yes or no, not "maybe".\n'],
     ];
     for (const [args, stdin, message] of refusals) {
       const refused = await runMintgate([...args, "--data", data], { stdin });
@@ -313,6 +315,11 @@ describe("CLI", () => {
     const after = JSON.parse((await runMintgate(["sso", "list", "--json", "--data", data])).stdout);
     expect(after[0]).toMatchObject({ clientId: "second-id", allowedDomains: ["example.com", "example.org"], label: "Corp SSO" });
     expect((await runMintgate(["sso", "update", "--help"])).stdout).toContain("--rotate-secret");
+    // A generic provider that never sends email_verified: the admin vouches for its emails, and can take it back.
+    const vouched = await runMintgate(["sso", "add", "plain", "--kind", "oidc", "--issuer", "http://127.0.0.1:9", "--client-id", "x", "--assume-email-verified", "yes", "--data", data], { stdin: "s\n" });
+    expect(vouched.stdout).toContain("emails:          taken as verified when the provider does not say (--assume-email-verified yes)");
+    const unvouched = await runMintgate(["sso", "update", "plain", "--assume-email-verified", "no", "--json", "--data", data]);
+    expect(JSON.parse(unvouched.stdout)).toMatchObject({ name: "plain", assumeEmailVerified: false });
 
     // The admin API: the same change, and bodies of the wrong shape get a 400 that says what is wrong.
     const gateway = await startGateway({ dataDir: data });
@@ -324,6 +331,7 @@ describe("CLI", () => {
     const bad: [unknown, string][] = [
       [{ allowedDomains: "example.com" }, 'allowedDomains must be a list of email domains such as ["example.com"].'],
       [{ label: 7 }, "label must be a string."],
+      [{ assumeEmailVerified: "yes" }, "assumeEmailVerified must be true or false."],
       [{ allowed_domains: ["example.com"] }, 'There is no field "allowed_domains" in a sign-in provider change'],
       [{}, "Nothing to change"],
       [["label"], "Send a sign-in provider change as a JSON object."],
@@ -336,7 +344,7 @@ describe("CLI", () => {
     }
     const badAdd = await fetch(`${gateway.url}/admin/api/sso-providers`, { method: "POST", headers, body: JSON.stringify({ name: "x", kind: "okta", domain: "example.okta.com", clientId: "c", clientSecret: "s", allowedDomains: [1] }) });
     expect(badAdd.status).toBe(400);
-    expect((await (await fetch(`${gateway.url}/admin/api/sso-providers`, { headers })).json()) as unknown[]).toHaveLength(1);
+    expect((await (await fetch(`${gateway.url}/admin/api/sso-providers`, { headers })).json()) as unknown[]).toHaveLength(2);
     await gateway.stop();
   });
 

@@ -180,6 +180,89 @@ describe("SSO sign-in through a real OIDC provider", () => {
     expect(r.users.list().map((u) => u.email)).toEqual(["ok@example.com"]);
   });
 
+  test("an email the provider does not vouch for is refused, so it cannot reach the grants of the person who owns it; an admin can vouch for an oidc provider that never says", async () => {
+    const idp = await startOidcIdp({
+      users: [
+        // Policies name people by email: this one claims the admin's, and the provider says nothing about it.
+        { sub: "u-mallory", email: "boss@example.com", email_verified: null },
+        { sub: "u-okta", email: "okta@example.com", email_verified: null },
+        { sub: "u-plain", email: "plain@example.com", email_verified: null },
+        { sub: "u-text", email: "text@example.com", claims: { email_verified: "true" } },
+      ],
+      clients: [{ client_id: "mg", client_secret: SECRET, redirect_uris: [callback("corp"), callback("okta")] }],
+    });
+    const r = rig();
+    const boss = await r.users.addLocal({ email: "boss@example.com", password: "a long enough password", role: "admin" });
+    r.sso.add({ name: "corp", kind: "oidc", issuer: idp.issuer, clientId: "mg", clientSecret: SECRET, allowedDomains: ["example.com"] });
+    await expect(r.signIn("corp", "u-mallory")).rejects.toThrow("corp did not say whether your email address boss@example.com is verified, so mintgate cannot use it; ask your administrator to check the provider's email_verified claim.");
+    expect(r.users.findByEmail("boss@example.com").map((u) => u.id)).toEqual([boss.id]);
+    const refused = r.dir.store.authEvents.list({ type: "sign_in" }).find((e) => e.outcome === "refused")!;
+    expect(refused.reason).toBe("no email_verified claim (if this provider gives out only verified addresses, run: mintgate sso update corp --assume-email-verified yes)");
+    // A verified flag sent as the string "true" counts, as "false" is refused.
+    expect((await r.signIn("corp", "u-text")).email).toBe("text@example.com");
+
+    // Okta always sends the claim with the email scope: without it, refused too, and the setting is not offered.
+    r.sso.add({ name: "okta", kind: "okta", domain: "example.okta.com", clientId: "mg", clientSecret: SECRET });
+    r.dir.store.identityProviders.update("okta", { issuer: idp.issuer, updatedAt: Date.now() + 1 });
+    await expect(r.signIn("okta", "u-okta")).rejects.toThrow(/did not say whether your email address okta@example.com is verified/);
+    expect(() => r.sso.update("okta", { assumeEmailVerified: true })).toThrow(/applies to oidc providers only/);
+
+    r.sso.update("corp", { assumeEmailVerified: true });
+    expect(r.sso.get("corp").assumeEmailVerified).toBe(true);
+    expect((await r.signIn("corp", "u-plain")).email).toBe("plain@example.com");
+    // An explicit "not verified" is refused whatever the setting.
+    idp.setUser({ sub: "u-plain", email: "plain@example.com", email_verified: false });
+    await expect(r.signIn("corp", "u-plain")).rejects.toThrow(/plain@example.com is not verified/);
+  });
+
+  test("allowed domains are checked on the verified address, in lower case, whole: two @, a trailing dot, a look-alike letter or a Kelvin sign do not pass", async () => {
+    const idp = await startOidcIdp({
+      users: [
+        { sub: "d-upper", email: "Up@EXAMPLE.com" },
+        { sub: "d-two-at", email: "a@evil.com@example.com" },
+        { sub: "d-dot", email: "dot@example.com." },
+        { sub: "d-sub", email: "sub@example.com.evil.org" },
+        { sub: "d-look", email: "look@ex\u0430mple.com" },
+        { sub: "d-kelvin", email: "\u212Aate@example.com" },
+        { sub: "d-unverified", email: "un@example.com", email_verified: null },
+      ],
+      clients: [{ client_id: "mg", client_secret: SECRET, redirect_uris: [callback("corp")] }],
+    });
+    const r = rig();
+    r.sso.add({ name: "corp", kind: "oidc", issuer: idp.issuer, clientId: "mg", clientSecret: SECRET, allowedDomains: ["Example.COM"] });
+    expect((await r.signIn("corp", "d-upper")).email).toBe("up@example.com");
+    await expect(r.signIn("corp", "d-two-at")).rejects.toThrow('corp sent "a@evil.com@example.com" as your email address, which mintgate cannot use; ask your administrator to check the email claim.');
+    await expect(r.signIn("corp", "d-dot")).rejects.toThrow(/Accounts of example.com. cannot sign in here/);
+    await expect(r.signIn("corp", "d-sub")).rejects.toThrow(/Accounts of example.com.evil.org cannot sign in here/);
+    await expect(r.signIn("corp", "d-look")).rejects.toThrow(/Accounts of ex\u0430mple.com cannot sign in here/);
+    await expect(r.signIn("corp", "d-kelvin")).rejects.toThrow(/which mintgate cannot use/);
+    // In the allowed domain but not vouched for: refused before the domain is looked at.
+    await expect(r.signIn("corp", "d-unverified")).rejects.toThrow(/did not say whether your email address un@example.com is verified/);
+    expect(r.users.list().map((u) => u.email)).toEqual(["up@example.com"]);
+  });
+
+  test("groups the provider sends: one string is one group; a value that is not a string, or more than 1000 groups, refuses the sign-in with what to do", async () => {
+    const idp = await startOidcIdp({
+      users: [
+        { sub: "g-one", email: "one@example.com", claims: { groups: "eng" } },
+        { sub: "g-num", email: "num@example.com", claims: { groups: ["eng", 42] } },
+        { sub: "g-obj", email: "obj@example.com", claims: { groups: { eng: true } } },
+        { sub: "g-many", email: "many@example.com", groups: Array.from({ length: 1001 }, (_, i) => `g${i}`) },
+      ],
+      clients: [{ client_id: "mg", client_secret: SECRET, redirect_uris: [callback("corp")] }],
+    });
+    const r = rig();
+    r.sso.add({ name: "corp", kind: "oidc", issuer: idp.issuer, clientId: "mg", clientSecret: SECRET });
+    expect((await r.signIn("corp", "g-one")).groups).toEqual(["eng"]);
+    // Dropped silently, a group that a policy denies would let the person past that deny.
+    await expect(r.signIn("corp", "g-num")).rejects.toThrow("corp sent a group mintgate cannot use (42: group names must be text); ask your administrator to rename that group or leave it out of the groups sent to mintgate, then start again.");
+    await expect(r.signIn("corp", "g-obj")).rejects.toThrow("corp sent the groups claim as an object, not a list of group names; ask your administrator to check the claim mintgate reads groups from, then start again.");
+    await expect(r.signIn("corp", "g-many")).rejects.toThrow("corp sent 1001 groups, more than the 1000 mintgate takes; ask your administrator to send mintgate only the groups its policies use (a group filter at the provider), then start again.");
+    const reasons = r.dir.store.authEvents.list({ type: "sign_in" }).filter((e) => e.outcome === "refused").map((e) => e.reason);
+    expect(reasons).toEqual(expect.arrayContaining(["groups claim is not a list (an object)", "too many groups (1001)", "unusable group name 42 (number)"]));
+    expect(r.users.list().map((u) => u.email)).toEqual(["one@example.com"]);
+  });
+
   test("a token endpoint that quotes the client secret in its refusal: the auth event and the log name the secret, never its value", async () => {
     const idp = await startOidcIdp({
       users: [{ sub: "u-1", email: "quoted@example.com" }],
@@ -239,13 +322,15 @@ describe("SSO sign-in through a real OIDC provider", () => {
     expect(r.users.findByEmail("sam@example.com")).toHaveLength(2);
   });
 
-  test("Entra-like claims: tid:oid is the key, the tenant is checked, an overage is reported", async () => {
+  test("Entra-like claims: tid:oid is the key, the tenant is checked, an overage is reported, no email_verified is needed but xms_edov false is refused", async () => {
     const tenant = "11111111-2222-3333-4444-555555555555";
+    // Entra ID sends no email_verified claim; xms_edov only where the app registration asks for it.
     const idp = await startOidcIdp({
       users: [
-        { sub: "pairwise-1", email: "e@contoso.com", tid: tenant, oid: "aaaaaaaa-0000-0000-0000-000000000001", groups: ["g-1"], claims: { roles: ["Gateway.User"] } },
-        { sub: "pairwise-2", email: "f@contoso.com", tid: tenant, oid: "aaaaaaaa-0000-0000-0000-000000000002", claims: { roles: ["Gateway.Admin"], _claim_names: { groups: "src1" }, _claim_sources: { src1: { endpoint: "https://graph.microsoft.com/v1.0/users/x/getMemberObjects" } } } },
-        { sub: "pairwise-3", email: "g@fabrikam.com", tid: "99999999-2222-3333-4444-555555555555", oid: "aaaaaaaa-0000-0000-0000-000000000003" },
+        { sub: "pairwise-1", email: "e@contoso.com", email_verified: null, tid: tenant, oid: "aaaaaaaa-0000-0000-0000-000000000001", groups: ["g-1"], claims: { roles: ["Gateway.User"] } },
+        { sub: "pairwise-2", email: "f@contoso.com", email_verified: null, tid: tenant, oid: "aaaaaaaa-0000-0000-0000-000000000002", claims: { xms_edov: true, roles: ["Gateway.Admin"], _claim_names: { groups: "src1" }, _claim_sources: { src1: { endpoint: "https://graph.microsoft.com/v1.0/users/x/getMemberObjects" } } } },
+        { sub: "pairwise-3", email: "g@fabrikam.com", email_verified: null, tid: "99999999-2222-3333-4444-555555555555", oid: "aaaaaaaa-0000-0000-0000-000000000003" },
+        { sub: "pairwise-4", email: "ceo@contoso.com", email_verified: null, tid: tenant, oid: "aaaaaaaa-0000-0000-0000-000000000004", claims: { xms_edov: false } },
       ],
       clients: [{ client_id: "mg", client_secret: SECRET, redirect_uris: [callback("entra")] }],
     });
@@ -267,6 +352,8 @@ describe("SSO sign-in through a real OIDC provider", () => {
     expect(JSON.parse(okEvent.detail!).groupsOverage).toContain("overage");
 
     await expect(r.signIn("entra", "pairwise-3")).rejects.toThrow(/another Entra tenant than the one this mintgate trusts; sign in with your account in your organisation's tenant, or ask your administrator/);
+    await expect(r.signIn("entra", "pairwise-4")).rejects.toThrow(/ceo@contoso.com is not verified/);
+    expect(r.dir.store.authEvents.list({ type: "sign_in" }).some((ev) => ev.reason === "email domain not verified by the tenant (xms_edov false)")).toBe(true);
   });
 
   test("Google: the hd claim must be an allowed domain; no groups, and says so", async () => {

@@ -28,6 +28,8 @@ interface ProviderSettings {
   domain?: string;
   authServer?: string;
   tenant?: string;
+  /** oidc: the provider sends no `email_verified` claim but gives out only addresses it has verified (an admin's word). */
+  assumeEmailVerified?: boolean;
 }
 
 export interface ProviderInput {
@@ -47,6 +49,8 @@ export interface ProviderInput {
   allowedDomains?: string[] | undefined;
   groupsClaim?: string | undefined;
   label?: string | undefined;
+  /** oidc: take the provider's emails as verified when it sends no `email_verified` claim. */
+  assumeEmailVerified?: boolean | undefined;
 }
 
 /** What can change on an existing provider; absent fields stay as they are. */
@@ -57,12 +61,13 @@ export interface ProviderPatch {
   allowedDomains?: string[] | undefined;
   groupsClaim?: string | undefined;
   label?: string | undefined;
+  assumeEmailVerified?: boolean | undefined;
 }
 
 const INPUT_STRINGS = ["name", "kind", "issuer", "domain", "authServer", "tenant", "clientId", "clientSecret", "groupsClaim", "label"] as const;
 const PATCH_STRINGS = ["clientId", "clientSecret", "groupsClaim", "label"] as const;
 
-/** A JSON body's fields with their types checked: `strings` as strings, `allowedDomains` as a list of strings; null means absent. */
+/** A JSON body's fields with their types checked: `strings` as strings, `allowedDomains` as a list of strings, `assumeEmailVerified` as a boolean; null means absent. */
 function checkedBody(body: unknown, strings: readonly string[], what: string): Record<string, unknown> {
   if (typeof body !== "object" || body === null || Array.isArray(body)) throw invalid(`Send ${what} as a JSON object.`);
   const fields: Record<string, unknown> = {};
@@ -71,8 +76,10 @@ function checkedBody(body: unknown, strings: readonly string[], what: string): R
     fields[key] = value;
     if (key === "allowedDomains") {
       if (!Array.isArray(value) || value.some((d) => typeof d !== "string")) throw invalid(`allowedDomains must be a list of email domains such as ["example.com"].`);
+    } else if (key === "assumeEmailVerified") {
+      if (typeof value !== "boolean") throw invalid("assumeEmailVerified must be true or false.");
     } else if (!strings.includes(key)) {
-      throw invalid(`There is no field "${key}" in ${what}; the fields are ${[...strings, "allowedDomains"].join(", ")}.`);
+      throw invalid(`There is no field "${key}" in ${what}; the fields are ${[...strings, "allowedDomains", "assumeEmailVerified"].join(", ")}.`);
     } else if (typeof value !== "string") {
       throw invalid(`${key} must be a string.`);
     }
@@ -89,7 +96,7 @@ export function providerInputOf(body: unknown): ProviderInput {
 export function providerPatchOf(body: unknown): ProviderPatch {
   const fields = checkedBody(body, PATCH_STRINGS, "a sign-in provider change");
   if (Object.keys(fields).length === 0) {
-    throw invalid("Nothing to change: give clientId, clientSecret, allowedDomains, groupsClaim or label.");
+    throw invalid("Nothing to change: give clientId, clientSecret, allowedDomains, groupsClaim, label or assumeEmailVerified.");
   }
   return fields as ProviderPatch;
 }
@@ -106,6 +113,8 @@ export interface ProviderInfo {
   /** Where groups come from, in words. */
   groups: string;
   groupsClaim: string | null;
+  /** oidc: the admin vouched that the provider gives out only verified emails, so a missing `email_verified` is accepted. */
+  assumeEmailVerified: boolean;
   tenant: string | null;
   /** The path to register at the provider; `callbackUrl` when the public URL is known. */
   callbackPath: string;
@@ -236,11 +245,78 @@ function parseDomains(domains: string[] | undefined): string[] {
   });
 }
 
-/** A claim's value as a list of group names: an array of strings, or one string. */
-function groupsFrom(value: unknown): string[] {
-  if (Array.isArray(value)) return value.filter((v): v is string => typeof v === "string" && v.trim() !== "").map((v) => v.trim());
-  if (typeof value === "string" && value.trim()) return [value.trim()];
-  return [];
+/** More groups than this from one provider refuse the sign-in: the provider should send only those mintgate's policies use. */
+export const MAX_PROVIDER_GROUPS = 1000;
+
+/**
+ * A claim's value as a list of group names: an array of strings, or one string; absent or null is none. Anything
+ * else (a number in the list, an object) is refused, not dropped: dropping it could skip a policy that denies it.
+ */
+function groupsFrom(claim: string, value: unknown): { groups: string[] } | UnusableGroups {
+  if (value === undefined || value === null) return { groups: [] };
+  if (typeof value === "string") return { groups: value.trim() ? [value.trim()] : [] };
+  if (!Array.isArray(value)) return { claim, notAList: typeof value === "object" ? "an object" : `a ${typeof value}` };
+  const groups: string[] = [];
+  for (const item of value) {
+    if (typeof item !== "string") return { claim, notAName: item };
+    if (item.trim()) groups.push(item.trim());
+  }
+  return { groups };
+}
+
+/** A groups claim that is not a list of names (`notAList`: what it is), or a list holding something else (`notAName`). */
+type UnusableGroups = { claim: string; notAList: string } | { claim: string; notAName: unknown };
+
+/** The refusal of a groups claim mintgate cannot read as names, for the person and the sign-in record. */
+function unusableGroups(label: string, bad: UnusableGroups, email: string): { refused: string; message: string; email: string } {
+  if ("notAList" in bad) {
+    return {
+      refused: `${bad.claim} claim is not a list (${bad.notAList})`,
+      message: `${label} sent the ${bad.claim} claim as ${bad.notAList}, not a list of group names; ask your administrator to check the claim mintgate reads groups from, then start again.`,
+      email,
+    };
+  }
+  const shown = String(JSON.stringify(bad.notAName)).slice(0, 60);
+  return {
+    refused: `unusable group name ${shown} (${bad.notAName === null ? "null" : typeof bad.notAName})`,
+    message: `${label} sent a group mintgate cannot use (${shown}: group names must be text); ask your administrator to rename that group or leave it out of the groups sent to mintgate, then start again.`,
+    email,
+  };
+}
+
+const saysTrue = (value: unknown) => value === true || value === "true";
+/** Some providers send the flag as a string ("false"), which is not a boolean false but means the same. */
+const saysFalse = (value: unknown) => value === false || value === "false";
+
+/** Only a generic OIDC provider may have its emails taken as verified without the claim. */
+function checkAssumeEmailVerified(kind: ProviderKind): void {
+  if (kind !== "oidc") {
+    throw invalid("--assume-email-verified applies to oidc providers only: Okta and Google always say whether an email is verified, and Entra ID is checked by its tenant and its xms_edov claim.");
+  }
+}
+
+/**
+ * Why the provider does not vouch for the person's email, for the sign-in record (undefined when it does), and
+ * whether it said "not verified" or nothing. Policies, personal access tokens and the admin's commands find people
+ * by email, so an address the provider has not verified must not become a person's: whoever typed someone else's
+ * address at a provider that lets people pick one would get that person's grants.
+ * - Google and Okta send `email_verified` with the email scope: without it, or false, refused.
+ * - Generic OIDC: false is refused; a missing claim too, unless the admin vouched for the provider (`assumeEmailVerified`).
+ * - Entra ID sends no `email_verified`. Only the one tenant mintgate trusts signs in, and its admins own its directory's
+ *   addresses; where the app registration adds the optional `xms_edov` claim, a false one (a domain the tenant has not
+ *   verified) is refused.
+ */
+function unvouchedEmail(row: IdentityProviderRow, settings: ProviderSettings, claims: Record<string, unknown>): { reason: string; saidNotVerified: boolean } | undefined {
+  const flag = claims.email_verified;
+  if (saysFalse(flag)) return { reason: "email not verified", saidNotVerified: true };
+  if (saysTrue(flag)) return undefined;
+  if (flag !== undefined) return { reason: `email_verified claim is ${String(JSON.stringify(flag)).slice(0, 40)}, neither true nor false`, saidNotVerified: false };
+  if (row.kind === "entra") return saysFalse(claims.xms_edov) ? { reason: "email domain not verified by the tenant (xms_edov false)", saidNotVerified: true } : undefined;
+  if (row.kind === "oidc") {
+    if (settings.assumeEmailVerified) return undefined;
+    return { reason: `no email_verified claim (if this provider gives out only verified addresses, run: mintgate sso update ${row.name} --assume-email-verified yes)`, saidNotVerified: false };
+  }
+  return { reason: `no email_verified claim (${defaultLabel(row.kind, row.name)} sends it with the email scope: check the claims of mintgate's app there)`, saidNotVerified: false };
 }
 
 /** Why the provider could not be reached at all (timeout, refused, no such host), or undefined when it answered. */
@@ -329,6 +405,7 @@ export class SsoService {
       allowedDomains: settings.allowedDomains,
       groups: groupsDescription(kind, settings),
       groupsClaim: kind === "google" ? null : kind === "entra" ? "groups, roles" : (settings.groupsClaim ?? "groups"),
+      assumeEmailVerified: settings.assumeEmailVerified === true,
       tenant: settings.tenant ?? null,
       callbackPath,
       callbackUrl,
@@ -379,8 +456,10 @@ export class SsoService {
     const groupsClaim = input.groupsClaim?.trim();
     if (groupsClaim !== undefined && groupsClaim !== "" && input.kind !== "oidc" && input.kind !== "okta") throw invalid(`--groups-claim applies to okta and oidc providers only.`);
     if (groupsClaim && !/^[A-Za-z0-9_:./-]{1,128}$/.test(groupsClaim)) throw invalid(`"${groupsClaim}" is not a claim name.`);
+    if (input.assumeEmailVerified) checkAssumeEmailVerified(input.kind);
     const settings: ProviderSettings = {
       allowedDomains,
+      ...(input.assumeEmailVerified ? { assumeEmailVerified: true } : {}),
       ...(input.label?.trim() ? { label: input.label.trim().slice(0, 80) } : {}),
       ...(groupsClaim ? { groupsClaim } : {}),
       ...(input.kind === "okta" ? { domain: input.domain!.trim().toLowerCase(), ...(input.authServer ? { authServer: input.authServer.trim() } : {}) } : {}),
@@ -420,6 +499,12 @@ export class SsoService {
       if (row.kind !== "oidc" && row.kind !== "okta") throw invalid(`--groups-claim applies to okta and oidc providers only.`);
       if (!/^[A-Za-z0-9_:./-]{1,128}$/.test(patch.groupsClaim)) throw invalid(`"${patch.groupsClaim}" is not a claim name.`);
       settings.groupsClaim = patch.groupsClaim;
+    }
+    if (patch.assumeEmailVerified !== undefined) {
+      if (patch.assumeEmailVerified) {
+        checkAssumeEmailVerified(row.kind);
+        settings.assumeEmailVerified = true;
+      } else delete settings.assumeEmailVerified;
     }
     if (patch.label !== undefined) {
       // An empty label goes back to the default, as in `add`: an empty one would leave a blank button on the sign-in page.
@@ -622,11 +707,21 @@ export class SsoService {
     const notes: Record<string, unknown> = {};
     let subject = str("sub");
     if (!subject) return { refused: "no sub claim", message: `${label} sent no subject for you; ask your administrator to check how mintgate is set up at ${label}.` };
-    let email = (str("email") ?? (row.kind === "entra" ? (str("preferred_username") ?? str("upn")) : undefined))?.toLowerCase();
-    if (!email || !/^[^\s@]+@[^\s@]+$/.test(email)) return { refused: "no email claim", message: `${label} did not share your email address with mintgate; ask your administrator to release the email claim.` };
-    // Some providers send the flag as a string ("false"), which is not a boolean false but means the same.
-    if (claims.email_verified === false || claims.email_verified === "false" || (row.kind === "google" && claims.email_verified !== true)) {
-      return { refused: "email not verified", message: `${label} says your email address ${email} is not verified; verify it at ${label} (or ask your administrator to), then start again.`, email };
+    const sentEmail = str("email") ?? (row.kind === "entra" ? (str("preferred_username") ?? str("upn")) : undefined);
+    if (!sentEmail) return { refused: "no email claim", message: `${label} did not share your email address with mintgate; ask your administrator to release the email claim.` };
+    const email = sentEmail.toLowerCase();
+    // One @ and no spaces; and no character that lower-cases into plain ASCII (the Kelvin sign K becomes k): policies compare
+    // emails in lower case, so "\u212Aate@…" would become kate@….
+    if (!/^[^\s@]+@[^\s@]+$/.test(email) || [...sentEmail].some((c) => c > "\x7f" && c.toLowerCase() <= "\x7f")) {
+      const shown = JSON.stringify(sentEmail.slice(0, 80));
+      return { refused: `email claim ${shown} is not an email address`, message: `${label} sent ${shown} as your email address, which mintgate cannot use; ask your administrator to check the email claim.` };
+    }
+    const unvouched = unvouchedEmail(row, settings, claims);
+    if (unvouched) {
+      const message = unvouched.saidNotVerified
+        ? `${label} says your email address ${email} is not verified; verify it at ${label} (or ask your administrator to), then start again.`
+        : `${label} did not say whether your email address ${email} is verified, so mintgate cannot use it; ask your administrator to check the provider's email_verified claim.`;
+      return { refused: unvouched.reason, message, email };
     }
     let groups: string[] = [];
     if (row.kind === "entra") {
@@ -638,12 +733,15 @@ export class SsoService {
       facts.tid = tid;
       const claimNames = claims._claim_names as Record<string, unknown> | undefined;
       const overage = (claimNames && typeof claimNames === "object" && "groups" in claimNames) || claims.hasgroups === true;
-      const roles = groupsFrom(claims.roles);
+      const roles = groupsFrom("roles", claims.roles);
+      const fromGroups = overage ? { groups: [] as string[] } : groupsFrom("groups", claims.groups);
+      if (!("groups" in roles)) return unusableGroups(label, roles, email);
+      if (!("groups" in fromGroups)) return unusableGroups(label, fromGroups, email);
       if (overage) {
         facts.groupsOverage = true;
         notes.groupsOverage = "Entra sent a groups overage (too many groups for the token); only the roles claim was used";
-        groups = roles;
-      } else groups = [...groupsFrom(claims.groups), ...roles];
+      }
+      groups = [...fromGroups.groups, ...roles.groups];
     } else if (row.kind === "google") {
       const hd = str("hd")?.toLowerCase();
       if (!hd || !settings.allowedDomains.includes(hd)) {
@@ -653,11 +751,20 @@ export class SsoService {
       notes.groups = "groups from the Google Directory API are not supported yet";
     } else {
       const claim = settings.groupsClaim ?? "groups";
-      groups = groupsFrom(claims[claim]);
+      const from = groupsFrom(claim, claims[claim]);
+      if (!("groups" in from)) return unusableGroups(label, from, email);
+      groups = from.groups;
       if (row.kind === "okta" && groups.length >= OKTA_GROUPS_LIMIT) {
         facts.groupsPossiblyTruncated = true;
         notes.groupsPossiblyTruncated = `Okta sent ${groups.length} groups; it truncates the claim at about ${OKTA_GROUPS_LIMIT}`;
       }
+    }
+    if (groups.length > MAX_PROVIDER_GROUPS) {
+      return {
+        refused: `too many groups (${groups.length})`,
+        message: `${label} sent ${groups.length} groups, more than the ${MAX_PROVIDER_GROUPS} mintgate takes; ask your administrator to send mintgate only the groups its policies use (a group filter at the provider), then start again.`,
+        email,
+      };
     }
     // A group that cannot be stored is refused, not dropped: dropping it could skip a policy that denies that group.
     const unusable = groups.find((group) => !isGroupName(group));

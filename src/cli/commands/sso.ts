@@ -25,8 +25,22 @@ const PROVIDER_OPTIONS = {
   "allowed-domains": { type: "string" as const },
   "groups-claim": { type: "string" as const },
   label: { type: "string" as const },
+  "assume-email-verified": { type: "string" as const },
 };
 const PROVIDER_TAIL_HELP = { "--label TEXT": "the button text on the sign-in page", ...PUBLIC_URL_HELP, ...DATA_HELP, "--json": "print the provider as JSON" };
+
+const ASSUME_EMAIL_VERIFIED_HELP = {
+  "--assume-email-verified yes|no": "oidc: the provider sends no email_verified claim but gives out only addresses it has verified; without yes, its people are refused",
+};
+
+/** `--assume-email-verified yes|no` as a boolean, undefined when absent. */
+function assumeEmailVerifiedOf(parsed: ParsedArgs): boolean | undefined {
+  const value = stringValue(parsed, "assume-email-verified")?.trim().toLowerCase();
+  if (value === undefined) return undefined;
+  if (value === "yes" || value === "true") return true;
+  if (value === "no" || value === "false") return false;
+  throw invalid(`--assume-email-verified takes yes or no, not "${value}".`);
+}
 
 const domainsOf = (parsed: ParsedArgs) => stringValue(parsed, "allowed-domains")?.split(",").map((d) => d.trim()).filter(Boolean);
 
@@ -37,6 +51,7 @@ function describe(p: ProviderInfo): string {
     `  client id:       ${p.clientId}`,
     `  client secret:   in the secret store as ${p.clientSecretName}`,
     `  allowed domains: ${p.allowedDomains.join(", ") || "any"}`,
+    ...(p.kind === "oidc" ? [`  emails:          ${p.assumeEmailVerified ? "taken as verified when the provider does not say (--assume-email-verified yes)" : "must carry email_verified: true"}`] : []),
     `  groups:          ${p.groups}`,
     `  callback URL:    ${p.callbackUrl ?? `<public URL>${p.callbackPath}  (pass --public-url to see it in full)`}`,
   ].join("\n");
@@ -46,7 +61,7 @@ const addCommand: Command = {
   name: "sso add",
   summary: "Add a sign-in provider (Okta, Google, Entra ID or any OIDC provider); the client secret is read from standard input.",
   usage:
-    "mintgate sso add NAME --kind okta|google|entra|oidc [--issuer URL | --domain DOMAIN [--auth-server ID] | --tenant ID] --client-id ID [--allowed-domains a.com,b.com] [--groups-claim CLAIM] [--label TEXT] [--data DIR] [--json]",
+    "mintgate sso add NAME --kind okta|google|entra|oidc [--issuer URL | --domain DOMAIN [--auth-server ID] | --tenant ID] --client-id ID [--allowed-domains a.com,b.com] [--groups-claim CLAIM] [--assume-email-verified yes|no] [--label TEXT] [--data DIR] [--json]",
   args: ["NAME"],
   options: {
     ...PROVIDER_OPTIONS,
@@ -65,6 +80,7 @@ const addCommand: Command = {
     "--client-id ID": "the client (application) id the provider gave mintgate (required)",
     "--allowed-domains LIST": "comma-separated email domains allowed to sign in (required for google)",
     "--groups-claim CLAIM": "okta/oidc: the ID token claim with the groups (default groups)",
+    ...ASSUME_EMAIL_VERIFIED_HELP,
     ...PROVIDER_TAIL_HELP,
   },
   details:
@@ -86,6 +102,7 @@ const addCommand: Command = {
       allowedDomains: domainsOf(parsed),
       groupsClaim: stringValue(parsed, "groups-claim"),
       label: stringValue(parsed, "label"),
+      assumeEmailVerified: assumeEmailVerifiedOf(parsed),
     };
     checkInDataDir(parsed, (dir) => service(dir, parsed).checkNew(provider));
     const secret = (await readSecretValue(`Client secret for ${name}: `)).split(/\r?\n/)[0] ?? "";
@@ -150,8 +167,8 @@ const testCommand: Command = {
 
 const updateCommand: Command = {
   name: "sso update",
-  summary: "Change a sign-in provider's client id, client secret, allowed domains, groups claim or label; its people keep their accounts.",
-  usage: "mintgate sso update NAME [--client-id ID] [--rotate-secret] [--allowed-domains a.com,b.com] [--groups-claim CLAIM] [--label TEXT] [--data DIR] [--json]",
+  summary: "Change a sign-in provider's client id, client secret, allowed domains, groups claim, email trust or label; its people keep their accounts.",
+  usage: "mintgate sso update NAME [--client-id ID] [--rotate-secret] [--allowed-domains a.com,b.com] [--groups-claim CLAIM] [--assume-email-verified yes|no] [--label TEXT] [--data DIR] [--json]",
   args: ["NAME"],
   options: { ...PROVIDER_OPTIONS, "rotate-secret": { type: "boolean" } },
   optionHelp: {
@@ -159,6 +176,7 @@ const updateCommand: Command = {
     "--rotate-secret": "read a new client secret from standard input (e.g. before the old one expires)",
     "--allowed-domains LIST": "comma-separated email domains allowed to sign in (replaces the list; google needs one or more)",
     "--groups-claim CLAIM": "okta/oidc: the ID token claim with the groups",
+    ...ASSUME_EMAIL_VERIFIED_HELP,
     ...PROVIDER_TAIL_HELP,
   },
   details: "Only what you give changes. The kind and issuer cannot change: remove the provider and add it again.\nA running gateway uses the change at the next sign-in.",
@@ -169,10 +187,11 @@ const updateCommand: Command = {
       allowedDomains: domainsOf(parsed),
       groupsClaim: stringValue(parsed, "groups-claim"),
       label: stringValue(parsed, "label"),
+      assumeEmailVerified: assumeEmailVerifiedOf(parsed),
     };
     const rotateSecret = parsed.values["rotate-secret"] === true;
     if (!rotateSecret && Object.values(patch).every((value) => value === undefined)) {
-      throw invalid("Nothing to change: give --client-id, --rotate-secret, --allowed-domains, --groups-claim or --label.");
+      throw invalid("Nothing to change: give --client-id, --rotate-secret, --allowed-domains, --groups-claim, --assume-email-verified or --label.");
     }
     if (rotateSecret) {
       checkInDataDir(parsed, (dir) => service(dir, parsed).checkChange(name!, patch));
