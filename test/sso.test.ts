@@ -322,6 +322,27 @@ describe("SSO sign-in through a real OIDC provider", () => {
     expect(r.users.findByEmail("sam@example.com")).toHaveLength(2);
   });
 
+  test("a provider removed and added again under the same name does not hand its people to another issuer's subjects", async () => {
+    // Subjects are unique only within one issuer: many providers number their people 1, 2, 3…
+    const before = await startOidcIdp({ users: [{ sub: "1", email: "root@example.com" }], clients: [{ client_id: "mg", client_secret: SECRET, redirect_uris: [callback("corp")] }] });
+    const after = await startOidcIdp({ users: [{ sub: "1", email: "stranger@example.com" }], clients: [{ client_id: "mg", client_secret: SECRET, redirect_uris: [callback("corp")] }] });
+    const r = rig();
+    r.sso.add({ name: "corp", kind: "oidc", issuer: before.issuer, clientId: "mg", clientSecret: SECRET });
+    const root = await r.signIn("corp", "1");
+    r.users.setRole(root.id, "admin");
+    r.sso.remove("corp");
+    r.sso.add({ name: "corp", kind: "oidc", issuer: after.issuer, clientId: "mg", clientSecret: SECRET });
+    const stranger = await r.signIn("corp", "1");
+    expect(stranger.id).not.toBe(root.id);
+    expect(stranger.role).toBe("member");
+    const kept = r.users.get(root.id);
+    expect(kept).toMatchObject({ email: "root@example.com", role: "admin" });
+    // Still shown on the person, under a name no provider can have.
+    expect(kept.identities.map((i) => i.provider)).toEqual([expect.stringMatching(/^corp \(removed /)]);
+    // Their mintgate sign-ins end at the next refresh, as for any removed provider.
+    expect(await r.sso.refreshGroups(root.id)).toEqual([{ ok: false, provider: kept.identities[0]!.provider, reason: "the provider was removed", revoked: true }]);
+  });
+
   test("Entra-like claims: tid:oid is the key, the tenant is checked, an overage is reported, no email_verified is needed but xms_edov false is refused", async () => {
     const tenant = "11111111-2222-3333-4444-555555555555";
     // Entra ID sends no email_verified claim; xms_edov only where the app registration asks for it.

@@ -529,7 +529,12 @@ export class SsoService {
     return this.get(name);
   }
 
-  /** Removes a provider and its client secret. People who signed in through it stay (with their groups from it removed). */
+  /**
+   * Removes a provider and its client secret. People who signed in through it stay, with their groups from it removed,
+   * and their identities move to a name no provider can have ("corp (removed …)"): a subject is unique only within one
+   * issuer, so a provider added later under the same name must not sign its subject "1" in as the old provider's "1".
+   * Their mintgate sign-ins end at the next refresh, when the removed provider cannot vouch for them.
+   */
   remove(name: string): void {
     const row = this.row(name);
     // Its client secret goes with it: not while a connector borrows that secret.
@@ -541,6 +546,7 @@ export class SsoService {
       this.store.identityProviders.remove(name);
       for (const secret of this.secrets.list()) if (secret.name === row.clientSecretName || secret.name.startsWith(`sso.${name}.refresh.`)) this.secrets.delete(secret.name);
       for (const user of this.users.list()) if (user.groupSources.some((g) => g.source === name)) this.users.replaceProviderGroups(user.id, name, []);
+      this.store.users.renameIdentityProvider(name, `${name} (removed ${new Date(this.now()).toISOString()}, ${row.id.slice(0, 8)})`);
     });
     this.configs.delete(name);
   }

@@ -207,7 +207,7 @@ const updateCommand: Command = {
 
 const removeCommand: Command = {
   name: "sso remove",
-  summary: "Remove a sign-in provider and its client secret; its people stay, without the groups it gave them.",
+  summary: "Remove a sign-in provider and its client secret; its people stay, without the groups it gave them, and sign in as new people if it is added again.",
   usage: "mintgate sso remove NAME [--data DIR] [--json]",
   args: ["NAME"],
   options: { ...DATA_OPTION, ...JSON_OPTION },

@@ -60,7 +60,12 @@ export class UserRepository {
       .run();
   }
 
-  identitiesOf(userIds: string[]): UserIdentityRow[] {
+  /** Moves every identity of provider `from` to the name `to` (a removed provider's, which no provider can take). */
+  renameIdentityProvider(from: string, to: string): void {
+    this.db.update(userIdentities).set({ provider: to }).where(eq(userIdentities.provider, from)).run();
+  }
+
+    identitiesOf(userIds: string[]): UserIdentityRow[] {
     if (userIds.length === 0) return [];
     return this.db.select().from(userIdentities).where(inArray(userIdentities.userId, userIds)).orderBy(asc(userIdentities.createdAt)).all();
   }
