@@ -65,7 +65,7 @@ export class UserRepository {
     this.db.update(userIdentities).set({ provider: to }).where(eq(userIdentities.provider, from)).run();
   }
 
-    identitiesOf(userIds: string[]): UserIdentityRow[] {
+  identitiesOf(userIds: string[]): UserIdentityRow[] {
     if (userIds.length === 0) return [];
     return this.db.select().from(userIdentities).where(inArray(userIdentities.userId, userIds)).orderBy(asc(userIdentities.createdAt)).all();
   }
