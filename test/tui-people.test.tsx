@@ -329,7 +329,7 @@ describe("SSO settings", () => {
     await waitFor("the form to capture keys", () => capturing === true);
     await press(ui.stdin, "4");
     await frameContaining(ui.lastFrame, "New Generic OpenID Connect provider");
-    await fill(ui, ["Corp!", "idp.example.com", "", "", "", "", ""]);
+    await fill(ui, ["Corp!", "idp.example.com", "", "", "", "", "", ""]);
     await frameContaining(ui.lastFrame, "✗ Name: 1–63 lower-case letters");
     await focusField(ui, "Name");
     for (let i = 0; i < 5; i++) await press(ui.stdin, KEY.backspace);
@@ -347,7 +347,7 @@ describe("SSO settings", () => {
     await frameContaining(ui.lastFrame, '✗ Allowed domains: "bad_domain" is not an email domain');
     for (let i = 0; i < ", bad_domain".length; i++) await press(ui.stdin, KEY.backspace);
     expect(await client.get<ProviderInfo[]>("/sso-providers")).toEqual([]);
-    await press(ui.stdin, KEY.tab, "Corp SSO", KEY.enter);
+    await press(ui.stdin, KEY.tab, "Corp SSO", KEY.save);
     await frameContaining(ui.lastFrame, "✓ Added corp");
     await waitFor("the form to release keys", () => capturing === false);
     const callbackUrl = `${gateway.url}/sso/callback/corp`;
@@ -364,6 +364,18 @@ describe("SSO settings", () => {
     expect(passed).toContain(`Token          ${idp.issuer}`);
     expect(passed).toMatch(/JWKS .*\(1 key\)/);
     expect(passed).toContain("PKCE S256 yes");
+
+    // Whether its emails are trusted without an email_verified claim: no unless said, and only yes or no.
+    expect(stored!.assumeEmailVerified).toBe(false);
+    expect(passed).toContain("Emails: must carry email_verified: true");
+    await press(ui.stdin, "e");
+    await frameContaining(ui.lastFrame, "Edit corp");
+    await press(ui.stdin, KEY.tab, KEY.tab, KEY.tab, KEY.tab, KEY.tab, KEY.backspace, KEY.backspace, "maybe", KEY.enter);
+    await frameContaining(ui.lastFrame, "✗ Trust emails: yes or no");
+    for (let i = 0; i < "maybe".length; i++) await press(ui.stdin, KEY.backspace);
+    await press(ui.stdin, "yes", KEY.enter);
+    await frameContaining(ui.lastFrame, (frame) => frame.includes("✓ Saved corp.") && frame.includes("Emails: taken as verified"));
+    expect((await client.get<ProviderInfo[]>("/sso-providers"))[0]!.assumeEmailVerified).toBe(true);
     ui.unmount();
   });
 

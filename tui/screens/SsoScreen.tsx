@@ -45,6 +45,21 @@ function checkIssuer(text: string): string | undefined {
   return undefined;
 }
 
+/** oidc: whether the provider's emails are taken as verified when it sends no email_verified claim (the CLI's --assume-email-verified). */
+const ASSUME_VERIFIED: FormField = {
+  name: "assumeEmailVerified",
+  label: "Trust emails",
+  placeholder: "no (yes: the provider sends no email_verified but verifies every address)",
+  validate: (v) => (yesOrNo(v) === "invalid" ? "yes or no" : undefined),
+};
+function yesOrNo(v: string | undefined): boolean | undefined | "invalid" {
+  const text = (v ?? "").trim().toLowerCase();
+  if (text === "") return undefined;
+  if (text === "yes" || text === "y") return true;
+  if (text === "no" || text === "n") return false;
+  return "invalid";
+}
+
 const optionalClaim = (v: string) => (v.trim() === "" || CLAIM.test(v.trim()) ? undefined : "letters, digits and _ : . / - only");
 
 /** The fields a kind needs when a provider is added: okta domain (+ auth server), entra tenant, google domains, oidc issuer (+ groups claim). */
@@ -80,6 +95,7 @@ export function addFields(kind: ProviderKind, taken: string[]): FormField[] {
       validate: (v) => checkDomains(v, kind === "google"),
     },
     { name: "label", label: "Button label", placeholder: "optional" },
+    ...(kind === "oidc" ? [ASSUME_VERIFIED] : []),
   ];
 }
 
@@ -91,6 +107,7 @@ export function editFields(provider: ProviderInfo): FormField[] {
     ...(provider.kind === "okta" || provider.kind === "oidc" ? [{ name: "groupsClaim", label: "Groups claim", placeholder: "groups", validate: optionalClaim }] : []),
     { name: "allowedDomains", label: "Allowed domains", placeholder: provider.kind === "google" ? "required" : "optional", validate: (v) => checkDomains(v, provider.kind === "google") },
     { name: "label", label: "Button label" },
+    ...(provider.kind === "oidc" ? [ASSUME_VERIFIED] : []),
   ];
 }
 
@@ -215,6 +232,7 @@ export function SsoScreen(props: ScreenProps) {
             ...(v.tenant?.trim() ? { tenant: v.tenant.trim() } : {}),
             ...(v.groupsClaim?.trim() ? { groupsClaim: v.groupsClaim.trim() } : {}),
             ...(v.label?.trim() ? { label: v.label.trim() } : {}),
+            ...(yesOrNo(v.assumeEmailVerified) === true ? { assumeEmailVerified: true } : {}),
             allowedDomains: domainsOf(v.allowedDomains ?? ""),
           });
           if (!mounted.current) return;
@@ -233,13 +251,15 @@ export function SsoScreen(props: ScreenProps) {
         <Form
           title={`Edit ${p.name}`}
           fields={editFields(p)}
-          initial={{ clientId: p.clientId, groupsClaim: p.kind === "okta" || p.kind === "oidc" ? (p.groupsClaim ?? "") : "", allowedDomains: p.allowedDomains.join(", "), label: p.label }}
+          initial={{ clientId: p.clientId, groupsClaim: p.kind === "okta" || p.kind === "oidc" ? (p.groupsClaim ?? "") : "", allowedDomains: p.allowedDomains.join(", "), label: p.label, ...(p.kind === "oidc" ? { assumeEmailVerified: p.assumeEmailVerified ? "yes" : "no" } : {}) }}
           width={formWidth}
           onCancel={() => setOverlay(undefined)}
           onSubmit={async (v) => {
             const patch: Record<string, unknown> = { clientId: v.clientId!.trim(), allowedDomains: domainsOf(v.allowedDomains ?? ""), label: v.label ?? "" };
             if (v.clientSecret) patch.clientSecret = v.clientSecret;
             if (v.groupsClaim?.trim()) patch.groupsClaim = v.groupsClaim.trim();
+            const trust = yesOrNo(v.assumeEmailVerified);
+            if (p.kind === "oidc" && typeof trust === "boolean") patch.assumeEmailVerified = trust;
             await client.send<ProviderInfo>("PATCH", `/sso-providers/${encodeURIComponent(p.name)}`, patch);
             if (!mounted.current) return;
             setOverlay(undefined);
@@ -298,6 +318,7 @@ export function SsoScreen(props: ScreenProps) {
             {provider.callbackUrl ? null : <Text dimColor>{fit("The public URL is not known: start the gateway with --public-url to get the full URL.", width)}</Text>}
             <Text>{fit(`Groups: ${provider.groups}`, width)}</Text>
             <Text>{fit(`Client secret: stored as ${provider.clientSecretName} (never shown) · allowed domains: ${provider.allowedDomains.join(", ") || "any"}`, width)}</Text>
+            {provider.kind === "oidc" ? <Text>{fit(`Emails: ${provider.assumeEmailVerified ? "taken as verified when the provider does not say (e edits)" : "must carry email_verified: true (e: trust this provider's emails)"}`, width)}</Text> : null}
             {reportLinesShown.flatMap((line, i) =>
               wrapText(line.text, width, line.bad || line.text.startsWith("!") ? 3 : 1).map((text, j) => (
                 <Text key={`${i}.${j}`} color={line.bad ? "red" : line.good ? "green" : line.text.startsWith("!") ? "yellow" : undefined}>
