@@ -236,7 +236,8 @@ describe("listing and calling", () => {
     expect((await bob.listResourceTemplates()).resourceTemplates.map((t) => t.uriTemplate)).not.toContain("demo+demo://numbers/{n}");
     const read = await refusalOf(bob.readResource({ uri: "demo+demo://numbers/7" }));
     expect(read.code).toBe(-32003);
-    expect(read.message).toContain('bob@example.com may not use the resource "demo+demo://numbers/{n}" in virtual MCP "team"');
+    // The sentence names the URI asked for, not the policy key that covers it.
+    expect(read.message).toContain('bob@example.com may not use the resource "demo+demo://numbers/7" in virtual MCP "team"');
     expect(records().filter((r) => r.person === "bob@example.com" && r.name === "demo+demo://numbers/7").map((r) => r.outcome)).toEqual(["denied"]);
     const ada = await client("ada");
     expect((await ada.listResourceTemplates()).resourceTemplates.map((t) => t.uriTemplate)).toContain("demo+demo://numbers/{n}");
@@ -244,7 +245,8 @@ describe("listing and calling", () => {
     // A prefix key that fixes more of the URI than the template decides for the URIs under it: ada is denied those.
     const under = await refusalOf(ada.readResource({ uri: "demo+demo://numbers/42" }));
     expect(under.code).toBe(-32003);
-    expect(under.message).toContain('ada@example.com may not use the resource "demo+demo://numbers/4*"');
+    expect(under.message).toContain('ada@example.com may not use the resource "demo+demo://numbers/42"');
+    expect(under.message).not.toContain("4*");
   });
 
   test("a hidden resource stays hidden under another spelling of its URI that the upstream reads as the same URL", async () => {
@@ -337,6 +339,32 @@ describe("argument rules", () => {
       expect(`${row.arguments} ${row.error}`).not.toContain(sent);
       expect(`${row.arguments} ${row.error}`).not.toContain("sk-pinned-by-policy");
       expect(row.error).toContain("of tool");
+    }
+  });
+
+  test("a refusal quotes no value under a secret-looking key inside an object argument, nor the allowed values' ones, to the caller or in the record", async () => {
+    const ada = await client("ada");
+    const nested = "hunter2-nested-in-an-object";
+    const pattern = await ada.callTool({ name: "demo__echo", arguments: { text: { mode: "x", password: nested } } });
+    expect(textOf(pattern)).toBe('The argument "text" of tool "demo__echo" must be a string matching /^[a-z ]+$/, not {"mode":"x","password":"[redacted]"}.');
+    const allowed = await ada.callTool({ name: "demo__add", arguments: { a: 1, b: [{ api_key: nested }] } });
+    expect(textOf(allowed)).toBe('The argument "b" of tool "demo__add" must be one of 1, 2, 3, not [{"api_key":"[redacted]"}].');
+    const denied = records().filter((r) => r.person === "ada@example.com" && r.outcome === "denied").slice(-2);
+    expect(denied.map((r) => r.name)).toEqual(["demo__echo", "demo__add"]);
+    for (const row of denied) expect(`${row.arguments} ${row.error}`).not.toContain(nested);
+  });
+
+  test("a cap on a number refuses Infinity and -Infinity (1e999 in the request's JSON), which would go upstream as null", async () => {
+    const headers = { authorization: `Bearer ${tokens.ada}`, "content-type": "application/json", accept: "application/json, text/event-stream" };
+    const url = `${gateway.url}/mcp/team`;
+    const init = await fetch(url, { method: "POST", headers, body: JSON.stringify({ jsonrpc: "2.0", id: 0, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "raw", version: "1" } } }) });
+    const session = { ...headers, "mcp-session-id": init.headers.get("mcp-session-id")! };
+    await init.text();
+    for (const [id, a] of [["neg", "-1e999"], ["inf", "1e999"]]) {
+      const reply = await fetch(url, { method: "POST", headers: session, body: `{"jsonrpc":"2.0","id":"${id}","method":"tools/call","params":{"name":"demo__add","arguments":{"a":${a},"b":1}}}` });
+      const { result } = (await reply.json()) as { result: { isError?: boolean; content: { text: string }[] } };
+      expect(result.isError).toBe(true);
+      expect(result.content[0]!.text).toBe(`The argument "a" of tool "demo__add" must be a number no larger than 100, not ${a === "1e999" ? "Infinity" : "-Infinity"}.`);
     }
   });
 });

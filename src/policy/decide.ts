@@ -21,7 +21,7 @@ export function decide(subject: Subject, action: Action): Decision {
       return decideItem(subject, action.virtualMcp, "prompts", action.name, ruleFor(action.policy.prompts, action.name));
     case "resource": {
       const found = resourceRule(action.policy, action.name);
-      return decideItem(subject, action.virtualMcp, "resources", found?.key ?? action.name, found?.rule);
+      return decideItem(subject, action.virtualMcp, "resources", action.name, found?.rule, found?.key);
     }
     case "arguments":
       return decideArguments(action.virtualMcp, action.policy, action.tool, action.arguments, action.isSecret);
@@ -50,9 +50,14 @@ function decideReach(subject: Subject, slug: string, access: AccessRule | undefi
 
 const SINGULAR = { tools: "tool", prompts: "prompt", resources: "resource" } as const;
 
-function decideItem(subject: Subject, slug: string, section: "tools" | "prompts" | "resources", name: string, rule: ItemRule | undefined): Decision {
+/**
+ * `name`: what was asked for, as the reason names it; `key`: the policy key whose rule decides, as
+ * the rule names it (for a resource, a template or `prefix*` key that covers the URI: the reason
+ * does not show the caller the policy's keys).
+ */
+function decideItem(subject: Subject, slug: string, section: "tools" | "prompts" | "resources", name: string, rule: ItemRule | undefined, key = name): Decision {
   const what = `${SINGULAR[section]} "${name}"`;
-  const path = `${slug}: ${section}[${JSON.stringify(name)}]`;
+  const path = `${slug}: ${section}[${JSON.stringify(key)}]`;
   if (!rule || (!rule.allow && !rule.deny)) return { allow: true, rule: `${slug}: no rule for ${what}, so everyone who reaches the virtual MCP` };
   if (rule.deny) {
     const matched = matchOf(subject, rule.deny);
@@ -152,31 +157,35 @@ function decideArguments(slug: string, policy: VirtualMcpPolicy, tool: string, a
     const secret = isSecret?.(name) ?? false;
     if (rule.pin !== undefined && !sameValue(given, rule.pin)) {
       if (given !== undefined && rule.onMismatch === "refuse") {
-        const pinned = secret ? "the value fixed by policy" : `${JSON.stringify(rule.pin)} (fixed by policy)`;
+        const pinned = secret ? "the value fixed by policy" : `${quote(rule.pin, isSecret)} (fixed by policy)`;
         return { allow: false, rule: `${path}.pin`, reason: `The argument "${name}" of tool "${tool}" must be ${pinned}; leave it out or send that value.` };
       }
       sent = { ...sent, [name]: rule.pin };
     }
     const value = sent === undefined || !Object.hasOwn(sent, name) ? undefined : sent[name];
     if (value === undefined) continue;
-    const refusal = checkValue(rule, value, secret);
+    const refusal = checkValue(rule, value, secret, isSecret);
     if (refusal) return { allow: false, rule: `${path}.${refusal.check}`, reason: `The argument "${name}" of tool "${tool}" ${refusal.text}.` };
   }
   return { allow: true, rule: `${slug}: tools[${JSON.stringify(tool)}].arguments`, arguments: sent };
 }
 
-/** Checks one value; `secret`: the refusal names neither the value nor the values allowed. */
-function checkValue(rule: ArgumentRule, value: unknown, secret: boolean): { check: string; text: string } | undefined {
-  const sent = secret ? NOT_SHOWN : short(value);
+/**
+ * Checks one value; `secret`: the refusal names neither the value nor the values allowed. Values it
+ * does quote are quoted with what sits under secret-looking keys inside them left out (see `quote`).
+ */
+function checkValue(rule: ArgumentRule, value: unknown, secret: boolean, isSecret: ((key: string) => boolean) | undefined): { check: string; text: string } | undefined {
+  const sent = secret ? NOT_SHOWN : short(quote(value, isSecret));
   if (rule.allowed && !rule.allowed.some((allowed) => sameValue(value, allowed))) {
-    return { check: "allowed", text: secret ? "must be one of the values its policy allows" : `must be one of ${rule.allowed.map((v) => JSON.stringify(v)).join(", ")}, not ${sent}` };
+    return { check: "allowed", text: secret ? "must be one of the values its policy allows" : `must be one of ${rule.allowed.map((v) => quote(v, isSecret)).join(", ")}, not ${sent}` };
   }
   if (rule.pattern !== undefined) {
     if (typeof value !== "string") return { check: "pattern", text: `must be a string matching /${rule.pattern}/, not ${sent}` };
     if (!compiled(rule.pattern).test(value)) return { check: "pattern", text: `must match /${rule.pattern}/; ${sent} does not` };
   }
   if (rule.max !== undefined) {
-    if (typeof value !== "number") return { check: "max", text: `must be a number no larger than ${rule.max}, not ${sent}` };
+    // Infinity and -Infinity (1e999 in the request's JSON) would go upstream as null, which no cap holds.
+    if (typeof value !== "number" || !Number.isFinite(value)) return { check: "max", text: `must be a number no larger than ${rule.max}, not ${sent}` };
     if (value > rule.max) return { check: "max", text: `must be at most ${rule.max}, not ${secret ? NOT_SHOWN : value}` };
   }
   if (rule.maxLength !== undefined) {
@@ -188,8 +197,19 @@ function checkValue(rule: ArgumentRule, value: unknown, secret: boolean): { chec
   return undefined;
 }
 
-function short(value: unknown): string {
-  const text = JSON.stringify(value) ?? String(value);
+/**
+ * A value as a refusal quotes it: JSON, with the values under secret-looking keys at any depth
+ * replaced (an object argument can carry an `api_key` of its own; the refusal is the call's
+ * recorded error, which the audit trail does not redact by key as it does the arguments).
+ */
+function quote(value: unknown, isSecret: ((key: string) => boolean) | undefined): string {
+  // JSON has no Infinity: the request spelled it 1e999, and JSON.stringify would say null.
+  if (typeof value === "number") return String(value);
+  const text = isSecret === undefined || typeof value !== "object" || value === null ? JSON.stringify(value) : JSON.stringify(value, (key, item: unknown) => (key !== "" && item !== null && isSecret(key) ? NOT_SHOWN : item));
+  return text ?? String(value);
+}
+
+function short(text: string): string {
   return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }
 
