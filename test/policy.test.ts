@@ -231,6 +231,17 @@ describe("listing and calling", () => {
     expect(textOf(await ada.callTool({ name: "demo__add", arguments: { a: 40, b: 2 } }))).toBe("42");
   });
 
+  test("completing a hidden prompt's arguments or subscribing to a hidden resource is refused and recorded as denied", async () => {
+    const bob = await client("bob");
+    const complete = await refusalOf(bob.complete({ ref: { type: "ref/prompt", name: "demo__greeting" }, argument: { name: "name", value: "" } }));
+    expect(complete.code).toBe(-32003);
+    const subscribe = await refusalOf(bob.subscribeResource({ uri: "demo+demo://about" }));
+    expect(subscribe.code).toBe(-32003);
+    const denied = records().filter((r) => r.person === "bob@example.com" && r.outcome === "denied").slice(-2);
+    expect(denied.map((r) => `${r.method} ${r.name}`)).toEqual(["completion/complete demo__greeting", "resources/subscribe demo+demo://about"]);
+    expect(denied[0]!.error).toContain('may not use the prompt "demo__greeting"');
+  });
+
   test("a rule on a resource template covers the resources read through it, not only its line in the list", async () => {
     const bob = await client("bob");
     expect((await bob.listResourceTemplates()).resourceTemplates.map((t) => t.uriTemplate)).not.toContain("demo+demo://numbers/{n}");

@@ -15,7 +15,7 @@ type Params = Record<string, unknown> | undefined;
 /** Where progress notifications for one request go (its SSE stream). */
 export type ProgressSink = (notification: JSONRPCMessage) => void;
 
-/** The requests that leave an audit record, allowed or denied (one record each). */
+/** The requests that leave an audit record, allowed or denied (one record each); any other leaves one only when the policy refused it. */
 const RECORDED = new Set(["initialize", "tools/list", "prompts/list", "resources/list", "resources/templates/list", "tools/call", "prompts/get", "resources/read"]);
 
 /** What a request handler tells the record about itself; the rest is filled in by `request`. */
@@ -283,8 +283,9 @@ export class GatewaySession {
       this.inFlight.delete(id);
     }
     if (abort.signal.aborted && note.outcome === "ok") note.outcome = "cancelled";
-    // The record is committed before the reply leaves (durability).
-    if (RECORDED.has(method)) {
+    // The record is committed before the reply leaves (durability). A refusal is recorded whatever the method:
+    // completing a hidden prompt's arguments or subscribing to a hidden resource is a try at it like getting or reading it.
+    if (RECORDED.has(method) || note.outcome === "denied") {
       try {
         await this.record(method, note, started);
       } catch (error) {
@@ -385,11 +386,11 @@ export class GatewaySession {
       case "resources/read":
         return this.readResource(progress, signal, params, note);
       case "resources/subscribe":
-        return this.subscribe(String(params?.uri));
+        return this.subscribe(String(params?.uri), note);
       case "resources/unsubscribe":
         return this.unsubscribe(String(params?.uri));
       case "completion/complete":
-        return this.complete(progress, signal, params);
+        return this.complete(progress, signal, params, note);
       case "logging/setLevel":
         if (!LOGGING_LEVELS.includes(params?.level as string)) throw new RpcError(JSON_RPC.invalidParams, `logging/setLevel needs params.level, one of ${LOGGING_LEVELS.join(", ")}.`);
         return {};
@@ -502,9 +503,12 @@ export class GatewaySession {
     return { ...result, contents: contents.map((c) => ({ ...c, uri: exposedUri(route.attachment.prefix, c.uri) })) };
   }
 
-  private async subscribe(uri: string): Promise<Record<string, unknown>> {
+  private async subscribe(uri: string, note: RequestNote): Promise<Record<string, unknown>> {
     if (this.subscriptions.has(uri)) return {};
     const route = routeUri(this.runtime.definition.connectors, uri);
+    note.exposedName = uri;
+    note.connector = route?.attachment.connector ?? null;
+    note.upstreamName = route?.upstreamUri ?? null;
     this.checkResource(uri, route);
     if (!route) throw new RpcError(JSON_RPC.invalidParams, `No connector in virtual MCP "${this.runtime.slug}" serves the resource "${uri}".`);
     const connector = this.runtime.connectorFor(route.attachment.connector, this.principal);
@@ -579,11 +583,14 @@ export class GatewaySession {
     await subscription.connector.unsubscribeResource(subscription.upstreamUri, subscription.listener);
   }
 
-  private complete(progress: ProgressSink, signal: AbortSignal, params: Params): Promise<Record<string, unknown>> {
+  private complete(progress: ProgressSink, signal: AbortSignal, params: Params, note: RequestNote): Promise<Record<string, unknown>> {
     const ref = params?.ref as { type?: string; name?: string; uri?: string } | undefined;
     if (ref?.type === "ref/prompt") {
       const prompt = this.runtime.catalogue.promptsByName.get(String(ref.name));
       if (!prompt) throw new RpcError(JSON_RPC.invalidParams, `There is no prompt "${String(ref.name)}" in virtual MCP "${this.runtime.slug}".`);
+      note.exposedName = prompt.name;
+      note.connector = prompt.connector;
+      note.upstreamName = prompt.upstreamName;
       this.checkItem("prompt", prompt.name);
       if (!this.offersCompletions(prompt.connector)) return Promise.resolve(noCompletions());
       return this.forward(progress, signal, prompt.connector, "completion/complete", { ...params, ref: { ...ref, name: prompt.upstreamName } });
@@ -591,6 +598,9 @@ export class GatewaySession {
     if (ref?.type === "ref/resource") {
       const route = routeUri(this.runtime.definition.connectors, String(ref.uri));
       if (!route) throw new RpcError(JSON_RPC.invalidParams, `No connector serves the resource template "${String(ref.uri)}".`);
+      note.exposedName = String(ref.uri);
+      note.connector = route.attachment.connector;
+      note.upstreamName = route.upstreamUri;
       this.checkItem("resource", String(ref.uri));
       if (!this.offersCompletions(route.attachment.connector)) return Promise.resolve(noCompletions());
       return this.forward(progress, signal, route.attachment.connector, "completion/complete", { ...params, ref: { ...ref, uri: route.upstreamUri } });
