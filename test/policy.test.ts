@@ -417,6 +417,12 @@ describe("mintgate policy explain", () => {
     expect(text.stdout).toEndWith("Decision: denied\n");
     const json = JSON.parse((await mintgate("policy", "explain", "--user", "ada@example.com", "--vmcp", "team", "--tool", "demo__add", "--json")).stdout);
     expect(json).toMatchObject({ allow: true, subject: { email: "ada@example.com", role: "member", groups: ["eng"] }, virtualMcp: { allow: true, rule: 'team: access.groups["eng"]' }, tool: { name: "demo__add", allow: true, rule: 'team: tools["demo__add"].allow.groups["eng"]' } });
+    // A tool's argument rules are part of what decides its calls; a name the virtual MCP does not expose (a typo) is said to be one.
+    expect(json.tool).toMatchObject({ exposed: true, arguments: { a: { max: 100 }, b: { allowed: [1, 2, 3] } } });
+    expect((await mintgate("policy", "explain", "--user", "ada@example.com", "--vmcp", "team", "--tool", "demo__add")).stdout).toContain('\n  calls:  its arguments are checked by rules on "a", "b" (tools["demo__add"].arguments)\n');
+    const typo = await mintgate("policy", "explain", "--user", "ada@example.com", "--vmcp", "team", "--tool", "demo_add");
+    expect(typo.stdout).toContain('\n  note:   virtual MCP "team" exposes no tool "demo_add" (by its connectors\' last known lists)');
+    expect(JSON.parse((await mintgate("policy", "explain", "--user", "ada@example.com", "--vmcp", "team", "--prompt", "greeting", "--json")).stdout).prompt).toMatchObject({ name: "greeting", exposed: false });
     const closed = JSON.parse((await mintgate("policy", "explain", "--user", "nobody@example.com", "--vmcp", "closed", "--json")).stdout);
     expect(closed).toMatchObject({ allow: false, subject: { role: null, groups: [] }, virtualMcp: { allow: false, rule: "closed: no access rule, so admins only" } });
     // A disabled person is denied whatever the policy says (erin's group would admit her): the gateway refuses her before reading it.

@@ -1,5 +1,7 @@
+import { EMPTY_CATALOGUE, type Catalogue } from "../../connectors/index.ts";
 import { invalid, notFound } from "../../errors/index.ts";
-import { decide, SubjectResolver, type Decision } from "../../policy/index.ts";
+import { curate } from "../../gateway/index.ts";
+import { decide, ruleFor, SubjectResolver, type Decision } from "../../policy/index.ts";
 import { commandGroup, DATA_OPTION, JSON_OPTION, printJson, stringValue, type Command } from "../command.ts";
 import { DATA_HELP, withDataDir } from "../data-dir.ts";
 
@@ -11,7 +13,7 @@ const explainCommand: Command = {
   optionHelp: {
     "--user EMAIL": "the person, by email (their role and groups come from the data directory)",
     "--vmcp SLUG": "the virtual MCP",
-    "--tool NAME": "also decide this tool (its exposed name)",
+    "--tool NAME": "also decide this tool (its exposed name; a note says when the virtual MCP exposes no such tool)",
     "--prompt NAME": "also decide this prompt",
     "--resource URI": "also decide this resource (its exposed URI)",
     ...DATA_HELP,
@@ -39,13 +41,23 @@ const explainCommand: Command = {
       const reach = decide(subject, { kind: "reach", virtualMcp: slug, policy });
       const asked = items[0];
       const item = asked && { ...asked, decision: decide(subject, { kind: asked.kind, virtualMcp: slug, policy, name: asked.name }) };
+      // A name the virtual MCP does not expose has no rule, so it reads "allowed": a typo must not pass for an answer.
+      const saved = dir.store.gatewayConfig.savedCatalogues();
+      let exposed: boolean | undefined;
+      if ((asked?.kind === "tool" || asked?.kind === "prompt") && vmcp.connectors.every((a) => saved.has(a.connector))) {
+        const catalogueOf = (name: string) => JSON.parse(saved.get(name) ?? "null") as Catalogue | null ?? EMPTY_CATALOGUE;
+        const curated = curate({ ...vmcp, newTools: "auto" }, catalogueOf, () => undefined);
+        exposed = (asked.kind === "tool" ? curated.toolsByName : curated.promptsByName).has(asked.name);
+      }
       // A disabled person is refused before any policy is read: their tokens and sign-ins stop working.
-      return { subject, disabled: dir.store.users.emailDisabled(email), reach, item };
+      // A tool's argument rules decide its calls too; "no rule for tool" alone would hide them.
+      const argumentRules = asked?.kind === "tool" ? ruleFor(policy.tools, asked.name)?.arguments : undefined;
+      return { subject, disabled: dir.store.users.emailDisabled(email), reach, item: item && { ...item, exposed, argumentRules } };
     });
     const allowed = !disabled && reach.allow && (item?.decision.allow ?? true);
     if (parsed.values.json) {
       if (disabled) printJson({ allow: false, disabled, subject, virtualMcp: { slug } });
-      else printJson({ allow: allowed, subject, virtualMcp: { slug, ...reach }, ...(item ? { [item.kind]: { name: item.name, ...item.decision } } : {}) });
+      else printJson({ allow: allowed, subject, virtualMcp: { slug, ...reach }, ...(item ? { [item.kind]: { name: item.name, ...(item.exposed === undefined ? {} : { exposed: item.exposed }), ...item.decision, ...(item.argumentRules ? { arguments: item.argumentRules } : {}) } } : {}) });
       return 0;
     }
     if (disabled) {
@@ -56,6 +68,8 @@ const explainCommand: Command = {
     const lines = [who, ...describe(`virtual MCP "${slug}"`, reach)];
     if (item) {
       lines.push(...describe(`${item.kind} "${item.name}"`, item.decision));
+      if (item.argumentRules) lines.push(`  calls:  its arguments are checked by rules on ${Object.keys(item.argumentRules).map((name) => JSON.stringify(name)).join(", ")} (tools[${JSON.stringify(item.name)}].arguments)`);
+      if (item.exposed === false) lines.push(`  note:   virtual MCP "${slug}" exposes no ${item.kind} "${item.name}" (by its connectors' last known lists); check the name with \`mintgate export\` or the client's list.`);
       if (!reach.allow) lines.push(`  (but the ${item.kind} is out of reach: the virtual MCP is not allowed)`);
     }
     lines.push(`Decision: ${allowed ? "allowed" : "denied"}`);
