@@ -328,12 +328,14 @@ describe("argument rules", () => {
     expect(await refused("demo__add", { a: 1000, b: 1 })).toBe('The argument "a" of tool "demo__add" must be at most 100, not 1000.');
     expect(await refused("demo__echo", { text: "Hello" })).toBe('The argument "text" of tool "demo__echo" must match /^[a-z ]+$/; "Hello" does not.');
     expect(await refused("demo__echo", { text: "far too long" })).toBe('The argument "text" of tool "demo__echo" must be at most 10 characters long, not 12.');
+    // The length cap is checked before the pattern: the regular expression never runs on more than the cap allows.
+    expect(await refused("demo__echo", { text: "FAR TOO LONG".repeat(1000) })).toBe('The argument "text" of tool "demo__echo" must be at most 10 characters long, not 12000.');
     expect(textOf(await ada.callTool({ name: "demo__echo", arguments: { text: "fine" } }))).toBe("fine");
     // maxLength counts characters as people (and JSON Schema) do: an emoji is one, not two UTF-16 units.
     expect(textOf(await ada.callTool({ name: "demo__echo", arguments: { text: "fine", mood: "😀😀😀" } }))).toBe("fine");
     expect(await refused("demo__echo", { text: "fine", mood: "😀😀😀😀" })).toBe('The argument "mood" of tool "demo__echo" must be at most 3 characters long, not 4.');
     const denied = records().filter((r) => r.person === "ada@example.com" && r.outcome === "denied" && r.method === "tools/call");
-    expect(denied.map((r) => r.name)).toEqual(["demo__countdown", "demo__add", "demo__add", "demo__echo", "demo__echo", "demo__echo"]);
+    expect(denied.map((r) => r.name)).toEqual(["demo__countdown", "demo__add", "demo__add", "demo__echo", "demo__echo", "demo__echo", "demo__echo"]);
   });
 
   test("a refusal of an argument whose name looks secret quotes neither the value sent nor the pinned one, to the caller or in the record", async () => {
@@ -357,7 +359,7 @@ describe("argument rules", () => {
     const ada = await client("ada");
     const nested = "hunter2-nested-in-an-object";
     const pattern = await ada.callTool({ name: "demo__echo", arguments: { text: { mode: "x", password: nested } } });
-    expect(textOf(pattern)).toBe('The argument "text" of tool "demo__echo" must be a string matching /^[a-z ]+$/, not {"mode":"x","password":"[redacted]"}.');
+    expect(textOf(pattern)).toBe('The argument "text" of tool "demo__echo" must be a string of at most 10 characters, not {"mode":"x","password":"[redacted]"}.');
     const allowed = await ada.callTool({ name: "demo__add", arguments: { a: 1, b: [{ api_key: nested }] } });
     expect(textOf(allowed)).toBe('The argument "b" of tool "demo__add" must be one of 1, 2, 3, not [{"api_key":"[redacted]"}].');
     const denied = records().filter((r) => r.person === "ada@example.com" && r.outcome === "denied").slice(-2);

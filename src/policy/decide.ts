@@ -179,10 +179,6 @@ function checkValue(rule: ArgumentRule, value: unknown, secret: boolean, isSecre
   if (rule.allowed && !rule.allowed.some((allowed) => sameValue(value, allowed))) {
     return { check: "allowed", text: secret ? "must be one of the values its policy allows" : `must be one of ${rule.allowed.map((v) => quote(v, isSecret)).join(", ")}, not ${sent}` };
   }
-  if (rule.pattern !== undefined) {
-    if (typeof value !== "string") return { check: "pattern", text: `must be a string matching /${rule.pattern}/, not ${sent}` };
-    if (!compiled(rule.pattern).test(value)) return { check: "pattern", text: `must match /${rule.pattern}/; ${sent} does not` };
-  }
   if (rule.max !== undefined) {
     // Infinity and -Infinity (1e999 in the request's JSON) would go upstream as null, which no cap holds.
     if (typeof value !== "number" || !Number.isFinite(value)) return { check: "max", text: `must be a number no larger than ${rule.max}, not ${sent}` };
@@ -193,6 +189,11 @@ function checkValue(rule: ArgumentRule, value: unknown, secret: boolean, isSecre
     // Characters as people (and JSON Schema's maxLength) count them: an emoji is one, not its two UTF-16 units.
     const length = value.length > rule.maxLength ? [...value].length : value.length;
     if (length > rule.maxLength) return { check: "maxLength", text: `must be at most ${rule.maxLength} characters long, not ${length}` };
+  }
+  // Last, after the length cap: a regular expression cannot be stopped once running, and the cap bounds what it is run on.
+  if (rule.pattern !== undefined) {
+    if (typeof value !== "string") return { check: "pattern", text: `must be a string matching /${rule.pattern}/, not ${sent}` };
+    if (!compiled(rule.pattern).test(value)) return { check: "pattern", text: `must match /${rule.pattern}/; ${sent} does not` };
   }
   return undefined;
 }
