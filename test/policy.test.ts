@@ -267,6 +267,11 @@ describe("listing and calling", () => {
       const read = await refusalOf(bob.readResource({ uri }));
       expect(read.code).toBe(-32003);
     }
+    // Completing a hidden template's arguments is decided the same way.
+    for (const uri of ["demo+demo://numbers/{n}", "demo+DEMO://numbers/{n}", "demo+ demo://numbers/{n}"]) {
+      const complete = await refusalOf(bob.complete({ ref: { type: "ref/resource", uri }, argument: { name: "n", value: "" } }));
+      expect(complete.code).toBe(-32003);
+    }
     expect(records().filter((r) => r.person === "bob@example.com" && r.name === "demo+DEMO://about").map((r) => r.outcome)).toEqual(["denied"]);
     const ada = await client("ada");
     expect(((await ada.readResource({ uri: "demo+DEMO://about" })).contents[0] as { text: string }).text).toContain("demo server");

@@ -601,7 +601,8 @@ export class GatewaySession {
       note.exposedName = String(ref.uri);
       note.connector = route.attachment.connector;
       note.upstreamName = route.upstreamUri;
-      this.checkItem("resource", String(ref.uri));
+      // As resources/read decides: a template hidden from the person stays hidden under another spelling of its URI.
+      this.checkResource(String(ref.uri), route);
       if (!this.offersCompletions(route.attachment.connector)) return Promise.resolve(noCompletions());
       return this.forward(progress, signal, route.attachment.connector, "completion/complete", { ...params, ref: { ...ref, uri: route.upstreamUri } });
     }
