@@ -96,6 +96,41 @@ export function routeUri(attachments: ConnectorAttachment[], uri: string): { att
   return unprefixed && { attachment: unprefixed, upstreamUri: uri };
 }
 
+/**
+ * Other spellings of an upstream resource URI that an upstream may read as the same resource: as a URL parser
+ * reads it (SDK servers look resources up by `new URL(uri)`: the scheme's case, spaces at the ends, tabs inside and
+ * `..` segments do not matter there), with its percent-escapes decoded (a server that decodes the path reads
+ * `%73ecrets` as `secrets`), and with runs of slashes in its path made one (a file server reads `////secrets` as
+ * `/secrets`). The URI itself is not among them. A policy refusing any of them refuses the URI.
+ */
+export function otherSpellingsOf(uri: string): string[] {
+  const spellings = new Set<string>();
+  const parsed = URL.parse(uri)?.href;
+  for (const form of parsed === undefined ? [uri] : [uri, parsed]) {
+    spellings.add(form);
+    const decoded = percentDecoded(form);
+    spellings.add(decoded);
+    spellings.add(singleSlashes(decoded));
+  }
+  spellings.delete(uri);
+  return [...spellings];
+}
+
+function percentDecoded(uri: string): string {
+  if (!uri.includes("%")) return uri;
+  try {
+    return decodeURIComponent(uri);
+  } catch {
+    // A stray % (not followed by two hex digits) spoils the whole: decoded escape by escape instead.
+    return uri.replace(/%[0-9A-Fa-f]{2}/g, (escape) => String.fromCharCode(parseInt(escape.slice(1), 16)));
+  }
+}
+
+function singleSlashes(uri: string): string {
+  const authority = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/[^/]*/.exec(uri)?.[0] ?? "";
+  return authority + uri.slice(authority.length).replace(/\/{2,}/g, "/");
+}
+
 /** JSON with sorted keys, so equal definitions hash equally whatever their key order. */
 export function canonicalJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;

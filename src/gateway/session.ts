@@ -7,7 +7,7 @@ import { resultText, UpstreamRpcError, type Connector, type ResourceListener } f
 import { forbidden, isStorageFull, JSON_RPC, jsonRpcCodeOf, MintgateError, publicMessageOf, storageFull } from "../errors/index.ts";
 import { log } from "../log/index.ts";
 import { VERSION } from "../version.ts";
-import { routeUri, exposedUri, withExposedResourcesOfPrompt, withExposedResourcesOfTool } from "./curation.ts";
+import { routeUri, exposedUri, otherSpellingsOf, withExposedResourcesOfPrompt, withExposedResourcesOfTool } from "./curation.ts";
 import type { AccessView, ListKind, VirtualMcpRuntime } from "./virtual-mcp.ts";
 
 type RequestId = string | number;
@@ -337,16 +337,19 @@ export class GatewaySession {
   }
 
   /**
-   * The policy's decision on a resource, as the client wrote its URI and as
-   * an upstream that parses it as a URL reads it (SDK servers look resources
-   * up by `new URL(uri)`: the scheme's case, spaces at the ends and tabs or
-   * newlines inside do not matter there), so no other spelling reaches it.
+   * The policy's decision on a resource, as the client wrote its URI and under
+   * every other spelling an upstream may read as the same resource (see
+   * otherSpellingsOf): a refusal of any of them is the decision, so no
+   * spelling reaches what the policy hides.
    */
   private resourceDecision(uri: string, route: ReturnType<typeof routeUri>): Decision {
     const asSent = this.decideItem("resource", uri);
     if (!asSent.allow || !route) return asSent;
-    const parsed = URL.parse(route.upstreamUri)?.href;
-    return parsed === undefined || parsed === route.upstreamUri ? asSent : this.decideItem("resource", exposedUri(route.attachment.prefix, parsed));
+    for (const spelling of otherSpellingsOf(route.upstreamUri)) {
+      const decision = this.decideItem("resource", exposedUri(route.attachment.prefix, spelling));
+      if (!decision.allow) return decision;
+    }
+    return asSent;
   }
 
   /** Refuses a resource the policy hides under any spelling of its URI (see resourceDecision). */
