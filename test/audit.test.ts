@@ -160,11 +160,14 @@ describe("times in searches and exports", () => {
     store.close();
   });
 
-  test("digits are Unix ms, four of them a year; ages count back from now; anything else is no time", () => {
+  test("digits are Unix ms, four of them a year, nine or ten (Unix seconds) none; ages count back from now; anything else is no time", () => {
     const now = Date.UTC(2026, 10, 28, 12);
     expect(parseTime("0", now)).toBe(0);
     expect(parseTime("86400000", now)).toBe(86_400_000);
     expect(parseTime("1700000000000", now)).toBe(1_700_000_000_000);
+    // Unix seconds (`date +%s`) would be a day of 1970 as ms: refused, so the sentence asks for ms or an ISO time.
+    expect(parseTime("1700000000", now)).toBeNaN();
+    expect(parseTime("999999999", now)).toBeNaN();
     expect(parseTime("2025", now)).toBe(Date.UTC(2025, 0, 1));
     expect(parseTime("2025-02-01T00:00:00Z", now)).toBe(Date.UTC(2025, 1, 1));
     expect(parseTime("7d", now)).toBe(now - 7 * 86_400_000);

@@ -102,9 +102,10 @@ export function parseTime(raw: string | undefined, now = Date.now()): number | u
   const age = /^(\d+)(s|m|h|d|w)$/.exec(raw.trim());
   const ms = age
     ? now - Number(age[1]) * { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 }[age[2] as "s" | "m" | "h" | "d" | "w"]
-    : // Digits are Unix ms (`0` too), except four: an ISO year such as 2025.
+    : // Digits are Unix ms (`0` too), except four: an ISO year such as 2025. Nine or ten are no time: to whoever wrote
+      // them they are Unix seconds (`date +%s`, 1973 to 2286), and as ms a day of 1970 that no record has.
       /^\d+$/.test(raw.trim()) && raw.trim().length !== 4
-      ? Number(raw)
+      ? raw.trim().length === 9 || raw.trim().length === 10 ? Number.NaN : Number(raw)
       : parseIsoTime(raw.trim());
   // Outside what a Date can hold (8.64e15 ms either way) is no time either.
   return Math.abs(ms) <= 8.64e15 ? ms : Number.NaN;
