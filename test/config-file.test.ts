@@ -265,6 +265,22 @@ describe("parseConfigFile: each rule names the line of the offending node", () =
     ]);
   });
 
+  test("required: true is kept and exported; false (the default) is dropped; beside pin, or a pin its own checks refuse, is refused", () => {
+    const withArguments = (args: string) =>
+      withConnector(`virtualMcps:\n  - slug: v\n    name: V\n    connectors: [{ connector: a }]\n    tools:\n      a__t:\n        arguments:\n${args}`);
+    const parsed = parseConfigFile(withArguments("          a: { required: true, allowed: [eu] }\n          b: { pin: 3, required: false, max: 5 }\n"), { knownSecrets: SECRETS });
+    expect(parsed.virtualMcps[0]!.policy?.tools?.["a__t"]?.arguments).toEqual({ a: { required: true, allowed: ["eu"] }, b: { pin: 3, max: 5 } });
+    expect(parseConfigFile(serializeConfigFile(parsed), { knownSecrets: SECRETS })).toEqual(parsed);
+    const label = (name: string) => `of argument "${name}" of tool "a__t" in virtual MCP "v"`;
+    expect(problemsOf(withArguments("          a: { required: false }\n          b: { required: 1 }\n          c: { pin: x, pattern: \"^y\" }\n          d: { pin: 12, max: 10 }\n          e: { pin: abcd, maxLength: 3 }\n          f: { pin: x, allowed: [x], required: false }\n"))).toEqual([
+      `mintgate.yaml:10: argument "a" of tool "a__t" in virtual MCP "v" has no checks; give it any of: pin, onMismatch, required, allowed, pattern, max, maxLength`,
+      `mintgate.yaml:11: "required" ${label("b")} must be true or false`,
+      `mintgate.yaml:12: "pin" ${label("c")} would refuse every call, as its own "pattern" says the pinned value must match /^y/; "x" does not; change the pin or remove "pattern"`,
+      `mintgate.yaml:13: "pin" ${label("d")} would refuse every call, as its own "max" says the pinned value must be at most 10, not 12; change the pin or remove "max"`,
+      `mintgate.yaml:14: "pin" ${label("e")} would refuse every call, as its own "maxLength" says the pinned value must be at most 3 characters long, not 4; change the pin or remove "maxLength"`,
+    ]);
+  });
+
   test("an empty policy section is dropped, so export then apply sees no change", () => {
     const parsed = parseConfigFile(withConnector("virtualMcps:\n  - slug: v\n    name: V\n    access: { everyone: true }\n    connectors: [{ connector: a }]\n    tools: {}\n    prompts: {}\n"), { knownSecrets: SECRETS });
     expect(parsed.virtualMcps[0]!.policy).toEqual({ access: { everyone: true } });

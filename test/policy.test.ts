@@ -8,7 +8,7 @@ import { Database } from "bun:sqlite";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { McpError, PromptListChangedNotificationSchema, ResourceUpdatedNotificationSchema, ToolListChangedNotificationSchema } from "@modelcontextprotocol/sdk/types.js";
 import { writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { everythingStdioCommand } from "./conformance/everything-server.ts";
 import { configuredDataDir, connectMcpClient, runMintgate, startGateway, waitFor, type RunningGateway } from "./harness.ts";
 
@@ -50,6 +50,7 @@ ${evEnv ? `    env: ${JSON.stringify(evEnv)}\n` : ""}virtualMcps:
       demo__countdown:
         arguments:
           n: { pin: 1, onMismatch: refuse }
+          intervalMs: { required: true }
       ev__echo:
         arguments:
           message: { pin: pinned by policy }
@@ -344,6 +345,48 @@ describe("argument rules", () => {
     expect(denied.map((r) => r.name)).toEqual(["demo__countdown", "demo__add", "demo__add", "demo__echo", "demo__echo", "demo__echo", "demo__echo"]);
   });
 
+  test("a required argument left out (or null) is refused before it reaches the upstream, whose default would apply; sent, it passes", async () => {
+    const ada = await client("ada");
+    // The upstream reports progress as it counts, so a call that reached it would show some.
+    const progress: number[] = [];
+    const onprogress = (p: { progress: number }) => void progress.push(p.progress);
+    for (const args of [{}, { n: 1 }, { intervalMs: null }]) {
+      const result = await ada.callTool({ name: "demo__countdown", arguments: args }, undefined, { onprogress });
+      expect(result.isError).toBe(true);
+      expect(textOf(result)).toBe('The argument "intervalMs" of tool "demo__countdown" is required by policy; send it with a value.');
+    }
+    expect(progress).toEqual([]);
+    const denied = records().filter((r) => r.person === "ada@example.com" && r.name === "demo__countdown").slice(-3);
+    expect(denied.map((r) => [r.outcome, r.error])).toEqual(Array(3).fill(["denied", 'The argument "intervalMs" of tool "demo__countdown" is required by policy; send it with a value.']));
+    const sent = await ada.callTool({ name: "demo__countdown", arguments: { intervalMs: 0 } }, undefined, { onprogress });
+    expect([sent.isError ?? false, textOf(sent)]).toEqual([false, "counted down from 1"]);
+    expect(progress).toEqual([1]);
+    expect(records().filter((r) => r.name === "demo__countdown").at(-1)!.outcome).toBe("ok");
+    expect((await mintgate("policy", "explain", "--user", "ada@example.com", "--vmcp", "team", "--tool", "demo__countdown")).stdout).toContain('\n  calls:  its arguments are checked by rules on "n", "intervalMs" (required) (tools["demo__countdown"].arguments)\n');
+  });
+
+  test("export then apply round-trips a required argument; a bad required value, or required beside pin, is refused with its line", async () => {
+    const exported = (await mintgate("export")).stdout;
+    expect(exported).toContain("      demo__countdown:\n        arguments:\n          n:\n            pin: 1\n            onMismatch: refuse\n          intervalMs:\n            required: true\n");
+    expect((await apply(exported)).stdout).toBe("No changes: the configuration already matches the file.\n");
+    const refusedFile = async (rule: string) => {
+      const yaml = config().replace("intervalMs: { required: true }", `intervalMs: ${rule}`);
+      const file = join(dir, "..", `bad-${crypto.randomUUID()}.yaml`);
+      writeFileSync(file, yaml);
+      const line = yaml.split("\n").findIndex((l) => l.includes("intervalMs:")) + 1;
+      const result = await runMintgate(["apply", "-f", file, "--data", dir]);
+      expect(result.code).not.toBe(0);
+      return result.stderr.replace(`${basename(file)}:${line}:`, "FILE:LINE:");
+    };
+    const label = 'of argument "intervalMs" of tool "demo__countdown" in virtual MCP "team"';
+    expect(await refusedFile("{ required: yes-please }")).toBe(`mintgate: FILE:LINE: "required" ${label} must be true or false\n`);
+    expect(await refusedFile("{ pin: 5, required: true }")).toBe(`mintgate: FILE:LINE: "required" ${label} has no effect beside "pin", whose value is sent when a call leaves the argument out; remove "required"\n`);
+    // A pin its own checks refuse would refuse every call.
+    expect(await refusedFile("{ pin: 1, allowed: [2] }")).toBe(`mintgate: FILE:LINE: "pin" ${label} would refuse every call, as its own "allowed" says the pinned value must be one of 2, not 1; change the pin or remove "allowed"\n`);
+    // Nothing changed: the rule is still the required one.
+    expect((await mintgate("export")).stdout).toBe(exported);
+  });
+
   test("a refusal of an argument whose name looks secret quotes neither the value sent nor the pinned one, to the caller or in the record", async () => {
     const ada = await client("ada");
     const sent = "sk_live_sent-by-the-client";
@@ -494,6 +537,9 @@ describe("the admin API", () => {
     const bad = await admin("/virtual-mcps/closed/policy", { method: "PUT", body: "access:\n  everyone: yes please\n" });
     expect(bad.status).toBe(400);
     expect(((await bad.json()) as { message: string }).message).toBe('request:2: "everyone" in "access" of the policy of virtual MCP "closed" must be true or false');
+    const badRequired = await admin("/virtual-mcps/closed/policy", { method: "PUT", body: 'access: { everyone: true }\ntools:\n  demo__echo:\n    arguments:\n      text: { required: "yes" }\n' });
+    expect(badRequired.status).toBe(400);
+    expect(((await badRequired.json()) as { message: string }).message).toBe('request:5: "required" of argument "text" of tool "demo__echo" in the policy of virtual MCP "closed" must be true or false');
     const unknownTool = await admin("/virtual-mcps/closed/policy", { method: "PUT", body: JSON.stringify({ access: { everyone: true }, tools: { demo__nope: { deny: { groups: ["x"] } } } }) });
     expect(unknownTool.status).toBe(400);
     expect(((await unknownTool.json()) as { message: string }).message).toContain('names the tool "demo__nope", which it does not expose');

@@ -159,6 +159,11 @@ describe("model", () => {
     expect(parseArgumentRule("size: 3").problem).toContain('"size" is not a check');
     expect(parseArgumentRule("onMismatch: refuse").problem).toBe("onMismatch applies only with pin");
     expect(parseArgumentRule('pattern: "("').problem).toContain("pattern:");
+    expect(parseArgumentRule("required: true, allowed: [eu]")).toEqual({ rule: { required: true, allowed: ["eu"] } });
+    expect(parseArgumentRule("required: false")).toEqual({});
+    expect(parseArgumentRule("required: yes").problem).toBe("required is true or false");
+    expect(parseArgumentRule("pin: 1, required: true").problem).toBe("required has no effect with pin (the pin is sent when the argument is left out)");
+    expect(parseArgumentRule("pin: 1, allowed: [2]").problem).toBe("pin would refuse every call: by allowed, it must be one of 2, not 1");
   });
 
   test("the approval diff shows what changed since the approved definition", () => {

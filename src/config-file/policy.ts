@@ -8,7 +8,7 @@
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node } from "yaml";
 import { invalid } from "../errors/index.ts";
 import { EXPOSED_NAME } from "../gateway/types.ts";
-import type { AccessRule, ArgumentRule, ItemRule, PeopleMatch, ToolRule, VirtualMcpPolicy } from "../policy/index.ts";
+import { pinRefusal, type AccessRule, type ArgumentRule, type ItemRule, type PeopleMatch, type ToolRule, type VirtualMcpPolicy } from "../policy/index.ts";
 import { syntaxProblems, YamlReader, type Field, type ValueNode } from "./yaml-reader.ts";
 
 export const POLICY_KEYS = ["access", "tools", "prompts", "resources"] as const;
@@ -16,7 +16,7 @@ const ACCESS_KEYS = ["everyone", "users", "groups"] as const;
 const PEOPLE_KEYS = ["users", "groups"] as const;
 const ITEM_KEYS = ["allow", "deny"] as const;
 const TOOL_KEYS = ["allow", "deny", "arguments"] as const;
-const ARGUMENT_KEYS = ["pin", "onMismatch", "allowed", "pattern", "max", "maxLength"] as const;
+const ARGUMENT_KEYS = ["pin", "onMismatch", "required", "allowed", "pattern", "max", "maxLength"] as const;
 /**
  * A repeated group that starts with a repeated atom, such as (a+)+, (\d+)* or
  * (x*y?)*: the common shape of catastrophic backtracking (a heuristic; it
@@ -202,6 +202,7 @@ function readArgumentRule(reader: YamlReader, node: ValueNode, line: number, lab
   const fields = reader.fields(node, line, `in ${label}`, ARGUMENT_KEYS, `${label} must be a mapping with any of: ${ARGUMENT_KEYS.join(", ")}`);
   if (!fields) return undefined;
   const rule: ArgumentRule = {};
+  const problemsBefore = reader.problems.length;
   const pin = fields.get("pin");
   if (pin) {
     const value = reader.plain(pin.value, pin.valueLine, `"pin" of ${label}`);
@@ -216,6 +217,14 @@ function readArgumentRule(reader: YamlReader, node: ValueNode, line: number, lab
       if (!pin) reader.report(onMismatch.keyLine, `"onMismatch" of ${label} applies only with "pin"`);
       rule.onMismatch = text;
     }
+  }
+  const required = fields.get("required");
+  if (required) {
+    const value = required.value;
+    if (!isScalar(value) || typeof value.value !== "boolean") reader.report(required.valueLine, `"required" of ${label} must be true or false`);
+    // Like "onMismatch" without "pin", a key that could never act is refused rather than kept: the pin is sent when a call leaves the argument out.
+    else if (value.value && pin) reader.report(required.keyLine, `"required" of ${label} has no effect beside "pin", whose value is sent when a call leaves the argument out; remove "required"`);
+    else if (value.value) rule.required = true;
   }
   const allowed = fields.get("allowed");
   if (allowed) {
@@ -250,8 +259,13 @@ function readArgumentRule(reader: YamlReader, node: ValueNode, line: number, lab
       reader.report(field.valueLine, key === "max" ? `"max" of ${label} must be a number` : `"maxLength" of ${label} must be a whole number of characters`);
     } else rule[key] = number;
   }
-  // Only when no check was written at all: a check refused above has said what is wrong with it.
-  if (Object.keys(rule).length === 0 && !ARGUMENT_KEYS.some((key) => fields.has(key))) reader.report(line, `${label} has no checks; give it any of: ${ARGUMENT_KEYS.join(", ")}`);
+  if (reader.problems.length === problemsBefore) {
+    // A pin its own checks refuse would refuse every call: a contradiction, not a policy.
+    const refusal = pinRefusal(rule);
+    if (refusal && pin) reader.report(pin.valueLine, `"pin" of ${label} would refuse every call, as its own "${refusal.check}" says the pinned value ${refusal.text}; change the pin or remove "${refusal.check}"`);
+    // Only when nothing above said what is wrong: no key at all, or only "required: false" (the default).
+    if (Object.keys(rule).length === 0) reader.report(line, `${label} has no checks; give it any of: ${ARGUMENT_KEYS.join(", ")}`);
+  }
   return rule;
 }
 

@@ -9,7 +9,8 @@ import type { AccessRule, Action, ArgumentRule, Decision, ItemRule, PeopleMatch,
  * Order: reaching the Virtual MCP (access rule, or admins only without one);
  * then for an item its `deny` (wins), then its `allow` (only those named);
  * no rule for an item allows it to everyone who reaches the Virtual MCP;
- * then, for a tool call, its argument rules in the order written.
+ * then, for a tool call, its argument rules in the order written (for each:
+ * its pin, then `required`, then the checks of the value that will be sent).
  */
 export function decide(subject: Subject, action: Action): Decision {
   switch (action.kind) {
@@ -163,11 +164,23 @@ function decideArguments(slug: string, policy: VirtualMcpPolicy, tool: string, a
       sent = { ...sent, [name]: rule.pin };
     }
     const value = sent === undefined || !Object.hasOwn(sent, name) ? undefined : sent[name];
-    if (value === undefined) continue;
+    if (value === undefined || value === null) {
+      if (rule.required) return { allow: false, rule: `${path}.required`, reason: `The argument "${name}" of tool "${tool}" is required by policy; send it with a value.` };
+      // Left out and not required: the upstream's default applies. A null is a value the checks below decide.
+      if (value === undefined) continue;
+    }
     const refusal = checkValue(rule, value, secret, isSecret);
     if (refusal) return { allow: false, rule: `${path}.${refusal.check}`, reason: `The argument "${name}" of tool "${tool}" ${refusal.text}.` };
   }
   return { allow: true, rule: `${slug}: tools[${JSON.stringify(tool)}].arguments`, arguments: sent };
+}
+
+/**
+ * Why the rule's own checks refuse its `pin` (so that it would refuse every call), or undefined when they
+ * accept it or there is no pin: `mintgate.yaml` and the admin API refuse such a rule.
+ */
+export function pinRefusal(rule: ArgumentRule): { check: string; text: string } | undefined {
+  return rule.pin === undefined ? undefined : checkValue(rule, rule.pin, false, undefined);
 }
 
 /**

@@ -24,12 +24,17 @@ export interface ItemRule {
 
 export type PinMismatch = "replace" | "refuse";
 
-/** Checks on one argument of a tool call, applied to what is sent upstream. */
+/**
+ * Checks on one argument of a tool call, applied to what is sent upstream. Without `pin` or `required`,
+ * a call that leaves the argument out is not checked: it goes upstream without it, and the upstream's default applies.
+ */
 export interface ArgumentRule {
   /** The value sent upstream whatever the client sent (see `onMismatch`). */
   pin?: unknown;
   /** What to do when the client sent another value than `pin`: replace it (default) or refuse the call. */
   onMismatch?: PinMismatch | undefined;
+  /** A call must send the argument (left out or `null`: refused), checked before the others. Not with `pin`, which supplies it. */
+  required?: boolean | undefined;
   /** The value must equal one of these. */
   allowed?: unknown[] | undefined;
   /** The value must be a string matching this regular expression (JavaScript syntax, unanchored unless written with ^ and $). */

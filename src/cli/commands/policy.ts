@@ -68,7 +68,7 @@ const explainCommand: Command = {
     const lines = [who, ...describe(`virtual MCP "${slug}"`, reach)];
     if (item) {
       lines.push(...describe(`${item.kind} "${item.name}"`, item.decision));
-      if (item.argumentRules) lines.push(`  calls:  its arguments are checked by rules on ${Object.keys(item.argumentRules).map((name) => JSON.stringify(name)).join(", ")} (tools[${JSON.stringify(item.name)}].arguments)`);
+      if (item.argumentRules) lines.push(`  calls:  its arguments are checked by rules on ${Object.entries(item.argumentRules).map(([name, rule]) => `${JSON.stringify(name)}${rule.required ? " (required)" : ""}`).join(", ")} (tools[${JSON.stringify(item.name)}].arguments)`);
       if (item.exposed === false) lines.push(`  note:   virtual MCP "${slug}" exposes no ${item.kind} "${item.name}" (by its connectors' last known lists); check the name with \`mintgate export\` or the client's list.`);
       if (!reach.allow) lines.push(`  (but the ${item.kind} is out of reach: the virtual MCP is not allowed)`);
     }

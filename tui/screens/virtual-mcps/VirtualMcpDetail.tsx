@@ -341,7 +341,7 @@ export function VirtualMcpDetail(props: { client: AdminClient; slug: string; wid
       { name: "allowGroups", label: "Allow groups" },
       { name: "denyUsers", label: "Deny users", validate: emailsProblem },
       { name: "denyGroups", label: "Deny groups" },
-      ...args.map((name): FormField => ({ name: `arg:${name}`, label: `Arg ${name}`, placeholder: "pin, allowed, pattern, max, maxLength", validate: (v) => parseArgumentRule(v).problem })),
+      ...args.map((name): FormField => ({ name: `arg:${name}`, label: `Arg ${name}`, placeholder: "pin, required, allowed, pattern, max, maxLength", validate: (v) => parseArgumentRule(v).problem })),
     ];
     const initial: Record<string, string> = {
       allowUsers: listText(current?.allow?.users),

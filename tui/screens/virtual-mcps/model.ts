@@ -8,6 +8,7 @@ import { parse as parseYaml } from "yaml";
 import type { VirtualMcpFileEntry, VirtualMcpStatus } from "../../../src/admin/index.ts";
 import { canonicalJson, exposedName } from "../../../src/gateway/curation.ts";
 import { EXPOSED_NAME, PREFIX_SEPARATOR, VIRTUAL_MCP_SLUG } from "../../../src/gateway/types.ts";
+import { pinRefusal } from "../../../src/policy/decide.ts";
 import type { AccessRule, ArgumentRule, PeopleMatch, ToolRule, VirtualMcpPolicy } from "../../../src/policy/types.ts";
 
 export type { VirtualMcpFileEntry, VirtualMcpStatus };
@@ -208,7 +209,7 @@ export function accessFrom(values: { everyone: string; users: string; groups: st
   return { ...(users.length ? { users } : {}), ...(groups.length ? { groups } : {}) };
 }
 
-const ARGUMENT_KEYS = ["pin", "onMismatch", "allowed", "pattern", "max", "maxLength"];
+const ARGUMENT_KEYS = ["pin", "onMismatch", "required", "allowed", "pattern", "max", "maxLength"];
 
 /** An argument rule as one line a person edits: `max: 10, pattern: "^a"` (YAML flow without the braces). */
 export function argumentRuleText(rule: ArgumentRule | undefined): string {
@@ -237,6 +238,10 @@ export function parseArgumentRule(text: string): { rule?: ArgumentRule | undefin
   if ("allowed" in rule && (!Array.isArray(rule.allowed) || rule.allowed.length === 0)) return { problem: "allowed must be a non-empty list, like allowed: [a, b]" };
   if ("onMismatch" in rule && rule.onMismatch !== "replace" && rule.onMismatch !== "refuse") return { problem: "onMismatch is replace or refuse" };
   if ("onMismatch" in rule && !("pin" in rule)) return { problem: "onMismatch applies only with pin" };
+  if ("required" in rule && typeof rule.required !== "boolean") return { problem: "required is true or false" };
+  if (rule.required === true && "pin" in rule) return { problem: "required has no effect with pin (the pin is sent when the argument is left out)" };
+  // false is the default: kept, the gateway would store an empty rule.
+  if (rule.required === false) delete rule.required;
   if ("pattern" in rule) {
     try {
       new RegExp(String(rule.pattern), "u");
@@ -244,7 +249,9 @@ export function parseArgumentRule(text: string): { rule?: ArgumentRule | undefin
       return { problem: `pattern: ${(error as Error).message}` };
     }
   }
-  return { rule: rule as ArgumentRule };
+  const refusal = pinRefusal(rule as ArgumentRule);
+  if (refusal) return { problem: `pin would refuse every call: by ${refusal.check}, it ${refusal.text}` };
+  return Object.keys(rule).length > 0 ? { rule: rule as ArgumentRule } : {};
 }
 
 /** The argument names a tool's rules form offers: its input schema's properties, then any already ruled. */
