@@ -269,7 +269,6 @@ function readArgumentRule(reader: YamlReader, node: ValueNode, line: number, lab
   return rule;
 }
 
-/** A YAML value as JSON (maps as plain objects). */
 /**
  * One Virtual MCP's policy on its own (the admin API's PUT body): a mapping
  * with `access`, `tools`, `prompts` and `resources`, as YAML or JSON. Every
