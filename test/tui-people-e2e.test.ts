@@ -81,7 +81,8 @@ describe("People and SSO screens in a real terminal", () => {
         await type(screen, SECRET);
         const masked = await screen.waitFor("•".repeat(SECRET.length));
         expect(masked).not.toContain(SECRET);
-        await press(screen, "Tab", "Tab", "Enter");
+        // Past allowed domains, button label and trust emails: Enter on the last field adds.
+        await press(screen, "Tab", "Tab", "Tab", "Enter");
         const callbackUrl = `${gateway.url}/sso/callback/corp`;
         // The list is read again after the "Added" line shows: the URL comes with it.
         const added = await screen.waitFor(callbackUrl);
