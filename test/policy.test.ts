@@ -545,6 +545,12 @@ describe("the admin API", () => {
     expect(((await unknownTool.json()) as { message: string }).message).toContain('names the tool "demo__nope", which it does not expose');
     const put = await admin("/virtual-mcps/closed/policy", { method: "PUT", body: JSON.stringify({ access: { users: ["carol@example.com"] } }) });
     expect(put.status).toBe(200);
+    // A PUT without a policy (no body, null, a comment) is refused: read as {}, it took everyone's access away.
+    for (const body of [undefined, "", "null", "# nothing\n"]) {
+      const empty = await admin("/virtual-mcps/closed/policy", { method: "PUT", ...(body === undefined ? {} : { body }) });
+      expect([empty.status, ((await empty.json()) as { message: string }).message], String(body)).toEqual([400, "request:1: the policy is empty; send it as JSON or YAML, or {} to leave the virtual MCP to admins only"]);
+    }
+    expect(await (await admin("/virtual-mcps/closed/policy")).json()).toEqual({ access: { users: ["carol@example.com"] } });
     expect(((await put.json()) as { changes: string[] }).changes).toEqual(["updated virtual MCP closed"]);
     const carol = await client("carol", "closed");
     expect(await toolNames(carol)).toContain("demo__echo");

@@ -283,11 +283,11 @@ export function parsePolicyText(text: string, options: { fileName?: string; labe
   }
   const reader = new YamlReader(document, lines);
   const root = reader.resolve(document.contents);
+  // A missing body is not "no policy": read so, a PUT without one would take everyone's access away. {} says that on purpose.
+  if (reader.isEmpty(root)) throw invalid(`${fileName}:1: the policy is empty; send it as JSON or YAML, or {} to leave the virtual MCP to admins only`);
   let policy: VirtualMcpPolicy = {};
-  if (!reader.isEmpty(root)) {
-    const fields = reader.fields(root, reader.lineOf(root, 1), "in the policy", POLICY_KEYS, 'the policy must be a mapping with "access", "tools", "prompts" and/or "resources"');
-    if (fields) policy = readPolicy(reader, fields, options.label ?? "the policy") ?? {};
-  }
+  const fields = reader.fields(root, reader.lineOf(root, 1), "in the policy", POLICY_KEYS, 'the policy must be a mapping with "access", "tools", "prompts" and/or "resources"');
+  if (fields) policy = readPolicy(reader, fields, options.label ?? "the policy") ?? {};
   if (reader.problems.length > 0) {
     throw invalid([...reader.problems].sort((a, b) => a.line - b.line).map((p) => `${fileName}:${p.line}: ${p.reason}`).join("\n"));
   }
