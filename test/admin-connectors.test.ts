@@ -218,6 +218,28 @@ describe("connectors one at a time", () => {
     expect((await api("GET", "/connectors")).json.map((c: { name: string }) => c.name)).toEqual(["noisy"]);
   });
 
+  test("a put based on what was loaded: a change made meanwhile is refused (409), not overwritten; If-None-Match: * never replaces", async () => {
+    const put = (name: string, body: unknown, precondition: Record<string, string>) =>
+      fetch(`${gateway.url}/admin/api/connectors/${name}`, { method: "PUT", headers: { authorization: `Bearer ${gateway.adminToken()}`, "content-type": "application/json", ...precondition }, body: JSON.stringify(body) });
+    const revisionOf = async (name: string) => ((await api("GET", "/connectors")).json as { name: string; revision: string }[]).find((c) => c.name === name)?.revision;
+    expect((await put("twin", { kind: "builtin", server: "demo" }, { "if-none-match": "*" })).status).toBe(200);
+    const loaded = await revisionOf("twin");
+    expect(loaded).toMatch(/^[0-9a-f]{20}$/);
+    // Another admin adds a connector of the same name: the TUI's "add" is refused rather than replacing theirs.
+    const added = await put("twin", { kind: "builtin", server: "demo", timeout: "5s" }, { "if-none-match": "*" });
+    expect([added.status, ((await added.json()) as { message: string }).message]).toEqual([409, 'A connector named "twin" exists already; choose another name, or edit that one.']);
+    // Two edits from the same load: the first wins, the second is told to reload.
+    expect((await put("twin", { kind: "builtin", server: "demo", timeout: "10s" }, { "if-match": `"${loaded}"` })).status).toBe(200);
+    const stale = await put("twin", { kind: "builtin", server: "demo", timeout: "20s" }, { "if-match": `"${loaded}"` });
+    expect(stale.status).toBe(409);
+    expect(((await stale.json()) as { message: string }).message).toContain('Connector "twin" was changed since it was loaded');
+    expect(((await api("GET", "/connectors")).json as { name: string; timeoutMs: number }[]).find((c) => c.name === "twin")?.timeoutMs).toBe(10_000);
+    expect(await revisionOf("twin")).not.toBe(loaded);
+    expect((await put("twin", { kind: "builtin", server: "demo", timeout: "20s" }, { "if-match": `"${await revisionOf("twin")}"` })).status).toBe(200);
+    expect((await api("DELETE", "/connectors/twin")).status).toBe(200);
+    expect((await put("twin", { kind: "builtin", server: "demo" }, { "if-match": `"${loaded}"` })).status).toBe(409);
+  });
+
   test("restart and logs of an unknown connector are 404", async () => {
     expect((await api("POST", "/connectors/ghost/restart")).status).toBe(404);
     expect((await api("GET", "/connectors/ghost/logs")).status).toBe(404);

@@ -192,7 +192,7 @@ describe("Connectors screen", () => {
     unmount();
   });
 
-  test("edit starts from the saved spec; a changed timeout is saved", async () => {
+  test("edit starts from the saved spec; a changed timeout is saved, but not over a change made meanwhile", async () => {
     const { lastFrame, stdin, unmount } = screen(ConnectorsScreen, 96, 22);
     await frameContaining(lastFrame, "docs");
     for (let i = 0; i < (await rowOf("/connectors", "docs")); i++) await press(stdin, KEY.down);
@@ -200,12 +200,25 @@ describe("Connectors screen", () => {
     const form = await frameContaining(lastFrame, "Edit connector docs");
     expect(form).toContain("DOCS_TOKEN=${secret:docs-token}");
     expect(form).toContain("[stdio]");
+    // Another admin changes it while the form is open: saving is refused with the server's sentence, theirs is kept.
+    await client.send("PUT", "/connectors/docs", { kind: "stdio", command: process.execPath, args: [ECHO_STDIO], env: { DOCS_TOKEN: "${secret:docs-token}" }, timeout: "45s" });
     // Shift-Tab from the first row: the timeout (the last row). A bad one is refused here.
     await press(stdin, "\u001B[Z");
     await type(stdin, "soon");
     await press(stdin, KEY.enter);
     expect(await frameContaining(lastFrame, "✗ timeout:")).toContain("between 1s and 60m");
     await press(stdin, "\u0015");
+    await type(stdin, "30s");
+    await press(stdin, KEY.enter);
+    expect(await frameContaining(lastFrame, "was changed since it was loaded")).toContain("Edit connector docs");
+    expect((await client.get<{ name: string; timeoutMs: number }[]>("/connectors")).find((c) => c.name === "docs")?.timeoutMs).toBe(45_000);
+    // Opened again (the list reloads), the same edit is saved.
+    await press(stdin, KEY.esc);
+    await frameContaining(lastFrame, "RESTARTS");
+    await Bun.sleep(300); // the reload Esc starts
+    await press(stdin, "e");
+    await frameContaining(lastFrame, "Edit connector docs");
+    await press(stdin, "\u001B[Z", "\u0015");
     await type(stdin, "30s");
     await press(stdin, KEY.enter);
     await frameContaining(lastFrame, "✓ saved docs");

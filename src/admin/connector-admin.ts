@@ -53,12 +53,16 @@ export class ConnectorAdmin {
     }
   }
 
-  /** PUT /connectors/:name: creates or replaces that connector alone; the others keep running. */
-  async put(name: string, body: unknown, actor: string): Promise<ApplyReport & { created: boolean }> {
+  /**
+   * PUT /connectors/:name: creates or replaces that connector alone; the others keep running.
+   * `expectedRevision`: the revision it must still have (If-Match), or null if it must not exist yet (If-None-Match: *).
+   */
+  async put(name: string, body: unknown, actor: string, expectedRevision?: string | null): Promise<ApplyReport & { created: boolean }> {
     const definition = await this.definitionOf(name, body);
     const { config } = this.deps.running();
     const created = !config.current().connectors.some((c) => c.name === name);
-    const report = await config.apply({ connectors: [definition], virtualMcps: [] }, { actor });
+    const expected = expectedRevision === undefined ? undefined : { of: "connector" as const, name, revision: expectedRevision };
+    const report = await config.apply({ connectors: [definition], virtualMcps: [] }, { actor, expected });
     return { ...report, created };
   }
 

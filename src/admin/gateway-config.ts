@@ -1,6 +1,6 @@
 import { cliActor, recordAdminChange } from "../audit/index.ts";
 import type { GatewayConfig } from "../config-file/index.ts";
-import { EMPTY_CATALOGUE, sameUpstreamSpec, type Catalogue } from "../connectors/index.ts";
+import { EMPTY_CATALOGUE, sameUpstreamSpec, type Catalogue, type ConnectorDefinition } from "../connectors/index.ts";
 import { conflict, invalid, notFound } from "../errors/index.ts";
 import { canonicalJson, curate, type Gateway, type VirtualMcpDefinition } from "../gateway/index.ts";
 import type { VirtualMcpPolicy } from "../policy/index.ts";
@@ -12,12 +12,14 @@ export interface ApplyReport {
 }
 
 /**
- * What a client saw of one Virtual MCP before it changed it: its revision
- * (If-Match), or null when it saw none there (If-None-Match: *). A change
- * made meanwhile by someone else is then refused rather than overwritten.
+ * What a client saw of one connector or Virtual MCP before it changed it: its
+ * revision (If-Match), or null when it saw none there (If-None-Match: *). A
+ * change made meanwhile by someone else is then refused rather than overwritten.
  */
-export interface ExpectedVirtualMcp {
-  slug: string;
+export interface ExpectedRevision {
+  of: "connector" | "virtual MCP";
+  /** The connector's name or the Virtual MCP's slug. */
+  name: string;
   revision: string | null;
 }
 
@@ -26,15 +28,23 @@ export function virtualMcpRevision(definition: VirtualMcpDefinition): string {
   return new Bun.CryptoHasher("sha256").update(canonicalJson(definition)).digest("hex").slice(0, 20);
 }
 
-function checkExpected(current: GatewayConfig, expected: ExpectedVirtualMcp): void {
-  const found = current.virtualMcps.find((v) => v.slug === expected.slug);
+/** A connector's revision: a hash of its whole stored definition (spec and timeout). */
+export function connectorRevision(definition: ConnectorDefinition): string {
+  return new Bun.CryptoHasher("sha256").update(canonicalJson(definition)).digest("hex").slice(0, 20);
+}
+
+function checkExpected(current: GatewayConfig, expected: ExpectedRevision): void {
+  const connector = expected.of === "connector";
+  const found = connector ? current.connectors.find((c) => c.name === expected.name) : current.virtualMcps.find((v) => v.slug === expected.name);
+  const label = `${connector ? "Connector" : "Virtual MCP"} "${expected.name}"`;
   if (expected.revision === null) {
-    if (found) throw conflict(`Virtual MCP "${expected.slug}" exists already (someone created it meanwhile); open it and change it there.`);
+    if (found) throw conflict(connector ? `A connector named "${expected.name}" exists already; choose another name, or edit that one.` : `${label} exists already (someone created it meanwhile); open it and change it there.`);
     return;
   }
-  if (!found) throw conflict(`Virtual MCP "${expected.slug}" was deleted since it was loaded.`);
-  if (virtualMcpRevision(found) !== expected.revision) {
-    throw conflict(`Virtual MCP "${expected.slug}" was changed since it was loaded (by another admin, \`mintgate apply\` or another TUI); load it again and redo the change.`);
+  if (!found) throw conflict(`${label} was deleted since it was loaded.`);
+  const revision = connector ? connectorRevision(found as ConnectorDefinition) : virtualMcpRevision(found as VirtualMcpDefinition);
+  if (revision !== expected.revision) {
+    throw conflict(`${label} was changed since it was loaded (by another admin, \`mintgate apply\` or another TUI); load it again and redo the change.`);
   }
 }
 
@@ -79,7 +89,7 @@ export class GatewayConfigService {
    */
   async apply(
     config: GatewayConfig | ((current: GatewayConfig) => GatewayConfig),
-    options: { prune?: boolean; dryRun?: boolean; /** Who, for the audit trail. */ actor?: string | undefined; /** Refuse unless that Virtual MCP is still as the caller saw it. */ expected?: ExpectedVirtualMcp | undefined } = {},
+    options: { prune?: boolean; dryRun?: boolean; /** Who, for the audit trail. */ actor?: string | undefined; /** Refuse unless that connector or Virtual MCP is still as the caller saw it. */ expected?: ExpectedRevision | undefined } = {},
   ): Promise<ApplyReport> {
     const repo = this.deps.store.gatewayConfig;
     const now = this.now();
@@ -134,7 +144,7 @@ export class GatewayConfigService {
    */
   async putVirtualMcp(definition: VirtualMcpDefinition, actor?: string, expectedRevision?: string | null): Promise<ApplyReport & { created: boolean }> {
     const created = !this.current().virtualMcps.some((v) => v.slug === definition.slug);
-    const expected = expectedRevision === undefined ? undefined : { slug: definition.slug, revision: expectedRevision };
+    const expected = expectedRevision === undefined ? undefined : { of: "virtual MCP" as const, name: definition.slug, revision: expectedRevision };
     return { ...(await this.apply({ connectors: [], virtualMcps: [definition] }, { actor, expected })), created };
   }
 
@@ -171,7 +181,7 @@ export class GatewayConfigService {
     if (!vmcp) throw notFound(`There is no virtual MCP "${slug}".`);
     const { policy: _, ...rest } = vmcp;
     // Checked in apply's transaction against the definition it changes, the curation read here included.
-    const expected = { slug, revision: expectedRevision ?? virtualMcpRevision(vmcp) };
+    const expected = { of: "virtual MCP" as const, name: slug, revision: expectedRevision ?? virtualMcpRevision(vmcp) };
     return this.apply({ connectors: [], virtualMcps: [{ ...rest, ...(Object.keys(policy).length > 0 ? { policy } : {}) }] }, { actor, expected });
   }
 

@@ -5,7 +5,7 @@ import type { Gateway, VirtualMcpDefinition } from "../gateway/index.ts";
 import { hashToken, type SecretStore } from "../secrets/index.ts";
 import type { Store } from "../store/index.ts";
 import { VERSION } from "../version.ts";
-import { virtualMcpRevision, type GatewayConfigService } from "./gateway-config.ts";
+import { connectorRevision, virtualMcpRevision, type GatewayConfigService } from "./gateway-config.ts";
 import { ConnectorAdmin } from "./connector-admin.ts";
 import type { ConnectorSpec } from "../connectors/index.ts";
 
@@ -42,6 +42,8 @@ export interface ConnectorStatus {
   /** Its definition (secret references, never values): what the TUI's edit form starts from. */
   spec: ConnectorSpec;
   timeoutMs: number;
+  /** The revision of its definition: sent back as If-Match with a PUT, a change made meanwhile by someone else is refused, not overwritten. */
+  revision: string;
 }
 
 export interface VirtualMcpStatus {
@@ -158,6 +160,7 @@ export class AdminService {
       resources: c.catalogue.resources.length + c.catalogue.resourceTemplates.length,
       spec: c.definition.spec,
       timeoutMs: c.definition.timeoutMs,
+      revision: connectorRevision(c.definition),
     }));
   }
 

@@ -247,7 +247,8 @@ export function createHttpApp(deps: HttpDeps) {
         .delete("/connectors/:name", ({ params, actor }) => admin.deleteConnector(params.name, actor))
         // One connector (a mintgate.yaml `connectors` entry as JSON, checked like the file); a test runs a temporary
         // one (never left running, never added); restart; a stdio connector's last stderr lines (secret values replaced).
-        .put("/connectors/:name", ({ params, body, actor }) => admin.connectorsAndSecrets.put(params.name, body, actor))
+        // Its `revision` (GET /connectors) as If-Match: refused (409) when someone changed it meanwhile; If-None-Match: * adds only a new one.
+        .put("/connectors/:name", ({ params, body, actor, request }) => admin.connectorsAndSecrets.put(params.name, body, actor, expectedRevisionOf(request.headers)))
         .post("/connectors/test", ({ body, query }) => admin.connectorsAndSecrets.test(body, wholeNumberParam(query.timeoutMs, "timeoutMs", 1, 600_000)))
         .post("/connectors/:name/restart", ({ params }) => admin.connectorsAndSecrets.restart(params.name))
         .get("/connectors/:name/logs", ({ params }) => admin.connectorsAndSecrets.logs(params.name))

@@ -100,10 +100,12 @@ export function ConnectorsScreen(props: ScreenProps) {
         secrets={secrets}
         width={width}
         height={height}
-        onCancel={() => setMode({ kind: "list" })}
+        // Reloaded at once: after a save refused because someone changed it meanwhile, editing again starts from their change.
+        onCancel={() => (setMode({ kind: "list" }), void load())}
         onTest={(name, spec) => testConnector(client, name, spec)}
         onSave={async (name, spec) => {
-          const saved = await client.send<{ changes: string[]; created: boolean }>("PUT", `/connectors/${encodeURIComponent(name)}`, spec);
+          // Based on what was loaded: a connector of that name added, or this one changed, meanwhile is refused, not overwritten.
+          const saved = await client.send<{ changes: string[]; created: boolean }>("PUT", `/connectors/${encodeURIComponent(name)}`, spec, { expect: mode.connector?.revision ?? null });
           setNotice({ text: `✓ ${saved.created ? "added" : "saved"} ${name}${saved.changes.length === 0 ? " (no change)" : ""}`, ok: true });
           setMode({ kind: "list" });
           await reloadAndSelect(name);
