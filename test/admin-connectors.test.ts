@@ -325,6 +325,29 @@ describe("admin API input", () => {
     expect((await api("POST", "/clients", { name: "x", redirectUris: ["https://a.example/cb"], confidential: "no" })).status).toBe(400);
   });
 
+  test("a body is JSON whatever its Content-Type: a form is refused (its record could not say what changed); a bad body without the token is a 401", async () => {
+    const send = (path: string, body: string, contentType: string, token: string | null = gateway.adminToken()) =>
+      fetch(`${gateway.url}/admin/api${path}`, { method: "POST", headers: { ...(token === null ? {} : { authorization: `Bearer ${token}` }), "content-type": contentType }, body });
+    expect((await api("POST", "/users", { email: "erin@example.com", password: "correct horse battery" })).status).toBe(201);
+    // curl -d's default type, and a multipart form: refused, nothing changed.
+    const form = await send("/users/erin@example.com/role", "role=admin", "application/x-www-form-urlencoded");
+    expect([form.status, ((await form.json()) as { message: string }).message]).toEqual([400, "The request body could not be parsed; send valid JSON."]);
+    const multipart = await send("/users/erin@example.com/role", '--x\r\nContent-Disposition: form-data; name="role"\r\n\r\nadmin\r\n--x--\r\n', "multipart/form-data; boundary=x");
+    expect(multipart.status).toBe(400);
+    expect((await api("GET", "/users/erin@example.com")).json.role).toBe("member");
+    // JSON under curl -d's type or fetch's text/plain is read as JSON, not as one form field named after the whole body.
+    expect((await send("/users/erin@example.com/groups", '{"group":"eng"}', "application/x-www-form-urlencoded")).status).toBe(200);
+    expect((await send("/users/erin@example.com/groups", '{"group":"ops"}', "text/plain;charset=UTF-8")).status).toBe(200);
+    expect((await api("GET", "/users/erin@example.com")).json.groups).toEqual(["eng", "ops"]);
+    // An empty body stays no body, whatever its type.
+    expect((await send("/users/erin@example.com/disable", "", "text/plain")).status).toBe(200);
+    // Without the token, a body that is not JSON says nothing about the route: 401, as for a path that does not exist.
+    for (const token of [null, "mgt_admin_wrong"]) {
+      const refused = await send("/users", "{bad", "application/json", token);
+      expect([refused.status, refused.headers.get("www-authenticate")]).toEqual([401, 'Bearer realm="mintgate-admin"']);
+    }
+  });
+
   test("unknown fields are refused: a misspelt hash never approves a tool unchecked, a secret body says what it takes", async () => {
     expect((await api("PUT", "/connectors/approvable", { name: "approvable", kind: "builtin", server: "demo" })).status).toBe(200);
     const vmcp = { slug: "guarded", name: "Guarded", newTools: "approve", connectors: [{ connector: "approvable", prefix: "g" }] };

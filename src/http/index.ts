@@ -158,9 +158,9 @@ export function createHttpApp(deps: HttpDeps) {
   };
   return new Elysia()
     .onError(({ code, error, request }) => {
-      if (code === "NOT_FOUND") {
+      // Without the admin token, nothing under /admin/api says which routes exist: not a 404, nor a body refused (parsed before the token is checked).
+      if (code === "NOT_FOUND" || code === "PARSE") {
         const path = new URL(request.url).pathname;
-        // Without the admin token, nothing under /admin/api says which routes exist.
         if (path.startsWith("/admin/api/")) {
           try {
             admin.authenticate(request.headers.get("authorization"));
@@ -168,12 +168,12 @@ export function createHttpApp(deps: HttpDeps) {
             return jsonError(401, publicMessageOf(refusal), ADMIN_CHALLENGE);
           }
         }
+        if (code === "PARSE") return jsonError(400, "The request body could not be parsed; send valid JSON.");
         const missing = jsonError(404, `Nothing is served at ${request.method} ${path}.`);
         unrouted.add(missing);
         return missing;
       }
       if (code === "VALIDATION") return jsonError(400, "The request is not valid: " + error.message);
-      if (code === "PARSE") return jsonError(400, "The request body could not be parsed; send valid JSON.");
       if (error instanceof MintgateError) {
         const status = httpStatusOf(error);
         return jsonError(status, publicMessageOf(error), status === 401 ? ADMIN_CHALLENGE : {});
@@ -211,6 +211,24 @@ export function createHttpApp(deps: HttpDeps) {
           // A path segment that is not valid percent-encoding reaches the routes as null.
           if (Object.values(params ?? {}).some((value) => typeof value !== "string")) throw invalid("A name in the URL is not valid percent-encoding; encode % as %25.");
           return { adminToken, actor: adminActor(adminToken) };
+        })
+        // These three read their body themselves, as JSON or YAML text: they come before the hook below, which would take it.
+        // One Virtual MCP's mintgate.yaml entry as JSON (or YAML): created or replaced, checked like the file.
+        .put("/virtual-mcps/:slug", async ({ params, request, actor }) => admin.putVirtualMcp(params.slug, await request.text(), actor, expectedRevisionOf(request.headers)), { parse: "none" })
+        // An access policy (src/policy) as JSON or YAML, validated like mintgate.yaml.
+        .put("/virtual-mcps/:slug/policy", async ({ params, request, actor }) => {
+          const expected = expectedRevisionOf(request.headers);
+          if (expected === null) throw invalid("A policy belongs to an existing virtual MCP: send If-Match with its revision, not If-None-Match.");
+          return admin.setPolicy(params.slug, await request.text(), actor, expected);
+        }, { parse: "none" })
+        // A whole mintgate.yaml (same checks as `mintgate apply`).
+        .put("/config", async ({ request, query, actor }) => admin.applyConfig(await request.text(), { prune: switchParam(query.prune, "prune"), dryRun: switchParam(query.dryRun, "dryRun"), actor }), { parse: "none" })
+        // Every other body is JSON, whatever its Content-Type says (curl -d sends a form type, fetch text/plain): read as a
+        // form, `role=admin` would change a role while its admin record (the body as JSON) could not say to what.
+        .onParse(async ({ request, contentType }) => {
+          if (/^application\/json\b/i.test(contentType)) return undefined; // Elysia's own JSON parser
+          const text = await request.text();
+          return text.trim() === "" ? null : (JSON.parse(text) as unknown); // not JSON: a PARSE error, "send valid JSON"
         })
         .get("/status", () => admin.status())
         // People and groups (src/auth/accounts); :id is a person's id or their email.
@@ -263,24 +281,16 @@ export function createHttpApp(deps: HttpDeps) {
           set.headers.etag = `"${status.revision}"`;
           return status;
         })
-        // One Virtual MCP's mintgate.yaml entry as JSON (or YAML): created or replaced, checked like the file.
-        .put("/virtual-mcps/:slug", async ({ params, request, actor }) => admin.putVirtualMcp(params.slug, await request.text(), actor, expectedRevisionOf(request.headers)), { parse: "none" })
         .delete("/virtual-mcps/:slug", ({ params, actor }) => admin.deleteVirtualMcp(params.slug, actor))
-        // Access policies (src/policy): GET the policy as JSON; PUT a new one (JSON or YAML), validated like mintgate.yaml.
+        // Access policies (src/policy): GET the policy as JSON (PUT above).
         .get("/virtual-mcps/:slug/policy", ({ params, set }) => {
           const { policy, revision } = admin.policy(params.slug);
           set.headers.etag = `"${revision}"`;
           return policy;
         })
-        .put("/virtual-mcps/:slug/policy", async ({ params, request, actor }) => {
-          const expected = expectedRevisionOf(request.headers);
-          if (expected === null) throw invalid("A policy belongs to an existing virtual MCP: send If-Match with its revision, not If-None-Match.");
-          return admin.setPolicy(params.slug, await request.text(), actor, expected);
-        }, { parse: "none" })
         // A misspelt "hash" must not turn into an approval of whatever the tool is now: unknown fields are refused.
         .post("/virtual-mcps/:slug/approvals", ({ params, body, actor }) => admin.approveTool(params.slug, bodyFields(body, { tool: "string", hash: "string" }, "an approval"), actor))
         .get("/config", async () => new Response(await admin.exportConfig(), { headers: { "content-type": "application/yaml; charset=utf-8" } }))
-        .put("/config", async ({ request, query, actor }) => admin.applyConfig(await request.text(), { prune: switchParam(query.prune, "prune"), dryRun: switchParam(query.dryRun, "dryRun"), actor }), { parse: "none" })
         // The audit trail (src/audit): search (newest first), streaming export, verify, and the live feed of new records.
         .get("/audit", ({ query }) => {
           const filter = auditFilterOf(query);
