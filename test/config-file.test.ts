@@ -246,6 +246,12 @@ describe("parseConfigFile: each rule names the line of the offending node", () =
     ]);
     expect(problemsOf('connectors:\n  - { name: a, kind: stdio, command: a, args: ["x\\0y"] }\n').join("\n")).toContain("contains a NUL character");
     expect(problemsOf('connectors:\n  - { name: a, kind: stdio, command: a, env: { K: "x\\0y" } }\n').join("\n")).toContain("contains a NUL character");
+    // A Virtual MCP's name is shown as one line (TUI, status, AI clients): no ESC sequences, no line breaks.
+    for (const name of ['"Sales\\e]0;owned\\a"', '"two\\nlines"']) {
+      expect(problemsOf(`connectors:\n  - { name: a, kind: builtin, server: demo }\nvirtualMcps:\n  - { slug: s, name: ${name}, connectors: [{ connector: a }] }\n`)).toEqual([
+        'mintgate.yaml:4: the name of virtual MCP "s" must be one line of printable characters, without control characters',
+      ]);
+    }
     expect(problemsOf(withConnector("virtualMcps:\n  - slug: v\n    name: V\n    connectors:\n      - connector: a\n        prefix:\n"))).toEqual([
       'mintgate.yaml:8: the prefix of connector "a" in virtual MCP "v" has no value; write prefix: "" to expose the upstream names unchanged, or remove the key to use the connector\'s name',
     ]);

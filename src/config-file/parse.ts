@@ -442,7 +442,14 @@ class ConfigFileReader {
     let name: string | undefined;
     const nameField = fields.get("name");
     if (!nameField) reader.report(line, `${label} has no "name"`);
-    else name = reader.text(nameField, `the name of ${label}`);
+    else {
+      name = reader.text(nameField, `the name of ${label}`);
+      // Shown as one line by the TUI, `mintgate status` and AI clients (serverInfo.title): an ESC sequence would drive an admin's terminal.
+      if (name !== undefined && /[\u0000-\u001f\u007f]/.test(name)) {
+        reader.report(nameField.valueLine, `the name of ${label} must be one line of printable characters, without control characters`);
+        name = undefined;
+      }
+    }
 
     const descriptionField = fields.get("description");
     const description = descriptionField
