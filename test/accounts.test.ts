@@ -344,6 +344,14 @@ describe("CLI", () => {
     }
     const badAdd = await fetch(`${gateway.url}/admin/api/sso-providers`, { method: "POST", headers, body: JSON.stringify({ name: "x", kind: "okta", domain: "example.okta.com", clientId: "c", clientSecret: "s", allowedDomains: [1] }) });
     expect(badAdd.status).toBe(400);
+    // A missing name or kind is named as missing, not quoted back as "undefined".
+    for (const [body, message] of [
+      [{ kind: "okta", domain: "example.okta.com", clientId: "c", clientSecret: "s" }, 'A provider needs a name: 1–63 lower-case letters, digits and "-", starting with a letter (it becomes part of the callback URL).'],
+      [{ name: "x", clientId: "c", clientSecret: "s" }, "A provider needs a kind: use okta, google, entra, oidc."],
+    ] as const) {
+      const missing = await fetch(`${gateway.url}/admin/api/sso-providers`, { method: "POST", headers, body: JSON.stringify(body) });
+      expect([missing.status, ((await missing.json()) as { message: string }).message]).toEqual([400, message]);
+    }
     expect((await (await fetch(`${gateway.url}/admin/api/sso-providers`, { headers })).json()) as unknown[]).toHaveLength(2);
     await gateway.stop();
   });

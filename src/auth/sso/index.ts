@@ -443,8 +443,10 @@ export class SsoService {
    */
   checkNew(input: Omit<ProviderInput, "clientSecret">): { name: string; issuer: string; clientId: string; settings: ProviderSettings } {
     const name = input.name?.trim() ?? "";
+    if (!name) throw invalid('A provider needs a name: 1–63 lower-case letters, digits and "-", starting with a letter (it becomes part of the callback URL).');
     if (!NAME.test(name)) throw invalid(`"${input.name}" is not a provider name: use 1–63 lower-case letters, digits and "-", starting with a letter (it becomes part of the callback URL).`);
     if (name === "local" || name === "manual") throw invalid(`"${name}" is reserved; choose another provider name.`);
+    if (input.kind === undefined) throw invalid(`A provider needs a kind: use ${PROVIDER_KINDS.join(", ")}.`);
     if (!PROVIDER_KINDS.includes(input.kind)) throw invalid(`"${String(input.kind)}" is not a provider kind: use ${PROVIDER_KINDS.join(", ")}.`);
     const issuer = issuerFor(input);
     const clientId = input.clientId?.trim() ?? "";
