@@ -348,6 +348,27 @@ describe("admin API input", () => {
     }
   });
 
+  test("a refused change leaves one record of the attempt, marked as an error and without its body, whichever service it went to", async () => {
+    const before = adminRecords().length;
+    const refusals: [string, string, unknown][] = [
+      ["PUT", "/connectors/refused", { kind: "stdio", command: "x", env: { TOKEN: SECRET_VALUE }, bogus: 1 }],
+      ["PUT", "/secrets/refused", { value: SECRET_VALUE, extra: 1 }],
+      ["PUT", "/virtual-mcps/refused", { slug: "refused", name: "R", connectors: [{ connector: "nowhere" }] }],
+      ["PUT", "/config", "connectors: [{ name: refused }]"],
+      ["DELETE", "/connectors/refused", undefined],
+      ["POST", "/users/nobody@example.com/role", { role: "admin" }],
+    ];
+    for (const [method, path, body] of refusals) expect((await api(method, path, body)).status, `${method} ${path}`).toBeGreaterThanOrEqual(400);
+    const records = adminRecords().slice(before);
+    expect(records.map((r) => `${r.method} ${r.outcome}`)).toEqual(refusals.map(([method, path]) => `${method} ${path} error`));
+    // The service-recorded routes keep no body (a secret's value, a whole config); nothing was changed.
+    expect(records.slice(0, 5).map((r) => r.detail)).toEqual([null, null, null, null, null]);
+    expect(auditText()).not.toContain(SECRET_VALUE);
+    expect((await api("GET", "/connectors")).json.map((c: { name: string }) => c.name)).not.toContain("refused");
+    expect((await api("GET", "/secrets")).json.map((s: { name: string }) => s.name)).not.toContain("refused");
+    expect((await api("GET", "/virtual-mcps/refused")).status).toBe(404);
+  });
+
   test("unknown fields are refused: a misspelt hash never approves a tool unchecked, a secret body says what it takes", async () => {
     expect((await api("PUT", "/connectors/approvable", { name: "approvable", kind: "builtin", server: "demo" })).status).toBe(200);
     const vmcp = { slug: "guarded", name: "Guarded", newTools: "approve", connectors: [{ connector: "approvable", prefix: "g" }] };

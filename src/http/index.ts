@@ -80,13 +80,14 @@ function auditFilterOf(query: Record<string, string | undefined>) {
 
 /**
  * Admin API changes whose service records its own before/after (config, a connector's PUT and DELETE, Virtual MCPs,
- * approvals, policies) — and secrets, whose request body (the value) must never be recorded. A connector's restart
- * and test are recorded here.
+ * approvals, policies) — and secrets, whose request body (the value) must never be recorded. Only their refusals are
+ * recorded here, without the body. A connector's restart and test are recorded here.
  */
 const SELF_RECORDING = /^\/admin\/api\/(config|virtual-mcps\/|secrets\/)/;
 /** PUT and DELETE of a connector record themselves (whatever its name, "test" too); POST /connectors/test is a trial, not a change. */
 const selfRecording = (method: string, path: string) => SELF_RECORDING.test(path) || (method !== "POST" && /^\/admin\/api\/connectors\/[^/]+\/?$/.test(path));
 const ADMIN_BODY_LIMIT = 16 * 1024;
+const NO_BODY = Promise.resolve("");
 /**
  * The 404s of requests no route took. Such an admin request changed nothing and its body is unknown input
  * (a secret's value PUT to a misspelt path): its record keeps the method, path and outcome, never the body.
@@ -527,7 +528,15 @@ export function startHttpServer(deps: HttpDeps): RunningServer {
       const peer = server.requestIP(request)?.address;
       return serveMetrics(deps.metrics.metrics, deps.metrics.access, origins, request, peer !== undefined && addresses.isProxy(peer) ? undefined : peer);
     }
-    if (path.startsWith("/admin/api/") && request.method !== "GET" && request.method !== "HEAD" && request.method !== "OPTIONS" && !selfRecording(request.method, path)) {
+    if (path.startsWith("/admin/api/") && request.method !== "GET" && request.method !== "HEAD" && request.method !== "OPTIONS") {
+      if (selfRecording(request.method, path)) {
+        // Its service recorded a change it made; a refusal made none, so its attempt is recorded here, as every other
+        // refused admin request is: method, path and status, never the body (a secret's value, a whole config).
+        return Promise.resolve(app.handle(request)).then(async (response) => {
+          if (response.status >= 400) await recordAdminRequest(deps, request, NO_BODY, response);
+          return response;
+        });
+      }
       // The change is recorded (committed) before its answer leaves.
       const body = request.clone().text();
       return Promise.resolve(app.handle(request)).then(async (response) => {
