@@ -88,11 +88,6 @@ const SELF_RECORDING = /^\/admin\/api\/(config|virtual-mcps\/|secrets\/)/;
 const selfRecording = (method: string, path: string) => SELF_RECORDING.test(path) || (method !== "POST" && /^\/admin\/api\/connectors\/[^/]+\/?$/.test(path));
 const ADMIN_BODY_LIMIT = 16 * 1024;
 const NO_BODY = Promise.resolve("");
-/**
- * The 404s of requests no route took. Such an admin request changed nothing and its body is unknown input
- * (a secret's value PUT to a misspelt path): its record keeps the method, path and outcome, never the body.
- */
-const unrouted = new WeakSet<Response>();
 
 /** Who made an admin API change, as admin records and approvals name them. */
 const adminActor = (token: { name: string }) => `admin token ${token.name}`;
@@ -101,6 +96,9 @@ const adminActor = (token: { name: string }) => `admin token ${token.name}`;
  * Every other change made through the admin API leaves an admin record:
  * who (the admin token's name), what (method and path), the request body
  * (redacted: passwords and client secrets never stored) and the outcome.
+ * A refused request changed nothing and its body is unknown input (a password
+ * under a misspelt key, which redaction by key cannot know; a secret's value
+ * PUT to a misspelt path): its record keeps the method, path and status, never the body.
  */
 async function recordAdminRequest(deps: HttpDeps, request: Request, body: Promise<string>, response: Response): Promise<void> {
   const audit = deps.audit;
@@ -112,14 +110,14 @@ async function recordAdminRequest(deps: HttpDeps, request: Request, body: Promis
     return;
   }
   const path = pathOf(request.url);
+  const ok = response.status < 400;
   let sent: unknown;
   try {
-    const text = unrouted.has(response) ? "" : (await body).slice(0, ADMIN_BODY_LIMIT);
+    const text = ok ? (await body).slice(0, ADMIN_BODY_LIMIT) : "";
     sent = text === "" ? undefined : JSON.parse(text);
   } catch {
     sent = "(not JSON)";
   }
-  const ok = response.status < 400;
   // A path that is not valid percent-encoding (refused with a 400) is recorded as sent: decoding it would throw and lose the record.
   const rawTarget = path.split("/").slice(4).join("/");
   let target: string;
@@ -170,9 +168,7 @@ export function createHttpApp(deps: HttpDeps) {
           }
         }
         if (code === "PARSE") return jsonError(400, "The request body could not be parsed; send valid JSON.");
-        const missing = jsonError(404, `Nothing is served at ${request.method} ${path}.`);
-        unrouted.add(missing);
-        return missing;
+        return jsonError(404, `Nothing is served at ${request.method} ${path}.`);
       }
       if (code === "VALIDATION") return jsonError(400, "The request is not valid: " + error.message);
       if (error instanceof MintgateError) {
