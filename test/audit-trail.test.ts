@@ -277,6 +277,9 @@ virtualMcps:
     const { dataDir, gateway, token } = await startConfiguredGateway(DEMO);
     const headers = { authorization: `Bearer ${gateway.adminToken()}` };
     expect((await fetch(`${gateway.url}/admin/api/events`)).status).toBe(401);
+    // HEAD answers at once with the headers (it opened a stream no one read, and never answered).
+    const head = await fetch(`${gateway.url}/admin/api/events`, { method: "HEAD", headers, signal: AbortSignal.timeout(2000) });
+    expect([head.status, head.headers.get("content-type")]).toEqual([200, "text/event-stream; charset=utf-8"]);
     const response = await fetch(`${gateway.url}/admin/api/events`, { headers });
     expect(response.headers.get("content-type")).toContain("text/event-stream");
     const reader = response.body!.getReader();
