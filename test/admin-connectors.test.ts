@@ -236,8 +236,22 @@ describe("connectors one at a time", () => {
     expect(((await api("GET", "/connectors")).json as { name: string; timeoutMs: number }[]).find((c) => c.name === "twin")?.timeoutMs).toBe(10_000);
     expect(await revisionOf("twin")).not.toBe(loaded);
     expect((await put("twin", { kind: "builtin", server: "demo", timeout: "20s" }, { "if-match": `"${await revisionOf("twin")}"` })).status).toBe(200);
-    expect((await api("DELETE", "/connectors/twin")).status).toBe(200);
+    // A DELETE with If-Match is held to it too (it was ignored): a stale one is refused and deletes nothing.
+    const remove = (path: string, precondition: Record<string, string>) => fetch(`${gateway.url}/admin/api${path}`, { method: "DELETE", headers: { authorization: `Bearer ${gateway.adminToken()}`, ...precondition } });
+    expect((await remove("/connectors/twin", { "if-match": `"${loaded}"` })).status).toBe(409);
+    expect((await remove("/connectors/twin", { "if-none-match": "*" })).status).toBe(400);
+    expect(await revisionOf("twin")).toBeDefined();
+    expect((await remove("/connectors/twin", { "if-match": `"${await revisionOf("twin")}"` })).status).toBe(200);
     expect((await put("twin", { kind: "builtin", server: "demo" }, { "if-match": `"${loaded}"` })).status).toBe(409);
+    // The same for a Virtual MCP.
+    expect((await api("PUT", "/connectors/twin", { kind: "builtin", server: "demo" })).status).toBe(200);
+    expect((await api("PUT", "/virtual-mcps/pair", { slug: "pair", name: "Pair", connectors: [{ connector: "twin" }] })).status).toBe(200);
+    const pairLoaded = (await api("GET", "/virtual-mcps/pair")).json.revision as string;
+    expect((await api("PUT", "/virtual-mcps/pair", { slug: "pair", name: "Pair, renamed", connectors: [{ connector: "twin" }] })).status).toBe(200);
+    expect((await remove("/virtual-mcps/pair", { "if-match": `"${pairLoaded}"` })).status).toBe(409);
+    expect((await api("GET", "/virtual-mcps/pair")).status).toBe(200);
+    expect((await remove("/virtual-mcps/pair", { "if-match": `"${(await api("GET", "/virtual-mcps/pair")).json.revision}"` })).status).toBe(200);
+    expect((await api("DELETE", "/connectors/twin")).status).toBe(200);
   });
 
   test("restart and logs of an unknown connector are 404", async () => {

@@ -116,7 +116,8 @@ export class GatewayConfigService {
     return { changes };
   }
 
-  async deleteConnector(name: string, actor?: string): Promise<ApplyReport> {
+  /** `expectedRevision` (If-Match): only if it is still that revision. */
+  async deleteConnector(name: string, actor?: string, expectedRevision?: string): Promise<ApplyReport> {
     return this.apply(
       (current) => {
         if (!current.connectors.some((c) => c.name === name)) throw notFound(`There is no connector "${name}".`);
@@ -124,17 +125,18 @@ export class GatewayConfigService {
         if (users.length > 0) throw conflict(`Connector "${name}" is used by virtual MCP ${users.map((u) => `"${u}"`).join(", ")}; detach it there first.`);
         return { connectors: current.connectors.filter((c) => c.name !== name), virtualMcps: current.virtualMcps };
       },
-      { prune: true, actor },
+      { prune: true, actor, expected: expectedRevision === undefined ? undefined : { of: "connector", name, revision: expectedRevision } },
     );
   }
 
-  async deleteVirtualMcp(slug: string, actor?: string): Promise<ApplyReport> {
+  /** `expectedRevision` (If-Match): only if it is still that revision. */
+  async deleteVirtualMcp(slug: string, actor?: string, expectedRevision?: string): Promise<ApplyReport> {
     return this.apply(
       (current) => {
         if (!current.virtualMcps.some((v) => v.slug === slug)) throw notFound(`There is no virtual MCP "${slug}".`);
         return { connectors: current.connectors, virtualMcps: current.virtualMcps.filter((v) => v.slug !== slug) };
       },
-      { prune: true, actor },
+      { prune: true, actor, expected: expectedRevision === undefined ? undefined : { of: "virtual MCP", name: slug, revision: expectedRevision } },
     );
   }
 

@@ -87,6 +87,11 @@ function fileEntryOf(definition: VirtualMcpDefinition): VirtualMcpFileEntry {
   };
 }
 
+function revisionToDelete(expected: string | null | undefined): string | undefined {
+  if (expected === null) throw invalid('A deletion is of something that exists: send If-Match with its revision, not If-None-Match.');
+  return expected;
+}
+
 /** The admin operations behind the admin HTTP API, the CLI and the TUI. */
 export class AdminService {
   constructor(
@@ -253,12 +258,13 @@ export class AdminService {
     return this.connectorAdmin;
   }
 
-  deleteConnector(name: string, actor?: string) {
-    return this.running.config.deleteConnector(name, actor);
+  /** `expectedRevision`: from If-Match; If-None-Match (must not exist) cannot hold for something being deleted. */
+  deleteConnector(name: string, actor?: string, expectedRevision?: string | null) {
+    return this.running.config.deleteConnector(name, actor, revisionToDelete(expectedRevision));
   }
 
-  deleteVirtualMcp(slug: string, actor?: string) {
-    return this.running.config.deleteVirtualMcp(slug, actor);
+  deleteVirtualMcp(slug: string, actor?: string, expectedRevision?: string | null) {
+    return this.running.config.deleteVirtualMcp(slug, actor, revisionToDelete(expectedRevision));
   }
 
   approveTool(slug: string, body: { tool?: unknown; hash?: unknown } | null, approvedBy: string) {

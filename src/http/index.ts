@@ -259,7 +259,7 @@ export function createHttpApp(deps: HttpDeps) {
         // Client id, secret (optional: absent keeps it), allowed domains, groups claim, label.
         .patch("/sso-providers/:name", ({ params, body }) => sso.update(params.name, providerPatchOf(body)))
         .get("/connectors", () => admin.connectors())
-        .delete("/connectors/:name", ({ params, actor }) => admin.deleteConnector(params.name, actor))
+        .delete("/connectors/:name", ({ params, actor, request }) => admin.deleteConnector(params.name, actor, expectedRevisionOf(request.headers)))
         // One connector (a mintgate.yaml `connectors` entry as JSON, checked like the file); a test runs a temporary
         // one (never left running, never added); restart; a stdio connector's last stderr lines (secret values replaced).
         // Its `revision` (GET /connectors) as If-Match: refused (409) when someone changed it meanwhile; If-None-Match: * adds only a new one.
@@ -278,7 +278,7 @@ export function createHttpApp(deps: HttpDeps) {
           set.headers.etag = `"${status.revision}"`;
           return status;
         })
-        .delete("/virtual-mcps/:slug", ({ params, actor }) => admin.deleteVirtualMcp(params.slug, actor))
+        .delete("/virtual-mcps/:slug", ({ params, actor, request }) => admin.deleteVirtualMcp(params.slug, actor, expectedRevisionOf(request.headers)))
         // Access policies (src/policy): GET the policy as JSON (PUT above).
         .get("/virtual-mcps/:slug/policy", ({ params, set }) => {
           const { policy, revision } = admin.policy(params.slug);
