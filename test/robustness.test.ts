@@ -140,9 +140,9 @@ function launchedPids(file: string): number[] {
 }
 
 describe("shutdown", () => {
-  test("a second SIGINT during a graceful shutdown exits at once and kills the stdio upstream", async () => {
+  test("a second SIGINT during a graceful shutdown exits at once, kills the stdio upstream, and still answers and records the call it cut off", async () => {
     const launch = join(dir("mintgate-twosig"), "launch.txt");
-    const { gateway, token } = await start(stdioConfig("r", { LAUNCH_FILE: launch }), "mintgate-twosig");
+    const { gateway, token, dataDir } = await start(stdioConfig("r", { LAUNCH_FILE: launch }), "mintgate-twosig");
     await waitReady(gateway, "r");
     const [child] = launchedPids(launch);
     expect(child).toBeGreaterThan(0);
@@ -151,7 +151,10 @@ describe("shutdown", () => {
 
     const c = await client(gateway, token);
     // A long call keeps the graceful shutdown waiting (its grace is 10 s).
-    void c.callTool({ name: "r__slow", arguments: { ms: 30_000 } }, undefined, { timeout: 60_000 }).catch(() => {});
+    const cutOff = c.callTool({ name: "r__slow", arguments: { ms: 30_000 } }, undefined, { timeout: 60_000 }).then(
+      () => "answered",
+      (error: Error) => error.message,
+    );
     await Bun.sleep(300);
 
     gateway.signal("SIGINT");
@@ -161,6 +164,13 @@ describe("shutdown", () => {
     const code = await Promise.race([gateway.exited, Bun.sleep(5_000).then(() => "still running" as const)]);
     expect(code).toBe(130);
     await waitFor(`upstream ${child} to be dead`, () => !isAlive(child!), 40, 50);
+    // Before, the exit came first: the client got a reset connection and the call left no audit record.
+    expect(await cutOff).toContain("the gateway is shutting down");
+    const search = await runMintgate(["audit", "search", "--data", dataDir, "--tool", "r__slow", "--json"]);
+    expect(search.code).toBe(0);
+    expect((JSON.parse(search.stdout) as { outcome: string }[]).map((r) => r.outcome)).toEqual(["cancelled"]);
+    // The killed upstream is not restarted by the backoff before the exit (a child no one would end).
+    expect(launchedPids(launch)).toEqual([child!]);
   });
 
   test("SIGHUP (the terminal closed) shuts down like SIGTERM: exit 0, the stdio upstream ended, server.url removed", async () => {

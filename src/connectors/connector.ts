@@ -208,8 +208,13 @@ export class Connector {
     this.setState({ status: "stopped" });
   }
 
-  /** Kills a stdio upstream's whole process group at once (the gateway is about to exit). */
+  /** Kills a stdio upstream's whole process group at once (the gateway is about to exit): for good, as retire. */
   killNow(): void {
+    // The kill fails the connector: a backoff restart would start a child that the exit then leaves running.
+    this.retired = true;
+    this.stopping = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
     // During a graceful stop the transport is already taken by teardown: it is still lastStdio.
     (this.stdio ?? this.lastStdio)?.killGroupNow();
   }

@@ -156,13 +156,24 @@ export const serveCommand: Command = {
     let signalled: (signal: string) => void = () => {};
     const stopSignal = new Promise<string>((resolve) => (signalled = resolve));
     let signals = 0;
+    /** The HTTP server's graceful stop, once the first signal began it: it settles when the last reply is out. */
+    let stopping: Promise<void> | undefined;
+    const exitNow = () => process.exit(130);
     const onSignal = (signal: string) => {
       signals++;
       if (signals === 1) return signalled(signal);
-      log.warn("second signal: killing upstream processes and exiting now", { signal });
+      if (signals > 2) return exitNow();
+      log.warn("second signal: killing upstream processes, cutting off running calls and exiting now", { signal });
       gateway.pool.killAllNow();
       rmSync(dir.paths.serverUrl, { force: true });
-      process.exit(130);
+      // The calls cut off are answered with why and leave their audit record (every call leaves one) before
+      // the exit: that takes a few event-loop turns once the upstreams are dead, and never more than a second.
+      setTimeout(exitNow, 1000);
+      void endpoint
+        .closeAll(0)
+        .then(() => gateway.recorder.flush())
+        .then(() => stopping)
+        .finally(exitNow);
     };
     process.on("SIGTERM", () => onSignal("SIGTERM"));
     process.on("SIGINT", () => onSignal("SIGINT"));
@@ -208,7 +219,7 @@ export const serveCommand: Command = {
     log.info("shutting down: no new connections; waiting for running requests", { signal });
     stopWatching();
     memoryTrim.stop();
-    const stopping = server.stop();
+    stopping = server.stop();
     await shutDownGateway();
     await stopping;
     rmSync(dir.paths.serverUrl, { force: true });
