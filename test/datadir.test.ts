@@ -3,7 +3,7 @@ import { describe, expect, test } from "bun:test";
 import { randomBytes } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { fileHash, runMintgate, startGateway, tempDir } from "./harness.ts";
+import { cleanEnv, fileHash, isolatedBinary, runMintgate, startGateway, tempDir } from "./harness.ts";
 
 const mode = (path: string) => statSync(path).mode & 0o777;
 
@@ -193,5 +193,54 @@ describe("one gateway per data directory", () => {
     expect((await fetch(`${next.url}/readyz`)).status).toBe(200);
     expect(await next.stop()).toBe(0);
     expect((await runMintgate(["restore", copy, "--data", dir])).code).toBe(0);
+  });
+});
+
+describe("a data directory this user may not use", () => {
+  /** Runs the binary as `uid` (root only: setpriv drops to it), or as this user when `uid` is undefined. */
+  async function runAs(uid: number | undefined, binary: string, args: string[]) {
+    const argv = uid === undefined ? [binary, ...args] : ["setpriv", `--reuid=${uid}`, `--regid=${uid}`, "--clear-groups", binary, ...args];
+    const child = Bun.spawn(argv, { stdin: "ignore", stdout: "pipe", stderr: "pipe", env: cleanEnv() });
+    const [stdout, stderr, code] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
+    return { code, stdout, stderr };
+  }
+
+  // Before, SQLite's "unable to open database file" came out as an internal error with a stack trace, and a
+  // directory this user could not enter looked empty to the CLI ("There is no database …; run init").
+  test("serve and the CLI refuse it in one sentence that names the owner and the fix, not an internal error", async () => {
+    const { dir: base, binary } = isolatedBinary();
+    const dir = join(base, "d");
+    expect((await runMintgate(["init", "--data", dir])).code).toBe(0);
+    const asRoot = process.getuid?.() === 0;
+    if (!asRoot) {
+      // This user owns it, but its mode keeps this user out.
+      chmodSync(dir, 0o500);
+      try {
+        for (const args of [["serve", "--data", dir, "--port", "0"], ["secrets", "list", "--data", dir]]) {
+          expect(await runAs(undefined, binary, args)).toEqual({ code: 1, stdout: "", stderr: `mintgate: The data directory ${dir} cannot be read and written by this user, its owner (mode 0500); \`chmod -R u+rwX ${dir}\` gives it back.\n` });
+        }
+      } finally {
+        chmodSync(dir, 0o700);
+      }
+      return;
+    }
+    // Root: another user (65534, nobody) runs the binary on root's directory, then on its own directory holding root's master.key.
+    chmodSync(base, 0o755);
+    const other = 65534;
+    for (const args of [["serve", "--data", dir, "--port", "0"], ["secrets", "list", "--data", dir]]) {
+      expect(await runAs(other, binary, args)).toEqual({
+        code: 1,
+        stdout: "",
+        stderr: `mintgate: The data directory ${dir} belongs to uid 0, and this user (uid ${other}) may not read and write it; run mintgate as the user that owns the data directory (systemd's User=, or \`sudo -u\`), or give it to this user (\`chown -R ${other} ${dir}\`).\n`,
+      });
+    }
+    Bun.spawnSync(["chown", "-R", String(other), dir]);
+    Bun.spawnSync(["chown", "0", join(dir, "master.key")]);
+    const serve = await runAs(other, binary, ["serve", "--data", dir, "--port", "0"]);
+    expect(serve).toEqual({
+      code: 1,
+      stdout: "",
+      stderr: `mintgate: ${join(dir, "master.key")} in the data directory ${dir} belongs to uid 0, and this user (uid ${other}) may not use it; run mintgate as the user that owns the data directory (systemd's User=, or \`sudo -u\`), or give it to this user (\`chown -R ${other} ${dir}\`).\n`,
+    });
   });
 });

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { chmodSync, closeSync, copyFileSync, existsSync, fsyncSync, openSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { accessSync, chmodSync, closeSync, constants, copyFileSync, existsSync, fsyncSync, openSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { issueAdminToken } from "../admin/index.ts";
 import { CHECKPOINT_KEY_PURPOSE, cliActor, recordAdminChange, resignCheckpoints } from "../audit/index.ts";
 import { dataPaths, type Settings } from "../config/index.ts";
@@ -66,9 +66,47 @@ function refuseNonDirectory(dataDir: string): void {
   if (existsSync(dataDir) && !statSync(dataDir).isDirectory()) throw configError(`${dataDir} is a file, not a directory; point --data at a directory.`);
 }
 
+/**
+ * Refuses a data directory this user cannot use, in one sentence that says whose it is: one another user
+ * made (root, before the service user existed), or a file in it another user left behind (a `serve` run
+ * once as root leaves serve.lock as root's). SQLite said only "unable to open database file" (an internal
+ * error), and a directory this user cannot enter looked empty ("run init").
+ */
+function refuseUnusable(settings: Settings, paths: ReturnType<typeof dataPaths>): void {
+  const { R_OK, W_OK, X_OK } = constants;
+  const denied = (path: string, mode: number): NodeJS.ErrnoException | undefined => {
+    try {
+      accessSync(path, mode);
+      return undefined;
+    } catch (error) {
+      return (error as NodeJS.ErrnoException).code === "ENOENT" ? undefined : (error as NodeJS.ErrnoException);
+    }
+  };
+  const dataDir = settings.dataDir;
+  const refusal = denied(dataDir, R_OK | W_OK | X_OK);
+  if (refusal?.code === "EROFS") throw configError(`The data directory ${dataDir} is on a read-only file system; choose a --data directory on a writable one.`);
+  const readWrite = [paths.database, `${paths.database}-wal`, `${paths.database}-shm`, paths.serveLock, `${paths.serveLock}-journal`, paths.serverUrl];
+  const readOnly = [...(settings.masterKeyFromEnv === undefined ? [paths.masterKey] : []), paths.masterKeyNew];
+  const files = refusal
+    ? []
+    : [...readWrite.filter((file) => denied(file, R_OK | W_OK)), ...readOnly.filter((file) => denied(file, R_OK))];
+  if (!refusal && files.length === 0) return;
+  const uid = process.getuid?.();
+  const first = statSync(files[0] ?? dataDir);
+  const what = refusal ? `The data directory ${dataDir}` : `${files.join(", ")} in the data directory ${dataDir}`;
+  if (first.uid === uid) {
+    const mode = (first.mode & 0o777).toString(8).padStart(4, "0");
+    throw configError(`${what} cannot be read and written by this user, its owner (mode ${mode}); \`chmod -R u+rwX ${dataDir}\` gives it back.`);
+  }
+  throw configError(
+    `${what} belong${files.length === 1 || refusal ? "s" : ""} to uid ${first.uid}, and this user (uid ${uid}) may not ${refusal ? "read and write it" : `use ${files.length > 1 ? "them" : "it"}`}; run mintgate as the user that owns the data directory (systemd's User=, or \`sudo -u\`), or give it to this user (\`chown -R ${uid} ${dataDir}\`).`,
+  );
+}
+
 /** Throws what opening the data directory would, for commands that ask for a value before they open it. */
 export function checkInitialised(settings: Settings): void {
   refuseNonDirectory(settings.dataDir);
+  if (existsSync(settings.dataDir)) refuseUnusable(settings, dataPaths(settings.dataDir));
   if (!existsSync(settings.dataDir)) throw notInitialised(settings.dataDir, "directory");
   if (!existsSync(dataPaths(settings.dataDir).database)) throw notInitialised(settings.dataDir, "database");
 }
@@ -92,6 +130,7 @@ export function openDataDir(settings: Settings, options: { initialise: boolean; 
     }
     created.push(`data directory ${settings.dataDir}`);
   }
+  refuseUnusable(settings, paths);
   const warnings: string[] = [];
   const envKey = settings.masterKeyFromEnv?.trim();
   if (envKey !== undefined && !/^[0-9a-fA-F]{64}$/.test(envKey) && !/^[A-Za-z0-9+/_-]{43}=?$/.test(envKey)) {
@@ -223,6 +262,7 @@ function recoverInterruptedRotation(
 export function restoreDatabase(settings: Settings, backup: string): { previous: string | undefined; dir: DataDir } {
   const paths = dataPaths(settings.dataDir);
   refuseNonDirectory(settings.dataDir);
+  if (existsSync(settings.dataDir)) refuseUnusable(settings, paths);
   if (!existsSync(paths.database)) {
     throw configError(`There is no database in ${settings.dataDir} to restore into; run \`mintgate init --data ${settings.dataDir}\` first (it makes the master key the copy needs, or put yours there).`);
   }
