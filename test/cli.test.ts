@@ -1,9 +1,9 @@
 import { Database } from "bun:sqlite";
 import { describe, expect, test } from "bun:test";
-import { existsSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { AdminClient, locateGateway } from "../src/admin-client/index.ts";
-import { BINARY, cleanEnv, runMintgate, startGateway, tempDir } from "./harness.ts";
+import { BINARY, cleanEnv, isolatedBinary, runMintgate, startGateway, tempDir } from "./harness.ts";
 
 const COMMANDS = [
   "serve", "init", "status", "apply", "export", "approve", "tui", "version",
@@ -353,6 +353,28 @@ describe("mintgate CLI", () => {
     const result = await runMintgate(["status", "--data", dir]);
     expect(result.code).toBe(1);
     expect(result.stderr).toContain("No gateway is running");
+  });
+
+  test("status as a user that may not read admin.token (not the gateway's user) says so, not an internal error", async () => {
+    const { dir: base, binary } = isolatedBinary();
+    const dir = join(base, "d");
+    expect((await runMintgate(["init", "--data", dir])).code).toBe(0);
+    writeFileSync(join(dir, "server.url"), "http://127.0.0.1:9\nsome-instance\n", { mode: 0o644 });
+    const token = join(dir, "admin.token");
+    // Root reads every file: there, another user (65534) runs the command; elsewhere the file's mode keeps this user out.
+    const asRoot = process.getuid?.() === 0;
+    chmodSync(base, 0o755);
+    chmodSync(dir, 0o755);
+    if (!asRoot) chmodSync(token, 0o000);
+    const uid = asRoot ? 65534 : process.getuid!();
+    const argv = [...(asRoot ? ["setpriv", `--reuid=${uid}`, `--regid=${uid}`, "--clear-groups"] : []), binary, "status", "--data", dir];
+    const child = Bun.spawn(argv, { stdin: "ignore", stdout: "pipe", stderr: "pipe", env: cleanEnv() });
+    const [stderr, code] = await Promise.all([new Response(child.stderr).text(), child.exited]);
+    chmodSync(token, 0o600);
+    expect({ code, stderr }).toEqual({
+      code: 1,
+      stderr: `mintgate: This user (uid ${uid}) may not read ${token}; run the command as the gateway's user (\`sudo -u\`), or pass --url and --token-file.\n`,
+    });
   });
 
   test("a database another process keeps write-locked is one sentence to try again, not an internal error", async () => {

@@ -21,15 +21,11 @@ export function locateGateway(options: { dataDir: string; url?: string | undefin
   if (url !== undefined && !/^https?:\/\//i.test(url)) throw invalid(`--url must be a full URL such as http://${url.replace(/^\/+/, "")}, not "${url}".`);
   let instance: string | undefined;
   if (!url) {
-    if (!existsSync(paths.serverUrl)) {
-      throw configError(`No gateway is running from ${options.dataDir}; start it with \`mintgate serve\` or pass --url.`);
-    }
-    [url, instance] = readFileSync(paths.serverUrl, "utf8").trim().split("\n");
+    const serverUrl = readLocalFile(paths.serverUrl, () => configError(`No gateway is running from ${options.dataDir}; start it with \`mintgate serve\` or pass --url.`));
+    [url, instance] = serverUrl.trim().split("\n");
   }
   const tokenFile = options.tokenFile ?? paths.adminToken;
-  if (!existsSync(tokenFile)) {
-    throw configError(`The admin token file ${tokenFile} does not exist; run \`mintgate init\` or pass --token-file.`);
-  }
+  const token = readLocalFile(tokenFile, () => configError(`The admin token file ${tokenFile} does not exist; run \`mintgate init\` or pass --token-file.`));
   const relocate = options.url
     ? undefined
     : () => {
@@ -39,7 +35,23 @@ export function locateGateway(options: { dataDir: string; url?: string | undefin
           return undefined; // not running now: the caller's error stands
         }
       };
-  return { url: url!.replace(/\/$/, ""), token: readFileSync(tokenFile, "utf8").trim(), instance, relocate };
+  return { url: url!.replace(/\/$/, ""), token: token.trim(), instance, relocate };
+}
+
+/**
+ * A file of the gateway's data directory, or `missing()` when there is none. One this user may not read
+ * (the gateway runs as its own user) is said so: it was an internal error, and a directory this user
+ * cannot enter looked as if no gateway were running.
+ */
+function readLocalFile(path: string, missing: () => MintgateError): string {
+  try {
+    return readFileSync(path, "utf8");
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "ENOENT" || code === "ENOTDIR") throw missing();
+    if (code !== "EACCES" && code !== "EPERM") throw error;
+    throw configError(`This user (uid ${process.getuid?.()}) may not read ${path}; run the command as the gateway's user (\`sudo -u\`), or pass --url and --token-file.`);
+  }
 }
 
 /**
