@@ -45,6 +45,19 @@ describe("mintgate init", () => {
     expect(gateway.output()).toContain(`warn  ${warning}\n`);
   });
 
+  test("an admin.token other users can read gets a warning from init and serve, as master.key does", async () => {
+    const dir = join(tempDir(), "d");
+    expect((await runMintgate(["init", "--data", dir])).code).toBe(0);
+    const token = join(dir, "admin.token");
+    chmodSync(token, 0o644);
+    const warning = `The admin token file ${token} can be read by other users (mode 0644), and it gives full admin access; \`chmod 600 ${token}\` keeps it to this user.`;
+    expect((await runMintgate(["init", "--data", dir])).stderr).toBe(`mintgate: warning: ${warning}\n`);
+    const gateway = await startGateway({ dataDir: dir });
+    await gateway.stop();
+    expect(gateway.output()).toContain(`warn  ${warning}\n`);
+    expect(mode(token)).toBe(0o644);
+  });
+
   test("running it twice changes nothing and says so", async () => {
     const dir = join(tempDir(), "d");
     await runMintgate(["init", "--data", dir]);

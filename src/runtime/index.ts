@@ -144,6 +144,11 @@ export function openDataDir(settings: Settings, options: { initialise: boolean; 
   if (options.initialise && (mode & 0o077) !== 0) {
     warnings.push(`The data directory ${settings.dataDir} is open to other users (mode ${mode.toString(8).padStart(4, "0")}); \`chmod 700 ${settings.dataDir}\` keeps it to this user.`);
   }
+  // As master.key is (readMasterKeyFile warns): whoever reads this file is an admin of the gateway.
+  const tokenMode = existsSync(paths.adminToken) ? statSync(paths.adminToken).mode & 0o777 : 0;
+  if (options.initialise && (tokenMode & 0o077) !== 0) {
+    warnings.push(`The admin token file ${paths.adminToken} can be read by other users (mode ${tokenMode.toString(8).padStart(4, "0")}), and it gives full admin access; \`chmod 600 ${paths.adminToken}\` keeps it to this user.`);
+  }
 
   const lock = options.serving
     ? lockDataDir(settings.dataDir, (holder) => `A gateway is already serving from ${holder}; stop it first (SIGTERM), or give this one another --data directory.`)
