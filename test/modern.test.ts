@@ -303,3 +303,27 @@ describe("protocol revision 2026-07-28 (sessionless)", () => {
     await lastingStream.reader.cancel();
   });
 });
+
+describe("protocol revision 2026-07-28 at shutdown", () => {
+  // Before, its calls were not counted as running: SIGTERM stopped the connectors under them at once,
+  // and a call that would have finished well within the grace failed as "stopped" (recorded as an error).
+  test("SIGTERM lets a sessionless call in flight finish within the grace, then exits 0", async () => {
+    const own = await startConfiguredGateway(CONFIG, { label: "mintgate-modern-stop" });
+    try {
+      const call = { jsonrpc: "2.0", id: 9, method: "tools/call", params: { name: "d__countdown", arguments: { n: 2, intervalMs: 600 }, _meta: envelope } };
+      const reply = fetch(`${own.gateway.url}/mcp/modern`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${own.token}`, "content-type": "application/json", accept: "application/json, text/event-stream", "mcp-protocol-version": "2026-07-28", "mcp-method": "tools/call", "mcp-name": "d__countdown" },
+        body: JSON.stringify(call),
+      }).then((response) => response.json() as Promise<{ result?: { content: { text: string }[] }; error?: unknown }>);
+      await Bun.sleep(300);
+      own.gateway.signal("SIGTERM");
+      expect(await reply).toMatchObject({ result: { content: [{ text: "counted down from 2" }] } });
+      expect(await own.gateway.exited).toBe(0);
+      const records = await runMintgate(["audit", "search", "--data", own.dataDir, "--tool", "d__countdown", "--json"]);
+      expect((JSON.parse(records.stdout) as { outcome: string }[]).map((r) => r.outcome)).toEqual(["ok"]);
+    } finally {
+      await own.gateway.stop();
+    }
+  });
+});

@@ -7,7 +7,7 @@ import { resultText } from "../connectors/index.ts";
 import { jsonRpcCodeOf, publicMessageOf } from "../errors/index.ts";
 import { log } from "../log/index.ts";
 import type { Gateway } from "./index.ts";
-import { GatewaySession } from "./session.ts";
+import { GatewaySession, SHUTDOWN_CALL_ENDING, type Ending } from "./session.ts";
 import type { VirtualMcpRuntime } from "./virtual-mcp.ts";
 import { jsonReply } from "./json-reply.ts";
 import { loadServerProtocol, type SdkServerProtocol } from "./protocol.ts";
@@ -131,7 +131,7 @@ export class McpEndpoint {
     },
   };
   /** Calls in flight of the sessionless revision (each has a session of its own for one request): ended on revocation. */
-  private readonly modernCalls = new Set<{ principal: Principal; end: (reason: string) => void }>();
+  private readonly modernCalls = new Set<{ principal: Principal; end: (reason: string, ending?: Ending) => void }>();
   private readonly calls: CallsInFlight = {
     add: (principal, end) => {
       const call = { principal, end };
@@ -383,18 +383,23 @@ export class McpEndpoint {
     }
   }
 
-  /** Lets running calls finish (up to `graceMs`), then closes every session and its streams. */
+  /**
+   * Lets running calls finish (up to `graceMs`), then closes every session and its streams. The
+   * sessionless revision's calls count as running too: they were not waited for, so a shutdown
+   * stopped their connectors under them at once and they failed as "stopped".
+   */
   async closeAll(graceMs = 0): Promise<void> {
     clearInterval(this.sweeper);
     const deadline = Date.now() + graceMs;
-    const busy = () => [...this.entries.values()].some((e) => e.session.busy);
+    const busy = () => this.modernCalls.size > 0 || [...this.entries.values()].some((e) => e.session.busy);
     while (Date.now() < deadline && busy()) await Bun.sleep(20);
     const sessions = [...this.entries.values()].map((e) => e.session);
     for (const stream of [...this.listenStreams]) stream.end();
+    for (const call of [...this.modernCalls]) call.end("the gateway is shutting down", SHUTDOWN_CALL_ENDING);
     await Promise.all(sessions.map((session) => session.end("the gateway is shutting down")));
     // Calls cut off by the close still finish (as cancelled) and leave their record.
     const settled = Date.now() + 2000;
-    while (Date.now() < settled && sessions.some((session) => session.busy)) await Bun.sleep(10);
+    while (Date.now() < settled && (this.modernCalls.size > 0 || sessions.some((session) => session.busy))) await Bun.sleep(10);
     this.entries.clear();
   }
 

@@ -6,7 +6,7 @@ import type { Principal } from "../auth/index.ts";
 import { JSON_RPC } from "../errors/index.ts";
 import { VERSION } from "../version.ts";
 import { jsonReply } from "./json-reply.ts";
-import { CALL_ENDING, GatewaySession, recordFailure, requestWithoutCall } from "./session.ts";
+import { CALL_ENDING, GatewaySession, recordFailure, requestWithoutCall, type Ending } from "./session.ts";
 import type { VirtualMcpRuntime } from "./virtual-mcp.ts";
 
 /**
@@ -137,7 +137,7 @@ export interface ListenStreams {
  * function that forgets it once it is answered.
  */
 export interface CallsInFlight {
-  add(principal: Principal, end: (reason: string) => void): () => void;
+  add(principal: Principal, end: (reason: string, ending?: Ending) => void): () => void;
 }
 
 export async function handleModernRequest(
@@ -192,7 +192,7 @@ export async function handleModernRequest(
   // The client cancels by closing its request.
   request.signal.addEventListener("abort", () => session.notification("notifications/cancelled", { requestId: id }), { once: true });
   // A revoked token or a disabled person loses its calls in flight, as it loses its sessions: each is answered with the reason.
-  const forget = calls.add(principal, (reason) => void session.end(reason, CALL_ENDING));
+  const forget = calls.add(principal, (reason, ending = CALL_ENDING) => void session.end(reason, ending));
   const progressToken = (message.params?._meta as { progressToken?: unknown } | undefined)?.progressToken;
   if (progressToken === undefined) {
     const reply = await session.request(id, method, message.params, principal, () => {}).finally(forget);

@@ -641,6 +641,8 @@ export interface Ending {
 const SESSION_ENDING: Ending = { what: "this session", nextStep: "start a new session and try again" };
 /** A call ended by revocation while its session (if any) carries on: there is no session to start again, only access to regain. */
 export const CALL_ENDING: Ending = { what: "the call", nextStep: "sign in again or use a valid token, then send the request again" };
+/** A call of the sessionless revision cut off by a shutdown: access stands, the gateway is what went away. */
+export const SHUTDOWN_CALL_ENDING: Ending = { what: "the call", nextStep: "send the request again once the gateway is back" };
 
 /** The error a call the gateway cut off is answered with: why, and what the client can do. */
 const cutOffMessage = (reason: string, ending: Ending) => `mintgate ended ${ending.what} (${reason}) before the request finished; ${ending.nextStep}.`;
