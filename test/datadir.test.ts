@@ -125,6 +125,20 @@ describe("mintgate init", () => {
 });
 
 describe("serve refuses a wrong or missing master key without touching the database", () => {
+  test("a MINTGATE_MASTER_KEY left set over a directory whose master.key fits says to unset it", async () => {
+    const dir = await dataDirWithSecret();
+    const db = join(dir, "mintgate.db");
+    const before = fileHash(db);
+    const result = await runMintgate(["serve", "--data", dir, "--port", "0"], { env: { MINTGATE_MASTER_KEY: randomBytes(32).toString("hex") } });
+    // Before, it said to restore MINTGATE_MASTER_KEY from a backup, though the right key was beside the database.
+    expect(result).toEqual({
+      code: 1,
+      stdout: "",
+      stderr: `mintgate: MINTGATE_MASTER_KEY is set and takes precedence over ${join(dir, "master.key")}, but it is not this database's key and the file is; unset MINTGATE_MASTER_KEY (the database was not modified).\n`,
+    });
+    expect(fileHash(db)).toBe(before);
+  });
+
   test("wrong MINTGATE_MASTER_KEY", async () => {
     const env = { MINTGATE_MASTER_KEY: randomBytes(32).toString("base64") };
     const dir = await dataDirWithSecret(env);

@@ -250,6 +250,13 @@ function recoverInterruptedRotation(
       `No master key: ${paths.masterKey} is missing and ${ENV_KEY_SOURCE} is not set, but this database was set up with one; restore master.key from your backup or set ${ENV_KEY_SOURCE}.`,
     );
   }
+  // MINTGATE_MASTER_KEY wins over master.key: one left set in the shell (another gateway's) hides the file that fits.
+  if (key.source === ENV_KEY_SOURCE) {
+    const file = readMasterKeyFile(paths.masterKey);
+    if (file && keyMatches(file, current)) {
+      throw configError(`${ENV_KEY_SOURCE} is set and takes precedence over ${paths.masterKey}, but it is not this database's key and the file is; unset ${ENV_KEY_SOURCE} (the database was not modified).`);
+    }
+  }
   throw configError(
     `The master key from ${key.source} does not match the key this database was encrypted with; restore the right ${key.source === ENV_KEY_SOURCE ? ENV_KEY_SOURCE : "master.key"} from your backup (the database was not modified).`,
   );
