@@ -134,7 +134,7 @@ describe("serve refuses a wrong or missing master key without touching the datab
     expect(result).toEqual({
       code: 1,
       stdout: "",
-      stderr: `mintgate: MINTGATE_MASTER_KEY is set and takes precedence over ${join(dir, "master.key")}, but it is not this database's key and the file is; unset MINTGATE_MASTER_KEY (the database was not modified).\n`,
+      stderr: `mintgate: The master key from MINTGATE_MASTER_KEY does not match this database's key, but ${join(dir, "master.key")} (which the variable takes precedence over) does; unset MINTGATE_MASTER_KEY (the database was not modified).\n`,
     });
     expect(fileHash(db)).toBe(before);
   });

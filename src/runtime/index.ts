@@ -254,7 +254,7 @@ function recoverInterruptedRotation(
   if (key.source === ENV_KEY_SOURCE) {
     const file = readMasterKeyFile(paths.masterKey);
     if (file && keyMatches(file, current)) {
-      throw configError(`${ENV_KEY_SOURCE} is set and takes precedence over ${paths.masterKey}, but it is not this database's key and the file is; unset ${ENV_KEY_SOURCE} (the database was not modified).`);
+      throw configError(`The master key from ${ENV_KEY_SOURCE} does not match this database's key, but ${paths.masterKey} (which the variable takes precedence over) does; unset ${ENV_KEY_SOURCE} (the database was not modified).`);
     }
   }
   throw configError(
