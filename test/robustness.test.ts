@@ -187,6 +187,21 @@ describe("shutdown", () => {
     expect(existsSync(join(dataDir, "server.url"))).toBe(false);
   });
 
+  test("under nohup, SIGHUP stays ignored: the gateway keeps serving, and SIGTERM still stops it", async () => {
+    const base = dir("mintgate-nohup");
+    const wrapper = join(base, "nohup-mintgate");
+    writeFileSync(wrapper, `#!/bin/sh\nexec nohup ${BINARY} "$@"\n`, { mode: 0o755 });
+    const gateway = await startGateway({ dataDir: join(base, "data"), binary: wrapper });
+    gateways.push(gateway);
+    // Before, serve's own SIGHUP handler replaced nohup's ignore, and logging out stopped the gateway.
+    gateway.signal("SIGHUP");
+    await Bun.sleep(300);
+    expect((await fetch(`${gateway.url}/healthz`)).status).toBe(200);
+    expect(gateway.output()).not.toContain("shutting down");
+    gateway.signal("SIGTERM");
+    expect(await gateway.exited).toBe(0);
+  });
+
   test("SIGTERM right after serve spawned a stdio child exits 0 and leaves no live child", async () => {
     for (let attempt = 0; attempt < 3; attempt++) {
       const base = dir("mintgate-sigstart");

@@ -19,6 +19,7 @@ import { inspectStore, openStore, type Store } from "../store/index.ts";
 import { lockDataDir } from "./data-dir-lock.ts";
 
 export { IdleMemoryTrim } from "./memory-trim.ts";
+export { ignoredAtStart } from "./signals.ts";
 
 /**
  * Opening a data directory: the master key, the database and the secret

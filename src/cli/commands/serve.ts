@@ -14,7 +14,7 @@ import { log } from "../../log/index.ts";
 import { sayingStorageFull } from "../../errors/index.ts";
 import { createGatewayMetrics, MetricsAccess } from "../../metrics/index.ts";
 import { UsageAnalytics } from "../../analytics/index.ts";
-import { IdleMemoryTrim, openDataDir } from "../../runtime/index.ts";
+import { IdleMemoryTrim, ignoredAtStart, openDataDir } from "../../runtime/index.ts";
 import { VERSION } from "../../version.ts";
 import { DATA_OPTION, stringValue, type Command } from "../command.ts";
 
@@ -64,8 +64,9 @@ export const serveCommand: Command = {
   details:
     "Environment (flags win):\n" +
     Object.entries(ENVIRONMENT).map(([name, text]) => `  ${name.padEnd(ENV_NAME_WIDTH)}${text}`).join("\n") +
-    "\n\nPrints one line with the URL it listens on. SIGTERM, SIGINT or SIGHUP stops accepting,\n" +
-    "lets running requests finish (up to 10 s), closes the store and exits 0.",
+    "\n\nPrints one line with the URL it listens on. SIGTERM, SIGINT or SIGHUP (unless started under nohup)\n" +
+    "stops accepting, lets running requests finish (up to 10 s), closes the store and exits 0;\n" +
+    "a second signal kills the upstream processes and exits 130.",
   async run(parsed) {
     const settings = loadSettings({
       data: stringValue(parsed, "data"),
@@ -179,7 +180,8 @@ export const serveCommand: Command = {
     process.on("SIGINT", () => onSignal("SIGINT"));
     // A closed terminal (ssh session) sends SIGHUP: by default it would end the process at once,
     // leaving the upstream children (in process groups of their own) running and server.url behind.
-    process.on("SIGHUP", () => onSignal("SIGHUP"));
+    // Started under nohup, SIGHUP stays ignored: a handler would replace that, and logging out stopped the gateway.
+    if (!ignoredAtStart("SIGHUP")) process.on("SIGHUP", () => onSignal("SIGHUP"));
     let server;
     const memoryTrim = new IdleMemoryTrim();
     let demo;
