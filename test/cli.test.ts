@@ -3,7 +3,7 @@ import { describe, expect, test } from "bun:test";
 import { chmodSync, existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { AdminClient, locateGateway } from "../src/admin-client/index.ts";
-import { BINARY, cleanEnv, isolatedBinary, runMintgate, startGateway, tempDir } from "./harness.ts";
+import { BINARY, cleanEnv, isolatedBinary, runMintgate, startConfiguredGateway, startGateway, tempDir, waitFor } from "./harness.ts";
 
 const COMMANDS = [
   "serve", "init", "status", "apply", "export", "approve", "tui", "version",
@@ -353,6 +353,26 @@ describe("mintgate CLI", () => {
     const result = await runMintgate(["status", "--data", dir]);
     expect(result.code).toBe(1);
     expect(result.stderr).toContain("No gateway is running");
+  });
+
+  test("status names each connector that is not ready, with why (it only counted them)", async () => {
+    const { gateway, dataDir } = await startConfiguredGateway({
+      connectors: [{ name: "demo", kind: "builtin", server: "demo" }, { name: "broken", kind: "stdio", command: "/nonexistent/mcp-server" }],
+      virtualMcps: [{ slug: "v", name: "V", access: { everyone: true }, connectors: [{ connector: "demo" }, { connector: "broken" }] }],
+    });
+    try {
+      const reason = 'connector "broken": cannot start "/nonexistent/mcp-server": no such file';
+      const json = await waitFor("broken to have failed and demo to be ready", async () => {
+        const status = JSON.parse((await runMintgate(["status", "--json", "--data", dataDir])).stdout) as { connectors: { total: number; ready: number; notReady: unknown[] } };
+        return status.connectors.ready === 1 && status.connectors.notReady.length === 1 ? status : undefined;
+      });
+      expect(json.connectors).toEqual({ total: 2, ready: 1, notReady: [{ name: "broken", state: "failed", reason }] });
+      const text = await runMintgate(["status", "--data", dataDir]);
+      expect(text.code).toBe(0);
+      expect(text.stdout).toContain(`  connectors 1 of 2 ready, virtual MCPs 1, sessions 0\n  connector broken: failed (${reason})\n`);
+    } finally {
+      await gateway.stop();
+    }
   });
 
   test("status as a user that may not read admin.token (not the gateway's user) says so, not an internal error", async () => {

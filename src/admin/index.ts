@@ -22,7 +22,8 @@ export interface GatewayStatus {
   dataDir: string;
   schemaVersion: number;
   secrets: { count: number };
-  connectors: { total: number; ready: number };
+  /** `notReady`: each connector not ready now, with its state and, when failed, why (absent from gateways before it). */
+  connectors: { total: number; ready: number; notReady?: { name: string; state: string; reason?: string | undefined }[] };
   virtualMcps: number;
   sessions: number;
   /** Tools held back by an `approve` policy, across every Virtual MCP (`mintgate approve SLUG TOOL` lets one through). */
@@ -143,12 +144,22 @@ export class AdminService {
       dataDir: this.deps.dataDir,
       schemaVersion: this.deps.store.schemaVersion,
       secrets: { count: this.deps.secrets.count() },
-      connectors: { total: this.deps.gateway?.gateway.pool.list().length ?? 0, ready: this.deps.gateway?.gateway.pool.list().filter((c) => c.state.status === "ready").length ?? 0 },
+      connectors: this.connectorCounts(),
       virtualMcps: this.deps.gateway?.gateway.virtualMcps().length ?? 0,
       sessions: this.deps.gateway?.sessions() ?? 0,
       pendingApprovals: (this.deps.gateway?.gateway.virtualMcps() ?? []).flatMap((runtime) =>
         runtime.catalogue.pending.map((p) => ({ virtualMcp: runtime.definition.slug, tool: p.exposedName, reason: p.reason })),
       ),
+    };
+  }
+
+  private connectorCounts(): GatewayStatus["connectors"] {
+    const pool = this.deps.gateway?.gateway.pool.list() ?? [];
+    const notReady = pool.filter((c) => c.state.status !== "ready");
+    return {
+      total: pool.length,
+      ready: pool.length - notReady.length,
+      notReady: notReady.map((c) => ({ name: c.name, state: c.state.status, reason: c.state.status === "failed" ? c.state.reason : undefined })),
     };
   }
 

@@ -1,5 +1,6 @@
 import { AdminClient, locateGateway } from "../../admin-client/index.ts";
 import { loadSettings } from "../../config/index.ts";
+import { printable } from "../../terminal/index.ts";
 import { DATA_OPTION, JSON_OPTION, printJson, stringValue, type Command } from "../command.ts";
 
 export const ADMIN_TARGET_OPTIONS = { ...DATA_OPTION, url: { type: "string" }, "token-file": { type: "string" } } as const;
@@ -44,6 +45,8 @@ export const statusCommand: Command = {
           `  data dir ${status.dataDir} (schema ${status.schemaVersion})\n` +
           `  secrets ${status.secrets.count}\n` +
           `  connectors ${status.connectors.ready} of ${status.connectors.total} ready, virtual MCPs ${status.virtualMcps}, sessions ${status.sessions}\n` +
+          // A gateway older than this CLI sends no notReady; the reason is upstream text, so it is made printable.
+          (status.connectors.notReady ?? []).map((c) => `  ${printable(`connector ${c.name}: ${c.state}${c.reason ? ` (${c.reason})` : ""}`)}\n`).join("") +
           status.pendingApprovals.map((p) => `  waiting for approval: ${p.virtualMcp} ${p.tool} (${p.reason}); \`mintgate approve ${p.virtualMcp} ${p.tool}${sameTarget(parsed)}\`\n`).join(""),
       );
     }
