@@ -296,7 +296,7 @@ describe("upstream catalogues", () => {
     expect(readFileSync(lists, "utf8").split("\n").filter(Boolean)).toHaveLength(2);
     const status = await admin<{ tools: { name: string }[]; problems: string[] }>(started.gateway, "/virtual-mcps/v");
     expect(status.problems).toEqual([]);
-    expect(status.tools.map((t) => t.name)).toEqual(["cl__echo", "cl__slow", "cl__answer"]);
+    expect(status.tools.map((t) => t.name)).toEqual(["cl__echo", "cl__slow", "cl__answer", "cl__progress"]);
     // Curation checks of a later change see the upstream's tools once, so they do not refuse it.
     const file = join(dirname(started.dataDir), "renamed.yaml");
     writeFileSync(file, JSON.stringify({ ...config, virtualMcps: [{ ...config.virtualMcps[0], name: "Renamed" }] }));
@@ -519,6 +519,45 @@ describe("sessions", () => {
     expect(gateway.output()).toContain("legacy session closed: its client stopped reading");
     expect((await admin<{ sessions: number }>(gateway, "/status")).sessions).toBe(0);
     stream.end();
+  });
+
+  test("a client that does not read its call's event stream has the call's progress dropped past 1 MiB, not held; the reply still comes", async () => {
+    const { gateway, token } = await start(stdioConfig("raw", {}), "mintgate-progress-unread");
+    await waitReady(gateway, "raw");
+    const { port } = new URL(gateway.url);
+    const headers = { authorization: `Bearer ${token}`, "content-type": "application/json", accept: "application/json, text/event-stream" };
+    const opened = await fetch(`${gateway.url}/mcp/v`, {
+      method: "POST",
+      headers,
+      body: JSON.stringify({ jsonrpc: "2.0", id: 0, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "idle", version: "1" } } }),
+    });
+    const session = opened.headers.get("mcp-session-id")!;
+    await opened.text();
+    const rssKb = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${gateway.pid}/status`, "utf8"))![1]);
+    const before = rssKb();
+    // 40,000 progress notifications of 2 KB (80 MB) on a raw socket that reads nothing until the call has ended.
+    const body = JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "raw__progress", arguments: { n: 40_000, size: 2000 }, _meta: { progressToken: "p" } } });
+    let received = "";
+    let done!: () => void;
+    const ended = new Promise<void>((resolve) => (done = resolve));
+    const socket = await Bun.connect({
+      hostname: "127.0.0.1",
+      port: Number(port),
+      socket: {
+        data: (_socket, bytes) => void (received += bytes.toString()),
+        close: () => done(),
+      },
+    });
+    socket.pause();
+    const head = Object.entries({ ...headers, "mcp-session-id": session, "mcp-protocol-version": "2025-06-18", connection: "close" }).map(([k, v]) => `${k}: ${v}\r\n`).join("");
+    socket.write(`POST /mcp/v HTTP/1.1\r\nhost: 127.0.0.1:${port}\r\n${head}content-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+    await waitFor("the call to end", () => gateway.output().includes("progress notifications dropped"));
+    // Before, every notification was queued for the client: the gateway grew by the 80 MB it never read.
+    expect(rssKb() - before).toBeLessThan(40 * 1024);
+    socket.resume();
+    await ended;
+    expect(received).toContain('"progress":1,');
+    expect(received).toContain('data: {"jsonrpc":"2.0","id":1,"result":{"content":[{"type":"text","text":"done"}]}}');
   });
 });
 

@@ -11,7 +11,8 @@ import { GatewaySession, SHUTDOWN_CALL_ENDING, type Ending } from "./session.ts"
 import type { VirtualMcpRuntime } from "./virtual-mcp.ts";
 import { jsonReply } from "./json-reply.ts";
 import { loadServerProtocol, type SdkServerProtocol } from "./protocol.ts";
-import { claimsModernRevision, handleModernRequest, keepAlive, NO_BATCHES, type CallsInFlight, type ListenStreams } from "./modern.ts";
+import { replyEventStream } from "./reply-stream.ts";
+import { claimsModernRevision, handleModernRequest, NO_BATCHES, type CallsInFlight, type ListenStreams } from "./modern.ts";
 
 /** A session idle this long is closed; clients re-initialise on the 404 that follows. */
 const SESSION_IDLE_MS = 60 * 60_000;
@@ -516,40 +517,16 @@ function serializeReply(reply: JSONRPCMessage): string {
 
 /** A request's progress notifications, then its reply, as one SSE stream. */
 function sseReply(session: GatewaySession, id: string | number, method: string, params: Record<string, unknown> | undefined, caller: Principal, headers: Record<string, string>): Response {
-  const encoder = new TextEncoder();
-  const stream = new ReadableStream<Uint8Array>({
-    start(controller) {
-      const write = (message: JSONRPCMessage) => {
-        try {
-          controller.enqueue(encoder.encode(`event: message\ndata: ${serializeReply(message)}\n\n`));
-        } catch {
-          // the client went away; the call still completes and is recorded
-        }
-      };
-      const keepalive = keepAlive(controller);
-      const end = () => {
-        clearInterval(keepalive);
-        try {
-          controller.close();
-        } catch {
-          // already closed
-        }
-      };
-      // The stream ends whatever happens: a request that failed unexpectedly gets its error, never an open stream.
-      void session.request(id, method, params, caller, write).then(
-        (reply) => {
-          if (reply) write(reply);
-          end();
-        },
-        (error: unknown) => {
-          log.error("a request on an event stream failed", { session: session.id, error: String(error) });
-          write({ jsonrpc: "2.0", id, error: { code: jsonRpcCodeOf(error), message: publicMessageOf(error) } } as JSONRPCMessage);
-          end();
-        },
-      );
-    },
+  return replyEventStream(headers, (events) => {
+    // The stream ends whatever happens: a request that failed unexpectedly gets its error, never an open stream.
+    void session.request(id, method, params, caller, (progress) => events.progress(serializeReply(progress))).then(
+      (reply) => events.end(reply && serializeReply(reply)),
+      (error: unknown) => {
+        log.error("a request on an event stream failed", { session: session.id, error: String(error) });
+        events.end(serializeReply({ jsonrpc: "2.0", id, error: { code: jsonRpcCodeOf(error), message: publicMessageOf(error) } } as JSONRPCMessage));
+      },
+    );
   });
-  return new Response(stream, { headers: { ...headers, "content-type": "text/event-stream", "cache-control": "no-cache, no-transform" } });
 }
 
 /**

@@ -6,6 +6,7 @@ import type { Principal } from "../auth/index.ts";
 import { JSON_RPC } from "../errors/index.ts";
 import { VERSION } from "../version.ts";
 import { jsonReply } from "./json-reply.ts";
+import { replyEventStream } from "./reply-stream.ts";
 import { CALL_ENDING, GatewaySession, recordFailure, requestWithoutCall, type Ending } from "./session.ts";
 import type { VirtualMcpRuntime } from "./virtual-mcp.ts";
 
@@ -31,26 +32,6 @@ const METHODS = new Set(["server/discover", "tools/list", "tools/call", "prompts
 /** Results a client may cache: they carry ttlMs and cacheScope. */
 const CACHEABLE = new Set(["server/discover", "tools/list", "prompts/list", "resources/list", "resources/templates/list", "resources/read"]);
 const LISTEN_KEEPALIVE_MS = 25_000;
-/** As often as the SDK's transport comments on its own event streams (DEFAULT_SSE_KEEP_ALIVE_MS). */
-const REPLY_KEEPALIVE_MS = 15_000;
-const KEEPALIVE_COMMENT = new TextEncoder().encode(": keepalive\n\n");
-
-/**
- * Comments on a request's event stream while its call is silent, as the SDK
- * transport sends on the streams it answers: a proxy's read timeout (nginx:
- * 60 s) or a client's would otherwise cut a long call before its reply.
- * The caller clears the interval when the stream ends.
- */
-export function keepAlive(controller: ReadableStreamDefaultController<Uint8Array>): ReturnType<typeof setInterval> {
-  return setInterval(() => {
-    try {
-      controller.enqueue(KEEPALIVE_COMMENT);
-    } catch {
-      // the client went away; the call still completes and is recorded
-    }
-  }, REPLY_KEEPALIVE_MS);
-}
-
 type Message = { id?: string | number; method?: string; params?: Record<string, unknown> };
 
 /**
@@ -199,29 +180,12 @@ export async function handleModernRequest(
     if (reply === undefined) return new Response(null, { status: 202 });
     return jsonReply(encode(reply));
   }
-  const encoder = new TextEncoder();
-  const stream = new ReadableStream<Uint8Array>({
-    start(controller) {
-      const write = (text: string) => {
-        try {
-          controller.enqueue(encoder.encode(`event: message\ndata: ${text}\n\n`));
-        } catch {
-          // the client went away; the call still completes and is recorded
-        }
-      };
-      const keepalive = keepAlive(controller);
-      void session.request(id, method, message.params, principal, (progress) => write(JSON.stringify(progress))).finally(forget).then((reply) => {
-        clearInterval(keepalive);
-        if (reply) write(encode(reply));
-        try {
-          controller.close();
-        } catch {
-          // already closed
-        }
-      });
-    },
+  return replyEventStream({}, (events) => {
+    void session
+      .request(id, method, message.params, principal, (progress) => events.progress(JSON.stringify(progress)))
+      .finally(forget)
+      .then((reply) => events.end(reply && encode(reply)));
   });
-  return new Response(stream, { headers: { "content-type": "text/event-stream", "cache-control": "no-cache, no-transform" } });
 }
 
 /**
