@@ -296,7 +296,7 @@ describe("upstream catalogues", () => {
     expect(readFileSync(lists, "utf8").split("\n").filter(Boolean)).toHaveLength(2);
     const status = await admin<{ tools: { name: string }[]; problems: string[] }>(started.gateway, "/virtual-mcps/v");
     expect(status.problems).toEqual([]);
-    expect(status.tools.map((t) => t.name)).toEqual(["cl__echo", "cl__slow", "cl__answer", "cl__progress"]);
+    expect(status.tools.map((t) => t.name)).toEqual(["cl__echo", "cl__slow", "cl__answer", "cl__deep", "cl__progress"]);
     // Curation checks of a later change see the upstream's tools once, so they do not refuse it.
     const file = join(dirname(started.dataDir), "renamed.yaml");
     writeFileSync(file, JSON.stringify({ ...config, virtualMcps: [{ ...config.virtualMcps[0], name: "Renamed" }] }));
@@ -787,6 +787,38 @@ describe("malformed requests in a session", () => {
 });
 
 describe("upstream errors and restarts", () => {
+  test("a request nested over 10,000 levels is refused as it comes in, and an upstream answer so nested fails its call at once with a sentence", async () => {
+    const { gateway, token } = await start(stdioConfig("raw", {}), "mintgate-deep");
+    await waitReady(gateway, "raw");
+    const s = await rawSession(gateway, token);
+    const levels = 100_000;
+    // A request that reads fine but takes a second to write again (to the upstream, the audit trail), or cannot be:
+    // five at once held every other client for four seconds; refused as it comes in, on either transport.
+    const deepArguments = `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"raw__echo","arguments":{"x":${"[".repeat(levels)}${"]".repeat(levels)}}}}`;
+    const tooDeep = { code: -32600, message: "Invalid Request: the message nests arrays and objects more than 10000 levels deep; send it with fewer levels of nesting." };
+    const refused = await s.post(deepArguments);
+    expect({ status: refused.status, error: refused.json.error }).toEqual({ status: 400, error: tooDeep });
+    // An answer that reads fine but would take seconds to write again, or cannot be: before, a 500 (JSON), an empty
+    // event stream, or nothing at all (legacy). Now the call fails at once with a sentence, wherever it was sent.
+    const deep = (id: number, meta: object = {}) => ({ jsonrpc: "2.0", id, method: "tools/call", params: { name: "raw__deep", arguments: { levels }, ...meta } });
+    const sentence = 'Connector "raw" answered tools/call with an answer nested more than 10000 levels deep.';
+    const plain = await s.post(deep(2));
+    expect(plain.json.result).toEqual({ content: [{ type: "text", text: sentence }], isError: true });
+    const streamed = await fetch(`${gateway.url}/mcp/v`, { method: "POST", headers: s.headers, body: JSON.stringify(deep(3, { _meta: { progressToken: "p" } })) });
+    expect(await streamed.text()).toContain(JSON.stringify(sentence));
+    const legacy = await fetch(`${gateway.url}/sse/v`, { headers: { authorization: `Bearer ${token}`, accept: "text/event-stream" } });
+    const reader = legacy.body!.getReader();
+    let events = "";
+    while (!/data: \/messages/.test(events)) events += new TextDecoder().decode((await reader.read()).value);
+    const endpoint = /data: (\/messages\S+)/.exec(events)![1]!;
+    const legacyRefused = await fetch(`${gateway.url}${endpoint}`, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: deepArguments });
+    expect({ status: legacyRefused.status, error: ((await legacyRefused.json()) as any).error }).toEqual({ status: 400, error: tooDeep });
+    await reader.cancel();
+    // The connector carries on.
+    expect((await s.post({ jsonrpc: "2.0", id: 6, method: "tools/call", params: { name: "raw__echo", arguments: { text: "still here" } } })).json.result.content[0].text).toBe("still here");
+    expect(gateway.output()).not.toContain("RangeError");
+  });
+
   test("an upstream answer that is no JSON-RPC result or error fails that call with a sentence at once, and the connector carries on", async () => {
     const { gateway, token } = await start(stdioConfig("rs", {}), "mintgate-garbled-answers");
     await waitReady(gateway, "rs");

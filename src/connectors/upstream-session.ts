@@ -1,6 +1,8 @@
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
 import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
 import { MintgateError } from "../errors/index.ts";
+import { log } from "../log/index.ts";
+import { NESTING_LIMIT, nestsTooDeeply } from "./nesting.ts";
 import { VERSION } from "../version.ts";
 
 /** The protocol revision mintgate asks upstreams for; they may answer with an older one. */
@@ -229,12 +231,20 @@ export class UpstreamSession {
     return entry;
   }
 
+  /** Set once a message nested too deeply was skipped (said once in the log). */
+  private saidTooDeep = false;
+
   private receive(message: JSONRPCMessage): void {
     const m = message as { id?: number | string; method?: string; params?: Record<string, unknown>; result?: Record<string, unknown>; error?: { code: number; message: string; data?: unknown } };
     if (m.method === undefined) {
       if (typeof m.id !== "number") return;
       const entry = this.settle(m.id);
       if (!entry) return;
+      // An answer written again as JSON (one not passed on as its text; a catalogue, stored and listed) must be one that can be, quickly.
+      const frame = frameText.get(message);
+      const text = m.error || frame === undefined || m.result == null ? undefined : resultSlice(frame, m, m.id);
+      const rewritten = text === undefined || entry.method === "initialize" || entry.method.endsWith("/list");
+      if (rewritten && frame !== undefined && nestsTooDeeply(frame)) return entry.reject(this.garbled(entry.method, `an answer nested more than ${NESTING_LIMIT} levels deep`));
       if (m.error) {
         const { code, message: text, data } = m.error;
         // An error that is no JSON-RPC error object (a string, no code) would reach the client as a reply without a code.
@@ -247,12 +257,17 @@ export class UpstreamSession {
         const result = m.result ?? {};
         // A result that is no object (a string, a number, a list) is no MCP result: the call fails with a sentence, not hangs.
         if (typeof result !== "object" || Array.isArray(result)) return entry.reject(this.garbled(entry.method, "a result that is not an object"));
-        const frame = frameText.get(message);
-        // A null result is answered as the empty one it stands for, not passed on as null.
-        const text = frame === undefined || result !== m.result ? undefined : resultSlice(frame, m, m.id);
+        // A null result is answered as the empty one it stands for (text is undefined then), not passed on as null.
         if (text !== undefined) resultText.set(result, text);
         entry.resolve(result);
       }
+      return;
+    }
+    const frame = frameText.get(message);
+    if (frame !== undefined && nestsTooDeeply(frame)) {
+      // Passed on, it would be written again as JSON: skipped, and said once per upstream session.
+      if (!this.saidTooDeep) log.warn("upstream messages skipped: nested too deeply", { connector: this.connectorName, method: m.method, limit: NESTING_LIMIT });
+      this.saidTooDeep = true;
       return;
     }
     if (m.id !== undefined) {

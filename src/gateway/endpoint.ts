@@ -3,7 +3,7 @@ import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
 import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
 import { randomUUID } from "node:crypto";
 import type { Principal } from "../auth/index.ts";
-import { resultText } from "../connectors/index.ts";
+import { NESTING_LIMIT, nestsTooDeeply, resultText } from "../connectors/index.ts";
 import { jsonRpcCodeOf, publicMessageOf } from "../errors/index.ts";
 import { log } from "../log/index.ts";
 import type { Gateway } from "./index.ts";
@@ -56,6 +56,9 @@ function contentTypeRefusal(request: Request): Response | undefined {
 
 /** A message that is not valid JSON-RPC 2.0 (`problem` says why), answered as such wherever it comes in. */
 const invalidRequest = (problem: string) => jsonRpcError(400, -32600, `Invalid Request: ${problem}.`);
+
+/** A message nested too deeply to handle (see NESTING_LIMIT). */
+const tooDeep = () => invalidRequest(`the message nests arrays and objects more than ${NESTING_LIMIT} levels deep; send it with fewer levels of nesting`);
 
 /** setTimeout's longest delay (about 24.8 days): a later expiry is waited for in steps of it. */
 const LONGEST_TIMER_MS = 2 ** 31 - 1;
@@ -173,11 +176,14 @@ export class McpEndpoint {
     }
     // A 2026-07-28 request names its revision in its own envelope; it needs no session.
     let body: unknown;
+    let text: string;
     try {
-      body = JSON.parse(await request.text());
+      text = await request.text();
+      body = JSON.parse(text);
     } catch {
       return jsonRpcError(400, -32700, "Parse error: the body is not valid JSON.");
     }
+    if (nestsTooDeeply(text)) return tooDeep();
     if (claimsModernRevision(body, request.headers.get("mcp-protocol-version"))) {
       const unacceptable = contentTypeRefusal(request);
       if (unacceptable) return unacceptable;
@@ -242,11 +248,14 @@ export class McpEndpoint {
     const unacceptable = acceptRefusal(request) ?? contentTypeRefusal(request);
     if (unacceptable) return unacceptable;
     let message: unknown;
+    let text: string;
     try {
-      message = JSON.parse(await request.text());
+      text = await request.text();
+      message = JSON.parse(text);
     } catch {
       return jsonRpcError(400, -32700, "Parse error: the body is not valid JSON.");
     }
+    if (nestsTooDeeply(text)) return tooDeep();
     if (Array.isArray(message)) {
       const problem =
         message.length === 0 ? "the batch is empty"
@@ -324,11 +333,14 @@ export class McpEndpoint {
       return jsonRpcError(404, -32001, `Session not found; open a new event stream with GET /sse/${runtime.slug}.`);
     }
     let message: unknown;
+    let text: string;
     try {
-      message = await request.json();
+      text = await request.text();
+      message = JSON.parse(text);
     } catch {
       return jsonRpcError(400, -32700, "Parse error: the body is not valid JSON.");
     }
+    if (nestsTooDeeply(text)) return tooDeep();
     // Replies go out on the SSE stream, one event each: a batch would have nowhere to be answered as one.
     const problem = Array.isArray(message) ? "the HTTP+SSE transport takes one message per POST, not a batch" : problemOf(message);
     if (problem !== undefined) return invalidRequest(problem);
