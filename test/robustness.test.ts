@@ -711,7 +711,8 @@ describe("malformed requests in a session", () => {
     expect((await s.post({ jsonrpc: "2.0", id: 4, method: "tools/call" })).json.error).toEqual({ code: -32602, message: "tools/call needs params.name, a string." });
     expect((await s.post({ jsonrpc: "2.0", id: 5, method: "resources/read", params: { uri: 7 } })).json.error.code).toBe(-32602);
 
-    for (const body of [{ jsonrpc: "2.0", id: 6, method: 5 }, { jsonrpc: "2.0", id: 6 }, [], { foo: 1 }, { jsonrpc: "2.0", id: 6, method: "ping", params: null }]) {
+    // An id of 1e400 is read as Infinity, which a reply would write as null.
+    for (const body of [{ jsonrpc: "2.0", id: 6, method: 5 }, { jsonrpc: "2.0", id: 6 }, [], { foo: 1 }, { jsonrpc: "2.0", id: 6, method: "ping", params: null }, '{"jsonrpc":"2.0","id":1e400,"method":"ping"}']) {
       const answer = await s.post(body);
       expect({ body, status: answer.status, code: answer.json?.error?.code }).toEqual({ body, status: 400, code: -32600 });
       expect(answer.json.error.message).toStartWith("Invalid Request: ");

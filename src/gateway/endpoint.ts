@@ -485,7 +485,8 @@ function problemOf(value: unknown): string | undefined {
   if (typeof value !== "object" || value === null || Array.isArray(value)) return "each message must be a JSON-RPC 2.0 object";
   const m = value as { jsonrpc?: unknown; id?: unknown; method?: unknown; params?: unknown; result?: unknown; error?: unknown };
   if (m.jsonrpc !== "2.0") return 'a message needs "jsonrpc": "2.0"';
-  if (m.id !== undefined && typeof m.id !== "string" && typeof m.id !== "number") return "an id must be a string or a number";
+  // JSON.parse reads 1e400 as Infinity, which a reply writes as null: the client could not match it.
+  if (m.id !== undefined && typeof m.id !== "string" && !Number.isFinite(m.id)) return "an id must be a string or a finite number";
   if (m.method === undefined) {
     if (m.id !== undefined && (m.result !== undefined || m.error !== undefined)) return undefined;
     return 'a message needs a "method" (or, answering a request, "result" or "error")';
