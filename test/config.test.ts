@@ -10,6 +10,7 @@ describe("settings", () => {
     expect(settings.port).toBe(8080);
     expect(settings.publicUrl).toBeUndefined();
     expect(settings.bodyLimitBytes).toBe(DEFAULTS.bodyLimitBytes);
+    expect(settings.keepaliveMs).toBe(15_000);
   });
 
   test("every setting comes from the environment", () => {
@@ -21,6 +22,7 @@ describe("settings", () => {
       MINTGATE_MASTER_KEY: "k",
       MINTGATE_TLS_CERT: "/c.pem",
       MINTGATE_TLS_KEY: "/k.pem",
+      MINTGATE_KEEPALIVE: "5s",
     });
     expect(settings).toMatchObject({
       dataDir: "/srv/mg",
@@ -30,6 +32,7 @@ describe("settings", () => {
       masterKeyFromEnv: "k",
       tlsCert: "/c.pem",
       tlsKey: "/k.pem",
+      keepaliveMs: 5000,
     });
   });
 
@@ -46,5 +49,6 @@ describe("settings", () => {
     expect(() => loadSettings({ port: "-1" }, {})).toThrow("--port must be a port number");
     expect(() => loadSettings({ "public-url": "not a url" }, {})).toThrow("--public-url must be an absolute URL");
     expect(() => loadSettings({}, { MINTGATE_TLS_KEY: "/k.pem" })).toThrow("both --tls-cert and --tls-key");
+    expect(() => loadSettings({ keepalive: "0s" }, {})).toThrow("--keepalive must be a duration from 1s to 24h");
   });
 });

@@ -26,8 +26,8 @@ interface Setup {
 }
 
 /** A data dir configured from `yaml` with `mintgate apply`, a gateway serving it, and helpers. */
-async function setup(yaml: string): Promise<Setup> {
-  const { dataDir: dir, gateway } = await startConfiguredGateway(yaml);
+async function setup(yaml: string, ...serveArgs: string[]): Promise<Setup> {
+  const { dataDir: dir, gateway } = await startConfiguredGateway(yaml, { args: serveArgs });
   const apply = async (text: string, ...flags: string[]) => {
     const file = join(dir, "..", `mintgate-${crypto.randomUUID()}.yaml`);
     writeFileSync(file, text);
@@ -788,14 +788,15 @@ describe("upstream log messages", () => {
 
 describe("event-stream replies", () => {
   test("a call asked for progress keeps its event stream alive with comments while the upstream is silent, as the SDK transport does", async () => {
-    const s = await setup(DEMO_CONFIG);
+    // The 15 s default is the SDK's; `--keepalive 1s` (as behind a proxy that cuts streams idle for less) keeps the test short.
+    const s = await setup(DEMO_CONFIG, "--keepalive", "1s");
     const { token } = await s.token("ada@example.com");
     const session = await s.rawSession("demo", token);
-    // Silent for 9 s between progress steps: past the 15 s keepalive before the reply.
+    // Silent for 1.5 s between progress steps: past the keepalive before the reply.
     const reply = await fetch(`${s.gateway.url}/mcp/demo`, {
       method: "POST",
       headers: session,
-      body: JSON.stringify({ jsonrpc: "2.0", id: 7, method: "tools/call", params: { name: "countdown", arguments: { n: 2, intervalMs: 9000 }, _meta: { progressToken: "p" } } }),
+      body: JSON.stringify({ jsonrpc: "2.0", id: 7, method: "tools/call", params: { name: "countdown", arguments: { n: 2, intervalMs: 1500 }, _meta: { progressToken: "p" } } }),
     });
     expect(reply.headers.get("content-type")).toBe("text/event-stream");
     const events = (await reply.text()).split("\n\n").filter((e) => e !== "");

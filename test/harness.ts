@@ -195,12 +195,12 @@ export interface ConfiguredGateway {
  * (mintgate.yaml text, or an object written as JSON, which is YAML too) with
  * `mintgate apply`, a token from `mintgate tokens create`, and a running gateway.
  */
-export async function startConfiguredGateway(config: string | object, options: { user?: string; label?: string } = {}): Promise<ConfiguredGateway> {
+export async function startConfiguredGateway(config: string | object, options: { user?: string; label?: string; args?: string[] } = {}): Promise<ConfiguredGateway> {
   const dataDir = await configuredDataDir(config, { label: options.label });
   const created = await runMintgate(["tokens", "create", "--user", options.user ?? "t@example.com", "--json", "--data", dataDir]);
   if (created.code !== 0) throw new Error(`mintgate tokens create failed: ${created.stderr}`);
   const { id, token } = JSON.parse(created.stdout) as { id: string; token: string };
-  const gateway = await startGateway({ dataDir });
+  const gateway = await startGateway({ dataDir, args: options.args });
   return { dataDir, gateway, token, tokenId: id };
 }
 

@@ -197,15 +197,19 @@ describe("protocol revision 2026-07-28 (sessionless)", () => {
   });
 
   test("a call asked for progress keeps its event stream alive with comments while the upstream is silent", async () => {
-    const response = await post(
-      { jsonrpc: "2.0", id: 8, method: "tools/call", params: { name: "d__countdown", arguments: { n: 2, intervalMs: 9000 }, _meta: { ...envelope, progressToken: "p" } } },
-      { "mcp-protocol-version": "2026-07-28", "mcp-method": "tools/call", "mcp-name": "d__countdown" },
-    );
+    // A gateway of its own with `--keepalive 1s` (the default, 15 s, is the SDK's): silent 1.5 s between progress steps.
+    const own = await startConfiguredGateway(CONFIG, { label: "mintgate-modern-keepalive", args: ["--keepalive", "1s"] });
+    const response = await fetch(`${own.gateway.url}/mcp/modern`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${own.token}`, "content-type": "application/json", accept: "application/json, text/event-stream", "mcp-protocol-version": "2026-07-28", "mcp-method": "tools/call", "mcp-name": "d__countdown" },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 8, method: "tools/call", params: { name: "d__countdown", arguments: { n: 2, intervalMs: 1500 }, _meta: { ...envelope, progressToken: "p" } } }),
+    });
     expect(response.headers.get("content-type")).toBe("text/event-stream");
     const events = (await response.text()).split("\n\n").filter((e) => e !== "");
     expect(events).toContain(": keepalive");
     const data = events.filter((e) => e.startsWith("event: message\ndata: ")).map((e) => JSON.parse(e.slice("event: message\ndata: ".length)) as { method?: string; id?: number });
     expect(data.map((m) => m.method ?? m.id)).toEqual(["notifications/progress", "notifications/progress", 8]);
+    await own.gateway.stop();
   }, 60_000);
 
   test("calls in flight end when their token is revoked, as calls in sessions do: each gets an error that says why", async () => {

@@ -27,6 +27,8 @@ export interface Settings {
   trustedProxies: string[];
   bodyLimitBytes: number;
   shutdownGraceMs: number;
+  /** How often a silent event stream of the MCP endpoint gets a comment line (proxies cut streams idle too long). */
+  keepaliveMs: number;
   /** How long OAuth access tokens issued to AI clients live. */
   accessTokenTtlMs: number;
   /** Keys whose values the audit trail replaces in arguments and results (matched against the key's words). */
@@ -54,6 +56,7 @@ export interface SettingFlags {
   "redirect-schemes"?: string | undefined;
   "trusted-proxies"?: string | undefined;
   "access-token-ttl"?: string | undefined;
+  keepalive?: string | undefined;
   "audit-redact-keys"?: string | undefined;
   "audit-retention-days"?: string | undefined;
   metrics?: string | undefined;
@@ -66,6 +69,7 @@ export const DEFAULTS = {
   port: 8080,
   bodyLimitBytes: 4 * 1024 * 1024,
   shutdownGraceMs: 10_000,
+  keepaliveMs: 15_000,
   accessTokenTtlMs: 3_600_000,
   auditRetentionDays: 365,
   // Plurals are listed, not derived: "tokens" would also hide counts such as max_tokens.
@@ -87,6 +91,7 @@ export const ENVIRONMENT = {
   MINTGATE_REDIRECT_SCHEMES: "comma-separated private-use redirect URI schemes OAuth clients may register, besides cursor (e.g. windsurf)",
   MINTGATE_TRUSTED_PROXIES: "comma-separated addresses or CIDR ranges of reverse proxies in front of the gateway; requests from them are attributed to the client in X-Forwarded-For (default none)",
   MINTGATE_ACCESS_TOKEN_TTL: "lifetime of OAuth access tokens for AI clients, e.g. 15m (default 1h)",
+  MINTGATE_KEEPALIVE: "how often a silent event stream gets a comment line, 1s to 24h (default 15s)",
   MINTGATE_AUDIT_REDACT_KEYS: `comma-separated keys whose values the audit trail replaces in arguments and results (default ${DEFAULTS.auditRedactKeys.join(",")})`,
   MINTGATE_AUDIT_RETENTION_DAYS: "days audit records are kept; older ones are deleted daily, leaving a signed checkpoint (default 365)",
   MINTGATE_METRICS: "who may read /metrics: loopback (this machine, or anyone with the metrics token), token (token holders only) or off (default loopback)",
@@ -146,6 +151,7 @@ export function loadSettings(flags: SettingFlags, env: Env = process.env): Setti
   const tlsCert = pick(flags["tls-cert"], "MINTGATE_TLS_CERT");
   const tlsKey = pick(flags["tls-key"], "MINTGATE_TLS_KEY");
   const accessTokenTtl = pick(flags["access-token-ttl"], "MINTGATE_ACCESS_TOKEN_TTL");
+  const keepalive = pick(flags.keepalive, "MINTGATE_KEEPALIVE");
   const metrics = pick(flags.metrics, "MINTGATE_METRICS");
   const metricsTokenFile = pick(flags["metrics-token-file"], "MINTGATE_METRICS_TOKEN_FILE");
   if ((tlsCert === undefined) !== (tlsKey === undefined)) {
@@ -166,6 +172,7 @@ export function loadSettings(flags: SettingFlags, env: Env = process.env): Setti
     trustedProxies: parseTrustedProxies(pick(flags["trusted-proxies"], "MINTGATE_TRUSTED_PROXIES")),
     bodyLimitBytes: DEFAULTS.bodyLimitBytes,
     shutdownGraceMs: DEFAULTS.shutdownGraceMs,
+    keepaliveMs: keepalive === undefined ? DEFAULTS.keepaliveMs : parseDuration(keepalive.value, keepalive.source),
     auditRedactKeys: parseRedactKeys(pick(flags["audit-redact-keys"], "MINTGATE_AUDIT_REDACT_KEYS")),
     auditRetentionDays: parseRetentionDays(pick(flags["audit-retention-days"], "MINTGATE_AUDIT_RETENTION_DAYS")),
     accessTokenTtlMs: accessTokenTtl === undefined ? DEFAULTS.accessTokenTtlMs : parseDuration(accessTokenTtl.value, accessTokenTtl.source),

@@ -11,12 +11,11 @@ import { GatewaySession, SHUTDOWN_CALL_ENDING, type Ending } from "./session.ts"
 import type { VirtualMcpRuntime } from "./virtual-mcp.ts";
 import { jsonReply } from "./json-reply.ts";
 import { loadServerProtocol, type SdkServerProtocol } from "./protocol.ts";
-import { replyEventStream } from "./reply-stream.ts";
+import { keepaliveInterval, replyEventStream } from "./reply-stream.ts";
 import { claimsModernRevision, handleModernRequest, NO_BATCHES, type CallsInFlight, type ListenStreams } from "./modern.ts";
 
 /** A session idle this long is closed; clients re-initialise on the 404 that follows. */
 const SESSION_IDLE_MS = 60 * 60_000;
-const LEGACY_KEEPALIVE_MS = 25_000;
 /**
  * Bytes a legacy client may leave unread on its event stream, where all its replies go. Past that it has
  * stopped reading and its session is closed: 200 replies of 1 MB to a client that never read held 200 MB.
@@ -566,7 +565,7 @@ class LegacySseTransport implements Transport {
         start: (controller) => {
           this.controller = controller;
           controller.enqueue(this.encoder.encode(`event: endpoint\ndata: ${endpoint}\n\n`));
-          this.keepalive = setInterval(() => this.write(": keepalive\n\n"), LEGACY_KEEPALIVE_MS);
+          this.keepalive = setInterval(() => this.write(": keepalive\n\n"), keepaliveInterval());
         },
         cancel: () => void this.close(),
       },

@@ -10,6 +10,7 @@ import { VirtualMcpRuntime } from "./virtual-mcp.ts";
 export { canonicalJson, curate, exposedName, toolDefinitionHash, type CuratedCatalogue, type PendingTool } from "./curation.ts";
 export { GatewaySession, requestWithoutCall } from "./session.ts";
 export { McpEndpoint } from "./endpoint.ts";
+export { setKeepaliveInterval } from "./reply-stream.ts";
 export { VirtualMcpRuntime, type AccessView } from "./virtual-mcp.ts";
 export * from "./types.ts";
 

@@ -6,7 +6,7 @@ import type { Principal } from "../auth/index.ts";
 import { JSON_RPC } from "../errors/index.ts";
 import { VERSION } from "../version.ts";
 import { jsonReply } from "./json-reply.ts";
-import { replyEventStream } from "./reply-stream.ts";
+import { keepaliveInterval, replyEventStream } from "./reply-stream.ts";
 import { CALL_ENDING, GatewaySession, recordFailure, requestWithoutCall, type Ending } from "./session.ts";
 import type { VirtualMcpRuntime } from "./virtual-mcp.ts";
 
@@ -31,7 +31,6 @@ const UNSUPPORTED_VERSION = -32022;
 const METHODS = new Set(["server/discover", "tools/list", "tools/call", "prompts/list", "prompts/get", "resources/list", "resources/templates/list", "resources/read", "completion/complete", "subscriptions/listen"]);
 /** Results a client may cache: they carry ttlMs and cacheScope. */
 const CACHEABLE = new Set(["server/discover", "tools/list", "prompts/list", "resources/list", "resources/templates/list", "resources/read"]);
-const LISTEN_KEEPALIVE_MS = 25_000;
 type Message = { id?: string | number; method?: string; params?: Record<string, unknown> };
 
 /**
@@ -215,7 +214,7 @@ function listen(runtime: VirtualMcpRuntime, id: string | number, params: Record<
         const key = Object.entries(kinds).find(([, v]) => v === kind)?.[0];
         if (key && honoured[key]) send(`notifications/${kind}/list_changed`);
       });
-      const keepalive = setInterval(() => write(": keepalive\n\n"), LISTEN_KEEPALIVE_MS);
+      const keepalive = setInterval(() => write(": keepalive\n\n"), keepaliveInterval());
       // Registered, so that revocation, the per-person limit and shutdown can end it.
       const forget = register(() => {
         stop();

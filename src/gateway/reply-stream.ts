@@ -1,7 +1,21 @@
 import { log } from "../log/index.ts";
 
-/** As often as the SDK's transport comments on its own event streams (DEFAULT_SSE_KEEP_ALIVE_MS). */
-const REPLY_KEEPALIVE_MS = 15_000;
+/** By default as often as the SDK's transport comments on its own event streams (DEFAULT_SSE_KEEP_ALIVE_MS). */
+export const DEFAULT_KEEPALIVE_MS = 15_000;
+let keepaliveMs = DEFAULT_KEEPALIVE_MS;
+
+/**
+ * How often a silent event stream of the MCP endpoint (a call's reply, the standalone or `subscriptions/listen`
+ * stream, the legacy HTTP+SSE stream) gets a comment line: `serve --keepalive`, set once at start for the process.
+ */
+export function setKeepaliveInterval(ms: number): void {
+  keepaliveMs = ms;
+}
+
+export function keepaliveInterval(): number {
+  return keepaliveMs;
+}
+
 const KEEPALIVE_COMMENT = new TextEncoder().encode(": keepalive\n\n");
 /**
  * Bytes of a call's event stream its client may leave unread before further progress notifications are
@@ -39,7 +53,7 @@ export function replyEventStream(headers: Record<string, string>, run: (events: 
         const unread = () => -(controller.desiredSize ?? 0);
         const keepalive = setInterval(() => {
           if (unread() <= PROGRESS_UNREAD_LIMIT) enqueue(KEEPALIVE_COMMENT);
-        }, REPLY_KEEPALIVE_MS);
+        }, keepaliveMs);
         run({
           progress(data) {
             if (unread() > PROGRESS_UNREAD_LIMIT) {

@@ -6,7 +6,7 @@ import { GatewayConfigService } from "../../admin/gateway-config.ts";
 import { AuditFeed, AuditLog, CHECKPOINT_KEY_PURPOSE, pruneAuditTrailGradually, Redactor } from "../../audit/index.ts";
 import { AccessTokenService, createAuthServices } from "../../auth/index.ts";
 import { ConnectorPool } from "../../connectors/index.ts";
-import { Gateway, McpEndpoint } from "../../gateway/index.ts";
+import { Gateway, McpEndpoint, setKeepaliveInterval } from "../../gateway/index.ts";
 import { moveCheckpointsToThread, watchStore } from "../../store/index.ts";
 import { DEFAULTS, ENVIRONMENT, loadSettings } from "../../config/index.ts";
 import { startHttpServer } from "../../http/index.ts";
@@ -37,6 +37,7 @@ export const serveCommand: Command = {
     "redirect-schemes": { type: "string" },
     "trusted-proxies": { type: "string" },
     "access-token-ttl": { type: "string" },
+    keepalive: { type: "string" },
     "audit-redact-keys": { type: "string" },
     "audit-retention-days": { type: "string" },
     metrics: { type: "string" },
@@ -55,6 +56,7 @@ export const serveCommand: Command = {
     "--redirect-schemes LIST": "comma-separated private-use redirect URI schemes clients may register besides cursor (env MINTGATE_REDIRECT_SCHEMES)",
     "--trusted-proxies LIST": "comma-separated addresses or CIDR ranges of reverse proxies whose X-Forwarded-For names the client (env MINTGATE_TRUSTED_PROXIES)",
     "--access-token-ttl D": "lifetime of OAuth access tokens, 1s to 24h (env MINTGATE_ACCESS_TOKEN_TTL, default 1h)",
+    "--keepalive D": "how often a silent event stream gets a comment line, 1s to 24h; lower it when a proxy cuts idle streams sooner (env MINTGATE_KEEPALIVE, default 15s)",
     "--metrics MODE": "who may read /metrics: loopback, token or off (env MINTGATE_METRICS, default loopback)",
     "--metrics-token-file F": "file holding the bearer token for scraping /metrics from elsewhere (env MINTGATE_METRICS_TOKEN_FILE)",
     "--audit-redact-keys LIST": `comma-separated keys whose values the audit trail replaces (env MINTGATE_AUDIT_REDACT_KEYS, default ${DEFAULTS.auditRedactKeys.join(",")})`,
@@ -80,6 +82,7 @@ export const serveCommand: Command = {
       "redirect-schemes": stringValue(parsed, "redirect-schemes"),
       "trusted-proxies": stringValue(parsed, "trusted-proxies"),
       "access-token-ttl": stringValue(parsed, "access-token-ttl"),
+      keepalive: stringValue(parsed, "keepalive"),
       "audit-redact-keys": stringValue(parsed, "audit-redact-keys"),
       "audit-retention-days": stringValue(parsed, "audit-retention-days"),
       metrics: stringValue(parsed, "metrics"),
@@ -138,6 +141,7 @@ export const serveCommand: Command = {
     const tokens = new AccessTokenService(dir.store);
     // Deleting a virtual MCP deletes its tokens too (in this process, unseen by data_version).
     gateway.onSynced(() => tokens.forgetVerified());
+    setKeepaliveInterval(settings.keepaliveMs);
     const endpoint = new McpEndpoint(gateway, { bodyLimitBytes: settings.bodyLimitBytes });
     // A revoked token or grant, or a disabled person, loses the sessions and streams it already holds.
     tokens.onAccessChanged(() => endpoint.endRevoked((principal) => tokens.revocationOf(principal)));
