@@ -251,9 +251,12 @@ describe("mintgate CLI", () => {
     } finally {
       await blocker.stop(true);
     }
-    const tls = await runMintgate(["serve", "--data", tempDir(), "--port", "0", "--tls-cert", "/nonexistent/c.pem", "--tls-key", "/nonexistent/k.pem"]);
-    expect(tls.code).toBe(1);
-    expect(tls.stderr.trim().split("\n").at(-1)).toBe("mintgate: The --tls-cert file /nonexistent/c.pem does not exist; check the path.");
+    // A wrong TLS path is a usage error found before the data directory is created or migrated.
+    const untouched = join(tempDir(), "d");
+    const tls = await runMintgate(["serve", "--data", untouched, "--port", "0", "--tls-cert", "/nonexistent/c.pem", "--tls-key", "/nonexistent/k.pem"]);
+    expect(tls.code).toBe(2);
+    expect(tls.stderr).toBe("mintgate: The --tls-cert file /nonexistent/c.pem does not exist; check the path.\n");
+    expect(existsSync(untouched)).toBe(false);
     const host = await runMintgate(["serve", "--data", tempDir(), "--port", "0", "--host", "no-such-host.invalid"]);
     expect(host.code).toBe(1);
     expect(host.stderr.trim().split("\n").at(-1)).toBe("mintgate: no-such-host.invalid is not an address and does not resolve to one; fix --host.");

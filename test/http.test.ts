@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { chmodSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { join } from "node:path";
 import { LATEST_SCHEMA_VERSION } from "../src/store/index.ts";
@@ -149,9 +149,11 @@ describe("TLS files", () => {
     ] as const;
     for (const [cert, key, sentence] of cases) {
       const run = await runMintgate(["serve", "--data", join(dir, "d"), "--port", "0", "--tls-cert", cert, "--tls-key", key]);
-      expect(run.code).toBe(1);
+      expect(run.code).toBe(2);
       expect(run.stdout).not.toContain("listening on");
-      expect(run.stderr.trim().split("\n").at(-1)).toBe(sentence);
+      // Said before anything else is done: no data directory created, no connector started.
+      expect(run.stderr).toBe(`${sentence}\n`);
+      expect(existsSync(join(dir, "d"))).toBe(false);
     }
   });
 

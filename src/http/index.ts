@@ -1,8 +1,6 @@
 import { Elysia } from "elysia";
 import type { AdminService } from "../admin/index.ts";
 import type { Settings } from "../config/index.ts";
-import { existsSync, readFileSync, statSync } from "node:fs";
-import { createPrivateKey, X509Certificate } from "node:crypto";
 import { configError, httpStatusOf, invalid, isStorageFull, MintgateError, publicMessageOf } from "../errors/index.ts";
 import { log } from "../log/index.ts";
 import { jsonError } from "./json-error.ts";
@@ -21,6 +19,7 @@ import { bodyFields, expectedRevisionOf, switchParam, wholeNumberParam } from ".
 import { decide } from "../policy/index.ts";
 
 export { jsonError };
+export { checkTlsFiles } from "./tls-files.ts";
 
 export interface HttpDeps {
   settings: Settings;
@@ -458,49 +457,6 @@ function listenError(error: unknown, settings: Settings): Error {
   return configError(`Cannot listen on ${where} (${(error as Error).message}); check --host, --port and the TLS files.`, error);
 }
 
-/** A certificate this close to its end gets a warning at start: the files are read once, so a renewal needs a restart. */
-const CERT_EXPIRY_WARNING_MS = 14 * 86_400_000;
-
-/**
- * Reads the TLS pair as Bun will, so a wrong file is one sentence naming it rather than an OpenSSL code,
- * and warns about a certificate every client would refuse (expired, not yet valid) or soon will.
- */
-function checkTlsPair(certFile: string, keyFile: string): void {
-  let certificate: X509Certificate;
-  let key: ReturnType<typeof createPrivateKey>;
-  try {
-    certificate = new X509Certificate(readFileSync(certFile));
-  } catch (error) {
-    throw configError(`The --tls-cert file ${certFile} ${unreadable(error, "a PEM certificate")}.`, error);
-  }
-  try {
-    key = createPrivateKey(readFileSync(keyFile));
-  } catch (error) {
-    throw configError(`The --tls-key file ${keyFile} ${unreadable(error, "a PEM private key without a passphrase")}.`, error);
-  }
-  if (!certificate.checkPrivateKey(key)) {
-    throw configError(`The --tls-key file ${keyFile} is not the private key of the certificate in ${certFile}; give the key that was made with it.`);
-  }
-  const notAfter = Date.parse(certificate.validTo);
-  const notBefore = Date.parse(certificate.validFrom);
-  const now = Date.now();
-  if (notAfter <= now) {
-    log.warn(`The --tls-cert certificate in ${certFile} expired on ${new Date(notAfter).toISOString()}; clients refuse it. Put a renewed certificate and key in place and restart mintgate.`);
-  } else if (notBefore > now) {
-    log.warn(`The --tls-cert certificate in ${certFile} is not valid before ${new Date(notBefore).toISOString()}; clients refuse it until then (check this machine's clock).`);
-  } else if (notAfter - now < CERT_EXPIRY_WARNING_MS) {
-    log.warn(`The --tls-cert certificate in ${certFile} expires on ${new Date(notAfter).toISOString()}; the files are read at start, so restart mintgate once it is renewed.`);
-  }
-}
-
-/** Why a TLS file could not be used, as the end of a sentence. */
-function unreadable(error: unknown, what: string): string {
-  const code = (error as NodeJS.ErrnoException).code;
-  if (code === "EACCES") return "cannot be read by this user; give the gateway's user read access (chmod 640 with its group, or chown)";
-  if (code === "EISDIR") return `is a directory, not ${what}`;
-  return `does not hold ${what}; check the file`;
-}
-
 export interface RunningServer {
   url: string;
   port: number;
@@ -588,15 +544,6 @@ export function startHttpServer(deps: HttpDeps): RunningServer {
   const tls = settings.tlsCert && settings.tlsKey
     ? { cert: Bun.file(settings.tlsCert), key: Bun.file(settings.tlsKey) }
     : undefined;
-  for (const [flag, file] of [["--tls-cert", settings.tlsCert], ["--tls-key", settings.tlsKey]] as const) {
-    if (file && !existsSync(file)) throw configError(`The ${flag} file ${file} does not exist; check the path.`);
-  }
-  if (settings.tlsCert && settings.tlsKey) checkTlsPair(settings.tlsCert, settings.tlsKey);
-  // Group access is the usual way to share a key with a service user (root:ssl-cert 0640); any user is not.
-  const keyMode = settings.tlsKey ? statSync(settings.tlsKey).mode & 0o777 : 0;
-  if (keyMode & 0o004) {
-    log.warn(`The --tls-key file ${settings.tlsKey} can be read by every user of this machine (mode ${keyMode.toString(8).padStart(4, "0")}); \`chmod 600\` it (or 640 for a group the gateway's user is in).`);
-  }
   const activity = deps.activity;
   const addresses = new ClientAddresses(settings.trustedProxies);
   let server: ReturnType<typeof Bun.serve>;

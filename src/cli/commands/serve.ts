@@ -9,7 +9,7 @@ import { ConnectorPool } from "../../connectors/index.ts";
 import { Gateway, McpEndpoint, setKeepaliveInterval } from "../../gateway/index.ts";
 import { moveCheckpointsToThread, watchStore } from "../../store/index.ts";
 import { DEFAULTS, ENVIRONMENT, loadSettings } from "../../config/index.ts";
-import { startHttpServer } from "../../http/index.ts";
+import { checkTlsFiles, startHttpServer } from "../../http/index.ts";
 import { log } from "../../log/index.ts";
 import { sayingStorageFull } from "../../errors/index.ts";
 import { createGatewayMetrics, MetricsAccess } from "../../metrics/index.ts";
@@ -88,7 +88,8 @@ export const serveCommand: Command = {
       metrics: stringValue(parsed, "metrics"),
       "metrics-token-file": stringValue(parsed, "metrics-token-file"),
     });
-    // Before the data directory is touched: a bad metrics token setting stops the start here.
+    // Before the data directory is touched or a connector started: a bad TLS file or metrics token setting stops the start here.
+    checkTlsFiles(settings);
     const metricsAccess = MetricsAccess.fromSettings(settings);
     const startedAt = Date.now();
     const instanceId = randomUUID();
