@@ -247,7 +247,7 @@ describe("mintgate CLI", () => {
     try {
       const busy = await runMintgate(["serve", "--data", tempDir(), "--port", String(blocker.port)]);
       expect(busy.code).toBe(1);
-      expect(busy.stderr.trim().split("\n").at(-1)).toBe(`mintgate: Port ${blocker.port} on 127.0.0.1 is already in use; stop the other process or choose another with --port.`);
+      expect(busy.stderr.trim().split("\n").at(-1)).toBe(`mintgate: Port ${blocker.port} on 127.0.0.1 is already in use; stop the other process or choose another with --port or MINTGATE_PORT.`);
     } finally {
       await blocker.stop(true);
     }
