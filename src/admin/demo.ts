@@ -24,6 +24,8 @@ export interface DemoSetup {
   subject: string;
   /** Set when this start created the demo account (only while nobody else exists): its password, shown once. */
   password?: string | undefined;
+  /** The demo account was made by an earlier start and can still sign in: its password can be set anew. */
+  accountExists?: boolean;
 }
 
 /**
@@ -40,12 +42,14 @@ export async function prepareDemo(config: GatewayConfigService, tokens: AccessTo
   };
   if (missing.connectors.length + missing.virtualMcps.length > 0) await config.apply(missing);
   const { token } = tokens.create({ subject: DEMO_SUBJECT, virtualMcp: DEMO_VIRTUAL_MCP.slug, lifetimeMs: DEMO_TOKEN_LIFETIME_MS });
+  const people = users.list();
   let password: string | undefined;
-  if (users.list().length === 0) {
+  if (people.length === 0) {
     password = randomBytes(12).toString("base64url");
     await users.addLocal({ email: DEMO_SUBJECT, password, role: "admin", name: "Demo admin" });
   }
-  return { slug: DEMO_VIRTUAL_MCP.slug, token, subject: DEMO_SUBJECT, password };
+  const accountExists = people.some((p) => p.email === DEMO_SUBJECT && !p.disabled && p.identities.some((i) => i.provider === "local"));
+  return { slug: DEMO_VIRTUAL_MCP.slug, token, subject: DEMO_SUBJECT, password, accountExists };
 }
 
 /** What `make run` prints: the endpoint, the token and a client configuration to paste. */
@@ -63,7 +67,11 @@ export function demoInstructions(baseUrl: string, demo: DemoSetup): string {
     JSON.stringify(clientConfig, null, 2),
     "",
     "Or give an OAuth client only the endpoint (e.g. `npx mcp-remote " + url + "`) and sign in in the browser" +
-      (demo.password ? ` as ${demo.subject} with the password ${demo.password} (shown only now; \`mintgate users set-password\` changes it).` : " with an account from `mintgate users add`."),
+      (demo.password
+        ? ` as ${demo.subject} with the password ${demo.password} (shown only now; \`mintgate users set-password\` changes it).`
+        : demo.accountExists
+          ? ` as ${demo.subject} with the password shown at its first start (lost it? \`mintgate users set-password ${demo.subject}\` sets a new one), or with an account from \`mintgate users add\`.`
+          : " with an account from `mintgate users add`."),
     "",
   ].join("\n");
 }
