@@ -416,6 +416,30 @@ virtualMcps:
     await gateway.stop();
   });
 
+  test("a virtual MCP filter no slug can be (DEMO) is refused with the slug to use by search, export and the API, not answered as empty", async () => {
+    const { dataDir, gateway } = await startConfiguredGateway(DEMO);
+    const c = await client(`${gateway.url}/mcp/demo`, await tokenFor(dataDir, "ann@example.com"));
+    await c.callTool({ name: "add", arguments: { a: 1, b: 2 } });
+    const headers = { authorization: `Bearer ${gateway.adminToken()}` };
+    for (const args of [["audit", "search"], ["audit", "export", "--format", "csv"]]) {
+      const upper = await runMintgate([...args, "--vmcp", "DEMO", "--data", dataDir]);
+      expect(upper).toEqual({ code: 2, stdout: "", stderr: 'mintgate: Virtual MCP slugs are lower case: use --vmcp demo, not "DEMO".\n' });
+      const odd = await runMintgate([...args, "--vmcp", "my_vmcp", "--data", dataDir]);
+      expect(odd.code).toBe(2);
+      expect(odd.stderr).toBe('mintgate: --vmcp "my_vmcp" is not a virtual MCP slug (lower-case letters, digits and "-"); `mintgate export` lists them.\n');
+    }
+    for (const path of ["audit", "audit/export", "audit/count"]) {
+      const response = await fetch(`${gateway.url}/admin/api/${path}?vmcp=Demo`, { headers });
+      expect(response.status).toBe(400);
+      expect(((await response.json()) as { message: string }).message).toBe('Virtual MCP slugs are lower case: use vmcp=demo, not "Demo".');
+    }
+    // The slug itself still finds the call.
+    const found = await runMintgate(["audit", "search", "--vmcp", "demo", "--kind", "mcp", "--json", "--data", dataDir]);
+    expect((JSON.parse(found.stdout) as { method: string }[]).map((r) => r.method)).toContain("tools/call");
+    expect(((await (await fetch(`${gateway.url}/admin/api/audit/count?vmcp=demo&kind=mcp`, { headers })).json()) as { count: number }).count).toBeGreaterThan(0);
+    await gateway.stop();
+  });
+
   test("a window whose start is not before its end is refused by search and export, as stats refuses it, not answered as empty", async () => {
     const { dataDir, gateway } = await startConfiguredGateway(DEMO);
     const headers = { authorization: `Bearer ${gateway.adminToken()}` };

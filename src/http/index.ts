@@ -17,6 +17,7 @@ import type { UsageAnalytics } from "../analytics/index.ts";
 import { adminChangeRow, exportStream, parseTime, searchAudit, SEARCH_LIMIT_MAX, type AuditFeed, type AuditLog } from "../audit/index.ts";
 import { bodyFields, expectedRevisionOf, switchParam, wholeNumberParam } from "./admin-input.ts";
 import { decide } from "../policy/index.ts";
+import { virtualMcpFilterOf } from "../gateway/index.ts";
 
 export { jsonError };
 export { checkTlsFiles } from "./tls-files.ts";
@@ -70,7 +71,7 @@ function auditFilterOf(query: Record<string, string | undefined>) {
     since,
     until,
     person: query.user,
-    virtualMcp: query.vmcp,
+    virtualMcp: virtualMcpFilterOf(query.vmcp, "vmcp"),
     tool: query.tool,
     outcome: oneOfParam(query.outcome, "outcome", OUTCOMES),
     kind: oneOfParam(query.kind, "kind", KINDS),

@@ -2,6 +2,7 @@ import { createWriteStream, type WriteStream } from "node:fs";
 import { cliActor, CHECKPOINT_KEY_PURPOSE, exportAudit, parseTime, pruneAuditTrail, searchAudit, SEARCH_LIMIT_MAX, verifyChain, type ExportFormat } from "../../audit/index.ts";
 import { loadSettings, parseRetentionDays } from "../../config/index.ts";
 import { invalid } from "../../errors/index.ts";
+import { virtualMcpFilterOf } from "../../gateway/index.ts";
 import type { AuditFilter } from "../../store/index.ts";
 import { DATA_OPTION, JSON_OPTION, openOutputFile, printJson, printTable, stringValue, type Command, commandGroup, type ParsedArgs } from "../command.ts";
 import { DATA_HELP, withDataDir } from "../data-dir.ts";
@@ -31,7 +32,7 @@ function filterOf(parsed: ParsedArgs): AuditFilter {
     since,
     until,
     person: stringValue(parsed, "user"),
-    virtualMcp: stringValue(parsed, "vmcp"),
+    virtualMcp: virtualMcpFilterOf(stringValue(parsed, "vmcp"), "--vmcp"),
     tool: stringValue(parsed, "tool"),
     outcome,
     kind,
