@@ -221,6 +221,42 @@ describe("refused at /authorize", () => {
   });
 });
 
+/** RFC 6749 §4.1.2.1 / §5.2: an error_description is printable ASCII without `"` and `\`. */
+const RFC6749_DESCRIPTION = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
+
+describe("parameters sent more than once at /authorize", () => {
+  test("several resources for different Virtual MCPs go back to the client as invalid_target; the same one twice is taken; other repeats are invalid_request", async () => {
+    const clientId = await registerClient();
+    const { challenge } = pkce();
+    const authorize = async (extra: [string, string][]) => {
+      const url = authorizeUrl(clientId, { code_challenge: challenge, code_challenge_method: "S256", resource: undefined });
+      for (const [name, value] of extra) url.searchParams.append(name, value);
+      const response = await fetch(url, { redirect: "manual" });
+      expect(response.status).toBe(303);
+      return new URL(response.headers.get("location")!, gateway.url);
+    };
+    // RFC 8707 allows several resources; a token here is for one Virtual MCP, so the client is told (not left on a page).
+    const two = await authorize([["resource", `${gateway.url}/mcp/alpha`], ["resource", `${gateway.url}/mcp/beta`]]);
+    expect(reachedClient(two)).toBe(true);
+    expect(two.searchParams.get("error")).toBe("invalid_target");
+    expect(two.searchParams.get("state")).toBe("s-1");
+    expect(two.searchParams.get("iss")).toBe(new URL(gateway.url).origin);
+    // One Virtual MCP named twice (with and without a trailing slash) is one audience: on to sign-in.
+    const same = await authorize([["resource", `${gateway.url}/mcp/alpha`], ["resource", `${gateway.url}/mcp/alpha/`]]);
+    expect(same.pathname).toBe("/login");
+    // A repeated PKCE method (S256 then plain) is refused, not read as its first value.
+    const methods = await authorize([["resource", `${gateway.url}/mcp/alpha`], ["code_challenge_method", "plain"]]);
+    expect(reachedClient(methods)).toBe(true);
+    expect(methods.searchParams.get("error")).toBe("invalid_request");
+    expect(methods.searchParams.get("error_description")).toContain("code_challenge_method");
+    // The description quotes what the client sent; on the wire it keeps to RFC 6749's characters.
+    const odd = await authorize([["resource", `https://elsewhere.example/mcp/"caf\u00e9"\\x`]]);
+    expect(odd.searchParams.get("error")).toBe("invalid_target");
+    expect(odd.searchParams.get("error_description")).toMatch(RFC6749_DESCRIPTION);
+    expect(odd.searchParams.get("error_description")).toContain("'cafe'/x");
+  });
+});
+
 describe("refused at /token", () => {
   test("a wrong code_verifier; a reused code, which also revokes the tokens it issued; an unknown client gets 401 invalid_client", async () => {
     const clientId = await registerClient();
@@ -246,6 +282,29 @@ describe("refused at /token", () => {
     const unknown = await token({ grant_type: "authorization_code", client_id: "mgc_no_such_client", code: "x", code_verifier: verifier });
     expect(unknown.status).toBe(401);
     expect(unknown.body.error).toBe("invalid_client");
+    // Descriptions that quote what was sent keep to RFC 6749's characters (no `"`).
+    const password = await token({ grant_type: "password", client_id: clientId });
+    expect(password.body.error).toBe("unsupported_grant_type");
+    expect(password.body.error_description).toMatch(RFC6749_DESCRIPTION);
+    expect(password.body.error_description).toContain("'password'");
+  });
+
+  test("a resource other than the one granted is invalid_target (RFC 8707), at the code exchange and at refresh, and costs nothing", async () => {
+    const clientId = await registerClient();
+    const { verifier, challenge } = pkce();
+    const code = await codeFor(clientId, challenge);
+    const exchange = { grant_type: "authorization_code", client_id: clientId, code, code_verifier: verifier, redirect_uri: REDIRECT };
+    const otherAtExchange = await token({ ...exchange, resource: `${gateway.url}/mcp/beta` });
+    expect([otherAtExchange.status, otherAtExchange.body.error]).toEqual([400, "invalid_target"]);
+    const issued = await token({ ...exchange, resource: `${gateway.url}/mcp/alpha/` });
+    expect(issued.status).toBe(200);
+    const refresh = { grant_type: "refresh_token", client_id: clientId, refresh_token: issued.body.refresh_token as string };
+    const otherAtRefresh = await token({ ...refresh, resource: `${gateway.url}/mcp/beta` });
+    expect([otherAtRefresh.status, otherAtRefresh.body.error]).toEqual([400, "invalid_target"]);
+    const elsewhere = await token({ ...refresh, resource: "https://other-gateway.example/mcp/alpha" });
+    expect(elsewhere.body.error).toBe("invalid_target");
+    // The refresh token was not used up by the refusals.
+    expect((await token({ ...refresh, resource: `${gateway.url}/mcp/alpha` })).status).toBe(200);
   });
 
   test("refresh tokens rotate; an old one coming back after its successor was used revokes the whole family", async () => {

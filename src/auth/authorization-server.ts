@@ -3,7 +3,7 @@ import { hashToken } from "../secrets/index.ts";
 import type { Store } from "../store/index.ts";
 import type { AuthEvents } from "./events.ts";
 import type { OAuthGrants } from "./grants.ts";
-import { OAuthError } from "./oauth-error.ts";
+import { OAuthError, wireDescription } from "./oauth-error.ts";
 import { WindowLimiter } from "./rate-limit.ts";
 import type { PublicUrls } from "./public-urls.ts";
 
@@ -181,7 +181,8 @@ export class AuthorizationServer {
     if (!clientId) throw new OAuthError("invalid_request", "The request has no client_id.");
     const client = await this.deps.clients.resolve(clientId);
     // RFC 6749 §3.1: a parameter sent twice is an error (which one would the check and the redirect use?).
-    for (const name of ["client_id", "redirect_uri", "state", "code_challenge", "resource"]) {
+    // Twice the client or the redirect URI: nowhere is known to be safe to send the error to, so it is a page.
+    for (const name of ["client_id", "redirect_uri"]) {
       if (params.getAll(name).length > 1) throw new OAuthError("invalid_request", `The request repeats ${name}; send it once.`);
     }
     const redirectUri = params.get("redirect_uri");
@@ -189,8 +190,13 @@ export class AuthorizationServer {
     if (!this.deps.clients.redirectUriAllowed(client, redirectUri)) {
       throw new OAuthError("invalid_request", `The redirect URI ${redirectUri} is not registered for the client "${client.name}".`);
     }
-    const state = params.get("state");
+    // From here on the redirect URI is the client's own: every problem goes back to it, so the client learns of it.
+    const states = params.getAll("state");
+    const state = states.length === 1 ? states[0]! : null;
     const fail = (error: string, description: string) => new AuthorizationRedirectError(redirectUri, error, description, state);
+    for (const name of ["response_type", "state", "code_challenge", "code_challenge_method", "scope", "prompt"]) {
+      if (params.getAll(name).length > 1) throw fail("invalid_request", `The request repeats ${name}; send it once.`);
+    }
     if (params.get("response_type") !== "code") throw fail("unsupported_response_type", "Only response_type=code is supported.");
     if (!state) throw fail("invalid_request", "The request has no state; send a random state value.");
     const challenge = params.get("code_challenge");
@@ -198,12 +204,17 @@ export class AuthorizationServer {
     if (!challenge) throw fail("invalid_request", "PKCE is required: send code_challenge with code_challenge_method=S256.");
     if (method !== "S256") throw fail("invalid_request", `Only the S256 PKCE method is supported, not "${method ?? "plain"}".`);
     if (!PKCE_CHALLENGE.test(challenge)) throw fail("invalid_request", "code_challenge must be the 43-character base64url SHA-256 of the code verifier.");
-    const resource = params.get("resource");
+    // RFC 8707 lets a client name several resources; a token here is for one Virtual MCP, so they must all name it.
+    const resources = params.getAll("resource").filter((r) => r !== "");
     const all = this.virtualMcps();
     let virtualMcp: VirtualMcpAudience | undefined;
-    if (resource) {
-      virtualMcp = all.find((v) => this.names(resource, v.slug));
-      if (!virtualMcp) throw fail("invalid_target", `${resource} is not a virtual MCP of this gateway.`);
+    if (resources.length > 0) {
+      for (const resource of resources) {
+        const named = all.find((v) => this.names(resource, v.slug));
+        if (!named) throw fail("invalid_target", `${resource} is not a virtual MCP of this gateway.`);
+        if (virtualMcp && named.id !== virtualMcp.id) throw fail("invalid_target", "A token is for one virtual MCP; send one resource (its URL) per sign-in.");
+        virtualMcp = named;
+      }
     } else {
       if (all.length === 0) throw fail("invalid_target", "This gateway serves no virtual MCP yet.");
       // Without `resource` and with several Virtual MCPs, the person decides after signing in (left undefined here).
@@ -232,10 +243,10 @@ export class AuthorizationServer {
     return this.redirectWith(request.redirectUri, { code, state: request.state });
   }
 
-  /** The redirect back to the client, with `iss` always (RFC 9207; we advertise it). */
+  /** The redirect back to the client, with `iss` always (RFC 9207; we advertise it); an error_description in RFC 6749's character set. */
   redirectWith(redirectUri: string, params: Record<string, string | null>): string {
     const url = new URL(redirectUri);
-    for (const [key, value] of Object.entries(params)) if (value !== null) url.searchParams.set(key, value);
+    for (const [key, value] of Object.entries(params)) if (value !== null) url.searchParams.set(key, key === "error_description" ? wireDescription(value) : value);
     url.searchParams.set("iss", this.deps.urls.issuer);
     return url.href;
   }
@@ -277,9 +288,9 @@ export class AuthorizationServer {
     if (!verifier) throw new OAuthError("invalid_request", "PKCE is required: send the code_verifier.");
     const row = store.oauthGrants.findCode(hashToken(code));
     const now = this.now();
-    const refuse = (reason: string, userId?: string) => {
+    const refuse = (reason: string, userId?: string, code: "invalid_grant" | "invalid_target" = "invalid_grant") => {
       this.refused(reason, { clientId: client.clientId, userId, ip });
-      return new OAuthError("invalid_grant", reason);
+      return new OAuthError(code, reason);
     };
     if (!row) throw refuse("The authorization code is not valid.");
     if (row.usedAt !== null) {
@@ -294,7 +305,7 @@ export class AuthorizationServer {
     const virtualMcp = store.gatewayConfig.listVirtualMcps().find((v) => v.id === row.virtualMcpId);
     const resource = form.get("resource");
     if (resource && virtualMcp && !this.names(resource, virtualMcp.slug)) {
-      throw refuse("resource differs from the one the code was issued for.", row.userId);
+      throw refuse("resource differs from the one the code was issued for; send the same resource as at /authorize.", row.userId, "invalid_target");
     }
     const refreshable = client.grantTypes.includes("refresh_token") || row.scope.split(" ").includes("offline_access");
     const grantId = randomUUID();
@@ -326,9 +337,9 @@ export class AuthorizationServer {
     if (!presented) throw new OAuthError("invalid_request", "The request has no refresh_token.");
     const row = store.oauthGrants.findToken(hashToken(presented));
     const now = this.now();
-    const refuse = (reason: string) => {
+    const refuse = (reason: string, code: "invalid_grant" | "invalid_target" = "invalid_grant") => {
       this.refused(reason, { clientId: client.clientId, userId: row?.userId, ip, detail: row ? { grant: row.grantId } : undefined });
-      return new OAuthError("invalid_grant", reason);
+      return new OAuthError(code, reason);
     };
     if (!row || row.kind !== "refresh") throw refuse("The refresh token is not valid.");
     if (row.clientId !== client.clientId) throw refuse("The refresh token was issued to another client.");
@@ -341,7 +352,7 @@ export class AuthorizationServer {
     if (row.expiresAt <= now) throw refuse("The refresh token has expired; sign in again.");
     if (row.userDisabledAt !== null) throw refuse("The account is disabled.");
     const resource = form.get("resource");
-    if (resource && !this.names(resource, row.virtualMcp)) throw refuse("resource differs from the one originally granted.");
+    if (resource && !this.names(resource, row.virtualMcp)) throw refuse("resource differs from the one originally granted; send the same resource, or none.", "invalid_target");
     // A rotated token may come back once more shortly after, from a client that lost the answer
     // (its replacement is then still unused). Later, or once the replacement was used, it is a replay.
     if (row.rotatedAt !== null && (now - row.rotatedAt > this.refreshGraceMs || store.oauthGrants.refreshUsedSince(row.grantId, row.rotatedAt))) {

@@ -15,7 +15,7 @@ export {
 } from "./authorization-server.ts";
 export { OAuthGrants, type ConsentInfo, type GrantInfo } from "./grants.ts";
 export { AUTH_EVENT_TYPES, AuthEvents, type AuthEvent, type AuthEventType } from "./events.ts";
-export { OAuthError, type OAuthErrorCode } from "./oauth-error.ts";
+export { OAuthError, wireDescription, type OAuthErrorCode } from "./oauth-error.ts";
 export { PublicUrls, type McpEndpointKind } from "./public-urls.ts";
 export { SignInFlows } from "./sign-in-flow.ts";
 export { WindowLimiter } from "./rate-limit.ts";

@@ -18,6 +18,20 @@ export type OAuthErrorCode =
   | "temporarily_unavailable"
   | "server_error";
 
+/**
+ * An error_description as it may go on the wire: RFC 6749 §4.1.2.1 and §5.2 (and RFC 6750 §3, RFC 7591 §3.2.2)
+ * allow only printable ASCII without `"` and `\`. Descriptions quote client names, URIs and values the client
+ * sent, so quotes become `'`, a backslash `/`, accented letters lose their accent, and anything else left is `?`.
+ */
+export function wireDescription(text: string): string {
+  return text
+    .normalize("NFKD")
+    .replace(/[\u0300-\u036f]/g, "")
+    .replaceAll('"', "'")
+    .replaceAll("\\", "/")
+    .replace(/[^\x20-\x7e]/g, "?");
+}
+
 export class OAuthError extends Error {
   constructor(
     readonly code: OAuthErrorCode,
@@ -34,6 +48,6 @@ export class OAuthError extends Error {
   toResponse(extraHeaders: Record<string, string> = {}): Response {
     const headers: Record<string, string> = { "cache-control": "no-store", pragma: "no-cache", ...this.headers, ...extraHeaders };
     if (this.status === 401 && this.code === "invalid_client") headers["www-authenticate"] ??= 'Basic realm="mintgate"';
-    return Response.json({ error: this.code, error_description: this.description }, { status: this.status, headers });
+    return Response.json({ error: this.code, error_description: wireDescription(this.description) }, { status: this.status, headers });
   }
 }

@@ -14,6 +14,7 @@ import {
   type TargetedAuthorizationRequest,
   type VirtualMcpAudience,
   WindowLimiter,
+  wireDescription,
 } from "../auth/index.ts";
 import { consentPage, errorPage, signedInPage, signInPage } from "../auth/pages/index.ts";
 import { MintgateError } from "../errors/index.ts";
@@ -212,9 +213,9 @@ export function authRoutes(deps: AuthRouteDeps) {
           // cached registration: only a JSON invalid_client (with registration_endpoint) makes it register again, where
           // a page would leave the person at a dead end (a pruned client, a reset data directory).
           if (wantsJson(request)) {
-            const body: Record<string, string> = { error: error.code, error_description: error.description };
+            const body: Record<string, string> = { error: error.code, error_description: wireDescription(error.description) };
             if (error.code === "invalid_client") body.registration_endpoint = urls.at("/register");
-            return Response.json(body, { status: error.status, headers: { "cache-control": "no-store" } });
+            return Response.json(body, { status: error.status, headers: { "cache-control": "no-store", pragma: "no-cache" } });
           }
           return errorPage(error.status === 401 ? 400 : error.status, "This sign-in cannot continue", error.description);
         }

@@ -1,4 +1,4 @@
-import { MissingToken, type AccessTokenService, type Principal } from "../auth/index.ts";
+import { MissingToken, wireDescription, type AccessTokenService, type Principal } from "../auth/index.ts";
 import { isStorageFull, MintgateError, publicMessageOf } from "../errors/index.ts";
 import { log } from "../log/index.ts";
 import type { Gateway } from "../gateway/index.ts";
@@ -24,7 +24,7 @@ const quoted = (text: string) => `"${text.replace(/[\u0000-\u001f\u007f]/g, "?")
  */
 function challenge(urls: PublicUrls, slug: string, endpoint: McpEndpointKind, error?: { code: string; message: string }): Record<string, string> {
   const base = `Bearer resource_metadata=${quoted(urls.resourceMetadata(slug, endpoint))}, scope="mcp"`;
-  return { "www-authenticate": error ? `${base}, error="${error.code}", error_description=${quoted(error.message)}` : base };
+  return { "www-authenticate": error ? `${base}, error="${error.code}", error_description="${wireDescription(error.message)}"` : base };
 }
 
 const QUERY_TOKEN = /[?&]access_token=/;

@@ -3,7 +3,7 @@ import { createLocalJWKSet, decodeJwt, jwtVerify, type JSONWebKeySet } from "jos
 import { hashToken } from "../../secrets/index.ts";
 import type { OAuthClientRow, Store } from "../../store/index.ts";
 import type { AuthEvents } from "../events.ts";
-import { OAuthError } from "../oauth-error.ts";
+import { OAuthError, wireDescription } from "../oauth-error.ts";
 import { PINNED_CLIENTS } from "./pinned.ts";
 import { DEFAULT_PRIVATE_USE_SCHEMES, matchRedirectUri, redirectUriProblem } from "./redirect-uris.ts";
 import { SafeFetcher, SafeFetchError } from "./safe-fetch.ts";
@@ -425,7 +425,7 @@ export class ClientRegistry {
     } catch (error) {
       if (!(error instanceof OAuthError)) throw error;
       this.events.record({ type: "client_registered", outcome: "refused", ip, reason: error.description, detail: { kind: "dcr" } });
-      return { status: error.status, body: { error: error.code, error_description: error.description }, headers: { "cache-control": "no-store", ...error.headers } };
+      return { status: error.status, body: { error: error.code, error_description: wireDescription(error.description) }, headers: { "cache-control": "no-store", pragma: "no-cache", ...error.headers } };
     }
   }
 
