@@ -109,6 +109,15 @@ describe("dynamic client registration (RFC 7591)", () => {
     expect(events.list({ type: "client_registered", clientId: body.client_id as string })[0]).toMatchObject({ outcome: "ok", ip: "203.0.113.5" });
   });
 
+  test("client names lose what could disguise them on the consent page: bidi overrides, invisible and control characters", async () => {
+    const answer = await registry().register({ client_name: "Evil\u202Eedualc\u200b \u0085Corp\u2028X\u0007", redirect_uris: ["https://app.example.com/cb"] }, "203.0.113.8");
+    expect(answer.status).toBe(201);
+    expect(answer.body.client_name).toBe("Eviledualc  Corp X");
+    // The cap counts characters: an emoji at the limit is kept whole or dropped, never cut into a lone surrogate.
+    const long = await registry().register({ client_name: "a".repeat(99) + "\u{1F600}b", redirect_uris: ["https://app.example.com/cb"] }, "203.0.113.8");
+    expect(long.body.client_name).toBe("a".repeat(99) + "\u{1F600}");
+  });
+
   test("a confidential registration gets a secret once, an integer client_secret_expires_at of 0, and only its hash is stored", async () => {
     const answer = await registry().register({ redirect_uris: ["https://app.example.com/cb"], token_endpoint_auth_method: "client_secret_post", application_type: "web" }, "203.0.113.6");
     expect(answer.status).toBe(201);

@@ -92,8 +92,12 @@ const CACHE_KEY = "mintgate_cache_expires_at";
 const invalidClient = (description: string) => new OAuthError("invalid_client", description);
 const badMetadata = (description: string) => new OAuthError("invalid_client_metadata", description);
 
-/** Control characters out, length capped: names are shown on the consent page. */
-const cleanName = (name: string) => name.replace(/[\u0000-\u001f\u007f]/g, " ").trim().slice(0, MAX_NAME);
+/**
+ * Names are shown on the consent page, so what could make one read as another goes: control characters
+ * (C0 and C1) and line breaks become spaces; invisible format characters, among them the bidirectional
+ * overrides that show "Evil\u202Eedualc" as "Evilclaude", are removed. Capped by characters, never inside one.
+ */
+const cleanName = (name: string) => [...name.replace(/[\p{Cc}\p{Zl}\p{Zp}]/gu, " ").replace(/\p{Cf}/gu, "").trim()].slice(0, MAX_NAME).join("").trim();
 
 /**
  * Whether a client_id is a Client ID Metadata Document URL: https, a path,
