@@ -384,6 +384,25 @@ describe("the browser and the approval", () => {
     expect((await signIn({ resource: `${gateway.url}/mcp/beta` })).sawConsent).toBe(true);
   });
 
+  test("the approval page says the client stays signed in exactly when it will get a refresh token", async () => {
+    const seen: [boolean, boolean][] = [];
+    for (const [grantTypes, scope] of [[undefined, undefined], [["authorization_code"], undefined], [["authorization_code"], "mcp offline_access"]] as const) {
+      const registered = await fetch(`${gateway.url}/register`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ redirect_uris: [REDIRECT], grant_types: grantTypes }) });
+      const clientId = ((await registered.json()) as { client_id: string }).client_id;
+      const { verifier, challenge } = pkce();
+      const browser = new ScriptedBrowser();
+      let approval = "";
+      const { callback } = await approveInBrowser(browser, authorizeUrl(clientId, { code_challenge: challenge, code_challenge_method: "S256", scope }), REDIRECT, localSignIn(browser, "ann@example.com", PASSWORD), (page) => {
+        approval = page.html;
+        return {};
+      });
+      const issued = await token({ grant_type: "authorization_code", client_id: clientId, code: callback.searchParams.get("code")!, code_verifier: verifier, redirect_uri: REDIRECT });
+      seen.push([approval.includes("stay signed in"), typeof issued.body.refresh_token === "string"]);
+    }
+    // Registered with the refresh_token grant (the DCR default), without it, and without it but asking for offline_access.
+    expect(seen).toEqual([[true, true], [false, false], [true, true]]);
+  });
+
   test("someone the Virtual MCP's policy does not admit is sent back with access_denied, before any approval page or token", async () => {
     const clientId = await registerClient();
     const browser = new ScriptedBrowser();

@@ -91,6 +91,14 @@ export function grantedScope(requested: string | null): string {
   return [...SUPPORTED_SCOPES].filter((s) => known.has(s)).join(" ");
 }
 
+/**
+ * Whether a sign-in gets a refresh token: the client registered the refresh_token grant, or asked for
+ * offline_access (checklist §6: some clients never send offline_access). The consent page says so by the same rule.
+ */
+export function issuesRefreshTokens(client: AuthorizationClient, scope: string): boolean {
+  return client.grantTypes.includes("refresh_token") || scope.split(" ").includes("offline_access");
+}
+
 function s256(verifier: string): string {
   return new Bun.CryptoHasher("sha256").update(verifier).digest("base64url");
 }
@@ -307,7 +315,7 @@ export class AuthorizationServer {
     if (resource && virtualMcp && !this.names(resource, virtualMcp.slug)) {
       throw refuse("resource differs from the one the code was issued for; send the same resource as at /authorize.", row.userId, "invalid_target");
     }
-    const refreshable = client.grantTypes.includes("refresh_token") || row.scope.split(" ").includes("offline_access");
+    const refreshable = issuesRefreshTokens(client, row.scope);
     const grantId = randomUUID();
     const issued = store.transaction(() => {
       store.oauthGrants.addGrant({ id: grantId, clientId: client.clientId, userId: row.userId, virtualMcpId: row.virtualMcpId, scope: row.scope, refreshable: refreshable ? 1 : 0, createdAt: now });

@@ -6,6 +6,7 @@ export {
   SUPPORTED_SCOPES,
   grantedScope,
   isTargeted,
+  issuesRefreshTokens,
   type AuthorizationClient,
   type AuthorizationRequest,
   type ClientLookup,

@@ -6,6 +6,7 @@ import {
   type AuthorizationRequest,
   type AuthorizationServer,
   isTargeted,
+  issuesRefreshTokens,
   type OAuthGrants,
   type PublicUrls,
   type SignedInPerson,
@@ -113,7 +114,7 @@ export function authRoutes(deps: AuthRouteDeps) {
       clientId: request.client.clientId,
       redirectUri: request.redirectUri,
       virtualMcps: virtualMcps.map((v) => ({ slug: v.slug, name: v.name, resource: urls.resource(v.slug) })),
-      scope: request.scope,
+      staysSignedIn: issuesRefreshTokens(request.client, request.scope),
     });
 
   /** After sign-in: on to the Virtual MCP the client named, or to the person's choice when it named none. */

@@ -113,7 +113,8 @@ export interface ConsentPageData {
   redirectUri: string;
   /** The Virtual MCP being approved, or (several) those the person may choose from; posted as `virtual_mcp`. */
   virtualMcps: { slug: string; name: string; resource: string }[];
-  scope: string;
+  /** Whether the client gets a refresh token, so stays signed in until the approval or sign-in is revoked. */
+  staysSignedIn: boolean;
 }
 
 const LOOPBACK_HOSTS = new Set(["localhost", "127.0.0.1", "[::1]"]);
@@ -145,7 +146,7 @@ export function consentPage(data: ConsentPageData): Response {
 <dt>Application</dt><dd>${escapeHtml(data.clientName)}<br><small>${escapeHtml(data.clientId)}</small></dd>
 <dt>Sends you back to</dt><dd>${escapeHtml(target.host)}</dd>
 ${choice.shown}
-<dt>Access</dt><dd>Use the tools of ${data.virtualMcps.length === 1 ? "this virtual MCP" : "the virtual MCP you choose"} as you${data.scope.includes("offline_access") ? ", and stay signed in until you revoke it" : ""}.</dd>
+<dt>Access</dt><dd>Use the tools of ${data.virtualMcps.length === 1 ? "this virtual MCP" : "the virtual MCP you choose"} as you${data.staysSignedIn ? ", and stay signed in until you revoke it" : ""}.</dd>
 </dl>
 ${target.loopback ? `<p class="warning" role="note">This application receives the approval on your own computer (${escapeHtml(target.host)}). Any program on this computer could claim to be "${escapeHtml(data.clientName)}": approve only if you just started the sign-in from it.</p>` : ""}
 <form method="post" action="/consent">
