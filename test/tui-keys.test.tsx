@@ -1,10 +1,12 @@
 import { describe, expect, test } from "bun:test";
-import { Text } from "ink";
+import { Box, Text } from "ink";
 import { render } from "ink-testing-library";
 import { useEffect, useState } from "react";
 import { Form } from "../tui/components/Form.tsx";
 import { TextField } from "../tui/components/TextField.tsx";
-import { breakLines, fit, formatTime } from "../tui/components/text.ts";
+import { breakLines, fit, formatTime, wrapText } from "../tui/components/text.ts";
+import { Confirm } from "../tui/components/Confirm.tsx";
+import { press } from "./fixtures/ink-keys.ts";
 import { log } from "../src/log/index.ts";
 import { Problem } from "../tui/components/Problem.tsx";
 import { useKeys } from "../tui/components/useKeys.ts";
@@ -230,5 +232,47 @@ describe("Problem", () => {
     for (const line of frame.split("\n")) expect(line.length).toBeLessThanOrEqual(40);
     expect(frame.replace(/\s+/g, " ")).toContain("is `mintgate serve` running?");
     unmount();
+  });
+});
+
+describe("modifier keys", () => {
+  test("Ctrl-Y and Alt-y do not confirm a deletion; y does", async () => {
+    let yes = 0;
+    const { stdin, unmount } = render(<Confirm message="Delete it?" onYes={() => yes++} onNo={() => {}} />);
+    await press(stdin, "\u0019", "\u001by");
+    expect(yes).toBe(0);
+    await press(stdin, "y");
+    expect(yes).toBe(1);
+    unmount();
+  });
+});
+
+describe("Form layout", () => {
+  test("a placeholder longer than its field is cut with …: it wrapped, and the label beside it lost its padding", () => {
+    const fields = [
+      { name: "domains", label: "Allowed domains" },
+      { name: "trust", label: "Trust emails", placeholder: "no (yes: the provider sends no email_verified but verifies every address)" },
+    ];
+    const { lastFrame, unmount } = render(
+      <Box width={60}>
+        <Form title="New provider" fields={fields} width={60} onCancel={() => {}} onSubmit={async () => {}} />
+      </Box>,
+    );
+    const lines = lastFrame()!.split("\n");
+    // Border, title, two fields, the keys line, border: nothing wrapped onto a line of its own.
+    expect(lines).toHaveLength(6);
+    expect(lines.find((l) => l.includes("Trust emails"))).toMatch(/Trust emails {4}no \(yes: .*…/);
+    for (const line of lines) expect(line.length).toBeLessThanOrEqual(60);
+    unmount();
+  });
+});
+
+describe("wrapText", () => {
+  test("counts terminal columns: CJK text is wrapped at the width, not cut with … as if it were half as long", () => {
+    const text = "错误 连接器 无法 启动 请检查 命令 是否 存在 然后 重试";
+    const lines = wrapText(text, 20, 5);
+    expect(lines.length).toBeGreaterThan(1);
+    for (const line of lines) expect(Bun.stringWidth(line)).toBeLessThanOrEqual(20);
+    expect(lines.join(" ").replace(/\s+/g, " ")).toBe(text);
   });
 });

@@ -1,10 +1,15 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { Text } from "ink";
 import { render } from "ink-testing-library";
+import { useEffect, useState } from "react";
 import { join } from "node:path";
 import { AdminClient, locateGateway } from "../src/admin-client/index.ts";
 import { App } from "../tui/App.tsx";
+import { Form } from "../tui/components/Form.tsx";
+import { useKeys } from "../tui/components/useKeys.ts";
+import type { ScreenDefinition, ScreenProps } from "../tui/screens/index.ts";
 import { Overview } from "../tui/screens/Overview.tsx";
-import { frameContaining } from "./fixtures/ink-keys.ts";
+import { frameContaining, press } from "./fixtures/ink-keys.ts";
 import { startGateway, tempDir, type RunningGateway } from "./harness.ts";
 
 
@@ -27,6 +32,15 @@ describe("Overview screen", () => {
     const { lastFrame } = render(<Overview url="http://127.0.0.1:1" status={undefined} error="Cannot reach the gateway" />);
     expect(lastFrame()).toContain("✗ Cannot reach the gateway");
     expect(lastFrame()).not.toContain("healthy");
+  });
+
+  test("a long error is wrapped at 80 columns, not cut: what to do is at its end", () => {
+    const error = "Cannot reach the gateway at http://127.0.0.1:45777 (ECONNREFUSED: Unable to connect. Is the computer able to access the url?); is `mintgate serve` running?";
+    const { lastFrame, unmount } = render(<Overview url="http://127.0.0.1:45777" status={undefined} error={error} width={78} />);
+    const frame = lastFrame()!;
+    expect(frame.replace(/\s+/g, " ")).toContain("is `mintgate serve` running?");
+    for (const line of frame.split("\n")) expect(line.length).toBeLessThanOrEqual(78);
+    unmount();
   });
 });
 
@@ -51,6 +65,52 @@ describe("TUI app against a running gateway", () => {
     const client = new AdminClient({ url: gateway.url, token: "mgt_admin_wrong" });
     const { lastFrame, unmount } = render(<App client={client} />);
     expect(await frameContaining(lastFrame, "refused the admin token")).toContain("✗");
+    unmount();
+  });
+});
+
+describe("the shell's keys and size", () => {
+  const client = { url: "http://127.0.0.1:9" } as AdminClient;
+  /** A screen with a form, as Virtual MCPs, Connectors or SSO have: it takes the keyboard while open. */
+  function FormScreen(props: ScreenProps) {
+    const [open, setOpen] = useState(false);
+    useEffect(() => props.setCapturing(open), [open]);
+    useKeys((input) => input === "n" && setOpen(true), { isActive: !open });
+    return open ? <Form title="New thing" fields={[{ name: "name", label: "Name" }]} width={props.width} onCancel={() => setOpen(false)} onSubmit={async () => setOpen(false)} /> : <Text>form screen, n opens</Text>;
+  }
+  const screens: ScreenDefinition[] = [
+    { key: "f", title: "Form screen", short: "Form", help: [], Component: FormScreen },
+    { key: "s", title: "Secrets", short: "Secr", help: [], Component: () => <Text>secrets screen</Text> },
+  ];
+  const resize = (stdout: NodeJS.EventEmitter, columns: number) => {
+    Object.defineProperty(stdout, "columns", { get: () => columns, configurable: true });
+    stdout.emit("resize");
+  };
+
+  test("Ctrl-S or Alt-s is not the screen key s: Ctrl-S pressed after a form closed moved to Secrets", async () => {
+    const { lastFrame, stdin, unmount } = render(<App client={client} screens={screens} />);
+    await frameContaining(lastFrame, "form screen");
+    await press(stdin, "\u0013", "\u001bs");
+    expect(lastFrame()).toContain("form screen");
+    await press(stdin, "s");
+    await frameContaining(lastFrame, "secrets screen");
+    unmount();
+  });
+
+  test("a terminal made too small says what to do whole, and an open form keeps what was typed when it grows back", async () => {
+    const { lastFrame, stdin, stdout, unmount } = render(<App client={client} screens={screens} />);
+    await frameContaining(lastFrame, "form screen");
+    await press(stdin, "n", "k", "e", "e", "p");
+    await frameContaining(lastFrame, "keep");
+    resize(stdout, 50);
+    const small = await frameContaining(lastFrame, "needs at least");
+    expect(small.replace(/\s+/g, " ")).toContain("Enlarge it, or q quits.");
+    for (const line of small.split("\n")) expect(line.length).toBeLessThanOrEqual(50);
+    await press(stdin, "x"); // the hidden form hears nothing
+    resize(stdout, 100);
+    const back = await frameContaining(lastFrame, "New thing");
+    expect(back).toContain("keep");
+    expect(back).not.toContain("keepx");
     unmount();
   });
 });

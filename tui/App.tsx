@@ -38,52 +38,62 @@ export function App(props: { client: AdminClient; screens?: ScreenDefinition[] }
   const [help, setHelp] = useState(false);
   const [capturing, setCapturing] = useState(false);
 
+  const tooSmall = columns < MIN_COLUMNS || rows < MIN_ROWS;
   useKeys(
     (input, key) => {
       if (input === "q" || (key.ctrl && input === "c")) return exit();
-      if (input === "?") return setHelp((h) => !h);
+      if (tooSmall) return;
       if (key.escape && help) return setHelp(false);
+      // Screen keys are plain letters: Ctrl-S pressed once a form has closed (or Ctrl-L, Alt-a) moved to a screen.
+      if (key.ctrl || key.meta) return;
+      if (input === "?") return setHelp((h) => !h);
       const next = screens.find((s) => s.key === input);
       if (next) {
         setHelp(false);
         setCurrent(next);
       }
     },
-    { isActive: !capturing },
+    // While the terminal is too small even a screen with a form open lets q quit, as the message says.
+    { isActive: !capturing || tooSmall, modifiers: true },
   );
 
   const width = Math.max(20, columns - 2);
   const height = Math.max(5, rows - 4);
   const Screen = current.Component;
-  if (columns < MIN_COLUMNS || rows < MIN_ROWS) {
-    // Tables and forms would overlap: say so rather than draw garbage (the screen comes back when the terminal grows).
-    return <Text>{fit(`The terminal is ${columns}×${rows}; mintgate tui needs at least ${MIN_COLUMNS}×${MIN_ROWS}. Enlarge it, or q quits.`, Math.max(1, columns))}</Text>;
-  }
+  // Tables and forms would overlap when the terminal is too small: say so rather than draw garbage. Wrapped, not cut
+  // (at 50 columns the cut took away what to do). The screen stays mounted, hidden and deaf, so that a form open
+  // with what was typed into it comes back when the terminal grows again; unmounting it lost both.
+  const tooSmallLines = tooSmall ? wrapText(`The terminal is ${columns}×${rows}; mintgate tui needs at least ${MIN_COLUMNS}×${MIN_ROWS}. Enlarge it, or q quits.`, Math.max(1, columns), Math.max(1, rows - 1)) : [];
   return (
     <Box flexDirection="column" width={columns}>
-      <Box paddingX={1}>
-        <Text inverse bold> mintgate </Text>
-        <Text> {fit(`${current.title} · ${props.client.url}`, width - 11)}</Text>
-      </Box>
-      <Box flexDirection="column" paddingX={1} height={height}>
-        {help ? (
-          <Box flexDirection="column" borderStyle="round" paddingX={1}>
-            <Text bold>{current.title}: keys</Text>
-            {current.help.flatMap((line) => wrapText(line, width - 4, 4)).map((line, i) => (
-              <Text key={i}>{line}</Text>
-            ))}
-            <Text dimColor>{fit("Screen keys are in the footer. ? or Esc closes this help.", width - 4)}</Text>
-          </Box>
-        ) : null}
-        {/* The screen stays mounted under the help (its search, selection and open view are kept), hidden and deaf. */}
-        <KeysPaused.Provider value={help}>
-          <Box display={help ? "none" : "flex"} flexDirection="column">
-            <Screen key={current.key} client={props.client} width={width} height={height} setCapturing={setCapturing} />
-          </Box>
-        </KeysPaused.Provider>
-      </Box>
-      <Box paddingX={1}>
-        <Text dimColor>{footerText(screens, width)}</Text>
+      {tooSmallLines.map((line, i) => (
+        <Text key={i}>{line}</Text>
+      ))}
+      <Box display={tooSmall ? "none" : "flex"} flexDirection="column" width={columns}>
+        <Box paddingX={1}>
+          <Text inverse bold> mintgate </Text>
+          <Text> {fit(`${current.title} · ${props.client.url}`, width - 11)}</Text>
+        </Box>
+        <Box flexDirection="column" paddingX={1} height={height}>
+          {help ? (
+            <Box flexDirection="column" borderStyle="round" paddingX={1}>
+              <Text bold>{current.title}: keys</Text>
+              {current.help.flatMap((line) => wrapText(line, width - 4, 4)).map((line, i) => (
+                <Text key={i}>{line}</Text>
+              ))}
+              <Text dimColor>{fit("Screen keys are in the footer. ? or Esc closes this help.", width - 4)}</Text>
+            </Box>
+          ) : null}
+          {/* The screen stays mounted under the help (its search, selection and open view are kept), hidden and deaf. */}
+          <KeysPaused.Provider value={help || tooSmall}>
+            <Box display={help ? "none" : "flex"} flexDirection="column">
+              <Screen key={current.key} client={props.client} width={width} height={height} setCapturing={setCapturing} />
+            </Box>
+          </KeysPaused.Provider>
+        </Box>
+        <Box paddingX={1}>
+          <Text dimColor>{footerText(screens, width)}</Text>
+        </Box>
       </Box>
     </Box>
   );

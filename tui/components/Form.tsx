@@ -68,7 +68,7 @@ export function Form(props: { title: string; fields: FormField[]; initial?: Reco
       if ((key.ctrl && input === "s") || (key.return && focus === props.fields.length - 1)) return submit();
       if (key.return) return setFocus((f) => Math.min(props.fields.length - 1, f + 1));
     },
-    { isActive: !busy },
+    { isActive: !busy, modifiers: true },
   );
   const labelWidth = Math.max(...props.fields.map((f) => f.label.length)) + 1;
   return (
@@ -79,7 +79,10 @@ export function Form(props: { title: string; fields: FormField[]; initial?: Reco
         return (
           <Box key={field.name} flexDirection="column">
             <Box>
-              <Text color={i === focus ? "cyan" : undefined}>{(i === focus ? "› " : "  ") + field.label.padEnd(labelWidth)}</Text>
+              {/* Never shrunk by a long value beside it: its padding went, and label and value ran together. */}
+              <Box flexShrink={0}>
+                <Text color={i === focus ? "cyan" : undefined}>{(i === focus ? "› " : "  ") + field.label.padEnd(labelWidth)}</Text>
+              </Box>
               <TextField value={values[field.name] ?? ""} onChange={(value) => setValues((v) => ({ ...v, [field.name]: value }))} focus={i === focus && !busy} onPastePastTab={(rest) => pasteFrom(i + 1, rest)} mask={field.mask} placeholder={field.placeholder} width={Math.max(10, (props.width ?? 70) - labelWidth - 6)} />
             </Box>
             {hint ? <Text dimColor>{fit(" ".repeat(labelWidth + 2) + hint, Math.max(10, (props.width ?? 70) - 4))}</Text> : null}
@@ -87,7 +90,7 @@ export function Form(props: { title: string; fields: FormField[]; initial?: Reco
         );
       })}
       {error ? <Text color="red">✗ {error}</Text> : null}
-      {busy ? <Spinner label="Sending…" /> : <Text dimColor>Tab next · Enter on the last field or Ctrl-S {props.submitLabel ?? "save"} · Esc cancel</Text>}
+      {busy ? <Spinner label="Sending…" /> : <Text dimColor>{fit(`Tab next · Enter on the last field or Ctrl-S ${props.submitLabel ?? "save"} · Esc cancel`, Math.max(10, (props.width ?? 70) - 4))}</Text>}
     </Box>
   );
 }

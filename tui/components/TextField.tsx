@@ -1,6 +1,6 @@
 import { Text } from "ink";
 import { useRef, useState } from "react";
-import { columnsOf, takeColumns } from "./text.ts";
+import { columnsOf, fit, takeColumns } from "./text.ts";
 import { useKeys } from "./useKeys.ts";
 
 const graphemes = new Intl.Segmenter(undefined, { granularity: "grapheme" });
@@ -88,7 +88,7 @@ export function TextField(props: {
       }
       insert(props.mask ? keepingLines(input) : oneLine(input));
     },
-    { isActive: props.focus },
+    { isActive: props.focus, modifiers: true },
   );
   const shown = props.mask ? "•".repeat(props.value.length) : props.value;
   const width = Math.max(4, props.width ?? 40);
@@ -101,11 +101,11 @@ export function TextField(props: {
   const after = takeColumns(shown.slice(cursor + at.length), Math.max(0, room - columnsOf(before)));
   if (!props.focus) {
     const visible = columnsOf(shown) > width - 1 ? "…" + takeColumns(shown, width - 2, true) : shown;
-    return <Text>{visible === "" && props.placeholder ? <Text dimColor>{props.placeholder}</Text> : visible}</Text>;
+    return <Text>{visible === "" && props.placeholder ? <Text dimColor>{fit(props.placeholder, width - 1)}</Text> : visible}</Text>;
   }
   return (
     <Text>
-      {shown === "" && props.placeholder ? <Text dimColor>{props.placeholder}</Text> : before}
+      {shown === "" && props.placeholder ? <Text dimColor>{fit(props.placeholder, width - 2)}</Text> : before}
       <Text inverse>{at === "" ? " " : at}</Text>
       {after}
     </Text>

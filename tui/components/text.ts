@@ -79,13 +79,13 @@ export function breakLines(lines: string[], width: number): string[] {
   return out;
 }
 
-/** Words wrapped into at most `max` lines of `width` (the last cut with …): for sentences that must be read whole. */
+/** Words wrapped into at most `max` lines of `width` terminal columns (the last cut with …): for sentences that must be read whole. */
 export function wrapText(text: string, width: number, max = 3): string[] {
-  if (text.length <= width || max <= 1) return [fit(text, width)];
+  if (columnsOf(text) <= width || max <= 1) return [fit(text, width)];
   const lines: string[] = [];
   let line = "";
   for (const word of text.split(/\s+/)) {
-    if (line && (line + " " + word).length > width) {
+    if (line && columnsOf(line + " " + word) > width) {
       lines.push(line);
       line = "  " + word;
     } else line = line ? `${line} ${word}` : word;

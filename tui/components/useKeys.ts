@@ -15,10 +15,15 @@ export const KeysPaused = createContext(false);
  * a handler back on, e.g. right after closing an overlay. Ink calls the
  * handler of the latest render, so `isActive` here is always current.
  */
-export function useKeys(handler: (input: string, key: Key) => void, options: { isActive?: boolean } = {}): void {
+export function useKeys(handler: (input: string, key: Key) => void, options: { isActive?: boolean; modifiers?: boolean } = {}): void {
   const paused = useContext(KeysPaused);
   const active = (options.isActive ?? true) && !paused;
   useInput((input, key) => {
-    if (active) handler(input, key);
+    if (!active) return;
+    // Ink gives Ctrl-Y and Alt-y as "y" with a flag: a handler that reads plain letters took them for the letter,
+    // so Ctrl-Y confirmed a deletion and Ctrl-R (the form's secret key, pressed after the form closed) restarted a
+    // connector. Only handlers that read modifier keys (forms, text fields) hear them.
+    if ((key.ctrl || key.meta) && !options.modifiers && input.length === 1) return;
+    handler(input, key);
   });
 }

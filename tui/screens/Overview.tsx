@@ -2,6 +2,7 @@ import { Box, Text } from "ink";
 import type { ConnectorStatus, GatewayStatus } from "../../src/admin/index.ts";
 import type { UsageRow, UsageTimeline } from "../../src/analytics/index.ts";
 import { Table } from "../components/Table.tsx";
+import { Problem } from "../components/Problem.tsx";
 import { fit, formatMs } from "../components/text.ts";
 
 function formatUptime(seconds: number): string {
@@ -107,9 +108,8 @@ export function Overview(props: { url: string; status: GatewayStatus | undefined
   return (
     <Box flexDirection="column" paddingX={1} width={width}>
       {error ? (
-        <Text color="red" wrap="truncate-end">
-          ✗ {error}
-        </Text>
+        // Wrapped, not cut: "is `mintgate serve` running?" is at the end of the sentence.
+        <Problem text={`✗ ${error}`} width={inner} />
       ) : status ? (
         <Box flexDirection="column">
           <Text wrap="truncate-end">

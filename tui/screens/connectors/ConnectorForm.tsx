@@ -135,7 +135,7 @@ export function ConnectorForm(props: {
         setDraft((d) => ({ ...d, kind: next }));
       }
     },
-    { isActive: !busy && !picking },
+    { isActive: !busy && !picking, modifiers: true },
   );
 
   const labelWidth = 9;
