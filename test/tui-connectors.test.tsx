@@ -116,6 +116,23 @@ describe("Connectors screen", () => {
     unmount();
   });
 
+  test("at 60 columns the details show the last error whole, wrapped: its end (what failed) was cut with …", async () => {
+    const { lastFrame, stdin, unmount } = screen(ConnectorsScreen, 60, 18);
+    await frameContaining(lastFrame, "broken");
+    await press(stdin, KEY.enter);
+    await frameContaining(lastFrame, "Last stderr lines");
+    const flat = (text: string) => text.replace(/\s+/g, " ").trim();
+    const frame = await frameContaining(lastFrame, (f) => {
+      const lastError = f.match(/last error: ([\s\S]*?)\n\s*Last stderr/)?.[1];
+      return lastError !== undefined && !lastError.includes("…");
+    });
+    const { lastError } = (await client.get<{ name: string; lastError: string | null }[]>("/connectors")).find((c) => c.name === "broken")!;
+    // The sentence's end is on screen (it may have been replaced by the next restart's since: compare its last words).
+    expect(flat(frame)).toContain(flat(lastError!).split(" ").slice(-3).join(" "));
+    for (const line of frame.split("\n")) expect(line.length).toBeLessThanOrEqual(60);
+    unmount();
+  });
+
   test("t tests the selected connector: a spinner, then the tools it listed", async () => {
     const { lastFrame, stdin, unmount, frames } = screen(ConnectorsScreen);
     await frameContaining(lastFrame, "echo");

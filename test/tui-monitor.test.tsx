@@ -565,3 +565,16 @@ virtualMcps:
     }
   });
 });
+
+describe("Live calls with no gateway", () => {
+  test("why the feed is down is wrapped at 60 columns, not cut: what to do is at the end", async () => {
+    const client = new AdminClient({ url: "http://127.0.0.1:9", token: "mgt_admin_unused" });
+    const Screen = liveCallsScreen.Component;
+    const { lastFrame, unmount } = render(<Screen client={client} width={60} height={16} setCapturing={() => {}} />);
+    const frame = await frameContaining(lastFrame, "disconnected");
+    expect(frame.replace(/\s+/g, " ")).toContain("is `mintgate serve` running?");
+    for (const line of frame.split("\n")) expect(line.length).toBeLessThanOrEqual(60);
+    expect(frame.split("\n").length).toBeLessThanOrEqual(16);
+    unmount();
+  });
+});

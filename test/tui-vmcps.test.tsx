@@ -511,6 +511,21 @@ describe("Virtual MCPs screen", () => {
     unmount();
   });
 
+  test("curating one, a refresh that fails says so over the tools shown before, whole and within the height", async () => {
+    const { admin, lastFrame, stdin, unmount } = await salesScreen();
+    await press(stdin, "\r");
+    await frameContaining(lastFrame, "demo__add");
+    admin.get = async () => {
+      throw new MintgateError("upstream_failed", "Cannot reach the gateway at http://127.0.0.1:18731 (ECONNREFUSED: Unable to connect. Is the computer able to access the url?); is `mintgate serve` running?");
+    };
+    // The next refresh (every 3 s) fails: the stale list stays, with the sentence saying so and what to do.
+    const frame = await frameContaining(lastFrame, "Not refreshed");
+    expect(frame).toContain("demo__add");
+    expect(frame.replace(/\s+/g, " ")).toContain("is `mintgate serve` running?");
+    expect(frame.split("\n").length).toBeLessThanOrEqual(28);
+    unmount();
+  });
+
   test("with a full tool list, the detach question fits the screen's height", async () => {
     const admin = new FakeAdmin();
     admin.defs.set("sales", { ...structuredClone(SALES), connectors: ["demo", "a", "b", "c", "d"].map((connector) => ({ connector, prefix: connector, rename: {}, describe: {} })) });

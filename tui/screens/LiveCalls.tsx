@@ -6,7 +6,7 @@ import { outcomeColor, outcomeLabel } from "../components/outcome.ts";
 import { RecordDetail } from "../components/RecordDetail.tsx";
 import { Table } from "../components/Table.tsx";
 import { TextField } from "../components/TextField.tsx";
-import { fit, formatMs, formatTime } from "../components/text.ts";
+import { fit, formatMs, formatTime, wrapText } from "../components/text.ts";
 import type { ScreenDefinition, ScreenProps } from "./types.ts";
 import { useKeys } from "../components/useKeys.ts";
 
@@ -248,9 +248,11 @@ function LiveCallsScreen(props: ScreenProps) {
     ? `‖ paused · ${newSincePause >= RING_SIZE ? `${RING_SIZE}+` : newSincePause} new · space resumes`
     : feed.connected
       ? `● live · ${feed.rate.toFixed(1)}/s`
-      : `◌ ${feed.error ?? "connecting…"}`;
+      : `◌ ${feed.error ? "disconnected" : "connecting…"}`;
   const counts = `${rows.length} shown · ${feed.ring.length}/${RING_SIZE} kept${allKinds ? " · all kinds" : ""}${feed.dropped > 0 ? ` · ⚠ ${feed.dropped} dropped (feed fell behind)` : ""}`;
-  const tableHeight = Math.max(1, height - 5);
+  // Why the feed is down, wrapped rather than cut: what to do is at the end of the sentence.
+  const problem = !paused && !feed.connected && feed.error ? wrapText(feed.error, width, 3) : [];
+  const tableHeight = Math.max(1, height - 5 - problem.length);
   return (
     <Box flexDirection="column" height={height}>
       <Text wrap="truncate-end">
@@ -259,6 +261,11 @@ function LiveCallsScreen(props: ScreenProps) {
         </Text>{" "}
         · {counts}
       </Text>
+      {problem.map((line, i) => (
+        <Text key={i} color="red">
+          {line}
+        </Text>
+      ))}
       {editing ? (
         <Box>
           <Text color="cyan">Filter › </Text>

@@ -174,7 +174,9 @@ function ConnectorDetails(props: { client: AdminClient; name: string; connector:
       clearInterval(timer);
     };
   }, [client, name]);
-  const room = Math.max(1, height - 6);
+  // The last error is read whole (wrapped, not cut): what to do about it is usually at its end.
+  const lastError = connector?.lastError ? wrapText(`last error: ${connector.lastError}`, width, 3) : [];
+  const room = Math.max(1, height - 6 - lastError.length);
   const total = lines?.length ?? 0;
   const maxScroll = Math.max(0, total - room);
   useKeys((input, key) => {
@@ -191,10 +193,15 @@ function ConnectorDetails(props: { client: AdminClient; name: string; connector:
     <Box flexDirection="column">
       <Text bold>{fit(`Connector ${name}${connector ? ` · ${connector.kind} · ${describe}` : ""}`, width)}</Text>
       {connector ? (
-        <Text color={state?.color}>{fit(`${state?.text} · restarts ${connector.restarts} · ${connector.tools} tools · last error: ${connector.lastError ?? "none"}`, width)}</Text>
+        <Text color={state?.color}>{fit(`${state?.text} · restarts ${connector.restarts} · ${connector.tools} tools${connector.lastError ? "" : " · last error: none"}`, width)}</Text>
       ) : (
         <Text color="red">{fit("✗ this connector is gone", width)}</Text>
       )}
+      {lastError.map((line, i) => (
+        <Text key={i} color="red">
+          {line}
+        </Text>
+      ))}
       {error ? <Problem text={`✗ ${error}`} width={width} /> : null}
       <Text dimColor>{fit(connector && connector.kind !== "stdio" ? "Only stdio connectors have stderr." : `Last stderr lines (${total}, oldest first; secret values shown as [secret:NAME]):`, width)}</Text>
       {!lines && !error ? <Spinner label="Loading…" /> : null}

@@ -8,7 +8,7 @@ import { Confirm } from "../../components/Confirm.tsx";
 import { Form, type FormField } from "../../components/Form.tsx";
 import { Spinner } from "../../components/Spinner.tsx";
 import { Table, type Column } from "../../components/Table.tsx";
-import { breakLines, fit } from "../../components/text.ts";
+import { breakLines, fit, wrapText } from "../../components/text.ts";
 import {
   accessFrom,
   accessSummary,
@@ -217,7 +217,19 @@ export function VirtualMcpDetail(props: { client: AdminClient; slug: string; wid
       ? "No connectors attached: press n to attach one."
       : "Connectors: " + definition.connectors.map((a) => `${a.connector} (prefix ${a.prefix === "" ? "none" : a.prefix}, ${status!.catalogues[a.connector]?.state ?? "?"})`).join(" · ")
     : "";
-  const statusLine = busy ? <Spinner label={busy} /> : message ? <Text color={message.startsWith("✗") ? "red" : "green"}>{fit(message.split("\n").join(" · "), width)}</Text> : null;
+  // A refresh that failed (the gateway stopped, the token changed) is said over what was shown before: the list stayed, silently stale.
+  const stale = !busy && error && status ? wrapText(`✗ Not refreshed: ${error}`, width, 3) : [];
+  const statusLine = busy ? (
+    <Spinner label={busy} />
+  ) : stale.length ? (
+    <Box flexDirection="column">
+      {stale.map((line, i) => (
+        <Text key={i} color="red">
+          {line}
+        </Text>
+      ))}
+    </Box>
+  ) : message ? <Text color={message.startsWith("✗") ? "red" : "green"}>{fit(message.split("\n").join(" · "), width)}</Text> : null;
   const top = (
     <>
       <Text bold>{fit(header, width)}</Text>
@@ -413,7 +425,7 @@ export function VirtualMcpDetail(props: { client: AdminClient; slug: string; wid
   const selectedRule = row ? ruleSummary(tools[row.exposed]) : "";
   const keyLines = width >= DETAIL_KEYS.length ? [DETAIL_KEYS] : ["↑↓ select · space on/off · r rename · t describe · Enter rules/approve", "n attach · x detach · w access · e edit · Esc back · ? help"];
   // The detach question's box (three lines) stands where the one status line is.
-  const extra = (status.problems.length ? 1 : 0) + keyLines.length + 2 + 1 + (overlay?.kind === "detach" ? 2 : 0);
+  const extra = (status.problems.length ? 1 : 0) + keyLines.length + 2 + Math.max(1, stale.length) + (overlay?.kind === "detach" ? 2 : 0);
   return (
     <Box flexDirection="column">
       {top}
