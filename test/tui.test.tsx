@@ -97,6 +97,15 @@ describe("the shell's keys and size", () => {
     unmount();
   });
 
+  test("the header follows the client to a gateway that restarted on another port", async () => {
+    const moving = { url: "http://127.0.0.1:41001" };
+    const { lastFrame, unmount } = render(<App client={moving as AdminClient} screens={screens} />);
+    await frameContaining(lastFrame, "127.0.0.1:41001");
+    moving.url = "http://127.0.0.1:41002";
+    await frameContaining(lastFrame, "127.0.0.1:41002");
+    unmount();
+  });
+
   test("a terminal made too small says what to do whole, and an open form keeps what was typed when it grows back", async () => {
     const { lastFrame, stdin, stdout, unmount } = render(<App client={client} screens={screens} />);
     await frameContaining(lastFrame, "form screen");

@@ -18,6 +18,19 @@ function useTerminalSize(): { columns: number; rows: number } {
   return size;
 }
 
+/**
+ * The gateway's URL as the client knows it now. The client follows a local gateway that restarted on another port
+ * (server.url), but nothing told the shell: the header kept naming the old port until another screen was opened.
+ */
+function useClientUrl(client: AdminClient): string {
+  const [url, setUrl] = useState(client.url);
+  useEffect(() => {
+    const timer = setInterval(() => setUrl(client.url), 1000);
+    return () => clearInterval(timer);
+  }, [client]);
+  return url;
+}
+
 /** The footer: every screen's key with its title, shortened to fit the width. */
 function footerText(screens: ScreenDefinition[], width: number): string {
   const tail = "? help  q quit";
@@ -34,6 +47,7 @@ export function App(props: { client: AdminClient; screens?: ScreenDefinition[] }
   const screens = props.screens ?? SCREENS;
   const { exit } = useApp();
   const { columns, rows } = useTerminalSize();
+  const url = useClientUrl(props.client);
   const [current, setCurrent] = useState(screens[0]!);
   const [help, setHelp] = useState(false);
   const [capturing, setCapturing] = useState(false);
@@ -72,7 +86,7 @@ export function App(props: { client: AdminClient; screens?: ScreenDefinition[] }
       <Box display={tooSmall ? "none" : "flex"} flexDirection="column" width={columns}>
         <Box paddingX={1}>
           <Text inverse bold> mintgate </Text>
-          <Text> {fit(`${current.title} · ${props.client.url}`, width - 11)}</Text>
+          <Text> {fit(`${current.title} · ${url}`, width - 11)}</Text>
         </Box>
         <Box flexDirection="column" paddingX={1} height={height}>
           {help ? (
