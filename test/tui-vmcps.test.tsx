@@ -526,6 +526,18 @@ describe("Virtual MCPs screen", () => {
     unmount();
   });
 
+  test("two long slugs that share their start stay told apart at 80 columns: the slug is cut in the middle", async () => {
+    const admin = new FakeAdmin();
+    for (const slug of ["customer-support-emea-west", "customer-support-emea-east"]) admin.defs.set(slug, { ...structuredClone(SALES), slug, name: slug.toUpperCase() });
+    const { lastFrame, unmount } = screen(admin, 78, 20);
+    const frame = await frameContaining(lastFrame, "CUSTOMER");
+    const slugs = frame.split("\n").filter((l) => l.includes("CUSTOMER")).map((l) => l.split(" ")[0]);
+    expect(slugs).toHaveLength(2);
+    expect(slugs[0]).not.toBe(slugs[1]);
+    expect(slugs.join(" ")).toMatch(/….*west .*….*east|….*east .*….*west/);
+    unmount();
+  });
+
   test("with a full tool list, the detach question fits the screen's height", async () => {
     const admin = new FakeAdmin();
     admin.defs.set("sales", { ...structuredClone(SALES), connectors: ["demo", "a", "b", "c", "d"].map((connector) => ({ connector, prefix: connector, rename: {}, describe: {} })) });

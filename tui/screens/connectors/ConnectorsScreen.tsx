@@ -122,7 +122,8 @@ export function ConnectorsScreen(props: ScreenProps) {
   const tableHeight = Math.max(1, height - 6 - refusalLines);
   const wide = width >= 96;
   const columns = [
-    { title: "NAME", width: Math.min(24, Math.max(10, Math.floor(width / 5))) },
+    // Names are at most 32 characters: all of them when there is room; else cut in the middle, where two long names still differ.
+    { title: "NAME", width: Math.min(32, Math.max(10, Math.floor(width / 5))), middle: true },
     { title: "KIND", width: 7 },
     { title: "STATE", width: 11 },
     { title: "RESTARTS", width: 8 },

@@ -111,7 +111,8 @@ export function VirtualMcpList(props: { client: AdminClient; width: number; heig
   ]);
   const wide = width >= 100;
   const columns = [
-    { title: "Slug", width: Math.min(20, Math.max(8, ...list.map((v) => v.slug.length))) },
+    // Cut in the middle, and wider when there is room: cut at the end, sales-emea-… and sales-emea-… were two rows alike.
+    { title: "Slug", width: Math.min(width >= 140 ? 40 : 20, Math.max(8, ...list.map((v) => v.slug.length))), middle: true },
     { title: "Name" },
     ...(wide ? [{ title: "Connectors" }] : []),
     { title: "Tools", width: 7 },
