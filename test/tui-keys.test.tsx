@@ -4,7 +4,7 @@ import { render } from "ink-testing-library";
 import { useEffect, useState } from "react";
 import { Form } from "../tui/components/Form.tsx";
 import { TextField } from "../tui/components/TextField.tsx";
-import { breakLines, fit, formatTime, wrapText } from "../tui/components/text.ts";
+import { breakLines, columnsOf, fit, formatTime, wrapText } from "../tui/components/text.ts";
 import { Confirm } from "../tui/components/Confirm.tsx";
 import { press } from "./fixtures/ink-keys.ts";
 import { log } from "../src/log/index.ts";
@@ -274,5 +274,19 @@ describe("wrapText", () => {
     expect(lines.length).toBeGreaterThan(1);
     for (const line of lines) expect(Bun.stringWidth(line)).toBeLessThanOrEqual(20);
     expect(lines.join(" ").replace(/\s+/g, " ")).toBe(text);
+  });
+});
+
+describe("emoji with a skin tone", () => {
+  test("count as the 4 columns tmux draws them in, so a header holding one is cut rather than wrapped", () => {
+    expect(columnsOf("👋🏽")).toBe(4);
+    expect(columnsOf("🏽")).toBe(2); // a tone on its own is one emoji
+    expect(columnsOf("🚀世")).toBe(4);
+    const name = "team · שלום 👋🏽 hello 👋🏿 world and a long tail that goes past the edge";
+    const cut = fit(name, 30);
+    expect(cut.endsWith("…")).toBe(true);
+    // What tmux takes: 2 for the emoji plus 2 for its tone.
+    const drawn = [...new Intl.Segmenter(undefined, { granularity: "grapheme" }).segment(cut)].reduce((n, { segment }) => n + Bun.stringWidth(segment) + (/[\u{1F3FB}-\u{1F3FF}]/u.test(segment) && segment.length > 2 ? 2 : 0), 0);
+    expect(drawn).toBeLessThanOrEqual(30);
   });
 });

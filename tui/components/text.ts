@@ -6,11 +6,29 @@ import { printable } from "../../src/terminal/index.ts";
  * the edge, and the terminal's wrap pushed the whole screen out of place.
  */
 export function columnsOf(text: string): number {
-  return PLAIN.test(text) ? text.length : Bun.stringWidth(text);
+  if (PLAIN.test(text)) return text.length;
+  if (!SKIN_TONE.test(text)) return Bun.stringWidth(text);
+  let total = 0;
+  for (const { segment } of graphemes.segment(text)) total += graphemeColumns(segment);
+  return total;
 }
 
 const PLAIN = /^[\x20-\x7e]*$/;
+const SKIN_TONE = /[\u{1F3FB}-\u{1F3FF}]/u;
 const graphemes = new Intl.Segmenter(undefined, { granularity: "grapheme" });
+
+/**
+ * One character's columns. An emoji with a skin tone (👋🏽) is one character of width 2 to Bun, but tmux and
+ * the Linux console, where admins run this over SSH, draw the emoji and its tone side by side in 4: a header
+ * holding one wrapped onto a second line. Counting the wider drawing leaves a blank column on terminals
+ * that join them, rather than pushing the screen out of place on those that do not.
+ */
+function graphemeColumns(grapheme: string): number {
+  const width = Bun.stringWidth(grapheme);
+  if (!SKIN_TONE.test(grapheme)) return width;
+  const tones = [...grapheme].slice(1).filter((c) => SKIN_TONE.test(c)).length;
+  return width + 2 * tones;
+}
 
 /** The longest start of `text` that fits in `width` columns (never half a character); from the end with `fromEnd`. */
 export function takeColumns(text: string, width: number, fromEnd = false): string {
@@ -20,7 +38,7 @@ export function takeColumns(text: string, width: number, fromEnd = false): strin
   let used = 0;
   const kept: string[] = [];
   for (const part of parts) {
-    const w = Bun.stringWidth(part);
+    const w = graphemeColumns(part);
     if (used + w > width) break;
     used += w;
     kept.push(part);
