@@ -87,13 +87,16 @@ describe("the shell's keys and size", () => {
     stdout.emit("resize");
   };
 
-  test("Ctrl-S or Alt-s is not the screen key s: Ctrl-S pressed after a form closed moved to Secrets", async () => {
+  test("Ctrl-S is not the screen key s: pressed after a form closed, it moved to Secrets", async () => {
     const { lastFrame, stdin, unmount } = render(<App client={client} screens={screens} />);
     await frameContaining(lastFrame, "form screen");
-    await press(stdin, "\u0013", "\u001bs");
+    await press(stdin, "\u0013");
     expect(lastFrame()).toContain("form screen");
     await press(stdin, "s");
     await frameContaining(lastFrame, "secrets screen");
+    // Esc typed fast before a letter arrives as one chunk (Ink reads it as Alt-letter): the letter still counts.
+    await press(stdin, "\u001bf");
+    await frameContaining(lastFrame, "form screen");
     unmount();
   });
 

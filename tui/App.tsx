@@ -58,8 +58,8 @@ export function App(props: { client: AdminClient; screens?: ScreenDefinition[] }
       if (input === "q" || (key.ctrl && input === "c")) return exit();
       if (tooSmall) return;
       if (key.escape && help) return setHelp(false);
-      // Screen keys are plain letters: Ctrl-S pressed once a form has closed (or Ctrl-L, Alt-a) moved to a screen.
-      if (key.ctrl || key.meta) return;
+      // Screen keys are plain letters: Ctrl-S pressed once a form has closed (or Ctrl-L) moved to a screen.
+      if (key.ctrl) return;
       if (input === "?") return setHelp((h) => !h);
       const next = screens.find((s) => s.key === input);
       if (next) {

@@ -20,10 +20,11 @@ export function useKeys(handler: (input: string, key: Key) => void, options: { i
   const active = (options.isActive ?? true) && !paused;
   useInput((input, key) => {
     if (!active) return;
-    // Ink gives Ctrl-Y and Alt-y as "y" with a flag: a handler that reads plain letters took them for the letter,
-    // so Ctrl-Y confirmed a deletion and Ctrl-R (the form's secret key, pressed after the form closed) restarted a
-    // connector. Only handlers that read modifier keys (forms, text fields) hear them.
-    if ((key.ctrl || key.meta) && !options.modifiers && input.length === 1) return;
+    // Ink gives Ctrl-Y as "y" with a flag: a handler that reads plain letters took it for the letter, so Ctrl-Y
+    // confirmed a deletion and Ctrl-R (the form's secret key, pressed after the form closed) restarted a
+    // connector. Only handlers that read Ctrl keys (forms, text fields) hear them. Alt-letters still pass: Esc
+    // typed fast before a letter arrives as one, and the letter was meant.
+    if (key.ctrl && !options.modifiers && input.length === 1) return;
     handler(input, key);
   });
 }
