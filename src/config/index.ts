@@ -69,6 +69,7 @@ export const DEFAULTS = {
   port: 8080,
   bodyLimitBytes: 4 * 1024 * 1024,
   shutdownGraceMs: 10_000,
+  // As often as the SDK's transport comments on its own event streams (DEFAULT_SSE_KEEP_ALIVE_MS).
   keepaliveMs: 15_000,
   accessTokenTtlMs: 3_600_000,
   auditRetentionDays: 365,

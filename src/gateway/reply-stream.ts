@@ -1,8 +1,7 @@
+import { DEFAULTS } from "../config/index.ts";
 import { log } from "../log/index.ts";
 
-/** By default as often as the SDK's transport comments on its own event streams (DEFAULT_SSE_KEEP_ALIVE_MS). */
-export const DEFAULT_KEEPALIVE_MS = 15_000;
-let keepaliveMs = DEFAULT_KEEPALIVE_MS;
+let keepaliveMs: number = DEFAULTS.keepaliveMs;
 
 /**
  * How often a silent event stream of the MCP endpoint (a call's reply, the standalone or `subscriptions/listen`

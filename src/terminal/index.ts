@@ -6,12 +6,13 @@
  */
 
 /** Control characters, line and paragraph separators, and bidirectional overrides. */
-const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+const UNPRINTABLE_CLASS = "[\\u0000-\\u001f\\u007f-\\u009f\\u2028\\u2029\\u202a-\\u202e\\u2066-\\u2069]";
+const HAS_UNPRINTABLE = new RegExp(UNPRINTABLE_CLASS);
+const UNPRINTABLE = new RegExp(UNPRINTABLE_CLASS, "g");
 const SHORT_ESCAPES: Record<string, string> = { "\n": "\\n", "\r": "\\r", "\t": "\\t" };
 
 /** `text` with every unprintable character written as an escape (`\n`, `\u001b`); text without any is returned as it is. */
 export function printable(text: string): string {
-  UNPRINTABLE.lastIndex = 0;
-  if (!UNPRINTABLE.test(text)) return text;
+  if (!HAS_UNPRINTABLE.test(text)) return text;
   return text.replace(UNPRINTABLE, (c) => SHORT_ESCAPES[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
 }
