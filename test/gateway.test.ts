@@ -102,6 +102,10 @@ describe("serve --demo (make run)", () => {
     expect(password).toBeDefined();
     const people = (await (await fetch(`${gateway.url}/admin/api/users`, { headers: { authorization: `Bearer ${gateway.adminToken()}` } })).json()) as { email: string; role: string }[];
     expect(people).toEqual([expect.objectContaining({ email: "demo@mintgate.localhost", role: "admin" })]);
+    // The admin account and the token it made are admin changes like any other: both are in the audit trail.
+    const adminRecords = (await (await fetch(`${gateway.url}/admin/api/audit?kind=admin`, { headers: { authorization: `Bearer ${gateway.adminToken()}` } })).json()) as { person: string; method: string; exposedName: string | null }[];
+    expect(adminRecords.map((r) => `${r.person} ${r.method}`)).toEqual(expect.arrayContaining(["gateway users.add", "gateway tokens.create"]));
+    expect(adminRecords.find((r) => r.method === "users.add")?.exposedName).toBe("demo@mintgate.localhost");
     await gateway.stop();
     const again = await startGateway({ dataDir: gateway.dataDir, args: ["--demo"] });
     // The demo text follows the "listening on" line the harness waits for.

@@ -1,8 +1,10 @@
 import { randomBytes } from "node:crypto";
+import { recordAdminChange } from "../audit/index.ts";
 import type { AccessTokenService } from "../auth/index.ts";
 import type { UserDirectory } from "../auth/accounts/index.ts";
 import { DEFAULT_CALL_TIMEOUT_MS, type ConnectorDefinition } from "../connectors/index.ts";
 import type { VirtualMcpDefinition } from "../gateway/index.ts";
+import type { Store } from "../store/index.ts";
 import type { GatewayConfigService } from "./gateway-config.ts";
 
 const DEMO_CONNECTOR: ConnectorDefinition = { name: "demo", spec: { kind: "builtin", server: "demo" }, timeoutMs: DEFAULT_CALL_TIMEOUT_MS };
@@ -32,21 +34,26 @@ export interface DemoSetup {
  * `serve --demo`: makes sure the demo Virtual MCP exists (never touching a
  * user's own "demo" definitions), issues a fresh week-long token for it, and
  * on a gateway with no people yet adds a local admin account so AI clients
- * can also try signing in with OAuth.
+ * can also try signing in with OAuth. The token and the account are admin
+ * changes like any other, recorded in the audit trail under "gateway" (an
+ * admin account with a password must not appear without a trace).
  */
-export async function prepareDemo(config: GatewayConfigService, tokens: AccessTokenService, users: UserDirectory): Promise<DemoSetup> {
+export async function prepareDemo(store: Store, config: GatewayConfigService, tokens: AccessTokenService, users: UserDirectory): Promise<DemoSetup> {
   const current = config.current();
   const missing = {
     connectors: current.connectors.some((c) => c.name === DEMO_CONNECTOR.name) ? [] : [DEMO_CONNECTOR],
     virtualMcps: current.virtualMcps.some((v) => v.slug === DEMO_VIRTUAL_MCP.slug) ? [] : [DEMO_VIRTUAL_MCP],
   };
   if (missing.connectors.length + missing.virtualMcps.length > 0) await config.apply(missing);
-  const { token } = tokens.create({ subject: DEMO_SUBJECT, virtualMcp: DEMO_VIRTUAL_MCP.slug, lifetimeMs: DEMO_TOKEN_LIFETIME_MS });
+  const command = "mintgate serve --demo";
+  const { id, token, info } = tokens.create({ subject: DEMO_SUBJECT, virtualMcp: DEMO_VIRTUAL_MCP.slug, lifetimeMs: DEMO_TOKEN_LIFETIME_MS });
+  recordAdminChange(store, { actor: "gateway", action: "tokens.create", target: id, detail: { command, user: DEMO_SUBJECT, virtualMcp: DEMO_VIRTUAL_MCP.slug, expiresAt: info.expiresAt } });
   const people = users.list();
   let password: string | undefined;
   if (people.length === 0) {
     password = randomBytes(12).toString("base64url");
-    await users.addLocal({ email: DEMO_SUBJECT, password, role: "admin", name: "Demo admin" });
+    const person = await users.addLocal({ email: DEMO_SUBJECT, password, role: "admin", name: "Demo admin" });
+    recordAdminChange(store, { actor: "gateway", action: "users.add", target: DEMO_SUBJECT, detail: { command, id: person.id, role: "admin" } });
   }
   const accountExists = people.some((p) => p.email === DEMO_SUBJECT && !p.disabled && p.identities.some((i) => i.provider === "local"));
   return { slug: DEMO_VIRTUAL_MCP.slug, token, subject: DEMO_SUBJECT, password, accountExists };

@@ -200,7 +200,7 @@ export const serveCommand: Command = {
         redirectSchemes: settings.redirectSchemes,
         onGroupsChanged: () => gateway.accessChanged(),
       });
-      if (parsed.values.demo) demo = await prepareDemo(config, tokens, auth.users);
+      if (parsed.values.demo) demo = await prepareDemo(dir.store, config, tokens, auth.users);
       await gateway.sync();
       const admin = new AdminService({
         store: dir.store,
