@@ -174,6 +174,29 @@ describe("TLS files", () => {
   });
 });
 
+describe("the metrics token file", () => {
+  test("a missing, empty or too short --metrics-token-file is a usage error naming the file, said before the data directory is opened", async () => {
+    const dir = tempDir();
+    const empty = join(dir, "empty.token");
+    writeFileSync(empty, "\n", { mode: 0o600 });
+    const short = join(dir, "short.token");
+    writeFileSync(short, "short\n", { mode: 0o600 });
+    const absent = join(dir, "absent.token");
+    const cases = [
+      [absent, `mintgate: The --metrics-token-file file ${absent} does not exist; check the path.`],
+      [dir, `mintgate: The --metrics-token-file file ${dir} is a directory, not a file holding the token; give the file's path.`],
+      [empty, `mintgate: The --metrics-token-file file ${empty} is empty; put a long random token in it (e.g. \`openssl rand -hex 32 > ${empty}\`).`],
+      [short, `mintgate: The metrics token in the --metrics-token-file file ${short} is shorter than 16 characters; use a long random value (e.g. \`openssl rand -hex 32\`).`],
+    ] as const;
+    for (const [file, sentence] of cases) {
+      const run = await runMintgate(["serve", "--data", join(dir, "d"), "--port", "0", "--metrics-token-file", file]);
+      expect(run.code).toBe(2);
+      expect(run.stderr).toBe(`${sentence}\n`);
+      expect(existsSync(join(dir, "d"))).toBe(false);
+    }
+  });
+});
+
 describe("listening on every interface", () => {
   test("without --public-url a warning says the advertised URL is unreachable; with it, none", async () => {
     const bare = await startGateway({ dataDir: join(tempDir(), "d"), args: ["--host", "0.0.0.0"] });

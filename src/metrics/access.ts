@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { timingSafeEqual } from "node:crypto";
 import type { MetricsMode } from "../config/index.ts";
-import { configError } from "../errors/index.ts";
+import { invalid } from "../errors/index.ts";
 
 /**
  * Who may read /metrics:
@@ -42,23 +42,29 @@ export class MetricsAccess {
     this.tokenBytes = token === undefined ? undefined : Buffer.from(token);
   }
 
-  /** From the settings: the token file (read now) or MINTGATE_METRICS_TOKEN. Throws a config error naming what to fix. */
+  /**
+   * From the settings: the token file (read now) or MINTGATE_METRICS_TOKEN. `serve` calls it before the data
+   * directory is opened or a connector started, so a wrong setting is a usage error (exit 2) in one sentence
+   * naming the file or variable and what to do, like a wrong --tls-cert / --tls-key file.
+   */
   static fromSettings(settings: { metricsMode: MetricsMode; metricsTokenFile: string | undefined; metricsTokenFromEnv: string | undefined }): MetricsAccess {
     let token = settings.metricsTokenFromEnv;
     let source = "MINTGATE_METRICS_TOKEN";
-    if (settings.metricsTokenFile !== undefined) {
-      source = `the metrics token file ${settings.metricsTokenFile}`;
+    const file = settings.metricsTokenFile;
+    if (file !== undefined) {
+      source = `the --metrics-token-file file ${file}`;
       try {
-        token = readFileSync(settings.metricsTokenFile, "utf8").trim();
+        token = readFileSync(file, "utf8").trim();
       } catch (error) {
-        throw configError(`Cannot read ${source} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); check --metrics-token-file.`, error);
+        throw invalid(`The --metrics-token-file file ${file} ${unreadable(error)}.`);
       }
+      if (token === "") throw invalid(`The --metrics-token-file file ${file} is empty; put a long random token in it (e.g. \`openssl rand -hex 32 > ${file}\`).`);
     }
     if (token !== undefined && token.length < MIN_METRICS_TOKEN_LENGTH) {
-      throw configError(`The metrics token from ${source} is shorter than ${MIN_METRICS_TOKEN_LENGTH} characters; use a long random value (e.g. \`openssl rand -hex 32\`).`);
+      throw invalid(`The metrics token in ${source} is shorter than ${MIN_METRICS_TOKEN_LENGTH} characters; use a long random value (e.g. \`openssl rand -hex 32\`).`);
     }
     if (settings.metricsMode === "token" && token === undefined) {
-      throw configError("--metrics token needs a token: set --metrics-token-file F or MINTGATE_METRICS_TOKEN.");
+      throw invalid("--metrics token needs a token: set --metrics-token-file F or MINTGATE_METRICS_TOKEN.");
     }
     return new MetricsAccess(settings.metricsMode, token);
   }
@@ -101,4 +107,13 @@ export class MetricsAccess {
     // timingSafeEqual needs equal lengths; compare against itself to spend the same time either way.
     return given.length === expected.length ? timingSafeEqual(given, expected) : !timingSafeEqual(expected, expected);
   }
+}
+
+/** Why the metrics token file could not be read, as the end of a sentence. */
+function unreadable(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === "ENOENT" || code === "ENOTDIR") return "does not exist; check the path";
+  if (code === "EACCES") return "cannot be read by this user; give the gateway's user read access (chmod 640 with its group, or chown)";
+  if (code === "EISDIR") return "is a directory, not a file holding the token; give the file's path";
+  return `cannot be read (${code ?? (error as Error).message}); check the file`;
 }
