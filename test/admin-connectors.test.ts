@@ -362,6 +362,37 @@ describe("admin API input", () => {
     }
   });
 
+  test("a method a path does not take is a 405 whose Allow lists the ones it does (after the token check); a path nothing serves stays 404", async () => {
+    const asAdmin = { authorization: `Bearer ${gateway.adminToken()}` };
+    const cases = [
+      ["PATCH", "/connectors/x", "PUT, DELETE"],
+      ["DELETE", "/users", "GET, HEAD, POST"],
+      // A static route beside a parameter one: PUT and DELETE would take "test" as a connector's name.
+      ["GET", "/connectors/test", "POST, PUT, DELETE"],
+      ["DELETE", "/virtual-mcps/x/policy/", "GET, HEAD, PUT"],
+      ["HEAD", "/connectors/x", "PUT, DELETE"],
+    ] as const;
+    for (const [method, path, allow] of cases) {
+      const response = await fetch(`${gateway.url}/admin/api${path}`, { method, headers: asAdmin });
+      expect(response.status, `${method} ${path}`).toBe(405);
+      expect(response.headers.get("allow")).toBe(allow);
+      if (method !== "HEAD") {
+        const list = allow.split(", ");
+        expect(await response.json()).toEqual({ error: "method_not_allowed", message: `/admin/api${path} does not take ${method}; use ${list.slice(0, -1).join(", ")} or ${list.at(-1)}.` });
+      }
+      // Without the token nothing says which routes exist.
+      const anonymous = await fetch(`${gateway.url}/admin/api${path}`, { method });
+      expect(anonymous.status).toBe(401);
+      expect(anonymous.headers.get("allow")).toBeNull();
+    }
+    expect((await fetch(`${gateway.url}/admin/api/users`, { method: "HEAD", headers: asAdmin })).status).toBe(200);
+    expect((await api("PATCH", "/nothing/here")).status).toBe(404);
+    // OPTIONS is as it was: the admin API offers no CORS, so it is served nowhere.
+    const options = await fetch(`${gateway.url}/admin/api/users`, { method: "OPTIONS", headers: asAdmin });
+    expect(options.status).toBe(404);
+    expect(options.headers.get("allow")).toBeNull();
+  });
+
   test("a refused change leaves one record of the attempt, marked as an error and without its body, whichever route it went to", async () => {
     const before = adminRecords().length;
     const refusals: [string, string, unknown][] = [

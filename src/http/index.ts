@@ -12,6 +12,7 @@ import { OriginPolicy, pathOf } from "./origin-policy.ts";
 import { authRoutes } from "./auth-routes.ts";
 import type { GatewayMetrics, MetricsAccess } from "../metrics/index.ts";
 import { serveMetrics } from "./metrics-route.ts";
+import { RouteMethods } from "./route-methods.ts";
 import { ClientAddresses, noteClientAddress } from "./client-address.ts";
 import type { UsageAnalytics } from "../analytics/index.ts";
 import { adminChangeRow, exportStream, parseTime, searchAudit, SEARCH_LIMIT_MAX, type AuditFeed, type AuditLog } from "../audit/index.ts";
@@ -155,7 +156,9 @@ export function createHttpApp(deps: HttpDeps) {
     deps.mcp.gateway.accessChanged();
     return result;
   };
-  return new Elysia()
+  /** The admin API's routes by path, for a 405's Allow header; read from the app below once every route is declared. */
+  let adminRoutes: RouteMethods | undefined;
+  const app = new Elysia()
     .onError(({ code, error, request }) => {
       // Without the admin token, nothing under /admin/api says which routes exist: not a 404, nor a body refused (parsed before the token is checked).
       if (code === "NOT_FOUND" || code === "PARSE") {
@@ -168,6 +171,11 @@ export function createHttpApp(deps: HttpDeps) {
           }
         }
         if (code === "PARSE") return jsonError(400, "The request body could not be parsed; send valid JSON.");
+        // A path served under other methods is a 405 naming them (OPTIONS is left as it was: CORS is not offered on the admin API).
+        const allowed = path.startsWith("/admin/api/") && request.method !== "OPTIONS" ? (adminRoutes?.methodsServing(path) ?? []) : [];
+        if (allowed.length > 0) {
+          return jsonError(405, `${path} does not take ${request.method}; use ${allowed.slice(0, -1).join(", ")}${allowed.length > 1 ? " or " : ""}${allowed.at(-1)}.`, { allow: allowed.join(", ") });
+        }
         return jsonError(404, `Nothing is served at ${request.method} ${path}.`);
       }
       if (code === "VALIDATION") return jsonError(400, "The request is not valid: " + error.message);
@@ -375,6 +383,8 @@ export function createHttpApp(deps: HttpDeps) {
           return { removed: params.clientId };
         }),
     );
+  adminRoutes = new RouteMethods(app.routes.filter((route) => route.path.startsWith("/admin/api/")));
+  return app;
 }
 
 const tooLarge = (limit: number) => jsonError(413, `The request body is larger than the limit of ${limit} bytes.`, { connection: "close" });
