@@ -244,6 +244,26 @@ describe("Connectors screen", () => {
     unmount();
   });
 
+  test("delete sends the revision shown: a connector changed meanwhile is refused, the list reloaded, and deleted once looked at again", async () => {
+    await client.send("PUT", "/connectors/stale", { kind: "builtin", server: "demo" });
+    const { lastFrame, stdin, unmount } = screen(ConnectorsScreen, 96, 22);
+    await frameContaining(lastFrame, "stale");
+    for (let i = 0; i < (await rowOf("/connectors", "stale")); i++) await press(stdin, KEY.down);
+    await press(stdin, "d");
+    expect(await frameContaining(lastFrame, "[y/n]")).toContain("Delete connector stale?");
+    // Another admin changes it while the question is open: the deletion is refused, not done over their change.
+    await client.send("PUT", "/connectors/stale", { kind: "builtin", server: "demo", timeout: "45s" });
+    await press(stdin, "y");
+    const refused = await frameContaining(lastFrame, "(reloaded)");
+    expect(refused.replace(/\s+/g, " ")).toContain('✗ Connector "stale" was changed since it was loaded');
+    expect(await connectorNames()).toContain("stale");
+    // Looked at again (the list was reloaded with their change), it is deleted.
+    await press(stdin, "d", "y");
+    await frameContaining(lastFrame, "✓ deleted stale");
+    expect(await connectorNames()).not.toContain("stale");
+    unmount();
+  });
+
   test("r restarts; d asks before deleting, n keeps it, y deletes; a refusal shows the server's sentence", async () => {
     const { lastFrame, stdin, unmount } = screen(ConnectorsScreen);
     await frameContaining(lastFrame, "docs");

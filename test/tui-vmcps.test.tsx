@@ -36,7 +36,7 @@ type Pending = VirtualMcpStatus["pending"][number];
 class FakeAdmin {
   defs = new Map<string, VirtualMcpFileEntry>();
   pending = new Map<string, Pending[]>();
-  requests: { method: string; path: string; body?: unknown }[] = [];
+  requests: { method: string; path: string; body?: unknown; expect?: string | null | undefined }[] = [];
   refuse: string | undefined;
   url = "http://fake";
 
@@ -72,8 +72,8 @@ class FakeAdmin {
     throw new MintgateError("not_found", `There is no virtual MCP "${m?.[1]}".`);
   }
 
-  async send<T>(method: string, path: string, body?: unknown): Promise<T> {
-    this.requests.push({ method, path, body });
+  async send<T>(method: string, path: string, body?: unknown, options: { expect?: string | null } = {}): Promise<T> {
+    this.requests.push({ method, path, body, expect: options.expect });
     await Bun.sleep(10);
     if (this.refuse) {
       const message = this.refuse;
@@ -96,6 +96,11 @@ class FakeAdmin {
     const one = /^\/virtual-mcps\/([^/]+)$/.exec(path)!;
     const slug = one[1]!;
     if (method === "DELETE") {
+      // If-Match, as the gateway checks it: a Virtual MCP changed since the revision sent is refused.
+      const current = this.defs.get(slug);
+      if (options.expect !== undefined && current && this.statusOf(current).revision !== options.expect) {
+        throw new MintgateError("conflict", `Virtual MCP "${slug}" was changed since it was loaded (by another admin, \`mintgate apply\` or another TUI); load it again and redo the change.`);
+      }
       this.defs.delete(slug);
       return { changes: [`deleted virtual MCP ${slug}`] } as T;
     }
@@ -466,6 +471,25 @@ describe("Virtual MCPs screen", () => {
     await press(stdin, "d", "y");
     await frameContaining(lastFrame, "✓ deleted virtual MCP sales");
     await frameContaining(lastFrame, "No virtual MCPs yet");
+    unmount();
+  });
+
+  test("delete sends the revision shown: one changed meanwhile elsewhere is refused, the list reloaded, and deleted once looked at again", async () => {
+    const { admin, lastFrame, stdin, unmount } = await salesScreen();
+    await press(stdin, "d");
+    await frameContaining(lastFrame, 'Delete virtual MCP "sales"?');
+    // Another admin renames it while the question is open.
+    admin.defs.set("sales", { ...structuredClone(SALES), name: "Sales, renamed" });
+    await press(stdin, "y");
+    const frame = await frameContaining(lastFrame, "(reloaded)");
+    expect(frame).toContain("✗ Virtual MCP \"sales\" was changed since it was loaded");
+    await frameContaining(lastFrame, "Sales, renamed");
+    expect(admin.defs.has("sales")).toBe(true);
+    expect(admin.requests.find((r) => r.method === "DELETE")?.expect).toBe(admin.statusOf(structuredClone(SALES)).revision);
+    // Looked at again, it goes.
+    await press(stdin, "d", "y");
+    await frameContaining(lastFrame, "✓ deleted virtual MCP sales");
+    expect(admin.defs.has("sales")).toBe(false);
     unmount();
   });
 

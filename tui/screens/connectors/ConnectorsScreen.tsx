@@ -12,6 +12,7 @@ import { bodyOf, draftOf, emptyDraft, stateLabel, type ConnectorStatus, type Pro
 import { TestResult } from "./TestResult.tsx";
 import { useKeys } from "../../components/useKeys.ts";
 import { Problem } from "../../components/Problem.tsx";
+import { isStaleRefusal, refusalText } from "../../components/refusal.ts";
 
 const REFRESH_MS = 2000;
 /** Under the admin client's 10 s request limit. */
@@ -22,7 +23,7 @@ type Mode =
   | { kind: "form"; connector: ConnectorStatus | undefined }
   | { kind: "test"; name: string; result?: ProbeResult; error?: string }
   | { kind: "details"; name: string }
-  | { kind: "delete"; name: string };
+  | { kind: "delete"; name: string; revision: string };
 
 export function testConnector(client: AdminClient, name: string, spec: Record<string, unknown>): Promise<ProbeResult> {
   return client.send<ProbeResult>("POST", `/connectors/test?timeoutMs=${TEST_TIMEOUT_MS}`, { ...spec, name });
@@ -66,7 +67,8 @@ export function ConnectorsScreen(props: ScreenProps) {
     setNotice(undefined);
     request().then(
       () => alive.current && (setWorking(undefined), setNotice({ text: done, ok: true }), void load()),
-      (e: Error) => alive.current && (setWorking(undefined), setNotice({ text: e.message, ok: false })),
+      // Refused as stale (someone changed it since it was shown): the list is reloaded, and the sentence says so.
+      (e: Error) => alive.current && (setWorking(undefined), setNotice({ text: refusalText(e), ok: false }), isStaleRefusal(e) && void load()),
     );
   };
 
@@ -80,7 +82,7 @@ export function ConnectorsScreen(props: ScreenProps) {
       if (key.return) return setMode({ kind: "details", name: current.name });
       if (input === "t") return runTest(current);
       if (input === "r") return act(`Restarting ${current.name}…`, () => client.send("POST", `/connectors/${encodeURIComponent(current.name)}/restart`), `✓ restarted ${current.name}`);
-      if (input === "d") return (setNotice(undefined), setMode({ kind: "delete", name: current.name }));
+      if (input === "d") return (setNotice(undefined), setMode({ kind: "delete", name: current.name, revision: current.revision }));
     },
     { isActive: mode.kind === "list" && !working },
   );
@@ -140,7 +142,7 @@ export function ConnectorsScreen(props: ScreenProps) {
         <Table columns={columns} rows={rows} width={width} height={mode.kind === "test" ? Math.min(tableHeight, 4) : tableHeight} selected={selected} colorOf={(i) => stateLabel(connectors[i]!.state).color} empty="No connectors yet; n adds one." />
       ) : null}
       {mode.kind === "delete" ? (
-        <Confirm message={fit(`Delete connector ${mode.name}? Virtual MCPs must not use it.`, width - 12)} onYes={() => (setMode({ kind: "list" }), act(`Deleting ${mode.name}…`, () => client.send("DELETE", `/connectors/${encodeURIComponent(mode.name)}`), `✓ deleted ${mode.name}`))} onNo={() => setMode({ kind: "list" })} />
+        <Confirm message={fit(`Delete connector ${mode.name}? Virtual MCPs must not use it.`, width - 12)} onYes={() => (setMode({ kind: "list" }), act(`Deleting ${mode.name}…`, () => client.send("DELETE", `/connectors/${encodeURIComponent(mode.name)}`, undefined, { expect: mode.revision }), `✓ deleted ${mode.name}`))} onNo={() => setMode({ kind: "list" })} />
       ) : null}
       {mode.kind === "test" ? (
         <Box flexDirection="column" borderStyle="round" paddingX={1}>

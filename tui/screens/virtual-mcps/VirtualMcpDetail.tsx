@@ -1,7 +1,6 @@
 import { Box, Text } from "ink";
 import { useCallback, useEffect, useRef, useState } from "react";
 import type { AdminClient } from "../../../src/admin-client/index.ts";
-import { MintgateError } from "../../../src/errors/index.ts";
 import type { ConnectorStatus } from "../../../src/admin/index.ts";
 import type { ToolRule, VirtualMcpPolicy } from "../../../src/policy/types.ts";
 import { Confirm } from "../../components/Confirm.tsx";
@@ -39,6 +38,7 @@ import {
 import { BASIC_FIELDS } from "./VirtualMcpList.tsx";
 import { useKeys } from "../../components/useKeys.ts";
 import { Problem } from "../../components/Problem.tsx";
+import { isStaleRefusal, refusalText } from "../../components/refusal.ts";
 
 const REFRESH_MS = 3000;
 
@@ -102,12 +102,11 @@ export function VirtualMcpDetail(props: { client: AdminClient; slug: string; wid
    * the Virtual MCP since it was shown (a conflict), what it is now is loaded, so the change can be redone on it.
    */
   const refused = async (e: unknown): Promise<never> => {
-    const conflict = e instanceof MintgateError && e.kind === "conflict";
-    if (conflict) {
+    if (isStaleRefusal(e)) {
       const fresh = await client.get<VirtualMcpStatus>(path).catch(() => undefined);
       if (fresh) setStatus(fresh);
     }
-    setMessage(`✗ ${(e as Error).message}${conflict ? " (reloaded)" : ""}`);
+    setMessage(`✗ ${refusalText(e)}`);
     throw e;
   };
   /** Sends the whole definition, based on the revision shown: a change made meanwhile elsewhere is refused, not overwritten. */

@@ -10,6 +10,7 @@ import { fit, wrapText } from "../../components/text.ts";
 import { accessSummary, slugProblem, type VirtualMcpFileEntry, type VirtualMcpStatus } from "./model.ts";
 import { useKeys } from "../../components/useKeys.ts";
 import { Problem } from "../../components/Problem.tsx";
+import { isStaleRefusal, refusalText } from "../../components/refusal.ts";
 
 const REFRESH_MS = 3000;
 
@@ -122,28 +123,32 @@ export function VirtualMcpList(props: { client: AdminClient; width: number; heig
   const shown = wide ? rows : rows.map((r) => [r[0]!, r[1]!, r[3]!, r[4]!, r[5]!]);
   // A failed refresh over a list still shown: its sentence (up to three lines) above the table, which gives up the room.
   const errorLines = error && items ? wrapText(`✗ ${error}`, width, 3).length - 1 : 0;
+  // A refusal is wrapped too (what to do, and that the list was reloaded, are at its end), on lines the table gives up.
+  const refusal = !busy && message?.startsWith("✗") ? message : undefined;
+  const refusalLines = refusal ? wrapText(refusal, width, 3).length - 1 : 0;
   return (
     <Box flexDirection="column">
       {error ? <Problem text={`✗ ${error}`} width={width} /> : null}
       {items === undefined && !error ? <Spinner label="Loading virtual MCPs…" /> : null}
       {/* The delete question's box takes three lines: the table gives them up, or a full list would push the screen past its height. */}
-      {items ? <Table columns={columns} rows={shown} width={width} height={Math.max(1, props.height - 5 - (overlay?.kind === "delete" ? 3 : 0) - errorLines)} selected={Math.min(selected, list.length - 1)} empty="No virtual MCPs yet: press n to create one." /> : null}
+      {items ? <Table columns={columns} rows={shown} width={width} height={Math.max(1, props.height - 5 - (overlay?.kind === "delete" ? 3 : 0) - errorLines - refusalLines)} selected={Math.min(selected, list.length - 1)} empty="No virtual MCPs yet: press n to create one." /> : null}
       {overlay?.kind === "delete" ? (
         <Confirm
           message={fit(`Delete virtual MCP "${overlay.item.slug}"? Its ${overlay.item.sessions} connected session(s) lose it.`, width - 12)}
           onNo={() => setOverlay(undefined)}
           onYes={() => {
-            const slug = overlay.item.slug;
+            const { slug, revision } = overlay.item;
             setOverlay(undefined);
             setBusy(`Deleting ${slug}…`);
-            client.send<{ changes: string[] }>("DELETE", `/virtual-mcps/${encodeURIComponent(slug)}`).then(
+            // Based on the revision shown: one changed meanwhile elsewhere is refused, and the list reloaded to show it.
+            client.send<{ changes: string[] }>("DELETE", `/virtual-mcps/${encodeURIComponent(slug)}`, undefined, { expect: revision }).then(
               (r) => (setBusy(undefined), setMessage(`✓ ${r.changes.join("; ")}`), void load()),
-              (e: Error) => (setBusy(undefined), setMessage(`✗ ${e.message}`)),
+              (e: Error) => (setBusy(undefined), setMessage(`✗ ${refusalText(e)}`), isStaleRefusal(e) && void load()),
             );
           }}
         />
       ) : null}
-      {busy ? <Spinner label={busy} /> : message ? <Text color={message.startsWith("✗") ? "red" : "green"}>{fit(message, width)}</Text> : null}
+      {busy ? <Spinner label={busy} /> : refusal ? <Problem text={refusal} width={width} /> : message ? <Text color="green">{fit(message, width)}</Text> : null}
       <Text dimColor>{fit("↑↓ select · Enter curate · n new · e edit · d delete · r reload · ? help", width)}</Text>
     </Box>
   );
