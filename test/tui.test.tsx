@@ -7,10 +7,10 @@ import { AdminClient, locateGateway } from "../src/admin-client/index.ts";
 import { App } from "../tui/App.tsx";
 import { Form } from "../tui/components/Form.tsx";
 import { useKeys } from "../tui/components/useKeys.ts";
-import type { ScreenDefinition, ScreenProps } from "../tui/screens/index.ts";
+import { SCREENS, type ScreenDefinition, type ScreenProps } from "../tui/screens/index.ts";
 import { Overview } from "../tui/screens/Overview.tsx";
 import { frameContaining, press } from "./fixtures/ink-keys.ts";
-import { startGateway, tempDir, type RunningGateway } from "./harness.ts";
+import { startGateway, tempDir, waitFor, type RunningGateway } from "./harness.ts";
 
 
 describe("Overview screen", () => {
@@ -59,6 +59,30 @@ describe("TUI app against a running gateway", () => {
     expect(frame).toContain("q quit");
     stdin.write("q");
     unmount();
+  });
+
+  test("R reloads on every screen that loads (all but Live calls, a live feed), and each says so in its help", async () => {
+    /** Counts what the screen asks the gateway for. */
+    class CountingClient extends AdminClient {
+      asked = 0;
+      override get<T>(path: string): Promise<T> {
+        this.asked++;
+        return super.get<T>(path);
+      }
+    }
+    for (const screen of SCREENS.filter((s) => s.key !== "l")) {
+      expect(screen.help.join(" "), screen.title).toMatch(/\bR\s+reload/);
+      const client = new CountingClient(locateGateway({ dataDir: gateway.dataDir }));
+      const Screen = screen.Component;
+      const { stdin, unmount } = render(<Screen client={client} width={100} height={28} setCapturing={() => {}} />);
+      // Loaded, and settled: the next periodic load is seconds away.
+      await waitFor(`${screen.title} loaded`, () => client.asked > 0);
+      await Bun.sleep(150);
+      const before = client.asked;
+      await press(stdin, "R");
+      await waitFor(`${screen.title} reloaded on R`, () => client.asked > before, 20, 20);
+      unmount();
+    }
   });
 
   test("a wrong token shows the server's refusal", async () => {

@@ -278,7 +278,8 @@ function AuditScreen(props: ScreenProps) {
       if (input === "/" || input === "f") openForm("search");
       else if (input === "e") openForm("export");
       else if (input === "V") runVerify();
-      else if (input === "r") setReload((n) => n + 1);
+      // R reloads on every screen; r, the key here before, still does.
+      else if (input === "R" || input === "r") setReload((n) => n + 1);
       else if (input === "x") setSearch(DEFAULT_SEARCH);
       else if (key.downArrow || input === "j") {
         if (selected >= rows.length - 1) loadOlder();
@@ -386,7 +387,7 @@ function AuditScreen(props: ScreenProps) {
       {exportLine}
       <Table width={width} height={tableHeight} columns={columns} rows={rows.map(cells)} selected={rows.length > 0 ? selected : -1} colorOf={(i) => outcomeColor(rows[i]!.outcome)} empty={records === undefined ? "Loading…" : "No records match this search."} />
       <Box flexGrow={1} />
-      <Text dimColor>{fit("f search · V verify chain · e export · ↑↓ select · Enter open · r refresh · x reset", width)}</Text>
+      <Text dimColor>{fit("f search · V verify chain · e export · ↑↓ select · Enter open · R reload · x reset", width)}</Text>
     </Box>
   );
 }
@@ -402,7 +403,7 @@ export const auditScreen: ScreenDefinition = {
     "e        export the current search to a new file (jsonl or csv) with a progress bar",
     "↑ ↓      select (past the last record, the next older page loads); PgUp PgDn a screen at a time",
     "Enter    open a record with its arguments and result (as stored)",
-    "r        search again · x reset the search to the last 24 hours",
+    "R        reload: search again (r too) · x reset the search to the last 24 hours",
   ],
   Component: AuditScreen,
 };

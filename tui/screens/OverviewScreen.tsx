@@ -1,6 +1,7 @@
 import type { ConnectorStatus, GatewayStatus } from "../../src/admin/index.ts";
 import type { UsageReport, UsageTimeline } from "../../src/analytics/index.ts";
 import { usePoll } from "../components/usePoll.ts";
+import { useKeys } from "../components/useKeys.ts";
 import { Overview, sparklinePoints } from "./Overview.tsx";
 import type { ScreenDefinition, ScreenProps } from "./types.ts";
 
@@ -17,6 +18,10 @@ function OverviewScreen(props: ScreenProps) {
   const tools = usePoll(() => client.get<UsageReport>("/stats?by=tool&last=1h"), SLOW_MS, [client]);
   const people = usePoll(() => client.get<UsageReport>("/stats?by=person&last=1h"), SLOW_MS, [client]);
   const connectors = usePoll(() => client.get<ConnectorStatus[]>("/connectors"), SLOW_MS, [client]);
+  // R reloads on every screen: here, everything shown.
+  useKeys((input) => {
+    if (input === "R") for (const poll of [status, timeline, hour, tools, people, connectors]) void poll.reload();
+  });
   return (
     <Overview
       url={client.url}
@@ -43,7 +48,7 @@ export const overviewScreen: ScreenDefinition = {
     "Last hour: calls, error and denial rates, p50/p95 latency; the busiest tools (summed",
     "over Virtual MCPs) and people. Per-tool latency: mintgate stats --by tool.",
     "States: each connector's state; failed ones with their reason.",
-    "Refreshed every 2 s (status, sparkline) and 5 s (the rest).",
+    "Refreshed every 2 s (status, sparkline) and 5 s (the rest); R reloads it all now.",
   ],
   Component: OverviewScreen,
 };

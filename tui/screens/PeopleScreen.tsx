@@ -287,7 +287,7 @@ export function PeopleScreen(props: ScreenProps) {
       {tabs}
       {body}
       {busy ? <Spinner label={busy} /> : notice ? <Text color={notice.ok ? "green" : "red"}>{fit(`${notice.ok ? "✓" : "✗"} ${notice.text}`, width)}</Text> : loadError && data ? <Problem text={`✗ ${loadError}`} width={width} /> : null}
-      {overlay ? null : <Text dimColor>{fit(`${hint[tab]} · Tab ${narrow ? "list" : "next list"} · ? help`, width)}</Text>}
+      {overlay ? null : <Text dimColor>{fit(`${hint[tab]} · Tab ${narrow ? "list" : "next list"} · R reload · ? help`, width)}</Text>}
     </Box>
   );
 }

@@ -335,7 +335,7 @@ export function SsoScreen(props: ScreenProps) {
     <Box flexDirection="column">
       {body}
       {busy ? <Spinner label={fit(busy, width - 2)} /> : notice ? <Text color={notice.ok ? "green" : "red"}>{fit(`${notice.ok ? "✓" : "✗"} ${notice.text}`, width)}</Text> : loadError && providers ? <Problem text={`✗ ${loadError}`} width={width} /> : null}
-      {overlay ? null : <Text dimColor>{fit("n add · e/Enter edit · t test discovery · x remove · ↑↓ select · ? help", width)}</Text>}
+      {overlay ? null : <Text dimColor>{fit("n add · e/Enter edit · t test discovery · x remove · ↑↓ select · R reload · ? help", width)}</Text>}
     </Box>
   );
 }

@@ -30,9 +30,9 @@ export const virtualMcpsScreen: ScreenDefinition = {
   title: "Virtual MCPs",
   short: "VMCPs",
   help: [
-    "List: ↑↓ select · Enter curate · n new · e edit · d delete (y/n) · r reload",
+    "List: ↑↓ select · Enter curate · n new · e edit · d delete (y/n) · R reload (r too)",
     "Curating one: ↑↓ select a tool · space include/exclude (saved at once)",
-    "r rename · t description override · w who may use it (everyone/users/groups)",
+    "r rename · t description override · w who may use it (everyone/users/groups) · R reload",
     "Enter: rules of the tool (allow/deny, argument checks pin, required,",
     "  allowed, pattern, max, maxLength); on a tool waiting for approval: the diff",
     "  (+ new, - approved before), y approves exactly that definition",

@@ -77,6 +77,7 @@ export function ConnectorsScreen(props: ScreenProps) {
       if (key.upArrow) return setSelected((s) => Math.max(0, s - 1));
       if (key.downArrow) return setSelected((s) => Math.min((connectors?.length ?? 1) - 1, s + 1));
       if (input === "n") return openForm(undefined);
+      if (input === "R") return void load();
       if (!current) return;
       if (input === "e") return openForm(current);
       if (key.return) return setMode({ kind: "details", name: current.name });
@@ -152,7 +153,7 @@ export function ConnectorsScreen(props: ScreenProps) {
       ) : null}
       {working ? <Spinner label={fit(working, width - 2)} /> : null}
       {notice && !working ? notice.ok ? <Text color="green">{fit(notice.text, width)}</Text> : <Problem text={`✗ ${notice.text}`} width={width} /> : null}
-      {mode.kind === "list" ? <Text dimColor>{fit("↑↓ select · n new · e edit · t test · r restart · Enter details & stderr · d delete", width)}</Text> : null}
+      {mode.kind === "list" ? <Text dimColor>{fit("↑↓ select · n new · e edit · t test · r restart · Enter details & stderr · d delete · R reload", width)}</Text> : null}
     </Box>
   );
 }
@@ -222,7 +223,7 @@ export const connectorsScreen: ScreenDefinition = {
   title: "Connectors",
   short: "Conn",
   help: [
-    "↑/↓ select a connector; the list refreshes every 2 s (state, restarts, last error).",
+    "↑/↓ select a connector; the list refreshes every 2 s (state, restarts, last error); R reloads it now.",
     "n adds a connector, e edits the selected one (stdio: command, args, cwd, env; http/sse: url, headers).",
     "In the form: Tab/↓ next field, ←/→ on kind changes it, Ctrl-R inserts ${secret:NAME} from the secret list",
     "  into an env or header row, Ctrl-T tests the spec, Ctrl-S (or Enter on the last field) saves, Esc cancels.",

@@ -18,7 +18,7 @@ type Mode = { kind: "list" } | { kind: "set"; name: string | undefined } | { kin
 /** Secrets by name: versions and dates; set (masked) and delete. A value is never shown or echoed. */
 export function SecretsScreen(props: ScreenProps) {
   const { client, width, height, setCapturing } = props;
-  // Loaded once and after each change (g reloads): secrets change only through people.
+  // Loaded once and after each change (R reloads): secrets change only through people.
   const { list: secrets, error: loadError, selected, setSelected, reload: load, reloadAndSelect, alive } = usePolledList(
     () => client.get<SecretListing[]>("/secrets"),
     (secret) => secret.name,
@@ -38,7 +38,8 @@ export function SecretsScreen(props: ScreenProps) {
       if (key.upArrow) return setSelected((s) => Math.max(0, s - 1));
       if (key.downArrow) return setSelected((s) => Math.min((secrets?.length ?? 1) - 1, s + 1));
       if (input === "n") return (setNotice(undefined), setMode({ kind: "set", name: undefined }));
-      if (input === "g") return void load();
+      // R reloads on every screen; g, the key here before, still does.
+      if (input === "R" || input === "g") return void load();
       if (!current) return;
       if (input === "e" || key.return) return (setNotice(undefined), setMode({ kind: "set", name: current.name }));
       if (input === "d") return (setNotice(undefined), setMode({ kind: "delete", name: current.name }));
@@ -103,7 +104,7 @@ export function SecretsScreen(props: ScreenProps) {
       ) : null}
       {working ? <Spinner label={fit(working, width - 2)} /> : null}
       {notice && !working ? notice.ok ? <Text color="green">{fit(notice.text, width)}</Text> : <Problem text={`✗ ${notice.text}`} width={width} /> : null}
-      {mode.kind === "list" ? <Text dimColor>{fit("↑↓ select · n new · e or Enter set a new value · d delete · g refresh", width)}</Text> : null}
+      {mode.kind === "list" ? <Text dimColor>{fit("↑↓ select · n new · e or Enter set a new value · d delete · R reload", width)}</Text> : null}
     </Box>
   );
 }
@@ -116,7 +117,7 @@ export const secretsScreen: ScreenDefinition = {
     "Secret names, versions and dates; values are never shown or echoed.",
     "n adds a secret (name, then the value typed masked), e or Enter sets a new value for the selected one:",
     "  connectors that reference it reconnect with the new value.",
-    "d deletes the selected secret (asks first; refused while a connector references it). g refreshes.",
+    "d deletes the selected secret (asks first; refused while a connector references it). R reloads (g too).",
     "Reference a secret in a connector's env or headers as ${secret:NAME} (Ctrl-R in the connector form).",
   ],
   Component: SecretsScreen,

@@ -53,7 +53,7 @@ type Overlay =
   | { kind: "edit" }
   | undefined;
 
-export const DETAIL_KEYS = "↑↓ select · space on/off · r rename · t describe · Enter rules (approve when waiting) · n attach · x detach · w access · e edit · Esc back";
+export const DETAIL_KEYS = "↑↓ select · space on/off · r rename · t describe · Enter rules (approve when waiting) · n attach · x detach · w access · e edit · R reload · Esc back";
 
 /** One Virtual MCP: its connectors, every upstream tool with a toggle, names, descriptions, approvals and the access policy. */
 export function VirtualMcpDetail(props: { client: AdminClient; slug: string; width: number; height: number; setCapturing: (c: boolean) => void; onBack: () => void }) {
@@ -153,6 +153,7 @@ export function VirtualMcpDetail(props: { client: AdminClient; slug: string; wid
         );
         return;
       }
+      if (input === "R") return void load();
       if (input === "w") return setOverlay({ kind: "access" });
       if (input === "e") return setOverlay({ kind: "edit" });
       if (input === "x") {
@@ -422,7 +423,7 @@ export function VirtualMcpDetail(props: { client: AdminClient; slug: string; wid
     return [STATE_LABEL[r.state], r.exposed, `${r.exposed.length}`, flags || "-", ...(wide ? [r.connector, r.upstream] : []), r.state === "pending" ? `waiting for approval (${r.pending!.reason}) · Enter to review` : r.description];
   });
   const selectedRule = row ? ruleSummary(tools[row.exposed]) : "";
-  const keyLines = width >= DETAIL_KEYS.length ? [DETAIL_KEYS] : ["↑↓ select · space on/off · r rename · t describe · Enter rules/approve", "n attach · x detach · w access · e edit · Esc back · ? help"];
+  const keyLines = width >= DETAIL_KEYS.length ? [DETAIL_KEYS] : ["↑↓ select · space on/off · r rename · t describe · Enter rules/approve", "n attach · x detach · w access · e edit · R reload · Esc back · ? help"];
   // The detach question's box (three lines) stands where the one status line is.
   const extra = (status.problems.length ? 1 : 0) + keyLines.length + 2 + Math.max(1, stale.length) + (overlay?.kind === "detach" ? 2 : 0);
   return (

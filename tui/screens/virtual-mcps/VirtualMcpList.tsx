@@ -56,7 +56,8 @@ export function VirtualMcpList(props: { client: AdminClient; width: number; heig
       else if (input === "n") setOverlay({ kind: "create" });
       else if (input === "e" && current) setOverlay({ kind: "edit", item: current });
       else if (input === "d" && current) setOverlay({ kind: "delete", item: current });
-      else if (input === "r") void load();
+      // R reloads on every screen; r, the key here before, still does (in the curate view r renames).
+      else if (input === "R" || input === "r") void load();
     },
     { isActive: overlay === undefined },
   );
@@ -149,7 +150,7 @@ export function VirtualMcpList(props: { client: AdminClient; width: number; heig
         />
       ) : null}
       {busy ? <Spinner label={busy} /> : refusal ? <Problem text={refusal} width={width} /> : message ? <Text color="green">{fit(message, width)}</Text> : null}
-      <Text dimColor>{fit("↑↓ select · Enter curate · n new · e edit · d delete · r reload · ? help", width)}</Text>
+      <Text dimColor>{fit("↑↓ select · Enter curate · n new · e edit · d delete · R reload · ? help", width)}</Text>
     </Box>
   );
 }
