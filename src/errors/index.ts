@@ -32,6 +32,23 @@ export const unauthorized = (message: string) => new MintgateError("unauthorized
 export const forbidden = (message: string) => new MintgateError("forbidden", message);
 export const notFound = (message: string) => new MintgateError("not_found", message);
 export const conflict = (message: string) => new MintgateError("conflict", message);
+/**
+ * A file named on the command line (`--tls-cert`, `--metrics-token-file`…) that could not be used: a usage
+ * error (exit 2) in one sentence naming the flag, the file and the fix. `what` is what the file should hold.
+ */
+export function unusableFile(flag: string, file: string, error: unknown, what: string): MintgateError {
+  // Only a failed read (a system error, which names its syscall) has a code to go by; a parser's error (OpenSSL's
+  // ERR_OSSL_…) means the file was read.
+  const code = (error as NodeJS.ErrnoException | undefined)?.syscall === undefined ? undefined : (error as NodeJS.ErrnoException).code;
+  let why: string;
+  if (code === "ENOENT" || code === "ENOTDIR") why = "does not exist; check the path";
+  else if (code === "EACCES") why = "cannot be read by this user; give the gateway's user read access (chmod 640 with its group, or chown)";
+  else if (code === "EISDIR") why = `is a directory, not ${what}; give the file's path`;
+  else if (code !== undefined) why = `cannot be read (${code}); check the file`;
+  else why = `does not hold ${what}; check the file`;
+  return invalid(`The ${flag} file ${file} ${why}.`);
+}
+
 /** A problem with how mintgate is set up (flags, files, keys): the message names the fix. */
 export const configError = (message: string, cause?: unknown) =>
   new MintgateError("config", message, { cause });

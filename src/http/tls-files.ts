@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { createPrivateKey, X509Certificate } from "node:crypto";
 import type { Settings } from "../config/index.ts";
-import { invalid } from "../errors/index.ts";
+import { invalid, unusableFile } from "../errors/index.ts";
 import { log } from "../log/index.ts";
 
 /** A certificate this close to its end gets a warning at start: the files are read once, so a renewal needs a restart. */
@@ -24,12 +24,12 @@ export function checkTlsFiles(settings: Pick<Settings, "tlsCert" | "tlsKey">): v
   try {
     certificate = new X509Certificate(readFileSync(certFile));
   } catch (error) {
-    throw invalid(`The --tls-cert file ${certFile} ${unreadable(error, "a PEM certificate")}.`);
+    throw unusableFile("--tls-cert", certFile, error, "a PEM certificate");
   }
   try {
     key = createPrivateKey(readFileSync(keyFile));
   } catch (error) {
-    throw invalid(`The --tls-key file ${keyFile} ${unreadable(error, "a PEM private key without a passphrase")}.`);
+    throw unusableFile("--tls-key", keyFile, error, "a PEM private key without a passphrase");
   }
   if (!certificate.checkPrivateKey(key)) {
     throw invalid(`The --tls-key file ${keyFile} is not the private key of the certificate in ${certFile}; give the key that was made with it.`);
@@ -49,12 +49,4 @@ export function checkTlsFiles(settings: Pick<Settings, "tlsCert" | "tlsKey">): v
   if (keyMode & 0o004) {
     log.warn(`The --tls-key file ${keyFile} can be read by every user of this machine (mode ${keyMode.toString(8).padStart(4, "0")}); \`chmod 600\` it (or 640 for a group the gateway's user is in).`);
   }
-}
-
-/** Why a TLS file could not be used, as the end of a sentence. */
-function unreadable(error: unknown, what: string): string {
-  const code = (error as NodeJS.ErrnoException).code;
-  if (code === "EACCES") return "cannot be read by this user; give the gateway's user read access (chmod 640 with its group, or chown)";
-  if (code === "EISDIR") return `is a directory, not ${what}`;
-  return `does not hold ${what}; check the file`;
 }

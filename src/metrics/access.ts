@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { timingSafeEqual } from "node:crypto";
 import type { MetricsMode } from "../config/index.ts";
-import { invalid } from "../errors/index.ts";
+import { invalid, unusableFile } from "../errors/index.ts";
 
 /**
  * Who may read /metrics:
@@ -56,7 +56,7 @@ export class MetricsAccess {
       try {
         token = readFileSync(file, "utf8").trim();
       } catch (error) {
-        throw invalid(`The --metrics-token-file file ${file} ${unreadable(error)}.`);
+        throw unusableFile("--metrics-token-file", file, error, "a file holding the token");
       }
       if (token === "") throw invalid(`The --metrics-token-file file ${file} is empty; put a long random token in it (e.g. \`openssl rand -hex 32 > ${file}\`).`);
     }
@@ -107,13 +107,4 @@ export class MetricsAccess {
     // timingSafeEqual needs equal lengths; compare against itself to spend the same time either way.
     return given.length === expected.length ? timingSafeEqual(given, expected) : !timingSafeEqual(expected, expected);
   }
-}
-
-/** Why the metrics token file could not be read, as the end of a sentence. */
-function unreadable(error: unknown): string {
-  const code = (error as NodeJS.ErrnoException).code;
-  if (code === "ENOENT" || code === "ENOTDIR") return "does not exist; check the path";
-  if (code === "EACCES") return "cannot be read by this user; give the gateway's user read access (chmod 640 with its group, or chown)";
-  if (code === "EISDIR") return "is a directory, not a file holding the token; give the file's path";
-  return `cannot be read (${code ?? (error as Error).message}); check the file`;
 }
