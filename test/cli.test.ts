@@ -67,6 +67,9 @@ describe("mintgate CLI", () => {
     expect(result.stdout).toBe("");
     expect(result.stderr).toStartWith("mintgate tokens needs a subcommand.\n");
     expect(result.stderr).toContain("tokens revoke");
+    // With an option of a subcommand (`secrets --data d` meant `secrets list --data d`): the subcommand is what is missing.
+    const optionOnly = await runMintgate(["secrets", "--data", "d1"]);
+    expect(optionOnly).toEqual({ code: 2, stdout: "", stderr: "mintgate: `mintgate secrets` needs a subcommand before its options (set, list, delete, rotate-key); see `mintgate secrets --help`.\n" });
   });
 
   test("repeating a change says nothing changed; CLI commands print no gateway log lines", async () => {

@@ -17,6 +17,8 @@ export interface Command {
   optionHelp: Record<string, string>;
   /** Extra help paragraphs shown after the options. */
   details?: string;
+  /** A command group's subcommands (`set`, `list`…): options given to the group itself belong to one of them. */
+  subcommands?: string[];
   run(parsed: ParsedArgs): Promise<number>;
 }
 
@@ -42,6 +44,9 @@ export function parseCommandArgs(command: Command, argv: string[]): ParsedArgs {
     return parsed;
   } catch (error) {
     if (error instanceof MintgateError) throw error;
+    if (command.subcommands) {
+      throw invalid(`\`mintgate ${command.name}\` needs a subcommand before its options (${command.subcommands.join(", ")}); see \`mintgate ${command.name} --help\`.`);
+    }
     throw invalid(`${describeParseError(error as Error & { code?: string }, command, argv)} for \`mintgate ${command.name}\`; see \`mintgate ${command.name} --help\`.`);
   }
 }
@@ -109,6 +114,7 @@ export function commandGroup(name: string, summary: string, subcommands: Command
     options: {},
     optionHelp: {},
     details: subcommands.map((c) => `  ${c.name.padEnd(width)}${c.summary}`).join("\n"),
+    subcommands: subcommands.map((c) => c.name.slice(name.length + 1)),
     // Without a subcommand nothing was done: the list goes to stderr and the exit code says so (`--help` prints it with 0).
     async run() {
       process.stderr.write(`mintgate ${name} needs a subcommand.\n\n${helpText(group)}`);
