@@ -11,6 +11,7 @@ describe("settings", () => {
     expect(settings.publicUrl).toBeUndefined();
     expect(settings.bodyLimitBytes).toBe(DEFAULTS.bodyLimitBytes);
     expect(settings.keepaliveMs).toBe(15_000);
+    expect(settings.bodyBudgetBytes).toBe(32 * 1024 * 1024);
   });
 
   test("every setting comes from the environment", () => {
@@ -23,6 +24,7 @@ describe("settings", () => {
       MINTGATE_TLS_CERT: "/c.pem",
       MINTGATE_TLS_KEY: "/k.pem",
       MINTGATE_KEEPALIVE: "5s",
+      MINTGATE_BODY_BUDGET: "64MiB",
     });
     expect(settings).toMatchObject({
       dataDir: "/srv/mg",
@@ -33,6 +35,7 @@ describe("settings", () => {
       tlsCert: "/c.pem",
       tlsKey: "/k.pem",
       keepaliveMs: 5000,
+      bodyBudgetBytes: 64 * 1024 * 1024,
     });
   });
 
@@ -50,5 +53,11 @@ describe("settings", () => {
     expect(() => loadSettings({ "public-url": "not a url" }, {})).toThrow("--public-url must be an absolute URL");
     expect(() => loadSettings({}, { MINTGATE_TLS_KEY: "/k.pem" })).toThrow("both --tls-cert and --tls-key");
     expect(() => loadSettings({ keepalive: "0s" }, {})).toThrow("--keepalive must be a duration from 1s to 24h");
+    // Under the 4 MiB body limit, the largest call could never be taken.
+    for (const size of ["1MiB", "4194303", "257MiB", "lots"]) {
+      expect(() => loadSettings({ "body-budget": size }, {})).toThrow(`--body-budget must be a size from 4MiB (the request body limit, so the largest call fits) to 256MiB such as 32MiB, not "${size}".`);
+    }
+    expect(loadSettings({ "body-budget": "8192kib" }, {}).bodyBudgetBytes).toBe(8 * 1024 * 1024);
+    expect(loadSettings({ "body-budget": "4194304" }, {}).bodyBudgetBytes).toBe(4 * 1024 * 1024);
   });
 });

@@ -50,8 +50,8 @@ function dir(label: string): string {
 }
 
 /** startConfiguredGateway, with the gateway stopped after the test and its directory removed after the file. */
-async function start(config: string | object, label: string) {
-  const started = await startConfiguredGateway(config, { label });
+async function start(config: string | object, label: string, args?: string[]) {
+  const started = await startConfiguredGateway(config, { label, args });
   gateways.push(started.gateway);
   dirs.push(dirname(started.dataDir));
   return started;
@@ -169,7 +169,7 @@ describe("shutdown", () => {
     const search = await runMintgate(["audit", "search", "--data", dataDir, "--tool", "r__slow", "--json"]);
     expect(search.code).toBe(0);
     expect((JSON.parse(search.stdout) as { outcome: string }[]).map((r) => r.outcome)).toEqual(["cancelled"]);
-    // The killed upstream is not restarted by the backoff before the exit (a child no one would end).
+    // The killed upstream is not gateway by the backoff before the exit (a child no one would end).
     expect(launchedPids(launch)).toEqual([child!]);
   });
 
@@ -246,7 +246,7 @@ describe("restarts", () => {
     expect(failed.reason).toBe("the upstream wrote more than 10485760 bytes without a line break on stdout, so it was stopped");
   });
 
-  test("an upstream that crashes right after it becomes ready is restarted with growing delays", async () => {
+  test("an upstream that crashes right after it becomes ready is gateway with growing delays", async () => {
     const launch = join(dir("mintgate-crash"), "launch.txt");
     const { gateway } = await start(stdioConfig("cr", { MODE: "crash", LAUNCH_FILE: launch }), "mintgate-crash");
     await Bun.sleep(6_000);
@@ -561,6 +561,123 @@ describe("sessions", () => {
     await ended;
     expect(received).toContain('"progress":1,');
     expect(received).toContain('data: {"jsonrpc":"2.0","id":1,"result":{"content":[{"type":"text","text":"done"}]}}');
+  });
+});
+
+/**
+ * A POST on a connection of its own that declares `declared` body bytes and sends `sent` of them, then waits:
+ * `answer` is everything the gateway sent once the connection has ended; `end()` cuts it from this side.
+ */
+async function heldPost(gateway: RunningGateway, path: string, headers: Record<string, string>, declared: number, sent = "") {
+  const { port } = new URL(gateway.url);
+  let received = "";
+  let closed!: (raw: string) => void;
+  const answer = new Promise<string>((resolve) => (closed = resolve));
+  const socket = await Bun.connect({
+    hostname: "127.0.0.1",
+    port: Number(port),
+    socket: { data: (_socket, bytes) => void (received += bytes.toString()), close: () => closed(received), error: () => closed(received) },
+  });
+  const head = Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join("");
+  socket.write(`POST ${path} HTTP/1.1\r\nhost: 127.0.0.1:${port}\r\n${head}content-length: ${declared}\r\n\r\n${sent}`);
+  return { answer, received: () => received, end: () => socket.end() };
+}
+
+/** A raw HTTP answer's status, lower-cased head and JSON body. */
+function parsedAnswer(raw: string): { status: number; head: string; json: unknown } {
+  const split = raw.indexOf("\r\n\r\n");
+  return { status: Number(raw.slice(9, 12)), head: raw.slice(0, split).toLowerCase(), json: JSON.parse(raw.slice(split + 4)) };
+}
+
+/** A JSON-RPC ping of exactly `bytes` bytes (padded in _meta). */
+function paddedPing(id: number, bytes: number): string {
+  const start = `{"jsonrpc":"2.0","id":${id},"method":"ping","params":{"_meta":{"pad":"`;
+  const end = `"}}}`;
+  return start + "x".repeat(bytes - start.length - end.length) + end;
+}
+
+describe("request bodies in flight", () => {
+  const DEMO_V = { connectors: [{ name: "demo", kind: "builtin", server: "demo" }], virtualMcps: [{ slug: "v", name: "V", access: { everyone: true }, connectors: [{ connector: "demo", prefix: "" }] }] };
+  const echo = (id: number, chars: number) => ({ jsonrpc: "2.0", id, method: "tools/call", params: { name: "echo", arguments: { text: "x".repeat(chars) } } });
+  const PERSON_REFUSAL = "Too much request data of yours is in flight (over 4 MiB in the calls being received or run); wait for your calls to finish, then retry.";
+
+  test("one person's bodies past --body-budget get 429 unread while another person's calls go through; the budget comes back when calls end, fail, or their client leaves mid-body", async () => {
+    // Before: a person could have any number of 4 MB bodies read at once (844 MB of RSS with 200 trickling ones).
+    const { gateway, token } = await start(DEMO_V, "mintgate-body-budget", ["--body-budget", "4MiB"]);
+    const created = await fetch(`${gateway.url}/admin/api/tokens`, { method: "POST", headers: { authorization: `Bearer ${gateway.adminToken()}`, "content-type": "application/json" }, body: JSON.stringify({ user: "b@example.com" }) });
+    const other = ((await created.json()) as { token: string }).token;
+    const a = await rawSession(gateway, token);
+    const b = await rawSession(gateway, other);
+
+    // A's 3 MB call whose body is still coming holds 3 MB of A's 4 MiB: a 2 MB one is refused before it is read.
+    const held = await heldPost(gateway, "/mcp/v", a.headers, 3_000_000, '{"jsonrpc":"2.0",');
+    await Bun.sleep(200);
+    for (let i = 0; i < 2; i++) {
+      const refused = parsedAnswer(await (await heldPost(gateway, "/mcp/v", a.headers, 2_000_000)).answer);
+      expect(refused.status).toBe(429);
+      expect(refused.head).toContain("\r\nretry-after: 1\r\n");
+      expect(refused.head).toContain("\r\nconnection: close\r\n");
+      expect(refused.json).toEqual({ error: "too_many_requests", message: PERSON_REFUSAL });
+    }
+    // Meanwhile another person's 3 MB call, and A's own small one, are answered.
+    const bEcho = await b.post(echo(1, 3_000_000));
+    expect(bEcho.status).toBe(200);
+    expect(bEcho.json.result.content[0].text.length).toBe(3_000_000);
+    expect((await a.post({ jsonrpc: "2.0", id: 2, method: "tools/call", params: { name: "add", arguments: { a: 1, b: 2 } } })).json.result.structuredContent).toEqual({ sum: 3 });
+    expect(held.received()).toBe("");
+
+    // A's client goes away mid-body: its 3 MB are given back (before: held for good, A refused from then on).
+    held.end();
+    expect(await waitFor("A's 3 MB call to be taken", async () => (await a.post(echo(3, 3_000_000))).status === 200 || undefined, 40, 50)).toBe(true);
+    // Calls that ended give theirs back, answered (above) or failed.
+    expect((await a.post("x".repeat(3_000_000))).status).toBe(400);
+    expect((await a.post(paddedPing(4, 3_000_000))).json).toEqual({ jsonrpc: "2.0", id: 4, result: {} });
+
+    // The legacy endpoint draws on the same budget.
+    const legacy = await fetch(`${gateway.url}/sse/v`, { headers: { authorization: `Bearer ${token}`, accept: "text/event-stream" } });
+    const reader = legacy.body!.getReader();
+    let events = "";
+    while (!events.includes("sessionId=")) events += new TextDecoder().decode((await reader.read()).value);
+    const messages = /data: (\/messages\/v\?sessionId=\S+)/.exec(events)![1]!;
+    const body = paddedPing(5, 3_000_000);
+    const legacyHeld = await heldPost(gateway, messages, { authorization: `Bearer ${token}`, "content-type": "application/json" }, 3_000_000, body.slice(0, 100));
+    await Bun.sleep(200);
+    expect(parsedAnswer(await (await heldPost(gateway, "/mcp/v", a.headers, 2_000_000)).answer).status).toBe(429);
+    await reader.cancel();
+    legacyHeld.end();
+    expect(await waitFor("A's 3 MB call to be taken", async () => (await a.post(echo(6, 3_000_000))).status === 200 || undefined, 40, 50)).toBe(true);
+
+    // One warning per refusal burst (two bursts here), not one per refusal.
+    const warnings = gateway.output().split("\n").filter((line) => line.includes("request bodies refused (429)"));
+    expect(warnings.length).toBe(2);
+    expect(warnings[0]).toContain("subject=t@example.com bytesInFlight=3000000 budget=4194304");
+  });
+
+  test("past 256 MiB of bodies in flight across everyone, a further one gets 503 unread, and the room comes back as they end", async () => {
+    const { gateway } = await start(DEMO_V, "mintgate-body-cap");
+    // 68 people, each with one 4,000,000-byte body in flight: 67 fit under 256 MiB (268,435,456 bytes), the 68th does not.
+    const tokens: string[] = [];
+    for (let i = 0; i < 68; i++) {
+      const created = await fetch(`${gateway.url}/admin/api/tokens`, { method: "POST", headers: { authorization: `Bearer ${gateway.adminToken()}`, "content-type": "application/json" }, body: JSON.stringify({ user: `p${i}@example.com` }) });
+      tokens.push(((await created.json()) as { token: string }).token);
+    }
+    const headersOf = (t: string) => ({ authorization: `Bearer ${t}`, "content-type": "application/json", accept: "application/json, text/event-stream" });
+    const held = await Promise.all(tokens.slice(0, 67).map((t) => heldPost(gateway, "/mcp/v", headersOf(t), 4_000_000)));
+    await Bun.sleep(300);
+    const refused = parsedAnswer(await (await heldPost(gateway, "/mcp/v", headersOf(tokens[67]!), 4_000_000)).answer);
+    expect(refused.status).toBe(503);
+    expect(refused.head).toContain("\r\nretry-after: 1\r\n");
+    expect(refused.head).toContain("\r\nconnection: close\r\n");
+    expect(refused.json).toEqual({ error: "unavailable", message: "The gateway is receiving too much request data from everyone at once; retry in a moment." });
+    expect(held.map((h) => h.received())).toEqual(held.map(() => ""));
+    for (const h of held) h.end();
+    const answer = await waitFor("the 68th person's body to be taken", async () => {
+      const response = await fetch(`${gateway.url}/mcp/v`, { method: "POST", headers: headersOf(tokens[67]!), body: paddedPing(1, 4_000_000) });
+      await response.text();
+      return response.status !== 503 ? response.status : undefined;
+    }, 40, 50);
+    expect(answer).not.toBe(503);
+    expect(gateway.output().split("\n").filter((line) => line.includes("request bodies refused (503)")).length).toBe(1);
   });
 });
 

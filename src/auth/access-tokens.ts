@@ -24,6 +24,12 @@ export interface Principal {
   ip?: string | null | undefined;
 }
 
+/**
+ * Which person a principal is: the person's id for OAuth tokens (two people may share an email), else the token's
+ * subject (a personal access token names an email only). Their sessions, and request bytes in flight, are counted under it.
+ */
+export const ownerOf = (principal: Principal): string => principal.userId ?? principal.subject;
+
 export interface AccessTokenInfo {
   id: string;
   subject: string;

@@ -1,4 +1,4 @@
-export { AccessTokenService, MissingToken, parseLifetime, type AccessTokenInfo, type Principal } from "./access-tokens.ts";
+export { AccessTokenService, MissingToken, ownerOf, parseLifetime, type AccessTokenInfo, type Principal } from "./access-tokens.ts";
 export {
   AuthorizationServer,
   AuthorizationRedirectError,

@@ -26,6 +26,8 @@ export interface Settings {
   /** Reverse proxies (addresses, CIDR ranges) whose X-Forwarded-For names the client (src/http/client-address.ts). */
   trustedProxies: string[];
   bodyLimitBytes: number;
+  /** Request-body bytes one person may have in flight on the MCP endpoints (at least bodyLimitBytes); past it, 429. */
+  bodyBudgetBytes: number;
   shutdownGraceMs: number;
   /** How often a silent event stream of the MCP endpoint gets a comment line (proxies cut streams idle too long). */
   keepaliveMs: number;
@@ -57,6 +59,7 @@ export interface SettingFlags {
   "trusted-proxies"?: string | undefined;
   "access-token-ttl"?: string | undefined;
   keepalive?: string | undefined;
+  "body-budget"?: string | undefined;
   "audit-redact-keys"?: string | undefined;
   "audit-retention-days"?: string | undefined;
   metrics?: string | undefined;
@@ -68,6 +71,10 @@ export const DEFAULTS = {
   host: "127.0.0.1",
   port: 8080,
   bodyLimitBytes: 4 * 1024 * 1024,
+  // Eight calls of the largest body at once.
+  bodyBudgetBytes: 32 * 1024 * 1024,
+  // Request-body bytes in flight on the MCP endpoints across everyone (503 past it); also the largest --body-budget.
+  bodyBytesInFlightCap: 256 * 1024 * 1024,
   shutdownGraceMs: 10_000,
   // As often as the SDK's transport comments on its own event streams (DEFAULT_SSE_KEEP_ALIVE_MS).
   keepaliveMs: 15_000,
@@ -93,6 +100,7 @@ export const ENVIRONMENT = {
   MINTGATE_TRUSTED_PROXIES: "comma-separated addresses or CIDR ranges of reverse proxies in front of the gateway; requests from them are attributed to the client in X-Forwarded-For (default none)",
   MINTGATE_ACCESS_TOKEN_TTL: "lifetime of OAuth access tokens for AI clients, e.g. 15m (default 1h)",
   MINTGATE_KEEPALIVE: "how often a silent event stream gets a comment line, 1s to 24h (default 15s)",
+  MINTGATE_BODY_BUDGET: "request-body bytes one person may have in flight on /mcp/* and /messages/*, 4MiB to 256MiB; past it a call gets 429 (default 32MiB)",
   MINTGATE_AUDIT_REDACT_KEYS: `comma-separated keys whose values the audit trail replaces in arguments and results (default ${DEFAULTS.auditRedactKeys.join(",")})`,
   MINTGATE_AUDIT_RETENTION_DAYS: "days audit records are kept; older ones are deleted daily, leaving a signed checkpoint (default 365)",
   MINTGATE_METRICS: "who may read /metrics: loopback (this machine, or anyone with the metrics token), token (token holders only) or off (default loopback)",
@@ -153,6 +161,7 @@ export function loadSettings(flags: SettingFlags, env: Env = process.env): Setti
   const tlsKey = pick(flags["tls-key"], "MINTGATE_TLS_KEY");
   const accessTokenTtl = pick(flags["access-token-ttl"], "MINTGATE_ACCESS_TOKEN_TTL");
   const keepalive = pick(flags.keepalive, "MINTGATE_KEEPALIVE");
+  const bodyBudget = pick(flags["body-budget"], "MINTGATE_BODY_BUDGET");
   const metrics = pick(flags.metrics, "MINTGATE_METRICS");
   const metricsTokenFile = pick(flags["metrics-token-file"], "MINTGATE_METRICS_TOKEN_FILE");
   if ((tlsCert === undefined) !== (tlsKey === undefined)) {
@@ -172,6 +181,7 @@ export function loadSettings(flags: SettingFlags, env: Env = process.env): Setti
     redirectSchemes: parseSchemes(pick(flags["redirect-schemes"], "MINTGATE_REDIRECT_SCHEMES")),
     trustedProxies: parseTrustedProxies(pick(flags["trusted-proxies"], "MINTGATE_TRUSTED_PROXIES")),
     bodyLimitBytes: DEFAULTS.bodyLimitBytes,
+    bodyBudgetBytes: bodyBudget === undefined ? DEFAULTS.bodyBudgetBytes : parseBodyBudget(bodyBudget.value, bodyBudget.source),
     shutdownGraceMs: DEFAULTS.shutdownGraceMs,
     keepaliveMs: keepalive === undefined ? DEFAULTS.keepaliveMs : parseDuration(keepalive.value, keepalive.source),
     auditRedactKeys: parseRedactKeys(pick(flags["audit-redact-keys"], "MINTGATE_AUDIT_REDACT_KEYS")),
@@ -181,6 +191,18 @@ export function loadSettings(flags: SettingFlags, env: Env = process.env): Setti
     metricsTokenFile: metricsTokenFile && resolve(metricsTokenFile.value),
     metricsTokenFromEnv: nonEmpty(env.MINTGATE_METRICS_TOKEN)?.trim(),
   };
+}
+
+const SIZE_UNITS = { "": 1, kib: 1024, mib: 1024 ** 2 } as const;
+
+/** `32MiB`, `8192KiB` or a number of bytes: from the body limit (one largest call must fit) to the gateway-wide cap. */
+function parseBodyBudget(raw: string, source: string): number {
+  const match = /^(\d+)\s*(kib|mib)?$/i.exec(raw.trim());
+  const bytes = match ? Number(match[1]) * SIZE_UNITS[(match[2]?.toLowerCase() ?? "") as keyof typeof SIZE_UNITS] : NaN;
+  if (!(bytes >= DEFAULTS.bodyLimitBytes && bytes <= DEFAULTS.bodyBytesInFlightCap)) {
+    throw invalid(`${source} must be a size from 4MiB (the request body limit, so the largest call fits) to 256MiB such as 32MiB, not "${raw}".`);
+  }
+  return bytes;
 }
 
 function parseMetricsMode(raw: string, source: string): MetricsMode {

@@ -2,7 +2,7 @@ import type { WebStandardStreamableHTTPServerTransport } from "@modelcontextprot
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
 import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
 import { randomUUID } from "node:crypto";
-import type { Principal } from "../auth/index.ts";
+import { ownerOf, type Principal } from "../auth/index.ts";
 import { NESTING_LIMIT, nestsTooDeeply, resultText } from "../connectors/index.ts";
 import { jsonRpcCodeOf, publicMessageOf } from "../errors/index.ts";
 import { log } from "../log/index.ts";
@@ -33,9 +33,6 @@ const BATCH_LIMIT = 100;
 function jsonRpcError(status: number, code: number, message: string): Response {
   return Response.json({ jsonrpc: "2.0", error: { code, message }, id: null }, { status });
 }
-
-/** Whose a session is: the person's id for OAuth tokens (two people may share an email), else the token's subject. */
-const ownerOf = (principal: Principal) => principal.userId ?? principal.subject;
 
 /**
  * The Accept rule the SDK transport applies to initialize, held to a session's later requests too: a Response

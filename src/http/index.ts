@@ -1,11 +1,12 @@
 import { Elysia } from "elysia";
 import type { AdminService } from "../admin/index.ts";
-import type { Settings } from "../config/index.ts";
+import { DEFAULTS, type Settings } from "../config/index.ts";
 import { configError, httpStatusOf, invalid, isStorageFull, MintgateError, publicMessageOf } from "../errors/index.ts";
 import { log } from "../log/index.ts";
 import { jsonError } from "./json-error.ts";
 import { providerInputOf, providerPatchOf } from "../auth/sso/index.ts";
 import { mcpRoutes, type McpRouteDeps } from "./mcp-routes.ts";
+import { BodyBudget } from "./body-budget.ts";
 import { AUTH_EVENT_TYPES, OAuthError, parseLifetime, type AuthServices } from "../auth/index.ts";
 import { discoveryRoutes } from "./discovery-routes.ts";
 import { OriginPolicy, pathOf } from "./origin-policy.ts";
@@ -397,8 +398,8 @@ const tooLarge = (limit: number) => jsonError(413, `The request body is larger t
 const CHUNKED_BODIES_CAP = 32 * 1024 * 1024;
 let chunkedBytesHeld = 0;
 
-/** A chunked body (no Content-Length) is read up to the limit before routing. */
-async function bufferChunkedBody(request: Request, limit: number): Promise<Request | Response> {
+/** A chunked body (no Content-Length) is read up to the limit before routing; `bytes`: its size. */
+async function bufferChunkedBody(request: Request, limit: number): Promise<{ request: Request; bytes: number } | Response> {
   const chunks: Uint8Array[] = [];
   let size = 0;
   try {
@@ -416,7 +417,7 @@ async function bufferChunkedBody(request: Request, limit: number): Promise<Reque
   }
   const headers = new Headers(request.headers);
   headers.delete("transfer-encoding");
-  return new Request(request, { body: Buffer.concat(chunks), headers });
+  return { request: new Request(request, { body: Buffer.concat(chunks), headers }), bytes: size };
 }
 
 /** `/mcp/<slug>`, `/sse/<slug>` or `/messages/<slug>`: the route and the slug, else undefined. */
@@ -482,7 +483,7 @@ export function startHttpServer(deps: HttpDeps): RunningServer {
   const { settings } = deps;
   // Compile the routes now rather than on the first request, which would otherwise pay ~10 ms.
   const app = createHttpApp(deps).compile();
-  const mcp = mcpRoutes(deps.mcp, deps.auth.urls);
+  const mcp = mcpRoutes(deps.mcp, deps.auth.urls, new BodyBudget(settings.bodyBudgetBytes, DEFAULTS.bodyBytesInFlightCap));
   const origins = new OriginPolicy({ urls: deps.auth.urls, allowedOrigins: settings.allowedOrigins, allowedHosts: settings.allowedHosts });
   const limit = settings.bodyLimitBytes;
   /** Everything but the MCP endpoints: Elysia, with CORS preflights and headers on the public OAuth paths. */
@@ -515,10 +516,10 @@ export function startHttpServer(deps: HttpDeps): RunningServer {
     return app.handle(request).then((response) => origins.withCors(response, "*"));
   };
   /** The MCP endpoints are matched here, ahead of Elysia: they carry every tool call. */
-  const route = (request: Request, ip: string | null): Response | Promise<Response> => {
+  const route = (request: Request, ip: string | null, bytes: number): Response | Promise<Response> => {
     const target = mcpRouteOf(request.url);
     if (!target) return other(request, ip);
-    return countHttp ? countHttp(target.slug, answerMcp(target, request, ip)) : answerMcp(target, request, ip);
+    return countHttp ? countHttp(target.slug, answerMcp(target, request, ip, bytes)) : answerMcp(target, request, ip, bytes);
   };
   /** Counts each MCP endpoint response by Virtual MCP and status class, when metrics are on. */
   const metrics = deps.metrics?.access.served ? deps.metrics.metrics : undefined;
@@ -534,21 +535,22 @@ export function startHttpServer(deps: HttpDeps): RunningServer {
         return response;
       });
     });
-  const answerMcp = (target: { route: "mcp" | "sse" | "messages"; slug: string }, request: Request, ip: string | null): Response | Promise<Response> => {
+  /** `bytes`: the body's size, reserved against its person's budget once they are known (src/http/body-budget.ts). */
+  const answerMcp = (target: { route: "mcp" | "sse" | "messages"; slug: string }, request: Request, ip: string | null, bytes: number): Response | Promise<Response> => {
     // Host and Origin checks (DNS rebinding, browsers): two header lookups.
     const refused = origins.checkMcpRequest(request);
     if (refused) return refused;
     const origin = request.headers.get("origin");
-    if (origin === null) return routeMcp(target, request, ip);
+    if (origin === null) return routeMcp(target, request, ip, bytes);
     if (request.method === "OPTIONS") return origins.preflight(request, "", true)!;
-    const answer = routeMcp(target, request, ip);
+    const answer = routeMcp(target, request, ip, bytes);
     return answer instanceof Response ? origins.withCors(answer, origin) : answer.then((response) => origins.withCors(response, origin));
   };
-  const routeMcp = (target: { route: "mcp" | "sse" | "messages"; slug: string }, request: Request, ip: string | null): Response | Promise<Response> => {
+  const routeMcp = (target: { route: "mcp" | "sse" | "messages"; slug: string }, request: Request, ip: string | null, bytes: number): Response | Promise<Response> => {
     const { route: kind, slug } = target;
-    if (kind === "mcp" && (request.method === "POST" || request.method === "GET" || request.method === "DELETE")) return mcp.streamable(slug, request, ip);
+    if (kind === "mcp" && (request.method === "POST" || request.method === "GET" || request.method === "DELETE")) return mcp.streamable(slug, request, ip, bytes);
     if (kind === "sse" && request.method === "GET") return mcp.openLegacy(slug, request, ip);
-    if (kind === "messages" && request.method === "POST") return mcp.postLegacy(slug, request, ip);
+    if (kind === "messages" && request.method === "POST") return mcp.postLegacy(slug, request, ip, bytes);
     if (request.method === "OPTIONS") return origins.preflight(request, "", true)!;
     return app.handle(request);
   };
@@ -570,10 +572,14 @@ export function startHttpServer(deps: HttpDeps): RunningServer {
         if (request.url.charCodeAt(0) === SLASH) return jsonError(400, "The request has no Host header; HTTP/1.1 requires one.", { connection: "close" });
         // Where the request came from: for the records and the per-IP limits.
         const ip = addresses.of(request, server.requestIP(request)?.address ?? null);
+        // Bun refuses a Content-Length that is not a number (400) before this runs.
         const declared = request.headers.get("content-length");
-        if (declared !== null) return Number(declared) > limit ? tooLarge(limit) : streamsKeptOpen(server, request, route(request, ip));
-        if (!request.body) return streamsKeptOpen(server, request, route(request, ip));
-        return bufferChunkedBody(request, limit).then((checked) => (checked instanceof Response ? checked : streamsKeptOpen(server, request, route(checked, ip))));
+        if (declared !== null) {
+          const bytes = Number(declared);
+          return bytes > limit ? tooLarge(limit) : streamsKeptOpen(server, request, route(request, ip, bytes));
+        }
+        if (!request.body) return streamsKeptOpen(server, request, route(request, ip, 0));
+        return bufferChunkedBody(request, limit).then((checked) => (checked instanceof Response ? checked : streamsKeptOpen(server, request, route(checked.request, ip, checked.bytes))));
       },
       error: (error) => {
         if (isStorageFull(error)) {

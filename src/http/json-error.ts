@@ -6,6 +6,7 @@ const ERROR_CODE_BY_STATUS: Record<number, string> = {
   405: "method_not_allowed",
   409: "conflict",
   413: "payload_too_large",
+  429: "too_many_requests",
   500: "internal_error",
   502: "upstream_failed",
   503: "unavailable",

@@ -1,4 +1,4 @@
-import { MissingToken, wireDescription, type AccessTokenService, type Principal } from "../auth/index.ts";
+import { MissingToken, ownerOf, wireDescription, type AccessTokenService, type Principal } from "../auth/index.ts";
 import { isStorageFull, MintgateError, publicMessageOf } from "../errors/index.ts";
 import { log } from "../log/index.ts";
 import type { Gateway } from "../gateway/index.ts";
@@ -7,6 +7,7 @@ import { requestWithoutCall, type VirtualMcpRuntime } from "../gateway/index.ts"
 import type { McpEndpointKind, PublicUrls } from "../auth/public-urls.ts";
 import { decide } from "../policy/index.ts";
 import { jsonError } from "./json-error.ts";
+import type { BodyBudget } from "./body-budget.ts";
 
 export interface McpRouteDeps {
   gateway: Gateway;
@@ -30,11 +31,17 @@ function challenge(urls: PublicUrls, slug: string, endpoint: McpEndpointKind, er
 const QUERY_TOKEN = /[?&]access_token=/;
 const QUERY_TOKEN_MESSAGE = "Access tokens in the URL are refused; send `Authorization: Bearer <token>` instead.";
 
+/** Refusals of a body that would take its person, or everyone, past the bytes allowed in flight: sent before the body is read. */
+const BUDGET_REFUSAL_HEADERS = { "retry-after": "1", connection: "close" };
+const sizeOf = (bytes: number) => (bytes % (1024 * 1024) === 0 ? `${bytes / (1024 * 1024)} MiB` : `${bytes} bytes`);
+
 /**
  * Authenticates a request to one Virtual MCP, then finds it. Without a valid
- * token the answer is 401 whatever the slug, so slugs are not revealed.
+ * token the answer is 401 whatever the slug, so slugs are not revealed. Its
+ * body's `bytes` are then reserved against the person's budget; a request
+ * admitted with bytes must give them back (`budget.releaseWhenSettled`).
  */
-function admit(deps: McpRouteDeps, urls: PublicUrls, slug: string, endpoint: McpEndpointKind, request: Request, ip: string | null): { runtime: VirtualMcpRuntime; principal: Principal } | Response | Promise<Response> {
+function admit(deps: McpRouteDeps, budget: BodyBudget, urls: PublicUrls, slug: string, endpoint: McpEndpointKind, request: Request, ip: string | null, bytes: number): { runtime: VirtualMcpRuntime; principal: Principal } | Response | Promise<Response> {
   // Tokens in query strings leak into logs and histories (MCP authorization, token requirements).
   if (request.url.includes("access_token=") && QUERY_TOKEN.test(request.url)) {
     return jsonError(401, QUERY_TOKEN_MESSAGE, challenge(urls, slug, endpoint, { code: "invalid_request", message: QUERY_TOKEN_MESSAGE }));
@@ -53,7 +60,17 @@ function admit(deps: McpRouteDeps, urls: PublicUrls, slug: string, endpoint: Mcp
   // Access policy: a person who may not reach this Virtual MCP gets 403 on every request, initialize included.
   const subject = runtime.subjects.subjectOf(principal);
   const reach = decide(subject, { kind: "reach", virtualMcp: slug, policy: runtime.policy });
-  if (!reach.allow) return refuseReach(deps, runtime, principal, subject.userId, request, reach.reason);
+  if (bytes !== 0) {
+    const refusal = budget.reserve(ownerOf(principal), bytes, principal.subject);
+    if (refusal === "person") {
+      return jsonError(429, `Too much request data of yours is in flight (over ${sizeOf(budget.perPerson)} in the calls being received or run); wait for your calls to finish, then retry.`, BUDGET_REFUSAL_HEADERS);
+    }
+    if (refusal === "gateway") return jsonError(503, "The gateway is receiving too much request data from everyone at once; retry in a moment.", BUDGET_REFUSAL_HEADERS);
+  }
+  if (!reach.allow) {
+    const refused = refuseReach(deps, runtime, principal, subject.userId, request, reach.reason);
+    return bytes === 0 ? refused : budget.releaseWhenSettled(refused, ownerOf(principal), bytes);
+  }
   return { runtime, principal };
 }
 
@@ -85,22 +102,25 @@ async function refuseReach(deps: McpRouteDeps, runtime: VirtualMcpRuntime, princ
   return jsonError(403, reason);
 }
 
-export function mcpRoutes(deps: McpRouteDeps, urls: PublicUrls) {
+/** `bytes`: the request body's size (declared, or read when it came chunked); 0 without a body. */
+export function mcpRoutes(deps: McpRouteDeps, urls: PublicUrls, budget: BodyBudget) {
   return {
-    streamable(slug: string, request: Request, ip: string | null = null): Promise<Response> | Response {
-      const admitted = admit(deps, urls, slug, "streamable", request, ip);
+    streamable(slug: string, request: Request, ip: string | null, bytes: number): Promise<Response> | Response {
+      const admitted = admit(deps, budget, urls, slug, "streamable", request, ip, bytes);
       if (admitted instanceof Response || admitted instanceof Promise) return admitted;
-      return deps.endpoint.handleStreamable(admitted.runtime, request, admitted.principal);
+      const answer = deps.endpoint.handleStreamable(admitted.runtime, request, admitted.principal);
+      return bytes === 0 ? answer : budget.releaseWhenSettled(answer, ownerOf(admitted.principal), bytes);
     },
-    openLegacy(slug: string, request: Request, ip: string | null = null): Promise<Response> | Response {
-      const admitted = admit(deps, urls, slug, "legacy", request, ip);
+    openLegacy(slug: string, request: Request, ip: string | null): Promise<Response> | Response {
+      const admitted = admit(deps, budget, urls, slug, "legacy", request, ip, 0);
       if (admitted instanceof Response || admitted instanceof Promise) return admitted;
       return deps.endpoint.openLegacy(admitted.runtime, admitted.principal);
     },
-    postLegacy(slug: string, request: Request, ip: string | null = null): Promise<Response> | Response {
-      const admitted = admit(deps, urls, slug, "legacy", request, ip);
+    postLegacy(slug: string, request: Request, ip: string | null, bytes: number): Promise<Response> | Response {
+      const admitted = admit(deps, budget, urls, slug, "legacy", request, ip, bytes);
       if (admitted instanceof Response || admitted instanceof Promise) return admitted;
-      return deps.endpoint.postLegacy(admitted.runtime, new URL(request.url).searchParams.get("sessionId"), request, admitted.principal);
+      const answer = deps.endpoint.postLegacy(admitted.runtime, new URL(request.url).searchParams.get("sessionId"), request, admitted.principal);
+      return bytes === 0 ? answer : budget.releaseWhenSettled(answer, ownerOf(admitted.principal), bytes);
     },
   };
 }
