@@ -781,6 +781,8 @@ virtualMcps:
               ["EMPTY", ""],
               ["QUOTE", 'say "hi"'],
               ["TOKEN", "${secret:everything-key}"],
+              // A plain `<<` key would be read back as a merge key and refused: it must be written quoted.
+              ["<<", "a variable named <<"],
             ]),
           },
           timeoutMs: 1_500,
@@ -804,7 +806,7 @@ virtualMcps:
           description: "Line one.\nLine two: with a colon.\n",
           newTools: "auto",
           connectors: [
-            { connector: "tricky", prefix: "", exclude: ["rm"], rename: { "get.sum": "sum" }, describe: {} },
+            { connector: "tricky", prefix: "", exclude: ["rm"], rename: { "get.sum": "sum" }, describe: { "<<": "<<" } },
             { connector: "demo", prefix: "d", include: [], rename: {}, describe: {} },
             {
               connector: "events",
@@ -823,6 +825,7 @@ virtualMcps:
     expect(parsed).toEqual(config);
     expect(Object.keys((parsed.connectors[0]?.spec as { env: Record<string, string> }).env)).toContain("__proto__");
     expect(serializeConfigFile(parsed)).toBe(text);
+    expect(text).toContain('"<<": <<');
     expect(text).toContain("timeout: 1500ms");
     expect(text).toContain("timeout: 90s");
     expect(text).toContain("timeout: 60m");

@@ -21,6 +21,10 @@ export function serializeConfigFile(config: GatewayConfig): string {
 
   const document = new Document(file);
   visit(document, {
+    // A plain `<<` key is a merge key to YAML 1.1 readers, and apply refuses it; quoted, it is the name "<<" (an env variable, a tool).
+    Pair(_, pair) {
+      if (isScalar(pair.key) && pair.key.value === "<<") pair.key.type = "QUOTE_DOUBLE";
+    },
     Seq(_, list) {
       const scalars = list.items.every((item) => isScalar(item) && typeof item.value === "string" && !item.value.includes("\n"));
       const width = list.items.reduce<number>((sum, item) => sum + String(isScalar(item) ? item.value : "").length + 4, 0);
