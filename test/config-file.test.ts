@@ -258,6 +258,18 @@ describe("parseConfigFile: each rule names the line of the offending node", () =
     expect(parseConfigFile('connectors:\n  - { name: a, kind: stdio, command: a, timeout: 1h }\n', { knownSecrets: SECRETS }).connectors[0]!.timeoutMs).toBe(3_600_000);
   });
 
+  test("half of a surrogate pair is refused in any text (the store would keep U+FFFD, so apply would never match); a whole pair is kept", () => {
+    const file = (description: string, env: string) =>
+      `connectors:\n  - { name: a, kind: stdio, command: a, env: { K: "${env}" } }\nvirtualMcps:\n  - slug: v\n    name: V\n    description: "${description}"\n`;
+    expect(problemsOf(file("x\\uD800", "ok"))).toEqual([
+      'mintgate.yaml:6: the description of virtual MCP "v" contains "\\uD800" on its own, half of a character; write the whole character (both halves of the pair) or remove it',
+    ]);
+    expect(problemsOf(file("ok", "\\uDC00y"))).toEqual([
+      'mintgate.yaml:2: env "K" of connector "a" contains "\\uDC00" on its own, half of a character; write the whole character (both halves of the pair) or remove it',
+    ]);
+    expect(parseConfigFile(file("\\uD83D\\uDE42", "ok"), { knownSecrets: SECRETS }).virtualMcps[0]!.description).toBe("🙂");
+  });
+
   test("pin and allowed values JSON cannot hold are refused, not stored as null or a string (export would not apply back)", () => {
     const withArguments = (args: string) =>
       withConnector(`virtualMcps:\n  - slug: v\n    name: V\n    connectors: [{ connector: a }]\n    tools:\n      a__t:\n        arguments:\n${args}`);

@@ -199,14 +199,26 @@ export class YamlReader {
       this.report(field.valueLine, `${what} must not be empty`);
       return undefined;
     }
-    return this.withoutNul(value.value, field.valueLine, what);
+    return this.checkedText(value.value, field.valueLine, what);
   }
 
-  /** No text may hold a NUL character: a process cannot be given one in its arguments or environment. */
-  private withoutNul(value: string, line: number, what: string): string | undefined {
-    if (!value.includes("\0")) return value;
-    this.report(line, `${what} contains a NUL character (\\0), which no command line or environment can carry`);
-    return undefined;
+  /**
+   * No text may hold a NUL character (a process cannot be given one in its arguments or
+   * environment), nor half of a UTF-16 surrogate pair (a "\\uD800" escape on its own): that is
+   * not Unicode text, and the store would keep it as U+FFFD, so apply would never match it.
+   */
+  private checkedText(value: string, line: number, what: string): string | undefined {
+    if (value.includes("\0")) {
+      this.report(line, `${what} contains a NUL character (\\0), which no command line or environment can carry`);
+      return undefined;
+    }
+    if (!value.isWellFormed()) {
+      const half = /[\uD800-\uDFFF]/.exec(value.replace(/[\uD800-\uDBFF][\uDC00-\uDFFF]/g, ""))?.[0] ?? "";
+      const escape = `\\u${half.charCodeAt(0).toString(16).toUpperCase()}`;
+      this.report(line, `${what} contains "${escape}" on its own, half of a character; write the whole character (both halves of the pair) or remove it`);
+      return undefined;
+    }
+    return value;
   }
 
   /**
@@ -228,7 +240,7 @@ export class YamlReader {
         this.report(line, `${itemWhat(index)} must be a string${quoteHint(item)}`);
         return;
       }
-      const text = this.withoutNul(item.value, line, itemWhat(index));
+      const text = this.checkedText(item.value, line, itemWhat(index));
       if (text !== undefined) items.push({ value: text, line });
     });
     return items;
@@ -269,8 +281,8 @@ export class YamlReader {
         this.report(valueLine, `${entryWhat(key)} must be a string${quoteHint(entryValue)}`);
         continue;
       }
-      const text = this.withoutNul(entryValue.value, valueLine, entryWhat(key));
-      if (text !== undefined && this.withoutNul(key, keyLine, `the name "${key}" in ${what}`) !== undefined) entries.push({ key, keyLine, value: text, valueLine });
+      const text = this.checkedText(entryValue.value, valueLine, entryWhat(key));
+      if (text !== undefined && this.checkedText(key, keyLine, `the name "${key}" in ${what}`) !== undefined) entries.push({ key, keyLine, value: text, valueLine });
     }
     return entries;
   }
