@@ -10,7 +10,7 @@ import { render } from "ink-testing-library";
 import { join } from "node:path";
 import { AdminClient, locateGateway } from "../src/admin-client/index.ts";
 import { ConnectorsScreen } from "../tui/screens/connectors/ConnectorsScreen.tsx";
-import { problemsOf, specOf, splitArgs, emptyDraft } from "../tui/screens/connectors/model.ts";
+import { draftOf, problemsOf, specOf, splitArgs, emptyDraft } from "../tui/screens/connectors/model.ts";
 import { SecretsScreen } from "../tui/screens/connectors/SecretsScreen.tsx";
 import { frameContaining, press } from "./fixtures/ink-keys.ts";
 import { configuredDataDir, REPO_ROOT, runMintgate, startGateway, waitFor, type RunningGateway } from "./harness.ts";
@@ -82,6 +82,12 @@ describe("the form's model", () => {
     const http = { ...emptyDraft(), kind: "http" as const, url: "https://x.example/mcp", headers: ["Authorization: Bearer ${secret:known}", ""] };
     expect(problemsOf(http, ["known"], { needName: false })).toEqual([]);
     expect(specOf(http)).toEqual({ kind: "http", url: "https://x.example/mcp", headers: { Authorization: "Bearer ${secret:known}" } });
+  });
+
+  test("opening a connector and saving it unchanged sends the same spec: arguments with both kinds of quote, env values with edge spaces", () => {
+    const spec = { kind: "stdio" as const, command: "node", args: [`it's "x"`, `a'b"c`, "", "a b", `'`], env: { PAD: " v ", TAB: "\t", EMPTY: "" } };
+    const draft = draftOf({ name: "n", kind: "stdio", timeoutMs: 60_000, spec } as unknown as Parameters<typeof draftOf>[0]);
+    expect(specOf(draft)).toEqual(spec);
   });
 });
 

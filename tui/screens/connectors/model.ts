@@ -79,8 +79,13 @@ export function splitArgs(text: string): string[] {
   return args;
 }
 
+/**
+ * The inverse of splitArgs. An argument holding both kinds of quote is written as
+ * adjacent quoted runs ("it's "'"'"x") , which splitArgs joins back into one.
+ */
 export function joinArgs(args: string[]): string {
-  return args.map((a) => (a === "" || /[\s"']/.test(a) ? (a.includes('"') ? `'${a}'` : `"${a}"`) : a)).join(" ");
+  const quoted = (a: string) => (!a.includes('"') ? `"${a}"` : !a.includes("'") ? `'${a}'` : a.split('"').map((run) => `"${run}"`).join(`'"'`));
+  return args.map((a) => (a === "" || /[\s"']/.test(a) ? quoted(a) : a)).join(" ");
 }
 
 export function emptyDraft(): ConnectorDraft {
@@ -148,7 +153,8 @@ export function problemsOf(draft: ConnectorDraft, secrets: readonly string[], op
 export function specOf(draft: ConnectorDraft): Record<string, unknown> {
   const timeout = draft.timeout.trim() === "" ? {} : { timeout: draft.timeout.trim() };
   if (draft.kind === "stdio") {
-    const env = Object.fromEntries(rows(draft.env).map((row) => [row.slice(0, row.indexOf("=")).trim(), row.slice(row.indexOf("=") + 1)]));
+    // Only blank rows go: a value's own leading or trailing spaces are kept, as draftOf showed them.
+    const env = Object.fromEntries(draft.env.filter((row) => row.trim() !== "").map((row) => [row.slice(0, row.indexOf("=")).trim(), row.slice(row.indexOf("=") + 1)]));
     return { kind: "stdio", command: draft.command.trim(), args: splitArgs(draft.args), ...(draft.cwd.trim() ? { cwd: draft.cwd.trim() } : {}), env, ...timeout };
   }
   const headers = Object.fromEntries(rows(draft.headers).map((row) => [row.slice(0, row.indexOf(":")).trim(), row.slice(row.indexOf(":") + 1).trim()]));
