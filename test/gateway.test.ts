@@ -261,6 +261,69 @@ virtualMcps:
   });
 });
 
+describe("names that match no tool", () => {
+  test("curation and policy names a connector's known list lacks are shown and logged once, written while it was down or left by a removed tool", async () => {
+    const dir = tempDir();
+    const toolsFile = join(dir, "tools.json");
+    // No tools file yet: the server exits at start, so the connector's list is unknown when the names are written.
+    const s = await setup(`connectors:
+${dynamicConnector("dyn", toolsFile, join(dir, "pid"))}virtualMcps:
+  - slug: v
+    name: V
+    access: { everyone: true }
+    connectors: [{ connector: dyn, prefix: d, include: [alpha, nosuch], describe: { nosuch: "typo" } }]
+    tools:
+      d__nosuch: { deny: { users: [eve@example.com] } }
+`);
+    type Status = { tools: { name: string }[]; problems: string[] };
+    const vmcp = () => s.admin<Status>("/virtual-mcps/v");
+    await waitFor("dyn failed", async () => (await s.admin<{ name: string; state: string }[]>("/connectors")).find((c) => c.name === "dyn")?.state === "failed");
+    expect((await vmcp()).problems).toEqual([]);
+
+    writeFileSync(toolsFile, JSON.stringify([{ name: "alpha", description: "a" }]));
+    const restart = () => fetch(`${s.gateway.url}/admin/api/connectors/dyn/restart`, { method: "POST", headers: { authorization: `Bearer ${s.gateway.adminToken()}` } });
+    expect((await restart()).status).toBe(200);
+    const curationProblem = 'Connector "dyn" offers no tool named in virtual MCP "v" by include "nosuch", describe "nosuch", so those entries have no effect; correct or remove them (its tool list shows the names).';
+    const policyProblem = 'The policy of virtual MCP "v" names tools it does not expose, so their rules have no effect: "d__nosuch"; correct or remove them (its tool list shows the names).';
+    const shown = await waitFor("the unmatched names", async () => ((await vmcp()).problems.length > 0 ? vmcp() : undefined));
+    expect(shown.problems).toEqual([curationProblem, policyProblem]);
+    // The exposure is what it was: only the tool that exists.
+    expect(shown.tools.map((t) => t.name)).toEqual(["d__alpha"]);
+    const status = await runMintgate(["status", "--data", s.dir, "--json"]);
+    expect(JSON.parse(status.stdout).problems).toEqual([{ virtualMcp: "v", problem: curationProblem }, { virtualMcp: "v", problem: policyProblem }]);
+    expect((await runMintgate(["status", "--data", s.dir])).stdout).toContain(`  problem in v: ${curationProblem}\n`);
+    const warning = 'warn  configured names match no tool; their entries have no effect virtualMcp=v unmatched="connector dyn: nosuch; policy tools: d__nosuch"';
+    const warnings = () => s.gateway.output().split("\n").filter((line) => line.includes("match no tool"));
+    expect(warnings().map((line) => line.slice(line.indexOf("warn")))).toEqual([warning]);
+
+    // A rebuild that finds the same names (the connector restarted, its list fetched again) says nothing more.
+    const readyLines = () => s.gateway.output().split("connector ready connector=dyn").length;
+    const readyBefore = readyLines();
+    expect((await restart()).status).toBe(200);
+    await waitFor("dyn ready again", () => readyLines() > readyBefore);
+    expect(warnings()).toHaveLength(1);
+
+    // The upstream gains the tool (list_changed): every name matches, and the log says so.
+    writeFileSync(toolsFile, JSON.stringify([{ name: "alpha", description: "a" }, { name: "nosuch", description: "n" }]));
+    await waitFor("no problems", async () => (await vmcp()).problems.length === 0);
+    await waitFor("the all-clear", () => s.gateway.output().includes("info  configured names match tools again virtualMcp=v"));
+    // It loses one: the name it leaves behind is shown (the policy's name still matches).
+    writeFileSync(toolsFile, JSON.stringify([{ name: "nosuch", description: "n" }]));
+    const left = await waitFor("alpha unmatched", async () => ((await vmcp()).problems.length > 0 ? vmcp() : undefined));
+    expect(left.problems).toEqual(['Connector "dyn" offers no tool named in virtual MCP "v" by include "alpha", so those entries have no effect; correct or remove them (its tool list shows the names).']);
+    expect(warnings()).toHaveLength(2);
+
+    // Applied while the list is known: shown at once, logged for that virtual MCP.
+    const applied = await s.apply(`connectors:
+${dynamicConnector("dyn", toolsFile, join(dir, "pid"))}virtualMcps:
+  - { slug: w, name: W, connectors: [{ connector: dyn, prefix: d, exclude: [serach] }] }
+`);
+    expect(applied.code, applied.stderr).toBe(0);
+    await waitFor("w's problem", async () => (await s.admin<Status>("/virtual-mcps/w")).problems[0]?.includes('by exclude "serach"'));
+    await waitFor("w's warning", () => warnings().some((line) => line.endsWith('virtualMcp=w unmatched="connector dyn: serach"')));
+  });
+});
+
 describe("the approve policy", () => {
   test("redefining a connector and naming its new tool in a policy is one apply: the old tool list does not refuse it", async () => {
     const dir = tempDir();

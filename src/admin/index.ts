@@ -1,7 +1,7 @@
 import { CHECKPOINT_KEY_PURPOSE, verifyChain } from "../audit/index.ts";
 import type { AccessTokenService } from "../auth/index.ts";
 import { invalid, notFound, unauthorized } from "../errors/index.ts";
-import type { Gateway, VirtualMcpDefinition } from "../gateway/index.ts";
+import { unmatchedProblem, type Gateway, type VirtualMcpDefinition, type VirtualMcpRuntime } from "../gateway/index.ts";
 import { hashToken, type SecretStore } from "../secrets/index.ts";
 import type { Store } from "../store/index.ts";
 import { VERSION } from "../version.ts";
@@ -28,6 +28,8 @@ export interface GatewayStatus {
   sessions: number;
   /** Tools held back by an `approve` policy, across every Virtual MCP (`mintgate approve SLUG TOOL` lets one through). */
   pendingApprovals: { virtualMcp: string; tool: string; reason: string }[];
+  /** Each Virtual MCP's problems (as `problems` of GET /admin/api/virtual-mcps/SLUG; absent from gateways before it). */
+  problems?: { virtualMcp: string; problem: string }[];
 }
 
 export interface ConnectorStatus {
@@ -57,6 +59,7 @@ export interface VirtualMcpStatus {
   tools: { name: string; connector: string; upstreamName: string; description: string | undefined }[];
   /** Held back by the approve policy, with the definition an approval would cover and its hash. */
   pending: { name: string; connector: string; upstreamName: string; reason: string; hash: string; description: string | undefined; inputSchema: unknown; annotations: unknown; /** For a changed tool: what was approved before, when the audit trail still has it. */ approved?: unknown }[];
+  /** Tools hidden by a problem (a bad or shared name), then names in its curation or policy that match no tool, one sentence each. */
   problems: string[];
   /** Its definition as a `virtualMcps` entry of mintgate.yaml (every key written out): what PUT /admin/api/virtual-mcps/:slug takes. */
   definition: VirtualMcpFileEntry;
@@ -77,6 +80,12 @@ export interface VirtualMcpFileEntry {
   tools?: unknown;
   prompts?: unknown;
   resources?: unknown;
+}
+
+/** What an admin should look at in a Virtual MCP: tools hidden by a problem, and names that match no tool. */
+function problemsOf(runtime: VirtualMcpRuntime): string[] {
+  const { catalogue, definition } = runtime;
+  return [...catalogue.problems, ...catalogue.unmatched.map((unmatched) => unmatchedProblem(definition.slug, unmatched))];
 }
 
 function fileEntryOf(definition: VirtualMcpDefinition): VirtualMcpFileEntry {
@@ -150,6 +159,7 @@ export class AdminService {
       pendingApprovals: (this.deps.gateway?.gateway.virtualMcps() ?? []).flatMap((runtime) =>
         runtime.catalogue.pending.map((p) => ({ virtualMcp: runtime.definition.slug, tool: p.exposedName, reason: p.reason })),
       ),
+      problems: (this.deps.gateway?.gateway.virtualMcps() ?? []).flatMap((runtime) => problemsOf(runtime).map((problem) => ({ virtualMcp: runtime.definition.slug, problem }))),
     };
   }
 
@@ -202,7 +212,7 @@ export class AdminService {
           annotations: p.definition.annotations,
           ...(p.reason === "changed" ? { approved: this.running.config.approvedDefinition(definition.slug, p.connector, p.upstreamName)?.definition } : {}),
         })),
-        problems: catalogue.problems,
+        problems: problemsOf(runtime),
         definition: fileEntryOf(definition),
         revision: virtualMcpRevision(definition),
         catalogues: Object.fromEntries(

@@ -118,6 +118,11 @@ export class Connector {
     return this.definition.name;
   }
 
+  /** Whether `catalogue` is what the upstream (or the same server before a restart) offered, rather than the empty placeholder of one never listed. */
+  get catalogueKnown(): boolean {
+    return this.catalogue !== EMPTY_CATALOGUE;
+  }
+
   /**
    * Takes a definition with the same spec (the pool checked) and other call-time
    * settings, leaving the upstream running. A call's timeout is armed when it is

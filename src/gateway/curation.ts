@@ -41,7 +41,21 @@ export interface CuratedCatalogue {
   pending: PendingTool[];
   /** Tools that could not be exposed (bad or colliding names), one sentence each. */
   problems: string[];
+  /** Names the configuration gives that match nothing a connector with a known tool list offers (see `unmatchedNames`). */
+  unmatched: UnmatchedNames[];
 }
+
+/**
+ * Names written in a Virtual MCP's configuration that match no tool (a typo, or a tool the upstream
+ * has since removed): they have no effect, and nothing else would tell an admin so.
+ */
+export interface UnmatchedNames {
+  /** Where they are written: an attached connector's curation (by key), or the policy (by section). */
+  where: { connector: string; keys: Partial<Record<CurationKey, string[]>> } | { policy: "tools" | "prompts" };
+  names: string[];
+}
+
+type CurationKey = "include" | "exclude" | "rename" | "describe";
 
 /** Approved definition hashes, by connector and upstream tool name. */
 export type ApprovalLookup = (connector: string, upstreamName: string) => string | undefined;
@@ -161,6 +175,8 @@ export function curate(
   approvedHash: ApprovalLookup,
   /** The tools exposed until now: when an upstream adds a tool whose name is taken, the tool clients were calling keeps it. */
   previous?: ReadonlyMap<string, ExposedTool>,
+  /** Whether a connector's tool list is known (not only an empty placeholder): given, names that match nothing are found (`unmatched`). */
+  isKnown?: (connector: string) => boolean,
 ): CuratedCatalogue {
   const result: CuratedCatalogue = {
     tools: [],
@@ -171,6 +187,7 @@ export function curate(
     resourceTemplates: [],
     pending: [],
     problems: [],
+    unmatched: [],
   };
   /** Who holds each exposed name: a tool shown to clients, or one held back for approval. */
   const toolSources = new Map<string, { source: string; exposed?: ExposedTool }>();
@@ -244,5 +261,49 @@ export function curate(
       result.resourceTemplates.push({ ...template, uriTemplate: exposedUri(attachment.prefix, template.uriTemplate) });
     }
   }
+  if (isKnown) result.unmatched = unmatchedNames(vmcp, catalogueOf, isKnown, result);
   return result;
+}
+
+/**
+ * The names in `vmcp`'s curation (`include`, `exclude`, `rename`, `describe`: upstream names) that its
+ * connector does not offer, for each connector whose tool list is known; and the names in its policy's
+ * `tools` and `prompts` (exposed names) that it neither exposes nor holds for approval, once every
+ * attached connector's list is known (a name may come from any of them). Resource keys are patterns and
+ * templates, not names, and are left alone.
+ */
+function unmatchedNames(vmcp: VirtualMcpDefinition, catalogueOf: (connector: string) => Catalogue, isKnown: (connector: string) => boolean, curated: CuratedCatalogue): UnmatchedNames[] {
+  const unmatched: UnmatchedNames[] = [];
+  for (const attachment of vmcp.connectors) {
+    if (!isKnown(attachment.connector)) continue;
+    const offered = new Set(catalogueOf(attachment.connector).tools.map((t) => t.name));
+    const written: Record<CurationKey, string[]> = { include: attachment.include ?? [], exclude: attachment.exclude ?? [], rename: Object.keys(attachment.rename), describe: Object.keys(attachment.describe) };
+    const keys: Partial<Record<CurationKey, string[]>> = {};
+    for (const [key, names] of Object.entries(written) as [CurationKey, string[]][]) {
+      const missing = [...new Set(names.filter((name) => !offered.has(name)))];
+      if (missing.length > 0) keys[key] = missing;
+    }
+    const names = [...new Set(Object.values(keys).flat())].sort();
+    if (names.length > 0) unmatched.push({ where: { connector: attachment.connector, keys }, names });
+  }
+  if (vmcp.policy && vmcp.connectors.every((a) => isKnown(a.connector))) {
+    const exposed = { tools: new Set([...curated.tools.map((t) => t.name), ...curated.pending.map((p) => p.exposedName)]), prompts: new Set(curated.prompts.map((p) => p.name)) };
+    for (const section of ["tools", "prompts"] as const) {
+      const names = Object.keys(vmcp.policy[section] ?? {}).filter((name) => !exposed[section].has(name)).sort();
+      if (names.length > 0) unmatched.push({ where: { policy: section }, names });
+    }
+  }
+  return unmatched;
+}
+
+/** One sentence about names of `slug` that match nothing, saying what to do. */
+export function unmatchedProblem(slug: string, unmatched: UnmatchedNames): string {
+  const quoted = (names: string[]) => names.map((name) => JSON.stringify(name)).join(", ");
+  const { where } = unmatched;
+  if ("policy" in where) {
+    const kind = where.policy === "tools" ? "tool" : "prompt";
+    return `The policy of virtual MCP "${slug}" names ${kind}s it does not expose, so their rules have no effect: ${quoted(unmatched.names)}; correct or remove them (its ${kind} list shows the names).`;
+  }
+  const places = (Object.entries(where.keys) as [CurationKey, string[]][]).map(([key, names]) => `${key} ${quoted(names)}`).join(", ");
+  return `Connector "${where.connector}" offers no tool named in virtual MCP "${slug}" by ${places}, so those entries have no effect; correct or remove them (its tool list shows the names).`;
 }

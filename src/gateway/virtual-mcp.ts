@@ -4,7 +4,7 @@ import { decide, type Subject, type SubjectResolver, type VirtualMcpPolicy } fro
 import { EMPTY_CATALOGUE } from "../connectors/index.ts";
 import { MintgateError } from "../errors/index.ts";
 import { log } from "../log/index.ts";
-import { curate, type ApprovalLookup, type CuratedCatalogue } from "./curation.ts";
+import { curate, type ApprovalLookup, type CuratedCatalogue, type UnmatchedNames } from "./curation.ts";
 import type { GatewaySession } from "./session.ts";
 import type { VirtualMcpDefinition } from "./types.ts";
 
@@ -39,6 +39,8 @@ export class VirtualMcpRuntime {
   /** Sessionless listeners (2026-07-28 subscriptions/listen streams). */
   private readonly listChangedListeners = new Set<(kind: "tools" | "prompts" | "resources") => void>();
   private signatures = { tools: "", prompts: "", resources: "" };
+  /** The unmatched names last logged (see logUnmatched). */
+  private unmatchedSaid = "";
   /** Views by who sees them (email, role, groups): people alike share one. */
   private readonly views = new Map<string, AccessView>();
 
@@ -148,9 +150,25 @@ export class VirtualMcpRuntime {
   }
 
   private compute(): CuratedCatalogue {
-    const catalogue = curate(this.definition, (name) => this.pool.get(name)?.catalogue ?? (EMPTY_CATALOGUE as Catalogue), this.approvals, this.catalogue?.toolsByName);
+    const catalogue = curate(
+      this.definition,
+      (name) => this.pool.get(name)?.catalogue ?? (EMPTY_CATALOGUE as Catalogue),
+      this.approvals,
+      this.catalogue?.toolsByName,
+      (name) => this.pool.get(name)?.catalogueKnown ?? false,
+    );
     for (const problem of catalogue.problems) log.warn("tool hidden", { virtualMcp: this.definition.slug, problem });
+    this.logUnmatched(catalogue.unmatched);
     return catalogue;
+  }
+
+  /** Names that match no tool are said once when they appear or change, not at every rebuild. */
+  private logUnmatched(unmatched: UnmatchedNames[]): void {
+    const said = unmatched.map(({ where, names }) => `${"policy" in where ? `policy ${where.policy}` : `connector ${where.connector}`}: ${names.join(", ")}`).join("; ");
+    if (said === this.unmatchedSaid) return;
+    if (said === "") log.info("configured names match tools again", { virtualMcp: this.definition.slug });
+    else log.warn("configured names match no tool; their entries have no effect", { virtualMcp: this.definition.slug, unmatched: said });
+    this.unmatchedSaid = said;
   }
 
   private subscribe(): void {

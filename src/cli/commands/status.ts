@@ -47,7 +47,9 @@ export const statusCommand: Command = {
           `  connectors ${status.connectors.ready} of ${status.connectors.total} ready, virtual MCPs ${status.virtualMcps}, sessions ${status.sessions}\n` +
           // A gateway older than this CLI sends no notReady; the reason is upstream text, so it is made printable.
           (status.connectors.notReady ?? []).map((c) => `  ${printable(`connector ${c.name}: ${c.state}${c.reason ? ` (${c.reason})` : ""}`)}\n`).join("") +
-          status.pendingApprovals.map((p) => `  waiting for approval: ${p.virtualMcp} ${p.tool} (${p.reason}); \`mintgate approve ${p.virtualMcp} ${p.tool}${sameTarget(parsed)}\`\n`).join(""),
+          status.pendingApprovals.map((p) => `  waiting for approval: ${p.virtualMcp} ${p.tool} (${p.reason}); \`mintgate approve ${p.virtualMcp} ${p.tool}${sameTarget(parsed)}\`\n`).join("") +
+          // Problems quote names from the configuration and upstream tool lists, so they are made printable too.
+          (status.problems ?? []).map((p) => `  ${printable(`problem in ${p.virtualMcp}: ${p.problem}`)}\n`).join(""),
       );
     }
     return 0;
