@@ -234,14 +234,18 @@ export class GatewayConfigService {
     };
     const known = (name: string) => !redefined.has(name) && (this.deps.gateway?.pool.get(name)?.state.status === "ready" ? true : saved.has(name));
     const problems = config.virtualMcps.flatMap((vmcp) => {
-      const curated = curate({ ...vmcp, newTools: "auto" }, catalogueOf, () => undefined);
-      // Policy names are checked like curation: only when every attached connector's catalogue is known.
-      if (!vmcp.policy || !vmcp.connectors.every((a) => known(a.connector))) return curated.problems;
-      const unknown = (section: "tools" | "prompts", names: Set<string>) =>
-        Object.keys(vmcp.policy?.[section] ?? {})
-          .filter((name) => !names.has(name))
-          .map((name) => `The policy of virtual MCP "${vmcp.slug}" names the ${section === "tools" ? "tool" : "prompt"} "${name}", which it does not expose${names.size ? ` (it exposes ${[...names].sort().join(", ")})` : ""}.`);
-      return [...curated.problems, ...unknown("tools", new Set(curated.tools.map((t) => t.name))), ...unknown("prompts", new Set(curated.prompts.map((p) => p.name)))];
+      const curated = curate({ ...vmcp, newTools: "auto" }, catalogueOf, () => undefined, undefined, known);
+      // Policy names are refused (curation names are not: a tool the upstream removes later would make the export of
+      // a working configuration fail to apply); the runtime reports both (`unmatched`), as apply found them.
+      const policyNames = curated.unmatched.flatMap(({ where, names }) => ("policy" in where ? names.map((name) => ({ section: where.policy, name })) : []));
+      const exposing = (section: "tools" | "prompts") => (section === "tools" ? curated.tools : curated.prompts).map((item) => item.name).sort();
+      return [
+        ...curated.problems,
+        ...policyNames.map(({ section, name }) => {
+          const names = exposing(section);
+          return `The policy of virtual MCP "${vmcp.slug}" names the ${section === "tools" ? "tool" : "prompt"} "${name}", which it does not expose${names.length ? ` (it exposes ${names.join(", ")})` : ""}.`;
+        }),
+      ];
     });
     if (problems.length > 0) throw invalid(problems.join("\n"));
   }
