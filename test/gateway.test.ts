@@ -483,6 +483,11 @@ ${dynamicConnector("first", firstFile, join(dir, "pid1"))}${dynamicConnector("se
       expect(shared?.description).toBe("the real one");
       expect(textOf(await client.callTool({ name: "shared", arguments: { text: "hi" } }))).toBe("shared: hi");
     }
+    // Another catalogue change rebuilds both Virtual MCPs with the same collision: it was logged when it appeared, once.
+    writeFileSync(secondFile, JSON.stringify([{ name: "shared", description: "the real one" }, { name: "gamma", description: "new" }]));
+    await waitFor("gamma listed", async () => (await toolNames(open)).includes("gamma"));
+    const hidden = (slug: string) => s.gateway.output().split("\n").filter((line) => line.includes("tool hidden") && line.includes(`virtualMcp=${slug} `));
+    expect([hidden("open").length, hidden("guarded").length]).toEqual([1, 1]);
     await s.gateway.stop();
   });
 });

@@ -157,7 +157,8 @@ export class VirtualMcpRuntime {
       this.catalogue?.toolsByName,
       (name) => this.pool.get(name)?.catalogueKnown ?? false,
     );
-    for (const problem of catalogue.problems) log.warn("tool hidden", { virtualMcp: this.definition.slug, problem });
+    // Said once when it appears, not at every rebuild (every catalogue refresh of every attached connector).
+    for (const problem of catalogue.problems) if (!this.catalogue?.problems.includes(problem)) log.warn("tool hidden", { virtualMcp: this.definition.slug, problem });
     this.logUnmatched(catalogue.unmatched);
     return catalogue;
   }
