@@ -252,6 +252,21 @@ describe("parseConfigFile: each rule names the line of the offending node", () =
         'mintgate.yaml:4: the name of virtual MCP "s" must be one line of printable characters, without control characters',
       ]);
     }
+    // Edge spaces in a name or URL cannot be meant, and the TUI trims them: the file refuses them rather than keep what the TUI would change.
+    expect(problemsOf(`connectors:\n  - { name: a, kind: builtin, server: demo }\nvirtualMcps:\n  - { slug: s, name: " Sales ", connectors: [{ connector: a }] }\n`)).toEqual([
+      'mintgate.yaml:4: the name of virtual MCP "s" starts or ends with a space; remove it',
+    ]);
+    expect(problemsOf('connectors:\n  - { name: a, kind: stdio, command: a, env: { " KEY": v, "K2 ": v } }\n')).toEqual([
+      'mintgate.yaml:2: environment variable name " KEY" of connector "a" starts or ends with a space; remove it',
+      'mintgate.yaml:2: environment variable name "K2 " of connector "a" starts or ends with a space; remove it',
+    ]);
+    expect(problemsOf('connectors:\n  - { name: a, kind: http, url: "https://x.example/mcp " }\n')).toEqual(['mintgate.yaml:2: the url of connector "a" starts or ends with a space; remove it']);
+    // Values keep theirs: a command, a cwd, an env or header value may mean its spaces.
+    const spaced = parseConfigFile('connectors:\n  - { name: a, kind: stdio, command: " my tool ", cwd: "/srv/a b ", env: { K: " v " } }\n  - { name: h, kind: http, url: "https://x.example/mcp", headers: { X-K: " v " } }\n', { knownSecrets: SECRETS });
+    expect(spaced.connectors.map((c) => c.spec)).toEqual([
+      { kind: "stdio", command: " my tool ", args: [], cwd: "/srv/a b ", env: { K: " v " } },
+      { kind: "http", url: "https://x.example/mcp", headers: { "X-K": " v " } },
+    ]);
     expect(problemsOf(withConnector("virtualMcps:\n  - slug: v\n    name: V\n    connectors:\n      - connector: a\n        prefix:\n"))).toEqual([
       'mintgate.yaml:8: the prefix of connector "a" in virtual MCP "v" has no value; write prefix: "" to expose the upstream names unchanged, or remove the key to use the connector\'s name',
     ]);

@@ -89,6 +89,22 @@ describe("the form's model", () => {
     const draft = draftOf({ name: "n", kind: "stdio", timeoutMs: 60_000, spec } as unknown as Parameters<typeof draftOf>[0]);
     expect(specOf(draft)).toEqual(spec);
   });
+
+  test("saving unchanged keeps the edge spaces of a command, a cwd and header values; only names are trimmed, as apply refuses them", () => {
+    const asStatus = (spec: object) => ({ name: "n", kind: (spec as { kind: string }).kind, timeoutMs: 60_000, spec }) as unknown as Parameters<typeof draftOf>[0];
+    const stdio = { kind: "stdio" as const, command: " /opt/my tool ", args: ["a=b", "k: v", "é"], cwd: " /srv/ü ", env: { K_1: "x", "A:B": "=v=", Q: `"q" 'q'`, U: "日本 " } };
+    expect(specOf(draftOf(asStatus(stdio)))).toEqual(stdio);
+    const blankCwd = { kind: "stdio" as const, command: "node", args: [], cwd: " ", env: {} };
+    expect(specOf(draftOf(asStatus(blankCwd)))).toEqual(blankCwd);
+    const http = { kind: "http" as const, url: "https://x.example/mcp", headers: { "X-Pad": "  two ", "X-Colon": ": a: b ", "X-Empty": "", "X-Q": `"é", 'x'=1` } };
+    const draft = draftOf(asStatus(http));
+    expect(problemsOf(draft, [], { needName: false })).toEqual([]);
+    expect(specOf(draft)).toEqual(http);
+    // What a person types: spaces around a name go, a value is taken as written after "Name: ".
+    expect(specOf({ ...emptyDraft(), command: "npx", env: [" KEY = v", ""] })).toMatchObject({ env: { KEY: " v" } });
+    expect(specOf({ ...emptyDraft(), kind: "http", url: " https://x.example/mcp ", headers: ["  X-A :b", ""] })).toEqual({ kind: "http", url: "https://x.example/mcp", headers: { "X-A": "b" } });
+    expect(problemsOf({ ...emptyDraft(), command: "npx", env: [" =v"] }, [], { needName: false }).map((p) => p.field)).toEqual(["env.0"]);
+  });
 });
 
 describe("Connectors screen", () => {

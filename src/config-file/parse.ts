@@ -275,6 +275,9 @@ class ConfigFileReader {
       for (const entry of env ?? []) {
         if (entry.key === "" || entry.key.includes("=") || entry.key.includes("\0")) {
           reader.report(entry.keyLine, `environment variable name "${entry.key}" of ${label} must be non-empty, without "="`);
+        } else if (entry.key !== entry.key.trim()) {
+          // No program looks up " KEY"; the TUI trims names it is given, so the file refuses what it could never show.
+          reader.report(entry.keyLine, `environment variable name "${entry.key}" of ${label} starts or ends with a space; remove it`);
         }
         this.forbidSecretReference(entry.key, entry.keyLine, `the environment variable name "${entry.key}" of ${label}`);
         this.checkSecretReferences(entry.value, entry.valueLine, `env "${entry.key}"`, label);
@@ -301,6 +304,9 @@ class ConfigFileReader {
       if (url !== undefined) {
         if (url.includes(SECRET_OPENING)) {
           this.forbidSecretReference(url, urlField.valueLine, `the url of ${label}`);
+          url = undefined;
+        } else if (url !== url.trim()) {
+          reader.report(urlField.valueLine, `the url of ${label} starts or ends with a space; remove it`);
           url = undefined;
         } else if (!isHttpUrl(url)) {
           reader.report(urlField.valueLine, `the url of ${label} must be an http:// or https:// URL, not "${url}"`);
@@ -447,6 +453,10 @@ class ConfigFileReader {
       // Shown as one line by the TUI, `mintgate status` and AI clients (serverInfo.title): an ESC sequence would drive an admin's terminal.
       if (name !== undefined && /[\u0000-\u001f\u007f]/.test(name)) {
         reader.report(nameField.valueLine, `the name of ${label} must be one line of printable characters, without control characters`);
+        name = undefined;
+      } else if (name !== undefined && name !== name.trim()) {
+        // The TUI trims a name it is given, so the file refuses edge spaces rather than keep a name the TUI would change.
+        reader.report(nameField.valueLine, `the name of ${label} starts or ends with a space; remove it`);
         name = undefined;
       }
     }

@@ -110,7 +110,14 @@ export function bodyOf(connector: ConnectorStatus): Record<string, unknown> {
   return { name: connector.name, ...connector.spec, ...(connector.timeoutMs === DEFAULT_TIMEOUT_MS ? {} : { timeout: formatTimeout(connector.timeoutMs) }) };
 }
 
-const rows = (list: string[]) => list.map((r) => r.trim()).filter((r) => r !== "");
+/** The rows that say something: blank rows go, the others are kept as typed (a value's own edge spaces included). */
+const rows = (list: string[]) => list.filter((r) => r.trim() !== "");
+
+/** A header row's value: what follows the colon, less the one space draftOf puts after it ("Name: value"). */
+const headerValue = (row: string) => {
+  const value = row.slice(row.indexOf(":") + 1);
+  return value.startsWith(" ") ? value.slice(1) : value;
+};
 
 /** Everything wrong with the draft, in the order of the form; an empty list when it can be sent. */
 export function problemsOf(draft: ConnectorDraft, secrets: readonly string[], options: { needName: boolean }): { field: string; message: string }[] {
@@ -129,8 +136,9 @@ export function problemsOf(draft: ConnectorDraft, secrets: readonly string[], op
     if (draft.command.includes("${secret:") || draft.args.includes("${secret:") || draft.cwd.includes("${secret:")) add("command", "secret references belong in env values, not in the command, arguments or cwd.");
     rows(draft.env).forEach((row, i) => {
       const eq = row.indexOf("=");
-      if (eq <= 0) add(`env.${i}`, `env row "${row}" must be KEY=value.`);
-      else checkReferences(`env.${i}`, row.slice(eq + 1), `env ${row.slice(0, eq)}`);
+      const name = eq === -1 ? "" : row.slice(0, eq).trim();
+      if (name === "") add(`env.${i}`, `env row "${row}" must be KEY=value.`);
+      else checkReferences(`env.${i}`, row.slice(eq + 1), `env ${name}`);
     });
   } else {
     if (!/^https?:\/\/[^\s/]+/.test(draft.url.trim())) add("url", "must be an http:// or https:// URL.");
@@ -138,7 +146,7 @@ export function problemsOf(draft: ConnectorDraft, secrets: readonly string[], op
       const colon = row.indexOf(":");
       const name = colon === -1 ? "" : row.slice(0, colon).trim();
       if (!HEADER_NAME.test(name)) add(`headers.${i}`, `header row "${row}" must be Name: value.`);
-      else checkReferences(`headers.${i}`, row.slice(colon + 1).trim(), `header ${name}`);
+      else checkReferences(`headers.${i}`, headerValue(row), `header ${name}`);
     });
   }
   if (draft.timeout.trim() !== "") {
@@ -153,11 +161,12 @@ export function problemsOf(draft: ConnectorDraft, secrets: readonly string[], op
 export function specOf(draft: ConnectorDraft): Record<string, unknown> {
   const timeout = draft.timeout.trim() === "" ? {} : { timeout: draft.timeout.trim() };
   if (draft.kind === "stdio") {
-    // Only blank rows go: a value's own leading or trailing spaces are kept, as draftOf showed them.
-    const env = Object.fromEntries(draft.env.filter((row) => row.trim() !== "").map((row) => [row.slice(0, row.indexOf("=")).trim(), row.slice(row.indexOf("=") + 1)]));
-    return { kind: "stdio", command: draft.command.trim(), args: splitArgs(draft.args), ...(draft.cwd.trim() ? { cwd: draft.cwd.trim() } : {}), env, ...timeout };
+    // Values are sent as draftOf showed them, edge spaces included: in an env value, a command or a cwd path they
+    // can matter. A name's edge spaces cannot be meant: they are trimmed here, and apply refuses them in the file.
+    const env = Object.fromEntries(rows(draft.env).map((row) => [row.slice(0, row.indexOf("=")).trim(), row.slice(row.indexOf("=") + 1)]));
+    return { kind: "stdio", command: draft.command, args: splitArgs(draft.args), ...(draft.cwd === "" ? {} : { cwd: draft.cwd }), env, ...timeout };
   }
-  const headers = Object.fromEntries(rows(draft.headers).map((row) => [row.slice(0, row.indexOf(":")).trim(), row.slice(row.indexOf(":") + 1).trim()]));
+  const headers = Object.fromEntries(rows(draft.headers).map((row) => [row.slice(0, row.indexOf(":")).trim(), headerValue(row)]));
   return { kind: draft.kind, url: draft.url.trim(), headers, ...timeout };
 }
 
