@@ -4,7 +4,7 @@ import type { AdminClient } from "../src/admin-client/index.ts";
 import { MintgateError } from "../src/errors/index.ts";
 import { App } from "../tui/App.tsx";
 import { VirtualMcpsScreen, virtualMcpsScreen } from "../tui/screens/VirtualMcpsScreen.tsx";
-import { approvalDiff, diffLines, nameBudget, parseArgumentRule, toggleTool, type VirtualMcpFileEntry, type VirtualMcpStatus } from "../tui/screens/virtual-mcps/model.ts";
+import { accessFrom, approvalDiff, argumentRuleText, diffLines, listOf, listProblem, listText, nameBudget, parseArgumentRule, toggleTool, toolRuleFrom, type VirtualMcpFileEntry, type VirtualMcpStatus } from "../tui/screens/virtual-mcps/model.ts";
 import { frameContaining, press } from "./fixtures/ink-keys.ts";
 import { startConfiguredGateway, waitFor, type ConfiguredGateway } from "./harness.ts";
 
@@ -155,6 +155,29 @@ describe("model", () => {
     const onlyEcho = { ...SALES, connectors: [{ ...SALES.connectors[0]!, include: ["echo"] }] };
     expect(toggleTool(onlyEcho, "demo", "echo", all).connectors[0]).toMatchObject({ exclude: all });
     expect(toggleTool(onlyEcho, "demo", "now", all).connectors[0]!.include).toEqual(["echo", "now"]);
+  });
+
+  test("the access and rules forms opened and saved unchanged send back the same names and argument rules", () => {
+    // Group names the file and SSO allow: commas (an LDAP DN), quotes, edge spaces, non-ASCII.
+    const groups = ["CN=eng,OU=people", "Sales, EMEA", ` "q" `, "ü", 'a""b', "x"];
+    const users = ['"a,b"@example.com', "é@example.com"];
+    expect(listOf(listText(groups))).toEqual(groups);
+    expect(accessFrom({ everyone: "no", users: listText(users), groups: listText(groups) })).toEqual({ users, groups });
+    const args = { a: { pin: `a, b: c="d" 'e' é `, onMismatch: "replace" as const }, b: { allowed: ["x,y", " z ", "k: v", 1, true] }, c: { pattern: "^a, b: [c]{2}$ #x", maxLength: 0 }, d: { pin: { k: ["v, w"] } }, e: { required: true, max: -0.5 } };
+    const rule = { allow: { groups }, deny: { users, groups: ["y"] }, arguments: args };
+    const values = {
+      allowUsers: "",
+      allowGroups: listText(groups),
+      denyUsers: listText(users),
+      denyGroups: listText(["y"]),
+      ...Object.fromEntries(Object.entries(args).map(([name, r]) => [`arg:${name}`, argumentRuleText(r)])),
+    };
+    expect(toolRuleFrom(values, Object.keys(args))).toEqual(rule);
+    // What a person types: plain names are trimmed, a quoted one is taken as written, a quote left open is refused before sending.
+    expect(listOf(' eng ,, "Sales, EMEA" , "say ""hi"""')).toEqual(["eng", "Sales, EMEA", 'say "hi"']);
+    expect(listProblem('"Sales, EMEA')).toContain("no closing");
+    expect(listProblem('"Sales" EMEA, x')).toContain("put a comma after");
+    expect(listProblem("a, b")).toBeUndefined();
   });
 
   test("argument rules are one line of YAML flow, checked before sending", () => {

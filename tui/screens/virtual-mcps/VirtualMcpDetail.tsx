@@ -18,6 +18,7 @@ import {
   describeTool,
   detach,
   emailsProblem,
+  listProblem,
   listText,
   nameBudget,
   parseArgumentRule,
@@ -330,7 +331,7 @@ export function VirtualMcpDetail(props: { client: AdminClient; slug: string; wid
         hint: () => "yes: every signed-in person and token holder",
       },
       { name: "users", label: "Users", placeholder: "ada@example.com, …", validate: emailsProblem },
-      { name: "groups", label: "Groups", placeholder: "engineering, …", hint: (_, all) => (accessFrom({ everyone: all.everyone ?? "", users: all.users ?? "", groups: all.groups ?? "" }) ? undefined : "nobody named: admins only") },
+      { name: "groups", label: "Groups", placeholder: 'engineering, "Sales, EMEA", …', validate: listProblem, hint: (_, all) => (accessFrom({ everyone: all.everyone ?? "", users: all.users ?? "", groups: all.groups ?? "" }) ? undefined : "nobody named: admins only") },
     ];
     return (
       <Box flexDirection="column">
@@ -350,9 +351,9 @@ export function VirtualMcpDetail(props: { client: AdminClient; slug: string; wid
     const args = argumentNames(r.inputSchema, current);
     const fields: FormField[] = [
       { name: "allowUsers", label: "Allow users", placeholder: "(everyone who reaches it)", validate: emailsProblem },
-      { name: "allowGroups", label: "Allow groups" },
+      { name: "allowGroups", label: "Allow groups", validate: listProblem },
       { name: "denyUsers", label: "Deny users", validate: emailsProblem },
-      { name: "denyGroups", label: "Deny groups" },
+      { name: "denyGroups", label: "Deny groups", validate: listProblem },
       ...args.map((name): FormField => ({ name: `arg:${name}`, label: `Arg ${name}`, placeholder: "pin, required, allowed, pattern, max, maxLength", validate: (v) => parseArgumentRule(v).problem })),
     ];
     const initial: Record<string, string> = {

@@ -180,15 +180,53 @@ export function accessSummary(access: unknown): string {
   return parts.length ? parts.join(", ") : "admins only";
 }
 
-export const listText = (items: string[] | undefined): string => (items ?? []).join(", ");
-export const listOf = (text: string): string[] =>
-  text
-    .split(",")
-    .map((s) => s.trim())
-    .filter((s) => s !== "");
+/**
+ * Names as one comma-separated line. A name the file allows but a plain list would cut or trim
+ * (a group "Sales, EMEA" or "CN=x,OU=y", edge spaces, a quote) is written in double quotes, a quote
+ * inside doubled as in CSV ("say ""hi"""), so listOf gives back exactly the names listText showed.
+ */
+export const listText = (items: string[] | undefined): string =>
+  (items ?? []).map((item) => (item === "" || item !== item.trim() || /[,"]/.test(item) ? `"${item.replaceAll('"', '""')}"` : item)).join(", ");
+
+/** The names of a line listText wrote or a person typed, and what is wrong with its quoting. */
+function splitList(text: string): { items: string[]; problem?: string } {
+  const items: string[] = [];
+  let i = 0;
+  while (i < text.length) {
+    while (text[i] === " " || text[i] === "\t") i++;
+    let item = "";
+    if (text[i] === '"') {
+      for (i++; ; i++) {
+        if (i >= text.length) return { items, problem: 'a quoted name has no closing "; close it, and double a " inside it ("")' };
+        if (text[i] === '"' && text[i + 1] === '"') {
+          item += '"';
+          i++;
+        } else if (text[i] === '"') break;
+        else item += text[i];
+      }
+      const comma = text.indexOf(",", i);
+      if (text.slice(i + 1, comma === -1 ? text.length : comma).trim() !== "") return { items, problem: `put a comma after the quoted name "${item}"` };
+      items.push(item);
+      i = comma === -1 ? text.length : comma + 1;
+    } else {
+      const comma = text.indexOf(",", i);
+      item = text.slice(i, comma === -1 ? text.length : comma).trim();
+      if (item !== "") items.push(item);
+      i = comma === -1 ? text.length : comma + 1;
+    }
+  }
+  return { items };
+}
+
+export const listOf = (text: string): string[] => splitList(text).items;
+
+/** What is wrong with a list line's quoting, or undefined. */
+export const listProblem = (text: string): string | undefined => splitList(text).problem;
 
 const EMAIL = /^[^\s@]+@[^\s@]+$/;
 export function emailsProblem(text: string): string | undefined {
+  const open = listProblem(text);
+  if (open) return open;
   const bad = listOf(text).find((e) => !EMAIL.test(e));
   return bad ? `"${bad}" is not an email address` : undefined;
 }
