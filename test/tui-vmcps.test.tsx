@@ -4,7 +4,7 @@ import type { AdminClient } from "../src/admin-client/index.ts";
 import { MintgateError } from "../src/errors/index.ts";
 import { App } from "../tui/App.tsx";
 import { VirtualMcpsScreen, virtualMcpsScreen } from "../tui/screens/VirtualMcpsScreen.tsx";
-import { accessFrom, approvalDiff, argumentRuleText, diffLines, listOf, listProblem, listText, nameBudget, parseArgumentRule, toggleTool, toolRuleFrom, type VirtualMcpFileEntry, type VirtualMcpStatus } from "../tui/screens/virtual-mcps/model.ts";
+import { accessFrom, approvalDiff, argumentRuleText, descriptionText, describeTool, diffLines, listOf, listProblem, listText, nameBudget, parseArgumentRule, toggleTool, toolRuleFrom, type VirtualMcpFileEntry, type VirtualMcpStatus } from "../tui/screens/virtual-mcps/model.ts";
 import { frameContaining, press } from "./fixtures/ink-keys.ts";
 import { startConfiguredGateway, waitFor, type ConfiguredGateway } from "./harness.ts";
 
@@ -178,6 +178,15 @@ describe("model", () => {
     expect(listProblem('"Sales, EMEA')).toContain("no closing");
     expect(listProblem('"Sales" EMEA, x')).toContain("put a comma after");
     expect(listProblem("a, b")).toBeUndefined();
+  });
+
+  test("the describe form opened on an override and saved unchanged keeps it, an empty one included", () => {
+    for (const override of ["", "  ", '"quoted"', '""', '"', " edge é, a: b ", "Repeat it"]) {
+      const definition = { ...SALES, connectors: [{ ...SALES.connectors[0]!, describe: { echo: override } }] };
+      expect(describeTool(definition, "demo", "echo", descriptionText(override)).connectors[0]!.describe).toEqual({ echo: override });
+    }
+    expect(describeTool(SALES, "demo", "echo", descriptionText(undefined)).connectors[0]!.describe).toEqual({});
+    expect(describeTool(SALES, "demo", "echo", '""').connectors[0]!.describe).toEqual({ echo: "" });
   });
 
   test("argument rules are one line of YAML flow, checked before sending", () => {

@@ -15,6 +15,7 @@ import {
   argumentNames,
   argumentRuleText,
   attach,
+  descriptionText,
   describeTool,
   detach,
   emailsProblem,
@@ -283,7 +284,7 @@ export function VirtualMcpDetail(props: { client: AdminClient; slug: string; wid
     return (
       <Box flexDirection="column">
         {top}
-        <Form title={`Description of ${r.exposed} shown to clients`} width={width} fields={[{ name: "description", label: "Description", placeholder: upstream || "(none)", hint: (v) => (v.trim() === "" ? "empty: the connector's own description" : `${v.length} characters`) }]} initial={{ description: r.described ? r.description : "" }} onCancel={() => setOverlay(undefined)} onSubmit={async (v) => {
+        <Form title={`Description of ${r.exposed} shown to clients`} width={width} fields={[{ name: "description", label: "Description", placeholder: upstream || "(none)", hint: (v) => (v.trim() === "" ? 'empty: the connector\'s own description · "" for none' : `${v.length} characters`) }]} initial={{ description: descriptionText(r.described ? r.description : undefined) }} onCancel={() => setOverlay(undefined)} onSubmit={async (v) => {
           await save(describeTool(definition, r.connector, r.upstream, v.description ?? ""), `Saving the description of ${r.exposed}…`);
           setOverlay(undefined);
         }} />

@@ -110,11 +110,24 @@ export function renameTool(definition: VirtualMcpFileEntry, connector: string, t
   });
 }
 
-/** Sets (or with "", removes) a tool's description override. */
-export function describeTool(definition: VirtualMcpFileEntry, connector: string, tool: string, description: string): VirtualMcpFileEntry {
+const isQuoted = (text: string) => text.length >= 2 && text.startsWith('"') && text.endsWith('"');
+
+/**
+ * A description override as the describe form shows it. An empty field means "no override", so an
+ * override the file allows that is empty or only spaces (a tool shown with no description) is shown
+ * in double quotes, as is one that is itself quoted; describeTool takes the quotes off again.
+ */
+export function descriptionText(override: string | undefined): string {
+  if (override === undefined) return "";
+  return override.trim() === "" || isQuoted(override) ? `"${override}"` : override;
+}
+
+/** Sets a tool's description override from the describe form's text: empty removes it, "" (in quotes) sets an empty one. */
+export function describeTool(definition: VirtualMcpFileEntry, connector: string, tool: string, text: string): VirtualMcpFileEntry {
   return withAttachment(definition, connector, (a) => {
-    if (description.trim() === "") delete a.describe[tool];
-    else a.describe[tool] = description;
+    if (isQuoted(text)) a.describe[tool] = text.slice(1, -1);
+    else if (text.trim() === "") delete a.describe[tool];
+    else a.describe[tool] = text;
   });
 }
 
