@@ -6,7 +6,9 @@ import { afterAll, describe, expect, test } from "bun:test";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { existsSync, readFileSync, readdirSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { appendToChain } from "../src/audit/index.ts";
+import { appendToChain, CHECKPOINT_KEY_PURPOSE, pruneAuditTrailGradually } from "../src/audit/index.ts";
+import { loadSettings } from "../src/config/index.ts";
+import { openDataDir } from "../src/runtime/index.ts";
 import { openStore, type NewAuditRow } from "../src/store/index.ts";
 import { startHttpUpstream } from "./fixtures/http-upstream.ts";
 import { BINARY, cleanEnv, connectMcpClient, DEMO_CONFIG as DEMO, REPO_ROOT, runMintgate, startConfiguredGateway, startGateway, tempDir, waitFor } from "./harness.ts";
@@ -243,6 +245,36 @@ virtualMcps:
     const forged = await verify(dir);
     expect(forged.code).toBe(1);
     expect(forged.report.broken?.reason).toContain("signature");
+  });
+
+  test("a master key rotated by another process between a prune's chunks: the rest of the prune signs with the new key and the chain verifies", async () => {
+    const dir = join(tempDir("mintgate-audit-prune-rotate"), "data");
+    expect((await runMintgate(["init", "--data", dir])).code).toBe(0);
+    const store = openStore(join(dir, "mintgate.db"));
+    const old = Date.now() - 400 * 86_400_000;
+    const row = (i: number): NewAuditRow => ({
+      at: old + i, kind: "mcp", person: "old@example.com", userId: null, clientId: null, tokenId: null, ip: null, sessionId: "s", virtualMcp: "v", connector: "c", method: "tools/call",
+      exposedName: "t", upstreamName: "t", arguments: "{}", result: null, resultSize: null, outcome: "ok", error: null, durationMs: 1, detail: null,
+    });
+    // Three chunks of the prune (5,000 records each).
+    appendToChain(store, Array.from({ length: 12_000 }, (_, i) => row(i)));
+    store.close();
+    // The gateway's prune, in this process; `mintgate secrets rotate-key` runs between its first and second chunk.
+    const gateway = openDataDir(loadSettings({ data: dir }, {}), { initialise: false });
+    let between = 0;
+    const report = await pruneAuditTrailGradually(gateway.store, {
+      retentionDays: 30,
+      key: () => gateway.secrets.derivedKey(CHECKPOINT_KEY_PURPOSE),
+      actor: "gateway (retention)",
+      stopped: () => {
+        if (++between === 2) expect(Bun.spawnSync([BINARY, "secrets", "rotate-key", "--data", dir], { env: cleanEnv(), stdout: "ignore", stderr: "ignore" }).exitCode).toBe(0);
+        return false;
+      },
+    });
+    gateway.close();
+    expect([report.deleted, between]).toEqual([12_000, 3]);
+    const verified = await verify(dir);
+    expect(verified.report).toMatchObject({ ok: true, checkpoints: 1 });
   });
 
   test("the gateway's own retention prune of a large trail goes on answering requests between chunks", async () => {

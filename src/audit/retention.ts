@@ -17,7 +17,13 @@ export interface PruneReport {
 
 interface PruneOptions {
   retentionDays: number;
-  key: CheckpointKey;
+  /**
+   * The signing key of the current master key, asked for inside each chunk's
+   * transaction: a key rotated by another process between chunks re-signs
+   * the checkpoint so far, and a key taken before the prune would then sign
+   * the next chunk's checkpoint with the retired key version.
+   */
+  key: () => CheckpointKey;
   actor: string;
   now?: number;
 }
@@ -71,7 +77,8 @@ function* pruneSteps(store: Store, options: PruneOptions): Generator<void, Prune
       const deleted = repo.deleteThrough(chunkEnd);
       report.deleted += deleted;
       const checkpoint = { at: now, lastId: last.id, lastHash: last.hash, lastAt: last.at, deleted: report.deleted };
-      checkpointId = repo.putCheckpoint({ ...checkpoint, id: checkpointId, keyVersion: options.key.version, signature: signCheckpoint(options.key, checkpoint) });
+      const key = options.key();
+      checkpointId = repo.putCheckpoint({ ...checkpoint, id: checkpointId, keyVersion: key.version, signature: signCheckpoint(key, checkpoint) });
     });
     report.throughId = chunkEnd;
     if (chunkEnd < target && (yield)) break;

@@ -181,7 +181,7 @@ const pruneCommand: Command = {
     const flag = stringValue(parsed, "retention-days");
     const retentionDays = flag === undefined ? loadSettings({ data: stringValue(parsed, "data") }).auditRetentionDays : parseRetentionDays({ value: flag, source: "--retention-days" });
     const report = await withDataDir(parsed, (dir) =>
-      pruneAuditTrail(dir.store, { retentionDays, key: dir.secrets.derivedKey(CHECKPOINT_KEY_PURPOSE), actor: cliActor() }),
+      pruneAuditTrail(dir.store, { retentionDays, key: () => dir.secrets.derivedKey(CHECKPOINT_KEY_PURPOSE), actor: cliActor() }),
     );
     if (parsed.values.json) printJson(report);
     else if (report.deleted === 0) process.stdout.write(`Nothing to delete: no records older than ${report.cutoff} (${report.retentionDays} day${report.retentionDays === 1 ? "" : "s"}).\n`);

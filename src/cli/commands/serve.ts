@@ -129,7 +129,7 @@ export const serveCommand: Command = {
     let shuttingDown = false;
     const prune = async () => {
       try {
-        const key = dir.secrets.derivedKey(CHECKPOINT_KEY_PURPOSE);
+        const key = () => dir.secrets.derivedKey(CHECKPOINT_KEY_PURPOSE);
         const report = await pruneAuditTrailGradually(dir.store, { retentionDays: settings.auditRetentionDays, key, actor: "gateway (retention)", stopped: () => shuttingDown });
         if (report.deleted > 0) log.info("audit retention: deleted old records, left a signed checkpoint", { deleted: report.deleted, throughId: report.throughId ?? undefined, cutoff: report.cutoff });
       } catch (error) {
