@@ -6,7 +6,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { existsSync, readFileSync, readdirSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { appendToChain, CHECKPOINT_KEY_PURPOSE, pruneAuditTrailGradually } from "../src/audit/index.ts";
+import { appendToChain, CHECKPOINT_KEY_PURPOSE, pruneAuditTrail, pruneAuditTrailGradually } from "../src/audit/index.ts";
 import { loadSettings } from "../src/config/index.ts";
 import { openDataDir } from "../src/runtime/index.ts";
 import { openStore, type NewAuditRow } from "../src/store/index.ts";
@@ -275,6 +275,29 @@ virtualMcps:
     expect([report.deleted, between]).toEqual([12_000, 3]);
     const verified = await verify(dir);
     expect(verified.report).toMatchObject({ ok: true, checkpoints: 1 });
+  });
+
+  test("`audit prune` run beside the gateway's own prune: whichever deletes a range first, the other stops there, and the chain verifies", async () => {
+    const dir = join(tempDir("mintgate-audit-prune-twice"), "data");
+    expect((await runMintgate(["init", "--data", dir])).code).toBe(0);
+    const gateway = openDataDir(loadSettings({ data: dir }, {}), { initialise: false });
+    const old = Date.now() - 400 * 86_400_000;
+    appendToChain(gateway.store, Array.from({ length: 12_000 }, (_, i): NewAuditRow => ({
+      at: old + i, kind: "mcp", person: "old@example.com", userId: null, clientId: null, tokenId: null, ip: null, sessionId: "s", virtualMcp: "v", connector: "c", method: "tools/call",
+      exposedName: "t", upstreamName: "t", arguments: "{}", result: null, resultSize: null, outcome: "ok", error: null, durationMs: 1, detail: null,
+    })));
+    // The gateway's prune holds the write lock while `mintgate audit prune` has found the chain's start and waits for the lock.
+    gateway.store.audit.sqlite.exec("BEGIN IMMEDIATE");
+    const cli = runMintgate(["audit", "prune", "--retention-days", "30", "--json", "--data", dir]);
+    await Bun.sleep(800);
+    const key = () => gateway.secrets.derivedKey(CHECKPOINT_KEY_PURPOSE);
+    expect(pruneAuditTrail(gateway.store, { retentionDays: 30, key, actor: "gateway (retention)" }).deleted).toBe(12_000);
+    gateway.store.audit.sqlite.exec("COMMIT");
+    gateway.close();
+    const pruned = await cli;
+    expect([pruned.code, pruned.stderr]).toEqual([0, ""]);
+    expect((JSON.parse(pruned.stdout) as { deleted: number }).deleted).toBe(0);
+    expect((await verify(dir)).report).toMatchObject({ ok: true, checkpoints: 1 });
   });
 
   test("the gateway's own retention prune of a large trail goes on answering requests between chunks", async () => {

@@ -68,20 +68,21 @@ function* pruneSteps(store: Store, options: PruneOptions): Generator<void, Prune
   const target = repo.lastIdOlderThan(cutoff);
   let checkpointId: number | undefined;
   for (;;) {
-    const first = repo.firstId();
-    if (first === null || first > target) break;
-    const chunkEnd = Math.min(first + CHUNK - 1, target);
-    store.transaction(() => {
+    // Where the chain starts is read inside the chunk's transaction: another prune (`audit prune` beside the gateway's) may have deleted past it meanwhile.
+    const more = store.transaction(() => {
+      const first = repo.firstId();
+      if (first === null || first > target) return false;
+      const chunkEnd = Math.min(first + CHUNK - 1, target);
       const last = repo.get(chunkEnd);
-      if (!last) throw new Error(`audit record ${chunkEnd} vanished during the prune`);
-      const deleted = repo.deleteThrough(chunkEnd);
-      report.deleted += deleted;
+      if (!last) throw new Error(`audit record ${chunkEnd} is missing from the chain, so the prune stopped; run \`mintgate audit verify\` to see what was deleted.`);
+      report.deleted += repo.deleteThrough(chunkEnd);
       const checkpoint = { at: now, lastId: last.id, lastHash: last.hash, lastAt: last.at, deleted: report.deleted };
       const key = options.key();
       checkpointId = repo.putCheckpoint({ ...checkpoint, id: checkpointId, keyVersion: key.version, signature: signCheckpoint(key, checkpoint) });
+      report.throughId = chunkEnd;
+      return chunkEnd < target;
     });
-    report.throughId = chunkEnd;
-    if (chunkEnd < target && (yield)) break;
+    if (!more || (yield)) break;
   }
   report.checkpoint = checkpointId ?? null;
   if (report.deleted > 0) {
