@@ -243,6 +243,12 @@ describe("mintgate CLI", () => {
     expect(level.code).toBe(2);
     expect(level.stderr).toBe('mintgate: MINTGATE_LOG_LEVEL is "verbose"; set it to debug, info, warn or error, or unset it.\n');
     expect((await runMintgate(["version"], { env: { MINTGATE_LOG_LEVEL: "WARN" } })).code).toBe(0);
+    const format = await runMintgate(["serve", "--data", dir, "--log-format", "xml"]);
+    expect(format.code).toBe(2);
+    expect(format.stderr).toBe('mintgate: --log-format must be text or json, not "xml".\n');
+    const formatFromEnv = await runMintgate(["serve", "--data", dir], { env: { MINTGATE_LOG_FORMAT: "logfmt" } });
+    expect(formatFromEnv.code).toBe(2);
+    expect(formatFromEnv.stderr).toBe('mintgate: MINTGATE_LOG_FORMAT must be text or json, not "logfmt".\n');
   });
 
   test("a port in use and a missing TLS file are one sentence each", async () => {
@@ -251,6 +257,12 @@ describe("mintgate CLI", () => {
       const busy = await runMintgate(["serve", "--data", tempDir(), "--port", String(blocker.port)]);
       expect(busy.code).toBe(1);
       expect(busy.stderr.trim().split("\n").at(-1)).toBe(`mintgate: Port ${blocker.port} on 127.0.0.1 is already in use; stop the other process or choose another with --port or MINTGATE_PORT.`);
+      // With the JSON log format, the sentence it stops on is a JSON line like the log lines before it.
+      const busyJson = await runMintgate(["serve", "--data", tempDir(), "--port", String(blocker.port), "--log-format", "json"]);
+      expect(busyJson.code).toBe(1);
+      const records = busyJson.stderr.trimEnd().split("\n").map((line) => JSON.parse(line) as Record<string, unknown>);
+      expect(records.length).toBeGreaterThan(1);
+      expect(records.at(-1)).toMatchObject({ level: "error", msg: `mintgate: Port ${blocker.port} on 127.0.0.1 is already in use; stop the other process or choose another with --port or MINTGATE_PORT.` });
     } finally {
       await blocker.stop(true);
     }

@@ -12,6 +12,7 @@ describe("settings", () => {
     expect(settings.bodyLimitBytes).toBe(DEFAULTS.bodyLimitBytes);
     expect(settings.keepaliveMs).toBe(15_000);
     expect(settings.bodyBudgetBytes).toBe(32 * 1024 * 1024);
+    expect(settings.logFormat).toBe("text");
   });
 
   test("every setting comes from the environment", () => {
@@ -25,6 +26,7 @@ describe("settings", () => {
       MINTGATE_TLS_KEY: "/k.pem",
       MINTGATE_KEEPALIVE: "5s",
       MINTGATE_BODY_BUDGET: "64MiB",
+      MINTGATE_LOG_FORMAT: "JSON",
     });
     expect(settings).toMatchObject({
       dataDir: "/srv/mg",
@@ -36,6 +38,7 @@ describe("settings", () => {
       tlsKey: "/k.pem",
       keepaliveMs: 5000,
       bodyBudgetBytes: 64 * 1024 * 1024,
+      logFormat: "json",
     });
   });
 
@@ -53,6 +56,7 @@ describe("settings", () => {
     expect(() => loadSettings({ "public-url": "not a url" }, {})).toThrow("--public-url must be an absolute URL");
     expect(() => loadSettings({}, { MINTGATE_TLS_KEY: "/k.pem" })).toThrow("both --tls-cert and --tls-key");
     expect(() => loadSettings({ keepalive: "0s" }, {})).toThrow("--keepalive must be a duration from 1s to 24h");
+    expect(() => loadSettings({ "log-format": "logfmt" }, { MINTGATE_LOG_FORMAT: "json" })).toThrow('--log-format must be text or json, not "logfmt".');
     // Under the 4 MiB body limit, the largest call could never be taken.
     for (const size of ["1MiB", "4194303", "257MiB", "lots"]) {
       expect(() => loadSettings({ "body-budget": size }, {})).toThrow(`--body-budget must be a size from 4MiB (the request body limit, so the largest call fits) to 256MiB such as 32MiB, not "${size}".`);

@@ -5,6 +5,7 @@ import { readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { startEverythingServer } from "./conformance/everything-server.ts";
 import { startHttpUpstream } from "./fixtures/http-upstream.ts";
+import { log } from "../src/log/index.ts";
 import { connectMcpClient, DEMO_CONFIG, REPO_ROOT, runMintgate, startConfiguredGateway, startGateway, tempDir, waitFor, type RunningGateway } from "./harness.ts";
 
 const DYNAMIC_SERVER = join(REPO_ROOT, "test", "fixtures", "dynamic-server.ts");
@@ -859,6 +860,64 @@ describe("upstream log messages", () => {
     expect(fromFlood.filter((line) => line.includes('data="flood ')).length).toBe(200);
     expect(fromFlood.filter((line) => line.includes("not logged"))).toEqual(["warn  upstream log: lines not logged, too many connector=flood lines=300 perSeconds=200/10"]);
     expect(fromFlood.length).toBe(201);
+  });
+});
+
+describe("the log as JSON lines (MINTGATE_LOG_FORMAT=json)", () => {
+  test("every line serve writes is one JSON object, escapes included, and the harness still finds the URL", async () => {
+    // The child writes stderr (an ESC sequence, a CR, U+2028, a bidi override, a C1 CSI) before it serves MCP.
+    const script = `printf 'esc \\033[31mred\\rcr \\342\\200\\250ls \\342\\200\\256rlo \\302\\233c1\\n' >&2; exec "$0" "$1"`;
+    const config = {
+      connectors: [{ name: "chatty", kind: "stdio", command: "sh", args: ["-c", script, process.execPath, LOGGING_SERVER] }],
+      virtualMcps: [{ slug: "logs", name: "Logs", access: { everyone: true }, connectors: [{ connector: "chatty" }] }],
+    };
+    const { gateway, token } = await startConfiguredGateway(config, { env: { MINTGATE_LOG_FORMAT: "json", MINTGATE_LOG_LEVEL: "debug" } });
+    expect(gateway.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    const client = await connectMcpClient(`${gateway.url}/mcp/logs`, token);
+    clients.push(client);
+    await waitFor("the connector's tools", async () => (await toolNames(client)).includes("chatty__log"));
+    const forged = 'two\nlines \u001b[2J \u2028 \u202e time="x"';
+    expect(textOf(await client.callTool({ name: "chatty__log", arguments: { messages: [{ level: "warning", logger: "db", data: forged }] } }))).toBe("sent 1");
+    expect(textOf(await client.callTool({ name: "chatty__flood", arguments: { count: 205 } }))).toBe("sent 205");
+    await waitFor("the stderr line", () => gateway.output().includes('"msg":"upstream stderr"'));
+    await client.close();
+    expect(await gateway.stop()).toBe(0);
+
+    const raw = gateway.output();
+    // Nothing a terminal would act on is left raw: the escapes are JSON's, read back to the same characters.
+    expect(raw).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/);
+    const records = raw.trimEnd().split("\n").map((line) => JSON.parse(line) as Record<string, unknown>);
+    for (const record of records) {
+      expect(Object.keys(record).slice(0, 3)).toEqual(["time", "level", "msg"]);
+      expect(new Date(record.time as string).toISOString()).toBe(record.time as string);
+      expect(["debug", "info", "warn", "error"]).toContain(record.level as string);
+    }
+    const listening = records.find((r) => String(r.msg).includes("listening on"));
+    expect(listening).toMatchObject({ level: "info", url: gateway.url });
+    expect(records).toContainEqual(expect.objectContaining({ level: "info", msg: "upstream stderr", connector: "chatty", line: "esc \u001b[31mred\rcr \u2028ls \u202erlo \u009bc1" }));
+    expect(records).toContainEqual(expect.objectContaining({ level: "warn", msg: "upstream log", connector: "chatty", upstreamLevel: "warning", logger: "db", data: forged }));
+    // Numbers stay numbers; the rate-limited count goes through the same format.
+    expect(records).toContainEqual(expect.objectContaining({ level: "warn", msg: "upstream log: lines not logged, too many", connector: "chatty", lines: expect.any(Number), perSeconds: "200/10" }));
+    expect(records).toContainEqual(expect.objectContaining({ msg: "shutting down: no new connections; waiting for running requests", signal: "SIGTERM" }));
+    expect(records.at(-1)).toMatchObject({ level: "info", msg: "stopped" });
+  });
+
+  test("a field named time, level or msg is written as fields.NAME; a number JSON has no literal for, as text", () => {
+    const written: string[] = [];
+    const stderrWrite = process.stderr.write;
+    process.stderr.write = ((chunk: string) => written.push(chunk) > 0) as typeof process.stderr.write;
+    try {
+      log.setFormat("json");
+      log.error("clash", { time: "t", level: "l", msg: "m", ratio: NaN, count: 3, ok: true, gone: undefined });
+    } finally {
+      process.stderr.write = stderrWrite;
+      log.setFormat("text");
+    }
+    expect(written).toHaveLength(1);
+    expect(written[0]!.endsWith("}\n")).toBe(true);
+    const { time, ...rest } = JSON.parse(written[0]!) as Record<string, unknown>;
+    expect(typeof time).toBe("string");
+    expect(rest).toEqual({ level: "error", msg: "clash", "fields.time": "t", "fields.level": "l", "fields.msg": "m", ratio: "NaN", count: 3, ok: true });
   });
 });
 

@@ -113,7 +113,8 @@ export async function startGateway(options: {
 
   const url = await new Promise<string>((resolveUrl, reject) => {
     const poll = setInterval(() => {
-      const match = output.match(/listening on (https?:\/\/\S+)/);
+      // `[^\s"]`: with --log-format json the URL ends the message string of a JSON line.
+      const match = output.match(/listening on (https?:\/\/[^\s"]+)/);
       if (match) {
         clearInterval(poll);
         resolveUrl(match[1]!);
@@ -195,12 +196,12 @@ export interface ConfiguredGateway {
  * (mintgate.yaml text, or an object written as JSON, which is YAML too) with
  * `mintgate apply`, a token from `mintgate tokens create`, and a running gateway.
  */
-export async function startConfiguredGateway(config: string | object, options: { user?: string; label?: string; args?: string[] } = {}): Promise<ConfiguredGateway> {
+export async function startConfiguredGateway(config: string | object, options: { user?: string; label?: string; args?: string[]; env?: Record<string, string> } = {}): Promise<ConfiguredGateway> {
   const dataDir = await configuredDataDir(config, { label: options.label });
   const created = await runMintgate(["tokens", "create", "--user", options.user ?? "t@example.com", "--json", "--data", dataDir]);
   if (created.code !== 0) throw new Error(`mintgate tokens create failed: ${created.stderr}`);
   const { id, token } = JSON.parse(created.stdout) as { id: string; token: string };
-  const gateway = await startGateway({ dataDir, args: options.args });
+  const gateway = await startGateway({ dataDir, args: options.args, env: options.env });
   return { dataDir, gateway, token, tokenId: id };
 }
 

@@ -1,5 +1,5 @@
 import { isDatabaseBusy, isStorageFull, MintgateError, publicMessageOf } from "../errors/index.ts";
-import { log, logLevelOf } from "../log/index.ts";
+import { log, logLevelOf, statusLine } from "../log/index.ts";
 import { VERSION } from "../version.ts";
 import { helpText, parseCommandArgs, type Command } from "./command.ts";
 import { initCommand } from "./commands/init.ts";
@@ -88,7 +88,8 @@ export async function runCli(argv: string[]): Promise<number> {
   } catch (error) {
     // A full disk or a database another process keeps locked is no internal error: it is said in one sentence (publicMessageOf), without a stack trace.
     if (!(error instanceof MintgateError) && !isStorageFull(error) && !isDatabaseBusy(error)) log.error("unexpected failure", { command: command.name, error: (error as Error)?.stack ?? String(error) });
-    process.stderr.write(`mintgate: ${publicMessageOf(error)}\n`);
+    // With serve's JSON log format this last line is a JSON record too; for every other command it is the sentence as it is.
+    process.stderr.write(statusLine("error", `mintgate: ${publicMessageOf(error)}`));
     return error instanceof MintgateError && error.kind === "invalid" ? 2 : 1;
   }
 }

@@ -1,6 +1,7 @@
 import { isIP } from "node:net";
 import { resolve, join } from "node:path";
 import { invalid } from "../errors/index.ts";
+import { LOG_FORMATS, type LogFormat } from "../log/index.ts";
 
 /** Who may read /metrics (src/metrics/access.ts): only this machine, only token holders, or nobody. */
 export type MetricsMode = "off" | "loopback" | "token";
@@ -43,6 +44,8 @@ export interface Settings {
   metricsTokenFile: string | undefined;
   /** The bearer token for /metrics from MINTGATE_METRICS_TOKEN, if set (the file wins). */
   metricsTokenFromEnv: string | undefined;
+  /** How log lines are written: `time level message key=value…` for people, or one JSON object per line for log shippers. */
+  logFormat: LogFormat;
 }
 
 /** Flag values as the CLI parsed them; undefined means "not given". */
@@ -64,6 +67,7 @@ export interface SettingFlags {
   "audit-retention-days"?: string | undefined;
   metrics?: string | undefined;
   "metrics-token-file"?: string | undefined;
+  "log-format"?: string | undefined;
 }
 
 export const DEFAULTS = {
@@ -83,6 +87,7 @@ export const DEFAULTS = {
   // Plurals are listed, not derived: "tokens" would also hide counts such as max_tokens.
   auditRedactKeys: ["password", "passwords", "passwd", "passphrase", "secret", "secrets", "token", "authorization", "api_key", "api_keys", "apikey", "apikeys", "cookie", "cookies", "credential", "credentials", "private_key"],
   metricsMode: "loopback",
+  logFormat: "text",
 } as const;
 
 /** The environment variables mintgate reads, for --help and the README. */
@@ -107,6 +112,7 @@ export const ENVIRONMENT = {
   MINTGATE_METRICS_TOKEN_FILE: "file holding the bearer token that lets Prometheus scrape /metrics from elsewhere",
   MINTGATE_METRICS_TOKEN: "the bearer token for /metrics itself (MINTGATE_METRICS_TOKEN_FILE wins)",
   MINTGATE_LOG_LEVEL: "debug, info, warn or error (default info)",
+  MINTGATE_LOG_FORMAT: "text, or json for one JSON object per line that log shippers parse (default text)",
 } as const;
 
 type Env = Record<string, string | undefined>;
@@ -164,6 +170,7 @@ export function loadSettings(flags: SettingFlags, env: Env = process.env): Setti
   const bodyBudget = pick(flags["body-budget"], "MINTGATE_BODY_BUDGET");
   const metrics = pick(flags.metrics, "MINTGATE_METRICS");
   const metricsTokenFile = pick(flags["metrics-token-file"], "MINTGATE_METRICS_TOKEN_FILE");
+  const logFormat = pick(flags["log-format"], "MINTGATE_LOG_FORMAT");
   if ((tlsCert === undefined) !== (tlsKey === undefined)) {
     throw invalid("HTTPS needs both --tls-cert and --tls-key (or MINTGATE_TLS_CERT and MINTGATE_TLS_KEY); only one was given.");
   }
@@ -190,6 +197,7 @@ export function loadSettings(flags: SettingFlags, env: Env = process.env): Setti
     metricsMode: metrics === undefined ? DEFAULTS.metricsMode : parseMetricsMode(metrics.value, metrics.source),
     metricsTokenFile: metricsTokenFile && resolve(metricsTokenFile.value),
     metricsTokenFromEnv: nonEmpty(env.MINTGATE_METRICS_TOKEN)?.trim(),
+    logFormat: logFormat === undefined ? DEFAULTS.logFormat : parseLogFormat(logFormat.value, logFormat.source),
   };
 }
 
@@ -209,6 +217,12 @@ function parseMetricsMode(raw: string, source: string): MetricsMode {
   const mode = raw.trim().toLowerCase() as MetricsMode;
   if (!METRICS_MODES.includes(mode)) throw invalid(`${source} must be loopback, token or off, not "${raw}".`);
   return mode;
+}
+
+function parseLogFormat(raw: string, source: string): LogFormat {
+  const format = raw.trim().toLowerCase() as LogFormat;
+  if (!LOG_FORMATS.includes(format)) throw invalid(`${source} must be text or json, not "${raw}".`);
+  return format;
 }
 
 function parseRedactKeys(setting: { value: string; source: string } | undefined): string[] {

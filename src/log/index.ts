@@ -1,11 +1,15 @@
 /**
- * One-line structured logs on stderr: `time level message key=value…`.
+ * One-line structured logs on stderr: `time level message key=value…`, or with
+ * the JSON format one object per line, `{"time","level","msg",…fields}`, for
+ * log shippers (Loki, Datadog, CloudWatch, Vector).
  * Callers pass values they know are safe; secrets are never given to the logger.
  */
 import { printable } from "../terminal/index.ts";
 
 export type LogLevel = "debug" | "info" | "warn" | "error";
 export type LogFields = Record<string, string | number | boolean | undefined>;
+export type LogFormat = "text" | "json";
+export const LOG_FORMATS: readonly LogFormat[] = ["text", "json"];
 
 const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 
@@ -16,6 +20,8 @@ export function logLevelOf(text: string): LogLevel | undefined {
 }
 
 let threshold: number = ORDER[logLevelOf(process.env.MINTGATE_LOG_LEVEL ?? "info") ?? "info"];
+// Text until `serve` sets its --log-format: the other commands' lines are for people.
+let json = false;
 
 function format(value: string | number | boolean): string {
   const text = String(value);
@@ -24,8 +30,34 @@ function format(value: string | number | boolean): string {
   return plain === text ? text : printable(JSON.stringify(text));
 }
 
+/** Field names of a JSON line that a field must not replace; such a field is written as `fields.NAME` (as logrus does). */
+const RECORD_KEYS = new Set(["time", "level", "msg"]);
+
+/**
+ * One JSON line. JSON.stringify escapes line breaks and C0 controls (ESC included), so no value can
+ * end the line or forge another; printable() then escapes what it leaves raw (DEL, C1 controls such as
+ * the 8-bit CSI, U+2028/U+2029 and bidi overrides) as \uXXXX, which every JSON parser reads back to the
+ * same character, so a shipper gets the exact text while someone reading the raw log in a terminal
+ * (journalctl, kubectl logs) sees no reordered or broken line.
+ */
+function jsonLine(level: LogLevel, message: string, fields: LogFields | undefined): string {
+  const record: Record<string, string | number | boolean> = { time: new Date().toISOString(), level, msg: message };
+  if (fields) {
+    for (const [key, value] of Object.entries(fields)) {
+      if (value === undefined) continue;
+      // JSON has no NaN or Infinity: JSON.stringify would write null.
+      record[RECORD_KEYS.has(key) ? `fields.${key}` : key] = typeof value === "number" && !Number.isFinite(value) ? String(value) : value;
+    }
+  }
+  return printable(JSON.stringify(record));
+}
+
 function write(level: LogLevel, message: string, fields?: LogFields): void {
   if (ORDER[level] < threshold) return;
+  if (json) {
+    process.stderr.write(jsonLine(level, message, fields) + "\n");
+    return;
+  }
   let line = `${new Date().toISOString()} ${level.padEnd(5)} ${message}`;
   if (fields) {
     for (const [key, value] of Object.entries(fields)) {
@@ -43,7 +75,19 @@ export const log = {
   setLevel(level: LogLevel) {
     threshold = ORDER[level];
   },
+  setFormat(format: LogFormat) {
+    json = format === "json";
+  },
 };
+
+/**
+ * A line the gateway prints whatever the log level, with "\n": the "listening on" line, the sentence
+ * it fails with. In the text format it is `text` as it is (the fields say nothing more); in the JSON
+ * format it is a record at `level` with `text` as its message and the fields, so a shipper can parse it.
+ */
+export function statusLine(level: LogLevel, text: string, fields?: LogFields): string {
+  return (json ? jsonLine(level, text, fields) : text) + "\n";
+}
 
 /**
  * What one noisy source (a stdio child's stderr, an upstream's log messages)

@@ -10,7 +10,7 @@ import { Gateway, McpEndpoint, setKeepaliveInterval } from "../../gateway/index.
 import { moveCheckpointsToThread, watchStore } from "../../store/index.ts";
 import { DEFAULTS, ENVIRONMENT, loadSettings } from "../../config/index.ts";
 import { checkTlsFiles, startHttpServer } from "../../http/index.ts";
-import { log } from "../../log/index.ts";
+import { log, statusLine } from "../../log/index.ts";
 import { sayingStorageFull } from "../../errors/index.ts";
 import { createGatewayMetrics, MetricsAccess } from "../../metrics/index.ts";
 import { UsageAnalytics } from "../../analytics/index.ts";
@@ -43,6 +43,7 @@ export const serveCommand: Command = {
     "audit-retention-days": { type: "string" },
     metrics: { type: "string" },
     "metrics-token-file": { type: "string" },
+    "log-format": { type: "string" },
     demo: { type: "boolean" },
   },
   optionHelp: {
@@ -63,6 +64,7 @@ export const serveCommand: Command = {
     "--metrics-token-file F": "file holding the bearer token for scraping /metrics from elsewhere (env MINTGATE_METRICS_TOKEN_FILE)",
     "--audit-redact-keys LIST": `comma-separated keys whose values the audit trail replaces (env MINTGATE_AUDIT_REDACT_KEYS, default ${DEFAULTS.auditRedactKeys.join(",")})`,
     "--audit-retention-days N": "days audit records are kept; pruned daily with a signed checkpoint (env MINTGATE_AUDIT_RETENTION_DAYS, default 365)",
+    "--log-format F": "text, or json for one JSON object per log line (env MINTGATE_LOG_FORMAT, default text)",
     "--demo": "add the demo virtual MCP if missing and print its URL, a fresh token and a client config",
   },
   details:
@@ -90,7 +92,9 @@ export const serveCommand: Command = {
       "audit-retention-days": stringValue(parsed, "audit-retention-days"),
       metrics: stringValue(parsed, "metrics"),
       "metrics-token-file": stringValue(parsed, "metrics-token-file"),
+      "log-format": stringValue(parsed, "log-format"),
     });
+    log.setFormat(settings.logFormat);
     // Before the data directory is touched or a connector started: a bad TLS file or metrics token setting stops the start here.
     checkTlsFiles(settings);
     const metricsAccess = MetricsAccess.fromSettings(settings);
@@ -222,7 +226,7 @@ export const serveCommand: Command = {
     memoryTrim.start();
     writeFileSync(dir.paths.serverUrl, `${server.url}\n${instanceId}\n`, { mode: 0o600 });
     // One write: whoever waits for the "listening on" line finds the demo text with it.
-    const listening = `mintgate ${VERSION} listening on ${server.url}${settings.publicUrl ? ` (public URL ${settings.publicUrl})` : ""}\n`;
+    const listening = statusLine("info", `mintgate ${VERSION} listening on ${server.url}${settings.publicUrl ? ` (public URL ${settings.publicUrl})` : ""}`, { version: VERSION, url: server.url, publicUrl: settings.publicUrl });
     process.stdout.write(listening + (demo ? demoInstructions(settings.publicUrl ?? server.url, demo) : ""));
 
     const signal = await stopSignal;
