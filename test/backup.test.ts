@@ -199,4 +199,18 @@ describe("mintgate backup", () => {
     renameSync(`${database}.restoring`, database);
     expect((await runMintgate(["secrets", "list", "--data", data])).code).toBe(0);
   });
+
+  test("a database file that is not an intact database says to restore a backup, not 'Internal error' with SQLite's stack trace; restore then works", async () => {
+    const data = join(tempDir("mintgate-damaged"), "data");
+    expect((await runMintgate(["init", "--data", data])).code).toBe(0);
+    const copy = join(data, "..", "copy.db");
+    expect((await runMintgate(["backup", "-o", copy, "--data", data])).code).toBe(0);
+    writeFileSync(join(data, "mintgate.db"), "not a database, only text written over it".repeat(200));
+    const sentence = "mintgate: mintgate.db in the data directory is not an intact SQLite database (replaced, cut short or damaged); stop mintgate and put the latest backup in its place with `mintgate restore FILE`.\n";
+    expect(await runMintgate(["tokens", "list", "--data", data])).toEqual({ code: 1, stdout: "", stderr: sentence });
+    const serve = await runMintgate(["serve", "--data", data, "--port", "0"]);
+    expect([serve.code, serve.stderr.endsWith(sentence), serve.stderr.includes("SQLiteError")]).toEqual([1, true, false]);
+    expect((await runMintgate(["restore", copy, "--data", data])).code).toBe(0);
+    expect((await runMintgate(["tokens", "list", "--data", data])).code).toBe(0);
+  });
 });

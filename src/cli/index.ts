@@ -1,4 +1,4 @@
-import { isDatabaseBusy, isStorageFull, MintgateError, publicMessageOf } from "../errors/index.ts";
+import { isDatabaseBusy, isDatabaseDamaged, isStorageFull, MintgateError, publicMessageOf } from "../errors/index.ts";
 import { log, logLevelOf, statusLine } from "../log/index.ts";
 import { VERSION } from "../version.ts";
 import { helpText, parseCommandArgs, type Command } from "./command.ts";
@@ -86,10 +86,13 @@ export async function runCli(argv: string[]): Promise<number> {
     setRunningCommand(command.name, parsed);
     return await command.run(parsed);
   } catch (error) {
-    // A full disk or a database another process keeps locked is no internal error: it is said in one sentence (publicMessageOf), without a stack trace.
-    if (!(error instanceof MintgateError) && !isStorageFull(error) && !isDatabaseBusy(error)) log.error("unexpected failure", { command: command.name, error: (error as Error)?.stack ?? String(error) });
+    // A full disk, a database another process keeps locked or a damaged one is no internal error: it is said in one sentence (publicMessageOf), without a stack trace.
+    const unexpected = !(error instanceof MintgateError) && !isStorageFull(error) && !isDatabaseBusy(error) && !isDatabaseDamaged(error);
+    if (unexpected) log.error("unexpected failure", { command: command.name, error: (error as Error)?.stack ?? String(error) });
+    // The log is this command's own stderr, just above: "see the gateway log" would send the person looking for another.
+    const sentence = unexpected ? "Internal error; the \"unexpected failure\" line above has the details." : publicMessageOf(error);
     // With serve's JSON log format this last line is a JSON record too; for every other command it is the sentence as it is.
-    process.stderr.write(statusLine("error", `mintgate: ${publicMessageOf(error)}`));
+    process.stderr.write(statusLine("error", `mintgate: ${sentence}`));
     return error instanceof MintgateError && error.kind === "invalid" ? 2 : 1;
   }
 }

@@ -79,6 +79,15 @@ export function isDatabaseBusy(error: unknown): boolean {
 
 export const DATABASE_BUSY_MESSAGE = "The database is busy: another mintgate process has held its write lock for more than 5 seconds; try again in a moment.";
 
+/** SQLite read something that is not an intact database: the file was replaced, truncated or damaged (SQLITE_NOTADB, SQLITE_CORRUPT…). */
+export function isDatabaseDamaged(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === "string" && (code.startsWith("SQLITE_CORRUPT") || code === "SQLITE_NOTADB");
+}
+
+export const DATABASE_DAMAGED_MESSAGE =
+  "mintgate.db in the data directory is not an intact SQLite database (replaced, cut short or damaged); stop mintgate and put the latest backup in its place with `mintgate restore FILE`.";
+
 /** `error` as a storage_full error that says `message`, when it is a raw write that failed for lack of space; otherwise `error` itself. */
 export function sayingStorageFull(error: unknown, message: string): unknown {
   return isStorageFull(error) && !(error instanceof MintgateError) ? storageFull(message, error) : error;
@@ -134,9 +143,10 @@ export function jsonRpcCodeOf(error: unknown): number {
   return isStorageFull(error) ? JSON_RPC_CODE.storage_full : -32603;
 }
 
-/** The sentence shown to a person; unexpected errors never leak their internals. A full disk or a locked database is no internal matter: it says so. */
+/** The sentence shown to a person; unexpected errors never leak their internals. A full disk, a locked or a damaged database is no internal matter: it says so. */
 export function publicMessageOf(error: unknown): string {
   if (error instanceof MintgateError) return error.message;
   if (isDatabaseBusy(error)) return DATABASE_BUSY_MESSAGE;
+  if (isDatabaseDamaged(error)) return DATABASE_DAMAGED_MESSAGE;
   return isStorageFull(error) ? STORAGE_FULL_MESSAGE : "Internal error; see the gateway log for details.";
 }
