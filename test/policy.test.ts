@@ -306,8 +306,27 @@ describe("listing and calling", () => {
     expect(sdk).toContain('Virtual MCP \\"closed\\" has no access rule, so only admins may use it');
     // A person with no matching group cannot reach "team" either.
     expect((await connectMcpClient(`${gateway.url}/mcp/team`, tokens.carol!).catch((error: Error) => error)) instanceof Error).toBe(true);
+    // A call refused at the door (as after access was taken from a connected person) names the tool it was for and its connector,
+    // so stats and /metrics count it under that tool rather than as a call to no tool.
+    const call = (name: string) =>
+      fetch(`${gateway.url}/mcp/closed`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${tokens.carol}`, "content-type": "application/json", accept: "application/json, text/event-stream", "mcp-protocol-version": "2025-06-18" },
+        body: JSON.stringify({ jsonrpc: "2.0", id: 2, method: "tools/call", params: { name, arguments: { a: 1, b: 2 } } }),
+      });
+    expect((await call("demo__add")).status).toBe(403);
+    expect((await call("demo__nothing")).status).toBe(403);
     const denied = records().filter((r) => r.person === "carol@example.com" && r.outcome === "denied");
-    expect(denied.map((r) => r.method)).toEqual(["initialize", "initialize"]);
+    expect(denied.map((r) => [r.method, r.name])).toEqual([["initialize", ""], ["initialize", ""], ["tools/call", "demo__add"], ["tools/call", "demo__nothing"]]);
+    expect(JSON.parse(denied[2]!.arguments!)).toEqual({ a: 1, b: 2 });
+    const stats = JSON.parse((await mintgate("stats", "--by", "tool", "--json")).stdout) as { rows: { virtualMcp: string; tool: string; connector: string; calls: number; denied: number }[] };
+    expect(stats.rows.filter((r) => r.virtualMcp === "closed" && r.denied > 0).map(({ tool, connector, calls, denied }) => ({ tool, connector, calls, denied }))).toEqual([
+      { tool: "demo__add", connector: "demo", calls: 1, denied: 1 },
+      { tool: "demo__nothing", connector: "", calls: 1, denied: 1 },
+    ]);
+    const metrics = await (await fetch(`${gateway.url}/metrics`)).text();
+    expect(metrics).toContain('mintgate_tool_calls_total{virtual_mcp="closed",tool="demo__add",connector="demo",outcome="denied"} 1\n');
+    expect(metrics).toContain('mintgate_tool_calls_total{virtual_mcp="closed",tool="(unknown)",connector="",outcome="denied"} 1\n');
     // Source addresses are stored once the audit trail's table is there.
     if (hasAuditTrail()) expect(denied[0]!.ip).toBe("127.0.0.1");
   });

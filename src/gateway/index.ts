@@ -8,7 +8,7 @@ import type { VirtualMcpDefinition } from "./types.ts";
 import { VirtualMcpRuntime } from "./virtual-mcp.ts";
 
 export { canonicalJson, curate, exposedName, toolDefinitionHash, unmatchedProblem, type CuratedCatalogue, type PendingTool } from "./curation.ts";
-export { GatewaySession, requestWithoutCall } from "./session.ts";
+export { GatewaySession, refusedRequest } from "./session.ts";
 export { McpEndpoint } from "./endpoint.ts";
 export { setKeepaliveInterval } from "./reply-stream.ts";
 export { VirtualMcpRuntime, type AccessView } from "./virtual-mcp.ts";

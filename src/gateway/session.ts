@@ -741,3 +741,30 @@ export function requestWithoutCall(
     ip: principal.ip ?? null,
   };
 }
+
+/**
+ * The record of a request refused before any session could take it (a person who may not use the
+ * Virtual MCP): it names the tool, prompt or resource asked for and its connector, resolved as a session
+ * resolves them, so the audit trail, `mintgate stats` and /metrics put the refusal under that tool (a name
+ * that is no tool keeps no connector, as in a session).
+ */
+export function refusedRequest(
+  principal: Principal,
+  runtime: VirtualMcpRuntime,
+  method: string,
+  params: unknown,
+  outcome: { error: string | null; sessionId: string | null; userId?: string | null },
+): McpRequestEntry {
+  const entry = requestWithoutCall(principal, runtime.slug, method, { outcome: "denied", ...outcome });
+  const asked = (typeof params === "object" && params !== null ? params : {}) as { name?: unknown; uri?: unknown; arguments?: unknown };
+  if ((method === "tools/call" || method === "prompts/get") && typeof asked.name === "string") {
+    const catalogue = runtime.catalogue;
+    const item = method === "tools/call" ? catalogue.toolsByName.get(asked.name) : catalogue.promptsByName.get(asked.name);
+    return { ...entry, exposedName: asked.name, connector: item?.connector ?? null, upstreamName: item?.upstreamName ?? null, arguments: asked.arguments };
+  }
+  if (method === "resources/read" && typeof asked.uri === "string") {
+    const route = routeUri(runtime.definition.connectors, asked.uri);
+    return { ...entry, exposedName: asked.uri, connector: route?.attachment.connector ?? null, upstreamName: route?.upstreamUri ?? null };
+  }
+  return entry;
+}

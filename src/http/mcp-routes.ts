@@ -3,7 +3,7 @@ import { isStorageFull, MintgateError, publicMessageOf } from "../errors/index.t
 import { log } from "../log/index.ts";
 import type { Gateway } from "../gateway/index.ts";
 import type { McpEndpoint } from "../gateway/endpoint.ts";
-import { requestWithoutCall, type VirtualMcpRuntime } from "../gateway/index.ts";
+import { refusedRequest, type VirtualMcpRuntime } from "../gateway/index.ts";
 import type { McpEndpointKind, PublicUrls } from "../auth/public-urls.ts";
 import { decide } from "../policy/index.ts";
 import { jsonError } from "./json-error.ts";
@@ -82,17 +82,19 @@ function admit(deps: McpRouteDeps, budget: BodyBudget, urls: PublicUrls, slug: s
  */
 async function refuseReach(deps: McpRouteDeps, runtime: VirtualMcpRuntime, principal: Principal, userId: string | null, request: Request, reason: string): Promise<Response> {
   let method = `HTTP ${request.method}`;
+  let params: unknown;
   if (request.method === "POST") {
     try {
-      const body = JSON.parse(await request.text()) as { method?: unknown } | { method?: unknown }[];
+      const body = JSON.parse(await request.text()) as { method?: unknown; params?: unknown } | { method?: unknown; params?: unknown }[];
       const first = Array.isArray(body) ? body[0] : body;
       if (typeof first?.method === "string") method = first.method;
+      params = first?.params;
     } catch {
       // not JSON: recorded under the HTTP method
     }
   }
   const sessionId = request.headers.get("mcp-session-id") ?? new URL(request.url).searchParams.get("sessionId");
-  const entry = requestWithoutCall(principal, runtime.slug, method, { outcome: "denied", error: reason, sessionId, userId });
+  const entry = refusedRequest(principal, runtime, method, params, { error: reason, sessionId, userId });
   try {
     await deps.gateway.recorder.record(entry);
   } catch (error) {
