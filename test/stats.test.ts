@@ -1,6 +1,10 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { join } from "node:path";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { configuredDataDir, connectMcpClient, runMintgate, startGateway, waitFor, type RunningGateway } from "./harness.ts";
+import { UsageAnalytics } from "../src/analytics/index.ts";
+import { appendToChain } from "../src/audit/index.ts";
+import { openStore, type AuditOutcome, type NewAuditRow } from "../src/store/index.ts";
+import { configuredDataDir, connectMcpClient, runMintgate, startGateway, tempDir, waitFor, type RunningGateway } from "./harness.ts";
 
 /**
  * Usage analytics: after known calls from two people through real SDK
@@ -267,5 +271,33 @@ describe("GET /admin/api/stats", () => {
     await gateway.stop();
     const report = await stats("--by", "vmcp");
     expect(report.rows.reduce((n, r) => n + r.calls, 0)).toBe(10);
+  });
+});
+
+describe("GET /admin/api/stats/timeline", () => {
+  test("its totals count the calls of the last hour up to now, as /stats?last=1h does, not from the start of its first aligned bucket", () => {
+    // The TUI Overview shows these totals as "Last hour" beside tables read from /stats?last=1h.
+    const store = openStore(join(tempDir("mintgate-timeline"), "mintgate.db"), { create: true });
+    try {
+      // 59 min 40 s before "now", and 40 s into a minute: inside the last hour, before the first 1-minute bucket.
+      const at = Date.UTC(2026, 4, 1, 9, 0, 40);
+      const now = at + 3_600_000 - 20_000;
+      const row = (durationMs: number, outcome: AuditOutcome): NewAuditRow => ({
+        at, kind: "mcp", person: "ana@example.com", userId: null, clientId: null, tokenId: null, ip: null, sessionId: null, virtualMcp: "alpha", connector: "demo",
+        method: "tools/call", exposedName: "demo__add", upstreamName: "add", arguments: null, result: null, resultSize: null, outcome, error: null, durationMs, detail: null,
+      });
+      appendToChain(store, [row(4, "ok"), row(9, "error")]);
+      const analytics = new UsageAnalytics(store, () => now);
+      const timeline = analytics.timeline({ last: "1h", step: "1m" });
+      const report = analytics.report({ by: "vmcp", last: "1h" });
+      expect(report.rows).toMatchObject([{ calls: 2, ok: 1, errors: 1, p50Ms: 4, p95Ms: 9 }]);
+      expect(timeline.total).toEqual({ calls: 2, ok: 1, errors: 1, denied: 0, p50Ms: 4, p95Ms: 9 });
+      // The buckets stay aligned to whole minutes (this call is before the first of them).
+      expect(timeline.buckets).toHaveLength(60);
+      expect(Date.parse(timeline.since) % 60_000).toBe(0);
+      expect(timeline.buckets.reduce((n, b) => n + b.calls, 0)).toBe(0);
+    } finally {
+      store.close();
+    }
   });
 });

@@ -98,8 +98,11 @@ export class UsageAnalytics {
 
   /**
    * Tool calls per step over the last `last` (default 5m, step 5s; at most
-   * 1000 buckets), with the window's totals and p50/p95: the TUI Overview.
-   * The window ends at the current step's end, so buckets stay aligned.
+   * 1000 buckets), with totals and p50/p95: the TUI Overview. The buckets'
+   * window ends at the current step's end, so they stay aligned; the totals
+   * are those of the last `last` up to now, the window `report` reads for
+   * the same `last`, so the Overview's "last hour" line and its tables count
+   * the same calls.
    */
   timeline(query: { last?: string | undefined; step?: string | undefined }): UsageTimeline & { since: string; until: string } {
     const span = durationMs(query.last ?? "5m");
@@ -107,8 +110,9 @@ export class UsageAnalytics {
     if (span === undefined || span <= 0) throw invalid(`last must be a duration such as 5m or 1h, not "${query.last}".`);
     if (step === undefined || step <= 0) throw invalid(`step must be a duration such as 5s or 1m, not "${query.step}".`);
     if (span / step > 1000) throw invalid(`last/step gives more than 1000 buckets; choose a longer step.`);
-    const until = Math.ceil((this.now() + 1) / step) * step;
+    const now = this.now();
+    const until = Math.ceil((now + 1) / step) * step;
     const since = until - Math.ceil(span / step) * step;
-    return { since: new Date(since).toISOString(), until: new Date(until).toISOString(), ...this.store.usage.timeline(since, until, step) };
+    return { since: new Date(since).toISOString(), until: new Date(until).toISOString(), ...this.store.usage.timeline(since, until, step, { since: now - span, until: now }) };
   }
 }

@@ -90,10 +90,11 @@ export class UsageStatsRepository {
 
   /**
    * Tool calls per `stepMs` bucket in [since, until) (the Overview's
-   * sparkline), with the window's totals and nearest-rank p50/p95 latency
-   * of the calls that were not denied. Empty buckets are included.
+   * sparkline), with the totals and nearest-rank p50/p95 latency of the
+   * calls that were not denied in `totalsWindow` (default the buckets' window).
+   * Empty buckets are included.
    */
-  timeline(since: number, until: number, stepMs: number): UsageTimeline {
+  timeline(since: number, until: number, stepMs: number, totalsWindow: { since: number; until: number } = { since, until }): UsageTimeline {
     const client = this.db.$client;
     const where = "at >= $since AND at < $until AND kind = 'mcp' AND method = 'tools/call'";
     const rows = client
@@ -111,21 +112,21 @@ export class UsageStatsRepository {
     }
     const totals = client
       .query(`SELECT COUNT(*) AS calls, COALESCE(SUM(outcome = 'ok'), 0) AS ok, COALESCE(SUM(outcome IN ('error', 'timeout')), 0) AS errors, COALESCE(SUM(outcome = 'denied'), 0) AS denied FROM audit_records WHERE ${where}`)
-      .get({ since, until }) as { calls: number; ok: number; errors: number; denied: number };
+      .get(totalsWindow) as { calls: number; ok: number; errors: number; denied: number };
     Object.assign(total, totals);
     const latency = client
       .query(
         `WITH ranked AS (SELECT duration_ms, ROW_NUMBER() OVER (ORDER BY duration_ms) AS rank, COUNT(*) OVER () AS n FROM audit_records WHERE ${where} AND outcome <> 'denied' AND duration_ms IS NOT NULL)
          SELECT MAX(CASE WHEN rank = (n + 1) / 2 THEN duration_ms END) AS p50Ms, MAX(CASE WHEN rank = (95 * n + 99) / 100 THEN duration_ms END) AS p95Ms FROM ranked WHERE rank = (n + 1) / 2 OR rank = (95 * n + 99) / 100`,
       )
-      .get({ since, until }) as { p50Ms: number | null; p95Ms: number | null } | null;
+      .get(totalsWindow) as { p50Ms: number | null; p95Ms: number | null } | null;
     total.p50Ms = latency?.p50Ms ?? null;
     total.p95Ms = latency?.p95Ms ?? null;
     return { stepMs, buckets, total };
   }
 }
 
-/** Tool calls over time: per bucket, and over the whole window. */
+/** Tool calls over time: per bucket, and in total (over the window asked for; see UsageStatsRepository.timeline). */
 export interface UsageTimeline {
   stepMs: number;
   buckets: { at: number; calls: number; errors: number; denied: number }[];
