@@ -12,7 +12,7 @@ import { progressText } from "../tui/components/ProgressBar.tsx";
 import { recordLines } from "../tui/components/RecordDetail.tsx";
 import { auditScreen, searchQuery, DEFAULT_SEARCH } from "../tui/screens/Audit.tsx";
 import { liveCallsScreen, matches, parseFilter, Ring, RING_SIZE } from "../tui/screens/LiveCalls.tsx";
-import { byTool, Overview, sparkline, sparklinePoints } from "../tui/screens/Overview.tsx";
+import { byTool, Overview, percent, sparkline, sparklinePoints } from "../tui/screens/Overview.tsx";
 import type { ScreenProps } from "../tui/screens/types.ts";
 import { frameContaining, press } from "./fixtures/ink-keys.ts";
 import { connectMcpClient, REPO_ROOT, startConfiguredGateway, startGateway, tempDir, waitFor, type ConfiguredGateway } from "./harness.ts";
@@ -43,6 +43,10 @@ describe("pieces", () => {
   test("the sparkline scales to the window's peak; none is the lowest bar", () => {
     expect(sparkline([0, 1, 2, 4, 8])).toBe("▁▃▄▅█");
     expect(sparkline([0, 0])).toBe("▁▁");
+  });
+
+  test("a rate reads 0% or 100% only when it is exactly that", () => {
+    expect([percent(0, 0), percent(0, 5), percent(5, 5), percent(199, 200), percent(1, 3000), percent(2999, 3000), percent(1, 3), percent(1, 20), percent(19, 20)]).toEqual(["0%", "0%", "100%", "99.5%", "<0.1%", ">99.9%", "33%", "5.0%", "95.0%"]);
   });
 
   test("the progress bar shows done/total without colour", () => {

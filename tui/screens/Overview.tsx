@@ -26,10 +26,14 @@ function rate(perStep: number, stepMs: number): string {
   return `${perSecond < 10 ? perSecond.toFixed(1) : Math.round(perSecond)}/s`;
 }
 
-function percent(part: number, whole: number): string {
-  if (whole === 0) return "0%";
+/** A share as the Overview shows it: 0% and 100% only when exact, so 199 errors in 200 calls is not "100%" nor 1 in 3,000 "0.0%". */
+export function percent(part: number, whole: number): string {
+  if (whole === 0 || part === 0) return "0%";
+  if (part === whole) return "100%";
   const p = (part / whole) * 100;
-  return `${p < 10 && p > 0 ? p.toFixed(1) : Math.round(p)}%`;
+  if (p < 0.1) return "<0.1%";
+  if (p > 99.9) return ">99.9%";
+  return `${p < 10 || p > 90 ? p.toFixed(1) : Math.round(p)}%`;
 }
 
 const STATE_SYMBOL: Record<string, string> = { ready: "●", failed: "✗", stopped: "○" };
