@@ -9,6 +9,7 @@ import { log } from "../src/log/index.ts";
 import { connectMcpClient, DEMO_CONFIG, REPO_ROOT, runMintgate, startConfiguredGateway, startGateway, tempDir, waitFor, type RunningGateway } from "./harness.ts";
 
 const DYNAMIC_SERVER = join(REPO_ROOT, "test", "fixtures", "dynamic-server.ts");
+const ECHO_STDIO = join(REPO_ROOT, "test", "fixtures", "echo-stdio.ts");
 const LOGGING_SERVER = join(REPO_ROOT, "test", "fixtures", "logging-server.ts");
 const clients: Client[] = [];
 afterAll(async () => {
@@ -117,6 +118,95 @@ describe("serve --demo (make run)", () => {
     const reset = await runMintgate(["users", "set-password", "demo@mintgate.localhost", "--data", gateway.dataDir], { stdin: "a new demo password\n" });
     expect(reset.code).toBe(0);
     await again.stop();
+  });
+});
+
+describe("clients that arrive while connectors are still in their first start", () => {
+  // slow answers initialize after 1 s; broken exits 0.3 s after it starts; hung never answers in time, and its 1 s timeout caps
+  // the wait for it (rather than 10 s); quick is the builtin demo (ready in milliseconds).
+  const yaml = `connectors:
+  - { name: slow, kind: stdio, command: ${process.execPath}, args: ["${ECHO_STDIO}"], env: { INITIALIZE_DELAY_MS: "1000" } }
+  - { name: broken, kind: stdio, command: ${process.execPath}, args: ["-e", "setTimeout(() => process.exit(3), 300)"] }
+  - { name: hung, kind: stdio, command: ${process.execPath}, args: ["${ECHO_STDIO}"], env: { INITIALIZE_DELAY_MS: "60000" }, timeout: 1s }
+  - { name: quick, kind: builtin, server: demo }
+virtualMcps:
+  - slug: hung
+    name: Hung
+    access: { everyone: true }
+    connectors: [{ connector: hung, prefix: hung }, { connector: quick, prefix: quick }]
+  - slug: slow
+    name: Slow
+    access: { everyone: true }
+    connectors: [{ connector: slow, prefix: slow }, { connector: quick, prefix: quick }]
+  - slug: broken
+    name: Broken
+    access: { everyone: true }
+    connectors: [{ connector: broken, prefix: broken }, { connector: quick, prefix: quick }]
+`;
+
+  test("lists and calls wait for the catalogue; a known tool of a ready connector, a failed connector and /readyz do not wait longer than they must", async () => {
+    const s = await setup(yaml);
+    const listening = performance.now();
+    const { token } = await s.token("t@example.com");
+    const status = async () => (await s.admin<{ name: string; state: string }[]>("/connectors")).map((c) => `${c.name}:${c.state}`);
+    const readyz = async () => {
+      const response = await fetch(`${s.gateway.url}/readyz`);
+      return { status: response.status, body: (await response.json()) as { message?: string } };
+    };
+    // /readyz waits for the connectors' first start: slow is still starting.
+    const early = await readyz();
+    expect(early.status).toBe(503);
+    expect(early.body.message).toContain("slow");
+    // broken fails at start: a list on its Virtual MCP waits for that failure (not for the 10 s cap) and answers with what the others offer.
+    const brokenListed = s.client("broken", token).then(async (client) => ({ names: await toolNames(client), ms: performance.now() - listening }));
+    const hungListed = s.client("hung", token).then(async (client) => ({ names: await toolNames(client), ms: performance.now() - listening }));
+
+    // A known tool of the ready builtin connector is answered while slow is still starting.
+    await waitFor("the builtin connector ready", async () => (await status()).includes("quick:ready"));
+    const quick = await s.client("slow", token);
+    const quickStarted = performance.now();
+    expect(textOf(await quick.callTool({ name: "quick__echo", arguments: { text: "now" } }))).toBe("now");
+    const quickMs = performance.now() - quickStarted;
+    expect(await status()).toContain("slow:starting");
+    expect((await readyz()).status).toBe(503);
+
+    // A client that lists, and one that calls a tool it has cached without listing, both get slow's tool.
+    const [lister, caller] = await Promise.all([s.client("slow", token), s.client("slow", token)]);
+    const started = performance.now();
+    const [listed, called] = await Promise.all([
+      toolNames(lister).then((names) => ({ names, ms: performance.now() - started })),
+      caller.callTool({ name: "slow__echo", arguments: { text: "hi" } }).then((result) => ({ result, ms: performance.now() - started })),
+    ]);
+    expect(listed.names).toEqual(["quick__add", "quick__countdown", "quick__echo", "quick__now", "slow__echo"]);
+    expect(called.result.isError).toBeUndefined();
+    expect(textOf(called.result)).toBe("hi");
+    expect(textOf(await lister.callTool({ name: "slow__echo", arguments: { text: "again" } }))).toBe("again");
+
+    const broken = await brokenListed;
+    expect(broken.names).toEqual(["quick__add", "quick__countdown", "quick__echo", "quick__now"]);
+    expect(broken.ms).toBeLessThan(5000);
+    expect(await status()).not.toContain("broken:ready");
+    // hung is still starting: the list waited out its cap and answered without it, and /readyz stops waiting for it too.
+    const hung = await hungListed;
+    expect(hung.names).toEqual(["quick__add", "quick__countdown", "quick__echo", "quick__now"]);
+    expect(await status()).toContain("hung:starting");
+    // Ready though broken failed: a failed upstream never makes the gateway unready.
+    await waitFor("/readyz 200", async () => (await readyz()).status === 200);
+    const readyMs = performance.now() - listening;
+    // A connector attached later by `apply` gets the same treatment while it starts.
+    const applied = await s.apply(
+      yaml.replace("  - { name: quick,", `  - { name: later, kind: stdio, command: ${process.execPath}, args: ["${ECHO_STDIO}"], env: { INITIALIZE_DELAY_MS: "1000" } }\n  - { name: quick,`).replace("{ connector: quick, prefix: quick }]\n  - slug: broken", "{ connector: quick, prefix: quick }, { connector: later, prefix: later }]\n  - slug: broken"),
+    );
+    expect(applied.stderr).toBe("");
+    await waitFor("the new connector starting", async () => (await status()).includes("later:starting"));
+    // A running gateway stays ready while a connector added later starts.
+    expect((await readyz()).status).toBe(200);
+    const laterStarted = performance.now();
+    expect(await toolNames(lister)).toContain("later__echo");
+    const laterMs = performance.now() - laterStarted;
+    console.log(`first-start waits: tools/list after apply attached "later" ${laterMs.toFixed(0)} ms;`);
+    console.log(`first-start waits: quick__echo call ${quickMs.toFixed(0)} ms; tools/list ${listed.ms.toFixed(0)} ms, slow__echo call ${called.ms.toFixed(0)} ms (from ${(started - listening).toFixed(0)} ms after listening); broken vMCP tools/list answered ${broken.ms.toFixed(0)} ms after listening; hung vMCP tools/list (cap 1 s) answered ${hung.ms.toFixed(0)} ms after listening; /readyz 200 at ${readyMs.toFixed(0)} ms after listening`);
+    await s.gateway.stop();
   });
 });
 

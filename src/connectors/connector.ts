@@ -29,6 +29,14 @@ const STABLE_AFTER_MS = 30_000;
 const MAX_LIST_PAGES = 100;
 /** After a catalogue refresh, how long the next one waits: an upstream announcing list_changed in a loop costs a few re-lists a second, not one per round trip. */
 const REFRESH_MIN_INTERVAL_MS = 500;
+/**
+ * The longest requests that depend on the catalogue (tools/list, a call of a name not yet known) wait for a
+ * connector's first start, and /readyz for the gateway's: an upstream that connects and lists at all does so
+ * in a few seconds (an `npx` server's first start included), and 10 s stays well inside the request timeouts
+ * clients use (the SDK's is 60 s), so a hung start costs a client a slow answer, never a timed-out one. A
+ * connector's own call timeout, when shorter, caps it too: a list waits no longer than a call may take.
+ */
+const FIRST_START_WAIT_MAX_MS = 10_000;
 /** The list_changed notifications an upstream may send, and the lists each one makes us read again. */
 const LIST_REFRESHES: Readonly<Record<string, readonly (readonly [method: string, key: keyof Catalogue])[]>> = {
   "notifications/tools/list_changed": [["tools/list", "tools"]],
@@ -121,6 +129,25 @@ export class Connector {
   /** Whether `catalogue` is what the upstream (or the same server before a restart) offered, rather than the empty placeholder of one never listed. */
   get catalogueKnown(): boolean {
     return this.catalogue !== EMPTY_CATALOGUE;
+  }
+
+  /** Set once the connector was first ready or failed (or was stopped): its first start is over. */
+  private firstStartOver = false;
+  /** When its first start began (Date.now()); 0 before it did. */
+  private firstStartAt = 0;
+
+  /**
+   * Whether the connector is still in its first start with no catalogue yet, and not for longer than
+   * FIRST_START_WAIT_MAX_MS (or its call timeout): what it offers is about to be known, so requests that
+   * depend on it are better held a moment than answered from an empty catalogue.
+   */
+  get inFirstStart(): boolean {
+    return !this.firstStartOver && this.state.status === "starting" && !this.catalogueKnown && Date.now() < this.firstStartWaitEndsAt;
+  }
+
+  /** When waiting for the first start stops (Date.now() time). */
+  get firstStartWaitEndsAt(): number {
+    return this.firstStartAt + Math.min(FIRST_START_WAIT_MAX_MS, this.definition.timeoutMs);
   }
 
   /**
@@ -329,6 +356,7 @@ export class Connector {
 
   private setState(state: ConnectorState): void {
     this.state = state;
+    if (state.status !== "starting") this.firstStartOver = true;
     for (const listener of this.stateListeners) listener();
   }
 
@@ -341,6 +369,7 @@ export class Connector {
     const generation = ++this.generation;
     let opened: UpstreamSession | undefined;
     this.deferredRefreshes.clear();
+    if (this.firstStartAt === 0) this.firstStartAt = Date.now();
     this.setState({ status: "starting" });
     try {
       const transport = await this.openTransport();

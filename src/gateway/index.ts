@@ -1,5 +1,5 @@
 import type { CallRecorder } from "../audit/index.ts";
-import { ConnectorPool, secretsReferencedBy, type ConnectorDefinition } from "../connectors/index.ts";
+import { ConnectorPool, secretsReferencedBy, type Connector, type ConnectorDefinition } from "../connectors/index.ts";
 import { log } from "../log/index.ts";
 import { SubjectResolver } from "../policy/index.ts";
 import type { Store } from "../store/index.ts";
@@ -50,6 +50,21 @@ export class Gateway {
     return [...this.runtimes.values()];
   }
 
+  /** The connectors of the first sync (what the gateway started with); undefined before it. */
+  private startedWith: Connector[] | undefined;
+
+  /**
+   * The connectors the gateway started with that are still in their first start (Connector.inFirstStart:
+   * neither ready nor failed yet, and not past the wait cap). A connector added later by `apply` is not
+   * among them, so it never makes a running gateway look unready (nor does one that failed).
+   */
+  connectorsStarting(): string[] {
+    if (this.startedWith === undefined || this.startedWith.length === 0) return [];
+    const starting = this.startedWith.filter((connector) => connector.inFirstStart);
+    if (starting.length === 0) this.startedWith = [];
+    return starting.map((connector) => connector.name);
+  }
+
   /**
    * People's roles or groups changed in this process (the admin API): they
    * are looked up again and sessions hear about lists that changed for them.
@@ -87,6 +102,7 @@ export class Gateway {
         log.info("virtual MCP removed", { virtualMcp: slug });
       }
     }
+    this.startedWith ??= this.pool.list();
     for (const definition of vmcps) {
       const approvals = this.approvalLookup(definition.slug);
       const runtime = this.runtimes.get(definition.slug);

@@ -359,6 +359,15 @@ export class GatewaySession {
   }
 
   private dispatch(method: string, params: Params, signal: AbortSignal, progress: ProgressSink, note: RequestNote): Promise<Record<string, unknown>> | Record<string, unknown> {
+    // A connector still in its first start has listed nothing yet: a list, or a name not known yet, waits for
+    // its catalogue rather than being answered from an empty one (bounded: see VirtualMcpRuntime.firstStarts).
+    const firstStarts = this.runtime.firstStarts;
+    if (firstStarts !== undefined && this.waitsForCatalogue(method, params)) {
+      return firstStarts.then(() => {
+        signal.throwIfAborted();
+        return this.dispatch(method, params, signal, progress, note);
+      });
+    }
     const catalogue = this.runtime.catalogue;
     switch (method) {
       case "initialize":
@@ -399,6 +408,34 @@ export class GatewaySession {
         return {};
       default:
         throw new RpcError(JSON_RPC.methodNotFound, `mintgate does not support the method "${method}".`);
+    }
+  }
+
+  /** Whether the answer to a request may change once the connectors in their first start have listed their catalogues. */
+  private waitsForCatalogue(method: string, params: Params): boolean {
+    const catalogue = this.runtime.catalogue;
+    switch (method) {
+      case "tools/list":
+      case "prompts/list":
+      case "resources/list":
+      case "resources/templates/list":
+        return true;
+      case "tools/call":
+        return !catalogue.toolsByName.has(String(params?.name));
+      case "prompts/get":
+        return !catalogue.promptsByName.has(String(params?.name));
+      case "completion/complete": {
+        const ref = params?.ref as { type?: string; name?: string } | undefined;
+        return ref?.type === "ref/prompt" && !catalogue.promptsByName.has(String(ref.name));
+      }
+      case "resources/read":
+      case "resources/subscribe": {
+        // Resources are routed by their URI's prefix, not looked up: the one to wait for is the connector it routes to.
+        const route = routeUri(this.runtime.definition.connectors, String(params?.uri));
+        return route !== undefined && this.runtime.configuredConnector(route.attachment.connector, this.principal)?.inFirstStart === true;
+      }
+      default:
+        return false;
     }
   }
 

@@ -43,6 +43,15 @@ export class VirtualMcpRuntime {
   private unmatchedSaid = "";
   /** Views by who sees them (email, role, groups): people alike share one. */
   private readonly views = new Map<string, AccessView>();
+  /**
+   * Set while an attached connector is in its first start with no catalogue yet (Connector.inFirstStart):
+   * resolves, with `catalogue` rebuilt, once each such connector was ready or failed or its wait ran out.
+   * Undefined otherwise, so a request checks it with one field read.
+   */
+  firstStarts: Promise<void> | undefined;
+  private firstStartsOver: (() => void) | undefined;
+  private stopWatchingStarts: (() => void)[] = [];
+  private firstStartsTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
     public definition: VirtualMcpDefinition,
@@ -145,6 +154,7 @@ export class VirtualMcpRuntime {
   async dispose(): Promise<void> {
     for (const stop of this.unsubscribe) stop();
     this.unsubscribe = [];
+    this.watchFirstStarts([]);
     await Promise.all([...this.sessions.values()].map((s) => s.close()));
     this.sessions.clear();
   }
@@ -174,10 +184,35 @@ export class VirtualMcpRuntime {
 
   private subscribe(): void {
     for (const stop of this.unsubscribe) stop();
-    this.unsubscribe = this.definition.connectors.flatMap((attachment) => {
-      const connector = this.pool.get(attachment.connector);
-      return connector ? [connector.onCatalogueChange(() => this.refresh())] : [];
-    });
+    const attached = this.definition.connectors.flatMap((attachment) => this.pool.get(attachment.connector) ?? []);
+    this.unsubscribe = attached.map((connector) => connector.onCatalogueChange(() => this.refresh()));
+    this.watchFirstStarts(attached);
+  }
+
+  /**
+   * Keeps `firstStarts` set while any of `attached` is in its first start (a new attachment through
+   * `apply` included), and resolves it once none is. A connector's catalogue is in (and this catalogue
+   * rebuilt, by its catalogue listener) before it turns ready, so waiters answer from the new one.
+   */
+  private watchFirstStarts(attached: Connector[]): void {
+    for (const stop of this.stopWatchingStarts) stop();
+    this.stopWatchingStarts = [];
+    clearTimeout(this.firstStartsTimer);
+    const starting = attached.filter((connector) => connector.inFirstStart);
+    if (starting.length === 0) {
+      const over = this.firstStartsOver;
+      this.firstStarts = undefined;
+      this.firstStartsOver = undefined;
+      return over?.();
+    }
+    this.firstStarts ??= new Promise((resolve) => (this.firstStartsOver = resolve));
+    // Looked at again only once none of them is starting, so that a listener never re-adds itself while its connector is being told.
+    const check = () => {
+      if (!starting.some((connector) => connector.inFirstStart)) this.watchFirstStarts(attached);
+    };
+    this.stopWatchingStarts = starting.map((connector) => connector.onStateChange(check));
+    this.firstStartsTimer = setTimeout(() => this.watchFirstStarts(attached), Math.min(...starting.map((c) => c.firstStartWaitEndsAt)) - Date.now() + 1);
+    this.firstStartsTimer.unref();
   }
 }
 

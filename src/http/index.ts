@@ -30,8 +30,8 @@ export interface HttpDeps {
   mcp: McpRouteDeps;
   /** Sign-in: people and SSO, OAuth clients, the authorization server, its pages and public URLs. */
   auth: AuthServices;
-  /** True when the store is open and migrated. */
-  isReady: () => boolean;
+  /** Why the gateway is not ready for traffic yet (a sentence), or undefined once it is: the store open and migrated, its connectors past their first start. */
+  notReady: () => string | undefined;
   /** Random per process; /healthz shows it so local clients can tell this gateway from whatever holds the port later. */
   instanceId: string;
   /** /metrics: what to count and expose, and who may read it (absent: not served). */
@@ -208,7 +208,10 @@ export function createHttpApp(deps: HttpDeps) {
       }),
     )
     .get("/healthz", () => ({ status: "ok", instance: deps.instanceId }))
-    .get("/readyz", () => (deps.isReady() ? { status: "ready" } : jsonError(503, "The store is not open yet.")))
+    .get("/readyz", () => {
+      const why = deps.notReady();
+      return why === undefined ? { status: "ready" } : jsonError(503, why);
+    })
     .use(discoveryRoutes({ urls: deps.auth.urls, clients, virtualMcps: () => deps.mcp.gateway.virtualMcps().map((v) => ({ slug: v.definition.slug, name: v.definition.name })) }))
     .group("/admin/api", (api) =>
       api

@@ -216,7 +216,7 @@ export const serveCommand: Command = {
         startedAt,
         gateway: { gateway, config, tokens, sessions: () => endpoint.sessionCount },
       });
-      server = startHttpServer({ settings, admin, isReady: () => dir.store.isReady(), mcp: { gateway, endpoint, tokens }, auth, instanceId, metrics: metrics && { metrics, access: metricsAccess }, analytics: new UsageAnalytics(dir.store), audit: { feed: auditFeed, log: audit }, activity: memoryTrim });
+      server = startHttpServer({ settings, admin, notReady: () => readiness(dir.store, gateway), mcp: { gateway, endpoint, tokens }, auth, instanceId, metrics: metrics && { metrics, access: metricsAccess }, analytics: new UsageAnalytics(dir.store), audit: { feed: auditFeed, log: audit }, activity: memoryTrim });
     } catch (error) {
       await shutDownGateway();
       throw error;
@@ -241,3 +241,15 @@ export const serveCommand: Command = {
     return 0;
   },
 };
+
+/**
+ * Why the gateway should not get traffic yet, for /readyz: the store is not open and migrated, or connectors
+ * are still in their first start (a load balancer then waits for the tool lists rather than sending clients
+ * that would see empty ones). A connector that failed does not hold readiness up, nor one past the wait cap.
+ */
+function readiness(store: { isReady(): boolean }, gateway: Gateway): string | undefined {
+  if (!store.isReady()) return "The store is not open yet; wait a moment and ask again.";
+  const starting = gateway.connectorsStarting();
+  if (starting.length > 0) return `Connectors are still starting (${starting.join(", ")}); wait a moment and ask again.`;
+  return undefined;
+}
