@@ -314,7 +314,7 @@ virtualMcps:
     for (let b = 0; b < RECORDS / 5000; b++) appendToChain(store, Array.from({ length: 5000 }, (_, i) => row(b * 5000 + i)));
     store.close();
     const gateway = await startGateway({ dataDir: dir });
-    // The first prune runs 10 s after start: poll /healthz through it.
+    // The first prune runs 3 s after start: poll /healthz through it.
     let slowest = 0;
     while (!gateway.output().includes("audit retention: deleted")) {
       const started = performance.now();

@@ -670,7 +670,7 @@ ${dynamicConnector("dyn", toolsFile, pidFile)}  - { name: demo, kind: builtin, s
           }
         });
     const state = async () => (await s.admin<{ name: string; state: string; restarts: number }[]>("/connectors")).find((c) => c.name === "dyn");
-    for (let round = 0; round < 6; round++) {
+    for (let round = 0; round < 4; round++) {
       writeFileSync(pidFile, "");
       expect((await s.apply(withDyn, "--prune")).code).toBe(0);
       await waitFor("dyn ready", async () => (await state())?.state === "ready");

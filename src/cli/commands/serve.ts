@@ -140,7 +140,9 @@ export const serveCommand: Command = {
         log.error("audit retention failed; will retry tomorrow", { error: String(error) });
       }
     };
-    const firstPrune = setTimeout(() => void prune(), 10_000);
+    // A few seconds in: after the connectors' first start and the clients' reconnects, and before a gateway restarted
+    // often (a crash loop, frequent deploys) would never get to it. Chunks yield to requests either way.
+    const firstPrune = setTimeout(() => void prune(), 3_000);
     const dailyPrune = setInterval(() => void prune(), 86_400_000);
     firstPrune.unref();
     dailyPrune.unref();
