@@ -208,6 +208,36 @@ virtualMcps:
     console.log(`first-start waits: quick__echo call ${quickMs.toFixed(0)} ms; tools/list ${listed.ms.toFixed(0)} ms, slow__echo call ${called.ms.toFixed(0)} ms (from ${(started - listening).toFixed(0)} ms after listening); broken vMCP tools/list answered ${broken.ms.toFixed(0)} ms after listening; hung vMCP tools/list (cap 1 s) answered ${hung.ms.toFixed(0)} ms after listening; /readyz 200 at ${readyMs.toFixed(0)} ms after listening`);
     await s.gateway.stop();
   });
+
+  test("deleting the Virtual MCP answers a request waiting for a first start, and a running call, with why", async () => {
+    // Before: its sessions were closed with no reply to either, and each client waited out its own timeout (60 s).
+    const two = `connectors:
+  - { name: hung, kind: stdio, command: ${process.execPath}, args: ["${ECHO_STDIO}"], env: { INITIALIZE_DELAY_MS: "60000" } }
+  - { name: quick, kind: builtin, server: demo }
+virtualMcps:
+  - slug: gone
+    name: Gone
+    access: { everyone: true }
+    connectors: [{ connector: hung, prefix: hung }, { connector: quick, prefix: quick }]
+  - slug: kept
+    name: Kept
+    access: { everyone: true }
+    connectors: [{ connector: quick, prefix: quick }]
+`;
+    const s = await setup(two);
+    const { token } = await s.token("t@example.com");
+    const [waiting, calling] = await Promise.all([s.client("gone", token), s.client("gone", token)]);
+    const settled = (promise: Promise<unknown>) => promise.then(() => "answered", (error: Error) => error.message);
+    const listed = settled(waiting.listTools());
+    const called = settled(calling.callTool({ name: "quick__countdown", arguments: { n: 50, intervalMs: 200 } }));
+    await Bun.sleep(300);
+    const applied = await s.apply(two.slice(0, two.indexOf("  - slug: gone")) + two.slice(two.indexOf("  - slug: kept")), "--prune");
+    expect(applied.stderr).toBe("");
+    const deleted = 'mintgate ended this session (virtual MCP "gone" was deleted) before the request finished; start a new session and try again.';
+    expect(await listed).toContain(deleted);
+    expect(await called).toContain(deleted);
+    await s.gateway.stop();
+  });
 });
 
 describe("shutdown with clients connected", () => {

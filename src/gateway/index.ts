@@ -98,7 +98,7 @@ export class Gateway {
     for (const [slug, runtime] of [...this.runtimes]) {
       if (!wanted.has(slug)) {
         this.runtimes.delete(slug);
-        await runtime.dispose();
+        await runtime.dispose(`virtual MCP "${slug}" was deleted`);
         log.info("virtual MCP removed", { virtualMcp: slug });
       }
     }

@@ -151,11 +151,16 @@ export class VirtualMcpRuntime {
     return () => this.listChangedListeners.delete(listener);
   }
 
-  async dispose(): Promise<void> {
+  /**
+   * Ends its sessions and stops following its connectors. `reason` (the Virtual MCP was deleted): the calls its
+   * sessions have in flight, and requests waiting for a first start, are answered with an error saying so; without
+   * one they were cut off unanswered and their clients waited out their own timeout.
+   */
+  async dispose(reason?: string): Promise<void> {
     for (const stop of this.unsubscribe) stop();
     this.unsubscribe = [];
     this.watchFirstStarts([]);
-    await Promise.all([...this.sessions.values()].map((s) => s.close()));
+    await Promise.all([...this.sessions.values()].map((s) => (reason === undefined ? s.close() : s.end(reason))));
     this.sessions.clear();
   }
 
