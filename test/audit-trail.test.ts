@@ -14,6 +14,14 @@ import { startHttpUpstream } from "./fixtures/http-upstream.ts";
 import { BINARY, cleanEnv, connectMcpClient, DEMO_CONFIG as DEMO, REPO_ROOT, runMintgate, startConfiguredGateway, startGateway, tempDir, waitFor } from "./harness.ts";
 
 const ECHO_STDIO = join(REPO_ROOT, "test", "fixtures", "echo-stdio.ts");
+
+/** The i-th of a run of tools/call records 400 days old, past any retention: what the prune tests fill a trail with. */
+function oldCall(i: number, fields: Partial<NewAuditRow> = {}): NewAuditRow {
+  return {
+    at: Date.now() - 400 * 86_400_000 + i, kind: "mcp", person: "old@example.com", userId: null, clientId: null, tokenId: null, ip: null, sessionId: "s", virtualMcp: "v", connector: "c", method: "tools/call",
+    exposedName: "t", upstreamName: "t", arguments: "{}", result: null, resultSize: null, outcome: "ok", error: null, durationMs: 1, detail: null, ...fields,
+  };
+}
 const clients: Client[] = [];
 afterAll(async () => {
   await Promise.all(clients.splice(0).map((c) => c.close().catch(() => {})));
@@ -251,13 +259,8 @@ virtualMcps:
     const dir = join(tempDir("mintgate-audit-prune-rotate"), "data");
     expect((await runMintgate(["init", "--data", dir])).code).toBe(0);
     const store = openStore(join(dir, "mintgate.db"));
-    const old = Date.now() - 400 * 86_400_000;
-    const row = (i: number): NewAuditRow => ({
-      at: old + i, kind: "mcp", person: "old@example.com", userId: null, clientId: null, tokenId: null, ip: null, sessionId: "s", virtualMcp: "v", connector: "c", method: "tools/call",
-      exposedName: "t", upstreamName: "t", arguments: "{}", result: null, resultSize: null, outcome: "ok", error: null, durationMs: 1, detail: null,
-    });
     // Three chunks of the prune (5,000 records each).
-    appendToChain(store, Array.from({ length: 12_000 }, (_, i) => row(i)));
+    appendToChain(store, Array.from({ length: 12_000 }, (_, i) => oldCall(i)));
     store.close();
     // The gateway's prune, in this process; `mintgate secrets rotate-key` runs between its first and second chunk.
     const gateway = openDataDir(loadSettings({ data: dir }, {}), { initialise: false });
@@ -281,11 +284,7 @@ virtualMcps:
     const dir = join(tempDir("mintgate-audit-prune-twice"), "data");
     expect((await runMintgate(["init", "--data", dir])).code).toBe(0);
     const gateway = openDataDir(loadSettings({ data: dir }, {}), { initialise: false });
-    const old = Date.now() - 400 * 86_400_000;
-    appendToChain(gateway.store, Array.from({ length: 12_000 }, (_, i): NewAuditRow => ({
-      at: old + i, kind: "mcp", person: "old@example.com", userId: null, clientId: null, tokenId: null, ip: null, sessionId: "s", virtualMcp: "v", connector: "c", method: "tools/call",
-      exposedName: "t", upstreamName: "t", arguments: "{}", result: null, resultSize: null, outcome: "ok", error: null, durationMs: 1, detail: null,
-    })));
+    appendToChain(gateway.store, Array.from({ length: 12_000 }, (_, i) => oldCall(i)));
     // The gateway's prune holds the write lock while `mintgate audit prune` has found the chain's start and waits for the lock.
     gateway.store.audit.sqlite.exec("BEGIN IMMEDIATE");
     const cli = runMintgate(["audit", "prune", "--retention-days", "30", "--json", "--data", dir]);
@@ -304,11 +303,7 @@ virtualMcps:
     const dir = join(tempDir("mintgate-audit-prune-load"), "data");
     expect((await runMintgate(["init", "--data", dir])).code).toBe(0);
     const store = openStore(join(dir, "mintgate.db"));
-    const old = Date.now() - 400 * 86_400_000;
-    const row = (i: number): NewAuditRow => ({
-      at: old + i, kind: "mcp", person: "old@example.com", userId: null, clientId: null, tokenId: null, ip: null, sessionId: "s", virtualMcp: "v", connector: "c", method: "tools/call",
-      exposedName: `t${i % 50}`, upstreamName: "t", arguments: '{"a":1}', result: null, resultSize: null, outcome: "ok", error: null, durationMs: 1.5, detail: null,
-    });
+    const row = (i: number) => oldCall(i, { exposedName: `t${i % 50}`, arguments: '{"a":1}', durationMs: 1.5 });
     // Deleting this many in one go holds the event loop for about half a second or more.
     const RECORDS = 400_000;
     for (let b = 0; b < RECORDS / 5000; b++) appendToChain(store, Array.from({ length: 5000 }, (_, i) => row(b * 5000 + i)));
