@@ -306,6 +306,39 @@ describe("protocol revision 2026-07-28 (sessionless)", () => {
     expect(setup.gateway.output()).toContain("stream ended: its access token expired stream=subscriptions/listen subject=lis@example.com");
     await lastingStream.reader.cancel();
   });
+
+  test("deleting the Virtual MCP answers its calls in flight with why and ends its listen streams", async () => {
+    // Before, a call ran on and a listen stream stayed open (keepalives only) for a Virtual MCP that no longer existed.
+    const doomed = `${CONFIG}  - { slug: doomed, name: Doomed, connectors: [{ connector: demo, prefix: d }], access: { everyone: true } }\n`;
+    const file = join(setup.dataDir, "..", "doomed.yaml");
+    writeFileSync(file, doomed);
+    expect((await runMintgate(["apply", "-f", file, "--data", setup.dataDir])).code).toBe(0);
+    const doomedUrl = `${setup.gateway.url}/mcp/doomed`;
+    const send = (method: string, params: object, extra: Record<string, string> = {}) =>
+      fetch(doomedUrl, {
+        method: "POST",
+        headers: { authorization: `Bearer ${setup.token}`, "content-type": "application/json", accept: "application/json, text/event-stream", "mcp-protocol-version": "2026-07-28", "mcp-method": method, ...extra },
+        body: JSON.stringify({ jsonrpc: "2.0", id: 5, method, params: { ...params, _meta: envelope } }),
+      });
+    let call: Promise<string> | undefined;
+    await waitFor("the doomed Virtual MCP to take calls", async () => {
+      const listed = await (await send("tools/list", {})).text();
+      if (!listed.includes("d__countdown")) return false;
+      call = send("tools/call", { name: "d__countdown", arguments: { n: 100, intervalMs: 200 } }, { "mcp-name": "d__countdown" }).then((r) => r.text());
+      return true;
+    });
+    const listen = (await send("subscriptions/listen", { notifications: { toolsListChanged: true } })).body!.getReader();
+    expect(new TextDecoder().decode((await listen.read()).value)).toContain("notifications/subscriptions/acknowledged");
+    writeFileSync(file, CONFIG);
+    expect((await runMintgate(["apply", "-f", file, "--prune", "--data", setup.dataDir])).code).toBe(0);
+    const answer = JSON.parse(await Promise.race([call!, Bun.sleep(8_000).then(() => '"still running"')])) as { id: number; error?: { message: string } };
+    expect(answer.error?.message).toBe('mintgate ended the call (virtual MCP "doomed" was deleted) before the request finished; ask an administrator which Virtual MCP to use instead.');
+    const untilEnd = async () => {
+      while (!(await listen.read()).done);
+      return "ended";
+    };
+    expect(await Promise.race([untilEnd(), Bun.sleep(8_000).then(() => "still open")])).toBe("ended");
+  });
 });
 
 describe("protocol revision 2026-07-28 at shutdown", () => {

@@ -7,7 +7,7 @@ import { JSON_RPC } from "../errors/index.ts";
 import { VERSION } from "../version.ts";
 import { jsonReply } from "./json-reply.ts";
 import { keepaliveInterval, replyEventStream } from "./reply-stream.ts";
-import { CALL_ENDING, GatewaySession, recordFailure, requestWithoutCall, type Ending } from "./session.ts";
+import { CALL_ENDING, GatewaySession, GONE_CALL_ENDING, recordFailure, requestWithoutCall, type Ending } from "./session.ts";
 import type { VirtualMcpRuntime } from "./virtual-mcp.ts";
 
 /**
@@ -166,13 +166,28 @@ export async function handleModernRequest(
     };
     return new Response(encode({ jsonrpc: "2.0", id, result } as JSONRPCMessage), { headers: { "content-type": "application/json" } });
   }
-  if (method === "subscriptions/listen") return listen(runtime, id, message.params, (end) => listeners.add(principal, end));
+  if (method === "subscriptions/listen") {
+    return listen(runtime, id, message.params, (end) => {
+      const forgetHere = listeners.add(principal, end);
+      const forgetThere = runtime.endsWithIt(end);
+      return () => {
+        forgetHere();
+        forgetThere();
+      };
+    });
+  }
 
   const session = new GatewaySession(`stateless-${randomUUID()}`, principal, runtime, new NoSessionChannel(), recorder, { supported: [MODERN_VERSION], latest: MODERN_VERSION });
   // The client cancels by closing its request.
   request.signal.addEventListener("abort", () => session.notification("notifications/cancelled", { requestId: id }), { once: true });
   // A revoked token or a disabled person loses its calls in flight, as it loses its sessions: each is answered with the reason.
-  const forget = calls.add(principal, (reason, ending = CALL_ENDING) => void session.end(reason, ending));
+  const forgetCall = calls.add(principal, (reason, ending = CALL_ENDING) => void session.end(reason, ending));
+  // Deleting the Virtual MCP ends its calls too: otherwise they ran on, answering for a Virtual MCP that no longer exists.
+  const forgetHere = runtime.endsWithIt((reason) => void session.end(reason, GONE_CALL_ENDING));
+  const forget = () => {
+    forgetCall();
+    forgetHere();
+  };
   const progressToken = (message.params?._meta as { progressToken?: unknown } | undefined)?.progressToken;
   if (progressToken === undefined) {
     const reply = await session.request(id, method, message.params, principal, () => {}).finally(forget);

@@ -38,6 +38,8 @@ export class VirtualMcpRuntime {
   private unsubscribe: (() => void)[] = [];
   /** Sessionless listeners (2026-07-28 subscriptions/listen streams). */
   private readonly listChangedListeners = new Set<(kind: "tools" | "prompts" | "resources") => void>();
+  /** How to end what the sessionless revision has open here (calls in flight, listen streams), which no session holds. */
+  private readonly sessionless = new Set<(reason: string) => void>();
   private signatures = { tools: "", prompts: "", resources: "" };
   /** The unmatched names last logged (see logUnmatched). */
   private unmatchedSaid = "";
@@ -151,15 +153,24 @@ export class VirtualMcpRuntime {
     return () => this.listChangedListeners.delete(listener);
   }
 
+  /** Has `end` called with the reason when this Virtual MCP is deleted; returns a function that forgets it. */
+  endsWithIt(end: (reason: string) => void): () => void {
+    this.sessionless.add(end);
+    return () => this.sessionless.delete(end);
+  }
+
   /**
    * Ends its sessions and stops following its connectors. `reason` (the Virtual MCP was deleted): the calls its
    * sessions have in flight, and requests waiting for a first start, are answered with an error saying so; without
-   * one they were cut off unanswered and their clients waited out their own timeout.
+   * one they were cut off unanswered and their clients waited out their own timeout. The sessionless revision's
+   * calls and listen streams end too (at shutdown, without a reason, the endpoint has ended them already).
    */
   async dispose(reason?: string): Promise<void> {
     for (const stop of this.unsubscribe) stop();
     this.unsubscribe = [];
     this.watchFirstStarts([]);
+    if (reason !== undefined) for (const end of [...this.sessionless]) end(reason);
+    this.sessionless.clear();
     await Promise.all([...this.sessions.values()].map((s) => (reason === undefined ? s.close() : s.end(reason))));
     this.sessions.clear();
   }
