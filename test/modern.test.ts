@@ -1,7 +1,9 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
+import { createMcpHandler, McpServer } from "@modelcontextprotocol/server";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { z } from "zod";
 import { runMintgate, startConfiguredGateway, waitFor, type ConfiguredGateway } from "./harness.ts";
 
 /** The sessionless 2026-07-28 revision, driven by the official 2.x client pinned to it. */
@@ -10,23 +12,49 @@ const CONFIG = `connectors:
 virtualMcps:
   - { slug: modern, name: Modern, connectors: [{ connector: demo, prefix: d }], access: { everyone: true } }
 `;
+/** CONFIG and a Virtual MCP \`dual\` on the upstream at \`dualUrl\` (see startDualEraUpstream). */
+const withDual = (config: string, dualUrl: string) =>
+  config
+    .replace("virtualMcps:\n", `  - { name: dual, kind: http, url: "${dualUrl}" }\nvirtualMcps:\n`)
+    .concat(`  - { slug: dual, name: Dual, connectors: [{ connector: dual, prefix: "" }], access: { everyone: true } }\n`);
+
+/**
+ * An upstream on the official 2.x server, which serves both eras on one endpoint and tells them apart by the
+ * envelope in a request's `_meta`; the gateway reaches it over a 2025 session of its own.
+ */
+function startDualEraUpstream() {
+  const handler = createMcpHandler(() => {
+    const server = new McpServer({ name: "dual-era", version: "1.0.0" });
+    server.registerTool("echo", { inputSchema: z.object({ text: z.string() }) }, async ({ text }) => ({ content: [{ type: "text", text }] }));
+    server.registerPrompt("hello", { argsSchema: z.object({ name: z.string() }) }, ({ name }) => ({ messages: [{ role: "user", content: { type: "text", text: `hello ${name}` } }] }));
+    return server;
+  });
+  return Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: (request) => handler.fetch(request) });
+}
 
 let setup: ConfiguredGateway;
 let url: string;
+let dualEra: ReturnType<typeof startDualEraUpstream>;
+let dualUrl: string;
 beforeAll(async () => {
-  setup = await startConfiguredGateway(CONFIG, { label: "mintgate-modern" });
+  dualEra = startDualEraUpstream();
+  dualUrl = `http://127.0.0.1:${dualEra.port}/mcp`;
+  setup = await startConfiguredGateway(withDual(CONFIG, dualUrl), { label: "mintgate-modern" });
   url = `${setup.gateway.url}/mcp/modern`;
 });
-afterAll(() => setup.gateway.stop());
+afterAll(async () => {
+  await setup.gateway.stop();
+  await dualEra.stop(true);
+});
 
-async function modernClient(): Promise<Client> {
+async function modernClient(endpoint = url): Promise<Client> {
   const client = new Client({ name: "modern-test", version: "1.0.0" }, { versionNegotiation: { mode: { pin: "2026-07-28" } } });
   const withToken = (input: string | URL | Request, init?: RequestInit) => {
     const headers = new Headers(init?.headers);
     headers.set("authorization", `Bearer ${setup.token}`);
     return fetch(input, { ...init, headers });
   };
-  await client.connect(new StreamableHTTPClientTransport(new URL(url), { fetch: withToken }));
+  await client.connect(new StreamableHTTPClientTransport(new URL(endpoint), { fetch: withToken }));
   return client;
 }
 
@@ -69,6 +97,19 @@ describe("protocol revision 2026-07-28 (sessionless)", () => {
     expect(calls.find((c) => c.method === "tools/call")).toMatchObject({ exposedName: "d__add", outcome: "ok" });
     // Lists, reads and gets are recorded too (every MCP request is).
     expect(calls.filter((c) => c.method === "resources/read" || c.method === "prompts/get").map((c) => c.outcome)).toEqual(["ok", "ok"]);
+  });
+
+  test("a call reaches an upstream on the official 2.x server: the client's envelope is not passed on into the gateway's 2025 session with it", async () => {
+    // The envelope names 2026-07-28; passed on, the upstream read it against its session's 2025 header and refused
+    // every call, prompt and read as a header mismatch (-32020).
+    const client = await modernClient(`${setup.gateway.url}/mcp/dual`);
+    await waitFor("the dual-era upstream's tools", async () => (await client.listTools()).tools.length === 1);
+    const echoed = await client.callTool({ name: "echo", arguments: { text: "through the gateway" } });
+    expect(echoed.isError).toBeFalsy();
+    expect((echoed.content as { text: string }[])[0]!.text).toBe("through the gateway");
+    const prompt = await client.getPrompt({ name: "hello", arguments: { name: "Ada" } });
+    expect(JSON.stringify(prompt.messages)).toContain("hello Ada");
+    await client.close();
   });
 
   test("a reply past Bun's 16 KiB write buffer arrives whole", async () => {
@@ -266,7 +307,7 @@ describe("protocol revision 2026-07-28 (sessionless)", () => {
     await read("notifications/subscriptions/acknowledged");
     expect(seen).toContain('"toolsListChanged":true');
     const file = join(setup.dataDir, "..", "narrower.yaml");
-    writeFileSync(file, CONFIG.replace("prefix: d }", "prefix: d, include: [echo] }"));
+    writeFileSync(file, withDual(CONFIG.replace("prefix: d }", "prefix: d, include: [echo] }"), dualUrl));
     expect((await runMintgate(["apply", "-f", file, "--data", setup.dataDir])).code).toBe(0);
     await read("notifications/tools/list_changed");
     expect(seen).toContain('"io.modelcontextprotocol/subscriptionId":9');
@@ -309,7 +350,7 @@ describe("protocol revision 2026-07-28 (sessionless)", () => {
 
   test("deleting the Virtual MCP answers its calls in flight with why and ends its listen streams", async () => {
     // Before, a call ran on and a listen stream stayed open (keepalives only) for a Virtual MCP that no longer existed.
-    const doomed = `${CONFIG}  - { slug: doomed, name: Doomed, connectors: [{ connector: demo, prefix: d }], access: { everyone: true } }\n`;
+    const doomed = `${withDual(CONFIG, dualUrl)}  - { slug: doomed, name: Doomed, connectors: [{ connector: demo, prefix: d }], access: { everyone: true } }\n`;
     const file = join(setup.dataDir, "..", "doomed.yaml");
     writeFileSync(file, doomed);
     expect((await runMintgate(["apply", "-f", file, "--data", setup.dataDir])).code).toBe(0);
@@ -329,7 +370,7 @@ describe("protocol revision 2026-07-28 (sessionless)", () => {
     });
     const listen = (await send("subscriptions/listen", { notifications: { toolsListChanged: true } })).body!.getReader();
     expect(new TextDecoder().decode((await listen.read()).value)).toContain("notifications/subscriptions/acknowledged");
-    writeFileSync(file, CONFIG);
+    writeFileSync(file, withDual(CONFIG, dualUrl));
     expect((await runMintgate(["apply", "-f", file, "--prune", "--data", setup.dataDir])).code).toBe(0);
     const answer = JSON.parse(await Promise.race([call!, Bun.sleep(8_000).then(() => '"still running"')])) as { id: number; error?: { message: string } };
     expect(answer.error?.message).toBe('mintgate ended the call (virtual MCP "doomed" was deleted) before the request finished; ask an administrator which Virtual MCP to use instead.');

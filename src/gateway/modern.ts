@@ -23,6 +23,11 @@ const META_VERSION = "io.modelcontextprotocol/protocolVersion";
 const META_CAPABILITIES = "io.modelcontextprotocol/clientCapabilities";
 const META_SERVER_INFO = "io.modelcontextprotocol/serverInfo";
 const META_SUBSCRIPTION = "io.modelcontextprotocol/subscriptionId";
+/**
+ * The envelope's keys: they describe the client's request to the gateway (its revision, capabilities, name, log
+ * level), not the gateway's request to the upstream, which goes over the connector's own 2025 session.
+ */
+const ENVELOPE_KEYS = [META_VERSION, META_CAPABILITIES, "io.modelcontextprotocol/clientInfo", "io.modelcontextprotocol/logLevel"];
 
 /** Codes the 2026-07-28 revision adds. */
 const HEADER_MISMATCH = -32020;
@@ -177,6 +182,7 @@ export async function handleModernRequest(
     });
   }
 
+  const params = withoutEnvelope(message.params);
   const session = new GatewaySession(`stateless-${randomUUID()}`, principal, runtime, new NoSessionChannel(), recorder, { supported: [MODERN_VERSION], latest: MODERN_VERSION });
   // The client cancels by closing its request.
   request.signal.addEventListener("abort", () => session.notification("notifications/cancelled", { requestId: id }), { once: true });
@@ -188,18 +194,32 @@ export async function handleModernRequest(
     forgetCall();
     forgetHere();
   };
-  const progressToken = (message.params?._meta as { progressToken?: unknown } | undefined)?.progressToken;
+  const progressToken = (params?._meta as { progressToken?: unknown } | undefined)?.progressToken;
   if (progressToken === undefined) {
-    const reply = await session.request(id, method, message.params, principal, () => {}).finally(forget);
+    const reply = await session.request(id, method, params, principal, () => {}).finally(forget);
     if (reply === undefined) return new Response(null, { status: 202 });
     return jsonReply(encode(reply));
   }
   return replyEventStream({}, (events) => {
     void session
-      .request(id, method, message.params, principal, (progress) => events.progress(JSON.stringify(progress)))
+      .request(id, method, params, principal, (progress) => events.progress(JSON.stringify(progress)))
       .finally(forget)
       .then((reply) => events.end(reply && encode(reply)));
   });
+}
+
+/**
+ * A request's params without its envelope, as the session forwards them upstream (other `_meta`, such as a progress
+ * token or trace context, stays). Passed on, the envelope claimed 2026-07-28 inside the connector's 2025 session: the
+ * official 2.x server refuses that as a header mismatch (-32020), so every call, read, prompt and completion of a
+ * sessionless client failed on such an upstream.
+ */
+function withoutEnvelope(params: Record<string, unknown> | undefined): Record<string, unknown> | undefined {
+  const meta = params?._meta as Record<string, unknown> | undefined;
+  if (meta === undefined) return params;
+  const rest = { ...meta };
+  for (const key of ENVELOPE_KEYS) delete rest[key];
+  return { ...params, _meta: rest };
 }
 
 /**
