@@ -534,8 +534,12 @@ describe("changing a running connector's settings", () => {
     expect(applied).toEqual({ code: 0, stdout: "updated connector steady\n", stderr: "" });
     const second = await restartedFrom(client, first!);
 
+    // The PUT answers once the replacement is starting. It keeps listing the same tools meanwhile, so a call
+    // made at once waits for it rather than being refused as "starting" while the tool is listed.
     expect((await adminApi("PUT", "/secrets/steady-key", { value: "second-value" })).status).toBe(200);
-    await restartedFrom(client, second);
+    const atOnce = await steadySlow(client, 0);
+    expect(textOf(atOnce.result)).toStartWith("slow steady-");
+    expect(atOnce.pid).not.toBe(second);
     expect(gateway.output()).not.toContain("second-value");
   }, 90_000);
 });

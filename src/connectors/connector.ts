@@ -251,13 +251,35 @@ export class Connector {
     (this.stdio ?? this.lastStdio)?.killGroupNow();
   }
 
-  /** Sends one request upstream; fails at once, never hangs, when the connector is not ready. */
+  /**
+   * Sends one request upstream; fails at once, never hangs, when the connector is not ready, except in its
+   * first start while it shows the tools of the connector it replaces (see startingWithTools): then it waits
+   * for the start, as long as a list waits for a first catalogue at most.
+   */
   request(method: string, params: Record<string, unknown> | undefined, options: Partial<RequestOptions> = {}): Promise<Record<string, unknown>> {
     const session = this.session;
-    if (!session?.isOpen || this.state.status !== "ready") {
-      const why = this.state.status === "failed" ? `failed (${this.state.reason})` : this.state.status;
-      return Promise.reject(new MintgateError("upstream_failed", `Connector "${this.name}" is not available: it is ${why}.`));
-    }
+    if (session?.isOpen && this.state.status === "ready") return this.send(session, method, params, options);
+    if (!this.startingWithTools) return Promise.reject(this.notAvailable());
+    return this.sessionAfter(undefined, this.firstStartWaitEndsAt - Date.now(), options.signal, { untilFailed: true }).then((ready) =>
+      ready ? this.send(ready, method, params, options) : Promise.reject(this.notAvailable()),
+    );
+  }
+
+  /**
+   * In its first start with a catalogue already shown: the replacement of a connector whose credentials
+   * changed (a `secrets set`) keeps offering its tools while the same server restarts with the new value,
+   * so a call to one of them must wait for it, not be refused as "starting" while the tool is listed.
+   */
+  private get startingWithTools(): boolean {
+    return !this.firstStartOver && this.state.status === "starting" && this.catalogueKnown && Date.now() < this.firstStartWaitEndsAt;
+  }
+
+  private notAvailable(): MintgateError {
+    const why = this.state.status === "failed" ? `failed (${this.state.reason})` : this.state.status;
+    return new MintgateError("upstream_failed", `Connector "${this.name}" is not available: it is ${why}.`);
+  }
+
+  private send(session: UpstreamSession, method: string, params: Record<string, unknown> | undefined, options: Partial<RequestOptions>): Promise<Record<string, unknown>> {
     const call = session.request(method, params, { timeoutMs: this.definition.timeoutMs, ...options, resendRefused: this.resendAfterReconnect });
     // An upstream's answer (a tool that prints its env, an echo of its request headers) and its error text
     // (an HTTP error page, a stack trace) may quote the credentials it was sent: they stay in the gateway.
@@ -284,10 +306,11 @@ export class Connector {
 
   /**
    * The session that replaced `lost`, once the connector is ready on it (the session's close has the
-   * connector reconnect); undefined when that takes longer than `timeoutMs` or the connector is stopped.
+   * connector reconnect); undefined when that takes longer than `timeoutMs` or the connector is stopped
+   * (or, `untilFailed`, failed: a failed first start is not waited out through its backoff).
    * Rejects as a cancelled request when `signal` aborts first.
    */
-  private sessionAfter(lost: UpstreamSession, timeoutMs: number, signal: AbortSignal | undefined): Promise<UpstreamSession | undefined> {
+  private sessionAfter(lost: UpstreamSession | undefined, timeoutMs: number, signal: AbortSignal | undefined, { untilFailed = false } = {}): Promise<UpstreamSession | undefined> {
     return new Promise((resolve, reject) => {
       const settle = (outcome: () => void) => {
         clearTimeout(timer);
@@ -298,7 +321,7 @@ export class Connector {
       const check = () => {
         const session = this.session;
         if (this.state.status === "ready" && session?.isOpen && session !== lost) settle(() => resolve(session));
-        else if (this.state.status === "stopped") settle(() => resolve(undefined));
+        else if (this.state.status === "stopped" || (untilFailed && this.state.status === "failed")) settle(() => resolve(undefined));
       };
       const cancelled = () => settle(() => reject(requestCancelled()));
       const timer = setTimeout(() => settle(() => resolve(undefined)), timeoutMs);
