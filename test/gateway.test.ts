@@ -344,6 +344,39 @@ virtualMcps:
     await s.gateway.stop();
   });
 
+  test("a connector detached and deleted in one change: while its process stops, lists and calls agree it is gone", async () => {
+    // --stubborn outlives SIGTERM and the end of its stdin: stopping it takes the 2 s until SIGKILL.
+    const config = (attachSlow: boolean) => `connectors:
+  - { name: one, kind: builtin, server: demo }
+${attachSlow ? `  - { name: slow, kind: stdio, command: ${process.execPath}, args: ["${ECHO_STDIO}", "--stubborn"] }\n` : ""}virtualMcps:
+  - slug: v
+    name: V
+    access: { everyone: true }
+    connectors: [{ connector: one, prefix: a }${attachSlow ? ", { connector: slow, prefix: s }" : ""}]
+`;
+    const s = await setup(config(true));
+    const { token } = await s.token("ada@example.com", "v");
+    const client = await s.client("v", token);
+    await waitFor("slow's tool", async () => (await toolNames(client)).includes("s__echo"));
+    let done = false;
+    const put = fetch(`${s.gateway.url}/admin/api/config?prune=true`, { method: "PUT", headers: { authorization: `Bearer ${s.gateway.adminToken()}` }, body: config(false) }).then((r) => {
+      done = true;
+      return r.status;
+    });
+    const samples: { listed: boolean; call: string }[] = [];
+    while (!done) {
+      const listed = (await toolNames(client)).includes("s__echo");
+      samples.push({ listed, call: textOf(await client.callTool({ name: "s__echo", arguments: { text: "hi" } })) });
+      await Bun.sleep(100);
+    }
+    expect(await put).toBe(200);
+    expect(samples.length).toBeGreaterThan(3);
+    // A listed tool answers; one no longer listed is no tool. Before, it stayed listed and was refused as "not configured".
+    for (const sample of samples) expect(sample.call).toBe(sample.listed ? "hi" : 'There is no tool "s__echo" in virtual MCP "v".');
+    expect(samples.at(-1)!.listed).toBe(false);
+    await s.gateway.stop();
+  });
+
   test("apply twice reports no changes; export then apply round-trips", async () => {
     const s = await setup(TWO_DEMOS);
     const again = await s.apply(TWO_DEMOS);

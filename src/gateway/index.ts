@@ -92,6 +92,16 @@ export class Gateway {
     const connectors = this.store.gatewayConfig.connectors();
     const vmcps = this.store.gatewayConfig.virtualMcps();
     await this.syncConnectors(connectors);
+    await this.syncVirtualMcps(vmcps);
+    // Removed last, once no Virtual MCP lists their tools: stopping a child can take seconds, and its tools must not
+    // be listed meanwhile by a Virtual MCP the same change detached it from (`apply --prune`), as if callable.
+    const wanted = new Set(connectors.map((c) => c.name));
+    for (const connector of this.pool.list()) {
+      if (!wanted.has(connector.name)) await this.pool.remove(connector.name);
+    }
+  }
+
+  private async syncVirtualMcps(vmcps: VirtualMcpDefinition[]): Promise<void> {
     // Roles, groups or policies may have changed with the rest: people are looked up again.
     this.subjects.invalidate();
     const wanted = new Set(vmcps.map((v) => v.slug));
@@ -115,11 +125,8 @@ export class Gateway {
     }
   }
 
+  /** Adds and replaces connectors; those no longer configured are removed by syncNow once no Virtual MCP shows them. */
   private async syncConnectors(connectors: ConnectorDefinition[]): Promise<void> {
-    const wanted = new Set(connectors.map((c) => c.name));
-    for (const connector of this.pool.list()) {
-      if (!wanted.has(connector.name)) await this.pool.remove(connector.name);
-    }
     for (const definition of connectors) {
       const before = this.pool.get(definition.name);
       const connector = await this.pool.upsert(definition, this.credentialVersions(definition));
