@@ -289,6 +289,26 @@ describe("mintgate CLI", () => {
     expect(unknown.stderr).toContain('unknown command "secrets show"');
   });
 
+  test("an email holding a control character, a bidi override or over 320 characters is refused everywhere one is taken", async () => {
+    const dir = join(tempDir(), "data");
+    expect((await runMintgate(["init", "--data", dir])).code).toBe(0);
+    // Stored, they were printed raw by `tokens create` and its warnings, and kept in policies and the audit trail.
+    for (const user of ["x\u001b[31m@evil.example", "ada@example.com\u202e", `${"a".repeat(320)}@example.com`]) {
+      const created = await runMintgate(["tokens", "create", "--user", user, "--data", dir]);
+      expect([created.code, created.stdout], JSON.stringify(user)).toEqual([2, ""]);
+      expect(created.stderr).toContain("is not an email address; tokens are issued to a person (--user EMAIL).");
+    }
+    const added = await runMintgate(["users", "add", "x\u001b[31m@evil.example", "--data", dir], { stdin: "a long enough password\n" });
+    expect([added.code, added.stderr.endsWith('@evil.example" is not an email address.\n')]).toEqual([2, true]);
+    const file = join(tempDir(), "mintgate.yaml");
+    writeFileSync(file, 'connectors:\n  - name: demo\n    kind: builtin\n    server: demo\nvirtualMcps:\n  - slug: team\n    name: Team\n    access:\n      users: ["ada\\e[2J@example.com"]\n    connectors:\n      - connector: demo\n');
+    const applied = await runMintgate(["apply", "-f", file, "--data", dir]);
+    expect([applied.code, applied.stderr.endsWith('@example.com" in "users" of "access" of virtual MCP "team" is not an email address\n')]).toEqual([2, true]);
+    // Edge spaces are trimmed, as the admin API's POST /tokens did: both paths take the same input.
+    const spaced = await runMintgate(["tokens", "create", "--user", " Ada@Example.com ", "--json", "--data", dir]);
+    expect([spaced.code, JSON.parse(spaced.stdout).subject]).toEqual([0, "ada@example.com"]);
+  });
+
   test("commands that need a data dir say how to create one", async () => {
     const missing = `${tempDir()}/nothing-here`;
     const result = await runMintgate(["secrets", "list", "--data", missing]);

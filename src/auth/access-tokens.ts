@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { hashToken } from "../secrets/index.ts";
 import { invalid, notFound, unauthorized, type MintgateError } from "../errors/index.ts";
-import { decide, SubjectResolver } from "../policy/index.ts";
+import { decide, isEmailAddress, SubjectResolver } from "../policy/index.ts";
 import type { AccessTokenRow, OAuthTokenLookup, Store } from "../store/index.ts";
 import { ACCESS_TOKEN_PREFIX } from "./authorization-server.ts";
 import { AuthEvents } from "./events.ts";
@@ -41,7 +41,6 @@ export interface AccessTokenInfo {
 }
 
 const TOKEN_PREFIX = "mgt_pat_";
-const EMAIL = /^[^\s@]+@[^\s@]+$/;
 const LAST_USED_RESOLUTION_MS = 60_000;
 const REFUSAL_RECORD_INTERVAL_MS = 60_000;
 
@@ -134,9 +133,9 @@ export class AccessTokenService {
    * It is made all the same: policies and people change, in any order.
    */
   create(options: { subject: string; virtualMcp?: string | undefined; lifetimeMs?: number | undefined }): { id: string; token: string; info: AccessTokenInfo; warnings: string[] } {
-    if (!EMAIL.test(options.subject)) throw invalid(`"${options.subject}" is not an email address; tokens are issued to a person (--user EMAIL).`);
-    // Stored as people's emails are, lower-case: one person is one subject in the audit trail and in the disabled check.
-    const subject = options.subject.toLowerCase();
+    // Stored as people's emails are, trimmed and lower-case: one person is one subject in the audit trail and in the disabled check.
+    const subject = options.subject.trim().toLowerCase();
+    if (!isEmailAddress(subject)) throw invalid(`"${options.subject}" is not an email address; tokens are issued to a person (--user EMAIL).`);
     let virtualMcpId: string | null = null;
     if (options.virtualMcp !== undefined) {
       virtualMcpId = this.store.gatewayConfig.virtualMcpId(options.virtualMcp) ?? null;

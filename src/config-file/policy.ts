@@ -8,7 +8,7 @@
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node } from "yaml";
 import { invalid } from "../errors/index.ts";
 import { EXPOSED_NAME } from "../gateway/types.ts";
-import { pinRefusal, type AccessRule, type ArgumentRule, type ItemRule, type PeopleMatch, type ToolRule, type VirtualMcpPolicy } from "../policy/index.ts";
+import { isEmailAddress, pinRefusal, type AccessRule, type ArgumentRule, type ItemRule, type PeopleMatch, type ToolRule, type VirtualMcpPolicy } from "../policy/index.ts";
 import { syntaxProblems, YamlReader, type Field, type ValueNode } from "./yaml-reader.ts";
 
 export const POLICY_KEYS = ["access", "tools", "prompts", "resources"] as const;
@@ -25,7 +25,6 @@ const ARGUMENT_KEYS = ["pin", "onMismatch", "required", "allowed", "pattern", "m
  * expression cannot be stopped.
  */
 const NESTED_QUANTIFIER = /\((?:\?:)?(?:\[(?:[^\]\\]|\\.)*\]|\\.|[^()\\[|])[+*{][^()]*\)(?:[+*]|\{\d+,\d*\})/;
-const EMAIL = /^[^\s@]+@[^\s@]+$/;
 
 /**
  * The other common shape: a group repeated without bound that holds
@@ -119,7 +118,7 @@ function readPeople(reader: YamlReader, fields: Map<string, Field>, where: strin
   const users = fields.get("users");
   if (users) {
     const items = reader.textList(users, `"users" in ${where}`, (i) => `user #${i + 1} in ${where}`, { emptyIsList: true });
-    for (const item of items ?? []) if (!EMAIL.test(item.value)) reader.report(item.line, `"${item.value}" in "users" of ${where} is not an email address`);
+    for (const item of items ?? []) if (!isEmailAddress(item.value)) reader.report(item.line, `"${item.value}" in "users" of ${where} is not an email address`);
     if (items?.length) match.users = items.map((i) => i.value);
   }
   const groups = fields.get("groups");

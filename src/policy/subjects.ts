@@ -1,10 +1,23 @@
 import type { Store } from "../store/index.ts";
+import { hasUnprintable } from "../terminal/index.ts";
 import type { Subject } from "./types.ts";
 
 /** What the resolver needs of a caller (a Principal from src/auth). */
 export interface Caller {
   subject: string;
   userId?: string | undefined;
+}
+
+const EMAIL = /^[^\s@]+@[^\s@]+$/;
+const MAX_EMAIL_LENGTH = 320;
+
+/**
+ * Whether `text` can be a person's email as policies and tokens name them: one "@" with text either side, no
+ * spaces, at most 320 characters, and nothing a terminal acts on (an ESC sequence, a bidi override), since
+ * `tokens list`, `policy explain`, the TUI and the audit trail all print it. No real address holds one.
+ */
+export function isEmailAddress(text: string): boolean {
+  return text.length <= MAX_EMAIL_LENGTH && EMAIL.test(text) && !hasUnprintable(text);
 }
 
 const CACHE_SIZE = 10_000;

@@ -11,6 +11,11 @@ const HAS_UNPRINTABLE = new RegExp(UNPRINTABLE_CLASS);
 const UNPRINTABLE = new RegExp(UNPRINTABLE_CLASS, "g");
 const SHORT_ESCAPES: Record<string, string> = { "\n": "\\n", "\r": "\\r", "\t": "\\t" };
 
+/** Whether `text` holds a character `printable` would escape: for a name that must be refused rather than shown escaped. */
+export function hasUnprintable(text: string): boolean {
+  return HAS_UNPRINTABLE.test(text);
+}
+
 /** `text` with every unprintable character written as an escape (`\n`, `\u001b`); text without any is returned as it is. */
 export function printable(text: string): string {
   if (!HAS_UNPRINTABLE.test(text)) return text;

@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { conflict, invalid, MintgateError, notFound, unauthorized } from "../../errors/index.ts";
+import { isEmailAddress } from "../../policy/index.ts";
 import type { Store, UserIdentityRow, UserRow } from "../../store/index.ts";
 import { AuthEvents } from "../events.ts";
 import { LoginThrottle } from "./throttle.ts";
@@ -62,7 +63,8 @@ export class SignInThrottled extends MintgateError {
   }
 }
 
-const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+/** On top of isEmailAddress: a local account's address has a dot in its domain. */
+const DOTTED_DOMAIN = /@[^\s@]+\.[^\s@]+$/;
 export const MIN_PASSWORD_LENGTH = 12;
 const MAX_PASSWORD_LENGTH = 1024;
 const LOCAL = "local";
@@ -74,7 +76,7 @@ const WRONG_CREDENTIALS = "The email or password is not right.";
 
 export function normaliseEmail(email: string): string {
   const value = email.trim().toLowerCase();
-  if (!EMAIL.test(value) || value.length > 320) throw invalid(`"${email}" is not an email address.`);
+  if (!isEmailAddress(value) || !DOTTED_DOMAIN.test(value)) throw invalid(`"${email}" is not an email address.`);
   return value;
 }
 
