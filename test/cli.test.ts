@@ -299,14 +299,27 @@ describe("mintgate CLI", () => {
       expect(created.stderr).toContain("is not an email address; tokens are issued to a person (--user EMAIL).");
     }
     const added = await runMintgate(["users", "add", "x\u001b[31m@evil.example", "--data", dir], { stdin: "a long enough password\n" });
-    expect([added.code, added.stderr.endsWith('@evil.example" is not an email address.\n')]).toEqual([2, true]);
+    expect([added.code, added.stderr]).toEqual([2, 'mintgate: "x\\u001b[31m@evil.example" is not an email address.\n']);
     const file = join(tempDir(), "mintgate.yaml");
     writeFileSync(file, 'connectors:\n  - name: demo\n    kind: builtin\n    server: demo\nvirtualMcps:\n  - slug: team\n    name: Team\n    access:\n      users: ["ada\\e[2J@example.com"]\n    connectors:\n      - connector: demo\n');
     const applied = await runMintgate(["apply", "-f", file, "--data", dir]);
-    expect([applied.code, applied.stderr.endsWith('@example.com" in "users" of "access" of virtual MCP "team" is not an email address\n')]).toEqual([2, true]);
+    expect([applied.code, applied.stderr]).toEqual([2, `mintgate: mintgate.yaml:9: "ada\\u001b[2J@example.com" in "users" of "access" of virtual MCP "team" is not an email address\n`]);
     // Edge spaces are trimmed, as the admin API's POST /tokens did: both paths take the same input.
     const spaced = await runMintgate(["tokens", "create", "--user", " Ada@Example.com ", "--json", "--data", dir]);
     expect([spaced.code, JSON.parse(spaced.stdout).subject]).toEqual([0, "ada@example.com"]);
+  });
+
+  test("a CLI error quoting what was typed writes its control characters as escapes, never raw to the terminal", async () => {
+    const dir = join(tempDir(), "data");
+    expect((await runMintgate(["init", "--data", dir])).code).toBe(0);
+    const revoke = await runMintgate(["tokens", "revoke", "a\u001b]0;pwned\u0007", "--data", dir]);
+    expect(revoke).toEqual({ code: 1, stdout: "", stderr: 'mintgate: There is no token with id "a\\u001b]0;pwned\\u0007"; `mintgate tokens list` shows them.\n' });
+    const vmcp = await runMintgate(["tokens", "create", "--user", "ada@example.com", "--vmcp", "x\u001b[2J\u202e", "--data", dir]);
+    expect(vmcp.stderr).toBe('mintgate: There is no virtual MCP "x\\u001b[2J\\u202e"; `mintgate export` lists them.\n');
+    const unknown = await runMintgate(["\u001b[2J"]);
+    expect([unknown.code, unknown.stderr]).toEqual([2, 'mintgate: unknown command "\\u001b[2J"; run `mintgate --help` for the list.\n']);
+    const unknownSub = await runMintgate(["tokens", "\u009b2J"]);
+    expect(unknownSub.stderr).toBe('mintgate: unknown command "tokens \\u009b2J"; run `mintgate tokens --help` for the list.\n');
   });
 
   test("commands that need a data dir say how to create one", async () => {

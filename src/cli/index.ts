@@ -1,5 +1,6 @@
 import { isDatabaseBusy, isDatabaseDamaged, isStorageFull, MintgateError, publicMessageOf } from "../errors/index.ts";
 import { log, logLevelOf, statusLine } from "../log/index.ts";
+import { printable } from "../terminal/index.ts";
 import { VERSION } from "../version.ts";
 import { helpText, parseCommandArgs, type Command } from "./command.ts";
 import { initCommand } from "./commands/init.ts";
@@ -61,7 +62,7 @@ export async function runCli(argv: string[]): Promise<number> {
   if (argv[0] === "--version") argv = ["version", ...argv.slice(1)];
   const found = argv.length === 0 || argv[0]!.startsWith("-") ? { command: serveCommand, rest: argv } : findCommand(argv);
   if (!found) {
-    process.stderr.write(`mintgate: unknown command "${argv[0]}"; run \`mintgate --help\` for the list.\n`);
+    process.stderr.write(`mintgate: unknown command "${printable(argv[0]!)}"; run \`mintgate --help\` for the list.\n`);
     return 2;
   }
   const { command, rest } = found;
@@ -74,7 +75,7 @@ export async function runCli(argv: string[]): Promise<number> {
   if (command !== serveCommand && level === undefined) log.setLevel("warn");
   const isGroup = ALL.some((c) => c.name.startsWith(`${command.name} `));
   if (isGroup && rest[0] !== undefined && !rest[0].startsWith("-")) {
-    process.stderr.write(`mintgate: unknown command "${command.name} ${rest[0]}"; run \`mintgate ${command.name} --help\` for the list.\n`);
+    process.stderr.write(`mintgate: unknown command "${command.name} ${printable(rest[0])}"; run \`mintgate ${command.name} --help\` for the list.\n`);
     return 2;
   }
   try {

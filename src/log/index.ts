@@ -4,7 +4,7 @@
  * log shippers (Loki, Datadog, CloudWatch, Vector).
  * Callers pass values they know are safe; secrets are never given to the logger.
  */
-import { printable } from "../terminal/index.ts";
+import { printable, printableLines } from "../terminal/index.ts";
 
 export type LogLevel = "debug" | "info" | "warn" | "error";
 export type LogFields = Record<string, string | number | boolean | undefined>;
@@ -82,11 +82,12 @@ export const log = {
 
 /**
  * A line the gateway prints whatever the log level, with "\n": the "listening on" line, the sentence
- * it fails with. In the text format it is `text` as it is (the fields say nothing more); in the JSON
+ * it fails with. In the text format it is `text` with its unprintable characters escaped, line feeds kept (the fields say nothing more); in the JSON
  * format it is a record at `level` with `text` as its message and the fields, so a shipper can parse it.
  */
 export function statusLine(level: LogLevel, text: string, fields?: LogFields): string {
-  return (json ? jsonLine(level, text, fields) : text) + "\n";
+  // The sentence quotes what was typed or read (an ID, a slug, a file's line): an ESC in it must not reach the terminal raw.
+  return (json ? jsonLine(level, text, fields) : printableLines(text)) + "\n";
 }
 
 /**

@@ -16,6 +16,11 @@ export function hasUnprintable(text: string): boolean {
   return HAS_UNPRINTABLE.test(text);
 }
 
+/** `printable` for a message of several lines (one problem per line): its line feeds stay, every other unprintable character is escaped. */
+export function printableLines(text: string): string {
+  return text.includes("\n") ? text.split("\n").map(printable).join("\n") : printable(text);
+}
+
 /** `text` with every unprintable character written as an escape (`\n`, `\u001b`); text without any is returned as it is. */
 export function printable(text: string): string {
   if (!HAS_UNPRINTABLE.test(text)) return text;
