@@ -1,4 +1,5 @@
 import { invalid, MintgateError, notFound } from "../../errors/index.ts";
+import { printable } from "../../terminal/index.ts";
 import { JSON_OPTION, printJson, type Command } from "../command.ts";
 import { ADMIN_TARGET_HELP, ADMIN_TARGET_OPTIONS, adminClientFor } from "./status.ts";
 
@@ -42,8 +43,9 @@ export const approveCommand: Command = {
       const approved = await client.approveTool(slug!, item.name, item.hash);
       approvals.push({ ...approved, exposedName: item.name, description: item.description, changed: true });
       if (!parsed.values.json) {
-        process.stdout.write(`Approved ${approved.connector} tool "${approved.tool}" as ${item.name} in virtual MCP ${slug}.\n`);
-        process.stderr.write(`Approved definition ${item.hash.slice(0, 12)}…: ${item.description ?? "(no description)"}\n`);
+        // The upstream's tool name and description are its own text: an ESC sequence in them would hide what is being approved.
+        process.stdout.write(`Approved ${approved.connector} tool "${printable(approved.tool)}" as ${item.name} in virtual MCP ${slug}.\n`);
+        process.stderr.write(`Approved definition ${item.hash.slice(0, 12)}…: ${printable(item.description ?? "(no description)")}\n`);
       }
     }
     if (parsed.values.json) printJson(all ? approvals : approvals[0]);
