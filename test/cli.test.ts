@@ -398,6 +398,34 @@ describe("mintgate CLI", () => {
     }
   });
 
+  test("--url answered by something that is not the admin API (a proxy's page, another program) is one sentence and exit 1, never an empty success", async () => {
+    const dir = tempDir();
+    const tokenFile = join(dir, "admin.token");
+    writeFileSync(tokenFile, "mgt_admin_x\n");
+    const other = Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      fetch: (request) =>
+        new URL(request.url).pathname.includes("approvals") || new URL(request.url).pathname.endsWith("/v")
+          ? new Response("Bad Gateway", { status: 502, headers: { "content-type": "text/plain" } })
+          : new Response("<html>sign in</html>", { headers: { "content-type": "text/html" } }),
+    });
+    try {
+      const url = `http://127.0.0.1:${other.port}`;
+      // status --json printed {} and exited 0; status and approve failed as internal errors with a stack trace.
+      for (const args of [["status", "--json"], ["status"], ["approve", "sales", "--all"]]) {
+        const result = await runMintgate([...args, "--url", url, "--token-file", tokenFile]);
+        const path = args[0] === "status" ? "/admin/api/status" : "/admin/api/virtual-mcps/sales";
+        expect(result, args.join(" ")).toEqual({ code: 1, stdout: "", stderr: `mintgate: ${url} answered ${path} with HTTP 200 (text/html), not mintgate's admin API; check that --url is the gateway's own address and that it runs there.\n` });
+      }
+      // An error page without the admin API's JSON message: it was "The gateway answered 502.", which says nothing to do.
+      const failed = await runMintgate(["approve", "v", "--all", "--url", url, "--token-file", tokenFile]);
+      expect(failed).toEqual({ code: 1, stdout: "", stderr: `mintgate: ${url} answered /admin/api/virtual-mcps/v with HTTP 502 (text/plain), not mintgate's admin API; check that --url is the gateway's own address and that it runs there.\n` });
+    } finally {
+      await other.stop(true);
+    }
+  });
+
   test("status without a running gateway says to start one", async () => {
     const dir = tempDir();
     await runMintgate(["init", "--data", dir]);

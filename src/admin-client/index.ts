@@ -154,12 +154,25 @@ export class AdminClient {
       ...(init.body === undefined ? {} : { body: JSON.stringify(init.body) }),
       signal: AbortSignal.timeout(10_000),
     });
-    const body = (await response.json().catch(() => ({}))) as { message?: string };
-    if (response.status === 401) throw unauthorized(`The gateway refused the admin token: ${body.message ?? "unauthorized"}`);
+    const body = (await response.json().catch(() => undefined)) as { message?: unknown } | null | undefined;
+    // Every admin API answer, error or not, is a JSON value (errors: an object with a message). Anything else came from
+    // another server at this address (a proxy's page, another program): read as {}, it was a status of nothing, exit 0 with --json.
+    if (body === undefined) throw this.notTheAdminApi(response, path);
     if (!response.ok) {
-      throw new MintgateError(KIND_BY_STATUS[response.status] ?? "upstream_failed", body.message ?? `The gateway answered ${response.status}.`);
+      const message = body?.message;
+      if (typeof message !== "string") throw this.notTheAdminApi(response, path);
+      if (response.status === 401) throw unauthorized(`The gateway refused the admin token: ${message}`);
+      throw new MintgateError(KIND_BY_STATUS[response.status] ?? "upstream_failed", message);
     }
     return body as T;
+  }
+
+  private notTheAdminApi(response: Response, path: string): MintgateError {
+    const type = response.headers.get("content-type")?.split(";")[0] || "no content type";
+    return new MintgateError(
+      "upstream_failed",
+      `${this.target.url} answered /admin/api${path.split("?")[0]} with HTTP ${response.status} (${type}), not mintgate's admin API; check that --url is the gateway's own address and that it runs there.`,
+    );
   }
 
   /** GET /admin/api<path> as JSON. */
