@@ -319,6 +319,15 @@ describe("admin API input", () => {
       expect({ body, status: refused.status }).toEqual({ body, status: 400 });
     }
     expect((await api("POST", "/tokens", { user: "ada@example.com", expires: 30 })).json.message).toBe("expires must be a string.");
+    // Nor an empty value (a script's unset variable): "" was read as "never expires" and as "every virtual MCP", where the CLI refuses both.
+    const empties: [object, string][] = [
+      [{ user: "ada@example.com", expires: "" }, '"" is not a lifetime: use a number with s, m, h or d, such as 30d (at most 3650d).'],
+      [{ user: "ada@example.com", expires: "  " }, '"  " is not a lifetime: use a number with s, m, h or d, such as 30d (at most 3650d).'],
+      [{ user: "ada@example.com", vmcp: "" }, "The virtual MCP (--vmcp) is empty; give its slug, or leave it out for a token good on every virtual MCP."],
+      [{ user: "ada@example.com", vmcp: " " }, "The virtual MCP (--vmcp) is empty; give its slug, or leave it out for a token good on every virtual MCP."],
+      [{ user: "x\u001b[31m@example.com" }, '"x\u001b[31m@example.com" is not an email address; tokens are issued to a person (--user EMAIL).'],
+    ];
+    for (const [body, message] of empties) expect(await api("POST", "/tokens", body)).toMatchObject({ status: 400, json: { message } });
     expect((await api("GET", "/tokens")).json).toEqual([]);
 
     expect((await api("POST", "/users", { email: { toString: "x" }, password: "correct horse battery" })).status).toBe(400);

@@ -307,6 +307,9 @@ describe("mintgate CLI", () => {
     // Edge spaces are trimmed, as the admin API's POST /tokens did: both paths take the same input.
     const spaced = await runMintgate(["tokens", "create", "--user", " Ada@Example.com ", "--json", "--data", dir]);
     expect([spaced.code, JSON.parse(spaced.stdout).subject]).toEqual([0, "ada@example.com"]);
+    // An empty --vmcp (an unset variable) is a usage error with the admin API's sentence, not a search for the slug "".
+    const emptyVmcp = await runMintgate(["tokens", "create", "--user", "ada@example.com", "--vmcp", "", "--data", dir]);
+    expect(emptyVmcp).toEqual({ code: 2, stdout: "", stderr: "mintgate: The virtual MCP (--vmcp) is empty; give its slug, or leave it out for a token good on every virtual MCP.\n" });
   });
 
   test("a CLI error quoting what was typed writes its control characters as escapes, never raw to the terminal", async () => {

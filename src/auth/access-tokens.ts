@@ -137,9 +137,12 @@ export class AccessTokenService {
     const subject = options.subject.trim().toLowerCase();
     if (!isEmailAddress(subject)) throw invalid(`"${options.subject}" is not an email address; tokens are issued to a person (--user EMAIL).`);
     let virtualMcpId: string | null = null;
-    if (options.virtualMcp !== undefined) {
-      virtualMcpId = this.store.gatewayConfig.virtualMcpId(options.virtualMcp) ?? null;
-      if (!virtualMcpId) throw notFound(`There is no virtual MCP "${options.virtualMcp}"; \`mintgate export\` lists them.`);
+    const slug = options.virtualMcp?.trim();
+    if (slug !== undefined) {
+      // Given but empty (an unset variable) is a mistake, not "every virtual MCP", which is asked for by leaving it out.
+      if (slug === "") throw invalid("The virtual MCP (--vmcp) is empty; give its slug, or leave it out for a token good on every virtual MCP.");
+      virtualMcpId = this.store.gatewayConfig.virtualMcpId(slug) ?? null;
+      if (!virtualMcpId) throw notFound(`There is no virtual MCP "${slug}"; \`mintgate export\` lists them.`);
     }
     const token = TOKEN_PREFIX + randomBytes(32).toString("base64url");
     const id = randomUUID();
@@ -152,7 +155,7 @@ export class AccessTokenService {
       createdAt: now,
       expiresAt: options.lifetimeMs === undefined ? null : now + options.lifetimeMs,
     });
-    return { id, token, info: toInfo(this.store.accessTokens.findByHash(hashToken(token))!), warnings: this.refusalsToday(subject, options.virtualMcp) };
+    return { id, token, info: toInfo(this.store.accessTokens.findByHash(hashToken(token))!), warnings: this.refusalsToday(subject, slug) };
   }
 
   private refusalsToday(email: string, slug: string | undefined): string[] {

@@ -350,11 +350,11 @@ export function createHttpApp(deps: HttpDeps) {
         // Personal access tokens (src/auth/access-tokens.ts): the token itself is in the answer to POST only.
         .get("/tokens", () => deps.mcp.tokens.list())
         .post("/tokens", ({ body, set }) => {
-          // A wrong type must not widen the token: `"expires": 30` is refused, not read as "never".
+          // A wrong type or an empty value must not widen the token: `"expires": 30` or `""` is refused, not read as "never",
+          // and `"vmcp": ""` (an unset variable) is not every virtual MCP; the fields are checked as the CLI's options are.
           const input = bodyFields(body, { user: "string", vmcp: "string", expires: "string" }, "a token");
-          const vmcp = input.vmcp?.trim() || undefined;
-          const expires = input.expires?.trim() ? parseLifetime(input.expires) : undefined;
-          const created = deps.mcp.tokens.create({ subject: (input.user ?? "").trim(), virtualMcp: vmcp, lifetimeMs: expires });
+          const expires = input.expires === undefined ? undefined : parseLifetime(input.expires);
+          const created = deps.mcp.tokens.create({ subject: input.user ?? "", virtualMcp: input.vmcp, lifetimeMs: expires });
           set.status = 201;
           // Made even when the gateway would refuse it today (policies change); `warnings` says why it would.
           return { ...created.info, token: created.token, warnings: created.warnings };
