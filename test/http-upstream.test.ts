@@ -3,8 +3,12 @@ import { capSseEvents, StreamableHttpUpstreamTransport, SseEventSplitter } from 
 import { Connector } from "../src/connectors/connector.ts";
 import { Http1Client } from "../src/connectors/http1-client.ts";
 import { UpstreamSession } from "../src/connectors/upstream-session.ts";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { startHttpUpstream } from "./fixtures/http-upstream.ts";
 import { startRawHttpUpstream } from "./fixtures/raw-http-upstream.ts";
-import { connectMcpClient, startConfiguredGateway, waitFor } from "./harness.ts";
+import { startRawSseUpstream } from "./fixtures/raw-sse-upstream.ts";
+import { connectMcpClient, startConfiguredGateway, tempDir, waitFor } from "./harness.ts";
 
 describe("SSE events from an upstream", () => {
   const big = "x".repeat(70_000);
@@ -425,6 +429,76 @@ describe("a call the upstream refused because it forgot the gateway's session", 
     } finally {
       await connector.retire();
       await upstream.stop();
+    }
+  });
+});
+
+describe("http and sse connectors to an https upstream whose certificate a company CA signed", () => {
+  /** A CA, and a server certificate it signed for 127.0.0.1 only (so https://localhost is another name). */
+  function companyCa(): { ca: string; cert: string; key: string } {
+    const dir = tempDir("mintgate-company-ca");
+    const file = (name: string) => join(dir, name);
+    const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+    const run = (args: string[]) => expect(Bun.spawnSync(["openssl", ...args], { stderr: "pipe" }).exitCode).toBe(0);
+    run(["req", "-x509", ...ec, "-keyout", file("ca.key"), "-out", file("ca.pem"), "-days", "2", "-subj", "/CN=Company CA"]);
+    run(["req", "-new", ...ec, "-keyout", file("server.key"), "-out", file("server.csr"), "-subj", "/CN=mcp"]);
+    writeFileSync(file("san.ext"), "subjectAltName=IP:127.0.0.1\n");
+    run(["x509", "-req", "-in", file("server.csr"), "-CA", file("ca.pem"), "-CAkey", file("ca.key"), "-CAcreateserial", "-days", "2", "-extfile", file("san.ext"), "-out", file("server.pem")]);
+    return { ca: file("ca.pem"), cert: readFileSync(file("server.pem"), "utf8"), key: readFileSync(file("server.key"), "utf8") };
+  }
+
+  test("work once the gateway trusts the CA (NODE_EXTRA_CA_CERTS); an untrusted or misnamed certificate fails the connector with a sentence saying what to do", async () => {
+    const { ca, cert, key } = companyCa();
+    const http = startHttpUpstream("t0k", { tls: { cert, key } });
+    const sse = startRawSseUpstream({ tls: { cert, key } });
+    const config = {
+      connectors: [
+        { name: "h", kind: "http", url: http.url, headers: { Authorization: "Bearer t0k" } },
+        { name: "s", kind: "sse", url: sse.url },
+        { name: "hn", kind: "http", url: http.url.replace("127.0.0.1", "localhost"), headers: { Authorization: "Bearer t0k" } },
+        { name: "sn", kind: "sse", url: sse.url.replace("127.0.0.1", "localhost") },
+      ],
+      virtualMcps: [{ slug: "v", name: "V", access: { everyone: true }, connectors: ["h", "s", "hn", "sn"].map((connector) => ({ connector })) }],
+    };
+    const [trusting, untrusting] = await Promise.all([
+      startConfiguredGateway(config, { label: "mintgate-tls-trusted", env: { NODE_EXTRA_CA_CERTS: ca } }),
+      startConfiguredGateway(config, { label: "mintgate-tls-untrusted", env: { NODE_EXTRA_CA_CERTS: "" } }),
+    ]);
+    const states = async (gateway: typeof trusting.gateway) =>
+      Object.fromEntries(
+        ((await (await fetch(`${gateway.url}/admin/api/connectors`, { headers: { authorization: `Bearer ${gateway.adminToken()}` } })).json()) as { name: string; state: string; reason?: string }[]).map((c) => [c.name, c.state === "failed" ? c.reason : c.state]),
+      );
+    const settled = (gateway: typeof trusting.gateway) => waitFor("every connector ready or failed", async () => {
+      const now = await states(gateway);
+      return Object.values(now).every((state) => state !== "starting") ? now : undefined;
+    });
+    const untrusted = (name: string, host: string) =>
+      `Connector "${name}" does not trust the TLS certificate of ${host} (no certificate authority this machine trusts signed it); start the gateway with NODE_EXTRA_CA_CERTS naming a PEM file that holds the CA that signed it (or the certificate itself).`;
+    const misnamed = (name: string, host: string) =>
+      `Connector "${name}" cannot connect because the TLS certificate of ${host} is not issued for localhost; set the connector's url to a name the certificate holds, or have it issued for this one.`;
+    const hostOf = (url: string) => new URL(url).host;
+    try {
+      expect(await settled(trusting.gateway)).toEqual({
+        h: "ready",
+        s: "ready",
+        hn: misnamed("hn", hostOf(http.url).replace("127.0.0.1", "localhost")),
+        sn: misnamed("sn", hostOf(sse.url).replace("127.0.0.1", "localhost")),
+      });
+      const client = await connectMcpClient(`${trusting.gateway.url}/mcp/v`, trusting.token);
+      const call = (name: string, args: Record<string, unknown>) => client.callTool({ name, arguments: args }, undefined, { timeout: 10_000 }).then((r) => (r.content as { text: string }[])[0]!.text);
+      expect(await call("h__shout", { text: "over tls" })).toBe("OVER TLS");
+      expect(await call("h__shout", { text: "again" })).toBe("AGAIN");
+      expect(await call("s__ok", {})).toBe("ok");
+      await client.close();
+
+      expect(await settled(untrusting.gateway)).toEqual({
+        h: untrusted("h", hostOf(http.url)),
+        s: untrusted("s", hostOf(sse.url)),
+        hn: untrusted("hn", hostOf(http.url).replace("127.0.0.1", "localhost")),
+        sn: untrusted("sn", hostOf(sse.url).replace("127.0.0.1", "localhost")),
+      });
+    } finally {
+      await Promise.all([trusting.gateway.stop(), untrusting.gateway.stop(), http.stop(), sse.stop()]);
     }
   });
 });

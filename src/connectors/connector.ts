@@ -6,6 +6,7 @@ import { log } from "../log/index.ts";
 import { expandSecretReferences, secretReferencesIn } from "../secrets/index.ts";
 import { capSseEvents, refusalText, StreamableHttpUpstreamTransport } from "./http-transport.ts";
 import { StdioUpstreamTransport } from "./stdio-transport.ts";
+import { tlsFailure } from "./tls-failure.ts";
 import { UpstreamLog } from "./upstream-log.ts";
 import type { ConnectorDefinition, ConnectorState } from "./types.ts";
 import { requestCancelled, resultText, UpstreamRpcError, UpstreamSession, type RefusedRequest, type RequestOptions } from "./upstream-session.ts";
@@ -553,22 +554,37 @@ export class Connector {
       case "sse": {
         const { SSEClientTransport, SseError } = await import("@modelcontextprotocol/sdk/client/sse.js");
         const headers = expandChecked(spec.headers, "header", /[\r\n\0]/);
+        const url = new URL(spec.url);
+        // A refused TLS certificate, said as what to do; the event stream's error carries only a message, so the sentence is kept for it here.
+        let refusedCertificate: string | undefined;
+        const fetchSaid = async (input: string | URL, init: RequestInit | undefined) => {
+          try {
+            const response = await fetch(input, init);
+            refusedCertificate = undefined;
+            return response;
+          } catch (error) {
+            const said = tlsFailure(this.name, url, error);
+            refusedCertificate = said?.message;
+            throw said ?? error;
+          }
+        };
         // The SDK reports a POST the upstream refused (429, 502) as an error too: that fails one call.
         // Only a failed event stream ends the session, since the SDK reconnects it to a new, uninitialized one.
         // A stream that simply ended comes as an error with no message ("SSE error: undefined"): said as what happened.
         this.transportErrorEndsSession = (error) =>
           !(error instanceof SseError) ? undefined
+          : refusedCertificate !== undefined ? refusedCertificate
           : error.event?.message === undefined && error.code === undefined ? "the upstream ended its event stream"
           : `the upstream's event stream failed (${error.message.replace(/^SSE error: /, "")})`;
         // No redirects on either leg: they would carry the credential headers elsewhere.
-        return new SSEClientTransport(new URL(spec.url), {
+        return new SSEClientTransport(url, {
           requestInit: { headers, redirect: "error" },
           // The SDK quotes a refused POST's whole body in its error: a proxy's error page of kilobytes would be pasted into the person's error and the log.
-          fetch: async (url, init) => {
-            const response = await fetch(url, init);
+          fetch: async (input, init) => {
+            const response = await fetchSaid(input, init);
             return response.ok ? response : new Response(await refusalText(response, (text) => this.redact(text)), { status: response.status });
           },
-          eventSourceInit: { fetch: (url, init) => fetch(url, { ...init, headers: { ...(init?.headers as Record<string, string>), ...headers }, redirect: "error" }).then(capSseEvents) },
+          eventSourceInit: { fetch: (input, init) => fetchSaid(input, { ...init, headers: { ...(init?.headers as Record<string, string>), ...headers }, redirect: "error" }).then(capSseEvents) },
         });
       }
       case "builtin": {

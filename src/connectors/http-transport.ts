@@ -3,6 +3,7 @@ import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
 import { MintgateError } from "../errors/index.ts";
 import { log } from "../log/index.ts";
 import { Http1Client, type Exchange } from "./http1-client.ts";
+import { tlsFailure } from "./tls-failure.ts";
 import { noteFrameText, SessionForgottenError } from "./upstream-session.ts";
 
 const GET_STREAM_RETRY_MS = 2000;
@@ -103,7 +104,7 @@ export class StreamableHttpUpstreamTransport implements Transport {
       this.exchanges.delete(key);
       // Nobody listens any more (the upstream is down or restarting): the connector shows it and reconnects with backoff.
       if (UPSTREAM_GONE.has((error as { code?: string }).code ?? "")) void this.close();
-      throw error;
+      throw tlsFailure(this.name, this.url, error) ?? error;
     }
     const sessionId = reply.header("mcp-session-id");
     if (sessionId && sessionId !== this.sessionId) {
