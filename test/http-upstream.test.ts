@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { startHttpUpstream } from "./fixtures/http-upstream.ts";
 import { startRawHttpUpstream } from "./fixtures/raw-http-upstream.ts";
 import { startRawSseUpstream } from "./fixtures/raw-sse-upstream.ts";
-import { connectMcpClient, startConfiguredGateway, tempDir, waitFor } from "./harness.ts";
+import { connectMcpClient, freePort, startConfiguredGateway, tempDir, waitFor } from "./harness.ts";
 
 describe("SSE events from an upstream", () => {
   const big = "x".repeat(70_000);
@@ -499,6 +499,38 @@ describe("http and sse connectors to an https upstream whose certificate a compa
       });
     } finally {
       await Promise.all([trusting.gateway.stop(), untrusting.gateway.stop(), http.stop(), sse.stop()]);
+    }
+  });
+});
+
+describe("an http upstream nobody listens for", () => {
+  test("fails the connector, and a call made as it went away, with a sentence naming the address, not \"the connection closed\"", async () => {
+    const port = await freePort();
+    const refused = (name: string) => `Connector "${name}" cannot connect to 127.0.0.1:${port}: nothing accepts connections there (ECONNREFUSED); check that the upstream server is running and the connector's url.`;
+    // Plain http (the gateway's own HTTP/1.1 client) and https (fetch): neither had a word for it.
+    for (const scheme of ["http", "https"]) {
+      const connector = new Connector({ name: "gone", spec: { kind: "http", url: `${scheme}://127.0.0.1:${port}/mcp`, headers: {} }, timeoutMs: 5_000 }, { resolveSecret: () => "", backoffFirstMs: 3_600_000 });
+      try {
+        await connector.start();
+        expect(connector.state).toMatchObject({ status: "failed", reason: refused("gone") });
+      } finally {
+        await connector.retire();
+      }
+    }
+    const upstream = startRawHttpUpstream();
+    const url = new URL(upstream.url);
+    const connector = new Connector({ name: "went", spec: { kind: "http", url: upstream.url, headers: {} }, timeoutMs: 5_000 }, { resolveSecret: () => "", backoffFirstMs: 50 });
+    try {
+      await connector.start();
+      expect(connector.state.status).toBe("ready");
+      await upstream.stop();
+      const said = `Connector "went" cannot connect to ${url.host}: nothing accepts connections there (ECONNREFUSED); check that the upstream server is running and the connector's url.`;
+      expect(await connector.request("tools/call", { name: "ok" }).then(() => "answered", (error: Error) => error.message)).toBe(said);
+      // Its reconnects say the same.
+      await waitFor("a reconnect to fail", () => connector.state.status === "failed" && connector.restarts > 0);
+      expect(connector.state).toMatchObject({ status: "failed", reason: said });
+    } finally {
+      await connector.retire();
     }
   });
 });

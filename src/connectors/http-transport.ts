@@ -102,8 +102,14 @@ export class StreamableHttpUpstreamTransport implements Transport {
       reply = this.http1 ? await http1Post(this.http1, this.postHeaders, body, (exchange) => this.exchanges.set(key, exchange)) : await this.fetchPost(body, key);
     } catch (error) {
       this.exchanges.delete(key);
-      // Nobody listens any more (the upstream is down or restarting): the connector shows it and reconnects with backoff.
-      if (UPSTREAM_GONE.has((error as { code?: string }).code ?? "")) void this.close();
+      const code = (error as { code?: string }).code ?? "";
+      if (UPSTREAM_GONE.has(code)) {
+        // Nobody listens any more (the upstream is down or restarting): the connector shows it and reconnects with backoff.
+        // Closed once this error has reached the request: closed first, the session ends every request with "the connection closed", and that is all the connector could say.
+        setTimeout(() => void this.close(), 0);
+        const why = code === "ECONNREFUSED" ? "nothing accepts connections there" : "the network has no route to it";
+        throw new MintgateError("upstream_failed", `Connector "${this.name}" cannot connect to ${this.url.host}: ${why} (${code}); check that the upstream server is running and the connector's url.`);
+      }
       throw tlsFailure(this.name, this.url, error) ?? error;
     }
     const sessionId = reply.header("mcp-session-id");
