@@ -447,7 +447,7 @@ describe("http and sse connectors to an https upstream whose certificate a compa
     return { ca: file("ca.pem"), cert: readFileSync(file("server.pem"), "utf8"), key: readFileSync(file("server.key"), "utf8") };
   }
 
-  test("work once the gateway trusts the CA (NODE_EXTRA_CA_CERTS); an untrusted or misnamed certificate fails the connector with a sentence saying what to do", async () => {
+  test("work once the gateway trusts the CA (NODE_EXTRA_CA_CERTS); an untrusted or misnamed certificate fails the connector with a sentence saying what to do; unchecked certificates are warned of", async () => {
     const { ca, cert, key } = companyCa();
     const http = startHttpUpstream("t0k", { tls: { cert, key } });
     const sse = startRawSseUpstream({ tls: { cert, key } });
@@ -460,9 +460,10 @@ describe("http and sse connectors to an https upstream whose certificate a compa
       ],
       virtualMcps: [{ slug: "v", name: "V", access: { everyone: true }, connectors: ["h", "s", "hn", "sn"].map((connector) => ({ connector })) }],
     };
-    const [trusting, untrusting] = await Promise.all([
+    const [trusting, untrusting, unchecking] = await Promise.all([
       startConfiguredGateway(config, { label: "mintgate-tls-trusted", env: { NODE_EXTRA_CA_CERTS: ca } }),
       startConfiguredGateway(config, { label: "mintgate-tls-untrusted", env: { NODE_EXTRA_CA_CERTS: "" } }),
+      startConfiguredGateway(config, { label: "mintgate-tls-unchecked", env: { NODE_EXTRA_CA_CERTS: "", NODE_TLS_REJECT_UNAUTHORIZED: "0" } }),
     ]);
     const states = async (gateway: typeof trusting.gateway) =>
       Object.fromEntries(
@@ -497,8 +498,15 @@ describe("http and sse connectors to an https upstream whose certificate a compa
         hn: untrusted("hn", hostOf(http.url).replace("127.0.0.1", "localhost")),
         sn: untrusted("sn", hostOf(sse.url).replace("127.0.0.1", "localhost")),
       });
+
+      // Certificates not checked at all: everything connects, so it is said at start.
+      expect(await settled(unchecking.gateway)).toEqual({ h: "ready", s: "ready", hn: "ready", sn: "ready" });
+      expect(unchecking.gateway.output()).toContain(
+        "warn  NODE_TLS_REJECT_UNAUTHORIZED=0 is set, so no certificate is checked on the gateway's HTTPS connections (connectors, SSO providers); unset it, and trust a company or self-signed CA with NODE_EXTRA_CA_CERTS instead.",
+      );
+      expect(trusting.gateway.output()).not.toContain("NODE_TLS_REJECT_UNAUTHORIZED");
     } finally {
-      await Promise.all([trusting.gateway.stop(), untrusting.gateway.stop(), http.stop(), sse.stop()]);
+      await Promise.all([trusting.gateway.stop(), untrusting.gateway.stop(), unchecking.gateway.stop(), http.stop(), sse.stop()]);
     }
   });
 });

@@ -116,6 +116,10 @@ export const serveCommand: Command = {
     // Bench only (bench/audit.ts measures the gateway with and without its audit trail): never in production.
     const auditOff = process.env.MINTGATE_BENCH_UNSAFE_AUDIT_OFF === "1";
     if (auditOff) log.warn("MINTGATE_BENCH_UNSAFE_AUDIT_OFF=1: MCP requests are NOT recorded (benchmark baseline only)");
+    // Bun's fetch honours it as Node does, and says nothing: every https connector and SSO provider would be taken on any certificate.
+    if (process.env.NODE_TLS_REJECT_UNAUTHORIZED === "0") {
+      log.warn("NODE_TLS_REJECT_UNAUTHORIZED=0 is set, so no certificate is checked on the gateway's HTTPS connections (connectors, SSO providers); unset it, and trust a company or self-signed CA with NODE_EXTRA_CA_CERTS instead.");
+    }
     if (settings.trustedProxies.length > 0) log.info("client addresses come from X-Forwarded-For on requests from trusted proxies", { proxies: settings.trustedProxies.join(",") });
     const audit = new AuditLog(dir.store, { redactor, enabled: !auditOff });
     // WAL checkpoints run on a thread of their own, off the request path.
