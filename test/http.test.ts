@@ -102,6 +102,11 @@ describe("HTTPS", () => {
     expect(gateway.url).toStartWith("https://127.0.0.1:");
     const response = await fetch(`${gateway.url}/healthz`, { tls: { ca: readFileSync(cert, "utf8") } });
     expect(response.status).toBe(200);
+    // The CLI finds it through server.url; it must trust the certificate, and is told how when it does not.
+    const untrusted = await runMintgate(["status", "--data", join(dir, "d")], { env: { NODE_EXTRA_CA_CERTS: "" } });
+    expect(untrusted.code).toBe(1);
+    expect(untrusted.stderr).toBe(`mintgate: The gateway at ${gateway.url} answers with a self-signed TLS certificate this machine does not trust; point NODE_EXTRA_CA_CERTS at that certificate and try again.\n`);
+    expect((await runMintgate(["status", "--data", join(dir, "d")], { env: { NODE_EXTRA_CA_CERTS: cert } })).code).toBe(0);
     // Plain HTTP to the TLS port is not served.
     await expect(fetch(gateway.url.replace("https:", "http:") + "/healthz")).rejects.toThrow();
     expect(await gateway.stop()).toBe(0);

@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from "node:fs";
 import { dataPaths } from "../config/index.ts";
-import { configError, invalid, MintgateError, unauthorized, type ErrorKind } from "../errors/index.ts";
+import { certificateFailureOf, configError, invalid, MintgateError, unauthorized, type ErrorKind } from "../errors/index.ts";
 import type { GatewayStatus, VirtualMcpStatus } from "../admin/index.ts";
 
 export type { GatewayStatus, VirtualMcpStatus };
@@ -72,16 +72,21 @@ export async function runningGatewayUrl(dataDir: string): Promise<string | undef
 
 const KIND_BY_STATUS: Record<number, ErrorKind> = { 400: "invalid", 401: "unauthorized", 403: "forbidden", 404: "not_found", 409: "conflict" };
 
-/** Bun's fetch names certificate problems by OpenSSL's codes: DEPTH_ZERO_SELF_SIGNED_CERT, UNABLE_TO_VERIFY_LEAF_SIGNATURE, CERT_HAS_EXPIRED… */
-function untrustedCertificate(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === "string" && /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER/.test(code);
-}
-
-function untrustedCertificateError(url: string, error: unknown): MintgateError {
-  return configError(
-    `The gateway at ${url} answers with a TLS certificate this machine does not trust (${(error as Error).message}); point NODE_EXTRA_CA_CERTS at the certificate (or the CA that signed it) and try again.`,
-  );
+/** A certificate problem is not a stopped gateway: said as what it is and what to do, or the advice would be wrong. */
+function certificateError(url: string, error: unknown): MintgateError | undefined {
+  const failure = url.startsWith("https:") ? certificateFailureOf(error) : undefined;
+  if (!failure) return undefined;
+  const hostname = new URL(url).hostname;
+  const sentence = {
+    "self-signed": `answers with a self-signed TLS certificate this machine does not trust; point NODE_EXTRA_CA_CERTS at that certificate and try again`,
+    untrusted: `answers with a TLS certificate this machine does not trust (${(error as Error).message}); point NODE_EXTRA_CA_CERTS at the CA that signed it (or the certificate itself) and try again`,
+    expired: `answers with an expired TLS certificate; renew the certificate given to \`mintgate serve --tls-cert\` and restart the gateway`,
+    "not-yet-valid": `answers with a TLS certificate that is not valid yet; check the clocks of this machine and the gateway's`,
+    "wrong-name": `answers with a TLS certificate not issued for ${hostname}; use a --url with a name the certificate holds`,
+    "not-tls": `does not answer in TLS; if the gateway serves plain HTTP, use http:// in --url`,
+    other: `answers with a TLS certificate this machine refused (${failure.code}); fix the gateway's certificate`,
+  }[failure.kind];
+  return configError(`The gateway at ${url} ${sentence}.`);
 }
 
 /** A typed client of /admin/api, used by the CLI and the TUI. */
@@ -117,8 +122,8 @@ export class AdminClient {
     this.verified ??= fetch(`${this.target.url}/healthz`, { signal: AbortSignal.timeout(5_000) })
       .then((response) => response.json() as Promise<{ instance?: string }>)
       .catch((error: unknown) => {
-        // A certificate we do not trust is not a stopped gateway: say so, or the advice would be wrong.
-        if (untrustedCertificate(error)) throw untrustedCertificateError(this.target.url, error);
+        const refused = certificateError(this.target.url, error);
+        if (refused) throw refused;
         return {} as { instance?: string };
       })
       .then((health) => {
@@ -141,7 +146,8 @@ export class AdminClient {
     try {
       return await fetch(`${this.target.url}/admin/api${path}`, { ...init, headers: { authorization: `Bearer ${this.target.token}`, ...init.headers } });
     } catch (error) {
-      if (untrustedCertificate(error)) throw untrustedCertificateError(this.target.url, error);
+      const refused = certificateError(this.target.url, error);
+      if (refused) throw refused;
       if (!retried && this.followRestart()) return this.fetchAdmin(path, init, true);
       throw new MintgateError("upstream_failed", `Cannot reach the gateway at ${this.target.url} (${(error as Error).message}); is \`mintgate serve\` running?`);
     }

@@ -88,6 +88,38 @@ export function isDatabaseDamaged(error: unknown): boolean {
 export const DATABASE_DAMAGED_MESSAGE =
   "mintgate.db in the data directory is not an intact SQLite database (replaced, cut short or damaged); stop mintgate and put the latest backup in its place with `mintgate restore FILE`.";
 
+/** OpenSSL's codes, as Bun's fetch gives them, for a certificate that no authority this machine trusts vouches for. */
+const UNTRUSTED_CERTIFICATE = new Set([
+  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+  "UNABLE_TO_GET_ISSUER_CERT",
+  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+  "SELF_SIGNED_CERT_IN_CHAIN",
+  "DEPTH_ZERO_SELF_SIGNED_CERT",
+  "CERT_UNTRUSTED",
+]);
+
+export type CertificateFailure = "self-signed" | "untrusted" | "expired" | "not-yet-valid" | "wrong-name" | "not-tls" | "other";
+
+/**
+ * What went wrong in the TLS handshake of an https fetch, from the OpenSSL code of Bun's error, so that each caller
+ * can say what to do (its wording alone, "unable to verify the first certificate", names neither the certificate
+ * nor NODE_EXTRA_CA_CERTS); undefined for an error that is not about TLS. Only meaningful for an https URL.
+ */
+export function certificateFailureOf(error: unknown): { kind: CertificateFailure; code: string } | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code !== "string") return undefined;
+  const kind: CertificateFailure | undefined =
+    code === "DEPTH_ZERO_SELF_SIGNED_CERT" ? "self-signed"
+    : UNTRUSTED_CERTIFICATE.has(code) ? "untrusted"
+    : code === "CERT_HAS_EXPIRED" ? "expired"
+    : code === "CERT_NOT_YET_VALID" ? "not-yet-valid"
+    : code === "ERR_TLS_CERT_ALTNAME_INVALID" ? "wrong-name"
+    : code === "EPROTO" ? "not-tls"
+    : /CERT/.test(code) ? "other"
+    : undefined;
+  return kind && { kind, code };
+}
+
 /** `error` as a storage_full error that says `message`, when it is a raw write that failed for lack of space; otherwise `error` itself. */
 export function sayingStorageFull(error: unknown, message: string): unknown {
   return isStorageFull(error) && !(error instanceof MintgateError) ? storageFull(message, error) : error;
