@@ -304,6 +304,22 @@ describe("upstream catalogues", () => {
     expect(applied.stderr).toBe("");
     expect(applied.code).toBe(0);
   });
+
+  test("tools MCP clients refuse (no name, no object inputSchema) are hidden and named, and the connector's other tools still list", async () => {
+    const { gateway, token } = await start(stdioConfig("uf", { MODE: "unfit" }), "mintgate-unfit-tools");
+    await waitReady(gateway, "uf");
+    // The SDK client checks every tool against the MCP schema: one unfit tool would fail the whole list.
+    const listed = await (await client(gateway, token)).listTools();
+    expect(listed.tools.map((t) => t.name)).toEqual(["uf__echo", "uf__slow", "uf__answer", "uf__deep", "uf__progress"]);
+    const status = await admin<{ problems: string[] }>(gateway, "/virtual-mcps/v");
+    expect(status.problems).toEqual([
+      '"uf__noschema" (from uf tool "noschema") has no inputSchema, which MCP clients refuse (so it is hidden); exclude the tool or fix it in its upstream server.',
+      '"uf__arrayschema" (from uf tool "arrayschema") has an inputSchema not of type "object", which MCP clients refuse (so it is hidden); exclude the tool or fix it in its upstream server.',
+    ]);
+    const skipped = gateway.output().split("\n").filter((line) => line.includes("upstream list items skipped"));
+    expect(skipped).toHaveLength(1);
+    expect(skipped[0]).toContain("connector=uf method=tools/list skipped=2");
+  });
 });
 
 describe("upstream stderr", () => {

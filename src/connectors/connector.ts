@@ -615,26 +615,42 @@ export class Connector {
     // An item listed again (on a page the upstream repeats, ignoring the cursor) is kept once: the same tool twice is no collision to refuse changes over.
     const idKey = IDENTITY_OF[key]!;
     const ids = new Set<unknown>();
+    // Items with no name (null, a string, a tool without one) would be exposed as "prefix__undefined" or break the Virtual MCP's catalogue: skipped, and said once.
+    let unnamed = 0;
     for (let page = 0; page < MAX_LIST_PAGES; page++) {
       const result = await session.request(method, cursor === undefined ? undefined : { cursor }, { timeoutMs: LIST_TIMEOUT_MS });
-      for (const item of (result[key] as T[] | undefined) ?? []) {
+      const listed = result[key] ?? [];
+      if (!Array.isArray(listed)) throw new MintgateError("upstream_failed", `Connector "${this.name}" answered ${method} with "${key}" that is not a list; fix the upstream server.`);
+      for (const item of listed as T[]) {
         const id = (item as Record<string, unknown> | null)?.[idKey];
+        if (typeof id !== "string") {
+          unnamed++;
+          continue;
+        }
         if (ids.has(id)) continue;
         ids.add(id);
         items.push(item);
       }
       cursor = typeof result.nextCursor === "string" && result.nextCursor !== "" ? result.nextCursor : undefined;
-      if (cursor === undefined) return items;
+      if (cursor === undefined) break;
       // A cursor given before would list the same pages again: every item twice, each a name "exposed twice".
       if (cursors.has(cursor)) {
         log.warn("upstream list repeats a cursor; using the pages before it", { connector: this.name, method, pages: page + 1 });
-        return items;
+        break;
       }
       cursors.add(cursor);
+      if (page === MAX_LIST_PAGES - 1) log.warn("upstream list has too many pages; using the first ones", { connector: this.name, method, pages: MAX_LIST_PAGES });
     }
-    log.warn("upstream list has too many pages; using the first ones", { connector: this.name, method, pages: MAX_LIST_PAGES });
+    // Said when the count changes, not at every refresh of the same list.
+    if (unnamed !== (this.unnamedSaid.get(method) ?? 0)) {
+      if (unnamed > 0) log.warn(`upstream list items skipped: no ${idKey}`, { connector: this.name, method, skipped: unnamed });
+      this.unnamedSaid.set(method, unnamed);
+    }
     return items;
   }
+
+  /** How many items of each list were last skipped for having no name (or URI), to say a change once. */
+  private readonly unnamedSaid = new Map<string, number>();
 
   /** Reads again every list the upstream announces changes of, as if each had changed (its notifications may have been missed). */
   private refreshAnnouncedLists(): void {

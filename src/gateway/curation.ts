@@ -163,6 +163,14 @@ export function toolDefinitionHash(tool: Tool): string {
   return new Bun.CryptoHasher("sha256").update(canonicalJson(covered)).digest("hex");
 }
 
+/** What is wrong with a tool's input or output schema, where MCP requires a JSON Schema object of type "object"; undefined when nothing is. */
+function unfitSchema(tool: Tool): string | undefined {
+  const isObjectSchema = (schema: unknown) => typeof schema === "object" && schema !== null && !Array.isArray(schema) && (schema as { type?: unknown }).type === "object";
+  if (!isObjectSchema(tool.inputSchema)) return tool.inputSchema === undefined ? "has no inputSchema" : 'has an inputSchema not of type "object"';
+  if (tool.outputSchema !== undefined && !isObjectSchema(tool.outputSchema)) return 'has an outputSchema not of type "object"';
+  return undefined;
+}
+
 function isIncluded(attachment: ConnectorAttachment, upstreamName: string): boolean {
   if (attachment.include) return attachment.include.includes(upstreamName);
   if (attachment.exclude) return !attachment.exclude.includes(upstreamName);
@@ -208,6 +216,12 @@ export function curate(
       const source = `${attachment.connector} tool "${tool.name}"${renamed ? " (renamed)" : ""}`;
       if (!EXPOSED_NAME.test(name)) {
         result.problems.push(`"${name}" (from ${source}) is not a valid tool name: at most 64 letters, digits, "_" or "-"; shorten the prefix or rename the tool.`);
+        continue;
+      }
+      // Clients check every tool of a list against the MCP schema: one without an object input schema fails the whole tools/list, every connector's tools with it.
+      const unfit = unfitSchema(tool);
+      if (unfit) {
+        result.problems.push(`"${name}" (from ${source}) ${unfit}, which MCP clients refuse (so it is hidden); exclude the tool or fix it in its upstream server.`);
         continue;
       }
       let pending: PendingTool | undefined;
