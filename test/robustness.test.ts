@@ -322,6 +322,34 @@ describe("upstream catalogues", () => {
   });
 });
 
+describe("requests from upstreams", () => {
+  test("an upstream sending pings faster than it takes the answers makes the gateway hold a bounded few; a burst to one that reads is answered whole", async () => {
+    const rawStdio = (env: Record<string, string>) => ({ kind: "stdio", command: process.execPath, args: [RAW_STDIO], env: { MODE: "pings", ...env } });
+    const config = {
+      connectors: [
+        { name: "pr", ...rawStdio({ PINGS: "3000" }) },
+        { name: "pn", ...rawStdio({ PINGS: "400000", STOP_READING: "1" }) },
+      ],
+      virtualMcps: [{ slug: "v", name: "V", access: { everyone: true }, connectors: [{ connector: "pr" }, { connector: "pn" }] }],
+    };
+    const { gateway, token } = await start(config, "mintgate-ping-flood");
+    const rss = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${gateway.pid}/status`, "utf8"))![1]) * 1024;
+    let peak = rss();
+    const watch = setInterval(() => (peak = Math.max(peak, rss())), 20);
+    await waitFor("the flood written", () => gateway.output().includes('connector=pn line="flood done"'), 200, 50);
+    await Bun.sleep(300);
+    clearInterval(watch);
+    // Held for an upstream that never takes them, the answers of 400,000 pings took the gateway past 500 MB (130-150 MB without them: reading the flood).
+    expect(peak).toBeLessThan(250 * 1024 * 1024);
+    await waitFor("the burst answered", () => gateway.output().includes('connector=pr line="all 3000 pings answered"'), 100, 50);
+    const said = gateway.output().split("\n").filter((line) => line.includes("upstream requests left unanswered"));
+    expect(said).toHaveLength(1);
+    expect(said[0]).toContain("connector=pn");
+    const c = await client(gateway, token);
+    expect(await c.callTool({ name: "pr__echo", arguments: { text: "still here" } })).toEqual({ content: [{ type: "text", text: "still here" }] });
+  });
+});
+
 describe("upstream stderr", () => {
   test("a line of a megabyte, with or without its line break, is logged and kept in pieces of at most 16 KiB", async () => {
     const huge = "head -c 1048576 /dev/zero | tr '\\0' y >&2; echo >&2; head -c 1048576 /dev/zero | tr '\\0' z >&2; exec sleep 60";

@@ -5,6 +5,13 @@ import { log } from "../log/index.ts";
 import { NESTING_LIMIT, nestsTooDeeply } from "./nesting.ts";
 import { VERSION } from "../version.ts";
 
+/**
+ * Answers to an upstream's own requests (ping, roots/list, …) given to the transport at once, and how long the ids and
+ * methods of those waiting behind them may run in all: the bound on what an upstream that does not take them makes the gateway hold.
+ */
+const ANSWERS_IN_FLIGHT = 100;
+const QUEUED_ANSWERS_CHARS = 1024 * 1024;
+
 /** The protocol revision mintgate asks upstreams for; they may answer with an older one. */
 export const UPSTREAM_PROTOCOL_VERSION = "2025-11-25";
 
@@ -286,15 +293,55 @@ export class UpstreamSession {
     this.onNotification?.(m.method, m.params);
   }
 
-  /** The gateway offers upstreams no sampling or elicitation yet; ping and roots get honest answers. */
+  /** Answers to the upstream's requests given to the transport and not yet taken (a full stdin pipe, a POST under way). */
+  private answersUnsent = 0;
+  /** Requests waiting for those to be taken, oldest first from `answerQueueHead`, and their ids' and methods' length. */
+  private answerQueue: { id: number | string; method: string }[] = [];
+  private answerQueueHead = 0;
+  private answerQueueChars = 0;
+  /** Set once requests were left unanswered for answers piling up (said once in the log). */
+  private saidUnanswered = false;
+
+  /**
+   * An upstream sending requests faster than it takes their answers (a ping flood while it does not read its
+   * stdin) would have the answers held for it without bound: a few are in flight at a time, the others wait
+   * in a queue of bounded size, and past it the upstream's requests go unanswered, as by a busy peer.
+   */
   private answerServerRequest(id: number | string, method: string): void {
+    if (this.answersUnsent < ANSWERS_IN_FLIGHT) return this.sendAnswer(id, method);
+    const chars = (typeof id === "string" ? id.length : 16) + method.length;
+    if (this.answerQueueChars + chars > QUEUED_ANSWERS_CHARS) {
+      if (!this.saidUnanswered) log.warn("upstream requests left unanswered: it is not taking the answers", { connector: this.connectorName, method: method.slice(0, 100), waiting: this.answerQueue.length - this.answerQueueHead });
+      this.saidUnanswered = true;
+      return;
+    }
+    this.answerQueue.push({ id, method });
+    this.answerQueueChars += chars;
+  }
+
+  /** The gateway offers upstreams no sampling or elicitation yet; ping and roots get honest answers. */
+  private sendAnswer(id: number | string, method: string): void {
     const reply: JSONRPCMessage =
       method === "ping"
         ? { jsonrpc: "2.0", id, result: {} }
         : method === "roots/list"
           ? { jsonrpc: "2.0", id, result: { roots: [] } }
           : { jsonrpc: "2.0", id, error: { code: -32601, message: `mintgate does not support ${method} from upstream servers yet.` } };
-    void this.transport.send(reply).catch(() => {});
+    this.answersUnsent++;
+    void this.transport
+      .send(reply)
+      .catch(() => {})
+      .finally(() => {
+        this.answersUnsent--;
+        if (this.answerQueueHead === this.answerQueue.length) return;
+        const next = this.answerQueue[this.answerQueueHead++]!;
+        this.answerQueueChars -= (typeof next.id === "string" ? next.id.length : 16) + next.method.length;
+        if (this.answerQueueHead === this.answerQueue.length) {
+          this.answerQueue = [];
+          this.answerQueueHead = 0;
+        }
+        if (!this.closed) this.sendAnswer(next.id, next.method);
+      });
   }
 
   /** An answer that is not what JSON-RPC allows, said as what it was. */
