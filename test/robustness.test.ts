@@ -305,7 +305,7 @@ describe("upstream catalogues", () => {
     expect(applied.code).toBe(0);
   });
 
-  test("tools MCP clients refuse (no name, no object inputSchema) are hidden and named, and the connector's other tools still list", async () => {
+  test("tools MCP clients refuse (no name, no object inputSchema) are hidden and named, a name listed twice is said, and the connector's other tools still list", async () => {
     const { gateway, token } = await start(stdioConfig("uf", { MODE: "unfit" }), "mintgate-unfit-tools");
     await waitReady(gateway, "uf");
     // The SDK client checks every tool against the MCP schema: one unfit tool would fail the whole list.
@@ -319,6 +319,11 @@ describe("upstream catalogues", () => {
     const skipped = gateway.output().split("\n").filter((line) => line.includes("upstream list items skipped"));
     expect(skipped).toHaveLength(1);
     expect(skipped[0]).toContain("connector=uf method=tools/list skipped=2");
+    // The second "echo" is not the first: the first is exposed, and the clash said once.
+    expect(listed.tools.find((t) => t.name === "uf__echo")?.description).toBe("echo");
+    const twice = gateway.output().split("\n").filter((line) => line.includes("upstream lists different items under one name"));
+    expect(twice).toHaveLength(1);
+    expect(twice[0]).toContain("connector=uf method=tools/list name=echo");
   });
 });
 

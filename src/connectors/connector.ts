@@ -614,9 +614,11 @@ export class Connector {
     const cursors = new Set<string>();
     // An item listed again (on a page the upstream repeats, ignoring the cursor) is kept once: the same tool twice is no collision to refuse changes over.
     const idKey = IDENTITY_OF[key]!;
-    const ids = new Set<unknown>();
+    const ids = new Map<string, T>();
     // Items with no name (null, a string, a tool without one) would be exposed as "prefix__undefined" or break the Virtual MCP's catalogue: skipped, and said once.
     let unnamed = 0;
+    // Two different items under one name (two tools "search"): the first is kept, and the names are said once.
+    const clashes = new Set<string>();
     for (let page = 0; page < MAX_LIST_PAGES; page++) {
       const result = await session.request(method, cursor === undefined ? undefined : { cursor }, { timeoutMs: LIST_TIMEOUT_MS });
       const listed = result[key] ?? [];
@@ -627,8 +629,12 @@ export class Connector {
           unnamed++;
           continue;
         }
-        if (ids.has(id)) continue;
-        ids.add(id);
+        const earlier = ids.get(id);
+        if (earlier !== undefined) {
+          if (JSON.stringify(earlier) !== JSON.stringify(item)) clashes.add(id);
+          continue;
+        }
+        ids.set(id, item);
         items.push(item);
       }
       cursor = typeof result.nextCursor === "string" && result.nextCursor !== "" ? result.nextCursor : undefined;
@@ -641,16 +647,17 @@ export class Connector {
       cursors.add(cursor);
       if (page === MAX_LIST_PAGES - 1) log.warn("upstream list has too many pages; using the first ones", { connector: this.name, method, pages: MAX_LIST_PAGES });
     }
-    // Said when the count changes, not at every refresh of the same list.
-    if (unnamed !== (this.unnamedSaid.get(method) ?? 0)) {
-      if (unnamed > 0) log.warn(`upstream list items skipped: no ${idKey}`, { connector: this.name, method, skipped: unnamed });
-      this.unnamedSaid.set(method, unnamed);
-    }
+    // Said when they change, not at every refresh of the same list.
+    const twice = [...clashes].slice(0, 20).join(", ");
+    const said = this.skippedSaid.get(method) ?? { unnamed: 0, twice: "" };
+    if (unnamed !== said.unnamed && unnamed > 0) log.warn(`upstream list items skipped: no ${idKey}`, { connector: this.name, method, skipped: unnamed });
+    if (twice !== said.twice && twice !== "") log.warn(`upstream lists different items under one ${idKey}; the first of each is used`, { connector: this.name, method, [idKey]: this.redact(twice) });
+    this.skippedSaid.set(method, { unnamed, twice });
     return items;
   }
 
-  /** How many items of each list were last skipped for having no name (or URI), to say a change once. */
-  private readonly unnamedSaid = new Map<string, number>();
+  /** What was last said of each list's skipped items (how many had no name or URI, which names were listed twice), to say a change once. */
+  private readonly skippedSaid = new Map<string, { unnamed: number; twice: string }>();
 
   /** Reads again every list the upstream announces changes of, as if each had changed (its notifications may have been missed). */
   private refreshAnnouncedLists(): void {
