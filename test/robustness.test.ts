@@ -296,7 +296,7 @@ describe("upstream catalogues", () => {
     expect(readFileSync(lists, "utf8").split("\n").filter(Boolean)).toHaveLength(2);
     const status = await admin<{ tools: { name: string }[]; problems: string[] }>(started.gateway, "/virtual-mcps/v");
     expect(status.problems).toEqual([]);
-    expect(status.tools.map((t) => t.name)).toEqual(["cl__echo", "cl__slow", "cl__answer", "cl__deep", "cl__progress"]);
+    expect(status.tools.map((t) => t.name)).toEqual(["cl__echo", "cl__slow", "cl__answer", "cl__deep", "cl__progress", "cl__unasked"]);
     // Curation checks of a later change see the upstream's tools once, so they do not refuse it.
     const file = join(dirname(started.dataDir), "renamed.yaml");
     writeFileSync(file, JSON.stringify({ ...config, virtualMcps: [{ ...config.virtualMcps[0], name: "Renamed" }] }));
@@ -310,7 +310,7 @@ describe("upstream catalogues", () => {
     await waitReady(gateway, "uf");
     // The SDK client checks every tool against the MCP schema: one unfit tool would fail the whole list.
     const listed = await (await client(gateway, token)).listTools();
-    expect(listed.tools.map((t) => t.name)).toEqual(["uf__echo", "uf__slow", "uf__answer", "uf__deep", "uf__progress"]);
+    expect(listed.tools.map((t) => t.name)).toEqual(["uf__echo", "uf__slow", "uf__answer", "uf__deep", "uf__progress", "uf__unasked"]);
     const status = await admin<{ problems: string[] }>(gateway, "/virtual-mcps/v");
     expect(status.problems).toEqual([
       '"uf__noschema" (from uf tool "noschema") has no inputSchema, which MCP clients refuse (so it is hidden); exclude the tool or fix it in its upstream server.',
@@ -327,7 +327,20 @@ describe("upstream catalogues", () => {
   });
 });
 
-describe("requests from upstreams", () => {
+describe("messages upstreams send unasked", () => {
+  test("progress under a call's id that the call never gave as its token does not keep it past its timeout", async () => {
+    const config = stdioConfig("pg", {});
+    const { gateway, token } = await start({ ...config, connectors: [{ ...config.connectors[0], timeout: "1s" }] }, "mintgate-unasked-progress");
+    await waitReady(gateway, "pg");
+    const c = await client(gateway, token);
+    const started = Date.now();
+    const result = await c.callTool({ name: "pg__unasked", arguments: { ms: 2500 } });
+    expect(Date.now() - started).toBeLessThan(2000);
+    expect(result.isError).toBe(true);
+    expect((result.content as { text: string }[])[0]!.text).toContain('Connector "pg" did not answer tools/call within 1 s');
+  });
+
+
   test("an upstream sending pings faster than it takes the answers makes the gateway hold a bounded few; a burst to one that reads is answered whole", async () => {
     const rawStdio = (env: Record<string, string>) => ({ kind: "stdio", command: process.execPath, args: [RAW_STDIO], env: { MODE: "pings", ...env } });
     const config = {

@@ -284,9 +284,10 @@ export class UpstreamSession {
     if (m.method === "notifications/progress") {
       const token = m.params?.progressToken;
       const entry = typeof token === "number" ? this.pending.get(token) : undefined;
-      if (entry) {
+      // Only a request sent with a progress token (its id) has one: progress under another pending request's id, never given out, must not keep it past its timeout.
+      if (entry?.options.onProgress) {
         this.armTimeout(token as number, entry);
-        entry.options.onProgress?.(m.params as { progress: number; total?: number; message?: string });
+        entry.options.onProgress(m.params as { progress: number; total?: number; message?: string });
       }
       return;
     }
