@@ -12,7 +12,7 @@ import { Database } from "bun:sqlite";
 import { afterAll, afterEach, describe, expect, test } from "bun:test";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import type { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import { ToolListChangedNotificationSchema } from "@modelcontextprotocol/sdk/types.js";
+import { ResourceUpdatedNotificationSchema, ToolListChangedNotificationSchema } from "@modelcontextprotocol/sdk/types.js";
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { startEverythingServer } from "./conformance/everything-server.ts";
@@ -328,6 +328,22 @@ describe("upstream catalogues", () => {
 });
 
 describe("messages upstreams send unasked", () => {
+  test("a flood of resources/updated reaches a subscribed client as a few, the last one kept", async () => {
+    const { gateway, token } = await start(stdioConfig("sb", { MODE: "subs" }), "mintgate-update-flood");
+    await waitReady(gateway, "sb");
+    const c = await client(gateway, token);
+    let updates = 0;
+    c.setNotificationHandler(ResourceUpdatedNotificationSchema, () => void updates++);
+    await c.subscribeResource({ uri: "sb+doc://a" });
+    await c.callTool({ name: "sb__updates", arguments: { n: 5000 } });
+    // One at once, one for the rest once 100 ms passed: passed on one by one, all 5000 reached the client.
+    await waitFor("the trailing update", () => updates >= 2, 40, 50);
+    await Bun.sleep(300);
+    expect(updates).toBe(2);
+    await c.callTool({ name: "sb__updates", arguments: { n: 1 } });
+    await waitFor("a later update", () => updates === 3, 40, 50);
+  });
+
   test("progress under a call's id that the call never gave as its token does not keep it past its timeout", async () => {
     const config = stdioConfig("pg", {});
     const { gateway, token } = await start({ ...config, connectors: [{ ...config.connectors[0], timeout: "1s" }] }, "mintgate-unasked-progress");

@@ -30,6 +30,8 @@ const STABLE_AFTER_MS = 30_000;
 const MAX_LIST_PAGES = 100;
 /** After a catalogue refresh, how long the next one waits: an upstream announcing list_changed in a loop costs a few re-lists a second, not one per round trip. */
 const REFRESH_MIN_INTERVAL_MS = 500;
+/** How often at most a subscribed resource's updates are passed on while its upstream keeps announcing them. */
+const UPDATE_INTERVAL_MS = 100;
 /**
  * The longest requests that depend on the catalogue (tools/list, a call of a name not yet known) wait for a
  * connector's first start, and /readyz for the gateway's: an upstream that connects and lists at all does so
@@ -364,6 +366,29 @@ export class Connector {
     }
   }
 
+  /** URIs told to their listeners within the last UPDATE_INTERVAL_MS, and whether another update came meanwhile. */
+  private readonly updatesHeld = new Map<string, { again: boolean }>();
+
+  /**
+   * Tells a URI's listeners (every session subscribed to it) it changed: at once, then at most once per
+   * UPDATE_INTERVAL_MS while updates keep coming, the last one never lost. An update says only that the resource
+   * changed, so one stands for many; an upstream announcing thousands a second would otherwise have each passed to
+   * every subscribed client, held for those not reading their stream.
+   */
+  private resourceUpdated(uri: string): void {
+    const held = this.updatesHeld.get(uri);
+    if (held) return void (held.again = true);
+    const listeners = this.resourceListeners.get(uri);
+    if (!listeners) return;
+    for (const listener of listeners) listener.updated(uri);
+    const entry = { again: false };
+    this.updatesHeld.set(uri, entry);
+    setTimeout(() => {
+      this.updatesHeld.delete(uri);
+      if (entry.again) this.resourceUpdated(uri);
+    }, UPDATE_INTERVAL_MS).unref();
+  }
+
   /** Forgets a URI's listeners (the upstream is not subscribed to it), returning them. */
   private dropResourceListeners(uri: string): Set<ResourceListener> {
     const listeners = this.resourceListeners.get(uri) ?? new Set();
@@ -416,8 +441,7 @@ export class Connector {
           return;
         }
         if (method === "notifications/resources/updated") {
-          const uri = String(params?.uri);
-          for (const listener of this.resourceListeners.get(uri) ?? []) listener.updated(uri);
+          this.resourceUpdated(String(params?.uri));
           return;
         }
         if (!Object.hasOwn(LIST_REFRESHES, method)) {
