@@ -328,6 +328,24 @@ describe("upstream catalogues", () => {
 });
 
 describe("messages upstreams send unasked", () => {
+  test("an initialize answer must name an MCP revision up to the one asked for: another fails the connector with a sentence, an older one is spoken", async () => {
+    // Before, any value was taken and sent back as the MCP-Protocol-Version header (an object as "[object Object]", a CR LF raw).
+    const upstream = (name: string, version: string) => ({ name, kind: "stdio", command: process.execPath, args: [RAW_STDIO], env: { VERSION: version } });
+    const config = {
+      connectors: [upstream("future", '"2099-01-01"'), upstream("garbled", '"2025-06-18\\r\\nX-Injected: yes"'), upstream("shape", "{}"), upstream("old", '"2024-11-05"')],
+      virtualMcps: [{ slug: "v", name: "V", access: { everyone: true }, connectors: [{ connector: "old" }] }],
+    };
+    const { gateway } = await start(config, "mintgate-upstream-version");
+    await waitReady(gateway, "old");
+    const reasons = await waitFor("the three to fail", async () => {
+      const rows = await admin<ConnectorRow[]>(gateway, "/connectors");
+      const failed = rows.filter((row) => row.state === "failed");
+      return failed.length === 3 ? Object.fromEntries(failed.map((row) => [row.name, row.reason])) : undefined;
+    });
+    const sentence = (name: string, said: string) => `Connector "${name}" answered initialize with protocol version ${said}, which is no MCP revision up to 2025-11-25; update the upstream server.`;
+    expect(reasons).toEqual({ future: sentence("future", '"2099-01-01"'), garbled: sentence("garbled", '"2025-06-18\\r\\nX-Injected: yes"'), shape: sentence("shape", "{}") });
+  });
+
   test("a flood of resources/updated reaches a subscribed client as a few, the last one kept", async () => {
     const { gateway, token } = await start(stdioConfig("sb", { MODE: "subs" }), "mintgate-update-flood");
     await waitReady(gateway, "sb");

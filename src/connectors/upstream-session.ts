@@ -14,6 +14,8 @@ const QUEUED_ANSWERS_CHARS = 1024 * 1024;
 
 /** The protocol revision mintgate asks upstreams for; they may answer with an older one. */
 export const UPSTREAM_PROTOCOL_VERSION = "2025-11-25";
+/** How MCP names its revisions: the date each was published. */
+const REVISION = /^\d{4}-\d{2}-\d{2}$/;
 
 /**
  * The exact JSON text of results as the upstream sent them, so an unchanged
@@ -150,6 +152,13 @@ export class UpstreamSession {
       },
       { timeoutMs },
     )) as unknown as UpstreamServerInfo;
+    // The answer names the revision both sides speak from now on (the HTTP transports send it as a header): one
+    // that is not a revision at all, or newer than the one asked for, is not an agreement the gateway can keep.
+    const version: unknown = result.protocolVersion;
+    if (typeof version !== "string" || !REVISION.test(version) || version > UPSTREAM_PROTOCOL_VERSION) {
+      const said = typeof version === "string" ? JSON.stringify(version.slice(0, 40)) : String(JSON.stringify(version) ?? "nothing").slice(0, 40);
+      throw new MintgateError("upstream_failed", `Connector "${this.connectorName}" answered initialize with protocol version ${said}, which is no MCP revision up to ${UPSTREAM_PROTOCOL_VERSION}; update the upstream server.`);
+    }
     this.info = result;
     // HTTP transports send the negotiated version as a header from now on.
     (this.transport as { setProtocolVersion?: (v: string) => void }).setProtocolVersion?.(result.protocolVersion);
