@@ -509,6 +509,31 @@ describe("http and sse connectors to an https upstream whose certificate a compa
       await Promise.all([trusting.gateway.stop(), untrusting.gateway.stop(), unchecking.gateway.stop(), http.stop(), sse.stop()]);
     }
   });
+  test("a failed TLS handshake (no TLS there, or a client certificate asked for) is said as either, not as plain HTTP", async () => {
+    const { ca, cert, key } = companyCa();
+    // Bun's fetch says EPROTO alike for both: a server asking for a client certificate is not one without TLS.
+    const asking = Bun.serve({ hostname: "127.0.0.1", port: 0, tls: { cert, key, ca: readFileSync(ca, "utf8"), requestCert: true, rejectUnauthorized: true }, fetch: () => new Response("{}") });
+    const plain = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response("{}") });
+    const config = {
+      connectors: [
+        { name: "asking", kind: "http", url: `https://127.0.0.1:${asking.port}/mcp` },
+        { name: "plain", kind: "http", url: `https://127.0.0.1:${plain.port}/mcp` },
+      ],
+      virtualMcps: [],
+    };
+    const { gateway } = await startConfiguredGateway(config, { label: "mintgate-tls-handshake", env: { NODE_EXTRA_CA_CERTS: ca } });
+    const said = (name: string, port: number | undefined) =>
+      `Connector "${name}" cannot connect because the TLS handshake with 127.0.0.1:${port} failed (EPROTO): it does not speak TLS there, or it asks for a client certificate, which the gateway does not send; if it serves plain HTTP, set the connector's url to http://127.0.0.1:${port}/mcp.`;
+    try {
+      const reasons = await waitFor("both connectors failed", async () => {
+        const list = (await (await fetch(`${gateway.url}/admin/api/connectors`, { headers: { authorization: `Bearer ${gateway.adminToken()}` } })).json()) as { name: string; state: string; reason?: string }[];
+        return list.every((c) => c.state === "failed") ? Object.fromEntries(list.map((c) => [c.name, c.reason])) : undefined;
+      });
+      expect(reasons).toEqual({ asking: said("asking", asking.port), plain: said("plain", plain.port) });
+    } finally {
+      await Promise.all([gateway.stop(), asking.stop(true), plain.stop(true)]);
+    }
+  });
 });
 
 describe("an http upstream nobody listens for", () => {

@@ -83,7 +83,7 @@ function certificateError(url: string, error: unknown): MintgateError | undefine
     expired: `answers with an expired TLS certificate; renew the certificate given to \`mintgate serve --tls-cert\` and restart the gateway`,
     "not-yet-valid": `answers with a TLS certificate that is not valid yet; check the clocks of this machine and the gateway's`,
     "wrong-name": `answers with a TLS certificate not issued for ${hostname}; use a --url with a name the certificate holds`,
-    "not-tls": `does not answer in TLS; if the gateway serves plain HTTP, use http:// in --url`,
+    handshake: `fails the TLS handshake (EPROTO): it does not speak TLS there, or something in front of it asks for a client certificate, which mintgate does not send; if the gateway serves plain HTTP, use http:// in --url`,
     other: `answers with a TLS certificate this machine refused (${failure.code}); fix the gateway's certificate`,
   }[failure.kind];
   return configError(`The gateway at ${url} ${sentence}.`);

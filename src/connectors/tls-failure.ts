@@ -14,7 +14,8 @@ export function tlsFailure(connector: string, url: URL, error: unknown): Mintgat
     expired: `cannot connect because the TLS certificate of ${where} has expired; renew the upstream's certificate`,
     "not-yet-valid": `cannot connect because the TLS certificate of ${where} is not valid yet; check the clocks of this machine and the upstream's`,
     "wrong-name": `cannot connect because the TLS certificate of ${where} is not issued for ${url.hostname}; set the connector's url to a name the certificate holds, or have it issued for this one`,
-    "not-tls": `cannot connect because ${where} does not answer in TLS; if it serves plain HTTP, set the connector's url to http://${where}${url.pathname}`,
+    // EPROTO: Bun says only that the handshake failed, alike for a server without TLS and one asking for a client certificate.
+    handshake: `cannot connect because the TLS handshake with ${where} failed (EPROTO): it does not speak TLS there, or it asks for a client certificate, which the gateway does not send; if it serves plain HTTP, set the connector's url to http://${where}${url.pathname}`,
     other: `cannot connect because the TLS certificate of ${where} was refused (${failure.code}); fix the upstream's certificate`,
   }[failure.kind];
   return new MintgateError("upstream_failed", `Connector "${connector}" ${sentence}.`);

@@ -98,7 +98,7 @@ const UNTRUSTED_CERTIFICATE = new Set([
   "CERT_UNTRUSTED",
 ]);
 
-export type CertificateFailure = "self-signed" | "untrusted" | "expired" | "not-yet-valid" | "wrong-name" | "not-tls" | "other";
+export type CertificateFailure = "self-signed" | "untrusted" | "expired" | "not-yet-valid" | "wrong-name" | "handshake" | "other";
 
 /**
  * What went wrong in the TLS handshake of an https fetch, from the OpenSSL code of Bun's error, so that each caller
@@ -114,7 +114,7 @@ export function certificateFailureOf(error: unknown): { kind: CertificateFailure
     : code === "CERT_HAS_EXPIRED" ? "expired"
     : code === "CERT_NOT_YET_VALID" ? "not-yet-valid"
     : code === "ERR_TLS_CERT_ALTNAME_INVALID" ? "wrong-name"
-    : code === "EPROTO" ? "not-tls"
+    : code === "EPROTO" ? "handshake"
     : /CERT/.test(code) ? "other"
     : undefined;
   return kind && { kind, code };
