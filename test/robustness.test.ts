@@ -168,7 +168,7 @@ describe("shutdown", () => {
     expect(await cutOff).toContain("the gateway is shutting down");
     const search = await runMintgate(["audit", "search", "--data", dataDir, "--tool", "r__slow", "--json"]);
     expect(search.code).toBe(0);
-    expect((JSON.parse(search.stdout) as { outcome: string }[]).map((r) => r.outcome)).toEqual(["cancelled"]);
+    expect((JSON.parse(search.stdout) as { outcome: string; error: string }[]).map((r) => [r.outcome, r.error])).toEqual([["cancelled", (await cutOff).replace("MCP error -32000: ", "")]]);
     // The killed upstream is not gateway by the backoff before the exit (a child no one would end).
     expect(launchedPids(launch)).toEqual([child!]);
   });
@@ -1270,6 +1270,9 @@ describe("revocation", () => {
     const answer = await inFlight;
     expect(answer.json.error.code).toBe(-32000);
     expect(answer.json.error.message).toContain("its access token was revoked");
+    // Its one record says why, as the reply does (it said "The request was cancelled.").
+    const search = await runMintgate(["audit", "search", "--data", dataDir, "--tool", "hr__hang", "--json"]);
+    expect((JSON.parse(search.stdout) as { outcome: string; error: string }[]).map((r) => [r.outcome, r.error])).toEqual([["cancelled", answer.json.error.message]]);
     const ended = await Promise.race([streamEnded, Bun.sleep(5000).then(() => Promise.reject(new Error("the event stream stayed open")))]);
     expect(ended.status).toBe(200); // it was open in the session, and ended with it
     await waitFor("the upstream call to be ended", () => upstream.hangsClosed() === 1);

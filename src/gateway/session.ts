@@ -282,7 +282,11 @@ export class GatewaySession {
     } finally {
       this.inFlight.delete(id);
     }
+    // Cut off by the gateway (revocation, a deleted Virtual MCP, shutdown): the record says why, as the reply does,
+    // not what the aborted upstream request threw ("The request was cancelled.").
+    const cutOff = abort.signal.aborted ? (note.cutOffMessage ?? this.cutOffMessage) : undefined;
     if (abort.signal.aborted && note.outcome === "ok") note.outcome = "cancelled";
+    if (cutOff !== undefined && note.outcome === "cancelled") note.error = cutOff;
     // The record is committed before the reply leaves (durability). A refusal is recorded whatever the method:
     // completing a hidden prompt's arguments or subscribing to a hidden resource is a try at it like getting or reading it.
     if (RECORDED.has(method) || note.outcome === "denied") {
@@ -296,7 +300,6 @@ export class GatewaySession {
     }
     if (!abort.signal.aborted) return reply;
     // The client cancelled: no reply (the spec says so). The gateway ended the session or cut the call off: the client must hear why.
-    const cutOff = note.cutOffMessage ?? this.cutOffMessage;
     if (cutOff === undefined) return undefined;
     return { jsonrpc: "2.0", id, error: { code: SESSION_ENDED, message: cutOff } };
   }
