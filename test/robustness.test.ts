@@ -484,7 +484,7 @@ describe("concurrent restarts", () => {
 });
 
 describe("sessions", () => {
-  test("DELETE of a Streamable HTTP session releases its resource subscription upstream", async () => {
+  test("DELETE of a Streamable HTTP session releases its resource subscriptions upstream; a session holds at most 1,000", async () => {
     const log = join(dir("mintgate-subs"), "subs.txt");
     const { gateway, token } = await start(stdioConfig("sb", { MODE: "subs", COUNT_FILE: log }), "mintgate-subs");
     await waitReady(gateway, "sb");
@@ -495,8 +495,31 @@ describe("sessions", () => {
     await c.subscribeResource({ uri: "sb+doc://a" });
     await waitFor("the upstream to see the subscription", () => seen().includes("resources/subscribe doc://a"));
 
+    // Before the limit, a session subscribing to ever new URIs under a connector's prefix held a listener here and a
+    // subscription upstream for each, for as long as it lived. 999 more (in batches of 100) fill it; the next is refused.
+    const sessionId = (c.transport as StreamableHTTPClientTransport).sessionId!;
+    const subscribe = (uris: string[]) =>
+      fetch(`${gateway.url}/mcp/v`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${token}`, "content-type": "application/json", accept: "application/json, text/event-stream", "mcp-session-id": sessionId },
+        body: JSON.stringify(uris.map((uri, i) => ({ jsonrpc: "2.0", id: `s${uri}${i}`, method: "resources/subscribe", params: { uri } }))),
+      }).then((r) => r.json() as Promise<{ result?: object; error?: { code: number; message: string } }[]>);
+    for (let batch = 0; batch < 10; batch++) {
+      const uris = Array.from({ length: batch === 9 ? 99 : 100 }, (_, i) => `sb+doc://made-up-${batch * 100 + i}`);
+      expect((await subscribe(uris)).every((reply) => reply.result !== undefined)).toBe(true);
+    }
+    const [refused] = await subscribe(["sb+doc://one-too-many"]);
+    expect(refused!.error).toEqual({ code: -32602, message: "This session holds 1000 resource subscriptions, the most one session may; unsubscribe from resources it no longer follows, then subscribe again." });
+    // Subscribing again to one it holds is no new subscription; releasing one makes room.
+    expect((await subscribe(["sb+doc://a"]))[0]!.result).toEqual({});
+    await c.unsubscribeResource({ uri: "sb+doc://made-up-0" });
+    expect((await subscribe(["sb+doc://one-too-many"]))[0]!.result).toEqual({});
+    const subscribes = () => seen().filter((line) => line.startsWith("resources/subscribe")).length;
+    expect(subscribes()).toBe(1001);
+
     await (c.transport as StreamableHTTPClientTransport).terminateSession();
-    await waitFor("the upstream to see resources/unsubscribe", () => seen().includes("resources/unsubscribe doc://a"), 60, 50);
+    await waitFor("the upstream to see every resources/unsubscribe", () => seen().filter((line) => line.startsWith("resources/unsubscribe")).length === 1001, 60, 50);
+    expect(seen()).toContain("resources/unsubscribe doc://a");
   });
 
   test("the same URI subscribed twice at once is one subscription: unsubscribing once releases it upstream", async () => {
