@@ -328,14 +328,14 @@ describe("upstream catalogues", () => {
 });
 
 describe("messages upstreams send unasked", () => {
-  test("an initialize answer must name an MCP revision up to the one asked for: another fails the connector with a sentence, an older one is spoken", async () => {
+  test("an initialize answer must name an MCP revision up to the one asked for: another fails the connector with a sentence (and a call of its tools says so), an older one is spoken", async () => {
     // Before, any value was taken and sent back as the MCP-Protocol-Version header (an object as "[object Object]", a CR LF raw).
     const upstream = (name: string, version: string) => ({ name, kind: "stdio", command: process.execPath, args: [RAW_STDIO], env: { VERSION: version } });
     const config = {
       connectors: [upstream("future", '"2099-01-01"'), upstream("garbled", '"2025-06-18\\r\\nX-Injected: yes"'), upstream("shape", "{}"), upstream("old", '"2024-11-05"')],
-      virtualMcps: [{ slug: "v", name: "V", access: { everyone: true }, connectors: [{ connector: "old" }] }],
+      virtualMcps: [{ slug: "v", name: "V", access: { everyone: true }, connectors: [{ connector: "old" }, { connector: "future" }] }],
     };
-    const { gateway } = await start(config, "mintgate-upstream-version");
+    const { gateway, token } = await start(config, "mintgate-upstream-version");
     await waitReady(gateway, "old");
     const reasons = await waitFor("the three to fail", async () => {
       const rows = await admin<ConnectorRow[]>(gateway, "/connectors");
@@ -344,6 +344,9 @@ describe("messages upstreams send unasked", () => {
     });
     const sentence = (name: string, said: string) => `Connector "${name}" answered initialize with protocol version ${said}, which is no MCP revision up to 2025-11-25; update the upstream server.`;
     expect(reasons).toEqual({ future: sentence("future", '"2099-01-01"'), garbled: sentence("garbled", '"2025-06-18\\r\\nX-Injected: yes"'), shape: sentence("shape", "{}") });
+    // A tool of a connector that never listed is no typo: the answer says which connector has not listed and why.
+    const missing = await (await client(gateway, token)).callTool({ name: "future__echo", arguments: { text: "x" } });
+    expect((missing.content as { text: string }[])[0]!.text).toMatch(/^There is no tool "future__echo" in virtual MCP "v"; it may be one of the tools not listed yet: connector "future" is (failed \(Connector "future" answered initialize|starting)/);
   });
 
   test("a flood of resources/updated reaches a subscribed client as a few, the last one kept", async () => {

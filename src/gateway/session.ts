@@ -495,7 +495,9 @@ export class GatewaySession {
     if (!tool) {
       // As the SDK's own servers do: a tool result the model can read, not a protocol error.
       note.outcome = "error";
-      note.error = `There is no tool "${name}" in virtual MCP "${this.runtime.slug}".`;
+      // A connector that has not listed its tools (failed at its first start) may be why: said, or the client looks for a typo.
+      const unlisted = this.runtime.connectorsWithoutList();
+      note.error = `There is no tool "${name}" in virtual MCP "${this.runtime.slug}"${unlisted.length === 0 ? "" : `; it may be one of the tools not listed yet: ${unlisted.join(", ")}`}.`;
       return { content: [{ type: "text", text: note.error }], isError: true };
     }
     note.connector = tool.connector;

@@ -121,6 +121,19 @@ export class VirtualMcpRuntime {
     return connector;
   }
 
+  /**
+   * The attached connectors that have no tool list (never listed since they were configured: starting, or failed
+   * at their first start), each said with its state: why a tool a client asks for may be missing.
+   */
+  connectorsWithoutList(): string[] {
+    return this.definition.connectors.flatMap(({ connector: name }) => {
+      const connector = this.pool.get(name);
+      if (!connector || connector.catalogueKnown) return [];
+      const state = connector.state;
+      return [`connector "${name}" is ${state.status === "failed" ? `failed (${state.reason})` : state.status}`];
+    });
+  }
+
   /** Applies a new definition or approvals; sessions are told what changed. */
   update(definition: VirtualMcpDefinition, approvals: ApprovalLookup, accessChanged: boolean): void {
     this.definition = definition;
