@@ -492,6 +492,41 @@ describe("Virtual MCPs screen", () => {
     unmount();
   });
 
+  test("the rules form of a tool with many arguments stays within the height: the fields around the focused one are shown", async () => {
+    // A tool with 20 arguments gave a 31-line form in a 20-line screen: in a terminal the header and the first fields scrolled off.
+    const many = { type: "object", properties: Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`arg${i}`, { type: "string" }])) };
+    class ManyArgs extends FakeAdmin {
+      override statusOf(def: VirtualMcpFileEntry): VirtualMcpStatus {
+        const status = super.statusOf(def);
+        for (const catalogue of Object.values(status.catalogues)) catalogue.tools = catalogue.tools.map((t) => (t.name === "add" ? { ...t, inputSchema: many } : t));
+        return status;
+      }
+    }
+    const admin = new ManyArgs();
+    admin.defs.set("sales", structuredClone(SALES));
+    const { lastFrame, stdin, unmount } = screen(admin, 78, 20);
+    await frameContaining(lastFrame, "Sales tools");
+    await press(stdin, ENTER);
+    await frameContaining(lastFrame, "demo__add");
+    await press(stdin, DOWN, ENTER);
+    let frame = await frameContaining(lastFrame, "Rules for demo__add");
+    expect(frame.split("\n").length).toBeLessThanOrEqual(20);
+    expect(frame).toMatch(/^sales · Sales tools/);
+    expect(frame).toContain("› Allow users");
+    expect(frame).toMatch(/fields 1–\d+ of 24/);
+    // Shift-Tab from the first field goes to the last: it is shown, focused, and what is typed into it is saved.
+    await press(stdin, "\u001B[Z");
+    frame = await frameContaining(lastFrame, "› Arg arg19");
+    expect(frame.split("\n").length).toBeLessThanOrEqual(20);
+    expect(frame).toContain("Rules for demo__add");
+    expect(frame).toMatch(/fields \d+–24 of 24/);
+    await type(stdin, "max: 5");
+    await press(stdin, "\u0013");
+    await frameContaining(lastFrame, /✓ on\s+demo__add\s+9\s+w/);
+    expect(admin.requests.find((r) => r.path === "/virtual-mcps/sales/policy")?.body).toEqual({ access: { everyone: true }, tools: { demo__add: { arguments: { arg19: { max: 5 } } } } });
+    unmount();
+  });
+
   test("delete asks first; n keeps it, y deletes it", async () => {
     const { admin, lastFrame, stdin, unmount } = await salesScreen();
     await press(stdin, "d");

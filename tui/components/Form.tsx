@@ -2,7 +2,7 @@ import { Box, Text } from "ink";
 import { useState } from "react";
 import { Spinner } from "./Spinner.tsx";
 import { oneLine, TextField } from "./TextField.tsx";
-import { fit } from "./text.ts";
+import { fit, wrapText } from "./text.ts";
 import { useKeys } from "./useKeys.ts";
 
 export interface FormField {
@@ -20,8 +20,11 @@ export interface FormField {
  * A form: Tab/↓ and Shift-Tab/↑ move between fields, Enter on the last field
  * (or Ctrl-S) validates and submits, Esc cancels. Validation runs before
  * anything is sent; the server's error text is shown when it refuses.
+ * Given a `height`, the box stays within it: when the fields do not fit, the
+ * ones around the focused field are shown (a tool's rules form has a field
+ * per argument, and 20 of them ran past an 80×24 terminal, top first).
  */
-export function Form(props: { title: string; fields: FormField[]; initial?: Record<string, string>; submitLabel?: string; onSubmit: (values: Record<string, string>) => Promise<unknown>; onCancel: () => void; width?: number }) {
+export function Form(props: { title: string; fields: FormField[]; initial?: Record<string, string>; submitLabel?: string; onSubmit: (values: Record<string, string>) => Promise<unknown>; onCancel: () => void; width?: number; height?: number }) {
   const [values, setValues] = useState<Record<string, string>>(() => Object.fromEntries(props.fields.map((f) => [f.name, props.initial?.[f.name] ?? ""])));
   const [focus, setFocus] = useState(0);
   const [error, setError] = useState<string>();
@@ -71,11 +74,41 @@ export function Form(props: { title: string; fields: FormField[]; initial?: Reco
     { isActive: !busy, modifiers: true },
   );
   const labelWidth = Math.max(...props.fields.map((f) => f.label.length)) + 1;
+  const inner = Math.max(10, (props.width ?? 70) - 4);
+  // Title and error are wrapped here, not by the terminal, so the lines they take are known.
+  const titleLines = wrapText(props.title, inner, 2);
+  const errorLines = error ? wrapText(`✗ ${error}`, inner, 6) : [];
+  const hints = props.fields.map((field) => field.hint?.(values[field.name] ?? "", values));
+  const cost = (i: number) => (hints[i] ? 2 : 1);
+  // Border (2), title, error and the key line; what is left holds fields, less a line saying which are shown when not all.
+  const fixed = 2 + titleLines.length + errorLines.length + 1;
+  const total = props.fields.reduce((sum, _, i) => sum + cost(i), 0);
+  let start = 0;
+  let end = props.fields.length;
+  if (props.height !== undefined && fixed + total > props.height) {
+    const room = Math.max(cost(focus), props.height - fixed - 1);
+    start = focus;
+    end = focus + 1;
+    let used = cost(focus);
+    // Up to half the room above the focused field, then below it, then above again.
+    for (;;) {
+      if (start > 0 && used + cost(start - 1) <= room && (used < room / 2 || end >= props.fields.length)) used += cost(--start);
+      else if (end < props.fields.length && used + cost(end) <= room) used += cost(end++);
+      else if (start > 0 && used + cost(start - 1) <= room) used += cost(--start);
+      else break;
+    }
+  }
+  const windowed = start > 0 || end < props.fields.length;
   return (
     <Box flexDirection="column" borderStyle="round" paddingX={1}>
-      <Text bold>{props.title}</Text>
-      {props.fields.map((field, i) => {
-        const hint = field.hint?.(values[field.name] ?? "", values);
+      {titleLines.map((line, i) => (
+        <Text key={i} bold>
+          {line}
+        </Text>
+      ))}
+      {props.fields.slice(start, end).map((field, k) => {
+        const i = start + k;
+        const hint = hints[i];
         return (
           <Box key={field.name} flexDirection="column">
             <Box>
@@ -89,7 +122,12 @@ export function Form(props: { title: string; fields: FormField[]; initial?: Reco
           </Box>
         );
       })}
-      {error ? <Text color="red">✗ {error}</Text> : null}
+      {windowed ? <Text dimColor>{fit(`fields ${start + 1}–${end} of ${props.fields.length} (Tab, ↑↓)`, inner)}</Text> : null}
+      {errorLines.map((line, i) => (
+        <Text key={i} color="red">
+          {line}
+        </Text>
+      ))}
       {busy ? <Spinner label="Sending…" /> : <Text dimColor>{fit(`Tab next · Enter on the last field or Ctrl-S ${props.submitLabel ?? "save"} · Esc cancel`, Math.max(10, (props.width ?? 70) - 4))}</Text>}
     </Box>
   );

@@ -250,6 +250,8 @@ export function VirtualMcpDetail(props: { client: AdminClient; slug: string; wid
   if (!status || !definition) return <Spinner label={`Loading ${slug}…`} />;
 
   const tools = (policy.tools ?? {}) as Record<string, ToolRule>;
+  // A form stands under the two header lines.
+  const formHeight = Math.max(6, props.height - 2);
   const otherNames = (self: ToolRow) => new Set(rows.filter((r) => r !== self && r.state !== "off").map((r) => r.exposed));
   const prefixOf = (connector: string) => definition.connectors.find((a) => a.connector === connector)?.prefix ?? "";
 
@@ -271,7 +273,7 @@ export function VirtualMcpDetail(props: { client: AdminClient; slug: string; wid
     return (
       <Box flexDirection="column">
         {top}
-        <Form title={`Rename ${r.connector} tool "${r.upstream}" (empty: its own name)`} width={width} fields={[field]} initial={{ name: r.renamed ? r.exposed.slice(prefix === "" ? 0 : prefix.length + 2) : "" }} onCancel={() => setOverlay(undefined)} onSubmit={async (v) => {
+        <Form title={`Rename ${r.connector} tool "${r.upstream}" (empty: its own name)`} width={width} height={formHeight} fields={[field]} initial={{ name: r.renamed ? r.exposed.slice(prefix === "" ? 0 : prefix.length + 2) : "" }} onCancel={() => setOverlay(undefined)} onSubmit={async (v) => {
           await save(renameTool(definition, r.connector, r.upstream, v.name ?? ""), `Renaming ${r.upstream}…`);
           setOverlay(undefined);
         }} />
@@ -284,7 +286,7 @@ export function VirtualMcpDetail(props: { client: AdminClient; slug: string; wid
     return (
       <Box flexDirection="column">
         {top}
-        <Form title={`Description of ${r.exposed} shown to clients`} width={width} fields={[{ name: "description", label: "Description", placeholder: upstream || "(none)", hint: (v) => (v.trim() === "" ? 'empty: the connector\'s own description · "" for none' : `${v.length} characters`) }]} initial={{ description: descriptionText(r.described ? r.description : undefined) }} onCancel={() => setOverlay(undefined)} onSubmit={async (v) => {
+        <Form title={`Description of ${r.exposed} shown to clients`} width={width} height={formHeight} fields={[{ name: "description", label: "Description", placeholder: upstream || "(none)", hint: (v) => (v.trim() === "" ? 'empty: the connector\'s own description · "" for none' : `${v.length} characters`) }]} initial={{ description: descriptionText(r.described ? r.description : undefined) }} onCancel={() => setOverlay(undefined)} onSubmit={async (v) => {
           await save(describeTool(definition, r.connector, r.upstream, v.description ?? ""), `Saving the description of ${r.exposed}…`);
           setOverlay(undefined);
         }} />
@@ -314,7 +316,7 @@ export function VirtualMcpDetail(props: { client: AdminClient; slug: string; wid
     return (
       <Box flexDirection="column">
         {top}
-        <Form title={`Attach a connector to ${slug}`} width={width} fields={fields} initial={{ connector: available.length === 1 ? available[0]!.name : "" }} submitLabel="attach" onCancel={() => setOverlay(undefined)} onSubmit={async (v) => {
+        <Form title={`Attach a connector to ${slug}`} width={width} height={formHeight} fields={fields} initial={{ connector: available.length === 1 ? available[0]!.name : "" }} submitLabel="attach" onCancel={() => setOverlay(undefined)} onSubmit={async (v) => {
           await save(attach(definition, v.connector!, prefixValue(v)), `Attaching ${v.connector}…`);
           setOverlay(undefined);
         }} />
@@ -337,7 +339,7 @@ export function VirtualMcpDetail(props: { client: AdminClient; slug: string; wid
     return (
       <Box flexDirection="column">
         {top}
-        <Form title={`Who may use ${slug}`} width={width} fields={fields} initial={{ everyone: access.everyone ? "yes" : "no", users: listText(access.users), groups: listText(access.groups) }} onCancel={() => setOverlay(undefined)} onSubmit={async (v) => {
+        <Form title={`Who may use ${slug}`} width={width} height={formHeight} fields={fields} initial={{ everyone: access.everyone ? "yes" : "no", users: listText(access.users), groups: listText(access.groups) }} onCancel={() => setOverlay(undefined)} onSubmit={async (v) => {
           const rule = accessFrom({ everyone: v.everyone ?? "", users: v.users ?? "", groups: v.groups ?? "" });
           const { access: _, ...rest } = policy;
           await savePolicy({ ...rest, ...(rule ? { access: rule } : {}) }, "Saving access…");
@@ -367,7 +369,7 @@ export function VirtualMcpDetail(props: { client: AdminClient; slug: string; wid
     return (
       <Box flexDirection="column">
         {top}
-        <Form title={`Rules for ${r.exposed} (deny wins; args like max: 10, pin: "x")`} width={width} fields={fields} initial={initial} onCancel={() => setOverlay(undefined)} onSubmit={async (v) => {
+        <Form title={`Rules for ${r.exposed} (deny wins; args like max: 10, pin: "x")`} width={width} height={formHeight} fields={fields} initial={initial} onCancel={() => setOverlay(undefined)} onSubmit={async (v) => {
           const rule = toolRuleFrom(v, args);
           const nextTools = { ...tools };
           if (rule) nextTools[r.exposed] = rule;
@@ -383,7 +385,7 @@ export function VirtualMcpDetail(props: { client: AdminClient; slug: string; wid
     return (
       <Box flexDirection="column">
         {top}
-        <Form title={`Edit ${slug}`} width={width} fields={BASIC_FIELDS} initial={{ name: definition.name, description: definition.description, newTools: definition.newTools }} onCancel={() => setOverlay(undefined)} onSubmit={async (v) => {
+        <Form title={`Edit ${slug}`} width={width} height={formHeight} fields={BASIC_FIELDS} initial={{ name: definition.name, description: definition.description, newTools: definition.newTools }} onCancel={() => setOverlay(undefined)} onSubmit={async (v) => {
           await save({ ...definition, name: v.name!.trim(), description: v.description ?? "", newTools: v.newTools! }, "Saving…");
           setOverlay(undefined);
         }} />
