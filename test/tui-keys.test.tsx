@@ -1,4 +1,4 @@
-import { describe, expect, test } from "bun:test";
+import { describe, expect, spyOn, test } from "bun:test";
 import { Box, Text } from "ink";
 import { render } from "ink-testing-library";
 import { useEffect, useState } from "react";
@@ -288,5 +288,37 @@ describe("emoji with a skin tone", () => {
     // What tmux takes: 2 for the emoji plus 2 for its tone.
     const drawn = [...new Intl.Segmenter(undefined, { granularity: "grapheme" }).segment(cut)].reduce((n, { segment }) => n + Bun.stringWidth(segment) + (/[\u{1F3FB}-\u{1F3FF}]/u.test(segment) && segment.length > 2 ? 2 : 0), 0);
     expect(drawn).toBeLessThanOrEqual(30);
+  });
+});
+
+describe("fit on long text", () => {
+  test("reads a several-KB description only as far as the width, and cuts it as before", () => {
+    // Each drawn row of the curate view fits its description: segmenting several KB of emoji text whole, twice,
+    // for each of 50 rows made a keypress take ~50 ms (p95 ~60, up to ~110) at 200×60 with 400 such tools.
+    const description = ("漢字のテキスト 🚀 emoji 👋🏽 " + "lorem ipsum ".repeat(10)).repeat(20);
+    const original = Intl.Segmenter.prototype.segment;
+    let read = 0;
+    const spy = spyOn(Intl.Segmenter.prototype, "segment").mockImplementation(function (this: Intl.Segmenter, text: string) {
+      const segments = original.call(this, text);
+      return {
+        *[Symbol.iterator]() {
+          for (const segment of segments) {
+            read++;
+            yield segment;
+          }
+        },
+      } as unknown as Intl.Segments;
+    });
+    try {
+      const cut = fit(description, 60);
+      expect(read).toBeLessThan(200);
+      expect(cut.endsWith("…")).toBe(true);
+      expect(description.startsWith(cut.slice(0, -1))).toBe(true);
+      expect(columnsOf(cut)).toBeLessThanOrEqual(60);
+      expect(columnsOf(cut)).toBeGreaterThanOrEqual(58);
+      expect(fit("👋🏽 short", 60, { pad: true })).toBe("👋🏽 short" + " ".repeat(60 - columnsOf("👋🏽 short")));
+    } finally {
+      spy.mockRestore();
+    }
   });
 });

@@ -33,8 +33,20 @@ function graphemeColumns(grapheme: string): number {
 /** The longest start of `text` that fits in `width` columns (never half a character); from the end with `fromEnd`. */
 export function takeColumns(text: string, width: number, fromEnd = false): string {
   if (PLAIN.test(text)) return fromEnd ? text.slice(text.length - width) : text.slice(0, width);
+  if (!fromEnd) {
+    // Read only as far as the width: a tool description of several KB was segmented whole for every row drawn.
+    let used = 0;
+    let end = 0;
+    for (const { segment, index } of graphemes.segment(text)) {
+      const w = graphemeColumns(segment);
+      if (used + w > width) return text.slice(0, index);
+      used += w;
+      end = index + segment.length;
+    }
+    return text.slice(0, end);
+  }
   const parts = [...graphemes.segment(text)].map((g) => g.segment);
-  if (fromEnd) parts.reverse();
+  parts.reverse();
   let used = 0;
   const kept: string[] = [];
   for (const part of parts) {
@@ -43,8 +55,7 @@ export function takeColumns(text: string, width: number, fromEnd = false): strin
     used += w;
     kept.push(part);
   }
-  if (fromEnd) kept.reverse();
-  return kept.join("");
+  return kept.reverse().join("");
 }
 
 /** Fits text into `width` columns: cut with … at the end (or in the middle, for paths and URLs), padded when asked; line breaks become spaces and other unprintable characters escapes. */
@@ -52,7 +63,9 @@ export function fit(text: string, width: number, options: { pad?: boolean; middl
   const clean = printable(text.replace(/[\r\n\t]+/g, " "));
   if (width <= 0) return "";
   let out = clean;
-  if (columnsOf(clean) > width) {
+  // Whether it fits is read from the start only (takeColumns stops at the width), not by measuring all of it.
+  const fits = options.middle ? columnsOf(clean) <= width : takeColumns(clean, width).length === clean.length;
+  if (!fits) {
     if (width === 1) out = "…";
     else if (options.middle) {
       const head = Math.ceil((width - 1) / 2);
