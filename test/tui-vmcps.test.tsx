@@ -575,6 +575,39 @@ describe("Virtual MCPs screen", () => {
     unmount();
   });
 
+  test("after the list of tools shrinks under the selection (a connector detached), ↑ moves from the row shown", async () => {
+    const admin = new FakeAdmin();
+    admin.defs.set("sales", { ...structuredClone(SALES), connectors: ["demo", "docs"].map((connector) => ({ connector, prefix: connector, rename: {}, describe: {} })) });
+    const { lastFrame, stdin, unmount } = screen(admin);
+    await frameContaining(lastFrame, "Sales tools");
+    await press(stdin, ENTER);
+    await frameContaining(lastFrame, "docs__now");
+    // The last row (docs__now), then detach docs: three rows are left, the selection shown on demo__now.
+    await press(stdin, DOWN, DOWN, DOWN, DOWN, DOWN, "x");
+    await frameContaining(lastFrame, 'Detach "docs"');
+    await press(stdin, "y");
+    await frameContaining(lastFrame, (f) => !f.includes("docs__") && f.includes("demo__now"));
+    // One ↑ selects demo__add: it was counted from the sixth row, which is gone, and the next space toggled demo__now.
+    await press(stdin, "\u001B[A", " ");
+    await frameContaining(lastFrame, /✗ off\s+demo__add/);
+    expect(admin.lastPut().connectors[0]!.exclude).toEqual(["add"]);
+    unmount();
+  });
+
+  test("after deleting the last Virtual MCP in the list, one ↑ moves from the row shown", async () => {
+    const admin = new FakeAdmin();
+    for (const slug of ["alpha", "bravo", "charlie"]) admin.defs.set(slug, { ...structuredClone(SALES), slug, name: `${slug} tools` });
+    const { lastFrame, stdin, unmount } = screen(admin);
+    await frameContaining(lastFrame, "charlie tools");
+    await press(stdin, DOWN, DOWN, "d");
+    await frameContaining(lastFrame, 'Delete virtual MCP "charlie"?');
+    await press(stdin, "y");
+    await frameContaining(lastFrame, (f) => f.includes("deleted virtual MCP charlie") && !f.includes("charlie tools"));
+    await press(stdin, "\u001B[A", "d");
+    await frameContaining(lastFrame, 'Delete virtual MCP "alpha"?');
+    unmount();
+  });
+
   test("detaching a connector asks first", async () => {
     const { admin, lastFrame, stdin, unmount } = await salesScreen();
     await press(stdin, ENTER);

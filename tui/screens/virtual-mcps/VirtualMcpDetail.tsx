@@ -144,7 +144,12 @@ export function VirtualMcpDetail(props: { client: AdminClient; slug: string; wid
       if (key.escape || key.backspace || key.leftArrow) return props.onBack();
       if (key.upArrow || input === "k" || key.downArrow || input === "j") {
         if (!busy) setMessage(undefined);
-        return setSelected((s) => (key.upArrow || input === "k" ? Math.max(0, s - 1) : Math.min(rows.length - 1, s + 1)));
+        // From the row shown: after the tools shrank under the selection (a connector detached, a refresh), the
+        // index kept pointed past the end, and ↑ took as many presses to show a move (space toggled another tool).
+        return setSelected((s) => {
+          const at = Math.max(0, Math.min(s, rows.length - 1));
+          return key.upArrow || input === "k" ? Math.max(0, at - 1) : Math.min(Math.max(0, rows.length - 1), at + 1);
+        });
       }
       if (!definition || busy) return;
       if (input === "n") {

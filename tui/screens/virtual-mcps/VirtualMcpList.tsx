@@ -50,7 +50,8 @@ export function VirtualMcpList(props: { client: AdminClient; width: number; heig
   const current = list[Math.min(selected, list.length - 1)];
   useKeys(
     (input, key) => {
-      if (key.upArrow || input === "k") setSelected((s) => Math.max(0, s - 1));
+      // From the row shown, as in the curate view: after a delete the index kept could point past the end.
+      if (key.upArrow || input === "k") setSelected((s) => Math.max(0, Math.min(s, list.length - 1) - 1));
       else if (key.downArrow || input === "j") setSelected((s) => Math.min(list.length - 1, s + 1));
       else if (key.return && current) props.onOpen(current.slug);
       else if (input === "n") setOverlay({ kind: "create" });
