@@ -540,9 +540,15 @@ describe("an http upstream nobody listens for", () => {
   test("fails the connector, and a call made as it went away, with a sentence naming the address, not \"the connection closed\"", async () => {
     const port = await freePort();
     const refused = (name: string) => `Connector "${name}" cannot connect to 127.0.0.1:${port}: nothing accepts connections there (ECONNREFUSED); check that the upstream server is running and the connector's url.`;
-    // Plain http (the gateway's own HTTP/1.1 client) and https (fetch): neither had a word for it.
-    for (const scheme of ["http", "https"]) {
-      const connector = new Connector({ name: "gone", spec: { kind: "http", url: `${scheme}://127.0.0.1:${port}/mcp`, headers: {} }, timeoutMs: 5_000 }, { resolveSecret: () => "", backoffFirstMs: 3_600_000 });
+    // Plain http (the gateway's own HTTP/1.1 client), https (fetch) and a legacy sse upstream: none had a word for it
+    // (sse said Bun's "Unable to connect. Is the computer able to access the url?").
+    const specs = [
+      { kind: "http" as const, url: `http://127.0.0.1:${port}/mcp`, headers: {} },
+      { kind: "http" as const, url: `https://127.0.0.1:${port}/mcp`, headers: {} },
+      { kind: "sse" as const, url: `http://127.0.0.1:${port}/sse`, headers: {} },
+    ];
+    for (const spec of specs) {
+      const connector = new Connector({ name: "gone", spec, timeoutMs: 5_000 }, { resolveSecret: () => "", backoffFirstMs: 3_600_000 });
       try {
         await connector.start();
         expect(connector.state).toMatchObject({ status: "failed", reason: refused("gone") });

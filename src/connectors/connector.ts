@@ -6,7 +6,7 @@ import { log } from "../log/index.ts";
 import { expandSecretReferences, secretReferencesIn } from "../secrets/index.ts";
 import { capSseEvents, refusalText, StreamableHttpUpstreamTransport } from "./http-transport.ts";
 import { StdioUpstreamTransport } from "./stdio-transport.ts";
-import { tlsFailure } from "./tls-failure.ts";
+import { connectionFailure } from "./connection-failure.ts";
 import { UpstreamLog } from "./upstream-log.ts";
 import type { ConnectorDefinition, ConnectorState } from "./types.ts";
 import { requestCancelled, resultText, UpstreamRpcError, UpstreamSession, type RefusedRequest, type RequestOptions } from "./upstream-session.ts";
@@ -579,16 +579,16 @@ export class Connector {
         const { SSEClientTransport, SseError } = await import("@modelcontextprotocol/sdk/client/sse.js");
         const headers = expandChecked(spec.headers, "header", /[\r\n\0]/);
         const url = new URL(spec.url);
-        // A refused TLS certificate, said as what to do; the event stream's error carries only a message, so the sentence is kept for it here.
-        let refusedCertificate: string | undefined;
+        // A connection that failed (nothing listens, a refused TLS certificate), said as what to do; the event stream's error carries only a message, so the sentence is kept for it here.
+        let failedConnection: string | undefined;
         const fetchSaid = async (input: string | URL, init: RequestInit | undefined) => {
           try {
             const response = await fetch(input, init);
-            refusedCertificate = undefined;
+            failedConnection = undefined;
             return response;
           } catch (error) {
-            const said = tlsFailure(this.name, url, error);
-            refusedCertificate = said?.message;
+            const said = connectionFailure(this.name, url, error);
+            failedConnection = said?.message;
             throw said ?? error;
           }
         };
@@ -597,7 +597,7 @@ export class Connector {
         // A stream that simply ended comes as an error with no message ("SSE error: undefined"): said as what happened.
         this.transportErrorEndsSession = (error) =>
           !(error instanceof SseError) ? undefined
-          : refusedCertificate !== undefined ? refusedCertificate
+          : failedConnection !== undefined ? failedConnection
           : error.event?.message === undefined && error.code === undefined ? "the upstream ended its event stream"
           : `the upstream's event stream failed (${error.message.replace(/^SSE error: /, "")})`;
         // No redirects on either leg: they would carry the credential headers elsewhere.

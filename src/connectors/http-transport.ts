@@ -3,14 +3,13 @@ import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
 import { MintgateError } from "../errors/index.ts";
 import { log } from "../log/index.ts";
 import { Http1Client, type Exchange } from "./http1-client.ts";
-import { tlsFailure } from "./tls-failure.ts";
+import { connectionFailure, UPSTREAM_GONE } from "./connection-failure.ts";
 import { noteFrameText, SessionForgottenError } from "./upstream-session.ts";
 
 const GET_STREAM_RETRY_MS = 2000;
 /** After re-opening a dropped event stream with no event id to resume from, when the lists are read again. */
 const GAP_REFRESH_DELAY_MS = 500;
 /** Connection errors that mean no upstream is listening, as opposed to one exchange going wrong. */
-const UPSTREAM_GONE = new Set(["ECONNREFUSED", "EHOSTUNREACH", "ENETUNREACH"]);
 /**
  * How servers other than the SDK's say "unknown session" with a 400 (the spec
  * asks for a 404): server-everything answers "No valid session ID provided"
@@ -102,15 +101,10 @@ export class StreamableHttpUpstreamTransport implements Transport {
       reply = this.http1 ? await http1Post(this.http1, this.postHeaders, body, (exchange) => this.exchanges.set(key, exchange)) : await this.fetchPost(body, key);
     } catch (error) {
       this.exchanges.delete(key);
-      const code = (error as { code?: string }).code ?? "";
-      if (UPSTREAM_GONE.has(code)) {
-        // Nobody listens any more (the upstream is down or restarting): the connector shows it and reconnects with backoff.
-        // Closed once this error has reached the request: closed first, the session ends every request with "the connection closed", and that is all the connector could say.
-        setTimeout(() => void this.close(), 0);
-        const why = code === "ECONNREFUSED" ? "nothing accepts connections there" : "the network has no route to it";
-        throw new MintgateError("upstream_failed", `Connector "${this.name}" cannot connect to ${this.url.host}: ${why} (${code}); check that the upstream server is running and the connector's url.`);
-      }
-      throw tlsFailure(this.name, this.url, error) ?? error;
+      // Nobody listens any more (the upstream is down or restarting): the connector shows it and reconnects with backoff.
+      // Closed once this error has reached the request: closed first, the session ends every request with "the connection closed", and that is all the connector could say.
+      if (UPSTREAM_GONE.has((error as { code?: string }).code ?? "")) setTimeout(() => void this.close(), 0);
+      throw connectionFailure(this.name, this.url, error) ?? error;
     }
     const sessionId = reply.header("mcp-session-id");
     if (sessionId && sessionId !== this.sessionId) {

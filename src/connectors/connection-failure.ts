@@ -1,10 +1,20 @@
 import { certificateFailureOf, MintgateError } from "../errors/index.ts";
 
+/** Codes of a connection nobody took: the upstream is down or restarting, or the address is wrong. */
+export const UPSTREAM_GONE = new Set(["ECONNREFUSED", "EHOSTUNREACH", "ENETUNREACH"]);
+
 /**
- * A failed TLS handshake with an https upstream, said as one sentence that names the connector, what is
- * wrong and what to do; undefined for any other error.
+ * A connection to an http or sse upstream that failed before any answer (nothing listens there, no route, a
+ * refused TLS certificate or handshake), said as one sentence that names the connector, what is wrong and what
+ * to do; undefined for any other error. Bun's own wording ("Unable to connect. Is the computer able to access the
+ * url?", "unable to verify the first certificate") names neither the address nor the fix.
  */
-export function tlsFailure(connector: string, url: URL, error: unknown): MintgateError | undefined {
+export function connectionFailure(connector: string, url: URL, error: unknown): MintgateError | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code === "string" && UPSTREAM_GONE.has(code)) {
+    const why = code === "ECONNREFUSED" ? "nothing accepts connections there" : "the network has no route to it";
+    return new MintgateError("upstream_failed", `Connector "${connector}" cannot connect to ${url.host}: ${why} (${code}); check that the upstream server is running and the connector's url.`);
+  }
   const failure = url.protocol === "https:" ? certificateFailureOf(error) : undefined;
   if (!failure) return undefined;
   const where = url.host;
