@@ -424,6 +424,9 @@ describe("mintgate CLI", () => {
       // An error page without the admin API's JSON message: it was "The gateway answered 502.", which says nothing to do.
       const failed = await runMintgate(["approve", "v", "--all", "--url", url, "--token-file", tokenFile]);
       expect(failed).toEqual({ code: 1, stdout: "", stderr: `mintgate: ${url} answered /admin/api/virtual-mcps/v with HTTP 502 (text/plain), not mintgate's admin API; check that --url is the gateway's own address and that it runs there.\n` });
+      // The TUI's audit export downloads through the same client: its refusal says the same.
+      const download = new AdminClient({ url, token: "mgt_admin_x" }).download("/virtual-mcps/v", () => {});
+      await expect(download).rejects.toThrow(`${url} answered /admin/api/virtual-mcps/v with HTTP 502 (text/plain), not mintgate's admin API`);
     } finally {
       await other.stop(true);
     }

@@ -164,13 +164,16 @@ export class AdminClient {
     // Every admin API answer, error or not, is a JSON value (errors: an object with a message). Anything else came from
     // another server at this address (a proxy's page, another program): read as {}, it was a status of nothing, exit 0 with --json.
     if (body === undefined) throw this.notTheAdminApi(response, path);
-    if (!response.ok) {
-      const message = body?.message;
-      if (typeof message !== "string") throw this.notTheAdminApi(response, path);
-      if (response.status === 401) throw unauthorized(`The gateway refused the admin token: ${message}`);
-      throw new MintgateError(KIND_BY_STATUS[response.status] ?? "upstream_failed", message);
-    }
+    if (!response.ok) throw this.refusal(response, path, body);
     return body as T;
+  }
+
+  /** The error for a refused answer: the admin API's own sentence, or, when it holds none, that another server answered. */
+  private refusal(response: Response, path: string, body: { message?: unknown } | null | undefined): MintgateError {
+    const message = body?.message;
+    if (typeof message !== "string") return this.notTheAdminApi(response, path);
+    if (response.status === 401) return unauthorized(`The gateway refused the admin token: ${message}`);
+    return new MintgateError(KIND_BY_STATUS[response.status] ?? "upstream_failed", message);
   }
 
   private notTheAdminApi(response: Response, path: string): MintgateError {
@@ -232,10 +235,7 @@ export class AdminClient {
    */
   async download(path: string, write: (chunk: Uint8Array) => void | Promise<void>, onProgress?: (bytes: number) => void): Promise<number> {
     const response = await this.fetchAdmin(path, {});
-    if (!response.ok || !response.body) {
-      const body = (await response.json().catch(() => ({}))) as { message?: string };
-      throw new MintgateError(KIND_BY_STATUS[response.status] ?? "upstream_failed", body.message ?? `The gateway answered ${response.status}.`);
-    }
+    if (!response.ok || !response.body) throw this.refusal(response, path, (await response.json().catch(() => undefined)) as { message?: unknown } | undefined);
     let bytes = 0;
     for await (const chunk of response.body) {
       await write(chunk);
