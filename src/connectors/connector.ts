@@ -278,8 +278,12 @@ export class Connector {
   }
 
   private notAvailable(): MintgateError {
-    const why = this.state.status === "failed" ? `failed (${this.state.reason})` : this.state.status;
-    return new MintgateError("upstream_failed", `Connector "${this.name}" is not available: it is ${why}.`);
+    return new MintgateError("upstream_failed", `Connector "${this.name}" is not available: it is ${this.stateText}.`);
+  }
+
+  /** Its state as said to people: "ready", "starting", "failed (why)". */
+  get stateText(): string {
+    return this.state.status === "failed" ? `failed (${this.state.reason})` : this.state.status;
   }
 
   private send(session: UpstreamSession, method: string, params: Record<string, unknown> | undefined, options: Partial<RequestOptions>): Promise<Record<string, unknown>> {

@@ -129,8 +129,7 @@ export class VirtualMcpRuntime {
     return this.definition.connectors.flatMap(({ connector: name }) => {
       const connector = this.pool.get(name);
       if (!connector || connector.catalogueKnown) return [];
-      const state = connector.state;
-      return [`connector "${name}" is ${state.status === "failed" ? `failed (${state.reason})` : state.status}`];
+      return [`connector "${name}" is ${connector.stateText}`];
     });
   }
 
