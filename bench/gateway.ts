@@ -9,6 +9,8 @@
  *   (b) (a) as an `http` connector behind dist/mintgate            (tool h__echo)
  *   (c) a bun stdio SDK echo server as a `stdio` connector behind mintgate (tool s__echo)
  *   (d) the same stdio server behind supergateway (stateful Streamable HTTP), the peer
+ *   (e) a bare Bun proxy in front of (a) (bench/fixtures/bare-proxy.ts), raw clients only: the floor
+ *       of Bun.serve + fetch, which no gateway on this stack goes below; no target is set on it
  *
  * One load generator drives them with two client kinds (raw JSON-RPC POSTs over
  * fetch, and SDK Clients), 16 B and 64 KiB string arguments and concurrency 1,
@@ -60,6 +62,7 @@ const FIXTURES = join(import.meta.dir, "fixtures");
 const ECHO_HTTP = join(FIXTURES, "echo-http.ts");
 const ECHO_STDIO = join(FIXTURES, "echo-stdio.ts");
 const LOOPBACK_PRELOAD = join(FIXTURES, "listen-loopback.cjs");
+const BARE_PROXY = join(FIXTURES, "bare-proxy.ts");
 const SUPERGATEWAY = join(ROOT, "node_modules", "supergateway", "dist", "index.js");
 
 const QUICK = process.argv.includes("--quick");
@@ -90,14 +93,18 @@ const IDLE_WATCH_MS = QUICK ? 1_500 : 3_000;
 const FETCH_LIMIT = "4096";
 
 type ClientKind = (typeof CLIENT_KINDS)[number];
-type TargetId = "a" | "b" | "c" | "d";
+type TargetId = "a" | "b" | "c" | "d" | "e";
 
 const TARGET_NAMES: Record<TargetId, string> = {
   a: "SDK echo server (Bun.serve, web-standard transport), direct",
   b: "mintgate -> http connector -> (a)",
   c: "mintgate -> stdio connector (bun echo-stdio.ts)",
   d: "supergateway --stateful -> stdio (same server), peer",
+  e: "bare Bun proxy (Bun.serve + fetch, no MCP, no record) -> (a), raw clients only: the stack's floor",
 };
+
+/** Targets that only raw clients drive: the floor (e) forwards bytes, so an SDK client would measure the same again. */
+const RAW_ONLY: ReadonlySet<TargetId> = new Set(["e"]);
 
 // ── small helpers ──────────────────────────────────────────────────────────────
 
@@ -323,7 +330,15 @@ interface Setup {
   token: string;
   supergateway: Started;
   supergatewayUrl: string;
+  bareProxy: Started;
   targets: Target[];
+}
+
+async function startBareProxy(upstreamUrl: string): Promise<{ server: Started; url: string }> {
+  const { started, match } = await startListening([process.execPath, BARE_PROXY, upstreamUrl], /listening on (http:\/\/127\.0\.0\.1:\d+\/mcp)/, "bare-proxy.ts", {
+    timeoutMs: START_TIMEOUT_MS,
+  });
+  return { server: started, url: match[1]! };
 }
 
 async function startEchoHttp(): Promise<{ server: Started; url: string }> {
@@ -427,21 +442,23 @@ async function startSupergateway(): Promise<{ server: Started; url: string }> {
 
 async function setUp(): Promise<Setup> {
   const dir = tempDir("mintgate-bench-gateway-");
-  progress("starting (a) echo-http, mintgate and supergateway");
+  progress("starting (a) echo-http, mintgate, supergateway and the bare proxy");
   const { server: echoHttp, url: echoHttpUrl } = await startEchoHttp();
   const { gateway, url: gatewayUrl, version, token } = await startGateway(dir, echoHttpUrl);
   const auth = { authorization: `Bearer ${token}` };
   const mcpUrl = `${gatewayUrl}/mcp/bench`;
   await waitForTools(mcpUrl, auth, ["h__echo", "s__echo"], gateway);
   const { server: supergateway, url: supergatewayUrl } = await startSupergateway();
+  const { server: bareProxy, url: bareProxyUrl } = await startBareProxy(echoHttpUrl);
   const gatewayPid = gateway.proc.pid;
   const targets: Target[] = [
     { id: "a", url: echoHttpUrl, tool: "echo", headers: {}, proxyPid: null, serverPids: () => [echoHttp.proc.pid] },
     { id: "b", url: mcpUrl, tool: "h__echo", headers: auth, proxyPid: gatewayPid, serverPids: () => [echoHttp.proc.pid] },
     { id: "c", url: mcpUrl, tool: "s__echo", headers: auth, proxyPid: gatewayPid, serverPids: () => descendantsOf(gatewayPid) },
     { id: "d", url: supergatewayUrl, tool: "echo", headers: {}, proxyPid: supergateway.proc.pid, serverPids: () => descendantsOf(supergateway.proc.pid) },
+    { id: "e", url: bareProxyUrl, tool: "echo", headers: {}, proxyPid: bareProxy.proc.pid, serverPids: () => [echoHttp.proc.pid] },
   ];
-  return { dir, version, echoHttp, echoHttpUrl, gateway, gatewayUrl, token, supergateway, supergatewayUrl, targets };
+  return { dir, version, echoHttp, echoHttpUrl, gateway, gatewayUrl, token, supergateway, supergatewayUrl, bareProxy, targets };
 }
 
 // ── measuring ──────────────────────────────────────────────────────────────────
@@ -683,6 +700,7 @@ async function measure(): Promise<Report> {
             const shift = sliceIndex++ % setup.targets.length;
             const order = [...setup.targets.slice(shift), ...setup.targets.slice(0, shift)];
             for (const target of order) {
+              if (kind !== "raw" && RAW_ONLY.has(target.id)) continue;
               const warmMs = TIMING.warmMs + (round === 0 ? TIMING.firstWarmMs : 0);
               await runSlice(pools, target, cellOf(kind, payload.bytes, concurrency, target.id), payload, warmMs);
             }
@@ -717,7 +735,7 @@ async function measure(): Promise<Report> {
     // supergateway ends its children when its stdin closes or on SIGTERM.
     const sgStdin = setup.supergateway.proc.stdin;
     if (sgStdin && typeof sgStdin !== "number") await Promise.resolve(sgStdin.end()).catch(() => {});
-    await Promise.all([setup.supergateway.proc, setup.gateway.proc, setup.echoHttp.proc].map(stopProcess));
+    await Promise.all([setup.supergateway.proc, setup.gateway.proc, setup.bareProxy.proc, setup.echoHttp.proc].map(stopProcess));
     removeDir(setup.dir);
   }
 }
@@ -735,8 +753,8 @@ function formatReport(r: Report): string {
   lines.push(
     `mintgate ${r.version} gateway benchmark — ${r.platform}, ${r.cpus} CPUs, bun ${r.bun}, node ${r.node}${r.quick ? " (--quick)" : ""}`,
     `each cell: ${r.timing.rounds} round(s) × ${r.timing.sliceMs} ms measured, ${r.timing.warmMs} ms warm-up before each (+${r.timing.firstWarmMs} ms in round 1); targets interleaved per round`,
-    ...(["a", "b", "c", "d"] as const).map((id) => `  (${id}) ${r.targets[id]}`),
-    "CPU µs/call from /proc/<pid>/stat utime+stime (CLK_TCK " + r.clockTicks + "): proxy = mintgate or supergateway process itself; server = echo server process(es); client = this load generator",
+    ...(["a", "b", "c", "d", "e"] as const).map((id) => `  (${id}) ${r.targets[id]}`),
+    "CPU µs/call from /proc/<pid>/stat utime+stime (CLK_TCK " + r.clockTicks + "): proxy = mintgate, supergateway or the bare proxy process itself; server = echo server process(es); client = this load generator",
     "",
   );
 
@@ -746,7 +764,7 @@ function formatReport(r: Report): string {
   for (const kind of CLIENT_KINDS) {
     for (const payload of PAYLOAD_BYTES) {
       for (const concurrency of CONCURRENCIES) {
-        for (const target of ["a", "b", "c", "d"] as const) {
+        for (const target of ["a", "b", "c", "d", "e"] as const) {
           const c = find(kind, payload, concurrency, target);
           if (!c) continue;
           lines.push(
@@ -800,6 +818,10 @@ function formatReport(r: Report): string {
         `  ${kind.padEnd(4)} ${payloadLabel(payload).padEnd(7)}                   ${b.map((v) => fixed(v, 0).padStart(6)).join(" ")}    ${c.map((v) => fixed(v, 0).padStart(6)).join(" ")}    ≤ ${limit}: ${met === all.length ? "met" : `MISSED in ${all.length - met}/${all.length} cells`}`,
       );
     }
+  }
+  for (const payload of PAYLOAD_BYTES) {
+    const floor = CONCURRENCIES.map((conc) => find("raw", payload, conc, "e")?.proxyCpuUs ?? NaN);
+    lines.push(`  floor: (e) bare proxy, raw ${payloadLabel(payload).padEnd(7)}   ${floor.map((v) => fixed(v, 0).padStart(6)).join(" ")}    (Bun.serve + fetch alone; not a target)`);
   }
   lines.push("");
 
