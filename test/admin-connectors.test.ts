@@ -348,6 +348,25 @@ describe("admin API input", () => {
     expect((await api("POST", "/clients", { name: "x", redirectUris: ["https://a.example/cb"], confidential: "no" })).status).toBe(400);
   });
 
+  test("a virtual MCP's name or description holding a control character or a bidi override is a 400 that names the field; any script and emoji are kept", async () => {
+    const escaped = await api("PUT", "/virtual-mcps/shown", { slug: "shown", name: "Shown", description: "Clears\u001b[2J the screen" });
+    expect([escaped.status, escaped.json.message]).toEqual([400, 'request:1: the description of virtual MCP "shown" contains the control character U+001B; remove it: it may hold line breaks and tabs, but no other control characters and no bidirectional controls']);
+    const reversed = await api("PUT", "/virtual-mcps/shown", { slug: "shown", name: "Shown\u2067", description: "" });
+    expect([reversed.status, reversed.json.message]).toEqual([400, 'request:1: the name of virtual MCP "shown" contains the bidirectional control U+2067; remove it: it must be one line, without control characters or bidirectional controls']);
+    expect((await api("GET", "/virtual-mcps/shown")).status).toBe(404);
+    const international = { slug: "shown", name: "チーム 🚀", description: "日本語の説明 😀\nCafé, naïve, Ελληνικά\tעברית" };
+    expect((await api("PUT", "/virtual-mcps/shown", international)).status).toBe(200);
+    expect((await api("GET", "/virtual-mcps/shown")).json).toMatchObject({ name: international.name, description: international.description });
+    // Stored by an older version, the text is sent back as it is by an edit of something else (the TUI puts the whole definition): kept, not refused.
+    const db = new Database(join(gateway.dataDir, "mintgate.db"));
+    db.run("UPDATE virtual_mcps SET description = ? WHERE slug = 'shown'", ["Old\u001b[31m"]);
+    db.close();
+    const renamed = await api("PUT", "/virtual-mcps/shown", { slug: "shown", name: "Renamed", description: "Old\u001b[31m" });
+    expect([renamed.status, renamed.json.changes]).toEqual([200, ["updated virtual MCP shown"]]);
+    expect((await api("PUT", "/virtual-mcps/shown", { slug: "shown", name: "Renamed", description: "New\u001b[31m" })).status).toBe(400);
+    expect((await api("DELETE", "/virtual-mcps/shown")).status).toBe(200);
+  });
+
   test("a body is JSON whatever its Content-Type: a form is refused (its record could not say what changed); a bad body without the token is a 401", async () => {
     const send = (path: string, body: string, contentType: string, token: string | null = gateway.adminToken()) =>
       fetch(`${gateway.url}/admin/api${path}`, { method: "POST", headers: { ...(token === null ? {} : { authorization: `Bearer ${token}` }), "content-type": contentType }, body });

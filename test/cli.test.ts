@@ -544,6 +544,33 @@ virtualMcps:
     expect((await runMintgate(["export", "--data", fresh])).stdout).toBe((await runMintgate(["export", "--data", dir])).stdout);
   });
 
+  test("a control character or a bidi override in a virtual MCP's name, description or tool description is refused with its line, and nothing changes; any script and emoji are kept", async () => {
+    const base = tempDir();
+    const dir = join(base, "data");
+    expect((await runMintgate(["init", "--data", dir])).code).toBe(0);
+    const file = join(base, "mintgate.yaml");
+    const write = (name: string, description: string, echo: string) =>
+      writeFileSync(file, `connectors:\n  - { name: demo, kind: builtin, server: demo }\nvirtualMcps:\n  - slug: team\n    name: ${name}\n    description: ${description}\n    connectors:\n      - connector: demo\n        describe: { echo: ${echo} }\n`);
+    write("チーム 🚀", '"日本語の説明 😀\\nCafé, naïve,\\tçà"', "エコー ✅");
+    expect((await runMintgate(["apply", "-f", file, "--data", dir])).code).toBe(0);
+    const before = (await runMintgate(["export", "--json", "--data", dir])).stdout;
+    expect(JSON.parse(before).virtualMcps[0]).toMatchObject({ name: "チーム 🚀", description: "日本語の説明 😀\nCafé, naïve,\tçà" });
+    write('"Team\\u202e"', '"Clears\\e[2J the screen"', '"echo\\u009b2J"');
+    const refused = await runMintgate(["apply", "-f", file, "--data", dir]);
+    expect(refused).toEqual({
+      code: 2,
+      stdout: "",
+      stderr:
+        'mintgate: mintgate.yaml:5: the name of virtual MCP "team" contains the bidirectional control U+202E; remove it: it must be one line, without control characters or bidirectional controls\n' +
+        'mintgate.yaml:6: the description of virtual MCP "team" contains the control character U+001B; remove it: it may hold line breaks and tabs, but no other control characters and no bidirectional controls\n' +
+        'mintgate.yaml:9: the description of "echo" in connector "demo" in virtual MCP "team" contains the control character U+009B; remove it: it may hold line breaks and tabs, but no other control characters and no bidirectional controls\n',
+    });
+    // A name is one line; a description may have several.
+    write('"Team\\nB"', "ok", "ok");
+    expect((await runMintgate(["apply", "-f", file, "--data", dir])).stderr).toContain("mintgate.yaml:5: the name of virtual MCP \"team\" contains the line break U+000A;");
+    expect((await runMintgate(["export", "--json", "--data", dir])).stdout).toBe(before);
+  });
+
   test("an empty input with --prune is refused instead of deleting everything", async () => {
     const base = tempDir();
     const dir = join(base, "data");

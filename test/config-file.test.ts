@@ -246,10 +246,10 @@ describe("parseConfigFile: each rule names the line of the offending node", () =
     ]);
     expect(problemsOf('connectors:\n  - { name: a, kind: stdio, command: a, args: ["x\\0y"] }\n').join("\n")).toContain("contains a NUL character");
     expect(problemsOf('connectors:\n  - { name: a, kind: stdio, command: a, env: { K: "x\\0y" } }\n').join("\n")).toContain("contains a NUL character");
-    // A Virtual MCP's name is shown as one line (TUI, status, AI clients): no ESC sequences, no line breaks.
-    for (const name of ['"Sales\\e]0;owned\\a"', '"two\\nlines"']) {
+    // A Virtual MCP's name is shown as one line (TUI, status, AI clients): no ESC sequences (C0 or C1), no line breaks, no bidi overrides.
+    for (const [name, found] of [['"Sales\\e]0;owned\\a"', "the control character U+001B"], ['"two\\nlines"', "the line break U+000A"], ['"C1 \\u009b2J"', "the control character U+009B"], ['"Evil\\u202eedualc"', "the bidirectional control U+202E"]]) {
       expect(problemsOf(`connectors:\n  - { name: a, kind: builtin, server: demo }\nvirtualMcps:\n  - { slug: s, name: ${name}, connectors: [{ connector: a }] }\n`)).toEqual([
-        'mintgate.yaml:4: the name of virtual MCP "s" must be one line of printable characters, without control characters',
+        `mintgate.yaml:4: the name of virtual MCP "s" contains ${found}; remove it: it must be one line, without control characters or bidirectional controls`,
       ]);
     }
     // Edge spaces in a name or URL cannot be meant, and the TUI trims them: the file refuses them rather than keep what the TUI would change.

@@ -77,7 +77,7 @@ export class GatewayConfigService {
   /** Parses and validates mintgate.yaml text (JSON is YAML too); `prune`: it is to be applied with pruning. */
   async parse(text: string, fileName = "mintgate.yaml", options: { prune?: boolean } = {}): Promise<GatewayConfig> {
     const { parseConfigFile } = await import("../config-file/index.ts");
-    return parseConfigFile(text, { knownSecrets: new Set(this.deps.secrets.list().map((s) => s.name)), fileName, prune: options.prune ?? false });
+    return parseConfigFile(text, { knownSecrets: new Set(this.deps.secrets.list().map((s) => s.name)), fileName, prune: options.prune ?? false, stored: this.current() });
   }
 
   /**

@@ -265,7 +265,8 @@ export class AdminService {
   async putVirtualMcp(slug: string, text: string, actor?: string, expectedRevision?: string | null) {
     const { parseVirtualMcpText } = await import("../config-file/index.ts");
     const config = this.running.config;
-    const definition = parseVirtualMcpText(text, { fileName: "request", knownSecrets: new Set(this.deps.secrets.list().map((s) => s.name)), knownConnectors: config.current().connectors.map((c) => c.name) });
+    const stored = config.current();
+    const definition = parseVirtualMcpText(text, { fileName: "request", knownSecrets: new Set(this.deps.secrets.list().map((s) => s.name)), knownConnectors: stored.connectors.map((c) => c.name), stored });
     if (definition.slug !== slug) throw invalid(`The definition's slug "${definition.slug}" is not the "${slug}" of the URL; a slug cannot be changed (create the new one, then delete the old).`);
     const report = await config.putVirtualMcp(definition, actor, expectedRevision);
     return { ...report, virtualMcp: this.virtualMcp(slug) };

@@ -17,6 +17,12 @@ export interface ParseConfigFileOptions {
    * everything (an empty body, a failed `cat … |`), so it is refused.
    */
   prune?: boolean;
+  /**
+   * The configuration as stored. Text it holds already is taken back as it is where a later check refuses it
+   * (a control character in a description saved by an older version), so that `export` then `apply` changes
+   * nothing; new or changed text is checked.
+   */
+  stored?: GatewayConfig;
 }
 
 /** The file's key names, in the order they are written. */

@@ -20,6 +20,7 @@ import {
   type NewToolPolicy,
   type VirtualMcpDefinition,
 } from "../gateway/types.ts";
+import { unwritableCharacterIn } from "../terminal/index.ts";
 import { readTimeout } from "./duration.ts";
 import { readPolicy } from "./policy.ts";
 import {
@@ -52,7 +53,7 @@ export function parseConfigFile(text: string, options: ParseConfigFileOptions): 
     throw invalid(formatProblems(fileName, syntaxProblems(document)));
   }
   const reader = new YamlReader(document, lines);
-  const config = new ConfigFileReader(reader, options.knownSecrets).read(document.contents, options.prune ?? false);
+  const config = new ConfigFileReader(reader, options.knownSecrets, [], options.stored).read(document.contents, options.prune ?? false);
   if (reader.problems.length > 0) throw invalid(formatProblems(fileName, reader.problems));
   return config;
 }
@@ -70,7 +71,7 @@ export function parseVirtualMcpText(text: string, options: ParseConfigFileOption
   const reader = new YamlReader(document, lines);
   const root = reader.resolve(document.contents);
   if (reader.isEmpty(root)) throw invalid(`${fileName}:1: send the virtual MCP as a mapping with at least "slug" and "name"`);
-  const definition = new ConfigFileReader(reader, options.knownSecrets, options.knownConnectors).readOne(root, reader.lineOf(root, 1));
+  const definition = new ConfigFileReader(reader, options.knownSecrets, options.knownConnectors, options.stored).readOne(root, reader.lineOf(root, 1));
   if (reader.problems.length > 0 || !definition) throw invalid(formatProblems(fileName, reader.problems));
   return definition;
 }
@@ -99,6 +100,7 @@ class ConfigFileReader {
     private readonly knownSecrets: ReadonlySet<string>,
     /** Connectors defined elsewhere (the store), for a Virtual MCP read on its own. */
     knownConnectors: readonly string[] = [],
+    private readonly stored?: GatewayConfig | undefined,
   ) {
     for (const name of knownConnectors) this.connectorLines.set(name, 0);
   }
@@ -404,6 +406,22 @@ class ConfigFileReader {
     );
   }
 
+  /**
+   * Text people read on terminals (the CLI, the TUI) and AI clients in tool lists: an ESC sequence would drive an
+   * admin's terminal, a bidi override would show other text than is there. Reports the first such character and
+   * says whether there is none; the text stored already in this place (`stored`) is taken back as it is.
+   */
+  private writable(value: string, line: number, what: string, options: { lines: boolean; stored: string | undefined }): boolean {
+    if (value === options.stored) return true;
+    const character = unwritableCharacterIn(value, { lines: options.lines });
+    if (character === undefined) return true;
+    const rule = options.lines
+      ? "it may hold line breaks and tabs, but no other control characters and no bidirectional controls"
+      : "it must be one line, without control characters or bidirectional controls";
+    this.reader.report(line, `${what} contains ${character}; remove it: ${rule}`);
+    return false;
+  }
+
   // ── virtual MCPs ────────────────────────────────────────────────────────────
 
   private readVirtualMcp(
@@ -416,6 +434,7 @@ class ConfigFileReader {
     const problemsBefore = reader.problems.length;
     const peekedSlug = reader.peekText(node, "slug");
     const label = peekedSlug === undefined ? `virtual MCP #${index + 1}` : `virtual MCP "${peekedSlug}"`;
+    const storedVirtualMcp = this.stored?.virtualMcps.find((v) => v.slug === peekedSlug);
     const fields = reader.fields(
       node,
       line,
@@ -450,9 +469,8 @@ class ConfigFileReader {
     if (!nameField) reader.report(line, `${label} has no "name"`);
     else {
       name = reader.text(nameField, `the name of ${label}`);
-      // Shown as one line by the TUI, `mintgate status` and AI clients (serverInfo.title): an ESC sequence would drive an admin's terminal.
-      if (name !== undefined && /[\u0000-\u001f\u007f]/.test(name)) {
-        reader.report(nameField.valueLine, `the name of ${label} must be one line of printable characters, without control characters`);
+      // Shown as one line by the TUI, `mintgate status` and AI clients (serverInfo.title).
+      if (name !== undefined && !this.writable(name, nameField.valueLine, `the name of ${label}`, { lines: false, stored: storedVirtualMcp?.name })) {
         name = undefined;
       } else if (name !== undefined && name !== name.trim()) {
         // The TUI trims a name it is given, so the file refuses edge spaces rather than keep a name the TUI would change.
@@ -462,9 +480,13 @@ class ConfigFileReader {
     }
 
     const descriptionField = fields.get("description");
-    const description = descriptionField
+    let description = descriptionField
       ? reader.text(descriptionField, `the description of ${label}`, { allowEmpty: true })
       : "";
+    if (descriptionField && description !== undefined) {
+      const what = `the description of ${label}`;
+      if (!this.writable(description, descriptionField.valueLine, what, { lines: true, stored: storedVirtualMcp?.description })) description = undefined;
+    }
 
     let newTools: NewToolPolicy | undefined = "auto";
     const newToolsField = fields.get("newTools");
@@ -484,7 +506,7 @@ class ConfigFileReader {
     const attachedLines = new Map<string, number>();
     const exposures: Exposure[] = [];
     items.forEach((item, attachmentIndex) => {
-      const attachment = this.readAttachment(item.node, item.line, attachmentIndex, label, attachedLines, exposures);
+      const attachment = this.readAttachment(item.node, item.line, attachmentIndex, label, attachedLines, exposures, storedVirtualMcp);
       if (attachment) connectors.push(attachment);
     });
     this.checkExposedNamesAreUnique(exposures, label);
@@ -509,6 +531,7 @@ class ConfigFileReader {
     virtualMcpLabel: string,
     attachedLines: Map<string, number>,
     exposures: Exposure[],
+    storedVirtualMcp: VirtualMcpDefinition | undefined,
   ): ConnectorAttachment | undefined {
     const reader = this.reader;
     const problemsBefore = reader.problems.length;
@@ -582,8 +605,11 @@ class ConfigFileReader {
     const describe = describeField
       ? reader.textMap(describeField, `"describe" of ${label}`, (key) => `the description of "${key}" in ${label}`)
       : [];
+    const storedDescribe = storedVirtualMcp?.connectors.find((a) => a.connector === connector)?.describe;
     for (const entry of describe ?? []) {
       if (entry.key === "") reader.report(entry.keyLine, `"describe" of ${label} has an empty tool name`);
+      const stored = storedDescribe && Object.hasOwn(storedDescribe, entry.key) ? storedDescribe[entry.key] : undefined;
+      this.writable(entry.value, entry.valueLine, `the description of "${entry.key}" in ${label}`, { lines: true, stored });
     }
 
     // rename/describe entries that can never apply are most likely typos.

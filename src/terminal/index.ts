@@ -16,6 +16,23 @@ export function hasUnprintable(text: string): boolean {
   return HAS_UNPRINTABLE.test(text);
 }
 
+/** What text of several lines (a description) must not hold: every unprintable character but line feeds and tabs. */
+const UNWRITABLE_IN_LINES = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
+
+/**
+ * For text an admin writes that is later shown on terminals and to AI clients (a Virtual MCP's name, its
+ * description, a tool's description): the first character that has no place in it, in words
+ * ("the control character U+001B"), or undefined when there is none. One line (`lines: false`) takes no
+ * unprintable character at all; several lines take line feeds and tabs. Letters of any script and emoji pass.
+ */
+export function unwritableCharacterIn(text: string, options: { lines: boolean }): string | undefined {
+  const found = (options.lines ? UNWRITABLE_IN_LINES : HAS_UNPRINTABLE).exec(text)?.[0];
+  if (found === undefined) return undefined;
+  const code = `U+${found.charCodeAt(0).toString(16).toUpperCase().padStart(4, "0")}`;
+  if (found === "\n" || found === "\r" || found === "\u2028" || found === "\u2029") return `the line break ${code}`;
+  return found >= "\u202a" ? `the bidirectional control ${code}` : `the control character ${code}`;
+}
+
 /** `printable` for a message of several lines (one problem per line): its line feeds stay, every other unprintable character is escaped. */
 export function printableLines(text: string): string {
   return text.includes("\n") ? text.split("\n").map(printable).join("\n") : printable(text);
