@@ -571,6 +571,36 @@ virtualMcps:
     expect((await runMintgate(["export", "--json", "--data", dir])).stdout).toBe(before);
   });
 
+  test("export writes a control character stored by an older version escaped; apply takes it back unchanged but refuses it in new text", async () => {
+    const base = tempDir();
+    const dir = join(base, "data");
+    expect((await runMintgate(["init", "--data", dir])).code).toBe(0);
+    const file = join(base, "mintgate.yaml");
+    writeFileSync(file, "connectors:\n  - { name: demo, kind: builtin, server: demo }\nvirtualMcps:\n  - slug: team\n    name: Team\n    connectors: [{ connector: demo, describe: { echo: Echo } }]\n");
+    expect((await runMintgate(["apply", "-f", file, "--data", dir])).code).toBe(0);
+    // As a version without the check could have stored them.
+    const db = new Database(join(dir, "mintgate.db"));
+    db.run("UPDATE virtual_mcps SET name = ?, description = ?", ["Team\u001b]0;x\u0007", "Red \u001b[31malert\u202e\u0085 ok"]);
+    db.run("UPDATE virtual_mcp_connectors SET curation = json_set(curation, '$.describe.echo', ?)", ["Echo\u2066\u009b"]);
+    db.close();
+    const yaml = await runMintgate(["export", "--data", dir]);
+    expect(yaml.stdout).toContain('    name: "Team\\e]0;x\\a"\n    description: "Red \\e[31malert\\u202e\\u0085 ok"\n');
+    expect(yaml.stdout).toContain('        describe:\n          echo: "Echo\\u2066\\u009b"\n');
+    const json = await runMintgate(["export", "--json", "--data", dir]);
+    expect(json.stdout).toContain('"description": "Red \\u001b[31malert\\u202e\\u0085 ok"');
+    for (const out of [yaml.stdout, json.stdout]) expect(out).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/);
+    // Applied back, the stored text is kept as it is (refusing it would make the whole file fail): no change, in YAML or JSON.
+    writeFileSync(file, yaml.stdout);
+    const noChanges = { code: 0, stdout: "No changes: the configuration already matches the file.\n", stderr: "" };
+    expect(await runMintgate(["apply", "-f", file, "--data", dir])).toEqual(noChanges);
+    expect(await runMintgate(["apply", "-f", "-", "--data", dir], { stdin: json.stdout })).toEqual(noChanges);
+    // Other text in its place is checked: a changed description that keeps the ESC is refused.
+    writeFileSync(file, yaml.stdout.replace("alert", "alarm"));
+    const changed = await runMintgate(["apply", "-f", file, "--data", dir]);
+    expect([changed.code, changed.stderr]).toEqual([2, 'mintgate: mintgate.yaml:9: the description of virtual MCP "team" contains the control character U+001B; remove it: it may hold line breaks and tabs, but no other control characters and no bidirectional controls\n']);
+    expect((await runMintgate(["export", "--data", dir])).stdout).toBe(yaml.stdout);
+  });
+
   test("an empty input with --prune is refused instead of deleting everything", async () => {
     const base = tempDir();
     const dir = join(base, "data");

@@ -6,6 +6,7 @@
 import { Document, isMap, isScalar, visit } from "yaml";
 import { DEFAULT_CALL_TIMEOUT_MS, type ConnectorDefinition } from "../connectors/types.ts";
 import type { ConnectorAttachment, VirtualMcpDefinition } from "../gateway/types.ts";
+import { printableLines } from "../terminal/index.ts";
 import { formatTimeout } from "./duration.ts";
 import type { GatewayConfig } from "./gateway-config.ts";
 
@@ -21,6 +22,12 @@ export function serializeConfigFile(config: GatewayConfig): string {
 
   const document = new Document(file);
   visit(document, {
+    // Text holding a control character or a bidi override (stored by an older version) is written double-quoted, where
+    // every such character can be an escape: the yaml library writes C0 ones as \e, \t…, but C1 ones and the bidi
+    // overrides raw, so printableLines escapes those below. What is left outside double quotes is line feeds only.
+    Scalar(_, scalar) {
+      if (typeof scalar.value === "string" && printableLines(scalar.value) !== scalar.value) scalar.type = "QUOTE_DOUBLE";
+    },
     // A plain `<<` key is a merge key to YAML 1.1 readers, and apply refuses it; quoted, it is the name "<<" (an env variable, a tool).
     Pair(_, pair) {
       if (isScalar(pair.key) && pair.key.value === "<<") pair.key.type = "QUOTE_DOUBLE";
@@ -37,7 +44,7 @@ export function serializeConfigFile(config: GatewayConfig): string {
     const second = root.items[1]?.key;
     if (isScalar(second)) second.spaceBefore = true;
   }
-  return document.toString({ lineWidth: 0, flowCollectionPadding: false });
+  return printableLines(document.toString({ lineWidth: 0, flowCollectionPadding: false }));
 }
 
 /**
@@ -46,8 +53,9 @@ export function serializeConfigFile(config: GatewayConfig): string {
  */
 export function serializeConfigFileJson(config: GatewayConfig): string {
   const file = { connectors: config.connectors.map(connectorEntry), virtualMcps: config.virtualMcps.map(virtualMcpEntry) };
-  // Object.fromEntries defines every key as data, `__proto__` included.
-  return JSON.stringify(file, (_, value: unknown) => (value instanceof Map ? Object.fromEntries(value) : value), 2) + "\n";
+  // Object.fromEntries defines every key as data, `__proto__` included. JSON.stringify escapes C0 characters but
+  // leaves C1 ones and bidi overrides raw; outside strings there are only line feeds and spaces to keep.
+  return printableLines(JSON.stringify(file, (_, value: unknown) => (value instanceof Map ? Object.fromEntries(value) : value), 2)) + "\n";
 }
 
 /** Maps keep insertion order and treat every key (even `__proto__`) as data. */
