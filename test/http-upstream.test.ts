@@ -509,15 +509,18 @@ describe("http and sse connectors to an https upstream whose certificate a compa
       await Promise.all([trusting.gateway.stop(), untrusting.gateway.stop(), unchecking.gateway.stop(), http.stop(), sse.stop()]);
     }
   });
-  test("a failed TLS handshake (no TLS there, or a client certificate asked for) is said as either, not as plain HTTP", async () => {
+  test("a failed TLS handshake (no TLS there, or a client certificate asked for) is said as either, not as plain HTTP; plain HTTP to a TLS server is said as perhaps that", async () => {
     const { ca, cert, key } = companyCa();
     // Bun's fetch says EPROTO alike for both: a server asking for a client certificate is not one without TLS.
     const asking = Bun.serve({ hostname: "127.0.0.1", port: 0, tls: { cert, key, ca: readFileSync(ca, "utf8"), requestCert: true, rejectUnauthorized: true }, fetch: () => new Response("{}") });
     const plain = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response("{}") });
+    // Sent plain HTTP, Bun's TLS server closes the connection without a byte (it said "Connector "tls" is unavailable: ECONNRESET: the upstream closed the connection before the reply was complete.").
+    const tls = Bun.serve({ hostname: "127.0.0.1", port: 0, tls: { cert, key }, fetch: () => new Response("{}") });
     const config = {
       connectors: [
         { name: "asking", kind: "http", url: `https://127.0.0.1:${asking.port}/mcp` },
         { name: "plain", kind: "http", url: `https://127.0.0.1:${plain.port}/mcp` },
+        { name: "tls", kind: "http", url: `http://127.0.0.1:${tls.port}/mcp` },
       ],
       virtualMcps: [],
     };
@@ -529,9 +532,13 @@ describe("http and sse connectors to an https upstream whose certificate a compa
         const list = (await (await fetch(`${gateway.url}/admin/api/connectors`, { headers: { authorization: `Bearer ${gateway.adminToken()}` } })).json()) as { name: string; state: string; reason?: string }[];
         return list.every((c) => c.state === "failed") ? Object.fromEntries(list.map((c) => [c.name, c.reason])) : undefined;
       });
-      expect(reasons).toEqual({ asking: said("asking", asking.port), plain: said("plain", plain.port) });
+      expect(reasons).toEqual({
+        asking: said("asking", asking.port),
+        plain: said("plain", plain.port),
+        tls: `Connector "tls" cannot connect to 127.0.0.1:${tls.port}: the upstream closed the connection before answering (ECONNRESET), perhaps because it expects HTTPS; if it does, set the connector's url to https://127.0.0.1:${tls.port}/mcp, otherwise check the upstream's log.`,
+      });
     } finally {
-      await Promise.all([gateway.stop(), asking.stop(true), plain.stop(true)]);
+      await Promise.all([gateway.stop(), asking.stop(true), plain.stop(true), tls.stop(true)]);
     }
   });
 });

@@ -5,12 +5,21 @@ export const UPSTREAM_GONE = new Set(["ECONNREFUSED", "EHOSTUNREACH", "ENETUNREA
 
 /**
  * A connection to an http or sse upstream that failed before any answer (nothing listens there, no route, a
- * refused TLS certificate or handshake), said as one sentence that names the connector, what is wrong and what
- * to do; undefined for any other error. Bun's own wording ("Unable to connect. Is the computer able to access the
- * url?", "unable to verify the first certificate") names neither the address nor the fix.
+ * refused TLS certificate or handshake; with `beforeFirstAnswer`, a plain-http connection closed unanswered, as a
+ * TLS server does), said as one sentence that names the connector, what is wrong and what to do; undefined for any
+ * other error. Bun's own wording ("Unable to connect. Is the computer able to access the url?", "unable to verify
+ * the first certificate", "The socket connection was closed unexpectedly") names neither the address nor the fix.
  */
-export function connectionFailure(connector: string, url: URL, error: unknown): MintgateError | undefined {
+export function connectionFailure(connector: string, url: URL, error: unknown, { beforeFirstAnswer = false } = {}): MintgateError | undefined {
   const code = (error as { code?: unknown } | null)?.code;
+  // A TLS server sent plain HTTP closes the connection without a word (Bun's server: no alert, no HTTP 400); an upstream
+  // that has answered over plain HTTP before is not one, so only a connection that never got an answer is said so.
+  if (code === "ECONNRESET" && beforeFirstAnswer && url.protocol === "http:") {
+    return new MintgateError(
+      "upstream_failed",
+      `Connector "${connector}" cannot connect to ${url.host}: the upstream closed the connection before answering (ECONNRESET), perhaps because it expects HTTPS; if it does, set the connector's url to https://${url.host}${url.pathname}${url.search}, otherwise check the upstream's log.`,
+    );
+  }
   if (typeof code === "string" && UPSTREAM_GONE.has(code)) {
     const why = code === "ECONNREFUSED" ? "nothing accepts connections there" : "the network has no route to it";
     return new MintgateError("upstream_failed", `Connector "${connector}" cannot connect to ${url.host}: ${why} (${code}); check that the upstream server is running and the connector's url.`);

@@ -42,6 +42,8 @@ export class StreamableHttpUpstreamTransport implements Transport {
   /** The HTTP status with which the upstream refused the session it forgot, once it did (the transport then closed). */
   private forgottenWith: number | undefined;
   private getStreamOpen = false;
+  /** Set once the upstream answered a POST: it speaks plain HTTP where the url says http://, whatever cuts a later one off. */
+  private answeredOnce = false;
   /**
    * One abort per exchange in flight, so a timed-out or cancelled call releases
    * its HTTP exchange and close() ends them all (cheaper than combining each
@@ -104,8 +106,9 @@ export class StreamableHttpUpstreamTransport implements Transport {
       // Nobody listens any more (the upstream is down or restarting): the connector shows it and reconnects with backoff.
       // Closed once this error has reached the request: closed first, the session ends every request with "the connection closed", and that is all the connector could say.
       if (UPSTREAM_GONE.has((error as { code?: string }).code ?? "")) setTimeout(() => void this.close(), 0);
-      throw connectionFailure(this.name, this.url, error) ?? error;
+      throw connectionFailure(this.name, this.url, error, { beforeFirstAnswer: !this.answeredOnce }) ?? error;
     }
+    this.answeredOnce = true;
     const sessionId = reply.header("mcp-session-id");
     if (sessionId && sessionId !== this.sessionId) {
       this.sessionId = sessionId;

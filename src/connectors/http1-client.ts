@@ -276,7 +276,8 @@ class Connection {
       done?.("stale");
       return;
     }
-    exchange.failWith(new Error(`ECONNRESET: ${error?.message ?? "the upstream closed the connection"} before the reply was complete`));
+    // With the code fetch gives the same failure, so connectionFailure can say it for either client.
+    exchange.failWith(Object.assign(new Error(`ECONNRESET: ${error?.message ?? "the upstream closed the connection"} before the reply was complete`), { code: "ECONNRESET" }));
     done?.("closed");
   }
 
