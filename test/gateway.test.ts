@@ -1,5 +1,6 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import type { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { ToolListChangedNotificationSchema } from "@modelcontextprotocol/sdk/types.js";
 import { readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -651,7 +652,7 @@ ${dynamicConnector("first", firstFile, join(dir, "pid1"))}${dynamicConnector("se
 });
 
 describe("upstream failures", () => {
-  test("killing a stdio upstream mid-call: a clear error naming the connector, a restart, the next call succeeds, others unaffected", async () => {
+  test("killing a stdio upstream mid-call: an error saying it restarted and the call can be sent again, a restart, the next call succeeds, others unaffected", async () => {
     const dir = tempDir();
     const toolsFile = join(dir, "tools.json");
     const pidFile = join(dir, "pid");
@@ -670,11 +671,19 @@ virtualMcps:
     const firstPid = Number(readFileSync(pidFile, "utf8"));
 
     const slowCall = client.callTool({ name: "d__slow", arguments: { ms: 60_000 } });
+    // Another session's call, cut off by its client closing the session (DELETE): recorded as that, not as a cancel.
+    const leaving = await s.client("mixed", token);
+    const leftBehind = leaving.callTool({ name: "d__slow", arguments: { ms: 60_000, left: true } }).catch(() => "no answer");
     await Bun.sleep(200);
+    await (leaving.transport as StreamableHTTPClientTransport).terminateSession();
+    await leaving.close();
+    await leftBehind;
     process.kill(firstPid, "SIGKILL");
     const failed = await slowCall;
     expect(failed.isError).toBe(true);
-    expect(textOf(failed)).toContain('Connector "dyn"');
+    // It said 'Connector "dyn" is unavailable: the connection closed during tools/call.', which left retrying a guess.
+    const restartedSentence = 'Connector "dyn" restarted during tools/call (the upstream process was killed by SIGKILL), so the call did not complete; send it again in a moment.';
+    expect(textOf(failed)).toBe(restartedSentence);
     // The other connector never noticed.
     expect(textOf(await client.callTool({ name: "demo__echo", arguments: { text: "still here" } }))).toBe("still here");
 
@@ -687,8 +696,15 @@ virtualMcps:
     expect(Number(readFileSync(pidFile, "utf8"))).not.toBe(firstPid);
     expect(textOf(await client.callTool({ name: "d__slow", arguments: { ms: 1 } }))).toBe("slept 1");
 
-    const calls = await s.admin<{ exposedName: string; outcome: string; error: string | null }[]>("/calls");
-    expect(calls.find((c) => c.exposedName === "d__slow" && c.outcome === "error")?.error).toContain('Connector "dyn"');
+    const calls = await s.admin<{ exposedName: string; outcome: string; error: string | null; arguments: string | null }[]>("/calls");
+    expect(calls.find((c) => c.exposedName === "d__slow" && c.outcome === "error")?.error).toBe(restartedSentence);
+    // It said "The request was cancelled.", as for a call its client cancelled.
+    expect(calls.filter((c) => c.arguments?.includes("left")).map((c) => [c.outcome, c.error])).toEqual([
+      [
+        "cancelled",
+        "The client closed its session (it sent DELETE, or its connection went away) before the request finished, so the answer was not delivered; if it was not meant to, check the client's connection to the gateway.",
+      ],
+    ]);
     await s.gateway.stop();
   });
 

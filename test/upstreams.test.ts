@@ -520,7 +520,7 @@ describe("changing a running connector's settings", () => {
     expect(gateway.output()).toMatch(/info  connector settings changed; applied without a restart connector=steady timeoutMs=1000 previousTimeoutMs=60000\n/);
   }, 60_000);
 
-  test("a new env, through `mintgate apply`, or a new value of a secret it references: the child is restarted", async () => {
+  test("a new env, through `mintgate apply`, or a new value of a secret it references: the child is restarted, and a call cut off says it can be sent again", async () => {
     const client = await connectStreamable(STEADY_SLUG);
     const { pid: first } = await waitFor("a slow call on steady", async () => {
       const call = await steadySlow(client, 0);
@@ -529,14 +529,22 @@ describe("changing a running connector's settings", () => {
 
     expect((await adminApi("PUT", "/secrets/steady-key", { value: "first-value" })).status).toBe(200);
     const file = join(tempDir("mintgate-steady"), "steady.json");
-    writeFileSync(file, JSON.stringify({ connectors: [steadyConnector({ env: { STEADY_KEY: "${secret:steady-key}" }, timeout: "1s" })] }));
+    // A timeout long enough for a call to be in flight when the secret changes below.
+    writeFileSync(file, JSON.stringify({ connectors: [steadyConnector({ env: { STEADY_KEY: "${secret:steady-key}" }, timeout: "30s" })] }));
     const applied = await runMintgate(["apply", "-f", file, "--data", gateway.dataDir]);
     expect(applied).toEqual({ code: 0, stdout: "updated connector steady\n", stderr: "" });
     const second = await restartedFrom(client, first!);
 
+    // A call in flight is cut off by the restart: it said 'Connector "steady" is unavailable: it was stopped during tools/call.'
+    const tag = `cut-off-${crypto.randomUUID()}`;
+    const inFlight = client.callTool({ name: "steady__slow", arguments: { tag, seconds: 20 } }, undefined, { timeout: 60_000 });
+    await waitFor("the call to start upstream", () => probeEvents(steadyLog).find((e) => e.event === "started" && e.tag === tag), () => gateway.output());
     // The PUT answers once the replacement is starting. It keeps listing the same tools meanwhile, so a call
     // made at once waits for it rather than being refused as "starting" while the tool is listed.
     expect((await adminApi("PUT", "/secrets/steady-key", { value: "second-value" })).status).toBe(200);
+    const cutOff = 'Connector "steady" restarted during tools/call (a secret it uses changed), so the call did not complete; send it again in a moment.';
+    expect(textOf(await inFlight)).toBe(cutOff);
+    expect(auditRecordsFor("steady__slow").filter((r) => r.arguments?.includes(tag)).map((r) => [r.outcome, r.error])).toEqual([["error", cutOff]]);
     const atOnce = await steadySlow(client, 0);
     expect(textOf(atOnce.result)).toStartWith("slow steady-");
     expect(atOnce.pid).not.toBe(second);
@@ -622,6 +630,8 @@ describe("regressions found by these tests", () => {
   test("a cancelled call is recorded as 'cancelled'", () => {
     expect(cancelled.audit).toBeDefined();
     expect(cancelled.audit!.outcome).toBe("cancelled");
+    // It said "The request was cancelled.", as for a call cut off by its client closing the session.
+    expect(cancelled.audit!.error).toBe("The client cancelled the request before it finished, so no answer was sent (MCP sends none to a cancelled request).");
   });
 
   test("no response is sent for a request the client cancelled", () => {

@@ -62,6 +62,12 @@ export interface ConnectorDeps {
 
 type Listener = () => void;
 
+/**
+ * Why the connector closes its upstream session under calls in flight, as those calls are told: it restarts
+ * (`restart` says why), so they can be sent again, or it was removed, so they cannot.
+ */
+export type Closing = { restart: string } | "removed";
+
 /** A holder of an upstream resource subscription. */
 export interface ResourceListener {
   /** The upstream said the resource changed. */
@@ -209,7 +215,7 @@ export class Connector {
   /** Stops and starts again now (an admin asked), with the backoff started over. Restarts asked at once run one after another. */
   restart(): Promise<void> {
     this.restarting = this.restarting.then(async () => {
-      await this.stop();
+      await this.stop({ restart: "an administrator restarted it" });
       this.attempt = 0;
       this.restarts++;
       void this.start();
@@ -227,19 +233,22 @@ export class Connector {
     return this.connect();
   }
 
-  /** Stops for good: a restart still queued (an admin's, a backoff's) does not bring it back. */
-  retire(): Promise<void> {
+  /**
+   * Stops for good: a restart still queued (an admin's, a backoff's) does not bring it back. `closing`: why, for
+   * the calls in flight (a replacement of the same name restarting it, or its removal).
+   */
+  retire(closing?: Closing): Promise<void> {
     this.retired = true;
-    return this.stop();
+    return this.stop(closing);
   }
 
-  async stop(): Promise<void> {
+  async stop(closing?: Closing): Promise<void> {
     this.stopping = true;
     this.generation++;
     if (this.retryTimer) clearTimeout(this.retryTimer);
     if (this.stableTimer) clearTimeout(this.stableTimer);
     this.retryTimer = undefined;
-    await this.teardown();
+    await this.teardown(closing && ((method) => this.cutOff(closing, method)));
     this.setState({ status: "stopped" });
   }
 
@@ -275,6 +284,12 @@ export class Connector {
    */
   private get startingWithTools(): boolean {
     return !this.firstStartOver && this.state.status === "starting" && this.catalogueKnown && Date.now() < this.firstStartWaitEndsAt;
+  }
+
+  /** The error of a call in flight when the connector closed its upstream session: it did not complete, and whether it can be sent again. */
+  private cutOff(closing: Closing, method: string): MintgateError {
+    if (closing === "removed") return new MintgateError("upstream_failed", `Connector "${this.name}" was removed during ${method}, so the call did not complete; it cannot be sent again there.`);
+    return new MintgateError("upstream_failed", `Connector "${this.name}" restarted during ${method} (${closing.restart}), so the call did not complete; send it again in a moment.`);
   }
 
   private notAvailable(): MintgateError {
@@ -431,7 +446,12 @@ export class Connector {
         await transport.close().catch(() => {});
         return;
       }
-      const session = new UpstreamSession(this.name, transport, { endsSession: this.transportErrorEndsSession });
+      const session = new UpstreamSession(this.name, transport, {
+        endsSession: this.transportErrorEndsSession,
+        // A stdio child that died under calls: onClose below fails the connector, and its backoff starts another.
+        cutOffByClose: (method) =>
+          generation === this.generation && !this.stopping && this.lastStdio?.exitInfo ? this.cutOff({ restart: this.describeExit()! }, method) : undefined,
+      });
       this.session = session;
       opened = session;
       session.onClose = (reason) => {
@@ -521,7 +541,8 @@ export class Connector {
     }, delay);
   }
 
-  private async teardown(): Promise<void> {
+  /** `cutOff`: what the calls in flight fail with (see Closing); by default they are told the connector "was stopped". */
+  private async teardown(cutOff?: (method: string) => MintgateError): Promise<void> {
     // Take everything now: a restart may install new ones while we await the old ones' close.
     const session = this.session;
     const closeBuiltin = this.closeBuiltin;
@@ -530,7 +551,7 @@ export class Connector {
     this.closeBuiltin = undefined;
     this.stdio = undefined;
     this.upstreamLog.end();
-    await session?.close();
+    await session?.close(cutOff);
     await closeBuiltin?.();
     // The stdio transport's close ends the whole process group.
     await stdio?.close();

@@ -49,10 +49,11 @@ export class ConnectorPool {
       if (!sameConnectorDefinition(existing.definition, definition)) existing.applySettings(definition);
       return existing;
     }
-    if (existing) await existing.retire();
     // Only the credentials changed (a rotated secret): the same server comes back with the same tools, so clients keep
     // seeing them while it restarts, rather than losing them and getting them back (two list_changed, tools gone meanwhile).
     const sameServer = existing !== undefined && sameUpstreamSpec(existing.definition, definition);
+    // Its replacement takes the same name, so a call cut off can be sent again.
+    if (existing) await existing.retire({ restart: sameServer ? "a secret it uses changed" : "its settings changed" });
     const connector = new Connector(definition, this.deps, sameServer ? existing.catalogue : undefined);
     this.clients.set(key, connector);
     this.upstreamIdentities.set(connector, upstreamIdentity);
@@ -65,7 +66,7 @@ export class ConnectorPool {
     for (const [key, connector] of [...this.clients]) {
       if (connector.name === name) {
         this.clients.delete(key);
-        await connector.retire();
+        await connector.retire("removed");
       }
     }
   }

@@ -126,9 +126,12 @@ export class UpstreamSession {
      * For transports that recover silently (legacy SSE reconnects its event stream to a new,
      * uninitialized upstream session): which of their errors end this session, said as the reason
      * it ends. Other errors (a POST the upstream refused) fail only the message they were about.
+     * `cutOffByClose`: what a request in flight when the transport closed by itself fails with (a stdio child
+     * that died: the connector starts another, so it can be sent again); undefined for the usual "is unavailable".
      */
-    options: { endsSession?: (error: Error) => string | undefined } = {},
+    options: { endsSession?: (error: Error) => string | undefined; cutOffByClose?: (method: string) => Error | undefined } = {},
   ) {
+    this.cutOffByClose = options.cutOffByClose;
     transport.onmessage = (message) => this.receive(message);
     transport.onclose = () => this.shutDown("the connection closed");
     transport.onerror = (error) => {
@@ -139,6 +142,7 @@ export class UpstreamSession {
   }
 
   lastTransportError: string | undefined;
+  private readonly cutOffByClose: ((method: string) => Error | undefined) | undefined;
 
   /** Starts the transport and performs the initialize handshake. */
   async connect(timeoutMs: number): Promise<UpstreamServerInfo> {
@@ -209,9 +213,10 @@ export class UpstreamSession {
     return this.transport.send(params === undefined ? { jsonrpc: "2.0", method } : { jsonrpc: "2.0", method, params });
   }
 
-  async close(): Promise<void> {
+  /** Closes the session; requests in flight fail with `cutOff`'s error (why the connector closed it) or as "it was stopped". */
+  async close(cutOff?: (method: string) => Error): Promise<void> {
     if (this.closed) return;
-    this.shutDown("it was stopped");
+    this.shutDown("it was stopped", cutOff ?? (() => undefined));
     await this.transport.close().catch(() => {});
   }
 
@@ -363,13 +368,14 @@ export class UpstreamSession {
     return new MintgateError("upstream_failed", `Connector "${this.connectorName}" is unavailable: ${reason}.`);
   }
 
-  private shutDown(reason: string): void {
+  /** `cutOff`: what requests in flight fail with, when more is known than `reason` (by default, the transport closed by itself). */
+  private shutDown(reason: string, cutOff = this.cutOffByClose): void {
     if (this.closed) return;
     this.closed = true;
     const detail = this.lastTransportError && !reason.includes(this.lastTransportError) ? ` (${this.lastTransportError})` : "";
     for (const [id, entry] of [...this.pending]) {
       this.settle(id);
-      entry.reject(this.unavailable(`${reason}${detail} during ${entry.method}`));
+      entry.reject(cutOff?.(entry.method) ?? this.unavailable(`${reason}${detail} during ${entry.method}`));
     }
     // Closed during the handshake, the transport's last error is why (an SSE endpoint on another origin):
     // the connector's failure says it too. Later on it may be an old one (a refused POST), so it is left out.

@@ -202,7 +202,7 @@ export class GatewaySession {
   }
 
   private async shutDown(): Promise<void> {
-    for (const request of this.inFlight.values()) request.abort.abort("the session ended");
+    for (const request of this.inFlight.values()) request.abort.abort(SESSION_CLOSED);
     for (const { connector, upstreamUri, listener } of this.subscriptions.values()) void connector.unsubscribeResource(upstreamUri, listener);
     this.subscriptions.clear();
     // Ended by the gateway: the calls just cut off send the error that says why before the transport closes. On the
@@ -255,7 +255,7 @@ export class GatewaySession {
     this.lastActivity = Date.now();
     if (method === "notifications/cancelled") {
       const requestId = (params as { requestId?: RequestId } | undefined)?.requestId;
-      if (requestId !== undefined) this.inFlight.get(requestId)?.abort.abort("cancelled by the client");
+      if (requestId !== undefined) this.inFlight.get(requestId)?.abort.abort(CLIENT_CANCELLED);
     }
   }
 
@@ -290,10 +290,11 @@ export class GatewaySession {
       this.inFlight.delete(id);
     }
     // Cut off by the gateway (revocation, a deleted Virtual MCP, shutdown): the record says why, as the reply does,
-    // not what the aborted upstream request threw ("The request was cancelled.").
+    // not what the aborted upstream request threw ("The request was cancelled."). Cancelled by its client, or cut
+    // off by its client closing the session, it gets no reply: the record alone says which.
     const cutOff = abort.signal.aborted ? (note.cutOffMessage ?? this.cutOffMessage) : undefined;
     if (abort.signal.aborted && note.outcome === "ok") note.outcome = "cancelled";
-    if (cutOff !== undefined && note.outcome === "cancelled") note.error = cutOff;
+    if (note.outcome === "cancelled") note.error = cutOff ?? (abort.signal.reason === SESSION_CLOSED ? SESSION_CLOSED_ERROR : CLIENT_CANCELLED_ERROR);
     // The record is committed before the reply leaves (durability). A refusal is recorded whatever the method:
     // completing a hidden prompt's arguments or subscribing to a hidden resource is a try at it like getting or reading it.
     if (RECORDED.has(method) || note.outcome === "denied") {
@@ -700,6 +701,15 @@ export const SHUTDOWN_CALL_ENDING: Ending = { what: "the call", nextStep: "send 
 
 /** The error a call the gateway cut off is answered with: why, and what the client can do. */
 const cutOffMessage = (reason: string, ending: Ending) => `mintgate ended ${ending.what} (${reason}) before the request finished; ${ending.nextStep}.`;
+
+/** Why a request was aborted by its client: the reason the upstream is sent with its notifications/cancelled. */
+const CLIENT_CANCELLED = "cancelled by the client";
+const SESSION_CLOSED = "the session ended";
+/** The record of a request its client cancelled (notifications/cancelled, or a sessionless request's connection closed). */
+const CLIENT_CANCELLED_ERROR = "The client cancelled the request before it finished, so no answer was sent (MCP sends none to a cancelled request).";
+/** The record of a request cut off by its client ending the session: nobody reads its answer any more. */
+const SESSION_CLOSED_ERROR =
+  "The client closed its session (it sent DELETE, or its connection went away) before the request finished, so the answer was not delivered; if it was not meant to, check the client's connection to the gateway.";
 
 /** The SDK's "connection closed" code: what a client sees when its session ends under a request. */
 const SESSION_ENDED = -32000;
