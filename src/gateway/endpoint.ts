@@ -11,7 +11,8 @@ import { GatewaySession, SHUTDOWN_CALL_ENDING, type Ending } from "./session.ts"
 import type { VirtualMcpRuntime } from "./virtual-mcp.ts";
 import { jsonReply } from "./json-reply.ts";
 import { loadServerProtocol, type SdkServerProtocol } from "./protocol.ts";
-import { keepaliveInterval, replyEventStream } from "./reply-stream.ts";
+import { EventStream, NOTIFICATION_UNREAD_LIMIT } from "./event-stream.ts";
+import { replyEventStream } from "./reply-stream.ts";
 import { claimsModernRevision, handleModernRequest, NO_BATCHES, type CallsInFlight, type ListenStreams } from "./modern.ts";
 
 /** A session idle this long is closed; clients re-initialise on the 404 that follows. */
@@ -198,6 +199,8 @@ export class McpEndpoint {
       },
       onsessionclosed: (id) => this.unregister(id),
       maxRequestBodySize: this.options.bodyLimitBytes,
+      // The standalone stream gets its keepalives from relayedStandaloneStream, at --keepalive and only while not behind.
+      keepAliveMs: 0,
     } as ConstructorParameters<SdkServerProtocol["WebStandardStreamableHTTPServerTransport"]>[0]);
     transport.onclose = () => {
       if (transport.sessionId) this.unregister(transport.sessionId);
@@ -223,7 +226,7 @@ export class McpEndpoint {
       logExpired("standalone GET", principal, entry.session.id);
       transport.closeStandaloneSSEStream();
     });
-    return withHeadSent(response, () => {
+    return relayedStandaloneStream(response, entry.session.id, () => {
       disarm();
       if (entry.streamOpener === principal) entry.streamOpener = undefined;
     });
@@ -311,7 +314,7 @@ export class McpEndpoint {
       logExpired("legacy HTTP+SSE", principal, id);
       void this.endOnceAnswered(id, "its access token expired; reconnect with a refreshed token");
     });
-    const transport = new LegacySseTransport(`/messages/${runtime.slug}?sessionId=${id}`, (reason) => {
+    const transport = new LegacySseTransport(`/messages/${runtime.slug}?sessionId=${id}`, id, (reason) => {
       disarm();
       this.unregister(id, reason);
     });
@@ -503,18 +506,35 @@ function isOpenEventStream(response: Response): response is Response & { body: R
 }
 
 /**
- * The standalone GET stream with an SSE comment first: Bun sends a streamed
- * response's head only with its first bytes, and this stream may stay
- * silent for hours, leaving clients (Node's fetch among them) waiting for headers.
+ * The standalone GET stream, relayed onto an EventStream as the SDK transport writes it: the SDK's stream queues
+ * every notification for a client that stopped reading, counted in chunks, without bound. Past
+ * NOTIFICATION_UNREAD_LIMIT unread bytes the stream is closed (notifications are hints; the client opens it again)
+ * and the session carries on. An SSE comment goes first: Bun sends a streamed response's head only with its first
+ * bytes, and this stream may stay silent for hours, leaving clients (Node's fetch among them) waiting for headers.
  * `ended` is called once the stream ends, whichever side ends it.
  */
-function withHeadSent(response: Response & { body: ReadableStream<Uint8Array> }, ended: () => void): Response {
-  const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
-  const writer = writable.getWriter();
-  void writer.write(STREAM_OPENED);
-  writer.releaseLock();
-  void response.body.pipeTo(writable).catch(() => {}).finally(ended);
-  return new Response(readable, { status: response.status, headers: response.headers });
+function relayedStandaloneStream(response: Response & { body: ReadableStream<Uint8Array> }, sessionId: string, ended: () => void): Response {
+  const reader = response.body.getReader();
+  const stopReading = () => void reader.cancel().catch(() => {});
+  const events = new EventStream({
+    first: STREAM_OPENED,
+    limitBytes: NOTIFICATION_UNREAD_LIMIT,
+    overflowed: () => {
+      log.info("standalone stream closed: its client stopped reading", { session: sessionId, limitBytes: NOTIFICATION_UNREAD_LIMIT });
+      stopReading();
+    },
+    cancelled: stopReading,
+  });
+  void (async () => {
+    try {
+      for (let next = await reader.read(); !next.done; next = await reader.read()) events.write(next.value);
+    } catch {
+      // the SDK's stream ended with an error: ended here too
+    }
+    events.close();
+    ended();
+  })();
+  return new Response(events.body, { status: response.status, headers: response.headers });
 }
 
 /** A reply as JSON text; an upstream result passed on unchanged is not serialised again. */
@@ -546,67 +566,45 @@ class LegacySseTransport implements Transport {
   onmessage?: (message: JSONRPCMessage) => void;
   onclose?: () => void;
   onerror?: (error: Error) => void;
-  readonly stream: ReadableStream<Uint8Array>;
-  private controller!: ReadableStreamDefaultController<Uint8Array>;
-  private readonly encoder = new TextEncoder();
-  private keepalive: ReturnType<typeof setInterval> | undefined;
+  private readonly events: EventStream;
   private closed = false;
 
   constructor(
     endpoint: string,
+    sessionId: string,
     /** Told once the stream ends; with a reason when the gateway ended it. */
     private readonly onEnd: (reason?: string) => void,
   ) {
-    this.stream = new ReadableStream<Uint8Array>(
-      {
-        start: (controller) => {
-          this.controller = controller;
-          controller.enqueue(this.encoder.encode(`event: endpoint\ndata: ${endpoint}\n\n`));
-          this.keepalive = setInterval(() => this.write(": keepalive\n\n"), keepaliveInterval());
-        },
-        cancel: () => void this.close(),
+    this.events = new EventStream({
+      first: `event: endpoint\ndata: ${endpoint}\n\n`,
+      limitBytes: LEGACY_UNREAD_LIMIT,
+      // What the client left unread is dropped with the connection, and the session ends as for a client gone.
+      overflowed: () => {
+        log.info("legacy session closed: its client stopped reading", { session: sessionId, limitBytes: LEGACY_UNREAD_LIMIT });
+        this.ended(`its client left more than ${LEGACY_UNREAD_LIMIT / 1024 / 1024} MiB unread on the event stream`);
       },
-      // Counted in bytes, so desiredSize says how many the client has not taken yet.
-      { highWaterMark: 0, size: (chunk) => chunk?.byteLength ?? 0 },
-    );
+      cancelled: () => this.ended(),
+    });
+  }
+
+  get stream(): ReadableStream<Uint8Array> {
+    return this.events.body;
   }
 
   async start(): Promise<void> {}
 
   async send(message: JSONRPCMessage): Promise<void> {
-    this.write(`event: message\ndata: ${JSON.stringify(message)}\n\n`);
+    this.events.write(`event: message\ndata: ${JSON.stringify(message)}\n\n`);
   }
 
   async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    clearInterval(this.keepalive);
-    try {
-      this.controller.close();
-    } catch {
-      // already closed by the client
-    }
-    this.onEnd();
-    this.onclose?.();
+    this.events.close();
+    this.ended();
   }
 
-  private write(text: string): void {
+  private ended(reason?: string): void {
     if (this.closed) return;
-    if (-(this.controller.desiredSize ?? 0) > LEGACY_UNREAD_LIMIT) return this.abandon();
-    try {
-      this.controller.enqueue(this.encoder.encode(text));
-    } catch {
-      void this.close();
-    }
-  }
-
-  /** The client stopped reading: what it left unread is dropped with the connection, and the session ends. */
-  private abandon(): void {
     this.closed = true;
-    clearInterval(this.keepalive);
-    const reason = `its client left more than ${LEGACY_UNREAD_LIMIT / 1024 / 1024} MiB unread on the event stream`;
-    log.info("legacy session closed: its client stopped reading", { limitBytes: LEGACY_UNREAD_LIMIT });
-    this.controller.error();
     this.onEnd(reason);
     this.onclose?.();
   }

@@ -4,9 +4,11 @@ import { randomUUID } from "node:crypto";
 import type { CallRecorder } from "../audit/index.ts";
 import type { Principal } from "../auth/index.ts";
 import { JSON_RPC } from "../errors/index.ts";
+import { log } from "../log/index.ts";
 import { VERSION } from "../version.ts";
 import { jsonReply } from "./json-reply.ts";
-import { keepaliveInterval, replyEventStream } from "./reply-stream.ts";
+import { EventStream, NOTIFICATION_UNREAD_LIMIT } from "./event-stream.ts";
+import { replyEventStream } from "./reply-stream.ts";
 import { CALL_ENDING, GatewaySession, GONE_CALL_ENDING, recordFailure, requestWithoutCall, type Ending } from "./session.ts";
 import type { VirtualMcpRuntime } from "./virtual-mcp.ts";
 
@@ -172,7 +174,7 @@ export async function handleModernRequest(
     return new Response(encode({ jsonrpc: "2.0", id, result } as JSONRPCMessage), { headers: { "content-type": "application/json" } });
   }
   if (method === "subscriptions/listen") {
-    return listen(runtime, id, message.params, (end) => {
+    return listen(runtime, principal, id, message.params, (end) => {
       const forgetHere = listeners.add(principal, end);
       const forgetThere = runtime.endsWithIt(end);
       return () => {
@@ -227,45 +229,34 @@ function withoutEnvelope(params: Record<string, unknown> | undefined): Record<st
  * notifications it will carry, then carries them (each tagged with the
  * listen request's id) until the client closes it.
  */
-function listen(runtime: VirtualMcpRuntime, id: string | number, params: Record<string, unknown> | undefined, register: (end: () => void) => () => void): Response {
+function listen(runtime: VirtualMcpRuntime, principal: Principal, id: string | number, params: Record<string, unknown> | undefined, register: (end: () => void) => () => void): Response {
   const wanted = (params?.notifications ?? {}) as Record<string, unknown>;
   const kinds = { toolsListChanged: "tools", promptsListChanged: "prompts", resourcesListChanged: "resources" } as const;
   const honoured = Object.fromEntries(Object.keys(kinds).filter((k) => wanted[k] === true).map((k) => [k, true]));
-  const encoder = new TextEncoder();
   let stop = () => {};
-  const stream = new ReadableStream<Uint8Array>({
-    start(controller) {
-      const write = (text: string) => {
-        try {
-          controller.enqueue(encoder.encode(text));
-        } catch {
-          stop();
-        }
-      };
-      const send = (method: string, extra: Record<string, unknown> = {}) =>
-        write(`event: message\ndata: ${JSON.stringify({ jsonrpc: "2.0", method, params: { ...extra, _meta: { [META_SUBSCRIPTION]: id } } })}\n\n`);
-      send("notifications/subscriptions/acknowledged", { notifications: honoured });
-      const unsubscribe = runtime.onListChanged((kind) => {
-        const key = Object.entries(kinds).find(([, v]) => v === kind)?.[0];
-        if (key && honoured[key]) send(`notifications/${kind}/list_changed`);
-      });
-      const keepalive = setInterval(() => write(": keepalive\n\n"), keepaliveInterval());
-      // Registered, so that revocation, the per-person limit and shutdown can end it.
-      const forget = register(() => {
-        stop();
-        try {
-          controller.close();
-        } catch {
-          // already closed
-        }
-      });
-      stop = () => {
-        unsubscribe();
-        clearInterval(keepalive);
-        forget();
-      };
+  const stream = new EventStream({
+    limitBytes: NOTIFICATION_UNREAD_LIMIT,
+    overflowed: () => {
+      log.info("listen stream closed: its client stopped reading", { subject: principal.subject, virtualMcp: runtime.slug, limitBytes: NOTIFICATION_UNREAD_LIMIT });
+      stop();
     },
-    cancel: () => stop(),
+    cancelled: () => stop(),
   });
-  return new Response(stream, { headers: { "content-type": "text/event-stream", "cache-control": "no-cache, no-transform" } });
+  const send = (method: string, extra: Record<string, unknown> = {}) =>
+    stream.write(`event: message\ndata: ${JSON.stringify({ jsonrpc: "2.0", method, params: { ...extra, _meta: { [META_SUBSCRIPTION]: id } } })}\n\n`);
+  send("notifications/subscriptions/acknowledged", { notifications: honoured });
+  const unsubscribe = runtime.onListChanged((kind) => {
+    const key = Object.entries(kinds).find(([, v]) => v === kind)?.[0];
+    if (key && honoured[key]) send(`notifications/${kind}/list_changed`);
+  });
+  // Registered, so that revocation, the per-person limit and shutdown can end it.
+  const forget = register(() => {
+    stop();
+    stream.close();
+  });
+  stop = () => {
+    unsubscribe();
+    forget();
+  };
+  return new Response(stream.body, { headers: { "content-type": "text/event-stream", "cache-control": "no-cache, no-transform" } });
 }
