@@ -684,6 +684,79 @@ describe("sessions", () => {
     expect(received).toContain('"progress":1,');
     expect(received).toContain('data: {"jsonrpc":"2.0","id":1,"result":{"content":[{"type":"text","text":"done"}]}}');
   });
+
+  test("a session's standalone stream its client stopped reading is closed past 1 MiB unread, with a log line; the session and other sessions carry on", async () => {
+    const { gateway, token } = await start(stdioConfig("sb", { MODE: "subs" }), "mintgate-standalone-unread");
+    await waitReady(gateway, "sb");
+    const { port } = new URL(gateway.url);
+    const headers = { authorization: `Bearer ${token}`, "content-type": "application/json", accept: "application/json, text/event-stream" };
+    const opened = await fetch(`${gateway.url}/mcp/v`, {
+      method: "POST",
+      headers,
+      body: JSON.stringify({ jsonrpc: "2.0", id: 0, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "idle", version: "1" } } }),
+    });
+    const session = opened.headers.get("mcp-session-id")!;
+    await opened.text();
+    const inSession = { ...headers, "mcp-session-id": session, "mcp-protocol-version": "2025-06-18" };
+    const post = async (id: number, method: string, params: object) => {
+      const response = await fetch(`${gateway.url}/mcp/v`, { method: "POST", headers: inSession, body: JSON.stringify({ jsonrpc: "2.0", id, method, params }) });
+      return { status: response.status, body: await response.text() };
+    };
+    // 40 resources with URIs of 100 KB: each round of updates puts 4 MB of notifications on the session's standalone stream.
+    const padding = "p".repeat(100_000);
+    for (let i = 0; i < 40; i++) expect((await post(i + 1, "resources/subscribe", { uri: `sb+doc://a/${i}/${padding}` })).status).toBe(200);
+    // Another session, reading its own stream, follows doc://a throughout.
+    const other = await client(gateway, token);
+    let updates = 0;
+    other.setNotificationHandler(ResourceUpdatedNotificationSchema, () => void updates++);
+    await other.subscribeResource({ uri: "sb+doc://a" });
+    // The standalone stream over a raw socket that reads its first bytes, then nothing more.
+    let closed = false;
+    let reading = false;
+    let opening!: () => void;
+    const streamOpen = new Promise<void>((resolve) => (opening = resolve));
+    const socket = await Bun.connect({
+      hostname: "127.0.0.1",
+      port: Number(port),
+      socket: {
+        data: (socket) => {
+          if (reading) return;
+          socket.pause();
+          opening();
+        },
+        close: () => void (closed = true),
+      },
+    });
+    const head = Object.entries({ ...inSession, accept: "text/event-stream" }).map(([k, v]) => `${k}: ${v}\r\n`).join("");
+    socket.write(`GET /mcp/v HTTP/1.1\r\nhost: 127.0.0.1:${port}\r\n${head}\r\n`);
+    await streamOpen;
+    const rssKb = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${gateway.pid}/status`, "utf8"))![1]);
+    const before = rssKb();
+    // Rounds 150 ms apart (the gateway passes one update per URI on at once, then holds the rest for 100 ms), up to 80 MB in all.
+    let rounds = 0;
+    while (rounds < 20 && !gateway.output().includes("standalone stream closed")) {
+      expect((await post(100 + rounds, "tools/call", { name: "sb__updates", arguments: { count: 40, size: 100_000 } })).status).toBe(200);
+      rounds++;
+      await Bun.sleep(150);
+    }
+    // Before, every notification was queued for the client: the gateway grew by all it was sent. Now 1 MiB and what
+    // the socket holds are sent, then the stream is closed.
+    expect(gateway.output()).toMatch(new RegExp(`standalone stream closed: its client stopped reading.* session=${session}.* limitBytes=1048576`));
+    expect(rounds).toBeLessThan(10);
+    expect(rssKb() - before).toBeLessThan(75 * 1024);
+    // What reached the socket is read, then the connection ends: cut, not left open without its notifications.
+    reading = true;
+    socket.resume();
+    await waitFor("the stream's connection to be cut", () => closed, 100, 50);
+    // The session carries on: its calls are answered and its client may open the stream again.
+    expect((await post(200, "ping", {})).body).toContain('"result":{}');
+    const again = await fetch(`${gateway.url}/mcp/v`, { headers: { ...inSession, accept: "text/event-stream" } });
+    expect(again.status).toBe(200);
+    await again.body?.cancel();
+    // The other session heard of doc://a meanwhile.
+    await other.callTool({ name: "sb__updates", arguments: { n: 1 } });
+    await waitFor("the other session's update", () => updates >= 1, 40, 50);
+  });
 });
 
 /**
