@@ -336,11 +336,24 @@ describe("admin API input", () => {
     expect((await api("POST", "/users", { email: "dave@example.com", password: "correct horse battery", extra: 1 })).json.message).toContain('There is no field "extra"');
     expect((await api("POST", "/users", { email: "ada@example.com", password: "correct horse battery" })).status).toBe(201);
     // A name is printed by `users list|show` and the TUI: an ESC sequence in it would drive the admin's terminal.
-    for (const name of ["Mallory\u001b]0;owned\u0007", "a\nb", "n".repeat(257)]) {
+    // A C1 control (CSI) or a bidi override would drive or reorder it too: refused, naming the character.
+    const refusedNames: [string, string][] = [
+      ["Mallory\u001b]0;owned\u0007", "the control character U+001B"],
+      ["a\nb", "the line break U+000A"],
+      ["Mallory\u009b2J", "the control character U+009B"],
+      ["\u2067yrollaM\u2069", "the bidirectional control U+2067"],
+    ];
+    for (const [name, character] of refusedNames) {
       const refused = await api("POST", "/users", { email: "mallory@example.com", password: "correct horse battery", name });
-      expect({ status: refused.status, message: refused.json?.message }).toEqual({ status: 400, message: "A person's name must be at most 256 printable characters, without line breaks or control characters." });
+      expect({ status: refused.status, message: refused.json?.message }).toEqual({ status: 400, message: `A person's name cannot hold ${character}; remove it: a name is one line, without control characters or bidirectional controls.` });
     }
-    expect((await api("POST", "/users", { email: "mallory@example.com", password: "correct horse battery", name: "Mallory Ünïcode" })).status).toBe(201);
+    const long = await api("POST", "/users", { email: "mallory@example.com", password: "correct horse battery", name: "n".repeat(257) });
+    expect({ status: long.status, message: long.json?.message }).toEqual({ status: 400, message: "A person's name must be at most 256 printable characters, without line breaks or control characters." });
+    expect((await api("POST", "/users", { email: "mallory@example.com", password: "correct horse battery", name: "Mallory Ünïcode 李 🙂" })).status).toBe(201);
+    const reordered = await api("POST", "/users/mallory@example.com/groups", { group: "admins\u202e" });
+    expect({ status: reordered.status, message: reordered.json?.message }).toEqual({ status: 400, message: 'The group name "admins\\u202e" contains the bidirectional control U+202E; remove it: a group name is one line, without control characters or bidirectional controls.' });
+    expect((await api("POST", "/users/mallory@example.com/groups", { group: "C1\u0085" })).status).toBe(400);
+    expect((await api("POST", "/users/mallory@example.com/groups", { group: "إدارة 🛠" })).json.groups).toEqual(["إدارة 🛠"]);
     expect((await api("POST", "/users/ada@example.com/role", { role: ["admin"] })).status).toBe(400);
     expect((await api("POST", "/users/ada@example.com/groups", { group: 5 })).status).toBe(400);
     const ada = (await api("GET", "/users/ada@example.com")).json;

@@ -93,6 +93,14 @@ describe("mintgate CLI", () => {
     expect(added.stdout).toBe('ada@example.com is now in "sales"; groups: sales.\n');
     const repeated = await runMintgate(["groups", "add", "ada@example.com", "sales", "--data", dir]);
     expect(repeated.stdout).toBe('ada@example.com was already in "sales"; nothing changed; groups: sales.\n');
+    // Printed by `users list`, the TUI and the audit trail: a C1 control (CSI) or a bidi override is refused, naming it.
+    const c1 = await runMintgate(["groups", "add", "ada@example.com", "sales\u009b2J", "--data", dir]);
+    expect([c1.code, c1.stderr]).toEqual([2, 'mintgate: The group name "sales\\u009b2J" contains the control character U+009B; remove it: a group name is one line, without control characters or bidirectional controls.\n']);
+    const bidi = await runMintgate(["users", "add", "bo@example.com", "--name", "Bo \u202eredda", "--data", dir], { stdin: "a long enough password\n" });
+    expect([bidi.code, bidi.stderr]).toEqual([2, "mintgate: A person's name cannot hold the bidirectional control U+202E; remove it: a name is one line, without control characters or bidirectional controls.\n"]);
+    // Any script and emoji stay.
+    expect((await runMintgate(["users", "add", "bo@example.com", "--name", "Bō 田中 🚀", "--data", dir], { stdin: "a long enough password\n" })).code).toBe(0);
+    expect((await runMintgate(["groups", "add", "bo@example.com", "販売 ✨", "--data", dir])).stdout).toBe('bo@example.com is now in "販売 ✨"; groups: 販売 ✨.\n');
     // Registering a client records an auth event; its info line belongs in a gateway's log, not here.
     const client = await runMintgate(["clients", "add", "--name", "Tool", "--redirect-uri", "https://tool.example.com/cb", "--data", dir]);
     expect(client.code).toBe(0);

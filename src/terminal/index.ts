@@ -33,6 +33,11 @@ export function unwritableCharacterIn(text: string, options: { lines: boolean })
   return found >= "\u202a" ? `the bidirectional control ${code}` : `the control character ${code}`;
 }
 
+/** `text` with every unprintable character replaced by a space: for a name others chose that is stored readable rather than refused (a provider's display name). */
+export function unprintableAsSpaces(text: string): string {
+  return text.replace(UNPRINTABLE, " ");
+}
+
 /** `printable` for a message of several lines (one problem per line): its line feeds stay, every other unprintable character is escaped. */
 export function printableLines(text: string): string {
   return text.includes("\n") ? text.split("\n").map(printable).join("\n") : printable(text);

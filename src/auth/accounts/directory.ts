@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { conflict, invalid, MintgateError, notFound, unauthorized } from "../../errors/index.ts";
 import { isEmailAddress } from "../../policy/index.ts";
 import type { Store, UserIdentityRow, UserRow } from "../../store/index.ts";
+import { hasUnprintable, printable, unprintableAsSpaces, unwritableCharacterIn } from "../../terminal/index.ts";
 import { AuthEvents } from "../events.ts";
 import { LoginThrottle } from "./throttle.ts";
 
@@ -100,29 +101,34 @@ export async function hashPassword(password: string): Promise<HashedPassword> {
   return { argon2id: await Bun.password.hash(password, { algorithm: "argon2id" }) };
 }
 
-/** Whether a (trimmed) group name can be stored: 1–256 printable characters. */
+/** Whether a (trimmed) group name can be stored: 1–256 characters, none that a terminal acts on (a control character, a bidi override). */
 export function isGroupName(name: string): boolean {
-  return name.length > 0 && name.length <= 256 && !/[\u0000-\u001f\u007f]/.test(name);
+  return name.length > 0 && name.length <= 256 && !hasUnprintable(name);
 }
 
+/** A group an admin names (`groups add`, the admin API), trimmed; refused with the character that has no place in it. */
 function checkGroupName(group: string): string {
   const name = group.trim();
+  const character = unwritableCharacterIn(name, { lines: false });
+  if (character !== undefined) throw invalid(`The group name "${printable(name)}" contains ${character}; remove it: a group name is one line, without control characters or bidirectional controls.`);
   if (!isGroupName(name)) throw invalid(`"${group}" is not a group name: use 1–256 printable characters.`);
   return name;
 }
 
 /**
- * A person's display name: printed by `users list|show` and the TUI, so no control characters (an ESC
- * sequence would drive the admin's terminal), and at most 256 characters. An admin's is refused;
- * a provider's is cleaned, never a reason to refuse the sign-in.
+ * A person's display name: printed by `users list|show`, the TUI and the audit trail, so no control characters (an
+ * ESC sequence would drive the admin's terminal) and no bidi overrides (they would show other text than is there),
+ * and at most 256 characters. An admin's is refused; a provider's is cleaned, never a reason to refuse the sign-in.
  */
 function checkPersonName(name: string | undefined): string | undefined {
   if (name === undefined) return undefined;
-  if (name.length > 256 || /[\u0000-\u001f\u007f]/.test(name)) throw invalid("A person's name must be at most 256 printable characters, without line breaks or control characters.");
+  const character = unwritableCharacterIn(name, { lines: false });
+  if (character !== undefined) throw invalid(`A person's name cannot hold ${character}; remove it: a name is one line, without control characters or bidirectional controls.`);
+  if (name.length > 256) throw invalid("A person's name must be at most 256 printable characters, without line breaks or control characters.");
   return name;
 }
 
-const cleanPersonName = (name: string | null | undefined) => (name == null ? name : name.replace(/[\u0000-\u001f\u007f]/g, " ").trim().slice(0, 256) || null);
+const cleanPersonName = (name: string | null | undefined) => (name == null ? name : unprintableAsSpaces(name).trim().slice(0, 256) || null);
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
@@ -347,7 +353,9 @@ export class UserDirectory {
    */
   unassignGroup(ref: string, group: string): { user: UserDetails; group: string; removed: boolean; fromProviders: string[] } {
     const row = this.resolve(ref);
-    const name = checkGroupName(group);
+    // Not checkGroupName: a group stored before names were checked as they are now can still be taken away.
+    const name = group.trim();
+    if (name.length === 0 || name.length > 256) throw invalid(`"${printable(group)}" is not a group name: use 1–256 printable characters.`);
     const removed = this.store.users.removeGroup(row.id, name, MANUAL);
     const fromProviders = this.providersOfGroup(row.id, name);
     if (!removed && fromProviders.length) {
