@@ -13,6 +13,7 @@ import { log } from "../../log/index.ts";
 import { secretsReferencedBy } from "../../connectors/types.ts";
 import type { SecretStore } from "../../secrets/index.ts";
 import type { IdentityProviderRow, Store } from "../../store/index.ts";
+import { hasUnprintable, printable } from "../../terminal/index.ts";
 import { isGroupName, type UserDirectory, type UserRecord } from "../accounts/index.ts";
 import { AuthEvents } from "../events.ts";
 
@@ -766,6 +767,15 @@ export class SsoService {
         facts.groupsPossiblyTruncated = true;
         notes.groupsPossiblyTruncated = `Okta sent ${groups.length} groups; it truncates the claim at about ${OKTA_GROUPS_LIMIT}`;
       }
+    }
+    // A group holding a control character or a bidi override (a mis-decoded name, an RTL name with isolates) is stored
+    // escaped ("eng\u202e"), neither refused nor dropped: refusing would lock out everyone in it for a name they
+    // cannot change, dropping could skip a policy that denies that group; the escaped name is printable on a terminal,
+    // the same at every sign-in, and can be named in a policy. The sign-in record says which were escaped.
+    const escaped = groups.filter(hasUnprintable);
+    if (escaped.length > 0) {
+      groups = groups.map(printable);
+      notes.groupsEscaped = `${escaped.length} group name${escaped.length > 1 ? "s" : ""} held control or bidirectional characters and ${escaped.length > 1 ? "are" : "is"} stored escaped: ${escaped.slice(0, 5).map((g) => `"${printable(g).slice(0, 60)}"`).join(", ")}`;
     }
     if (groups.length > MAX_PROVIDER_GROUPS) {
       return {
