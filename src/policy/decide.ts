@@ -59,7 +59,7 @@ const SINGULAR = { tools: "tool", prompts: "prompt", resources: "resource" } as 
 function decideItem(subject: Subject, slug: string, section: "tools" | "prompts" | "resources", name: string, rule: ItemRule | undefined, key = name): Decision {
   const what = `${SINGULAR[section]} "${name}"`;
   const path = `${slug}: ${section}[${JSON.stringify(key)}]`;
-  if (!rule || (!rule.allow && !rule.deny)) return { allow: true, rule: `${slug}: no rule for ${what}, so everyone who reaches the virtual MCP` };
+  if (!rule || (!rule.allow && !rule.deny)) return { allow: true, rule: `${slug}: no access rule for ${what}, so everyone who reaches the virtual MCP` };
   if (rule.deny) {
     const matched = matchOf(subject, rule.deny);
     if (matched) return { allow: false, rule: `${path}.deny.${matched}`, reason: `${subject.email} may not use the ${what} in virtual MCP "${slug}" (denied by its policy).` };
