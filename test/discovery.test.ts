@@ -130,6 +130,16 @@ describe("cross-client rules (checklist §10)", () => {
     }
   });
 
+  test("5b. GET, HEAD or PUT on /token, /register and /revoke is a JSON 405 naming POST, not a 404 that reads as no endpoint", async () => {
+    for (const path of ["/token", "/register", "/revoke"]) {
+      for (const method of ["GET", "HEAD", "PUT"]) {
+        const response = await fetch(`${one.url}${path}`, { method });
+        expect([path, method, response.status, response.headers.get("allow")]).toEqual([path, method, 405, "POST"]);
+        expect(response.headers.get("content-type")).toStartWith("application/json");
+      }
+    }
+  });
+
   test("6. code_challenge_methods_supported is [S256]", async () => {
     expect((await getJson(`${one.url}/.well-known/oauth-authorization-server`)).body.code_challenge_methods_supported).toEqual(["S256"]);
   });
@@ -202,10 +212,10 @@ describe("cross-client rules (checklist §10)", () => {
     const cases: [string, RequestInit | undefined, number][] = [
       ["/.well-known/nothing", undefined, 404],
       ["/.well-known/oauth-protected-resource/mcp/nope", undefined, 404],
-      ["/register", { method: "GET" }, 404],
+      ["/register", { method: "GET" }, 405],
       ["/register", { method: "POST", body: "not json", headers: { "content-type": "application/json" } }, 400],
       ["/register", { method: "POST", body: JSON.stringify({ redirect_uris: ["javascript:alert(1)"] }), headers: { "content-type": "application/json" } }, 400],
-      ["/token", { method: "GET" }, 404],
+      ["/token", { method: "GET" }, 405],
     ];
     for (const [path, init, status] of cases) {
       const response = await getJson(`${one.url}${path}`, init);
@@ -280,6 +290,21 @@ describe("the 401 challenge on /mcp/<slug>", () => {
     expect(status).toBe(200);
     expect(body.resource).toBe(`${PUBLIC_URL}/sse/tools`);
     expect(body.authorization_servers).toEqual([PUBLIC_URL]);
+  });
+
+  test("a HEAD probe gets the GET's 401 challenge without a token and a 405 with one; other methods a 405 naming those served", async () => {
+    const probe = await fetch(`${one.url}/mcp/tools`, { method: "HEAD" });
+    expect(probe.status).toBe(401);
+    expect(probe.headers.get("www-authenticate")).toBe(`Bearer resource_metadata="${PUBLIC_URL}/.well-known/oauth-protected-resource/mcp/tools", scope="mcp"`);
+    const legacy = await fetch(`${one.url}/sse/tools`, { method: "HEAD" });
+    expect(legacy.headers.get("www-authenticate")).toBe(`Bearer resource_metadata="${PUBLIC_URL}/.well-known/oauth-protected-resource/sse/tools", scope="mcp"`);
+    const signedIn = await fetch(`${one.url}/mcp/tools`, { method: "HEAD", headers: { authorization: `Bearer ${oneToken}` } });
+    expect([signedIn.status, signedIn.headers.get("allow")]).toEqual([405, "GET, POST, DELETE"]);
+    for (const [method, path, allow] of [["PUT", "/mcp/tools", "GET, POST, DELETE"], ["PATCH", "/mcp/tools/", "GET, POST, DELETE"], ["POST", "/sse/tools", "GET"], ["GET", "/messages/tools", "POST"]]) {
+      const response = await fetch(`${one.url}${path}`, { method, headers: { authorization: `Bearer ${oneToken}` } });
+      expect([method, path, response.status, response.headers.get("allow")]).toEqual([method, path, 405, allow]);
+      expect(response.headers.get("content-type")).toStartWith("application/json");
+    }
   });
 
   test("tokens in the query string are refused even beside a valid header", async () => {

@@ -21,13 +21,16 @@ describe("HTTP server", () => {
     expect(await ready.json()).toEqual({ status: "ready" });
   });
 
-  test("unknown routes get a JSON 404, never HTML", async () => {
-    for (const [method, path] of [["GET", "/nope"], ["POST", "/healthz"], ["GET", "/admin"]] as const) {
+  test("unknown routes get a JSON 404, never HTML; a known path under another method a JSON 405 naming its methods", async () => {
+    for (const [method, path] of [["GET", "/nope"], ["POST", "/nope"], ["GET", "/admin"]] as const) {
       const response = await fetch(`${gateway.url}${path}`, { method });
       expect(response.status).toBe(404);
       expect(response.headers.get("content-type")).toStartWith("application/json");
       expect(await response.json()).toMatchObject({ error: "not_found" });
     }
+    const wrongMethod = await fetch(`${gateway.url}/healthz`, { method: "POST" });
+    expect([wrongMethod.status, wrongMethod.headers.get("allow")]).toEqual([405, "GET, HEAD"]);
+    expect(wrongMethod.headers.get("content-type")).toStartWith("application/json");
   });
 
   test("bodies over 4 MiB get a JSON 413, declared or chunked", async () => {
@@ -51,7 +54,7 @@ describe("HTTP server", () => {
 
     // Just under the limit is not refused for its size.
     const fits = await fetch(`${gateway.url}/healthz`, { method: "POST", body: new Uint8Array(4 * 1024 * 1024) });
-    expect(fits.status).toBe(404);
+    expect(fits.status).toBe(405);
   });
 
   test("/admin/api/status needs the admin token", async () => {

@@ -157,8 +157,9 @@ export function createHttpApp(deps: HttpDeps) {
     deps.mcp.gateway.accessChanged();
     return result;
   };
-  /** The admin API's routes by path, for a 405's Allow header; read from the app below once every route is declared. */
+  /** The admin API's and the other routes by path, for a 405's Allow header; read from the app below once every route is declared. */
   let adminRoutes: RouteMethods | undefined;
+  let publicRoutes: RouteMethods | undefined;
   const app = new Elysia()
     .onError(({ code, error, request }) => {
       // Without the admin token, nothing under /admin/api says which routes exist: not a 404, nor a body refused (parsed before the token is checked).
@@ -172,8 +173,10 @@ export function createHttpApp(deps: HttpDeps) {
           }
         }
         if (code === "PARSE") return jsonError(400, "The request body could not be parsed; send valid JSON.");
-        // A path served under other methods is a 405 naming them (OPTIONS is left as it was: CORS is not offered on the admin API).
-        const allowed = path.startsWith("/admin/api/") && request.method !== "OPTIONS" ? (adminRoutes?.methodsServing(path) ?? []) : [];
+        // A path served under other methods is a 405 naming them, not a 404: a client probing /token or /register with GET or
+        // HEAD would read a 404 as "no such endpoint". OPTIONS is left as it was (CORS is answered before routing where offered).
+        const routes = path.startsWith("/admin/api/") ? adminRoutes : publicRoutes;
+        const allowed = request.method !== "OPTIONS" ? (routes?.methodsServing(path) ?? []) : [];
         if (allowed.length > 0) {
           return jsonError(405, `${path} does not take ${request.method}; use ${allowed.slice(0, -1).join(", ")}${allowed.length > 1 ? " or " : ""}${allowed.at(-1)}.`, { allow: allowed.join(", ") });
         }
@@ -388,6 +391,7 @@ export function createHttpApp(deps: HttpDeps) {
         }),
     );
   adminRoutes = new RouteMethods(app.routes.filter((route) => route.path.startsWith("/admin/api/")));
+  publicRoutes = new RouteMethods(app.routes.filter((route) => !route.path.startsWith("/admin/api/")));
   return app;
 }
 
@@ -457,6 +461,9 @@ function keepOpenIfStream(server: { timeout(request: Request, seconds: number): 
   if (response.body !== null && response.headers.get("content-type")?.startsWith("text/event-stream")) server.timeout(request, 0);
   return response;
 }
+
+/** The methods each MCP route serves (the Allow header of its 405s). */
+const MCP_ROUTE_METHODS = { mcp: "GET, POST, DELETE", sse: "GET", messages: "POST" } as const;
 
 /** Bun's own cap, far above ours, so that our JSON 413 is what people see. */
 const TRANSPORT_BODY_CAP = 1024 ** 3;
@@ -555,7 +562,11 @@ export function startHttpServer(deps: HttpDeps): RunningServer {
     if (kind === "sse" && request.method === "GET") return mcp.openLegacy(slug, request, ip);
     if (kind === "messages" && request.method === "POST") return mcp.postLegacy(slug, request, ip, bytes);
     if (request.method === "OPTIONS") return origins.preflight(request, "", true)!;
-    return app.handle(request);
+    // Reachability probes (HEAD, as GET minus the body) meet the GET's sign-in gate: without a token, the 401 and its
+    // challenge, never a 404 that reads as "no MCP server here". Past it, and for any other method, a 405 naming those served.
+    const allow = MCP_ROUTE_METHODS[kind];
+    if (request.method === "HEAD" && kind !== "messages") return mcp.probe(slug, kind === "sse" ? "legacy" : "streamable", request, ip, allow);
+    return jsonError(405, `${pathOf(request.url)} does not take ${request.method}; use ${allow}.`, { allow });
   };
   const tls = settings.tlsCert && settings.tlsKey
     ? { cert: Bun.file(settings.tlsCert), key: Bun.file(settings.tlsKey) }

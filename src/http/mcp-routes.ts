@@ -113,6 +113,12 @@ export function mcpRoutes(deps: McpRouteDeps, urls: PublicUrls, budget: BodyBudg
       const answer = deps.endpoint.handleStreamable(admitted.runtime, request, admitted.principal);
       return bytes === 0 ? answer : budget.releaseWhenSettled(answer, ownerOf(admitted.principal), bytes);
     },
+    /** A HEAD: authenticated like the GET it stands for, then a 405 (`allow`), since it cannot open that GET's stream. */
+    probe(slug: string, endpoint: McpEndpointKind, request: Request, ip: string | null, allow: string): Promise<Response> | Response {
+      const admitted = admit(deps, budget, urls, slug, endpoint, request, ip, 0);
+      if (admitted instanceof Response || admitted instanceof Promise) return admitted;
+      return jsonError(405, `HEAD opens no stream here; use ${allow}.`, { allow });
+    },
     openLegacy(slug: string, request: Request, ip: string | null): Promise<Response> | Response {
       const admitted = admit(deps, budget, urls, slug, "legacy", request, ip, 0);
       if (admitted instanceof Response || admitted instanceof Promise) return admitted;
