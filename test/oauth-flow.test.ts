@@ -289,6 +289,16 @@ describe("refused at /token", () => {
     expect(password.body.error_description).toContain("'password'");
   });
 
+  test("a code exchange without the redirect_uri used at /authorize is invalid_request (RFC 6749 §4.1.3) and leaves the code usable", async () => {
+    const clientId = await registerClient();
+    const { verifier, challenge } = pkce();
+    const code = await codeFor(clientId, challenge);
+    const without = await token({ grant_type: "authorization_code", client_id: clientId, code, code_verifier: verifier });
+    expect([without.status, without.body.error]).toEqual([400, "invalid_request"]);
+    expect(without.body.error_description).toContain("redirect_uri");
+    expect((await token({ grant_type: "authorization_code", client_id: clientId, code, code_verifier: verifier, redirect_uri: REDIRECT })).status).toBe(200);
+  });
+
   test("a resource other than the one granted is invalid_target (RFC 8707), at the code exchange and at refresh, and costs nothing", async () => {
     const clientId = await registerClient();
     const { verifier, challenge } = pkce();

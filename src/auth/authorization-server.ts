@@ -296,7 +296,7 @@ export class AuthorizationServer {
     if (!verifier) throw new OAuthError("invalid_request", "PKCE is required: send the code_verifier.");
     const row = store.oauthGrants.findCode(hashToken(code));
     const now = this.now();
-    const refuse = (reason: string, userId?: string, code: "invalid_grant" | "invalid_target" = "invalid_grant") => {
+    const refuse = (reason: string, userId?: string, code: "invalid_grant" | "invalid_target" | "invalid_request" = "invalid_grant") => {
       this.refused(reason, { clientId: client.clientId, userId, ip });
       return new OAuthError(code, reason);
     };
@@ -308,7 +308,10 @@ export class AuthorizationServer {
     }
     if (row.clientId !== client.clientId) throw refuse("The authorization code was issued to another client.", row.userId);
     if (row.expiresAt <= now) throw refuse("The authorization code has expired; start the sign-in again.", row.userId);
-    if (form.get("redirect_uri") !== null && form.get("redirect_uri") !== row.redirectUri) throw refuse("redirect_uri differs from the one used at /authorize.", row.userId);
+    // RFC 6749 §4.1.3: every /authorize here carries a redirect_uri, so the exchange must send the same one, not leave it out.
+    const redirectUri = form.get("redirect_uri");
+    if (redirectUri === null) throw refuse("The request has no redirect_uri; send the one used at /authorize.", row.userId, "invalid_request");
+    if (redirectUri !== row.redirectUri) throw refuse("redirect_uri differs from the one used at /authorize.", row.userId);
     if (!PKCE_VERIFIER.test(verifier) || !sameText(s256(verifier), row.codeChallenge)) throw refuse("The code_verifier does not match the code_challenge.", row.userId);
     const virtualMcp = store.gatewayConfig.listVirtualMcps().find((v) => v.id === row.virtualMcpId);
     const resource = form.get("resource");
