@@ -148,6 +148,15 @@ describe("mintgate CLI", () => {
     expect(result.stderr).toBe("mintgate: Unknown option --bogus for `mintgate init`; see `mintgate init --help`.\n");
   });
 
+  test("a command or option a typo or two away is named (did you mean), as mintgate.yaml's unknown keys are", async () => {
+    const usageError = (stderr: string) => ({ code: 2, stdout: "", stderr: `mintgate: ${stderr}\n` });
+    expect(await runMintgate(["tokns", "list"])).toEqual(usageError('unknown command "tokns"; did you mean `mintgate tokens`?'));
+    expect(await runMintgate(["users", "shwo", "a@example.com"])).toEqual(usageError('unknown command "users shwo"; did you mean `mintgate users show`?'));
+    expect(await runMintgate(["stats", "--lst", "1h"])).toEqual(usageError("Unknown option --lst for `mintgate stats`; did you mean --last?"));
+    // Nothing close: the list is where to look.
+    expect(await runMintgate(["tokens", "zzzzzz"])).toEqual(usageError('unknown command "tokens zzzzzz"; run `mintgate tokens --help` for the list.'));
+  });
+
   test("an option's value problem is named as it is: missing, not taken, or starting with a dash", async () => {
     const usage = (command: string) => ` for \`mintgate ${command}\`; see \`mintgate ${command} --help\`.\n`;
     // A short option is named without the comma node:util's message puts after it.

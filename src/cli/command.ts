@@ -1,6 +1,6 @@
 import { openSync } from "node:fs";
 import { parseArgs, type ParseArgsConfig } from "node:util";
-import { configError, invalid, MintgateError } from "../errors/index.ts";
+import { closestName, configError, invalid, MintgateError } from "../errors/index.ts";
 import { printable } from "../terminal/index.ts";
 
 export type OptionSpec = NonNullable<ParseArgsConfig["options"]>;
@@ -47,7 +47,9 @@ export function parseCommandArgs(command: Command, argv: string[]): ParsedArgs {
     if (command.subcommands) {
       throw invalid(`\`mintgate ${command.name}\` needs a subcommand before its options (${command.subcommands.join(", ")}); see \`mintgate ${command.name} --help\`.`);
     }
-    throw invalid(`${describeParseError(error as Error & { code?: string }, command, argv)} for \`mintgate ${command.name}\`; see \`mintgate ${command.name} --help\`.`);
+    const guess = optionMeant(error as Error & { code?: string }, command);
+    const next = guess ? `did you mean --${guess}?` : `see \`mintgate ${command.name} --help\`.`;
+    throw invalid(`${describeParseError(error as Error & { code?: string }, command, argv)} for \`mintgate ${command.name}\`; ${next}`);
   }
 }
 
@@ -65,6 +67,13 @@ function describeParseError(error: Error & { code?: string }, command: Command, 
     return `Option ${option} needs a value`;
   }
   return error.message.split("\n")[0]!.replace(/\.$/, "");
+}
+
+/** The option meant by an unknown long one a typo or two away (--lst for --last), as an unknown command's name is guessed. */
+function optionMeant(error: Error & { code?: string }, command: Command): string | undefined {
+  if (error.code !== "ERR_PARSE_ARGS_UNKNOWN_OPTION") return undefined;
+  const option = error.message.match(/'--([^'\s,=]+)/)?.[1];
+  return option === undefined ? undefined : closestName(option, Object.keys({ ...command.options, ...HELP_OPTION }));
 }
 
 /** The long name of an option node:util named by its short one (-o for --output): only the long one takes =VALUE. */

@@ -1,4 +1,4 @@
-import { isDatabaseBusy, isDatabaseDamaged, isStorageFull, MintgateError, publicMessageOf } from "../errors/index.ts";
+import { closestName, isDatabaseBusy, isDatabaseDamaged, isStorageFull, MintgateError, publicMessageOf } from "../errors/index.ts";
 import { log, logLevelOf, statusLine } from "../log/index.ts";
 import { printable } from "../terminal/index.ts";
 import { VERSION } from "../version.ts";
@@ -50,6 +50,12 @@ function findCommand(argv: string[]): { command: Command; rest: string[] } | und
   return undefined;
 }
 
+/** "did you mean `mintgate tokens`" for a name one or two typos away from a command, as mintgate.yaml's unknown keys get. */
+function didYouMean(typed: string, names: string[], prefix = ""): string | undefined {
+  const guess = closestName(typed, names);
+  return guess && `did you mean \`mintgate ${prefix}${guess}\`?`;
+}
+
 /** Exit codes: 0 success, 1 the work failed, 2 the command line was wrong. */
 export async function runCli(argv: string[]): Promise<number> {
   // `help tokens create` is `tokens create --help`, an unknown name included (the same usage error).
@@ -62,7 +68,7 @@ export async function runCli(argv: string[]): Promise<number> {
   if (argv[0] === "--version") argv = ["version", ...argv.slice(1)];
   const found = argv.length === 0 || argv[0]!.startsWith("-") ? { command: serveCommand, rest: argv } : findCommand(argv);
   if (!found) {
-    process.stderr.write(`mintgate: unknown command "${printable(argv[0]!)}"; run \`mintgate --help\` for the list.\n`);
+    process.stderr.write(`mintgate: unknown command "${printable(argv[0]!)}"; ${didYouMean(argv[0]!, TOP_LEVEL.map((c) => c.name)) ?? "run `mintgate --help` for the list."}\n`);
     return 2;
   }
   const { command, rest } = found;
@@ -75,7 +81,9 @@ export async function runCli(argv: string[]): Promise<number> {
   if (command !== serveCommand && level === undefined) log.setLevel("warn");
   const isGroup = ALL.some((c) => c.name.startsWith(`${command.name} `));
   if (isGroup && rest[0] !== undefined && !rest[0].startsWith("-")) {
-    process.stderr.write(`mintgate: unknown command "${command.name} ${printable(rest[0])}"; run \`mintgate ${command.name} --help\` for the list.\n`);
+    const subcommands = ALL.filter((c) => c.name.startsWith(`${command.name} `)).map((c) => c.name.slice(command.name.length + 1));
+    const guess = didYouMean(rest[0], subcommands, `${command.name} `);
+    process.stderr.write(`mintgate: unknown command "${command.name} ${printable(rest[0])}"; ${guess ?? `run \`mintgate ${command.name} --help\` for the list.`}\n`);
     return 2;
   }
   try {

@@ -3,6 +3,8 @@
  * HTTP status and a JSON-RPC code here, once, so routes and protocol handlers
  * never invent their own.
  */
+export { closestName } from "./closest-name.ts";
+
 export type ErrorKind =
   | "invalid"
   | "unauthorized"
