@@ -3,7 +3,7 @@ import { describe, expect, test } from "bun:test";
 import { chmodSync, existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { AdminClient, locateGateway } from "../src/admin-client/index.ts";
-import { BINARY, cleanEnv, isolatedBinary, runMintgate, startConfiguredGateway, startGateway, tempDir, waitFor } from "./harness.ts";
+import { BINARY, cleanEnv, freePort, isolatedBinary, runMintgate, startConfiguredGateway, startGateway, tempDir, waitFor } from "./harness.ts";
 
 const COMMANDS = [
   "serve", "init", "status", "apply", "export", "approve", "tui", "version",
@@ -455,6 +455,13 @@ describe("mintgate CLI", () => {
     const result = await runMintgate(["status", "--data", dir]);
     expect(result.code).toBe(1);
     expect(result.stderr).toContain("No gateway is running");
+    // Nothing at --url: one sentence with the error's code, not Bun's own two sentences after it.
+    const port = await freePort();
+    expect(await runMintgate(["status", "--json", "--url", `http://127.0.0.1:${port}`, "--data", dir])).toEqual({
+      code: 1,
+      stdout: "",
+      stderr: `mintgate: Cannot reach the gateway at http://127.0.0.1:${port} (ECONNREFUSED); is \`mintgate serve\` running?\n`,
+    });
   });
 
   test("status names each connector that is not ready, with why (it only counted them)", async () => {

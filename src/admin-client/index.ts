@@ -149,7 +149,9 @@ export class AdminClient {
       const refused = certificateError(this.target.url, error);
       if (refused) throw refused;
       if (!retried && this.followRestart()) return this.fetchAdmin(path, init, true);
-      throw new MintgateError("upstream_failed", `Cannot reach the gateway at ${this.target.url} (${(error as Error).message}); is \`mintgate serve\` running?`);
+      // The code alone (ECONNREFUSED): Bun's message adds sentences of its own ("Unable to connect. Is the computer able to access the url?").
+      const code = (error as NodeJS.ErrnoException).code;
+      throw new MintgateError("upstream_failed", `Cannot reach the gateway at ${this.target.url} (${code ?? (error as Error).message}); is \`mintgate serve\` running?`);
     }
   }
 
