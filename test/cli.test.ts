@@ -376,6 +376,21 @@ describe("mintgate CLI", () => {
     expect(JSON.parse(await Bun.file(file).text())).toEqual({ connectors: [], virtualMcps: [] });
   });
 
+  test("audit verify of a broken trail: the report on stdout, and exit 1 with its sentence on stderr (with --json, the report alone)", async () => {
+    const dir = join(tempDir(), "data");
+    expect((await runMintgate(["init", "--data", dir])).code).toBe(0);
+    expect((await runMintgate(["tokens", "create", "--user", "ada@example.com", "--data", dir])).code).toBe(0);
+    const db = new Database(join(dir, "mintgate.db"));
+    db.run("UPDATE audit_records SET outcome = 'error' WHERE id = 1");
+    db.close();
+    const plain = await runMintgate(["audit", "verify", "--data", dir]);
+    expect(plain.code).toBe(1);
+    expect(plain.stdout).toStartWith("The audit trail is broken at record 1: ");
+    expect(plain.stderr).toBe("mintgate: the audit trail does not verify; the report above names the first broken record (keep this copy of the database as evidence).\n");
+    const json = await runMintgate(["audit", "verify", "--json", "--data", dir]);
+    expect([json.code, JSON.parse(json.stdout).broken.id, json.stderr]).toEqual([1, 1, ""]);
+  });
+
   test("audit search --limit above the maximum is a usage error, as in the admin API", async () => {
     const dir = join(tempDir(), "data");
     await runMintgate(["init", "--data", dir]);

@@ -77,6 +77,8 @@ const verifyCommand: Command = {
       process.stdout.write(`The audit trail is intact: ${report.records} record(s)${report.firstId !== null ? ` (${report.firstId}–${report.lastId})` : ""}, ${report.checkpoints} retention checkpoint(s).\n`);
     } else {
       process.stdout.write(`The audit trail is broken at record ${report.broken!.id}: ${report.broken!.reason}.\n`);
+      // Exit 1 gets its sentence on stderr, as every failure does (`sso test` too); the report stays on stdout, and alone with --json.
+      process.stderr.write("mintgate: the audit trail does not verify; the report above names the first broken record (keep this copy of the database as evidence).\n");
     }
     return report.ok ? 0 : 1;
   },
