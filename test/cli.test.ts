@@ -157,6 +157,16 @@ describe("mintgate CLI", () => {
     expect(await runMintgate(["tokens", "zzzzzz"])).toEqual(usageError('unknown command "tokens zzzzzz"; run `mintgate tokens --help` for the list.'));
   });
 
+  test("a missing required option is a usage error that says `needs` and what to give, for every command that has one", async () => {
+    const cwd = tempDir();
+    for (const args of [["tokens", "create"], ["clients", "add", "--name", "X"], ["consents", "revoke"], ["apply"], ["backup"], ["policy", "explain"], ["audit", "export"]]) {
+      const result = await runMintgate(args, { cwd });
+      expect([result.code, result.stdout]).toEqual([2, ""]);
+      expect(result.stderr).toStartWith(`mintgate: \`mintgate ${args.filter((a) => !a.startsWith("-") && a !== "X").join(" ")}\` needs `);
+      expect(result.stderr.trim().split("\n")).toHaveLength(1);
+    }
+  });
+
   test("an option's value problem is named as it is: missing, not taken, or starting with a dash", async () => {
     const usage = (command: string) => ` for \`mintgate ${command}\`; see \`mintgate ${command} --help\`.\n`;
     // A short option is named without the comma node:util's message puts after it.

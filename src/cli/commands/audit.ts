@@ -140,7 +140,9 @@ const exportCommand: Command = {
   details: "A progress line goes to standard error when it is a terminal.",
   async run(parsed) {
     const format = stringValue(parsed, "format");
-    if (format !== "jsonl" && format !== "csv") throw invalid(`--format must be jsonl or csv${format ? `, not "${format}"` : ""}.`);
+    // Missing, it is a required option like any other (`needs …`); the sentence says what to type.
+    if (format === undefined) throw invalid("`mintgate audit export` needs --format jsonl or --format csv.");
+    if (format !== "jsonl" && format !== "csv") throw invalid(`--format must be jsonl or csv, not "${format}".`);
     const filter = filterOf(parsed);
     const file = stringValue(parsed, "output");
     const progress = process.stderr.isTTY;
