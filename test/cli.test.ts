@@ -325,6 +325,11 @@ describe("mintgate CLI", () => {
       expect([created.code, created.stdout], JSON.stringify(user)).toEqual([2, ""]);
       expect(created.stderr).toContain("is not an email address; tokens are issued to a person (--user EMAIL).");
     }
+    // policy explain answered any --user, a name or a missing @ included, as a member with no groups.
+    for (const user of ["ada", "x\u001b[31m@evil.example"]) {
+      const explained = await runMintgate(["policy", "explain", "--user", user, "--vmcp", "team", "--data", dir]);
+      expect([explained.code, explained.stdout, explained.stderr]).toEqual([2, "", `mintgate: ${JSON.stringify(user)} is not an email address; policies decide for a person by email (--user EMAIL).\n`]);
+    }
     const added = await runMintgate(["users", "add", "x\u001b[31m@evil.example", "--data", dir], { stdin: "a long enough password\n" });
     expect([added.code, added.stderr]).toEqual([2, 'mintgate: "x\\u001b[31m@evil.example" is not an email address.\n']);
     const file = join(tempDir(), "mintgate.yaml");

@@ -1,7 +1,7 @@
 import { EMPTY_CATALOGUE, type Catalogue } from "../../connectors/index.ts";
 import { invalid, notFound } from "../../errors/index.ts";
 import { curate } from "../../gateway/index.ts";
-import { decide, ruleFor, SubjectResolver, type Decision } from "../../policy/index.ts";
+import { decide, isEmailAddress, ruleFor, SubjectResolver, type Decision } from "../../policy/index.ts";
 import { commandGroup, DATA_OPTION, JSON_OPTION, printJson, stringValue, type Command } from "../command.ts";
 import { DATA_HELP, withDataDir } from "../data-dir.ts";
 
@@ -28,6 +28,8 @@ const explainCommand: Command = {
     const email = stringValue(parsed, "user");
     const slug = stringValue(parsed, "vmcp");
     if (!email || !slug) throw invalid("`mintgate policy explain` needs --user EMAIL and --vmcp SLUG.");
+    // Refused as `tokens create` refuses it: a typo (a name, a missing @) was answered as a member with no groups.
+    if (!isEmailAddress(email)) throw invalid(`"${email}" is not an email address; policies decide for a person by email (--user EMAIL).`);
     const items = (["tool", "prompt", "resource"] as const).flatMap((kind) => {
       const name = stringValue(parsed, kind);
       return name === undefined ? [] : [{ kind, name }];
