@@ -14,6 +14,8 @@ const COMMANDS = [
   "sso", "sso add", "sso list", "sso test", "sso remove",
   "clients", "clients add", "clients list", "clients remove",
   "consents", "consents list", "consents revoke",
+  "sso update", "policy", "policy explain", "stats", "backup", "restore",
+  "audit", "audit verify", "audit search", "audit export", "audit prune",
 ];
 
 describe("mintgate CLI", () => {
