@@ -89,6 +89,16 @@ describe("HTTP server", () => {
     const found = await fetch(`${gateway.url}/admin/api/nothing`, { headers: { authorization: `Bearer ${gateway.adminToken()}` } });
     expect(found.status).toBe(404);
   });
+
+  test("a change sent to an unknown admin route is refused without a stack dump in the log, with or without the token", async () => {
+    for (const authorization of ["Bearer mgt_admin_wrong", `Bearer ${gateway.adminToken()}`]) {
+      const answer = await fetch(`${gateway.url}/admin/api/nothing`, { method: "POST", headers: { authorization, "content-type": "application/json" }, body: '{"a":1}' });
+      expect(answer.status).toBe(authorization.endsWith("wrong") ? 401 : 404);
+    }
+    // The unread copy of the body fails as its connection is reused or closed: give it the time to.
+    await Bun.sleep(200);
+    expect(gateway.output()).not.toContain("AbortError");
+  });
 });
 
 describe("HTTPS", () => {

@@ -514,8 +514,9 @@ export function startHttpServer(deps: HttpDeps): RunningServer {
           return response;
         });
       }
-      // The change is recorded (committed) before its answer leaves.
-      const body = request.clone().text();
+      // The change is recorded (committed) before its answer leaves. A refused request's body is never read (a 401, a 404):
+      // its copy then fails when the connection closes, which unhandled would dump a stack to stderr for anyone who asks.
+      const body = request.clone().text().catch(() => "");
       return Promise.resolve(app.handle(request)).then(async (response) => {
         await recordAdminRequest(deps, request, body, response);
         return response;
