@@ -475,6 +475,20 @@ describe("admin API input", () => {
     expect((await api("DELETE", "/virtual-mcps/guarded")).status).toBe(200);
   });
 
+
+  test("prototype keys are unknown fields like any other; a body nested thousands deep is a 400 at once, not a 500 after seconds; nothing is stored", async () => {
+    for (const key of ["__proto__", "constructor", "toString"]) {
+      const sent = await api("POST", "/users", `{"${key}":{"role":"admin"},"email":"proto@example.com","password":"long enough password"}`);
+      expect(sent).toMatchObject({ status: 400, json: { message: `There is no field "${key}" in a new account; the fields are email, password, role, name.` } });
+    }
+    expect(({} as { role?: string }).role).toBeUndefined();
+    const deep = '{"a":'.repeat(50_000) + "1" + "}".repeat(50_000);
+    for (const [method, path] of [["PUT", "/connectors/deep"], ["POST", "/connectors/test"], ["POST", "/users"]] as const) {
+      expect(await api(method, path, deep)).toMatchObject({ status: 400, json: { message: "The request body nests deeper than 64 levels; send a flatter JSON value." } });
+    }
+    expect((await api("GET", "/users")).json.map((u: { email: string }) => u.email)).not.toContain("proto@example.com");
+    expect((await api("GET", "/connectors")).json.map((c: { name: string }) => c.name)).not.toContain("deep");
+  });
   test("names in the URL are decoded once; bad percent-encoding is a 400, never a 500", async () => {
     expect((await api("GET", "/users/%ZZ")).status).toBe(400);
     expect((await api("DELETE", "/connectors/%ZZ")).status).toBe(400);

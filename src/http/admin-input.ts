@@ -24,12 +24,30 @@ export function bodyFields<S extends Record<string, FieldType>>(body: unknown, s
   const fields: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(body)) {
     if (value === null || value === undefined) continue;
-    const type = schema[key];
+    // Own fields only: "__proto__" or "toString" would otherwise find Object.prototype's and be refused as "must be undefined".
+    const type = Object.hasOwn(schema, key) ? schema[key] : undefined;
     if (type === undefined) throw invalid(`There is no field "${key}" in ${what}; the fields are ${Object.keys(schema).join(", ")}.`);
     if (!hasType(value, type)) throw invalid(`${key} must be ${TYPE_WORDS[type]}.`);
     fields[key] = value;
   }
   return fields as Fields<S>;
+}
+
+/**
+ * How deep an admin API body may nest. Connector specs and approvals nest a few levels; thousands would overflow the
+ * recursion of the checks behind them (a 500 after seconds of work) instead of a 400.
+ */
+export const BODY_DEPTH_MAX = 64;
+
+/** Refuses a parsed JSON body nested deeper than BODY_DEPTH_MAX; walked without recursion, so any depth is safe to check. */
+export function checkBodyDepth(body: unknown): void {
+  const pending: [unknown, number][] = [[body, 1]];
+  while (pending.length > 0) {
+    const [value, depth] = pending.pop()!;
+    if (typeof value !== "object" || value === null) continue;
+    if (depth > BODY_DEPTH_MAX) throw invalid(`The request body nests deeper than ${BODY_DEPTH_MAX} levels; send a flatter JSON value.`);
+    for (const child of Object.values(value)) pending.push([child, depth + 1]);
+  }
 }
 
 /** A query value that must be a whole number from `min` to `max` when given. */

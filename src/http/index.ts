@@ -17,7 +17,7 @@ import { RouteMethods } from "./route-methods.ts";
 import { ClientAddresses, noteClientAddress } from "./client-address.ts";
 import type { UsageAnalytics } from "../analytics/index.ts";
 import { adminChangeRow, exportStream, parseTime, searchAudit, SEARCH_LIMIT_MAX, type AuditFeed, type AuditLog } from "../audit/index.ts";
-import { bodyFields, expectedRevisionOf, switchParam, wholeNumberParam } from "./admin-input.ts";
+import { bodyFields, checkBodyDepth, expectedRevisionOf, switchParam, wholeNumberParam } from "./admin-input.ts";
 import { decide } from "../policy/index.ts";
 import { virtualMcpFilterOf } from "../gateway/index.ts";
 
@@ -218,8 +218,9 @@ export function createHttpApp(deps: HttpDeps) {
     .use(discoveryRoutes({ urls: deps.auth.urls, clients, virtualMcps: () => deps.mcp.gateway.virtualMcps().map((v) => ({ slug: v.definition.slug, name: v.definition.name })) }))
     .group("/admin/api", (api) =>
       api
-        .resolve(({ request, params }) => {
+        .resolve(({ request, params, body }) => {
           const adminToken = admin.authenticate(request.headers.get("authorization"));
+          checkBodyDepth(body);
           // A path segment that is not valid percent-encoding reaches the routes as null.
           if (Object.values(params ?? {}).some((value) => typeof value !== "string")) throw invalid("A name in the URL is not valid percent-encoding; encode % as %25.");
           return { adminToken, actor: adminActor(adminToken) };
