@@ -66,7 +66,7 @@ describe("Form", () => {
 
   async function submitted(keys: string[], initial?: Record<string, string>): Promise<Record<string, string>> {
     let sent: Record<string, string> | undefined;
-    const { stdin, unmount } = render(<Form title="t" fields={fields} initial={initial} onCancel={() => {}} onSubmit={async (values) => void (sent = values)} />);
+    const { stdin, unmount } = render(<Form title="t" fields={fields} height={20} initial={initial} onCancel={() => {}} onSubmit={async (values) => void (sent = values)} />);
     await Bun.sleep(20);
     for (const key of keys) {
       stdin.write(key);
@@ -255,7 +255,7 @@ describe("Form layout", () => {
     ];
     const { lastFrame, unmount } = render(
       <Box width={60}>
-        <Form title="New provider" fields={fields} width={60} onCancel={() => {}} onSubmit={async () => {}} />
+        <Form title="New provider" fields={fields} width={60} height={20} onCancel={() => {}} onSubmit={async () => {}} />
       </Box>,
     );
     const lines = lastFrame()!.split("\n");

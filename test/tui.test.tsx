@@ -100,7 +100,7 @@ describe("the shell's keys and size", () => {
     const [open, setOpen] = useState(false);
     useEffect(() => props.setCapturing(open), [open]);
     useKeys((input) => input === "n" && setOpen(true), { isActive: !open });
-    return open ? <Form title="New thing" fields={[{ name: "name", label: "Name" }]} width={props.width} onCancel={() => setOpen(false)} onSubmit={async () => setOpen(false)} /> : <Text>form screen, n opens</Text>;
+    return open ? <Form title="New thing" fields={[{ name: "name", label: "Name" }]} width={props.width} height={props.height} onCancel={() => setOpen(false)} onSubmit={async () => setOpen(false)} /> : <Text>form screen, n opens</Text>;
   }
   const screens: ScreenDefinition[] = [
     { key: "f", title: "Form screen", short: "Form", help: [], Component: FormScreen },

@@ -20,11 +20,12 @@ export interface FormField {
  * A form: Tab/↓ and Shift-Tab/↑ move between fields, Enter on the last field
  * (or Ctrl-S) validates and submits, Esc cancels. Validation runs before
  * anything is sent; the server's error text is shown when it refuses.
- * Given a `height`, the box stays within it: when the fields do not fit, the
- * ones around the focused field are shown (a tool's rules form has a field
- * per argument, and 20 of them ran past an 80×24 terminal, top first).
+ * The box stays within `height`: when the fields do not fit, the ones around
+ * the focused field are shown (a tool's rules form has a field per argument,
+ * and 20 of them ran past an 80×24 terminal, top first). It is required so
+ * that no screen forgets it: forms without it typed into fields off screen.
  */
-export function Form(props: { title: string; fields: FormField[]; initial?: Record<string, string>; submitLabel?: string; onSubmit: (values: Record<string, string>) => Promise<unknown>; onCancel: () => void; width?: number; height?: number }) {
+export function Form(props: { title: string; fields: FormField[]; initial?: Record<string, string>; submitLabel?: string; onSubmit: (values: Record<string, string>) => Promise<unknown>; onCancel: () => void; width?: number; height: number }) {
   const [values, setValues] = useState<Record<string, string>>(() => Object.fromEntries(props.fields.map((f) => [f.name, props.initial?.[f.name] ?? ""])));
   const [focus, setFocus] = useState(0);
   const [error, setError] = useState<string>();
@@ -82,23 +83,7 @@ export function Form(props: { title: string; fields: FormField[]; initial?: Reco
   const cost = (i: number) => (hints[i] ? 2 : 1);
   // Border (2), title, error and the key line; what is left holds fields, less a line saying which are shown when not all.
   const fixed = 2 + titleLines.length + errorLines.length + 1;
-  const total = props.fields.reduce((sum, _, i) => sum + cost(i), 0);
-  let start = 0;
-  let end = props.fields.length;
-  if (props.height !== undefined && fixed + total > props.height) {
-    const room = Math.max(cost(focus), props.height - fixed - 1);
-    start = focus;
-    end = focus + 1;
-    let used = cost(focus);
-    // Up to half the room above the focused field, then below it, then above again.
-    for (;;) {
-      if (start > 0 && used + cost(start - 1) <= room && (used < room / 2 || end >= props.fields.length)) used += cost(--start);
-      else if (end < props.fields.length && used + cost(end) <= room) used += cost(end++);
-      else if (start > 0 && used + cost(start - 1) <= room) used += cost(--start);
-      else break;
-    }
-  }
-  const windowed = start > 0 || end < props.fields.length;
+  const { start, end, windowed } = fieldWindow(props.fields.map((_, i) => cost(i)), focus, props.height - fixed);
   return (
     <Box flexDirection="column" borderStyle="round" paddingX={1}>
       {titleLines.map((line, i) => (
@@ -122,7 +107,7 @@ export function Form(props: { title: string; fields: FormField[]; initial?: Reco
           </Box>
         );
       })}
-      {windowed ? <Text dimColor>{fit(`fields ${start + 1}–${end} of ${props.fields.length} (Tab, ↑↓)`, inner)}</Text> : null}
+      {windowed ? <FieldsShown start={start} end={end} total={props.fields.length} width={inner} /> : null}
       {errorLines.map((line, i) => (
         <Text key={i} color="red">
           {line}
@@ -131,4 +116,31 @@ export function Form(props: { title: string; fields: FormField[]; initial?: Reco
       {busy ? <Spinner label="Sending…" /> : <Text dimColor>{fit(`Tab next · Enter on the last field or Ctrl-S ${props.submitLabel ?? "save"} · Esc cancel`, Math.max(10, (props.width ?? 70) - 4))}</Text>}
     </Box>
   );
+}
+
+/**
+ * Which fields a form shows when their lines (`costs`, one entry a field) do not all fit in `room`: those
+ * around the focused one, up to half the room above it, then below, then above again, leaving a line for
+ * <FieldsShown>. Every multi-field form uses it (Form, the connector form), so they scroll alike.
+ */
+export function fieldWindow(costs: number[], focus: number, room: number): { start: number; end: number; windowed: boolean } {
+  const total = costs.reduce((sum, c) => sum + c, 0);
+  if (total <= room) return { start: 0, end: costs.length, windowed: false };
+  const cost = (i: number) => costs[i]!;
+  const fieldRoom = Math.max(cost(focus), room - 1);
+  let start = focus;
+  let end = focus + 1;
+  let used = cost(focus);
+  for (;;) {
+    if (start > 0 && used + cost(start - 1) <= fieldRoom && (used < fieldRoom / 2 || end >= costs.length)) used += cost(--start);
+    else if (end < costs.length && used + cost(end) <= fieldRoom) used += cost(end++);
+    else if (start > 0 && used + cost(start - 1) <= fieldRoom) used += cost(--start);
+    else break;
+  }
+  return { start, end, windowed: start > 0 || end < costs.length };
+}
+
+/** The line under a windowed form saying which fields are shown and how to reach the others. */
+export function FieldsShown(props: { start: number; end: number; total: number; width: number }) {
+  return <Text dimColor>{fit(`fields ${props.start + 1}–${props.end} of ${props.total} (Tab, ↑↓)`, props.width)}</Text>;
 }

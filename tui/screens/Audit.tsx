@@ -304,6 +304,7 @@ function AuditScreen(props: ScreenProps) {
         initial={search as unknown as Record<string, string>}
         submitLabel="search"
         width={width}
+        height={height}
         onCancel={closeForm}
         onSubmit={async (values) => {
           closeForm();
@@ -317,7 +318,7 @@ function AuditScreen(props: ScreenProps) {
     return (
       <Box flexDirection="column">
         <Text wrap="truncate-end">Exports the records of the current search ({describeSearch(search)}), oldest first.</Text>
-        <Form title="Export the audit trail to a file" fields={EXPORT_FIELDS} initial={{ path: "", format: "jsonl" }} submitLabel="export" width={width} onCancel={closeForm} onSubmit={startExport} />
+        <Form title="Export the audit trail to a file" fields={EXPORT_FIELDS} initial={{ path: "", format: "jsonl" }} submitLabel="export" width={width} height={height - 1} onCancel={closeForm} onSubmit={startExport} />
       </Box>
     );
   }

@@ -253,7 +253,7 @@ export function PeopleScreen(props: ScreenProps) {
       </Box>
     );
   } else if (overlay?.kind === "form") {
-    body = <PeopleForm which={overlay.which} person={overlay.which === "create-token" ? lastPerson : person} width={width} client={client} onDone={(result) => {
+    body = <PeopleForm which={overlay.which} person={overlay.which === "create-token" ? lastPerson : person} width={width} height={height - 2} client={client} onDone={(result) => {
       setOverlay(result?.token ? { kind: "token", token: result.token, subject: result.subject ?? "", warnings: result.warnings ?? [] } : undefined);
       if (result?.notice) setNotice({ ok: true, text: result.notice });
       void reload();
@@ -321,8 +321,8 @@ function PeopleTable(props: { tab: Tab; data: PeopleData; width: number; height:
 }
 
 /** The three forms of this screen; each validates before sending and shows the server's refusal. */
-function PeopleForm(props: { which: "add-person" | "add-group" | "create-token"; person: UserDetails | undefined; width: number; client: ScreenProps["client"]; onDone: (result?: { notice?: string; token?: string; subject?: string; warnings?: string[] }) => void }) {
-  const { client, person, onDone } = props;
+function PeopleForm(props: { which: "add-person" | "add-group" | "create-token"; person: UserDetails | undefined; width: number; height: number; client: ScreenProps["client"]; onDone: (result?: { notice?: string; token?: string; subject?: string; warnings?: string[] }) => void }) {
+  const { client, person, onDone, height } = props;
   const width = Math.min(props.width, 100);
   if (props.which === "add-person") {
     const fields: FormField[] = [
@@ -337,6 +337,7 @@ function PeopleForm(props: { which: "add-person" | "add-group" | "create-token";
         title="Add a local account (signs in with a password)"
         fields={fields}
         width={width}
+        height={height}
         submitLabel="add"
         onCancel={() => onDone()}
         onSubmit={async (v) => {
@@ -353,6 +354,7 @@ function PeopleForm(props: { which: "add-person" | "add-group" | "create-token";
         title={`Add ${person.email} to a group`}
         fields={[{ name: "group", label: "Group", validate: (v) => (v.trim() === "" ? "type a group name" : v.trim().length > 256 ? "use at most 256 characters" : person.groups.includes(v.trim()) ? `${person.email} is in "${v.trim()}" already` : undefined) }]}
         width={width}
+        height={height}
         submitLabel="add"
         onCancel={() => onDone()}
         onSubmit={async (v) => {
@@ -372,6 +374,7 @@ function PeopleForm(props: { which: "add-person" | "add-group" | "create-token";
         { name: "expires", label: "Expires after", placeholder: "e.g. 30d, 12h; empty: never", validate: (v) => (v.trim() === "" || LIFETIME.test(v.trim()) ? undefined : "use a number with s, m, h or d, such as 30d") },
       ]}
       width={width}
+      height={height}
       submitLabel="create"
       onCancel={() => onDone()}
       onSubmit={async (v) => {

@@ -218,6 +218,7 @@ export function SsoScreen(props: ScreenProps) {
         title={`New ${KINDS.find((k) => k.kind === kind)!.title} provider`}
         fields={addFields(kind, (providers ?? []).map((p) => p.name))}
         width={formWidth}
+        height={height - 1}
         submitLabel="add"
         onCancel={() => setOverlay(undefined)}
         onSubmit={async (v) => {
@@ -253,6 +254,7 @@ export function SsoScreen(props: ScreenProps) {
           fields={editFields(p)}
           initial={{ clientId: p.clientId, groupsClaim: p.kind === "okta" || p.kind === "oidc" ? (p.groupsClaim ?? "") : "", allowedDomains: p.allowedDomains.join(", "), label: p.label, ...(p.kind === "oidc" ? { assumeEmailVerified: p.assumeEmailVerified ? "yes" : "no" } : {}) }}
           width={formWidth}
+          height={height - 2}
           onCancel={() => setOverlay(undefined)}
           onSubmit={async (v) => {
             const patch: Record<string, unknown> = { clientId: v.clientId!.trim(), allowedDomains: domainsOf(v.allowedDomains ?? ""), label: v.label ?? "" };

@@ -1,5 +1,6 @@
 import { Box, Text } from "ink";
 import { useState } from "react";
+import { fieldWindow, FieldsShown } from "../../components/Form.tsx";
 import { Picker } from "../../components/Picker.tsx";
 import { Spinner } from "../../components/Spinner.tsx";
 import { fit } from "../../components/text.ts";
@@ -144,14 +145,17 @@ export function ConnectorForm(props: {
   if (picking) {
     return <Picker title="Insert a reference to which secret?" items={props.secrets} width={props.width} height={Math.min(props.height, 12)} onPick={insertSecret} onCancel={() => setPicking(false)} empty="No secrets yet: add one on the Secrets screen (s)." />;
   }
-  // At 80×24 the form and a test result share the height: rows scroll around the focused one.
-  const roomForRows = Math.max(3, props.height - 6 - (test ? Math.min(8, props.height / 3) : 0) - (error ? 2 : 0));
-  const start = rows.length <= roomForRows ? 0 : Math.min(Math.max(0, focus - Math.floor(roomForRows / 2)), rows.length - roomForRows);
+  // At 80×24 the form and a test result share the height: rows scroll around the focused one, as in every form.
+  const errorLines = error ? error.split("\n").slice(0, 3) : [];
+  const testHeight = Math.min(8, Math.floor(props.height / 3));
+  // Border (2), title, error, test result and the key line.
+  const fixed = 2 + 1 + errorLines.length + (test ? testHeight : 0) + 1;
+  const { start, end, windowed } = fieldWindow(rows.map(() => 1), Math.min(focus, rows.length - 1), props.height - fixed);
   return (
     <Box flexDirection="column" borderStyle="round" paddingX={1}>
       <Text bold>{fit(props.adding ? "Add a connector" : `Edit connector ${name}`, inner)}</Text>
-      {rows.slice(start, start + roomForRows).map((row) => {
-        const i = rows.indexOf(row);
+      {rows.slice(start, end).map((row, k) => {
+        const i = start + k;
         const focused = i === focus && !busy;
         return (
           <Box key={row.id}>
@@ -164,14 +168,13 @@ export function ConnectorForm(props: {
           </Box>
         );
       })}
-      {error
-        ? error.split("\n").slice(0, 3).map((line, i) => (
-            <Text key={i} color="red">
-              {fit(`${i === 0 ? "✗ " : "  "}${line}`, inner)}
-            </Text>
-          ))
-        : null}
-      {test ? <TestResult name={name || "test"} result={test.result} error={test.error} width={inner} height={Math.min(8, Math.floor(props.height / 3))} /> : null}
+      {windowed ? <FieldsShown start={start} end={end} total={rows.length} width={inner} /> : null}
+      {errorLines.map((line, i) => (
+        <Text key={i} color="red">
+          {fit(`${i === 0 ? "✗ " : "  "}${line}`, inner)}
+        </Text>
+      ))}
+      {test ? <TestResult name={name || "test"} result={test.result} error={test.error} width={inner} height={testHeight} /> : null}
       {busy ? <Spinner label="Saving…" /> : <Text dimColor>{fit("Tab next · Ctrl-R insert secret · Ctrl-T test · Ctrl-S or Enter on the last field save · Esc cancel", inner)}</Text>}
     </Box>
   );

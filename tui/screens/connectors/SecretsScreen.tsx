@@ -53,6 +53,7 @@ export function SecretsScreen(props: ScreenProps) {
       <Form
         title={existing ? `New value for secret ${existing} (connectors using it reconnect)` : "Add a secret"}
         width={width}
+        height={height}
         submitLabel="store"
         fields={[
           ...(existing ? [] : [{ name: "name", label: "Name", placeholder: "github-token", validate: (v: string) => (!SECRET_NAME.test(v) ? "use 1–128 letters, digits, _ . or -, starting with a letter." : (secrets ?? []).some((s) => s.name === v) ? `${v} exists already; select it and press e to replace its value.` : undefined) }]),

@@ -27,7 +27,7 @@ type Overlay = { kind: "create" } | { kind: "edit"; item: VirtualMcpStatus } | {
 
 /** Every Virtual MCP, with create, edit, delete (confirmed) and Enter to curate one. */
 export function VirtualMcpList(props: { client: AdminClient; width: number; height: number; setCapturing: (c: boolean) => void; onOpen: (slug: string) => void; /** Selected once the list is in (the one just curated). */ initialSlug?: string | undefined }) {
-  const { client, width } = props;
+  const { client, width, height } = props;
   const [selected, setSelected] = useState(0);
   const [overlay, setOverlay] = useState<Overlay>();
   const [busy, setBusy] = useState<string>();
@@ -75,6 +75,7 @@ export function VirtualMcpList(props: { client: AdminClient; width: number; heig
       <Form
         title="New virtual MCP"
         width={width}
+        height={height}
         fields={[{ name: "slug", label: "Slug", placeholder: "e.g. sales", validate: (v) => slugProblem(v, list.map((i) => i.slug)), hint: (v) => (v ? `endpoint /mcp/${v}` : "lowercase letters, digits and -") }, ...BASIC_FIELDS]}
         initial={{ newTools: "auto" }}
         submitLabel="create"
@@ -93,6 +94,7 @@ export function VirtualMcpList(props: { client: AdminClient; width: number; heig
       <Form
         title={`Edit virtual MCP "${item.slug}"`}
         width={width}
+        height={height}
         fields={BASIC_FIELDS}
         initial={{ name: item.definition.name, description: item.definition.description, newTools: item.definition.newTools }}
         onCancel={() => setOverlay(undefined)}
