@@ -9,7 +9,8 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { render } from "ink-testing-library";
 import { join } from "node:path";
 import { AdminClient, locateGateway } from "../src/admin-client/index.ts";
-import { ConnectorsScreen } from "../tui/screens/connectors/ConnectorsScreen.tsx";
+import { App } from "../tui/App.tsx";
+import { connectorsScreen, ConnectorsScreen } from "../tui/screens/connectors/ConnectorsScreen.tsx";
 import { draftOf, problemsOf, specOf, splitArgs, emptyDraft } from "../tui/screens/connectors/model.ts";
 import { SecretsScreen } from "../tui/screens/connectors/SecretsScreen.tsx";
 import { frameContaining, press } from "./fixtures/ink-keys.ts";
@@ -18,7 +19,7 @@ import { configuredDataDir, REPO_ROOT, runMintgate, startGateway, waitFor, type 
 const ECHO_STDIO = join(REPO_ROOT, "test", "fixtures", "echo-stdio.ts");
 const SECRET_VALUE = "ghp_VeryS3cretValue_shown_nowhere";
 
-const KEY = { enter: "\r", tab: "\t", esc: "\u001B", up: "\u001B[A", down: "\u001B[B", right: "\u001B[C", ctrlS: "\u0013", ctrlT: "\u0014", ctrlR: "\u0012", backspace: "\u007F" };
+const KEY = { enter: "\r", tab: "\t", esc: "\u001B", up: "\u001B[A", down: "\u001B[B", right: "\u001B[C", ctrlS: "\u0013", shiftTab: "\u001B[Z", ctrlT: "\u0014", ctrlR: "\u0012", backspace: "\u007F" };
 
 let gateway: RunningGateway;
 let client: AdminClient;
@@ -124,6 +125,45 @@ describe("Connectors screen", () => {
     const frame = await frameContaining(lastFrame, "broken");
     for (const line of frame.split("\n")) expect(line.length).toBeLessThanOrEqual(76);
     expect(frame).toContain("…");
+    unmount();
+  });
+
+  test("the add form at 80×24 and at the smallest screen: the focus on the last field shows it, and every row that fits is shown", async () => {
+    for (const [width, height] of [[78, 20], [58, 12]] as const) {
+      const { lastFrame, stdin, unmount } = screen(ConnectorsScreen, width, height);
+      await frameContaining(lastFrame, "broken");
+      await press(stdin, "n");
+      await frameContaining(lastFrame, "Add a connector");
+      await press(stdin, KEY.ctrlS); // refused before sending: an error under the fields
+      await frameContaining(lastFrame, "✗");
+      await press(stdin, KEY.shiftTab);
+      const frame = await frameContaining(lastFrame, /› timeout/);
+      expect(frame.split("\n").length).toBeLessThanOrEqual(height);
+      // All 7 rows fit even at 58×12 with the error: the old guessed 6-line reserve showed 4 of them.
+      expect(frame).toMatch(/ name +\S/);
+      expect(frame).not.toContain("fields ");
+      unmount();
+    }
+  });
+
+  test("a terminal shrunk from 200×60 to 80×24 redraws the list to fit, the selected row still on screen", async () => {
+    const { lastFrame, stdin, stdout, unmount } = render(<App client={client} screens={[connectorsScreen]} />);
+    const resize = (columns: number, rows: number) => {
+      Object.defineProperty(stdout, "columns", { get: () => columns, configurable: true });
+      Object.defineProperty(stdout, "rows", { get: () => rows, configurable: true });
+      stdout.emit("resize");
+    };
+    resize(200, 60);
+    await frameContaining(lastFrame, "broken");
+    const names = await connectorNames();
+    const last = names.sort((a, b) => a.localeCompare(b)).at(-1)!;
+    for (let i = 0; i < names.length; i++) await press(stdin, KEY.down);
+    expect(lastFrame()).toContain("TOOLS"); // wide: every column
+    resize(80, 24);
+    const frame = await frameContaining(lastFrame, (f: string) => !f.includes("TOOLS"));
+    expect(frame).toContain(last);
+    expect(frame.split("\n").length).toBeLessThanOrEqual(24);
+    for (const line of frame.split("\n")) expect(line.length).toBeLessThanOrEqual(80);
     unmount();
   });
 

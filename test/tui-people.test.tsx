@@ -23,7 +23,7 @@ import { configuredDataDir, startGateway, waitFor, type RunningGateway } from ".
 const CONFIG = { connectors: [{ name: "demo", kind: "builtin", server: "demo" }], virtualMcps: [{ slug: "alpha", name: "Alpha", access: { everyone: true }, connectors: [{ connector: "demo" }] }] };
 const PASSWORD = "correct horse battery staple";
 const REDIRECT = "http://127.0.0.1:9/callback";
-export const KEY = { enter: "\r", tab: "\t", esc: "\u001b", down: "\u001b[B", up: "\u001b[A", backspace: "\u007f", left: "\u001b[D", save: "\u0013" };
+export const KEY = { enter: "\r", tab: "\t", shiftTab: "\u001b[Z", esc: "\u001b", down: "\u001b[B", up: "\u001b[A", backspace: "\u007f", left: "\u001b[D", save: "\u0013" };
 
 type Rendered = ReturnType<typeof render>;
 
@@ -482,6 +482,27 @@ describe("SSO settings", () => {
     for (const line of lines) expect(line.length).toBeLessThanOrEqual(78);
     await client.send("DELETE", `/sso-providers/${name}`);
     ui.unmount();
+  });
+
+  test("every form keeps to the screen's height: with an error shown and the focus on the last field, that field is on screen", async () => {
+    // 78×20 is the screen an 80×24 terminal leaves; 58×12 the smallest the app allows, where an oidc form with an error overflowed.
+    for (const [width, height] of [[78, 20], [58, 12]] as const) {
+      const forms: [Rendered, string[], string][] = [
+        [sso(width, height), ["n", "4"], "Trust emails"],
+        [people(width, height), ["n"], "Again"],
+      ];
+      for (const [ui, open, last] of forms) {
+        await frameContaining(ui.lastFrame, /n add/);
+        await press(ui.stdin, ...open);
+        await waitFor("the form to capture keys", () => capturing === true);
+        await press(ui.stdin, KEY.save); // refused before sending: an error under the fields
+        await frameContaining(ui.lastFrame, "✗");
+        await press(ui.stdin, KEY.shiftTab);
+        const frame = await frameContaining(ui.lastFrame, new RegExp(`› ${last}\\s`));
+        expect(frame.split("\n").length, `${last} at ${width}×${height}`).toBeLessThanOrEqual(height);
+        ui.unmount();
+      }
+    }
   });
 
   test("wrapText keeps sentences whole within the width and cuts the last line with …", () => {
