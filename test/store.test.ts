@@ -4,6 +4,7 @@ import { getTableConfig, type SQLiteTable } from "drizzle-orm/sqlite-core";
 import { closeSync, openSync, readSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { appendToChain } from "../src/audit/index.ts";
+import { sweepAuthRows } from "../src/auth/index.ts";
 import { LATEST_SCHEMA_VERSION, moveCheckpointsToThread, openStore, inspectStore, type NewAuditRow } from "../src/store/index.ts";
 import * as schema from "../src/store/schema.ts";
 import { fileHash, tempDir } from "./harness.ts";
@@ -160,5 +161,89 @@ describe("the write-ahead log under sustained writes", () => {
     store.close();
     // Starting the WAL over under that reader held every commit until the 5 s busy timeout gave up ("database is locked").
     expect(slowest).toBeLessThan(1_000);
+  });
+});
+
+describe("OAuth housekeeping", () => {
+  const DAY = 86_400_000;
+  const now = Date.UTC(2026, 5, 1);
+
+  test("deletes expired codes and tokens, replaced sign-ins, unused self-registered clients and their consents; keeps what can still be used", async () => {
+    const store = openStore(join(tempDir(), "mintgate.db"), { create: true });
+    const sqlite = new Database(store.path);
+    sqlite.run("INSERT INTO users (id, email, role, created_at, updated_at) VALUES ('u1', 'ada@example.com', 'member', 0, 0)");
+    sqlite.run("INSERT INTO virtual_mcps (id, slug, name, description, new_tools, created_at, updated_at) VALUES ('v1', 'docs', 'Docs', '', 'auto', 0, 0)");
+    sqlite.close();
+    const grants = store.oauthGrants;
+    const client = (clientId: string, kind: "dcr" | "cimd" | "static", createdAt: number, lastUsedAt: number | null) =>
+      store.oauthClients.add({ clientId, kind, name: clientId, redirectUris: "[]", grantTypes: "[]", tokenEndpointAuthMethod: "none", secretHash: null, metadata: "{}", createdAt, updatedAt: createdAt, lastUsedAt });
+    const grant = (id: string, clientId: string, createdAt: number, revokedAt: number | null = null) =>
+      grants.addGrant({ id, clientId, userId: "u1", virtualMcpId: "v1", scope: "mcp", refreshable: 1, createdAt, revokedAt });
+    const token = (hash: string, grantId: string, kind: "access" | "refresh", expiresAt: number, extra: { rotatedAt?: number; revokedAt?: number } = {}) =>
+      grants.addToken({ tokenHash: hash, grantId, kind, createdAt: expiresAt - DAY, expiresAt, ...extra });
+    const code = (hash: string, expiresAt: number) =>
+      grants.addCode({ codeHash: hash, clientId: "dcr-used", userId: "u1", virtualMcpId: "v1", redirectUri: "http://127.0.0.1/cb", codeChallenge: "x", scope: "mcp", createdAt: expiresAt - 60_000, expiresAt });
+
+    // Clients: a DCR client in use, one signed in to long ago and unused since, ones that never completed a sign-in.
+    client("dcr-used", "dcr", now - 200 * DAY, now - DAY);
+    client("dcr-stale", "dcr", now - 200 * DAY, now - 120 * DAY);
+    client("dcr-never-old", "dcr", now - 2 * DAY, null);
+    client("dcr-never-new", "dcr", now - 3_600_000, null);
+    client("https://app.example/cimd.json", "cimd", now - 2 * DAY, now - 2 * DAY);
+    client("static-never", "static", now - 300 * DAY, null);
+    // A year of sign-ins of dcr-used, each replaced by the next; the last one live, with a rotated and a current refresh token.
+    for (let month = 12; month >= 1; month--) {
+      grant(`g${month}`, "dcr-used", now - month * 30 * DAY, month % 3 === 0 ? now - month * 30 * DAY + DAY : null);
+      token(`a${month}`, `g${month}`, "access", now - month * 30 * DAY + 3_600_000);
+      token(`r${month}`, `g${month}`, "refresh", now - month * 30 * DAY + 20 * DAY, { rotatedAt: now - month * 30 * DAY + 3_600_000 });
+    }
+    grant("g-live", "dcr-used", now - 10 * DAY);
+    token("a-live", "g-live", "access", now + 3_600_000);
+    token("r-rotated", "g-live", "refresh", now + 20 * DAY, { rotatedAt: now - 3_600_000 });
+    token("r-live", "g-live", "refresh", now + 29 * DAY);
+    token("a-recent-expired", "g-live", "access", now - DAY, { revokedAt: now - 2 * DAY });
+    grant("g-stale", "dcr-stale", now - 150 * DAY);
+    token("r-stale", "g-stale", "refresh", now - 120 * DAY);
+    code("c-old", now - 8 * DAY);
+    code("c-recent", now - 60_000);
+    grants.saveConsent({ userId: "u1", clientId: "dcr-used", scope: "mcp", grantedAt: now - 200 * DAY });
+    grants.saveConsent({ userId: "u1", clientId: "dcr-never-old", scope: "mcp", grantedAt: now - 2 * DAY });
+
+    const report = await sweepAuthRows(store, { now });
+
+    const sqliteAfter = new Database(store.path, { readonly: true });
+    const column = (sql: string) => (sqliteAfter.query(sql).all() as Record<string, string>[]).map((r) => Object.values(r)[0]).sort();
+    expect(column("SELECT code_hash FROM oauth_codes")).toEqual(["c-recent"]);
+    expect(column("SELECT token_hash FROM oauth_tokens")).toEqual(["a-live", "a-recent-expired", "r-live", "r-rotated"]);
+    // g-stale has no token left, yet it is the newest (only) sign-in of its person, client and Virtual MCP.
+    expect(column("SELECT id FROM oauth_grants")).toEqual(["g-live", "g-stale"]);
+    expect(column("SELECT client_id FROM oauth_clients")).toEqual(["dcr-never-new", "dcr-used", "static-never"]);
+    expect(column("SELECT client_id FROM oauth_consents")).toEqual(["dcr-used"]);
+    expect(report).toEqual({ codes: 1, tokens: 25, grants: 12, clients: 3, consents: 1 });
+    sqliteAfter.close();
+    // The live sign-in still works.
+    expect(grants.findToken("r-live")?.grantRevokedAt).toBeNull();
+    // Nothing left to do: a second sweep deletes nothing.
+    expect(await sweepAuthRows(store, { now })).toEqual({ codes: 0, tokens: 0, grants: 0, clients: 0, consents: 0 });
+    store.close();
+  });
+
+  test("deletes in batches, and stops between them when told", async () => {
+    const store = openStore(join(tempDir(), "mintgate.db"), { create: true });
+    const sqlite = new Database(store.path);
+    sqlite.run("INSERT INTO users (id, email, role, created_at, updated_at) VALUES ('u1', 'ada@example.com', 'member', 0, 0)");
+    sqlite.run("INSERT INTO virtual_mcps (id, slug, name, description, new_tools, created_at, updated_at) VALUES ('v1', 'docs', 'Docs', '', 'auto', 0, 0)");
+    sqlite.run("INSERT INTO oauth_grants (id, client_id, user_id, virtual_mcp_id, scope, refreshable, created_at) VALUES ('g', 'c', 'u1', 'v1', 'mcp', 1, 0)");
+    const insert = sqlite.prepare("INSERT INTO oauth_tokens (token_hash, grant_id, kind, created_at, expires_at) VALUES (?, 'g', 'access', 0, ?)");
+    sqlite.transaction(() => {
+      for (let i = 0; i < 2_500; i++) insert.run(`t${i}`, now - 30 * DAY);
+    })();
+    sqlite.close();
+    let batches = 0;
+    // stopped() is asked before each batch: the third time, two batches (2,000 tokens) are gone.
+    const report = await sweepAuthRows(store, { now, stopped: () => ++batches > 3 });
+    expect(report.tokens).toBe(2_000);
+    expect(await sweepAuthRows(store, { now })).toMatchObject({ tokens: 500 });
+    store.close();
   });
 });

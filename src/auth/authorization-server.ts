@@ -236,7 +236,6 @@ export class AuthorizationServer {
   issueCode(request: TargetedAuthorizationRequest, userId: string): string {
     const code = newSecret(CODE_PREFIX);
     const now = this.now();
-    this.deps.store.oauthGrants.pruneCodes(now - 86_400_000);
     this.deps.store.oauthGrants.addCode({
       codeHash: hashToken(code),
       clientId: request.client.clientId,

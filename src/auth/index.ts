@@ -15,6 +15,7 @@ export {
   type VirtualMcpAudience,
 } from "./authorization-server.ts";
 export { OAuthGrants, type ConsentInfo, type GrantInfo } from "./grants.ts";
+export { sweepAuthRows, type AuthSweepReport } from "./housekeeping.ts";
 export { AUTH_EVENT_TYPES, AuthEvents, type AuthEvent, type AuthEventType } from "./events.ts";
 export { OAuthError, wireDescription, type OAuthErrorCode } from "./oauth-error.ts";
 export { PublicUrls, type McpEndpointKind } from "./public-urls.ts";

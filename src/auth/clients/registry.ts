@@ -84,9 +84,6 @@ const JWKS_REFETCH_MIN_MS = 30_000;
 const MAX_ASSERTION_LIFETIME_S = 3600;
 const USED_JTI_CAP = 50_000;
 const TOUCH_INTERVAL_MS = 60_000;
-const PRUNE_INTERVAL_MS = 3_600_000;
-/** Dynamically registered clients unused this long are deleted (they re-register after an invalid_client). */
-const DCR_UNUSED_PRUNE_MS = 90 * 86_400_000;
 const CACHE_KEY = "mintgate_cache_expires_at";
 
 const invalidClient = (description: string) => new OAuthError("invalid_client", description);
@@ -182,7 +179,6 @@ export class ClientRegistry {
   private readonly jwksCache = new Map<string, { keys: JSONWebKeySet; fetchedAt: number }>();
   private readonly usedJti = new Map<string, number>();
   private readonly touched = new Map<string, number>();
-  private lastPrune = 0;
 
   constructor(options: ClientRegistryOptions) {
     this.store = options.store;
@@ -409,7 +405,6 @@ export class ClientRegistry {
         lastUsedAt: null,
       });
       this.events.record({ type: "client_registered", outcome: "ok", clientId, ip, detail: { kind: "dcr", name: client.name, redirectUris: client.redirectUris } });
-      this.pruneOccasionally(now);
       const issuedAt = Math.floor(now / 1000);
       return {
         status: 201,
@@ -437,16 +432,6 @@ export class ClientRegistry {
     const retryAfter = this.registrations.hit(ip);
     if (retryAfter !== undefined) {
       throw new OAuthError("temporarily_unavailable", `Too many client registrations from this address; retry in ${retryAfter} s.`, 429, { "retry-after": String(retryAfter) });
-    }
-  }
-
-  private pruneOccasionally(now: number): void {
-    if (now - this.lastPrune < PRUNE_INTERVAL_MS) return;
-    this.lastPrune = now;
-    try {
-      this.store.oauthClients.pruneDynamic(now - DCR_UNUSED_PRUNE_MS);
-    } catch {
-      // Pruning is housekeeping; a registration never fails over it.
     }
   }
 

@@ -4,7 +4,7 @@ import { AdminService } from "../../admin/index.ts";
 import { demoInstructions, prepareDemo } from "../../admin/demo.ts";
 import { GatewayConfigService } from "../../admin/gateway-config.ts";
 import { AuditFeed, AuditLog, CHECKPOINT_KEY_PURPOSE, pruneAuditTrailGradually, Redactor } from "../../audit/index.ts";
-import { AccessTokenService, createAuthServices } from "../../auth/index.ts";
+import { AccessTokenService, createAuthServices, sweepAuthRows } from "../../auth/index.ts";
 import { ConnectorPool } from "../../connectors/index.ts";
 import { Gateway, McpEndpoint, setKeepaliveInterval } from "../../gateway/index.ts";
 import { moveCheckpointsToThread, watchStore } from "../../store/index.ts";
@@ -144,12 +144,23 @@ export const serveCommand: Command = {
         log.error("audit retention failed; will retry tomorrow", { error: String(error) });
       }
     };
+    // Expired OAuth codes and tokens, replaced sign-ins and unused self-registered clients: hourly, as DCR lets anyone add clients.
+    const sweep = async () => {
+      try {
+        const report = await sweepAuthRows(dir.store, { stopped: () => shuttingDown });
+        if (Object.values(report).some((n) => n > 0)) log.info("deleted OAuth rows nothing can use any more", { ...report });
+      } catch (error) {
+        log.error("the OAuth housekeeping sweep failed; will retry in an hour", { error: String(error) });
+      }
+    };
     // A few seconds in: after the connectors' first start and the clients' reconnects, and before a gateway restarted
     // often (a crash loop, frequent deploys) would never get to it. Chunks yield to requests either way.
-    const firstPrune = setTimeout(() => void prune(), 3_000);
+    const firstPrune = setTimeout(() => void prune().then(sweep), 3_000);
     const dailyPrune = setInterval(() => void prune(), 86_400_000);
+    const hourlySweep = setInterval(() => void sweep(), 3_600_000);
     firstPrune.unref();
     dailyPrune.unref();
+    hourlySweep.unref();
     const metrics = metricsAccess.served ? createGatewayMetrics(gateway, gateway.recorder, startedAt) : undefined;
     const config = new GatewayConfigService({ store: dir.store, secrets: dir.secrets, gateway });
     const tokens = new AccessTokenService(dir.store);
@@ -166,6 +177,7 @@ export const serveCommand: Command = {
       await gateway.recorder.flush();
       clearTimeout(firstPrune);
       clearInterval(dailyPrune);
+      clearInterval(hourlySweep);
       auditFeed.close();
       await stopCheckpointThread();
       dir.close();

@@ -1,4 +1,4 @@
-import { and, asc, eq, lt, isNull, or } from "drizzle-orm";
+import { asc, eq } from "drizzle-orm";
 import type { StoreDb } from "../connection.ts";
 import { oauthClients } from "../schema.ts";
 
@@ -40,12 +40,36 @@ export class OAuthClientRepository {
     this.db.update(oauthClients).set({ lastUsedAt: now }).where(eq(oauthClients.clientId, clientId)).run();
   }
 
-  /** Deletes dynamically registered clients not used since `before` (registered before it and never used, or last used before it). */
-  pruneDynamic(before: number): number {
-    return this.db
-      .delete(oauthClients)
-      .where(and(eq(oauthClients.kind, "dcr"), or(and(isNull(oauthClients.lastUsedAt), lt(oauthClients.createdAt, before)), lt(oauthClients.lastUsedAt, before))))
-      .returning({ id: oauthClients.clientId })
-      .all().length;
+  /**
+   * Deletes clients that registered themselves (DCR) or were fetched (CIMD
+   * documents, a cache) and were not used since `before`: registered before
+   * it and never used, or last used before it. At most `limit` rows a call.
+   */
+  deleteUnusedSince(before: number, limit: number): number {
+    return this.db.$client
+      .query(
+        `DELETE FROM oauth_clients WHERE client_id IN (
+           SELECT client_id FROM oauth_clients
+           WHERE kind IN ('dcr', 'cimd') AND COALESCE(last_used_at, created_at) < $before
+           LIMIT $limit)`,
+      )
+      .run({ before, limit }).changes;
+  }
+
+  /**
+   * Deletes DCR and CIMD clients registered before `before` that no sign-in
+   * ever completed for (no grant names them): anyone on the internet may
+   * register, and an AI client signs in right after it registers.
+   */
+  deleteNeverGrantedBefore(before: number, limit: number): number {
+    return this.db.$client
+      .query(
+        `DELETE FROM oauth_clients WHERE client_id IN (
+           SELECT client_id FROM oauth_clients
+           WHERE kind IN ('dcr', 'cimd') AND created_at < $before
+             AND client_id NOT IN (SELECT client_id FROM oauth_grants)
+           LIMIT $limit)`,
+      )
+      .run({ before, limit }).changes;
   }
 }

@@ -1,4 +1,4 @@
-import { and, desc, eq, gte, isNotNull, isNull, lt, sql } from "drizzle-orm";
+import { and, desc, eq, gte, isNotNull, isNull, sql } from "drizzle-orm";
 import type { StoreDb } from "../connection.ts";
 import { oauthCodes, oauthConsents, oauthGrants, oauthTokens, users, virtualMcps } from "../schema.ts";
 
@@ -87,9 +87,50 @@ export class OAuthGrantRepository {
     );
   }
 
-  /** Drops codes that expired long enough ago that a replay no longer matters. */
-  pruneCodes(before: number): void {
-    this.db.delete(oauthCodes).where(lt(oauthCodes.expiresAt, before)).run();
+  /**
+   * Housekeeping, at most `limit` rows a call so a caller can yield between
+   * calls. Each returns how many rows it deleted.
+   */
+  deleteCodesExpiredBefore(before: number, limit: number): number {
+    return this.db.$client.query("DELETE FROM oauth_codes WHERE code_hash IN (SELECT code_hash FROM oauth_codes WHERE expires_at < $before LIMIT $limit)").run({ before, limit }).changes;
+  }
+
+  /** Tokens past their expiry (revoked, rotated or not) answer nothing but "expired"; a replayed one can no longer be told from a made-up one, which is harmless then. */
+  deleteTokensExpiredBefore(before: number, limit: number): number {
+    return this.db.$client.query("DELETE FROM oauth_tokens WHERE rowid IN (SELECT rowid FROM oauth_tokens WHERE expires_at < $before LIMIT $limit)").run({ before, limit }).changes;
+  }
+
+  /**
+   * Grants (sign-ins) with no token left, created before `before`, that a
+   * newer grant of the same person, client and Virtual MCP replaced. The
+   * newest one stays, whatever its state: it is what lets that person skip
+   * the consent page next time (hasGrantFor), and there is one per
+   * (person, client, Virtual MCP), so they do not pile up.
+   */
+  deleteSupersededGrants(before: number, limit: number): number {
+    return this.db.$client
+      .query(
+        `DELETE FROM oauth_grants WHERE id IN (
+           SELECT g.id FROM oauth_grants g
+           WHERE g.created_at < $before
+             AND NOT EXISTS (SELECT 1 FROM oauth_tokens t WHERE t.grant_id = g.id)
+             AND EXISTS (SELECT 1 FROM oauth_grants n WHERE n.user_id = g.user_id AND n.client_id = g.client_id AND n.virtual_mcp_id = g.virtual_mcp_id AND n.created_at > g.created_at)
+           LIMIT $limit)`,
+      )
+      .run({ before, limit }).changes;
+  }
+
+  /** Consents to clients that were deleted (pruned or removed) and left no grant behind. */
+  deleteConsentsOfGoneClients(limit: number): number {
+    return this.db.$client
+      .query(
+        `DELETE FROM oauth_consents WHERE rowid IN (
+           SELECT c.rowid FROM oauth_consents c
+           WHERE NOT EXISTS (SELECT 1 FROM oauth_clients k WHERE k.client_id = c.client_id)
+             AND NOT EXISTS (SELECT 1 FROM oauth_grants g WHERE g.user_id = c.user_id AND g.client_id = c.client_id)
+           LIMIT $limit)`,
+      )
+      .run({ limit }).changes;
   }
 
   addGrant(row: typeof oauthGrants.$inferInsert): void {
