@@ -5,6 +5,7 @@ import { Redactor } from "../audit/redact.ts";
 import { log } from "../log/index.ts";
 import { expandSecretReferences, secretReferencesIn } from "../secrets/index.ts";
 import { capSseEvents, refusalText, StreamableHttpUpstreamTransport } from "./http-transport.ts";
+import { ConnectorFailureLog } from "./failure-log.ts";
 import { StdioUpstreamTransport } from "./stdio-transport.ts";
 import { connectionFailure } from "./connection-failure.ts";
 import { UpstreamLog } from "./upstream-log.ts";
@@ -113,6 +114,8 @@ export class Connector {
   private readonly redactor = new Redactor([]);
   /** The upstream's log messages, in the gateway's log. */
   private readonly upstreamLog: UpstreamLog;
+  /** Its failures in the gateway's log: a repeated one is summarised, not written on every retry. */
+  private readonly failureLog: ConnectorFailureLog;
   /** Its spec never changes (another spec is another Connector); its call-time settings may, through applySettings. */
   private currentDefinition: ConnectorDefinition;
 
@@ -125,6 +128,7 @@ export class Connector {
     this.currentDefinition = definition;
     if (initialCatalogue) this.catalogue = initialCatalogue;
     this.upstreamLog = new UpstreamLog(definition.name, (text) => this.redact(text));
+    this.failureLog = new ConnectorFailureLog(definition.name);
   }
 
   get definition(): ConnectorDefinition {
@@ -217,6 +221,7 @@ export class Connector {
     this.restarting = this.restarting.then(async () => {
       await this.stop({ restart: "an administrator restarted it" });
       this.attempt = 0;
+      this.failureLog.startOver();
       this.restarts++;
       void this.start();
     });
@@ -485,12 +490,14 @@ export class Connector {
       // crashes right after start must not be restarted every half second.
       if (this.stableTimer) clearTimeout(this.stableTimer);
       this.stableTimer = setTimeout(() => {
-        if (generation === this.generation) this.attempt = 0;
+        if (generation !== this.generation) return;
+        this.attempt = 0;
+        this.failureLog.stable();
       }, STABLE_AFTER_MS);
       this.stableTimer.unref();
       this.setCatalogue(catalogue);
       this.setState({ status: "ready" });
-      log.info("connector ready", { connector: this.name, kind: this.definition.spec.kind, tools: catalogue.tools.length });
+      log[this.failureLog.readyLevel()]("connector ready", { connector: this.name, kind: this.definition.spec.kind, tools: catalogue.tools.length });
       for (const method of this.deferredRefreshes) this.queueRefresh(method);
       this.deferredRefreshes.clear();
       // A new upstream session knows nothing of the subscriptions the old one had, nor of those held while it was not ready (subscribeResource whenReady).
@@ -531,7 +538,7 @@ export class Connector {
     this.generation++;
     void this.teardown();
     this.setState({ status: "failed", reason, retryAt: Date.now() + delay });
-    log.warn("connector failed; restarting", { connector: this.name, reason, retryInMs: delay });
+    this.failureLog.failed(reason, delay);
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.retryTimer = setTimeout(() => {
       this.retryTimer = undefined;
@@ -590,6 +597,7 @@ export class Connector {
           redact: (line) => this.redact(line),
           redactSpan: () => this.redactor.longestSecret,
           onStderrLine: (line) => this.keepStderrLine(line),
+          stderrLevel: () => (this.failureLog.recovering ? "debug" : "info"),
         });
         this.stdio = transport;
         this.lastStdio = transport;

@@ -16,7 +16,7 @@ import { existsSync } from "node:fs";
 import { noteFrameText } from "./upstream-session.ts";
 import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
 import { MintgateError } from "../errors/index.ts";
-import { LineBudget, log } from "../log/index.ts";
+import { LineBudget, log, type LogLevel } from "../log/index.ts";
 
 export interface StdioUpstreamOptions {
   /** Connector name, used in log fields and error messages. */
@@ -35,6 +35,8 @@ export interface StdioUpstreamOptions {
   redactSpan?: (() => number) | undefined;
   /** Called with each (redacted) stderr line. */
   onStderrLine?: ((line: string) => void) | undefined;
+  /** The level stderr lines are logged at (info by default); asked per line. */
+  stderrLevel?: (() => LogLevel) | undefined;
 }
 
 export interface ExitInfo {
@@ -304,7 +306,7 @@ export class StdioUpstreamTransport implements Transport {
     const line = clean;
     if (line.trim() === "") return;
     this.options.onStderrLine?.(line);
-    this.stderrLog.write("info", "upstream stderr", { line });
+    this.stderrLog.write(this.options.stderrLevel?.() ?? "info", "upstream stderr", { line });
     if (this.stderrRing.length < STDERR_KEPT_LINES) {
       this.stderrRing.push(line);
     } else {
@@ -318,13 +320,10 @@ export class StdioUpstreamTransport implements Transport {
     const expected = this.closing !== undefined;
     this.closed = true;
     this.resolveExited();
-    if (expected) {
-      log.debug("upstream exited", { connector: this.options.name, code: code ?? undefined, signal: signal ?? undefined });
-    } else {
-      log.warn("upstream exited", { connector: this.options.name, code: code ?? undefined, signal: signal ?? undefined });
-      // Nobody is left to shut the group down gracefully; don't leave its helpers running.
-      this.sweepGroup();
-    }
+    // Debug even when unexpected: the connector's "connector failed" warning gives the same exit as its reason.
+    log.debug("upstream exited", { connector: this.options.name, code: code ?? undefined, signal: signal ?? undefined, expected });
+    // Nobody is left to shut the group down gracefully; don't leave its helpers running.
+    if (!expected) this.sweepGroup();
     // Messages the child wrote just before exiting may still be in the pipes: read them to
     // end-of-file, but don't wait forever on a pipe some escaped descendant still holds open.
     const timer = setTimeout(() => this.finish(), PIPE_DRAIN_GRACE_MS);
