@@ -261,13 +261,14 @@ describe("restarts", () => {
     // failure is said once, with the first child's stderr; the repeats are debug lines, summarised every 10 minutes.
     const lines = gateway.output().split("\n").filter((line) => line.includes("connector=cr "));
     expect(lines.map((line) => line.replace(/^\S+ /, "").replace(/ reason=.*/, ""))).toEqual([
+      "info  connector added connector=cr kind=stdio",
       'info  upstream stderr connector=cr line="cannot reach the database"',
       "info  connector ready connector=cr kind=stdio tools=6",
       "warn  connector failed; restarting connector=cr",
       // Ready after one failure is news; after more, a ready that may not last is debug until it has lasted 30 s.
       "info  connector ready connector=cr kind=stdio tools=6",
     ]);
-    expect(lines[2]).toContain('reason="the upstream process exited with code 3" retryInMs=500');
+    expect(lines[3]).toContain('reason="the upstream process exited with code 3" retryInMs=500');
   });
 });
 

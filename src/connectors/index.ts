@@ -1,3 +1,4 @@
+import { log } from "../log/index.ts";
 import { Connector, type ConnectorDeps } from "./connector.ts";
 import type { ConnectorDefinition } from "./types.ts";
 
@@ -53,7 +54,11 @@ export class ConnectorPool {
     // seeing them while it restarts, rather than losing them and getting them back (two list_changed, tools gone meanwhile).
     const sameServer = existing !== undefined && sameUpstreamSpec(existing.definition, definition);
     // Its replacement takes the same name, so a call cut off can be sent again.
-    if (existing) await existing.retire({ restart: sameServer ? "a secret it uses changed" : "its settings changed" });
+    const why = sameServer ? "a secret it uses changed" : "its settings changed";
+    // Said before the stop, which can take seconds: the log shows why the connector's calls are cut off meanwhile.
+    if (existing) log.info("connector restarting", { connector: definition.name, reason: why });
+    else log.info("connector added", { connector: definition.name, kind: definition.spec.kind });
+    if (existing) await existing.retire({ restart: why });
     const connector = new Connector(definition, this.deps, sameServer ? existing.catalogue : undefined);
     this.clients.set(key, connector);
     this.upstreamIdentities.set(connector, upstreamIdentity);
@@ -66,6 +71,7 @@ export class ConnectorPool {
     for (const [key, connector] of [...this.clients]) {
       if (connector.name === name) {
         this.clients.delete(key);
+        log.info("connector removed", { connector: name });
         await connector.retire("removed");
       }
     }
