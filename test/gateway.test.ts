@@ -1073,6 +1073,13 @@ describe("the log as JSON lines (MINTGATE_LOG_FORMAT=json)", () => {
     expect(records).toContainEqual(expect.objectContaining({ level: "warn", msg: "upstream log: lines not logged, too many", connector: "chatty", lines: expect.any(Number), perSeconds: "200/10" }));
     expect(records).toContainEqual(expect.objectContaining({ msg: "shutting down: no new connections; waiting for running requests", signal: "SIGTERM" }));
     expect(records.at(-1)).toMatchObject({ level: "info", msg: "stopped" });
+    // Each request is one debug line (never info: that would be thousands a second), named as every other line names things.
+    expect(records).toContainEqual(expect.objectContaining({ level: "debug", msg: "mcp request", subject: "t@example.com", virtualMcp: "logs", method: "tools/call", tool: "chatty__log", connector: "chatty", outcome: "ok", durationMs: expect.any(Number) }));
+    expect(records.filter((r) => r.level !== "debug" && r.msg === "mcp request")).toEqual([]);
+    expect(records).toContainEqual(expect.objectContaining({ level: "info", msg: "connector added", connector: "chatty", kind: "stdio" }));
+    // One name per thing across lines: shippers index fields by name.
+    const fieldNames = new Set(records.flatMap((r) => Object.keys(r)));
+    for (const other of ["err", "why", "name", "slug", "vmcp", "virtual_mcp", "user", "email", "token"]) expect(fieldNames).not.toContain(other);
   });
 
   test("a field named time, level or msg is written as fields.NAME; a number JSON has no literal for, as text", () => {

@@ -638,7 +638,7 @@ describe("changes reach connected sessions", () => {
     // Dropped when the policy changed, not only when an update comes: one line says so.
     await waitFor("ada's subscription dropped", () => droppedSubscriptions().length > 0);
     expect(droppedSubscriptions()).toHaveLength(1);
-    expect(droppedSubscriptions()[0]).toContain(`subject=ada@example.com virtualMcp=watch uri=${first} why="denied by watch: resources[\\"${first}\\"].deny.users[\\"ada@example.com\\"]"`);
+    expect(droppedSubscriptions()[0]).toContain(`subject=ada@example.com virtualMcp=watch uri=${first} reason="denied by watch: resources[\\"${first}\\"].deny.users[\\"ada@example.com\\"]"`);
     toAda.length = 0;
     toBob.length = 0;
     // The upstream sends the first resource's update before the second's: once ada has the second, she would have had the first.
@@ -659,7 +659,7 @@ describe("changes reach connected sessions", () => {
     await ada.subscribeResource({ uri: third });
     await apply(withWatch("nobody@example.com", { prefix: "moved" }));
     await waitFor("the upstream subscription released", () => upstreamUnsubscribesOf("demo://resource/dynamic/text/3").length === 1);
-    expect(droppedSubscriptions().filter((line) => line.includes(`uri=${third} `))).toEqual([expect.stringContaining('why="no connector of the virtual MCP serves it any more"')]);
+    expect(droppedSubscriptions().filter((line) => line.includes(`uri=${third} `))).toEqual([expect.stringContaining('reason="no connector of the virtual MCP serves it any more"')]);
   });
 
   test("a subscription follows its connector when it is redefined (apply with another env restarts it): updates arrive again, and unsubscribing releases the new upstream's", async () => {

@@ -295,6 +295,19 @@ export class GatewaySession {
     const cutOff = abort.signal.aborted ? (note.cutOffMessage ?? this.cutOffMessage) : undefined;
     if (abort.signal.aborted && note.outcome === "ok") note.outcome = "cancelled";
     if (note.outcome === "cancelled") note.error = cutOff ?? (abort.signal.reason === SESSION_CLOSED ? SESSION_CLOSED_ERROR : CLIENT_CANCELLED_ERROR);
+    // Debug only: at info, a line per request would be thousands a second. The full record is the audit trail's;
+    // an upstream's error text stays there (it may quote the arguments), a refusal's is the gateway's own.
+    log.debug("mcp request", {
+      session: this.id,
+      subject: note.caller.subject,
+      virtualMcp: this.runtime.slug,
+      method,
+      tool: method === "tools/call" ? note.exposedName : undefined,
+      connector: note.connector ?? undefined,
+      outcome: note.outcome,
+      error: note.outcome === "denied" ? (note.error ?? undefined) : undefined,
+      durationMs: Math.round(performance.now() - started),
+    });
     // The record is committed before the reply leaves (durability). A refusal is recorded whatever the method:
     // completing a hidden prompt's arguments or subscribing to a hidden resource is a try at it like getting or reading it.
     if (RECORDED.has(method) || note.outcome === "denied") {
@@ -607,7 +620,7 @@ export class GatewaySession {
     const why = this.readRefusal(uri, subscription);
     if (why === undefined) return false;
     // As the connector logs URIs: the secret values it was given replaced.
-    log.info("resource subscription dropped: access lost", { session: this.id, subject: this.principal.subject, virtualMcp: this.runtime.slug, uri: subscription.connector.redact(uri), why });
+    log.info("resource subscription dropped: access lost", { session: this.id, subject: this.principal.subject, virtualMcp: this.runtime.slug, uri: subscription.connector.redact(uri), reason: why });
     void this.release(uri);
     return true;
   }

@@ -52,6 +52,8 @@ function admit(deps: McpRouteDeps, budget: BodyBudget, urls: PublicUrls, slug: s
   } catch (error) {
     if (error instanceof MissingToken) return jsonError(401, error.message, challenge(urls, slug, endpoint));
     const message = error instanceof MintgateError ? error.message : publicMessageOf(error);
+    // Debug: anyone can send a bad token, as often as they like; the sentence names no part of it.
+    log.debug("mcp request refused: token not accepted", { virtualMcp: slug, ip: ip ?? undefined, reason: message });
     return jsonError(401, message, challenge(urls, slug, endpoint, { code: "invalid_token", message }));
   }
   const runtime = deps.gateway.virtualMcp(slug);
@@ -94,6 +96,7 @@ async function refuseReach(deps: McpRouteDeps, runtime: VirtualMcpRuntime, princ
     }
   }
   const sessionId = request.headers.get("mcp-session-id") ?? new URL(request.url).searchParams.get("sessionId");
+  log.debug("mcp request refused: no access", { virtualMcp: runtime.slug, subject: principal.subject, method, reason });
   const entry = refusedRequest(principal, runtime, method, params, { error: reason, sessionId, userId });
   try {
     await deps.gateway.recorder.record(entry);
