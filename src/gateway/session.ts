@@ -295,9 +295,9 @@ export class GatewaySession {
     const cutOff = abort.signal.aborted ? (note.cutOffMessage ?? this.cutOffMessage) : undefined;
     if (abort.signal.aborted && note.outcome === "ok") note.outcome = "cancelled";
     if (note.outcome === "cancelled") note.error = cutOff ?? (abort.signal.reason === SESSION_CLOSED ? SESSION_CLOSED_ERROR : CLIENT_CANCELLED_ERROR);
-    // Debug only: at info, a line per request would be thousands a second. The full record is the audit trail's;
-    // an upstream's error text stays there (it may quote the arguments), a refusal's is the gateway's own.
-    log.debug("mcp request", {
+    // Debug only: at info, a line per request would be thousands a second (and its fields are not even built). The full
+    // record is the audit trail's; an upstream's error text stays there (it may quote the arguments), a refusal's is the gateway's own.
+    if (log.enabled("debug")) log.debug("mcp request", {
       session: this.id,
       subject: note.caller.subject,
       virtualMcp: this.runtime.slug,

@@ -72,6 +72,10 @@ export const log = {
   info: (message: string, fields?: LogFields) => write("info", message, fields),
   warn: (message: string, fields?: LogFields) => write("warn", message, fields),
   error: (message: string, fields?: LogFields) => write("error", message, fields),
+  /** Whether lines at `level` are written: a line built per request asks first, so at info it costs nothing. */
+  enabled(level: LogLevel): boolean {
+    return ORDER[level] >= threshold;
+  },
   setLevel(level: LogLevel) {
     threshold = ORDER[level];
   },
