@@ -11,6 +11,7 @@ import { loadSettings } from "../src/config/index.ts";
 import { openDataDir } from "../src/runtime/index.ts";
 import { openStore, type NewAuditRow } from "../src/store/index.ts";
 import { startHttpUpstream } from "./fixtures/http-upstream.ts";
+import { openTerminal } from "./fixtures/terminal.ts";
 import { BINARY, cleanEnv, connectMcpClient, DEMO_CONFIG as DEMO, REPO_ROOT, runMintgate, startConfiguredGateway, startGateway, tempDir, waitFor } from "./harness.ts";
 
 const ECHO_STDIO = join(REPO_ROOT, "test", "fixtures", "echo-stdio.ts");
@@ -297,6 +298,25 @@ virtualMcps:
     expect([pruned.code, pruned.stderr]).toEqual([0, ""]);
     expect((JSON.parse(pruned.stdout) as { deleted: number }).deleted).toBe(0);
     expect((await verify(dir)).report).toMatchObject({ ok: true, checkpoints: 1 });
+  });
+
+  test("`audit prune` on a terminal says how many records it has deleted so far; piped, nothing goes to standard error", async () => {
+    const dir = join(tempDir("mintgate-audit-prune-progress"), "data");
+    expect((await runMintgate(["init", "--data", dir])).code).toBe(0);
+    const store = openStore(join(dir, "mintgate.db"));
+    // Three chunks of the prune: a progress line after each.
+    appendToChain(store, Array.from({ length: 12_000 }, (_, i) => oldCall(i)));
+    store.close();
+    const screen = openTerminal({ command: `${BINARY} audit prune --retention-days 30 --data ${dir}; sleep 30`, width: 160, height: 10 });
+    try {
+      const shown = await screen.waitFor(/Deleted 12000 record\(s\)/);
+      expect(shown).toContain("deleted 12000 records");
+    } finally {
+      screen.kill();
+    }
+    const piped = await runMintgate(["audit", "prune", "--retention-days", "30", "--data", dir]);
+    expect([piped.code, piped.stderr]).toEqual([0, ""]);
+    expect(piped.stdout).toStartWith("Nothing to delete");
   });
 
   test("the gateway's own retention prune of a large trail goes on answering requests between chunks", async () => {

@@ -26,6 +26,8 @@ interface PruneOptions {
   key: () => CheckpointKey;
   actor: string;
   now?: number;
+  /** Called after each chunk with the records deleted so far. */
+  onProgress?: (deleted: number) => void;
 }
 
 /**
@@ -50,12 +52,25 @@ export function pruneAuditTrail(store: Store, options: PruneOptions): PruneRepor
  * when `stopped()` says so (shutdown); what was deleted so far has its
  * checkpoint.
  */
-export async function pruneAuditTrailGradually(store: Store, options: PruneOptions & { stopped?: () => boolean }): Promise<PruneReport> {
+export async function pruneAuditTrailGradually(
+  store: Store,
+  options: PruneOptions & {
+    stopped?: () => boolean;
+    /**
+     * Another process writes to the store meanwhile (`audit prune` beside a serving gateway): after each chunk, wait
+     * as long as its transaction held the write lock. Started back to back, the chunks kept the lock from the
+     * gateway, whose busy handler retries only every few ms: its commits, and so its answers, waited for the whole prune.
+     */
+    otherWriters?: boolean;
+  },
+): Promise<PruneReport> {
   const steps = pruneSteps(store, options);
   for (;;) {
+    const started = performance.now();
     const step = steps.next(options.stopped?.() ?? false);
     if (step.done) return step.value;
-    await new Promise((resolve) => setTimeout(resolve, 0));
+    const pause = options.otherWriters ? performance.now() - started : 0;
+    await new Promise((resolve) => setTimeout(resolve, pause));
   }
 }
 
@@ -82,6 +97,7 @@ function* pruneSteps(store: Store, options: PruneOptions): Generator<void, Prune
       report.throughId = chunkEnd;
       return chunkEnd < target;
     });
+    options.onProgress?.(report.deleted);
     if (!more || (yield)) break;
   }
   report.checkpoint = checkpointId ?? null;

@@ -1,5 +1,5 @@
 import { createWriteStream, type WriteStream } from "node:fs";
-import { cliActor, CHECKPOINT_KEY_PURPOSE, exportAudit, parseTime, pruneAuditTrail, searchAudit, SEARCH_LIMIT_MAX, verifyChain, type ExportFormat } from "../../audit/index.ts";
+import { cliActor, CHECKPOINT_KEY_PURPOSE, exportAudit, parseTime, pruneAuditTrailGradually, searchAudit, SEARCH_LIMIT_MAX, verifyChain, type ExportFormat } from "../../audit/index.ts";
 import { loadSettings, parseRetentionDays } from "../../config/index.ts";
 import { invalid } from "../../errors/index.ts";
 import { virtualMcpFilterOf } from "../../gateway/index.ts";
@@ -180,13 +180,22 @@ const pruneCommand: Command = {
   usage: "mintgate audit prune [--retention-days N] [--data DIR] [--json]",
   options: { ...DATA_OPTION, ...JSON_OPTION, "retention-days": { type: "string" } },
   optionHelp: { "--retention-days N": "keep N days (env MINTGATE_AUDIT_RETENTION_DAYS, default 365)", ...DATA_HELP, "--json": "print the report as JSON" },
-  details: "The running gateway does the same once a day. The chain still verifies after a prune.",
+  details: "The running gateway does the same once a day. The chain still verifies after a prune. Deletes in chunks, pausing between them so a gateway serving meanwhile goes on answering; a progress line goes to standard error when it is a terminal.",
   async run(parsed) {
     const flag = stringValue(parsed, "retention-days");
     const retentionDays = flag === undefined ? loadSettings({ data: stringValue(parsed, "data") }).auditRetentionDays : parseRetentionDays({ value: flag, source: "--retention-days" });
+    // A year of a busy team is millions of records to delete: say how far it got, as export and verify do.
+    const progress = !parsed.values.json && process.stderr.isTTY;
     const report = await withDataDir(parsed, (dir) =>
-      pruneAuditTrail(dir.store, { retentionDays, key: () => dir.secrets.derivedKey(CHECKPOINT_KEY_PURPOSE), actor: cliActor() }),
+      pruneAuditTrailGradually(dir.store, {
+        retentionDays,
+        key: () => dir.secrets.derivedKey(CHECKPOINT_KEY_PURPOSE),
+        actor: cliActor(),
+        otherWriters: true,
+        onProgress: progress ? (n) => process.stderr.write(`\rdeleted ${n} records`) : undefined,
+      }),
     );
+    if (progress && report.deleted > 0) process.stderr.write("\n");
     if (parsed.values.json) printJson(report);
     else if (report.deleted === 0) process.stdout.write(`Nothing to delete: no records older than ${report.cutoff} (${report.retentionDays} day${report.retentionDays === 1 ? "" : "s"}).\n`);
     else process.stdout.write(`Deleted ${report.deleted} record(s) through ${report.throughId}, older than ${report.cutoff}; checkpoint ${report.checkpoint} keeps the chain verifiable.\n`);
