@@ -1,8 +1,8 @@
 import { describe, expect, test } from "bun:test";
 import { Database } from "bun:sqlite";
 import { join } from "node:path";
-import { appendToChain, AuditFeed, CallRecorder, MAX_STORED_ARGUMENTS, parseTime, Redactor, searchAudit, verifyChain } from "../src/audit/index.ts";
-import { GENESIS_HASH, legacyAuditHash, openStore, type AuditRow, type NewAuditRow } from "../src/store/index.ts";
+import { appendToChain, AuditFeed, CallRecorder, exportAudit, MAX_STORED_ARGUMENTS, parseTime, Redactor, searchAudit, verifyChain } from "../src/audit/index.ts";
+import { GENESIS_HASH, legacyAuditHash, openStore, type AuditFilter, type AuditRow, type NewAuditRow } from "../src/store/index.ts";
 import { tempDir } from "./harness.ts";
 
 const base = { at: 1, subject: "ada@example.com", tokenId: null, sessionId: null, virtualMcp: "v", connector: "c", method: "tools/call", exposedName: "c__t", upstreamName: "t", outcome: "ok" as const, error: null, durationMs: 1 };
@@ -157,6 +157,26 @@ describe("times in searches and exports", () => {
     });
     appendToChain(store, [at(1_000), at(2_000), at(3_000)]);
     expect(searchAudit(store, { since: 2_000, until: 3_000 }).map((r) => r.at)).toEqual([new Date(2_000).toISOString()]);
+    store.close();
+  });
+
+  test("a window's records are found by time, not by id: a long call committed after later ones is in its window's search and export", async () => {
+    const store = openStore(join(tempDir(), "mintgate.db"), { create: true });
+    const at = (t: number, virtualMcp = "v"): NewAuditRow => ({
+      at: t, kind: "mcp", person: "ada@example.com", userId: null, clientId: null, tokenId: null, ip: null, sessionId: null, virtualMcp, connector: "c",
+      method: "tools/call", exposedName: "c__t", upstreamName: "t", arguments: null, result: null, resultSize: null, outcome: "ok", error: null, durationMs: 1, detail: null,
+    });
+    // Ids 1–5; the call that started at 1 500 finished (and was recorded) last.
+    appendToChain(store, [at(1_000), at(2_000, "w"), at(3_000), at(4_000), at(1_500)]);
+    const window = { since: 1_200, until: 3_500 };
+    expect(searchAudit(store, window).map((r) => r.id)).toEqual([5, 3, 2]);
+    expect(searchAudit(store, { ...window, virtualMcp: "v" }).map((r) => r.id)).toEqual([5, 3]);
+    expect(searchAudit(store, { ...window, virtualMcp: "v" }, 1, 5).map((r) => r.id)).toEqual([3]);
+    const exported = async (filter: AuditFilter) => (await Array.fromAsync(exportAudit(store, "jsonl", filter))).join("").split("\n").filter(Boolean).map((line) => (JSON.parse(line) as { id: number }).id);
+    expect(await exported(window)).toEqual([2, 3, 5]);
+    expect(await exported({ ...window, virtualMcp: "w" })).toEqual([2]);
+    expect(await exported({ since: 5_000 })).toEqual([]);
+    expect(searchAudit(store, { until: 1_000 })).toEqual([]);
     store.close();
   });
 

@@ -37,13 +37,17 @@ const PAGE = 2000;
  * The records matching `filter`, oldest first, as text chunks of a few
  * thousand rows each. Keyset paging: memory stays constant and no read
  * transaction stays open between chunks, so writers and checkpoints go on.
+ * With a time window, the records are those committed when the export began.
  */
 export async function* exportAudit(store: Store, format: ExportFormat, filter: AuditFilter = {}, onProgress?: (rows: number) => void): AsyncGenerator<string> {
   if (format === "csv") yield CSV_COLUMNS.join(",") + "\n";
-  let afterId = 0;
+  // A time window's records lie between two ids: paging starts at the first and stops at the last, not scanning the whole table for them.
+  const ids = store.audit.idRangeOf(filter);
+  if (ids === null) return;
+  let afterId = ids ? ids.first - 1 : 0;
   let rows = 0;
   for (;;) {
-    const page = store.audit.page(afterId, PAGE, filter);
+    const page = store.audit.page(afterId, PAGE, filter, ids?.last);
     if (page.length === 0) break;
     let chunk = "";
     for (const row of page) {
