@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { Database } from "bun:sqlite";
 import { join } from "node:path";
-import { appendToChain, AuditFeed, CallRecorder, exportAudit, MAX_STORED_ARGUMENTS, parseTime, Redactor, searchAudit, verifyChain } from "../src/audit/index.ts";
+import { appendToChain, AuditFeed, CallRecorder, exportAudit, MAX_STORED_ARGUMENTS, parseTime, Redactor, searchAudit, verifyChain, verifyChainGradually } from "../src/audit/index.ts";
 import { GENESIS_HASH, legacyAuditHash, openStore, type AuditFilter, type AuditRow, type NewAuditRow } from "../src/store/index.ts";
 import { tempDir } from "./harness.ts";
 
@@ -73,6 +73,20 @@ describe("the hash chain's record format", () => {
     expect(appended).toBe(true);
     expect(verifyChain(store, undefined)).toMatchObject({ ok: true, records: 3 });
     gateway.close();
+    store.close();
+  });
+
+  test("the gateway's verify (admin API) walks a snapshot of its own, yielding between pages: records the same connection commits meanwhile are neither counted nor taken for deleted ones", async () => {
+    const { store } = open();
+    // Three pages of the walk.
+    for (let i = 0; i < 3; i++) appendToChain(store, Array.from({ length: 5_000 }, (_, j) => row(`{"a":${i * 5_000 + j}}`, "{}")));
+    const verified = verifyChainGradually(store, undefined);
+    // Between pages, on the connection the walk no longer holds a transaction on: the gateway's next commit.
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    appendToChain(store, [row('{"a":"during"}', "{}")]);
+    expect(await verified).toMatchObject({ ok: true, records: 15_000, lastId: 15_000 });
+    store.audit.sqlite.exec("UPDATE audit_records SET arguments = '{\"a\":-1}' WHERE id = 7000");
+    expect(await verifyChainGradually(store, undefined)).toMatchObject({ ok: false, broken: { id: 7000 } });
     store.close();
   });
 

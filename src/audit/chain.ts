@@ -1,5 +1,5 @@
 import { createHmac, timingSafeEqual } from "node:crypto";
-import { appendAuditRows, auditHash, GENESIS_HASH, legacyAuditHash, type AuditCheckpointRow, type AuditRow, type NewAuditRow, type Store } from "../store/index.ts";
+import { appendAuditRows, auditHash, GENESIS_HASH, legacyAuditHash, type AuditCheckpointRow, type AuditRecordRepository, type AuditRow, type NewAuditRow, type Store } from "../store/index.ts";
 
 /** Called (soon after the commit) when records were appended to a store's chain in this process. */
 const appendListeners = new WeakMap<Store, Set<() => void>>();
@@ -74,11 +74,36 @@ const PAGE = 5000;
  * counted was reported as "deleted from the end of the chain".
  */
 export function verifyChain(store: Store, key: CheckpointKey | undefined, onProgress?: (checked: number) => void): VerifyReport {
-  return store.readSnapshot(() => walkChain(store, key, onProgress));
+  return store.readSnapshot(() => {
+    const steps = walkChain(store.audit, key, onProgress);
+    for (;;) {
+      const step = steps.next();
+      if (step.done) return step.value;
+    }
+  });
 }
 
-function walkChain(store: Store, key: CheckpointKey | undefined, onProgress?: (checked: number) => void): VerifyReport {
-  const repo = store.audit;
+/**
+ * The same walk for a serving gateway (GET /admin/api/audit/verify): from a snapshot on a connection of its
+ * own, yielding to the event loop after every page. Run whole, it held every request for the whole walk
+ * (7.6 s for 2 million records).
+ */
+export async function verifyChainGradually(store: Store, key: CheckpointKey | undefined): Promise<VerifyReport> {
+  const snapshot = store.openAuditSnapshot();
+  try {
+    const steps = walkChain(snapshot.audit, key);
+    for (;;) {
+      const step = steps.next();
+      if (step.done) return step.value;
+      await new Promise((resolve) => setTimeout(resolve, 0));
+    }
+  } finally {
+    snapshot.close();
+  }
+}
+
+/** The walk, one page per step. */
+function* walkChain(repo: AuditRecordRepository, key: CheckpointKey | undefined, onProgress?: (checked: number) => void): Generator<void, VerifyReport> {
   const checkpoints = repo.checkpoints();
   const report: VerifyReport = { ok: true, records: 0, firstId: null, lastId: null, checkpoints: checkpoints.length };
   const fail = (broken: VerifyReport["broken"]): VerifyReport => ({ ...report, ok: false, broken });
@@ -128,6 +153,7 @@ function walkChain(store: Store, key: CheckpointKey | undefined, onProgress?: (c
     }
     afterId = page[page.length - 1]!.id;
     onProgress?.(report.records);
+    yield;
   }
   const highest = repo.highestIdEver();
   if (highest >= expectedId) {

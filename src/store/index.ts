@@ -25,7 +25,8 @@ export type { CallRecord, CallOutcome } from "./repositories/call-records.ts";
 export type { ToolApproval } from "./repositories/gateway-config.ts";
 export type { AuthEventRow, NewAuthEvent } from "./repositories/auth-events.ts";
 export { auditHash, legacyAuditHash, appendAuditRows, GENESIS_HASH } from "./repositories/audit-records.ts";
-export type { AuditRow, NewAuditRow, AuditKind, AuditOutcome, AuditFilter, AuditCheckpointRow, AuditRecordRepository } from "./repositories/audit-records.ts";
+export type { AuditRow, NewAuditRow, AuditKind, AuditOutcome, AuditFilter, AuditCheckpointRow } from "./repositories/audit-records.ts";
+export type { AuditRecordRepository };
 export type { UserRow, UserIdentityRow, UserGroupRow } from "./repositories/users.ts";
 export type { IdentityProviderRow } from "./repositories/identity-providers.ts";
 export type { OAuthClientRow, OAuthClientKind } from "./repositories/oauth-clients.ts";
@@ -59,6 +60,11 @@ export interface Store {
    * first, while other connections (a serving gateway) go on committing.
    */
   readSnapshot<T>(fn: () => T): T;
+  /**
+   * A second, read-only connection holding one read transaction until closed: a long read (verifying the
+   * whole audit trail) can yield to the event loop between pages while this connection goes on committing.
+   */
+  openAuditSnapshot(): { audit: AuditRecordRepository; close(): void };
   /** Changes whenever another connection (another process) commits; see `watchStore`. */
   dataVersion(): number;
   /** Stops this connection's WAL checkpoints (the checkpoint thread runs them instead). */
@@ -127,6 +133,17 @@ export function openStore(path: string, options: { create?: boolean } = {}): Sto
     schemaVersion: schemaVersionOf(sqlite),
     transaction: immediateTransactions(sqlite),
     readSnapshot: (fn) => sqlite.transaction(fn).deferred(),
+    openAuditSnapshot() {
+      const reader = openSqlite(path, { readonly: true });
+      reader.exec("BEGIN");
+      return {
+        audit: new AuditRecordRepository(wrapWithDrizzle(reader)),
+        close: () => {
+          reader.exec("COMMIT");
+          reader.close();
+        },
+      };
+    },
     dataVersion: () => (dataVersion.get() as { data_version: number }).data_version,
     stopCheckpoints: () => clearInterval(checkpoints),
     // VACUUM INTO reads one snapshot (a read transaction: writers are not blocked) and writes it compacted.
