@@ -1,7 +1,7 @@
 import { parseTime } from "../audit/index.ts";
 import { invalid } from "../errors/index.ts";
 import type { Store, UsageGrouping, UsageRow, UsageTimeline } from "../store/index.ts";
-import { USAGE_GROUPINGS } from "../store/index.ts";
+import { USAGE_GROUPINGS, usageStatsInThread } from "../store/index.ts";
 
 export type { UsageGrouping, UsageRow, UsageTimeline };
 export { USAGE_GROUPINGS };
@@ -93,6 +93,13 @@ export class UsageAnalytics {
   report(query: UsageQuery, names?: UsageQueryNames): UsageReport {
     const { by, since, until } = resolveUsageQuery(query, this.now(), names);
     const rows = this.store.usage.toolCalls(by, since, until);
+    return { by, since: new Date(since).toISOString(), until: new Date(until).toISOString(), rows };
+  }
+
+  /** The same report for the serving gateway (GET /admin/api/stats): the query runs on a thread of its own, off the request path. */
+  async reportInThread(query: UsageQuery, names?: UsageQueryNames): Promise<UsageReport> {
+    const { by, since, until } = resolveUsageQuery(query, this.now(), names);
+    const rows = await usageStatsInThread(this.store, by, since, until);
     return { by, since: new Date(since).toISOString(), until: new Date(until).toISOString(), rows };
   }
 

@@ -22,8 +22,8 @@ const withoutReactDevtools: BunPlugin = {
 
 const outfile = process.argv[2] ?? "dist/mintgate";
 const result = await Bun.build({
-  // The store's checkpoint thread is a Worker: its module must be an entrypoint to be in the binary.
-  entrypoints: ["src/main.ts", "src/store/checkpoint-thread.ts"],
+  // The store's checkpoint and usage-statistics threads are Workers: their modules must be entrypoints to be in the binary.
+  entrypoints: ["src/main.ts", "src/store/checkpoint-thread.ts", "src/store/usage-thread.ts"],
   compile: { outfile },
   minify: true,
   sourcemap: "linked",

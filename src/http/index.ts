@@ -338,7 +338,7 @@ export function createHttpApp(deps: HttpDeps) {
         })
         .get("/calls", ({ query }) => admin.recentCalls(wholeNumberParam(query.limit, "limit", 1, 1000) ?? 100))
         // Usage per vmcp|tool|connector|person over ?last=24h or ?since=&until= (src/analytics).
-        .get("/stats", ({ query }) => deps.analytics.report({ by: query.by, last: query.last, since: query.since, until: query.until }))
+        .get("/stats", ({ query }) => deps.analytics.reportInThread({ by: query.by, last: query.last, since: query.since, until: query.until }))
         // Tool calls per step over ?last=5m&step=5s, with totals and p50/p95 (the TUI Overview's sparkline).
         .get("/stats/timeline", ({ query }) => deps.analytics.timeline({ last: query.last, step: query.step }))
         // Sign-in records, people's approvals of AI clients, and the clients' sign-ins (token families).

@@ -33,6 +33,7 @@ export type { OAuthClientRow, OAuthClientKind } from "./repositories/oauth-clien
 export type { OAuthTokenLookup, OAuthCodeRow, OAuthGrantRow, GrantListing, OAuthConsentRow } from "./repositories/oauth-grants.ts";
 export type { SecretRepository, AdminTokenRepository };
 export { USAGE_GROUPINGS, type UsageGrouping, type UsageRow, type UsageTimeline, type UsageStatsRepository } from "./repositories/usage-stats.ts";
+import type { UsageGrouping, UsageRow } from "./repositories/usage-stats.ts";
 export { LATEST_SCHEMA_VERSION };
 
 /** The open store: repositories plus a transaction boundary. Drizzle stays inside. */
@@ -256,6 +257,31 @@ export function watchStore(store: Store, onChange: () => void, intervalMs = 1000
 const CHECKPOINT_THREAD = import.meta.url.includes("/$bunfs/")
   ? new URL("./store/checkpoint-thread.js", import.meta.url).href
   : new URL("./checkpoint-thread.ts", import.meta.url).href;
+
+/** Where the usage-statistics thread's module is (see CHECKPOINT_THREAD). */
+const USAGE_THREAD = import.meta.url.includes("/$bunfs/")
+  ? new URL("./store/usage-thread.js", import.meta.url).href
+  : new URL("./usage-thread.ts", import.meta.url).href;
+
+/**
+ * `store.usage.toolCalls` on a thread of its own with a read-only connection,
+ * for the serving gateway: the requests it answers meanwhile do not wait for
+ * a year's statistics.
+ */
+export async function usageStatsInThread(store: Store, by: UsageGrouping, since: number, until: number): Promise<UsageRow[]> {
+  const worker = new Worker(USAGE_THREAD);
+  try {
+    const answer = await new Promise<{ rows?: UsageRow[]; error?: string }>((resolve) => {
+      worker.onmessage = (event: MessageEvent<{ rows?: UsageRow[]; error?: string }>) => resolve(event.data);
+      worker.onerror = (event) => resolve({ error: event.message });
+      worker.postMessage({ path: store.path, by, since, until });
+    });
+    if (!answer.rows) throw new Error(`the usage statistics could not be read: ${answer.error ?? "unknown"}`);
+    return answer.rows;
+  } finally {
+    worker.terminate();
+  }
+}
 
 /**
  * Moves the store's WAL checkpoints to a thread of their own, so a
