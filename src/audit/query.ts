@@ -68,6 +68,9 @@ export function exportStream(store: Store, format: ExportFormat, filter: AuditFi
   return new ReadableStream<Uint8Array>(
     {
       async pull(controller) {
+        // A turn of the event loop first: a client reading as fast as it is written (curl on the same machine) had
+        // pull follow pull in microtasks, and the gateway's group commit (a setImmediate) waited for the whole export.
+        await new Promise((resolve) => setImmediate(resolve));
         const next = await chunks.next();
         if (next.done) controller.close();
         else controller.enqueue(encoder.encode(next.value));
