@@ -263,24 +263,38 @@ const USAGE_THREAD = import.meta.url.includes("/$bunfs/")
   ? new URL("./store/usage-thread.js", import.meta.url).href
   : new URL("./usage-thread.ts", import.meta.url).href;
 
+/** The usage-statistics thread, started at the first question and kept: the TUI's Overview asks twice every 5 s. */
+let usageThread: { worker: Worker; nextId: number; waiting: Map<number, (answer: { rows?: UsageRow[]; error?: string }) => void> } | undefined;
+
 /**
  * `store.usage.toolCalls` on a thread of its own with a read-only connection,
  * for the serving gateway: the requests it answers meanwhile do not wait for
- * a year's statistics.
+ * a year's statistics. One thread serves every question, one at a time.
  */
-export async function usageStatsInThread(store: Store, by: UsageGrouping, since: number, until: number): Promise<UsageRow[]> {
-  const worker = new Worker(USAGE_THREAD);
-  try {
-    const answer = await new Promise<{ rows?: UsageRow[]; error?: string }>((resolve) => {
-      worker.onmessage = (event: MessageEvent<{ rows?: UsageRow[]; error?: string }>) => resolve(event.data);
-      worker.onerror = (event) => resolve({ error: event.message });
-      worker.postMessage({ path: store.path, by, since, until });
-    });
-    if (!answer.rows) throw new Error(`the usage statistics could not be read: ${answer.error ?? "unknown"}`);
-    return answer.rows;
-  } finally {
-    worker.terminate();
+export function usageStatsInThread(store: Store, by: UsageGrouping, since: number, until: number): Promise<UsageRow[]> {
+  if (!usageThread) {
+    const worker = new Worker(USAGE_THREAD);
+    // An idle statistics thread must not keep the process alive at shutdown.
+    worker.unref();
+    const thread = { worker, nextId: 1, waiting: new Map<number, (answer: { rows?: UsageRow[]; error?: string }) => void>() };
+    worker.onmessage = (event: MessageEvent<{ id: number; rows?: UsageRow[]; error?: string }>) => {
+      thread.waiting.get(event.data.id)?.(event.data);
+      thread.waiting.delete(event.data.id);
+    };
+    worker.onerror = (event) => {
+      // The thread is gone: every question waiting is answered with why, and the next one starts another.
+      for (const answer of thread.waiting.values()) answer({ error: event.message });
+      if (usageThread === thread) usageThread = undefined;
+      worker.terminate();
+    };
+    usageThread = thread;
   }
+  const thread = usageThread;
+  const id = thread.nextId++;
+  return new Promise<UsageRow[]>((resolve, reject) => {
+    thread.waiting.set(id, (answer) => (answer.rows ? resolve(answer.rows) : reject(new Error(`the usage statistics could not be read: ${answer.error ?? "unknown"}`))));
+    thread.worker.postMessage({ id, path: store.path, by, since, until });
+  });
 }
 
 /**
