@@ -1,4 +1,4 @@
-import { recordAdminChange } from "../audit/index.ts";
+import { recordAdminChange, type AdminActor } from "../audit/index.ts";
 import { DEFAULT_PROBE_TIMEOUT_MS, probeConnector, secretsReferencedBy, type ConnectorDefinition, type ProbeResult } from "../connectors/index.ts";
 import { conflict, invalid, MintgateError, notFound } from "../errors/index.ts";
 import type { Gateway } from "../gateway/index.ts";
@@ -57,7 +57,7 @@ export class ConnectorAdmin {
    * PUT /connectors/:name: creates or replaces that connector alone; the others keep running.
    * `expectedRevision`: the revision it must still have (If-Match), or null if it must not exist yet (If-None-Match: *).
    */
-  async put(name: string, body: unknown, actor: string, expectedRevision?: string | null): Promise<ApplyReport & { created: boolean }> {
+  async put(name: string, body: unknown, actor: AdminActor, expectedRevision?: string | null): Promise<ApplyReport & { created: boolean }> {
     const definition = await this.definitionOf(name, body);
     const { config } = this.deps.running();
     const created = !config.current().connectors.some((c) => c.name === name);
@@ -110,7 +110,7 @@ export class ConnectorAdmin {
   }
 
   /** PUT /secrets/:name {value}: stored encrypted; connectors that use it reconnect with the new value. */
-  async setSecret(name: string, body: unknown, actor: string): Promise<SecretListing> {
+  async setSecret(name: string, body: unknown, actor: AdminActor): Promise<SecretListing> {
     const value = (body as { value?: unknown } | null)?.value;
     if (typeof value !== "string") throw invalid('Send {"value": "<the secret>"}: the value must be a string.');
     // A misspelt key beside it is a mistake to point out, not to store the value regardless.
@@ -121,7 +121,7 @@ export class ConnectorAdmin {
     this.deps.store.transaction(() => {
       info = this.deps.secrets.set(name, value);
       // The name and version only: the value is never recorded.
-      recordAdminChange(this.deps.store, { actor, action: existed ? "secret.update" : "secret.create", target: name, after: { version: info.version } });
+      recordAdminChange(this.deps.store, { actor: actor.name, ip: actor.ip, action: existed ? "secret.update" : "secret.create", target: name, after: { version: info.version } });
     });
     // A connector referencing it has a new credential version: sync reconnects it.
     await this.deps.running().gateway.sync();
@@ -129,12 +129,12 @@ export class ConnectorAdmin {
   }
 
   /** DELETE /secrets/:name: refused while a connector references it or a sign-in provider owns it. */
-  deleteSecret(name: string, actor: string): { deleted: string } {
+  deleteSecret(name: string, actor: AdminActor): { deleted: string } {
     const info = this.deps.secrets.info(name);
     refuseToDeleteUsedSecret(this.deps.store, name);
     this.deps.store.transaction(() => {
       this.deps.secrets.delete(name);
-      recordAdminChange(this.deps.store, { actor, action: "secret.delete", target: name, before: { version: info.version } });
+      recordAdminChange(this.deps.store, { actor: actor.name, ip: actor.ip, action: "secret.delete", target: name, before: { version: info.version } });
     });
     return { deleted: name };
   }

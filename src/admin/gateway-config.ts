@@ -1,4 +1,4 @@
-import { cliActor, recordAdminChange } from "../audit/index.ts";
+import { cliActor, recordAdminChange, type AdminActor } from "../audit/index.ts";
 import type { GatewayConfig } from "../config-file/index.ts";
 import { EMPTY_CATALOGUE, sameUpstreamSpec, type Catalogue, type ConnectorDefinition } from "../connectors/index.ts";
 import { conflict, invalid, notFound } from "../errors/index.ts";
@@ -89,7 +89,7 @@ export class GatewayConfigService {
    */
   async apply(
     config: GatewayConfig | ((current: GatewayConfig) => GatewayConfig),
-    options: { prune?: boolean; dryRun?: boolean; /** Who, for the audit trail. */ actor?: string | undefined; /** Refuse unless that connector or Virtual MCP is still as the caller saw it. */ expected?: ExpectedRevision | undefined } = {},
+    options: { prune?: boolean; dryRun?: boolean; /** Who, and from where, for the audit trail. */ actor?: AdminActor | undefined; /** Refuse unless that connector or Virtual MCP is still as the caller saw it. */ expected?: ExpectedRevision | undefined } = {},
   ): Promise<ApplyReport> {
     const repo = this.deps.store.gatewayConfig;
     const now = this.now();
@@ -109,7 +109,7 @@ export class GatewayConfigService {
       const keptConnectors = new Set(next.connectors.map((c) => c.name));
       for (const connector of before.connectors) if (!keptConnectors.has(connector.name)) repo.deleteConnector(connector.name);
       // In the same transaction: the change and its audit record commit together.
-      recordConfigChanges(this.deps.store, options.actor ?? (this.deps.gateway ? "gateway" : cliActor()), before, next);
+      recordConfigChanges(this.deps.store, options.actor ?? { name: this.deps.gateway ? "gateway" : cliActor(), ip: null }, before, next);
       return changes;
     });
     if (changes.length > 0 && !options.dryRun) await this.deps.gateway?.sync();
@@ -117,7 +117,7 @@ export class GatewayConfigService {
   }
 
   /** `expectedRevision` (If-Match): only if it is still that revision. */
-  async deleteConnector(name: string, actor?: string, expectedRevision?: string): Promise<ApplyReport> {
+  async deleteConnector(name: string, actor?: AdminActor, expectedRevision?: string): Promise<ApplyReport> {
     return this.apply(
       (current) => {
         if (!current.connectors.some((c) => c.name === name)) throw notFound(`There is no connector "${name}".`);
@@ -130,7 +130,7 @@ export class GatewayConfigService {
   }
 
   /** `expectedRevision` (If-Match): only if it is still that revision. */
-  async deleteVirtualMcp(slug: string, actor?: string, expectedRevision?: string): Promise<ApplyReport> {
+  async deleteVirtualMcp(slug: string, actor?: AdminActor, expectedRevision?: string): Promise<ApplyReport> {
     return this.apply(
       (current) => {
         if (!current.virtualMcps.some((v) => v.slug === slug)) throw notFound(`There is no virtual MCP "${slug}".`);
@@ -144,7 +144,7 @@ export class GatewayConfigService {
    * Creates or replaces one Virtual MCP (the admin API's PUT): through `apply`
    * without pruning, so it is checked against the catalogues like the file.
    */
-  async putVirtualMcp(definition: VirtualMcpDefinition, actor?: string, expectedRevision?: string | null): Promise<ApplyReport & { created: boolean }> {
+  async putVirtualMcp(definition: VirtualMcpDefinition, actor?: AdminActor, expectedRevision?: string | null): Promise<ApplyReport & { created: boolean }> {
     const created = !this.current().virtualMcps.some((v) => v.slug === definition.slug);
     const expected = expectedRevision === undefined ? undefined : { of: "virtual MCP" as const, name: definition.slug, revision: expectedRevision };
     return { ...(await this.apply({ connectors: [], virtualMcps: [definition] }, { actor, expected })), created };
@@ -178,7 +178,7 @@ export class GatewayConfigService {
   }
 
   /** Replaces one Virtual MCP's policy through `apply`, so it is validated like the file. */
-  async setPolicy(slug: string, policy: VirtualMcpPolicy, actor?: string, expectedRevision?: string): Promise<ApplyReport> {
+  async setPolicy(slug: string, policy: VirtualMcpPolicy, actor?: AdminActor, expectedRevision?: string): Promise<ApplyReport> {
     const vmcp = this.current().virtualMcps.find((v) => v.slug === slug);
     if (!vmcp) throw notFound(`There is no virtual MCP "${slug}".`);
     const { policy: _, ...rest } = vmcp;
@@ -191,7 +191,7 @@ export class GatewayConfigService {
    * Approves a held-back tool. With `reviewedHash`, only if the tool is still
    * exactly what the admin looked at: an upstream may change it in between.
    */
-  async approveTool(slug: string, exposedName: string, approvedBy: string, reviewedHash?: string): Promise<{ connector: string; tool: string; hash: string }> {
+  async approveTool(slug: string, exposedName: string, approvedBy: AdminActor, reviewedHash?: string): Promise<{ connector: string; tool: string; hash: string }> {
     const runtime = this.deps.gateway?.virtualMcp(slug);
     if (!runtime) throw notFound(`There is no running virtual MCP "${slug}".`);
     const pending = runtime.catalogue.pending.find((p) => p.exposedName === exposedName);
@@ -200,9 +200,10 @@ export class GatewayConfigService {
       throw conflict(`"${exposedName}" changed since it was reviewed (its definition hash is now ${pending.hash.slice(0, 12)}…); look at it again before approving.`);
     }
     this.deps.store.transaction(() => {
-      this.deps.store.gatewayConfig.approve(slug, pending.connector, pending.upstreamName, pending.hash, approvedBy, this.now());
+      this.deps.store.gatewayConfig.approve(slug, pending.connector, pending.upstreamName, pending.hash, approvedBy.name, this.now());
       recordAdminChange(this.deps.store, {
-        actor: approvedBy,
+        actor: approvedBy.name,
+        ip: approvedBy.ip,
         action: "tool.approve",
         target: `${slug}/${exposedName}`,
         before: { state: "pending", reason: pending.reason },
@@ -270,16 +271,16 @@ function merge(current: GatewayConfig, change: GatewayConfig, prune: boolean): G
 }
 
 /** One admin record per connector or Virtual MCP created, updated or deleted, with its definition before and after. */
-function recordConfigChanges(store: Store, actor: string, before: GatewayConfig, after: GatewayConfig): void {
+function recordConfigChanges(store: Store, actor: AdminActor, before: GatewayConfig, after: GatewayConfig): void {
   const each = <T>(kind: string, a: T[], b: T[], key: (item: T) => string) => {
     const old = new Map(a.map((item) => [key(item), item]));
     const neu = new Map(b.map((item) => [key(item), item]));
     for (const [name, item] of neu) {
       const was = old.get(name);
-      if (was === undefined) recordAdminChange(store, { actor, action: `${kind}.create`, target: name, after: item });
-      else if (canonicalJson(was) !== canonicalJson(item)) recordAdminChange(store, { actor, action: `${kind}.update`, target: name, before: was, after: item });
+      if (was === undefined) recordAdminChange(store, { actor: actor.name, ip: actor.ip, action: `${kind}.create`, target: name, after: item });
+      else if (canonicalJson(was) !== canonicalJson(item)) recordAdminChange(store, { actor: actor.name, ip: actor.ip, action: `${kind}.update`, target: name, before: was, after: item });
     }
-    for (const [name, item] of old) if (!neu.has(name)) recordAdminChange(store, { actor, action: `${kind}.delete`, target: name, before: item });
+    for (const [name, item] of old) if (!neu.has(name)) recordAdminChange(store, { actor: actor.name, ip: actor.ip, action: `${kind}.delete`, target: name, before: item });
   };
   each("connector", before.connectors, after.connectors, (c) => c.name);
   each("virtual_mcp", before.virtualMcps, after.virtualMcps, (v) => v.slug);

@@ -1,4 +1,4 @@
-import { CHECKPOINT_KEY_PURPOSE, verifyChainGradually } from "../audit/index.ts";
+import { CHECKPOINT_KEY_PURPOSE, verifyChainGradually, type AdminActor } from "../audit/index.ts";
 import type { AccessTokenService } from "../auth/index.ts";
 import { invalid, notFound, unauthorized } from "../errors/index.ts";
 import { unmatchedProblem, type Gateway, type VirtualMcpDefinition, type VirtualMcpRuntime } from "../gateway/index.ts";
@@ -237,7 +237,7 @@ export class AdminService {
   }
 
   /** Applies mintgate.yaml text (JSON works too) sent to the admin API. */
-  async applyConfig(text: string, options: { prune: boolean; dryRun: boolean; actor?: string }) {
+  async applyConfig(text: string, options: { prune: boolean; dryRun: boolean; actor?: AdminActor }) {
     const config = await this.running.config.parse(text, "request", { prune: options.prune });
     return this.running.config.apply(config, options);
   }
@@ -251,7 +251,7 @@ export class AdminService {
    * Replaces one Virtual MCP's access policy from JSON or YAML text; the whole of it is checked first.
    * With `expectedRevision` (If-Match), only if the Virtual MCP is still that revision.
    */
-  async setPolicy(slug: string, text: string, actor?: string, expectedRevision?: string) {
+  async setPolicy(slug: string, text: string, actor?: AdminActor, expectedRevision?: string) {
     const { parsePolicyText } = await import("../config-file/index.ts");
     const policy = parsePolicyText(text, { fileName: "request", label: `the policy of virtual MCP "${slug}"` });
     const report = await this.running.config.setPolicy(slug, policy, actor, expectedRevision);
@@ -262,7 +262,7 @@ export class AdminService {
    * Creates or replaces one Virtual MCP from its mintgate.yaml entry (JSON or YAML), checked like the file.
    * `expectedRevision`: the revision it must still have (If-Match), or null if it must not exist yet (If-None-Match: *).
    */
-  async putVirtualMcp(slug: string, text: string, actor?: string, expectedRevision?: string | null) {
+  async putVirtualMcp(slug: string, text: string, actor?: AdminActor, expectedRevision?: string | null) {
     const { parseVirtualMcpText } = await import("../config-file/index.ts");
     const config = this.running.config;
     const stored = config.current();
@@ -281,15 +281,15 @@ export class AdminService {
   }
 
   /** `expectedRevision`: from If-Match; If-None-Match (must not exist) cannot hold for something being deleted. */
-  deleteConnector(name: string, actor?: string, expectedRevision?: string | null) {
+  deleteConnector(name: string, actor?: AdminActor, expectedRevision?: string | null) {
     return this.running.config.deleteConnector(name, actor, revisionToDelete(expectedRevision));
   }
 
-  deleteVirtualMcp(slug: string, actor?: string, expectedRevision?: string | null) {
+  deleteVirtualMcp(slug: string, actor?: AdminActor, expectedRevision?: string | null) {
     return this.running.config.deleteVirtualMcp(slug, actor, revisionToDelete(expectedRevision));
   }
 
-  approveTool(slug: string, body: { tool?: unknown; hash?: unknown } | null, approvedBy: string) {
+  approveTool(slug: string, body: { tool?: unknown; hash?: unknown } | null, approvedBy: AdminActor) {
     const tool = body?.tool;
     if (typeof tool !== "string" || tool === "") throw invalid('Send {"tool": "<exposed tool name>", "hash": "<the hash you reviewed>"} to approve a tool.');
     if (body?.hash !== undefined && typeof body.hash !== "string") throw invalid('"hash" must be the definition hash shown with the pending tool.');

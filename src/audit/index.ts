@@ -32,6 +32,16 @@ export type McpRequestEntry = Omit<CallRecord, "arguments"> & {
   resultLength?: number | undefined;
 };
 
+/**
+ * Who makes admin changes, as the services that record them are handed it: the actor's name (see
+ * `AdminChange.actor`) and the client address the request came from through the admin API (as resolved
+ * for --trusted-proxies); null for changes made in-process (CLI commands), which have none.
+ */
+export interface AdminActor {
+  name: string;
+  ip: string | null;
+}
+
 /** One change made by an administrator: who, what, and the state before and after (secrets by name only). */
 export interface AdminChange {
   /** Who: "admin token <name>", "cli:<os user>", an admin's email. */

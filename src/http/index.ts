@@ -14,9 +14,9 @@ import { authRoutes } from "./auth-routes.ts";
 import type { GatewayMetrics, MetricsAccess } from "../metrics/index.ts";
 import { serveMetrics } from "./metrics-route.ts";
 import { RouteMethods } from "./route-methods.ts";
-import { ClientAddresses, noteClientAddress } from "./client-address.ts";
+import { ClientAddresses, clientAddressOf, noteClientAddress } from "./client-address.ts";
 import type { UsageAnalytics } from "../analytics/index.ts";
-import { adminChangeRow, exportStream, parseTime, searchAudit, SEARCH_LIMIT_MAX, type AuditFeed, type AuditLog } from "../audit/index.ts";
+import { adminChangeRow, type AdminActor, exportStream, parseTime, searchAudit, SEARCH_LIMIT_MAX, type AuditFeed, type AuditLog } from "../audit/index.ts";
 import { bodyFields, checkBodyDepth, expectedRevisionOf, switchParam, wholeNumberParam } from "./admin-input.ts";
 import { decide } from "../policy/index.ts";
 import { virtualMcpFilterOf } from "../gateway/index.ts";
@@ -96,13 +96,14 @@ const adminActor = (token: { name: string }) => `admin token ${token.name}`;
 
 /**
  * Every other change made through the admin API leaves an admin record:
- * who (the admin token's name), what (method and path), the request body
+ * who (the admin token's name) and from where (`ip`: the client address, as
+ * resolved for --trusted-proxies), what (method and path), the request body
  * (redacted: passwords and client secrets never stored) and the outcome.
  * A refused request changed nothing and its body is unknown input (a password
  * under a misspelt key, which redaction by key cannot know; a secret's value
  * PUT to a misspelt path): its record keeps the method, path and status, never the body.
  */
-async function recordAdminRequest(deps: HttpDeps, request: Request, body: Promise<string>, response: Response): Promise<void> {
+async function recordAdminRequest(deps: HttpDeps, request: Request, ip: string | null, body: Promise<string>, response: Response): Promise<void> {
   const audit = deps.audit;
   if (!audit || response.status === 401) return;
   let actor: string;
@@ -131,7 +132,7 @@ async function recordAdminRequest(deps: HttpDeps, request: Request, body: Promis
   try {
     await audit.log.enqueue(
       adminChangeRow(
-        { actor, action: `${request.method} ${path.slice("/admin/api".length)}`, target: target || null, after: sent, outcome: ok ? "ok" : "error", error: ok ? null : `HTTP ${response.status}` },
+        { actor, ip, action: `${request.method} ${path.slice("/admin/api".length)}`, target: target || null, after: sent, outcome: ok ? "ok" : "error", error: ok ? null : `HTTP ${response.status}` },
         audit.log.redactor,
       ),
     );
@@ -223,7 +224,9 @@ export function createHttpApp(deps: HttpDeps) {
           checkBodyDepth(body);
           // A path segment that is not valid percent-encoding reaches the routes as null.
           if (Object.values(params ?? {}).some((value) => typeof value !== "string")) throw invalid("A name in the URL is not valid percent-encoding; encode % as %25.");
-          return { adminToken, actor: adminActor(adminToken) };
+          // Who, and from where (as the admin API's own records have it), for the services that record their changes.
+          const actor: AdminActor = { name: adminActor(adminToken), ip: clientAddressOf(request) };
+          return { adminToken, actor };
         })
         // These three read their body themselves, as JSON or YAML text: they come before the hook below, which would take it.
         // One Virtual MCP's mintgate.yaml entry as JSON (or YAML): created or replaced, checked like the file.
@@ -256,7 +259,7 @@ export function createHttpApp(deps: HttpDeps) {
           return accessChanged(created);
         })
         .post("/users/:id/role", ({ params, body }) => accessChanged(users.setRole(params.id, (bodyFields(body, { role: "string" }, "a role change").role ?? "") as "admin" | "member")))
-        .post("/users/:id/disable", ({ params, actor }) => accessChanged(users.disable(params.id, { by: actor })))
+        .post("/users/:id/disable", ({ params, actor }) => accessChanged(users.disable(params.id, { by: actor.name, ip: actor.ip ?? undefined })))
         .post("/users/:id/enable", ({ params }) => accessChanged(users.enable(params.id)))
         .post("/users/:id/groups", ({ params, body }) => accessChanged(users.addGroup(params.id, bodyFields(body, { group: "string" }, "a group").group ?? "")))
         .delete("/users/:id/groups/:group", ({ params }) => accessChanged(users.removeGroup(params.id, params.group)))
@@ -349,7 +352,7 @@ export function createHttpApp(deps: HttpDeps) {
         .get("/consents", ({ query }) => deps.auth.grants.listConsents(query.user))
         .delete("/consents", ({ query, actor }) => {
           if (!query.user || !query.client) return jsonError(400, "Say whose approval to revoke: ?user=USER_ID&client=CLIENT_ID.");
-          return deps.auth.grants.revokeConsent(query.user, query.client, actor);
+          return deps.auth.grants.revokeConsent(query.user, query.client, actor.name);
         })
         // Personal access tokens (src/auth/access-tokens.ts): the token itself is in the answer to POST only.
         .get("/tokens", () => deps.mcp.tokens.list())
@@ -369,7 +372,7 @@ export function createHttpApp(deps: HttpDeps) {
         })
         .get("/oauth-grants", ({ query }) => deps.auth.grants.listGrants({ userId: query.user, activeOnly: switchParam(query.active, "active") }))
         .delete("/oauth-grants/:id", ({ params, actor }) => {
-          deps.auth.grants.revokeGrant(params.id, actor);
+          deps.auth.grants.revokeGrant(params.id, actor.name);
           return { revoked: params.id };
         })
         // OAuth clients (src/auth/clients): list every kind, add and remove admin-added ones.
@@ -511,7 +514,7 @@ export function startHttpServer(deps: HttpDeps): RunningServer {
         // Its service recorded a change it made; a refusal made none, so its attempt is recorded here, as every other
         // refused admin request is: method, path and status, never the body (a secret's value, a whole config).
         return Promise.resolve(app.handle(request)).then(async (response) => {
-          if (response.status >= 400) await recordAdminRequest(deps, request, NO_BODY, response);
+          if (response.status >= 400) await recordAdminRequest(deps, request, ip, NO_BODY, response);
           return response;
         });
       }
@@ -519,7 +522,7 @@ export function startHttpServer(deps: HttpDeps): RunningServer {
       // its copy then fails when the connection closes, which unhandled would dump a stack to stderr for anyone who asks.
       const body = request.clone().text().catch(() => "");
       return Promise.resolve(app.handle(request)).then(async (response) => {
-        await recordAdminRequest(deps, request, body, response);
+        await recordAdminRequest(deps, request, ip, body, response);
         return response;
       });
     }
