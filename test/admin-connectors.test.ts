@@ -50,10 +50,10 @@ function auditText(): string {
   }
 }
 
-function adminRecords(): { method: string; exposed_name: string | null; detail: string | null; outcome: string }[] {
+function adminRecords(): { method: string; exposed_name: string | null; detail: string | null; outcome: string; ip: string | null }[] {
   const db = new Database(join(gateway.dataDir, "mintgate.db"), { readonly: true });
   try {
-    return db.query("SELECT method, exposed_name, detail, outcome FROM audit_records WHERE kind = 'admin' ORDER BY id").all() as never;
+    return db.query("SELECT method, exposed_name, detail, outcome, ip FROM audit_records WHERE kind = 'admin' ORDER BY id").all() as never;
   } finally {
     db.close();
   }
@@ -86,6 +86,8 @@ describe("secrets by name", () => {
 
     const records = adminRecords().filter((r) => r.method.startsWith("secret."));
     expect(records.map((r) => `${r.method} ${r.exposed_name}`)).toEqual(["secret.create api-token", "secret.update api-token", "secret.create throwaway", "secret.delete throwaway"]);
+    // Where each change came from: the admin API's client (the secrets service records its own changes).
+    expect(records.map((r) => r.ip)).toEqual(records.map(() => "127.0.0.1"));
     const audit = auditText();
     expect(audit).not.toContain(SECRET_VALUE);
     expect(audit).not.toContain("throwaway-value-123");
@@ -210,7 +212,7 @@ describe("connectors one at a time", () => {
     // With a trailing slash it is the same change, recorded once (by the connector's own record, headers redacted).
     const before = adminRecords().length;
     expect((await api("PUT", "/connectors/demo/", { kind: "builtin", server: "demo", timeout: "45s" })).status).toBe(200);
-    expect(adminRecords().slice(before).map((r) => r.method)).toEqual(["connector.update"]);
+    expect(adminRecords().slice(before).map((r) => [r.method, r.ip])).toEqual([["connector.update", "127.0.0.1"]]);
     const list = (await api("GET", "/connectors")).json as { name: string; timeoutMs: number; state: string }[];
     expect(list.find((c) => c.name === "demo")?.timeoutMs).toBe(45_000);
     expect(list.find((c) => c.name === "noisy")?.state).toBe("ready");
@@ -449,7 +451,7 @@ describe("admin API input", () => {
     ];
     for (const [method, path, body] of refusals) expect((await api(method, path, body)).status, `${method} ${path}`).toBeGreaterThanOrEqual(400);
     const records = adminRecords().slice(before);
-    expect(records.map((r) => `${r.method} ${r.outcome}`)).toEqual(refusals.map(([method, path]) => `${method} ${path} error`));
+    expect(records.map((r) => `${r.method} ${r.outcome} ${r.ip}`)).toEqual(refusals.map(([method, path]) => `${method} ${path} error 127.0.0.1`));
     // No body is kept (a secret's value, a whole config, a misspelt password); nothing was changed.
     expect(records.map((r) => r.detail)).toEqual(refusals.map(() => null));
     expect(auditText()).not.toContain(SECRET_VALUE);

@@ -377,9 +377,13 @@ virtualMcps:
     expect(csv).not.toContain(',"=HYPERLINK');
     // Admin changes made through the API and the CLI are on the record too.
     expect((await fetch(`${gateway.url}/admin/api/clients`, { method: "POST", headers: { ...headers, "content-type": "application/json" }, body: JSON.stringify({ name: "x", redirectUris: ["https://x.example.com/cb"] }) })).status).toBe(201);
-    const admin = (await (await fetch(`${gateway.url}/admin/api/audit?kind=admin`, { headers })).json()) as { method: string; person: string }[];
-    expect(admin.some((r) => r.method === "POST /clients" && r.person.startsWith("admin token"))).toBe(true);
-    expect(admin.some((r) => r.method === "connector.create" && r.person.startsWith("cli:"))).toBe(true);
+    // A self-recording change (its service writes the record) as well as the generic path.
+    expect((await fetch(`${gateway.url}/admin/api/secrets/feed-test`, { method: "PUT", headers: { ...headers, "content-type": "application/json" }, body: JSON.stringify({ value: "feed-test-value" }) })).status).toBe(200);
+    const admin = (await (await fetch(`${gateway.url}/admin/api/audit?kind=admin`, { headers })).json()) as { method: string; person: string; ip: string | null }[];
+    // Each says where it came from: the admin API's client, none for the CLI (in-process).
+    expect(admin.find((r) => r.method === "POST /clients")).toMatchObject({ person: expect.stringMatching(/^admin token /), ip: "127.0.0.1" });
+    expect(admin.find((r) => r.method === "secret.create")).toMatchObject({ person: expect.stringMatching(/^admin token /), ip: "127.0.0.1" });
+    expect(admin.find((r) => r.method === "connector.create")).toMatchObject({ person: expect.stringMatching(/^cli:/), ip: null });
     expect(admin.some((r) => r.method === "tokens.create")).toBe(true);
     await gateway.stop();
     expect((await verify(dataDir)).report.ok).toBe(true);

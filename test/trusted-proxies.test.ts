@@ -102,6 +102,19 @@ async function recordedIpOf(gateway: RunningGateway, text: string): Promise<stri
   return record!.ip;
 }
 
+/**
+ * One admin change on the generic path (a client added) and one whose service records it (a secret set),
+ * each sent with `forwardedFor`: the addresses their admin records keep.
+ */
+async function adminChangeIps(gateway: RunningGateway, forwardedFor: string): Promise<{ generic: string | null; selfRecorded: string | null }> {
+  const headers = { authorization: `Bearer ${gateway.adminToken()}`, "content-type": "application/json", "x-forwarded-for": forwardedFor };
+  const client = await fetch(`${gateway.url}/admin/api/clients`, { method: "POST", headers, body: JSON.stringify({ name: "proxied admin", redirectUris: ["https://x.example.com/cb"] }) });
+  expect(client.status).toBe(201);
+  expect((await fetch(`${gateway.url}/admin/api/secrets/proxied`, { method: "PUT", headers, body: JSON.stringify({ value: "proxied-value" }) })).status).toBe(200);
+  const records = (await (await fetch(`${gateway.url}/admin/api/audit?kind=admin`, { headers: { authorization: headers.authorization } })).json()) as { method: string; ip: string | null }[];
+  return { generic: records.find((r) => r.method === "POST /clients")?.ip ?? null, selfRecorded: records.find((r) => r.method === "secret.create")?.ip ?? null };
+}
+
 const register = (gateway: RunningGateway, forwardedFor: string) =>
   fetch(`${gateway.url}/register`, {
     method: "POST",
@@ -123,6 +136,8 @@ describe("mintgate serve --trusted-proxies", () => {
     expect(await recordedIpOf(gateway, "via-proxy")).toBe("203.0.113.7");
     await callThrough(gateway, token, "forged-left", "198.51.100.66, 203.0.113.8");
     expect(await recordedIpOf(gateway, "forged-left")).toBe("203.0.113.8");
+    // Admin changes too, whether the HTTP layer or the service records them.
+    expect(await adminChangeIps(gateway, "198.51.100.66, 203.0.113.9")).toEqual({ generic: "203.0.113.9", selfRecorded: "203.0.113.9" });
   });
 
   test("registrations are limited per client behind the proxy: one client's 30 a minute do not lock out another", async () => {
@@ -158,6 +173,7 @@ describe("mintgate serve --trusted-proxies", () => {
     for (let i = 0; i < 30; i++) expect((await register(gateway, `203.0.113.${20 + i}`)).status).toBe(201);
     expect((await register(gateway, "203.0.113.99")).status).toBe(429);
     expect(new Set(await registrationIps(gateway))).toEqual(new Set(["127.0.0.1"]));
+    expect(await adminChangeIps(gateway, "203.0.113.7")).toEqual({ generic: "127.0.0.1", selfRecorded: "127.0.0.1" });
   });
 
   test("a bad entry stops serve with a sentence naming it", async () => {
