@@ -4,7 +4,7 @@ import { getTableConfig, type SQLiteTable } from "drizzle-orm/sqlite-core";
 import { closeSync, openSync, readSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { appendToChain } from "../src/audit/index.ts";
-import { sweepAuthRows } from "../src/auth/index.ts";
+import { AccessTokenService, sweepAuthRows } from "../src/auth/index.ts";
 import { LATEST_SCHEMA_VERSION, moveCheckpointsToThread, openStore, inspectStore, type NewAuditRow } from "../src/store/index.ts";
 import * as schema from "../src/store/schema.ts";
 import { fileHash, tempDir } from "./harness.ts";
@@ -219,12 +219,65 @@ describe("OAuth housekeeping", () => {
     expect(column("SELECT id FROM oauth_grants")).toEqual(["g-live", "g-stale"]);
     expect(column("SELECT client_id FROM oauth_clients")).toEqual(["dcr-never-new", "dcr-used", "static-never"]);
     expect(column("SELECT client_id FROM oauth_consents")).toEqual(["dcr-used"]);
-    expect(report).toEqual({ codes: 1, tokens: 25, grants: 12, clients: 3, consents: 1 });
+    expect(report).toEqual({ codes: 1, tokens: 25, grants: 12, clients: 3, consents: 1, personalTokens: 0 });
     sqliteAfter.close();
     // The live sign-in still works.
     expect(grants.findToken("r-live")?.grantRevokedAt).toBeNull();
     // Nothing left to do: a second sweep deletes nothing.
-    expect(await sweepAuthRows(store, { now })).toEqual({ codes: 0, tokens: 0, grants: 0, clients: 0, consents: 0 });
+    expect(await sweepAuthRows(store, { now })).toEqual({ codes: 0, tokens: 0, grants: 0, clients: 0, consents: 0, personalTokens: 0 });
+    store.close();
+  });
+
+  test("deletes personal access tokens 90 days after they expired or were revoked; until then they are listed and refused as such", async () => {
+    const store = openStore(join(tempDir(), "mintgate.db"), { create: true });
+    let clock = now - 200 * DAY;
+    const tokens = new AccessTokenService(store, () => clock);
+    const made = (lifetimeMs?: number) => tokens.create({ subject: "ada@example.com", lifetimeMs });
+    const revokedLongAgo = made();
+    const revokedRecently = made();
+    const expiredLongAgo = made(109 * DAY);
+    const expiredRecently = made(111 * DAY);
+    const revokedAfterExpiring = made(100 * DAY);
+    const active = made();
+    const future = made(230 * DAY);
+    clock = now - 91 * DAY;
+    tokens.revoke(revokedLongAgo.id);
+    clock = now - 89 * DAY;
+    tokens.revoke(revokedRecently.id);
+    clock = now - 10 * DAY;
+    tokens.revoke(revokedAfterExpiring.id);
+    // More than one batch of them.
+    const sqlite = new Database(store.path);
+    const insert = sqlite.prepare("INSERT INTO access_tokens (id, subject, token_hash, created_at, revoked_at) VALUES (?, 'bob@example.com', ?, 0, ?)");
+    sqlite.transaction(() => {
+      for (let i = 0; i < 1_200; i++) insert.run(`old${i}`, `hash${i}`, now - 100 * DAY);
+    })();
+    sqlite.close();
+
+    clock = now;
+    const report = await sweepAuthRows(store, { now });
+    expect(report.personalTokens).toBe(1_203);
+    const listed = tokens.list();
+    expect(listed.map((t) => t.id).sort()).toEqual([revokedRecently.id, expiredRecently.id, active.id, future.id].sort());
+    // What `tokens list` shows as revoked and expired is still there.
+    expect(listed.find((t) => t.id === revokedRecently.id)!.revokedAt).toBe(new Date(now - 89 * DAY).toISOString());
+    expect(listed.find((t) => t.id === expiredRecently.id)!.expiresAt).toBe(new Date(now - 89 * DAY).toISOString());
+    // A kept one is refused for what it is, and recorded; a deleted one is a token the gateway does not know.
+    const refusal = (token: string) => {
+      try {
+        tokens.verify(`Bearer ${token}`, "docs");
+      } catch (error) {
+        return (error as Error).message;
+      }
+      return "accepted";
+    };
+    expect(refusal(revokedRecently.token)).toBe("The access token was revoked.");
+    expect(refusal(expiredRecently.token)).toBe("The access token has expired.");
+    expect(refusal(revokedLongAgo.token)).toBe("The access token is not valid.");
+    expect(refusal(expiredLongAgo.token)).toBe("The access token is not valid.");
+    expect(refusal(active.token)).toBe("accepted");
+    expect(store.authEvents.list({ type: "token_refused" }).map((e) => e.reason).sort()).toEqual(["The access token has expired.", "The access token was revoked."]);
+    expect((await sweepAuthRows(store, { now })).personalTokens).toBe(0);
     store.close();
   });
 

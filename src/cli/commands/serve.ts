@@ -144,11 +144,11 @@ export const serveCommand: Command = {
         log.error("audit retention failed; will retry tomorrow", { error: String(error) });
       }
     };
-    // Expired OAuth codes and tokens, replaced sign-ins and unused self-registered clients: hourly, as DCR lets anyone add clients.
+    // Expired OAuth codes and tokens, replaced sign-ins, unused self-registered clients and long-ended personal tokens: hourly, as DCR lets anyone add clients.
     const sweep = async () => {
       try {
         const report = await sweepAuthRows(dir.store, { stopped: () => shuttingDown });
-        if (Object.values(report).some((n) => n > 0)) log.info("deleted OAuth rows nothing can use any more", { ...report });
+        if (Object.values(report).some((n) => n > 0)) log.info("deleted auth rows nothing can use any more", { ...report });
       } catch (error) {
         log.error("the OAuth housekeeping sweep failed; will retry in an hour", { error: String(error) });
       }

@@ -60,6 +60,16 @@ export class AccessTokenRepository {
     return this.db.update(accessTokens).set({ revokedAt: now }).where(and(eq(accessTokens.id, id), isNull(accessTokens.revokedAt))).returning({ id: accessTokens.id }).all().length > 0;
   }
 
+  /**
+   * Deletes tokens that expired or were revoked before `before`, at most `limit` a call. No index: people
+   * hold a few tokens each, so the table stays small enough to scan.
+   */
+  deleteEndedBefore(before: number, limit: number): number {
+    return this.db.$client
+      .query(`DELETE FROM access_tokens WHERE id IN (SELECT id FROM access_tokens WHERE revoked_at < $before OR expires_at < $before LIMIT $limit)`)
+      .run({ before, limit }).changes;
+  }
+
   touch(id: string, now: number): void {
     this.db.update(accessTokens).set({ lastUsedAt: now }).where(eq(accessTokens.id, id)).run();
   }
