@@ -11,6 +11,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { exportJWK, generateKeyPair, SignJWT } from "jose";
 import { AuthEvents } from "../src/auth/events.ts";
+import { sweepAuthRows } from "../src/auth/index.ts";
 import { ClientRegistry, isCimdClientId, isPublicAddress, matchRedirectUri, SafeFetcher, SafeFetchError } from "../src/auth/clients/index.ts";
 import { OAuthError } from "../src/auth/oauth-error.ts";
 import { openStore, type Store } from "../src/store/index.ts";
@@ -193,6 +194,35 @@ describe("dynamic client registration (RFC 7591)", () => {
     const fresh = registry();
     for (let i = 0; i < 30; i++) expect((await fresh.register({ redirect_uris: ["https://a.example/cb"] }, "198.51.100.3")).status).toBe(201);
     expect((await fresh.register({ redirect_uris: ["https://a.example/cb"] }, "198.51.100.3")).status).toBe(429);
+  });
+});
+
+describe("the cap on registered clients that have not signed in", () => {
+  test("past it, /register answers 429 with Retry-After, recorded once a minute; once the sweep deleted them, registrations are accepted again", async () => {
+    // A store of its own: the other tests' registrations would count.
+    const own = openStore(join(tempDir("mintgate-pending-cap"), "mintgate.db"), { create: true });
+    const ownEvents = new AuthEvents(own);
+    let clock = Date.now();
+    const capped = new ClientRegistry({ store: own, events: ownEvents, maxPendingRegistrations: 3, now: () => clock });
+    const body = { redirect_uris: ["https://a.example/cb"] };
+    // From addresses of their own, so the per-address limit is not what refuses them.
+    for (let i = 0; i < 3; i++) expect((await capped.register(body, `192.0.2.${i}`)).status).toBe(201);
+    for (let i = 3; i < 6; i++) {
+      const refused = await capped.register(body, `192.0.2.${i}`);
+      expect(refused.status).toBe(429);
+      expect(refused.body).toMatchObject({ error: "temporarily_unavailable", error_description: expect.stringContaining("retry in a few minutes") });
+      expect(Number(refused.headers!["retry-after"])).toBeGreaterThan(0);
+    }
+    expect(own.oauthClients.list("dcr")).toHaveLength(3);
+    const refusals = () => ownEvents.list({ type: "client_registered" }).filter((e) => e.outcome === "refused");
+    expect(refusals()).toHaveLength(1);
+    expect(refusals()[0]!.reason).toContain("3 registered clients have not signed in yet (the cap is 3)");
+
+    // A day later the hourly sweep deletes them; the registry counts again (at most once a minute) and lets clients in.
+    clock += 2 * 86_400_000;
+    expect((await sweepAuthRows(own, { now: clock })).clients).toBe(3);
+    expect((await capped.register(body, "192.0.2.9")).status).toBe(201);
+    own.close();
   });
 });
 

@@ -58,6 +58,8 @@ export interface ClientRegistryOptions {
   privateUseSchemes?: readonly string[];
   /** Open registrations per IP per window (default 30 per minute). */
   registrationLimit?: { max: number; windowMs: number };
+  /** Registered clients that have not signed in yet past which POST /register refuses new ones (default 10,000; tests set a few). */
+  maxPendingRegistrations?: number;
   /** Use the pinned vendor documents when a fetch fails (default true). */
   usePinned?: boolean;
   now?: () => number;
@@ -85,6 +87,14 @@ const MAX_ASSERTION_LIFETIME_S = 3600;
 const USED_JTI_CAP = 50_000;
 const TOUCH_INTERVAL_MS = 60_000;
 const CACHE_KEY = "mintgate_cache_expires_at";
+/**
+ * Registered clients no sign-in completed for, past which /register refuses new ones. An AI client signs in right
+ * after registering, so a team leaves a few such clients a day (abandoned sign-ins), and the sweep deletes them after
+ * one: 10,000 is far above that, yet bounds what a flood from many addresses stores (at most about 160 MB of metadata).
+ */
+const MAX_PENDING_REGISTRATIONS = 10_000;
+/** While the cap is hit, how often the clients are counted again (sign-ins and the hourly sweep lower the count) and a refusal recorded. */
+const PENDING_RECOUNT_MS = 60_000;
 
 const invalidClient = (description: string) => new OAuthError("invalid_client", description);
 const badMetadata = (description: string) => new OAuthError("invalid_client_metadata", description);
@@ -160,6 +170,15 @@ function basicCredentials(headers: Headers): { clientId: string; secret: string 
   return { clientId: unescape(decoded.slice(0, colon)), secret: unescape(decoded.slice(colon + 1)) };
 }
 
+/** The refusal of a registration while too many registered clients have not signed in; recorded once a minute, not each time. */
+class RegistrationsFull extends OAuthError {
+  constructor(retryAfterSeconds: number) {
+    super("temporarily_unavailable", "This server has too many registered clients that have not signed in yet; retry in a few minutes, and ask its admin if this lasts.", 429, {
+      "retry-after": String(retryAfterSeconds),
+    });
+  }
+}
+
 /**
  * Every OAuth client mintgate knows: metadata documents (CIMD) fetched
  * safely, open dynamic registration (DCR) and clients an admin added.
@@ -179,6 +198,14 @@ export class ClientRegistry {
   private readonly jwksCache = new Map<string, { keys: JSONWebKeySet; fetchedAt: number }>();
   private readonly usedJti = new Map<string, number>();
   private readonly touched = new Map<string, number>();
+  private readonly maxPending: number;
+  /**
+   * Registered clients not signed in yet: counted once (one query, about 50 ms at 10,000), then one more per
+   * registration here, so it only errs high (sign-ins do not lower it); counted again when it reaches the cap.
+   */
+  private pending: { count: number; countedAt: number } | undefined;
+  /** While the cap is hit: when a refusal was last recorded, and how many went unrecorded since. */
+  private capRefusals = { recordedAt: -Infinity, unrecorded: 0 };
 
   constructor(options: ClientRegistryOptions) {
     this.store = options.store;
@@ -189,6 +216,7 @@ export class ClientRegistry {
     this.limit = options.registrationLimit ?? { max: 30, windowMs: 60_000 };
     this.registrations = new WindowLimiter(this.limit, () => this.now());
     this.usePinned = options.usePinned ?? true;
+    this.maxPending = options.maxPendingRegistrations ?? MAX_PENDING_REGISTRATIONS;
     this.now = options.now ?? Date.now;
   }
 
@@ -388,6 +416,7 @@ export class ClientRegistry {
     try {
       this.checkRateLimit(ip);
       const client = this.validateRegistration(body);
+      this.checkRoomForPending();
       const now = this.now();
       const clientId = CLIENT_ID_PREFIX + randomBytes(18).toString("base64url");
       const secret = SECRET_METHODS.includes(client.method) ? SECRET_PREFIX + randomBytes(32).toString("base64url") : undefined;
@@ -404,6 +433,7 @@ export class ClientRegistry {
         updatedAt: now,
         lastUsedAt: null,
       });
+      this.pending!.count++;
       this.events.record({ type: "client_registered", outcome: "ok", clientId, ip, detail: { kind: "dcr", name: client.name, redirectUris: client.redirectUris } });
       const issuedAt = Math.floor(now / 1000);
       return {
@@ -423,7 +453,8 @@ export class ClientRegistry {
       };
     } catch (error) {
       if (!(error instanceof OAuthError)) throw error;
-      this.events.record({ type: "client_registered", outcome: "refused", ip, reason: error.description, detail: { kind: "dcr" } });
+      if (error instanceof RegistrationsFull) this.recordCapRefusal(ip);
+      else this.events.record({ type: "client_registered", outcome: "refused", ip, reason: error.description, detail: { kind: "dcr" } });
       return { status: error.status, body: { error: error.code, error_description: wireDescription(error.description) }, headers: { "cache-control": "no-store", pragma: "no-cache", ...error.headers } };
     }
   }
@@ -433,6 +464,40 @@ export class ClientRegistry {
     if (retryAfter !== undefined) {
       throw new OAuthError("temporarily_unavailable", `Too many client registrations from this address; retry in ${retryAfter} s.`, 429, { "retry-after": String(retryAfter) });
     }
+  }
+
+  /**
+   * Refuses a registration while too many registered clients have not signed in (a flood from many addresses, each
+   * within its rate limit): 429 temporarily_unavailable with Retry-After, like the per-address limit. Not 400
+   * invalid_client_metadata, which blames the client's metadata, nor 503, which says the server is down; no AI client
+   * retries a failed registration by itself, so the sentence is what the person sees.
+   */
+  private checkRoomForPending(): void {
+    const now = this.now();
+    if (this.pending === undefined || (this.pending.count >= this.maxPending && now - this.pending.countedAt >= PENDING_RECOUNT_MS)) {
+      this.pending = { count: this.store.oauthClients.countNeverGrantedRegistrations(), countedAt: now };
+    }
+    if (this.pending.count < this.maxPending) {
+      this.capRefusals = { recordedAt: -Infinity, unrecorded: 0 };
+      return;
+    }
+    const retryAfter = Math.max(1, Math.ceil((this.pending.countedAt + PENDING_RECOUNT_MS - now) / 1000));
+    throw new RegistrationsFull(retryAfter);
+  }
+
+  /** One audit record (and so one warning line) a minute while the cap is hit: a flood must not fill the trail and the log. */
+  private recordCapRefusal(ip: string): void {
+    const now = this.now();
+    if (now - this.capRefusals.recordedAt < PENDING_RECOUNT_MS) {
+      this.capRefusals.unrecorded++;
+      return;
+    }
+    const reason =
+      `${this.pending!.count} registered clients have not signed in yet (the cap is ${this.maxPending}), so POST /register refuses new ones ` +
+      `until sign-ins complete or the hourly housekeeping deletes those a day old; clients with a metadata document (Claude, ChatGPT, VS Code) ` +
+      `and those added with \`mintgate clients add\` still sign in.`;
+    this.events.record({ type: "client_registered", outcome: "refused", ip, reason, detail: { kind: "dcr", pending: this.pending!.count, refusedUnrecorded: this.capRefusals.unrecorded } });
+    this.capRefusals = { recordedAt: now, unrecorded: 0 };
   }
 
   private validateRegistration(body: unknown): { name: string; redirectUris: string[]; grantTypes: string[]; method: TokenEndpointAuthMethod; metadata: Record<string, unknown> } {

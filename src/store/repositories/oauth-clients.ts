@@ -56,6 +56,11 @@ export class OAuthClientRepository {
       .run({ before, limit }).changes;
   }
 
+  /** How many registered (DCR) clients no sign-in completed for (no grant names them), the ones open registration lets anyone add. */
+  countNeverGrantedRegistrations(): number {
+    return this.db.$client.query<{ n: number }, []>(`SELECT count(*) AS n FROM oauth_clients WHERE kind = 'dcr' AND client_id NOT IN (SELECT client_id FROM oauth_grants)`).get()!.n;
+  }
+
   /**
    * Deletes DCR and CIMD clients registered before `before` that no sign-in
    * ever completed for (no grant names them): anyone on the internet may
