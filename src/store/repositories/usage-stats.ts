@@ -34,58 +34,82 @@ const KEYS: Record<UsageGrouping, [column: string, field: string][]> = {
   person: [["person", "person"]],
 };
 
+/** SQLite's BINARY order of two texts (UTF-8 bytes, i.e. code points), which differs from JavaScript's UTF-16 order past U+FFFF. */
+function compareAsSqlite(a: string, b: string): number {
+  const length = Math.min(a.length, b.length);
+  for (let i = 0; i < length; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x === y) continue;
+    // A surrogate half is part of a code point above U+FFFF: after every other, though U+E000–U+FFFF are higher code units.
+    const xAstral = x >= 0xd800 && x <= 0xdfff;
+    if (xAstral !== (y >= 0xd800 && y <= 0xdfff)) return xAstral ? 1 : -1;
+    return x - y;
+  }
+  return a.length - b.length;
+}
+
+/** The nearest-rank (ceil(p·n)) percentiles of durations sorted ascending; null when there are none. */
+function percentiles(sorted: Float64Array): Pick<UsageRow, "p50Ms" | "p95Ms" | "p99Ms"> {
+  const n = sorted.length;
+  if (n === 0) return { p50Ms: null, p95Ms: null, p99Ms: null };
+  return { p50Ms: sorted[Math.floor((n + 1) / 2) - 1]!, p95Ms: sorted[Math.floor((95 * n + 99) / 100) - 1]!, p99Ms: sorted[Math.floor((99 * n + 99) / 100) - 1]! };
+}
+
 /**
  * Usage analytics over the audit trail: per group, counts by outcome and
- * p50/p95/p99 latency of the tools/call records in [since, until). One
- * statement: the window is found through the index on `at`, the counts are
- * one GROUP BY, and the percentiles are read at their nearest ranks
- * (ceil(p·n)) from a ROW_NUMBER() over each group's ordered durations.
+ * p50/p95/p99 latency of the tools/call records in [since, until).
  */
 export class UsageStatsRepository {
   constructor(private readonly db: StoreDb) {}
 
+  /**
+   * One pass over the window's calls (found through the index on `at`), counted per group as they are read;
+   * each group keeps its calls' durations (8 bytes a call) and sorts them for the percentiles. As one SQL
+   * statement (a GROUP BY for the counts joined to ROW_NUMBER() over every group's ordered durations) SQLite
+   * read the window twice and sorted every call twice: 7.7 s for a year of 2 million records, against 1.8 s.
+   */
   toolCalls(by: UsageGrouping, since: number, until: number): UsageRow[] {
-    const keys = KEYS[by];
+    const fields = KEYS[by].map(([, field]) => field);
     // NULL keys (a call to a tool that did not exist has no connector) become "", so groups join.
-    const select = keys.map(([column, field]) => `COALESCE(${column}, '') AS ${field}`).join(", ");
-    const names = keys.map(([, field]) => field).join(", ");
-    const sql = `
-      WITH calls AS (
-        SELECT ${select}, outcome, duration_ms
-        FROM audit_records
-        WHERE at >= $since AND at < $until AND kind = 'mcp' AND method = 'tools/call'
-      ),
-      ranked AS (
-        SELECT ${names}, duration_ms,
-          ROW_NUMBER() OVER (PARTITION BY ${names} ORDER BY duration_ms) AS rank,
-          COUNT(*) OVER (PARTITION BY ${names}) AS n
-        FROM calls
-        WHERE outcome <> 'denied' AND duration_ms IS NOT NULL
-      ),
-      latency AS (
-        SELECT ${names},
-          MAX(CASE WHEN rank = (n + 1) / 2 THEN duration_ms END) AS p50Ms,
-          MAX(CASE WHEN rank = (95 * n + 99) / 100 THEN duration_ms END) AS p95Ms,
-          MAX(CASE WHEN rank = (99 * n + 99) / 100 THEN duration_ms END) AS p99Ms
-        FROM ranked
-        WHERE rank = (n + 1) / 2 OR rank = (95 * n + 99) / 100 OR rank = (99 * n + 99) / 100
-        GROUP BY ${names}
-      ),
-      counts AS (
-        SELECT ${names},
-          COUNT(*) AS calls,
-          SUM(outcome = 'ok') AS ok,
-          SUM(outcome IN ('error', 'timeout')) AS errors,
-          SUM(outcome = 'timeout') AS timeouts,
-          SUM(outcome = 'denied') AS denied,
-          SUM(outcome = 'cancelled') AS cancelled
-        FROM calls
-        GROUP BY ${names}
-      )
-      SELECT counts.*, latency.p50Ms, latency.p95Ms, latency.p99Ms
-      FROM counts LEFT JOIN latency USING (${names})
-      ORDER BY calls DESC, ${names}`;
-    return this.db.$client.query(sql).all({ since, until }) as UsageRow[];
+    const select = KEYS[by].map(([column, field]) => `COALESCE(${column}, '') AS ${field}`).join(", ");
+    const calls = this.db.$client
+      .query(`SELECT ${select}, outcome, duration_ms AS durationMs FROM audit_records WHERE at >= $since AND at < $until AND kind = 'mcp' AND method = 'tools/call'`)
+      .iterate({ since, until }) as IterableIterator<Record<string, string> & { outcome: string; durationMs: number | null }>;
+    const groups = new Map<string, { row: UsageRow; durations: number[] }>();
+    for (const call of calls) {
+      // Each name preceded by its length, not joined with a separator: a tool name a client made up may hold any character.
+      let id = "";
+      for (const field of fields) id += `${call[field]!.length}:${call[field]}`;
+      let group = groups.get(id);
+      if (!group) {
+        const row = {} as Record<string, unknown>;
+        for (const field of fields) row[field] = call[field];
+        Object.assign(row, { calls: 0, ok: 0, errors: 0, timeouts: 0, denied: 0, cancelled: 0 });
+        groups.set(id, (group = { row: row as unknown as UsageRow, durations: [] }));
+      }
+      const row = group.row;
+      row.calls++;
+      if (call.outcome === "ok") row.ok++;
+      else if (call.outcome === "error") row.errors++;
+      else if (call.outcome === "timeout") {
+        row.errors++;
+        row.timeouts++;
+      } else if (call.outcome === "denied") row.denied++;
+      else if (call.outcome === "cancelled") row.cancelled++;
+      if (call.outcome !== "denied" && call.durationMs !== null) group.durations.push(call.durationMs);
+    }
+    const rows = [...groups.values()].map(({ row, durations }) => Object.assign(row, percentiles(Float64Array.from(durations).sort())));
+    // Most calls first, then by the group's names as SQLite would order them.
+    const nameOf = (row: UsageRow, field: string) => (row as unknown as Record<string, string>)[field]!;
+    return rows.sort((a, b) => {
+      if (a.calls !== b.calls) return b.calls - a.calls;
+      for (const field of fields) {
+        const order = compareAsSqlite(nameOf(a, field), nameOf(b, field));
+        if (order !== 0) return order;
+      }
+      return 0;
+    });
   }
 
   /**
