@@ -139,6 +139,23 @@ function launchedPids(file: string): number[] {
     .map((line) => Number(line.split(" ")[1]));
 }
 
+
+/** A Streamable HTTP session on /mcp/v opened with a raw initialize: the headers its requests take and its id. */
+async function openRawSession(gateway: { url: string }, token: string): Promise<{ headers: Record<string, string>; session: string }> {
+  const headers = { authorization: `Bearer ${token}`, "content-type": "application/json", accept: "application/json, text/event-stream" };
+  const opened = await fetch(`${gateway.url}/mcp/v`, {
+    method: "POST",
+    headers,
+    body: JSON.stringify({ jsonrpc: "2.0", id: 0, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "idle", version: "1" } } }),
+  });
+  const session = opened.headers.get("mcp-session-id")!;
+  await opened.text();
+  return { headers, session };
+}
+
+/** A process's resident set, in KiB. */
+const rssKbOf = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))![1]);
+
 describe("shutdown", () => {
   test("a second SIGINT during a graceful shutdown exits at once, kills the stdio upstream, and still answers and records the call it cut off", async () => {
     const launch = join(dir("mintgate-twosig"), "launch.txt");
@@ -653,15 +670,8 @@ describe("sessions", () => {
     const { gateway, token } = await start(stdioConfig("raw", {}), "mintgate-progress-unread");
     await waitReady(gateway, "raw");
     const { port } = new URL(gateway.url);
-    const headers = { authorization: `Bearer ${token}`, "content-type": "application/json", accept: "application/json, text/event-stream" };
-    const opened = await fetch(`${gateway.url}/mcp/v`, {
-      method: "POST",
-      headers,
-      body: JSON.stringify({ jsonrpc: "2.0", id: 0, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "idle", version: "1" } } }),
-    });
-    const session = opened.headers.get("mcp-session-id")!;
-    await opened.text();
-    const rssKb = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${gateway.pid}/status`, "utf8"))![1]);
+    const { headers, session } = await openRawSession(gateway, token);
+    const rssKb = () => rssKbOf(gateway.pid);
     const before = rssKb();
     // 10,000 progress notifications of 8 KB (80 MB) on a raw socket that reads nothing until the call has ended.
     const body = JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "raw__progress", arguments: { n: 10_000, size: 8000 }, _meta: { progressToken: "p" } } });
@@ -695,14 +705,7 @@ describe("sessions", () => {
     const { gateway, token } = await start(stdioConfig("sb", { MODE: "subs" }), "mintgate-standalone-unread");
     await waitReady(gateway, "sb");
     const { port } = new URL(gateway.url);
-    const headers = { authorization: `Bearer ${token}`, "content-type": "application/json", accept: "application/json, text/event-stream" };
-    const opened = await fetch(`${gateway.url}/mcp/v`, {
-      method: "POST",
-      headers,
-      body: JSON.stringify({ jsonrpc: "2.0", id: 0, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "idle", version: "1" } } }),
-    });
-    const session = opened.headers.get("mcp-session-id")!;
-    await opened.text();
+    const { headers, session } = await openRawSession(gateway, token);
     const inSession = { ...headers, "mcp-session-id": session, "mcp-protocol-version": "2025-06-18" };
     const post = async (id: number, method: string, params: object) => {
       const response = await fetch(`${gateway.url}/mcp/v`, { method: "POST", headers: inSession, body: JSON.stringify({ jsonrpc: "2.0", id, method, params }) });
@@ -736,7 +739,7 @@ describe("sessions", () => {
     const head = Object.entries({ ...inSession, accept: "text/event-stream" }).map(([k, v]) => `${k}: ${v}\r\n`).join("");
     socket.write(`GET /mcp/v HTTP/1.1\r\nhost: 127.0.0.1:${port}\r\n${head}\r\n`);
     await streamOpen;
-    const rssKb = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${gateway.pid}/status`, "utf8"))![1]);
+    const rssKb = () => rssKbOf(gateway.pid);
     const before = rssKb();
     // Rounds 150 ms apart (the gateway passes one update per URI on at once, then holds the rest for 100 ms), up to 80 MB in all.
     let rounds = 0;
