@@ -195,6 +195,33 @@ describe("dynamic client registration (RFC 7591)", () => {
     for (let i = 0; i < 30; i++) expect((await fresh.register({ redirect_uris: ["https://a.example/cb"] }, "198.51.100.3")).status).toBe(201);
     expect((await fresh.register({ redirect_uris: ["https://a.example/cb"] }, "198.51.100.3")).status).toBe(429);
   });
+
+  test("refusals by the per-address limit are recorded once a minute per address, the next record counting those left out", async () => {
+    let clock = Date.now();
+    // A window longer than a minute, so the address is still refused when the next record is due.
+    const limited = registry({ registrationLimit: { max: 30, windowMs: 3_600_000 }, now: () => clock });
+    const body = { redirect_uris: ["https://a.example/cb"] };
+    const refused = () => events.list({ type: "client_registered", limit: 10_000 }).filter((e) => e.outcome === "refused");
+    const refusalsOf = (ip: string) => refused().filter((e) => e.ip === ip);
+    const statuses: number[] = [];
+    for (let i = 0; i < 40; i++) statuses.push((await limited.register(body, "198.51.100.4")).status);
+    expect(statuses.filter((s) => s === 429)).toHaveLength(10);
+    expect(refusalsOf("198.51.100.4")).toHaveLength(1);
+    expect(JSON.parse(refusalsOf("198.51.100.4")[0]!.detail!)).toMatchObject({ refusedUnrecorded: 0 });
+    // Another address over its limit is recorded on its own.
+    for (let i = 0; i < 31; i++) await limited.register(body, "198.51.100.5");
+    expect(refusalsOf("198.51.100.5")).toHaveLength(1);
+    // Bad metadata is still recorded each time.
+    const before = refused().length;
+    for (let i = 0; i < 3; i++) expect((await limited.register({ redirect_uris: ["https://a.example/cb"], grant_types: ["implicit"] }, "198.51.100.6")).status).toBe(400);
+    expect(refused().length).toBe(before + 3);
+
+    clock += 61_000;
+    expect((await limited.register(body, "198.51.100.4")).status).toBe(429);
+    const recorded = refusalsOf("198.51.100.4");
+    expect(recorded).toHaveLength(2);
+    expect(recorded.map((e) => JSON.parse(e.detail!).refusedUnrecorded).sort()).toEqual([0, 9]);
+  });
 });
 
 describe("the cap on registered clients that have not signed in", () => {

@@ -40,3 +40,36 @@ export class WindowLimiter {
     }
   }
 }
+
+/**
+ * Lets one refusal record per key (an address, or one shared cause) through per interval and counts the rest, so a
+ * flood against a limit fills neither the audit trail nor the log; each record carries how many went unrecorded
+ * before it. Keys are kept in the order they were last recorded, at most MAX_KEYS (the oldest is forgotten).
+ */
+export class RefusalRecords {
+  private readonly keys = new Map<string, { recordedAt: number; unrecorded: number }>();
+
+  constructor(
+    private readonly intervalMs: number,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Counts one refusal for `key`: the number left unrecorded since its last record when this one is to be recorded, else undefined. */
+  take(key: string): number | undefined {
+    const now = this.now();
+    const entry = this.keys.get(key);
+    if (entry && now >= entry.recordedAt && now - entry.recordedAt < this.intervalMs) {
+      entry.unrecorded++;
+      return undefined;
+    }
+    this.keys.delete(key);
+    if (this.keys.size >= MAX_KEYS) this.keys.delete(this.keys.keys().next().value!);
+    this.keys.set(key, { recordedAt: now, unrecorded: 0 });
+    return entry?.unrecorded ?? 0;
+  }
+
+  /** Forgets `key` (what refused it is over): its next refusal is recorded at once. */
+  forget(key: string): void {
+    this.keys.delete(key);
+  }
+}

@@ -7,7 +7,7 @@ import { OAuthError, wireDescription } from "../oauth-error.ts";
 import { PINNED_CLIENTS } from "./pinned.ts";
 import { DEFAULT_PRIVATE_USE_SCHEMES, matchRedirectUri, redirectUriProblem } from "./redirect-uris.ts";
 import { SafeFetcher, SafeFetchError } from "./safe-fetch.ts";
-import { WindowLimiter } from "../rate-limit.ts";
+import { RefusalRecords, WindowLimiter } from "../rate-limit.ts";
 
 export type TokenEndpointAuthMethod = "none" | "client_secret_basic" | "client_secret_post" | "private_key_jwt";
 
@@ -93,8 +93,12 @@ const CACHE_KEY = "mintgate_cache_expires_at";
  * one: 10,000 is far above that, yet bounds what a flood from many addresses stores (at most about 160 MB of metadata).
  */
 const MAX_PENDING_REGISTRATIONS = 10_000;
-/** While the cap is hit, how often the clients are counted again (sign-ins and the hourly sweep lower the count) and a refusal recorded. */
+/** While the cap is hit, how often the clients are counted again (sign-ins and the hourly sweep lower the count). */
 const PENDING_RECOUNT_MS = 60_000;
+/** How often a refusal by the cap, or by one address's rate limit, is recorded (and logged); the others are counted. */
+const REFUSAL_RECORD_INTERVAL_MS = 60_000;
+/** The one key of the cap's refusals: the same cause whichever address was refused. */
+const CAP_REFUSALS = "cap";
 
 const invalidClient = (description: string) => new OAuthError("invalid_client", description);
 const badMetadata = (description: string) => new OAuthError("invalid_client_metadata", description);
@@ -179,6 +183,13 @@ class RegistrationsFull extends OAuthError {
   }
 }
 
+/** The refusal of a registration by the per-address rate limit; recorded once a minute per address, not each time. */
+class RegistrationsTooFrequent extends OAuthError {
+  constructor(retryAfterSeconds: number) {
+    super("temporarily_unavailable", `Too many client registrations from this address; retry in ${retryAfterSeconds} s.`, 429, { "retry-after": String(retryAfterSeconds) });
+  }
+}
+
 /**
  * Every OAuth client mintgate knows: metadata documents (CIMD) fetched
  * safely, open dynamic registration (DCR) and clients an admin added.
@@ -204,8 +215,10 @@ export class ClientRegistry {
    * registration here, so it only errs high (sign-ins do not lower it); counted again when it reaches the cap.
    */
   private pending: { count: number; countedAt: number } | undefined;
-  /** While the cap is hit: when a refusal was last recorded, and how many went unrecorded since. */
-  private capRefusals = { recordedAt: -Infinity, unrecorded: 0 };
+  /** Refusals by the cap, recorded one a minute whichever address was refused. */
+  private readonly capRefusals: RefusalRecords;
+  /** Refusals by the per-address limit, recorded one a minute per address. */
+  private readonly rateRefusals: RefusalRecords;
 
   constructor(options: ClientRegistryOptions) {
     this.store = options.store;
@@ -218,6 +231,8 @@ export class ClientRegistry {
     this.usePinned = options.usePinned ?? true;
     this.maxPending = options.maxPendingRegistrations ?? MAX_PENDING_REGISTRATIONS;
     this.now = options.now ?? Date.now;
+    this.capRefusals = new RefusalRecords(REFUSAL_RECORD_INTERVAL_MS, () => this.now());
+    this.rateRefusals = new RefusalRecords(REFUSAL_RECORD_INTERVAL_MS, () => this.now());
   }
 
   // ---------------------------------------------------------------- resolve
@@ -454,6 +469,7 @@ export class ClientRegistry {
     } catch (error) {
       if (!(error instanceof OAuthError)) throw error;
       if (error instanceof RegistrationsFull) this.recordCapRefusal(ip);
+      else if (error instanceof RegistrationsTooFrequent) this.recordRateRefusal(ip, error);
       else this.events.record({ type: "client_registered", outcome: "refused", ip, reason: error.description, detail: { kind: "dcr" } });
       return { status: error.status, body: { error: error.code, error_description: wireDescription(error.description) }, headers: { "cache-control": "no-store", pragma: "no-cache", ...error.headers } };
     }
@@ -461,9 +477,14 @@ export class ClientRegistry {
 
   private checkRateLimit(ip: string): void {
     const retryAfter = this.registrations.hit(ip);
-    if (retryAfter !== undefined) {
-      throw new OAuthError("temporarily_unavailable", `Too many client registrations from this address; retry in ${retryAfter} s.`, 429, { "retry-after": String(retryAfter) });
-    }
+    if (retryAfter !== undefined) throw new RegistrationsTooFrequent(retryAfter);
+  }
+
+  /** One audit record (and so one warning line) a minute per address over its limit: a flood must not fill the trail and the log. */
+  private recordRateRefusal(ip: string, error: RegistrationsTooFrequent): void {
+    const unrecorded = this.rateRefusals.take(ip);
+    if (unrecorded === undefined) return;
+    this.events.record({ type: "client_registered", outcome: "refused", ip, reason: error.description, detail: { kind: "dcr", refusedUnrecorded: unrecorded } });
   }
 
   /**
@@ -478,7 +499,7 @@ export class ClientRegistry {
       this.pending = { count: this.store.oauthClients.countNeverGrantedRegistrations(), countedAt: now };
     }
     if (this.pending.count < this.maxPending) {
-      this.capRefusals = { recordedAt: -Infinity, unrecorded: 0 };
+      this.capRefusals.forget(CAP_REFUSALS);
       return;
     }
     const retryAfter = Math.max(1, Math.ceil((this.pending.countedAt + PENDING_RECOUNT_MS - now) / 1000));
@@ -487,17 +508,13 @@ export class ClientRegistry {
 
   /** One audit record (and so one warning line) a minute while the cap is hit: a flood must not fill the trail and the log. */
   private recordCapRefusal(ip: string): void {
-    const now = this.now();
-    if (now - this.capRefusals.recordedAt < PENDING_RECOUNT_MS) {
-      this.capRefusals.unrecorded++;
-      return;
-    }
+    const unrecorded = this.capRefusals.take(CAP_REFUSALS);
+    if (unrecorded === undefined) return;
     const reason =
       `${this.pending!.count} registered clients have not signed in yet (the cap is ${this.maxPending}), so POST /register refuses new ones ` +
       `until sign-ins complete or the hourly housekeeping deletes those a day old; clients with a metadata document (Claude, ChatGPT, VS Code) ` +
       `and those added with \`mintgate clients add\` still sign in.`;
-    this.events.record({ type: "client_registered", outcome: "refused", ip, reason, detail: { kind: "dcr", pending: this.pending!.count, refusedUnrecorded: this.capRefusals.unrecorded } });
-    this.capRefusals = { recordedAt: now, unrecorded: 0 };
+    this.events.record({ type: "client_registered", outcome: "refused", ip, reason, detail: { kind: "dcr", pending: this.pending!.count, refusedUnrecorded: unrecorded } });
   }
 
   private validateRegistration(body: unknown): { name: string; redirectUris: string[]; grantTypes: string[]; method: TokenEndpointAuthMethod; metadata: Record<string, unknown> } {
