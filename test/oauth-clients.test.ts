@@ -538,6 +538,8 @@ describe("static clients through the CLI", () => {
       const reg = new ClientRegistry({ store: dirStore, events: new AuthEvents(dirStore) });
       const client = await reg.authenticate(new URLSearchParams({ client_id: created.clientId, client_secret: created.clientSecret }), new Headers(), "https://gw.example.com/token");
       expect(client.name).toBe("ChatGPT predefined");
+      // Added from the CLI: no request, so no address (the admin API's carries one: test/trusted-proxies.test.ts).
+      expect(new AuthEvents(dirStore).list({ type: "client_registered", clientId: created.clientId })[0]).toMatchObject({ outcome: "ok", ip: null });
     } finally {
       dirStore.close();
     }

@@ -104,15 +104,19 @@ async function recordedIpOf(gateway: RunningGateway, text: string): Promise<stri
 
 /**
  * One admin change on the generic path (a client added) and one whose service records it (a secret set),
- * each sent with `forwardedFor`: the addresses their admin records keep.
+ * each sent with `forwardedFor`: the addresses their admin records keep, and the one of the added client's auth event.
  */
-async function adminChangeIps(gateway: RunningGateway, forwardedFor: string): Promise<{ generic: string | null; selfRecorded: string | null }> {
+async function adminChangeIps(gateway: RunningGateway, forwardedFor: string): Promise<{ generic: string | null; selfRecorded: string | null; clientEvent: string | null }> {
   const headers = { authorization: `Bearer ${gateway.adminToken()}`, "content-type": "application/json", "x-forwarded-for": forwardedFor };
   const client = await fetch(`${gateway.url}/admin/api/clients`, { method: "POST", headers, body: JSON.stringify({ name: "proxied admin", redirectUris: ["https://x.example.com/cb"] }) });
   expect(client.status).toBe(201);
+  const { clientId } = (await client.json()) as { clientId: string };
   expect((await fetch(`${gateway.url}/admin/api/secrets/proxied`, { method: "PUT", headers, body: JSON.stringify({ value: "proxied-value" }) })).status).toBe(200);
   const records = (await (await fetch(`${gateway.url}/admin/api/audit?kind=admin`, { headers: { authorization: headers.authorization } })).json()) as { method: string; ip: string | null }[];
-  return { generic: records.find((r) => r.method === "POST /clients")?.ip ?? null, selfRecorded: records.find((r) => r.method === "secret.create")?.ip ?? null };
+  const events = (await (await fetch(`${gateway.url}/admin/api/auth-events?type=client_registered&limit=1000`, { headers: { authorization: headers.authorization } })).json()) as { clientId: string | null; ip: string | null }[];
+  const clientEvent = events.find((e) => e.clientId === clientId);
+  expect(clientEvent).toBeDefined();
+  return { generic: records.find((r) => r.method === "POST /clients")?.ip ?? null, selfRecorded: records.find((r) => r.method === "secret.create")?.ip ?? null, clientEvent: clientEvent!.ip };
 }
 
 const register = (gateway: RunningGateway, forwardedFor: string) =>
@@ -137,7 +141,7 @@ describe("mintgate serve --trusted-proxies", () => {
     await callThrough(gateway, token, "forged-left", "198.51.100.66, 203.0.113.8");
     expect(await recordedIpOf(gateway, "forged-left")).toBe("203.0.113.8");
     // Admin changes too, whether the HTTP layer or the service records them.
-    expect(await adminChangeIps(gateway, "198.51.100.66, 203.0.113.9")).toEqual({ generic: "203.0.113.9", selfRecorded: "203.0.113.9" });
+    expect(await adminChangeIps(gateway, "198.51.100.66, 203.0.113.9")).toEqual({ generic: "203.0.113.9", selfRecorded: "203.0.113.9", clientEvent: "203.0.113.9" });
   });
 
   test("registrations are limited per client behind the proxy: one client's 30 a minute do not lock out another", async () => {
@@ -172,8 +176,9 @@ describe("mintgate serve --trusted-proxies", () => {
     expect(await recordedIpOf(gateway, "no-trust")).toBe("127.0.0.1");
     for (let i = 0; i < 30; i++) expect((await register(gateway, `203.0.113.${20 + i}`)).status).toBe(201);
     expect((await register(gateway, "203.0.113.99")).status).toBe(429);
+    expect(await adminChangeIps(gateway, "203.0.113.7")).toEqual({ generic: "127.0.0.1", selfRecorded: "127.0.0.1", clientEvent: "127.0.0.1" });
+    // Registrations, refused or not, and the client the admin added: the peer every time.
     expect(new Set(await registrationIps(gateway))).toEqual(new Set(["127.0.0.1"]));
-    expect(await adminChangeIps(gateway, "203.0.113.7")).toEqual({ generic: "127.0.0.1", selfRecorded: "127.0.0.1" });
   });
 
   test("a bad entry stops serve with a sentence naming it", async () => {

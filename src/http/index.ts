@@ -377,10 +377,10 @@ export function createHttpApp(deps: HttpDeps) {
         })
         // OAuth clients (src/auth/clients): list every kind, add and remove admin-added ones.
         .get("/clients", () => clients.listAll())
-        .post("/clients", ({ body, set }) => {
+        .post("/clients", ({ body, set, actor }) => {
           const input = bodyFields(body, { name: "string", redirectUris: "string[]", confidential: "boolean" }, "an OAuth client");
           try {
-            const created = clients.addStatic({ name: input.name ?? "", redirectUris: input.redirectUris ?? [], confidential: input.confidential !== false });
+            const created = clients.addStatic({ name: input.name ?? "", redirectUris: input.redirectUris ?? [], confidential: input.confidential !== false }, actor);
             set.status = 201;
             return created;
           } catch (error) {

@@ -2,6 +2,7 @@ import { randomBytes, timingSafeEqual } from "node:crypto";
 import { createLocalJWKSet, decodeJwt, jwtVerify, type JSONWebKeySet } from "jose";
 import { hashToken } from "../../secrets/index.ts";
 import type { OAuthClientRow, Store } from "../../store/index.ts";
+import type { AdminActor } from "../../audit/index.ts";
 import type { AuthEvents } from "../events.ts";
 import { OAuthError, wireDescription } from "../oauth-error.ts";
 import { PINNED_CLIENTS } from "./pinned.ts";
@@ -556,8 +557,11 @@ export class ClientRegistry {
 
   // ---------------------------------------------------------------- static clients
 
-  /** A client added by an admin; the secret (confidential clients) is returned once and stored as a hash. */
-  addStatic(options: { name: string; redirectUris: string[]; confidential?: boolean }): { clientId: string; clientSecret: string | null } {
+  /**
+   * A client added by an admin; the secret (confidential clients) is returned once and stored as a hash. `actor`
+   * (the admin API's) gives the event the request's address; the CLI has none.
+   */
+  addStatic(options: { name: string; redirectUris: string[]; confidential?: boolean }, actor?: AdminActor): { clientId: string; clientSecret: string | null } {
     const name = cleanName(options.name ?? "");
     if (!name) throw new OAuthError("invalid_client_metadata", "A client needs a name (--name).");
     const redirectUris = this.checkRedirectUris(options.redirectUris);
@@ -578,7 +582,7 @@ export class ClientRegistry {
       updatedAt: now,
       lastUsedAt: null,
     });
-    this.events.record({ type: "client_registered", outcome: "ok", clientId, detail: { kind: "static", name, redirectUris } });
+    this.events.record({ type: "client_registered", outcome: "ok", clientId, ip: actor?.ip ?? null, detail: { kind: "static", name, redirectUris } });
     // A public client's clientSecret is null, not left out: `clients add --json` and the admin API answer the same keys either way.
     return { clientId, clientSecret: clientSecret ?? null };
   }
