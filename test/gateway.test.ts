@@ -1053,8 +1053,17 @@ describe("the log as JSON lines (MINTGATE_LOG_FORMAT=json)", () => {
     expect(textOf(await client.callTool({ name: "chatty__log", arguments: { messages: [{ level: "warning", logger: "db", data: forged }] } }))).toBe("sent 1");
     expect(textOf(await client.callTool({ name: "chatty__flood", arguments: { count: 205 } }))).toBe("sent 205");
     await waitFor("the stderr line", () => gateway.output().includes('"msg":"upstream stderr"'));
-    await client.close();
+    // A session its client ends (DELETE), and one the shutdown ends while a call of it runs: that call is waited for.
+    const leaving = await connectMcpClient(`${gateway.url}/mcp/logs`, token);
+    clients.push(leaving);
+    const leavingTransport = leaving.transport as StreamableHTTPClientTransport;
+    const leavingId = leavingTransport.sessionId;
+    await leavingTransport.terminateSession();
+    const slow = client.callTool({ name: "chatty__slow", arguments: { ms: 800 } });
+    await Bun.sleep(300);
     expect(await gateway.stop()).toBe(0);
+    expect(textOf(await slow)).toBe("slept 800");
+    await client.close();
 
     const raw = gateway.output();
     // Nothing a terminal would act on is left raw: the escapes are JSON's, read back to the same characters.
@@ -1071,8 +1080,16 @@ describe("the log as JSON lines (MINTGATE_LOG_FORMAT=json)", () => {
     expect(records).toContainEqual(expect.objectContaining({ level: "warn", msg: "upstream log", connector: "chatty", upstreamLevel: "warning", logger: "db", data: forged }));
     // Numbers stay numbers; the rate-limited count goes through the same format.
     expect(records).toContainEqual(expect.objectContaining({ level: "warn", msg: "upstream log: lines not logged, too many", connector: "chatty", lines: expect.any(Number), perSeconds: "200/10" }));
-    expect(records).toContainEqual(expect.objectContaining({ msg: "shutting down: no new connections; waiting for running requests", signal: "SIGTERM" }));
-    expect(records.at(-1)).toMatchObject({ level: "info", msg: "stopped" });
+    expect(records).toContainEqual(expect.objectContaining({ msg: "shutting down: no new connections; waiting for running requests", signal: "SIGTERM", running: 1 }));
+    expect(records.at(-1)).toMatchObject({ level: "info", msg: "stopped", waitedFor: 1, finished: 1, cutOff: 0 });
+    // A session's end is a debug line as its start is: how long it lasted and why it ended.
+    const opened = records.filter((r) => r.msg === "session opened").map((r) => r.session);
+    expect(opened).toContain(leavingId);
+    const closed = records.filter((r) => r.msg === "session closed");
+    expect(closed.map((r) => r.session).toSorted()).toEqual(opened.toSorted());
+    for (const record of closed) expect(record).toMatchObject({ level: "debug", subject: "t@example.com", virtualMcp: "logs", durationMs: expect.any(Number) });
+    expect(closed.find((r) => r.session === leavingId)).toMatchObject({ reason: "its client closed it" });
+    expect(closed.filter((r) => r.session !== leavingId).map((r) => r.reason)).toEqual(["the gateway is shutting down"]);
     // Each request is one debug line (never info: that would be thousands a second), named as every other line names things.
     expect(records).toContainEqual(expect.objectContaining({ level: "debug", msg: "mcp request", subject: "t@example.com", virtualMcp: "logs", method: "tools/call", tool: "chatty__log", connector: "chatty", outcome: "ok", durationMs: expect.any(Number) }));
     expect(records.filter((r) => r.level !== "debug" && r.msg === "mcp request")).toEqual([]);

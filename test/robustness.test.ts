@@ -176,6 +176,8 @@ describe("shutdown", () => {
 
     gateway.signal("SIGINT");
     await waitFor("the graceful shutdown to begin", () => gateway.output().includes("shutting down"));
+    // The line says what the drain waits for: the one call.
+    expect(gateway.output()).toMatch(/shutting down: .* running=1 /);
     gateway.signal("SIGINT");
     // "At once" here only means well before the 10 s grace or the 30 s call would end.
     const code = await Promise.race([gateway.exited, Bun.sleep(5_000).then(() => "still running" as const)]);

@@ -99,6 +99,16 @@ interface Entry {
 }
 
 /**
+ * What a shutdown's drain did: the requests running when it began (`waitedFor`), how many of them finished
+ * within the grace, and how many were cut off at its end (those that began during the drain included).
+ */
+export interface DrainReport {
+  waitedFor: number;
+  finished: number;
+  cutOff: number;
+}
+
+/**
  * The client-facing MCP endpoints of every Virtual MCP: Streamable HTTP at
  * /mcp/<slug> (the SDK's web-standard transport, one per session) and the
  * legacy HTTP+SSE pair at /sse/<slug> and /messages/<slug>.
@@ -400,11 +410,14 @@ export class McpEndpoint {
    * sessionless revision's calls count as running too: they were not waited for, so a shutdown
    * stopped their connectors under them at once and they failed as "stopped".
    */
-  async closeAll(graceMs = 0): Promise<void> {
+  async closeAll(graceMs = 0): Promise<DrainReport> {
     clearInterval(this.sweeper);
     const deadline = Date.now() + graceMs;
+    const waitedFor = this.runningRequests();
     const busy = () => this.modernCalls.size > 0 || [...this.entries.values()].some((e) => e.session.busy);
     while (Date.now() < deadline && busy()) await Bun.sleep(20);
+    const atDeadline = this.runningRequests();
+    const report = { waitedFor: waitedFor.size, finished: [...waitedFor].filter((request) => !atDeadline.has(request)).length, cutOff: atDeadline.size };
     const sessions = [...this.entries.values()].map((e) => e.session);
     for (const stream of [...this.listenStreams]) stream.end();
     for (const call of [...this.modernCalls]) call.end("the gateway is shutting down", SHUTDOWN_CALL_ENDING);
@@ -413,13 +426,26 @@ export class McpEndpoint {
     const settled = Date.now() + 2000;
     while (Date.now() < settled && (this.modernCalls.size > 0 || sessions.some((session) => session.busy))) await Bun.sleep(10);
     this.entries.clear();
+    return report;
+  }
+
+  /** How many requests are running now, the sessionless revision's calls included: what a shutdown waits for. */
+  get requestsRunning(): number {
+    return this.runningRequests().size;
+  }
+
+  /** The requests running now, each an object that stays the same while it runs. Built at shutdown only, never per request. */
+  private runningRequests(): Set<object> {
+    const running = new Set<object>(this.modernCalls);
+    for (const { session } of this.entries.values()) for (const request of session.requestsInFlight()) running.add(request);
+    return running;
   }
 
   private register(id: string, runtime: VirtualMcpRuntime, entry: Entry): void {
     this.evictIfFull(ownerOf(entry.session.principal));
     this.entries.set(id, entry);
     runtime.sessions.set(id, entry.session);
-    log.debug("session opened", { session: id, virtualMcp: runtime.slug, subject: entry.session.principal.subject });
+    entry.session.opened();
   }
 
   /**

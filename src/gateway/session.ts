@@ -165,6 +165,22 @@ export class GatewaySession {
     return this.inFlight.size > 0;
   }
 
+  /** The requests running now, each an object that stays the same while it runs (the shutdown drain tells which finished). */
+  requestsInFlight(): Iterable<object> {
+    return this.inFlight.values();
+  }
+
+  /** Set once the endpoint registered it as a client's session (not the sessionless revision's per-call one): its end is logged too. */
+  private openedAt: number | undefined;
+  /** Why the gateway ended it; undefined when its client did (DELETE, a closed event stream). */
+  private endReason: string | undefined;
+
+  /** Logs the session's start at debug; its end is logged too, with how long it lasted and why. */
+  opened(): void {
+    this.openedAt = Date.now();
+    log.debug("session opened", { session: this.id, virtualMcp: this.runtime.slug, subject: this.principal.subject });
+  }
+
   private closing: Promise<void> | undefined;
 
   close(): Promise<void> {
@@ -181,6 +197,7 @@ export class GatewaySession {
    */
   end(reason: string, ending: Ending = SESSION_ENDING): Promise<void> {
     this.cutOffMessage ??= cutOffMessage(reason, ending);
+    this.endReason ??= reason;
     return this.close();
   }
 
@@ -202,6 +219,12 @@ export class GatewaySession {
   }
 
   private async shutDown(): Promise<void> {
+    // Once per session: closing the transport below calls back into close() (the endpoint's onclose) before
+    // `closing` is set, running this again. Its fields are built only at debug.
+    if (this.openedAt !== undefined && log.enabled("debug")) {
+      log.debug("session closed", { session: this.id, subject: this.principal.subject, virtualMcp: this.runtime.slug, durationMs: Date.now() - this.openedAt, reason: this.endReason ?? "its client closed it" });
+    }
+    this.openedAt = undefined;
     for (const request of this.inFlight.values()) request.abort.abort(SESSION_CLOSED);
     for (const { connector, upstreamUri, listener } of this.subscriptions.values()) void connector.unsubscribeResource(upstreamUri, listener);
     this.subscriptions.clear();

@@ -172,7 +172,7 @@ export const serveCommand: Command = {
     tokens.onAccessChanged(() => endpoint.endRevoked((principal) => tokens.revocationOf(principal)));
     const shutDownGateway = async () => {
       shuttingDown = true;
-      await endpoint.closeAll(settings.shutdownGraceMs);
+      const drain = await endpoint.closeAll(settings.shutdownGraceMs);
       await gateway.close();
       await gateway.recorder.flush();
       clearTimeout(firstPrune);
@@ -181,6 +181,7 @@ export const serveCommand: Command = {
       auditFeed.close();
       await stopCheckpointThread();
       dir.close();
+      return drain;
     };
     // Signals are handled from here on, so no start-up phase leaves upstream children behind.
     // A second signal means "now": every upstream process group is killed and we exit.
@@ -248,14 +249,15 @@ export const serveCommand: Command = {
     process.stdout.write(listening + (demo ? demoInstructions(settings.publicUrl ?? server.url, demo) : ""));
 
     const signal = await stopSignal;
-    log.info("shutting down: no new connections; waiting for running requests", { signal });
+    log.info("shutting down: no new connections; waiting for running requests", { signal, running: endpoint.requestsRunning, graceMs: settings.shutdownGraceMs });
     stopWatching();
     memoryTrim.stop();
     stopping = server.stop();
-    await shutDownGateway();
+    const drain = await shutDownGateway();
     await stopping;
     rmSync(dir.paths.serverUrl, { force: true });
-    log.info("stopped");
+    // What the drain did: how many of the requests it waited for finished, and how many the grace's end cut off.
+    log.info("stopped", { ...drain });
     return 0;
   },
 };
