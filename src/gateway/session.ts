@@ -184,8 +184,13 @@ export class GatewaySession {
   private closing: Promise<void> | undefined;
 
   close(): Promise<void> {
-    this.closing ??= this.shutDown();
-    return this.closing;
+    if (this.closing) return this.closing;
+    // Set before shutDown runs: closing the transport calls back into close() (the endpoint's onclose) at once,
+    // and with `closing ??= this.shutDown()` that call found it unset and shut the session down a second time.
+    const { promise, resolve, reject } = Promise.withResolvers<void>();
+    this.closing = promise;
+    this.shutDown().then(resolve, reject);
+    return promise;
   }
 
   /** When the gateway ended this session (not the client): the error its calls cut off are answered with. */
@@ -219,12 +224,10 @@ export class GatewaySession {
   }
 
   private async shutDown(): Promise<void> {
-    // Once per session: closing the transport below calls back into close() (the endpoint's onclose) before
-    // `closing` is set, running this again. Its fields are built only at debug.
+    // Its fields are built only at debug.
     if (this.openedAt !== undefined && log.enabled("debug")) {
       log.debug("session closed", { session: this.id, subject: this.principal.subject, virtualMcp: this.runtime.slug, durationMs: Date.now() - this.openedAt, reason: this.endReason ?? "its client closed it" });
     }
-    this.openedAt = undefined;
     for (const request of this.inFlight.values()) request.abort.abort(SESSION_CLOSED);
     for (const { connector, upstreamUri, listener } of this.subscriptions.values()) void connector.unsubscribeResource(upstreamUri, listener);
     this.subscriptions.clear();
