@@ -5,6 +5,7 @@ import { decide, isEmailAddress, SubjectResolver } from "../policy/index.ts";
 import type { AccessTokenRow, OAuthTokenLookup, Store } from "../store/index.ts";
 import { ACCESS_TOKEN_PREFIX } from "./authorization-server.ts";
 import { AuthEvents } from "./events.ts";
+import { RefusalRecords } from "./rate-limit.ts";
 
 /** Who is calling, as proven by a bearer token. */
 export interface Principal {
@@ -73,8 +74,8 @@ export class AccessTokenService {
   private readonly verified = new Map<string, { row: AccessTokenRow } | { oauth: OAuthTokenLookup }>();
   private verifiedAt = -1;
   private versionCheckedThisTurn = false;
-  /** When each refused token was last recorded: a client retrying a dead token records one event a minute, not one per request. */
-  private readonly refusalsRecorded = new Map<string, number>();
+  /** Refused tokens' records: a client retrying a dead token records one event a minute, not one per request. */
+  private readonly refusals: RefusalRecords;
   private readonly events: AuthEvents;
 
   constructor(
@@ -82,15 +83,12 @@ export class AccessTokenService {
     private readonly now: () => number = Date.now,
   ) {
     this.events = new AuthEvents(store, now);
+    this.refusals = new RefusalRecords(REFUSAL_RECORD_INTERVAL_MS, now);
   }
 
   /** Refuses a token we issued (revoked, expired, disabled person, other Virtual MCP), with an auth event. */
   private refuse(reason: string, holder: { tokenId: string; email: string; userId?: string; clientId?: string }, slug: string): MintgateError {
-    const now = this.now();
-    const last = this.refusalsRecorded.get(holder.tokenId);
-    if (last === undefined || now - last > REFUSAL_RECORD_INTERVAL_MS) {
-      if (this.refusalsRecorded.size >= VERIFIED_CACHE_SIZE) this.refusalsRecorded.delete(this.refusalsRecorded.keys().next().value!);
-      this.refusalsRecorded.set(holder.tokenId, now);
+    if (this.refusals.take(holder.tokenId) !== undefined) {
       this.events.record({ type: "token_refused", outcome: "refused", reason, userId: holder.userId, email: holder.email, clientId: holder.clientId, detail: { token: holder.tokenId, virtualMcp: slug } });
     }
     return unauthorized(reason);
