@@ -164,6 +164,10 @@ describe("/metrics after known calls", () => {
       expect(family.help, `HELP of ${name}`).toBeTruthy();
       if (family.type === "counter") expect(name).toEndWith("_total");
     }
+    // A restart an admin asks for counts too (the README and the HELP text say so).
+    const restart = await fetch(`${gateway.url}/admin/api/connectors/demo/restart`, { method: "POST", headers: { authorization: `Bearer ${gateway.adminToken()}` } });
+    expect(restart.status).toBe(200);
+    expect(sampleValue(await scrape(gateway.url), "mintgate_connector_restarts_total", { connector: "demo" })).toBe(1);
   });
 
   test("only loopback clients that connect directly may read it by default", async () => {
