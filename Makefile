@@ -36,6 +36,8 @@ node_modules/.installed: package.json bun.lock | $(BUN)
 
 $(TOOLS_BUN):
 	@echo "bun is not on PATH; installing bun@$(BUN_VERSION) from the npm registry into ./tools"
+	@# npm 11 asks a project to allow a dependency's install script (bun's puts its native binary in place) and is to block unlisted ones.
+	@mkdir -p tools && echo 'allow-scripts=bun' > tools/.npmrc
 	npm install --prefix tools --no-audit --no-fund --no-save bun@$(BUN_VERSION)
 
 # Never removes ./.mintgate: it holds the master key and the database.
