@@ -171,6 +171,29 @@ async function updateOnce(c: Client, arrived: () => boolean): Promise<void> {
   expect(await toggleUpdates(c)).toStartWith("Stopped");
 }
 
+/** An event stream opened with raw HTTP by `who` (a POST when given a body), which must be open. */
+async function open(who: string, path: string, post?: { body: object; headers: Record<string, string> }): Promise<Response> {
+  const response = await fetch(`${gateway.url}${path}`, {
+    method: post ? "POST" : "GET",
+    headers: { authorization: `Bearer ${tokens[who]}`, accept: "application/json, text/event-stream", "content-type": "application/json", ...post?.headers },
+    body: post && JSON.stringify(post.body),
+  });
+  expect(response.status).toBe(200);
+  return response;
+}
+
+/** What an open event stream carries, and whether the gateway ended it. */
+function streamOf(response: Response): { ended: boolean; text: () => string } {
+  let text = "";
+  const stream = { ended: false, text: () => text };
+  void (async () => {
+    const decoder = new TextDecoder();
+    for await (const chunk of response.body!) text += decoder.decode(chunk as Uint8Array, { stream: true });
+    stream.ended = true;
+  })();
+  return stream;
+}
+
 async function refusalOf(promise: Promise<unknown>): Promise<McpError> {
   try {
     await promise;
@@ -612,10 +635,28 @@ describe("changes reach connected sessions", () => {
     await waitFor("prompts list_changed", () => prompts > 0);
     expect(await toolNames(bob)).toEqual(["demo__add", "demo__countdown", "demo__echo", "demo__now", "ev__echo"]);
     expect((await bob.listPrompts()).prompts.map((p) => p.name)).toContain("demo__greeting");
+    // Streams already open when bob loses the virtual MCP: a legacy one and a sessionless subscriptions/listen.
+    const legacy = streamOf(await open("bob", "/sse/team"));
+    const listen = streamOf(
+      await open("bob", "/mcp/team", {
+        body: { jsonrpc: "2.0", id: 1, method: "subscriptions/listen", params: { notifications: { toolsListChanged: true }, _meta: { "io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": {} } } },
+        headers: { "mcp-protocol-version": "2026-07-28", "mcp-method": "subscriptions/listen" },
+      }),
+    );
     await mintgate("groups", "remove", "bob@example.com", "eng");
     // In neither group now: bob may not reach the virtual MCP at all.
     const refused = await waitFor("bob refused", () => bob.listTools().then((): false => false, (error: Error) => error));
     expect(refused.message).toContain('may not use virtual MCP \\"team\\"');
+    // His sessions ended with their streams, as for a revoked token: they no longer carry list changes to him.
+    await waitFor("bob's streams ended", () => legacy.ended && listen.ended);
+    expect(legacy.text()).toStartWith("event: endpoint");
+    expect(legacy.text()).not.toContain("list_changed");
+    expect(listen.text()).toContain("notifications/subscriptions/acknowledged");
+    expect(listen.text()).not.toContain("list_changed");
+    // Admitted again, his old session is gone: the client starts a new one.
+    await mintgate("groups", "add", "bob@example.com", "ops");
+    const gone = await waitFor("bob admitted again", () => bob.listTools().then((): false => false, (error: Error) => !error.message.includes("may not use") && error));
+    expect(gone.message).toContain("Session not found");
   });
 
   test("a resource denied to a subscriber (mintgate apply) stops its updates to that person and no one else; the upstream subscription ends with its last subscriber", async () => {

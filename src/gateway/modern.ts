@@ -246,6 +246,13 @@ function listen(runtime: VirtualMcpRuntime, principal: Principal, id: string | n
     stream.write(`event: message\ndata: ${JSON.stringify({ jsonrpc: "2.0", method, params: { ...extra, _meta: { [META_SUBSCRIPTION]: id } } })}\n\n`);
   send("notifications/subscriptions/acknowledged", { notifications: honoured });
   const unsubscribe = runtime.onListChanged((kind) => {
+    // Every access change is told here: a person who may no longer reach the Virtual MCP loses the stream, as a session.
+    if (!runtime.viewFor(runtime.subjects.subjectOf(principal)).reachable) {
+      log.info("listen stream ended: access lost", { subject: principal.subject, virtualMcp: runtime.slug });
+      stop();
+      stream.close();
+      return;
+    }
     const key = Object.entries(kinds).find(([, v]) => v === kind)?.[0];
     if (key && honoured[key]) send(`notifications/${kind}/list_changed`);
   });

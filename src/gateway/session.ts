@@ -116,11 +116,20 @@ export class GatewaySession {
   /**
    * After the catalogue, the policy or the people changed: tells the client
    * about every list that changed for its person (`changed`: lists whose
-   * definitions changed for everyone).
+   * definitions changed for everyone). A person who may no longer reach the
+   * Virtual MCP loses the session, as a revoked token does: its next request
+   * would get 403, but its event streams stayed open and carried list changes.
    */
   refreshAccess(changed: ReadonlySet<ListKind>): void {
+    const view = this.runtime.viewFor(this.subject);
+    if (!view.reachable) {
+      const reason = `${this.principal.subject} may no longer use virtual MCP "${this.runtime.slug}"`;
+      log.info("session ended: access lost", { session: this.id, subject: this.principal.subject, virtualMcp: this.runtime.slug });
+      void this.end(reason);
+      return;
+    }
     const before = this.seen;
-    const names = this.runtime.viewFor(this.subject).names;
+    const names = view.names;
     this.seen = names;
     for (const kind of ["tools", "prompts", "resources"] as const) {
       if (changed.has(kind) || (before !== undefined && before[kind] !== names[kind])) this.notifyListChanged(kind);
