@@ -123,7 +123,8 @@ export class GatewaySession {
   refreshAccess(changed: ReadonlySet<ListKind>): void {
     const view = this.runtime.viewFor(this.subject);
     if (!view.reachable) {
-      const reason = `${this.principal.subject} may no longer use virtual MCP "${this.runtime.slug}"`;
+      // Said so that it holds whatever took the access away (a disabled person looks like one without groups here too).
+      const reason = `${this.principal.subject} lost access to virtual MCP "${this.runtime.slug}"`;
       log.info("session ended: access lost", { session: this.id, subject: this.principal.subject, virtualMcp: this.runtime.slug });
       void this.end(reason);
       return;
