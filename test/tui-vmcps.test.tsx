@@ -784,6 +784,8 @@ describe("PUT /admin/api/virtual-mcps/:slug", () => {
     const list = (await (await call("GET", "/virtual-mcps")).json()) as VirtualMcpStatus[];
     expect(list.map((v) => v.slug)).toEqual(["keep", "sales"]);
     expect(list[1]!.tools.map((t) => t.name)).toContain("d__plus");
+    // The list the TUI polls leaves the connectors' whole catalogues to the one Virtual MCP's answer.
+    expect(list[1]).not.toHaveProperty("catalogues");
   });
 
   test("refuses what mintgate.yaml refuses, with the sentence, and changes nothing", async () => {

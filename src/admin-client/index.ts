@@ -1,9 +1,9 @@
 import { existsSync, readFileSync } from "node:fs";
 import { dataPaths } from "../config/index.ts";
 import { certificateFailureOf, configError, invalid, MintgateError, unauthorized, type ErrorKind } from "../errors/index.ts";
-import type { GatewayStatus, VirtualMcpStatus } from "../admin/index.ts";
+import type { GatewayStatus, VirtualMcpStatus, VirtualMcpSummary } from "../admin/index.ts";
 
-export type { GatewayStatus, VirtualMcpStatus };
+export type { GatewayStatus, VirtualMcpStatus, VirtualMcpSummary };
 
 /** How to reach a gateway's admin API: explicit, or found through a local data dir. */
 export interface AdminTarget {

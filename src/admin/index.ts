@@ -49,7 +49,8 @@ export interface ConnectorStatus {
   revision: string;
 }
 
-export interface VirtualMcpStatus {
+/** One Virtual MCP as GET /admin/api/virtual-mcps lists it; GET /admin/api/virtual-mcps/SLUG adds `catalogues`. */
+export interface VirtualMcpSummary {
   slug: string;
   name: string;
   description: string;
@@ -65,6 +66,9 @@ export interface VirtualMcpStatus {
   definition: VirtualMcpFileEntry;
   /** The revision of that definition (also its ETag): sent back as If-Match, a change made meanwhile by someone else is refused, not overwritten. */
   revision: string;
+}
+
+export interface VirtualMcpStatus extends VirtualMcpSummary {
   /** Every tool of each attached connector (included or not), for curating: by connector name. */
   catalogues: Record<string, { state: string; tools: { name: string; description: string | undefined; inputSchema: unknown }[] }>;
 }
@@ -190,46 +194,51 @@ export class AdminService {
     }));
   }
 
-  virtualMcps(): VirtualMcpStatus[] {
-    return this.running.gateway.virtualMcps().map((runtime) => {
-      const { definition, catalogue } = runtime;
-      return {
-        slug: definition.slug,
-        name: definition.name,
-        description: definition.description,
-        newTools: definition.newTools,
-        connectors: definition.connectors.map((a) => a.connector),
-        sessions: runtime.sessions.size,
-        tools: catalogue.tools.map((t) => ({ name: t.name, connector: t.connector, upstreamName: t.upstreamName, description: t.definition.description })),
-        pending: catalogue.pending.map((p) => ({
-          name: p.exposedName,
-          connector: p.connector,
-          upstreamName: p.upstreamName,
-          reason: p.reason,
-          hash: p.hash,
-          description: p.definition.description,
-          inputSchema: p.definition.inputSchema,
-          annotations: p.definition.annotations,
-          ...(p.reason === "changed" ? { approved: this.running.config.approvedDefinition(definition.slug, p.connector, p.upstreamName)?.definition } : {}),
-        })),
-        problems: problemsOf(runtime),
-        definition: fileEntryOf(definition),
-        revision: virtualMcpRevision(definition),
-        catalogues: Object.fromEntries(
-          definition.connectors.map((a) => {
-            const connector = this.running.gateway.pool.get(a.connector);
-            const tools = connector?.catalogue.tools.map((t) => ({ name: t.name, description: t.description, inputSchema: t.inputSchema })) ?? [];
-            return [a.connector, { state: connector?.state.status ?? "missing", tools }];
-          }),
-        ),
-      };
-    });
+  /** Every Virtual MCP without its connectors' whole catalogues: the TUI polls this list, and the catalogues (every tool's schema, again for each Virtual MCP that attaches the connector) made it megabytes at a team's size. */
+  virtualMcps(): VirtualMcpSummary[] {
+    return this.running.gateway.virtualMcps().map((runtime) => this.summaryOf(runtime));
   }
 
   virtualMcp(slug: string): VirtualMcpStatus {
-    const found = this.virtualMcps().find((v) => v.slug === slug);
-    if (!found) throw notFound(`There is no virtual MCP "${slug}".`);
-    return found;
+    const runtime = this.running.gateway.virtualMcp(slug);
+    if (!runtime) throw notFound(`There is no virtual MCP "${slug}".`);
+    return {
+      ...this.summaryOf(runtime),
+      catalogues: Object.fromEntries(
+        runtime.definition.connectors.map((a) => {
+          const connector = this.running.gateway.pool.get(a.connector);
+          const tools = connector?.catalogue.tools.map((t) => ({ name: t.name, description: t.description, inputSchema: t.inputSchema })) ?? [];
+          return [a.connector, { state: connector?.state.status ?? "missing", tools }];
+        }),
+      ),
+    };
+  }
+
+  private summaryOf(runtime: VirtualMcpRuntime): VirtualMcpSummary {
+    const { definition, catalogue } = runtime;
+    return {
+      slug: definition.slug,
+      name: definition.name,
+      description: definition.description,
+      newTools: definition.newTools,
+      connectors: definition.connectors.map((a) => a.connector),
+      sessions: runtime.sessions.size,
+      tools: catalogue.tools.map((t) => ({ name: t.name, connector: t.connector, upstreamName: t.upstreamName, description: t.definition.description })),
+      pending: catalogue.pending.map((p) => ({
+        name: p.exposedName,
+        connector: p.connector,
+        upstreamName: p.upstreamName,
+        reason: p.reason,
+        hash: p.hash,
+        description: p.definition.description,
+        inputSchema: p.definition.inputSchema,
+        annotations: p.definition.annotations,
+        ...(p.reason === "changed" ? { approved: this.running.config.approvedDefinition(definition.slug, p.connector, p.upstreamName)?.definition } : {}),
+      })),
+      problems: problemsOf(runtime),
+      definition: fileEntryOf(definition),
+      revision: virtualMcpRevision(definition),
+    };
   }
 
   exportConfig(): Promise<string> {

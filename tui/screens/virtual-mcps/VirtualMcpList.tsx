@@ -7,7 +7,7 @@ import { Form, type FormField } from "../../components/Form.tsx";
 import { Spinner } from "../../components/Spinner.tsx";
 import { Table } from "../../components/Table.tsx";
 import { fit, wrapText } from "../../components/text.ts";
-import { accessSummary, slugProblem, type VirtualMcpFileEntry, type VirtualMcpStatus } from "./model.ts";
+import { accessSummary, slugProblem, type VirtualMcpFileEntry, type VirtualMcpSummary } from "./model.ts";
 import { useKeys } from "../../components/useKeys.ts";
 import { Problem } from "../../components/Problem.tsx";
 import { isStaleRefusal, refusalText } from "../../components/refusal.ts";
@@ -23,7 +23,7 @@ export const BASIC_FIELDS: FormField[] = [
   { name: "newTools", label: "New tools", validate: newToolsProblem, hint: (v) => (v === "approve" ? "approve: new or changed tools wait for an admin" : "auto: new tools appear at once; approve: they wait") },
 ];
 
-type Overlay = { kind: "create" } | { kind: "edit"; item: VirtualMcpStatus } | { kind: "delete"; item: VirtualMcpStatus } | undefined;
+type Overlay = { kind: "create" } | { kind: "edit"; item: VirtualMcpSummary } | { kind: "delete"; item: VirtualMcpSummary } | undefined;
 
 /** Every Virtual MCP, with create, edit, delete (confirmed) and Enter to curate one. */
 export function VirtualMcpList(props: { client: AdminClient; width: number; height: number; setCapturing: (c: boolean) => void; onOpen: (slug: string) => void; /** Selected once the list is in (the one just curated). */ initialSlug?: string | undefined }) {
@@ -32,7 +32,7 @@ export function VirtualMcpList(props: { client: AdminClient; width: number; heig
   const [overlay, setOverlay] = useState<Overlay>();
   const [busy, setBusy] = useState<string>();
   const [message, setMessage] = useState<string>();
-  const { value: items, error, reload: load, alive } = usePoll(() => client.get<VirtualMcpStatus[]>("/virtual-mcps"), REFRESH_MS, [client]);
+  const { value: items, error, reload: load, alive } = usePoll(() => client.get<VirtualMcpSummary[]>("/virtual-mcps"), REFRESH_MS, [client]);
   useEffect(() => {
     props.setCapturing(overlay !== undefined);
     return () => props.setCapturing(false);

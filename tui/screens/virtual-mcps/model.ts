@@ -5,13 +5,13 @@
  * budget, policy forms' text and the approval diff.
  */
 import { parse as parseYaml } from "yaml";
-import type { VirtualMcpFileEntry, VirtualMcpStatus } from "../../../src/admin/index.ts";
+import type { VirtualMcpFileEntry, VirtualMcpStatus, VirtualMcpSummary } from "../../../src/admin/index.ts";
 import { canonicalJson, exposedName } from "../../../src/gateway/curation.ts";
 import { EXPOSED_NAME, PREFIX_SEPARATOR, VIRTUAL_MCP_SLUG } from "../../../src/gateway/types.ts";
 import { pinRefusal } from "../../../src/policy/decide.ts";
 import type { AccessRule, ArgumentRule, PeopleMatch, ToolRule, VirtualMcpPolicy } from "../../../src/policy/types.ts";
 
-export type { VirtualMcpFileEntry, VirtualMcpStatus };
+export type { VirtualMcpFileEntry, VirtualMcpStatus, VirtualMcpSummary };
 export type Attachment = VirtualMcpFileEntry["connectors"][number];
 
 /** Exposed names must fit this (client limit): `^[a-zA-Z0-9_-]{1,64}$`. */
