@@ -13,7 +13,7 @@ import { afterAll, afterEach, describe, expect, test } from "bun:test";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import type { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { ResourceUpdatedNotificationSchema, ToolListChangedNotificationSchema } from "@modelcontextprotocol/sdk/types.js";
-import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { startEverythingServer } from "./conformance/everything-server.ts";
 import { startPollingHttpUpstream } from "./fixtures/polling-http-upstream.ts";
@@ -219,6 +219,37 @@ describe("shutdown", () => {
     expect(gateway.output()).not.toContain("shutting down");
     gateway.signal("SIGTERM");
     expect(await gateway.exited).toBe(0);
+  });
+
+  test("after a kill -9, the next start ends the stdio upstream the dead gateway left running (it ignores the end of its stdin), and no process that is not its own", async () => {
+    const launch = join(dir("mintgate-kill9"), "launch.txt");
+    const { gateway, dataDir } = await start(stdioConfig("k", { LAUNCH_FILE: launch }), "mintgate-kill9");
+    await waitReady(gateway, "k");
+    const [orphan] = launchedPids(launch);
+    childPids.add(orphan!);
+    // Not ours, though noted in the directory: a live process whose start time differs, and a pid no one has.
+    const stranger = Bun.spawn(["sleep", "30"], { detached: true, stdin: "ignore" });
+    childPids.add(stranger.pid);
+    mkdirSync(join(dataDir, "upstream-groups"), { recursive: true });
+    writeFileSync(join(dataDir, "upstream-groups", String(stranger.pid)), "1");
+    writeFileSync(join(dataDir, "upstream-groups", "4194303"), "1");
+
+    gateway.signal("SIGKILL");
+    await gateway.exited;
+    await Bun.sleep(300);
+    expect(isAlive(orphan!)).toBe(true);
+
+    const again = await startGateway({ dataDir });
+    gateways.push(again);
+    await waitReady(again, "k");
+    await waitFor(`the orphaned upstream ${orphan} to be dead`, () => !isAlive(orphan!), 40, 50);
+    const launched = launchedPids(launch);
+    for (const pid of launched) childPids.add(pid);
+    // One copy runs: the restarted gateway's own.
+    expect(launched.filter(isAlive)).toEqual([launched[1]!]);
+    expect(isAlive(stranger.pid)).toBe(true);
+    expect(again.output()).toContain("killed the upstream process groups a gateway that did not stop cleanly");
+    stranger.kill("SIGKILL");
   });
 
   test("SIGTERM right after serve spawned a stdio child exits 0 and leaves no live child", async () => {

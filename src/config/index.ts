@@ -319,5 +319,7 @@ export function dataPaths(dataDir: string) {
     serverUrl: join(dataDir, "server.url"),
     /** Locked by the serving gateway (and by a restore), so only one uses the directory. */
     serveLock: join(dataDir, "serve.lock"),
+    /** The process groups of the stdio upstreams running now, for the next start to end after a crash. */
+    upstreamGroups: join(dataDir, "upstream-groups"),
   };
 }

@@ -6,6 +6,7 @@ import { log } from "../log/index.ts";
 import { expandSecretReferences, secretReferencesIn } from "../secrets/index.ts";
 import { capSseEvents, refusalText, StreamableHttpUpstreamTransport } from "./http-transport.ts";
 import { ConnectorFailureLog } from "./failure-log.ts";
+import type { UpstreamProcessGroups } from "./process-groups.ts";
 import { StdioUpstreamTransport } from "./stdio-transport.ts";
 import { connectionFailure } from "./connection-failure.ts";
 import { UpstreamLog } from "./upstream-log.ts";
@@ -59,6 +60,8 @@ export interface ConnectorDeps {
   resolveSecret(name: string): string;
   /** Stdio children's stderr lines go to the log; tests may lower the first backoff. */
   backoffFirstMs?: number;
+  /** Where stdio upstreams' process groups are noted, so the next start can end them after a crash. */
+  processGroups?: UpstreamProcessGroups;
 }
 
 type Listener = () => void;
@@ -598,6 +601,7 @@ export class Connector {
           redactSpan: () => this.redactor.longestSecret,
           onStderrLine: (line) => this.keepStderrLine(line),
           stderrLevel: () => (this.failureLog.recovering ? "debug" : "info"),
+          processGroups: this.deps.processGroups,
         });
         this.stdio = transport;
         this.lastStdio = transport;

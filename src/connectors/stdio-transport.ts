@@ -13,6 +13,7 @@
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
 import type { Subprocess } from "bun";
 import { existsSync } from "node:fs";
+import type { UpstreamProcessGroups } from "./process-groups.ts";
 import { noteFrameText } from "./upstream-session.ts";
 import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
 import { MintgateError } from "../errors/index.ts";
@@ -37,6 +38,8 @@ export interface StdioUpstreamOptions {
   onStderrLine?: ((line: string) => void) | undefined;
   /** The level stderr lines are logged at (info by default); asked per line. */
   stderrLevel?: (() => LogLevel) | undefined;
+  /** Where the child's process group is noted while it may run, for the next start to end if this gateway dies hard. */
+  processGroups?: UpstreamProcessGroups | undefined;
 }
 
 export interface ExitInfo {
@@ -154,6 +157,7 @@ export class StdioUpstreamTransport implements Transport {
       return Promise.reject(failure);
     }
     this.child = child;
+    this.options.processGroups?.started(child.pid);
     const stdout = this.pump(child.stdout, (chunk) => this.handleStdout(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)));
     const stderr = this.pump(child.stderr, (chunk) => this.handleStderr(this.stderrDecoder.decode(chunk, { stream: true }))).then(() => this.flushStderr());
     this.pipesDone = Promise.all([stdout, stderr]);
@@ -356,12 +360,14 @@ export class StdioUpstreamTransport implements Transport {
   private sweepGroup(): void {
     if (this.groupSwept) return;
     this.groupSwept = true;
-    this.signalGroup("SIGKILL");
+    this.killGroupNow();
   }
 
   /** SIGKILL to the whole group, now; for a gateway that must exit immediately. */
   killGroupNow(): void {
     this.signalGroup("SIGKILL");
+    const pid = this.child?.pid;
+    if (pid !== undefined) this.options.processGroups?.ended(pid);
   }
 
   private signalGroup(signal: NodeJS.Signals): void {

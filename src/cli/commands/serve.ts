@@ -5,7 +5,7 @@ import { demoInstructions, prepareDemo } from "../../admin/demo.ts";
 import { GatewayConfigService } from "../../admin/gateway-config.ts";
 import { AuditFeed, AuditLog, CHECKPOINT_KEY_PURPOSE, pruneAuditTrailGradually, Redactor } from "../../audit/index.ts";
 import { AccessTokenService, createAuthServices, sweepAuthRows } from "../../auth/index.ts";
-import { ConnectorPool } from "../../connectors/index.ts";
+import { ConnectorPool, UpstreamProcessGroups } from "../../connectors/index.ts";
 import { Gateway, McpEndpoint, setKeepaliveInterval } from "../../gateway/index.ts";
 import { moveCheckpointsToThread, watchStore } from "../../store/index.ts";
 import { DEFAULTS, ENVIRONMENT, loadSettings } from "../../config/index.ts";
@@ -132,7 +132,10 @@ export const serveCommand: Command = {
       return async () => {};
     });
     const auditFeed = new AuditFeed(dir.store);
-    const gateway = new Gateway(dir.store, new ConnectorPool({ resolveSecret: (name) => dir.secrets.resolveSecret(name) }), audit);
+    // The lock is ours, so any gateway before us on this directory is gone: end the upstreams it left running.
+    const processGroups = new UpstreamProcessGroups(dir.paths.upstreamGroups);
+    processGroups.endLeftovers();
+    const gateway = new Gateway(dir.store, new ConnectorPool({ resolveSecret: (name) => dir.secrets.resolveSecret(name), processGroups }), audit);
     // Retention: shortly after start, then daily. Deleting runs in chunks with requests served between them.
     let shuttingDown = false;
     const prune = async () => {
