@@ -221,10 +221,11 @@ describe("shutdown", () => {
     expect(await gateway.exited).toBe(0);
   });
 
-  test("after a kill -9, the next start ends the stdio upstream the dead gateway left running (it ignores the end of its stdin), and no process that is not its own", async () => {
+  test("after a kill -9, the next start ends the stdio upstream the dead gateway left running (it ignores the end of its stdin), and no process that is not its own; the old session gets 404", async () => {
     const launch = join(dir("mintgate-kill9"), "launch.txt");
-    const { gateway, dataDir } = await start(stdioConfig("k", { LAUNCH_FILE: launch }), "mintgate-kill9");
+    const { gateway, dataDir, token } = await start(stdioConfig("k", { LAUNCH_FILE: launch }), "mintgate-kill9");
     await waitReady(gateway, "k");
+    const { headers, session } = await openRawSession(gateway, token);
     const [orphan] = launchedPids(launch);
     childPids.add(orphan!);
     // Not ours, though noted in the directory: a live process whose start time differs, and a pid no one has.
@@ -249,6 +250,11 @@ describe("shutdown", () => {
     expect(launched.filter(isAlive)).toEqual([launched[1]!]);
     expect(isAlive(stranger.pid)).toBe(true);
     expect(again.output()).toContain("killed the upstream process groups a gateway that did not stop cleanly");
+    // A client of the dead gateway is told its session is unknown, on a call and on its event stream, so it initializes again.
+    const stale = { ...headers, "mcp-session-id": session };
+    const call = await fetch(`${again.url}/mcp/v`, { method: "POST", headers: stale, body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "echo", arguments: { text: "x" } } }) });
+    expect([call.status, ((await call.json()) as { error: { code: number } }).error.code]).toEqual([404, -32001]);
+    expect((await fetch(`${again.url}/mcp/v`, { headers: stale })).status).toBe(404);
     stranger.kill("SIGKILL");
   });
 
