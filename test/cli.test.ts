@@ -430,6 +430,7 @@ describe("mintgate CLI", () => {
     const dir = tempDir();
     await runMintgate(["init", "--data", dir]);
     const seenAuthorization: string[] = [];
+    let port: number | undefined;
     const impostor = Bun.serve({
       hostname: "127.0.0.1",
       port: 0,
@@ -440,14 +441,19 @@ describe("mintgate CLI", () => {
       },
     });
     try {
-      writeFileSync(join(dir, "server.url"), `http://127.0.0.1:${impostor.port}\nthe-crashed-gateway\n`);
+      port = impostor.port;
+      writeFileSync(join(dir, "server.url"), `http://127.0.0.1:${port}\nthe-crashed-gateway\n`);
       const result = await runMintgate(["status", "--data", dir]);
       expect(result.code).toBe(1);
-      expect(result.stderr).toContain("is not the one answering");
+      expect(result.stderr).toContain(`stopped or crashed (another server answers at http://127.0.0.1:${port})`);
       expect(seenAuthorization).toEqual([]);
     } finally {
       await impostor.stop(true);
     }
+    // Nothing listens there at all once the other program is gone too.
+    const down = await runMintgate(["status", "--data", dir]);
+    expect(down.code).toBe(1);
+    expect(down.stderr).toContain(`stopped or crashed (nothing answers at http://127.0.0.1:${port})`);
   });
 
   test("--url answered by something that is not the admin API (a proxy's page, another program) is one sentence and exit 1, never an empty success", async () => {

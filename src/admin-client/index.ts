@@ -120,17 +120,20 @@ export class AdminClient {
     const expected = this.target.instance;
     if (!expected) return Promise.resolve();
     this.verified ??= fetch(`${this.target.url}/healthz`, { signal: AbortSignal.timeout(5_000) })
-      .then((response) => response.json() as Promise<{ instance?: string }>)
-      .catch((error: unknown) => {
-        const refused = certificateError(this.target.url, error);
-        if (refused) throw refused;
-        return {} as { instance?: string };
-      })
-      .then((health) => {
+      .then(
+        async (response) => ({ health: (await response.json().catch(() => ({}))) as { instance?: string }, answered: true }),
+        (error: unknown) => {
+          const refused = certificateError(this.target.url, error);
+          if (refused) throw refused;
+          return { health: {} as { instance?: string }, answered: false };
+        },
+      )
+      .then(({ health, answered }) => {
         if (health.instance !== expected) {
           this.verified = undefined;
           if (this.followRestart()) return this.verifyInstance();
-          throw configError(`The gateway that wrote server.url is not the one answering at ${this.target.url} (it stopped or crashed); start \`mintgate serve\` again.`);
+          const found = answered ? `another server answers at ${this.target.url}` : `nothing answers at ${this.target.url}`;
+          throw configError(`The gateway that wrote server.url stopped or crashed (${found}); start \`mintgate serve\` again.`);
         }
       });
     return this.verified;
