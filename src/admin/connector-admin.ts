@@ -1,5 +1,5 @@
 import { recordAdminChange, type AdminActor } from "../audit/index.ts";
-import { DEFAULT_PROBE_TIMEOUT_MS, probeConnector, secretsReferencedBy, type ConnectorDefinition, type ProbeResult } from "../connectors/index.ts";
+import { DEFAULT_PROBE_TIMEOUT_MS, secretsReferencedBy, type ConnectorDefinition, type ProbeResult } from "../connectors/index.ts";
 import { conflict, invalid, MintgateError, notFound } from "../errors/index.ts";
 import type { Gateway } from "../gateway/index.ts";
 import type { SecretInfo, SecretStore } from "../secrets/index.ts";
@@ -71,7 +71,8 @@ export class ConnectorAdmin {
     const named = (body as { name?: unknown } | null)?.name;
     const definition = await this.definitionOf(typeof named === "string" ? named : "test", body);
     const timeout = timeoutMs !== undefined && Number.isFinite(timeoutMs) && timeoutMs > 0 ? Math.min(timeoutMs, MAX_PROBE_TIMEOUT_MS) : DEFAULT_PROBE_TIMEOUT_MS;
-    return probeConnector(definition, { resolveSecret: (secret) => this.deps.secrets.resolveSecret(secret) }, timeout);
+    // The pool's own secrets and process record: a stdio probe cut off by a kill -9 is ended at the next start like any upstream.
+    return this.deps.running().gateway.pool.probe(definition, timeout);
   }
 
   private connector(name: string) {

@@ -1,6 +1,7 @@
 import { log } from "../log/index.ts";
 import { Connector, type ConnectorDeps } from "./connector.ts";
 import type { ConnectorDefinition } from "./types.ts";
+import { probeConnector, type ProbeResult } from "./probe.ts";
 
 export { Connector, EMPTY_CATALOGUE, type Catalogue, type ResourceListener } from "./connector.ts";
 export { resultText, UpstreamRpcError } from "./upstream-session.ts";
@@ -27,6 +28,11 @@ export class ConnectorPool {
   private readonly upstreamIdentities = new WeakMap<Connector, string>();
 
   constructor(private readonly deps: ConnectorDeps) {}
+
+  /** A temporary connector from `definition`, its catalogue listed and stopped again, on this pool's secrets and process record. */
+  probe(definition: ConnectorDefinition, timeoutMs?: number): Promise<ProbeResult> {
+    return probeConnector(definition, this.deps, timeoutMs);
+  }
 
   private static key(name: string, scope: string): string {
     return `${name}\u0000${scope}`;
