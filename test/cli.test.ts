@@ -142,6 +142,12 @@ describe("mintgate CLI", () => {
     // Without --json they still print their sentence.
     expect(await run(["secrets", "set", "api-key"], "value")).toBe("Stored secret api-key (version 1).\n");
     expect(await run(["secrets", "delete", "api-key"])).toBe("Deleted secret api-key.\n");
+
+    // A value too short to be hidden, or short enough to hide ordinary text with it, is stored with a warning saying so.
+    const secretWarning = async (value: string) => (await runMintgate(["secrets", "set", "pin", "--data", dir], { stdin: value })).stderr;
+    expect(await secretWarning("12")).toBe("mintgate: warning: secret pin is shorter than 4 characters, so it is not hidden where it shows (logs, errors, audit records); store a real credential.\n");
+    expect(await secretWarning("true")).toContain("shorter than 8 characters: wherever ordinary text holds it (tool results, audit records) that text is shown as [secret:pin] too.");
+    expect(await secretWarning("a-real-credential")).toBe("");
   });
 
   test("an unknown option names the command's help", async () => {

@@ -8,7 +8,7 @@ import { appendToChain } from "./chain.ts";
 import { DEFAULT_CAPTURE_LIMIT, Redactor } from "./redact.ts";
 
 export type { CallOutcome, CallRecord, AuditRow };
-export { DEFAULT_REDACT_KEYS, DEFAULT_CAPTURE_LIMIT, Redactor, REDACTED } from "./redact.ts";
+export { DEFAULT_REDACT_KEYS, DEFAULT_CAPTURE_LIMIT, Redactor, REDACTED, shortSecretWarning } from "./redact.ts";
 export { appendToChain, onAppend, verifyChain, verifyChainGradually, signCheckpoint, CHECKPOINT_KEY_PURPOSE, type CheckpointKey, type VerifyReport } from "./chain.ts";
 export { pruneAuditTrail, pruneAuditTrailGradually, resignCheckpoints, DEFAULT_RETENTION_DAYS, type PruneReport } from "./retention.ts";
 export { searchAudit, SEARCH_LIMIT_MAX, exportAudit, exportStream, parseTime, viewOf, CSV_COLUMNS, type ExportFormat, type AuditRecordView } from "./query.ts";

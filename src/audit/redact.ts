@@ -16,6 +16,15 @@ export const REDACTED = "[redacted]";
 const SECRET_REFERENCE_ONLY = /^(\$\{secret:[A-Za-z][A-Za-z0-9_.-]*\}\s*)+$/;
 /** Values shorter than this are not searched for: they would match ordinary text. */
 const MIN_SECRET_LENGTH = 4;
+/** Values shorter than this are likely to occur in ordinary text, which is then replaced too. */
+const COMMON_TEXT_LENGTH = 8;
+
+/** What a person storing this value should know about how it is hidden; undefined for a value of a credential's length. */
+export function shortSecretWarning(name: string, value: string): string | undefined {
+  if (value.length < MIN_SECRET_LENGTH) return `secret ${name} is shorter than ${MIN_SECRET_LENGTH} characters, so it is not hidden where it shows (logs, errors, audit records); store a real credential.`;
+  if (value.length < COMMON_TEXT_LENGTH) return `secret ${name} is shorter than ${COMMON_TEXT_LENGTH} characters: wherever ordinary text holds it (tool results, audit records) that text is shown as [secret:${name}] too.`;
+  return undefined;
+}
 
 /** A key's words: `X-Api-Key` → x, api, key; `accessToken` → access, token. */
 function wordsOf(key: string): string[] {

@@ -1,4 +1,5 @@
 import { refuseToDeleteUsedSecret } from "../../admin/index.ts";
+import { shortSecretWarning } from "../../audit/index.ts";
 import { rotateMasterKey } from "../../runtime/index.ts";
 import { assertSecretName } from "../../secrets/index.ts";
 import { DATA_OPTION, JSON_OPTION, printJson, type Command, commandGroup } from "../command.ts";
@@ -19,6 +20,8 @@ const setCommand: Command = {
     requireDataDir(parsed);
     const value = await readSecretValue(`Value for ${name} (input hidden): `);
     const info = await withDataDir(parsed, (dir) => dir.secrets.set(name!, value));
+    const warning = shortSecretWarning(name!, value);
+    if (warning) process.stderr.write(`mintgate: warning: ${warning}\n`);
     if (parsed.values.json) printJson(info);
     else process.stdout.write(`Stored secret ${info.name} (version ${info.version}).\n`);
     return 0;
