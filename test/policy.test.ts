@@ -15,7 +15,7 @@ import { configuredDataDir, connectMcpClient, runMintgate, startGateway, waitFor
 const [evCommand, ...evArgs] = everythingStdioCommand();
 
 /**
- * `eng` sees add; `ops` does not see now or the greeting; only `eng` reads demo://about and the numbers template.
+ * `eng` sees add; `ops` does not see now or the greeting; only `eng` reads demo://about and the numbers template; `ops` reads no ev text resource.
  * `evEnv`: environment variables for server-everything (other ones redefine the connector, which restarts it).
  */
 function config(addGroups = "[eng]", evEnv?: Record<string, string>): string {
@@ -30,7 +30,7 @@ ${evEnv ? `    env: ${JSON.stringify(evEnv)}\n` : ""}virtualMcps:
     name: Team
     connectors:
       - { connector: demo, prefix: demo }
-      - { connector: ev, prefix: ev, include: [echo] }
+      - { connector: ev, prefix: ev, include: [echo, get-resource-reference] }
     access: { groups: [eng, ops] }
     tools:
       demo__add:
@@ -60,6 +60,7 @@ ${evEnv ? `    env: ${JSON.stringify(evEnv)}\n` : ""}virtualMcps:
       "demo+demo://about": { allow: { groups: [eng] } }
       "demo+demo://numbers/{n}": { allow: { groups: [eng] } }
       "demo+demo://numbers/4*": { deny: { users: [ada@example.com] } }
+      "ev+demo://resource/dynamic/text/{resourceId}": { deny: { groups: [ops] } }
   - slug: closed
     name: Closed
     connectors: [{ connector: demo, prefix: demo }]
@@ -229,8 +230,8 @@ describe("listing and calling", () => {
   test("two people in different groups see different tools, prompts and resources", async () => {
     const ada = await client("ada");
     const bob = await client("bob");
-    expect(await toolNames(ada)).toEqual(["demo__add", "demo__countdown", "demo__echo", "demo__now", "ev__echo"]);
-    expect(await toolNames(bob)).toEqual(["demo__countdown", "demo__echo", "ev__echo"]);
+    expect(await toolNames(ada)).toEqual(["demo__add", "demo__countdown", "demo__echo", "demo__now", "ev__echo", "ev__get-resource-reference"]);
+    expect(await toolNames(bob)).toEqual(["demo__countdown", "demo__echo", "ev__echo", "ev__get-resource-reference"]);
     expect((await ada.listPrompts()).prompts.map((p) => p.name)).toContain("demo__greeting");
     expect((await bob.listPrompts()).prompts.map((p) => p.name)).not.toContain("demo__greeting");
     expect((await ada.listResources()).resources.map((r) => r.uri)).toContain("demo+demo://about");
@@ -264,6 +265,24 @@ describe("listing and calling", () => {
     const denied = records().filter((r) => r.person === "bob@example.com" && r.outcome === "denied").slice(-2);
     expect(denied.map((r) => `${r.method} ${r.name}`)).toEqual(["completion/complete demo__greeting", "resources/subscribe demo+demo://about"]);
     expect(denied[0]!.error).toContain('may not use the prompt "demo__greeting"');
+  });
+
+  test("a tool or prompt the person may use does not hand them, embedded, a resource they may not read", async () => {
+    // server-everything's resource-prompt and get-resource-reference embed demo://resource/dynamic/text/N, which bob may not read.
+    const bob = await client("bob");
+    expect((await refusalOf(bob.readResource({ uri: "ev+demo://resource/dynamic/text/1" }))).code).toBe(-32003);
+    const prompt = await bob.getPrompt({ name: "ev__resource-prompt", arguments: { resourceType: "Text", resourceId: "1" } });
+    const tool = await bob.callTool({ name: "ev__get-resource-reference", arguments: { resourceType: "Text", resourceId: 1 } });
+    const blocks = [...prompt.messages.map((m) => m.content), ...(tool.content as { type: string; text?: string }[])] as { type: string; text?: string }[];
+    expect(blocks.filter((b) => b.type === "resource")).toEqual([]);
+    const withheld = blocks.filter((b) => b.type === "text" && b.text!.startsWith("An embedded resource was withheld"));
+    expect(withheld.map((b) => b.text)).toEqual(Array(2).fill('An embedded resource was withheld: bob@example.com may not use the resource "ev+demo://resource/dynamic/text/1" in virtual MCP "team" (denied by its policy).'));
+    // ada may read it: she gets it embedded, under its exposed URI; a blob resource nobody is denied reaches bob too.
+    const ada = await client("ada");
+    const hers = await ada.getPrompt({ name: "ev__resource-prompt", arguments: { resourceType: "Text", resourceId: "1" } });
+    expect(hers.messages[1]!.content).toMatchObject({ type: "resource", resource: { uri: "ev+demo://resource/dynamic/text/1" } });
+    const blob = await bob.callTool({ name: "ev__get-resource-reference", arguments: { resourceType: "Blob", resourceId: 1 } });
+    expect(blob.content).toContainEqual(expect.objectContaining({ type: "resource", resource: expect.objectContaining({ uri: "ev+demo://resource/dynamic/blob/1" }) }));
   });
 
   test("a rule on a resource template covers the resources read through it, not only its line in the list", async () => {
@@ -625,15 +644,15 @@ describe("changes reach connected sessions", () => {
     let prompts = 0;
     bob.setNotificationHandler(ToolListChangedNotificationSchema, async () => void tools++);
     bob.setNotificationHandler(PromptListChangedNotificationSchema, async () => void prompts++);
-    expect(await toolNames(bob)).toEqual(["demo__countdown", "demo__echo", "ev__echo"]);
+    expect(await toolNames(bob)).toEqual(["demo__countdown", "demo__echo", "ev__echo", "ev__get-resource-reference"]);
     await bob.listPrompts();
     await mintgate("groups", "add", "bob@example.com", "eng");
     await waitFor("tools list_changed", () => tools > 0);
     // bob is in eng and ops now: allow (eng) gives add; deny (ops) still hides now and the greeting.
-    expect(await toolNames(bob)).toEqual(["demo__add", "demo__countdown", "demo__echo", "ev__echo"]);
+    expect(await toolNames(bob)).toEqual(["demo__add", "demo__countdown", "demo__echo", "ev__echo", "ev__get-resource-reference"]);
     await mintgate("groups", "remove", "bob@example.com", "ops");
     await waitFor("prompts list_changed", () => prompts > 0);
-    expect(await toolNames(bob)).toEqual(["demo__add", "demo__countdown", "demo__echo", "demo__now", "ev__echo"]);
+    expect(await toolNames(bob)).toEqual(["demo__add", "demo__countdown", "demo__echo", "demo__now", "ev__echo", "ev__get-resource-reference"]);
     expect((await bob.listPrompts()).prompts.map((p) => p.name)).toContain("demo__greeting");
     // Streams already open when bob loses the virtual MCP: a legacy one and a sessionless subscriptions/listen.
     const legacy = streamOf(await open("bob", "/sse/team"));

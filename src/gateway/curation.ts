@@ -71,31 +71,47 @@ export function exposedUri(prefix: string, uri: string): string {
 
 type ContentBlock = { type?: unknown; uri?: unknown; resource?: { uri?: unknown } } | null | undefined;
 
+/** Why the person may not read a resource, by its exposed URI; undefined when they may. */
+export type ReadRefusal = (exposedUri: string) => string | undefined;
+
 /** A link to a resource or an embedded one: its URI is the upstream's, and the client must be given the exposed one. */
 const namesResource = (block: ContentBlock) => block?.type === "resource_link" || block?.type === "resource";
 
-function exposedBlock(prefix: string, block: ContentBlock): ContentBlock {
-  if (block?.type === "resource_link" && typeof block.uri === "string") return { ...block, uri: exposedUri(prefix, block.uri) };
-  if (block?.type === "resource" && typeof block.resource?.uri === "string") return { ...block, resource: { ...block.resource, uri: exposedUri(prefix, block.resource.uri) } };
+/**
+ * A block with its resource's exposed URI. An embedded resource the person may not read is replaced by a text
+ * saying so: otherwise a tool or prompt they may use handed them, under its exposed URI, what resources/read refuses
+ * them (server-everything's resource-prompt embeds any demo://resource/dynamic/text/N). A link is only a name, kept.
+ */
+function exposedBlock(prefix: string, block: ContentBlock, refusal: ReadRefusal): ContentBlock {
+  if (block?.type === "resource_link" && typeof block.uri === "string") return prefix === "" ? block : { ...block, uri: exposedUri(prefix, block.uri) };
+  if (block?.type === "resource" && typeof block.resource?.uri === "string") {
+    const uri = exposedUri(prefix, block.resource.uri);
+    const refused = refusal(uri);
+    if (refused !== undefined) return { type: "text", text: `An embedded resource was withheld: ${refused}` } as ContentBlock;
+    return prefix === "" ? block : { ...block, resource: { ...block.resource, uri } };
+  }
   return block;
 }
 
 /**
  * A tool result whose content links to or embeds resources, with their
- * exposed URIs (a client reads them back through the gateway); any other
- * result is returned as it is, to be passed on as the upstream sent it.
+ * exposed URIs (a client reads them back through the gateway) and without the
+ * embedded ones the person may not read; any other result is returned as it
+ * is, to be passed on as the upstream sent it.
  */
-export function withExposedResourcesOfTool(prefix: string, result: Record<string, unknown>): Record<string, unknown> {
+export function withExposedResourcesOfTool(prefix: string, result: Record<string, unknown>, refusal: ReadRefusal): Record<string, unknown> {
   const content = result.content as ContentBlock[] | undefined;
-  if (prefix === "" || !Array.isArray(content) || !content.some(namesResource)) return result;
-  return { ...result, content: content.map((block) => exposedBlock(prefix, block)) };
+  if (!Array.isArray(content) || !content.some(namesResource)) return result;
+  const blocks = content.map((block) => exposedBlock(prefix, block, refusal));
+  return blocks.every((block, i) => block === content[i]) ? result : { ...result, content: blocks };
 }
 
 /** A prompt's messages with the resources they embed or link to under their exposed URIs, as for tool results. */
-export function withExposedResourcesOfPrompt(prefix: string, result: Record<string, unknown>): Record<string, unknown> {
+export function withExposedResourcesOfPrompt(prefix: string, result: Record<string, unknown>, refusal: ReadRefusal): Record<string, unknown> {
   const messages = result.messages as { content?: ContentBlock }[] | undefined;
-  if (prefix === "" || !Array.isArray(messages) || !messages.some((m) => namesResource(m?.content))) return result;
-  return { ...result, messages: messages.map((m) => (namesResource(m?.content) ? { ...m, content: exposedBlock(prefix, m.content) } : m)) };
+  if (!Array.isArray(messages) || !messages.some((m) => namesResource(m?.content))) return result;
+  const exposed = messages.map((m) => (namesResource(m?.content) ? { ...m, content: exposedBlock(prefix, m.content, refusal) } : m));
+  return exposed.every((m, i) => m.content === messages[i]?.content) ? result : { ...result, messages: exposed };
 }
 
 /** Which attachment an exposed resource URI belongs to, and the upstream URI. */

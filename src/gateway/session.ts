@@ -412,6 +412,13 @@ export class GatewaySession {
     return asSent;
   }
 
+  /** Why the person may not read a resource by its exposed URI, as resources/read decides; undefined when they may. */
+  private readonly whyUnreadable = (uri: string): string | undefined => {
+    if (this.runtime.policy.resources === undefined) return undefined;
+    const decision = this.resourceDecision(uri, routeUri(this.runtime.definition.connectors, uri));
+    return decision.allow ? undefined : decision.reason;
+  };
+
   /** Refuses a resource the policy hides under any spelling of its URI (see resourceDecision). */
   private checkResource(uri: string, route: ReturnType<typeof routeUri>): void {
     const decision = this.resourceDecision(uri, route);
@@ -449,7 +456,7 @@ export class GatewaySession {
         note.connector = prompt.connector;
         note.upstreamName = prompt.upstreamName;
         this.checkItem("prompt", name);
-        return this.forward(progress, signal, prompt.connector, "prompts/get", { ...params, name: prompt.upstreamName }).then((result) => withExposedResourcesOfPrompt(prompt.prefix, (note.result = result)));
+        return this.forward(progress, signal, prompt.connector, "prompts/get", { ...params, name: prompt.upstreamName }).then((result) => withExposedResourcesOfPrompt(prompt.prefix, (note.result = result), this.whyUnreadable));
       }
       case "resources/list":
         return { resources: this.view().resources };
@@ -578,7 +585,7 @@ export class GatewaySession {
         note.outcome = "error";
         note.error = firstText(result) ?? "the tool reported an error";
       }
-      return withExposedResourcesOfTool(tool.prefix, result);
+      return withExposedResourcesOfTool(tool.prefix, result, this.whyUnreadable);
     } catch (error) {
       // A connector that is down or slow is the tool's failure, shown to the model as a tool error.
       if (error instanceof MintgateError && (error.kind === "upstream_failed" || error.kind === "timeout") && !signal.aborted) {
