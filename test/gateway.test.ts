@@ -871,7 +871,7 @@ virtualMcps:
 `);
       expect((await runMintgate(["apply", "-f", file, "--data", dir])).code).toBe(0);
       const gateway = await startGateway({ dataDir: dir });
-      const sentence = 'connector \\"split\\": the header \\"Authorization\\" cannot carry a line break or NUL character, and the secret \\"upstream-token\\" it uses holds one; set that secret again without it.';
+      const sentence = 'Connector \\"split\\": the header \\"Authorization\\" cannot carry a line break or NUL character, and the secret \\"upstream-token\\" it uses holds one; set that secret again without it.';
       await waitFor("the connector to fail with a sentence", () => gateway.output().includes(sentence));
       await gateway.stop();
       expect(received.join("")).not.toContain("X-Injected");

@@ -583,7 +583,7 @@ export class Connector {
         Object.entries(expandAll(values)).map(([key, value]) => {
           if (unfit.test(value)) {
             const names = secretReferencesIn(values[key]!).map((name) => `"${name}"`).join(", ");
-            const cannot = `connector "${this.name}": the ${what} "${key}" cannot carry a ${what === "header" ? "line break or " : ""}NUL character`;
+            const cannot = `Connector "${this.name}": the ${what} "${key}" cannot carry a ${what === "header" ? "line break or " : ""}NUL character`;
             throw new MintgateError("upstream_failed", names ? `${cannot}, and the secret ${names} it uses holds one; set that secret again without it.` : `${cannot}; fix its value.`);
           }
           return [key, value];
