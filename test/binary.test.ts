@@ -23,10 +23,10 @@ describe("the binary alone in an empty directory", () => {
     expect(await gateway.stop()).toBe(0);
   });
 
-  test("a secret typed at a terminal: Ctrl-D ends it, Ctrl-C cancels with exit 130 and changes nothing", async () => {
+  test("a secret typed at a terminal: Ctrl-D ends it, Ctrl-C cancels with exit 130 and changes nothing, Enter alone asks to type a value", async () => {
     const { dir, binary } = isolatedBinary();
     expect((await runMintgate(["init", "--data", "d"], { cwd: dir, binary })).code).toBe(0);
-    const screen = openTerminal({ command: `cd ${dir} && ./mintgate secrets set TYPED --data d; echo "set exited with $?"; ./mintgate secrets set GONE --data d; echo "cancel exited with $?"; sleep 30`, width: 100, height: 20 });
+    const screen = openTerminal({ command: `cd ${dir} && ./mintgate secrets set TYPED --data d; echo "set exited with $?"; ./mintgate secrets set GONE --data d; echo "cancel exited with $?"; ./mintgate secrets set BLANK --data d; echo "blank exited with $?"; sleep 30`, width: 140, height: 20 });
     try {
       await screen.waitFor("Value for TYPED (input hidden):");
       screen.type("typed-value");
@@ -39,6 +39,10 @@ describe("the binary alone in an empty directory", () => {
       expect(shown).toContain("mintgate: Cancelled; nothing was changed.");
       expect(shown).not.toContain("unexpected failure");
       expect(shown).not.toContain("typed-value");
+      await screen.waitFor("Value for BLANK (input hidden):");
+      screen.keys("Enter");
+      // At a prompt there is nothing to pipe: the advice is to type the value.
+      expect(await screen.waitFor("blank exited with 2")).toContain('The value for secret "BLANK" is empty; run the command again and type the value at the prompt.');
     } finally {
       screen.kill();
     }

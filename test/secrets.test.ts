@@ -64,7 +64,7 @@ describe("mintgate secrets", () => {
     expect(badName.stderr).toContain("is not a valid secret name");
     const empty = await runMintgate(["secrets", "set", "EMPTY", "--data", dir], { stdin: "" });
     expect(empty.code).toBe(2);
-    expect(empty.stderr).toContain("is empty");
+    expect(empty.stderr).toBe('mintgate: The value for secret "EMPTY" is empty; pipe the value on standard input.\n');
   });
 
   test("a piped value is stored byte for byte, or refused: bytes that are not UTF-8 and NUL are never altered silently", async () => {

@@ -94,7 +94,7 @@ export class SecretStore {
   set(name: string, value: string): SecretInfo {
     assertSecretName(name);
     const bytes = encoder.encode(value);
-    if (bytes.length === 0) throw invalid(`The value for secret "${name}" is empty; pipe the value on standard input.`);
+    if (bytes.length === 0) throw invalid(`The value for secret "${name}" is empty; give it a value.`);
     if (value.includes("\0")) {
       throw invalid(`The value for secret "${name}" contains a NUL character, which neither an environment variable nor an HTTP header can carry.`);
     }

@@ -1,5 +1,6 @@
 import { refuseToDeleteUsedSecret } from "../../admin/index.ts";
 import { shortSecretWarning } from "../../audit/index.ts";
+import { invalid } from "../../errors/index.ts";
 import { rotateMasterKey } from "../../runtime/index.ts";
 import { assertSecretName } from "../../secrets/index.ts";
 import { DATA_OPTION, JSON_OPTION, printJson, type Command, commandGroup } from "../command.ts";
@@ -19,6 +20,11 @@ const setCommand: Command = {
     assertSecretName(name!);
     requireDataDir(parsed);
     const value = await readSecretValue(`Value for ${name} (input hidden): `);
+    // The store's own sentence cannot know how the value came; here the advice fits what the admin did.
+    if (value === "") {
+      const advice = process.stdin.isTTY ? "run the command again and type the value at the prompt" : "pipe the value on standard input";
+      throw invalid(`The value for secret "${name}" is empty; ${advice}.`);
+    }
     const info = await withDataDir(parsed, (dir) => dir.secrets.set(name!, value));
     const warning = shortSecretWarning(name!, value);
     if (warning) process.stderr.write(`mintgate: warning: ${warning}\n`);
