@@ -601,17 +601,23 @@ describe("sse connectors on a misbehaving legacy HTTP+SSE upstream (test/fixture
     expect(upstream.streamsOpened()).toBe(2);
   });
 
-  test("an endpoint event naming another origin gets no POST, and the connector's failure says why; a relative endpoint is taken from the stream's URL", async () => {
+  test("an endpoint event naming another origin gets no POST, and the connector's failure says why, as it does for a refused event stream; a relative endpoint is taken from the stream's URL", async () => {
     let farPort = 0;
     // localhost is another origin than the 127.0.0.1 the connector is configured with, though the same server.
     const far = startRawSseUpstream({ endpoint: (id) => `http://localhost:${farPort}/messages?sessionId=${id}` });
     farPort = Number(new URL(far.url).port);
     const near = startRawSseUpstream({ endpoint: (id) => `messages?sessionId=${id}` });
-    const { state, call } = await behind({ far, near });
+    // An upstream refusing the event stream itself (a wrong or expired credential): said as the http connector says a refusal, with what to check.
+    const locked = startRawSseUpstream({ streamStatus: 401 });
+    const { state, call } = await behind({ far, near, locked });
     await waitFor("connector near ready", async () => ((await state("near"))?.state === "ready" ? true : undefined));
     expect(await call("near__ok")).toEqual({ isError: false, text: "ok" });
     const failed = await waitFor("connector far to fail", async () => ((await state("far"))?.reason ? await state("far") : undefined));
     expect(failed).toMatchObject({ state: "failed", reason: `the connection closed (Endpoint origin does not match connection origin: http://localhost:${farPort})` });
+    expect(await waitFor("connector locked to fail", async () => ((await state("locked"))?.reason ? await state("locked") : undefined))).toMatchObject({
+      state: "failed",
+      reason: 'Connector "locked" answered HTTP 401 when its event stream was opened: the upstream refused the connector\'s credentials; check its headers and the secrets they use.',
+    });
     expect(far.apiKeys()).toEqual([]);
     expect(near.apiKeys()).toContain("k3y-value");
   });

@@ -39,3 +39,15 @@ export function connectionFailure(connector: string, url: URL, error: unknown, {
   }[failure.kind];
   return new MintgateError("upstream_failed", `Connector "${connector}" ${sentence}.`);
 }
+
+/**
+ * A legacy SSE upstream that answered the GET of its event stream with an error status, in the words the http
+ * connector uses for a refused request ("answered HTTP 401"), with what to check: the SDK says only "Non-200 status code (401)".
+ */
+export function eventStreamRefusal(connector: string, status: number): string {
+  const advice =
+    status === 401 || status === 403 ? "the upstream refused the connector's credentials; check its headers and the secrets they use"
+    : status === 404 ? "nothing serves an event stream there; check the connector's url"
+    : "check the upstream's log";
+  return `Connector "${connector}" answered HTTP ${status} when its event stream was opened: ${advice}.`;
+}
