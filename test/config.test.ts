@@ -11,6 +11,7 @@ describe("settings", () => {
     expect(settings.publicUrl).toBeUndefined();
     expect(settings.bodyLimitBytes).toBe(DEFAULTS.bodyLimitBytes);
     expect(settings.keepaliveMs).toBe(15_000);
+    expect(settings.sessionIdleTimeoutMs).toBe(3_600_000);
     expect(settings.bodyBudgetBytes).toBe(32 * 1024 * 1024);
     expect(settings.logFormat).toBe("text");
   });
@@ -25,6 +26,7 @@ describe("settings", () => {
       MINTGATE_TLS_CERT: "/c.pem",
       MINTGATE_TLS_KEY: "/k.pem",
       MINTGATE_KEEPALIVE: "5s",
+      MINTGATE_SESSION_IDLE_TIMEOUT: "10m",
       MINTGATE_BODY_BUDGET: "64MiB",
       MINTGATE_LOG_FORMAT: "JSON",
     });
@@ -37,6 +39,7 @@ describe("settings", () => {
       tlsCert: "/c.pem",
       tlsKey: "/k.pem",
       keepaliveMs: 5000,
+      sessionIdleTimeoutMs: 600_000,
       bodyBudgetBytes: 64 * 1024 * 1024,
       logFormat: "json",
     });
@@ -56,6 +59,7 @@ describe("settings", () => {
     expect(() => loadSettings({ "public-url": "not a url" }, {})).toThrow("--public-url must be an absolute URL");
     expect(() => loadSettings({}, { MINTGATE_TLS_KEY: "/k.pem" })).toThrow("both --tls-cert and --tls-key");
     expect(() => loadSettings({ keepalive: "0s" }, {})).toThrow("--keepalive must be a duration from 1s to 24h");
+    expect(() => loadSettings({}, { MINTGATE_SESSION_IDLE_TIMEOUT: "2d" })).toThrow('MINTGATE_SESSION_IDLE_TIMEOUT must be a duration from 1s to 24h such as 15m or 1h, not "2d".');
     expect(() => loadSettings({ "log-format": "logfmt" }, { MINTGATE_LOG_FORMAT: "json" })).toThrow('--log-format must be text or json, not "logfmt".');
     // Under the 4 MiB body limit, the largest call could never be taken.
     for (const size of ["1MiB", "4194303", "257MiB", "lots"]) {

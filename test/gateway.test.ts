@@ -1119,9 +1119,10 @@ describe("the log as JSON lines (MINTGATE_LOG_FORMAT=json)", () => {
 });
 
 describe("event-stream replies", () => {
-  test("a call asked for progress keeps its event stream alive with comments while the upstream is silent, as the SDK transport does", async () => {
+  test("a call asked for progress keeps its event stream alive with comments while the upstream is silent, as the SDK transport does; --session-idle-timeout spares a running call, then closes the idle session", async () => {
     // The 15 s default is the SDK's; `--keepalive 1s` (as behind a proxy that cuts streams idle for less) keeps the test short.
-    const s = await setup(DEMO_CONFIG, "--keepalive", "1s");
+    // The 2 s idle timeout is shorter than the 3 s call: the session must outlive the call, and close once idle after it.
+    const s = await setup(DEMO_CONFIG, "--keepalive", "1s", "--session-idle-timeout", "2s");
     const { token } = await s.token("ada@example.com");
     const session = await s.rawSession("demo", token);
     // Silent for 1.5 s between progress steps: past the keepalive before the reply.
@@ -1135,6 +1136,11 @@ describe("event-stream replies", () => {
     expect(events).toContain(": keepalive");
     const data = events.filter((e) => e.startsWith("event: message\ndata: ")).map((e) => JSON.parse(e.slice("event: message\ndata: ".length)) as { method?: string; id?: number });
     expect(data.map((m) => m.method ?? m.id)).toEqual(["notifications/progress", "notifications/progress", 7]);
+    expect(data.at(-1)).toHaveProperty("result");
+    // Watched on /metrics, which is no request in the session: a probe in it would keep it active.
+    await waitFor("the idle session to close", async () => ((await (await fetch(`${s.gateway.url}/metrics`)).text()).includes('mintgate_sessions{virtual_mcp="demo"} 0') ? true : undefined));
+    const after = await fetch(`${s.gateway.url}/mcp/demo`, { method: "POST", headers: session, body: JSON.stringify({ jsonrpc: "2.0", id: 8, method: "ping" }) });
+    expect(after.status).toBe(404);
     await s.gateway.stop();
   }, 60_000);
 });

@@ -34,6 +34,8 @@ export interface Settings {
   keepaliveMs: number;
   /** How long OAuth access tokens issued to AI clients live. */
   accessTokenTtlMs: number;
+  /** An MCP session without a request this long (and none running) is closed; its client starts a new one. */
+  sessionIdleTimeoutMs: number;
   /** Keys whose values the audit trail replaces in arguments and results (matched against the key's words). */
   auditRedactKeys: string[];
   /** Audit records older than this are deleted daily, leaving a signed checkpoint. */
@@ -62,6 +64,7 @@ export interface SettingFlags {
   "trusted-proxies"?: string | undefined;
   "access-token-ttl"?: string | undefined;
   keepalive?: string | undefined;
+  "session-idle-timeout"?: string | undefined;
   "body-budget"?: string | undefined;
   "audit-redact-keys"?: string | undefined;
   "audit-retention-days"?: string | undefined;
@@ -83,6 +86,7 @@ export const DEFAULTS = {
   // As often as the SDK's transport comments on its own event streams (DEFAULT_SSE_KEEP_ALIVE_MS).
   keepaliveMs: 15_000,
   accessTokenTtlMs: 3_600_000,
+  sessionIdleTimeoutMs: 3_600_000,
   auditRetentionDays: 365,
   // Plurals are listed, not derived: "tokens" would also hide counts such as max_tokens.
   auditRedactKeys: ["password", "passwords", "passwd", "passphrase", "secret", "secrets", "token", "authorization", "api_key", "api_keys", "apikey", "apikeys", "cookie", "cookies", "credential", "credentials", "private_key"],
@@ -105,6 +109,7 @@ export const ENVIRONMENT = {
   MINTGATE_TRUSTED_PROXIES: "comma-separated addresses or CIDR ranges of reverse proxies in front of the gateway; requests from them are attributed to the client in X-Forwarded-For (default none)",
   MINTGATE_ACCESS_TOKEN_TTL: "lifetime of OAuth access tokens for AI clients, e.g. 15m (default 1h)",
   MINTGATE_KEEPALIVE: "how often a silent event stream gets a comment line, 1s to 24h (default 15s)",
+  MINTGATE_SESSION_IDLE_TIMEOUT: "how long an MCP session may go without a request before it is closed, 1s to 24h; its client then starts a new one (default 1h)",
   MINTGATE_BODY_BUDGET: "request-body bytes one person may have in flight on /mcp/* and /messages/*, 4MiB to 256MiB; past it a call gets 429 (default 32MiB)",
   MINTGATE_AUDIT_REDACT_KEYS: `comma-separated keys whose values the audit trail replaces in arguments and results (default ${DEFAULTS.auditRedactKeys.join(",")})`,
   MINTGATE_AUDIT_RETENTION_DAYS: "days audit records are kept; older ones are deleted daily, leaving a signed checkpoint (default 365)",
@@ -167,6 +172,7 @@ export function loadSettings(flags: SettingFlags, env: Env = process.env): Setti
   const tlsKey = pick(flags["tls-key"], "MINTGATE_TLS_KEY");
   const accessTokenTtl = pick(flags["access-token-ttl"], "MINTGATE_ACCESS_TOKEN_TTL");
   const keepalive = pick(flags.keepalive, "MINTGATE_KEEPALIVE");
+  const sessionIdleTimeout = pick(flags["session-idle-timeout"], "MINTGATE_SESSION_IDLE_TIMEOUT");
   const bodyBudget = pick(flags["body-budget"], "MINTGATE_BODY_BUDGET");
   const metrics = pick(flags.metrics, "MINTGATE_METRICS");
   const metricsTokenFile = pick(flags["metrics-token-file"], "MINTGATE_METRICS_TOKEN_FILE");
@@ -191,6 +197,7 @@ export function loadSettings(flags: SettingFlags, env: Env = process.env): Setti
     bodyBudgetBytes: bodyBudget === undefined ? DEFAULTS.bodyBudgetBytes : parseBodyBudget(bodyBudget.value, bodyBudget.source),
     shutdownGraceMs: DEFAULTS.shutdownGraceMs,
     keepaliveMs: keepalive === undefined ? DEFAULTS.keepaliveMs : parseDuration(keepalive.value, keepalive.source),
+    sessionIdleTimeoutMs: sessionIdleTimeout === undefined ? DEFAULTS.sessionIdleTimeoutMs : parseDuration(sessionIdleTimeout.value, sessionIdleTimeout.source),
     auditRedactKeys: parseRedactKeys(pick(flags["audit-redact-keys"], "MINTGATE_AUDIT_REDACT_KEYS")),
     auditRetentionDays: parseRetentionDays(pick(flags["audit-retention-days"], "MINTGATE_AUDIT_RETENTION_DAYS")),
     accessTokenTtlMs: accessTokenTtl === undefined ? DEFAULTS.accessTokenTtlMs : parseDuration(accessTokenTtl.value, accessTokenTtl.source),

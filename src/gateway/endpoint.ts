@@ -15,8 +15,6 @@ import { EventStream, NOTIFICATION_UNREAD_LIMIT } from "./event-stream.ts";
 import { replyEventStream } from "./reply-stream.ts";
 import { claimsModernRevision, handleModernRequest, NO_BATCHES, type CallsInFlight, type ListenStreams } from "./modern.ts";
 
-/** A session idle this long is closed; clients re-initialise on the 404 that follows. */
-const SESSION_IDLE_MS = 60 * 60_000;
 /**
  * Bytes a legacy client may leave unread on its event stream, where all its replies go. Past that it has
  * stopped reading and its session is closed: 200 replies of 1 MB to a client that never read held 200 MB.
@@ -154,11 +152,15 @@ export class McpEndpoint {
   private protocol: SdkServerProtocol | undefined;
   private readonly sweeper: ReturnType<typeof setInterval>;
 
+  /**
+   * `sessionIdleMs` (serve --session-idle-timeout): a session idle this long is closed; clients re-initialise on the
+   * 404 that follows. The sweep runs at least twice per timeout, so a short one is kept within half of it.
+   */
   constructor(
     private readonly gateway: Gateway,
-    private readonly options: { bodyLimitBytes: number },
+    private readonly options: { bodyLimitBytes: number; sessionIdleMs: number },
   ) {
-    this.sweeper = setInterval(() => this.closeIdle(), 60_000);
+    this.sweeper = setInterval(() => this.closeIdle(), Math.min(60_000, options.sessionIdleMs / 2));
     this.sweeper.unref();
   }
 
@@ -493,9 +495,12 @@ export class McpEndpoint {
   }
 
   private closeIdle(): void {
-    const cutoff = Date.now() - SESSION_IDLE_MS;
+    const idle = this.options.sessionIdleMs;
+    const cutoff = Date.now() - idle;
+    const spelled = idle % 3_600_000 === 0 ? `${idle / 3_600_000}h` : idle % 60_000 === 0 ? `${idle / 60_000}m` : `${idle / 1000}s`;
     for (const [id, entry] of this.entries) {
-      if (entry.session.lastActivity < cutoff) this.unregister(id, "it was idle for an hour");
+      // A call still running is no idleness: a timeout shorter than a slow tool must not cut it off.
+      if (entry.session.lastActivity < cutoff && !entry.session.busy) this.unregister(id, `it was idle for ${spelled} (--session-idle-timeout)`);
     }
   }
 }

@@ -324,6 +324,8 @@ export class GatewaySession {
       reply = { jsonrpc: "2.0", id, error: toRpcError(error) };
     } finally {
       this.inFlight.delete(id);
+      // The idle timeout counts from the answer: a call longer than it must not leave the session to be closed at once.
+      this.lastActivity = Date.now();
     }
     // Cut off by the gateway (revocation, a deleted Virtual MCP, shutdown): the record says why, as the reply does,
     // not what the aborted upstream request threw ("The request was cancelled."). Cancelled by its client, or cut

@@ -38,6 +38,7 @@ export const serveCommand: Command = {
     "trusted-proxies": { type: "string" },
     "access-token-ttl": { type: "string" },
     keepalive: { type: "string" },
+    "session-idle-timeout": { type: "string" },
     "body-budget": { type: "string" },
     "audit-redact-keys": { type: "string" },
     "audit-retention-days": { type: "string" },
@@ -59,6 +60,7 @@ export const serveCommand: Command = {
     "--trusted-proxies LIST": "comma-separated addresses or CIDR ranges of reverse proxies whose X-Forwarded-For names the client (env MINTGATE_TRUSTED_PROXIES)",
     "--access-token-ttl D": "lifetime of OAuth access tokens, 1s to 24h (env MINTGATE_ACCESS_TOKEN_TTL, default 1h)",
     "--keepalive D": "how often a silent event stream gets a comment line, 1s to 24h; lower it when a proxy cuts idle streams sooner (env MINTGATE_KEEPALIVE, default 15s)",
+    "--session-idle-timeout D": "how long an MCP session may go without a request before it is closed, 1s to 24h (env MINTGATE_SESSION_IDLE_TIMEOUT, default 1h)",
     "--body-budget SIZE": "request-body bytes one person may have in flight on the MCP endpoints, 4MiB to 256MiB; past it a call gets 429 (env MINTGATE_BODY_BUDGET, default 32MiB)",
     "--metrics MODE": "who may read /metrics: loopback, token or off (env MINTGATE_METRICS, default loopback)",
     "--metrics-token-file F": "file holding the bearer token for scraping /metrics from elsewhere (env MINTGATE_METRICS_TOKEN_FILE)",
@@ -87,6 +89,7 @@ export const serveCommand: Command = {
       "trusted-proxies": stringValue(parsed, "trusted-proxies"),
       "access-token-ttl": stringValue(parsed, "access-token-ttl"),
       keepalive: stringValue(parsed, "keepalive"),
+      "session-idle-timeout": stringValue(parsed, "session-idle-timeout"),
       "body-budget": stringValue(parsed, "body-budget"),
       "audit-redact-keys": stringValue(parsed, "audit-redact-keys"),
       "audit-retention-days": stringValue(parsed, "audit-retention-days"),
@@ -170,7 +173,7 @@ export const serveCommand: Command = {
     // Deleting a virtual MCP deletes its tokens too (in this process, unseen by data_version).
     gateway.onSynced(() => tokens.forgetVerified());
     setKeepaliveInterval(settings.keepaliveMs);
-    const endpoint = new McpEndpoint(gateway, { bodyLimitBytes: settings.bodyLimitBytes });
+    const endpoint = new McpEndpoint(gateway, { bodyLimitBytes: settings.bodyLimitBytes, sessionIdleMs: settings.sessionIdleTimeoutMs });
     // A revoked token or grant, or a disabled person, loses the sessions and streams it already holds.
     tokens.onAccessChanged(() => endpoint.endRevoked((principal) => tokens.revocationOf(principal)));
     const shutDownGateway = async () => {
