@@ -668,6 +668,8 @@ describe("changes reach connected sessions", () => {
     expect(refused.message).toContain('may not use virtual MCP \\"team\\"');
     // His sessions ended with their streams, as for a revoked token: they no longer carry list changes to him.
     await waitFor("bob's streams ended", () => legacy.ended && listen.ended);
+    // A group change is no revocation: the sessions end as lost access.
+    expect(gateway.output()).toMatch(/session ended: access lost session=\S+ subject=bob@example\.com virtualMcp=team\n/);
     expect(legacy.text()).toStartWith("event: endpoint");
     expect(legacy.text()).not.toContain("list_changed");
     expect(listen.text()).toContain("notifications/subscriptions/acknowledged");
@@ -676,6 +678,22 @@ describe("changes reach connected sessions", () => {
     await mintgate("groups", "add", "bob@example.com", "ops");
     const gone = await waitFor("bob admitted again", () => bob.listTools().then((): false => false, (error: Error) => !error.message.includes("may not use") && error));
     expect(gone.message).toContain("Session not found");
+  });
+
+  test("disabling a person whose group admits them ends their sessions with the revocation's reason, not as lost access", async () => {
+    expect((await runMintgate(["users", "add", "frank@example.com", "--data", dir], { stdin: "correct horse battery\n" })).code).toBe(0);
+    await mintgate("groups", "add", "frank@example.com", "eng");
+    tokens.frank = (JSON.parse((await mintgate("tokens", "create", "--user", "frank@example.com", "--json")).stdout) as { token: string }).token;
+    const frank = await client("frank");
+    expect(await toolNames(frank)).toContain("demo__add");
+    const legacy = streamOf(await open("frank", "/sse/team"));
+    await mintgate("users", "disable", "frank@example.com");
+    // The disable reaches the gateway as a store change: the group view and the revocation sweep both see it; the view used to say "lost access" first.
+    await waitFor("frank's streams ended", () => legacy.ended);
+    const frankLines = () => gateway.output().split("\n").filter((line) => line.includes("session ended") && line.includes("subject=frank@example.com"));
+    await waitFor("frank's sessions ended", () => frankLines().length >= 2);
+    for (const line of frankLines()) expect(line).toContain('session ended: access revoked session=');
+    for (const line of frankLines()) expect(line).toEndWith(' subject=frank@example.com reason="the account was disabled"');
   });
 
   test("a resource denied to a subscriber (mintgate apply) stops its updates to that person and no one else; the upstream subscription ends with its last subscriber", async () => {

@@ -1,4 +1,5 @@
 import type { CallRecorder } from "../audit/index.ts";
+import type { Principal } from "../auth/index.ts";
 import { ConnectorPool, secretsReferencedBy, type Connector, type ConnectorDefinition } from "../connectors/index.ts";
 import { log } from "../log/index.ts";
 import { SubjectResolver } from "../policy/index.ts";
@@ -34,10 +35,15 @@ export class Gateway {
   /** People's roles and groups for the policy, cached until the store changes (every sync). */
   readonly subjects: SubjectResolver;
 
+  /**
+   * `revocationOf`: why a caller's access was taken away (a disabled person, a revoked token or sign-in), as the
+   * revocation sweep says it; a session that loses its virtual MCP for that reason ends with it, not as a policy change.
+   */
   constructor(
     readonly store: Store,
     readonly pool: ConnectorPool,
     readonly recorder: CallRecorder,
+    private readonly revocationOf: (principal: Principal) => string | undefined = () => undefined,
   ) {
     this.subjects = new SubjectResolver(store);
   }
@@ -117,7 +123,7 @@ export class Gateway {
       const approvals = this.approvalLookup(definition.slug);
       const runtime = this.runtimes.get(definition.slug);
       if (!runtime) {
-        this.runtimes.set(definition.slug, new VirtualMcpRuntime(definition, this.pool, approvals, this.subjects));
+        this.runtimes.set(definition.slug, new VirtualMcpRuntime(definition, this.pool, approvals, this.subjects, this.revocationOf));
         log.info("virtual MCP loaded", { virtualMcp: definition.slug, connectors: definition.connectors.length });
       } else {
         runtime.update(definition, approvals, true);

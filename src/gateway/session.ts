@@ -123,10 +123,16 @@ export class GatewaySession {
   refreshAccess(changed: ReadonlySet<ListKind>): void {
     const view = this.runtime.viewFor(this.subject);
     if (!view.reachable) {
-      // Said so that it holds whatever took the access away (a disabled person looks like one without groups here too).
-      const reason = `${this.principal.subject} lost access to virtual MCP "${this.runtime.slug}"`;
+      // A disabled person looks like one without groups here too: the revocation sweep's reason ("the account was
+      // disabled") is the more precise one, and this sync usually comes before that sweep.
+      const revoked = this.runtime.revocationOf(this.principal);
+      if (revoked !== undefined) {
+        log.info("session ended: access revoked", { session: this.id, subject: this.principal.subject, reason: revoked });
+        void this.end(revoked);
+        return;
+      }
       log.info("session ended: access lost", { session: this.id, subject: this.principal.subject, virtualMcp: this.runtime.slug });
-      void this.end(reason);
+      void this.end(`${this.principal.subject} lost access to virtual MCP "${this.runtime.slug}"`);
       return;
     }
     const before = this.seen;

@@ -1,4 +1,5 @@
 import type { Prompt, Resource, ResourceTemplate, Tool } from "@modelcontextprotocol/sdk/types.js";
+import type { Principal } from "../auth/index.ts";
 import type { CallerIdentity, Catalogue, Connector, ConnectorPool } from "../connectors/index.ts";
 import { decide, type Subject, type SubjectResolver, type VirtualMcpPolicy } from "../policy/index.ts";
 import { EMPTY_CATALOGUE } from "../connectors/index.ts";
@@ -60,6 +61,8 @@ export class VirtualMcpRuntime {
     private readonly pool: ConnectorPool,
     private approvals: ApprovalLookup,
     readonly subjects: SubjectResolver,
+    /** Gateway's revocationOf: why a caller's access was revoked, if it was. */
+    readonly revocationOf: (principal: Principal) => string | undefined,
   ) {
     this.catalogue = this.compute();
     this.signatures = signaturesOf(this.catalogue);

@@ -138,7 +138,8 @@ export const serveCommand: Command = {
     // The lock is ours, so any gateway before us on this directory is gone: end the upstreams it left running.
     const processGroups = new UpstreamProcessGroups(dir.paths.upstreamGroups);
     processGroups.endLeftovers();
-    const gateway = new Gateway(dir.store, new ConnectorPool({ resolveSecret: (name) => dir.secrets.resolveSecret(name), processGroups }), audit);
+    const tokens = new AccessTokenService(dir.store);
+    const gateway = new Gateway(dir.store, new ConnectorPool({ resolveSecret: (name) => dir.secrets.resolveSecret(name), processGroups }), audit, (principal) => tokens.revocationOf(principal));
     // Retention: shortly after start, then daily. Deleting runs in chunks with requests served between them.
     let shuttingDown = false;
     const prune = async () => {
@@ -169,7 +170,6 @@ export const serveCommand: Command = {
     hourlySweep.unref();
     const metrics = metricsAccess.served ? createGatewayMetrics(gateway, gateway.recorder, startedAt) : undefined;
     const config = new GatewayConfigService({ store: dir.store, secrets: dir.secrets, gateway });
-    const tokens = new AccessTokenService(dir.store);
     // Deleting a virtual MCP deletes its tokens too (in this process, unseen by data_version).
     gateway.onSynced(() => tokens.forgetVerified());
     setKeepaliveInterval(settings.keepaliveMs);
