@@ -41,8 +41,16 @@ async function client(url: string, token: string): Promise<Client> {
   return c;
 }
 
-async function verify(dataDir: string): Promise<{ code: number; report: { ok: boolean; records: number; broken?: { id: number; reason: string } } }> {
-  const result = await runMintgate(["audit", "verify", "--json", "--data", dataDir]);
+interface VerifyJson {
+  ok: boolean;
+  records: number;
+  head: { id: number; hash: string } | null;
+  anchor?: { id: number; hash: string; status: string };
+  broken?: { id: number; reason: string };
+}
+
+async function verify(dataDir: string, args: string[] = []): Promise<{ code: number; report: VerifyJson }> {
+  const result = await runMintgate(["audit", "verify", "--json", "--data", dataDir, ...args]);
   return { code: result.code, report: JSON.parse(result.stdout) };
 }
 
@@ -129,6 +137,49 @@ describe("audit trail", () => {
     expect(result.code).toBe(1);
     expect(result.report.broken?.id).toBe(last - 1);
     expect(result.report.broken?.reason).toBe(`record ${last - 1} is missing (through ${last}): deleted without a retention checkpoint`);
+  });
+
+  test("verify prints the chain's head; --anchor with it catches the newest records deleted with the id counter set back, which the chain alone cannot show", async () => {
+    const dir = join(tempDir("mintgate-audit-anchor"), "data");
+    expect((await runMintgate(["init", "--data", dir])).code).toBe(0);
+    const store = openStore(join(dir, "mintgate.db"));
+    const sealed = appendToChain(store, Array.from({ length: 6 }, (_, i) => oldCall(i)));
+    store.close();
+    const newest = sealed[sealed.length - 1]!;
+    const first = await verify(dir);
+    expect(first.report.head).toEqual({ id: newest.id, hash: newest.hash });
+    const anchor = `${newest.id}:${newest.hash}`;
+    const [intact, text, ...malformed] = await Promise.all([
+      verify(dir, ["--anchor", anchor]),
+      runMintgate(["audit", "verify", "--anchor", anchor.toUpperCase(), "--data", dir]),
+      ...["12", `x:${newest.hash}`, `${newest.id}:${newest.hash.slice(1)}`].map((bad) => runMintgate(["audit", "verify", "--anchor", bad, "--data", dir])),
+    ]);
+    expect([intact.code, intact.report.anchor]).toEqual([0, { id: newest.id, hash: newest.hash, status: "present" }]);
+    expect(text.code).toBe(0);
+    expect(text.stdout).toContain(`Anchor: record ${newest.id} is there with its hash.`);
+    expect(text.stdout).toContain(`Head (keep it elsewhere, check it later with --anchor): ${anchor}\n`);
+    for (const bad of malformed) {
+      expect([bad.code, bad.stdout]).toEqual([2, ""]);
+      expect(bad.stderr).toContain("--anchor must be ID:HASH, a record's id and its 64-hex-digit hash");
+    }
+
+    // The last two records deleted and the id counter set back to match: the shorter chain holds.
+    const db = new Database(join(dir, "mintgate.db"));
+    db.exec(`DELETE FROM audit_records WHERE id > ${newest.id - 2}`);
+    db.exec(`UPDATE sqlite_sequence SET seq = ${newest.id - 2} WHERE name = 'audit_records'`);
+    db.close();
+    const [alone, anchored] = await Promise.all([verify(dir), verify(dir, ["--anchor", anchor])]);
+    expect([alone.code, alone.report.head?.id]).toEqual([0, newest.id - 2]);
+    expect([anchored.code, anchored.report.ok, anchored.report.head, anchored.report.broken?.id]).toEqual([1, false, null, newest.id]);
+    expect(anchored.report.broken?.reason).toStartWith(`record ${newest.id}, the anchor, is gone and no retention checkpoint covers it: records were deleted from the end of the chain, which now ends at record ${newest.id - 2};`);
+
+    // New records take the freed ids: one stands where the anchor was, with another hash.
+    const reopened = openStore(join(dir, "mintgate.db"));
+    appendToChain(reopened, [oldCall(10), oldCall(11)]);
+    reopened.close();
+    const replaced = await verify(dir, ["--anchor", anchor]);
+    expect([replaced.code, replaced.report.broken?.id]).toEqual([1, newest.id]);
+    expect(replaced.report.broken?.reason).toStartWith(`record ${newest.id} no longer has the anchor's hash: it was replaced`);
   });
 
   test("a secret used in a connector header and env never appears in an audit row, the export, the database, its WAL or the log", async () => {
@@ -237,7 +288,7 @@ virtualMcps:
       at, kind: "mcp", person: "old@example.com", userId: null, clientId: null, tokenId: null, ip: null, sessionId: null, virtualMcp: "v", connector: "c", method: "tools/call",
       exposedName: `t${i}`, upstreamName: "t", arguments: "{}", result: null, resultSize: null, outcome: "ok", error: null, durationMs: 1.5, detail: null,
     });
-    appendToChain(store, Array.from({ length: 50 }, (_, i) => row(Date.now() - 40 * day + i, i)));
+    const old = appendToChain(store, Array.from({ length: 50 }, (_, i) => row(Date.now() - 40 * day + i, i)));
     appendToChain(store, Array.from({ length: 10 }, (_, i) => row(Date.now() - day + i, 100 + i)));
     store.close();
     const pruned = await runMintgate(["audit", "prune", "--retention-days", "30", "--json", "--data", dir]);
@@ -246,6 +297,16 @@ virtualMcps:
     expect(report.deleted).toBeGreaterThanOrEqual(50);
     const verified = await verify(dir);
     expect(verified.report.ok).toBe(true);
+    // Anchors kept from before the prune: deleted by retention is fine (the checkpoint covers them), unless the hash at the checkpoint differs.
+    const last = old[old.length - 1]!;
+    expect(report.throughId).toBe(last.id);
+    const [covered, atCheckpoint, forgedAtCheckpoint] = await Promise.all([
+      verify(dir, ["--anchor", `${old[10]!.id}:${old[10]!.hash}`]),
+      verify(dir, ["--anchor", `${last.id}:${last.hash}`]),
+      verify(dir, ["--anchor", `${last.id}:${old[10]!.hash}`]),
+    ]);
+    expect([covered.code, covered.report.anchor?.status, atCheckpoint.code, atCheckpoint.report.anchor?.status]).toEqual([0, "pruned", 0, "pruned"]);
+    expect([forgedAtCheckpoint.code, forgedAtCheckpoint.report.broken?.id]).toEqual([1, last.id]);
     const again = await runMintgate(["audit", "search", "--kind", "admin", "--json", "--data", dir]);
     expect((JSON.parse(again.stdout) as { method: string }[]).some((r) => r.method === "audit.prune")).toBe(true);
     const db = new Database(join(dir, "mintgate.db"));
@@ -385,6 +446,14 @@ virtualMcps:
     expect(admin.find((r) => r.method === "secret.create")).toMatchObject({ person: expect.stringMatching(/^admin token /), ip: "127.0.0.1" });
     expect(admin.find((r) => r.method === "connector.create")).toMatchObject({ person: expect.stringMatching(/^cli:/), ip: null });
     expect(admin.some((r) => r.method === "tokens.create")).toBe(true);
+    // The gateway's verify gives the head to keep, and checks one kept earlier (?anchor=ID:HASH).
+    const chainHead = ((await (await fetch(`${gateway.url}/admin/api/audit/verify`, { headers })).json()) as VerifyJson).head!;
+    expect(chainHead.id).toBeGreaterThan(0);
+    const anchored = (await (await fetch(`${gateway.url}/admin/api/audit/verify?anchor=${chainHead.id}:${chainHead.hash}`, { headers })).json()) as VerifyJson;
+    expect(anchored).toMatchObject({ ok: true, anchor: { ...chainHead, status: "present" } });
+    const malformed = await fetch(`${gateway.url}/admin/api/audit/verify?anchor=${chainHead.id}`, { headers });
+    expect(malformed.status).toBe(400);
+    expect(await malformed.text()).toContain("anchor must be ID:HASH");
     await gateway.stop();
     expect((await verify(dataDir)).report.ok).toBe(true);
   });

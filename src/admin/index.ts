@@ -1,4 +1,4 @@
-import { CHECKPOINT_KEY_PURPOSE, verifyChainGradually, type AdminActor } from "../audit/index.ts";
+import { CHECKPOINT_KEY_PURPOSE, verifyChainGradually, type AdminActor, type ChainAnchor } from "../audit/index.ts";
 import type { AccessTokenService } from "../auth/index.ts";
 import { invalid, notFound, unauthorized } from "../errors/index.ts";
 import { unmatchedProblem, type Gateway, type VirtualMcpDefinition, type VirtualMcpRuntime } from "../gateway/index.ts";
@@ -310,9 +310,9 @@ export class AdminService {
     return this.deps.store;
   }
 
-  /** Walks the audit chain (GET /admin/api/audit/verify), letting requests through between pages. */
-  verifyAudit() {
-    return verifyChainGradually(this.deps.store, this.deps.secrets.derivedKey(CHECKPOINT_KEY_PURPOSE));
+  /** Walks the audit chain (GET /admin/api/audit/verify), letting requests through between pages; `anchor`: a head kept elsewhere. */
+  verifyAudit(anchor?: ChainAnchor) {
+    return verifyChainGradually(this.deps.store, this.deps.secrets.derivedKey(CHECKPOINT_KEY_PURPOSE), anchor);
   }
 
   recentCalls(limit: number) {

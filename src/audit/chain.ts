@@ -1,4 +1,5 @@
 import { createHmac, timingSafeEqual } from "node:crypto";
+import { invalid } from "../errors/index.ts";
 import { appendAuditRows, auditHash, GENESIS_HASH, legacyAuditHash, type AuditCheckpointRow, type AuditRecordRepository, type AuditRow, type NewAuditRow, type Store } from "../store/index.ts";
 
 /** Called (soon after the commit) when records were appended to a store's chain in this process. */
@@ -51,6 +52,21 @@ function signatureValid(key: CheckpointKey, checkpoint: AuditCheckpointRow): boo
   return actual.length === expected.length && timingSafeEqual(actual, expected);
 }
 
+/** A record's id and hash kept off the machine: the chain cannot show its newest records removed, an anchor can. */
+export interface ChainAnchor {
+  id: number;
+  hash: string;
+}
+
+/** `ID:HASH` as the verify report prints its head (`--anchor`, `?anchor=`); `name` is the option, for the error. */
+export function parseChainAnchor(text: string, name: string): ChainAnchor {
+  const match = /^([1-9]\d{0,15}):([0-9a-fA-F]{64})$/.exec(text.trim());
+  if (!match || !Number.isSafeInteger(Number(match[1]))) {
+    throw invalid(`${name} must be ID:HASH, a record's id and its 64-hex-digit hash as an earlier \`mintgate audit verify\` printed its head, not "${text}".`);
+  }
+  return { id: Number(match[1]), hash: match[2]!.toLowerCase() };
+}
+
 export interface VerifyReport {
   ok: boolean;
   /** Records checked. */
@@ -58,6 +74,10 @@ export interface VerifyReport {
   firstId: number | null;
   lastId: number | null;
   checkpoints: number;
+  /** The newest record, to keep elsewhere as a later verify's anchor; null when the chain is empty or broken. */
+  head: ChainAnchor | null;
+  /** The anchor asked for, when it holds: still there with its hash, or deleted by retention (a checkpoint covers it). */
+  anchor?: ChainAnchor & { status: "present" | "pruned" };
   /** The first thing found wrong: the record (by id) or checkpoint it concerns. */
   broken?: { id: number; checkpoint?: number; reason: string };
 }
@@ -73,9 +93,9 @@ const PAGE = 5000;
  * committed after the last page was read but before the highest id was
  * counted was reported as "deleted from the end of the chain".
  */
-export function verifyChain(store: Store, key: CheckpointKey | undefined, onProgress?: (checked: number) => void): VerifyReport {
+export function verifyChain(store: Store, key: CheckpointKey | undefined, options: WalkOptions = {}): VerifyReport {
   return store.readSnapshot(() => {
-    const steps = walkChain(store.audit, key, onProgress);
+    const steps = walkChain(store.audit, key, options);
     for (;;) {
       const step = steps.next();
       if (step.done) return step.value;
@@ -88,10 +108,10 @@ export function verifyChain(store: Store, key: CheckpointKey | undefined, onProg
  * own, yielding to the event loop after every page. Run whole, it held every request for the whole walk
  * (7.6 s for 2 million records).
  */
-export async function verifyChainGradually(store: Store, key: CheckpointKey | undefined): Promise<VerifyReport> {
+export async function verifyChainGradually(store: Store, key: CheckpointKey | undefined, anchor?: ChainAnchor): Promise<VerifyReport> {
   const snapshot = store.openAuditSnapshot();
   try {
-    const steps = walkChain(snapshot.audit, key);
+    const steps = walkChain(snapshot.audit, key, { anchor });
     for (;;) {
       const step = steps.next();
       if (step.done) return step.value;
@@ -102,10 +122,16 @@ export async function verifyChainGradually(store: Store, key: CheckpointKey | un
   }
 }
 
+interface WalkOptions {
+  /** Also check that this record is still there with this hash (or was deleted by retention). */
+  anchor?: ChainAnchor;
+  onProgress?: (checked: number) => void;
+}
+
 /** The walk, one page per step. */
-function* walkChain(repo: AuditRecordRepository, key: CheckpointKey | undefined, onProgress?: (checked: number) => void): Generator<void, VerifyReport> {
+function* walkChain(repo: AuditRecordRepository, key: CheckpointKey | undefined, { anchor, onProgress }: WalkOptions): Generator<void, VerifyReport> {
   const checkpoints = repo.checkpoints();
-  const report: VerifyReport = { ok: true, records: 0, firstId: null, lastId: null, checkpoints: checkpoints.length };
+  const report: VerifyReport = { ok: true, records: 0, firstId: null, lastId: null, checkpoints: checkpoints.length, head: null };
   const fail = (broken: VerifyReport["broken"]): VerifyReport => ({ ...report, ok: false, broken });
   for (const checkpoint of checkpoints) {
     if (!key) return fail({ id: checkpoint.lastId, checkpoint: checkpoint.id, reason: `retention checkpoint ${checkpoint.id} cannot be checked without the master key` });
@@ -120,10 +146,11 @@ function* walkChain(repo: AuditRecordRepository, key: CheckpointKey | undefined,
       });
     }
   }
-  const anchor = checkpoints.length > 0 ? checkpoints[checkpoints.length - 1]! : undefined;
-  let expectedId = (anchor?.lastId ?? 0) + 1;
-  let prevHash = anchor?.lastHash ?? GENESIS_HASH;
+  const startCheckpoint = checkpoints.length > 0 ? checkpoints[checkpoints.length - 1]! : undefined;
+  let expectedId = (startCheckpoint?.lastId ?? 0) + 1;
+  let prevHash = startCheckpoint?.lastHash ?? GENESIS_HASH;
   let afterId = 0;
+  let anchorHashFound: string | undefined;
   for (;;) {
     const page = repo.page(afterId, PAGE);
     if (page.length === 0) break;
@@ -131,7 +158,7 @@ function* walkChain(repo: AuditRecordRepository, key: CheckpointKey | undefined,
       if (report.firstId === null) {
         report.firstId = row.id;
         if (row.id < expectedId) {
-          // Rows at or below the checkpoint are still there: the chain must start from an older anchor.
+          // Rows at or below the checkpoint are still there: the chain must start from an older checkpoint.
           const older = checkpoints.find((c) => c.lastId === row.id - 1);
           if (row.id === 1 || older) {
             expectedId = row.id;
@@ -146,6 +173,7 @@ function* walkChain(repo: AuditRecordRepository, key: CheckpointKey | undefined,
       if (row.prevHash !== prevHash) {
         return fail({ id: row.id, reason: `record ${row.id} does not follow record ${row.id - 1} in the chain: records were reordered, replaced or re-hashed` });
       }
+      if (row.id === anchor?.id) anchorHashFound = row.hash;
       prevHash = row.hash;
       expectedId = row.id + 1;
       report.lastId = row.id;
@@ -159,5 +187,19 @@ function* walkChain(repo: AuditRecordRepository, key: CheckpointKey | undefined,
   if (highest >= expectedId) {
     return fail({ id: expectedId, reason: `record ${expectedId}${highest > expectedId ? ` through ${highest}` : ""} ${highest > expectedId ? "were" : "was"} deleted from the end of the chain` });
   }
-  return report;
+  // Only a chain that verifies has a head worth keeping.
+  const intact = (): VerifyReport => ({ ...report, head: report.lastId === null ? null : { id: report.lastId, hash: prevHash } });
+  if (!anchor) return intact();
+  // Deleting the newest records (and setting the id counter back) leaves a shorter chain that holds: only a record kept elsewhere tells.
+  const prunedBy = anchorHashFound === undefined ? checkpoints.find((c) => c.lastId >= anchor.id) : undefined;
+  const hashThere = anchorHashFound ?? (prunedBy?.lastId === anchor.id ? prunedBy.lastHash : undefined);
+  const offMachine = "copies kept off this machine (the live feed's reader, exports)";
+  if (hashThere !== undefined && hashThere !== anchor.hash) {
+    return fail({ id: anchor.id, reason: `record ${anchor.id} no longer has the anchor's hash: it was replaced, or deleted from the end of the chain and its id handed out again; look for the original in ${offMachine}` });
+  }
+  if (anchorHashFound === undefined && !prunedBy) {
+    const end = report.lastId === null ? "now holds no records" : `now ends at record ${report.lastId}`;
+    return fail({ id: anchor.id, reason: `record ${anchor.id}, the anchor, is gone and no retention checkpoint covers it: records were deleted from the end of the chain, which ${end}; look for them in ${offMachine}` });
+  }
+  return { ...intact(), anchor: { ...anchor, status: anchorHashFound === undefined ? "pruned" : "present" } };
 }

@@ -16,7 +16,7 @@ import { serveMetrics } from "./metrics-route.ts";
 import { RouteMethods } from "./route-methods.ts";
 import { ClientAddresses, clientAddressOf, noteClientAddress } from "./client-address.ts";
 import type { UsageAnalytics } from "../analytics/index.ts";
-import { adminChangeRow, type AdminActor, exportStream, parseTime, searchAudit, SEARCH_LIMIT_MAX, type AuditFeed, type AuditLog } from "../audit/index.ts";
+import { adminChangeRow, type AdminActor, exportStream, parseChainAnchor, parseTime, searchAudit, SEARCH_LIMIT_MAX, type AuditFeed, type AuditLog } from "../audit/index.ts";
 import { bodyFields, checkBodyDepth, expectedRevisionOf, switchParam, wholeNumberParam } from "./admin-input.ts";
 import { decide } from "../policy/index.ts";
 import { virtualMcpFilterOf } from "../gateway/index.ts";
@@ -323,7 +323,7 @@ export function createHttpApp(deps: HttpDeps) {
             headers: { "content-type": format === "csv" ? "text/csv; charset=utf-8" : "application/x-ndjson; charset=utf-8", "cache-control": "no-store", "content-disposition": `attachment; filename="mintgate-audit.${format}"` },
           });
         })
-        .get("/audit/verify", () => admin.verifyAudit())
+        .get("/audit/verify", ({ query }) => admin.verifyAudit(query.anchor === undefined ? undefined : parseChainAnchor(query.anchor, "anchor")))
         // How many records a search or export would cover (the TUI's export progress bar).
         .get("/audit/count", ({ query }) => {
           return { count: admin.store.audit.count(auditFilterOf(query)) };

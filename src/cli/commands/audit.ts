@@ -1,5 +1,5 @@
 import { createWriteStream, type WriteStream } from "node:fs";
-import { cliActor, CHECKPOINT_KEY_PURPOSE, exportAudit, parseTime, pruneAuditTrailGradually, searchAudit, SEARCH_LIMIT_MAX, verifyChain, type ExportFormat } from "../../audit/index.ts";
+import { cliActor, CHECKPOINT_KEY_PURPOSE, exportAudit, parseChainAnchor, parseTime, pruneAuditTrailGradually, searchAudit, SEARCH_LIMIT_MAX, verifyChain, type ExportFormat } from "../../audit/index.ts";
 import { loadSettings, parseRetentionDays } from "../../config/index.ts";
 import { invalid } from "../../errors/index.ts";
 import { virtualMcpFilterOf } from "../../gateway/index.ts";
@@ -62,19 +62,27 @@ const FILTER_HELP = {
 const verifyCommand: Command = {
   name: "audit verify",
   summary: "Check the audit trail's hash chain and retention checkpoints; names the first broken record.",
-  usage: "mintgate audit verify [--data DIR] [--json]",
-  options: { ...DATA_OPTION, ...JSON_OPTION },
-  optionHelp: { ...DATA_HELP, "--json": "print the report as JSON" },
-  details: "Exit status 0 when the chain is intact, 1 when a record was edited, deleted or reordered (the report names it).",
+  usage: "mintgate audit verify [--anchor ID:HASH] [--data DIR] [--json]",
+  options: { ...DATA_OPTION, ...JSON_OPTION, anchor: { type: "string" } },
+  optionHelp: { "--anchor ID:HASH": "also check that this record (the head of an earlier verify, kept elsewhere) is still there with this hash", ...DATA_HELP, "--json": "print the report as JSON" },
+  details:
+    "Exit status 0 when the chain is intact, 1 when a record was edited, deleted or reordered (the report names it). " +
+    "The chain cannot show its newest records deleted; keep the head it prints somewhere else and pass it as --anchor later.",
   async run(parsed) {
+    const anchorText = stringValue(parsed, "anchor");
+    const anchor = anchorText === undefined ? undefined : parseChainAnchor(anchorText, "--anchor");
     const progress = !parsed.values.json && process.stderr.isTTY;
     const report = await withDataDir(parsed, (dir) =>
-      verifyChain(dir.store, dir.secrets.derivedKey(CHECKPOINT_KEY_PURPOSE), progress ? (n) => process.stderr.write(`\rchecked ${n} records`) : undefined),
+      verifyChain(dir.store, dir.secrets.derivedKey(CHECKPOINT_KEY_PURPOSE), { anchor, onProgress: progress ? (n) => process.stderr.write(`\rchecked ${n} records`) : undefined }),
     );
     if (progress) process.stderr.write("\n");
     if (parsed.values.json) printJson(report);
     else if (report.ok) {
       process.stdout.write(`The audit trail is intact: ${report.records} record(s)${report.firstId !== null ? ` (${report.firstId}–${report.lastId})` : ""}, ${report.checkpoints} retention checkpoint(s).\n`);
+      if (report.anchor) {
+        process.stdout.write(`Anchor: record ${report.anchor.id} ${report.anchor.status === "present" ? "is there with its hash" : "was deleted by retention (a signed checkpoint covers it)"}.\n`);
+      }
+      if (report.head) process.stdout.write(`Head (keep it elsewhere, check it later with --anchor): ${report.head.id}:${report.head.hash}\n`);
     } else {
       process.stdout.write(`The audit trail is broken at record ${report.broken!.id}: ${report.broken!.reason}.\n`);
       // Exit 1 gets its sentence on stderr, as every failure does (`sso test` too); the report stays on stdout, and alone with --json.
