@@ -173,13 +173,13 @@ describe("audit trail", () => {
     expect([anchored.code, anchored.report.ok, anchored.report.head, anchored.report.broken?.id]).toEqual([1, false, null, newest.id]);
     expect(anchored.report.broken?.reason).toStartWith(`record ${newest.id}, the anchor, is gone and no retention checkpoint covers it: records were deleted from the end of the chain, which now ends at record ${newest.id - 2};`);
 
-    // New records take the freed ids: one stands where the anchor was, with another hash.
+    // New records take the freed ids: one stands where the anchor was, with another hash (as after an edit re-hashed onward).
     const reopened = openStore(join(dir, "mintgate.db"));
     appendToChain(reopened, [oldCall(10), oldCall(11)]);
     reopened.close();
     const replaced = await verify(dir, ["--anchor", anchor]);
     expect([replaced.code, replaced.report.broken?.id]).toEqual([1, newest.id]);
-    expect(replaced.report.broken?.reason).toStartWith(`record ${newest.id} no longer has the anchor's hash: it was replaced`);
+    expect(replaced.report.broken?.reason).toStartWith(`record ${newest.id} no longer has the anchor's hash: the chain was rewritten up to it`);
   });
 
   test("a secret used in a connector header and env never appears in an audit row, the export, the database, its WAL or the log", async () => {

@@ -190,12 +190,13 @@ function* walkChain(repo: AuditRecordRepository, key: CheckpointKey | undefined,
   // Only a chain that verifies has a head worth keeping.
   const intact = (): VerifyReport => ({ ...report, head: report.lastId === null ? null : { id: report.lastId, hash: prevHash } });
   if (!anchor) return intact();
-  // Deleting the newest records (and setting the id counter back) leaves a shorter chain that holds: only a record kept elsewhere tells.
+  // Deleting the newest records (and setting the id counter back), or re-hashing after an edit (the hashes carry no secret),
+  // leaves a chain that holds: only a record kept elsewhere tells.
   const prunedBy = anchorHashFound === undefined ? checkpoints.find((c) => c.lastId >= anchor.id) : undefined;
   const hashThere = anchorHashFound ?? (prunedBy?.lastId === anchor.id ? prunedBy.lastHash : undefined);
   const offMachine = "copies kept off this machine (the live feed's reader, exports)";
   if (hashThere !== undefined && hashThere !== anchor.hash) {
-    return fail({ id: anchor.id, reason: `record ${anchor.id} no longer has the anchor's hash: it was replaced, or deleted from the end of the chain and its id handed out again; look for the original in ${offMachine}` });
+    return fail({ id: anchor.id, reason: `record ${anchor.id} no longer has the anchor's hash: the chain was rewritten up to it (a record at or before it changed and the rest re-hashed, or records deleted from the end and their ids handed out again); look for the originals in ${offMachine}` });
   }
   if (anchorHashFound === undefined && !prunedBy) {
     const end = report.lastId === null ? "now holds no records" : `now ends at record ${report.lastId}`;

@@ -67,7 +67,7 @@ const verifyCommand: Command = {
   optionHelp: { "--anchor ID:HASH": "also check that this record (the head of an earlier verify, kept elsewhere) is still there with this hash", ...DATA_HELP, "--json": "print the report as JSON" },
   details:
     "Exit status 0 when the chain is intact, 1 when a record was edited, deleted or reordered (the report names it). " +
-    "The chain cannot show its newest records deleted; keep the head it prints somewhere else and pass it as --anchor later.",
+    "The chain alone cannot show its newest records deleted, or an edit with every later record re-hashed: keep the head it prints somewhere else and pass it as --anchor later.",
   async run(parsed) {
     const anchorText = stringValue(parsed, "anchor");
     const anchor = anchorText === undefined ? undefined : parseChainAnchor(anchorText, "--anchor");
