@@ -556,16 +556,24 @@ describe("refused at /mcp", () => {
     expect(await mcpStatus("alpha", bobPat)).toBe(200);
   });
 
-  test("a password set by an admin ends the person's AI client sign-ins at once; her personal access token stays", async () => {
+  test("a password set by an admin ends the person's AI client sign-ins and browser sign-in at once; her personal access token stays", async () => {
     const { clientId: annClient, tokens: ann } = await signedInClient("ann@example.com");
     expect(await mcpStatus("alpha", ann.access_token as string)).toBe(200);
     const annPat = (JSON.parse((await runMintgate(["tokens", "create", "--user", "ann@example.com", "--json", "--data", dataDir])).stdout) as { token: string }).token;
+    // A browser signed in as ann goes straight to the approval page of any new client, without her password.
+    const browser = new ScriptedBrowser();
+    await codeFor(annClient, pkce().challenge, browser);
+    const otherClient = await registerClient();
+    const newClientPage = () => browser.open(authorizeUrl(otherClient, { code_challenge: pkce().challenge, code_challenge_method: "S256" }), { stopAt: reachedClient });
+    expect((await newClientPage()).forms.map((f) => new URL(f.action, gateway.url).pathname)).toEqual(["/consent"]);
     const reset = await runMintgate(["users", "set-password", "ann@example.com", "--data", dataDir], { stdin: `${PASSWORD}\n` });
     expect(reset.code, reset.stderr).toBe(0);
     expect(reset.stdout).toMatch(/^Set the password of ann@example\.com and ended \d+ AI client sign-ins?\.\n$/);
     expect(await mcpStatus("alpha", ann.access_token as string)).toBe(401);
     expect((await token({ grant_type: "refresh_token", client_id: annClient, refresh_token: ann.refresh_token as string })).body.error).toBe("invalid_grant");
     expect(await mcpStatus("alpha", annPat)).toBe(200);
+    // The CLI is another process, yet the gateway's browser sign-in of ann ends too: whoever held it must know the new password.
+    expect((await newClientPage()).forms.map((f) => new URL(f.action, gateway.url).pathname)).toEqual(["/login"]);
   });
 
   test("an admin revokes a person's approval or one sign-in from the CLI; the running gateway refuses the tokens at once", async () => {

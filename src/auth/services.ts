@@ -74,10 +74,7 @@ export function createAuthServices(options: {
     begin: (provider) => sso.begin(provider),
     complete: (provider, callbackUrl, pending, ip) => sso.complete(provider, callbackUrl, pending, ip),
     authenticatePassword: (email, password, ip) => users.authenticatePassword(email, password, ip),
-    activePerson: (id) => {
-      const person = users.find(id);
-      return person && !person.disabled ? person : undefined;
-    },
+    activePerson: (id, signedInAt) => users.activeSince(id, signedInAt),
   };
   return { urls, events, flows, users, sso, clients, grants, authorization, signIn };
 }

@@ -59,15 +59,21 @@ export interface PendingSso<P> {
   pending: P;
 }
 
+/** A signed-in browser: who, and since when (a change to their account after that ends it). */
+export interface BrowserSession {
+  userId: string;
+  openedAt: number;
+}
+
 export class SignInFlows<P = unknown> {
   /** Each flow with the browser that started it (a random key in a cookie): only that browser may continue it. */
   private readonly flows: ExpiringMap<{ request: AuthorizationRequest; browser: string }>;
   private readonly sso: ExpiringMap<PendingSso<P>>;
-  private readonly sessions: ExpiringMap<string>;
+  private readonly sessions: ExpiringMap<BrowserSession>;
   /** Signs CSRF tokens; per process, like the sessions it protects. */
   private readonly key = randomBytes(32);
 
-  constructor(now: () => number = Date.now) {
+  constructor(private readonly now: () => number = Date.now) {
     this.flows = new ExpiringMap(FLOW_TTL_MS, now);
     this.sso = new ExpiringMap(FLOW_TTL_MS, now);
     this.sessions = new ExpiringMap(SESSION_TTL_MS, now);
@@ -111,11 +117,11 @@ export class SignInFlows<P = unknown> {
 
   openSession(userId: string): string {
     const id = newId();
-    this.sessions.set(id, userId);
+    this.sessions.set(id, { userId, openedAt: this.now() });
     return id;
   }
 
-  sessionUser(id: string | undefined): string | undefined {
+  session(id: string | undefined): BrowserSession | undefined {
     return id ? this.sessions.get(id) : undefined;
   }
 
@@ -125,7 +131,7 @@ export class SignInFlows<P = unknown> {
 
   /** Ends every browser session of a person (disabled, or signed out everywhere). */
   endSessionsOf(userId: string): void {
-    this.sessions.deleteWhere((user) => user === userId);
+    this.sessions.deleteWhere((session) => session.userId === userId);
   }
 
   /** A CSRF token bound to both the browser session and the flow, so a page from elsewhere cannot post it. */

@@ -10,6 +10,6 @@ export interface SignInMethods {
   begin(provider: string): Promise<{ url: string; pending: unknown }>;
   complete(provider: string, callbackUrl: URL, pending: unknown, ip: string | null): Promise<SignedInPerson>;
   authenticatePassword(email: string, password: string, ip: string | null): Promise<SignedInPerson>;
-  /** The person if they exist and are not disabled. */
-  activePerson(id: string): SignedInPerson | undefined;
+  /** The person if they exist, are not disabled and their account has not changed since they signed in at `signedInAt` (ms). */
+  activePerson(id: string, signedInAt: number): SignedInPerson | undefined;
 }

@@ -92,8 +92,8 @@ export function authRoutes(deps: AuthRouteDeps) {
 
   const sessionOf = (request: Request): BrowserSession | undefined => {
     const sessionId = cookieOf(request, sessionCookie());
-    const userId = flows.sessionUser(sessionId);
-    const person = userId ? signIn.activePerson(userId) : undefined;
+    const session = flows.session(sessionId);
+    const person = session ? signIn.activePerson(session.userId, session.openedAt) : undefined;
     return person && sessionId ? { sessionId, person } : undefined;
   };
 

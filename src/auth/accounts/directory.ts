@@ -216,6 +216,16 @@ export class UserDirectory {
     return row && this.record(row);
   }
 
+  /**
+   * The person behind a browser session opened at `since` (ms), if they are not disabled and their account has not
+   * changed since: a password reset, a disable (even one undone since) or a role change ends the session, whichever
+   * process made it (this gateway's in-memory sessions are not told of the CLI's changes).
+   */
+  activeSince(id: string, since: number): UserRecord | undefined {
+    const row = this.store.users.get(id);
+    return row && row.disabledAt === null && row.updatedAt <= since ? this.record(row) : undefined;
+  }
+
   /** Everyone with this email (SSO people from different providers can share one). */
   findByEmail(email: string): UserRecord[] {
     return this.store.users.findByEmail(email.trim().toLowerCase()).map((row) => this.record(row));
