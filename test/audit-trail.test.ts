@@ -4,7 +4,7 @@
 import { Database } from "bun:sqlite";
 import { afterAll, describe, expect, test } from "bun:test";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { existsSync, readFileSync, readdirSync, rmSync, statSync } from "node:fs";
+import { existsSync, readFileSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { appendToChain, CHECKPOINT_KEY_PURPOSE, pruneAuditTrail, pruneAuditTrailGradually } from "../src/audit/index.ts";
 import { loadSettings } from "../src/config/index.ts";
@@ -12,7 +12,7 @@ import { openDataDir } from "../src/runtime/index.ts";
 import { openStore, type NewAuditRow } from "../src/store/index.ts";
 import { startHttpUpstream } from "./fixtures/http-upstream.ts";
 import { openTerminal } from "./fixtures/terminal.ts";
-import { BINARY, cleanEnv, connectMcpClient, DEMO_CONFIG as DEMO, REPO_ROOT, runMintgate, startConfiguredGateway, startGateway, tempDir, waitFor } from "./harness.ts";
+import { BINARY, cleanEnv, connectMcpClient, DEMO_CONFIG as DEMO, filesIn, REPO_ROOT, runMintgate, startConfiguredGateway, startGateway, tempDir, waitFor } from "./harness.ts";
 
 const ECHO_STDIO = join(REPO_ROOT, "test", "fixtures", "echo-stdio.ts");
 
@@ -237,9 +237,9 @@ virtualMcps:
       expect(rows.find((r) => r.exposedName?.startsWith("echo+doc://report"))!.exposedName).toBe("echo+doc://report?key=[secret:echo-key]");
       const csv = await runMintgate(["audit", "export", "--format", "csv", "--data", dir]);
       const adminCalls = await (await fetch(`${gateway.url}/admin/api/audit?limit=1000`, { headers: { authorization: `Bearer ${gateway.adminToken()}` } })).text();
-      const walBefore = readdirSync(dir).map((f) => readFileSync(join(dir, f)));
+      const walBefore = filesIn(dir).map((f) => readFileSync(join(dir, f)));
       await gateway.stop();
-      const files = readdirSync(dir).map((f) => readFileSync(join(dir, f)));
+      const files = filesIn(dir).map((f) => readFileSync(join(dir, f)));
       for (const secret of [headerSecret, envSecret, "hunter2-not-stored"]) {
         for (const text of [exported.stdout, csv.stdout, adminCalls, gateway.output()]) expect(text).not.toContain(secret);
         for (const bytes of [...walBefore, ...files]) expect(bytes.includes(Buffer.from(secret))).toBe(false);

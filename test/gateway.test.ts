@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { startEverythingServer } from "./conformance/everything-server.ts";
 import { startHttpUpstream } from "./fixtures/http-upstream.ts";
 import { log } from "../src/log/index.ts";
-import { connectMcpClient, DEMO_CONFIG, REPO_ROOT, runMintgate, startConfiguredGateway, startGateway, tempDir, waitFor, type RunningGateway } from "./harness.ts";
+import { connectMcpClient, DEMO_CONFIG, filesIn, REPO_ROOT, runMintgate, startConfiguredGateway, startGateway, tempDir, waitFor, type RunningGateway } from "./harness.ts";
 
 const DYNAMIC_SERVER = join(REPO_ROOT, "test", "fixtures", "dynamic-server.ts");
 const ECHO_STDIO = join(REPO_ROOT, "test", "fixtures", "echo-stdio.ts");
@@ -836,7 +836,7 @@ virtualMcps:
       seen.push(gateway.output());
       for (const text of seen) expect(text).not.toContain(secretValue);
       for (const text of seen) expect(text).not.toContain(rotated);
-      for (const file of readdirSync(dir)) expect(readFileSync(join(dir, file)).includes(Buffer.from(secretValue))).toBe(false);
+      for (const file of filesIn(dir)) expect(readFileSync(join(dir, file)).includes(Buffer.from(secretValue))).toBe(false);
     } finally {
       await upstream.stop();
     }

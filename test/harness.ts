@@ -2,7 +2,7 @@
  * Test harness: everything runs for real. The compiled binary in child
  * processes, real data directories in temp folders, real HTTP on 127.0.0.1.
  */
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 
@@ -142,6 +142,13 @@ export async function startGateway(options: {
   };
   running.add(gateway);
   return gateway;
+}
+
+/** The names of the files directly in `dir` (a data directory also holds folders, such as upstream-groups/). */
+export function filesIn(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true })
+    .filter((entry) => entry.isFile())
+    .map((entry) => entry.name);
 }
 
 /** SHA-256 of a file's bytes, to prove a file was not modified. */

@@ -1,10 +1,10 @@
 import { Database } from "bun:sqlite";
 import { describe, expect, test } from "bun:test";
-import { existsSync, readdirSync, readFileSync, renameSync } from "node:fs";
+import { existsSync, readFileSync, renameSync } from "node:fs";
 import { join } from "node:path";
 import { loadSettings } from "../src/config/index.ts";
 import { openDataDir } from "../src/runtime/index.ts";
-import { BINARY, cleanEnv, fileHash, runMintgate, startGateway, tempDir } from "./harness.ts";
+import { BINARY, cleanEnv, fileHash, filesIn, runMintgate, startGateway, tempDir } from "./harness.ts";
 
 async function initDir(): Promise<string> {
   const dir = join(tempDir(), "d");
@@ -24,7 +24,7 @@ function resolveInProcess(dir: string, name: string, env: Record<string, string 
 
 function rawBytesContain(dir: string, needle: string): string[] {
   const bytes = Buffer.from(needle, "utf8");
-  return readdirSync(dir).filter((file) => readFileSync(join(dir, file)).includes(bytes));
+  return filesIn(dir).filter((file) => readFileSync(join(dir, file)).includes(bytes));
 }
 
 describe("mintgate secrets", () => {
