@@ -501,6 +501,8 @@ describe("a client that sends no resource, on a gateway with several Virtual MCP
     });
     // A new client still needs cat's approval, for alpha by name, with nothing to choose.
     expect(consentPage?.html).toContain("Alpha tools");
+    // A name the client gave itself is said to be unchecked: anyone may register a "Claude" that redirects elsewhere.
+    expect(consentPage?.html).toContain("It registered itself under this name, which nobody has checked: trust the address below, not the name.");
     expect(choicesOn(consentPage!)).toEqual([]);
     const issued = await token({ grant_type: "authorization_code", client_id: clientId, code: callback.searchParams.get("code")!, code_verifier: verifier, redirect_uri: REDIRECT });
     expect(await mcpStatus("alpha", issued.body.access_token as string)).toBe(200);

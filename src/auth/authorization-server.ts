@@ -10,6 +10,8 @@ import type { PublicUrls } from "./public-urls.ts";
 /** A registered OAuth client as the authorization server needs it (the client registry owns the rest). */
 export interface AuthorizationClient {
   clientId: string;
+  /** Registered by itself (dcr), known by its metadata document's URL (cimd), or added by an admin (static). */
+  kind: "cimd" | "dcr" | "static";
   name: string;
   redirectUris: string[];
   grantTypes: string[];

@@ -112,6 +112,7 @@ export function authRoutes(deps: AuthRouteDeps) {
       email: session.person.email,
       clientName: request.client.name,
       clientId: request.client.clientId,
+      clientKind: request.client.kind,
       redirectUri: request.redirectUri,
       virtualMcps: virtualMcps.map((v) => ({ slug: v.slug, name: v.name, resource: urls.resource(v.slug) })),
       staysSignedIn: issuesRefreshTokens(request.client, request.scope),

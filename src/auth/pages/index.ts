@@ -110,6 +110,8 @@ export interface ConsentPageData {
   email: string;
   clientName: string;
   clientId: string;
+  /** How the client came to be known: it registered itself (dcr), its client_id is its metadata document's URL (cimd), or an admin added it. */
+  clientKind: "cimd" | "dcr" | "static";
   redirectUri: string;
   /** The Virtual MCP being approved, or (several) those the person may choose from; posted as `virtual_mcp`. */
   virtualMcps: { slug: string; name: string; resource: string }[];
@@ -137,13 +139,23 @@ function virtualMcpChoice(virtualMcps: ConsentPageData["virtualMcps"]): { shown:
   return { shown: "", field: `<fieldset><legend>Which virtual MCP may it use?</legend>\n<p><small>The application did not say; you choose each time it signs you in.</small></p>\n${options}\n</fieldset>` };
 }
 
+/**
+ * Who chose the application's name: anyone can register an application called "Claude" that sends the approval to
+ * their own site, so a name nobody checked says so, and the address it sends people back to is what to trust.
+ */
+const NAME_ORIGIN: Record<ConsentPageData["clientKind"], string> = {
+  dcr: "<br><small>It registered itself under this name, which nobody has checked: trust the address below, not the name.</small>",
+  cimd: "<br><small>Its name comes from the document at the address above, which nobody here has checked.</small>",
+  static: "<br><small>Added by an admin of this gateway.</small>",
+};
+
 export function consentPage(data: ConsentPageData): Response {
   const target = redirectTarget(data.redirectUri);
   const choice = virtualMcpChoice(data.virtualMcps);
   const body = `<h1>Allow ${escapeHtml(data.clientName)}?</h1>
 <p>Signed in as <strong>${escapeHtml(data.email)}</strong>.</p>
 <dl>
-<dt>Application</dt><dd>${escapeHtml(data.clientName)}<br><small>${escapeHtml(data.clientId)}</small></dd>
+<dt>Application</dt><dd>${escapeHtml(data.clientName)}<br><small>${escapeHtml(data.clientId)}</small>${NAME_ORIGIN[data.clientKind]}</dd>
 <dt>Sends you back to</dt><dd>${escapeHtml(target.host)}</dd>
 ${choice.shown}
 <dt>Access</dt><dd>Use the tools of ${data.virtualMcps.length === 1 ? "this virtual MCP" : "the virtual MCP you choose"} as you${data.staysSignedIn ? ", and stay signed in until you revoke it" : ""}.</dd>
