@@ -218,6 +218,21 @@ describe("Connectors screen", () => {
     unmount();
   });
 
+  test("text that arrives with Tabs in it (a paste, keys read together over a slow link) fills one row after another", async () => {
+    const { lastFrame, stdin, unmount } = screen(ConnectorsScreen, 96, 22);
+    await frameContaining(lastFrame, "echo");
+    await press(stdin, "n");
+    await frameContaining(lastFrame, "Add a connector");
+    // name, Tab, (kind) Tab, command, Tab, args: as one read. Before, the Tabs were dropped and all of it went into name.
+    stdin.write("pasted\t\tsh\t-c 'exit 0'");
+    const frame = await frameContaining(lastFrame, /› args +-c 'exit 0'/);
+    expect(frame).toMatch(/ name +pasted +│/);
+    expect(frame).toMatch(/ kind +\[stdio\]/);
+    expect(frame).toMatch(/ command +sh +│/);
+    await press(stdin, KEY.esc);
+    unmount();
+  });
+
   test("add: checked before sending, Ctrl-R inserts a secret reference, the server's refusal is shown, then it saves", async () => {
     await client.send("PUT", "/secrets/docs-token", { value: SECRET_VALUE });
     await client.send("PUT", "/secrets/doomed", { value: "doomed-value-1234" });

@@ -4,7 +4,7 @@ import { fieldWindow, FieldsShown } from "../../components/Form.tsx";
 import { Picker } from "../../components/Picker.tsx";
 import { Spinner } from "../../components/Spinner.tsx";
 import { fit } from "../../components/text.ts";
-import { TextField } from "../../components/TextField.tsx";
+import { oneLine, TextField } from "../../components/TextField.tsx";
 import { EDITABLE_KINDS, envNameFor, problemsOf, specOf, type ConnectorDraft, type ProbeResult } from "./model.ts";
 import { TestResult } from "./TestResult.tsx";
 import { useKeys } from "../../components/useKeys.ts";
@@ -107,6 +107,21 @@ export function ConnectorForm(props: {
       (e: Error) => setTest({ error: e.message }),
     );
   };
+  /**
+   * Text that arrived with Tabs in it (a paste, or keys read together over a slow link): each piece goes into the
+   * next row, as typing the same keys would; the kind row takes none (typing there never changed it).
+   */
+  const pasteFrom = (index: number, text: string) => {
+    const pieces = text.split("\t").slice(0, Math.max(0, rows.length - index));
+    if (pieces.length === 0) return;
+    setDraft((d) =>
+      pieces.reduce((next, piece, k) => {
+        const id = rows[index + k]!.id;
+        return id === "kind" || piece === "" ? next : withValue(next, id, valueOf(next, id) + oneLine(piece));
+      }, d),
+    );
+    setFocus(index + pieces.length - 1);
+  };
   const insertSecret = (secret: string) => {
     setPicking(false);
     const reference = `\${secret:${secret}}`;
@@ -163,7 +178,7 @@ export function ConnectorForm(props: {
             {row.id === "kind" ? (
               <Text>{EDITABLE_KINDS.map((k) => (k === draft.kind ? `[${k}]` : ` ${k} `)).join(" ")}{focused ? <Text dimColor>  ←/→ change</Text> : null}</Text>
             ) : (
-              <TextField value={valueOf(draft, row.id)} onChange={(value) => setDraft((d) => withValue(d, row.id, value))} focus={focused} placeholder={row.placeholder} width={fieldWidth} />
+              <TextField value={valueOf(draft, row.id)} onChange={(value) => setDraft((d) => withValue(d, row.id, value))} onPastePastTab={(rest) => pasteFrom(i + 1, rest)} focus={focused} placeholder={row.placeholder} width={fieldWidth} />
             )}
           </Box>
         );
