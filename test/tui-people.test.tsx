@@ -484,6 +484,34 @@ describe("SSO settings", () => {
     ui.unmount();
   });
 
+  test("at 78×20 (an 80×24 terminal) what to do next is wrapped, not cut: after adding a provider, after creating a token", async () => {
+    const whole = (frame: string) => frame.replace(/\s+/g, " ");
+    const fits = (frame: string) => {
+      expect(frame.split("\n").length).toBeLessThanOrEqual(20);
+      for (const line of frame.split("\n")) expect(line.length).toBeLessThanOrEqual(78);
+    };
+    const ui = sso(78, 20);
+    await frameContaining(ui.lastFrame, /n add/);
+    await press(ui.stdin, "n", "4");
+    await frameContaining(ui.lastFrame, "New Generic OpenID Connect provider");
+    await fill(ui, ["narrow", "http://127.0.0.1:9", "", "x", "y", "", "", ""]);
+    // Before, the notice was cut at "then t…".
+    const added = await frameContaining(ui.lastFrame, (frame) => whole(frame).includes("then t tests it."));
+    fits(added);
+    await client.send("DELETE", "/sso-providers/narrow");
+    ui.unmount();
+
+    const list = people(78, 20);
+    await frameContaining(list.lastFrame, "ann@example.com");
+    await press(list.stdin, KEY.tab, "n");
+    await frameContaining(list.lastFrame, /Person \(email\) ann@example\.com/);
+    await press(list.stdin, KEY.enter, KEY.enter, KEY.enter);
+    // Before, the line ended "(it cannot be…".
+    const shown = await frameContaining(list.lastFrame, (frame) => whole(frame).includes("(it cannot be shown again)."));
+    fits(shown);
+    list.unmount();
+  });
+
   test("every form keeps to the screen's height: with an error shown and the focus on the last field, that field is on screen", async () => {
     // 78×20 is the screen an 80×24 terminal leaves; 58×12 the smallest the app allows, where an oidc form with an error overflowed.
     for (const [width, height] of [[78, 20], [58, 12]] as const) {

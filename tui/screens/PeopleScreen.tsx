@@ -249,7 +249,12 @@ export function PeopleScreen(props: ScreenProps) {
         <Text> </Text>
         <Text wrap="truncate-end">{overlay.token}</Text>
         <Text> </Text>
-        <Text dimColor>{fit("Send it as `Authorization: Bearer <token>`. Enter or Esc closes (it cannot be shown again).", width)}</Text>
+        {/* Wrapped, not cut: at 80 columns the cut fell on "it cannot be shown again". */}
+        {wrapText("Send it as `Authorization: Bearer <token>`. Enter or Esc closes (it cannot be shown again).", width, 2).map((line, i) => (
+          <Text key={i} dimColor>
+            {line}
+          </Text>
+        ))}
       </Box>
     );
   } else if (overlay?.kind === "form") {

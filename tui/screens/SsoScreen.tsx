@@ -198,6 +198,8 @@ export function SsoScreen(props: ScreenProps) {
   );
 
   const formWidth = Math.min(width, 100);
+  // Wrapped, not cut: what to do next (or what is wrong) is at the end of the sentence.
+  const noticeLines = notice ? wrapText(`${notice.ok ? "✓" : "✗"} ${notice.text}`, width, 3) : [];
   let body;
   if (overlay?.kind === "pick-kind") {
     body = (
@@ -300,7 +302,7 @@ export function SsoScreen(props: ScreenProps) {
     const reportLinesShown = report ? reportLines(report) : [];
     const reportHeight = reportLinesShown.reduce((n, line) => n + wrapText(line.text, width, line.bad || line.text.startsWith("!") ? 3 : 1).length, 0);
     const callback = provider ? urlLines(provider.callbackUrl ?? provider.callbackPath, width) : [];
-    const tableHeight = Math.max(1, Math.min(providers.length || 1, height - 5 - detailLines - reportHeight - Math.max(0, callback.length - 1)));
+    const tableHeight = Math.max(1, Math.min(providers.length || 1, height - 5 - detailLines - reportHeight - Math.max(0, callback.length - 1) - Math.max(0, noticeLines.length - 1)));
     body = (
       <Box flexDirection="column">
         <Table
@@ -336,7 +338,7 @@ export function SsoScreen(props: ScreenProps) {
   return (
     <Box flexDirection="column">
       {body}
-      {busy ? <Spinner label={fit(busy, width - 2)} /> : notice ? <Text color={notice.ok ? "green" : "red"}>{fit(`${notice.ok ? "✓" : "✗"} ${notice.text}`, width)}</Text> : loadError && providers ? <Problem text={`✗ ${loadError}`} width={width} /> : null}
+      {busy ? <Spinner label={fit(busy, width - 2)} /> : notice ? noticeLines.map((line, i) => <Text key={i} color={notice.ok ? "green" : "red"}>{line}</Text>) : loadError && providers ? <Problem text={`✗ ${loadError}`} width={width} /> : null}
       {overlay ? null : <Text dimColor>{fit("n add · e/Enter edit · t test discovery · x remove · ↑↓ select · R reload · ? help", width)}</Text>}
     </Box>
   );
