@@ -514,7 +514,7 @@ describe("mintgate CLI", () => {
       virtualMcps: [{ slug: "v", name: "V", access: { everyone: true }, connectors: [{ connector: "demo" }, { connector: "broken" }] }],
     });
     try {
-      const reason = 'connector "broken": cannot start "/nonexistent/mcp-server": no such file';
+      const reason = 'Connector "broken" cannot start "/nonexistent/mcp-server": no such file';
       const json = await waitFor("broken to have failed and demo to be ready", async () => {
         const status = JSON.parse((await runMintgate(["status", "--json", "--data", dataDir])).stdout) as { connectors: { total: number; ready: number; notReady: unknown[] } };
         return status.connectors.ready === 1 && status.connectors.notReady.length === 1 ? status : undefined;

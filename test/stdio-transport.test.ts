@@ -158,7 +158,7 @@ describe("StdioUpstreamTransport", () => {
     const { errors, messages } = await linesBeforeAMessage("echo null; echo 5");
     expect(messages).toEqual([{ jsonrpc: "2.0", method: "x" }]);
     // Not "a line that is not JSON (WeakMap keys must be objects …)", which came with the close reason to clients.
-    expect(errors).toEqual(['connector "odd": the upstream wrote null, not a JSON-RPC message', 'connector "odd": the upstream wrote 5, not a JSON-RPC message']);
+    expect(errors).toEqual(['Connector "odd" wrote null on stdout, not a JSON-RPC message', 'Connector "odd" wrote 5 on stdout, not a JSON-RPC message']);
   });
 
   test("a stdout line that is no message is reported with the connector's secrets replaced, also where the JSON parser quotes it", async () => {
@@ -166,8 +166,8 @@ describe("StdioUpstreamTransport", () => {
     const redact = (text: string) => text.replaceAll(secret, "[secret:KEY]");
     const { errors } = await linesBeforeAMessage(`echo ${secret}; echo '"${secret}"'`, redact);
     expect(errors).toEqual([
-      'connector "odd": the upstream wrote a line that is not JSON (JSON Parse error: Unexpected identifier "[secret:KEY]")',
-      'connector "odd": the upstream wrote "[secret:KEY]", not a JSON-RPC message',
+      'Connector "odd" wrote a line on stdout that is not JSON (JSON Parse error: Unexpected identifier "[secret:KEY]"); an MCP server over stdio must write only JSON-RPC messages there, its log to stderr',
+      'Connector "odd" wrote "[secret:KEY]" on stdout, not a JSON-RPC message',
     ]);
   });
 
@@ -221,7 +221,7 @@ describe("StdioUpstreamTransport", () => {
   test("a command that is not on PATH gives a clear error", async () => {
     const up = upstream({ name: "ghost", command: "mintgate-no-such-command-xyz", args: [] });
     await expect(up.transport.start()).rejects.toThrow(
-      'connector "ghost": cannot start "mintgate-no-such-command-xyz": not found on PATH',
+      'Connector "ghost" cannot start "mintgate-no-such-command-xyz": not found on PATH',
     );
     await up.closed;
     expect(up.transport.pid).toBeUndefined();
@@ -233,7 +233,7 @@ describe("StdioUpstreamTransport", () => {
   test("a missing working directory is named as such", async () => {
     const up = upstream({ name: "lost", cwd: "/nonexistent/mintgate-dir" });
     await expect(up.transport.start()).rejects.toThrow(
-      `connector "lost": cannot start "${process.execPath}": working directory "/nonexistent/mintgate-dir" does not exist`,
+      `Connector "lost" cannot start "${process.execPath}": working directory "/nonexistent/mintgate-dir" does not exist`,
     );
     await up.transport.close();
     expect(up.closes()).toBe(1);
@@ -287,7 +287,7 @@ describe("StdioUpstreamTransport", () => {
     await up.closed;
     expect(up.transport.exitInfo).toEqual({ code: null, signal: "SIGKILL" });
     await waitFor(() => runningGroupMembers(pid).length === 0);
-    await expect(up.transport.send({ jsonrpc: "2.0", id: 9, method: "ping" })).rejects.toThrow('connector "echo": the upstream process was killed by SIGKILL');
+    await expect(up.transport.send({ jsonrpc: "2.0", id: 9, method: "ping" })).rejects.toThrow('Connector "echo" is unavailable: the upstream process was killed by SIGKILL');
     await up.transport.close();
     expect(up.closes()).toBe(1);
   });

@@ -329,12 +329,12 @@ export class StreamableHttpUpstreamTransport implements Transport {
     try {
       message = JSON.parse(data) as JSONRPCMessage;
     } catch (error) {
-      this.onerror?.(new Error(`connector "${this.name}": an event was not JSON (${this.redact((error as Error).message)})`));
+      this.onerror?.(new Error(`Connector "${this.name}" sent an event that is not JSON (${this.redact((error as Error).message)})`));
       return undefined;
     }
     if (typeof message !== "object" || message === null) {
       // `null` or a bare number is JSON but no message: skipped like an event that is not JSON, so an answer after it still arrives.
-      this.onerror?.(new Error(`connector "${this.name}": an event held ${this.redact(data.slice(0, 4096)).slice(0, 40)}, not a JSON-RPC message`));
+      this.onerror?.(new Error(`Connector "${this.name}" sent an event holding ${this.redact(data.slice(0, 4096)).slice(0, 40)}, not a JSON-RPC message`));
       return undefined;
     }
     noteFrameText(message, data);

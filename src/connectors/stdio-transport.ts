@@ -229,12 +229,12 @@ export class StdioUpstreamTransport implements Transport {
           // Parsed once and passed on as it is: results are not re-validated on this path.
           message = JSON.parse(line) as JSONRPCMessage;
         } catch (error) {
-          this.onerror?.(new Error(`connector "${this.options.name}": the upstream wrote a line that is not JSON (${this.redacted((error as Error).message)})`));
+          this.onerror?.(new Error(`Connector "${this.options.name}" wrote a line on stdout that is not JSON (${this.redacted((error as Error).message)}); an MCP server over stdio must write only JSON-RPC messages there, its log to stderr`));
           return;
         }
         if (typeof message !== "object" || message === null) {
           // `null` or a bare number is JSON but no message: skipped like a line that is not JSON.
-          this.onerror?.(new Error(`connector "${this.options.name}": the upstream wrote ${this.redacted(line.slice(0, 4096)).slice(0, 40)}, not a JSON-RPC message`));
+          this.onerror?.(new Error(`Connector "${this.options.name}" wrote ${this.redacted(line.slice(0, 4096)).slice(0, 40)} on stdout, not a JSON-RPC message`));
           return;
         }
         noteFrameText(message, line);
@@ -391,7 +391,7 @@ export class StdioUpstreamTransport implements Transport {
   private closedError(): Error {
     const exit = this.exit;
     const how = exit === undefined ? "is not running" : exit.signal ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`;
-    return new MintgateError("upstream_failed", `connector "${this.options.name}": the upstream process ${how}`);
+    return new MintgateError("upstream_failed", `Connector "${this.options.name}" is unavailable: the upstream process ${how}`);
   }
 
   private spawnError(error: unknown): Error {
@@ -410,7 +410,7 @@ export class StdioUpstreamTransport implements Transport {
     } else {
       reason = error instanceof Error ? error.message : String(error);
     }
-    return new MintgateError("upstream_failed", `connector "${name}": cannot start "${command}": ${reason}`, {
+    return new MintgateError("upstream_failed", `Connector "${name}" cannot start "${command}": ${reason}`, {
       cause: error,
     });
   }

@@ -87,7 +87,7 @@ export class GatewayConfigRepository {
     this.db.delete(virtualMcpConnectors).where(eq(virtualMcpConnectors.virtualMcpId, id)).run();
     definition.connectors.forEach((attachment, position) => {
       const connector = this.db.select({ id: connectors.id }).from(connectors).where(eq(connectors.name, attachment.connector)).get();
-      if (!connector) throw new Error(`connector "${attachment.connector}" does not exist`);
+      if (!connector) throw new Error(`Connector "${attachment.connector}" does not exist (it was deleted while this change was made); add it again or detach it.`);
       const curation: Curation = { include: attachment.include, exclude: attachment.exclude, rename: attachment.rename, describe: attachment.describe };
       this.db.insert(virtualMcpConnectors).values({ virtualMcpId: id!, connectorId: connector.id, position, prefix: attachment.prefix, curation: JSON.stringify(curation) }).run();
     });
