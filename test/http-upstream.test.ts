@@ -304,6 +304,7 @@ describe("an upstream behind a proxy that answers with its HTML error pages", ()
       }
       if (message.params?.name === "untitled") return new Response("<!DOCTYPE html><html><body>upstream down</body></html>", { status: 503 });
       if (message.params?.name === "text") return new Response("rate limited, retry later", { status: 429 });
+      if (message.params?.name === "missing") return new Response("no such path", { status: 404 });
       return new Response(page("502 Bad Gateway"), { status: 502, headers: { "content-type": "text/html; charset=utf-8" } });
     },
   });
@@ -312,16 +313,18 @@ describe("an upstream behind a proxy that answers with its HTML error pages", ()
 
   test("are named by their title in the error, not pasted into it, and a plain-text body still is", async () => {
     const refused = new UpstreamSession("edge", new StreamableHttpUpstreamTransport(url, {}, "edge"));
-    await expect(refused.connect(5000)).rejects.toThrow(/^Connector "edge" answered HTTP 401 with an HTML page titled "401 Authorization Required"$/);
+    await expect(refused.connect(5000)).rejects.toThrow(/^Connector "edge" answered HTTP 401 with an HTML page titled "401 Authorization Required": the upstream refused the connector's credentials; check its headers and the secrets they use\.$/);
     await refused.close();
 
     refuseInitialize = false;
     const session = new UpstreamSession("edge", new StreamableHttpUpstreamTransport(url, {}, "edge"));
     await session.connect(5000);
     const call = (name: string) => session.request("tools/call", { name }, { timeoutMs: 5000 }).then(() => "answered", (error: Error) => error.message);
-    expect(await call("proxied")).toBe('Connector "edge" answered HTTP 502 with an HTML page titled "502 Bad Gateway"');
-    expect(await call("untitled")).toBe('Connector "edge" answered HTTP 503 with an HTML page');
-    expect(await call("text")).toBe('Connector "edge" answered HTTP 429: rate limited, retry later');
+    expect(await call("proxied")).toBe('Connector "edge" answered HTTP 502 with an HTML page titled "502 Bad Gateway": check the upstream\'s log.');
+    expect(await call("untitled")).toBe('Connector "edge" answered HTTP 503 with an HTML page: check the upstream\'s log.');
+    expect(await call("text")).toBe('Connector "edge" answered HTTP 429 saying "rate limited, retry later": check the upstream\'s log.');
+    // A path the upstream does not serve points at the url, not at the credentials.
+    expect(await call("missing")).toBe('Connector "edge" answered HTTP 404 saying "no such path": nothing serves MCP there; check the connector\'s url.');
     await session.close();
   });
 });

@@ -1236,8 +1236,8 @@ describe("upstream errors and restarts", () => {
     const cut = await c.callTool({ name: "hr__leakcut", arguments: {} });
     const cutText = (cut.content as { text: string }[])[0]!.text;
     expect(cut.isError).toBe(true);
-    expect(cutText).toStartWith('Connector "hr" answered HTTP 401: Unauthorized. ');
-    expect(cutText).toEndWith(" token=Bearer [secr");
+    expect(cutText).toStartWith('Connector "hr" answered HTTP 401 saying "Unauthorized. ');
+    expect(cutText).toEndWith(' token=Bearer [secr": the upstream refused the connector\'s credentials; check its headers and the secrets they use.');
     expect(cutText).not.toContain("s3cr3t");
     // A result is the upstream's answer too: a tool that prints what it was sent must not hand the client the credential.
     const whoami = await c.callTool({ name: "hr__whoami", arguments: {} });

@@ -41,13 +41,15 @@ export function connectionFailure(connector: string, url: URL, error: unknown, {
 }
 
 /**
- * A legacy SSE upstream that answered the GET of its event stream with an error status, in the words the http
- * connector uses for a refused request ("answered HTTP 401"), with what to check: the SDK says only "Non-200 status code (401)".
+ * An http or sse upstream that refused a request with an error status, said with what to check: the status alone (or
+ * the SDK's "Non-200 status code (401)") does not say whether the credentials, the url or the upstream is at fault.
+ * `when`: which request it refused, if not the one the person sent (" when its event stream was opened");
+ * `said`: what the body said, already redacted and cut short (" saying \"…\"", " with an HTML page titled …").
  */
-export function eventStreamRefusal(connector: string, status: number): string {
+export function refusedByUpstream(connector: string, status: number, { when = "", said = "" }: { when?: string; said?: string } = {}): string {
   const advice =
     status === 401 || status === 403 ? "the upstream refused the connector's credentials; check its headers and the secrets they use"
-    : status === 404 ? "nothing serves an event stream there; check the connector's url"
+    : status === 404 ? "nothing serves MCP there; check the connector's url"
     : "check the upstream's log";
-  return `Connector "${connector}" answered HTTP ${status} when its event stream was opened: ${advice}.`;
+  return `Connector "${connector}" answered HTTP ${status}${when}${said}: ${advice}.`;
 }

@@ -8,7 +8,7 @@ import { capSseEvents, refusalText, StreamableHttpUpstreamTransport } from "./ht
 import { ConnectorFailureLog } from "./failure-log.ts";
 import type { UpstreamProcessGroups } from "./process-groups.ts";
 import { StdioUpstreamTransport } from "./stdio-transport.ts";
-import { connectionFailure, eventStreamRefusal } from "./connection-failure.ts";
+import { connectionFailure, refusedByUpstream } from "./connection-failure.ts";
 import { UpstreamLog } from "./upstream-log.ts";
 import type { ConnectorDefinition, ConnectorState } from "./types.ts";
 import { requestCancelled, resultText, UpstreamRpcError, UpstreamSession, type RefusedRequest, type RequestOptions } from "./upstream-session.ts";
@@ -636,7 +636,7 @@ export class Connector {
           !(error instanceof SseError) ? undefined
           : failedConnection !== undefined ? failedConnection
           : error.event?.message === undefined && error.code === undefined ? "the upstream ended its event stream"
-          : error.code !== undefined && error.code >= 300 ? eventStreamRefusal(this.name, error.code)
+          : error.code !== undefined && error.code >= 300 ? refusedByUpstream(this.name, error.code, { when: " when its event stream was opened" })
           : `the upstream's event stream failed (${error.message.replace(/^SSE error: /, "")})`;
         // No redirects on either leg: they would carry the credential headers elsewhere.
         return new SSEClientTransport(url, {
