@@ -50,10 +50,10 @@ function auditText(): string {
   }
 }
 
-function adminRecords(): { method: string; exposed_name: string | null; detail: string | null; outcome: string; ip: string | null }[] {
+function adminRecords(): { method: string; exposed_name: string | null; detail: string | null; outcome: string; error: string | null; ip: string | null }[] {
   const db = new Database(join(gateway.dataDir, "mintgate.db"), { readonly: true });
   try {
-    return db.query("SELECT method, exposed_name, detail, outcome, ip FROM audit_records WHERE kind = 'admin' ORDER BY id").all() as never;
+    return db.query("SELECT method, exposed_name, detail, outcome, error, ip FROM audit_records WHERE kind = 'admin' ORDER BY id").all() as never;
   } finally {
     db.close();
   }
@@ -277,7 +277,7 @@ describe("testing a connector spec", () => {
     const pid = Number(await Bun.file(pidFile).text());
     expect(pid).toBeGreaterThan(0);
     expect(() => process.kill(pid, 0)).toThrow();
-    expect(adminRecords().some((r) => r.method === "POST /connectors/test")).toBe(true);
+    expect(adminRecords().filter((r) => r.method === "POST /connectors/test").at(-1)).toMatchObject({ outcome: "ok", error: null });
   });
 
   test("a command that does not exist: a clear error, not a hang", async () => {
@@ -285,6 +285,10 @@ describe("testing a connector spec", () => {
     expect(result.status).toBe(200);
     expect(result.json.ok).toBe(false);
     expect(result.json.error).toContain('cannot start "no-such-mcp-server-xyz": not found on PATH');
+    // The request succeeded, the probe did not: its admin record says so, with the reason.
+    const record = adminRecords().at(-1)!;
+    expect(record).toMatchObject({ method: "POST /connectors/test", outcome: "error" });
+    expect(record.error).toContain('cannot start "no-such-mcp-server-xyz"');
   });
 
   test("a server that dies at start: the error and its last stderr lines", async () => {

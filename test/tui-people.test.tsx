@@ -464,6 +464,10 @@ describe("SSO settings", () => {
     const frame = await frameContaining(ui.lastFrame, "✗ Test failed");
     expect(frame.replace(/\s+/g, " ")).toContain("the connection was refused");
     for (const line of frame.split("\n")) expect(line.length).toBeLessThanOrEqual(80);
+    // The request succeeded; its admin record says, as an auditor reads it, that the test failed and why.
+    const [record] = await client.get<{ method: string; outcome: string; error: string | null }[]>("/audit?kind=admin&limit=1");
+    expect(record).toMatchObject({ method: "POST /sso-providers/down/test", outcome: "error" });
+    expect(record!.error).toContain("the connection was refused");
     await client.send("DELETE", "/sso-providers/down");
     ui.unmount();
   });

@@ -114,6 +114,8 @@ async function recordAdminRequest(deps: HttpDeps, request: Request, ip: string |
   }
   const path = pathOf(request.url);
   const ok = response.status < 400;
+  // A trial (an SSO provider's or a connector's test) answers 200 whether it passed or not: its record says how the trial went.
+  const trial = trialOutcomes.get(request);
   let sent: unknown;
   try {
     const text = ok ? (await body).slice(0, ADMIN_BODY_LIMIT) : "";
@@ -132,13 +134,23 @@ async function recordAdminRequest(deps: HttpDeps, request: Request, ip: string |
   try {
     await audit.log.enqueue(
       adminChangeRow(
-        { actor, ip, action: `${request.method} ${path.slice("/admin/api".length)}`, target: target || null, after: sent, outcome: ok ? "ok" : "error", error: ok ? null : `HTTP ${response.status}` },
+        { actor, ip, action: `${request.method} ${path.slice("/admin/api".length)}`, target: target || null, after: sent, ...(ok ? (trial ?? { outcome: "ok", error: null }) : { outcome: "error", error: `HTTP ${response.status}` }) },
         audit.log.redactor,
       ),
     );
   } catch (error) {
     log.error("could not record an admin change", { path, error: String(error) });
   }
+}
+
+/** How a trial run by an admin request went, noted by its route for the request's admin record: the request succeeds either way. */
+const trialOutcomes = new WeakMap<Request, { outcome: "ok" | "error"; error: string | null }>();
+
+/** Notes a trial's result (`ok`, and `error` or `warnings` saying why not) as its admin record's outcome; returns the result. */
+function notingTrial<T extends { ok: boolean; error?: string | undefined; warnings?: string[] }>(request: Request, result: T): T {
+  const why = result.error ?? (result.warnings?.length ? result.warnings.join(" ") : "The test failed.");
+  trialOutcomes.set(request, result.ok ? { outcome: "ok", error: null } : { outcome: "error", error: why });
+  return result;
 }
 
 /** An OAuth refusal from an admin route, as the admin API's JSON error. */
@@ -274,7 +286,7 @@ export function createHttpApp(deps: HttpDeps) {
           sso.remove(params.name);
           return { removed: params.name };
         })
-        .post("/sso-providers/:name/test", ({ params }) => sso.test(params.name))
+        .post("/sso-providers/:name/test", async ({ params, request }) => notingTrial(request, await sso.test(params.name)))
         // Client id, secret (optional: absent keeps it), allowed domains, groups claim, label.
         .patch("/sso-providers/:name", ({ params, body }) => sso.update(params.name, providerPatchOf(body)))
         .get("/connectors", () => admin.connectors())
@@ -283,7 +295,7 @@ export function createHttpApp(deps: HttpDeps) {
         // one (never left running, never added); restart; a stdio connector's last stderr lines (secret values replaced).
         // Its `revision` (GET /connectors) as If-Match: refused (409) when someone changed it meanwhile; If-None-Match: * adds only a new one.
         .put("/connectors/:name", ({ params, body, actor, request }) => admin.connectorsAndSecrets.put(params.name, body, actor, expectedRevisionOf(request.headers)))
-        .post("/connectors/test", ({ body, query }) => admin.connectorsAndSecrets.test(body, wholeNumberParam(query.timeoutMs, "timeoutMs", 1, 600_000)))
+        .post("/connectors/test", async ({ body, query, request }) => notingTrial(request, await admin.connectorsAndSecrets.test(body, wholeNumberParam(query.timeoutMs, "timeoutMs", 1, 600_000))))
         .post("/connectors/:name/restart", ({ params }) => admin.connectorsAndSecrets.restart(params.name))
         .get("/connectors/:name/logs", ({ params }) => admin.connectorsAndSecrets.logs(params.name))
         // Secrets by name: a value goes in (PUT {value}) and never comes out, nor into an admin record.
