@@ -149,6 +149,14 @@ describe("Overview (rendered)", () => {
     expect(lastFrame()).toContain("No tool calls in the last hour.");
     expect(lastFrame()).toContain("no connectors");
   });
+
+  test("one of a thing is said in the singular: 1 call, 1 restart", () => {
+    const hour = { ...data.hour, calls: 1, ok: 1, errors: 0, denied: 0 };
+    const connectors = [{ name: "github", kind: "stdio", state: "failed", reason: "spawn npx ENOENT", restarts: 1, lastError: "spawn npx ENOENT", tools: 0, prompts: 0, resources: 0 }] as never;
+    const frame = render(<Overview url="u" status={status} error={undefined} width={98} height={28} timeline={timeline(sparklinePoints(96))} {...data} hour={hour} connectors={connectors} />).lastFrame()!;
+    expect(frame).toContain("1 call · errors 0%");
+    expect(frame).toContain("✗ github failed (1 restart)");
+  });
 });
 
 describe("Live calls keeps up with 200 calls/s", () => {

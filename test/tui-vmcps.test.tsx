@@ -530,7 +530,7 @@ describe("Virtual MCPs screen", () => {
   test("delete asks first; n keeps it, y deletes it", async () => {
     const { admin, lastFrame, stdin, unmount } = await salesScreen();
     await press(stdin, "d");
-    await frameContaining(lastFrame, 'Delete virtual MCP "sales"? Its 2 connected session(s) lose it. [y/n]');
+    await frameContaining(lastFrame, 'Delete virtual MCP "sales"? Its 2 connected sessions lose it. [y/n]');
     await press(stdin, "n");
     await Bun.sleep(50);
     expect(admin.requests.some((r) => r.method === "DELETE")).toBe(false);

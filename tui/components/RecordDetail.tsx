@@ -2,7 +2,7 @@ import { Box, Text } from "ink";
 import { useState } from "react";
 import type { AuditRecordView } from "../../src/audit/query.ts";
 import { outcomeColor, outcomeLabel } from "./outcome.ts";
-import { breakLines, fit, formatMs } from "./text.ts";
+import { breakLines, counted, fit, formatMs } from "./text.ts";
 import { useKeys } from "./useKeys.ts";
 
 /** A stored JSON column, pretty when it parses (it may be cut at the capture limit), as lines. */
@@ -22,7 +22,7 @@ export function recordLines(record: AuditRecordView, width: number): string[] {
     `Record ${record.id} · ${record.at} · ${record.kind} · ${record.method}`,
     `Person ${record.person ?? "-"}${record.clientId ? ` · client ${record.clientId}` : ""}${record.tokenId ? ` · token ${record.tokenId}` : ""}${record.ip ? ` · ip ${record.ip}` : ""}`,
     `Virtual MCP ${record.virtualMcp ?? "-"} · connector ${record.connector ?? "-"} · ${record.kind === "admin" ? "target" : "tool"} ${record.exposedName || "-"}${record.upstreamName && record.upstreamName !== record.exposedName ? ` (upstream ${record.upstreamName})` : ""}`,
-    `Duration ${formatMs(record.durationMs)}${record.resultSize !== null ? ` · result ${record.resultSize} bytes` : ""}${record.sessionId ? ` · session ${record.sessionId}` : ""}`,
+    `Duration ${formatMs(record.durationMs)}${record.resultSize !== null ? ` · result ${counted(record.resultSize, "byte")}` : ""}${record.sessionId ? ` · session ${record.sessionId}` : ""}`,
   ];
   if (record.error) facts.push(`Error ${record.error}`);
   const body = ["", "Arguments (as stored, redacted):", ...jsonLines(record.arguments), "", "Result (as stored, redacted):", ...jsonLines(record.result)];

@@ -75,6 +75,11 @@ export function fit(text: string, width: number, options: { pad?: boolean; middl
   return options.pad ? out + " ".repeat(Math.max(0, width - columnsOf(out))) : out;
 }
 
+/** A count with its noun, singular for one: "1 record", "3 records". */
+export function counted(count: number, noun: string): string {
+  return `${count} ${count === 1 ? noun : `${noun}s`}`;
+}
+
 /** A duration in ms as people read it: 0.8 ms, 12 ms, 1.3 s. */
 export function formatMs(ms: number | null | undefined): string {
   if (ms === null || ms === undefined || !Number.isFinite(ms)) return "-";

@@ -13,7 +13,7 @@ import { ProgressBar } from "../components/ProgressBar.tsx";
 import { RecordDetail } from "../components/RecordDetail.tsx";
 import { Spinner } from "../components/Spinner.tsx";
 import { Table } from "../components/Table.tsx";
-import { fit, formatMs, formatTime } from "../components/text.ts";
+import { counted, fit, formatMs, formatTime } from "../components/text.ts";
 import type { ScreenDefinition, ScreenProps } from "./types.ts";
 import { useKeys } from "../components/useKeys.ts";
 
@@ -345,11 +345,11 @@ function AuditScreen(props: ScreenProps) {
     </Text>
   ) : verify.report!.ok ? (
     <Text color="green" wrap="truncate-end">
-      ✓ Chain intact: {verify.report!.records} records{verify.report!.firstId !== null ? ` (ids ${verify.report!.firstId}–${verify.report!.lastId})` : ""}, {verify.report!.checkpoints} retention checkpoints
+      ✓ Chain intact: {counted(verify.report!.records, "record")}{verify.report!.firstId !== null ? ` (ids ${verify.report!.firstId}–${verify.report!.lastId})` : ""}, {counted(verify.report!.checkpoints, "retention checkpoint")}
     </Text>
   ) : (
     <Text color="red" wrap="truncate-end">
-      ✗ Chain BROKEN at record {verify.report!.broken?.id}: {verify.report!.broken?.reason} ({verify.report!.records} records checked)
+      ✗ Chain BROKEN at record {verify.report!.broken?.id}: {verify.report!.broken?.reason} ({counted(verify.report!.records, "record")} checked)
     </Text>
   );
 
@@ -359,7 +359,7 @@ function AuditScreen(props: ScreenProps) {
     </Text>
   ) : exporting.done ? (
     <Text color="green" wrap="truncate-end">
-      ✓ Exported {exporting.rows} records ({formatBytes(exporting.bytes)}) to {exporting.path}
+      ✓ Exported {counted(exporting.rows, "record")} ({formatBytes(exporting.bytes)}) to {exporting.path}
     </Text>
   ) : (
     <Box>
@@ -367,7 +367,7 @@ function AuditScreen(props: ScreenProps) {
       <ProgressBar done={exporting.rows} total={exporting.total} width={Math.min(40, Math.max(14, width - 44))} />
       <Text wrap="truncate-end">
         {" "}
-        {exporting.rows}/{exporting.total} records · {formatBytes(exporting.bytes)}
+        {exporting.rows}/{counted(exporting.total, "record")} · {formatBytes(exporting.bytes)}
       </Text>
     </Box>
   );
@@ -376,7 +376,7 @@ function AuditScreen(props: ScreenProps) {
   return (
     <Box flexDirection="column" height={height}>
       <Text wrap="truncate-end">
-        <Text bold>Search</Text> {describeSearch(search)} · {loading ? "searching…" : error ? "" : `${rows.length}${older.more ? "+" : ""} records${older.loading ? " · loading older…" : older.more ? "" : rows.length >= MAX_LOADED ? ` (the first ${MAX_LOADED}: narrow the search, or export it)` : ""}`}
+        <Text bold>Search</Text> {describeSearch(search)} · {loading ? "searching…" : error ? "" : `${older.more ? `${rows.length}+ records` : counted(rows.length, "record")}${older.loading ? " · loading older…" : older.more ? "" : rows.length >= MAX_LOADED ? ` (the first ${MAX_LOADED}: narrow the search, or export it)` : ""}`}
       </Text>
       {error ? (
         <Text color="red" wrap="truncate-end">

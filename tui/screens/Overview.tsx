@@ -3,7 +3,7 @@ import type { ConnectorStatus, GatewayStatus } from "../../src/admin/index.ts";
 import type { UsageRow, UsageTimeline } from "../../src/analytics/index.ts";
 import { Table } from "../components/Table.tsx";
 import { Problem } from "../components/Problem.tsx";
-import { fit, formatMs } from "../components/text.ts";
+import { counted, fit, formatMs } from "../components/text.ts";
 
 function formatUptime(seconds: number): string {
   const d = Math.floor(seconds / 86400);
@@ -135,7 +135,7 @@ export function Overview(props: { url: string; status: GatewayStatus | undefined
       <Text wrap="truncate-end">
         <Text bold>{"Last hour".padEnd(9)}</Text>{" "}
         {hour
-          ? `${hour.calls} calls · errors ${percent(hour.errors, hour.calls)} · denied ${percent(hour.denied, hour.calls)} · p50 ${formatMs(hour.p50Ms)} · p95 ${formatMs(hour.p95Ms)}`
+          ? `${counted(hour.calls, "call")} · errors ${percent(hour.errors, hour.calls)} · denied ${percent(hour.denied, hour.calls)} · p50 ${formatMs(hour.p50Ms)} · p95 ${formatMs(hour.p95Ms)}`
           : "…"}
       </Text>
       <Text wrap="truncate-end">
@@ -148,7 +148,7 @@ export function Overview(props: { url: string; status: GatewayStatus | undefined
                 <Text key={c.name}>
                   {i > 0 ? "  " : ""}
                   <Text color={STATE_COLOR[c.state]}>{STATE_SYMBOL[c.state] ?? "◌"}</Text> {c.name} {c.state}
-                  {c.restarts > 0 ? ` (${c.restarts} restarts)` : ""}
+                  {c.restarts > 0 ? ` (${counted(c.restarts, "restart")})` : ""}
                 </Text>
               ))}
       </Text>

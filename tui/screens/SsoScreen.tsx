@@ -6,7 +6,7 @@ import { Confirm } from "../components/Confirm.tsx";
 import { Form, type FormField } from "../components/Form.tsx";
 import { Spinner } from "../components/Spinner.tsx";
 import { Table } from "../components/Table.tsx";
-import { fit, takeColumns, wrapText } from "../components/text.ts";
+import { counted, fit, takeColumns, wrapText } from "../components/text.ts";
 import type { ScreenDefinition, ScreenProps } from "./types.ts";
 import { useKeys } from "../components/useKeys.ts";
 import { Problem } from "../components/Problem.tsx";
@@ -130,7 +130,7 @@ export function reportLines(report: DiscoveryReport): { text: string; bad?: bool
     report.ok ? { text: `✓ Test passed: discovery at ${report.discoveryUrl} works`, good: true } : { text: `✗ Test failed: the provider's configuration cannot be used for sign-in`, bad: true },
     { text: `Authorization  ${report.authorizationEndpoint ?? "-"}` },
     { text: `Token          ${report.tokenEndpoint ?? "-"}` },
-    { text: `JWKS           ${report.jwksUri ?? "-"} (${report.jwksKeys ?? 0} key${report.jwksKeys === 1 ? "" : "s"})` },
+    { text: `JWKS           ${report.jwksUri ?? "-"} (${counted(report.jwksKeys ?? 0, "key")})` },
     { text: `PKCE S256 ${yesNo(report.pkceS256)} · refresh (offline_access) ${yesNo(report.offlineAccess)} · groups claim listed ${yesNo(report.groupsClaimAdvertised)}` },
     ...report.warnings.map((w) => ({ text: `! ${w}` })),
   ];

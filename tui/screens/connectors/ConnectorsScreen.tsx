@@ -5,7 +5,7 @@ import { Confirm } from "../../components/Confirm.tsx";
 import { Spinner } from "../../components/Spinner.tsx";
 import { Table } from "../../components/Table.tsx";
 import { usePolledList } from "../../components/usePolledList.ts";
-import { fit, wrapText } from "../../components/text.ts";
+import { counted, fit, wrapText } from "../../components/text.ts";
 import type { ScreenDefinition, ScreenProps } from "../types.ts";
 import { ConnectorForm } from "./ConnectorForm.tsx";
 import { bodyOf, draftOf, emptyDraft, stateLabel, type ConnectorStatus, type ProbeResult, type SecretListing } from "./model.ts";
@@ -197,7 +197,7 @@ function ConnectorDetails(props: { client: AdminClient; name: string; connector:
     <Box flexDirection="column">
       <Text bold>{fit(`Connector ${name}${connector ? ` · ${connector.kind} · ${describe}` : ""}`, width)}</Text>
       {connector ? (
-        <Text color={state?.color}>{fit(`${state?.text} · restarts ${connector.restarts} · ${connector.tools} tools${connector.lastError ? "" : " · last error: none"}`, width)}</Text>
+        <Text color={state?.color}>{fit(`${state?.text} · restarts ${connector.restarts} · ${counted(connector.tools, "tool")}${connector.lastError ? "" : " · last error: none"}`, width)}</Text>
       ) : (
         <Text color="red">{fit("✗ this connector is gone", width)}</Text>
       )}

@@ -1,6 +1,6 @@
 import { Box, Text } from "ink";
 import { Spinner } from "../../components/Spinner.tsx";
-import { fit, formatMs } from "../../components/text.ts";
+import { counted, fit, formatMs } from "../../components/text.ts";
 import type { ProbeResult } from "./model.ts";
 import { Problem } from "../../components/Problem.tsx";
 
@@ -11,10 +11,10 @@ export function TestResult(props: { name: string; result: ProbeResult | undefine
   if (error) return <Problem text={`✗ test failed: ${error}`} width={width} />;
   if (!result) return <Spinner label={fit(`Testing ${props.name}: connecting and listing its tools…`, width - 2)} />;
   if (result.ok) {
-    const extra = [result.prompts ? `${result.prompts} prompts` : "", result.resources ? `${result.resources} resources` : ""].filter(Boolean).join(", ");
+    const extra = [result.prompts ? counted(result.prompts, "prompt") : "", result.resources ? counted(result.resources, "resource") : ""].filter(Boolean).join(", ");
     return (
       <Box flexDirection="column">
-        <Text color="green">{fit(`✓ test passed: ${props.name} connected and listed ${result.tools.length} tool${result.tools.length === 1 ? "" : "s"}${extra ? ` (${extra})` : ""} in ${formatMs(result.durationMs)}`, width)}</Text>
+        <Text color="green">{fit(`✓ test passed: ${props.name} connected and listed ${counted(result.tools.length, "tool")}${extra ? ` (${extra})` : ""} in ${formatMs(result.durationMs)}`, width)}</Text>
         {result.tools.slice(0, room).map((t) => (
           <Text key={t.name}>{fit(`  ${t.name}${t.description ? ` — ${t.description}` : ""}`, width)}</Text>
         ))}

@@ -7,7 +7,7 @@ import { Confirm } from "../../components/Confirm.tsx";
 import { Form, type FormField } from "../../components/Form.tsx";
 import { Spinner } from "../../components/Spinner.tsx";
 import { Table, type Column } from "../../components/Table.tsx";
-import { breakLines, fit, wrapText } from "../../components/text.ts";
+import { breakLines, counted, fit, wrapText } from "../../components/text.ts";
 import {
   accessFrom,
   accessSummary,
@@ -291,7 +291,7 @@ export function VirtualMcpDetail(props: { client: AdminClient; slug: string; wid
     return (
       <Box flexDirection="column">
         {top}
-        <Form title={`Description of ${r.exposed} shown to clients`} width={width} height={formHeight} fields={[{ name: "description", label: "Description", placeholder: upstream || "(none)", hint: (v) => (v.trim() === "" ? 'empty: the connector\'s own description · "" for none' : `${v.length} characters`) }]} initial={{ description: descriptionText(r.described ? r.description : undefined) }} onCancel={() => setOverlay(undefined)} onSubmit={async (v) => {
+        <Form title={`Description of ${r.exposed} shown to clients`} width={width} height={formHeight} fields={[{ name: "description", label: "Description", placeholder: upstream || "(none)", hint: (v) => (v.trim() === "" ? 'empty: the connector\'s own description · "" for none' : counted(v.length, "character")) }]} initial={{ description: descriptionText(r.described ? r.description : undefined) }} onCancel={() => setOverlay(undefined)} onSubmit={async (v) => {
           await save(describeTool(definition, r.connector, r.upstream, v.description ?? ""), `Saving the description of ${r.exposed}…`);
           setOverlay(undefined);
         }} />
@@ -307,7 +307,7 @@ export function VirtualMcpDetail(props: { client: AdminClient; slug: string; wid
         name: "connector",
         label: "Connector",
         placeholder: available[0]?.name ?? "(none left to attach)",
-        hint: () => (available.length ? `available: ${available.map((c) => `${c.name} (${c.state}, ${c.tools} tool${c.tools === 1 ? "" : "s"})`).join(", ")}` : "every connector is attached already"),
+        hint: () => (available.length ? `available: ${available.map((c) => `${c.name} (${c.state}, ${counted(c.tools, "tool")})`).join(", ")}` : "every connector is attached already"),
         validate: (v) => (attached.has(v) ? `"${v}" is attached already` : available.some((c) => c.name === v) ? undefined : `no connector "${v}"${available.length ? `; choose ${available.map((c) => c.name).join(", ")}` : ""}`),
       },
       {

@@ -6,7 +6,7 @@ import { Confirm } from "../../components/Confirm.tsx";
 import { Form, type FormField } from "../../components/Form.tsx";
 import { Spinner } from "../../components/Spinner.tsx";
 import { Table } from "../../components/Table.tsx";
-import { fit, wrapText } from "../../components/text.ts";
+import { counted, fit, wrapText } from "../../components/text.ts";
 import { accessSummary, slugProblem, type VirtualMcpFileEntry, type VirtualMcpSummary } from "./model.ts";
 import { useKeys } from "../../components/useKeys.ts";
 import { Problem } from "../../components/Problem.tsx";
@@ -138,7 +138,7 @@ export function VirtualMcpList(props: { client: AdminClient; width: number; heig
       {items ? <Table columns={columns} rows={shown} width={width} height={Math.max(1, props.height - 5 - (overlay?.kind === "delete" ? 3 : 0) - errorLines - refusalLines)} selected={Math.min(selected, list.length - 1)} empty="No virtual MCPs yet: press n to create one." /> : null}
       {overlay?.kind === "delete" ? (
         <Confirm
-          message={fit(`Delete virtual MCP "${overlay.item.slug}"? Its ${overlay.item.sessions} connected session(s) lose it.`, width - 12)}
+          message={fit(`Delete virtual MCP "${overlay.item.slug}"? Its ${counted(overlay.item.sessions, "connected session")} lose it.`, width - 12)}
           onNo={() => setOverlay(undefined)}
           onYes={() => {
             const { slug, revision } = overlay.item;

@@ -10,6 +10,7 @@ import { canonicalJson, exposedName } from "../../../src/gateway/curation.ts";
 import { EXPOSED_NAME, PREFIX_SEPARATOR, VIRTUAL_MCP_SLUG } from "../../../src/gateway/types.ts";
 import { pinRefusal } from "../../../src/policy/decide.ts";
 import type { AccessRule, ArgumentRule, PeopleMatch, ToolRule, VirtualMcpPolicy } from "../../../src/policy/types.ts";
+import { counted } from "../../components/text.ts";
 
 export type { VirtualMcpFileEntry, VirtualMcpStatus, VirtualMcpSummary };
 export type Attachment = VirtualMcpFileEntry["connectors"][number];
@@ -337,7 +338,7 @@ export function ruleSummary(rule: ToolRule | undefined): string {
   const parts: string[] = [];
   if (rule.allow) parts.push("allow list");
   if (rule.deny) parts.push("deny list");
-  if (rule.arguments) parts.push(`${Object.keys(rule.arguments).length} arg rule${Object.keys(rule.arguments).length === 1 ? "" : "s"}`);
+  if (rule.arguments) parts.push(counted(Object.keys(rule.arguments).length, "arg rule"));
   return parts.join(", ");
 }
 
