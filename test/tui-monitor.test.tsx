@@ -474,13 +474,13 @@ describe("against a running gateway", () => {
   }, 60_000);
 });
 
-/** In the Audit screen: e, the file name, csv, Enter; the frame that says it is done. */
+/** In the Audit screen: e, the file name, → to csv, Enter; the frame that says it is done. */
 async function exportCsv(stdin: { write(data: string): void }, lastFrame: () => string | undefined, path: string): Promise<string> {
   await press(stdin, "e");
   await frameContaining(lastFrame, "Export the audit trail");
   stdin.write(path);
   await Bun.sleep(30);
-  await press(stdin, TAB, "\u0015", ..."csv", ENTER);
+  await press(stdin, TAB, "\u001b[C", ENTER);
   return frameContaining(lastFrame, "✓ Exported");
 }
 

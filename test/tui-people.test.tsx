@@ -166,10 +166,12 @@ describe("People and access", () => {
     // Fix the email, keep the short password: refused before sending.
     await focusField(ui, "Email");
     for (let i = 0; i < "not-an-email".length; i++) await press(ui.stdin, KEY.backspace);
-    await press(ui.stdin, "ann@example.com", KEY.tab, KEY.tab, "superuser", KEY.save);
-    await frameContaining(ui.lastFrame, "✗ Role: type member or admin");
-    for (let i = 0; i < "superuser".length; i++) await press(ui.stdin, KEY.backspace);
-    await press(ui.stdin, "admin", KEY.tab, KEY.save);
+    // Role is a choice: typed text changes nothing, → picks admin.
+    await press(ui.stdin, "ann@example.com", KEY.tab, KEY.tab, "superuser");
+    await frameContaining(ui.lastFrame, /› Role\s+\[member\]  admin/);
+    await press(ui.stdin, "\u001b[C");
+    await frameContaining(ui.lastFrame, /› Role\s+member  \[admin\]/);
+    await press(ui.stdin, KEY.tab, KEY.save);
     await frameContaining(ui.lastFrame, "✗ Password: use at least 12 characters");
     for (let i = 0; i < 5; i++) await press(ui.stdin, KEY.backspace);
     await press(ui.stdin, secret, KEY.tab);
@@ -370,10 +372,12 @@ describe("SSO settings", () => {
     expect(passed).toContain("Emails: must carry email_verified: true");
     await press(ui.stdin, "e");
     await frameContaining(ui.lastFrame, "Edit corp");
-    await press(ui.stdin, KEY.tab, KEY.tab, KEY.tab, KEY.tab, KEY.tab, KEY.backspace, KEY.backspace, "maybe", KEY.enter);
-    await frameContaining(ui.lastFrame, "✗ Trust emails: yes or no");
-    for (let i = 0; i < "maybe".length; i++) await press(ui.stdin, KEY.backspace);
-    await press(ui.stdin, "yes", KEY.enter);
+    // A choice between no and yes: typed text changes nothing, ← or → changes it.
+    await press(ui.stdin, KEY.tab, KEY.tab, KEY.tab, KEY.tab, KEY.tab, "maybe");
+    await frameContaining(ui.lastFrame, /› Trust emails\s+\[no\]  yes/);
+    await press(ui.stdin, KEY.left);
+    await frameContaining(ui.lastFrame, /› Trust emails\s+no  \[yes\]/);
+    await press(ui.stdin, KEY.enter);
     await frameContaining(ui.lastFrame, (frame) => frame.includes("✓ Saved corp.") && frame.includes("Emails: taken as verified"));
     expect((await client.get<ProviderInfo[]>("/sso-providers"))[0]!.assumeEmailVerified).toBe(true);
     ui.unmount();

@@ -73,9 +73,8 @@ describe("TUI Virtual MCPs end to end", () => {
         // Let token holders in: everyone.
         term.keys("w");
         await term.waitFor("Who may use team");
-        await press("C-u");
-        term.type("yes");
-        await term.waitFor(/Everyone\s+yes/);
+        await press("Right");
+        await term.waitFor(/Everyone\s+no\s+\[yes\]/);
         await press("Enter", "Enter", "Enter");
         await term.waitFor("access: everyone");
 

@@ -415,8 +415,8 @@ describe("Virtual MCPs screen", () => {
     await frameContaining(lastFrame, "access: everyone");
     await press(stdin, "w");
     await frameContaining(lastFrame, "Who may use sales");
-    await press(stdin, "\u0015");
-    await type(stdin, "no");
+    await press(stdin, "\u001b[D");
+    await frameContaining(lastFrame, /› Everyone\s+\[no\]  yes/);
     await press(stdin, TAB);
     await type(stdin, "not-an-email");
     await press(stdin, TAB);
@@ -455,6 +455,7 @@ describe("Virtual MCPs screen", () => {
     await frameContaining(lastFrame, "access: everyone");
     await press(stdin, "w");
     await frameContaining(lastFrame, "Who may use sales");
+    await frameContaining(lastFrame, /› Everyone\s+no  \[yes\]/);
     await press(stdin, TAB);
     await type(stdin, "ada@example.com");
     await press(stdin, "\u0013");
@@ -680,12 +681,12 @@ describe("Virtual MCPs screen", () => {
     const { admin, lastFrame, stdin, unmount } = await salesScreen();
     await press(stdin, "e");
     await frameContaining(lastFrame, 'Edit virtual MCP "sales"');
-    await press(stdin, TAB, TAB, "\u0015");
-    await type(stdin, "sometimes");
-    await press(stdin, ENTER);
-    await frameContaining(lastFrame, "✗ New tools: auto or approve");
-    await press(stdin, "\u0015");
+    // A choice, not text: typing there changes nothing (before, "approve" after the "auto" shown gave "autoapprove"); → does.
+    await press(stdin, TAB, TAB);
+    await frameContaining(lastFrame, /› New tools\s+\[auto\]  approve/);
     await type(stdin, "approve");
+    await press(stdin, "\u001b[C");
+    await frameContaining(lastFrame, /› New tools\s+auto  \[approve\]/);
     await press(stdin, ENTER);
     await frameContaining(lastFrame, "✓ updated virtual MCP sales");
     expect(admin.lastPut()).toMatchObject({ slug: "sales", name: "Sales tools", newTools: "approve", access: { everyone: true } });

@@ -14,6 +14,27 @@ export interface FormField {
   validate?: (value: string, all: Record<string, string>) => string | undefined;
   /** A line shown under the field, recomputed as it is typed (e.g. a length budget). */
   hint?: (value: string, all: Record<string, string>) => string | undefined;
+  /**
+   * The few values it takes, changed with ←/→ (or Space) instead of typed: typing "approve" after a pre-filled
+   * "auto" gave "autoapprove". Its value is always one of them: the first unless `initial` names another.
+   */
+  choices?: readonly string[];
+}
+
+/** A choice field's row, the value shown in brackets: [auto]  approve  ←/→ change. */
+export function Choices(props: { choices: readonly string[]; value: string; focused: boolean }) {
+  return (
+    <Text>
+      {props.choices.map((c) => (c === props.value ? `[${c}]` : ` ${c} `)).join(" ")}
+      {props.focused ? <Text dimColor>  ←/→ change</Text> : null}
+    </Text>
+  );
+}
+
+/** The next of `choices` after `value` (the one before with `back`), round the end. */
+export function nextChoice<T extends string>(choices: readonly T[], value: T, back: boolean): T {
+  const at = Math.max(0, choices.indexOf(value));
+  return choices[(at + (back ? choices.length - 1 : 1)) % choices.length]!;
 }
 
 /**
@@ -26,7 +47,9 @@ export interface FormField {
  * that no screen forgets it: forms without it typed into fields off screen.
  */
 export function Form(props: { title: string; fields: FormField[]; initial?: Record<string, string>; submitLabel?: string; onSubmit: (values: Record<string, string>) => Promise<unknown>; onCancel: () => void; width?: number; height: number }) {
-  const [values, setValues] = useState<Record<string, string>>(() => Object.fromEntries(props.fields.map((f) => [f.name, props.initial?.[f.name] ?? ""])));
+  const [values, setValues] = useState<Record<string, string>>(() =>
+    Object.fromEntries(props.fields.map((f) => [f.name, f.choices && !f.choices.includes(props.initial?.[f.name] ?? "") ? f.choices[0]! : (props.initial?.[f.name] ?? "")])),
+  );
   const [focus, setFocus] = useState(0);
   const [error, setError] = useState<string>();
   const [busy, setBusy] = useState(false);
@@ -49,15 +72,15 @@ export function Form(props: { title: string; fields: FormField[]; initial?: Reco
       },
     );
   };
-  /** A paste that spans fields (text with Tabs, as from a spreadsheet row): each piece goes into the next field, and the focus follows. */
+  /** A paste that spans fields (text with Tabs, as from a spreadsheet row): each piece goes into the next field, and the focus follows; a choice field takes none. */
   const pasteFrom = (index: number, text: string) => {
     const pieces = text.split("\t").slice(0, Math.max(0, props.fields.length - index));
     if (pieces.length === 0) return;
     setValues((v) => {
       const next = { ...v };
       pieces.forEach((piece, k) => {
-        const name = props.fields[index + k]!.name;
-        next[name] = (next[name] ?? "") + oneLine(piece);
+        const field = props.fields[index + k]!;
+        if (!field.choices) next[field.name] = (next[field.name] ?? "") + oneLine(piece);
       });
       return next;
     });
@@ -71,6 +94,8 @@ export function Form(props: { title: string; fields: FormField[]; initial?: Reco
       if (key.tab || key.downArrow) return setFocus((f) => (f + 1) % props.fields.length);
       if ((key.ctrl && input === "s") || (key.return && focus === props.fields.length - 1)) return submit();
       if (key.return) return setFocus((f) => Math.min(props.fields.length - 1, f + 1));
+      const { choices, name } = props.fields[focus]!;
+      if (choices && (key.leftArrow || key.rightArrow || input === " ")) setValues((v) => ({ ...v, [name]: nextChoice(choices, v[name] ?? "", key.leftArrow) }));
     },
     { isActive: !busy, modifiers: true },
   );
@@ -101,7 +126,11 @@ export function Form(props: { title: string; fields: FormField[]; initial?: Reco
               <Box flexShrink={0}>
                 <Text color={i === focus ? "cyan" : undefined}>{(i === focus ? "› " : "  ") + field.label.padEnd(labelWidth)}</Text>
               </Box>
-              <TextField value={values[field.name] ?? ""} onChange={(value) => setValues((v) => ({ ...v, [field.name]: value }))} focus={i === focus && !busy} onPastePastTab={(rest) => pasteFrom(i + 1, rest)} mask={field.mask} placeholder={field.placeholder} width={Math.max(10, (props.width ?? 70) - labelWidth - 6)} />
+              {field.choices ? (
+                <Choices choices={field.choices} value={values[field.name] ?? ""} focused={i === focus && !busy} />
+              ) : (
+                <TextField value={values[field.name] ?? ""} onChange={(value) => setValues((v) => ({ ...v, [field.name]: value }))} focus={i === focus && !busy} onPastePastTab={(rest) => pasteFrom(i + 1, rest)} mask={field.mask} placeholder={field.placeholder} width={Math.max(10, (props.width ?? 70) - labelWidth - 6)} />
+              )}
             </Box>
             {hint ? <Text dimColor>{fit(" ".repeat(labelWidth + 2) + hint, Math.max(10, (props.width ?? 70) - 4))}</Text> : null}
           </Box>

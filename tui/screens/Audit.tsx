@@ -97,7 +97,7 @@ const EXPORT_FIELDS: FormField[] = [
       return undefined;
     },
   },
-  { name: "format", label: "Format", placeholder: "jsonl or csv", validate: (v) => (v === "jsonl" || v === "csv" ? undefined : "jsonl or csv") },
+  { name: "format", label: "Format", choices: ["jsonl", "csv"] },
 ];
 
 type ExportState = { path: string; rows: number; total: number; bytes: number; done: boolean; error?: string };

@@ -333,7 +333,7 @@ function PeopleForm(props: { which: "add-person" | "add-group" | "create-token";
     const fields: FormField[] = [
       { name: "email", label: "Email", validate: (v) => (EMAIL.test(v.trim()) ? undefined : "enter an email address such as ada@example.com") },
       { name: "name", label: "Name", placeholder: "optional" },
-      { name: "role", label: "Role", placeholder: "member or admin", validate: (v) => (["", "member", "admin"].includes(v.trim()) ? undefined : "type member or admin") },
+      { name: "role", label: "Role", choices: ["member", "admin"] },
       { name: "password", label: "Password", mask: true, validate: (v) => (v.length >= MIN_PASSWORD_LENGTH ? undefined : `use at least ${MIN_PASSWORD_LENGTH} characters`) },
       { name: "again", label: "Again", mask: true, validate: (v, all) => (v === all.password ? undefined : "the two passwords differ") },
     ];
@@ -346,7 +346,7 @@ function PeopleForm(props: { which: "add-person" | "add-group" | "create-token";
         submitLabel="add"
         onCancel={() => onDone()}
         onSubmit={async (v) => {
-          const created = await client.send<UserDetails>("POST", "/users", { email: v.email!.trim(), name: v.name!.trim() || undefined, role: v.role!.trim() || "member", password: v.password });
+          const created = await client.send<UserDetails>("POST", "/users", { email: v.email!.trim(), name: v.name!.trim() || undefined, role: v.role, password: v.password });
           onDone({ notice: `Added ${created.email} (${created.role}).` });
         }}
       />

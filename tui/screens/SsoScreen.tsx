@@ -49,16 +49,9 @@ function checkIssuer(text: string): string | undefined {
 const ASSUME_VERIFIED: FormField = {
   name: "assumeEmailVerified",
   label: "Trust emails",
-  placeholder: "no (yes: the provider sends no email_verified but verifies every address)",
-  validate: (v) => (yesOrNo(v) === "invalid" ? "yes or no" : undefined),
+  choices: ["no", "yes"],
+  hint: (v) => (v === "yes" ? "yes: the provider sends no email_verified but verifies every address" : "no: an email counts only with email_verified: true"),
 };
-function yesOrNo(v: string | undefined): boolean | undefined | "invalid" {
-  const text = (v ?? "").trim().toLowerCase();
-  if (text === "") return undefined;
-  if (text === "yes" || text === "y") return true;
-  if (text === "no" || text === "n") return false;
-  return "invalid";
-}
 
 const optionalClaim = (v: string) => (v.trim() === "" || CLAIM.test(v.trim()) ? undefined : "letters, digits and _ : . / - only");
 
@@ -235,7 +228,7 @@ export function SsoScreen(props: ScreenProps) {
             ...(v.tenant?.trim() ? { tenant: v.tenant.trim() } : {}),
             ...(v.groupsClaim?.trim() ? { groupsClaim: v.groupsClaim.trim() } : {}),
             ...(v.label?.trim() ? { label: v.label.trim() } : {}),
-            ...(yesOrNo(v.assumeEmailVerified) === true ? { assumeEmailVerified: true } : {}),
+            ...(v.assumeEmailVerified === "yes" ? { assumeEmailVerified: true } : {}),
             allowedDomains: domainsOf(v.allowedDomains ?? ""),
           });
           if (!mounted.current) return;
@@ -262,8 +255,7 @@ export function SsoScreen(props: ScreenProps) {
             const patch: Record<string, unknown> = { clientId: v.clientId!.trim(), allowedDomains: domainsOf(v.allowedDomains ?? ""), label: v.label ?? "" };
             if (v.clientSecret) patch.clientSecret = v.clientSecret;
             if (v.groupsClaim?.trim()) patch.groupsClaim = v.groupsClaim.trim();
-            const trust = yesOrNo(v.assumeEmailVerified);
-            if (p.kind === "oidc" && typeof trust === "boolean") patch.assumeEmailVerified = trust;
+            if (p.kind === "oidc") patch.assumeEmailVerified = v.assumeEmailVerified === "yes";
             await client.send<ProviderInfo>("PATCH", `/sso-providers/${encodeURIComponent(p.name)}`, patch);
             if (!mounted.current) return;
             setOverlay(undefined);

@@ -1,6 +1,6 @@
 import { Box, Text } from "ink";
 import { useState } from "react";
-import { fieldWindow, FieldsShown } from "../../components/Form.tsx";
+import { Choices, fieldWindow, FieldsShown, nextChoice } from "../../components/Form.tsx";
 import { Picker } from "../../components/Picker.tsx";
 import { Spinner } from "../../components/Spinner.tsx";
 import { fit } from "../../components/text.ts";
@@ -145,11 +145,7 @@ export function ConnectorForm(props: {
       if (key.upArrow) return setFocus((f) => Math.max(0, f - 1));
       if (key.tab || key.downArrow) return setFocus((f) => (f + 1) % rows.length);
       if (key.return) return focus >= rows.length - 1 ? save() : setFocus((f) => f + 1);
-      if (current.id === "kind" && (key.leftArrow || key.rightArrow || input === " ")) {
-        const at = EDITABLE_KINDS.indexOf(draft.kind);
-        const next = EDITABLE_KINDS[(at + (key.leftArrow ? EDITABLE_KINDS.length - 1 : 1)) % EDITABLE_KINDS.length]!;
-        setDraft((d) => ({ ...d, kind: next }));
-      }
+      if (current.id === "kind" && (key.leftArrow || key.rightArrow || input === " ")) setDraft((d) => ({ ...d, kind: nextChoice(EDITABLE_KINDS, d.kind, key.leftArrow) }));
     },
     { isActive: !busy && !picking, modifiers: true },
   );
@@ -176,7 +172,7 @@ export function ConnectorForm(props: {
           <Box key={row.id}>
             <Text color={focused ? "cyan" : undefined}>{(focused ? "› " : "  ") + row.label.padEnd(labelWidth)}</Text>
             {row.id === "kind" ? (
-              <Text>{EDITABLE_KINDS.map((k) => (k === draft.kind ? `[${k}]` : ` ${k} `)).join(" ")}{focused ? <Text dimColor>  ←/→ change</Text> : null}</Text>
+              <Choices choices={EDITABLE_KINDS} value={draft.kind} focused={focused} />
             ) : (
               <TextField value={valueOf(draft, row.id)} onChange={(value) => setDraft((d) => withValue(d, row.id, value))} onPastePastTab={(rest) => pasteFrom(i + 1, rest)} focus={focused} placeholder={row.placeholder} width={fieldWidth} />
             )}

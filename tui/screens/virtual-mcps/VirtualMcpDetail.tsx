@@ -32,7 +32,6 @@ import {
   toggleTool,
   toolRows,
   toolRuleFrom,
-  yesNoProblem,
   type ToolRow,
   type VirtualMcpFileEntry,
   type VirtualMcpStatus,
@@ -335,7 +334,8 @@ export function VirtualMcpDetail(props: { client: AdminClient; slug: string; wid
         name: "everyone",
         label: "Everyone",
         // Everyone already covers the names below, which would be dropped without a word: say so instead.
-        validate: (value, all) => yesNoProblem(value) ?? (/^y/i.test(value.trim()) && (all.users?.trim() || all.groups?.trim()) ? "yes admits everyone, so the users and groups would be dropped; clear them, or answer no." : undefined),
+        choices: ["no", "yes"],
+        validate: (value, all) => (value === "yes" && (all.users?.trim() || all.groups?.trim()) ? "yes admits everyone, so the users and groups would be dropped; clear them, or answer no." : undefined),
         hint: () => "yes: every signed-in person and token holder",
       },
       { name: "users", label: "Users", placeholder: "ada@example.com, …", validate: emailsProblem },

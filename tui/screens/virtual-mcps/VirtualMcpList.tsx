@@ -14,13 +14,11 @@ import { isStaleRefusal, refusalText } from "../../components/refusal.ts";
 
 const REFRESH_MS = 3000;
 
-export const newToolsProblem = (value: string) => (value === "auto" || value === "approve" ? undefined : "auto or approve");
-
 /** Name, description and new-tool policy: the fields the create and edit forms share. */
 export const BASIC_FIELDS: FormField[] = [
   { name: "name", label: "Name", validate: (v) => (v.trim() === "" ? "give it a name" : undefined) },
   { name: "description", label: "Description", placeholder: "(optional)" },
-  { name: "newTools", label: "New tools", validate: newToolsProblem, hint: (v) => (v === "approve" ? "approve: new or changed tools wait for an admin" : "auto: new tools appear at once; approve: they wait") },
+  { name: "newTools", label: "New tools", choices: ["auto", "approve"], hint: (v) => (v === "approve" ? "approve: new or changed tools wait for an admin" : "auto: new tools appear at once; approve: they wait") },
 ];
 
 type Overlay = { kind: "create" } | { kind: "edit"; item: VirtualMcpSummary } | { kind: "delete"; item: VirtualMcpSummary } | undefined;

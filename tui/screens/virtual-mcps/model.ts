@@ -248,9 +248,6 @@ export function emailsProblem(text: string): string | undefined {
 export function isYes(text: string): boolean {
   return /^(y|yes|true)$/i.test(text.trim());
 }
-export function yesNoProblem(text: string): string | undefined {
-  return /^(y|yes|true|n|no|false|)$/i.test(text.trim()) ? undefined : "answer yes or no";
-}
 
 /** The access rule from the form; undefined when it names nobody (admins only). */
 export function accessFrom(values: { everyone: string; users: string; groups: string }): AccessRule | undefined {
