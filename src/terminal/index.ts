@@ -48,3 +48,8 @@ export function printable(text: string): string {
   if (!HAS_UNPRINTABLE.test(text)) return text;
   return text.replace(UNPRINTABLE, (c) => SHORT_ESCAPES[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
 }
+
+/** A count with its noun, singular for one: "1 record", "3 records". Shared by the CLI and the TUI, so neither says "1 records" or "record(s)". */
+export function counted(count: number, noun: string): string {
+  return `${count} ${count === 1 ? noun : `${noun}s`}`;
+}

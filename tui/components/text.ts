@@ -1,5 +1,8 @@
 import { printable } from "../../src/terminal/index.ts";
 
+// Shared with the CLI, which may not import from tui/; re-exported so screens keep importing text helpers from here.
+export { counted } from "../../src/terminal/index.ts";
+
 /**
  * Terminal columns, not UTF-16 units: CJK characters and most emoji take two
  * columns, combining marks none. Counting `.length` let such text run past
@@ -73,11 +76,6 @@ export function fit(text: string, width: number, options: { pad?: boolean; middl
     } else out = takeColumns(clean, width - 1) + "…";
   }
   return options.pad ? out + " ".repeat(Math.max(0, width - columnsOf(out))) : out;
-}
-
-/** A count with its noun, singular for one: "1 record", "3 records". */
-export function counted(count: number, noun: string): string {
-  return `${count} ${count === 1 ? noun : `${noun}s`}`;
 }
 
 /** A duration in ms as people read it: 0.8 ms, 12 ms, 1.3 s. */
