@@ -297,6 +297,8 @@ virtualMcps:
     expect(report.deleted).toBeGreaterThanOrEqual(50);
     const verified = await verify(dir);
     expect(verified.report.ok).toBe(true);
+    // One of a thing reads in the singular: not "1 retention checkpoint(s)".
+    expect((await runMintgate(["audit", "verify", "--data", dir])).stdout).toMatch(/^The audit trail is intact: \d+ records \(\d+–\d+\), 1 retention checkpoint\.\n/);
     // Anchors kept from before the prune: deleted by retention is fine (the checkpoint covers them), unless the hash at the checkpoint differs.
     const last = old[old.length - 1]!;
     expect(report.throughId).toBe(last.id);

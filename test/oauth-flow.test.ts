@@ -601,6 +601,7 @@ describe("refused at /mcp", () => {
     expect(await mcpStatus("alpha", second.body.access_token as string)).toBe(200);
     const dropped = await runMintgate(["consents", "revoke", "--user", "ann@example.com", "--client", clientId, "--data", dataDir]);
     expect(dropped.code, dropped.stderr).toBe(0);
+    expect(dropped.stdout).toBe(`Revoked ann@example.com's approval of ${clientId} and 1 sign-in with their tokens.\n`);
     expect(await mcpStatus("alpha", second.body.access_token as string)).toBe(401);
     const browser = new ScriptedBrowser();
     const { sawConsent } = await approveInBrowser(browser, authorizeUrl(clientId, { code_challenge: challenge, code_challenge_method: "S256" }), REDIRECT, localSignIn(browser, "ann@example.com", PASSWORD));

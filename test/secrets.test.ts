@@ -125,6 +125,7 @@ describe("mintgate secrets", () => {
 
     const rotate = await runMintgate(["secrets", "rotate-key", "--data", dir]);
     expect(rotate.code).toBe(0);
+    expect(rotate.stdout).toStartWith("Re-encrypted 1 secret with key version 2;");
     logs.push(rotate.stdout, rotate.stderr);
     expect(rawBytesContain(dir, value)).toEqual([]);
 

@@ -120,7 +120,7 @@ describe("a data directory from before the audit trail (schema 3)", () => {
 
     // Read-only commands open it too; the first one migrates, and says so once.
     const verify = await runMintgate(["audit", "verify", "--data", dataDir]);
-    expect(verify.stdout).toContain("intact: 5 record(s) (1–5)");
+    expect(verify.stdout).toContain("intact: 5 records (1–5), 0 retention checkpoints.\n");
     expect(verify.stderr).toMatch(new RegExp(`warn  database upgraded; older mintgate versions can no longer open it path=\\S+ fromSchema=3 toSchema=${LATEST_SCHEMA_VERSION}\\n$`));
     expect(schemaVersion(dataDir)).toBe(LATEST_SCHEMA_VERSION);
     expect((await runMintgate(["audit", "verify", "--data", dataDir])).stderr).toBe("");
@@ -184,7 +184,7 @@ describe("a data directory from before the audit trail (schema 3)", () => {
     const peak = await peakMemory(dataDir);
     // In bytes. Holding every row at once took ~350 MiB more than the empty database.
     expect((peak - baseline) / 2 ** 20).toBeLessThan(100);
-    expect(await mintgate(["audit", "verify"], dataDir)).toContain("intact: 100000 record(s) (1–100000)");
+    expect(await mintgate(["audit", "verify"], dataDir)).toContain("intact: 100000 records (1–100000)");
   });
 });
 
@@ -245,7 +245,7 @@ describe("restoring a copy made by an older version", () => {
     expect(JSON.parse(restored.stdout)).toMatchObject({ schemaVersion: 3, auditRecords: 1 });
     expect(schemaVersion(dataDir)).toBe(LATEST_SCHEMA_VERSION);
     // The call, then the restore's own record.
-    expect(await mintgate(["audit", "verify"], dataDir)).toContain("intact: 2 record(s) (1–2)");
+    expect(await mintgate(["audit", "verify"], dataDir)).toContain("intact: 2 records (1–2)");
     expect((await mintgate(["export"], dataDir)).replaceAll("    access:\n      everyone: true\n", "")).toBe(exported.replaceAll("    access:\n      everyone: true\n", ""));
   });
 });

@@ -1,3 +1,4 @@
+import { counted } from "../terminal/index.ts";
 import type { AccessRule, Action, ArgumentRule, Decision, ItemRule, PeopleMatch, Subject, VirtualMcpPolicy } from "./types.ts";
 
 /**
@@ -198,10 +199,10 @@ function checkValue(rule: ArgumentRule, value: unknown, secret: boolean, isSecre
     if (value > rule.max) return { check: "max", text: `must be at most ${rule.max}, not ${secret ? NOT_SHOWN : value}` };
   }
   if (rule.maxLength !== undefined) {
-    if (typeof value !== "string") return { check: "maxLength", text: `must be a string of at most ${rule.maxLength} characters, not ${sent}` };
+    if (typeof value !== "string") return { check: "maxLength", text: `must be a string of at most ${counted(rule.maxLength, "character")}, not ${sent}` };
     // Characters as people (and JSON Schema's maxLength) count them: an emoji is one, not its two UTF-16 units.
     const length = value.length > rule.maxLength ? [...value].length : value.length;
-    if (length > rule.maxLength) return { check: "maxLength", text: `must be at most ${rule.maxLength} characters long, not ${length}` };
+    if (length > rule.maxLength) return { check: "maxLength", text: `must be at most ${counted(rule.maxLength, "character")} long, not ${length}` };
   }
   // Last, after the length cap: a regular expression cannot be stopped once running, and the cap bounds what it is run on.
   if (rule.pattern !== undefined) {

@@ -8,7 +8,7 @@ import { Confirm } from "../components/Confirm.tsx";
 import { Form, type FormField } from "../components/Form.tsx";
 import { Spinner } from "../components/Spinner.tsx";
 import { Table, type Column } from "../components/Table.tsx";
-import { fit, formatTime, wrapText } from "../components/text.ts";
+import { counted, fit, formatTime, wrapText } from "../components/text.ts";
 import type { ScreenDefinition, ScreenProps } from "./types.ts";
 import { useKeys } from "../components/useKeys.ts";
 import { Problem } from "../components/Problem.tsx";
@@ -169,7 +169,7 @@ export function PeopleScreen(props: ScreenProps) {
         if (input === "x" && consent) {
           const name = clientName(consent.clientId);
           return confirm(`Revoke ${consent.email}'s approval of ${name}? Its sign-ins for them end too.`, "Revoking the consent…", () =>
-            client.send<{ grantsRevoked: number }>("DELETE", `/consents?user=${encodeURIComponent(consent.userId)}&client=${encodeURIComponent(consent.clientId)}`).then((r) => `Revoked ${consent.email}'s approval of ${name} (${r.grantsRevoked} sign-in${r.grantsRevoked === 1 ? "" : "s"} ended).`),
+            client.send<{ grantsRevoked: number }>("DELETE", `/consents?user=${encodeURIComponent(consent.userId)}&client=${encodeURIComponent(consent.clientId)}`).then((r) => `Revoked ${consent.email}'s approval of ${name} (${counted(r.grantsRevoked, "sign-in")} ended).`),
           );
         }
       }

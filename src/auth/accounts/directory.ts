@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { conflict, invalid, MintgateError, notFound, unauthorized } from "../../errors/index.ts";
 import { isEmailAddress } from "../../policy/index.ts";
 import type { Store, UserIdentityRow, UserRow } from "../../store/index.ts";
-import { hasUnprintable, printable, unprintableAsSpaces, unwritableCharacterIn } from "../../terminal/index.ts";
+import { counted, hasUnprintable, printable, unprintableAsSpaces, unwritableCharacterIn } from "../../terminal/index.ts";
 import { AuthEvents } from "../events.ts";
 import { LoginThrottle } from "./throttle.ts";
 
@@ -134,7 +134,7 @@ const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOStrin
 
 function minutesFromNow(at: number, now: number): string {
   const seconds = Math.max(1, Math.ceil((at - now) / 1000));
-  return seconds === 1 ? "1 second" : seconds < 90 ? `${seconds} seconds` : `${Math.ceil(seconds / 60)} minutes`;
+  return seconds < 90 ? counted(seconds, "second") : counted(Math.ceil(seconds / 60), "minute");
 }
 
 /**

@@ -13,7 +13,7 @@ import { log } from "../../log/index.ts";
 import { secretsReferencedBy } from "../../connectors/types.ts";
 import type { SecretStore } from "../../secrets/index.ts";
 import type { IdentityProviderRow, Store } from "../../store/index.ts";
-import { hasUnprintable, printable } from "../../terminal/index.ts";
+import { counted, hasUnprintable, printable } from "../../terminal/index.ts";
 import { isGroupName, type UserDirectory, type UserRecord } from "../accounts/index.ts";
 import { AuthEvents } from "../events.ts";
 
@@ -775,7 +775,7 @@ export class SsoService {
     const escaped = groups.filter(hasUnprintable);
     if (escaped.length > 0) {
       groups = groups.map(printable);
-      notes.groupsEscaped = `${escaped.length} group name${escaped.length > 1 ? "s" : ""} held control or bidirectional characters and ${escaped.length > 1 ? "are" : "is"} stored escaped: ${escaped.slice(0, 5).map((g) => `"${printable(g).slice(0, 60)}"`).join(", ")}`;
+      notes.groupsEscaped = `${counted(escaped.length, "group name")} held control or bidirectional characters and ${escaped.length > 1 ? "are" : "is"} stored escaped: ${escaped.slice(0, 5).map((g) => `"${printable(g).slice(0, 60)}"`).join(", ")}`;
     }
     if (groups.length > MAX_PROVIDER_GROUPS) {
       return {
@@ -789,7 +789,7 @@ export class SsoService {
     if (unusable !== undefined) {
       const shown = JSON.stringify(unusable.length > 60 ? `${unusable.slice(0, 60)}…` : unusable);
       return {
-        refused: `unusable group name ${shown} (${unusable.length} characters)`,
+        refused: `unusable group name ${shown} (${counted(unusable.length, "character")})`,
         message: `${label} sent a group mintgate cannot use (${shown}: group names must be 1–256 printable characters); ask your administrator to rename that group or leave it out of the groups sent to mintgate, then start again.`,
         email,
       };

@@ -4,6 +4,7 @@ import { loadSettings, parseRetentionDays } from "../../config/index.ts";
 import { invalid } from "../../errors/index.ts";
 import { virtualMcpFilterOf } from "../../gateway/index.ts";
 import type { AuditFilter } from "../../store/index.ts";
+import { counted } from "../../terminal/index.ts";
 import { DATA_OPTION, JSON_OPTION, openOutputFile, printJson, printTable, stringValue, type Command, commandGroup, type ParsedArgs } from "../command.ts";
 import { DATA_HELP, withDataDir } from "../data-dir.ts";
 
@@ -73,12 +74,12 @@ const verifyCommand: Command = {
     const anchor = anchorText === undefined ? undefined : parseChainAnchor(anchorText, "--anchor");
     const progress = !parsed.values.json && process.stderr.isTTY;
     const report = await withDataDir(parsed, (dir) =>
-      verifyChain(dir.store, dir.secrets.derivedKey(CHECKPOINT_KEY_PURPOSE), { anchor, onProgress: progress ? (n) => process.stderr.write(`\rchecked ${n} records`) : undefined }),
+      verifyChain(dir.store, dir.secrets.derivedKey(CHECKPOINT_KEY_PURPOSE), { anchor, onProgress: progress ? (n) => process.stderr.write(`\rchecked ${counted(n, "record")}`) : undefined }),
     );
     if (progress) process.stderr.write("\n");
     if (parsed.values.json) printJson(report);
     else if (report.ok) {
-      process.stdout.write(`The audit trail is intact: ${report.records} record(s)${report.firstId !== null ? ` (${report.firstId}–${report.lastId})` : ""}, ${report.checkpoints} retention checkpoint(s).\n`);
+      process.stdout.write(`The audit trail is intact: ${counted(report.records, "record")}${report.firstId !== null ? ` (${report.firstId}–${report.lastId})` : ""}, ${counted(report.checkpoints, "retention checkpoint")}.\n`);
       if (report.anchor) {
         process.stdout.write(`Anchor: record ${report.anchor.id} ${report.anchor.status === "present" ? "is there with its hash" : "was deleted by retention (a signed checkpoint covers it)"}.\n`);
       }
@@ -165,7 +166,7 @@ const exportCommand: Command = {
           rows = n;
           if (progress && Date.now() - lastShown > 200) {
             lastShown = Date.now();
-            process.stderr.write(`\rexported ${n} records`);
+            process.stderr.write(`\rexported ${counted(n, "record")}`);
           }
         })) {
           const waiting = writeTo(out, chunk);
@@ -177,7 +178,7 @@ const exportCommand: Command = {
       }
       if (file) await new Promise<void>((resolve, reject) => (out as WriteStream).end((error?: Error | null) => (error ? reject(error) : resolve())));
     });
-    if (progress) process.stderr.write(readerClosed ? "\n" : `\rexported ${rows} records${file ? ` to ${file}` : ""}\n`);
+    if (progress) process.stderr.write(readerClosed ? "\n" : `\rexported ${counted(rows, "record")}${file ? ` to ${file}` : ""}\n`);
     return 0;
   },
 };
@@ -200,13 +201,13 @@ const pruneCommand: Command = {
         key: () => dir.secrets.derivedKey(CHECKPOINT_KEY_PURPOSE),
         actor: cliActor(),
         otherWriters: true,
-        onProgress: progress ? (n) => process.stderr.write(`\rdeleted ${n} records`) : undefined,
+        onProgress: progress ? (n) => process.stderr.write(`\rdeleted ${counted(n, "record")}`) : undefined,
       }),
     );
     if (progress && report.deleted > 0) process.stderr.write("\n");
     if (parsed.values.json) printJson(report);
-    else if (report.deleted === 0) process.stdout.write(`Nothing to delete: no records older than ${report.cutoff} (${report.retentionDays} day${report.retentionDays === 1 ? "" : "s"}).\n`);
-    else process.stdout.write(`Deleted ${report.deleted} record(s) through ${report.throughId}, older than ${report.cutoff}; checkpoint ${report.checkpoint} keeps the chain verifiable.\n`);
+    else if (report.deleted === 0) process.stdout.write(`Nothing to delete: no records older than ${report.cutoff} (${counted(report.retentionDays, "day")}).\n`);
+    else process.stdout.write(`Deleted ${counted(report.deleted, "record")} through ${report.throughId}, older than ${report.cutoff}; checkpoint ${report.checkpoint} keeps the chain verifiable.\n`);
     return 0;
   },
 };

@@ -1,6 +1,7 @@
 import { AuthEvents, OAuthGrants } from "../../auth/index.ts";
 import { UserDirectory } from "../../auth/accounts/index.ts";
 import { invalid } from "../../errors/index.ts";
+import { counted } from "../../terminal/index.ts";
 import { DATA_OPTION, JSON_OPTION, printJson, printTable, stringValue, type Command, commandGroup } from "../command.ts";
 import { DATA_HELP, withDataDir } from "../data-dir.ts";
 import type { DataDir } from "../../runtime/index.ts";
@@ -35,7 +36,7 @@ const revokeCommand: Command = {
     if (!user || !client) throw invalid("`mintgate consents revoke` needs --user EMAIL and --client CLIENT_ID; `mintgate consents list` shows both.");
     const result = await withDataDir(parsed, (dir) => grantsOf(dir).revokeConsent(new UserDirectory(dir.store).resolve(user).id, client, "the CLI"));
     if (parsed.values.json) printJson(result);
-    else process.stdout.write(`Revoked ${user}'s approval of ${client}${result.grantsRevoked ? ` and ${result.grantsRevoked} sign-in(s) with their tokens` : ""}.\n`);
+    else process.stdout.write(`Revoked ${user}'s approval of ${client}${result.grantsRevoked ? ` and ${counted(result.grantsRevoked, "sign-in")} with their tokens` : ""}.\n`);
     return 0;
   },
 };

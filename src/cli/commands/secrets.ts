@@ -3,6 +3,7 @@ import { shortSecretWarning } from "../../audit/index.ts";
 import { invalid } from "../../errors/index.ts";
 import { rotateMasterKey } from "../../runtime/index.ts";
 import { assertSecretName } from "../../secrets/index.ts";
+import { counted } from "../../terminal/index.ts";
 import { DATA_OPTION, JSON_OPTION, printJson, type Command, commandGroup } from "../command.ts";
 import { DATA_HELP, requireDataDir, withDataDir } from "../data-dir.ts";
 import { readSecretValue } from "../prompt.ts";
@@ -91,7 +92,7 @@ const rotateKeyCommand: Command = {
     if (parsed.values.json) {
       printJson(result);
     } else {
-      process.stdout.write(`Re-encrypted ${result.reencrypted} secret(s) with key version ${result.keyVersion}; the new key is in ${result.newKeyFile}.\n`);
+      process.stdout.write(`Re-encrypted ${counted(result.reencrypted, "secret")} with key version ${result.keyVersion}; the new key is in ${result.newKeyFile}.\n`);
       if (result.oldKeyFile) process.stdout.write(`The old key is kept as ${result.oldKeyFile} for older backups; remove it when you no longer need them.\n`);
       else process.stdout.write(`Set MINTGATE_MASTER_KEY to the new key (base64 -w0 ${result.newKeyFile}), restart, then delete that file.\n`);
     }

@@ -4,6 +4,7 @@ import { PROVIDER_KINDS, SsoService, type DiscoveryReport, type ProviderInfo, ty
 import { loadSettings } from "../../config/index.ts";
 import { invalid } from "../../errors/index.ts";
 import type { DataDir } from "../../runtime/index.ts";
+import { counted } from "../../terminal/index.ts";
 import { DATA_OPTION, JSON_OPTION, printJson, stringValue, type Command, type ParsedArgs, commandGroup } from "../command.ts";
 import { checkInDataDir, DATA_HELP, withDataDir } from "../data-dir.ts";
 import { readSecretValue } from "../prompt.ts";
@@ -137,7 +138,7 @@ function describeReport(r: DiscoveryReport): string {
     `  issuer:                 ${r.issuer}`,
     `  authorization endpoint: ${r.authorizationEndpoint ?? "missing"}`,
     `  token endpoint:         ${r.tokenEndpoint ?? "missing"}`,
-    `  JWKS:                   ${r.jwksUri ?? "missing"}${r.jwksKeys !== undefined ? ` (${r.jwksKeys} keys)` : ""}`,
+    `  JWKS:                   ${r.jwksUri ?? "missing"}${r.jwksKeys !== undefined ? ` (${counted(r.jwksKeys, "key")})` : ""}`,
     `  PKCE S256:              ${yes(r.pkceS256)}`,
     `  refresh tokens:         ${r.kind === "google" ? "access_type=offline" : yes(r.offlineAccess)}`,
     `  scopes:                 ${r.scopesSupported?.join(" ") ?? "not advertised"}`,

@@ -1,5 +1,6 @@
 import { hashPassword, MIN_PASSWORD_LENGTH, UserDirectory, type UserDetails } from "../../auth/accounts/index.ts";
 import { invalid } from "../../errors/index.ts";
+import { counted } from "../../terminal/index.ts";
 import { DATA_OPTION, JSON_OPTION, printJson, stringValue, type Command, commandGroup, printTable } from "../command.ts";
 import { changedNothing, checkInDataDir, DATA_HELP, requireDataDir, withDataDir } from "../data-dir.ts";
 import { readSecretValue } from "../prompt.ts";
@@ -140,7 +141,7 @@ const setPasswordCommand: Command = {
       printJson({ user: email, signInsEnded });
       return 0;
     }
-    const ended = signInsEnded === 0 ? "" : ` and ended ${signInsEnded} AI client sign-in${signInsEnded === 1 ? "" : "s"}`;
+    const ended = signInsEnded === 0 ? "" : ` and ended ${counted(signInsEnded, "AI client sign-in")}`;
     process.stdout.write(`Set the password of ${ref}${ended}.\n`);
     return 0;
   },
