@@ -582,10 +582,15 @@ describe("sse connectors on a misbehaving legacy HTTP+SSE upstream (test/fixture
     return { gateway: started.gateway, state, call };
   }
 
-  test("a POST refused with an HTML error page fails the call with a sentence naming the page, not the page's markup", async () => {
+  test("a refused POST fails the call with a sentence saying what to check, as the http connector says it: an HTML error page by its title, not its markup", async () => {
     const { state, call } = await behind({ ls: startRawSseUpstream() });
     await waitFor("connector ls ready", async () => ((await state("ls"))?.state === "ready" ? true : undefined));
-    expect(await call("ls__page")).toEqual({ isError: true, text: 'Connector "ls" is unavailable: Error POSTing to endpoint (HTTP 502): an HTML page titled "502 Bad Gateway".' });
+    // It said the SDK's 'Connector "ls" is unavailable: Error POSTing to endpoint (HTTP 401): Unauthorized.', with nothing to check.
+    expect(await call("ls__page")).toEqual({ isError: true, text: 'Connector "ls" answered HTTP 502 with an HTML page titled "502 Bad Gateway": check the upstream\'s log.' });
+    expect(await call("ls__locked")).toEqual({
+      isError: true,
+      text: 'Connector "ls" answered HTTP 401 saying "Unauthorized": the upstream refused the connector\'s credentials; check its headers and the secrets they use.',
+    });
     expect(await call("ls__ok")).toEqual({ isError: false, text: "ok" });
   });
 

@@ -4,7 +4,7 @@ import { MintgateError } from "../errors/index.ts";
 import { Redactor } from "../audit/redact.ts";
 import { log } from "../log/index.ts";
 import { expandSecretReferences, secretReferencesIn } from "../secrets/index.ts";
-import { capSseEvents, refusalText, StreamableHttpUpstreamTransport } from "./http-transport.ts";
+import { capSseEvents, refusalSaid, StreamableHttpUpstreamTransport } from "./http-transport.ts";
 import { ConnectorFailureLog } from "./failure-log.ts";
 import type { UpstreamProcessGroups } from "./process-groups.ts";
 import { StdioUpstreamTransport } from "./stdio-transport.ts";
@@ -641,10 +641,12 @@ export class Connector {
         // No redirects on either leg: they would carry the credential headers elsewhere.
         return new SSEClientTransport(url, {
           requestInit: { headers, redirect: "error" },
-          // The SDK quotes a refused POST's whole body in its error: a proxy's error page of kilobytes would be pasted into the person's error and the log.
+          // A refused POST, said as the http connector says it, with what to check: the SDK's own error ("Error POSTing to endpoint
+          // (HTTP 401): …") says neither, and quotes the whole body, a proxy's error page of kilobytes. Thrown here, it fails that one call.
           fetch: async (input, init) => {
             const response = await fetchSaid(input, init);
-            return response.ok ? response : new Response(await refusalText(response, (text) => this.redact(text)), { status: response.status });
+            if (response.ok) return response;
+            throw new MintgateError("upstream_failed", refusedByUpstream(this.name, response.status, { said: await refusalSaid(response, (text) => this.redact(text)) }));
           },
           eventSourceInit: { fetch: (input, init) => fetchSaid(input, { ...init, headers: { ...(init?.headers as Record<string, string>), ...headers }, redirect: "error" }).then(capSseEvents) },
         });

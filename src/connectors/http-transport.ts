@@ -133,8 +133,7 @@ export class StreamableHttpUpstreamTransport implements Transport {
       // A redirect is not followed (it would carry the credential headers elsewhere): name where it points, the URL to configure instead.
       const location = reply.status >= 300 && reply.status < 400 ? reply.header("location") : null;
       if (location) throw new MintgateError("upstream_failed", `Connector "${this.name}" answered HTTP ${reply.status} redirecting to ${location}; set the connector's url to that address`);
-      const page = text ? htmlPageSaid(body, reply.header("content-type")) : undefined;
-      throw new MintgateError("upstream_failed", refusedByUpstream(this.name, reply.status, { said: page ? ` with ${page}` : text ? ` saying ${JSON.stringify(text)}` : "" }));
+      throw new MintgateError("upstream_failed", refusedByUpstream(this.name, reply.status, { said: bodySaid(body, reply.header("content-type")) }));
     }
     if ((reply.header("content-type") ?? "").includes("text/event-stream")) {
       // The answer may take a while (progress first); read it without holding up send().
@@ -356,12 +355,18 @@ export function htmlPageSaid(text: string, contentType: string | null): string |
 }
 
 /**
- * A refused answer's body for an error sentence: an HTML page by its title, other text cut short (at most MAX_EVENT_BYTES
- * of it is read), with `redact` applied before the cut.
+ * A refused answer's body for refusedByUpstream's `said`: an HTML page by its title, other text quoted and cut short, nothing
+ * for an empty body. `body` is already redacted (cut after redacting, so no secret is left half shown).
  */
-export async function refusalText(response: Response, redact: (text: string) => string = (text) => text): Promise<string> {
+function bodySaid(body: string, contentType: string | null): string {
+  const page = body ? htmlPageSaid(body, contentType) : undefined;
+  return page ? ` with ${page}` : body ? ` saying ${JSON.stringify(body.slice(0, 200))}` : "";
+}
+
+/** bodySaid of a refused fetch Response (at most MAX_EVENT_BYTES of it is read), with `redact` applied first. */
+export async function refusalSaid(response: Response, redact: (text: string) => string = (text) => text): Promise<string> {
   const text = response.body ? redact(await textOf(response.body).catch(() => "")) : "";
-  return htmlPageSaid(text, response.headers.get("content-type")) ?? text.slice(0, 200);
+  return bodySaid(text, response.headers.get("content-type"));
 }
 
 const LF = 10;
