@@ -158,7 +158,8 @@ describe("StdioUpstreamTransport", () => {
     const { errors, messages } = await linesBeforeAMessage("echo null; echo 5");
     expect(messages).toEqual([{ jsonrpc: "2.0", method: "x" }]);
     // Not "a line that is not JSON (WeakMap keys must be objects …)", which came with the close reason to clients.
-    expect(errors).toEqual(['Connector "odd" wrote null on stdout, not a JSON-RPC message', 'Connector "odd" wrote 5 on stdout, not a JSON-RPC message']);
+    // Without the connector's name: the session shows it inside 'Connector "odd" is unavailable: … (this)', which names it once.
+    expect(errors).toEqual(["the upstream wrote null on stdout, not a JSON-RPC message", "the upstream wrote 5 on stdout, not a JSON-RPC message"]);
   });
 
   test("a stdout line that is no message is reported with the connector's secrets replaced, also where the JSON parser quotes it", async () => {
@@ -166,8 +167,8 @@ describe("StdioUpstreamTransport", () => {
     const redact = (text: string) => text.replaceAll(secret, "[secret:KEY]");
     const { errors } = await linesBeforeAMessage(`echo ${secret}; echo '"${secret}"'`, redact);
     expect(errors).toEqual([
-      'Connector "odd" wrote a line on stdout that is not JSON (JSON Parse error: Unexpected identifier "[secret:KEY]"); an MCP server over stdio must write only JSON-RPC messages there, its log to stderr',
-      'Connector "odd" wrote "[secret:KEY]" on stdout, not a JSON-RPC message',
+      'the upstream wrote a line on stdout that is not JSON (JSON Parse error: Unexpected identifier "[secret:KEY]"); an MCP server over stdio must write only JSON-RPC messages there, its log to stderr',
+      'the upstream wrote "[secret:KEY]" on stdout, not a JSON-RPC message',
     ]);
   });
 

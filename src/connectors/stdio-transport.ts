@@ -229,12 +229,13 @@ export class StdioUpstreamTransport implements Transport {
           // Parsed once and passed on as it is: results are not re-validated on this path.
           message = JSON.parse(line) as JSONRPCMessage;
         } catch (error) {
-          this.onerror?.(new Error(`Connector "${this.options.name}" wrote a line on stdout that is not JSON (${this.redacted((error as Error).message)}); an MCP server over stdio must write only JSON-RPC messages there, its log to stderr`));
+          // Said without the connector's name: it is only ever shown inside a sentence that names it (the session's "is unavailable: … (this)").
+          this.onerror?.(new Error(`the upstream wrote a line on stdout that is not JSON (${this.redacted((error as Error).message)}); an MCP server over stdio must write only JSON-RPC messages there, its log to stderr`));
           return;
         }
         if (typeof message !== "object" || message === null) {
           // `null` or a bare number is JSON but no message: skipped like a line that is not JSON.
-          this.onerror?.(new Error(`Connector "${this.options.name}" wrote ${this.redacted(line.slice(0, 4096)).slice(0, 40)} on stdout, not a JSON-RPC message`));
+          this.onerror?.(new Error(`the upstream wrote ${this.redacted(line.slice(0, 4096)).slice(0, 40)} on stdout, not a JSON-RPC message`));
           return;
         }
         noteFrameText(message, line);
