@@ -933,7 +933,7 @@ describe("http upstreams", () => {
       (r) => ({ isError: r.isError === true, text: (r.content as { text?: string }[])[0]?.text ?? "" }),
       (e: Error) => ({ isError: true, text: e.message }),
     );
-    // Today it arrives as a JSON-RPC error: "Connector "hr" answered: the upstream ended its reply without an answer".
+    // A failed tool call now: "Connector "hr" ended its reply without an answer" (it was a JSON-RPC error, "Connector "hr" answered: …").
     expect(result.isError).toBe(true);
     expect(result.text).toContain('Connector "hr"');
     expect(result.text).toContain("ended its reply without an answer");
@@ -994,7 +994,7 @@ describe("http upstreams", () => {
 });
 
 describe("http upstreams that poll (SSE polling, 2025-11-25)", () => {
-  test("a reply stream the upstream ends before its answer is resumed with Last-Event-ID, and the call gets the answer", async () => {
+  test("a reply stream the upstream ends before its answer is resumed with Last-Event-ID, and the call gets the answer; a refused resume says what to check", async () => {
     const upstream = startPollingHttpUpstream();
     upstreams.push(upstream);
     const { gateway, token } = await start(httpConfig("hp", upstream.url, "20s"), "mintgate-poll");
@@ -1007,6 +1007,14 @@ describe("http upstreams that poll (SSE polling, 2025-11-25)", () => {
     expect((result.content as { text: string }[])[0]!.text).toBe("answered after 300 ms");
     expect(progress).toEqual([1]);
     expect(upstream.resumes()).toBeGreaterThanOrEqual(1);
+
+    // It said 'Connector "hp" answered: the upstream ended its reply early and it could not be resumed (HTTP 401)', with nothing to check.
+    upstream.refuseNextResume(401);
+    const refused = await c.callTool({ name: "hp__poll", arguments: { ms: 300 } });
+    expect({ isError: refused.isError, text: (refused.content as { text: string }[])[0]!.text }).toEqual({
+      isError: true,
+      text: 'Connector "hp" answered HTTP 401 when its reply was resumed saying "Unauthorized": the upstream refused the connector\'s credentials; check its headers and the secrets they use.',
+    });
   });
 
   test("a tool announced while the upstream's event stream was down still appears: replayed from Last-Event-ID, or the lists are read again", async () => {

@@ -34,6 +34,8 @@ export class StreamableHttpUpstreamTransport implements Transport {
   onmessage?: (message: JSONRPCMessage) => void;
   onclose?: () => void;
   onerror?: (error: Error) => void;
+  /** Fails the request `id` with the transport's own sentence (its reply broke off, or could not be resumed): no answer of the upstream's. */
+  onRequestFailed?: (id: string | number, error: MintgateError) => void;
   sessionId?: string;
   private protocolVersion: string | undefined;
   /** Ends the GET stream and the session's DELETE; each request has its own controller below. */
@@ -199,14 +201,14 @@ export class StreamableHttpUpstreamTransport implements Transport {
       const answer = this.dispatchEvent(event);
       if (answer !== undefined && answer === requestId) answered = true;
     };
-    let failure = "the upstream ended its reply without an answer";
+    let failure = `Connector "${this.name}" ended its reply without an answer`;
     for (;;) {
       try {
         await read(onEvent);
       } catch (error) {
         if (!this.closed && (error as Error).name !== "AbortError") {
           this.onerror?.(error as Error);
-          failure = `the upstream's reply broke off: ${(error as Error).message}`;
+          failure = `Connector "${this.name}" broke off its reply: ${(error as Error).message}`;
           break;
         }
       }
@@ -219,9 +221,14 @@ export class StreamableHttpUpstreamTransport implements Transport {
       this.exchanges.set(key, own);
       const headers = { ...this.headers("text/event-stream"), "last-event-id": resumeFrom };
       const response = await fetch(this.url, { method: "GET", headers, signal: own.signal, redirect: "error" }).catch((error: Error) => error);
+      // Refused (a credential that expired meanwhile), said with what to check; a 404 here is a session the upstream forgot, not a wrong url.
+      if (!(response instanceof Error) && !response.ok && response.status !== 404) {
+        failure = refusedByUpstream(this.name, response.status, { when: " when its reply was resumed", said: await refusalSaid(response, this.redact) });
+        break;
+      }
       if (response instanceof Error || !response.ok || !response.body) {
         if (!(response instanceof Error)) await response.body?.cancel();
-        failure = `the upstream ended its reply early and it could not be resumed (${response instanceof Error ? response.message : `HTTP ${response.status}`})`;
+        failure = `Connector "${this.name}" ended its reply early and it could not be resumed (${response instanceof Error ? response.message : `HTTP ${response.status}`})`;
         break;
       }
       const body = response.body;
@@ -230,8 +237,9 @@ export class StreamableHttpUpstreamTransport implements Transport {
     const givenUp = !this.exchanges.has(key);
     this.exchanges.delete(key);
     if (requestId !== undefined && !answered && !givenUp && !this.closed) {
-      // The stream ended without the answer: fail the call now rather than at its timeout.
-      this.onmessage?.({ jsonrpc: "2.0", id: requestId, error: { code: -32000, message: failure } });
+      // The stream ended without the answer: fail the call now rather than at its timeout, in the transport's words (as an
+      // error answer it read 'Connector "X" answered: …', though the upstream answered nothing).
+      this.onRequestFailed?.(requestId, new MintgateError("upstream_failed", failure));
     }
   }
 

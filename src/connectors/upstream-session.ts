@@ -134,6 +134,10 @@ export class UpstreamSession {
     this.cutOffByClose = options.cutOffByClose;
     transport.onmessage = (message) => this.receive(message);
     transport.onclose = () => this.shutDown("the connection closed");
+    // The HTTP transport fails a request whose reply broke off with its own sentence, which names the connector.
+    (transport as { onRequestFailed?: (id: string | number, error: Error) => void }).onRequestFailed = (id, error) => {
+      if (typeof id === "number") this.settle(id)?.reject(error);
+    };
     transport.onerror = (error) => {
       const ending = options.endsSession?.(error);
       this.lastTransportError = ending ?? error.message;
