@@ -460,24 +460,6 @@ function mcpRouteOf(url: string): { route: "mcp" | "sse" | "messages"; slug: str
 
 const SLASH = "/".charCodeAt(0);
 
-/**
- * Event streams (the MCP GET stream, a tool call's SSE reply, legacy /sse, the
- * admin live feed) may be silent far longer than Bun's idle timeout (10 s by
- * default), which would cut them: a call running over 10 s without progress
- * then never gets its answer, a legacy session is lost and list changes are
- * missed. Their connections have no idle timeout; the streams end when their
- * session or reader does.
- */
-function streamsKeptOpen(server: { timeout(request: Request, seconds: number): void }, request: Request, answer: Response | Promise<Response>): Response | Promise<Response> {
-  if (answer instanceof Response) return keepOpenIfStream(server, request, answer);
-  return answer.then((response) => keepOpenIfStream(server, request, response));
-}
-
-function keepOpenIfStream(server: { timeout(request: Request, seconds: number): void }, request: Request, response: Response): Response {
-  if (response.body !== null && response.headers.get("content-type")?.startsWith("text/event-stream")) server.timeout(request, 0);
-  return response;
-}
-
 /** The methods each MCP route serves (the Allow header of its 405s). */
 const MCP_ROUTE_METHODS = { mcp: "GET, POST, DELETE", sse: "GET", messages: "POST" } as const;
 
@@ -590,6 +572,24 @@ export function startHttpServer(deps: HttpDeps): RunningServer {
     : undefined;
   const activity = deps.activity;
   const addresses = new ClientAddresses(settings.trustedProxies);
+  /** Set when the shutdown drain begins (stop()). */
+  let draining = false;
+  /**
+   * Every routed reply passes here when it is ready, so one to a request that began before the drain is covered too.
+   * Event streams (the MCP GET stream, a tool call's SSE reply, legacy /sse, the admin live feed) may be silent far
+   * longer than Bun's idle timeout (10 s by default), which would cut them: a call running over 10 s without progress
+   * then never gets its answer, a legacy session is lost and list changes are missed. Their connections have no idle
+   * timeout; the streams end when their session or reader does.
+   * During the drain Bun closes a kept-alive connection once its reply is out: a client reusing it for its next request
+   * at that moment got ECONNRESET. `Connection: close` tells it to open a new connection instead.
+   */
+  const finished = (request: Request, response: Response): Response => {
+    if (response.body !== null && response.headers.get("content-type")?.startsWith("text/event-stream")) server.timeout(request, 0);
+    if (draining) response.headers.set("connection", "close");
+    return response;
+  };
+  const replied = (request: Request, answer: Response | Promise<Response>): Response | Promise<Response> =>
+    answer instanceof Response ? finished(request, answer) : answer.then((response) => finished(request, response));
   let server: ReturnType<typeof Bun.serve>;
   try {
     server = Bun.serve({
@@ -607,18 +607,20 @@ export function startHttpServer(deps: HttpDeps): RunningServer {
         const declared = request.headers.get("content-length");
         if (declared !== null) {
           const bytes = Number(declared);
-          return bytes > limit ? tooLarge(limit) : streamsKeptOpen(server, request, route(request, ip, bytes));
+          return bytes > limit ? tooLarge(limit) : replied(request, route(request, ip, bytes));
         }
-        if (!request.body) return streamsKeptOpen(server, request, route(request, ip, 0));
-        return bufferChunkedBody(request, limit).then((checked) => (checked instanceof Response ? checked : streamsKeptOpen(server, request, route(checked.request, ip, checked.bytes))));
+        if (!request.body) return replied(request, route(request, ip, 0));
+        return bufferChunkedBody(request, limit).then((checked) => (checked instanceof Response ? checked : replied(request, route(checked.request, ip, checked.bytes))));
       },
       error: (error) => {
+        // A request that failed during the drain asks for its connection's close as every other reply does.
+        const headers: Record<string, string> = draining ? { connection: "close" } : {};
         if (isStorageFull(error)) {
           log.warn("a request could not be saved: the disk holding the data directory is full; free space on it");
-          return jsonError(httpStatusOf(error), publicMessageOf(error));
+          return jsonError(httpStatusOf(error), publicMessageOf(error), headers);
         }
         log.error("request failed", { error: String(error) });
-        return jsonError(500, publicMessageOf(error));
+        return jsonError(500, publicMessageOf(error), headers);
       },
     });
   } catch (error) {
@@ -638,6 +640,7 @@ export function startHttpServer(deps: HttpDeps): RunningServer {
     port: server.port ?? settings.port,
     async stop() {
       let timer: ReturnType<typeof setTimeout> | undefined;
+      draining = true;
       const graceful = server.stop(false);
       // Connections are cut a little after the grace: the MCP endpoint first answers calls it cut off at the grace, saying why.
       const deadline = new Promise<"timeout">((resolve) => {
