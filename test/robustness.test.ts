@@ -302,6 +302,33 @@ describe("restarts", () => {
     expect(failed.reason).toBe("the upstream wrote more than 10485760 bytes without a line break on stdout, so it was stopped");
   });
 
+  test("an upstream that closes its stdout and runs on fails at once with that as its reason, while starting or once ready, as one that exits 0 does", async () => {
+    // Answers initialize and tools/list as a minimal MCP server, then closes its stdout half a second after it is ready.
+    const answer = (result: string) => `printf '{"jsonrpc":"2.0","id":%s,"result":${result}}\\n' "$id"`;
+    const later = [
+      "while read -r line; do",
+      `  id=$(printf %s "$line" | sed -n 's/.*"id":\\([0-9][0-9]*\\).*/\\1/p')`,
+      "  case $line in",
+      `    *'"initialize"'*) ${answer('{"protocolVersion":"2025-06-18","capabilities":{"tools":{}},"serverInfo":{"name":"sh","version":"1"}}')} ;;`,
+      `    *'"tools/list"'*) ${answer('{"tools":[{"name":"t","inputSchema":{"type":"object"}}]}')}; sleep 0.5; exec 1>&-; exec sleep 60 ;;`,
+      "  esac",
+      "done",
+    ].join("\n");
+    const connectors = [
+      { name: "shut", kind: "stdio", command: "sh", args: ["-c", "exec 1>&-; exec sleep 60"] },
+      { name: "later", kind: "stdio", command: "sh", args: ["-c", later] },
+      { name: "quit", kind: "stdio", command: "sh", args: ["-c", "exit 0"] },
+    ];
+    const { gateway } = await start({ connectors, virtualMcps: [{ slug: "v", name: "V", access: { everyone: true }, connectors: connectors.map((c) => ({ connector: c.name })) }] }, "mintgate-stdout-closed");
+    // Each within a few seconds, not at the 30 s connect timeout (shut) or never while every call times out (later).
+    const failed = (name: string) => waitFor(`${name} failed`, async () => ((await connectorState(gateway, name))?.reason ? connectorState(gateway, name) : undefined), 100, 50);
+    const closed = "the upstream closed its stdout but kept running, so it was stopped; an MCP server over stdio must keep stdout open for its answers";
+    expect((await failed("shut"))?.reason).toBe(closed);
+    expect((await failed("later"))?.reason).toBe(closed);
+    expect(gateway.output()).toContain("connector ready connector=later");
+    expect((await failed("quit"))?.reason).toBe("the upstream process exited with code 0");
+  });
+
   test("an upstream that crashes right after it becomes ready is restarted with growing delays, and the crash loop is a few log lines, not three per restart", async () => {
     const launch = join(dir("mintgate-crash"), "launch.txt");
     // It says why on stderr each time, as a real server would.

@@ -161,6 +161,7 @@ export class StdioUpstreamTransport implements Transport {
     const stdout = this.pump(child.stdout, (chunk) => this.handleStdout(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)));
     const stderr = this.pump(child.stderr, (chunk) => this.handleStderr(this.stderrDecoder.decode(chunk, { stream: true }))).then(() => this.flushStderr());
     this.pipesDone = Promise.all([stdout, stderr]);
+    void stdout.then(() => this.stdoutEnded());
     void child.exited.then(() => this.handleExit(child.exitCode, (child.signalCode as NodeJS.Signals | null) ?? null));
     return Promise.resolve();
   }
@@ -253,6 +254,21 @@ export class StdioUpstreamTransport implements Transport {
       this.onerror?.(error as Error);
       void this.close();
     }
+  }
+
+  /**
+   * Stdout ended. A child that exits does so in a moment, and its exit says how it ended; one that runs on
+   * can answer nothing more, so it is stopped now rather than left "starting" until the connect timeout,
+   * or "ready" while every call times out.
+   */
+  private async stdoutEnded(): Promise<void> {
+    if (this.closed) return;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([this.exited, new Promise<void>((resolve) => (timer = setTimeout(resolve, EXIT_NOTICE_MS)))]);
+    clearTimeout(timer);
+    if (this.closed) return;
+    this.stopReason ??= "the upstream closed its stdout but kept running, so it was stopped; an MCP server over stdio must keep stdout open for its answers";
+    void this.close();
   }
 
   private handleStderr(text: string): void {
