@@ -377,15 +377,26 @@ describe("upstream catalogues", () => {
     expect((answer.content as { text?: string }[])[0]?.text).toBe("still here");
   });
 
-  test("a tools/list whose cursor comes back again is read once: no tool twice, and the configuration can still be changed", async () => {
-    const lists = join(dir("mintgate-cursor"), "lists.txt");
+  test("a tools/list whose cursor comes back again is read once, and one with a new cursor on every page is cut off at 100 pages: no tool twice, and the configuration can still be changed", async () => {
+    const work = dir("mintgate-cursor");
+    const lists = join(work, "lists.txt");
+    const grownLists = join(work, "grown-lists.txt");
     const config = stdioConfig("cl", { MODE: "cursorloop", LIST_FILE: lists });
+    config.connectors.push({ name: "cg", kind: "stdio", command: process.execPath, args: [RAW_STDIO], env: { MODE: "cursorgrow", LIST_FILE: grownLists } });
+    config.virtualMcps[0]!.connectors.push({ connector: "cg" });
     const started = await start(config, "mintgate-cursor");
     await waitReady(started.gateway, "cl");
+    await waitReady(started.gateway, "cg");
     expect(readFileSync(lists, "utf8").split("\n").filter(Boolean)).toHaveLength(2);
+    expect(readFileSync(grownLists, "utf8").split("\n").filter(Boolean)).toHaveLength(100);
+    expect(started.gateway.output()).toContain("upstream list has too many pages; using the first ones connector=cg method=tools/list pages=100");
     const status = await admin<{ tools: { name: string }[]; problems: string[] }>(started.gateway, "/virtual-mcps/v");
     expect(status.problems).toEqual([]);
-    expect(status.tools.map((t) => t.name)).toEqual(["cl__echo", "cl__slow", "cl__answer", "cl__deep", "cl__progress", "cl__unasked"]);
+    const tools = status.tools.map((t) => t.name);
+    expect(tools.filter((name) => name.startsWith("cl__"))).toEqual(["cl__echo", "cl__slow", "cl__answer", "cl__deep", "cl__progress", "cl__unasked"]);
+    // Each page adds one tool: pages 0 to 99 were read, and the 101st never asked for.
+    expect(tools.filter((name) => name.startsWith("cg__page"))).toHaveLength(100);
+    expect(tools).toContain("cg__page99");
     // Curation checks of a later change see the upstream's tools once, so they do not refuse it.
     const file = join(dirname(started.dataDir), "renamed.yaml");
     writeFileSync(file, JSON.stringify({ ...config, virtualMcps: [{ ...config.virtualMcps[0], name: "Renamed" }] }));
