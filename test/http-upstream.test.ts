@@ -217,10 +217,11 @@ describe("the HTTP/1.1 client for plain-http upstreams", () => {
 });
 
 describe("closing an upstream session", () => {
-  test("the DELETE does not follow a redirect to another host, which would carry the connector's credential headers there", async () => {
+  test("neither the event stream's GET nor the DELETE follows a redirect to another host, which would carry the connector's credential headers there", async () => {
     const elsewhere: string[] = [];
     const other = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: (request) => (elsewhere.push(`${request.method} ${request.headers.get("x-api-key")}`), new Response("ok")) });
     const deletes: string[] = [];
+    let gets = 0;
     const upstream = Bun.serve({
       hostname: "127.0.0.1",
       port: 0,
@@ -228,6 +229,10 @@ describe("closing an upstream session", () => {
         if (request.method === "DELETE") {
           deletes.push(request.headers.get("mcp-session-id") ?? "");
           return new Response(null, { status: 307, headers: { location: `http://localhost:${other.port}/collect` } });
+        }
+        if (request.method === "GET") {
+          gets++;
+          return new Response(null, { status: 308, headers: { location: `http://localhost:${other.port}/stream` } });
         }
         if (request.method !== "POST") return new Response(null, { status: 405 });
         const message = (await request.json()) as { id?: number };
@@ -241,6 +246,8 @@ describe("closing an upstream session", () => {
     try {
       const session = new UpstreamSession("moved", new StreamableHttpUpstreamTransport(new URL(`http://127.0.0.1:${upstream.port}/mcp`), { "x-api-key": "k3y-value" }, "moved"));
       await session.connect(5000);
+      // The GET stream opens once the handshake is done (fetch, which would follow the 308 before it answered).
+      await waitFor("the event stream's GET", () => gets > 0);
       // close() waits for the DELETE's answer, and fetch follows a redirect before it answers.
       await session.close();
       expect(deletes).toEqual(["s1"]);

@@ -1347,7 +1347,9 @@ describe("upstream errors and restarts", () => {
     const c = await client(gateway, token);
     const result = await c.callTool({ name: "hr__moved", arguments: {} });
     expect(result.isError).toBe(true);
-    expect((result.content as { text: string }[])[0]!.text).toBe(`Connector "hr" answered HTTP 307 redirecting to ${upstream.url}/; set the connector's url to that address`);
+    expect((result.content as { text: string }[])[0]!.text).toBe(
+      `Connector "hr" answered HTTP 307 redirecting to ${upstream.url}/; redirects are not followed, since they would carry the connector's credentials there: set the connector's url to that address if you trust it.`,
+    );
   });
 });
 

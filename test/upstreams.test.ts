@@ -606,15 +606,20 @@ describe("sse connectors on a misbehaving legacy HTTP+SSE upstream (test/fixture
     expect(upstream.streamsOpened()).toBe(2);
   });
 
-  test("an endpoint event naming another origin gets no POST, and the connector's failure says why, as it does for a refused event stream; a relative endpoint is taken from the stream's URL", async () => {
+  test("an endpoint event naming another origin gets no POST, nor does a redirect to another origin get the event stream's GET or a POST, and the connector's failure says why, as it does for a refused event stream; a relative endpoint is taken from the stream's URL", async () => {
     let farPort = 0;
     // localhost is another origin than the 127.0.0.1 the connector is configured with, though the same server.
     const far = startRawSseUpstream({ endpoint: (id) => `http://localhost:${farPort}/messages?sessionId=${id}` });
     farPort = Number(new URL(far.url).port);
-    const near = startRawSseUpstream({ endpoint: (id) => `messages?sessionId=${id}` });
+    // Redirects to another origin, of the event stream and of a POST: taken to `collector`, they would hand it the X-Api-Key header.
+    const collected: string[] = [];
+    const collector = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: (request) => (collected.push(`${request.method} ${request.headers.get("x-api-key")}`), new Response("no")) });
+    const collectorUrl = `http://127.0.0.1:${collector.port}/sse`;
+    const moved = startRawSseUpstream({ streamMovedTo: collectorUrl });
+    const near = startRawSseUpstream({ endpoint: (id) => `messages?sessionId=${id}`, movedTo: collectorUrl });
     // An upstream refusing the event stream itself (a wrong or expired credential): said as the http connector says a refusal, with what to check.
     const locked = startRawSseUpstream({ streamStatus: 401 });
-    const { state, call } = await behind({ far, near, locked });
+    const { state, call } = await behind({ far, near, locked, moved });
     await waitFor("connector near ready", async () => ((await state("near"))?.state === "ready" ? true : undefined));
     expect(await call("near__ok")).toEqual({ isError: false, text: "ok" });
     const failed = await waitFor("connector far to fail", async () => ((await state("far"))?.reason ? await state("far") : undefined));
@@ -623,6 +628,16 @@ describe("sse connectors on a misbehaving legacy HTTP+SSE upstream (test/fixture
       state: "failed",
       reason: 'Connector "locked" answered HTTP 401 when its event stream was opened: the upstream refused the connector\'s credentials; check its headers and the secrets they use.',
     });
+    expect(await waitFor("connector moved to fail", async () => ((await state("moved"))?.reason ? await state("moved") : undefined))).toMatchObject({
+      state: "failed",
+      reason: `Connector "moved" answered HTTP 307 redirecting to ${collectorUrl} when its event stream was opened; redirects are not followed, since they would carry the connector's credentials there: set the connector's url to that address if you trust it.`,
+    });
+    expect(await call("near__moved")).toEqual({
+      isError: true,
+      text: `Connector "near" answered HTTP 307 redirecting to ${collectorUrl}; redirects are not followed, since they would carry the connector's credentials there: set the connector's url to that address if you trust it.`,
+    });
+    expect(collected).toEqual([]);
+    await collector.stop(true);
     expect(far.apiKeys()).toEqual([]);
     expect(near.apiKeys()).toContain("k3y-value");
   });

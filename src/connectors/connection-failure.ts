@@ -53,3 +53,17 @@ export function refusedByUpstream(connector: string, status: number, { when = ""
     : "check the upstream's log";
   return `Connector "${connector}" answered HTTP ${status}${when}${said}: ${advice}.`;
 }
+
+/**
+ * An http or sse upstream that answered a redirect, which is never followed: the request carries the connector's
+ * credential headers, and Bun's fetch would send them on to wherever it points, another origin included. Said with
+ * where it points (resolved against `url`), so a person who trusts that address can configure it instead.
+ * `when` as for refusedByUpstream.
+ */
+export function redirectRefused(connector: string, url: URL, status: number, location: string, { when = "" } = {}): string {
+  // Without user name and password: a location may carry credentials of its own, and this sentence is shown to people.
+  const parsed = URL.canParse(location, url.href) ? new URL(location, url) : undefined;
+  if (parsed) parsed.username = parsed.password = "";
+  const target = parsed?.href ?? location.slice(0, 200);
+  return `Connector "${connector}" answered HTTP ${status} redirecting to ${target}${when}; redirects are not followed, since they would carry the connector's credentials there: set the connector's url to that address if you trust it.`;
+}

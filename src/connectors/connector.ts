@@ -8,7 +8,7 @@ import { capSseEvents, refusalSaid, StreamableHttpUpstreamTransport } from "./ht
 import { ConnectorFailureLog } from "./failure-log.ts";
 import type { UpstreamProcessGroups } from "./process-groups.ts";
 import { StdioUpstreamTransport } from "./stdio-transport.ts";
-import { connectionFailure, refusedByUpstream } from "./connection-failure.ts";
+import { connectionFailure, redirectRefused, refusedByUpstream } from "./connection-failure.ts";
 import { UpstreamLog } from "./upstream-log.ts";
 import type { ConnectorDefinition, ConnectorState } from "./types.ts";
 import { requestCancelled, resultText, UpstreamRpcError, UpstreamSession, type RefusedRequest, type RequestOptions } from "./upstream-session.ts";
@@ -638,17 +638,28 @@ export class Connector {
           : error.event?.message === undefined && error.code === undefined ? "the upstream ended its event stream"
           : error.code !== undefined && error.code >= 300 ? refusedByUpstream(this.name, error.code, { when: " when its event stream was opened" })
           : `the upstream's event stream failed (${error.message.replace(/^SSE error: /, "")})`;
-        // No redirects on either leg: they would carry the credential headers elsewhere.
+        // No redirects on either leg: they would carry the credential headers elsewhere. Taken "manual" and refused
+        // here, so the failure says where it pointed (Bun's "UnexpectedRedirect fetching …" names only the url asked).
+        const refuseRedirect = async (response: Response, asked: string | URL, when?: string) => {
+          const location = response.status >= 300 && response.status < 400 ? response.headers.get("location") : null;
+          if (location === null) return response;
+          await response.body?.cancel();
+          failedConnection = redirectRefused(this.name, new URL(asked), response.status, location, { when });
+          throw new MintgateError("upstream_failed", failedConnection);
+        };
         return new SSEClientTransport(url, {
-          requestInit: { headers, redirect: "error" },
+          requestInit: { headers, redirect: "manual" },
           // A refused POST, said as the http connector says it, with what to check: the SDK's own error ("Error POSTing to endpoint
           // (HTTP 401): …") says neither, and quotes the whole body, a proxy's error page of kilobytes. Thrown here, it fails that one call.
           fetch: async (input, init) => {
-            const response = await fetchSaid(input, init);
+            const response = await refuseRedirect(await fetchSaid(input, { ...init, redirect: "manual" }), input);
             if (response.ok) return response;
             throw new MintgateError("upstream_failed", refusedByUpstream(this.name, response.status, { said: await refusalSaid(response, (text) => this.redact(text)) }));
           },
-          eventSourceInit: { fetch: (input, init) => fetchSaid(input, { ...init, headers: { ...(init?.headers as Record<string, string>), ...headers }, redirect: "error" }).then(capSseEvents) },
+          eventSourceInit: {
+            fetch: async (input, init) =>
+              capSseEvents(await refuseRedirect(await fetchSaid(input, { ...init, headers: { ...(init?.headers as Record<string, string>), ...headers }, redirect: "manual" }), input, " when its event stream was opened")),
+          },
         });
       }
       case "builtin": {

@@ -3,7 +3,7 @@ import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
 import { MintgateError } from "../errors/index.ts";
 import { log } from "../log/index.ts";
 import { Http1Client, type Exchange } from "./http1-client.ts";
-import { connectionFailure, refusedByUpstream, UPSTREAM_GONE } from "./connection-failure.ts";
+import { connectionFailure, redirectRefused, refusedByUpstream, UPSTREAM_GONE } from "./connection-failure.ts";
 import { noteFrameText, SessionForgottenError } from "./upstream-session.ts";
 
 const GET_STREAM_RETRY_MS = 2000;
@@ -134,7 +134,7 @@ export class StreamableHttpUpstreamTransport implements Transport {
       }
       // A redirect is not followed (it would carry the credential headers elsewhere): name where it points, the URL to configure instead.
       const location = reply.status >= 300 && reply.status < 400 ? reply.header("location") : null;
-      if (location) throw new MintgateError("upstream_failed", `Connector "${this.name}" answered HTTP ${reply.status} redirecting to ${location}; set the connector's url to that address`);
+      if (location) throw new MintgateError("upstream_failed", redirectRefused(this.name, this.url, reply.status, location));
       throw new MintgateError("upstream_failed", refusedByUpstream(this.name, reply.status, { said: bodySaid(body, reply.header("content-type")) }));
     }
     if ((reply.header("content-type") ?? "").includes("text/event-stream")) {
