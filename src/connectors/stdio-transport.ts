@@ -263,9 +263,7 @@ export class StdioUpstreamTransport implements Transport {
    */
   private async stdoutEnded(): Promise<void> {
     if (this.closed) return;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    await Promise.race([this.exited, new Promise<void>((resolve) => (timer = setTimeout(resolve, EXIT_NOTICE_MS)))]);
-    clearTimeout(timer);
+    await this.exitNoticed();
     if (this.closed) return;
     this.stopReason ??= "the upstream closed its stdout but kept running, so it was stopped; an MCP server over stdio must keep stdout open for its answers";
     void this.close();
@@ -397,11 +395,16 @@ export class StdioUpstreamTransport implements Transport {
     }
   }
 
-  /** A write to a child that is exiting fails before its exit is seen: wait for that (briefly), so the error can say how it ended. */
-  private async failedWrite(): Promise<never> {
+  /** Resolves once the child's exit is seen, or after EXIT_NOTICE_MS if it is not exiting. */
+  private async exitNoticed(): Promise<void> {
     let timer: ReturnType<typeof setTimeout> | undefined;
     await Promise.race([this.exited, new Promise<void>((resolve) => (timer = setTimeout(resolve, EXIT_NOTICE_MS)))]);
     clearTimeout(timer);
+  }
+
+  /** A write to a child that is exiting fails before its exit is seen: wait for that (briefly), so the error can say how it ended. */
+  private async failedWrite(): Promise<never> {
+    await this.exitNoticed();
     throw this.closedError();
   }
 
