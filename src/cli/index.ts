@@ -56,6 +56,23 @@ function didYouMean(typed: string, names: string[], prefix = ""): string | undef
   return guess && `did you mean \`mintgate ${prefix}${guess}\`?`;
 }
 
+/**
+ * `mintgate --data d tokens list`: options before a command made it `serve`'s argument, and the error blamed
+ * `serve`. Returns the arguments with the command moved first, or undefined when no command follows the options.
+ */
+function commandAfterOptions(argv: string[]): string[] | undefined {
+  const at = argv.findIndex((arg, i) => !arg.startsWith("-") && !takesValue(argv[i - 1]));
+  const found = at < 0 ? undefined : findCommand(argv.slice(at));
+  if (!found) return undefined;
+  const words = argv.length - at - found.rest.length;
+  return [...argv.slice(at, at + words), ...argv.slice(0, at), ...found.rest];
+}
+
+/** Whether a `serve` option (as written, `--port` but not `--port=1`) takes the next argument as its value. */
+function takesValue(arg: string | undefined): boolean {
+  return arg !== undefined && arg.startsWith("--") && !arg.includes("=") && serveCommand.options[arg.slice(2)]?.type === "string";
+}
+
 /** Exit codes: 0 success, 1 the work failed, 2 the command line was wrong. */
 export async function runCli(argv: string[]): Promise<number> {
   // `help tokens create` is `tokens create --help`, an unknown name included (the same usage error).
@@ -66,6 +83,11 @@ export async function runCli(argv: string[]): Promise<number> {
   }
   // The same as `mintgate version`, options included (`--version --json`).
   if (argv[0] === "--version") argv = ["version", ...argv.slice(1)];
+  const misplaced = argv[0]?.startsWith("-") ? commandAfterOptions(argv) : undefined;
+  if (misplaced) {
+    process.stderr.write(`mintgate: options go after the command; run \`mintgate ${printable(misplaced.join(" "))}\`.\n`);
+    return 2;
+  }
   const found = argv.length === 0 || argv[0]!.startsWith("-") ? { command: serveCommand, rest: argv } : findCommand(argv);
   if (!found) {
     process.stderr.write(`mintgate: unknown command "${printable(argv[0]!)}"; ${didYouMean(argv[0]!, TOP_LEVEL.map((c) => c.name)) ?? "run `mintgate --help` for the list."}\n`);
