@@ -547,7 +547,7 @@ describe("mintgate policy explain", () => {
     expect(JSON.parse((await mintgate("policy", "explain", "--user", "erin@example.com", "--vmcp", "team", "--json")).stdout)).toMatchObject({ allow: false, disabled: true, virtualMcp: { slug: "team" } });
     const usage = await runMintgate(["policy", "explain", "--vmcp", "team", "--data", dir]);
     expect(usage.code).toBe(2);
-    expect(usage.stderr).toBe("mintgate: `mintgate policy explain` needs --user EMAIL and --vmcp SLUG.\n");
+    expect(usage.stderr).toBe("mintgate: `mintgate policy explain` needs --user EMAIL.\n");
   });
 });
 

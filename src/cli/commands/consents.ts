@@ -33,7 +33,11 @@ const revokeCommand: Command = {
   async run(parsed) {
     const user = stringValue(parsed, "user");
     const client = stringValue(parsed, "client");
-    if (!user || !client) throw invalid("`mintgate consents revoke` needs --user EMAIL and --client CLIENT_ID; `mintgate consents list` shows both.");
+    // Name only what is missing: told it needs both, one who gave --user looks for a typo in it.
+    if (!user || !client) {
+      const missing = [user ? undefined : "--user EMAIL", client ? undefined : "--client CLIENT_ID"].filter((m) => m !== undefined);
+      throw invalid(`\`mintgate consents revoke\` needs ${missing.join(" and ")}; \`mintgate consents list\` shows the people and clients.`);
+    }
     const result = await withDataDir(parsed, (dir) => grantsOf(dir).revokeConsent(new UserDirectory(dir.store).resolve(user).id, client, "the CLI"));
     if (parsed.values.json) printJson(result);
     else process.stdout.write(`Revoked ${user}'s approval of ${client}${result.grantsRevoked ? ` and ${counted(result.grantsRevoked, "sign-in")} with their tokens` : ""}.\n`);

@@ -27,7 +27,11 @@ const explainCommand: Command = {
   async run(parsed) {
     const email = stringValue(parsed, "user");
     const slug = stringValue(parsed, "vmcp");
-    if (!email || !slug) throw invalid("`mintgate policy explain` needs --user EMAIL and --vmcp SLUG.");
+    if (!email || !slug) {
+      // Name only what is missing, as `consents revoke` does.
+      const missing = [email ? undefined : "--user EMAIL", slug ? undefined : "--vmcp SLUG"].filter((m) => m !== undefined);
+      throw invalid(`\`mintgate policy explain\` needs ${missing.join(" and ")}.`);
+    }
     // Refused as `tokens create` refuses it: a typo (a name, a missing @) was answered as a member with no groups.
     if (!isEmailAddress(email)) throw invalid(`"${email}" is not an email address; policies decide for a person by email (--user EMAIL).`);
     const items = (["tool", "prompt", "resource"] as const).flatMap((kind) => {
