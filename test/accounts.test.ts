@@ -369,7 +369,7 @@ describe("CLI", () => {
     const dead = await runMintgate(["sso", "add", "dead", "--kind", "oidc", "--issuer", "http://127.0.0.1:1", "--client-id", "mg", "--data", data], { stdin: `${secret}\n` });
     expect(dead.code).toBe(0);
     const badKind = await runMintgate(["sso", "add", "x", "--kind", "saml", "--client-id", "mg", "--data", data], { stdin: `${secret}\n` });
-    expect(badKind.stderr).toBe("mintgate: `mintgate sso add` needs --kind: one of okta, google, entra, oidc.\n");
+    expect(badKind.stderr).toBe('mintgate: --kind must be okta, google, entra or oidc, not "saml".\n');
     const httpIssuer = await runMintgate(["sso", "add", "x", "--kind", "oidc", "--issuer", "http://idp.example.com", "--client-id", "mg", "--data", data], { stdin: `${secret}\n` });
     expect(httpIssuer.stderr).toContain("must use https");
 

@@ -58,6 +58,9 @@ function describe(p: ProviderInfo): string {
   ].join("\n");
 }
 
+/** The option that says where a provider of each kind is (google needs none). */
+const LOCATION_OPTIONS: Record<string, ProviderKind> = { issuer: "oidc", domain: "okta", "auth-server": "okta", tenant: "entra" };
+
 const addCommand: Command = {
   name: "sso add",
   summary: "Add a sign-in provider (Okta, Google, Entra ID or any OIDC provider); the client secret is read from standard input.",
@@ -89,7 +92,12 @@ const addCommand: Command = {
   async run(parsed) {
     const [name] = parsed.positionals;
     const kind = stringValue(parsed, "kind");
-    if (!kind || !PROVIDER_KINDS.includes(kind as ProviderKind)) throw invalid(`\`mintgate sso add\` needs --kind: one of ${PROVIDER_KINDS.join(", ")}.`);
+    if (!kind) throw invalid(`\`mintgate sso add\` needs --kind: one of ${PROVIDER_KINDS.join(", ")}.`);
+    if (!PROVIDER_KINDS.includes(kind as ProviderKind)) throw invalid(`--kind must be ${PROVIDER_KINDS.slice(0, -1).join(", ")} or ${PROVIDER_KINDS.at(-1)}, not "${kind}".`);
+    // Each kind is located by its own option; another kind's would be dropped without a word (--domain on an oidc provider).
+    for (const [option, owner] of Object.entries(LOCATION_OPTIONS)) {
+      if (owner !== kind && stringValue(parsed, option) !== undefined) throw invalid(`--${option} applies to ${owner} providers only; leave it out for --kind ${kind}.`);
+    }
     const clientId = stringValue(parsed, "client-id");
     if (!clientId) throw invalid("`mintgate sso add` needs --client-id: the client (application) id the provider gave mintgate.");
     const provider = {
