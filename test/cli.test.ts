@@ -175,6 +175,44 @@ describe("mintgate CLI", () => {
     }
   });
 
+  test("of two required options, the one missing is named, not both", async () => {
+    const cwd = tempDir();
+    const cases: [string[], string][] = [
+      [["consents", "revoke", "--user", "ada@example.com"], "`mintgate consents revoke` needs --client CLIENT_ID; `mintgate consents list` shows the people and clients."],
+      [["consents", "revoke", "--client", "c"], "`mintgate consents revoke` needs --user EMAIL; `mintgate consents list` shows the people and clients."],
+      [["consents", "revoke"], "`mintgate consents revoke` needs --user EMAIL and --client CLIENT_ID; `mintgate consents list` shows the people and clients."],
+      [["policy", "explain", "--user", "ada@example.com"], "`mintgate policy explain` needs --vmcp SLUG."],
+      [["policy", "explain", "--vmcp", "team"], "`mintgate policy explain` needs --user EMAIL."],
+    ];
+    const results = await Promise.all(cases.map(([args]) => runMintgate(args, { cwd })));
+    expect(results).toEqual(cases.map(([, sentence]) => ({ code: 2, stdout: "", stderr: `mintgate: ${sentence}\n` })));
+  });
+
+  test("`sso add` refuses a wrong --kind by its value, and another kind's location option instead of dropping it", async () => {
+    const add = ["sso", "add", "corp", "--client-id", "c"];
+    const cases: [string[], string][] = [
+      [["--kind", "saml"], '--kind must be okta, google, entra or oidc, not "saml".'],
+      [["--kind", "oidc", "--issuer", "https://idp.example.com", "--domain", "example.okta.com"], "--domain applies to okta providers only; leave it out for --kind oidc."],
+      [["--kind", "okta", "--domain", "example.okta.com", "--issuer", "https://idp.example.com"], "--issuer applies to oidc providers only; leave it out for --kind okta."],
+      [["--kind", "google", "--allowed-domains", "example.com", "--tenant", "72f988bf-86f1-41af-91ab-2d7cd011db47"], "--tenant applies to entra providers only; leave it out for --kind google."],
+      [["--kind", "entra", "--tenant", "72f988bf-86f1-41af-91ab-2d7cd011db47", "--auth-server", "default"], "--auth-server applies to okta providers only; leave it out for --kind entra."],
+    ];
+    // Refused before the secret is read or a data directory is looked for.
+    const results = await Promise.all(cases.map(([args]) => runMintgate([...add, ...args], { cwd: tempDir(), stdin: "client secret\n" })));
+    expect(results).toEqual(cases.map(([, sentence]) => ({ code: 2, stdout: "", stderr: `mintgate: ${sentence}\n` })));
+  });
+
+  test("options given before the command are refused with the command line to run, not blamed on `serve`", async () => {
+    const cases: [string[], string][] = [
+      [["--data", "d", "tokens", "list", "--json"], "mintgate tokens list --data d --json"],
+      [["--json", "version"], "mintgate version --json"],
+      [["--data=d", "users", "show", "ada@example.com"], "mintgate users show --data=d ada@example.com"],
+      [["--port", "0", "serve"], "mintgate serve --port 0"],
+    ];
+    const results = await Promise.all(cases.map(([args]) => runMintgate(args, { cwd: tempDir() })));
+    expect(results).toEqual(cases.map(([, line]) => ({ code: 2, stdout: "", stderr: `mintgate: options go after the command; run \`${line}\`.\n` })));
+  });
+
   test("an option's value problem is named as it is: missing, not taken, or starting with a dash", async () => {
     const usage = (command: string) => ` for \`mintgate ${command}\`; see \`mintgate ${command} --help\`.\n`;
     // A short option is named without the comma node:util's message puts after it.
