@@ -154,3 +154,9 @@ export function stringValue(parsed: ParsedArgs, name: string): string | undefine
   const value = parsed.values[name];
   return typeof value === "string" ? value : undefined;
 }
+
+/** Refuses a command missing required options, naming only those missing (told it needs both, one who gave the first looks for a typo in it). */
+export function requireOptions(parsed: ParsedArgs, command: string, options: Record<string, string>, after = ""): void {
+  const missing = Object.entries(options).filter(([name]) => !stringValue(parsed, name)).map(([name, value]) => `--${name} ${value}`);
+  if (missing.length > 0) throw invalid(`\`mintgate ${command}\` needs ${missing.join(" and ")}${after}.`);
+}

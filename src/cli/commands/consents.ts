@@ -1,8 +1,7 @@
 import { AuthEvents, OAuthGrants } from "../../auth/index.ts";
 import { UserDirectory } from "../../auth/accounts/index.ts";
-import { invalid } from "../../errors/index.ts";
 import { counted } from "../../terminal/index.ts";
-import { DATA_OPTION, JSON_OPTION, printJson, printTable, stringValue, type Command, commandGroup } from "../command.ts";
+import { DATA_OPTION, JSON_OPTION, printJson, printTable, requireOptions, stringValue, type Command, commandGroup } from "../command.ts";
 import { DATA_HELP, withDataDir } from "../data-dir.ts";
 import type { DataDir } from "../../runtime/index.ts";
 
@@ -31,13 +30,9 @@ const revokeCommand: Command = {
   options: { ...DATA_OPTION, ...JSON_OPTION, user: { type: "string" }, client: { type: "string" } },
   optionHelp: { "--user EMAIL|ID": "the person (required)", "--client CLIENT_ID": "the client, as `consents list` shows it (required)", ...DATA_HELP, "--json": "print the result as JSON" },
   async run(parsed) {
-    const user = stringValue(parsed, "user");
-    const client = stringValue(parsed, "client");
-    // Name only what is missing: told it needs both, one who gave --user looks for a typo in it.
-    if (!user || !client) {
-      const missing = [user ? undefined : "--user EMAIL", client ? undefined : "--client CLIENT_ID"].filter((m) => m !== undefined);
-      throw invalid(`\`mintgate consents revoke\` needs ${missing.join(" and ")}; \`mintgate consents list\` shows the people and clients.`);
-    }
+    requireOptions(parsed, "consents revoke", { user: "EMAIL", client: "CLIENT_ID" }, "; `mintgate consents list` shows the people and clients");
+    const user = stringValue(parsed, "user")!;
+    const client = stringValue(parsed, "client")!;
     const result = await withDataDir(parsed, (dir) => grantsOf(dir).revokeConsent(new UserDirectory(dir.store).resolve(user).id, client, "the CLI"));
     if (parsed.values.json) printJson(result);
     else process.stdout.write(`Revoked ${user}'s approval of ${client}${result.grantsRevoked ? ` and ${counted(result.grantsRevoked, "sign-in")} with their tokens` : ""}.\n`);

@@ -2,7 +2,7 @@ import { EMPTY_CATALOGUE, type Catalogue } from "../../connectors/index.ts";
 import { invalid, notFound } from "../../errors/index.ts";
 import { curate } from "../../gateway/index.ts";
 import { decide, isEmailAddress, ruleFor, SubjectResolver, type Decision } from "../../policy/index.ts";
-import { commandGroup, DATA_OPTION, JSON_OPTION, printJson, stringValue, type Command } from "../command.ts";
+import { commandGroup, DATA_OPTION, JSON_OPTION, printJson, requireOptions, stringValue, type Command } from "../command.ts";
 import { DATA_HELP, withDataDir } from "../data-dir.ts";
 
 const explainCommand: Command = {
@@ -25,13 +25,9 @@ const explainCommand: Command = {
     "An email with no person record is decided as a member with no groups; a disabled person is denied\n" +
     "whatever the policy.",
   async run(parsed) {
-    const email = stringValue(parsed, "user");
-    const slug = stringValue(parsed, "vmcp");
-    if (!email || !slug) {
-      // Name only what is missing, as `consents revoke` does.
-      const missing = [email ? undefined : "--user EMAIL", slug ? undefined : "--vmcp SLUG"].filter((m) => m !== undefined);
-      throw invalid(`\`mintgate policy explain\` needs ${missing.join(" and ")}.`);
-    }
+    requireOptions(parsed, "policy explain", { user: "EMAIL", vmcp: "SLUG" });
+    const email = stringValue(parsed, "user")!;
+    const slug = stringValue(parsed, "vmcp")!;
     // Refused as `tokens create` refuses it: a typo (a name, a missing @) was answered as a member with no groups.
     if (!isEmailAddress(email)) throw invalid(`"${email}" is not an email address; policies decide for a person by email (--user EMAIL).`);
     const items = (["tool", "prompt", "resource"] as const).flatMap((kind) => {
