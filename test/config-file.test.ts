@@ -469,12 +469,14 @@ describe("parseConfigFile: each rule names the line of the offending node", () =
   - { name: b, kind: builtin, server: demo, timeout: 61m }
   - { name: c, kind: builtin, server: demo, timeout: 1.5s }
   - { name: d, kind: builtin, server: demo, timeout: [1] }
+  - { name: e, kind: builtin, server: demo, timeout: 30 }
 `),
     ).toEqual([
       'mintgate.yaml:2: the timeout of connector "a" is "500ms"; it must be between 1s and 1h',
       'mintgate.yaml:3: the timeout of connector "b" is "61m"; it must be between 1s and 1h',
       'mintgate.yaml:4: the timeout of connector "c" is "1.5s"; write a duration like 500ms, 30s or 2m, or a whole number of milliseconds',
       'mintgate.yaml:5: the timeout of connector "d" must be a duration like 500ms, 30s or 2m, or a whole number of milliseconds',
+      'mintgate.yaml:6: the timeout of connector "e" is "30"; it must be between 1s and 1h (a number without a unit is milliseconds: write 30s for seconds)',
     ]);
   });
 
@@ -518,6 +520,44 @@ describe("parseConfigFile: each rule names the line of the offending node", () =
       'mintgate.yaml:8: malformed secret reference "${secret:9lives}" in env "B" of connector "s"; write ${secret:NAME}, where NAME starts with a letter and has only letters, digits, "_", "." or "-"',
       'mintgate.yaml:9: malformed secret reference "${secret:}" in env "C" of connector "s"; write ${secret:NAME}, where NAME starts with a letter and has only letters, digits, "_", "." or "-"',
       'mintgate.yaml:10: the environment variable name "${secret:docs-token}" of connector "s" contains a secret reference, but secrets are resolved only in "env" and "headers" values',
+    ]);
+  });
+
+  test("a secret reference in a pinned or allowed value is refused: it would be sent and compared as written", () => {
+    const problems = problemsOf(`connectors:
+  - { name: demo, kind: builtin, server: demo }
+virtualMcps:
+  - slug: s
+    name: S
+    connectors: [{ connector: demo }]
+    tools:
+      demo__echo:
+        arguments:
+          text: { pin: "\${secret:docs-token}" }
+          other: { allowed: [a, { key: "Bearer \${secret:docs-token}" }] }
+`);
+    const rule = (argument: string) => `of argument "${argument}" of tool "demo__echo" in virtual MCP "s" contains a secret reference, but secrets are resolved only in connectors' "env" and "headers" values; a policy value is sent and compared as written`;
+    expect(problems).toEqual([`mintgate.yaml:10: "pin" ${rule("text")}`, `mintgate.yaml:11: "allowed" ${rule("other")}`]);
+  });
+
+  test("YAML 1.1 spellings and unquoted numbers where text or a choice is expected say what to write", () => {
+    const problems = problemsOf(`connectors:
+  - { name: demo, kind: builtin, server: demo }
+virtualMcps:
+  - slug: s
+    name: S
+    newTools: true
+    connectors: [{ connector: demo, prefix: "" }]
+    access: { everyone: yes }
+    tools:
+      123: { deny: { users: [a@example.com] } }
+      add: { arguments: { a: { required: on } } }
+`);
+    expect(problems).toEqual([
+      'mintgate.yaml:6: "newTools" of virtual MCP "s" is true; expected auto or approve',
+      'mintgate.yaml:8: "everyone" in "access" of virtual MCP "s" must be true or false, not "yes" (text in YAML 1.2)',
+      'mintgate.yaml:10: every name in "tools" of virtual MCP "s" must be a non-empty string; quote it: "123"',
+      'mintgate.yaml:11: "required" of argument "a" of tool "add" in virtual MCP "s" must be true or false, not "on" (text in YAML 1.2)',
     ]);
   });
 
@@ -684,6 +724,15 @@ virtualMcps:
       "mintgate.yaml:3: YAML syntax: Nested mappings are not allowed in compact mappings",
     ]);
     expect(problemsOf("connectors: []\n\tvirtualMcps: []\n")[0]).toStartWith("mintgate.yaml:2: YAML syntax: ");
+    // The yaml library only warns about these, and would read `!custom builtin` as "builtin" and skip the directive.
+    expect(problemsOf("connectors:\n  - name: demo\n    kind: !custom builtin\n    server: !!foo demo\n")).toEqual([
+      "mintgate.yaml:3: unknown YAML tag !custom; remove it (quote the value to make it text)",
+      "mintgate.yaml:4: unknown YAML tag !!foo; remove it (quote the value to make it text)",
+    ]);
+    expect(problemsOf("%YAML 1.3\n---\nconnectors: []\n")).toEqual([
+      "mintgate.yaml:1: Unsupported YAML version 1.3; remove that line (a file may start with %YAML 1.2, %YAML 1.1 or %TAG)",
+    ]);
+    expect(() => parsePolicyText("access: !x { everyone: true }\n", { fileName: "request" })).toThrow("request:1: unknown YAML tag !x; remove it");
     expect(problemsOf("connectors: []\n---\nvirtualMcps: []\n")).toEqual([
       'mintgate.yaml:2: the file must hold one YAML document; remove the extra "---"',
     ]);

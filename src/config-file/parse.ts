@@ -33,13 +33,12 @@ import {
   type GatewayConfig,
   type ParseConfigFileOptions,
 } from "./gateway-config.ts";
-import { malformedSecretReferencesIn, secretReferencesIn } from "../secrets/references.ts";
+import { malformedSecretReferencesIn, REFERENCE_OPENING, secretReferencesIn } from "../secrets/references.ts";
 import { syntaxProblems, YamlReader, type Field, type Problem, type StringEntry, type StringItem, type ValueNode } from "./yaml-reader.ts";
 
 const DEFAULT_FILE_NAME = "mintgate.yaml";
 const KINDS: readonly ConnectorKind[] = ["stdio", "http", "sse", "builtin"];
 const NEW_TOOL_POLICIES: readonly NewToolPolicy[] = ["auto", "approve"];
-const SECRET_OPENING = "${secret:";
 /** An HTTP field name (RFC 9110 token). */
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
@@ -48,10 +47,9 @@ export function parseConfigFile(text: string, options: ParseConfigFileOptions): 
   const lines = new LineCounter();
   // Duplicate keys are found by the reader, so that they are reported with everything else.
   const document = parseDocument(text, { lineCounter: lines, uniqueKeys: false });
-  if (document.errors.length > 0) {
-    // The document is not well-formed YAML; checking its meaning would only add noise.
-    throw invalid(formatProblems(fileName, syntaxProblems(document)));
-  }
+  const syntax = syntaxProblems(document);
+  // The document is not well-formed YAML; checking its meaning would only add noise.
+  if (syntax.length > 0) throw invalid(formatProblems(fileName, syntax));
   const reader = new YamlReader(document, lines);
   const config = new ConfigFileReader(reader, options.knownSecrets, [], options.stored).read(document.contents, options.prune ?? false);
   if (reader.problems.length > 0) throw invalid(formatProblems(fileName, reader.problems));
@@ -67,7 +65,8 @@ export function parseVirtualMcpText(text: string, options: ParseConfigFileOption
   const fileName = options.fileName ?? "request";
   const lines = new LineCounter();
   const document = parseDocument(text, { lineCounter: lines, uniqueKeys: false });
-  if (document.errors.length > 0) throw invalid(formatProblems(fileName, syntaxProblems(document)));
+  const syntax = syntaxProblems(document);
+  if (syntax.length > 0) throw invalid(formatProblems(fileName, syntax));
   const reader = new YamlReader(document, lines);
   const root = reader.resolve(document.contents);
   if (reader.isEmpty(root)) throw invalid(`${fileName}:1: send the virtual MCP as a mapping with at least "slug" and "name"`);
@@ -304,7 +303,7 @@ class ConfigFileReader {
     else {
       url = reader.text(urlField, `the url of ${label}`);
       if (url !== undefined) {
-        if (url.includes(SECRET_OPENING)) {
+        if (url.includes(REFERENCE_OPENING)) {
           this.forbidSecretReference(url, urlField.valueLine, `the url of ${label}`);
           url = undefined;
         } else if (url !== url.trim()) {
@@ -373,7 +372,7 @@ class ConfigFileReader {
       field.valueLine,
       timeout.problem === "format"
         ? `the timeout of ${label} is "${raw}"; write a duration like 500ms, 30s or 2m, or a whole number of milliseconds`
-        : `the timeout of ${label} is "${raw}"; it must be between 1s and 1h`,
+        : `the timeout of ${label} is "${raw}"; it must be between 1s and 1h${/^\d+$/.test(String(raw).trim()) ? ` (a number without a unit is milliseconds: write ${String(raw).trim()}s for seconds)` : ""}`,
     );
     return DEFAULT_CALL_TIMEOUT_MS;
   }
@@ -399,7 +398,7 @@ class ConfigFileReader {
 
   /** Secret references are resolved only in env values and headers; anywhere else they would be sent as written. */
   private forbidSecretReference(value: string, line: number, what: string): void {
-    if (!value.includes(SECRET_OPENING)) return;
+    if (!value.includes(REFERENCE_OPENING)) return;
     this.reader.report(
       line,
       `${what} contains a secret reference, but secrets are resolved only in "env" and "headers" values`,
@@ -490,7 +489,11 @@ class ConfigFileReader {
 
     let newTools: NewToolPolicy | undefined = "auto";
     const newToolsField = fields.get("newTools");
-    if (newToolsField) {
+    if (newToolsField && isScalar(newToolsField.value) && typeof newToolsField.value.value === "boolean") {
+      // `newTools: true` reads like "approve new tools?": quoting it ("true") would not help, so name the two values.
+      reader.report(newToolsField.valueLine, `"newTools" of ${label} is ${String(newToolsField.value.value)}; expected auto or approve`);
+      newTools = undefined;
+    } else if (newToolsField) {
       const policy = reader.text(newToolsField, `"newTools" of ${label}`);
       if (policy !== undefined && !(NEW_TOOL_POLICIES as readonly string[]).includes(policy)) {
         reader.report(newToolsField.valueLine, `"newTools" of ${label} is "${policy}"; expected auto or approve`);

@@ -9,7 +9,8 @@ import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node } from "y
 import { invalid } from "../errors/index.ts";
 import { EXPOSED_NAME } from "../gateway/types.ts";
 import { isEmailAddress, pinRefusal, type AccessRule, type ArgumentRule, type ItemRule, type PeopleMatch, type ToolRule, type VirtualMcpPolicy } from "../policy/index.ts";
-import { syntaxProblems, YamlReader, type Field, type ValueNode } from "./yaml-reader.ts";
+import { REFERENCE_OPENING } from "../secrets/references.ts";
+import { quoteHint, syntaxProblems, YamlReader, type Field, type ValueNode } from "./yaml-reader.ts";
 
 export const POLICY_KEYS = ["access", "tools", "prompts", "resources"] as const;
 const ACCESS_KEYS = ["everyone", "users", "groups"] as const;
@@ -101,11 +102,7 @@ function readAccess(reader: YamlReader, field: Field, label: string): AccessRule
   const rule: AccessRule = {};
   const problemsBefore = reader.problems.length;
   const everyone = fields.get("everyone");
-  if (everyone) {
-    const value = everyone.value;
-    if (!isScalar(value) || typeof value.value !== "boolean") reader.report(everyone.valueLine, `"everyone" in ${where} must be true or false`);
-    else if (value.value) rule.everyone = true;
-  }
+  if (everyone && reader.flag(everyone, `"everyone" in ${where}`)) rule.everyone = true;
   Object.assign(rule, readPeople(reader, fields, where));
   if (reader.problems.length === problemsBefore && !rule.everyone && !rule.users?.length && !rule.groups?.length) {
     reader.report(field.keyLine, `${where} names nobody; write "everyone: true", list "users" or "groups", or remove it (then only admins may use the virtual MCP)`);
@@ -145,7 +142,7 @@ function readNamed<T>(reader: YamlReader, field: Field, what: string, readOne: (
     const line = reader.lineOf((pair.key as Node | null) ?? keyNode, field.valueLine);
     if (reader.refusedMergeKey(keyNode, line, `in ${what}`)) continue;
     if (!isScalar(keyNode) || typeof keyNode.value !== "string" || keyNode.value === "") {
-      reader.report(line, `every name in ${what} must be a non-empty string`);
+      reader.report(line, `every name in ${what} must be a non-empty string${quoteHint(keyNode)}`);
       continue;
     }
     const name = keyNode.value;
@@ -206,7 +203,7 @@ function readArgumentRule(reader: YamlReader, node: ValueNode, line: number, lab
   if (pin) {
     const value = reader.plain(pin.value, pin.valueLine, `"pin" of ${label}`);
     if (value === null) reader.report(pin.valueLine, `"pin" of ${label} needs a value`);
-    else if (value !== undefined) rule.pin = value;
+    else if (value !== undefined && !refusedSecretReference(reader, value, pin.valueLine, `"pin" of ${label}`)) rule.pin = value;
   }
   const onMismatch = fields.get("onMismatch");
   if (onMismatch) {
@@ -218,17 +215,18 @@ function readArgumentRule(reader: YamlReader, node: ValueNode, line: number, lab
     }
   }
   const required = fields.get("required");
-  if (required) {
-    const value = required.value;
-    if (!isScalar(value) || typeof value.value !== "boolean") reader.report(required.valueLine, `"required" of ${label} must be true or false`);
+  if (required && reader.flag(required, `"required" of ${label}`)) {
     // Like "onMismatch" without "pin", a key that could never act is refused rather than kept: the pin is sent when a call leaves the argument out.
-    else if (value.value && pin) reader.report(required.keyLine, `"required" of ${label} has no effect beside "pin", whose value is sent when a call leaves the argument out; remove "required"`);
-    else if (value.value) rule.required = true;
+    if (pin) reader.report(required.keyLine, `"required" of ${label} has no effect beside "pin", whose value is sent when a call leaves the argument out; remove "required"`);
+    else rule.required = true;
   }
   const allowed = fields.get("allowed");
   if (allowed) {
     if (!isSeq(allowed.value) || allowed.value.items.length === 0) reader.report(allowed.valueLine, `"allowed" of ${label} must be a non-empty list of values`);
-    else rule.allowed = allowed.value.items.map((item) => reader.plain(reader.resolve(item), allowed.valueLine, `"allowed" of ${label}`));
+    else {
+      rule.allowed = allowed.value.items.map((item) => reader.plain(reader.resolve(item), allowed.valueLine, `"allowed" of ${label}`));
+      refusedSecretReference(reader, rule.allowed, allowed.valueLine, `"allowed" of ${label}`);
+    }
   }
   const pattern = fields.get("pattern");
   if (pattern) {
@@ -269,6 +267,18 @@ function readArgumentRule(reader: YamlReader, node: ValueNode, line: number, lab
 }
 
 /**
+ * A `${secret:NAME}` inside a pinned or allowed value is compared and sent as written, never resolved (secrets are
+ * resolved in connectors' env and headers only): reported, and true, when `value` holds one at any depth.
+ */
+function refusedSecretReference(reader: YamlReader, value: unknown, line: number, what: string): boolean {
+  const holds = (v: unknown): boolean =>
+    typeof v === "string" ? v.includes(REFERENCE_OPENING) : v !== null && typeof v === "object" && Object.entries(v).some(([k, item]) => holds(k) || holds(item));
+  if (!holds(value)) return false;
+  reader.report(line, `${what} contains a secret reference, but secrets are resolved only in connectors' "env" and "headers" values; a policy value is sent and compared as written`);
+  return true;
+}
+
+/**
  * One Virtual MCP's policy on its own (the admin API's PUT body): a mapping
  * with `access`, `tools`, `prompts` and `resources`, as YAML or JSON. Every
  * problem is reported as `FILE:LINE: reason` in one `invalid` error.
@@ -277,9 +287,8 @@ export function parsePolicyText(text: string, options: { fileName?: string; labe
   const fileName = options.fileName ?? "policy";
   const lines = new LineCounter();
   const document = parseDocument(text, { lineCounter: lines, uniqueKeys: false });
-  if (document.errors.length > 0) {
-    throw invalid(syntaxProblems(document).map((p) => `${fileName}:${p.line}: ${p.reason}`).join("\n"));
-  }
+  const syntax = syntaxProblems(document);
+  if (syntax.length > 0) throw invalid(syntax.map((p) => `${fileName}:${p.line}: ${p.reason}`).join("\n"));
   const reader = new YamlReader(document, lines);
   const root = reader.resolve(document.contents);
   // A missing body is not "no policy": read so, a PUT without one would take everyone's access away. {} says that on purpose.

@@ -34,15 +34,29 @@ export interface StringItem {
   line: number;
 }
 
-/** A document's syntax errors as problems, in words for the person who wrote it (not the yaml library's API advice). */
+/**
+ * A document's syntax errors as problems, in words for the person who wrote it (not the yaml library's API advice).
+ * Its warnings too: the library reads a value under an unknown tag (`kind: !custom stdio`) as plain text and skips
+ * an unknown directive, so the file would be applied as something other than what was written.
+ */
 export function syntaxProblems(document: Document.Parsed): Problem[] {
-  return document.errors.map((error) => ({
+  return [...document.errors, ...document.warnings].map((error) => ({
     line: error.linePos?.[0].line ?? 1,
     reason:
       error.code === "MULTIPLE_DOCS"
         ? 'the file must hold one YAML document; remove the extra "---"'
-        : `YAML syntax: ${firstSentenceOf(error.message)}`,
+        : error.code === "TAG_RESOLVE_FAILED"
+          ? `unknown YAML tag ${tagIn(error.message)}; remove it (quote the value to make it text)`
+          : error.code === "BAD_DIRECTIVE"
+            ? `${firstSentenceOf(error.message)}; remove that line (a file may start with %YAML 1.2, %YAML 1.1 or %TAG)`
+            : `YAML syntax: ${firstSentenceOf(error.message)}`,
   }));
+}
+
+/** "Unresolved tag: !custom at line …" -> "!custom"; the core schema's own tags are written back as !!name. */
+function tagIn(message: string): string {
+  const tag = /^Unresolved tag: (\S+)/.exec(firstSentenceOf(message))?.[1] ?? "";
+  return tag.replace(/^tag:yaml\.org,2002:/, "!!");
 }
 
 /** The yaml library's messages end with " at line L, column C:" and an excerpt of the source. */
@@ -184,6 +198,19 @@ export class YamlReader {
     });
   }
 
+  /**
+   * A true/false value, or undefined after reporting why it is not one. `yes`, `no`, `on` and `off` are
+   * booleans in YAML 1.1 only; this file is YAML 1.2, where they are text, so the message says so.
+   */
+  flag(field: Field, what: string): boolean | undefined {
+    const value = field.value;
+    if (isScalar(value) && typeof value.value === "boolean") return value.value;
+    const text = isScalar(value) && typeof value.value === "string" ? value.value : undefined;
+    const yaml11 = text !== undefined && /^(?:y|yes|n|no|on|off)$/i.test(text);
+    this.report(field.valueLine, `${what} must be true or false${yaml11 ? `, not "${text}" (text in YAML 1.2)` : ""}`);
+    return undefined;
+  }
+
   /** A text value, or undefined after reporting why it is not one. */
   text(field: Field, what: string, options: { allowEmpty?: boolean } = {}): string | undefined {
     const value = field.value;
@@ -311,7 +338,7 @@ function notJsonIn(value: unknown): string | undefined {
 }
 
 /** For a number or boolean where text was expected: how to write it as text. */
-function quoteHint(node: ValueNode): string {
+export function quoteHint(node: ValueNode): string {
   if (!isScalar(node) || node.value === null || typeof node.value === "string") return "";
   if (typeof node.value !== "number" && typeof node.value !== "boolean" && typeof node.value !== "bigint") return "";
   const source = typeof node.source === "string" ? node.source : String(node.value);

@@ -10,7 +10,8 @@
  */
 export const SECRET_REFERENCE = /\$\{secret:([A-Za-z][A-Za-z0-9_.-]{0,127})\}/g;
 
-const REFERENCE_OPENING = "${secret:";
+/** How every reference starts: text holding it anywhere else is refused, as it would be sent as written. */
+export const REFERENCE_OPENING = "${secret:";
 
 /** The secret names referenced by `value`, in order of first appearance, without repeats. */
 export function secretReferencesIn(value: string): string[] {
