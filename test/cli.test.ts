@@ -674,6 +674,12 @@ virtualMcps:
     // A name is one line; a description may have several.
     write('"Team\\nB"', "ok", "ok");
     expect((await runMintgate(["apply", "-f", file, "--data", dir])).stderr).toContain("mintgate.yaml:5: the name of virtual MCP \"team\" contains the line break U+000A;");
+    // Saved as Latin-1, "Café" would become "Caf\uFFFD" if decoded leniently: refused with its line, from a file or stdin.
+    const latin1 = Buffer.from("connectors:\n  - { name: demo, kind: builtin, server: demo }\nvirtualMcps:\n  - slug: team\n    name: Caf\xe9\n", "latin1");
+    writeFileSync(file, latin1);
+    const notUtf8 = "the line is not UTF-8 text (the file may be Latin-1 or Windows-1252); save the file as UTF-8\n";
+    expect(await runMintgate(["apply", "-f", file, "--data", dir])).toEqual({ code: 2, stdout: "", stderr: `mintgate: mintgate.yaml:5: ${notUtf8}` });
+    expect((await runMintgate(["apply", "-f", "-", "--data", dir], { stdin: latin1 })).stderr).toBe(`mintgate: stdin:5: ${notUtf8}`);
     expect((await runMintgate(["export", "--json", "--data", dir])).stdout).toBe(before);
   });
 

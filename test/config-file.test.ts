@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import {
+  decodeConfigFile,
   parseConfigFile,
   parsePolicyText,
   parseVirtualMcpText,
@@ -741,6 +742,22 @@ virtualMcps:
     expect(() => parseVirtualMcpText("slug: a\nname: A\n---\n", { knownSecrets: SECRETS, knownConnectors: [] })).toThrow(twoDocuments);
     expect(() => parsePolicyText("access: { everyone: true }\nprompts: {}\n---\n", { fileName: "request" })).toThrow(twoDocuments);
     expect(() => parsePolicyText("access: {\n", { fileName: "request" })).toThrow(/^request:2: YAML syntax: [^\n]*[^:]$/);
+  });
+
+  test("a file that is not UTF-8 is refused with its line; a UTF-8 BOM is dropped", () => {
+    const refusal = (bytes: Uint8Array) => {
+      try {
+        decodeConfigFile(bytes, "m.yaml");
+      } catch (error) {
+        return (error as MintgateError).message;
+      }
+      return "decoded";
+    };
+    expect(refusal(Buffer.from("virtualMcps:\n  - slug: s\n    name: Caf\xe9\n", "latin1"))).toBe(
+      "m.yaml:3: the line is not UTF-8 text (the file may be Latin-1 or Windows-1252); save the file as UTF-8",
+    );
+    expect(refusal(Buffer.from("\ufeffconnectors: []\n", "utf16le"))).toBe("m.yaml:1: the file is UTF-16 text; save it as UTF-8");
+    expect(decodeConfigFile(Buffer.from("\ufeffname: Café ✅\r\n"), "m.yaml")).toBe("name: Café ✅\r\n");
   });
 
   test("the file name given is used in every line", () => {

@@ -74,9 +74,10 @@ export class GatewayConfigService {
     return format === "json" ? serializeConfigFileJson(this.current()) : serializeConfigFile(this.current());
   }
 
-  /** Parses and validates mintgate.yaml text (JSON is YAML too); `prune`: it is to be applied with pruning. */
-  async parse(text: string, fileName = "mintgate.yaml", options: { prune?: boolean } = {}): Promise<GatewayConfig> {
-    const { parseConfigFile } = await import("../config-file/index.ts");
+  /** Parses and validates mintgate.yaml, as text or as the file's bytes (JSON is YAML too); `prune`: it is to be applied with pruning. */
+  async parse(file: string | Uint8Array, fileName = "mintgate.yaml", options: { prune?: boolean } = {}): Promise<GatewayConfig> {
+    const { decodeConfigFile, parseConfigFile } = await import("../config-file/index.ts");
+    const text = typeof file === "string" ? file : decodeConfigFile(file, fileName);
     return parseConfigFile(text, { knownSecrets: new Set(this.deps.secrets.list().map((s) => s.name)), fileName, prune: options.prune ?? false, stored: this.current() });
   }
 

@@ -245,8 +245,8 @@ export class AdminService {
     return this.running.config.export();
   }
 
-  /** Applies mintgate.yaml text (JSON works too) sent to the admin API. */
-  async applyConfig(text: string, options: { prune: boolean; dryRun: boolean; actor?: AdminActor }) {
+  /** Applies mintgate.yaml (JSON works too) sent to the admin API, as its bytes: one that is not UTF-8 is refused. */
+  async applyConfig(text: string | Uint8Array, options: { prune: boolean; dryRun: boolean; actor?: AdminActor }) {
     const config = await this.running.config.parse(text, "request", { prune: options.prune });
     return this.running.config.apply(config, options);
   }

@@ -250,7 +250,7 @@ export function createHttpApp(deps: HttpDeps) {
           return admin.setPolicy(params.slug, await request.text(), actor, expected);
         }, { parse: "none" })
         // A whole mintgate.yaml (same checks as `mintgate apply`).
-        .put("/config", async ({ request, query, actor }) => admin.applyConfig(await request.text(), { prune: switchParam(query.prune, "prune"), dryRun: switchParam(query.dryRun, "dryRun"), actor }), { parse: "none" })
+        .put("/config", async ({ request, query, actor }) => admin.applyConfig(await request.bytes(), { prune: switchParam(query.prune, "prune"), dryRun: switchParam(query.dryRun, "dryRun"), actor }), { parse: "none" })
         // Every other body is JSON, whatever its Content-Type says (curl -d sends a form type, fetch text/plain): read as a
         // form, `role=admin` would change a role while its admin record (the body as JSON) could not say to what.
         .onParse(async ({ request, contentType }) => {

@@ -23,11 +23,12 @@ export const applyCommand: Command = {
   async run(parsed) {
     const file = stringValue(parsed, "file");
     if (!file) throw invalid("`mintgate apply` needs -f FILE (or -f - for standard input).");
-    const text = file === "-" ? await Bun.stdin.text() : readConfigText(file);
+    // Bytes: the service refuses a file that is not UTF-8, where decoding here would turn "é" into "�".
+    const bytes = file === "-" ? await Bun.stdin.bytes() : readConfigFile(file);
     const report = await withDataDir(parsed, async (dir) => {
       const service = new GatewayConfigService({ store: dir.store, secrets: dir.secrets });
       // With --prune, a file that lists nothing (a failed `cat … |`) is refused: it would delete everything.
-      const config = await service.parse(text, file === "-" ? "stdin" : basename(file), { prune: parsed.values.prune === true });
+      const config = await service.parse(bytes, file === "-" ? "stdin" : basename(file), { prune: parsed.values.prune === true });
       return service.apply(config, { prune: parsed.values.prune === true, dryRun: parsed.values["dry-run"] === true });
     });
     if (parsed.values.json) printJson(report);
@@ -37,9 +38,9 @@ export const applyCommand: Command = {
   },
 };
 
-function readConfigText(file: string): string {
+function readConfigFile(file: string): Uint8Array {
   try {
-    return readFileSync(file, "utf8");
+    return readFileSync(file);
   } catch (error) {
     throw invalid(`Cannot read ${file} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); check the path.`);
   }
