@@ -205,7 +205,8 @@ export class YamlReader {
   flag(field: Field, what: string): boolean | undefined {
     const value = field.value;
     if (isScalar(value) && typeof value.value === "boolean") return value.value;
-    const text = isScalar(value) && typeof value.value === "string" ? value.value : undefined;
+    // Only an unquoted yes/on is one a YAML 1.1 habit wrote; "yes" in quotes was meant as text.
+    const text = isScalar(value) && typeof value.value === "string" && value.type === "PLAIN" ? value.value : undefined;
     const yaml11 = text !== undefined && /^(?:y|yes|n|no|on|off)$/i.test(text);
     this.report(field.valueLine, `${what} must be true or false${yaml11 ? `, not "${text}" (text in YAML 1.2)` : ""}`);
     return undefined;
