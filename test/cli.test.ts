@@ -343,7 +343,7 @@ describe("mintgate CLI", () => {
     const untouched = join(tempDir(), "d");
     const tls = await runMintgate(["serve", "--data", untouched, "--port", "0", "--tls-cert", "/nonexistent/c.pem", "--tls-key", "/nonexistent/k.pem"]);
     expect(tls.code).toBe(2);
-    expect(tls.stderr).toBe("mintgate: The --tls-cert file /nonexistent/c.pem does not exist; check the path.\n");
+    expect(tls.stderr).toBe("mintgate: The file /nonexistent/c.pem (--tls-cert) does not exist; check the path.\n");
     expect(existsSync(untouched)).toBe(false);
     const host = await runMintgate(["serve", "--data", tempDir(), "--port", "0", "--host", "no-such-host.invalid"]);
     expect(host.code).toBe(1);

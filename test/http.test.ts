@@ -123,12 +123,12 @@ describe("HTTPS", () => {
     // Plain HTTP to the TLS port is not served.
     await expect(fetch(gateway.url.replace("https:", "http:") + "/healthz")).rejects.toThrow();
     expect(await gateway.stop()).toBe(0);
-    expect(gateway.output()).not.toContain("--tls-key file");
+    expect(gateway.output()).not.toContain("can be read by every user");
     // A private key every user can read is served all the same, with a warning that says how to close it.
     chmodSync(key, 0o644);
     const open = await startGateway({ dataDir: join(dir, "d"), args: ["--tls-cert", cert, "--tls-key", key] });
     expect(await open.stop()).toBe(0);
-    expect(open.output()).toContain(`warn  The --tls-key file ${key} can be read by every user of this machine (mode 0644); \`chmod 600\` it (or 640 for a group the gateway's user is in).`);
+    expect(open.output()).toContain(`warn  The private key in ${key} (--tls-key) can be read by every user of this machine (mode 0644); \`chmod 600\` it (or 640 for a group the gateway's user is in).`);
   });
 });
 
@@ -161,9 +161,9 @@ describe("TLS files", () => {
     const notPem = join(dir, "notes.txt");
     writeFileSync(notPem, "not a certificate\n", { mode: 0o600 });
     const cases = [
-      [one.cert, two.key, `mintgate: The --tls-key file ${two.key} is not the private key of the certificate in ${one.cert}; give the key that was made with it.`],
-      [notPem, one.key, `mintgate: The --tls-cert file ${notPem} does not hold a PEM certificate; check the file.`],
-      [one.cert, notPem, `mintgate: The --tls-key file ${notPem} does not hold a PEM private key without a passphrase; check the file.`],
+      [one.cert, two.key, `mintgate: The key in ${two.key} (--tls-key) is not the private key of the certificate in ${one.cert} (--tls-cert); give the key that was made with it.`],
+      [notPem, one.key, `mintgate: The file ${notPem} (--tls-cert) does not hold a PEM certificate; check the file.`],
+      [one.cert, notPem, `mintgate: The file ${notPem} (--tls-key) does not hold a PEM private key without a passphrase; check the file.`],
     ] as const;
     for (const [cert, key, sentence] of cases) {
       const run = await runMintgate(["serve", "--data", join(dir, "d"), "--port", "0", "--tls-cert", cert, "--tls-key", key]);
@@ -201,10 +201,10 @@ describe("the metrics token file", () => {
     writeFileSync(short, "short\n", { mode: 0o600 });
     const absent = join(dir, "absent.token");
     const cases = [
-      [absent, `mintgate: The --metrics-token-file file ${absent} does not exist; check the path.`],
-      [dir, `mintgate: The --metrics-token-file file ${dir} is a directory, not a file holding the token; give the file's path.`],
-      [empty, `mintgate: The --metrics-token-file file ${empty} is empty; put a long random token in it (e.g. \`openssl rand -hex 32 > ${empty}\`).`],
-      [short, `mintgate: The metrics token in the --metrics-token-file file ${short} is shorter than 16 characters; use a long random value (e.g. \`openssl rand -hex 32\`).`],
+      [absent, `mintgate: The file ${absent} (--metrics-token-file) does not exist; check the path.`],
+      [dir, `mintgate: ${dir} (--metrics-token-file) is a directory; give the path of the file holding the metrics token.`],
+      [empty, `mintgate: The file ${empty} (--metrics-token-file) is empty; put a long random token in it (e.g. \`openssl rand -hex 32 > ${empty}\`).`],
+      [short, `mintgate: The metrics token in ${short} (--metrics-token-file) is shorter than 16 characters; use a long random value (e.g. \`openssl rand -hex 32\`).`],
     ] as const;
     for (const [file, sentence] of cases) {
       const run = await runMintgate(["serve", "--data", join(dir, "d"), "--port", "0", "--metrics-token-file", file]);

@@ -42,13 +42,13 @@ export function unusableFile(flag: string, file: string, error: unknown, what: s
   // Only a failed read (a system error, which names its syscall) has a code to go by; a parser's error (OpenSSL's
   // ERR_OSSL_…) means the file was read.
   const code = (error as NodeJS.ErrnoException | undefined)?.syscall === undefined ? undefined : (error as NodeJS.ErrnoException).code;
-  let why: string;
-  if (code === "ENOENT" || code === "ENOTDIR") why = "does not exist; check the path";
-  else if (code === "EACCES") why = "cannot be read by this user; give the gateway's user read access (chmod 640 with its group, or chown)";
-  else if (code === "EISDIR") why = `is a directory, not ${what}; give the file's path`;
-  else if (code !== undefined) why = `cannot be read (${code}); check the file`;
-  else why = `does not hold ${what}; check the file`;
-  return invalid(`The ${flag} file ${file} ${why}.`);
+  // The path first and the option after it: "The --x-file file PATH" read as a stutter.
+  const named = `${file} (${flag})`;
+  if (code === "ENOENT" || code === "ENOTDIR") return invalid(`The file ${named} does not exist; check the path.`);
+  if (code === "EACCES") return invalid(`The file ${named} cannot be read by this user; give the gateway's user read access (chmod 640 with its group, or chown).`);
+  if (code === "EISDIR") return invalid(`${named} is a directory; give the path of the file holding ${what}.`);
+  if (code !== undefined) return invalid(`The file ${named} cannot be read (${code}); check the file.`);
+  return invalid(`The file ${named} does not hold ${what}; check the file.`);
 }
 
 /** A problem with how mintgate is set up (flags, files, keys): the message names the fix. */

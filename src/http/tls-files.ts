@@ -17,7 +17,7 @@ export function checkTlsFiles(settings: Pick<Settings, "tlsCert" | "tlsKey">): v
   const { tlsCert: certFile, tlsKey: keyFile } = settings;
   if (!certFile || !keyFile) return;
   for (const [flag, file] of [["--tls-cert", certFile], ["--tls-key", keyFile]] as const) {
-    if (!existsSync(file)) throw invalid(`The ${flag} file ${file} does not exist; check the path.`);
+    if (!existsSync(file)) throw invalid(`The file ${file} (${flag}) does not exist; check the path.`);
   }
   let certificate: X509Certificate;
   let key: ReturnType<typeof createPrivateKey>;
@@ -32,7 +32,7 @@ export function checkTlsFiles(settings: Pick<Settings, "tlsCert" | "tlsKey">): v
     throw unusableFile("--tls-key", keyFile, error, "a PEM private key without a passphrase");
   }
   if (!certificate.checkPrivateKey(key)) {
-    throw invalid(`The --tls-key file ${keyFile} is not the private key of the certificate in ${certFile}; give the key that was made with it.`);
+    throw invalid(`The key in ${keyFile} (--tls-key) is not the private key of the certificate in ${certFile} (--tls-cert); give the key that was made with it.`);
   }
   const notAfter = Date.parse(certificate.validTo);
   const notBefore = Date.parse(certificate.validFrom);
@@ -47,6 +47,6 @@ export function checkTlsFiles(settings: Pick<Settings, "tlsCert" | "tlsKey">): v
   // Group access is the usual way to share a key with a service user (root:ssl-cert 0640); any user is not.
   const keyMode = statSync(keyFile).mode & 0o777;
   if (keyMode & 0o004) {
-    log.warn(`The --tls-key file ${keyFile} can be read by every user of this machine (mode ${keyMode.toString(8).padStart(4, "0")}); \`chmod 600\` it (or 640 for a group the gateway's user is in).`);
+    log.warn(`The private key in ${keyFile} (--tls-key) can be read by every user of this machine (mode ${keyMode.toString(8).padStart(4, "0")}); \`chmod 600\` it (or 640 for a group the gateway's user is in).`);
   }
 }

@@ -52,13 +52,13 @@ export class MetricsAccess {
     let source = "MINTGATE_METRICS_TOKEN";
     const file = settings.metricsTokenFile;
     if (file !== undefined) {
-      source = `the --metrics-token-file file ${file}`;
+      source = `${file} (--metrics-token-file)`;
       try {
         token = readFileSync(file, "utf8").trim();
       } catch (error) {
-        throw unusableFile("--metrics-token-file", file, error, "a file holding the token");
+        throw unusableFile("--metrics-token-file", file, error, "the metrics token");
       }
-      if (token === "") throw invalid(`The --metrics-token-file file ${file} is empty; put a long random token in it (e.g. \`openssl rand -hex 32 > ${file}\`).`);
+      if (token === "") throw invalid(`The file ${file} (--metrics-token-file) is empty; put a long random token in it (e.g. \`openssl rand -hex 32 > ${file}\`).`);
     }
     if (token !== undefined && token.length < MIN_METRICS_TOKEN_LENGTH) {
       throw invalid(`The metrics token in ${source} is shorter than ${MIN_METRICS_TOKEN_LENGTH} characters; use a long random value (e.g. \`openssl rand -hex 32\`).`);
