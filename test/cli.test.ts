@@ -208,6 +208,9 @@ describe("mintgate CLI", () => {
       [["--json", "version"], "mintgate version --json"],
       [["--data=d", "users", "show", "ada@example.com"], "mintgate users show --data=d ada@example.com"],
       [["--port", "0", "serve"], "mintgate serve --port 0"],
+      // Quoted so the line can be pasted: spaces, a single quote, an empty value, $ and a glob.
+      [["--data", "my dir", "clients", "add", "--name", "Ada's App", "--redirect-uri", "https://x.example.com/cb?a=1&b=$HOME"], "mintgate clients add --data 'my dir' --name 'Ada'\\''s App' --redirect-uri 'https://x.example.com/cb?a=1&b=$HOME'"],
+      [["--data", "", "users", "show", "*"], "mintgate users show --data '' '*'"],
     ];
     const results = await Promise.all(cases.map(([args]) => runMintgate(args, { cwd: tempDir() })));
     expect(results).toEqual(cases.map(([, line]) => ({ code: 2, stdout: "", stderr: `mintgate: options go after the command; run \`${line}\`.\n` })));
@@ -408,6 +411,9 @@ describe("mintgate CLI", () => {
     const result = await runMintgate(["secrets", "list", "--data", missing]);
     expect(result.code).toBe(1);
     expect(result.stderr).toContain("mintgate init --data");
+    // A path with a space is quoted, so the suggested line can be pasted.
+    const spaced = `${tempDir()}/my data`;
+    expect((await runMintgate(["secrets", "list", "--data", spaced])).stderr).toBe(`mintgate: The data directory ${spaced} does not exist; run \`mintgate init --data '${spaced}'\` first.\n`);
     // Commands that read a value say so before asking for it: with standard input left open they used to wait for it first.
     for (const args of [["secrets", "set", "X"], ["users", "add", "a@example.com"], ["users", "set-password", "a@example.com"], ["sso", "add", "corp", "--kind", "oidc", "--issuer", "https://idp.example.com", "--client-id", "c"]]) {
       const child = Bun.spawn([BINARY, ...args, "--data", missing], { stdin: "pipe", stdout: "pipe", stderr: "pipe", env: cleanEnv() });

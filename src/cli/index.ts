@@ -1,6 +1,6 @@
 import { closestName, isDatabaseBusy, isDatabaseDamaged, isStorageFull, MintgateError, publicMessageOf } from "../errors/index.ts";
 import { log, logLevelOf, statusLine } from "../log/index.ts";
-import { printable } from "../terminal/index.ts";
+import { printable, shellWord } from "../terminal/index.ts";
 import { VERSION } from "../version.ts";
 import { helpText, parseCommandArgs, type Command } from "./command.ts";
 import { initCommand } from "./commands/init.ts";
@@ -85,7 +85,8 @@ export async function runCli(argv: string[]): Promise<number> {
   if (argv[0] === "--version") argv = ["version", ...argv.slice(1)];
   const misplaced = argv[0]?.startsWith("-") ? commandAfterOptions(argv) : undefined;
   if (misplaced) {
-    process.stderr.write(`mintgate: options go after the command; run \`mintgate ${printable(misplaced.join(" "))}\`.\n`);
+    // Quoted as a shell needs (`--name 'My App'`), so the line can be pasted as it is.
+    process.stderr.write(`mintgate: options go after the command; run \`mintgate ${printable(misplaced.map(shellWord).join(" "))}\`.\n`);
     return 2;
   }
   const found = argv.length === 0 || argv[0]!.startsWith("-") ? { command: serveCommand, rest: argv } : findCommand(argv);

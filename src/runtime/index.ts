@@ -5,6 +5,7 @@ import { CHECKPOINT_KEY_PURPOSE, cliActor, recordAdminChange, resignCheckpoints 
 import { dataPaths, type Settings } from "../config/index.ts";
 import { configError, type MintgateError } from "../errors/index.ts";
 import { log } from "../log/index.ts";
+import { shellWord } from "../terminal/index.ts";
 import {
   generateMasterKey,
   hashToken,
@@ -59,7 +60,7 @@ function loadMasterKey(settings: Settings, paths: ReturnType<typeof dataPaths>):
 /** The sentence for a data directory `init` never made (its directory, or its database, is missing). */
 function notInitialised(dataDir: string, missing: "directory" | "database"): MintgateError {
   const what = missing === "directory" ? `The data directory ${dataDir} does not exist` : `There is no database in ${dataDir}`;
-  return configError(`${what}; run \`mintgate init --data ${dataDir}\` first.`);
+  return configError(`${what}; run \`mintgate init --data ${shellWord(dataDir)}\` first.`);
 }
 
 /** Refuses a data directory path that names a file: `init --data` there, which the other sentences suggest, would fail the same way. */
@@ -277,7 +278,7 @@ export function restoreDatabase(settings: Settings, backup: string): { previous:
   refuseNonDirectory(settings.dataDir);
   if (existsSync(settings.dataDir)) refuseUnusable(settings, paths);
   if (!existsSync(paths.database)) {
-    throw configError(`There is no database in ${settings.dataDir} to restore into; run \`mintgate init --data ${settings.dataDir}\` first (it makes the master key the copy needs, or put yours there).`);
+    throw configError(`There is no database in ${settings.dataDir} to restore into; run \`mintgate init --data ${shellWord(settings.dataDir)}\` first (it makes the master key the copy needs, or put yours there).`);
   }
   const lock = lockDataDir(settings.dataDir, (holder) => `A gateway is serving from ${holder}; stop it first (SIGTERM), then restore.`);
   try {

@@ -49,6 +49,14 @@ export function printable(text: string): string {
   return text.replace(UNPRINTABLE, (c) => SHORT_ESCAPES[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
 }
 
+/**
+ * An argument as it must be typed into a POSIX shell to arrive unchanged, for a command line a message suggests
+ * (`--data '/srv/my data'`): as it is when that is safe, else in single quotes.
+ */
+export function shellWord(arg: string): string {
+  return /^[\w./:@=,+-]+$/.test(arg) ? arg : `'${arg.replaceAll("'", "'\\''")}'`;
+}
+
 /** A count with its noun, singular for one: "1 record", "3 records". Shared by the CLI and the TUI, so neither says "1 records" or "record(s)". */
 export function counted(count: number, noun: string): string {
   return `${count} ${count === 1 ? noun : `${noun}s`}`;

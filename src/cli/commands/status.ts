@@ -1,6 +1,6 @@
 import { AdminClient, locateGateway } from "../../admin-client/index.ts";
 import { loadSettings } from "../../config/index.ts";
-import { printable } from "../../terminal/index.ts";
+import { printable, shellWord } from "../../terminal/index.ts";
 import { DATA_OPTION, JSON_OPTION, printJson, stringValue, type Command } from "../command.ts";
 
 export const ADMIN_TARGET_OPTIONS = { ...DATA_OPTION, url: { type: "string" }, "token-file": { type: "string" } } as const;
@@ -19,11 +19,10 @@ export function adminClientFor(parsed: Parameters<Command["run"]>[0]): AdminClie
 
 /** The targeting flags this command was given, to repeat in a command it suggests (` --data /srv/mg`). */
 function sameTarget(parsed: Parameters<Command["run"]>[0]): string {
-  const quoted = (value: string) => (/^[\w./:@=-]+$/.test(value) ? value : `'${value.replaceAll("'", "'\\''")}'`);
   return (["data", "url", "token-file"] as const)
     .map((flag) => [flag, stringValue(parsed, flag)] as const)
     .filter(([, value]) => value !== undefined)
-    .map(([flag, value]) => ` --${flag} ${quoted(value!)}`)
+    .map(([flag, value]) => ` --${flag} ${shellWord(value!)}`)
     .join("");
 }
 
@@ -47,7 +46,8 @@ export const statusCommand: Command = {
           `  connectors ${status.connectors.ready} of ${status.connectors.total} ready, virtual MCPs ${status.virtualMcps}, sessions ${status.sessions}\n` +
           // A gateway older than this CLI sends no notReady; the reason is upstream text, so it is made printable.
           (status.connectors.notReady ?? []).map((c) => `  ${printable(`connector ${c.name}: ${c.state}${c.reason ? ` (${c.reason})` : ""}`)}\n`).join("") +
-          status.pendingApprovals.map((p) => `  waiting for approval: ${p.virtualMcp} ${p.tool} (${p.reason}); \`mintgate approve ${p.virtualMcp} ${p.tool}${sameTarget(parsed)}\`\n`).join("") +
+          // The suggested command quotes a tool name a shell would split; the line is made printable like the problems below.
+          status.pendingApprovals.map((p) => `  ${printable(`waiting for approval: ${p.virtualMcp} ${p.tool} (${p.reason}); \`mintgate approve ${shellWord(p.virtualMcp)} ${shellWord(p.tool)}${sameTarget(parsed)}\``)}\n`).join("") +
           // Problems quote names from the configuration and upstream tool lists, so they are made printable too.
           (status.problems ?? []).map((p) => `  ${printable(`problem in ${p.virtualMcp}: ${p.problem}`)}\n`).join(""),
       );
