@@ -443,19 +443,25 @@ describe("mintgate CLI", () => {
     expect(JSON.parse(await Bun.file(file).text())).toEqual({ connectors: [], virtualMcps: [] });
   });
 
-  test("audit verify of a broken trail: the report on stdout, and exit 1 with its sentence on stderr (with --json, the report alone)", async () => {
+  test("every command whose report says it failed (exit 1) keeps the report on stdout, JSON alone with --json, and says why on stderr in one sentence", async () => {
     const dir = join(tempDir(), "data");
     expect((await runMintgate(["init", "--data", dir])).code).toBe(0);
-    expect((await runMintgate(["tokens", "create", "--user", "ada@example.com", "--data", dir])).code).toBe(0);
+    const dead = await runMintgate(["sso", "add", "dead", "--kind", "oidc", "--issuer", "http://127.0.0.1:1", "--client-id", "mg", "--data", dir], { stdin: "client secret\n" });
+    expect(dead.code).toBe(0);
     const db = new Database(join(dir, "mintgate.db"));
     db.run("UPDATE audit_records SET outcome = 'error' WHERE id = 1");
     db.close();
-    const plain = await runMintgate(["audit", "verify", "--data", dir]);
-    expect(plain.code).toBe(1);
-    expect(plain.stdout).toStartWith("The audit trail is broken at record 1: ");
-    expect(plain.stderr).toBe("mintgate: the audit trail does not verify; the report above names the first broken record (keep this copy of the database as evidence).\n");
-    const json = await runMintgate(["audit", "verify", "--json", "--data", dir]);
-    expect([json.code, JSON.parse(json.stdout).broken.id, json.stderr]).toEqual([1, 1, ""]);
+    const cases: [string[], string][] = [
+      [["audit", "verify"], "mintgate: the audit trail does not verify from record 1 on; the report on stdout says what changed (keep this copy of the database as evidence).\n"],
+      [["sso", "test", "dead"], "mintgate: the provider dead is not usable yet; fix what the report on stdout names and run the test again.\n"],
+    ];
+    const runs = await Promise.all(cases.flatMap(([args]) => [runMintgate([...args, "--json", "--data", dir]), runMintgate([...args, "--data", dir])]));
+    for (const [i, [, sentence]] of cases.entries()) {
+      const [json, plain] = [runs[2 * i]!, runs[2 * i + 1]!];
+      expect([json.code, JSON.parse(json.stdout).ok, json.stderr]).toEqual([1, false, sentence]);
+      expect([plain.code, plain.stdout.startsWith("{"), plain.stdout.length > 0, plain.stderr]).toEqual([1, false, true, sentence]);
+    }
+    expect(runs[1]!.stdout).toStartWith("The audit trail is broken at record 1: ");
   });
 
   test("audit search --limit above the maximum is a usage error, as in the admin API", async () => {

@@ -4,7 +4,7 @@ import { PROVIDER_KINDS, SsoService, type DiscoveryReport, type ProviderInfo, ty
 import { loadSettings } from "../../config/index.ts";
 import { invalid } from "../../errors/index.ts";
 import type { DataDir } from "../../runtime/index.ts";
-import { counted } from "../../terminal/index.ts";
+import { counted, printable } from "../../terminal/index.ts";
 import { DATA_OPTION, JSON_OPTION, printJson, stringValue, type Command, type ParsedArgs, commandGroup } from "../command.ts";
 import { checkInDataDir, DATA_HELP, withDataDir } from "../data-dir.ts";
 import { readSecretValue } from "../prompt.ts";
@@ -168,8 +168,8 @@ const testCommand: Command = {
     const report = await withDataDir(parsed, (dir) => service(dir, parsed).test(name!));
     if (parsed.values.json) printJson(report);
     else process.stdout.write(describeReport(report));
-    // The reason is in the report just printed; stderr only says that the test failed and where to go next.
-    if (!report.ok && !parsed.values.json) process.stderr.write(`mintgate: the provider ${name} is not usable yet; the report above says why.\n`);
+    // The reason is in the report just printed (JSON too); stderr says that the test failed and what to do next.
+    if (!report.ok) process.stderr.write(`mintgate: the provider ${printable(name!)} is not usable yet; fix what the report on stdout names and run the test again.\n`);
     return report.ok ? 0 : 1;
   },
 };
