@@ -63,6 +63,21 @@ describe("mintgate CLI", () => {
     expect(unknown.code).toBe(2);
   });
 
+  test("help wins over the other options: `help X --json` and `X --json --bogus -h` print what `X --help` does, exit 0", async () => {
+    // A group (whose own options are refused) and a command that has no --json.
+    const cases = [["tokens"], ["audit", "export"]];
+    const runs = await Promise.all(cases.flatMap((name) => [["help", ...name, "--json"], [...name, "--json", "--bogus", "-h"], [...name, "--help"]].map((args) => runMintgate(args))));
+    for (const [i, name] of cases.entries()) {
+      const [viaHelp, withOthers, plain] = runs.slice(i * 3, i * 3 + 3);
+      expect(plain).toMatchObject({ code: 0, stderr: "" });
+      expect(plain!.stdout).toContain(`Usage: mintgate ${name.join(" ")}`);
+      expect([viaHelp, withOthers]).toEqual([plain, plain]);
+    }
+    // After `--` it is an argument (a secret's name here), not a request for help.
+    const argument = await runMintgate(["secrets", "delete", "--data", tempDir(), "--", "-h"]);
+    expect([argument.code === 0, argument.stdout]).toEqual([false, ""]);
+  });
+
   test("a command group without its subcommand is a usage error: the list goes to stderr, exit 2", async () => {
     const result = await runMintgate(["tokens"]);
     expect(result.code).toBe(2);
@@ -161,6 +176,10 @@ describe("mintgate CLI", () => {
     expect(await runMintgate(["tokns", "list"])).toEqual(usageError('unknown command "tokns"; did you mean `mintgate tokens`?'));
     expect(await runMintgate(["users", "shwo", "a@example.com"])).toEqual(usageError('unknown command "users shwo"; did you mean `mintgate users show`?'));
     expect(await runMintgate(["stats", "--lst", "1h"])).toEqual(usageError("Unknown option --lst for `mintgate stats`; did you mean --last?"));
+    // An option left out on purpose says what to use instead (`audit export` streams; one JSON document would be held whole).
+    for (const json of ["--json", "--json=1"]) {
+      expect(await runMintgate(["audit", "export", "--format", "csv", json])).toEqual(usageError("Unknown option --json for `mintgate audit export`; it writes JSON Lines (one record a line, in constant memory) with --format jsonl."));
+    }
     // Nothing close: the list is where to look.
     expect(await runMintgate(["tokens", "zzzzzz"])).toEqual(usageError('unknown command "tokens zzzzzz"; run `mintgate tokens --help` for the list.'));
   });

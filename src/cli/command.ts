@@ -19,6 +19,11 @@ export interface Command {
   details?: string;
   /** A command group's subcommands (`set`, `list`…): options given to the group itself belong to one of them. */
   subcommands?: string[];
+  /**
+   * What to say instead of "see --help" when an option other commands take is refused here on purpose, keyed by
+   * its name: `audit export` streams with --format and has no --json.
+   */
+  refusedOptionHints?: Record<string, string>;
   run(parsed: ParsedArgs): Promise<number>;
 }
 
@@ -32,6 +37,8 @@ export const JSON_OPTION: OptionSpec = { json: { type: "boolean" } };
 export const DATA_OPTION: OptionSpec = { data: { type: "string" } };
 
 export function parseCommandArgs(command: Command, argv: string[]): ParsedArgs {
+  // Help wins over the other options (`tokens --json --help`, `help tokens --json`): it describes the command, which they do not change.
+  if (asksForHelp(argv)) return { values: { help: true }, positionals: [] };
   try {
     const { values, positionals } = parseArgs({
       args: argv,
@@ -48,7 +55,8 @@ export function parseCommandArgs(command: Command, argv: string[]): ParsedArgs {
       throw invalid(`\`mintgate ${command.name}\` needs a subcommand before its options (${command.subcommands.join(", ")}); see \`mintgate ${command.name} --help\`.`);
     }
     const guess = optionMeant(error as Error & { code?: string }, command);
-    const next = guess ? `did you mean --${guess}?` : `see \`mintgate ${command.name} --help\`.`;
+    const hint = refusedOptionHint(error as Error & { code?: string }, command);
+    const next = hint ?? (guess ? `did you mean --${guess}?` : `see \`mintgate ${command.name} --help\`.`);
     throw invalid(`${describeParseError(error as Error & { code?: string }, command, argv)} for \`mintgate ${command.name}\`; ${next}`);
   }
 }
@@ -71,9 +79,26 @@ function describeParseError(error: Error & { code?: string }, command: Command, 
 
 /** The option meant by an unknown long one a typo or two away (--lst for --last), as an unknown command's name is guessed. */
 function optionMeant(error: Error & { code?: string }, command: Command): string | undefined {
-  if (error.code !== "ERR_PARSE_ARGS_UNKNOWN_OPTION") return undefined;
-  const option = error.message.match(/'--([^'\s,=]+)/)?.[1];
+  const option = unknownLongOption(error);
   return option === undefined ? undefined : closestName(option, Object.keys({ ...command.options, ...HELP_OPTION }));
+}
+
+/** The command's own sentence for an unknown option it refuses on purpose. */
+function refusedOptionHint(error: Error & { code?: string }, command: Command): string | undefined {
+  const option = unknownLongOption(error);
+  return option === undefined ? undefined : command.refusedOptionHints?.[option];
+}
+
+/** The name of the unknown long option node:util refused (`lst` for '--lst=3'), if that is the error. */
+function unknownLongOption(error: Error & { code?: string }): string | undefined {
+  if (error.code !== "ERR_PARSE_ARGS_UNKNOWN_OPTION") return undefined;
+  return error.message.match(/'--([^'\s,=]+)/)?.[1];
+}
+
+/** Whether -h or --help is among the options (not after `--`, where it is an argument). */
+function asksForHelp(argv: string[]): boolean {
+  const end = argv.indexOf("--");
+  return (end < 0 ? argv : argv.slice(0, end)).some((arg) => arg === "--help" || arg === "-h");
 }
 
 /** The long name of an option node:util named by its short one (-o for --output): only the long one takes =VALUE. */

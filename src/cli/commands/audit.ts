@@ -145,6 +145,8 @@ const exportCommand: Command = {
   usage: "mintgate audit export --format jsonl|csv [--since T] [--until T] [filters] [-o FILE] [--data DIR]",
   options: { ...DATA_OPTION, ...FILTER_OPTIONS, format: { type: "string" }, output: { type: "string", short: "o" } },
   optionHelp: { "--format F": "jsonl (one JSON object a line) or csv", ...FILTER_HELP, "-o, --output FILE": "write to FILE (default standard output)", ...DATA_HELP },
+  // One JSON document of every record would be held in memory whole; JSON Lines streams the same records.
+  refusedOptionHints: { json: "it writes JSON Lines (one record a line, in constant memory) with --format jsonl." },
   details: "A progress line goes to standard error when it is a terminal.",
   async run(parsed) {
     const format = stringValue(parsed, "format");
