@@ -471,12 +471,12 @@ describe("admin API input", () => {
     await waitFor("echo pending", async () => (await api("GET", "/virtual-mcps/guarded")).json.pending.some((p: { name: string }) => p.name === "g__echo"));
 
     const misspelt = await api("POST", "/virtual-mcps/guarded/approvals", { tool: "g__echo", hsh: "0000" });
-    expect(misspelt).toMatchObject({ status: 400, json: { message: 'There is no field "hsh" in an approval; the fields are tool, hash.' } });
+    expect(misspelt).toMatchObject({ status: 400, json: { message: 'There is no field "hsh" in an approval; did you mean "hash"?' } });
     expect((await api("GET", "/virtual-mcps/guarded")).json.pending.map((p: { name: string }) => p.name)).toContain("g__echo");
     expect((await api("POST", "/virtual-mcps/guarded/approvals", { tool: "g__echo", hash: 5 })).status).toBe(400);
 
     const extra = await api("PUT", "/secrets/with-extra", { value: "v", vaule: "w" });
-    expect(extra).toMatchObject({ status: 400, json: { message: 'There is no field "vaule" in a secret; send {"value": "<the secret>"} only.' } });
+    expect(extra).toMatchObject({ status: 400, json: { message: 'There is no field "vaule" in a secret; did you mean "value"?' } });
     expect((await api("GET", "/secrets")).json.map((s: { name: string }) => s.name)).not.toContain("with-extra");
     expect((await api("DELETE", "/virtual-mcps/guarded")).status).toBe(200);
   });
@@ -520,6 +520,43 @@ describe("admin API input", () => {
     }
     const config = (await api("GET", "/config")).text;
     expect((await api("PUT", "/config?dryRun=yes", config)).status).toBe(400);
+  });
+
+  test("a query parameter a route does not read is refused with the closest name, never ignored: a misspelt dryRun does not apply", async () => {
+    const config = (await api("GET", "/config")).text;
+    const before = adminRecords().length;
+    const misspelt = await api("PUT", "/config?dryrun=true", config.replace("connectors:", "connectors:\n  - name: not-a-dry-run\n    kind: builtin\n    server: demo"));
+    expect(misspelt).toMatchObject({ status: 400, json: { message: 'There is no query parameter "dryrun" in PUT /admin/api/config; did you mean "dryRun"?' } });
+    expect(((await api("GET", "/connectors")).json as { name: string }[]).map((c) => c.name)).not.toContain("not-a-dry-run");
+    expect(adminRecords().slice(before)).toMatchObject([{ method: "PUT /config", outcome: "error", error: "HTTP 400" }]);
+    const refusals: [string, string, string][] = [
+      ["GET", "/audit?limt=5", 'There is no query parameter "limt" in GET /admin/api/audit; did you mean "limit"?'],
+      ["GET", "/audit/export?limit=5", 'There is no query parameter "limit" in GET /admin/api/audit/export; the query parameters are since, until, user, vmcp, tool, outcome, kind, format.'],
+      ["GET", "/users?role=admin", 'There is no query parameter "role" in GET /admin/api/users; it takes no query parameters.'],
+      ["GET", "/stats?bye=tool", 'There is no query parameter "bye" in GET /admin/api/stats; did you mean "by"?'],
+      ["DELETE", "/consents?usr=u&client=c", 'There is no query parameter "usr" in DELETE /admin/api/consents; did you mean "user"?'],
+    ];
+    for (const [method, path, message] of refusals) expect({ path, ...(await api(method, path)) }).toMatchObject({ path, status: 400, json: { message } });
+    // Every parameter the routes read is still taken (HEAD as GET), and an accepted change's record keeps its query.
+    for (const path of ["/audit?since=1h&until=0h&user=a&vmcp=demo&tool=t&outcome=ok&kind=mcp&limit=5&before=9", "/audit/count?kind=admin", "/audit/export?format=csv&since=1h", "/calls?limit=1", "/stats?by=tool&last=1h", "/stats/timeline?last=5m&step=5s", "/auth-events?type=sign_in&user=u&client=c&since=1h&limit=1", "/consents?user=u", "/oauth-grants?user=u&active=true"]) {
+      expect({ path, status: (await api("GET", path)).status }).toEqual({ path, status: 200 });
+    }
+    expect((await fetch(`${gateway.url}/admin/api/calls?limt=1`, { method: "HEAD", headers: { authorization: `Bearer ${gateway.adminToken()}` } })).status).toBe(400);
+    const tested = adminRecords().length;
+    expect((await api("POST", "/connectors/test?timeoutMs=5000", { kind: "builtin", server: "demo" })).status).toBe(200);
+    expect(adminRecords().slice(tested).map((r) => r.method)).toEqual(["POST /connectors/test?timeoutMs=5000"]);
+  });
+
+  test("a POST or DELETE that reads no body refuses one rather than ignore it; {} and none pass", async () => {
+    const added = await api("POST", "/users", { email: "bodiless@example.com", password: "long enough password" });
+    expect(added.status).toBe(201);
+    const refused = await api("POST", `/users/${added.json.id}/disable`, { revokeTokens: false });
+    expect(refused).toMatchObject({ status: 400, json: { message: "POST /admin/api/users/:id/disable takes no request body; send none (or {})." } });
+    expect((await api("GET", `/users/${added.json.id}`)).json.disabled).toBe(false);
+    expect((await api("POST", `/users/${added.json.id}/disable`, {})).json.disabled).toBe(true);
+    expect((await api("POST", `/users/${added.json.id}/enable`)).json.disabled).toBe(false);
+    expect((await api("DELETE", "/connectors/noisy", { force: true })).status).toBe(400);
+    expect(((await api("GET", "/connectors")).json as { name: string }[]).map((c) => c.name)).toContain("noisy");
   });
 
   test("a secret a sign-in provider owns, or a connector borrows, is not deleted from under it", async () => {

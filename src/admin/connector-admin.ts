@@ -1,6 +1,6 @@
 import { recordAdminChange, type AdminActor } from "../audit/index.ts";
 import { DEFAULT_PROBE_TIMEOUT_MS, secretsReferencedBy, type ConnectorDefinition, type ProbeResult } from "../connectors/index.ts";
-import { conflict, invalid, MintgateError, notFound } from "../errors/index.ts";
+import { conflict, invalid, MintgateError, notFound, unknownName } from "../errors/index.ts";
 import type { Gateway } from "../gateway/index.ts";
 import type { SecretInfo, SecretStore } from "../secrets/index.ts";
 import type { Store } from "../store/index.ts";
@@ -112,11 +112,11 @@ export class ConnectorAdmin {
 
   /** PUT /secrets/:name {value}: stored encrypted; connectors that use it reconnect with the new value. */
   async setSecret(name: string, body: unknown, actor: AdminActor): Promise<SecretListing> {
+    // A misspelt key (beside the value or instead of it) is a mistake to point out, not to store the value regardless.
+    const unknown = typeof body === "object" && body !== null && !Array.isArray(body) ? Object.keys(body).find((key) => key !== "value") : undefined;
+    if (unknown !== undefined) throw unknownName(unknown, "field", "a secret", ["value"]);
     const value = (body as { value?: unknown } | null)?.value;
     if (typeof value !== "string") throw invalid('Send {"value": "<the secret>"}: the value must be a string.');
-    // A misspelt key beside it is a mistake to point out, not to store the value regardless.
-    const unknown = Object.keys(body as object).find((key) => key !== "value");
-    if (unknown !== undefined) throw invalid(`There is no field "${unknown}" in a secret; send {"value": "<the secret>"} only.`);
     const existed = this.deps.store.secrets.get(name) !== undefined;
     let info!: SecretInfo;
     this.deps.store.transaction(() => {

@@ -3,7 +3,9 @@
  * HTTP status and a JSON-RPC code here, once, so routes and protocol handlers
  * never invent their own.
  */
-export { closestName } from "./closest-name.ts";
+import { closestName } from "./closest-name.ts";
+
+export { closestName };
 
 export type ErrorKind =
   | "invalid"
@@ -34,6 +36,17 @@ export const unauthorized = (message: string) => new MintgateError("unauthorized
 export const forbidden = (message: string) => new MintgateError("forbidden", message);
 export const notFound = (message: string) => new MintgateError("not_found", message);
 export const conflict = (message: string) => new MintgateError("conflict", message);
+
+/**
+ * A body field or query parameter that is not one of `allowed` (`noun`: "field" or "query parameter", `where`: what it
+ * was sent with): refused, since dropping it could change what was asked (`dryrun=true` applying for real, a misspelt
+ * `hash` approving whatever the tool is now). Names the closest allowed name, else all of them.
+ */
+export function unknownName(name: string, noun: "field" | "query parameter", where: string, allowed: readonly string[]): MintgateError {
+  const guess = closestName(name, allowed);
+  const hint = guess !== undefined ? `did you mean "${guess}"?` : allowed.length === 0 ? `it takes no ${noun}s.` : `the ${noun}s are ${allowed.join(", ")}.`;
+  return invalid(`There is no ${noun} "${name}" in ${where}; ${hint}`);
+}
 /**
  * A file named on the command line (`--tls-cert`, `--metrics-token-file`…) that could not be used: a usage
  * error (exit 2) in one sentence naming the flag, the file and the fix. `what` is what the file should hold.

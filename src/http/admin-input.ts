@@ -4,7 +4,7 @@
  * it. Coercing (String(x), Number(x)) would turn `{"role": ["admin"]}` into
  * a role, or `"expires": 30` into a token that never expires.
  */
-import { invalid } from "../errors/index.ts";
+import { invalid, unknownName } from "../errors/index.ts";
 
 type FieldType = "string" | "boolean" | "string[]";
 type ValueOf<T extends FieldType> = T extends "string" ? string : T extends "boolean" ? boolean : string[];
@@ -26,7 +26,7 @@ export function bodyFields<S extends Record<string, FieldType>>(body: unknown, s
     if (value === null || value === undefined) continue;
     // Own fields only: "__proto__" or "toString" would otherwise find Object.prototype's and be refused as "must be undefined".
     const type = Object.hasOwn(schema, key) ? schema[key] : undefined;
-    if (type === undefined) throw invalid(`There is no field "${key}" in ${what}; the fields are ${Object.keys(schema).join(", ")}.`);
+    if (type === undefined) throw unknownName(key, "field", what, Object.keys(schema));
     if (!hasType(value, type)) throw invalid(`${key} must be ${TYPE_WORDS[type]}.`);
     fields[key] = value;
   }
@@ -77,4 +77,20 @@ export function expectedRevisionOf(headers: Headers): string | null | undefined 
   const tag = /^(?:W\/)?"([^"]*)"$/.exec(ifMatch)?.[1] ?? (ifMatch.includes('"') || ifMatch.includes(",") ? undefined : ifMatch);
   if (tag === undefined) throw invalid('If-Match must be the one revision the GET answered, as "<revision>".');
   return tag;
+}
+
+/**
+ * Refuses a query parameter that `route` (as "METHOD /path") does not read: ignored, `?dryrun=true` applied a config
+ * for real, `GET /users?role=admin` listed everyone and `/audit/export?limit=5` exported the whole trail.
+ */
+export function checkQueryNames(query: Record<string, unknown>, allowed: readonly string[], route: string): void {
+  for (const name of Object.keys(query)) {
+    if (!allowed.includes(name)) throw unknownName(name, "query parameter", route, allowed);
+  }
+}
+
+/** Refuses a body sent to `route`, which reads none; no body, an empty one or `{}` passes. */
+export function checkNoBody(body: unknown, route: string): void {
+  if (body === undefined || body === null || (typeof body === "object" && !Array.isArray(body) && Object.keys(body).length === 0)) return;
+  throw invalid(`${route} takes no request body; send none (or {}).`);
 }

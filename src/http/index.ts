@@ -17,7 +17,7 @@ import { RouteMethods } from "./route-methods.ts";
 import { ClientAddresses, clientAddressOf, noteClientAddress } from "./client-address.ts";
 import type { UsageAnalytics } from "../analytics/index.ts";
 import { adminChangeRow, type AdminActor, exportStream, parseChainAnchor, parseTime, searchAudit, SEARCH_LIMIT_MAX, type AuditFeed, type AuditLog } from "../audit/index.ts";
-import { bodyFields, checkBodyDepth, expectedRevisionOf, switchParam, wholeNumberParam } from "./admin-input.ts";
+import { bodyFields, checkBodyDepth, checkNoBody, checkQueryNames, expectedRevisionOf, switchParam, wholeNumberParam } from "./admin-input.ts";
 import { decide } from "../policy/index.ts";
 import { virtualMcpFilterOf } from "../gateway/index.ts";
 
@@ -50,6 +50,27 @@ function timeParam(raw: string | undefined, name: string): number | undefined {
   if (Number.isNaN(time)) throw invalid(`${name} must be an ISO 8601 time, Unix milliseconds, or an age such as 24h or 7d, not "${raw}".`);
   return time;
 }
+
+const AUDIT_FILTER = ["since", "until", "user", "vmcp", "tool", "outcome", "kind"];
+/** The query parameters each admin route reads, by "METHOD path" as declared below; a route not listed reads none. */
+const ADMIN_QUERY_PARAMETERS: Record<string, readonly string[]> = {
+  "PUT /admin/api/config": ["prune", "dryRun"],
+  "POST /admin/api/connectors/test": ["timeoutMs"],
+  "GET /admin/api/audit": [...AUDIT_FILTER, "limit", "before"],
+  "GET /admin/api/audit/export": [...AUDIT_FILTER, "format"],
+  "GET /admin/api/audit/count": AUDIT_FILTER,
+  "GET /admin/api/audit/verify": ["anchor"],
+  "GET /admin/api/calls": ["limit"],
+  "GET /admin/api/stats": ["by", "last", "since", "until"],
+  "GET /admin/api/stats/timeline": ["last", "step"],
+  "GET /admin/api/auth-events": ["type", "user", "client", "since", "limit"],
+  "GET /admin/api/consents": ["user"],
+  "DELETE /admin/api/consents": ["user", "client"],
+  "GET /admin/api/oauth-grants": ["user", "active"],
+};
+
+/** The POSTs that read no body (nor does any DELETE): one sent (`{"revokeTokens": false}` to /disable) is refused, not ignored. */
+const BODILESS_POSTS = new Set(["/admin/api/users/:id/disable", "/admin/api/users/:id/enable", "/admin/api/connectors/:name/restart", "/admin/api/sso-providers/:name/test"]);
 
 const OUTCOMES = ["ok", "error", "denied", "timeout", "cancelled", "refused"];
 const KINDS = ["mcp", "auth", "admin"];
@@ -131,10 +152,13 @@ async function recordAdminRequest(deps: HttpDeps, request: Request, ip: string |
   } catch {
     target = rawTarget;
   }
+  // What a change was made to may be in its query (DELETE /consents?user=&client=): only the parameters its route reads
+  // get this far, so an accepted request's query is kept; a refused one's may be anything and is not.
+  const query = ok ? new URL(request.url).search : "";
   try {
     await audit.log.enqueue(
       adminChangeRow(
-        { actor, ip, action: `${request.method} ${path.slice("/admin/api".length)}`, target: target || null, after: sent, ...(ok ? (trial ?? { outcome: "ok", error: null }) : { outcome: "error", error: `HTTP ${response.status}` }) },
+        { actor, ip, action: `${request.method} ${path.slice("/admin/api".length)}${query}`, target: target || null, after: sent, ...(ok ? (trial ?? { outcome: "ok", error: null }) : { outcome: "error", error: `HTTP ${response.status}` }) },
         audit.log.redactor,
       ),
     );
@@ -231,8 +255,12 @@ export function createHttpApp(deps: HttpDeps) {
     .use(discoveryRoutes({ urls: deps.auth.urls, clients, virtualMcps: () => deps.mcp.gateway.virtualMcps().map((v) => ({ slug: v.definition.slug, name: v.definition.name })) }))
     .group("/admin/api", (api) =>
       api
-        .resolve(({ request, params, body }) => {
+        .resolve(({ request, params, body, query, route }) => {
           const adminToken = admin.authenticate(request.headers.get("authorization"));
+          // HEAD is answered by the GET route.
+          const declared = `${request.method === "HEAD" ? "GET" : request.method} ${route}`;
+          checkQueryNames(query, ADMIN_QUERY_PARAMETERS[declared] ?? [], declared);
+          if (request.method === "DELETE" || (request.method === "POST" && BODILESS_POSTS.has(route))) checkNoBody(body, declared);
           checkBodyDepth(body);
           // A path segment that is not valid percent-encoding reaches the routes as null.
           if (Object.values(params ?? {}).some((value) => typeof value !== "string")) throw invalid("A name in the URL is not valid percent-encoding; encode % as %25.");

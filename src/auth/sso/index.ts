@@ -7,7 +7,7 @@
  */
 import { randomUUID } from "node:crypto";
 import * as oidc from "openid-client";
-import { conflict, invalid, MintgateError, notFound, unauthorized } from "../../errors/index.ts";
+import { conflict, invalid, MintgateError, notFound, unauthorized, unknownName } from "../../errors/index.ts";
 import { Redactor } from "../../audit/redact.ts";
 import { log } from "../../log/index.ts";
 import { secretsReferencedBy } from "../../connectors/types.ts";
@@ -80,7 +80,7 @@ function checkedBody(body: unknown, strings: readonly string[], what: string): R
     } else if (key === "assumeEmailVerified") {
       if (typeof value !== "boolean") throw invalid("assumeEmailVerified must be true or false.");
     } else if (!strings.includes(key)) {
-      throw invalid(`There is no field "${key}" in ${what}; the fields are ${[...strings, "allowedDomains", "assumeEmailVerified"].join(", ")}.`);
+      throw unknownName(key, "field", what, [...strings, "allowedDomains", "assumeEmailVerified"]);
     } else if (typeof value !== "string") {
       throw invalid(`${key} must be a string.`);
     }
