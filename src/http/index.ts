@@ -1,7 +1,7 @@
 import { Elysia } from "elysia";
 import type { AdminService } from "../admin/index.ts";
 import { DEFAULTS, type Settings } from "../config/index.ts";
-import { configError, httpStatusOf, invalid, isStorageFull, MintgateError, publicMessageOf } from "../errors/index.ts";
+import { configError, httpStatusOf, invalid, isStorageFull, MintgateError, notFound, publicMessageOf } from "../errors/index.ts";
 import { log } from "../log/index.ts";
 import { jsonError } from "./json-error.ts";
 import { providerInputOf, providerPatchOf } from "../auth/sso/index.ts";
@@ -352,12 +352,12 @@ export function createHttpApp(deps: HttpDeps) {
           const filter = auditFilterOf(query);
           // Paging, newest first: `before` is the id of the last record of the previous page.
           const before = query.before === undefined ? undefined : Number(query.before);
-          if (before !== undefined && !(Number.isSafeInteger(before) && before > 0)) return jsonError(400, "before must be the id of a record (a positive whole number), the last one of the previous page.");
+          if (before !== undefined && !(Number.isSafeInteger(before) && before > 0)) throw invalid("before must be the id of a record (a positive whole number), the last one of the previous page.");
           return searchAudit(admin.store, filter, wholeNumberParam(query.limit, "limit", 1, SEARCH_LIMIT_MAX) ?? 100, before);
         })
         .get("/audit/export", ({ query }) => {
           const format = query.format ?? "jsonl";
-          if (format !== "jsonl" && format !== "csv") return jsonError(400, `format must be jsonl or csv, not "${format}".`);
+          if (format !== "jsonl" && format !== "csv") throw invalid(`format must be jsonl or csv, not "${format}".`);
           const filter = auditFilterOf(query);
           return new Response(exportStream(admin.store, format, filter), {
             headers: { "content-type": format === "csv" ? "text/csv; charset=utf-8" : "application/x-ndjson; charset=utf-8", "cache-control": "no-store", "content-disposition": `attachment; filename="mintgate-audit.${format}"` },
@@ -369,7 +369,7 @@ export function createHttpApp(deps: HttpDeps) {
           return { count: admin.store.audit.count(auditFilterOf(query)) };
         })
         .get("/events", ({ request, adminToken }) => {
-          if (!deps.audit) return jsonError(404, "This gateway has no live audit feed.");
+          if (!deps.audit) throw notFound("This gateway has no live audit feed.");
           // A reconnecting EventSource sends the id of the last record it got: resume after it, not from now.
           const lastEventId = request.headers.get("last-event-id")?.trim();
           // A stream outlives its request: it ends once its admin token is revoked (a new `init` token), not on the next request.
@@ -391,7 +391,7 @@ export function createHttpApp(deps: HttpDeps) {
         )
         .get("/consents", ({ query }) => deps.auth.grants.listConsents(query.user))
         .delete("/consents", ({ query, actor }) => {
-          if (!query.user || !query.client) return jsonError(400, "Say whose approval to revoke: ?user=USER_ID&client=CLIENT_ID.");
+          if (!query.user || !query.client) throw invalid("Say whose approval to revoke: ?user=USER_ID&client=CLIENT_ID.");
           return deps.auth.grants.revokeConsent(query.user, query.client, actor.name);
         })
         // Personal access tokens (src/auth/access-tokens.ts): the token itself is in the answer to POST only.
@@ -428,7 +428,7 @@ export function createHttpApp(deps: HttpDeps) {
           }
         })
         .delete("/clients/:clientId", ({ params }) => {
-          if (!clients.remove(params.clientId)) return jsonError(404, `There is no client "${params.clientId}".`);
+          if (!clients.remove(params.clientId)) throw notFound(`There is no client "${params.clientId}".`);
           // Its sign-ins were revoked with it: tokens verified before are checked again, and its sessions end.
           deps.mcp.tokens.forgetVerified();
           return { removed: params.clientId };
