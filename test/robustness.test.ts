@@ -1104,9 +1104,9 @@ async function rawSession(gateway: RunningGateway, token: string) {
 }
 
 describe("malformed requests in a session", () => {
-  test("are answered at once: null _meta and arguments count as absent, wrong types get a -32602 or -32600 sentence", async () => {
+  test("are answered at once: null _meta and arguments count as absent, wrong types, ids, batches and versions get a -32602, -32600 or 400 sentence; another person's token finds no session", async () => {
     // A 20 s timeout: a request the gateway forwarded broken would hang that long.
-    const { gateway, token } = await startBehindRawUpstream("mintgate-malformed", "20s");
+    const { gateway, token, dataDir } = await startBehindRawUpstream("mintgate-malformed", "20s");
     const s = await rawSession(gateway, token);
     const call = (id: number, params: unknown) => s.post({ jsonrpc: "2.0", id, method: "tools/call", params });
 
@@ -1129,6 +1129,38 @@ describe("malformed requests in a session", () => {
     expect((await s.post({ jsonrpc: "2.0", id: 7, method: "ping" }, { "content-type": "text/plain" })).status).toBe(415);
     expect((await s.post({ jsonrpc: "2.0", id: 7, method: "ping" }, { accept: "text/html" })).status).toBe(406);
 
+    // MCP ids are strings or integers; one past 2^53 would come back with other digits, which its client could not match.
+    const refusedId = async (body: string) => (await s.post(body)).json.error.message as string;
+    expect(await refusedId('{"jsonrpc":"2.0","id":1.5,"method":"ping"}')).toBe("Invalid Request: an id must be a string or an integer.");
+    expect(await refusedId('{"jsonrpc":"2.0","id":12345678901234567890,"method":"ping"}')).toBe("Invalid Request: an id past 2^53 - 1 loses digits on its way back; send it as a string.");
+    expect((await s.post({ jsonrpc: "2.0", id: Number.MAX_SAFE_INTEGER, method: "ping" })).json).toEqual({ jsonrpc: "2.0", id: Number.MAX_SAFE_INTEGER, result: {} });
+    // Batches ended with 2025-06-18: this session negotiated 2025-11-25 (a 2025-03-26 one takes them, see gateway.test.ts).
+    const batch = await s.post([{ jsonrpc: "2.0", id: 8, method: "ping" }]);
+    expect({ status: batch.status, error: batch.json.error }).toEqual({
+      status: 400,
+      error: { code: -32600, message: "Invalid Request: JSON-RPC batches ended with MCP 2025-06-18 and this session uses 2025-11-25; send one message per POST." },
+    });
+    // The session's requests name the revision it negotiated, not another one it also knows.
+    const otherVersion = await s.post({ jsonrpc: "2.0", id: 9, method: "ping" }, { "mcp-protocol-version": "2025-03-26" });
+    expect({ status: otherVersion.status, message: otherVersion.json.error.message }).toEqual({
+      status: 400,
+      message: "Bad Request: this session negotiated MCP-Protocol-Version 2025-11-25; send that, not 2025-03-26, or initialize a new session.",
+    });
+    expect((await s.post({ jsonrpc: "2.0", id: 9, method: "ping" }, { "mcp-protocol-version": "1999-01-01" })).status).toBe(400);
+    expect((await s.post({ jsonrpc: "2.0", id: 10, method: "notifications/cancelled", params: { requestId: 1 } })).json.error).toEqual({
+      code: -32600,
+      message: '"notifications/cancelled" is a notification: send it without an id.',
+    });
+
+    // Another person's valid token with this session's id: unknown to them (404), on every method, and the session lives on.
+    const other = await runMintgate(["tokens", "create", "--user", "mallory@example.com", "--json", "--data", dataDir]);
+    const otherToken = (JSON.parse(other.stdout) as { token: string }).token;
+    for (const method of ["POST", "GET", "DELETE"]) {
+      const hijack = await fetch(`${gateway.url}/mcp/v`, { method, headers: { ...s.headers, authorization: `Bearer ${otherToken}` }, ...(method === "POST" ? { body: '{"jsonrpc":"2.0","id":11,"method":"tools/list"}' } : {}) });
+      expect({ method, status: hijack.status, code: ((await hijack.json()) as any).error.code }).toEqual({ method, status: 404, code: -32001 });
+    }
+    expect((await s.post({ jsonrpc: "2.0", id: 12, method: "ping" })).status).toBe(200);
+
     // Without a session: a null _meta is not the 2026-07-28 envelope, and is refused like any request before initialize.
     const sessionless = await fetch(`${gateway.url}/mcp/v`, {
       method: "POST",
@@ -1136,7 +1168,15 @@ describe("malformed requests in a session", () => {
       body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list", params: { _meta: null } }),
     });
     expect(sessionless.status).toBe(400);
-    await sessionless.text();
+    expect(((await sessionless.json()) as any).error.message).toBe("Bad Request: send the Mcp-Session-Id header you got from initialize, or start a session with initialize.");
+    // Nor may a session start with a batch (2025-03-26: initialize MUST NOT be part of one), or an empty one.
+    for (const [body, message] of [
+      [[{ jsonrpc: "2.0", id: 0, method: "initialize", params: { protocolVersion: "2025-03-26", capabilities: {}, clientInfo: { name: "b", version: "1" } } }], "Invalid Request: initialize must be sent alone, not in a batch."],
+      [[], "Invalid Request: the batch is empty."],
+    ] as const) {
+      const refused = await fetch(`${gateway.url}/mcp/v`, { method: "POST", headers: { authorization: `Bearer ${token}`, accept: "application/json, text/event-stream", "content-type": "application/json" }, body: JSON.stringify(body) });
+      expect({ status: refused.status, message: ((await refused.json()) as any).error.message }).toEqual({ status: 400, message });
+    }
     expect(gateway.output()).not.toContain("TypeError");
 
     // A Bearer header with a token and more is a bad token, not a missing one.
@@ -1174,8 +1214,8 @@ describe("malformed requests in a session", () => {
     await waitFor("the upstream to see the cancelled call closed", () => upstream.hangsClosed() === 1);
   });
 
-  test("the legacy /messages endpoint refuses what is not one JSON-RPC message", async () => {
-    const { gateway, token } = await startBehindRawUpstream("mintgate-legacy-bad", "20s");
+  test("the legacy /messages endpoint refuses what is not one JSON-RPC message, a request before initialize or a second one, and another person's post", async () => {
+    const { gateway, token, dataDir } = await startBehindRawUpstream("mintgate-legacy-bad", "20s");
     const stream = await fetch(`${gateway.url}/sse/v`, { headers: { authorization: `Bearer ${token}`, accept: "text/event-stream" } });
     const reader = stream.body!.getReader();
     const first = new TextDecoder().decode((await reader.read()).value);
@@ -1189,6 +1229,18 @@ describe("malformed requests in a session", () => {
       expect({ body, status: answer.status, code: answer.json?.error?.code }).toEqual({ body, status: 400, code: -32600 });
     }
     expect((await post('{"jsonrpc":"2.0","id":1,"method":"ping"}')).status).toBe(202);
+    // The lifecycle a Streamable HTTP session is held to: initialize first (ping aside), and once.
+    const initialize = '{"jsonrpc":"2.0","id":2,"method":"initialize","params":{"protocolVersion":"2024-11-05","capabilities":{},"clientInfo":{"name":"l","version":"1"}}}';
+    expect(await post('{"jsonrpc":"2.0","id":3,"method":"tools/list"}')).toEqual({ status: 400, json: { jsonrpc: "2.0", error: { code: -32000, message: "Bad Request: the session is not initialized; send initialize first." }, id: null } });
+    expect((await post(initialize)).status).toBe(202);
+    expect((await post(initialize)).json.error.message).toBe("Invalid Request: this session is already initialized; open a new event stream with GET /sse/v to start another.");
+    const plainText = await fetch(`${gateway.url}${endpoint}`, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "text/plain" }, body: '{"jsonrpc":"2.0","id":4,"method":"ping"}' });
+    expect(plainText.status).toBe(415);
+    // Another person's valid token posting into this session: unknown to them.
+    const other = JSON.parse((await runMintgate(["tokens", "create", "--user", "mallory@example.com", "--json", "--data", dataDir])).stdout) as { token: string };
+    const hijack = await fetch(`${gateway.url}${endpoint}`, { method: "POST", headers: { authorization: `Bearer ${other.token}`, "content-type": "application/json" }, body: '{"jsonrpc":"2.0","id":5,"method":"tools/list"}' });
+    expect(hijack.status).toBe(404);
+    expect(await post('{"jsonrpc":"2.0","id":6,"method":"tools/list"}')).toEqual({ status: 202, json: null });
     await reader.cancel();
     const gone = await fetch(`${gateway.url}/messages/v?sessionId=nope`, { method: "POST", headers: { authorization: `Bearer ${token}` }, body: "{}" });
     expect(((await gone.json()) as any).error.message).toContain("GET /sse/v");

@@ -13,7 +13,7 @@ import { jsonReply } from "./json-reply.ts";
 import { loadServerProtocol, type SdkServerProtocol } from "./protocol.ts";
 import { EventStream, NOTIFICATION_UNREAD_LIMIT } from "./event-stream.ts";
 import { replyEventStream } from "./reply-stream.ts";
-import { claimsModernRevision, handleModernRequest, NO_BATCHES, type CallsInFlight, type ListenStreams } from "./modern.ts";
+import { claimsModernRevision, handleModernRequest, MODERN_VERSION, NO_BATCHES, type CallsInFlight, type ListenStreams } from "./modern.ts";
 
 /**
  * Bytes a legacy client may leave unread on its event stream, where all its replies go. Past that it has
@@ -92,6 +92,8 @@ interface Entry {
    * than the session's own (a refreshed one, or a new sign-in's). Revoking it ends the stream.
    */
   streamOpener?: Principal;
+  /** Set on a legacy session once its initialize came (Streamable HTTP sessions are registered by theirs). */
+  initialized?: true;
   /** Set on a legacy session whose token expired: it takes no new request, and ends once those in flight are answered. */
   draining?: true;
 }
@@ -175,6 +177,8 @@ export class McpEndpoint {
       const entry = this.entries.get(sessionId);
       // Another person's session id is treated as unknown: sessions are bound to who opened them.
       if (!entry?.streamable || ownerOf(entry.session.principal) !== ownerOf(principal) || !runtime.sessions.has(sessionId)) return sessionNotFound();
+      const otherVersion = versionRefusal(request, entry.session.protocolVersion, this.protocol!);
+      if (otherVersion) return otherVersion;
       entry.session.lastActivity = Date.now();
       if (request.method === "POST") return this.handleSessionPost(entry.session, entry.streamable, request, principal);
       if (request.method === "GET") return this.openStandaloneStream(entry, entry.streamable, request, principal);
@@ -201,6 +205,10 @@ export class McpEndpoint {
       if (problem !== undefined) return invalidRequest(problem);
       return handleModernRequest(runtime, principal, this.gateway.recorder, request, body as Record<string, never>, this.listeners, this.calls);
     }
+    // Anything but one initialize is answered here, with what to do: the SDK transport says "Server not initialized" to all of it.
+    const notOneInitialize = Array.isArray(body) ? problemOfFirstBatch(body) : problemOf(body) ?? ((body as PlainMessage).method === "initialize" ? undefined : NO_SESSION);
+    if (notOneInitialize === NO_SESSION) return jsonRpcError(400, -32000, NO_SESSION);
+    if (notOneInitialize !== undefined) return invalidRequest(notOneInitialize);
     const protocol = await loadServerProtocol();
     this.protocol = protocol;
     const transport: WebStandardStreamableHTTPServerTransport = new protocol.WebStandardStreamableHTTPServerTransport({
@@ -254,8 +262,6 @@ export class McpEndpoint {
    * the session's person, maybe), which the requests it brings are recorded under and cut off with.
    */
   private async handleSessionPost(session: GatewaySession, transport: WebStandardStreamableHTTPServerTransport, request: Request, caller: Principal): Promise<Response> {
-    const version = request.headers.get("mcp-protocol-version");
-    if (version !== null && !this.protocol!.SUPPORTED_PROTOCOL_VERSIONS.includes(version)) return transport.handleRequest(request);
     const unacceptable = acceptRefusal(request) ?? contentTypeRefusal(request);
     if (unacceptable) return unacceptable;
     let message: unknown;
@@ -270,6 +276,7 @@ export class McpEndpoint {
     if (Array.isArray(message)) {
       const problem =
         message.length === 0 ? "the batch is empty"
+        : !allowsBatches(session.protocolVersion) ? `JSON-RPC batches ended with MCP 2025-06-18 and this session uses ${session.protocolVersion}; send one message per POST`
         : message.length > BATCH_LIMIT ? `a batch holds at most ${BATCH_LIMIT} messages, not ${message.length}; send the rest in further requests`
         : message.map(problemOf).find((p) => p !== undefined);
       if (problem !== undefined) return invalidRequest(problem);
@@ -343,6 +350,8 @@ export class McpEndpoint {
     if (!entry?.legacy || ownerOf(entry.session.principal) !== ownerOf(principal) || !runtime.sessions.has(sessionId!)) {
       return jsonRpcError(404, -32001, `Session not found; open a new event stream with GET /sse/${runtime.slug}.`);
     }
+    const unacceptable = contentTypeRefusal(request);
+    if (unacceptable) return unacceptable;
     let message: unknown;
     let text: string;
     try {
@@ -359,6 +368,15 @@ export class McpEndpoint {
     if (entry.draining && (message as PlainMessage).method !== undefined && (message as PlainMessage).id !== undefined) {
       return jsonRpcError(404, -32001, `Session not found; open a new event stream with GET /sse/${runtime.slug}.`);
     }
+    // The lifecycle Streamable HTTP sessions are held to (the SDK transport's): initialize once, and first.
+    const m = message as PlainMessage;
+    if (m.method === "initialize" && entry.initialized) {
+      return invalidRequest(`this session is already initialized; open a new event stream with GET /sse/${runtime.slug} to start another`);
+    }
+    if (m.method !== undefined && m.method !== "initialize" && m.method !== "ping" && m.id !== undefined && !entry.initialized) {
+      return jsonRpcError(400, -32000, "Bad Request: the session is not initialized; send initialize first.");
+    }
+    if (m.method === "initialize") entry.initialized = true;
     entry.session.lastActivity = Date.now();
     entry.session.receive(message as JSONRPCMessage, principal);
     return new Response("Accepted", { status: 202 });
@@ -515,8 +533,11 @@ function problemOf(value: unknown): string | undefined {
   if (typeof value !== "object" || value === null || Array.isArray(value)) return "each message must be a JSON-RPC 2.0 object";
   const m = value as { jsonrpc?: unknown; id?: unknown; method?: unknown; params?: unknown; result?: unknown; error?: unknown };
   if (m.jsonrpc !== "2.0") return 'a message needs "jsonrpc": "2.0"';
-  // JSON.parse reads 1e400 as Infinity, which a reply writes as null: the client could not match it.
-  if (m.id !== undefined && typeof m.id !== "string" && !Number.isFinite(m.id)) return "an id must be a string or a finite number";
+  // MCP ids are strings or integers. Past 2^53 a number comes back with other digits (JSON.parse reads
+  // 12345678901234567890 as ...000, 1e400 as Infinity), which its client could not match to its request.
+  if (m.id !== undefined && typeof m.id !== "string" && !Number.isSafeInteger(m.id)) {
+    return typeof m.id === "number" && Number.isInteger(m.id) ? "an id past 2^53 - 1 loses digits on its way back; send it as a string" : "an id must be a string or an integer";
+  }
   if (m.method === undefined) {
     if (m.id !== undefined && (m.result !== undefined || m.error !== undefined)) return undefined;
     return 'a message needs a "method" (or, answering a request, "result" or "error")';
@@ -524,6 +545,35 @@ function problemOf(value: unknown): string | undefined {
   if (typeof m.method !== "string") return "the method must be a string";
   if (m.params !== undefined && (typeof m.params !== "object" || m.params === null || Array.isArray(m.params))) return "params must be an object";
   return undefined;
+}
+
+const NO_SESSION = "Bad Request: send the Mcp-Session-Id header you got from initialize, or start a session with initialize.";
+
+/** Why a batch sent without a session is refused: there is none yet, and initialize never comes in one (2025-03-26 lifecycle). */
+function problemOfFirstBatch(batch: unknown[]): string {
+  if (batch.length === 0) return "the batch is empty";
+  if (batch.some((m) => (m as PlainMessage | null)?.method === "initialize")) return "initialize must be sent alone, not in a batch";
+  return NO_SESSION;
+}
+
+/** Batches are JSON-RPC's, kept by MCP up to 2025-03-26 and removed in 2025-06-18 (revisions are dates, so they sort as text). */
+const allowsBatches = (version: string) => version <= "2025-03-26";
+
+/**
+ * A session's requests name the revision it negotiated (MCP-Protocol-Version, required from 2025-06-18): an
+ * unknown one is the SDK transport's 400, and one that disagrees with the session's is refused the same way.
+ * No header is taken as the session's own, as the spec's fallback for clients older than the header.
+ */
+function versionRefusal(request: Request, negotiated: string, protocol: SdkServerProtocol): Response | undefined {
+  const version = request.headers.get("mcp-protocol-version");
+  if (version === null || version === negotiated) return undefined;
+  const known = version === MODERN_VERSION || protocol.SUPPORTED_PROTOCOL_VERSIONS.includes(version);
+  return jsonRpcError(
+    400,
+    -32000,
+    known ? `Bad Request: this session negotiated MCP-Protocol-Version ${negotiated}; send that, not ${version}, or initialize a new session.`
+    : `Bad Request: MCP-Protocol-Version ${version} is not one this gateway speaks (${[MODERN_VERSION, ...protocol.SUPPORTED_PROTOCOL_VERSIONS].join(", ")}).`,
+  );
 }
 
 function versionsOf(protocol: SdkServerProtocol) {

@@ -482,6 +482,8 @@ export class GatewaySession {
         if (!LOGGING_LEVELS.includes(params?.level as string)) throw new RpcError(JSON_RPC.invalidParams, `logging/setLevel needs params.level, one of ${LOGGING_LEVELS.join(", ")}.`);
         return {};
       default:
+        // A notification sent with an id reads as a request for a method no one offers: say what went wrong instead.
+        if (method.startsWith("notifications/")) throw new RpcError(JSON_RPC.invalidRequest, `"${method}" is a notification: send it without an id.`);
         throw new RpcError(JSON_RPC.methodNotFound, `mintgate does not support the method "${method}".`);
     }
   }
