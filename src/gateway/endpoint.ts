@@ -560,20 +560,16 @@ function problemOfFirstBatch(batch: unknown[]): string {
 const allowsBatches = (version: string) => version <= "2025-03-26";
 
 /**
- * A session's requests name the revision it negotiated (MCP-Protocol-Version, required from 2025-06-18): an
- * unknown one is the SDK transport's 400, and one that disagrees with the session's is refused the same way.
- * No header is taken as the session's own, as the spec's fallback for clients older than the header.
+ * A session's requests name a revision (MCP-Protocol-Version, required from 2025-06-18): one the gateway does not
+ * speak in sessions is refused (400, as the spec says). One it speaks other than the session's is let through, as
+ * the SDK's transport does and the official conformance suite expects (it sends 2025-03-26 in a 2025-11-25 session).
+ * No header is taken as the session's own, the spec's fallback for clients older than the header.
  */
 function versionRefusal(request: Request, negotiated: string, protocol: SdkServerProtocol): Response | undefined {
   const version = request.headers.get("mcp-protocol-version");
-  if (version === null || version === negotiated) return undefined;
-  const known = version === MODERN_VERSION || protocol.SUPPORTED_PROTOCOL_VERSIONS.includes(version);
-  return jsonRpcError(
-    400,
-    -32000,
-    known ? `Bad Request: this session negotiated MCP-Protocol-Version ${negotiated}; send that, not ${version}, or initialize a new session.`
-    : `Bad Request: MCP-Protocol-Version ${version} is not one this gateway speaks (${[MODERN_VERSION, ...protocol.SUPPORTED_PROTOCOL_VERSIONS].join(", ")}).`,
-  );
+  if (version === null || protocol.SUPPORTED_PROTOCOL_VERSIONS.includes(version)) return undefined;
+  const sessionless = version === MODERN_VERSION ? `; ${MODERN_VERSION} requests are sent without Mcp-Session-Id` : "";
+  return jsonRpcError(400, -32000, `Bad Request: this session uses MCP-Protocol-Version ${negotiated}, and ${version} is not one a session takes (${protocol.SUPPORTED_PROTOCOL_VERSIONS.join(", ")})${sessionless}.`);
 }
 
 function versionsOf(protocol: SdkServerProtocol) {
