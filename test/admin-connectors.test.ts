@@ -162,6 +162,8 @@ describe("connectors one at a time", () => {
     expect(restarted.status).toBe(200);
     expect(restarted.json).toMatchObject({ name: "noisy", restarts: 1 });
     await waitFor("ready again", async () => (await connectorState("noisy")) === "ready");
+    // The log says why the connector went down and up again, not only that it did.
+    expect(gateway.output()).toContain('info  connector restarting connector=noisy reason="an administrator restarted it"');
     const after = await waitFor("both children's lines", async () => {
       const { json } = await api("GET", "/connectors/noisy/logs");
       return json.lines.length === 8 && (json as { lines: string[] });

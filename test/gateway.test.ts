@@ -248,6 +248,10 @@ describe("shutdown with clients connected", () => {
     const token = gateway.output().match(/token\s+(mgt_pat_\S+)/)![1]!;
     const client = await connectMcpClient(url, token);
     await waitFor("demo tools", async () => (await toolNames(client)).includes("demo__countdown"));
+    // A call that succeeds leaves its audit record and no log line (at info the log is for what changed or went wrong).
+    const before = gateway.output();
+    expect(textOf(await client.callTool({ name: "demo__echo", arguments: { text: "quiet" } }))).toBe("quiet");
+    expect(gateway.output()).toBe(before);
     const running = client.callTool({ name: "demo__countdown", arguments: { n: 4, intervalMs: 150 } });
     await Bun.sleep(100);
     gateway.signal("SIGTERM");
@@ -693,6 +697,8 @@ virtualMcps:
       return dyn.state === "ready" && dyn.restarts >= 1 ? dyn : undefined;
     });
     expect(restarted.restarts).toBeGreaterThanOrEqual(1);
+    // The crash is logged as the connector's failure; the call it cut off is not logged again as a failed call.
+    expect(s.gateway.output()).not.toContain("upstream call failed");
     expect(Number(readFileSync(pidFile, "utf8"))).not.toBe(firstPid);
     expect(textOf(await client.callTool({ name: "d__slow", arguments: { ms: 1 } }))).toBe("slept 1");
 
@@ -727,6 +733,9 @@ ${dynamicConnector("dyn", toolsFile, join(dir, "pid"), "    timeout: 1s\n")}virt
     expect(textOf(result)).toBe('Connector "dyn" did not answer tools/call within 1 s.');
     const calls = await s.admin<{ outcome: string }[]>("/calls");
     expect(calls[0]!.outcome).toBe("timeout");
+    // Nothing else says an upstream is too slow (it stays ready): the log does, once for the one call.
+    const timedOut = s.gateway.output().split("\n").filter((line) => line.includes("upstream call timed out"));
+    expect(timedOut).toEqual([expect.stringContaining(' warn  upstream call timed out connector=dyn method=tools/call error="Connector \\"dyn\\" did not answer tools/call within 1 s."')]);
     await s.gateway.stop();
   });
 

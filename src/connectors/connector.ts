@@ -222,6 +222,7 @@ export class Connector {
   /** Stops and starts again now (an admin asked), with the backoff started over. Restarts asked at once run one after another. */
   restart(): Promise<void> {
     this.restarting = this.restarting.then(async () => {
+      log.info("connector restarting", { connector: this.name, reason: "an administrator restarted it" });
       await this.stop({ restart: "an administrator restarted it" });
       this.attempt = 0;
       this.failureLog.startOver();
@@ -313,7 +314,12 @@ export class Connector {
     const call = session.request(method, params, { timeoutMs: this.definition.timeoutMs, ...options, resendRefused: this.resendAfterReconnect });
     // An upstream's answer (a tool that prints its env, an echo of its request headers) and its error text
     // (an HTTP error page, a stack trace) may quote the credentials it was sent: they stay in the gateway.
-    return this.redactor.secretCount === 0 ? call : call.then((result) => this.redactedResult(result), (error: unknown) => Promise.reject(this.redactedError(error)));
+    const answer = this.redactor.secretCount === 0 ? call : call.then((result) => this.redactedResult(result), (error: unknown) => Promise.reject(this.redactedError(error)));
+    return answer.catch((error: unknown) => {
+      // Cut off by its client or the gateway, or by the upstream session ending (a crash, a restart: logged as such): not the call's own failure.
+      if (this.state.status === "ready" && !this.stopping && session.isOpen && options.signal?.aborted !== true) this.failureLog.callFailed(method, error);
+      throw error;
+    });
   }
 
   /** A result with this connector's secret values replaced; the very object (and its frame text, passed on unparsed) when it held none. */

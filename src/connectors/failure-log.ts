@@ -1,4 +1,11 @@
-import { log, type LogLevel } from "../log/index.ts";
+import { MintgateError } from "../errors/index.ts";
+import { LineBudget, log, type LogLevel } from "../log/index.ts";
+
+/** Failed calls one connector may put in the log per window; the rest are counted in one line. */
+const CALL_FAILURES_PER_WINDOW = 5;
+const CALL_FAILURE_WINDOW_MS = 60_000;
+/** Longest error text of a failed call logged; the audit record has it whole. */
+const MAX_CALL_ERROR_CHARS = 300;
 
 /** While one failure repeats, how often it is logged again as a warning, with how many times it happened. */
 const REPEAT_SUMMARY_EVERY_MS = 10 * 60_000;
@@ -16,7 +23,29 @@ export class ConnectorFailureLog {
   private since = 0;
   private warnedAt = 0;
 
-  constructor(private readonly connector: string) {}
+  /** A slow or broken upstream fails every call the same way: a few lines say so, a count says how often. */
+  private readonly callFailures: LineBudget;
+
+  constructor(private readonly connector: string) {
+    this.callFailures = new LineBudget({
+      lines: CALL_FAILURES_PER_WINDOW,
+      windowMs: CALL_FAILURE_WINDOW_MS,
+      fields: { connector },
+      notLoggedMessage: "upstream calls failed: lines not logged, too many",
+    });
+  }
+
+  /**
+   * A call to a ready connector failed on the upstream's side (it timed out, answered an HTTP error or
+   * something that is not an answer): not a state change, so nothing else says it. A JSON-RPC error the
+   * upstream answered, or a tool's own error result, is its answer (the audit trail has it), not logged.
+   * `error` is already redacted of the connector's secrets.
+   */
+  callFailed(method: string, error: unknown): void {
+    if (!(error instanceof MintgateError) || (error.kind !== "timeout" && error.kind !== "upstream_failed")) return;
+    const message = error.kind === "timeout" ? "upstream call timed out" : "upstream call failed";
+    this.callFailures.write("warn", message, { method: method.slice(0, 100), error: error.message.slice(0, MAX_CALL_ERROR_CHARS) });
+  }
 
   failed(reason: string, retryInMs: number): void {
     const now = Date.now();
