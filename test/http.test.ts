@@ -12,6 +12,12 @@ describe("HTTP server", () => {
   });
   afterAll(() => gateway.stop());
 
+  test("the log's start-up line says what this gateway runs with: version, data directory, URLs, TLS, metrics, SSO", () => {
+    const started = gateway.output().split("\n").find((line) => line.includes(" info  started "));
+    expect(started).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z info  started version=\d+\.\d+\.\d+ /);
+    expect(started).toContain(` dataDir=${gateway.dataDir} url=${gateway.url} publicUrl="(none: the listen URL)" tls=off metrics=loopback sso=none logFormat=text`);
+  });
+
   test("/healthz and /readyz", async () => {
     const health = await fetch(`${gateway.url}/healthz`);
     expect(health.status).toBe(200);
@@ -66,6 +72,11 @@ describe("HTTP server", () => {
     const wrong = await fetch(`${gateway.url}/admin/api/status`, { headers: { authorization: "Bearer mgt_admin_wrong" } });
     expect(wrong.status).toBe(401);
     expect(((await wrong.json()) as { message: string }).message).toContain("not valid");
+    // The log says who was refused from where, never the token; a burst of guesses is held to 5 lines a minute.
+    expect(gateway.output()).toContain('warn  admin API request refused: no valid admin token method=GET path=/admin/api/status ip=127.0.0.1 reason="The admin token is not valid; use the one in DATA_DIR/admin.token."');
+    for (let i = 0; i < 8; i++) await fetch(`${gateway.url}/admin/api/status`, { headers: { authorization: "Bearer mgt_admin_wrong" } });
+    expect(gateway.output().split("admin API request refused").length - 1).toBe(5);
+    expect(gateway.output()).not.toContain("mgt_admin_wrong");
 
     const right = await fetch(`${gateway.url}/admin/api/status`, { headers: { authorization: `Bearer ${gateway.adminToken()}` } });
     expect(right.status).toBe(200);
@@ -113,6 +124,7 @@ describe("HTTPS", () => {
     expect(openssl.exitCode).toBe(0);
     const gateway = await startGateway({ dataDir: join(dir, "d"), args: ["--tls-cert", cert, "--tls-key", key] });
     expect(gateway.url).toStartWith("https://127.0.0.1:");
+    expect(gateway.output()).toContain(` url=${gateway.url} publicUrl="(none: the listen URL)" tls=on `);
     const response = await fetch(`${gateway.url}/healthz`, { tls: { ca: readFileSync(cert, "utf8") } });
     expect(response.status).toBe(200);
     // The CLI finds it through server.url; it must trust the certificate, and is told how when it does not.

@@ -2,7 +2,7 @@ import { Elysia } from "elysia";
 import type { AdminService } from "../admin/index.ts";
 import { DEFAULTS, type Settings } from "../config/index.ts";
 import { configError, httpStatusOf, invalid, isStorageFull, MintgateError, notFound, publicMessageOf } from "../errors/index.ts";
-import { log } from "../log/index.ts";
+import { LineBudget, log } from "../log/index.ts";
 import { jsonError } from "./json-error.ts";
 import { providerInputOf, providerPatchOf } from "../auth/sso/index.ts";
 import { mcpRoutes, type McpRouteDeps } from "./mcp-routes.ts";
@@ -197,6 +197,14 @@ export function createHttpApp(deps: HttpDeps) {
   /** The admin API's and the other routes by path, for a 405's Allow header; read from the app below once every route is declared. */
   let adminRoutes: RouteMethods | undefined;
   let publicRoutes: RouteMethods | undefined;
+  // Nothing refused here is normal traffic (admin tokens do not expire): a stale CLI config or someone guessing. A few
+  // lines a minute say who from where; a flood of guesses is counted, not written.
+  const adminRefusals = new LineBudget({ lines: 5, windowMs: 60_000, fields: {}, notLoggedMessage: "admin API requests refused: lines not logged, too many" });
+  const refuseAdmin = (request: Request, refusal: unknown) => {
+    const message = publicMessageOf(refusal);
+    adminRefusals.write("warn", "admin API request refused: no valid admin token", { method: request.method, path: new URL(request.url).pathname, ip: clientAddressOf(request) ?? undefined, reason: message });
+    return jsonError(401, message, ADMIN_CHALLENGE);
+  };
   const app = new Elysia()
     .onError(({ code, error, request }) => {
       // Without the admin token, nothing under /admin/api says which routes exist: not a 404, nor a body refused (parsed before the token is checked).
@@ -206,7 +214,7 @@ export function createHttpApp(deps: HttpDeps) {
           try {
             admin.authenticate(request.headers.get("authorization"));
           } catch (refusal) {
-            return jsonError(401, publicMessageOf(refusal), ADMIN_CHALLENGE);
+            return refuseAdmin(request, refusal);
           }
         }
         if (code === "PARSE") return jsonError(400, "The request body could not be parsed; send valid JSON.");
@@ -222,6 +230,7 @@ export function createHttpApp(deps: HttpDeps) {
       if (code === "VALIDATION") return jsonError(400, "The request is not valid: " + error.message);
       if (error instanceof MintgateError) {
         const status = httpStatusOf(error);
+        if (status === 401 && new URL(request.url).pathname.startsWith("/admin/api/")) return refuseAdmin(request, error);
         return jsonError(status, publicMessageOf(error), status === 401 ? ADMIN_CHALLENGE : {});
       }
       if (isStorageFull(error)) {

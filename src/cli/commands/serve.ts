@@ -222,6 +222,7 @@ export const serveCommand: Command = {
     let server;
     const memoryTrim = new IdleMemoryTrim();
     let demo;
+    let ssoProviders = "";
     try {
       const auth = createAuthServices({
         store: dir.store,
@@ -232,6 +233,7 @@ export const serveCommand: Command = {
         redirectSchemes: settings.redirectSchemes,
         onGroupsChanged: () => gateway.accessChanged(),
       });
+      ssoProviders = auth.sso.providers().map((provider) => `${provider.name}(${provider.kind})`).join(",");
       if (parsed.values.demo) demo = await prepareDemo(dir.store, config, tokens, auth.users);
       await gateway.sync();
       const admin = new AdminService({
@@ -250,6 +252,18 @@ export const serveCommand: Command = {
     const stopWatching = watchStore(dir.store, () => void gateway.sync());
     memoryTrim.start();
     writeFileSync(dir.paths.serverUrl, `${server.url}\n${instanceId}\n`, { mode: 0o600 });
+    // Stdout's "listening on" line is for whoever started us; the log (journald, a shipper) gets what this gateway serves
+    // with, in one line, so a log read later says which version, data and features it ran with.
+    log.info("started", {
+      version: VERSION,
+      dataDir: dir.dataDir,
+      url: server.url,
+      publicUrl: settings.publicUrl ?? "(none: the listen URL)",
+      tls: settings.tlsCert ? "on" : "off",
+      metrics: settings.metricsMode + (settings.metricsTokenFile !== undefined || settings.metricsTokenFromEnv !== undefined ? "+token" : ""),
+      sso: ssoProviders || "none",
+      logFormat: settings.logFormat,
+    });
     // One write: whoever waits for the "listening on" line finds the demo text with it.
     const listening = statusLine("info", `mintgate ${VERSION} listening on ${server.url}${settings.publicUrl ? ` (public URL ${settings.publicUrl})` : ""}`, { version: VERSION, url: server.url, publicUrl: settings.publicUrl });
     process.stdout.write(listening + (demo ? demoInstructions(settings.publicUrl ?? server.url, demo) : ""));
