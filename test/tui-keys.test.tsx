@@ -6,7 +6,8 @@ import { Form } from "../tui/components/Form.tsx";
 import { TextField } from "../tui/components/TextField.tsx";
 import { breakLines, columnsOf, fit, formatTime, wrapText } from "../tui/components/text.ts";
 import { Confirm } from "../tui/components/Confirm.tsx";
-import { press } from "./fixtures/ink-keys.ts";
+import { frameContaining, paste, press } from "./fixtures/ink-keys.ts";
+import { waitFor } from "./harness.ts";
 import { log } from "../src/log/index.ts";
 import { Problem } from "../tui/components/Problem.tsx";
 import { useKeys } from "../tui/components/useKeys.ts";
@@ -57,6 +58,45 @@ describe("useKeys", () => {
   });
 });
 
+/** A list whose `n` opens a form that records what it hears, as a screen's `n` opens its add form. */
+function ListThenForm({ seen }: { seen: string[] }) {
+  const [open, setOpen] = useState(false);
+  useKeys((input) => (input === "n" ? setOpen(true) : void seen.push(`list:${input}`)), { isActive: !open });
+  return open ? <Heard seen={seen} /> : <Text>list</Text>;
+}
+
+function Heard({ seen }: { seen: string[] }) {
+  useKeys((input, key) => void seen.push(key.return ? "form:Enter" : `form:${input}`), { modifiers: true });
+  return <Text>form</Text>;
+}
+
+describe("keys read together", () => {
+  test("are each a key, in order, heard by what the key before them opened; a bracketed paste is not keys", async () => {
+    const seen: string[] = [];
+    const { stdin, unmount } = render(
+      <>
+        <ListThenForm seen={seen} />
+        <PasteSink />
+      </>,
+    );
+    await Bun.sleep(20);
+    // Pasted over the list (with something taking pastes, as the App does): nothing happens.
+    stdin.write(paste("jjn"));
+    await Bun.sleep(30);
+    expect(seen).toEqual([]);
+    stdin.write("jjnab\r");
+    await waitFor("all five keys", () => seen.length >= 5, 40, 10);
+    expect(seen).toEqual(["list:j", "list:j", "form:a", "form:b", "form:Enter"]);
+    unmount();
+  });
+});
+
+/** Takes pastes and drops them, as the App does so that bracketed paste is on over lists. */
+function PasteSink() {
+  useKeys(() => {}, { onPaste: () => {} });
+  return null;
+}
+
 describe("Form", () => {
   const fields = [
     { name: "name", label: "Name" },
@@ -73,23 +113,39 @@ describe("Form", () => {
       await Bun.sleep(20);
     }
     stdin.write("\u0013");
-    await Bun.sleep(20);
+    // Keys read together are handled one a turn, so the Ctrl-S may wait behind them.
+    await waitFor("the form to be submitted", () => sent !== undefined, 40, 10);
     unmount();
-    expect(sent).toBeDefined();
     return sent!;
   }
 
   test("a paste with Tabs in it fills one field after another, as typing the same would", async () => {
-    expect(await submitted(["alpha\thttp://x.example\tthe note"])).toEqual({ name: "alpha", url: "http://x.example", note: "the note" });
-    // Typed one key at a time, the same text lands the same way.
+    expect(await submitted([paste("alpha\thttp://x.example\tthe note")])).toEqual({ name: "alpha", url: "http://x.example", note: "the note" });
+    // Typed one key at a time, or read together, the same text lands the same way.
     expect(await submitted([..."ab", "\t", ..."cd"])).toEqual({ name: "ab", url: "cd", note: "" });
+    expect(await submitted(["ab\tcd"])).toEqual({ name: "ab", url: "cd", note: "" });
     // Pieces past the last field are dropped; what is there already is kept and added to.
-    expect(await submitted(["x\ty\tz\textra"], { name: "n-", url: "", note: "" })).toEqual({ name: "n-x", url: "y", note: "z" });
+    expect(await submitted([paste("x\ty\tz\textra")], { name: "n-", url: "", note: "" })).toEqual({ name: "n-x", url: "y", note: "z" });
     // Other control characters never enter a value.
     expect(await submitted(["a\u0007b\nc"])).toEqual({ name: "abc", url: "", note: "" });
   });
-});
 
+  test("keys read together count one by one, in order: text and Enter in one read submits it", async () => {
+    const sent: Record<string, string>[] = [];
+    const { stdin, lastFrame, unmount } = render(<Form title="t" fields={fields} height={20} onCancel={() => {}} onSubmit={async (values) => void sent.push(values)} />);
+    await Bun.sleep(20);
+    // A script or a fast typist: text, ↓ to the next field, text, Enter (next field), text, Enter on the last field.
+    stdin.write("ab\u001b[Bcd\ref\r");
+    await waitFor("the form to be submitted", () => sent.length === 1);
+    expect(sent[0]).toEqual({ name: "ab", url: "cd", note: "ef" });
+    // A bracketed paste (the terminal marks pasted text) is only text: its line break does not submit a half-typed form.
+    stdin.write(paste("more\r"));
+    await frameContaining(lastFrame, "efmore");
+    await Bun.sleep(30);
+    expect(sent).toHaveLength(1);
+    unmount();
+  });
+});
 
 describe("TextField", () => {
   test("a secret (masked) field keeps the line breaks of pasted text; a plain field drops them", async () => {
@@ -102,7 +158,7 @@ describe("TextField", () => {
     const pem = "-----BEGIN KEY-----\rAAAABBBB\r\n-----END KEY-----";
     for (const mask of [true, false]) {
       const { stdin, lastFrame, unmount } = render(<Field mask={mask} />);
-      stdin.write(pem);
+      stdin.write(paste(pem));
       await Bun.sleep(30);
       if (mask) expect(lastFrame()).not.toContain("AAAA");
       unmount();

@@ -68,7 +68,9 @@ export function App(props: { client: AdminClient; screens?: ScreenDefinition[] }
       }
     },
     // While the terminal is too small even a screen with a form open lets q quit, as the message says.
-    { isActive: !capturing || tooSmall, modifiers: true },
+    // Taking pastes here keeps bracketed paste on everywhere: text pasted over a list arrives as a paste, which
+    // only a text field takes, not as keys (pasting "deq" there deleted and quit).
+    { isActive: !capturing || tooSmall, modifiers: true, onPaste: () => {} },
   );
 
   const width = Math.max(20, columns - 2);

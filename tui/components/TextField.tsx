@@ -40,7 +40,7 @@ export function TextField(props: {
   mask?: boolean;
   placeholder?: string;
   width?: number;
-  /** Pasted text that goes on past a Tab: what follows the first Tab, for the form to type into the next fields. */
+  /** Pasted text that goes on past a Tab (a spreadsheet row): what follows the first Tab, for the form to type into the next fields. */
   onPastePastTab?: (rest: string) => void;
 }) {
   // Keys that arrive before the next render (fast typing, a slow link) build on each other, not on a stale value.
@@ -59,6 +59,13 @@ export function TextField(props: {
     const value = latest.current;
     fromEnd.current = value.length - Math.max(0, Math.min(value.length, cursor));
     redraw((n) => n + 1);
+  };
+  /** Text typed or pasted at the cursor; a one-line value drops control characters, a secret keeps line breaks. */
+  const insert = (text: string) => {
+    const value = latest.current;
+    const at = cursorOf(value);
+    const clean = props.mask ? keepingLines(text) : oneLine(text);
+    change(value.slice(0, at) + clean + value.slice(at), at + clean.length);
   };
   useKeys(
     (input, key) => {
@@ -79,16 +86,20 @@ export function TextField(props: {
         return change(value.slice(0, start) + value.slice(at), start);
       }
       if (key.ctrl || key.meta) return;
-      if (!input) return;
-      const insert = (text: string) => change(value.slice(0, at) + text + value.slice(at), at + text.length);
-      const tab = input.indexOf("\t");
-      if (tab !== -1 && props.onPastePastTab) {
-        insert(oneLine(input.slice(0, tab)));
-        return props.onPastePastTab(input.slice(tab + 1));
-      }
-      insert(props.mask ? keepingLines(input) : oneLine(input));
+      if (input) insert(input);
     },
-    { isActive: props.focus, modifiers: true },
+    {
+      isActive: props.focus,
+      modifiers: true,
+      takesText: true,
+      // Pasted text is only text: its line breaks never submit the form (a secret keeps them), its Tabs fill the next fields.
+      onPaste: (text) => {
+        const tab = text.indexOf("\t");
+        if (tab === -1 || !props.onPastePastTab) return insert(text);
+        insert(text.slice(0, tab));
+        props.onPastePastTab(text.slice(tab + 1));
+      },
+    },
   );
   const shown = props.mask ? "•".repeat(props.value.length) : props.value;
   const width = Math.max(4, props.width ?? 40);

@@ -108,7 +108,7 @@ export function ConnectorForm(props: {
     );
   };
   /**
-   * Text that arrived with Tabs in it (a paste, or keys read together over a slow link): each piece goes into the
+   * Pasted text with Tabs in it (a spreadsheet row; typed Tabs are Tab keys): each piece goes into the
    * next row, as typing the same keys would; the kind row takes none (typing there never changed it).
    */
   const pasteFrom = (index: number, text: string) => {
