@@ -10,7 +10,7 @@ import { openStore, type NewAuditRow } from "../src/store/index.ts";
 import { App } from "../tui/App.tsx";
 import { progressText } from "../tui/components/ProgressBar.tsx";
 import { recordLines } from "../tui/components/RecordDetail.tsx";
-import { auditScreen, searchQuery, DEFAULT_SEARCH } from "../tui/screens/Audit.tsx";
+import { auditScreen, searchQuery, DEFAULT_SEARCH, SEARCH_FIELDS } from "../tui/screens/Audit.tsx";
 import { liveCallsScreen, matches, parseFilter, Ring, RING_SIZE } from "../tui/screens/LiveCalls.tsx";
 import { byTool, Overview, percent, sparkline, sparklinePoints } from "../tui/screens/Overview.tsx";
 import type { ScreenProps } from "../tui/screens/types.ts";
@@ -24,6 +24,7 @@ import { connectMcpClient, REPO_ROOT, startConfiguredGateway, startGateway, temp
  */
 
 const DOWN = "\u001B[B";
+const RIGHT = "\u001B[C";
 const ESC = "\u001B";
 const ENTER = "\r";
 const TAB = "\t";
@@ -276,6 +277,15 @@ describe("against a running gateway", () => {
     expect((await admin.get<{ count: number }>("/audit/count?tool=demo__add&kind=mcp")).count).toBe(3);
     await expect(admin.get("/stats/timeline?last=1d&step=1s")).rejects.toThrow("more than 1000 buckets");
     await expect(admin.get("/audit/count?since=yesterday-ish")).rejects.toThrow("since must be an ISO 8601 time");
+    // Every outcome and kind the audit search offers is one the API takes ("any" sends none).
+    for (const name of ["outcome", "kind"]) {
+      const choices = SEARCH_FIELDS.find((f) => f.name === name)!.choices!;
+      for (const choice of choices.filter((c) => c !== "any")) {
+        const search = { ...DEFAULT_SEARCH, [name]: choice };
+        expect((await admin.get<{ count: number }>(`/audit/count?${searchQuery(search)}`)).count).toBeGreaterThanOrEqual(0);
+      }
+      expect(choices).toContain("any");
+    }
   });
 
   test("Overview: health, calls in the sparkline and the last hour, top tools and people, connector states", async () => {
@@ -340,14 +350,18 @@ describe("against a running gateway", () => {
     expect(frame).toContain("Search since 24h");
     expect(frame).toMatch(/mcp +alice@example\.com +ops +demo__echo +✓ ok/);
 
-    // Search: a wrong outcome is refused before anything is sent.
+    // Search: a wrong time is refused before anything is sent; outcome and kind are picked from what the API takes.
     await press(stdin, "f");
-    await frameContaining(lastFrame, "Search the audit trail");
+    frame = await frameContaining(lastFrame, "Search the audit trail");
+    expect(frame).toMatch(/Outcome +\[any\] +ok +error +timeout +denied +refused +cancelled/);
+    expect(frame).toMatch(/Kind +\[any\] +mcp +auth +admin/);
     await waitFor("the form to capture keys", () => capturing === true);
-    await press(stdin, TAB, TAB, TAB, TAB, ..."demo__add", TAB, ..."nope", CTRL_S);
-    await frameContaining(lastFrame, "✗ Outcome: one of ok, error");
-    await press(stdin, "\u0015", ..."ok", TAB, ENTER);
+    await press(stdin, "\u0015", ..."soon", TAB, TAB, TAB, TAB, ..."demo__add", TAB, RIGHT, CTRL_S);
+    await frameContaining(lastFrame, "✗ Since: use an age such as 15m");
+    expect(frame).not.toContain("tool demo__add");
+    await press(stdin, "\u0015", ..."24h", CTRL_S);
     frame = await frameContaining(lastFrame, "tool demo__add · outcome ok");
+    expect(frame).not.toContain("kind");
     await waitFor("the form to release keys", () => capturing === false);
     frame = await frameContaining(lastFrame, (f) => !f.includes("demo__echo") && f.includes("demo__add"));
     expect(frame).toMatch(/\d+ records/);

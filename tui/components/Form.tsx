@@ -2,7 +2,7 @@ import { Box, Text } from "ink";
 import { useState } from "react";
 import { Spinner } from "./Spinner.tsx";
 import { oneLine, TextField } from "./TextField.tsx";
-import { fit, wrapText } from "./text.ts";
+import { columnsOf, fit, wrapText } from "./text.ts";
 import { useKeys } from "./useKeys.ts";
 
 export interface FormField {
@@ -21,12 +21,18 @@ export interface FormField {
   choices?: readonly string[];
 }
 
-/** A choice field's row, the value shown in brackets: [auto]  approve  ←/→ change. */
-export function Choices(props: { choices: readonly string[]; value: string; focused: boolean }) {
+/**
+ * A choice field's row, the value shown in brackets: [auto]  approve  ←/→ change. Within `width`: the hint goes
+ * first, then the row is cut (the audit search's seven outcomes and the hint wrapped at 80 columns).
+ */
+export function Choices(props: { choices: readonly string[]; value: string; focused: boolean; width?: number }) {
+  const row = props.choices.map((c) => (c === props.value ? `[${c}]` : ` ${c} `)).join(" ");
+  const width = props.width ?? Infinity;
+  const hint = props.focused && columnsOf(row) + 12 <= width;
   return (
     <Text>
-      {props.choices.map((c) => (c === props.value ? `[${c}]` : ` ${c} `)).join(" ")}
-      {props.focused ? <Text dimColor>  ←/→ change</Text> : null}
+      {fit(row, width)}
+      {hint ? <Text dimColor>  ←/→ change</Text> : null}
     </Text>
   );
 }
@@ -127,7 +133,7 @@ export function Form(props: { title: string; fields: FormField[]; initial?: Reco
                 <Text color={i === focus ? "cyan" : undefined}>{(i === focus ? "› " : "  ") + field.label.padEnd(labelWidth)}</Text>
               </Box>
               {field.choices ? (
-                <Choices choices={field.choices} value={values[field.name] ?? ""} focused={i === focus && !busy} />
+                <Choices choices={field.choices} value={values[field.name] ?? ""} focused={i === focus && !busy} width={Math.max(10, (props.width ?? 70) - labelWidth - 6)} />
               ) : (
                 <TextField value={values[field.name] ?? ""} onChange={(value) => setValues((v) => ({ ...v, [field.name]: value }))} focus={i === focus && !busy} onPastePastTab={(rest) => pasteFrom(i + 1, rest)} mask={field.mask} placeholder={field.placeholder} width={Math.max(10, (props.width ?? 70) - labelWidth - 6)} />
               )}

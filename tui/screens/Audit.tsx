@@ -62,19 +62,20 @@ function describeSearch(search: AuditSearch): string {
 
 const timeField = (value: string) => (value.trim() !== "" && Number.isNaN(parseTime(value.trim())) ? "use an age such as 15m, 24h or 7d, an ISO time, or Unix ms" : undefined);
 
-const SEARCH_FIELDS: FormField[] = [
+/** The kinds of audit record the admin API searches by (kind=). */
+export const AUDIT_KINDS = ["mcp", "auth", "admin"];
+/** The choice that puts no condition on outcome or kind. */
+const ANY = "any";
+
+export const SEARCH_FIELDS: FormField[] = [
   { name: "since", label: "Since", placeholder: "24h, 7d, 2026-05-01T09:00Z (empty: all)", validate: timeField },
   { name: "until", label: "Until", placeholder: "empty: now", validate: timeField },
   { name: "person", label: "Person", placeholder: "email (exact, any case)" },
   { name: "vmcp", label: "Virtual MCP", placeholder: "slug" },
   { name: "tool", label: "Tool", placeholder: "exposed tool name" },
-  {
-    name: "outcome",
-    label: "Outcome",
-    placeholder: OUTCOME_NAMES.join("|"),
-    validate: (v) => (v.trim() === "" || OUTCOME_NAMES.includes(v.trim()) ? undefined : `one of ${OUTCOME_NAMES.join(", ")}`),
-  },
-  { name: "kind", label: "Kind", placeholder: "mcp|auth|admin", validate: (v) => (["", "mcp", "auth", "admin"].includes(v.trim()) ? undefined : "mcp, auth or admin") },
+  // Picked, not typed: the values the admin API takes (outcome=, kind=), and "any" for no condition.
+  { name: "outcome", label: "Outcome", choices: [ANY, ...OUTCOME_NAMES] },
+  { name: "kind", label: "Kind", choices: [ANY, ...AUDIT_KINDS] },
 ];
 
 /** `~/x` and relative paths as an absolute path. */
@@ -309,7 +310,7 @@ function AuditScreen(props: ScreenProps) {
         onSubmit={async (values) => {
           closeForm();
           setSelected(0);
-          setSearch(Object.fromEntries(Object.entries(values).map(([k, v]) => [k, v.trim()])) as unknown as AuditSearch);
+          setSearch(Object.fromEntries(Object.entries(values).map(([k, v]) => [k, v === ANY ? "" : v.trim()])) as unknown as AuditSearch);
         }}
       />
     );
