@@ -85,6 +85,29 @@ describe("TUI app against a running gateway", () => {
     }
   });
 
+  test("at 80×24 and 200×60 every screen's key hints are shown whole, and nothing runs past the edge", async () => {
+    // The last key each screen's hint line names: cut at 80 columns, the line lost it.
+    const lastHint: Record<string, RegExp> = { l: /Esc clear/, v: /d delete/, c: /d delete/, s: /d delete/, p: /Tab (next )?list/, i: /x remove/, a: /x reset/ };
+    const client = new AdminClient(locateGateway({ dataDir: gateway.dataDir }));
+    const { lastFrame, stdin, stdout, unmount } = render(<App client={client} />);
+    for (const [columns, rows] of [[80, 24], [200, 60]] as const) {
+      Object.defineProperty(stdout, "columns", { get: () => columns, configurable: true });
+      Object.defineProperty(stdout, "rows", { get: () => rows, configurable: true });
+      stdout.emit("resize");
+      const fits = (frame: string) => frame.split("\n").length <= rows && frame.split("\n").every((line) => Bun.stringWidth(line) <= columns);
+      // A screen's keys, then its form's (Audit's search with its choice rows, a new connector).
+      const views: [string, string[], RegExp][] = [...SCREENS.map((s): [string, string[], RegExp] => [s.title, [s.key], lastHint[s.key] ?? /q quit/]), ["Audit search", ["a", "f"], /Esc cancel/], ["New connector", ["c", "n"], /Esc cancel/]];
+      for (const [title, keys, last] of views) {
+        await press(stdin, ...keys);
+        const frame = await frameContaining(lastFrame, (f) => last.test(f) && !f.includes("Loading"));
+        expect(fits(frame), `${title} at ${columns}×${rows}:\n${frame}`).toBe(true);
+        expect(frame.split("\n").filter((line) => / · .*…$/.test(line.trimEnd())), `${title} at ${columns}×${rows}`).toEqual([]);
+        if (keys.length > 1) await press(stdin, "\u001b");
+      }
+    }
+    unmount();
+  });
+
   test("a wrong token shows the server's refusal", async () => {
     const client = new AdminClient({ url: gateway.url, token: "mgt_admin_wrong" });
     const { lastFrame, unmount } = render(<App client={client} />);

@@ -4,6 +4,7 @@ import { Spinner } from "./Spinner.tsx";
 import { oneLine, TextField } from "./TextField.tsx";
 import { columnsOf, fit, wrapText } from "./text.ts";
 import { useKeys } from "./useKeys.ts";
+import { KeyHints } from "./KeyHints.tsx";
 
 export interface FormField {
   name: string;
@@ -148,7 +149,7 @@ export function Form(props: { title: string; fields: FormField[]; initial?: Reco
           {line}
         </Text>
       ))}
-      {busy ? <Spinner label="Sending…" /> : <Text dimColor>{fit(`Tab next · Enter on the last field or Ctrl-S ${props.submitLabel ?? "save"} · Esc cancel`, Math.max(10, (props.width ?? 70) - 4))}</Text>}
+      {busy ? <Spinner label="Sending…" /> : <KeyHints width={inner} hints={["Tab next", { text: `Enter on the last field or Ctrl-S ${props.submitLabel ?? "save"}`, short: `Ctrl-S ${props.submitLabel ?? "save"}` }, "Esc cancel"]} />}
     </Box>
   );
 }

@@ -13,9 +13,10 @@ import { ProgressBar } from "../components/ProgressBar.tsx";
 import { RecordDetail } from "../components/RecordDetail.tsx";
 import { Spinner } from "../components/Spinner.tsx";
 import { Table } from "../components/Table.tsx";
-import { counted, fit, formatMs, formatTime } from "../components/text.ts";
+import { counted, formatMs, formatTime } from "../components/text.ts";
 import type { ScreenDefinition, ScreenProps } from "./types.ts";
 import { useKeys } from "../components/useKeys.ts";
+import { KeyHints } from "../components/KeyHints.tsx";
 
 /** Records fetched per page; moving past the last one loads the next (older) page. */
 const PAGE_SIZE = 500;
@@ -389,7 +390,7 @@ function AuditScreen(props: ScreenProps) {
       {exportLine}
       <Table width={width} height={tableHeight} columns={columns} rows={rows.map(cells)} selected={rows.length > 0 ? selected : -1} colorOf={(i) => outcomeColor(rows[i]!.outcome)} empty={records === undefined ? "Loading…" : "No records match this search."} />
       <Box flexGrow={1} />
-      <Text dimColor>{fit("f search · V verify chain · e export · ↑↓ select · Enter open · R reload · x reset", width)}</Text>
+      <KeyHints width={width} hints={["f search", { text: "V verify chain", short: "V verify" }, "e export", { text: "↑↓ select", optional: true }, "Enter open", { text: "R reload", optional: true }, "x reset"]} />
     </Box>
   );
 }

@@ -6,9 +6,10 @@ import { outcomeColor, outcomeLabel } from "../components/outcome.ts";
 import { RecordDetail } from "../components/RecordDetail.tsx";
 import { Table } from "../components/Table.tsx";
 import { TextField } from "../components/TextField.tsx";
-import { fit, formatMs, formatTime, wrapText } from "../components/text.ts";
+import { formatMs, formatTime, wrapText } from "../components/text.ts";
 import type { ScreenDefinition, ScreenProps } from "./types.ts";
 import { useKeys } from "../components/useKeys.ts";
+import { KeyHints } from "../components/KeyHints.tsx";
 
 /** Records kept in memory; older ones fall off. */
 export const RING_SIZE = 1000;
@@ -287,7 +288,7 @@ function LiveCallsScreen(props: ScreenProps) {
         empty={filterText ? "No call matches the filter." : "Waiting for calls…"}
       />
       <Box flexGrow={1} />
-      <Text dimColor>{fit("/ filter · space pause/resume · ↑↓ select · Enter open · k all kinds · Esc clear", width)}</Text>
+      <KeyHints width={width} hints={["/ filter", { text: "space pause/resume", short: "space pause" }, { text: "↑↓ select", optional: true }, "Enter open", { text: "k all kinds", short: "k kinds" }, "Esc clear"]} />
     </Box>
   );
 }

@@ -12,6 +12,7 @@ import { counted, fit, formatTime, wrapText } from "../components/text.ts";
 import type { ScreenDefinition, ScreenProps } from "./types.ts";
 import { useKeys } from "../components/useKeys.ts";
 import { Problem } from "../components/Problem.tsx";
+import { KeyHints, type KeyHint } from "../components/KeyHints.tsx";
 
 /** Everything the screen shows, loaded together from the admin API. */
 export interface PeopleData {
@@ -236,7 +237,7 @@ export function PeopleScreen(props: ScreenProps) {
             {fit(`${i === overlay.index ? "› " : "  "}${g}`, width - 4)}
           </Text>
         ))}
-        <Text dimColor>{fit("↑↓ choose · Enter remove (asks first) · Esc cancel · groups from a provider change there", width - 4)}</Text>
+        <KeyHints width={width - 4} hints={["↑↓ choose", { text: "Enter remove (asks first)", short: "Enter remove" }, "Esc cancel", { text: "groups from a provider change there", optional: true }]} />
       </Box>
     );
   } else if (overlay?.kind === "token") {
@@ -280,19 +281,18 @@ export function PeopleScreen(props: ScreenProps) {
     body = <PeopleTable tab={tab} data={data} width={width} height={Math.max(1, height - 5 - problemLines)} selected={index} />;
   }
 
-  const narrow = width < 100;
-  const hint: Record<Tab, string> = {
-    people: `${details ? "Esc list" : "Enter details · n add"} · d ${narrow ? "dis/enable" : "disable/enable"} · r role · g ${narrow ? "+group" : "add group"} · x ${narrow ? "-group" : "remove group"}`,
-    tokens: "n create token · x revoke",
-    consents: "x revoke approval",
-    "sign-ins": "x revoke sign-in",
+  const hints: Record<Tab, KeyHint[]> = {
+    people: [...(details ? ["Esc list"] : ["Enter details", "n add"]), { text: "d disable/enable", short: "d dis/enable" }, "r role", { text: "g add group", short: "g +group" }, { text: "x remove group", short: "x -group" }],
+    tokens: ["n create token", "x revoke"],
+    consents: ["x revoke approval"],
+    "sign-ins": ["x revoke sign-in"],
   };
   return (
     <Box flexDirection="column">
       {tabs}
       {body}
       {busy ? <Spinner label={busy} /> : notice ? <Text color={notice.ok ? "green" : "red"}>{fit(`${notice.ok ? "✓" : "✗"} ${notice.text}`, width)}</Text> : loadError && data ? <Problem text={`✗ ${loadError}`} width={width} /> : null}
-      {overlay ? null : <Text dimColor>{fit(`${hint[tab]} · Tab ${narrow ? "list" : "next list"} · R reload · ? help`, width)}</Text>}
+      {overlay ? null : <KeyHints width={width} hints={[...hints[tab], { text: "Tab next list", short: "Tab list" }, { text: "R reload", optional: true }, { text: "? help", optional: true }]} />}
     </Box>
   );
 }

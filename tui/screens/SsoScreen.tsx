@@ -10,6 +10,7 @@ import { counted, fit, takeColumns, wrapText } from "../components/text.ts";
 import type { ScreenDefinition, ScreenProps } from "./types.ts";
 import { useKeys } from "../components/useKeys.ts";
 import { Problem } from "../components/Problem.tsx";
+import { KeyHints } from "../components/KeyHints.tsx";
 
 export const KINDS: { kind: ProviderKind; title: string }[] = [
   { kind: "okta", title: "Okta" },
@@ -331,7 +332,7 @@ export function SsoScreen(props: ScreenProps) {
     <Box flexDirection="column">
       {body}
       {busy ? <Spinner label={fit(busy, width - 2)} /> : notice ? noticeLines.map((line, i) => <Text key={i} color={notice.ok ? "green" : "red"}>{line}</Text>) : loadError && providers ? <Problem text={`✗ ${loadError}`} width={width} /> : null}
-      {overlay ? null : <Text dimColor>{fit("n add · e/Enter edit · t test discovery · x remove · ↑↓ select · R reload · ? help", width)}</Text>}
+      {overlay ? null : <KeyHints width={width} hints={["n add", "e/Enter edit", { text: "t test discovery", short: "t test" }, "x remove", { text: "↑↓ select", optional: true }, { text: "R reload", optional: true }, { text: "? help", optional: true }]} />}
     </Box>
   );
 }

@@ -8,6 +8,7 @@ import { oneLine, TextField } from "../../components/TextField.tsx";
 import { EDITABLE_KINDS, envNameFor, problemsOf, specOf, type ConnectorDraft, type ProbeResult } from "./model.ts";
 import { TestResult } from "./TestResult.tsx";
 import { useKeys } from "../../components/useKeys.ts";
+import { KeyHints } from "../../components/KeyHints.tsx";
 
 interface FieldRow {
   id: string;
@@ -186,7 +187,7 @@ export function ConnectorForm(props: {
         </Text>
       ))}
       {test ? <TestResult name={name || "test"} result={test.result} error={test.error} width={inner} height={testHeight} /> : null}
-      {busy ? <Spinner label="Saving…" /> : <Text dimColor>{fit("Tab next · Ctrl-R insert secret · Ctrl-T test · Ctrl-S or Enter on the last field save · Esc cancel", inner)}</Text>}
+      {busy ? <Spinner label="Saving…" /> : <KeyHints width={inner} hints={["Tab next", { text: "Ctrl-R insert secret", short: "Ctrl-R secret" }, "Ctrl-T test", { text: "Ctrl-S or Enter on the last field save", short: "Ctrl-S save" }, "Esc cancel"]} />}
     </Box>
   );
 }

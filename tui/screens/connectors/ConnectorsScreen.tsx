@@ -13,6 +13,7 @@ import { TestResult } from "./TestResult.tsx";
 import { useKeys } from "../../components/useKeys.ts";
 import { Problem } from "../../components/Problem.tsx";
 import { isStaleRefusal, refusalText } from "../../components/refusal.ts";
+import { KeyHints } from "../../components/KeyHints.tsx";
 
 const REFRESH_MS = 2000;
 /** Under the admin client's 10 s request limit. */
@@ -153,7 +154,7 @@ export function ConnectorsScreen(props: ScreenProps) {
       ) : null}
       {working ? <Spinner label={fit(working, width - 2)} /> : null}
       {notice && !working ? notice.ok ? <Text color="green">{fit(notice.text, width)}</Text> : <Problem text={`✗ ${notice.text}`} width={width} /> : null}
-      {mode.kind === "list" ? <Text dimColor>{fit("↑↓ select · n new · e edit · t test · r restart · Enter details & stderr · d delete · R reload", width)}</Text> : null}
+      {mode.kind === "list" ? <KeyHints width={width} hints={[{ text: "↑↓ select", optional: true }, "n new", "e edit", "t test", "r restart", { text: "Enter details & stderr", short: "Enter details" }, "d delete", { text: "R reload", optional: true }]} /> : null}
     </Box>
   );
 }

@@ -10,6 +10,7 @@ import type { ScreenDefinition, ScreenProps } from "../types.ts";
 import type { SecretListing } from "./model.ts";
 import { useKeys } from "../../components/useKeys.ts";
 import { Problem } from "../../components/Problem.tsx";
+import { KeyHints } from "../../components/KeyHints.tsx";
 
 const SECRET_NAME = /^[A-Za-z][A-Za-z0-9_.-]{0,127}$/;
 
@@ -105,7 +106,7 @@ export function SecretsScreen(props: ScreenProps) {
       ) : null}
       {working ? <Spinner label={fit(working, width - 2)} /> : null}
       {notice && !working ? notice.ok ? <Text color="green">{fit(notice.text, width)}</Text> : <Problem text={`✗ ${notice.text}`} width={width} /> : null}
-      {mode.kind === "list" ? <Text dimColor>{fit("↑↓ select · n new · e or Enter set a new value · d delete · R reload", width)}</Text> : null}
+      {mode.kind === "list" ? <KeyHints width={width} hints={[{ text: "↑↓ select", optional: true }, "n new", { text: "e or Enter set a new value", short: "e/Enter set value" }, "d delete", { text: "R reload", optional: true }]} /> : null}
     </Box>
   );
 }

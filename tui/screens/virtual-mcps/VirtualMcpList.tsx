@@ -11,6 +11,7 @@ import { accessSummary, slugProblem, type VirtualMcpFileEntry, type VirtualMcpSu
 import { useKeys } from "../../components/useKeys.ts";
 import { Problem } from "../../components/Problem.tsx";
 import { isStaleRefusal, refusalText } from "../../components/refusal.ts";
+import { KeyHints } from "../../components/KeyHints.tsx";
 
 const REFRESH_MS = 3000;
 
@@ -151,7 +152,7 @@ export function VirtualMcpList(props: { client: AdminClient; width: number; heig
         />
       ) : null}
       {busy ? <Spinner label={busy} /> : refusal ? <Problem text={refusal} width={width} /> : message ? <Text color="green">{fit(message, width)}</Text> : null}
-      <Text dimColor>{fit("↑↓ select · Enter curate · n new · e edit · d delete · R reload · ? help", width)}</Text>
+      <KeyHints width={width} hints={[{ text: "↑↓ select", optional: true }, "Enter curate", "n new", "e edit", "d delete", { text: "R reload", optional: true }, { text: "? help", optional: true }]} />
     </Box>
   );
 }
