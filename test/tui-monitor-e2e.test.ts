@@ -117,7 +117,7 @@ describe("mintgate tui: Live calls and Audit in a real terminal", () => {
 
         // Audit: verify, then export the last 24 hours to a file typed in the form.
         await press(screen, "a");
-        await screen.waitFor("V verify chain");
+        await screen.waitFor(" · V verify");
         await press(screen, "V");
         const verified = await screen.waitFor("✓ Chain intact");
         expect(verified).toMatch(/✓ Chain intact: \d+ records/);
@@ -162,7 +162,7 @@ describe("mintgate tui: Live calls and Audit in a real terminal", () => {
       await Bun.sleep(300);
       const live = screen.screen();
       await press(screen, "a");
-      await screen.waitFor("V verify chain");
+      await screen.waitFor(" · V verify");
       await press(screen, "V");
       await screen.waitFor("✓ Chain intact");
       const audit = screen.screen();
