@@ -16,7 +16,7 @@ import { serveMetrics } from "./metrics-route.ts";
 import { RouteMethods } from "./route-methods.ts";
 import { ClientAddresses, clientAddressOf, noteClientAddress } from "./client-address.ts";
 import type { UsageAnalytics } from "../analytics/index.ts";
-import { adminChangeRow, type AdminActor, exportStream, parseChainAnchor, parseTime, searchAudit, SEARCH_LIMIT_MAX, type AuditFeed, type AuditLog } from "../audit/index.ts";
+import { adminChangeRow, AUDIT_KINDS, AUDIT_OUTCOMES, type AdminActor, exportStream, parseChainAnchor, parseTime, searchAudit, SEARCH_LIMIT_MAX, type AuditFeed, type AuditLog } from "../audit/index.ts";
 import { bodyFields, checkBodyDepth, checkNoBody, checkQueryNames, expectedRevisionOf, switchParam, wholeNumberParam } from "./admin-input.ts";
 import { decide } from "../policy/index.ts";
 import { virtualMcpFilterOf } from "../gateway/index.ts";
@@ -72,8 +72,6 @@ const ADMIN_QUERY_PARAMETERS: Record<string, readonly string[]> = {
 /** The POSTs that read no body (nor does any DELETE): one sent (`{"revokeTokens": false}` to /disable) is refused, not ignored. */
 const BODILESS_POSTS = new Set(["/admin/api/users/:id/disable", "/admin/api/users/:id/enable", "/admin/api/connectors/:name/restart", "/admin/api/sso-providers/:name/test"]);
 
-const OUTCOMES = ["ok", "error", "denied", "timeout", "cancelled", "refused"];
-const KINDS = ["mcp", "auth", "admin"];
 
 /** A query value that must be one of `allowed` when given: a typo would otherwise match nothing and look like an empty trail. */
 function oneOfParam(raw: string | undefined, name: string, allowed: readonly string[]): string | undefined {
@@ -96,8 +94,8 @@ function auditFilterOf(query: Record<string, string | undefined>) {
     person: query.user,
     virtualMcp: virtualMcpFilterOf(query.vmcp, "vmcp"),
     tool: query.tool,
-    outcome: oneOfParam(query.outcome, "outcome", OUTCOMES),
-    kind: oneOfParam(query.kind, "kind", KINDS),
+    outcome: oneOfParam(query.outcome, "outcome", AUDIT_OUTCOMES),
+    kind: oneOfParam(query.kind, "kind", AUDIT_KINDS),
   };
 }
 

@@ -26,6 +26,7 @@ export type { ToolApproval } from "./repositories/gateway-config.ts";
 export type { AuthEventRow, NewAuthEvent } from "./repositories/auth-events.ts";
 export { auditHash, legacyAuditHash, appendAuditRows, GENESIS_HASH } from "./repositories/audit-records.ts";
 export type { AuditRow, NewAuditRow, AuditKind, AuditOutcome, AuditFilter, AuditCheckpointRow } from "./repositories/audit-records.ts";
+export { AUDIT_KINDS, AUDIT_OUTCOMES } from "./repositories/audit-records.ts";
 export type { AuditRecordRepository };
 export type { UserRow, UserIdentityRow, UserGroupRow } from "./repositories/users.ts";
 export type { IdentityProviderRow } from "./repositories/identity-providers.ts";

@@ -1,4 +1,5 @@
 import { blob, index, integer, primaryKey, real, sqliteTable, text } from "drizzle-orm/sqlite-core";
+import { AUDIT_OUTCOMES } from "./repositories/audit-records.ts";
 
 /**
  * drizzle's view of the tables. The tables themselves are created by the
@@ -306,7 +307,7 @@ export const auditRecords = sqliteTable(
     /** JSON, redacted and size-capped; `result_size` is the full size. */
     result: text("result"),
     resultSize: integer("result_size"),
-    outcome: text("outcome", { enum: ["ok", "error", "denied", "timeout", "cancelled", "refused"] }).notNull(),
+    outcome: text("outcome", { enum: AUDIT_OUTCOMES }).notNull(),
     error: text("error"),
     durationMs: real("duration_ms"),
     /** JSON: auth event facts, or an admin change's before and after. */

@@ -1,8 +1,10 @@
+import { AUDIT_OUTCOMES, type AuditOutcome } from "../../src/audit/index.ts";
+
 /**
  * An audit outcome as a symbol, a word and a colour: the symbol and word
  * carry the meaning on their own (NO_COLOR terminals), the colour helps.
  */
-const OUTCOMES: Record<string, { symbol: string; color: string }> = {
+const OUTCOMES: Record<AuditOutcome, { symbol: string; color: string }> = {
   ok: { symbol: "✓", color: "green" },
   error: { symbol: "✗", color: "red" },
   timeout: { symbol: "⌛", color: "red" },
@@ -11,12 +13,12 @@ const OUTCOMES: Record<string, { symbol: string; color: string }> = {
   cancelled: { symbol: "–", color: "gray" },
 };
 
-export const OUTCOME_NAMES = Object.keys(OUTCOMES);
+export const OUTCOME_NAMES: readonly string[] = AUDIT_OUTCOMES;
 
 export function outcomeLabel(outcome: string): string {
-  return `${OUTCOMES[outcome]?.symbol ?? "?"} ${outcome}`;
+  return `${OUTCOMES[outcome as AuditOutcome]?.symbol ?? "?"} ${outcome}`;
 }
 
 export function outcomeColor(outcome: string): string | undefined {
-  return OUTCOMES[outcome]?.color;
+  return OUTCOMES[outcome as AuditOutcome]?.color;
 }

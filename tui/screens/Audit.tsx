@@ -6,6 +6,7 @@ import { dirname, resolve } from "node:path";
 import { useCallback, useEffect, useRef, useState } from "react";
 import type { VerifyReport } from "../../src/audit/chain.ts";
 import { parseTime, type AuditRecordView } from "../../src/audit/query.ts";
+import { AUDIT_KINDS } from "../../src/audit/index.ts";
 import type { AdminClient } from "../../src/admin-client/index.ts";
 import { Form, type FormField } from "../components/Form.tsx";
 import { OUTCOME_NAMES, outcomeColor, outcomeLabel } from "../components/outcome.ts";
@@ -63,8 +64,6 @@ function describeSearch(search: AuditSearch): string {
 
 const timeField = (value: string) => (value.trim() !== "" && Number.isNaN(parseTime(value.trim())) ? "use an age such as 15m, 24h or 7d, an ISO time, or Unix ms" : undefined);
 
-/** The kinds of audit record the admin API searches by (kind=). */
-export const AUDIT_KINDS = ["mcp", "auth", "admin"];
 /** The choice that puts no condition on outcome or kind. */
 const ANY = "any";
 

@@ -1,5 +1,5 @@
 import { createWriteStream, type WriteStream } from "node:fs";
-import { cliActor, CHECKPOINT_KEY_PURPOSE, exportAudit, parseChainAnchor, parseTime, pruneAuditTrailGradually, searchAudit, SEARCH_LIMIT_MAX, verifyChain, type ExportFormat } from "../../audit/index.ts";
+import { AUDIT_KINDS, AUDIT_OUTCOMES, cliActor, CHECKPOINT_KEY_PURPOSE, exportAudit, parseChainAnchor, parseTime, pruneAuditTrailGradually, searchAudit, SEARCH_LIMIT_MAX, verifyChain, type ExportFormat } from "../../audit/index.ts";
 import { loadSettings, parseRetentionDays } from "../../config/index.ts";
 import { invalid } from "../../errors/index.ts";
 import { virtualMcpFilterOf } from "../../gateway/index.ts";
@@ -8,8 +8,8 @@ import { counted } from "../../terminal/index.ts";
 import { DATA_OPTION, JSON_OPTION, openOutputFile, printJson, printTable, stringValue, type Command, commandGroup, type ParsedArgs } from "../command.ts";
 import { DATA_HELP, withDataDir } from "../data-dir.ts";
 
-const KINDS = ["mcp", "auth", "admin"];
-const OUTCOMES = ["ok", "error", "denied", "timeout", "cancelled", "refused"];
+const KINDS: readonly string[] = AUDIT_KINDS;
+const OUTCOMES: readonly string[] = AUDIT_OUTCOMES;
 
 function timeOption(parsed: ParsedArgs, name: string): number | undefined {
   const raw = stringValue(parsed, name);

@@ -1,8 +1,11 @@
 import type { Database, Statement } from "bun:sqlite";
 import type { StoreDb } from "../connection.ts";
 
-export type AuditKind = "mcp" | "auth" | "admin";
-export type AuditOutcome = "ok" | "error" | "denied" | "timeout" | "cancelled" | "refused";
+/** The kinds of record and their outcomes: one list for the schema, the admin API's and CLI's filters and the TUI's choices. */
+export const AUDIT_KINDS = ["mcp", "auth", "admin"] as const;
+export const AUDIT_OUTCOMES = ["ok", "error", "denied", "timeout", "cancelled", "refused"] as const;
+export type AuditKind = (typeof AUDIT_KINDS)[number];
+export type AuditOutcome = (typeof AUDIT_OUTCOMES)[number];
 
 /** One row of the audit trail, as stored (JSON columns are text). */
 export interface AuditRow {
