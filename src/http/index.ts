@@ -631,6 +631,9 @@ export function startHttpServer(deps: HttpDeps): RunningServer {
       hostname: settings.host,
       port: settings.port,
       maxRequestBodySize: TRANSPORT_BODY_CAP,
+      // Bun's default, said here because it is what frees a connection that sends nothing, or its headers a byte a
+      // second (slowloris): 2,000 idle and 500 such connections were all closed after 10–12 s, others answered meanwhile.
+      idleTimeout: 10,
       tls,
       fetch(request, server) {
         activity?.noteActivity();
