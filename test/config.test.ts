@@ -28,6 +28,7 @@ describe("settings", () => {
       MINTGATE_KEEPALIVE: "5s",
       MINTGATE_SESSION_IDLE_TIMEOUT: "10m",
       MINTGATE_BODY_BUDGET: "64MiB",
+      MINTGATE_REQUESTS_PER_PERSON: "20",
       MINTGATE_LOG_FORMAT: "JSON",
     });
     expect(settings).toMatchObject({
@@ -41,6 +42,7 @@ describe("settings", () => {
       keepaliveMs: 5000,
       sessionIdleTimeoutMs: 600_000,
       bodyBudgetBytes: 64 * 1024 * 1024,
+      requestsPerPerson: 20,
       logFormat: "json",
     });
   });

@@ -1110,6 +1110,34 @@ async function rawSession(gateway: RunningGateway, token: string) {
   };
 }
 
+describe("requests running per person", () => {
+  test("past --requests-per-person across a person's sessions a request gets 429 with Retry-After and a JSON-RPC sentence; others, and a cancel, still pass", async () => {
+    // Before: one token held 2,000 streamed countdown calls at once (a connection and ~21 KiB each), with no limit short of the descriptors.
+    const DEMO_V = { connectors: [{ name: "demo", kind: "builtin", server: "demo" }], virtualMcps: [{ slug: "v", name: "V", access: { everyone: true }, connectors: [{ connector: "demo", prefix: "" }] }] };
+    const { gateway, token } = await start(DEMO_V, "mintgate-requests-per-person", ["--requests-per-person", "2"]);
+    const created = await fetch(`${gateway.url}/admin/api/tokens`, { method: "POST", headers: { authorization: `Bearer ${gateway.adminToken()}`, "content-type": "application/json" }, body: JSON.stringify({ user: "b@example.com" }) });
+    const other = ((await created.json()) as { token: string }).token;
+    const [a1, a2, b] = await Promise.all([rawSession(gateway, token), rawSession(gateway, token), rawSession(gateway, other)]);
+    const countdown = (id: string) => ({ jsonrpc: "2.0", id, method: "tools/call", params: { name: "countdown", arguments: { n: 100, intervalMs: 100 } } });
+    const echo = (id: string) => ({ jsonrpc: "2.0", id, method: "tools/call", params: { name: "echo", arguments: { text: "hi" } } });
+    const long1 = a1.post(countdown("c1"));
+    const long2 = a2.post(countdown("c2"));
+    await waitFor("both countdowns to run", async () => (await fetch(`${gateway.url}/mcp/v`, { method: "POST", headers: a1.headers, body: JSON.stringify(echo("probe")) }).then((r) => r.text().then(() => r.status))) === 429, 40, 50);
+
+    const refused = await fetch(`${gateway.url}/mcp/v`, { method: "POST", headers: a2.headers, body: JSON.stringify(echo("e1")) });
+    expect(refused.status).toBe(429);
+    expect(refused.headers.get("retry-after")).toBe("1");
+    expect(await refused.json()).toEqual({ jsonrpc: "2.0", id: null, error: { code: -32000, message: "You have 2 requests running, the most one person may (--requests-per-person); wait for some to finish or cancel them, then retry." } });
+    // Another person is not held to A's count.
+    expect((await b.post(echo("b1"))).status).toBe(200);
+    // A cancel is a notification: it passes, and frees room for A's next call.
+    expect((await a1.post({ jsonrpc: "2.0", method: "notifications/cancelled", params: { requestId: "c1" } })).status).toBe(202);
+    await waitFor("A's call to pass once one countdown was cancelled", async () => (await a1.post(echo(`e${Math.random()}`))).status === 200, 40, 50);
+    await a2.post({ jsonrpc: "2.0", method: "notifications/cancelled", params: { requestId: "c2" } });
+    await Promise.allSettled([long1, long2]);
+  });
+});
+
 describe("malformed requests in a session", () => {
   test("are answered at once: null _meta and arguments count as absent, wrong types, ids, batches and versions get a -32602, -32600 or 400 sentence; another person's token finds no session", async () => {
     // A 20 s timeout: a request the gateway forwarded broken would hang that long.

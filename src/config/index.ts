@@ -36,6 +36,8 @@ export interface Settings {
   accessTokenTtlMs: number;
   /** An MCP session without a request this long (and none running) is closed; its client starts a new one. */
   sessionIdleTimeoutMs: number;
+  /** Requests one person may have running at once on the MCP endpoints (each holds a call, and often a connection); past it, 429. */
+  requestsPerPerson: number;
   /** Keys whose values the audit trail replaces in arguments and results (matched against the key's words). */
   auditRedactKeys: string[];
   /** Audit records older than this are deleted daily, leaving a signed checkpoint. */
@@ -66,6 +68,7 @@ export interface SettingFlags {
   keepalive?: string | undefined;
   "session-idle-timeout"?: string | undefined;
   "body-budget"?: string | undefined;
+  "requests-per-person"?: string | undefined;
   "audit-redact-keys"?: string | undefined;
   "audit-retention-days"?: string | undefined;
   metrics?: string | undefined;
@@ -87,6 +90,8 @@ export const DEFAULTS = {
   keepaliveMs: 15_000,
   accessTokenTtlMs: 3_600_000,
   sessionIdleTimeoutMs: 3_600_000,
+  // Far above what one person's AI clients fan out to, far below the descriptors (and memory) one person could then hold.
+  requestsPerPerson: 100,
   auditRetentionDays: 365,
   // Plurals are listed, not derived: "tokens" would also hide counts such as max_tokens.
   auditRedactKeys: ["password", "passwords", "passwd", "passphrase", "secret", "secrets", "token", "authorization", "api_key", "api_keys", "apikey", "apikeys", "cookie", "cookies", "credential", "credentials", "private_key"],
@@ -111,6 +116,7 @@ export const ENVIRONMENT = {
   MINTGATE_KEEPALIVE: "how often a silent event stream gets a comment line, 1s to 24h (default 15s)",
   MINTGATE_SESSION_IDLE_TIMEOUT: "how long an MCP session may go without a request before it is closed, 1s to 24h; its client then starts a new one (default 1h)",
   MINTGATE_BODY_BUDGET: "request-body bytes one person may have in flight on /mcp/* and /messages/*, 4MiB to 256MiB; past it a call gets 429 (default 32MiB)",
+  MINTGATE_REQUESTS_PER_PERSON: "requests one person may have running at once on /mcp/* and /messages/*, 1 to 10000; past it a request gets 429 (default 100)",
   MINTGATE_AUDIT_REDACT_KEYS: `comma-separated keys whose values the audit trail replaces in arguments and results (default ${DEFAULTS.auditRedactKeys.join(",")})`,
   MINTGATE_AUDIT_RETENTION_DAYS: "days audit records are kept; older ones are deleted daily, leaving a signed checkpoint (default 365)",
   MINTGATE_METRICS: "who may read /metrics: loopback (this machine, or anyone with the metrics token), token (token holders only) or off (default loopback)",
@@ -174,6 +180,7 @@ export function loadSettings(flags: SettingFlags, env: Env = process.env): Setti
   const keepalive = pick(flags.keepalive, "MINTGATE_KEEPALIVE");
   const sessionIdleTimeout = pick(flags["session-idle-timeout"], "MINTGATE_SESSION_IDLE_TIMEOUT");
   const bodyBudget = pick(flags["body-budget"], "MINTGATE_BODY_BUDGET");
+  const requestsPerPerson = pick(flags["requests-per-person"], "MINTGATE_REQUESTS_PER_PERSON");
   const metrics = pick(flags.metrics, "MINTGATE_METRICS");
   const metricsTokenFile = pick(flags["metrics-token-file"], "MINTGATE_METRICS_TOKEN_FILE");
   const logFormat = pick(flags["log-format"], "MINTGATE_LOG_FORMAT");
@@ -198,6 +205,7 @@ export function loadSettings(flags: SettingFlags, env: Env = process.env): Setti
     shutdownGraceMs: DEFAULTS.shutdownGraceMs,
     keepaliveMs: keepalive === undefined ? DEFAULTS.keepaliveMs : parseDuration(keepalive.value, keepalive.source),
     sessionIdleTimeoutMs: sessionIdleTimeout === undefined ? DEFAULTS.sessionIdleTimeoutMs : parseDuration(sessionIdleTimeout.value, sessionIdleTimeout.source),
+    requestsPerPerson: requestsPerPerson === undefined ? DEFAULTS.requestsPerPerson : parseRequestsPerPerson(requestsPerPerson.value, requestsPerPerson.source),
     auditRedactKeys: parseRedactKeys(pick(flags["audit-redact-keys"], "MINTGATE_AUDIT_REDACT_KEYS")),
     auditRetentionDays: parseRetentionDays(pick(flags["audit-retention-days"], "MINTGATE_AUDIT_RETENTION_DAYS")),
     accessTokenTtlMs: accessTokenTtl === undefined ? DEFAULTS.accessTokenTtlMs : parseDuration(accessTokenTtl.value, accessTokenTtl.source),
@@ -218,6 +226,12 @@ function parseBodyBudget(raw: string, source: string): number {
     throw invalid(`${source} must be a size from 4MiB (the request body limit, so the largest call fits) to 256MiB such as 32MiB, not "${raw}".`);
   }
   return bytes;
+}
+
+function parseRequestsPerPerson(raw: string, source: string): number {
+  const count = Number(raw.trim());
+  if (!/^\d+$/.test(raw.trim()) || count < 1 || count > 10_000) throw invalid(`${source} must be a whole number of requests from 1 to 10000 such as 100, not "${raw}".`);
+  return count;
 }
 
 function parseMetricsMode(raw: string, source: string): MetricsMode {

@@ -13,6 +13,7 @@ import { jsonReply } from "./json-reply.ts";
 import { loadServerProtocol, type SdkServerProtocol } from "./protocol.ts";
 import { EventStream, NOTIFICATION_UNREAD_LIMIT } from "./event-stream.ts";
 import { replyEventStream } from "./reply-stream.ts";
+import { RequestsPerPerson } from "./requests-per-person.ts";
 import { claimsModernRevision, handleModernRequest, MODERN_VERSION, NO_BATCHES, type CallsInFlight, type ListenStreams } from "./modern.ts";
 
 /**
@@ -150,6 +151,8 @@ export class McpEndpoint {
       return () => void this.modernCalls.delete(call);
     },
   };
+  /** Each person's requests running now, across sessions and sessionless calls. */
+  private readonly running: RequestsPerPerson;
   /** Set once the first session loaded the SDK's server side. */
   private protocol: SdkServerProtocol | undefined;
   private readonly sweeper: ReturnType<typeof setInterval>;
@@ -160,8 +163,9 @@ export class McpEndpoint {
    */
   constructor(
     private readonly gateway: Gateway,
-    private readonly options: { bodyLimitBytes: number; sessionIdleMs: number },
+    private readonly options: { bodyLimitBytes: number; sessionIdleMs: number; requestsPerPerson: number },
   ) {
+    this.running = new RequestsPerPerson(options.requestsPerPerson);
     this.sweeper = setInterval(() => this.closeIdle(), Math.min(60_000, options.sessionIdleMs / 2));
     this.sweeper.unref();
   }
@@ -203,7 +207,8 @@ export class McpEndpoint {
       // Held to JSON-RPC 2.0 as a session's requests are: a reply cannot be matched to a null, object or boolean id.
       const problem = Array.isArray(body) ? NO_BATCHES : problemOf(body);
       if (problem !== undefined) return invalidRequest(problem);
-      return handleModernRequest(runtime, principal, this.gateway.recorder, request, body as Record<string, never>, this.listeners, this.calls);
+      if ((body as PlainMessage).id !== undefined && this.running.full(ownerOf(principal))) return this.tooManyRequests();
+      return handleModernRequest(runtime, principal, this.gateway.recorder, request, body as Record<string, never>, this.listeners, this.calls, this.running);
     }
     // Anything but one initialize is answered here, with what to do: the SDK transport says "Server not initialized" to all of it.
     const notOneInitialize = Array.isArray(body) ? problemOfFirstBatch(body) : problemOf(body) ?? ((body as PlainMessage).method === "initialize" ? undefined : NO_SESSION);
@@ -214,7 +219,7 @@ export class McpEndpoint {
     const transport: WebStandardStreamableHTTPServerTransport = new protocol.WebStandardStreamableHTTPServerTransport({
       sessionIdGenerator: randomUUID,
       onsessioninitialized: (id) => {
-        const session = new GatewaySession(id, principal, runtime, transport, this.gateway.recorder, versionsOf(protocol));
+        const session = new GatewaySession(id, principal, runtime, transport, this.gateway.recorder, versionsOf(protocol), this.running);
         this.register(id, runtime, { session, streamable: transport });
       },
       onsessionclosed: (id) => this.unregister(id),
@@ -281,6 +286,7 @@ export class McpEndpoint {
         : message.map(problemOf).find((p) => p !== undefined);
       if (problem !== undefined) return invalidRequest(problem);
       if (message.some((m) => m.method === "initialize")) return transport.handleRequest(request, { parsedBody: message });
+      if (message.some((m) => m.id !== undefined) && this.running.full(ownerOf(caller))) return this.tooManyRequests();
       return this.answerBatch(session, message as PlainMessage[], caller);
     }
     const problem = problemOf(message);
@@ -293,6 +299,8 @@ export class McpEndpoint {
       session.notification(m.method, params);
       return new Response(null, { status: 202 });
     }
+    // Past the cap, HTTP says so too (429, Retry-After) while the person's calls run; notifications (cancel) always pass.
+    if (this.running.full(ownerOf(caller))) return this.tooManyRequests();
     const id = m.id as string | number;
     const headers = { "mcp-session-id": session.id };
     const progressToken = (params?._meta as { progressToken?: unknown } | undefined)?.progressToken;
@@ -323,6 +331,11 @@ export class McpEndpoint {
     return jsonReply(`[${answered.map(serializeReply).join(",")}]`, headers);
   }
 
+  /** A request past its person's --requests-per-person: 429, retried once some of their calls have finished. */
+  private tooManyRequests(): Response {
+    return Response.json({ jsonrpc: "2.0", error: { code: -32000, message: this.running.refusal() }, id: null }, { status: 429, headers: { "retry-after": "1" } });
+  }
+
   /** GET /sse/<slug>: opens a legacy HTTP+SSE session. */
   async openLegacy(runtime: VirtualMcpRuntime, principal: Principal): Promise<Response> {
     const protocol = await loadServerProtocol();
@@ -337,7 +350,7 @@ export class McpEndpoint {
       disarm();
       this.unregister(id, reason);
     });
-    const session = new GatewaySession(id, principal, runtime, transport, this.gateway.recorder, versionsOf(protocol));
+    const session = new GatewaySession(id, principal, runtime, transport, this.gateway.recorder, versionsOf(protocol), this.running);
     this.register(id, runtime, { session, legacy: transport });
     return new Response(transport.stream, {
       headers: { "content-type": "text/event-stream", "cache-control": "no-cache, no-transform", connection: "keep-alive", "x-accel-buffering": "no" },

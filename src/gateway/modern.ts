@@ -11,6 +11,7 @@ import { EventStream, NOTIFICATION_UNREAD_LIMIT } from "./event-stream.ts";
 import { replyEventStream } from "./reply-stream.ts";
 import { CALL_ENDING, GatewaySession, GONE_CALL_ENDING, recordFailure, requestWithoutCall, type Ending } from "./session.ts";
 import type { VirtualMcpRuntime } from "./virtual-mcp.ts";
+import type { RequestsPerPerson } from "./requests-per-person.ts";
 
 /**
  * The sessionless 2026-07-28 revision. There is no initialize and no session:
@@ -135,6 +136,7 @@ export async function handleModernRequest(
   message: Message,
   listeners: ListenStreams,
   calls: CallsInFlight,
+  running: RequestsPerPerson,
 ): Promise<Response> {
   if (message.id === undefined || message.method === undefined) return new Response(null, { status: 202 });
   const refused = refusal(request, message);
@@ -185,7 +187,7 @@ export async function handleModernRequest(
   }
 
   const params = withoutEnvelope(message.params);
-  const session = new GatewaySession(`stateless-${randomUUID()}`, principal, runtime, new NoSessionChannel(), recorder, { supported: [MODERN_VERSION], latest: MODERN_VERSION });
+  const session = new GatewaySession(`stateless-${randomUUID()}`, principal, runtime, new NoSessionChannel(), recorder, { supported: [MODERN_VERSION], latest: MODERN_VERSION }, running);
   // The client cancels by closing its request.
   request.signal.addEventListener("abort", () => session.notification("notifications/cancelled", { requestId: id }), { once: true });
   // A revoked token or a disabled person loses its calls in flight, as it loses its sessions: each is answered with the reason.

@@ -2,13 +2,14 @@ import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
 import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
 import type { CallOutcome, CallRecorder, McpRequestEntry } from "../audit/index.ts";
 import { decide, ruleFor, type Decision, type Subject } from "../policy/index.ts";
-import type { Principal } from "../auth/index.ts";
+import { ownerOf, type Principal } from "../auth/index.ts";
 import { resultText, UpstreamRpcError, type Connector, type ResourceListener } from "../connectors/index.ts";
 import { forbidden, isStorageFull, JSON_RPC, jsonRpcCodeOf, MintgateError, publicMessageOf, storageFull } from "../errors/index.ts";
 import { log } from "../log/index.ts";
 import { VERSION } from "../version.ts";
 import { routeUri, exposedUri, otherSpellingsOf, withExposedResourcesOfPrompt, withExposedResourcesOfTool } from "./curation.ts";
 import type { AccessView, ListKind, VirtualMcpRuntime } from "./virtual-mcp.ts";
+import type { RequestsPerPerson } from "./requests-per-person.ts";
 
 type RequestId = string | number;
 type Params = Record<string, unknown> | undefined;
@@ -96,6 +97,8 @@ export class GatewaySession {
     private readonly transport: Transport,
     private readonly recorder: CallRecorder,
     private readonly versions: { supported: readonly string[]; latest: string },
+    /** Shared by every session: a person's requests running now, held to --requests-per-person. */
+    private readonly running: RequestsPerPerson,
   ) {
     this.protocolVersion = versions.latest;
     transport.onmessage = (message) => this.receive(message, principal);
@@ -313,6 +316,9 @@ export class GatewaySession {
       // Cancellation and progress go by id: a second request under a live id would take over the first one's.
       return { jsonrpc: "2.0", id, error: { code: JSON_RPC.invalidRequest, message: `A request with id ${JSON.stringify(id)} is still running in this session; give each request its own id.` } };
     }
+    const owner = ownerOf(this.principal);
+    // Refused unrecorded, like a body over the budget: the record of each would let a flood fill the audit trail.
+    if (!this.running.take(owner)) return { jsonrpc: "2.0", id, error: { code: -32000, message: this.running.refusal() } };
     // One controller per request: the client's notifications/cancelled aborts it.
     const abort = new AbortController();
     const note: RequestInFlight = { caller, abort, cutOffMessage: undefined, connector: null, exposedName: "", upstreamName: null, arguments: undefined, outcome: "ok", error: null, result: undefined };
@@ -330,6 +336,7 @@ export class GatewaySession {
       reply = { jsonrpc: "2.0", id, error: toRpcError(error) };
     } finally {
       this.inFlight.delete(id);
+      this.running.release(owner);
       // The idle timeout counts from the answer: a call longer than it must not leave the session to be closed at once.
       this.lastActivity = Date.now();
     }

@@ -40,6 +40,7 @@ export const serveCommand: Command = {
     keepalive: { type: "string" },
     "session-idle-timeout": { type: "string" },
     "body-budget": { type: "string" },
+    "requests-per-person": { type: "string" },
     "audit-redact-keys": { type: "string" },
     "audit-retention-days": { type: "string" },
     metrics: { type: "string" },
@@ -62,6 +63,7 @@ export const serveCommand: Command = {
     "--keepalive D": "how often a silent event stream gets a comment line, 1s to 24h; lower it when a proxy cuts idle streams sooner (env MINTGATE_KEEPALIVE, default 15s)",
     "--session-idle-timeout D": "how long an MCP session may go without a request before it is closed, 1s to 24h (env MINTGATE_SESSION_IDLE_TIMEOUT, default 1h)",
     "--body-budget SIZE": "request-body bytes one person may have in flight on the MCP endpoints, 4MiB to 256MiB; past it a call gets 429 (env MINTGATE_BODY_BUDGET, default 32MiB)",
+    "--requests-per-person N": "requests one person may have running at once on the MCP endpoints, 1 to 10000; past it a request gets 429 (env MINTGATE_REQUESTS_PER_PERSON, default 100)",
     "--metrics MODE": "who may read /metrics: loopback, token or off (env MINTGATE_METRICS, default loopback)",
     "--metrics-token-file F": "file holding the bearer token for scraping /metrics from elsewhere (env MINTGATE_METRICS_TOKEN_FILE)",
     "--audit-redact-keys LIST": `comma-separated keys whose values the audit trail replaces (env MINTGATE_AUDIT_REDACT_KEYS, default ${DEFAULTS.auditRedactKeys.join(",")})`,
@@ -91,6 +93,7 @@ export const serveCommand: Command = {
       keepalive: stringValue(parsed, "keepalive"),
       "session-idle-timeout": stringValue(parsed, "session-idle-timeout"),
       "body-budget": stringValue(parsed, "body-budget"),
+      "requests-per-person": stringValue(parsed, "requests-per-person"),
       "audit-redact-keys": stringValue(parsed, "audit-redact-keys"),
       "audit-retention-days": stringValue(parsed, "audit-retention-days"),
       metrics: stringValue(parsed, "metrics"),
@@ -173,7 +176,7 @@ export const serveCommand: Command = {
     // Deleting a virtual MCP deletes its tokens too (in this process, unseen by data_version).
     gateway.onSynced(() => tokens.forgetVerified());
     setKeepaliveInterval(settings.keepaliveMs);
-    const endpoint = new McpEndpoint(gateway, { bodyLimitBytes: settings.bodyLimitBytes, sessionIdleMs: settings.sessionIdleTimeoutMs });
+    const endpoint = new McpEndpoint(gateway, { bodyLimitBytes: settings.bodyLimitBytes, sessionIdleMs: settings.sessionIdleTimeoutMs, requestsPerPerson: settings.requestsPerPerson });
     // A revoked token or grant, or a disabled person, loses the sessions and streams it already holds.
     tokens.onAccessChanged(() => endpoint.endRevoked((principal) => tokens.revocationOf(principal)));
     const shutDownGateway = async () => {
