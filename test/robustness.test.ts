@@ -1195,6 +1195,13 @@ describe("malformed requests in a session", () => {
       expect({ method, status: hijack.status, code: ((await hijack.json()) as any).error.code }).toEqual({ method, status: 404, code: -32001 });
     }
     expect((await s.post({ jsonrpc: "2.0", id: 12, method: "ping" })).status).toBe(200);
+    // A second initialize in the session: a sentence saying what to do, not the SDK's "Server already initialized"; the session lives on.
+    const again = await s.post({ jsonrpc: "2.0", id: 13, method: "initialize", params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "again", version: "1" } } });
+    expect({ status: again.status, error: again.json.error }).toEqual({
+      status: 400,
+      error: { code: -32600, message: "Invalid Request: this session is already initialized; send requests with its Mcp-Session-Id, or start a new session with initialize without one." },
+    });
+    expect((await s.post({ jsonrpc: "2.0", id: 14, method: "ping" })).status).toBe(200);
 
     // Without a session: a null _meta is not the 2026-07-28 envelope, and is refused like any request before initialize.
     const sessionless = await fetch(`${gateway.url}/mcp/v`, {

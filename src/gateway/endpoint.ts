@@ -81,6 +81,10 @@ function logExpired(stream: string, principal: Principal, session?: string): voi
   log.info("stream ended: its access token expired", { stream, ...(session === undefined ? {} : { session }), subject: principal.subject });
 }
 
+/** initialize in a session that has had its own: as the legacy transport answers it, with what to do instead. */
+const alreadyInitialized = () =>
+  invalidRequest("this session is already initialized; send requests with its Mcp-Session-Id, or start a new session with initialize without one");
+
 const sessionNotFound = () => jsonRpcError(404, -32001, "Session not found; start a new session with initialize.");
 
 interface Entry {
@@ -184,7 +188,7 @@ export class McpEndpoint {
       const otherVersion = versionRefusal(request, entry.session.protocolVersion, this.protocol!);
       if (otherVersion) return otherVersion;
       entry.session.lastActivity = Date.now();
-      if (request.method === "POST") return this.handleSessionPost(entry.session, entry.streamable, request, principal);
+      if (request.method === "POST") return this.handleSessionPost(entry.session, request, principal);
       if (request.method === "GET") return this.openStandaloneStream(entry, entry.streamable, request, principal);
       return entry.streamable.handleRequest(request);
     }
@@ -262,11 +266,11 @@ export class McpEndpoint {
    * and answered here, without the SDK transport's per-message schema
    * validation and SSE framing. The reply is plain JSON unless the request
    * asked for progress, which needs an SSE stream; batches are answered here
-   * too. A second initialize, an unsupported protocol version or a malformed
-   * message goes to the SDK transport, which answers those. `caller`: the POST's own principal (another token of
+   * too. A second initialize is refused with what to do (the SDK transport says only "Server already initialized");
+   * a malformed message is refused here as well. `caller`: the POST's own principal (another token of
    * the session's person, maybe), which the requests it brings are recorded under and cut off with.
    */
-  private async handleSessionPost(session: GatewaySession, transport: WebStandardStreamableHTTPServerTransport, request: Request, caller: Principal): Promise<Response> {
+  private async handleSessionPost(session: GatewaySession, request: Request, caller: Principal): Promise<Response> {
     const unacceptable = acceptRefusal(request) ?? contentTypeRefusal(request);
     if (unacceptable) return unacceptable;
     let message: unknown;
@@ -285,14 +289,14 @@ export class McpEndpoint {
         : message.length > BATCH_LIMIT ? `a batch holds at most ${BATCH_LIMIT} messages, not ${message.length}; send the rest in further requests`
         : message.map(problemOf).find((p) => p !== undefined);
       if (problem !== undefined) return invalidRequest(problem);
-      if (message.some((m) => m.method === "initialize")) return transport.handleRequest(request, { parsedBody: message });
+      if (message.some((m) => m.method === "initialize")) return alreadyInitialized();
       if (message.some((m) => m.id !== undefined) && this.running.full(ownerOf(caller))) return this.tooManyRequests();
       return this.answerBatch(session, message as PlainMessage[], caller);
     }
     const problem = problemOf(message);
     if (problem !== undefined) return invalidRequest(problem);
     const m = message as PlainMessage;
-    if (m.method === "initialize") return transport.handleRequest(request, { parsedBody: message });
+    if (m.method === "initialize") return alreadyInitialized();
     if (m.method === undefined) return new Response(null, { status: 202 }); // a response to us: we send no requests
     const params = m.params;
     if (m.id === undefined) {
