@@ -1150,6 +1150,7 @@ describe("event-stream replies", () => {
     await waitFor("the idle session to close", async () => ((await (await fetch(`${s.gateway.url}/metrics`)).text()).includes('mintgate_sessions{virtual_mcp="demo"} 0') ? true : undefined));
     const after = await fetch(`${s.gateway.url}/mcp/demo`, { method: "POST", headers: session, body: JSON.stringify({ jsonrpc: "2.0", id: 8, method: "ping" }) });
     expect(after.status).toBe(404);
+    expect(((await after.json()) as { error: { message: string } }).error.message).toBe("Session not found: it was closed because it was idle for 2s (--session-idle-timeout); start a new session with initialize.");
     await s.gateway.stop();
   }, 60_000);
 });

@@ -677,7 +677,7 @@ describe("changes reach connected sessions", () => {
     // Admitted again, his old session is gone: the client starts a new one.
     await mintgate("groups", "add", "bob@example.com", "ops");
     const gone = await waitFor("bob admitted again", () => bob.listTools().then((): false => false, (error: Error) => !error.message.includes("may not use") && error));
-    expect(gone.message).toContain("Session not found");
+    expect(gone.message).toContain("Session not found: it was closed because bob@example.com lost access to virtual MCP");
   });
 
   test("disabling a person whose group admits them ends their sessions with the revocation's reason, not as lost access", async () => {

@@ -645,7 +645,7 @@ describe("sessions", () => {
   });
 
   test("one person cannot hold more than 256 sessions", async () => {
-    const { gateway, token } = await start(
+    const { gateway, token, dataDir } = await start(
       { connectors: [{ name: "demo", kind: "builtin", server: "demo" }], virtualMcps: [{ slug: "v", name: "V", access: { everyone: true }, connectors: [{ connector: "demo" }] }] },
       "mintgate-sessions",
     );
@@ -680,7 +680,19 @@ describe("sessions", () => {
       return response.status;
     };
     expect(await ping(ids[ids.length - 1]!)).toBe(200);
-    expect(await ping(ids[0]!)).toBe(404);
+    // Still the 404 clients start a new session on, saying why it was closed; to its person only.
+    const evicted = await post({ jsonrpc: "2.0", id: 3, method: "ping" }, ids[0]!);
+    expect({ status: evicted.status, message: ((await evicted.json()) as { error: { message: string } }).error.message }).toEqual({
+      status: 404,
+      message: "Session not found: it was closed because its person opened more than 256 sessions; start a new session with initialize.",
+    });
+    const other = (JSON.parse((await runMintgate(["tokens", "create", "--user", "mallory@example.com", "--json", "--data", dataDir])).stdout) as { token: string }).token;
+    const asOther = await fetch(`${gateway.url}/mcp/v`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${other}`, "content-type": "application/json", accept: "application/json, text/event-stream", "mcp-session-id": ids[0]!, "mcp-protocol-version": "2025-06-18" },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 4, method: "ping" }),
+    });
+    expect(((await asOther.json()) as { error: { message: string } }).error.message).toBe("Session not found; start a new session with initialize.");
   });
 
   test("an initialize sent as a notification opens no session: none is left behind, and the person's live sessions stay", async () => {

@@ -14,6 +14,7 @@ import { loadServerProtocol, type SdkServerProtocol } from "./protocol.ts";
 import { EventStream, NOTIFICATION_UNREAD_LIMIT } from "./event-stream.ts";
 import { replyEventStream } from "./reply-stream.ts";
 import { RequestsPerPerson } from "./requests-per-person.ts";
+import { ClosedSessions } from "./closed-sessions.ts";
 import { claimsModernRevision, handleModernRequest, MODERN_VERSION, NO_BATCHES, type CallsInFlight, type ListenStreams } from "./modern.ts";
 
 /**
@@ -85,7 +86,14 @@ function logExpired(stream: string, principal: Principal, session?: string): voi
 const alreadyInitialized = () =>
   invalidRequest("this session is already initialized; send requests with its Mcp-Session-Id, or start a new session with initialize without one");
 
-const sessionNotFound = () => jsonRpcError(404, -32001, "Session not found; start a new session with initialize.");
+/**
+ * A session id the gateway does not hold: 404, on which clients start a new session (as the spec says). `closedBecause`:
+ * why the gateway closed it, when it remembers, so the client and its person can tell a session cap from a timeout.
+ * `nextStep`: how to start a new session on the transport it was asked on.
+ */
+function sessionNotFound(closedBecause: string | undefined, nextStep = "start a new session with initialize"): Response {
+  return jsonRpcError(404, -32001, closedBecause === undefined ? `Session not found; ${nextStep}.` : `Session not found: it was closed because ${closedBecause}; ${nextStep}.`);
+}
 
 interface Entry {
   session: GatewaySession;
@@ -120,6 +128,8 @@ export interface DrainReport {
  */
 export class McpEndpoint {
   private readonly entries = new Map<string, Entry>();
+  /** Why recently closed sessions were closed, for the 404 their clients get next. */
+  private readonly closed = new ClosedSessions();
   /**
    * Open `subscriptions/listen` streams (the sessionless revision), oldest
    * first: held to the same limits as sessions, ended on revocation and at shutdown.
@@ -184,7 +194,7 @@ export class McpEndpoint {
     if (sessionId !== null) {
       const entry = this.entries.get(sessionId);
       // Another person's session id is treated as unknown: sessions are bound to who opened them.
-      if (!entry?.streamable || ownerOf(entry.session.principal) !== ownerOf(principal) || !runtime.sessions.has(sessionId)) return sessionNotFound();
+      if (!entry?.streamable || ownerOf(entry.session.principal) !== ownerOf(principal) || !runtime.sessions.has(sessionId)) return sessionNotFound(this.closed.reasonFor(sessionId, ownerOf(principal)));
       const otherVersion = versionRefusal(request, entry.session.protocolVersion, this.protocol!);
       if (otherVersion) return otherVersion;
       entry.session.lastActivity = Date.now();
@@ -365,7 +375,8 @@ export class McpEndpoint {
   async postLegacy(runtime: VirtualMcpRuntime, sessionId: string | null, request: Request, principal: Principal): Promise<Response> {
     const entry = sessionId === null ? undefined : this.entries.get(sessionId);
     if (!entry?.legacy || ownerOf(entry.session.principal) !== ownerOf(principal) || !runtime.sessions.has(sessionId!)) {
-      return jsonRpcError(404, -32001, `Session not found; open a new event stream with GET /sse/${runtime.slug}.`);
+      const closedBecause = sessionId === null ? undefined : this.closed.reasonFor(sessionId, ownerOf(principal));
+      return sessionNotFound(closedBecause, `open a new event stream with GET /sse/${runtime.slug}`);
     }
     const unacceptable = contentTypeRefusal(request);
     if (unacceptable) return unacceptable;
@@ -383,7 +394,7 @@ export class McpEndpoint {
     if (problem !== undefined) return invalidRequest(problem);
     // A session ending at its token's expiry still takes notifications (a cancellation of a call in flight), no new call.
     if (entry.draining && (message as PlainMessage).method !== undefined && (message as PlainMessage).id !== undefined) {
-      return jsonRpcError(404, -32001, `Session not found; open a new event stream with GET /sse/${runtime.slug}.`);
+      return sessionNotFound(undefined, `open a new event stream with GET /sse/${runtime.slug}`);
     }
     // The lifecycle Streamable HTTP sessions are held to (the SDK transport's): initialize once, and first.
     const m = message as PlainMessage;
@@ -495,6 +506,9 @@ export class McpEndpoint {
     if (!entry) return;
     this.entries.delete(id);
     for (const runtime of this.gateway.virtualMcps()) runtime.sessions.delete(id);
+    // A session the gateway ended by itself (access lost) comes here once its transport closed, its reason already set.
+    const closedBecause = reason ?? entry.session.endedBecause;
+    if (closedBecause !== undefined) this.closed.remember(id, ownerOf(entry.session.principal), closedBecause);
     void (reason === undefined ? entry.session.close() : entry.session.end(reason));
   }
 

@@ -194,6 +194,11 @@ export class GatewaySession {
   /** Why the gateway ended it; undefined when its client did (DELETE, a closed event stream). */
   private endReason: string | undefined;
 
+  /** Why the gateway ended it, once it did; undefined while open or when its client ended it. */
+  get endedBecause(): string | undefined {
+    return this.endReason;
+  }
+
   /** Logs the session's start at debug; its end is logged too, with how long it lasted and why. */
   opened(): void {
     this.openedAt = Date.now();
