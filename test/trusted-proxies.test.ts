@@ -73,13 +73,13 @@ afterAll(async () => {
   await Promise.all(running.splice(0).map((g) => g.stop()));
 });
 
-async function gatewayWith(args: string[]): Promise<{ gateway: RunningGateway; token: string }> {
+async function gatewayWith(args: string[]): Promise<{ gateway: RunningGateway; token: string; dataDir: string }> {
   const dataDir = await configuredDataDir(DEMO, { label: "mintgate-proxies" });
   const created = await runMintgate(["tokens", "create", "--user", "p@example.com", "--json", "--data", dataDir]);
   expect(created.code).toBe(0);
   const gateway = await startGateway({ dataDir, args });
   running.push(gateway);
-  return { gateway, token: (JSON.parse(created.stdout) as { token: string }).token };
+  return { gateway, token: (JSON.parse(created.stdout) as { token: string }).token, dataDir };
 }
 
 /** One tools/call of `echo` in a fresh session, every request carrying `forwardedFor`. */
@@ -135,13 +135,24 @@ async function registrationIps(gateway: RunningGateway): Promise<(string | null)
 
 describe("mintgate serve --trusted-proxies", () => {
   test("the audit trail records the client behind the proxy, not the proxy, and not what the client claims further left", async () => {
-    const { gateway, token } = await gatewayWith(["--trusted-proxies", "127.0.0.1,::1"]);
+    const { gateway, token, dataDir } = await gatewayWith(["--trusted-proxies", "127.0.0.1,::1"]);
     await callThrough(gateway, token, "via-proxy", "203.0.113.7");
     expect(await recordedIpOf(gateway, "via-proxy")).toBe("203.0.113.7");
     await callThrough(gateway, token, "forged-left", "198.51.100.66, 203.0.113.8");
     expect(await recordedIpOf(gateway, "forged-left")).toBe("203.0.113.8");
     // Admin changes too, whether the HTTP layer or the service records them.
     expect(await adminChangeIps(gateway, "198.51.100.66, 203.0.113.9")).toEqual({ generic: "203.0.113.9", selfRecorded: "203.0.113.9", clientEvent: "203.0.113.9" });
+    // A revoked personal access token's refusal on /mcp too: it recorded no address at all.
+    const revoked = JSON.parse((await runMintgate(["tokens", "create", "--user", "r@example.com", "--json", "--data", dataDir])).stdout) as { id: string; token: string };
+    expect((await runMintgate(["tokens", "revoke", revoked.id, "--data", dataDir])).code).toBe(0);
+    const refused = await fetch(`${gateway.url}/mcp/demo`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${revoked.token}`, accept: "application/json, text/event-stream", "content-type": "application/json", "x-forwarded-for": "198.51.100.66, 203.0.113.12" },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "ping" }),
+    });
+    expect(refused.status).toBe(401);
+    const events = (await (await fetch(`${gateway.url}/admin/api/auth-events?type=token_refused`, { headers: { authorization: `Bearer ${gateway.adminToken()}` } })).json()) as { email: string | null; reason: string | null; ip: string | null }[];
+    expect(events.filter((e) => e.email === "r@example.com").map((e) => [e.reason, e.ip])).toEqual([["The access token was revoked.", "203.0.113.12"]]);
   });
 
   test("registrations are limited per client behind the proxy: one client's 30 a minute do not lock out another", async () => {

@@ -87,9 +87,9 @@ export class AccessTokenService {
   }
 
   /** Refuses a token we issued (revoked, expired, disabled person, other Virtual MCP), with an auth event. */
-  private refuse(reason: string, holder: { tokenId: string; email: string; userId?: string; clientId?: string }, slug: string): MintgateError {
+  private refuse(reason: string, holder: { tokenId: string; email: string; userId?: string; clientId?: string }, slug: string, ip: string | null): MintgateError {
     if (this.refusals.take(holder.tokenId) !== undefined) {
-      this.events.record({ type: "token_refused", outcome: "refused", reason, userId: holder.userId, email: holder.email, clientId: holder.clientId, detail: { token: holder.tokenId, virtualMcp: slug } });
+      this.events.record({ type: "token_refused", outcome: "refused", reason, userId: holder.userId, email: holder.email, clientId: holder.clientId, ip, detail: { token: holder.tokenId, virtualMcp: slug } });
     }
     return unauthorized(reason);
   }
@@ -232,9 +232,10 @@ export class AccessTokenService {
 
   /**
    * Checks an Authorization header for the Virtual MCP `slug`. The error
-   * says why, and whether a token was sent at all (the 401 challenge differs).
+   * says why, and whether a token was sent at all (the 401 challenge differs). `ip`: the client's address (behind
+   * a trusted proxy, the one it forwarded), recorded with a refusal as every other refusal records it.
    */
-  verify(authorization: string | null, slug: string): Principal {
+  verify(authorization: string | null, slug: string, ip: string | null = null): Principal {
     const match = authorization?.match(/^Bearer\s+(\S+)\s*$/i);
     if (!match) {
       // Another scheme (Basic…) or nothing is no token at all; a Bearer header with more than one token is a bad one.
@@ -247,18 +248,18 @@ export class AccessTokenService {
     if ("oauth" in found) {
       const token = found.oauth;
       const holder = { tokenId: token.grantId, email: token.email, userId: token.userId, clientId: token.clientId };
-      if (token.revokedAt !== null || token.grantRevokedAt !== null) throw this.refuse("The access token was revoked; sign in again.", holder, slug);
-      if (token.expiresAt <= now) throw this.refuse("The access token has expired; refresh it or sign in again.", holder, slug);
-      if (token.userDisabledAt !== null) throw this.refuse("The account is disabled; ask an admin.", holder, slug);
-      if (token.virtualMcp !== slug) throw this.refuse(`The access token is for virtual MCP "${token.virtualMcp}", not "${slug}".`, holder, slug);
+      if (token.revokedAt !== null || token.grantRevokedAt !== null) throw this.refuse("The access token was revoked; sign in again.", holder, slug, ip);
+      if (token.expiresAt <= now) throw this.refuse("The access token has expired; refresh it or sign in again.", holder, slug, ip);
+      if (token.userDisabledAt !== null) throw this.refuse("The account is disabled; ask an admin.", holder, slug, ip);
+      if (token.virtualMcp !== slug) throw this.refuse(`The access token is for virtual MCP "${token.virtualMcp}", not "${slug}".`, holder, slug, ip);
       return { subject: token.email, tokenId: token.grantId, virtualMcp: token.virtualMcp, userId: token.userId, clientId: token.clientId, expiresAt: token.expiresAt };
     }
     const row = found.row;
     const holder = { tokenId: row.id, email: row.subject };
-    if (row.revokedAt !== null) throw this.refuse("The access token was revoked.", holder, slug);
-    if (row.subjectDisabled) throw this.refuse("The account is disabled; ask an admin.", holder, slug);
-    if (row.expiresAt !== null && row.expiresAt <= now) throw this.refuse("The access token has expired.", holder, slug);
-    if (row.virtualMcp !== null && row.virtualMcp !== slug) throw this.refuse(`The access token is for virtual MCP "${row.virtualMcp}", not "${slug}".`, holder, slug);
+    if (row.revokedAt !== null) throw this.refuse("The access token was revoked.", holder, slug, ip);
+    if (row.subjectDisabled) throw this.refuse("The account is disabled; ask an admin.", holder, slug, ip);
+    if (row.expiresAt !== null && row.expiresAt <= now) throw this.refuse("The access token has expired.", holder, slug, ip);
+    if (row.virtualMcp !== null && row.virtualMcp !== slug) throw this.refuse(`The access token is for virtual MCP "${row.virtualMcp}", not "${slug}".`, holder, slug, ip);
     if (row.lastUsedAt === null || now - row.lastUsedAt > LAST_USED_RESOLUTION_MS) {
       try {
         this.store.accessTokens.touch(row.id, now);

@@ -48,7 +48,7 @@ function admit(deps: McpRouteDeps, budget: BodyBudget, urls: PublicUrls, slug: s
   }
   let principal: Principal;
   try {
-    principal = deps.tokens.verify(request.headers.get("authorization"), slug);
+    principal = deps.tokens.verify(request.headers.get("authorization"), slug, ip);
   } catch (error) {
     if (error instanceof MissingToken) return jsonError(401, error.message, challenge(urls, slug, endpoint));
     const message = error instanceof MintgateError ? error.message : publicMessageOf(error);
