@@ -1068,6 +1068,8 @@ describe("the log as JSON lines (MINTGATE_LOG_FORMAT=json)", () => {
     const leavingTransport = leaving.transport as StreamableHTTPClientTransport;
     const leavingId = leavingTransport.sessionId;
     await leavingTransport.terminateSession();
+    // Refused admin requests past the 5 a minute logged: their count's window has not ended when the gateway stops.
+    for (let i = 0; i < 8; i++) await fetch(`${gateway.url}/admin/api/status`, { headers: { authorization: "Bearer mgt_admin_wrong" } });
     const slow = client.callTool({ name: "chatty__slow", arguments: { ms: 800 } });
     await Bun.sleep(300);
     expect(await gateway.stop()).toBe(0);
@@ -1091,6 +1093,8 @@ describe("the log as JSON lines (MINTGATE_LOG_FORMAT=json)", () => {
     expect(records).toContainEqual(expect.objectContaining({ level: "warn", msg: "upstream log: lines not logged, too many", connector: "chatty", lines: expect.any(Number), perSeconds: "200/10" }));
     expect(records).toContainEqual(expect.objectContaining({ msg: "shutting down: no new connections; waiting for running requests", signal: "SIGTERM", running: 1 }));
     expect(records.at(-1)).toMatchObject({ level: "info", msg: "stopped", waitedFor: 1, finished: 1, cutOff: 0 });
+    // Logged on the way out, not lost with the process.
+    expect(records.at(-2)).toMatchObject({ level: "warn", msg: "admin API requests refused: lines not logged, too many", lines: 3, perSeconds: "5/60" });
     // A session's end is a debug line as its start is: how long it lasted and why it ended.
     const opened = records.filter((r) => r.msg === "session opened").map((r) => r.session);
     expect(opened).toContain(leavingId);

@@ -101,6 +101,14 @@ export function statusLine(level: LogLevel, text: string, fields?: LogFields): s
  * warning, when the window ends or the source does (`reportNotLogged()`),
  * so a flood cannot fill the log (and the disk).
  */
+/** Budgets holding a count not yet logged: a shutdown logs them (`reportAllNotLogged`) rather than lose them. */
+const pending = new Set<LineBudget>();
+
+/** Logs every budget's count of lines not logged yet; serve calls it on its way out, when no window will end. */
+export function reportAllNotLogged(): void {
+  for (const budget of [...pending]) budget.reportNotLogged();
+}
+
 export class LineBudget {
   private windowStart = 0;
   private writtenInWindow = 0;
@@ -131,7 +139,10 @@ export class LineBudget {
       write(level, message, { ...this.source.fields, ...fields });
     } else {
       // The count is written when the window ends even if the source then goes quiet.
-      if (this.notLogged++ === 0) setTimeout(() => this.reportNotLogged(), this.windowStart + this.source.windowMs - now + 1).unref();
+      if (this.notLogged++ === 0) {
+        pending.add(this);
+        setTimeout(() => this.reportNotLogged(), this.windowStart + this.source.windowMs - now + 1).unref();
+      }
     }
   }
 
@@ -141,5 +152,6 @@ export class LineBudget {
     const { lines, windowMs, fields, notLoggedMessage } = this.source;
     write("warn", notLoggedMessage, { ...fields, lines: this.notLogged, perSeconds: `${lines}/${windowMs / 1000}` });
     this.notLogged = 0;
+    pending.delete(this);
   }
 }

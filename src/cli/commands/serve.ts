@@ -10,7 +10,7 @@ import { Gateway, McpEndpoint, setKeepaliveInterval } from "../../gateway/index.
 import { moveCheckpointsToThread, watchStore } from "../../store/index.ts";
 import { DEFAULTS, ENVIRONMENT, loadSettings } from "../../config/index.ts";
 import { checkTlsFiles, startHttpServer } from "../../http/index.ts";
-import { log, statusLine } from "../../log/index.ts";
+import { log, reportAllNotLogged, statusLine } from "../../log/index.ts";
 import { sayingStorageFull } from "../../errors/index.ts";
 import { createGatewayMetrics, MetricsAccess } from "../../metrics/index.ts";
 import { UsageAnalytics } from "../../analytics/index.ts";
@@ -199,7 +199,10 @@ export const serveCommand: Command = {
     let signals = 0;
     /** The HTTP server's graceful stop, once the first signal began it: it settles when the last reply is out. */
     let stopping: Promise<void> | undefined;
-    const exitNow = () => process.exit(130);
+    const exitNow = () => {
+      reportAllNotLogged();
+      process.exit(130);
+    };
     const onSignal = (signal: string) => {
       signals++;
       if (signals === 1) return signalled(signal);
@@ -279,6 +282,8 @@ export const serveCommand: Command = {
     const drain = await shutDownGateway();
     await stopping;
     rmSync(dir.paths.serverUrl, { force: true });
+    // Counts of lines held back (a flood of refusals, an upstream's noisy stderr) whose window has not ended: said now, or lost.
+    reportAllNotLogged();
     // What the drain did: how many of the requests it waited for finished, and how many the grace's end cut off.
     log.info("stopped", { ...drain });
     return 0;
