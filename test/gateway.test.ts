@@ -6,6 +6,7 @@ import { readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { startEverythingServer } from "./conformance/everything-server.ts";
 import { startHttpUpstream } from "./fixtures/http-upstream.ts";
+import { ConnectorFailureLog } from "../src/connectors/failure-log.ts";
 import { log } from "../src/log/index.ts";
 import { connectMcpClient, DEMO_CONFIG, filesIn, REPO_ROOT, runMintgate, startConfiguredGateway, startGateway, tempDir, waitFor, type RunningGateway } from "./harness.ts";
 
@@ -1110,6 +1111,24 @@ describe("the log as JSON lines (MINTGATE_LOG_FORMAT=json)", () => {
     // One name per thing across lines: shippers index fields by name.
     const fieldNames = new Set(records.flatMap((r) => Object.keys(r)));
     for (const other of ["err", "why", "name", "slug", "vmcp", "virtual_mcp", "user", "email", "token"]) expect(fieldNames).not.toContain(other);
+  });
+
+  test("a connector's recovery after repeated failures is logged with how many, since when, and the last reason", () => {
+    const written: string[] = [];
+    const stderrWrite = process.stderr.write;
+    process.stderr.write = ((chunk: string) => written.push(chunk) > 0) as typeof process.stderr.write;
+    try {
+      log.setFormat("json");
+      const failures = new ConnectorFailureLog("flaky");
+      failures.failed("the upstream process exited with code 3", 500);
+      failures.failed('Connector "flaky" answered HTTP 502: check the upstream\'s log.', 1000);
+      failures.stable();
+    } finally {
+      process.stderr.write = stderrWrite;
+      log.setFormat("text");
+    }
+    const recovered = written.map((line) => JSON.parse(line) as Record<string, unknown>).find((r) => r.msg === "connector ready again after repeated failures");
+    expect(recovered).toMatchObject({ level: "info", connector: "flaky", failures: 2, since: expect.any(String), lastReason: 'Connector "flaky" answered HTTP 502: check the upstream\'s log.' });
   });
 
   test("a field named time, level or msg is written as fields.NAME; a number JSON has no literal for, as text", () => {

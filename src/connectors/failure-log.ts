@@ -15,7 +15,7 @@ const REPEAT_SUMMARY_EVERY_MS = 10 * 60_000;
  * same way on every retry (every 30 s once the backoff is at its cap, forever): the first failure is a
  * warning; the same failure again is a debug line, and a warning that counts them once every 10 minutes;
  * another reason is a warning at once. While failures repeat, a ready that may not last is debug, and
- * the recovery is said once it has lasted (`stable`), with how many failures it ends.
+ * the recovery is said once it has lasted (`stable`), with how many failures it ends and the last one's reason.
  */
 export class ConnectorFailureLog {
   private reason: string | undefined;
@@ -78,7 +78,8 @@ export class ConnectorFailureLog {
 
   /** The connector stayed ready long enough for its backoff to start over: the failures are over. */
   stable(): void {
-    if (this.failures > 1) log.info("connector ready again after repeated failures", { connector: this.connector, failures: this.failures, since: new Date(this.since).toISOString() });
+    // The last reason, as the failure lines gave it (redacted of the connector's secrets): the one the warnings may have said 10 minutes ago.
+    if (this.failures > 1) log.info("connector ready again after repeated failures", { connector: this.connector, failures: this.failures, since: new Date(this.since).toISOString(), lastReason: this.reason });
     this.startOver();
   }
 
