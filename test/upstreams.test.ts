@@ -623,7 +623,10 @@ describe("sse connectors on a misbehaving legacy HTTP+SSE upstream (test/fixture
     await waitFor("connector near ready", async () => ((await state("near"))?.state === "ready" ? true : undefined));
     expect(await call("near__ok")).toEqual({ isError: false, text: "ok" });
     const failed = await waitFor("connector far to fail", async () => ((await state("far"))?.reason ? await state("far") : undefined));
-    expect(failed).toMatchObject({ state: "failed", reason: `the connection closed (Endpoint origin does not match connection origin: http://localhost:${farPort})` });
+    expect(failed).toMatchObject({
+      state: "failed",
+      reason: `Connector "far" was told by its upstream to send messages to http://localhost:${farPort}, another origin than its url's (http://127.0.0.1:${farPort}); they are not sent there, since they would carry the connector's credentials: have the upstream name an endpoint on http://127.0.0.1:${farPort}, or set the connector's url to http://localhost:${farPort} if you trust it.`,
+    });
     expect(await waitFor("connector locked to fail", async () => ((await state("locked"))?.reason ? await state("locked") : undefined))).toMatchObject({
       state: "failed",
       reason: 'Connector "locked" answered HTTP 401 when its event stream was opened: the upstream refused the connector\'s credentials; check its headers and the secrets they use.',

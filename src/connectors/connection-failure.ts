@@ -67,3 +67,17 @@ export function redirectRefused(connector: string, url: URL, status: number, loc
   const target = parsed?.href ?? location.slice(0, 200);
   return `Connector "${connector}" answered HTTP ${status} redirecting to ${target}${when}; redirects are not followed, since they would carry the connector's credentials there: set the connector's url to that address if you trust it.`;
 }
+
+/** The SDK's words for a legacy sse upstream whose `endpoint` event names another origin; the origin follows them. */
+const ENDPOINT_ELSEWHERE = "Endpoint origin does not match connection origin: ";
+
+/**
+ * A legacy sse upstream whose `endpoint` event names another origin than the connector's url: the SDK refuses to POST
+ * there (the messages would carry the connector's credentials) and says so in its own words, which name neither the
+ * connector nor what to do. Said as a sentence that does; undefined for any other error.
+ */
+export function endpointElsewhere(connector: string, url: URL, error: Error): string | undefined {
+  if (!error.message.startsWith(ENDPOINT_ELSEWHERE)) return undefined;
+  const origin = error.message.slice(ENDPOINT_ELSEWHERE.length, ENDPOINT_ELSEWHERE.length + 200);
+  return `Connector "${connector}" was told by its upstream to send messages to ${origin}, another origin than its url's (${url.origin}); they are not sent there, since they would carry the connector's credentials: have the upstream name an endpoint on ${url.origin}, or set the connector's url to ${origin} if you trust it.`;
+}

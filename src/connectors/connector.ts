@@ -8,7 +8,7 @@ import { capSseEvents, refusalSaid, StreamableHttpUpstreamTransport } from "./ht
 import { ConnectorFailureLog } from "./failure-log.ts";
 import type { UpstreamProcessGroups } from "./process-groups.ts";
 import { StdioUpstreamTransport } from "./stdio-transport.ts";
-import { connectionFailure, redirectRefused, refusedByUpstream } from "./connection-failure.ts";
+import { connectionFailure, endpointElsewhere, redirectRefused, refusedByUpstream } from "./connection-failure.ts";
 import { UpstreamLog } from "./upstream-log.ts";
 import type { ConnectorDefinition, ConnectorState } from "./types.ts";
 import { requestCancelled, resultText, UpstreamRpcError, UpstreamSession, type RefusedRequest, type RequestOptions } from "./upstream-session.ts";
@@ -638,8 +638,9 @@ export class Connector {
         // The SDK reports a POST the upstream refused (429, 502) as an error too: that fails one call.
         // Only a failed event stream ends the session, since the SDK reconnects it to a new, uninitialized one.
         // A stream that simply ended comes as an error with no message ("SSE error: undefined"): said as what happened.
+        // An endpoint event naming another origin comes as a plain Error, during the handshake: it ends the session too.
         this.transportErrorEndsSession = (error) =>
-          !(error instanceof SseError) ? undefined
+          !(error instanceof SseError) ? endpointElsewhere(this.name, url, error)
           : failedConnection !== undefined ? failedConnection
           : error.event?.message === undefined && error.code === undefined ? "the upstream ended its event stream"
           : error.code !== undefined && error.code >= 300 ? refusedByUpstream(this.name, error.code, { when: " when its event stream was opened" })

@@ -141,11 +141,14 @@ export class UpstreamSession {
     transport.onerror = (error) => {
       const ending = options.endsSession?.(error);
       this.lastTransportError = ending ?? error.message;
+      if (ending !== undefined && this.info === undefined) this.handshakeEnding = ending;
       if (this.info !== undefined && ending !== undefined) this.shutDown(ending);
     };
   }
 
   lastTransportError: string | undefined;
+  /** An error that ended the session during the handshake, already a sentence: the connector's failure is said as it alone. */
+  private handshakeEnding: string | undefined;
   private readonly cutOffByClose: ((method: string) => Error | undefined) | undefined;
 
   /** Starts the transport and performs the initialize handshake. */
@@ -383,6 +386,6 @@ export class UpstreamSession {
     }
     // Closed during the handshake, the transport's last error is why (an SSE endpoint on another origin):
     // the connector's failure says it too. Later on it may be an old one (a refused POST), so it is left out.
-    this.onClose?.(this.info === undefined ? `${reason}${detail}` : reason);
+    this.onClose?.(this.info === undefined ? (this.handshakeEnding ?? `${reason}${detail}`) : reason);
   }
 }
