@@ -94,13 +94,6 @@ export function statusLine(level: LogLevel, text: string, fields?: LogFields): s
   return (json ? jsonLine(level, text, fields) : printableLines(text)) + "\n";
 }
 
-/**
- * What one noisy source (a stdio child's stderr, an upstream's log messages)
- * may put in the log: at most `lines` per window of `windowMs`. Past that,
- * lines are counted instead of written, and the count is logged once, as a
- * warning, when the window ends or the source does (`reportNotLogged()`),
- * so a flood cannot fill the log (and the disk).
- */
 /** Budgets holding a count not yet logged: a shutdown logs them (`reportAllNotLogged`) rather than lose them. */
 const pending = new Set<LineBudget>();
 
@@ -109,6 +102,13 @@ export function reportAllNotLogged(): void {
   for (const budget of [...pending]) budget.reportNotLogged();
 }
 
+/**
+ * What one noisy source (a stdio child's stderr, an upstream's log messages)
+ * may put in the log: at most `lines` per window of `windowMs`. Past that,
+ * lines are counted instead of written, and the count is logged once, as a
+ * warning, when the window ends or the source does (`reportNotLogged()`),
+ * so a flood cannot fill the log (and the disk).
+ */
 export class LineBudget {
   private windowStart = 0;
   private writtenInWindow = 0;
