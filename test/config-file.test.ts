@@ -2,6 +2,7 @@ import { describe, expect, test } from "bun:test";
 import {
   decodeConfigFile,
   parseConfigFile,
+  parseConfigFileSections,
   parsePolicyText,
   parseVirtualMcpText,
   SECRET_REFERENCE,
@@ -859,6 +860,13 @@ virtualMcps:
     for (const prune of [false, true]) expect(parseConfigFile(serializeConfigFile(empty), { knownSecrets: new Set(), prune })).toEqual(empty);
   });
 
+  test("a config with connectors but no virtual MCPs is written with virtualMcps: [] (left out, --prune would keep another gateway's)", () => {
+    const config: GatewayConfig = { connectors: [{ name: "a", spec: { kind: "builtin", server: "demo" }, timeoutMs: 60_000 }], virtualMcps: [] };
+    const text = serializeConfigFile(config);
+    expect(text).toBe("connectors:\n  - name: a\n    kind: builtin\n    server: demo\n\nvirtualMcps: []\n");
+    expect(parseConfigFileSections(text, { knownSecrets: new Set(), prune: true })).toEqual(config);
+  });
+
   test("round trip of awkward values: YAML-lookalike strings, odd timeouts, empty prefix, multi-line text", () => {
     const config: GatewayConfig = {
       connectors: [
@@ -923,6 +931,42 @@ virtualMcps:
     expect(text).toContain("timeout: 90s");
     expect(text).toContain("timeout: 60m");
     expect(text).toContain("timeout: 2m");
+  });
+});
+
+describe("parseConfigFileSections: what --prune compares", () => {
+  const demo = { name: "demo", spec: { kind: "builtin" as const, server: "demo" }, timeoutMs: 60_000 };
+  const stored: GatewayConfig = { connectors: [demo], virtualMcps: [] };
+  const problem = (text: string, options: { prune?: boolean; stored?: GatewayConfig } = {}) => {
+    try {
+      parseConfigFileSections(text, { knownSecrets: new Set(), ...options });
+      return "parsed";
+    } catch (error) {
+      return (error as MintgateError).message;
+    }
+  };
+
+  test("a section the file leaves out is undefined; one present, even empty, is a list", () => {
+    const connectors = "connectors:\n  - { name: demo, kind: builtin, server: demo }\n";
+    expect(parseConfigFileSections(connectors, { knownSecrets: new Set(), prune: true })).toEqual({ connectors: [demo] });
+    expect(parseConfigFileSections("virtualMcps: []\n", { knownSecrets: new Set(), prune: true })).toEqual({ virtualMcps: [] });
+    // The whole-config reader still reads a section left out as empty.
+    expect(parseConfigFile(connectors, { knownSecrets: new Set() })).toEqual({ connectors: [demo], virtualMcps: [] });
+  });
+
+  test("without a connectors section, Virtual MCPs attach the stored connectors; with one, only the file's", () => {
+    const vmcps = "virtualMcps:\n  - { slug: v, name: V, connectors: [{ connector: demo }] }\n";
+    expect(parseConfigFileSections(vmcps, { knownSecrets: new Set(), stored, prune: true }).virtualMcps?.[0]?.connectors[0]?.connector).toBe("demo");
+    expect(problem(vmcps)).toBe('mintgate.yaml:2: virtual MCP "v" attaches connector "demo", which the gateway does not have (this file has no "connectors" section to define it in)');
+    expect(problem(`connectors: []\n${vmcps}`, { stored })).toBe('mintgate.yaml:3: virtual MCP "v" attaches connector "demo", which is not defined under "connectors"');
+  });
+
+  test("with pruning, a section key with no value (a file cut short) and a file with no section are refused; without, they change nothing", () => {
+    const cut = "connectors:\n  - { name: demo, kind: builtin, server: demo }\nvirtualMcps:\n";
+    expect(problem(cut, { prune: true })).toBe('mintgate.yaml:3: "virtualMcps" has no value, and pruning would delete every virtual MCP; write "virtualMcps: []" to do that, or leave the key out to keep them');
+    expect(problem("connectors:\n", { prune: true })).toStartWith('mintgate.yaml:1: "connectors" has no value, and pruning would delete every connector;');
+    expect(problem("{}", { prune: true })).toStartWith("mintgate.yaml:1: the file lists neither connectors nor virtualMcps, so there is nothing to prune by");
+    expect([problem(cut), problem("{}")]).toEqual(["parsed", "parsed"]);
   });
 });
 

@@ -45,7 +45,7 @@ export class ConnectorAdmin {
     const text = JSON.stringify({ connectors: [{ name, ...spec }] }, null, 2);
     try {
       const config = await this.deps.running().config.parse(text, "request");
-      return config.connectors[0]!;
+      return config.connectors![0]!;
     } catch (error) {
       // The file reader's "request:LINE: " prefixes mean nothing for a JSON body.
       if (error instanceof MintgateError) throw new MintgateError(error.kind, error.message.replace(/^request:\d+: /gm, ""));

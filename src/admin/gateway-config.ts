@@ -1,5 +1,5 @@
 import { cliActor, recordAdminChange, type AdminActor } from "../audit/index.ts";
-import type { GatewayConfig } from "../config-file/index.ts";
+import type { GatewayConfig, GatewayConfigFile } from "../config-file/index.ts";
 import { EMPTY_CATALOGUE, sameUpstreamSpec, type Catalogue, type ConnectorDefinition } from "../connectors/index.ts";
 import { conflict, invalid, notFound } from "../errors/index.ts";
 import { canonicalJson, curate, type Gateway, type VirtualMcpDefinition } from "../gateway/index.ts";
@@ -75,21 +75,22 @@ export class GatewayConfigService {
   }
 
   /** Parses and validates mintgate.yaml, as text or as the file's bytes (JSON is YAML too); `prune`: it is to be applied with pruning. */
-  async parse(file: string | Uint8Array, fileName = "mintgate.yaml", options: { prune?: boolean } = {}): Promise<GatewayConfig> {
-    const { decodeConfigFile, parseConfigFile } = await import("../config-file/index.ts");
+  async parse(file: string | Uint8Array, fileName = "mintgate.yaml", options: { prune?: boolean } = {}): Promise<GatewayConfigFile> {
+    const { decodeConfigFile, parseConfigFileSections } = await import("../config-file/index.ts");
     const text = typeof file === "string" ? file : decodeConfigFile(file, fileName);
-    return parseConfigFile(text, { knownSecrets: new Set(this.deps.secrets.list().map((s) => s.name)), fileName, prune: options.prune ?? false, stored: this.current() });
+    return parseConfigFileSections(text, { knownSecrets: new Set(this.deps.secrets.list().map((s) => s.name)), fileName, prune: options.prune ?? false, stored: this.current() });
   }
 
   /**
    * Makes the store match `config`: connectors and Virtual MCPs in it are
-   * created or updated; with `prune`, those not in it are deleted. All or nothing.
+   * created or updated; with `prune`, those not in it are deleted, in the sections
+   * it has (a section it leaves out stays as it is). All or nothing.
    * `config` may be worked out from the configuration as it is inside the
    * write transaction (a deletion), so nothing another process committed
    * just before is reverted.
    */
   async apply(
-    config: GatewayConfig | ((current: GatewayConfig) => GatewayConfig),
+    config: GatewayConfigFile | ((current: GatewayConfig) => GatewayConfigFile),
     options: { prune?: boolean; dryRun?: boolean; /** Who, and from where, for the audit trail. */ actor?: AdminActor | undefined; /** Refuse unless that connector or Virtual MCP is still as the caller saw it. */ expected?: ExpectedRevision | undefined } = {},
   ): Promise<ApplyReport> {
     const repo = this.deps.store.gatewayConfig;
@@ -100,8 +101,9 @@ export class GatewayConfigService {
       const before = this.current();
       if (options.expected) checkExpected(before, options.expected);
       const next = merge(before, typeof config === "function" ? config(before) : config, options.prune ?? false);
+      checkAttachedConnectorsKept(next);
       this.checkAgainstCatalogues(next, before);
-      const changes = describeChanges(before, next);
+      const changes = describeChanges(before, next, (slug) => repo.deletedWith(slug));
       if (changes.length === 0 || options.dryRun) return changes;
       const keptVmcps = new Set(next.virtualMcps.map((v) => v.slug));
       for (const vmcp of before.virtualMcps) if (!keptVmcps.has(vmcp.slug)) repo.deleteVirtualMcp(vmcp.slug);
@@ -258,9 +260,13 @@ export function approvalCovers(tool: { name: string; description?: string | unde
   return { name: tool.name, description: tool.description, inputSchema: tool.inputSchema, annotations: tool.annotations };
 }
 
-/** `change` replaces items of the same name in `current`; the rest stay unless pruning. */
-function merge(current: GatewayConfig, change: GatewayConfig, prune: boolean): GatewayConfig {
-  const byName = <T>(items: T[], key: (item: T) => string, changed: T[]) => {
+/**
+ * `change` replaces items of the same name in `current`; the rest stay unless pruning. A section
+ * `change` leaves out stays as it is, pruning or not.
+ */
+function merge(current: GatewayConfig, change: GatewayConfigFile, prune: boolean): GatewayConfig {
+  const byName = <T>(items: T[], key: (item: T) => string, changed: T[] | undefined) => {
+    if (changed === undefined) return items;
     const replaced = new Map(changed.map((item) => [key(item), item]));
     const kept = prune ? [] : items.filter((item) => !replaced.has(key(item)));
     return [...kept, ...changed].sort((a, b) => key(a).localeCompare(key(b)));
@@ -269,6 +275,20 @@ function merge(current: GatewayConfig, change: GatewayConfig, prune: boolean): G
     connectors: byName(current.connectors, (c) => c.name, change.connectors),
     virtualMcps: byName(current.virtualMcps, (v) => v.slug, change.virtualMcps),
   };
+}
+
+/**
+ * A pruned connector that a Virtual MCP left as it is still attaches (a file with connectors but no
+ * virtualMcps section) is refused by name, rather than by the store's foreign key.
+ */
+function checkAttachedConnectorsKept(config: GatewayConfig): void {
+  const defined = new Set(config.connectors.map((c) => c.name));
+  const problems = config.virtualMcps.flatMap((vmcp) =>
+    vmcp.connectors
+      .filter((a) => !defined.has(a.connector))
+      .map((a) => `Connector "${a.connector}" would be deleted, but virtual MCP "${vmcp.slug}" attaches it; keep the connector, or list "${vmcp.slug}" without it under "virtualMcps".`),
+  );
+  if (problems.length > 0) throw conflict(problems.join("\n"));
 }
 
 /** One admin record per connector or Virtual MCP created, updated or deleted, with its definition before and after. */
@@ -287,18 +307,24 @@ function recordConfigChanges(store: Store, actor: AdminActor, before: GatewayCon
   each("virtual_mcp", before.virtualMcps, after.virtualMcps, (v) => v.slug);
 }
 
-function describeChanges(before: GatewayConfig, after: GatewayConfig): string[] {
+/** One line per item created, updated or deleted; a deleted Virtual MCP says what goes with it. */
+function describeChanges(before: GatewayConfig, after: GatewayConfig, deletedWith: (slug: string) => { accessTokens: number; toolApprovals: number }): string[] {
   const changes: string[] = [];
-  const diff = <T>(kind: string, a: T[], b: T[], key: (item: T) => string) => {
+  const diff = <T>(kind: string, a: T[], b: T[], key: (item: T) => string, alsoDeleted: (name: string) => string = () => "") => {
     const old = new Map(a.map((item) => [key(item), canonicalJson(item)]));
     const neu = new Map(b.map((item) => [key(item), canonicalJson(item)]));
     for (const [name, json] of neu) {
       if (!old.has(name)) changes.push(`created ${kind} ${name}`);
       else if (old.get(name) !== json) changes.push(`updated ${kind} ${name}`);
     }
-    for (const name of old.keys()) if (!neu.has(name)) changes.push(`deleted ${kind} ${name}`);
+    for (const name of old.keys()) if (!neu.has(name)) changes.push(`deleted ${kind} ${name}${alsoDeleted(name)}`);
   };
+  const plural = (n: number, what: string) => `${n} ${what}${n === 1 ? "" : "s"}`;
   diff("connector", before.connectors, after.connectors, (c) => c.name);
-  diff("virtual MCP", before.virtualMcps, after.virtualMcps, (v) => v.slug);
+  diff("virtual MCP", before.virtualMcps, after.virtualMcps, (v) => v.slug, (slug) => {
+    const { accessTokens, toolApprovals } = deletedWith(slug);
+    const parts = [...(accessTokens > 0 ? [plural(accessTokens, "access token")] : []), ...(toolApprovals > 0 ? [plural(toolApprovals, "tool approval")] : [])];
+    return parts.length > 0 ? ` (with its ${parts.join(" and ")})` : "";
+  });
   return changes;
 }

@@ -7,14 +7,22 @@ export interface GatewayConfig {
   virtualMcps: VirtualMcpDefinition[];
 }
 
+/**
+ * What one mintgate.yaml lists: a top-level section the file leaves out is undefined, and applying the
+ * file (with --prune too) leaves that part of the gateway as it is; a section present, even empty, is the
+ * whole of it, so --prune deletes what it does not list. A configuration split over several files stays whole.
+ */
+export type GatewayConfigFile = Partial<GatewayConfig>;
+
 export interface ParseConfigFileOptions {
   /** Names of the secrets in the secret store; every `${secret:NAME}` must name one. */
   knownSecrets: ReadonlySet<string>;
   /** Shown before each problem's line number; defaults to `mintgate.yaml`. */
   fileName?: string;
   /**
-   * The file will be applied with pruning: one that lists neither section would delete
-   * everything (an empty body, a failed `cat … |`), so it is refused.
+   * The file will be applied with pruning: one that lists neither section (an empty body, a failed
+   * `cat … |`) is refused, and so is a section key with no value (`virtualMcps:` and nothing after it,
+   * as a file cut short ends), which would delete every item of that section.
    */
   prune?: boolean;
   /**

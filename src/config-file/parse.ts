@@ -31,6 +31,7 @@ import {
   TOP_LEVEL_KEYS,
   VIRTUAL_MCP_KEYS,
   type GatewayConfig,
+  type GatewayConfigFile,
   type ParseConfigFileOptions,
 } from "./gateway-config.ts";
 import { malformedSecretReferencesIn, REFERENCE_OPENING, secretReferencesIn } from "../secrets/references.ts";
@@ -42,7 +43,14 @@ const NEW_TOOL_POLICIES: readonly NewToolPolicy[] = ["auto", "approve"];
 /** An HTTP field name (RFC 9110 token). */
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
+/** The whole configuration a file declares, a section it leaves out read as empty. */
 export function parseConfigFile(text: string, options: ParseConfigFileOptions): GatewayConfig {
+  const sections = parseConfigFileSections(text, options);
+  return { connectors: sections.connectors ?? [], virtualMcps: sections.virtualMcps ?? [] };
+}
+
+/** The sections a file lists, each as a whole; one it leaves out is undefined (`apply` leaves that part alone). */
+export function parseConfigFileSections(text: string, options: ParseConfigFileOptions): GatewayConfigFile {
   const fileName = options.fileName ?? DEFAULT_FILE_NAME;
   const lines = new LineCounter();
   // Duplicate keys are found by the reader, so that they are reported with everything else.
@@ -93,6 +101,8 @@ interface Exposure {
 class ConfigFileReader {
   /** Connector name -> line of its definition, for every connector with a usable name. */
   private readonly connectorLines = new Map<string, number>();
+  /** The file has no connectors section: its Virtual MCPs attach the stored connectors. */
+  private attachesStoredConnectors = false;
 
   constructor(
     private readonly reader: YamlReader,
@@ -109,12 +119,13 @@ class ConfigFileReader {
     return this.readVirtualMcp(node, line, 0, new Map());
   }
 
-  read(contents: unknown, prune: boolean): GatewayConfig {
+  read(contents: unknown, prune: boolean): GatewayConfigFile {
     const reader = this.reader;
     const root = reader.resolve(contents);
-    const config: GatewayConfig = { connectors: [], virtualMcps: [] };
+    const config: GatewayConfigFile = {};
+    // Pruning by a file that lists no section would change nothing: far likelier an empty input than a wish.
     const listsNothing =
-      'the file lists neither connectors nor virtualMcps, and pruning would delete every one; to empty the gateway on purpose, apply "connectors: []" and "virtualMcps: []"';
+      'the file lists neither connectors nor virtualMcps, so there is nothing to prune by (an empty input?); to empty the gateway on purpose, apply "connectors: []" and "virtualMcps: []"';
     if (reader.isEmpty(root)) {
       if (prune) reader.report(1, listsNothing);
       return config;
@@ -128,24 +139,34 @@ class ConfigFileReader {
     );
     if (!fields) return config;
     if (prune && fields.size === 0) reader.report(reader.lineOf(root, 1), listsNothing);
+    const sectionItems = (key: (typeof TOP_LEVEL_KEYS)[number], what: string) => {
+      const field = fields.get(key);
+      if (!field) return undefined;
+      // A key with nothing after it is how a file cut short ends: with pruning, it would delete the whole section.
+      if (prune && reader.isEmpty(field.value)) {
+        reader.report(field.keyLine, `"${key}" has no value, and pruning would delete every ${what}; write "${key}: []" to do that, or leave the key out to keep them`);
+      }
+      return reader.listItems(field, `"${key}" must be a list of ${what}s`) ?? [];
+    };
 
-    const connectorsField = fields.get("connectors");
-    const connectorItems = connectorsField
-      ? (reader.listItems(connectorsField, '"connectors" must be a list of connectors') ?? [])
-      : [];
-    connectorItems.forEach((item, index) => {
+    const connectorItems = sectionItems("connectors", "connector");
+    if (connectorItems) config.connectors = [];
+    // Without a connectors section, the file's Virtual MCPs attach the gateway's connectors, which it leaves as they are.
+    else {
+      this.attachesStoredConnectors = true;
+      for (const connector of this.stored?.connectors ?? []) this.connectorLines.set(connector.name, 0);
+    }
+    connectorItems?.forEach((item, index) => {
       const connector = this.readConnector(item.node, item.line, index);
-      if (connector) config.connectors.push(connector);
+      if (connector) config.connectors!.push(connector);
     });
 
-    const virtualMcpsField = fields.get("virtualMcps");
-    const virtualMcpItems = virtualMcpsField
-      ? (reader.listItems(virtualMcpsField, '"virtualMcps" must be a list of Virtual MCPs') ?? [])
-      : [];
+    const virtualMcpItems = sectionItems("virtualMcps", "virtual MCP");
+    if (virtualMcpItems) config.virtualMcps = [];
     const slugLines = new Map<string, number>();
-    virtualMcpItems.forEach((item, index) => {
+    virtualMcpItems?.forEach((item, index) => {
       const virtualMcp = this.readVirtualMcp(item.node, item.line, index, slugLines);
-      if (virtualMcp) config.virtualMcps.push(virtualMcp);
+      if (virtualMcp) config.virtualMcps!.push(virtualMcp);
     });
     return config;
   }
@@ -565,7 +586,9 @@ class ConfigFileReader {
         if (!this.connectorLines.has(connector)) {
           reader.report(
             connectorField.valueLine,
-            `${virtualMcpLabel} attaches connector "${connector}", which is not defined under "connectors"`,
+            this.attachesStoredConnectors
+              ? `${virtualMcpLabel} attaches connector "${connector}", which the gateway does not have (this file has no "connectors" section to define it in)`
+              : `${virtualMcpLabel} attaches connector "${connector}", which is not defined under "connectors"`,
           );
         }
         const firstLine = attachedLines.get(connector);

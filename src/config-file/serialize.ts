@@ -15,10 +15,11 @@ const FLOW_LIST_MAX_CHARS = 72;
 
 export function serializeConfigFile(config: GatewayConfig): string {
   const file = new Map<string, unknown>();
-  // An empty configuration is written as two empty lists, not `{}`: that is the file `apply --prune` takes as emptying the gateway on purpose.
+  // Both sections always, an empty one as `[]`: to `apply --prune` a section left out means "leave that part alone",
+  // so an export without `virtualMcps` would keep, on another gateway, Virtual MCPs this one does not have.
   const empty = config.connectors.length === 0 && config.virtualMcps.length === 0;
-  if (empty || config.connectors.length > 0) file.set("connectors", config.connectors.map(connectorEntry));
-  if (empty || config.virtualMcps.length > 0) file.set("virtualMcps", config.virtualMcps.map(virtualMcpEntry));
+  file.set("connectors", config.connectors.map(connectorEntry));
+  file.set("virtualMcps", config.virtualMcps.map(virtualMcpEntry));
 
   const document = new Document(file);
   visit(document, {
@@ -40,7 +41,7 @@ export function serializeConfigFile(config: GatewayConfig): string {
   });
   // A blank line between the two sections (two empty ones are two lines).
   const root = document.contents;
-  if (isMap(root) && root.items.length === 2 && !empty) {
+  if (isMap(root) && !empty) {
     const second = root.items[1]?.key;
     if (isScalar(second)) second.spaceBefore = true;
   }

@@ -1,10 +1,10 @@
 import { randomUUID } from "node:crypto";
-import { and, asc, eq } from "drizzle-orm";
+import { and, asc, count, eq, isNull } from "drizzle-orm";
 import type { ConnectorDefinition, ConnectorSpec } from "../../connectors/types.ts";
 import type { ConnectorAttachment, VirtualMcpDefinition } from "../../gateway/types.ts";
 import type { VirtualMcpPolicy } from "../../policy/index.ts";
 import type { StoreDb } from "../connection.ts";
-import { connectorCatalogues, connectors, toolApprovals, virtualMcpConnectors, virtualMcps } from "../schema.ts";
+import { accessTokens, connectorCatalogues, connectors, toolApprovals, virtualMcpConnectors, virtualMcps } from "../schema.ts";
 
 export interface ToolApproval {
   connector: string;
@@ -97,6 +97,15 @@ export class GatewayConfigRepository {
   setPolicy(slug: string, policy: VirtualMcpPolicy | undefined, now: number): boolean {
     const text = policy && Object.keys(policy).length > 0 ? JSON.stringify(policy) : null;
     return this.db.update(virtualMcps).set({ policy: text, updatedAt: now }).where(eq(virtualMcps.slug, slug)).returning({ id: virtualMcps.id }).all().length > 0;
+  }
+
+  /** What deleting a Virtual MCP deletes with it (the store cascades): its unrevoked access tokens and its tool approvals. */
+  deletedWith(slug: string): { accessTokens: number; toolApprovals: number } {
+    const id = this.virtualMcpId(slug);
+    if (!id) return { accessTokens: 0, toolApprovals: 0 };
+    const tokens = this.db.select({ n: count() }).from(accessTokens).where(and(eq(accessTokens.virtualMcpId, id), isNull(accessTokens.revokedAt))).get()?.n ?? 0;
+    const approvals = this.db.select({ n: count() }).from(toolApprovals).where(eq(toolApprovals.virtualMcpId, id)).get()?.n ?? 0;
+    return { accessTokens: tokens, toolApprovals: approvals };
   }
 
   deleteVirtualMcp(slug: string): boolean {
