@@ -578,7 +578,7 @@ describe("admin API input", () => {
     expect((await api("DELETE", "/sso-providers/corp")).status).toBe(200);
   });
 
-  test("PUT /config?prune=true with a body that lists nothing is refused like `apply --prune`, not a wipe", async () => {
+  test("PUT /config?prune=true with a body that lists nothing is refused like `apply --prune`, not a wipe; a section it leaves out is left alone", async () => {
     expect((await api("PUT", "/connectors/keep-me", { kind: "builtin", server: "demo" })).status).toBe(200);
     for (const body of ["", "# connectors: []\n", "{}"]) {
       const refused = await api("PUT", "/config?prune=true", body);
@@ -586,6 +586,15 @@ describe("admin API input", () => {
       expect(refused.json.message).toContain("request:1: the file lists neither connectors nor virtualMcps");
     }
     expect(((await api("GET", "/connectors")).json as { name: string }[]).map((c) => c.name)).toContain("keep-me");
+    // A section the body leaves out is left alone: connectors: [] cannot take keep-me from under keep-vm, and
+    // virtualMcps: [] would delete Virtual MCPs only, each named.
+    expect((await api("PUT", "/config", "virtualMcps:\n  - { slug: keep-vm, name: Keep, connectors: [{ connector: keep-me }] }\n")).status).toBe(200);
+    const detached = await api("PUT", "/config?prune=true", "connectors: []\n");
+    expect([detached.status, detached.json.message]).toEqual([409, expect.stringContaining('Connector "keep-me" would be deleted, but virtual MCP "keep-vm" attaches it;')]);
+    const dry = await api("PUT", "/config?prune=true&dryRun=true", "virtualMcps: []\n");
+    expect((dry.json.changes as string[]).filter((c) => !c.startsWith("deleted virtual MCP "))).toEqual([]);
+    expect(dry.json.changes).toContain("deleted virtual MCP keep-vm");
+    expect((await api("DELETE", "/virtual-mcps/keep-vm")).status).toBe(200);
     expect((await api("DELETE", "/connectors/keep-me")).status).toBe(200);
   });
 

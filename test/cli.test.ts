@@ -775,6 +775,39 @@ virtualMcps:
     expect((await runMintgate(["apply", "-f", nothing, "--prune", "--data", dir])).code).toBe(0);
     expect(JSON.parse((await runMintgate(["export", "--json", "--data", dir])).stdout)).toEqual({ connectors: [], virtualMcps: [] });
   });
+
+  test("--prune compares only the sections the file has: a connectors-only or virtualMcps-only file leaves the other section alone, and each deletion is named", async () => {
+    const base = tempDir();
+    const dir = join(base, "data");
+    expect((await runMintgate(["init", "--data", dir])).code).toBe(0);
+    const write = (name: string, text: string) => (writeFileSync(join(base, name), text), join(base, name));
+    const demo = "  - { name: demo, kind: builtin, server: demo }\n";
+    const sales = "  - { slug: sales, name: Sales, connectors: [{ connector: demo }] }\n";
+    const full = write("full.yaml", `connectors:\n${demo}  - { name: spare, kind: builtin, server: demo }\nvirtualMcps:\n${sales}  - { slug: eng, name: Eng, connectors: [{ connector: demo }] }\n`);
+    expect((await runMintgate(["apply", "-f", full, "--data", dir])).code).toBe(0);
+    expect((await runMintgate(["tokens", "create", "--user", "ada@example.com", "--vmcp", "eng", "--data", dir])).code).toBe(0);
+    const exported = () => runMintgate(["export", "--data", dir]).then((r) => r.stdout);
+
+    // Connectors only: the Virtual MCPs (and eng's token) stay; only the unlisted connector goes.
+    const connectorsOnly = write("connectors.yaml", `connectors:\n${demo}`);
+    expect(await runMintgate(["apply", "-f", connectorsOnly, "--prune", "--data", dir])).toEqual({ code: 0, stdout: "deleted connector spare\n", stderr: "" });
+    // Virtual MCPs only, attaching the stored connector: eng goes, named with the token that goes with it (the dry run first).
+    const vmcpsOnly = write("vmcps.yaml", `virtualMcps:\n${sales}`);
+    expect((await runMintgate(["apply", "-f", vmcpsOnly, "--prune", "--dry-run", "--data", dir])).stdout).toBe("would have deleted virtual MCP eng (with its 1 access token)\n");
+    expect((await runMintgate(["apply", "-f", vmcpsOnly, "--prune", "--data", dir])).stdout).toBe("deleted virtual MCP eng (with its 1 access token)\n");
+
+    // A file cut short after a key, and a connector a kept Virtual MCP attaches: refused, nothing changes.
+    const cut = await runMintgate(["apply", "-f", write("cut.yaml", `connectors:\n${demo}virtualMcps:\n`), "--prune", "--data", dir]);
+    expect([cut.code, cut.stderr]).toEqual([2, 'mintgate: cut.yaml:3: "virtualMcps" has no value, and pruning would delete every virtual MCP; write "virtualMcps: []" to do that, or leave the key out to keep them\n']);
+    const noConnectors = await runMintgate(["apply", "-f", write("none.yaml", "connectors: []\n"), "--prune", "--data", dir]);
+    expect([noConnectors.code, noConnectors.stderr]).toEqual([1, 'mintgate: Connector "demo" would be deleted, but virtual MCP "sales" attaches it; keep the connector, or list "sales" without it under "virtualMcps".\n']);
+    const after = await exported();
+    expect(after).toBe(`connectors:\n  - name: demo\n    kind: builtin\n    server: demo\n\nvirtualMcps:\n  - slug: sales\n    name: Sales\n    connectors:\n      - connector: demo\n`);
+
+    // An empty section is the whole of it; the export, with both sections always, applies back with no change.
+    expect((await runMintgate(["apply", "-f", write("empty.yaml", "virtualMcps: []\n"), "--prune", "--dry-run", "--data", dir])).stdout).toBe("would have deleted virtual MCP sales\n");
+    expect(await runMintgate(["apply", "-f", write("export.yaml", after), "--prune", "--data", dir])).toEqual({ code: 0, stdout: "No changes: the configuration already matches the file.\n", stderr: "" });
+  });
 });
 
 describe("AdminClient", () => {

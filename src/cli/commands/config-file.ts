@@ -12,14 +12,21 @@ export const applyCommand: Command = {
   options: { ...DATA_OPTION, ...JSON_OPTION, file: { type: "string", short: "f" }, prune: { type: "boolean" }, "dry-run": { type: "boolean" } },
   optionHelp: {
     "-f, --file FILE": "the configuration file (- for standard input)",
-    "--prune": "also delete connectors and virtual MCPs that the file does not list",
+    "--prune": "also delete, in each section the file has, the items it does not list (see below)",
     "--dry-run": "validate and show what would change, without writing",
     ...DATA_HELP,
     "--json": "print the list of changes as JSON",
   },
   details:
     "The whole file is checked first; on any problem nothing changes and every problem is\n" +
-    "listed as FILE:LINE: reason. A running gateway picks the change up within a second.",
+    "listed as FILE:LINE: reason. A running gateway picks the change up within a second.\n" +
+    "\n" +
+    "--prune works per top-level section (connectors, virtualMcps): a section the file\n" +
+    "leaves out is left as it is; a section it has, even empty ([]), is the whole of it,\n" +
+    "and what it does not list is deleted (a virtual MCP with its policy, tool approvals,\n" +
+    "access tokens and OAuth sign-ins). Each deletion is printed; with --dry-run, each one\n" +
+    "that would be made. Refused with --prune: a file with no section, a section key with\n" +
+    "no value (write [] to empty it), and deleting a connector a kept virtual MCP attaches.",
   async run(parsed) {
     const file = stringValue(parsed, "file");
     if (!file) throw invalid("`mintgate apply` needs -f FILE (or -f - for standard input).");
@@ -27,7 +34,7 @@ export const applyCommand: Command = {
     const bytes = file === "-" ? await Bun.stdin.bytes() : readConfigFile(file);
     const report = await withDataDir(parsed, async (dir) => {
       const service = new GatewayConfigService({ store: dir.store, secrets: dir.secrets });
-      // With --prune, a file that lists nothing (a failed `cat … |`) is refused: it would delete everything.
+      // With --prune, a file that lists no section (a failed `cat … |`) or a section key with no value is refused.
       const config = await service.parse(bytes, file === "-" ? "stdin" : basename(file), { prune: parsed.values.prune === true });
       return service.apply(config, { prune: parsed.values.prune === true, dryRun: parsed.values["dry-run"] === true });
     });
