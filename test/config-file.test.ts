@@ -11,6 +11,7 @@ import {
   type GatewayConfig,
 } from "../src/config-file/index.ts";
 import { MintgateError } from "../src/errors/index.ts";
+import type { ConnectorDefinition } from "../src/connectors/index.ts";
 
 const SECRETS = new Set(["everything-key", "docs-token"]);
 
@@ -935,7 +936,7 @@ virtualMcps:
 });
 
 describe("parseConfigFileSections: what --prune compares", () => {
-  const demo = { name: "demo", spec: { kind: "builtin" as const, server: "demo" }, timeoutMs: 60_000 };
+  const demo: ConnectorDefinition = { name: "demo", spec: { kind: "builtin", server: "demo" }, timeoutMs: 60_000 };
   const stored: GatewayConfig = { connectors: [demo], virtualMcps: [] };
   const problem = (text: string, options: { prune?: boolean; stored?: GatewayConfig } = {}) => {
     try {
