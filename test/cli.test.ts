@@ -793,7 +793,7 @@ virtualMcps:
     expect(await runMintgate(["apply", "-f", connectorsOnly, "--prune", "--data", dir])).toEqual({ code: 0, stdout: "deleted connector spare\n", stderr: "" });
     // Virtual MCPs only, attaching the stored connector: eng goes, named with the token that goes with it (the dry run first).
     const vmcpsOnly = write("vmcps.yaml", `virtualMcps:\n${sales}`);
-    expect((await runMintgate(["apply", "-f", vmcpsOnly, "--prune", "--dry-run", "--data", dir])).stdout).toBe("would have deleted virtual MCP eng (with its 1 access token)\n");
+    expect((await runMintgate(["apply", "-f", vmcpsOnly, "--prune", "--dry-run", "--data", dir])).stdout).toBe("would delete virtual MCP eng (with its 1 access token)\n");
     expect((await runMintgate(["apply", "-f", vmcpsOnly, "--prune", "--data", dir])).stdout).toBe("deleted virtual MCP eng (with its 1 access token)\n");
 
     // A file cut short after a key, and a connector a kept Virtual MCP attaches: refused, nothing changes.
@@ -805,7 +805,7 @@ virtualMcps:
     expect(after).toBe(`connectors:\n  - name: demo\n    kind: builtin\n    server: demo\n\nvirtualMcps:\n  - slug: sales\n    name: Sales\n    connectors:\n      - connector: demo\n`);
 
     // An empty section is the whole of it; the export, with both sections always, applies back with no change.
-    expect((await runMintgate(["apply", "-f", write("empty.yaml", "virtualMcps: []\n"), "--prune", "--dry-run", "--data", dir])).stdout).toBe("would have deleted virtual MCP sales\n");
+    expect((await runMintgate(["apply", "-f", write("empty.yaml", "virtualMcps: []\n"), "--prune", "--dry-run", "--data", dir])).stdout).toBe("would delete virtual MCP sales\n");
     expect(await runMintgate(["apply", "-f", write("export.yaml", after), "--prune", "--data", dir])).toEqual({ code: 0, stdout: "No changes: the configuration already matches the file.\n", stderr: "" });
   });
 });
