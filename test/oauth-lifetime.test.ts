@@ -296,6 +296,10 @@ describe("a session's GET stream reopened with another sign-in's token", () => {
     await waitFor("the GET stream to end", () => stream.endedAt, 50, 20);
     expect(stream.endedAt! - revokedAt).toBeLessThan(1000);
     expect((await session.post(first.tokens.access_token!, { jsonrpc: "2.0", id: 1, method: "ping" })).status).toBe(200);
+    // Pruning the Virtual MCP away would end the sign-ins still held on it: a dry run counts them with what goes.
+    const dryRun = await fetch(`${gateway.url}/admin/api/config?prune=true&dryRun=true`, { method: "PUT", headers: adminHeaders(), body: "virtualMcps: []\n" });
+    expect(dryRun.status).toBe(200);
+    expect(((await dryRun.json()) as { changes: string[] }).changes.join("\n")).toMatch(/^deleted virtual MCP alpha \(with its .*\b\d+ OAuth sign-ins?\)$/m);
   });
 });
 

@@ -6,6 +6,7 @@ import { canonicalJson, curate, type Gateway, type VirtualMcpDefinition } from "
 import type { VirtualMcpPolicy } from "../policy/index.ts";
 import type { SecretStore } from "../secrets/index.ts";
 import type { Store } from "../store/index.ts";
+import { counted } from "../terminal/index.ts";
 
 export interface ApplyReport {
   changes: string[];
@@ -308,7 +309,7 @@ function recordConfigChanges(store: Store, actor: AdminActor, before: GatewayCon
 }
 
 /** One line per item created, updated or deleted; a deleted Virtual MCP says what goes with it. */
-function describeChanges(before: GatewayConfig, after: GatewayConfig, deletedWith: (slug: string) => { accessTokens: number; toolApprovals: number }): string[] {
+function describeChanges(before: GatewayConfig, after: GatewayConfig, deletedWith: (slug: string) => { accessTokens: number; signIns: number; toolApprovals: number }): string[] {
   const changes: string[] = [];
   const diff = <T>(kind: string, a: T[], b: T[], key: (item: T) => string, alsoDeleted: (name: string) => string = () => "") => {
     const old = new Map(a.map((item) => [key(item), canonicalJson(item)]));
@@ -319,12 +320,15 @@ function describeChanges(before: GatewayConfig, after: GatewayConfig, deletedWit
     }
     for (const name of old.keys()) if (!neu.has(name)) changes.push(`deleted ${kind} ${name}${alsoDeleted(name)}`);
   };
-  const plural = (n: number, what: string) => `${n} ${what}${n === 1 ? "" : "s"}`;
   diff("connector", before.connectors, after.connectors, (c) => c.name);
   diff("virtual MCP", before.virtualMcps, after.virtualMcps, (v) => v.slug, (slug) => {
-    const { accessTokens, toolApprovals } = deletedWith(slug);
-    const parts = [...(accessTokens > 0 ? [plural(accessTokens, "access token")] : []), ...(toolApprovals > 0 ? [plural(toolApprovals, "tool approval")] : [])];
-    return parts.length > 0 ? ` (with its ${parts.join(" and ")})` : "";
+    const { accessTokens, signIns, toolApprovals } = deletedWith(slug);
+    const parts = [
+      ...(accessTokens > 0 ? [counted(accessTokens, "access token")] : []),
+      ...(signIns > 0 ? [counted(signIns, "OAuth sign-in")] : []),
+      ...(toolApprovals > 0 ? [counted(toolApprovals, "tool approval")] : []),
+    ];
+    return parts.length > 0 ? ` (with its ${parts.length > 1 ? `${parts.slice(0, -1).join(", ")} and ${parts.at(-1)}` : parts[0]})` : "";
   });
   return changes;
 }

@@ -4,7 +4,7 @@ import type { ConnectorDefinition, ConnectorSpec } from "../../connectors/types.
 import type { ConnectorAttachment, VirtualMcpDefinition } from "../../gateway/types.ts";
 import type { VirtualMcpPolicy } from "../../policy/index.ts";
 import type { StoreDb } from "../connection.ts";
-import { accessTokens, connectorCatalogues, connectors, toolApprovals, virtualMcpConnectors, virtualMcps } from "../schema.ts";
+import { accessTokens, connectorCatalogues, connectors, oauthGrants, toolApprovals, virtualMcpConnectors, virtualMcps } from "../schema.ts";
 
 export interface ToolApproval {
   connector: string;
@@ -100,12 +100,14 @@ export class GatewayConfigRepository {
   }
 
   /** What deleting a Virtual MCP deletes with it (the store cascades): its unrevoked access tokens and its tool approvals. */
-  deletedWith(slug: string): { accessTokens: number; toolApprovals: number } {
+  deletedWith(slug: string): { accessTokens: number; signIns: number; toolApprovals: number } {
     const id = this.virtualMcpId(slug);
-    if (!id) return { accessTokens: 0, toolApprovals: 0 };
+    if (!id) return { accessTokens: 0, signIns: 0, toolApprovals: 0 };
     const tokens = this.db.select({ n: count() }).from(accessTokens).where(and(eq(accessTokens.virtualMcpId, id), isNull(accessTokens.revokedAt))).get()?.n ?? 0;
     const approvals = this.db.select({ n: count() }).from(toolApprovals).where(eq(toolApprovals.virtualMcpId, id)).get()?.n ?? 0;
-    return { accessTokens: tokens, toolApprovals: approvals };
+    // OAuth sign-ins (grants) not revoked: each holds a client's access and refresh tokens for this Virtual MCP.
+    const signIns = this.db.select({ n: count() }).from(oauthGrants).where(and(eq(oauthGrants.virtualMcpId, id), isNull(oauthGrants.revokedAt))).get()?.n ?? 0;
+    return { accessTokens: tokens, signIns, toolApprovals: approvals };
   }
 
   deleteVirtualMcp(slug: string): boolean {
