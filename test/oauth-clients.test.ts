@@ -105,8 +105,11 @@ describe("dynamic client registration (RFC 7591)", () => {
     expect(body).not.toHaveProperty("client_secret");
     expect(body).not.toHaveProperty("made_up_field");
     expect(body).not.toHaveProperty("resource");
-    const client = await registry().resolve(body.client_id);
+    const reg = registry();
+    const client = await reg.resolve(body.client_id);
     expect(client).toMatchObject({ kind: "dcr", name: "mcp-remote", tokenEndpointAuthMethod: "none" });
+    // Anyone could have registered it: /authorize errors are not redirected to it before the person acts (RFC 9700 §4.11.2).
+    expect(reg.redirectUrisVouchedFor(client)).toBe(false);
     expect(events.list({ type: "client_registered", clientId: body.client_id as string })[0]).toMatchObject({ outcome: "ok", ip: "203.0.113.5" });
   });
 
@@ -266,6 +269,7 @@ describe("client ID metadata documents", () => {
     const reg = registry();
     const client = await reg.resolve(url);
     expect(client).toMatchObject({ clientId: url, kind: "cimd", name: "Test App", redirectUris: ["https://app.example.com/callback"], tokenEndpointAuthMethod: "none" });
+    expect(reg.redirectUrisVouchedFor(client)).toBe(false);
     expect(store.oauthClients.find(url)?.kind).toBe("cimd");
     await reg.resolve(url);
     // A second registry (another process) finds the fresh copy in the store.
@@ -368,6 +372,8 @@ describe("client ID metadata documents", () => {
     const offline = new ClientRegistry({ store, events, fetcher: new SafeFetcher({ resolve: async () => { throw new Error("offline"); } }) });
     const claude = await offline.resolve("https://claude.ai/oauth/mcp-oauth-client-metadata");
     expect(claude).toMatchObject({ kind: "cimd", pinned: true, tokenEndpointAuthMethod: "none", redirectUris: ["https://claude.ai/api/mcp/auth_callback", "https://claude.com/api/mcp/auth_callback"] });
+    // A vendor's client (pinned copy or its live document) is vouched for by the copy shipped in the binary.
+    expect(offline.redirectUrisVouchedFor(claude)).toBe(true);
     const code = await offline.resolve("https://claude.ai/oauth/claude-code-client-metadata");
     expect(offline.redirectUriAllowed(code, "http://localhost:53123/callback")).toBe(true);
     expect(offline.redirectUriAllowed(code, "http://127.0.0.1:53123/callback")).toBe(true);
@@ -445,6 +451,7 @@ describe("client authentication at /token", () => {
     const reg = registry();
     const { clientId, clientSecret } = reg.addStatic({ name: "Predefined", redirectUris: ["https://a.example/cb"] });
     expect((await reg.authenticate(form({}), basic(clientId, clientSecret!), tokenUrl)).kind).toBe("static");
+    expect(reg.redirectUrisVouchedFor(await reg.resolve(clientId))).toBe(true);
     expect((await reg.authenticate(form({ client_id: clientId, client_secret: clientSecret! }), new Headers(), tokenUrl)).kind).toBe("static");
     for (const [f, h] of [
       [form({}), basic(clientId, "wrong")],

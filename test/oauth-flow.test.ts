@@ -61,11 +61,19 @@ async function token(form: Record<string, string>, headers: Record<string, strin
   return { status: response.status, body: (await response.json()) as Record<string, unknown>, headers: response.headers };
 }
 
-async function registerClient(): Promise<string> {
-  const response = await fetch(`${gateway.url}/register`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ client_name: "Raw test client", redirect_uris: [REDIRECT] }) });
+async function registerClient(redirectUri = REDIRECT, name = "Raw test client"): Promise<string> {
+  const response = await fetch(`${gateway.url}/register`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ client_name: name, redirect_uris: [redirectUri] }) });
   expect(response.status).toBe(201);
   return ((await response.json()) as { client_id: string }).client_id;
 }
+
+/** A client an admin added (`mintgate clients add`), whose redirect URI the gateway trusts; added once, on first use. */
+let adminAdded: Promise<string> | undefined;
+const adminClient = () =>
+  (adminAdded ??= runMintgate(["clients", "add", "--name", "Admin-added client", "--redirect-uri", REDIRECT, "--public", "--json", "--data", dataDir]).then((added) => {
+    expect(added.code, added.stderr).toBe(0);
+    return (JSON.parse(added.stdout) as { clientId: string }).clientId;
+  }));
 
 function pkce() {
   const verifier = Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64url");
@@ -169,26 +177,46 @@ describe("signing in an AI client", () => {
 });
 
 describe("refused at /authorize", () => {
-  test("no PKCE, plain PKCE and no state go back to the client as errors with iss; a bad redirect URI or client gets a page and no redirect", async () => {
-    const clientId = await registerClient();
+  test("a self-registered client's bad request is shown on the gateway's page, not redirected (RFC 9700 §4.11.2); an admin-added client's goes back with iss; a bad redirect URI or client is a page for both", async () => {
+    // Anyone may register a client whose redirect URI is their phishing site, then send people /authorize links meant to fail.
+    const PHISHING = "https://phish.example/cb";
+    const phishing = await registerClient(PHISHING, "Totally Claude");
+    const added = await adminClient();
     const { challenge } = pkce();
-    const cases: [Record<string, string | undefined>, string][] = [
-      [{}, "PKCE is required"],
-      [{ code_challenge: challenge, code_challenge_method: "plain" }, "S256"],
-      [{ code_challenge: challenge, code_challenge_method: "S256", state: undefined }, "state"],
-      [{ code_challenge: challenge, code_challenge_method: "S256", resource: "https://elsewhere.example/mcp/x" }, "not a virtual MCP"],
+    const s256 = { code_challenge: challenge, code_challenge_method: "S256" };
+    const cases: [Record<string, string | undefined>, string, string][] = [
+      [{}, "invalid_request", "PKCE is required"],
+      [{ code_challenge: challenge, code_challenge_method: "plain" }, "invalid_request", "S256"],
+      [{ ...s256, state: undefined }, "invalid_request", "has no state"],
+      [{ ...s256, response_type: "token" }, "unsupported_response_type", "response_type=code"],
+      [{ ...s256, resource: "https://elsewhere.example/mcp/x" }, "invalid_target", "not a virtual MCP"],
+      [{ ...s256, prompt: "none" }, "login_required", "Nobody is signed in"],
     ];
-    for (const [params, expected] of cases) {
-      const response = await fetch(authorizeUrl(clientId, params), { redirect: "manual" });
-      expect(response.status).toBe(303);
-      const location = new URL(response.headers.get("location")!);
+    for (const [params, error, expected] of cases) {
+      const shown = await fetch(authorizeUrl(phishing, { redirect_uri: PHISHING, ...params }), { redirect: "manual" });
+      expect([shown.status, shown.headers.get("location")], expected).toEqual([400, null]);
+      expect(shown.headers.get("content-type")).toContain("text/html");
+      // The page names the client and the problem, and leads nowhere: no link, not even the redirect URI's address.
+      const html = await shown.text();
+      expect(html).toContain(`&quot;Totally Claude&quot; (${phishing})`);
+      expect(html).toContain(expected);
+      expect(html).not.toContain("phish.example");
+      expect(html).not.toMatch(/<a\s|href=|http-equiv/i);
+
+      const back = await fetch(authorizeUrl(added, params), { redirect: "manual" });
+      expect(back.status, expected).toBe(303);
+      const location = new URL(back.headers.get("location")!);
       expect(location.origin + location.pathname).toBe(REDIRECT);
-      expect(location.searchParams.get("error")).toBeTruthy();
+      expect(location.searchParams.get("error")).toBe(error);
       expect(location.searchParams.get("error_description")).toContain(expected);
+      expect(location.searchParams.get("state")).toBe(params.state === undefined && "state" in params ? null : "s-1");
       expect(location.searchParams.get("iss")).toBe(new URL(gateway.url).origin);
     }
+    // A program asking for JSON (not a browser that could be sent on) still gets the OAuth error code.
+    const asJson = await fetch(authorizeUrl(phishing, { redirect_uri: PHISHING, ...s256, response_type: "token" }), { redirect: "manual", headers: { accept: "application/json" } });
+    expect([asJson.status, asJson.headers.get("location"), ((await asJson.json()) as Record<string, string>).error]).toEqual([400, null, "unsupported_response_type"]);
     for (const params of [{ redirect_uri: "https://attacker.example/cb" }, { client_id: "mgc_unknown" }, { redirect_uri: "http://127.0.0.1:9/other" }]) {
-      const response = await fetch(authorizeUrl(clientId, { code_challenge: challenge, code_challenge_method: "S256", ...params }), { redirect: "manual" });
+      const response = await fetch(authorizeUrl(added, { code_challenge: challenge, code_challenge_method: "S256", ...params }), { redirect: "manual" });
       expect(response.status).toBe(400);
       expect(response.headers.get("location")).toBeNull();
       expect(response.headers.get("content-type")).toContain("text/html");
@@ -226,7 +254,8 @@ const RFC6749_DESCRIPTION = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
 
 describe("parameters sent more than once at /authorize", () => {
   test("several resources for different Virtual MCPs go back to the client as invalid_target; the same one twice is taken; other repeats are invalid_request", async () => {
-    const clientId = await registerClient();
+    // An admin-added client: a self-registered one would get these on the gateway's page (see "refused at /authorize").
+    const clientId = await adminClient();
     const { challenge } = pkce();
     const authorize = async (extra: [string, string][]) => {
       const url = authorizeUrl(clientId, { code_challenge: challenge, code_challenge_method: "S256", resource: undefined });
@@ -235,7 +264,7 @@ describe("parameters sent more than once at /authorize", () => {
       expect(response.status).toBe(303);
       return new URL(response.headers.get("location")!, gateway.url);
     };
-    // RFC 8707 allows several resources; a token here is for one Virtual MCP, so the client is told (not left on a page).
+    // RFC 8707 allows several resources; a token here is for one Virtual MCP, so the client is told.
     const two = await authorize([["resource", `${gateway.url}/mcp/alpha`], ["resource", `${gateway.url}/mcp/beta`]]);
     expect(reachedClient(two)).toBe(true);
     expect(two.searchParams.get("error")).toBe("invalid_target");
@@ -422,6 +451,24 @@ describe("the browser and the approval", () => {
     expect(callback.searchParams.get("error")).toBe("access_denied");
     expect(callback.searchParams.get("error_description")).toContain("gamma");
     expect(callback.searchParams.get("state")).toBe("s-1");
+    // Signed in already, she did nothing this time: the refusal to a self-registered client stays on the gateway's page.
+    const again = await browser.open(authorizeUrl(clientId, { code_challenge: pkce().challenge, code_challenge_method: "S256", resource: `${gateway.url}/mcp/gamma` }), { stopAt: reachedClient });
+    expect([again.stopped, again.status]).toEqual([false, 403]);
+    expect(again.html).toContain("gamma");
+  });
+
+  test("declining the approval sends access_denied back even to a self-registered client; prompt=none for a client she never approved does not", async () => {
+    const clientId = await registerClient();
+    const browser = new ScriptedBrowser();
+    const request = () => authorizeUrl(clientId, { code_challenge: pkce().challenge, code_challenge_method: "S256" });
+    const consent = await localSignIn(browser, "ann@example.com", PASSWORD)(await browser.open(request(), { stopAt: reachedClient }), reachedClient);
+    const declined = await browser.submit(consent, { button: "Deny", stopAt: reachedClient });
+    expect(declined.stopped).toBe(true);
+    expect(declined.url.searchParams.get("error")).toBe("access_denied");
+    expect(declined.url.searchParams.get("state")).toBe("s-1");
+    const silent = await browser.open(new URL(`${request().href}&prompt=none`), { stopAt: reachedClient });
+    expect([silent.stopped, silent.status]).toEqual([false, 400]);
+    expect(silent.html).toContain("has not approved this client");
   });
 
   test("removing a client revokes its sign-ins at once; an endpoint URL with a trailing slash still gets the 401 challenge", async () => {
@@ -465,10 +512,10 @@ describe("a client that sends no resource, on a gateway with several Virtual MCP
     const forAlpha = await signInChoosing("alpha");
     expect(await mcpStatus("alpha", forAlpha)).toBe(200);
     expect(await mcpStatus("beta", forAlpha)).toBe(401);
-    // prompt=none may show no page, so no choice either.
+    // prompt=none may show no choice; nor, before the person acts, may a self-registered client's error leave the gateway.
     const silent = await browser.open(withoutResource(clientId, pkce().challenge, { prompt: "none" }), { stopAt: reachedClient });
-    expect(silent.stopped).toBe(true);
-    expect(silent.url.searchParams.get("error")).toBe("interaction_required");
+    expect([silent.stopped, silent.status]).toEqual([false, 400]);
+    expect(silent.html).toContain("must choose a virtual MCP");
   });
 
   test("a Virtual MCP the person may not use, posted as the choice, is refused with a page: no code, no redirect", async () => {

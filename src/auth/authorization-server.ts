@@ -21,6 +21,8 @@ export interface AuthorizationClient {
 export interface ClientLookup {
   resolve(clientId: string): Promise<AuthorizationClient>;
   redirectUriAllowed(client: AuthorizationClient, redirectUri: string): boolean;
+  /** Whether someone other than whoever registered the client vouches for its redirect URIs (see AuthorizationServer.refusal). */
+  redirectUrisVouchedFor(client: AuthorizationClient): boolean;
   authenticate(form: URLSearchParams, headers: Headers, tokenEndpointUrl: string): Promise<AuthorizationClient>;
 }
 
@@ -68,6 +70,9 @@ export class AuthorizationRedirectError extends Error {
     super(description);
   }
 }
+
+/** Where an error about an /authorize request goes: back to the client, or onto this gateway's own page. */
+export type AuthorizationRefusal = { redirectTo: string } | { shownHere: string };
 
 export const SUPPORTED_SCOPES = ["mcp", "offline_access"] as const;
 export const BASELINE_SCOPE = "mcp";
@@ -182,9 +187,25 @@ export class AuthorizationServer {
   }
 
   /**
+   * Where an error about this request goes (RFC 9700 §4.11.2). Anyone may register a client whose redirect URI is
+   * their own site and send people a link to /authorize meant to fail: redirecting that error at once would make a
+   * link to this gateway a link to their site. So an error goes back to the client only once the person has acted
+   * here (signed in, answered the consent page), or when an admin or a vendor document shipped in the binary vouches
+   * for the client's redirect URIs; otherwise it is a sentence for this gateway's own page, naming the client.
+   */
+  refusal(request: { client: AuthorizationClient; redirectUri: string; state: string | null }, error: string, description: string, personActed: boolean): AuthorizationRefusal {
+    if (personActed || this.deps.clients.redirectUrisVouchedFor(request.client)) {
+      return { redirectTo: this.redirectWith(request.redirectUri, { error, error_description: description, state: request.state }) };
+    }
+    const { name, clientId } = request.client;
+    return { shownHere: `The application "${name}" (${clientId}) sent a sign-in request this gateway refuses: ${description}` };
+  }
+
+  /**
    * Checks an /authorize request. Problems with the client or the redirect URI
    * throw OAuthError (shown as a page, never redirected); later problems throw
-   * AuthorizationRedirectError (sent back to the client with `state` and `iss`).
+   * AuthorizationRedirectError (sent back to the client with `state` and `iss`)
+   * when `refusal` lets them go back, else OAuthError too.
    */
   async checkAuthorizationRequest(params: URLSearchParams): Promise<AuthorizationRequest> {
     const clientId = params.get("client_id");
@@ -200,10 +221,14 @@ export class AuthorizationServer {
     if (!this.deps.clients.redirectUriAllowed(client, redirectUri)) {
       throw new OAuthError("invalid_request", `The redirect URI ${redirectUri} is not registered for the client "${client.name}".`);
     }
-    // From here on the redirect URI is the client's own: every problem goes back to it, so the client learns of it.
+    // From here on the redirect URI is the client's own: a problem goes back to it, so the client learns of it,
+    // unless it might be a phishing site (see `refusal`).
     const states = params.getAll("state");
     const state = states.length === 1 ? states[0]! : null;
-    const fail = (error: string, description: string) => new AuthorizationRedirectError(redirectUri, error, description, state);
+    const fail = (error: "invalid_request" | "unsupported_response_type" | "invalid_target", description: string) => {
+      const refusal = this.refusal({ client, redirectUri, state }, error, description, false);
+      return "shownHere" in refusal ? new OAuthError(error, refusal.shownHere) : new AuthorizationRedirectError(redirectUri, error, description, state);
+    };
     for (const name of ["response_type", "state", "code_challenge", "code_challenge_method", "scope", "prompt"]) {
       if (params.getAll(name).length > 1) throw fail("invalid_request", `The request repeats ${name}; send it once.`);
     }

@@ -118,18 +118,33 @@ export function authRoutes(deps: AuthRouteDeps) {
       staysSignedIn: issuesRefreshTokens(request.client, request.scope),
     });
 
-  /** After sign-in: on to the Virtual MCP the client named, or to the person's choice when it named none. */
-  const continueFlow = (flow: string, request: AuthorizationRequest, session: BrowserSession, headers: Record<string, string> = {}): Response =>
-    isTargeted(request) ? continueTargeted(flow, request, session, headers) : continueWithoutResource(flow, request, session, headers);
+  /**
+   * An error about the request: back to the client, or shown on this gateway's page when the person has not acted here
+   * yet and nobody vouches for the client's redirect URI (the authorization server decides, RFC 9700 §4.11.2).
+   */
+  const refuse = (request: AuthorizationRequest, error: string, description: string, personActed: boolean, headers: Record<string, string> = {}): Response => {
+    const refusal = authorization.refusal(request, error, description, personActed);
+    if ("redirectTo" in refusal) return redirect(refusal.redirectTo, headers);
+    const page = errorPage(error === "access_denied" ? 403 : 400, "This sign-in cannot continue", refusal.shownHere);
+    for (const [name, value] of Object.entries(headers)) page.headers.append(name, value);
+    return page;
+  };
+
+  /**
+   * After sign-in: on to the Virtual MCP the client named, or to the person's choice when it named none.
+   * `personActed`: they signed in on this request, rather than arriving signed in already.
+   */
+  const continueFlow = (flow: string, request: AuthorizationRequest, session: BrowserSession, personActed: boolean, headers: Record<string, string> = {}): Response =>
+    isTargeted(request) ? continueTargeted(flow, request, session, personActed, headers) : continueWithoutResource(flow, request, session, personActed, headers);
 
   /**
    * A client that sent no `resource` while the gateway serves several Virtual MCPs: the person's access decides
    * when it admits exactly one; else they choose on the consent page, even for a client they approved before
    * (nothing else says which Virtual MCP its token is for).
    */
-  const continueWithoutResource = (flow: string, request: AuthorizationRequest, session: BrowserSession, headers: Record<string, string>): Response => {
+  const continueWithoutResource = (flow: string, request: AuthorizationRequest, session: BrowserSession, personActed: boolean, headers: Record<string, string>): Response => {
     const reachable = reachableBy(session.person);
-    if (reachable.length === 1) return continueTargeted(flow, { ...request, virtualMcp: reachable[0]! }, session, headers);
+    if (reachable.length === 1) return continueTargeted(flow, { ...request, virtualMcp: reachable[0]! }, session, personActed, headers);
     if (reachable.length === 0) {
       // A page, not a redirect: the client named no Virtual MCP, so it has nothing to retry with; only an admin can help.
       flows.endFlow(flow);
@@ -139,19 +154,19 @@ export function authRoutes(deps: AuthRouteDeps) {
     }
     if (request.prompt.has("none")) {
       flows.endFlow(flow);
-      return redirect(authorization.redirectWith(request.redirectUri, { error: "interaction_required", error_description: "The person must choose a virtual MCP; send resource=<the virtual MCP URL> to name one.", state: request.state }));
+      return refuse(request, "interaction_required", "The person must choose a virtual MCP; send resource=<the virtual MCP URL> to name one.", personActed);
     }
     if (Object.keys(headers).length) return redirect(`/consent?flow=${encodeURIComponent(flow)}`, headers);
     return askConsent(flow, request, session, reachable);
   };
 
   /** Straight back to the client if the person approved it for this Virtual MCP before, else the consent page. */
-  const continueTargeted = (flow: string, request: TargetedAuthorizationRequest, session: BrowserSession, headers: Record<string, string>): Response => {
+  const continueTargeted = (flow: string, request: TargetedAuthorizationRequest, session: BrowserSession, personActed: boolean, headers: Record<string, string>): Response => {
     // Someone the Virtual MCP's policy does not admit gets no approval page and no token (each call would be a 403).
     const refused = deps.reachRefusal?.(session.person, request.virtualMcp.slug);
     if (refused !== undefined) {
       flows.endFlow(flow);
-      return redirect(authorization.redirectWith(request.redirectUri, { error: "access_denied", error_description: refused, state: request.state }), headers);
+      return refuse(request, "access_denied", refused, personActed, headers);
     }
     if (!request.prompt.has("consent") && grants.hasConsent(session.person.id, request.client.clientId, request.virtualMcp.id)) {
       flows.endFlow(flow);
@@ -159,7 +174,7 @@ export function authRoutes(deps: AuthRouteDeps) {
     }
     if (request.prompt.has("none")) {
       flows.endFlow(flow);
-      return redirect(authorization.redirectWith(request.redirectUri, { error: "consent_required", error_description: "The person has not approved this client for this virtual MCP.", state: request.state }));
+      return refuse(request, "consent_required", "The person has not approved this client for this virtual MCP.", personActed);
     }
     if (Object.keys(headers).length) return redirect(`/consent?flow=${encodeURIComponent(flow)}`, headers);
     return askConsent(flow, request, session, [request.virtualMcp]);
@@ -209,7 +224,7 @@ export function authRoutes(deps: AuthRouteDeps) {
         if (error instanceof AuthorizationRedirectError) {
           return redirect(authorization.redirectWith(error.redirectUri, { error: error.error, error_description: error.description, state: error.state }));
         }
-        // A bad client or redirect URI: show the problem here, never redirect (checklist §5).
+        // A bad client or redirect URI (checklist §5), or any problem of a client nobody vouches for: shown here, never redirected.
         if (error instanceof OAuthError) {
           // mcp-remote fetches /authorize with Accept: application/json before opening the browser when it reuses a
           // cached registration: only a JSON invalid_client (with registration_endpoint) makes it register again, where
@@ -234,9 +249,9 @@ export function authRoutes(deps: AuthRouteDeps) {
       const session = checked.prompt.has("login") ? undefined : sessionOf(request);
       if (!session && checked.prompt.has("none")) {
         flows.endFlow(flow);
-        return redirect(authorization.redirectWith(checked.redirectUri, { error: "login_required", error_description: "Nobody is signed in to mintgate in this browser.", state: checked.state }));
+        return refuse(checked, "login_required", "Nobody is signed in to mintgate in this browser.", false);
       }
-      const next = session ? continueFlow(flow, checked, session, {}) : redirect(`/login?flow=${encodeURIComponent(flow)}`);
+      const next = session ? continueFlow(flow, checked, session, false) : redirect(`/login?flow=${encodeURIComponent(flow)}`);
       if (setBrowser["set-cookie"]) next.headers.append("set-cookie", setBrowser["set-cookie"]);
       return next;
     })
@@ -256,7 +271,7 @@ export function authRoutes(deps: AuthRouteDeps) {
         try {
           const person = await signIn.authenticatePassword(email, form.get("password") ?? "", clientAddressOf(request));
           const { session, setCookie } = signedIn(person);
-          return continueFlow(flow, pending, session, { "set-cookie": setCookie });
+          return continueFlow(flow, pending, session, true, { "set-cookie": setCookie });
         } catch (error) {
           if (!(error instanceof MintgateError)) throw error;
           return loginPage(flow, pending, { error: error.message, email, status: error.kind === "unauthorized" ? 401 : 400 });
@@ -307,7 +322,7 @@ export function authRoutes(deps: AuthRouteDeps) {
         done.headers.append("set-cookie", clearSso);
         return done;
       }
-      const next = continueFlow(waiting.flow, pending, session, { "set-cookie": setCookie });
+      const next = continueFlow(waiting.flow, pending, session, true, { "set-cookie": setCookie });
       next.headers.append("set-cookie", clearSso);
       return next;
     })
@@ -317,7 +332,8 @@ export function authRoutes(deps: AuthRouteDeps) {
       if (!pending) return expiredFlow();
       const session = sessionOf(request);
       if (!session) return redirect(`/login?flow=${encodeURIComponent(flow!)}`);
-      return continueFlow(flow!, pending, session);
+      // Reached by the redirect after signing in, whose continueFlow already sent any error back; none is redirected from here.
+      return continueFlow(flow!, pending, session, false);
     })
     .post(
       "/consent",
@@ -332,7 +348,7 @@ export function authRoutes(deps: AuthRouteDeps) {
         }
         flows.endFlow(flow);
         if (form.get("decision") !== "approve") {
-          return redirect(authorization.redirectWith(pending.redirectUri, { error: "access_denied", error_description: "The person denied access.", state: pending.state }));
+          return refuse(pending, "access_denied", "The person denied access.", true);
         }
         // Without `resource`, the posted choice is the audience: only a Virtual MCP the person may use, checked afresh.
         const virtualMcp = pending.virtualMcp ?? reachableBy(session.person).find((v) => v.slug === form.get("virtual_mcp"));

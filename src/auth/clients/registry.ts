@@ -259,6 +259,15 @@ export class ClientRegistry {
     return matchRedirectUri(client.redirectUris, uri, client.redirectUriPrefixes ?? []);
   }
 
+  /**
+   * Whether someone other than whoever registered the client vouches for its redirect URIs: an admin added it, or it
+   * is a vendor client whose document ships in the binary. A self-registered client, or a CIMD one at any other URL,
+   * is whatever its registrant says it is (they may host the document and the redirect URI on the same site).
+   */
+  redirectUrisVouchedFor(client: Pick<OAuthClient, "clientId" | "kind">): boolean {
+    return client.kind === "static" || (client.kind === "cimd" && Object.hasOwn(PINNED_CLIENTS, client.clientId));
+  }
+
   private toClient(row: OAuthClientRow, extra: Partial<OAuthClient> = {}): OAuthClient {
     const metadata = JSON.parse(row.metadata) as Record<string, unknown>;
     delete metadata[CACHE_KEY];
