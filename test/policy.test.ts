@@ -67,7 +67,8 @@ ${evEnv ? `    env: ${JSON.stringify(evEnv)}\n` : ""}virtualMcps:
   - slug: plain
     name: Plain names
     connectors: [{ connector: demo, prefix: "", rename: { echo: constructor } }]
-    access: { users: [ada@example.com] }
+    # José as a Mac keyboard or an SSO provider may write him: e + U+0301, and capitals.
+    access: { users: [ada@example.com, "JOSE\u0301@Example.com"] }
     tools:
       add:
         arguments: { b: { pin: 1 } }
@@ -548,6 +549,31 @@ describe("mintgate policy explain", () => {
     const usage = await runMintgate(["policy", "explain", "--vmcp", "team", "--data", dir]);
     expect(usage.code).toBe(2);
     expect(usage.stderr).toBe("mintgate: `mintgate policy explain` needs --user EMAIL.\n");
+  });
+});
+
+describe("an email written in another Unicode form", () => {
+  test("é as e + U+0301 is the same person as the precomposed é: one account, and the policy, token, gateway and audit search all find him", async () => {
+    const precomposed = "jos\u00e9@example.com";
+    const apart = "jose\u0301@example.com";
+    expect((await runMintgate(["users", "add", precomposed, "--data", dir], { stdin: "correct horse battery\n" })).code).toBe(0);
+    const again = await runMintgate(["users", "add", ` JOSE\u0301@EXAMPLE.com`, "--data", dir], { stdin: "correct horse battery\n" });
+    expect([again.code, again.stderr]).toEqual([1, `mintgate: A local account for ${precomposed} exists already; use \`mintgate users set-password ${precomposed}\` to change its password.\n`]);
+    // The policy lists him as "JOSE\u0301@Example.com": kept, and exported, in the one form.
+    expect((await mintgate("export")).stdout).toContain(`    access:\n      users: [ada@example.com, ${precomposed}]\n`);
+    for (const typed of [precomposed, apart]) {
+      expect((await mintgate("policy", "explain", "--user", typed, "--vmcp", "plain")).stdout).toBe(`${precomposed} (member; groups: none)\nvirtual MCP "plain": allowed\n  rule:   plain: access.users["${precomposed}"]\nDecision: allowed\n`);
+    }
+    const created = await runMintgate(["tokens", "create", "--user", apart, "--vmcp", "plain", "--json", "--data", dir]);
+    expect([created.code, created.stderr]).toEqual([0, ""]);
+    const { token, subject } = JSON.parse(created.stdout) as { token: string; subject: string };
+    expect(subject).toBe(precomposed);
+    tokens.jose = token;
+    const jose = await client("jose", "plain");
+    expect(await jose.callTool({ name: "add", arguments: { a: 1, b: 5 } })).toMatchObject({ content: [{ type: "text", text: "2" }] });
+    const records = JSON.parse((await mintgate("audit", "search", "--user", `JOSE\u0301@example.com`, "--kind", "mcp", "--json")).stdout) as { person: string }[];
+    expect(records.length).toBeGreaterThan(0);
+    for (const record of records) expect(record.person).toBe(precomposed);
   });
 });
 

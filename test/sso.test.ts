@@ -224,6 +224,7 @@ describe("SSO sign-in through a real OIDC provider", () => {
         { sub: "d-sub", email: "sub@example.com.evil.org" },
         { sub: "d-look", email: "look@ex\u0430mple.com" },
         { sub: "d-kelvin", email: "\u212Aate@example.com" },
+        { sub: "d-accent-apart", email: "Jose\u0301@example.com" },
         { sub: "d-unverified", email: "un@example.com", email_verified: null },
       ],
       clients: [{ client_id: "mg", client_secret: SECRET, redirect_uris: [callback("corp")] }],
@@ -236,9 +237,14 @@ describe("SSO sign-in through a real OIDC provider", () => {
     await expect(r.signIn("corp", "d-sub")).rejects.toThrow(/Accounts of example.com.evil.org cannot sign in here/);
     await expect(r.signIn("corp", "d-look")).rejects.toThrow(/Accounts of ex\u0430mple.com cannot sign in here/);
     await expect(r.signIn("corp", "d-kelvin")).rejects.toThrow(/which mintgate cannot use/);
+    // An accent sent apart (e + U+0301, as macOS writes it) is the letter é: the person is kept as the precomposed address
+    // an admin types, so `users show`, tokens and policies naming josé@example.com find them.
+    const jose = await r.signIn("corp", "d-accent-apart");
+    expect(jose.email).toBe("jos\u00e9@example.com");
+    expect(r.users.resolve("JOS\u00c9@example.com").id).toBe(jose.id);
     // In the allowed domain but not vouched for: refused before the domain is looked at.
     await expect(r.signIn("corp", "d-unverified")).rejects.toThrow(/did not say whether your email address un@example.com is verified/);
-    expect(r.users.list().map((u) => u.email)).toEqual(["up@example.com"]);
+    expect(r.users.list().map((u) => u.email)).toEqual(["jos\u00e9@example.com", "up@example.com"]);
   });
 
   test("groups the provider sends: one string is one group; a value that is not a string, or more than 1000 groups, refuses the sign-in with what to do", async () => {

@@ -49,7 +49,7 @@ function makeOld(dataDir: string, version: number, oldRows: (db: Database) => vo
   const db = new Database(oldPath, { create: true });
   try {
     for (const migration of MIGRATIONS.filter((m) => m.version <= version)) {
-      db.exec(migration.sql);
+      if (migration.sql.trim() !== "") db.exec(migration.sql);
       migration.run?.(db);
     }
     db.exec(`PRAGMA user_version = ${version}`);
@@ -319,5 +319,48 @@ describe("rows that versions before this one wrote differently", () => {
     const records = JSON.parse(await mintgate(["audit", "search", "--kind", "mcp", "--json"], dataDir)) as { person: string; tokenId: string }[];
     expect(records.length).toBeGreaterThan(0);
     for (const record of records) expect(record).toMatchObject({ person: "ann@example.com", tokenId: id });
+  });
+});
+
+describe("emails older versions kept in whatever Unicode form they came in", () => {
+  test("are put in one form (NFC) in people, sign-in names, tokens and policies; two people that would become one email are left as they were, and named", async () => {
+    const ann = "\u00e5sa@example.com";
+    const annApart = "a\u030asa@example.com";
+    const jose = "jos\u00e9@example.com";
+    const joseApart = "jose\u0301@example.com";
+    const dataDir = await configuredDataDir(
+      { connectors: [{ name: "demo", kind: "builtin", server: "demo" }], virtualMcps: [{ slug: "demo", name: "Demo", access: { users: ["ada@example.com"] }, connectors: [{ connector: "demo", prefix: "" }] }] },
+      { label: "mintgate-upgrade-unicode", people: [ann, jose].map((email) => ({ email, password: "correct horse battery staple" })) },
+    );
+    const { id: tokenId } = JSON.parse(await mintgate(["tokens", "create", "--user", ann, "--json"], dataDir)) as { id: string };
+    const { id: joseId } = JSON.parse(await mintgate(["users", "show", jose, "--json"], dataDir)) as { id: string };
+    // As an older version kept them: Åsa as an SSO provider sent her (å as a + U+030A), everywhere; José twice, once in each form.
+    makeOld(dataDir, 7, (db) => {
+      db.query("UPDATE users SET email = ? WHERE email = ?").run(annApart, ann);
+      db.query("UPDATE user_identities SET subject = ?, email = ? WHERE subject = ?").run(annApart, annApart, ann);
+      db.query("UPDATE access_tokens SET subject = ? WHERE id = ?").run(annApart, tokenId);
+      db.query("UPDATE virtual_mcps SET policy = ?").run(JSON.stringify({ access: { users: ["ada@example.com", annApart, ann, joseApart] } }));
+      const now = Date.now();
+      db.query("INSERT INTO users (id, email, name, role, password_hash, created_at, updated_at) VALUES ('jose-apart', ?, NULL, 'member', NULL, ?, ?)").run(joseApart, now, now);
+      db.query("INSERT INTO user_identities (provider, subject, user_id, email, created_at) VALUES ('local', ?, 'jose-apart', ?, ?)").run(joseApart, joseApart, now);
+    });
+
+    const listed = await runMintgate(["users", "list", "--json", "--data", dataDir]);
+    expect(listed.stderr).toContain(
+      `warn  people whose emails differ only in how Unicode writes them were left as they were; keep one: \`mintgate users disable ID\` the other email=${jose} people="${joseId} jos<U+00E9>@example.com, jose-apart jose<U+0301>@example.com"\n`,
+    );
+    expect(listed.stderr.match(/ warn /g)).toHaveLength(2);
+    const people = JSON.parse(listed.stdout) as { id: string; email: string; identities: { subject: string; email: string }[] }[];
+    expect(people.map((p) => [p.email, p.identities.map((i) => [i.subject, i.email])])).toEqual([
+      [ann, [[ann, ann]]],
+      [joseApart, [[joseApart, joseApart]]],
+      [jose, [[jose, jose]]],
+    ].sort((a, b) => (a[0]! < b[0]! ? -1 : 1)));
+    const tokens = JSON.parse(await mintgate(["tokens", "list", "--json"], dataDir)) as { personal: { id: string; subject: string }[] };
+    expect(tokens.personal).toEqual([expect.objectContaining({ id: tokenId, subject: ann })]);
+    expect(await mintgate(["export"], dataDir)).toContain(`    access:\n      users: [ada@example.com, ${ann}, ${jose}]\n`);
+    // Both Josés are the one the policy names; Åsa is one person whichever way her address is typed.
+    for (const typed of [annApart, joseApart]) expect(await mintgate(["policy", "explain", "--user", typed, "--vmcp", "demo"], dataDir)).toContain('virtual MCP "demo": allowed');
+    expect(JSON.parse(await mintgate(["users", "show", annApart, "--json"], dataDir))).toMatchObject({ email: ann });
   });
 });

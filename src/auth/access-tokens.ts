@@ -1,6 +1,7 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { hashToken } from "../secrets/index.ts";
 import { invalid, notFound, unauthorized, type MintgateError } from "../errors/index.ts";
+import { canonicalEmail } from "../email/index.ts";
 import { decide, isEmailAddress, SubjectResolver } from "../policy/index.ts";
 import type { AccessTokenRow, OAuthTokenLookup, Store } from "../store/index.ts";
 import { ACCESS_TOKEN_PREFIX } from "./authorization-server.ts";
@@ -131,8 +132,8 @@ export class AccessTokenService {
    * It is made all the same: policies and people change, in any order.
    */
   create(options: { subject: string; virtualMcp?: string | undefined; lifetimeMs?: number | undefined }): { id: string; token: string; info: AccessTokenInfo; warnings: string[] } {
-    // Stored as people's emails are, trimmed and lower-case: one person is one subject in the audit trail and in the disabled check.
-    const subject = options.subject.trim().toLowerCase();
+    // Stored as people's emails are (canonicalEmail): one person is one subject in the audit trail and in the disabled check.
+    const subject = canonicalEmail(options.subject);
     if (!isEmailAddress(subject)) throw invalid(`"${options.subject}" is not an email address; tokens are issued to a person (--user EMAIL).`);
     let virtualMcpId: string | null = null;
     const slug = options.virtualMcp?.trim();

@@ -7,6 +7,7 @@
  */
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node } from "yaml";
 import { invalid } from "../errors/index.ts";
+import { canonicalEmail } from "../email/index.ts";
 import { EXPOSED_NAME } from "../gateway/types.ts";
 import { isEmailAddress, pinRefusal, type AccessRule, type ArgumentRule, type ItemRule, type PeopleMatch, type ToolRule, type VirtualMcpPolicy } from "../policy/index.ts";
 import { REFERENCE_OPENING } from "../secrets/references.ts";
@@ -116,7 +117,8 @@ function readPeople(reader: YamlReader, fields: Map<string, Field>, where: strin
   if (users) {
     const items = reader.textList(users, `"users" in ${where}`, (i) => `user #${i + 1} in ${where}`, { emptyIsList: true });
     for (const item of items ?? []) if (!isEmailAddress(item.value)) reader.report(item.line, `"${item.value}" in "users" of ${where} is not an email address`);
-    if (items?.length) match.users = items.map((i) => i.value);
+    // Kept in canonical form, as people's emails are: the gateway compares them as they are on every call.
+    if (items?.length) match.users = [...new Set(items.map((i) => canonicalEmail(i.value)))];
   }
   const groups = fields.get("groups");
   if (groups) {

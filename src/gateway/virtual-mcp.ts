@@ -79,7 +79,7 @@ export class VirtualMcpRuntime {
 
   /** What `subject` sees: computed once per catalogue, policy and store generation. */
   viewFor(subject: Subject): AccessView {
-    const key = `${subject.email.toLowerCase()}\u0000${subject.role}\u0000${subject.groups.join("\u0000")}`;
+    const key = `${subject.email}\u0000${subject.role}\u0000${subject.groups.join("\u0000")}`;
     const cached = this.views.get(key);
     if (cached && cached.catalogue === this.catalogue && cached.generation === this.subjects.generation && cached.policy === this.definition.policy) return cached;
     const view = this.computeView(subject);

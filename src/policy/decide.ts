@@ -76,8 +76,8 @@ function decideItem(subject: Subject, slug: string, section: "tools" | "prompts"
 /** Which entry of `match` names the subject: `users["a@b"]` or `groups["eng"]`; undefined when none does. */
 function matchOf(subject: Subject, match: PeopleMatch): string | undefined {
   if (match.users) {
-    const email = subject.email.toLowerCase();
-    const user = match.users.find((u) => u.toLowerCase() === email);
+    // Both sides are canonical (canonicalEmail) from where they entered: the per-call check is a plain comparison.
+    const user = match.users.find((u) => u === subject.email);
     if (user !== undefined) return `users[${JSON.stringify(user)}]`;
   }
   if (match.groups && subject.groups.length > 0) {

@@ -1,3 +1,4 @@
+import { canonicalEmail } from "../email/index.ts";
 import type { Store } from "../store/index.ts";
 import { hasUnprintable } from "../terminal/index.ts";
 import type { Subject } from "./types.ts";
@@ -21,7 +22,8 @@ export function isEmailAddress(text: string): boolean {
 }
 
 const CACHE_SIZE = 10_000;
-const keyOf = (caller: Caller) => (caller.userId ? `id:${caller.userId}` : `email:${caller.subject.toLowerCase()}`);
+// Token subjects are stored in canonical form (canonicalEmail), so the per-request key is the subject as it is.
+const keyOf = (caller: Caller) => (caller.userId ? `id:${caller.userId}` : `email:${caller.subject}`);
 
 /**
  * Turns callers into policy subjects: role and groups from the store. OAuth
@@ -63,14 +65,17 @@ export class SubjectResolver {
 
   private load(caller: Caller): Subject {
     const users = this.store.users;
+    // Once per cache miss, not per call: decide() compares emails as they are. A person's row an upgrade left
+    // as it was (two rows that would have become one email) still matches policies, which are canonical.
+    const email = canonicalEmail(caller.subject);
     if (caller.userId) {
       const row = users.get(caller.userId);
       const groups = row ? [...new Set(users.groupsOf([row.id]).map((g) => g.groupName))].sort() : [];
-      return { userId: caller.userId, email: caller.subject, role: row?.role ?? null, groups };
+      return { userId: caller.userId, email, role: row?.role ?? null, groups };
     }
-    const rows = users.findByEmail(caller.subject.toLowerCase()).filter((r) => r.disabledAt === null);
-    if (rows.length === 0) return { userId: null, email: caller.subject, role: null, groups: [] };
+    const rows = users.findByEmail(caller.subject).filter((r) => r.disabledAt === null);
+    if (rows.length === 0) return { userId: null, email, role: null, groups: [] };
     const groups = [...new Set(users.groupsOf(rows.map((r) => r.id)).map((g) => g.groupName))].sort();
-    return { userId: rows.length === 1 ? rows[0]!.id : null, email: caller.subject, role: rows.some((r) => r.role === "admin") ? "admin" : "member", groups };
+    return { userId: rows.length === 1 ? rows[0]!.id : null, email, role: rows.some((r) => r.role === "admin") ? "admin" : "member", groups };
   }
 }

@@ -4,7 +4,7 @@
  * MCP (mintgate.yaml `access`, `tools`, `prompts`, `resources`).
  */
 
-/** People by email (compared case-insensitively) and groups by name. */
+/** People by email (in canonical form, as canonicalEmail makes it where a policy enters) and groups by name. */
 export interface PeopleMatch {
   users?: string[] | undefined;
   groups?: string[] | undefined;

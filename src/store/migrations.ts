@@ -1,5 +1,7 @@
 import type { Database } from "bun:sqlite";
+import { canonicalEmail } from "../email/index.ts";
 import { configError, conflict } from "../errors/index.ts";
+import { log } from "../log/index.ts";
 import { auditHash, GENESIS_HASH } from "./repositories/audit-records.ts";
 
 /**
@@ -305,6 +307,12 @@ export const MIGRATIONS: readonly { version: number; name: string; sql: string; 
     `,
     run: (db) => lowerCaseTokenSubjects(db),
   },
+  {
+    version: 8,
+    name: "people's emails in one Unicode form (NFC), as they are kept now",
+    sql: "",
+    run: (db) => canonicaliseStoredEmails(db),
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
@@ -339,7 +347,8 @@ export function migrate(db: Database, path: string): number {
       .transaction(() => {
         const pending = MIGRATIONS.filter((m) => m.version > assertSchemaNotNewer(db, path));
         for (const migration of pending) {
-          db.exec(migration.sql);
+          // A migration may be JavaScript only (its SQL empty), which exec refuses.
+          if (migration.sql.trim() !== "") db.exec(migration.sql);
           migration.run?.(db);
           db.exec(`PRAGMA user_version = ${migration.version}`);
         }
@@ -418,6 +427,72 @@ function lowerCaseTokenSubjects(db: Database): void {
     const lower = row.subject.toLowerCase();
     if (lower !== row.subject) update.run(lower, row.id);
   }
+}
+
+/**
+ * v8: emails were kept trimmed and lower-case but in whatever Unicode form they came in, so "josé" with a
+ * precomposed é and with e + U+0301 were two people (two accounts, a token or policy entry that named one
+ * and not the other). People's and identities' emails, local sign-in names, token subjects and policies'
+ * users lists are put in canonical form (canonicalEmail), as they are kept now. Where two people's rows
+ * would end up with one email, both are left as they were and a warning names them: an admin decides
+ * which one stays. The audit trail is hash-chained and stays as written (its person search finds both forms).
+ */
+function canonicaliseStoredEmails(db: Database): void {
+  const people = db.query("SELECT id, email FROM users ORDER BY created_at").all() as { id: string; email: string }[];
+  const byCanonical = new Map<string, { id: string; email: string }[]>();
+  for (const person of people) {
+    const canonical = canonicalEmail(person.email);
+    byCanonical.set(canonical, [...(byCanonical.get(canonical) ?? []), person]);
+  }
+  const leftAsWritten = new Set<string>();
+  for (const [canonical, rows] of byCanonical) {
+    if (new Set(rows.map((r) => r.email)).size > 1) {
+      leftAsWritten.add(canonical);
+      log.warn("people whose emails differ only in how Unicode writes them were left as they were; keep one: `mintgate users disable ID` the other", {
+        email: canonical,
+        people: rows.map((r) => `${r.id} ${escapedBeyondAscii(r.email)}`).join(", "),
+      });
+    }
+  }
+  const changeable = (email: string) => email !== canonicalEmail(email) && !leftAsWritten.has(canonicalEmail(email));
+  const setUserEmail = db.prepare("UPDATE users SET email = ? WHERE id = ?");
+  for (const person of people) if (changeable(person.email)) setUserEmail.run(canonicalEmail(person.email), person.id);
+  const identities = db.query("SELECT provider, subject, email FROM user_identities").all() as { provider: string; subject: string; email: string | null }[];
+  const setIdentityEmail = db.prepare("UPDATE user_identities SET email = ? WHERE provider = ? AND subject = ?");
+  const setLocalSubject = db.prepare("UPDATE user_identities SET subject = ? WHERE provider = 'local' AND subject = ?");
+  for (const identity of identities) {
+    if (identity.email !== null && changeable(identity.email)) setIdentityEmail.run(canonicalEmail(identity.email), identity.provider, identity.subject);
+    // A local account signs in by its email: the sign-in form's (canonical) email must find it.
+    if (identity.provider === "local" && changeable(identity.subject)) setLocalSubject.run(canonicalEmail(identity.subject), identity.subject);
+  }
+  const setTokenSubject = db.prepare("UPDATE access_tokens SET subject = ? WHERE id = ?");
+  for (const token of db.query("SELECT id, subject FROM access_tokens").all() as { id: string; subject: string }[]) {
+    if (changeable(token.subject)) setTokenSubject.run(canonicalEmail(token.subject), token.id);
+  }
+  // Policies name emails, never rows, so they always take the canonical form: the gateway compares it with the caller's.
+  const setPolicy = db.prepare("UPDATE virtual_mcps SET policy = ? WHERE id = ?");
+  for (const vmcp of db.query("SELECT id, policy FROM virtual_mcps WHERE policy IS NOT NULL").all() as { id: string; policy: string }[]) {
+    const policy = JSON.parse(vmcp.policy) as Record<string, unknown>;
+    const rules: unknown[] = [policy.access];
+    for (const section of ["tools", "prompts", "resources"]) {
+      for (const rule of Object.values((policy[section] ?? {}) as Record<string, { allow?: unknown; deny?: unknown }>)) rules.push(rule.allow, rule.deny);
+    }
+    let changed = false;
+    for (const match of rules as ({ users?: string[] } | undefined)[]) {
+      if (!match?.users) continue;
+      const users = [...new Set(match.users.map(canonicalEmail))];
+      if (users.length !== match.users.length || users.some((u, i) => u !== match.users![i])) {
+        match.users = users;
+        changed = true;
+      }
+    }
+    if (changed) setPolicy.run(JSON.stringify(policy), vmcp.id);
+  }
+}
+
+/** An email with its characters beyond ASCII as \uXXXX: two spellings that look the same on screen show how they differ. */
+function escapedBeyondAscii(email: string): string {
+  return email.replace(/[^\x20-\x7e]/g, (c) => `<U+${c.charCodeAt(0).toString(16).toUpperCase().padStart(4, "0")}>`);
 }
 
 /** How an auth event's provider and detail are kept in audit_records.detail. */

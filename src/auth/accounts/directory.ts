@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { canonicalEmail } from "../../email/index.ts";
 import { conflict, invalid, MintgateError, notFound, unauthorized } from "../../errors/index.ts";
 import { isEmailAddress } from "../../policy/index.ts";
 import type { Store, UserIdentityRow, UserRow } from "../../store/index.ts";
@@ -76,7 +77,7 @@ const IP_THRESHOLD = 20;
 const WRONG_CREDENTIALS = "The email or password is not right.";
 
 export function normaliseEmail(email: string): string {
-  const value = email.trim().toLowerCase();
+  const value = canonicalEmail(email);
   if (!isEmailAddress(value) || !DOTTED_DOMAIN.test(value)) throw invalid(`"${email}" is not an email address.`);
   return value;
 }
@@ -228,14 +229,14 @@ export class UserDirectory {
 
   /** Everyone with this email (SSO people from different providers can share one). */
   findByEmail(email: string): UserRecord[] {
-    return this.store.users.findByEmail(email.trim().toLowerCase()).map((row) => this.record(row));
+    return this.store.users.findByEmail(canonicalEmail(email)).map((row) => this.record(row));
   }
 
   /** A person by id or by email; an email shared by several people must be given as an id. */
   resolve(ref: string): UserRow {
     const byId = this.store.users.get(ref);
     if (byId) return byId;
-    const matches = this.store.users.findByEmail(ref.trim().toLowerCase());
+    const matches = this.store.users.findByEmail(canonicalEmail(ref));
     if (matches.length === 1) return matches[0]!;
     if (matches.length > 1) {
       throw conflict(`${matches.length} people have the email ${ref} (ids ${matches.map((m) => m.id).join(", ")}); name one by its id.`);
@@ -398,7 +399,7 @@ export class UserDirectory {
    * same one for an unknown email and a wrong password, after the same work.
    */
   async authenticatePassword(email: string, password: string, ip: string | null | undefined): Promise<UserRecord> {
-    const key = email.trim().toLowerCase();
+    const key = canonicalEmail(email);
     const ipKey = ip ?? "unknown";
     const refuse = (reason: string, message: string, userId?: string) => {
       this.events.record({ type: "sign_in", outcome: "refused", provider: LOCAL, email: key.slice(0, 320), userId, ip, reason });
@@ -446,7 +447,7 @@ export class UserDirectory {
    */
   upsertFromProvider(signIn: ProviderSignIn): UserRecord {
     if (signIn.provider === LOCAL || signIn.provider === MANUAL) throw invalid(`"${signIn.provider}" cannot be an SSO provider name.`);
-    const email = signIn.email.trim().toLowerCase();
+    const email = canonicalEmail(signIn.email);
     const groups = signIn.groups.map(checkGroupName);
     const name = cleanPersonName(signIn.name);
     const claims = signIn.claims ? JSON.stringify(signIn.claims) : null;

@@ -7,6 +7,7 @@
  */
 import { randomUUID } from "node:crypto";
 import * as oidc from "openid-client";
+import { canonicalEmail } from "../../email/index.ts";
 import { conflict, invalid, MintgateError, notFound, unauthorized, unknownName } from "../../errors/index.ts";
 import { Redactor } from "../../audit/redact.ts";
 import { log } from "../../log/index.ts";
@@ -718,10 +719,11 @@ export class SsoService {
     if (!subject) return { refused: "no sub claim", message: `${label} sent no subject for you; ask your administrator to check how mintgate is set up at ${label}.` };
     const sentEmail = str("email") ?? (row.kind === "entra" ? (str("preferred_username") ?? str("upn")) : undefined);
     if (!sentEmail) return { refused: "no email claim", message: `${label} did not share your email address with mintgate; ask your administrator to release the email claim.` };
-    const email = sentEmail.toLowerCase();
-    // One @ and no spaces; and no character that lower-cases into plain ASCII (the Kelvin sign K becomes k): policies compare
-    // emails in lower case, so "\u212Aate@…" would become kate@….
-    if (!/^[^\s@]+@[^\s@]+$/.test(email) || [...sentEmail].some((c) => c > "\x7f" && c.toLowerCase() <= "\x7f")) {
+    const email = canonicalEmail(sentEmail);
+    // One @ and no spaces; and no character that becomes plain ASCII in the canonical form (the Kelvin sign K becomes k):
+    // emails are kept and compared in that form, so "\u212Aate@…" would become kate@…. An accent sent apart (e + U+0301)
+    // is not refused: it is the same letter as é, and becomes it.
+    if (sentEmail !== sentEmail.trim() || !/^[^\s@]+@[^\s@]+$/.test(email) || [...sentEmail].some((c) => c > "\x7f" && canonicalEmail(c) <= "\x7f")) {
       const shown = JSON.stringify(sentEmail.slice(0, 80));
       return { refused: `email claim ${shown} is not an email address`, message: `${label} sent ${shown} as your email address, which mintgate cannot use; ask your administrator to check the email claim.` };
     }

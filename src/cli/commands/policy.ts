@@ -1,6 +1,7 @@
 import { EMPTY_CATALOGUE, type Catalogue } from "../../connectors/index.ts";
 import { invalid, notFound } from "../../errors/index.ts";
 import { curate } from "../../gateway/index.ts";
+import { canonicalEmail } from "../../email/index.ts";
 import { decide, isEmailAddress, ruleFor, SubjectResolver, type Decision } from "../../policy/index.ts";
 import { commandGroup, DATA_OPTION, JSON_OPTION, printJson, requireOptions, stringValue, type Command } from "../command.ts";
 import { DATA_HELP, withDataDir } from "../data-dir.ts";
@@ -26,7 +27,7 @@ const explainCommand: Command = {
     "whatever the policy.",
   async run(parsed) {
     requireOptions(parsed, "policy explain", { user: "EMAIL", vmcp: "SLUG" });
-    const email = stringValue(parsed, "user")!;
+    const email = canonicalEmail(stringValue(parsed, "user")!);
     const slug = stringValue(parsed, "vmcp")!;
     // Refused as `tokens create` refuses it: a typo (a name, a missing @) was answered as a member with no groups.
     if (!isEmailAddress(email)) throw invalid(`"${email}" is not an email address; policies decide for a person by email (--user EMAIL).`);

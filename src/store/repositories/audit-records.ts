@@ -1,4 +1,5 @@
 import type { Database, Statement } from "bun:sqlite";
+import { canonicalEmail } from "../../email/index.ts";
 import type { StoreDb } from "../connection.ts";
 
 /** The kinds of record and their outcomes: one list for the schema, the admin API's and CLI's filters and the TUI's choices. */
@@ -124,12 +125,14 @@ function where(filter: AuditFilter): { sql: string; params: Record<string, strin
   add("at >= $since", "since", filter.since);
   // [since, until), as usage stats count: a January export up to 2025-02-01 and a February one from it share no record.
   add("at < $until", "until", filter.until);
-  // NOCASE folds ASCII only: people are stored lower-cased in JavaScript (`Ünal@…` as `ünal@…`), so the filter is tried lower-cased too.
-  const personLower = filter.person?.toLowerCase();
-  if (personLower === filter.person) add("person = $person COLLATE NOCASE", "person", filter.person);
-  else {
-    add("(person = $person COLLATE NOCASE OR person = $personLower)", "person", filter.person);
-    params.personLower = personLower!;
+  // NOCASE folds ASCII only: people are recorded in canonical form (canonicalEmail: `Ünal@…` as `ünal@…`, NFC), so the filter
+  // is tried in that form too, and decomposed (`u` + U+0308), as versions before it recorded an email a provider sent so.
+  // The records are hash-chained and stay as written.
+  if (filter.person !== undefined && filter.person !== "") {
+    const canonical = canonicalEmail(filter.person);
+    const decomposed = canonical.normalize("NFD");
+    parts.push("(person = $person COLLATE NOCASE OR person = $personCanonical OR person = $personDecomposed)");
+    Object.assign(params, { person: filter.person, personCanonical: canonical, personDecomposed: decomposed });
   }
   add("user_id = $userId", "userId", filter.userId);
   add("client_id = $clientId", "clientId", filter.clientId);

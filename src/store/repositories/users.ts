@@ -25,14 +25,14 @@ export class UserRepository {
     return this.db.select().from(users).where(eq(users.id, id)).get();
   }
 
-  /** Everyone with this (lowercased) email: SSO people from different providers may share one. */
+  /** Everyone with this email, in canonical form (canonicalEmail): SSO people from different providers may share one. */
   findByEmail(email: string): UserRow[] {
     return this.db.select().from(users).where(eq(users.email, email)).orderBy(asc(users.createdAt)).all();
   }
 
-  /** True when there are people with this email (any case) and all of them are disabled: the gateway then refuses it, as its tokens' check does. */
+  /** True when there are people with this (canonical) email and all of them are disabled: the gateway then refuses it, as its tokens' check does. */
   emailDisabled(email: string): boolean {
-    const people = this.findByEmail(email.toLowerCase());
+    const people = this.findByEmail(email);
     return people.length > 0 && people.every((p) => p.disabledAt !== null);
   }
 
