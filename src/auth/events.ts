@@ -6,6 +6,7 @@ import { authDetail } from "../store/migrations.ts";
 /** Every kind of auth event mintgate records. */
 export const AUTH_EVENT_TYPES = [
   "sign_in",
+  "sign_out",
   "consent_granted",
   "consent_revoked",
   "client_registered",

@@ -19,7 +19,7 @@ export { sweepAuthRows, type AuthSweepReport } from "./housekeeping.ts";
 export { AUTH_EVENT_TYPES, AuthEvents, type AuthEvent, type AuthEventType } from "./events.ts";
 export { OAuthError, wireDescription, type OAuthErrorCode } from "./oauth-error.ts";
 export { PublicUrls, type McpEndpointKind } from "./public-urls.ts";
-export { SignInFlows } from "./sign-in-flow.ts";
+export { SIGN_OUT_FORM, SignInFlows } from "./sign-in-flow.ts";
 export { WindowLimiter } from "./rate-limit.ts";
 export type { SignedInPerson, SignInMethods } from "./sign-in-methods.ts";
 export { createAuthServices, type AuthServices } from "./services.ts";

@@ -65,6 +65,9 @@ export interface BrowserSession {
   openedAt: number;
 }
 
+/** What the sign-out page's CSRF token is bound to besides the session. */
+export const SIGN_OUT_FORM = "sign-out";
+
 export class SignInFlows<P = unknown> {
   /** Each flow with the browser that started it (a random key in a cookie): only that browser may continue it. */
   private readonly flows: ExpiringMap<{ request: AuthorizationRequest; browser: string }>;
@@ -134,7 +137,10 @@ export class SignInFlows<P = unknown> {
     this.sessions.deleteWhere((session) => session.userId === userId);
   }
 
-  /** A CSRF token bound to both the browser session and the flow, so a page from elsewhere cannot post it. */
+  /**
+   * A CSRF token bound to both the browser session and the flow, so a page from elsewhere cannot post it.
+   * The sign-out page, which has no flow, passes SIGN_OUT_FORM (never a flow id: those are 32 random characters).
+   */
   csrfToken(sessionId: string, flow: string): string {
     return createHmac("sha256", this.key).update(`${sessionId}\n${flow}`).digest("base64url");
   }

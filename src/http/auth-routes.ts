@@ -12,12 +12,13 @@ import {
   type SignedInPerson,
   type SignInFlows,
   type SignInMethods,
+  SIGN_OUT_FORM,
   type TargetedAuthorizationRequest,
   type VirtualMcpAudience,
   WindowLimiter,
   wireDescription,
 } from "../auth/index.ts";
-import { consentPage, errorPage, signedInPage, signInPage } from "../auth/pages/index.ts";
+import { consentPage, errorPage, signedInPage, signedOutPage, signInPage, signOutPage } from "../auth/pages/index.ts";
 import { MintgateError } from "../errors/index.ts";
 import { log } from "../log/index.ts";
 import { clientAddressOf } from "./client-address.ts";
@@ -82,7 +83,7 @@ const redirect = (location: string, headers: Record<string, string> = {}) =>
 const SIGN_IN_START_LIMIT = { max: 120, windowMs: 60_000 };
 
 export function authRoutes(deps: AuthRouteDeps) {
-  const { urls, authorization, grants, flows, signIn } = deps;
+  const { urls, events, authorization, grants, flows, signIn } = deps;
   const sessionCookie = () => (urls.secure ? "__Host-mintgate_session" : "mintgate_session");
   const ssoCookie = () => (urls.secure ? "__Host-mintgate_sso" : "mintgate_sso");
   const browserCookie = () => (urls.secure ? "__Host-mintgate_browser" : "mintgate_browser");
@@ -184,6 +185,16 @@ export function authRoutes(deps: AuthRouteDeps) {
     const sessionId = flows.openSession(person.id);
     return { session: { sessionId, person }, setCookie: cookie(sessionCookie(), sessionId, flows.sessionMaxAgeSeconds) };
   };
+
+  /**
+   * Ends this browser's session (a shared computer: the next person must not go through as this one) and
+   * records it like a sign-in; `clientId` is the client whose sign-in goes on as someone else.
+   */
+  const signOut = (request: Request, session: BrowserSession, clientId: string | undefined) => {
+    flows.endSession(session.sessionId);
+    events.record({ type: "sign_out", outcome: "ok", userId: session.person.id, email: session.person.email, clientId, ip: clientAddressOf(request) });
+  };
+  const clearSession = () => ({ "set-cookie": cookie(sessionCookie(), "", 0) });
 
   /** A form posted by one of the sign-in pages, and the sign-in it continues. */
   const postedFlow = async (request: Request): Promise<{ form: URLSearchParams; flow: string; pending: AuthorizationRequest } | Response> => {
@@ -357,6 +368,35 @@ export function authRoutes(deps: AuthRouteDeps) {
         }
         grants.grantConsent({ userId: session.person.id, clientId: pending.client.clientId, scope: pending.scope, virtualMcp: virtualMcp.slug, ip: clientAddressOf(request) });
         return redirect(authorization.issueCode({ ...pending, virtualMcp }, session.person.id));
+      },
+      { parse: "none" },
+    )
+    .get("/signout", ({ request }) => {
+      const session = sessionOf(request);
+      return signOutPage(session && { email: session.person.email, csrf: flows.csrfToken(session.sessionId, SIGN_OUT_FORM) });
+    })
+    .post(
+      "/signout",
+      async ({ request }) => {
+        let form: URLSearchParams;
+        try {
+          form = await formOf(request);
+        } catch (error) {
+          return errorPage(400, "Sign-out failed", (error as Error).message);
+        }
+        // From the consent page ("Not you?"), bound to its sign-in; else from the sign-out page.
+        const flow = form.get("flow");
+        const session = sessionOf(request);
+        if (session) {
+          if (!flows.csrfValid(session.sessionId, flow ?? SIGN_OUT_FORM, form.get("csrf"))) {
+            return errorPage(403, "This sign-out cannot be accepted", "The form did not come from this gateway's page; open /signout in this browser and sign out there.");
+          }
+          const pending = flows.flow(flow, browserOf(request));
+          signOut(request, session, pending?.client.clientId);
+        }
+        // The same sign-in goes on at the sign-in page, as prompt=login would have it, so the client's attempt is not lost.
+        if (flow !== null && flows.flow(flow, browserOf(request))) return redirect(`/login?flow=${encodeURIComponent(flow)}`, clearSession());
+        return signedOutPage(clearSession());
       },
       { parse: "none" },
     )

@@ -149,11 +149,22 @@ const NAME_ORIGIN: Record<ConsentPageData["clientKind"], string> = {
   static: "<br><small>Added by an admin of this gateway.</small>",
 };
 
+/**
+ * This browser stays signed in for hours and takes the next person who connects a client straight back to it as
+ * whoever signed in: said where a person finishes with mintgate.
+ */
+const SHARED_COMPUTER = `<p><small>On a shared computer, <a href="/signout">sign out of mintgate</a> when you are done.</small></p>`;
+
 export function consentPage(data: ConsentPageData): Response {
   const target = redirectTarget(data.redirectUri);
   const choice = virtualMcpChoice(data.virtualMcps);
   const body = `<h1>Allow ${escapeHtml(data.clientName)}?</h1>
 <p>Signed in as <strong>${escapeHtml(data.email)}</strong>.</p>
+<form method="post" action="/signout">
+<input type="hidden" name="flow" value="${escapeHtml(data.flow)}">
+<input type="hidden" name="csrf" value="${escapeHtml(data.csrf)}">
+<button type="submit" class="secondary">Not you? Sign in as someone else</button>
+</form>
 <dl>
 <dt>Application</dt><dd>${escapeHtml(data.clientName)}<br><small>${escapeHtml(data.clientId)}</small>${NAME_ORIGIN[data.clientKind]}</dd>
 <dt>Sends you back to</dt><dd>${escapeHtml(target.host)}</dd>
@@ -168,7 +179,8 @@ ${choice.field}
 <button type="submit" name="decision" value="approve">Allow</button>
 <button type="submit" name="decision" value="deny" class="secondary" formnovalidate>Deny</button>
 </form>
-<p><small>You approve once per application; an admin or you can revoke it later.</small></p>`;
+<p><small>You approve once per application; an admin or you can revoke it later.</small></p>
+${SHARED_COMPUTER}`;
   return page("Approve access", body, { formTargets: [data.redirectUri] });
 }
 
@@ -177,5 +189,29 @@ export function errorPage(status: number, title: string, message: string): Respo
 }
 
 export function signedInPage(email: string): Response {
-  return page("Signed in", `<h1>Signed in</h1><p>You are signed in as <strong>${escapeHtml(email)}</strong>. You can close this window.</p>`);
+  return page("Signed in", `<h1>Signed in</h1><p>You are signed in as <strong>${escapeHtml(email)}</strong>. You can close this window.</p>\n${SHARED_COMPUTER}`);
+}
+
+/** Who is signed in to mintgate in this browser, and the button that ends it; or that nobody is. */
+export function signOutPage(signedIn: { email: string; csrf: string } | undefined): Response {
+  const body = signedIn
+    ? `<h1>Sign out of mintgate</h1>
+<p>Signed in as <strong>${escapeHtml(signedIn.email)}</strong> in this browser.</p>
+<form method="post" action="/signout">
+<input type="hidden" name="csrf" value="${escapeHtml(signedIn.csrf)}">
+<button type="submit">Sign out</button>
+</form>
+<p><small>AI applications you approved stay connected until you or an admin revokes them.</small></p>`
+    : `<h1>Signed out</h1><p>Nobody is signed in to mintgate in this browser.</p>`;
+  return page("Sign out", body);
+}
+
+/** After signing out; `headers` clear the browser session's cookie. */
+export function signedOutPage(headers: Record<string, string>): Response {
+  return page(
+    "Signed out",
+    `<h1>Signed out</h1><p>You are signed out of mintgate in this browser. AI applications you approved stay connected until you or an admin revokes them.</p>
+<p><small>If you signed in with your organisation's account, you are still signed in there: sign out of it too on a shared computer.</small></p>`,
+    { headers },
+  );
 }
