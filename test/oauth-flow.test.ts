@@ -565,6 +565,72 @@ describe("a client that sends no resource, on a gateway with several Virtual MCP
   });
 });
 
+describe("signing out of a shared browser", () => {
+  const formPaths = (page: Page) => page.forms.map((f) => new URL(f.action, gateway.url).pathname);
+  const signOutEvents = async () =>
+    (await (await fetch(`${gateway.url}/admin/api/auth-events?type=sign_out`, { headers: { authorization: `Bearer ${gateway.adminToken()}` } })).json()) as { email: string; clientId: string | null; ip: string }[];
+
+  // Clients an admin added: this file registers as many clients as one address may in a minute already.
+  test("\"Not you?\" on the consent page ends ann's browser sign-in and carries the same request on to the sign-in page, where bob approves it", async () => {
+    const clientId = await adminClient();
+    const browser = new ScriptedBrowser();
+    const open = (state: string) => browser.open(authorizeUrl(clientId, { code_challenge: pkce().challenge, code_challenge_method: "S256", state }), { stopAt: reachedClient });
+    await localSignIn(browser, "ann@example.com", PASSWORD)(await open("ann's"), reachedClient);
+    // Ann leaves without answering; the next person who connects this client in the browser arrives as her.
+    const consent = await open("carried");
+    expect(consent.html).toContain("Signed in as <strong>ann@example.com</strong>");
+    expect(formPaths(consent)).toEqual(["/signout", "/consent"]);
+    // Security headers as on every sign-in page: nothing may frame the button (clickjacking into a sign-out).
+    expect(consent.headers.get("content-security-policy")).toContain("frame-ancestors 'none'");
+
+    // A form from elsewhere, without this page's token, signs nobody out.
+    const forged = await browser.submit(consent, { button: "Not you? Sign in as someone else" }, { csrf: "forged" });
+    expect(forged.status).toBe(403);
+    expect((await browser.open(consent.url, { stopAt: reachedClient })).html).toContain("Signed in as <strong>ann@example.com</strong>");
+
+    const login = await browser.submit(consent, { button: "Not you? Sign in as someone else", stopAt: reachedClient });
+    expect([login.url.pathname, login.url.searchParams.get("flow")]).toEqual(["/login", consent.forms[1]!.fields.flow!]);
+    expect(login.html).toContain("Admin-added client");
+    const asBob = await localSignIn(browser, "bob@example.com", PASSWORD)(login, reachedClient);
+    expect(asBob.html).toContain("Signed in as <strong>bob@example.com</strong>");
+    const back = await browser.submit(asBob, { button: "Allow", stopAt: reachedClient });
+    expect([back.stopped, back.url.searchParams.get("state")]).toEqual([true, "carried"]);
+    expect((await signOutEvents()).some((e) => e.email === "ann@example.com" && e.clientId === clientId && e.ip === "127.0.0.1")).toBe(true);
+  });
+
+  test("a client ann approved goes straight back while she is signed in; after she signs out at /signout, the next person gets the sign-in page", async () => {
+    const browser = new ScriptedBrowser();
+    const clientId = await adminClient();
+    const { verifier, challenge } = pkce();
+    const issued = await token({ grant_type: "authorization_code", client_id: clientId, code: await codeFor(clientId, challenge, browser), code_verifier: verifier, redirect_uri: REDIRECT });
+    expect(issued.status).toBe(200);
+    const again = () => browser.open(authorizeUrl(clientId, { code_challenge: pkce().challenge, code_challenge_method: "S256" }), { stopAt: reachedClient });
+    expect((await again()).stopped).toBe(true);
+
+    const signOutPage = await browser.open(`${gateway.url}/signout`);
+    expect(signOutPage.html).toContain("Signed in as <strong>ann@example.com</strong>");
+    expect(signOutPage.headers.get("content-security-policy")).toContain("frame-ancestors 'none'");
+    expect(signOutPage.headers.get("x-frame-options")).toBe("DENY");
+    const cookies = Object.entries(browser.cookiesFor(gateway.url)).map(([k, v]) => `${k}=${v}`).join("; ");
+    // A cross-site POST carries the cookie (a top-level form) but not the token.
+    const forged = await fetch(`${gateway.url}/signout`, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded", cookie: cookies }, body: "" });
+    expect(forged.status).toBe(403);
+    expect((await again()).stopped).toBe(true);
+
+    const signedOut = await browser.submit(signOutPage, { button: "Sign out" });
+    expect([signedOut.status, signedOut.html.includes("You are signed out of mintgate in this browser")]).toEqual([200, true]);
+    expect(browser.cookiesFor(gateway.url).mintgate_session).toBeUndefined();
+    const next = await again();
+    expect([next.stopped, next.url.pathname]).toEqual([false, "/login"]);
+    expect((await browser.open(`${gateway.url}/signout`)).html).toContain("Nobody is signed in to mintgate in this browser.");
+    // Ended on the gateway, not only forgotten by this browser: the old cookie, kept somewhere, signs nobody in.
+    expect(await (await fetch(`${gateway.url}/signout`, { headers: { cookie: cookies } })).text()).toContain("Nobody is signed in to mintgate in this browser.");
+    // The approved client keeps its sign-in: signing the browser out is not revoking the client.
+    expect(await mcpStatus("alpha", issued.body.access_token as string)).toBe(200);
+    expect((await signOutEvents()).some((e) => e.email === "ann@example.com" && e.clientId === null)).toBe(true);
+  });
+});
+
 describe("refused at /mcp", () => {
   test("a token for alpha on beta; an expired token; a revoked token; a disabled person's token, at once", async () => {
     const clientId = await registerClient();
@@ -614,7 +680,7 @@ describe("refused at /mcp", () => {
     await codeFor(annClient, pkce().challenge, browser);
     const otherClient = await registerClient();
     const newClientPage = () => browser.open(authorizeUrl(otherClient, { code_challenge: pkce().challenge, code_challenge_method: "S256" }), { stopAt: reachedClient });
-    expect((await newClientPage()).forms.map((f) => new URL(f.action, gateway.url).pathname)).toEqual(["/consent"]);
+    expect((await newClientPage()).forms.map((f) => new URL(f.action, gateway.url).pathname)).toEqual(["/signout", "/consent"]);
     const reset = await runMintgate(["users", "set-password", "ann@example.com", "--data", dataDir], { stdin: `${PASSWORD}\n` });
     expect(reset.code, reset.stderr).toBe(0);
     expect(reset.stdout).toMatch(/^Set the password of ann@example\.com and ended \d+ AI client sign-ins?\.\n$/);
@@ -663,7 +729,7 @@ describe("refused at /mcp", () => {
     expect(response.status).toBe(200);
     const events = (await response.json()) as { type: string; outcome: string; reason: string | null }[];
     const kinds = new Set(events.map((e) => `${e.type}:${e.outcome}`));
-    for (const kind of ["sign_in:ok", "sign_in:refused", "consent_granted:ok", "client_registered:ok", "token_issued:ok", "token_refreshed:ok", "token_revoked:ok", "token_refused:refused", "user_disabled:ok"]) {
+    for (const kind of ["sign_in:ok", "sign_in:refused", "sign_out:ok", "consent_granted:ok", "client_registered:ok", "token_issued:ok", "token_refreshed:ok", "token_revoked:ok", "token_refused:refused", "user_disabled:ok"]) {
       expect(kinds).toContain(kind);
     }
     // Tokens refused at /mcp are on record too, with the reason.
