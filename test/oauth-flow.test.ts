@@ -598,6 +598,19 @@ describe("signing out of a shared browser", () => {
     expect((await signOutEvents()).some((e) => e.email === "ann@example.com" && e.clientId === clientId && e.ip === "127.0.0.1")).toBe(true);
   });
 
+  test("signing in again in the same browser ends its earlier session on the gateway, not only in the browser", async () => {
+    const browser = new ScriptedBrowser();
+    const clientId = await adminClient();
+    await codeFor(clientId, pkce().challenge, browser);
+    const annCookies = Object.entries(browser.cookiesFor(gateway.url)).map(([k, v]) => `${k}=${v}`).join("; ");
+    // prompt=login: the sign-in page, though ann is signed in; bob signs in over her session.
+    const login = await browser.open(authorizeUrl(clientId, { code_challenge: pkce().challenge, code_challenge_method: "S256", prompt: "login" }), { stopAt: reachedClient });
+    expect(login.url.pathname).toBe("/login");
+    expect((await localSignIn(browser, "bob@example.com", PASSWORD)(login, reachedClient)).html).toContain("Signed in as <strong>bob@example.com</strong>");
+    // Her cookie, copied before, signs nobody in now.
+    expect(await (await fetch(`${gateway.url}/signout`, { headers: { cookie: annCookies } })).text()).toContain("Nobody is signed in to mintgate in this browser.");
+  });
+
   test("a client ann approved goes straight back while she is signed in; after she signs out at /signout, the next person gets the sign-in page", async () => {
     const browser = new ScriptedBrowser();
     const clientId = await adminClient();

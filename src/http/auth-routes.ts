@@ -181,7 +181,13 @@ export function authRoutes(deps: AuthRouteDeps) {
     return askConsent(flow, request, session, [request.virtualMcp]);
   };
 
-  const signedIn = (person: SignedInPerson) => {
+  /**
+   * A new browser session for `person`. The browser's earlier one (someone else's, on a shared computer, or their own)
+   * ends on the gateway too: its cookie is replaced here, and a copy of it kept elsewhere must not sign anyone in.
+   */
+  const signedIn = (request: Request, person: SignedInPerson) => {
+    const earlier = cookieOf(request, sessionCookie());
+    if (earlier) flows.endSession(earlier);
     const sessionId = flows.openSession(person.id);
     return { session: { sessionId, person }, setCookie: cookie(sessionCookie(), sessionId, flows.sessionMaxAgeSeconds) };
   };
@@ -281,7 +287,7 @@ export function authRoutes(deps: AuthRouteDeps) {
         const email = form.get("email") ?? "";
         try {
           const person = await signIn.authenticatePassword(email, form.get("password") ?? "", clientAddressOf(request));
-          const { session, setCookie } = signedIn(person);
+          const { session, setCookie } = signedIn(request, person);
           return continueFlow(flow, pending, session, true, { "set-cookie": setCookie });
         } catch (error) {
           if (!(error instanceof MintgateError)) throw error;
@@ -324,7 +330,7 @@ export function authRoutes(deps: AuthRouteDeps) {
         if (!(error instanceof MintgateError)) throw error;
         return errorPage(401, "Sign-in refused", error.message);
       }
-      const { session, setCookie } = signedIn(person);
+      const { session, setCookie } = signedIn(request, person);
       const clearSso = cookie(ssoCookie(), "", 0);
       const pending = flows.flow(waiting.flow, browserOf(request));
       if (!waiting.flow || !pending) {
