@@ -202,14 +202,19 @@ export function authRoutes(deps: AuthRouteDeps) {
   };
   const clearSession = () => ({ "set-cookie": cookie(sessionCookie(), "", 0) });
 
+  /** The form a page posted, or an error page titled `title` saying why it could not be read. */
+  const pageForm = async (request: Request, title: string): Promise<URLSearchParams | Response> => {
+    try {
+      return await formOf(request);
+    } catch (error) {
+      return errorPage(400, title, (error as Error).message);
+    }
+  };
+
   /** A form posted by one of the sign-in pages, and the sign-in it continues. */
   const postedFlow = async (request: Request): Promise<{ form: URLSearchParams; flow: string; pending: AuthorizationRequest } | Response> => {
-    let form: URLSearchParams;
-    try {
-      form = await formOf(request);
-    } catch (error) {
-      return errorPage(400, "This sign-in cannot continue", (error as Error).message);
-    }
+    const form = await pageForm(request, "This sign-in cannot continue");
+    if (form instanceof Response) return form;
     const flow = form.get("flow");
     const pending = flows.flow(flow, browserOf(request));
     return pending ? { form, flow: flow!, pending } : expiredFlow();
@@ -384,12 +389,8 @@ export function authRoutes(deps: AuthRouteDeps) {
     .post(
       "/signout",
       async ({ request }) => {
-        let form: URLSearchParams;
-        try {
-          form = await formOf(request);
-        } catch (error) {
-          return errorPage(400, "Sign-out failed", (error as Error).message);
-        }
+        const form = await pageForm(request, "Sign-out failed");
+        if (form instanceof Response) return form;
         // From the consent page ("Not you?"), bound to its sign-in; else from the sign-out page.
         const flow = form.get("flow");
         const session = sessionOf(request);
