@@ -196,7 +196,8 @@ describe("the first start after an upgrade", () => {
     // A gateway started on the new binary while a cron job runs `audit verify` (or `backup`): both find schema 3.
     const results = await Promise.all([0, 1, 2].map(() => runMintgate(["audit", "verify", "--data", dataDir])));
     for (const result of results) {
-      expect(result.stdout).toContain("intact: 20000 records (1–20000)");
+      // Its stderr in the failure: a command that lost the race says why there.
+      expect(result.stdout, `exit code ${result.code}, stderr: ${result.stderr}`).toContain("intact: 20000 records (1–20000)");
       expect(result.code).toBe(0);
     }
     expect(results.filter((r) => r.stderr.includes("database upgraded"))).toHaveLength(1);
