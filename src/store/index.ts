@@ -1,6 +1,6 @@
 import type { Database } from "bun:sqlite";
 import { chmodSync, existsSync } from "node:fs";
-import { configError } from "../errors/index.ts";
+import { configError, isDatabaseBusy } from "../errors/index.ts";
 import { log } from "../log/index.ts";
 import { openSqlite, wrapWithDrizzle } from "./connection.ts";
 import { assertSchemaNotNewer, LATEST_SCHEMA_VERSION, migrate, schemaVersionOf } from "./migrations.ts";
@@ -95,6 +95,8 @@ export function openStore(path: string, options: { create?: boolean } = {}): Sto
   try {
     sqlite = openSqlite(path, { create: options.create ?? false });
   } catch (error) {
+    // Busy is no matter of permissions: said as such where errors are turned into sentences.
+    if (isDatabaseBusy(error)) throw error;
     throw configError(`Cannot open the database ${path} (${(error as Error).message}); check the file's permissions.`, error);
   }
   if (!exists) chmodSync(path, 0o600);
