@@ -57,6 +57,20 @@ const invalidRequest = (problem: string) => jsonRpcError(400, -32600, `Invalid R
 /** A message nested too deeply to handle (see NESTING_LIMIT). */
 const tooDeep = () => invalidRequest(`the message nests arrays and objects more than ${NESTING_LIMIT} levels deep; send it with fewer levels of nesting`);
 
+/** A POST's body parsed once: the message, or the error Response for a body that is not JSON or nests too deeply. */
+async function readMessage(request: Request): Promise<{ message: unknown } | Response> {
+  let text: string;
+  let message: unknown;
+  try {
+    text = await request.text();
+    message = JSON.parse(text);
+  } catch {
+    return jsonRpcError(400, -32700, "Parse error: the body is not valid JSON.");
+  }
+  if (nestsTooDeeply(text)) return tooDeep();
+  return { message };
+}
+
 /** setTimeout's longest delay (about 24.8 days): a later expiry is waited for in steps of it. */
 const LONGEST_TIMER_MS = 2 ** 31 - 1;
 
@@ -206,15 +220,9 @@ export class McpEndpoint {
       return jsonRpcError(400, -32000, "Bad Request: send the Mcp-Session-Id header you got from initialize.");
     }
     // A 2026-07-28 request names its revision in its own envelope; it needs no session.
-    let body: unknown;
-    let text: string;
-    try {
-      text = await request.text();
-      body = JSON.parse(text);
-    } catch {
-      return jsonRpcError(400, -32700, "Parse error: the body is not valid JSON.");
-    }
-    if (nestsTooDeeply(text)) return tooDeep();
+    const read = await readMessage(request);
+    if (read instanceof Response) return read;
+    const body = read.message;
     if (claimsModernRevision(body, request.headers.get("mcp-protocol-version"))) {
       const unacceptable = contentTypeRefusal(request);
       if (unacceptable) return unacceptable;
@@ -283,15 +291,9 @@ export class McpEndpoint {
   private async handleSessionPost(session: GatewaySession, request: Request, caller: Principal): Promise<Response> {
     const unacceptable = acceptRefusal(request) ?? contentTypeRefusal(request);
     if (unacceptable) return unacceptable;
-    let message: unknown;
-    let text: string;
-    try {
-      text = await request.text();
-      message = JSON.parse(text);
-    } catch {
-      return jsonRpcError(400, -32700, "Parse error: the body is not valid JSON.");
-    }
-    if (nestsTooDeeply(text)) return tooDeep();
+    const read = await readMessage(request);
+    if (read instanceof Response) return read;
+    const message = read.message;
     if (Array.isArray(message)) {
       const problem =
         message.length === 0 ? "the batch is empty"
@@ -380,15 +382,9 @@ export class McpEndpoint {
     }
     const unacceptable = contentTypeRefusal(request);
     if (unacceptable) return unacceptable;
-    let message: unknown;
-    let text: string;
-    try {
-      text = await request.text();
-      message = JSON.parse(text);
-    } catch {
-      return jsonRpcError(400, -32700, "Parse error: the body is not valid JSON.");
-    }
-    if (nestsTooDeeply(text)) return tooDeep();
+    const read = await readMessage(request);
+    if (read instanceof Response) return read;
+    const message = read.message;
     // Replies go out on the SSE stream, one event each: a batch would have nowhere to be answered as one.
     const problem = Array.isArray(message) ? "the HTTP+SSE transport takes one message per POST, not a batch" : problemOf(message);
     if (problem !== undefined) return invalidRequest(problem);
