@@ -382,7 +382,7 @@ describe("admin API: /admin/api/clients", () => {
 
 describe("conformance suite 0.2 (conformance-next): authorization server scenarios", () => {
   // authorization-code-grant needs a person to sign in (it prints the /authorize URL and waits for
-  // a browser); see /tmp/mg/conformance-auth.md. The metadata scenario needs only discovery.
+  // a browser), which test/oauth-flow.test.ts does with its own browser stand-in. The metadata scenario needs only discovery.
   test("authorization-server-metadata-endpoint passes against the issuer", async () => {
     const cli = join(dirname(Bun.resolveSync("@modelcontextprotocol/conformance-next/package.json", import.meta.dir)), "dist", "index.js");
     const issuer = (await getJson(`${local.url}/.well-known/oauth-authorization-server`)).body.issuer as string;

@@ -3,12 +3,11 @@
  * running gateway, driven with keys: add a secret with masked input (its
  * value never on screen), add a connector that references it, test it, save
  * it; at 80×24, at 160×48, and with NO_COLOR=1. Also saves the 100×30 panes
- * of both screens for the README.
+ * of both screens for the README (written when MINTGATE_SCREENS_DIR is set).
  */
 import { describe, expect, test } from "bun:test";
-import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { openTerminal, type Terminal } from "./fixtures/terminal.ts";
+import { openTerminal, saveScreen, type Terminal } from "./fixtures/terminal.ts";
 import { BINARY, configuredDataDir, REPO_ROOT, startGateway, waitFor } from "./harness.ts";
 
 const ECHO_STDIO = join(REPO_ROOT, "test", "fixtures", "echo-stdio.ts");
@@ -132,13 +131,12 @@ describe("Connectors and Secrets in a real terminal", () => {
       screen.keys("c");
       await screen.waitFor(/linear\s+http\s+✗ failed/);
       await screen.waitFor(/github\s+stdio\s+● ready/);
-      mkdirSync("/tmp/mg/screens", { recursive: true });
-      writeFileSync("/tmp/mg/screens/connectors.txt", screen.screen());
+      saveScreen("connectors", screen.screen());
       screen.keys("s");
       await screen.waitFor("linear-api-key");
       const secrets = screen.screen();
       expect(secrets).not.toContain("never_shown");
-      writeFileSync("/tmp/mg/screens/secrets.txt", secrets);
+      saveScreen("secrets", secrets);
       screen.keys("q");
       await screen.waitFor("tui exited with 0");
     } finally {

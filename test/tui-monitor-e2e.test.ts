@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { openTerminal, type Terminal } from "./fixtures/terminal.ts";
+import { openTerminal, saveScreen, type Terminal } from "./fixtures/terminal.ts";
 import { BINARY, connectMcpClient, startConfiguredGateway, tempDir, waitFor, type ConfiguredGateway } from "./harness.ts";
 
 /**
@@ -166,10 +166,7 @@ describe("mintgate tui: Live calls and Audit in a real terminal", () => {
       await press(screen, "V");
       await screen.waitFor("✓ Chain intact");
       const audit = screen.screen();
-      mkdirSync("/tmp/mg/screens", { recursive: true });
-      for (const [name, text] of [["overview", overview], ["live", live], ["audit", audit]] as const) {
-        writeFileSync(`/tmp/mg/screens/${name}.txt`, text.trimEnd() + "\n");
-      }
+      for (const [name, text] of [["overview", overview], ["live", live], ["audit", audit]] as const) saveScreen(name, text);
       expect(overview).toContain("Top tools · last hour");
       expect(live).toContain("demo__add");
       expect(audit).toContain("✓ Chain intact");

@@ -4,18 +4,16 @@
  * running gateway and a local OpenID provider (panva's oidc-provider).
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdirSync, writeFileSync } from "node:fs";
 import { AdminClient, locateGateway } from "../src/admin-client/index.ts";
 import type { UserDetails } from "../src/auth/accounts/index.ts";
 import type { ProviderInfo } from "../src/auth/sso/index.ts";
-import { openTerminal, type Terminal } from "./fixtures/terminal.ts";
+import { openTerminal, saveScreen, type Terminal } from "./fixtures/terminal.ts";
 import { startOidcIdp, stopAllIdps, type OidcIdp } from "./fixtures/oidc-idp.ts";
 import { BINARY, configuredDataDir, startGateway, type RunningGateway } from "./harness.ts";
 
 const CONFIG = { connectors: [{ name: "demo", kind: "builtin", server: "demo" }], virtualMcps: [{ slug: "alpha", name: "Alpha", access: { everyone: true }, connectors: [{ connector: "demo" }] }] };
 const PASSWORD = "correct horse battery staple";
 const SECRET = "idp-client-secret-e2e";
-const SCREENS_DIR = "/tmp/mg/screens";
 
 let idp: OidcIdp;
 beforeAll(async () => {
@@ -126,9 +124,8 @@ describe("People and SSO screens in a real terminal", () => {
       await screen.waitFor("corp");
       await press(screen, "t");
       const sso = await screen.waitFor("✓ Test passed");
-      mkdirSync(SCREENS_DIR, { recursive: true });
-      writeFileSync(`${SCREENS_DIR}/people.txt`, people);
-      writeFileSync(`${SCREENS_DIR}/sso.txt`, sso);
+      saveScreen("people", people);
+      saveScreen("sso", sso);
       expect(sso).not.toContain(SECRET);
       await press(screen, "q");
       await screen.waitFor("tui exited with 0");

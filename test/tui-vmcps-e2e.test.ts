@@ -6,13 +6,12 @@
  * official SDK client sees the change.
  */
 import { describe, expect, test } from "bun:test";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ToolListChangedNotificationSchema } from "@modelcontextprotocol/sdk/types.js";
-import { openTerminal } from "./fixtures/terminal.ts";
+import { openTerminal, saveScreen } from "./fixtures/terminal.ts";
 import { BINARY, configuredDataDir, connectMcpClient, runMintgate, startGateway, waitFor } from "./harness.ts";
 
-const SCREEN_FILE = "/tmp/mg/screens/vmcps.txt";
 
 async function gatewayWithDemoConnector() {
   const dataDir = await configuredDataDir({ connectors: [{ name: "demo", kind: "builtin", server: "demo" }] }, { label: "mintgate-tui-vmcps" });
@@ -106,8 +105,7 @@ describe("TUI Virtual MCPs end to end", () => {
 
         for (const line of term.screen().split("\n")) expect(line.length).toBeLessThanOrEqual(c.width);
         if ("save" in c) {
-          mkdirSync("/tmp/mg/screens", { recursive: true });
-          writeFileSync(SCREEN_FILE, term.screen().replace(/\s+$/, "") + "\n");
+          saveScreen("vmcps", term.screen());
         }
         term.keys("Escape");
         await term.waitFor(/team\s+Team tools/);
