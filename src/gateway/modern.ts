@@ -12,6 +12,7 @@ import { replyEventStream } from "./reply-stream.ts";
 import { CALL_ENDING, GatewaySession, GONE_CALL_ENDING, recordFailure, requestWithoutCall, type Ending } from "./session.ts";
 import type { VirtualMcpRuntime } from "./virtual-mcp.ts";
 import type { RequestsPerPerson } from "./requests-per-person.ts";
+import { MODERN_VERSION } from "./revision.ts";
 
 /**
  * The sessionless 2026-07-28 revision. There is no initialize and no session:
@@ -21,7 +22,7 @@ import type { RequestsPerPerson } from "./requests-per-person.ts";
  * through a `subscriptions/listen` stream. Older revisions never send these
  * envelopes, so the two coexist on one endpoint.
  */
-export const MODERN_VERSION = "2026-07-28";
+export { MODERN_VERSION };
 const META_VERSION = "io.modelcontextprotocol/protocolVersion";
 const META_CAPABILITIES = "io.modelcontextprotocol/clientCapabilities";
 const META_SERVER_INFO = "io.modelcontextprotocol/serverInfo";

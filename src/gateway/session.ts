@@ -9,6 +9,7 @@ import { log } from "../log/index.ts";
 import { VERSION } from "../version.ts";
 import { routeUri, exposedUri, otherSpellingsOf, withExposedResourcesOfPrompt, withExposedResourcesOfTool } from "./curation.ts";
 import type { AccessView, ListKind, VirtualMcpRuntime } from "./virtual-mcp.ts";
+import { MODERN_VERSION } from "./revision.ts";
 import type { RequestsPerPerson } from "./requests-per-person.ts";
 
 type RequestId = string | number;
@@ -572,11 +573,15 @@ export class GatewaySession {
     note.exposedName = name;
     note.arguments = args;
     if (!tool) {
-      // As the SDK's own servers do: a tool result the model can read, not a protocol error.
-      note.outcome = "error";
       // A connector that has not listed its tools (failed at its first start) may be why: said, or the client looks for a typo.
       const unlisted = this.runtime.connectorsWithoutList();
-      note.error = `There is no tool "${name}" in virtual MCP "${this.runtime.slug}"${unlisted.length === 0 ? "" : `; it may be one of the tools not listed yet: ${unlisted.join(", ")}`}.`;
+      const missing = `There is no tool "${name}" in virtual MCP "${this.runtime.slug}"${unlisted.length === 0 ? "" : `; it may be one of the tools not listed yet: ${unlisted.join(", ")}`}.`;
+      // 2026-07-28 lists an unknown tool name among its invalid-params errors (schema, InvalidParamsError), as the 2.x
+      // SDK's servers answer it; a tool result there read as the tool having run (conformance-next's server-stateless).
+      if (this.protocolVersion >= MODERN_VERSION) throw new RpcError(JSON_RPC.invalidParams, missing);
+      // Earlier revisions: as the 1.x SDK's servers do, a tool result the model can read, not a protocol error.
+      note.outcome = "error";
+      note.error = missing;
       return { content: [{ type: "text", text: note.error }], isError: true };
     }
     note.connector = tool.connector;
