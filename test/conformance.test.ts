@@ -19,6 +19,10 @@
  * and resources registration); only the transport differs. As a further check,
  * via-stdio must give exactly the verdicts of via-http.
  *
+ *   modern      conformance-next (0.2 alpha) at --requirements 2026-07-28, directly
+ *               against test/conformance/modern-fixture.ts and through header-proxy
+ *               -> mintgate /mcp/modern -> `http` connector, prefix "" -> the fixture
+ *
  * Each run writes the suite's per-scenario checks (`-o DIR`), which the tests
  * read to pin the cause of every expected divergence and to compare details.
  */
@@ -29,7 +33,8 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { everythingStdioCommand, startEverythingServer, type EverythingServer } from "./conformance/everything-server.ts";
 import { startHeaderProxy, type HeaderProxy } from "./conformance/header-proxy.ts";
-import { runConformance, type ConformanceResult } from "./conformance/run-suite.ts";
+import { startModernFixture, type ModernFixture } from "./conformance/modern-fixture.ts";
+import { conformanceNextCliPath, runConformance, type ConformanceResult } from "./conformance/run-suite.ts";
 import { startConfiguredGateway, tempDir, type RunningGateway } from "./harness.ts";
 
 type Verdict = "passed" | "failed" | "missing";
@@ -84,11 +89,15 @@ const KNOWN_DIVERGENCES: Record<string, { direct: Verdict; gateway: Verdict; cau
 const TOOLS_ONLY_DIRECT = ["trigger-elicitation-request", "trigger-sampling-request", "simulate-research-query"];
 const TOOLS_ONLY_VIA_GATEWAY = ["get-roots-list"];
 
+/** The revision conformance-next's `--requirements` runs (see the last describe block). */
+const MODERN = "2026-07-28";
+
 let upstream: EverythingServer;
+let modernUpstream: ModernFixture;
 let gateway: RunningGateway;
 let token: string;
 const proxies: HeaderProxy[] = [];
-const runs: Record<"direct" | "viaHttp" | "viaStdio", Run> = {} as never;
+const runs: Record<"direct" | "viaHttp" | "viaStdio" | "modernDirect" | "modernViaGateway", Run> = {} as never;
 
 function verdict(run: ConformanceResult, scenario: string): Verdict {
   if (run.passed.includes(scenario)) return "passed";
@@ -123,38 +132,42 @@ function explain(reference: Run, gatewayRun: Run, scenarios: string[]): string {
     .join("\n");
 }
 
-async function run(name: string, url: string): Promise<Run> {
+async function run(name: string, url: string, options: { cli?: string; requirements?: string } = {}): Promise<Run> {
   const outputDir = tempDir(`mintgate-conformance-${name}`);
-  const result = await runConformance(url, { outputDir, timeoutMs: 60_000 });
+  const result = await runConformance(url, { outputDir, timeoutMs: 60_000, ...options });
   return { ...result, outputDir };
 }
 
 beforeAll(async () => {
   upstream = await startEverythingServer();
+  modernUpstream = startModernFixture();
 
   const [command, ...args] = everythingStdioCommand();
   const config = {
     connectors: [
       { name: "ev-http", kind: "http", url: upstream.url },
       { name: "ev-stdio", kind: "stdio", command, args },
+      { name: "modern-fixture", kind: "http", url: modernUpstream.url },
     ],
     virtualMcps: [
       // One connector each, with an EMPTY prefix: names and URIs pass through unchanged.
       { slug: "via-http", name: "Conformance over http", access: { everyone: true }, connectors: [{ connector: "ev-http", prefix: "" }] },
       { slug: "via-stdio", name: "Conformance over stdio", access: { everyone: true }, connectors: [{ connector: "ev-stdio", prefix: "" }] },
+      { slug: "modern", name: "Conformance at 2026-07-28", access: { everyone: true }, connectors: [{ connector: "modern-fixture", prefix: "" }] },
     ],
   };
   ({ gateway, token } = await startConfiguredGateway(config, { label: "mintgate-conformance" }));
 
   // Wait (bounded) until each connector is ready and has taken in the tool server-everything
   // registers after initialize (get-roots-list): then its catalogue is final.
-  for (const slug of ["via-http", "via-stdio"]) {
+  const readyWhen: Record<string, string[]> = { "via-http": ["echo", "get-roots-list"], "via-stdio": ["echo", "get-roots-list"], modern: ["test_simple_text"] };
+  for (const [slug, wanted] of Object.entries(readyWhen)) {
     const client = new Client({ name: "conformance-wait", version: "0.0.0" });
     await client.connect(new StreamableHTTPClientTransport(new URL(`${gateway.url}/mcp/${slug}`), { requestInit: { headers: { Authorization: `Bearer ${token}` } } }));
     const deadline = Date.now() + 45_000;
     for (;;) {
       const names = (await client.listTools()).tools.map((t) => t.name);
-      if (names.includes("echo") && names.includes("get-roots-list")) break;
+      if (wanted.every((name) => names.includes(name))) break;
       if (Date.now() > deadline) throw new Error(`virtual MCP ${slug} never listed its tools (got ${JSON.stringify(names)})\n${gateway.output()}`);
       await Bun.sleep(50);
     }
@@ -170,12 +183,18 @@ beforeAll(async () => {
   runs.direct = await run("direct", upstream.url);
   runs.viaHttp = await run("via-http", await proxyFor("via-http"));
   runs.viaStdio = await run("via-stdio", await proxyFor("via-stdio"));
+  // Side by side: the fixture is stateless, and most of each run (~6 s) is server-stateless waiting for list
+  // changes the fixture never makes.
+  const next = { cli: conformanceNextCliPath(), requirements: MODERN };
+  const modernProxy = await proxyFor("modern");
+  [runs.modernDirect, runs.modernViaGateway] = await Promise.all([run("modern-direct", modernUpstream.url, next), run("modern-via-gateway", modernProxy, next)]);
 }, 120_000);
 
 afterAll(async () => {
   await Promise.all(proxies.map((p) => p.stop()));
   await gateway?.stop();
   await upstream?.stop();
+  await modernUpstream?.stop();
 });
 
 describe("conformance suite: direct vs through the gateway", () => {
@@ -253,5 +272,53 @@ describe("conformance details: what the list scenarios saw", () => {
     const resources = listed(runs.viaStdio, "resources-list", "resources");
     expect(prompts).toEqual(listed(runs.direct, "prompts-list", "prompts"));
     expect(resources).toEqual(listed(runs.direct, "resources-list", "resources"));
+  });
+});
+
+/**
+ * The 0.2 alpha suite (@modelcontextprotocol/conformance-next) at `--requirements 2026-07-28`: every scenario
+ * that revision requires, at its sessionless wire, plus the extension and pending ones it runs unscored.
+ * The reference is test/conformance/modern-fixture.ts, the official 2.x server holding the names the scenarios
+ * look for; through the gateway it sits behind Virtual MCP `modern` (http connector, prefix "").
+ */
+/** What the fixture passes on its own, and so the gateway in front of it: the content and protocol scenarios. */
+const MODERN_PASSING = [
+  "caching", "completion-complete", "http-header-validation", "input-required-result-ignore-extra-params", "input-required-result-missing-input-response",
+  "input-required-result-unsupported-methods", "input-required-result-validate-input", "prompts-get-embedded-resource", "prompts-get-simple",
+  "prompts-get-with-args", "prompts-get-with-image", "resources-list", "resources-read-binary", "resources-read-text", "resources-templates-read",
+  "sep-2164-resource-not-found", "server-sse-multiple-streams", "tools-call-audio", "tools-call-embedded-resource", "tools-call-error",
+  "tools-call-image", "tools-call-mixed-content", "tools-call-simple-text", "tools-call-with-progress", "tools-list",
+  // An extension scenario that makes no check without a task-capable tool: it passes with nothing tested.
+  "tasks-status-notifications",
+].sort();
+
+/** Every check of a run as `scenario check-id STATUS`, leaving out the scenarios that test the gateway's own listener. */
+function checkStatuses(run: Run): string[] {
+  return [...run.passed, ...run.failed]
+    .filter((scenario) => !(scenario in GATEWAY_OWN_HTTP))
+    .flatMap((scenario) => checksOf(run, scenario).map((c) => `${scenario} ${c.id} ${c.status}`))
+    .sort();
+}
+
+describe("conformance-next at 2026-07-28: direct vs through the gateway", () => {
+  test("the direct baseline passes the content scenarios, so the comparison means something", () => {
+    expect(runs.modernDirect.passed.filter((s) => s !== "dns-rebinding-protection").sort()).toEqual(MODERN_PASSING);
+    expect(runs.modernDirect.passed.length + runs.modernDirect.failed.length).toBeGreaterThanOrEqual(37);
+  });
+
+  test("through the gateway every check of every scenario has the direct run's status", () => {
+    // Check by check, not only verdicts: an unknown tool answered as a tool result (the 2025 way) still
+    // failed server-stateless either way, but read there as the tool having run.
+    expect(checkStatuses(runs.modernViaGateway)).toEqual(checkStatuses(runs.modernDirect));
+    expect(runs.modernViaGateway.passed.filter((s) => s !== "dns-rebinding-protection").sort()).toEqual(MODERN_PASSING);
+  });
+
+  test("an unknown tool is an invalid-params error at 2026-07-28, not a tool result", () => {
+    const probe = checksOf(runs.modernViaGateway, "server-stateless").find((c) => c.id === "sep-2575-server-rejects-undeclared-capability");
+    expect(probe?.details?.response).toMatchObject({ error: { code: -32602 } });
+  });
+
+  test("dns-rebinding-protection passes against the Virtual MCP at 2026-07-28", () => {
+    expect(verdict(runs.modernViaGateway, "dns-rebinding-protection"), failureMessages(runs.modernViaGateway, "dns-rebinding-protection")).toBe("passed");
   });
 });

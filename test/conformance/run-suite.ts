@@ -29,6 +29,10 @@ export interface ConformanceOptions {
   timeoutMs?: number;
   /** `-o DIR`: the CLI writes each scenario's checks there (`server-<scenario>-<timestamp>/checks.json`). */
   outputDir?: string;
+  /** The CLI to run (a package's `dist/index.js`); default conformanceCliPath(), the 0.1 suite. */
+  cli?: string;
+  /** `--requirements REVISION` (0.2 suite only): exactly the scenarios that revision requires, at its wire. Replaces `suite`. */
+  requirements?: string;
 }
 
 export function conformanceCliPath(): string {
@@ -38,11 +42,18 @@ export function conformanceCliPath(): string {
   return join(dirname(pkg), "dist", "index.js");
 }
 
+/** The 0.2 alpha suite (installed as `@modelcontextprotocol/conformance-next`): the one with 2026-07-28 scenarios. */
+export function conformanceNextCliPath(): string {
+  const pkg = Bun.resolveSync("@modelcontextprotocol/conformance-next/package.json", import.meta.dir);
+  return join(dirname(pkg), "dist", "index.js");
+}
+
 const ANSI = /\x1b\[[0-9;]*m/g;
 
 export async function runConformance(url: string, options: ConformanceOptions = {}): Promise<ConformanceResult> {
-  const args = [process.execPath, conformanceCliPath(), "server", "--url", url];
+  const args = [process.execPath, options.cli ?? conformanceCliPath(), "server", "--url", url];
   if (options.scenario) args.push("--scenario", options.scenario);
+  else if (options.requirements) args.push("--requirements", options.requirements);
   else if (options.suite) args.push("--suite", options.suite);
   if (options.outputDir) args.push("-o", options.outputDir);
 
