@@ -488,7 +488,10 @@ virtualMcps:
     const { dataDir, gateway, token } = await startConfiguredGateway(DEMO);
     const headers = { authorization: `Bearer ${gateway.adminToken()}` };
     const c = await client(`${gateway.url}/mcp/demo`, token);
-    /** Reads SSE `record` ids (and a `dropped` count) from the feed until `until` holds. */
+    /**
+     * Opens the feed and resolves once the gateway has subscribed it (its ": connected" comment is read), to a promise
+     * (`finished`) of the SSE `record` ids (and a `dropped` count) read until `until` holds. A call made after that is live for it.
+     */
     const readFeed = async (lastEventId: string | undefined, until: (ids: number[]) => boolean) => {
       const response = await fetch(`${gateway.url}/admin/api/events`, { headers: lastEventId === undefined ? headers : { ...headers, "last-event-id": lastEventId } });
       const reader = response.body!.getReader();
@@ -496,21 +499,28 @@ virtualMcps:
       let text = "";
       const ids = () => [...text.matchAll(/^id: (\d+)$/gm)].map((m) => Number(m[1]));
       const deadline = Date.now() + 10_000;
-      while (!until(ids()) && Date.now() < deadline) {
+      let ended = false;
+      const readMore = async () => {
         const { value, done } = await reader.read();
-        if (done) break;
-        text += decoder.decode(value, { stream: true });
-      }
-      await reader.cancel();
-      const dropped = /event: dropped\ndata: (.*)\n/.exec(text);
-      return { ids: ids(), dropped: dropped ? (JSON.parse(dropped[1]!) as { dropped: number }).dropped : 0 };
+        if (done) ended = true;
+        else text += decoder.decode(value, { stream: true });
+      };
+      while (!text.includes(": connected\n\n") && !ended) await readMore();
+      // Wrapped: an async function returning the promise itself would wait for it.
+      const finished = (async () => {
+        while (!until(ids()) && !ended && Date.now() < deadline) await readMore();
+        await reader.cancel();
+        const dropped = /event: dropped\ndata: (.*)\n/.exec(text);
+        return { ids: ids(), dropped: dropped ? (JSON.parse(dropped[1]!) as { dropped: number }).dropped : 0 };
+      })();
+      return { finished };
     };
     await c.callTool({ name: "add", arguments: { a: 1, b: 1 } });
     // Without Last-Event-ID nothing before the connection is replayed: the first record is the next call.
-    const live = readFeed(undefined, (ids) => ids.length > 0);
-    await Bun.sleep(200);
+    // Subscribed before the call: a fixed pause here lost the race to a slow connect on a loaded machine.
+    const live = await readFeed(undefined, (ids) => ids.length > 0);
     await c.callTool({ name: "add", arguments: { a: 2, b: 2 } });
-    const seen = (await live).ids;
+    const seen = (await live.finished).ids;
     expect(seen.length).toBe(1);
     const before = (await (await fetch(`${gateway.url}/admin/api/audit?tool=add&kind=mcp&limit=1`, { headers })).json()) as { id: number }[];
     expect(seen[0]).toBe(before[0]!.id);
@@ -518,14 +528,13 @@ virtualMcps:
     for (let i = 0; i < 3; i++) await c.callTool({ name: "add", arguments: { a: i, b: 0 } });
     const expected = (await (await fetch(`${gateway.url}/admin/api/audit?limit=100`, { headers })).json() as { id: number }[]).map((r) => r.id).filter((id) => id > seen[0]!).sort((a, b) => a - b);
     expect(expected.length).toBeGreaterThanOrEqual(3);
-    const resumed = readFeed(String(seen[0]), (ids) => ids.length >= expected.length + 1);
-    await Bun.sleep(200);
+    const resumed = await readFeed(String(seen[0]), (ids) => ids.length >= expected.length + 1);
     await c.callTool({ name: "add", arguments: { a: 9, b: 9 } });
-    const got = (await resumed).ids;
+    const got = (await resumed.finished).ids;
     expect(got.slice(0, expected.length)).toEqual(expected);
     expect(got.length).toBe(expected.length + 1);
     expect(got[expected.length]).toBe(expected[expected.length - 1]! + 1);
-    expect((await resumed).dropped).toBe(0);
+    expect((await resumed.finished).dropped).toBe(0);
 
     // Further behind than the reader's buffer (1,000 records, written here by another process): the newest
     // 1,000 come, after a `dropped` notice counting the rest; the gateway does not read the whole gap into memory.
@@ -537,7 +546,7 @@ virtualMcps:
     const last = from + 1500;
     await waitFor("the gateway to see the bulk records", async () => ((await (await fetch(`${gateway.url}/admin/api/audit?limit=1`, { headers })).json()) as { id: number }[])[0]!.id === last || undefined);
     await Bun.sleep(500);
-    const behind = await readFeed(String(from), (ids) => ids.includes(last));
+    const behind = await (await readFeed(String(from), (ids) => ids.includes(last))).finished;
     expect(behind.dropped).toBe(500);
     expect(behind.ids.length).toBe(1000);
     expect(behind.ids[0]).toBe(from + 501);
