@@ -231,8 +231,10 @@ virtualMcps:
     const [waiting, calling] = await Promise.all([s.client("gone", token), s.client("gone", token)]);
     const settled = (promise: Promise<unknown>) => promise.then(() => "answered", (error: Error) => error.message);
     const listed = settled(waiting.listTools());
-    const called = settled(calling.callTool({ name: "quick__countdown", arguments: { n: 50, intervalMs: 200 } }));
-    await Bun.sleep(300);
+    // The call's first progress says it runs at the gateway (a fixed pause could end before it got there on a loaded machine).
+    let progressed = false;
+    const called = settled(calling.callTool({ name: "quick__countdown", arguments: { n: 50, intervalMs: 200 } }, undefined, { onprogress: () => void (progressed = true) }));
+    await waitFor("the running call's first progress", () => progressed);
     const applied = await s.apply(two.slice(0, two.indexOf("  - slug: gone")) + two.slice(two.indexOf("  - slug: kept")), "--prune");
     expect(applied.stderr).toBe("");
     const deleted = 'mintgate ended this session (virtual MCP "gone" was deleted) before the request finished; start a new session and try again.';
@@ -253,8 +255,10 @@ describe("shutdown with clients connected", () => {
     const before = gateway.output();
     expect(textOf(await client.callTool({ name: "demo__echo", arguments: { text: "quiet" } }))).toBe("quiet");
     expect(gateway.output()).toBe(before);
-    const running = client.callTool({ name: "demo__countdown", arguments: { n: 4, intervalMs: 150 } });
-    await Bun.sleep(100);
+    // Signalled once the call reports progress, so it is running at the gateway however slow the machine.
+    let progressed = false;
+    const running = client.callTool({ name: "demo__countdown", arguments: { n: 4, intervalMs: 150 } }, undefined, { onprogress: () => void (progressed = true) });
+    await waitFor("the countdown's first progress", () => progressed, 3000, 5);
     gateway.signal("SIGTERM");
     expect(textOf(await running)).toBe("counted down from 4");
     expect(await gateway.exited).toBe(0);
