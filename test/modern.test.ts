@@ -388,13 +388,15 @@ describe("protocol revision 2026-07-28 at shutdown", () => {
   test("SIGTERM lets a sessionless call in flight finish within the grace, then exits 0", async () => {
     const own = await startConfiguredGateway(CONFIG, { label: "mintgate-modern-stop" });
     try {
-      const call = { jsonrpc: "2.0", id: 9, method: "tools/call", params: { name: "d__countdown", arguments: { n: 2, intervalMs: 600 }, _meta: envelope } };
+      const call = { jsonrpc: "2.0", id: 9, method: "tools/call", params: { name: "d__countdown", arguments: { n: 2, intervalMs: 1500 }, _meta: envelope } };
       const reply = fetch(`${own.gateway.url}/mcp/modern`, {
         method: "POST",
         headers: { authorization: `Bearer ${own.token}`, "content-type": "application/json", accept: "application/json, text/event-stream", "mcp-protocol-version": "2026-07-28", "mcp-method": "tools/call", "mcp-name": "d__countdown" },
         body: JSON.stringify(call),
       }).then((response) => response.json() as Promise<{ result?: { content: { text: string }[] }; error?: unknown }>);
-      await Bun.sleep(300);
+      // The call must be running when the signal comes, and nothing shows it arrive: 1 s of its 3 s (well within the
+      // 10 s grace), as 300 ms of 1.2 s was little for the request to get there on a loaded machine.
+      await Bun.sleep(1000);
       own.gateway.signal("SIGTERM");
       expect(await reply).toMatchObject({ result: { content: [{ text: "counted down from 2" }] } });
       expect(await own.gateway.exited).toBe(0);

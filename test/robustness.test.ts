@@ -172,7 +172,9 @@ describe("shutdown", () => {
       () => "answered",
       (error: Error) => error.message,
     );
-    await Bun.sleep(300);
+    // For the call to reach the upstream before the signal: nothing shows it arrive, and 300 ms was little on a loaded
+    // machine (then running=0 below). The call lasts 30 s, so a longer pause costs only its own length.
+    await Bun.sleep(1500);
 
     gateway.signal("SIGINT");
     await waitFor("the graceful shutdown to begin", () => gateway.output().includes("shutting down"));
