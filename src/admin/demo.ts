@@ -5,6 +5,7 @@ import type { UserDirectory } from "../auth/accounts/index.ts";
 import { DEFAULT_CALL_TIMEOUT_MS, type ConnectorDefinition } from "../connectors/index.ts";
 import type { VirtualMcpDefinition } from "../gateway/index.ts";
 import type { Store } from "../store/index.ts";
+import { clientSetups, virtualMcpUrl } from "../client-setup/index.ts";
 import type { GatewayConfigService } from "./gateway-config.ts";
 
 const DEMO_CONNECTOR: ConnectorDefinition = { name: "demo", spec: { kind: "builtin", server: "demo" }, timeoutMs: DEFAULT_CALL_TIMEOUT_MS };
@@ -59,10 +60,10 @@ export async function prepareDemo(store: Store, config: GatewayConfigService, to
   return { slug: DEMO_VIRTUAL_MCP.slug, token, subject: DEMO_SUBJECT, password, accountExists };
 }
 
-/** What `make run` prints: the endpoint, the token and a client configuration to paste. */
+/** What `make run` prints: the endpoint, the token and a client configuration to paste (as `mintgate connect` gives it, with the token). */
 export function demoInstructions(baseUrl: string, demo: DemoSetup): string {
-  const url = `${baseUrl}/mcp/${demo.slug}`;
-  const clientConfig = { mcpServers: { "mintgate-demo": { type: "http", url, headers: { Authorization: `Bearer ${demo.token}` } } } };
+  const url = virtualMcpUrl(baseUrl, demo.slug);
+  const setups = clientSetups({ name: "mintgate-demo", url, bearerToken: demo.token });
   return [
     "",
     `Demo virtual MCP "${demo.slug}" (built-in tools echo, add, now, countdown):`,
@@ -70,10 +71,10 @@ export function demoInstructions(baseUrl: string, demo: DemoSetup): string {
     `  token     ${demo.token}`,
     `            (for ${demo.subject}, valid 7 days; \`mintgate tokens list\` and \`tokens revoke\` manage it)`,
     "",
-    "Client configuration (Streamable HTTP; Claude Code .mcp.json, Cursor mcp.json; VS Code's mcp.json takes the same entry under \"servers\"):",
-    JSON.stringify(clientConfig, null, 2),
+    `Client configuration (Streamable HTTP; Claude Code .mcp.json, Cursor mcp.json; VS Code's mcp.json takes the same entry under "servers"; \`mintgate connect ${demo.slug}\` shows every client's steps):`,
+    JSON.stringify(setups.cursor.config, null, 2),
     "",
-    "Or give an OAuth client only the endpoint (e.g. `npx mcp-remote " + url + "`) and sign in in the browser" +
+    `Or give an OAuth client only the endpoint (e.g. \`${setups["mcp-remote"].command}\`) and sign in in the browser` +
       (demo.password
         ? ` as ${demo.subject} with the password ${demo.password} (shown only now; \`mintgate users set-password\` changes it).`
         : demo.accountExists

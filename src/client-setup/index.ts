@@ -1,0 +1,74 @@
+import { shellWord } from "../terminal/index.ts";
+
+/**
+ * What a person does in each AI client to add one Virtual MCP by its URL: the steps the README lists,
+ * printed by `mintgate connect` and (with the demo's token) by `serve --demo`, so the two never differ.
+ * Only what the README says of each client; no deep links or flags nobody here has checked.
+ */
+
+/** The names `mintgate connect --client` takes, in the order the README lists the clients. */
+export const CLIENT_NAMES = ["claude", "chatgpt", "claude-code", "cursor", "vscode", "mcp-remote"] as const;
+export type ClientName = (typeof CLIENT_NAMES)[number];
+
+export interface ClientSetup {
+  /** The client as people know it. */
+  title: string;
+  /** What to do, with the URL in it, when it is done in the client's own screens or after the command. */
+  steps?: string;
+  /** A command line to paste into a shell, quoted as a POSIX shell needs. */
+  command?: string;
+  /** The file a configuration goes in, and the object to put there (merged with what the file holds already). */
+  configFile?: string;
+  config?: Record<string, unknown>;
+}
+
+export interface VirtualMcpEndpoint {
+  /** The name the client shows for it: the Virtual MCP's slug. */
+  name: string;
+  /** `<public URL>/mcp/<slug>`. */
+  url: string;
+  /** A personal access token sent as `Authorization: Bearer …`; without one the client signs the person in (OAuth). */
+  bearerToken?: string | undefined;
+}
+
+/** The Streamable HTTP endpoint of a Virtual MCP under a gateway's base URL, as the gateway names it to clients. */
+export function virtualMcpUrl(baseUrl: string, slug: string): string {
+  return `${baseUrl.replace(/\/$/, "")}/mcp/${encodeURIComponent(slug)}`;
+}
+
+/** Every client's setup for one Virtual MCP. */
+export function clientSetups(endpoint: VirtualMcpEndpoint): Record<ClientName, ClientSetup> {
+  const { name, url, bearerToken } = endpoint;
+  const header = bearerToken === undefined ? undefined : `Authorization: Bearer ${bearerToken}`;
+  // The entry Cursor's and VS Code's mcp.json take (Streamable HTTP).
+  const entry = { type: "http", url, ...(bearerToken === undefined ? {} : { headers: { Authorization: `Bearer ${bearerToken}` } }) };
+  const signIn = bearerToken === undefined ? "; the person signs in in the browser" : "";
+  return {
+    claude: { title: "Claude.ai / Claude Desktop", steps: `Settings → Connectors → Add custom connector, with the URL ${url}${signIn}.` },
+    chatgpt: { title: "ChatGPT (developer mode)", steps: `Add a connector with the URL ${url}; it registers itself through its client metadata document${signIn}.` },
+    "claude-code": {
+      title: "Claude Code",
+      command: ["claude", "mcp", "add", "--transport", "http", name, url, ...(header ? ["--header", header] : [])].map(shellWord).join(" "),
+      ...(bearerToken === undefined ? { steps: "Then run /mcp in Claude Code to sign in." } : {}),
+    },
+    cursor: { title: "Cursor", configFile: "~/.cursor/mcp.json", config: { mcpServers: { [name]: entry } } },
+    vscode: {
+      title: "VS Code",
+      configFile: ".vscode/mcp.json",
+      config: { servers: { [name]: entry } },
+      command: ["code", "--add-mcp", JSON.stringify({ name, ...entry })].map(shellWord).join(" "),
+    },
+    // Given the URL alone, it signs the person in; the README documents no way to hand it a token.
+    "mcp-remote": { title: "Clients that only speak stdio", command: ["npx", "mcp-remote", url].map(shellWord).join(" "), steps: "The person signs in in the browser." },
+  };
+}
+
+/** One client's setup as text: its title, then each part indented by two spaces (JSON stays valid to paste). */
+export function clientSetupText(setup: ClientSetup): string {
+  const indent = (text: string) => text.replace(/^/gm, "  ");
+  const lines = [setup.configFile ? `${setup.title} (${setup.configFile})` : setup.title];
+  if (setup.config) lines.push(indent(JSON.stringify(setup.config, null, 2)));
+  if (setup.command) lines.push(indent(setup.config ? `or run: ${setup.command}` : setup.command));
+  if (setup.steps) lines.push(indent(setup.steps));
+  return lines.join("\n") + "\n";
+}
