@@ -254,6 +254,10 @@ export class AdminClient {
     return this.request<GatewayStatus>("/status");
   }
 
+  virtualMcps(): Promise<VirtualMcpSummary[]> {
+    return this.request<VirtualMcpSummary[]>("/virtual-mcps");
+  }
+
   virtualMcp(slug: string): Promise<VirtualMcpStatus> {
     return this.request<VirtualMcpStatus>(`/virtual-mcps/${encodeURIComponent(slug)}`);
   }

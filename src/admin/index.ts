@@ -20,6 +20,8 @@ export interface GatewayStatus {
   uptimeSeconds: number;
   startedAt: string;
   dataDir: string;
+  /** The URL clients are given (--public-url), or null when none is set and clients are given the listen URL (absent from gateways before it). */
+  publicUrl?: string | null;
   schemaVersion: number;
   secrets: { count: number };
   /** `notReady`: each connector not ready now, with its state and, when failed, why (absent from gateways before it). */
@@ -113,6 +115,8 @@ export class AdminService {
       store: Store;
       secrets: SecretStore;
       dataDir: string;
+      /** --public-url, reported by `status` for `mintgate connect`. */
+      publicUrl?: string | undefined;
       startedAt: number;
       /** The running gateway's parts; absent in commands that only read the store. */
       gateway?: { gateway: Gateway; config: GatewayConfigService; tokens: AccessTokenService; sessions: () => number };
@@ -155,6 +159,7 @@ export class AdminService {
       uptimeSeconds: Math.floor((now - this.deps.startedAt) / 1000),
       startedAt: new Date(this.deps.startedAt).toISOString(),
       dataDir: this.deps.dataDir,
+      publicUrl: this.deps.publicUrl ?? null,
       schemaVersion: this.deps.store.schemaVersion,
       secrets: { count: this.deps.secrets.count() },
       connectors: this.connectorCounts(),

@@ -148,7 +148,8 @@ function parseDuration(raw: string, source: string): number {
   return ms;
 }
 
-function parsePublicUrl(raw: string, source: string): string {
+/** A public URL as the gateway keeps it (no trailing slash), or a sentence naming `source` when it is none. */
+export function parsePublicUrl(raw: string, source: string): string {
   let url: URL;
   try {
     url = new URL(raw);

@@ -246,6 +246,7 @@ export const serveCommand: Command = {
         store: dir.store,
         secrets: dir.secrets,
         dataDir: dir.dataDir,
+        publicUrl: settings.publicUrl,
         startedAt,
         gateway: { gateway, config, tokens, sessions: () => endpoint.sessionCount },
       });
