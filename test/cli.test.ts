@@ -3,10 +3,10 @@ import { describe, expect, test } from "bun:test";
 import { chmodSync, existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { AdminClient, locateGateway } from "../src/admin-client/index.ts";
-import { BINARY, cleanEnv, freePort, isolatedBinary, runMintgate, startConfiguredGateway, startGateway, tempDir, waitFor } from "./harness.ts";
+import { BINARY, cleanEnv, configuredDataDir, freePort, isolatedBinary, runMintgate, startConfiguredGateway, startGateway, tempDir, waitFor } from "./harness.ts";
 
 const COMMANDS = [
-  "serve", "init", "status", "apply", "export", "approve", "tui", "version",
+  "serve", "init", "status", "apply", "export", "approve", "connect", "tui", "version",
   "secrets", "secrets set", "secrets list", "secrets delete", "secrets rotate-key",
   "tokens", "tokens create", "tokens list", "tokens revoke",
   "users", "users add", "users list", "users show", "users disable", "users enable", "users set-password", "users set-role",
@@ -289,6 +289,56 @@ describe("mintgate CLI", () => {
       }
     } finally {
       await gateway.stop();
+    }
+  });
+
+  test("`connect` prints each client's steps with the gateway's public URL, or its listen URL with a warning; --json, --client and unknown names", async () => {
+    const config = { connectors: [{ name: "demo", kind: "builtin", server: "demo" }], virtualMcps: [{ slug: "sales", name: "Sales", access: { everyone: true }, connectors: [{ connector: "demo" }] }] };
+    const [publicDir, localDir] = await Promise.all([configuredDataDir(config, { label: "connect-public" }), configuredDataDir(config, { label: "connect-local" })]);
+    const [publicGateway, localGateway] = await Promise.all([startGateway({ dataDir: publicDir, args: ["--public-url", "https://mcp.example.com/"] }), startGateway({ dataDir: localDir })]);
+    try {
+      const url = "https://mcp.example.com/mcp/sales";
+      const text = await runMintgate(["connect", "sales", "--data", publicDir]);
+      expect([text.code, text.stderr]).toEqual([0, ""]);
+      expect(text.stdout).toStartWith(`Virtual MCP "sales" (Sales): ${url}\n`);
+      expect(text.stdout).toContain(`  claude mcp add --transport http sales ${url}\n`);
+      expect(text.stdout).toContain(`  npx mcp-remote ${url}\n`);
+      expect(text.stdout).toContain("`mintgate tokens create --user EMAIL --vmcp sales`");
+      // The pasted snippets are JSON that holds the URL.
+      const block = (title: string, end: string) => JSON.parse(text.stdout.slice(text.stdout.indexOf(title) + title.length, text.stdout.indexOf(end, text.stdout.indexOf(title))));
+      expect(block("Cursor (~/.cursor/mcp.json)\n", "\n\n")).toEqual({ mcpServers: { sales: { type: "http", url } } });
+      expect(block("VS Code (.vscode/mcp.json)\n", "  or run:")).toEqual({ servers: { sales: { type: "http", url } } });
+      expect(JSON.parse(text.stdout.match(/or run: code --add-mcp '(.*)'\n/)![1]!)).toEqual({ name: "sales", type: "http", url });
+
+      const json = await runMintgate(["connect", "sales", "--json", "--data", publicDir]);
+      const parsed = JSON.parse(json.stdout) as { virtualMcp: string; url: string; clients: Record<string, { title: string; command?: string; config?: unknown }>; personalToken: string };
+      expect({ ...parsed, clients: Object.keys(parsed.clients) }).toEqual({ virtualMcp: "sales", url, clients: ["claude", "chatgpt", "claude-code", "cursor", "vscode", "mcp-remote"], personalToken: "mintgate tokens create --user EMAIL --vmcp sales" });
+      expect(parsed.clients.vscode!.config).toEqual({ servers: { sales: { type: "http", url } } });
+      expect(parsed.clients["claude-code"]!.command).toBe(`claude mcp add --transport http sales ${url}`);
+      // One client: its block alone, and in JSON the same object with that client only.
+      const cursor = await runMintgate(["connect", "sales", "--client", "cursor", "--data", publicDir]);
+      expect(cursor).toEqual({ code: 0, stdout: `Cursor (~/.cursor/mcp.json)\n${JSON.stringify({ mcpServers: { sales: { type: "http", url } } }, null, 2).replace(/^/gm, "  ")}\n`, stderr: "" });
+      const one = JSON.parse((await runMintgate(["connect", "sales", "--client", "mcp-remote", "--json", "--data", publicDir])).stdout) as { clients: Record<string, unknown> };
+      expect(one.clients).toEqual({ "mcp-remote": { title: "Clients that only speak stdio", command: `npx mcp-remote ${url}`, steps: "The person signs in in the browser." } });
+
+      // No public URL: the listen URL, and a warning that it works only there.
+      const local = await runMintgate(["connect", "sales", "--json", "--data", localDir]);
+      expect(JSON.parse(local.stdout).url).toBe(`${localGateway.url}/mcp/sales`);
+      expect(local.stderr).toBe(`mintgate: warning: the gateway has no public URL, so ${localGateway.url}/mcp/sales (its listen URL) works only on this machine; start the gateway with --public-url set to the URL people use (e.g. https://mcp.example.com).\n`);
+      // --public-url wins; one the gateway does not name to clients is printed, with why sign-in would fail.
+      const given = await runMintgate(["connect", "sales", "--json", "--public-url", "https://other.example.com", "--data", publicDir]);
+      expect(JSON.parse(given.stdout).url).toBe("https://other.example.com/mcp/sales");
+      expect(given.stderr).toBe("mintgate: warning: the gateway names https://mcp.example.com to AI clients, not https://other.example.com; their sign-in fails until the gateway is started with --public-url https://other.example.com.\n");
+
+      expect(await runMintgate(["connect", "slaes", "--data", publicDir])).toEqual({ code: 1, stdout: "", stderr: 'mintgate: There is no virtual MCP "slaes"; did you mean "sales"?\n' });
+      expect(await runMintgate(["connect", "marketing", "--json", "--data", publicDir])).toEqual({ code: 1, stdout: "", stderr: 'mintgate: There is no virtual MCP "marketing"; this gateway has "sales".\n' });
+      expect(await runMintgate(["connect", "sales", "--client", "emacs", "--data", publicDir])).toEqual({
+        code: 2,
+        stdout: "",
+        stderr: 'mintgate: --client must be one of claude, chatgpt, claude-code, cursor, vscode, mcp-remote, not "emacs".\n',
+      });
+    } finally {
+      await Promise.all([publicGateway.stop(), localGateway.stop()]);
     }
   });
 

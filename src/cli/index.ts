@@ -15,6 +15,7 @@ import { ssoCommand, ssoSubcommands } from "./commands/sso.ts";
 import { consentsCommand, consentsSubcommands } from "./commands/consents.ts";
 import { applyCommand, exportCommand } from "./commands/config-file.ts";
 import { approveCommand } from "./commands/approve.ts";
+import { connectCommand } from "./commands/connect.ts";
 import { policyCommand, policySubcommands } from "./commands/policy.ts";
 import { versionCommand } from "./commands/version.ts";
 import { backupCommand } from "./commands/backup.ts";
@@ -23,7 +24,7 @@ import { auditCommand, auditSubcommands } from "./commands/audit.ts";
 import { setRunningCommand } from "./data-dir.ts";
 import { statsCommand } from "./commands/stats.ts";
 
-const TOP_LEVEL: Command[] = [serveCommand, initCommand, statusCommand, applyCommand, exportCommand, approveCommand, policyCommand, statsCommand, tokensCommand, clientsCommand, usersCommand, groupsCommand, ssoCommand, consentsCommand, secretsCommand, auditCommand, backupCommand, restoreCommand, tuiCommand, versionCommand];
+const TOP_LEVEL: Command[] = [serveCommand, initCommand, statusCommand, applyCommand, exportCommand, approveCommand, connectCommand, policyCommand, statsCommand, tokensCommand, clientsCommand, usersCommand, groupsCommand, ssoCommand, consentsCommand, secretsCommand, auditCommand, backupCommand, restoreCommand, tuiCommand, versionCommand];
 const ALL: Command[] = [...TOP_LEVEL, ...policySubcommands, ...auditSubcommands, ...secretsSubcommands, ...tokensSubcommands, ...clientsSubcommands, ...usersSubcommands, ...groupsSubcommands, ...ssoSubcommands, ...consentsSubcommands];
 
 function mainHelp(): string {
