@@ -642,6 +642,8 @@ describe("mintgate CLI", () => {
       const text = await runMintgate(["status", "--data", dataDir]);
       expect(text.code).toBe(0);
       expect(text.stdout).toContain(`  connectors 1 of 2 ready, virtual MCPs 1, sessions 0\n  connector broken: failed (${reason})\n`);
+      // Started without --public-url: clients are given the listen URL, which the text says.
+      expect(text.stdout).toContain(`  public URL none (clients are given ${gateway.url}; set --public-url)\n`);
     } finally {
       await gateway.stop();
     }

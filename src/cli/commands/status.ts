@@ -41,6 +41,8 @@ export const statusCommand: Command = {
       process.stdout.write(
         `mintgate ${status.version} at ${client.url}\n` +
           `  up ${status.uptimeSeconds}s since ${status.startedAt}\n` +
+          // The URL AI clients are given; a gateway older than this CLI does not say (undefined), one without --public-url says null.
+          (status.publicUrl === undefined ? "" : `  public URL ${status.publicUrl ?? `none (clients are given ${client.url}; set --public-url)`}\n`) +
           `  data dir ${status.dataDir} (schema ${status.schemaVersion})\n` +
           `  secrets ${status.secrets.count}\n` +
           `  connectors ${status.connectors.ready} of ${status.connectors.total} ready, virtual MCPs ${status.virtualMcps}, sessions ${status.sessions}\n` +
