@@ -63,12 +63,38 @@ export function clientSetups(endpoint: VirtualMcpEndpoint): Record<ClientName, C
   };
 }
 
+/** One part of a client's setup: its title line, the configuration (JSON), a command line, or steps in words. */
+export interface ClientSetupPart {
+  kind: "title" | "config" | "command" | "steps";
+  text: string;
+}
+
+/** One client's setup in the order it is printed; the TUI lays the parts out itself (JSON kept whole, words wrapped). */
+export function clientSetupParts(setup: ClientSetup): ClientSetupPart[] {
+  const parts: ClientSetupPart[] = [{ kind: "title", text: setup.configFile ? `${setup.title} (${setup.configFile})` : setup.title }];
+  if (setup.config) parts.push({ kind: "config", text: JSON.stringify(setup.config, null, 2) });
+  if (setup.command) parts.push({ kind: "command", text: setup.config ? `or run: ${setup.command}` : setup.command });
+  if (setup.steps) parts.push({ kind: "steps", text: setup.steps });
+  return parts;
+}
+
 /** One client's setup as text: its title, then each part indented by two spaces (JSON stays valid to paste). */
 export function clientSetupText(setup: ClientSetup): string {
   const indent = (text: string) => text.replace(/^/gm, "  ");
-  const lines = [setup.configFile ? `${setup.title} (${setup.configFile})` : setup.title];
-  if (setup.config) lines.push(indent(JSON.stringify(setup.config, null, 2)));
-  if (setup.command) lines.push(indent(setup.config ? `or run: ${setup.command}` : setup.command));
-  if (setup.steps) lines.push(indent(setup.steps));
-  return lines.join("\n") + "\n";
+  return clientSetupParts(setup).map((part) => (part.kind === "title" ? part.text : indent(part.text))).join("\n") + "\n";
+}
+
+/** Why a Virtual MCP URL under the gateway's listen URL is no good to other people, and what fixes it. */
+export function noPublicUrlWarning(url: string): string {
+  return `the gateway has no public URL, so ${url} (its listen URL) works only on this machine; start the gateway with --public-url set to the URL people use (e.g. https://mcp.example.com).`;
+}
+
+/** The command that gives one person a personal access token for a Virtual MCP. */
+export function personalTokenCommand(slug: string): string {
+  return `mintgate tokens create --user EMAIL --vmcp ${shellWord(slug)}`;
+}
+
+/** What follows the clients' steps: none of it is secret, and what to do for clients that cannot sign in. */
+export function signInNote(slug: string): string {
+  return `Nothing above is secret: each person signs in in the browser (OAuth). For scripts or clients without sign-in, create a personal access token with \`${personalTokenCommand(slug)}\` and send it as \`Authorization: Bearer TOKEN\`.`;
 }

@@ -1,4 +1,4 @@
-import { CLIENT_NAMES, clientSetups, clientSetupText, virtualMcpUrl, type ClientName } from "../../client-setup/index.ts";
+import { CLIENT_NAMES, clientSetups, clientSetupText, noPublicUrlWarning, personalTokenCommand, signInNote, virtualMcpUrl, type ClientName } from "../../client-setup/index.ts";
 import { parsePublicUrl } from "../../config/index.ts";
 import { closestName, invalid, notFound } from "../../errors/index.ts";
 import { printable, shellWord } from "../../terminal/index.ts";
@@ -42,11 +42,11 @@ export const connectCommand: Command = {
     }
     const url = virtualMcpUrl(givenUrl ?? gatewayUrl, slug);
     if (givenUrl === undefined && !status.publicUrl) {
-      process.stderr.write(`mintgate: warning: the gateway has no public URL, so ${url} (its listen URL) works only on this machine; start the gateway with --public-url set to the URL people use (e.g. https://mcp.example.com).\n`);
+      process.stderr.write(`mintgate: warning: ${noPublicUrlWarning(url)}\n`);
     }
     const setups = clientSetups({ name: slug, url });
     const chosen = only === undefined ? CLIENT_NAMES : [only];
-    const personalToken = `mintgate tokens create --user EMAIL --vmcp ${shellWord(slug)}`;
+    const personalToken = personalTokenCommand(slug);
     if (parsed.values.json) {
       printJson({ virtualMcp: slug, url, clients: Object.fromEntries(chosen.map((name) => [name, setups[name]])), personalToken });
       return 0;
@@ -58,7 +58,7 @@ export const connectCommand: Command = {
     process.stdout.write(
       `Virtual MCP "${slug}" (${printable(vmcp.name)}): ${url}\n\n` +
         chosen.map((name) => clientSetupText(setups[name])).join("\n") +
-        `\nNothing above is secret: each person signs in in the browser (OAuth). For scripts or clients without sign-in, create a personal access token with \`${personalToken}\` and send it as \`Authorization: Bearer TOKEN\`.\n`,
+        `\n${signInNote(slug)}\n`,
     );
     return 0;
   },
