@@ -1,9 +1,8 @@
-import { Box, Text } from "ink";
-import { useState } from "react";
+import { Text } from "ink";
 import type { AuditRecordView } from "../../src/audit/query.ts";
 import { outcomeColor, outcomeLabel } from "./outcome.ts";
 import { breakLines, counted, fit, formatMs } from "./text.ts";
-import { useKeys } from "./useKeys.ts";
+import { Pager } from "./Pager.tsx";
 
 /** A stored JSON column, pretty when it parses (it may be cut at the capture limit), as lines. */
 function jsonLines(text: string | null): string[] {
@@ -36,29 +35,13 @@ export function recordLines(record: AuditRecordView, width: number): string[] {
  */
 export function RecordDetail(props: { record: AuditRecordView; width: number; height: number; onClose: () => void }) {
   const { record, width } = props;
-  const lines = recordLines(record, width - 4);
-  const rows = Math.max(3, props.height - 4);
-  const [top, setTop] = useState(0);
-  const maxTop = Math.max(0, lines.length - rows);
-  useKeys((input, key) => {
-    if (key.escape || key.return || key.backspace || key.delete) return props.onClose();
-    if (key.downArrow || input === "j") setTop((t) => Math.min(maxTop, t + 1));
-    if (key.upArrow || input === "k") setTop((t) => Math.max(0, t - 1));
-    if (key.pageDown || input === " ") setTop((t) => Math.min(maxTop, t + rows));
-    if (key.pageUp) setTop((t) => Math.max(0, t - rows));
-  });
-  return (
-    <Box flexDirection="column" borderStyle="round" paddingX={1} width={width}>
-      <Text>
-        <Text color={outcomeColor(record.outcome)} bold>
-          {outcomeLabel(record.outcome)}
-        </Text>{" "}
-        {fit(`${record.exposedName || record.method} by ${record.person ?? "-"}`, width - 16)}
-      </Text>
-      {lines.slice(top, top + rows).map((line, i) => (
-        <Text key={top + i}>{line === "" ? " " : line}</Text>
-      ))}
-      <Text dimColor>{fit(`${lines.length > rows ? `lines ${top + 1}–${Math.min(lines.length, top + rows)} of ${lines.length} · ↑↓ PgUp PgDn scroll · ` : ""}Esc close`, width - 4)}</Text>
-    </Box>
+  const title = (
+    <Text>
+      <Text color={outcomeColor(record.outcome)} bold>
+        {outcomeLabel(record.outcome)}
+      </Text>{" "}
+      {fit(`${record.exposedName || record.method} by ${record.person ?? "-"}`, width - 16)}
+    </Text>
   );
+  return <Pager title={title} lines={recordLines(record, width - 4)} width={width} height={props.height} onClose={props.onClose} />;
 }
