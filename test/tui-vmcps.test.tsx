@@ -1,9 +1,11 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { render } from "ink-testing-library";
-import type { AdminClient } from "../src/admin-client/index.ts";
+import { AdminClient, locateGateway } from "../src/admin-client/index.ts";
 import { MintgateError } from "../src/errors/index.ts";
 import { App } from "../tui/App.tsx";
 import { VirtualMcpsScreen, virtualMcpsScreen } from "../tui/screens/VirtualMcpsScreen.tsx";
+import { connectLines } from "../tui/screens/virtual-mcps/connect.ts";
+import { VirtualMcpDetail } from "../tui/screens/virtual-mcps/VirtualMcpDetail.tsx";
 import { accessFrom, approvalDiff, argumentRuleText, descriptionText, describeTool, diffLines, listOf, listProblem, listText, nameBudget, parseArgumentRule, toggleTool, toolRuleFrom, type VirtualMcpFileEntry, type VirtualMcpStatus } from "../tui/screens/virtual-mcps/model.ts";
 import { frameContaining, press } from "./fixtures/ink-keys.ts";
 import { startConfiguredGateway, waitFor, type ConfiguredGateway } from "./harness.ts";
@@ -758,18 +760,69 @@ describe("Virtual MCPs screen", () => {
   });
 });
 
+// One real gateway (started without --public-url) for the tests below that need one.
+let running: ConfiguredGateway;
+beforeAll(async () => {
+  running = await startConfiguredGateway({ connectors: [{ name: "demo", kind: "builtin", server: "demo" }], virtualMcps: [{ slug: "keep", name: "Keep me", connectors: [{ connector: "demo" }] }] });
+});
+afterAll(() => running.gateway.stop());
+
+describe("Connect overlay", () => {
+  test("C shows the URL and each client's steps at 80×24, scrolled with PgDn; the VS Code command that does not fit says where to get it whole; Esc closes", async () => {
+    const client = new AdminClient(locateGateway({ dataDir: running.dataDir }));
+    const { lastFrame, stdin, unmount } = render(<VirtualMcpDetail client={client} slug="keep" width={78} height={20} setCapturing={() => {}} onBack={() => {}} />);
+    await frameContaining(lastFrame, "demo__echo");
+    expect(lastFrame()).toContain("C connect");
+    await press(stdin, "C");
+    const url = `${running.gateway.url}/mcp/keep`;
+    let frame = await frameContaining(lastFrame, "Connect an AI client to keep (Keep me)");
+    expect(frame).toContain(`URL ${url}`);
+    // No --public-url: the same warning as `mintgate connect`.
+    expect(frame).toContain("! the gateway has no public URL");
+    expect(frame).toContain(`claude mcp add --transport http keep ${url}`);
+    const seen = new Set<string>();
+    for (let page = 0; page < 8 && !frame.includes("Nothing above is secret"); page++) {
+      for (const line of frame.split("\n")) seen.add(line.trim());
+      expect(frame.split("\n").length).toBeLessThanOrEqual(20);
+      for (const line of frame.split("\n")) expect(Bun.stringWidth(line)).toBeLessThanOrEqual(78);
+      await press(stdin, "\u001B[6~");
+      frame = await frameContaining(lastFrame, (f) => f !== frame);
+    }
+    for (const line of frame.split("\n")) seen.add(line.trim());
+    // The VS Code block: its file, the `servers` entry whole, and the over-wide command cut with where to get it.
+    const shown = [...seen].join("\n");
+    expect(shown).toContain("VS Code (.vscode/mcp.json)");
+    expect(shown).toContain('"servers": {');
+    expect(shown).toContain(`"url": "${url}"`);
+    expect(shown).toContain("or run: code --add-mcp");
+    expect(shown).toContain("(cut to fit: `mintgate connect keep --client vscode` prints it whole)");
+    expect(shown).toContain(`npx mcp-remote ${url}`);
+    await press(stdin, ESC);
+    frame = await frameContaining(lastFrame, "demo__echo");
+    expect(frame).not.toContain("Connect an AI client");
+    unmount();
+  });
+
+  test("with a public URL there is no warning; a JSON block too wide for the screen is left out, not cut, with where to get it", () => {
+    const text = (lines: ReturnType<typeof connectLines>) => lines.map((l) => (typeof l === "string" ? l : l.text));
+    const lines = text(connectLines("keep", "https://mcp.example.com", "http://127.0.0.1:8080", 74));
+    expect(lines[0]).toBe("URL https://mcp.example.com/mcp/keep");
+    expect(lines.join("\n")).not.toContain("no public URL");
+    expect(lines).toContain('        "url": "https://mcp.example.com/mcp/keep"');
+    const narrow = text(connectLines("keep", `https://${"long".repeat(10)}.example.com`, "http://127.0.0.1:8080", 50));
+    for (const line of narrow) expect(Bun.stringWidth(line)).toBeLessThanOrEqual(50);
+    expect(narrow.join("\n")).not.toContain('"mcpServers"');
+    expect(narrow.find((line) => line.startsWith("  (too wide to show here: `mintgate connect keep"))).toEndWith("…");
+  });
+});
+
 describe("PUT /admin/api/virtual-mcps/:slug", () => {
-  let running: ConfiguredGateway;
   const call = (method: string, path: string, body?: unknown) =>
     fetch(`${running.gateway.url}/admin/api${path}`, {
       method,
       headers: { authorization: `Bearer ${running.gateway.adminToken()}`, "content-type": "application/json" },
       ...(body === undefined ? {} : { body: typeof body === "string" ? body : JSON.stringify(body) }),
     });
-  beforeAll(async () => {
-    running = await startConfiguredGateway({ connectors: [{ name: "demo", kind: "builtin", server: "demo" }], virtualMcps: [{ slug: "keep", name: "Keep me", connectors: [{ connector: "demo" }] }] });
-  });
-  afterAll(() => running.gateway.stop());
 
   test("creates, then replaces one Virtual MCP without touching the others; GET shows the same shape", async () => {
     const created = await call("PUT", "/virtual-mcps/sales", { slug: "sales", name: "Sales", connectors: [{ connector: "demo", prefix: "d", exclude: ["add"] }], access: { everyone: true } });

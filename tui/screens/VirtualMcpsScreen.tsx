@@ -37,6 +37,8 @@ export const virtualMcpsScreen: ScreenDefinition = {
     "  allowed, pattern, max, maxLength); on a tool waiting for approval: the diff",
     "  (+ new, - approved before), y approves exactly that definition",
     "n attach a connector with a prefix · x detach one (y/n) · Esc back",
+    "C connect: its URL and how to add it to each AI client (as `mintgate connect`),",
+    "  scrolled with ↑↓ PgUp PgDn; Esc closes",
     "Names are <prefix>__<tool>, at most 64 characters: Len and the rename",
     "  form show the budget. Set column: r renamed, t described, w rules.",
     "The gateway checks every change like mintgate.yaml; a refusal shows why.",

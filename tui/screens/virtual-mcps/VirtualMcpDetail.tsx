@@ -4,6 +4,8 @@ import type { AdminClient } from "../../../src/admin-client/index.ts";
 import type { ConnectorStatus } from "../../../src/admin/index.ts";
 import type { ToolRule, VirtualMcpPolicy } from "../../../src/policy/types.ts";
 import { Confirm } from "../../components/Confirm.tsx";
+import { keyHintLine } from "../../components/KeyHints.tsx";
+import { Pager } from "../../components/Pager.tsx";
 import { Form, type FormField } from "../../components/Form.tsx";
 import { Spinner } from "../../components/Spinner.tsx";
 import { Table, type Column } from "../../components/Table.tsx";
@@ -37,6 +39,7 @@ import {
   type VirtualMcpStatus,
 } from "./model.ts";
 import { BASIC_FIELDS } from "./VirtualMcpList.tsx";
+import { connectLines } from "./connect.ts";
 import { useKeys } from "../../components/useKeys.ts";
 import { Problem } from "../../components/Problem.tsx";
 import { isStaleRefusal, refusalText } from "../../components/refusal.ts";
@@ -52,9 +55,10 @@ type Overlay =
   | { kind: "detach"; connector: string }
   | { kind: "access" }
   | { kind: "edit" }
+  | { kind: "connect"; publicUrl: string | null }
   | undefined;
 
-export const DETAIL_KEYS = "↑↓ select · space on/off · r rename · t describe · Enter rules (approve when waiting) · n attach · x detach · w access · e edit · R reload · Esc back";
+export const DETAIL_KEYS = "↑↓ select · space on/off · r rename · t describe · Enter rules (approve when waiting) · n attach · x detach · w access · e edit · C connect · R reload · Esc back";
 
 /** One Virtual MCP: its connectors, every upstream tool with a toggle, names, descriptions, approvals and the access policy. */
 export function VirtualMcpDetail(props: { client: AdminClient; slug: string; width: number; height: number; setCapturing: (c: boolean) => void; onBack: () => void }) {
@@ -160,6 +164,15 @@ export function VirtualMcpDetail(props: { client: AdminClient; slug: string; wid
         return;
       }
       if (input === "R") return void load();
+      if (input === "C") {
+        // The URL people use is the gateway's public one, which only the gateway knows (`mintgate connect` asks the same).
+        setBusy("Asking the gateway for its public URL…");
+        client.status().then(
+          (gateway) => (setBusy(undefined), setOverlay({ kind: "connect", publicUrl: gateway.publicUrl ?? null })),
+          (e: Error) => (setBusy(undefined), setMessage(`✗ ${e.message}`)),
+        );
+        return;
+      }
       if (input === "w") return setOverlay({ kind: "access" });
       if (input === "e") return setOverlay({ kind: "edit" });
       if (input === "x") {
@@ -397,6 +410,10 @@ export function VirtualMcpDetail(props: { client: AdminClient; slug: string; wid
       </Box>
     );
   }
+  if (overlay?.kind === "connect") {
+    const title = <Text bold>{fit(`Connect an AI client to ${slug} (${status.name})`, width - 4)}</Text>;
+    return <Pager title={title} lines={connectLines(slug, overlay.publicUrl, client.url, width - 4)} width={width} height={props.height} onClose={() => setOverlay(undefined)} />;
+  }
   if (approving && diff) {
     const visible = diffRows.slice(scroll, scroll + diffHeight);
     return (
@@ -432,7 +449,8 @@ export function VirtualMcpDetail(props: { client: AdminClient; slug: string; wid
     return [STATE_LABEL[r.state], r.exposed, `${r.exposed.length}`, flags || "-", ...(wide ? [r.connector, r.upstream] : []), r.state === "pending" ? `waiting for approval (${r.pending!.reason}) · Enter to review` : r.description];
   });
   const selectedRule = row ? ruleSummary(tools[row.exposed]) : "";
-  const keyLines = width >= DETAIL_KEYS.length ? [DETAIL_KEYS] : ["↑↓ select · space on/off · r rename · t describe · Enter rules/approve", "n attach · x detach · w access · e edit · R reload · Esc back · ? help"];
+  // The app's footer says "? help" too: it goes first when the second line is too wide (80 columns).
+  const keyLines = width >= DETAIL_KEYS.length ? [DETAIL_KEYS] : ["↑↓ select · space on/off · r rename · t describe · Enter rules/approve", keyHintLine(["n attach", "x detach", "w access", "e edit", "C connect", "R reload", "Esc back", { text: "? help", optional: true }], width)];
   // The detach question's box (three lines) stands where the one status line is.
   const extra = (status.problems.length ? 1 : 0) + keyLines.length + 2 + Math.max(1, stale.length) + (overlay?.kind === "detach" ? 2 : 0);
   return (
