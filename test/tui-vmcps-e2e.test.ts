@@ -107,6 +107,19 @@ describe("TUI Virtual MCPs end to end", () => {
         if ("save" in c) {
           saveScreen("vmcps", term.screen());
         }
+
+        // How to connect it: the URL (the listen URL, with the warning: no --public-url), scrolled to the last client.
+        term.keys("C");
+        shown = await term.waitFor("Connect an AI client to team");
+        expect(shown).toContain(`URL ${gateway.url}/mcp/team`);
+        expect(shown).toContain("! the gateway has no public URL");
+        saveScreen(`vmcps-connect-${c.width}x${c.height}`, shown);
+        await press("PageDown", "PageDown", "PageDown");
+        shown = await term.waitFor("npx mcp-remote");
+        for (const line of shown.split("\n")) expect(line.length).toBeLessThanOrEqual(c.width);
+        saveScreen(`vmcps-connect-end-${c.width}x${c.height}`, shown);
+        term.keys("Escape");
+        await term.waitFor(/✗ off\s+demo__add/);
         term.keys("Escape");
         await term.waitFor(/team\s+Team tools/);
         term.keys("q");
