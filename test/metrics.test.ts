@@ -154,6 +154,8 @@ describe("/metrics after known calls", () => {
     expect(sampleValue(m, "mintgate_sessions", { virtual_mcp: "metered" })).toBe(1);
 
     expect(sampleValue(m, "mintgate_audit_queue_depth")).toBe(0);
+    // No call is being received or run (held bodies are counted in robustness.test.ts).
+    expect(sampleValue(m, "mintgate_request_body_bytes_in_flight")).toBe(0);
     expect(sampleValue(m, "process_resident_memory_bytes")).toBeGreaterThan(10 * 1024 * 1024);
     expect(sampleValue(m, "process_cpu_seconds_total")).toBeGreaterThan(0);
     const start = sampleValue(m, "process_start_time_seconds")!;

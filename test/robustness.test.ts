@@ -885,6 +885,15 @@ async function heldPost(gateway: RunningGateway, path: string, headers: Record<s
   return { answer, received: () => received, end: () => socket.end() };
 }
 
+/** Waits until /metrics says `bytes` of request bodies are reserved: held bodies are counted once the gateway has read their head, which a loaded machine may take a while to do. */
+async function bodyBytesInFlight(gateway: RunningGateway, bytes: number): Promise<void> {
+  await waitFor(`${bytes} request-body bytes in flight`, async () => {
+    const seen = /^mintgate_request_body_bytes_in_flight (\d+)$/m.exec(await (await fetch(`${gateway.url}/metrics`)).text())?.[1];
+    if (Number(seen) !== bytes) throw new Error(`/metrics says ${seen ?? "nothing"}`);
+    return true;
+  }, 200, 25);
+}
+
 /** A raw HTTP answer's status, lower-cased head and JSON body. */
 function parsedAnswer(raw: string): { status: number; head: string; json: unknown } {
   const split = raw.indexOf("\r\n\r\n");
@@ -913,7 +922,7 @@ describe("request bodies in flight", () => {
 
     // A's 3 MB call whose body is still coming holds 3 MB of A's 4 MiB: a 2 MB one is refused before it is read.
     const held = await heldPost(gateway, "/mcp/v", a.headers, 3_000_000, '{"jsonrpc":"2.0",');
-    await Bun.sleep(200);
+    await bodyBytesInFlight(gateway, 3_000_000);
     for (let i = 0; i < 2; i++) {
       const refused = parsedAnswer(await (await heldPost(gateway, "/mcp/v", a.headers, 2_000_000)).answer);
       expect(refused.status).toBe(429);
@@ -943,7 +952,7 @@ describe("request bodies in flight", () => {
     const messages = /data: (\/messages\/v\?sessionId=\S+)/.exec(events)![1]!;
     const body = paddedPing(5, 3_000_000);
     const legacyHeld = await heldPost(gateway, messages, { authorization: `Bearer ${token}`, "content-type": "application/json" }, 3_000_000, body.slice(0, 100));
-    await Bun.sleep(200);
+    await bodyBytesInFlight(gateway, 3_000_000);
     expect(parsedAnswer(await (await heldPost(gateway, "/mcp/v", a.headers, 2_000_000)).answer).status).toBe(429);
     await reader.cancel();
     legacyHeld.end();
@@ -965,7 +974,7 @@ describe("request bodies in flight", () => {
     }
     const headersOf = (t: string) => ({ authorization: `Bearer ${t}`, "content-type": "application/json", accept: "application/json, text/event-stream" });
     const held = await Promise.all(tokens.slice(0, 67).map((t) => heldPost(gateway, "/mcp/v", headersOf(t), 4_000_000)));
-    await Bun.sleep(300);
+    await bodyBytesInFlight(gateway, 67 * 4_000_000);
     const refused = parsedAnswer(await (await heldPost(gateway, "/mcp/v", headersOf(tokens[67]!), 4_000_000)).answer);
     expect(refused.status).toBe(503);
     expect(refused.head).toContain("\r\nretry-after: 1\r\n");

@@ -28,6 +28,11 @@ export class BodyBudget {
     readonly inAll: number,
   ) {}
 
+  /** Bytes reserved now, across everyone (the `mintgate_request_body_bytes_in_flight` gauge). */
+  get bytesInFlight(): number {
+    return this.total;
+  }
+
   /** Reserves `bytes` for `person` (`subject`: who they are in the log), or says which limit refused them (nothing reserved then). */
   reserve(person: string, bytes: number, subject: string): BodyBudgetRefusal | undefined {
     const held = (this.held.get(person) ?? 0) + bytes;

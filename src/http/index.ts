@@ -526,7 +526,9 @@ export function startHttpServer(deps: HttpDeps): RunningServer {
   const { settings } = deps;
   // Compile the routes now rather than on the first request, which would otherwise pay ~10 ms.
   const app = createHttpApp(deps).compile();
-  const mcp = mcpRoutes(deps.mcp, deps.auth.urls, new BodyBudget(settings.bodyBudgetBytes, DEFAULTS.bodyBytesInFlightCap));
+  const bodyBudget = new BodyBudget(settings.bodyBudgetBytes, DEFAULTS.bodyBytesInFlightCap);
+  deps.metrics?.metrics.readRequestBodiesFrom(() => bodyBudget.bytesInFlight);
+  const mcp = mcpRoutes(deps.mcp, deps.auth.urls, bodyBudget);
   const origins = new OriginPolicy({ urls: deps.auth.urls, allowedOrigins: settings.allowedOrigins, allowedHosts: settings.allowedHosts });
   const limit = settings.bodyLimitBytes;
   /** Everything but the MCP endpoints: Elysia, with CORS preflights and headers on the public OAuth paths. */

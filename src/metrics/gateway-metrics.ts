@@ -78,11 +78,18 @@ const STATUS_CLASSES = ["1xx", "2xx", "3xx", "4xx", "5xx"] as const;
  */
 export class GatewayMetrics {
   private readonly byVirtualMcp = new Map<string, VirtualMcpSeries>();
+  /** Request-body bytes reserved on the MCP endpoints now; the HTTP server, which holds that budget, names it (`readRequestBodiesFrom`). */
+  private requestBodyBytes: () => number = () => 0;
 
   constructor(
     private readonly sources: MetricsSources,
     private readonly info: { version: string; startTimeSeconds: number },
   ) {}
+
+  /** Where the `mintgate_request_body_bytes_in_flight` gauge is read: the HTTP server's body budget (src/http/body-budget.ts). */
+  readRequestBodiesFrom(bytesInFlight: () => number): void {
+    this.requestBodyBytes = bytesInFlight;
+  }
 
   /** Counts one MCP request from its record (every request kind; tool calls also by tool and latency). */
   observe(request: ObservedRequest): void {
@@ -138,6 +145,9 @@ export class GatewayMetrics {
 
     out += familyHeader("mintgate_audit_queue_depth", "gauge", "Audit records waiting to be committed.");
     out += `mintgate_audit_queue_depth ${formatValue(this.sources.auditQueueDepth())}\n`;
+
+    out += familyHeader("mintgate_request_body_bytes_in_flight", "gauge", "Request-body bytes on the MCP endpoints being received or run, across everyone (503 past 256 MiB).");
+    out += `mintgate_request_body_bytes_in_flight ${formatValue(this.requestBodyBytes())}\n`;
 
     out += familyHeader("mintgate_build_info", "gauge", "Always 1; the version label says which mintgate is running.");
     out += `mintgate_build_info${labelText(["version"], [this.info.version])} 1\n`;
