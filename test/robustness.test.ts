@@ -1498,8 +1498,11 @@ describe("legacy SSE upstreams", () => {
     const c = await client(gateway, token);
     const text = (r: Awaited<ReturnType<Client["callTool"]>>) => ({ isError: r.isError === true, text: (r.content as { text: string }[])[0]!.text });
 
-    const inFlight = c.callTool({ name: "evs__trigger-long-running-operation", arguments: { duration: 2, steps: 2 } }).then(text);
-    await Bun.sleep(300);
+    // The refused call is made once the long one has reported progress (at 0.5 s of 2 s), so it surely overlaps it.
+    let progressed!: () => void;
+    const running = new Promise<void>((resolve) => (progressed = resolve));
+    const inFlight = c.callTool({ name: "evs__trigger-long-running-operation", arguments: { duration: 2, steps: 4 } }, undefined, { onprogress: () => progressed() }).then(text);
+    await Promise.race([running, inFlight.then(() => Promise.reject(new Error("the long call ended without reporting progress")))]);
     const refused = text(await c.callTool({ name: "evs__echo", arguments: { message: "limit-me" } }));
     expect(refused.isError).toBe(true);
     expect(refused.text).toContain('Connector "evs"');
