@@ -75,6 +75,18 @@ async function setup(yaml: string, ...serveArgs: string[]): Promise<Setup> {
 }
 
 const toolNames = async (client: Client) => (await client.listTools()).tools.map((t) => t.name).sort();
+
+/**
+ * A `slow` call (test/fixtures/dynamic-server.ts, logging-server.ts) and `started`, which settles once the
+ * upstream has reported progress 0: the call has reached it and is running. A call that ends first rejects it.
+ */
+function startedCall(client: Client, name: string, args: Record<string, unknown>) {
+  let progressed!: () => void;
+  const reported = new Promise<void>((resolve) => (progressed = resolve));
+  const result = client.callTool({ name, arguments: args }, undefined, { onprogress: () => progressed() });
+  const started = Promise.race([reported, result.then(() => Promise.reject(new Error(`${name} ended before it reported progress`)), (error: Error) => Promise.reject(error))]);
+  return { result, started };
+}
 const textOf = (result: unknown) => ((result as { content: { text: string }[] }).content[0]?.text ?? "");
 
 function dynamicConnector(name: string, toolsFile: string, pidFile: string, extra = ""): string {
@@ -679,11 +691,14 @@ virtualMcps:
     await waitFor("tools", async () => (await toolNames(client)).includes("d__slow"));
     const firstPid = Number(readFileSync(pidFile, "utf8"));
 
-    const slowCall = client.callTool({ name: "d__slow", arguments: { ms: 60_000 } });
+    const slow = startedCall(client, "d__slow", { ms: 60_000 });
+    const slowCall = slow.result;
     // Another session's call, cut off by its client closing the session (DELETE): recorded as that, not as a cancel.
     const leaving = await s.client("mixed", token);
-    const leftBehind = leaving.callTool({ name: "d__slow", arguments: { ms: 60_000, left: true } }).catch(() => "no answer");
-    await Bun.sleep(200);
+    const left = startedCall(leaving, "d__slow", { ms: 60_000, left: true });
+    const leftBehind = left.result.catch(() => "no answer");
+    // Both calls are running upstream before their session ends and their upstream is killed.
+    await Promise.all([slow.started, left.started]);
     await (leaving.transport as StreamableHTTPClientTransport).terminateSession();
     await leaving.close();
     await leftBehind;
@@ -1075,10 +1090,11 @@ describe("the log as JSON lines (MINTGATE_LOG_FORMAT=json)", () => {
     await leavingTransport.terminateSession();
     // Refused admin requests past the 5 a minute logged: their count's window has not ended when the gateway stops.
     for (let i = 0; i < 8; i++) await fetch(`${gateway.url}/admin/api/status`, { headers: { authorization: "Bearer mgt_admin_wrong" } });
-    const slow = client.callTool({ name: "chatty__slow", arguments: { ms: 800 } });
-    await Bun.sleep(300);
+    // Stopped once the call is running upstream; it lasts long enough past that to be running still when the signal lands.
+    const slow = startedCall(client, "chatty__slow", { ms: 1500 });
+    await slow.started;
     expect(await gateway.stop()).toBe(0);
-    expect(textOf(await slow)).toBe("slept 800");
+    expect(textOf(await slow.result)).toBe("slept 1500");
     await client.close();
 
     const raw = gateway.output();
