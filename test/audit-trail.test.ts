@@ -23,6 +23,29 @@ function oldCall(i: number, fields: Partial<NewAuditRow> = {}): NewAuditRow {
     exposedName: "t", upstreamName: "t", arguments: "{}", result: null, resultSize: null, outcome: "ok", error: null, durationMs: 1, detail: null, ...fields,
   };
 }
+/**
+ * Blocks until process `pid` has the database open (it holds file locks) and sleeps in SQLite's busy handler,
+ * which retries a lock another connection holds: a CLI started beside a held write lock has reached it. Read
+ * from /proc, as nothing the CLI writes says so; a CLI slow to start on a loaded machine is waited for (4 s at most).
+ */
+function waitForLockWaiterSync(pid: number): void {
+  // clock_nanosleep or nanosleep, by architecture.
+  const sleeping = process.arch === "arm64" ? ["115", "101"] : ["230", "35"];
+  const deadline = Date.now() + 4_000;
+  let seen = "";
+  while (Date.now() < deadline) {
+    const holdsLocks = readFileSync("/proc/locks", "utf8").split("\n").some((line) => line.split(/\s+/)[4] === String(pid));
+    try {
+      seen = `${readFileSync(`/proc/${pid}/syscall`, "utf8").split(" ")[0]} ${readFileSync(`/proc/${pid}/wchan`, "utf8")}, ${holdsLocks ? "holding" : "no"} file locks`;
+    } catch (error) {
+      seen = String(error);
+    }
+    if (holdsLocks && (sleeping.includes(seen.split(" ")[0]!) || seen.includes("nanosleep"))) return;
+    Bun.sleepSync(5);
+  }
+  throw new Error(`process ${pid} never waited for the database lock (last seen: ${seen})`);
+}
+
 const clients: Client[] = [];
 afterAll(async () => {
   await Promise.all(clients.splice(0).map((c) => c.close().catch(() => {})));
@@ -351,8 +374,10 @@ virtualMcps:
     appendToChain(gateway.store, Array.from({ length: 12_000 }, (_, i) => oldCall(i)));
     // The gateway's prune holds the write lock while `mintgate audit prune` has found the chain's start and waits for the lock.
     gateway.store.audit.sqlite.exec("BEGIN IMMEDIATE");
-    const cli = runMintgate(["audit", "prune", "--retention-days", "30", "--json", "--data", dir]);
-    await Bun.sleep(800);
+    const child = Bun.spawn([BINARY, "audit", "prune", "--retention-days", "30", "--json", "--data", dir], { env: cleanEnv(), stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+    const cli = Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]).then(([stdout, stderr, code]) => ({ stdout, stderr, code }));
+    // Waited for without yielding: the store's checkpoint timer must not run inside the open transaction (SQLITE_LOCKED).
+    waitForLockWaiterSync(child.pid);
     const key = () => gateway.secrets.derivedKey(CHECKPOINT_KEY_PURPOSE);
     expect(pruneAuditTrail(gateway.store, { retentionDays: 30, key, actor: "gateway (retention)" }).deleted).toBe(12_000);
     gateway.store.audit.sqlite.exec("COMMIT");
