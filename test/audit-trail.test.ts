@@ -566,11 +566,14 @@ virtualMcps:
     const store = openStore(join(dataDir, "mintgate.db"));
     const row = (i: number): NewAuditRow => ({ at: Date.now(), kind: "admin", person: "cli:test", userId: null, clientId: null, tokenId: null, ip: null, sessionId: null, virtualMcp: null, connector: null, method: "test.bulk", exposedName: String(i), upstreamName: null, arguments: null, result: null, resultSize: null, outcome: "ok", error: null, durationMs: null, detail: null });
     const from = got[got.length - 1]!;
+    const last = from + 1500;
+    // A reader connected meanwhile: once it has the last bulk record, the feed has read them (its 250 ms poll of
+    // commits by other processes), so the reader behind is replayed them rather than sent them live.
+    const watcher = await readFeed(undefined, (ids) => ids.includes(last));
     appendToChain(store, Array.from({ length: 1500 }, (_, i) => row(i)));
     store.close();
-    const last = from + 1500;
     await waitFor("the gateway to see the bulk records", async () => ((await (await fetch(`${gateway.url}/admin/api/audit?limit=1`, { headers })).json()) as { id: number }[])[0]!.id === last || undefined);
-    await Bun.sleep(500);
+    expect((await watcher.finished).ids).toContain(last);
     const behind = await (await readFeed(String(from), (ids) => ids.includes(last))).finished;
     expect(behind.dropped).toBe(500);
     expect(behind.ids.length).toBe(1000);
