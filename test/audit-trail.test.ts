@@ -473,6 +473,13 @@ virtualMcps:
     expect(admin.find((r) => r.method === "secret.create")).toMatchObject({ person: expect.stringMatching(/^admin token /), ip: "127.0.0.1" });
     expect(admin.find((r) => r.method === "connector.create")).toMatchObject({ person: expect.stringMatching(/^cli:/), ip: null });
     expect(admin.some((r) => r.method === "tokens.create")).toBe(true);
+    // A token (or client) made by the CLI is named by its id, as its later revocation is: an auditor can link the two.
+    const made = JSON.parse((await runMintgate(["tokens", "create", "--user", "eve@example.com", "--json", "--data", dataDir])).stdout) as { id: string };
+    expect((await runMintgate(["tokens", "revoke", made.id, "--data", dataDir])).code).toBe(0);
+    const cliClient = JSON.parse((await runMintgate(["clients", "add", "--name", "cli-made", "--redirect-uri", "https://cli.example.com/cb", "--json", "--data", dataDir])).stdout) as { clientId: string };
+    const named = (await (await fetch(`${gateway.url}/admin/api/audit?kind=admin`, { headers })).json()) as { method: string; exposedName: string | null }[];
+    expect(named.filter((r) => r.exposedName === made.id).map((r) => r.method).sort()).toEqual(["tokens.create", "tokens.revoke"]);
+    expect(named.find((r) => r.method === "clients.add")?.exposedName).toBe(cliClient.clientId);
     // The gateway's verify gives the head to keep, and checks one kept earlier (?anchor=ID:HASH).
     const chainHead = ((await (await fetch(`${gateway.url}/admin/api/audit/verify`, { headers })).json()) as VerifyJson).head!;
     expect(chainHead.id).toBeGreaterThan(0);

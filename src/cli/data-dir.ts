@@ -10,7 +10,7 @@ import { stringValue, type ParsedArgs } from "./command.ts";
  * command, its arguments and options; never a secret, which is only ever
  * read from standard input).
  */
-let running: { name: string; parsed: ParsedArgs; changedNothing?: boolean } | undefined;
+let running: { name: string; parsed: ParsedArgs; changedNothing?: boolean; target?: string } | undefined;
 
 export function setRunningCommand(name: string, parsed: ParsedArgs): void {
   running = { name, parsed };
@@ -19,6 +19,14 @@ export function setRunningCommand(name: string, parsed: ParsedArgs): void {
 /** Said by a command (inside `withDataDir`) that found its change made already: a repeat changes nothing, so it leaves no record. */
 export function changedNothing(): void {
   if (running) running.changedNothing = true;
+}
+
+/**
+ * Said by a command (inside `withDataDir`) whose change made something with a new id (a token, a client): its record
+ * names that id, as the record of the command that later revokes or removes it does by its argument.
+ */
+export function changedTarget(target: string): void {
+  if (running) running.target = target;
 }
 
 /** Subcommands that change state, or copy it out (backup), and leave an audit record here (apply and approve record their own before/after). */
@@ -36,7 +44,7 @@ function writeCliChange(dir: DataDir, outcome: "ok" | "error", error?: unknown):
   recordAdminChange(dir.store, {
     actor: cliActor(),
     action: name.replace(" ", "."),
-    target: parsed.positionals.join(" ") || null,
+    target: running.target ?? (parsed.positionals.join(" ") || null),
     outcome,
     error: error === undefined ? null : String((error as Error)?.message ?? error),
     detail: { command: `mintgate ${name}`, options },

@@ -5,7 +5,7 @@ import { OAuthError } from "../../auth/oauth-error.ts";
 import { invalid, notFound } from "../../errors/index.ts";
 import type { Store } from "../../store/index.ts";
 import { DATA_OPTION, JSON_OPTION, printJson, stringValue, type Command, commandGroup, printTable } from "../command.ts";
-import { DATA_HELP, withDataDir } from "../data-dir.ts";
+import { changedTarget, DATA_HELP, withDataDir } from "../data-dir.ts";
 
 /** The same private-use schemes as `serve` (MINTGATE_REDIRECT_SCHEMES), so an admin can add what clients may register. */
 const registryOf = (store: Store) =>
@@ -30,7 +30,9 @@ const addCommand: Command = {
     if (redirectUris.length === 0) throw invalid("`mintgate clients add` needs at least one --redirect-uri URI.");
     const created = await withDataDir(parsed, (dir) => {
       try {
-        return registryOf(dir.store).addStatic({ name, redirectUris, confidential: !parsed.values.public });
+        const made = registryOf(dir.store).addStatic({ name, redirectUris, confidential: !parsed.values.public });
+        changedTarget(made.clientId);
+        return made;
       } catch (error) {
         if (error instanceof OAuthError) throw invalid(error.description);
         throw error;

@@ -1,7 +1,7 @@
 import { AccessTokenService, AuthEvents, OAuthGrants, parseLifetime } from "../../auth/index.ts";
 import { invalid } from "../../errors/index.ts";
 import { DATA_OPTION, JSON_OPTION, printJson, printTable, stringValue, type Command, commandGroup } from "../command.ts";
-import { DATA_HELP, withDataDir } from "../data-dir.ts";
+import { changedTarget, DATA_HELP, withDataDir } from "../data-dir.ts";
 
 const createCommand: Command = {
   name: "tokens create",
@@ -24,7 +24,11 @@ const createCommand: Command = {
     const expires = stringValue(parsed, "expires");
     const lifetimeMs = expires === undefined ? undefined : parseLifetime(expires);
     const vmcp = stringValue(parsed, "vmcp");
-    const created = await withDataDir(parsed, (dir) => new AccessTokenService(dir.store).create({ subject: user, virtualMcp: vmcp, lifetimeMs }));
+    const created = await withDataDir(parsed, (dir) => {
+      const made = new AccessTokenService(dir.store).create({ subject: user, virtualMcp: vmcp, lifetimeMs });
+      changedTarget(made.id);
+      return made;
+    });
     if (parsed.values.json) printJson({ ...created.info, token: created.token });
     else {
       process.stdout.write(`${created.token}\n`);
