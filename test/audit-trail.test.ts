@@ -622,6 +622,10 @@ virtualMcps:
       expect(response.status).toBe(400);
       expect(((await response.json()) as { message: string }).message).toBe('Virtual MCP slugs are lower case: use vmcp=demo, not "Demo".');
     }
+    // A filter that matches nothing says so on stderr, not only with an empty file (a CSV header alone).
+    const none = await runMintgate(["audit", "export", "--format", "csv", "--vmcp", "no-such-vmcp", "--data", dataDir]);
+    expect(none).toMatchObject({ code: 0, stderr: "mintgate: no audit records match, so the output holds none; `mintgate audit search` with the same filters shows what there is.\n" });
+    expect(none.stdout.split("\n")[0]).toStartWith("id,at,kind,person");
     // The slug itself still finds the call.
     const found = await runMintgate(["audit", "search", "--vmcp", "demo", "--kind", "mcp", "--json", "--data", dataDir]);
     expect((JSON.parse(found.stdout) as { method: string }[]).map((r) => r.method)).toContain("tools/call");

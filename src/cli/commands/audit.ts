@@ -180,6 +180,8 @@ const exportCommand: Command = {
       if (file) await new Promise<void>((resolve, reject) => (out as WriteStream).end((error?: Error | null) => (error ? reject(error) : resolve())));
     });
     if (progress) process.stderr.write(readerClosed ? "\n" : `\rexported ${counted(rows, "record")}${file ? ` to ${file}` : ""}\n`);
+    // Said in scripts too: an empty file (a CSV header alone) is otherwise indistinguishable from a filter that worked.
+    else if (rows === 0) process.stderr.write(`mintgate: no audit records match, so ${file ?? "the output"} holds none; \`mintgate audit search\` with the same filters shows what there is.\n`);
     return 0;
   },
 };
