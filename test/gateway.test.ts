@@ -87,6 +87,20 @@ function startedCall(client: Client, name: string, args: Record<string, unknown>
   const started = Promise.race([reported, result.then(() => Promise.reject(new Error(`${name} ended before it reported progress`)), (error: Error) => Promise.reject(error))]);
   return { result, started };
 }
+/** What this process's logger writes to stderr in the JSON format while `run` runs, a chunk a line (the format is text again after). */
+function jsonLogLines(run: () => void): string[] {
+  const written: string[] = [];
+  const stderrWrite = process.stderr.write;
+  process.stderr.write = ((chunk: string) => written.push(chunk) > 0) as typeof process.stderr.write;
+  try {
+    log.setFormat("json");
+    run();
+  } finally {
+    process.stderr.write = stderrWrite;
+    log.setFormat("text");
+  }
+  return written;
+}
 const textOf = (result: unknown) => ((result as { content: { text: string }[] }).content[0]?.text ?? "");
 
 function dynamicConnector(name: string, toolsFile: string, pidFile: string, extra = ""): string {
@@ -1134,34 +1148,18 @@ describe("the log as JSON lines (MINTGATE_LOG_FORMAT=json)", () => {
   });
 
   test("a connector's recovery after repeated failures is logged with how many, since when, and the last reason", () => {
-    const written: string[] = [];
-    const stderrWrite = process.stderr.write;
-    process.stderr.write = ((chunk: string) => written.push(chunk) > 0) as typeof process.stderr.write;
-    try {
-      log.setFormat("json");
+    const written = jsonLogLines(() => {
       const failures = new ConnectorFailureLog("flaky");
       failures.failed("the upstream process exited with code 3", 500);
       failures.failed('Connector "flaky" answered HTTP 502: check the upstream\'s log.', 1000);
       failures.stable();
-    } finally {
-      process.stderr.write = stderrWrite;
-      log.setFormat("text");
-    }
+    });
     const recovered = written.map((line) => JSON.parse(line) as Record<string, unknown>).find((r) => r.msg === "connector ready again after repeated failures");
     expect(recovered).toMatchObject({ level: "info", connector: "flaky", failures: 2, since: expect.any(String), lastReason: 'Connector "flaky" answered HTTP 502: check the upstream\'s log.' });
   });
 
   test("a field named time, level or msg is written as fields.NAME; a number JSON has no literal for, as text", () => {
-    const written: string[] = [];
-    const stderrWrite = process.stderr.write;
-    process.stderr.write = ((chunk: string) => written.push(chunk) > 0) as typeof process.stderr.write;
-    try {
-      log.setFormat("json");
-      log.error("clash", { time: "t", level: "l", msg: "m", ratio: NaN, count: 3, ok: true, gone: undefined });
-    } finally {
-      process.stderr.write = stderrWrite;
-      log.setFormat("text");
-    }
+    const written = jsonLogLines(() => log.error("clash", { time: "t", level: "l", msg: "m", ratio: NaN, count: 3, ok: true, gone: undefined }));
     expect(written).toHaveLength(1);
     expect(written[0]!.endsWith("}\n")).toBe(true);
     const { time, ...rest } = JSON.parse(written[0]!) as Record<string, unknown>;
