@@ -526,6 +526,71 @@ describe("parseConfigFile: each rule names the line of the offending node", () =
     ]);
   });
 
+  test("a literal credential in env or headers is refused, by the last word of its name, without quoting it", () => {
+    const problems = problemsOf(`connectors:
+  - name: gh
+    kind: stdio
+    command: npx
+    env:
+      GITHUB_TOKEN: ghp_literalvalue12345
+      DB_PASSWORD: "correct horse"
+      apiKey: "\${secret:docs-token}-and-more"
+      PRIVATE_KEY: "-----BEGIN KEY-----"
+  - name: docs
+    kind: http
+    url: https://mcp.example.com/mcp
+    headers:
+      Authorization: "Bearer sk-live-abc123def456"
+      Proxy-Authorization: "basic dXNlcjpwYXNzd29yZA=="
+      Cookie: "session=abc123def456"
+      X-Api-Key: "Bearer \${secret:docs-token} extra123"
+`);
+    const refused = (line: number, what: string, connector: string, reference: string) =>
+      `mintgate.yaml:${line}: ${what} of connector "${connector}" holds a literal credential; store it with \`mintgate secrets set NAME\` and write "${reference}" instead`;
+    expect(problems).toEqual([
+      refused(6, 'env "GITHUB_TOKEN"', "gh", "${secret:NAME}"),
+      refused(7, 'env "DB_PASSWORD"', "gh", "${secret:NAME}"),
+      refused(8, 'env "apiKey"', "gh", "${secret:NAME}"),
+      refused(9, 'env "PRIVATE_KEY"', "gh", "${secret:NAME}"),
+      refused(14, 'header "Authorization"', "docs", "Bearer ${secret:NAME}"),
+      refused(15, 'header "Proxy-Authorization"', "docs", "basic ${secret:NAME}"),
+      refused(16, 'header "Cookie"', "docs", "${secret:NAME}"),
+      refused(17, 'header "X-Api-Key"', "docs", "Bearer ${secret:NAME}"),
+    ]);
+    for (const value of ["ghp_literalvalue12345", "horse", "and-more", "BEGIN", "sk-live", "dXNlcjpw", "abc123def456", "extra123"]) {
+      expect(problems.join("\n")).not.toContain(value);
+    }
+  });
+
+  test("references with or without an auth scheme, settings named like credentials and short values are not literal credentials", () => {
+    const config = parseConfigFile(
+      `connectors:
+  - name: gh
+    kind: stdio
+    command: npx
+    env:
+      GITHUB_TOKEN: "\${secret:docs-token}"
+      ACCESS_TOKEN: "token \${secret:docs-token}"
+      BASIC_AUTHORIZATION: "\${secret:docs-token}:\${secret:everything-key}"
+      TOKEN_FILE: /run/secrets/github-token
+      GITHUB_TOKEN_URL: https://github.example.com/login/oauth/access_token
+      KEY_ID: key-2024-rotation-a
+      AUTH_MODE: client-credentials
+      USE_API_KEY: "true"
+      CACHE_KEY: "1"
+  - name: docs
+    kind: http
+    url: https://mcp.example.com/mcp
+    headers:
+      Authorization: "Bearer \${secret:docs-token}"
+      X-Bot-Token: "Bot \${secret:docs-token}"
+      Cookie: "lang=en"
+`,
+      { knownSecrets: SECRETS },
+    );
+    expect(config.connectors.map((c) => c.name)).toEqual(["gh", "docs"]);
+  });
+
   test("a secret reference in a pinned or allowed value is refused: it would be sent and compared as written", () => {
     const problems = problemsOf(`connectors:
   - { name: demo, kind: builtin, server: demo }

@@ -1,4 +1,5 @@
 import { DEFAULTS } from "../config/index.ts";
+import { wordsOf } from "../secrets/literal-credentials.ts";
 
 /**
  * What the audit trail keeps of a payload: JSON, with secret values and the
@@ -24,15 +25,6 @@ export function shortSecretWarning(name: string, value: string): string | undefi
   if (value.length < MIN_SECRET_LENGTH) return `secret ${name} is shorter than ${MIN_SECRET_LENGTH} characters, so it is not hidden where it shows (logs, errors, audit records); store a real credential.`;
   if (value.length < COMMON_TEXT_LENGTH) return `secret ${name} is shorter than ${COMMON_TEXT_LENGTH} characters: wherever ordinary text holds it (tool results, audit records) that text is shown as [secret:${name}] too.`;
   return undefined;
-}
-
-/** A key's words: `X-Api-Key` → x, api, key; `accessToken` → access, token. */
-function wordsOf(key: string): string[] {
-  return key
-    .replace(/([a-z0-9])([A-Z])/g, "$1 $2")
-    .toLowerCase()
-    .split(/[^a-z0-9]+/)
-    .filter(Boolean);
 }
 
 export class Redactor {

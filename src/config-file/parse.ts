@@ -34,6 +34,7 @@ import {
   type GatewayConfigFile,
   type ParseConfigFileOptions,
 } from "./gateway-config.ts";
+import { isCredentialName, literalCredentialIn } from "../secrets/literal-credentials.ts";
 import { malformedSecretReferencesIn, REFERENCE_OPENING, secretReferencesIn } from "../secrets/references.ts";
 import { syntaxProblems, YamlReader, type Field, type Problem, type StringEntry, type StringItem, type ValueNode } from "./yaml-reader.ts";
 
@@ -302,7 +303,7 @@ class ConfigFileReader {
           reader.report(entry.keyLine, `environment variable name "${entry.key}" of ${label} starts or ends with a space; remove it`);
         }
         this.forbidSecretReference(entry.key, entry.keyLine, `the environment variable name "${entry.key}" of ${label}`);
-        this.checkSecretReferences(entry.value, entry.valueLine, `env "${entry.key}"`, label);
+        this.checkSecretValue(entry, `env "${entry.key}"`, label);
       }
     }
 
@@ -354,7 +355,7 @@ class ConfigFileReader {
         if (/[\r\n\0]/.test(entry.value)) {
           reader.report(entry.valueLine, `header "${entry.key}" of ${label} must be a single line`);
         }
-        this.checkSecretReferences(entry.value, entry.valueLine, `header "${entry.key}"`, label);
+        this.checkSecretValue(entry, `header "${entry.key}"`, label);
       }
     }
 
@@ -398,14 +399,24 @@ class ConfigFileReader {
     return DEFAULT_CALL_TIMEOUT_MS;
   }
 
-  /** `${secret:NAME}` in env and headers: well-formed, and naming a secret that exists. */
-  private checkSecretReferences(value: string, line: number, what: string, label: string): void {
+  /**
+   * An env or header value: its `${secret:NAME}` references well-formed and naming a secret that exists, and a
+   * credential (by its name, see CREDENTIAL_WORDS) held only as references. The value is never quoted.
+   */
+  private checkSecretValue(entry: StringEntry, what: string, label: string): void {
     const reader = this.reader;
-    for (const excerpt of malformedSecretReferencesIn(value)) {
+    const { key, value, valueLine: line } = entry;
+    const malformed = malformedSecretReferencesIn(value);
+    for (const excerpt of malformed) {
       reader.report(
         line,
         `malformed secret reference "${excerpt}" in ${what} of ${label}; write \${secret:NAME}, where NAME starts with a letter and has only letters, digits, "_", "." or "-"`,
       );
+    }
+    const literal = malformed.length === 0 && isCredentialName(key) ? literalCredentialIn(value) : undefined;
+    if (literal) {
+      const reference = literal.scheme === undefined ? "${secret:NAME}" : `${literal.scheme} \${secret:NAME}`;
+      reader.report(line, `${what} of ${label} holds a literal credential; store it with \`mintgate secrets set NAME\` and write "${reference}" instead`);
     }
     for (const name of secretReferencesIn(value)) {
       if (!this.knownSecrets.has(name)) {
