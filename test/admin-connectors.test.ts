@@ -207,6 +207,29 @@ describe("connectors one at a time", () => {
     expect((await api("GET", "/connectors")).json.map((c: { name: string }) => c.name)).not.toContain("broken");
   });
 
+  test("a literal credential in headers or env is refused like any invalid field, its value nowhere in the answer; references and settings pass", async () => {
+    const literal = "sk-live-abc123def456";
+    const header = await api("PUT", "/connectors/literal", { kind: "http", url: "http://127.0.0.1:1/mcp", headers: { Authorization: `Bearer ${literal}` } });
+    expect(header.status).toBe(400);
+    expect(header.json.message).toBe('header "Authorization" of connector "literal" holds a literal credential; store it with `mintgate secrets set NAME` and write "Bearer ${secret:NAME}" instead');
+    const env = await api("PUT", "/connectors/literal", { kind: "stdio", command: "npx", env: { GITHUB_TOKEN: literal } });
+    expect(env.status).toBe(400);
+    expect(env.json.message).toBe('env "GITHUB_TOKEN" of connector "literal" holds a literal credential; store it with `mintgate secrets set NAME` and write "${secret:NAME}" instead');
+    for (const refused of [header, env]) expect(refused.text).not.toContain(literal);
+    expect(auditText()).not.toContain(literal);
+    expect((await api("GET", "/connectors")).json.map((c: { name: string }) => c.name)).not.toContain("literal");
+
+    expect((await api("PUT", "/secrets/literal-test-token", { value: SECRET_VALUE })).status).toBe(200);
+    const referenced = await api("PUT", "/connectors/literal", {
+      kind: "http",
+      url: "http://127.0.0.1:1/mcp",
+      headers: { Authorization: "Bearer ${secret:literal-test-token}", "X-Token-File": "/run/secrets/literal-test-token", "X-Use-Api-Key": "true" },
+    });
+    expect(referenced.status).toBe(200);
+    expect((await api("DELETE", "/connectors/literal")).status).toBe(200);
+    expect((await api("DELETE", "/secrets/literal-test-token")).status).toBe(200);
+  });
+
   test("an edit replaces just that connector; delete removes it", async () => {
     expect((await api("PUT", "/connectors/demo", { kind: "builtin", server: "demo" })).json.created).toBe(true);
     const edited = await api("PUT", "/connectors/demo", { kind: "builtin", server: "demo", timeout: "30s" });

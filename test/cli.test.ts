@@ -3,7 +3,9 @@ import { describe, expect, test } from "bun:test";
 import { chmodSync, existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { AdminClient, locateGateway } from "../src/admin-client/index.ts";
-import { BINARY, cleanEnv, configuredDataDir, freePort, isolatedBinary, runMintgate, startConfiguredGateway, startGateway, tempDir, waitFor } from "./harness.ts";
+import { BINARY, cleanEnv, configuredDataDir, freePort, isolatedBinary, REPO_ROOT, runMintgate, startConfiguredGateway, startGateway, tempDir, waitFor } from "./harness.ts";
+
+const ECHO_STDIO = join(REPO_ROOT, "test", "fixtures", "echo-stdio.ts");
 
 const COMMANDS = [
   "serve", "init", "status", "apply", "export", "approve", "connect", "tui", "version",
@@ -794,6 +796,42 @@ virtualMcps:
     const changed = await runMintgate(["apply", "-f", file, "--data", dir]);
     expect([changed.code, changed.stderr]).toEqual([2, 'mintgate: mintgate.yaml:9: the description of virtual MCP "team" contains the control character U+001B; remove it: it may hold line breaks and tabs, but no other control characters and no bidirectional controls\n']);
     expect((await runMintgate(["export", "--data", dir])).stdout).toBe(yaml.stdout);
+  });
+
+  test("a literal credential in env is refused with its line and nothing changes; one stored before the check keeps running, and its export is refused the same way", async () => {
+    const base = tempDir();
+    const dir = join(base, "data");
+    expect((await runMintgate(["init", "--data", dir])).code).toBe(0);
+    expect((await runMintgate(["secrets", "set", "gh-token", "--data", dir], { stdin: "ghp_fromthesecretstore1" })).code).toBe(0);
+    const literal = "ghp_literalvalue12345";
+    const file = join(base, "mintgate.yaml");
+    const write = (token: string) =>
+      writeFileSync(file, `connectors:\n  - name: gh\n    kind: stdio\n    command: ${JSON.stringify(process.execPath)}\n    args: [${JSON.stringify(ECHO_STDIO)}]\n    env:\n      GITHUB_TOKEN: "${token}"\n      TOKEN_FILE: /run/secrets/github-token\n`);
+    write("${secret:gh-token}");
+    expect((await runMintgate(["apply", "-f", file, "--data", dir])).code).toBe(0);
+    const before = (await runMintgate(["export", "--data", dir])).stdout;
+    const refusal = (line: number) =>
+      `mintgate: mintgate.yaml:${line}: env "GITHUB_TOKEN" of connector "gh" holds a literal credential; store it with \`mintgate secrets set NAME\` and write "\${secret:NAME}" instead\n`;
+    write(literal);
+    expect(await runMintgate(["apply", "-f", file, "--data", dir])).toEqual({ code: 2, stdout: "", stderr: refusal(7) });
+    expect((await runMintgate(["export", "--data", dir])).stdout).toBe(before);
+
+    // As a version without the check could have stored it: the gateway still starts the connector with it.
+    const db = new Database(join(dir, "mintgate.db"));
+    db.run("UPDATE connectors SET spec = json_set(spec, '$.env.GITHUB_TOKEN', ?)", [literal]);
+    db.close();
+    const gateway = await startGateway({ dataDir: dir });
+    try {
+      const client = new AdminClient(locateGateway({ dataDir: dir }));
+      await waitFor("gh ready", async () => (await client.get<{ name: string; state: string }[]>("/connectors")).find((c) => c.name === "gh")?.state === "ready");
+    } finally {
+      await gateway.stop();
+    }
+    // Its export, applied back, is refused with the same sentence (not a crash), naming the exported file's line.
+    const exported = (await runMintgate(["export", "--data", dir])).stdout;
+    writeFileSync(file, exported);
+    const line = exported.split("\n").findIndex((text) => text.includes("GITHUB_TOKEN")) + 1;
+    expect(await runMintgate(["apply", "-f", file, "--data", dir])).toEqual({ code: 2, stdout: "", stderr: refusal(line) });
   });
 
   test("an empty input with --prune is refused instead of deleting everything", async () => {
