@@ -203,8 +203,8 @@ export interface ConfiguredGateway {
  * (mintgate.yaml text, or an object written as JSON, which is YAML too) with
  * `mintgate apply`, a token from `mintgate tokens create`, and a running gateway.
  */
-export async function startConfiguredGateway(config: string | object, options: { user?: string; label?: string; args?: string[]; env?: Record<string, string> } = {}): Promise<ConfiguredGateway> {
-  const dataDir = await configuredDataDir(config, { label: options.label });
+export async function startConfiguredGateway(config: string | object, options: { user?: string; label?: string; args?: string[]; env?: Record<string, string>; secrets?: Record<string, string> } = {}): Promise<ConfiguredGateway> {
+  const dataDir = await configuredDataDir(config, { label: options.label, secrets: options.secrets });
   const created = await runMintgate(["tokens", "create", "--user", options.user ?? "t@example.com", "--json", "--data", dataDir]);
   if (created.code !== 0) throw new Error(`mintgate tokens create failed: ${created.stderr}`);
   const { id, token } = JSON.parse(created.stdout) as { id: string; token: string };
@@ -214,13 +214,18 @@ export async function startConfiguredGateway(config: string | object, options: {
 
 /**
  * A new data dir configured from `config` (mintgate.yaml text, or an object
- * written as JSON, which is YAML too) with `mintgate apply`, and with local
+ * written as JSON, which is YAML too) with `mintgate apply`, after storing
+ * `secrets` (name → value) for its `${secret:NAME}` references, and with local
  * accounts added by `mintgate users add` for `people`.
  */
-export async function configuredDataDir(config: string | object, options: { label?: string | undefined; people?: { email: string; password: string }[] } = {}): Promise<string> {
+export async function configuredDataDir(config: string | object, options: { label?: string | undefined; secrets?: Record<string, string> | undefined; people?: { email: string; password: string }[] } = {}): Promise<string> {
   const dataDir = join(tempDir(options.label ?? "mintgate-gateway"), "data");
   const init = await runMintgate(["init", "--data", dataDir]);
   if (init.code !== 0) throw new Error(`mintgate init failed: ${init.stderr}`);
+  for (const [name, value] of Object.entries(options.secrets ?? {})) {
+    const stored = await runMintgate(["secrets", "set", name, "--data", dataDir], { stdin: value });
+    if (stored.code !== 0) throw new Error(`mintgate secrets set failed: ${stored.stderr}`);
+  }
   const file = join(dataDir, "..", "mintgate.yaml");
   writeFileSync(file, typeof config === "string" ? config : JSON.stringify(config, null, 2));
   const applied = await runMintgate(["apply", "-f", file, "--data", dataDir]);

@@ -565,10 +565,10 @@ describe("sse connectors on a misbehaving legacy HTTP+SSE upstream (test/fixture
     const names = Object.keys(upstreams);
     const started = await startConfiguredGateway(
       {
-        connectors: names.map((name) => ({ name, kind: "sse", url: upstreams[name]!.url, headers: { "X-Api-Key": "k3y-value" } })),
+        connectors: names.map((name) => ({ name, kind: "sse", url: upstreams[name]!.url, headers: { "X-Api-Key": "${secret:sse-key}" } })),
         virtualMcps: [{ slug: "legacy", name: "Legacy", access: { everyone: true }, connectors: names.map((connector) => ({ connector })) }],
       },
-      { label: "mintgate-raw-sse" },
+      { label: "mintgate-raw-sse", secrets: { "sse-key": "k3y-value" } },
     );
     own.gateways.push(started.gateway);
     const state = async (name: string) => ((await fetch(`${started.gateway.url}/admin/api/connectors`, { headers: { authorization: `Bearer ${started.gateway.adminToken()}` } }).then((r) => r.json())) as { name: string; state: string; reason?: string }[]).find((c) => c.name === name);
