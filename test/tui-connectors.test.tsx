@@ -286,6 +286,25 @@ describe("Connectors screen", () => {
     unmount();
   });
 
+  test("add: a literal credential in an env row is refused with the server's sentence, which says to store it as a secret", async () => {
+    const { lastFrame, stdin, unmount, capturing } = screen(ConnectorsScreen, 96, 22);
+    await frameContaining(lastFrame, "echo");
+    await press(stdin, "n");
+    await frameContaining(lastFrame, "Add a connector");
+    await waitFor("the form to capture keys", () => capturing() === true);
+    await type(stdin, "literal");
+    await press(stdin, KEY.tab, KEY.tab); // past the kind (stdio)
+    await type(stdin, process.execPath);
+    await press(stdin, KEY.tab, KEY.tab, KEY.tab); // past args and cwd, to the env row
+    await type(stdin, "GITHUB_TOKEN=ghp_literalvalue12345");
+    await press(stdin, KEY.ctrlS);
+    const refused = await frameContaining(lastFrame, /✗ env "GITHUB_TOKEN" of connector "literal" holds a literal credential/);
+    // Wrapped, not cut: what to do, at the sentence's end, is on screen.
+    expect(refused.replace(/[\s│]+/g, " ")).toContain('store it with `mintgate secrets set NAME` and write "${secret:NAME}" instead');
+    expect(await connectorNames()).not.toContain("literal");
+    unmount();
+  });
+
   test("edit starts from the saved spec; a changed timeout is saved, but not over a change made meanwhile", async () => {
     const { lastFrame, stdin, unmount } = screen(ConnectorsScreen, 96, 22);
     await frameContaining(lastFrame, "docs");

@@ -3,7 +3,7 @@ import { useState } from "react";
 import { Choices, fieldWindow, FieldsShown, nextChoice } from "../../components/Form.tsx";
 import { Picker } from "../../components/Picker.tsx";
 import { Spinner } from "../../components/Spinner.tsx";
-import { fit } from "../../components/text.ts";
+import { fit, wrapText } from "../../components/text.ts";
 import { oneLine, TextField } from "../../components/TextField.tsx";
 import { EDITABLE_KINDS, envNameFor, problemsOf, specOf, type ConnectorDraft, type ProbeResult } from "./model.ts";
 import { TestResult } from "./TestResult.tsx";
@@ -158,7 +158,8 @@ export function ConnectorForm(props: {
     return <Picker title="Insert a reference to which secret?" items={props.secrets} width={props.width} height={Math.min(props.height, 12)} onPick={insertSecret} onCancel={() => setPicking(false)} empty="No secrets yet: add one on the Secrets screen (s)." />;
   }
   // At 80×24 the form and a test result share the height: rows scroll around the focused one, as in every form.
-  const errorLines = error ? error.split("\n").slice(0, 3) : [];
+  // Each of the first three problems wrapped, not cut: what to do is at the end of the server's sentence.
+  const errorLines = error ? error.split("\n").slice(0, 3).flatMap((line, i) => wrapText(`${i === 0 ? "✗ " : "  "}${line}`, inner, 3)) : [];
   const testHeight = Math.min(8, Math.floor(props.height / 3));
   // Border (2), title, error, test result and the key line.
   const fixed = 2 + 1 + errorLines.length + (test ? testHeight : 0) + 1;
@@ -183,7 +184,7 @@ export function ConnectorForm(props: {
       {windowed ? <FieldsShown start={start} end={end} total={rows.length} width={inner} /> : null}
       {errorLines.map((line, i) => (
         <Text key={i} color="red">
-          {fit(`${i === 0 ? "✗ " : "  "}${line}`, inner)}
+          {line}
         </Text>
       ))}
       {test ? <TestResult name={name || "test"} result={test.result} error={test.error} width={inner} height={testHeight} /> : null}
