@@ -589,6 +589,53 @@ virtualMcps:
     await gateway.stop();
   });
 
+  test("requests a valid token brings but the transport refuses (406, 415, 400, 413, an unknown session; legacy endpoints too) are answered as before and leave one error record each; a bad token leaves none", async () => {
+    const { dataDir, gateway, token, tokenId } = await startConfiguredGateway(DEMO, { user: "rita@example.com" });
+    const url = `${gateway.url}/mcp/demo`;
+    const headers = { authorization: `Bearer ${token}`, "content-type": "application/json", accept: "application/json, text/event-stream" };
+    const opened = await fetch(url, { method: "POST", headers, body: JSON.stringify({ jsonrpc: "2.0", id: 0, method: "initialize", params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "r", version: "1" } } }) });
+    const session = opened.headers.get("mcp-session-id")!;
+    await opened.text();
+    const inSession = { ...headers, "mcp-session-id": session };
+    const list = JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list" });
+    const rpcError = (code: number, message: string) => ({ jsonrpc: "2.0", error: { code, message }, id: null });
+    const tooLarge = "The request body is larger than the limit of 4194304 bytes.";
+    const stream = await fetch(`${gateway.url}/sse/demo`, { headers: { authorization: `Bearer ${token}`, accept: "text/event-stream" } });
+    const reader = stream.body!.getReader();
+    const endpoint = new TextDecoder().decode((await reader.read()).value).match(/data: (\S+)/)![1]!;
+    const legacySession = new URL(endpoint, gateway.url).searchParams.get("sessionId")!;
+    const refusals = [
+      { to: url, headers: { ...inSession, accept: "text/html" }, body: list, status: 406, sent: rpcError(-32000, "Not Acceptable: the Accept header must list both application/json and text/event-stream."), method: "tools/list", session },
+      { to: url, headers: { ...inSession, "content-type": "text/plain" }, body: list, status: 415, sent: rpcError(-32000, "Unsupported Media Type: send the message as Content-Type: application/json."), method: "tools/list", session },
+      { to: url, headers: inSession, body: '{"jsonrpc":"2.0","id":2,"method":"tools/list"', status: 400, sent: rpcError(-32700, "Parse error: the body is not valid JSON."), method: "HTTP POST", session },
+      { to: url, headers: inSession, body: '{"jsonrpc":"2.0","id":3,"method":"tools/call","params":[]}', status: 400, sent: rpcError(-32600, "Invalid Request: params must be an object."), method: "tools/call", session },
+      { to: url, headers: inSession, body: new Uint8Array(4 * 1024 * 1024 + 1), status: 413, sent: { error: "payload_too_large", message: tooLarge }, method: "HTTP POST", session },
+      { to: url, headers: { ...headers, "mcp-session-id": "no-such-session" }, body: list, status: 404, sent: rpcError(-32001, "Session not found; start a new session with initialize."), method: "tools/list", session: "no-such-session" },
+      { to: `${gateway.url}${endpoint}`, headers: { ...headers, "content-type": "text/plain" }, body: list, status: 415, sent: rpcError(-32000, "Unsupported Media Type: send the message as Content-Type: application/json."), method: "tools/list", session: legacySession },
+      { to: `${gateway.url}/messages/demo?sessionId=nope`, headers, body: list, status: 404, sent: rpcError(-32001, "Session not found; open a new event stream with GET /sse/demo."), method: "tools/list", session: "nope" },
+    ];
+    for (const refusal of refusals) {
+      const response = await fetch(refusal.to, { method: "POST", headers: refusal.headers, body: refusal.body });
+      expect({ status: response.status, sent: await response.json() }).toEqual({ status: refusal.status, sent: refusal.sent });
+    }
+    // A token that is not valid gets its 401 (or, with a body over the limit, the 413 it always got) and no MCP record.
+    const badToken = { ...inSession, authorization: "Bearer mgt_not_a_token" };
+    expect((await fetch(url, { method: "POST", headers: { ...badToken, "content-type": "text/plain" }, body: list })).status).toBe(401);
+    const tooLargeUnsigned = await fetch(url, { method: "POST", headers: badToken, body: new Uint8Array(4 * 1024 * 1024 + 1) });
+    expect({ status: tooLargeUnsigned.status, sent: await tooLargeUnsigned.json() }).toEqual({ status: 413, sent: { error: "payload_too_large", message: tooLarge } });
+    await reader.cancel();
+
+    const search = await runMintgate(["audit", "search", "--kind", "mcp", "--json", "--data", dataDir]);
+    const records = (JSON.parse(search.stdout) as Record<string, unknown>[]).sort((a, b) => (a.id as number) - (b.id as number));
+    expect(records.map((r) => [r.method, r.outcome])).toEqual([["initialize", "ok"], ...refusals.map((r) => [r.method, "error"])]);
+    const common = { kind: "mcp", person: "rita@example.com", tokenId, ip: "127.0.0.1", virtualMcp: "demo", connector: null, exposedName: "", arguments: null, result: null };
+    expect(records.slice(1)).toEqual(
+      refusals.map((r) => expect.objectContaining({ ...common, method: r.method, sessionId: r.session, error: `HTTP ${r.status}: ${(r.sent as { message?: string }).message ?? (r.sent as { error: { message: string } }).error.message}` })),
+    );
+    await gateway.stop();
+    expect((await verify(dataDir)).report.ok).toBe(true);
+  });
+
   test("a person's records are found by their email in any case, beyond ASCII too", async () => {
     const { dataDir, gateway } = await startConfiguredGateway(DEMO);
     const typed = "ÜNAL.Øre@Example.com";

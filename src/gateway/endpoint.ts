@@ -15,6 +15,7 @@ import { EventStream, NOTIFICATION_UNREAD_LIMIT } from "./event-stream.ts";
 import { replyEventStream } from "./reply-stream.ts";
 import { RequestsPerPerson } from "./requests-per-person.ts";
 import { ClosedSessions } from "./closed-sessions.ts";
+import { askedIn, readAsked, recordRefusal, transportRefusal } from "./refusals.ts";
 import { claimsModernRevision, handleModernRequest, MODERN_VERSION, NO_BATCHES, type CallsInFlight, type ListenStreams } from "./modern.ts";
 
 /**
@@ -36,38 +37,52 @@ function jsonRpcError(status: number, code: number, message: string): Response {
 }
 
 /**
- * The Accept rule the SDK transport applies to initialize, held to a session's later requests too: a Response
- * when broken. Not to the sessionless revision's requests: the SDK's own server for it does not check Accept.
+ * A request the endpoint will not take for its form, as its client hears it: the HTTP status, and the JSON-RPC error
+ * code and sentence. McpEndpoint.refuse answers it once its record is committed.
  */
-function acceptRefusal(request: Request): Response | undefined {
-  const accept = request.headers.get("accept") ?? "";
-  if (accept.includes("application/json") && accept.includes("text/event-stream")) return undefined;
-  return jsonRpcError(406, -32000, "Not Acceptable: the Accept header must list both application/json and text/event-stream.");
+class Refusal {
+  constructor(
+    readonly status: number,
+    readonly code: number,
+    readonly message: string,
+    /** The body, when it was read as JSON: the record names its method. */
+    readonly body?: unknown,
+  ) {}
 }
 
-/** The Content-Type rule every POST the gateway answers itself is held to: a Response when broken. */
-function contentTypeRefusal(request: Request): Response | undefined {
+/**
+ * The Accept rule the SDK transport applies to initialize, held to a session's later requests too: a Refusal
+ * when broken. Not to the sessionless revision's requests: the SDK's own server for it does not check Accept.
+ */
+function acceptRefusal(request: Request): Refusal | undefined {
+  const accept = request.headers.get("accept") ?? "";
+  if (accept.includes("application/json") && accept.includes("text/event-stream")) return undefined;
+  return new Refusal(406, -32000, "Not Acceptable: the Accept header must list both application/json and text/event-stream.");
+}
+
+/** The Content-Type rule every POST the gateway answers itself is held to: a Refusal when broken. */
+function contentTypeRefusal(request: Request): Refusal | undefined {
   if ((request.headers.get("content-type") ?? "").includes("application/json")) return undefined;
-  return jsonRpcError(415, -32000, "Unsupported Media Type: send the message as Content-Type: application/json.");
+  return new Refusal(415, -32000, "Unsupported Media Type: send the message as Content-Type: application/json.");
 }
 
 /** A message that is not valid JSON-RPC 2.0 (`problem` says why), answered as such wherever it comes in. */
-const invalidRequest = (problem: string) => jsonRpcError(400, -32600, `Invalid Request: ${problem}.`);
+const invalidRequest = (problem: string, body?: unknown) => new Refusal(400, -32600, `Invalid Request: ${problem}.`, body);
 
 /** A message nested too deeply to handle (see NESTING_LIMIT). */
-const tooDeep = () => invalidRequest(`the message nests arrays and objects more than ${NESTING_LIMIT} levels deep; send it with fewer levels of nesting`);
+const tooDeep = (body: unknown) => invalidRequest(`the message nests arrays and objects more than ${NESTING_LIMIT} levels deep; send it with fewer levels of nesting`, body);
 
-/** A POST's body parsed once: the message, or the error Response for a body that is not JSON or nests too deeply. */
-async function readMessage(request: Request): Promise<{ message: unknown } | Response> {
+/** A POST's body parsed once: the message, or the Refusal of a body that is not JSON or nests too deeply. */
+async function readMessage(request: Request): Promise<{ message: unknown } | Refusal> {
   let text: string;
   let message: unknown;
   try {
     text = await request.text();
     message = JSON.parse(text);
   } catch {
-    return jsonRpcError(400, -32700, "Parse error: the body is not valid JSON.");
+    return new Refusal(400, -32700, "Parse error: the body is not valid JSON.");
   }
-  if (nestsTooDeeply(text)) return tooDeep();
+  if (nestsTooDeeply(text)) return tooDeep(message);
   return { message };
 }
 
@@ -97,16 +112,16 @@ function logExpired(stream: string, principal: Principal, session?: string): voi
 }
 
 /** initialize in a session that has had its own: as the legacy transport answers it, with what to do instead. */
-const alreadyInitialized = () =>
-  invalidRequest("this session is already initialized; send requests with its Mcp-Session-Id, or start a new session with initialize without one");
+const alreadyInitialized = (body: unknown) =>
+  invalidRequest("this session is already initialized; send requests with its Mcp-Session-Id, or start a new session with initialize without one", body);
 
 /**
  * A session id the gateway does not hold: 404, on which clients start a new session (as the spec says). `closedBecause`:
  * why the gateway closed it, when it remembers, so the client and its person can tell a session cap from a timeout.
  * `nextStep`: how to start a new session on the transport it was asked on.
  */
-function sessionNotFound(closedBecause: string | undefined, nextStep = "start a new session with initialize"): Response {
-  return jsonRpcError(404, -32001, closedBecause === undefined ? `Session not found; ${nextStep}.` : `Session not found: it was closed because ${closedBecause}; ${nextStep}.`);
+function sessionNotFound(closedBecause: string | undefined, nextStep = "start a new session with initialize"): Refusal {
+  return new Refusal(404, -32001, closedBecause === undefined ? `Session not found; ${nextStep}.` : `Session not found: it was closed because ${closedBecause}; ${nextStep}.`);
 }
 
 interface Entry {
@@ -208,34 +223,36 @@ export class McpEndpoint {
     if (sessionId !== null) {
       const entry = this.entries.get(sessionId);
       // Another person's session id is treated as unknown: sessions are bound to who opened them.
-      if (!entry?.streamable || ownerOf(entry.session.principal) !== ownerOf(principal) || !runtime.sessions.has(sessionId)) return sessionNotFound(this.closed.reasonFor(sessionId, ownerOf(principal)));
+      if (!entry?.streamable || ownerOf(entry.session.principal) !== ownerOf(principal) || !runtime.sessions.has(sessionId)) {
+        return this.refuse(sessionNotFound(this.closed.reasonFor(sessionId, ownerOf(principal))), runtime, principal, request, sessionId);
+      }
       const otherVersion = versionRefusal(request, entry.session.protocolVersion, this.protocol!);
-      if (otherVersion) return otherVersion;
+      if (otherVersion) return this.refuse(otherVersion, runtime, principal, request, sessionId);
       entry.session.lastActivity = Date.now();
-      if (request.method === "POST") return this.handleSessionPost(entry.session, request, principal);
-      if (request.method === "GET") return this.openStandaloneStream(entry, entry.streamable, request, principal);
-      return entry.streamable.handleRequest(request);
+      if (request.method === "POST") return this.handleSessionPost(entry.session, runtime, request, principal);
+      if (request.method === "GET") return this.openStandaloneStream(entry, entry.streamable, runtime, request, principal);
+      return this.recordedIfRefused(await entry.streamable.handleRequest(request), runtime, principal, request, sessionId);
     }
     if (request.method !== "POST") {
-      return jsonRpcError(400, -32000, "Bad Request: send the Mcp-Session-Id header you got from initialize.");
+      return this.refuse(new Refusal(400, -32000, "Bad Request: send the Mcp-Session-Id header you got from initialize."), runtime, principal, request, null);
     }
     // A 2026-07-28 request names its revision in its own envelope; it needs no session.
     const read = await readMessage(request);
-    if (read instanceof Response) return read;
+    if (read instanceof Refusal) return this.refuse(read, runtime, principal, request, null);
     const body = read.message;
     if (claimsModernRevision(body, request.headers.get("mcp-protocol-version"))) {
       const unacceptable = contentTypeRefusal(request);
-      if (unacceptable) return unacceptable;
+      if (unacceptable) return this.refuse(unacceptable, runtime, principal, request, null, body);
       // Held to JSON-RPC 2.0 as a session's requests are: a reply cannot be matched to a null, object or boolean id.
       const problem = Array.isArray(body) ? NO_BATCHES : problemOf(body);
-      if (problem !== undefined) return invalidRequest(problem);
+      if (problem !== undefined) return this.refuse(invalidRequest(problem), runtime, principal, request, null, body);
       if ((body as PlainMessage).id !== undefined && this.running.full(ownerOf(principal))) return this.tooManyRequests();
       return handleModernRequest(runtime, principal, this.gateway.recorder, request, body as Record<string, never>, this.listeners, this.calls, this.running);
     }
     // Anything but one initialize is answered here, with what to do: the SDK transport says "Server not initialized" to all of it.
     const notOneInitialize = Array.isArray(body) ? problemOfFirstBatch(body) : problemOf(body) ?? ((body as PlainMessage).method === "initialize" ? undefined : NO_SESSION);
-    if (notOneInitialize === NO_SESSION) return jsonRpcError(400, -32000, NO_SESSION);
-    if (notOneInitialize !== undefined) return invalidRequest(notOneInitialize);
+    if (notOneInitialize === NO_SESSION) return this.refuse(new Refusal(400, -32000, NO_SESSION), runtime, principal, request, null, body);
+    if (notOneInitialize !== undefined) return this.refuse(invalidRequest(notOneInitialize), runtime, principal, request, null, body);
     const protocol = await loadServerProtocol();
     this.protocol = protocol;
     const transport: WebStandardStreamableHTTPServerTransport = new protocol.WebStandardStreamableHTTPServerTransport({
@@ -256,6 +273,32 @@ export class McpEndpoint {
     // An initialize sent as a notification (202) opens a session whose id no client ever hears of: it is freed
     // now, not after an idle hour, and it does not push the person's live sessions out of their limit.
     if (transport.sessionId !== undefined && response.status !== 200) this.unregister(transport.sessionId);
+    return this.recordedIfRefused(response, runtime, principal, request, null, body);
+  }
+
+  /**
+   * Answers a request refused for its form with its JSON-RPC error, once its record is committed: the audit trail holds
+   * every request of a signed-in person, those turned away here included. `sessionId`: the one the request named.
+   * `body`: the message, when it was read (its method is recorded); a body nobody read is read for it here.
+   * Called on refusals only: a request that is taken does no work for it.
+   */
+  private async refuse(refusal: Refusal, runtime: VirtualMcpRuntime, principal: Principal, request: Request, sessionId: string | null, body?: unknown): Promise<Response> {
+    const message = body ?? refusal.body;
+    const { method } = message === undefined ? await readAsked(request) : askedIn(request, message);
+    await recordRefusal(this.gateway.recorder, transportRefusal(principal, runtime, method, { status: refusal.status, message: refusal.message, sessionId }));
+    return jsonRpcError(refusal.status, refusal.code, refusal.message);
+  }
+
+  /**
+   * `response` as the SDK transport answered a request it handles (initialize, a session's GET and DELETE): when it
+   * refused it (406, 415, 409…), recorded as the endpoint's own refusals are, with the sentence it sent.
+   */
+  private async recordedIfRefused(response: Response, runtime: VirtualMcpRuntime, principal: Principal, request: Request, sessionId: string | null, body?: unknown): Promise<Response> {
+    if (response.status < 400) return response;
+    const sent = (await response.clone().json().catch(() => undefined)) as { error?: { message?: unknown } } | undefined;
+    const message = typeof sent?.error?.message === "string" ? sent.error.message : "the request was refused.";
+    const { method } = body === undefined ? await readAsked(request) : askedIn(request, body);
+    await recordRefusal(this.gateway.recorder, transportRefusal(principal, runtime, method, { status: response.status, message, sessionId }));
     return response;
   }
 
@@ -264,9 +307,9 @@ export class McpEndpoint {
    * that opened it expires, and the client opens it again with its refreshed token. The session carries on:
    * its POSTs are each checked on their own token, a refreshed one of the same person included.
    */
-  private async openStandaloneStream(entry: Entry, transport: WebStandardStreamableHTTPServerTransport, request: Request, principal: Principal): Promise<Response> {
+  private async openStandaloneStream(entry: Entry, transport: WebStandardStreamableHTTPServerTransport, runtime: VirtualMcpRuntime, request: Request, principal: Principal): Promise<Response> {
     const response = await transport.handleRequest(request);
-    if (!isOpenEventStream(response)) return response;
+    if (!isOpenEventStream(response)) return this.recordedIfRefused(response, runtime, principal, request, entry.session.id);
     // A session has one standalone stream at a time, and this one is still open while its timer is armed.
     entry.streamOpener = principal;
     const disarm = whenExpired(principal, () => {
@@ -288,11 +331,11 @@ export class McpEndpoint {
    * a malformed message is refused here as well. `caller`: the POST's own principal (another token of
    * the session's person, maybe), which the requests it brings are recorded under and cut off with.
    */
-  private async handleSessionPost(session: GatewaySession, request: Request, caller: Principal): Promise<Response> {
+  private async handleSessionPost(session: GatewaySession, runtime: VirtualMcpRuntime, request: Request, caller: Principal): Promise<Response> {
     const unacceptable = acceptRefusal(request) ?? contentTypeRefusal(request);
-    if (unacceptable) return unacceptable;
+    if (unacceptable) return this.refuse(unacceptable, runtime, caller, request, session.id);
     const read = await readMessage(request);
-    if (read instanceof Response) return read;
+    if (read instanceof Refusal) return this.refuse(read, runtime, caller, request, session.id);
     const message = read.message;
     if (Array.isArray(message)) {
       const problem =
@@ -300,15 +343,15 @@ export class McpEndpoint {
         : !allowsBatches(session.protocolVersion) ? `JSON-RPC batches ended with MCP 2025-06-18 and this session uses ${session.protocolVersion}; send one message per POST`
         : message.length > BATCH_LIMIT ? `a batch holds at most ${BATCH_LIMIT} messages, not ${message.length}; send the rest in further requests`
         : message.map(problemOf).find((p) => p !== undefined);
-      if (problem !== undefined) return invalidRequest(problem);
-      if (message.some((m) => m.method === "initialize")) return alreadyInitialized();
+      if (problem !== undefined) return this.refuse(invalidRequest(problem), runtime, caller, request, session.id, message);
+      if (message.some((m) => m.method === "initialize")) return this.refuse(alreadyInitialized(message), runtime, caller, request, session.id);
       if (message.some((m) => m.id !== undefined) && this.running.full(ownerOf(caller))) return this.tooManyRequests();
       return this.answerBatch(session, message as PlainMessage[], caller);
     }
     const problem = problemOf(message);
-    if (problem !== undefined) return invalidRequest(problem);
+    if (problem !== undefined) return this.refuse(invalidRequest(problem), runtime, caller, request, session.id, message);
     const m = message as PlainMessage;
-    if (m.method === "initialize") return alreadyInitialized();
+    if (m.method === "initialize") return this.refuse(alreadyInitialized(message), runtime, caller, request, session.id);
     if (m.method === undefined) return new Response(null, { status: 202 }); // a response to us: we send no requests
     const params = m.params;
     if (m.id === undefined) {
@@ -378,27 +421,27 @@ export class McpEndpoint {
     const entry = sessionId === null ? undefined : this.entries.get(sessionId);
     if (!entry?.legacy || ownerOf(entry.session.principal) !== ownerOf(principal) || !runtime.sessions.has(sessionId!)) {
       const closedBecause = sessionId === null ? undefined : this.closed.reasonFor(sessionId, ownerOf(principal));
-      return sessionNotFound(closedBecause, `open a new event stream with GET /sse/${runtime.slug}`);
+      return this.refuse(sessionNotFound(closedBecause, `open a new event stream with GET /sse/${runtime.slug}`), runtime, principal, request, sessionId);
     }
     const unacceptable = contentTypeRefusal(request);
-    if (unacceptable) return unacceptable;
+    if (unacceptable) return this.refuse(unacceptable, runtime, principal, request, sessionId);
     const read = await readMessage(request);
-    if (read instanceof Response) return read;
+    if (read instanceof Refusal) return this.refuse(read, runtime, principal, request, sessionId);
     const message = read.message;
     // Replies go out on the SSE stream, one event each: a batch would have nowhere to be answered as one.
     const problem = Array.isArray(message) ? "the HTTP+SSE transport takes one message per POST, not a batch" : problemOf(message);
-    if (problem !== undefined) return invalidRequest(problem);
+    if (problem !== undefined) return this.refuse(invalidRequest(problem), runtime, principal, request, sessionId, message);
     // A session ending at its token's expiry still takes notifications (a cancellation of a call in flight), no new call.
     if (entry.draining && (message as PlainMessage).method !== undefined && (message as PlainMessage).id !== undefined) {
-      return sessionNotFound(undefined, `open a new event stream with GET /sse/${runtime.slug}`);
+      return this.refuse(sessionNotFound(undefined, `open a new event stream with GET /sse/${runtime.slug}`), runtime, principal, request, sessionId, message);
     }
     // The lifecycle Streamable HTTP sessions are held to (the SDK transport's): initialize once, and first.
     const m = message as PlainMessage;
     if (m.method === "initialize" && entry.initialized) {
-      return invalidRequest(`this session is already initialized; open a new event stream with GET /sse/${runtime.slug} to start another`);
+      return this.refuse(invalidRequest(`this session is already initialized; open a new event stream with GET /sse/${runtime.slug} to start another`), runtime, principal, request, sessionId, message);
     }
     if (m.method !== undefined && m.method !== "initialize" && m.method !== "ping" && m.id !== undefined && !entry.initialized) {
-      return jsonRpcError(400, -32000, "Bad Request: the session is not initialized; send initialize first.");
+      return this.refuse(new Refusal(400, -32000, "Bad Request: the session is not initialized; send initialize first."), runtime, principal, request, sessionId, message);
     }
     if (m.method === "initialize") entry.initialized = true;
     entry.session.lastActivity = Date.now();
@@ -592,11 +635,11 @@ const allowsBatches = (version: string) => version <= "2025-03-26";
  * the SDK's transport does and the official conformance suite expects (it sends 2025-03-26 in a 2025-11-25 session).
  * No header is taken as the session's own, the spec's fallback for clients older than the header.
  */
-function versionRefusal(request: Request, negotiated: string, protocol: SdkServerProtocol): Response | undefined {
+function versionRefusal(request: Request, negotiated: string, protocol: SdkServerProtocol): Refusal | undefined {
   const version = request.headers.get("mcp-protocol-version");
   if (version === null || protocol.SUPPORTED_PROTOCOL_VERSIONS.includes(version)) return undefined;
   const sessionless = version === MODERN_VERSION ? `; ${MODERN_VERSION} requests are sent without Mcp-Session-Id` : "";
-  return jsonRpcError(400, -32000, `Bad Request: this session uses MCP-Protocol-Version ${negotiated}, and ${version} is not one a session takes (${protocol.SUPPORTED_PROTOCOL_VERSIONS.join(", ")})${sessionless}.`);
+  return new Refusal(400, -32000, `Bad Request: this session uses MCP-Protocol-Version ${negotiated}, and ${version} is not one a session takes (${protocol.SUPPORTED_PROTOCOL_VERSIONS.join(", ")})${sessionless}.`);
 }
 
 function versionsOf(protocol: SdkServerProtocol) {

@@ -11,6 +11,7 @@ import { VirtualMcpRuntime } from "./virtual-mcp.ts";
 export { canonicalJson, curate, exposedName, toolDefinitionHash, unmatchedProblem, type CuratedCatalogue, type PendingTool } from "./curation.ts";
 export { GatewaySession, refusedRequest } from "./session.ts";
 export { McpEndpoint } from "./endpoint.ts";
+export { readAsked, recordRefusal, transportRefusal } from "./refusals.ts";
 export { setKeepaliveInterval } from "./event-stream.ts";
 export { VirtualMcpRuntime, type AccessView } from "./virtual-mcp.ts";
 export * from "./types.ts";

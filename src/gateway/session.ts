@@ -862,12 +862,12 @@ function toRpcError(error: unknown): { code: number; message: string; data?: unk
 
 export type { Connector };
 
-/** The record of a request answered without reaching a connector (server/discover, a refused Virtual MCP). */
+/** The record of a request answered without reaching a connector (server/discover, a refused Virtual MCP or transport). */
 export function requestWithoutCall(
   principal: Principal,
   virtualMcp: string,
   method: string,
-  outcome: { outcome: "ok" | "denied"; error: string | null; sessionId: string | null; userId?: string | null },
+  outcome: { outcome: "ok" | "denied" | "error"; error: string | null; sessionId: string | null; userId?: string | null },
 ): McpRequestEntry {
   return {
     at: Date.now(),

@@ -446,7 +446,8 @@ export function createHttpApp(deps: HttpDeps) {
   return app;
 }
 
-const tooLarge = (limit: number) => jsonError(413, `The request body is larger than the limit of ${limit} bytes.`, { connection: "close" });
+const tooLargeReason = (limit: number) => `The request body is larger than the limit of ${limit} bytes.`;
+const tooLarge = (limit: number) => jsonError(413, tooLargeReason(limit), { connection: "close" });
 
 /**
  * Bytes of chunked bodies being read right now, across all requests. They are
@@ -456,15 +457,15 @@ const tooLarge = (limit: number) => jsonError(413, `The request body is larger t
 const CHUNKED_BODIES_CAP = 32 * 1024 * 1024;
 let chunkedBytesHeld = 0;
 
-/** A chunked body (no Content-Length) is read up to the limit before routing; `bytes`: its size. */
-async function bufferChunkedBody(request: Request, limit: number): Promise<{ request: Request; bytes: number } | Response> {
+/** A chunked body (no Content-Length) is read up to the limit before routing; `bytes`: its size. `overLimit` answers one past it. */
+async function bufferChunkedBody(request: Request, limit: number, overLimit: () => Response | Promise<Response>): Promise<{ request: Request; bytes: number } | Response> {
   const chunks: Uint8Array[] = [];
   let size = 0;
   try {
     for await (const chunk of request.body!) {
       size += chunk.byteLength;
       chunkedBytesHeld += chunk.byteLength;
-      if (size > limit) return tooLarge(limit);
+      if (size > limit) return overLimit();
       if (chunkedBytesHeld > CHUNKED_BODIES_CAP) {
         return jsonError(503, "Too many bodies without Content-Length are being received; retry shortly, or send Content-Length.", { connection: "close", "retry-after": "1" });
       }
@@ -561,6 +562,11 @@ export function startHttpServer(deps: HttpDeps): RunningServer {
     if (request.method === "OPTIONS") return origins.preflight(request, path, false)!;
     return app.handle(request).then((response) => origins.withCors(response, "*"));
   };
+  /** A body over the limit, refused unread before routing: on an MCP endpoint, recorded for the person whose token it carries. */
+  const refuseTooLarge = (request: Request, ip: string | null): Response | Promise<Response> => {
+    const target = mcpRouteOf(request.url);
+    return target ? mcp.refusedUnread(target.slug, request, ip, tooLarge(limit), tooLargeReason(limit)) : tooLarge(limit);
+  };
   /** The MCP endpoints are matched here, ahead of Elysia: they carry every tool call. */
   const route = (request: Request, ip: string | null, bytes: number): Response | Promise<Response> => {
     const target = mcpRouteOf(request.url);
@@ -647,10 +653,10 @@ export function startHttpServer(deps: HttpDeps): RunningServer {
         const declared = request.headers.get("content-length");
         if (declared !== null) {
           const bytes = Number(declared);
-          return bytes > limit ? tooLarge(limit) : replied(request, route(request, ip, bytes));
+          return bytes > limit ? refuseTooLarge(request, ip) : replied(request, route(request, ip, bytes));
         }
         if (!request.body) return replied(request, route(request, ip, 0));
-        return bufferChunkedBody(request, limit).then((checked) => (checked instanceof Response ? checked : replied(request, route(checked.request, ip, checked.bytes))));
+        return bufferChunkedBody(request, limit, () => refuseTooLarge(request, ip)).then((checked) => (checked instanceof Response ? checked : replied(request, route(checked.request, ip, checked.bytes))));
       },
       error: (error) => {
         // A request that failed during the drain asks for its connection's close as every other reply does.

@@ -1,9 +1,9 @@
 import { MissingToken, ownerOf, wireDescription, type AccessTokenService, type Principal } from "../auth/index.ts";
-import { isStorageFull, MintgateError, publicMessageOf } from "../errors/index.ts";
+import { MintgateError, publicMessageOf } from "../errors/index.ts";
 import { log } from "../log/index.ts";
 import type { Gateway } from "../gateway/index.ts";
 import type { McpEndpoint } from "../gateway/endpoint.ts";
-import { refusedRequest, type VirtualMcpRuntime } from "../gateway/index.ts";
+import { readAsked, recordRefusal, refusedRequest, transportRefusal, type VirtualMcpRuntime } from "../gateway/index.ts";
 import type { McpEndpointKind, PublicUrls } from "../auth/public-urls.ts";
 import { decide } from "../policy/index.ts";
 import { jsonError } from "./json-error.ts";
@@ -83,27 +83,10 @@ function admit(deps: McpRouteDeps, budget: BodyBudget, urls: PublicUrls, slug: s
  * error would look connected and then fail; a 401 would start a sign-in loop.
  */
 async function refuseReach(deps: McpRouteDeps, runtime: VirtualMcpRuntime, principal: Principal, userId: string | null, request: Request, reason: string): Promise<Response> {
-  let method = `HTTP ${request.method}`;
-  let params: unknown;
-  if (request.method === "POST") {
-    try {
-      const body = JSON.parse(await request.text()) as { method?: unknown; params?: unknown } | { method?: unknown; params?: unknown }[];
-      const first = Array.isArray(body) ? body[0] : body;
-      if (typeof first?.method === "string") method = first.method;
-      params = first?.params;
-    } catch {
-      // not JSON: recorded under the HTTP method
-    }
-  }
+  const { method, params } = await readAsked(request);
   const sessionId = request.headers.get("mcp-session-id") ?? new URL(request.url).searchParams.get("sessionId");
   log.debug("mcp request refused: no access", { virtualMcp: runtime.slug, subject: principal.subject, method, reason });
-  const entry = refusedRequest(principal, runtime, method, params, { error: reason, sessionId, userId });
-  try {
-    await deps.gateway.recorder.record(entry);
-  } catch (error) {
-    // Not recorded: the person is refused all the same. A full disk is said once in the log by the audit trail.
-    if (!isStorageFull(error)) log.error("could not record a refused request", { virtualMcp: runtime.slug, error: String(error) });
-  }
+  await recordRefusal(deps.gateway.recorder, refusedRequest(principal, runtime, method, params, { error: reason, sessionId, userId }));
   return jsonError(403, reason);
 }
 
@@ -126,6 +109,25 @@ export function mcpRoutes(deps: McpRouteDeps, urls: PublicUrls, budget: BodyBudg
       const admitted = admit(deps, budget, urls, slug, "legacy", request, ip, 0);
       if (admitted instanceof Response || admitted instanceof Promise) return admitted;
       return deps.endpoint.openLegacy(admitted.runtime, admitted.principal);
+    },
+    /**
+     * A request to an MCP endpoint refused before it was routed, whoever sent it (a body over the limit, never read):
+     * `refused` goes out unchanged, recorded first when its token is good for the Virtual MCP. A bad or missing token
+     * gets no 401 in its place, and leaves no record of an MCP request.
+     */
+    refusedUnread(slug: string, request: Request, ip: string | null, refused: Response, reason: string): Promise<Response> | Response {
+      let principal: Principal;
+      try {
+        principal = deps.tokens.verify(request.headers.get("authorization"), slug, ip);
+      } catch {
+        return refused;
+      }
+      const runtime = deps.gateway.virtualMcp(slug);
+      if (!runtime) return refused;
+      if (ip !== null) principal = { ...principal, ip };
+      const sessionId = request.headers.get("mcp-session-id") ?? new URL(request.url).searchParams.get("sessionId");
+      const entry = transportRefusal(principal, runtime, `HTTP ${request.method}`, { status: refused.status, message: reason, sessionId });
+      return recordRefusal(deps.gateway.recorder, entry).then(() => refused);
     },
     postLegacy(slug: string, request: Request, ip: string | null, bytes: number): Promise<Response> | Response {
       const admitted = admit(deps, budget, urls, slug, "legacy", request, ip, bytes);

@@ -1,0 +1,54 @@
+import { MAX_STORED_NAME, type CallRecorder, type McpRequestEntry } from "../audit/index.ts";
+import type { Principal } from "../auth/index.ts";
+import { isStorageFull } from "../errors/index.ts";
+import { log } from "../log/index.ts";
+import { requestWithoutCall } from "./session.ts";
+import type { VirtualMcpRuntime } from "./virtual-mcp.ts";
+
+/** What a refused request asked for, as its record names it. */
+export interface Asked {
+  /** The (first) message's JSON-RPC method, or `HTTP <verb>` when the body names none (not JSON, no method, never read). */
+  method: string;
+  params: unknown;
+}
+
+/** What `body` (a parsed message or batch, if any) asked for; the method is cut as stored names are, since the client chose it. */
+export function askedIn(request: Request, body: unknown): Asked {
+  const first = (Array.isArray(body) ? body[0] : body) as { method?: unknown; params?: unknown } | null | undefined;
+  if (typeof first?.method !== "string") return { method: `HTTP ${request.method}`, params: undefined };
+  return { method: first.method.slice(0, MAX_STORED_NAME), params: first.params };
+}
+
+/** What a refused request asked for, its body read for it when nobody has read it yet. Only ever on a refusal's path. */
+export async function readAsked(request: Request): Promise<Asked> {
+  if (request.method !== "POST" || request.bodyUsed) return askedIn(request, undefined);
+  try {
+    return askedIn(request, JSON.parse(await request.text()));
+  } catch {
+    return askedIn(request, undefined);
+  }
+}
+
+/**
+ * The record of a request refused for its form before any session took it (Accept, Content-Type, a body that is no
+ * JSON-RPC message or is too large, an unknown session): an error of the client's, not the access policy's denial.
+ * Its error is the sentence the client got with the HTTP status; nothing of its body is kept but the method it named.
+ */
+export function transportRefusal(principal: Principal, runtime: VirtualMcpRuntime, method: string, refusal: { status: number; message: string; sessionId: string | null }): McpRequestEntry {
+  // A session id is the client's to make up: one a few MB long is cut as other names it sends are.
+  const sessionId = refusal.sessionId === null ? null : refusal.sessionId.slice(0, MAX_STORED_NAME);
+  const userId = principal.userId ?? runtime.subjects.subjectOf(principal).userId;
+  return requestWithoutCall(principal, runtime.slug, method, { outcome: "error", error: `HTTP ${refusal.status}: ${refusal.message}`, sessionId, userId });
+}
+
+/**
+ * Commits the record of a refused request before the refusal is answered. One that cannot be committed is logged (a full
+ * disk is said once by the audit trail) and the person is refused all the same: there is nothing a refusal could withhold.
+ */
+export async function recordRefusal(recorder: CallRecorder, entry: McpRequestEntry): Promise<void> {
+  try {
+    await recorder.record(entry);
+  } catch (error) {
+    if (!isStorageFull(error)) log.error("could not record a refused request", { virtualMcp: entry.virtualMcp, error: String(error) });
+  }
+}
