@@ -170,6 +170,16 @@ describe("protocol revision 2026-07-28 (sessionless)", () => {
     // Without a token: the same 401 challenge as every other request.
     const anonymous = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(call) });
     expect(anonymous.status).toBe(401);
+    // Each refusal is on the record as an error with the sentence its client got; the anonymous request left none.
+    const recent = await fetch(`${setup.gateway.url}/admin/api/audit?kind=mcp&limit=5`, { headers: { authorization: `Bearer ${setup.gateway.adminToken()}` } });
+    const records = (await recent.json()) as { method: string; outcome: string; error: string | null; virtualMcp: string; sessionId: string | null }[];
+    expect(records.map(({ method, outcome, error, virtualMcp, sessionId }) => ({ method, outcome, error, virtualMcp, sessionId }))).toEqual([
+      { method: "tools/call", outcome: "ok", error: null, virtualMcp: "modern", sessionId: expect.stringMatching(/^stateless-/) },
+      { method: "ping", outcome: "error", error: 'HTTP 404: The method "ping" does not exist in protocol revision 2026-07-28.', virtualMcp: "modern", sessionId: null },
+      { method: "tools/call", outcome: "error", error: "HTTP 400: Unsupported protocol version 2099-01-01.", virtualMcp: "modern", sessionId: null },
+      { method: "tools/call", outcome: "error", error: "HTTP 400: The Mcp-Method header must equal the request's method.", virtualMcp: "modern", sessionId: null },
+      { method: "tools/call", outcome: "error", error: "HTTP 400: The Mcp-Name header must equal the request's tool, prompt or resource name.", virtualMcp: "modern", sessionId: null },
+    ]);
   });
 
   test("the revision's header is checked against the body first, and a modern header without the envelope is refused as that revision, with the request's id", async () => {
