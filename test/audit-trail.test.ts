@@ -11,6 +11,7 @@ import { loadSettings } from "../src/config/index.ts";
 import { openDataDir } from "../src/runtime/index.ts";
 import { openStore, type NewAuditRow } from "../src/store/index.ts";
 import { startHttpUpstream } from "./fixtures/http-upstream.ts";
+import { parseExposition, sampleValue } from "./fixtures/prometheus-text.ts";
 import { openTerminal } from "./fixtures/terminal.ts";
 import { BINARY, cleanEnv, connectMcpClient, DEMO_CONFIG as DEMO, filesIn, REPO_ROOT, runMintgate, startConfiguredGateway, startGateway, tempDir, waitFor } from "./harness.ts";
 
@@ -628,10 +629,14 @@ virtualMcps:
     const search = await runMintgate(["audit", "search", "--kind", "mcp", "--json", "--data", dataDir]);
     const records = (JSON.parse(search.stdout) as Record<string, unknown>[]).sort((a, b) => (a.id as number) - (b.id as number));
     expect(records.map((r) => [r.method, r.outcome])).toEqual([["initialize", "ok"], ...refusals.map((r) => [r.method, "error"])]);
-    const common = { kind: "mcp", person: "rita@example.com", tokenId, ip: "127.0.0.1", virtualMcp: "demo", connector: null, exposedName: "", arguments: null, result: null };
+    const common = { kind: "mcp", person: "rita@example.com", tokenId, ip: "127.0.0.1", virtualMcp: "demo", connector: null, exposedName: "", arguments: null, result: null, durationMs: null };
     expect(records.slice(1)).toEqual(
       refusals.map((r) => expect.objectContaining({ ...common, method: r.method, sessionId: r.session, error: `HTTP ${r.status}: ${(r.sent as { message?: string }).message ?? (r.sent as { error: { message: string } }).error.message}` })),
     );
+    // /metrics counts them as errors of their method, and leaves them out of the calls' latency: nothing ran.
+    const metrics = parseExposition(await (await fetch(`${gateway.url}/metrics`)).text());
+    expect(sampleValue(metrics, "mintgate_mcp_requests_total", { virtual_mcp: "demo", method: "tools/call", outcome: "error" })).toBe(1);
+    expect(sampleValue(metrics, "mintgate_tool_call_duration_seconds_count", { virtual_mcp: "demo" })).toBeUndefined();
     await gateway.stop();
     expect((await verify(dataDir)).report.ok).toBe(true);
   });

@@ -38,7 +38,8 @@ export function transportRefusal(principal: Principal, runtime: VirtualMcpRuntim
   // A session id is the client's to make up: one a few MB long is cut as other names it sends are.
   const sessionId = refusal.sessionId === null ? null : refusal.sessionId.slice(0, MAX_STORED_NAME);
   const userId = principal.userId ?? runtime.subjects.subjectOf(principal).userId;
-  return requestWithoutCall(principal, runtime.slug, method, { outcome: "error", error: `HTTP ${refusal.status}: ${refusal.message}`, sessionId, userId });
+  // No duration: nothing ran, and a zero would pull the calls' latency percentiles (stats, /metrics) down.
+  return { ...requestWithoutCall(principal, runtime.slug, method, { outcome: "error", error: `HTTP ${refusal.status}: ${refusal.message}`, sessionId, userId }), durationMs: null };
 }
 
 /**

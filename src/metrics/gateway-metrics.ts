@@ -42,7 +42,7 @@ export interface ObservedRequest {
   method: string;
   exposedName: string;
   outcome: string;
-  durationMs: number;
+  durationMs: number | null;
 }
 
 /** What the gauges read when scraped. */
@@ -101,8 +101,8 @@ export class GatewayMetrics {
     const tool = request.connector === null ? UNKNOWN : request.exposedName;
     const ofConnector = series.tools.get(request.connector ?? "");
     (ofConnector?.get(tool) ?? this.addTool(series, request.virtualMcp, tool, request.connector))[outcome]!.value++;
-    // Denied calls never reach a connector: their (near-zero) time would only flatter the latency.
-    if (outcome !== 2) series.latency.observe(request.durationMs / 1000);
+    // Denied calls never reach a connector, nor do those refused for their form (no duration): their time would only flatter the latency.
+    if (outcome !== 2 && request.durationMs !== null) series.latency.observe(request.durationMs / 1000);
   }
 
   /** Counts one HTTP response from /mcp/<slug>, /sse/<slug> or /messages/<slug>. */

@@ -19,7 +19,8 @@ export interface CallRecord {
   arguments: string | null;
   outcome: CallOutcome;
   error: string | null;
-  durationMs: number;
+  /** null for a request refused before anything ran (its form, at the transport): it has no time to count. */
+  durationMs: number | null;
 }
 
 /** The MCP requests of the audit trail in the shape of the earlier call records (GET /admin/api/calls). */
