@@ -991,6 +991,29 @@ virtualMcps:
   });
 });
 
+describe("resources an upstream does not have", () => {
+  test("reading one answers -32002 with data.uri the URI the client asked by, prefixed or not", async () => {
+    const s = await setup(`connectors:
+  - { name: demo, kind: builtin, server: demo }
+virtualMcps:
+  - { slug: prefixed, name: Prefixed, connectors: [{ connector: demo, prefix: d }], access: { everyone: true } }
+  - { slug: plain, name: Plain, connectors: [{ connector: demo, prefix: "" }], access: { everyone: true } }
+`);
+    const { token } = await s.token("ada@example.com");
+    const notFound = async (slug: string, uri: string) => {
+      const client = await s.client(slug, token);
+      return client.readResource({ uri }).then(
+        () => undefined,
+        (error: { code: number; data?: unknown }) => ({ code: error.code, data: error.data }),
+      );
+    };
+    // The upstream names its own URI, demo://missing; through a prefix the client only knows d+demo://missing.
+    expect(await notFound("prefixed", "d+demo://missing")).toEqual({ code: -32002, data: { uri: "d+demo://missing" } });
+    expect(await notFound("plain", "demo://numbers/x/y")).toEqual({ code: -32002, data: { uri: "demo://numbers/x/y" } });
+    await s.gateway.stop();
+  });
+});
+
 describe("logging/setLevel", () => {
   test("a level the protocol does not define is refused with -32602; a defined one is accepted", async () => {
     const s = await setup(DEMO_CONFIG);

@@ -99,6 +99,16 @@ describe("protocol revision 2026-07-28 (sessionless)", () => {
     expect(calls.filter((c) => c.method === "resources/read" || c.method === "prompts/get").map((c) => c.outcome)).toEqual(["ok", "ok"]);
   });
 
+  test("reading a resource the upstream does not have is an invalid-params error (-32602 now) with data.uri the URI asked by", async () => {
+    const client = await modernClient();
+    const failure = await client.readResource({ uri: "d+demo://missing" }).then(
+      () => undefined,
+      (error: { code: number; data?: unknown }) => ({ code: error.code, data: error.data }),
+    );
+    expect(failure).toEqual({ code: -32602, data: { uri: "d+demo://missing" } });
+    await client.close();
+  });
+
   test("a call reaches an upstream on the official 2.x server: the client's envelope is not passed on into the gateway's 2025 session with it", async () => {
     // The envelope names 2026-07-28; passed on, the upstream read it against its session's 2025 header and refused
     // every call, prompt and read as a header mismatch (-32020).

@@ -1,8 +1,12 @@
 import { McpServer, ResourceTemplate } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
+import { McpError, ReadResourceRequestSchema } from "@modelcontextprotocol/sdk/types.js";
 import { z } from "zod";
 import { VERSION } from "../version.ts";
+
+/** MCP's "Resource not found" (2025-11-25); the SDK's ErrorCode has no name for it. */
+const RESOURCE_NOT_FOUND = -32002;
 
 /**
  * The demo MCP server compiled into the binary, for `make run` and for trying
@@ -67,13 +71,14 @@ function createDemoServer(): McpServer {
     { title: "Greeting", description: "A short greeting for someone.", argsSchema: { name: z.string() } },
     ({ name }) => ({ messages: [{ role: "user", content: { type: "text", text: `Say hello to ${name} in one friendly sentence.` } }] }),
   );
-  server.registerResource(
+  const ABOUT = "demo://about";
+  const about = server.registerResource(
     "about",
-    "demo://about",
+    ABOUT,
     { title: "About mintgate", description: "What this demo server is.", mimeType: "text/plain" },
     async (uri) => ({ contents: [{ uri: uri.href, mimeType: "text/plain", text: `mintgate ${VERSION} demo server: tools echo, add, now, countdown.` }] }),
   );
-  server.registerResource(
+  const numbers = server.registerResource(
     "number",
     new ResourceTemplate("demo://numbers/{n}", { list: undefined }),
     { title: "A number", description: "Facts about a whole number.", mimeType: "application/json" },
@@ -82,6 +87,15 @@ function createDemoServer(): McpServer {
       return { contents: [{ uri: uri.href, mimeType: "application/json", text: JSON.stringify({ n: value, even: value % 2 === 0, square: value * value }) }] };
     },
   );
+  // Replaces McpServer's own read handler, which answers an unknown URI with -32602 and no data: MCP asks for
+  // -32002 with data.uri, the URI asked for (SEP-2164; the conformance suite warns without it).
+  server.server.setRequestHandler(ReadResourceRequestSchema, async (request, extra) => {
+    const uri = new URL(request.params.uri);
+    if (uri.href === ABOUT) return about.readCallback(uri, extra);
+    const variables = numbers.resourceTemplate.uriTemplate.match(uri.href);
+    if (variables) return numbers.readCallback(uri, variables, extra);
+    throw new McpError(RESOURCE_NOT_FOUND, `Resource ${request.params.uri} not found`, { uri: request.params.uri });
+  });
   return server;
 }
 

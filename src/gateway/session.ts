@@ -632,7 +632,9 @@ export class GatewaySession {
     note.connector = route.attachment.connector;
     note.upstreamName = route.upstreamUri;
     this.checkResource(uri, route);
-    const result = await this.forward(progress, signal, route.attachment.connector, "resources/read", { ...params, uri: route.upstreamUri });
+    const result = await this.forward(progress, signal, route.attachment.connector, "resources/read", { ...params, uri: route.upstreamUri }).catch((error: unknown) => {
+      throw withExposedErrorUri(route.attachment.prefix, error);
+    });
     note.result = result;
     const contents = result.contents as { uri: string }[] | undefined;
     if (route.attachment.prefix === "" || !contents) return result;
@@ -858,6 +860,15 @@ function toRpcError(error: unknown): { code: number; message: string; data?: unk
   if (error instanceof MintgateError) return { code: jsonRpcCodeOf(error), message: error.message };
   log.error("unexpected error in a gateway session", { error: (error as Error)?.stack ?? String(error) });
   return { code: JSON_RPC.internalError, message: publicMessageOf(error) };
+}
+
+/**
+ * An upstream's error naming the resource it could not read (a not-found carries it in data.uri, SEP-2164) under
+ * the exposed URI the client asked by: the upstream's own URI means nothing to the client.
+ */
+function withExposedErrorUri(prefix: string, error: unknown): unknown {
+  if (prefix === "" || !(error instanceof UpstreamRpcError) || !isObject(error.data) || typeof error.data.uri !== "string") return error;
+  return new UpstreamRpcError(error.code, error.message, { ...error.data, uri: exposedUri(prefix, error.data.uri) });
 }
 
 export type { Connector };
