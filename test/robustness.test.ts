@@ -216,9 +216,8 @@ describe("shutdown", () => {
     gateways.push(gateway);
     // Before, serve's own SIGHUP handler replaced nohup's ignore, and logging out stopped the gateway. The kernel
     // drops a signal whose disposition is "ignore": no handler caught it however late a loaded machine runs it.
-    const status = readFileSync(`/proc/${gateway.pid}/status`, "utf8");
-    const hupBit = (field: string) => (BigInt(`0x${new RegExp(`^${field}:\\s*([0-9a-f]+)$`, "m").exec(status)![1]}`) & 1n) === 1n;
-    expect({ ignored: hupBit("SigIgn"), caught: hupBit("SigCgt") }).toEqual({ ignored: true, caught: false });
+    const hup = (field: "SigCgt" | "SigIgn") => signalDisposition(gateway.pid, field, "SIGHUP");
+    expect({ ignored: hup("SigIgn"), caught: hup("SigCgt") }).toEqual({ ignored: true, caught: false });
     gateway.signal("SIGHUP");
     // And the end-to-end view: a pause before showing something did not happen, which waiting cannot replace.
     await Bun.sleep(300);
@@ -267,36 +266,100 @@ describe("shutdown", () => {
 
   test("SIGTERM right after serve spawned a stdio child exits 0 and leaves no live child", async () => {
     for (let attempt = 0; attempt < 3; attempt++) {
-      const base = dir("mintgate-sigstart");
-      const dataDir = join(base, "data");
-      const pidFile = join(base, "child.pid");
-      expect((await runMintgate(["init", "--data", dataDir])).code).toBe(0);
-      const config = {
-        // Never answers initialize: the gateway is still starting this connector when signalled.
-        connectors: [{ name: "sl", kind: "stdio", command: "/bin/sh", args: ["-c", `echo $$ > ${pidFile}; exec sleep 30`] }],
-        virtualMcps: [{ slug: "v", name: "V", access: { everyone: true }, connectors: [{ connector: "sl" }] }],
-      };
-      writeFileSync(join(base, "c.yaml"), JSON.stringify(config));
-      const applied = await runMintgate(["apply", "-f", join(base, "c.yaml"), "--data", dataDir]);
-      expect(applied.code).toBe(0);
+      const starting = await startServeWithSilentChild("mintgate-sigstart");
+      const child = await waitFor("the stdio child's pid file", () => existsSync(starting.pidFile) && Number(readFileSync(starting.pidFile, "utf8")), 2000, 2);
+      childPids.add(child);
+      await Bun.sleep(attempt * 3); // vary the moment a little
+      await expectCleanStop(starting, `attempt ${attempt}`);
+    }
+  });
 
-      const serve = Bun.spawn([BINARY, "serve", "--data", dataDir, "--port", "0"], { env: cleanEnv(), stdin: "ignore", stdout: "pipe", stderr: "pipe" });
-      const output = Promise.all([new Response(serve.stdout).text(), new Response(serve.stderr).text()]).then((parts) => parts.join(""));
-      try {
-        const child = await waitFor("the stdio child's pid file", () => existsSync(pidFile) && Number(readFileSync(pidFile, "utf8")), 2000, 2);
-        childPids.add(child);
-        await Bun.sleep(attempt * 3); // vary the moment a little
-        serve.kill("SIGTERM");
-        const code = await serve.exited;
-        const text = await output;
-        expect({ attempt, code, signal: serve.signalCode, output: code === 0 ? "" : text }).toEqual({ attempt, code: 0, signal: null, output: "" });
-        await waitFor(`stdio child ${child} to be dead (attempt ${attempt})`, () => !isAlive(child), 40, 50);
-      } finally {
-        if (serve.exitCode === null && serve.signalCode === null) serve.kill("SIGKILL");
-      }
+  test("SIGTERM while serve is still starting, before any child: kept until it can stop cleanly, then exit 0, no child left, server.url gone", async () => {
+    for (let attempt = 0; attempt < 2; attempt++) {
+      // The first moment serve can act on a signal: the kernel shows SIGTERM caught. Before it (the ~70 ms Bun takes to
+      // load the program) nothing but the default action exists, which ends the process with 143.
+      const catching = await startServeWithSilentChild("mintgate-sigcaught");
+      await waitFor("serve to catch SIGTERM", () => signalDisposition(catching.serve.pid, "SigCgt", "SIGTERM"), 2000, 1);
+      await expectCleanStop(catching, `as soon as caught, attempt ${attempt}`);
+      // Its first line comes from opening the data directory (a lost admin.token is replaced), long before start-up is
+      // done. Before, SIGTERM was caught only further on, so a signal sent on that line ended the process with 143.
+      const writing = await startServeWithSilentChild("mintgate-sigline", { withoutAdminToken: true });
+      await waitFor("serve's first line", () => writing.output().includes("\n"), 2000, 1);
+      expect(writing.output()).toContain("created admin token");
+      await expectCleanStop(writing, `after the first line, attempt ${attempt}`);
     }
   });
 });
+
+interface StartingServe {
+  serve: Bun.Subprocess<"ignore", "pipe", "pipe">;
+  dataDir: string;
+  /** Where the stdio connector's child writes its pid once serve starts it. */
+  pidFile: string;
+  /** What serve has written so far, stdout and stderr. */
+  output(): string;
+}
+
+/**
+ * `mintgate serve` spawned on a data directory whose one stdio connector never answers initialize (so the gateway
+ * is still starting it when signalled), returned at once; `withoutAdminToken` removes admin.token first.
+ */
+async function startServeWithSilentChild(label: string, options: { withoutAdminToken?: boolean } = {}): Promise<StartingServe> {
+  const base = dir(label);
+  const dataDir = join(base, "data");
+  const pidFile = join(base, "child.pid");
+  expect((await runMintgate(["init", "--data", dataDir])).code).toBe(0);
+  const config = {
+    connectors: [{ name: "sl", kind: "stdio", command: "/bin/sh", args: ["-c", `echo $$ > ${pidFile}; exec sleep 30`] }],
+    virtualMcps: [{ slug: "v", name: "V", access: { everyone: true }, connectors: [{ connector: "sl" }] }],
+  };
+  writeFileSync(join(base, "c.yaml"), JSON.stringify(config));
+  expect((await runMintgate(["apply", "-f", join(base, "c.yaml"), "--data", dataDir])).code).toBe(0);
+  if (options.withoutAdminToken) rmSync(join(dataDir, "admin.token"));
+  const serve = Bun.spawn([BINARY, "serve", "--data", dataDir, "--port", "0"], { env: cleanEnv(), stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  let output = "";
+  const decoder = new TextDecoder();
+  const pump = async (stream: ReadableStream<Uint8Array>) => {
+    for await (const chunk of stream) output += decoder.decode(chunk, { stream: true });
+  };
+  void pump(serve.stdout);
+  void pump(serve.stderr);
+  return { serve, dataDir, pidFile, output: () => output };
+}
+
+/** SIGTERM now; serve must exit 0 (not die of the signal), its stdio child (if it got that far) dead and server.url removed. */
+async function expectCleanStop({ serve, dataDir, pidFile, output }: StartingServe, when: string): Promise<void> {
+  try {
+    serve.kill("SIGTERM");
+    const code = await serve.exited;
+    expect({ when, code, signal: serve.signalCode, output: code === 0 ? "" : output() }).toEqual({ when, code: 0, signal: null, output: "" });
+    if (existsSync(pidFile)) {
+      const child = Number(readFileSync(pidFile, "utf8"));
+      childPids.add(child);
+      await waitFor(`stdio child ${child} to be dead (${when})`, () => !isAlive(child), 40, 50);
+    }
+    expect(existsSync(join(dataDir, "server.url"))).toBe(false);
+  } finally {
+    if (serve.exitCode === null && serve.signalCode === null) serve.kill("SIGKILL");
+  }
+}
+
+const SIGNAL_NUMBERS = { SIGHUP: 1, SIGTERM: 15 } as const;
+
+/**
+ * Whether a process's disposition of `signal` is `field` in /proc/PID/status: SigCgt, caught by a handler, or
+ * SigIgn, ignored (the kernel then drops it). False once the process is gone.
+ */
+function signalDisposition(pid: number, field: "SigCgt" | "SigIgn", signal: keyof typeof SIGNAL_NUMBERS): boolean {
+  let status: string;
+  try {
+    status = readFileSync(`/proc/${pid}/status`, "utf8");
+  } catch {
+    return false;
+  }
+  const mask = BigInt(`0x${new RegExp(`^${field}:\\s*([0-9a-f]+)$`, "m").exec(status)![1]}`);
+  return ((mask >> BigInt(SIGNAL_NUMBERS[signal] - 1)) & 1n) === 1n;
+}
 
 describe("restarts", () => {
   test("an upstream writing more than 10 MiB on stdout without a line break fails with that as its reason, not the signal it was stopped with", async () => {

@@ -78,6 +78,31 @@ export const serveCommand: Command = {
     "stops accepting, lets running requests finish (up to 10 s), closes the store and exits 0;\n" +
     "a second signal kills the upstream processes and exits 130.",
   async run(parsed) {
+    // Signals are handled from the first line: one that arrives while the gateway starts is kept, and acted on once
+    // it has started, so no start-up phase leaves upstream children or server.url behind (the default action would
+    // end the process at once, with status 143). A second signal means "now": every upstream process group is killed
+    // and we exit.
+    let signalled: (signal: string) => void = () => {};
+    const stopSignal = new Promise<string>((resolve) => (signalled = resolve));
+    let signals = 0;
+    /** What a second signal does to the gateway once it has one to cut off; until then it only exits. */
+    let cutOff: ((signal: string) => void) | undefined;
+    const exitNow = () => {
+      reportAllNotLogged();
+      process.exit(130);
+    };
+    const onSignal = (signal: string) => {
+      signals++;
+      if (signals === 1) return signalled(signal);
+      if (signals > 2 || cutOff === undefined) return exitNow();
+      cutOff(signal);
+    };
+    process.on("SIGTERM", () => onSignal("SIGTERM"));
+    process.on("SIGINT", () => onSignal("SIGINT"));
+    // A closed terminal (ssh session) sends SIGHUP: by default it would end the process at once,
+    // leaving the upstream children (in process groups of their own) running and server.url behind.
+    // Started under nohup, SIGHUP stays ignored: a handler would replace that, and logging out stopped the gateway.
+    if (!ignoredAtStart("SIGHUP")) process.on("SIGHUP", () => onSignal("SIGHUP"));
     const settings = loadSettings({
       data: stringValue(parsed, "data"),
       host: stringValue(parsed, "host"),
@@ -192,21 +217,9 @@ export const serveCommand: Command = {
       dir.close();
       return drain;
     };
-    // Signals are handled from here on, so no start-up phase leaves upstream children behind.
-    // A second signal means "now": every upstream process group is killed and we exit.
-    let signalled: (signal: string) => void = () => {};
-    const stopSignal = new Promise<string>((resolve) => (signalled = resolve));
-    let signals = 0;
     /** The HTTP server's graceful stop, once the first signal began it: it settles when the last reply is out. */
     let stopping: Promise<void> | undefined;
-    const exitNow = () => {
-      reportAllNotLogged();
-      process.exit(130);
-    };
-    const onSignal = (signal: string) => {
-      signals++;
-      if (signals === 1) return signalled(signal);
-      if (signals > 2) return exitNow();
+    cutOff = (signal) => {
       log.warn("second signal: killing upstream processes, cutting off running calls and exiting now", { signal });
       gateway.pool.killAllNow();
       rmSync(dir.paths.serverUrl, { force: true });
@@ -219,12 +232,6 @@ export const serveCommand: Command = {
         .then(() => stopping)
         .finally(exitNow);
     };
-    process.on("SIGTERM", () => onSignal("SIGTERM"));
-    process.on("SIGINT", () => onSignal("SIGINT"));
-    // A closed terminal (ssh session) sends SIGHUP: by default it would end the process at once,
-    // leaving the upstream children (in process groups of their own) running and server.url behind.
-    // Started under nohup, SIGHUP stays ignored: a handler would replace that, and logging out stopped the gateway.
-    if (!ignoredAtStart("SIGHUP")) process.on("SIGHUP", () => onSignal("SIGHUP"));
     let server;
     const memoryTrim = new IdleMemoryTrim();
     let demo;
