@@ -8,7 +8,7 @@ import { startEverythingServer } from "./conformance/everything-server.ts";
 import { startHttpUpstream } from "./fixtures/http-upstream.ts";
 import { ConnectorFailureLog } from "../src/connectors/failure-log.ts";
 import { log } from "../src/log/index.ts";
-import { connectMcpClient, DEMO_CONFIG, filesIn, REPO_ROOT, runMintgate, startConfiguredGateway, startGateway, tempDir, waitFor, type RunningGateway } from "./harness.ts";
+import { connectMcpClient, DEMO_CONFIG, filesIn, REPO_ROOT, runMintgate, startConfiguredGateway, startedCall, startGateway, tempDir, waitFor, type RunningGateway } from "./harness.ts";
 
 const DYNAMIC_SERVER = join(REPO_ROOT, "test", "fixtures", "dynamic-server.ts");
 const ECHO_STDIO = join(REPO_ROOT, "test", "fixtures", "echo-stdio.ts");
@@ -76,17 +76,6 @@ async function setup(yaml: string, ...serveArgs: string[]): Promise<Setup> {
 
 const toolNames = async (client: Client) => (await client.listTools()).tools.map((t) => t.name).sort();
 
-/**
- * A `slow` call (test/fixtures/dynamic-server.ts, logging-server.ts) and `started`, which settles once the
- * upstream has reported progress 0: the call has reached it and is running. A call that ends first rejects it.
- */
-function startedCall(client: Client, name: string, args: Record<string, unknown>) {
-  let progressed!: () => void;
-  const reported = new Promise<void>((resolve) => (progressed = resolve));
-  const result = client.callTool({ name, arguments: args }, undefined, { onprogress: () => progressed() });
-  const started = Promise.race([reported, result.then(() => Promise.reject(new Error(`${name} ended before it reported progress`)), (error: Error) => Promise.reject(error))]);
-  return { result, started };
-}
 /** What this process's logger writes to stderr in the JSON format while `run` runs, a chunk a line (the format is text again after). */
 function jsonLogLines(run: () => void): string[] {
   const written: string[] = [];

@@ -165,6 +165,18 @@ export async function connectMcpClient(url: string, token: string): Promise<impo
   return client;
 }
 
+/**
+ * A `slow` call (test/fixtures/dynamic-server.ts, logging-server.ts, raw-stdio.ts) and `started`, which settles once
+ * the upstream has reported progress 0: the call has reached it and is running. A call that ends first rejects it.
+ */
+export function startedCall(client: import("@modelcontextprotocol/sdk/client/index.js").Client, name: string, args: Record<string, unknown>) {
+  let progressed!: () => void;
+  const reported = new Promise<void>((resolve) => (progressed = resolve));
+  const result = client.callTool({ name, arguments: args }, undefined, { onprogress: () => progressed() });
+  const started = Promise.race([reported, result.then(() => Promise.reject(new Error(`${name} ended before it reported progress`)), (error: Error) => Promise.reject(error))]);
+  return { result, started };
+}
+
 /** Polls `check` until it returns a value other than undefined/false, or fails after `attempts`. */
 export async function waitFor<T>(what: string, check: () => T | undefined | false | Promise<T | undefined | false>, attempts = 300, intervalMs = 50): Promise<T> {
   let last: unknown;

@@ -18,7 +18,7 @@ import { dirname, join } from "node:path";
 import { startEverythingServer } from "./conformance/everything-server.ts";
 import { startPollingHttpUpstream } from "./fixtures/polling-http-upstream.ts";
 import { startRawHttpUpstream, type RawHttpUpstream } from "./fixtures/raw-http-upstream.ts";
-import { BINARY, cleanEnv, connectMcpClient, DEMO_CONFIG, REPO_ROOT, runMintgate, startConfiguredGateway, startGateway, tempDir, waitFor, type RunningGateway } from "./harness.ts";
+import { BINARY, cleanEnv, connectMcpClient, DEMO_CONFIG, REPO_ROOT, runMintgate, startConfiguredGateway, startedCall, startGateway, tempDir, waitFor, type RunningGateway } from "./harness.ts";
 
 const RAW_STDIO = join(REPO_ROOT, "test", "fixtures", "raw-stdio.ts");
 
@@ -167,14 +167,13 @@ describe("shutdown", () => {
     expect(isAlive(child!)).toBe(true);
 
     const c = await client(gateway, token);
-    // A long call keeps the graceful shutdown waiting (its grace is 10 s).
-    const cutOff = c.callTool({ name: "r__slow", arguments: { ms: 30_000 } }, undefined, { timeout: 60_000 }).then(
+    // A long call keeps the graceful shutdown waiting (its grace is 10 s); signalled once it has reached the upstream.
+    const slow = startedCall(c, "r__slow", { ms: 30_000 });
+    const cutOff = slow.result.then(
       () => "answered",
       (error: Error) => error.message,
     );
-    // For the call to reach the upstream before the signal: nothing shows it arrive, and 300 ms was little on a loaded
-    // machine (then running=0 below). The call lasts 30 s, so a longer pause costs only its own length.
-    await Bun.sleep(1500);
+    await slow.started;
 
     gateway.signal("SIGINT");
     await waitFor("the graceful shutdown to begin", () => gateway.output().includes("shutting down"));
