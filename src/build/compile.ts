@@ -25,6 +25,11 @@ const result = await Bun.build({
   // The store's checkpoint and usage-statistics threads are Workers: their modules must be entrypoints to be in the binary.
   entrypoints: ["src/main.ts", "src/store/checkpoint-thread.ts", "src/store/usage-thread.ts"],
   compile: { outfile },
+  // Bytecode compiled ahead of time, so no start skips parsing ~10 MB of bundled JavaScript: every CLI command and
+  // `serve` starts about 60 ms sooner (measured: `mintgate version` 70 → 10 ms, serve ready 106 → 40 ms) for ~9 MB
+  // more binary. ESM bytecode needs compile, which this build always is.
+  bytecode: true,
+  format: "esm",
   minify: true,
   sourcemap: "linked",
   define: { "process.env.DEV": '"false"' },
