@@ -824,6 +824,10 @@ virtualMcps:
     try {
       const client = new AdminClient(locateGateway({ dataDir: dir }));
       await waitFor("gh ready", async () => (await client.get<{ name: string; state: string }[]>("/connectors")).find((c) => c.name === "gh")?.state === "ready");
+      // Said at start, so whoever runs it hears of it; the value itself never is, and TOKEN_FILE (a path) is not named.
+      expect(gateway.output()).toContain(`env "GITHUB_TOKEN" of connector "gh" holds a literal credential, kept in plain text and shown by export, the admin API and the TUI; store it with \`mintgate secrets set NAME\`, write \${secret:NAME} in its place and apply again`);
+      expect(gateway.output()).not.toContain(literal);
+      expect(gateway.output()).not.toContain('"TOKEN_FILE"');
     } finally {
       await gateway.stop();
     }

@@ -1,3 +1,4 @@
+import { isCredentialName, literalCredentialIn } from "../secrets/literal-credentials.ts";
 import { secretReferencesIn } from "../secrets/references.ts";
 
 /** How mintgate reaches one upstream MCP server. Secret references look like `${secret:NAME}`. */
@@ -55,4 +56,16 @@ export const DEFAULT_CALL_TIMEOUT_MS = 60_000;
 export function secretsReferencedBy(spec: ConnectorSpec): string[] {
   const values = spec.kind === "stdio" ? Object.values(spec.env) : spec.kind === "builtin" ? [] : Object.values(spec.headers);
   return [...new Set(values.flatMap(secretReferencesIn))];
+}
+
+/**
+ * The env variables (stdio) or headers (http, sse) of a stored connector that hold a literal credential, as
+ * `header "Authorization"`: configuration refuses them now, but one saved by an earlier version keeps running.
+ */
+export function literalCredentialsOf(spec: ConnectorSpec): string[] {
+  if (spec.kind === "builtin") return [];
+  const [what, entries] = spec.kind === "stdio" ? ["env", spec.env] : ["header", spec.headers];
+  return Object.entries(entries)
+    .filter(([name, value]) => isCredentialName(name) && literalCredentialIn(value) !== undefined)
+    .map(([name]) => `${what} "${name}"`);
 }

@@ -5,7 +5,7 @@ import { demoInstructions, prepareDemo } from "../../admin/demo.ts";
 import { GatewayConfigService } from "../../admin/gateway-config.ts";
 import { AuditFeed, AuditLog, CHECKPOINT_KEY_PURPOSE, pruneAuditTrailGradually, Redactor } from "../../audit/index.ts";
 import { AccessTokenService, createAuthServices, sweepAuthRows } from "../../auth/index.ts";
-import { ConnectorPool, UpstreamProcessGroups } from "../../connectors/index.ts";
+import { ConnectorPool, literalCredentialsOf, UpstreamProcessGroups } from "../../connectors/index.ts";
 import { Gateway, McpEndpoint, setKeepaliveInterval } from "../../gateway/index.ts";
 import { moveCheckpointsToThread, watchStore } from "../../store/index.ts";
 import { DEFAULTS, ENVIRONMENT, loadSettings } from "../../config/index.ts";
@@ -139,6 +139,14 @@ export const serveCommand: Command = {
     }
     for (const item of dir.created) log.info(`created ${item}`);
     for (const warning of dir.warnings) log.warn(warning);
+    // Saved before configuration refused them, so still running: said at every start until they are moved.
+    for (const connector of dir.store.gatewayConfig.connectors()) {
+      for (const entry of literalCredentialsOf(connector.spec)) {
+        log.warn(
+          `${entry} of connector "${connector.name}" holds a literal credential, kept in plain text and shown by export, the admin API and the TUI; store it with \`mintgate secrets set NAME\`, write \${secret:NAME} in its place and apply again`,
+        );
+      }
+    }
     if (dir.newAdminToken) log.info("the admin token for the CLI and TUI is in the admin.token file", { path: dir.paths.adminToken });
 
     // Every secret value handed to a connector (or SSO) is replaced wherever it shows up in an audit record.
