@@ -17,6 +17,7 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { ScriptedBrowser } from "./fixtures/browser.ts";
+import { collectOutput } from "./fixtures/child-output.ts";
 import { approveInBrowser, localSignIn } from "./fixtures/oauth-client.ts";
 import { runMintgate, startGateway, tempDir, type RunningGateway } from "./harness.ts";
 
@@ -60,20 +61,16 @@ test("authorization-server-metadata-endpoint and authorization-code-grant pass a
     stderr: "pipe",
     env: { ...process.env, NO_COLOR: "1", FORCE_COLOR: "0" },
   });
-  let output = "";
-  const decoder = new TextDecoder();
-  const pump = async (stream: ReadableStream<Uint8Array>) => {
-    for await (const chunk of stream) output += decoder.decode(chunk, { stream: true });
-  };
-  const pumped = Promise.all([pump(child.stdout), pump(child.stderr)]);
+  const collected = collectOutput(child);
+  const output = collected.text;
   try {
     // The CLI prints the URL a person would open, then waits for its callback.
     const deadline = Date.now() + 30_000;
     let authorizeUrl: string | undefined;
     while (!authorizeUrl) {
-      authorizeUrl = output.split("\n").find((line) => line.startsWith(`${issuer}/authorize?`))?.trim();
+      authorizeUrl = output().split("\n").find((line) => line.startsWith(`${issuer}/authorize?`))?.trim();
       if (!authorizeUrl) {
-        if (Date.now() > deadline || child.exitCode !== null) throw new Error(`the CLI printed no authorization URL:\n${output}`);
+        if (Date.now() > deadline || child.exitCode !== null) throw new Error(`the CLI printed no authorization URL:\n${output()}`);
         await Bun.sleep(20);
       }
     }
@@ -83,8 +80,8 @@ test("authorization-server-metadata-endpoint and authorization-code-grant pass a
     // The browser lands on the CLI's callback server; the CLI then exchanges the code.
     expect((await fetch(callback)).status).toBe(200);
     const code = await child.exited;
-    await pumped;
-    expect(code, output).toBe(0);
+    await collected.done;
+    expect(code, output()).toBe(0);
   } finally {
     if (child.exitCode === null) child.kill();
   }

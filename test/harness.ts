@@ -5,6 +5,7 @@
 import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { collectOutput } from "./fixtures/child-output.ts";
 
 export const REPO_ROOT = resolve(import.meta.dir, "..");
 export const BINARY = join(REPO_ROOT, "dist", "mintgate");
@@ -100,21 +101,17 @@ export async function startGateway(options: {
     stdout: "pipe",
     stderr: "pipe",
   });
-  let output = "";
-  const decoder = new TextDecoder();
-  const pump = async (stream: ReadableStream<Uint8Array>) => {
-    for await (const chunk of stream) output += decoder.decode(chunk, { stream: true });
-  };
-  const pumped = Promise.all([pump(child.stdout), pump(child.stderr)]);
+  const collected = collectOutput(child);
+  const output = collected.text;
   const exited = child.exited.then(async (code) => {
-    await pumped;
+    await collected.done;
     return code;
   });
 
   const url = await new Promise<string>((resolveUrl, reject) => {
     const poll = setInterval(() => {
       // `[^\s"]`: with --log-format json the URL ends the message string of a JSON line.
-      const match = output.match(/listening on (https?:\/\/[^\s"]+)/);
+      const match = output().match(/listening on (https?:\/\/[^\s"]+)/);
       if (match) {
         clearInterval(poll);
         resolveUrl(match[1]!);
@@ -122,7 +119,7 @@ export async function startGateway(options: {
     }, 5);
     void exited.then((code) => {
       clearInterval(poll);
-      reject(new Error(`mintgate serve exited with ${code} before listening:\n${output}`));
+      reject(new Error(`mintgate serve exited with ${code} before listening:\n${output()}`));
     });
   });
 
@@ -131,7 +128,7 @@ export async function startGateway(options: {
     pid: child.pid,
     dataDir: options.dataDir,
     adminToken: () => readFileSync(join(options.dataDir, "admin.token"), "utf8").trim(),
-    output: () => output,
+    output,
     signal: (name) => child.kill(name),
     exited,
     async stop() {

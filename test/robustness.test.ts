@@ -16,6 +16,7 @@ import { ResourceUpdatedNotificationSchema, ToolListChangedNotificationSchema } 
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { startEverythingServer } from "./conformance/everything-server.ts";
+import { collectOutput } from "./fixtures/child-output.ts";
 import { startPollingHttpUpstream } from "./fixtures/polling-http-upstream.ts";
 import { startRawHttpUpstream, type RawHttpUpstream } from "./fixtures/raw-http-upstream.ts";
 import { BINARY, cleanEnv, connectMcpClient, DEMO_CONFIG, REPO_ROOT, runMintgate, startConfiguredGateway, startedCall, startGateway, tempDir, waitFor, type RunningGateway } from "./harness.ts";
@@ -316,14 +317,7 @@ async function startServeWithSilentChild(label: string, options: { withoutAdminT
   expect((await runMintgate(["apply", "-f", join(base, "c.yaml"), "--data", dataDir])).code).toBe(0);
   if (options.withoutAdminToken) rmSync(join(dataDir, "admin.token"));
   const serve = Bun.spawn([BINARY, "serve", "--data", dataDir, "--port", "0"], { env: cleanEnv(), stdin: "ignore", stdout: "pipe", stderr: "pipe" });
-  let output = "";
-  const decoder = new TextDecoder();
-  const pump = async (stream: ReadableStream<Uint8Array>) => {
-    for await (const chunk of stream) output += decoder.decode(chunk, { stream: true });
-  };
-  void pump(serve.stdout);
-  void pump(serve.stderr);
-  return { serve, dataDir, pidFile, output: () => output };
+  return { serve, dataDir, pidFile, output: collectOutput(serve).text };
 }
 
 /** SIGTERM now; serve must exit 0 (not die of the signal), its stdio child (if it got that far) dead and server.url removed. */

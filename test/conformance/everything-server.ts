@@ -12,6 +12,7 @@
  * `dist/index.js`), else resolved from this repository.
  */
 import { dirname, join } from "node:path";
+import { collectOutput } from "../fixtures/child-output.ts";
 
 export interface EverythingServer {
   /** Streamable HTTP endpoint, e.g. http://127.0.0.1:40123/mcp */
@@ -44,22 +45,16 @@ export async function startEverythingServer(timeoutMs = 15_000, mode: "streamabl
     env: { ...process.env, PORT: "0" },
   });
 
-  let log = "";
-  const decoder = new TextDecoder();
-  const pump = async (stream: ReadableStream<Uint8Array>) => {
-    for await (const chunk of stream) log += decoder.decode(chunk, { stream: true });
-  };
-  void pump(child.stdout);
-  void pump(child.stderr);
+  const log = collectOutput(child).text;
 
   const deadline = Date.now() + timeoutMs;
   let address: string | undefined;
   while (!address) {
-    address = /^MINTGATE_TEST_BOUND (\S+)$/m.exec(log)?.[1];
+    address = /^MINTGATE_TEST_BOUND (\S+)$/m.exec(log())?.[1];
     if (address) break;
     if (child.exitCode !== null || Date.now() > deadline) {
       child.kill("SIGKILL");
-      throw new Error(`server-everything did not start (exit ${child.exitCode}):\n${log}`);
+      throw new Error(`server-everything did not start (exit ${child.exitCode}):\n${log()}`);
     }
     await Bun.sleep(25);
   }
@@ -67,7 +62,7 @@ export async function startEverythingServer(timeoutMs = 15_000, mode: "streamabl
   return {
     url: mode === "sse" ? `http://${address}/sse` : `http://${address}/mcp`,
     pid: child.pid,
-    output: () => log,
+    output: log,
     async stop() {
       if (child.exitCode === null) child.kill("SIGTERM");
       await child.exited;
