@@ -15,7 +15,7 @@ import { EventStream, NOTIFICATION_UNREAD_LIMIT } from "./event-stream.ts";
 import { replyEventStream } from "./reply-stream.ts";
 import { RequestsPerPerson } from "./requests-per-person.ts";
 import { ClosedSessions } from "./closed-sessions.ts";
-import { askedIn, readAsked, recordRefusal, transportRefusal } from "./refusals.ts";
+import { recordTransportRefusal, Refusal } from "./refusals.ts";
 import { claimsModernRevision, handleModernRequest, MODERN_VERSION, NO_BATCHES, type CallsInFlight, type ListenStreams } from "./modern.ts";
 
 /**
@@ -37,20 +37,6 @@ function jsonRpcError(status: number, code: number, message: string): Response {
 }
 
 /**
- * A request the endpoint will not take for its form, as its client hears it: the HTTP status, and the JSON-RPC error
- * code and sentence. McpEndpoint.refuse answers it once its record is committed.
- */
-class Refusal {
-  constructor(
-    readonly status: number,
-    readonly code: number,
-    readonly message: string,
-    /** The body, when it was read as JSON: the record names its method. */
-    readonly body?: unknown,
-  ) {}
-}
-
-/**
  * The Accept rule the SDK transport applies to initialize, held to a session's later requests too: a Refusal
  * when broken. Not to the sessionless revision's requests: the SDK's own server for it does not check Accept.
  */
@@ -67,7 +53,7 @@ function contentTypeRefusal(request: Request): Refusal | undefined {
 }
 
 /** A message that is not valid JSON-RPC 2.0 (`problem` says why), answered as such wherever it comes in. */
-const invalidRequest = (problem: string, body?: unknown) => new Refusal(400, -32600, `Invalid Request: ${problem}.`, body);
+const invalidRequest = (problem: string, body?: unknown) => new Refusal(400, -32600, `Invalid Request: ${problem}.`, { body });
 
 /** A message nested too deeply to handle (see NESTING_LIMIT). */
 const tooDeep = (body: unknown) => invalidRequest(`the message nests arrays and objects more than ${NESTING_LIMIT} levels deep; send it with fewer levels of nesting`, body);
@@ -283,9 +269,7 @@ export class McpEndpoint {
    * Called on refusals only: a request that is taken does no work for it.
    */
   private async refuse(refusal: Refusal, runtime: VirtualMcpRuntime, principal: Principal, request: Request, sessionId: string | null, body?: unknown): Promise<Response> {
-    const message = body ?? refusal.body;
-    const { method } = message === undefined ? await readAsked(request) : askedIn(request, message);
-    await recordRefusal(this.gateway.recorder, transportRefusal(principal, runtime, method, { status: refusal.status, message: refusal.message, sessionId }));
+    await recordTransportRefusal(this.gateway.recorder, principal, runtime, request, refusal, sessionId, body ?? refusal.extra.body);
     return jsonRpcError(refusal.status, refusal.code, refusal.message);
   }
 
@@ -297,8 +281,7 @@ export class McpEndpoint {
     if (response.status < 400) return response;
     const sent = (await response.clone().json().catch(() => undefined)) as { error?: { message?: unknown } } | undefined;
     const message = typeof sent?.error?.message === "string" ? sent.error.message : "the request was refused.";
-    const { method } = body === undefined ? await readAsked(request) : askedIn(request, body);
-    await recordRefusal(this.gateway.recorder, transportRefusal(principal, runtime, method, { status: response.status, message, sessionId }));
+    await recordTransportRefusal(this.gateway.recorder, principal, runtime, request, { status: response.status, message }, sessionId, body);
     return response;
   }
 

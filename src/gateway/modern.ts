@@ -13,7 +13,7 @@ import { CALL_ENDING, GatewaySession, GONE_CALL_ENDING, recordFailure, requestWi
 import type { VirtualMcpRuntime } from "./virtual-mcp.ts";
 import type { RequestsPerPerson } from "./requests-per-person.ts";
 import { MODERN_VERSION } from "./revision.ts";
-import { askedIn, recordRefusal, transportRefusal } from "./refusals.ts";
+import { recordTransportRefusal, Refusal } from "./refusals.ts";
 
 /**
  * The sessionless 2026-07-28 revision. There is no initialize and no session:
@@ -72,41 +72,33 @@ function decodeHeaderValue(value: string | null): string | null {
   return encoded ? Buffer.from(encoded[1]!, "base64").toString("utf8") : (value?.trim() ?? null);
 }
 
-/** A request refused before it is dispatched, as its client hears it: HTTP status, JSON-RPC code, sentence and data. */
-interface Refusal {
-  status: number;
-  code: number;
-  message: string;
-  data?: unknown;
-}
-
 /** The checks every modern request must pass before it is dispatched; a Refusal when it fails. */
 function refusal(request: Request, message: Message): Refusal | undefined {
   const meta = message.params?._meta as Record<string, unknown> | null | undefined;
   if (typeof meta !== "object" || meta === null || !(META_VERSION in meta)) {
     // Only a modern MCP-Protocol-Version header brings a request without the envelope here.
-    if (message.method === "initialize") return { status: 400, code: HEADER_MISMATCH, message: "An initialize request must not name protocol revision 2026-07-28 or later in its MCP-Protocol-Version header." };
-    return { status: 400, code: JSON_RPC.invalidParams, message: `The MCP-Protocol-Version header names a sessionless revision, so params._meta must carry "${META_VERSION}" and "${META_CAPABILITIES}".` };
+    if (message.method === "initialize") return new Refusal(400, HEADER_MISMATCH, "An initialize request must not name protocol revision 2026-07-28 or later in its MCP-Protocol-Version header.");
+    return new Refusal(400, JSON_RPC.invalidParams, `The MCP-Protocol-Version header names a sessionless revision, so params._meta must carry "${META_VERSION}" and "${META_CAPABILITIES}".`);
   }
   const version = meta[META_VERSION];
-  if (typeof version !== "string") return { status: 400, code: JSON_RPC.invalidParams, message: `params._meta["${META_VERSION}"] must be a string.` };
+  if (typeof version !== "string") return new Refusal(400, JSON_RPC.invalidParams, `params._meta["${META_VERSION}"] must be a string.`);
   const capabilities = meta[META_CAPABILITIES];
   if (typeof capabilities !== "object" || capabilities === null) {
-    return { status: 400, code: JSON_RPC.invalidParams, message: `params._meta["${META_CAPABILITIES}"] must be an object.` };
+    return new Refusal(400, JSON_RPC.invalidParams, `params._meta["${META_CAPABILITIES}"] must be an object.`);
   }
   // The headers are checked against the body before the version is: a supported header over another version in the body is a mismatch.
   if (request.headers.get("mcp-protocol-version") !== version) {
-    return { status: 400, code: HEADER_MISMATCH, message: "The MCP-Protocol-Version header must equal the request's protocol version." };
+    return new Refusal(400, HEADER_MISMATCH, "The MCP-Protocol-Version header must equal the request's protocol version.");
   }
   if (message.method !== undefined && request.headers.get("mcp-method") !== message.method) {
-    return { status: 400, code: HEADER_MISMATCH, message: "The Mcp-Method header must equal the request's method." };
+    return new Refusal(400, HEADER_MISMATCH, "The Mcp-Method header must equal the request's method.");
   }
   if (version !== MODERN_VERSION) {
-    return { status: 400, code: UNSUPPORTED_VERSION, message: `Unsupported protocol version ${version}.`, data: { supported: [MODERN_VERSION], requested: version } };
+    return new Refusal(400, UNSUPPORTED_VERSION, `Unsupported protocol version ${version}.`, { data: { supported: [MODERN_VERSION], requested: version } });
   }
   const named = message.method === "tools/call" || message.method === "prompts/get" ? message.params?.name : message.method === "resources/read" ? message.params?.uri : undefined;
   if (named !== undefined && decodeHeaderValue(request.headers.get("mcp-name")) !== named) {
-    return { status: 400, code: HEADER_MISMATCH, message: "The Mcp-Name header must equal the request's tool, prompt or resource name." };
+    return new Refusal(400, HEADER_MISMATCH, "The Mcp-Name header must equal the request's tool, prompt or resource name.");
   }
   return undefined;
 }
@@ -150,11 +142,11 @@ export async function handleModernRequest(
 ): Promise<Response> {
   if (message.id === undefined || message.method === undefined) return new Response(null, { status: 202 });
   const { id, method } = message;
-  const refused = refusal(request, message) ?? (METHODS.has(method) ? undefined : { status: 404, code: JSON_RPC.methodNotFound, message: `The method "${method}" does not exist in protocol revision ${MODERN_VERSION}.` });
+  const refused = refusal(request, message) ?? (METHODS.has(method) ? undefined : new Refusal(404, JSON_RPC.methodNotFound, `The method "${method}" does not exist in protocol revision ${MODERN_VERSION}.`));
   if (refused) {
     // On the record before it is answered, as the endpoint's refusals are: the request never reached a session that would record it.
-    await recordRefusal(recorder, transportRefusal(principal, runtime, askedIn(request, message).method, { status: refused.status, message: refused.message, sessionId: null }));
-    return error(refused.status, id, refused.code, refused.message, refused.data);
+    await recordTransportRefusal(recorder, principal, runtime, request, refused, null, message);
+    return error(refused.status, id, refused.code, refused.message, refused.extra.data);
   }
   const serverInfo = { name: `mintgate/${runtime.slug}`, title: runtime.definition.name, version: VERSION };
   const encode = (reply: JSONRPCMessage): string => {

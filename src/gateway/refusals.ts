@@ -5,6 +5,19 @@ import { log } from "../log/index.ts";
 import { requestWithoutCall } from "./session.ts";
 import type { VirtualMcpRuntime } from "./virtual-mcp.ts";
 
+/**
+ * A request the gateway will not take for its form, as its client hears it: the HTTP status, and the JSON-RPC error
+ * code, sentence and data. `body`: the message, when it was read as JSON (its record names the method).
+ */
+export class Refusal {
+  constructor(
+    readonly status: number,
+    readonly code: number,
+    readonly message: string,
+    readonly extra: { data?: unknown; body?: unknown } = {},
+  ) {}
+}
+
 /** What a refused request asked for, as its record names it. */
 export interface Asked {
   /** The (first) message's JSON-RPC method, or `HTTP <verb>` when the body names none (not JSON, no method, never read). */
@@ -40,6 +53,23 @@ export function transportRefusal(principal: Principal, runtime: VirtualMcpRuntim
   const userId = principal.userId ?? runtime.subjects.subjectOf(principal).userId;
   // No duration: nothing ran, and a zero would pull the calls' latency percentiles (stats, /metrics) down.
   return { ...requestWithoutCall(principal, runtime.slug, method, { outcome: "error", error: `HTTP ${refusal.status}: ${refusal.message}`, sessionId, userId }), durationMs: null };
+}
+
+/**
+ * Commits the record of a request refused for its form (`refusal`: the status and the sentence its client gets), under
+ * the method `body` names; a body nobody has read is read for it here. Called on refusals only.
+ */
+export async function recordTransportRefusal(
+  recorder: CallRecorder,
+  principal: Principal,
+  runtime: VirtualMcpRuntime,
+  request: Request,
+  refusal: { status: number; message: string },
+  sessionId: string | null,
+  body?: unknown,
+): Promise<void> {
+  const { method } = body === undefined ? await readAsked(request) : askedIn(request, body);
+  await recordRefusal(recorder, transportRefusal(principal, runtime, method, { status: refusal.status, message: refusal.message, sessionId }));
 }
 
 /**
