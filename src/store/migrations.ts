@@ -490,9 +490,9 @@ function canonicaliseStoredEmails(db: Database): void {
   }
 }
 
-/** An email with its characters beyond printable ASCII as <U+XXXX>: two spellings that look the same on screen show how they differ. */
+/** An email with its characters beyond printable ASCII written by code point (é as <U+00E9>): two spellings that look the same on screen show how they differ. */
 function escapedBeyondAscii(email: string): string {
-  // By code point (u flag), so a character beyond U+FFFF is one <U+1XXXX>, not two halves of a surrogate pair.
+  // By code point (u flag), so a character beyond U+FFFF is one <U+1F600>, not two halves of a surrogate pair.
   return email.replace(/[^\x20-\x7e]/gu, (c) => `<U+${c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, "0")}>`);
 }
 
