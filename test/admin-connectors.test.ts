@@ -392,6 +392,16 @@ describe("admin API input", () => {
     expect((await api("POST", "/clients", { name: "x", redirectUris: ["https://a.example/cb"], confidential: "no" })).status).toBe(400);
   });
 
+  test("a virtual MCP put alone that attaches a connector the gateway lacks says so (it has no connectors section to define one in), with the likely one meant; nothing is made", async () => {
+    expect((await api("PUT", "/connectors/search-api", { kind: "builtin", server: "demo" })).status).toBe(200);
+    const typo = await api("PUT", "/virtual-mcps/lookup", { slug: "lookup", name: "Lookup", connectors: [{ connector: "serach-api" }] });
+    expect([typo.status, typo.json.message]).toEqual([400, 'request:1: virtual MCP "lookup" attaches connector "serach-api", which the gateway does not have; did you mean "search-api"?']);
+    const unknown = await api("PUT", "/virtual-mcps/lookup", { slug: "lookup", name: "Lookup", connectors: [{ connector: "ghost" }] });
+    expect([unknown.status, unknown.json.message]).toEqual([400, 'request:1: virtual MCP "lookup" attaches connector "ghost", which the gateway does not have; add the connector first, or attach one it has']);
+    expect((await api("GET", "/virtual-mcps/lookup")).status).toBe(404);
+    expect((await api("DELETE", "/connectors/search-api")).status).toBe(200);
+  });
+
   test("a virtual MCP's name or description holding a control character or a bidi override is a 400 that names the field; any script and emoji are kept", async () => {
     const escaped = await api("PUT", "/virtual-mcps/shown", { slug: "shown", name: "Shown", description: "Clears\u001b[2J the screen" });
     expect([escaped.status, escaped.json.message]).toEqual([400, 'request:1: the description of virtual MCP "shown" contains the control character U+001B; remove it: it may hold line breaks and tabs, but no other control characters and no bidirectional controls']);

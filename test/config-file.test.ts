@@ -663,12 +663,14 @@ virtualMcps:
       - connector: a
         prefix: again
       - prefix: p
+      - connector: A
 `),
       ),
     ).toEqual([
       'mintgate.yaml:8: virtual MCP "x" attaches connector "ghost", which is not defined under "connectors"',
       'mintgate.yaml:9: connector "a" is attached twice to virtual MCP "x" (first on line 7); merge the two',
       'mintgate.yaml:11: attachment #4 of virtual MCP "x" has no "connector"',
+      'mintgate.yaml:12: virtual MCP "x" attaches connector "A", which is not defined under "connectors"; did you mean "a"?',
     ]);
   });
 

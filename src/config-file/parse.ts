@@ -11,7 +11,7 @@ import {
   type ConnectorKind,
   type ConnectorSpec,
 } from "../connectors/types.ts";
-import { invalid } from "../errors/index.ts";
+import { closestName, invalid } from "../errors/index.ts";
 import {
   EXPOSED_NAME,
   PREFIX_SEPARATOR,
@@ -102,8 +102,12 @@ interface Exposure {
 class ConfigFileReader {
   /** Connector name -> line of its definition, for every connector with a usable name. */
   private readonly connectorLines = new Map<string, number>();
-  /** The file has no connectors section: its Virtual MCPs attach the stored connectors. */
-  private attachesStoredConnectors = false;
+  /**
+   * Where the attached connectors come from, for the sentence about one that is missing: the file's own section, the
+   * gateway's (a file without that section), or the gateway's for one Virtual MCP sent alone (the admin API), which
+   * has no section to define one in.
+   */
+  private attachable: "file" | "stored" | "alone" = "file";
 
   constructor(
     private readonly reader: YamlReader,
@@ -117,6 +121,7 @@ class ConfigFileReader {
 
   /** One Virtual MCP mapping on its own. */
   readOne(node: ValueNode, line: number): VirtualMcpDefinition | undefined {
+    this.attachable = "alone";
     return this.readVirtualMcp(node, line, 0, new Map());
   }
 
@@ -154,7 +159,7 @@ class ConfigFileReader {
     if (connectorItems) config.connectors = [];
     // Without a connectors section, the file's Virtual MCPs attach the gateway's connectors, which it leaves as they are.
     else {
-      this.attachesStoredConnectors = true;
+      this.attachable = "stored";
       for (const connector of this.stored?.connectors ?? []) this.connectorLines.set(connector.name, 0);
     }
     connectorItems?.forEach((item, index) => {
@@ -595,12 +600,13 @@ class ConfigFileReader {
       connector = reader.text(connectorField, `the connector of ${label}`);
       if (connector !== undefined) {
         if (!this.connectorLines.has(connector)) {
-          reader.report(
-            connectorField.valueLine,
-            this.attachesStoredConnectors
-              ? `${virtualMcpLabel} attaches connector "${connector}", which the gateway does not have (this file has no "connectors" section to define it in)`
-              : `${virtualMcpLabel} attaches connector "${connector}", which is not defined under "connectors"`,
-          );
+          const where =
+            this.attachable === "file" ? 'which is not defined under "connectors"'
+            : this.attachable === "stored" ? 'which the gateway does not have (this file has no "connectors" section to define it in)'
+            : "which the gateway does not have";
+          const guess = closestName(connector, [...this.connectorLines.keys()]);
+          const advice = guess !== undefined ? `; did you mean "${guess}"?` : this.attachable === "alone" ? "; add the connector first, or attach one it has" : "";
+          reader.report(connectorField.valueLine, `${virtualMcpLabel} attaches connector "${connector}", ${where}${advice}`);
         }
         const firstLine = attachedLines.get(connector);
         if (firstLine !== undefined) {
