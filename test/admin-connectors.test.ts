@@ -215,7 +215,12 @@ describe("connectors one at a time", () => {
     const env = await api("PUT", "/connectors/literal", { kind: "stdio", command: "npx", env: { GITHUB_TOKEN: literal } });
     expect(env.status).toBe(400);
     expect(env.json.message).toBe('env "GITHUB_TOKEN" of connector "literal" holds a literal credential; store it with `mintgate secrets set NAME` and write "${secret:NAME}" instead');
-    for (const refused of [header, env]) expect(refused.text).not.toContain(literal);
+    const inUrl = await api("PUT", "/connectors/literal", { kind: "sse", url: `https://ada:${literal}@mcp.example.com/sse` });
+    expect([inUrl.status, inUrl.json.message]).toEqual([
+      400,
+      'the url of connector "literal" holds a user name or password, which would be kept in plain text and shown by export, the admin API and the TUI; remove them from the url, store base64 of "user:password" with `mintgate secrets set NAME` and add the header Authorization: "Basic ${secret:NAME}"',
+    ]);
+    for (const refused of [header, env, inUrl]) expect(refused.text).not.toContain(literal);
     expect(auditText()).not.toContain(literal);
     expect((await api("GET", "/connectors")).json.map((c: { name: string }) => c.name)).not.toContain("literal");
 

@@ -838,6 +838,38 @@ virtualMcps:
     expect(await runMintgate(["apply", "-f", file, "--data", dir])).toEqual({ code: 2, stdout: "", stderr: refusal(line) });
   });
 
+  test("a user name or password in a connector's url is refused like a literal credential, never quoted; one stored before the check is named at every start", async () => {
+    const base = tempDir();
+    const dir = join(base, "data");
+    expect((await runMintgate(["init", "--data", dir])).code).toBe(0);
+    const password = "s3cr3t-pass-in-url";
+    const file = join(base, "mintgate.yaml");
+    const advice = 'remove them from the url, store base64 of "user:password" with `mintgate secrets set NAME` and add the header Authorization: "Basic ${secret:NAME}"';
+    for (const url of [`http://ada:${password}@127.0.0.1:1/mcp`, `http://${password}@127.0.0.1:1/mcp`]) {
+      writeFileSync(file, `connectors:\n  - name: docs\n    kind: http\n    url: ${url}\n`);
+      expect(await runMintgate(["apply", "-f", file, "--data", dir])).toEqual({
+        code: 2,
+        stdout: "",
+        stderr: `mintgate: mintgate.yaml:4: the url of connector "docs" holds a user name or password, which would be kept in plain text and shown by export, the admin API and the TUI; ${advice}\n`,
+      });
+    }
+    expect((await runMintgate(["export", "--data", dir])).stdout).toBe("connectors: []\nvirtualMcps: []\n");
+
+    // As a version without the check could have stored it: serve says so at start, without the password.
+    writeFileSync(file, "connectors:\n  - name: docs\n    kind: http\n    url: http://127.0.0.1:1/mcp\n");
+    expect((await runMintgate(["apply", "-f", file, "--data", dir])).code).toBe(0);
+    const db = new Database(join(dir, "mintgate.db"));
+    db.run("UPDATE connectors SET spec = json_set(spec, '$.url', ?)", [`http://ada:${password}@127.0.0.1:1/mcp`]);
+    db.close();
+    const gateway = await startGateway({ dataDir: dir });
+    try {
+      expect(gateway.output()).toContain(`the url of connector "docs" holds a user name or password, kept in plain text and shown by export, the admin API and the TUI; ${advice}, then apply again`);
+      expect(gateway.output()).not.toContain(password);
+    } finally {
+      await gateway.stop();
+    }
+  });
+
   test("an empty input with --prune is refused instead of deleting everything", async () => {
     const base = tempDir();
     const dir = join(base, "data");

@@ -34,7 +34,7 @@ import {
   type GatewayConfigFile,
   type ParseConfigFileOptions,
 } from "./gateway-config.ts";
-import { isCredentialName, literalCredentialIn } from "../secrets/literal-credentials.ts";
+import { isCredentialName, literalCredentialIn, URL_CREDENTIALS_ADVICE, urlHoldsCredentials } from "../secrets/literal-credentials.ts";
 import { malformedSecretReferencesIn, REFERENCE_OPENING, secretReferencesIn } from "../secrets/references.ts";
 import { syntaxProblems, YamlReader, type Field, type Problem, type StringEntry, type StringItem, type ValueNode } from "./yaml-reader.ts";
 
@@ -335,6 +335,10 @@ class ConfigFileReader {
           url = undefined;
         } else if (url !== url.trim()) {
           reader.report(urlField.valueLine, `the url of ${label} starts or ends with a space; remove it`);
+          url = undefined;
+        } else if (urlHoldsCredentials(url)) {
+          // Kept in plain text and shown like the rest of the configuration; never quoted here either.
+          reader.report(urlField.valueLine, `the url of ${label} holds a user name or password, which would be kept in plain text and shown by export, the admin API and the TUI; ${URL_CREDENTIALS_ADVICE}`);
           url = undefined;
         } else if (!isHttpUrl(url)) {
           reader.report(urlField.valueLine, `the url of ${label} must be an http:// or https:// URL, not "${url}"`);

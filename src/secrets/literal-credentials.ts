@@ -57,3 +57,17 @@ export function literalCredentialIn(value: string): { scheme: string | undefined
   const literal = (scheme === undefined ? rest : rest.slice(scheme.length)).replace(/\s+/g, "");
   return literal.length >= LITERAL_CREDENTIAL_LENGTH ? { scheme } : undefined;
 }
+
+/**
+ * A url's user name and password (`https://user:pass@host/mcp`) are a literal credential too, and no
+ * `${secret:NAME}` may stand in a url (it is sent as written): they belong in an Authorization header.
+ */
+export function urlHoldsCredentials(value: string): boolean {
+  if (!URL.canParse(value)) return false;
+  const url = new URL(value);
+  return url.username !== "" || url.password !== "";
+}
+
+/** What to do instead of a user name or password in a connector's url; the end of a sentence saying it holds one. */
+export const URL_CREDENTIALS_ADVICE =
+  'remove them from the url, store base64 of "user:password" with `mintgate secrets set NAME` and add the header Authorization: "Basic ${secret:NAME}"';

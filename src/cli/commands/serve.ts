@@ -17,6 +17,7 @@ import { UsageAnalytics } from "../../analytics/index.ts";
 import { IdleMemoryTrim, ignoredAtStart, openDataDir } from "../../runtime/index.ts";
 import { VERSION } from "../../version.ts";
 import { DATA_OPTION, stringValue, type Command } from "../command.ts";
+import { URL_CREDENTIALS_ADVICE, urlHoldsCredentials } from "../../secrets/literal-credentials.ts";
 
 /** The longest variable name and two spaces: every description starts in one column. */
 const ENV_NAME_WIDTH = Math.max(...Object.keys(ENVIRONMENT).map((name) => name.length)) + 2;
@@ -145,6 +146,9 @@ export const serveCommand: Command = {
         log.warn(
           `${entry} of connector "${connector.name}" holds a literal credential, kept in plain text and shown by export, the admin API and the TUI; store it with \`mintgate secrets set NAME\`, write \${secret:NAME} in its place and apply again`,
         );
+      }
+      if ((connector.spec.kind === "http" || connector.spec.kind === "sse") && urlHoldsCredentials(connector.spec.url)) {
+        log.warn(`the url of connector "${connector.name}" holds a user name or password, kept in plain text and shown by export, the admin API and the TUI; ${URL_CREDENTIALS_ADVICE}, then apply again`);
       }
     }
     if (dir.newAdminToken) log.info("the admin token for the CLI and TUI is in the admin.token file", { path: dir.paths.adminToken });
