@@ -870,6 +870,22 @@ virtualMcps:
     }
   });
 
+  test("-f given twice is refused and nothing changes, not the last file alone applied (with --prune, the first file's section would be left as it was)", async () => {
+    const base = tempDir();
+    const dir = join(base, "data");
+    expect((await runMintgate(["init", "--data", dir])).code).toBe(0);
+    const connectors = join(base, "connectors.yaml");
+    const virtualMcps = join(base, "virtual-mcps.yaml");
+    writeFileSync(connectors, "connectors:\n  - { name: demo, kind: builtin, server: demo }\n");
+    writeFileSync(virtualMcps, "virtualMcps:\n  - { slug: team, name: Team, connectors: [{ connector: demo }] }\n");
+    expect(await runMintgate(["apply", "-f", connectors, "-f", virtualMcps, "--prune", "--data", dir])).toEqual({
+      code: 2,
+      stdout: "",
+      stderr: `mintgate: \`mintgate apply\` reads one file, and -f was given 2 times ("${connectors}", "${virtualMcps}"); apply them one at a time.\n`,
+    });
+    expect((await runMintgate(["export", "--data", dir])).stdout).toBe("connectors: []\nvirtualMcps: []\n");
+  });
+
   test("an empty input with --prune is refused instead of deleting everything", async () => {
     const base = tempDir();
     const dir = join(base, "data");

@@ -9,7 +9,7 @@ export const applyCommand: Command = {
   name: "apply",
   summary: "Create or update connectors and virtual MCPs from a mintgate.yaml file, all or nothing.",
   usage: "mintgate apply -f FILE [--prune] [--dry-run] [--data DIR] [--json]",
-  options: { ...DATA_OPTION, ...JSON_OPTION, file: { type: "string", short: "f" }, prune: { type: "boolean" }, "dry-run": { type: "boolean" } },
+  options: { ...DATA_OPTION, ...JSON_OPTION, file: { type: "string", short: "f", multiple: true }, prune: { type: "boolean" }, "dry-run": { type: "boolean" } },
   optionHelp: {
     "-f, --file FILE": "the configuration file (- for standard input)",
     "--prune": "also delete, in each section the file has, the items it does not list (see below)",
@@ -28,7 +28,10 @@ export const applyCommand: Command = {
     "that would be made. Refused with --prune: a file with no section, a section key with\n" +
     "no value (write [] to empty it), and deleting a connector a kept virtual MCP attaches.",
   async run(parsed) {
-    const file = stringValue(parsed, "file");
+    // Taken as a list so that a second -f is refused, not silently the only file applied (`-f connectors.yaml -f vmcps.yaml`).
+    const files = (parsed.values.file as unknown as string[] | undefined) ?? [];
+    if (files.length > 1) throw invalid(`\`mintgate apply\` reads one file, and -f was given ${files.length} times (${files.map((f) => JSON.stringify(f)).join(", ")}); apply them one at a time.`);
+    const file = files[0];
     if (!file) throw invalid("`mintgate apply` needs -f FILE (or -f - for standard input).");
     // Bytes: the service refuses a file that is not UTF-8, where decoding here would turn "é" into "�".
     const bytes = file === "-" ? await Bun.stdin.bytes() : readConfigFile(file);
