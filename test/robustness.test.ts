@@ -1322,6 +1322,32 @@ describe("malformed requests in a session", () => {
     expect(((await twoTokens.json()) as { message: string }).message).toBe("The Authorization header must be `Bearer` followed by one token.");
   });
 
+  test("an initialize with missing or malformed params is refused as invalid params naming what to fix, with its id, and opens no session", async () => {
+    const { gateway, token } = await startBehindRawUpstream("mintgate-bad-initialize", "20s");
+    const headers = { authorization: `Bearer ${token}`, accept: "application/json, text/event-stream", "content-type": "application/json" };
+    const clientInfo = { name: "c", version: "1" };
+    for (const [params, wrong] of [
+      [undefined, "params: Invalid input: expected object, received undefined"],
+      [{}, "params.protocolVersion: Invalid input: expected string, received undefined"],
+      [{ protocolVersion: "2025-11-25", capabilities: "all", clientInfo }, "params.capabilities: Invalid input: expected object, received string"],
+      [{ protocolVersion: "2025-11-25", capabilities: {} }, "params.clientInfo: Invalid input: expected object, received undefined"],
+    ] as const) {
+      // Before: the SDK transport took none of these for an initialize and said "Bad Request: Server not initialized".
+      const refused = await fetch(`${gateway.url}/mcp/v`, { method: "POST", headers, body: JSON.stringify({ jsonrpc: "2.0", id: "init", method: "initialize", params }) });
+      expect({ status: refused.status, session: refused.headers.get("mcp-session-id"), body: await refused.json() }).toEqual({
+        status: 400,
+        session: null,
+        body: {
+          jsonrpc: "2.0",
+          id: "init",
+          error: { code: -32602, message: `Invalid params: initialize needs params.protocolVersion (a string), params.capabilities (an object) and params.clientInfo (an object with a name and a version); ${wrong}.` },
+        },
+      });
+    }
+    const s = await rawSession(gateway, token);
+    expect((await s.post({ jsonrpc: "2.0", id: 1, method: "ping" })).json).toEqual({ jsonrpc: "2.0", id: 1, result: {} });
+  });
+
   test("a made-up name of megabytes is stored cut in the audit trail, as arguments are", async () => {
     const { gateway, token } = await startBehindRawUpstream("mintgate-long-name", "20s");
     const s = await rawSession(gateway, token);

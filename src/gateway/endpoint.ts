@@ -4,7 +4,7 @@ import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
 import { randomUUID } from "node:crypto";
 import { ownerOf, type Principal } from "../auth/index.ts";
 import { NESTING_LIMIT, nestsTooDeeply, resultText } from "../connectors/index.ts";
-import { jsonRpcCodeOf, publicMessageOf } from "../errors/index.ts";
+import { JSON_RPC, jsonRpcCodeOf, publicMessageOf } from "../errors/index.ts";
 import { log } from "../log/index.ts";
 import type { Gateway } from "./index.ts";
 import { GatewaySession, SHUTDOWN_CALL_ENDING, type Ending } from "./session.ts";
@@ -32,8 +32,8 @@ const SESSIONS_IN_ALL = 20_000;
  */
 const BATCH_LIMIT = 100;
 
-function jsonRpcError(status: number, code: number, message: string): Response {
-  return Response.json({ jsonrpc: "2.0", error: { code, message }, id: null }, { status });
+function jsonRpcError(status: number, code: number, message: string, id: string | number | null = null): Response {
+  return Response.json({ jsonrpc: "2.0", error: { code, message }, id }, { status });
 }
 
 /**
@@ -241,6 +241,8 @@ export class McpEndpoint {
     if (notOneInitialize !== undefined) return this.refuse(invalidRequest(notOneInitialize), runtime, principal, request, null, body);
     const protocol = await loadServerProtocol();
     this.protocol = protocol;
+    const malformed = initializeParamsRefusal(protocol, body as PlainMessage);
+    if (malformed) return this.refuse(malformed, runtime, principal, request, null, body);
     const transport: WebStandardStreamableHTTPServerTransport = new protocol.WebStandardStreamableHTTPServerTransport({
       sessionIdGenerator: randomUUID,
       onsessioninitialized: (id) => {
@@ -270,7 +272,7 @@ export class McpEndpoint {
    */
   private async refuse(refusal: Refusal, runtime: VirtualMcpRuntime, principal: Principal, request: Request, sessionId: string | null, body?: unknown): Promise<Response> {
     await recordTransportRefusal(this.gateway.recorder, principal, runtime, request, refusal, sessionId, body ?? refusal.extra.body);
-    return jsonRpcError(refusal.status, refusal.code, refusal.message);
+    return jsonRpcError(refusal.status, refusal.code, refusal.message, refusal.extra.id);
   }
 
   /**
@@ -623,6 +625,20 @@ function versionRefusal(request: Request, negotiated: string, protocol: SdkServe
   if (version === null || protocol.SUPPORTED_PROTOCOL_VERSIONS.includes(version)) return undefined;
   const sessionless = version === MODERN_VERSION ? `; ${MODERN_VERSION} requests are sent without Mcp-Session-Id` : "";
   return new Refusal(400, -32000, `Bad Request: this session uses MCP-Protocol-Version ${negotiated}, and ${version} is not one a session takes (${protocol.SUPPORTED_PROTOCOL_VERSIONS.join(", ")})${sessionless}.`);
+}
+
+/**
+ * An initialize whose params are not what the SDK transport takes for one (protocolVersion, capabilities, clientInfo):
+ * refused as invalid params, naming the first thing wrong. Passed on, the transport did not see an initialize in it
+ * and answered "Server not initialized", which told the client nothing of what to fix.
+ */
+function initializeParamsRefusal(protocol: SdkServerProtocol, message: PlainMessage): Refusal | undefined {
+  const parsed = protocol.InitializeRequestSchema.safeParse(message);
+  if (parsed.success) return undefined;
+  const issue = parsed.error.issues[0]!;
+  const where = issue.path.length === 0 ? "the message" : issue.path.map(String).join(".");
+  const needs = "initialize needs params.protocolVersion (a string), params.capabilities (an object) and params.clientInfo (an object with a name and a version)";
+  return new Refusal(400, JSON_RPC.invalidParams, `Invalid params: ${needs}; ${where}: ${issue.message}.`, { id: message.id });
 }
 
 function versionsOf(protocol: SdkServerProtocol) {

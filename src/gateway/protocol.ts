@@ -7,6 +7,8 @@ export type SdkServerProtocol = {
   WebStandardStreamableHTTPServerTransport: typeof import("@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js").WebStandardStreamableHTTPServerTransport;
   SUPPORTED_PROTOCOL_VERSIONS: readonly string[];
   LATEST_PROTOCOL_VERSION: string;
+  /** What the SDK transport requires of an initialize (a message failing it is not taken for one). */
+  InitializeRequestSchema: typeof import("@modelcontextprotocol/sdk/types.js").InitializeRequestSchema;
 };
 
 let loaded: Promise<SdkServerProtocol> | undefined;
@@ -16,6 +18,7 @@ export function loadServerProtocol(): Promise<SdkServerProtocol> {
     WebStandardStreamableHTTPServerTransport: server.WebStandardStreamableHTTPServerTransport,
     SUPPORTED_PROTOCOL_VERSIONS: types.SUPPORTED_PROTOCOL_VERSIONS,
     LATEST_PROTOCOL_VERSION: types.LATEST_PROTOCOL_VERSION,
+    InitializeRequestSchema: types.InitializeRequestSchema,
   }));
   return loaded;
 }

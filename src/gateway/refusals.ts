@@ -7,14 +7,15 @@ import type { VirtualMcpRuntime } from "./virtual-mcp.ts";
 
 /**
  * A request the gateway will not take for its form, as its client hears it: the HTTP status, and the JSON-RPC error
- * code, sentence and data. `body`: the message, when it was read as JSON (its record names the method).
+ * code, sentence and data. `body`: the message, when it was read as JSON (its record names the method). `id`: the
+ * request's, when it is one whose id could be read (the error answers it); null otherwise, as JSON-RPC says.
  */
 export class Refusal {
   constructor(
     readonly status: number,
     readonly code: number,
     readonly message: string,
-    readonly extra: { data?: unknown; body?: unknown } = {},
+    readonly extra: { data?: unknown; body?: unknown; id?: string | number } = {},
   ) {}
 }
 
