@@ -1019,6 +1019,24 @@ describe("logging/setLevel", () => {
   });
 });
 
+describe("prompt arguments", () => {
+  test("an argument that is not a string is refused with -32602 naming it, not passed on to the upstream; strings get the prompt", async () => {
+    const s = await setup(DEMO_CONFIG);
+    const { token } = await s.token("ada@example.com");
+    const client = await s.client("demo", token);
+    const refusal = (value: unknown) =>
+      client.getPrompt({ name: "greeting", arguments: { name: value as string } }).then(
+        () => undefined,
+        (error: { code: number; message: string }) => ({ code: error.code, message: error.message }),
+      );
+    // Before: the demo's SDK server answered -32603 with its validator's dump, as any SDK upstream would.
+    expect(await refusal(5)).toEqual({ code: -32602, message: 'MCP error -32602: The arguments of prompt "greeting" must be strings, and "name" is a number; send it as text.' });
+    expect((await refusal({ first: "Ada" }))?.message).toContain('"name" is an object;');
+    expect(((await client.getPrompt({ name: "greeting", arguments: { name: "Ada" } })).messages[0]!.content as { text: string }).text).toContain("Ada");
+    await s.gateway.stop();
+  });
+});
+
 describe("upstream log messages", () => {
   test("reach the gateway's log with the connector's name and our level, its secret redacted, long data cut, a flood held to 200 lines and a count", async () => {
     const key = `log-key-${crypto.randomUUID()}`;

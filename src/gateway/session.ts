@@ -823,9 +823,17 @@ function checkedParams(method: string, params: unknown): Params {
     else if (checked.arguments !== undefined && !isObject(checked.arguments)) {
       throw new RpcError(JSON_RPC.invalidParams, `The arguments of ${method === "tools/call" ? "tool" : "prompt"} "${String(checked.name)}" must be an object of named values.`);
     }
+    // A prompt's arguments are strings (MCP schema): passed on, an SDK server answered another value with an internal error holding its validator's dump.
+    if (method === "prompts/get" && checked.arguments !== undefined) {
+      const notText = Object.entries(checked.arguments as Record<string, unknown>).find(([, value]) => typeof value !== "string");
+      if (notText) throw new RpcError(JSON_RPC.invalidParams, `The arguments of prompt "${String(checked.name)}" must be strings, and "${notText[0]}" is ${kindOf(notText[1])}; send it as text.`);
+    }
   }
   return checked;
 }
+
+/** A JSON value's kind as a sentence names it ("a number", "an array"). */
+const kindOf = (value: unknown) => (value === null ? "null" : Array.isArray(value) ? "an array" : typeof value === "object" ? "an object" : `a ${typeof value}`);
 
 /** The syslog levels logging/setLevel takes (RFC 5424, as the MCP schema lists them). */
 const LOGGING_LEVELS: readonly string[] = ["debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"];
