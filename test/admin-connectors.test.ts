@@ -629,9 +629,14 @@ describe("admin API input", () => {
     expect((await api("PUT", "/config", "virtualMcps:\n  - { slug: keep-vm, name: Keep, connectors: [{ connector: keep-me }] }\n")).status).toBe(200);
     const detached = await api("PUT", "/config?prune=true", "connectors: []\n");
     expect([detached.status, detached.json.message]).toEqual([409, expect.stringContaining('Connector "keep-me" would be deleted, but virtual MCP "keep-vm" attaches it;')]);
+    // A dry run's changes say what would happen, as `apply --dry-run` prints them; nothing is deleted.
     const dry = await api("PUT", "/config?prune=true&dryRun=true", "virtualMcps: []\n");
-    expect((dry.json.changes as string[]).filter((c) => !c.startsWith("deleted virtual MCP "))).toEqual([]);
-    expect(dry.json.changes).toContain("deleted virtual MCP keep-vm");
+    expect((dry.json.changes as string[]).filter((c) => !c.startsWith("would delete virtual MCP "))).toEqual([]);
+    expect(dry.json.changes).toContain("would delete virtual MCP keep-vm");
+    const added = await api("PUT", "/config?dryRun=true", "connectors:\n  - { name: dry-only, kind: builtin, server: demo }\n");
+    expect(added.json).toEqual({ changes: ["would create connector dry-only"] });
+    expect(((await api("GET", "/connectors")).json as { name: string }[]).map((c) => c.name)).not.toContain("dry-only");
+    expect(((await api("GET", "/virtual-mcps")).json as { slug: string }[]).map((v) => v.slug)).toContain("keep-vm");
     expect((await api("DELETE", "/virtual-mcps/keep-vm")).status).toBe(200);
     expect((await api("DELETE", "/connectors/keep-me")).status).toBe(200);
   });

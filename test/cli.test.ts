@@ -936,6 +936,8 @@ virtualMcps:
     // Virtual MCPs only, attaching the stored connector: eng goes, named with the token that goes with it (the dry run first).
     const vmcpsOnly = write("vmcps.yaml", `virtualMcps:\n${sales}`);
     expect((await runMintgate(["apply", "-f", vmcpsOnly, "--prune", "--dry-run", "--data", dir])).stdout).toBe("would delete virtual MCP eng (with its 1 access token)\n");
+    // --json says it in the same words: a script reading the dry run is not told it was done.
+    expect(JSON.parse((await runMintgate(["apply", "-f", vmcpsOnly, "--prune", "--dry-run", "--json", "--data", dir])).stdout)).toEqual({ changes: ["would delete virtual MCP eng (with its 1 access token)"] });
     expect((await runMintgate(["apply", "-f", vmcpsOnly, "--prune", "--data", dir])).stdout).toBe("deleted virtual MCP eng (with its 1 access token)\n");
 
     // A file cut short after a key, and a connector a kept Virtual MCP attaches: refused, nothing changes.

@@ -299,7 +299,7 @@ describe("a session's GET stream reopened with another sign-in's token", () => {
     // Pruning the Virtual MCP away would end the sign-ins still held on it: a dry run counts them with what goes.
     const dryRun = await fetch(`${gateway.url}/admin/api/config?prune=true&dryRun=true`, { method: "PUT", headers: adminHeaders(), body: "virtualMcps: []\n" });
     expect(dryRun.status).toBe(200);
-    expect(((await dryRun.json()) as { changes: string[] }).changes.join("\n")).toMatch(/^deleted virtual MCP alpha \(with its .*\b\d+ OAuth sign-ins?\)$/m);
+    expect(((await dryRun.json()) as { changes: string[] }).changes.join("\n")).toMatch(/^would delete virtual MCP alpha \(with its .*\b\d+ OAuth sign-ins?\)$/m);
   });
 });
 

@@ -104,7 +104,7 @@ export class GatewayConfigService {
       const next = merge(before, typeof config === "function" ? config(before) : config, options.prune ?? false);
       checkAttachedConnectorsKept(next);
       this.checkAgainstCatalogues(next, before);
-      const changes = describeChanges(before, next, (slug) => repo.deletedWith(slug));
+      const changes = describeChanges(before, next, (slug) => repo.deletedWith(slug), options.dryRun ?? false);
       if (changes.length === 0 || options.dryRun) return changes;
       const keptVmcps = new Set(next.virtualMcps.map((v) => v.slug));
       for (const vmcp of before.virtualMcps) if (!keptVmcps.has(vmcp.slug)) repo.deleteVirtualMcp(vmcp.slug);
@@ -308,17 +308,27 @@ function recordConfigChanges(store: Store, actor: AdminActor, before: GatewayCon
   each("virtual_mcp", before.virtualMcps, after.virtualMcps, (v) => v.slug);
 }
 
-/** One line per item created, updated or deleted; a deleted Virtual MCP says what goes with it. */
-function describeChanges(before: GatewayConfig, after: GatewayConfig, deletedWith: (slug: string) => { accessTokens: number; signIns: number; toolApprovals: number }): string[] {
+/**
+ * One line per item created, updated or deleted; a deleted Virtual MCP says what goes with it.
+ * A dry run's lines say what would happen ("would delete virtual MCP sales"), in every output:
+ * the CLI's text and --json, and the admin API's `changes`.
+ */
+function describeChanges(
+  before: GatewayConfig,
+  after: GatewayConfig,
+  deletedWith: (slug: string) => { accessTokens: number; signIns: number; toolApprovals: number },
+  dryRun: boolean,
+): string[] {
   const changes: string[] = [];
+  const [create, update, remove] = dryRun ? ["would create", "would update", "would delete"] : ["created", "updated", "deleted"];
   const diff = <T>(kind: string, a: T[], b: T[], key: (item: T) => string, alsoDeleted: (name: string) => string = () => "") => {
     const old = new Map(a.map((item) => [key(item), canonicalJson(item)]));
     const neu = new Map(b.map((item) => [key(item), canonicalJson(item)]));
     for (const [name, json] of neu) {
-      if (!old.has(name)) changes.push(`created ${kind} ${name}`);
-      else if (old.get(name) !== json) changes.push(`updated ${kind} ${name}`);
+      if (!old.has(name)) changes.push(`${create} ${kind} ${name}`);
+      else if (old.get(name) !== json) changes.push(`${update} ${kind} ${name}`);
     }
-    for (const name of old.keys()) if (!neu.has(name)) changes.push(`deleted ${kind} ${name}${alsoDeleted(name)}`);
+    for (const name of old.keys()) if (!neu.has(name)) changes.push(`${remove} ${kind} ${name}${alsoDeleted(name)}`);
   };
   diff("connector", before.connectors, after.connectors, (c) => c.name);
   diff("virtual MCP", before.virtualMcps, after.virtualMcps, (v) => v.slug, (slug) => {

@@ -43,8 +43,8 @@ export const applyCommand: Command = {
     });
     if (parsed.values.json) printJson(report);
     else if (report.changes.length === 0) process.stdout.write("No changes: the configuration already matches the file.\n");
-    // A dry run says what applying would do: "would delete virtual MCP sales", not what it did.
-    else process.stdout.write(report.changes.map((c) => `${parsed.values["dry-run"] ? c.replace(/^(created|updated|deleted) /, (_, done: string) => `would ${done.slice(0, -1)} `) : c}\n`).join(""));
+    // A dry run's lines already say what applying would do ("would delete virtual MCP sales").
+    else process.stdout.write(report.changes.map((c) => `${c}\n`).join(""));
     return 0;
   },
 };
