@@ -407,6 +407,21 @@ describe("admin API input", () => {
     expect((await api("DELETE", "/connectors/search-api")).status).toBe(200);
   });
 
+  test("a virtual MCP put without a slug takes the URL's, as a connector put without a name does; a slug that differs, or a URL slug that is no slug, is refused", async () => {
+    const created = await api("PUT", "/virtual-mcps/slugless", { name: "Slugless" });
+    expect([created.status, created.json.changes]).toEqual([200, ["created virtual MCP slugless"]]);
+    expect((await api("GET", "/virtual-mcps/slugless")).json.definition).toMatchObject({ slug: "slugless", name: "Slugless" });
+    // YAML too: the body is a mintgate.yaml entry.
+    const edited = await api("PUT", "/virtual-mcps/slugless", "name: Slugless again\n");
+    expect([edited.status, edited.json.changes]).toEqual([200, ["updated virtual MCP slugless"]]);
+    const other = await api("PUT", "/virtual-mcps/slugless", { slug: "other", name: "Other" });
+    expect([other.status, other.json.message]).toEqual([400, 'The definition\'s slug "other" is not the "slugless" of the URL; a slug cannot be changed (create the new one, then delete the old).']);
+    const badUrl = await api("PUT", "/virtual-mcps/Not_A_Slug", { name: "Bad" });
+    expect([badUrl.status, badUrl.json.message]).toEqual([400, 'request:1: virtual MCP slug "Not_A_Slug" must be 1 to 63 lowercase letters, digits or "-", starting with a letter or digit']);
+    expect([(await api("GET", "/virtual-mcps/other")).status, (await api("GET", "/virtual-mcps/slugless")).json.definition.name]).toEqual([404, "Slugless again"]);
+    expect((await api("DELETE", "/virtual-mcps/slugless")).status).toBe(200);
+  });
+
   test("a virtual MCP's name or description holding a control character or a bidi override is a 400 that names the field; any script and emoji are kept", async () => {
     const escaped = await api("PUT", "/virtual-mcps/shown", { slug: "shown", name: "Shown", description: "Clears\u001b[2J the screen" });
     expect([escaped.status, escaped.json.message]).toEqual([400, 'request:1: the description of virtual MCP "shown" contains the control character U+001B; remove it: it may hold line breaks and tabs, but no other control characters and no bidirectional controls']);

@@ -273,14 +273,15 @@ export class AdminService {
   }
 
   /**
-   * Creates or replaces one Virtual MCP from its mintgate.yaml entry (JSON or YAML), checked like the file.
+   * Creates or replaces one Virtual MCP from its mintgate.yaml entry (JSON or YAML), checked like the file;
+   * without a `slug`, the URL's is taken (as a connector's name is), and one that differs is refused.
    * `expectedRevision`: the revision it must still have (If-Match), or null if it must not exist yet (If-None-Match: *).
    */
   async putVirtualMcp(slug: string, text: string, actor?: AdminActor, expectedRevision?: string | null) {
     const { parseVirtualMcpText } = await import("../config-file/index.ts");
     const config = this.running.config;
     const stored = config.current();
-    const definition = parseVirtualMcpText(text, { fileName: "request", knownSecrets: new Set(this.deps.secrets.list().map((s) => s.name)), knownConnectors: stored.connectors.map((c) => c.name), stored });
+    const definition = parseVirtualMcpText(text, { fileName: "request", knownSecrets: new Set(this.deps.secrets.list().map((s) => s.name)), knownConnectors: stored.connectors.map((c) => c.name), stored, slug });
     if (definition.slug !== slug) throw invalid(`The definition's slug "${definition.slug}" is not the "${slug}" of the URL; a slug cannot be changed (create the new one, then delete the old).`);
     const report = await config.putVirtualMcp(definition, actor, expectedRevision);
     return { ...report, virtualMcp: this.virtualMcp(slug) };

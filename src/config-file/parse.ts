@@ -69,8 +69,9 @@ export function parseConfigFileSections(text: string, options: ParseConfigFileOp
  * One Virtual MCP on its own (the admin API's PUT body): the mapping a
  * `virtualMcps` entry of mintgate.yaml holds, as YAML or JSON, checked exactly
  * like the file; `knownConnectors` stand in for the file's `connectors`.
+ * `slug` (the URL's) is its slug when the mapping has none, checked as one written there.
  */
-export function parseVirtualMcpText(text: string, options: ParseConfigFileOptions & { knownConnectors: readonly string[] }): VirtualMcpDefinition {
+export function parseVirtualMcpText(text: string, options: ParseConfigFileOptions & { knownConnectors: readonly string[]; slug?: string }): VirtualMcpDefinition {
   const fileName = options.fileName ?? "request";
   const lines = new LineCounter();
   const document = parseDocument(text, { lineCounter: lines, uniqueKeys: false });
@@ -79,7 +80,7 @@ export function parseVirtualMcpText(text: string, options: ParseConfigFileOption
   const reader = new YamlReader(document, lines);
   const root = reader.resolve(document.contents);
   if (reader.isEmpty(root)) throw invalid(`${fileName}:1: send the virtual MCP as a mapping with at least "slug" and "name"`);
-  const definition = new ConfigFileReader(reader, options.knownSecrets, options.knownConnectors, options.stored).readOne(root, reader.lineOf(root, 1));
+  const definition = new ConfigFileReader(reader, options.knownSecrets, options.knownConnectors, options.stored).readOne(root, reader.lineOf(root, 1), options.slug);
   if (reader.problems.length > 0 || !definition) throw invalid(formatProblems(fileName, reader.problems));
   return definition;
 }
@@ -119,10 +120,10 @@ class ConfigFileReader {
     for (const name of knownConnectors) this.connectorLines.set(name, 0);
   }
 
-  /** One Virtual MCP mapping on its own. */
-  readOne(node: ValueNode, line: number): VirtualMcpDefinition | undefined {
+  /** One Virtual MCP mapping on its own; `slug`, when given, is its slug if the mapping has none. */
+  readOne(node: ValueNode, line: number, slug?: string): VirtualMcpDefinition | undefined {
     this.attachable = "alone";
-    return this.readVirtualMcp(node, line, 0, new Map());
+    return this.readVirtualMcp(node, line, 0, new Map(), slug);
   }
 
   read(contents: unknown, prune: boolean): GatewayConfigFile {
@@ -469,10 +470,12 @@ class ConfigFileReader {
     line: number,
     index: number,
     slugLines: Map<string, number>,
+    /** The slug when the mapping has none (the URL's, for one Virtual MCP put alone). */
+    impliedSlug?: string,
   ): VirtualMcpDefinition | undefined {
     const reader = this.reader;
     const problemsBefore = reader.problems.length;
-    const peekedSlug = reader.peekText(node, "slug");
+    const peekedSlug = reader.peekText(node, "slug") ?? impliedSlug;
     const label = peekedSlug === undefined ? `virtual MCP #${index + 1}` : `virtual MCP "${peekedSlug}"`;
     const storedVirtualMcp = this.stored?.virtualMcps.find((v) => v.slug === peekedSlug);
     const fields = reader.fields(
@@ -486,19 +489,20 @@ class ConfigFileReader {
 
     let slug: string | undefined;
     const slugField = fields.get("slug");
-    if (!slugField) reader.report(line, `${label} has no "slug"`);
+    if (!slugField && impliedSlug === undefined) reader.report(line, `${label} has no "slug"`);
     else {
-      slug = reader.text(slugField, `the slug of ${label}`);
+      slug = slugField ? reader.text(slugField, `the slug of ${label}`) : impliedSlug;
+      const slugLine = slugField?.valueLine ?? line;
       if (slug !== undefined && !VIRTUAL_MCP_SLUG.test(slug)) {
         reader.report(
-          slugField.valueLine,
+          slugLine,
           `virtual MCP slug "${slug}" must be 1 to 63 lowercase letters, digits or "-", starting with a letter or digit`,
         );
         slug = undefined;
       } else if (slug !== undefined) {
         const firstLine = slugLines.get(slug);
         if (firstLine !== undefined) {
-          reader.report(slugField.valueLine, `virtual MCP slug "${slug}" is already used by the virtual MCP on line ${firstLine}`);
+          reader.report(slugLine, `virtual MCP slug "${slug}" is already used by the virtual MCP on line ${firstLine}`);
           slug = undefined;
         } else slugLines.set(slug, line);
       }
