@@ -626,9 +626,32 @@ describe("admin API input", () => {
     expect((await api("PUT", "/connectors/borrower", { kind: "stdio", command: process.execPath, args: [ECHO_STDIO], env: { S: `\${secret:${secretName}}` } })).status).toBe(200);
     const borrowed = await api("DELETE", "/sso-providers/corp");
     expect(borrowed.status).toBe(409);
-    expect(borrowed.json.message).toContain('used by connector "borrower"');
+    expect(borrowed.json.message).toBe(`The provider's client secret "${secretName}" is used by connector "borrower"; remove the reference there first.`);
+    expect((await api("PUT", "/connectors/co-borrower", { kind: "stdio", command: process.execPath, args: [ECHO_STDIO], env: { S: `\${secret:${secretName}}` } })).status).toBe(200);
+    const twice = await api("DELETE", "/sso-providers/corp");
+    expect([twice.status, twice.json.message]).toEqual([409, `The provider's client secret "${secretName}" is used by connectors "borrower" and "co-borrower"; remove the references there first.`]);
+    expect((await api("DELETE", "/connectors/co-borrower")).status).toBe(200);
     expect((await api("DELETE", "/connectors/borrower")).status).toBe(200);
     expect((await api("DELETE", "/sso-providers/corp")).status).toBe(200);
+  });
+
+  test("a refusal naming several users of a secret or a connector lists them in English: \"a\" and \"b\", \"a\", \"b\" and \"c\"", async () => {
+    expect((await api("PUT", "/secrets/shared-key", { value: "v" })).status).toBe(200);
+    const users = ["user-a", "user-b", "user-c"];
+    for (const name of users) expect((await api("PUT", `/connectors/${name}`, { kind: "stdio", command: process.execPath, args: [ECHO_STDIO], env: { KEY: "${secret:shared-key}" } })).status).toBe(200);
+    const three = await api("DELETE", "/secrets/shared-key");
+    expect([three.status, three.json.message]).toEqual([409, 'Secret "shared-key" is used by connectors "user-a", "user-b" and "user-c"; remove the references there first.']);
+    expect((await api("DELETE", "/connectors/user-c")).status).toBe(200);
+    expect((await api("DELETE", "/secrets/shared-key")).json.message).toBe('Secret "shared-key" is used by connectors "user-a" and "user-b"; remove the references there first.');
+    expect((await api("DELETE", "/connectors/user-b")).status).toBe(200);
+    expect((await api("DELETE", "/secrets/shared-key")).json.message).toBe('Secret "shared-key" is used by connector "user-a"; remove the reference there first.');
+
+    for (const slug of ["vm-one", "vm-two"]) expect((await api("PUT", `/virtual-mcps/${slug}`, { slug, name: slug, connectors: [{ connector: "user-a" }] })).status).toBe(200);
+    const attached = await api("DELETE", "/connectors/user-a");
+    expect([attached.status, attached.json.message]).toEqual([409, 'Connector "user-a" is used by virtual MCPs "vm-one" and "vm-two"; detach it there first.']);
+    for (const slug of ["vm-one", "vm-two"]) expect((await api("DELETE", `/virtual-mcps/${slug}`)).status).toBe(200);
+    expect((await api("DELETE", "/connectors/user-a")).status).toBe(200);
+    expect((await api("DELETE", "/secrets/shared-key")).status).toBe(200);
   });
 
   test("PUT /config?prune=true with a body that lists nothing is refused like `apply --prune`, not a wipe; a section it leaves out is left alone", async () => {

@@ -4,6 +4,7 @@ import { conflict, invalid, MintgateError, notFound, unknownName } from "../erro
 import type { Gateway } from "../gateway/index.ts";
 import type { SecretInfo, SecretStore } from "../secrets/index.ts";
 import type { Store } from "../store/index.ts";
+import { joinedWithAnd } from "../terminal/index.ts";
 import type { ApplyReport, GatewayConfigService } from "./gateway-config.ts";
 
 /** A secret as the admin API shows it: never its value; with the connectors that reference it and the sign-in provider (sso:NAME) that owns it. */
@@ -157,7 +158,8 @@ function connectorSecretReferences(store: Store): Map<string, string[]> {
  */
 export function refuseToDeleteUsedSecret(store: Store, name: string): void {
   const connectors = connectorSecretReferences(store).get(name) ?? [];
-  if (connectors.length > 0) throw conflict(`Secret "${name}" is used by connector ${connectors.map((c) => `"${c}"`).join(", ")}; remove the reference there first.`);
+  if (connectors.length === 1) throw conflict(`Secret "${name}" is used by connector "${connectors[0]}"; remove the reference there first.`);
+  if (connectors.length > 1) throw conflict(`Secret "${name}" is used by connectors ${joinedWithAnd(connectors.map((c) => `"${c}"`))}; remove the references there first.`);
   const provider = store.identityProviders.list().find((p) => providerOwns(p, name));
   if (provider) {
     throw conflict(`Secret "${name}" belongs to the sign-in provider "${provider.name}"; \`mintgate sso update ${provider.name} --rotate-secret\` replaces it and \`mintgate sso remove ${provider.name}\` deletes it.`);

@@ -6,7 +6,7 @@ import { canonicalJson, curate, type Gateway, type VirtualMcpDefinition } from "
 import type { VirtualMcpPolicy } from "../policy/index.ts";
 import type { SecretStore } from "../secrets/index.ts";
 import type { Store } from "../store/index.ts";
-import { counted } from "../terminal/index.ts";
+import { counted, joinedWithAnd } from "../terminal/index.ts";
 
 export interface ApplyReport {
   changes: string[];
@@ -126,7 +126,7 @@ export class GatewayConfigService {
       (current) => {
         if (!current.connectors.some((c) => c.name === name)) throw notFound(`There is no connector "${name}".`);
         const users = current.virtualMcps.filter((v) => v.connectors.some((a) => a.connector === name)).map((v) => v.slug);
-        if (users.length > 0) throw conflict(`Connector "${name}" is used by virtual MCP ${users.map((u) => `"${u}"`).join(", ")}; detach it there first.`);
+        if (users.length > 0) throw conflict(`Connector "${name}" is used by ${users.length === 1 ? "virtual MCP" : "virtual MCPs"} ${joinedWithAnd(users.map((u) => `"${u}"`))}; detach it there first.`);
         return { connectors: current.connectors.filter((c) => c.name !== name), virtualMcps: current.virtualMcps };
       },
       { prune: true, actor, expected: expectedRevision === undefined ? undefined : { of: "connector", name, revision: expectedRevision } },
@@ -338,7 +338,7 @@ function describeChanges(
       ...(signIns > 0 ? [counted(signIns, "OAuth sign-in")] : []),
       ...(toolApprovals > 0 ? [counted(toolApprovals, "tool approval")] : []),
     ];
-    return parts.length > 0 ? ` (with its ${parts.length > 1 ? `${parts.slice(0, -1).join(", ")} and ${parts.at(-1)}` : parts[0]})` : "";
+    return parts.length > 0 ? ` (with its ${joinedWithAnd(parts)})` : "";
   });
   return changes;
 }

@@ -61,3 +61,8 @@ export function shellWord(arg: string): string {
 export function counted(count: number, noun: string): string {
   return `${count} ${count === 1 ? noun : `${noun}s`}`;
 }
+
+/** Items as an English list: "a", "a and b", "a, b and c"; for sentences that name several things ("used by connectors …"). */
+export function joinedWithAnd(items: readonly string[]): string {
+  return items.length > 1 ? `${items.slice(0, -1).join(", ")} and ${items.at(-1)}` : (items[0] ?? "");
+}

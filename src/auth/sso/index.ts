@@ -14,7 +14,7 @@ import { log } from "../../log/index.ts";
 import { secretsReferencedBy } from "../../connectors/types.ts";
 import type { SecretStore } from "../../secrets/index.ts";
 import type { IdentityProviderRow, Store } from "../../store/index.ts";
-import { counted, hasUnprintable, printable } from "../../terminal/index.ts";
+import { counted, hasUnprintable, joinedWithAnd, printable } from "../../terminal/index.ts";
 import { isGroupName, type UserDirectory, type UserRecord } from "../accounts/index.ts";
 import { AuthEvents } from "../events.ts";
 
@@ -544,7 +544,8 @@ export class SsoService {
     // Its client secret goes with it: not while a connector borrows that secret.
     const borrowers = this.store.gatewayConfig.connectors().filter((c) => secretsReferencedBy(c.spec).includes(row.clientSecretName));
     if (borrowers.length > 0) {
-      throw conflict(`The provider's client secret "${row.clientSecretName}" is used by connector ${borrowers.map((c) => `"${c.name}"`).join(", ")}; remove the reference there first.`);
+      const used = borrowers.length === 1 ? `connector "${borrowers[0]!.name}"; remove the reference` : `connectors ${joinedWithAnd(borrowers.map((c) => `"${c.name}"`))}; remove the references`;
+      throw conflict(`The provider's client secret "${row.clientSecretName}" is used by ${used} there first.`);
     }
     this.store.transaction(() => {
       this.store.identityProviders.remove(name);
