@@ -337,7 +337,8 @@ describe("Virtual MCPs screen", () => {
     await frameContaining(lastFrame, "Description of demo__echo shown to clients");
     await type(stdin, "Repeat the text back");
     await press(stdin, ENTER);
-    await frameContaining(lastFrame, "Repeat the text back");
+    // The form echoes the text as it is typed: saved is when the form has closed and the list shows it.
+    await frameContaining(lastFrame, (frame) => frame.includes("Repeat the text back") && !frame.includes("Description of demo__echo shown to clients"));
     expect(admin.lastPut().connectors[0]!.describe).toEqual({ echo: "Repeat the text back" });
     unmount();
   });
@@ -844,7 +845,7 @@ describe("PUT /admin/api/virtual-mcps/:slug", () => {
 
   test("refuses what mintgate.yaml refuses, with the sentence, and changes nothing", async () => {
     const cases: [unknown, string][] = [
-      [{ slug: "sales", name: "Sales", connectors: [{ connector: "nope" }] }, 'attaches connector "nope", which is not defined'],
+      [{ slug: "sales", name: "Sales", connectors: [{ connector: "nope" }] }, 'attaches connector "nope", which the gateway does not have'],
       [{ slug: "sales", name: "Sales", connectors: [{ connector: "demo", prefix: "p".repeat(30), rename: { echo: "e".repeat(40) } }] }, "which is not 1 to 64 letters"],
       [{ slug: "sales", name: "Sales", colour: "red" }, '"colour"'],
       [{ slug: "other", name: "Sales" }, 'The definition\'s slug "other" is not the "sales" of the URL'],
