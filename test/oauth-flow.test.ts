@@ -187,6 +187,10 @@ describe("refused at /authorize", () => {
     const cases: [Record<string, string | undefined>, string, string][] = [
       [{}, "invalid_request", "PKCE is required"],
       [{ code_challenge: challenge, code_challenge_method: "plain" }, "invalid_request", "S256"],
+      // Sent empty is not sent (RFC 6749 §3.1): no method is plain, no response_type a missing parameter (§4.1.2.1).
+      [{ code_challenge: challenge, code_challenge_method: "" }, "invalid_request", "plain"],
+      [{ ...s256, response_type: undefined }, "invalid_request", "has no response_type"],
+      [{ ...s256, response_type: "" }, "invalid_request", "has no response_type"],
       [{ ...s256, state: undefined }, "invalid_request", "has no state"],
       [{ ...s256, response_type: "token" }, "unsupported_response_type", "response_type=code"],
       [{ ...s256, resource: "https://elsewhere.example/mcp/x" }, "invalid_target", "not a virtual MCP"],

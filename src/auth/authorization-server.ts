@@ -232,12 +232,16 @@ export class AuthorizationServer {
     for (const name of ["response_type", "state", "code_challenge", "code_challenge_method", "scope", "prompt"]) {
       if (params.getAll(name).length > 1) throw fail("invalid_request", `The request repeats ${name}; send it once.`);
     }
-    if (params.get("response_type") !== "code") throw fail("unsupported_response_type", "Only response_type=code is supported.");
+    // RFC 6749 §3.1: a parameter sent empty counts as not sent; a missing one is invalid_request (§4.1.2.1), not an unsupported one.
+    const responseType = params.get("response_type");
+    if (!responseType) throw fail("invalid_request", "The request has no response_type; send response_type=code.");
+    if (responseType !== "code") throw fail("unsupported_response_type", "Only response_type=code is supported.");
     if (!state) throw fail("invalid_request", "The request has no state; send a random state value.");
     const challenge = params.get("code_challenge");
     const method = params.get("code_challenge_method");
     if (!challenge) throw fail("invalid_request", "PKCE is required: send code_challenge with code_challenge_method=S256.");
-    if (method !== "S256") throw fail("invalid_request", `Only the S256 PKCE method is supported, not "${method ?? "plain"}".`);
+    // Left out or empty, the method is plain (RFC 7636 §4.3).
+    if (method !== "S256") throw fail("invalid_request", `Only the S256 PKCE method is supported, not "${method || "plain"}".`);
     if (!PKCE_CHALLENGE.test(challenge)) throw fail("invalid_request", "code_challenge must be the 43-character base64url SHA-256 of the code verifier.");
     // RFC 8707 lets a client name several resources; a token here is for one Virtual MCP, so they must all name it.
     const resources = params.getAll("resource").filter((r) => r !== "");
