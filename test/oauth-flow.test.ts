@@ -332,6 +332,24 @@ describe("refused at /token", () => {
     expect((await token({ grant_type: "authorization_code", client_id: clientId, code, code_verifier: verifier, redirect_uri: REDIRECT })).status).toBe(200);
   });
 
+  test("a parameter sent empty counts as not sent (RFC 6749 §3.2): a public client's empty client_secret is no secret, an empty redirect_uri a missing one", async () => {
+    // The admin-added public client (this file's registrations are near the per-address limit already), approved by cat,
+    // whom no other test signs in to it: ann and bob must still see its consent page.
+    const clientId = await adminClient();
+    const { verifier, challenge } = pkce();
+    const code = await codeFor(clientId, challenge, new ScriptedBrowser(), "cat@example.com");
+    // Form encoders that write every field of a client's record send `client_secret=` for a public client.
+    const empty = { client_secret: "", client_assertion: "", client_assertion_type: "" };
+    const noRedirect = await token({ grant_type: "authorization_code", client_id: clientId, code, code_verifier: verifier, redirect_uri: "", ...empty });
+    expect([noRedirect.status, noRedirect.body.error]).toEqual([400, "invalid_request"]);
+    expect(noRedirect.body.error_description).toContain("no redirect_uri");
+    const issued = await token({ grant_type: "authorization_code", client_id: clientId, code, code_verifier: verifier, redirect_uri: REDIRECT, ...empty });
+    expect(issued.status, JSON.stringify(issued.body)).toBe(200);
+    const revoked = await fetch(`${gateway.url}/revoke`, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: new URLSearchParams({ client_id: clientId, token: issued.body.access_token as string, token_type_hint: "", ...empty }) });
+    expect(revoked.status).toBe(200);
+    expect(await mcpStatus("alpha", issued.body.access_token as string)).toBe(401);
+  });
+
   test("a resource other than the one granted is invalid_target (RFC 8707), at the code exchange and at refresh, and costs nothing", async () => {
     const clientId = await registerClient();
     const { verifier, challenge } = pkce();

@@ -50,17 +50,21 @@ function cookieOf(request: Request, name: string): string | undefined {
   return undefined;
 }
 
-/** Reads an x-www-form-urlencoded body; a parameter given twice is refused (RFC 6749 §3.1). */
+/**
+ * Reads an x-www-form-urlencoded body; a parameter given twice is refused, one given empty is left out, as if not
+ * sent (RFC 6749 §3.1, §3.2): a public client's `client_secret=` is no secret, an empty `redirect_uri` a missing one.
+ */
 async function formOf(request: Request): Promise<URLSearchParams> {
   const type = request.headers.get("content-type") ?? "";
   if (!type.toLowerCase().startsWith("application/x-www-form-urlencoded")) {
     throw new OAuthError("invalid_request", "Send the parameters as application/x-www-form-urlencoded.");
   }
-  const form = new URLSearchParams(await request.text());
+  const form = new URLSearchParams();
   const seen = new Set<string>();
-  for (const key of form.keys()) {
+  for (const [key, value] of new URLSearchParams(await request.text())) {
     if (seen.has(key)) throw new OAuthError("invalid_request", `The parameter ${key} was sent more than once.`);
     seen.add(key);
+    if (value !== "") form.append(key, value);
   }
   return form;
 }
