@@ -9,6 +9,8 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { SSEClientTransport } from "@modelcontextprotocol/sdk/client/sse.js";
 import { UnauthorizedError } from "@modelcontextprotocol/sdk/client/auth.js";
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
 import { configuredDataDir, runMintgate, startGateway, type RunningGateway } from "./harness.ts";
 import { ScriptedBrowser, type Page } from "./fixtures/browser.ts";
 import { approveInBrowser, localSignIn, MemoryOAuthProvider } from "./fixtures/oauth-client.ts";
@@ -320,6 +322,34 @@ describe("refused at /token", () => {
     expect(password.body.error).toBe("unsupported_grant_type");
     expect(password.body.error_description).toMatch(RFC6749_DESCRIPTION);
     expect(password.body.error_description).toContain("'password'");
+  });
+
+  test("a wrong Basic secret at /token and /revoke is recorded naming the client it claimed to be, and the guessed secret is kept nowhere", async () => {
+    // A confidential client an admin added: it authenticates with client_secret_basic, and adds nothing to the registration limit.
+    const added = await runMintgate(["clients", "add", "--name", "Confidential client", "--redirect-uri", REDIRECT, "--json", "--data", dataDir]);
+    expect(added.code, added.stderr).toBe(0);
+    const { clientId } = JSON.parse(added.stdout) as { clientId: string };
+    const guess = `mgcs_guess_${crypto.randomUUID()}`;
+    const basic = { authorization: `Basic ${Buffer.from(`${clientId}:${guess}`).toString("base64")}` };
+    const refused = await token({ grant_type: "refresh_token", refresh_token: "mgt_rt_unknown" }, basic);
+    expect([refused.status, refused.body.error]).toEqual([401, "invalid_client"]);
+    const revoke = await fetch(`${gateway.url}/revoke`, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded", ...basic }, body: new URLSearchParams({ token: "mgt_at_unknown" }) });
+    expect(revoke.status).toBe(401);
+
+    const response = await fetch(`${gateway.url}/admin/api/auth-events?type=token_refused&client=${encodeURIComponent(clientId)}`, { headers: { authorization: `Bearer ${gateway.adminToken()}` } });
+    const text = await response.text();
+    const events = JSON.parse(text) as { clientId: string | null; reason: string | null; detail: string | null }[];
+    expect(events.map((e) => [e.reason, e.detail && JSON.parse(e.detail).endpoint])).toEqual([
+      ["The client secret is not valid.", "/revoke"],
+      ["The client secret is not valid.", null],
+    ]);
+    expect(text).not.toContain(guess);
+    expect(gateway.output()).toContain(clientId);
+    expect(gateway.output()).not.toContain(guess);
+    for (const name of readdirSync(dataDir, { recursive: true, encoding: "utf8" })) {
+      const path = join(dataDir, name);
+      if (statSync(path).isFile()) expect(readFileSync(path).includes(guess), name).toBe(false);
+    }
   });
 
   test("a code exchange without the redirect_uri used at /authorize is invalid_request (RFC 6749 §4.1.3) and leaves the code usable", async () => {

@@ -24,6 +24,8 @@ export interface ClientLookup {
   /** Whether someone other than whoever registered the client vouches for its redirect URIs (see AuthorizationServer.refusal). */
   redirectUrisVouchedFor(client: AuthorizationClient): boolean;
   authenticate(form: URLSearchParams, headers: Headers, tokenEndpointUrl: string): Promise<AuthorizationClient>;
+  /** The client id a request presented (Basic header or form), whether or not it authenticated; never its secret. */
+  presentedClientId(form: URLSearchParams, headers: Headers): string | undefined;
 }
 
 /** Re-reads a person's groups from their identity provider when a refresh token is used; throws when they may no longer sign in. */
@@ -296,14 +298,20 @@ export class AuthorizationServer {
     if (grantType !== "authorization_code" && grantType !== "refresh_token") {
       throw new OAuthError("unsupported_grant_type", `grant_type must be authorization_code or refresh_token, not "${grantType ?? ""}".`);
     }
-    let client: AuthorizationClient;
+    const client = await this.authenticatedClient(form, headers, "/token", ip);
+    return grantType === "authorization_code" ? this.exchangeCode(client, form, ip) : this.refresh(client, form, ip);
+  }
+
+  /** The client of a /token or /revoke request; a refusal is recorded naming the client the request claimed to be. */
+  private async authenticatedClient(form: URLSearchParams, headers: Headers, endpoint: "/token" | "/revoke", ip: string | null): Promise<AuthorizationClient> {
     try {
-      client = await this.deps.clients.authenticate(form, headers, this.deps.urls.at("/token"));
+      return await this.deps.clients.authenticate(form, headers, this.deps.urls.at(endpoint));
     } catch (error) {
-      if (error instanceof OAuthError) this.refused(error.description, { clientId: form.get("client_id"), ip });
+      if (error instanceof OAuthError) {
+        this.refused(error.description, { clientId: this.deps.clients.presentedClientId(form, headers), ip, detail: endpoint === "/revoke" ? { endpoint } : undefined });
+      }
       throw error;
     }
-    return grantType === "authorization_code" ? this.exchangeCode(client, form, ip) : this.refresh(client, form, ip);
   }
 
   private revoked(changed: boolean): void {
@@ -423,7 +431,7 @@ export class AuthorizationServer {
 
   /** POST /revoke (RFC 7009): always succeeds for a known client, whatever the token. */
   async revoke(form: URLSearchParams, headers: Headers, ip: string | null): Promise<void> {
-    const client = await this.deps.clients.authenticate(form, headers, this.deps.urls.at("/revoke"));
+    const client = await this.authenticatedClient(form, headers, "/revoke", ip);
     const token = form.get("token");
     if (!token) throw new OAuthError("invalid_request", "The request has no token.");
     const row = this.deps.store.oauthGrants.findToken(hashToken(token));

@@ -699,6 +699,20 @@ export class ClientRegistry {
     return client;
   }
 
+  /**
+   * The client a /token or /revoke request says it is (its Basic header, else the form's client_id), for the record
+   * of a refused authentication: an admin sees whose secret is being guessed. Never the secret; undefined when it names none.
+   */
+  presentedClientId(form: URLSearchParams, headers: Headers): string | undefined {
+    let basic: { clientId: string } | undefined;
+    try {
+      basic = basicCredentials(headers);
+    } catch {
+      // A malformed header names no client; the form may.
+    }
+    return basic?.clientId || form.get("client_id") || undefined;
+  }
+
   private async verifyAssertion(client: OAuthClient, assertion: string, tokenEndpointUrl: string): Promise<void> {
     const issuer = new URL(tokenEndpointUrl).origin;
     const audience = [...new Set([tokenEndpointUrl, issuer, `${issuer}/`, `${issuer}/token`])];
