@@ -218,6 +218,27 @@ describe("what the person sees when sign-in cannot finish", () => {
     const events = (await (await fetch(`${gateway.url}/admin/api/auth-events?type=sign_in`, { headers: admin })).json()) as { outcome: string; reason: string | null; provider: string | null }[];
     expect(events.some((e) => e.outcome === "refused" && e.provider === "flaky" && e.reason === "code exchange or ID token check failed: the connection was refused")).toBe(true);
   });
+
+  test("an address whose provider name is not valid percent-encoding is a 400 saying so, and a malformed callback leaves the sign-in it copies able to finish", async () => {
+    const start = await fetch(`${gateway.url}/sso/start/%ZZ`, { redirect: "manual" });
+    expect(start.status).toBe(400);
+    const html = await start.text();
+    expect(html).toContain("The address is malformed");
+    expect(html).not.toContain("null");
+
+    const browser = new ScriptedBrowser();
+    const stopAt = (u: URL) => u.pathname === "/sso/callback/acme";
+    const atIdp = await browser.open(`${gateway.url}/sso/start/acme`, { stopAt });
+    const back = await browser.submit(atIdp, { button: "Sign in", stopAt }, { login: "gil@acme.example", password: "idp password" });
+    expect(back.stopped).toBe(true);
+    // The same state and code under a mangled provider name: refused before the waiting sign-in is looked up (and used up).
+    const mangled = await browser.open(new URL(`/sso/callback/acme%ZZ${back.url.search}`, gateway.url));
+    expect(mangled.status).toBe(400);
+    expect(mangled.html).toContain("The address is malformed");
+    const done = await browser.open(back.url);
+    expect(done.status).toBe(200);
+    expect(done.html).toContain("You are signed in as <strong>gil@acme.example</strong>");
+  });
 });
 
 // Last in this file: it uses up this address's sign-in allowance for a minute.

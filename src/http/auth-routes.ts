@@ -240,6 +240,13 @@ export function authRoutes(deps: AuthRouteDeps) {
   };
 
   return new Elysia()
+    // A path segment that is not valid percent-encoding (/sso/start/%ZZ) reaches the routes as null: refused here for
+    // every route, before a callback could use up the sign-in its state names, and never shown as a provider "null".
+    .onBeforeHandle(({ params }) => {
+      if (Object.values(params ?? {}).some((value) => typeof value !== "string")) {
+        return errorPage(400, "Malformed address", "The address is malformed (part of it is not valid percent-encoding); check the link you followed.");
+      }
+    })
     .get("/authorize", async ({ request }) => {
       const refused = tooManyStarts(request);
       if (refused) return refused;
