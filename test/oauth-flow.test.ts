@@ -58,7 +58,8 @@ async function signInWithSdk(slug: string, email: string, options: { browser?: S
   return { client: connected, provider, browser, sawConsent };
 }
 
-async function token(form: Record<string, string>, headers: Record<string, string> = {}) {
+/** POSTs to /token; a list of pairs sends a parameter more than once. */
+async function token(form: Record<string, string> | [string, string][], headers: Record<string, string> = {}) {
   const response = await fetch(`${gateway.url}/token`, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded", ...headers }, body: new URLSearchParams(form) });
   return { status: response.status, body: (await response.json()) as Record<string, unknown>, headers: response.headers };
 }
@@ -380,22 +381,33 @@ describe("refused at /token", () => {
     expect(await mcpStatus("alpha", issued.body.access_token as string)).toBe(401);
   });
 
-  test("a resource other than the one granted is invalid_target (RFC 8707), at the code exchange and at refresh, and costs nothing", async () => {
+  test("a resource other than the one granted is invalid_target (RFC 8707), at the code exchange and at refresh, and costs nothing; the granted one may be repeated, as at /authorize, different ones may not", async () => {
     const clientId = await registerClient();
     const { verifier, challenge } = pkce();
     const code = await codeFor(clientId, challenge);
     const exchange = { grant_type: "authorization_code", client_id: clientId, code, code_verifier: verifier, redirect_uri: REDIRECT };
-    const otherAtExchange = await token({ ...exchange, resource: `${gateway.url}/mcp/beta` });
+    const alpha = `${gateway.url}/mcp/alpha`;
+    const beta = `${gateway.url}/mcp/beta`;
+    const otherAtExchange = await token({ ...exchange, resource: beta });
     expect([otherAtExchange.status, otherAtExchange.body.error]).toEqual([400, "invalid_target"]);
-    const issued = await token({ ...exchange, resource: `${gateway.url}/mcp/alpha/` });
-    expect(issued.status).toBe(200);
+    expect(otherAtExchange.body.error_description).toContain("differs from the one the code was issued for");
+    const severalAtExchange = await token([...Object.entries(exchange), ["resource", alpha], ["resource", beta]]);
+    expect([severalAtExchange.status, severalAtExchange.body.error, severalAtExchange.body.error_description]).toEqual([400, "invalid_target", "A token is for one virtual MCP; send one resource (its URL) per sign-in."]);
+    // One Virtual MCP named twice (with and without a trailing slash) is one audience.
+    const issued = await token([...Object.entries(exchange), ["resource", alpha], ["resource", `${alpha}/`]]);
+    expect(issued.status, JSON.stringify(issued.body)).toBe(200);
     const refresh = { grant_type: "refresh_token", client_id: clientId, refresh_token: issued.body.refresh_token as string };
-    const otherAtRefresh = await token({ ...refresh, resource: `${gateway.url}/mcp/beta` });
+    const otherAtRefresh = await token({ ...refresh, resource: beta });
     expect([otherAtRefresh.status, otherAtRefresh.body.error]).toEqual([400, "invalid_target"]);
     const elsewhere = await token({ ...refresh, resource: "https://other-gateway.example/mcp/alpha" });
     expect(elsewhere.body.error).toBe("invalid_target");
+    const severalAtRefresh = await token([...Object.entries(refresh), ["resource", alpha], ["resource", beta]]);
+    expect([severalAtRefresh.body.error, severalAtRefresh.body.error_description]).toEqual(["invalid_target", "A token is for one virtual MCP; send one resource (its URL) per sign-in."]);
+    // Any other parameter sent twice is still refused: which one would count?
+    const twice = await token([...Object.entries(refresh), ["refresh_token", "mgt_rt_other"]]);
+    expect([twice.status, twice.body.error, twice.body.error_description]).toEqual([400, "invalid_request", "The parameter refresh_token was sent more than once."]);
     // The refresh token was not used up by the refusals.
-    expect((await token({ ...refresh, resource: `${gateway.url}/mcp/alpha` })).status).toBe(200);
+    expect((await token([...Object.entries(refresh), ["resource", alpha], ["resource", alpha]])).status).toBe(200);
   });
 
   test("refresh tokens rotate; an old one coming back after its successor was used revokes the whole family", async () => {

@@ -129,6 +129,9 @@ function canonicalResource(text: string): string | undefined {
   }
 }
 
+/** RFC 8707 lets a client name several resources; a token here is for one Virtual MCP. Said at /authorize and /token alike. */
+const SEVERAL_RESOURCES = "A token is for one virtual MCP; send one resource (its URL) per sign-in.";
+
 interface TokenResponse {
   access_token: string;
   token_type: "Bearer";
@@ -186,6 +189,18 @@ export class AuthorizationServer {
   private names(resource: string, slug: string): boolean {
     const wanted = canonicalResource(resource);
     return wanted !== undefined && [this.deps.urls.resource(slug), this.deps.urls.legacyResource(slug)].some((url) => canonicalResource(url) === wanted);
+  }
+
+  /**
+   * Why the `resource`s a /token request sent do not fit the Virtual MCP `slug` its code or grant is for (`differs`
+   * when they name another one), or undefined when they do. RFC 8707 lets a client repeat `resource`: as at
+   * /authorize, the same Virtual MCP named more than once is one audience, different ones are refused.
+   */
+  private resourceMismatch(form: URLSearchParams, slug: string, differs: string): string | undefined {
+    const resources = form.getAll("resource");
+    if (resources.every((resource) => this.names(resource, slug))) return undefined;
+    const audiences = new Set(resources.map((resource) => this.virtualMcps().find((v) => this.names(resource, v.slug))?.id ?? canonicalResource(resource) ?? resource));
+    return audiences.size > 1 ? SEVERAL_RESOURCES : differs;
   }
 
   /**
@@ -253,7 +268,7 @@ export class AuthorizationServer {
       for (const resource of resources) {
         const named = all.find((v) => this.names(resource, v.slug));
         if (!named) throw fail("invalid_target", `${resource} is not a virtual MCP of this gateway.`);
-        if (virtualMcp && named.id !== virtualMcp.id) throw fail("invalid_target", "A token is for one virtual MCP; send one resource (its URL) per sign-in.");
+        if (virtualMcp && named.id !== virtualMcp.id) throw fail("invalid_target", SEVERAL_RESOURCES);
         virtualMcp = named;
       }
     } else {
@@ -352,10 +367,8 @@ export class AuthorizationServer {
     if (redirectUri !== row.redirectUri) throw refuse("redirect_uri differs from the one used at /authorize.", row.userId);
     if (!PKCE_VERIFIER.test(verifier) || !sameText(s256(verifier), row.codeChallenge)) throw refuse("The code_verifier does not match the code_challenge.", row.userId);
     const virtualMcp = store.gatewayConfig.listVirtualMcps().find((v) => v.id === row.virtualMcpId);
-    const resource = form.get("resource");
-    if (resource && virtualMcp && !this.names(resource, virtualMcp.slug)) {
-      throw refuse("resource differs from the one the code was issued for; send the same resource as at /authorize.", row.userId, "invalid_target");
-    }
+    const mismatch = virtualMcp && this.resourceMismatch(form, virtualMcp.slug, "resource differs from the one the code was issued for; send the same resource as at /authorize.");
+    if (mismatch) throw refuse(mismatch, row.userId, "invalid_target");
     const refreshable = issuesRefreshTokens(client, row.scope);
     const grantId = randomUUID();
     const issued = store.transaction(() => {
@@ -400,8 +413,8 @@ export class AuthorizationServer {
     }
     if (row.expiresAt <= now) throw refuse("The refresh token has expired; sign in again.");
     if (row.userDisabledAt !== null) throw refuse("The account is disabled.");
-    const resource = form.get("resource");
-    if (resource && !this.names(resource, row.virtualMcp)) throw refuse("resource differs from the one originally granted; send the same resource, or none.", "invalid_target");
+    const mismatch = this.resourceMismatch(form, row.virtualMcp, "resource differs from the one originally granted; send the same resource, or none.");
+    if (mismatch) throw refuse(mismatch, "invalid_target");
     // A rotated token may come back once more shortly after, from a client that lost the answer
     // (its replacement is then still unused). Later, or once the replacement was used, it is a replay.
     if (row.rotatedAt !== null && (now - row.rotatedAt > this.refreshGraceMs || store.oauthGrants.refreshUsedSince(row.grantId, row.rotatedAt))) {

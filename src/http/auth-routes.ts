@@ -51,10 +51,11 @@ function cookieOf(request: Request, name: string): string | undefined {
 }
 
 /**
- * Reads an x-www-form-urlencoded body; a parameter given twice is refused, one given empty is left out, as if not
- * sent (RFC 6749 §3.1, §3.2): a public client's `client_secret=` is no secret, an empty `redirect_uri` a missing one.
+ * Reads an x-www-form-urlencoded body; a parameter given twice is refused unless `repeatable` names it, one given
+ * empty is left out, as if not sent (RFC 6749 §3.1, §3.2): a public client's `client_secret=` is no secret, an empty
+ * `redirect_uri` a missing one.
  */
-async function formOf(request: Request): Promise<URLSearchParams> {
+async function formOf(request: Request, repeatable: readonly string[] = []): Promise<URLSearchParams> {
   const type = request.headers.get("content-type") ?? "";
   if (!type.toLowerCase().startsWith("application/x-www-form-urlencoded")) {
     throw new OAuthError("invalid_request", "Send the parameters as application/x-www-form-urlencoded.");
@@ -62,7 +63,7 @@ async function formOf(request: Request): Promise<URLSearchParams> {
   const form = new URLSearchParams();
   const seen = new Set<string>();
   for (const [key, value] of new URLSearchParams(await request.text())) {
-    if (seen.has(key)) throw new OAuthError("invalid_request", `The parameter ${key} was sent more than once.`);
+    if (seen.has(key) && !repeatable.includes(key)) throw new OAuthError("invalid_request", `The parameter ${key} was sent more than once.`);
     seen.add(key);
     if (value !== "") form.append(key, value);
   }
@@ -422,7 +423,8 @@ export function authRoutes(deps: AuthRouteDeps) {
       "/token",
       async ({ request }) => {
         try {
-          return oauthJson(await authorization.exchange(await formOf(request), request.headers, clientAddressOf(request)));
+          // RFC 8707 §2 lets a client send resource more than once; the authorization server checks they name one Virtual MCP.
+          return oauthJson(await authorization.exchange(await formOf(request, ["resource"]), request.headers, clientAddressOf(request)));
         } catch (error) {
           if (error instanceof OAuthError) return error.toResponse();
           log.error("token request failed", { error: String(error) });
