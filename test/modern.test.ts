@@ -217,6 +217,45 @@ describe("protocol revision 2026-07-28 (sessionless)", () => {
     expect(init.headers.get("mcp-session-id")).toBeNull();
   });
 
+  test("an MCP-Protocol-Version that is no date is an unsupported version on every request, with or without a session, not one 2026-07-28 or later", async () => {
+    const initialize = { jsonrpc: "2.0", id: 7, method: "initialize", params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "x", version: "1" } } };
+    const send = (method: string, headers: Record<string, string>, body?: object) =>
+      fetch(url, {
+        method,
+        headers: { authorization: `Bearer ${setup.token}`, "content-type": "application/json", accept: "application/json, text/event-stream", ...headers },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+    // Compared as text, "bogus" sorts after every date: before, the initialize was told it "must not name protocol revision
+    // 2026-07-28 or later", and a sessionless request that its envelope was missing.
+    const requests = [["POST", initialize], ["POST", { jsonrpc: "2.0", id: 8, method: "tools/list", params: { _meta: envelope } }], ["GET"], ["DELETE"]] as const;
+    for (const [method, body] of requests) {
+      const refused = await send(method, { "mcp-protocol-version": "bogus", "mcp-method": "tools/list" }, body);
+      expect({ method, status: refused.status, session: refused.headers.get("mcp-session-id"), body: await refused.json() }).toEqual({
+        method,
+        status: 400,
+        session: null,
+        body: {
+          jsonrpc: "2.0",
+          id: null,
+          error: { code: -32000, message: "Bad Request: unsupported protocol version bogus; send MCP-Protocol-Version as one of the revisions this gateway speaks (2026-07-28, 2025-11-25, 2025-06-18, 2025-03-26, 2024-11-05, 2024-10-07)." },
+        },
+      });
+    }
+    // In a session it is refused as any version sessions do not take, on every method, and the session lives on.
+    const opened = await send("POST", {}, initialize);
+    await opened.text();
+    const session = { "mcp-session-id": opened.headers.get("mcp-session-id")! };
+    for (const [method, body] of [["POST", { jsonrpc: "2.0", id: 9, method: "ping" }], ["GET"], ["DELETE"]] as const) {
+      const refused = await send(method, { ...session, "mcp-protocol-version": "bogus" }, body);
+      expect({ method, status: refused.status, message: ((await refused.json()) as { error: { message: string } }).error.message }).toEqual({
+        method,
+        status: 400,
+        message: "Bad Request: this session uses MCP-Protocol-Version 2025-11-25, and bogus is not one a session takes (2025-11-25, 2025-06-18, 2025-03-26, 2024-11-05, 2024-10-07).",
+      });
+    }
+    expect((await send("DELETE", { ...session, "mcp-protocol-version": "2025-11-25" })).status).toBe(200);
+  });
+
   test("a message that is not valid JSON-RPC 2.0 is refused as an invalid request (-32600, HTTP 400), as in a session", async () => {
     const headers = { "mcp-protocol-version": "2026-07-28", "mcp-method": "tools/list" };
     const request = { jsonrpc: "2.0", id: 1, method: "tools/list", params: { _meta: envelope } };

@@ -17,6 +17,7 @@ import { RequestsPerPerson } from "./requests-per-person.ts";
 import { ClosedSessions } from "./closed-sessions.ts";
 import { recordTransportRefusal, Refusal } from "./refusals.ts";
 import { claimsModernRevision, handleModernRequest, MODERN_VERSION, NO_BATCHES, type CallsInFlight, type ListenStreams } from "./modern.ts";
+import { isDatedRevision } from "./revision.ts";
 
 /**
  * Bytes a legacy client may leave unread on its event stream, where all its replies go. Past that it has
@@ -219,6 +220,9 @@ export class McpEndpoint {
       if (request.method === "GET") return this.openStandaloneStream(entry, entry.streamable, runtime, request, principal);
       return this.recordedIfRefused(await entry.streamable.handleRequest(request), runtime, principal, request, sessionId);
     }
+    // A session's requests have theirs checked by versionRefusal; without one, a value that is no date is refused here, before it is compared.
+    const version = request.headers.get("mcp-protocol-version");
+    if (version !== null && !isDatedRevision(version)) return this.refuse(undatedVersionRefusal(version, await loadServerProtocol()), runtime, principal, request, null);
     if (request.method !== "POST") {
       return this.refuse(new Refusal(400, -32000, "Bad Request: send the Mcp-Session-Id header you got from initialize."), runtime, principal, request, null);
     }
@@ -226,7 +230,7 @@ export class McpEndpoint {
     const read = await readMessage(request);
     if (read instanceof Refusal) return this.refuse(read, runtime, principal, request, null);
     const body = read.message;
-    if (claimsModernRevision(body, request.headers.get("mcp-protocol-version"))) {
+    if (claimsModernRevision(body, version)) {
       const unacceptable = contentTypeRefusal(request);
       if (unacceptable) return this.refuse(unacceptable, runtime, principal, request, null, body);
       // Held to JSON-RPC 2.0 as a session's requests are: a reply cannot be matched to a null, object or boolean id.
@@ -625,6 +629,16 @@ function versionRefusal(request: Request, negotiated: string, protocol: SdkServe
   if (version === null || protocol.SUPPORTED_PROTOCOL_VERSIONS.includes(version)) return undefined;
   const sessionless = version === MODERN_VERSION ? `; ${MODERN_VERSION} requests are sent without Mcp-Session-Id` : "";
   return new Refusal(400, -32000, `Bad Request: this session uses MCP-Protocol-Version ${negotiated}, and ${version} is not one a session takes (${protocol.SUPPORTED_PROTOCOL_VERSIONS.join(", ")})${sessionless}.`);
+}
+
+/**
+ * A request without a session whose MCP-Protocol-Version is no revision's date: refused as an unsupported version, naming
+ * every revision the endpoint speaks. Compared as text, it was taken for 2026-07-28 or later, and an initialize carrying
+ * it was told it "must not name protocol revision 2026-07-28 or later".
+ */
+function undatedVersionRefusal(version: string, protocol: SdkServerProtocol): Refusal {
+  const supported = [MODERN_VERSION, ...protocol.SUPPORTED_PROTOCOL_VERSIONS].join(", ");
+  return new Refusal(400, -32000, `Bad Request: unsupported protocol version ${version}; send MCP-Protocol-Version as one of the revisions this gateway speaks (${supported}).`);
 }
 
 /**

@@ -46,7 +46,7 @@ type Message = { id?: string | number; method?: string; params?: Record<string, 
 /**
  * True when the request is one of the sessionless revision's: its envelope (or, in a batch, any
  * message's) names a version, or its MCP-Protocol-Version header names 2026-07-28 or later (compared
- * as the SDK does). Such a request with its envelope missing, or a batch, is refused as that revision
+ * as the SDK does; the endpoint refuses a header that is no date before, see isDatedRevision). Such a request with its envelope missing, or a batch, is refused as that revision
  * says, not answered as an uninitialised 2025 session.
  */
 export function claimsModernRevision(body: unknown, versionHeader: string | null): boolean {
