@@ -1235,7 +1235,7 @@ describe("requests running per person", () => {
 describe("malformed requests in a session", () => {
   test("are answered at once: null _meta and arguments count as absent, wrong types, ids, batches and versions get a -32602, -32600 or 400 sentence; another person's token finds no session", async () => {
     // A 20 s timeout: a request the gateway forwarded broken would hang that long.
-    const { gateway, token, dataDir } = await startBehindRawUpstream("mintgate-malformed", "20s");
+    const { upstream, gateway, token, dataDir } = await startBehindRawUpstream("mintgate-malformed", "20s");
     const s = await rawSession(gateway, token);
     const call = (id: number, params: unknown) => s.post({ jsonrpc: "2.0", id, method: "tools/call", params });
 
@@ -1255,6 +1255,12 @@ describe("malformed requests in a session", () => {
       expect({ body, status: answer.status, code: answer.json?.error?.code }).toEqual({ body, status: 400, code: -32600 });
       expect(answer.json.error.message).toStartWith("Invalid Request: ");
     }
+    // An error response without an id (MCP 2025-11-25 allows it, answering a request its client could not read) is taken as
+    // any response is, and goes nowhere; before, it was refused for lacking a "method" or a "result" or "error".
+    const forwarded = upstream.received().length;
+    expect(await s.post({ jsonrpc: "2.0", error: { code: -32700, message: "Parse error" } })).toEqual({ status: 202, json: null });
+    expect((await s.post({ jsonrpc: "2.0", result: {} })).json.error.message).toBe('Invalid Request: a message needs a "method" (or, answering a request, "result" or "error").');
+    expect(upstream.received().length).toBe(forwarded);
     expect((await s.post({ jsonrpc: "2.0", id: 7, method: "ping" }, { "content-type": "text/plain" })).status).toBe(415);
     expect((await s.post({ jsonrpc: "2.0", id: 7, method: "ping" }, { accept: "text/html" })).status).toBe(406);
 
@@ -1391,6 +1397,7 @@ describe("malformed requests in a session", () => {
       expect({ body, status: answer.status, code: answer.json?.error?.code }).toEqual({ body, status: 400, code: -32600 });
     }
     expect((await post('{"jsonrpc":"2.0","id":1,"method":"ping"}')).status).toBe(202);
+    expect((await post('{"jsonrpc":"2.0","error":{"code":-32700,"message":"Parse error"}}')).status).toBe(202);
     // The lifecycle a Streamable HTTP session is held to: initialize first (ping aside), and once.
     const initialize = '{"jsonrpc":"2.0","id":2,"method":"initialize","params":{"protocolVersion":"2024-11-05","capabilities":{},"clientInfo":{"name":"l","version":"1"}}}';
     expect(await post('{"jsonrpc":"2.0","id":3,"method":"tools/list"}')).toEqual({ status: 400, json: { jsonrpc: "2.0", error: { code: -32000, message: "Bad Request: the session is not initialized; send initialize first." }, id: null } });

@@ -598,7 +598,8 @@ function problemOf(value: unknown): string | undefined {
     return typeof m.id === "number" && Number.isInteger(m.id) ? "an id past 2^53 - 1 loses digits on its way back; send it as a string" : "an id must be a string or an integer";
   }
   if (m.method === undefined) {
-    if (m.id !== undefined && (m.result !== undefined || m.error !== undefined)) return undefined;
+    // An error response may have no id (MCP 2025-11-25): one answering a request its client could not read.
+    if (m.error !== undefined || (m.id !== undefined && m.result !== undefined)) return undefined;
     return 'a message needs a "method" (or, answering a request, "result" or "error")';
   }
   if (typeof m.method !== "string") return "the method must be a string";
