@@ -999,6 +999,8 @@ virtualMcps:
     // The upstream names its own URI, demo://missing; through a prefix the client only knows d+demo://missing.
     expect(await notFound("prefixed", "d+demo://missing")).toEqual({ code: -32002, data: { uri: "d+demo://missing" } });
     expect(await notFound("plain", "demo://numbers/x/y")).toEqual({ code: -32002, data: { uri: "demo://numbers/x/y" } });
+    // Before: the demo answered -32603 "Invalid URL" for a URI that is not a URL.
+    expect(await notFound("plain", "not a url")).toEqual({ code: -32002, data: { uri: "not a url" } });
     await s.gateway.stop();
   });
 });

@@ -90,10 +90,13 @@ function createDemoServer(): McpServer {
   // Replaces McpServer's own read handler, which answers an unknown URI with -32602 and no data: MCP asks for
   // -32002 with data.uri, the URI asked for (SEP-2164; the conformance suite warns without it).
   server.server.setRequestHandler(ReadResourceRequestSchema, async (request, extra) => {
-    const uri = new URL(request.params.uri);
-    if (uri.href === ABOUT) return about.readCallback(uri, extra);
-    const variables = numbers.resourceTemplate.uriTemplate.match(uri.href);
-    if (variables) return numbers.readCallback(uri, variables, extra);
+    // A URI that is no URL is one the demo does not have either (new URL threw, answered as an internal error).
+    const uri = URL.parse(request.params.uri);
+    if (uri !== null) {
+      if (uri.href === ABOUT) return about.readCallback(uri, extra);
+      const variables = numbers.resourceTemplate.uriTemplate.match(uri.href);
+      if (variables) return numbers.readCallback(uri, variables, extra);
+    }
     throw new McpError(RESOURCE_NOT_FOUND, `Resource ${request.params.uri} not found`, { uri: request.params.uri });
   });
   return server;
