@@ -312,6 +312,25 @@ describe("protocol revision 2026-07-28 (sessionless)", () => {
     await own.gateway.stop();
   }, 60_000);
 
+  test("a progressToken that is not a string or an integer is refused with -32602 as plain JSON, not answered on an event stream", async () => {
+    const headers = { "mcp-protocol-version": "2026-07-28", "mcp-method": "tools/call", "mcp-name": "d__echo" };
+    const call = (progressToken: unknown) => post({ jsonrpc: "2.0", id: 11, method: "tools/call", params: { name: "d__echo", arguments: { text: "hi" }, _meta: { ...envelope, progressToken } } }, headers);
+    // Before: each was taken, and the reply came as an event stream carrying the echo.
+    for (const [token, given] of [[{}, "an object"], [null, "null"], [true, "a boolean"], [1.5, "1.5"]] as const) {
+      const refused = await call(token);
+      expect({ token, type: refused.headers.get("content-type"), body: await refused.json() }).toEqual({
+        token,
+        type: "application/json",
+        body: {
+          jsonrpc: "2.0",
+          id: 11,
+          error: { code: -32602, message: `params._meta.progressToken of tools/call must be a string or an integer (up to 2^53 - 1), not ${given}; send one, or leave it out for a reply without progress notifications.` },
+        },
+      });
+    }
+    for (const token of ["p", 7]) expect((await call(token)).headers.get("content-type")).toBe("text/event-stream");
+  });
+
   test("calls in flight end when their token is revoked, as calls in sessions do: each gets an error that says why", async () => {
     const created = await runMintgate(["tokens", "create", "--user", "inflight@example.com", "--json", "--data", setup.dataDir]);
     const { id, token } = JSON.parse(created.stdout) as { id: string; token: string };

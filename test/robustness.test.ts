@@ -1248,6 +1248,16 @@ describe("malformed requests in a session", () => {
     expect((await call(3, { name: "hr__ok", arguments: [1, 2] })).json.error.code).toBe(-32602);
     expect((await s.post({ jsonrpc: "2.0", id: 4, method: "tools/call" })).json.error).toEqual({ code: -32602, message: "tools/call needs params.name, a string." });
     expect((await s.post({ jsonrpc: "2.0", id: 5, method: "resources/read", params: { uri: 7 } })).json.error.code).toBe(-32602);
+    // A progress token is a string or an integer: before, any value was taken and the reply came as an event stream.
+    for (const [progressToken, given] of [[{ a: 1 }, "an object"], [null, "null"], [false, "a boolean"], [2.5, "2.5"]] as const) {
+      expect({ progressToken, answer: await call(5, { name: "hr__ok", arguments: {}, _meta: { progressToken } }) }).toEqual({
+        progressToken,
+        answer: {
+          status: 200,
+          json: { jsonrpc: "2.0", id: 5, error: { code: -32602, message: `params._meta.progressToken of tools/call must be a string or an integer (up to 2^53 - 1), not ${given}; send one, or leave it out for a reply without progress notifications.` } },
+        },
+      });
+    }
 
     // An id of 1e400 is read as Infinity, which a reply would write as null.
     for (const body of [{ jsonrpc: "2.0", id: 6, method: 5 }, { jsonrpc: "2.0", id: 6 }, [], { foo: 1 }, { jsonrpc: "2.0", id: 6, method: "ping", params: null }, '{"jsonrpc":"2.0","id":1e400,"method":"ping"}']) {

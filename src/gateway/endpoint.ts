@@ -7,7 +7,7 @@ import { NESTING_LIMIT, nestsTooDeeply, resultText } from "../connectors/index.t
 import { JSON_RPC, jsonRpcCodeOf, publicMessageOf } from "../errors/index.ts";
 import { log } from "../log/index.ts";
 import type { Gateway } from "./index.ts";
-import { GatewaySession, SHUTDOWN_CALL_ENDING, type Ending } from "./session.ts";
+import { GatewaySession, isProgressToken, SHUTDOWN_CALL_ENDING, type Ending } from "./session.ts";
 import type { VirtualMcpRuntime } from "./virtual-mcp.ts";
 import { jsonReply } from "./json-reply.ts";
 import { loadServerProtocol, type SdkServerProtocol } from "./protocol.ts";
@@ -351,8 +351,8 @@ export class McpEndpoint {
     if (this.running.full(ownerOf(caller))) return this.tooManyRequests();
     const id = m.id as string | number;
     const headers = { "mcp-session-id": session.id };
-    const progressToken = (params?._meta as { progressToken?: unknown } | undefined)?.progressToken;
-    if (progressToken === undefined) {
+    // Without a valid token, the reply is plain JSON: the session refuses a token of another kind (-32602).
+    if (!isProgressToken((params?._meta as { progressToken?: unknown } | undefined)?.progressToken)) {
       const reply = await session.request(id, m.method, params, caller, () => {});
       // A cancelled request gets no JSON-RPC reply; the HTTP exchange just ends.
       if (reply === undefined) return new Response(null, { status: 202, headers });

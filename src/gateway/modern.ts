@@ -9,7 +9,7 @@ import { VERSION } from "../version.ts";
 import { jsonReply } from "./json-reply.ts";
 import { EventStream, NOTIFICATION_UNREAD_LIMIT } from "./event-stream.ts";
 import { replyEventStream } from "./reply-stream.ts";
-import { CALL_ENDING, GatewaySession, GONE_CALL_ENDING, recordFailure, requestWithoutCall, type Ending } from "./session.ts";
+import { CALL_ENDING, GatewaySession, GONE_CALL_ENDING, isProgressToken, recordFailure, requestWithoutCall, type Ending } from "./session.ts";
 import type { VirtualMcpRuntime } from "./virtual-mcp.ts";
 import type { RequestsPerPerson } from "./requests-per-person.ts";
 import { MODERN_VERSION } from "./revision.ts";
@@ -203,8 +203,8 @@ export async function handleModernRequest(
     forgetCall();
     forgetHere();
   };
-  const progressToken = (params?._meta as { progressToken?: unknown } | undefined)?.progressToken;
-  if (progressToken === undefined) {
+  // Without a valid token, the reply is plain JSON: the session refuses a token of another kind (-32602).
+  if (!isProgressToken((params?._meta as { progressToken?: unknown } | undefined)?.progressToken)) {
     const reply = await session.request(id, method, params, principal, () => {}).finally(forget);
     if (reply === undefined) return new Response(null, { status: 202 });
     return jsonReply(encode(reply));

@@ -815,7 +815,15 @@ function checkedParams(method: string, params: unknown): Params {
     checked = rest;
   };
   if (checked._meta === null) drop("_meta");
-  else if (checked._meta !== undefined && !isObject(checked._meta)) throw new RpcError(JSON_RPC.invalidParams, `params._meta of ${method} must be an object.`);
+  else if (checked._meta !== undefined) {
+    if (!isObject(checked._meta)) throw new RpcError(JSON_RPC.invalidParams, `params._meta of ${method} must be an object.`);
+    // Taken, any value made the reply an event stream whose progress notifications no client could match to its token.
+    const token = checked._meta.progressToken;
+    if (token !== undefined && !isProgressToken(token)) {
+      const given = typeof token === "number" ? String(token) : kindOf(token);
+      throw new RpcError(JSON_RPC.invalidParams, `params._meta.progressToken of ${method} must be a string or an integer (up to 2^53 - 1), not ${given}; send one, or leave it out for a reply without progress notifications.`);
+    }
+  }
   const needs = NAMED_BY[method];
   if (needs !== undefined && typeof checked[needs] !== "string") throw new RpcError(JSON_RPC.invalidParams, `${method} needs params.${needs}, a string.`);
   if (method === "tools/call" || method === "prompts/get") {
@@ -831,6 +839,13 @@ function checkedParams(method: string, params: unknown): Params {
   }
   return checked;
 }
+
+/**
+ * Whether a request's `_meta.progressToken` is one MCP allows (a string or an integer; past 2^53 - 1 an integer comes back
+ * with other digits, as an id would). The endpoints answer a request with one on an event stream; the session refuses any
+ * other value (see checkedParams), so a request carrying one is answered as plain JSON.
+ */
+export const isProgressToken = (value: unknown): value is string | number => typeof value === "string" || Number.isSafeInteger(value);
 
 /** A JSON value's kind as a sentence names it ("a number", "an array"). */
 const kindOf = (value: unknown) => (value === null ? "null" : Array.isArray(value) ? "an array" : typeof value === "object" ? "an object" : `a ${typeof value}`);
