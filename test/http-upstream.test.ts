@@ -590,3 +590,21 @@ describe("an http upstream nobody listens for", () => {
     }
   });
 });
+
+describe("an http upstream that never answers the POST of a notification", () => {
+  test("fails the handshake within the connect timeout, naming the connector and notifications/initialized, rather than leaving it starting", async () => {
+    const upstream = startRawHttpUpstream({ holdNotifications: true });
+    const session = new UpstreamSession("mute", new StreamableHttpUpstreamTransport(new URL(upstream.url), {}, "mute"));
+    try {
+      const started = Date.now();
+      const outcome = await session.connect(1_000).then(() => "connected", (error: Error) => error.message);
+      expect(outcome).toBe('Connector "mute" did not answer notifications/initialized within 1 s.');
+      expect(Date.now() - started).toBeLessThan(5_000);
+    } finally {
+      await session.close();
+      // Closing the session ended the POST it was held on.
+      await waitFor("the held POST to be ended", () => upstream.pending() === 0);
+      await upstream.stop();
+    }
+  });
+});

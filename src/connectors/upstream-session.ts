@@ -153,6 +153,7 @@ export class UpstreamSession {
 
   /** Starts the transport and performs the initialize handshake. */
   async connect(timeoutMs: number): Promise<UpstreamServerInfo> {
+    const deadline = Date.now() + timeoutMs;
     await this.transport.start();
     const result = (await this.request(
       "initialize",
@@ -173,8 +174,21 @@ export class UpstreamSession {
     this.info = result;
     // HTTP transports send the negotiated version as a header from now on.
     (this.transport as { setProtocolVersion?: (v: string) => void }).setProtocolVersion?.(result.protocolVersion);
-    await this.transport.send({ jsonrpc: "2.0", method: "notifications/initialized" });
+    // A notification has no answer to time out: an HTTP upstream that never answers its POST would leave the connector starting for ever.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(this.tookTooLong("notifications/initialized", timeoutMs)), Math.max(0, deadline - Date.now()));
+    });
+    try {
+      await Promise.race([this.transport.send({ jsonrpc: "2.0", method: "notifications/initialized" }), late]);
+    } finally {
+      clearTimeout(timer);
+    }
     return result;
+  }
+
+  private tookTooLong(method: string, timeoutMs: number): MintgateError {
+    return new MintgateError("timeout", `Connector "${this.connectorName}" did not answer ${method} within ${Math.round(timeoutMs / 1000)} s.`);
   }
 
   request(method: string, params: Record<string, unknown> | undefined, options: RequestOptions): Promise<Record<string, unknown>> {
@@ -240,9 +254,7 @@ export class UpstreamSession {
       void this.transport
         .send({ jsonrpc: "2.0", method: "notifications/cancelled", params: { requestId: id, reason: "timed out in mintgate" } })
         .catch(() => {});
-      entry.reject(
-        new MintgateError("timeout", `Connector "${this.connectorName}" did not answer ${entry.method} within ${Math.round(entry.options.timeoutMs / 1000)} s.`),
-      );
+      entry.reject(this.tookTooLong(entry.method, entry.options.timeoutMs));
     }, entry.options.timeoutMs);
   }
 
