@@ -433,9 +433,40 @@ describe("a call the upstream refused because it forgot the gateway's session", 
       const cancel = new AbortController();
       const call = connector.request("tools/call", { name: "ok" }, { signal: cancel.signal }).then(() => "answered", (error: Error) => error.message);
       await waitFor("the connector to be failed after the refusal", () => connector.state.status === "failed");
+      // Forgotten as soon as it was opened, the session did not expire: said as what to check.
+      expect((connector.state as { reason: string }).reason).toStartWith("the upstream forgot its session (HTTP 400) ");
+      expect((connector.state as { reason: string }).reason).toEndWith(" after it was opened; check the upstream's log (behind a load balancer, its sessions must stay on one server)");
       cancel.abort();
       expect(await call).toBe("The request was cancelled.");
       expect(upstream.received().filter((method) => method === "tools/call ok")).toHaveLength(1);
+    } finally {
+      await connector.retire();
+      await upstream.stop();
+    }
+  });
+});
+
+describe("an upstream session that expires", () => {
+  test("is renewed at once, not as a failure with its backoff: the call that found it gone and a call made meanwhile both get their answers", async () => {
+    const upstream = startRawHttpUpstream();
+    // A failure would wait an hour to reconnect: only a renewal gets these calls answered.
+    const connector = new Connector({ name: "hr", spec: { kind: "http", url: upstream.url, headers: {} }, timeoutMs: 5_000 }, { resolveSecret: () => "", backoffFirstMs: 3_600_000 });
+    const states: string[] = [];
+    let meanwhile: Promise<string> | undefined;
+    connector.onStateChange(() => {
+      states.push(connector.state.status);
+      if (connector.state.status === "starting" && states.length > 2) meanwhile ??= connector.request("tools/call", { name: "ok" }).then(() => "answered", (error: Error) => error.message);
+    });
+    try {
+      await connector.start();
+      expect(connector.state.status).toBe("ready");
+      // A session the upstream kept a while before forgetting it expired (a session forgotten at once is a failure).
+      await Bun.sleep(5_100);
+      upstream.forgetSessions();
+      expect(await connector.request("tools/call", { name: "ok" }).then(() => "answered", (error: Error) => error.message)).toBe("answered");
+      expect(await meanwhile).toBe("answered");
+      expect(states).toEqual(["starting", "ready", "starting", "ready"]);
+      expect(upstream.initializations()).toBe(2);
     } finally {
       await connector.retire();
       await upstream.stop();

@@ -28,6 +28,11 @@ const BACKOFF_FIRST_MS = 500;
 const BACKOFF_MAX_MS = 30_000;
 /** How long a connector must stay ready before its restart backoff starts over. */
 const STABLE_AFTER_MS = 30_000;
+/**
+ * An upstream session forgotten sooner than this after it was opened did not expire: the upstream is failing (a crash
+ * loop, a load balancer that does not keep sessions on one server), and the connector backs off as for any failure.
+ */
+const SESSION_RENEWED_AFTER_MS = 5_000;
 /** A list with more pages than this is cut off, so a looping cursor cannot hang us. */
 const MAX_LIST_PAGES = 100;
 /** After a catalogue refresh, how long the next one waits: an upstream announcing list_changed in a loop costs a few re-lists a second, not one per round trip. */
@@ -273,27 +278,37 @@ export class Connector {
   }
 
   /**
-   * Sends one request upstream; fails at once, never hangs, when the connector is not ready, except in its
-   * first start while it shows the tools of the connector it replaces (see startingWithTools): then it waits
-   * for the start, as long as a list waits for a first catalogue at most.
+   * Sends one request upstream; fails at once, never hangs, when the connector is not ready, except while it
+   * starts with its tools shown (see startingWithTools): then it waits for the start, as long as a list waits
+   * for a first catalogue at most.
    */
   request(method: string, params: Record<string, unknown> | undefined, options: Partial<RequestOptions> = {}): Promise<Record<string, unknown>> {
     const session = this.session;
     if (session?.isOpen && this.state.status === "ready") return this.send(session, method, params, options);
     if (!this.startingWithTools) return Promise.reject(this.notAvailable());
-    return this.sessionAfter(undefined, this.firstStartWaitEndsAt - Date.now(), options.signal, { untilFailed: true }).then((ready) =>
+    return this.sessionAfter(undefined, this.startWaitEndsAt - Date.now(), options.signal, { untilFailed: true }).then((ready) =>
       ready ? this.send(ready, method, params, options) : Promise.reject(this.notAvailable()),
     );
   }
 
   /**
-   * In its first start with a catalogue already shown: the replacement of a connector whose credentials
-   * changed (a `secrets set`) keeps offering its tools while the same server restarts with the new value,
-   * so a call to one of them must wait for it, not be refused as "starting" while the tool is listed.
+   * Starting with a catalogue already shown: in its first start, the replacement of a connector whose credentials
+   * changed (a `secrets set`) keeps offering its tools while the same server restarts with the new value; later, a
+   * connector opens a new session for one its upstream forgot. A call to one of its tools must wait for it then, not
+   * be refused as "starting" while the tool is listed.
    */
   private get startingWithTools(): boolean {
-    return !this.firstStartOver && this.state.status === "starting" && this.catalogueKnown && Date.now() < this.firstStartWaitEndsAt;
+    return this.state.status === "starting" && this.catalogueKnown && Date.now() < this.startWaitEndsAt;
   }
+
+  /** Until when calls wait for a start (Date.now() time): its first, or the new session after one the upstream forgot. */
+  private get startWaitEndsAt(): number {
+    return this.firstStartOver ? this.renewalWaitEndsAt : this.firstStartWaitEndsAt;
+  }
+
+  private renewalWaitEndsAt = 0;
+  /** When the connector last became ready (Date.now()). */
+  private readyAt = 0;
 
   /** The error of a call in flight when the connector closed its upstream session: it did not complete, and whether it can be sent again. */
   private cutOff(closing: Closing, method: string): MintgateError {
@@ -469,7 +484,10 @@ export class Connector {
       this.session = session;
       opened = session;
       session.onClose = (reason) => {
-        if (generation === this.generation && !this.stopping) this.fail(this.lastStdio?.startFailure ?? this.describeExit() ?? reason);
+        if (generation !== this.generation || this.stopping) return;
+        const forgotten = transport instanceof StreamableHttpUpstreamTransport ? transport.forgottenWith : undefined;
+        if (forgotten === undefined) return this.fail(this.lastStdio?.startFailure ?? this.describeExit() ?? reason);
+        this.sessionForgotten(forgotten);
       };
       session.onNotification = (method, params) => {
         if (generation !== this.generation) return;
@@ -505,6 +523,7 @@ export class Connector {
       }, STABLE_AFTER_MS);
       this.stableTimer.unref();
       this.setCatalogue(catalogue);
+      this.readyAt = Date.now();
       this.setState({ status: "ready" });
       log[this.failureLog.readyLevel()]("connector ready", { connector: this.name, kind: this.definition.spec.kind, tools: catalogue.tools.length });
       for (const method of this.deferredRefreshes) this.queueRefresh(method);
@@ -555,6 +574,22 @@ export class Connector {
       this.restarts++;
       void this.connect();
     }, delay);
+  }
+
+  /**
+   * The upstream refused the session as one it does not know (HTTP `status`): it expired, or the upstream restarted. That
+   * is no failure: a new session is opened at once, and calls made meanwhile wait for it. One forgotten right after it
+   * was opened is a failure, and backs off.
+   */
+  private sessionForgotten(status: number): void {
+    const keptMs = this.state.status === "ready" ? Date.now() - this.readyAt : 0;
+    if (keptMs < SESSION_RENEWED_AFTER_MS) {
+      return this.fail(`the upstream forgot its session (HTTP ${status}) ${keptMs === 0 ? "before it was ready" : `${Math.round(keptMs / 100) / 10} s after it was opened`}; check the upstream's log (behind a load balancer, its sessions must stay on one server)`);
+    }
+    log.info("upstream session forgotten (it expired, or the upstream restarted); opening a new one", { connector: this.name, status });
+    this.renewalWaitEndsAt = Date.now() + Math.min(FIRST_START_WAIT_MAX_MS, this.definition.timeoutMs);
+    void this.teardown();
+    void this.connect();
   }
 
   /** `cutOff`: what the calls in flight fail with (see Closing); by default they are told the connector "was stopped". */

@@ -42,7 +42,7 @@ export class StreamableHttpUpstreamTransport implements Transport {
   private readonly abort = new AbortController();
   private closed = false;
   /** The HTTP status with which the upstream refused the session it forgot, once it did (the transport then closed). */
-  private forgottenWith: number | undefined;
+  forgottenWith: number | undefined;
   private getStreamOpen = false;
   /** Set once the upstream answered a POST: it speaks plain HTTP where the url says http://, whatever cuts a later one off. */
   private answeredOnce = false;
