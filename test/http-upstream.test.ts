@@ -624,7 +624,7 @@ describe("an http upstream nobody listens for", () => {
 
 describe("an http upstream that never answers the POST of a notification", () => {
   test("fails the handshake within the connect timeout, naming the connector and notifications/initialized, rather than leaving it starting", async () => {
-    const upstream = startRawHttpUpstream({ holdNotifications: true });
+    const upstream = startRawHttpUpstream({ holding: "notifications/initialized" });
     const session = new UpstreamSession("mute", new StreamableHttpUpstreamTransport(new URL(upstream.url), {}, "mute"));
     try {
       const started = Date.now();
@@ -635,6 +635,27 @@ describe("an http upstream that never answers the POST of a notification", () =>
       await session.close();
       // Closing the session ended the POST it was held on.
       await waitFor("the held POST to be ended", () => upstream.pending() === 0);
+      await upstream.stop();
+    }
+  });
+});
+
+describe("an http upstream that never answers the POST of notifications/cancelled", () => {
+  test("has each one ended within 10 s, so timed-out calls do not pile up held connections", async () => {
+    const upstream = startRawHttpUpstream({ holding: "notifications/cancelled" });
+    const connector = new Connector({ name: "wedged", spec: { kind: "http", url: upstream.url, headers: {} }, timeoutMs: 1_000 }, { resolveSecret: () => "" });
+    try {
+      await connector.start();
+      expect(connector.state.status).toBe("ready");
+      const calls = Array.from({ length: 5 }, () => connector.request("tools/call", { name: "hang" }).then(() => "answered", (error: Error) => error.message));
+      for (const outcome of await Promise.all(calls)) expect(outcome).toBe('Connector "wedged" did not answer tools/call within 1 s.');
+      // The calls' own exchanges were ended by their timeout; the cancellations sent for them held one more each.
+      await waitFor("the calls' exchanges to be ended", () => upstream.hangsClosed() === 5);
+      expect(upstream.pending()).toBe(5);
+      await waitFor("the held cancellations to be ended", () => upstream.pending() === 0, 300);
+      expect(connector.state.status).toBe("ready");
+    } finally {
+      await connector.retire();
       await upstream.stop();
     }
   });

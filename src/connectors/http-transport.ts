@@ -7,6 +7,8 @@ import { connectionFailure, redirectRefused, refusedByUpstream, UPSTREAM_GONE } 
 import { noteFrameText, SessionForgottenError } from "./upstream-session.ts";
 
 const GET_STREAM_RETRY_MS = 2000;
+/** How long the POST of a notification or an answer may take: a server answers it with 202 at once. */
+const UNANSWERED_POST_MS = 10_000;
 /** After re-opening a dropped event stream with no event id to resume from, when the lists are read again. */
 const GAP_REFRESH_DELAY_MS = 500;
 /** Connection errors that mean no upstream is listening, as opposed to one exchange going wrong. */
@@ -89,16 +91,34 @@ export class StreamableHttpUpstreamTransport implements Transport {
     return headers;
   }
 
-  async send(message: JSONRPCMessage): Promise<void> {
+  send(message: JSONRPCMessage): Promise<void> {
+    const { id, method } = message as { id?: string | number; method?: string };
+    if (method !== undefined && id !== undefined) return this.post(message, method, id, id);
+    // A notification or an answer has no timeout that ends its exchange, as a request's does: one the upstream never
+    // answers (a wedged server, each timed-out call's notifications/cancelled) would hold a connection until the session ends.
+    const key = Symbol();
+    let late = false;
+    const timer = setTimeout(() => {
+      late = true;
+      this.abandonRequest(key);
+    }, UNANSWERED_POST_MS);
+    return this.post(message, method, undefined, key).then(
+      () => clearTimeout(timer),
+      (error: unknown) => {
+        clearTimeout(timer);
+        throw late ? new MintgateError("timeout", `Connector "${this.name}" did not answer the POST of ${method ?? "an answer to its request"} within ${UNANSWERED_POST_MS / 1000} s.`) : error;
+      },
+    );
+  }
+
+  /** POSTs `message`; `requestId` when it is a request, whose answer this reads; `key` names its exchange. */
+  private async post(message: JSONRPCMessage, method: string | undefined, requestId: string | number | undefined, key: string | number | symbol): Promise<void> {
     if (this.closed) {
       // Closed because the upstream forgot the session: a request sent meanwhile was refused for the same reason, and never ran either.
       if (this.forgottenWith !== undefined) throw this.sessionForgotten(this.forgottenWith);
       throw new MintgateError("upstream_failed", `Connector "${this.name}" is closed.`);
     }
     this.postHeaders ??= { ...this.headers("application/json, text/event-stream"), "content-type": "application/json" };
-    const { id, method } = message as { id?: string | number; method?: string };
-    const requestId = method !== undefined && id !== undefined ? id : undefined;
-    const key = requestId ?? Symbol();
     const body = JSON.stringify(message);
     let reply: PostReply;
     try {
@@ -268,7 +288,7 @@ export class StreamableHttpUpstreamTransport implements Transport {
   }
 
   /** The request `id` was given up (timeout or cancellation): end its HTTP exchange. */
-  abandonRequest(id: string | number): void {
+  abandonRequest(id: string | number | symbol): void {
     const exchange = this.exchanges.get(id);
     this.exchanges.delete(id);
     exchange?.abort();
