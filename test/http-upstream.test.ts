@@ -640,6 +640,22 @@ describe("an http upstream that never answers the POST of a notification", () =>
   });
 });
 
+describe("a legacy SSE upstream whose event stream never names its endpoint", () => {
+  test("fails the handshake within the connect timeout with a sentence naming the connector, rather than leaving it starting", async () => {
+    const upstream = startRawSseUpstream({ nameless: true });
+    const { SSEClientTransport } = await import("@modelcontextprotocol/sdk/client/sse.js");
+    const session = new UpstreamSession("nameless", new SSEClientTransport(new URL(upstream.url)));
+    try {
+      const outcome = await session.connect(1_000).then(() => "connected", (error: Error) => error.message);
+      expect(outcome).toBe(`Connector "nameless" did not open its connection within 1 s; check the upstream's log and the connector's url.`);
+      expect(upstream.streamsOpened()).toBe(1);
+    } finally {
+      await session.close();
+      await upstream.stop();
+    }
+  });
+});
+
 describe("an http upstream that never answers the POST of notifications/cancelled", () => {
   test("has each one ended within 10 s, so timed-out calls do not pile up held connections", async () => {
     const upstream = startRawHttpUpstream({ holding: "notifications/cancelled" });

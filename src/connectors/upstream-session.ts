@@ -43,6 +43,16 @@ function resultSlice(frame: string, message: Record<string, unknown>, id: number
   return undefined;
 }
 
+/** `promise`, or the error `late` makes once `timeoutMs` passed before it settled. */
+async function within<T>(timeoutMs: number, promise: Promise<T>, late: () => Error): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([promise, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(late()), timeoutMs)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** A JSON-RPC error an upstream answered with; code and message pass through to the client. */
 export class UpstreamRpcError extends Error {
   constructor(
@@ -153,8 +163,10 @@ export class UpstreamSession {
 
   /** Starts the transport and performs the initialize handshake. */
   async connect(timeoutMs: number): Promise<UpstreamServerInfo> {
-    const deadline = Date.now() + timeoutMs;
-    await this.transport.start();
+    // Starting the transport (a legacy SSE one waits for its endpoint event) has no answer to time out, nor has the
+    // notification below: an upstream that never gives either would leave the connector starting for ever.
+    const timeout = () => new MintgateError("timeout", `Connector "${this.connectorName}" did not open its connection within ${Math.round(timeoutMs / 1000)} s; check the upstream's log and the connector's url.`);
+    await within(timeoutMs, this.transport.start(), timeout);
     const result = (await this.request(
       "initialize",
       {
@@ -174,16 +186,7 @@ export class UpstreamSession {
     this.info = result;
     // HTTP transports send the negotiated version as a header from now on.
     (this.transport as { setProtocolVersion?: (v: string) => void }).setProtocolVersion?.(result.protocolVersion);
-    // A notification has no answer to time out: an HTTP upstream that never answers its POST would leave the connector starting for ever.
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const late = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(this.tookTooLong("notifications/initialized", timeoutMs)), Math.max(0, deadline - Date.now()));
-    });
-    try {
-      await Promise.race([this.transport.send({ jsonrpc: "2.0", method: "notifications/initialized" }), late]);
-    } finally {
-      clearTimeout(timer);
-    }
+    await within(timeoutMs, this.transport.send({ jsonrpc: "2.0", method: "notifications/initialized" }), () => this.tookTooLong("notifications/initialized", timeoutMs));
     return result;
   }
 
