@@ -1530,6 +1530,10 @@ describe("upstream errors and restarts", () => {
     expect(refused?.message).toContain("refused Bearer [secret:uptok]");
     expect(refused?.data).toEqual({ request: JSON.stringify({ authorization: "Bearer [secret:uptok]" }) });
     expect(JSON.stringify(refused)).not.toContain("s3cr3t");
+    // A refresh of the catalogue the upstream refuses, quoting the credential, is said in the gateway's log.
+    await c.callTool({ name: "hr__relist", arguments: {} });
+    const refreshFailed = await waitFor("the refused refresh to be logged", () => gateway.output().split("\n").find((line) => line.includes("could not refresh the catalogue")));
+    expect(refreshFailed).toContain("cannot list for Bearer [secret:uptok]");
     expect(gateway.output()).not.toContain("s3cr3t");
   });
 

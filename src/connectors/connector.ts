@@ -815,7 +815,8 @@ export class Connector {
       this.setCatalogue({ ...this.catalogue, ...fresh });
       log.info("connector catalogue changed", { connector: this.name, notification: method });
     } catch (error) {
-      log.warn("could not refresh the catalogue", { connector: this.name, error: (error as Error).message });
+      // Asked on the session itself, not through send(): the upstream's error may quote the credentials it was sent.
+      log.warn("could not refresh the catalogue", { connector: this.name, error: this.redact((error as Error).message) });
     }
   }
 }
