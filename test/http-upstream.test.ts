@@ -676,3 +676,21 @@ describe("an http upstream that never answers the POST of notifications/cancelle
     }
   });
 });
+
+describe("an http upstream that keeps a call's SSE reply open after the answer", () => {
+  test("has the reply ended soon after the answer, so answered calls do not pile up held connections", async () => {
+    const upstream = startRawHttpUpstream();
+    const connector = new Connector({ name: "lingers", spec: { kind: "http", url: upstream.url, headers: {} }, timeoutMs: 5_000 }, { resolveSecret: () => "" });
+    try {
+      await connector.start();
+      expect(connector.state.status).toBe("ready");
+      const answers = await Promise.all(Array.from({ length: 5 }, () => connector.request("tools/call", { name: "linger" })));
+      for (const answer of answers) expect(answer).toEqual({ content: [{ type: "text", text: "lingering" }] });
+      await waitFor("the lingering replies to be ended", () => upstream.pending() === 0, 100);
+      expect(await connector.request("tools/call", { name: "ok" })).toEqual({ content: [{ type: "text", text: "ok" }] });
+    } finally {
+      await connector.retire();
+      await upstream.stop();
+    }
+  });
+});

@@ -7,6 +7,8 @@ import { connectionFailure, redirectRefused, refusedByUpstream, UPSTREAM_GONE } 
 import { noteFrameText, SessionForgottenError } from "./upstream-session.ts";
 
 const GET_STREAM_RETRY_MS = 2000;
+/** How long a reply may stay open after its answer came, before the gateway ends it. */
+const ANSWERED_REPLY_GRACE_MS = 1_000;
 /** How long the POST of a notification or an answer may take: a server answers it with 202 at once. */
 const UNANSWERED_POST_MS = 10_000;
 /** After re-opening a dropped event stream with no event id to resume from, when the lists are read again. */
@@ -219,13 +221,19 @@ export class StreamableHttpUpstreamTransport implements Transport {
         retryMs = resume.retryMs ?? retryMs;
       }
       const answer = this.dispatchEvent(event);
-      if (answer !== undefined && answer === requestId) answered = true;
+      if (answer === undefined || answer !== requestId || answered) return;
+      answered = true;
+      // The reply ends with its answer: one the upstream keeps open would hold its connection until the session ends.
+      lingering = setTimeout(() => this.abandonRequest(key), ANSWERED_REPLY_GRACE_MS);
     };
+    let lingering: ReturnType<typeof setTimeout> | undefined;
     let failure = `Connector "${this.name}" ended its reply without an answer`;
     for (;;) {
       try {
         await read(onEvent);
+        clearTimeout(lingering);
       } catch (error) {
+        clearTimeout(lingering);
         if (!this.closed && (error as Error).name !== "AbortError") {
           this.onerror?.(error as Error);
           failure = `Connector "${this.name}" broke off its reply: ${(error as Error).message}`;
