@@ -656,6 +656,26 @@ describe("a legacy SSE upstream whose event stream never names its endpoint", ()
   });
 });
 
+describe("a legacy SSE upstream that never answers the POST of notifications/cancelled", () => {
+  test("has each one ended once a call's timeout passed, so timed-out calls do not pile up held connections", async () => {
+    const upstream = startRawSseUpstream({ holding: "notifications/cancelled" });
+    const connector = new Connector({ name: "wedged", spec: { kind: "sse", url: upstream.url, headers: {} }, timeoutMs: 1_000 }, { resolveSecret: () => "" });
+    try {
+      await connector.start();
+      expect(connector.state.status).toBe("ready");
+      const calls = Array.from({ length: 5 }, () => connector.request("tools/call", { name: "hang" }).then(() => "answered", (error: Error) => error.message));
+      for (const outcome of await Promise.all(calls)) expect(outcome).toBe('Connector "wedged" did not answer tools/call within 1 s.');
+      await waitFor("the cancellations to be held", () => upstream.held() === 5);
+      // The event stream alone is left.
+      await waitFor("the held cancellations to be ended", () => upstream.pending() === 1, 100);
+      expect(connector.state.status).toBe("ready");
+    } finally {
+      await connector.retire();
+      await upstream.stop();
+    }
+  });
+});
+
 describe("an http upstream that never answers the POST of notifications/cancelled", () => {
   test("has each one ended within 10 s, so timed-out calls do not pile up held connections", async () => {
     const upstream = startRawHttpUpstream({ holding: "notifications/cancelled" });
@@ -667,6 +687,7 @@ describe("an http upstream that never answers the POST of notifications/cancelle
       for (const outcome of await Promise.all(calls)) expect(outcome).toBe('Connector "wedged" did not answer tools/call within 1 s.');
       // The calls' own exchanges were ended by their timeout; the cancellations sent for them held one more each.
       await waitFor("the calls' exchanges to be ended", () => upstream.hangsClosed() === 5);
+      await waitFor("the cancellations to be held", () => upstream.received().filter((method) => method === "notifications/cancelled").length === 5);
       expect(upstream.pending()).toBe(5);
       await waitFor("the held cancellations to be ended", () => upstream.pending() === 0, 300);
       expect(connector.state.status).toBe("ready");

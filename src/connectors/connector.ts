@@ -694,7 +694,21 @@ export class Connector {
           // A refused POST, said as the http connector says it, with what to check: the SDK's own error ("Error POSTing to endpoint
           // (HTTP 401): …") says neither, and quotes the whole body, a proxy's error page of kilobytes. Thrown here, it fails that one call.
           fetch: async (input, init) => {
-            const response = await refuseRedirect(await fetchSaid(input, { ...init, redirect: "manual" }), input);
+            // The answer comes on the event stream and the POST is answered 202 at once: one the upstream holds longer than a call
+            // may take is ended, or each (a timed-out call's notifications/cancelled) would keep a connection until the session ends.
+            const timeoutMs = this.definition.timeoutMs;
+            const held = new AbortController();
+            const timer = setTimeout(() => held.abort(), timeoutMs);
+            const signal = init?.signal ? AbortSignal.any([init.signal, held.signal]) : held.signal;
+            let response: Response;
+            try {
+              response = await refuseRedirect(await fetchSaid(input, { ...init, signal, redirect: "manual" }), input);
+            } catch (error) {
+              if (!held.signal.aborted || init?.signal?.aborted) throw error;
+              throw new MintgateError("timeout", `Connector "${this.name}" did not answer the POST of a message within ${Math.round(timeoutMs / 1000)} s; check the upstream's log.`);
+            } finally {
+              clearTimeout(timer);
+            }
             if (response.ok) return response;
             throw new MintgateError("upstream_failed", refusedByUpstream(this.name, response.status, { said: await refusalSaid(response, (text) => this.redact(text)) }));
           },
