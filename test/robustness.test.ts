@@ -1516,6 +1516,9 @@ describe("upstream errors and restarts", () => {
     expect(cutText).toStartWith('Connector "hr" answered HTTP 401 saying "Unauthorized. ');
     expect(cutText).toEndWith(' token=Bearer [secr": the upstream refused the connector\'s credentials; check its headers and the secrets they use.');
     expect(cutText).not.toContain("s3cr3t");
+    // So is its catalogue, shown to every client: a description quoting the credential is redacted too.
+    const listed = (await c.listTools()).tools.find((t) => t.name === "hr__whoami");
+    expect(listed?.description).toBe("answers who calls with Bearer [secret:uptok]");
     // A result is the upstream's answer too: a tool that prints what it was sent must not hand the client the credential.
     const whoami = await c.callTool({ name: "hr__whoami", arguments: {} });
     expect(whoami.isError).toBeFalsy();

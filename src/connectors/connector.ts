@@ -458,7 +458,9 @@ export class Connector {
   }
 
   private setCatalogue(catalogue: Catalogue): void {
-    this.catalogue = catalogue;
+    // Shown to every client and admin: an upstream that quotes the credential it was sent (a description, a resource
+    // URI) must not hand it on. The very catalogue when it holds none; only at a (re)list, never per call.
+    this.catalogue = this.redactor.value(catalogue);
     for (const listener of this.catalogueListeners) listener();
   }
 
