@@ -742,7 +742,7 @@ virtualMcps:
     const toolsFile = join(dir, "tools.json");
     writeFileSync(toolsFile, "[]");
     const s = await setup(`connectors:
-${dynamicConnector("dyn", toolsFile, join(dir, "pid"), "    timeout: 1s\n")}virtualMcps:
+${dynamicConnector("dyn", toolsFile, join(dir, "pid"), "    timeout: 1500ms\n")}virtualMcps:
   - slug: slowpoke
     name: Slow
     access: { everyone: true }
@@ -753,12 +753,13 @@ ${dynamicConnector("dyn", toolsFile, join(dir, "pid"), "    timeout: 1s\n")}virt
     await waitFor("tools", async () => (await toolNames(client)).includes("d__slow"));
     const result = await client.callTool({ name: "d__slow", arguments: { ms: 30_000 } });
     expect(result.isError).toBe(true);
-    expect(textOf(result)).toBe('Connector "dyn" did not answer tools/call within 1 s.');
+    // 1500ms is said as it is, not rounded to "2 s".
+    expect(textOf(result)).toBe('Connector "dyn" did not answer tools/call within 1.5 s.');
     const calls = await s.admin<{ outcome: string }[]>("/calls");
     expect(calls[0]!.outcome).toBe("timeout");
     // Nothing else says an upstream is too slow (it stays ready): the log does, once for the one call.
     const timedOut = s.gateway.output().split("\n").filter((line) => line.includes("upstream call timed out"));
-    expect(timedOut).toEqual([expect.stringContaining(' warn  upstream call timed out connector=dyn method=tools/call error="Connector \\"dyn\\" did not answer tools/call within 1 s."')]);
+    expect(timedOut).toEqual([expect.stringContaining(' warn  upstream call timed out connector=dyn method=tools/call error="Connector \\"dyn\\" did not answer tools/call within 1.5 s."')]);
     await s.gateway.stop();
   });
 

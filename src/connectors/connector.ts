@@ -707,7 +707,7 @@ export class Connector {
               response = await refuseRedirect(await fetchSaid(input, { ...init, signal, redirect: "manual" }), input);
             } catch (error) {
               if (!held.signal.aborted || init?.signal?.aborted) throw error;
-              throw new MintgateError("timeout", `Connector "${this.name}" did not answer the POST of a message within ${Math.round(timeoutMs / 1000)} s; check the upstream's log.`);
+              throw new MintgateError("timeout", `Connector "${this.name}" did not answer the POST of a message within ${timeoutMs / 1000} s; check the upstream's log.`);
             } finally {
               clearTimeout(timer);
             }

@@ -45,7 +45,7 @@ export async function probeConnector(definition: ConnectorDefinition, deps: Conn
     } else {
       const error =
         outcome === "timeout"
-          ? `It did not connect and list its tools within ${Math.round(timeoutMs / 1000)} s.`
+          ? `It did not connect and list its tools within ${timeoutMs / 1000} s.`
           : state.status === "failed"
             ? connector.redact(state.reason)
             : `It ended up ${state.status}.`;

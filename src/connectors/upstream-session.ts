@@ -165,7 +165,7 @@ export class UpstreamSession {
   async connect(timeoutMs: number): Promise<UpstreamServerInfo> {
     // Starting the transport (a legacy SSE one waits for its endpoint event) has no answer to time out, nor has the
     // notification below: an upstream that never gives either would leave the connector starting for ever.
-    const timeout = () => new MintgateError("timeout", `Connector "${this.connectorName}" did not open its connection within ${Math.round(timeoutMs / 1000)} s; check the upstream's log and the connector's url.`);
+    const timeout = () => new MintgateError("timeout", `Connector "${this.connectorName}" did not open its connection within ${timeoutMs / 1000} s; check the upstream's log and the connector's url.`);
     await within(timeoutMs, this.transport.start(), timeout);
     const result = (await this.request(
       "initialize",
@@ -191,7 +191,7 @@ export class UpstreamSession {
   }
 
   private tookTooLong(method: string, timeoutMs: number): MintgateError {
-    return new MintgateError("timeout", `Connector "${this.connectorName}" did not answer ${method} within ${Math.round(timeoutMs / 1000)} s.`);
+    return new MintgateError("timeout", `Connector "${this.connectorName}" did not answer ${method} within ${timeoutMs / 1000} s.`);
   }
 
   request(method: string, params: Record<string, unknown> | undefined, options: RequestOptions): Promise<Record<string, unknown>> {
