@@ -534,6 +534,28 @@ describe("messages upstreams send unasked", () => {
     await waitFor("a later update", () => updates === few + 1, 40, 50);
   });
 
+  test("calls to an upstream that stopped reading its stdin are refused at once past 16 MiB waiting, not held without bound", async () => {
+    const config = stdioConfig("dz", {});
+    const { gateway, token } = await start({ ...config, connectors: [{ ...config.connectors[0], timeout: "5s" }] }, "mintgate-deaf-upstream");
+    await waitReady(gateway, "dz");
+    const c = await client(gateway, token);
+    expect(await c.callTool({ name: "dz__deafen", arguments: {} })).toEqual({ content: [{ type: "text", text: "deaf now" }] });
+    // 22 calls of 1 MiB: the pipe takes 64 KiB, about 16 more wait in the gateway, the rest are refused.
+    const text = "x".repeat(1024 * 1024);
+    const started = Date.now();
+    const outcomes = await Promise.all(
+      Array.from({ length: 22 }, () =>
+        c.callTool({ name: "dz__echo", arguments: { text } }, undefined, { timeout: 30_000 }).then((result) => ({ text: (result.content as { text: string }[])[0]!.text, at: Date.now() - started })),
+      ),
+    );
+    const refused = outcomes.filter((o) => o.text.includes("is not reading its input"));
+    expect(refused.length).toBeGreaterThanOrEqual(3);
+    expect(refused[0]!.text).toMatch(/^Connector "dz" is not reading its input \(1[67] MiB sent to it are waiting\); check the upstream's log, or restart the connector\.$/);
+    // Refused when sent, well before the 5 s timeout that ends the calls waiting in the pipe.
+    for (const o of refused) expect(o.at).toBeLessThan(4_000);
+    expect(outcomes.filter((o) => o.text.includes("did not answer tools/call within 5 s")).length).toBe(22 - refused.length);
+  });
+
   test("progress under a call's id that the call never gave as its token does not keep it past its timeout", async () => {
     const config = stdioConfig("pg", {});
     const { gateway, token } = await start({ ...config, connectors: [{ ...config.connectors[0], timeout: "1s" }] }, "mintgate-unasked-progress");

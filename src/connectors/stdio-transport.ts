@@ -63,6 +63,11 @@ const STDERR_MAX_LINE = 16 * 1024;
 /** Stderr lines one child may put in the gateway's log per window; the rest are counted, not logged (they stay in its recent lines). */
 const STDERR_LOGGED_PER_WINDOW = 200;
 const STDERR_LOG_WINDOW_MS = 10_000;
+/**
+ * Characters that may wait for a child that has stopped reading its stdin (a full pipe): past this, a message is
+ * refused at once rather than held in the gateway's memory for as long as the child lives.
+ */
+const STDIN_BACKLOG_LIMIT = 16 * 1024 * 1024;
 
 export class StdioUpstreamTransport implements Transport {
   onclose?: (() => void) | undefined;
@@ -174,14 +179,27 @@ export class StdioUpstreamTransport implements Transport {
     }
   }
 
+  /** Characters written while the pipe was full and not yet taken by the child (see STDIN_BACKLOG_LIMIT). */
+  private backlog = 0;
+
   send(message: JSONRPCMessage): Promise<void> {
     const stdin = this.child?.stdin;
     if (this.closed || !stdin) return Promise.reject(this.closedError());
+    if (this.backlog > STDIN_BACKLOG_LIMIT) {
+      const waiting = Math.round(this.backlog / (1024 * 1024));
+      return Promise.reject(new MintgateError("upstream_failed", `Connector "${this.options.name}" is not reading its input (${waiting} MiB sent to it are waiting); check the upstream's log, or restart the connector.`));
+    }
     try {
-      stdin.write(JSON.stringify(message) + "\n");
-      // flush() answers with a promise only while the pipe is full: that is the backpressure.
+      const line = JSON.stringify(message) + "\n";
+      stdin.write(line);
+      // flush() answers with a promise only while the pipe is full: that is the backpressure. Its promises settle in order.
       const flushed = stdin.flush();
-      return flushed instanceof Promise ? flushed.then(() => undefined, () => this.failedWrite()) : Promise.resolve();
+      if (!(flushed instanceof Promise)) return Promise.resolve();
+      this.backlog += line.length;
+      return flushed.then(
+        () => void (this.backlog -= line.length),
+        () => this.failedWrite(),
+      );
     } catch {
       return this.failedWrite();
     }
