@@ -630,6 +630,35 @@ ${dynamicConnector("dyn", toolsFile, join(dir, "pid"))}virtualMcps:
     await s.gateway.stop();
   });
 
+  test("policy explain denies a tool waiting for approval, as the gateway does, and allows it once approved", async () => {
+    const dir = tempDir();
+    const toolsFile = join(dir, "tools.json");
+    writeFileSync(toolsFile, JSON.stringify([{ name: "alpha", description: "first version" }]));
+    const s = await setup(`connectors:
+${dynamicConnector("dyn", toolsFile, join(dir, "pid"))}virtualMcps:
+  - slug: guarded
+    name: Guarded
+    access: { everyone: true }
+    newTools: approve
+    connectors: [{ connector: dyn, prefix: d }]
+`);
+    const { token } = await s.token("ada@example.com", "guarded");
+    const client = await s.client("guarded", token);
+    await waitFor("alpha pending", async () => (await s.admin<{ pending: { name: string }[] }>("/virtual-mcps/guarded")).pending.some((p) => p.name === "d__alpha"));
+    expect(textOf(await client.callTool({ name: "d__alpha", arguments: {} }))).toBe('There is no tool "d__alpha" in virtual MCP "guarded".');
+    const explain = (...flags: string[]) => runMintgate(["policy", "explain", "--user", "ada@example.com", "--vmcp", "guarded", "--tool", "d__alpha", "--data", s.dir, ...flags]);
+    const waiting = await explain();
+    expect(waiting.stdout).toContain("\n  note:   the tool waits for approval (it is new, or changed since it was approved), so no one may call it yet; `mintgate approve guarded d__alpha` approves it.\n");
+    expect(waiting.stdout).toEndWith("Decision: denied\n");
+    expect(JSON.parse((await explain("--json")).stdout)).toMatchObject({ allow: false, tool: { name: "d__alpha", exposed: true, waitingForApproval: true, allow: true } });
+    expect((await runMintgate(["approve", "guarded", "d__alpha", "--data", s.dir])).code).toBe(0);
+    await waitFor("alpha listed", async () => (await toolNames(client)).includes("d__alpha"));
+    const approved = await explain();
+    expect(approved.stdout).not.toContain("note:");
+    expect(approved.stdout).toEndWith("Decision: allowed\n");
+    await s.gateway.stop();
+  });
+
   test("a tool an upstream adds at run time under a name another connector's tool is called by takes neither the name nor its calls", async () => {
     const dir = tempDir();
     const firstFile = join(dir, "first.json");

@@ -552,6 +552,19 @@ describe("mintgate policy explain", () => {
   });
 });
 
+describe("mintgate policy explain agrees with the gateway", () => {
+  test("a resource is decided under the other spellings of its URI too, as the gateway reads it", async () => {
+    const ada = await client("ada");
+    // demo+demo://numbers/4* denies ada; %34 is 4 and the scheme's case does not matter to the upstream.
+    for (const uri of ["demo+demo://numbers/%34", "demo+DEMO://numbers/4"]) {
+      expect((await refusalOf(ada.readResource({ uri }))).code).toBe(-32003);
+      const explained = await mintgate("policy", "explain", "--user", "ada@example.com", "--vmcp", "team", "--resource", uri);
+      expect(explained.stdout).toContain('  rule:   team: resources["demo+demo://numbers/4*"].deny.users["ada@example.com"]\n');
+      expect(explained.stdout).toEndWith("Decision: denied\n");
+    }
+  });
+});
+
 describe("an email written in another Unicode form", () => {
   test("é as e + U+0301 is the same person as the precomposed é: one account, and the policy, token, gateway and audit search all find him", async () => {
     const precomposed = "jos\u00e9@example.com";

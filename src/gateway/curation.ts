@@ -1,5 +1,6 @@
 import type { Prompt, Resource, ResourceTemplate, Tool } from "@modelcontextprotocol/sdk/types.js";
 import type { Catalogue } from "../connectors/index.ts";
+import type { Decision } from "../policy/index.ts";
 import { EXPOSED_NAME, PREFIX_SEPARATOR, type ConnectorAttachment, type VirtualMcpDefinition } from "./types.ts";
 
 export interface ExposedTool {
@@ -144,6 +145,22 @@ export function otherSpellingsOf(uri: string): string[] {
   }
   spellings.delete(uri);
   return [...spellings];
+}
+
+/**
+ * The policy's decision on a resource, as the client wrote its exposed URI and under every other spelling its
+ * upstream may read as the same resource (see otherSpellingsOf): a refusal of any of them is the decision, so no
+ * spelling reaches what the policy hides. `decideUri` decides one exposed URI; `route` is where `uri` goes. The
+ * gateway and `mintgate policy explain` both decide through it, so that they agree.
+ */
+export function decideEverySpelling(uri: string, route: ReturnType<typeof routeUri>, decideUri: (exposedUri: string) => Decision): Decision {
+  const asSent = decideUri(uri);
+  if (!asSent.allow || !route) return asSent;
+  for (const spelling of otherSpellingsOf(route.upstreamUri)) {
+    const decision = decideUri(exposedUri(route.attachment.prefix, spelling));
+    if (!decision.allow) return decision;
+  }
+  return asSent;
 }
 
 function percentDecoded(uri: string): string {

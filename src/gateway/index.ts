@@ -8,7 +8,7 @@ import type { ApprovalLookup } from "./curation.ts";
 import type { VirtualMcpDefinition } from "./types.ts";
 import { VirtualMcpRuntime } from "./virtual-mcp.ts";
 
-export { canonicalJson, curate, exposedName, toolDefinitionHash, unmatchedProblem, type CuratedCatalogue, type PendingTool } from "./curation.ts";
+export { canonicalJson, curate, decideEverySpelling, exposedName, routeUri, toolDefinitionHash, unmatchedProblem, type CuratedCatalogue, type PendingTool } from "./curation.ts";
 export { GatewaySession, refusedRequest } from "./session.ts";
 export { McpEndpoint } from "./endpoint.ts";
 export { readAsked, recordRefusal, transportRefusal } from "./refusals.ts";
@@ -152,8 +152,7 @@ export class Gateway {
   }
 
   private approvalLookup(slug: string): ApprovalLookup {
-    const approved = new Map(this.store.gatewayConfig.approvals(slug).map((a) => [`${a.connector}\u0000${a.toolName}`, a.definitionHash]));
-    return (connector, tool) => approved.get(`${connector}\u0000${tool}`);
+    return approvalLookup(this.store, slug);
   }
 
   async close(): Promise<void> {
@@ -166,3 +165,9 @@ export class Gateway {
 }
 
 export type { VirtualMcpDefinition };
+
+/** The tool approvals of one Virtual MCP on record, as curation looks them up. */
+export function approvalLookup(store: Store, slug: string): ApprovalLookup {
+  const approved = new Map(store.gatewayConfig.approvals(slug).map((a) => [`${a.connector}\u0000${a.toolName}`, a.definitionHash]));
+  return (connector, tool) => approved.get(`${connector}\u0000${tool}`);
+}

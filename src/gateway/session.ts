@@ -7,7 +7,7 @@ import { resultText, UpstreamRpcError, type Connector, type ResourceListener } f
 import { forbidden, isStorageFull, JSON_RPC, jsonRpcCodeOf, MintgateError, publicMessageOf, storageFull } from "../errors/index.ts";
 import { log } from "../log/index.ts";
 import { VERSION } from "../version.ts";
-import { routeUri, exposedUri, otherSpellingsOf, withExposedResourcesOfPrompt, withExposedResourcesOfTool } from "./curation.ts";
+import { routeUri, decideEverySpelling, exposedUri, withExposedResourcesOfPrompt, withExposedResourcesOfTool } from "./curation.ts";
 import type { AccessView, ListKind, VirtualMcpRuntime } from "./virtual-mcp.ts";
 import { MODERN_VERSION } from "./revision.ts";
 import type { RequestsPerPerson } from "./requests-per-person.ts";
@@ -417,20 +417,9 @@ export class GatewaySession {
     if (!decision.allow) throw forbidden(decision.reason);
   }
 
-  /**
-   * The policy's decision on a resource, as the client wrote its URI and under
-   * every other spelling an upstream may read as the same resource (see
-   * otherSpellingsOf): a refusal of any of them is the decision, so no
-   * spelling reaches what the policy hides.
-   */
+  /** The policy's decision on a resource under every spelling of its URI (see decideEverySpelling). */
   private resourceDecision(uri: string, route: ReturnType<typeof routeUri>): Decision {
-    const asSent = this.decideItem("resource", uri);
-    if (!asSent.allow || !route) return asSent;
-    for (const spelling of otherSpellingsOf(route.upstreamUri)) {
-      const decision = this.decideItem("resource", exposedUri(route.attachment.prefix, spelling));
-      if (!decision.allow) return decision;
-    }
-    return asSent;
+    return decideEverySpelling(uri, route, (spelling) => this.decideItem("resource", spelling));
   }
 
   /** Why the person may not read a resource by its exposed URI, as resources/read decides; undefined when they may. */
