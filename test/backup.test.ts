@@ -185,6 +185,28 @@ describe("mintgate backup", () => {
     }
   });
 
+  test("a database restored with its write-ahead log beside it (one a killed gateway left, moved aside by an earlier restore) keeps the commits still in that log", async () => {
+    const data = join(tempDir("mintgate-restore-wal"), "data");
+    expect((await runMintgate(["init", "--data", data])).code).toBe(0);
+    for (const name of ["kept", "deleted-in-log"]) expect((await runMintgate(["secrets", "set", name, "--data", data], { stdin: `value-of-${name}\n` })).code).toBe(0);
+    const source = join(tempDir("mintgate-restore-wal-source"), "killed.db");
+    copyFileSync(join(data, "mintgate.db"), source);
+    // A writer killed before any checkpoint: its last commit is in killed.db-wal only, as a gateway's newest records are after SIGKILL.
+    const writer = Bun.spawn([process.execPath, "-e", `
+      const db = new (require("bun:sqlite").Database)(${JSON.stringify(source)});
+      db.exec("PRAGMA journal_mode = WAL"); db.exec("PRAGMA wal_autocheckpoint = 0");
+      db.exec("DELETE FROM secrets WHERE name = 'deleted-in-log'");
+      process.kill(process.pid, "SIGKILL");`]);
+    await writer.exited;
+    expect(statSync(`${source}-wal`).size).toBeGreaterThan(0);
+
+    const restored = await runMintgate(["restore", source, "--data", data]);
+    expect([restored.code, restored.stderr]).toEqual([0, ""]);
+    const secrets = (await runMintgate(["secrets", "list", "--json", "--data", data])).stdout;
+    expect((JSON.parse(secrets) as { name: string }[]).map((s) => s.name)).toEqual(["kept"]);
+    expect((await runMintgate(["audit", "verify", "--data", data])).code).toBe(0);
+  });
+
   test("a restore cut off between moving the database aside and putting the copy in place: serve refuses instead of starting on a new empty database", async () => {
     const data = join(tempDir("mintgate-restore-cut"), "data");
     expect((await runMintgate(["init", "--data", data])).code).toBe(0);

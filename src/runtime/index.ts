@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { accessSync, chmodSync, closeSync, constants, copyFileSync, existsSync, fsyncSync, openSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { accessSync, chmodSync, closeSync, constants, existsSync, fsyncSync, openSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { issueAdminToken } from "../admin/index.ts";
 import { CHECKPOINT_KEY_PURPOSE, cliActor, recordAdminChange, resignCheckpoints } from "../audit/index.ts";
 import { dataPaths, type Settings } from "../config/index.ts";
@@ -16,7 +16,7 @@ import {
   writeMasterKeyFile,
   type MasterKey,
 } from "../secrets/index.ts";
-import { inspectStore, openStore, type Store } from "../store/index.ts";
+import { inspectStore, openStore, snapshotDatabase, type Store } from "../store/index.ts";
 import { lockDataDir } from "./data-dir-lock.ts";
 
 export { IdleMemoryTrim } from "./memory-trim.ts";
@@ -303,7 +303,9 @@ function swapInBackup(settings: Settings, paths: ReturnType<typeof dataPaths>, b
   }
   const incoming = restoringPath(paths);
   try {
-    copyFileSync(backup, incoming);
+    rmSync(incoming, { force: true });
+    // Through SQLite, not a file copy: the copy's checks read its write-ahead log too, and so must what is put in place.
+    snapshotDatabase(backup, incoming);
     chmodSync(incoming, 0o600);
     // On disk before the rename makes it the database: a power cut must not leave a renamed but empty file.
     const written = openSync(incoming, "r");

@@ -211,6 +211,19 @@ export function checkBackup(path: string): BackupCheck {
 }
 
 /**
+ * Writes one consistent snapshot of the database at `source` to the new file `target`, through SQLite: commits still in
+ * its write-ahead log (a gateway killed before its checkpoint) are in the copy, where a copy of the file alone lost them.
+ */
+export function snapshotDatabase(source: string, target: string): void {
+  const sqlite = openSqlite(source, { readonly: true });
+  try {
+    sqlite.query("VACUUM INTO ?").run(target);
+  } finally {
+    sqlite.close();
+  }
+}
+
+/**
  * Runs fn in BEGIN IMMEDIATE … COMMIT with statements prepared once: Bun's
  * `db.transaction(fn)` builds four wrapper functions and their properties on
  * every call, and the audit trail's group commit calls this for every batch.
