@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { Database } from "bun:sqlite";
 import { join } from "node:path";
-import { appendToChain, AuditFeed, CallRecorder, exportAudit, MAX_STORED_ARGUMENTS, parseTime, Redactor, searchAudit, verifyChain, verifyChainGradually } from "../src/audit/index.ts";
+import { appendToChain, AuditFeed, CallRecorder, DEFAULT_CAPTURE_LIMIT, exportAudit, MAX_STORED_ARGUMENTS, parseTime, Redactor, searchAudit, verifyChain, verifyChainGradually } from "../src/audit/index.ts";
 import { GENESIS_HASH, legacyAuditHash, openStore, type AuditFilter, type AuditRow, type NewAuditRow } from "../src/store/index.ts";
 import { tempDir } from "./harness.ts";
 
@@ -151,6 +151,21 @@ describe("redaction of secret values", () => {
     const stored = redactor.capture({ content: [{ type: "text", text: JSON.stringify({ env: { KEY: value } }) }] }, 10_000).json!;
     expect(stored).toContain("[secret:tok]");
     expect(stored).not.toContain("k3y");
+  });
+
+  test("secret-looking keys are hidden in JSON text inside a string (a tool's result), also in a value the 16 KiB cut ends inside", () => {
+    const redactor = new Redactor();
+    const tokenJson = JSON.stringify({ access_token: "at-visible-if-leaked", nested: { Password: 424242424242 }, expires_in: 3600 }, null, 2);
+    const stored = redactor.capture({ content: [{ type: "text", text: tokenJson }] }, DEFAULT_CAPTURE_LIMIT).json!;
+    expect(stored).not.toContain("at-visible-if-leaked");
+    expect(stored).not.toContain("424242424242");
+    const text = (JSON.parse(stored) as { content: { text: string }[] }).content[0]!.text;
+    expect(JSON.parse(text)).toEqual({ access_token: "[redacted]", nested: { Password: "[redacted]" }, expires_in: 3600 });
+
+    const cutInside = { body: `${"x".repeat(DEFAULT_CAPTURE_LIMIT - 40)}{"client_secret":"cs-${"v".repeat(100)}"}` };
+    const cut = redactor.captureJson(cutInside, DEFAULT_CAPTURE_LIMIT)!;
+    expect(cut).toEndWith(`{\\"client_secret\\":\\"[redacted]\\"...[cut at ${DEFAULT_CAPTURE_LIMIT} characters]`);
+    expect(cut).not.toContain("cs-v");
   });
 
   test("the default keys hide plurals and credentials, and leave token counts alone", () => {

@@ -33,9 +33,21 @@ export class Redactor {
   private ordered: [string, string][] = [];
   private readonly patterns: string[][];
   private readonly decisions = new Map<string, boolean>();
+  /**
+   * A member of JSON text whose key holds a word of some pattern (every pattern's words are in a key it matches, so one
+   * word each finds them all): `"key": "value"` or `"key": 123`, a string value running to the end of the text when cut
+   * there. Matching only such keys keeps the pass over a large JSON result cheap; `isSecretKey` decides.
+   */
+  private readonly jsonTextMember: RegExp | undefined;
 
   constructor(keys: readonly string[] = DEFAULT_REDACT_KEYS) {
     this.patterns = keys.map(wordsOf).filter((words) => words.length > 0);
+    const longest = new Set(this.patterns.map((pattern) => pattern.reduce((a, b) => (b.length > a.length ? b : a))));
+    // A key holding `passwords` holds `password`: the shorter word alone finds both.
+    const words = [...longest].filter((word) => ![...longest].some((other) => other !== word && word.includes(other)));
+    const keyText = '[^"\\\\\\r\\n]{0,128}';
+    this.jsonTextMember =
+      words.length === 0 ? undefined : new RegExp(`"(${keyText}?(?:${words.join("|")})${keyText})"(\\s*:\\s*)("(?:[^"\\\\]|\\\\.)*(?:"|\\\\?$)|-?\\d[\\d.eE+-]*)`, "gi");
   }
 
   /**
@@ -155,7 +167,19 @@ export class Redactor {
       const clean = this.ordered.length > 0 ? this.text(value) : value;
       if (clean !== value) budget.changed = true;
       const over = clean.length > budget.left;
-      const text = JSON.stringify(over ? clean.slice(0, budget.left) : clean);
+      let kept = over ? clean.slice(0, budget.left) : clean;
+      // A tool's result is text, often a JSON document: its secret-looking keys are hidden as an object's are. After the
+      // cut, which may end inside a value: the pattern takes the end of the text for the end of the value.
+      if (this.jsonTextMember && kept.includes('":')) {
+        const hidden = kept.replace(this.jsonTextMember, (member, key: string, colon: string, item: string) =>
+          this.isSecretKey(key) && !SECRET_REFERENCE_ONLY.test(item.slice(1, -1)) ? `"${key}"${colon}"${REDACTED}"` : member,
+        );
+        if (hidden !== kept) {
+          budget.changed = true;
+          kept = hidden;
+        }
+      }
+      const text = JSON.stringify(kept);
       if (over) budget.cut = true;
       budget.left -= text.length;
       return budget.cut ? text.slice(0, -1) : text;
