@@ -168,6 +168,13 @@ describe("redaction of secret values", () => {
     expect(cut).not.toContain("cs-v");
   });
 
+  test("a value held beside the secret-looking name it belongs to (a header list, a form field) is hidden too", () => {
+    const redactor = new Redactor();
+    const request = { headers: [{ name: "Authorization", value: "Bearer hl-visible-if-leaked" }, { name: "Accept", value: "application/json" }], fields: [{ key: "password", value: "pw-visible-if-leaked" }], item: { name: "max_tokens", value: 12 } };
+    const stored = JSON.parse(redactor.capture(request, DEFAULT_CAPTURE_LIMIT).json!);
+    expect(stored).toEqual({ headers: [{ name: "Authorization", value: "[redacted]" }, { name: "Accept", value: "application/json" }], fields: [{ key: "password", value: "[redacted]" }], item: { name: "max_tokens", value: 12 } });
+  });
+
   test("the default keys hide plurals and credentials, and leave token counts alone", () => {
     const redactor = new Redactor();
     const payload = { apiKeys: ["k1"], client_secrets: "s", private_key: "pem", credentials: { u: "p" }, passwords: "p", Cookies: "c", passphrase: "pp", max_tokens: 100, total_tokens: 7, keyword: "kw" };

@@ -96,6 +96,16 @@ export class Redactor {
     return decision;
   }
 
+  /**
+   * Whether an object names a secret-looking key in one member and holds its value in another: a header list
+   * (`[{ "name": "Authorization", "value": "Bearer …" }]`, as HAR files and HTTP tools write them) or a form field.
+   */
+  private namesSecret(object: Record<string, unknown>): boolean {
+    if (!("value" in object)) return false;
+    const name = object.name ?? object.key;
+    return typeof name === "string" && name.length <= 128 && this.isSecretKey(name);
+  }
+
   /** `text` with every known secret value replaced by `[secret:NAME]`. */
   text(text: string): string {
     for (let i = 0; i < this.ordered.length; i++) {
@@ -190,6 +200,7 @@ export class Redactor {
         return '"[too deep]"';
       }
       const isArray = Array.isArray(value);
+      const heldUnderName = !isArray && this.namesSecret(value as Record<string, unknown>);
       let out = isArray ? "[" : "{";
       budget.left -= 1;
       let first = true;
@@ -200,7 +211,7 @@ export class Redactor {
         first = false;
         budget.left -= head.length;
         let body: string;
-        if (!isArray && item !== null && this.isSecretKey(key) && !(typeof item === "string" && SECRET_REFERENCE_ONLY.test(item))) {
+        if (!isArray && item !== null && (this.isSecretKey(key) || (heldUnderName && key === "value")) && !(typeof item === "string" && SECRET_REFERENCE_ONLY.test(item))) {
           budget.changed = true;
           body = `"${REDACTED}"`;
           budget.left -= body.length;
