@@ -502,6 +502,10 @@ describe("mintgate CLI", () => {
     for (const args of [["export", "-o", file], ["audit", "export", "--format", "jsonl", "-o", file]]) {
       const result = await runMintgate([...args, "--data", dir]);
       expect(result).toEqual({ code: 1, stdout: "", stderr: `mintgate: Cannot write ${file} (ENOENT); check that its directory exists and is writable.\n` });
+      // A directory exists and may be writable: the sentence says what is wrong with it instead.
+      const directory = tempDir();
+      const given = await runMintgate([...args.slice(0, -1), directory, "--data", dir]);
+      expect(given).toEqual({ code: 1, stdout: "", stderr: `mintgate: Cannot write ${directory}: it is a directory; give a file name in it.\n` });
     }
   });
 

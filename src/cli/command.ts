@@ -170,9 +170,15 @@ export function openOutputFile(path: string, mode = 0o666): number {
   try {
     return openSync(path, "w", mode);
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    throw configError(`Cannot write ${path} (${code ?? (error as Error).message}); check that its directory exists and is writable.`);
+    throw unwritablePath("write", path, error);
   }
+}
+
+/** The one sentence for a file a command cannot `verb` ("write", "create") at `path`: what went wrong and what to do. */
+export function unwritablePath(verb: string, path: string, error: unknown): MintgateError {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === "EISDIR") return configError(`Cannot ${verb} ${path}: it is a directory; give a file name in it.`);
+  return configError(`Cannot ${verb} ${path} (${code ?? (error as Error).message}); check that its directory exists and is writable.`);
 }
 
 export function stringValue(parsed: ParsedArgs, name: string): string | undefined {

@@ -2,7 +2,7 @@ import { closeSync, constants, openSync, rmSync, statSync } from "node:fs";
 import { resolve } from "node:path";
 import { configError, conflict, invalid } from "../../errors/index.ts";
 import { checkBackup } from "../../store/index.ts";
-import { DATA_OPTION, JSON_OPTION, printJson, stringValue, type Command } from "../command.ts";
+import { DATA_OPTION, JSON_OPTION, printJson, stringValue, unwritablePath, type Command } from "../command.ts";
 import { DATA_HELP, withDataDir } from "../data-dir.ts";
 
 /** Creates `path` for the copy: new (never overwriting a file), readable by its owner only. */
@@ -12,7 +12,7 @@ function createPrivateFile(path: string): void {
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === "EEXIST") throw conflict(`${path} exists already; give a new file name (a backup never overwrites a file).`);
-    throw configError(`Cannot create ${path} (${code ?? (error as Error).message}); check that its directory exists and is writable.`);
+    throw unwritablePath("create", path, error);
   }
 }
 
