@@ -1,7 +1,7 @@
 import { Database } from "bun:sqlite";
 import { describe, expect, test } from "bun:test";
 import { randomBytes } from "node:crypto";
-import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { cleanEnv, fileHash, isolatedBinary, runMintgate, startGateway, tempDir } from "./harness.ts";
 
@@ -220,6 +220,36 @@ describe("one gateway per data directory", () => {
     expect((await fetch(`${next.url}/readyz`)).status).toBe(200);
     expect(await next.stop()).toBe(0);
     expect((await runMintgate(["restore", copy, "--data", dir])).code).toBe(0);
+  });
+});
+
+describe("a data directory holding a directory where a file goes", () => {
+  // Before, each was an internal error with a stack trace: server.url's only after the gateway had started its
+  // upstreams, and an admin.token directory let serve start with no token for the CLI and TUI to read.
+  test("serve refuses it in one sentence naming the path, before it starts anything", async () => {
+    const dir = join(tempDir(), "d");
+    expect((await runMintgate(["init", "--data", dir])).code).toBe(0);
+    for (const name of ["mintgate.db", "master.key", "admin.token", "server.url", "serve.lock", "mintgate.db-wal"]) {
+      const path = join(dir, name);
+      const kept = `${path}.kept`;
+      if (existsSync(path)) renameSync(path, kept);
+      mkdirSync(path);
+      const result = await runMintgate(["serve", "--data", dir, "--port", "0"]);
+      expect(result).toEqual({ code: 1, stdout: "", stderr: `mintgate: ${path} in the data directory ${dir} is a directory, where mintgate keeps a file; move it out of the data directory and start again.\n` });
+      rmSync(path, { recursive: true });
+      if (existsSync(kept)) renameSync(kept, path);
+    }
+    const groups = join(dir, "upstream-groups");
+    rmSync(groups, { recursive: true, force: true });
+    writeFileSync(groups, "");
+    expect(await runMintgate(["serve", "--data", dir, "--port", "0"])).toEqual({
+      code: 1,
+      stdout: "",
+      stderr: `mintgate: ${groups} in the data directory ${dir} is a file, where mintgate keeps a directory; move it out of the data directory and start again.\n`,
+    });
+    rmSync(groups);
+    const gateway = await startGateway({ dataDir: dir });
+    expect(await gateway.stop()).toBe(0);
   });
 });
 

@@ -89,6 +89,7 @@ function refuseUnusable(settings: Settings, paths: ReturnType<typeof dataPaths>)
   if (refusal?.code === "EROFS") throw configError(`The data directory ${dataDir} is on a read-only file system; choose a --data directory on a writable one.`);
   const readWrite = [paths.database, `${paths.database}-wal`, `${paths.database}-shm`, paths.serveLock, `${paths.serveLock}-journal`, paths.serverUrl];
   const readOnly = [...(settings.masterKeyFromEnv === undefined ? [paths.masterKey] : []), paths.masterKeyNew];
+  if (!refusal) refuseMisplaced(settings.dataDir, [...readWrite, ...readOnly, paths.adminToken], [paths.upstreamGroups]);
   const files = refusal
     ? []
     : [...readWrite.filter((file) => denied(file, R_OK | W_OK)), ...readOnly.filter((file) => denied(file, R_OK))];
@@ -103,6 +104,31 @@ function refuseUnusable(settings: Settings, paths: ReturnType<typeof dataPaths>)
   throw configError(
     `${what} belong${files.length === 1 || refusal ? "s" : ""} to uid ${first.uid}, and this user (uid ${uid}) may not ${refusal ? "read and write it" : `use ${files.length > 1 ? "them" : "it"}`}; run mintgate as the user that owns the data directory (systemd's User=, or \`sudo -u\`), or give it to this user (\`chown -R ${uid} ${dataDir}\`).`,
   );
+}
+
+/**
+ * Refuses a directory where the data directory keeps a file (a `mkdir` by hand, an archive unpacked over it), or a
+ * file where it keeps a directory. SQLite, the key reader and the write of server.url failed with an internal error
+ * and a stack trace, the last only once the gateway had started its upstreams; an admin.token directory left the
+ * CLI and TUI without a token.
+ */
+function refuseMisplaced(dataDir: string, files: string[], directories: string[]): void {
+  const kindOf = (path: string) => {
+    try {
+      const stat = statSync(path);
+      return stat.isDirectory() ? "a directory" : stat.isFile() ? "a file" : "neither a file nor a directory";
+    } catch {
+      return undefined;
+    }
+  };
+  for (const file of files) {
+    const kind = kindOf(file);
+    if (kind !== undefined && kind !== "a file") throw configError(`${file} in the data directory ${dataDir} is ${kind}, where mintgate keeps a file; move it out of the data directory and start again.`);
+  }
+  for (const directory of directories) {
+    const kind = kindOf(directory);
+    if (kind !== undefined && kind !== "a directory") throw configError(`${directory} in the data directory ${dataDir} is ${kind}, where mintgate keeps a directory; move it out of the data directory and start again.`);
+  }
 }
 
 /** Throws what opening the data directory would, for commands that ask for a value before they open it. */
