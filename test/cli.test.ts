@@ -1,6 +1,6 @@
 import { Database } from "bun:sqlite";
 import { describe, expect, test } from "bun:test";
-import { chmodSync, existsSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { AdminClient, locateGateway } from "../src/admin-client/index.ts";
 import { BINARY, cleanEnv, configuredDataDir, freePort, isolatedBinary, REPO_ROOT, runMintgate, startConfiguredGateway, startGateway, tempDir, waitFor } from "./harness.ts";
@@ -422,6 +422,18 @@ describe("mintgate CLI", () => {
     const host = await runMintgate(["serve", "--data", tempDir(), "--port", "0", "--host", "no-such-host.invalid"]);
     expect(host.code).toBe(1);
     expect(host.stderr.trim().split("\n").at(-1)).toBe("mintgate: no-such-host.invalid is not an address and does not resolve to one; fix --host.");
+  });
+
+  test("an IPv6 --host may be written as in a URL ([::1]): the gateway listens there and names a URL that works", async () => {
+    const dir = tempDir();
+    // Before, it listened and named http://[[::1]]:PORT in its listening line, server.url and OAuth metadata.
+    const gateway = await startGateway({ dataDir: dir, args: ["--host", "[::1]"] });
+    expect(gateway.url).toMatch(/^http:\/\/\[::1\]:\d+$/);
+    expect(readFileSync(join(dir, "server.url"), "utf8")).toStartWith(`${gateway.url}\n`);
+    expect((await fetch(`${gateway.url}/healthz`)).status).toBe(200);
+    expect(await gateway.stop()).toBe(0);
+    const notIpv6 = await runMintgate(["serve", "--data", dir, "--port", "0"], { env: { MINTGATE_HOST: "[localhost]" } });
+    expect(notIpv6).toEqual({ code: 2, stdout: "", stderr: 'mintgate: MINTGATE_HOST must be an address or host name such as 127.0.0.1, ::1 or mcp.internal, not "[localhost]".\n' });
   });
 
   test("missing or extra positional arguments are usage errors", async () => {

@@ -140,6 +140,17 @@ function parsePort(raw: string, source: string): number {
   return port;
 }
 
+/**
+ * The address to listen on. An IPv6 address may be written as in a URL (`[::1]`, as `--public-url` has it): Bun
+ * listened on it, and every URL built from it (server.url, the OAuth metadata) read `http://[[::1]]:8080`.
+ */
+function parseHost(raw: string, source: string): string {
+  const bracketed = /^\[(.*)\]$/.exec(raw);
+  if (bracketed === null) return raw;
+  if (isIP(bracketed[1]!) !== 6) throw invalid(`${source} must be an address or host name such as 127.0.0.1, ::1 or mcp.internal, not "${raw}".`);
+  return bracketed[1]!;
+}
+
 /** `45s`, `15m`, `1h`: between a second and a day. */
 function parseDuration(raw: string, source: string): number {
   const match = /^(\d+)(s|m|h)$/.exec(raw.trim());
@@ -173,6 +184,7 @@ export function loadSettings(flags: SettingFlags, env: Env = process.env): Setti
 
   // `--data "$DIR"` with DIR unset: falling back to ./.mintgate would act on whatever data directory is there.
   if (flags.data === "") throw invalid("--data is empty; give the data directory's path, or leave --data out to use MINTGATE_DATA_DIR or ./.mintgate.");
+  const host = pick(flags.host, "MINTGATE_HOST");
   const port = pick(flags.port, "MINTGATE_PORT");
   const publicUrl = pick(flags["public-url"], "MINTGATE_PUBLIC_URL");
   const tlsCert = pick(flags["tls-cert"], "MINTGATE_TLS_CERT");
@@ -191,7 +203,7 @@ export function loadSettings(flags: SettingFlags, env: Env = process.env): Setti
 
   return {
     dataDir: resolve(pick(flags.data, "MINTGATE_DATA_DIR")?.value ?? DEFAULTS.dataDir),
-    host: pick(flags.host, "MINTGATE_HOST")?.value ?? DEFAULTS.host,
+    host: host === undefined ? DEFAULTS.host : parseHost(host.value, host.source),
     port: port === undefined ? DEFAULTS.port : parsePort(port.value, port.source),
     publicUrl: publicUrl === undefined ? undefined : parsePublicUrl(publicUrl.value, publicUrl.source),
     masterKeyFromEnv: nonEmpty(env.MINTGATE_MASTER_KEY),

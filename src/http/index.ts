@@ -505,7 +505,7 @@ const TRANSPORT_BODY_CAP = 1024 ** 3;
 /** Turns Bun's listen failures into one sentence that says what to do. */
 function listenError(error: unknown, settings: Settings): Error {
   const code = (error as { code?: string }).code;
-  const where = `${settings.host}:${settings.port}`;
+  const where = `${settings.host.includes(":") ? `[${settings.host}]` : settings.host}:${settings.port}`;
   if (code === "EADDRINUSE") return configError(`Port ${settings.port} on ${settings.host} is already in use; stop the other process or choose another with --port or MINTGATE_PORT.`, error);
   if (code === "EACCES") return configError(`Not allowed to listen on ${where}; use a port above 1023 or run with the needed privilege.`, error);
   if (code === "ENOENT" || code === "ENOTFOUND") return configError(`${settings.host} is not an address and does not resolve to one; fix --host.`, error);
