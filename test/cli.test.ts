@@ -398,6 +398,22 @@ describe("mintgate CLI", () => {
     expect(formatFromEnv.stderr).toBe('mintgate: MINTGATE_LOG_FORMAT must be text or json, not "logfmt".\n');
   });
 
+  test("a --public-url holding a password, a query or a fragment is refused, and the password is never printed", async () => {
+    const dir = tempDir();
+    // Before, the gateway started: its listening and `started` lines printed the password, and every resource URL was broken.
+    const credentials = await runMintgate(["serve", "--data", dir, "--port", "0", "--public-url", "https://ada:hunter2-secret@mcp.example.com"]);
+    expect(credentials).toEqual({
+      code: 2,
+      stdout: "",
+      stderr: "mintgate: --public-url holds a user name or password, which every client would be shown; give the URL without them, such as https://mcp.example.com (people sign in through the gateway).\n",
+    });
+    for (const url of ["https://mcp.example.com/?team=a", "https://mcp.example.com#top", "https://mcp.example.com?"]) {
+      const refused = await runMintgate(["serve", "--data", dir, "--port", "0"], { env: { MINTGATE_PUBLIC_URL: url } });
+      expect(refused).toEqual({ code: 2, stdout: "", stderr: `mintgate: MINTGATE_PUBLIC_URL must have no query or fragment (? or #), such as https://mcp.example.com, not "${url}".\n` });
+    }
+    expect(existsSync(join(dir, "mintgate.db"))).toBe(false);
+  });
+
   test("a port in use and a missing TLS file are one sentence each", async () => {
     const blocker = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response("busy") });
     try {

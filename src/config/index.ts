@@ -170,6 +170,12 @@ export function parsePublicUrl(raw: string, source: string): string {
   if (url.protocol !== "https:" && url.protocol !== "http:") {
     throw invalid(`${source} must start with https:// or http://, not "${url.protocol}".`);
   }
+  // Not quoted: the sentence would put the password in the log. The listening and `started` lines printed it, and every OAuth URL carried it.
+  if (url.username !== "" || url.password !== "") {
+    throw invalid(`${source} holds a user name or password, which every client would be shown; give the URL without them, such as https://mcp.example.com (people sign in through the gateway).`);
+  }
+  // Resource and endpoint URLs are the public URL and a path: after a query or fragment they would be neither.
+  if (/[?#]/.test(url.href)) throw invalid(`${source} must have no query or fragment (? or #), such as https://mcp.example.com, not "${raw}".`);
   // Kept without a trailing slash so resource URLs built from it are byte-exact.
   return url.href.replace(/\/$/, "");
 }
