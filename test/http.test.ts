@@ -239,6 +239,21 @@ describe("listening on every interface", () => {
   });
 });
 
+describe("a plain http --public-url", () => {
+  test("on another machine's name gets a warning that sign-in would cross the network unencrypted; on this machine's, none", async () => {
+    const remote = await startGateway({ dataDir: join(tempDir(), "d"), args: ["--public-url", "http://mcp.example.com"] });
+    expect(await remote.stop()).toBe(0);
+    expect(remote.output()).toContain(
+      "warn  --public-url http://mcp.example.com is plain http on another machine's name: people's passwords, sign-in codes and tokens would cross the network unencrypted; serve HTTPS (--tls-cert and --tls-key, or a proxy such as Caddy) and give its https:// URL.",
+    );
+    for (const local of ["http://localhost:8080", "http://127.0.0.1:8080", "http://[::1]:8080", "https://mcp.example.com"]) {
+      const gateway = await startGateway({ dataDir: join(tempDir(), "d"), args: ["--public-url", local] });
+      expect(await gateway.stop()).toBe(0);
+      expect(gateway.output()).not.toContain("plain http");
+    }
+  });
+});
+
 /** Writes `request` as it is on a new connection and returns everything read until the server closes it. */
 function rawExchange(url: string, request: string): Promise<string> {
   const { hostname, port } = new URL(url);

@@ -11,7 +11,7 @@ import { AUTH_EVENT_TYPES, OAuthError, parseLifetime, type AuthServices } from "
 import { discoveryRoutes } from "./discovery-routes.ts";
 import { OriginPolicy, pathOf } from "./origin-policy.ts";
 import { authRoutes } from "./auth-routes.ts";
-import type { GatewayMetrics, MetricsAccess } from "../metrics/index.ts";
+import { isLoopbackAddress, type GatewayMetrics, type MetricsAccess } from "../metrics/index.ts";
 import { serveMetrics } from "./metrics-route.ts";
 import { RouteMethods } from "./route-methods.ts";
 import { ClientAddresses, clientAddressOf, noteClientAddress } from "./client-address.ts";
@@ -513,6 +513,12 @@ function listenError(error: unknown, settings: Settings): Error {
   return configError(`Cannot listen on ${where} (${(error as Error).message}); check --host, --port and the TLS files.`, error);
 }
 
+/** Whether a URL names this machine (localhost, *.localhost, a loopback address): plain http to it never crosses a network. */
+function servesThisMachineOnly(url: string): boolean {
+  const host = new URL(url).hostname.toLowerCase().replace(/^\[(.*)\]$/, "$1");
+  return host === "localhost" || host.endsWith(".localhost") || isLoopbackAddress(host);
+}
+
 export interface RunningServer {
   url: string;
   port: number;
@@ -679,6 +685,9 @@ export function startHttpServer(deps: HttpDeps): RunningServer {
   deps.auth.urls.useListenUrlIfUnset(url);
   if (!settings.publicUrl && (settings.host === "0.0.0.0" || settings.host === "::")) {
     log.warn(`No --public-url: the OAuth metadata and the 401 challenge name ${url}, which no client can reach; set --public-url to the URL clients use (https://mcp.example.com).`);
+  }
+  if (settings.publicUrl !== undefined && !servesThisMachineOnly(settings.publicUrl) && settings.publicUrl.startsWith("http:")) {
+    log.warn(`--public-url ${settings.publicUrl} is plain http on another machine's name: people's passwords, sign-in codes and tokens would cross the network unencrypted; serve HTTPS (--tls-cert and --tls-key, or a proxy such as Caddy) and give its https:// URL.`);
   }
   origins.setListenUrl(url);
   return {
