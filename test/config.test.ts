@@ -70,4 +70,12 @@ describe("settings", () => {
     expect(loadSettings({ "body-budget": "8192kib" }, {}).bodyBudgetBytes).toBe(8 * 1024 * 1024);
     expect(loadSettings({ "body-budget": "4194304" }, {}).bodyBudgetBytes).toBe(4 * 1024 * 1024);
   });
+
+  test("--allowed-hosts takes host names as a Host header carries them and refuses a URL or a typo", () => {
+    expect(loadSettings({ "allowed-hosts": "mcp.internal, mcp.internal:8443,[fd00::1]:80,10.0.0.5" }, {}).allowedHosts).toEqual(["mcp.internal", "mcp.internal:8443", "[fd00::1]:80", "10.0.0.5"]);
+    // Before, a URL was kept as the host "https" and every request the proxy sent under its name went on being refused.
+    for (const entry of ["https://mcp.internal", "mcp.internal/mcp", "mcp internal"]) {
+      expect(() => loadSettings({}, { MINTGATE_ALLOWED_HOSTS: entry })).toThrow(`MINTGATE_ALLOWED_HOSTS must list host names such as mcp.internal or mcp.internal:8080 (no scheme or path), not "${entry}".`);
+    }
+  });
 });

@@ -216,7 +216,7 @@ export function loadSettings(flags: SettingFlags, env: Env = process.env): Setti
     tlsCert: tlsCert && resolve(tlsCert.value),
     tlsKey: tlsKey && resolve(tlsKey.value),
     allowedOrigins: parseOrigins(pick(flags["allowed-origins"], "MINTGATE_ALLOWED_ORIGINS")),
-    allowedHosts: listOf(pick(flags["allowed-hosts"], "MINTGATE_ALLOWED_HOSTS")?.value),
+    allowedHosts: parseHosts(pick(flags["allowed-hosts"], "MINTGATE_ALLOWED_HOSTS")),
     redirectSchemes: parseSchemes(pick(flags["redirect-schemes"], "MINTGATE_REDIRECT_SCHEMES")),
     trustedProxies: parseTrustedProxies(pick(flags["trusted-proxies"], "MINTGATE_TRUSTED_PROXIES")),
     bodyLimitBytes: DEFAULTS.bodyLimitBytes,
@@ -303,6 +303,20 @@ function parseTrustedProxies(setting: { value: string; source: string } | undefi
       parseAddressRange(entry);
     } catch (error) {
       throw invalid(`${setting!.source} must list proxy addresses or CIDR ranges such as 127.0.0.1,10.0.0.0/8,::1; ${(error as Error).message}.`);
+    }
+  }
+  return entries;
+}
+
+/**
+ * Host names as a Host header carries them (a port is allowed, and ignored): a URL was taken as the host "https"
+ * and a typo with a space as itself, so the proxy's requests went on being refused with no word at start.
+ */
+function parseHosts(setting: { value: string; source: string } | undefined): string[] {
+  const entries = listOf(setting?.value);
+  for (const entry of entries) {
+    if (isIP(entry) === 0 && !/^[a-z0-9_.-]+(:\d{1,5})?$/i.test(entry) && !/^\[[0-9a-f:.]+\](:\d{1,5})?$/i.test(entry)) {
+      throw invalid(`${setting!.source} must list host names such as mcp.internal or mcp.internal:8080 (no scheme or path), not "${entry}".`);
     }
   }
   return entries;
