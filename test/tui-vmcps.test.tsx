@@ -510,6 +510,19 @@ describe("Virtual MCPs screen: curating one", () => {
     unmount();
   });
 
+  test("at 80×24 a refused toggle is wrapped, not cut: the end of the server's sentence is on screen, within the height", async () => {
+    await create(client, guarded("refuse-narrow"));
+    const { lastFrame, stdin, unmount } = await curating(client, "refuse-narrow", 78, 20);
+    await frameContaining(lastFrame, "demo__echo");
+    await press(stdin, " ");
+    const frame = await frameContaining(lastFrame, (f) => f.includes("✗ "));
+    expect(frame.replace(/\s+/g, " ")).toContain("which it does not expose (it exposes demo__add");
+    const lines = frame.split("\n");
+    expect(lines.length).toBeLessThanOrEqual(20);
+    for (const line of lines) expect(Bun.stringWidth(line)).toBeLessThanOrEqual(78);
+    unmount();
+  });
+
   test("access rules: everyone, users and groups, validated before sending", async () => {
     await create(client, salesLike("access"));
     const { lastFrame, stdin, unmount } = await curating(client, "access");

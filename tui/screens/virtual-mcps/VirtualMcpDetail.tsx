@@ -238,17 +238,20 @@ export function VirtualMcpDetail(props: { client: AdminClient; slug: string; wid
     : "";
   // A refresh that failed (the gateway stopped, the token changed) is said over what was shown before: the list stayed, silently stale.
   const stale = !busy && error && status ? wrapText(`✗ Not refreshed: ${error}`, width, 3) : [];
+  // A refusal is wrapped too, not cut: at 80 columns the cut took the server's reason (and what to do) away.
+  const refusal = !busy && !stale.length && message?.startsWith("✗") ? wrapText(message.split("\n").join(" · "), width, 3) : [];
+  const problemLines = stale.length ? stale : refusal;
   const statusLine = busy ? (
-    <Spinner label={busy} />
-  ) : stale.length ? (
+    <Spinner label={fit(busy, width - 2)} />
+  ) : problemLines.length ? (
     <Box flexDirection="column">
-      {stale.map((line, i) => (
+      {problemLines.map((line, i) => (
         <Text key={i} color="red">
           {line}
         </Text>
       ))}
     </Box>
-  ) : message ? <Text color={message.startsWith("✗") ? "red" : "green"}>{fit(message.split("\n").join(" · "), width)}</Text> : null;
+  ) : message ? <Text color="green">{fit(message.split("\n").join(" · "), width)}</Text> : null;
   const top = (
     <>
       <Text bold>{fit(header, width)}</Text>
@@ -452,7 +455,7 @@ export function VirtualMcpDetail(props: { client: AdminClient; slug: string; wid
   // The app's footer says "? help" too: it goes first when the second line is too wide (80 columns).
   const keyLines = width >= DETAIL_KEYS.length ? [DETAIL_KEYS] : ["↑↓ select · space on/off · r rename · t describe · Enter rules/approve", keyHintLine(["n attach", "x detach", "w access", "e edit", "C connect", "R reload", "Esc back", { text: "? help", optional: true }], width)];
   // The detach question's box (three lines) stands where the one status line is.
-  const extra = (status.problems.length ? 1 : 0) + keyLines.length + 2 + Math.max(1, stale.length) + (overlay?.kind === "detach" ? 2 : 0);
+  const extra = (status.problems.length ? 1 : 0) + keyLines.length + 2 + Math.max(1, problemLines.length) + (overlay?.kind === "detach" ? 2 : 0);
   return (
     <Box flexDirection="column">
       {top}
