@@ -305,6 +305,30 @@ describe("People and access", () => {
     ui.unmount();
   });
 
+  test("at 78 columns a refused change is wrapped, not cut: the server's sentence is read whole, within the height", async () => {
+    const group = "contractors-emea-north-region-after-the-2026-reorganisation";
+    const ann = await person("ann@example.com");
+    await client.send("POST", `/users/${ann.id}/groups`, { group });
+    const ui = people(78, 20);
+    await frameContaining(ui.lastFrame, "ann@example.com");
+    const row = (await client.get<UserDetails[]>("/users")).findIndex((u) => u.id === ann.id);
+    for (let i = 0; i < row; i++) await press(ui.stdin, KEY.down);
+    await press(ui.stdin, "x");
+    await frameContaining(ui.lastFrame, "from which group?");
+    for (let i = 0; i < 10 && !ui.lastFrame()!.includes(`› ${group}`); i++) await press(ui.stdin, KEY.down);
+    await press(ui.stdin, KEY.enter);
+    await frameContaining(ui.lastFrame, "[y/n]");
+    // Another admin takes ann out of the group meanwhile: the gateway refuses the removal.
+    await client.send("DELETE", `/users/${ann.id}/groups/${encodeURIComponent(group)}`);
+    await press(ui.stdin, "y");
+    const frame = await frameContaining(ui.lastFrame, "✗ ");
+    expect(frame.replace(/\s+/g, " ")).toContain(`✗ ann@example.com is not in the group "${group}".`);
+    const lines = frame.split("\n");
+    expect(lines.length).toBeLessThanOrEqual(20);
+    for (const line of lines) expect(Bun.stringWidth(line)).toBeLessThanOrEqual(78);
+    ui.unmount();
+  });
+
   test("in the app, keys go to an open form: q types rather than quits", async () => {
     const ui = render(<App client={client} />);
     await frameContaining(ui.lastFrame, "p People");

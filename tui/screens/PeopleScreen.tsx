@@ -211,8 +211,10 @@ export function PeopleScreen(props: ScreenProps) {
     </Text>
   );
 
-  // A failed refresh over a list still shown takes up to three lines under it (where a one-line message goes): the list gives up the rest.
-  const problemLines = !busy && !notice && loadError && data ? wrapText(`✗ ${loadError}`, width, 3).length - 1 : 0;
+  // A refusal, or a failed refresh over a list still shown, takes up to three lines under it (where a one-line message goes): the
+  // list gives up the rest. Cut to one line, the server's reason (and what to do, at its end) was lost at 80 columns.
+  const problem = busy ? undefined : notice ? (notice.ok ? undefined : notice.text) : data ? loadError : undefined;
+  const problemLines = problem ? wrapText(`✗ ${problem}`, width, 3).length - 1 : 0;
   let body;
   if (overlay?.kind === "confirm") {
     body = (
@@ -291,7 +293,7 @@ export function PeopleScreen(props: ScreenProps) {
     <Box flexDirection="column">
       {tabs}
       {body}
-      {busy ? <Spinner label={busy} /> : notice ? <Text color={notice.ok ? "green" : "red"}>{fit(`${notice.ok ? "✓" : "✗"} ${notice.text}`, width)}</Text> : loadError && data ? <Problem text={`✗ ${loadError}`} width={width} /> : null}
+      {busy ? <Spinner label={fit(busy, width - 2)} /> : problem ? <Problem text={`✗ ${problem}`} width={width} /> : notice ? <Text color="green">{fit(`✓ ${notice.text}`, width)}</Text> : null}
       {overlay ? null : <KeyHints width={width} hints={[...hints[tab], { text: "Tab next list", short: "Tab list" }, { text: "R reload", optional: true }, { text: "? help", optional: true }]} />}
     </Box>
   );
