@@ -604,3 +604,24 @@ describe("Live calls with no gateway", () => {
     unmount();
   });
 });
+
+describe("Audit with no gateway", () => {
+  test("at 80×24 why the search and the export failed is wrapped, not cut: what to do is at the end", async () => {
+    const client = new AdminClient({ url: "http://127.0.0.1:9", token: "mgt_admin_unused" });
+    const { lastFrame, stdin, stdout, unmount } = render(<App client={client} />);
+    Object.defineProperty(stdout, "columns", { get: () => 80, configurable: true });
+    Object.defineProperty(stdout, "rows", { get: () => 24, configurable: true });
+    stdout.emit("resize");
+    await press(stdin, "a");
+    const fits = (frame: string) => frame.split("\n").length <= 24 && frame.split("\n").every((line) => Bun.stringWidth(line) <= 80);
+    const searched = await frameContaining(lastFrame, "✗ Cannot reach");
+    expect(searched.replace(/\s+/g, " ")).toContain("is `mintgate serve` running?");
+    expect(fits(searched), searched).toBe(true);
+    const path = join(tempDir(), "audit.jsonl");
+    await press(stdin, "e", path, CTRL_S);
+    const exported = await frameContaining(lastFrame, "✗ Export failed");
+    expect(exported.replace(/\s+/g, " ")).toMatch(/✗ Export failed: Cannot reach .* is `mintgate serve` running\? \(/);
+    expect(fits(exported), exported).toBe(true);
+    unmount();
+  });
+});

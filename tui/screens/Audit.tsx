@@ -14,7 +14,8 @@ import { ProgressBar } from "../components/ProgressBar.tsx";
 import { RecordDetail } from "../components/RecordDetail.tsx";
 import { Spinner } from "../components/Spinner.tsx";
 import { Table } from "../components/Table.tsx";
-import { counted, formatMs, formatTime } from "../components/text.ts";
+import { counted, formatMs, formatTime, wrapText } from "../components/text.ts";
+import { Problem } from "../components/Problem.tsx";
 import type { ScreenDefinition, ScreenProps } from "./types.ts";
 import { useKeys } from "../components/useKeys.ts";
 import { KeyHints } from "../components/KeyHints.tsx";
@@ -336,14 +337,18 @@ function AuditScreen(props: ScreenProps) {
     return width >= 96 ? [...base, r.virtualMcp ?? "-", tool, outcomeLabel(r.outcome), formatMs(r.durationMs)] : [...base, tool, outcomeLabel(r.outcome), formatMs(r.durationMs)];
   };
 
+  // Why a search, a check or an export failed is wrapped onto up to three lines, not cut: what to do is at the end of the
+  // sentence (cut at 80 columns, "is `mintgate serve` running?" was not). The table gives up the lines.
+  const searchProblem = error ? `✗ ${error}` : undefined;
+  const verifyProblem = verify?.error ? `✗ Verify failed: ${verify.error}` : undefined;
+  const exportProblem = exporting?.error ? `✗ Export failed: ${exporting.error} (${exporting.path})` : undefined;
+  const extraLines = (text: string | undefined) => (text ? wrapText(text, width, 3).length - 1 : 0);
   const verifyLine = !verify ? (
     <Text dimColor>Chain not checked yet · V verifies it</Text>
   ) : verify.running ? (
     <Spinner label="Verifying the hash chain…" />
-  ) : verify.error ? (
-    <Text color="red" wrap="truncate-end">
-      ✗ Verify failed: {verify.error}
-    </Text>
+  ) : verifyProblem ? (
+    <Problem text={verifyProblem} width={width} />
   ) : verify.report!.ok ? (
     <Text color="green" wrap="truncate-end">
       ✓ Chain intact: {counted(verify.report!.records, "record")}{verify.report!.firstId !== null ? ` (ids ${verify.report!.firstId}–${verify.report!.lastId})` : ""}, {counted(verify.report!.checkpoints, "retention checkpoint")}
@@ -354,10 +359,8 @@ function AuditScreen(props: ScreenProps) {
     </Text>
   );
 
-  const exportLine = !exporting ? null : exporting.error ? (
-    <Text color="red" wrap="truncate-end">
-      ✗ Export failed: {exporting.error} ({exporting.path})
-    </Text>
+  const exportLine = !exporting ? null : exportProblem ? (
+    <Problem text={exportProblem} width={width} />
   ) : exporting.done ? (
     <Text color="green" wrap="truncate-end">
       ✓ Exported {counted(exporting.rows, "record")} ({formatBytes(exporting.bytes)}) to {exporting.path}
@@ -373,21 +376,19 @@ function AuditScreen(props: ScreenProps) {
     </Box>
   );
 
-  const tableHeight = Math.max(1, height - 6 - (exportLine ? 1 : 0));
+  const tableHeight = Math.max(1, height - 6 - (exportLine ? 1 : 0) - extraLines(searchProblem ?? verifyProblem) - extraLines(exportProblem));
   return (
     <Box flexDirection="column" height={height}>
       <Text wrap="truncate-end">
         <Text bold>Search</Text> {describeSearch(search)} · {loading ? "searching…" : error ? "" : `${older.more ? `${rows.length}+ records` : counted(rows.length, "record")}${older.loading ? " · loading older…" : older.more ? "" : rows.length >= MAX_LOADED ? ` (the first ${MAX_LOADED}: narrow the search, or export it)` : ""}`}
       </Text>
-      {error ? (
-        <Text color="red" wrap="truncate-end">
-          ✗ {error}
-        </Text>
+      {searchProblem ? (
+        <Problem text={searchProblem} width={width} />
       ) : (
         verifyLine
       )}
       {exportLine}
-      <Table width={width} height={tableHeight} columns={columns} rows={rows.map(cells)} selected={rows.length > 0 ? selected : -1} colorOf={(i) => outcomeColor(rows[i]!.outcome)} empty={records === undefined ? "Loading…" : "No records match this search."} />
+      <Table width={width} height={tableHeight} columns={columns} rows={rows.map(cells)} selected={rows.length > 0 ? selected : -1} colorOf={(i) => outcomeColor(rows[i]!.outcome)} empty={records === undefined ? (error ? "Nothing loaded." : "Loading…") : "No records match this search."} />
       <Box flexGrow={1} />
       <KeyHints width={width} hints={["f search", { text: "V verify chain", short: "V verify" }, "e export", { text: "↑↓ select", optional: true }, "Enter open", { text: "R reload", optional: true }, "x reset"]} />
     </Box>
