@@ -3,6 +3,7 @@ import { describe, expect, test } from "bun:test";
 import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { AdminClient, locateGateway } from "../src/admin-client/index.ts";
+import { shellWord } from "../src/terminal/index.ts";
 import { BINARY, cleanEnv, configuredDataDir, freePort, isolatedBinary, REPO_ROOT, runMintgate, startConfiguredGateway, startGateway, tempDir, waitFor } from "./harness.ts";
 
 const ECHO_STDIO = join(REPO_ROOT, "test", "fixtures", "echo-stdio.ts");
@@ -341,6 +342,27 @@ describe("mintgate CLI", () => {
       });
     } finally {
       await Promise.all([publicGateway.stop(), localGateway.stop()]);
+    }
+  });
+
+  test("`connect` warns that sign-in fails at a plain-http URL other than this machine's, which AI clients refuse to finish a sign-in at", async () => {
+    // mcp-remote 0.15 (node_modules), on the MCP SDK, exits on such a URL without --allow-http, and with it signs the
+    // person in in the browser, then refuses to send the code to the http token endpoint (InsecureTokenEndpointError).
+    const config = { connectors: [{ name: "demo", kind: "builtin", server: "demo" }], virtualMcps: [{ slug: "sales", name: "Sales", access: { everyone: true }, connectors: [{ connector: "demo" }] }] };
+    const dataDir = await configuredDataDir(config, { label: "connect-plain-http" });
+    const gateway = await startGateway({ dataDir, args: ["--public-url", "http://mcp.internal.example:8080"] });
+    try {
+      const url = "http://mcp.internal.example:8080/mcp/sales";
+      const warning = `mintgate: warning: ${url} is plain http, and AI clients refuse to finish a sign-in over http anywhere but localhost; serve the gateway behind HTTPS and start it with --public-url https://… (or give each person a personal access token).\n`;
+      const printed = await runMintgate(["connect", "sales", "--json", "--data", dataDir]);
+      expect([printed.code, JSON.parse(printed.stdout).url, printed.stderr]).toEqual([0, url, warning]);
+      // Loopback names over http are what the clients accept: no warning for them.
+      for (const local of ["http://localhost:8080", "http://127.0.0.1:8080", "http://[::1]:8080"]) {
+        const given = await runMintgate(["connect", "sales", "--client", "claude", "--public-url", local, "--data", dataDir]);
+        expect([given.code, given.stderr], local).toEqual([0, `mintgate: warning: the gateway names http://mcp.internal.example:8080 to AI clients, not ${local}; their sign-in fails until the gateway is started with --public-url ${shellWord(local)}.\n`]);
+      }
+    } finally {
+      await gateway.stop();
     }
   });
 

@@ -89,6 +89,17 @@ export function noPublicUrlWarning(url: string): string {
   return `the gateway has no public URL, so ${url} (its listen URL) works only on this machine; start the gateway with --public-url set to the URL people use (e.g. https://mcp.example.com).`;
 }
 
+/**
+ * Why sign-in at `url` fails, when it is plain http to a host other than this machine's loopback names: OAuth 2.1 wants
+ * https for its endpoints, and the MCP SDK's clients (mcp-remote, the Inspector) refuse to send the sign-in's code to
+ * an http token endpoint outside localhost, 127.0.0.1 and ::1, after the person has signed in in the browser.
+ */
+export function plainHttpWarning(url: string): string | undefined {
+  const { protocol, hostname } = new URL(url);
+  if (protocol !== "http:" || ["localhost", "127.0.0.1", "[::1]"].includes(hostname)) return undefined;
+  return `${url} is plain http, and AI clients refuse to finish a sign-in over http anywhere but localhost; serve the gateway behind HTTPS and start it with --public-url https://… (or give each person a personal access token).`;
+}
+
 /** The command that gives one person a personal access token for a Virtual MCP. */
 export function personalTokenCommand(slug: string): string {
   return `mintgate tokens create --user EMAIL --vmcp ${shellWord(slug)}`;

@@ -1,4 +1,4 @@
-import { CLIENT_NAMES, clientSetups, clientSetupText, noPublicUrlWarning, personalTokenCommand, signInNote, virtualMcpUrl, type ClientName } from "../../client-setup/index.ts";
+import { CLIENT_NAMES, clientSetups, clientSetupText, noPublicUrlWarning, personalTokenCommand, plainHttpWarning, signInNote, virtualMcpUrl, type ClientName } from "../../client-setup/index.ts";
 import { parsePublicUrl } from "../../config/index.ts";
 import { closestName, invalid, notFound } from "../../errors/index.ts";
 import { printable, shellWord } from "../../terminal/index.ts";
@@ -41,8 +41,11 @@ export const connectCommand: Command = {
       process.stderr.write(`mintgate: warning: the gateway names ${gatewayUrl} to AI clients, not ${givenUrl}; their sign-in fails until the gateway is started with --public-url ${shellWord(givenUrl)}.\n`);
     }
     const url = virtualMcpUrl(givenUrl ?? gatewayUrl, slug);
+    const insecure = plainHttpWarning(url);
     if (givenUrl === undefined && !status.publicUrl) {
       process.stderr.write(`mintgate: warning: ${noPublicUrlWarning(url)}\n`);
+    } else if (insecure !== undefined) {
+      process.stderr.write(`mintgate: warning: ${insecure}\n`);
     }
     const setups = clientSetups({ name: slug, url });
     const chosen = only === undefined ? CLIENT_NAMES : [only];

@@ -1,4 +1,4 @@
-import { CLIENT_NAMES, clientSetupParts, clientSetups, noPublicUrlWarning, signInNote, virtualMcpUrl } from "../../../src/client-setup/index.ts";
+import { CLIENT_NAMES, clientSetupParts, clientSetups, noPublicUrlWarning, plainHttpWarning, signInNote, virtualMcpUrl } from "../../../src/client-setup/index.ts";
 import { printable } from "../../../src/terminal/index.ts";
 import type { PagerLine } from "../../components/Pager.tsx";
 import { columnsOf, fit, wrapText } from "../../components/text.ts";
@@ -8,7 +8,7 @@ const SENTENCE_LINES = 4;
 
 /**
  * What `mintgate connect SLUG` prints, as lines of `width` columns for the TUI: the Virtual MCP's URL (under the
- * gateway's public URL, else the admin API's own, with the CLI's warning), then each client's steps. Words are
+ * gateway's public URL, else the admin API's own, with the CLI's warnings), then each client's steps. Words are
  * wrapped and other lines cut with …, but a JSON block is shown whole or not at all (a cut one cannot be pasted);
  * what does not fit names the `mintgate connect … --client NAME` that prints it whole.
  */
@@ -16,7 +16,8 @@ export function connectLines(slug: string, publicUrl: string | null | undefined,
   const url = virtualMcpUrl(publicUrl ?? adminUrl, slug);
   const sentence = (text: string, indent = "") => wrapText(text, width - indent.length, SENTENCE_LINES).map((line) => indent + line);
   const lines: PagerLine[] = [fit(`URL ${url}`, width)];
-  if (!publicUrl) lines.push(...sentence(`! ${noPublicUrlWarning(url)}`).map((text) => ({ text, color: "yellow" })));
+  const warning = publicUrl ? plainHttpWarning(url) : noPublicUrlWarning(url);
+  if (warning !== undefined) lines.push(...sentence(`! ${warning}`).map((text) => ({ text, color: "yellow" })));
   const setups = clientSetups({ name: slug, url });
   for (const name of CLIENT_NAMES) {
     lines.push("");
