@@ -278,6 +278,27 @@ describe("/metrics protection settings", () => {
   });
 });
 
+describe("mintgate_connector_restarts_total", () => {
+  test("only goes up: a connector whose upstream is redefined keeps its count, and the redefinition counts as a restart", async () => {
+    const echo = (env: Record<string, string>) => ({ name: "echo", kind: "stdio", command: process.execPath, args: [join(import.meta.dir, "fixtures/echo-stdio.ts")], env });
+    const dataDir = await configuredDataDir({ connectors: [echo({ FLAVOUR: "first" })], virtualMcps: [{ slug: "v", name: "V", access: { everyone: true }, connectors: [{ connector: "echo" }] }] }, { label: "mintgate-restarts" });
+    const gateway = await startGateway({ dataDir });
+    const admin = (method: string, path: string, body?: unknown) =>
+      fetch(`${gateway.url}/admin/api${path}`, { method, headers: { authorization: `Bearer ${gateway.adminToken()}`, "content-type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) });
+    const restarts = async () => sampleValue(await scrape(gateway.url), "mintgate_connector_restarts_total", { connector: "echo" });
+    try {
+      expect((await admin("POST", "/connectors/echo/restart")).status).toBe(200);
+      expect(await restarts()).toBe(1);
+      // A new env starts a new upstream process: the PUT answers once the gateway has replaced the connector.
+      expect((await admin("PUT", "/connectors/echo", echo({ FLAVOUR: "second" }))).status).toBe(200);
+      expect(gateway.output()).toContain("connector restarting connector=echo");
+      expect(await restarts()).toBe(2);
+    } finally {
+      await gateway.stop();
+    }
+  });
+});
+
 describe("the exposition format", () => {
   test("label values with quotes, backslashes and line feeds are escaped and parse back", () => {
     const odd = 'a"b\\c\nd';

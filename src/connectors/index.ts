@@ -67,6 +67,9 @@ export class ConnectorPool {
     else log.info("connector added", { connector: definition.name, kind: definition.spec.kind });
     if (existing) await existing.retire({ restart: why });
     const connector = new Connector(definition, this.deps, sameServer ? existing.catalogue : undefined);
+    // The replacement is this connector restarted: its count goes on (mintgate_connector_restarts_total is a counter,
+    // and one that fell back to 0 on a config change would read to Prometheus as a gateway restart).
+    if (existing) connector.restarts = existing.restarts + 1;
     this.clients.set(key, connector);
     this.upstreamIdentities.set(connector, upstreamIdentity);
     // Connecting runs in the background: a slow upstream must not hold up the gateway.

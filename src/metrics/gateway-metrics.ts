@@ -135,7 +135,7 @@ export class GatewayMetrics {
     for (const c of connectors) {
       for (const state of CONNECTOR_STATES) out += `mintgate_connector_state${labelText(["connector", "state"], [c.name, state])} ${c.state.status === state ? 1 : 0}\n`;
     }
-    out += familyHeader("mintgate_connector_restarts_total", "counter", "Times each connector was restarted, after a failure or by an admin (starts over when the connector's upstream is redefined; a new timeout alone keeps it).");
+    out += familyHeader("mintgate_connector_restarts_total", "counter", "Times each connector was restarted: after a failure, by an admin, or for a new definition of its upstream (a new timeout alone does not restart it).");
     for (const c of connectors) out += `mintgate_connector_restarts_total${labelText(["connector"], [c.name])} ${formatValue(c.restarts)}\n`;
 
     out += familyHeader("mintgate_sessions", "gauge", "Open MCP client sessions by Virtual MCP.");
