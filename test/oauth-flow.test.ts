@@ -363,6 +363,29 @@ describe("refused at /token", () => {
     expect((await token({ grant_type: "authorization_code", client_id: clientId, code, code_verifier: verifier, redirect_uri: REDIRECT })).status).toBe(200);
   });
 
+  test("a code issued just before a password reset, an approval's revocation or a disable is not exchanged after it: no sign-in outlives the revocation, nor comes back on enable", async () => {
+    const clientId = await adminClient();
+    const exchange = (code: string, verifier: string) => token({ grant_type: "authorization_code", client_id: clientId, code, code_verifier: verifier, redirect_uri: REDIRECT });
+    const revokedBefore = async (email: string, revoke: string[], stdin?: string) => {
+      const { verifier, challenge } = pkce();
+      const code = await codeFor(clientId, challenge, new ScriptedBrowser(), email);
+      const revoked = await runMintgate([...revoke, "--data", dataDir], { stdin });
+      expect(revoked.code, revoked.stderr).toBe(0);
+      return exchange(code, verifier);
+    };
+    // A thief's code, taken with the stolen password a moment before the reset.
+    const afterReset = await revokedBefore("ann@example.com", ["users", "set-password", "ann@example.com"], `${PASSWORD}\n`);
+    expect([afterReset.status, afterReset.body.error, afterReset.body.error_description]).toEqual([400, "invalid_grant", "The authorization code has expired; start the sign-in again."]);
+    const afterConsentRevoked = await revokedBefore("cat@example.com", ["consents", "revoke", "--user", "cat@example.com", "--client", clientId]);
+    expect([afterConsentRevoked.status, afterConsentRevoked.body.error]).toEqual([400, "invalid_grant"]);
+    const afterDisable = await revokedBefore("cat@example.com", ["users", "disable", "cat@example.com"]);
+    expect([afterDisable.status, afterDisable.body.error]).toEqual([400, "invalid_grant"]);
+    expect((await runMintgate(["users", "enable", "cat@example.com", "--data", dataDir])).code).toBe(0);
+    // Codes of other people and clients are left alone: the next sign-in's code is exchanged as usual.
+    const { verifier, challenge } = pkce();
+    expect((await exchange(await codeFor(clientId, challenge, new ScriptedBrowser(), "cat@example.com"), verifier)).status).toBe(200);
+  });
+
   test("a parameter sent empty counts as not sent (RFC 6749 §3.2): a public client's empty client_secret is no secret, an empty redirect_uri a missing one", async () => {
     // The admin-added public client (this file's registrations are near the per-address limit already), approved by cat,
     // whom no other test signs in to it: ann and bob must still see its consent page.

@@ -1,4 +1,4 @@
-import { and, desc, eq, gte, isNotNull, isNull, sql } from "drizzle-orm";
+import { and, desc, eq, gt, gte, isNotNull, isNull, sql } from "drizzle-orm";
 import type { StoreDb } from "../connection.ts";
 import { oauthCodes, oauthConsents, oauthGrants, oauthTokens, users, virtualMcps } from "../schema.ts";
 
@@ -211,8 +211,15 @@ export class OAuthGrantRepository {
     );
   }
 
-  /** Revokes every active grant of a person (optionally only one client's). Returns how many. */
+  /**
+   * Revokes every active grant of a person (optionally only one client's), and expires their codes not yet exchanged:
+   * a code issued a moment before (a thief's, ahead of a password reset) would otherwise become a new grant after it.
+   * Returns how many grants.
+   */
   revokeGrantsOf(userId: string, now: number, reason: string, clientId?: string): number {
+    const codeConditions = [eq(oauthCodes.userId, userId), isNull(oauthCodes.usedAt), gt(oauthCodes.expiresAt, now)];
+    if (clientId !== undefined) codeConditions.push(eq(oauthCodes.clientId, clientId));
+    this.db.update(oauthCodes).set({ expiresAt: now }).where(and(...codeConditions)).run();
     const conditions = [eq(oauthGrants.userId, userId), isNull(oauthGrants.revokedAt)];
     if (clientId !== undefined) conditions.push(eq(oauthGrants.clientId, clientId));
     return this.db.update(oauthGrants).set({ revokedAt: now, revokedReason: reason }).where(and(...conditions)).returning({ id: oauthGrants.id }).all().length;
