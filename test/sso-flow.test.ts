@@ -241,6 +241,28 @@ describe("what the person sees when sign-in cannot finish", () => {
   });
 });
 
+describe("removing a provider", () => {
+  test("a browser it signed in is signed out by `sso remove` from the CLI: it no longer approves new clients without signing in", async () => {
+    const leaving = await startOidcIdp({
+      users: [{ sub: "leaving-1", email: "lee@acme.example", password: "idp password" }],
+      clients: [{ client_id: "mintgate-leaving", client_secret: IDP_SECRET, redirect_uris: [`${gateway.url}/sso/callback/leaving`] }],
+    });
+    const added = await runMintgate(["sso", "add", "leaving", "--kind", "oidc", "--issuer", leaving.issuer, "--client-id", "mintgate-leaving", "--data", dataDir], { stdin: `${IDP_SECRET}\n` });
+    expect(added.code, added.stderr).toBe(0);
+    const browser = new ScriptedBrowser();
+    const atIdp = await browser.open(`${gateway.url}/sso/start/leaving`);
+    expect((await browser.submit(atIdp, { button: "Sign in" }, { login: "lee@acme.example", password: "idp password" })).html).toContain("You are signed in as <strong>lee@acme.example</strong>");
+
+    const provider = new MemoryOAuthProvider(REDIRECT);
+    await new Client({ name: "sso-test", version: "1" }).connect(new StreamableHTTPClientTransport(new URL(`${gateway.url}/mcp/eng`), { authProvider: provider })).catch(() => undefined);
+    const stopAt = (u: URL) => u.href.startsWith(REDIRECT);
+    expect((await browser.open(provider.authorizationUrl!, { stopAt })).html).toContain("Signed in as <strong>lee@acme.example</strong>");
+    const removed = await runMintgate(["sso", "remove", "leaving", "--data", dataDir]);
+    expect(removed.code, removed.stderr).toBe(0);
+    expect((await browser.open(provider.authorizationUrl!, { stopAt })).url.pathname).toBe("/login");
+  });
+});
+
 // Last in this file: it uses up this address's sign-in allowance for a minute.
 describe("what the provider sends about the person", () => {
   test("a name with control characters (terminal escapes, a C1 CSI) or a bidi override is stored cleaned: `users show` and the TUI print it", async () => {

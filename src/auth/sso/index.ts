@@ -537,7 +537,9 @@ export class SsoService {
    * Removes a provider and its client secret. People who signed in through it stay, with their groups from it removed,
    * and their identities move to a name no provider can have ("corp (removed …)"): a subject is unique only within one
    * issuer, so a provider added later under the same name must not sign its subject "1" in as the old provider's "1".
-   * Their mintgate sign-ins end at the next refresh, when the removed provider cannot vouch for them.
+   * Their mintgate sign-ins end at the next refresh, when the removed provider cannot vouch for them; their browser
+   * sign-ins end at once (their account counts as changed, in every process), or a browser this provider signed in
+   * would go on approving new clients for hours.
    */
   remove(name: string): void {
     const row = this.row(name);
@@ -547,11 +549,15 @@ export class SsoService {
       const used = borrowers.length === 1 ? `connector "${borrowers[0]!.name}"; remove the reference` : `connectors ${joinedWithAnd(borrowers.map((c) => `"${c.name}"`))}; remove the references`;
       throw conflict(`The provider's client secret "${row.clientSecretName}" is used by ${used} there first.`);
     }
+    const now = this.now();
     this.store.transaction(() => {
       this.store.identityProviders.remove(name);
       for (const secret of this.secrets.list()) if (secret.name === row.clientSecretName || secret.name.startsWith(`sso.${name}.refresh.`)) this.secrets.delete(secret.name);
-      for (const user of this.users.list()) if (user.groupSources.some((g) => g.source === name)) this.users.replaceProviderGroups(user.id, name, []);
-      this.store.users.renameIdentityProvider(name, `${name} (removed ${new Date(this.now()).toISOString()}, ${row.id.slice(0, 8)})`);
+      for (const user of this.users.list()) {
+        if (user.groupSources.some((g) => g.source === name)) this.users.replaceProviderGroups(user.id, name, []);
+        if (user.identities.some((i) => i.provider === name)) this.store.users.update(user.id, { updatedAt: now });
+      }
+      this.store.users.renameIdentityProvider(name, `${name} (removed ${new Date(now).toISOString()}, ${row.id.slice(0, 8)})`);
     });
     this.configs.delete(name);
   }
