@@ -241,25 +241,38 @@ describe("what the person sees when sign-in cannot finish", () => {
   });
 });
 
-describe("removing a provider", () => {
-  test("a browser it signed in is signed out by `sso remove` from the CLI: it no longer approves new clients without signing in", async () => {
+describe("narrowing or removing a provider", () => {
+  test("browsers it signed in are signed out, from the CLI: those of a domain no longer allowed by `sso update`, then all by `sso remove`; they no longer approve new clients without signing in", async () => {
     const leaving = await startOidcIdp({
-      users: [{ sub: "leaving-1", email: "lee@acme.example", password: "idp password" }],
+      users: [
+        { sub: "leaving-1", email: "lee@acme.example", password: "idp password" },
+        { sub: "leaving-2", email: "max@old.example", password: "idp password" },
+      ],
       clients: [{ client_id: "mintgate-leaving", client_secret: IDP_SECRET, redirect_uris: [`${gateway.url}/sso/callback/leaving`] }],
     });
-    const added = await runMintgate(["sso", "add", "leaving", "--kind", "oidc", "--issuer", leaving.issuer, "--client-id", "mintgate-leaving", "--data", dataDir], { stdin: `${IDP_SECRET}\n` });
-    expect(added.code, added.stderr).toBe(0);
-    const browser = new ScriptedBrowser();
-    const atIdp = await browser.open(`${gateway.url}/sso/start/leaving`);
-    expect((await browser.submit(atIdp, { button: "Sign in" }, { login: "lee@acme.example", password: "idp password" })).html).toContain("You are signed in as <strong>lee@acme.example</strong>");
-
+    const mintgate = async (...args: string[]) => {
+      const result = await runMintgate([...args, "--data", dataDir], { stdin: `${IDP_SECRET}\n` });
+      expect(result.code, result.stderr).toBe(0);
+    };
+    await mintgate("sso", "add", "leaving", "--kind", "oidc", "--issuer", leaving.issuer, "--client-id", "mintgate-leaving", "--allowed-domains", "acme.example,old.example");
+    const signedInBrowser = async (email: string) => {
+      const browser = new ScriptedBrowser();
+      const atIdp = await browser.open(`${gateway.url}/sso/start/leaving`);
+      expect((await browser.submit(atIdp, { button: "Sign in" }, { login: email, password: "idp password" })).html).toContain(`You are signed in as <strong>${email}</strong>`);
+      return browser;
+    };
+    const [lee, max] = [await signedInBrowser("lee@acme.example"), await signedInBrowser("max@old.example")];
     const provider = new MemoryOAuthProvider(REDIRECT);
     await new Client({ name: "sso-test", version: "1" }).connect(new StreamableHTTPClientTransport(new URL(`${gateway.url}/mcp/eng`), { authProvider: provider })).catch(() => undefined);
-    const stopAt = (u: URL) => u.href.startsWith(REDIRECT);
-    expect((await browser.open(provider.authorizationUrl!, { stopAt })).html).toContain("Signed in as <strong>lee@acme.example</strong>");
-    const removed = await runMintgate(["sso", "remove", "leaving", "--data", dataDir]);
-    expect(removed.code, removed.stderr).toBe(0);
-    expect((await browser.open(provider.authorizationUrl!, { stopAt })).url.pathname).toBe("/login");
+    const newClientIn = async (browser: ScriptedBrowser) => {
+      const page = await browser.open(provider.authorizationUrl!, { stopAt: (u) => u.href.startsWith(REDIRECT) });
+      return page.url.pathname === "/login" ? "sign-in page" : (page.html.match(/Signed in as <strong>([^<]*)/)?.[1] ?? page.url.pathname);
+    };
+    expect([await newClientIn(lee), await newClientIn(max)]).toEqual(["lee@acme.example", "max@old.example"]);
+    await mintgate("sso", "update", "leaving", "--allowed-domains", "acme.example");
+    expect([await newClientIn(lee), await newClientIn(max)]).toEqual(["lee@acme.example", "sign-in page"]);
+    await mintgate("sso", "remove", "leaving");
+    expect(await newClientIn(lee)).toBe("sign-in page");
   });
 });
 

@@ -525,9 +525,15 @@ export class SsoService {
   update(name: string, patch: ProviderPatch): ProviderInfo {
     const { row, settings, clientId } = this.checkChange(name, patch);
     if (patch.clientSecret !== undefined && !patch.clientSecret) throw invalid("The new client secret must not be empty.");
+    const now = this.now();
     this.store.transaction(() => {
       if (patch.clientSecret !== undefined) this.secrets.set(row.clientSecretName, patch.clientSecret);
-      this.store.identityProviders.update(name, { ...(clientId ? { clientId } : {}), settings: JSON.stringify(settings), updatedAt: Math.max(this.now(), row.updatedAt + 1) });
+      this.store.identityProviders.update(name, { ...(clientId ? { clientId } : {}), settings: JSON.stringify(settings), updatedAt: Math.max(now, row.updatedAt + 1) });
+      // People of a domain no longer allowed could not sign in now; a browser signed in before must not go on as them.
+      const allowed = settings.allowedDomains;
+      if (patch.allowedDomains !== undefined && allowed.length > 0) {
+        this.endBrowserSignIns(name, now, (email) => !allowed.includes(email.slice(email.lastIndexOf("@") + 1)));
+      }
     });
     this.configs.delete(name);
     return this.get(name);
@@ -553,13 +559,21 @@ export class SsoService {
     this.store.transaction(() => {
       this.store.identityProviders.remove(name);
       for (const secret of this.secrets.list()) if (secret.name === row.clientSecretName || secret.name.startsWith(`sso.${name}.refresh.`)) this.secrets.delete(secret.name);
-      for (const user of this.users.list()) {
-        if (user.groupSources.some((g) => g.source === name)) this.users.replaceProviderGroups(user.id, name, []);
-        if (user.identities.some((i) => i.provider === name)) this.store.users.update(user.id, { updatedAt: now });
-      }
+      for (const user of this.users.list()) if (user.groupSources.some((g) => g.source === name)) this.users.replaceProviderGroups(user.id, name, []);
+      this.endBrowserSignIns(name, now);
       this.store.users.renameIdentityProvider(name, `${name} (removed ${new Date(now).toISOString()}, ${row.id.slice(0, 8)})`);
     });
     this.configs.delete(name);
+  }
+
+  /**
+   * Ends the browser sign-ins to mintgate of the people `provider` signs in (those whose email it gave `which` picks):
+   * their accounts count as changed, which every process's sessions check (UserDirectory.activeSince).
+   */
+  private endBrowserSignIns(provider: string, now: number, which: (email: string) => boolean = () => true): void {
+    for (const user of this.users.list()) {
+      if (user.identities.some((i) => i.provider === provider && which(i.email ?? user.email))) this.store.users.update(user.id, { updatedAt: now });
+    }
   }
 
   /** The provider's OpenID configuration, discovered once an hour (or after a change to the provider). */
