@@ -409,10 +409,10 @@ describe("restarts", () => {
     expect(lines.map((line) => line.replace(/^\S+ /, "").replace(/ reason=.*/, ""))).toEqual([
       "info  connector added connector=cr kind=stdio",
       'info  upstream stderr connector=cr line="cannot reach the database"',
-      "info  connector ready connector=cr kind=stdio tools=6",
+      "info  connector ready connector=cr kind=stdio tools=7",
       "warn  connector failed; restarting connector=cr",
       // Ready after one failure is news; after more, a ready that may not last is debug until it has lasted 30 s.
-      "info  connector ready connector=cr kind=stdio tools=6",
+      "info  connector ready connector=cr kind=stdio tools=7",
     ]);
     expect(lines[3]).toContain('reason="the upstream process exited with code 3" retryInMs=500');
   });
