@@ -226,10 +226,18 @@ describe("protocol revision 2026-07-28 (sessionless)", () => {
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
       });
     // Compared as text, "bogus" sorts after every date: before, the initialize was told it "must not name protocol revision
-    // 2026-07-28 or later", and a sessionless request that its envelope was missing.
-    const requests = [["POST", initialize], ["POST", { jsonrpc: "2.0", id: 8, method: "tools/list", params: { _meta: envelope } }], ["GET"], ["DELETE"]] as const;
-    for (const [method, body] of requests) {
-      const refused = await send(method, { "mcp-protocol-version": "bogus", "mcp-method": "tools/list" }, body);
+    // 2026-07-28 or later", and a sessionless request that its envelope was missing. A POST is answered as the sessionless
+    // revision answers an unsupported version (the conformance suite's v999.0.0 expects its data and the request's id).
+    for (const body of [initialize, { jsonrpc: "2.0", id: 8, method: "tools/list", params: { _meta: envelope } }]) {
+      const refused = await send("POST", { "mcp-protocol-version": "bogus", "mcp-method": body.method }, body);
+      expect({ status: refused.status, session: refused.headers.get("mcp-session-id"), body: await refused.json() }).toEqual({
+        status: 400,
+        session: null,
+        body: { jsonrpc: "2.0", id: body.id, error: { code: -32022, message: "Unsupported protocol version bogus.", data: { supported: ["2026-07-28"], requested: "bogus" } } },
+      });
+    }
+    for (const method of ["GET", "DELETE"]) {
+      const refused = await send(method, { "mcp-protocol-version": "bogus" });
       expect({ method, status: refused.status, session: refused.headers.get("mcp-session-id"), body: await refused.json() }).toEqual({
         method,
         status: 400,

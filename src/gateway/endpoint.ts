@@ -220,9 +220,10 @@ export class McpEndpoint {
       if (request.method === "GET") return this.openStandaloneStream(entry, entry.streamable, runtime, request, principal);
       return this.recordedIfRefused(await entry.streamable.handleRequest(request), runtime, principal, request, sessionId);
     }
-    // A session's requests have theirs checked by versionRefusal; without one, a value that is no date is refused here, before it is compared.
+    // A session's requests have theirs checked by versionRefusal, and a POST by the revision it claims (a value that is no
+    // date reaches the sessionless one's refusal); a GET or DELETE without a session naming no revision is refused here.
     const version = request.headers.get("mcp-protocol-version");
-    if (version !== null && !isDatedRevision(version)) return this.refuse(undatedVersionRefusal(version, await loadServerProtocol()), runtime, principal, request, null);
+    if (request.method !== "POST" && version !== null && !isDatedRevision(version)) return this.refuse(undatedVersionRefusal(version, await loadServerProtocol()), runtime, principal, request, null);
     if (request.method !== "POST") {
       return this.refuse(new Refusal(400, -32000, "Bad Request: send the Mcp-Session-Id header you got from initialize."), runtime, principal, request, null);
     }
@@ -633,9 +634,8 @@ function versionRefusal(request: Request, negotiated: string, protocol: SdkServe
 }
 
 /**
- * A request without a session whose MCP-Protocol-Version is no revision's date: refused as an unsupported version, naming
- * every revision the endpoint speaks. Compared as text, it was taken for 2026-07-28 or later, and an initialize carrying
- * it was told it "must not name protocol revision 2026-07-28 or later".
+ * A GET or DELETE without a session whose MCP-Protocol-Version is no revision's date: refused as an unsupported version,
+ * naming every revision the endpoint speaks (rather than asked for the session id its revision would not use).
  */
 function undatedVersionRefusal(version: string, protocol: SdkServerProtocol): Refusal {
   const supported = [MODERN_VERSION, ...protocol.SUPPORTED_PROTOCOL_VERSIONS].join(", ");

@@ -12,7 +12,7 @@ import { replyEventStream } from "./reply-stream.ts";
 import { CALL_ENDING, GatewaySession, GONE_CALL_ENDING, isProgressToken, recordFailure, requestWithoutCall, type Ending } from "./session.ts";
 import type { VirtualMcpRuntime } from "./virtual-mcp.ts";
 import type { RequestsPerPerson } from "./requests-per-person.ts";
-import { MODERN_VERSION } from "./revision.ts";
+import { isDatedRevision, MODERN_VERSION } from "./revision.ts";
 import { recordTransportRefusal, Refusal } from "./refusals.ts";
 
 /**
@@ -46,7 +46,7 @@ type Message = { id?: string | number; method?: string; params?: Record<string, 
 /**
  * True when the request is one of the sessionless revision's: its envelope (or, in a batch, any
  * message's) names a version, or its MCP-Protocol-Version header names 2026-07-28 or later (compared
- * as the SDK does; the endpoint refuses a header that is no date before, see isDatedRevision). Such a request with its envelope missing, or a batch, is refused as that revision
+ * as the SDK does: one that is no date sorts after them all, and is refused here as an unsupported version). Such a request with its envelope missing, or a batch, is refused as that revision
  * says, not answered as an uninitialised 2025 session.
  */
 export function claimsModernRevision(body: unknown, versionHeader: string | null): boolean {
@@ -72,8 +72,17 @@ function decodeHeaderValue(value: string | null): string | null {
   return encoded ? Buffer.from(encoded[1]!, "base64").toString("utf8") : (value?.trim() ?? null);
 }
 
+/** UnsupportedProtocolVersionError, with the versions a request without a session may name and the one it named. */
+function unsupportedVersion(requested: string): Refusal {
+  return new Refusal(400, UNSUPPORTED_VERSION, `Unsupported protocol version ${requested}.`, { data: { supported: [MODERN_VERSION], requested } });
+}
+
 /** The checks every modern request must pass before it is dispatched; a Refusal when it fails. */
 function refusal(request: Request, message: Message): Refusal | undefined {
+  // A header that is no revision's date ("bogus", "v999.0.0") sorts after every date and so came here; it is no
+  // revision at all, said as this revision says an unsupported one (an initialize was told it named 2026-07-28 or later).
+  const header = request.headers.get("mcp-protocol-version");
+  if (header !== null && !isDatedRevision(header)) return unsupportedVersion(header);
   const meta = message.params?._meta as Record<string, unknown> | null | undefined;
   if (typeof meta !== "object" || meta === null || !(META_VERSION in meta)) {
     // Only a modern MCP-Protocol-Version header brings a request without the envelope here.
@@ -93,9 +102,7 @@ function refusal(request: Request, message: Message): Refusal | undefined {
   if (message.method !== undefined && request.headers.get("mcp-method") !== message.method) {
     return new Refusal(400, HEADER_MISMATCH, "The Mcp-Method header must equal the request's method.");
   }
-  if (version !== MODERN_VERSION) {
-    return new Refusal(400, UNSUPPORTED_VERSION, `Unsupported protocol version ${version}.`, { data: { supported: [MODERN_VERSION], requested: version } });
-  }
+  if (version !== MODERN_VERSION) return unsupportedVersion(version);
   const named = message.method === "tools/call" || message.method === "prompts/get" ? message.params?.name : message.method === "resources/read" ? message.params?.uri : undefined;
   if (named !== undefined && decodeHeaderValue(request.headers.get("mcp-name")) !== named) {
     return new Refusal(400, HEADER_MISMATCH, "The Mcp-Name header must equal the request's tool, prompt or resource name.");
