@@ -417,7 +417,7 @@ export class AuthorizationServer {
     if (mismatch) throw refuse(mismatch, "invalid_target");
     // A rotated token may come back once more shortly after, from a client that lost the answer
     // (its replacement is then still unused). Later, or once the replacement was used, it is a replay.
-    if (row.rotatedAt !== null && (now - row.rotatedAt > this.refreshGraceMs || store.oauthGrants.refreshUsedSince(row.grantId, row.rotatedAt))) {
+    if (row.rotatedAt !== null && (now - row.rotatedAt > this.refreshGraceMs || store.oauthGrants.refreshUsedSince(row.grantId, row.rotatedAt, row.tokenHash))) {
       // An old refresh token came back after its replacement was issued: the family may be stolen.
       this.revoked(store.oauthGrants.revokeGrant(row.grantId, now, "refresh token replayed"));
       throw refuse("The refresh token was already used; every token of this sign-in is revoked. Sign in again.");

@@ -1,4 +1,4 @@
-import { and, desc, eq, gt, gte, isNotNull, isNull, sql } from "drizzle-orm";
+import { and, desc, eq, gt, gte, isNotNull, isNull, ne, sql } from "drizzle-orm";
 import type { StoreDb } from "../connection.ts";
 import { oauthCodes, oauthConsents, oauthGrants, oauthTokens, users, virtualMcps } from "../schema.ts";
 
@@ -157,13 +157,17 @@ export class OAuthGrantRepository {
     );
   }
 
-  /** Whether a refresh token of the grant issued at or after `since` has itself been exchanged: the family moved on. */
-  refreshUsedSince(grantId: string, since: number): boolean {
+  /**
+   * Whether a refresh token of the grant issued at or after `since`, other than `presented` (the hash of the one asking),
+   * has itself been exchanged: the family moved on. The one asking may have been issued in the very millisecond it was
+   * rotated (a code exchange and a refresh back to back), and its own rotation is no successor's use.
+   */
+  refreshUsedSince(grantId: string, since: number, presented: string): boolean {
     return (
       this.db
         .select({ tokenHash: oauthTokens.tokenHash })
         .from(oauthTokens)
-        .where(and(eq(oauthTokens.grantId, grantId), eq(oauthTokens.kind, "refresh"), gte(oauthTokens.createdAt, since), isNotNull(oauthTokens.rotatedAt)))
+        .where(and(eq(oauthTokens.grantId, grantId), eq(oauthTokens.kind, "refresh"), gte(oauthTokens.createdAt, since), isNotNull(oauthTokens.rotatedAt), ne(oauthTokens.tokenHash, presented)))
         .limit(1)
         .get() !== undefined
     );
