@@ -345,6 +345,11 @@ describe("emoji with a skin tone", () => {
     const drawn = [...new Intl.Segmenter(undefined, { granularity: "grapheme" }).segment(cut)].reduce((n, { segment }) => n + Bun.stringWidth(segment) + (/[\u{1F3FB}-\u{1F3FF}]/u.test(segment) && segment.length > 2 ? 2 : 0), 0);
     expect(drawn).toBeLessThanOrEqual(30);
   });
+
+  test("are left out of text drawn (Ink pads rows by string-width, which counts 👋🏽 as 2): every measure then agrees", () => {
+    expect(fit("wave 👋🏽 from 🧑🏽‍🤝‍🧑🏿", 40)).toBe("wave 👋 from 🧑‍🤝‍🧑");
+    expect(breakLines(["x👋🏿y", "🏽 alone"], 20)).toEqual(["x👋y", "🏽 alone"]);
+  });
 });
 
 describe("fit on long text", () => {
@@ -369,10 +374,10 @@ describe("fit on long text", () => {
       const cut = fit(description, 60);
       expect(read).toBeLessThan(200);
       expect(cut.endsWith("…")).toBe(true);
-      expect(description.startsWith(cut.slice(0, -1))).toBe(true);
+      expect(description.replaceAll("👋🏽", "👋").startsWith(cut.slice(0, -1))).toBe(true);
       expect(columnsOf(cut)).toBeLessThanOrEqual(60);
       expect(columnsOf(cut)).toBeGreaterThanOrEqual(58);
-      expect(fit("👋🏽 short", 60, { pad: true })).toBe("👋🏽 short" + " ".repeat(60 - columnsOf("👋🏽 short")));
+      expect(fit("👋🏽 short", 60, { pad: true })).toBe("👋 short" + " ".repeat(60 - columnsOf("👋 short")));
     } finally {
       spy.mockRestore();
     }

@@ -22,7 +22,7 @@ const SIZES = [
 const CONFIG = `connectors:
   - { name: demo, kind: builtin, server: demo }
 virtualMcps:
-${[...SIZES.map((s) => s.slug), "shot"]
+${[...SIZES.map((s) => s.slug), "shot", "tone"]
   .map((slug) => `  - slug: ${slug}
     name: ${slug}
     connectors: [{ connector: demo }]
@@ -39,7 +39,7 @@ beforeAll(async () => {
   configured = await startConfiguredGateway(CONFIG, { user: "alice@example.com", label: "tui-monitor-e2e" });
   const admin = (path: string) => fetch(`${configured.gateway.url}/admin/api${path}`, { headers: { authorization: `Bearer ${configured.gateway.adminToken()}` } });
   await waitFor("the demo connector", async () => ((await (await admin("/connectors")).json()) as { state: string }[])[0]?.state === "ready");
-  for (const slug of [...SIZES.map((s) => s.slug), "shot"]) clients.set(slug, await connectMcpClient(`${configured.gateway.url}/mcp/${slug}`, configured.token));
+  for (const slug of [...SIZES.map((s) => s.slug), "shot", "tone"]) clients.set(slug, await connectMcpClient(`${configured.gateway.url}/mcp/${slug}`, configured.token));
 });
 
 afterAll(async () => {
@@ -145,6 +145,34 @@ describe("mintgate tui: Live calls and Audit in a real terminal", () => {
       }
     });
   }
+
+  test("80×24: a call holding emoji with skin tones opens in a box that keeps to the terminal's width and height", async () => {
+    // Ink pads a box's rows by string-width, which counts 👋🏽 as 2 columns; tmux draws the emoji and its tone in 4.
+    await clients.get("tone")!.callTool({ name: "demo__echo", arguments: { text: "wave 👋🏽 from 🧑🏽‍🤝‍🧑🏿" } });
+    const screen = tui({ width: 80, height: 24 });
+    try {
+      await screen.waitFor("healthy");
+      await press(screen, "l");
+      await screen.waitFor("● live");
+      await press(screen, "/");
+      screen.type("vmcp:tone tool:echo");
+      await press(screen, "Enter");
+      await screen.waitFor("Filter vmcp:tone tool:echo");
+      await press(screen, "Down", "Enter");
+      const detail = (await screen.waitFor("Arguments (as stored, redacted):")).split("\n");
+      const argument = detail.find((line) => line.includes("wave"))!;
+      expect(argument.trimEnd()).toEndWith("│");
+      expect(detail.filter((line) => line.trim() === "│")).toEqual([]);
+      // A frame taller than the terminal leaves its first line behind: the next screen would show two headers.
+      await press(screen, "Escape", "a");
+      const audit = await screen.waitFor(" · V verify");
+      expect(audit.match(/ mintgate /g)).toHaveLength(1);
+      await press(screen, "q");
+      await screen.waitFor("tui exited with 0");
+    } finally {
+      screen.kill();
+    }
+  });
 
   test("captured panes of Overview, Live calls and Audit at 100×30 (for the README)", async () => {
     const mcp = clients.get("shot")!;

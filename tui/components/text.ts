@@ -33,6 +33,20 @@ function graphemeColumns(grapheme: string): number {
   return width + 2 * tones;
 }
 
+/**
+ * `printable` text as the TUI draws it: skin tones that follow another character are left out (👋🏽 is drawn 👋).
+ * Ink pads a row by string-width, which counts 👋🏽 as 2 columns like any emoji, where tmux and the Linux console
+ * draw the emoji and its tone side by side in 4: a bordered row holding one (an audit record's arguments, an
+ * approval diff) pushed its border past the edge, the terminal wrapped it and the frame ran a line taller,
+ * leaving its first line behind on every later screen. Without the tone every measure agrees.
+ */
+function onScreen(text: string): string {
+  const shown = printable(text);
+  return SKIN_TONE.test(shown) ? shown.replace(ATTACHED_SKIN_TONES, "") : shown;
+}
+
+const ATTACHED_SKIN_TONES = /(?<=[^])[\u{1F3FB}-\u{1F3FF}]/gu;
+
 /** The longest start of `text` that fits in `width` columns (never half a character); from the end with `fromEnd`. */
 export function takeColumns(text: string, width: number, fromEnd = false): string {
   if (PLAIN.test(text)) return fromEnd ? text.slice(text.length - width) : text.slice(0, width);
@@ -61,9 +75,9 @@ export function takeColumns(text: string, width: number, fromEnd = false): strin
   return kept.reverse().join("");
 }
 
-/** Fits text into `width` columns: cut with … at the end (or in the middle, for paths and URLs), padded when asked; line breaks become spaces and other unprintable characters escapes. */
+/** Fits text into `width` columns: cut with … at the end (or in the middle, for paths and URLs), padded when asked; line breaks become spaces, other unprintable characters escapes (skin tones are left out, see `onScreen`). */
 export function fit(text: string, width: number, options: { pad?: boolean; middle?: boolean } = {}): string {
-  const clean = printable(text.replace(/[\r\n\t]+/g, " "));
+  const clean = onScreen(text.replace(/[\r\n\t]+/g, " "));
   if (width <= 0) return "";
   let out = clean;
   // Whether it fits is read from the start only (takeColumns stops at the width), not by measuring all of it.
@@ -99,7 +113,7 @@ export function formatTime(iso: string | number): string {
 export function breakLines(lines: string[], width: number): string[] {
   const out: string[] = [];
   for (const raw of lines) {
-    const line = printable(raw);
+    const line = onScreen(raw);
     if (columnsOf(line) <= width) {
       out.push(line);
       continue;
