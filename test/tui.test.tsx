@@ -147,6 +147,20 @@ describe("the shell's keys and size", () => {
     unmount();
   });
 
+  test("while a form holds the keyboard the footer says Esc goes back, not that q quits (q is typed into the form)", async () => {
+    const { lastFrame, stdin, unmount } = render(<App client={client} screens={screens} />);
+    expect(await frameContaining(lastFrame, "form screen")).toContain("q quit");
+    await press(stdin, "n");
+    const open = await frameContaining(lastFrame, "New thing");
+    expect(open).toContain("Esc back · the screen keys, ? help and q quit work again from there");
+    expect(open).not.toContain("s Secrets");
+    await press(stdin, "q");
+    expect(await frameContaining(lastFrame, "New thing")).toContain("q");
+    await press(stdin, "\u001b");
+    expect(await frameContaining(lastFrame, "form screen")).toContain("q quit");
+    unmount();
+  });
+
   test("the header follows the client to a gateway that restarted on another port", async () => {
     const moving = { url: "http://127.0.0.1:41001" };
     const { lastFrame, unmount } = render(<App client={moving as AdminClient} screens={screens} />);

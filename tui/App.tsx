@@ -31,8 +31,12 @@ function useClientUrl(client: AdminClient): string {
   return url;
 }
 
-/** The footer: every screen's key with its title, shortened to fit the width. */
-function footerText(screens: ScreenDefinition[], width: number): string {
+/**
+ * The footer: every screen's key with its title, shortened to fit the width. While a form or view holds the
+ * keyboard, those keys (and q) reach it, not the shell: the footer says how to get back to them instead.
+ */
+function footerText(screens: ScreenDefinition[], width: number, capturing: boolean): string {
+  if (capturing) return fit("Esc back · the screen keys, ? help and q quit work again from there", width);
   const tail = "? help  q quit";
   const full = [...screens.map((s) => `${s.key} ${s.title}`), tail].join("  ");
   if (full.length <= width) return full;
@@ -108,7 +112,7 @@ export function App(props: { client: AdminClient; screens?: ScreenDefinition[] }
           </KeysPaused.Provider>
         </Box>
         <Box paddingX={1}>
-          <Text dimColor>{footerText(screens, width)}</Text>
+          <Text dimColor>{footerText(screens, width, capturing && !tooSmall)}</Text>
         </Box>
       </Box>
     </Box>
