@@ -5,10 +5,11 @@ import { Http1Client } from "../src/connectors/http1-client.ts";
 import { UpstreamSession } from "../src/connectors/upstream-session.ts";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { startForwardProxy } from "./fixtures/forward-proxy.ts";
 import { startHttpUpstream } from "./fixtures/http-upstream.ts";
 import { startRawHttpUpstream } from "./fixtures/raw-http-upstream.ts";
 import { startRawSseUpstream } from "./fixtures/raw-sse-upstream.ts";
-import { connectMcpClient, freePort, startConfiguredGateway, tempDir, waitFor } from "./harness.ts";
+import { connectMcpClient, freePort, runMintgate, startConfiguredGateway, tempDir, waitFor } from "./harness.ts";
 
 describe("SSE events from an upstream", () => {
   const big = "x".repeat(70_000);
@@ -580,6 +581,42 @@ describe("http and sse connectors to an https upstream whose certificate a compa
       });
     } finally {
       await Promise.all([gateway.stop(), asking.stop(true), plain.stop(true), tls.stop(true)]);
+    }
+  });
+});
+
+describe("a gateway whose environment names a forward proxy (HTTP_PROXY, HTTPS_PROXY)", () => {
+  test("reaches upstreams on this machine's loopback directly, as the CLI reaches the gateway; other hosts go through the proxy", async () => {
+    // A corporate proxy reaches its own loopback, not ours: it refuses them all (before, every loopback
+    // connector failed with its 502, their Authorization headers went to it, and `status` said the gateway had crashed).
+    const proxy = await startForwardProxy({ refuse: 502 });
+    const http = startHttpUpstream("t0k");
+    const sse = startRawSseUpstream();
+    const config = {
+      connectors: [
+        { name: "h", kind: "http", url: http.url, headers: { Authorization: "Bearer t0k" } },
+        { name: "s", kind: "sse", url: sse.url.replace("127.0.0.1", "localhost") },
+        { name: "far", kind: "http", url: "http://mcp.example.invalid/mcp" },
+      ],
+      virtualMcps: [{ slug: "v", name: "V", access: { everyone: true }, connectors: [{ connector: "h" }, { connector: "s" }] }],
+    };
+    const env = { HTTP_PROXY: proxy.url, HTTPS_PROXY: proxy.url, NO_PROXY: "", no_proxy: "" };
+    const { gateway, token, dataDir } = await startConfiguredGateway(config, { label: "mintgate-forward-proxy", env });
+    try {
+      const states = await waitFor("every connector ready or failed", async () => {
+        const list = (await (await fetch(`${gateway.url}/admin/api/connectors`, { headers: { authorization: `Bearer ${gateway.adminToken()}` } })).json()) as { name: string; state: string }[];
+        return list.every((c) => c.state !== "starting") ? Object.fromEntries(list.map((c) => [c.name, c.state])) : undefined;
+      });
+      expect(states).toEqual({ h: "ready", s: "ready", far: "failed" });
+      const client = await connectMcpClient(`${gateway.url}/mcp/v`, token);
+      const answer = await client.callTool({ name: "h__shout", arguments: { text: "direct" } }, undefined, { timeout: 10_000 });
+      expect((answer.content as { text: string }[])[0]!.text).toBe("DIRECT");
+      await client.close();
+      const status = await runMintgate(["status", "--data", dataDir], { env });
+      expect([status.code, status.stderr]).toEqual([0, ""]);
+      expect(proxy.requests()).toEqual(["POST http://mcp.example.invalid/mcp"]);
+    } finally {
+      await Promise.all([gateway.stop(), http.stop(), sse.stop(), proxy.stop()]);
     }
   });
 });

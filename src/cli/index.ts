@@ -1,3 +1,4 @@
+import { keepLoopbackOffProxies } from "../connectors/proxy-env.ts";
 import { closestName, isDatabaseBusy, isDatabaseDamaged, isStorageFull, MintgateError, publicMessageOf } from "../errors/index.ts";
 import { log, logLevelOf, statusLine } from "../log/index.ts";
 import { printable, shellWord } from "../terminal/index.ts";
@@ -96,6 +97,7 @@ export async function runCli(argv: string[]): Promise<number> {
     return 2;
   }
   const { command, rest } = found;
+  keepLoopbackOffProxies();
   const level = process.env.MINTGATE_LOG_LEVEL;
   if (level !== undefined && logLevelOf(level) === undefined) {
     process.stderr.write(`mintgate: MINTGATE_LOG_LEVEL is "${level}"; set it to debug, info, warn or error, or unset it.\n`);

@@ -4,6 +4,7 @@ import { MintgateError } from "../errors/index.ts";
 import { log } from "../log/index.ts";
 import { Http1Client, type Exchange } from "./http1-client.ts";
 import { connectionFailure, redirectRefused, refusedByUpstream, UPSTREAM_GONE } from "./connection-failure.ts";
+import { isLoopbackHost, proxyConfigured } from "./proxy-env.ts";
 import { noteFrameText, SessionForgottenError } from "./upstream-session.ts";
 
 const GET_STREAM_RETRY_MS = 2000;
@@ -59,7 +60,7 @@ export class StreamableHttpUpstreamTransport implements Transport {
   /** The POST headers for the current session and version, built once per change. */
   private postHeaders: Record<string, string> | undefined;
 
-  /** Plain-http upstreams not behind a proxy: POSTs go over the event loop's own sockets (see Http1Client). */
+  /** Plain-http upstreams not behind a proxy (loopback never is: keepLoopbackOffProxies): POSTs go over the event loop's own sockets (see Http1Client). */
   private readonly http1: Http1Client | undefined;
 
   /**
@@ -76,7 +77,7 @@ export class StreamableHttpUpstreamTransport implements Transport {
     /** Replaces the connector's secret values in an answer's text before it is cut short for an error (a cut first could keep part of one). */
     private readonly redact: (text: string) => string = (text) => text,
   ) {
-    if (url.protocol === "http:" && !proxyConfigured()) this.http1 = new Http1Client(url);
+    if (url.protocol === "http:" && (!proxyConfigured() || isLoopbackHost(url.hostname))) this.http1 = new Http1Client(url);
   }
 
   async start(): Promise<void> {}
@@ -664,10 +665,4 @@ function resumeFields(event: string): { id?: string; retryMs?: number } | undefi
     else if (line.startsWith("retry:") && /^\d+$/.test(value)) fields.retryMs = Number(value);
   }
   return fields;
-}
-
-/** True when the environment routes HTTP through a proxy, which only fetch honours. */
-function proxyConfigured(): boolean {
-  const env = process.env;
-  return Boolean(env.HTTP_PROXY || env.http_proxy || env.ALL_PROXY || env.all_proxy);
 }

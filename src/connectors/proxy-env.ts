@@ -1,0 +1,26 @@
+/** This machine's loopback names and ranges as NO_PROXY entries (Bun's fetch takes CIDR ranges there). */
+const LOOPBACK_NO_PROXY = ["localhost", "127.0.0.0/8", "[::1]"];
+
+/** True when the environment routes plain-http requests through a proxy, which only fetch honours. */
+export function proxyConfigured(env: Record<string, string | undefined> = process.env): boolean {
+  return Boolean(env.HTTP_PROXY || env.http_proxy || env.ALL_PROXY || env.all_proxy);
+}
+
+/** Whether `hostname` (as URL.hostname gives it) names this machine's loopback interface. */
+export function isLoopbackHost(hostname: string): boolean {
+  return hostname === "localhost" || hostname === "[::1]" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname);
+}
+
+/**
+ * Keeps requests to this machine's own loopback addresses off HTTP_PROXY, HTTPS_PROXY and ALL_PROXY, as Go's
+ * net/http does: a proxy elsewhere reaches its own loopback, not ours, and would be handed the request's
+ * credentials on the way (the CLI's admin token to the local gateway, a connector's headers to a server beside
+ * it). Bun's fetch proxies 127.0.0.1 unless NO_PROXY names it, and reads NO_PROXY on each request, so the
+ * loopback entries are added to whatever NO_PROXY (or no_proxy) already lists.
+ */
+export function keepLoopbackOffProxies(env: Record<string, string | undefined> = process.env): void {
+  if (!proxyConfigured(env) && !env.HTTPS_PROXY && !env.https_proxy) return;
+  const listed = [env.NO_PROXY, env.no_proxy].flatMap((list) => (list ?? "").split(",").map((entry) => entry.trim()).filter(Boolean));
+  const merged = [...new Set([...listed, ...LOOPBACK_NO_PROXY])].join(",");
+  env.NO_PROXY = env.no_proxy = merged;
+}
