@@ -619,6 +619,32 @@ describe("a gateway whose environment names a forward proxy (HTTP_PROXY, HTTPS_P
       await Promise.all([gateway.stop(), http.stop(), sse.stop(), proxy.stop()]);
     }
   });
+  test("a proxy that asks for credentials (407) is said as the proxy's refusal, with what to set, and never with the proxy's password", async () => {
+    const proxy = await startForwardProxy({ refuse: 407 });
+    const withPassword = proxy.url.replace("http://", "http://ada:pr0xy-s3cret@");
+    const config = {
+      connectors: [
+        { name: "tunnel", kind: "http", url: "https://mcp.example.invalid/mcp" },
+        { name: "plain", kind: "http", url: "http://mcp.example.invalid/mcp" },
+      ],
+      virtualMcps: [],
+    };
+    const { gateway } = await startConfiguredGateway(config, { label: "mintgate-proxy-407", env: { HTTP_PROXY: withPassword, HTTPS_PROXY: withPassword, NO_PROXY: "", no_proxy: "" } });
+    try {
+      const reasons = await waitFor("both connectors failed", async () => {
+        const list = (await (await fetch(`${gateway.url}/admin/api/connectors`, { headers: { authorization: `Bearer ${gateway.adminToken()}` } })).json()) as { name: string; state: string; reason?: string }[];
+        return list.every((c) => c.state === "failed") ? Object.fromEntries(list.map((c) => [c.name, c.reason])) : undefined;
+      });
+      expect(reasons).toEqual({
+        tunnel: 'Connector "tunnel" cannot reach mcp.example.invalid: the proxy in HTTPS_PROXY refused to open a tunnel to it (HTTP 407 Proxy Authentication Required); it wants credentials: put its user name and password in HTTPS_PROXY (http://user:password@host:port) and restart the gateway.',
+        plain: 'Connector "plain" answered HTTP 407: the proxy in HTTP_PROXY wants credentials; put its user name and password in HTTP_PROXY (http://user:password@host:port) and restart the gateway.',
+      });
+      expect(proxy.requests()).toContain("CONNECT mcp.example.invalid:443 (Proxy-Authorization)");
+      expect(gateway.output()).not.toContain("pr0xy-s3cret");
+    } finally {
+      await Promise.all([gateway.stop(), proxy.stop()]);
+    }
+  });
 });
 
 describe("an http upstream nobody listens for", () => {

@@ -1,4 +1,5 @@
 import { certificateFailureOf, MintgateError } from "../errors/index.ts";
+import { proxyVariableFor } from "./proxy-env.ts";
 
 /** Codes of a connection nobody took: the upstream is down or restarting, or the address is wrong. */
 export const UPSTREAM_GONE = new Set(["ECONNREFUSED", "EHOSTUNREACH", "ENETUNREACH"]);
@@ -19,6 +20,13 @@ export function connectionFailure(connector: string, url: URL, error: unknown, {
       "upstream_failed",
       `Connector "${connector}" cannot connect to ${url.host}: the upstream closed the connection before answering (ECONNRESET), perhaps because it expects HTTPS; if it does, set the connector's url to https://${url.host}${url.pathname}${url.search}, otherwise check the upstream's log.`,
     );
+  }
+  if (code === "ERR_PROXY_TUNNEL") {
+    // Bun's "Proxy refused to open a tunnel: 407 …" names neither the proxy's variable nor what to set; its URL is not said, it may hold a password.
+    const { status, statusText } = error as { status?: number; statusText?: string };
+    const variable = proxyVariableFor(url.protocol);
+    const advice = status === 407 ? `it wants credentials: ${proxyCredentialsAdvice(variable)}` : `check the proxy's log and that it lets the gateway reach ${url.host}`;
+    return new MintgateError("upstream_failed", `Connector "${connector}" cannot reach ${url.host}: the proxy in ${variable} refused to open a tunnel to it (HTTP ${status ?? "?"}${statusText ? ` ${statusText}` : ""}); ${advice}.`);
   }
   if (typeof code === "string" && UPSTREAM_GONE.has(code)) {
     const why = code === "ECONNREFUSED" ? "nothing accepts connections there" : "the network has no route to it";
@@ -49,10 +57,14 @@ export function connectionFailure(connector: string, url: URL, error: unknown, {
 export function refusedByUpstream(connector: string, status: number, { when = "", said = "" }: { when?: string; said?: string } = {}): string {
   const advice =
     status === 401 || status === 403 ? "the upstream refused the connector's credentials; check its headers and the secrets they use"
+    // Only a proxy answers 407: plain-http requests go to it as they are (an https one fails opening its tunnel instead).
+    : status === 407 ? `the proxy in ${proxyVariableFor("http:")} wants credentials; ${proxyCredentialsAdvice(proxyVariableFor("http:"))}`
     : status === 404 ? "nothing serves MCP there; check the connector's url"
     : "check the upstream's log";
   return `Connector "${connector}" answered HTTP ${status}${when}${said}: ${advice}.`;
 }
+
+const proxyCredentialsAdvice = (variable: string) => `put its user name and password in ${variable} (http://user:password@host:port) and restart the gateway`;
 
 /**
  * An http or sse upstream that answered a redirect, which is never followed: the request carries the connector's

@@ -24,3 +24,9 @@ export function keepLoopbackOffProxies(env: Record<string, string | undefined> =
   const merged = [...new Set([...listed, ...LOOPBACK_NO_PROXY])].join(",");
   env.NO_PROXY = env.no_proxy = merged;
 }
+
+/** The variable that names the proxy a request to a `protocol` ("http:", "https:") URL goes through, as people set it (upper case when none is set). */
+export function proxyVariableFor(protocol: string, env: Record<string, string | undefined> = process.env): string {
+  const names = protocol === "https:" ? ["HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy", "HTTP_PROXY", "http_proxy"] : ["HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"];
+  return names.find((name) => env[name]) ?? names[0]!;
+}
