@@ -193,6 +193,8 @@ export interface StartOptions {
   env?: Record<string, string>;
   /** A stdin pipe that stays open, instead of none. */
   stdinPipe?: boolean;
+  /** Write stderr whole to this file instead of keeping its tail (bench/soak.ts reads the gateway's every log line). */
+  stderrFile?: string;
 }
 
 /** Spawns `cmd` with stdout and stderr piped; stderr is drained from the start so that a chatty child never blocks on a full pipe. */
@@ -202,9 +204,14 @@ export function startProcess(cmd: string[], options: StartOptions = {}): Started
     env: options.env ?? childEnv(),
     stdin: options.stdinPipe ? "pipe" : "ignore",
     stdout: "pipe",
-    stderr: "pipe",
+    stderr: options.stderrFile === undefined ? "pipe" : Bun.file(options.stderrFile),
   }) as Child;
   running.add(proc);
+  if (options.stderrFile !== undefined) {
+    const file = options.stderrFile;
+    const fileTail = () => readFileSync(file, "utf8").slice(-STDERR_TAIL);
+    return { proc, stderrTail: fileTail, stderr: proc.exited.then(fileTail, fileTail) };
+  }
   let tail = "";
   const stderr = (async () => {
     const decoder = new TextDecoder();
