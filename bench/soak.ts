@@ -15,7 +15,8 @@
  * WAL, and the gateway's warn/error lines so far. The load runs in two equal phases; after each, every client stops,
  * the run waits for the sessions gauge to reach 0, checks that one person may again run --requests-per-person
  * requests at once, and samples the quiet gateway: the first phase takes the warm-up, so what the second leaves on
- * top of the first's idle figures is growth. Last, `mintgate audit verify` checks the chain.
+ * top of the first's idle figures is growth; the http upstream is asked how many sessions the gateway holds there
+ * (one: a restart ends the old one). Last, `mintgate audit verify` checks the chain.
  */
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { SSEClientTransport } from "@modelcontextprotocol/sdk/client/sse.js";
@@ -465,7 +466,7 @@ const load = () =>
  * timeout), then a check that every request was given back, then a quiet spell for the idle memory trim and the WAL
  * checkpoint. Resolves to the sample taken then, with the per-person capacity found.
  */
-async function settle(label: string): Promise<{ idle: Sample; capacity: string }> {
+async function settle(label: string): Promise<{ idle: Sample; capacity: string; heldUpstream: number }> {
   const loadEnded = Date.now();
   progress(`${label}: load stopped; closing ${openClients.size} clients and waiting for the sessions gauge to reach 0`);
   await Promise.all([...openClients].map((entry) => close(entry, true)));
@@ -487,8 +488,11 @@ async function settle(label: string): Promise<{ idle: Sample; capacity: string }
   const idle = await sample();
   idle.label = label;
   samples.push(idle);
-  progress(`${label}: rss=${idle.rssMiB.toFixed(1)}MiB fds=${idle.fds} sessions=${idle.sessions}; per person ${capacity}`);
-  return { idle, capacity };
+  // The gateway ends the upstream session of a connector it restarts or replaces: the http upstream holds one.
+  const upstreamSessions = (await (await fetch(upstreamUrl.replace(/\/mcp$/, "/stats"))).json()) as { sessions: Record<string, number> };
+  const heldUpstream = Object.values(upstreamSessions.sessions).reduce((total, n) => total + n, 0);
+  progress(`${label}: rss=${idle.rssMiB.toFixed(1)}MiB fds=${idle.fds} sessions=${idle.sessions}; per person ${capacity}; upstream sessions ${heldUpstream}`);
+  return { idle, capacity, heldUpstream };
 }
 
 // Two equal load phases, each followed by an idle spell: warm-up (caches, JIT, the first of everything) falls in
@@ -499,7 +503,7 @@ await load();
 const half = await settle("idle after phase 1");
 deadline = Date.now() + phaseMs;
 await load();
-const { idle: end, capacity } = await settle("idle after phase 2");
+const { idle: end, capacity, heldUpstream } = await settle("idle after phase 2");
 clearInterval(sampler);
 const fdsAtEnd = fdTargets();
 
@@ -566,7 +570,7 @@ const fdChanges = [...new Set([...fdsAtStart.keys(), ...fdsAtEnd.keys()])]
   .map((target) => [target, (fdsAtEnd.get(target) ?? 0) - (fdsAtStart.get(target) ?? 0)] as const)
   .filter(([, delta]) => delta !== 0);
 console.log(`open fds, end against start: ${fdChanges.length === 0 ? "the same" : fdChanges.map(([target, delta]) => `${target} ${delta > 0 ? "+" : ""}${delta}`).join(", ")}`);
-console.log(`requests one person may still run: ${capacity}`);
+console.log(`requests one person may still run: ${capacity}; sessions the gateway holds on the http upstream: ${half.heldUpstream} after phase 1, ${heldUpstream} at the end`);
 console.log(`audit verify: exit ${verify.exitCode}: ${verifyText.split("\n")[0]}`);
 
 const first = samples[0]!;
@@ -581,6 +585,7 @@ for (const [label, idle] of [["after phase 1", between], ["at the end", end]] as
 for (const [label, found] of [["after phase 1", half.capacity], ["at the end", capacity]] as const) {
   if (found !== `${REQUESTS_PER_PERSON} of ${REQUESTS_PER_PERSON} at once`) findings.push(`requests one person may run ${label}: ${found}`);
 }
+for (const held of [half.heldUpstream, heldUpstream]) if (held > 1) findings.push(`the http upstream holds ${held} sessions of the gateway's`);
 // Phase 1 takes the warm-up; phase 2 did the same again, so what it left on top is growth.
 if (end.fds > between.fds + 3) findings.push(`fds ${between.fds} -> ${end.fds} from idle to idle`);
 if (end.threads > between.threads + 2) findings.push(`threads ${between.threads} -> ${end.threads} from idle to idle`);
