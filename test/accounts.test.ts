@@ -134,6 +134,39 @@ describe("the sign-in page", () => {
     expect(events.filter((e) => e.reason === "wrong password")).toHaveLength(5);
     await gateway.stop();
   });
+
+  test("a password with é signs in however é is typed (U+00E9 or e + U+0301); a hash made before from an e + U+0301 password still signs in", async () => {
+    const precomposed = "correct horse caf\u00e9 staple";
+    const apart = "correct horse cafe\u0301 staple";
+    const dataDir = await configuredDataDir(DEMO_CONFIG, { label: "mintgate-unicode-password", people: [{ email: "ann@example.com", password: PASSWORD }, { email: "bo@example.com", password: PASSWORD }] });
+    expect((await runMintgate(["users", "set-password", "ann@example.com", "--data", dataDir], { stdin: `${precomposed}\n` })).code).toBe(0);
+    // Bo's password was set, before passwords were normalised, as typed: e + U+0301.
+    const dir = openDataDir(loadSettings({ data: dataDir }), { initialise: false });
+    const bo = dir.store.users.findByEmail("bo@example.com")[0]!;
+    dir.store.users.update(bo.id, { passwordHash: await Bun.password.hash(apart, { algorithm: "argon2id" }) });
+    dir.close();
+
+    const gateway = await startGateway({ dataDir });
+    const redirect = "http://127.0.0.1:9/callback";
+    /** The sign-in page of a fresh browser (no mintgate session yet) and its answer to `password`, tried `times` times. */
+    const signIn = async (email: string, password: string, times = 1) => {
+      const provider = new MemoryOAuthProvider(redirect);
+      await new Client({ name: "typist", version: "1" }).connect(new StreamableHTTPClientTransport(new URL(`${gateway.url}/mcp/demo`), { authProvider: provider })).catch(() => undefined);
+      const browser = new ScriptedBrowser();
+      const stopAt = (url: URL) => url.href.startsWith(redirect);
+      const page = await browser.open(provider.authorizationUrl!, { stopAt });
+      const answers = [];
+      for (let i = 0; i < times; i++) answers.push(await localSignIn(browser, email, password)(page, stopAt));
+      return answers.map((answer) => answer.html.match(/role="alert">([^<]*)</)?.[1] ?? (answer.stopped || answer.forms.some((f) => f.action.endsWith("/consent")) ? "signed in" : `(status ${answer.status})`));
+    };
+    expect(await signIn("ann@example.com", apart)).toEqual(["signed in"]);
+    expect(await signIn("ann@example.com", precomposed)).toEqual(["signed in"]);
+    expect(await signIn("bo@example.com", apart)).toEqual(["signed in"]);
+    // A wrong password typed apart is checked twice (normalised, then as typed) but counts as one failure: 4 leave Bo in.
+    expect(await signIn("bo@example.com", "wrong horse cafe\u0301 staple", 4)).toEqual(Array(4).fill("The email or password is not right."));
+    expect(await signIn("bo@example.com", apart)).toEqual(["signed in"]);
+    await gateway.stop();
+  });
 });
 
 describe("CLI", () => {
@@ -143,6 +176,9 @@ describe("CLI", () => {
     const short = await runMintgate(["users", "add", "a@example.com", "--data", data], { stdin: "short\n" });
     expect(short.code).toBe(2);
     expect(short.stderr).toBe("mintgate: The password is too short: use at least 12 characters.\n");
+    // Counted in characters after normalisation: 11 é typed as e + U+0301 are 11, not 22.
+    const shortApart = await runMintgate(["users", "add", "a@example.com", "--data", data], { stdin: `${"e\u0301".repeat(11)}\n` });
+    expect([shortApart.code, shortApart.stderr]).toEqual([2, "mintgate: The password is too short: use at least 12 characters.\n"]);
     const none = await runMintgate(["users", "add", "a@example.com", "--data", data], { stdin: "" });
     expect(none.code).toBe(2);
     expect(none.stderr).toContain("No password given");

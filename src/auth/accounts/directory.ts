@@ -82,9 +82,28 @@ export function normaliseEmail(email: string): string {
   return value;
 }
 
-function checkPassword(password: string): void {
-  if (password.length < MIN_PASSWORD_LENGTH) throw invalid(`The password is too short: use at least ${MIN_PASSWORD_LENGTH} characters.`);
-  if (password.length > MAX_PASSWORD_LENGTH) throw invalid(`The password is too long: use at most ${MAX_PASSWORD_LENGTH} characters.`);
+/**
+ * A password as it is hashed and verified: in NFC, so "é" typed precomposed (U+00E9) or as e + U+0301 (as some Mac
+ * keyboards and browsers send it) is one password. NIST SP 800-63B §5.1.1.2 asks for NFKC or NFD; NFC makes the same
+ * strings equal as NFD (canonical equivalence), is the form emails are kept in (canonicalEmail), and is RFC 8265's for
+ * passwords. Not NFKC: it would also fold characters that differ ("²" into "2", "ﬁ" into "fi", full-width letters into
+ * ASCII), leaving fewer passwords than people chose.
+ */
+function normalisePassword(password: string): string {
+  return password.normalize("NFC");
+}
+
+/** A normalised password's length in characters as a person counts them: code points (é is one however typed, and so is 😀). */
+function passwordLength(normalised: string): number {
+  let length = 0;
+  for (const _ of normalised) length++;
+  return length;
+}
+
+function checkPassword(normalised: string): void {
+  const length = passwordLength(normalised);
+  if (length < MIN_PASSWORD_LENGTH) throw invalid(`The password is too short: use at least ${MIN_PASSWORD_LENGTH} characters.`);
+  if (length > MAX_PASSWORD_LENGTH) throw invalid(`The password is too long: use at most ${MAX_PASSWORD_LENGTH} characters.`);
 }
 
 /** A checked password's argon2id hash, as stored. */
@@ -98,8 +117,9 @@ export interface HashedPassword {
  * transaction with its audit record (the CLI's commands).
  */
 export async function hashPassword(password: string): Promise<HashedPassword> {
-  checkPassword(password);
-  return { argon2id: await Bun.password.hash(password, { algorithm: "argon2id" }) };
+  const normalised = normalisePassword(password);
+  checkPassword(normalised);
+  return { argon2id: await Bun.password.hash(normalised, { algorithm: "argon2id" }) };
 }
 
 /** Whether a (trimmed) group name can be stored: 1–256 characters, none that a terminal acts on (a control character, a bidi override). */
@@ -385,13 +405,19 @@ export class UserDirectory {
     return this.dummyHash;
   }
 
-  /** Whether `password` matches `hash`; with no hash (unknown account) or a password too long, false after the same work. */
+  /**
+   * Whether `password` matches `hash`, compared in NFC as it is hashed; with no hash (unknown account) or a password
+   * too long, false after the same work. One answer for the attempt, so the lockout counts it once.
+   */
   private async passwordMatches(password: string, hash: string | null): Promise<boolean> {
-    if (hash === null || password.length > MAX_PASSWORD_LENGTH) {
-      await Bun.password.verify(password.slice(0, MAX_PASSWORD_LENGTH), await this.hashOfNobody());
+    const normalised = normalisePassword(password);
+    if (hash === null || passwordLength(normalised) > MAX_PASSWORD_LENGTH) {
+      await Bun.password.verify(normalised.slice(0, MAX_PASSWORD_LENGTH), await this.hashOfNobody());
       return false;
     }
-    return Bun.password.verify(password, hash);
+    if (await Bun.password.verify(normalised, hash)) return true;
+    // A hash stored before passwords were normalised was made from the password as it was typed then.
+    return normalised !== password && Bun.password.verify(password, hash);
   }
 
   /**

@@ -5,12 +5,11 @@ import { DATA_OPTION, JSON_OPTION, printJson, stringValue, type Command, command
 import { changedNothing, checkInDataDir, DATA_HELP, requireDataDir, withDataDir } from "../data-dir.ts";
 import { readSecretValue } from "../prompt.ts";
 
-/** The password from stdin: its first line, or typed without echo on a terminal. `command` is named in the hint when none is given. */
+/** The password from stdin: its first line, or typed without echo on a terminal. `command` is named in the hint when none is given; hashPassword checks its length. */
 async function readPassword(email: string, command: "users add" | "users set-password"): Promise<string> {
   const text = await readSecretValue(`Password for ${email} (at least ${MIN_PASSWORD_LENGTH} characters): `);
   const password = text.split(/\r?\n/)[0] ?? "";
   if (password.length === 0) throw invalid(`No password given: pipe it on standard input, for example \`printf '%s\\n' "$PW" | mintgate ${command} ${email}\`.`);
-  if (password.length < MIN_PASSWORD_LENGTH) throw invalid(`The password is too short: use at least ${MIN_PASSWORD_LENGTH} characters.`);
   return password;
 }
 
