@@ -88,6 +88,20 @@ describe("People and access", () => {
     ui.unmount();
   });
 
+  test("a group whose name holds a comma is quoted in the list, so the column reads back as the groups the person is in", async () => {
+    const bob = await person("bob@example.com");
+    const groups = ["CN=eng,OU=people", "plain"];
+    for (const group of groups) await client.send("POST", `/users/${bob.id}/groups`, { group });
+    const ui = people();
+    try {
+      // Joined with ", " alone, this read as three groups: "CN=eng", "OU=people" and "plain".
+      expect(await frameContaining(ui.lastFrame, /bob@example\.com.*active/)).toMatch(/bob@example\.com\s+member\s+active\s+"CN=eng,OU=people", plain\s+local/);
+    } finally {
+      ui.unmount();
+      for (const group of groups) await client.send("DELETE", `/users/${bob.id}/groups/${encodeURIComponent(group)}`);
+    }
+  });
+
   test("disabling and enabling a person asks first; n cancels; the state changes in the list and on the gateway", async () => {
     const ui = people();
     await frameContaining(ui.lastFrame, "bob@example.com");

@@ -13,6 +13,7 @@ import type { ScreenDefinition, ScreenProps } from "./types.ts";
 import { useKeys } from "../components/useKeys.ts";
 import { Problem } from "../components/Problem.tsx";
 import { KeyHints, type KeyHint } from "../components/KeyHints.tsx";
+import { listText } from "./virtual-mcps/model.ts";
 
 /** Everything the screen shows, loaded together from the admin API. */
 export interface PeopleData {
@@ -309,7 +310,7 @@ function PeopleTable(props: { tab: Tab; data: PeopleData; width: number; height:
   let empty: string;
   if (tab === "people") {
     columns = [{ title: "EMAIL" }, ...(named ? [{ title: "NAME", width: 18 }] : []), { title: "ROLE", width: 6 }, { title: "STATE", width: 8 }, { title: "GROUPS" }, { title: "VIA", width: wide ? 16 : 10 }, ...(wide ? [{ title: "LAST SIGN-IN", width: 16 }] : [])];
-    rows = data.users.map((u) => [u.email, ...(named ? [u.name ?? ""] : []), u.role, u.disabled ? "disabled" : "active", u.groups.join(", ") || "-", via(u), ...(wide ? [u.lastSignInAt ? formatTime(u.lastSignInAt) : "never"] : [])]);
+    rows = data.users.map((u) => [u.email, ...(named ? [u.name ?? ""] : []), u.role, u.disabled ? "disabled" : "active", listText(u.groups) || "-", via(u), ...(wide ? [u.lastSignInAt ? formatTime(u.lastSignInAt) : "never"] : [])]);
     empty = "No people yet: n adds a local account; people who sign in through SSO appear here.";
   } else if (tab === "tokens") {
     columns = [{ title: "ID", width: 8 }, { title: "PERSON" }, { title: "VIRTUAL MCP", width: wide ? 20 : 12 }, { title: "STATE", width: 7 }, { title: "EXPIRES", width: 16 }, ...(wide ? [{ title: "LAST USED", width: 16 }] : [])];
