@@ -645,6 +645,31 @@ describe("a gateway whose environment names a forward proxy (HTTP_PROXY, HTTPS_P
       await Promise.all([gateway.stop(), proxy.stop()]);
     }
   });
+  test("a proxy that is down is named with the variable that points at it, since Bun says ECONNREFUSED for the proxy and the upstream alike; its URL is never said", async () => {
+    const closed = `http://ada:pr0xy-s3cret@127.0.0.1:${await freePort()}`;
+    const config = {
+      connectors: [
+        { name: "tunnel", kind: "http", url: "https://mcp.example.invalid/mcp" },
+        { name: "plain", kind: "http", url: "http://mcp.example.invalid/mcp" },
+      ],
+      virtualMcps: [],
+    };
+    // NO_PROXY lists another host: mcp.example.invalid still goes through the proxy, each scheme's through its own variable.
+    const env = { HTTPS_PROXY: closed, https_proxy: "", HTTP_PROXY: "", http_proxy: "", ALL_PROXY: closed, all_proxy: "", NO_PROXY: "internal.example.com", no_proxy: "" };
+    const { gateway } = await startConfiguredGateway(config, { label: "mintgate-proxy-down", env });
+    const refused = (name: string, variable: string) =>
+      `Connector "${name}" cannot connect to mcp.example.invalid: nothing accepts connections there (ECONNREFUSED); check that the upstream server is running, or that the proxy in ${variable} is running, and the connector's url.`;
+    try {
+      const reasons = await waitFor("both connectors failed", async () => {
+        const list = (await (await fetch(`${gateway.url}/admin/api/connectors`, { headers: { authorization: `Bearer ${gateway.adminToken()}` } })).json()) as { name: string; state: string; reason?: string }[];
+        return list.every((c) => c.state === "failed") ? Object.fromEntries(list.map((c) => [c.name, c.reason])) : undefined;
+      });
+      expect(reasons).toEqual({ tunnel: refused("tunnel", "HTTPS_PROXY"), plain: refused("plain", "ALL_PROXY") });
+      expect(gateway.output()).not.toContain("pr0xy-s3cret");
+    } finally {
+      await gateway.stop();
+    }
+  });
 });
 
 describe("an http upstream nobody listens for", () => {

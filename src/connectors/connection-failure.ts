@@ -1,5 +1,5 @@
 import { certificateFailureOf, MintgateError } from "../errors/index.ts";
-import { proxyVariableFor } from "./proxy-env.ts";
+import { proxyVariableFor, proxyVariableOf } from "./proxy-env.ts";
 
 /** Codes of a connection nobody took: the upstream is down or restarting, or the address is wrong. */
 export const UPSTREAM_GONE = new Set(["ECONNREFUSED", "EHOSTUNREACH", "ENETUNREACH"]);
@@ -30,7 +30,10 @@ export function connectionFailure(connector: string, url: URL, error: unknown, {
   }
   if (typeof code === "string" && UPSTREAM_GONE.has(code)) {
     const why = code === "ECONNREFUSED" ? "nothing accepts connections there" : "the network has no route to it";
-    return new MintgateError("upstream_failed", `Connector "${connector}" cannot connect to ${url.host}: ${why} (${code}); check that the upstream server is running and the connector's url.`);
+    // Bun says ECONNREFUSED alike when the proxy refused the connection; its URL is not said, it may hold a password.
+    const proxy = code === "ECONNREFUSED" ? proxyVariableOf(url) : undefined;
+    const check = proxy ? `that the upstream server is running, or that the proxy in ${proxy} is running, and` : "that the upstream server is running and";
+    return new MintgateError("upstream_failed", `Connector "${connector}" cannot connect to ${url.host}: ${why} (${code}); check ${check} the connector's url.`);
   }
   const failure = url.protocol === "https:" ? certificateFailureOf(error) : undefined;
   if (!failure) return undefined;

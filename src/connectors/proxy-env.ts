@@ -25,8 +25,37 @@ export function keepLoopbackOffProxies(env: Record<string, string | undefined> =
   env.NO_PROXY = env.no_proxy = merged;
 }
 
+const proxyVariables = (protocol: string) => (protocol === "https:" ? ["HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy", "HTTP_PROXY", "http_proxy"] : ["HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"]);
+
 /** The variable that names the proxy a request to a `protocol` ("http:", "https:") URL goes through, as people set it (upper case when none is set). */
 export function proxyVariableFor(protocol: string, env: Record<string, string | undefined> = process.env): string {
-  const names = protocol === "https:" ? ["HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy", "HTTP_PROXY", "http_proxy"] : ["HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"];
+  const names = proxyVariables(protocol);
   return names.find((name) => env[name]) ?? names[0]!;
 }
+
+/**
+ * The variable naming the proxy a request to `url` goes through, or undefined when it goes direct: no variable is
+ * set for its scheme, its host is this machine's loopback, or NO_PROXY covers it (Bun's fetch reads it on each request).
+ */
+export function proxyVariableOf(url: URL, env: Record<string, string | undefined> = process.env): string | undefined {
+  const variable = proxyVariables(url.protocol).find((name) => env[name]);
+  if (!variable || isLoopbackHost(url.hostname)) return undefined;
+  const entries = (env.no_proxy || env.NO_PROXY || "").split(",").map((entry) => entry.trim().toLowerCase()).filter(Boolean);
+  return entries.some((entry) => noProxyCovers(entry, url.hostname)) ? undefined : variable;
+}
+
+/** Whether a NO_PROXY entry ("*", a domain with or without a leading "." or "*.", an address, an IPv4 range "10.0.0.0/8") covers `hostname`. */
+function noProxyCovers(entry: string, hostname: string): boolean {
+  if (entry === "*") return true;
+  const range = /^(\d{1,3}(?:\.\d{1,3}){3})\/(\d{1,2})$/.exec(entry);
+  if (range) {
+    const address = ipv4Number(hostname);
+    const shift = 32 - Number(range[2]);
+    return address !== undefined && shift >= 0 && (shift === 32 || address >>> shift === ipv4Number(range[1]!)! >>> shift);
+  }
+  const domain = entry.replace(/^\*?\./, "");
+  return hostname === domain || hostname.endsWith(`.${domain}`);
+}
+
+const ipv4Number = (text: string): number | undefined =>
+  /^\d{1,3}(\.\d{1,3}){3}$/.test(text) ? text.split(".").reduce((sum, part) => sum * 256 + Number(part), 0) : undefined;
