@@ -654,11 +654,12 @@ describe("a gateway whose environment names a forward proxy (HTTP_PROXY, HTTPS_P
       ],
       virtualMcps: [],
     };
-    // NO_PROXY lists another host: mcp.example.invalid still goes through the proxy, each scheme's through its own variable.
+    // NO_PROXY lists another host: mcp.example.invalid still goes through the proxy, each scheme's through its own variable
+    // (the sentence says "if", as the gateway does not read NO_PROXY to decide; Bun's fetch does).
     const env = { HTTPS_PROXY: closed, https_proxy: "", HTTP_PROXY: "", http_proxy: "", ALL_PROXY: closed, all_proxy: "", NO_PROXY: "internal.example.com", no_proxy: "" };
     const { gateway } = await startConfiguredGateway(config, { label: "mintgate-proxy-down", env });
     const refused = (name: string, variable: string) =>
-      `Connector "${name}" cannot connect to mcp.example.invalid: nothing accepts connections there (ECONNREFUSED); check that the upstream server is running, or that the proxy in ${variable} is running, and the connector's url.`;
+      `Connector "${name}" cannot connect to mcp.example.invalid: nothing accepts connections there (ECONNREFUSED); check that the upstream server is running (and, if the request goes through the proxy in ${variable}, that the proxy is) and the connector's url.`;
     try {
       const reasons = await waitFor("both connectors failed", async () => {
         const list = (await (await fetch(`${gateway.url}/admin/api/connectors`, { headers: { authorization: `Bearer ${gateway.adminToken()}` } })).json()) as { name: string; state: string; reason?: string }[];

@@ -32,8 +32,8 @@ export function connectionFailure(connector: string, url: URL, error: unknown, {
     const why = code === "ECONNREFUSED" ? "nothing accepts connections there" : "the network has no route to it";
     // Bun says ECONNREFUSED alike when the proxy refused the connection; its URL is not said, it may hold a password.
     const proxy = code === "ECONNREFUSED" ? proxyVariableOf(url) : undefined;
-    const check = proxy ? `that the upstream server is running, or that the proxy in ${proxy} is running, and` : "that the upstream server is running and";
-    return new MintgateError("upstream_failed", `Connector "${connector}" cannot connect to ${url.host}: ${why} (${code}); check ${check} the connector's url.`);
+    const check = proxy ? `that the upstream server is running (and, if the request goes through the proxy in ${proxy}, that the proxy is)` : "that the upstream server is running";
+    return new MintgateError("upstream_failed", `Connector "${connector}" cannot connect to ${url.host}: ${why} (${code}); check ${check} and the connector's url.`);
   }
   const failure = url.protocol === "https:" ? certificateFailureOf(error) : undefined;
   if (!failure) return undefined;

@@ -1,9 +1,12 @@
 /** This machine's loopback names and ranges as NO_PROXY entries (Bun's fetch takes CIDR ranges there). */
 const LOOPBACK_NO_PROXY = ["localhost", "127.0.0.0/8", "[::1]"];
 
+/** The variables naming the proxy for a `protocol` ("http:", "https:") URL, in the order Bun's fetch reads them. */
+const proxyVariables = (protocol: string) => (protocol === "https:" ? ["HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy", "HTTP_PROXY", "http_proxy"] : ["HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"]);
+
 /** True when the environment routes plain-http requests through a proxy, which only fetch honours. */
 export function proxyConfigured(env: Record<string, string | undefined> = process.env): boolean {
-  return Boolean(env.HTTP_PROXY || env.http_proxy || env.ALL_PROXY || env.all_proxy);
+  return proxyVariables("http:").some((name) => env[name]);
 }
 
 /** Whether `hostname` (as URL.hostname gives it) names this machine's loopback interface. */
@@ -25,8 +28,6 @@ export function keepLoopbackOffProxies(env: Record<string, string | undefined> =
   env.NO_PROXY = env.no_proxy = merged;
 }
 
-const proxyVariables = (protocol: string) => (protocol === "https:" ? ["HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy", "HTTP_PROXY", "http_proxy"] : ["HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"]);
-
 /** The variable that names the proxy a request to a `protocol` ("http:", "https:") URL goes through, as people set it (upper case when none is set). */
 export function proxyVariableFor(protocol: string, env: Record<string, string | undefined> = process.env): string {
   const names = proxyVariables(protocol);
@@ -34,28 +35,11 @@ export function proxyVariableFor(protocol: string, env: Record<string, string | 
 }
 
 /**
- * The variable naming the proxy a request to `url` goes through, or undefined when it goes direct: no variable is
- * set for its scheme, its host is this machine's loopback, or NO_PROXY covers it (Bun's fetch reads it on each request).
+ * The variable naming the proxy a request to `url` may go through, or undefined when none can: no variable is set for
+ * its scheme, or its host is this machine's loopback (kept off proxies). NO_PROXY is not read here (Bun's fetch applies
+ * its own rules to it), so a sentence using this says "if it goes through" rather than that it does.
  */
 export function proxyVariableOf(url: URL, env: Record<string, string | undefined> = process.env): string | undefined {
-  const variable = proxyVariables(url.protocol).find((name) => env[name]);
-  if (!variable || isLoopbackHost(url.hostname)) return undefined;
-  const entries = (env.no_proxy || env.NO_PROXY || "").split(",").map((entry) => entry.trim().toLowerCase()).filter(Boolean);
-  return entries.some((entry) => noProxyCovers(entry, url.hostname)) ? undefined : variable;
+  if (isLoopbackHost(url.hostname)) return undefined;
+  return proxyVariables(url.protocol).find((name) => env[name]);
 }
-
-/** Whether a NO_PROXY entry ("*", a domain with or without a leading "." or "*.", an address, an IPv4 range "10.0.0.0/8") covers `hostname`. */
-function noProxyCovers(entry: string, hostname: string): boolean {
-  if (entry === "*") return true;
-  const range = /^(\d{1,3}(?:\.\d{1,3}){3})\/(\d{1,2})$/.exec(entry);
-  if (range) {
-    const address = ipv4Number(hostname);
-    const shift = 32 - Number(range[2]);
-    return address !== undefined && shift >= 0 && (shift === 32 || address >>> shift === ipv4Number(range[1]!)! >>> shift);
-  }
-  const domain = entry.replace(/^\*?\./, "");
-  return hostname === domain || hostname.endsWith(`.${domain}`);
-}
-
-const ipv4Number = (text: string): number | undefined =>
-  /^\d{1,3}(\.\d{1,3}){3}$/.test(text) ? text.split(".").reduce((sum, part) => sum * 256 + Number(part), 0) : undefined;
