@@ -444,10 +444,10 @@ describe("Virtual MCPs screen: curating one", () => {
     expect(frame).toContain("10/64 · 54 left · exposed demo__echo");
     await type(stdin, "say");
     await frameContaining(lastFrame, "9/64 · 55 left · exposed demo__say");
-    await type(stdin, "x".repeat(60));
+    await type(stdin, "w".repeat(60));
     frame = await frameContaining(lastFrame, "69/64 · 5 too many");
     await press(stdin, ENTER);
-    await frameContaining(lastFrame, '✗ Name: "demo__sayxxx');
+    await frameContaining(lastFrame, '✗ Name: "demo__saywww');
     await press(stdin, "\u0015");
     await type(stdin, "now");
     await press(stdin, ENTER);
