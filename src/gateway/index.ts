@@ -121,7 +121,7 @@ export class Gateway {
     }
     this.startedWith ??= this.pool.list();
     for (const definition of vmcps) {
-      const approvals = this.approvalLookup(definition.slug);
+      const approvals = approvalLookup(this.store, definition.slug);
       const runtime = this.runtimes.get(definition.slug);
       if (!runtime) {
         this.runtimes.set(definition.slug, new VirtualMcpRuntime(definition, this.pool, approvals, this.subjects, this.revocationOf));
@@ -149,10 +149,6 @@ export class Gateway {
   private credentialVersions(definition: ConnectorDefinition): string {
     const names = secretsReferencedBy(definition.spec).sort();
     return names.map((name) => `${name}@${this.store.secrets.get(name)?.version ?? "unset"}`).join(",");
-  }
-
-  private approvalLookup(slug: string): ApprovalLookup {
-    return approvalLookup(this.store, slug);
   }
 
   async close(): Promise<void> {
