@@ -22,7 +22,8 @@ export function isLoopbackHost(hostname: string): boolean {
  * loopback entries are added to whatever NO_PROXY (or no_proxy) already lists.
  */
 export function keepLoopbackOffProxies(env: Record<string, string | undefined> = process.env): void {
-  if (!proxyConfigured(env) && !env.HTTPS_PROXY && !env.https_proxy) return;
+  // The https list holds every proxy variable (the http ones too).
+  if (!proxyVariables("https:").some((name) => env[name])) return;
   const listed = [env.NO_PROXY, env.no_proxy].flatMap((list) => (list ?? "").split(",").map((entry) => entry.trim()).filter(Boolean));
   const merged = [...new Set([...listed, ...LOOPBACK_NO_PROXY])].join(",");
   env.NO_PROXY = env.no_proxy = merged;
