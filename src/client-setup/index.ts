@@ -1,3 +1,4 @@
+import { LOOPBACK_HOSTS } from "../auth/clients/redirect-uris.ts";
 import { shellWord } from "../terminal/index.ts";
 
 /**
@@ -96,7 +97,7 @@ export function noPublicUrlWarning(url: string): string {
  */
 export function plainHttpWarning(url: string): string | undefined {
   const { protocol, hostname } = new URL(url);
-  if (protocol !== "http:" || ["localhost", "127.0.0.1", "[::1]"].includes(hostname)) return undefined;
+  if (protocol !== "http:" || LOOPBACK_HOSTS.has(hostname)) return undefined;
   return `${url} is plain http, and AI clients refuse to finish a sign-in over http anywhere but localhost; serve the gateway behind HTTPS and start it with --public-url https://… (or give each person a personal access token).`;
 }
 
