@@ -202,9 +202,9 @@ const options = { timeout: REQUEST_TIMEOUT_MS };
 /** Clients open now, so that the end can close them all. */
 const openClients = new Set<{ client: Client; transport: StreamableHTTPClientTransport | SSEClientTransport }>();
 
-async function openStreamable(slug: string, bearer = token) {
-  const transport = new StreamableHTTPClientTransport(new URL(`${gatewayUrl}/mcp/${slug}`), withToken(bearer));
-  const client = new Client({ name: "soak", version: "1.0.0" });
+/** Connects an SDK client over `transport`, counted and kept among the open clients. */
+async function connected<T extends StreamableHTTPClientTransport | SSEClientTransport>(transport: T, name: string) {
+  const client = new Client({ name, version: "1.0.0" });
   await client.connect(transport, options);
   counts.sessionsOpened++;
   const entry = { client, transport };
@@ -212,7 +212,11 @@ async function openStreamable(slug: string, bearer = token) {
   return entry;
 }
 
-async function openLegacy(slug: string) {
+function openStreamable(slug: string, bearer = token) {
+  return connected(new StreamableHTTPClientTransport(new URL(`${gatewayUrl}/mcp/${slug}`), withToken(bearer)), "soak");
+}
+
+function openLegacy(slug: string) {
   const authorization = `Bearer ${token}`;
   const transport = new SSEClientTransport(new URL(`${gatewayUrl}/sse/${slug}`), {
     requestInit: { headers: { Authorization: authorization } },
@@ -224,12 +228,7 @@ async function openLegacy(slug: string) {
       },
     },
   });
-  const client = new Client({ name: "soak-legacy", version: "1.0.0" });
-  await client.connect(transport, options);
-  counts.sessionsOpened++;
-  const entry = { client, transport };
-  openClients.add(entry);
-  return entry;
+  return connected(transport, "soak-legacy");
 }
 
 /** Closes with DELETE (Streamable HTTP), or drops the connection and leaves the session to the idle timeout. */

@@ -47,7 +47,11 @@ export class StreamableHttpUpstreamTransport implements Transport {
   private readonly abort = new AbortController();
   private closed = false;
   /** The HTTP status with which the upstream refused the session it forgot, once it did (the transport then closed). */
-  forgottenWith: number | undefined;
+  private forgottenStatus: number | undefined;
+  /** Read by the connector, which renews the session then. */
+  get forgottenWith(): number | undefined {
+    return this.forgottenStatus;
+  }
   private getStreamOpen = false;
   /** Set once the upstream answered a POST: it speaks plain HTTP where the url says http://, whatever cuts a later one off. */
   private answeredOnce = false;
@@ -118,7 +122,7 @@ export class StreamableHttpUpstreamTransport implements Transport {
   private async post(message: JSONRPCMessage, method: string | undefined, requestId: string | number | undefined, key: string | number | symbol): Promise<void> {
     if (this.closed) {
       // Closed because the upstream forgot the session: a request sent meanwhile was refused for the same reason, and never ran either.
-      if (this.forgottenWith !== undefined) throw this.sessionForgotten(this.forgottenWith);
+      if (this.forgottenStatus !== undefined) throw this.sessionForgotten(this.forgottenStatus);
       throw new MintgateError("upstream_failed", `Connector "${this.name}" is closed.`);
     }
     this.postHeaders ??= { ...this.headers("application/json, text/event-stream"), "content-type": "application/json" };
@@ -288,7 +292,7 @@ export class StreamableHttpUpstreamTransport implements Transport {
 
   /** Closes the transport of a session the upstream answered `status` for, as one it does not know: the connector reconnects. */
   private closeForgotten(status: number): void {
-    this.forgottenWith ??= status;
+    this.forgottenStatus ??= status;
     void this.close();
   }
 

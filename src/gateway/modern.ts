@@ -96,7 +96,7 @@ function refusal(request: Request, message: Message): Refusal | undefined {
     return new Refusal(400, JSON_RPC.invalidParams, `params._meta["${META_CAPABILITIES}"] must be an object.`);
   }
   // The headers are checked against the body before the version is: a supported header over another version in the body is a mismatch.
-  if (request.headers.get("mcp-protocol-version") !== version) {
+  if (header !== version) {
     return new Refusal(400, HEADER_MISMATCH, "The MCP-Protocol-Version header must equal the request's protocol version.");
   }
   if (message.method !== undefined && request.headers.get("mcp-method") !== message.method) {

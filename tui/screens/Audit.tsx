@@ -14,8 +14,8 @@ import { ProgressBar } from "../components/ProgressBar.tsx";
 import { RecordDetail } from "../components/RecordDetail.tsx";
 import { Spinner } from "../components/Spinner.tsx";
 import { Table } from "../components/Table.tsx";
-import { counted, formatMs, formatTime, wrapText } from "../components/text.ts";
-import { Problem } from "../components/Problem.tsx";
+import { counted, formatMs, formatTime } from "../components/text.ts";
+import { Problem, problemExtraLines } from "../components/Problem.tsx";
 import type { ScreenDefinition, ScreenProps } from "./types.ts";
 import { useKeys } from "../components/useKeys.ts";
 import { KeyHints } from "../components/KeyHints.tsx";
@@ -342,7 +342,6 @@ function AuditScreen(props: ScreenProps) {
   const searchProblem = error ? `✗ ${error}` : undefined;
   const verifyProblem = verify?.error ? `✗ Verify failed: ${verify.error}` : undefined;
   const exportProblem = exporting?.error ? `✗ Export failed: ${exporting.error} (${exporting.path})` : undefined;
-  const extraLines = (text: string | undefined) => (text ? wrapText(text, width, 3).length - 1 : 0);
   const verifyLine = !verify ? (
     <Text dimColor>Chain not checked yet · V verifies it</Text>
   ) : verify.running ? (
@@ -376,7 +375,7 @@ function AuditScreen(props: ScreenProps) {
     </Box>
   );
 
-  const tableHeight = Math.max(1, height - 6 - (exportLine ? 1 : 0) - extraLines(searchProblem ?? verifyProblem) - extraLines(exportProblem));
+  const tableHeight = Math.max(1, height - 6 - (exportLine ? 1 : 0) - problemExtraLines(searchProblem ?? verifyProblem, width) - problemExtraLines(exportProblem, width));
   return (
     <Box flexDirection="column" height={height}>
       <Text wrap="truncate-end">

@@ -11,7 +11,7 @@ import { Table, type Column } from "../components/Table.tsx";
 import { counted, fit, formatTime, wrapText } from "../components/text.ts";
 import type { ScreenDefinition, ScreenProps } from "./types.ts";
 import { useKeys } from "../components/useKeys.ts";
-import { Problem } from "../components/Problem.tsx";
+import { Problem, problemExtraLines } from "../components/Problem.tsx";
 import { KeyHints, type KeyHint } from "../components/KeyHints.tsx";
 import { listText } from "./virtual-mcps/model.ts";
 
@@ -215,7 +215,7 @@ export function PeopleScreen(props: ScreenProps) {
   // A refusal, or a failed refresh over a list still shown, takes up to three lines under it (where a one-line message goes): the
   // list gives up the rest. Cut to one line, the server's reason (and what to do, at its end) was lost at 80 columns.
   const problem = busy ? undefined : notice ? (notice.ok ? undefined : notice.text) : data ? loadError : undefined;
-  const problemLines = problem ? wrapText(`✗ ${problem}`, width, 3).length - 1 : 0;
+  const problemLines = problemExtraLines(problem && `✗ ${problem}`, width);
   let body;
   if (overlay?.kind === "confirm") {
     body = (

@@ -9,7 +9,7 @@ import { Pager } from "../../components/Pager.tsx";
 import { Form, type FormField } from "../../components/Form.tsx";
 import { Spinner } from "../../components/Spinner.tsx";
 import { Table, type Column } from "../../components/Table.tsx";
-import { breakLines, counted, fit, wrapText } from "../../components/text.ts";
+import { breakLines, counted, fit } from "../../components/text.ts";
 import {
   accessFrom,
   accessSummary,
@@ -41,7 +41,7 @@ import {
 import { BASIC_FIELDS } from "./VirtualMcpList.tsx";
 import { connectLines } from "./connect.ts";
 import { useKeys } from "../../components/useKeys.ts";
-import { Problem } from "../../components/Problem.tsx";
+import { Problem, problemExtraLines } from "../../components/Problem.tsx";
 import { isStaleRefusal, refusalText } from "../../components/refusal.ts";
 
 const REFRESH_MS = 3000;
@@ -237,20 +237,12 @@ export function VirtualMcpDetail(props: { client: AdminClient; slug: string; wid
       : "Connectors: " + definition.connectors.map((a) => `${a.connector} (prefix ${a.prefix === "" ? "none" : a.prefix}, ${status!.catalogues[a.connector]?.state ?? "?"})`).join(" · ")
     : "";
   // A refresh that failed (the gateway stopped, the token changed) is said over what was shown before: the list stayed, silently stale.
-  const stale = !busy && error && status ? wrapText(`✗ Not refreshed: ${error}`, width, 3) : [];
   // A refusal is wrapped too, not cut: at 80 columns the cut took the server's reason (and what to do) away.
-  const refusal = !busy && !stale.length && message?.startsWith("✗") ? wrapText(message.split("\n").join(" · "), width, 3) : [];
-  const problemLines = stale.length ? stale : refusal;
+  const problem = busy ? undefined : error && status ? `✗ Not refreshed: ${error}` : message?.startsWith("✗") ? message.split("\n").join(" · ") : undefined;
   const statusLine = busy ? (
     <Spinner label={fit(busy, width - 2)} />
-  ) : problemLines.length ? (
-    <Box flexDirection="column">
-      {problemLines.map((line, i) => (
-        <Text key={i} color="red">
-          {line}
-        </Text>
-      ))}
-    </Box>
+  ) : problem ? (
+    <Problem text={problem} width={width} />
   ) : message ? <Text color="green">{fit(message.split("\n").join(" · "), width)}</Text> : null;
   const top = (
     <>
@@ -455,7 +447,7 @@ export function VirtualMcpDetail(props: { client: AdminClient; slug: string; wid
   // The app's footer says "? help" too: it goes first when the second line is too wide (80 columns).
   const keyLines = width >= DETAIL_KEYS.length ? [DETAIL_KEYS] : ["↑↓ select · space on/off · r rename · t describe · Enter rules/approve", keyHintLine(["n attach", "x detach", "w access", "e edit", "C connect", "R reload", "Esc back", { text: "? help", optional: true }], width)];
   // The detach question's box (three lines) stands where the one status line is.
-  const extra = (status.problems.length ? 1 : 0) + keyLines.length + 2 + Math.max(1, problemLines.length) + (overlay?.kind === "detach" ? 2 : 0);
+  const extra = (status.problems.length ? 1 : 0) + keyLines.length + 2 + 1 + problemExtraLines(problem, width) + (overlay?.kind === "detach" ? 2 : 0);
   return (
     <Box flexDirection="column">
       {top}
