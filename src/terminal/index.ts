@@ -5,10 +5,14 @@
  * line feed would print a forged row and a bidi override would reorder one.
  */
 
-/** Control characters, line and paragraph separators, and bidirectional overrides. */
-const UNPRINTABLE_CLASS = "[\\u0000-\\u001f\\u007f-\\u009f\\u2028\\u2029\\u202a-\\u202e\\u2066-\\u2069]";
-const HAS_UNPRINTABLE = new RegExp(UNPRINTABLE_CLASS);
-const UNPRINTABLE = new RegExp(UNPRINTABLE_CLASS, "g");
+/**
+ * Control characters, line and paragraph separators, bidirectional overrides, and Unicode tag characters
+ * (U+E0000–U+E007F): invisible, they can spell out a whole instruction ("ASCII smuggling") that a model reads
+ * and an admin approving a tool's description would not see.
+ */
+const UNPRINTABLE_CLASS = "[\\u0000-\\u001f\\u007f-\\u009f\\u2028\\u2029\\u202a-\\u202e\\u2066-\\u2069\\u{e0000}-\\u{e007f}]";
+const HAS_UNPRINTABLE = new RegExp(UNPRINTABLE_CLASS, "u");
+const UNPRINTABLE = new RegExp(UNPRINTABLE_CLASS, "gu");
 const SHORT_ESCAPES: Record<string, string> = { "\n": "\\n", "\r": "\\r", "\t": "\\t" };
 
 /** Whether `text` holds a character `printable` would escape: for a name that must be refused rather than shown escaped. */
@@ -17,7 +21,7 @@ export function hasUnprintable(text: string): boolean {
 }
 
 /** What text of several lines (a description) must not hold: every unprintable character but line feeds and tabs. */
-const UNWRITABLE_IN_LINES = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
+const UNWRITABLE_IN_LINES = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069\u{e0000}-\u{e007f}]/u;
 
 /**
  * For text an admin writes that is later shown on terminals and to AI clients (a Virtual MCP's name, its
@@ -28,8 +32,9 @@ const UNWRITABLE_IN_LINES = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u202
 export function unwritableCharacterIn(text: string, options: { lines: boolean }): string | undefined {
   const found = (options.lines ? UNWRITABLE_IN_LINES : HAS_UNPRINTABLE).exec(text)?.[0];
   if (found === undefined) return undefined;
-  const code = `U+${found.charCodeAt(0).toString(16).toUpperCase().padStart(4, "0")}`;
+  const code = `U+${found.codePointAt(0)!.toString(16).toUpperCase().padStart(4, "0")}`;
   if (found === "\n" || found === "\r" || found === "\u2028" || found === "\u2029") return `the line break ${code}`;
+  if (found.codePointAt(0)! >= 0xe0000) return `the invisible tag character ${code}`;
   return found >= "\u202a" ? `the bidirectional control ${code}` : `the control character ${code}`;
 }
 
@@ -43,10 +48,14 @@ export function printableLines(text: string): string {
   return text.includes("\n") ? text.split("\n").map(printable).join("\n") : printable(text);
 }
 
-/** `text` with every unprintable character written as an escape (`\n`, `\u001b`); text without any is returned as it is. */
+/**
+ * `text` with every unprintable character written as an escape (`\n`, `\u001b`; a tag character as its two UTF-16
+ * halves, `\udb40\udc41`, so that escaped JSON still parses back to the same text); text without any is returned as it is.
+ */
 export function printable(text: string): string {
   if (!HAS_UNPRINTABLE.test(text)) return text;
-  return text.replace(UNPRINTABLE, (c) => SHORT_ESCAPES[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+  const escape = (unit: number) => `\\u${unit.toString(16).padStart(4, "0")}`;
+  return text.replace(UNPRINTABLE, (c) => SHORT_ESCAPES[c] ?? [...Array(c.length).keys()].map((i) => escape(c.charCodeAt(i))).join(""));
 }
 
 /**
