@@ -529,6 +529,37 @@ describe("the browser and the approval", () => {
     expect(seen).toEqual([[true, true], [false, false], [true, true]]);
   });
 
+  test("the approval page names the host the approval goes to, and warns when it is this computer (anyone may claim a loopback client's name)", async () => {
+    const approvalPageFor = async (redirectUri: string) => {
+      const clientId = await registerClient(redirectUri, "Claude");
+      const browser = new ScriptedBrowser();
+      let approval = "";
+      const url = authorizeUrl(clientId, { redirect_uri: redirectUri, ...(({ challenge }) => ({ code_challenge: challenge, code_challenge_method: "S256" }))(pkce()) });
+      await approveInBrowser(browser, url, redirectUri, localSignIn(browser, "ann@example.com", PASSWORD), (page) => {
+        approval = page.html.replace(/<[^>]+>/g, " ").replace(/\s+/g, " ");
+        return {};
+      });
+      return approval;
+    };
+    const loopback = await approvalPageFor(REDIRECT);
+    expect(loopback).toContain("Sends you back to 127.0.0.1:9 ");
+    expect(loopback).toContain('receives the approval on your own computer (127.0.0.1:9). Any program on this computer could claim to be "Claude"');
+    const hosted = await approvalPageFor("https://claude.ai/api/mcp/auth_callback");
+    expect(hosted).toContain("Sends you back to claude.ai ");
+    expect(hosted).not.toContain("your own computer");
+  });
+
+  test("scopes a client asks for that the gateway does not know (mcp-remote's fallback openid email profile) are left out, not refused", async () => {
+    const clientId = await registerClient();
+    const { verifier, challenge } = pkce();
+    const browser = new ScriptedBrowser();
+    const { callback } = await approveInBrowser(browser, authorizeUrl(clientId, { code_challenge: challenge, code_challenge_method: "S256", scope: "openid email profile" }), REDIRECT, localSignIn(browser, "ann@example.com", PASSWORD));
+    expect(callback.searchParams.get("error")).toBeNull();
+    const issued = await token({ grant_type: "authorization_code", client_id: clientId, code: callback.searchParams.get("code")!, code_verifier: verifier, redirect_uri: REDIRECT });
+    expect(issued.body.scope).toBe("mcp");
+    expect(await mcpStatus("alpha", issued.body.access_token as string)).toBe(200);
+  });
+
   test("someone the Virtual MCP's policy does not admit is sent back with access_denied, before any approval page or token", async () => {
     const clientId = await registerClient();
     const browser = new ScriptedBrowser();
