@@ -530,30 +530,33 @@ describe("the browser and the approval", () => {
   });
 
   test("the approval page names the host the approval goes to, and warns when it is this computer (anyone may claim a loopback client's name)", async () => {
-    const approvalPageFor = async (redirectUri: string) => {
-      const clientId = await registerClient(redirectUri, "Claude");
+    // Clients an admin added: the file's other tests use up most of this address's registrations a minute.
+    // prompt=consent shows the page even where another test approved the client already.
+    const added = await runMintgate(["clients", "add", "--name", "Claude", "--redirect-uri", "https://claude.ai/api/mcp/auth_callback", "--public", "--json", "--data", dataDir]);
+    expect(added.code, added.stderr).toBe(0);
+    const approvalPageFor = async (clientId: string, redirectUri: string) => {
       const browser = new ScriptedBrowser();
       let approval = "";
-      const url = authorizeUrl(clientId, { redirect_uri: redirectUri, ...(({ challenge }) => ({ code_challenge: challenge, code_challenge_method: "S256" }))(pkce()) });
-      await approveInBrowser(browser, url, redirectUri, localSignIn(browser, "ann@example.com", PASSWORD), (page) => {
+      const url = authorizeUrl(clientId, { redirect_uri: redirectUri, code_challenge: pkce().challenge, code_challenge_method: "S256", prompt: "consent" });
+      await approveInBrowser(browser, url, redirectUri, localSignIn(browser, "cat@example.com", PASSWORD), (page) => {
         approval = page.html.replace(/<[^>]+>/g, " ").replace(/\s+/g, " ");
         return {};
       });
       return approval;
     };
-    const loopback = await approvalPageFor(REDIRECT);
+    const loopback = await approvalPageFor(await adminClient(), REDIRECT);
     expect(loopback).toContain("Sends you back to 127.0.0.1:9 ");
-    expect(loopback).toContain('receives the approval on your own computer (127.0.0.1:9). Any program on this computer could claim to be "Claude"');
-    const hosted = await approvalPageFor("https://claude.ai/api/mcp/auth_callback");
+    expect(loopback).toContain('receives the approval on your own computer (127.0.0.1:9). Any program on this computer could claim to be "Admin-added client"');
+    const hosted = await approvalPageFor((JSON.parse(added.stdout) as { clientId: string }).clientId, "https://claude.ai/api/mcp/auth_callback");
     expect(hosted).toContain("Sends you back to claude.ai ");
     expect(hosted).not.toContain("your own computer");
   });
 
   test("scopes a client asks for that the gateway does not know (mcp-remote's fallback openid email profile) are left out, not refused", async () => {
-    const clientId = await registerClient();
+    const clientId = await adminClient();
     const { verifier, challenge } = pkce();
     const browser = new ScriptedBrowser();
-    const { callback } = await approveInBrowser(browser, authorizeUrl(clientId, { code_challenge: challenge, code_challenge_method: "S256", scope: "openid email profile" }), REDIRECT, localSignIn(browser, "ann@example.com", PASSWORD));
+    const { callback } = await approveInBrowser(browser, authorizeUrl(clientId, { code_challenge: challenge, code_challenge_method: "S256", scope: "openid email profile" }), REDIRECT, localSignIn(browser, "cat@example.com", PASSWORD));
     expect(callback.searchParams.get("error")).toBeNull();
     const issued = await token({ grant_type: "authorization_code", client_id: clientId, code: callback.searchParams.get("code")!, code_verifier: verifier, redirect_uri: REDIRECT });
     expect(issued.body.scope).toBe("mcp");
