@@ -4,6 +4,8 @@
  * JavaScript, no external assets, a strict CSP and no framing.
  */
 
+import { LOOPBACK_HOSTS } from "../clients/index.ts";
+
 const STYLE = `
 body{font:16px/1.5 system-ui,sans-serif;margin:0;background:#f6f7f9;color:#1b1f24}
 main{max-width:30rem;margin:3rem auto;padding:2rem;background:#fff;border:1px solid #d0d7de;border-radius:8px}
@@ -119,7 +121,6 @@ export interface ConsentPageData {
   staysSignedIn: boolean;
 }
 
-const LOOPBACK_HOSTS = new Set(["localhost", "127.0.0.1", "[::1]"]);
 
 /** Where the client's redirect goes, as a person should read it. */
 function redirectTarget(redirectUri: string): { host: string; loopback: boolean } {

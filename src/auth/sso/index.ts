@@ -16,6 +16,7 @@ import type { SecretStore } from "../../secrets/index.ts";
 import type { IdentityProviderRow, Store } from "../../store/index.ts";
 import { counted, hasUnprintable, joinedWithAnd, printable } from "../../terminal/index.ts";
 import { isGroupName, type UserDirectory, type UserRecord } from "../accounts/index.ts";
+import { LOOPBACK_HOSTS } from "../clients/index.ts";
 import { AuthEvents } from "../events.ts";
 
 export type ProviderKind = "okta" | "google" | "entra" | "oidc";
@@ -176,7 +177,6 @@ interface SsoOptions {
 const NAME = /^[a-z][a-z0-9-]{0,62}$/;
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const DOMAIN = /^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/i;
-const LOOPBACK_HOSTS = new Set(["127.0.0.1", "localhost", "[::1]"]);
 const PENDING_LIFETIME_MS = 10 * 60_000;
 const DISCOVERY_CACHE_MS = 60 * 60_000;
 const OKTA_GROUPS_LIMIT = 100;
