@@ -468,17 +468,24 @@ describe("upstream catalogues", () => {
     expect(applied.code).toBe(0);
   });
 
-  test("tools MCP clients refuse (no name, no object inputSchema) are hidden and named, a name listed twice is said, and the connector's other tools still list", async () => {
+  test("tools MCP clients refuse (no name, an unfit name, no object inputSchema) are hidden and named in short, a name listed twice is said, and the connector's other tools still list", async () => {
     const { gateway, token } = await start(stdioConfig("uf", { MODE: "unfit" }), "mintgate-unfit-tools");
     await waitReady(gateway, "uf");
     // The SDK client checks every tool against the MCP schema: one unfit tool would fail the whole list.
     const listed = await (await client(gateway, token)).listTools();
-    expect(listed.tools.map((t) => t.name)).toEqual(["uf__echo", "uf__slow", "uf__answer", "uf__deep", "uf__progress", "uf__unasked"]);
+    expect(listed.tools.map((t) => t.name)).toEqual(["uf__echo", "uf__slow", "uf__answer", "uf__deep", "uf__progress", "uf__unasked", "uf__wordy"]);
+    // A description of a megabyte is a valid one: passed on whole.
+    expect(listed.tools.find((t) => t.name === "uf__wordy")?.description).toHaveLength(1024 * 1024);
     const status = await admin<{ problems: string[] }>(gateway, "/virtual-mcps/v");
+    // A name of 100,000 characters is said by its first 100, not whole (twice) in the status and the log.
+    const long = `${"n".repeat(100)}…`;
     expect(status.problems).toEqual([
       '"uf__noschema" (from uf tool "noschema") has no inputSchema, which MCP clients refuse (so it is hidden); exclude the tool or fix it in its upstream server.',
       '"uf__arrayschema" (from uf tool "arrayschema") has an inputSchema not of type "object", which MCP clients refuse (so it is hidden); exclude the tool or fix it in its upstream server.',
+      '"uf__two\\nwords" (from uf tool "two\\nwords") is not a valid tool name: at most 64 letters, digits, "_" or "-"; shorten the prefix or rename the tool.',
+      `"uf__${long.slice(0, 96)}…" (from uf tool "${long}") is not a valid tool name: at most 64 letters, digits, "_" or "-"; shorten the prefix or rename the tool.`,
     ]);
+    expect(gateway.output().length).toBeLessThan(100_000);
     const skipped = gateway.output().split("\n").filter((line) => line.includes("upstream list items skipped"));
     expect(skipped).toHaveLength(1);
     expect(skipped[0]).toContain("connector=uf method=tools/list skipped=2");

@@ -65,6 +65,15 @@ export function exposedName(prefix: string, name: string): string {
   return prefix === "" ? name : `${prefix}${PREFIX_SEPARATOR}${name}`;
 }
 
+/**
+ * A name that is no valid exposed name, quoted for a problem sentence: cut short (an upstream's name of megabytes
+ * would be a log line and an admin status of megabytes) and escaped (a line break would break the TUI's lines).
+ */
+function quotedUnfitName(name: string): string {
+  return JSON.stringify(name.length > UNFIT_NAME_SHOWN ? `${name.slice(0, UNFIT_NAME_SHOWN)}…` : name);
+}
+const UNFIT_NAME_SHOWN = 100;
+
 /** Resource URIs get the prefix as a scheme prefix (`ev+file:///x`), which maps back exactly. */
 export function exposedUri(prefix: string, uri: string): string {
   return prefix === "" ? uri : `${prefix}+${uri}`;
@@ -248,7 +257,8 @@ export function curate(
       const name = exposedName(attachment.prefix, renamed ?? tool.name);
       const source = `${attachment.connector} tool "${tool.name}"${renamed ? " (renamed)" : ""}`;
       if (!EXPOSED_NAME.test(name)) {
-        result.problems.push(`"${name}" (from ${source}) is not a valid tool name: at most 64 letters, digits, "_" or "-"; shorten the prefix or rename the tool.`);
+        const unfitSource = `${attachment.connector} tool ${quotedUnfitName(tool.name)}${renamed ? " (renamed)" : ""}`;
+        result.problems.push(`${quotedUnfitName(name)} (from ${unfitSource}) is not a valid tool name: at most 64 letters, digits, "_" or "-"; shorten the prefix or rename the tool.`);
         continue;
       }
       // Clients check every tool of a list against the MCP schema: one without an object input schema fails the whole tools/list, every connector's tools with it.
@@ -292,7 +302,7 @@ export function curate(
       const name = exposedName(attachment.prefix, prompt.name);
       const earlier = promptSources.get(name);
       if (earlier || !EXPOSED_NAME.test(name)) {
-        result.problems.push(earlier ? `Prompt "${name}" is exposed twice in virtual MCP "${vmcp.slug}": by ${earlier} and by ${attachment.connector}; give one of them another prefix (prompts cannot be renamed).` : `Prompt name "${name}" from ${attachment.connector} is not valid.`);
+        result.problems.push(earlier ? `Prompt "${name}" is exposed twice in virtual MCP "${vmcp.slug}": by ${earlier} and by ${attachment.connector}; give one of them another prefix (prompts cannot be renamed).` : `Prompt name ${quotedUnfitName(name)} from ${attachment.connector} is not valid.`);
         continue;
       }
       promptSources.set(name, attachment.connector);
