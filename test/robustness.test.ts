@@ -576,6 +576,40 @@ describe("messages upstreams send unasked", () => {
   });
 
 
+  test("answers under ids the gateway never sent are skipped and said once in the log; the call's own answer still comes, and one that never comes times out", async () => {
+    const config = stdioConfig("md", { MISBEHAVE: "1" });
+    const { gateway, token } = await start({ ...config, connectors: [{ ...config.connectors[0], timeout: "2s" }] }, "mintgate-stray-answers");
+    await waitReady(gateway, "md");
+    const c = await client(gateway, token);
+    // A result for a call never made (id 987654) and an error under a string id, before the call's own answer.
+    expect(await c.callTool({ name: "md__misdirect", arguments: { ms: 200 } })).toEqual({ content: [{ type: "text", text: "mine" }] });
+    const unanswered = await c.callTool({ name: "md__misdirect", arguments: {} });
+    expect((unanswered.content as { text: string }[])[0]!.text).toBe('Connector "md" did not answer tools/call within 2 s.');
+    const said = gateway.output().split("\n").filter((line) => line.includes("upstream answers skipped"));
+    expect(said).toHaveLength(1);
+    expect(said[0]).toContain("upstream answers skipped: they answer no request the gateway sent; check the upstream server connector=md id=987654");
+    // A late answer to a call given up is no stray: the slow call's answer after its timeout says nothing.
+    // (The upstream writes it at 2.2 s, before the next call's answer at about 2.5 s: read once that one is.)
+    await c.callTool({ name: "md__slow", arguments: { ms: 2200 } });
+    expect(await c.callTool({ name: "md__slow", arguments: { ms: 500 } })).toEqual({ content: [{ type: "text", text: "slept" }] });
+    expect(gateway.output().split("\n").filter((line) => line.includes("upstream answers skipped"))).toHaveLength(1);
+  });
+
+  test("requests an upstream sends during a call (sampling, elicitation, roots) are answered at once, not left to its timeout: -32601, or no roots", async () => {
+    const { gateway, token } = await start(stdioConfig("ak", { MISBEHAVE: "1" }), "mintgate-upstream-asks");
+    await waitReady(gateway, "ak");
+    const c = await client(gateway, token);
+    const asked = async (method: string) => JSON.parse(((await c.callTool({ name: "ak__ask", arguments: { method } })).content as { text: string }[])[0]!.text) as { error?: { code: number; message: string }; result?: unknown; ms: number };
+    for (const method of ["sampling/createMessage", "elicitation/create"]) {
+      const reply = await asked(method);
+      expect(reply.error).toEqual({ code: -32601, message: `mintgate does not support ${method} from upstream servers yet.` });
+      expect(reply.ms).toBeLessThan(1_000);
+    }
+    const roots = await asked("roots/list");
+    expect(roots.result).toEqual({ roots: [] });
+    expect(roots.ms).toBeLessThan(1_000);
+  });
+
   test("an upstream sending pings faster than it takes the answers makes the gateway hold a bounded few; a burst to one that reads is answered whole", async () => {
     const rawStdio = (env: Record<string, string>) => ({ kind: "stdio", command: process.execPath, args: [RAW_STDIO], env: { MODE: "pings", ...env } });
     const config = {

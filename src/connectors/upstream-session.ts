@@ -274,18 +274,37 @@ export class UpstreamSession {
     return entry;
   }
 
+  /** Set once an answer to a request never sent was skipped (said once in the log). */
+  private saidStray = false;
+
+  /**
+   * An answer to no request in flight. A late one, to a request given up (timed out, cancelled), is expected and
+   * dropped quietly; one under an id never sent (or none: an error about a message it could not read) means the
+   * upstream mixes up its answers, and the request it meant waits for its timeout: said once, so the log tells why.
+   */
+  private skipStrayAnswer(id: unknown, error: { code?: unknown } | undefined): void {
+    if ((typeof id === "number" && id > 0 && id < this.nextId) || this.saidStray) return;
+    this.saidStray = true;
+    log.warn("upstream answers skipped: they answer no request the gateway sent; check the upstream server", {
+      connector: this.connectorName,
+      // Only a number: the upstream's own text may quote what it was given, credentials included.
+      id: typeof id === "number" ? id : id === null || id === undefined ? "none" : `a ${typeof id}`,
+      error: typeof error?.code === "number" ? error.code : undefined,
+    });
+  }
+
   /** Set once a message nested too deeply was skipped (said once in the log). */
   private saidTooDeep = false;
 
   private receive(message: JSONRPCMessage): void {
     const m = message as { id?: number | string; method?: string; params?: Record<string, unknown>; result?: Record<string, unknown>; error?: { code: number; message: string; data?: unknown } };
     if (m.method === undefined) {
-      if (typeof m.id !== "number") return;
-      const entry = this.settle(m.id);
-      if (!entry) return;
+      const id = m.id;
+      const entry = typeof id === "number" ? this.settle(id) : undefined;
+      if (typeof id !== "number" || !entry) return this.skipStrayAnswer(id, m.error);
       // An answer written again as JSON (one not passed on as its text; a catalogue, stored and listed) must be one that can be, quickly.
       const frame = frameText.get(message);
-      const text = m.error || frame === undefined || m.result == null ? undefined : resultSlice(frame, m, m.id);
+      const text = m.error || frame === undefined || m.result == null ? undefined : resultSlice(frame, m, id);
       const rewritten = text === undefined || entry.method === "initialize" || entry.method.endsWith("/list");
       if (rewritten && frame !== undefined && nestsTooDeeply(frame)) return entry.reject(this.garbled(entry.method, `an answer nested more than ${NESTING_LIMIT} levels deep`));
       if (m.error) {
