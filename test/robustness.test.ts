@@ -468,6 +468,22 @@ describe("upstream catalogues", () => {
     expect(applied.code).toBe(0);
   });
 
+  test("a tools/list paging without end in pages of a MiB is cut off past 16 MiB, not read to its 100th page: its first tools list, beside another connector's", async () => {
+    const lists = join(dir("mintgate-long-list"), "lists.txt");
+    const config = stdioConfig("lg", { MODE: "cursorgrow", PAGE_MIB: "1", LIST_FILE: lists });
+    config.connectors.push({ name: "ok", kind: "stdio", command: process.execPath, args: [RAW_STDIO], env: {} });
+    config.virtualMcps[0]!.connectors.push({ connector: "ok" });
+    const { gateway, token } = await start(config, "mintgate-long-list");
+    await waitReady(gateway, "lg");
+    await waitReady(gateway, "ok");
+    // Pages of 1 MiB: the 16th passes the limit, and no page after it is asked for.
+    expect(readFileSync(lists, "utf8").split("\n").filter(Boolean)).toHaveLength(16);
+    expect(gateway.output()).toContain("upstream list is too long; using the first pages connector=lg method=tools/list pages=16 limitMiB=16");
+    const names = (await (await client(gateway, token)).listTools()).tools.map((t) => t.name);
+    expect(names.filter((name) => name.startsWith("lg__page"))).toHaveLength(16);
+    expect(names).toContain("ok__echo");
+  });
+
   test("tools MCP clients refuse (no name, an unfit name, no object inputSchema) are hidden and named in short, a name listed twice is said, and the connector's other tools still list", async () => {
     const { gateway, token } = await start(stdioConfig("uf", { MODE: "unfit" }), "mintgate-unfit-tools");
     await waitReady(gateway, "uf");

@@ -35,6 +35,11 @@ const STABLE_AFTER_MS = 30_000;
 const SESSION_RENEWED_AFTER_MS = 5_000;
 /** A list with more pages than this is cut off, so a looping cursor cannot hang us. */
 const MAX_LIST_PAGES = 100;
+/**
+ * A list longer than this (its pages' items, as JSON) is cut off too: a catalogue is held, compared at each refresh
+ * and sent whole to every client, and 100 pages of up to 10 MiB each would hold a gigabyte for an upstream paging without end.
+ */
+const MAX_LIST_CHARS = 16 * 1024 * 1024;
 /** After a catalogue refresh, how long the next one waits: an upstream announcing list_changed in a loop costs a few re-lists a second, not one per round trip. */
 const REFRESH_MIN_INTERVAL_MS = 500;
 /** How often at most a subscribed resource's updates are passed on while its upstream keeps announcing them. */
@@ -752,10 +757,12 @@ export class Connector {
     let unnamed = 0;
     // Two different items under one name (two tools "search"): the first is kept, and the names are said once.
     const clashes = new Set<string>();
+    let listedChars = 0;
     for (let page = 0; page < MAX_LIST_PAGES; page++) {
       const result = await session.request(method, cursor === undefined ? undefined : { cursor }, { timeoutMs: LIST_TIMEOUT_MS });
       const listed = result[key] ?? [];
       if (!Array.isArray(listed)) throw new MintgateError("upstream_failed", `Connector "${this.name}" answered ${method} with "${key}" that is not a list; fix the upstream server.`);
+      listedChars += JSON.stringify(listed).length;
       for (const item of listed as T[]) {
         const id = (item as Record<string, unknown> | null)?.[idKey];
         if (typeof id !== "string") {
@@ -772,6 +779,10 @@ export class Connector {
       }
       cursor = typeof result.nextCursor === "string" && result.nextCursor !== "" ? result.nextCursor : undefined;
       if (cursor === undefined) break;
+      if (listedChars > MAX_LIST_CHARS) {
+        log.warn("upstream list is too long; using the first pages", { connector: this.name, method, pages: page + 1, limitMiB: MAX_LIST_CHARS / (1024 * 1024) });
+        break;
+      }
       // A cursor given before would list the same pages again: every item twice, each a name "exposed twice".
       if (cursors.has(cursor)) {
         log.warn("upstream list repeats a cursor; using the pages before it", { connector: this.name, method, pages: page + 1 });
