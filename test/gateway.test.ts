@@ -1324,6 +1324,59 @@ virtualMcps:
     await s.gateway.stop();
   });
 
+  test("a message of a batch that is wrong gets its own error, under its id when it has one, and the others still run (JSON-RPC 2.0 §6)", async () => {
+    const s = await setup(DEMO_CONFIG);
+    const { token } = await s.token("ada@example.com");
+    const session = await s.rawSession("demo", token);
+    const post = async (body: unknown) => {
+      const response = await fetch(`${s.gateway.url}/mcp/demo`, { method: "POST", headers: session, body: JSON.stringify(body) });
+      const text = await response.text();
+      return { status: response.status, json: text === "" ? null : (JSON.parse(text) as unknown) };
+    };
+    const invalid = (id: string | number | null, message: string) => ({ jsonrpc: "2.0", id, error: { code: -32600, message: `Invalid Request: ${message}` } });
+    // Before, one wrong message had the whole batch refused with a 400, and the add below never ran.
+    expect(
+      await post([
+        { jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "add", arguments: { a: 1, b: 2 } } },
+        { jsonrpc: "2.0", id: 2, method: "tools/list", params: [] },
+        { jsonrpc: "2.0", method: 5 },
+        1,
+        { jsonrpc: "2.0", id: 1.5, method: "ping" },
+        { jsonrpc: "2.0", id: 3, method: "initialize", params: { protocolVersion: "2025-03-26", capabilities: {}, clientInfo: { name: "again", version: "1" } } },
+        { jsonrpc: "2.0", id: "four", method: "ping" },
+      ]),
+    ).toEqual({
+      status: 200,
+      json: [
+        { jsonrpc: "2.0", id: 1, result: expect.objectContaining({ content: [{ type: "text", text: "3" }] }) },
+        invalid(2, "params must be an object."),
+        invalid(null, "the method must be a string."),
+        invalid(null, "each message must be a JSON-RPC 2.0 object."),
+        invalid(null, "an id must be a string or an integer."),
+        invalid(3, "this session is already initialized; send requests with its Mcp-Session-Id, or start a new session with initialize without one."),
+        { jsonrpc: "2.0", id: "four", result: {} },
+      ],
+    });
+    // Only notifications and responses: nothing to answer.
+    expect(await post([{ jsonrpc: "2.0", method: "notifications/initialized" }, { jsonrpc: "2.0", error: { code: -32700, message: "Parse error" } }, { jsonrpc: "2.0", id: 7, result: {} }])).toEqual({ status: 202, json: null });
+    // An empty batch is one invalid request, answered with one error, not an array.
+    expect(await post([])).toEqual({ status: 400, json: invalid(null, "the batch is empty.") });
+    // Each wrong message is in the audit trail under the method it named, with the sentence its client got.
+    const search = await runMintgate(["audit", "search", "--kind", "mcp", "--json", "--data", s.dir]);
+    const refused = (JSON.parse(search.stdout) as { method: string; outcome: string; error: string | null }[]).filter((r) => r.error?.includes("Invalid Request"));
+    expect(refused.map((r) => [r.method, r.outcome, r.error]).sort()).toEqual(
+      [
+        ["tools/list", "error", "Invalid Request: params must be an object."],
+        ["HTTP POST", "error", "Invalid Request: the method must be a string."],
+        ["HTTP POST", "error", "Invalid Request: each message must be a JSON-RPC 2.0 object."],
+        ["ping", "error", "Invalid Request: an id must be a string or an integer."],
+        ["initialize", "error", "Invalid Request: this session is already initialized; send requests with its Mcp-Session-Id, or start a new session with initialize without one."],
+        ["HTTP POST", "error", "HTTP 400: Invalid Request: the batch is empty."],
+      ].sort(),
+    );
+    await s.gateway.stop();
+  });
+
   test("a batch of more than 100 messages is refused whole with a sentence; 100 are answered", async () => {
     const s = await setup(DEMO_CONFIG);
     const { token } = await s.token("ada@example.com");

@@ -15,7 +15,7 @@ import { EventStream, NOTIFICATION_UNREAD_LIMIT } from "./event-stream.ts";
 import { replyEventStream } from "./reply-stream.ts";
 import { RequestsPerPerson } from "./requests-per-person.ts";
 import { ClosedSessions } from "./closed-sessions.ts";
-import { recordTransportRefusal, Refusal } from "./refusals.ts";
+import { askedIn, recordRefusal, recordTransportRefusal, Refusal, transportRefusal } from "./refusals.ts";
 import { claimsModernRevision, handleModernRequest, MODERN_VERSION, NO_BATCHES, type CallsInFlight, type ListenStreams } from "./modern.ts";
 import { isDatedRevision } from "./revision.ts";
 
@@ -328,15 +328,16 @@ export class McpEndpoint {
     if (read instanceof Refusal) return this.refuse(read, runtime, caller, request, session.id);
     const message = read.message;
     if (Array.isArray(message)) {
+      // These concern the batch itself, so it is refused whole; a message in it that is wrong is answered on its own (JSON-RPC 2.0 §6).
       const problem =
         message.length === 0 ? "the batch is empty"
         : !allowsBatches(session.protocolVersion) ? `JSON-RPC batches ended with MCP 2025-06-18 and this session uses ${session.protocolVersion}; send one message per POST`
         : message.length > BATCH_LIMIT ? `a batch holds at most ${BATCH_LIMIT} messages, not ${message.length}; send the rest in further requests`
-        : message.map(problemOf).find((p) => p !== undefined);
+        : undefined;
       if (problem !== undefined) return this.refuse(invalidRequest(problem), runtime, caller, request, session.id, message);
-      if (message.some((m) => m.method === "initialize")) return this.refuse(alreadyInitialized(message), runtime, caller, request, session.id);
-      if (message.some((m) => m.id !== undefined) && this.running.full(ownerOf(caller))) return this.tooManyRequests();
-      return this.answerBatch(session, message as PlainMessage[], caller);
+      const refusals = message.map(batchEntryRefusal);
+      if (message.some((m, i) => refusals[i] === undefined && (m as PlainMessage).id !== undefined) && this.running.full(ownerOf(caller))) return this.tooManyRequests();
+      return this.answerBatch(session, runtime, request, message, refusals, caller);
     }
     const problem = problemOf(message);
     if (problem !== undefined) return this.refuse(invalidRequest(problem), runtime, caller, request, session.id, message);
@@ -363,12 +364,21 @@ export class McpEndpoint {
   }
 
   /**
-   * A JSON-RPC batch (2025-03-26 clients): each message is handled as if sent
-   * alone, and the replies go back together. Cancelled requests simply have no reply.
+   * A JSON-RPC batch (2025-03-26 clients): each message is handled as if sent alone, and the replies go back together.
+   * A message refused for its form (`refusals`, by position) is answered with its error, under its id when it has one
+   * the client can match, and recorded as a refusal; the others still run. Cancelled requests simply have no reply.
    */
-  private async answerBatch(session: GatewaySession, batch: PlainMessage[], caller: Principal): Promise<Response> {
+  private async answerBatch(session: GatewaySession, runtime: VirtualMcpRuntime, request: Request, batch: unknown[], refusals: (Refusal | undefined)[], caller: Principal): Promise<Response> {
     const replies = await Promise.all(
-      batch.map((m) => {
+      batch.map(async (entry, i) => {
+        const refusal = refusals[i];
+        if (refusal !== undefined) {
+          // Answered inside the batch's 200, so its record carries the sentence without an HTTP status of its own.
+          const { method } = askedIn(request, entry);
+          await recordRefusal(this.gateway.recorder, transportRefusal(caller, runtime, method, { status: null, message: refusal.message, sessionId: session.id }));
+          return { jsonrpc: "2.0", id: refusal.extra.id ?? null, error: { code: refusal.code, message: refusal.message } } as JSONRPCMessage;
+        }
+        const m = entry as PlainMessage;
         if (m.method === undefined) return undefined; // a response to us: we send no requests
         if (m.id === undefined) return session.notification(m.method, m.params);
         return session.request(m.id, m.method, m.params, caller, () => {});
@@ -606,6 +616,20 @@ function problemOf(value: unknown): string | undefined {
   if (typeof m.method !== "string") return "the method must be a string";
   if (m.params !== undefined && (typeof m.params !== "object" || m.params === null || Array.isArray(m.params))) return "params must be an object";
   return undefined;
+}
+
+/**
+ * Why a message of a session's batch is answered with an error instead of being handled: it is no JSON-RPC message a
+ * client may send, or it is an initialize (2025-03-26: never in a batch, and the session has had its own).
+ */
+function batchEntryRefusal(entry: unknown): Refusal | undefined {
+  const problem = problemOf(entry);
+  const refusal = problem !== undefined ? invalidRequest(problem) : (entry as PlainMessage).method === "initialize" ? alreadyInitialized(undefined) : undefined;
+  if (refusal === undefined) return undefined;
+  const id = (entry as PlainMessage | null)?.id;
+  // Its id, when the client can match it to its request (a string or a safe integer); else null, as JSON-RPC says.
+  const matchable = typeof id === "string" || Number.isSafeInteger(id) ? id : undefined;
+  return new Refusal(refusal.status, refusal.code, refusal.message, { id: matchable });
 }
 
 const NO_SESSION = "Bad Request: send the Mcp-Session-Id header you got from initialize, or start a session with initialize.";

@@ -47,13 +47,14 @@ export async function readAsked(request: Request): Promise<Asked> {
  * The record of a request refused for its form before any session took it (Accept, Content-Type, a body that is no
  * JSON-RPC message or is too large, an unknown session): an error of the client's, not the access policy's denial.
  * Its error is the sentence the client got with the HTTP status; nothing of its body is kept but the method it named.
+ * A status of null: a message of a batch, answered with its error among the batch's replies (the HTTP status is the batch's).
  */
-export function transportRefusal(principal: Principal, runtime: VirtualMcpRuntime, method: string, refusal: { status: number; message: string; sessionId: string | null }): McpRequestEntry {
+export function transportRefusal(principal: Principal, runtime: VirtualMcpRuntime, method: string, refusal: { status: number | null; message: string; sessionId: string | null }): McpRequestEntry {
   // A session id is the client's to make up: one a few MB long is cut as other names it sends are.
   const sessionId = refusal.sessionId === null ? null : refusal.sessionId.slice(0, MAX_STORED_NAME);
   const userId = principal.userId ?? runtime.subjects.subjectOf(principal).userId;
   // No duration: nothing ran, and a zero would pull the calls' latency percentiles (stats, /metrics) down.
-  return { ...requestWithoutCall(principal, runtime.slug, method, { outcome: "error", error: `HTTP ${refusal.status}: ${refusal.message}`, sessionId, userId }), durationMs: null };
+  return { ...requestWithoutCall(principal, runtime.slug, method, { outcome: "error", error: refusal.status === null ? refusal.message : `HTTP ${refusal.status}: ${refusal.message}`, sessionId, userId }), durationMs: null };
 }
 
 /**
