@@ -1343,6 +1343,7 @@ virtualMcps:
         1,
         { jsonrpc: "2.0", id: 1.5, method: "ping" },
         { jsonrpc: "2.0", id: 3, method: "initialize", params: { protocolVersion: "2025-03-26", capabilities: {}, clientInfo: { name: "again", version: "1" } } },
+        { jsonrpc: "2.0", id: null, error: { code: -32700, message: "Parse error" } },
         { jsonrpc: "2.0", id: "four", method: "ping" },
       ]),
     ).toEqual({
@@ -1357,8 +1358,10 @@ virtualMcps:
         { jsonrpc: "2.0", id: "four", result: {} },
       ],
     });
-    // Only notifications and responses: nothing to answer.
-    expect(await post([{ jsonrpc: "2.0", method: "notifications/initialized" }, { jsonrpc: "2.0", error: { code: -32700, message: "Parse error" } }, { jsonrpc: "2.0", id: 7, result: {} }])).toEqual({ status: 202, json: null });
+    // Only notifications and responses (error responses with a null id or none among them): nothing to answer.
+    expect(
+      await post([{ jsonrpc: "2.0", method: "notifications/initialized" }, { jsonrpc: "2.0", error: { code: -32700, message: "Parse error" } }, { jsonrpc: "2.0", id: null, error: { code: -32700, message: "Parse error" } }, { jsonrpc: "2.0", id: 7, result: {} }]),
+    ).toEqual({ status: 202, json: null });
     // An empty batch is one invalid request, answered with one error, not an array.
     expect(await post([])).toEqual({ status: 400, json: invalid(null, "the batch is empty.") });
     // Each wrong message is in the audit trail under the method it named, with the sentence its client got.

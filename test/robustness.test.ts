@@ -1348,6 +1348,10 @@ describe("malformed requests in a session", () => {
     // any response is, and goes nowhere; before, it was refused for lacking a "method" or a "result" or "error".
     const forwarded = upstream.received().length;
     expect(await s.post({ jsonrpc: "2.0", error: { code: -32700, message: "Parse error" } })).toEqual({ status: 202, json: null });
+    // JSON-RPC 2.0 §5 gives such an error response "id": null; it was refused for its id not being a string or an integer.
+    expect(await s.post({ jsonrpc: "2.0", id: null, error: { code: -32700, message: "Parse error" } })).toEqual({ status: 202, json: null });
+    // A result answers a request of ours, which has an id: a null one is no request's.
+    expect((await s.post({ jsonrpc: "2.0", id: null, result: {} })).json.error.message).toBe("Invalid Request: an id must be a string or an integer.");
     expect((await s.post({ jsonrpc: "2.0", result: {} })).json.error.message).toBe('Invalid Request: a message needs a "method" (or, answering a request, "result" or "error").');
     expect(upstream.received().length).toBe(forwarded);
     expect((await s.post({ jsonrpc: "2.0", id: 7, method: "ping" }, { "content-type": "text/plain" })).status).toBe(415);

@@ -603,13 +603,14 @@ function problemOf(value: unknown): string | undefined {
   if (typeof value !== "object" || value === null || Array.isArray(value)) return "each message must be a JSON-RPC 2.0 object";
   const m = value as { jsonrpc?: unknown; id?: unknown; method?: unknown; params?: unknown; result?: unknown; error?: unknown };
   if (m.jsonrpc !== "2.0") return 'a message needs "jsonrpc": "2.0"';
+  // An error response answering a request its client could not read: JSON-RPC 2.0 §5 gives it a null id, MCP 2025-11-25 none.
+  if (m.method === undefined && m.error !== undefined && (m.id === null || m.id === undefined)) return undefined;
   // MCP ids are strings or integers. Past 2^53 a number comes back with other digits (JSON.parse reads
   // 12345678901234567890 as ...000, 1e400 as Infinity), which its client could not match to its request.
   if (m.id !== undefined && typeof m.id !== "string" && !Number.isSafeInteger(m.id)) {
     return typeof m.id === "number" && Number.isInteger(m.id) ? "an id past 2^53 - 1 loses digits on its way back; send it as a string" : "an id must be a string or an integer";
   }
   if (m.method === undefined) {
-    // An error response may have no id (MCP 2025-11-25): one answering a request its client could not read.
     if (m.error !== undefined || (m.id !== undefined && m.result !== undefined)) return undefined;
     return 'a message needs a "method" (or, answering a request, "result" or "error")';
   }
