@@ -51,8 +51,8 @@ function dir(label: string): string {
 }
 
 /** startConfiguredGateway, with the gateway stopped after the test and its directory removed after the file. */
-async function start(config: string | object, label: string, args?: string[]) {
-  const started = await startConfiguredGateway(config, { label, args });
+async function start(config: string | object, label: string, args?: string[], secrets?: Record<string, string>) {
+  const started = await startConfiguredGateway(config, { label, args, secrets });
   gateways.push(started.gateway);
   dirs.push(dirname(started.dataDir));
   return started;
@@ -654,6 +654,23 @@ describe("messages upstreams send unasked", () => {
 });
 
 describe("upstream stderr", () => {
+  test("a child that dies at start has its last stderr line in its failure reason (admin API, status, a call's error), with its secret replaced; stack frames and the runtime's version line are passed over", async () => {
+    const key = `tok-${crypto.randomUUID()}`;
+    const { gateway, dataDir, token } = await start(stdioConfig("nokey", { MODE: "nokey", API_TOKEN: "${secret:api-token}" }), "mintgate-nokey", undefined, { "api-token": key });
+    const failed = await waitFor("nokey failed", async () => ((await connectorState(gateway, "nokey"))?.reason ? connectorState(gateway, "nokey") : undefined), 100, 50);
+    // Before, it said only "the upstream process exited with code 1", and why was in the log among Bun's source excerpt and stack.
+    const reason = "the upstream process exited with code 1; its last stderr line: error: API_KEY is not set; API_TOKEN ([secret:api-token]) is a token, not this server's key";
+    expect(failed?.reason).toBe(reason);
+    const status = await runMintgate(["status", "--data", dataDir]);
+    expect(status.stdout).toContain(`  connector nokey: failed (${reason})\n`);
+    const c = await client(gateway, token);
+    const call = await c.callTool({ name: "echo", arguments: { text: "hi" } });
+    expect((call.content as { text: string }[])[0]!.text).toContain(reason);
+    const connectors = JSON.stringify(await admin(gateway, "/connectors"));
+    expect(await gateway.stop()).toBe(0);
+    for (const text of [connectors, status.stdout, gateway.output()]) expect(text).not.toContain(key);
+  });
+
   test("a line of a megabyte, with or without its line break, is logged and kept in pieces of at most 16 KiB", async () => {
     const huge = "head -c 1048576 /dev/zero | tr '\\0' y >&2; echo >&2; head -c 1048576 /dev/zero | tr '\\0' z >&2; exec sleep 60";
     const { gateway } = await start(shellConfig("wide", huge), "mintgate-stderr-wide");

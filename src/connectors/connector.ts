@@ -493,7 +493,7 @@ export class Connector {
       session.onClose = (reason) => {
         if (generation !== this.generation || this.stopping) return;
         const forgotten = transport instanceof StreamableHttpUpstreamTransport ? transport.forgottenWith : undefined;
-        if (forgotten === undefined) return this.fail(this.lastStdio?.startFailure ?? this.describeExit() ?? reason);
+        if (forgotten === undefined) return this.fail(this.lastStdio?.startFailure ?? this.describeExit({ whileStarting: this.state.status === "starting" }) ?? reason);
         this.sessionForgotten(forgotten);
       };
       session.onNotification = (method, params) => {
@@ -547,8 +547,11 @@ export class Connector {
       }
     } catch (error) {
       if (generation !== this.generation || this.stopping) return void (await this.closeAttempt(opened));
-      // A child that died during the handshake: how it ended says more than the send that found it gone.
-      this.fail(this.lastStdio?.startFailure ?? this.describeExit() ?? this.transportErrorEndsSession?.(error as Error) ?? (error as Error).message);
+      // A child that died during the handshake: how it ended says more than the send that found it gone, and so do its
+      // last words, which may still be in its stderr pipe when a write to it found it gone.
+      if (this.lastStdio?.exitInfo) await this.lastStdio.done;
+      if (generation !== this.generation || this.stopping) return void (await this.closeAttempt(opened));
+      this.fail(this.lastStdio?.startFailure ?? this.describeExit({ whileStarting: true }) ?? this.transportErrorEndsSession?.(error as Error) ?? (error as Error).message);
     }
   }
 
@@ -558,11 +561,18 @@ export class Connector {
     await session.close();
   }
 
-  private describeExit(): string | undefined {
+  /**
+   * How the stdio child ended. `whileStarting`: it ended before it was ready, and its last stderr line is added (an
+   * "API_KEY is not set" says what to fix, an exit code does not). Not once it served calls: the reason is told to every
+   * client whose call finds the connector failed, and by then its stderr may speak of other people's calls.
+   */
+  private describeExit({ whileStarting = false } = {}): string | undefined {
     if (this.lastStdio?.stopReason) return this.lastStdio.stopReason;
     const exit = this.lastStdio?.exitInfo;
     if (!exit) return undefined;
-    return exit.signal ? `the upstream process was killed by ${exit.signal}` : `the upstream process exited with code ${exit.code}`;
+    const how = exit.signal ? `the upstream process was killed by ${exit.signal}` : `the upstream process exited with code ${exit.code}`;
+    const said = whileStarting ? this.lastStdio?.lastSaid() : undefined;
+    return said === undefined ? how : `${how}; its last stderr line: ${said}`;
   }
 
   private fail(reason: string): void {

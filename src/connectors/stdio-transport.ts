@@ -18,6 +18,7 @@ import { noteFrameText } from "./upstream-session.ts";
 import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
 import { MintgateError } from "../errors/index.ts";
 import { LineBudget, log, type LogLevel } from "../log/index.ts";
+import { unprintableAsSpaces } from "../terminal/index.ts";
 
 export interface StdioUpstreamOptions {
   /** Connector name, used in log fields and error messages. */
@@ -56,6 +57,14 @@ const PIPE_DRAIN_GRACE_MS = 500;
 /** How long a failed write waits for the child's exit to be seen, to name it in the error. */
 const EXIT_NOTICE_MS = 500;
 const STDERR_KEPT_LINES = 50;
+/** The longest stderr line `lastSaid` gives (a reason is one line of a status). */
+const STDERR_HINT_LENGTH = 200;
+/** CSI sequences (colours, cursor moves) a server writes to its stderr. */
+const ANSI_ESCAPE = /\u001b\[[0-9;?]*[ -\/]*[@-~]/g;
+/** A stack frame as Node.js, Bun and Deno print them ("    at fn (file:1:2)", "    at file:1:2"), trimmed. */
+const STACK_FRAME = /^at .+:\d+\)?$/;
+/** The line Node.js and Bun end an uncaught error's report with. */
+const RUNTIME_VERSION = /^(Node\.js|Bun) v\d/;
 /** Longest line accepted from an upstream, as the SDK's own stdio transport allows. */
 const MAX_LINE_BYTES = 10 * 1024 * 1024;
 /** A stderr "line" longer than this is logged in pieces so a runaway child cannot grow our memory. */
@@ -128,6 +137,23 @@ export class StdioUpstreamTransport implements Transport {
   /** How the child ended; undefined while it runs or if it never started. */
   get exitInfo(): ExitInfo | undefined {
     return this.exit;
+  }
+
+  /**
+   * What the child last said on stderr, for a reason shown in its connector's state: its last line that is neither a
+   * stack frame nor a runtime's closing version line (Node.js and Bun end an uncaught error with those), without
+   * colour codes, cut to STDERR_HINT_LENGTH. Redacted as every kept line is. Undefined when it said nothing.
+   */
+  lastSaid(): string | undefined {
+    const said = this.recentStderr()
+      .map((line) => unprintableAsSpaces(line.replace(ANSI_ESCAPE, "")).trim())
+      .findLast((line) => line !== "" && !STACK_FRAME.test(line) && !RUNTIME_VERSION.test(line));
+    return said === undefined || said.length <= STDERR_HINT_LENGTH ? said : `${said.slice(0, STDERR_HINT_LENGTH - 1)}…`;
+  }
+
+  /** Resolves once the child's output is read to its end (or given up on, PIPE_DRAIN_GRACE_MS after it exited) and onclose was called. */
+  get done(): Promise<void> {
+    return this.finished;
   }
 
   /** The child's last stderr lines, oldest first (at most 50). */
