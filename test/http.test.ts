@@ -266,11 +266,20 @@ function rawExchange(url: string, request: string): Promise<string> {
   });
 }
 
+/** A POST whose chunked body slowRequest sends in two parts: `headers` are extra header lines, each ending in CRLF. */
+interface SlowPost {
+  path: string;
+  headers?: string;
+  body: [first: string, rest: string];
+}
+
+const chunk = (text: string) => `${Buffer.byteLength(text).toString(16)}\r\n${text}\r\n`;
+
 /**
  * On one kept-alive connection: a GET /healthz, then a chunked POST whose body arrives in two parts.
  * `response`: everything received until the server closed the connection (both replies).
  */
-function slowRequest(url: string): { sendRest(): void; response: Promise<string>; headersSent: Promise<void> } {
+function slowRequest(url: string, post: SlowPost = { path: "/admin/api/status", body: ["first", "last"] }): { sendRest(): void; response: Promise<string>; headersSent: Promise<void> } {
   const { hostname, port } = new URL(url);
   const socket = connect({ host: hostname, port: Number(port) });
   let received = "";
@@ -287,11 +296,11 @@ function slowRequest(url: string): { sendRest(): void; response: Promise<string>
   const headersSent = new Promise<void>((resolve) => {
     healthReplied = () => {
       healthReplied = () => {};
-      socket.write(`POST /admin/api/status HTTP/1.1\r\nHost: ${hostname}\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nfirst\r\n`, () => resolve());
+      socket.write(`POST ${post.path} HTTP/1.1\r\nHost: ${hostname}\r\n${post.headers ?? ""}Transfer-Encoding: chunked\r\n\r\n${chunk(post.body[0])}`, () => resolve());
     };
     socket.on("connect", () => socket.write(`GET /healthz HTTP/1.1\r\nHost: ${hostname}\r\n\r\n`));
   });
-  return { sendRest: () => socket.write("4\r\nlast\r\n0\r\n\r\n"), response, headersSent };
+  return { sendRest: () => socket.write(`${chunk(post.body[1])}0\r\n\r\n`), response, headersSent };
 }
 
 describe("graceful shutdown", () => {
@@ -320,4 +329,38 @@ describe("graceful shutdown", () => {
       expect(gateway.output()).toContain("stopped");
     });
   }
+
+  test("an admin API call running at SIGTERM is answered from the store, which stays open and the data directory locked until its reply is out", async () => {
+    const dataDir = join(tempDir(), "d");
+    const gateway = await startGateway({ dataDir });
+    const request = slowRequest(gateway.url, {
+      path: "/admin/api/tokens",
+      headers: `Authorization: Bearer ${gateway.adminToken()}\r\nContent-Type: application/json\r\n`,
+      body: ['{"user":', '"ada@example.com"}'],
+    });
+    await request.headersSent;
+    // Wait until the server is reading this request's body, then signal.
+    await Bun.sleep(200);
+    gateway.signal("SIGTERM");
+    await waitFor("the listener to close", () => fetch(`${gateway.url}/healthz`).then(() => false, () => true));
+    // Before, the store closed (and the lock was released) as soon as no MCP call ran: a gateway started now served
+    // too, and the first one's exit then removed the server.url that named it.
+    const second = await startGateway({ dataDir }).then(
+      async (started) => `it served too, at ${started.url} (exit ${await started.stop()})`,
+      (error: Error) => error.message,
+    );
+    expect(second).toBe(
+      `mintgate serve exited with 1 before listening:\nmintgate: A gateway is already serving from ${dataDir} at ${gateway.url}; stop it first (SIGTERM), or give this one another --data directory.\n`,
+    );
+    request.sendRest();
+    // Before, the reply was a 500 ("Cannot use a closed database" in the log) and no token was made.
+    const duringDrain = (await request.response).split(/(?=HTTP\/1\.1 )/)[1]!;
+    expect(duringDrain).toStartWith("HTTP/1.1 201");
+    const { id } = JSON.parse(duringDrain.slice(duringDrain.indexOf("\r\n\r\n") + 4)) as { id: string };
+    expect(await gateway.exited).toBe(0);
+    expect(gateway.output()).not.toContain("request failed");
+    expect(existsSync(join(dataDir, "server.url"))).toBe(false);
+    const listed = await runMintgate(["tokens", "list", "--json", "--data", dataDir]);
+    expect((JSON.parse(listed.stdout) as { personal: { id: string }[] }).personal.map((token) => token.id)).toEqual([id]);
+  });
 });

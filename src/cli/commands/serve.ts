@@ -216,16 +216,22 @@ export const serveCommand: Command = {
     const endpoint = new McpEndpoint(gateway, { bodyLimitBytes: settings.bodyLimitBytes, sessionIdleMs: settings.sessionIdleTimeoutMs, requestsPerPerson: settings.requestsPerPerson });
     // A revoked token or grant, or a disabled person, loses the sessions and streams it already holds.
     tokens.onAccessChanged(() => endpoint.endRevoked((principal) => tokens.revocationOf(principal)));
-    const shutDownGateway = async () => {
+    /** Ends the MCP sessions and upstreams, then, once `httpStopped` has the last replies out, the store and the lock. */
+    const shutDownGateway = async (httpStopped?: Promise<void>) => {
       shuttingDown = true;
       const drain = await endpoint.closeAll(settings.shutdownGraceMs);
       await gateway.close();
-      await gateway.recorder.flush();
       clearTimeout(firstPrune);
       clearInterval(dailyPrune);
       clearInterval(hourlySweep);
+      // Its streams never end by themselves: the HTTP server's stop would wait for them until its deadline.
       auditFeed.close();
+      // Requests that are no MCP call (the admin API, OAuth, sign-in) were not waited for above, and use the store.
+      await httpStopped;
+      await gateway.recorder.flush();
       await stopCheckpointThread();
+      // Removed while the lock is held: a gateway started once it is released writes its own.
+      rmSync(dir.paths.serverUrl, { force: true });
       dir.close();
       return drain;
     };
@@ -299,9 +305,7 @@ export const serveCommand: Command = {
     stopWatching();
     memoryTrim.stop();
     stopping = server.stop();
-    const drain = await shutDownGateway();
-    await stopping;
-    rmSync(dir.paths.serverUrl, { force: true });
+    const drain = await shutDownGateway(stopping);
     // Counts of lines held back (a flood of refusals, an upstream's noisy stderr) whose window has not ended: said now, or lost.
     reportAllNotLogged();
     // What the drain did: how many of the requests it waited for finished, and how many the grace's end cut off.
