@@ -13,7 +13,7 @@ import { afterAll, afterEach, describe, expect, test } from "bun:test";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import type { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { ResourceUpdatedNotificationSchema, ToolListChangedNotificationSchema } from "@modelcontextprotocol/sdk/types.js";
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { startEverythingServer } from "./conformance/everything-server.ts";
 import { collectOutput } from "./fixtures/child-output.ts";
@@ -22,6 +22,7 @@ import { startRawHttpUpstream, type RawHttpUpstream } from "./fixtures/raw-http-
 import { BINARY, cleanEnv, connectMcpClient, DEMO_CONFIG, REPO_ROOT, runMintgate, startConfiguredGateway, startedCall, startGateway, tempDir, waitFor, type RunningGateway } from "./harness.ts";
 
 const RAW_STDIO = join(REPO_ROOT, "test", "fixtures", "raw-stdio.ts");
+const ECHO_STDIO = join(REPO_ROOT, "test", "fixtures", "echo-stdio.ts");
 
 /*
  * This file cleans up after itself: the harness's own afterAll hooks are
@@ -193,6 +194,51 @@ describe("shutdown", () => {
     // The killed upstream is not gateway by the backoff before the exit (a child no one would end).
     expect(launchedPids(launch)).toEqual([child!]);
   });
+
+  test("SIGTERM with calls that outlast the grace, on a stdio and an http upstream, and an upstream that ignores SIGTERM: each call is answered with why and recorded as cancelled, every upstream ends, exit 0 in bounded time", async () => {
+    const upstream = startRawHttpUpstream();
+    upstreams.push(upstream);
+    const config = {
+      connectors: [
+        { name: "r", kind: "stdio", command: process.execPath, args: [RAW_STDIO] },
+        { name: "st", kind: "stdio", command: process.execPath, args: [ECHO_STDIO, "--stubborn"] },
+        { name: "h", kind: "http", url: upstream.url, timeout: "60s" },
+      ],
+      virtualMcps: [{ slug: "v", name: "V", access: { everyone: true }, connectors: [{ connector: "r" }, { connector: "st" }, { connector: "h" }] }],
+    };
+    const { gateway, token, dataDir } = await start(config, "mintgate-grace");
+    for (const name of ["r", "st", "h"]) await waitReady(gateway, name);
+    // The group leaders of the stdio upstreams, as the gateway notes them for a restart after kill -9.
+    const leaders = readdirSync(join(dataDir, "upstream-groups")).map(Number);
+    expect(leaders).toHaveLength(2);
+    for (const pid of leaders) childPids.add(pid);
+
+    const c = await client(gateway, token);
+    const answer = (call: Promise<unknown>) => call.then(() => "answered", (error: Error) => error.message);
+    const slow = startedCall(c, "r__slow", { ms: 60_000 });
+    const stdioCall = answer(slow.result);
+    const httpCall = answer(c.callTool({ name: "h__hang", arguments: {} }));
+    await slow.started;
+    await waitFor("the http call to reach its upstream", () => upstream.hangsStarted() === 1);
+
+    const signalled = Date.now();
+    gateway.signal("SIGTERM");
+    expect(await gateway.exited).toBe(0);
+    // The 10 s grace, the 2 s until SIGKILL for the stubborn upstream, and slack for a loaded machine.
+    expect(Date.now() - signalled).toBeLessThan(20_000);
+    const why = "MCP error -32000: mintgate ended this session (the gateway is shutting down) before the request finished; start a new session and try again.";
+    expect([await stdioCall, await httpCall]).toEqual([why, why]);
+    expect(gateway.output()).toContain("stopped waitedFor=2 finished=0 cutOff=2");
+    for (const pid of leaders) await waitFor(`upstream ${pid} to be dead`, () => !isAlive(pid), 40, 50);
+    await waitFor("the http upstream's request to be ended", () => upstream.hangsClosed() === 1, 40, 50);
+    const search = await runMintgate(["audit", "search", "--data", dataDir, "--kind", "mcp", "--json"]);
+    const records = JSON.parse(search.stdout) as { method: string; exposedName: string; outcome: string; error: string }[];
+    expect(records.filter((r) => r.method === "tools/call").map((r) => [r.exposedName, r.outcome, r.error]).sort()).toEqual([
+      ["h__hang", "cancelled", why.replace("MCP error -32000: ", "")],
+      ["r__slow", "cancelled", why.replace("MCP error -32000: ", "")],
+    ]);
+    expect((await runMintgate(["audit", "verify", "--data", dataDir])).code).toBe(0);
+  }, 30_000);
 
   test("SIGHUP (the terminal closed) shuts down like SIGTERM: exit 0, the stdio upstream ended, server.url removed", async () => {
     const launch = join(dir("mintgate-sighup"), "launch.txt");
