@@ -408,7 +408,7 @@ describe("restarts", () => {
       const state = await connectorState(gateway, "nl");
       return state?.state === "failed" ? state : undefined;
     }, 200, 100);
-    expect(failed.reason).toBe("the upstream wrote more than 10485760 bytes without a line break on stdout, so it was stopped");
+    expect(failed.reason).toBe("the upstream wrote more than 10 MiB without a line break on stdout, so it was stopped");
   });
 
   test("an upstream that closes its stdout and runs on fails at once with that as its reason, while starting or once ready, as one that exits 0 does", async () => {
@@ -655,6 +655,20 @@ describe("messages upstreams send unasked", () => {
     await c.callTool({ name: "md__slow", arguments: { ms: 2200 } });
     expect(await c.callTool({ name: "md__slow", arguments: { ms: 500 } })).toEqual({ content: [{ type: "text", text: "slept" }] });
     expect(gateway.output().split("\n").filter((line) => line.includes("upstream answers skipped"))).toHaveLength(1);
+  });
+
+  test("a stdio answer longer than the 10 MiB the gateway reads restarts the upstream, and its call is told a smaller answer may work, not to send it again", async () => {
+    const { gateway, token } = await start(stdioConfig("bg", { MISBEHAVE: "1" }), "mintgate-answer-too-long");
+    await waitReady(gateway, "bg");
+    const c = await client(gateway, token);
+    const tooLong = await c.callTool({ name: "bg__big", arguments: { size: 11 } });
+    expect(tooLong.isError).toBe(true);
+    expect((tooLong.content as { text: string }[])[0]!.text).toBe(
+      'Connector "bg" restarted during tools/call (the upstream wrote more than 10 MiB without a line break on stdout, so it was stopped), so the call did not complete; a call asking for a smaller answer may work once it is back.',
+    );
+    await waitReady(gateway, "bg");
+    const fits = await c.callTool({ name: "bg__big", arguments: { size: 1 } });
+    expect((fits.content as { text: string }[])[0]!.text).toHaveLength(1024 * 1024);
   });
 
   test("requests an upstream sends during a call (sampling, elicitation, roots) are answered at once, not left to its timeout: -32601, or no roots", async () => {

@@ -80,7 +80,7 @@ type Listener = () => void;
  * Why the connector closes its upstream session under calls in flight, as those calls are told: it restarts
  * (`restart` says why), so they can be sent again, or it was removed, so they cannot.
  */
-export type Closing = { restart: string } | "removed";
+export type Closing = { restart: string; sendingAgainFails?: true } | "removed";
 
 /** A holder of an upstream resource subscription. */
 export interface ResourceListener {
@@ -318,7 +318,9 @@ export class Connector {
   /** The error of a call in flight when the connector closed its upstream session: it did not complete, and whether it can be sent again. */
   private cutOff(closing: Closing, method: string): MintgateError {
     if (closing === "removed") return new MintgateError("upstream_failed", `Connector "${this.name}" was removed during ${method}, so the call did not complete; it cannot be sent again there.`);
-    return new MintgateError("upstream_failed", `Connector "${this.name}" restarted during ${method} (${closing.restart}), so the call did not complete; send it again in a moment.`);
+    // A stdio answer too long to read restarts the upstream: the same call sent again would only restart it again.
+    const next = closing.sendingAgainFails ? "a call asking for a smaller answer may work once it is back" : "send it again in a moment";
+    return new MintgateError("upstream_failed", `Connector "${this.name}" restarted during ${method} (${closing.restart}), so the call did not complete; ${next}.`);
   }
 
   private notAvailable(): MintgateError {
@@ -486,7 +488,9 @@ export class Connector {
         endsSession: this.transportErrorEndsSession,
         // A stdio child that died under calls: onClose below fails the connector, and its backoff starts another.
         cutOffByClose: (method) =>
-          generation === this.generation && !this.stopping && this.lastStdio?.exitInfo ? this.cutOff({ restart: this.describeExit()! }, method) : undefined,
+          generation === this.generation && !this.stopping && this.lastStdio?.exitInfo
+            ? this.cutOff({ restart: this.describeExit()!, ...(this.lastStdio.wroteTooLong ? { sendingAgainFails: true } : {}) }, method)
+            : undefined,
       });
       this.session = session;
       opened = session;

@@ -128,6 +128,8 @@ export class StdioUpstreamTransport implements Transport {
   startFailure: string | undefined;
   /** Why this transport ended a child that was running (it broke the protocol); undefined otherwise. */
   stopReason: string | undefined;
+  /** Set when it was stopped for writing more on stdout without a line break than the gateway reads (an answer too long). */
+  wroteTooLong = false;
 
   /** The child's process id (also its process group id) once spawned. */
   get pid(): number | undefined {
@@ -295,6 +297,7 @@ export class StdioUpstreamTransport implements Transport {
       // The upstream sent more than the buffer limit without a newline: it is not speaking our protocol.
       // Said as the reason it stopped: the SIGTERM it then dies of would name no cause.
       this.stopReason ??= `${(error as Error).message} on stdout, so it was stopped`;
+      this.wroteTooLong = true;
       this.onerror?.(error as Error);
       void this.close();
     }
@@ -507,7 +510,7 @@ class JsonLines {
       this.pendingBytes += chunk.length - start;
       if (this.pendingBytes > this.limit) {
         this.clear();
-        throw new Error(`the upstream wrote more than ${this.limit} bytes without a line break`);
+        throw new Error(`the upstream wrote more than ${this.limit / (1024 * 1024)} MiB without a line break`);
       }
       this.pending.push(chunk.subarray(start));
     }
