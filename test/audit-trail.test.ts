@@ -4,7 +4,7 @@
 import { Database } from "bun:sqlite";
 import { afterAll, describe, expect, test } from "bun:test";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { existsSync, readFileSync, rmSync, statSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { appendToChain, CHECKPOINT_KEY_PURPOSE, pruneAuditTrail, pruneAuditTrailGradually } from "../src/audit/index.ts";
 import { loadSettings } from "../src/config/index.ts";
@@ -762,6 +762,41 @@ virtualMcps:
       expect({ status: stdout.trim(), stderr }).toEqual({ status: "0", stderr: "" });
     }
   });
+
+  test("an export to -o FILE stopped midway leaves no FILE and no partial file; with --force an earlier FILE stays as it was until the new one is whole", async () => {
+    const dir = join(tempDir("mintgate-audit-interrupt"), "data");
+    expect((await runMintgate(["init", "--data", dir])).code).toBe(0);
+    const store = openStore(join(dir, "mintgate.db"));
+    const args = JSON.stringify({ query: "x".repeat(200) });
+    const start = Date.now() - 200_000;
+    for (let b = 0; b < 20; b++) {
+      appendToChain(
+        store,
+        Array.from({ length: 10_000 }, (_, i) => ({
+          at: start + b * 10_000 + i, kind: "mcp" as const, person: "bulk@example.com", userId: null, clientId: null, tokenId: "t", ip: "127.0.0.1", sessionId: "s", virtualMcp: "v",
+          connector: "c", method: "tools/call", exposedName: "search", upstreamName: "search", arguments: args, result: null, resultSize: null, outcome: "ok" as const,
+          error: null, durationMs: 1, detail: null,
+        })),
+      );
+    }
+    store.close();
+    const folder = tempDir("mintgate-audit-out");
+    const out = join(folder, "audit.jsonl");
+    for (const [earlier, force] of [[undefined, []], ["an earlier export\n", ["--force"]]] as const) {
+      if (earlier !== undefined) writeFileSync(out, earlier);
+      const child = Bun.spawn([BINARY, "audit", "export", "--format", "jsonl", "-o", out, ...force, "--data", dir], { env: cleanEnv(), stdout: "ignore", stderr: "pipe" });
+      // Stopped once the records are flowing into the temporary file beside FILE.
+      await waitFor("the export to start writing", () => readdirSync(folder).some((name) => name.endsWith(".partial") && statSync(join(folder, name)).size > 0), 2000, 5);
+      child.kill("SIGTERM");
+      expect(await child.exited).toBe(143);
+      expect(readdirSync(folder)).toEqual(earlier === undefined ? [] : ["audit.jsonl"]);
+      if (earlier !== undefined) expect(readFileSync(out, "utf8")).toBe(earlier);
+    }
+    // Let run, it replaces the earlier file with every record.
+    expect(await runMintgate(["audit", "export", "--format", "jsonl", "-o", out, "--force", "--data", dir])).toEqual({ code: 0, stdout: "", stderr: "" });
+    expect(readFileSync(out, "utf8").split("\n")).toHaveLength(200_001);
+    expect(readdirSync(folder)).toEqual(["audit.jsonl"]);
+  }, 60_000);
 
   test("exporting 1,000,000 records stays under 200 MB RSS", async () => {
     const dir = join(tempDir("mintgate-audit-million"), "data");

@@ -559,6 +559,27 @@ describe("mintgate CLI", () => {
     }
   });
 
+  test("an -o FILE that exists is refused without --force and left as it was, replaced with it; an empty -o is a usage error, not standard output", async () => {
+    const dir = join(tempDir(), "data");
+    await runMintgate(["init", "--data", dir]);
+    // A change leaves an audit record to export.
+    expect((await runMintgate(["tokens", "create", "--user", "ada@example.com", "--data", dir])).code).toBe(0);
+    for (const args of [["export"], ["audit", "export", "--format", "jsonl"]]) {
+      const printed = (await runMintgate([...args, "--data", dir])).stdout;
+      expect(printed.length).toBeGreaterThan(0);
+      const file = join(tempDir(), "out");
+      writeFileSync(file, "kept\n");
+      const refused = await runMintgate([...args, "-o", file, "--data", dir]);
+      expect(refused, args.join(" ")).toEqual({ code: 1, stdout: "", stderr: `mintgate: ${file} exists already; give a new file name, or add --force to replace it.\n` });
+      expect(readFileSync(file, "utf8")).toBe("kept\n");
+      const forced = await runMintgate([...args, "-o", file, "--force", "--data", dir]);
+      expect([forced.code, forced.stdout], args.join(" ")).toEqual([0, ""]);
+      expect(readFileSync(file, "utf8"), args.join(" ")).toBe(printed);
+      // `-o "$FILE"` with FILE unset wrote to standard output.
+      expect(await runMintgate([...args, "-o", "", "--data", dir])).toEqual({ code: 2, stdout: "", stderr: "mintgate: -o is empty; give the file to write, or leave -o out to write to standard output.\n" });
+    }
+  });
+
   test("`export -o FILE --json` writes the JSON to FILE, not to stdout", async () => {
     const dir = join(tempDir(), "data");
     await runMintgate(["init", "--data", dir]);

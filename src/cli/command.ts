@@ -1,6 +1,7 @@
-import { openSync } from "node:fs";
+import { closeSync, constants, existsSync, fsyncSync, linkSync, openSync, renameSync, rmSync, statSync, type Stats } from "node:fs";
+import { basename, dirname, join } from "node:path";
 import { parseArgs, type ParseArgsConfig } from "node:util";
-import { closestName, configError, invalid, MintgateError } from "../errors/index.ts";
+import { closestName, configError, conflict, invalid, MintgateError } from "../errors/index.ts";
 import { printable } from "../terminal/index.ts";
 
 export type OptionSpec = NonNullable<ParseArgsConfig["options"]>;
@@ -165,12 +166,78 @@ export function printTable(header: string[], rows: string[][]): void {
   for (const row of cells) process.stdout.write(row.map((cell, i) => cell.padEnd(widths[i]!)).join("  ").trimEnd() + "\n");
 }
 
-/** Opens the `-o FILE` a command writes to (created or truncated), or one sentence that says how to fix the path. */
-export function openOutputFile(path: string, mode = 0o666): number {
+/** `--force` for a command that writes `-o FILE`: without it an existing file is refused, not overwritten. */
+export const FORCE_OPTION: OptionSpec = { force: { type: "boolean" } };
+export const FORCE_HELP = { "--force": "replace FILE if it exists (without it, an existing FILE is refused)" };
+
+/**
+ * The `-o FILE` a command writes to, or undefined for standard output. Checked before any work is done: an empty
+ * value (an unset shell variable) is refused rather than taken as "no -o", a directory is named as one, and an
+ * existing file needs --force.
+ */
+export function outputFileOption(parsed: ParsedArgs): string | undefined {
+  const path = stringValue(parsed, "output");
+  if (path === undefined) return undefined;
+  if (path === "") throw invalid("-o is empty; give the file to write, or leave -o out to write to standard output.");
+  let existing: Stats | undefined;
   try {
-    return openSync(path, "w", mode);
+    existing = statSync(path);
+  } catch {
+    // Nothing there yet (or not reachable): creating the file says what is wrong, if anything is.
+  }
+  if (existing?.isDirectory()) throw unwritablePath("write", path, { code: "EISDIR" });
+  if (existing && parsed.values.force !== true) throw alreadyThere(path);
+  return path;
+}
+
+const alreadyThere = (path: string) => conflict(`${path} exists already; give a new file name, or add --force to replace it.`);
+
+/**
+ * Writes a command's `-o FILE` whole or not at all: `write` fills a new temporary file beside it, which is synced and
+ * renamed into place once complete. A failed, interrupted (SIGINT, SIGTERM) or refused write removes it, so FILE
+ * is never left half written and an earlier FILE stays as it was. Without --force a FILE that appeared meanwhile is
+ * still not replaced.
+ */
+export async function writeOutputFile(path: string, parsed: ParsedArgs, mode: number, write: (fd: number) => Promise<void> | void): Promise<void> {
+  const temporary = join(dirname(path), `.${basename(path)}.${process.pid}.partial`);
+  let fd: number;
+  try {
+    fd = openSync(temporary, constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY, mode);
   } catch (error) {
     throw unwritablePath("write", path, error);
+  }
+  const removeTemporary = () => rmSync(temporary, { force: true });
+  const onSignal = (signal: NodeJS.Signals) => {
+    removeTemporary();
+    process.exit(128 + (signal === "SIGINT" ? 2 : 15));
+  };
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+  try {
+    try {
+      await write(fd);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    if (parsed.values.force === true) renameSync(temporary, path);
+    else {
+      // link() fails when FILE exists, where rename() would replace it.
+      try {
+        linkSync(temporary, path);
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code;
+        if (code === "EEXIST") throw alreadyThere(path);
+        // A file system without hard links: checked, then renamed (a file appearing in between would be replaced).
+        if (code !== "EPERM" && code !== "ENOTSUP" && code !== "ENOSYS") throw unwritablePath("write", path, error);
+        if (existsSync(path)) throw alreadyThere(path);
+        renameSync(temporary, path);
+      }
+    }
+  } finally {
+    removeTemporary();
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
   }
 }
 

@@ -1,11 +1,11 @@
-import { createWriteStream, type WriteStream } from "node:fs";
+import { createWriteStream } from "node:fs";
 import { AUDIT_KINDS, AUDIT_OUTCOMES, cliActor, CHECKPOINT_KEY_PURPOSE, exportAudit, parseChainAnchor, parseTime, pruneAuditTrailGradually, searchAudit, SEARCH_LIMIT_MAX, verifyChain, type ExportFormat } from "../../audit/index.ts";
 import { loadSettings, parseRetentionDays } from "../../config/index.ts";
 import { invalid } from "../../errors/index.ts";
 import { virtualMcpFilterOf } from "../../gateway/index.ts";
 import type { AuditFilter } from "../../store/index.ts";
 import { counted } from "../../terminal/index.ts";
-import { DATA_OPTION, JSON_OPTION, openOutputFile, printJson, printTable, stringValue, type Command, commandGroup, type ParsedArgs } from "../command.ts";
+import { DATA_OPTION, FORCE_HELP, FORCE_OPTION, JSON_OPTION, outputFileOption, printJson, printTable, stringValue, type Command, commandGroup, type ParsedArgs, writeOutputFile } from "../command.ts";
 import { DATA_HELP, withDataDir } from "../data-dir.ts";
 
 const KINDS: readonly string[] = AUDIT_KINDS;
@@ -142,42 +142,60 @@ const readerGone = (error: unknown) => (error as NodeJS.ErrnoException | null)?.
 const exportCommand: Command = {
   name: "audit export",
   summary: "Stream audit records (oldest first) as JSON Lines or CSV, in constant memory.",
-  usage: "mintgate audit export --format jsonl|csv [--since T] [--until T] [filters] [-o FILE] [--data DIR]",
-  options: { ...DATA_OPTION, ...FILTER_OPTIONS, format: { type: "string" }, output: { type: "string", short: "o" } },
-  optionHelp: { "--format F": "jsonl (one JSON object a line) or csv", ...FILTER_HELP, "-o, --output FILE": "write to FILE (default standard output)", ...DATA_HELP },
+  usage: "mintgate audit export --format jsonl|csv [--since T] [--until T] [filters] [-o FILE [--force]] [--data DIR]",
+  options: { ...DATA_OPTION, ...FILTER_OPTIONS, ...FORCE_OPTION, format: { type: "string" }, output: { type: "string", short: "o" } },
+  optionHelp: {
+    "--format F": "jsonl (one JSON object a line) or csv",
+    ...FILTER_HELP,
+    "-o, --output FILE": "write to FILE, readable by its owner only (default standard output)",
+    ...FORCE_HELP,
+    ...DATA_HELP,
+  },
   // One JSON document of every record would be held in memory whole; JSON Lines streams the same records.
   refusedOptionHints: { json: "it writes JSON Lines (one record a line, in constant memory) with --format jsonl." },
-  details: "A progress line goes to standard error when it is a terminal.",
+  details:
+    "FILE is written whole or not at all: the records go to a temporary file beside it, renamed to FILE once complete,\n" +
+    "so a failed or interrupted export leaves no partial FILE (and an earlier one as it was). A progress line goes to\n" +
+    "standard error when it is a terminal.",
   async run(parsed) {
     const format = stringValue(parsed, "format");
     // Missing, it is a required option like any other (`needs …`); the sentence says what to type.
     if (format === undefined) throw invalid("`mintgate audit export` needs --format jsonl or --format csv.");
     if (format !== "jsonl" && format !== "csv") throw invalid(`--format must be jsonl or csv, not "${format}".`);
     const filter = filterOf(parsed);
-    const file = stringValue(parsed, "output");
+    const file = outputFileOption(parsed);
     const progress = process.stderr.isTTY;
     let rows = 0;
     let readerClosed = false;
     await withDataDir(parsed, async (dir) => {
-      // Opened here, not by the stream: a path that cannot be written is one sentence, not an unhandled 'error' event.
-      const out: NodeJS.WritableStream = file ? createWriteStream(file, { fd: openOutputFile(file, 0o600) }) : process.stdout;
       let lastShown = 0;
-      try {
-        for await (const chunk of exportAudit(dir.store, format as ExportFormat, filter, (n) => {
-          rows = n;
-          if (progress && Date.now() - lastShown > 200) {
-            lastShown = Date.now();
-            process.stderr.write(`\rexported ${counted(n, "record")}`);
-          }
-        })) {
+      const records = exportAudit(dir.store, format as ExportFormat, filter, (n) => {
+        rows = n;
+        if (progress && Date.now() - lastShown > 200) {
+          lastShown = Date.now();
+          process.stderr.write(`\rexported ${counted(n, "record")}`);
+        }
+      });
+      const copy = async (out: NodeJS.WritableStream) => {
+        for await (const chunk of records) {
           const waiting = writeTo(out, chunk);
           if (waiting) await waiting;
         }
-      } catch (error) {
-        if (file || !readerGone(error)) throw error;
-        readerClosed = true;
+      };
+      if (file === undefined) {
+        try {
+          await copy(process.stdout);
+        } catch (error) {
+          if (!readerGone(error)) throw error;
+          readerClosed = true;
+        }
+        return;
       }
-      if (file) await new Promise<void>((resolve, reject) => (out as WriteStream).end((error?: Error | null) => (error ? reject(error) : resolve())));
+      await writeOutputFile(file, parsed, 0o600, async (fd) => {
+        const out = createWriteStream("", { fd, autoClose: false });
+        await copy(out);
+        await new Promise<void>((resolve, reject) => out.end((error?: Error | null) => (error ? reject(error) : resolve())));
+      });
     });
     if (progress) process.stderr.write(readerClosed ? "\n" : `\rexported ${counted(rows, "record")}${file ? ` to ${file}` : ""}\n`);
     // Said in scripts too: an empty file (a CSV header alone) is otherwise indistinguishable from a filter that worked.

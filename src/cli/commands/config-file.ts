@@ -1,8 +1,8 @@
-import { closeSync, readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { basename } from "node:path";
 import { GatewayConfigService } from "../../admin/gateway-config.ts";
 import { invalid } from "../../errors/index.ts";
-import { DATA_OPTION, JSON_OPTION, openOutputFile, printJson, stringValue, type Command } from "../command.ts";
+import { DATA_OPTION, FORCE_HELP, FORCE_OPTION, JSON_OPTION, outputFileOption, printJson, writeOutputFile, type Command } from "../command.ts";
 import { DATA_HELP, withDataDir } from "../data-dir.ts";
 
 export const applyCommand: Command = {
@@ -60,26 +60,23 @@ function readConfigFile(file: string): Uint8Array {
 export const exportCommand: Command = {
   name: "export",
   summary: "Print the current connectors and virtual MCPs as a mintgate.yaml file (never secret values).",
-  usage: "mintgate export [-o FILE] [--data DIR] [--json]",
-  options: { ...DATA_OPTION, ...JSON_OPTION, output: { type: "string", short: "o" } },
-  optionHelp: { "-o, --output FILE": "write to FILE instead of standard output", ...DATA_HELP, "--json": "the same file as JSON instead of YAML, which apply reads too (to FILE with -o)" },
+  usage: "mintgate export [-o FILE [--force]] [--data DIR] [--json]",
+  options: { ...DATA_OPTION, ...JSON_OPTION, ...FORCE_OPTION, output: { type: "string", short: "o" } },
+  optionHelp: {
+    "-o, --output FILE": "write to FILE instead of standard output (whole or not at all)",
+    ...FORCE_HELP,
+    ...DATA_HELP,
+    "--json": "the same file as JSON instead of YAML, which apply reads too (to FILE with -o)",
+  },
   async run(parsed) {
+    const output = outputFileOption(parsed);
     // --json chooses the format, -o where it goes: `-o FILE --json` writes the JSON to FILE.
     const text = await withDataDir(parsed, async (dir) => {
       const service = new GatewayConfigService({ store: dir.store, secrets: dir.secrets });
       return service.export(parsed.values.json ? "json" : "yaml");
     });
-    const output = stringValue(parsed, "output");
-    if (!output) {
-      process.stdout.write(text);
-      return 0;
-    }
-    const fd = openOutputFile(output);
-    try {
-      writeFileSync(fd, text);
-    } finally {
-      closeSync(fd);
-    }
+    if (output === undefined) process.stdout.write(text);
+    else await writeOutputFile(output, parsed, 0o666, (fd) => writeFileSync(fd, text));
     return 0;
   },
 };
