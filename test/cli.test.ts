@@ -610,6 +610,21 @@ describe("mintgate CLI", () => {
     expect(runs[1]!.stdout).toStartWith("The audit trail is broken at record 1: ");
   });
 
+  test("an empty audit filter (an unset shell variable) is a usage error, not every record", async () => {
+    const dir = join(tempDir(), "data");
+    await runMintgate(["init", "--data", dir]);
+    const cases: [string, string][] = [
+      ["--user", "--user is empty; give the person's email, or leave --user out to include every record."],
+      ["--vmcp", "--vmcp is empty; give a virtual MCP's slug, or leave --vmcp out to include every record."],
+      ["--tool", "--tool is empty; give the tool's exposed name, or leave --tool out to include every record."],
+      ["--since", '--since must be a time such as 2025-06-01, 2025-06-01T12:00:00Z or an age such as 24h or 7d, not "".'],
+      ["--until", '--until must be a time such as 2025-06-01, 2025-06-01T12:00:00Z or an age such as 24h or 7d, not "".'],
+    ];
+    const commands = [["audit", "search"], ["audit", "export", "--format", "jsonl"]];
+    const runs = await Promise.all(commands.flatMap((command) => cases.map(([option]) => runMintgate([...command, option, "", "--data", dir]))));
+    expect(runs).toEqual(commands.flatMap(() => cases.map(([, sentence]) => ({ code: 2, stdout: "", stderr: `mintgate: ${sentence}\n` }))));
+  });
+
   test("audit search --limit above the maximum is a usage error, as in the admin API", async () => {
     const dir = join(tempDir(), "data");
     await runMintgate(["init", "--data", dir]);

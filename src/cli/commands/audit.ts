@@ -14,11 +14,18 @@ const OUTCOMES: readonly string[] = AUDIT_OUTCOMES;
 function timeOption(parsed: ParsedArgs, name: string): number | undefined {
   const raw = stringValue(parsed, name);
   const ms = parseTime(raw);
-  if (ms !== undefined && Number.isNaN(ms)) throw invalid(`--${name} must be a time such as 2025-06-01, 2025-06-01T12:00:00Z or an age such as 24h or 7d, not "${raw}".`);
+  // An empty value (an unset shell variable) is refused as `stats` refuses it, not taken as no bound.
+  if (raw === "" || (ms !== undefined && Number.isNaN(ms))) throw invalid(`--${name} must be a time such as 2025-06-01, 2025-06-01T12:00:00Z or an age such as 24h or 7d, not "${raw}".`);
   return ms;
 }
 
+/** What an empty filter option (`--user "$WHO"` with WHO unset) should have named: left empty, it would match every record. */
+const FILTER_VALUES = { user: "the person's email", vmcp: "a virtual MCP's slug", tool: "the tool's exposed name" } as const;
+
 function filterOf(parsed: ParsedArgs): AuditFilter {
+  for (const [name, value] of Object.entries(FILTER_VALUES)) {
+    if (stringValue(parsed, name) === "") throw invalid(`--${name} is empty; give ${value}, or leave --${name} out to include every record.`);
+  }
   const kind = stringValue(parsed, "kind");
   if (kind !== undefined && !KINDS.includes(kind)) throw invalid(`--kind must be one of ${KINDS.join(", ")}, not "${kind}".`);
   const outcome = stringValue(parsed, "outcome");
