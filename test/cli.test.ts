@@ -1064,6 +1064,9 @@ describe("AdminClient", () => {
     const bare = await runMintgate(["status", "--url", "127.0.0.1:8080", "--data", dataDir]);
     expect(bare.code).toBe(2);
     expect(bare.stderr).toBe('mintgate: --url must be a full URL such as http://127.0.0.1:8080, not "127.0.0.1:8080".\n');
+    // Another scheme is not given http:// in front of it (it was told "such as http://ftp://host").
+    const ftp = await runMintgate(["status", "--url", "ftp://127.0.0.1:8080", "--data", dataDir]);
+    expect([ftp.code, ftp.stderr]).toEqual([2, 'mintgate: --url must be a full URL such as http://127.0.0.1:8080, not "ftp://127.0.0.1:8080".\n']);
     // With the URL given explicitly there is nothing to follow: the error says the gateway is unreachable.
     const pinned = new AdminClient(locateGateway({ dataDir, url: firstUrl }));
     await expect(pinned.status()).rejects.toThrow("Cannot reach the gateway");

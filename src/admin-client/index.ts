@@ -18,7 +18,11 @@ export interface AdminTarget {
 export function locateGateway(options: { dataDir: string; url?: string | undefined; tokenFile?: string | undefined }): AdminTarget {
   const paths = dataPaths(options.dataDir);
   let url = options.url;
-  if (url !== undefined && !/^https?:\/\//i.test(url)) throw invalid(`--url must be a full URL such as http://${url.replace(/^\/+/, "")}, not "${url}".`);
+  if (url !== undefined && !/^https?:\/\//i.test(url)) {
+    // A bare host:port gets its own fix (http:// before it); one with another scheme (ftp://x) would be told http://ftp://x.
+    const example = /^[a-z][a-z0-9+.-]*:\/\//i.test(url) || url === "" ? "http://127.0.0.1:8080" : `http://${url.replace(/^\/+/, "")}`;
+    throw invalid(`--url must be a full URL such as ${example}, not "${url}".`);
+  }
   let instance: string | undefined;
   if (!url) {
     const serverUrl = readLocalFile(paths.serverUrl, () => configError(`No gateway is running from ${options.dataDir}; start it with \`mintgate serve\` or pass --url.`));
