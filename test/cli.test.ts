@@ -35,6 +35,18 @@ describe("mintgate CLI", () => {
     expect(result.stderr).toBe("");
   });
 
+  test("every command refuses an unknown option and too many arguments: exit 2, nothing on stdout, one sentence on stderr", async () => {
+    const leaves = COMMANDS.filter((name) => !COMMANDS.some((other) => other.startsWith(`${name} `)));
+    const cwd = tempDir();
+    const runs = await Promise.all(leaves.flatMap((name) => [[...name.split(" "), "--bogus"], [...name.split(" "), "one", "two", "three"]].map((args) => runMintgate(args, { cwd }))));
+    for (const [i, name] of leaves.entries()) {
+      const [unknown, extra] = [runs[2 * i]!, runs[2 * i + 1]!];
+      expect(unknown, name).toEqual({ code: 2, stdout: "", stderr: `mintgate: Unknown option --bogus for \`mintgate ${name}\`; see \`mintgate ${name} --help\`.\n` });
+      expect([extra.code, extra.stdout, extra.stderr.split("\n").length], name).toEqual([2, "", 2]);
+      expect(extra.stderr, name).toStartWith(`mintgate: \`mintgate ${name}\` takes `);
+    }
+  });
+
   test("version, plain and --json", async () => {
     const plain = await runMintgate(["version"]);
     expect(plain.code).toBe(0);
