@@ -1001,6 +1001,10 @@ virtualMcps:
     const commented = await runMintgate(["apply", "-f", "-", "--prune", "--data", dir], { stdin: "# connectors: moved to other.yaml\n" });
     expect(commented.code).toBe(2);
     expect(commented.stderr).toContain("stdin:1: the file lists neither connectors nor virtualMcps");
+    // Without --prune it would change nothing, but "No changes" and exit 0 would hide an input that never came.
+    const nothing = await runMintgate(["apply", "-f", "-", "--data", dir], { stdin: "" });
+    expect([nothing.code, nothing.stdout]).toEqual([2, ""]);
+    expect(nothing.stderr).toContain("stdin:1: the file is empty, so there is nothing to apply (an empty input?)");
     const names = (JSON.parse((await runMintgate(["export", "--json", "--data", dir])).stdout) as { connectors: { name: string }[] }).connectors.map((c) => c.name);
     expect(names).toEqual(["x"]);
   });

@@ -133,10 +133,13 @@ class ConfigFileReader {
     // Pruning by a file that lists no section would change nothing: far likelier an empty input than a wish.
     const listsNothing =
       'the file lists neither connectors nor virtualMcps, so there is nothing to prune by (an empty input?); to empty the gateway on purpose, apply "connectors: []" and "virtualMcps: []"';
+    // Without --prune too: "No changes" with exit 0 would hide an input that never came (`curl … | mintgate apply -f -`).
+    const nothing = prune ? listsNothing : 'the file is empty, so there is nothing to apply (an empty input?); a file lists "connectors" and "virtualMcps"';
     if (reader.isEmpty(root)) {
-      if (prune) reader.report(1, listsNothing);
+      reader.report(1, nothing);
       return config;
     }
+    const problemsBefore = reader.problems.length;
     const fields = reader.fields(
       root,
       reader.lineOf(root, 1),
@@ -145,7 +148,8 @@ class ConfigFileReader {
       'the file must be a mapping with the lists "connectors" and "virtualMcps"',
     );
     if (!fields) return config;
-    if (prune && fields.size === 0) reader.report(reader.lineOf(root, 1), listsNothing);
+    // Unknown keys alone are said as such; without --prune, "empty" would only add noise to them.
+    if (fields.size === 0 && (prune || reader.problems.length === problemsBefore)) reader.report(reader.lineOf(root, 1), nothing);
     const sectionItems = (key: (typeof TOP_LEVEL_KEYS)[number], what: string) => {
       const field = fields.get(key);
       if (!field) return undefined;
