@@ -22,6 +22,20 @@ function resolveInProcess(dir: string, name: string, env: Record<string, string 
   }
 }
 
+/** Stores many secrets in one transaction: thousands of `secrets set` processes would take minutes. */
+function setManyInProcess(dir: string, count: number): string[] {
+  const dataDir = openDataDir(loadSettings({ data: dir }, {}), { initialise: false });
+  try {
+    const names = Array.from({ length: count }, (_, i) => `SECRET_${String(i).padStart(5, "0")}`);
+    dataDir.store.transaction(() => {
+      for (const name of names) dataDir.secrets.set(name, `value-of-${name}`);
+    });
+    return names;
+  } finally {
+    dataDir.close();
+  }
+}
+
 function rawBytesContain(dir: string, needle: string): string[] {
   const bytes = Buffer.from(needle, "utf8");
   return filesIn(dir).filter((file) => readFileSync(join(dir, file)).includes(bytes));
@@ -55,6 +69,27 @@ describe("mintgate secrets", () => {
     const again = await runMintgate(["secrets", "delete", "GITHUB_TOKEN", "--data", dir]);
     expect(again.code).toBe(1);
     expect(again.stderr).toContain('There is no secret named "GITHUB_TOKEN"');
+  });
+
+  test("a list longer than a pipe's buffer reaches a reader of the pipe whole (it was cut at 64 KiB when the process exited); one that cannot be written is said", async () => {
+    const dir = await initDir();
+    const names = setManyInProcess(dir, 2000);
+    // Through a shell pipe to a reader that starts late (`| less`, a busy `| jq`): the pipe fills, the rest waits in the process.
+    const readLate = async (args: string[]) => {
+      const child = Bun.spawn(["sh", "-c", '"$0" "$@" | { sleep 1; cat; }', BINARY, ...args], { env: cleanEnv(), stdin: "ignore", stdout: "pipe", stderr: "inherit" });
+      const [stdout] = await Promise.all([new Response(child.stdout).text(), child.exited]);
+      return { stdout };
+    };
+    const list = await readLate(["secrets", "list", "--data", dir, "--json"]);
+    expect(list.stdout.length).toBeGreaterThan(4 * 64 * 1024);
+    expect(JSON.parse(list.stdout).map((row: { name: string }) => row.name)).toEqual(names);
+    const table = await readLate(["secrets", "list", "--data", dir]);
+    expect(table.stdout.trimEnd().split("\n")).toHaveLength(names.length + 1);
+
+    // Output that cannot be written at all (a full disk behind `> file`) is said, not lost with exit code 0.
+    const full = Bun.spawnSync(["sh", "-c", '"$0" "$@" > /dev/full', BINARY, "secrets", "list", "--data", dir], { env: cleanEnv() });
+    expect(full.exitCode).toBe(1);
+    expect(full.stderr.toString()).toBe("mintgate: The output could not be written (ENOSPC: no space left on device, write); it is incomplete.\n");
   });
 
   test("bad names and empty values are refused", async () => {
