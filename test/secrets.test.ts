@@ -230,6 +230,28 @@ describe("mintgate secrets", () => {
     expect(resolveInProcess(dir, "TOKEN")).toBe("survives");
   });
 
+  test("a gateway running while a rotation stops between the database commit and the key swap goes on with master.key.new", async () => {
+    const dir = await initDir();
+    await runMintgate(["secrets", "set", "TOKEN", "--data", dir], { stdin: "before-rotation" });
+    const gateway = await startGateway({ dataDir: dir });
+    try {
+      expect((await runMintgate(["secrets", "rotate-key", "--data", dir])).code).toBe(0);
+      // The key files as a rotate-key killed just after its commit leaves them; the gateway reads the key again.
+      renameSync(join(dir, "master.key"), join(dir, "master.key.new"));
+      renameSync(join(dir, "master.key.old"), join(dir, "master.key"));
+      const set = await fetch(`${gateway.url}/admin/api/secrets/TOKEN`, {
+        method: "PUT",
+        headers: { authorization: `Bearer ${gateway.adminToken()}`, "content-type": "application/json" },
+        body: JSON.stringify({ value: "set-through-the-api" }),
+      });
+      expect({ status: set.status, body: await set.json() }).toMatchObject({ status: 200, body: { name: "TOKEN", version: 2, keyVersion: 2 } });
+    } finally {
+      expect(await gateway.stop()).toBe(0);
+    }
+    expect(gateway.output()).not.toContain("set-through-the-api");
+    expect(resolveInProcess(dir, "TOKEN")).toBe("set-through-the-api");
+  });
+
   test("with MINTGATE_MASTER_KEY, rotate-key writes master.key.new and the old key is then refused", async () => {
     const dir = join(tempDir(), "d");
     const oldEnv = { MINTGATE_MASTER_KEY: Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64") };

@@ -224,7 +224,7 @@ function openContents(settings: Settings, options: { initialise: boolean }, path
   const store = openStore(paths.database, { create: options.initialise });
   if (!databaseExists) created.push(`database ${paths.database}`);
   try {
-    const secrets = SecretStore.register(store, key, { reloadKey: () => loadMasterKey(settings, paths) });
+    const secrets = SecretStore.register(store, key, { reloadKey: () => reloadMasterKey(settings, paths, store) });
     let newAdminToken: string | undefined;
     // A lost admin.token is replaced, and the lost one stops working: whoever can
     // write the data dir is already an admin, but a copy of the old token may be anywhere.
@@ -248,6 +248,20 @@ function openContents(settings: Settings, options: { initialise: boolean }, path
     store.close();
     throw error;
   }
+}
+
+/**
+ * The master key again, for a process that sees another one rotated it. A rotate-key stopped between its
+ * commit and the key swap (killed, or just not there yet) leaves the new key in master.key.new: a running
+ * gateway uses it from there, read-only (the next command or start finishes the swap), where it failed every
+ * secret until restarted.
+ */
+function reloadMasterKey(settings: Settings, paths: ReturnType<typeof dataPaths>, store: Store): MasterKey | undefined {
+  const key = loadMasterKey(settings, paths);
+  const current = store.secrets.currentKeyVersion();
+  if (!current || key?.source === ENV_KEY_SOURCE || (key && keyMatches(key, current))) return key;
+  const pending = readMasterKeyFile(paths.masterKeyNew);
+  return pending && keyMatches(pending, current) ? pending : key;
 }
 
 /**
