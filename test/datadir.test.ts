@@ -159,19 +159,22 @@ describe("serve refuses a wrong or missing master key without touching the datab
     writeFileSync(join(dir, "master.key"), randomBytes(32), { mode: 0o600 });
     const result = await runMintgate(["serve", "--data", dir, "--port", "0"]);
     expect(result.code).toBe(1);
-    expect(result.stderr).toContain("does not match the key this database was encrypted with");
+    // It names what the key locks away: the admin knows what a lost key costs before deciding what to do.
+    expect(result.stderr).toBe(`mintgate: The master key from ${join(dir, "master.key")} does not match the key this database was encrypted with, and without it its secret API_KEY cannot be read; restore the right master.key from your backup (the database was not modified).\n`);
     expect(fileHash(db)).toBe(before);
   });
 
   test("missing master.key", async () => {
     const dir = await dataDirWithSecret();
+    for (const name of ["B_KEY", "C_KEY", "D_KEY", "E_KEY", "F_KEY"]) expect((await runMintgate(["secrets", "set", name, "--data", dir], { stdin: "another-value" })).code).toBe(0);
     const db = join(dir, "mintgate.db");
     const before = fileHash(db);
     rmSync(join(dir, "master.key"));
     const result = await runMintgate(["serve", "--data", dir, "--port", "0"]);
     expect(result.code).toBe(1);
-    expect(result.stderr).toContain("No master key");
-    expect(result.stderr).toContain("restore master.key from your backup or set MINTGATE_MASTER_KEY");
+    expect(result.stderr).toBe(
+      `mintgate: No master key: ${join(dir, "master.key")} is missing and MINTGATE_MASTER_KEY is not set, but this database was set up with one, and without it its 6 secrets API_KEY, B_KEY, C_KEY, D_KEY and 2 more cannot be read; restore master.key from your backup or set MINTGATE_MASTER_KEY.\n`,
+    );
     expect(fileHash(db)).toBe(before);
     expect(existsSync(join(dir, "master.key"))).toBe(false);
   });

@@ -5,7 +5,7 @@ import { CHECKPOINT_KEY_PURPOSE, cliActor, recordAdminChange, resignCheckpoints 
 import { dataPaths, type Settings } from "../config/index.ts";
 import { configError, type MintgateError } from "../errors/index.ts";
 import { log } from "../log/index.ts";
-import { shellWord } from "../terminal/index.ts";
+import { counted, joinedWithAnd, shellWord } from "../terminal/index.ts";
 import {
   generateMasterKey,
   hashToken,
@@ -213,7 +213,7 @@ function openContents(settings: Settings, options: { initialise: boolean }, path
   let key = loadMasterKey(settings, paths);
   if (inspection?.currentKey) {
     if (!key || !keyMatches(key, inspection.currentKey)) {
-      key = recoverInterruptedRotation(key, inspection.currentKey, paths);
+      key = recoverInterruptedRotation(key, inspection.currentKey, inspection.secretNames, paths);
     }
   } else if (!key) {
     key = generateMasterKey(paths.masterKey);
@@ -273,6 +273,7 @@ function reloadMasterKey(settings: Settings, paths: ReturnType<typeof dataPaths>
 function recoverInterruptedRotation(
   key: MasterKey | undefined,
   current: NonNullable<ReturnType<typeof inspectStore>["currentKey"]>,
+  secretNames: string[],
   paths: ReturnType<typeof dataPaths>,
 ): MasterKey {
   const pending = readMasterKeyFile(paths.masterKeyNew);
@@ -289,7 +290,7 @@ function recoverInterruptedRotation(
   }
   if (!key) {
     throw configError(
-      `No master key: ${paths.masterKey} is missing and ${ENV_KEY_SOURCE} is not set, but this database was set up with one; restore master.key from your backup or set ${ENV_KEY_SOURCE}.`,
+      `No master key: ${paths.masterKey} is missing and ${ENV_KEY_SOURCE} is not set, but this database was set up with one${unreadable(secretNames)}; restore master.key from your backup or set ${ENV_KEY_SOURCE}.`,
     );
   }
   // MINTGATE_MASTER_KEY wins over master.key: one left set in the shell (another gateway's) hides the file that fits.
@@ -300,8 +301,15 @@ function recoverInterruptedRotation(
     }
   }
   throw configError(
-    `The master key from ${key.source} does not match the key this database was encrypted with; restore the right ${key.source === ENV_KEY_SOURCE ? ENV_KEY_SOURCE : "master.key"} from your backup (the database was not modified).`,
+    `The master key from ${key.source} does not match the key this database was encrypted with${unreadable(secretNames)}; restore the right ${key.source === ENV_KEY_SOURCE ? ENV_KEY_SOURCE : "master.key"} from your backup (the database was not modified).`,
   );
+}
+
+/** What a wrong or missing key locks away, named so the admin knows what is at stake (empty when nothing is). */
+function unreadable(secretNames: string[]): string {
+  if (secretNames.length === 0) return "";
+  const shown = secretNames.length > 5 ? [...secretNames.slice(0, 4), `${secretNames.length - 4} more`] : secretNames;
+  return `, and without it ${secretNames.length === 1 ? "its secret" : `its ${counted(secretNames.length, "secret")}`} ${joinedWithAnd(shown)} cannot be read`;
 }
 
 /**

@@ -166,6 +166,8 @@ export function openStore(path: string, options: { create?: boolean } = {}): Sto
 export interface StoreInspection {
   schemaVersion: number;
   currentKey: KeyVersionRow | undefined;
+  /** The names of the secrets encrypted with it, for the sentence that refuses a wrong or missing key. */
+  secretNames: string[];
 }
 
 /**
@@ -176,9 +178,12 @@ export function inspectStore(path: string): StoreInspection {
   const sqlite = openSqlite(path, { readonly: true });
   try {
     const schemaVersion = assertSchemaNotNewer(sqlite, path);
-    // key_versions exists from schema version 1 on.
-    const currentKey = schemaVersion >= 1 ? new SecretRepository(wrapWithDrizzle(sqlite)).currentKeyVersion() : undefined;
-    return { schemaVersion, currentKey };
+    // key_versions and secrets exist from schema version 1 on.
+    if (schemaVersion < 1) return { schemaVersion, currentKey: undefined, secretNames: [] };
+    const currentKey = new SecretRepository(wrapWithDrizzle(sqlite)).currentKeyVersion();
+    // The name alone: this runs before migrations, on a database of any earlier schema.
+    const secretNames = (sqlite.query("SELECT name FROM secrets ORDER BY name").all() as { name: string }[]).map((row) => row.name);
+    return { schemaVersion, currentKey, secretNames };
   } finally {
     sqlite.close();
   }
