@@ -1,7 +1,7 @@
 import { parseTime } from "../audit/index.ts";
 import { invalid } from "../errors/index.ts";
 import type { Store, UsageGrouping, UsageRow, UsageTimeline } from "../store/index.ts";
-import { USAGE_GROUPINGS, usageStatsInThread } from "../store/index.ts";
+import { USAGE_GROUPINGS, usageStatsInThread, usageTimelineInThread } from "../store/index.ts";
 
 export type { UsageGrouping, UsageRow, UsageTimeline };
 export { USAGE_GROUPINGS };
@@ -112,6 +112,17 @@ export class UsageAnalytics {
    * the same calls.
    */
   timeline(query: { last?: string | undefined; step?: string | undefined }): UsageTimeline & { since: string; until: string } {
+    const { since, until, stepMs, totalsWindow } = this.timelineWindow(query);
+    return { since: new Date(since).toISOString(), until: new Date(until).toISOString(), ...this.store.usage.timeline(since, until, stepMs, totalsWindow) };
+  }
+
+  /** The same timeline for the serving gateway (GET /admin/api/stats/timeline), on the statistics thread. */
+  async timelineInThread(query: { last?: string | undefined; step?: string | undefined }): Promise<UsageTimeline & { since: string; until: string }> {
+    const { since, until, stepMs, totalsWindow } = this.timelineWindow(query);
+    return { since: new Date(since).toISOString(), until: new Date(until).toISOString(), ...(await usageTimelineInThread(this.store, since, until, stepMs, totalsWindow)) };
+  }
+
+  private timelineWindow(query: { last?: string | undefined; step?: string | undefined }) {
     const span = durationMs(query.last ?? "5m");
     const step = durationMs(query.step ?? "5s");
     if (span === undefined || span <= 0) throw invalid(`last must be a duration such as 5m or 1h, not "${query.last}".`);
@@ -120,6 +131,6 @@ export class UsageAnalytics {
     const now = this.now();
     const until = Math.ceil((now + 1) / step) * step;
     const since = until - Math.ceil(span / step) * step;
-    return { since: new Date(since).toISOString(), until: new Date(until).toISOString(), ...this.store.usage.timeline(since, until, step, { since: now - span, until: now }) };
+    return { since, until, stepMs: step, totalsWindow: { since: now - span, until: now } };
   }
 }

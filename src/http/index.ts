@@ -390,7 +390,7 @@ export function createHttpApp(deps: HttpDeps) {
         // Usage per vmcp|tool|connector|person over ?last=24h or ?since=&until= (src/analytics).
         .get("/stats", ({ query }) => deps.analytics.reportInThread({ by: query.by, last: query.last, since: query.since, until: query.until }))
         // Tool calls per step over ?last=5m&step=5s, with totals and p50/p95 (the TUI Overview's sparkline).
-        .get("/stats/timeline", ({ query }) => deps.analytics.timeline({ last: query.last, step: query.step }))
+        .get("/stats/timeline", ({ query }) => deps.analytics.timelineInThread({ last: query.last, step: query.step }))
         // Sign-in records, people's approvals of AI clients, and the clients' sign-ins (token families).
         .get("/auth-events", ({ query }) =>
           // A misspelt type would match nothing and read as "no such events".

@@ -34,7 +34,7 @@ export type { OAuthClientRow, OAuthClientKind } from "./repositories/oauth-clien
 export type { OAuthTokenLookup, OAuthCodeRow, OAuthGrantRow, GrantListing, OAuthConsentRow } from "./repositories/oauth-grants.ts";
 export type { SecretRepository, AdminTokenRepository };
 export { USAGE_GROUPINGS, type UsageGrouping, type UsageRow, type UsageTimeline, type UsageStatsRepository } from "./repositories/usage-stats.ts";
-import type { UsageGrouping, UsageRow } from "./repositories/usage-stats.ts";
+import type { UsageGrouping, UsageQuestion, UsageRow, UsageTimeline } from "./repositories/usage-stats.ts";
 export { LATEST_SCHEMA_VERSION };
 
 /** The open store: repositories plus a transaction boundary. Drizzle stays inside. */
@@ -284,21 +284,17 @@ const USAGE_THREAD = import.meta.url.includes("/$bunfs/")
   ? new URL("./store/usage-thread.js", import.meta.url).href
   : new URL("./usage-thread.ts", import.meta.url).href;
 
-/** The usage-statistics thread, started at the first question and kept: the TUI's Overview asks twice every 5 s. */
-let usageThread: { worker: Worker; nextId: number; waiting: Map<number, (answer: { rows?: UsageRow[]; error?: string }) => void> } | undefined;
+/** The usage-statistics thread, started at the first question and kept: the TUI's Overview asks four times every 5 s. */
+let usageThread: { worker: Worker; nextId: number; waiting: Map<number, (message: { answer?: unknown; error?: string }) => void> } | undefined;
 
-/**
- * `store.usage.toolCalls` on a thread of its own with a read-only connection,
- * for the serving gateway: the requests it answers meanwhile do not wait for
- * a year's statistics. One thread serves every question, one at a time.
- */
-export function usageStatsInThread(store: Store, by: UsageGrouping, since: number, until: number): Promise<UsageRow[]> {
+/** Asks the usage-statistics thread one question (see usageStatsInThread). */
+function askUsageThread<T>(store: Store, question: UsageQuestion): Promise<T> {
   if (!usageThread) {
     const worker = new Worker(USAGE_THREAD);
     // An idle statistics thread must not keep the process alive at shutdown.
     worker.unref();
-    const thread = { worker, nextId: 1, waiting: new Map<number, (answer: { rows?: UsageRow[]; error?: string }) => void>() };
-    worker.onmessage = (event: MessageEvent<{ id: number; rows?: UsageRow[]; error?: string }>) => {
+    const thread = { worker, nextId: 1, waiting: new Map<number, (message: { answer?: unknown; error?: string }) => void>() };
+    worker.onmessage = (event: MessageEvent<{ id: number; answer?: unknown; error?: string }>) => {
       thread.waiting.get(event.data.id)?.(event.data);
       thread.waiting.delete(event.data.id);
     };
@@ -312,10 +308,24 @@ export function usageStatsInThread(store: Store, by: UsageGrouping, since: numbe
   }
   const thread = usageThread;
   const id = thread.nextId++;
-  return new Promise<UsageRow[]>((resolve, reject) => {
-    thread.waiting.set(id, (answer) => (answer.rows ? resolve(answer.rows) : reject(new Error(`the usage statistics could not be read: ${answer.error ?? "unknown"}`))));
-    thread.worker.postMessage({ id, path: store.path, by, since, until });
+  return new Promise<T>((resolve, reject) => {
+    thread.waiting.set(id, (message) => (message.error === undefined ? resolve(message.answer as T) : reject(new Error(`the usage statistics could not be read: ${message.error}`))));
+    thread.worker.postMessage({ id, path: store.path, question });
   });
+}
+
+/**
+ * `store.usage.toolCalls` on a thread of its own with a read-only connection,
+ * for the serving gateway: the requests it answers meanwhile do not wait for
+ * a year's statistics. One thread serves every question, one at a time.
+ */
+export function usageStatsInThread(store: Store, by: UsageGrouping, since: number, until: number): Promise<UsageRow[]> {
+  return askUsageThread(store, { kind: "toolCalls", by, since, until });
+}
+
+/** `store.usage.timeline` on the same thread: a year's timeline held every request of the gateway for 5 s. */
+export function usageTimelineInThread(store: Store, since: number, until: number, stepMs: number, totalsWindow: { since: number; until: number }): Promise<UsageTimeline> {
+  return askUsageThread(store, { kind: "timeline", since, until, stepMs, totalsWindow });
 }
 
 /**

@@ -4,19 +4,24 @@
  * reads and sorts millions of records (9 s for 2 million), which on the
  * request thread held every request of the gateway for as long.
  * Started by `usageStatsInThread` and kept for the next question; message in:
- * {id, path, by, since, until}; message out: {id, rows} or {id, error}.
+ * {id, path, question}; message out: {id, answer} or {id, error}.
  */
 import { openSqlite, wrapWithDrizzle } from "./connection.ts";
-import { UsageStatsRepository, type UsageGrouping } from "./repositories/usage-stats.ts";
+import { UsageStatsRepository, type UsageQuestion } from "./repositories/usage-stats.ts";
 
 declare const self: Worker;
 
-self.onmessage = (event: MessageEvent<{ id: number; path: string; by: UsageGrouping; since: number; until: number }>) => {
-  const { id, path, by, since, until } = event.data;
+self.onmessage = (event: MessageEvent<{ id: number; path: string; question: UsageQuestion }>) => {
+  const { id, path, question } = event.data;
   try {
     const connection = openSqlite(path, { readonly: true });
     try {
-      self.postMessage({ id, rows: new UsageStatsRepository(wrapWithDrizzle(connection)).toolCalls(by, since, until) });
+      const usage = new UsageStatsRepository(wrapWithDrizzle(connection));
+      const answer =
+        question.kind === "toolCalls"
+          ? usage.toolCalls(question.by, question.since, question.until)
+          : usage.timeline(question.since, question.until, question.stepMs, question.totalsWindow);
+      self.postMessage({ id, answer });
     } finally {
       connection.close();
     }

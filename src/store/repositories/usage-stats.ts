@@ -116,39 +116,45 @@ export class UsageStatsRepository {
    * Tool calls per `stepMs` bucket in [since, until) (the Overview's
    * sparkline), with the totals and nearest-rank p50/p95 latency of the
    * calls that were not denied in `totalsWindow` (default the buckets' window).
-   * Empty buckets are included.
+   * Empty buckets are included. One pass over both windows' calls, counted as they are read, as `toolCalls` does:
+   * as three SQL statements (buckets, totals, and the percentiles by ROW_NUMBER() over every duration) SQLite read
+   * the window three times and sorted it, 5.2 s for a year of 2 million records against 1.5 s.
    */
   timeline(since: number, until: number, stepMs: number, totalsWindow: { since: number; until: number } = { since, until }): UsageTimeline {
-    const client = this.db.$client;
-    const where = "at >= $since AND at < $until AND kind = 'mcp' AND method = 'tools/call'";
-    const rows = client
-      .query(`SELECT (at - $since) / $step AS bucket, COUNT(*) AS calls, SUM(outcome IN ('error', 'timeout')) AS errors, SUM(outcome = 'denied') AS denied FROM audit_records WHERE ${where} GROUP BY bucket`)
-      .all({ since, until, step: stepMs }) as { bucket: number; calls: number; errors: number; denied: number }[];
     const count = Math.ceil((until - since) / stepMs);
     const buckets = Array.from({ length: count }, (_, i) => ({ at: since + i * stepMs, calls: 0, errors: 0, denied: 0 }));
     const total = { calls: 0, ok: 0, errors: 0, denied: 0, p50Ms: null as number | null, p95Ms: null as number | null };
-    for (const row of rows) {
-      const bucket = buckets[Math.floor(row.bucket)];
-      if (!bucket) continue;
-      bucket.calls = row.calls;
-      bucket.errors = row.errors;
-      bucket.denied = row.denied;
+    const durations: number[] = [];
+    const calls = this.db.$client
+      .query("SELECT at, outcome, duration_ms AS durationMs FROM audit_records WHERE at >= $since AND at < $until AND kind = 'mcp' AND method = 'tools/call'")
+      .iterate({ since: Math.min(since, totalsWindow.since), until: Math.max(until, totalsWindow.until) }) as IterableIterator<{ at: number; outcome: string; durationMs: number | null }>;
+    for (const call of calls) {
+      const error = call.outcome === "error" || call.outcome === "timeout";
+      const denied = call.outcome === "denied";
+      const bucket = call.at >= since && call.at < until ? buckets[Math.floor((call.at - since) / stepMs)] : undefined;
+      if (bucket) {
+        bucket.calls++;
+        if (error) bucket.errors++;
+        if (denied) bucket.denied++;
+      }
+      if (call.at < totalsWindow.since || call.at >= totalsWindow.until) continue;
+      total.calls++;
+      if (call.outcome === "ok") total.ok++;
+      if (error) total.errors++;
+      if (denied) total.denied++;
+      else if (call.durationMs !== null) durations.push(call.durationMs);
     }
-    const totals = client
-      .query(`SELECT COUNT(*) AS calls, COALESCE(SUM(outcome = 'ok'), 0) AS ok, COALESCE(SUM(outcome IN ('error', 'timeout')), 0) AS errors, COALESCE(SUM(outcome = 'denied'), 0) AS denied FROM audit_records WHERE ${where}`)
-      .get(totalsWindow) as { calls: number; ok: number; errors: number; denied: number };
-    Object.assign(total, totals);
-    const latency = client
-      .query(
-        `WITH ranked AS (SELECT duration_ms, ROW_NUMBER() OVER (ORDER BY duration_ms) AS rank, COUNT(*) OVER () AS n FROM audit_records WHERE ${where} AND outcome <> 'denied' AND duration_ms IS NOT NULL)
-         SELECT MAX(CASE WHEN rank = (n + 1) / 2 THEN duration_ms END) AS p50Ms, MAX(CASE WHEN rank = (95 * n + 99) / 100 THEN duration_ms END) AS p95Ms FROM ranked WHERE rank = (n + 1) / 2 OR rank = (95 * n + 99) / 100`,
-      )
-      .get(totalsWindow) as { p50Ms: number | null; p95Ms: number | null } | null;
-    total.p50Ms = latency?.p50Ms ?? null;
-    total.p95Ms = latency?.p95Ms ?? null;
+    const { p50Ms, p95Ms } = percentiles(Float64Array.from(durations).sort());
+    total.p50Ms = p50Ms;
+    total.p95Ms = p95Ms;
     return { stepMs, buckets, total };
   }
 }
+
+/** A question the usage-statistics thread answers: one of the methods above, by name, with its arguments. */
+export type UsageQuestion =
+  | { kind: "toolCalls"; by: UsageGrouping; since: number; until: number }
+  | { kind: "timeline"; since: number; until: number; stepMs: number; totalsWindow: { since: number; until: number } };
 
 /** Tool calls over time: per bucket, and in total (over the window asked for; see UsageStatsRepository.timeline). */
 export interface UsageTimeline {
