@@ -873,7 +873,7 @@ describe("sessions", () => {
     expect(seen()).toEqual(["resources/subscribe doc://a", "resources/unsubscribe doc://a"]);
   });
 
-  test("one person cannot hold more than 256 sessions", async () => {
+  test("one person cannot hold more than 256 sessions: the least recently active idle one closes, not one whose call is running", async () => {
     const { gateway, token, dataDir } = await start(
       { connectors: [{ name: "demo", kind: "builtin", server: "demo" }], virtualMcps: [{ slug: "v", name: "V", access: { everyone: true }, connectors: [{ connector: "demo" }] }] },
       "mintgate-sessions",
@@ -895,9 +895,17 @@ describe("sessions", () => {
       expect(response.status).toBe(200);
       return response.headers.get("mcp-session-id")!;
     };
+    // The person's working client, its call running: its session, the least recently active, must outlive the leak.
+    const working = await client(gateway, token);
+    let progress = 0;
+    const running = working.callTool({ name: "demo__countdown", arguments: { n: 12, intervalMs: 250 } }, undefined, { onprogress: () => void progress++ });
+    await waitFor("the running call's first progress", () => progress > 0);
     const ids: string[] = [];
     for (let i = 0; i < 300; i += 50) ids.push(...(await Promise.all(Array.from({ length: 50 }, (_, j) => initialize(i + j)))));
     expect(new Set(ids).size).toBe(300);
+    expect(progress).toBeLessThan(12);
+    expect((await running).content).toEqual([{ type: "text", text: "counted down from 12" }]);
+    expect((await working.listTools()).tools.length).toBeGreaterThan(0);
 
     const status = await admin<{ sessions: number }>(gateway, "/status");
     expect(status.sessions).toBeGreaterThan(0);

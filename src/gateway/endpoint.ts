@@ -563,22 +563,22 @@ export class McpEndpoint {
     if (this.entries.get(id) === entry) this.unregister(id, reason);
   }
 
-  /** Makes room for one more session: one person cannot hold the gateway's memory. */
+  /**
+   * Makes room for one more session: one person cannot hold the gateway's memory. The least recently active
+   * session goes, one with no request running first: a client leaking sessions must not cut off its person's
+   * call in flight (its session was last active when the call began) while idle ones remain.
+   */
   private evictIfFull(owner: string): void {
-    let oldestOfSubject: [string, Entry] | undefined;
-    let oldest: [string, Entry] | undefined;
-    let ofSubject = 0;
+    const ofSubject = new LeastRecentlyActive();
+    const ofAll = new LeastRecentlyActive();
     for (const item of this.entries) {
-      const session = item[1].session;
-      if (!oldest || session.lastActivity < oldest[1].session.lastActivity) oldest = item;
-      if (ownerOf(session.principal) !== owner) continue;
-      ofSubject++;
-      if (!oldestOfSubject || session.lastActivity < oldestOfSubject[1].session.lastActivity) oldestOfSubject = item;
+      ofAll.consider(item);
+      if (ownerOf(item[1].session.principal) === owner) ofSubject.consider(item);
     }
-    const victim = ofSubject >= SESSIONS_PER_SUBJECT ? oldestOfSubject : this.entries.size >= SESSIONS_IN_ALL ? oldest : undefined;
+    const victim = ofSubject.count >= SESSIONS_PER_SUBJECT ? ofSubject.pick() : this.entries.size >= SESSIONS_IN_ALL ? ofAll.pick() : undefined;
     if (victim) {
       log.info("session limit reached; closing the least recently active session", { subject: victim[1].session.principal.subject });
-      this.unregister(victim[0], ofSubject >= SESSIONS_PER_SUBJECT ? `its person opened more than ${SESSIONS_PER_SUBJECT} sessions` : "the gateway holds too many sessions");
+      this.unregister(victim[0], ofSubject.count >= SESSIONS_PER_SUBJECT ? `its person opened more than ${SESSIONS_PER_SUBJECT} sessions` : "the gateway holds too many sessions");
     }
   }
 
@@ -590,6 +590,24 @@ export class McpEndpoint {
       // A call still running is no idleness: a timeout shorter than a slow tool must not cut it off.
       if (entry.session.lastActivity < cutoff && !entry.session.busy) this.unregister(id, `it was idle for ${spelled} (--session-idle-timeout)`);
     }
+  }
+}
+
+/** The least recently active of the sessions considered, preferring one with no request running. */
+class LeastRecentlyActive {
+  count = 0;
+  private idle: [string, Entry] | undefined;
+  private any: [string, Entry] | undefined;
+
+  consider(item: [string, Entry]): void {
+    this.count++;
+    const session = item[1].session;
+    if (!this.any || session.lastActivity < this.any[1].session.lastActivity) this.any = item;
+    if (!session.busy && (!this.idle || session.lastActivity < this.idle[1].session.lastActivity)) this.idle = item;
+  }
+
+  pick(): [string, Entry] | undefined {
+    return this.idle ?? this.any;
   }
 }
 
