@@ -121,7 +121,12 @@ describe("a data directory from before the audit trail (schema 3)", () => {
     // Read-only commands open it too; the first one migrates, and says so once.
     const verify = await runMintgate(["audit", "verify", "--data", dataDir]);
     expect(verify.stdout).toContain("intact: 5 records (1–5), 0 retention checkpoints.\n");
-    expect(verify.stderr).toMatch(new RegExp(`warn  database upgraded; older mintgate versions can no longer open it path=\\S+ fromSchema=3 toSchema=${LATEST_SCHEMA_VERSION}\\n$`));
+    expect(verify.stderr).toMatch(new RegExp(`warn  database upgraded; older mintgate versions can no longer open it path=\\S+ fromSchema=3 toSchema=${LATEST_SCHEMA_VERSION} migrations="(.+)"\\n$`));
+    // What each migration changed, by its name: the admin learns, say, that disabled people's sign-ins were revoked.
+    const applied = verify.stderr.match(/migrations="(.+)"/)![1]!.split("; ");
+    expect(applied.map((m) => Number(m.split(" ")[0]))).toEqual(MIGRATIONS.filter((m) => m.version > 3).map((m) => m.version));
+    expect(applied).toContain("5 access policies");
+    expect(applied).toContain("7 rows older versions left as this one no longer writes them: disabled people's sign-ins, token subjects in capitals");
     expect(schemaVersion(dataDir)).toBe(LATEST_SCHEMA_VERSION);
     expect((await runMintgate(["audit", "verify", "--data", dataDir])).stderr).toBe("");
     const records = (JSON.parse(await mintgate(["audit", "search", "--json"], dataDir)) as Record<string, unknown>[]).reverse();

@@ -104,8 +104,15 @@ export function openStore(path: string, options: { create?: boolean } = {}): Sto
     const before = exists ? schemaVersionOf(sqlite) : undefined;
     // Once per upgrade, whichever command opens the database first (CLI commands log warnings only): the admin
     // sees it happened, and that there is no way back short of a backup.
-    if (migrate(sqlite, path) > 0 && before !== undefined) {
-      log.warn("database upgraded; older mintgate versions can no longer open it", { path, fromSchema: before, toSchema: LATEST_SCHEMA_VERSION });
+    // Each migration by its name (no name holds "; "), which says what it changes: some change rows (revoke a disabled person's sign-ins), not only tables.
+    const applied = migrate(sqlite, path);
+    if (applied.length > 0 && before !== undefined) {
+      log.warn("database upgraded; older mintgate versions can no longer open it", {
+        path,
+        fromSchema: before,
+        toSchema: LATEST_SCHEMA_VERSION,
+        migrations: applied.map((m) => `${m.version} ${m.name}`).join("; "),
+      });
     }
   } catch (error) {
     sqlite.close();

@@ -229,7 +229,7 @@ export const MIGRATIONS: readonly { version: number; name: string; sql: string; 
   },
   {
     version: 4,
-    name: "the audit trail: one hash-chained table for MCP requests, auth events and admin changes; retention checkpoints",
+    name: "the audit trail: one hash-chained table for MCP requests, auth events and admin changes, with retention checkpoints",
     sql: `
       CREATE TABLE audit_records (
         id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -333,15 +333,15 @@ export function assertSchemaNotNewer(db: Database, path: string): number {
 }
 
 /**
- * Applies every pending migration in one transaction; returns how many ran.
+ * Applies every pending migration in one transaction; returns the ones that ran.
  * The version is read again once the write lock is held: another process
  * (a gateway and a cron job started on the new binary together) may have
  * migrated while this one waited for the lock, and running its migrations
  * a second time fails ("table audit_records already exists").
  */
-export function migrate(db: Database, path: string): number {
+export function migrate(db: Database, path: string): (typeof MIGRATIONS)[number][] {
   const found = assertSchemaNotNewer(db, path);
-  if (!MIGRATIONS.some((m) => m.version > found)) return 0;
+  if (!MIGRATIONS.some((m) => m.version > found)) return [];
   try {
     return db
       .transaction(() => {
@@ -352,7 +352,7 @@ export function migrate(db: Database, path: string): number {
           migration.run?.(db);
           db.exec(`PRAGMA user_version = ${migration.version}`);
         }
-        return pending.length;
+        return pending;
       })
       .immediate();
   } catch (error) {
