@@ -3,7 +3,8 @@ import { describe, expect, test } from "bun:test";
 import { randomBytes } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { cleanEnv, fileHash, isolatedBinary, runMintgate, startGateway, tempDir } from "./harness.ts";
+import { LATEST_SCHEMA_VERSION } from "../src/store/migrations.ts";
+import { cleanEnv, fileHash, filesIn, isolatedBinary, runMintgate, startGateway, tempDir } from "./harness.ts";
 
 const mode = (path: string) => statSync(path).mode & 0o777;
 
@@ -186,10 +187,17 @@ describe("serve refuses a wrong or missing master key without touching the datab
     sqlite.exec("PRAGMA user_version = 999");
     sqlite.close();
     const before = fileHash(db);
-    const result = await runMintgate(["serve", "--data", dir, "--port", "0"]);
-    expect(result.code).toBe(1);
-    expect(result.stderr).toContain("schema version 999, newer than this mintgate understands");
-    expect(fileHash(db)).toBe(before);
+    const files = filesIn(dir).sort();
+    for (const command of [["serve", "--port", "0"], ["export"], ["tokens", "list"]]) {
+      const result = await runMintgate([...command, "--data", dir]);
+      expect(result.code).toBe(1);
+      expect(result.stderr).toBe(
+        `mintgate: The database ${db} has schema version 999, newer than this mintgate understands (${LATEST_SCHEMA_VERSION}); run the newer mintgate release or restore a backup of the data directory.\n`,
+      );
+      expect(fileHash(db)).toBe(before);
+      // Not even an empty write-ahead log and its index beside it (serve.lock is the lock every serve takes first).
+      expect(filesIn(dir).filter((f) => f !== "serve.lock").sort()).toEqual(files);
+    }
   });
 });
 

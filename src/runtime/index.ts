@@ -209,7 +209,7 @@ function openContents(settings: Settings, options: { initialise: boolean }, path
   if (!databaseExists && !options.initialise) throw notInitialised(settings.dataDir, "database");
 
   // Read-only checks first: a wrong key or a newer schema must leave the file untouched.
-  const inspection = databaseExists ? inspectStore(paths.database) : undefined;
+  const inspection = databaseExists ? inspectStore(paths.database, { inPlace: true }) : undefined;
   let key = loadMasterKey(settings, paths);
   if (inspection?.currentKey) {
     if (!key || !keyMatches(key, inspection.currentKey)) {

@@ -5,13 +5,16 @@ import * as schema from "./schema.ts";
 
 export type StoreDb = BunSQLiteDatabase<typeof schema> & { $client: Database };
 
-/** Opens the SQLite file with the settings every connection needs. */
-export function openSqlite(path: string, options: { readonly?: boolean; create?: boolean } = {}): Database {
+/**
+ * Opens the SQLite file with the settings every connection needs. `asFound`: read-write but with none of
+ * the settings that change the file (journal mode), for a connection that only reads (see inspectStore).
+ */
+export function openSqlite(path: string, options: { readonly?: boolean; create?: boolean; asFound?: boolean } = {}): Database {
   const db = options.readonly
     ? new Database(path, { readonly: true })
     : new Database(path, { create: options.create ?? false, readwrite: true, strict: true });
   db.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
-  if (!options.readonly) {
+  if (!options.readonly && !options.asFound) {
     useWriteAheadLog(db);
     db.exec("PRAGMA synchronous = NORMAL");
     db.exec("PRAGMA foreign_keys = ON");

@@ -178,11 +178,19 @@ export interface StoreInspection {
 }
 
 /**
- * Opens the database read-only: used to check the schema version and the
- * master key before anything may modify the file.
+ * Reads the database without writing to it: used to check the schema version
+ * and the master key before anything may modify the file. The data directory's
+ * own database (`inPlace`) is opened read-write though only read, as found (not
+ * switched to WAL): a read-only connection to a database in WAL mode makes its
+ * -wal and -shm files and cannot remove them, so each refusal (a newer schema,
+ * a wrong key) left them behind; a read-write one removes them on close when it
+ * is the last (after copying in what a killed process left in the WAL, which
+ * changes no row), and SQLite falls back to read-only for a file it may not
+ * write. A backup to restore is opened read-only: it may lie where mintgate may
+ * not write.
  */
-export function inspectStore(path: string): StoreInspection {
-  const sqlite = openSqlite(path, { readonly: true });
+export function inspectStore(path: string, options: { inPlace?: boolean } = {}): StoreInspection {
+  const sqlite = openSqlite(path, options.inPlace ? { asFound: true } : { readonly: true });
   try {
     const schemaVersion = assertSchemaNotNewer(sqlite, path);
     // key_versions and secrets exist from schema version 1 on.
