@@ -1,8 +1,10 @@
 import { describe, expect, test } from "bun:test";
 import { Database } from "bun:sqlite";
 import { join } from "node:path";
-import { appendToChain, AuditFeed, CallRecorder, DEFAULT_CAPTURE_LIMIT, exportAudit, MAX_STORED_ARGUMENTS, parseTime, Redactor, searchAudit, verifyChain, verifyChainGradually } from "../src/audit/index.ts";
-import { GENESIS_HASH, legacyAuditHash, openStore, type AuditFilter, type AuditRow, type NewAuditRow } from "../src/store/index.ts";
+import { appendToChain, AuditFeed, CallRecorder, DEFAULT_CAPTURE_LIMIT, exportAudit, MAX_STORED_ARGUMENTS, parseTime, Redactor, searchAudit, verifyChain } from "../src/audit/index.ts";
+import { GENESIS_HASH, legacyAuditHash, openStore, readInThread, type AuditFilter, type AuditRow, type NewAuditRow } from "../src/store/index.ts";
+import { openSqlite, wrapWithDrizzle } from "../src/store/connection.ts";
+import { READS } from "../src/store/reads.ts";
 import { tempDir } from "./harness.ts";
 
 const base = { at: 1, subject: "ada@example.com", tokenId: null, sessionId: null, virtualMcp: "v", connector: "c", method: "tools/call", exposedName: "c__t", upstreamName: "t", outcome: "ok" as const, error: null, durationMs: 1 };
@@ -76,17 +78,21 @@ describe("the hash chain's record format", () => {
     store.close();
   });
 
-  test("the gateway's verify (admin API) walks a snapshot of its own, yielding between pages: records the same connection commits meanwhile are neither counted nor taken for deleted ones", async () => {
-    const { store } = open();
+  test("the gateway's verify (admin API) walks a snapshot of its own, yielding between pages: records the gateway commits meanwhile are neither counted nor taken for deleted ones", async () => {
+    const { path, store } = open();
     // Three pages of the walk.
     for (let i = 0; i < 3; i++) appendToChain(store, Array.from({ length: 5_000 }, (_, j) => row(`{"a":${i * 5_000 + j}}`, "{}")));
-    const verified = verifyChainGradually(store, undefined);
-    // Between pages, on the connection the walk no longer holds a transaction on: the gateway's next commit.
+    // The read the reader thread runs, on a read-only connection as it opens one.
+    const reader = openSqlite(path, { readonly: true });
+    const verified = READS.auditVerify(wrapWithDrizzle(reader), undefined);
+    // Between pages: the gateway's next commit.
     await new Promise((resolve) => setTimeout(resolve, 0));
     appendToChain(store, [row('{"a":"during"}', "{}")]);
     expect(await verified).toMatchObject({ ok: true, records: 15_000, lastId: 15_000 });
+    reader.close();
     store.audit.sqlite.exec("UPDATE audit_records SET arguments = '{\"a\":-1}' WHERE id = 7000");
-    expect(await verifyChainGradually(store, undefined)).toMatchObject({ ok: false, broken: { id: 7000 } });
+    // On the reader thread itself.
+    expect(await readInThread(store, "auditVerify", undefined)).toMatchObject({ ok: false, broken: { id: 7000 } });
     store.close();
   });
 
@@ -208,7 +214,7 @@ describe("times in searches and exports", () => {
     expect(searchAudit(store, window).map((r) => r.id)).toEqual([5, 3, 2]);
     expect(searchAudit(store, { ...window, virtualMcp: "v" }).map((r) => r.id)).toEqual([5, 3]);
     expect(searchAudit(store, { ...window, virtualMcp: "v" }, 1, 5).map((r) => r.id)).toEqual([3]);
-    const exported = async (filter: AuditFilter) => (await Array.fromAsync(exportAudit(store, "jsonl", filter))).join("").split("\n").filter(Boolean).map((line) => (JSON.parse(line) as { id: number }).id);
+    const exported = async (filter: AuditFilter) => (await Array.fromAsync(exportAudit(store.audit, "jsonl", filter))).join("").split("\n").filter(Boolean).map((line) => (JSON.parse(line) as { id: number }).id);
     expect(await exported(window)).toEqual([2, 3, 5]);
     expect(await exported({ ...window, virtualMcp: "w" })).toEqual([2]);
     expect(await exported({ since: 5_000 })).toEqual([]);

@@ -1,9 +1,9 @@
-import { CHECKPOINT_KEY_PURPOSE, verifyChainGradually, type AdminActor, type ChainAnchor } from "../audit/index.ts";
+import { CHECKPOINT_KEY_PURPOSE, type AdminActor, type ChainAnchor } from "../audit/index.ts";
 import type { AccessTokenService } from "../auth/index.ts";
 import { invalid, notFound, unauthorized } from "../errors/index.ts";
 import { unmatchedProblem, type Gateway, type VirtualMcpDefinition, type VirtualMcpRuntime } from "../gateway/index.ts";
 import { hashToken, type SecretStore } from "../secrets/index.ts";
-import type { Store } from "../store/index.ts";
+import { readInThread, type Store } from "../store/index.ts";
 import { VERSION } from "../version.ts";
 import { connectorRevision, virtualMcpRevision, type GatewayConfigService } from "./gateway-config.ts";
 import { ConnectorAdmin } from "./connector-admin.ts";
@@ -316,9 +316,9 @@ export class AdminService {
     return this.deps.store;
   }
 
-  /** Walks the audit chain (GET /admin/api/audit/verify), letting requests through between pages; `anchor`: a head kept elsewhere. */
+  /** Walks the audit chain (GET /admin/api/audit/verify) on the store's reader thread: a year's (2 million records) is 8 s of reading and hashing. `anchor`: a head kept elsewhere. */
   verifyAudit(anchor?: ChainAnchor) {
-    return verifyChainGradually(this.deps.store, this.deps.secrets.derivedKey(CHECKPOINT_KEY_PURPOSE), anchor);
+    return readInThread(this.deps.store, "auditVerify", this.deps.secrets.derivedKey(CHECKPOINT_KEY_PURPOSE), anchor);
   }
 
   recentCalls(limit: number) {

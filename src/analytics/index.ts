@@ -1,7 +1,7 @@
 import { parseTime } from "../audit/index.ts";
 import { invalid } from "../errors/index.ts";
 import type { Store, UsageGrouping, UsageRow, UsageTimeline } from "../store/index.ts";
-import { USAGE_GROUPINGS, usageStatsInThread, usageTimelineInThread } from "../store/index.ts";
+import { readInThread, USAGE_GROUPINGS } from "../store/index.ts";
 
 export type { UsageGrouping, UsageRow, UsageTimeline };
 export { USAGE_GROUPINGS };
@@ -96,10 +96,10 @@ export class UsageAnalytics {
     return { by, since: new Date(since).toISOString(), until: new Date(until).toISOString(), rows };
   }
 
-  /** The same report for the serving gateway (GET /admin/api/stats): the query runs on a thread of its own, off the request path. */
+  /** The same report for the serving gateway (GET /admin/api/stats): the query runs on the reader thread, off the request path. */
   async reportInThread(query: UsageQuery, names?: UsageQueryNames): Promise<UsageReport> {
     const { by, since, until } = resolveUsageQuery(query, this.now(), names);
-    const rows = await usageStatsInThread(this.store, by, since, until);
+    const rows = await readInThread(this.store, "usageToolCalls", by, since, until);
     return { by, since: new Date(since).toISOString(), until: new Date(until).toISOString(), rows };
   }
 
@@ -116,10 +116,10 @@ export class UsageAnalytics {
     return { since: new Date(since).toISOString(), until: new Date(until).toISOString(), ...this.store.usage.timeline(since, until, stepMs, totalsWindow) };
   }
 
-  /** The same timeline for the serving gateway (GET /admin/api/stats/timeline), on the statistics thread. */
+  /** The same timeline for the serving gateway (GET /admin/api/stats/timeline), on the reader thread. */
   async timelineInThread(query: { last?: string | undefined; step?: string | undefined }): Promise<UsageTimeline & { since: string; until: string }> {
     const { since, until, stepMs, totalsWindow } = this.timelineWindow(query);
-    return { since: new Date(since).toISOString(), until: new Date(until).toISOString(), ...(await usageTimelineInThread(this.store, since, until, stepMs, totalsWindow)) };
+    return { since: new Date(since).toISOString(), until: new Date(until).toISOString(), ...(await readInThread(this.store, "usageTimeline", since, until, stepMs, totalsWindow)) };
   }
 
   private timelineWindow(query: { last?: string | undefined; step?: string | undefined }) {

@@ -11,7 +11,7 @@ export type { CallOutcome, CallRecord, AuditRow };
 export { DEFAULT_REDACT_KEYS, DEFAULT_CAPTURE_LIMIT, Redactor, REDACTED, shortSecretWarning } from "./redact.ts";
 export { appendToChain, onAppend, verifyChain, verifyChainGradually, signCheckpoint, CHECKPOINT_KEY_PURPOSE, parseChainAnchor, type ChainAnchor, type CheckpointKey, type VerifyReport } from "./chain.ts";
 export { pruneAuditTrail, pruneAuditTrailGradually, resignCheckpoints, DEFAULT_RETENTION_DAYS, type PruneReport } from "./retention.ts";
-export { searchAudit, SEARCH_LIMIT_MAX, exportAudit, exportStream, parseTime, viewOf, CSV_COLUMNS, type ExportFormat, type AuditRecordView } from "./query.ts";
+export { searchAudit, searchAuditInThread, SEARCH_LIMIT_MAX, exportAudit, exportStream, auditPagesInThread, type AuditPages, parseTime, viewOf, CSV_COLUMNS, type ExportFormat, type AuditRecordView } from "./query.ts";
 export { AuditFeed, FEED_BUFFER } from "./feed.ts";
 export { AUDIT_KINDS, AUDIT_OUTCOMES } from "../store/index.ts";
 

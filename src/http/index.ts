@@ -16,9 +16,10 @@ import { serveMetrics } from "./metrics-route.ts";
 import { RouteMethods } from "./route-methods.ts";
 import { ClientAddresses, clientAddressOf, noteClientAddress } from "./client-address.ts";
 import type { UsageAnalytics } from "../analytics/index.ts";
-import { adminChangeRow, AUDIT_KINDS, AUDIT_OUTCOMES, type AdminActor, exportStream, parseChainAnchor, parseTime, searchAudit, SEARCH_LIMIT_MAX, type AuditFeed, type AuditLog } from "../audit/index.ts";
+import { adminChangeRow, AUDIT_KINDS, AUDIT_OUTCOMES, auditPagesInThread, type AdminActor, exportStream, parseChainAnchor, parseTime, searchAuditInThread, SEARCH_LIMIT_MAX, type AuditFeed, type AuditLog } from "../audit/index.ts";
 import { bodyFields, checkBodyDepth, checkNoBody, checkQueryNames, expectedRevisionOf, switchParam, wholeNumberParam } from "./admin-input.ts";
 import { decide } from "../policy/index.ts";
+import { readInThread } from "../store/index.ts";
 import { virtualMcpFilterOf } from "../gateway/index.ts";
 
 export { jsonError };
@@ -354,27 +355,26 @@ export function createHttpApp(deps: HttpDeps) {
         // A misspelt "hash" must not turn into an approval of whatever the tool is now: unknown fields are refused.
         .post("/virtual-mcps/:slug/approvals", ({ params, body, actor }) => admin.approveTool(params.slug, bodyFields(body, { tool: "string", hash: "string" }, "an approval"), actor))
         .get("/config", async () => new Response(await admin.exportConfig(), { headers: { "content-type": "application/yaml; charset=utf-8" } }))
-        // The audit trail (src/audit): search (newest first), streaming export, verify, and the live feed of new records.
+        // The audit trail (src/audit): search (newest first), streaming export, verify, and the live feed of new records. Their
+        // reads run on the store's reader thread: a filter few records match walks the whole trail, which held every request.
         .get("/audit", ({ query }) => {
           const filter = auditFilterOf(query);
           // Paging, newest first: `before` is the id of the last record of the previous page.
           const before = query.before === undefined ? undefined : Number(query.before);
           if (before !== undefined && !(Number.isSafeInteger(before) && before > 0)) throw invalid("before must be the id of a record (a positive whole number), the last one of the previous page.");
-          return searchAudit(admin.store, filter, wholeNumberParam(query.limit, "limit", 1, SEARCH_LIMIT_MAX) ?? 100, before);
+          return searchAuditInThread(admin.store, filter, wholeNumberParam(query.limit, "limit", 1, SEARCH_LIMIT_MAX) ?? 100, before);
         })
         .get("/audit/export", ({ query }) => {
           const format = query.format ?? "jsonl";
           if (format !== "jsonl" && format !== "csv") throw invalid(`format must be jsonl or csv, not "${format}".`);
           const filter = auditFilterOf(query);
-          return new Response(exportStream(admin.store, format, filter), {
+          return new Response(exportStream(auditPagesInThread(admin.store), format, filter), {
             headers: { "content-type": format === "csv" ? "text/csv; charset=utf-8" : "application/x-ndjson; charset=utf-8", "cache-control": "no-store", "content-disposition": `attachment; filename="mintgate-audit.${format}"` },
           });
         })
         .get("/audit/verify", ({ query }) => admin.verifyAudit(query.anchor === undefined ? undefined : parseChainAnchor(query.anchor, "anchor")))
         // How many records a search or export would cover (the TUI's export progress bar).
-        .get("/audit/count", ({ query }) => {
-          return { count: admin.store.audit.count(auditFilterOf(query)) };
-        })
+        .get("/audit/count", async ({ query }) => ({ count: await readInThread(admin.store, "auditCount", auditFilterOf(query)) }))
         .get("/events", ({ request, adminToken }) => {
           if (!deps.audit) throw notFound("This gateway has no live audit feed.");
           // A reconnecting EventSource sends the id of the last record it got: resume after it, not from now.
@@ -393,8 +393,8 @@ export function createHttpApp(deps: HttpDeps) {
         .get("/stats/timeline", ({ query }) => deps.analytics.timelineInThread({ last: query.last, step: query.step }))
         // Sign-in records, people's approvals of AI clients, and the clients' sign-ins (token families).
         .get("/auth-events", ({ query }) =>
-          // A misspelt type would match nothing and read as "no such events".
-          deps.auth.events.list({ type: oneOfParam(query.type, "type", AUTH_EVENT_TYPES), userId: query.user, clientId: query.client, since: timeParam(query.since, "since"), limit: wholeNumberParam(query.limit, "limit", 1, 10_000) }),
+          // A misspelt type would match nothing and read as "no such events". On the reader thread, as the audit search.
+          readInThread(admin.store, "authEvents", { type: oneOfParam(query.type, "type", AUTH_EVENT_TYPES), userId: query.user, clientId: query.client, since: timeParam(query.since, "since"), limit: wholeNumberParam(query.limit, "limit", 1, 10_000) }),
         )
         .get("/consents", ({ query }) => deps.auth.grants.listConsents(query.user))
         .delete("/consents", ({ query, actor }) => {

@@ -34,7 +34,7 @@ export type { OAuthClientRow, OAuthClientKind } from "./repositories/oauth-clien
 export type { OAuthTokenLookup, OAuthCodeRow, OAuthGrantRow, GrantListing, OAuthConsentRow } from "./repositories/oauth-grants.ts";
 export type { SecretRepository, AdminTokenRepository };
 export { USAGE_GROUPINGS, type UsageGrouping, type UsageRow, type UsageTimeline, type UsageStatsRepository } from "./repositories/usage-stats.ts";
-import type { UsageGrouping, UsageQuestion, UsageRow, UsageTimeline } from "./repositories/usage-stats.ts";
+import type { ReadAnswer, ReadArgs, ReadName } from "./reads.ts";
 export { LATEST_SCHEMA_VERSION };
 
 /** The open store: repositories plus a transaction boundary. Drizzle stays inside. */
@@ -62,11 +62,6 @@ export interface Store {
    * first, while other connections (a serving gateway) go on committing.
    */
   readSnapshot<T>(fn: () => T): T;
-  /**
-   * A second, read-only connection holding one read transaction until closed: a long read (verifying the
-   * whole audit trail) can yield to the event loop between pages while this connection goes on committing.
-   */
-  openAuditSnapshot(): { audit: AuditRecordRepository; close(): void };
   /** Changes whenever another connection (another process) commits; see `watchStore`. */
   dataVersion(): number;
   /** Stops this connection's WAL checkpoints (the checkpoint thread runs them instead). */
@@ -144,17 +139,6 @@ export function openStore(path: string, options: { create?: boolean } = {}): Sto
     schemaVersion: schemaVersionOf(sqlite),
     transaction: immediateTransactions(sqlite),
     readSnapshot: (fn) => sqlite.transaction(fn).deferred(),
-    openAuditSnapshot() {
-      const reader = openSqlite(path, { readonly: true });
-      reader.exec("BEGIN");
-      return {
-        audit: new AuditRecordRepository(wrapWithDrizzle(reader)),
-        close: () => {
-          reader.exec("COMMIT");
-          reader.close();
-        },
-      };
-    },
     dataVersion: () => (dataVersion.get() as { data_version: number }).data_version,
     stopCheckpoints: () => clearInterval(checkpoints),
     // VACUUM INTO reads one snapshot (a read transaction: writers are not blocked) and writes it compacted.
@@ -294,19 +278,24 @@ const CHECKPOINT_THREAD = import.meta.url.includes("/$bunfs/")
   ? new URL("./store/checkpoint-thread.js", import.meta.url).href
   : new URL("./checkpoint-thread.ts", import.meta.url).href;
 
-/** Where the usage-statistics thread's module is (see CHECKPOINT_THREAD). */
-const USAGE_THREAD = import.meta.url.includes("/$bunfs/")
-  ? new URL("./store/usage-thread.js", import.meta.url).href
-  : new URL("./usage-thread.ts", import.meta.url).href;
+/** Where the reader thread's module is (see CHECKPOINT_THREAD). */
+const READER_THREAD = import.meta.url.includes("/$bunfs/")
+  ? new URL("./store/reader-thread.js", import.meta.url).href
+  : new URL("./reader-thread.ts", import.meta.url).href;
 
-/** The usage-statistics thread, started at the first question and kept: the TUI's Overview asks four times every 5 s. */
-let usageThread: { worker: Worker; nextId: number; waiting: Map<number, (message: { answer?: unknown; error?: string }) => void> } | undefined;
+/** The reader thread, started at the first read and kept: the TUI's Overview asks four times every 5 s. */
+let readerThread: { worker: Worker; nextId: number; waiting: Map<number, (message: { answer?: unknown; error?: string }) => void> } | undefined;
 
-/** Asks the usage-statistics thread one question (see usageStatsInThread). */
-function askUsageThread<T>(store: Store, question: UsageQuestion): Promise<T> {
-  if (!usageThread) {
-    const worker = new Worker(USAGE_THREAD);
-    // An idle statistics thread must not keep the process alive at shutdown.
+/**
+ * Runs one of the reads of src/store/reads.ts on the reader thread, with a read-only connection of its own, for
+ * the serving gateway: the requests it answers meanwhile (tool calls among them) do not wait for a read that
+ * walks a year of audit records. One thread serves every read of the process, in the order asked
+ * (a verification lets the reads asked meanwhile run between its pages).
+ */
+export function readInThread<N extends ReadName>(store: Store, read: N, ...args: ReadArgs<N>): Promise<ReadAnswer<N>> {
+  if (!readerThread) {
+    const worker = new Worker(READER_THREAD);
+    // An idle reader thread must not keep the process alive at shutdown.
     worker.unref();
     const thread = { worker, nextId: 1, waiting: new Map<number, (message: { answer?: unknown; error?: string }) => void>() };
     worker.onmessage = (event: MessageEvent<{ id: number; answer?: unknown; error?: string }>) => {
@@ -314,33 +303,19 @@ function askUsageThread<T>(store: Store, question: UsageQuestion): Promise<T> {
       thread.waiting.delete(event.data.id);
     };
     worker.onerror = (event) => {
-      // The thread is gone: every question waiting is answered with why, and the next one starts another.
+      // The thread is gone: every read waiting is answered with why, and the next one starts another.
       for (const answer of thread.waiting.values()) answer({ error: event.message });
-      if (usageThread === thread) usageThread = undefined;
+      if (readerThread === thread) readerThread = undefined;
       worker.terminate();
     };
-    usageThread = thread;
+    readerThread = thread;
   }
-  const thread = usageThread;
+  const thread = readerThread;
   const id = thread.nextId++;
-  return new Promise<T>((resolve, reject) => {
-    thread.waiting.set(id, (message) => (message.error === undefined ? resolve(message.answer as T) : reject(new Error(`the usage statistics could not be read: ${message.error}`))));
-    thread.worker.postMessage({ id, path: store.path, question });
+  return new Promise<ReadAnswer<N>>((resolve, reject) => {
+    thread.waiting.set(id, (message) => (message.error === undefined ? resolve(message.answer as ReadAnswer<N>) : reject(new Error(`the database could not be read: ${message.error}`))));
+    thread.worker.postMessage({ id, path: store.path, read, args });
   });
-}
-
-/**
- * `store.usage.toolCalls` on a thread of its own with a read-only connection,
- * for the serving gateway: the requests it answers meanwhile do not wait for
- * a year's statistics. One thread serves every question, one at a time.
- */
-export function usageStatsInThread(store: Store, by: UsageGrouping, since: number, until: number): Promise<UsageRow[]> {
-  return askUsageThread(store, { kind: "toolCalls", by, since, until });
-}
-
-/** `store.usage.timeline` on the same thread: a year's timeline held every request of the gateway for 5 s. */
-export function usageTimelineInThread(store: Store, since: number, until: number, stepMs: number, totalsWindow: { since: number; until: number }): Promise<UsageTimeline> {
-  return askUsageThread(store, { kind: "timeline", since, until, stepMs, totalsWindow });
 }
 
 /**

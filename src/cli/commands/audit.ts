@@ -176,7 +176,7 @@ const exportCommand: Command = {
     let readerClosed = false;
     await withDataDir(parsed, async (dir) => {
       let lastShown = 0;
-      const records = exportAudit(dir.store, format as ExportFormat, filter, (n) => {
+      const records = exportAudit(dir.store.audit, format as ExportFormat, filter, (n) => {
         rows = n;
         if (progress && Date.now() - lastShown > 200) {
           lastShown = Date.now();

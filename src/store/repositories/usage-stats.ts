@@ -151,11 +151,6 @@ export class UsageStatsRepository {
   }
 }
 
-/** A question the usage-statistics thread answers: one of the methods above, by name, with its arguments. */
-export type UsageQuestion =
-  | { kind: "toolCalls"; by: UsageGrouping; since: number; until: number }
-  | { kind: "timeline"; since: number; until: number; stepMs: number; totalsWindow: { since: number; until: number } };
-
 /** Tool calls over time: per bucket, and in total (over the window asked for; see UsageStatsRepository.timeline). */
 export interface UsageTimeline {
   stepMs: number;
