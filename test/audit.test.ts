@@ -1,10 +1,9 @@
 import { describe, expect, test } from "bun:test";
 import { Database } from "bun:sqlite";
 import { join } from "node:path";
-import { appendToChain, AuditFeed, CallRecorder, DEFAULT_CAPTURE_LIMIT, exportAudit, MAX_STORED_ARGUMENTS, parseTime, Redactor, searchAudit, verifyChain } from "../src/audit/index.ts";
-import { GENESIS_HASH, legacyAuditHash, openStore, readInThread, type AuditFilter, type AuditRow, type NewAuditRow } from "../src/store/index.ts";
-import { openSqlite, wrapWithDrizzle } from "../src/store/connection.ts";
-import { READS } from "../src/store/reads.ts";
+import { appendToChain, AuditFeed, CallRecorder, DEFAULT_CAPTURE_LIMIT, exportAudit, MAX_STORED_ARGUMENTS, parseTime, readInThread, Redactor, searchAudit, verifyChain } from "../src/audit/index.ts";
+import { GENESIS_HASH, legacyAuditHash, openReader, openStore, type AuditFilter, type AuditRow, type NewAuditRow } from "../src/store/index.ts";
+import { READS } from "../src/audit/reads.ts";
 import { tempDir } from "./harness.ts";
 
 const base = { at: 1, subject: "ada@example.com", tokenId: null, sessionId: null, virtualMcp: "v", connector: "c", method: "tools/call", exposedName: "c__t", upstreamName: "t", outcome: "ok" as const, error: null, durationMs: 1 };
@@ -83,8 +82,8 @@ describe("the hash chain's record format", () => {
     // Three pages of the walk.
     for (let i = 0; i < 3; i++) appendToChain(store, Array.from({ length: 5_000 }, (_, j) => row(`{"a":${i * 5_000 + j}}`, "{}")));
     // The read the reader thread runs, on a read-only connection as it opens one.
-    const reader = openSqlite(path, { readonly: true });
-    const verified = READS.auditVerify(wrapWithDrizzle(reader), undefined);
+    const reader = openReader(path, { snapshot: true });
+    const verified = READS.auditVerify(reader, undefined);
     // Between pages: the gateway's next commit.
     await new Promise((resolve) => setTimeout(resolve, 0));
     appendToChain(store, [row('{"a":"during"}', "{}")]);

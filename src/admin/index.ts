@@ -1,9 +1,9 @@
-import { CHECKPOINT_KEY_PURPOSE, type AdminActor, type ChainAnchor } from "../audit/index.ts";
+import { CHECKPOINT_KEY_PURPOSE, readInThread, type AdminActor, type ChainAnchor } from "../audit/index.ts";
 import type { AccessTokenService } from "../auth/index.ts";
 import { invalid, notFound, unauthorized } from "../errors/index.ts";
 import { unmatchedProblem, type Gateway, type VirtualMcpDefinition, type VirtualMcpRuntime } from "../gateway/index.ts";
 import { hashToken, type SecretStore } from "../secrets/index.ts";
-import { readInThread, type Store } from "../store/index.ts";
+import type { Store } from "../store/index.ts";
 import { VERSION } from "../version.ts";
 import { connectorRevision, virtualMcpRevision, type GatewayConfigService } from "./gateway-config.ts";
 import { ConnectorAdmin } from "./connector-admin.ts";

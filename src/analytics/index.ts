@@ -1,7 +1,7 @@
-import { parseTime } from "../audit/index.ts";
+import { parseTime, readInThread } from "../audit/index.ts";
 import { invalid } from "../errors/index.ts";
 import type { Store, UsageGrouping, UsageRow, UsageTimeline } from "../store/index.ts";
-import { readInThread, USAGE_GROUPINGS } from "../store/index.ts";
+import { USAGE_GROUPINGS } from "../store/index.ts";
 
 export type { UsageGrouping, UsageRow, UsageTimeline };
 export { USAGE_GROUPINGS };

@@ -105,7 +105,7 @@ export function verifyChain(store: Store, key: CheckpointKey | undefined, option
 
 /**
  * The same walk for a serving gateway (GET /admin/api/audit/verify), yielding to the event loop after every page: run
- * by the store's reader thread (src/store/reads.ts) in a read transaction on a connection of its own, so that the walk
+ * by the audit reader thread (src/audit/reads.ts) in a read transaction on a connection of its own, so that the walk
  * reads one snapshot while the gateway goes on committing, and the thread answers other reads between pages.
  */
 export async function verifyChainGradually(audit: AuditRecordRepository, key: CheckpointKey | undefined, anchor?: ChainAnchor): Promise<VerifyReport> {

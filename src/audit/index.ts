@@ -13,6 +13,7 @@ export { appendToChain, onAppend, verifyChain, verifyChainGradually, signCheckpo
 export { pruneAuditTrail, pruneAuditTrailGradually, resignCheckpoints, DEFAULT_RETENTION_DAYS, type PruneReport } from "./retention.ts";
 export { searchAudit, searchAuditInThread, SEARCH_LIMIT_MAX, exportAudit, exportStream, auditPagesInThread, type AuditPages, parseTime, viewOf, CSV_COLUMNS, type ExportFormat, type AuditRecordView } from "./query.ts";
 export { AuditFeed, FEED_BUFFER } from "./feed.ts";
+export { readInThread } from "./reader.ts";
 export { AUDIT_KINDS, AUDIT_OUTCOMES } from "../store/index.ts";
 
 /** Kept for callers of the earlier per-call recorder: arguments longer than this are stored cut. */

@@ -1,4 +1,5 @@
-import { readInThread, type AuditFilter, type AuditRow, type Store } from "../store/index.ts";
+import type { AuditFilter, AuditRow, Store } from "../store/index.ts";
+import { readInThread } from "./reader.ts";
 
 /** A record as the API, search and export show it: times as ISO text; the JSON columns (arguments, result, detail) stay the text that was stored and hashed. */
 export interface AuditRecordView extends Omit<AuditRow, "at"> {

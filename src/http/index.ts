@@ -16,10 +16,9 @@ import { serveMetrics } from "./metrics-route.ts";
 import { RouteMethods } from "./route-methods.ts";
 import { ClientAddresses, clientAddressOf, noteClientAddress } from "./client-address.ts";
 import type { UsageAnalytics } from "../analytics/index.ts";
-import { adminChangeRow, AUDIT_KINDS, AUDIT_OUTCOMES, auditPagesInThread, type AdminActor, exportStream, parseChainAnchor, parseTime, searchAuditInThread, SEARCH_LIMIT_MAX, type AuditFeed, type AuditLog } from "../audit/index.ts";
+import { adminChangeRow, AUDIT_KINDS, AUDIT_OUTCOMES, auditPagesInThread, type AdminActor, exportStream, parseChainAnchor, parseTime, readInThread, searchAuditInThread, SEARCH_LIMIT_MAX, type AuditFeed, type AuditLog } from "../audit/index.ts";
 import { bodyFields, checkBodyDepth, checkNoBody, checkQueryNames, expectedRevisionOf, switchParam, wholeNumberParam } from "./admin-input.ts";
 import { decide } from "../policy/index.ts";
-import { readInThread } from "../store/index.ts";
 import { virtualMcpFilterOf } from "../gateway/index.ts";
 
 export { jsonError };

@@ -27,14 +27,13 @@ export type { AuthEventRow, NewAuthEvent } from "./repositories/auth-events.ts";
 export { auditHash, legacyAuditHash, appendAuditRows, GENESIS_HASH } from "./repositories/audit-records.ts";
 export type { AuditRow, NewAuditRow, AuditKind, AuditOutcome, AuditFilter, AuditCheckpointRow } from "./repositories/audit-records.ts";
 export { AUDIT_KINDS, AUDIT_OUTCOMES } from "./repositories/audit-records.ts";
-export type { AuditRecordRepository };
+export type { AuditRecordRepository, AuthEventRepository };
 export type { UserRow, UserIdentityRow, UserGroupRow } from "./repositories/users.ts";
 export type { IdentityProviderRow } from "./repositories/identity-providers.ts";
 export type { OAuthClientRow, OAuthClientKind } from "./repositories/oauth-clients.ts";
 export type { OAuthTokenLookup, OAuthCodeRow, OAuthGrantRow, GrantListing, OAuthConsentRow } from "./repositories/oauth-grants.ts";
 export type { SecretRepository, AdminTokenRepository };
 export { USAGE_GROUPINGS, type UsageGrouping, type UsageRow, type UsageTimeline, type UsageStatsRepository } from "./repositories/usage-stats.ts";
-import type { ReadAnswer, ReadArgs, ReadName } from "./reads.ts";
 export { LATEST_SCHEMA_VERSION };
 
 /** The open store: repositories plus a transaction boundary. Drizzle stays inside. */
@@ -278,44 +277,32 @@ const CHECKPOINT_THREAD = import.meta.url.includes("/$bunfs/")
   ? new URL("./store/checkpoint-thread.js", import.meta.url).href
   : new URL("./checkpoint-thread.ts", import.meta.url).href;
 
-/** Where the reader thread's module is (see CHECKPOINT_THREAD). */
-const READER_THREAD = import.meta.url.includes("/$bunfs/")
-  ? new URL("./store/reader-thread.js", import.meta.url).href
-  : new URL("./reader-thread.ts", import.meta.url).href;
-
-/** The reader thread, started at the first read and kept: the TUI's Overview asks four times every 5 s. */
-let readerThread: { worker: Worker; nextId: number; waiting: Map<number, (message: { answer?: unknown; error?: string }) => void> } | undefined;
+/** A read-only connection of its own to the database at `path`, for reads that walk the audit trail (see openReader). */
+export interface StoreReader {
+  audit: AuditRecordRepository;
+  authEvents: AuthEventRepository;
+  usage: UsageStatsRepository;
+  close(): void;
+}
 
 /**
- * Runs one of the reads of src/store/reads.ts on the reader thread, with a read-only connection of its own, for
- * the serving gateway: the requests it answers meanwhile (tool calls among them) do not wait for a read that
- * walks a year of audit records. One thread serves every read of the process, in the order asked
- * (a verification lets the reads asked meanwhile run between its pages).
+ * Opens a read-only connection to the database at `path` (the audit reader thread's, src/audit/reader-thread.ts).
+ * `snapshot`: it holds one read transaction until closed, so a long read that yields between pages (verifying the
+ * chain) sees the database as it was when it began, while the gateway goes on committing.
  */
-export function readInThread<N extends ReadName>(store: Store, read: N, ...args: ReadArgs<N>): Promise<ReadAnswer<N>> {
-  if (!readerThread) {
-    const worker = new Worker(READER_THREAD);
-    // An idle reader thread must not keep the process alive at shutdown.
-    worker.unref();
-    const thread = { worker, nextId: 1, waiting: new Map<number, (message: { answer?: unknown; error?: string }) => void>() };
-    worker.onmessage = (event: MessageEvent<{ id: number; answer?: unknown; error?: string }>) => {
-      thread.waiting.get(event.data.id)?.(event.data);
-      thread.waiting.delete(event.data.id);
-    };
-    worker.onerror = (event) => {
-      // The thread is gone: every read waiting is answered with why, and the next one starts another.
-      for (const answer of thread.waiting.values()) answer({ error: event.message });
-      if (readerThread === thread) readerThread = undefined;
-      worker.terminate();
-    };
-    readerThread = thread;
-  }
-  const thread = readerThread;
-  const id = thread.nextId++;
-  return new Promise<ReadAnswer<N>>((resolve, reject) => {
-    thread.waiting.set(id, (message) => (message.error === undefined ? resolve(message.answer as ReadAnswer<N>) : reject(new Error(`the database could not be read: ${message.error}`))));
-    thread.worker.postMessage({ id, path: store.path, read, args });
-  });
+export function openReader(path: string, options: { snapshot?: boolean } = {}): StoreReader {
+  const sqlite = openSqlite(path, { readonly: true });
+  const db = wrapWithDrizzle(sqlite);
+  if (options.snapshot) sqlite.exec("BEGIN");
+  return {
+    audit: new AuditRecordRepository(db),
+    authEvents: new AuthEventRepository(db),
+    usage: new UsageStatsRepository(db),
+    close: () => {
+      if (options.snapshot) sqlite.exec("COMMIT");
+      sqlite.close();
+    },
+  };
 }
 
 /**
