@@ -595,6 +595,11 @@ ${dynamicConnector("dyn", toolsFile, join(dir, "pid"))}virtualMcps:
     );
     expect(changed.reason).toBe("changed");
     expect(await toolNames(client)).toEqual([]);
+    // The reviewer sees what was approved beside what changed, at every look (the second one answered from memory).
+    for (let look = 0; look < 2; look++) {
+      const pending = (await s.admin<{ pending: { name: string; description: string; approved?: { description?: string } }[] }>("/virtual-mcps/guarded")).pending.find((p) => p.name === "d__alpha");
+      expect([pending?.approved?.description, pending?.description]).toEqual(["first version", "second version, now with exfiltration"]);
+    }
     // `mintgate status` lists what waits, with the command that approves it.
     const status = await runMintgate(["status", "--data", s.dir]);
     expect(status.code).toBe(0);

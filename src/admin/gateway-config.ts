@@ -56,6 +56,10 @@ function checkExpected(current: GatewayConfig, expected: ExpectedRevision): void
  * gateway in the same process, changes take effect at once; other processes
  * are picked up through the store.
  */
+/** How many approvedDefinition answers are kept (each a tool's definition); past it they are found again. */
+const APPROVED_DEFINITIONS_KEPT = 1000;
+const UNFOUND_DEFINITION_KEPT_MS = 60_000;
+
 export class GatewayConfigService {
   constructor(
     private readonly deps: { store: Store; secrets: SecretStore; gateway?: Gateway | undefined; now?: () => number },
@@ -162,17 +166,34 @@ export class GatewayConfigService {
   approvedDefinition(slug: string, connector: string, tool: string): { hash: string; definition: unknown } | undefined {
     const hash = this.deps.store.gatewayConfig.approvals(slug).find((a) => a.connector === connector && a.toolName === tool)?.definitionHash;
     if (!hash) return undefined;
+    const key = JSON.stringify([slug, connector, tool, hash]);
+    const known = this.approvedDefinitions.get(key);
+    if (known && (known.definition !== undefined || this.now() - known.at < UNFOUND_DEFINITION_KEPT_MS)) return { hash, definition: known.definition };
+    let definition: unknown;
     for (const row of this.deps.store.audit.search({ kind: "admin", method: "tool.approve" }, 500)) {
       if (!row.exposedName?.startsWith(`${slug}/`) || !row.detail) continue;
       try {
         const after = (JSON.parse(row.detail) as { after?: { connector?: string; tool?: string; hash?: string; definition?: unknown } }).after;
-        if (after?.connector === connector && after.tool === tool && after.hash === hash && after.definition) return { hash, definition: after.definition };
+        if (after?.connector === connector && after.tool === tool && after.hash === hash && after.definition) {
+          definition = after.definition;
+          break;
+        }
       } catch {
         // a record cut by the size limit: not usable for a diff
       }
     }
-    return { hash, definition: undefined };
+    if (this.approvedDefinitions.size >= APPROVED_DEFINITIONS_KEPT) this.approvedDefinitions.clear();
+    this.approvedDefinitions.set(key, { definition, at: this.now() });
+    return { hash, definition };
   }
+
+  /**
+   * approvedDefinition's answers by Virtual MCP, connector, tool and approved hash (a hash's definition never
+   * changes): finding one walks the audit trail back, 0.5 s at 2 million records on the request thread, and the
+   * Virtual MCP listing the TUI polls asks again for each changed tool every time. One not found is looked for
+   * again a minute later: its approval's record may not have been committed yet.
+   */
+  private readonly approvedDefinitions = new Map<string, { definition: unknown; at: number }>();
 
   /** One Virtual MCP's access policy (empty when it has none: admins only) and the revision it belongs to. */
   policy(slug: string): { policy: VirtualMcpPolicy; revision: string } {
