@@ -8,7 +8,7 @@ import { openDataDir, type DataDir } from "../src/runtime/index.ts";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { ScriptedBrowser } from "./fixtures/browser.ts";
-import { localSignIn, MemoryOAuthProvider } from "./fixtures/oauth-client.ts";
+import { approveInBrowser, localSignIn, MemoryOAuthProvider } from "./fixtures/oauth-client.ts";
 import { startOidcIdp, stopAllIdps } from "./fixtures/oidc-idp.ts";
 import { configuredDataDir, DEMO_CONFIG, runMintgate, startGateway, tempDir } from "./harness.ts";
 
@@ -133,6 +133,35 @@ describe("the sign-in page", () => {
     const events = (await (await fetch(`${gateway.url}/admin/api/auth-events?type=sign_in&limit=100`, { headers: { authorization: `Bearer ${gateway.adminToken()}` } })).json()) as { reason: string | null }[];
     expect(events.filter((e) => e.reason === "wrong password")).toHaveLength(5);
     await gateway.stop();
+  });
+
+  test("a locked account hammered with guesses: the log says 50 refusals a minute and counts the rest, the auth events keep every one; its events name the person by email, with the client address", async () => {
+    const dataDir = await configuredDataDir(DEMO_CONFIG, { label: "mintgate-hammer", people: [{ email: "ann@example.com", password: PASSWORD }, { email: "bob@example.com", password: PASSWORD }] });
+    const gateway = await startGateway({ dataDir, args: ["--log-format", "json"] });
+    const redirect = "http://127.0.0.1:9/callback";
+    const provider = new MemoryOAuthProvider(redirect);
+    const transport = new StreamableHTTPClientTransport(new URL(`${gateway.url}/mcp/demo`), { authProvider: provider });
+    await new Client({ name: "guesser", version: "1" }).connect(transport).catch(() => undefined);
+    const browser = new ScriptedBrowser();
+    const stopAt = (url: URL) => url.href.startsWith(redirect);
+    const { callback } = await approveInBrowser(browser, provider.authorizationUrl!, redirect, localSignIn(browser, "bob@example.com", PASSWORD));
+    await transport.finishAuth(callback.searchParams.get("code")!);
+    const guesser = new ScriptedBrowser();
+    const page = await guesser.open(provider.authorizationUrl!, { stopAt });
+    for (let i = 0; i < 200; i++) await localSignIn(guesser, "ann@example.com", `guess number ${i}`)(page, stopAt);
+    const events = (await (await fetch(`${gateway.url}/admin/api/auth-events?type=sign_in&limit=1000`, { headers: { authorization: `Bearer ${gateway.adminToken()}` } })).json()) as { email: string | null; outcome: string }[];
+    expect(events.filter((e) => e.email === "ann@example.com" && e.outcome === "refused")).toHaveLength(200);
+    expect(await gateway.stop()).toBe(0);
+    const lines = gateway.output().split("\n").filter((line) => line.startsWith("{")).map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(lines.filter((line) => line.msg === "auth event refused")).toHaveLength(50);
+    expect(lines.filter((line) => line.msg === "auth events refused: lines not logged, too many").map((line) => line.lines)).toEqual([150]);
+    const bobs = lines.filter((line) => line.msg === "auth event").map(({ type, subject, ip, virtualMcp }) => ({ type, subject, ip, virtualMcp }));
+    expect(bobs).toEqual([
+      { type: "client_registered", subject: undefined, ip: "127.0.0.1", virtualMcp: undefined },
+      { type: "sign_in", subject: "bob@example.com", ip: "127.0.0.1", virtualMcp: undefined },
+      { type: "consent_granted", subject: "bob@example.com", ip: "127.0.0.1", virtualMcp: "demo" },
+      { type: "token_issued", subject: "bob@example.com", ip: "127.0.0.1", virtualMcp: "demo" },
+    ]);
   });
 
   test("a password with é signs in however é is typed (U+00E9 or e + U+0301); a hash made before from an e + U+0301 password still signs in", async () => {

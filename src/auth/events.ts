@@ -1,5 +1,5 @@
 import { appendToChain } from "../audit/index.ts";
-import { log } from "../log/index.ts";
+import { LineBudget, log } from "../log/index.ts";
 import type { AuthEventRow, Store } from "../store/index.ts";
 import { authDetail } from "../store/migrations.ts";
 
@@ -33,6 +33,12 @@ export interface AuthEvent {
 }
 
 /**
+ * Refused auth events in the log, for the whole process: a client hammering a locked account or a dead token would
+ * otherwise write a warning per attempt. The audit trail keeps every one; past this, the log counts them.
+ */
+const refusedLines = new LineBudget({ lines: 50, windowMs: 60_000, fields: {}, notLoggedMessage: "auth events refused: lines not logged, too many" });
+
+/**
  * Writes auth events into the audit trail (kind "auth", hash-chained with
  * every other record) and the log; committed before `record` returns. A
  * failure to record is logged, never thrown at the person signing in.
@@ -58,9 +64,11 @@ export class AuthEvents {
     } catch (error) {
       log.error("could not record an auth event", { type: event.type, error: String(error) });
     }
-    const fields = { type: event.type, user: email ?? event.userId ?? undefined, client: event.clientId ?? undefined, provider: event.provider ?? undefined, reason: event.reason ?? undefined };
+    // `subject` is the person's email, as on the session and call lines; an event that only knows the person's ID (a consent, a token) looks it up.
+    const subject = email ?? (event.userId ? this.store.users.get(event.userId)?.email : undefined);
+    const fields = { type: event.type, subject, client: event.clientId ?? undefined, provider: event.provider ?? undefined, virtualMcp: virtualMcp ?? undefined, ip: event.ip ?? undefined, reason: event.reason ?? undefined };
     if (event.outcome === "ok") log.info("auth event", fields);
-    else log.warn("auth event refused", fields);
+    else refusedLines.write("warn", "auth event refused", fields);
   }
 
   list(filter?: Parameters<Store["authEvents"]["list"]>[0]): AuthEventRow[] {
