@@ -12,6 +12,8 @@ import { REPO_ROOT, startGateway, tempDir, waitFor, type RunningGateway } from "
 
 const ECHO_STDIO = join(REPO_ROOT, "test", "fixtures", "echo-stdio.ts");
 const SECRET_VALUE = "sk-live-7f3a9c2e-never-shown";
+/** The name `serve` gives the admin token it creates in a new data directory. */
+const ADMIN_TOKEN_NAME = "local admin";
 /** A stdio server that says its token on stderr (as careless servers do), then $LINES more lines, then serves. */
 const NOISY_SCRIPT = `echo "noisy: starting with token $API_TOKEN" >&2; i=0; while [ $i -lt "\${LINES:-0}" ]; do echo "noisy line $i" >&2; i=$((i+1)); done; exec "$0" "$1"`;
 const noisySpec = (lines: number) => ({ kind: "stdio", command: "sh", args: ["-c", NOISY_SCRIPT, process.execPath, ECHO_STDIO], env: { API_TOKEN: "${secret:api-token}", LINES: String(lines) } });
@@ -518,6 +520,21 @@ describe("admin API input", () => {
     expect((await api("GET", "/connectors")).json.map((c: { name: string }) => c.name)).not.toContain("refused");
     expect((await api("GET", "/secrets")).json.map((s: { name: string }) => s.name)).not.toContain("refused");
     expect((await api("GET", "/virtual-mcps/refused")).status).toBe(404);
+  });
+
+  test("every change through the admin API is in the log with who made it, from where and its status, never its body; a request without the token is no change", async () => {
+    const from = gateway.output().length;
+    expect((await api("PUT", "/secrets/logged", { value: SECRET_VALUE })).status).toBe(200);
+    expect((await api("POST", "/connectors/nowhere/restart")).status).toBe(404);
+    expect((await api("DELETE", "/secrets/logged")).status).toBe(200);
+    expect((await fetch(`${gateway.url}/admin/api/secrets/logged`, { method: "PUT", headers: { authorization: "Bearer not-the-token" }, body: "{}" })).status).toBe(401);
+    const logged = gateway.output().slice(from);
+    expect(logged.split("\n").filter((line) => line.includes(" admin change")).map((line) => line.replace(/^\S+ info  /, ""))).toEqual([
+      `admin change actor="admin token ${ADMIN_TOKEN_NAME}" ip=127.0.0.1 method=PUT path=/admin/api/secrets/logged status=200`,
+      `admin change refused actor="admin token ${ADMIN_TOKEN_NAME}" ip=127.0.0.1 method=POST path=/admin/api/connectors/nowhere/restart status=404`,
+      `admin change actor="admin token ${ADMIN_TOKEN_NAME}" ip=127.0.0.1 method=DELETE path=/admin/api/secrets/logged status=200`,
+    ]);
+    expect(logged).not.toContain(SECRET_VALUE);
   });
 
   test("unknown fields are refused: a misspelt hash never approves a tool unchecked, a secret body says what it takes", async () => {

@@ -165,6 +165,24 @@ async function recordAdminRequest(deps: HttpDeps, request: Request, ip: string |
   }
 }
 
+/**
+ * An admin API change in the log, beside what it did there (a connector restarting, a Virtual MCP removed): who made
+ * it and from where, so the log alone says who changed the configuration. Method, path and status only: a body may
+ * hold a secret's value or a password. A request without the admin token is logged (and limited) as a refusal instead.
+ */
+function logAdminChange(deps: HttpDeps, request: Request, ip: string | null, path: string, response: Response): void {
+  if (response.status === 401) return;
+  let actor: string;
+  try {
+    actor = adminActor(deps.admin.authenticate(request.headers.get("authorization")));
+  } catch {
+    return;
+  }
+  const fields = { actor, ip: ip ?? undefined, method: request.method, path, status: response.status };
+  if (response.status < 400) log.info("admin change", fields);
+  else log.info("admin change refused", fields);
+}
+
 /** How a trial run by an admin request went, noted by its route for the request's admin record: the request succeeds either way. */
 const trialOutcomes = new WeakMap<Request, { outcome: "ok" | "error"; error: string | null }>();
 
@@ -552,6 +570,7 @@ export function startHttpServer(deps: HttpDeps): RunningServer {
         // refused admin request is: method, path and status, never the body (a secret's value, a whole config).
         return Promise.resolve(app.handle(request)).then(async (response) => {
           if (response.status >= 400) await recordAdminRequest(deps, request, ip, NO_BODY, response);
+          logAdminChange(deps, request, ip, path, response);
           return response;
         });
       }
@@ -560,6 +579,7 @@ export function startHttpServer(deps: HttpDeps): RunningServer {
       const body = request.clone().text().catch(() => "");
       return Promise.resolve(app.handle(request)).then(async (response) => {
         await recordAdminRequest(deps, request, ip, body, response);
+        logAdminChange(deps, request, ip, path, response);
         return response;
       });
     }
