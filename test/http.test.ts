@@ -12,10 +12,10 @@ describe("HTTP server", () => {
   });
   afterAll(() => gateway.stop());
 
-  test("the log's start-up line says what this gateway runs with: version, data directory, URLs, TLS, metrics, SSO", () => {
+  test("the log's start-up line says what this gateway runs with: version, data directory, URLs, TLS, metrics, SSO, how many connectors and Virtual MCPs", () => {
     const started = gateway.output().split("\n").find((line) => line.includes(" info  started "));
     expect(started).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z info  started version=\d+\.\d+\.\d+ /);
-    expect(started).toContain(` dataDir=${gateway.dataDir} url=${gateway.url} publicUrl="(none: the listen URL)" tls=off metrics=loopback sso=none logFormat=text`);
+    expect(started).toContain(` dataDir=${gateway.dataDir} url=${gateway.url} publicUrl="(none: the listen URL)" tls=off metrics=loopback sso=none connectors=0 virtualMcps=0 logFormat=text`);
   });
 
   test("/healthz and /readyz", async () => {

@@ -294,6 +294,9 @@ export const serveCommand: Command = {
       tls: settings.tlsCert ? "on" : "off",
       metrics: settings.metricsMode + (settings.metricsTokenFile !== undefined || settings.metricsTokenFromEnv !== undefined ? "+token" : ""),
       sso: ssoProviders || "none",
+      // What it serves, beside each one's "connector added" and "virtual MCP loaded" lines above.
+      connectors: gateway.pool.list().length,
+      virtualMcps: gateway.virtualMcps().length,
       logFormat: settings.logFormat,
     });
     // One write: whoever waits for the "listening on" line finds the demo text with it.
