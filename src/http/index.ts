@@ -125,12 +125,8 @@ const adminActor = (token: { name: string }) => `admin token ${token.name}`;
 async function recordAdminRequest(deps: HttpDeps, request: Request, ip: string | null, body: Promise<string>, response: Response): Promise<void> {
   const audit = deps.audit;
   if (!audit || response.status === 401) return;
-  let actor: string;
-  try {
-    actor = adminActor(deps.admin.authenticate(request.headers.get("authorization")));
-  } catch {
-    return;
-  }
+  const actor = adminActorOf(deps, request);
+  if (actor === undefined) return;
   const path = pathOf(request.url);
   const ok = response.status < 400;
   // A trial (an SSO provider's or a connector's test) answers 200 whether it passed or not: its record says how the trial went.
@@ -165,6 +161,15 @@ async function recordAdminRequest(deps: HttpDeps, request: Request, ip: string |
   }
 }
 
+/** Who sent an admin request, by its admin token's name; undefined when its token is no admin token (already refused). */
+function adminActorOf(deps: HttpDeps, request: Request): string | undefined {
+  try {
+    return adminActor(deps.admin.authenticate(request.headers.get("authorization")));
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * An admin API change in the log, beside what it did there (a connector restarting, a Virtual MCP removed): who made
  * it and from where, so the log alone says who changed the configuration. Method, path and status only: a body may
@@ -172,12 +177,8 @@ async function recordAdminRequest(deps: HttpDeps, request: Request, ip: string |
  */
 function logAdminChange(deps: HttpDeps, request: Request, ip: string | null, path: string, response: Response): void {
   if (response.status === 401) return;
-  let actor: string;
-  try {
-    actor = adminActor(deps.admin.authenticate(request.headers.get("authorization")));
-  } catch {
-    return;
-  }
+  const actor = adminActorOf(deps, request);
+  if (actor === undefined) return;
   const fields = { actor, ip: ip ?? undefined, method: request.method, path, status: response.status };
   if (response.status < 400) log.info("admin change", fields);
   else log.info("admin change refused", fields);
