@@ -151,6 +151,9 @@ describe("the sign-in page", () => {
     for (let i = 0; i < 200; i++) await localSignIn(guesser, "ann@example.com", `guess number ${i}`)(page, stopAt);
     const events = (await (await fetch(`${gateway.url}/admin/api/auth-events?type=sign_in&limit=1000`, { headers: { authorization: `Bearer ${gateway.adminToken()}` } })).json()) as { email: string | null; outcome: string }[];
     expect(events.filter((e) => e.email === "ann@example.com" && e.outcome === "refused")).toHaveLength(200);
+    // A search of the trail for Bob finds his approval of the client and its token, not only his sign-in.
+    const bobsRecords = (await (await fetch(`${gateway.url}/admin/api/audit?kind=auth&user=bob@example.com`, { headers: { authorization: `Bearer ${gateway.adminToken()}` } })).json()) as { method: string }[];
+    expect(bobsRecords.map((r) => r.method).sort()).toEqual(["consent_granted", "sign_in", "token_issued"]);
     expect(await gateway.stop()).toBe(0);
     const lines = gateway.output().split("\n").filter((line) => line.startsWith("{")).map((line) => JSON.parse(line) as Record<string, unknown>);
     expect(lines.filter((line) => line.msg === "auth event refused")).toHaveLength(50);

@@ -50,7 +50,9 @@ export class AuthEvents {
   ) {}
 
   record(event: AuthEvent): void {
-    const email = event.email ?? null;
+    // The person's email, as every record and line names them; an event that only knows their ID (a consent, a token)
+    // looks it up, or a search of the trail for that person would miss it.
+    const email = event.email ?? (event.userId ? (this.store.users.get(event.userId)?.email ?? null) : null);
     const virtualMcp = typeof event.detail?.virtualMcp === "string" ? event.detail.virtualMcp : null;
     try {
       appendToChain(this.store, [
@@ -64,9 +66,7 @@ export class AuthEvents {
     } catch (error) {
       log.error("could not record an auth event", { type: event.type, error: String(error) });
     }
-    // `subject` is the person's email, as on the session and call lines; an event that only knows the person's ID (a consent, a token) looks it up.
-    const subject = email ?? (event.userId ? this.store.users.get(event.userId)?.email : undefined);
-    const fields = { type: event.type, subject, client: event.clientId ?? undefined, provider: event.provider ?? undefined, virtualMcp: virtualMcp ?? undefined, ip: event.ip ?? undefined, reason: event.reason ?? undefined };
+    const fields = { type: event.type, subject: email ?? undefined, client: event.clientId ?? undefined, provider: event.provider ?? undefined, virtualMcp: virtualMcp ?? undefined, ip: event.ip ?? undefined, reason: event.reason ?? undefined };
     if (event.outcome === "ok") log.info("auth event", fields);
     else refusedLines.write("warn", "auth event refused", fields);
   }
