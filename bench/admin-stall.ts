@@ -10,7 +10,7 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { cpSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { BINARY, childEnv, removeDir, required, runMintgate, serveMintgate, stopAll, tempDir } from "./measure.ts";
+import { BINARY, childEnv, DEMO_CONFIG, removeDir, required, runMintgate, serveMintgate, stopAll, tempDir } from "./measure.ts";
 
 const [SOURCE, ONLY] = process.argv.slice(2);
 /** Admin reads of the audit trail whose cost grows with it (the person and tool are rare or absent in a big trail). */
@@ -34,22 +34,13 @@ const ROUTES = [
 /** Quiet time before each read: the calls in it give the baseline. */
 const QUIET_MS = 500;
 
-const DEMO = `connectors:
-  - { name: demo, kind: builtin, server: demo }
-virtualMcps:
-  - slug: demo
-    name: Demo
-    access: { everyone: true }
-    connectors: [{ connector: demo, prefix: "" }]
-`;
-
 if (!SOURCE || !required(join(SOURCE, "mintgate.db"), "mintgate init --data DATA_DIR, then fill its audit trail") || !required(BINARY, "make build")) process.exit(2);
 
 const dir = tempDir("mintgate-bench-stall-");
 try {
   const data = join(dir, "data");
   cpSync(SOURCE, data, { recursive: true });
-  writeFileSync(join(dir, "demo.yaml"), DEMO);
+  writeFileSync(join(dir, "demo.yaml"), DEMO_CONFIG);
   await runMintgate(BINARY, ["apply", "-f", join(dir, "demo.yaml"), "--data", data], { timeoutMs: 60_000 });
   const { token } = JSON.parse(await runMintgate(BINARY, ["tokens", "create", "--user", "bench@example.com", "--json", "--data", data], { timeoutMs: 60_000 })) as { token: string };
   const adminToken = readFileSync(join(data, "admin.token"), "utf8").trim();

@@ -9,7 +9,7 @@ import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { join } from "node:path";
 import { AuditLog } from "../src/audit/index.ts";
 import { openStore } from "../src/store/index.ts";
-import { BINARY, childEnv, percentile, removeDir, runMintgate, serveMintgate, stopAll, stopProcess, tempDir } from "./measure.ts";
+import { BINARY, childEnv, DEMO_CONFIG, percentile, removeDir, runMintgate, serveMintgate, stopAll, stopProcess, tempDir } from "./measure.ts";
 
 const SECONDS = Number(process.env.AUDIT_BENCH_SECONDS ?? 3);
 
@@ -41,15 +41,6 @@ async function isolated(): Promise<number> {
   return done / seconds;
 }
 
-const DEMO = `connectors:
-  - { name: demo, kind: builtin, server: demo }
-virtualMcps:
-  - slug: demo
-    name: Demo
-    access: { everyone: true }
-    connectors: [{ connector: demo, prefix: "" }]
-`;
-
 async function connect(url: string, token: string): Promise<Client> {
   const { Client } = await import("@modelcontextprotocol/sdk/client/index.js");
   const { StreamableHTTPClientTransport } = await import("@modelcontextprotocol/sdk/client/streamableHttp.js");
@@ -61,7 +52,7 @@ async function connect(url: string, token: string): Promise<Client> {
 async function gateway(auditOn: boolean): Promise<{ callsPerSecond: number; p99c1: number }> {
   const dir = join(tempDir("mintgate-bench-audit-gw-"), "data");
   await runMintgate(BINARY, ["init", "--data", dir], { timeoutMs: 30_000 });
-  await Bun.write(join(dir, "..", "m.yaml"), DEMO);
+  await Bun.write(join(dir, "..", "m.yaml"), DEMO_CONFIG);
   await runMintgate(BINARY, ["apply", "-f", join(dir, "..", "m.yaml"), "--data", dir], { timeoutMs: 30_000 });
   const { token } = JSON.parse(await runMintgate(BINARY, ["tokens", "create", "--user", "bench@example.com", "--json", "--data", dir], { timeoutMs: 30_000 })) as { token: string };
   const env = { ...childEnv(), ...(auditOn ? {} : { MINTGATE_BENCH_UNSAFE_AUDIT_OFF: "1" }) };

@@ -23,6 +23,16 @@ const STDERR_TAIL = 64 * 1024;
 const LISTENING = /^mintgate (\S+) listening on (http:\/\/127\.0\.0\.1:\d+)/m;
 
 /** Problems that did not stop the bench; the scripts print them last. */
+/** mintgate.yaml for one Virtual MCP `demo` on the builtin demo server, open to everyone, tools under their own names. */
+export const DEMO_CONFIG = `connectors:
+  - { name: demo, kind: builtin, server: demo }
+virtualMcps:
+  - slug: demo
+    name: Demo
+    access: { everyone: true }
+    connectors: [{ connector: demo, prefix: "" }]
+`;
+
 export const warnings: string[] = [];
 
 // ── small helpers ──────────────────────────────────────────────────────────────
