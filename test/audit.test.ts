@@ -216,6 +216,13 @@ describe("times in searches and exports", () => {
     const exported = async (filter: AuditFilter) => (await Array.fromAsync(exportAudit(store.audit, "jsonl", filter))).join("").split("\n").filter(Boolean).map((line) => (JSON.parse(line) as { id: number }).id);
     expect(await exported(window)).toEqual([2, 3, 5]);
     expect(await exported({ ...window, virtualMcp: "w" })).toEqual([2]);
+    // A Virtual MCP with few records is read through its index on (virtual_mcp, at), in time order: pages still follow the ids.
+    expect(await exported({ ...window, virtualMcp: "v" })).toEqual([3, 5]);
+    const idsOfPages = (afterId: number): number[] => {
+      const page = store.audit.page(afterId, 1, { virtualMcp: "v" });
+      return page.length === 0 ? [] : [page[0]!.id, ...idsOfPages(page[0]!.id)];
+    };
+    expect(idsOfPages(0)).toEqual([1, 3, 4, 5]);
     expect(await exported({ since: 5_000 })).toEqual([]);
     expect(searchAudit(store, { until: 1_000 })).toEqual([]);
     store.close();
