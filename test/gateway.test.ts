@@ -370,10 +370,10 @@ virtualMcps:
   });
 
   test("a connector detached and deleted in one change: while its process stops, lists and calls agree it is gone", async () => {
-    // --stubborn outlives SIGTERM and the end of its stdin: stopping it takes the 2 s until SIGKILL.
+    // --outlives-sigterm outlives SIGTERM and the end of its stdin: stopping it takes the 2 s until SIGKILL.
     const config = (attachSlow: boolean) => `connectors:
   - { name: one, kind: builtin, server: demo }
-${attachSlow ? `  - { name: slow, kind: stdio, command: ${process.execPath}, args: ["${ECHO_STDIO}", "--stubborn"] }\n` : ""}virtualMcps:
+${attachSlow ? `  - { name: slow, kind: stdio, command: ${process.execPath}, args: ["${ECHO_STDIO}", "--outlives-sigterm"] }\n` : ""}virtualMcps:
   - slug: v
     name: V
     access: { everyone: true }

@@ -201,7 +201,7 @@ describe("shutdown", () => {
     const config = {
       connectors: [
         { name: "r", kind: "stdio", command: process.execPath, args: [RAW_STDIO] },
-        { name: "st", kind: "stdio", command: process.execPath, args: [ECHO_STDIO, "--stubborn"] },
+        { name: "st", kind: "stdio", command: process.execPath, args: [ECHO_STDIO, "--outlives-sigterm"] },
         { name: "h", kind: "http", url: upstream.url, timeout: "60s" },
       ],
       virtualMcps: [{ slug: "v", name: "V", access: { everyone: true }, connectors: [{ connector: "r" }, { connector: "st" }, { connector: "h" }] }],
@@ -224,7 +224,7 @@ describe("shutdown", () => {
     const signalled = Date.now();
     gateway.signal("SIGTERM");
     expect(await gateway.exited).toBe(0);
-    // The 10 s grace, the 2 s until SIGKILL for the stubborn upstream, and slack for a loaded machine.
+    // The 10 s grace, the 2 s until SIGKILL for the upstream that outlives SIGTERM, and slack for a loaded machine.
     expect(Date.now() - signalled).toBeLessThan(20_000);
     const why = "MCP error -32000: mintgate ended this session (the gateway is shutting down) before the request finished; start a new session and try again.";
     expect([await stdioCall, await httpCall]).toEqual([why, why]);

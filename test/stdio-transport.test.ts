@@ -265,7 +265,7 @@ describe("StdioUpstreamTransport", () => {
   });
 
   test("close() escalates to SIGKILL when SIGTERM is ignored", async () => {
-    const up = upstream({ command: "sh", args: [...WITH_GRANDCHILD, "--stubborn"] });
+    const up = upstream({ command: "sh", args: [...WITH_GRANDCHILD, "--outlives-sigterm"] });
     await up.transport.start();
     const pid = up.transport.pid!;
     await up.call("test/pid");
