@@ -512,6 +512,23 @@ ${dynamicConnector("dyn", toolsFile, join(dir, "pid"))}virtualMcps:
 });
 
 describe("the approve policy", () => {
+  /** A Virtual MCP "guarded" under newTools: approve on one upstream whose tools are read from toolsFile (alpha at first), and Ada's client of it. */
+  async function guarded() {
+    const dir = tempDir();
+    const toolsFile = join(dir, "tools.json");
+    writeFileSync(toolsFile, JSON.stringify([{ name: "alpha", description: "first version" }]));
+    const s = await setup(`connectors:
+${dynamicConnector("dyn", toolsFile, join(dir, "pid"))}virtualMcps:
+  - slug: guarded
+    name: Guarded
+    access: { everyone: true }
+    newTools: approve
+    connectors: [{ connector: dyn, prefix: d }]
+`);
+    const { token } = await s.token("ada@example.com", "guarded");
+    return { s, toolsFile, client: await s.client("guarded", token) };
+  }
+
   test("redefining a connector and naming its new tool in a policy is one apply: the old tool list does not refuse it", async () => {
     const dir = tempDir();
     const oldTools = join(dir, "old.json");
@@ -539,19 +556,7 @@ ${policy}`;
   });
 
   test("a new tool stays hidden until approved; a changed description hides it again", async () => {
-    const dir = tempDir();
-    const toolsFile = join(dir, "tools.json");
-    writeFileSync(toolsFile, JSON.stringify([{ name: "alpha", description: "first version" }]));
-    const s = await setup(`connectors:
-${dynamicConnector("dyn", toolsFile, join(dir, "pid"))}virtualMcps:
-  - slug: guarded
-    name: Guarded
-    access: { everyone: true }
-    newTools: approve
-    connectors: [{ connector: dyn, prefix: d }]
-`);
-    const { token } = await s.token("ada@example.com", "guarded");
-    const client = await s.client("guarded", token);
+    const { s, toolsFile, client } = await guarded();
     const pending = await waitFor("pending tools", async () => {
       const status = await s.admin<{ pending: { name: string; reason: string }[] }>("/virtual-mcps/guarded");
       return status.pending.length === 2 ? status.pending : undefined;
@@ -649,19 +654,7 @@ ${dynamicConnector("dyn", toolsFile, join(dir, "pid"))}virtualMcps:
   });
 
   test("policy explain denies a tool waiting for approval, as the gateway does, and allows it once approved", async () => {
-    const dir = tempDir();
-    const toolsFile = join(dir, "tools.json");
-    writeFileSync(toolsFile, JSON.stringify([{ name: "alpha", description: "first version" }]));
-    const s = await setup(`connectors:
-${dynamicConnector("dyn", toolsFile, join(dir, "pid"))}virtualMcps:
-  - slug: guarded
-    name: Guarded
-    access: { everyone: true }
-    newTools: approve
-    connectors: [{ connector: dyn, prefix: d }]
-`);
-    const { token } = await s.token("ada@example.com", "guarded");
-    const client = await s.client("guarded", token);
+    const { s, toolsFile, client } = await guarded();
     await waitFor("alpha pending", async () => (await s.admin<{ pending: { name: string }[] }>("/virtual-mcps/guarded")).pending.some((p) => p.name === "d__alpha"));
     expect(textOf(await client.callTool({ name: "d__alpha", arguments: {} }))).toBe('There is no tool "d__alpha" in virtual MCP "guarded".');
     const explain = (...flags: string[]) => runMintgate(["policy", "explain", "--user", "ada@example.com", "--vmcp", "guarded", "--tool", "d__alpha", "--data", s.dir, ...flags]);
