@@ -3,7 +3,7 @@ import type { ConnectorStatus, GatewayStatus } from "../../src/admin/index.ts";
 import type { UsageRow, UsageTimeline } from "../../src/analytics/index.ts";
 import { Table } from "../components/Table.tsx";
 import { Problem } from "../components/Problem.tsx";
-import { counted, fit, formatMs } from "../components/text.ts";
+import { columnsOf, counted, fit, formatMs } from "../components/text.ts";
 
 function formatUptime(seconds: number): string {
   const d = Math.floor(seconds / 86400);
@@ -38,6 +38,22 @@ export function percent(part: number, whole: number): string {
 
 const STATE_SYMBOL: Record<string, string> = { ready: "●", failed: "✗", stopped: "○" };
 const STATE_COLOR: Record<string, string> = { ready: "green", failed: "red" };
+
+/** One connector on the States line, as drawn there. */
+function stateText(c: ConnectorStatus): string {
+  return `${STATE_SYMBOL[c.state] ?? "◌"} ${c.name} ${c.state}${c.restarts > 0 ? ` (${counted(c.restarts, "restart")})` : ""}`;
+}
+
+/**
+ * The connectors the States line reaches within `width` columns (the one the edge cuts included), which is all
+ * the line shows: drawing every one of 150 connectors, redrawn with the status every 2 s, kept the Overview at 4% CPU idle.
+ */
+export function statesOnLine(connectors: ConnectorStatus[], width: number): ConnectorStatus[] {
+  let used = 0;
+  let count = 0;
+  while (count < connectors.length && used <= width) used += (count > 0 ? 2 : 0) + columnsOf(stateText(connectors[count++]!));
+  return connectors.slice(0, count);
+}
 
 /** How many sparkline points fit beside its label and rates at this width. */
 export function sparklinePoints(width: number): number {
@@ -144,7 +160,7 @@ export function Overview(props: { url: string; status: GatewayStatus | undefined
           ? "…"
           : connectors.length === 0
             ? "no connectors"
-            : connectors.map((c, i) => (
+            : statesOnLine(connectors, inner).map((c, i) => (
                 <Text key={c.name}>
                   {i > 0 ? "  " : ""}
                   <Text color={STATE_COLOR[c.state]}>{STATE_SYMBOL[c.state] ?? "◌"}</Text> {c.name} {c.state}
