@@ -78,7 +78,8 @@ export function VirtualMcpDetail(props: { client: AdminClient; slug: string; wid
   const load = useCallback(
     () =>
       client.get<VirtualMcpStatus>(path).then(
-        (s) => alive.current && !busyRef.current && (setStatus(s), setError(undefined)),
+        // Unchanged (most refreshes): the status shown stays, and the 1,000 rows of a big catalogue are not rebuilt.
+        (s) => alive.current && !busyRef.current && (setStatus((shown) => (Bun.deepEquals(shown, s) ? shown : s)), setError(undefined)),
         (e: Error) => alive.current && setError(e.message),
       ),
     [client, path],
