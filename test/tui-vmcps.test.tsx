@@ -832,11 +832,13 @@ describe("PUT /admin/api/virtual-mcps/:slug", () => {
     expect(shown.definition).toEqual({ slug: "sales", name: "Sales", description: "", newTools: "auto", connectors: [{ connector: "demo", prefix: "d", exclude: ["add"], rename: {}, describe: {} }], access: { everyone: true } });
     const replaced = await call("PUT", "/virtual-mcps/sales", { ...shown.definition, connectors: [{ ...shown.definition.connectors[0], exclude: undefined, rename: { add: "plus" } }] });
     expect(((await replaced.json()) as { changes: string[] }).changes).toEqual(["updated virtual MCP sales"]);
-    const list = (await (await call("GET", "/virtual-mcps")).json()) as VirtualMcpStatus[];
+    const list = (await (await call("GET", "/virtual-mcps")).json()) as VirtualMcpSummary[];
     expect(list.map((v) => v.slug)).toEqual(["keep", "sales"]);
-    expect(list[1]!.tools.map((t) => t.name)).toContain("d__plus");
-    // The list the TUI polls leaves the connectors' whole catalogues to the one Virtual MCP's answer.
+    expect(list[1]).toMatchObject({ connectors: ["demo"], toolCount: 4, pending: [], definition: { connectors: [{ rename: { add: "plus" } }] } });
+    // The list the TUI polls counts the tools: their definitions and the connectors' whole catalogues are in the one Virtual MCP's answer.
+    expect(list[1]).not.toHaveProperty("tools");
     expect(list[1]).not.toHaveProperty("catalogues");
+    expect(((await (await call("GET", "/virtual-mcps/sales")).json()) as VirtualMcpStatus).tools.map((t) => t.name)).toContain("d__plus");
   });
 
   test("refuses what mintgate.yaml refuses, with the sentence, and changes nothing", async () => {
@@ -861,6 +863,10 @@ describe("PUT /admin/api/virtual-mcps/:slug", () => {
     const created = (await (await call("PUT", "/virtual-mcps/held", { slug: "held", name: "Held", newTools: "approve", connectors: [{ connector: "demo" }] })).json()) as { virtualMcp: VirtualMcpStatus };
     const echo = created.virtualMcp.pending.find((p) => p.name === "demo__echo")!;
     expect(echo).toMatchObject({ reason: "new", upstreamName: "echo" });
+    // The list names what waits; the definition an approval covers, and its hash, only the one Virtual MCP's answer has.
+    const listed = ((await (await call("GET", "/virtual-mcps")).json()) as VirtualMcpSummary[]).find((v) => v.slug === "held")!;
+    expect(listed.pending).toContainEqual({ name: "demo__echo", reason: "new" });
+    expect(listed.pending.length).toBe(created.virtualMcp.pending.length);
     expect((await call("POST", "/virtual-mcps/held/approvals", { tool: "demo__echo", hash: echo.hash })).status).toBe(200);
     const records = (await (await call("GET", "/audit?kind=admin&limit=5")).json()) as { method: string; detail: string }[];
     const approval = JSON.parse(records.find((r) => r.method === "tool.approve")!.detail) as { after: { hash: string; definition: { name: string; description: string } } };

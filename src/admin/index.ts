@@ -51,7 +51,10 @@ export interface ConnectorStatus {
   revision: string;
 }
 
-/** One Virtual MCP as GET /admin/api/virtual-mcps lists it; GET /admin/api/virtual-mcps/SLUG adds `catalogues`. */
+/**
+ * One Virtual MCP as GET /admin/api/virtual-mcps lists it: what a list shows (names, counts, what waits, problems)
+ * and its definition for an edit, but no tool's definition; GET /admin/api/virtual-mcps/SLUG adds those.
+ */
 export interface VirtualMcpSummary {
   slug: string;
   name: string;
@@ -59,9 +62,10 @@ export interface VirtualMcpSummary {
   newTools: string;
   connectors: string[];
   sessions: number;
-  tools: { name: string; connector: string; upstreamName: string; description: string | undefined }[];
-  /** Held back by the approve policy, with the definition an approval would cover and its hash. */
-  pending: { name: string; connector: string; upstreamName: string; reason: string; hash: string; description: string | undefined; inputSchema: unknown; annotations: unknown; /** For a changed tool: what was approved before, when the audit trail still has it. */ approved?: unknown }[];
+  /** How many tools it exposes. */
+  toolCount: number;
+  /** Tools held back by the approve policy, by name: what an approval would cover is in the one Virtual MCP's answer. */
+  pending: { name: string; reason: string }[];
   /** Tools hidden by a problem (a bad or shared name), then names in its curation or policy that match no tool, one sentence each. */
   problems: string[];
   /** Its definition as a `virtualMcps` entry of mintgate.yaml (every key written out): what PUT /admin/api/virtual-mcps/:slug takes. */
@@ -70,7 +74,11 @@ export interface VirtualMcpSummary {
   revision: string;
 }
 
+/** One Virtual MCP as GET /admin/api/virtual-mcps/SLUG answers it: its summary with every tool's definition. */
 export interface VirtualMcpStatus extends VirtualMcpSummary {
+  tools: { name: string; connector: string; upstreamName: string; description: string | undefined }[];
+  /** Held back by the approve policy, with the definition an approval would cover and its hash. */
+  pending: { name: string; connector: string; upstreamName: string; reason: string; hash: string; description: string | undefined; inputSchema: unknown; annotations: unknown; /** For a changed tool: what was approved before, when the audit trail still has it. */ approved?: unknown }[];
   /** Every tool of each attached connector (included or not), for curating: by connector name. */
   catalogues: Record<string, { state: string; tools: { name: string; description: string | undefined; inputSchema: unknown }[] }>;
 }
@@ -199,7 +207,10 @@ export class AdminService {
     }));
   }
 
-  /** Every Virtual MCP without its connectors' whole catalogues: the TUI polls this list, and the catalogues (every tool's schema, again for each Virtual MCP that attaches the connector) made it megabytes at a team's size. */
+  /**
+   * Every Virtual MCP as a list shows it: the TUI polls this every 3 s, and with each tool's description and each
+   * pending tool's schema (and the connectors' whole catalogues before that) it was most of a megabyte at a team's size.
+   */
   virtualMcps(): VirtualMcpSummary[] {
     return this.running.gateway.virtualMcps().map((runtime) => this.summaryOf(runtime));
   }
@@ -207,10 +218,23 @@ export class AdminService {
   virtualMcp(slug: string): VirtualMcpStatus {
     const runtime = this.running.gateway.virtualMcp(slug);
     if (!runtime) throw notFound(`There is no virtual MCP "${slug}".`);
+    const { definition, catalogue } = runtime;
     return {
       ...this.summaryOf(runtime),
+      tools: catalogue.tools.map((t) => ({ name: t.name, connector: t.connector, upstreamName: t.upstreamName, description: t.definition.description })),
+      pending: catalogue.pending.map((p) => ({
+        name: p.exposedName,
+        connector: p.connector,
+        upstreamName: p.upstreamName,
+        reason: p.reason,
+        hash: p.hash,
+        description: p.definition.description,
+        inputSchema: p.definition.inputSchema,
+        annotations: p.definition.annotations,
+        ...(p.reason === "changed" ? { approved: this.running.config.approvedDefinition(definition.slug, p.connector, p.upstreamName)?.definition } : {}),
+      })),
       catalogues: Object.fromEntries(
-        runtime.definition.connectors.map((a) => {
+        definition.connectors.map((a) => {
           const connector = this.running.gateway.pool.get(a.connector);
           const tools = connector?.catalogue.tools.map((t) => ({ name: t.name, description: t.description, inputSchema: t.inputSchema })) ?? [];
           return [a.connector, { state: connector?.state.status ?? "missing", tools }];
@@ -228,18 +252,8 @@ export class AdminService {
       newTools: definition.newTools,
       connectors: definition.connectors.map((a) => a.connector),
       sessions: runtime.sessions.size,
-      tools: catalogue.tools.map((t) => ({ name: t.name, connector: t.connector, upstreamName: t.upstreamName, description: t.definition.description })),
-      pending: catalogue.pending.map((p) => ({
-        name: p.exposedName,
-        connector: p.connector,
-        upstreamName: p.upstreamName,
-        reason: p.reason,
-        hash: p.hash,
-        description: p.definition.description,
-        inputSchema: p.definition.inputSchema,
-        annotations: p.definition.annotations,
-        ...(p.reason === "changed" ? { approved: this.running.config.approvedDefinition(definition.slug, p.connector, p.upstreamName)?.definition } : {}),
-      })),
+      toolCount: catalogue.tools.length,
+      pending: catalogue.pending.map((p) => ({ name: p.exposedName, reason: p.reason })),
       problems: problemsOf(runtime),
       definition: fileEntryOf(definition),
       revision: virtualMcpRevision(definition),

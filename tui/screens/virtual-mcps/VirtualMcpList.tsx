@@ -109,7 +109,7 @@ export function VirtualMcpList(props: { client: AdminClient; width: number; heig
     v.slug,
     v.name,
     v.definition.connectors.map((a) => a.connector).join(", ") || "-",
-    `${v.tools.length}${v.pending.length ? ` +${v.pending.length}?` : ""}`,
+    `${v.toolCount}${v.pending.length ? ` +${v.pending.length}?` : ""}`,
     accessSummary(v.definition.access),
     String(v.sessions),
   ]);
