@@ -3,7 +3,7 @@ import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { join } from "node:path";
 import { LATEST_SCHEMA_VERSION } from "../src/store/index.ts";
-import { runMintgate, startGateway, tempDir, waitFor, type RunningGateway } from "./harness.ts";
+import { DEMO_CONFIG, runMintgate, startConfiguredGateway, startGateway, tempDir, waitFor, type RunningGateway } from "./harness.ts";
 
 describe("HTTP server", () => {
   let gateway: RunningGateway;
@@ -86,6 +86,31 @@ describe("HTTP server", () => {
     expect(status.uptimeSeconds).toBeGreaterThanOrEqual(0);
   });
 
+  test("every reply says nosniff and no-referrer and is not stored (the discovery documents are public); no Strict-Transport-Security over plain http", async () => {
+    const admin = { authorization: `Bearer ${gateway.adminToken()}` };
+    const replies: [string, Response, string?][] = [
+      ["/healthz", await fetch(`${gateway.url}/healthz`)],
+      ["/readyz", await fetch(`${gateway.url}/readyz`)],
+      ["/metrics", await fetch(`${gateway.url}/metrics`)],
+      ["AS metadata", await fetch(`${gateway.url}/.well-known/oauth-authorization-server`), "public, max-age=300"],
+      ["404", await fetch(`${gateway.url}/nope`)],
+      ["405", await fetch(`${gateway.url}/healthz`, { method: "POST" })],
+      ["413", await fetch(`${gateway.url}/healthz`, { method: "POST", body: new Uint8Array(4 * 1024 * 1024 + 1) })],
+      ["admin 401", await fetch(`${gateway.url}/admin/api/status`)],
+      ["admin JSON", await fetch(`${gateway.url}/admin/api/status`, { headers: admin })],
+      ["admin people", await fetch(`${gateway.url}/admin/api/users`, { headers: admin })],
+      ["admin YAML", await fetch(`${gateway.url}/admin/api/config`, { headers: admin })],
+      ["admin live feed", await fetch(`${gateway.url}/admin/api/events`, { method: "HEAD", headers: admin }), "no-store, no-transform"],
+    ];
+    for (const [what, response, cacheControl] of replies) {
+      await response.body?.cancel();
+      expectEveryReplyHeaders(what, response, { cacheControl });
+    }
+    const noHost = await rawExchange(gateway.url, "GET /healthz HTTP/1.0\r\n\r\n");
+    expect(noHost.toLowerCase()).toContain("\r\nx-content-type-options: nosniff\r\n");
+    expect(noHost.toLowerCase()).toContain("\r\ncache-control: no-store\r\n");
+  });
+
   test("a request without Host gets a JSON 400, not a 500 and an error in the log", async () => {
     for (const path of ["/metrics", "/mcp/demo", "/authorize", "/nope"]) {
       const answer = await rawExchange(gateway.url, `GET ${path} HTTP/1.0\r\n\r\n`);
@@ -127,6 +152,8 @@ describe("HTTPS", () => {
     expect(gateway.output()).toContain(` url=${gateway.url} publicUrl="(none: the listen URL)" tls=on `);
     const response = await fetch(`${gateway.url}/healthz`, { tls: { ca: readFileSync(cert, "utf8") } });
     expect(response.status).toBe(200);
+    // The listen URL names this machine: HSTS would bind localhost on every port (src/http/response-headers.ts).
+    expect(response.headers.get("strict-transport-security")).toBeNull();
     // The CLI finds it through server.url; it must trust the certificate, and is told how when it does not.
     const untrusted = await runMintgate(["status", "--data", join(dir, "d")], { env: { NODE_EXTRA_CA_CERTS: "" } });
     expect(untrusted.code).toBe(1);
@@ -143,6 +170,66 @@ describe("HTTPS", () => {
     expect(open.output()).toContain(`warn  The private key in ${key} (--tls-key) can be read by every user of this machine (mode 0644); \`chmod 600\` it (or 640 for a group the gateway's user is in).`);
   });
 });
+
+describe("Strict-Transport-Security", () => {
+  test("served over TLS for a public name, every reply says so; over plain http to a public name, none", async () => {
+    const dir = tempDir();
+    const { cert, key } = selfSigned(dir, "gateway", { days: 1 });
+    const tls = await startGateway({ dataDir: join(dir, "tls"), args: ["--tls-cert", cert, "--tls-key", key, "--public-url", "https://mcp.example.com"] });
+    const plain = await startGateway({ dataDir: join(dir, "plain"), args: ["--public-url", "http://mcp.example.com"] });
+    try {
+      for (const path of ["/healthz", "/nope", "/.well-known/oauth-authorization-server"]) {
+        const response = await fetch(`${tls.url}${path}`, { tls: { ca: readFileSync(cert, "utf8") } });
+        expect([path, response.headers.get("strict-transport-security")]).toEqual([path, "max-age=31536000"]);
+        expect([path, (await fetch(`${plain.url}${path}`)).headers.get("strict-transport-security")]).toEqual([path, null]);
+      }
+    } finally {
+      await Promise.all([tls.stop(), plain.stop()]);
+    }
+  });
+});
+
+describe("behind a TLS proxy (an https --public-url on a plain http listener)", () => {
+  test("MCP answers, event streams, OAuth answers and the sign-in pages carry the headers every reply does, Strict-Transport-Security too", async () => {
+    const { gateway, token } = await startConfiguredGateway(DEMO_CONFIG, { args: ["--public-url", "https://mcp.example.com"] });
+    const strictTransport = "max-age=31536000";
+    const mcp = `${gateway.url}/mcp/demo`;
+    const headers = { authorization: `Bearer ${token}`, "content-type": "application/json", accept: "application/json, text/event-stream" };
+    const initialize = JSON.stringify({ jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "t", version: "1" } } });
+    const streams = new AbortController();
+    try {
+      const started = await fetch(mcp, { method: "POST", headers, body: initialize });
+      const session = { "mcp-session-id": started.headers.get("mcp-session-id")!, "mcp-protocol-version": "2025-06-18" };
+      const replies: [string, Response, string?][] = [
+        ["MCP initialize (SSE)", started, "no-store, no-transform"],
+        ["MCP tools/list (JSON)", await fetch(mcp, { method: "POST", headers: { ...headers, ...session }, body: JSON.stringify({ jsonrpc: "2.0", id: 2, method: "tools/list" }) })],
+        ["MCP GET stream", await fetch(mcp, { headers: { authorization: headers.authorization, accept: "text/event-stream", ...session }, signal: streams.signal }), "no-store, no-transform"],
+        ["MCP 401", await fetch(mcp, { method: "POST", headers: { ...headers, authorization: "" }, body: initialize })],
+        ["MCP 415", await fetch(mcp, { method: "POST", headers: { ...headers, "content-type": "text/plain" }, body: initialize })],
+        ["legacy /sse", await fetch(`${gateway.url}/sse/demo`, { headers: { authorization: headers.authorization, accept: "text/event-stream" }, signal: streams.signal }), "no-store, no-transform"],
+        ["/token error", await fetch(`${gateway.url}/token`, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: "grant_type=password" })],
+        ["/authorize error page", await fetch(`${gateway.url}/authorize?client_id=nobody`)],
+      ];
+      for (const [what, response, cacheControl] of replies) expectEveryReplyHeaders(what, response, { cacheControl, strictTransport });
+      expect(replies.map(([what, response]) => [what, response.status])).toEqual([
+        ["MCP initialize (SSE)", 200], ["MCP tools/list (JSON)", 200], ["MCP GET stream", 200], ["MCP 401", 401], ["MCP 415", 415], ["legacy /sse", 200], ["/token error", 400], ["/authorize error page", 400],
+      ]);
+      expect(replies.at(-2)![1].headers.get("pragma")).toBe("no-cache");
+      const page = replies.at(-1)![1];
+      expect([page.headers.get("content-type"), page.headers.get("x-frame-options"), page.headers.get("content-security-policy")]).toEqual(["text/html; charset=utf-8", "DENY", expect.stringContaining("frame-ancestors 'none'")]);
+      for (const [, response] of replies) if (!response.headers.get("content-type")?.startsWith("text/event-stream")) await response.body?.cancel();
+    } finally {
+      streams.abort();
+      await gateway.stop();
+    }
+  });
+});
+
+/** Checks the headers every reply carries (src/http/response-headers.ts); `what` names the reply in a failure. */
+function expectEveryReplyHeaders(what: string, response: Response, expected: { cacheControl?: string | undefined; strictTransport?: string }): void {
+  const got = ["x-content-type-options", "referrer-policy", "cache-control", "strict-transport-security"].map((name) => response.headers.get(name));
+  expect([what, ...got]).toEqual([what, "nosniff", "no-referrer", expected.cacheControl ?? "no-store", expected.strictTransport ?? null]);
+}
 
 /** A self-signed EC pair in `dir` named after `name`; openssl's own options (-days, or -startdate/-enddate through `ca`) set its dates. */
 function selfSigned(dir: string, name: string, dates: { days: number } | { start: string; end: string }): { cert: string; key: string } {

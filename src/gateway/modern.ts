@@ -279,5 +279,5 @@ function listen(runtime: VirtualMcpRuntime, principal: Principal, id: string | n
     unsubscribe();
     forget();
   };
-  return new Response(stream.body, { headers: { "content-type": "text/event-stream", "cache-control": "no-cache, no-transform" } });
+  return new Response(stream.body, { headers: { "content-type": "text/event-stream" } });
 }

@@ -38,5 +38,5 @@ export function replyEventStream(headers: Record<string, string>, run: (events: 
       stream.close();
     },
   });
-  return new Response(stream.body, { headers: { ...headers, "content-type": "text/event-stream", "cache-control": "no-cache, no-transform" } });
+  return new Response(stream.body, { headers: { ...headers, "content-type": "text/event-stream" } });
 }

@@ -11,9 +11,10 @@ import { AUTH_EVENT_TYPES, OAuthError, parseLifetime, type AuthServices } from "
 import { discoveryRoutes } from "./discovery-routes.ts";
 import { OriginPolicy, pathOf } from "./origin-policy.ts";
 import { authRoutes } from "./auth-routes.ts";
-import { isLoopbackAddress, type GatewayMetrics, type MetricsAccess } from "../metrics/index.ts";
+import type { GatewayMetrics, MetricsAccess } from "../metrics/index.ts";
 import { serveMetrics } from "./metrics-route.ts";
 import { RouteMethods } from "./route-methods.ts";
+import { servesThisMachineOnly, wantsStrictTransport, withResponseHeaders } from "./response-headers.ts";
 import { ClientAddresses, clientAddressOf, noteClientAddress } from "./client-address.ts";
 import type { UsageAnalytics } from "../analytics/index.ts";
 import { adminChangeRow, AUDIT_KINDS, AUDIT_OUTCOMES, auditPagesInThread, type AdminActor, exportStream, parseChainAnchor, parseTime, readInThread, searchAuditInThread, SEARCH_LIMIT_MAX, type AuditFeed, type AuditLog } from "../audit/index.ts";
@@ -399,7 +400,7 @@ export function createHttpApp(deps: HttpDeps) {
           const lastEventId = request.headers.get("last-event-id")?.trim();
           // A stream outlives its request: it ends once its admin token is revoked (a new `init` token), not on the next request.
           const stillValid = () => admin.store.adminTokens.has(adminToken.tokenId);
-          const headers = { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-store", "x-accel-buffering": "no" };
+          const headers = { "content-type": "text/event-stream; charset=utf-8", "x-accel-buffering": "no" };
           // HEAD: the headers alone. A stream no one reads would never end, and neither would the answer.
           if (request.method === "HEAD") return new Response(null, { headers });
           return new Response(deps.audit.feed.stream(lastEventId && /^\d{1,15}$/.test(lastEventId) ? Number(lastEventId) : undefined, stillValid), { headers });
@@ -531,12 +532,6 @@ function listenError(error: unknown, settings: Settings): Error {
   return configError(`Cannot listen on ${where} (${(error as Error).message}); check --host, --port and the TLS files.`, error);
 }
 
-/** Whether a URL names this machine (localhost, *.localhost, a loopback address): plain http to it never crosses a network. */
-function servesThisMachineOnly(url: string): boolean {
-  const host = new URL(url).hostname.toLowerCase().replace(/^\[(.*)\]$/, "$1");
-  return host === "localhost" || host.endsWith(".localhost") || isLoopbackAddress(host);
-}
-
 export interface RunningServer {
   url: string;
   port: number;
@@ -643,8 +638,11 @@ export function startHttpServer(deps: HttpDeps): RunningServer {
   const addresses = new ClientAddresses(settings.trustedProxies);
   /** Set when the shutdown drain begins (stop()). */
   let draining = false;
+  /** Set once listening, before the first request: the public URL may be the listen URL. */
+  let strictTransport = false;
   /**
-   * Every routed reply passes here when it is ready, so one to a request that began before the drain is covered too.
+   * Every reply passes here when it is ready, so one to a request that began before the drain is covered too; here it
+   * gets the headers every reply carries (src/http/response-headers.ts).
    * Event streams (the MCP GET stream, a tool call's SSE reply, legacy /sse, the admin live feed) may be silent far
    * longer than Bun's idle timeout (10 s by default), which would cut them: a call running over 10 s without progress
    * then never gets its answer, a legacy session is lost and list changes are missed. Their connections have no idle
@@ -654,8 +652,9 @@ export function startHttpServer(deps: HttpDeps): RunningServer {
    */
   const finished = (request: Request, response: Response): Response => {
     if (response.body !== null && response.headers.get("content-type")?.startsWith("text/event-stream")) server.timeout(request, 0);
-    if (draining) response.headers.set("connection", "close");
-    return response;
+    const sent = withResponseHeaders(response, strictTransport);
+    if (draining) sent.headers.set("connection", "close");
+    return sent;
   };
   const replied = (request: Request, answer: Response | Promise<Response>): Response | Promise<Response> =>
     answer instanceof Response ? finished(request, answer) : answer.then((response) => finished(request, response));
@@ -672,27 +671,27 @@ export function startHttpServer(deps: HttpDeps): RunningServer {
       fetch(request, server) {
         activity?.noteActivity();
         // Without a Host header Bun hands over a relative URL, which no route can read: refused here, not a 500 and an error line each.
-        if (request.url.charCodeAt(0) === SLASH) return jsonError(400, "The request has no Host header; HTTP/1.1 requires one.", { connection: "close" });
+        if (request.url.charCodeAt(0) === SLASH) return replied(request, jsonError(400, "The request has no Host header; HTTP/1.1 requires one.", { connection: "close" }));
         // Where the request came from: for the records and the per-IP limits.
         const ip = addresses.of(request, server.requestIP(request)?.address ?? null);
         // Bun refuses a Content-Length that is not a number (400) before this runs.
         const declared = request.headers.get("content-length");
         if (declared !== null) {
           const bytes = Number(declared);
-          return bytes > limit ? refuseTooLarge(request, ip) : replied(request, route(request, ip, bytes));
+          return replied(request, bytes > limit ? refuseTooLarge(request, ip) : route(request, ip, bytes));
         }
         if (!request.body) return replied(request, route(request, ip, 0));
-        return bufferChunkedBody(request, limit, () => refuseTooLarge(request, ip)).then((checked) => (checked instanceof Response ? checked : replied(request, route(checked.request, ip, checked.bytes))));
+        return replied(request, bufferChunkedBody(request, limit, () => refuseTooLarge(request, ip)).then((checked) => (checked instanceof Response ? checked : route(checked.request, ip, checked.bytes))));
       },
       error: (error) => {
         // A request that failed during the drain asks for its connection's close as every other reply does.
         const headers: Record<string, string> = draining ? { connection: "close" } : {};
         if (isStorageFull(error)) {
           log.warn("a request could not be saved: the disk holding the data directory is full; free space on it");
-          return jsonError(httpStatusOf(error), publicMessageOf(error), headers);
+          return withResponseHeaders(jsonError(httpStatusOf(error), publicMessageOf(error), headers), strictTransport);
         }
         log.error("request failed", { error: String(error) });
-        return jsonError(500, publicMessageOf(error), headers);
+        return withResponseHeaders(jsonError(500, publicMessageOf(error), headers), strictTransport);
       },
     });
   } catch (error) {
@@ -703,6 +702,7 @@ export function startHttpServer(deps: HttpDeps): RunningServer {
   const url = `${scheme}://${host}:${server.port}`;
   // Before any request is handled: the issuer and resources need the base URL.
   deps.auth.urls.useListenUrlIfUnset(url);
+  strictTransport = wantsStrictTransport(deps.auth.urls.issuer);
   if (!settings.publicUrl && (settings.host === "0.0.0.0" || settings.host === "::")) {
     log.warn(`No --public-url: the OAuth metadata and the 401 challenge name ${url}, which no client can reach; set --public-url to the URL clients use (https://mcp.example.com).`);
   }

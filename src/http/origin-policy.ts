@@ -18,6 +18,7 @@
 import { isIP } from "node:net";
 import type { PublicUrls } from "../auth/public-urls.ts";
 import { jsonError } from "./json-error.ts";
+import { withHeaderChanges } from "./response-headers.ts";
 
 /**
  * Browser origins allowed by default, beside the gateway's own:
@@ -173,19 +174,10 @@ export class OriginPolicy {
 
   /** Adds CORS headers to a response from an open CORS path or (with an allowed Origin) an MCP route. */
   withCors(response: Response, allowOrigin: string): Response {
-    const add = (headers: Headers) => {
+    return withHeaderChanges(response, (headers) => {
       headers.set("access-control-allow-origin", allowOrigin);
       headers.set("access-control-expose-headers", CORS_EXPOSE_HEADERS);
       if (allowOrigin !== "*") headers.append("vary", "Origin");
-    };
-    try {
-      add(response.headers);
-      return response;
-    } catch {
-      // Immutable headers (a response passed through from fetch): copy them.
-      const copy = new Response(response.body, { status: response.status, statusText: response.statusText, headers: response.headers });
-      add(copy.headers);
-      return copy;
-    }
+    });
   }
 }

@@ -1,7 +1,8 @@
 /**
  * The few pages a person sees while an AI client signs them in: choose how to
  * sign in, approve the client, or read why it failed. Server-rendered, no
- * JavaScript, no external assets, a strict CSP and no framing.
+ * JavaScript, no external assets, a strict CSP and no framing (the server adds
+ * nosniff and no-referrer to every reply: src/http/response-headers.ts).
  */
 
 import { LOOPBACK_HOSTS } from "../clients/index.ts";
@@ -63,8 +64,6 @@ function page(title: string, body: string, options: PageOptions = {}): Response 
       "content-type": "text/html; charset=utf-8",
       "content-security-policy": csp,
       "x-frame-options": "DENY",
-      "x-content-type-options": "nosniff",
-      "referrer-policy": "no-referrer",
       "cache-control": "no-store",
       ...options.headers,
     },
