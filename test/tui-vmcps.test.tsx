@@ -757,6 +757,71 @@ describe("Virtual MCPs screen: tools of an upstream that changes", () => {
   });
 });
 
+describe("Virtual MCPs screen: a catalogue of 1,000 tools", () => {
+  const PAGE_DOWN = "\u001B[6~";
+  const HOME = "\u001B[H";
+  const END = "\u001B[F";
+  let client: AdminClient;
+  let configured: ConfiguredGateway;
+  beforeAll(async () => {
+    const many = { name: "big", kind: "stdio", command: process.execPath, args: [join(REPO_ROOT, "test", "fixtures", "many-tools-stdio.ts")], env: { TOOL_COUNT: "1000" } };
+    ({ client, ...configured } = await gatewayWith({ connectors: [many], virtualMcps: [{ slug: "big", name: "Big", connectors: [{ connector: "big" }], access: { everyone: true } }] }));
+    await waitFor("the 1,000 tools listed", async () => (await statusOf(client, "big")).tools.length === 1000);
+  });
+  afterAll(() => configured.gateway.stop());
+
+  /** The tools the curate view excludes now (space on the selected row saves at once). */
+  const excluded = async () => (await definitionOf(client, "big")).connectors[0]!.exclude ?? [];
+
+  test("pages with PgDn, jumps with Home and End, and filters with /: space acts on the row shown selected", async () => {
+    // Before, only ↓ moved: the last of 1,000 tools was 999 presses away, and nothing narrowed the list.
+    const rows = toolRows(await statusOf(client, "big"));
+    const { lastFrame, stdin, unmount } = await curating(client, "big", 100, 28);
+    let frame = await frameContaining(lastFrame, / of 1000$/m);
+    const page = Number(frame.match(/^1–(\d+) of 1000$/m)![1]);
+    expect(frame).toMatch(/PgUp( PgDn Home End|\/Dn)/);
+    expect(frame).toContain("/ filter");
+
+    // PgDn moves the selection a page (the rows the table shows) down: space there excludes that tool.
+    await press(stdin, PAGE_DOWN);
+    await frameContaining(lastFrame, (f) => !f.includes(`1–${page} of 1000`));
+    await press(stdin, " ");
+    await frameContaining(lastFrame, new RegExp(`✗ off\\s+${rows[page]!.exposed} `));
+    expect(await excluded()).toEqual([rows[page]!.upstream]);
+
+    // End: the last tool, shown and selected; Home: back to the first.
+    await press(stdin, END);
+    frame = await frameContaining(lastFrame, /–1000 of 1000$/m);
+    expect(frame).toContain(rows[999]!.exposed);
+    await press(stdin, " ");
+    await frameContaining(lastFrame, new RegExp(`✗ off\\s+${rows[999]!.exposed} `));
+    expect(await excluded()).toEqual([rows[page]!.upstream, rows[999]!.upstream]);
+    await press(stdin, HOME);
+    await frameContaining(lastFrame, `1–${page} of 1000`);
+
+    // / filters as it is typed (letters go to the filter: n would attach, x detach); Enter keeps it.
+    const matching = rows.filter((r) => r.exposed.includes("update_label"));
+    expect(matching.length).toBeGreaterThan(1);
+    await press(stdin, "/", ..."update_label", ENTER);
+    frame = await frameContaining(lastFrame, `Filter update_label · ${matching.length} of 1000`);
+    expect(frame.split("\n").filter((line) => line.includes("big__")).length).toBe(matching.length);
+    expect(frame).not.toContain("Attach a connector");
+    // End goes to the last tool the filter leaves; space excludes that one.
+    await press(stdin, END, " ");
+    await frameContaining(lastFrame, new RegExp(`✗ off\\s+${matching.at(-1)!.exposed} `));
+    expect(await excluded()).toContain(matching.at(-1)!.upstream);
+    expect(await excluded()).toHaveLength(3);
+
+    // Esc clears the filter (the view stays); the next Esc goes back to the list.
+    await press(stdin, ESC);
+    frame = await frameContaining(lastFrame, (f) => !f.includes("Filter update_label") && / of 1000$/m.test(f));
+    expect(frame).toMatch(/^big · Big/);
+    await press(stdin, ESC);
+    await frameContaining(lastFrame, /big\s+Big\s+big/);
+    unmount();
+  });
+});
+
 // One real gateway (started without --public-url) for the tests below that need one.
 let running: ConfiguredGateway;
 beforeAll(async () => {

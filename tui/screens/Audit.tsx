@@ -19,6 +19,7 @@ import { Problem, problemExtraLines } from "../components/Problem.tsx";
 import type { ScreenDefinition, ScreenProps } from "./types.ts";
 import { useKeys } from "../components/useKeys.ts";
 import { KeyHints } from "../components/KeyHints.tsx";
+import { MOVE_HINT, movedSelection } from "../components/listKeys.ts";
 
 /** Records fetched per page; moving past the last one loads the next (older) page. */
 const PAGE_SIZE = 500;
@@ -196,6 +197,8 @@ function AuditScreen(props: ScreenProps) {
   const generation = useRef(0);
   const [error, setError] = useState<string>();
   const [selected, setSelected] = useState(0);
+  // Rows the table shows, from the last render: a page for PgUp PgDn.
+  const page = useRef(1);
   const [mode, setMode] = useState<"list" | "search" | "export">("list");
   const [open, setOpen] = useState<AuditRecordView>();
   const [verify, setVerify] = useState<{ running: boolean; report?: VerifyReport; error?: string }>();
@@ -283,16 +286,14 @@ function AuditScreen(props: ScreenProps) {
       // R reloads on every screen; r, the key here before, still does.
       else if (input === "R" || input === "r") setReload((n) => n + 1);
       else if (input === "x") setSearch(DEFAULT_SEARCH);
-      else if (key.downArrow || input === "j") {
-        if (selected >= rows.length - 1) loadOlder();
-        setSelected((s) => Math.min(rows.length - 1, s + 1));
-      } else if (key.upArrow || input === "k") setSelected((s) => Math.max(0, s - 1));
-      else if (key.pageDown) {
-        if (selected + height - 8 >= rows.length - 1) loadOlder();
-        setSelected((s) => Math.min(rows.length - 1, s + height - 8));
-      }
-      else if (key.pageUp) setSelected((s) => Math.max(0, s - (height - 8)));
       else if (key.return && rows[selected]) setOpen(rows[selected]);
+      else {
+        const to = movedSelection(input, key, selected, rows.length, page.current);
+        if (to === undefined) return;
+        // Reaching the last record loaded (↓ PgDn End) loads the next older page.
+        if (to >= rows.length - 1 && !key.upArrow && input !== "k" && !key.pageUp && !key.home) loadOlder();
+        setSelected(to);
+      }
     },
     { isActive: mode === "list" && open === undefined },
   );
@@ -376,6 +377,7 @@ function AuditScreen(props: ScreenProps) {
   );
 
   const tableHeight = Math.max(1, height - 6 - (exportLine ? 1 : 0) - problemExtraLines(searchProblem ?? verifyProblem, width) - problemExtraLines(exportProblem, width));
+  page.current = tableHeight;
   return (
     <Box flexDirection="column" height={height}>
       <Text wrap="truncate-end">
@@ -389,7 +391,7 @@ function AuditScreen(props: ScreenProps) {
       {exportLine}
       <Table width={width} height={tableHeight} columns={columns} rows={rows.map(cells)} selected={rows.length > 0 ? selected : -1} colorOf={(i) => outcomeColor(rows[i]!.outcome)} empty={records === undefined ? (error ? "Nothing loaded." : "Loading…") : "No records match this search."} />
       <Box flexGrow={1} />
-      <KeyHints width={width} hints={["f search", { text: "V verify chain", short: "V verify" }, "e export", { text: "↑↓ select", optional: true }, "Enter open", { text: "R reload", optional: true }, "x reset"]} />
+      <KeyHints width={width} hints={["f search", { text: "V verify chain", short: "V verify" }, "e export", "Enter open", MOVE_HINT, { text: "R reload", optional: true }, "x reset"]} />
     </Box>
   );
 }
@@ -403,7 +405,8 @@ export const auditScreen: ScreenDefinition = {
     "f or /   search by time range (since, until), person, Virtual MCP, tool, outcome, kind",
     "V        verify the hash chain (shift-v) and show the result",
     "e        export the current search to a new file (jsonl or csv) with a progress bar",
-    "↑ ↓      select (past the last record, the next older page loads); PgUp PgDn a screen at a time",
+    "↑ ↓      select (past the last record, the next older page loads); PgUp PgDn a screen at a time,",
+    "         Home End the newest and the last loaded (End loads the next older page)",
     "Enter    open a record with its arguments and result (as stored)",
     "R        reload: search again (r too) · x reset the search to the last 24 hours",
   ],

@@ -5,7 +5,8 @@ import type { AdminClient } from "../../src/admin-client/index.ts";
 import { outcomeColor, outcomeLabel } from "../components/outcome.ts";
 import { RecordDetail } from "../components/RecordDetail.tsx";
 import { Table } from "../components/Table.tsx";
-import { TextField } from "../components/TextField.tsx";
+import { FilterLine, filterLines, useListFilter } from "../components/ListFilter.tsx";
+import { MOVE_HINT, movedSelection } from "../components/listKeys.ts";
 import { formatMs, formatTime, wrapText } from "../components/text.ts";
 import type { ScreenDefinition, ScreenProps } from "./types.ts";
 import { useKeys } from "../components/useKeys.ts";
@@ -189,10 +190,10 @@ function LiveCallsScreen(props: ScreenProps) {
   const [paused, setPaused] = useState<AuditRecordView[] | undefined>();
   const [pausedAt, setPausedAt] = useState(0);
   const [allKinds, setAllKinds] = useState(false);
-  const [filterText, setFilterText] = useState("");
-  const [editing, setEditing] = useState(false);
   const [selectedId, setSelectedId] = useState<number>();
   const [open, setOpen] = useState<AuditRecordView>();
+  const listFilter = useListFilter(undefined, { f: true });
+  const filterText = listFilter.text;
   const filter = useMemo(() => parseFilter(filterText), [filterText]);
   const source = paused ?? feed.ring.newestFirst();
   const rows = source.filter((r) => (allKinds || r.kind === "mcp") && matches(r, filter));
@@ -200,25 +201,19 @@ function LiveCallsScreen(props: ScreenProps) {
   const newSincePause = paused ? feed.ring.newestFirst().filter((r) => r.id > pausedAt).length : 0;
 
   const setCapturing = props.setCapturing;
-  useEffect(() => () => setCapturing(false), [setCapturing]);
+  useEffect(() => {
+    setCapturing(listFilter.editing);
+    return () => setCapturing(false);
+  }, [listFilter.editing, setCapturing]);
+  // Rows the table shows; kept from the last render for PgUp PgDn.
+  const page = useRef(1);
 
   useKeys(
     (input, key) => {
-      if (editing) {
-        if (key.return) {
-          setEditing(false);
-          setCapturing(false);
-        } else if (key.escape) {
-          setFilterText("");
-          setEditing(false);
-          setCapturing(false);
-        }
-        return;
-      }
-      if (input === "/" || input === "f") {
-        setEditing(true);
-        setCapturing(true);
-      } else if (input === " ") {
+      // Esc clears the selection first, then the filter.
+      if (key.escape && selectedId !== undefined) return setSelectedId(undefined);
+      if (listFilter.takes(input, key)) return;
+      if (input === " ") {
         if (paused) setPaused(undefined);
         else {
           const snapshot = feed.ring.newestFirst();
@@ -226,21 +221,19 @@ function LiveCallsScreen(props: ScreenProps) {
           setPausedAt(snapshot[0]?.id ?? 0);
         }
       } else if (input === "k") setAllKinds((k) => !k);
-      else if (key.escape) {
-        if (selectedId !== undefined) setSelectedId(undefined);
-        else setFilterText("");
-      } else if (key.downArrow || input === "j") {
-        const next = rows[Math.min(rows.length - 1, selectedIndex + 1)];
-        if (next) setSelectedId(next.id);
-      } else if (key.upArrow) {
-        if (selectedIndex <= 0) setSelectedId(undefined);
-        else setSelectedId(rows[selectedIndex - 1]!.id);
-      } else if (key.return) {
+      else if (key.return) {
         const record = rows[Math.max(0, selectedIndex)];
         if (record) setOpen(record);
       }
+      // ↑ on the newest call leaves the selection: the list follows new calls again; ↓ from there selects the newest.
+      else if (key.upArrow && selectedIndex <= 0) setSelectedId(undefined);
+      else if (selectedIndex < 0 && (key.downArrow || input === "j")) setSelectedId(rows[0]?.id);
+      else {
+        const to = movedSelection(input, key, selectedIndex, rows.length, page.current);
+        if (to !== undefined && rows[to]) setSelectedId(rows[to].id);
+      }
     },
-    { isActive: open === undefined },
+    { isActive: open === undefined && !listFilter.editing },
   );
 
   if (open) return <RecordDetail record={open} width={width} height={height} onClose={() => setOpen(undefined)} />;
@@ -254,6 +247,7 @@ function LiveCallsScreen(props: ScreenProps) {
   // Why the feed is down, wrapped rather than cut: what to do is at the end of the sentence.
   const problem = !paused && !feed.connected && feed.error ? wrapText(feed.error, width, 3) : [];
   const tableHeight = Math.max(1, height - 5 - problem.length);
+  page.current = tableHeight;
   return (
     <Box flexDirection="column" height={height}>
       <Text wrap="truncate-end">
@@ -267,17 +261,7 @@ function LiveCallsScreen(props: ScreenProps) {
           {line}
         </Text>
       ))}
-      {editing ? (
-        <Box>
-          <Text color="cyan">Filter › </Text>
-          <TextField value={filterText} onChange={setFilterText} focus width={Math.max(10, width - 40)} placeholder="person:alice vmcp:ops tool:echo outcome:error" />
-          <Text dimColor> Enter keep · Esc clear</Text>
-        </Box>
-      ) : (
-        <Text wrap="truncate-end" dimColor={filterText === ""}>
-          {filterText === "" ? "No filter (/ to filter by person:, vmcp:, tool:, outcome:)" : `Filter ${filterText}`}
-        </Text>
-      )}
+      <FilterLine filter={listFilter} width={width} shown={rows.length} total={source.length} placeholder="person:alice vmcp:ops tool:echo outcome:error" idle="No filter (/ to filter by person:, vmcp:, tool:, outcome:)" />
       <Table
         width={width}
         height={tableHeight}
@@ -288,7 +272,7 @@ function LiveCallsScreen(props: ScreenProps) {
         empty={filterText ? "No call matches the filter." : "Waiting for calls…"}
       />
       <Box flexGrow={1} />
-      <KeyHints width={width} hints={["/ filter", { text: "space pause/resume", short: "space pause" }, { text: "↑↓ select", optional: true }, "Enter open", { text: "k all kinds", short: "k kinds" }, "Esc clear"]} />
+      <KeyHints width={width} hints={["/ filter", { text: "space pause/resume", short: "space pause" }, "Enter open", { text: "k all kinds", short: "k kinds" }, MOVE_HINT, "Esc clear"]} />
     </Box>
   );
 }
@@ -302,7 +286,8 @@ export const liveCallsScreen: ScreenDefinition = {
     "/ or f   filter, typed in place: person:alice vmcp:ops tool:echo outcome:error,",
     "         bare words match any column; Enter keeps the filter, Esc clears it",
     "space    pause / resume (records keep arriving while paused)",
-    "↑ ↓      select a call; Enter opens it with its arguments and result (as stored)",
+    "↑ ↓ (j)  select a call; PgUp PgDn a screen at a time, Home End the newest and the oldest;",
+    "         Enter opens it with its arguments and result (as stored)",
     "k        include sign-in and admin records too",
     "Esc      clear the selection, then the filter",
     `The last ${RING_SIZE} records are kept; the list redraws at most ${1000 / RENDER_MS} times a second.`,

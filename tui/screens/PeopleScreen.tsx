@@ -1,5 +1,5 @@
 import { Box, Text } from "ink";
-import { useEffect, useState } from "react";
+import { useEffect, useRef, useState } from "react";
 import { usePoll } from "../components/usePoll.ts";
 import type { AccessTokenInfo } from "../../src/auth/access-tokens.ts";
 import type { UserDetails } from "../../src/auth/accounts/index.ts";
@@ -13,6 +13,7 @@ import type { ScreenDefinition, ScreenProps } from "./types.ts";
 import { useKeys } from "../components/useKeys.ts";
 import { Problem, problemExtraLines } from "../components/Problem.tsx";
 import { KeyHints, type KeyHint } from "../components/KeyHints.tsx";
+import { MOVE_HINT, movedSelection } from "../components/listKeys.ts";
 import { listText } from "./virtual-mcps/model.ts";
 
 /** Everything the screen shows, loaded together from the admin API. */
@@ -93,6 +94,8 @@ export function PeopleScreen(props: ScreenProps) {
   const [overlay, setOverlay] = useState<Overlay>();
   const [busy, setBusy] = useState<string>();
   const [notice, setNotice] = useState<{ ok: boolean; text: string }>();
+  // Rows the table shows, from the last render: a page for PgUp PgDn.
+  const page = useRef(1);
   const { value: data, error: loadError, reload, alive: mounted } = usePoll(() => loadPeople(client), REFRESH_MS, [client]);
   useEffect(() => {
     setCapturing(overlay !== undefined);
@@ -126,11 +129,8 @@ export function PeopleScreen(props: ScreenProps) {
         setDetails(false);
         return;
       }
-      const move = (delta: number) => setSelected((s) => ({ ...s, [tab]: Math.max(0, Math.min(rowsOf(tab) - 1, index + delta)) }));
-      if (key.upArrow || input === "k") return move(-1);
-      if (key.downArrow || input === "j") return move(1);
-      if (key.pageUp) return move(-10);
-      if (key.pageDown) return move(10);
+      const to = movedSelection(input, key, index, rowsOf(tab), page.current);
+      if (to !== undefined) return setSelected((s) => ({ ...s, [tab]: to }));
       if (key.escape) return setDetails(false);
       if (input === "R") return void reload();
       if (!data || busy) return;
@@ -273,6 +273,7 @@ export function PeopleScreen(props: ScreenProps) {
     body = <PersonDetails person={person} data={data} width={width} height={height - 4 - problemLines} />;
   } else if (tab === "people" && person && height - 5 - problemLines - data.users.length >= 12) {
     // Room to spare: the selected person's details under the list.
+    page.current = data.users.length;
     body = (
       <Box flexDirection="column">
         <PeopleTable tab={tab} data={data} width={width} height={data.users.length} selected={index} />
@@ -281,7 +282,8 @@ export function PeopleScreen(props: ScreenProps) {
       </Box>
     );
   } else {
-    body = <PeopleTable tab={tab} data={data} width={width} height={Math.max(1, height - 5 - problemLines)} selected={index} />;
+    page.current = Math.max(1, height - 5 - problemLines);
+    body = <PeopleTable tab={tab} data={data} width={width} height={page.current} selected={index} />;
   }
 
   const hints: Record<Tab, KeyHint[]> = {
@@ -295,7 +297,7 @@ export function PeopleScreen(props: ScreenProps) {
       {tabs}
       {body}
       {busy ? <Spinner label={fit(busy, width - 2)} /> : problem ? <Problem text={`✗ ${problem}`} width={width} /> : notice ? <Text color="green">{fit(`✓ ${notice.text}`, width)}</Text> : null}
-      {overlay ? null : <KeyHints width={width} hints={[...hints[tab], { text: "Tab next list", short: "Tab list" }, { text: "R reload", optional: true }, { text: "? help", optional: true }]} />}
+      {overlay ? null : <KeyHints width={width} hints={[...hints[tab], { text: "Tab next list", short: "Tab list" }, MOVE_HINT, { text: "R reload", optional: true }, { text: "? help", optional: true }]} />}
     </Box>
   );
 }
@@ -399,7 +401,7 @@ export const peopleScreen: ScreenDefinition = {
   short: "People",
   help: [
     "Tab / ← → switch between People, Access tokens, OAuth consents and OAuth sign-ins.",
-    "↑ ↓ (or j k) select · Enter a person's details · R reload (also every 5 s).",
+    "↑ ↓ (or j k) select · PgUp PgDn a page · Home End the first and last · Enter a person's details · R reload (also every 5 s).",
     "People: n add a local account · d disable or enable (asks first) · r switch role admin/member (asks first)",
     "        g add to a group · x remove from a group assigned here (groups from SSO change at the provider).",
     "Access tokens: n create (the token is shown once) · x revoke (asks first).",

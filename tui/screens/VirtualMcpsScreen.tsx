@@ -31,6 +31,8 @@ export const virtualMcpsScreen: ScreenDefinition = {
   short: "VMCPs",
   help: [
     "List: ↑↓ select · Enter curate · n new · e edit · d delete (y/n) · R reload (r too)",
+    "Both lists: PgUp PgDn a page · Home End the first and last · / filter as you type",
+    "  (Enter keeps it, Esc clears it; over a filtered list Esc clears it first)",
     "Curating one: ↑↓ select a tool · space include/exclude (saved at once)",
     "r rename · t description override · w who may use it (everyone/users/groups) · R reload",
     "Enter: rules of the tool (allow/deny, argument checks pin, required,",

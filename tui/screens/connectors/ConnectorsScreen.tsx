@@ -1,7 +1,9 @@
 import { Box, Text } from "ink";
-import { useEffect, useState } from "react";
+import { useEffect, useRef, useState } from "react";
 import type { AdminClient } from "../../../src/admin-client/index.ts";
 import { Confirm } from "../../components/Confirm.tsx";
+import { FilterLine, filterLines, filtered, useListFilter } from "../../components/ListFilter.tsx";
+import { MOVE_HINT, movedSelection } from "../../components/listKeys.ts";
 import { Spinner } from "../../components/Spinner.tsx";
 import { Table } from "../../components/Table.tsx";
 import { usePolledList } from "../../components/usePolledList.ts";
@@ -42,12 +44,16 @@ export function ConnectorsScreen(props: ScreenProps) {
   const [secrets, setSecrets] = useState<string[]>([]);
   const [notice, setNotice] = useState<{ text: string; ok: boolean }>();
   const [working, setWorking] = useState<string>();
+  const filter = useListFilter(() => setSelected(0));
+  // Rows the table shows, from the last render: a page for PgUp PgDn.
+  const page = useRef(1);
   useEffect(() => {
-    setCapturing(mode.kind !== "list");
+    setCapturing(mode.kind !== "list" || filter.editing);
     return () => setCapturing(false);
-  }, [mode.kind, setCapturing]);
+  }, [mode.kind, filter.editing, setCapturing]);
 
-  const current = connectors?.[selected];
+  const shown = filtered(connectors ?? [], filter.text, (c) => [c.name, c.kind, stateLabel(c.state).text, c.lastError ?? c.reason ?? ""]);
+  const current = shown[Math.min(selected, shown.length - 1)];
   const openForm = (connector: ConnectorStatus | undefined) => {
     if (connector && connector.spec.kind === "builtin") return setNotice({ text: `${connector.name} is a builtin connector: there is nothing to edit.`, ok: false });
     // The secret names for Ctrl-R; the form opens at once and gets them when they arrive.
@@ -75,8 +81,9 @@ export function ConnectorsScreen(props: ScreenProps) {
 
   useKeys(
     (input, key) => {
-      if (key.upArrow) return setSelected((s) => Math.max(0, s - 1));
-      if (key.downArrow) return setSelected((s) => Math.min((connectors?.length ?? 1) - 1, s + 1));
+      if (filter.takes(input, key)) return;
+      const to = movedSelection(input, key, selected, shown.length, page.current);
+      if (to !== undefined) return setSelected(to);
       if (input === "n") return openForm(undefined);
       if (input === "R") return void load();
       if (!current) return;
@@ -86,7 +93,7 @@ export function ConnectorsScreen(props: ScreenProps) {
       if (input === "r") return act(`Restarting ${current.name}…`, () => client.send("POST", `/connectors/${encodeURIComponent(current.name)}/restart`), `✓ restarted ${current.name}`);
       if (input === "d") return (setNotice(undefined), setMode({ kind: "delete", name: current.name, revision: current.revision }));
     },
-    { isActive: mode.kind === "list" && !working },
+    { isActive: mode.kind === "list" && !working && !filter.editing },
   );
   useKeys(
     (input, key) => {
@@ -112,6 +119,8 @@ export function ConnectorsScreen(props: ScreenProps) {
           const saved = await client.send<{ changes: string[]; created: boolean }>("PUT", `/connectors/${encodeURIComponent(name)}`, spec, { expect: mode.connector?.revision ?? null });
           setNotice({ text: `✓ ${saved.created ? "added" : "saved"} ${name}${saved.changes.length === 0 ? " (no change)" : ""}`, ok: true });
           setMode({ kind: "list" });
+          // The one saved is selected and shown, though a filter would hide it.
+          filter.setText("");
           await reloadAndSelect(name);
         }}
       />
@@ -123,7 +132,8 @@ export function ConnectorsScreen(props: ScreenProps) {
 
   // A refusal is wrapped onto up to three lines (what to do is at its end): the table gives up the room.
   const refusalLines = notice && !notice.ok && !working ? wrapText(`✗ ${notice.text}`, width, 3).length - 1 : 0;
-  const tableHeight = Math.max(1, height - 6 - refusalLines);
+  const tableHeight = Math.max(1, height - 6 - refusalLines - filterLines(filter));
+  page.current = tableHeight;
   const wide = width >= 96;
   const columns = [
     // Names are at most 32 characters: all of them when there is room; else cut in the middle, where two long names still differ.
@@ -134,14 +144,15 @@ export function ConnectorsScreen(props: ScreenProps) {
     ...(wide ? [{ title: "TOOLS", width: 5 }] : []),
     { title: "LAST ERROR" },
   ];
-  const rows = (connectors ?? []).map((c) => [c.name, c.kind, stateLabel(c.state).text, String(c.restarts), ...(wide ? [String(c.tools)] : []), c.lastError ?? c.reason ?? ""]);
+  const rows = shown.map((c) => [c.name, c.kind, stateLabel(c.state).text, String(c.restarts), ...(wide ? [String(c.tools)] : []), c.lastError ?? c.reason ?? ""]);
   return (
     <Box flexDirection="column">
       <Text bold>{fit(`Connectors${connectors ? ` (${connectors.length})` : ""}`, width)}</Text>
       {loadError ? <Problem text={`✗ ${loadError}`} width={width} /> : null}
       {!connectors && !loadError ? <Spinner label="Loading connectors…" /> : null}
+      <FilterLine filter={filter} width={width} shown={shown.length} total={connectors?.length ?? 0} placeholder="name, kind, state or error words" />
       {connectors ? (
-        <Table columns={columns} rows={rows} width={width} height={mode.kind === "test" ? Math.min(tableHeight, 4) : tableHeight} selected={selected} colorOf={(i) => stateLabel(connectors[i]!.state).color} empty="No connectors yet; n adds one." />
+        <Table columns={columns} rows={rows} width={width} height={mode.kind === "test" ? Math.min(tableHeight, 4) : tableHeight} selected={Math.min(selected, shown.length - 1)} colorOf={(i) => stateLabel(shown[i]!.state).color} empty={filter.text ? "No connector matches the filter." : "No connectors yet; n adds one."} />
       ) : null}
       {mode.kind === "delete" ? (
         <Confirm message={fit(`Delete connector ${mode.name}? Virtual MCPs must not use it.`, width - 12)} onYes={() => (setMode({ kind: "list" }), act(`Deleting ${mode.name}…`, () => client.send("DELETE", `/connectors/${encodeURIComponent(mode.name)}`, undefined, { expect: mode.revision }), `✓ deleted ${mode.name}`))} onNo={() => setMode({ kind: "list" })} />
@@ -154,7 +165,7 @@ export function ConnectorsScreen(props: ScreenProps) {
       ) : null}
       {working ? <Spinner label={fit(working, width - 2)} /> : null}
       {notice && !working ? notice.ok ? <Text color="green">{fit(notice.text, width)}</Text> : <Problem text={`✗ ${notice.text}`} width={width} /> : null}
-      {mode.kind === "list" ? <KeyHints width={width} hints={[{ text: "↑↓ select", optional: true }, "n new", "e edit", "t test", "r restart", { text: "Enter details & stderr", short: "Enter details" }, "d delete", { text: "R reload", optional: true }]} /> : null}
+      {mode.kind === "list" ? <KeyHints width={width} hints={[MOVE_HINT, "/ filter", "n new", "e edit", "t test", "r restart", { text: "Enter details & stderr", short: "Enter details" }, "d delete", { text: "R reload", optional: true }]} /> : null}
     </Box>
   );
 }
@@ -224,7 +235,9 @@ export const connectorsScreen: ScreenDefinition = {
   title: "Connectors",
   short: "Conn",
   help: [
-    "↑/↓ select a connector; the list refreshes every 2 s (state, restarts, last error); R reloads it now.",
+    "↑/↓ select a connector, PgUp/PgDn a page, Home/End the first and last; the list refreshes every 2 s",
+    "  (state, restarts, last error); R reloads it now. / filters it by name, kind, state or error as you type",
+    "  (Enter keeps the filter, Esc clears it).",
     "n adds a connector, e edits the selected one (stdio: command, args, cwd, env; http/sse: url, headers).",
     "In the form: Tab/↓ next field, ←/→ on kind changes it, Ctrl-R inserts ${secret:NAME} from the secret list",
     "  into an env or header row, Ctrl-T tests the spec, Ctrl-S (or Enter on the last field) saves, Esc cancels.",

@@ -4,7 +4,9 @@ import type { AdminClient } from "../../../src/admin-client/index.ts";
 import type { ConnectorStatus } from "../../../src/admin/index.ts";
 import type { ToolRule, VirtualMcpPolicy } from "../../../src/policy/types.ts";
 import { Confirm } from "../../components/Confirm.tsx";
-import { keyHintLine } from "../../components/KeyHints.tsx";
+import { FilterLine, filterLines, filtered, useListFilter } from "../../components/ListFilter.tsx";
+import { movedSelection } from "../../components/listKeys.ts";
+import { keyHintLine, type KeyHint } from "../../components/KeyHints.tsx";
 import { Pager } from "../../components/Pager.tsx";
 import { Form, type FormField } from "../../components/Form.tsx";
 import { Spinner } from "../../components/Spinner.tsx";
@@ -58,7 +60,12 @@ type Overlay =
   | { kind: "connect"; publicUrl: string | null }
   | undefined;
 
-export const DETAIL_KEYS = "↑↓ select · space on/off · r rename · t describe · Enter rules (approve when waiting) · n attach · x detach · w access · e edit · C connect · R reload · Esc back";
+/** The curate view's keys on two lines, shortened to fit (a line each is cut only past that); one line when there is room. */
+const DETAIL_KEY_LINES: KeyHint[][] = [
+  [{ text: "↑↓ PgUp PgDn Home End select", short: "↑↓ PgUp/Dn" }, "/ filter", "space on/off", "r rename", "t describe", { text: "Enter rules (approve when waiting)", short: "Enter rules" }],
+  ["n attach", "x detach", "w access", "e edit", "C connect", "R reload", "Esc back", { text: "? help", optional: true }],
+];
+export const DETAIL_KEYS = keyHintLine(DETAIL_KEY_LINES.flat().slice(0, -1), Infinity);
 
 /** One Virtual MCP: its connectors, every upstream tool with a toggle, names, descriptions, approvals and the access policy. */
 export function VirtualMcpDetail(props: { client: AdminClient; slug: string; width: number; height: number; setCapturing: (c: boolean) => void; onBack: () => void }) {
@@ -71,6 +78,9 @@ export function VirtualMcpDetail(props: { client: AdminClient; slug: string; wid
   const [busy, setBusy] = useState<string>();
   const [message, setMessage] = useState<string>();
   const [scroll, setScroll] = useState(0);
+  const filter = useListFilter(() => setSelected(0));
+  // Rows the table shows, from the last render: a page for PgUp PgDn.
+  const page = useRef(1);
   const alive = useRef(true);
   const busyRef = useRef(false);
   busyRef.current = busy !== undefined;
@@ -94,11 +104,12 @@ export function VirtualMcpDetail(props: { client: AdminClient; slug: string; wid
     };
   }, [load]);
   useEffect(() => {
-    props.setCapturing(overlay !== undefined);
+    props.setCapturing(overlay !== undefined || filter.editing);
     return () => props.setCapturing(false);
-  }, [overlay !== undefined]);
+  }, [overlay !== undefined || filter.editing]);
 
-  const rows = status ? toolRows(status) : [];
+  const allRows = status ? toolRows(status) : [];
+  const rows = filtered(allRows, filter.text, (r) => [r.exposed, r.upstream, r.connector, STATE_LABEL[r.state], r.description]);
   const row = rows[Math.min(selected, rows.length - 1)];
   const definition = status?.definition;
   const policy: VirtualMcpPolicy = definition ? policyOf(definition) : {};
@@ -145,15 +156,15 @@ export function VirtualMcpDetail(props: { client: AdminClient; slug: string; wid
 
   useKeys(
     (input, key) => {
+      // Over a filtered list Esc clears the filter; the next one goes back.
+      if (filter.takes(input, key)) return;
       if (key.escape || key.backspace || key.leftArrow) return props.onBack();
-      if (key.upArrow || input === "k" || key.downArrow || input === "j") {
+      // From the row shown (movedSelection): after the tools shrank under the selection (a connector detached, a refresh),
+      // the index kept pointed past the end, and ↑ took as many presses to show a move (space toggled another tool).
+      const to = movedSelection(input, key, selected, rows.length, page.current);
+      if (to !== undefined) {
         if (!busy) setMessage(undefined);
-        // From the row shown: after the tools shrank under the selection (a connector detached, a refresh), the
-        // index kept pointed past the end, and ↑ took as many presses to show a move (space toggled another tool).
-        return setSelected((s) => {
-          const at = Math.max(0, Math.min(s, rows.length - 1));
-          return key.upArrow || input === "k" ? Math.max(0, at - 1) : Math.min(Math.max(0, rows.length - 1), at + 1);
-        });
+        return setSelected(to);
       }
       if (!definition || busy) return;
       if (input === "n") {
@@ -199,7 +210,7 @@ export function VirtualMcpDetail(props: { client: AdminClient; slug: string; wid
         return setOverlay({ kind: "rules", row });
       }
     },
-    { isActive: overlay === undefined },
+    { isActive: overlay === undefined && !filter.editing },
   );
 
   // The approval view: a diff, scrolled with ↑↓; y approves, n or Esc cancels.
@@ -265,7 +276,7 @@ export function VirtualMcpDetail(props: { client: AdminClient; slug: string; wid
   const tools = (policy.tools ?? {}) as Record<string, ToolRule>;
   // A form stands under the two header lines.
   const formHeight = Math.max(6, props.height - 2);
-  const otherNames = (self: ToolRow) => new Set(rows.filter((r) => r !== self && r.state !== "off").map((r) => r.exposed));
+  const otherNames = (self: ToolRow) => new Set(allRows.filter((r) => r !== self && r.state !== "off").map((r) => r.exposed));
   const prefixOf = (connector: string) => definition.connectors.find((a) => a.connector === connector)?.prefix ?? "";
 
   if (overlay?.kind === "rename") {
@@ -446,13 +457,16 @@ export function VirtualMcpDetail(props: { client: AdminClient; slug: string; wid
   });
   const selectedRule = row ? ruleSummary(tools[row.exposed]) : "";
   // The app's footer says "? help" too: it goes first when the second line is too wide (80 columns).
-  const keyLines = width >= DETAIL_KEYS.length ? [DETAIL_KEYS] : ["↑↓ select · space on/off · r rename · t describe · Enter rules/approve", keyHintLine(["n attach", "x detach", "w access", "e edit", "C connect", "R reload", "Esc back", { text: "? help", optional: true }], width)];
+  const keyLines = width >= DETAIL_KEYS.length ? [DETAIL_KEYS] : DETAIL_KEY_LINES.map((hints) => keyHintLine(hints, width));
   // The detach question's box (three lines) stands where the one status line is.
-  const extra = (status.problems.length ? 1 : 0) + keyLines.length + 2 + 1 + problemExtraLines(problem, width) + (overlay?.kind === "detach" ? 2 : 0);
+  const extra = (status.problems.length ? 1 : 0) + keyLines.length + 2 + 1 + problemExtraLines(problem, width) + (overlay?.kind === "detach" ? 2 : 0) + filterLines(filter);
+  const tableHeight = Math.max(1, props.height - 3 - extra);
+  page.current = tableHeight;
   return (
     <Box flexDirection="column">
       {top}
-      <Table columns={columns} rows={tableRows} width={width} height={Math.max(1, props.height - 3 - extra)} selected={Math.min(selected, rows.length - 1)} empty={definition.connectors.length ? "The attached connectors have no tools (yet)." : "No tools: attach a connector (n)."} colorOf={(i) => (rows[i]?.state === "off" ? "gray" : rows[i]?.state === "problem" ? "red" : rows[i]?.state === "pending" ? "yellow" : undefined)} />
+      <FilterLine filter={filter} width={width} shown={rows.length} total={allRows.length} placeholder="name, connector, state or description words" />
+      <Table columns={columns} rows={tableRows} width={width} height={tableHeight} selected={Math.min(selected, rows.length - 1)} empty={filter.text ? "No tool matches the filter." : definition.connectors.length ? "The attached connectors have no tools (yet)." : "No tools: attach a connector (n)."} colorOf={(i) => (rows[i]?.state === "off" ? "gray" : rows[i]?.state === "problem" ? "red" : rows[i]?.state === "pending" ? "yellow" : undefined)} />
       {status.problems.length ? <Text color="red">{fit(`! ${status.problems.join(" · ")}`, width)}</Text> : null}
       {overlay?.kind === "detach" ? (
         <Confirm

@@ -1,8 +1,10 @@
 import { Box, Text } from "ink";
-import { useEffect, useState } from "react";
+import { useEffect, useRef, useState } from "react";
 import { usePoll } from "../../components/usePoll.ts";
 import type { AdminClient } from "../../../src/admin-client/index.ts";
 import { Confirm } from "../../components/Confirm.tsx";
+import { FilterLine, filterLines, filtered, useListFilter } from "../../components/ListFilter.tsx";
+import { MOVE_HINT, movedSelection } from "../../components/listKeys.ts";
 import { Form, type FormField } from "../../components/Form.tsx";
 import { Spinner } from "../../components/Spinner.tsx";
 import { Table } from "../../components/Table.tsx";
@@ -32,12 +34,16 @@ export function VirtualMcpList(props: { client: AdminClient; width: number; heig
   const [busy, setBusy] = useState<string>();
   const [message, setMessage] = useState<string>();
   const { value: items, error, reload: load, alive } = usePoll(() => client.get<VirtualMcpSummary[]>("/virtual-mcps"), REFRESH_MS, [client]);
+  const filter = useListFilter(() => setSelected(0));
+  // Rows the table shows, from the last render: a page for PgUp PgDn.
+  const page = useRef(1);
   useEffect(() => {
-    props.setCapturing(overlay !== undefined);
+    props.setCapturing(overlay !== undefined || filter.editing);
     return () => props.setCapturing(false);
-  }, [overlay !== undefined]);
+  }, [overlay !== undefined || filter.editing]);
 
-  const list = items ?? [];
+  const all = items ?? [];
+  const list = filtered(all, filter.text, (v) => [v.slug, v.name, ...v.definition.connectors.map((a) => a.connector), accessSummary(v.definition.access)]);
   // Back from curating one, the selection is on it again: a key pressed next (d deletes) must act on what the admin expects.
   const [placed, setPlaced] = useState(props.initialSlug === undefined);
   useEffect(() => {
@@ -49,9 +55,10 @@ export function VirtualMcpList(props: { client: AdminClient; width: number; heig
   const current = list[Math.min(selected, list.length - 1)];
   useKeys(
     (input, key) => {
-      // From the row shown, as in the curate view: after a delete the index kept could point past the end.
-      if (key.upArrow || input === "k") setSelected((s) => Math.max(0, Math.min(s, list.length - 1) - 1));
-      else if (key.downArrow || input === "j") setSelected((s) => Math.min(list.length - 1, s + 1));
+      if (filter.takes(input, key)) return;
+      // From the row shown (movedSelection), as in the curate view: after a delete the index kept could point past the end.
+      const to = movedSelection(input, key, selected, list.length, page.current);
+      if (to !== undefined) setSelected(to);
       else if (key.return && current) props.onOpen(current.slug);
       else if (input === "n") setOverlay({ kind: "create" });
       else if (input === "e" && current) setOverlay({ kind: "edit", item: current });
@@ -59,7 +66,7 @@ export function VirtualMcpList(props: { client: AdminClient; width: number; heig
       // R reloads on every screen; r, the key here before, still does (in the curate view r renames).
       else if (input === "R" || input === "r") void load();
     },
-    { isActive: overlay === undefined },
+    { isActive: overlay === undefined && !filter.editing },
   );
 
   /** `expect`: the revision the edit started from, or null for a new one (refused if someone created it meanwhile). */
@@ -75,7 +82,7 @@ export function VirtualMcpList(props: { client: AdminClient; width: number; heig
         title="New virtual MCP"
         width={width}
         height={height}
-        fields={[{ name: "slug", label: "Slug", placeholder: "e.g. sales", validate: (v) => slugProblem(v, list.map((i) => i.slug)), hint: (v) => (v ? `endpoint /mcp/${v}` : "lowercase letters, digits and -") }, ...BASIC_FIELDS]}
+        fields={[{ name: "slug", label: "Slug", placeholder: "e.g. sales", validate: (v) => slugProblem(v, all.map((i) => i.slug)), hint: (v) => (v ? `endpoint /mcp/${v}` : "lowercase letters, digits and -") }, ...BASIC_FIELDS]}
         initial={{ newTools: "auto" }}
         submitLabel="create"
         onCancel={() => setOverlay(undefined)}
@@ -129,12 +136,15 @@ export function VirtualMcpList(props: { client: AdminClient; width: number; heig
   // A refusal is wrapped too (what to do, and that the list was reloaded, are at its end), on lines the table gives up.
   const refusal = !busy && message?.startsWith("✗") ? message : undefined;
   const refusalLines = refusal ? wrapText(refusal, width, 3).length - 1 : 0;
+  const tableHeight = Math.max(1, props.height - 5 - (overlay?.kind === "delete" ? 3 : 0) - errorLines - refusalLines - filterLines(filter));
+  page.current = tableHeight;
   return (
     <Box flexDirection="column">
       {error ? <Problem text={`✗ ${error}`} width={width} /> : null}
       {items === undefined && !error ? <Spinner label="Loading virtual MCPs…" /> : null}
       {/* The delete question's box takes three lines: the table gives them up, or a full list would push the screen past its height. */}
-      {items ? <Table columns={columns} rows={shown} width={width} height={Math.max(1, props.height - 5 - (overlay?.kind === "delete" ? 3 : 0) - errorLines - refusalLines)} selected={Math.min(selected, list.length - 1)} empty="No virtual MCPs yet: press n to create one." /> : null}
+      <FilterLine filter={filter} width={width} shown={list.length} total={all.length} placeholder="slug, name, connector or access words" />
+      {items ? <Table columns={columns} rows={shown} width={width} height={tableHeight} selected={Math.min(selected, list.length - 1)} empty={filter.text ? "No virtual MCP matches the filter." : "No virtual MCPs yet: press n to create one."} /> : null}
       {overlay?.kind === "delete" ? (
         <Confirm
           message={fit(`Delete virtual MCP "${overlay.item.slug}"? Its ${counted(overlay.item.sessions, "connected session")} lose it.`, width - 12)}
@@ -152,7 +162,7 @@ export function VirtualMcpList(props: { client: AdminClient; width: number; heig
         />
       ) : null}
       {busy ? <Spinner label={busy} /> : refusal ? <Problem text={refusal} width={width} /> : message ? <Text color="green">{fit(message, width)}</Text> : null}
-      <KeyHints width={width} hints={[{ text: "↑↓ select", optional: true }, "Enter curate", "n new", "e edit", "d delete", { text: "R reload", optional: true }, { text: "? help", optional: true }]} />
+      <KeyHints width={width} hints={[MOVE_HINT, "/ filter", "Enter curate", "n new", "e edit", "d delete", { text: "R reload", optional: true }, { text: "? help", optional: true }]} />
     </Box>
   );
 }
