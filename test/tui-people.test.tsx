@@ -8,10 +8,11 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { render } from "ink-testing-library";
 import { AdminClient, locateGateway } from "../src/admin-client/index.ts";
+import type { AccessTokenInfo } from "../src/auth/access-tokens.ts";
 import type { UserDetails } from "../src/auth/accounts/index.ts";
 import type { ProviderInfo } from "../src/auth/sso/index.ts";
 import { App } from "../tui/App.tsx";
-import { PeopleScreen } from "../tui/screens/PeopleScreen.tsx";
+import { PeopleScreen, peopleScreen } from "../tui/screens/PeopleScreen.tsx";
 import { SsoScreen } from "../tui/screens/SsoScreen.tsx";
 import { wrapText } from "../tui/components/text.ts";
 import { approveInBrowser, localSignIn, MemoryOAuthProvider } from "./fixtures/oauth-client.ts";
@@ -23,7 +24,7 @@ import { configuredDataDir, startGateway, waitFor, type RunningGateway } from ".
 const CONFIG = { connectors: [{ name: "demo", kind: "builtin", server: "demo" }], virtualMcps: [{ slug: "alpha", name: "Alpha", access: { everyone: true }, connectors: [{ connector: "demo" }] }] };
 const PASSWORD = "correct horse battery staple";
 const REDIRECT = "http://127.0.0.1:9/callback";
-export const KEY = { enter: "\r", tab: "\t", shiftTab: "\u001b[Z", esc: "\u001b", down: "\u001b[B", up: "\u001b[A", backspace: "\u007f", left: "\u001b[D", save: "\u0013" };
+export const KEY = { enter: "\r", tab: "\t", shiftTab: "\u001b[Z", esc: "\u001b", down: "\u001b[B", up: "\u001b[A", backspace: "\u007f", left: "\u001b[D", end: "\u001b[F", save: "\u0013" };
 
 type Rendered = ReturnType<typeof render>;
 
@@ -341,6 +342,58 @@ describe("People and access", () => {
     expect(lines.length).toBeLessThanOrEqual(20);
     for (const line of lines) expect(Bun.stringWidth(line)).toBeLessThanOrEqual(78);
     ui.unmount();
+  });
+
+  test("/ filters each list as it is typed; d and x act on the row shown selected, not on the row at that place in the whole list", async () => {
+    // Before, People had no filter: among 500 people and 200 tokens one was found by paging, and typed letters were keys (d disables).
+    for (const email of ["zed-a@example.com", "zed-b@example.com", "zed-c@example.com"]) await client.send("POST", "/users", { email, password: PASSWORD });
+    const users = await client.get<UserDetails[]>("/users");
+    const zeds = users.filter((u) => u.email.startsWith("zed-"));
+    const [first, second, third] = zeds as [UserDetails, UserDetails, UserDetails];
+    // A token of someone else first, then one of the first zed and two of the third: the filter leaves the third's two.
+    for (const user of ["ann@example.com", first.email, third.email, third.email]) await client.send("POST", "/tokens", { user, vmcp: "alpha" });
+    const tokens = await client.get<AccessTokenInfo[]>("/tokens");
+    const target = tokens.filter((t) => t.subject === third.email).at(-1)!;
+    const revokedBefore = tokens.filter((t) => t.revokedAt).map((t) => t.id);
+    // Row 1 of the filtered people and the last of the filtered tokens are other rows in the whole lists.
+    expect(users[1]!.id).not.toBe(second.id);
+    expect(tokens.findIndex((t) => t.id === target.id)).not.toBe(1);
+
+    const ui = people(100, 26);
+    try {
+      expect(await frameContaining(ui.lastFrame, "ann@example.com")).toContain("/ filter");
+      await press(ui.stdin, "/", "zed", KEY.enter);
+      let frame = await frameContaining(ui.lastFrame, `Filter zed · 3 of ${users.length}`);
+      for (const zed of zeds) expect(frame).toContain(zed.email);
+      expect(frame).not.toContain("ann@example.com");
+      await press(ui.stdin, KEY.down, "d");
+      await frameContaining(ui.lastFrame, `Disable ${second.email}?`);
+      await press(ui.stdin, "y");
+      await frameContaining(ui.lastFrame, `✓ Disabled ${second.email}`);
+      const disabled = (await client.get<UserDetails[]>("/users")).filter((u) => u.disabled).map((u) => u.email);
+      expect(disabled).toEqual([second.email]);
+      // Esc clears the filter: the whole list again.
+      await press(ui.stdin, KEY.esc);
+      frame = await frameContaining(ui.lastFrame, (f) => f.includes("ann@example.com") && !f.includes("Filter zed"));
+
+      // The tokens have their own filter, of words that must all appear; End goes to the last row it leaves.
+      await press(ui.stdin, KEY.tab);
+      await frameContaining(ui.lastFrame, "[Access tokens]");
+      await press(ui.stdin, "/", `${third.email.split("@")[0]} alpha`, KEY.enter);
+      frame = await frameContaining(ui.lastFrame, `Filter ${third.email.split("@")[0]} alpha · 2 of ${tokens.length}`);
+      const rows = frame.split("\n").filter((line) => /^[0-9a-f]{8} /.test(line));
+      expect(rows.map((row) => row.slice(0, 8))).toEqual(tokens.filter((t) => t.subject === third.email).map((t) => t.id.slice(0, 8)));
+      await press(ui.stdin, KEY.end, "x");
+      await frameContaining(ui.lastFrame, `Revoke token ${target.id.slice(0, 8)} of ${third.email}?`);
+      await press(ui.stdin, "y");
+      await frameContaining(ui.lastFrame, `✓ Revoked token ${target.id.slice(0, 8)} of ${third.email}.`);
+      const revokedNow = (await client.get<AccessTokenInfo[]>("/tokens")).filter((t) => t.revokedAt && !revokedBefore.includes(t.id)).map((t) => t.id);
+      expect(revokedNow).toEqual([target.id]);
+    } finally {
+      ui.unmount();
+      await client.send("POST", `/users/${encodeURIComponent(second.id)}/enable`);
+    }
+    expect(peopleScreen.help.join(" ")).toContain("/ filters the list shown");
   });
 
   test("in the app, keys go to an open form: q types rather than quits", async () => {

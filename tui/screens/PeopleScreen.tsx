@@ -13,6 +13,7 @@ import type { ScreenDefinition, ScreenProps } from "./types.ts";
 import { useKeys } from "../components/useKeys.ts";
 import { Problem, problemExtraLines } from "../components/Problem.tsx";
 import { KeyHints, type KeyHint } from "../components/KeyHints.tsx";
+import { FilterLine, filterLines, filtered, useListFilter, type ListFilter } from "../components/ListFilter.tsx";
 import { MOVE_HINT, movedSelection } from "../components/listKeys.ts";
 import { listText } from "./virtual-mcps/model.ts";
 
@@ -29,6 +30,9 @@ export interface PeopleData {
 const TABS = ["people", "tokens", "consents", "sign-ins"] as const;
 type Tab = (typeof TABS)[number];
 const TAB_TITLES: Record<Tab, string> = { people: "People", tokens: "Access tokens", consents: "OAuth consents", "sign-ins": "OAuth sign-ins" };
+/** The rows of each list, as its filter leaves them: what the table shows and what the keys act on. */
+type Lists = { people: UserDetails[]; tokens: AccessTokenInfo[]; consents: ConsentInfo[]; "sign-ins": GrantInfo[] };
+const FILTER_WORDS: Record<Tab, string> = { people: "email, name, role, state, group or sign-in words", tokens: "id, person, virtual MCP or state words", consents: "person, client or scope words", "sign-ins": "person, client, virtual MCP or state words" };
 const REFRESH_MS = 5000;
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 const LIFETIME = /^\d+[smhd]$/;
@@ -97,17 +101,33 @@ export function PeopleScreen(props: ScreenProps) {
   // Rows the table shows, from the last render: a page for PgUp PgDn.
   const page = useRef(1);
   const { value: data, error: loadError, reload, alive: mounted } = usePoll(() => loadPeople(client), REFRESH_MS, [client]);
+  // Each list keeps its own filter (a new text selects its first row): Tab back to the tokens finds them as filtered.
+  const firstRowOf = (t: Tab) => () => setSelected((s) => ({ ...s, [t]: 0 }));
+  const filters: Record<Tab, ListFilter> = {
+    people: useListFilter(firstRowOf("people")),
+    tokens: useListFilter(firstRowOf("tokens")),
+    consents: useListFilter(firstRowOf("consents")),
+    "sign-ins": useListFilter(firstRowOf("sign-ins")),
+  };
+  const filter = filters[tab];
   useEffect(() => {
-    setCapturing(overlay !== undefined);
+    setCapturing(overlay !== undefined || filter.editing);
     return () => setCapturing(false);
-  }, [overlay, setCapturing]);
+  }, [overlay, filter.editing, setCapturing]);
 
-  const rowsOf = (t: Tab): number => (data ? { people: data.users.length, tokens: data.tokens.length, consents: data.consents.length, "sign-ins": data.grants.length }[t] : 0);
-  const index = Math.min(selected[tab], Math.max(0, rowsOf(tab) - 1));
-  const person = tab === "people" ? data?.users[index] : undefined;
-  /** The person last selected in the People list: new tokens are for them unless changed. */
-  const lastPerson = data?.users[Math.min(selected.people, Math.max(0, (data?.users.length ?? 0) - 1))];
   const clientName = (id: string) => data?.clients[id] ?? id;
+  const all: Lists | undefined = data && { people: data.users, tokens: data.tokens, consents: data.consents, "sign-ins": data.grants };
+  const lists: Lists | undefined = data && {
+    people: filtered(data.users, filters.people.text, (u) => [u.email, u.name ?? "", u.role, u.disabled ? "disabled" : "active", listText(u.groups), via(u)]),
+    tokens: filtered(data.tokens, filters.tokens.text, (t) => [t.id.slice(0, 8), t.subject, t.virtualMcp ?? "*", tokenState(t, data.users)]),
+    consents: filtered(data.consents, filters.consents.text, (c) => [c.email, clientName(c.clientId), c.scope]),
+    "sign-ins": filtered(data.grants, filters["sign-ins"].text, (g) => [g.email, clientName(g.clientId), g.virtualMcp, g.revokedAt ? "revoked" : "active"]),
+  };
+  const rowsOf = (t: Tab): number => lists?.[t].length ?? 0;
+  const index = Math.min(selected[tab], Math.max(0, rowsOf(tab) - 1));
+  const person = tab === "people" ? lists?.people[index] : undefined;
+  /** The person last selected in the People list (as filtered): new tokens are for them unless changed. */
+  const lastPerson = lists?.people[Math.min(selected.people, Math.max(0, rowsOf("people") - 1))];
 
   /** Runs a change in the background: spinner meanwhile, then the outcome in words and a reload. */
   const act = (label: string, run: () => Promise<string>) => {
@@ -129,6 +149,8 @@ export function PeopleScreen(props: ScreenProps) {
         setDetails(false);
         return;
       }
+      // Over the list only: a person's details stay theirs (a new filter would select another row under them).
+      if (!details && filter.takes(input, key)) return;
       const to = movedSelection(input, key, index, rowsOf(tab), page.current);
       if (to !== undefined) return setSelected((s) => ({ ...s, [tab]: to }));
       if (key.escape) return setDetails(false);
@@ -160,14 +182,14 @@ export function PeopleScreen(props: ScreenProps) {
       }
       if (tab === "tokens") {
         if (input === "n") return setOverlay({ kind: "form", which: "create-token" });
-        const token = data.tokens[index];
+        const token = lists?.tokens[index];
         if (input === "x" && token) {
           if (token.revokedAt) return setNotice({ ok: false, text: `Token ${token.id.slice(0, 8)} is revoked already.` });
           return confirm(`Revoke token ${token.id.slice(0, 8)} of ${token.subject}? Requests with it are refused at once.`, "Revoking the token…", () => client.send("DELETE", `/tokens/${encodeURIComponent(token.id)}`).then(() => `Revoked token ${token.id.slice(0, 8)} of ${token.subject}.`));
         }
       }
       if (tab === "consents") {
-        const consent = data.consents[index];
+        const consent = lists?.consents[index];
         if (input === "x" && consent) {
           const name = clientName(consent.clientId);
           return confirm(`Revoke ${consent.email}'s approval of ${name}? Its sign-ins for them end too.`, "Revoking the consent…", () =>
@@ -176,14 +198,14 @@ export function PeopleScreen(props: ScreenProps) {
         }
       }
       if (tab === "sign-ins") {
-        const grant = data.grants[index];
+        const grant = lists?.["sign-ins"][index];
         if (input === "x" && grant) {
           if (grant.revokedAt) return setNotice({ ok: false, text: "That sign-in is revoked already." });
           return confirm(`Revoke the sign-in of ${clientName(grant.clientId)} for ${grant.email}? Its tokens stop working at once.`, "Revoking the sign-in…", () => client.send("DELETE", `/oauth-grants/${encodeURIComponent(grant.id)}`).then(() => `Revoked the sign-in of ${clientName(grant.clientId)} for ${grant.email}.`));
         }
       }
     },
-    { isActive: overlay === undefined },
+    { isActive: overlay === undefined && !filter.editing },
   );
 
   useKeys(
@@ -215,7 +237,8 @@ export function PeopleScreen(props: ScreenProps) {
   // A refusal, or a failed refresh over a list still shown, takes up to three lines under it (where a one-line message goes): the
   // list gives up the rest. Cut to one line, the server's reason (and what to do, at its end) was lost at 80 columns.
   const problem = busy ? undefined : notice ? (notice.ok ? undefined : notice.text) : data ? loadError : undefined;
-  const problemLines = problemExtraLines(problem && `✗ ${problem}`, width);
+  // The lines the list gives up: those, and the filter's line over it (none over a form or a question).
+  const taken = problemExtraLines(problem && `✗ ${problem}`, width) + (overlay ? 0 : filterLines(filter));
   let body;
   if (overlay?.kind === "confirm") {
     body = (
@@ -267,27 +290,28 @@ export function PeopleScreen(props: ScreenProps) {
       if (result?.notice) setNotice({ ok: true, text: result.notice });
       void reload();
     }} />;
-  } else if (!data) {
+  } else if (!data || !lists) {
     body = loadError ? <Problem text={`✗ ${loadError}`} width={width} /> : <Spinner label="Loading people…" />;
   } else if (details && person) {
-    body = <PersonDetails person={person} data={data} width={width} height={height - 4 - problemLines} />;
-  } else if (tab === "people" && person && height - 5 - problemLines - data.users.length >= 12) {
+    body = <PersonDetails person={person} data={data} width={width} height={height - 4 - taken} />;
+  } else if (tab === "people" && person && height - 5 - taken - lists.people.length >= 12) {
     // Room to spare: the selected person's details under the list.
-    page.current = data.users.length;
+    page.current = lists.people.length;
     body = (
       <Box flexDirection="column">
-        <PeopleTable tab={tab} data={data} width={width} height={data.users.length} selected={index} />
+        <PeopleTable tab={tab} data={data} lists={lists} filtering={filter.text !== ""} width={width} height={lists.people.length} selected={index} />
         <Text> </Text>
-        <PersonDetails person={person} data={data} width={width} height={height - 6 - problemLines - data.users.length} />
+        <PersonDetails person={person} data={data} width={width} height={height - 6 - taken - lists.people.length} />
       </Box>
     );
   } else {
-    page.current = Math.max(1, height - 5 - problemLines);
-    body = <PeopleTable tab={tab} data={data} width={width} height={page.current} selected={index} />;
+    page.current = Math.max(1, height - 5 - taken);
+    body = <PeopleTable tab={tab} data={data} lists={lists} filtering={filter.text !== ""} width={width} height={page.current} selected={index} />;
   }
 
+  // At 80 columns x -group gives way (? help lists it), so that / filter and Tab list fit.
   const hints: Record<Tab, KeyHint[]> = {
-    people: [...(details ? ["Esc list"] : ["Enter details", "n add"]), { text: "d disable/enable", short: "d dis/enable" }, "r role", { text: "g add group", short: "g +group" }, { text: "x remove group", short: "x -group" }],
+    people: [...(details ? ["Esc list"] : ["Enter details", "n add"]), { text: "d disable/enable", short: "d dis/enable" }, "r role", { text: "g add group", short: "g +group" }, { text: "x remove group", short: "x -group", optional: true }],
     tokens: ["n create token", "x revoke"],
     consents: ["x revoke approval"],
     "sign-ins": ["x revoke sign-in"],
@@ -295,15 +319,16 @@ export function PeopleScreen(props: ScreenProps) {
   return (
     <Box flexDirection="column">
       {tabs}
+      {overlay || !lists || !all ? null : <FilterLine filter={filter} width={width} shown={lists[tab].length} total={all[tab].length} placeholder={FILTER_WORDS[tab]} />}
       {body}
       {busy ? <Spinner label={fit(busy, width - 2)} /> : problem ? <Problem text={`✗ ${problem}`} width={width} /> : notice ? <Text color="green">{fit(`✓ ${notice.text}`, width)}</Text> : null}
-      {overlay ? null : <KeyHints width={width} hints={[...hints[tab], { text: "Tab next list", short: "Tab list" }, MOVE_HINT, { text: "R reload", optional: true }, { text: "? help", optional: true }]} />}
+      {overlay ? null : <KeyHints width={width} hints={[...hints[tab], ...(details ? [] : ["/ filter"]), { text: "Tab next list", short: "Tab list" }, MOVE_HINT, { text: "R reload", optional: true }, { text: "? help", optional: true }]} />}
     </Box>
   );
 }
 
-function PeopleTable(props: { tab: Tab; data: PeopleData; width: number; height: number; selected: number }) {
-  const { tab, data, width } = props;
+function PeopleTable(props: { tab: Tab; data: PeopleData; lists: Lists; filtering: boolean; width: number; height: number; selected: number }) {
+  const { tab, data, lists, width } = props;
   const wide = width >= 120;
   const named = width >= 90;
   const name = (id: string) => data.clients[id] ?? id;
@@ -312,20 +337,20 @@ function PeopleTable(props: { tab: Tab; data: PeopleData; width: number; height:
   let empty: string;
   if (tab === "people") {
     columns = [{ title: "EMAIL" }, ...(named ? [{ title: "NAME", width: 18 }] : []), { title: "ROLE", width: 6 }, { title: "STATE", width: 8 }, { title: "GROUPS" }, { title: "VIA", width: wide ? 16 : 10 }, ...(wide ? [{ title: "LAST SIGN-IN", width: 16 }] : [])];
-    rows = data.users.map((u) => [u.email, ...(named ? [u.name ?? ""] : []), u.role, u.disabled ? "disabled" : "active", listText(u.groups) || "-", via(u), ...(wide ? [u.lastSignInAt ? formatTime(u.lastSignInAt) : "never"] : [])]);
-    empty = "No people yet: n adds a local account; people who sign in through SSO appear here.";
+    rows = lists.people.map((u) => [u.email, ...(named ? [u.name ?? ""] : []), u.role, u.disabled ? "disabled" : "active", listText(u.groups) || "-", via(u), ...(wide ? [u.lastSignInAt ? formatTime(u.lastSignInAt) : "never"] : [])]);
+    empty = props.filtering ? "No person matches the filter." : "No people yet: n adds a local account; people who sign in through SSO appear here.";
   } else if (tab === "tokens") {
     columns = [{ title: "ID", width: 8 }, { title: "PERSON" }, { title: "VIRTUAL MCP", width: wide ? 20 : 12 }, { title: "STATE", width: 7 }, { title: "EXPIRES", width: 16 }, ...(wide ? [{ title: "LAST USED", width: 16 }] : [])];
-    rows = data.tokens.map((t) => [t.id.slice(0, 8), t.subject, t.virtualMcp ?? "*", tokenState(t, data.users), t.expiresAt ? formatTime(t.expiresAt) : "never", ...(wide ? [t.lastUsedAt ? formatTime(t.lastUsedAt) : "never"] : [])]);
-    empty = "No personal access tokens: n creates one.";
+    rows = lists.tokens.map((t) => [t.id.slice(0, 8), t.subject, t.virtualMcp ?? "*", tokenState(t, data.users), t.expiresAt ? formatTime(t.expiresAt) : "never", ...(wide ? [t.lastUsedAt ? formatTime(t.lastUsedAt) : "never"] : [])]);
+    empty = props.filtering ? "No token matches the filter." : "No personal access tokens: n creates one.";
   } else if (tab === "consents") {
     columns = [{ title: "PERSON" }, { title: "CLIENT" }, { title: "SCOPE", width: wide ? 30 : 12 }, { title: "GRANTED", width: 16 }];
-    rows = data.consents.map((c) => [c.email, name(c.clientId), c.scope, formatTime(c.grantedAt)]);
-    empty = "Nobody has approved an AI client yet.";
+    rows = lists.consents.map((c) => [c.email, name(c.clientId), c.scope, formatTime(c.grantedAt)]);
+    empty = props.filtering ? "No consent matches the filter." : "Nobody has approved an AI client yet.";
   } else {
     columns = [{ title: "PERSON" }, { title: "CLIENT" }, { title: "VIRTUAL MCP", width: wide ? 20 : 12 }, { title: "STATE", width: wide ? 24 : 8 }, { title: "SIGNED IN", width: 16 }];
-    rows = data.grants.map((g) => [g.email, name(g.clientId), g.virtualMcp, g.revokedAt ? (wide && g.revokedReason ? `revoked: ${g.revokedReason}` : "revoked") : "active", formatTime(g.createdAt)]);
-    empty = "No AI client has signed in yet.";
+    rows = lists["sign-ins"].map((g) => [g.email, name(g.clientId), g.virtualMcp, g.revokedAt ? (wide && g.revokedReason ? `revoked: ${g.revokedReason}` : "revoked") : "active", formatTime(g.createdAt)]);
+    empty = props.filtering ? "No sign-in matches the filter." : "No AI client has signed in yet.";
   }
   return <Table columns={columns} rows={rows} width={width} height={props.height} selected={props.selected} empty={empty} />;
 }
@@ -402,6 +427,8 @@ export const peopleScreen: ScreenDefinition = {
   help: [
     "Tab / ← → switch between People, Access tokens, OAuth consents and OAuth sign-ins.",
     "↑ ↓ (or j k) select · PgUp PgDn a page · Home End the first and last · Enter a person's details · R reload (also every 5 s).",
+    "/ filters the list shown as you type (each list its own; words that must all appear): Enter keeps it, Esc clears it;",
+    "  keys act on the row shown selected.",
     "People: n add a local account · d disable or enable (asks first) · r switch role admin/member (asks first)",
     "        g add to a group · x remove from a group assigned here (groups from SSO change at the provider).",
     "Access tokens: n create (the token is shown once) · x revoke (asks first).",
