@@ -651,10 +651,11 @@ export function startHttpServer(deps: HttpDeps): RunningServer {
    * at that moment got ECONNRESET. `Connection: close` tells it to open a new connection instead.
    */
   const finished = (request: Request, response: Response): Response => {
-    if (response.body !== null && response.headers.get("content-type")?.startsWith("text/event-stream")) server.timeout(request, 0);
-    const sent = withResponseHeaders(response, strictTransport);
-    if (draining) sent.headers.set("connection", "close");
-    return sent;
+    const eventStream = response.headers.get("content-type")?.startsWith("text/event-stream") === true;
+    if (eventStream && response.body !== null) server.timeout(request, 0);
+    withResponseHeaders(response, eventStream, strictTransport);
+    if (draining) response.headers.set("connection", "close");
+    return response;
   };
   const replied = (request: Request, answer: Response | Promise<Response>): Response | Promise<Response> =>
     answer instanceof Response ? finished(request, answer) : answer.then((response) => finished(request, response));
@@ -688,10 +689,10 @@ export function startHttpServer(deps: HttpDeps): RunningServer {
         const headers: Record<string, string> = draining ? { connection: "close" } : {};
         if (isStorageFull(error)) {
           log.warn("a request could not be saved: the disk holding the data directory is full; free space on it");
-          return withResponseHeaders(jsonError(httpStatusOf(error), publicMessageOf(error), headers), strictTransport);
+          return withResponseHeaders(jsonError(httpStatusOf(error), publicMessageOf(error), headers), false, strictTransport);
         }
         log.error("request failed", { error: String(error) });
-        return withResponseHeaders(jsonError(500, publicMessageOf(error), headers), strictTransport);
+        return withResponseHeaders(jsonError(500, publicMessageOf(error), headers), false, strictTransport);
       },
     });
   } catch (error) {

@@ -18,7 +18,6 @@
 import { isIP } from "node:net";
 import type { PublicUrls } from "../auth/public-urls.ts";
 import { jsonError } from "./json-error.ts";
-import { withHeaderChanges } from "./response-headers.ts";
 
 /**
  * Browser origins allowed by default, beside the gateway's own:
@@ -174,10 +173,10 @@ export class OriginPolicy {
 
   /** Adds CORS headers to a response from an open CORS path or (with an allowed Origin) an MCP route. */
   withCors(response: Response, allowOrigin: string): Response {
-    return withHeaderChanges(response, (headers) => {
-      headers.set("access-control-allow-origin", allowOrigin);
-      headers.set("access-control-expose-headers", CORS_EXPOSE_HEADERS);
-      if (allowOrigin !== "*") headers.append("vary", "Origin");
-    });
+    // Set on its own headers, as every reply's are (src/http/response-headers.ts): Bun's are mutable on every Response.
+    response.headers.set("access-control-allow-origin", allowOrigin);
+    response.headers.set("access-control-expose-headers", CORS_EXPOSE_HEADERS);
+    if (allowOrigin !== "*") response.headers.append("vary", "Origin");
+    return response;
   }
 }

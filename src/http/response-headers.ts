@@ -30,25 +30,17 @@ export function servesThisMachineOnly(url: string): boolean {
 /** Whether replies carry Strict-Transport-Security, for the gateway's public URL (see above). */
 export const wantsStrictTransport = (publicUrl: string) => publicUrl.startsWith("https:") && !servesThisMachineOnly(publicUrl);
 
-/** `response` with `change` made to its headers: on a copy when they are immutable (a response passed through from fetch). */
-export function withHeaderChanges(response: Response, change: (headers: Headers) => void): Response {
-  try {
-    change(response.headers);
-    return response;
-  } catch {
-    const copy = new Response(response.body, { status: response.status, statusText: response.statusText, headers: response.headers });
-    change(copy.headers);
-    return copy;
-  }
-}
-
-/** Adds the headers every reply carries (see above); `strictTransport`: from wantsStrictTransport. */
-export function withResponseHeaders(response: Response, strictTransport: boolean): Response {
-  return withHeaderChanges(response, (headers) => {
-    headers.set("x-content-type-options", "nosniff");
-    if (!headers.has("referrer-policy")) headers.set("referrer-policy", "no-referrer");
-    if (headers.get("content-type")?.startsWith("text/event-stream")) headers.set("cache-control", "no-store, no-transform");
-    else if (!headers.has("cache-control")) headers.set("cache-control", "no-store");
-    if (strictTransport) headers.set("strict-transport-security", STRICT_TRANSPORT);
-  });
+/**
+ * Adds the headers every reply carries (see above) to `response`'s own: Bun's are mutable on every Response (a
+ * fetch's too), so no copy is made. `eventStream`: it is a text/event-stream (its caller has read the Content-Type);
+ * `strictTransport`: from wantsStrictTransport.
+ */
+export function withResponseHeaders(response: Response, eventStream: boolean, strictTransport: boolean): Response {
+  const headers = response.headers;
+  headers.set("x-content-type-options", "nosniff");
+  if (!headers.has("referrer-policy")) headers.set("referrer-policy", "no-referrer");
+  if (eventStream) headers.set("cache-control", "no-store, no-transform");
+  else if (!headers.has("cache-control")) headers.set("cache-control", "no-store");
+  if (strictTransport) headers.set("strict-transport-security", STRICT_TRANSPORT);
+  return response;
 }
