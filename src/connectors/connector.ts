@@ -36,7 +36,7 @@ const SESSION_RENEWED_AFTER_MS = 5_000;
 /** A list with more pages than this is cut off, so a looping cursor cannot hang us. */
 const MAX_LIST_PAGES = 100;
 /**
- * A list longer than this (its pages' items, as JSON) is cut off too: a catalogue is held, compared at each refresh
+ * A list longer than this (its pages, as JSON) is cut off too: a catalogue is held, compared at each refresh
  * and sent whole to every client, and 100 pages of up to 10 MiB each would hold a gigabyte for an upstream paging without end.
  */
 const MAX_LIST_CHARS = 16 * 1024 * 1024;
@@ -776,7 +776,8 @@ export class Connector {
       const result = await session.request(method, cursor === undefined ? undefined : { cursor }, { timeoutMs: LIST_TIMEOUT_MS });
       const listed = result[key] ?? [];
       if (!Array.isArray(listed)) throw new MintgateError("upstream_failed", `Connector "${this.name}" answered ${method} with "${key}" that is not a list; fix the upstream server.`);
-      listedChars += JSON.stringify(listed).length;
+      // Measured by the page's text as the upstream sent it (kept to pass results on unserialised), not encoded again.
+      listedChars += resultText.get(result)?.length ?? JSON.stringify(listed).length;
       for (const item of listed as T[]) {
         const id = (item as Record<string, unknown> | null)?.[idKey];
         if (typeof id !== "string") {
