@@ -123,11 +123,9 @@ const adminActor = (token: { name: string }) => `admin token ${token.name}`;
  * under a misspelt key, which redaction by key cannot know; a secret's value
  * PUT to a misspelt path): its record keeps the method, path and status, never the body.
  */
-async function recordAdminRequest(deps: HttpDeps, request: Request, ip: string | null, body: Promise<string>, response: Response): Promise<void> {
+async function recordAdminRequest(deps: HttpDeps, request: Request, actor: string, ip: string | null, body: Promise<string>, response: Response): Promise<void> {
   const audit = deps.audit;
-  if (!audit || response.status === 401) return;
-  const actor = adminActorOf(deps, request);
-  if (actor === undefined) return;
+  if (!audit) return;
   const path = pathOf(request.url);
   const ok = response.status < 400;
   // A trial (an SSO provider's or a connector's test) answers 200 whether it passed or not: its record says how the trial went.
@@ -162,8 +160,12 @@ async function recordAdminRequest(deps: HttpDeps, request: Request, ip: string |
   }
 }
 
-/** Who sent an admin request, by its admin token's name; undefined when its token is no admin token (already refused). */
-function adminActorOf(deps: HttpDeps, request: Request): string | undefined {
+/**
+ * Who sent an admin request that was answered, by its admin token's name, for its record and its log line; undefined
+ * when its token is no admin token (a 401: logged and limited as a refusal instead).
+ */
+function adminActorOf(deps: HttpDeps, request: Request, response: Response): string | undefined {
+  if (response.status === 401) return undefined;
   try {
     return adminActor(deps.admin.authenticate(request.headers.get("authorization")));
   } catch {
@@ -174,12 +176,9 @@ function adminActorOf(deps: HttpDeps, request: Request): string | undefined {
 /**
  * An admin API change in the log, beside what it did there (a connector restarting, a Virtual MCP removed): who made
  * it and from where, so the log alone says who changed the configuration. Method, path and status only: a body may
- * hold a secret's value or a password. A request without the admin token is logged (and limited) as a refusal instead.
+ * hold a secret's value or a password.
  */
-function logAdminChange(deps: HttpDeps, request: Request, ip: string | null, path: string, response: Response): void {
-  if (response.status === 401) return;
-  const actor = adminActorOf(deps, request);
-  if (actor === undefined) return;
+function logAdminChange(request: Request, actor: string, ip: string | null, path: string, response: Response): void {
   const fields = { actor, ip: ip ?? undefined, method: request.method, path, status: response.status };
   if (response.status < 400) log.info("admin change", fields);
   else log.info("admin change refused", fields);
@@ -565,8 +564,10 @@ export function startHttpServer(deps: HttpDeps): RunningServer {
         // Its service recorded a change it made; a refusal made none, so its attempt is recorded here, as every other
         // refused admin request is: method, path and status, never the body (a secret's value, a whole config).
         return Promise.resolve(app.handle(request)).then(async (response) => {
-          if (response.status >= 400) await recordAdminRequest(deps, request, ip, NO_BODY, response);
-          logAdminChange(deps, request, ip, path, response);
+          const actor = adminActorOf(deps, request, response);
+          if (actor === undefined) return response;
+          if (response.status >= 400) await recordAdminRequest(deps, request, actor, ip, NO_BODY, response);
+          logAdminChange(request, actor, ip, path, response);
           return response;
         });
       }
@@ -574,8 +575,10 @@ export function startHttpServer(deps: HttpDeps): RunningServer {
       // its copy then fails when the connection closes, which unhandled would dump a stack to stderr for anyone who asks.
       const body = request.clone().text().catch(() => "");
       return Promise.resolve(app.handle(request)).then(async (response) => {
-        await recordAdminRequest(deps, request, ip, body, response);
-        logAdminChange(deps, request, ip, path, response);
+        const actor = adminActorOf(deps, request, response);
+        if (actor === undefined) return response;
+        await recordAdminRequest(deps, request, actor, ip, body, response);
+        logAdminChange(request, actor, ip, path, response);
         return response;
       });
     }
