@@ -49,6 +49,10 @@ function checkExpected(current: GatewayConfig, expected: ExpectedRevision): void
   }
 }
 
+/** How many approvedDefinition answers are kept (each a tool's definition); past it they are found again. */
+const APPROVED_DEFINITIONS_KEPT = 1000;
+const UNFOUND_DEFINITION_KEPT_MS = 60_000;
+
 /**
  * Reads and changes the gateway's configuration: connectors, Virtual MCPs and
  * tool approvals. Every write path (the YAML file, the admin API, the demo)
@@ -56,10 +60,6 @@ function checkExpected(current: GatewayConfig, expected: ExpectedRevision): void
  * gateway in the same process, changes take effect at once; other processes
  * are picked up through the store.
  */
-/** How many approvedDefinition answers are kept (each a tool's definition); past it they are found again. */
-const APPROVED_DEFINITIONS_KEPT = 1000;
-const UNFOUND_DEFINITION_KEPT_MS = 60_000;
-
 export class GatewayConfigService {
   constructor(
     private readonly deps: { store: Store; secrets: SecretStore; gateway?: Gateway | undefined; now?: () => number },
