@@ -22,7 +22,6 @@ const EXIT_TIMEOUT_MS = 15_000;
 const STDERR_TAIL = 64 * 1024;
 const LISTENING = /^mintgate (\S+) listening on (http:\/\/127\.0\.0\.1:\d+)/m;
 
-/** Problems that did not stop the bench; the scripts print them last. */
 /** mintgate.yaml for one Virtual MCP `demo` on the builtin demo server, open to everyone, tools under their own names. */
 export const DEMO_CONFIG = `connectors:
   - { name: demo, kind: builtin, server: demo }
@@ -33,6 +32,7 @@ virtualMcps:
     connectors: [{ connector: demo, prefix: "" }]
 `;
 
+/** Problems that did not stop the bench; the scripts print them last. */
 export const warnings: string[] = [];
 
 // ── small helpers ──────────────────────────────────────────────────────────────
