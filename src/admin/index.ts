@@ -330,7 +330,7 @@ export class AdminService {
     return this.deps.store;
   }
 
-  /** Walks the audit chain (GET /admin/api/audit/verify) on the store's reader thread: a year's (2 million records) is 8 s of reading and hashing. `anchor`: a head kept elsewhere. */
+  /** Walks the audit chain (GET /admin/api/audit/verify) on the audit reader thread: a year's (2 million records) is 8 s of reading and hashing. `anchor`: a head kept elsewhere. */
   verifyAudit(anchor?: ChainAnchor) {
     return readInThread(this.deps.store, "auditVerify", this.deps.secrets.derivedKey(CHECKPOINT_KEY_PURPOSE), anchor);
   }

@@ -19,7 +19,7 @@ export function searchAudit(store: Store, filter: AuditFilter, limit = 100, befo
   return store.audit.search(filter, searchLimit(limit), beforeId).map(viewOf);
 }
 
-/** The same search for the serving gateway (GET /admin/api/audit), on the store's reader thread: a filter few records match walks the whole trail. */
+/** The same search for the serving gateway (GET /admin/api/audit), on the audit reader thread: a filter few records match walks the whole trail. */
 export async function searchAuditInThread(store: Store, filter: AuditFilter, limit = 100, beforeId?: number): Promise<AuditRecordView[]> {
   return (await readInThread(store, "auditSearch", filter, searchLimit(limit), beforeId)).map(viewOf);
 }
@@ -48,7 +48,7 @@ export interface AuditPages {
 }
 
 /**
- * The serving gateway's export reads each page on the store's reader thread: with a filter few records match, one
+ * The serving gateway's export reads each page on the audit reader thread: with a filter few records match, one
  * page walks the whole trail (0.8 s for 2 million records), which on the request thread held every request.
  */
 export function auditPagesInThread(store: Store): AuditPages {

@@ -374,7 +374,7 @@ export function createHttpApp(deps: HttpDeps) {
         .post("/virtual-mcps/:slug/approvals", ({ params, body, actor }) => admin.approveTool(params.slug, bodyFields(body, { tool: "string", hash: "string" }, "an approval"), actor))
         .get("/config", async () => new Response(await admin.exportConfig(), { headers: { "content-type": "application/yaml; charset=utf-8" } }))
         // The audit trail (src/audit): search (newest first), streaming export, verify, and the live feed of new records. Their
-        // reads run on the store's reader thread: a filter few records match walks the whole trail, which held every request.
+        // reads run on the audit reader thread: a filter few records match walks the whole trail, which held every request.
         .get("/audit", ({ query }) => {
           const filter = auditFilterOf(query);
           // Paging, newest first: `before` is the id of the last record of the previous page.
