@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { appendToChain, CHECKPOINT_KEY_PURPOSE, pruneAuditTrail, pruneAuditTrailGradually } from "../src/audit/index.ts";
 import { loadSettings } from "../src/config/index.ts";
 import { openDataDir } from "../src/runtime/index.ts";
-import { openStore, type NewAuditRow } from "../src/store/index.ts";
+import { openStore, type NewAuditRow, type Store } from "../src/store/index.ts";
 import { startHttpUpstream } from "./fixtures/http-upstream.ts";
 import { parseExposition, sampleValue } from "./fixtures/prometheus-text.ts";
 import { openTerminal } from "./fixtures/terminal.ts";
@@ -23,6 +23,22 @@ function oldCall(i: number, fields: Partial<NewAuditRow> = {}): NewAuditRow {
     at: Date.now() - 400 * 86_400_000 + i, kind: "mcp", person: "old@example.com", userId: null, clientId: null, tokenId: null, ip: null, sessionId: "s", virtualMcp: "v", connector: "c", method: "tools/call",
     exposedName: "t", upstreamName: "t", arguments: "{}", result: null, resultSize: null, outcome: "ok", error: null, durationMs: 1, detail: null, ...fields,
   };
+}
+/**
+ * Appends `count` tools/call records by bulk@example.com, one a millisecond from `start`, in chunks of 10,000: what the
+ * export tests fill a trail with (`fields` for their arguments, result and duration).
+ */
+function appendBulkCalls(store: Store, count: number, start: number, fields: Partial<NewAuditRow> = {}): void {
+  for (let first = 0; first < count; first += 10_000) {
+    appendToChain(
+      store,
+      Array.from({ length: Math.min(10_000, count - first) }, (_, i) => ({
+        at: start + first + i, kind: "mcp" as const, person: "bulk@example.com", userId: null, clientId: null, tokenId: "t", ip: "127.0.0.1", sessionId: "s", virtualMcp: "v",
+        connector: "c", method: "tools/call", exposedName: "search", upstreamName: "search", arguments: "{}", result: null, resultSize: null, outcome: "ok" as const,
+        error: null, durationMs: 1, detail: null, ...fields,
+      })),
+    );
+  }
 }
 /**
  * Blocks until process `pid` has the database open (it holds file locks) and sleeps in SQLite's busy handler,
@@ -741,15 +757,7 @@ virtualMcps:
     const dir = join(tempDir("mintgate-audit-pipe"), "data");
     expect((await runMintgate(["init", "--data", dir])).code).toBe(0);
     const store = openStore(join(dir, "mintgate.db"));
-    const start = Date.now() - 60_000;
-    appendToChain(
-      store,
-      Array.from({ length: 30_000 }, (_, i) => ({
-        at: start + i, kind: "mcp" as const, person: "bulk@example.com", userId: null, clientId: null, tokenId: "t", ip: "127.0.0.1", sessionId: "s", virtualMcp: "v",
-        connector: "c", method: "tools/call", exposedName: "search", upstreamName: "search", arguments: "{}", result: null, resultSize: null, outcome: "ok" as const,
-        error: null, durationMs: 1, detail: null,
-      })),
-    );
+    appendBulkCalls(store, 30_000, Date.now() - 60_000);
     store.close();
     // Each page waits for 'drain' once: its listeners were left behind, and Node warned of an EventEmitter leak past ten.
     const toFile = await runMintgate(["audit", "export", "--format", "jsonl", "-o", join(dir, "..", "all.jsonl"), "--data", dir]);
@@ -767,18 +775,7 @@ virtualMcps:
     const dir = join(tempDir("mintgate-audit-interrupt"), "data");
     expect((await runMintgate(["init", "--data", dir])).code).toBe(0);
     const store = openStore(join(dir, "mintgate.db"));
-    const args = JSON.stringify({ query: "x".repeat(200) });
-    const start = Date.now() - 200_000;
-    for (let b = 0; b < 20; b++) {
-      appendToChain(
-        store,
-        Array.from({ length: 10_000 }, (_, i) => ({
-          at: start + b * 10_000 + i, kind: "mcp" as const, person: "bulk@example.com", userId: null, clientId: null, tokenId: "t", ip: "127.0.0.1", sessionId: "s", virtualMcp: "v",
-          connector: "c", method: "tools/call", exposedName: "search", upstreamName: "search", arguments: args, result: null, resultSize: null, outcome: "ok" as const,
-          error: null, durationMs: 1, detail: null,
-        })),
-      );
-    }
+    appendBulkCalls(store, 200_000, Date.now() - 200_000, { arguments: JSON.stringify({ query: "x".repeat(200) }) });
     store.close();
     const folder = tempDir("mintgate-audit-out");
     const out = join(folder, "audit.jsonl");
@@ -802,18 +799,7 @@ virtualMcps:
     const dir = join(tempDir("mintgate-audit-million"), "data");
     expect((await runMintgate(["init", "--data", dir])).code).toBe(0);
     const store = openStore(join(dir, "mintgate.db"));
-    const args = JSON.stringify({ query: "x".repeat(60) });
-    const start = Date.now() - 1_000_000;
-    for (let b = 0; b < 100; b++) {
-      appendToChain(
-        store,
-        Array.from({ length: 10_000 }, (_, i) => ({
-          at: start + b * 10_000 + i, kind: "mcp" as const, person: "bulk@example.com", userId: null, clientId: null, tokenId: "t", ip: "127.0.0.1", sessionId: "s", virtualMcp: "v",
-          connector: "c", method: "tools/call", exposedName: "search", upstreamName: "search", arguments: args, result: '{"content":[]}', resultSize: 14, outcome: "ok" as const,
-          error: null, durationMs: 2.25, detail: null,
-        })),
-      );
-    }
+    appendBulkCalls(store, 1_000_000, Date.now() - 1_000_000, { arguments: JSON.stringify({ query: "x".repeat(60) }), result: '{"content":[]}', resultSize: 14, durationMs: 2.25 });
     store.close();
     const out = join(dir, "..", "export.jsonl");
     const child = Bun.spawn([BINARY, "audit", "export", "--format", "jsonl", "-o", out, "--data", dir], { env: cleanEnv(), stdout: "ignore", stderr: "pipe" });
