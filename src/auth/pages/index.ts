@@ -120,7 +120,6 @@ export interface ConsentPageData {
   staysSignedIn: boolean;
 }
 
-
 /** Where the client's redirect goes, as a person should read it. */
 function redirectTarget(redirectUri: string): { host: string; loopback: boolean } {
   const url = new URL(redirectUri);
