@@ -460,6 +460,12 @@ describe("mintgate CLI", () => {
       const records = busyJson.stderr.trimEnd().split("\n").map((line) => JSON.parse(line) as Record<string, unknown>);
       expect(records.length).toBeGreaterThan(1);
       expect(records.at(-1)).toMatchObject({ level: "error", msg: `mintgate: Port ${blocker.port} on 127.0.0.1 is already in use; stop the other process or choose another with --port or MINTGATE_PORT.` });
+      // Refused before any upstream starts: a restart loop against a taken port would spawn and stop them each time.
+      const marker = join(tempDir(), "started");
+      const withUpstream = await configuredDataDir({ connectors: [{ name: "marks", kind: "stdio", command: "sh", args: ["-c", `echo started >> ${marker}; exec cat`] }], virtualMcps: [] });
+      const refused = await runMintgate(["serve", "--data", withUpstream, "--port", String(blocker.port)]);
+      expect(refused.code).toBe(1);
+      expect(existsSync(marker)).toBe(false);
     } finally {
       await blocker.stop(true);
     }

@@ -520,6 +520,21 @@ const MCP_ROUTE_METHODS = { mcp: "GET, POST, DELETE", sse: "GET", messages: "POS
 /** Bun's own cap, far above ours, so that our JSON 413 is what people see. */
 const TRANSPORT_BODY_CAP = 1024 ** 3;
 
+/**
+ * Refuses a port already in use before anything else starts: the upstreams start before the server listens, so a
+ * restart loop (systemd's) against a taken port spawned every stdio upstream, npx and all, and stopped it again, each
+ * attempt. The port is let go at once; the server takes it a moment later. Other failures are left to that listen,
+ * which says them in its own words.
+ */
+export function checkPortFree(settings: Settings): void {
+  if (settings.port === 0) return;
+  try {
+    Bun.listen({ hostname: settings.host, port: settings.port, socket: { data() {} } }).stop(true);
+  } catch (error) {
+    if ((error as { code?: string }).code === "EADDRINUSE") throw listenError(error, settings);
+  }
+}
+
 /** Turns Bun's listen failures into one sentence that says what to do. */
 function listenError(error: unknown, settings: Settings): Error {
   const code = (error as { code?: string }).code;
