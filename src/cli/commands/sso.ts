@@ -65,7 +65,7 @@ const addCommand: Command = {
   name: "sso add",
   summary: "Add a sign-in provider (Okta, Google, Entra ID or any OIDC provider); the client secret is read from standard input.",
   usage:
-    "mintgate sso add NAME --kind okta|google|entra|oidc [--issuer URL | --domain DOMAIN [--auth-server ID] | --tenant ID] --client-id ID [--allowed-domains a.com,b.com] [--groups-claim CLAIM] [--assume-email-verified yes|no] [--label TEXT] [--data DIR] [--json]",
+    "mintgate sso add NAME --kind okta|google|entra|oidc [--issuer URL | --domain DOMAIN [--auth-server ID] | --tenant ID] --client-id ID [--allowed-domains a.com,b.com] [--groups-claim CLAIM] [--assume-email-verified yes|no] [--label TEXT] [--public-url URL] [--data DIR] [--json]",
   args: ["NAME"],
   options: {
     ...PROVIDER_OPTIONS,
