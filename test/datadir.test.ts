@@ -46,17 +46,23 @@ describe("mintgate init", () => {
     expect(gateway.output()).toContain(`warn  ${warning}\n`);
   });
 
-  test("an admin.token other users can read gets a warning from init and serve, as master.key does", async () => {
+  test("an admin.token or master.key other users can read gets a warning from init and serve, in one sentence each; other commands say nothing of it", async () => {
     const dir = join(tempDir(), "d");
     expect((await runMintgate(["init", "--data", dir])).code).toBe(0);
     const token = join(dir, "admin.token");
+    const key = join(dir, "master.key");
     chmodSync(token, 0o644);
-    const warning = `The admin token file ${token} can be read by other users (mode 0644), and it gives full admin access; \`chmod 600 ${token}\` keeps it to this user.`;
-    expect((await runMintgate(["init", "--data", dir])).stderr).toBe(`mintgate: warning: ${warning}\n`);
+    chmodSync(key, 0o644);
+    const keyWarning = `The master key file ${key} can be read by other users (mode 0644), and it decrypts every secret; \`chmod 600 ${key}\` keeps it to this user.`;
+    const tokenWarning = `The admin token file ${token} can be read by other users (mode 0644), and it gives full admin access; \`chmod 600 ${token}\` keeps it to this user.`;
+    expect((await runMintgate(["init", "--data", dir])).stderr).toBe(`mintgate: warning: ${keyWarning}\nmintgate: warning: ${tokenWarning}\n`);
+    // A log line on every command before (\`tokens list\` in a script's output included); init and serve say it.
+    expect(await runMintgate(["tokens", "list", "--data", dir])).toMatchObject({ code: 0, stderr: "" });
     const gateway = await startGateway({ dataDir: dir });
     await gateway.stop();
-    expect(gateway.output()).toContain(`warn  ${warning}\n`);
-    expect(mode(token)).toBe(0o644);
+    expect(gateway.output()).toContain(`warn  ${keyWarning}\n`);
+    expect(gateway.output()).toContain(`warn  ${tokenWarning}\n`);
+    expect([mode(token), mode(key)]).toEqual([0o644, 0o644]);
   });
 
   test("running it twice changes nothing and says so", async () => {

@@ -172,7 +172,11 @@ export function openDataDir(settings: Settings, options: { initialise: boolean; 
   if (options.initialise && (mode & 0o077) !== 0) {
     warnings.push(`The data directory ${settings.dataDir} is open to other users (mode ${mode.toString(8).padStart(4, "0")}); \`chmod 700 ${settings.dataDir}\` keeps it to this user.`);
   }
-  // As master.key is (readMasterKeyFile warns): whoever reads this file is an admin of the gateway.
+  // Whoever reads master.key can decrypt every secret, and whoever reads admin.token is an admin of the gateway.
+  const keyMode = existsSync(paths.masterKey) ? statSync(paths.masterKey).mode & 0o777 : 0;
+  if (options.initialise && (keyMode & 0o077) !== 0) {
+    warnings.push(`The master key file ${paths.masterKey} can be read by other users (mode ${keyMode.toString(8).padStart(4, "0")}), and it decrypts every secret; \`chmod 600 ${paths.masterKey}\` keeps it to this user.`);
+  }
   const tokenMode = existsSync(paths.adminToken) ? statSync(paths.adminToken).mode & 0o777 : 0;
   if (options.initialise && (tokenMode & 0o077) !== 0) {
     warnings.push(`The admin token file ${paths.adminToken} can be read by other users (mode ${tokenMode.toString(8).padStart(4, "0")}), and it gives full admin access; \`chmod 600 ${paths.adminToken}\` keeps it to this user.`);

@@ -1,7 +1,6 @@
 import { randomBytes } from "node:crypto";
-import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { configError } from "../errors/index.ts";
-import { log } from "../log/index.ts";
 import type { KeyVersionRow } from "../store/index.ts";
 import { seal, unseal } from "./cipher.ts";
 
@@ -35,12 +34,9 @@ export function generateMasterKey(source: string): MasterKey {
   return { bytes: new Uint8Array(randomBytes(MASTER_KEY_BYTES)), source };
 }
 
+/** The key in a key file; undefined when there is none. Its mode is warned about by `init` and `serve` (src/runtime). */
 export function readMasterKeyFile(path: string): MasterKey | undefined {
   if (!existsSync(path)) return undefined;
-  const mode = statSync(path).mode & 0o777;
-  if (mode & 0o077) {
-    log.warn("master key file is readable by other users; run chmod 600 on it", { path, mode: mode.toString(8) });
-  }
   return parseMasterKey(readFileSync(path), path);
 }
 
