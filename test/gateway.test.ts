@@ -226,7 +226,7 @@ virtualMcps:
     await s.gateway.stop();
   });
 
-  test("deleting the Virtual MCP answers a request waiting for a first start, and a running call, with why", async () => {
+  test("deleting the Virtual MCP answers a request waiting for a first start, and a running call, with why; its sessions' next requests are told it was deleted", async () => {
     // Before: its sessions were closed with no reply to either, and each client waited out its own timeout (60 s).
     const two = `connectors:
   - { name: hung, kind: stdio, command: ${process.execPath}, args: ["${ECHO_STDIO}"], env: { INITIALIZE_DELAY_MS: "60000" } }
@@ -244,6 +244,12 @@ virtualMcps:
     const s = await setup(two);
     const { token } = await s.token("t@example.com");
     const [waiting, calling] = await Promise.all([s.client("gone", token), s.client("gone", token)]);
+    const authorization = `Bearer ${token}`;
+    // A legacy (HTTP+SSE) session too: its first event names the URL its messages are posted to.
+    const legacy = (await fetch(`${s.gateway.url}/sse/gone`, { headers: { authorization } })).body!.getReader();
+    let events = "";
+    while (!events.includes("sessionId=")) events += new TextDecoder().decode((await legacy.read()).value);
+    const messages = /data: (\/messages\/gone\?sessionId=\S+)/.exec(events)![1]!;
     const settled = (promise: Promise<unknown>) => promise.then(() => "answered", (error: Error) => error.message);
     const listed = settled(waiting.listTools());
     // The call's first progress says it runs at the gateway (a fixed pause could end before it got there on a loaded machine).
@@ -255,6 +261,33 @@ virtualMcps:
     const deleted = 'mintgate ended this session (virtual MCP "gone" was deleted) before the request finished; start a new session and try again.';
     expect(await listed).toContain(deleted);
     expect(await called).toContain(deleted);
+
+    // The sessions' next requests get the 404 of a closed session (-32001, which SDK clients read), saying why and what to do.
+    // Before: a plain JSON 404 saying there is no virtual MCP "gone", as for a slug that never existed.
+    await waitFor("the legacy event stream ended", async () => (await legacy.read()).done);
+    const goneSession = {
+      code: -32001,
+      message: 'Session not found: it was closed because an admin deleted virtual MCP "gone"; connect to its new address if it was renamed, or ask an admin which Virtual MCP to use instead.',
+    };
+    const sdkError = await settled(waiting.listTools());
+    expect(JSON.parse(sdkError.slice(sdkError.indexOf("{")))).toEqual({ jsonrpc: "2.0", error: goneSession, id: expect.any(Number) });
+    const sessionId = (calling.transport as StreamableHTTPClientTransport).sessionId!;
+    const mcp = `${s.gateway.url}/mcp/gone`;
+    const answer = async (url: string, init: RequestInit) => {
+      const response = await fetch(url, init);
+      return { status: response.status, body: await response.json() };
+    };
+    const list = JSON.stringify({ jsonrpc: "2.0", id: "after", method: "tools/list" });
+    const postHeaders = { authorization, "content-type": "application/json", accept: "application/json, text/event-stream" };
+    expect(await answer(`${s.gateway.url}${messages}`, { method: "POST", headers: postHeaders, body: list })).toEqual({ status: 404, body: { jsonrpc: "2.0", error: goneSession, id: "after" } });
+    for (const method of ["GET", "DELETE"]) {
+      expect(await answer(mcp, { method, headers: { authorization, accept: "text/event-stream", "mcp-session-id": sessionId } })).toEqual({ status: 404, body: { jsonrpc: "2.0", error: goneSession, id: null } });
+    }
+    // Without a session, or with one of somebody else's, it is any unknown Virtual MCP.
+    const unknown = { status: 404, body: { error: "not_found", message: 'There is no virtual MCP "gone".' } };
+    expect(await answer(mcp, { method: "POST", headers: postHeaders, body: list })).toEqual(unknown);
+    const other = await s.token("other@example.com");
+    expect(await answer(mcp, { method: "POST", headers: { ...postHeaders, authorization: `Bearer ${other.token}`, "mcp-session-id": sessionId }, body: list })).toEqual(unknown);
     await s.gateway.stop();
   });
 });

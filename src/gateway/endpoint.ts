@@ -8,7 +8,7 @@ import { JSON_RPC, jsonRpcCodeOf, publicMessageOf } from "../errors/index.ts";
 import { log } from "../log/index.ts";
 import type { Gateway } from "./index.ts";
 import { GatewaySession, isProgressToken, SHUTDOWN_CALL_ENDING, type Ending } from "./session.ts";
-import type { VirtualMcpRuntime } from "./virtual-mcp.ts";
+import { deletionReason, type VirtualMcpRuntime } from "./virtual-mcp.ts";
 import { jsonReply } from "./json-reply.ts";
 import { loadServerProtocol, type SdkServerProtocol } from "./protocol.ts";
 import { EventStream, NOTIFICATION_UNREAD_LIMIT } from "./event-stream.ts";
@@ -51,6 +51,12 @@ function acceptRefusal(request: Request): Refusal | undefined {
 function contentTypeRefusal(request: Request): Refusal | undefined {
   if ((request.headers.get("content-type") ?? "").includes("application/json")) return undefined;
   return new Refusal(415, -32000, "Unsupported Media Type: send the message as Content-Type: application/json.");
+}
+
+/** A message's id when its client can match a reply to it (a string or a safe integer); undefined otherwise, and a reply has null. */
+function matchableId(message: unknown): string | number | undefined {
+  const id = (message as PlainMessage | null)?.id;
+  return typeof id === "string" || Number.isSafeInteger(id) ? id : undefined;
 }
 
 /** A message that is not valid JSON-RPC 2.0 (`problem` says why), answered as such wherever it comes in. */
@@ -211,7 +217,7 @@ export class McpEndpoint {
       const entry = this.entries.get(sessionId);
       // Another person's session id is treated as unknown: sessions are bound to who opened them.
       if (!entry?.streamable || ownerOf(entry.session.principal) !== ownerOf(principal) || !runtime.sessions.has(sessionId)) {
-        return this.refuse(sessionNotFound(this.closed.reasonFor(sessionId, ownerOf(principal))), runtime, principal, request, sessionId);
+        return this.refuse(sessionNotFound(this.closedBecause(sessionId, ownerOf(principal))), runtime, principal, request, sessionId);
       }
       const otherVersion = versionRefusal(request, entry.session.protocolVersion, this.protocol!);
       if (otherVersion) return this.refuse(otherVersion, runtime, principal, request, sessionId);
@@ -267,6 +273,32 @@ export class McpEndpoint {
     // now, not after an idle hour, and it does not push the person's live sessions out of their limit.
     if (transport.sessionId !== undefined && response.status !== 200) this.unregister(transport.sessionId);
     return this.recordedIfRefused(response, runtime, principal, request, null, body);
+  }
+
+  /**
+   * A request to `slug`, which no Virtual MCP has: when it names a session of its person's that the gateway closed as an
+   * admin deleted that Virtual MCP, its answer is the 404 of a closed session (-32001, which SDK clients read) saying so
+   * and what to do, under the request's id. Undefined otherwise: it is a request for an unknown slug. The answer reads a
+   * POST's body for the id, so it is handed back to be given once the route has counted that body against its person.
+   */
+  closedWithItsVirtualMcp(slug: string, sessionId: string | null, principal: Principal): ((request: Request) => Promise<Response>) | undefined {
+    if (sessionId === null || this.closedBecause(sessionId, ownerOf(principal)) !== deletionReason(slug)) return undefined;
+    const gone = sessionNotFound(`an admin deleted virtual MCP "${slug}"`, "connect to its new address if it was renamed, or ask an admin which Virtual MCP to use instead");
+    return async (request) => {
+      const read = request.method === "POST" ? await readMessage(request) : undefined;
+      const id = read === undefined || read instanceof Refusal ? undefined : matchableId(read.message);
+      return jsonRpcError(gone.status, gone.code, gone.message, id);
+    };
+  }
+
+  /**
+   * Why the gateway closed session `id`, when it was `owner`'s: remembered once it closed, or read off one still closing
+   * (its cut-off calls' errors going out first), whose client may have sent its next request already.
+   */
+  private closedBecause(id: string, owner: string): string | undefined {
+    const closing = this.entries.get(id)?.session;
+    if (closing?.endedBecause !== undefined && ownerOf(closing.principal) === owner) return closing.endedBecause;
+    return this.closed.reasonFor(id, owner);
   }
 
   /**
@@ -420,7 +452,7 @@ export class McpEndpoint {
   async postLegacy(runtime: VirtualMcpRuntime, sessionId: string | null, request: Request, principal: Principal): Promise<Response> {
     const entry = sessionId === null ? undefined : this.entries.get(sessionId);
     if (!entry?.legacy || ownerOf(entry.session.principal) !== ownerOf(principal) || !runtime.sessions.has(sessionId!)) {
-      const closedBecause = sessionId === null ? undefined : this.closed.reasonFor(sessionId, ownerOf(principal));
+      const closedBecause = sessionId === null ? undefined : this.closedBecause(sessionId, ownerOf(principal));
       return this.refuse(sessionNotFound(closedBecause, `open a new event stream with GET /sse/${runtime.slug}`), runtime, principal, request, sessionId);
     }
     const unacceptable = contentTypeRefusal(request);
@@ -645,10 +677,7 @@ function batchEntryRefusal(entry: unknown): Refusal | undefined {
   const problem = problemOf(entry);
   const refusal = problem !== undefined ? invalidRequest(problem) : (entry as PlainMessage).method === "initialize" ? alreadyInitialized(undefined) : undefined;
   if (refusal === undefined) return undefined;
-  const id = (entry as PlainMessage | null)?.id;
-  // Its id, when the client can match it to its request (a string or a safe integer); else null, as JSON-RPC says.
-  const matchable = typeof id === "string" || Number.isSafeInteger(id) ? id : undefined;
-  return new Refusal(refusal.status, refusal.code, refusal.message, { id: matchable });
+  return new Refusal(refusal.status, refusal.code, refusal.message, { id: matchableId(entry) });
 }
 
 const NO_SESSION = "Bad Request: send the Mcp-Session-Id header you got from initialize, or start a session with initialize.";

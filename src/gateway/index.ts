@@ -6,7 +6,7 @@ import { SubjectResolver } from "../policy/index.ts";
 import type { Store } from "../store/index.ts";
 import type { ApprovalLookup } from "./curation.ts";
 import type { VirtualMcpDefinition } from "./types.ts";
-import { VirtualMcpRuntime } from "./virtual-mcp.ts";
+import { deletionReason, VirtualMcpRuntime } from "./virtual-mcp.ts";
 
 export { canonicalJson, curate, decideEverySpelling, exposedName, routeUri, toolDefinitionHash, unmatchedProblem, type CuratedCatalogue, type PendingTool } from "./curation.ts";
 export { GatewaySession, refusedRequest } from "./session.ts";
@@ -115,7 +115,7 @@ export class Gateway {
     for (const [slug, runtime] of [...this.runtimes]) {
       if (!wanted.has(slug)) {
         this.runtimes.delete(slug);
-        await runtime.dispose(`virtual MCP "${slug}" was deleted`);
+        await runtime.dispose(deletionReason(slug));
         log.info("virtual MCP removed", { virtualMcp: slug });
       }
     }

@@ -9,6 +9,9 @@ import { curate, type ApprovalLookup, type CuratedCatalogue, type UnmatchedNames
 import type { GatewaySession } from "./session.ts";
 import type { VirtualMcpDefinition } from "./types.ts";
 
+/** Why the sessions of a Virtual MCP an admin deleted were ended: their cut-off calls' errors say it, and so do their next requests' 404s. */
+export const deletionReason = (slug: string) => `virtual MCP "${slug}" was deleted`;
+
 export type ListKind = "tools" | "prompts" | "resources";
 
 /** What one person sees of a Virtual MCP: its curated catalogue filtered by the policy. */

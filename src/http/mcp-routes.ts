@@ -35,6 +35,19 @@ const QUERY_TOKEN_MESSAGE = "Access tokens in the URL are refused; send `Authori
 const BUDGET_REFUSAL_HEADERS = { "retry-after": "1", connection: "close" };
 const sizeOf = (bytes: number) => (bytes % (1024 * 1024) === 0 ? `${bytes / (1024 * 1024)} MiB` : `${bytes} bytes`);
 
+/** The session a request names: Streamable HTTP's header, or the legacy transport's query parameter. */
+const sessionIdOf = (request: Request) => request.headers.get("mcp-session-id") ?? new URL(request.url).searchParams.get("sessionId");
+
+/** Reserves a body's `bytes` against its person's budget and everyone's: a refusal when either would go past its limit. */
+function reserveBody(budget: BodyBudget, principal: Principal, bytes: number): Response | undefined {
+  const refusal = budget.reserve(ownerOf(principal), bytes, principal.subject);
+  if (refusal === "person") {
+    return jsonError(429, `Too much request data of yours is in flight (over ${sizeOf(budget.perPerson)} in the calls being received or run); wait for your calls to finish, then retry.`, BUDGET_REFUSAL_HEADERS);
+  }
+  if (refusal === "gateway") return jsonError(503, "The gateway is receiving too much request data from everyone at once; retry in a moment.", BUDGET_REFUSAL_HEADERS);
+  return undefined;
+}
+
 /**
  * Authenticates a request to one Virtual MCP, then finds it. Without a valid
  * token the answer is 401 whatever the slug, so slugs are not revealed. Its
@@ -57,23 +70,31 @@ function admit(deps: McpRouteDeps, budget: BodyBudget, urls: PublicUrls, slug: s
     return jsonError(401, message, challenge(urls, slug, endpoint, { code: "invalid_token", message }));
   }
   const runtime = deps.gateway.virtualMcp(slug);
-  if (!runtime) return jsonError(404, `There is no virtual MCP "${slug}".`);
+  if (!runtime) return unknownVirtualMcp(deps, budget, slug, request, principal, bytes);
   if (ip !== null) principal = { ...principal, ip };
   // Access policy: a person who may not reach this Virtual MCP gets 403 on every request, initialize included.
   const subject = runtime.subjects.subjectOf(principal);
   const reach = decide(subject, { kind: "reach", virtualMcp: slug, policy: runtime.policy });
   if (bytes !== 0) {
-    const refusal = budget.reserve(ownerOf(principal), bytes, principal.subject);
-    if (refusal === "person") {
-      return jsonError(429, `Too much request data of yours is in flight (over ${sizeOf(budget.perPerson)} in the calls being received or run); wait for your calls to finish, then retry.`, BUDGET_REFUSAL_HEADERS);
-    }
-    if (refusal === "gateway") return jsonError(503, "The gateway is receiving too much request data from everyone at once; retry in a moment.", BUDGET_REFUSAL_HEADERS);
+    const refused = reserveBody(budget, principal, bytes);
+    if (refused) return refused;
   }
   if (!reach.allow) {
     const refused = refuseReach(deps, runtime, principal, subject.userId, request, reach.reason);
     return bytes === 0 ? refused : budget.releaseWhenSettled(refused, ownerOf(principal), bytes);
   }
   return { runtime, principal };
+}
+
+/**
+ * A request to a slug no Virtual MCP has: 404. One in a session the gateway closed as an admin deleted that Virtual MCP
+ * is told so by the endpoint instead, as other closed sessions are; it reads the body, so within the person's budget.
+ */
+function unknownVirtualMcp(deps: McpRouteDeps, budget: BodyBudget, slug: string, request: Request, principal: Principal, bytes: number): Response | Promise<Response> {
+  const answer = deps.endpoint.closedWithItsVirtualMcp(slug, sessionIdOf(request), principal);
+  if (!answer) return jsonError(404, `There is no virtual MCP "${slug}".`);
+  if (bytes === 0) return answer(request);
+  return reserveBody(budget, principal, bytes) ?? budget.releaseWhenSettled(answer(request), ownerOf(principal), bytes);
 }
 
 /**
@@ -84,7 +105,7 @@ function admit(deps: McpRouteDeps, budget: BodyBudget, urls: PublicUrls, slug: s
  */
 async function refuseReach(deps: McpRouteDeps, runtime: VirtualMcpRuntime, principal: Principal, userId: string | null, request: Request, reason: string): Promise<Response> {
   const { method, params } = await readAsked(request);
-  const sessionId = request.headers.get("mcp-session-id") ?? new URL(request.url).searchParams.get("sessionId");
+  const sessionId = sessionIdOf(request);
   log.debug("mcp request refused: no access", { virtualMcp: runtime.slug, subject: principal.subject, method, reason });
   await recordRefusal(deps.gateway.recorder, refusedRequest(principal, runtime, method, params, { error: reason, sessionId, userId }));
   return jsonError(403, reason);
@@ -125,7 +146,7 @@ export function mcpRoutes(deps: McpRouteDeps, urls: PublicUrls, budget: BodyBudg
       const runtime = deps.gateway.virtualMcp(slug);
       if (!runtime) return refused;
       if (ip !== null) principal = { ...principal, ip };
-      const sessionId = request.headers.get("mcp-session-id") ?? new URL(request.url).searchParams.get("sessionId");
+      const sessionId = sessionIdOf(request);
       const entry = transportRefusal(principal, runtime, `HTTP ${request.method}`, { status: refused.status, message: reason, sessionId });
       return recordRefusal(deps.gateway.recorder, entry).then(() => refused);
     },
