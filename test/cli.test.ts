@@ -3,7 +3,7 @@ import { describe, expect, test } from "bun:test";
 import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { AdminClient, locateGateway } from "../src/admin-client/index.ts";
-import { shellWord } from "../src/terminal/index.ts";
+import { printable, shellWord } from "../src/terminal/index.ts";
 import { BINARY, cleanEnv, configuredDataDir, freePort, isolatedBinary, REPO_ROOT, runMintgate, startConfiguredGateway, startGateway, tempDir, waitFor } from "./harness.ts";
 
 const ECHO_STDIO = join(REPO_ROOT, "test", "fixtures", "echo-stdio.ts");
@@ -130,9 +130,13 @@ describe("mintgate CLI", () => {
     expect([c1.code, c1.stderr]).toEqual([2, 'mintgate: The group name "sales\\u009b2J" contains the control character U+009B; remove it: a group name is one line, without control characters or bidirectional controls.\n']);
     const bidi = await runMintgate(["users", "add", "bo@example.com", "--name", "Bo \u202eredda", "--data", dir], { stdin: "a long enough password\n" });
     expect([bidi.code, bidi.stderr]).toEqual([2, "mintgate: A person's name cannot hold the bidirectional control U+202E; remove it: a name is one line, without control characters or bidirectional controls.\n"]);
-    // Any script and emoji stay.
+    // A zero width space would make two names that look alike (one "sales" the policy names, one not): refused as well.
+    const zeroWidth = await runMintgate(["groups", "add", "ada@example.com", "sa\u200bles", "--data", dir]);
+    expect([zeroWidth.code, zeroWidth.stderr]).toEqual([2, 'mintgate: The group name "sa\\u200bles" contains the invisible character U+200B; remove it: a group name is one line, without control characters or bidirectional controls.\n']);
+    // Any script and emoji stay, joined (ZWJ) and in emoji presentation (U+FE0F) included.
     expect((await runMintgate(["users", "add", "bo@example.com", "--name", "Bō 田中 🚀", "--data", dir], { stdin: "a long enough password\n" })).code).toBe(0);
     expect((await runMintgate(["groups", "add", "bo@example.com", "販売 ✨", "--data", dir])).stdout).toBe('bo@example.com is now in "販売 ✨"; groups: 販売 ✨.\n');
+    expect((await runMintgate(["groups", "add", "bo@example.com", "👩\u200d💻 ❤\ufe0f", "--data", dir])).stdout).toBe('bo@example.com is now in "👩\u200d💻 ❤\ufe0f"; groups: 販売 ✨, 👩\u200d💻 ❤\ufe0f.\n');
     // Registering a client records an auth event; its info line belongs in a gateway's log, not here.
     const client = await runMintgate(["clients", "add", "--name", "Tool", "--redirect-uri", "https://tool.example.com/cb", "--data", dir]);
     expect(client.code).toBe(0);
@@ -795,6 +799,23 @@ describe("mintgate CLI", () => {
       holder.close();
     }
     expect((await runMintgate(["secrets", "set", "waiting", "--data", dir], { stdin: "value\n" })).code).toBe(0);
+  });
+});
+
+describe("text on its way to a terminal", () => {
+  test("every character Unicode says to draw as nothing is escaped, but those emoji and scripts need", () => {
+    // Kept, and why, in src/terminal: the joiners, variation selectors, and characters scripts spell with.
+    const kept = /[\u034f\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200c\u200d\u3164\ufe00-\ufe0f\uffa0\u{e0100}-\u{e01ef}]/u;
+    const shownRaw: string[] = [];
+    for (let codePoint = 0; codePoint <= 0x10ffff; codePoint++) {
+      const character = String.fromCodePoint(codePoint);
+      if (!/\p{Default_Ignorable_Code_Point}|\p{Bidi_Control}/u.test(character)) continue;
+      if (kept.test(character) !== (printable(character) === character)) shownRaw.push(codePoint.toString(16));
+    }
+    expect(shownRaw).toEqual([]);
+    // Escaped so that JSON reads them back: a BMP character as itself, one beyond as its two UTF-16 halves.
+    expect(printable("a\u200bb\u2062c\ufeff\u00ad\u{e0041}")).toBe("a\\u200bb\\u2062c\\ufeff\\u00ad\\udb40\\udc41");
+    expect(JSON.parse(`"${printable("a\u200b\u{1d173}")}"`)).toBe("a\u200b\u{1d173}");
   });
 });
 

@@ -6,11 +6,27 @@
  */
 
 /**
- * Control characters, line and paragraph separators, bidirectional overrides, and Unicode tag characters
- * (U+E0000–U+E007F): invisible, they can spell out a whole instruction ("ASCII smuggling") that a model reads
- * and an admin approving a tool's description would not see.
+ * Unicode's bidirectional controls (its Bidi_Control property: the marks U+061C, U+200E and U+200F, the embeddings and
+ * overrides, the isolates): a terminal that reorders text for them draws a line other than the one written.
  */
-const UNPRINTABLE_CLASS = "[\\u0000-\\u001f\\u007f-\\u009f\\u2028\\u2029\\u202a-\\u202e\\u2066-\\u2069\\u{e0000}-\\u{e007f}]";
+const BIDI_CONTROLS = "\\u061c\\u200e\\u200f\\u202a-\\u202e\\u2066-\\u2069";
+/**
+ * The rest of Unicode's Default_Ignorable_Code_Point characters that terminals draw as nothing and no script needs to
+ * spell a word: the soft hyphen, U+200B ZERO WIDTH SPACE, U+2060–U+2064 (word joiner, invisible operators), the
+ * deprecated format controls U+206A–U+206F, U+FEFF, the shorthand and musical format controls, the tag characters
+ * (U+E0000–U+E007F, which can spell a whole instruction a model reads: "ASCII smuggling"), and the code points Unicode
+ * reserves as ignorable (U+2065, U+FFF0–U+FFF8, U+E0080–U+E00FF, U+E01F0–U+E0FFF), which a terminal draws as nothing too.
+ * Left out, though ignorable too, as text needs them: U+200C/U+200D (ZWNJ, ZWJ: emoji sequences, Persian and Indic
+ * spelling), the variation selectors U+FE00–U+FE0F and U+E0100–U+E01EF (U+FE0F makes most emoji; ideographic variants),
+ * U+034F COMBINING GRAPHEME JOINER, the Mongolian selectors and vowel separator U+180B–U+180F, the Khmer inherent vowels
+ * U+17B4/U+17B5, and the Hangul fillers U+115F, U+1160, U+3164 and U+FFA0 (letters, drawn as blanks).
+ */
+const INVISIBLE_FORMATS = "\\u00ad\\u200b\\u2060-\\u2065\\u206a-\\u206f\\ufeff\\ufff0-\\ufff8\\u{1bca0}-\\u{1bca3}\\u{1d173}-\\u{1d17a}\\u{e0000}-\\u{e00ff}\\u{e01f0}-\\u{e0fff}";
+/** What hides or reorders text without drawing anything: what a tool's description must not hold unnoticed. */
+const INVISIBLE_CLASS = `[${BIDI_CONTROLS}${INVISIBLE_FORMATS}]`;
+const INVISIBLE = new RegExp(INVISIBLE_CLASS, "gu");
+/** Control characters, line and paragraph separators, and the invisible characters above. */
+const UNPRINTABLE_CLASS = `[\\u0000-\\u001f\\u007f-\\u009f\\u2028\\u2029${BIDI_CONTROLS}${INVISIBLE_FORMATS}]`;
 const HAS_UNPRINTABLE = new RegExp(UNPRINTABLE_CLASS, "u");
 const UNPRINTABLE = new RegExp(UNPRINTABLE_CLASS, "gu");
 const SHORT_ESCAPES: Record<string, string> = { "\n": "\\n", "\r": "\\r", "\t": "\\t" };
@@ -21,7 +37,7 @@ export function hasUnprintable(text: string): boolean {
 }
 
 /** What text of several lines (a description) must not hold: every unprintable character but line feeds and tabs. */
-const UNWRITABLE_IN_LINES = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069\u{e0000}-\u{e007f}]/u;
+const UNWRITABLE_IN_LINES = new RegExp(`[\\u0000-\\u0008\\u000b-\\u001f\\u007f-\\u009f\\u2028\\u2029${BIDI_CONTROLS}${INVISIBLE_FORMATS}]`, "u");
 
 /**
  * For text an admin writes that is later shown on terminals and to AI clients (a Virtual MCP's name, its
@@ -32,10 +48,21 @@ const UNWRITABLE_IN_LINES = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u202
 export function unwritableCharacterIn(text: string, options: { lines: boolean }): string | undefined {
   const found = (options.lines ? UNWRITABLE_IN_LINES : HAS_UNPRINTABLE).exec(text)?.[0];
   if (found === undefined) return undefined;
-  const code = `U+${found.codePointAt(0)!.toString(16).toUpperCase().padStart(4, "0")}`;
+  const code = codePointOf(found);
   if (found === "\n" || found === "\r" || found === "\u2028" || found === "\u2029") return `the line break ${code}`;
-  if (found.codePointAt(0)! >= 0xe0000) return `the invisible tag character ${code}`;
-  return found >= "\u202a" ? `the bidirectional control ${code}` : `the control character ${code}`;
+  if (/^\p{Bidi_Control}$/u.test(found)) return `the bidirectional control ${code}`;
+  if (found.codePointAt(0)! >= 0xe0000 && found.codePointAt(0)! <= 0xe007f) return `the invisible tag character ${code}`;
+  return /^\p{Cc}$/u.test(found) ? `the control character ${code}` : `the invisible character ${code}`;
+}
+
+/** A character's code point as Unicode writes it: "U+200B", "U+E0041". */
+export function codePointOf(character: string): string {
+  return `U+${character.codePointAt(0)!.toString(16).toUpperCase().padStart(4, "0")}`;
+}
+
+/** The invisible characters in `text` (bidirectional controls, tag characters, zero-width and other format characters), in order. */
+export function invisibleCharactersIn(text: string): string[] {
+  return text.match(INVISIBLE) ?? [];
 }
 
 /** `text` with every unprintable character replaced by a space: for a name others chose that is stored readable rather than refused (a provider's display name). */
