@@ -625,6 +625,14 @@ ${policy}`;
     writeFileSync(toolsFile, JSON.stringify([{ name: "alpha", description: "first version" }, { name: "beta", description: betaDescription }]));
     await waitFor("beta pending", async () => (await s.admin<{ pending: { name: string }[] }>("/virtual-mcps/guarded")).pending.some((p) => p.name === "d__beta"));
     expect(await toolNames(client)).toEqual(["d__alpha"]);
+    // The tag characters are said where admins look, by count and code point (never as the text they spell), for a
+    // Virtual MCP under newTools: auto too, where nobody reviews a description: a problem while the tool is there, and one warning.
+    const found = "15 invisible characters in its description (U+E0020, U+E005F, U+E0061, U+E0063, U+E0065, U+E0069, U+E006C, U+E006D, …), which AI clients read and terminals do not show";
+    const betaWaiting = `Tool "d__beta" (from dyn tool "beta", waiting for approval) holds ${found}; if its upstream server does not mean them, do not approve it.`;
+    const problems = async () => (await s.admin<{ problems: string[] }>("/virtual-mcps/guarded")).problems;
+    await waitFor("beta's problem", async () => (await problems()).includes(betaWaiting));
+    const invisibleWarnings = () => s.gateway.output().split("\n").filter((line) => line.includes("holds invisible characters")).map((line) => line.slice(line.indexOf("warn")));
+    expect(invisibleWarnings()).toEqual([`warn  upstream definition holds invisible characters, which AI clients read and terminals do not show connector=dyn method=tools/list name=beta found="${found.slice(0, found.indexOf(", which"))}"`]);
 
     // A changed description hides the approved tool again.
     writeFileSync(toolsFile, JSON.stringify([{ name: "alpha", description: "second version, now with exfiltration" }, { name: "beta", description: betaDescription }]));
@@ -645,6 +653,9 @@ ${policy}`;
     // The suggested command reaches the same gateway: the --data it was given is repeated.
     expect(status.stdout).toContain(`waiting for approval: guarded d__alpha (changed); \`mintgate approve guarded d__alpha --data ${s.dir}\`\n`);
     expect(status.stdout).toContain(`waiting for approval: guarded d__beta (new); \`mintgate approve guarded d__beta --data ${s.dir}\`\n`);
+    expect(status.stdout).toContain(`  problem in guarded: ${betaWaiting}\n`);
+    // The list was read again for alpha's change: beta's, unchanged, is not said again.
+    expect(invisibleWarnings()).toHaveLength(1);
 
     // An approval names the definition it reviewed: a stale hash is refused.
     const approve = (body: object) =>
@@ -679,6 +690,10 @@ ${policy}`;
     expect(all.code, all.stderr).toBe(0);
     expect((JSON.parse(all.stdout) as { tool: string; exposedName: string; changed: boolean }[]).map((a) => `${a.tool} as ${a.exposedName}, changed ${a.changed}`).sort()).toEqual(["slow as d__slow, changed true"]);
     await waitFor("every tool listed", async () => (await toolNames(client)).length === 3);
+    // Approved, clients get the description as the upstream wrote it (nothing is stripped), and the problem says so.
+    expect((await client.listTools()).tools.find((t) => t.name === "d__beta")?.description).toBe(betaDescription);
+    expect(await problems()).toEqual([`Tool "d__beta" (from dyn tool "beta") holds ${found}; if its upstream server does not mean them, exclude the tool or give it a description of your own.`]);
+    expect(invisibleWarnings()).toHaveLength(1);
     // Again with nothing waiting: the state asked for, so a success that says nothing changed.
     const again = await runMintgate(["approve", "guarded", "--all", "--data", s.dir]);
     expect(again.code, again.stderr).toBe(0);

@@ -66,7 +66,7 @@ export interface VirtualMcpSummary {
   toolCount: number;
   /** Tools held back by the approve policy, by name: what an approval would cover is in the one Virtual MCP's answer. */
   pending: { name: string; reason: string }[];
-  /** Tools hidden by a problem (a bad or shared name), then names in its curation or policy that match no tool, one sentence each. */
+  /** Tools hidden by a problem (a bad or shared name), names in its curation or policy that match no tool, then tools, prompts and resources whose definition holds invisible characters, one sentence each. */
   problems: string[];
   /** Its definition as a `virtualMcps` entry of mintgate.yaml (every key written out): what PUT /admin/api/virtual-mcps/:slug takes. */
   definition: VirtualMcpFileEntry;
@@ -96,10 +96,10 @@ export interface VirtualMcpFileEntry {
   resources?: unknown;
 }
 
-/** What an admin should look at in a Virtual MCP: tools hidden by a problem, and names that match no tool. */
+/** What an admin should look at in a Virtual MCP: tools hidden by a problem, names that match no tool, and definitions holding invisible characters. */
 function problemsOf(runtime: VirtualMcpRuntime): string[] {
   const { catalogue, definition } = runtime;
-  return [...catalogue.problems, ...catalogue.unmatched.map((unmatched) => unmatchedProblem(definition.slug, unmatched))];
+  return [...catalogue.problems, ...catalogue.unmatched.map((unmatched) => unmatchedProblem(definition.slug, unmatched)), ...catalogue.invisibleText];
 }
 
 function fileEntryOf(definition: VirtualMcpDefinition): VirtualMcpFileEntry {

@@ -6,6 +6,7 @@ import { log } from "../log/index.ts";
 import { expandSecretReferences, secretReferencesIn } from "../secrets/index.ts";
 import { capSseEvents, refusalSaid, StreamableHttpUpstreamTransport } from "./http-transport.ts";
 import { ConnectorFailureLog } from "./failure-log.ts";
+import { invisibleTextIn, invisibleTextSaid } from "./invisible-text.ts";
 import type { UpstreamProcessGroups } from "./process-groups.ts";
 import { StdioUpstreamTransport } from "./stdio-transport.ts";
 import { connectionFailure, endpointElsewhere, redirectRefused, refusedByUpstream } from "./connection-failure.ts";
@@ -812,7 +813,26 @@ export class Connector {
     if (unnamed !== said.unnamed && unnamed > 0) log.warn(`upstream list items skipped: no ${idKey}`, { connector: this.name, method, skipped: unnamed });
     if (twice !== said.twice && twice !== "") log.warn(`upstream lists different items under one ${idKey}; the first of each is used`, { connector: this.name, method, [idKey]: this.redact(twice) });
     this.skippedSaid.set(method, { unnamed, twice });
+    this.sayInvisibleText(method, idKey, ids);
     return items;
+  }
+
+  /** The listed definitions that hold invisible characters, by list and then name, as last said: each is said once when it appears or changes, not at every refresh. */
+  private readonly invisibleSaid = new Map<string, Map<string, string>>();
+
+  /** Logs each listed definition that holds invisible characters (see invisibleTextIn): nobody may review it before clients get it. */
+  private sayInvisibleText(method: string, idKey: string, listed: ReadonlyMap<string, unknown>): void {
+    const said = this.invisibleSaid.get(method);
+    const holding = new Map<string, string>();
+    for (const [id, item] of listed) {
+      const found = invisibleTextIn(item as object);
+      if (found === undefined) continue;
+      const definition = JSON.stringify(item);
+      holding.set(id, definition);
+      if (said?.get(id) === definition) continue;
+      log.warn("upstream definition holds invisible characters, which AI clients read and terminals do not show", { connector: this.name, method, [idKey]: this.redact(id), found: invisibleTextSaid(found) });
+    }
+    this.invisibleSaid.set(method, holding);
   }
 
   /** What was last said of each list's skipped items (how many had no name or URI, which names were listed twice), to say a change once. */

@@ -1,5 +1,6 @@
 import type { Prompt, Resource, ResourceTemplate, Tool } from "@modelcontextprotocol/sdk/types.js";
 import type { Catalogue } from "../connectors/index.ts";
+import { invisibleTextIn, invisibleTextSaid } from "../connectors/invisible-text.ts";
 import type { Decision } from "../policy/index.ts";
 import { EXPOSED_NAME, PREFIX_SEPARATOR, type ConnectorAttachment, type VirtualMcpDefinition } from "./types.ts";
 
@@ -42,6 +43,8 @@ export interface CuratedCatalogue {
   pending: PendingTool[];
   /** Tools that could not be exposed (bad or colliding names), one sentence each. */
   problems: string[];
+  /** Tools (exposed or waiting for approval), prompts and resources whose definition holds invisible characters (see invisibleTextIn), one sentence each. */
+  invisibleText: string[];
   /** Names the configuration gives that match nothing a connector with a known tool list offers (see `unmatchedNames`). */
   unmatched: UnmatchedNames[];
 }
@@ -237,8 +240,15 @@ export function curate(
     resourceTemplates: [],
     pending: [],
     problems: [],
+    invisibleText: [],
     unmatched: [],
   };
+  /** Says what invisible characters the definition clients get (or would, once approved) holds, if any. */
+  const sayInvisibleText = (what: string, definition: object, remedy: string) => {
+    const found = invisibleTextIn(definition);
+    if (found) result.invisibleText.push(`${what} holds ${invisibleTextSaid(found)}, which AI clients read and terminals do not show; ${remedy}.`);
+  };
+  const unlessMeant = "if its upstream server does not mean them";
   /** Who holds each exposed name: a tool shown to clients, or one held back for approval. */
   const toolSources = new Map<string, { source: string; exposed?: ExposedTool }>();
   const incumbent = (name: string, connector: string, upstreamName: string) => {
@@ -288,10 +298,12 @@ export function curate(
       if (pending) {
         result.pending.push(pending);
         toolSources.set(name, { source });
+        sayInvisibleText(`Tool "${name}" (from ${source}, waiting for approval)`, tool, `${unlessMeant}, do not approve it`);
         continue;
       }
       const description = attachment.describe[tool.name] ?? tool.description;
       const definition: Tool = { ...tool, name, ...(description === undefined ? {} : { description }) };
+      sayInvisibleText(`Tool "${name}" (from ${source})`, definition, `${unlessMeant}, exclude the tool or give it a description of your own`);
       const exposed = { name, connector: attachment.connector, prefix: attachment.prefix, upstreamName: tool.name, definition };
       toolSources.set(name, { source, exposed });
       result.tools.push(exposed);
@@ -307,15 +319,20 @@ export function curate(
       }
       promptSources.set(name, attachment.connector);
       const exposed = { name, connector: attachment.connector, prefix: attachment.prefix, upstreamName: prompt.name, definition: { ...prompt, name } };
+      sayInvisibleText(`Prompt "${name}" (from ${attachment.connector})`, exposed.definition, `${unlessMeant}, have them removed there or detach the connector`);
       result.prompts.push(exposed);
       result.promptsByName.set(name, exposed);
     }
 
     for (const resource of catalogue.resources) {
-      result.resources.push({ ...resource, uri: exposedUri(attachment.prefix, resource.uri) });
+      const uri = exposedUri(attachment.prefix, resource.uri);
+      result.resources.push({ ...resource, uri });
+      sayInvisibleText(`Resource ${quotedUnfitName(uri)} (from ${attachment.connector})`, resource, `${unlessMeant}, have them removed there or detach the connector`);
     }
     for (const template of catalogue.resourceTemplates) {
-      result.resourceTemplates.push({ ...template, uriTemplate: exposedUri(attachment.prefix, template.uriTemplate) });
+      const uriTemplate = exposedUri(attachment.prefix, template.uriTemplate);
+      result.resourceTemplates.push({ ...template, uriTemplate });
+      sayInvisibleText(`Resource template ${quotedUnfitName(uriTemplate)} (from ${attachment.connector})`, template, `${unlessMeant}, have them removed there or detach the connector`);
     }
   }
   if (isKnown) result.unmatched = unmatchedNames(vmcp, catalogueOf, isKnown, result);
