@@ -258,7 +258,7 @@ virtualMcps:
     await waitFor("the running call's first progress", () => progressed);
     const applied = await s.apply(two.slice(0, two.indexOf("  - slug: gone")) + two.slice(two.indexOf("  - slug: kept")), "--prune");
     expect(applied.stderr).toBe("");
-    const deleted = 'mintgate ended this session (virtual MCP "gone" was deleted) before the request finished; start a new session and try again.';
+    const deleted = 'mintgate ended this session (virtual MCP "gone" was deleted) before the request finished; ask an administrator which Virtual MCP to use instead.';
     expect(await listed).toContain(deleted);
     expect(await called).toContain(deleted);
 

@@ -771,6 +771,8 @@ const SESSION_ENDING: Ending = { what: "this session", nextStep: "start a new se
 export const CALL_ENDING: Ending = { what: "the call", nextStep: "sign in again or use a valid token, then send the request again" };
 /** A call of the sessionless revision cut off because its Virtual MCP was deleted: there is nothing to send it to again. */
 export const GONE_CALL_ENDING: Ending = { what: "the call", nextStep: "ask an administrator which Virtual MCP to use instead" };
+/** A session ended because its Virtual MCP was deleted: a new session there would find nothing either. */
+export const GONE_SESSION_ENDING: Ending = { what: "this session", nextStep: GONE_CALL_ENDING.nextStep };
 /** A call of the sessionless revision cut off by a shutdown: access stands, the gateway is what went away. */
 export const SHUTDOWN_CALL_ENDING: Ending = { what: "the call", nextStep: "send the request again once the gateway is back" };
 

@@ -6,7 +6,7 @@ import { EMPTY_CATALOGUE } from "../connectors/index.ts";
 import { MintgateError } from "../errors/index.ts";
 import { log } from "../log/index.ts";
 import { curate, type ApprovalLookup, type CuratedCatalogue, type UnmatchedNames } from "./curation.ts";
-import type { GatewaySession } from "./session.ts";
+import { GONE_SESSION_ENDING, type GatewaySession } from "./session.ts";
 import type { VirtualMcpDefinition } from "./types.ts";
 
 /** Why the sessions of a Virtual MCP an admin deleted were ended: their cut-off calls' errors say it, and so do their next requests' 404s. */
@@ -189,7 +189,8 @@ export class VirtualMcpRuntime {
     this.watchFirstStarts([]);
     if (reason !== undefined) for (const end of [...this.sessionless]) end(reason);
     this.sessionless.clear();
-    await Promise.all([...this.sessions.values()].map((s) => (reason === undefined ? s.close() : s.end(reason))));
+    // With a reason, it was deleted: the calls it cuts off are told to look elsewhere, not to start a session here again.
+    await Promise.all([...this.sessions.values()].map((s) => (reason === undefined ? s.close() : s.end(reason, GONE_SESSION_ENDING))));
     this.sessions.clear();
   }
 
