@@ -77,9 +77,61 @@ function quotedUnfitName(name: string): string {
 }
 const UNFIT_NAME_SHOWN = 100;
 
-/** Resource URIs get the prefix as a scheme prefix (`ev+file:///x`), which maps back exactly. */
+/**
+ * Resource URIs get the prefix as a scheme prefix (`ev+file:///x`), which maps back exactly. A `ui://` URI (the
+ * interface of an MCP App, SEP-1865) keeps its scheme, which hosts require of app resources: the prefix goes in
+ * front of its authority instead (`ui://wx+weather/view.html`; `+` is allowed in a host), which maps back as exactly.
+ */
 export function exposedUri(prefix: string, uri: string): string {
-  return prefix === "" ? uri : `${prefix}+${uri}`;
+  if (prefix === "") return uri;
+  return uri.startsWith(UI_SCHEME) ? `${UI_SCHEME}${prefix}+${uri.slice(UI_SCHEME.length)}` : `${prefix}+${uri}`;
+}
+
+const UI_SCHEME = "ui://";
+
+/**
+ * How a prefixed `ui://` URI was exposed before it kept its scheme (`wx+ui://weather/view.html`): policies may
+ * name it so, and their rules must keep deciding for it. Undefined for any other URI, which only has one form.
+ */
+function formerUiUri(prefix: string, upstreamUri: string): string | undefined {
+  return prefix !== "" && upstreamUri.startsWith(UI_SCHEME) ? `${prefix}+${upstreamUri}` : undefined;
+}
+
+/** The form a policy may still name an exposed `ui://` resource (or template) by, besides its URI (see formerUiUri); undefined for any other. */
+export function formerExposedUri(attachments: ConnectorAttachment[], uri: string): string | undefined {
+  if (!uri.startsWith(UI_SCHEME)) return undefined;
+  const route = routeUri(attachments, uri);
+  return route && formerUiUri(route.attachment.prefix, route.upstreamUri);
+}
+
+/**
+ * Where a tool's `_meta` names the resource holding its MCP App's interface: SEP-1865's `ui.resourceUri`, and
+ * the flat keys of its earlier drafts and of OpenAI's Apps SDK.
+ */
+const FLAT_UI_META_KEYS = ["ui/resourceUri", "openai/outputTemplate"] as const;
+
+/**
+ * A tool's `_meta` with the resources holding its interface named by their exposed URIs, so that a host reads
+ * them back through the gateway; the same object when it names none. Nothing else of it changes.
+ */
+function withExposedUiMeta(prefix: string, meta: Tool["_meta"]): Tool["_meta"] {
+  if (prefix === "" || meta === undefined) return meta;
+  let exposed = meta;
+  const ui = meta.ui as { resourceUri?: unknown } | null | undefined;
+  if (typeof ui?.resourceUri === "string") exposed = { ...exposed, ui: { ...ui, resourceUri: exposedUri(prefix, ui.resourceUri) } };
+  for (const key of FLAT_UI_META_KEYS) {
+    const uri = meta[key];
+    if (typeof uri === "string") exposed = { ...exposed, [key]: exposedUri(prefix, uri) };
+  }
+  return exposed;
+}
+
+/** The exposed URIs of the resources a tool's definition names as its interface (see withExposedUiMeta). */
+export function uiResourcesOf(tool: Tool): string[] {
+  const meta = tool._meta;
+  if (meta === undefined) return [];
+  const named = [(meta.ui as { resourceUri?: unknown } | null | undefined)?.resourceUri, ...FLAT_UI_META_KEYS.map((key) => meta[key])];
+  return named.filter((uri): uri is string => typeof uri === "string");
 }
 
 type ContentBlock = { type?: unknown; uri?: unknown; resource?: { uri?: unknown } } | null | undefined;
@@ -129,11 +181,14 @@ export function withExposedResourcesOfPrompt(prefix: string, result: Record<stri
 
 /** Which attachment an exposed resource URI belongs to, and the upstream URI. */
 export function routeUri(attachments: ConnectorAttachment[], uri: string): { attachment: ConnectorAttachment; upstreamUri: string } | undefined {
-  const plus = uri.indexOf("+");
-  if (plus > 0) {
-    const prefix = uri.slice(0, plus);
+  // `ui://wx+weather/view.html` (see exposedUri); `wx+ui://weather/view.html`, as such URIs were exposed before, still routes below.
+  const ui = uri.startsWith(UI_SCHEME);
+  const start = ui ? UI_SCHEME.length : 0;
+  const plus = uri.indexOf("+", start);
+  if (plus > start) {
+    const prefix = uri.slice(start, plus);
     const attachment = attachments.find((a) => a.prefix === prefix);
-    if (attachment) return { attachment, upstreamUri: uri.slice(plus + 1) };
+    if (attachment) return { attachment, upstreamUri: ui ? UI_SCHEME + uri.slice(plus + 1) : uri.slice(plus + 1) };
   }
   const unprefixed = attachments.find((a) => a.prefix === "");
   return unprefixed && { attachment: unprefixed, upstreamUri: uri };
@@ -168,9 +223,14 @@ export function otherSpellingsOf(uri: string): string[] {
 export function decideEverySpelling(uri: string, route: ReturnType<typeof routeUri>, decideUri: (exposedUri: string) => Decision): Decision {
   const asSent = decideUri(uri);
   if (!asSent.allow || !route) return asSent;
-  for (const spelling of otherSpellingsOf(route.upstreamUri)) {
-    const decision = decideUri(exposedUri(route.attachment.prefix, spelling));
-    if (!decision.allow) return decision;
+  const { prefix } = route.attachment;
+  for (const spelling of [route.upstreamUri, ...otherSpellingsOf(route.upstreamUri)]) {
+    // A `ui://` URI is also decided in the form it was exposed in before (and in today's, when sent in that one).
+    for (const exposed of [exposedUri(prefix, spelling), formerUiUri(prefix, spelling)]) {
+      if (exposed === undefined || exposed === uri) continue;
+      const decision = decideUri(exposed);
+      if (!decision.allow) return decision;
+    }
   }
   return asSent;
 }
@@ -302,7 +362,9 @@ export function curate(
         continue;
       }
       const description = attachment.describe[tool.name] ?? tool.description;
-      const definition: Tool = { ...tool, name, ...(description === undefined ? {} : { description }) };
+      // An MCP App's interface is read back by the URI its `_meta` gives: the exposed one. The approval's hash stays over the upstream's definition.
+      const meta = withExposedUiMeta(attachment.prefix, tool._meta);
+      const definition: Tool = { ...tool, name, ...(description === undefined ? {} : { description }), ...(meta === tool._meta ? {} : { _meta: meta }) };
       sayInvisibleText(`Tool "${name}" (from ${source})`, definition, `${unlessMeant}, exclude the tool or give it a description of your own`);
       const exposed = { name, connector: attachment.connector, prefix: attachment.prefix, upstreamName: tool.name, definition };
       toolSources.set(name, { source, exposed });

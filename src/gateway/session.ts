@@ -7,7 +7,7 @@ import { resultText, UpstreamRpcError, type Connector, type ResourceListener } f
 import { forbidden, isStorageFull, JSON_RPC, jsonRpcCodeOf, MintgateError, publicMessageOf, storageFull } from "../errors/index.ts";
 import { log } from "../log/index.ts";
 import { VERSION } from "../version.ts";
-import { routeUri, decideEverySpelling, exposedUri, withExposedResourcesOfPrompt, withExposedResourcesOfTool } from "./curation.ts";
+import { routeUri, decideEverySpelling, exposedUri, uiResourcesOf, withExposedResourcesOfPrompt, withExposedResourcesOfTool } from "./curation.ts";
 import type { AccessView, ListKind, VirtualMcpRuntime } from "./virtual-mcp.ts";
 import { MODERN_VERSION } from "./revision.ts";
 import type { RequestsPerPerson } from "./requests-per-person.ts";
@@ -621,7 +621,8 @@ export class GatewaySession {
     if (!route) throw new RpcError(JSON_RPC.invalidParams, `No connector in virtual MCP "${this.runtime.slug}" serves the resource "${uri}".`);
     note.connector = route.attachment.connector;
     note.upstreamName = route.upstreamUri;
-    this.checkResource(uri, route);
+    const decision = this.resourceDecision(uri, route);
+    if (!decision.allow) throw forbidden(this.hiddenInterfaceReason(uri) ?? decision.reason);
     const result = await this.forward(progress, signal, route.attachment.connector, "resources/read", { ...params, uri: route.upstreamUri }).catch((error: unknown) => {
       throw withExposedErrorUri(route.attachment.prefix, error);
     });
@@ -629,6 +630,17 @@ export class GatewaySession {
     const contents = result.contents as { uri: string }[] | undefined;
     if (route.attachment.prefix === "" || !contents) return result;
     return { ...result, contents: contents.map((c) => ({ ...c, uri: exposedUri(route.attachment.prefix, c.uri) })) };
+  }
+
+  /**
+   * Why the person may not read a resource that a tool they may call names as its interface (an MCP App): only a
+   * rule of the policy hides it (an unruled resource is open to all), and the refusal says so rather than reading as
+   * a mistake of the host's. Undefined when no tool they see names it. Looked up only when a read is refused.
+   */
+  private hiddenInterfaceReason(uri: string): string | undefined {
+    const tool = this.view().tools.find((t) => uiResourcesOf(t).includes(uri));
+    if (!tool) return undefined;
+    return `The resource "${uri}" is the interface of the tool "${tool.name}", which ${this.subject.email} may call, but the policy of virtual MCP "${this.runtime.slug}" hides the resource from them by one of its rules; ask an admin to allow it to whoever may call the tool.`;
   }
 
   private async subscribe(uri: string, note: RequestNote): Promise<Record<string, unknown>> {

@@ -5,7 +5,7 @@ import { decide, type Subject, type SubjectResolver, type VirtualMcpPolicy } fro
 import { EMPTY_CATALOGUE } from "../connectors/index.ts";
 import { MintgateError } from "../errors/index.ts";
 import { log } from "../log/index.ts";
-import { curate, type ApprovalLookup, type CuratedCatalogue, type UnmatchedNames } from "./curation.ts";
+import { curate, formerExposedUri, type ApprovalLookup, type CuratedCatalogue, type UnmatchedNames } from "./curation.ts";
 import { GONE_SESSION_ENDING, type GatewaySession } from "./session.ts";
 import type { VirtualMcpDefinition } from "./types.ts";
 
@@ -102,8 +102,14 @@ export class VirtualMcpRuntime {
     const sees = (kind: "tool" | "prompt" | "resource", name: string) => decide(subject, { kind, virtualMcp: slug, policy, name }).allow;
     const tools = catalogue.tools.filter((t) => sees("tool", t.name)).map((t) => t.definition);
     const prompts = catalogue.prompts.filter((p) => sees("prompt", p.name)).map((p) => p.definition);
-    const resources = catalogue.resources.filter((r) => sees("resource", r.uri));
-    const resourceTemplates = catalogue.resourceTemplates.filter((r) => sees("resource", r.uriTemplate));
+    // A `ui://` resource also as a policy may name it from before it kept its scheme (see formerExposedUri).
+    const seesResource = (uri: string) => {
+      if (!sees("resource", uri)) return false;
+      const former = formerExposedUri(this.definition.connectors, uri);
+      return former === undefined || sees("resource", former);
+    };
+    const resources = catalogue.resources.filter((r) => seesResource(r.uri));
+    const resourceTemplates = catalogue.resourceTemplates.filter((r) => seesResource(r.uriTemplate));
     return {
       ...base,
       reachable: true,
