@@ -6,6 +6,7 @@
  * One real upstream on the official SDK (test/fixtures/apps-server.ts, stdio), attached to three Virtual MCPs:
  *   apps   prefix "wx", open to everyone
  *   plain  prefix "", open to everyone (URIs as the upstream names them)
+ *   guarded  prefix "wx", newTools: approve
  *   team   prefix "wx", with a policy: the forecast tool only for ada, the radar's interface hidden from her, and
  *          the city interfaces hidden by a key in the form such URIs were exposed in before (`wx+ui://…`)
  * Reached by SDK Clients over Streamable HTTP with personal access tokens.
@@ -13,7 +14,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { join } from "node:path";
-import { configuredDataDir, connectMcpClient, REPO_ROOT, runMintgate, startGateway, type RunningGateway } from "./harness.ts";
+import { configuredDataDir, connectMcpClient, REPO_ROOT, runMintgate, startGateway, waitFor, type RunningGateway } from "./harness.ts";
 
 const APPS_SERVER = join(REPO_ROOT, "test", "fixtures", "apps-server.ts");
 const APP_MIME_TYPE = "text/html;profile=mcp-app";
@@ -30,6 +31,7 @@ beforeAll(async () => {
       virtualMcps: [
         { slug: "apps", name: "Apps", access: { everyone: true }, connectors: [{ connector: "weather", prefix: "wx" }] },
         { slug: "plain", name: "Plain", access: { everyone: true }, connectors: [{ connector: "weather", prefix: "" }] },
+        { slug: "guarded", name: "Guarded", newTools: "approve", access: { everyone: true }, connectors: [{ connector: "weather", prefix: "wx" }] },
         {
           slug: "team",
           name: "Team",
@@ -108,6 +110,20 @@ describe("MCP Apps under a prefix", () => {
     // A client that kept a URI from before reaches the same resource, which comes back under its URI of today.
     const former = await prefixed.readResource({ uri: "wx+ui://weather/view.html" });
     expect(former.contents).toMatchObject([{ uri: "ui://wx+weather/view.html", text: "<!doctype html><h1>Forecast</h1>" }]);
+  });
+
+  test("an approved tool's interface is named by its exposed URI, and the approval holds: it covers the upstream's definition", async () => {
+    const pending = async () => {
+      const response = await fetch(`${gateway.url}/admin/api/virtual-mcps/guarded`, { headers: { authorization: `Bearer ${gateway.adminToken()}` } });
+      return ((await response.json()) as { pending: { name: string }[] }).pending.map((p) => p.name).sort();
+    };
+    expect(await waitFor("tools waiting for approval", async () => ((await pending()).length === 2 ? pending() : undefined))).toEqual(["wx__forecast", "wx__radar"]);
+    expect((await runMintgate(["approve", "guarded", "wx__forecast", "--data", dataDir])).code).toBe(0);
+    const client = await clientOf("guarded");
+    await waitFor("the approved tool", async () => (await client.listTools()).tools.length === 1);
+    expect(await metaOf(client)).toEqual({ wx__forecast: { ui: { resourceUri: "ui://wx+weather/view.html", visibility: ["model", "app"] } } });
+    expect(await pending()).toEqual(["wx__radar"]);
+    expect(textOf(await client.readResource({ uri: "ui://wx+weather/view.html" }))).toBe("<!doctype html><h1>Forecast</h1>");
   });
 });
 
