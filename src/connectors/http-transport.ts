@@ -5,7 +5,7 @@ import { log } from "../log/index.ts";
 import { Http1Client, type Exchange } from "./http1-client.ts";
 import { connectionFailure, redirectRefused, refusedByUpstream, UPSTREAM_GONE } from "./connection-failure.ts";
 import { isLoopbackHost, proxyConfigured } from "./proxy-env.ts";
-import { noteFrameText, SessionForgottenError } from "./upstream-session.ts";
+import { noteFrameText, noteInReplyTo, SessionForgottenError } from "./upstream-session.ts";
 
 const GET_STREAM_RETRY_MS = 2000;
 /** How long a reply may stay open after its answer came, before the gateway ends it. */
@@ -225,7 +225,7 @@ export class StreamableHttpUpstreamTransport implements Transport {
         resumeFrom = resume.id ?? resumeFrom;
         retryMs = resume.retryMs ?? retryMs;
       }
-      const answer = this.dispatchEvent(event);
+      const answer = this.dispatchEvent(event, requestId);
       if (answer === undefined || answer !== requestId || answered) return;
       answered = true;
       // The reply ends with its answer: one the upstream keeps open would hold its connection until the session ends.
@@ -361,8 +361,8 @@ export class StreamableHttpUpstreamTransport implements Transport {
     })().finally(() => (this.getStreamOpen = false));
   }
 
-  /** Hands one event's message on; returns its id when it is a response. */
-  private dispatchEvent(event: string): string | number | undefined {
+  /** Hands one event's message on; returns its id when it is a response. `replyTo`: the request whose reply carried it. */
+  private dispatchEvent(event: string, replyTo?: string | number): string | number | undefined {
     const data = eventData(event);
     if (data === "") return undefined; // priming events, comments, keep-alives
     let message: JSONRPCMessage;
@@ -378,8 +378,10 @@ export class StreamableHttpUpstreamTransport implements Transport {
       return undefined;
     }
     noteFrameText(message, data);
-    this.onmessage?.(message);
     const m = message as { id?: string | number; method?: string };
+    // A request inside a call's reply is that call's (an elicitation for it): the session routes it there.
+    if (typeof replyTo === "number" && m.method !== undefined && m.id !== undefined) noteInReplyTo(message, replyTo);
+    this.onmessage?.(message);
     return m.method === undefined ? m.id : undefined;
   }
 }

@@ -30,6 +30,21 @@ export function noteFrameText(message: object, text: string): void {
 }
 
 /**
+ * The request whose reply (a Streamable HTTP POST's event stream) carried a message: a request the upstream
+ * sends there belongs to that call. Transports that cannot say (stdio, legacy SSE, the standalone stream) note nothing.
+ */
+const inReplyTo = new WeakMap<object, number>();
+
+export function noteInReplyTo(message: object, requestId: number): void {
+  inReplyTo.set(message, requestId);
+}
+
+/** The upstream's requests that go to the person whose call caused them, through their client. */
+const RELAYED = new Set(["elicitation/create", "sampling/createMessage"]);
+/** How long a relayed request may wait for its person (a form takes minutes); the call's own timeout is paused meanwhile. */
+export const CLIENT_ANSWER_TIMEOUT_MS = 10 * 60_000;
+
+/**
  * The result's own text inside a response frame, when the frame has exactly
  * the keys result, jsonrpc and id in one of the orders SDKs write them;
  * otherwise undefined (the caller serialises as usual).
@@ -97,6 +112,18 @@ export interface RequestOptions {
    * sending it again in a new session is safe); without it, the refusal fails the request.
    */
   resendRefused?: ((refused: RefusedRequest) => Promise<Record<string, unknown>>) | undefined;
+  /** Who takes the upstream's elicitation and sampling requests made during this call; without it they are refused. */
+  clientRequests?: ClientRequestHandler | undefined;
+}
+
+/** The client side of a call, for the upstream's requests that need a person or a model (elicitation, sampling). */
+export interface ClientRequestHandler {
+  /** The client session the call came from: a request no transport ties to a call is passed on only when all that could take it come from one. */
+  readonly clientSession: object;
+  /** Why this call's client cannot take `method` (one sentence), or undefined when it can. */
+  refusal(method: string, params: Record<string, unknown> | undefined): string | undefined;
+  /** Asks the client; rejects with an error carrying its JSON-RPC `code` when the client answered one. `signal` ends the wait. */
+  ask(method: string, params: Record<string, unknown> | undefined, signal: AbortSignal): Promise<Record<string, unknown>>;
 }
 
 interface Pending {
@@ -105,6 +132,8 @@ interface Pending {
   timer: ReturnType<typeof setTimeout> | undefined;
   options: RequestOptions;
   method: string;
+  /** Requests of the upstream passed to this call's client and not answered yet: the call's timeout waits for them, and they end with it. */
+  relayed?: Set<AbortController> | undefined;
 }
 
 export interface UpstreamServerInfo {
@@ -171,7 +200,7 @@ export class UpstreamSession {
       "initialize",
       {
         protocolVersion: UPSTREAM_PROTOCOL_VERSION,
-        capabilities: { roots: { listChanged: false } },
+        capabilities: { roots: { listChanged: false }, elicitation: { form: {}, url: {} }, sampling: {} },
         clientInfo: { name: "mintgate", version: VERSION },
       },
       { timeoutMs },
@@ -250,6 +279,8 @@ export class UpstreamSession {
 
   private armTimeout(id: number, entry: Pending): void {
     if (entry.timer) clearTimeout(entry.timer);
+    // A person is answering a request of the upstream's for this call: the relay bounds that wait, and re-arms this after.
+    if (entry.relayed !== undefined && entry.relayed.size > 0) return;
     entry.timer = setTimeout(() => {
       if (!this.pending.has(id)) return;
       this.settle(id);
@@ -271,6 +302,8 @@ export class UpstreamSession {
     if (!entry) return undefined;
     this.pending.delete(id);
     if (entry.timer) clearTimeout(entry.timer);
+    // Its client's answer would go to an upstream no longer waiting for this call.
+    if (entry.relayed !== undefined) for (const relay of entry.relayed) relay.abort(new Error(`The call this request was made during (${entry.method}) ended before its client answered.`));
     return entry;
   }
 
@@ -333,6 +366,7 @@ export class UpstreamSession {
       return;
     }
     if (m.id !== undefined) {
+      if (RELAYED.has(m.method)) return this.relay(m.id, m.method, m.params, inReplyTo.get(message));
       this.answerServerRequest(m.id, m.method);
       return;
     }
@@ -375,7 +409,63 @@ export class UpstreamSession {
     this.answerQueueChars += chars;
   }
 
-  /** The gateway offers upstreams no sampling or elicitation yet; ping and roots get honest answers. */
+  /** Requests passed to clients and not answered yet: bounded as the answers are, so an upstream cannot flood people with forms. */
+  private relaysInFlight = 0;
+
+  /**
+   * Passes an elicitation or sampling request to the client of the call it belongs to: the call whose reply carried it
+   * (`callId`), or else the one client session all calls able to take it come from. Never to a guess: one person's
+   * form must not reach another's client. The call's timeout waits while a person answers; CLIENT_ANSWER_TIMEOUT_MS bounds that.
+   */
+  private relay(id: number | string, method: string, params: Record<string, unknown> | undefined, callId: number | undefined): void {
+    const refuse = (message: string) => this.sendReply({ jsonrpc: "2.0", id, error: { code: -32601, message } });
+    if (this.relaysInFlight >= ANSWERS_IN_FLIGHT) return refuse(`mintgate already holds ${ANSWERS_IN_FLIGHT} of this server's ${method} requests for people to answer; send it again once some are answered.`);
+    const calls: Pending[] = [];
+    let refusal: string | undefined;
+    let sessions = 0;
+    for (const [pendingId, entry] of this.pending) {
+      if (callId !== undefined && pendingId !== callId) continue;
+      const handler = entry.options.clientRequests;
+      if (handler === undefined) continue;
+      const why = handler.refusal(method, params);
+      if (why !== undefined) {
+        refusal ??= why;
+        continue;
+      }
+      if (calls.length > 0 && calls[0]!.options.clientRequests!.clientSession !== handler.clientSession) sessions++;
+      calls.push(entry);
+    }
+    if (sessions > 0) return refuse(`mintgate cannot tell which of several callers this ${method} is for, because this server's transport does not say which call it belongs to; ask again during a call made alone.`);
+    const call = calls[0];
+    if (call === undefined) return refuse(refusal ?? `mintgate has no call in flight on this server whose client could take ${method}; send it only while a call that needs it runs.`);
+    const relay = new AbortController();
+    const bound = setTimeout(() => relay.abort(new Error(`The client did not answer ${method} within ${CLIENT_ANSWER_TIMEOUT_MS / 60_000} minutes, so mintgate gave up waiting; ask again.`)), CLIENT_ANSWER_TIMEOUT_MS);
+    for (const entry of calls) {
+      (entry.relayed ??= new Set()).add(relay);
+      if (entry.timer) clearTimeout(entry.timer);
+      entry.timer = undefined;
+    }
+    this.relaysInFlight++;
+    const handler = call.options.clientRequests!;
+    handler.ask(method, params, relay.signal).then(
+      (result) => this.sendReply({ jsonrpc: "2.0", id, result } as JSONRPCMessage),
+      (error: unknown) => {
+        const { code, message } = error as { code?: unknown; message?: unknown };
+        const said = relay.signal.aborted && relay.signal.reason instanceof Error ? relay.signal.reason.message : typeof message === "string" ? message : "The client could not answer.";
+        this.sendReply({ jsonrpc: "2.0", id, error: { code: Number.isInteger(code) ? (code as number) : -32603, message: said } });
+      },
+    ).finally(() => {
+      clearTimeout(bound);
+      this.relaysInFlight--;
+      for (const [pendingId, entry] of this.pending) {
+        if (entry.relayed?.delete(relay) !== true) continue;
+        // The person answered: the call's own timeout runs again, from now.
+        this.armTimeout(pendingId, entry);
+      }
+    });
+  }
+
+  /** The gateway's answers to ping and roots/list; sampling and elicitation go through `relay`. */
   private sendAnswer(id: number | string, method: string): void {
     const reply: JSONRPCMessage =
       method === "ping"
@@ -383,6 +473,11 @@ export class UpstreamSession {
         : method === "roots/list"
           ? { jsonrpc: "2.0", id, result: { roots: [] } }
           : { jsonrpc: "2.0", id, error: { code: -32601, message: `mintgate does not support ${method} from upstream servers yet.` } };
+    this.sendReply(reply);
+  }
+
+  /** Gives one answer to the transport, counted in ANSWERS_IN_FLIGHT; the queue behind them moves on as each is taken. */
+  private sendReply(reply: JSONRPCMessage): void {
     this.answersUnsent++;
     void this.transport
       .send(reply)

@@ -7,12 +7,12 @@ import { NESTING_LIMIT, nestsTooDeeply, resultText } from "../connectors/index.t
 import { JSON_RPC, jsonRpcCodeOf, publicMessageOf } from "../errors/index.ts";
 import { log } from "../log/index.ts";
 import type { Gateway } from "./index.ts";
-import { GatewaySession, isProgressToken, SHUTDOWN_CALL_ENDING, type Ending } from "./session.ts";
+import { GatewaySession, isProgressToken, NO_STREAM, SHUTDOWN_CALL_ENDING, type Ending } from "./session.ts";
 import { deletionReason, type VirtualMcpRuntime } from "./virtual-mcp.ts";
 import { jsonReply } from "./json-reply.ts";
 import { loadServerProtocol, type SdkServerProtocol } from "./protocol.ts";
 import { EventStream, NOTIFICATION_UNREAD_LIMIT } from "./event-stream.ts";
-import { replyEventStream } from "./reply-stream.ts";
+import { replyEventStream, type ReplyEvents } from "./reply-stream.ts";
 import { RequestsPerPerson } from "./requests-per-person.ts";
 import { ClosedSessions } from "./closed-sessions.ts";
 import { askedIn, recordRefusal, recordTransportRefusal, Refusal, transportRefusal } from "./refusals.ts";
@@ -375,7 +375,11 @@ export class McpEndpoint {
     if (problem !== undefined) return this.refuse(invalidRequest(problem), runtime, caller, request, session.id, message);
     const m = message as PlainMessage;
     if (m.method === "initialize") return this.refuse(alreadyInitialized(message), runtime, caller, request, session.id);
-    if (m.method === undefined) return new Response(null, { status: 202 }); // a response to us: we send no requests
+    // A client's answer to a request passed on from an upstream (elicitation, sampling); one to none pending changes nothing.
+    if (m.method === undefined) {
+      session.answer(message as JSONRPCMessage);
+      return new Response(null, { status: 202 });
+    }
     const params = m.params;
     if (m.id === undefined) {
       session.notification(m.method, params);
@@ -387,7 +391,9 @@ export class McpEndpoint {
     const headers = { "mcp-session-id": session.id };
     // Without a valid token, the reply is plain JSON: the session refuses a token of another kind (-32602).
     if (!isProgressToken((params?._meta as { progressToken?: unknown } | undefined)?.progressToken)) {
-      const reply = await session.request(id, m.method, params, caller, () => {});
+      // A client that takes the upstreams' requests gets an event stream once one comes, plain JSON otherwise.
+      if (session.takesClientRequests) return streamedIfAsked(session, id, m.method, params, caller, headers);
+      const reply = await session.request(id, m.method, params, caller, NO_STREAM);
       // A cancelled request gets no JSON-RPC reply; the HTTP exchange just ends.
       if (reply === undefined) return new Response(null, { status: 202, headers });
       return jsonReply(serializeReply(reply), headers);
@@ -411,9 +417,9 @@ export class McpEndpoint {
           return { jsonrpc: "2.0", id: refusal.extra.id ?? null, error: { code: refusal.code, message: refusal.message } } as JSONRPCMessage;
         }
         const m = entry as PlainMessage;
-        if (m.method === undefined) return undefined; // a response to us: we send no requests
+        if (m.method === undefined) return session.answer(entry as JSONRPCMessage);
         if (m.id === undefined) return session.notification(m.method, m.params);
-        return session.request(m.id, m.method, m.params, caller, () => {});
+        return session.request(m.id, m.method, m.params, caller, NO_STREAM);
       }),
     );
     const answered = replies.filter((reply): reply is JSONRPCMessage => reply != null);
@@ -777,11 +783,43 @@ function serializeReply(reply: JSONRPCMessage): string {
   return text === undefined ? JSON.stringify(reply) : `{"jsonrpc":"2.0","id":${JSON.stringify(id)},"result":${text}}`;
 }
 
+/** How a call's event stream carries what the session sends during it: requests for the client are never dropped, progress may be. */
+function sendOn(events: ReplyEvents, message: JSONRPCMessage): void {
+  if ("id" in message) events.send(JSON.stringify(message));
+  else events.progress(serializeReply(message));
+}
+
+/**
+ * A request's reply as plain JSON, unless an upstream asks the client something during it (elicitation, sampling):
+ * then, as its first such message, the reply becomes an event stream carrying them, and the reply after them.
+ */
+function streamedIfAsked(session: GatewaySession, id: string | number, method: string, params: Record<string, unknown> | undefined, caller: Principal, headers: Record<string, string>): Promise<Response> {
+  const { promise, resolve } = Promise.withResolvers<Response>();
+  let events: ReplyEvents | undefined;
+  const sink = (message: JSONRPCMessage) => {
+    if (events === undefined) resolve(replyEventStream(headers, (opened) => (events = opened)));
+    sendOn(events!, message);
+  };
+  session.request(id, method, params, caller, sink).then(
+    (reply) => {
+      if (events !== undefined) return events.end(reply && serializeReply(reply));
+      resolve(reply === undefined ? new Response(null, { status: 202, headers }) : jsonReply(serializeReply(reply), headers));
+    },
+    (error: unknown) => {
+      log.error("a request failed", { session: session.id, error: String(error) });
+      const reply = serializeReply({ jsonrpc: "2.0", id, error: { code: jsonRpcCodeOf(error), message: publicMessageOf(error) } } as JSONRPCMessage);
+      if (events !== undefined) return events.end(reply);
+      resolve(jsonReply(reply, headers));
+    },
+  );
+  return promise;
+}
+
 /** A request's progress notifications, then its reply, as one SSE stream. */
 function sseReply(session: GatewaySession, id: string | number, method: string, params: Record<string, unknown> | undefined, caller: Principal, headers: Record<string, string>): Response {
   return replyEventStream(headers, (events) => {
     // The stream ends whatever happens: a request that failed unexpectedly gets its error, never an open stream.
-    void session.request(id, method, params, caller, (progress) => events.progress(serializeReply(progress))).then(
+    void session.request(id, method, params, caller, (message) => sendOn(events, message)).then(
       (reply) => events.end(reply && serializeReply(reply)),
       (error: unknown) => {
         log.error("a request on an event stream failed", { session: session.id, error: String(error) });

@@ -9,7 +9,7 @@ import { VERSION } from "../version.ts";
 import { jsonReply } from "./json-reply.ts";
 import { EventStream, NOTIFICATION_UNREAD_LIMIT } from "./event-stream.ts";
 import { replyEventStream } from "./reply-stream.ts";
-import { CALL_ENDING, GatewaySession, GONE_CALL_ENDING, isProgressToken, recordFailure, requestWithoutCall, type Ending } from "./session.ts";
+import { CALL_ENDING, GatewaySession, GONE_CALL_ENDING, isProgressToken, NO_STREAM, recordFailure, requestWithoutCall, type Ending } from "./session.ts";
 import type { VirtualMcpRuntime } from "./virtual-mcp.ts";
 import type { RequestsPerPerson } from "./requests-per-person.ts";
 import { isDatedRevision, MODERN_VERSION } from "./revision.ts";
@@ -212,7 +212,7 @@ export async function handleModernRequest(
   };
   // Without a valid token, the reply is plain JSON: the session refuses a token of another kind (-32602).
   if (!isProgressToken((params?._meta as { progressToken?: unknown } | undefined)?.progressToken)) {
-    const reply = await session.request(id, method, params, principal, () => {}).finally(forget);
+    const reply = await session.request(id, method, params, principal, NO_STREAM).finally(forget);
     if (reply === undefined) return new Response(null, { status: 202 });
     return jsonReply(encode(reply));
   }

@@ -12,6 +12,8 @@ export const PROGRESS_UNREAD_LIMIT = 1024 * 1024;
 export interface ReplyEvents {
   /** A progress notification; dropped while the client leaves more than PROGRESS_UNREAD_LIMIT bytes unread. */
   progress(data: string): void;
+  /** A request for the client (an upstream's elicitation or sampling, or its cancellation): never dropped, a person waits on it. */
+  send(data: string): void;
   /** The reply (none for a cancelled call), after which the stream ends. */
   end(data?: string): void;
 }
@@ -30,6 +32,9 @@ export function replyEventStream(headers: Record<string, string>, run: (events: 
         dropped++;
         return;
       }
+      stream.write(`event: message\ndata: ${data}\n\n`);
+    },
+    send(data) {
       stream.write(`event: message\ndata: ${data}\n\n`);
     },
     end(data) {

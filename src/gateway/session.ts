@@ -3,7 +3,7 @@ import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
 import type { CallOutcome, CallRecorder, McpRequestEntry } from "../audit/index.ts";
 import { decide, ruleFor, type Decision, type Subject } from "../policy/index.ts";
 import { ownerOf, type Principal } from "../auth/index.ts";
-import { resultText, UpstreamRpcError, type Connector, type ResourceListener } from "../connectors/index.ts";
+import { resultText, UpstreamRpcError, type ClientRequestHandler, type Connector, type ResourceListener } from "../connectors/index.ts";
 import { forbidden, isStorageFull, JSON_RPC, jsonRpcCodeOf, MintgateError, publicMessageOf, storageFull } from "../errors/index.ts";
 import { log } from "../log/index.ts";
 import { VERSION } from "../version.ts";
@@ -16,6 +16,11 @@ type RequestId = string | number;
 type Params = Record<string, unknown> | undefined;
 /** Where progress notifications for one request go (its SSE stream). */
 export type ProgressSink = (notification: JSONRPCMessage) => void;
+/**
+ * The sink of a reply that goes out as one JSON message (a batch's, a sessionless call's): it carries nothing, so
+ * the upstreams' requests made during such a call are refused.
+ */
+export const NO_STREAM: ProgressSink = () => {};
 
 /** The requests that leave an audit record, allowed or denied (one record each); any other leaves one only when the policy refused it. */
 const RECORDED = new Set(["initialize", "tools/list", "prompts/list", "resources/list", "resources/templates/list", "tools/call", "prompts/get", "resources/read"]);
@@ -47,6 +52,28 @@ interface RequestInFlight extends RequestNote {
   readonly abort: AbortController;
   /** Set when the gateway cut off this request alone (its caller's access was revoked): the error it is answered with. */
   cutOffMessage: string | undefined;
+}
+
+/**
+ * One call's client, for the elicitation and sampling requests its upstream makes during it: they go out on the
+ * call's own stream (where its progress goes) and are recorded under its caller. Built only for a call that can take them.
+ */
+class CallClientRequests implements ClientRequestHandler {
+  constructor(
+    readonly clientSession: GatewaySession,
+    private readonly sink: ProgressSink,
+    /** undefined for the session's one handler of calls that cannot take requests (whose `refusal` always says why). */
+    private readonly call: RequestInFlight | undefined,
+  ) {}
+
+  refusal(method: string, params: Params): string | undefined {
+    return this.clientSession.clientRequestRefusal(method, params, this.sink);
+  }
+
+  ask(method: string, params: Params, signal: AbortSignal): Promise<Record<string, unknown>> {
+    if (this.call === undefined) return Promise.reject(new RpcError(JSON_RPC.methodNotFound, this.refusal(method, params) ?? `mintgate cannot pass ${method} to the client of this call.`));
+    return this.clientSession.askClient(method, params, signal, this.sink, this.call);
+  }
 }
 
 
@@ -90,6 +117,13 @@ export class GatewaySession {
   protocolVersion: string;
   /** The names this session's person could see at the last check, per list: list_changed goes out when they change. */
   private seen: Record<ListKind, string> | undefined;
+  /** What the client declared in its initialize: whether it takes the upstreams' elicitation and sampling requests. */
+  private clientCapabilities: { elicitation?: { form?: unknown; url?: unknown }; sampling?: unknown } = {};
+  /** Requests sent to the client for an upstream, by the gateway's id for them, until the client answers. */
+  private readonly askedOfClient = new Map<string, PromiseWithResolvers<Record<string, unknown>>>();
+  private askedCount = 0;
+  /** What calls whose client takes no such requests pass upstream: it says why (one per session, not per call). */
+  private readonly refusingClientRequests = new CallClientRequests(this, NO_STREAM, undefined);
 
   constructor(
     readonly id: string,
@@ -281,7 +315,7 @@ export class GatewaySession {
    */
   receive(message: JSONRPCMessage, caller: Principal): void {
     const m = message as { id?: RequestId; method?: string; params?: Params };
-    if (m.method === undefined) return; // responses to requests we never send
+    if (m.method === undefined) return this.answer(message);
     if (m.id === undefined) return this.notification(m.method, m.params);
     const id = m.id;
     const send = (reply: JSONRPCMessage) =>
@@ -383,7 +417,7 @@ export class GatewaySession {
   }
 
   /** The record names the token that sent the request, not necessarily the one that opened the session. */
-  private record(method: string, note: RequestInFlight, started: number): Promise<void> {
+  private record(method: string, note: RequestNote & { readonly caller: Principal }, started: number): Promise<void> {
     const principal = note.caller;
     const entry: McpRequestEntry = {
       at: Date.now(),
@@ -436,7 +470,7 @@ export class GatewaySession {
     if (!decision.allow) throw forbidden(decision.reason);
   }
 
-  private dispatch(method: string, params: Params, signal: AbortSignal, progress: ProgressSink, note: RequestNote): Promise<Record<string, unknown>> | Record<string, unknown> {
+  private dispatch(method: string, params: Params, signal: AbortSignal, progress: ProgressSink, note: RequestInFlight): Promise<Record<string, unknown>> | Record<string, unknown> {
     // A connector still in its first start has listed nothing yet: a list, or a name not known yet, waits for
     // its catalogue rather than being answered from an empty one (bounded: see VirtualMcpRuntime.firstStarts).
     const firstStarts = this.runtime.firstStarts;
@@ -467,7 +501,7 @@ export class GatewaySession {
         note.connector = prompt.connector;
         note.upstreamName = prompt.upstreamName;
         this.checkItem("prompt", name);
-        return this.forward(progress, signal, prompt.connector, "prompts/get", { ...params, name: prompt.upstreamName }).then((result) => withExposedResourcesOfPrompt(prompt.prefix, (note.result = result), this.whyUnreadable));
+        return this.forward(progress, signal, prompt.connector, "prompts/get", { ...params, name: prompt.upstreamName }, note).then((result) => withExposedResourcesOfPrompt(prompt.prefix, (note.result = result), this.whyUnreadable));
       }
       case "resources/list":
         return { resources: this.view().resources };
@@ -519,11 +553,80 @@ export class GatewaySession {
     }
   }
 
+  /** Whether the client declared it takes elicitation or sampling requests (its calls' replies then carry them). */
+  get takesClientRequests(): boolean {
+    return (this.clientCapabilities.elicitation !== undefined || this.clientCapabilities.sampling !== undefined) && this.protocolVersion < MODERN_VERSION;
+  }
+
+  /** Why an upstream's `method` request cannot reach this client during a call replying through `sink` (one sentence), or undefined when it can. */
+  clientRequestRefusal(method: string, params: Params, sink: ProgressSink): string | undefined {
+    const cannot = `mintgate cannot pass ${method} to the client of this call`;
+    if (this.protocolVersion >= MODERN_VERSION) return `${cannot}: under MCP ${this.protocolVersion} a call takes no requests from the server.`;
+    const capabilities = this.clientCapabilities;
+    if (method === "sampling/createMessage") {
+      if (capabilities.sampling === undefined) return `${cannot}: it did not declare the sampling capability.`;
+    } else {
+      const elicitation = capabilities.elicitation;
+      if (elicitation === undefined) return `${cannot}: it did not declare the elicitation capability.`;
+      // 2025-06-18's `elicitation: {}` means forms; URL mode is only for clients that name it.
+      const mode = params?.mode === "url" ? "url" : "form";
+      const takes = mode === "url" ? elicitation.url !== undefined : elicitation.form !== undefined || elicitation.url === undefined;
+      if (!takes) return `${cannot}: it did not declare elicitation in ${mode} mode (capabilities.elicitation.${mode}).`;
+    }
+    if (sink === NO_STREAM) return `${cannot}: the call came in a JSON-RPC batch, whose reply carries no requests.`;
+    return undefined;
+  }
+
+  /**
+   * Sends an upstream's request to the client on the call's stream, under an id of the gateway's, and waits for the
+   * client's answer (`answer`) until `signal` ends the wait: then the client is told the request is cancelled. Recorded
+   * under the call's caller, what was asked as its arguments and the answer as its result.
+   */
+  async askClient(method: string, params: Params, signal: AbortSignal, sink: ProgressSink, call: RequestInFlight): Promise<Record<string, unknown>> {
+    const id = `mintgate-${++this.askedCount}`;
+    const started = performance.now();
+    const entry = { caller: call.caller, connector: call.connector, exposedName: call.exposedName, upstreamName: call.upstreamName, arguments: params, outcome: "ok" as CallOutcome, error: null as string | null, result: undefined as unknown };
+    const waiting = Promise.withResolvers<Record<string, unknown>>();
+    this.askedOfClient.set(id, waiting);
+    const cancel = () => waiting.reject(signal.reason);
+    signal.addEventListener("abort", cancel, { once: true });
+    try {
+      sink({ jsonrpc: "2.0", id, method, params } as JSONRPCMessage);
+      const result = await waiting.promise;
+      entry.result = result;
+      return result;
+    } catch (error) {
+      entry.outcome = signal.aborted ? "cancelled" : "error";
+      entry.error = (error as Error)?.message ?? String(error);
+      if (signal.aborted) sink({ jsonrpc: "2.0", method: "notifications/cancelled", params: { requestId: id, reason: entry.error } });
+      throw error;
+    } finally {
+      this.askedOfClient.delete(id);
+      signal.removeEventListener("abort", cancel);
+      this.lastActivity = Date.now();
+      await this.record(method, entry, started).catch((error: unknown) => log.warn("a request passed to a client could not be recorded", { session: this.id, method, error: String(error) }));
+    }
+  }
+
+  /** A client's answer to a request the gateway sent it for an upstream; one answering no such request does nothing. */
+  answer(message: JSONRPCMessage): void {
+    const m = message as { id?: unknown; result?: unknown; error?: { code?: unknown; message?: unknown } };
+    const waiting = typeof m.id === "string" ? this.askedOfClient.get(m.id) : undefined;
+    if (waiting === undefined) return;
+    this.lastActivity = Date.now();
+    if (m.error !== undefined) {
+      const { code, message: said } = isObject(m.error) ? m.error : {};
+      waiting.reject(new RpcError(Number.isInteger(code) ? (code as number) : JSON_RPC.internalError, typeof said === "string" ? said : "The client answered with an error without a message."));
+    } else if (isObject(m.result)) waiting.resolve(m.result);
+    else waiting.reject(new RpcError(JSON_RPC.internalError, "The client answered with a result that is not an object."));
+  }
+
   private initialize(params: Params): Record<string, unknown> {
     // A new session looks the person up afresh (a sign-in may have just changed their groups).
     this.runtime.subjects.forget(this.principal);
     // What the person can see from now on: list_changed is sent when this changes.
     this.seen = this.runtime.viewFor(this.subject).names;
+    if (isObject(params?.capabilities)) this.clientCapabilities = params.capabilities;
     const requested = typeof params?.protocolVersion === "string" ? params.protocolVersion : this.versions.latest;
     this.protocolVersion = this.versions.supported.includes(requested) ? requested : this.versions.latest;
     const definition = this.runtime.definition;
@@ -536,7 +639,7 @@ export class GatewaySession {
   }
 
   /** Sends a request to one connector for this caller, with cancellation and progress wired through. */
-  private forward(progress: ProgressSink, signal: AbortSignal, connectorName: string, method: string, params: Params): Promise<Record<string, unknown>> {
+  private forward(progress: ProgressSink, signal: AbortSignal, connectorName: string, method: string, params: Params, note: RequestInFlight): Promise<Record<string, unknown>> {
     // While the disk is full the call could not be recorded: it is refused before it reaches the upstream, not run unrecorded.
     if (RECORDED.has(method) && this.recorder.storageFull()) throw storageFull(REFUSED_DISK_FULL);
     const connector = this.runtime.connectorFor(connectorName, this.principal);
@@ -549,6 +652,7 @@ export class GatewaySession {
     }
     return connector.request(method, upstreamParams, {
       signal,
+      clientRequests: progress !== NO_STREAM && this.takesClientRequests ? new CallClientRequests(this, progress, note) : this.refusingClientRequests,
       onProgress:
         progressToken === undefined
           ? undefined
@@ -556,7 +660,7 @@ export class GatewaySession {
     });
   }
 
-  private async callTool(params: Params, signal: AbortSignal, progress: ProgressSink, note: RequestNote): Promise<Record<string, unknown>> {
+  private async callTool(params: Params, signal: AbortSignal, progress: ProgressSink, note: RequestInFlight): Promise<Record<string, unknown>> {
     const name = String(params?.name);
     const tool = this.runtime.catalogue.toolsByName.get(name);
     let args = params?.arguments as Record<string, unknown> | undefined;
@@ -596,7 +700,7 @@ export class GatewaySession {
     }
     try {
       const upstreamParams = args === params?.arguments ? { ...params, name: tool.upstreamName } : { ...params, name: tool.upstreamName, arguments: args };
-      const result = await this.forward(progress, signal, tool.connector, "tools/call", upstreamParams);
+      const result = await this.forward(progress, signal, tool.connector, "tools/call", upstreamParams, note);
       note.result = result;
       if (result.isError === true) {
         note.outcome = "error";
@@ -614,7 +718,7 @@ export class GatewaySession {
     }
   }
 
-  private async readResource(progress: ProgressSink, signal: AbortSignal, params: Params, note: RequestNote): Promise<Record<string, unknown>> {
+  private async readResource(progress: ProgressSink, signal: AbortSignal, params: Params, note: RequestInFlight): Promise<Record<string, unknown>> {
     const uri = String(params?.uri);
     note.exposedName = uri;
     const route = routeUri(this.runtime.definition.connectors, uri);
@@ -623,7 +727,7 @@ export class GatewaySession {
     note.upstreamName = route.upstreamUri;
     const decision = this.resourceDecision(uri, route);
     if (!decision.allow) throw forbidden(this.hiddenInterfaceReason(uri) ?? decision.reason);
-    const result = await this.forward(progress, signal, route.attachment.connector, "resources/read", { ...params, uri: route.upstreamUri }).catch((error: unknown) => {
+    const result = await this.forward(progress, signal, route.attachment.connector, "resources/read", { ...params, uri: route.upstreamUri }, note).catch((error: unknown) => {
       throw withExposedErrorUri(route.attachment.prefix, error);
     });
     note.result = result;
@@ -726,7 +830,7 @@ export class GatewaySession {
     await subscription.connector.unsubscribeResource(subscription.upstreamUri, subscription.listener);
   }
 
-  private complete(progress: ProgressSink, signal: AbortSignal, params: Params, note: RequestNote): Promise<Record<string, unknown>> {
+  private complete(progress: ProgressSink, signal: AbortSignal, params: Params, note: RequestInFlight): Promise<Record<string, unknown>> {
     const ref = params?.ref as { type?: string; name?: string; uri?: string } | undefined;
     if (ref?.type === "ref/prompt") {
       const prompt = this.runtime.catalogue.promptsByName.get(String(ref.name));
@@ -736,7 +840,7 @@ export class GatewaySession {
       note.upstreamName = prompt.upstreamName;
       this.checkItem("prompt", prompt.name);
       if (!this.offersCompletions(prompt.connector)) return Promise.resolve(noCompletions());
-      return this.forward(progress, signal, prompt.connector, "completion/complete", { ...params, ref: { ...ref, name: prompt.upstreamName } });
+      return this.forward(progress, signal, prompt.connector, "completion/complete", { ...params, ref: { ...ref, name: prompt.upstreamName } }, note);
     }
     if (ref?.type === "ref/resource") {
       const route = routeUri(this.runtime.definition.connectors, String(ref.uri));
@@ -747,7 +851,7 @@ export class GatewaySession {
       // As resources/read decides: a template hidden from the person stays hidden under another spelling of its URI.
       this.checkResource(String(ref.uri), route);
       if (!this.offersCompletions(route.attachment.connector)) return Promise.resolve(noCompletions());
-      return this.forward(progress, signal, route.attachment.connector, "completion/complete", { ...params, ref: { ...ref, uri: route.upstreamUri } });
+      return this.forward(progress, signal, route.attachment.connector, "completion/complete", { ...params, ref: { ...ref, uri: route.upstreamUri } }, note);
     }
     throw new RpcError(JSON_RPC.invalidParams, "completion/complete needs a ref of type ref/prompt or ref/resource.");
   }

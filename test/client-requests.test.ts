@@ -1,0 +1,202 @@
+/**
+ * Elicitation and sampling requests an upstream makes during a call reach the client whose call caused them, through
+ * mintgate, over a stdio and a Streamable HTTP connector: real SDK servers and clients, a real gateway and audit trail.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { join } from "node:path";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { CreateMessageRequestSchema, ElicitRequestSchema, type ClientCapabilities, type CreateMessageResult, type ElicitResult } from "@modelcontextprotocol/sdk/types.js";
+import { REPO_ROOT, runMintgate, startConfiguredGateway, waitFor, type ConfiguredGateway } from "./harness.ts";
+import { startAskingHttpUpstream, type AskingHttpUpstream } from "./fixtures/asking-server.ts";
+
+const ASKING_SERVER = join(REPO_ROOT, "test", "fixtures", "asking-server.ts");
+/** The connectors' call timeout: a person answering takes longer, and the call must outlive it. */
+const TIMEOUT_MS = 1000;
+
+let upstream: AskingHttpUpstream;
+let setup: ConfiguredGateway;
+let otherToken: string;
+
+beforeAll(async () => {
+  upstream = startAskingHttpUpstream();
+  setup = await startConfiguredGateway(`connectors:
+  - { name: askio, kind: stdio, command: ${process.execPath}, args: ["${ASKING_SERVER}"], timeout: ${TIMEOUT_MS / 1000}s }
+  - { name: askweb, kind: http, url: "${upstream.url}", timeout: ${TIMEOUT_MS / 1000}s }
+virtualMcps:
+  - slug: asking
+    name: Asking
+    access: { everyone: true }
+    connectors: [{ connector: askio, prefix: io }, { connector: askweb, prefix: web }]
+`);
+  const created = await runMintgate(["tokens", "create", "--user", "other@example.com", "--json", "--data", setup.dataDir]);
+  otherToken = (JSON.parse(created.stdout) as { token: string }).token;
+});
+
+afterAll(async () => {
+  await setup?.gateway.stop();
+  await upstream?.stop();
+});
+
+interface Answers {
+  elicit?: (params: ElicitParams, signal: AbortSignal) => ElicitResult | Promise<ElicitResult>;
+  sample?: () => CreateMessageResult;
+}
+type ElicitParams = { message: string; requestedSchema?: unknown };
+
+/** An SDK client on the Virtual MCP declaring `capabilities`, answering the upstreams' requests with `answers`; what it was asked is in `asked`. */
+async function askedClient(capabilities: ClientCapabilities, answers: Answers, token = setup.token) {
+  const client = new Client({ name: "asked", version: "1.0.0" }, { capabilities });
+  const asked: ElicitParams[] = [];
+  if (capabilities.elicitation) {
+    client.setRequestHandler(ElicitRequestSchema, (request, extra) => {
+      asked.push(request.params as ElicitParams);
+      return answers.elicit!(request.params as ElicitParams, extra.signal);
+    });
+  }
+  if (capabilities.sampling) client.setRequestHandler(CreateMessageRequestSchema, () => answers.sample!());
+  await client.connect(new StreamableHTTPClientTransport(new URL(`${setup.gateway.url}/mcp/asking`), { requestInit: { headers: { Authorization: `Bearer ${token}` } } }));
+  return { client, asked };
+}
+
+const textOf = (result: unknown) => ((result as { content: { text: string }[] }).content[0]!.text);
+
+interface AuditRecord {
+  method: string;
+  connector: string | null;
+  person: string;
+  sessionId: string | null;
+  outcome: string;
+  arguments: string | null;
+  result: string | null;
+}
+
+async function auditRecords(): Promise<AuditRecord[]> {
+  const found = await runMintgate(["audit", "search", "--kind", "mcp", "--json", "--data", setup.dataDir]);
+  return JSON.parse(found.stdout) as AuditRecord[];
+}
+
+for (const [prefix, connector] of [["io", "askio"], ["web", "askweb"]] as const) {
+  describe(`through the ${connector === "askio" ? "stdio" : "http"} connector`, () => {
+    test("the form reaches the client, and what the person accepts reaches the tool and the audit trail", async () => {
+      const { client, asked } = await askedClient({ elicitation: { form: {} } }, { elicit: () => ({ action: "accept", content: { colour: "green", password: "hunter2" } }) });
+      const result = await client.callTool({ name: `${prefix}__ask`, arguments: { message: `Which colour (${prefix})?` } });
+      expect(textOf(result)).toBe('accept: {"colour":"green","password":"hunter2"}');
+      expect(asked).toHaveLength(1);
+      expect(asked[0]!.message).toBe(`Which colour (${prefix})?`);
+      expect(asked[0]!.requestedSchema).toEqual({ type: "object", properties: { colour: { type: "string" } }, required: ["colour"] });
+      const record = await waitFor("the elicitation's audit record", async () => (await auditRecords()).find((r) => r.method === "elicitation/create" && r.arguments?.includes(`(${prefix})`)));
+      expect(record).toMatchObject({ connector, person: "t@example.com", outcome: "ok", sessionId: client.transport!.sessionId! });
+      expect(record.result).toContain('"colour":"green"');
+      // The person's answer is recorded as tool arguments are: secret-looking keys hidden.
+      expect(record.result).not.toContain("hunter2");
+      await client.close();
+    });
+
+    test("a declined form is passed on as declined", async () => {
+      const { client } = await askedClient({ elicitation: {} }, { elicit: () => ({ action: "decline" }) });
+      expect(textOf(await client.callTool({ name: `${prefix}__ask`, arguments: { message: "Which colour?" } }))).toBe("decline: null");
+      await client.close();
+    });
+
+    test("sampling reaches the client's model, and its answer the tool", async () => {
+      const { client } = await askedClient({ sampling: {} }, { sample: () => ({ role: "assistant", model: "test-model", content: { type: "text", text: "hello there" } }) });
+      expect(textOf(await client.callTool({ name: `${prefix}__sample`, arguments: { prompt: "Say hello" } }))).toBe("model test-model said: hello there");
+      await client.close();
+    });
+
+    test("a client that did not declare elicitation gets an error naming it", async () => {
+      const { client } = await askedClient({ sampling: {} }, { sample: () => ({ role: "assistant", model: "m", content: { type: "text", text: "x" } }) });
+      const result = await client.callTool({ name: `${prefix}__ask`, arguments: { message: "Which colour?" } });
+      expect(result.isError).toBe(true);
+      expect(textOf(result)).toContain("it did not declare the elicitation capability");
+      await client.close();
+    });
+
+    test("a person answering after the connector's timeout still gets the call through", async () => {
+      const { client } = await askedClient({ elicitation: { form: {} } }, { elicit: async () => (await Bun.sleep(TIMEOUT_MS * 2.5), { action: "accept", content: { colour: "slow blue" } }) });
+      const result = await client.callTool({ name: `${prefix}__ask`, arguments: { message: "Take your time" } });
+      expect(textOf(result)).toBe('accept: {"colour":"slow blue"}');
+      await client.close();
+    });
+
+    test("cancelling the call while the client holds the form ends the form too", async () => {
+      let formEnded = false;
+      let formShown!: () => void;
+      const shown = new Promise<void>((resolve) => (formShown = resolve));
+      const { client } = await askedClient(
+        { elicitation: { form: {} } },
+        {
+          elicit: (_, signal) =>
+            new Promise((resolve) => {
+              formShown();
+              signal.addEventListener("abort", () => {
+                formEnded = true;
+                resolve({ action: "cancel" });
+              });
+            }),
+        },
+      );
+      const call = new AbortController();
+      const result = client.callTool({ name: `${prefix}__ask`, arguments: { message: "Cancel me" } }, undefined, { signal: call.signal }).catch((error: Error) => error);
+      await shown;
+      call.abort("changed my mind");
+      expect(await result).toBeInstanceOf(Error);
+      await waitFor("the client to be told its form is cancelled", () => formEnded);
+      const record = await waitFor("the cancelled form's record", async () => (await auditRecords()).find((r) => r.method === "elicitation/create" && r.arguments?.includes("Cancel me")));
+      expect(record.outcome).toBe("cancelled");
+      await client.close();
+    });
+  });
+}
+
+describe("two people calling at once", () => {
+  /** Each person's client answers with their own colour, holding the form until the other's call ended or form came, so the calls overlap. */
+  async function bothAsk(prefix: string) {
+    const ended: Promise<unknown>[] = [];
+    const shown = [Promise.withResolvers<void>(), Promise.withResolvers<void>()];
+    const people = await Promise.all(
+      [
+        { token: setup.token, colour: "red" },
+        { token: otherToken, colour: "teal" },
+      ].map(async ({ token, colour }, i) => {
+        const asked = await askedClient(
+          { elicitation: { form: {} } },
+          {
+            elicit: async () => {
+              shown[i]!.resolve();
+              await Promise.race([ended[1 - i], shown[1 - i]!.promise, Bun.sleep(3000)]);
+              return { action: "accept", content: { colour } };
+            },
+          },
+          token,
+        );
+        return { ...asked, colour };
+      }),
+    );
+    const results = people.map(({ client, colour }) => client.callTool({ name: `${prefix}__ask`, arguments: { message: `for ${colour}` } }));
+    ended.push(...results.map((r) => r.catch(() => undefined)));
+    const texts = (await Promise.all(results)).map(textOf);
+    for (const person of people) await person.client.close();
+    return { people, texts };
+  }
+
+  test("on a stdio connector each gets only their own form, or an error saying mintgate cannot tell whose it is", async () => {
+    const { people, texts } = await bothAsk("io");
+    for (const [i, { asked, colour }] of people.entries()) {
+      for (const form of asked) expect(form.message).toBe(`for ${colour}`);
+      if (asked.length === 0) expect(texts[i]).toContain("cannot tell which of several callers");
+      else expect(texts[i]).toBe(`accept: {"colour":"${colour}"}`);
+    }
+    // The calls overlapped: the second form had two possible callers.
+    expect(texts.some((text) => text.includes("cannot tell which of several callers"))).toBe(true);
+  });
+
+  test("on an http connector each gets their own form: the reply it came in says whose call it is", async () => {
+    const { people, texts } = await bothAsk("web");
+    for (const [i, { asked, colour }] of people.entries()) {
+      expect(asked.map((form) => form.message)).toEqual([`for ${colour}`]);
+      expect(texts[i]).toBe(`accept: {"colour":"${colour}"}`);
+    }
+  });
+});
