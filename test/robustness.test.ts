@@ -671,14 +671,14 @@ describe("messages upstreams send unasked", () => {
     expect((fits.content as { text: string }[])[0]!.text).toHaveLength(1024 * 1024);
   });
 
-  test("requests an upstream sends during a call (sampling, elicitation, roots) are answered at once, not left to its timeout: -32601, or no roots", async () => {
+  test("requests an upstream sends during a call (sampling, elicitation, roots) are answered at once, not left to its timeout: -32601 for a client that takes none, or no roots", async () => {
     const { gateway, token } = await start(stdioConfig("ak", { MISBEHAVE: "1" }), "mintgate-upstream-asks");
     await waitReady(gateway, "ak");
     const c = await client(gateway, token);
     const asked = async (method: string) => JSON.parse(((await c.callTool({ name: "ak__ask", arguments: { method } })).content as { text: string }[])[0]!.text) as { error?: { code: number; message: string }; result?: unknown; ms: number };
-    for (const method of ["sampling/createMessage", "elicitation/create"]) {
-      const reply = await asked(method);
-      expect(reply.error).toEqual({ code: -32601, message: `mintgate does not support ${method} from upstream servers yet.` });
+    for (const [method, capability] of [["sampling/createMessage", "sampling"], ["elicitation/create", "elicitation"]]) {
+      const reply = await asked(method!);
+      expect(reply.error).toEqual({ code: -32601, message: `mintgate cannot pass ${method} to the client of this call: it did not declare the ${capability} capability.` });
       expect(reply.ms).toBeLessThan(1_000);
     }
     const roots = await asked("roots/list");
