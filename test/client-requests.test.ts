@@ -13,6 +13,7 @@ import { startAskingHttpUpstream, type AskingHttpUpstream } from "./fixtures/ask
 const ASKING_SERVER = join(REPO_ROOT, "test", "fixtures", "asking-server.ts");
 /** The connectors' call timeout: a person answering takes longer, and the call must outlive it. */
 const TIMEOUT_MS = 1000;
+const SIGNATURE_SECRET = "sig-5ecret-value-42";
 
 let upstream: AskingHttpUpstream;
 let setup: ConfiguredGateway;
@@ -22,13 +23,14 @@ beforeAll(async () => {
   upstream = startAskingHttpUpstream();
   setup = await startConfiguredGateway(`connectors:
   - { name: askio, kind: stdio, command: ${process.execPath}, args: ["${ASKING_SERVER}"], timeout: ${TIMEOUT_MS / 1000}s }
+  - { name: asksigned, kind: stdio, command: ${process.execPath}, args: ["${ASKING_SERVER}"], env: { SIGNATURE: "\${secret:SIGNATURE}" } }
   - { name: askweb, kind: http, url: "${upstream.url}", timeout: ${TIMEOUT_MS / 1000}s }
 virtualMcps:
   - slug: asking
     name: Asking
     access: { everyone: true }
-    connectors: [{ connector: askio, prefix: io }, { connector: askweb, prefix: web }]
-`);
+    connectors: [{ connector: askio, prefix: io }, { connector: askweb, prefix: web }, { connector: asksigned, prefix: signed }]
+`, { secrets: { SIGNATURE: SIGNATURE_SECRET } });
   const created = await runMintgate(["tokens", "create", "--user", "other@example.com", "--json", "--data", setup.dataDir]);
   otherToken = (JSON.parse(created.stdout) as { token: string }).token;
 });
@@ -149,6 +151,14 @@ for (const [prefix, connector] of [["io", "askio"], ["web", "askweb"]] as const)
     });
   });
 }
+
+test("what an upstream asks a person never shows its connector's secret values", async () => {
+  const { client, asked } = await askedClient({ elicitation: { form: {} } }, { elicit: () => ({ action: "accept", content: { colour: "plum" } }) });
+  expect(textOf(await client.callTool({ name: "signed__ask", arguments: { message: "Which colour?" } }))).toBe('accept: {"colour":"plum"}');
+  expect(asked[0]!.message).toStartWith("Which colour? (from ");
+  expect(asked[0]!.message).not.toContain(SIGNATURE_SECRET);
+  await client.close();
+});
 
 describe("two people calling at once", () => {
   /** Each person's client answers with their own colour, holding the form until the other's call ended or form came, so the calls overlap. */

@@ -492,6 +492,8 @@ export class Connector {
           generation === this.generation && !this.stopping && this.lastStdio?.exitInfo
             ? this.cutOff({ restart: this.describeExit()!, ...(this.lastStdio.wroteTooLong ? { sendingAgainFails: true } : {}) }, method)
             : undefined,
+        // What it asks a person or their model may quote the credentials it was sent: they stay in the gateway, as in its answers.
+        redactAsked: (params) => (this.redactor.secretCount === 0 ? params : this.redactor.value(params)),
       });
       this.session = session;
       opened = session;

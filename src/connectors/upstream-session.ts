@@ -168,9 +168,15 @@ export class UpstreamSession {
      * `cutOffByClose`: what a request in flight when the transport closed by itself fails with (a stdio child
      * that died: the connector starts another, so it can be sent again); undefined for the usual "is unavailable".
      */
-    options: { endsSession?: (error: Error) => string | undefined; cutOffByClose?: (method: string) => Error | undefined } = {},
+    options: {
+      endsSession?: (error: Error) => string | undefined;
+      cutOffByClose?: (method: string) => Error | undefined;
+      /** The params of an elicitation or sampling request as its client may see them (the connector's secret values replaced). */
+      redactAsked?: (params: Record<string, unknown> | undefined) => Record<string, unknown> | undefined;
+    } = {},
   ) {
     this.cutOffByClose = options.cutOffByClose;
+    this.redactAsked = options.redactAsked;
     transport.onmessage = (message) => this.receive(message);
     transport.onclose = () => this.shutDown("the connection closed");
     // The HTTP transport fails a request whose reply broke off with its own sentence, which names the connector.
@@ -189,6 +195,7 @@ export class UpstreamSession {
   /** An error that ended the session during the handshake, already a sentence: the connector's failure is said as it alone. */
   private handshakeEnding: string | undefined;
   private readonly cutOffByClose: ((method: string) => Error | undefined) | undefined;
+  private readonly redactAsked: ((params: Record<string, unknown> | undefined) => Record<string, unknown> | undefined) | undefined;
 
   /** Starts the transport and performs the initialize handshake. */
   async connect(timeoutMs: number): Promise<UpstreamServerInfo> {
@@ -447,7 +454,7 @@ export class UpstreamSession {
     }
     this.relaysInFlight++;
     const handler = call.options.clientRequests!;
-    handler.ask(method, params, relay.signal).then(
+    handler.ask(method, this.redactAsked ? this.redactAsked(params) : params, relay.signal).then(
       (result) => this.sendReply({ jsonrpc: "2.0", id, result } as JSONRPCMessage),
       (error: unknown) => {
         const { code, message } = error as { code?: unknown; message?: unknown };
