@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { SSEClientTransport } from "@modelcontextprotocol/sdk/client/sse.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { CreateMessageRequestSchema, ElicitRequestSchema, type ClientCapabilities, type CreateMessageResult, type ElicitResult } from "@modelcontextprotocol/sdk/types.js";
 import { REPO_ROOT, runMintgate, startConfiguredGateway, waitFor, type ConfiguredGateway } from "./harness.ts";
@@ -46,8 +47,11 @@ interface Answers {
 }
 type ElicitParams = { message: string; requestedSchema?: unknown };
 
-/** An SDK client on the Virtual MCP declaring `capabilities`, answering the upstreams' requests with `answers`; what it was asked is in `asked`. */
-async function askedClient(capabilities: ClientCapabilities, answers: Answers, token = setup.token) {
+/**
+ * An SDK client on the Virtual MCP declaring `capabilities`, answering the upstreams' requests with `answers`; what it was
+ * asked is in `asked`. `legacy`: over the 2024-11-05 HTTP+SSE transport (/sse) instead of Streamable HTTP.
+ */
+async function askedClient(capabilities: ClientCapabilities, answers: Answers, token = setup.token, legacy = false) {
   const client = new Client({ name: "asked", version: "1.0.0" }, { capabilities });
   const asked: ElicitParams[] = [];
   if (capabilities.elicitation) {
@@ -57,7 +61,8 @@ async function askedClient(capabilities: ClientCapabilities, answers: Answers, t
     });
   }
   if (capabilities.sampling) client.setRequestHandler(CreateMessageRequestSchema, () => answers.sample!());
-  await client.connect(new StreamableHTTPClientTransport(new URL(`${setup.gateway.url}/mcp/asking`), { requestInit: { headers: { Authorization: `Bearer ${token}` } } }));
+  const requestInit = { headers: { Authorization: `Bearer ${token}` } };
+  await client.connect(legacy ? new SSEClientTransport(new URL(`${setup.gateway.url}/sse/asking`), { requestInit }) : new StreamableHTTPClientTransport(new URL(`${setup.gateway.url}/mcp/asking`), { requestInit }));
   return { client, asked };
 }
 
@@ -152,6 +157,13 @@ for (const [prefix, connector] of [["io", "askio"], ["web", "askweb"]] as const)
   });
 }
 
+test("a legacy (/sse) client gets the form on its event stream and answers it by POST", async () => {
+  const { client, asked } = await askedClient({ elicitation: {} }, { elicit: () => ({ action: "accept", content: { colour: "sepia" } }) }, setup.token, true);
+  expect(textOf(await client.callTool({ name: "web__ask", arguments: { message: "Old school?" } }))).toBe('accept: {"colour":"sepia"}');
+  expect(asked.map((form) => form.message)).toEqual(["Old school?"]);
+  await client.close();
+});
+
 test("what an upstream asks a person never shows its connector's secret values", async () => {
   const { client, asked } = await askedClient({ elicitation: { form: {} } }, { elicit: () => ({ action: "accept", content: { colour: "plum" } }) });
   expect(textOf(await client.callTool({ name: "signed__ask", arguments: { message: "Which colour?" } }))).toBe('accept: {"colour":"plum"}');
@@ -200,6 +212,22 @@ describe("two people calling at once", () => {
     }
     // The calls overlapped: the second form had two possible callers.
     expect(texts.some((text) => text.includes("cannot tell which of several callers"))).toBe(true);
+  });
+
+  test("on a stdio connector a person whose client takes no forms is not answered by another person's client", async () => {
+    const otherEnded = Promise.withResolvers<void>();
+    const taker = await askedClient({ elicitation: { form: {} } }, { elicit: async () => (await Promise.race([otherEnded.promise, Bun.sleep(3000)]), { action: "accept", content: { colour: "red" } }) });
+    const other = await askedClient({ sampling: {} }, { sample: () => ({ role: "assistant", model: "m", content: { type: "text", text: "x" } }) }, otherToken);
+    const taken = taker.client.callTool({ name: "io__ask", arguments: { message: "for red" } });
+    // Sent once the first is in flight upstream (its form is out): the other's question then has two possible callers.
+    await waitFor("the first form", () => taker.asked.length > 0 || undefined);
+    const refused = other.client.callTool({ name: "io__ask", arguments: { message: "for teal" } });
+    void refused.finally(() => otherEnded.resolve());
+    expect(textOf(await refused)).toContain("cannot tell which of several callers");
+    expect(textOf(await taken)).toBe('accept: {"colour":"red"}');
+    expect(taker.asked.map((form) => form.message)).toEqual(["for red"]);
+    await taker.client.close();
+    await other.client.close();
   });
 
   test("on an http connector each gets their own form: the reply it came in says whose call it is", async () => {

@@ -421,28 +421,30 @@ export class UpstreamSession {
 
   /**
    * Passes an elicitation or sampling request to the client of the call it belongs to: the call whose reply carried it
-   * (`callId`), or else the one client session all calls able to take it come from. Never to a guess: one person's
-   * form must not reach another's client. The call's timeout waits while a person answers; CLIENT_ANSWER_TIMEOUT_MS bounds that.
+   * (`callId`), or else the one client session all clients' calls in flight come from. Never to a guess: one person's
+   * form must not reach another's client, so a call whose client could not take it still makes the case ambiguous (its
+   * upstream tool may be the one asking). The call's timeout waits while a person answers; CLIENT_ANSWER_TIMEOUT_MS bounds that.
    */
   private relay(id: number | string, method: string, params: Record<string, unknown> | undefined, callId: number | undefined): void {
     const refuse = (message: string) => this.sendReply({ jsonrpc: "2.0", id, error: { code: -32601, message } });
     if (this.relaysInFlight >= ANSWERS_IN_FLIGHT) return refuse(`mintgate already holds ${ANSWERS_IN_FLIGHT} of this server's ${method} requests for people to answer; send it again once some are answered.`);
     const calls: Pending[] = [];
     let refusal: string | undefined;
+    let clientSession: object | undefined;
     let sessions = 0;
     for (const [pendingId, entry] of this.pending) {
       if (callId !== undefined && pendingId !== callId) continue;
       const handler = entry.options.clientRequests;
       if (handler === undefined) continue;
-      const why = handler.refusal(method, params);
-      if (why !== undefined) {
-        refusal ??= why;
-        continue;
+      if (clientSession !== handler.clientSession) {
+        clientSession = handler.clientSession;
+        sessions++;
       }
-      if (calls.length > 0 && calls[0]!.options.clientRequests!.clientSession !== handler.clientSession) sessions++;
-      calls.push(entry);
+      const why = handler.refusal(method, params);
+      if (why === undefined) calls.push(entry);
+      else refusal ??= why;
     }
-    if (sessions > 0) return refuse(`mintgate cannot tell which of several callers this ${method} is for, because this server's transport does not say which call it belongs to; ask again during a call made alone.`);
+    if (sessions > 1) return refuse(`mintgate cannot tell which of several callers this ${method} is for, because this server's transport does not say which call it belongs to; ask again during a call made alone.`);
     const call = calls[0];
     if (call === undefined) return refuse(refusal ?? `mintgate has no call in flight on this server whose client could take ${method}; send it only while a call that needs it runs.`);
     const relay = new AbortController();
