@@ -157,6 +157,33 @@ for (const [prefix, connector] of [["io", "askio"], ["web", "askweb"]] as const)
   });
 }
 
+test("a client closing its session while it holds a form ends the form and the call, and the record says so", async () => {
+  const shown = Promise.withResolvers<void>();
+  const { client } = await askedClient({ elicitation: { form: {} } }, { elicit: () => (shown.resolve(), new Promise<ElicitResult>(() => {})) });
+  const call = client.callTool({ name: "io__ask", arguments: { message: "Close me" } }).catch((error: Error) => error);
+  await shown.promise;
+  await (client.transport as StreamableHTTPClientTransport).terminateSession();
+  const record = await waitFor("the closed form's record", async () => (await auditRecords()).find((r) => r.method === "elicitation/create" && r.arguments?.includes("Close me")));
+  expect(record.outcome).toBe("cancelled");
+  await client.close();
+  await call;
+});
+
+test("a sessionless (2026-07-28) call cannot take the upstream's form: the tool is told so", async () => {
+  const reply = await fetch(`${setup.gateway.url}/mcp/asking`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${setup.token}`, "content-type": "application/json", accept: "application/json, text/event-stream", "mcp-protocol-version": "2026-07-28", "mcp-method": "tools/call", "mcp-name": "io__ask" },
+    body: JSON.stringify({
+      jsonrpc: "2.0",
+      id: 1,
+      method: "tools/call",
+      params: { name: "io__ask", arguments: { message: "Stateless?" }, _meta: { "io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": { elicitation: {} } } },
+    }),
+  });
+  const body = (await reply.json()) as { result: unknown };
+  expect(textOf(body.result)).toContain("under MCP 2026-07-28 a call takes no requests from the server");
+});
+
 test("a legacy (/sse) client gets the form on its event stream and answers it by POST", async () => {
   const { client, asked } = await askedClient({ elicitation: {} }, { elicit: () => ({ action: "accept", content: { colour: "sepia" } }) }, setup.token, true);
   expect(textOf(await client.callTool({ name: "web__ask", arguments: { message: "Old school?" } }))).toBe('accept: {"colour":"sepia"}');
