@@ -78,16 +78,16 @@ const KNOWN_DIVERGENCES: Record<string, { direct: Verdict; gateway: Verdict; cau
 
 /**
  * tools-list details: which tools server-everything offers depends on the
- * *client's* capabilities. The suite's client declares sampling + elicitation;
- * mintgate connects upstream declaring only roots (upstream-session.ts), so
- * through the gateway the sampling/elicitation tools are absent and the
- * roots tool is present. A consequence of the gateway not relaying sampling
- * or elicitation to upstreams yet, not of curation. simulate-research-query
- * runs only as a task (execution.taskSupport "required"), which the gateway
- * does not relay either, so it is not exposed.
+ * *client's* capabilities. The suite's client declares sampling + elicitation
+ * (forms); mintgate connects upstream declaring roots, sampling and elicitation
+ * in both modes (upstream-session.ts), on behalf of every client, so through the
+ * gateway the roots tool and the URL-elicitation tool are present too (a client
+ * that takes no URL elicitation is told so when it calls it). Not curation.
+ * simulate-research-query runs only as a task (execution.taskSupport "required"),
+ * which the gateway does not relay, so it is not exposed.
  */
-const TOOLS_ONLY_DIRECT = ["trigger-elicitation-request", "trigger-sampling-request", "simulate-research-query"];
-const TOOLS_ONLY_VIA_GATEWAY = ["get-roots-list"];
+const TOOLS_ONLY_DIRECT = ["simulate-research-query"];
+const TOOLS_ONLY_VIA_GATEWAY = ["get-roots-list", "trigger-url-elicitation"];
 
 /** The revision conformance-next's `--requirements` runs (see the last describe block). */
 const MODERN = "2026-07-28";
