@@ -118,7 +118,7 @@ export interface RequestOptions {
 
 /** The client side of a call, for the upstream's requests that need a person or a model (elicitation, sampling). */
 export interface ClientRequestHandler {
-  /** The client session the call came from: a request no transport ties to a call is passed on only when all that could take it come from one. */
+  /** The client session the call came from: a request no transport ties to a call is passed on only when all clients' calls in flight come from one. */
   readonly clientSession: object;
   /** Why this call's client cannot take `method` (one sentence), or undefined when it can. */
   refusal(method: string, params: Record<string, unknown> | undefined): string | undefined;

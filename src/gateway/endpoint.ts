@@ -783,10 +783,10 @@ function serializeReply(reply: JSONRPCMessage): string {
   return text === undefined ? JSON.stringify(reply) : `{"jsonrpc":"2.0","id":${JSON.stringify(id)},"result":${text}}`;
 }
 
-/** How a call's event stream carries what the session sends during it: requests for the client are never dropped, progress may be. */
+/** How a call's event stream carries what the session sends during it: progress may be dropped, requests for the client (and their cancellation) never. */
 function sendOn(events: ReplyEvents, message: JSONRPCMessage): void {
-  if ("id" in message) events.send(JSON.stringify(message));
-  else events.progress(serializeReply(message));
+  if ((message as { method?: string }).method === "notifications/progress") events.progress(serializeReply(message));
+  else events.send(JSON.stringify(message));
 }
 
 /**
