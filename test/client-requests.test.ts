@@ -10,6 +10,7 @@ import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/
 import { CreateMessageRequestSchema, ElicitRequestSchema, type ClientCapabilities, type CreateMessageResult, type ElicitResult } from "@modelcontextprotocol/sdk/types.js";
 import { REPO_ROOT, runMintgate, startConfiguredGateway, waitFor, type ConfiguredGateway } from "./harness.ts";
 import { startAskingHttpUpstream, type AskingHttpUpstream } from "./fixtures/asking-server.ts";
+import { parseExposition, sampleValue } from "./fixtures/prometheus-text.ts";
 
 const ASKING_SERVER = join(REPO_ROOT, "test", "fixtures", "asking-server.ts");
 /** The connectors' call timeout: a person answering takes longer, and the call must outlive it. */
@@ -106,9 +107,11 @@ for (const [prefix, connector] of [["io", "askio"], ["web", "askweb"]] as const)
       await client.close();
     });
 
-    test("sampling reaches the client's model, and its answer the tool", async () => {
+    test("sampling reaches the client's model, its answer the tool, and the count /metrics", async () => {
       const { client } = await askedClient({ sampling: {} }, { sample: () => ({ role: "assistant", model: "test-model", content: { type: "text", text: "hello there" } }) });
       expect(textOf(await client.callTool({ name: `${prefix}__sample`, arguments: { prompt: "Say hello" } }))).toBe("model test-model said: hello there");
+      const metrics = parseExposition(await (await fetch(`${setup.gateway.url}/metrics`)).text());
+      expect(sampleValue(metrics, "mintgate_mcp_requests_total", { virtual_mcp: "asking", method: "sampling/createMessage", outcome: "ok" })).toBeGreaterThanOrEqual(1);
       await client.close();
     });
 

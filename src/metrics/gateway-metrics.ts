@@ -27,6 +27,9 @@ const KNOWN_METHODS = new Set([
   "logging/setLevel",
   "server/discover",
   "subscriptions/listen",
+  // Requests an upstream made during a call, passed to the caller's client (each recorded as one).
+  "elicitation/create",
+  "sampling/createMessage",
 ]);
 
 /** Tool-call latency buckets in seconds: 1 ms to 60 s. */
