@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { SSEClientTransport } from "@modelcontextprotocol/sdk/client/sse.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import { CreateMessageRequestSchema, ElicitRequestSchema, type ClientCapabilities, type CreateMessageResult, type ElicitResult } from "@modelcontextprotocol/sdk/types.js";
+import { CreateMessageRequestSchema, ElicitationCompleteNotificationSchema, ElicitRequestSchema, McpError, type ClientCapabilities, type CreateMessageResult, type ElicitResult } from "@modelcontextprotocol/sdk/types.js";
 import { REPO_ROOT, runMintgate, startConfiguredGateway, waitFor, type ConfiguredGateway } from "./harness.ts";
 import { startAskingHttpUpstream, type AskingHttpUpstream } from "./fixtures/asking-server.ts";
 import { parseExposition, sampleValue } from "./fixtures/prometheus-text.ts";
@@ -46,7 +46,7 @@ interface Answers {
   elicit?: (params: ElicitParams, signal: AbortSignal) => ElicitResult | Promise<ElicitResult>;
   sample?: () => CreateMessageResult;
 }
-type ElicitParams = { message: string; requestedSchema?: unknown };
+type ElicitParams = { message: string; requestedSchema?: unknown; mode?: string; url?: string; elicitationId?: string };
 
 /**
  * An SDK client on the Virtual MCP declaring `capabilities`, answering the upstreams' requests with `answers`; what it was
@@ -68,6 +68,20 @@ async function askedClient(capabilities: ClientCapabilities, answers: Answers, t
 }
 
 const textOf = (result: unknown) => ((result as { content: { text: string }[] }).content[0]!.text);
+
+/** A client taking URL-mode elicitations (it accepts each); the elicitationIds whose completion it heard are in `completed`, in order. */
+async function browsingClient(token = setup.token) {
+  const { client, asked } = await askedClient({ elicitation: { url: {} } }, { elicit: () => ({ action: "accept" }) }, token);
+  const completed: string[] = [];
+  client.setNotificationHandler(ElicitationCompleteNotificationSchema, (notification) => void completed.push(notification.params.elicitationId));
+  return { client, asked, completed };
+}
+
+/** Has `prefix`'s upstream send a URL elicitation to `browser` and complete it, and waits until `browser` heard so. */
+async function browseTo(browser: Awaited<ReturnType<typeof browsingClient>>, prefix: string, elicitationId: string) {
+  expect(textOf(await browser.client.callTool({ name: `${prefix}__browse`, arguments: { elicitationId, url: `https://auth.example.com/${elicitationId}` } }))).toBe("browse: accept");
+  await waitFor(`the completion of ${elicitationId}`, () => browser.completed.includes(elicitationId) || undefined);
+}
 
 interface AuditRecord {
   method: string;
@@ -128,6 +142,45 @@ for (const [prefix, connector] of [["io", "askio"], ["web", "askweb"]] as const)
       const result = await client.callTool({ name: `${prefix}__ask`, arguments: { message: "Take your time" } });
       expect(textOf(result)).toBe('accept: {"colour":"slow blue"}');
       await client.close();
+    });
+
+    test("a URL-mode elicitation reaches its client, then its completion, once; no other session hears either", async () => {
+      const first = await browsingClient();
+      const second = await browsingClient(otherToken);
+      const id = `sign-in-${crypto.randomUUID()}`;
+      await browseTo(first, prefix, id);
+      expect(first.asked).toEqual([{ mode: "url", message: "Sign in there, please.", url: `https://auth.example.com/${id}`, elicitationId: id }]);
+      // Told once, then forgotten; an id never given out goes nowhere either.
+      await first.client.callTool({ name: `${prefix}__complete`, arguments: { elicitationId: id } });
+      await first.client.callTool({ name: `${prefix}__complete`, arguments: { elicitationId: "never-given" } });
+      // Each session's notifications come in order on its stream: had one of the completions above reached it, it would come before its own.
+      const next = `next-${crypto.randomUUID()}`;
+      await browseTo(first, prefix, next);
+      expect(first.completed).toEqual([id, next]);
+      const own = `own-${crypto.randomUUID()}`;
+      await browseTo(second, prefix, own);
+      expect(second.completed).toEqual([own]);
+      expect(second.asked.map((asked) => asked.elicitationId)).toEqual([own]);
+      await first.client.close();
+      await second.client.close();
+    });
+
+    test("URLs a call was refused for (-32042) complete to its client, whoever's call the upstream sends it in", async () => {
+      const first = await browsingClient();
+      const second = await browsingClient(otherToken);
+      const id = `authorize-${crypto.randomUUID()}`;
+      const refused = await first.client.callTool({ name: `${prefix}__needsBrowsing`, arguments: { elicitationIds: [id] } }).catch((error: unknown) => error);
+      expect(refused).toBeInstanceOf(McpError);
+      expect((refused as McpError).code).toBe(-32042);
+      expect((refused as McpError).data).toEqual({ elicitations: [{ mode: "url", message: "Authorize first.", url: `https://auth.example.com/${id}`, elicitationId: id }] });
+      await second.client.callTool({ name: `${prefix}__complete`, arguments: { elicitationId: id } });
+      await waitFor("the completion", () => first.completed.length > 0 || undefined);
+      expect(first.completed).toEqual([id]);
+      const own = `own-${crypto.randomUUID()}`;
+      await browseTo(second, prefix, own);
+      expect(second.completed).toEqual([own]);
+      await first.client.close();
+      await second.client.close();
     });
 
     test("cancelling the call while the client holds the form ends the form too", async () => {
@@ -200,6 +253,18 @@ test("what an upstream asks a person never shows its connector's secret values",
   expect(asked[0]!.message).toStartWith("Which colour? (from ");
   expect(asked[0]!.message).not.toContain(SIGNATURE_SECRET);
   await client.close();
+});
+
+test("a session holds the 256 newest URL elicitations it was given: the completion of an older one goes nowhere", async () => {
+  const browser = await browsingClient();
+  const ids = Array.from({ length: 257 }, (_, i) => `many-${i}`);
+  expect(await browser.client.callTool({ name: "io__needsBrowsing", arguments: { elicitationIds: ids } }).catch((error: McpError) => error.code)).toBe(-32042);
+  await browser.client.callTool({ name: "io__complete", arguments: { elicitationId: ids[0]! } });
+  await browser.client.callTool({ name: "io__complete", arguments: { elicitationId: ids[1]! } });
+  await waitFor("the newer completion", () => browser.completed.length > 0 || undefined);
+  // In order on the stream: the oldest's would have come first.
+  expect(browser.completed).toEqual([ids[1]!]);
+  await browser.client.close();
 });
 
 describe("two people calling at once", () => {

@@ -4,7 +4,7 @@ import type { ConnectorDefinition } from "./types.ts";
 import { probeConnector, type ProbeResult } from "./probe.ts";
 
 export { Connector, EMPTY_CATALOGUE, type Catalogue, type ResourceListener } from "./connector.ts";
-export { resultText, UpstreamRpcError, type ClientRequestHandler } from "./upstream-session.ts";
+export { resultText, UpstreamRpcError, type ClientRequestHandler, type HeldElicitation, type UrlElicitationClient } from "./upstream-session.ts";
 export { UpstreamProcessGroups } from "./process-groups.ts";
 export { NESTING_LIMIT, nestsTooDeeply } from "./nesting.ts";
 export { probeConnector, DEFAULT_PROBE_TIMEOUT_MS, type ProbeResult } from "./probe.ts";

@@ -43,6 +43,8 @@ export function noteInReplyTo(message: object, requestId: number): void {
 const RELAYED = new Set(["elicitation/create", "sampling/createMessage"]);
 /** How long a relayed request may wait for its person (a form takes minutes); the call's own timeout is paused meanwhile. */
 export const CLIENT_ANSWER_TIMEOUT_MS = 10 * 60_000;
+/** The error an upstream answers a call with when the person must first open URLs: its data lists them as URL-mode elicitations. */
+const URL_ELICITATION_REQUIRED = -32042;
 
 /**
  * The result's own text inside a response frame, when the frame has exactly
@@ -119,11 +121,33 @@ export interface RequestOptions {
 /** The client side of a call, for the upstream's requests that need a person or a model (elicitation, sampling). */
 export interface ClientRequestHandler {
   /** The client session the call came from: a request no transport ties to a call is passed on only when all clients' calls in flight come from one. */
-  readonly clientSession: object;
+  readonly clientSession: UrlElicitationClient;
   /** Why this call's client cannot take `method` (one sentence), or undefined when it can. */
   refusal(method: string, params: Record<string, unknown> | undefined): string | undefined;
   /** Asks the client; rejects with an error carrying its JSON-RPC `code` when the client answered one. `signal` ends the wait. */
   ask(method: string, params: Record<string, unknown> | undefined, signal: AbortSignal): Promise<Record<string, unknown>>;
+}
+
+/** A client session that may be given URL-mode elicitations: it alone hears when each completes. */
+export interface UrlElicitationClient {
+  /** Keeps `held` until its completion comes; false when the client takes no completions (it did not declare URL mode, or has no session to be told in). */
+  holdElicitation(held: HeldElicitation): boolean;
+  /** The upstream said `held` is complete: the client is told, with `params` as it may see them. */
+  elicitationCompleted(held: HeldElicitation, params: Record<string, unknown>): void;
+}
+
+/** A URL-mode elicitation an upstream gave one client session (relayed, or listed in a -32042 error), until its completion comes. */
+export class HeldElicitation {
+  constructor(
+    readonly elicitationId: string,
+    readonly client: UrlElicitationClient,
+    private readonly heldByUpstream: Map<string, HeldElicitation>,
+  ) {}
+
+  /** Drops it on the upstream's side: its completion, if it comes, goes nowhere. */
+  forget(): void {
+    if (this.heldByUpstream.get(this.elicitationId) === this) this.heldByUpstream.delete(this.elicitationId);
+  }
 }
 
 interface Pending {
@@ -349,6 +373,7 @@ export class UpstreamSession {
       if (rewritten && frame !== undefined && nestsTooDeeply(frame)) return entry.reject(this.garbled(entry.method, `an answer nested more than ${NESTING_LIMIT} levels deep`));
       if (m.error) {
         const { code, message: text, data } = m.error;
+        if (code === URL_ELICITATION_REQUIRED) this.holdElicitations(entry.options.clientRequests?.clientSession, data);
         // An error that is no JSON-RPC error object (a string, no code) would reach the client as a reply without a code.
         entry.reject(
           typeof m.error === "object" && Number.isInteger(code)
@@ -387,7 +412,34 @@ export class UpstreamSession {
       }
       return;
     }
+    if (m.method === "notifications/elicitation/complete") return this.elicitationCompleted(m.params?.elicitationId);
     this.onNotification?.(m.method, m.params);
+  }
+
+  /** URL-mode elicitations given to client sessions, by the upstream's elicitationId: its completion goes to that session alone. */
+  private readonly heldElicitations = new Map<string, HeldElicitation>();
+
+  /** Gives `elicitationId` to `client`, whose session then hears when it completes (a newer holder of the same id takes it over). */
+  private holdElicitation(client: UrlElicitationClient, elicitationId: unknown): void {
+    if (typeof elicitationId !== "string") return;
+    const held = new HeldElicitation(elicitationId, client, this.heldElicitations);
+    if (client.holdElicitation(held)) this.heldElicitations.set(elicitationId, held);
+  }
+
+  /** The URL elicitations a -32042 error's data lists, given to the client of the call it answered. */
+  private holdElicitations(client: UrlElicitationClient | undefined, data: unknown): void {
+    const listed = (data as { elicitations?: unknown } | undefined)?.elicitations;
+    if (client === undefined || !Array.isArray(listed)) return;
+    for (const elicitation of listed) this.holdElicitation(client, (elicitation as { elicitationId?: unknown } | null)?.elicitationId);
+  }
+
+  /** Tells the one client session given `elicitationId` it is complete, once; an id given to none (or already told) is dropped. */
+  private elicitationCompleted(elicitationId: unknown): void {
+    const held = typeof elicitationId === "string" ? this.heldElicitations.get(elicitationId) : undefined;
+    if (held === undefined) return;
+    this.heldElicitations.delete(held.elicitationId);
+    const params = { elicitationId: held.elicitationId };
+    held.client.elicitationCompleted(held, this.redactAsked ? (this.redactAsked(params) ?? params) : params);
   }
 
   /** Answers to the upstream's requests given to the transport and not yet taken (a full stdin pipe, a POST under way). */
@@ -456,6 +508,8 @@ export class UpstreamSession {
     }
     this.relaysInFlight++;
     const handler = call.options.clientRequests!;
+    // Its completion notification, when the upstream sends one, goes to this client's session.
+    if (method === "elicitation/create" && params?.mode === "url") this.holdElicitation(handler.clientSession, params.elicitationId);
     handler.ask(method, this.redactAsked ? this.redactAsked(params) : params, relay.signal).then(
       (result) => this.sendReply({ jsonrpc: "2.0", id, result } as JSONRPCMessage),
       (error: unknown) => {
@@ -517,6 +571,8 @@ export class UpstreamSession {
   private shutDown(reason: string, cutOff = this.cutOffByClose): void {
     if (this.closed) return;
     this.closed = true;
+    // A new upstream session knows none of this one's elicitations.
+    this.heldElicitations.clear();
     const detail = this.lastTransportError && !reason.includes(this.lastTransportError) ? ` (${this.lastTransportError})` : "";
     for (const [id, entry] of [...this.pending]) {
       this.settle(id);

@@ -3,7 +3,7 @@ import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
 import type { CallOutcome, CallRecorder, McpRequestEntry } from "../audit/index.ts";
 import { decide, ruleFor, type Decision, type Subject } from "../policy/index.ts";
 import { ownerOf, type Principal } from "../auth/index.ts";
-import { resultText, UpstreamRpcError, type ClientRequestHandler, type Connector, type ResourceListener } from "../connectors/index.ts";
+import { resultText, UpstreamRpcError, type ClientRequestHandler, type Connector, type HeldElicitation, type ResourceListener, type UrlElicitationClient } from "../connectors/index.ts";
 import { forbidden, isStorageFull, JSON_RPC, jsonRpcCodeOf, MintgateError, publicMessageOf, storageFull } from "../errors/index.ts";
 import { log } from "../log/index.ts";
 import { VERSION } from "../version.ts";
@@ -94,6 +94,12 @@ interface ResourceSubscription {
  */
 const SUBSCRIPTIONS_PER_SESSION = 1000;
 
+/**
+ * URL-mode elicitations one session may hold for their completion notifications: each upstream chooses when (or whether)
+ * to send one, so past this the oldest is forgotten (its completion then goes nowhere; the client can still retry by itself).
+ */
+const HELD_ELICITATIONS_PER_SESSION = 256;
+
 /** A JSON-RPC error answer with a sentence for a person. */
 class RpcError extends Error {
   constructor(
@@ -109,7 +115,7 @@ class RpcError extends Error {
  * itself (no SDK Server per session: that costs ~2.6× the CPU on this path)
  * and routes calls to the connectors through the pool.
  */
-export class GatewaySession {
+export class GatewaySession implements UrlElicitationClient {
   private readonly inFlight = new Map<RequestId, RequestInFlight>();
   /** Resource subscriptions by exposed URI, each with the listener it registered upstream. */
   private readonly subscriptions = new Map<string, ResourceSubscription>();
@@ -124,6 +130,8 @@ export class GatewaySession {
   private askedCount = 0;
   /** What calls whose client takes no such requests pass upstream: it says why (one per session, not per call). */
   private readonly refusingClientRequests = new CallClientRequests(this, NO_STREAM, undefined);
+  /** URL-mode elicitations upstreams gave this client, oldest first, until each completes: only this session hears of it. */
+  private readonly heldElicitations = new Set<HeldElicitation>();
 
   constructor(
     readonly id: string,
@@ -288,6 +296,8 @@ export class GatewaySession {
       log.debug("session closed", { session: this.id, subject: this.principal.subject, virtualMcp: this.runtime.slug, durationMs: Date.now() - this.openedAt, reason: this.endReason ?? "its client closed it" });
     }
     for (const request of this.inFlight.values()) request.abort.abort(SESSION_CLOSED);
+    for (const held of this.heldElicitations) held.forget();
+    this.heldElicitations.clear();
     for (const { connector, upstreamUri, listener } of this.subscriptions.values()) void connector.unsubscribeResource(upstreamUri, listener);
     this.subscriptions.clear();
     // Ended by the gateway: the calls just cut off send the error that says why before the transport closes. On the
@@ -606,6 +616,24 @@ export class GatewaySession {
       this.lastActivity = Date.now();
       await this.record(method, entry, started).catch((error: unknown) => log.warn("a request passed to a client could not be recorded", { session: this.id, method, error: String(error) }));
     }
+  }
+
+  holdElicitation(held: HeldElicitation): boolean {
+    // A sessionless (2026-07-28) client has no stream to be told on; a closed session hears nothing more.
+    if (this.clientCapabilities.elicitation?.url === undefined || this.protocolVersion >= MODERN_VERSION || this.closing !== undefined) return false;
+    if (this.heldElicitations.size >= HELD_ELICITATIONS_PER_SESSION) {
+      const oldest = this.heldElicitations.values().next().value!;
+      oldest.forget();
+      this.heldElicitations.delete(oldest);
+    }
+    this.heldElicitations.add(held);
+    return true;
+  }
+
+  /** Sent on the standalone stream (the call that gave it may be over): the client may now retry what needed it. */
+  elicitationCompleted(held: HeldElicitation, params: Record<string, unknown>): void {
+    if (!this.heldElicitations.delete(held)) return;
+    void this.transport.send({ jsonrpc: "2.0", method: "notifications/elicitation/complete", params }).catch(() => {});
   }
 
   /** A client's answer to a request the gateway sent it for an upstream; one answering no such request does nothing. */
