@@ -183,6 +183,15 @@ for (const [prefix, connector] of [["io", "askio"], ["web", "askweb"]] as const)
       await second.client.close();
     });
 
+    test("a client that declared forms only is not sent a URL: the tool is told it did not declare URL mode", async () => {
+      const { client, asked } = await askedClient({ elicitation: { form: {} } }, { elicit: () => ({ action: "accept" }) });
+      const result = await client.callTool({ name: `${prefix}__browse`, arguments: { elicitationId: "formsOnly", url: "https://auth.example.com/formsOnly" } });
+      expect(result.isError).toBe(true);
+      expect(textOf(result)).toContain("it did not declare elicitation in url mode (capabilities.elicitation.url)");
+      expect(asked).toEqual([]);
+      await client.close();
+    });
+
     test("cancelling the call while the client holds the form ends the form too", async () => {
       let formEnded = false;
       let formShown!: () => void;
@@ -265,6 +274,43 @@ test("a session holds the 256 newest URL elicitations it was given: the completi
   // In order on the stream: the oldest's would have come first.
   expect(browser.completed).toEqual([ids[1]!]);
   await browser.client.close();
+});
+
+test("a JSON-RPC batch's call cannot take the upstream's form: the tool is told why", async () => {
+  const headers = { authorization: `Bearer ${setup.token}`, "content-type": "application/json", accept: "application/json, text/event-stream" };
+  const opened = await fetch(`${setup.gateway.url}/mcp/asking`, {
+    method: "POST",
+    headers,
+    body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-03-26", capabilities: { elicitation: {} }, clientInfo: { name: "batcher", version: "1" } } }),
+  });
+  const session = { ...headers, "mcp-session-id": opened.headers.get("mcp-session-id")!, "mcp-protocol-version": "2025-03-26" };
+  await opened.text();
+  await fetch(`${setup.gateway.url}/mcp/asking`, { method: "POST", headers: session, body: JSON.stringify({ jsonrpc: "2.0", method: "notifications/initialized" }) });
+  const reply = await fetch(`${setup.gateway.url}/mcp/asking`, {
+    method: "POST",
+    headers: session,
+    body: JSON.stringify([{ jsonrpc: "2.0", id: 2, method: "tools/call", params: { name: "io__ask", arguments: { message: "In a batch?" } } }]),
+  });
+  const [answer] = (await reply.json()) as { id: number; result: unknown }[];
+  expect(answer!.id).toBe(2);
+  expect(textOf(answer!.result)).toContain("the call came in a JSON-RPC batch, whose reply carries no requests");
+  await fetch(`${setup.gateway.url}/mcp/asking`, { method: "DELETE", headers: session });
+});
+
+test("an upstream gets at most 100 of its questions to people held at once: the 101st is refused saying so", async () => {
+  // Every form is held until 100 are out, so the 101st comes while they are.
+  const allOut = Promise.withResolvers<void>();
+  const { client, asked } = await askedClient(
+    { elicitation: { form: {} } },
+    { elicit: async () => (asked.length >= 100 && allOut.resolve(), await allOut.promise, { action: "accept", content: { colour: "grey" } }) },
+  );
+  const result = await client.callTool({ name: "io__askMany", arguments: { count: 101 } });
+  const { accepted, refused } = JSON.parse(textOf(result)) as { accepted: number; refused: string[] };
+  expect(accepted).toBe(100);
+  expect(refused).toHaveLength(1);
+  expect(refused[0]).toContain("mintgate already holds 100 of this server's elicitation/create requests for people to answer; send it again once some are answered.");
+  expect(asked).toHaveLength(100);
+  await client.close();
 });
 
 describe("two people calling at once", () => {
