@@ -2,14 +2,17 @@
  * Elicitation and sampling requests an upstream makes during a call reach the client whose call caused them, through
  * mintgate, over a stdio and a Streamable HTTP connector: real SDK servers and clients, a real gateway and audit trail.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, jest, test } from "bun:test";
 import { join } from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
 import { SSEClientTransport } from "@modelcontextprotocol/sdk/client/sse.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { CreateMessageRequestSchema, ElicitationCompleteNotificationSchema, ElicitRequestSchema, McpError, type ClientCapabilities, type CreateMessageResult, type ElicitResult } from "@modelcontextprotocol/sdk/types.js";
 import { REPO_ROOT, runMintgate, startConfiguredGateway, waitFor, type ConfiguredGateway } from "./harness.ts";
-import { startAskingHttpUpstream, type AskingHttpUpstream } from "./fixtures/asking-server.ts";
+import { askingServer, startAskingHttpUpstream, type AskingHttpUpstream } from "./fixtures/asking-server.ts";
+import { CLIENT_ANSWER_TIMEOUT_MS, UpstreamSession, type ClientRequestHandler } from "../src/connectors/upstream-session.ts";
+import { unansweredOutcome } from "../src/gateway/session.ts";
 import { parseExposition, sampleValue } from "./fixtures/prometheus-text.ts";
 
 const ASKING_SERVER = join(REPO_ROOT, "test", "fixtures", "asking-server.ts");
@@ -378,4 +381,39 @@ describe("two people calling at once", () => {
       expect(texts[i]).toBe(`accept: {"colour":"${colour}"}`);
     }
   });
+});
+
+/**
+ * The 10-minute bound cannot be waited out through the gateway: a real UpstreamSession on the asking server, in this process
+ * under fake timers, with a client whose person never answers, shows why each wait ends and how its record calls that.
+ */
+describe("a question nobody answers", () => {
+  for (const ending of ["the 10-minute bound", "the call's cancellation"] as const) {
+    test(`ended by ${ending}, it is recorded as ${ending === "the 10-minute bound" ? "timeout" : "cancelled"}`, async () => {
+      jest.useFakeTimers();
+      const [ours, theirs] = InMemoryTransport.createLinkedPair();
+      const session = new UpstreamSession("asking", ours);
+      try {
+        await askingServer().connect(theirs);
+        await session.connect(5000);
+        const waiting = Promise.withResolvers<AbortSignal>();
+        const silentPerson: ClientRequestHandler = {
+          clientSession: { holdElicitation: () => false, elicitationCompleted: () => {} },
+          refusal: () => undefined,
+          ask: (_method, _params, signal) => (waiting.resolve(signal), new Promise((_, reject) => signal.addEventListener("abort", () => reject(signal.reason)))),
+        };
+        const call = new AbortController();
+        const result = session.request("tools/call", { name: "ask", arguments: { message: "Anyone?" } }, { timeoutMs: 5000, signal: call.signal, clientRequests: silentPerson }).catch((error: Error) => error);
+        const signal = await waiting.promise;
+        if (ending === "the 10-minute bound") jest.advanceTimersByTime(CLIENT_ANSWER_TIMEOUT_MS);
+        else call.abort();
+        expect(signal.aborted).toBe(true);
+        expect(unansweredOutcome(signal.reason)).toBe(ending === "the 10-minute bound" ? "timeout" : "cancelled");
+        if (ending === "the 10-minute bound") expect(textOf(await result)).toContain("The client did not answer elicitation/create within 10 minutes");
+      } finally {
+        await session.close();
+        jest.useRealTimers();
+      }
+    });
+  }
 });

@@ -500,7 +500,8 @@ export class UpstreamSession {
     const call = calls[0];
     if (call === undefined) return refuse(refusal ?? `mintgate has no call in flight on this server whose client could take ${method}; send it only while a call that needs it runs.`);
     const relay = new AbortController();
-    const bound = setTimeout(() => relay.abort(new Error(`The client did not answer ${method} within ${CLIENT_ANSWER_TIMEOUT_MS / 60_000} minutes, so mintgate gave up waiting; ask again.`)), CLIENT_ANSWER_TIMEOUT_MS);
+    // A timeout error, so the record says the person did not answer in time rather than that the call was cancelled.
+    const bound = setTimeout(() => relay.abort(new MintgateError("timeout", `The client did not answer ${method} within ${CLIENT_ANSWER_TIMEOUT_MS / 60_000} minutes, so mintgate gave up waiting; ask again.`)), CLIENT_ANSWER_TIMEOUT_MS);
     for (const entry of calls) {
       (entry.relayed ??= new Set()).add(relay);
       if (entry.timer) clearTimeout(entry.timer);

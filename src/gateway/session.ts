@@ -100,6 +100,14 @@ const SUBSCRIPTIONS_PER_SESSION = 1000;
  */
 const HELD_ELICITATIONS_PER_SESSION = 256;
 
+/**
+ * How an upstream's question to a client ended when no answer came, by why its wait was ended: the relay's bound ran
+ * out (a timeout error), or the call ended first (cancelled by its client, cut off, its session closed).
+ */
+export function unansweredOutcome(reason: unknown): CallOutcome {
+  return reason instanceof MintgateError && reason.kind === "timeout" ? "timeout" : "cancelled";
+}
+
 /** A JSON-RPC error answer with a sentence for a person. */
 class RpcError extends Error {
   constructor(
@@ -606,7 +614,7 @@ export class GatewaySession implements UrlElicitationClient {
       entry.result = result;
       return result;
     } catch (error) {
-      entry.outcome = signal.aborted ? "cancelled" : "error";
+      entry.outcome = signal.aborted ? unansweredOutcome(signal.reason) : "error";
       entry.error = (error as Error)?.message ?? String(error);
       if (signal.aborted) sink({ jsonrpc: "2.0", method: "notifications/cancelled", params: { requestId: id, reason: entry.error } });
       throw error;
