@@ -73,8 +73,8 @@ async function askedClient(capabilities: ClientCapabilities, answers: Answers, t
 const textOf = (result: unknown) => ((result as { content: { text: string }[] }).content[0]!.text);
 
 /** A client taking URL-mode elicitations (it accepts each); the elicitationIds whose completion it heard are in `completed`, in order. */
-async function browsingClient(token = setup.token) {
-  const { client, asked } = await askedClient({ elicitation: { url: {} } }, { elicit: () => ({ action: "accept" }) }, token);
+async function browsingClient(token = setup.token, legacy = false) {
+  const { client, asked } = await askedClient({ elicitation: { url: {} } }, { elicit: () => ({ action: "accept" }) }, token, legacy);
   const completed: string[] = [];
   client.setNotificationHandler(ElicitationCompleteNotificationSchema, (notification) => void completed.push(notification.params.elicitationId));
   return { client, asked, completed };
@@ -257,6 +257,14 @@ test("a legacy (/sse) client gets the form on its event stream and answers it by
   expect(textOf(await client.callTool({ name: "web__ask", arguments: { message: "Old school?" } }))).toBe('accept: {"colour":"sepia"}');
   expect(asked.map((form) => form.message)).toEqual(["Old school?"]);
   await client.close();
+});
+
+test("a legacy (/sse) client hears its URL elicitation's completion on its event stream", async () => {
+  const browser = await browsingClient(setup.token, true);
+  const id = `legacy-${crypto.randomUUID()}`;
+  await browseTo(browser, "web", id);
+  expect(browser.completed).toEqual([id]);
+  await browser.client.close();
 });
 
 test("what an upstream asks a person never shows its connector's secret values", async () => {
