@@ -425,3 +425,13 @@ describe("a question nobody answers", () => {
     });
   }
 });
+
+test("a legacy (/sse) client whose initialize declares elicitation as null is told it did not declare it, and the tool is answered", async () => {
+  // The legacy transport's initialize is not checked against the schema: a malformed capability must not break the relay.
+  for (const prefix of ["io", "web"]) {
+    const { client } = await askedClient({ elicitation: null } as unknown as ClientCapabilities, {}, setup.token, true);
+    const result = await client.callTool({ name: `${prefix}__ask`, arguments: { message: "Null?" } });
+    expect(textOf(result)).toContain("it did not declare the elicitation capability");
+    await client.close();
+  }
+});

@@ -662,7 +662,10 @@ export class GatewaySession implements UrlElicitationClient {
     this.runtime.subjects.forget(this.principal);
     // What the person can see from now on: list_changed is sent when this changes.
     this.seen = this.runtime.viewFor(this.subject).names;
-    if (isObject(params?.capabilities)) this.clientCapabilities = params.capabilities;
+    // Only objects count as declared: the legacy transport's initialize is not checked against the schema, and a null
+    // read as declared failed every upstream's request during the client's calls with an internal error.
+    const { elicitation, sampling } = isObject(params?.capabilities) ? params.capabilities : {};
+    this.clientCapabilities = { ...(isObject(elicitation) ? { elicitation } : {}), ...(isObject(sampling) ? { sampling } : {}) };
     const requested = typeof params?.protocolVersion === "string" ? params.protocolVersion : this.versions.latest;
     this.protocolVersion = this.versions.supported.includes(requested) ? requested : this.versions.latest;
     const definition = this.runtime.definition;
