@@ -86,6 +86,16 @@ async function browseTo(browser: Awaited<ReturnType<typeof browsingClient>>, pre
   await waitFor(`the completion of ${elicitationId}`, () => browser.completed.includes(elicitationId) || undefined);
 }
 
+/**
+ * Waits until a question asked on the connector under `prefix` reaches its caller's client again: after a call there was
+ * given up on (cancelled, its session closed), a stdio upstream's questions are held back for the connector's timeout.
+ */
+async function untilQuestionsPass(prefix: string) {
+  const { client } = await askedClient({ elicitation: { form: {} } }, { elicit: () => ({ action: "accept", content: { colour: "again" } }) });
+  await waitFor(`questions on ${prefix} to pass again`, async () => textOf(await client.callTool({ name: `${prefix}__ask`, arguments: { message: "Again?" } })).startsWith("accept") || undefined);
+  await client.close();
+}
+
 interface AuditRecord {
   method: string;
   connector: string | null;
@@ -221,6 +231,7 @@ for (const [prefix, connector] of [["io", "askio"], ["web", "askweb"]] as const)
       const record = await waitFor("the cancelled form's record", async () => (await auditRecords()).find((r) => r.method === "elicitation/create" && r.arguments?.includes("Cancel me")));
       expect(record.outcome).toBe("cancelled");
       await client.close();
+      await untilQuestionsPass(prefix);
     });
   });
 }
@@ -235,6 +246,7 @@ test("a client closing its session while it holds a form ends the form and the c
   expect(record.outcome).toBe("cancelled");
   await client.close();
   await call;
+  await untilQuestionsPass("io");
 });
 
 test("a sessionless (2026-07-28) call cannot take the upstream's form: the tool is told so", async () => {
@@ -380,6 +392,31 @@ describe("two people calling at once", () => {
     expect(taker.asked.map((form) => form.message)).toEqual(["for red"]);
     await taker.client.close();
     await other.client.close();
+  });
+
+  test("on a stdio connector a question from a call its person cancelled does not reach another person's client", async () => {
+    const secondForm = Promise.withResolvers<void>();
+    let forms = 0;
+    // Holds its form until a second one comes (the bug) or well after the cancelled call's tool asked.
+    const holder = await askedClient({ elicitation: { form: {} } }, { elicit: async () => (++forms > 1 ? secondForm.resolve() : await Promise.race([secondForm.promise, Bun.sleep(1500)]), { action: "accept", content: { colour: "red" } }) });
+    const taken = holder.client.callTool({ name: "io__ask", arguments: { message: "for red" } });
+    await waitFor("the first form", () => holder.asked.length > 0 || undefined);
+    const other = await askedClient({ elicitation: { form: {} } }, { elicit: () => ({ action: "accept", content: { colour: "teal" } }) }, otherToken);
+    const cancel = new AbortController();
+    const running = Promise.withResolvers<void>();
+    // The upstream tool goes on after the cancellation, and asks its question once the call is gone from the gateway.
+    const cancelled = other.client
+      .callTool({ name: "io__ask", arguments: { message: "for teal only", afterMs: 200 } }, undefined, { signal: cancel.signal, onprogress: () => running.resolve() })
+      .catch((error: Error) => error);
+    await running.promise;
+    cancel.abort("changed my mind");
+    expect(await cancelled).toBeInstanceOf(Error);
+    expect(textOf(await taken)).toBe('accept: {"colour":"red"}');
+    expect(holder.asked.map((form) => form.message)).toEqual(["for red"]);
+    expect(other.asked).toEqual([]);
+    await holder.client.close();
+    await other.client.close();
+    await untilQuestionsPass("io");
   });
 
   test("on an http connector each gets their own form: the reply it came in says whose call it is", async () => {

@@ -274,6 +274,7 @@ export class UpstreamSession {
             if (!this.pending.has(id)) return;
             this.settle(id);
             this.abandon(id);
+            this.noteGivenUp(id, entry);
             void this.transport
               .send({ jsonrpc: "2.0", method: "notifications/cancelled", params: { requestId: id, reason: String(options.signal?.reason ?? "cancelled by the client") } })
               .catch(() => {});
@@ -316,11 +317,35 @@ export class UpstreamSession {
       if (!this.pending.has(id)) return;
       this.settle(id);
       this.abandon(id);
+      this.noteGivenUp(id, entry);
       void this.transport
         .send({ jsonrpc: "2.0", method: "notifications/cancelled", params: { requestId: id, reason: "timed out in mintgate" } })
         .catch(() => {});
       entry.reject(this.tookTooLong(entry.method, entry.options.timeoutMs));
     }, entry.options.timeoutMs);
+  }
+
+  /**
+   * Calls of clients the gateway gave up on (cancelled, timed out), by id, with the client session they came from and
+   * when they stop counting: their upstream tool may run on and ask its question after, and a request no transport ties
+   * to a call may then be theirs (see relay). Held as long as the call itself was allowed to run, or until the upstream answers it.
+   */
+  private readonly givenUp = new Map<number, { clientSession: object; until: number }>();
+
+  private noteGivenUp(id: number, entry: Pending): void {
+    const clientSession = entry.options.clientRequests?.clientSession;
+    if (clientSession === undefined) return;
+    this.forgetLapsedGivenUp();
+    this.givenUp.set(id, { clientSession, until: Date.now() + entry.options.timeoutMs });
+  }
+
+  /** Drops the calls given up on whose time is over, oldest first (each holds its client's session object until then). */
+  private forgetLapsedGivenUp(): void {
+    const now = Date.now();
+    for (const [oldest, { until }] of this.givenUp) {
+      if (until > now) break;
+      this.givenUp.delete(oldest);
+    }
   }
 
   /** Lets a transport that holds an exchange per request (HTTP) end it. */
@@ -365,7 +390,11 @@ export class UpstreamSession {
     if (m.method === undefined) {
       const id = m.id;
       const entry = typeof id === "number" ? this.settle(id) : undefined;
-      if (typeof id !== "number" || !entry) return this.skipStrayAnswer(id, m.error);
+      if (typeof id !== "number" || !entry) {
+        // A call given up on that the upstream answered after all: it asks nothing more.
+        if (typeof id === "number") this.givenUp.delete(id);
+        return this.skipStrayAnswer(id, m.error);
+      }
       // An answer written again as JSON (one not passed on as its text; a catalogue, stored and listed) must be one that can be, quickly.
       const frame = frameText.get(message);
       const text = m.error || frame === undefined || m.result == null ? undefined : resultSlice(frame, m, id);
@@ -475,7 +504,8 @@ export class UpstreamSession {
    * Passes an elicitation or sampling request to the client of the call it belongs to: the call whose reply carried it
    * (`callId`), or else the one client session all clients' calls in flight come from. Never to a guess: one person's
    * form must not reach another's client, so a call whose client could not take it still makes the case ambiguous (its
-   * upstream tool may be the one asking). The call's timeout waits while a person answers; CLIENT_ANSWER_TIMEOUT_MS bounds that.
+   * upstream tool may be the one asking), as does one the gateway gave up on lately (see givenUp). The call's timeout
+   * waits while a person answers; CLIENT_ANSWER_TIMEOUT_MS bounds that.
    */
   private relay(id: number | string, method: string, params: Record<string, unknown> | undefined, callId: number | undefined): void {
     const refuse = (message: string) => this.sendReply({ jsonrpc: "2.0", id, error: { code: -32601, message } });
@@ -495,6 +525,16 @@ export class UpstreamSession {
       const why = handler.refusal(method, params);
       if (why === undefined) calls.push(entry);
       else refusal ??= why;
+    }
+    if (callId === undefined) {
+      this.forgetLapsedGivenUp();
+      const now = Date.now();
+      for (const given of this.givenUp.values()) {
+        // One behind a longer-lived entry (its connector's timeout was shortened) may be over already.
+        if (given.until <= now || given.clientSession === clientSession) continue;
+        clientSession = given.clientSession;
+        sessions++;
+      }
     }
     if (sessions > 1) return refuse(`mintgate cannot tell which of several callers this ${method} is for, because this server's transport does not say which call it belongs to; ask again during a call made alone.`);
     const call = calls[0];
