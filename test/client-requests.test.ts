@@ -236,6 +236,22 @@ for (const [prefix, connector] of [["io", "askio"], ["web", "askweb"]] as const)
   });
 }
 
+test("an upstream withdrawing its question ends the client's form, and the call's timeout runs again", async () => {
+  let formEnded = false;
+  const { client } = await askedClient(
+    { elicitation: { form: {} } },
+    { elicit: (_, signal) => new Promise((resolve) => signal.addEventListener("abort", () => ((formEnded = true), resolve({ action: "cancel" })))) },
+  );
+  // The tool gives up on its question after 200 ms and works on for 5 s, past the connector's 1 s timeout.
+  const result = await client.callTool({ name: "io__ask", arguments: { message: "Withdrawn?", giveUpAfterMs: 200 } });
+  expect(textOf(result)).toBe(`Connector "askio" did not answer tools/call within ${TIMEOUT_MS / 1000} s.`);
+  expect(formEnded).toBe(true);
+  const record = await waitFor("the withdrawn form's record", async () => (await auditRecords()).find((r) => r.method === "elicitation/create" && r.arguments?.includes("Withdrawn?")));
+  expect(record.outcome).toBe("cancelled");
+  await client.close();
+  await untilQuestionsPass("io");
+});
+
 test("a client closing its session while it holds a form ends the form and the call, and the record says so", async () => {
   const shown = Promise.withResolvers<void>();
   const { client } = await askedClient({ elicitation: { form: {} } }, { elicit: () => (shown.resolve(), new Promise<ElicitResult>(() => {})) });

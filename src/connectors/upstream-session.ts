@@ -46,6 +46,9 @@ export const CLIENT_ANSWER_TIMEOUT_MS = 10 * 60_000;
 /** The error an upstream answers a call with when the person must first open URLs: its data lists them as URL-mode elicitations. */
 const URL_ELICITATION_REQUIRED = -32042;
 
+/** Why a relayed request ended when its upstream cancelled it: it gets no answer (MCP sends none to a cancelled request). */
+class RequestWithdrawn extends Error {}
+
 /**
  * The result's own text inside a response frame, when the frame has exactly
  * the keys result, jsonrpc and id in one of the orders SDKs write them;
@@ -442,6 +445,11 @@ export class UpstreamSession {
       return;
     }
     if (m.method === "notifications/elicitation/complete") return this.elicitationCompleted(m.params?.elicitationId);
+    if (m.method === "notifications/cancelled") {
+      // A request of its own it passed to a client and gave up on (its timeout): the client is told, and the call's timeout runs again.
+      const relay = this.relays.get(m.params?.requestId as number | string);
+      if (relay !== undefined) return relay.abort(new RequestWithdrawn(`Connector "${this.connectorName}" withdrew its request before the client answered.`));
+    }
     this.onNotification?.(m.method, m.params);
   }
 
@@ -499,6 +507,8 @@ export class UpstreamSession {
 
   /** Requests passed to clients and not answered yet: bounded as the answers are, so an upstream cannot flood people with forms. */
   private relaysInFlight = 0;
+  /** What ends the wait for each of them, by the upstream's id: its notifications/cancelled names it so. */
+  private readonly relays = new Map<number | string, AbortController>();
 
   /**
    * Passes an elicitation or sampling request to the client of the call it belongs to: the call whose reply carried it
@@ -542,6 +552,7 @@ export class UpstreamSession {
     const relay = new AbortController();
     // A timeout error, so the record says the person did not answer in time rather than that the call was cancelled.
     const bound = setTimeout(() => relay.abort(new MintgateError("timeout", `The client did not answer ${method} within ${CLIENT_ANSWER_TIMEOUT_MS / 60_000} minutes, so mintgate gave up waiting; ask again.`)), CLIENT_ANSWER_TIMEOUT_MS);
+    this.relays.set(id, relay);
     for (const entry of calls) {
       (entry.relayed ??= new Set()).add(relay);
       if (entry.timer) clearTimeout(entry.timer);
@@ -554,6 +565,7 @@ export class UpstreamSession {
     handler.ask(method, this.redactAsked ? this.redactAsked(params) : params, relay.signal).then(
       (result) => this.sendReply({ jsonrpc: "2.0", id, result } as JSONRPCMessage),
       (error: unknown) => {
+        if (relay.signal.reason instanceof RequestWithdrawn) return;
         const { code, message } = error as { code?: unknown; message?: unknown };
         const said = relay.signal.aborted && relay.signal.reason instanceof Error ? relay.signal.reason.message : typeof message === "string" ? message : "The client could not answer.";
         this.sendReply({ jsonrpc: "2.0", id, error: { code: Number.isInteger(code) ? (code as number) : -32603, message: said } });
@@ -561,6 +573,7 @@ export class UpstreamSession {
     ).finally(() => {
       clearTimeout(bound);
       this.relaysInFlight--;
+      if (this.relays.get(id) === relay) this.relays.delete(id);
       for (const [pendingId, entry] of this.pending) {
         if (entry.relayed?.delete(relay) !== true) continue;
         // The person answered: the call's own timeout runs again, from now.
