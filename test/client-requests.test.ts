@@ -14,6 +14,7 @@ import { askingServer, startAskingHttpUpstream, type AskingHttpUpstream } from "
 import { CLIENT_ANSWER_TIMEOUT_MS, UpstreamSession, type ClientRequestHandler } from "../src/connectors/upstream-session.ts";
 import { unansweredOutcome } from "../src/gateway/session.ts";
 import { parseExposition, sampleValue } from "./fixtures/prometheus-text.ts";
+import { Client as ModernClient, StreamableHTTPClientTransport as ModernTransport } from "@modelcontextprotocol/client";
 
 const ASKING_SERVER = join(REPO_ROOT, "test", "fixtures", "asking-server.ts");
 /** The connectors' call timeout: a person answering takes longer, and the call must outlive it. */
@@ -265,19 +266,99 @@ test("a client closing its session while it holds a form ends the form and the c
   await untilQuestionsPass("io");
 });
 
-test("a sessionless (2026-07-28) call cannot take the upstream's form: the tool is told so", async () => {
-  const reply = await fetch(`${setup.gateway.url}/mcp/asking`, {
+/** A sessionless (2026-07-28) request to the Virtual MCP declaring `capabilities`, sent with `token` (to the gateway at `gatewayUrl`); its JSON-RPC reply. */
+async function sessionless(method: string, params: Record<string, unknown>, capabilities: ClientCapabilities, token = setup.token, gatewayUrl = setup.gateway.url) {
+  const reply = await fetch(`${gatewayUrl}/mcp/asking`, {
     method: "POST",
-    headers: { authorization: `Bearer ${setup.token}`, "content-type": "application/json", accept: "application/json, text/event-stream", "mcp-protocol-version": "2026-07-28", "mcp-method": "tools/call", "mcp-name": "io__ask" },
-    body: JSON.stringify({
-      jsonrpc: "2.0",
-      id: 1,
-      method: "tools/call",
-      params: { name: "io__ask", arguments: { message: "Stateless?" }, _meta: { "io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": { elicitation: {} } } },
-    }),
+    headers: { authorization: `Bearer ${token}`, "content-type": "application/json", accept: "application/json, text/event-stream", "mcp-protocol-version": "2026-07-28", "mcp-method": method, "mcp-name": String(params.name) },
+    body: JSON.stringify({ jsonrpc: "2.0", id: crypto.randomUUID(), method, params: { ...params, _meta: { "io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": capabilities } } }),
   });
-  const body = (await reply.json()) as { result: unknown };
-  expect(textOf(body.result)).toContain("under MCP 2026-07-28 a call takes no requests from the server");
+  return (await reply.json()) as { result?: Record<string, unknown> & { requestState?: string; inputRequests?: Record<string, { method: string; params: ElicitParams }> }; error?: { code: number; message: string } };
+}
+
+/** The official 2.x client pinned to 2026-07-28: it answers input_required rounds with its handlers and sends the call again. */
+async function modernClient(answers: Answers) {
+  const client = new ModernClient({ name: "modern-asked", version: "1.0.0" }, { versionNegotiation: { mode: { pin: "2026-07-28" } }, capabilities: { elicitation: { form: {} }, sampling: {} } });
+  const asked: ElicitParams[] = [];
+  client.setRequestHandler("elicitation/create", async (request) => (asked.push(request.params as ElicitParams), answers.elicit!(request.params as ElicitParams, new AbortController().signal)));
+  client.setRequestHandler("sampling/createMessage", async () => answers.sample!());
+  const withToken = (input: string | URL | Request, init?: RequestInit) => fetch(input, { ...init, headers: { ...Object.fromEntries(new Headers(init?.headers)), authorization: `Bearer ${setup.token}` } });
+  await client.connect(new ModernTransport(new URL(`${setup.gateway.url}/mcp/asking`), { fetch: withToken }));
+  return { client, asked };
+}
+
+for (const [prefix, connector] of [["io", "askio"], ["web", "askweb"]] as const) {
+  describe(`a sessionless (2026-07-28) client, through the ${connector === "askio" ? "stdio" : "http"} connector`, () => {
+    test("gets the upstream's form as an input_required round, and its retry with the answer gets the tool's result", async () => {
+      const message = `Rounds (${prefix}) ${crypto.randomUUID()}?`;
+      const first = await sessionless("tools/call", { name: `${prefix}__ask`, arguments: { message } }, { elicitation: {} });
+      expect(first.result!.resultType).toBe("input_required");
+      const [[key, question]] = Object.entries(first.result!.inputRequests!) as [[string, { method: string; params: ElicitParams }]];
+      expect(question).toEqual({ method: "elicitation/create", params: { message, mode: "form", requestedSchema: { type: "object", properties: { colour: { type: "string" } }, required: ["colour"] } } });
+      // Opaque and unguessable: at least 128 random bits, and nothing of the call in it.
+      expect(Buffer.from(first.result!.requestState!, "base64url").length).toBeGreaterThanOrEqual(16);
+      expect(first.result!.requestState).not.toContain(prefix);
+      const retry = { name: `${prefix}__ask`, arguments: { message }, inputResponses: { [key]: { action: "accept", content: { colour: "indigo" } } }, requestState: first.result!.requestState };
+      // Another person's token cannot take the call over, nor does trying use the state up.
+      const foreign = await sessionless("tools/call", retry, { elicitation: {} }, otherToken);
+      expect(foreign.error).toMatchObject({ code: -32602, message: expect.stringContaining("send the tools/call request again from the start") });
+      const done = await sessionless("tools/call", retry, { elicitation: {} });
+      expect(done.result!.resultType).toBe("complete");
+      expect(textOf(done.result)).toBe('accept: {"colour":"indigo"}');
+      // Used once.
+      expect((await sessionless("tools/call", retry, { elicitation: {} })).error).toMatchObject({ code: -32602, message: expect.stringContaining("already used") });
+      const record = await waitFor("the round's question on the record", async () => (await auditRecords()).find((r) => r.method === "elicitation/create" && r.arguments?.includes(message)));
+      expect(record).toMatchObject({ connector, person: "t@example.com", outcome: "ok" });
+      expect(record.result).toContain("indigo");
+      expect(record.result).not.toContain(first.result!.requestState!);
+    });
+
+    test("the official 2.x client answers two rounds of forms, and a sampling round, and gets each tool's result", async () => {
+      const colours = ["amber", "jade"];
+      const { client, asked } = await modernClient({
+        elicit: () => ({ action: "accept", content: { colour: colours[asked.length - 1]! } }),
+        sample: () => ({ role: "assistant", model: "modern-model", content: { type: "text", text: "hi from 2026" } }),
+      });
+      const twice = await client.callTool({ name: `${prefix}__askTwice`, arguments: { message: "First colour?" } });
+      expect(textOf(twice)).toBe('accept: {"colour":"amber"}; accept: {"colour":"jade"}');
+      expect(asked.map((form) => form.message)).toEqual(["First colour?", "And another?"]);
+      expect(textOf(await client.callTool({ name: `${prefix}__sample`, arguments: { prompt: "Say hi" } }))).toBe("model modern-model said: hi from 2026");
+      await client.close();
+    });
+
+    test("a made-up requestState is refused, and an answer missing from the retry fails the call with a sentence", async () => {
+      const madeUp = await sessionless("tools/call", { name: `${prefix}__ask`, arguments: { message: "x" }, inputResponses: {}, requestState: "not-one-of-ours" }, { elicitation: {} });
+      expect(madeUp.error).toMatchObject({ code: -32602, message: expect.stringContaining("This requestState is unknown, expired, already used or not yours") });
+      const first = await sessionless("tools/call", { name: `${prefix}__ask`, arguments: { message: "Answer missing?" } }, { elicitation: {} });
+      const missing = await sessionless("tools/call", { name: `${prefix}__ask`, arguments: { message: "Answer missing?" }, inputResponses: { wrong: { action: "accept" } }, requestState: first.result!.requestState }, { elicitation: {} });
+      expect(missing.error).toMatchObject({ code: -32602, message: expect.stringContaining("inputResponses must carry the answer to") });
+      const record = await waitFor("the unanswered question's record", async () => (await auditRecords()).find((r) => r.method === "elicitation/create" && r.arguments?.includes("Answer missing?")));
+      expect(record.outcome).toBe("error");
+    });
+
+    test("a client that declared no elicitation gets the tool's refusal, not a round", async () => {
+      const reply = await sessionless("tools/call", { name: `${prefix}__ask`, arguments: { message: "Stateless?" } }, { sampling: {} });
+      expect(reply.result!.resultType).toBe("complete");
+      expect(textOf(reply.result)).toContain("it did not declare the elicitation capability");
+    });
+  });
+}
+
+test("a sessionless call held for its question does not count against its person's limit when its retry answers it", async () => {
+  const limited = await startConfiguredGateway(`connectors:
+  - { name: askweb, kind: http, url: "${upstream.url}" }
+virtualMcps:
+  - { slug: asking, name: Asking, access: { everyone: true }, connectors: [{ connector: askweb, prefix: web }] }
+`, { label: "mintgate-held-limit", args: ["--requests-per-person", "1"] });
+  try {
+    const call = { name: "web__ask", arguments: { message: "One at a time?" } };
+    const first = await sessionless("tools/call", call, { elicitation: {} }, limited.token, limited.gateway.url);
+    const key = Object.keys(first.result!.inputRequests!)[0]!;
+    const done = await sessionless("tools/call", { ...call, inputResponses: { [key]: { action: "accept", content: { colour: "lime" } } }, requestState: first.result!.requestState }, { elicitation: {} }, limited.token, limited.gateway.url);
+    expect(textOf(done.result)).toBe('accept: {"colour":"lime"}');
+  } finally {
+    await limited.gateway.stop();
+  }
 });
 
 test("a legacy (/sse) client gets the form on its event stream and answers it by POST", async () => {

@@ -16,7 +16,8 @@ import { replyEventStream, type ReplyEvents } from "./reply-stream.ts";
 import { RequestsPerPerson } from "./requests-per-person.ts";
 import { ClosedSessions } from "./closed-sessions.ts";
 import { askedIn, recordRefusal, recordTransportRefusal, Refusal, transportRefusal } from "./refusals.ts";
-import { claimsModernRevision, handleModernRequest, MODERN_VERSION, NO_BATCHES, type CallsInFlight, type ListenStreams } from "./modern.ts";
+import { claimsModernRevision, handleModernRequest, MODERN_VERSION, NO_BATCHES, type CallInRounds, type CallsInFlight, type ListenStreams } from "./modern.ts";
+import { HeldCalls } from "./input-rounds.ts";
 import { isDatedRevision } from "./revision.ts";
 
 /**
@@ -187,6 +188,8 @@ export class McpEndpoint {
       return () => void this.modernCalls.delete(call);
     },
   };
+  /** Sessionless calls held while their clients answer an upstream's question, by requestState. */
+  private readonly heldCalls = new HeldCalls<CallInRounds>();
   /** Each person's requests running now, across sessions and sessionless calls. */
   private readonly running: RequestsPerPerson;
   /** Set once the first session loaded the SDK's server side. */
@@ -243,8 +246,10 @@ export class McpEndpoint {
       // Held to JSON-RPC 2.0 as a session's requests are: a reply cannot be matched to a null, object or boolean id.
       const problem = Array.isArray(body) ? NO_BATCHES : problemOf(body);
       if (problem !== undefined) return this.refuse(invalidRequest(problem), runtime, principal, request, null, body);
-      if ((body as PlainMessage).id !== undefined && this.running.full(ownerOf(principal))) return this.tooManyRequests();
-      return handleModernRequest(runtime, principal, this.gateway.recorder, request, body as Record<string, never>, this.listeners, this.calls, this.running);
+      // A retry answering a held call's question runs nothing new: refused, a person holding their limit in questions could answer none.
+      const answersHeldCall = typeof (body as PlainMessage).params?.requestState === "string";
+      if ((body as PlainMessage).id !== undefined && !answersHeldCall && this.running.full(ownerOf(principal))) return this.tooManyRequests();
+      return handleModernRequest(runtime, principal, this.gateway.recorder, request, body as Record<string, never>, this.listeners, this.calls, this.running, this.heldCalls);
     }
     // Anything but one initialize is answered here, with what to do: the SDK transport says "Server not initialized" to all of it.
     const notOneInitialize = Array.isArray(body) ? problemOfFirstBatch(body) : problemOf(body) ?? ((body as PlainMessage).method === "initialize" ? undefined : NO_SESSION);

@@ -9,7 +9,9 @@ import { VERSION } from "../version.ts";
 import { jsonReply } from "./json-reply.ts";
 import { EventStream, NOTIFICATION_UNREAD_LIMIT } from "./event-stream.ts";
 import { replyEventStream } from "./reply-stream.ts";
-import { CALL_ENDING, GatewaySession, GONE_CALL_ENDING, isProgressToken, NO_STREAM, recordFailure, requestWithoutCall, type Ending } from "./session.ts";
+import { CALL_ENDING, GatewaySession, RpcError, GONE_CALL_ENDING, isProgressToken, NO_STREAM, recordFailure, requestWithoutCall, type Ending, type ProgressSink } from "./session.ts";
+import { ownerOf } from "../auth/index.ts";
+import { QuestionRounds, ROUND_METHODS, type HeldCalls, type Question } from "./input-rounds.ts";
 import type { VirtualMcpRuntime } from "./virtual-mcp.ts";
 import type { RequestsPerPerson } from "./requests-per-person.ts";
 import { isDatedRevision, MODERN_VERSION } from "./revision.ts";
@@ -137,6 +139,20 @@ export interface CallsInFlight {
   add(principal: Principal, end: (reason: string, ending?: Ending) => void): () => void;
 }
 
+/**
+ * A sessionless call answered in rounds: its upstream asked its client something, which went out in an input_required
+ * result; the client's retry answers it and waits for what the upstream does next.
+ */
+export interface CallInRounds {
+  readonly session: GatewaySession;
+  readonly rounds: QuestionRounds;
+  /** The call's reply, under its first round's id. */
+  readonly reply: Promise<JSONRPCMessage | undefined>;
+  readonly firstId: string | number;
+  /** Where the call's progress goes now: the event stream of the round waiting on it, when that round asked for progress. */
+  progress: ProgressSink;
+}
+
 export async function handleModernRequest(
   runtime: VirtualMcpRuntime,
   principal: Principal,
@@ -146,6 +162,7 @@ export async function handleModernRequest(
   listeners: ListenStreams,
   calls: CallsInFlight,
   running: RequestsPerPerson,
+  held: HeldCalls<CallInRounds>,
 ): Promise<Response> {
   if (message.id === undefined || message.method === undefined) return new Response(null, { status: 202 });
   const { id, method } = message;
@@ -156,7 +173,7 @@ export async function handleModernRequest(
     return error(refused.status, id, refused.code, refused.message, refused.extra.data);
   }
   const serverInfo = { name: `mintgate/${runtime.slug}`, title: runtime.definition.name, version: VERSION };
-  const encode = (reply: JSONRPCMessage): string => {
+  const encode = (reply: JSONRPCMessage, resultType: "complete" | "input_required" = "complete"): string => {
     const r = reply as { result?: Record<string, unknown>; error?: { code: number } };
     if (r.error) {
       if (r.error.code === -32002) r.error.code = JSON_RPC.invalidParams; // "resource not found" is an invalid-params error now
@@ -167,8 +184,8 @@ export async function handleModernRequest(
       ...reply,
       result: {
         ...result,
-        resultType: "complete",
-        ...(CACHEABLE.has(method) ? { ttlMs: 0, cacheScope: "private" } : {}),
+        resultType,
+        ...(CACHEABLE.has(method) && resultType === "complete" ? { ttlMs: 0, cacheScope: "private" } : {}),
         _meta: { ...(result._meta as object | undefined), [META_SERVER_INFO]: serverInfo },
       },
     });
@@ -198,10 +215,54 @@ export async function handleModernRequest(
     });
   }
 
+  const progressToken = (message.params?._meta as { progressToken?: unknown } | undefined)?.progressToken;
+  /** Answers this request with the call's next round: its reply (under this request's id), or the upstream's next question. */
+  const answerRound = (call: CallInRounds): Promise<Response> | Response => {
+    // The client cancels by closing its request; once this round is answered, closing it cancels nothing.
+    const cancel = () => call.session.notification("notifications/cancelled", { requestId: call.firstId });
+    request.signal.addEventListener("abort", cancel, { once: true });
+    const answered = call.rounds.next(call.reply).then(
+      (next): string | undefined => {
+        request.signal.removeEventListener("abort", cancel);
+        call.progress = NO_STREAM;
+        if ("reply" in next) return next.reply && encode({ ...next.reply, id } as JSONRPCMessage);
+        const inputRequired = held.hold({ owner: ownerOf(principal), tokenId: principal.tokenId, virtualMcp: runtime.slug, method, question: next.question, call });
+        return encode({ jsonrpc: "2.0", id, result: inputRequired } as JSONRPCMessage, "input_required");
+      },
+    );
+    if (!isProgressToken(progressToken)) return answered.then((text) => (text === undefined ? new Response(null, { status: 202 }) : jsonReply(text)));
+    return replyEventStream({}, (events) => {
+      call.progress = (progress) => events.progress(JSON.stringify({ ...progress, params: { ...(progress as { params?: object }).params, progressToken } }));
+      void answered.then((text) => events.end(text));
+    });
+  };
+  const capabilities = (message.params?._meta as Record<string, unknown>)[META_CAPABILITIES] as Record<string, unknown>;
+  if (ROUND_METHODS.has(method) && message.params?.requestState !== undefined) {
+    const resumed = held.take(message.params.requestState, principal, runtime.slug, method);
+    if (resumed === undefined) {
+      const refused = new Refusal(200, JSON_RPC.invalidParams, `This requestState is unknown, expired, already used or not yours; send the ${method} request again from the start, without requestState and inputResponses.`);
+      await recordTransportRefusal(recorder, principal, runtime, request, refused, null, message);
+      return jsonReply(JSON.stringify({ jsonrpc: "2.0", id, error: { code: refused.code, message: refused.message } }));
+    }
+    const { call, question } = resumed;
+    const answer = await readAnswer(question, message.params.inputResponses, method);
+    if (typeof answer === "string") {
+      // The upstream hears it cannot have its answer, and the call ends: the client starts again with a right one.
+      question.answer.reject(new RpcError(JSON_RPC.invalidParams, `The client did not answer ${question.method}.`));
+      // Once the question's record has its outcome (an error, not a cancelled question): nobody waits for the call now.
+      setTimeout(() => call.session.notification("notifications/cancelled", { requestId: call.firstId }), 0);
+      return jsonReply(JSON.stringify({ jsonrpc: "2.0", id, error: { code: JSON_RPC.invalidParams, message: answer } }));
+    }
+    // What the client may take in later rounds is what this request declares.
+    call.session.takeQuestionsInRounds(method, capabilities, call.rounds);
+    question.answer.resolve(answer);
+    return answerRound(call);
+  }
+
   const params = withoutEnvelope(message.params);
   const session = new GatewaySession(`stateless-${randomUUID()}`, principal, runtime, new NoSessionChannel(), recorder, { supported: [MODERN_VERSION], latest: MODERN_VERSION }, running);
-  // The client cancels by closing its request.
-  request.signal.addEventListener("abort", () => session.notification("notifications/cancelled", { requestId: id }), { once: true });
+  const rounds = new QuestionRounds();
+  session.takeQuestionsInRounds(method, capabilities, rounds);
   // A revoked token or a disabled person loses its calls in flight, as it loses its sessions: each is answered with the reason.
   const forgetCall = calls.add(principal, (reason, ending = CALL_ENDING) => void session.end(reason, ending));
   // Deleting the Virtual MCP ends its calls too: otherwise they ran on, answering for a Virtual MCP that no longer exists.
@@ -210,6 +271,15 @@ export async function handleModernRequest(
     forgetCall();
     forgetHere();
   };
+  if (ROUND_METHODS.has(method)) {
+    // Its upstream may ask the client things: the call outlives this request, each question a round of its own.
+    let call!: CallInRounds;
+    const reply = session.request(id, method, params, principal, (progress) => call.progress(progress)).finally(forget);
+    call = { session, rounds, reply, firstId: id, progress: NO_STREAM };
+    return answerRound(call);
+  }
+  // The client cancels by closing its request.
+  request.signal.addEventListener("abort", () => session.notification("notifications/cancelled", { requestId: id }), { once: true });
   // Without a valid token, the reply is plain JSON: the session refuses a token of another kind (-32602).
   if (!isProgressToken((params?._meta as { progressToken?: unknown } | undefined)?.progressToken)) {
     const reply = await session.request(id, method, params, principal, NO_STREAM).finally(forget);
@@ -222,6 +292,20 @@ export async function handleModernRequest(
       .finally(forget)
       .then((reply) => events.end(reply && encode(reply)));
   });
+}
+
+/**
+ * The client's answer to `question` in a retry's inputResponses, as it gave it (the upstream gets it so, as a relayed
+ * answer), when it is one the upstream's SDK can read; otherwise the sentence the client is told.
+ */
+async function readAnswer(question: Question, responses: unknown, method: string): Promise<Record<string, unknown> | string> {
+  const again = `send the ${method} request again from the start`;
+  const response = typeof responses === "object" && responses !== null ? (responses as Record<string, unknown>)[question.key] : undefined;
+  if (response === undefined) return `inputResponses must carry the answer to "${question.key}" (${question.method}); ${again}.`;
+  const { CreateMessageResultSchema, ElicitResultSchema } = await import("@modelcontextprotocol/sdk/types.js");
+  const schema = question.method === "elicitation/create" ? ElicitResultSchema : CreateMessageResultSchema;
+  if (!schema.safeParse(response).success) return `inputResponses["${question.key}"] is not a ${question.method} result; ${again}.`;
+  return response as Record<string, unknown>;
 }
 
 /**

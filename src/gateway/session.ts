@@ -11,6 +11,7 @@ import { routeUri, decideEverySpelling, exposedUri, uiResourcesOf, withExposedRe
 import type { AccessView, ListKind, VirtualMcpRuntime } from "./virtual-mcp.ts";
 import { MODERN_VERSION } from "./revision.ts";
 import type { RequestsPerPerson } from "./requests-per-person.ts";
+import { ROUND_METHODS, type QuestionRounds } from "./input-rounds.ts";
 
 type RequestId = string | number;
 type Params = Record<string, unknown> | undefined;
@@ -109,7 +110,7 @@ export function unansweredOutcome(reason: unknown): CallOutcome {
 }
 
 /** A JSON-RPC error answer with a sentence for a person. */
-class RpcError extends Error {
+export class RpcError extends Error {
   constructor(
     readonly code: number,
     message: string,
@@ -133,6 +134,8 @@ export class GatewaySession implements UrlElicitationClient {
   private seen: Record<ListKind, string> | undefined;
   /** What the client declared in its initialize: whether it takes the upstreams' elicitation and sampling requests. */
   private clientCapabilities: { elicitation?: { form?: unknown; url?: unknown }; sampling?: unknown } = {};
+  /** A sessionless (2026-07-28) call's questions, put to its client in input_required rounds; undefined in a session, whose calls' replies carry them. */
+  private rounds: QuestionRounds | undefined;
   /** Requests sent to the client for an upstream, by the gateway's id for them, until the client answers. */
   private readonly askedOfClient = new Map<string, PromiseWithResolvers<Record<string, unknown>>>();
   private askedCount = 0;
@@ -571,15 +574,24 @@ export class GatewaySession implements UrlElicitationClient {
     }
   }
 
-  /** Whether the client declared it takes elicitation or sampling requests (its calls' replies then carry them). */
+  /** Whether the client declared it takes elicitation or sampling requests (its calls' replies, or a sessionless call's rounds, then carry them). */
   get takesClientRequests(): boolean {
-    return (this.clientCapabilities.elicitation !== undefined || this.clientCapabilities.sampling !== undefined) && this.protocolVersion < MODERN_VERSION;
+    return (this.clientCapabilities.elicitation !== undefined || this.clientCapabilities.sampling !== undefined) && (this.protocolVersion < MODERN_VERSION || this.rounds !== undefined);
+  }
+
+  /**
+   * A sessionless call (2026-07-28): what its client declared in this request's envelope, and where its upstream's
+   * questions go (rounds of input_required results) for a method whose result may be one.
+   */
+  takeQuestionsInRounds(method: string, capabilities: Record<string, unknown>, rounds: QuestionRounds): void {
+    this.clientCapabilities = capabilities;
+    if (ROUND_METHODS.has(method)) this.rounds = rounds;
   }
 
   /** Why an upstream's `method` request cannot reach this client during a call replying through `sink` (one sentence), or undefined when it can. */
   clientRequestRefusal(method: string, params: Params, sink: ProgressSink): string | undefined {
     const cannot = `mintgate cannot pass ${method} to the client of this call`;
-    if (this.protocolVersion >= MODERN_VERSION) return `${cannot}: under MCP ${this.protocolVersion} a call takes no requests from the server.`;
+    if (this.protocolVersion >= MODERN_VERSION && this.rounds === undefined) return `${cannot}: under MCP ${this.protocolVersion} only ${[...ROUND_METHODS].join(", ")} take requests from the server.`;
     const capabilities = this.clientCapabilities;
     if (method === "sampling/createMessage") {
       if (capabilities.sampling === undefined) return `${cannot}: it did not declare the sampling capability.`;
@@ -591,13 +603,14 @@ export class GatewaySession implements UrlElicitationClient {
       const takes = mode === "url" ? elicitation.url !== undefined : elicitation.form !== undefined || elicitation.url === undefined;
       if (!takes) return `${cannot}: it did not declare elicitation in ${mode} mode (capabilities.elicitation.${mode}).`;
     }
-    if (sink === NO_STREAM) return `${cannot}: the call came in a JSON-RPC batch, whose reply carries no requests.`;
+    if (sink === NO_STREAM && this.rounds === undefined) return `${cannot}: the call came in a JSON-RPC batch, whose reply carries no requests.`;
     return undefined;
   }
 
   /**
-   * Sends an upstream's request to the client on the call's stream, under an id of the gateway's, and waits for the
-   * client's answer (`answer`) until `signal` ends the wait: then the client is told the request is cancelled. Recorded
+   * Sends an upstream's request to the client on the call's stream (a sessionless call's: in its next input_required
+   * round), under an id of the gateway's, and waits for the client's answer (`answer`, or the round's retry) until
+   * `signal` ends the wait: then the client is told the request is cancelled. Recorded
    * under the call's caller, what was asked as its arguments and the answer as its result.
    */
   async askClient(method: string, params: Params, signal: AbortSignal, sink: ProgressSink, call: RequestInFlight): Promise<Record<string, unknown>> {
@@ -605,18 +618,22 @@ export class GatewaySession implements UrlElicitationClient {
     const started = performance.now();
     const entry = { caller: call.caller, connector: call.connector, exposedName: call.exposedName, upstreamName: call.upstreamName, arguments: params, outcome: "ok" as CallOutcome, error: null as string | null, result: undefined as unknown };
     const waiting = Promise.withResolvers<Record<string, unknown>>();
-    this.askedOfClient.set(id, waiting);
     const cancel = () => waiting.reject(signal.reason);
     signal.addEventListener("abort", cancel, { once: true });
     try {
-      sink({ jsonrpc: "2.0", id, method, params } as JSONRPCMessage);
+      if (this.rounds !== undefined) this.rounds.ask({ key: id, method, params, answer: waiting });
+      else {
+        this.askedOfClient.set(id, waiting);
+        sink({ jsonrpc: "2.0", id, method, params } as JSONRPCMessage);
+      }
       const result = await waiting.promise;
       entry.result = result;
       return result;
     } catch (error) {
       entry.outcome = signal.aborted ? unansweredOutcome(signal.reason) : "error";
       entry.error = (error as Error)?.message ?? String(error);
-      if (signal.aborted) sink({ jsonrpc: "2.0", method: "notifications/cancelled", params: { requestId: id, reason: entry.error } });
+      // A round's client has no stream to be told on: its requestState is forgotten with the question.
+      if (signal.aborted && this.rounds === undefined) sink({ jsonrpc: "2.0", method: "notifications/cancelled", params: { requestId: id, reason: entry.error } });
       throw error;
     } finally {
       this.askedOfClient.delete(id);
@@ -691,7 +708,7 @@ export class GatewaySession implements UrlElicitationClient {
     }
     return connector.request(method, upstreamParams, {
       signal,
-      clientRequests: progress !== NO_STREAM && this.takesClientRequests ? new CallClientRequests(this, progress, note) : this.refusingClientRequests,
+      clientRequests: (progress !== NO_STREAM || this.rounds !== undefined) && this.takesClientRequests ? new CallClientRequests(this, progress, note) : this.refusingClientRequests,
       onProgress:
         progressToken === undefined
           ? undefined

@@ -1,0 +1,91 @@
+import type { InputRequest, InputRequiredResult } from "@modelcontextprotocol/client";
+import { randomBytes } from "node:crypto";
+import { ownerOf, type Principal } from "../auth/index.ts";
+
+/**
+ * MCP 2026-07-28 has no requests from server to client: a server that needs input answers the call with an
+ * input_required result listing its questions (`inputRequests`) and an opaque `requestState`, and the client sends
+ * the call again with its answers (`inputResponses`) and that state (multi round-trip requests). Upstreams speak an
+ * earlier revision and ask during the call instead: mintgate holds the call with its upstream question, answers the
+ * client with an input_required round, and passes the answer on when the client comes back.
+ */
+
+/** The methods whose results may be input_required. */
+export const ROUND_METHODS = new Set(["tools/call", "prompts/get", "resources/read"]);
+
+/** A question an upstream asked during a held call, and the promise its answer settles (the relay waits on it). */
+export interface Question {
+  /** Its key in inputRequests and inputResponses. */
+  readonly key: string;
+  readonly method: string;
+  readonly params: Record<string, unknown> | undefined;
+  readonly answer: PromiseWithResolvers<Record<string, unknown>>;
+}
+
+/** One sessionless call's questions, in the order its upstream asked them; each is put to the client in a round of its own. */
+export class QuestionRounds {
+  private readonly waiting: Question[] = [];
+  private asked: (() => void) | undefined;
+
+  /** An upstream question of this call: put to the client in the next round. One answered or given up on (the relay's bound) leaves the queue. */
+  ask(question: Question): void {
+    this.waiting.push(question);
+    const leave = () => {
+      const at = this.waiting.indexOf(question);
+      if (at >= 0) this.waiting.splice(at, 1);
+    };
+    question.answer.promise.then(leave, leave);
+    this.asked?.();
+  }
+
+  /** What comes first: the call's reply, or a question to put to its client. */
+  async next<T>(reply: Promise<T>): Promise<{ reply: T } | { question: Question }> {
+    for (;;) {
+      const question = this.waiting.shift();
+      if (question !== undefined) return { question };
+      const asked = Promise.withResolvers<void>();
+      this.asked = asked.resolve;
+      const first = await Promise.race([reply.then((settled) => ({ reply: settled })), asked.promise.then(() => undefined)]);
+      this.asked = undefined;
+      if (first !== undefined) return first;
+    }
+  }
+}
+
+/** A call held while its client answers `question`: who may resume it (the token and Virtual MCP it was sent to, by the same method), and the call. */
+export interface Held<Call> {
+  readonly owner: string;
+  readonly tokenId: string;
+  readonly virtualMcp: string;
+  readonly method: string;
+  readonly question: Question;
+  readonly call: Call;
+}
+
+/**
+ * The held calls of the sessionless revision, by their requestState: random (256 bits, so never guessed), bound to
+ * the token and Virtual MCP that were sent it, and used once. A state whose question is given up on (the relay's
+ * bound, the call cut off) is forgotten with it.
+ */
+export class HeldCalls<Call> {
+  private readonly byState = new Map<string, Held<Call>>();
+
+  /** The input_required result putting `held`'s question to its client, under a new requestState. */
+  hold(held: Held<Call>): InputRequiredResult {
+    const requestState = randomBytes(32).toString("base64url");
+    this.byState.set(requestState, held);
+    const forget = () => void this.byState.delete(requestState);
+    held.question.answer.promise.then(forget, forget);
+    const { key, method, params } = held.question;
+    return { resultType: "input_required", inputRequests: { [key]: { method, params } as InputRequest }, requestState };
+  }
+
+  /** The call `requestState` holds for this caller, taken (a state is used once); undefined when it is unknown, used, given up on or another's. */
+  take(requestState: unknown, principal: Principal, virtualMcp: string, method: string): Held<Call> | undefined {
+    if (typeof requestState !== "string") return undefined;
+    const held = this.byState.get(requestState);
+    if (held === undefined || held.owner !== ownerOf(principal) || held.tokenId !== principal.tokenId || held.virtualMcp !== virtualMcp || held.method !== method) return undefined;
+    this.byState.delete(requestState);
+    return held;
+  }
+}
