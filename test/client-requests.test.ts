@@ -13,6 +13,7 @@ import { REPO_ROOT, runMintgate, startConfiguredGateway, waitFor, type Configure
 import { askingServer, startAskingHttpUpstream, type AskingHttpUpstream } from "./fixtures/asking-server.ts";
 import { CLIENT_ANSWER_TIMEOUT_MS, UpstreamSession, type ClientRequestHandler } from "../src/connectors/upstream-session.ts";
 import { unansweredOutcome } from "../src/gateway/session.ts";
+import { HeldCalls, QuestionRounds } from "../src/gateway/input-rounds.ts";
 import { parseExposition, sampleValue } from "./fixtures/prometheus-text.ts";
 import { Client as ModernClient, StreamableHTTPClientTransport as ModernTransport } from "@modelcontextprotocol/client";
 
@@ -558,6 +559,40 @@ describe("a question nobody answers", () => {
       }
     });
   }
+
+  test("held for a sessionless client's round, the bound ends it: the upstream hears so and its requestState stops working", async () => {
+    jest.useFakeTimers();
+    const [ours, theirs] = InMemoryTransport.createLinkedPair();
+    const session = new UpstreamSession("asking", ours);
+    try {
+      await askingServer().connect(theirs);
+      await session.connect(5000);
+      const rounds = new QuestionRounds();
+      const held = new HeldCalls<string>();
+      // As a sessionless call's session asks: the question waits in the call's rounds until a retry answers it or the relay gives up.
+      const roundsClient: ClientRequestHandler = {
+        clientSession: { holdElicitation: () => false, elicitationCompleted: () => {} },
+        refusal: () => undefined,
+        ask: (method, params, signal) => {
+          const answer = Promise.withResolvers<Record<string, unknown>>();
+          signal.addEventListener("abort", () => answer.reject(signal.reason));
+          rounds.ask({ key: "q", method, params, answer });
+          return answer.promise;
+        },
+      };
+      const result = session.request("tools/call", { name: "ask", arguments: { message: "Coming back?" } }, { timeoutMs: 5000, clientRequests: roundsClient }).catch((error: Error) => error);
+      const next = await rounds.next(result);
+      if (!("question" in next)) throw new Error("the upstream's question never came");
+      const caller = { subject: "t@example.com", tokenId: "token-1", virtualMcp: null, expiresAt: null };
+      const { requestState } = held.hold({ owner: caller.subject, tokenId: caller.tokenId, virtualMcp: "asking", method: "tools/call", question: next.question, call: "the call" });
+      jest.advanceTimersByTime(CLIENT_ANSWER_TIMEOUT_MS);
+      expect(textOf(await result)).toContain("The client did not answer elicitation/create within 10 minutes");
+      expect(held.take(requestState, caller, "asking", "tools/call")).toBeUndefined();
+    } finally {
+      await session.close();
+      jest.useRealTimers();
+    }
+  });
 });
 
 test("a legacy (/sse) client whose initialize declares elicitation as null is told it did not declare it, and the tool is answered", async () => {
