@@ -584,7 +584,7 @@ export class GatewaySession implements UrlElicitationClient {
    * questions go (rounds of input_required results) for a method whose result may be one.
    */
   takeQuestionsInRounds(method: string, capabilities: Record<string, unknown>, rounds: QuestionRounds): void {
-    this.clientCapabilities = capabilities;
+    this.clientCapabilities = declaredClientRequests(capabilities);
     if (ROUND_METHODS.has(method)) this.rounds = rounds;
   }
 
@@ -679,10 +679,7 @@ export class GatewaySession implements UrlElicitationClient {
     this.runtime.subjects.forget(this.principal);
     // What the person can see from now on: list_changed is sent when this changes.
     this.seen = this.runtime.viewFor(this.subject).names;
-    // Only objects count as declared: the legacy transport's initialize is not checked against the schema, and a null
-    // read as declared failed every upstream's request during the client's calls with an internal error.
-    const { elicitation, sampling } = isObject(params?.capabilities) ? params.capabilities : {};
-    this.clientCapabilities = { ...(isObject(elicitation) ? { elicitation } : {}), ...(isObject(sampling) ? { sampling } : {}) };
+    this.clientCapabilities = declaredClientRequests(params?.capabilities);
     const requested = typeof params?.protocolVersion === "string" ? params.protocolVersion : this.versions.latest;
     this.protocolVersion = this.versions.supported.includes(requested) ? requested : this.versions.latest;
     const definition = this.runtime.definition;
@@ -964,6 +961,16 @@ const SESSION_CLOSED_ERROR =
 const SESSION_ENDED = -32000;
 
 const isObject = (value: unknown): value is Record<string, unknown> => typeof value === "object" && value !== null && !Array.isArray(value);
+
+/**
+ * What a client declared it takes of the upstreams' requests. Only objects count as declared: neither the legacy
+ * transport's initialize nor a sessionless request's envelope is checked that deep against the schema, and a null
+ * read as declared failed every upstream's request during the client's calls with an internal error.
+ */
+function declaredClientRequests(capabilities: unknown): { elicitation?: { form?: unknown; url?: unknown }; sampling?: unknown } {
+  const { elicitation, sampling } = isObject(capabilities) ? capabilities : {};
+  return { ...(isObject(elicitation) ? { elicitation } : {}), ...(isObject(sampling) ? { sampling } : {}) };
+}
 
 /**
  * A request's params as the handlers expect them, checked once at the edge:
