@@ -427,13 +427,10 @@ test("a JSON-RPC batch's call cannot take the upstream's form: the tool is told 
 });
 
 test("an upstream gets at most 100 of its questions to people held at once: the 101st is refused saying so", async () => {
-  // Every form is held until 100 are out, so the 101st comes while they are.
-  const allOut = Promise.withResolvers<void>();
-  const { client, asked } = await askedClient(
-    { elicitation: { form: {} } },
-    { elicit: async () => (asked.length >= 100 && allOut.resolve(), await allOut.promise, { action: "accept", content: { colour: "grey" } }) },
-  );
-  const result = await client.callTool({ name: "io__askMany", arguments: { count: 101 } });
+  // Every form is held until the upstream tells (as progress) that one was refused, so the 101st comes while 100 are out.
+  const refusedOne = Promise.withResolvers<void>();
+  const { client, asked } = await askedClient({ elicitation: { form: {} } }, { elicit: async () => (await refusedOne.promise, { action: "accept", content: { colour: "grey" } }) });
+  const result = await client.callTool({ name: "io__askMany", arguments: { count: 101 } }, undefined, { onprogress: () => refusedOne.resolve() });
   const { accepted, refused } = JSON.parse(textOf(result)) as { accepted: number; refused: string[] };
   expect(accepted).toBe(100);
   expect(refused).toHaveLength(1);
