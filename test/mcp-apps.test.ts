@@ -9,12 +9,16 @@
  *   guarded  prefix "wx", newTools: approve
  *   team   prefix "wx", with a policy: the forecast tool only for ada, the radar's interface hidden from her, and
  *          the city interfaces hidden by a key in the form such URIs were exposed in before (`wx+ui://…`)
+ * and a second upstream of the same server whose forecast names the interface a file holds (FORECAST_VIEW_FILE), attached to
+ *   reviewed  prefix "sh", newTools: approve, its forecast only
  * Reached by SDK Clients over Streamable HTTP with personal access tokens.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { configuredDataDir, connectMcpClient, REPO_ROOT, runMintgate, startGateway, waitFor, type RunningGateway } from "./harness.ts";
+import { canonicalJson } from "../src/gateway/curation.ts";
+import { configuredDataDir, connectMcpClient, REPO_ROOT, runMintgate, startGateway, tempDir, waitFor, type RunningGateway } from "./harness.ts";
 
 const APPS_SERVER = join(REPO_ROOT, "test", "fixtures", "apps-server.ts");
 const APP_MIME_TYPE = "text/html;profile=mcp-app";
@@ -22,16 +26,24 @@ const VIEW_META = { ui: { csp: { connectDomains: ["https://api.weather.example"]
 
 let gateway: RunningGateway;
 let dataDir: string;
+/** The interface the "shifting" upstream's forecast names. */
+let viewFile: string;
 const clients: Client[] = [];
 
 beforeAll(async () => {
+  viewFile = join(tempDir("mintgate-apps-view"), "view");
+  writeFileSync(viewFile, "ui://weather/view.html");
   dataDir = await configuredDataDir(
     {
-      connectors: [{ name: "weather", kind: "stdio", command: process.execPath, args: [APPS_SERVER] }],
+      connectors: [
+        { name: "weather", kind: "stdio", command: process.execPath, args: [APPS_SERVER] },
+        { name: "shifting", kind: "stdio", command: process.execPath, args: [APPS_SERVER], env: { FORECAST_VIEW_FILE: viewFile } },
+      ],
       virtualMcps: [
         { slug: "apps", name: "Apps", access: { everyone: true }, connectors: [{ connector: "weather", prefix: "wx" }] },
         { slug: "plain", name: "Plain", access: { everyone: true }, connectors: [{ connector: "weather", prefix: "" }] },
         { slug: "guarded", name: "Guarded", newTools: "approve", access: { everyone: true }, connectors: [{ connector: "weather", prefix: "wx" }] },
+        { slug: "reviewed", name: "Reviewed", newTools: "approve", access: { everyone: true }, connectors: [{ connector: "shifting", prefix: "sh", include: ["forecast"] }] },
         {
           slug: "team",
           name: "Team",
@@ -124,6 +136,42 @@ describe("MCP Apps under a prefix", () => {
     expect(await metaOf(client)).toEqual({ wx__forecast: { ui: { resourceUri: "ui://wx+weather/view.html", visibility: ["model", "app"] } } });
     expect(await pending()).toEqual(["wx__radar"]);
     expect(textOf(await client.readResource({ uri: "ui://wx+weather/view.html" }))).toBe("<!doctype html><h1>Forecast</h1>");
+  });
+});
+
+describe("MCP Apps under newTools: approve", () => {
+  type Pending = { name: string; upstreamName: string; reason: string; hash: string; description?: string; inputSchema: unknown; annotations?: unknown };
+  const forecastPending = (reason: "new" | "changed") =>
+    waitFor(`the forecast waiting for approval (${reason})`, async () => {
+      const response = await fetch(`${gateway.url}/admin/api/virtual-mcps/reviewed`, { headers: { authorization: `Bearer ${gateway.adminToken()}` } });
+      return ((await response.json()) as { pending: Pending[] }).pending.find((p) => p.name === "sh__forecast" && p.reason === reason);
+    });
+  /** The hash approvals were stored with before they covered a tool's interface. */
+  const hashWithoutInterface = (p: Pending) =>
+    new Bun.CryptoHasher("sha256").update(canonicalJson({ name: p.upstreamName, description: p.description, inputSchema: p.inputSchema, annotations: p.annotations })).digest("hex");
+  const view = (resourceUri: string) => ({ sh__forecast: { ui: { resourceUri, visibility: ["model", "app"] } } });
+
+  test("pointing an approved tool at another interface hides it until approved again", async () => {
+    const added = await forecastPending("new");
+    expect(added.hash).not.toBe(hashWithoutInterface(added));
+    const approved = await runMintgate(["approve", "reviewed", "sh__forecast", "--data", dataDir]);
+    expect(approved.code, approved.stderr).toBe(0);
+    const client = await clientOf("reviewed");
+    await waitFor("the approved forecast", async () => (await client.listTools()).tools.length === 1);
+    expect(await metaOf(client)).toEqual(view("ui://sh+weather/view.html"));
+
+    // A rug pull: the upstream points the approved tool at another interface, which could call its tools.
+    writeFileSync(viewFile, "ui://weather/radar.html");
+    await forecastPending("changed");
+    expect(await metaOf(client)).toEqual({});
+    expect((await runMintgate(["approve", "reviewed", "sh__forecast", "--data", dataDir])).code).toBe(0);
+    await waitFor("the forecast on its new interface", async () => (await client.listTools()).tools.length === 1);
+    expect(await metaOf(client)).toEqual(view("ui://sh+weather/radar.html"));
+
+    // Naming no interface, a tool hashes as before approvals covered interfaces: approvals stored then still hold.
+    writeFileSync(viewFile, "");
+    const plain = await forecastPending("changed");
+    expect(plain.hash).toBe(hashWithoutInterface(plain));
   });
 });
 

@@ -2,7 +2,7 @@ import { cliActor, recordAdminChange, type AdminActor } from "../audit/index.ts"
 import type { GatewayConfig, GatewayConfigFile } from "../config-file/index.ts";
 import { EMPTY_CATALOGUE, sameUpstreamSpec, type Catalogue, type ConnectorDefinition } from "../connectors/index.ts";
 import { conflict, invalid, notFound } from "../errors/index.ts";
-import { canonicalJson, curate, type Gateway, type VirtualMcpDefinition } from "../gateway/index.ts";
+import { approvalCovers, canonicalJson, curate, type Gateway, type VirtualMcpDefinition } from "../gateway/index.ts";
 import type { VirtualMcpPolicy } from "../policy/index.ts";
 import type { SecretStore } from "../secrets/index.ts";
 import type { Store } from "../store/index.ts";
@@ -275,11 +275,6 @@ export class GatewayConfigService {
     });
     if (problems.length > 0) throw invalid(problems.join("\n"));
   }
-}
-
-/** The parts of a tool definition an approval covers (see toolDefinitionHash). */
-export function approvalCovers(tool: { name: string; description?: string | undefined; inputSchema?: unknown; annotations?: unknown }): Record<string, unknown> {
-  return { name: tool.name, description: tool.description, inputSchema: tool.inputSchema, annotations: tool.annotations };
 }
 
 /**

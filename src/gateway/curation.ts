@@ -126,12 +126,25 @@ function withExposedUiMeta(prefix: string, meta: Tool["_meta"]): Tool["_meta"] {
   return exposed;
 }
 
+/** The URIs a tool's `_meta` names its interface by, keyed by where it names each: `ui.resourceUri` (nested) and the flat keys. */
+export type UiPointers = Partial<Record<"ui.resourceUri" | (typeof FLAT_UI_META_KEYS)[number], string>>;
+
+/** Where a tool's `_meta` names the resources holding its interface (see FLAT_UI_META_KEYS); undefined when it names none. */
+export function uiPointersOf(meta: Tool["_meta"]): UiPointers | undefined {
+  if (meta === undefined) return undefined;
+  const pointers: UiPointers = {};
+  const nested = (meta.ui as { resourceUri?: unknown } | null | undefined)?.resourceUri;
+  if (typeof nested === "string") pointers["ui.resourceUri"] = nested;
+  for (const key of FLAT_UI_META_KEYS) {
+    const uri = meta[key];
+    if (typeof uri === "string") pointers[key] = uri;
+  }
+  return Object.keys(pointers).length > 0 ? pointers : undefined;
+}
+
 /** The exposed URIs of the resources a tool's definition names as its interface (see withExposedUiMeta). */
 export function uiResourcesOf(tool: Tool): string[] {
-  const meta = tool._meta;
-  if (meta === undefined) return [];
-  const named = [(meta.ui as { resourceUri?: unknown } | null | undefined)?.resourceUri, ...FLAT_UI_META_KEYS.map((key) => meta[key])];
-  return named.filter((uri): uri is string => typeof uri === "string");
+  return Object.values(uiPointersOf(tool._meta) ?? {});
 }
 
 type ContentBlock = { type?: unknown; uri?: unknown; resource?: { uri?: unknown } } | null | undefined;
@@ -262,10 +275,18 @@ export function canonicalJson(value: unknown): string {
   return JSON.stringify(value) ?? "null";
 }
 
-/** What an approval covers: the tool's name, description, input schema and annotations. */
+/**
+ * What an approval covers: the tool's name, description, input schema and annotations, and the interface its `_meta`
+ * names (an MCP App's interface can call tools: pointing an approved tool at another one needs a review too). The
+ * interface is covered only when named, so the definition of every other tool hashes as it did before it was covered.
+ */
+export function approvalCovers(tool: Pick<Tool, "name" | "description" | "inputSchema" | "annotations" | "_meta">): Record<string, unknown> {
+  return { name: tool.name, description: tool.description, inputSchema: tool.inputSchema, annotations: tool.annotations, ui: uiPointersOf(tool._meta) };
+}
+
+/** The hash of what an approval covers (see approvalCovers), as approvals are stored. */
 export function toolDefinitionHash(tool: Tool): string {
-  const covered = { name: tool.name, description: tool.description, inputSchema: tool.inputSchema, annotations: tool.annotations };
-  return new Bun.CryptoHasher("sha256").update(canonicalJson(covered)).digest("hex");
+  return new Bun.CryptoHasher("sha256").update(canonicalJson(approvalCovers(tool))).digest("hex");
 }
 
 /** What is wrong with a tool's input or output schema, where MCP requires a JSON Schema object of type "object"; undefined when nothing is. */
@@ -362,7 +383,7 @@ export function curate(
         continue;
       }
       const description = attachment.describe[tool.name] ?? tool.description;
-      // An MCP App's interface is read back by the URI its `_meta` gives: the exposed one. The approval's hash stays over the upstream's definition.
+      // An MCP App's interface is read back by the URI its `_meta` gives: the exposed one. The approval's hash stays over the upstream's URIs.
       const meta = withExposedUiMeta(attachment.prefix, tool._meta);
       const definition: Tool = { ...tool, name, ...(description === undefined ? {} : { description }), ...(meta === tool._meta ? {} : { _meta: meta }) };
       sayInvisibleText(`Tool "${name}" (from ${source})`, definition, `${unlessMeant}, exclude the tool or give it a description of your own`);
