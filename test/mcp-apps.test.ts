@@ -140,7 +140,7 @@ describe("MCP Apps under a prefix", () => {
 });
 
 describe("MCP Apps under newTools: approve", () => {
-  type Pending = { name: string; upstreamName: string; reason: string; hash: string; description?: string; inputSchema: unknown; annotations?: unknown };
+  type Pending = { name: string; upstreamName: string; reason: string; hash: string; description?: string; inputSchema: unknown; annotations?: unknown; ui?: Record<string, string>; approved?: { ui?: Record<string, string> } };
   const forecastPending = (reason: "new" | "changed") =>
     waitFor(`the forecast waiting for approval (${reason})`, async () => {
       const response = await fetch(`${gateway.url}/admin/api/virtual-mcps/reviewed`, { headers: { authorization: `Bearer ${gateway.adminToken()}` } });
@@ -151,19 +151,24 @@ describe("MCP Apps under newTools: approve", () => {
     new Bun.CryptoHasher("sha256").update(canonicalJson({ name: p.upstreamName, description: p.description, inputSchema: p.inputSchema, annotations: p.annotations })).digest("hex");
   const view = (resourceUri: string) => ({ sh__forecast: { ui: { resourceUri, visibility: ["model", "app"] } } });
 
-  test("pointing an approved tool at another interface hides it until approved again", async () => {
+  test("pointing an approved tool at another interface hides it until approved again; the review shows the interface clients would get", async () => {
     const added = await forecastPending("new");
+    expect(added.ui).toEqual({ "ui.resourceUri": "ui://sh+weather/view.html" });
     expect(added.hash).not.toBe(hashWithoutInterface(added));
     const approved = await runMintgate(["approve", "reviewed", "sh__forecast", "--data", dataDir]);
     expect(approved.code, approved.stderr).toBe(0);
+    expect(approved.stderr).toMatch(/^Approved definition [0-9a-f]{12}…: Show the forecast\.\nIts interface: ui:\/\/sh\+weather\/view\.html\n$/);
     const client = await clientOf("reviewed");
     await waitFor("the approved forecast", async () => (await client.listTools()).tools.length === 1);
     expect(await metaOf(client)).toEqual(view("ui://sh+weather/view.html"));
 
     // A rug pull: the upstream points the approved tool at another interface, which could call its tools.
     writeFileSync(viewFile, "ui://weather/radar.html");
-    await forecastPending("changed");
+    const changed = await forecastPending("changed");
     expect(await metaOf(client)).toEqual({});
+    expect([changed.approved?.ui, changed.ui]).toEqual([{ "ui.resourceUri": "ui://sh+weather/view.html" }, { "ui.resourceUri": "ui://sh+weather/radar.html" }]);
+    const status = await runMintgate(["status", "--data", dataDir]);
+    expect(status.stdout).toContain(`waiting for approval: reviewed sh__forecast (changed; interface ui://sh+weather/radar.html); \`mintgate approve reviewed sh__forecast --data ${dataDir}\`\n`);
     expect((await runMintgate(["approve", "reviewed", "sh__forecast", "--data", dataDir])).code).toBe(0);
     await waitFor("the forecast on its new interface", async () => (await client.listTools()).tools.length === 1);
     expect(await metaOf(client)).toEqual(view("ui://sh+weather/radar.html"));
@@ -171,6 +176,7 @@ describe("MCP Apps under newTools: approve", () => {
     // Naming no interface, a tool hashes as before approvals covered interfaces: approvals stored then still hold.
     writeFileSync(viewFile, "");
     const plain = await forecastPending("changed");
+    expect(plain.ui).toBeUndefined();
     expect(plain.hash).toBe(hashWithoutInterface(plain));
   });
 });

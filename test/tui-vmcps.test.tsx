@@ -100,6 +100,11 @@ describe("model", () => {
     expect(text).toContain('-  "description": "Old words",');
     expect(text).toContain('+  "description": "New words",');
     expect(text).toContain('   "name": "echo"');
+
+    // An MCP App tool pointed at another interface: the diff names the one approved and the new one, as clients get them.
+    const view = (uri: string) => ({ "ui.resourceUri": uri });
+    const repointed = approvalDiff({ name: "wx__forecast", connector: "weather", upstreamName: "forecast", reason: "changed", hash: "h", description: "Show it", inputSchema: { type: "object" }, annotations: undefined, ui: view("ui://wx+weather/other.html"), approved: { name: "forecast", description: "Show it", inputSchema: { type: "object" }, ui: view("ui://wx+weather/view.html") } });
+    expect(repointed.lines.filter((l) => l.sign !== " ").map((l) => l.sign + l.text)).toEqual(['-    "ui.resourceUri": "ui://wx+weather/view.html"', '+    "ui.resourceUri": "ui://wx+weather/other.html"']);
   });
 });
 

@@ -1,7 +1,7 @@
 import { CHECKPOINT_KEY_PURPOSE, readInThread, type AdminActor, type ChainAnchor } from "../audit/index.ts";
 import type { AccessTokenService } from "../auth/index.ts";
 import { invalid, notFound, unauthorized } from "../errors/index.ts";
-import { unmatchedProblem, type Gateway, type VirtualMcpDefinition, type VirtualMcpRuntime } from "../gateway/index.ts";
+import { exposedUiPointers, uiPointersOf, unmatchedProblem, type Gateway, type PendingTool, type UiPointers, type VirtualMcpDefinition, type VirtualMcpRuntime } from "../gateway/index.ts";
 import { hashToken, type SecretStore } from "../secrets/index.ts";
 import type { Store } from "../store/index.ts";
 import { VERSION } from "../version.ts";
@@ -28,8 +28,8 @@ export interface GatewayStatus {
   connectors: { total: number; ready: number; notReady?: { name: string; state: string; reason?: string | undefined }[] };
   virtualMcps: number;
   sessions: number;
-  /** Tools held back by an `approve` policy, across every Virtual MCP (`mintgate approve SLUG TOOL` lets one through). */
-  pendingApprovals: { virtualMcp: string; tool: string; reason: string }[];
+  /** Tools held back by an `approve` policy, across every Virtual MCP (`mintgate approve SLUG TOOL` lets one through); `ui`: the interface an MCP App tool names, by exposed URI. */
+  pendingApprovals: { virtualMcp: string; tool: string; reason: string; ui?: UiPointers | undefined }[];
   /** Each Virtual MCP's problems (as `problems` of GET /admin/api/virtual-mcps/SLUG; absent from gateways before it). */
   problems?: { virtualMcp: string; problem: string }[];
 }
@@ -77,8 +77,8 @@ export interface VirtualMcpSummary {
 /** One Virtual MCP as GET /admin/api/virtual-mcps/SLUG answers it: its summary with every tool's definition. */
 export interface VirtualMcpStatus extends VirtualMcpSummary {
   tools: { name: string; connector: string; upstreamName: string; description: string | undefined }[];
-  /** Held back by the approve policy, with the definition an approval would cover and its hash. */
-  pending: { name: string; connector: string; upstreamName: string; reason: string; hash: string; description: string | undefined; inputSchema: unknown; annotations: unknown; /** For a changed tool: what was approved before, when the audit trail still has it. */ approved?: unknown }[];
+  /** Held back by the approve policy, with the definition an approval would cover (`ui`: the interface an MCP App tool names, by the URIs clients get) and its hash. */
+  pending: { name: string; connector: string; upstreamName: string; reason: string; hash: string; description: string | undefined; inputSchema: unknown; annotations: unknown; ui?: UiPointers | undefined; /** For a changed tool: what was approved before, when the audit trail still has it (its `ui` by exposed URIs too). */ approved?: unknown }[];
   /** Every tool of each attached connector (included or not), for curating: by connector name. */
   catalogues: Record<string, { state: string; tools: { name: string; description: string | undefined; inputSchema: unknown }[] }>;
 }
@@ -94,6 +94,17 @@ export interface VirtualMcpFileEntry {
   tools?: unknown;
   prompts?: unknown;
   resources?: unknown;
+}
+
+/** The interface a pending tool names, by the URIs clients would get: what an admin approves it to show. */
+function exposedInterfaceOf(pending: PendingTool): UiPointers | undefined {
+  return exposedUiPointers(pending.prefix, uiPointersOf(pending.definition._meta));
+}
+
+/** A definition approved before (as the audit trail holds it: upstream URIs) with its interface by exposed URIs, as the pending one is shown. */
+function withExposedInterface(prefix: string, approved: unknown): unknown {
+  const ui = (approved as { ui?: UiPointers } | undefined)?.ui;
+  return ui === undefined ? approved : { ...(approved as object), ui: exposedUiPointers(prefix, ui) };
 }
 
 /** What an admin should look at in a Virtual MCP: tools hidden by a problem, names that match no tool, and definitions holding invisible characters. */
@@ -174,7 +185,7 @@ export class AdminService {
       virtualMcps: this.deps.gateway?.gateway.virtualMcps().length ?? 0,
       sessions: this.deps.gateway?.sessions() ?? 0,
       pendingApprovals: (this.deps.gateway?.gateway.virtualMcps() ?? []).flatMap((runtime) =>
-        runtime.catalogue.pending.map((p) => ({ virtualMcp: runtime.definition.slug, tool: p.exposedName, reason: p.reason })),
+        runtime.catalogue.pending.map((p) => ({ virtualMcp: runtime.definition.slug, tool: p.exposedName, reason: p.reason, ui: exposedInterfaceOf(p) })),
       ),
       problems: (this.deps.gateway?.gateway.virtualMcps() ?? []).flatMap((runtime) => problemsOf(runtime).map((problem) => ({ virtualMcp: runtime.definition.slug, problem }))),
     };
@@ -231,7 +242,8 @@ export class AdminService {
         description: p.definition.description,
         inputSchema: p.definition.inputSchema,
         annotations: p.definition.annotations,
-        ...(p.reason === "changed" ? { approved: this.running.config.approvedDefinition(definition.slug, p.connector, p.upstreamName)?.definition } : {}),
+        ui: exposedInterfaceOf(p),
+        ...(p.reason === "changed" ? { approved: withExposedInterface(p.prefix, this.running.config.approvedDefinition(definition.slug, p.connector, p.upstreamName)?.definition) } : {}),
       })),
       catalogues: Object.fromEntries(
         definition.connectors.map((a) => {

@@ -24,6 +24,8 @@ export interface ExposedPrompt {
 
 export interface PendingTool {
   connector: string;
+  /** The attachment's prefix: the interface the tool names is reviewed by its exposed URI. */
+  prefix: string;
   upstreamName: string;
   exposedName: string;
   hash: string;
@@ -140,6 +142,12 @@ export function uiPointersOf(meta: Tool["_meta"]): UiPointers | undefined {
     if (typeof uri === "string") pointers[key] = uri;
   }
   return Object.keys(pointers).length > 0 ? pointers : undefined;
+}
+
+/** `pointers` by the URIs clients get under `prefix` (see exposedUri). */
+export function exposedUiPointers(prefix: string, pointers: UiPointers | undefined): UiPointers | undefined {
+  if (pointers === undefined) return undefined;
+  return Object.fromEntries(Object.entries(pointers).map(([key, uri]) => [key, exposedUri(prefix, uri)]));
 }
 
 /** The exposed URIs of the resources a tool's definition names as its interface (see withExposedUiMeta). */
@@ -362,7 +370,7 @@ export function curate(
       if (vmcp.newTools === "approve") {
         const hash = toolDefinitionHash(tool);
         const approved = approvedHash(attachment.connector, tool.name);
-        if (approved !== hash) pending = { connector: attachment.connector, upstreamName: tool.name, exposedName: name, hash, reason: approved ? "changed" : "new", definition: tool };
+        if (approved !== hash) pending = { connector: attachment.connector, prefix: attachment.prefix, upstreamName: tool.name, exposedName: name, hash, reason: approved ? "changed" : "new", definition: tool };
       }
       const earlier = toolSources.get(name);
       if (earlier) {

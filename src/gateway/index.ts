@@ -8,7 +8,7 @@ import type { ApprovalLookup } from "./curation.ts";
 import type { VirtualMcpDefinition } from "./types.ts";
 import { deletionReason, VirtualMcpRuntime } from "./virtual-mcp.ts";
 
-export { approvalCovers, canonicalJson, curate, decideEverySpelling, exposedName, routeUri, toolDefinitionHash, unmatchedProblem, type CuratedCatalogue, type PendingTool } from "./curation.ts";
+export { approvalCovers, canonicalJson, curate, decideEverySpelling, exposedName, exposedUiPointers, routeUri, toolDefinitionHash, uiPointersOf, unmatchedProblem, type CuratedCatalogue, type PendingTool, type UiPointers } from "./curation.ts";
 export { GatewaySession, refusedRequest } from "./session.ts";
 export { McpEndpoint } from "./endpoint.ts";
 export { readAsked, recordRefusal, transportRefusal } from "./refusals.ts";

@@ -1,7 +1,7 @@
 import { invalid, MintgateError, notFound } from "../../errors/index.ts";
 import { printable } from "../../terminal/index.ts";
 import { JSON_OPTION, printJson, type Command } from "../command.ts";
-import { ADMIN_TARGET_HELP, ADMIN_TARGET_OPTIONS, adminClientFor } from "./status.ts";
+import { ADMIN_TARGET_HELP, ADMIN_TARGET_OPTIONS, adminClientFor, interfaceSaid } from "./status.ts";
 
 export const approveCommand: Command = {
   name: "approve",
@@ -46,6 +46,8 @@ export const approveCommand: Command = {
         // The upstream's tool name and description are its own text: an ESC sequence in them would hide what is being approved.
         process.stdout.write(`Approved ${approved.connector} tool "${printable(approved.tool)}" as ${item.name} in virtual MCP ${slug}.\n`);
         process.stderr.write(`Approved definition ${item.hash.slice(0, 12)}…: ${printable(item.description ?? "(no description)")}\n`);
+        // An MCP App's interface can call tools: the approval covers which one, named as clients get it.
+        if (item.ui) process.stderr.write(`Its interface: ${printable(interfaceSaid(item.ui))}\n`);
       }
     }
     if (parsed.values.json) printJson(all ? approvals : approvals[0]);

@@ -1,5 +1,6 @@
 import { AdminClient, locateGateway } from "../../admin-client/index.ts";
 import { loadSettings } from "../../config/index.ts";
+import type { UiPointers } from "../../gateway/index.ts";
 import { printable, shellWord } from "../../terminal/index.ts";
 import { DATA_OPTION, JSON_OPTION, printJson, stringValue, type Command } from "../command.ts";
 
@@ -15,6 +16,11 @@ export function adminClientFor(parsed: Parameters<Command["run"]>[0]): AdminClie
   return new AdminClient(
     locateGateway({ dataDir: settings.dataDir, url: stringValue(parsed, "url"), tokenFile: stringValue(parsed, "token-file") }),
   );
+}
+
+/** The interface a tool waiting for approval names (an MCP App's), each URI once: its keys often name the same one. */
+export function interfaceSaid(ui: UiPointers): string {
+  return [...new Set(Object.values(ui))].join(", ");
 }
 
 /** The targeting flags this command was given, to repeat in a command it suggests (` --data /srv/mg`). */
@@ -49,7 +55,7 @@ export const statusCommand: Command = {
           // A gateway older than this CLI sends no notReady; the reason is upstream text, so it is made printable.
           (status.connectors.notReady ?? []).map((c) => `  ${printable(`connector ${c.name}: ${c.state}${c.reason ? ` (${c.reason})` : ""}`)}\n`).join("") +
           // The suggested command quotes a tool name a shell would split; the line is made printable like the problems below.
-          status.pendingApprovals.map((p) => `  ${printable(`waiting for approval: ${p.virtualMcp} ${p.tool} (${p.reason}); \`mintgate approve ${shellWord(p.virtualMcp)} ${shellWord(p.tool)}${sameTarget(parsed)}\``)}\n`).join("") +
+          status.pendingApprovals.map((p) => `  ${printable(`waiting for approval: ${p.virtualMcp} ${p.tool} (${p.reason}${p.ui ? `; interface ${interfaceSaid(p.ui)}` : ""}); \`mintgate approve ${shellWord(p.virtualMcp)} ${shellWord(p.tool)}${sameTarget(parsed)}\``)}\n`).join("") +
           // Problems quote names from the configuration and upstream tool lists, so they are made printable too.
           (status.problems ?? []).map((p) => `  ${printable(`problem in ${p.virtualMcp}: ${p.problem}`)}\n`).join(""),
       );

@@ -376,7 +376,7 @@ export function diffLines(before: string[], after: string[]): DiffLine[] {
 
 /** What an approval of `pending` covers, against what was approved before (when known). */
 export function approvalDiff(pending: VirtualMcpStatus["pending"][number]): { lines: DiffLine[]; note: string } {
-  const current = { name: pending.upstreamName, description: pending.description, inputSchema: pending.inputSchema, annotations: pending.annotations };
+  const current = { name: pending.upstreamName, description: pending.description, inputSchema: pending.inputSchema, annotations: pending.annotations, ui: pending.ui };
   if (pending.reason === "new") return { lines: diffLines([], prettyLines(current)), note: "New tool: everything below would be exposed." };
   if (pending.approved === undefined) {
     return { lines: diffLines([], prettyLines(current)), note: "Changed since approved; the earlier definition is not on record (only its hash), so all of it is shown." };
