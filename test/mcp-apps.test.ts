@@ -173,6 +173,15 @@ describe("MCP Apps under newTools: approve", () => {
     await waitFor("the forecast on its new interface", async () => (await client.listTools()).tools.length === 1);
     expect(await metaOf(client)).toEqual(view("ui://sh+weather/radar.html"));
 
+    // The URI is the upstream's text: printed raw, an ESC sequence in it would hide what is being approved.
+    writeFileSync(viewFile, "ui://weather/\u001b[8mview.html");
+    await forecastPending("changed");
+    const escaped = "ui://sh+weather/\\u001b[8mview.html";
+    expect((await runMintgate(["status", "--data", dataDir])).stdout).toContain(`waiting for approval: reviewed sh__forecast (changed; interface ${escaped}); `);
+    const hiding = await runMintgate(["approve", "reviewed", "sh__forecast", "--data", dataDir]);
+    expect(hiding.stderr).toEndWith(`\nIts interface: ${escaped}\n`);
+    await waitFor("the forecast approved again", async () => (await client.listTools()).tools.length === 1);
+
     // Naming no interface, a tool hashes as before approvals covered interfaces: approvals stored then still hold.
     writeFileSync(viewFile, "");
     const plain = await forecastPending("changed");
