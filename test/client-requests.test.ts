@@ -144,6 +144,18 @@ for (const [prefix, connector] of [["io", "askio"], ["web", "askweb"]] as const)
       await client.close();
     });
 
+    test("a sampling request offering the model tools reaches only a client that declared sampling.tools", async () => {
+      const sample = () => ({ role: "assistant" as const, model: "tool-model", content: { type: "text" as const, text: "looked up" } });
+      const { client: plain } = await askedClient({ sampling: {} }, { sample });
+      const refused = await plain.callTool({ name: `${prefix}__sample`, arguments: { prompt: "Look it up", withTools: true } });
+      expect(refused.isError).toBe(true);
+      expect(textOf(refused)).toContain("it did not declare sampling with tools (capabilities.sampling.tools)");
+      await plain.close();
+      const { client: withTools } = await askedClient({ sampling: { tools: {} } }, { sample });
+      expect(textOf(await withTools.callTool({ name: `${prefix}__sample`, arguments: { prompt: "Look it up", withTools: true } }))).toBe("model tool-model said: looked up");
+      await withTools.close();
+    });
+
     test("a client that did not declare elicitation gets an error naming it", async () => {
       const { client } = await askedClient({ sampling: {} }, { sample: () => ({ role: "assistant", model: "m", content: { type: "text", text: "x" } }) });
       const result = await client.callTool({ name: `${prefix}__ask`, arguments: { message: "Which colour?" } });
@@ -337,6 +349,20 @@ for (const [prefix, connector] of [["io", "askio"], ["web", "askweb"]] as const)
       expect(record.outcome).toBe("error");
       // The failed call was given up on: a stdio upstream's questions are held back for a while after.
       await untilQuestionsPass(prefix);
+    });
+
+    test("a sampling request offering the model tools is a round only for a client that declared sampling.tools", async () => {
+      const call = { name: `${prefix}__sample`, arguments: { prompt: "Look it up", withTools: true } };
+      const refused = await sessionless("tools/call", call, { sampling: {} });
+      expect(refused.result!.resultType).toBe("complete");
+      expect(textOf(refused.result)).toContain("it did not declare sampling with tools (capabilities.sampling.tools)");
+      const round = await sessionless("tools/call", call, { sampling: { tools: {} } });
+      expect(round.result!.resultType).toBe("input_required");
+      const [[key, question]] = Object.entries(round.result!.inputRequests!) as [[string, { method: string; params: unknown }]];
+      expect(question.params).toMatchObject({ tools: [{ name: "lookup" }] });
+      const answer = { role: "assistant", model: "tool-model", content: { type: "text", text: "looked up" } };
+      const done = await sessionless("tools/call", { ...call, inputResponses: { [key]: answer }, requestState: round.result!.requestState }, { sampling: { tools: {} } });
+      expect(textOf(done.result)).toBe("model tool-model said: looked up");
     });
 
     test("a client that declared no elicitation gets the tool's refusal, not a round", async () => {

@@ -595,6 +595,9 @@ export class GatewaySession implements UrlElicitationClient {
     const capabilities = this.clientCapabilities;
     if (method === "sampling/createMessage") {
       if (capabilities.sampling === undefined) return `${cannot}: it did not declare the sampling capability.`;
+      // MCP 2025-11-25: offering the model tools needs the client to have said it can use them.
+      const offersTools = params?.tools !== undefined || params?.toolChoice !== undefined;
+      if (offersTools && !isObject((capabilities.sampling as { tools?: unknown }).tools)) return `${cannot}: it did not declare sampling with tools (capabilities.sampling.tools), which this request's tools or toolChoice need.`;
     } else {
       const elicitation = capabilities.elicitation;
       if (elicitation === undefined) return `${cannot}: it did not declare the elicitation capability.`;
