@@ -339,6 +339,20 @@ for (const [prefix, connector] of [["io", "askio"], ["web", "askweb"]] as const)
       await client.close();
     });
 
+    test("a retry naming another tool, or other arguments, than its held call is refused, and does not use the state up", async () => {
+      const call = { name: `${prefix}__ask`, arguments: { message: "Same request?" } };
+      const first = await sessionless("tools/call", call, { elicitation: {} });
+      const key = Object.keys(first.result!.inputRequests!)[0]!;
+      const answers = { inputResponses: { [key]: { action: "accept", content: { colour: "ochre" } } }, requestState: first.result!.requestState };
+      for (const other of [{ name: `${prefix}__sample`, arguments: { prompt: "Same request?" } }, { ...call, arguments: { message: "Another request?" } }]) {
+        const refused = await sessionless("tools/call", { ...other, ...answers }, { elicitation: {}, sampling: {} });
+        expect(refused.error).toMatchObject({ code: -32602, message: expect.stringContaining("This requestState was given for another request") });
+      }
+      // The same request with its keys in another order is the same.
+      const done = await sessionless("tools/call", { arguments: call.arguments, name: call.name, ...answers }, { elicitation: {} });
+      expect(textOf(done.result)).toBe('accept: {"colour":"ochre"}');
+    });
+
     test("a made-up requestState is refused, and an answer missing from the retry fails the call with a sentence", async () => {
       const madeUp = await sessionless("tools/call", { name: `${prefix}__ask`, arguments: { message: "x" }, inputResponses: {}, requestState: "not-one-of-ours" }, { elicitation: {} });
       expect(madeUp.error).toMatchObject({ code: -32602, message: expect.stringContaining("This requestState is unknown, expired, already used or not yours") });
@@ -615,10 +629,10 @@ describe("a question nobody answers", () => {
       const next = await rounds.next(result);
       if (!("question" in next)) throw new Error("the upstream's question never came");
       const caller = { subject: "t@example.com", tokenId: "token-1", virtualMcp: null, expiresAt: null };
-      const { requestState } = held.hold({ owner: caller.subject, tokenId: caller.tokenId, virtualMcp: "asking", method: "tools/call", question: next.question, call: "the call" });
+      const { requestState } = held.hold({ owner: caller.subject, tokenId: caller.tokenId, virtualMcp: "asking", method: "tools/call", request: "{}", question: next.question, call: "the call" });
       jest.advanceTimersByTime(CLIENT_ANSWER_TIMEOUT_MS);
       expect(textOf(await result)).toContain("The client did not answer elicitation/create within 10 minutes");
-      expect(held.take(requestState, caller, "asking", "tools/call")).toBeUndefined();
+      expect(held.take(requestState, caller, "asking", "tools/call", "{}")).toBe("unknown");
     } finally {
       await session.close();
       jest.useRealTimers();

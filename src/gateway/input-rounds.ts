@@ -1,6 +1,7 @@
 import type { InputRequest, InputRequiredResult } from "@modelcontextprotocol/client";
 import { randomBytes } from "node:crypto";
 import { ownerOf, type Principal } from "../auth/index.ts";
+import { canonicalJson } from "./curation.ts";
 
 /**
  * MCP 2026-07-28 has no requests from server to client: a server that needs input answers the call with an
@@ -52,12 +53,14 @@ export class QuestionRounds {
   }
 }
 
-/** A call held while its client answers `question`: who may resume it (the token and Virtual MCP it was sent to, by the same method), and the call. */
+/** A call held while its client answers `question`: who may resume it (the token and Virtual MCP it was sent to, by the same request), and the call. */
 export interface Held<Call> {
   readonly owner: string;
   readonly tokenId: string;
   readonly virtualMcp: string;
   readonly method: string;
+  /** The call's params as sent (see sameRequest): a retry sends the same request again, or it would get another's result. */
+  readonly request: string;
   readonly question: Question;
   readonly call: Call;
 }
@@ -80,12 +83,22 @@ export class HeldCalls<Call> {
     return { resultType: "input_required", inputRequests: { [key]: { method, params } as InputRequest }, requestState };
   }
 
-  /** The call `requestState` holds for this caller, taken (a state is used once); undefined when it is unknown, used, given up on or another's. */
-  take(requestState: unknown, principal: Principal, virtualMcp: string, method: string): Held<Call> | undefined {
-    if (typeof requestState !== "string") return undefined;
+  /**
+   * The call `requestState` holds for this caller's `request` (see sameRequest), taken (a state is used once); "unknown"
+   * when it is unknown, used, given up on or another's, "another request" (not taken) when the retry is not the held call's.
+   */
+  take(requestState: unknown, principal: Principal, virtualMcp: string, method: string, request: string): Held<Call> | "unknown" | "another request" {
+    if (typeof requestState !== "string") return "unknown";
     const held = this.byState.get(requestState);
-    if (held === undefined || held.owner !== ownerOf(principal) || held.tokenId !== principal.tokenId || held.virtualMcp !== virtualMcp || held.method !== method) return undefined;
+    if (held === undefined || held.owner !== ownerOf(principal) || held.tokenId !== principal.tokenId || held.virtualMcp !== virtualMcp) return "unknown";
+    if (held.method !== method || held.request !== request) return "another request";
     this.byState.delete(requestState);
     return held;
   }
+}
+
+/** What a request asks (its params without `_meta` and a retry's inputResponses and requestState), whatever its key order: a retry's must be its first round's. */
+export function sameRequest(params: Record<string, unknown> | undefined): string {
+  const { _meta, inputResponses, requestState, ...asked } = params ?? {};
+  return canonicalJson(asked);
 }

@@ -11,7 +11,7 @@ import { EventStream, NOTIFICATION_UNREAD_LIMIT } from "./event-stream.ts";
 import { replyEventStream } from "./reply-stream.ts";
 import { CALL_ENDING, GatewaySession, RpcError, GONE_CALL_ENDING, isProgressToken, NO_STREAM, recordFailure, requestWithoutCall, type Ending, type ProgressSink } from "./session.ts";
 import { ownerOf } from "../auth/index.ts";
-import { QuestionRounds, ROUND_METHODS, type HeldCalls, type Question } from "./input-rounds.ts";
+import { QuestionRounds, ROUND_METHODS, sameRequest, type HeldCalls, type Question } from "./input-rounds.ts";
 import type { VirtualMcpRuntime } from "./virtual-mcp.ts";
 import type { RequestsPerPerson } from "./requests-per-person.ts";
 import { isDatedRevision, MODERN_VERSION } from "./revision.ts";
@@ -226,7 +226,7 @@ export async function handleModernRequest(
         request.signal.removeEventListener("abort", cancel);
         call.progress = NO_STREAM;
         if ("reply" in next) return next.reply && encode({ ...next.reply, id } as JSONRPCMessage);
-        const inputRequired = held.hold({ owner: ownerOf(principal), tokenId: principal.tokenId, virtualMcp: runtime.slug, method, question: next.question, call });
+        const inputRequired = held.hold({ owner: ownerOf(principal), tokenId: principal.tokenId, virtualMcp: runtime.slug, method, request: sameRequest(message.params), question: next.question, call });
         return encode({ jsonrpc: "2.0", id, result: inputRequired } as JSONRPCMessage, "input_required");
       },
     );
@@ -238,9 +238,14 @@ export async function handleModernRequest(
   };
   const capabilities = (message.params?._meta as Record<string, unknown>)[META_CAPABILITIES] as Record<string, unknown>;
   if (ROUND_METHODS.has(method) && message.params?.requestState !== undefined) {
-    const resumed = held.take(message.params.requestState, principal, runtime.slug, method);
-    if (resumed === undefined) {
-      const refused = new Refusal(200, JSON_RPC.invalidParams, `This requestState is unknown, expired, already used or not yours; send the ${method} request again from the start, without requestState and inputResponses.`);
+    const resumed = held.take(message.params.requestState, principal, runtime.slug, method, sameRequest(message.params));
+    if (typeof resumed === "string") {
+      const fromStart = `send the ${method} request again from the start, without requestState and inputResponses`;
+      const why =
+        resumed === "unknown"
+          ? `This requestState is unknown, expired, already used or not yours; ${fromStart}.`
+          : `This requestState was given for another request; send it with the same params (name, arguments, uri) as the request it answered, or ${fromStart}.`;
+      const refused = new Refusal(200, JSON_RPC.invalidParams, why);
       await recordTransportRefusal(recorder, principal, runtime, request, refused, null, message);
       return jsonReply(JSON.stringify({ jsonrpc: "2.0", id, error: { code: refused.code, message: refused.message } }));
     }
