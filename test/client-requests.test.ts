@@ -108,8 +108,8 @@ interface AuditRecord {
   result: string | null;
 }
 
-async function auditRecords(): Promise<AuditRecord[]> {
-  const found = await runMintgate(["audit", "search", "--kind", "mcp", "--json", "--data", setup.dataDir]);
+async function auditRecords(dataDir = setup.dataDir): Promise<AuditRecord[]> {
+  const found = await runMintgate(["audit", "search", "--kind", "mcp", "--json", "--data", dataDir]);
   return JSON.parse(found.stdout) as AuditRecord[];
 }
 
@@ -410,6 +410,28 @@ virtualMcps:
   }
 });
 
+test("a sessionless call whose upstream withdrew its question and worked on gives its retry the call's result", async () => {
+  // A connector timeout longer than the tool works on after giving up its question (5 s).
+  const patient = await startConfiguredGateway(`connectors:
+  - { name: askweb, kind: http, url: "${upstream.url}", timeout: 30s }
+virtualMcps:
+  - { slug: asking, name: Asking, access: { everyone: true }, connectors: [{ connector: askweb, prefix: web }] }
+`, { label: "mintgate-withdrawn-round" });
+  try {
+    const call = { name: "web__ask", arguments: { message: "Withdrawn round?", giveUpAfterMs: 100 } };
+    const first = await sessionless("tools/call", call, { elicitation: {} }, patient.token, patient.gateway.url);
+    const key = Object.keys(first.result!.inputRequests!)[0]!;
+    await waitFor("the question withdrawn", async () => (await auditRecords(patient.dataDir)).find((r) => r.method === "elicitation/create" && r.outcome === "cancelled"));
+    const retry = { ...call, inputResponses: { [key]: { action: "accept", content: { colour: "late" } } }, requestState: first.result!.requestState };
+    const done = await sessionless("tools/call", retry, { elicitation: {} }, patient.token, patient.gateway.url);
+    expect(textOf(done.result)).toBe("went on without an answer");
+    // The call ended: its state with it.
+    expect((await sessionless("tools/call", retry, { elicitation: {} }, patient.token, patient.gateway.url)).error).toMatchObject({ code: -32602 });
+  } finally {
+    await patient.gateway.stop();
+  }
+});
+
 test("a legacy (/sse) client gets the form on its event stream and answers it by POST", async () => {
   const { client, asked } = await askedClient({ elicitation: {} }, { elicit: () => ({ action: "accept", content: { colour: "sepia" } }) }, setup.token, true);
   expect(textOf(await client.callTool({ name: "web__ask", arguments: { message: "Old school?" } }))).toBe('accept: {"colour":"sepia"}');
@@ -629,7 +651,7 @@ describe("a question nobody answers", () => {
       const next = await rounds.next(result);
       if (!("question" in next)) throw new Error("the upstream's question never came");
       const caller = { subject: "t@example.com", tokenId: "token-1", virtualMcp: null, expiresAt: null };
-      const { requestState } = held.hold({ owner: caller.subject, tokenId: caller.tokenId, virtualMcp: "asking", method: "tools/call", request: "{}", question: next.question, call: "the call" });
+      const { requestState } = held.hold({ owner: caller.subject, tokenId: caller.tokenId, virtualMcp: "asking", method: "tools/call", request: "{}", question: next.question, call: "the call" }, result);
       jest.advanceTimersByTime(CLIENT_ANSWER_TIMEOUT_MS);
       expect(textOf(await result)).toContain("The client did not answer elicitation/create within 10 minutes");
       expect(held.take(requestState, caller, "asking", "tools/call", "{}")).toBe("unknown");

@@ -67,18 +67,19 @@ export interface Held<Call> {
 
 /**
  * The held calls of the sessionless revision, by their requestState: random (256 bits, so never guessed), bound to
- * the token and Virtual MCP that were sent it, and used once. A state whose question is given up on (the relay's
- * bound, the call cut off) is forgotten with it.
+ * the token and Virtual MCP that were sent it, and used once. A state is forgotten when its call ends (answered, cut
+ * off, or given up on while its client was away): a question given up on while the call runs on (its upstream withdrew
+ * it, the relay's bound) leaves the state to the retry, which then gets what the call does next.
  */
 export class HeldCalls<Call> {
   private readonly byState = new Map<string, Held<Call>>();
 
-  /** The input_required result putting `held`'s question to its client, under a new requestState. */
-  hold(held: Held<Call>): InputRequiredResult {
+  /** The input_required result putting `held`'s question to its client, under a new requestState that works until `callEnded` settles. */
+  hold(held: Held<Call>, callEnded: Promise<unknown>): InputRequiredResult {
     const requestState = randomBytes(32).toString("base64url");
     this.byState.set(requestState, held);
     const forget = () => void this.byState.delete(requestState);
-    held.question.answer.promise.then(forget, forget);
+    callEnded.then(forget, forget);
     const { key, method, params } = held.question;
     return { resultType: "input_required", inputRequests: { [key]: { method, params } as InputRequest }, requestState };
   }

@@ -226,7 +226,7 @@ export async function handleModernRequest(
         request.signal.removeEventListener("abort", cancel);
         call.progress = NO_STREAM;
         if ("reply" in next) return next.reply && encode({ ...next.reply, id } as JSONRPCMessage);
-        const inputRequired = held.hold({ owner: ownerOf(principal), tokenId: principal.tokenId, virtualMcp: runtime.slug, method, request: sameRequest(message.params), question: next.question, call });
+        const inputRequired = held.hold({ owner: ownerOf(principal), tokenId: principal.tokenId, virtualMcp: runtime.slug, method, request: sameRequest(message.params), question: next.question, call }, call.reply);
         return encode({ jsonrpc: "2.0", id, result: inputRequired } as JSONRPCMessage, "input_required");
       },
     );
