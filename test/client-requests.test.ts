@@ -403,6 +403,14 @@ virtualMcps:
     const call = { name: "web__ask", arguments: { message: "One at a time?" } };
     const first = await sessionless("tools/call", call, { elicitation: {} }, limited.token, limited.gateway.url);
     const key = Object.keys(first.result!.inputRequests!)[0]!;
+    // Only a retry of a method with rounds passes: another request carrying a requestState is refused as any other past the limit.
+    const listing = await fetch(`${limited.gateway.url}/mcp/asking`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${limited.token}`, "content-type": "application/json", accept: "application/json, text/event-stream", "mcp-protocol-version": "2026-07-28", "mcp-method": "tools/list" },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list", params: { requestState: first.result!.requestState, _meta: { "io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": {} } } }),
+    });
+    expect(listing.status).toBe(429);
+    expect(listing.headers.get("retry-after")).toBe("1");
     const done = await sessionless("tools/call", { ...call, inputResponses: { [key]: { action: "accept", content: { colour: "lime" } } }, requestState: first.result!.requestState }, { elicitation: {} }, limited.token, limited.gateway.url);
     expect(textOf(done.result)).toBe('accept: {"colour":"lime"}');
   } finally {

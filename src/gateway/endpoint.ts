@@ -17,7 +17,7 @@ import { RequestsPerPerson } from "./requests-per-person.ts";
 import { ClosedSessions } from "./closed-sessions.ts";
 import { askedIn, recordRefusal, recordTransportRefusal, Refusal, transportRefusal } from "./refusals.ts";
 import { claimsModernRevision, handleModernRequest, MODERN_VERSION, NO_BATCHES, type CallInRounds, type CallsInFlight, type ListenStreams } from "./modern.ts";
-import { HeldCalls } from "./input-rounds.ts";
+import { HeldCalls, ROUND_METHODS } from "./input-rounds.ts";
 import { isDatedRevision } from "./revision.ts";
 
 /**
@@ -247,7 +247,7 @@ export class McpEndpoint {
       const problem = Array.isArray(body) ? NO_BATCHES : problemOf(body);
       if (problem !== undefined) return this.refuse(invalidRequest(problem), runtime, principal, request, null, body);
       // A retry answering a held call's question runs nothing new: refused, a person holding their limit in questions could answer none.
-      const answersHeldCall = typeof (body as PlainMessage).params?.requestState === "string";
+      const answersHeldCall = ROUND_METHODS.has((body as PlainMessage).method ?? "") && typeof (body as PlainMessage).params?.requestState === "string";
       if ((body as PlainMessage).id !== undefined && !answersHeldCall && this.running.full(ownerOf(principal))) return this.tooManyRequests();
       return handleModernRequest(runtime, principal, this.gateway.recorder, request, body as Record<string, never>, this.listeners, this.calls, this.running, this.heldCalls);
     }
