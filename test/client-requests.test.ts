@@ -418,6 +418,24 @@ virtualMcps:
   }
 });
 
+test("a sessionless client closing its request while its call runs (a round waiting) cancels the call", async () => {
+  const message = `Closed ${crypto.randomUUID()}?`;
+  const closing = new AbortController();
+  const reply = await fetch(`${setup.gateway.url}/mcp/asking`, {
+    method: "POST",
+    signal: closing.signal,
+    headers: { authorization: `Bearer ${setup.token}`, "content-type": "application/json", accept: "application/json, text/event-stream", "mcp-protocol-version": "2026-07-28", "mcp-method": "tools/call", "mcp-name": "web__ask" },
+    body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "web__ask", arguments: { message, afterMs: 300 }, _meta: { progressToken: "p", "io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": { elicitation: {} } } } }),
+  });
+  // The tool's first progress says the call arrived; it asks only 300 ms later.
+  const reader = reply.body!.getReader();
+  let seen = "";
+  while (!seen.includes("notifications/progress")) seen += new TextDecoder().decode((await reader.read()).value);
+  closing.abort();
+  const record = await waitFor("the closed call's record", async () => (await auditRecords()).find((r) => r.method === "tools/call" && r.arguments?.includes(message)));
+  expect(record.outcome).toBe("cancelled");
+});
+
 test("a sessionless call whose upstream withdrew its question and worked on gives its retry the call's result", async () => {
   // A connector timeout longer than the tool works on after giving up its question (5 s).
   const patient = await startConfiguredGateway(`connectors:
