@@ -374,9 +374,10 @@ for (const [prefix, connector] of [["io", "askio"], ["web", "askweb"]] as const)
       expect(round.result!.resultType).toBe("input_required");
       const [[key, question]] = Object.entries(round.result!.inputRequests!) as [[string, { method: string; params: unknown }]];
       expect(question.params).toMatchObject({ tools: [{ name: "lookup" }] });
-      const answer = { role: "assistant", model: "tool-model", content: { type: "text", text: "looked up" } };
+      // The model asks to use the tool offered: a sampling result with tools, not one of text.
+      const answer = { role: "assistant", model: "tool-model", content: [{ type: "tool_use", id: "use-1", name: "lookup", input: { word: "gateway" } }], stopReason: "toolUse" };
       const done = await sessionless("tools/call", { ...call, inputResponses: { [key]: answer }, requestState: round.result!.requestState }, { sampling: { tools: {} } });
-      expect(textOf(done.result)).toBe("model tool-model said: looked up");
+      expect(textOf(done.result)).toBe("model tool-model said: tool_use");
     });
 
     test("a client that declared no elicitation gets the tool's refusal, not a round", async () => {

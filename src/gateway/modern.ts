@@ -307,8 +307,10 @@ async function readAnswer(question: Question, responses: unknown, method: string
   const again = `send the ${method} request again from the start`;
   const response = typeof responses === "object" && responses !== null ? (responses as Record<string, unknown>)[question.key] : undefined;
   if (response === undefined) return `inputResponses must carry the answer to "${question.key}" (${question.method}); ${again}.`;
-  const { CreateMessageResultSchema, ElicitResultSchema } = await import("@modelcontextprotocol/sdk/types.js");
-  const schema = question.method === "elicitation/create" ? ElicitResultSchema : CreateMessageResultSchema;
+  const { CreateMessageResultSchema, CreateMessageResultWithToolsSchema, ElicitResultSchema } = await import("@modelcontextprotocol/sdk/types.js");
+  // A model offered tools may answer by using one (tool_use blocks), as the SDK's client reads such a request's result.
+  const offersTools = question.params?.tools !== undefined || question.params?.toolChoice !== undefined;
+  const schema = question.method === "elicitation/create" ? ElicitResultSchema : offersTools ? CreateMessageResultWithToolsSchema : CreateMessageResultSchema;
   if (!schema.safeParse(response).success) return `inputResponses["${question.key}"] is not a ${question.method} result; ${again}.`;
   return response as Record<string, unknown>;
 }
