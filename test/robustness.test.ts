@@ -530,7 +530,7 @@ describe("upstream catalogues", () => {
     expect(names).toContain("ok__echo");
   });
 
-  test("tools MCP clients refuse (no name, an unfit name, no object inputSchema) are hidden and named in short, a name listed twice is said, and the connector's other tools still list", async () => {
+  test("tools MCP clients refuse (no name, an unfit name, no object inputSchema, a null _meta) are hidden and named in short, a name listed twice is said, and the connector's other tools still list", async () => {
     const { gateway, token } = await start(stdioConfig("uf", { MODE: "unfit" }), "mintgate-unfit-tools");
     await waitReady(gateway, "uf");
     // The SDK client checks every tool against the MCP schema: one unfit tool would fail the whole list.
@@ -546,6 +546,7 @@ describe("upstream catalogues", () => {
       '"uf__arrayschema" (from uf tool "arrayschema") has an inputSchema not of type "object", which MCP clients refuse (so it is hidden); exclude the tool or fix it in its upstream server.',
       '"uf__two\\nwords" (from uf tool "two\\nwords") is not a valid tool name: at most 64 letters, digits, "_" or "-"; shorten the prefix or rename the tool.',
       `"uf__${long.slice(0, 96)}…" (from uf tool "${long}") is not a valid tool name: at most 64 letters, digits, "_" or "-"; shorten the prefix or rename the tool.`,
+      '"uf__nullmeta" (from uf tool "nullmeta") has a _meta that is not an object, which MCP clients refuse (so it is hidden); exclude the tool or fix it in its upstream server.',
     ]);
     expect(gateway.output().length).toBeLessThan(100_000);
     const skipped = gateway.output().split("\n").filter((line) => line.includes("upstream list items skipped"));

@@ -297,11 +297,14 @@ export function toolDefinitionHash(tool: Tool): string {
   return new Bun.CryptoHasher("sha256").update(canonicalJson(approvalCovers(tool))).digest("hex");
 }
 
-/** What is wrong with a tool's input or output schema, where MCP requires a JSON Schema object of type "object"; undefined when nothing is. */
+/** What is wrong with a tool's input or output schema, where MCP requires a JSON Schema object of type "object", or its `_meta`, an object; undefined when nothing is. */
 function unfitSchema(tool: Tool): string | undefined {
   const isObjectSchema = (schema: unknown) => typeof schema === "object" && schema !== null && !Array.isArray(schema) && (schema as { type?: unknown }).type === "object";
   if (!isObjectSchema(tool.inputSchema)) return tool.inputSchema === undefined ? "has no inputSchema" : 'has an inputSchema not of type "object"';
   if (tool.outputSchema !== undefined && !isObjectSchema(tool.outputSchema)) return 'has an outputSchema not of type "object"';
+  // Read for its interface (the approval's hash, the exposed URIs): a null one made curating every tool of the Virtual MCP throw.
+  const meta: unknown = tool._meta;
+  if (meta !== undefined && (typeof meta !== "object" || meta === null || Array.isArray(meta))) return "has a _meta that is not an object";
   return undefined;
 }
 
