@@ -353,6 +353,15 @@ for (const [prefix, connector] of [["io", "askio"], ["web", "askweb"]] as const)
       expect(textOf(done.result)).toBe('accept: {"colour":"ochre"}');
     });
 
+    test("two retries racing with one requestState: one resumes the call, the other is refused", async () => {
+      const call = { name: `${prefix}__ask`, arguments: { message: "Raced?" } };
+      const first = await sessionless("tools/call", call, { elicitation: {} });
+      const key = Object.keys(first.result!.inputRequests!)[0]!;
+      const retry = { ...call, inputResponses: { [key]: { action: "accept", content: { colour: "cyan" } } }, requestState: first.result!.requestState };
+      const replies = await Promise.all([sessionless("tools/call", retry, { elicitation: {} }), sessionless("tools/call", retry, { elicitation: {} })]);
+      expect(replies.map((reply) => (reply.result ? textOf(reply.result) : reply.error!.code)).sort()).toEqual([-32602, 'accept: {"colour":"cyan"}']);
+    });
+
     test("a made-up requestState is refused, and an answer missing from the retry fails the call with a sentence", async () => {
       const madeUp = await sessionless("tools/call", { name: `${prefix}__ask`, arguments: { message: "x" }, inputResponses: {}, requestState: "not-one-of-ours" }, { elicitation: {} });
       expect(madeUp.error).toMatchObject({ code: -32602, message: expect.stringContaining("This requestState is unknown, expired, already used or not yours") });
