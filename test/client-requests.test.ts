@@ -633,15 +633,25 @@ describe("two people calling at once", () => {
  * The 10-minute bound cannot be waited out through the gateway: a real UpstreamSession on the asking server, in this process
  * under fake timers, with a client whose person never answers, shows why each wait ends and how its record calls that.
  */
+/** Runs `check` on a real UpstreamSession connected in this process to the asking server, under fake timers. */
+async function withAskingSessionUnderFakeTimers(check: (session: UpstreamSession) => Promise<void>) {
+  jest.useFakeTimers();
+  const [ours, theirs] = InMemoryTransport.createLinkedPair();
+  const session = new UpstreamSession("asking", ours);
+  try {
+    await askingServer().connect(theirs);
+    await session.connect(5000);
+    await check(session);
+  } finally {
+    await session.close();
+    jest.useRealTimers();
+  }
+}
+
 describe("a question nobody answers", () => {
   for (const ending of ["the 10-minute bound", "the call's cancellation"] as const) {
-    test(`ended by ${ending}, it is recorded as ${ending === "the 10-minute bound" ? "timeout" : "cancelled"}`, async () => {
-      jest.useFakeTimers();
-      const [ours, theirs] = InMemoryTransport.createLinkedPair();
-      const session = new UpstreamSession("asking", ours);
-      try {
-        await askingServer().connect(theirs);
-        await session.connect(5000);
+    test(`ended by ${ending}, it is recorded as ${ending === "the 10-minute bound" ? "timeout" : "cancelled"}`, () =>
+      withAskingSessionUnderFakeTimers(async (session) => {
         const waiting = Promise.withResolvers<AbortSignal>();
         const silentPerson: ClientRequestHandler = {
           clientSession: { holdElicitation: () => false, elicitationCompleted: () => {} },
@@ -656,20 +666,11 @@ describe("a question nobody answers", () => {
         expect(signal.aborted).toBe(true);
         expect(unansweredOutcome(signal.reason)).toBe(ending === "the 10-minute bound" ? "timeout" : "cancelled");
         if (ending === "the 10-minute bound") expect(textOf(await result)).toContain("The client did not answer elicitation/create within 10 minutes");
-      } finally {
-        await session.close();
-        jest.useRealTimers();
-      }
-    });
+      }));
   }
 
-  test("held for a sessionless client's round, the bound ends it: the upstream hears so and its requestState stops working", async () => {
-    jest.useFakeTimers();
-    const [ours, theirs] = InMemoryTransport.createLinkedPair();
-    const session = new UpstreamSession("asking", ours);
-    try {
-      await askingServer().connect(theirs);
-      await session.connect(5000);
+  test("held for a sessionless client's round, the bound ends it: the upstream hears so and its requestState stops working", () =>
+    withAskingSessionUnderFakeTimers(async (session) => {
       const rounds = new QuestionRounds();
       const held = new HeldCalls<string>();
       // As a sessionless call's session asks: the question waits in the call's rounds until a retry answers it or the relay gives up.
@@ -691,11 +692,7 @@ describe("a question nobody answers", () => {
       jest.advanceTimersByTime(CLIENT_ANSWER_TIMEOUT_MS);
       expect(textOf(await result)).toContain("The client did not answer elicitation/create within 10 minutes");
       expect(held.take(requestState, caller, "asking", "tools/call", "{}")).toBe("unknown");
-    } finally {
-      await session.close();
-      jest.useRealTimers();
-    }
-  });
+    }));
 });
 
 test("a legacy (/sse) client whose initialize declares elicitation as null is told it did not declare it, and the tool is answered", async () => {
