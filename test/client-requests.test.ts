@@ -362,12 +362,20 @@ for (const [prefix, connector] of [["io", "askio"], ["web", "askweb"]] as const)
       expect(replies.map((reply) => (reply.result ? textOf(reply.result) : reply.error!.code)).sort()).toEqual([-32602, 'accept: {"colour":"cyan"}']);
     });
 
-    test("a made-up requestState is refused, and an answer missing from the retry fails the call with a sentence", async () => {
+    test("a made-up requestState is refused, a retry missing its answer is asked again, and one whose answer is no result fails the call with a sentence", async () => {
       const madeUp = await sessionless("tools/call", { name: `${prefix}__ask`, arguments: { message: "x" }, inputResponses: {}, requestState: "not-one-of-ours" }, { elicitation: {} });
       expect(madeUp.error).toMatchObject({ code: -32602, message: expect.stringContaining("This requestState is unknown, expired, already used or not yours") });
-      const first = await sessionless("tools/call", { name: `${prefix}__ask`, arguments: { message: "Answer missing?" } }, { elicitation: {} });
-      const missing = await sessionless("tools/call", { name: `${prefix}__ask`, arguments: { message: "Answer missing?" }, inputResponses: { wrong: { action: "accept" } }, requestState: first.result!.requestState }, { elicitation: {} });
-      expect(missing.error).toMatchObject({ code: -32602, message: expect.stringContaining("inputResponses must carry the answer to") });
+      const call = { name: `${prefix}__ask`, arguments: { message: "Answer missing?" } };
+      const first = await sessionless("tools/call", call, { elicitation: {} });
+      // SEP-2322: the same question again, in a new round under a new state (the first one is used up).
+      const missing = await sessionless("tools/call", { ...call, inputResponses: { wrong: { action: "accept" } }, requestState: first.result!.requestState }, { elicitation: {} });
+      expect(missing.result!.resultType).toBe("input_required");
+      expect(missing.result!.inputRequests).toEqual(first.result!.inputRequests);
+      expect(missing.result!.requestState).not.toBe(first.result!.requestState);
+      expect((await sessionless("tools/call", { ...call, inputResponses: {}, requestState: first.result!.requestState }, { elicitation: {} })).error).toMatchObject({ code: -32602 });
+      const [key] = Object.keys(missing.result!.inputRequests!);
+      const malformed = await sessionless("tools/call", { ...call, inputResponses: { [key!]: { action: 42 } }, requestState: missing.result!.requestState }, { elicitation: {} });
+      expect(malformed.error).toMatchObject({ code: -32602, message: expect.stringContaining("is not a elicitation/create result") });
       const record = await waitFor("the unanswered question's record", async () => (await auditRecords()).find((r) => r.method === "elicitation/create" && r.arguments?.includes("Answer missing?")));
       expect(record.outcome).toBe("error");
       // The failed call was given up on: a stdio upstream's questions are held back for a while after.

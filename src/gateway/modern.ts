@@ -250,7 +250,14 @@ export async function handleModernRequest(
       return jsonReply(JSON.stringify({ jsonrpc: "2.0", id, error: { code: refused.code, message: refused.message } }));
     }
     const { call, question } = resumed;
-    const answer = await readAnswer(question, message.params.inputResponses, method);
+    const responses = message.params.inputResponses;
+    const given = typeof responses === "object" && responses !== null ? (responses as Record<string, unknown>)[question.key] : undefined;
+    if (given === undefined) {
+      // A retry without the answer is asked the same question again, in a new round (SEP-2322: re-request, not an error): the client may have lost it.
+      const again = held.hold({ owner: ownerOf(principal), tokenId: principal.tokenId, virtualMcp: runtime.slug, method, request: sameRequest(message.params), question, call }, call.reply);
+      return jsonReply(encode({ jsonrpc: "2.0", id, result: again } as JSONRPCMessage, "input_required"));
+    }
+    const answer = await readAnswer(question, given, method);
     if (typeof answer === "string") {
       // The upstream hears it cannot have its answer, and the call ends: the client starts again with a right one.
       question.answer.reject(new RpcError(JSON_RPC.invalidParams, `The client did not answer ${question.method}.`));
@@ -300,13 +307,11 @@ export async function handleModernRequest(
 }
 
 /**
- * The client's answer to `question` in a retry's inputResponses, as it gave it (the upstream gets it so, as a relayed
- * answer), when it is one the upstream's SDK can read; otherwise the sentence the client is told.
+ * The client's answer to `question` (its entry in a retry's inputResponses), as it gave it (the upstream gets it so, as
+ * a relayed answer), when it is one the upstream's SDK can read; otherwise the sentence the client is told.
  */
-async function readAnswer(question: Question, responses: unknown, method: string): Promise<Record<string, unknown> | string> {
+async function readAnswer(question: Question, response: unknown, method: string): Promise<Record<string, unknown> | string> {
   const again = `send the ${method} request again from the start`;
-  const response = typeof responses === "object" && responses !== null ? (responses as Record<string, unknown>)[question.key] : undefined;
-  if (response === undefined) return `inputResponses must carry the answer to "${question.key}" (${question.method}); ${again}.`;
   const { CreateMessageResultSchema, CreateMessageResultWithToolsSchema, ElicitResultSchema } = await import("@modelcontextprotocol/sdk/types.js");
   // A model offered tools may answer by using one (tool_use blocks), as the SDK's client reads such a request's result.
   const offersTools = question.params?.tools !== undefined || question.params?.toolChoice !== undefined;
