@@ -216,6 +216,9 @@ export async function handleModernRequest(
   }
 
   const progressToken = (message.params?._meta as { progressToken?: unknown } | undefined)?.progressToken;
+  /** `question` of `call` put to this request's client: the input_required result, under a requestState for this caller and request. */
+  const holdFor = (call: CallInRounds, question: Question) =>
+    held.hold({ owner: ownerOf(principal), tokenId: principal.tokenId, virtualMcp: runtime.slug, method, request: sameRequest(message.params), question, call }, call.reply);
   /** Answers this request with the call's next round: its reply (under this request's id), or the upstream's next question. */
   const answerRound = (call: CallInRounds): Promise<Response> | Response => {
     // The client cancels by closing its request; once this round is answered, closing it cancels nothing.
@@ -226,8 +229,7 @@ export async function handleModernRequest(
         request.signal.removeEventListener("abort", cancel);
         call.progress = NO_STREAM;
         if ("reply" in next) return next.reply && encode({ ...next.reply, id } as JSONRPCMessage);
-        const inputRequired = held.hold({ owner: ownerOf(principal), tokenId: principal.tokenId, virtualMcp: runtime.slug, method, request: sameRequest(message.params), question: next.question, call }, call.reply);
-        return encode({ jsonrpc: "2.0", id, result: inputRequired } as JSONRPCMessage, "input_required");
+        return encode({ jsonrpc: "2.0", id, result: holdFor(call, next.question) } as JSONRPCMessage, "input_required");
       },
     );
     if (!isProgressToken(progressToken)) return answered.then((text) => (text === undefined ? new Response(null, { status: 202 }) : jsonReply(text)));
@@ -254,8 +256,7 @@ export async function handleModernRequest(
     const given = typeof responses === "object" && responses !== null ? (responses as Record<string, unknown>)[question.key] : undefined;
     if (given === undefined) {
       // A retry without the answer is asked the same question again, in a new round (SEP-2322: re-request, not an error): the client may have lost it.
-      const again = held.hold({ owner: ownerOf(principal), tokenId: principal.tokenId, virtualMcp: runtime.slug, method, request: sameRequest(message.params), question, call }, call.reply);
-      return jsonReply(encode({ jsonrpc: "2.0", id, result: again } as JSONRPCMessage, "input_required"));
+      return jsonReply(encode({ jsonrpc: "2.0", id, result: holdFor(call, question) } as JSONRPCMessage, "input_required"));
     }
     const answer = await readAnswer(question, given, method);
     if (typeof answer === "string") {
