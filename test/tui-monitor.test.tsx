@@ -10,6 +10,7 @@ import { openStore, type NewAuditRow } from "../src/store/index.ts";
 import { App } from "../tui/App.tsx";
 import { progressText } from "../tui/components/ProgressBar.tsx";
 import { recordLines } from "../tui/components/RecordDetail.tsx";
+import { recordSubject } from "../tui/components/recordSubject.ts";
 import { auditScreen, searchQuery, DEFAULT_SEARCH, SEARCH_FIELDS } from "../tui/screens/Audit.tsx";
 import { liveCallsScreen, matches, parseFilter, Ring, RING_SIZE } from "../tui/screens/LiveCalls.tsx";
 import { byTool, Overview, percent, sparkline, sparklinePoints } from "../tui/screens/Overview.tsx";
@@ -80,6 +81,16 @@ describe("pieces", () => {
     expect(matches(failed, parseFilter("tool:add outcome:err"))).toBe(true);
     expect(matches(echo, parseFilter("v:ops echo"))).toBe(true);
     expect(matches(echo, parseFilter("nothing-like-it"))).toBe(false);
+  });
+
+  test("an upstream's question reads as the question and the tool it was asked during, not as a second call of that tool", () => {
+    const question = record(3, { method: "elicitation/create", exposedName: "demo__ask", durationMs: 42_000 });
+    expect(recordSubject(question)).toBe("elicitation/create for demo__ask");
+    expect(recordSubject(record(4, { method: "sampling/createMessage", exposedName: "demo__ask" }))).toBe("sampling/createMessage for demo__ask");
+    expect(recordSubject(record(5))).toBe("demo__echo");
+    expect(recordSubject(record(6, { kind: "admin", method: "virtual-mcp.update", exposedName: "ops" }))).toBe("virtual-mcp.update ops");
+    expect(matches(question, parseFilter("tool:elicitation"))).toBe(true);
+    expect(matches(question, parseFilter("tool:ask"))).toBe(true);
   });
 
   test("a record's detail shows its arguments and result as stored, long lines broken rather than cut", () => {

@@ -1,6 +1,7 @@
 import { Text } from "ink";
 import type { AuditRecordView } from "../../src/audit/query.ts";
 import { outcomeColor, outcomeLabel } from "./outcome.ts";
+import { recordSubject } from "./recordSubject.ts";
 import { breakLines, counted, fit, formatMs } from "./text.ts";
 import { Pager } from "./Pager.tsx";
 
@@ -40,7 +41,7 @@ export function RecordDetail(props: { record: AuditRecordView; width: number; he
       <Text color={outcomeColor(record.outcome)} bold>
         {outcomeLabel(record.outcome)}
       </Text>{" "}
-      {fit(`${record.exposedName || record.method} by ${record.person ?? "-"}`, width - 16)}
+      {fit(`${recordSubject(record)} by ${record.person ?? "-"}`, width - 16)}
     </Text>
   );
   return <Pager title={title} lines={recordLines(record, width - 4)} width={width} height={props.height} onClose={props.onClose} />;

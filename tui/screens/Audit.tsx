@@ -10,6 +10,7 @@ import { AUDIT_KINDS } from "../../src/audit/index.ts";
 import type { AdminClient } from "../../src/admin-client/index.ts";
 import { Form, type FormField } from "../components/Form.tsx";
 import { OUTCOME_NAMES, outcomeColor, outcomeLabel } from "../components/outcome.ts";
+import { recordSubject } from "../components/recordSubject.ts";
 import { ProgressBar } from "../components/ProgressBar.tsx";
 import { RecordDetail } from "../components/RecordDetail.tsx";
 import { Spinner } from "../components/Spinner.tsx";
@@ -333,7 +334,7 @@ function AuditScreen(props: ScreenProps) {
       ? [{ title: "UTC", width: timeWidth }, { title: "Kind", width: 5 }, { title: "Person" }, { title: "Virtual MCP", width: 14 }, { title: "Tool / action" }, { title: "Outcome", width: 11 }, { title: "Duration", width: 9 }]
       : [{ title: "UTC", width: timeWidth }, { title: "Kind", width: 5 }, { title: "Person" }, { title: "Tool / action" }, { title: "Outcome", width: 11 }, { title: "Dur", width: 7 }];
   const cells = (r: AuditRecordView) => {
-    const tool = r.kind === "admin" ? `${r.method} ${r.exposedName ?? ""}`.trim() : r.exposedName || r.method;
+    const tool = recordSubject(r);
     const base = [formatTime(r.at), r.kind, r.person ?? "-"];
     return width >= 96 ? [...base, r.virtualMcp ?? "-", tool, outcomeLabel(r.outcome), formatMs(r.durationMs)] : [...base, tool, outcomeLabel(r.outcome), formatMs(r.durationMs)];
   };

@@ -4,6 +4,7 @@ import type { AuditRecordView } from "../../src/audit/query.ts";
 import type { AdminClient } from "../../src/admin-client/index.ts";
 import { outcomeColor, outcomeLabel } from "../components/outcome.ts";
 import { RecordDetail } from "../components/RecordDetail.tsx";
+import { recordSubject } from "../components/recordSubject.ts";
 import { Table } from "../components/Table.tsx";
 import { FilterLine, filterLines, useListFilter } from "../components/ListFilter.tsx";
 import { MOVE_HINT, movedSelection } from "../components/listKeys.ts";
@@ -104,7 +105,7 @@ export function parseFilter(text: string): LiveFilter {
 const has = (value: string | null, part: string | undefined) => part === undefined || part === "" || (value ?? "").toLowerCase().includes(part);
 
 export function matches(record: AuditRecordView, filter: LiveFilter): boolean {
-  const tool = record.exposedName || record.method;
+  const tool = recordSubject(record);
   if (!has(record.person, filter.person) || !has(record.virtualMcp, filter.vmcp) || !has(tool, filter.tool)) return false;
   if (filter.outcome && !record.outcome.startsWith(filter.outcome)) return false;
   return filter.words.every((w) => [record.person, record.virtualMcp, tool, record.outcome].some((v) => has(v, w)));
@@ -266,7 +267,7 @@ function LiveCallsScreen(props: ScreenProps) {
         width={width}
         height={tableHeight}
         columns={COLUMNS(width)}
-        rows={rows.map((r) => [formatTime(r.at), r.person ?? "-", r.virtualMcp ?? "-", r.exposedName || r.method, outcomeLabel(r.outcome), formatMs(r.durationMs)])}
+        rows={rows.map((r) => [formatTime(r.at), r.person ?? "-", r.virtualMcp ?? "-", recordSubject(r), outcomeLabel(r.outcome), formatMs(r.durationMs)])}
         selected={selectedIndex}
         colorOf={(i) => outcomeColor(rows[i]!.outcome)}
         empty={filterText ? "No call matches the filter." : "Waiting for calls…"}
