@@ -811,13 +811,18 @@ function streamedIfAsked(session: GatewaySession, id: string | number, method: s
       resolve(reply === undefined ? new Response(null, { status: 202, headers }) : jsonReply(serializeReply(reply), headers));
     },
     (error: unknown) => {
-      log.error("a request failed", { session: session.id, error: String(error) });
-      const reply = serializeReply({ jsonrpc: "2.0", id, error: { code: jsonRpcCodeOf(error), message: publicMessageOf(error) } } as JSONRPCMessage);
+      const reply = unexpectedFailureReply(session, id, error);
       if (events !== undefined) return events.end(reply);
       resolve(jsonReply(reply, headers));
     },
   );
   return promise;
+}
+
+/** The reply to a request that failed unexpectedly (logged): its error, so the client is answered rather than left waiting. */
+function unexpectedFailureReply(session: GatewaySession, id: string | number, error: unknown): string {
+  log.error("a request failed", { session: session.id, error: String(error) });
+  return serializeReply({ jsonrpc: "2.0", id, error: { code: jsonRpcCodeOf(error), message: publicMessageOf(error) } } as JSONRPCMessage);
 }
 
 /** A request's progress notifications, then its reply, as one SSE stream. */
@@ -826,10 +831,7 @@ function sseReply(session: GatewaySession, id: string | number, method: string, 
     // The stream ends whatever happens: a request that failed unexpectedly gets its error, never an open stream.
     void session.request(id, method, params, caller, (message) => sendOn(events, message)).then(
       (reply) => events.end(reply && serializeReply(reply)),
-      (error: unknown) => {
-        log.error("a request on an event stream failed", { session: session.id, error: String(error) });
-        events.end(serializeReply({ jsonrpc: "2.0", id, error: { code: jsonRpcCodeOf(error), message: publicMessageOf(error) } } as JSONRPCMessage));
-      },
+      (error: unknown) => events.end(unexpectedFailureReply(session, id, error)),
     );
   });
 }
