@@ -19,6 +19,9 @@ const TAB = "\t";
 
 const tick = () => Bun.sleep(30);
 async function type(stdin: { write: (s: string) => void }, text: string) {
+  // A pause first, as press makes: the moment a frame appears, the screen may not have subscribed its input handler yet,
+  // and the first key was lost under load.
+  await tick();
   for (const ch of text) stdin.write(ch);
   await tick();
 }
