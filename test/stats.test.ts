@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { UsageAnalytics } from "../src/analytics/index.ts";
+import { UsageAnalytics, type UsageRow } from "../src/analytics/index.ts";
 import { appendToChain } from "../src/audit/index.ts";
 import { openStore, type AuditOutcome, type NewAuditRow } from "../src/store/index.ts";
 import { configuredDataDir, connectMcpClient, runMintgate, startGateway, tempDir, waitFor, type RunningGateway } from "./harness.ts";
@@ -28,21 +28,8 @@ virtualMcps:
     access: { everyone: true }
 `;
 
-interface Row {
-  virtualMcp?: string;
-  tool?: string;
-  connector?: string;
-  person?: string;
-  calls: number;
-  ok: number;
-  errors: number;
-  timeouts: number;
-  denied: number;
-  cancelled: number;
-  p50Ms: number | null;
-  p95Ms: number | null;
-  p99Ms: number | null;
-}
+/** A row as `mintgate stats --json` and the admin API print it. */
+type Row = UsageRow;
 interface Report {
   by: string;
   since: string;
