@@ -493,7 +493,7 @@ describe("the browser and the approval", () => {
     expect(await forged.text()).toContain("in another browser");
   });
 
-  test("an approval is per Virtual MCP, and prompt=consent asks again", async () => {
+  test("an approval is per Virtual MCP, and prompt=consent asks again; one revoked, then given for another Virtual MCP, does not approve the first again", async () => {
     const clientId = await registerClient();
     const browser = new ScriptedBrowser();
     const signIn = (params: Record<string, string>) => approveInBrowser(browser, authorizeUrl(clientId, { code_challenge: pkce().challenge, code_challenge_method: "S256", ...params }), REDIRECT, localSignIn(browser, "ann@example.com", PASSWORD));
@@ -508,6 +508,23 @@ describe("the browser and the approval", () => {
     expect((await signIn({ prompt: "consent" })).sawConsent).toBe(true);
     // Approved for alpha is not approved for beta.
     expect((await signIn({ resource: `${gateway.url}/mcp/beta` })).sawConsent).toBe(true);
+
+    // Revoked, then approved for beta: the alpha sign-in from before the revocation approves nothing now.
+    const signInTo = async (slug: string) => {
+      const { verifier, challenge } = pkce();
+      const resource = `${gateway.url}/mcp/${slug}`;
+      const { callback, sawConsent } = await signIn({ code_challenge: challenge, resource });
+      const issued = await token({ grant_type: "authorization_code", client_id: clientId, code: callback.searchParams.get("code")!, code_verifier: verifier, redirect_uri: REDIRECT, resource });
+      expect(issued.status).toBe(200);
+      return sawConsent;
+    };
+    const dropped = await runMintgate(["consents", "revoke", "--user", "ann@example.com", "--client", clientId, "--data", dataDir]);
+    expect(dropped.code, dropped.stderr).toBe(0);
+    expect(await signInTo("beta")).toBe(true);
+    expect(await signInTo("alpha")).toBe(true);
+    // Both approved since: neither asks again.
+    expect(await signInTo("alpha")).toBe(false);
+    expect(await signInTo("beta")).toBe(false);
   });
 
   test("the approval page says the client stays signed in exactly when it will get a refresh token", async () => {

@@ -39,10 +39,14 @@ export class OAuthGrants {
     if (changed) this.deps.onRevoked?.();
   }
 
-  /** Whether the person approved this client for this Virtual MCP before (an approval for one Virtual MCP is not one for another). */
+  /**
+   * Whether the person approved this client for this Virtual MCP before (an approval for one Virtual MCP is not one
+   * for another): a sign-in to it since their approval of the client. One from before an approval they revoked is not.
+   */
   hasConsent(userId: string, clientId: string, virtualMcpId: string): boolean {
     const grants = this.deps.store.oauthGrants;
-    return grants.findConsent(userId, clientId) !== undefined && grants.hasGrantFor(userId, clientId, virtualMcpId);
+    const consent = grants.findConsent(userId, clientId);
+    return consent !== undefined && grants.hasGrantFor(userId, clientId, virtualMcpId, consent.grantedAt);
   }
 
   grantConsent(consent: { userId: string; clientId: string; scope: string; virtualMcp: string; ip: string | null }): void {

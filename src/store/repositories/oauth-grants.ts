@@ -187,13 +187,13 @@ export class OAuthGrantRepository {
     return this.db.update(oauthGrants).set({ revokedAt: now, revokedReason: reason }).where(and(eq(oauthGrants.clientId, clientId), isNull(oauthGrants.revokedAt))).returning({ id: oauthGrants.id }).all().length;
   }
 
-  /** Whether the person ever signed this client in to this Virtual MCP (an approval is per Virtual MCP). */
-  hasGrantFor(userId: string, clientId: string, virtualMcpId: string): boolean {
+  /** Whether the person signed this client in to this Virtual MCP at or after `since` (an approval is per Virtual MCP). */
+  hasGrantFor(userId: string, clientId: string, virtualMcpId: string, since: number): boolean {
     return (
       this.db
         .select({ id: oauthGrants.id })
         .from(oauthGrants)
-        .where(and(eq(oauthGrants.userId, userId), eq(oauthGrants.clientId, clientId), eq(oauthGrants.virtualMcpId, virtualMcpId)))
+        .where(and(eq(oauthGrants.userId, userId), eq(oauthGrants.clientId, clientId), eq(oauthGrants.virtualMcpId, virtualMcpId), gte(oauthGrants.createdAt, since)))
         .limit(1)
         .get() !== undefined
     );
@@ -261,8 +261,12 @@ export class OAuthGrantRepository {
     return this.db.select().from(oauthConsents).where(and(eq(oauthConsents.userId, userId), eq(oauthConsents.clientId, clientId))).get();
   }
 
+  /**
+   * Records an approval. One already there keeps its `grantedAt`: the sign-ins made since then are what it approved
+   * (hasGrantFor), and a later approval for another Virtual MCP must not make them older than the approval.
+   */
   saveConsent(row: OAuthConsentRow): void {
-    this.db.insert(oauthConsents).values(row).onConflictDoUpdate({ target: [oauthConsents.userId, oauthConsents.clientId], set: { scope: row.scope, grantedAt: row.grantedAt } }).run();
+    this.db.insert(oauthConsents).values(row).onConflictDoUpdate({ target: [oauthConsents.userId, oauthConsents.clientId], set: { scope: row.scope } }).run();
   }
 
   deleteConsent(userId: string, clientId: string): boolean {
