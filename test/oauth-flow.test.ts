@@ -527,23 +527,33 @@ describe("the browser and the approval", () => {
     expect(await signInTo("beta")).toBe(false);
   });
 
-  test("the approval page says the client stays signed in exactly when it will get a refresh token", async () => {
-    const seen: [boolean, boolean][] = [];
-    for (const [grantTypes, scope] of [[undefined, undefined], [["authorization_code"], undefined], [["authorization_code"], "mcp offline_access"]] as const) {
-      const registered = await fetch(`${gateway.url}/register`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ redirect_uris: [REDIRECT], grant_types: grantTypes }) });
-      const clientId = ((await registered.json()) as { client_id: string }).client_id;
+  test("the approval page says the client stays signed in exactly when it will get a refresh token; an approval without it is none with it", async () => {
+    const browser = new ScriptedBrowser();
+    /** Signs ann in: whether the approval page said the client stays signed in ("" when none was shown), and whether it did get a refresh token. */
+    const signIn = async (clientId: string, scope: string | undefined): Promise<[string, boolean]> => {
       const { verifier, challenge } = pkce();
-      const browser = new ScriptedBrowser();
-      let approval = "";
+      let approval: string = "";
       const { callback } = await approveInBrowser(browser, authorizeUrl(clientId, { code_challenge: challenge, code_challenge_method: "S256", scope }), REDIRECT, localSignIn(browser, "ann@example.com", PASSWORD), (page) => {
-        approval = page.html;
+        approval = page.html.includes("stay signed in") ? "stays" : "leaves";
         return {};
       });
       const issued = await token({ grant_type: "authorization_code", client_id: clientId, code: callback.searchParams.get("code")!, code_verifier: verifier, redirect_uri: REDIRECT });
-      seen.push([approval.includes("stay signed in"), typeof issued.body.refresh_token === "string"]);
+      return [approval, typeof issued.body.refresh_token === "string"];
+    };
+    const seen: [string, boolean][] = [];
+    let withoutRefreshGrant = "";
+    for (const [grantTypes, scope] of [[undefined, undefined], [["authorization_code"], undefined], [["authorization_code"], "mcp offline_access"]] as const) {
+      const registered = await fetch(`${gateway.url}/register`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ redirect_uris: [REDIRECT], grant_types: grantTypes }) });
+      const clientId = ((await registered.json()) as { client_id: string }).client_id;
+      if (grantTypes && !scope) withoutRefreshGrant = clientId;
+      seen.push(await signIn(clientId, scope));
     }
     // Registered with the refresh_token grant (the DCR default), without it, and without it but asking for offline_access.
-    expect(seen).toEqual([[true, true], [false, false], [true, true]]);
+    expect(seen).toEqual([["stays", true], ["leaves", false], ["stays", true]]);
+    // Approved as leaving ann signed out, the client asking for offline_access is asked about again, then approved for both.
+    expect(await signIn(withoutRefreshGrant, "mcp offline_access")).toEqual(["stays", true]);
+    expect(await signIn(withoutRefreshGrant, "mcp offline_access")).toEqual(["", true]);
+    expect(await signIn(withoutRefreshGrant, undefined)).toEqual(["", false]);
   });
 
   test("the approval page names the host the approval goes to, and warns when it is this computer (anyone may claim a loopback client's name)", async () => {

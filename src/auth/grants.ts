@@ -42,11 +42,15 @@ export class OAuthGrants {
   /**
    * Whether the person approved this client for this Virtual MCP before (an approval for one Virtual MCP is not one
    * for another): a sign-in to it since their approval of the client. One from before an approval they revoked is not.
+   * `staysSignedIn` says whether a scope gets the client refresh tokens: approved without them (the consent page
+   * said so), a request with them is asked about again.
    */
-  hasConsent(userId: string, clientId: string, virtualMcpId: string): boolean {
+  hasConsent(request: { userId: string; clientId: string; virtualMcpId: string; scope: string }, staysSignedIn: (scope: string) => boolean): boolean {
+    const { userId, clientId, virtualMcpId, scope } = request;
     const grants = this.deps.store.oauthGrants;
     const consent = grants.findConsent(userId, clientId);
-    return consent !== undefined && grants.hasGrantFor(userId, clientId, virtualMcpId, consent.grantedAt);
+    if (consent === undefined || (staysSignedIn(scope) && !staysSignedIn(consent.scope))) return false;
+    return grants.hasGrantFor(userId, clientId, virtualMcpId, consent.grantedAt);
   }
 
   grantConsent(consent: { userId: string; clientId: string; scope: string; virtualMcp: string; ip: string | null }): void {

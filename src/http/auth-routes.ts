@@ -174,7 +174,8 @@ export function authRoutes(deps: AuthRouteDeps) {
       flows.endFlow(flow);
       return refuse(request, "access_denied", refused, personActed, headers);
     }
-    if (!request.prompt.has("consent") && grants.hasConsent(session.person.id, request.client.clientId, request.virtualMcp.id)) {
+    const approval = { userId: session.person.id, clientId: request.client.clientId, virtualMcpId: request.virtualMcp.id, scope: request.scope };
+    if (!request.prompt.has("consent") && grants.hasConsent(approval, (scope) => issuesRefreshTokens(request.client, scope))) {
       flows.endFlow(flow);
       return redirect(authorization.issueCode(request, session.person.id), headers);
     }
