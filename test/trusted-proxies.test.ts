@@ -181,6 +181,27 @@ describe("mintgate serve --trusted-proxies", () => {
     expect(gateway.output().split("\n").filter((line) => line.includes("auth event refused"))).toHaveLength(31);
   });
 
+  test("a flood of /token requests naming made-up client metadata documents records one refused document a minute per client address, not one per request", async () => {
+    const { gateway } = await gatewayWith(["--trusted-proxies", "127.0.0.0/8"]);
+    // Each client_id is a metadata document URL the gateway refuses to fetch (not a public address): no fetch leaves the machine.
+    const bogus = (forwardedFor: string, i: number) =>
+      fetch(`${gateway.url}/token`, {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded", "x-forwarded-for": forwardedFor },
+        body: `grant_type=authorization_code&code=made-up&code_verifier=x&client_id=${encodeURIComponent(`https://127.0.0.1/made-up-${i}.json`)}`,
+      });
+    for (let i = 0; i < 100; i++) expect((await bogus("203.0.113.50", i)).status).toBe(401);
+    expect((await bogus("203.0.113.51", 0)).status).toBe(401);
+    const events = (await (await fetch(`${gateway.url}/admin/api/auth-events?type=client_registered&limit=1000`, { headers: { authorization: `Bearer ${gateway.adminToken()}` } })).json()) as {
+      ip: string | null;
+      outcome: string;
+      detail: string | null;
+    }[];
+    const refused = events.filter((e) => e.outcome === "refused");
+    expect(refused.map((e) => e.ip).sort()).toEqual(["203.0.113.50", "203.0.113.51"]);
+    expect(JSON.parse(refused.find((e) => e.ip === "203.0.113.50")!.detail!)).toMatchObject({ kind: "cimd", refusedUnrecorded: 0 });
+  });
+
   test("without the setting X-Forwarded-For is ignored: the peer is recorded and limited", async () => {
     const { gateway, token } = await gatewayWith([]);
     await callThrough(gateway, token, "no-trust", "203.0.113.7");

@@ -19,11 +19,12 @@ export interface AuthorizationClient {
 
 /** The client registry, as seen from here: find a client, check a redirect URI, authenticate at /token. */
 export interface ClientLookup {
-  resolve(clientId: string): Promise<AuthorizationClient>;
+  /** `ip`: the requester's address, for the record of a refused client. */
+  resolve(clientId: string, ip: string | null): Promise<AuthorizationClient>;
   redirectUriAllowed(client: AuthorizationClient, redirectUri: string): boolean;
   /** Whether someone other than whoever registered the client vouches for its redirect URIs (see AuthorizationServer.refusal). */
   redirectUrisVouchedFor(client: AuthorizationClient): boolean;
-  authenticate(form: URLSearchParams, headers: Headers, tokenEndpointUrl: string): Promise<AuthorizationClient>;
+  authenticate(form: URLSearchParams, headers: Headers, tokenEndpointUrl: string, ip: string | null): Promise<AuthorizationClient>;
   /** The client id a request presented (Basic header or form), whether or not it authenticated; never its secret. */
   presentedClientId(form: URLSearchParams, headers: Headers): string | undefined;
 }
@@ -222,12 +223,12 @@ export class AuthorizationServer {
    * Checks an /authorize request. Problems with the client or the redirect URI
    * throw OAuthError (shown as a page, never redirected); later problems throw
    * AuthorizationRedirectError (sent back to the client with `state` and `iss`)
-   * when `refusal` lets them go back, else OAuthError too.
+   * when `refusal` lets them go back, else OAuthError too. `ip`: the requester's address, for the records.
    */
-  async checkAuthorizationRequest(params: URLSearchParams): Promise<AuthorizationRequest> {
+  async checkAuthorizationRequest(params: URLSearchParams, ip: string | null): Promise<AuthorizationRequest> {
     const clientId = params.get("client_id");
     if (!clientId) throw new OAuthError("invalid_request", "The request has no client_id.");
-    const client = await this.deps.clients.resolve(clientId);
+    const client = await this.deps.clients.resolve(clientId, ip);
     // RFC 6749 §3.1: a parameter sent twice is an error (which one would the check and the redirect use?).
     // Twice the client or the redirect URI: nowhere is known to be safe to send the error to, so it is a page.
     for (const name of ["client_id", "redirect_uri"]) {
@@ -320,7 +321,7 @@ export class AuthorizationServer {
   /** The client of a /token or /revoke request; a refusal is recorded naming the client the request claimed to be. */
   private async authenticatedClient(form: URLSearchParams, headers: Headers, endpoint: "/token" | "/revoke", ip: string | null): Promise<AuthorizationClient> {
     try {
-      return await this.deps.clients.authenticate(form, headers, this.deps.urls.at(endpoint));
+      return await this.deps.clients.authenticate(form, headers, this.deps.urls.at(endpoint), ip);
     } catch (error) {
       if (error instanceof OAuthError) {
         this.refused(error.description, { clientId: this.deps.clients.presentedClientId(form, headers), ip, detail: endpoint === "/revoke" ? { endpoint } : undefined });

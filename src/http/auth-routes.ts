@@ -254,7 +254,7 @@ export function authRoutes(deps: AuthRouteDeps) {
       if (refused) return refused;
       let checked: AuthorizationRequest;
       try {
-        checked = await authorization.checkAuthorizationRequest(new URL(request.url).searchParams);
+        checked = await authorization.checkAuthorizationRequest(new URL(request.url).searchParams, clientAddressOf(request));
       } catch (error) {
         if (error instanceof AuthorizationRedirectError) {
           return redirect(authorization.redirectWith(error.redirectUri, { error: error.error, error_description: error.description, state: error.state }));

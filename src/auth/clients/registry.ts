@@ -220,6 +220,8 @@ export class ClientRegistry {
   private readonly capRefusals: RefusalRecords;
   /** Refusals by the per-address limit, recorded one a minute per address. */
   private readonly rateRefusals: RefusalRecords;
+  /** Metadata documents refused (unreachable, invalid), recorded one a minute per address. */
+  private readonly cimdRefusals: RefusalRecords;
 
   constructor(options: ClientRegistryOptions) {
     this.store = options.store;
@@ -234,19 +236,23 @@ export class ClientRegistry {
     this.now = options.now ?? Date.now;
     this.capRefusals = new RefusalRecords(REFUSAL_RECORD_INTERVAL_MS, () => this.now());
     this.rateRefusals = new RefusalRecords(REFUSAL_RECORD_INTERVAL_MS, () => this.now());
+    this.cimdRefusals = new RefusalRecords(REFUSAL_RECORD_INTERVAL_MS, () => this.now());
   }
 
   // ---------------------------------------------------------------- resolve
 
-  /** The client with this id; unknown, unreachable or invalid → OAuthError invalid_client (401). */
-  async resolve(clientId: unknown): Promise<OAuthClient> {
+  /**
+   * The client with this id; unknown, unreachable or invalid → OAuthError invalid_client (401). `ip`: the address of
+   * the request naming it, for the record of a metadata document refused.
+   */
+  async resolve(clientId: unknown, ip: string | null = null): Promise<OAuthClient> {
     if (typeof clientId !== "string" || clientId === "") throw new OAuthError("invalid_request", "The request has no client_id.");
     if (clientId.length > 2000) throw invalidClient("The client_id is too long.");
     if (/^https?:\/\//i.test(clientId)) {
       if (!isCimdClientId(clientId)) {
         throw invalidClient(`The client_id ${clientId} is not a valid client metadata document URL (https, a path, no fragment, user name or dot-segments, in canonical form).`);
       }
-      return this.resolveCimd(clientId);
+      return this.resolveCimd(clientId, ip);
     }
     const row = this.store.oauthClients.find(clientId);
     if (!row || row.kind === "cimd") throw invalidClient("This client is not registered with this server (it may have been removed); register it again.");
@@ -300,7 +306,7 @@ export class ClientRegistry {
 
   // ---------------------------------------------------------------- CIMD
 
-  private async resolveCimd(url: string): Promise<OAuthClient> {
+  private async resolveCimd(url: string, ip: string | null): Promise<OAuthClient> {
     const now = this.now();
     const cached = this.cimdCache.get(url);
     if (cached && cached.expiresAt > now) return cached.client;
@@ -316,7 +322,7 @@ export class ClientRegistry {
     }
     let pending = this.cimdInFlight.get(url);
     if (!pending) {
-      pending = this.fetchCimd(url).finally(() => this.cimdInFlight.delete(url));
+      pending = this.fetchCimd(url, ip).finally(() => this.cimdInFlight.delete(url));
       this.cimdInFlight.set(url, pending);
     }
     return pending;
@@ -335,20 +341,20 @@ export class ClientRegistry {
     return { ...client, redirectUriPrefixes: pinned.redirectUriPrefixes, acceptedAuthMethods: accepted };
   }
 
-  private async fetchCimd(url: string): Promise<OAuthClient> {
+  private async fetchCimd(url: string, ip: string | null): Promise<OAuthClient> {
     const now = this.now();
     let fetched;
     try {
       fetched = await this.fetcher.fetchJson(url);
     } catch (error) {
       const reason = error instanceof SafeFetchError ? error.message : `Fetching ${url} failed.`;
-      return this.pinnedOrRefuse(url, reason);
+      return this.pinnedOrRefuse(url, reason, ip);
     }
     let client: OAuthClient;
     try {
       client = this.validateCimd(url, fetched.json);
     } catch (error) {
-      return this.pinnedOrRefuse(url, (error as OAuthError).description);
+      return this.pinnedOrRefuse(url, (error as OAuthError).description, ip);
     }
     const ttl = cacheLifetimeMs(fetched.headers, now);
     const before = this.store.oauthClients.find(url);
@@ -371,13 +377,18 @@ export class ClientRegistry {
     return client;
   }
 
-  private pinnedOrRefuse(url: string, reason: string): OAuthClient {
+  private pinnedOrRefuse(url: string, reason: string, ip: string | null): OAuthClient {
     const pinned = this.usePinned ? PINNED_CLIENTS[url] : undefined;
     if (pinned) {
       const client = this.validateCimd(url, pinned.document);
       return { ...this.withPinnedRules(client), pinned: true };
     }
-    this.events.record({ type: "client_registered", outcome: "refused", clientId: url, reason, detail: { kind: "cimd" } });
+    // Anyone may name a made-up document URL at /token, as often as they like (each a new one, so none is cached):
+    // one record (and log line) a minute per address, as for registrations, not one per request.
+    const unrecorded = this.cimdRefusals.take(ip ?? "unknown");
+    if (unrecorded !== undefined) {
+      this.events.record({ type: "client_registered", outcome: "refused", clientId: url, ip, reason, detail: { kind: "cimd", refusedUnrecorded: unrecorded } });
+    }
     throw invalidClient(`The client metadata document could not be used: ${reason}`);
   }
 
@@ -639,7 +650,7 @@ export class ClientRegistry {
    * `client_secret_basic`, `client_secret_post` or `private_key_jwt`.
    * Any failure is invalid_client (401).
    */
-  async authenticate(form: URLSearchParams, headers: Headers, tokenEndpointUrl: string): Promise<OAuthClient> {
+  async authenticate(form: URLSearchParams, headers: Headers, tokenEndpointUrl: string, ip: string | null = null): Promise<OAuthClient> {
     const basic = basicCredentials(headers);
     const formId = form.get("client_id") ?? undefined;
     const formSecret = form.get("client_secret") ?? undefined;
@@ -676,7 +687,7 @@ export class ClientRegistry {
 
     let client: OAuthClient;
     try {
-      client = await this.resolve(clientId);
+      client = await this.resolve(clientId, ip);
     } catch (error) {
       if (error instanceof OAuthError && error.code !== "invalid_client") throw invalidClient(error.description);
       throw error;
