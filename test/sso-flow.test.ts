@@ -182,6 +182,21 @@ describe("sign-in through an OIDC provider", () => {
   });
 });
 
+describe("signed in in several browsers", () => {
+  test("signing in through the provider in a second browser leaves the first one signed in", async () => {
+    const signedInBrowser = async () => {
+      const browser = new ScriptedBrowser();
+      const atIdp = await browser.open(`${gateway.url}/sso/start/acme`);
+      expect((await browser.submit(atIdp, { button: "Sign in" }, { login: "gil@acme.example", password: "idp password" })).html).toContain("You are signed in as <strong>gil@acme.example</strong>");
+      return browser;
+    };
+    const signedInAs = async (browser: ScriptedBrowser) => (await browser.open(`${gateway.url}/signout`)).html.match(/Signed in as <strong>([^<]*)/)?.[1] ?? "nobody";
+    const laptop = await signedInBrowser();
+    const desktop = await signedInBrowser();
+    expect([await signedInAs(laptop), await signedInAs(desktop)]).toEqual(["gil@acme.example", "gil@acme.example"]);
+  });
+});
+
 describe("what the person sees when sign-in cannot finish", () => {
   test("a group name holding a control character or a bidi override does not refuse the sign-in: it is stored escaped, and the record says so", async () => {
     const browser = new ScriptedBrowser();

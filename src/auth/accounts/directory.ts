@@ -484,7 +484,8 @@ export class UserDirectory {
       if (identity) {
         const row = this.store.users.get(identity.userId)!;
         if (row.disabledAt !== null) throw unauthorized("Your mintgate account is disabled; ask an administrator of this mintgate.");
-        this.store.users.update(row.id, { email, name: name ?? row.name, updatedAt: now, lastSignInAt: now });
+        // Not `updatedAt`: a change to the account ends the person's browser sign-ins (activeSince), and signing in is none.
+        this.store.users.update(row.id, { email, name: name ?? row.name, lastSignInAt: now });
         this.store.users.updateIdentity(signIn.provider, signIn.subject, { email, claims, lastSignInAt: now });
         changed = this.replaceGroupsOf(row.id, signIn.provider, groups);
         return row.id;
