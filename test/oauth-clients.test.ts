@@ -367,6 +367,23 @@ describe("client ID metadata documents", () => {
     }
   });
 
+  test("fetching documents counts against the address's registration limit; a vendor's pinned copy is used past it", async () => {
+    const limited = registry({ registrationLimit: { max: 3, windowMs: 60_000 } });
+    const urls = [1, 2, 3, 4].map((n) => serve(`/limited-${n}.json`, cimdDocument(`${base}/limited-${n}.json`), { "cache-control": "no-store" }));
+    for (const url of urls.slice(0, 3)) expect((await limited.resolve(url, "198.51.100.20")).name).toBe("Test App");
+    const refused = await refusal(limited.resolve(urls[3]!, "198.51.100.20"));
+    expect(refused.code).toBe("invalid_client");
+    expect(refused.description).toMatch(/^The client metadata document could not be used: Too many new clients from this address; retry in \d+ s\.$/);
+    // Refused before any fetch: a flood of made-up URLs makes no request to anyone's host.
+    expect(hits.get("/limited-4.json")).toBeUndefined();
+    expect(events.list({ type: "client_registered", clientId: urls[3]!, limit: 10 })[0]).toMatchObject({ outcome: "refused", ip: "198.51.100.20" });
+    // Another address has its own budget.
+    expect((await limited.resolve(urls[3]!, "198.51.100.21")).name).toBe("Test App");
+    // A vendor's client stays usable from a busy address (Claude's servers exchange every code): its pinned copy, unfetched.
+    const claude = await limited.resolve("https://claude.ai/oauth/mcp-oauth-client-metadata", "198.51.100.20");
+    expect(claude).toMatchObject({ kind: "cimd", pinned: true });
+  });
+
   test("pinned vendor documents are used when the fetch fails", async () => {
     // The vendor hosts "resolve" to nothing here: the fetch fails without touching the network.
     const offline = new ClientRegistry({ store, events, fetcher: new SafeFetcher({ resolve: async () => { throw new Error("offline"); } }) });

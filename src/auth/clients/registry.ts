@@ -322,6 +322,10 @@ export class ClientRegistry {
     }
     let pending = this.cimdInFlight.get(url);
     if (!pending) {
+      // Anyone may name a document URL, unauthenticated, each time a new one: every fetch (up to 8 s, to a host they
+      // choose) counts against the address's registration limit, as a registration is what it amounts to.
+      const retryAfter = this.registrations.hit(ip ?? "unknown");
+      if (retryAfter !== undefined) return this.pinnedOrRefuse(url, `Too many new clients from this address; retry in ${retryAfter} s.`, ip);
       pending = this.fetchCimd(url, ip).finally(() => this.cimdInFlight.delete(url));
       this.cimdInFlight.set(url, pending);
     }
