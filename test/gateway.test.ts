@@ -1426,6 +1426,37 @@ virtualMcps:
     await s.gateway.stop();
   });
 
+  test("a wrong message sent alone is answered under its id when it has one, as in a batch (JSON-RPC 2.0 §5): in a session, before one, on the legacy transport and without a session", async () => {
+    const s = await setup(DEMO_CONFIG);
+    const { token } = await s.token("ada@example.com");
+    const session = await s.rawSession("demo", token);
+    const answer = async (path: string, headers: Record<string, string>, body: unknown) => {
+      const response = await fetch(`${s.gateway.url}${path}`, { method: "POST", headers, body: JSON.stringify(body) });
+      const { id, error } = (await response.json()) as { id: unknown; error: { code: number } };
+      return { status: response.status, id, code: error.code };
+    };
+    const paramsNotObject = (id: unknown) => ({ jsonrpc: "2.0", id, method: "tools/list", params: [] });
+    expect(await answer("/mcp/demo", session, paramsNotObject(7))).toEqual({ status: 400, id: 7, code: -32600 });
+    expect(await answer("/mcp/demo", session, paramsNotObject("seven"))).toEqual({ status: 400, id: "seven", code: -32600 });
+    expect(await answer("/mcp/demo", session, { jsonrpc: "2.0", id: 0, method: 5 })).toEqual({ status: 400, id: 0, code: -32600 });
+    expect(await answer("/mcp/demo", session, { jsonrpc: "2.0", id: 8, method: "initialize", params: { protocolVersion: "2025-03-26", capabilities: {}, clientInfo: { name: "again", version: "1" } } })).toEqual({ status: 400, id: 8, code: -32600 });
+    // An id that cannot be read back as sent still gets null.
+    expect(await answer("/mcp/demo", session, paramsNotObject(1.5))).toEqual({ status: 400, id: null, code: -32600 });
+
+    const { "mcp-session-id": _, ...noSession } = session;
+    expect(await answer("/mcp/demo", noSession, { jsonrpc: "2.0", id: 9, method: "initialize", params: [] })).toEqual({ status: 400, id: 9, code: -32600 });
+    expect(await answer("/mcp/demo", { ...noSession, "mcp-protocol-version": "2026-07-28" }, { jsonrpc: "2.0", id: 10, method: 5 })).toEqual({ status: 400, id: 10, code: -32600 });
+
+    const events = await fetch(`${s.gateway.url}/sse/demo`, { headers: { authorization: `Bearer ${token}`, accept: "text/event-stream" } });
+    const reader = events.body!.getReader();
+    let text = "";
+    while (!/data: (\S+)/.test(text)) text += new TextDecoder().decode((await reader.read()).value);
+    const messages = /data: (\S+)/.exec(text)![1]!;
+    expect(await answer(messages, { authorization: `Bearer ${token}`, "content-type": "application/json" }, paramsNotObject(11))).toEqual({ status: 400, id: 11, code: -32600 });
+    await reader.cancel();
+    await s.gateway.stop();
+  });
+
   test("a batch of more than 100 messages is refused whole with a sentence; 100 are answered", async () => {
     const s = await setup(DEMO_CONFIG);
     const { token } = await s.token("ada@example.com");

@@ -271,7 +271,8 @@ describe("protocol revision 2026-07-28 (sessionless)", () => {
     for (const invalid of [{ ...request, id: null }, { ...request, id: {} }, { ...request, id: [1] }, { ...request, id: true }, { ...request, jsonrpc: undefined }, { ...request, jsonrpc: "1.0" }]) {
       const response = await post(invalid, headers);
       expect(response.status).toBe(400);
-      expect(await response.json()).toMatchObject({ jsonrpc: "2.0", id: null, error: { code: -32600 } });
+      // Under the request's id when it is one a reply can carry (JSON-RPC 2.0 §5), null otherwise.
+      expect(await response.json()).toMatchObject({ jsonrpc: "2.0", id: invalid.id === 1 ? 1 : null, error: { code: -32600 } });
     }
     expect((await post(request, headers)).status).toBe(200);
   });

@@ -60,8 +60,11 @@ function matchableId(message: unknown): string | number | undefined {
   return typeof id === "string" || Number.isSafeInteger(id) ? id : undefined;
 }
 
-/** A message that is not valid JSON-RPC 2.0 (`problem` says why), answered as such wherever it comes in. */
-const invalidRequest = (problem: string, body?: unknown) => new Refusal(400, -32600, `Invalid Request: ${problem}.`, { body });
+/**
+ * A message that is not valid JSON-RPC 2.0 (`problem` says why), answered as such wherever it comes in: under its id when
+ * that could be read (JSON-RPC 2.0 §5 keeps null for an id that could not), so its client can tell which request failed.
+ */
+const invalidRequest = (problem: string, body?: unknown) => new Refusal(400, -32600, `Invalid Request: ${problem}.`, { body, id: matchableId(body) });
 
 /** A message nested too deeply to handle (see NESTING_LIMIT). */
 const tooDeep = (body: unknown) => invalidRequest(`the message nests arrays and objects more than ${NESTING_LIMIT} levels deep; send it with fewer levels of nesting`, body);
@@ -245,7 +248,7 @@ export class McpEndpoint {
       if (unacceptable) return this.refuse(unacceptable, runtime, principal, request, null, body);
       // Held to JSON-RPC 2.0 as a session's requests are: a reply cannot be matched to a null, object or boolean id.
       const problem = Array.isArray(body) ? NO_BATCHES : problemOf(body);
-      if (problem !== undefined) return this.refuse(invalidRequest(problem), runtime, principal, request, null, body);
+      if (problem !== undefined) return this.refuse(invalidRequest(problem, body), runtime, principal, request, null);
       // A retry answering a held call's question runs nothing new: refused, a person holding their limit in questions could answer none.
       const answersHeldCall = ROUND_METHODS.has((body as PlainMessage).method ?? "") && typeof (body as PlainMessage).params?.requestState === "string";
       if ((body as PlainMessage).id !== undefined && !answersHeldCall && this.running.full(ownerOf(principal))) return this.tooManyRequests();
@@ -254,7 +257,7 @@ export class McpEndpoint {
     // Anything but one initialize is answered here, with what to do: the SDK transport says "Server not initialized" to all of it.
     const notOneInitialize = Array.isArray(body) ? problemOfFirstBatch(body) : problemOf(body) ?? ((body as PlainMessage).method === "initialize" ? undefined : NO_SESSION);
     if (notOneInitialize === NO_SESSION) return this.refuse(new Refusal(400, -32000, NO_SESSION), runtime, principal, request, null, body);
-    if (notOneInitialize !== undefined) return this.refuse(invalidRequest(notOneInitialize), runtime, principal, request, null, body);
+    if (notOneInitialize !== undefined) return this.refuse(invalidRequest(notOneInitialize, body), runtime, principal, request, null);
     const protocol = await loadServerProtocol();
     this.protocol = protocol;
     const malformed = initializeParamsRefusal(protocol, body as PlainMessage);
@@ -371,13 +374,13 @@ export class McpEndpoint {
         : !allowsBatches(session.protocolVersion) ? `JSON-RPC batches ended with MCP 2025-06-18 and this session uses ${session.protocolVersion}; send one message per POST`
         : message.length > BATCH_LIMIT ? `a batch holds at most ${BATCH_LIMIT} messages, not ${message.length}; send the rest in further requests`
         : undefined;
-      if (problem !== undefined) return this.refuse(invalidRequest(problem), runtime, caller, request, session.id, message);
+      if (problem !== undefined) return this.refuse(invalidRequest(problem, message), runtime, caller, request, session.id);
       const refusals = message.map(batchEntryRefusal);
       if (message.some((m, i) => refusals[i] === undefined && (m as PlainMessage).id !== undefined) && this.running.full(ownerOf(caller))) return this.tooManyRequests();
       return this.answerBatch(session, runtime, request, message, refusals, caller);
     }
     const problem = problemOf(message);
-    if (problem !== undefined) return this.refuse(invalidRequest(problem), runtime, caller, request, session.id, message);
+    if (problem !== undefined) return this.refuse(invalidRequest(problem, message), runtime, caller, request, session.id);
     const m = message as PlainMessage;
     if (m.method === "initialize") return this.refuse(alreadyInitialized(message), runtime, caller, request, session.id);
     // A client's answer to a request passed on from an upstream (elicitation, sampling); one to none pending changes nothing.
@@ -473,7 +476,7 @@ export class McpEndpoint {
     const message = read.message;
     // Replies go out on the SSE stream, one event each: a batch would have nowhere to be answered as one.
     const problem = Array.isArray(message) ? "the HTTP+SSE transport takes one message per POST, not a batch" : problemOf(message);
-    if (problem !== undefined) return this.refuse(invalidRequest(problem), runtime, principal, request, sessionId, message);
+    if (problem !== undefined) return this.refuse(invalidRequest(problem, message), runtime, principal, request, sessionId);
     // A session ending at its token's expiry still takes notifications (a cancellation of a call in flight), no new call.
     if (entry.draining && (message as PlainMessage).method !== undefined && (message as PlainMessage).id !== undefined) {
       return this.refuse(sessionNotFound(undefined, `open a new event stream with GET /sse/${runtime.slug}`), runtime, principal, request, sessionId, message);
@@ -481,7 +484,7 @@ export class McpEndpoint {
     // The lifecycle Streamable HTTP sessions are held to (the SDK transport's): initialize once, and first.
     const m = message as PlainMessage;
     if (m.method === "initialize" && entry.initialized) {
-      return this.refuse(invalidRequest(`this session is already initialized; open a new event stream with GET /sse/${runtime.slug} to start another`), runtime, principal, request, sessionId, message);
+      return this.refuse(invalidRequest(`this session is already initialized; open a new event stream with GET /sse/${runtime.slug} to start another`, message), runtime, principal, request, sessionId);
     }
     if (m.method !== undefined && m.method !== "initialize" && m.method !== "ping" && m.id !== undefined && !entry.initialized) {
       return this.refuse(new Refusal(400, -32000, "Bad Request: the session is not initialized; send initialize first."), runtime, principal, request, sessionId, message);
@@ -686,9 +689,8 @@ function problemOf(value: unknown): string | undefined {
  */
 function batchEntryRefusal(entry: unknown): Refusal | undefined {
   const problem = problemOf(entry);
-  const refusal = problem !== undefined ? invalidRequest(problem) : (entry as PlainMessage).method === "initialize" ? alreadyInitialized(undefined) : undefined;
-  if (refusal === undefined) return undefined;
-  return new Refusal(refusal.status, refusal.code, refusal.message, { id: matchableId(entry) });
+  if (problem !== undefined) return invalidRequest(problem, entry);
+  return (entry as PlainMessage).method === "initialize" ? alreadyInitialized(entry) : undefined;
 }
 
 const NO_SESSION = "Bad Request: send the Mcp-Session-Id header you got from initialize, or start a session with initialize.";
