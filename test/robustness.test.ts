@@ -1000,6 +1000,46 @@ describe("sessions", () => {
     stream.end();
   });
 
+  test("a stream the gateway ended whose client reads none of what is left has it dropped, not held for as long as the connection stays open", async () => {
+    const { gateway, token } = await start(DEMO_CONFIG, "mintgate-unread-after-end", ["--keepalive", "1s", "--session-idle-timeout", "2s"]);
+    const { port } = new URL(gateway.url);
+    // A legacy event stream over a raw socket that reads the endpoint event, then nothing until the session has ended.
+    let received = "";
+    let endpoint = "";
+    let closed!: () => void;
+    const connectionClosed = new Promise<void>((resolve) => (closed = resolve));
+    const stream = await new Promise<{ pause(): void; resume(): void; end(): void }>((resolve, reject) => {
+      void Bun.connect({
+        hostname: "127.0.0.1",
+        port: Number(port),
+        socket: {
+          open: (socket) => void socket.write(`GET /sse/demo HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nAuthorization: Bearer ${token}\r\nAccept: text/event-stream\r\n\r\n`),
+          data(socket, bytes) {
+            received += bytes.toString();
+            endpoint ||= /data: (\/messages\S+)/.exec(received)?.[1] ?? "";
+            if (endpoint) resolve(socket);
+          },
+          close: () => closed(),
+          error: (_socket, error) => reject(error),
+        },
+      });
+    });
+    stream.pause();
+    const post = (message: object) =>
+      fetch(`${gateway.url}${endpoint}`, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: JSON.stringify(message) }).then((r) => r.status);
+    expect(await post({ jsonrpc: "2.0", id: 0, method: "initialize", params: { protocolVersion: "2024-11-05", capabilities: {}, clientInfo: { name: "idle", version: "1" } } })).toBe(202);
+    // 14 MiB of replies: under the 16 MiB that would end the session, more than the sockets' buffers take.
+    const text = "x".repeat(1024 * 1024);
+    for (let id = 1; id <= 14; id++) expect(await post({ jsonrpc: "2.0", id, method: "tools/call", params: { name: "echo", arguments: { text } } })).toBe(202);
+    // The idle session ends; its stream is closed with the replies still queued. Event streams have no idle timeout, so
+    // before, they stayed queued for as long as the client kept the connection open, many times over as it opened more.
+    await waitFor("the unread rest to be dropped", () => gateway.output().includes("event stream cut: its client read nothing"));
+    stream.resume();
+    await connectionClosed;
+    expect(received).toContain('"id":1,');
+    expect(received).not.toContain('"id":14,');
+  });
+
   test("a client that does not read its call's event stream has the call's progress dropped past 1 MiB, not held; the reply still comes", async () => {
     const { gateway, token } = await start(stdioConfig("raw", {}), "mintgate-progress-unread");
     await waitReady(gateway, "raw");

@@ -1,4 +1,5 @@
 import { DEFAULTS } from "../config/index.ts";
+import { log } from "../log/index.ts";
 
 let keepaliveMs: number = DEFAULTS.keepaliveMs;
 
@@ -16,6 +17,14 @@ export function setKeepaliveInterval(ms: number): void {
  * stream again; held, a client that kept the connection but stopped reading grew the gateway without end.
  */
 export const NOTIFICATION_UNREAD_LIMIT = 1024 * 1024;
+
+/**
+ * Keepalive intervals in a row a stream the gateway ended may sit with bytes its client takes none of, before they are
+ * dropped and the connection cut. Event streams have no idle timeout: a client that stopped reading kept what was
+ * queued (up to 16 MiB of a legacy session's replies) held for as long as it kept the connection, after its session had
+ * ended, and again for every session it opened after.
+ */
+const UNREAD_AFTER_END_INTERVALS = 4;
 
 const KEEPALIVE_COMMENT = new TextEncoder().encode(": keepalive\n\n");
 const encoder = new TextEncoder();
@@ -91,14 +100,32 @@ export class EventStream {
     }
   }
 
-  /** Ends the stream once the client has read what is queued. */
+  /** Ends the stream once the client has read what is queued; what it takes none of for a while is dropped (see UNREAD_AFTER_END_INTERVALS). */
   close(): void {
     if (!this.finish()) return;
     try {
       this.controller.close();
     } catch {
-      // already closed by the client
+      return; // already closed by the client
     }
+    if (this.unread > 0) this.dropUnreadIfNotTaken();
+  }
+
+  /** Watches a closed stream's queue until its client has taken it, or has taken nothing of it for UNREAD_AFTER_END_INTERVALS. */
+  private dropUnreadIfNotTaken(): void {
+    let left = this.unread;
+    let stalled = 0;
+    const watch = setInterval(() => {
+      const unread = this.unread;
+      stalled = unread > 0 && unread >= left ? stalled + 1 : 0;
+      left = unread;
+      if (unread === 0 || stalled >= UNREAD_AFTER_END_INTERVALS) clearInterval(watch);
+      if (stalled < UNREAD_AFTER_END_INTERVALS) return;
+      log.info("event stream cut: its client read nothing of what was left after it ended", { unreadBytes: unread, waitedMs: stalled * keepaliveMs });
+      // Erroring, unlike closing, drops what is queued at once.
+      this.controller.error(new Error(`the client read nothing of the ${unread} bytes left`));
+    }, keepaliveMs);
+    watch.unref();
   }
 
   /** True the first time: the stream ends once, whichever way. */
