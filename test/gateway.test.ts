@@ -1289,6 +1289,29 @@ describe("the log as JSON lines (MINTGATE_LOG_FORMAT=json)", () => {
   });
 });
 
+describe("the standalone GET stream", () => {
+  test("a second GET in a session takes the first one's place, whose connection may have died unnoticed, rather than getting 409; list changes reach the new one", async () => {
+    const s = await setup(DEMO_CONFIG);
+    const { token } = await s.token("ada@example.com");
+    const session = await s.rawSession("demo", token);
+    const open = () => fetch(`${s.gateway.url}/mcp/demo`, { headers: { ...session, accept: "text/event-stream" } });
+    const first = await open();
+    expect(first.status).toBe(200);
+    // The first is still open as far as the gateway knows, as when a network change or a sleeping laptop left its
+    // connection half-open: the SDK client's two reconnections got 409 and it stopped listening for the session's life.
+    const second = await open();
+    expect(second.status).toBe(200);
+    expect(await first.text()).toStartWith(": stream open");
+    const reader = second.body!.getReader();
+    const decoder = new TextDecoder();
+    expect((await s.apply(DEMO_CONFIG.replace('prefix: "" }', 'prefix: "", exclude: [now] }'))).code).toBe(0);
+    let received = "";
+    while (!received.includes("notifications/tools/list_changed")) received += decoder.decode((await reader.read()).value);
+    await reader.cancel();
+    await s.gateway.stop();
+  });
+});
+
 describe("event-stream replies", () => {
   test("a call asked for progress keeps its event stream alive with comments while the upstream is silent, as the SDK transport does; --session-idle-timeout spares a running call, then closes the idle session", async () => {
     // The 15 s default is the SDK's; `--keepalive 1s` (as behind a proxy that cuts streams idle for less) keeps the test short.

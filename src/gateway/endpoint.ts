@@ -336,8 +336,13 @@ export class McpEndpoint {
    * GET in a session: the standalone stream that carries the session's notifications. It ends when the token
    * that opened it expires, and the client opens it again with its refreshed token. The session carries on:
    * its POSTs are each checked on their own token, a refreshed one of the same person included.
+   * A session has one such stream at a time, and a new GET takes the open one's place (which ends): the spec lets a
+   * client hold several, and the one it opens again may replace one whose connection died unnoticed (a network change,
+   * a laptop asleep), where the SDK transport's 409 left the SDK client, after two reconnections, listening no more.
    */
   private async openStandaloneStream(entry: Entry, transport: WebStandardStreamableHTTPServerTransport, runtime: VirtualMcpRuntime, request: Request, principal: Principal): Promise<Response> {
+    // Only for a GET the transport will take: one it refuses (406) must not end the stream in use.
+    if ((request.headers.get("accept") ?? "").includes("text/event-stream")) transport.closeStandaloneSSEStream();
     const response = await transport.handleRequest(request);
     if (!isOpenEventStream(response)) return this.recordedIfRefused(response, runtime, principal, request, entry.session.id);
     // A session has one standalone stream at a time, and this one is still open while its timer is armed.
