@@ -264,6 +264,21 @@ describe("protocol revision 2026-07-28 (sessionless)", () => {
     expect((await send("DELETE", { ...session, "mcp-protocol-version": "2025-11-25" })).status).toBe(200);
   });
 
+  test("a GET or DELETE naming 2026-07-28 is told the revision has no sessions and what to do instead, not to send the session id of an initialize it cannot send; a later date is an unsupported version", async () => {
+    const send = (method: string, version: string) => fetch(url, { method, headers: { authorization: `Bearer ${setup.token}`, accept: "text/event-stream", "mcp-protocol-version": version } });
+    for (const method of ["GET", "DELETE"]) {
+      const refused = await send(method, "2026-07-28");
+      expect({ method, status: refused.status, error: ((await refused.json()) as { error: unknown }).error }).toEqual({
+        method,
+        status: 400,
+        error: { code: -32000, message: `Bad Request: protocol revision 2026-07-28 has no sessions, so no ${method} on the endpoint; POST each request, and subscriptions/listen to hear of list changes.` },
+      });
+      const later = await send(method, "2027-01-01");
+      expect(((await later.json()) as { error: { message: string } }).error.message).toStartWith("Bad Request: unsupported protocol version 2027-01-01; send MCP-Protocol-Version as one of the revisions this gateway speaks (2026-07-28, 2025-11-25,");
+      expect(((await (await send(method, "2025-11-25")).json()) as { error: { message: string } }).error.message).toBe("Bad Request: send the Mcp-Session-Id header you got from initialize.");
+    }
+  });
+
   test("a message that is not valid JSON-RPC 2.0 is refused as an invalid request (-32600, HTTP 400), as in a session", async () => {
     const headers = { "mcp-protocol-version": "2026-07-28", "mcp-method": "tools/list" };
     const request = { jsonrpc: "2.0", id: 1, method: "tools/list", params: { _meta: envelope } };

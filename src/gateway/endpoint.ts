@@ -233,12 +233,9 @@ export class McpEndpoint {
       return this.recordedIfRefused(await entry.streamable.handleRequest(request), runtime, principal, request, sessionId);
     }
     // A session's requests have theirs checked by versionRefusal, and a POST by the revision it claims (a value that is no
-    // date reaches the sessionless one's refusal); a GET or DELETE without a session naming no revision is refused here.
+    // date reaches the sessionless one's refusal); a GET or DELETE without a session is refused here, as its version calls for.
     const version = request.headers.get("mcp-protocol-version");
-    if (request.method !== "POST" && version !== null && !isDatedRevision(version)) return this.refuse(undatedVersionRefusal(version, await loadServerProtocol()), runtime, principal, request, null);
-    if (request.method !== "POST") {
-      return this.refuse(new Refusal(400, -32000, "Bad Request: send the Mcp-Session-Id header you got from initialize."), runtime, principal, request, null);
-    }
+    if (request.method !== "POST") return this.refuse(await noSessionRefusal(request.method, version), runtime, principal, request, null);
     // A 2026-07-28 request names its revision in its own envelope; it needs no session.
     const read = await readMessage(request);
     if (read instanceof Refusal) return this.refuse(read, runtime, principal, request, null);
@@ -724,11 +721,17 @@ function versionRefusal(request: Request, negotiated: string, protocol: SdkServe
 }
 
 /**
- * A GET or DELETE without a session whose MCP-Protocol-Version is no revision's date: refused as an unsupported version,
- * naming every revision the endpoint speaks (rather than asked for the session id its revision would not use).
+ * A GET or DELETE without a session, by its MCP-Protocol-Version: a session's revision (or none) is asked for the session
+ * id; 2026-07-28, which has no sessions, is told what it does instead (it was told to send the id of an initialize it
+ * cannot send); a value that is no revision's date, or a later one, is refused as an unsupported version naming every
+ * revision the endpoint speaks.
  */
-function undatedVersionRefusal(version: string, protocol: SdkServerProtocol): Refusal {
-  const supported = [MODERN_VERSION, ...protocol.SUPPORTED_PROTOCOL_VERSIONS].join(", ");
+async function noSessionRefusal(method: string, version: string | null): Promise<Refusal> {
+  if (version === MODERN_VERSION) {
+    return new Refusal(400, -32000, `Bad Request: protocol revision ${MODERN_VERSION} has no sessions, so no ${method} on the endpoint; POST each request, and subscriptions/listen to hear of list changes.`);
+  }
+  if (version === null || (isDatedRevision(version) && version < MODERN_VERSION)) return new Refusal(400, -32000, "Bad Request: send the Mcp-Session-Id header you got from initialize.");
+  const supported = [MODERN_VERSION, ...(await loadServerProtocol()).SUPPORTED_PROTOCOL_VERSIONS].join(", ");
   return new Refusal(400, -32000, `Bad Request: unsupported protocol version ${version}; send MCP-Protocol-Version as one of the revisions this gateway speaks (${supported}).`);
 }
 
