@@ -22,7 +22,7 @@ const TTL_MS = 3000;
 let gateway: RunningGateway;
 
 beforeAll(async () => {
-  const dataDir = await configuredDataDir(CONFIG, { label: "mintgate-oauth-lifetime", people: ["ann", "bob", "cat", "dan", "eve"].map((name) => ({ email: `${name}@example.com`, password: PASSWORD })) });
+  const dataDir = await configuredDataDir(CONFIG, { label: "mintgate-oauth-lifetime", people: ["ann", "bob", "cat", "dan", "eve", "fay"].map((name) => ({ email: `${name}@example.com`, password: PASSWORD })) });
   gateway = await startGateway({ dataDir, args: ["--access-token-ttl", `${TTL_MS / 1000}s`] });
 });
 
@@ -300,6 +300,23 @@ describe("a session's GET stream reopened with another sign-in's token", () => {
     const dryRun = await fetch(`${gateway.url}/admin/api/config?prune=true&dryRun=true`, { method: "PUT", headers: adminHeaders(), body: "virtualMcps: []\n" });
     expect(dryRun.status).toBe(200);
     expect(((await dryRun.json()) as { changes: string[] }).changes.join("\n")).toMatch(/^would delete virtual MCP alpha \(with its .*\b\d+ OAuth sign-ins?\)$/m);
+  });
+});
+
+describe("a session's GET stream reopened twice with the same other token", () => {
+  test("the stream that took the first one's place still ends when that token's sign-in is revoked", async () => {
+    const first = await signedInRaw("fay@example.com");
+    const session = await rawSession(first.tokens.access_token!);
+    const second = await signedInRaw("fay@example.com");
+    const replaced = await session.openStream(second.tokens.access_token!);
+    // Reopened (the client thought the first dead): it takes the first one's place, whose end comes after.
+    const stream = await session.openStream(second.tokens.access_token!);
+    expect(stream.status).toBe(200);
+    await waitFor("the replaced GET stream to end", () => replaced.endedAt, 50, 20);
+    const grant = (await grantsOf("fay@example.com")).find((g) => g.clientId === second.clientId)!;
+    expect((await fetch(`${gateway.url}/admin/api/oauth-grants/${grant.id}`, { method: "DELETE", headers: adminHeaders() })).status).toBe(200);
+    await waitFor("the GET stream to end", () => stream.endedAt, 50, 20);
+    expect((await session.post(first.tokens.access_token!, { jsonrpc: "2.0", id: 1, method: "ping" })).status).toBe(200);
   });
 });
 

@@ -130,7 +130,7 @@ interface Entry {
    * Whose token opened the session's standalone GET stream, while it is open: another token of the same person's
    * than the session's own (a refreshed one, or a new sign-in's). Revoking it ends the stream.
    */
-  streamOpener?: Principal;
+  standalone?: { opener: Principal };
   /** Set on a legacy session once its initialize came (Streamable HTTP sessions are registered by theirs). */
   initialized?: true;
   /** Set on a legacy session whose token expired: it takes no new request, and ends once those in flight are answered. */
@@ -342,15 +342,17 @@ export class McpEndpoint {
     if ((request.headers.get("accept") ?? "").includes("text/event-stream")) transport.closeStandaloneSSEStream();
     const response = await transport.handleRequest(request);
     if (!isOpenEventStream(response)) return this.recordedIfRefused(response, runtime, principal, request, entry.session.id);
-    // A session has one standalone stream at a time, and this one is still open while its timer is armed.
-    entry.streamOpener = principal;
+    // A session has one standalone stream at a time, and this one is still open while its timer is armed. The stream it
+    // replaced ends after this line: its end must not forget this one's opener, which may be the same token's.
+    const stream = { opener: principal };
+    entry.standalone = stream;
     const disarm = whenExpired(principal, () => {
       logExpired("standalone GET", principal, entry.session.id);
       transport.closeStandaloneSSEStream();
     });
     return relayedStandaloneStream(response, entry.session.id, () => {
       disarm();
-      if (entry.streamOpener === principal) entry.streamOpener = undefined;
+      if (entry.standalone === stream) entry.standalone = undefined;
     });
   }
 
@@ -514,7 +516,7 @@ export class McpEndpoint {
       const reason = revocationReason(entry.session.principal);
       if (reason === undefined) {
         // The session's own access stands; its GET stream and its calls may have been sent with other tokens of the person's.
-        const opener = entry.streamOpener;
+        const opener = entry.standalone?.opener;
         const streamReason = opener && revocationReason(opener);
         if (streamReason) {
           log.info("standalone stream ended: access revoked", { session: id, subject: opener.subject, reason: streamReason });
