@@ -173,6 +173,16 @@ describe("redaction of secret values", () => {
     expect(cut).not.toContain("cs-v");
   });
 
+  test("secret-looking keys are hidden in JSON text written with a space before the colon (Jackson's pretty printer)", () => {
+    const redactor = new Redactor();
+    const jackson = '{\n  "user" : "ada",\n  "password" : "pw-visible-if-leaked",\n  "apiKey" : 424242424242\n}';
+    const stored = redactor.capture({ content: [{ type: "text", text: jackson }] }, DEFAULT_CAPTURE_LIMIT).json!;
+    expect(stored).not.toContain("pw-visible-if-leaked");
+    expect(stored).not.toContain("424242424242");
+    const text = (JSON.parse(stored) as { content: { text: string }[] }).content[0]!.text;
+    expect(JSON.parse(text)).toEqual({ user: "ada", password: "[redacted]", apiKey: "[redacted]" });
+  });
+
   test("a value held beside the secret-looking name it belongs to (a header list, a form field) is hidden too", () => {
     const redactor = new Redactor();
     const request = { headers: [{ name: "Authorization", value: "Bearer hl-visible-if-leaked" }, { name: "Accept", value: "application/json" }], fields: [{ key: "password", value: "pw-visible-if-leaked" }], item: { name: "max_tokens", value: 12 } };

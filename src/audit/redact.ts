@@ -15,6 +15,8 @@ export const DEFAULT_CAPTURE_LIMIT = 16 * 1024;
 
 export const REDACTED = "[redacted]";
 const SECRET_REFERENCE_ONLY = /^(\$\{secret:[A-Za-z][A-Za-z0-9_.-]*\}\s*)+$/;
+/** Whether text may hold a JSON member at all: a key's closing quote, then its colon (Jackson's pretty printer writes `"key" : value`). */
+const JSON_MEMBER_COLON = /"\s*:/;
 /** Values shorter than this are not searched for: they would match ordinary text. */
 const MIN_SECRET_LENGTH = 4;
 /** Values shorter than this are likely to occur in ordinary text, which is then replaced too. */
@@ -180,7 +182,7 @@ export class Redactor {
       let kept = over ? clean.slice(0, budget.left) : clean;
       // A tool's result is text, often a JSON document: its secret-looking keys are hidden as an object's are. After the
       // cut, which may end inside a value: the pattern takes the end of the text for the end of the value.
-      if (this.jsonTextMember && kept.includes('":')) {
+      if (this.jsonTextMember && JSON_MEMBER_COLON.test(kept)) {
         const hidden = kept.replace(this.jsonTextMember, (member, key: string, colon: string, item: string) =>
           this.isSecretKey(key) && !SECRET_REFERENCE_ONLY.test(item.slice(1, -1)) ? `"${key}"${colon}"${REDACTED}"` : member,
         );
