@@ -183,6 +183,22 @@ describe("redaction of secret values", () => {
     expect(JSON.parse(text)).toEqual({ user: "ada", password: "[redacted]", apiKey: "[redacted]" });
   });
 
+  test("a list or object under a secret-looking key in JSON text is hidden whole, as it is in an object, also when the cut ends inside it", () => {
+    const redactor = new Redactor();
+    // A browser tool's cookies ({name, value} with names that look like nothing) and a list of keys, as a tool's text.
+    const result = { cookies: [{ name: "sid", value: "ck-visible-if-leaked", domain: "example.com" }], api_keys: ["ak-visible-if-leaked", 42], credentials: { user: "ada", pass: "cr-visible-if-leaked" }, page: { title: "[ok] {x}" } };
+    const stored = redactor.capture({ content: [{ type: "text", text: JSON.stringify(result, null, 2) }] }, DEFAULT_CAPTURE_LIMIT).json!;
+    for (const leaked of ["ck-visible", "ak-visible", "cr-visible"]) expect(stored).not.toContain(leaked);
+    const text = (JSON.parse(stored) as { content: { text: string }[] }).content[0]!.text;
+    // Hidden as the object itself would be (see "the default keys hide plurals and credentials").
+    expect(JSON.parse(text)).toEqual(JSON.parse(redactor.capture(result, DEFAULT_CAPTURE_LIMIT).json!));
+
+    const cutInside = { body: `${"x".repeat(DEFAULT_CAPTURE_LIMIT - 40)}{"cookies":[{"name":"sid","value":"ck-${"v".repeat(100)}"}]}` };
+    const cut = redactor.captureJson(cutInside, DEFAULT_CAPTURE_LIMIT)!;
+    expect(cut).toEndWith(`{\\"cookies\\":\\"[redacted]\\"...[cut at ${DEFAULT_CAPTURE_LIMIT} characters]`);
+    expect(cut).not.toContain("ck-v");
+  });
+
   test("a value held beside the secret-looking name it belongs to (a header list, a form field) is hidden too", () => {
     const redactor = new Redactor();
     const request = { headers: [{ name: "Authorization", value: "Bearer hl-visible-if-leaked" }, { name: "Accept", value: "application/json" }], fields: [{ key: "password", value: "pw-visible-if-leaked" }], item: { name: "max_tokens", value: 12 } };

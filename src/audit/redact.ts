@@ -49,7 +49,7 @@ export class Redactor {
     const words = [...longest].filter((word) => ![...longest].some((other) => other !== word && word.includes(other)));
     const keyText = '[^"\\\\\\r\\n]{0,128}';
     this.jsonTextMember =
-      words.length === 0 ? undefined : new RegExp(`"(${keyText}?(?:${words.join("|")})${keyText})"(\\s*:\\s*)("(?:[^"\\\\]|\\\\.)*(?:"|\\\\?$)|-?\\d[\\d.eE+-]*)`, "gi");
+      words.length === 0 ? undefined : new RegExp(`"(${keyText}?(?:${words.join("|")})${keyText})"(\\s*:\\s*)("(?:[^"\\\\]|\\\\.)*(?:"|\\\\?$)|-?\\d[\\d.eE+-]*|[[{])`, "gi");
   }
 
   /**
@@ -96,6 +96,26 @@ export class Redactor {
       if (this.decisions.size < 10_000) this.decisions.set(key, decision);
     }
     return decision;
+  }
+
+  /**
+   * JSON text with the value of each member under a secret-looking key replaced: a string or number, or a list or
+   * object whole (as `jsonWithin` hides one), up to its closing bracket or the end of the text when cut inside it.
+   * The members of a list or object under another key are looked at one by one.
+   */
+  private hideSecretMembers(text: string, member: RegExp): string {
+    let out = "";
+    let copied = 0;
+    member.lastIndex = 0;
+    for (let match = member.exec(text); match !== null; match = member.exec(text)) {
+      const [whole, key, colon, item] = match as unknown as [string, string, string, string];
+      const nested = item === "[" || item === "{";
+      if (!this.isSecretKey(key) || (!nested && SECRET_REFERENCE_ONLY.test(item.slice(1, -1)))) continue;
+      const end = nested ? endOfNestedJson(text, match.index + whole.length - 1) : match.index + whole.length;
+      out += `${text.slice(copied, match.index)}"${key}"${colon}"${REDACTED}"`;
+      copied = member.lastIndex = end;
+    }
+    return copied === 0 ? text : out + text.slice(copied);
   }
 
   /**
@@ -183,9 +203,7 @@ export class Redactor {
       // A tool's result is text, often a JSON document: its secret-looking keys are hidden as an object's are. After the
       // cut, which may end inside a value: the pattern takes the end of the text for the end of the value.
       if (this.jsonTextMember && JSON_MEMBER_COLON.test(kept)) {
-        const hidden = kept.replace(this.jsonTextMember, (member, key: string, colon: string, item: string) =>
-          this.isSecretKey(key) && !SECRET_REFERENCE_ONLY.test(item.slice(1, -1)) ? `"${key}"${colon}"${REDACTED}"` : member,
-        );
+        const hidden = this.hideSecretMembers(kept, this.jsonTextMember);
         if (hidden !== kept) {
           budget.changed = true;
           kept = hidden;
@@ -230,6 +248,20 @@ export class Redactor {
     budget.left -= text.length;
     return text;
   }
+}
+
+/** Where the list or object opening at `start` in JSON text ends (after its closing bracket), or the text's end when it is cut inside. */
+function endOfNestedJson(text: string, start: number): number {
+  let depth = 0;
+  for (let i = start; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22) {
+      // A string: brackets inside it do not count.
+      for (i++; i < text.length && text.charCodeAt(i) !== 0x22; i++) if (text.charCodeAt(i) === 0x5c) i++;
+    } else if (c === 0x5b || c === 0x7b) depth++;
+    else if ((c === 0x5d || c === 0x7d) && --depth === 0) return i + 1;
+  }
+  return text.length;
 }
 
 /**
