@@ -206,6 +206,15 @@ describe("redaction of secret values", () => {
     expect(stored).toEqual({ headers: [{ name: "Authorization", value: "[redacted]" }, { name: "Accept", value: "application/json" }], fields: [{ key: "password", value: "[redacted]" }], item: { name: "max_tokens", value: 12 } });
   });
 
+  test("a word after an acronym is a word of its own: APIToken, DBPassword and AWSSecretAccessKey are hidden, MAXTokens is not", () => {
+    const redactor = new Redactor();
+    const payload = { APIToken: "at", DBPassword: "pw", AWSSecretAccessKey: "sk", JWTToken: "jw", MAXTokens: 100, OAuthScopes: "read" };
+    const stored = JSON.parse(redactor.capture(payload, 10_000).json!) as Record<string, unknown>;
+    expect(stored).toEqual({ APIToken: "[redacted]", DBPassword: "[redacted]", AWSSecretAccessKey: "[redacted]", JWTToken: "[redacted]", MAXTokens: 100, OAuthScopes: "read" });
+    const inText = JSON.parse(JSON.parse(redactor.capture({ text: JSON.stringify({ SMTPPassword: "smtp-visible-if-leaked" }) }, 10_000).json!).text);
+    expect(inText).toEqual({ SMTPPassword: "[redacted]" });
+  });
+
   test("the default keys hide plurals and credentials, and leave token counts alone", () => {
     const redactor = new Redactor();
     const payload = { apiKeys: ["k1"], client_secrets: "s", private_key: "pem", credentials: { u: "p" }, passwords: "p", Cookies: "c", passphrase: "pp", max_tokens: 100, total_tokens: 7, keyword: "kw" };

@@ -563,6 +563,21 @@ describe("parseConfigFile: each rule names the line of the offending node", () =
     }
   });
 
+  test("a credential word after an acronym (DBPassword, APIToken) names a credential as DB_PASSWORD does", () => {
+    const problems = problemsOf(`connectors:
+  - name: gh
+    kind: stdio
+    command: npx
+    env:
+      DBPassword: "correct horse"
+      APIToken: tok_literalvalue12345
+`);
+    expect(problems).toEqual([
+      'mintgate.yaml:6: env "DBPassword" of connector "gh" holds a literal credential; store it with `mintgate secrets set NAME` and write "${secret:NAME}" instead',
+      'mintgate.yaml:7: env "APIToken" of connector "gh" holds a literal credential; store it with `mintgate secrets set NAME` and write "${secret:NAME}" instead',
+    ]);
+  });
+
   test("references with or without an auth scheme, settings named like credentials and short values are not literal credentials", () => {
     const config = parseConfigFile(
       `connectors:

@@ -6,10 +6,12 @@ import { SECRET_REFERENCE } from "./references.ts";
  * printed by `export`, returned by the admin API and shown in the TUI.
  */
 
-/** A key's words: `X-Api-Key` → x, api, key; `accessToken` → access, token; `GITHUB_TOKEN` → github, token. */
+/** A key's words: `X-Api-Key` → x, api, key; `accessToken` → access, token; `GITHUB_TOKEN` → github, token; `DBPassword` → db, password. */
 export function wordsOf(key: string): string[] {
   return key
     .replace(/([a-z0-9])([A-Z])/g, "$1 $2")
+    // An acronym ends where its last capital starts a word: `APIToken` is API and Token, not one word `apitoken`.
+    .replace(/([A-Z])([A-Z][a-z])/g, "$1 $2")
     .toLowerCase()
     .split(/[^a-z0-9]+/)
     .filter(Boolean);
