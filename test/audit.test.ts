@@ -206,6 +206,20 @@ describe("redaction of secret values", () => {
     expect(stored).toEqual({ headers: [{ name: "Authorization", value: "[redacted]" }, { name: "Accept", value: "application/json" }], fields: [{ key: "password", value: "[redacted]" }], item: { name: "max_tokens", value: 12 } });
   });
 
+  test("a value beside a secret-looking name is hidden in JSON text too (a browser tool's network log as its text), also when the cut ends inside it", () => {
+    const redactor = new Redactor();
+    const request = { headers: [{ name: "Authorization", value: "Bearer hl-visible-if-leaked" }, { name: "Accept", value: "application/json" }], fields: [{ value: "pw-visible-if-leaked", key: "password" }], item: { name: "max_tokens", value: 12 } };
+    const stored = redactor.capture({ content: [{ type: "text", text: JSON.stringify(request, null, 2) }] }, DEFAULT_CAPTURE_LIMIT).json!;
+    expect(stored).not.toContain("visible-if-leaked");
+    const text = (JSON.parse(stored) as { content: { text: string }[] }).content[0]!.text;
+    expect(JSON.parse(text)).toEqual(JSON.parse(redactor.capture(request, DEFAULT_CAPTURE_LIMIT).json!));
+
+    const cutInside = { body: `${"x".repeat(DEFAULT_CAPTURE_LIMIT - 60)}[{"name":"Cookie","value":"sid=ck-${"v".repeat(100)}"}]` };
+    const cut = redactor.captureJson(cutInside, DEFAULT_CAPTURE_LIMIT)!;
+    expect(cut).toEndWith(`{\\"name\\":\\"Cookie\\",\\"value\\":\\"[redacted]\\"...[cut at ${DEFAULT_CAPTURE_LIMIT} characters]`);
+    expect(cut).not.toContain("ck-v");
+  });
+
   test("a word after an acronym is a word of its own: APIToken, DBPassword and AWSSecretAccessKey are hidden, MAXTokens is not", () => {
     const redactor = new Redactor();
     const payload = { APIToken: "at", DBPassword: "pw", AWSSecretAccessKey: "sk", JWTToken: "jw", MAXTokens: 100, OAuthScopes: "read" };

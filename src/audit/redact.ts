@@ -17,6 +17,14 @@ export const REDACTED = "[redacted]";
 const SECRET_REFERENCE_ONLY = /^(\$\{secret:[A-Za-z][A-Za-z0-9_.-]*\}\s*)+$/;
 /** Whether text may hold a JSON member at all: a key's closing quote, then its colon (Jackson's pretty printer writes `"key" : value`). */
 const JSON_MEMBER_COLON = /"\s*:/;
+/**
+ * In JSON text: an object holding no other object (a header list's `{"name": …, "value": …}`), or one the cut ends
+ * inside; its name (or key), and its value as `jsonTextMember` takes one.
+ */
+const FLAT_JSON_OBJECT = /\{(?:[^{}"]|"(?:[^"\\]|\\.)*(?:"|\\?$))*(?:\}|$)/g;
+const NAME_MEMBER = /"name"\s*:\s*"([^"\\]{1,128})"/;
+const KEY_MEMBER = /"key"\s*:\s*"([^"\\]{1,128})"/;
+const VALUE_MEMBER = /("value"\s*:\s*)("(?:[^"\\]|\\.)*(?:"|\\?$)|-?\d[\d.eE+-]*)/;
 /** Values shorter than this are not searched for: they would match ordinary text. */
 const MIN_SECRET_LENGTH = 4;
 /** Values shorter than this are likely to occur in ordinary text, which is then replaced too. */
@@ -118,6 +126,15 @@ export class Redactor {
     return copied === 0 ? text : out + text.slice(copied);
   }
 
+  /** JSON text with the `value` beside a secret-looking `name` or `key` replaced, as `namesSecret` has it hidden in an object. */
+  private hideValuesHeldUnderName(text: string): string {
+    return text.replace(FLAT_JSON_OBJECT, (object) => {
+      const name = (NAME_MEMBER.exec(object) ?? KEY_MEMBER.exec(object))?.[1];
+      if (name === undefined || !this.isSecretKey(name)) return object;
+      return object.replace(VALUE_MEMBER, (member, colon: string, item: string) => (SECRET_REFERENCE_ONLY.test(item.slice(1, -1)) ? member : `${colon}"${REDACTED}"`));
+    });
+  }
+
   /**
    * Whether an object names a secret-looking key in one member and holds its value in another: a header list
    * (`[{ "name": "Authorization", "value": "Bearer …" }]`, as HAR files and HTTP tools write them) or a form field.
@@ -203,7 +220,8 @@ export class Redactor {
       // A tool's result is text, often a JSON document: its secret-looking keys are hidden as an object's are. After the
       // cut, which may end inside a value: the pattern takes the end of the text for the end of the value.
       if (this.jsonTextMember && JSON_MEMBER_COLON.test(kept)) {
-        const hidden = this.hideSecretMembers(kept, this.jsonTextMember);
+        let hidden = this.hideSecretMembers(kept, this.jsonTextMember);
+        if (hidden.includes('"value"')) hidden = this.hideValuesHeldUnderName(hidden);
         if (hidden !== kept) {
           budget.changed = true;
           kept = hidden;
