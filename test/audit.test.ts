@@ -24,6 +24,20 @@ describe("call records", () => {
   });
 });
 
+describe("call records' errors", () => {
+  test("a tool's error text is stored with its secret-looking keys hidden, as the result it comes from is", async () => {
+    const store = openStore(join(tempDir(), "mintgate.db"), { create: true });
+    const recorder = new CallRecorder(store);
+    // The gateway records an error result's first text as the call's error.
+    const text = JSON.stringify({ error: "login refused", password: "pw-visible-if-leaked" });
+    await recorder.record({ ...base, outcome: "error", error: text, arguments: {}, result: { content: [{ type: "text", text }], isError: true } });
+    const row = store.audit.get(store.audit.lastId())!;
+    expect(row.result).not.toContain("pw-visible-if-leaked");
+    expect(row.error).toBe(JSON.stringify({ error: "login refused", password: "[redacted]" }));
+    store.close();
+  });
+});
+
 /** The columns of audit_records under the repository's names. */
 const STORED_COLUMNS =
   "id, at, kind, person, user_id AS userId, client_id AS clientId, token_id AS tokenId, ip, session_id AS sessionId, virtual_mcp AS virtualMcp, connector, method, " +

@@ -227,8 +227,7 @@ export class AuditLog {
       result: result?.json ?? null,
       resultSize: result?.size ?? null,
       outcome: entry.outcome,
-      // Redacted before it is cut: a secret straddling the cut would otherwise keep its first part.
-      error: entry.error === null ? null : this.redactor.text(entry.error).slice(0, MAX_STORED_ERROR),
+      error: entry.error === null ? null : this.redactor.errorText(entry.error, MAX_STORED_ERROR),
       durationMs: entry.durationMs,
       detail: null,
     });

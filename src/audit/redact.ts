@@ -107,6 +107,22 @@ export class Redactor {
   }
 
   /**
+   * A call's error as stored, cut at `limit` characters: `text` with secret values replaced (before the cut: a value
+   * straddling it would keep its first part), and secret-looking keys hidden as in a result (an error result's text is
+   * the error), after it: a tool's error text may be a whole page.
+   */
+  errorText(text: string, limit: number): string {
+    return this.hideKeysInJsonText(this.text(text).slice(0, limit)).slice(0, limit);
+  }
+
+  /** `text` with the values under secret-looking keys of the JSON it holds hidden; the same string when it holds none. */
+  private hideKeysInJsonText(text: string): string {
+    if (!this.jsonTextMember || !JSON_MEMBER_COLON.test(text)) return text;
+    const hidden = this.hideSecretMembers(text, this.jsonTextMember);
+    return hidden.includes('"value"') ? this.hideValuesHeldUnderName(hidden) : hidden;
+  }
+
+  /**
    * JSON text with the value of each member under a secret-looking key replaced: a string or number, or a list or
    * object whole (as `jsonWithin` hides one), up to its closing bracket or the end of the text when cut inside it.
    * The members of a list or object under another key are looked at one by one.
@@ -219,13 +235,10 @@ export class Redactor {
       let kept = over ? clean.slice(0, budget.left) : clean;
       // A tool's result is text, often a JSON document: its secret-looking keys are hidden as an object's are. After the
       // cut, which may end inside a value: the pattern takes the end of the text for the end of the value.
-      if (this.jsonTextMember && JSON_MEMBER_COLON.test(kept)) {
-        let hidden = this.hideSecretMembers(kept, this.jsonTextMember);
-        if (hidden.includes('"value"')) hidden = this.hideValuesHeldUnderName(hidden);
-        if (hidden !== kept) {
-          budget.changed = true;
-          kept = hidden;
-        }
+      const hidden = this.hideKeysInJsonText(kept);
+      if (hidden !== kept) {
+        budget.changed = true;
+        kept = hidden;
       }
       const text = JSON.stringify(kept);
       if (over) budget.cut = true;
