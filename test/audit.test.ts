@@ -172,6 +172,15 @@ describe("redaction of secret values", () => {
     expect(stored).not.toContain("k3y");
   });
 
+  test("a secret holding a slash is replaced where an upstream echoes it with the slash escaped (PHP's json_encode writes \\/)", () => {
+    const redactor = new Redactor([]);
+    const value = "c2VjcmV0/a2V5+dmFsdWU/ü";
+    redactor.addSecret("tok", value);
+    for (const echo of ['{"headers":{"authorization":"Bearer c2VjcmV0\\/a2V5+dmFsdWU\\/ü"}}', '{"headers":{"authorization":"Bearer c2VjcmV0\\/a2V5+dmFsdWU\\/\\u00fc"}}']) {
+      expect(redactor.text(echo)).toBe('{"headers":{"authorization":"Bearer [secret:tok]"}}');
+    }
+  });
+
   test("secret-looking keys are hidden in JSON text inside a string (a tool's result), also in a value the 16 KiB cut ends inside", () => {
     const redactor = new Redactor();
     const tokenJson = JSON.stringify({ access_token: "at-visible-if-leaked", nested: { Password: 424242424242 }, expires_in: 3600 }, null, 2);

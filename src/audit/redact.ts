@@ -297,17 +297,22 @@ function endOfNestedJson(text: string, start: number): number {
 
 /**
  * A value as written, and as it reads once escaped in a JSON string (also with non-ASCII as \\uXXXX, as Python's
- * json.dumps writes it), percent-encoded (a URL, a form body) and in base64 (standard and URL-safe, unpadded).
+ * json.dumps writes it, and with "/" as "\\/", as PHP's json_encode does), percent-encoded (a URL, a form body)
+ * and in base64 (standard and URL-safe, unpadded).
  * An upstream that echoes its request (a header in a JSON body, a credential in a redirect's query) quotes
  * a secret in these forms, which the plain value never matches.
  */
 function encodedForms(value: string): Set<string> {
   const json = JSON.stringify(value).slice(1, -1);
+  const asciiJson = json.replace(/[\u0080-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
   const base64 = Buffer.from(value, "utf8").toString("base64").replace(/=+$/, "");
   return new Set([
     value,
     json,
-    json.replace(/[\u0080-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`),
+    asciiJson,
+    // PHP's json_encode also writes "/" as "\/" (a base64 credential holds slashes).
+    json.replaceAll("/", "\\/"),
+    asciiJson.replaceAll("/", "\\/"),
     encodeURIComponent(value),
     new URLSearchParams({ v: value }).toString().slice(2),
     base64,
