@@ -24,6 +24,22 @@ describe("call records", () => {
   });
 });
 
+describe("call records' size", () => {
+  test("arguments whose JSON text is longer than their characters (escapes) are cut at the limit of JSON text too; the chain still verifies", async () => {
+    const store = openStore(join(tempDir(), "mintgate.db"), { create: true });
+    const recorder = new CallRecorder(store);
+    // A control character is six characters of JSON (\u0001), a quote two; an emoji is two UTF-16 units the cut must not split.
+    const texts = ["\u0001".repeat(100_000), '"'.repeat(100_000), `${"x".repeat(MAX_STORED_ARGUMENTS - 20)}${"😀\n".repeat(100)}`];
+    await Promise.all(texts.map((text) => recorder.record({ ...base, arguments: { text } })));
+    for (const row of store.callRecords.recent(3)) {
+      expect(row.arguments!.endsWith(`...[cut at ${MAX_STORED_ARGUMENTS} characters]`)).toBe(true);
+      expect(row.arguments!.length).toBeLessThan(MAX_STORED_ARGUMENTS + 64);
+    }
+    expect(verifyChain(store, undefined)).toMatchObject({ ok: true, records: 3 });
+    store.close();
+  });
+});
+
 describe("call records' errors", () => {
   test("a tool's error text is stored with its secret-looking keys hidden, as the result it comes from is", async () => {
     const store = openStore(join(tempDir(), "mintgate.db"), { create: true });
@@ -192,7 +208,8 @@ describe("redaction of secret values", () => {
 
     const cutInside = { body: `${"x".repeat(DEFAULT_CAPTURE_LIMIT - 40)}{"client_secret":"cs-${"v".repeat(100)}"}` };
     const cut = redactor.captureJson(cutInside, DEFAULT_CAPTURE_LIMIT)!;
-    expect(cut).toEndWith(`{\\"client_secret\\":\\"[redacted]\\"...[cut at ${DEFAULT_CAPTURE_LIMIT} characters]`);
+    // The cut counts the JSON text as stored: the escaped quote after the value is past it.
+    expect(cut).toEndWith(`{\\"client_secret\\":\\"[redacted]...[cut at ${DEFAULT_CAPTURE_LIMIT} characters]`);
     expect(cut).not.toContain("cs-v");
   });
 

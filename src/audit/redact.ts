@@ -240,10 +240,15 @@ export class Redactor {
         budget.changed = true;
         kept = hidden;
       }
-      const text = JSON.stringify(kept);
-      if (over) budget.cut = true;
+      let text = JSON.stringify(kept);
+      // Escapes make the JSON text longer than the string (a control character takes six characters): a string that
+      // fits by its characters may not fit as JSON, and is cut there too. Cut, it ends without its closing quote.
+      if (over || text.length > budget.left + 2) {
+        text = text.slice(0, wholeJsonStringUnits(text, budget.left + 1));
+        budget.cut = true;
+      }
       budget.left -= text.length;
-      return budget.cut ? text.slice(0, -1) : text;
+      return text;
     }
     if (value !== null && typeof value === "object") {
       if (depth > 64) {
@@ -279,6 +284,21 @@ export class Redactor {
     budget.left -= text.length;
     return text;
   }
+}
+
+/**
+ * How much of the JSON text of a string (`"…"`) fits in `limit` characters without ending inside an escape (`\\n`,
+ * `\\u0001`) or between the two halves of a surrogate pair, which would leave a lone one in the stored text.
+ */
+function wholeJsonStringUnits(text: string, limit: number): number {
+  let at = 1;
+  while (at < text.length - 1) {
+    const c = text.charCodeAt(at);
+    const step = c === 0x5c ? (text.charCodeAt(at + 1) === 0x75 ? 6 : 2) : c >= 0xd800 && c <= 0xdbff ? 2 : 1;
+    if (at + step > limit) break;
+    at += step;
+  }
+  return at;
 }
 
 /** Where the list or object opening at `start` in JSON text ends (after its closing bracket), or the text's end when it is cut inside. */
