@@ -302,6 +302,8 @@ describe("listing and calling", () => {
     expect(under.code).toBe(-32003);
     expect(under.message).toContain('ada@example.com may not use the resource "demo+demo://numbers/42"');
     expect(under.message).not.toContain("4*");
+    // Also under the spelling an upstream reads that decodes the path (%2f is /) and then resolves its dot segments.
+    expect((await refusalOf(ada.readResource({ uri: "demo+demo://numbers/x/..%2f42" }))).code).toBe(-32003);
   });
 
   test("a hidden resource stays hidden under another spelling of its URI that the upstream reads as the same URL", async () => {

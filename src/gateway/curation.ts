@@ -219,8 +219,9 @@ export function routeUri(attachments: ConnectorAttachment[], uri: string): { att
  * Other spellings of an upstream resource URI that an upstream may read as the same resource: as a URL parser
  * reads it (SDK servers look resources up by `new URL(uri)`: the scheme's case, spaces at the ends, tabs inside and
  * `..` segments do not matter there), with its percent-escapes decoded (a server that decodes the path reads
- * `%73ecrets` as `secrets`), and with runs of slashes in its path made one (a file server reads `////secrets` as
- * `/secrets`). The URI itself is not among them. A policy refusing any of them refuses the URI.
+ * `%73ecrets` as `secrets`, and `x/..%2fsecrets`, its dot segments resolved after, as `secrets`), and with runs of
+ * slashes in its path made one (a file server reads `////secrets` as `/secrets`). The URI itself is not among them.
+ * A policy refusing any of them refuses the URI.
  */
 export function otherSpellingsOf(uri: string): string[] {
   const spellings = new Set<string>();
@@ -230,6 +231,12 @@ export function otherSpellingsOf(uri: string): string[] {
     const decoded = percentDecoded(form);
     spellings.add(decoded);
     spellings.add(singleSlashes(decoded));
+    // Decoded first, its dot segments resolved after: an upstream that does both reads `x/..%2f42` as `42`.
+    const resolved = decoded === form ? undefined : URL.parse(decoded)?.href;
+    if (resolved !== undefined) {
+      spellings.add(resolved);
+      spellings.add(singleSlashes(resolved));
+    }
   }
   spellings.delete(uri);
   return [...spellings];
