@@ -49,6 +49,8 @@ export class Redactor {
    * there. Matching only such keys keeps the pass over a large JSON result cheap; `isSecretKey` decides.
    */
   private readonly jsonTextMember: RegExp | undefined;
+  /** A `"name"` or `"key"` member of JSON text whose value holds such a word: how a header list naming a secret is found. */
+  private readonly jsonTextName: RegExp | undefined;
 
   constructor(keys: readonly string[] = DEFAULT_REDACT_KEYS) {
     this.patterns = keys.map(wordsOf).filter((words) => words.length > 0);
@@ -58,6 +60,7 @@ export class Redactor {
     const keyText = '[^"\\\\\\r\\n]{0,128}';
     this.jsonTextMember =
       words.length === 0 ? undefined : new RegExp(`"(${keyText}?(?:${words.join("|")})${keyText})"(\\s*:\\s*)("(?:[^"\\\\]|\\\\.)*(?:"|\\\\?$)|-?\\d[\\d.eE+-]*|[[{])`, "gi");
+    this.jsonTextName = words.length === 0 ? undefined : new RegExp(`"(?:name|key)"\\s*:\\s*"(${keyText}?(?:${words.join("|")})${keyText})"`, "gi");
   }
 
   /**
@@ -119,7 +122,7 @@ export class Redactor {
   private hideKeysInJsonText(text: string): string {
     if (!this.jsonTextMember || !JSON_MEMBER_COLON.test(text)) return text;
     const hidden = this.hideSecretMembers(text, this.jsonTextMember);
-    return hidden.includes('"value"') ? this.hideValuesHeldUnderName(hidden) : hidden;
+    return hidden.includes('"value"') && this.namesSecretIn(hidden) ? this.hideValuesHeldUnderName(hidden) : hidden;
   }
 
   /**
@@ -140,6 +143,14 @@ export class Redactor {
       copied = member.lastIndex = end;
     }
     return copied === 0 ? text : out + text.slice(copied);
+  }
+
+  /** Whether JSON text has a `name` or `key` member naming a secret-looking key (most have none, and are not looked at further). */
+  private namesSecretIn(text: string): boolean {
+    const named = this.jsonTextName!;
+    named.lastIndex = 0;
+    for (let match = named.exec(text); match !== null; match = named.exec(text)) if (this.isSecretKey(match[1]!)) return true;
+    return false;
   }
 
   /** JSON text with the `value` beside a secret-looking `name` or `key` replaced, as `namesSecret` has it hidden in an object. */
@@ -244,7 +255,8 @@ export class Redactor {
       // Escapes make the JSON text longer than the string (a control character takes six characters): a string that
       // fits by its characters may not fit as JSON, and is cut there too. Cut, it ends without its closing quote.
       if (over || text.length > budget.left + 2) {
-        text = text.slice(0, wholeJsonStringUnits(text, budget.left + 1));
+        // Without escapes (the usual case) the string's characters fit by count: only the closing quote goes.
+        text = text.slice(0, text.length === kept.length + 2 ? text.length - 1 : wholeJsonStringUnits(text, budget.left + 1));
         budget.cut = true;
       }
       budget.left -= text.length;
