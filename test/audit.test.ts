@@ -213,6 +213,22 @@ describe("redaction of secret values", () => {
     expect(cut).not.toContain("cs-v");
   });
 
+  test("secret-looking keys are hidden in JSON text held in a string of JSON text (an HTTP tool's response with its body as a string), also when the cut ends inside it", () => {
+    const redactor = new Redactor();
+    const body = JSON.stringify({ access_token: "at-visible-if-leaked", scope: "read", nested: JSON.stringify({ password: "pw-visible-if-leaked" }) });
+    const response = JSON.stringify({ status: 200, headers: { "content-type": "application/json" }, body });
+    const stored = redactor.capture({ content: [{ type: "text", text: response }] }, DEFAULT_CAPTURE_LIMIT).json!;
+    expect(stored).not.toContain("visible-if-leaked");
+    const text = (JSON.parse(stored) as { content: { text: string }[] }).content[0]!.text;
+    const hidden = JSON.parse(JSON.parse(text).body);
+    expect(hidden).toEqual({ access_token: "[redacted]", scope: "read", nested: JSON.stringify({ password: "[redacted]" }) });
+
+    const cutInside = { text: `${"x".repeat(DEFAULT_CAPTURE_LIMIT - 60)}${JSON.stringify({ body: JSON.stringify({ refresh_token: `rt-${"v".repeat(100)}` }) })}` };
+    const cut = redactor.captureJson(cutInside, DEFAULT_CAPTURE_LIMIT)!;
+    expect(cut).not.toContain("rt-v");
+    expect(cut).toEndWith(`...[cut at ${DEFAULT_CAPTURE_LIMIT} characters]`);
+  });
+
   test("secret-looking keys are hidden in JSON text written with a space before the colon (Jackson's pretty printer)", () => {
     const redactor = new Redactor();
     const jackson = '{\n  "user" : "ada",\n  "password" : "pw-visible-if-leaked",\n  "apiKey" : 424242424242\n}';

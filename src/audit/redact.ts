@@ -25,6 +25,10 @@ const FLAT_JSON_OBJECT = /\{(?:[^{}"]|"(?:[^"\\]|\\.)*(?:"|\\?$))*(?:\}|$)/g;
 const NAME_MEMBER = /"name"\s*:\s*"([^"\\]{1,128})"/;
 const KEY_MEMBER = /"key"\s*:\s*"([^"\\]{1,128})"/;
 const VALUE_MEMBER = /("value"\s*:\s*)("(?:[^"\\]|\\.)*(?:"|\\?$)|-?\d[\d.eE+-]*)/;
+/** A string of JSON text (a key or a value), or one the cut ends inside. */
+const JSON_STRING_TOKEN = /"(?:[^"\\]|\\.)*(?:"|\\?$)/g;
+/** How deep JSON text held in strings of JSON text is looked into (an HTTP tool's result: a response, its body as a string). */
+const MAX_JSON_TEXT_DEPTH = 3;
 /** Values shorter than this are not searched for: they would match ordinary text. */
 const MIN_SECRET_LENGTH = 4;
 /** Values shorter than this are likely to occur in ordinary text, which is then replaced too. */
@@ -51,6 +55,8 @@ export class Redactor {
   private readonly jsonTextMember: RegExp | undefined;
   /** A `"name"` or `"key"` member of JSON text whose value holds such a word: how a header list naming a secret is found. */
   private readonly jsonTextName: RegExp | undefined;
+  /** Such a word in a key of JSON text held in a string (its quotes escaped): without one, there is nothing to look into. */
+  private readonly escapedKeyWord: RegExp | undefined;
 
   constructor(keys: readonly string[] = DEFAULT_REDACT_KEYS) {
     this.patterns = keys.map(wordsOf).filter((words) => words.length > 0);
@@ -60,6 +66,7 @@ export class Redactor {
     const keyText = '[^"\\\\\\r\\n]{0,128}';
     this.jsonTextMember =
       words.length === 0 ? undefined : new RegExp(`"(${keyText}?(?:${words.join("|")})${keyText})"(\\s*:\\s*)("(?:[^"\\\\]|\\\\.)*(?:"|\\\\?$)|-?\\d[\\d.eE+-]*|[[{])`, "gi");
+    this.escapedKeyWord = words.length === 0 ? undefined : new RegExp(`\\\\"${keyText}?(?:${words.join("|")})`, "i");
     this.jsonTextName = words.length === 0 ? undefined : new RegExp(`"(?:name|key)"\\s*:\\s*"(${keyText}?(?:${words.join("|")})${keyText})"`, "gi");
   }
 
@@ -119,10 +126,36 @@ export class Redactor {
   }
 
   /** `text` with the values under secret-looking keys of the JSON it holds hidden; the same string when it holds none. */
-  private hideKeysInJsonText(text: string): string {
+  private hideKeysInJsonText(text: string, depth = 0): string {
     if (!this.jsonTextMember || !JSON_MEMBER_COLON.test(text)) return text;
-    const hidden = this.hideSecretMembers(text, this.jsonTextMember);
-    return hidden.includes('"value"') && this.namesSecretIn(hidden) ? this.hideValuesHeldUnderName(hidden) : hidden;
+    let hidden = this.hideSecretMembers(text, this.jsonTextMember);
+    if (hidden.includes('"value"') && this.namesSecretIn(hidden)) hidden = this.hideValuesHeldUnderName(hidden);
+    // JSON text in a string of this one (a response's body) has its quotes escaped (\"), which the passes above do not read.
+    if (depth < MAX_JSON_TEXT_DEPTH && this.escapedKeyWord!.test(hidden)) {
+      hidden = hidden.replace(JSON_STRING_TOKEN, (token) => (token.includes('\\"') ? this.hideKeysInJsonString(token, depth + 1) : token));
+    }
+    return hidden;
+  }
+
+  /** A string of JSON text (its quotes included; without its closing one when the cut ends inside it) with the JSON text it holds hidden as `hideKeysInJsonText` does. */
+  private hideKeysInJsonString(token: string, depth: number): string {
+    let inner: string;
+    let closed = true;
+    try {
+      inner = JSON.parse(token) as string;
+    } catch {
+      // Cut inside: closed where it ends, without the escape the cut may have split.
+      closed = false;
+      try {
+        inner = JSON.parse(`${token.replace(/(?<!\\)((?:\\\\)*)\\(u[0-9a-fA-F]{0,3})?$/, "$1")}"`) as string;
+      } catch {
+        return token;
+      }
+    }
+    const hidden = this.hideKeysInJsonText(inner, depth);
+    if (hidden === inner) return token;
+    const text = JSON.stringify(hidden);
+    return closed ? text : text.slice(0, -1);
   }
 
   /**
