@@ -617,7 +617,7 @@ virtualMcps:
     await opened.text();
     const inSession = { ...headers, "mcp-session-id": session };
     const list = JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list" });
-    const rpcError = (code: number, message: string) => ({ jsonrpc: "2.0", error: { code, message }, id: null });
+    const rpcError = (code: number, message: string, id: number | null = null) => ({ jsonrpc: "2.0", error: { code, message }, id });
     const tooLarge = "The request body is larger than the limit of 4194304 bytes.";
     const stream = await fetch(`${gateway.url}/sse/demo`, { headers: { authorization: `Bearer ${token}`, accept: "text/event-stream" } });
     const reader = stream.body!.getReader();
@@ -627,7 +627,7 @@ virtualMcps:
       { to: url, headers: { ...inSession, accept: "text/html" }, body: list, status: 406, sent: rpcError(-32000, "Not Acceptable: the Accept header must list both application/json and text/event-stream."), method: "tools/list", session },
       { to: url, headers: { ...inSession, "content-type": "text/plain" }, body: list, status: 415, sent: rpcError(-32000, "Unsupported Media Type: send the message as Content-Type: application/json."), method: "tools/list", session },
       { to: url, headers: inSession, body: '{"jsonrpc":"2.0","id":2,"method":"tools/list"', status: 400, sent: rpcError(-32700, "Parse error: the body is not valid JSON."), method: "HTTP POST", session },
-      { to: url, headers: inSession, body: '{"jsonrpc":"2.0","id":3,"method":"tools/call","params":[]}', status: 400, sent: rpcError(-32600, "Invalid Request: params must be an object."), method: "tools/call", session },
+      { to: url, headers: inSession, body: '{"jsonrpc":"2.0","id":3,"method":"tools/call","params":[]}', status: 400, sent: rpcError(-32600, "Invalid Request: params must be an object.", 3), method: "tools/call", session },
       { to: url, headers: inSession, body: new Uint8Array(4 * 1024 * 1024 + 1), status: 413, sent: { error: "payload_too_large", message: tooLarge }, method: "HTTP POST", session },
       { to: url, headers: { ...headers, "mcp-session-id": "no-such-session" }, body: list, status: 404, sent: rpcError(-32001, "Session not found; start a new session with initialize."), method: "tools/list", session: "no-such-session" },
       { to: `${gateway.url}${endpoint}`, headers: { ...headers, "content-type": "text/plain" }, body: list, status: 415, sent: rpcError(-32000, "Unsupported Media Type: send the message as Content-Type: application/json."), method: "tools/list", session: legacySession },
