@@ -1734,6 +1734,11 @@ describe("upstream errors and restarts", () => {
     expect((whoami.content as { text: string }[])[0]!.text).toBe("you are Bearer [secret:uptok]");
     expect(whoami.structuredContent).toEqual({ authorization: "Bearer [secret:uptok]" });
     expect(JSON.stringify(whoami)).not.toContain("s3cr3t");
+    // So is its progress, passed on to the client while the call runs: a message quoting the credential is redacted too.
+    const progressSeen: { message?: string }[] = [];
+    const progressed = await c.callTool({ name: "hr__leakprogress", arguments: {} }, undefined, { onprogress: (update) => progressSeen.push(update) });
+    expect((progressed.content as { text: string }[])[0]!.text).toBe("done");
+    expect(progressSeen.map((update) => update.message)).toEqual(["working for Bearer [secret:uptok]"]);
     // A JSON-RPC error's data is passed on to the client: here it quotes the request's headers as JSON text, inside a JSON value.
     const refused = await c.callTool({ name: "hr__rpcerr", arguments: {} }).then(
       () => undefined,

@@ -334,9 +334,11 @@ export class Connector {
   }
 
   private send(session: UpstreamSession, method: string, params: Record<string, unknown> | undefined, options: Partial<RequestOptions>): Promise<Record<string, unknown>> {
-    const call = session.request(method, params, { timeoutMs: this.definition.timeoutMs, ...options, resendRefused: this.resendAfterReconnect });
-    // An upstream's answer (a tool that prints its env, an echo of its request headers) and its error text
-    // (an HTTP error page, a stack trace) may quote the credentials it was sent: they stay in the gateway.
+    // An upstream's answer (a tool that prints its env, an echo of its request headers), its error text
+    // (an HTTP error page, a stack trace) and its progress messages may quote the credentials it was sent: they stay in the gateway.
+    const { onProgress } = options;
+    const redactedProgress: RequestOptions["onProgress"] = onProgress && ((update) => onProgress(this.redactor.secretCount === 0 ? update : this.redactor.value(update)));
+    const call = session.request(method, params, { timeoutMs: this.definition.timeoutMs, ...options, onProgress: redactedProgress, resendRefused: this.resendAfterReconnect });
     const answer = this.redactor.secretCount === 0 ? call : call.then((result) => this.redactedResult(result), (error: unknown) => Promise.reject(this.redactedError(error)));
     return answer.catch((error: unknown) => {
       // Cut off by its client or the gateway, or by the upstream session ending (a crash, a restart: logged as such): not the call's own failure.
