@@ -1379,6 +1379,21 @@ describe("http upstreams that poll (SSE polling, 2025-11-25)", () => {
     await waitFor("hp__three replayed after the stream came back", () => listed("hp__three"), 80, 100);
     expect(upstream.resumes()).toBeGreaterThan(resumedBefore);
   });
+
+  test("an event stream refused for a moment (a proxy's 502 while the upstream restarts) is opened again, and the tools announced meanwhile and after appear", async () => {
+    const upstream = startPollingHttpUpstream();
+    upstreams.push(upstream);
+    const { gateway, token } = await start(httpConfig("hp", upstream.url, "20s"), "mintgate-stream-refused");
+    await waitReady(gateway, "hp");
+    const c = await client(gateway, token);
+    const listed = async (name: string) => (await c.listTools()).tools.some((t) => t.name === name);
+    // Before, the gateway took the 502 as "this upstream offers no stream" and never listened again in that session.
+    upstream.refuseNextStream(502);
+    await c.callTool({ name: "hp__grow", arguments: { name: "one", drop: true } });
+    await waitFor("hp__one once the stream was opened again", () => listed("hp__one"), 80, 100);
+    await c.callTool({ name: "hp__grow", arguments: { name: "two", drop: false } });
+    await waitFor("hp__two, announced on the stream opened again", () => listed("hp__two"), 40, 100);
+  });
 });
 
 /*

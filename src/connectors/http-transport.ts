@@ -342,6 +342,13 @@ export class StreamableHttpUpstreamTransport implements Transport {
             const text = response.body ? (await textOf(response.body).catch(() => "")).slice(0, 200) : "";
             // A stream we had is refused now: the upstream restarted and forgot the session. Reconnect rather than wait for a call to fail.
             if (streamed && (response.status === 404 || (response.status === 400 && SESSION_UNKNOWN.test(text)))) this.closeForgotten(response.status);
+            // A stream we had, refused for a moment (a proxy's 502 while the upstream restarts, a 503, a 429): opened again
+            // after the pause below, not given up, or the upstream's list changes would go unheard for the rest of the session.
+            else if (streamed && (response.status >= 500 || response.status === 429)) {
+              log.debug("upstream event stream refused; opening it again", { connector: this.name, status: response.status });
+              await Bun.sleep(GET_STREAM_RETRY_MS);
+              continue;
+            }
             return; // the upstream offers no stream; list changes then arrive only with replies
           }
           if (streamed) log.debug("upstream event stream back", { connector: this.name, resumedFrom: lastEventId });
