@@ -215,6 +215,29 @@ describe("the HTTP/1.1 client for plain-http upstreams", () => {
       expect(upstream.connections()).toBe(2);
     });
   });
+
+  test("with every connection busy, a waiting exchange aborted (its call timed out) hands its turn on: the next one takes the connection freed", async () => {
+    const held: { write(text: string): void }[] = [];
+    const answer = (socket: { write(text: string): void }) => socket.write("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+    await withUpstream((request, _n, socket) => {
+      if (request.includes('"hold"')) held.push(socket);
+      else answer(socket);
+    }, async (client) => {
+      // The client's limit of connections to one upstream (MAX_CONNECTIONS), each held by an unanswered exchange.
+      const busy = Array.from({ length: 256 }, () => exchange(client, '{"hold":1}'));
+      await waitFor("every connection to be busy", () => held.length === 256, 200, 50);
+      const timedOut = client.request("POST", {}, "{}", { head() {}, chunk() {}, end() {}, fail() {} });
+      const next = exchange(client, "{}");
+      timedOut.abort();
+      // One connection is freed: before, its turn went to the aborted exchange, which dropped it, and the next one waited on.
+      answer(held.shift()!);
+      expect((await busy[0])!.body).toBe("ok");
+      const outcome = await Promise.race([next.then((reply) => reply.body), Bun.sleep(3_000).then(() => "still waiting")]);
+      expect(outcome).toBe("ok");
+      for (const socket of held) answer(socket);
+      await Promise.all(busy);
+    });
+  });
 });
 
 describe("closing an upstream session", () => {

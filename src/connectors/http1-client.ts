@@ -39,7 +39,8 @@ function abortError(): Error {
  */
 export class Http1Client {
   private readonly idle: Connection[] = [];
-  private readonly waiting: (() => void)[] = [];
+  /** Exchanges waiting for a connection, oldest first, each with what wakes it. */
+  private readonly waiting: { exchange: PendingExchange; wake: () => void }[] = [];
   private open = 0;
   private closed = false;
   private readonly hostHeader: string;
@@ -64,7 +65,15 @@ export class Http1Client {
   close(): void {
     this.closed = true;
     for (const connection of this.idle.splice(0)) connection.close();
-    for (const wake of this.waiting.splice(0)) wake();
+    for (const { wake } of this.waiting.splice(0)) wake();
+  }
+
+  /** A connection came free (or room for one): the oldest waiting exchange gets it; one aborted while it waited hands the turn on. */
+  private wakeNext(): void {
+    for (let next = this.waiting.shift(); next !== undefined; next = this.waiting.shift()) {
+      next.wake();
+      if (!next.exchange.aborted) return;
+    }
   }
 
   private async dispatch(exchange: PendingExchange): Promise<void> {
@@ -79,7 +88,7 @@ export class Http1Client {
           continue;
         }
         if (!connection && this.open < MAX_CONNECTIONS) connection = await this.connect();
-        if (!connection) await new Promise<void>((wake) => this.waiting.push(wake));
+        if (!connection) await new Promise<void>((wake) => this.waiting.push({ exchange, wake }));
       }
     } catch (error) {
       exchange.failWith(error as Error);
@@ -99,14 +108,14 @@ export class Http1Client {
   private release(connection: Connection, outcome: Outcome): void {
     if (outcome === "reusable" && !this.closed && connection.usable) this.idle.push(connection);
     else connection.close();
-    this.waiting.shift()?.();
+    this.wakeNext();
   }
 
   private async connect(): Promise<Connection> {
     this.open++;
     const connection = new Connection(() => {
       this.open--;
-      this.waiting.shift()?.();
+      this.wakeNext();
     });
     try {
       const socket = await Bun.connect<undefined>({
