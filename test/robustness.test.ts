@@ -1809,6 +1809,15 @@ describe("upstream errors and restarts", () => {
     expect((result.content as { text: string }[])[0]!.text).toBe("after null");
   });
 
+  test("an SSE event whose method is no string (a number, null) is skipped, and the answer after it arrives", async () => {
+    const { gateway, token } = await startBehindRawUpstream("mintgate-no-method", "20s");
+    const c = await client(gateway, token);
+    // Before, it was taken as a notification whose name the log cut with .slice: the TypeError broke the reply off.
+    const result = await c.callTool({ name: "hr__nomethod", arguments: {} }, undefined, { timeout: 5_000 });
+    expect({ isError: result.isError === true, text: (result.content as { text: string }[])[0]!.text }).toEqual({ isError: false, text: "after no method" });
+    expect(gateway.output().match(/upstream messages skipped: their method is not a string/g)).toHaveLength(1);
+  });
+
   test("a redirect is not followed (it would carry the credentials elsewhere) and the error names where it points", async () => {
     const { upstream, gateway, token } = await startBehindRawUpstream("mintgate-redirect", "20s");
     const c = await client(gateway, token);

@@ -387,9 +387,17 @@ export class UpstreamSession {
 
   /** Set once a message nested too deeply was skipped (said once in the log). */
   private saidTooDeep = false;
+  /** Set once a message whose method is no string was skipped (said once in the log). */
+  private saidMethodless = false;
 
   private receive(message: JSONRPCMessage): void {
     const m = message as { id?: number | string; method?: string; params?: Record<string, unknown>; result?: Record<string, unknown>; error?: { code: number; message: string; data?: unknown } };
+    if (m.method !== undefined && typeof m.method !== "string") {
+      // A method that is a number or null names nothing to answer or act on: skipped, as a frame that is no JSON-RPC message is.
+      if (!this.saidMethodless) log.warn("upstream messages skipped: their method is not a string", { connector: this.connectorName, method: m.method === null ? "null" : `a ${typeof m.method}` });
+      this.saidMethodless = true;
+      return;
+    }
     if (m.method === undefined) {
       const id = m.id;
       const entry = typeof id === "number" ? this.settle(id) : undefined;
