@@ -814,6 +814,25 @@ describe("concurrent restarts", () => {
     await Bun.sleep(1500);
     expect(alive()).toHaveLength(0);
   });
+
+  test("a call made while a restart is stopping the upstream is refused as the connector stopping, not as it being ready", async () => {
+    const config = {
+      connectors: [{ name: "st", kind: "stdio", command: process.execPath, args: [ECHO_STDIO, "--outlives-sigterm"] }],
+      virtualMcps: [{ slug: "v", name: "V", access: { everyone: true }, connectors: [{ connector: "st" }] }],
+    };
+    const { gateway, token } = await start(config, "mintgate-stopping");
+    await waitReady(gateway, "st");
+    const c = await client(gateway, token);
+    const restarted = fetch(`${gateway.url}/admin/api/connectors/st/restart`, { method: "POST", headers: { authorization: `Bearer ${gateway.adminToken()}` } });
+    // It ignores SIGTERM, so the stop waits the 2 s until SIGKILL: the call below is made within them.
+    await waitFor("the upstream to be sent SIGTERM", async () => (await admin<{ lines: string[] }>(gateway, "/connectors/st/logs")).lines.includes("echo-stdio: ignoring SIGTERM"));
+    const refused = await c.callTool({ name: "st__echo", arguments: { text: "hi" } });
+    // It said 'Connector "st" is not available: it is ready.'
+    expect({ isError: refused.isError, text: (refused.content as { text: string }[])[0]!.text }).toEqual({ isError: true, text: 'Connector "st" is not available: it is stopping.' });
+    expect((await restarted).status).toBe(200);
+    await waitReady(gateway, "st");
+    expect((await c.callTool({ name: "st__echo", arguments: { text: "back" } })).content).toEqual([{ type: "text", text: "back" }]);
+  });
 });
 
 describe("sessions", () => {

@@ -328,8 +328,10 @@ export class Connector {
     return new MintgateError("upstream_failed", `Connector "${this.name}" is not available: it is ${this.stateText}.`);
   }
 
-  /** Its state as said to people: "ready", "starting", "failed (why)". */
+  /** Its state as said to people: "ready", "starting", "failed (why)", "stopping". */
   get stateText(): string {
+    // Its upstream session is gone at once, while its state stays as it was until the upstream has ended (up to the 2 s SIGTERM grace).
+    if (this.stopping && this.state.status !== "stopped") return "stopping";
     return this.state.status === "failed" ? `failed (${this.state.reason})` : this.state.status;
   }
 
