@@ -606,6 +606,36 @@ describe("http and sse connectors to an https upstream whose certificate a compa
       await Promise.all([gateway.stop(), asking.stop(true), plain.stop(true), tls.stop(true)]);
     }
   });
+
+  test("an upstream that drops the connection mid-reply is said alike over https (fetch) and plain http (the HTTP/1.1 client), without Bun's advice on fetch's options", async () => {
+    const { ca, cert, key } = companyCa();
+    const secure = startRawHttpUpstream({ tls: { cert, key } });
+    const plain = startRawHttpUpstream();
+    const config = {
+      connectors: [
+        { name: "hs", kind: "http", url: secure.url },
+        { name: "hp", kind: "http", url: plain.url },
+      ],
+      virtualMcps: [{ slug: "v", name: "V", access: { everyone: true }, connectors: [{ connector: "hs" }, { connector: "hp" }] }],
+    };
+    const { gateway, token } = await startConfiguredGateway(config, { label: "mintgate-tls-reset", env: { NODE_EXTRA_CA_CERTS: ca } });
+    try {
+      const client = await connectMcpClient(`${gateway.url}/mcp/v`, token);
+      await waitFor("both connectors' tools", async () => ((await client.listTools()).tools.length >= 2 ? true : undefined));
+      const cut = async (name: string) => {
+        const result = await client.callTool({ name: `${name}__cut`, arguments: {} }, undefined, { timeout: 10_000 });
+        return { isError: result.isError, text: (result.content as { text: string }[])[0]!.text };
+      };
+      // Over https it said "… ECONNRESET: The socket connection was closed unexpectedly. For more information, pass `verbose: true` in the second argument to fetch()",
+      // over plain http "… ECONNRESET: ECONNRESET: connection reset by peer, read before the reply was complete".
+      const said = (name: string) => ({ isError: true, text: `Connector "${name}" failed answering tools/call: ECONNRESET: the upstream closed the connection before the reply was complete` });
+      expect(await cut("hs")).toEqual(said("hs"));
+      expect(await cut("hp")).toEqual(said("hp"));
+      await client.close();
+    } finally {
+      await Promise.all([gateway.stop(), secure.stop(), plain.stop()]);
+    }
+  });
 });
 
 describe("a gateway whose environment names a forward proxy (HTTP_PROXY, HTTPS_PROXY)", () => {

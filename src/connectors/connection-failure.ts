@@ -51,6 +51,16 @@ export function connectionFailure(connector: string, url: URL, error: unknown, {
   return new MintgateError("upstream_failed", `Connector "${connector}" ${sentence}.`);
 }
 
+/** A connection the upstream closed before its reply was complete (it crashed, restarted, or a proxy dropped it), said alike whichever client carried it. */
+export function connectionReset(): Error {
+  return Object.assign(new Error("ECONNRESET: the upstream closed the connection before the reply was complete"), { code: "ECONNRESET" });
+}
+
+/** `error`, or connectionReset for Bun's fetch's reset, whose words give advice on fetch's own options ("pass `verbose: true` …") to the person reading them. */
+export function resetSaid(error: unknown): unknown {
+  return (error as { code?: unknown } | null)?.code === "ECONNRESET" ? connectionReset() : error;
+}
+
 /**
  * An http or sse upstream that refused a request with an error status, said with what to check: the status alone (or
  * the SDK's "Non-200 status code (401)") does not say whether the credentials, the url or the upstream is at fault.

@@ -9,7 +9,7 @@ import { ConnectorFailureLog } from "./failure-log.ts";
 import { invisibleTextIn, invisibleTextSaid } from "./invisible-text.ts";
 import type { UpstreamProcessGroups } from "./process-groups.ts";
 import { StdioUpstreamTransport } from "./stdio-transport.ts";
-import { connectionFailure, endpointElsewhere, redirectRefused, refusedByUpstream } from "./connection-failure.ts";
+import { connectionFailure, endpointElsewhere, redirectRefused, refusedByUpstream, resetSaid } from "./connection-failure.ts";
 import { UpstreamLog } from "./upstream-log.ts";
 import type { ConnectorDefinition, ConnectorState } from "./types.ts";
 import { requestCancelled, resultText, UpstreamRpcError, UpstreamSession, type RefusedRequest, type RequestOptions } from "./upstream-session.ts";
@@ -695,7 +695,7 @@ export class Connector {
           } catch (error) {
             const said = connectionFailure(this.name, url, error);
             failedConnection = said?.message;
-            throw said ?? error;
+            throw said ?? resetSaid(error);
           }
         };
         // The SDK reports a POST the upstream refused (429, 502) as an error too: that fails one call.

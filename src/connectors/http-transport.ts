@@ -3,7 +3,7 @@ import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
 import { MintgateError } from "../errors/index.ts";
 import { log } from "../log/index.ts";
 import { Http1Client, type Exchange } from "./http1-client.ts";
-import { connectionFailure, redirectRefused, refusedByUpstream, UPSTREAM_GONE } from "./connection-failure.ts";
+import { connectionFailure, redirectRefused, refusedByUpstream, resetSaid, UPSTREAM_GONE } from "./connection-failure.ts";
 import { isLoopbackHost, proxyConfigured } from "./proxy-env.ts";
 import { noteFrameText, noteInReplyTo, SessionForgottenError } from "./upstream-session.ts";
 
@@ -253,7 +253,7 @@ export class StreamableHttpUpstreamTransport implements Transport {
       const own = new AbortController();
       this.exchanges.set(key, own);
       const headers = { ...this.headers("text/event-stream"), "last-event-id": resumeFrom };
-      const response = await fetch(this.url, { method: "GET", headers, signal: own.signal, redirect: "error" }).catch((error: Error) => error);
+      const response = await fetch(this.url, { method: "GET", headers, signal: own.signal, redirect: "error" }).catch((error: unknown) => resetSaid(error) as Error);
       // Refused (a credential that expired meanwhile), said with what to check; a 404 here is a session the upstream forgot, not a wrong url.
       if (!(response instanceof Error) && !response.ok && response.status !== 404) {
         failure = refusedByUpstream(this.name, response.status, { when: " when its reply was resumed", said: await refusalSaid(response, this.redact) });
@@ -280,7 +280,9 @@ export class StreamableHttpUpstreamTransport implements Transport {
   private async fetchPost(body: string, key: string | number | symbol): Promise<PostReply> {
     const own = new AbortController();
     this.exchanges.set(key, own);
-    const response = await fetch(this.url, { method: "POST", headers: this.postHeaders, body, signal: own.signal, redirect: "error" });
+    const response = await fetch(this.url, { method: "POST", headers: this.postHeaders, body, signal: own.signal, redirect: "error" }).catch((error: unknown) => {
+      throw resetSaid(error);
+    });
     return {
       status: response.status,
       header: (name) => response.headers.get(name),
@@ -439,7 +441,9 @@ async function textOf(body: ReadableStream<Uint8Array>): Promise<string> {
   const parts: Uint8Array[] = [];
   let size = 0;
   for (;;) {
-    const { done, value } = await reader.read();
+    const { done, value } = await reader.read().catch((error: unknown) => {
+      throw resetSaid(error);
+    });
     if (done) return Buffer.concat(parts, size).toString();
     size += value.byteLength;
     if (size > MAX_EVENT_BYTES) {
@@ -526,7 +530,7 @@ async function readSse(body: ReadableStream<Uint8Array>, onEvent: (event: string
     }
   } catch (error) {
     await reader.cancel().catch(() => {});
-    throw error;
+    throw resetSaid(error);
   }
 }
 

@@ -1,4 +1,5 @@
 import type { Socket } from "bun";
+import { connectionReset } from "./connection-failure.ts";
 
 /** What an exchange hears back: the head once, then the body in pieces, then its end (or a failure at any point). */
 export interface ExchangeHandlers {
@@ -124,9 +125,9 @@ export class Http1Client {
         socket: {
           data: (_socket, data) => connection.received(data),
           drain: () => connection.drained(),
-          close: (_socket, error) => connection.ended(error),
+          close: () => connection.ended(),
           end: () => connection.ended(),
-          error: (_socket, error) => connection.ended(error),
+          error: () => connection.ended(),
         },
       });
       socket.setNoDelay(true);
@@ -265,7 +266,7 @@ class Connection {
     }
   }
 
-  ended(error?: Error): void {
+  ended(): void {
     const exchange = this.exchange;
     if (!this.isEnded) {
       this.isEnded = true;
@@ -285,8 +286,9 @@ class Connection {
       done?.("stale");
       return;
     }
-    // With the code fetch gives the same failure, so connectionFailure can say it for either client.
-    exchange.failWith(Object.assign(new Error(`ECONNRESET: ${error?.message ?? "the upstream closed the connection"} before the reply was complete`), { code: "ECONNRESET" }));
+    // With the code fetch gives the same failure, so connectionFailure can say it for either client. The socket's own
+    // words ("ECONNRESET: connection reset by peer, read") say nothing more than the sentence does.
+    exchange.failWith(connectionReset());
     done?.("closed");
   }
 
