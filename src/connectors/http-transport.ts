@@ -440,17 +440,19 @@ async function textOf(body: ReadableStream<Uint8Array>): Promise<string> {
   const reader = body.getReader();
   const parts: Uint8Array[] = [];
   let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read().catch((error: unknown) => {
-      throw resetSaid(error);
-    });
-    if (done) return Buffer.concat(parts, size).toString();
-    size += value.byteLength;
-    if (size > MAX_EVENT_BYTES) {
-      await reader.cancel().catch(() => {});
-      throw answerTooLong();
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) return Buffer.concat(parts, size).toString();
+      size += value.byteLength;
+      if (size > MAX_EVENT_BYTES) {
+        await reader.cancel().catch(() => {});
+        throw answerTooLong();
+      }
+      parts.push(value);
     }
-    parts.push(value);
+  } catch (error) {
+    throw resetSaid(error);
   }
 }
 
