@@ -316,6 +316,26 @@ describe("an upstream refusing the event stream", () => {
       upstream.stop(true);
     }
   });
+
+  test("with a page (200, text/html) instead of an event stream, is taken as offering none: asked once, not every 2 s with the lists read again each time", async () => {
+    const upstream = startRawHttpUpstream({ landingPage: true });
+    const transport = new StreamableHttpUpstreamTransport(new URL(upstream.url), {}, "paged");
+    let gaps = 0;
+    transport.onStreamResumedWithGap = () => void gaps++;
+    const session = new UpstreamSession("paged", transport);
+    try {
+      await session.connect(5000);
+      await waitFor("the event stream's GET", () => upstream.gets() > 0);
+      // Before, the page was read as an event stream that ended, and asked for again every 2 s (GET_STREAM_RETRY_MS), each
+      // time as a stream back after a gap: the connector read its lists again. Nothing shows a GET not coming but time:
+      // two of those intervals and a half.
+      await Bun.sleep(5_000);
+      expect({ gets: upstream.gets(), gaps }).toEqual({ gets: 1, gaps: 0 });
+    } finally {
+      await session.close();
+      await upstream.stop();
+    }
+  });
 });
 
 describe("an upstream behind a proxy that answers with its HTML error pages", () => {

@@ -338,7 +338,10 @@ export class StreamableHttpUpstreamTransport implements Transport {
         try {
           const headers = lastEventId === undefined ? this.headers("text/event-stream") : { ...this.headers("text/event-stream"), "last-event-id": lastEventId };
           const response = await fetch(this.url, { method: "GET", headers, signal: this.abort.signal, redirect: "error" });
-          if (response.status === 405 || !response.ok || !response.body) {
+          // A server answers with an event stream or 405 (MCP); a page (200, text/html) at its url is no stream either,
+          // read as one it would "end" at once, be asked for again every GET_STREAM_RETRY_MS and have the lists read again each time.
+          const eventStream = (response.headers.get("content-type") ?? "").includes("text/event-stream");
+          if (response.status === 405 || !response.ok || !response.body || !eventStream) {
             clearTimeout(gapRefresh);
             // Read no further than an event may run: an upstream refusing with an endless body would grow the gateway's memory.
             const text = response.body ? (await textOf(response.body).catch(() => "")).slice(0, 200) : "";
