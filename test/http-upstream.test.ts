@@ -516,6 +516,24 @@ describe("an upstream session that expires", () => {
       await upstream.stop();
     }
   });
+
+  test("a call still waiting for its answer when another finds the session forgotten is told its session was lost, in a sentence", async () => {
+    const upstream = startRawHttpUpstream();
+    // A short timeout: the call that found the session forgotten waits that long for a new one (an hour away) before it fails too.
+    const connector = new Connector({ name: "hr", spec: { kind: "http", url: upstream.url, headers: {} }, timeoutMs: 3_000 }, { resolveSecret: () => "", backoffFirstMs: 3_600_000 });
+    try {
+      await connector.start();
+      const waiting = connector.request("tools/call", { name: "hang" }).then(() => "answered", (error: Error) => error.message);
+      await waitFor("the call to reach the upstream", () => upstream.hangsStarted() === 1);
+      upstream.forgetSessions();
+      await connector.request("tools/call", { name: "ok" }).catch(() => {});
+      // It said 'Connector "hr" is unavailable: The exchange was aborted..'.
+      expect(await waiting).toBe('Connector "hr" lost its upstream session (HTTP 400; the upstream probably restarted) during tools/call, so the call did not complete; send it again in a moment.');
+    } finally {
+      await connector.retire();
+      await upstream.stop();
+    }
+  });
 });
 
 describe("http and sse connectors to an https upstream whose certificate a company CA signed", () => {

@@ -132,6 +132,7 @@ export class StreamableHttpUpstreamTransport implements Transport {
       reply = this.http1 ? await http1Post(this.http1, this.postHeaders, body, (exchange) => this.exchanges.set(key, exchange)) : await this.fetchPost(body, key);
     } catch (error) {
       this.exchanges.delete(key);
+      if (this.endedByClose(error)) throw this.cutOffByClose(method);
       // Nobody listens any more (the upstream is down or restarting): the connector shows it and reconnects with backoff.
       // Closed once this error has reached the request: closed first, the session ends every request with "the connection closed", and that is all the connector could say.
       if (UPSTREAM_GONE.has((error as { code?: string }).code ?? "")) setTimeout(() => void this.close(), 0);
@@ -173,6 +174,7 @@ export class StreamableHttpUpstreamTransport implements Transport {
     try {
       text = await reply.text();
     } catch (error) {
+      if (this.endedByClose(error)) throw this.cutOffByClose(method);
       if (requestId === undefined || (error as Error).name === "AbortError") throw error;
       throw new MintgateError("upstream_failed", `Connector "${this.name}" failed answering ${method}: ${(error as Error).message}`);
     } finally {
@@ -296,6 +298,18 @@ export class StreamableHttpUpstreamTransport implements Transport {
   private closeForgotten(status: number): void {
     this.forgottenStatus ??= status;
     void this.close();
+  }
+
+  /** Whether `error` is the abort close() gave an exchange in flight (another request found the session forgotten, or nobody listening). */
+  private endedByClose(error: unknown): boolean {
+    return this.closed && (error as { name?: unknown } | null)?.name === "AbortError";
+  }
+
+  /** What a request whose exchange close() ended fails with: said as why, not as the abort ("The exchange was aborted."). */
+  private cutOffByClose(method: string | undefined): MintgateError {
+    const during = method ?? "an answer to its request";
+    if (this.forgottenStatus === undefined) return new MintgateError("upstream_failed", `Connector "${this.name}" is unavailable: the connection closed during ${during}.`);
+    return new MintgateError("upstream_failed", `Connector "${this.name}" lost its upstream session (HTTP ${this.forgottenStatus}; the upstream probably restarted) during ${during}, so the call did not complete; send it again in a moment.`);
   }
 
   private sessionForgotten(status: number): SessionForgottenError {
