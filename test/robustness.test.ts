@@ -465,6 +465,22 @@ describe("restarts", () => {
 });
 
 describe("upstream catalogues", () => {
+  test("an upstream that declares resources and prompts but answers a list of them with Method not found is ready with the lists it has, and says which it lacks once", async () => {
+    const { gateway, token } = await start(stdioConfig("nt", { MODE: "notemplates" }), "mintgate-no-templates");
+    // It failed at every start ('Connector "nt" answered: Method not found'), so none of its tools could be called.
+    const settled = await waitFor("connector nt to be ready or failed", async () => {
+      const row = await connectorState(gateway, "nt");
+      return row !== undefined && row.state !== "starting" ? row : undefined;
+    });
+    expect({ state: settled.state, reason: settled.reason }).toEqual({ state: "ready", reason: undefined });
+    const c = await client(gateway, token);
+    expect((await c.callTool({ name: "nt__echo", arguments: { text: "reachable" } })).content).toEqual([{ type: "text", text: "reachable" }]);
+    expect((await c.listResources()).resources.map((r) => r.name)).toEqual(["a"]);
+    expect((await c.listPrompts()).prompts).toEqual([]);
+    const said = gateway.output().split("\n").filter((line) => line.includes("upstream does not serve a list"));
+    expect(said.map((line) => /method=(\S+)/.exec(line)?.[1]).sort()).toEqual(["prompts/list", "resources/templates/list"]);
+  });
+
   test("an upstream announcing tools/list_changed 1000 times a second is listed a few times a second, and clients hear nothing", async () => {
     const lists = join(dir("mintgate-storm"), "lists.txt");
     const { gateway, token } = await start(stdioConfig("st", { MODE: "storm", LIST_FILE: lists }), "mintgate-storm");

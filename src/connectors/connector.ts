@@ -1,6 +1,6 @@
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
 import type { Prompt, Resource, ResourceTemplate, Tool } from "@modelcontextprotocol/sdk/types.js";
-import { MintgateError } from "../errors/index.ts";
+import { JSON_RPC, MintgateError } from "../errors/index.ts";
 import { Redactor } from "../audit/redact.ts";
 import { log } from "../log/index.ts";
 import { expandSecretReferences, secretReferencesIn } from "../secrets/index.ts";
@@ -780,7 +780,17 @@ export class Connector {
     const clashes = new Set<string>();
     let listedChars = 0;
     for (let page = 0; page < MAX_LIST_PAGES; page++) {
-      const result = await session.request(method, cursor === undefined ? undefined : { cursor }, { timeoutMs: LIST_TIMEOUT_MS });
+      let result: Record<string, unknown>;
+      try {
+        result = await session.request(method, cursor === undefined ? undefined : { cursor }, { timeoutMs: LIST_TIMEOUT_MS });
+      } catch (error) {
+        // Servers in the wild declare resources (or prompts) and answer one of its lists with Method not found (MCP has no
+        // capability of its own for resource templates): it is an empty list, not a failure that leaves every tool unreachable.
+        if (page > 0 || !(error instanceof UpstreamRpcError) || error.code !== JSON_RPC.methodNotFound) throw error;
+        if (!this.unservedSaid.has(method)) log.warn("upstream does not serve a list it declares; taken as empty", { connector: this.name, method });
+        this.unservedSaid.add(method);
+        return [];
+      }
       const listed = result[key] ?? [];
       if (!Array.isArray(listed)) throw new MintgateError("upstream_failed", `Connector "${this.name}" answered ${method} with "${key}" that is not a list; fix the upstream server.`);
       // Measured by the page's text as the upstream sent it (kept to pass results on unserialised), not encoded again.
@@ -822,6 +832,9 @@ export class Connector {
     this.sayInvisibleText(method, idKey, ids);
     return items;
   }
+
+  /** The lists the upstream answered with Method not found, said once each. */
+  private readonly unservedSaid = new Set<string>();
 
   /** The listed definitions that hold invisible characters, by list and then name, as last said: each is said once when it appears or changes, not at every refresh. */
   private readonly invisibleSaid = new Map<string, Map<string, string>>();
