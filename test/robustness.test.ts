@@ -1797,10 +1797,16 @@ describe("upstream errors and restarts", () => {
     expect(refused?.message).toContain("refused Bearer [secret:uptok]");
     expect(refused?.data).toEqual({ request: JSON.stringify({ authorization: "Bearer [secret:uptok]" }) });
     expect(JSON.stringify(refused)).not.toContain("s3cr3t");
-    // A refresh of the catalogue the upstream refuses, quoting the credential, is said in the gateway's log.
+    // A list_changed that changed nothing is no change, though the list quotes the credential (stored redacted): before, the
+    // list as read was compared with the one stored, and every such notification was a "connector catalogue changed".
+    await c.callTool({ name: "hr__announce", arguments: {} });
+    await waitFor("the list read again", () => upstream.received().filter((method) => method === "tools/list").length === 2);
+    // A refresh of the catalogue the upstream refuses, quoting the credential, is said in the gateway's log (refreshes
+    // run one after another: once it is said, the one above is over).
     await c.callTool({ name: "hr__relist", arguments: {} });
     const refreshFailed = await waitFor("the refused refresh to be logged", () => gateway.output().split("\n").find((line) => line.includes("could not refresh the catalogue")));
     expect(refreshFailed).toContain("cannot list for Bearer [secret:uptok]");
+    expect(gateway.output()).not.toContain("connector catalogue changed");
     expect(gateway.output()).not.toContain("s3cr3t");
   });
 

@@ -891,9 +891,11 @@ export class Connector {
         (fresh as Record<string, unknown>)[key] = await this.listAll(session, listMethod, key);
       }
       if (this.session !== session) return;
+      // Compared as it is kept (redacted of the connector's secret values): a list quoting one differed from it every time.
+      const listed = this.redactor.value(fresh);
       // Told of a change that is none (some upstreams announce every call): nothing to recompute, nobody to tell.
-      if (Object.entries(fresh).every(([key, items]) => JSON.stringify(items) === JSON.stringify(this.catalogue[key as keyof Catalogue]))) return;
-      this.setCatalogue({ ...this.catalogue, ...fresh });
+      if (Object.entries(listed).every(([key, items]) => JSON.stringify(items) === JSON.stringify(this.catalogue[key as keyof Catalogue]))) return;
+      this.setCatalogue({ ...this.catalogue, ...listed });
       log.info("connector catalogue changed", { connector: this.name, notification: method });
     } catch (error) {
       // Asked on the session itself, not through send(): the upstream's error may quote the credentials it was sent.
