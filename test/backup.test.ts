@@ -235,4 +235,35 @@ describe("mintgate backup", () => {
     expect((await runMintgate(["restore", copy, "--data", data])).code).toBe(0);
     expect((await runMintgate(["tokens", "list", "--data", data])).code).toBe(0);
   });
+
+  test("a database file emptied in a directory that was set up, or another program's SQLite file, is refused and left as it is, not started afresh over", async () => {
+    const data = join(tempDir("mintgate-emptied"), "data");
+    expect((await runMintgate(["init", "--data", data])).code).toBe(0);
+    const copy = join(data, "..", "copy.db");
+    expect((await runMintgate(["backup", "-o", copy, "--data", data])).code).toBe(0);
+    const database = join(data, "mintgate.db");
+    const adminToken = readFileSync(join(data, "admin.token"), "utf8");
+    // A `cp` onto a full disk, or `> mintgate.db`: SQLite takes an empty file for a new database.
+    writeFileSync(database, "");
+    const emptied = `mintgate: ${database} is empty, though this data directory was set up before (its admin.token is there), so its configuration, people and audit trail are gone; put the latest backup in its place with \`mintgate restore FILE\`, or delete ${database} to start an empty gateway.\n`;
+    expect(await runMintgate(["tokens", "list", "--data", data])).toEqual({ code: 1, stdout: "", stderr: emptied });
+    const serve = await runMintgate(["serve", "--data", data, "--port", "0"]);
+    expect([serve.code, serve.stdout, serve.stderr.endsWith(emptied)]).toEqual([1, "", true]);
+    // Nothing was written: no tables, and the admin token is the one the directory had.
+    expect([statSync(database).size, readFileSync(join(data, "admin.token"), "utf8")]).toEqual([0, adminToken]);
+    expect((await runMintgate(["restore", copy, "--data", data])).code).toBe(0);
+    expect((await runMintgate(["tokens", "list", "--data", data])).code).toBe(0);
+
+    // --data pointed at a directory whose mintgate.db another program wrote: its tables must not get mintgate's beside them.
+    const other = join(tempDir("mintgate-other-db"), "data");
+    mkdirSync(other, { mode: 0o700 });
+    const foreign = new Database(join(other, "mintgate.db"));
+    foreign.exec("CREATE TABLE notes (body TEXT)");
+    foreign.close();
+    const refused = await runMintgate(["serve", "--data", other, "--port", "0"]);
+    expect([refused.code, refused.stdout, refused.stderr.endsWith(`mintgate: ${join(other, "mintgate.db")} is an SQLite database that another program wrote, not mintgate; point --data at mintgate's data directory, or move that file out of it.\n`)]).toEqual([1, "", true]);
+    const tables = new Database(join(other, "mintgate.db"), { readonly: true });
+    expect(tables.query("SELECT name FROM sqlite_master").all()).toEqual([{ name: "notes" }]);
+    tables.close();
+  });
 });

@@ -214,6 +214,7 @@ function openContents(settings: Settings, options: { initialise: boolean }, path
 
   // Read-only checks first: a wrong key or a newer schema must leave the file untouched.
   const inspection = databaseExists ? inspectStore(paths.database, { inPlace: true }) : undefined;
+  if (inspection?.schemaVersion === 0) refuseUnsetUpDatabase(paths, inspection.empty);
   let key = loadMasterKey(settings, paths);
   if (inspection?.currentKey) {
     if (!key || !keyMatches(key, inspection.currentKey)) {
@@ -251,6 +252,23 @@ function openContents(settings: Settings, options: { initialise: boolean }, path
   } catch (error) {
     store.close();
     throw error;
+  }
+}
+
+/**
+ * Refuses a database file that holds no mintgate schema where migrating it would hide a loss: SQLite takes an empty
+ * file for a new database, so one emptied (`cp` onto a full disk, `> mintgate.db`) in a directory that was in use
+ * started an empty gateway over it, and replaced the admin token; another program's file got mintgate's tables beside
+ * its own. An empty file in a directory without admin.token is what an `init` stopped before its first commit leaves.
+ */
+function refuseUnsetUpDatabase(paths: ReturnType<typeof dataPaths>, empty: boolean): void {
+  if (!empty) {
+    throw configError(`${paths.database} is an SQLite database that another program wrote, not mintgate; point --data at mintgate's data directory, or move that file out of it.`);
+  }
+  if (existsSync(paths.adminToken)) {
+    throw configError(
+      `${paths.database} is empty, though this data directory was set up before (its admin.token is there), so its configuration, people and audit trail are gone; put the latest backup in its place with \`mintgate restore FILE\`, or delete ${paths.database} to start an empty gateway.`,
+    );
   }
 }
 

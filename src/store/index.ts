@@ -155,6 +155,8 @@ export function openStore(path: string, options: { create?: boolean } = {}): Sto
 /** What can be learned about a database without writing to it. */
 export interface StoreInspection {
   schemaVersion: number;
+  /** No table, index or anything else: a file SQLite takes for a new database (an empty one included). */
+  empty: boolean;
   currentKey: KeyVersionRow | undefined;
   /** The names of the secrets encrypted with it, for the sentence that refuses a wrong or missing key. */
   secretNames: string[];
@@ -177,11 +179,14 @@ export function inspectStore(path: string, options: { inPlace?: boolean } = {}):
   try {
     const schemaVersion = assertSchemaNotNewer(sqlite, path);
     // key_versions and secrets exist from schema version 1 on.
-    if (schemaVersion < 1) return { schemaVersion, currentKey: undefined, secretNames: [] };
+    if (schemaVersion < 1) {
+      const empty = sqlite.query("SELECT 1 FROM sqlite_master LIMIT 1").get() === null;
+      return { schemaVersion, empty, currentKey: undefined, secretNames: [] };
+    }
     const currentKey = new SecretRepository(wrapWithDrizzle(sqlite)).currentKeyVersion();
     // The name alone: this runs before migrations, on a database of any earlier schema.
     const secretNames = (sqlite.query("SELECT name FROM secrets ORDER BY name").all() as { name: string }[]).map((row) => row.name);
-    return { schemaVersion, currentKey, secretNames };
+    return { schemaVersion, empty: false, currentKey, secretNames };
   } finally {
     sqlite.close();
   }
