@@ -484,6 +484,23 @@ describe("mintgate CLI", () => {
     expect(host.stderr.trim().split("\n").at(-1)).toBe("mintgate: no-such-host.invalid is not an address and does not resolve to one; fix --host.");
   });
 
+  test("an address the gateway cannot listen on is refused before any upstream starts, as a port in use is", async () => {
+    // An address this machine does not have (192.0.2.1 is kept for documentation; at boot, an interface not up yet) or a
+    // name that does not resolve: a restart loop would spawn every stdio upstream and stop it again, each attempt.
+    const marker = join(tempDir(), "started");
+    const withUpstream = await configuredDataDir({ connectors: [{ name: "marks", kind: "stdio", command: "sh", args: ["-c", `echo started >> ${marker}; exec cat`] }], virtualMcps: [] });
+    for (const [host, sentence] of [
+      ["192.0.2.1", "mintgate: 192.0.2.1 is not an address of this machine; fix --host."],
+      ["no-such-host.invalid", "mintgate: no-such-host.invalid is not an address and does not resolve to one; fix --host."],
+    ] as const) {
+      for (const port of ["0", "18080"]) {
+        const refused = await runMintgate(["serve", "--data", withUpstream, "--host", host, "--port", port]);
+        expect([host, port, refused.code, refused.stdout, refused.stderr.trim().split("\n").at(-1)]).toEqual([host, port, 1, "", sentence]);
+      }
+    }
+    expect(existsSync(marker)).toBe(false);
+  });
+
   test("an IPv6 --host may be written as in a URL ([::1]): the gateway listens there and names a URL that works", async () => {
     const dir = tempDir();
     // Before, it listened and named http://[[::1]]:PORT in its listening line, server.url and OAuth metadata.

@@ -1,4 +1,6 @@
 import { Elysia } from "elysia";
+import { lookup } from "node:dns/promises";
+import { isIP } from "node:net";
 import type { AdminService } from "../admin/index.ts";
 import { DEFAULTS, type Settings } from "../config/index.ts";
 import { configError, httpStatusOf, invalid, isStorageFull, MintgateError, notFound, publicMessageOf } from "../errors/index.ts";
@@ -521,17 +523,25 @@ const MCP_ROUTE_METHODS = { mcp: "GET, POST, DELETE", sse: "GET", messages: "POS
 const TRANSPORT_BODY_CAP = 1024 ** 3;
 
 /**
- * Refuses a port already in use before anything else starts: the upstreams start before the server listens, so a
- * restart loop (systemd's) against a taken port spawned every stdio upstream, npx and all, and stopped it again, each
- * attempt. The port is let go at once; the server takes it a moment later. Other failures are left to that listen,
- * which says them in its own words.
+ * Refuses an address the gateway cannot listen on before anything else starts: the upstreams start before the server
+ * listens, so a restart loop (systemd's) against a taken port, an address this machine does not have (an interface
+ * not up yet at boot) or a name that does not resolve spawned every stdio upstream, npx and all, and stopped it
+ * again, each attempt. The port is let go at once; the server takes it a moment later. A name is resolved here, as
+ * Bun says no code for one it cannot resolve (and its listen said EAI codes, EINVAL or EAGAIN by turns); a failure
+ * Bun names no code for is left to that listen, which says it in its own words.
  */
-export function checkPortFree(settings: Settings): void {
-  if (settings.port === 0) return;
+export async function checkCanListen(settings: Settings): Promise<void> {
+  if (isIP(settings.host) === 0) {
+    try {
+      await lookup(settings.host);
+    } catch (error) {
+      if ((error as { code?: string }).code === "ENOTFOUND") throw listenError(error, settings);
+    }
+  }
   try {
     Bun.listen({ hostname: settings.host, port: settings.port, socket: { data() {} } }).stop(true);
   } catch (error) {
-    if ((error as { code?: string }).code === "EADDRINUSE") throw listenError(error, settings);
+    if ((error as { code?: string }).code !== undefined) throw listenError(error, settings);
   }
 }
 

@@ -9,7 +9,7 @@ import { ConnectorPool, literalCredentialsOf, UpstreamProcessGroups } from "../.
 import { Gateway, McpEndpoint, setKeepaliveInterval } from "../../gateway/index.ts";
 import { moveCheckpointsToThread, watchStore } from "../../store/index.ts";
 import { DEFAULTS, ENVIRONMENT, loadSettings } from "../../config/index.ts";
-import { checkPortFree, checkTlsFiles, startHttpServer } from "../../http/index.ts";
+import { checkCanListen, checkTlsFiles, startHttpServer } from "../../http/index.ts";
 import { log, reportAllNotLogged, statusLine } from "../../log/index.ts";
 import { sayingStorageFull } from "../../errors/index.ts";
 import { createGatewayMetrics, MetricsAccess } from "../../metrics/index.ts";
@@ -255,7 +255,7 @@ export const serveCommand: Command = {
     let demo;
     let ssoProviders = "";
     try {
-      checkPortFree(settings);
+      await checkCanListen(settings);
       const auth = createAuthServices({
         store: dir.store,
         secrets: dir.secrets,
