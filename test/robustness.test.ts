@@ -310,6 +310,26 @@ describe("shutdown", () => {
     stranger.kill("SIGKILL");
   });
 
+  test("SIGTERM during an admin's connector test ends the test's upstream and answers the test with why, rather than leave the child running after the exit", async () => {
+    const { gateway } = await start(DEMO_CONFIG, "mintgate-sigprobe");
+    const pidFile = join(dir("mintgate-sigprobe-child"), "child.pid");
+    // A stdio upstream that never answers initialize, tested with the longest wait the admin API takes (ten minutes).
+    const testing = fetch(`${gateway.url}/admin/api/connectors/test?timeoutMs=600000`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${gateway.adminToken()}`, "content-type": "application/json" },
+      body: JSON.stringify({ name: "slow-probe", kind: "stdio", command: "/bin/sh", args: ["-c", `echo $$ > ${pidFile}; exec sleep 30`] }),
+    });
+    const child = await waitFor("the tested upstream's pid file", () => existsSync(pidFile) && Number(readFileSync(pidFile, "utf8")), 100, 50);
+    childPids.add(child);
+    gateway.signal("SIGTERM");
+    const answer = await testing;
+    expect(answer.status).toBe(200);
+    expect(await answer.json()).toMatchObject({ ok: false, error: "The gateway is shutting down, so the test was stopped; run it again once the gateway is back." });
+    expect(await gateway.exited).toBe(0);
+    // Its process group ended with the gateway's own upstreams'; before, the test held the shutdown to its 11 s cut-off and the child ran on.
+    await waitFor(`tested upstream ${child} to be dead`, () => !isAlive(child), 40, 50);
+  });
+
   test("SIGTERM right after serve spawned a stdio child exits 0 and leaves no live child", async () => {
     for (let attempt = 0; attempt < 3; attempt++) {
       const starting = await startServeWithSilentChild("mintgate-sigstart");

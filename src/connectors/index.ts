@@ -26,12 +26,21 @@ export class ConnectorPool {
   private readonly clients = new Map<string, Connector>();
   /** What each running client's upstream was started from: its spec and the versions of the secrets it references. */
   private readonly upstreamIdentities = new WeakMap<Connector, string>();
+  /**
+   * The temporary connectors of tests running now: stopped and killed with the rest. A test may wait up to ten minutes
+   * for its upstream, and the process exit leaves a stdio child running (it has a process group of its own).
+   */
+  private readonly probes = new Set<Connector>();
+  private stopped = false;
 
   constructor(private readonly deps: ConnectorDeps) {}
 
   /** A temporary connector from `definition`, its catalogue listed and stopped again, on this pool's secrets and process record. */
-  probe(definition: ConnectorDefinition, timeoutMs?: number): Promise<ProbeResult> {
-    return probeConnector(definition, this.deps, timeoutMs);
+  async probe(definition: ConnectorDefinition, timeoutMs?: number): Promise<ProbeResult> {
+    const cutShort = { ok: false, error: PROBE_STOPPED, tools: [], prompts: 0, resources: 0, durationMs: 0, stderr: [] };
+    if (this.stopped) return cutShort;
+    const result = await probeConnector(definition, this.deps, timeoutMs, this.probes);
+    return this.stopped && !result.ok ? { ...result, error: PROBE_STOPPED } : result;
   }
 
   private static key(name: string, scope: string): string {
@@ -105,14 +114,18 @@ export class ConnectorPool {
 
   /** For a second signal: SIGKILL every upstream process group right away, without waiting. */
   killAllNow(): void {
-    for (const connector of this.clients.values()) connector.killNow();
+    for (const connector of [...this.clients.values(), ...this.probes]) connector.killNow();
   }
 
   async stopAll(): Promise<void> {
-    await Promise.all([...this.clients.values()].map((c) => c.retire()));
+    this.stopped = true;
+    await Promise.all([...this.clients.values(), ...this.probes].map((c) => c.retire()));
     this.clients.clear();
   }
 }
+
+/** What a connector test the gateway's shutdown cut short answers. */
+const PROBE_STOPPED = "The gateway is shutting down, so the test was stopped; run it again once the gateway is back.";
 
 /** Whether two definitions describe the same connector (key order in env and headers does not count). */
 function sameConnectorDefinition(a: ConnectorDefinition, b: ConnectorDefinition): boolean {

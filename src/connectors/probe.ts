@@ -19,11 +19,14 @@ export const DEFAULT_PROBE_TIMEOUT_MS = 15_000;
 /**
  * Starts a temporary connector from `definition`, waits until it has listed
  * its tools (or failed, or `timeoutMs` passed) and stops it again: whatever
- * happens, nothing is left running. It is never added to the pool.
+ * happens, nothing is left running. It is never added to the pool, only to
+ * `running` while it runs.
  */
-export async function probeConnector(definition: ConnectorDefinition, deps: ConnectorDeps, timeoutMs = DEFAULT_PROBE_TIMEOUT_MS): Promise<ProbeResult> {
+export async function probeConnector(definition: ConnectorDefinition, deps: ConnectorDeps, timeoutMs = DEFAULT_PROBE_TIMEOUT_MS, running?: Set<Connector>): Promise<ProbeResult> {
   // No automatic restart within a test: one attempt, then the answer.
   const connector = new Connector(definition, { ...deps, backoffFirstMs: 24 * 3_600_000 });
+  // `running` holds it while it runs: whoever holds that set can end it (the gateway's shutdown).
+  running?.add(connector);
   const started = Date.now();
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timedOut = new Promise<"timeout">((resolve) => (timer = setTimeout(() => resolve("timeout"), timeoutMs)));
@@ -53,7 +56,11 @@ export async function probeConnector(definition: ConnectorDefinition, deps: Conn
     }
   } finally {
     clearTimeout(timer);
-    await connector.stop();
+    try {
+      await connector.stop();
+    } finally {
+      running?.delete(connector);
+    }
   }
   // After the stop: a child's last words arrive as it exits.
   result.stderr = connector.recentStderr().slice(-20);
