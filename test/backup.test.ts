@@ -261,7 +261,7 @@ describe("mintgate backup", () => {
     foreign.exec("CREATE TABLE notes (body TEXT)");
     foreign.close();
     const refused = await runMintgate(["serve", "--data", other, "--port", "0"]);
-    expect([refused.code, refused.stdout, refused.stderr.endsWith(`mintgate: ${join(other, "mintgate.db")} is an SQLite database that another program wrote, not mintgate; point --data at mintgate's data directory, or move that file out of it.\n`)]).toEqual([1, "", true]);
+    expect([refused.code, refused.stdout, refused.stderr.endsWith(`mintgate: ${join(other, "mintgate.db")} is an SQLite database without mintgate's schema version (another program's, or a copy made with the sqlite3 shell's .dump); point --data at mintgate's data directory, or put a copy \`mintgate backup\` made in its place with \`mintgate restore FILE\`.\n`)]).toEqual([1, "", true]);
     const tables = new Database(join(other, "mintgate.db"), { readonly: true });
     expect(tables.query("SELECT name FROM sqlite_master").all()).toEqual([{ name: "notes" }]);
     tables.close();

@@ -259,11 +259,11 @@ function openContents(settings: Settings, options: { initialise: boolean }, path
  * Refuses a database file that holds no mintgate schema where migrating it would hide a loss: SQLite takes an empty
  * file for a new database, so one emptied (`cp` onto a full disk, `> mintgate.db`) in a directory that was in use
  * started an empty gateway over it, and replaced the admin token; another program's file got mintgate's tables beside
- * its own. An empty file in a directory without admin.token is what an `init` stopped before its first commit leaves.
+ * its own, and a copy that lost its version (a .dump) would have its migrations run again over its tables. An empty file in a directory without admin.token is what an `init` stopped before its first commit leaves.
  */
 function refuseUnsetUpDatabase(paths: ReturnType<typeof dataPaths>, empty: boolean): void {
   if (!empty) {
-    throw configError(`${paths.database} is an SQLite database that another program wrote, not mintgate; point --data at mintgate's data directory, or move that file out of it.`);
+    throw configError(`${paths.database} is an SQLite database without mintgate's schema version (another program's, or a copy made with the sqlite3 shell's .dump); point --data at mintgate's data directory, or put a copy \`mintgate backup\` made in its place with \`mintgate restore FILE\`.`);
   }
   if (existsSync(paths.adminToken)) {
     throw configError(
