@@ -14,6 +14,7 @@ import {
   readMasterKeyFile,
   SecretStore,
   writeMasterKeyFile,
+  promoteMasterKeyFile,
   type MasterKey,
 } from "../secrets/index.ts";
 import { inspectStore, openStore, snapshotDatabase, type Store } from "../store/index.ts";
@@ -461,7 +462,6 @@ export function rotateMasterKey(dir: DataDir): { keyVersion: number; reencrypted
     // null, not left out: `rotate-key --json` has the same keys either way.
     return { ...result, newKeyFile: paths.masterKeyNew, oldKeyFile: null };
   }
-  renameSync(paths.masterKey, paths.masterKeyOld);
-  renameSync(paths.masterKeyNew, paths.masterKey);
+  promoteMasterKeyFile({ next: paths.masterKeyNew, current: paths.masterKey, old: paths.masterKeyOld });
   return { ...result, newKeyFile: paths.masterKey, oldKeyFile: paths.masterKeyOld };
 }

@@ -11,6 +11,7 @@ export {
   generateMasterKey,
   readMasterKeyFile,
   writeMasterKeyFile,
+  promoteMasterKeyFile,
   keyMatches,
   type MasterKey,
 } from "./master-key.ts";

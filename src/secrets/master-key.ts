@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from "node:fs";
+import { dirname } from "node:path";
 import { configError } from "../errors/index.ts";
 import type { KeyVersionRow } from "../store/index.ts";
 import { seal, unseal } from "./cipher.ts";
@@ -40,9 +41,40 @@ export function readMasterKeyFile(path: string): MasterKey | undefined {
   return parseMasterKey(readFileSync(path), path);
 }
 
-/** Writes a key file readable by its owner only; never overwrites an existing one. */
+/**
+ * Writes a key file readable by its owner only; never overwrites an existing one unless told to. It is on disk (its
+ * data and its name) when this returns: what is then encrypted under it (the first secret, or a rotation's every
+ * secret) must not outlive it in a power cut, which would leave an empty file where the only key was.
+ */
 export function writeMasterKeyFile(path: string, key: MasterKey, options: { overwrite?: boolean } = {}): void {
-  writeFileSync(path, key.bytes, { mode: 0o600, flag: options.overwrite ? "w" : "wx" });
+  const fd = openSync(path, options.overwrite ? "w" : "wx", 0o600);
+  try {
+    writeSync(fd, key.bytes);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  syncDirectoryOf(path);
+}
+
+/** After a rotation committed: the new key file takes the key file's name, which keeps the old key as `old`; on disk when this returns. */
+export function promoteMasterKeyFile(paths: { next: string; current: string; old: string }): void {
+  renameSync(paths.current, paths.old);
+  renameSync(paths.next, paths.current);
+  syncDirectoryOf(paths.current);
+}
+
+/** Makes the names in `path`'s directory durable (a new file, a rename): fsync of the file alone does not. */
+function syncDirectoryOf(path: string): void {
+  let fd: number | undefined;
+  try {
+    fd = openSync(dirname(path), "r");
+    fsyncSync(fd);
+  } catch {
+    // Not every platform opens or syncs a directory (Windows); the file itself is synced.
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
 }
 
 const KEY_CHECK_PLAINTEXT = new TextEncoder().encode("mintgate master key check");
