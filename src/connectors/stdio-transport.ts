@@ -96,6 +96,7 @@ export class StdioUpstreamTransport implements Transport {
   private closed = false;
   private closing: Promise<void> | undefined;
   private exit: ExitInfo | undefined;
+  /** Set once the group had its SIGKILL: after that, its id may be another group's. */
   private groupSwept = false;
   private oncloseCalled = false;
 
@@ -263,7 +264,8 @@ export class StdioUpstreamTransport implements Transport {
       await Promise.race([this.exited, timeout]);
       clearTimeout(timer);
     }
-    this.sweepGroup();
+    // Whatever is left of the group, now that the child has exited (or refused to).
+    this.killGroupNow();
     await this.exited;
     await this.finished;
   }
@@ -389,7 +391,7 @@ export class StdioUpstreamTransport implements Transport {
     // Debug even when unexpected: the connector's "connector failed" warning gives the same exit as its reason.
     log.debug("upstream exited", { connector: this.options.name, code: code ?? undefined, signal: signal ?? undefined, expected });
     // Nobody is left to shut the group down gracefully; don't leave its helpers running.
-    if (!expected) this.sweepGroup();
+    if (!expected) this.killGroupNow();
     // Messages the child wrote just before exiting may still be in the pipes: read them to
     // end-of-file, but don't wait forever on a pipe some escaped descendant still holds open.
     const timer = setTimeout(() => this.finish(), PIPE_DRAIN_GRACE_MS);
@@ -418,15 +420,12 @@ export class StdioUpstreamTransport implements Transport {
     this.finish();
   }
 
-  /** SIGKILL whatever is left of the group, once; called right when the child has exited (or refused to). */
-  private sweepGroup(): void {
+  /** SIGKILL to the whole group, now; for a gateway that must exit immediately. Once only: see groupSwept. */
+  killGroupNow(): void {
+    // Swept, the group is empty and its id free: the system may have given it to another process's group since
+    // (a gateway asked to exit at once, long after this upstream exited, would kill that one).
     if (this.groupSwept) return;
     this.groupSwept = true;
-    this.killGroupNow();
-  }
-
-  /** SIGKILL to the whole group, now; for a gateway that must exit immediately. */
-  killGroupNow(): void {
     this.signalGroup("SIGKILL");
     const pid = this.child?.pid;
     if (pid !== undefined) this.options.processGroups?.ended(pid);
