@@ -676,6 +676,29 @@ describe("http and sse connectors to an https upstream whose certificate a compa
   });
 });
 
+describe("a kept-alive connection that ends without an answer", () => {
+  test("a tool call on it is not sent again (the upstream may have run it): it fails once, naming the connector, and the next call goes through", async () => {
+    const upstream = startRawHttpUpstream();
+    const config = { connectors: [{ name: "hp", kind: "http", url: upstream.url }], virtualMcps: [{ slug: "v", name: "V", access: { everyone: true }, connectors: [{ connector: "hp" }] }] };
+    const { gateway, token } = await startConfiguredGateway(config, { label: "mintgate-no-replay" });
+    try {
+      const client = await connectMcpClient(`${gateway.url}/mcp/v`, token);
+      await waitFor("the connector's tools", async () => ((await client.listTools()).tools.length > 0 ? true : undefined));
+      // The connection the call goes on has carried the handshake and the lists: a kept-alive one.
+      const result = await client.callTool({ name: "hp__vanish", arguments: {} }, undefined, { timeout: 20_000 });
+      expect(result.isError).toBe(true);
+      expect((result.content as { text: string }[])[0]!.text).toBe('Connector "hp" is unavailable: ECONNRESET: the upstream closed the connection before the reply was complete.');
+      // Before, it was sent again on a new connection, and a server with other workers (or restarted) ran it twice.
+      expect(upstream.received().filter((m) => m === "tools/call vanish")).toHaveLength(1);
+      // The connector reconnects (nobody answered: the upstream may be gone) and the next call is answered.
+      await waitFor("a call answered again", async () => ((await client.callTool({ name: "hp__ok", arguments: {} })).isError ? undefined : true));
+      await client.close();
+    } finally {
+      await Promise.all([gateway.stop(), upstream.stop()]);
+    }
+  });
+});
+
 describe("a gateway whose environment names a forward proxy (HTTP_PROXY, HTTPS_PROXY)", () => {
   test("reaches upstreams on this machine's loopback directly, as the CLI reaches the gateway; other hosts go through the proxy", async () => {
     // A corporate proxy reaches its own loopback, not ours: it refuses them all (before, every loopback
@@ -792,7 +815,9 @@ describe("an http upstream nobody listens for", () => {
       expect(connector.state.status).toBe("ready");
       await upstream.stop();
       const said = `Connector "went" cannot connect to ${url.host}: nothing accepts connections there (ECONNREFUSED); check that the upstream server is running and the connector's url.`;
-      expect(await connector.request("tools/call", { name: "ok" }).then(() => "answered", (error: Error) => error.message)).toBe(said);
+      // A request that may run twice: sent again on a new connection when the kept-alive one is found closed (a tool call
+      // is not, see "a kept-alive connection that ends without an answer").
+      expect(await connector.request("tools/list", undefined).then(() => "answered", (error: Error) => error.message)).toBe(said);
       // Its reconnects say the same.
       await waitFor("a reconnect to fail", () => connector.state.status === "failed" && connector.restarts > 0);
       expect(connector.state).toMatchObject({ status: "failed", reason: said });

@@ -129,7 +129,9 @@ export class StreamableHttpUpstreamTransport implements Transport {
     const body = JSON.stringify(message);
     let reply: PostReply;
     try {
-      reply = this.http1 ? await http1Post(this.http1, this.postHeaders, body, (exchange) => this.exchanges.set(key, exchange)) : await this.fetchPost(body, key);
+      // A tool call may act (send, pay, delete): never sent twice. The rest read, or answer the upstream by id.
+      const replayable = method !== "tools/call";
+      reply = this.http1 ? await http1Post(this.http1, this.postHeaders, body, replayable, (exchange) => this.exchanges.set(key, exchange)) : await this.fetchPost(body, key);
     } catch (error) {
       this.exchanges.delete(key);
       if (this.endedByClose(error)) throw this.cutOffByClose(method);
@@ -557,7 +559,7 @@ async function readSse(body: ReadableStream<Uint8Array>, onEvent: (event: string
  * A POST through the HTTP/1.1 client. Resolves once the head is in; body
  * bytes that arrive before the caller chooses how to read them are held.
  */
-function http1Post(client: Http1Client, headers: Record<string, string>, body: string, track: (exchange: Exchange) => void): Promise<PostReply> {
+function http1Post(client: Http1Client, headers: Record<string, string>, body: string, replayable: boolean, track: (exchange: Exchange) => void): Promise<PostReply> {
   return new Promise<PostReply>((resolveHead, rejectHead) => {
     let held: Uint8Array[] = [];
     let finished: Error | true | undefined;
@@ -608,7 +610,7 @@ function http1Post(client: Http1Client, headers: Record<string, string>, body: s
         rejectHead(error);
         sink?.fail(error);
       },
-    });
+    }, { replayable });
     track(exchange);
   });
 }

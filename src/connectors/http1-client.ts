@@ -50,14 +50,18 @@ export class Http1Client {
     this.hostHeader = url.host;
   }
 
-  /** Sends one request. `headers` are written as given (lower-case names); Host and Content-Length are added. */
-  request(method: string, headers: Record<string, string>, body: string | undefined, handlers: ExchangeHandlers): Exchange {
+  /**
+   * Sends one request. `headers` are written as given (lower-case names); Host and Content-Length are added.
+   * `replayable`: whether running it twice is harmless, so it may be sent again on a new connection when a kept-alive
+   * one ends with no answer (see Connection.ended).
+   */
+  request(method: string, headers: Record<string, string>, body: string | undefined, handlers: ExchangeHandlers, { replayable = true }: { replayable?: boolean } = {}): Exchange {
     let head = `${method} ${this.url.pathname}${this.url.search} HTTP/1.1\r\nhost: ${this.hostHeader}\r\n`;
     for (const name in headers) head += `${name}: ${headers[name]}\r\n`;
     const bodyBytes = body === undefined ? 0 : Buffer.byteLength(body);
     head += body === undefined ? "\r\n" : `content-length: ${bodyBytes}\r\n\r\n`;
     // Written as text: the socket encodes it on the way out, which costs less than encoding it to a buffer first.
-    const exchange = new PendingExchange(body === undefined ? head : head + body, Buffer.byteLength(head) + bodyBytes, handlers);
+    const exchange = new PendingExchange(body === undefined ? head : head + body, Buffer.byteLength(head) + bodyBytes, handlers, replayable);
     void this.dispatch(exchange);
     return exchange;
   }
@@ -152,6 +156,7 @@ class PendingExchange implements Exchange {
     /** Its length in UTF-8 bytes. */
     readonly byteLength: number,
     private readonly handlers: ExchangeHandlers,
+    readonly replayable: boolean,
   ) {}
 
   abort(reason?: Error): void {
@@ -281,8 +286,10 @@ class Connection {
     const done = this.done;
     this.exchange = undefined;
     this.done = undefined;
-    // Nothing came back on a kept-alive connection: the server had closed it before our request arrived.
-    if (!this.receivedAny && this.exchanges > 1 && !exchange.retried) {
+    // Nothing came back on a kept-alive connection: most likely the server had closed it before our request arrived (its
+    // keep-alive timeout), but a server that crashed while running the request ends it alike. Only a request that may run
+    // twice is sent again: a tool call would be run a second time by a server with other workers or a restarted one.
+    if (!this.receivedAny && this.exchanges > 1 && !exchange.retried && exchange.replayable) {
       done?.("stale");
       return;
     }
