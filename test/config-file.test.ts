@@ -1016,6 +1016,22 @@ virtualMcps:
     expect(text).toContain("timeout: 60m");
     expect(text).toContain("timeout: 2m");
   });
+
+  test("text of blanks and line feeds alone round-trips (as a block, the yaml library's spaces read back as its indentation)", () => {
+    const blanks = ["   \n", " \n\n", "\n \t\n", "\t \n"];
+    const config: GatewayConfig = {
+      connectors: [{ name: "blank", spec: { kind: "stdio", command: "node", args: blanks, env: { PAD: " \n " } }, timeoutMs: 60_000 }],
+      virtualMcps: blanks.map((description, i) => ({
+        slug: `blank-${i}`,
+        name: "Blank",
+        description,
+        newTools: "auto" as const,
+        connectors: [{ connector: "blank", prefix: "blank", rename: {}, describe: { tool: description } }],
+      })),
+    };
+    const text = serializeConfigFile(config);
+    expect(parseConfigFile(text, { knownSecrets: SECRETS })).toEqual(config);
+  });
 });
 
 describe("parseConfigFileSections: what --prune compares", () => {

@@ -26,8 +26,11 @@ export function serializeConfigFile(config: GatewayConfig): string {
     // Text holding a control character or a bidi override (stored by an older version) is written double-quoted, where
     // every such character can be an escape: the yaml library writes C0 ones as \e, \t…, but C1 ones and the bidi
     // overrides raw, so printableLines escapes those below. What is left outside double quotes is line feeds only.
+    // So is text of blanks and line feeds alone ("   \n"): the library writes it as a block without an indentation
+    // indicator, and its spaces would read back as the block's indentation, not its text.
     Scalar(_, scalar) {
-      if (typeof scalar.value === "string" && printableLines(scalar.value) !== scalar.value) scalar.type = "QUOTE_DOUBLE";
+      if (typeof scalar.value !== "string") return;
+      if (printableLines(scalar.value) !== scalar.value || /^[ \t\n]*\n[ \t\n]*$/.test(scalar.value)) scalar.type = "QUOTE_DOUBLE";
     },
     // A plain `<<` key is a merge key to YAML 1.1 readers, and apply refuses it; quoted, it is the name "<<" (an env variable, a tool).
     Pair(_, pair) {
