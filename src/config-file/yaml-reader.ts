@@ -3,7 +3,7 @@
  * problem can be reported as `file:LINE: reason`. Readers report and carry on; they
  * never throw, so one pass finds every problem in the file.
  */
-import { isAlias, isMap, isScalar, isSeq, type Document, type LineCounter, type Node, type Scalar, type YAMLMap, type YAMLSeq } from "yaml";
+import { isAlias, isMap, isScalar, isSeq, visit, type Alias, type Document, type LineCounter, type Node, type Scalar, type YAMLMap, type YAMLSeq } from "yaml";
 import { closestName } from "../errors/index.ts";
 
 export interface Problem {
@@ -102,12 +102,33 @@ export class YamlReader {
 
   /** Follows an alias to its anchor; anything that is not a node becomes `null`. */
   resolve(node: unknown): ValueNode {
-    if (isAlias(node)) {
-      return node.resolve(this.document) ?? null;
-    }
+    if (isAlias(node)) return this.resolve(this.aliasTargets().get(node));
     if (isScalar(node) || isMap(node) || isSeq(node)) return node;
     return null;
   }
+
+  /**
+   * Each alias's node: the last one with its anchor before it in the document, as the yaml library finds it. Found in
+   * one walk: the library's Alias.resolve walks the whole document for each alias, so a file (or an admin API body)
+   * of many aliases kept the process busy for minutes.
+   */
+  private aliasTargets(): Map<Alias, Node> {
+    if (this.targets) return this.targets;
+    const targets = new Map<Alias, Node>();
+    const latest = new Map<string, Node>();
+    visit(this.document, {
+      Node(_, node) {
+        if (isAlias(node)) {
+          const target = latest.get(node.source);
+          if (target) targets.set(node, target);
+        } else if (node.anchor) latest.set(node.anchor, node);
+      },
+    });
+    this.targets = targets;
+    return targets;
+  }
+
+  private targets: Map<Alias, Node> | undefined;
 
   lineOf(node: Node | null | undefined, fallback: number): number {
     const start = node?.range?.[0];
