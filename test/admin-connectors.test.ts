@@ -467,6 +467,30 @@ describe("admin API input", () => {
     }
   });
 
+  test("a body that is not UTF-8 is refused, whatever its route and type, as PUT /config refuses it: never stored with its bytes turned into U+FFFD; without the token it is a 401", async () => {
+    const send = (method: string, path: string, text: string, contentType: string, token: string | null = gateway.adminToken()) =>
+      fetch(`${gateway.url}/admin/api${path}`, { method, headers: { ...(token === null ? {} : { authorization: `Bearer ${token}` }), "content-type": contentType }, body: Buffer.from(text, "latin1") });
+    expect((await api("PUT", "/virtual-mcps/latin", { name: "Latin" })).status).toBe(200);
+    const notUtf8 = "The request body is not UTF-8 text; send it as UTF-8.";
+    // The routes that read mintgate.yaml's text say it as PUT /config does, with the line.
+    const notUtf8Line = "request:1: the line is not UTF-8 text (the file may be Latin-1 or Windows-1252); save the file as UTF-8";
+    const refusals: [Response, string][] = [
+      [await send("PUT", "/secrets/latin-key", '{"value":"caf\xe9-s3cret"}', "application/json"), notUtf8],
+      [await send("PUT", "/secrets/latin-key", '{"value":"caf\xe9-s3cret"}', "text/plain"), notUtf8],
+      [await send("PUT", "/connectors/latin", '{"kind":"stdio","command":"caf\xe9"}', "application/json"), notUtf8],
+      [await send("PUT", "/virtual-mcps/latin", '{"name":"Caf\xe9"}', "application/json"), notUtf8Line],
+      [await send("PUT", "/virtual-mcps/latin/policy", '{"access":{"users":["caf\xe9@example.com"]}}', "application/json"), notUtf8Line],
+    ];
+    for (const [refused, message] of refusals) expect([refused.status, ((await refused.json()) as { message: string }).message]).toEqual([400, message]);
+    expect(((await api("GET", "/secrets")).json as { name: string }[]).map((s) => s.name)).not.toContain("latin-key");
+    expect(((await api("GET", "/connectors")).json as { name: string }[]).map((c) => c.name)).not.toContain("latin");
+    const latin = (await api("GET", "/virtual-mcps/latin")).json;
+    expect([latin.name, latin.definition.access]).toEqual(["Latin", undefined]);
+    const anonymous = await send("PUT", "/secrets/latin-key", '{"value":"caf\xe9"}', "application/json", null);
+    expect(anonymous.status).toBe(401);
+    expect((await api("DELETE", "/virtual-mcps/latin")).status).toBe(200);
+  });
+
   test("a method a path does not take is a 405 whose Allow lists the ones it does (after the token check); a path nothing serves stays 404", async () => {
     const asAdmin = { authorization: `Bearer ${gateway.adminToken()}` };
     const cases = [

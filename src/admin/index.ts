@@ -288,26 +288,30 @@ export class AdminService {
   }
 
   /**
-   * Replaces one Virtual MCP's access policy from JSON or YAML text; the whole of it is checked first.
-   * With `expectedRevision` (If-Match), only if the Virtual MCP is still that revision.
+   * Replaces one Virtual MCP's access policy from JSON or YAML text, or its bytes (refused when not UTF-8, as
+   * applyConfig's); the whole of it is checked first. With `expectedRevision` (If-Match), only if the Virtual MCP is
+   * still that revision.
    */
-  async setPolicy(slug: string, text: string, actor?: AdminActor, expectedRevision?: string) {
-    const { parsePolicyText } = await import("../config-file/index.ts");
-    const policy = parsePolicyText(text, { fileName: "request", label: `the policy of virtual MCP "${slug}"` });
+  async setPolicy(slug: string, text: string | Uint8Array, actor?: AdminActor, expectedRevision?: string) {
+    const { decodeConfigFile, parsePolicyText } = await import("../config-file/index.ts");
+    const source = typeof text === "string" ? text : decodeConfigFile(text, "request");
+    const policy = parsePolicyText(source, { fileName: "request", label: `the policy of virtual MCP "${slug}"` });
     const report = await this.running.config.setPolicy(slug, policy, actor, expectedRevision);
     return { ...report, policy: this.running.config.policy(slug).policy };
   }
 
   /**
-   * Creates or replaces one Virtual MCP from its mintgate.yaml entry (JSON or YAML), checked like the file;
-   * without a `slug`, the URL's is taken (as a connector's name is), and one that differs is refused.
-   * `expectedRevision`: the revision it must still have (If-Match), or null if it must not exist yet (If-None-Match: *).
+   * Creates or replaces one Virtual MCP from its mintgate.yaml entry (JSON or YAML, as text or its bytes: refused when
+   * not UTF-8), checked like the file; without a `slug`, the URL's is taken (as a connector's name is), and one that
+   * differs is refused. `expectedRevision`: the revision it must still have (If-Match), or null if it must not exist
+   * yet (If-None-Match: *).
    */
-  async putVirtualMcp(slug: string, text: string, actor?: AdminActor, expectedRevision?: string | null) {
-    const { parseVirtualMcpText } = await import("../config-file/index.ts");
+  async putVirtualMcp(slug: string, text: string | Uint8Array, actor?: AdminActor, expectedRevision?: string | null) {
+    const { decodeConfigFile, parseVirtualMcpText } = await import("../config-file/index.ts");
     const config = this.running.config;
     const stored = config.current();
-    const definition = parseVirtualMcpText(text, { fileName: "request", knownSecrets: new Set(this.deps.secrets.list().map((s) => s.name)), knownConnectors: stored.connectors.map((c) => c.name), stored, slug });
+    const source = typeof text === "string" ? text : decodeConfigFile(text, "request");
+    const definition = parseVirtualMcpText(source, { fileName: "request", knownSecrets: new Set(this.deps.secrets.list().map((s) => s.name)), knownConnectors: stored.connectors.map((c) => c.name), stored, slug });
     if (definition.slug !== slug) throw invalid(`The definition's slug "${definition.slug}" is not the "${slug}" of the URL; a slug cannot be changed (create the new one, then delete the old).`);
     const report = await config.putVirtualMcp(definition, actor, expectedRevision);
     return { ...report, virtualMcp: this.virtualMcp(slug) };

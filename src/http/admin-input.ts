@@ -50,6 +50,21 @@ export function checkBodyDepth(body: unknown): void {
   }
 }
 
+/**
+ * What the admin API's body parser gives for a body that is not UTF-8, for the route's checks to refuse after the
+ * token (without it, nothing is said about a route or its body): read leniently, each bad byte would become U+FFFD.
+ */
+export const NOT_UTF8_BODY = Symbol("a body that is not UTF-8");
+
+/** A body's bytes as text (a UTF-8 BOM dropped), or undefined when they are not UTF-8. */
+export function utf8TextOf(bytes: Uint8Array): string | undefined {
+  try {
+    return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    return undefined;
+  }
+}
+
 /** A query value that must be a whole number from `min` to `max` when given. */
 export function wholeNumberParam(raw: string | undefined, name: string, min: number, max: number): number | undefined {
   if (raw === undefined || raw === "") return undefined;

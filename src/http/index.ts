@@ -20,7 +20,7 @@ import { servesThisMachineOnly, wantsStrictTransport, withResponseHeaders } from
 import { ClientAddresses, clientAddressOf, noteClientAddress } from "./client-address.ts";
 import type { UsageAnalytics } from "../analytics/index.ts";
 import { adminChangeRow, AUDIT_KINDS, AUDIT_OUTCOMES, auditPagesInThread, type AdminActor, exportStream, parseChainAnchor, parseTime, readInThread, searchAuditInThread, SEARCH_LIMIT_MAX, type AuditFeed, type AuditLog } from "../audit/index.ts";
-import { bodyFields, checkBodyDepth, checkNoBody, checkQueryNames, expectedRevisionOf, switchParam, wholeNumberParam } from "./admin-input.ts";
+import { bodyFields, checkBodyDepth, checkNoBody, checkQueryNames, expectedRevisionOf, NOT_UTF8_BODY, switchParam, utf8TextOf, wholeNumberParam } from "./admin-input.ts";
 import { decide } from "../policy/index.ts";
 import { virtualMcpFilterOf } from "../gateway/index.ts";
 
@@ -289,6 +289,7 @@ export function createHttpApp(deps: HttpDeps) {
           const declared = `${request.method === "HEAD" ? "GET" : request.method} ${route}`;
           checkQueryNames(query, ADMIN_QUERY_PARAMETERS[declared] ?? [], declared);
           if (request.method === "DELETE" || (request.method === "POST" && BODILESS_POSTS.has(route))) checkNoBody(body, declared);
+          if (body === NOT_UTF8_BODY) throw invalid("The request body is not UTF-8 text; send it as UTF-8.");
           checkBodyDepth(body);
           // A path segment that is not valid percent-encoding reaches the routes as null.
           if (Object.values(params ?? {}).some((value) => typeof value !== "string")) throw invalid("A name in the URL is not valid percent-encoding; encode % as %25.");
@@ -298,20 +299,23 @@ export function createHttpApp(deps: HttpDeps) {
         })
         // These three read their body themselves, as JSON or YAML text: they come before the hook below, which would take it.
         // One Virtual MCP's mintgate.yaml entry as JSON (or YAML): created or replaced, checked like the file.
-        .put("/virtual-mcps/:slug", async ({ params, request, actor }) => admin.putVirtualMcp(params.slug, await request.text(), actor, expectedRevisionOf(request.headers)), { parse: "none" })
+        .put("/virtual-mcps/:slug", async ({ params, request, actor }) => admin.putVirtualMcp(params.slug, await request.bytes(), actor, expectedRevisionOf(request.headers)), { parse: "none" })
         // An access policy (src/policy) as JSON or YAML, validated like mintgate.yaml.
         .put("/virtual-mcps/:slug/policy", async ({ params, request, actor }) => {
           const expected = expectedRevisionOf(request.headers);
           if (expected === null) throw invalid("A policy belongs to an existing virtual MCP: send If-Match with its revision, not If-None-Match.");
-          return admin.setPolicy(params.slug, await request.text(), actor, expected);
+          return admin.setPolicy(params.slug, await request.bytes(), actor, expected);
         }, { parse: "none" })
         // A whole mintgate.yaml (same checks as `mintgate apply`).
         .put("/config", async ({ request, query, actor }) => admin.applyConfig(await request.bytes(), { prune: switchParam(query.prune, "prune"), dryRun: switchParam(query.dryRun, "dryRun"), actor }), { parse: "none" })
         // Every other body is JSON, whatever its Content-Type says (curl -d sends a form type, fetch text/plain): read as a
         // form, `role=admin` would change a role while its admin record (the body as JSON) could not say to what.
+        // Bytes that are not UTF-8 would be read with each bad one as U+FFFD (a secret's value too): marked here, refused
+        // once the token is checked (NOT_UTF8_BODY).
         .onParse(async ({ request, contentType }) => {
+          const text = utf8TextOf(await request.clone().bytes());
+          if (text === undefined) return NOT_UTF8_BODY;
           if (/^application\/json\b/i.test(contentType)) return undefined; // Elysia's own JSON parser
-          const text = await request.text();
           return text.trim() === "" ? null : (JSON.parse(text) as unknown); // not JSON: a PARSE error, "send valid JSON"
         })
         .get("/status", () => admin.status())
