@@ -336,6 +336,9 @@ describe("testing a connector spec", () => {
     const result = await api("POST", "/connectors/test", { kind: "carrier-pigeon" });
     expect(result.status).toBe(400);
     expect(result.json.message).toContain('kind "carrier-pigeon"; expected stdio, http, sse or builtin');
+    // The test's URL names no connector: a name that is no string is said to be one, not a rename of "test".
+    const numbered = await api("POST", "/connectors/test", { name: 5, kind: "builtin", server: "demo" });
+    expect([numbered.status, numbered.json.message]).toEqual([400, expect.stringContaining("the name of connector #1 must be a string")]);
   });
 
   test("an unreachable http server times out or fails within the limit", async () => {

@@ -35,15 +35,16 @@ export class ConnectorAdmin {
   /**
    * The JSON body of PUT /connectors/:name or POST /connectors/test (a
    * `connectors` entry of mintgate.yaml, `name` optional) as a definition,
-   * checked by the file's own reader; problems come back one per line.
+   * checked by the file's own reader; problems come back one per line. `urlName`: the URL's name for it, which the
+   * body's must match; without one (a test), the body's name is checked like the file's, "test" when it has none.
    */
-  async definitionOf(name: string, body: unknown): Promise<ConnectorDefinition> {
+  async definitionOf(urlName: string | undefined, body: unknown): Promise<ConnectorDefinition> {
     if (body === null || typeof body !== "object" || Array.isArray(body)) {
       throw invalid('Send the connector as a JSON object, e.g. {"kind": "stdio", "command": "npx", "args": ["-y", "server"], "env": {"TOKEN": "${secret:NAME}"}}.');
     }
     const { name: named, ...spec } = body as Record<string, unknown>;
-    if (named !== undefined && named !== name) throw invalid(`The body names connector "${String(named)}" but the URL names "${name}"; a connector cannot be renamed (add the new one, then delete the old).`);
-    const text = JSON.stringify({ connectors: [{ name, ...spec }] }, null, 2);
+    if (urlName !== undefined && named !== undefined && named !== urlName) throw invalid(`The body names connector "${String(named)}" but the URL names "${urlName}"; a connector cannot be renamed (add the new one, then delete the old).`);
+    const text = JSON.stringify({ connectors: [{ name: urlName ?? named ?? "test", ...spec }] }, null, 2);
     try {
       const config = await this.deps.running().config.parse(text, "request");
       return config.connectors![0]!;
@@ -69,8 +70,7 @@ export class ConnectorAdmin {
 
   /** POST /connectors/test: a temporary connector from the spec, its tools listed, stopped again. */
   async test(body: unknown, timeoutMs: number | undefined): Promise<ProbeResult> {
-    const named = (body as { name?: unknown } | null)?.name;
-    const definition = await this.definitionOf(typeof named === "string" ? named : "test", body);
+    const definition = await this.definitionOf(undefined, body);
     const timeout = timeoutMs !== undefined && Number.isFinite(timeoutMs) && timeoutMs > 0 ? Math.min(timeoutMs, MAX_PROBE_TIMEOUT_MS) : DEFAULT_PROBE_TIMEOUT_MS;
     // The pool's own secrets and process record: a stdio probe cut off by a kill -9 is ended at the next start like any upstream.
     return this.deps.running().gateway.pool.probe(definition, timeout);
