@@ -839,6 +839,16 @@ virtualMcps:
     expect(() => parsePolicyText("access: {\n", { fileName: "request" })).toThrow(/^request:2: YAML syntax: [^\n]*[^:]$/);
   });
 
+  test("an alias with no anchor before it is refused with its line, not read as an empty value (a connector without its env)", () => {
+    const aliasWithoutAnchor = (line: number, name: string) => `mintgate.yaml:${line}: the alias *${name} has no anchor &${name} before it; define the anchor first, or quote the value if it is text`;
+    expect(problemsOf("connectors:\n  - name: a\n    kind: stdio\n    command: a\n    env: *common\n")).toEqual([aliasWithoutAnchor(5, "common")]);
+    expect(problemsOf("connectors: *all\n")).toEqual([aliasWithoutAnchor(1, "all")]);
+    // An anchor after its alias does not count, as the yaml library reads it.
+    expect(problemsOf(withConnector("virtualMcps:\n  - slug: s\n    name: S\n    description: *text\n  - slug: t\n    name: &text T\n"))).toEqual([aliasWithoutAnchor(6, "text")]);
+    expect(() => parsePolicyText("access: { users: [*who] }\n", { fileName: "request" })).toThrow("request:1: the alias *who has no anchor &who before it;");
+    expect(() => parseVirtualMcpText("slug: a\nname: *n\n", { knownSecrets: SECRETS, knownConnectors: [] })).toThrow("request:2: the alias *n has no anchor &n before it;");
+  });
+
   test("a file that is not UTF-8 is refused with its line; a UTF-8 BOM is dropped", () => {
     const refusal = (bytes: Uint8Array) => {
       try {

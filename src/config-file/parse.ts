@@ -56,7 +56,7 @@ export function parseConfigFileSections(text: string, options: ParseConfigFileOp
   const lines = new LineCounter();
   // Duplicate keys are found by the reader, so that they are reported with everything else.
   const document = parseDocument(text, { lineCounter: lines, uniqueKeys: false });
-  const syntax = syntaxProblems(document);
+  const syntax = syntaxProblems(document, lines);
   // The document is not well-formed YAML; checking its meaning would only add noise.
   if (syntax.length > 0) throw invalid(formatProblems(fileName, syntax));
   const reader = new YamlReader(document, lines);
@@ -75,7 +75,7 @@ export function parseVirtualMcpText(text: string, options: ParseConfigFileOption
   const fileName = options.fileName ?? "request";
   const lines = new LineCounter();
   const document = parseDocument(text, { lineCounter: lines, uniqueKeys: false });
-  const syntax = syntaxProblems(document);
+  const syntax = syntaxProblems(document, lines);
   if (syntax.length > 0) throw invalid(formatProblems(fileName, syntax));
   const reader = new YamlReader(document, lines);
   const root = reader.resolve(document.contents);

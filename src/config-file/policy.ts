@@ -289,7 +289,7 @@ export function parsePolicyText(text: string, options: { fileName?: string; labe
   const fileName = options.fileName ?? "policy";
   const lines = new LineCounter();
   const document = parseDocument(text, { lineCounter: lines, uniqueKeys: false });
-  const syntax = syntaxProblems(document);
+  const syntax = syntaxProblems(document, lines);
   if (syntax.length > 0) throw invalid(syntax.map((p) => `${fileName}:${p.line}: ${p.reason}`).join("\n"));
   const reader = new YamlReader(document, lines);
   const root = reader.resolve(document.contents);

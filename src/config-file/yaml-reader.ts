@@ -39,8 +39,8 @@ export interface StringItem {
  * Its warnings too: the library reads a value under an unknown tag (`kind: !custom stdio`) as plain text and skips
  * an unknown directive, so the file would be applied as something other than what was written.
  */
-export function syntaxProblems(document: Document.Parsed): Problem[] {
-  return [...document.errors, ...document.warnings].map((error) => ({
+export function syntaxProblems(document: Document.Parsed, lines: LineCounter): Problem[] {
+  const problems = [...document.errors, ...document.warnings].map((error) => ({
     line: error.linePos?.[0].line ?? 1,
     reason:
       error.code === "MULTIPLE_DOCS"
@@ -51,6 +51,27 @@ export function syntaxProblems(document: Document.Parsed): Problem[] {
             ? `${firstSentenceOf(error.message)}; remove that line (a file may start with %YAML 1.2, %YAML 1.1 or %TAG)`
             : `YAML syntax: ${firstSentenceOf(error.message)}`,
   }));
+  return [...problems, ...aliasesWithoutAnchor(document, lines)];
+}
+
+/**
+ * Aliases with no anchor of their name before them (in the order the yaml library finds one): it neither errs nor
+ * warns, and each would be read as an empty value, so a misspelt `env: *common` applied a connector without its env.
+ */
+function aliasesWithoutAnchor(document: Document.Parsed, lines: LineCounter): Problem[] {
+  const anchors = new Set<string>();
+  const problems: Problem[] = [];
+  visit(document, {
+    Node(_, node) {
+      if (!isAlias(node)) {
+        if (node.anchor) anchors.add(node.anchor);
+      } else if (!anchors.has(node.source)) {
+        const name = node.source;
+        problems.push({ line: lines.linePos(node.range?.[0] ?? 0).line, reason: `the alias *${name} has no anchor &${name} before it; define the anchor first, or quote the value if it is text` });
+      }
+    },
+  });
+  return problems;
 }
 
 /** "Unresolved tag: !custom at line …" -> "!custom"; the core schema's own tags are written back as !!name. */
