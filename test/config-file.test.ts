@@ -333,6 +333,17 @@ describe("parseConfigFile: each rule names the line of the offending node", () =
     expect(parsed.virtualMcps[0]!.policy).toEqual({ access: { everyone: true } });
   });
 
+  test("a group name no person can be in (edge spaces, a control character, over 256 characters) is refused: a deny naming it would deny no one", () => {
+    const long = "g".repeat(257);
+    expect(problemsOf(withConnector(`virtualMcps:\n  - slug: s\n    name: S\n    access: { groups: ["sales ", "eng\\u202e"] }\n    tools:\n      a__x: { deny: { groups: [${long}] } }\n`))).toEqual([
+      'mintgate.yaml:6: "sales " in "groups" of "access" of virtual MCP "s" starts or ends with a space, which no group name does; remove it',
+      `mintgate.yaml:6: "eng\\u202e" in "groups" of "access" of virtual MCP "s" holds the bidirectional control U+202E, which people's groups hold escaped; write it as the gateway keeps it: 'eng\\u202e'`,
+      `mintgate.yaml:8: "${long.slice(0, 20)}…" in "groups" of "deny" of tool "a__x" in virtual MCP "s" is longer than 256 characters, which no group name is`,
+    ]);
+    // The escaped form, as a sign-in keeps such a group, is a name like any other.
+    expect(parseConfigFile(withConnector("virtualMcps:\n  - slug: s\n    name: S\n    access: { groups: ['eng\\u202e'] }\n"), { knownSecrets: SECRETS }).virtualMcps[0]?.policy?.access).toEqual({ groups: ["eng\\u202e"] });
+  });
+
   test("the file must be a mapping, and its sections lists", () => {
     expect(problemsOf("- a\n- b\n")).toEqual([
       'mintgate.yaml:1: the file must be a mapping with the lists "connectors" and "virtualMcps"',

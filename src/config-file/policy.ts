@@ -9,8 +9,9 @@ import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node } from "y
 import { invalid } from "../errors/index.ts";
 import { canonicalEmail } from "../email/index.ts";
 import { EXPOSED_NAME } from "../gateway/types.ts";
-import { isEmailAddress, pinRefusal, type AccessRule, type ArgumentRule, type ItemRule, type PeopleMatch, type ToolRule, type VirtualMcpPolicy } from "../policy/index.ts";
+import { isEmailAddress, isGroupName, pinRefusal, type AccessRule, type ArgumentRule, type ItemRule, type PeopleMatch, type ToolRule, type VirtualMcpPolicy } from "../policy/index.ts";
 import { REFERENCE_OPENING } from "../secrets/references.ts";
+import { printable, unwritableCharacterIn } from "../terminal/index.ts";
 import { quoteHint, syntaxProblems, YamlReader, type Field, type ValueNode } from "./yaml-reader.ts";
 
 export const POLICY_KEYS = ["access", "tools", "prompts", "resources"] as const;
@@ -123,7 +124,16 @@ function readPeople(reader: YamlReader, fields: Map<string, Field>, where: strin
   const groups = fields.get("groups");
   if (groups) {
     const items = reader.textList(groups, `"groups" in ${where}`, (i) => `group #${i + 1} in ${where}`, { emptyIsList: true });
-    for (const item of items ?? []) if (item.value === "") reader.report(item.line, `${where} lists an empty group name`);
+    for (const item of items ?? []) {
+      const group = item.value;
+      const character = unwritableCharacterIn(group, { lines: false });
+      const named = `"${printable(group.length > 256 ? `${group.slice(0, 20)}…` : group)}" in "groups" of ${where}`;
+      // People's groups are trimmed and escaped as they are stored (isGroupName): a policy naming another would match no one.
+      if (group === "") reader.report(item.line, `${where} lists an empty group name`);
+      else if (group !== group.trim()) reader.report(item.line, `${named} starts or ends with a space, which no group name does; remove it`);
+      else if (character !== undefined) reader.report(item.line, `${named} holds ${character}, which people's groups hold escaped; write it as the gateway keeps it: '${printable(group).replaceAll("'", "''")}'`);
+      else if (!isGroupName(group)) reader.report(item.line, `${named} is longer than 256 characters, which no group name is`);
+    }
     if (items?.length) match.groups = items.map((i) => i.value);
   }
   return match;

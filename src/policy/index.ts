@@ -4,5 +4,5 @@
  * into a subject (role and groups from the store, cached).
  */
 export { decide, pinRefusal, ruleFor } from "./decide.ts";
-export { isEmailAddress, SubjectResolver, type Caller } from "./subjects.ts";
+export { isEmailAddress, isGroupName, SubjectResolver, type Caller } from "./subjects.ts";
 export type * from "./types.ts";

@@ -21,6 +21,14 @@ export function isEmailAddress(text: string): boolean {
   return text.length <= MAX_EMAIL_LENGTH && EMAIL.test(text) && !hasUnprintable(text);
 }
 
+/**
+ * Whether a (trimmed) group name can be stored: 1–256 characters, none that a terminal acts on (a control character,
+ * a bidi override). Every group a person is in is one, so a policy naming another would match no one.
+ */
+export function isGroupName(name: string): boolean {
+  return name.length > 0 && name.length <= 256 && !hasUnprintable(name);
+}
+
 const CACHE_SIZE = 10_000;
 // Token subjects are stored in canonical form (canonicalEmail), so the per-request key is the subject as it is.
 const keyOf = (caller: Caller) => (caller.userId ? `id:${caller.userId}` : `email:${caller.subject}`);

@@ -1,9 +1,9 @@
 import { randomUUID } from "node:crypto";
 import { canonicalEmail } from "../../email/index.ts";
 import { conflict, invalid, MintgateError, notFound, unauthorized } from "../../errors/index.ts";
-import { isEmailAddress } from "../../policy/index.ts";
+import { isEmailAddress, isGroupName } from "../../policy/index.ts";
 import type { Store, UserIdentityRow, UserRow } from "../../store/index.ts";
-import { counted, hasUnprintable, printable, unprintableAsSpaces, unwritableCharacterIn } from "../../terminal/index.ts";
+import { counted, printable, unprintableAsSpaces, unwritableCharacterIn } from "../../terminal/index.ts";
 import { AuthEvents } from "../events.ts";
 import { LoginThrottle } from "./throttle.ts";
 
@@ -120,11 +120,6 @@ export async function hashPassword(password: string): Promise<HashedPassword> {
   const normalised = normalisePassword(password);
   checkPassword(normalised);
   return { argon2id: await Bun.password.hash(normalised, { algorithm: "argon2id" }) };
-}
-
-/** Whether a (trimmed) group name can be stored: 1–256 characters, none that a terminal acts on (a control character, a bidi override). */
-export function isGroupName(name: string): boolean {
-  return name.length > 0 && name.length <= 256 && !hasUnprintable(name);
 }
 
 /** A group an admin names (`groups add`, the admin API), trimmed; refused with the character that has no place in it. */

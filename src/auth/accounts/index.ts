@@ -2,7 +2,6 @@ export {
   UserDirectory,
   SignInThrottled,
   normaliseEmail,
-  isGroupName,
   hashPassword,
   MIN_PASSWORD_LENGTH,
   type Role,

@@ -15,7 +15,8 @@ import { secretsReferencedBy } from "../../connectors/types.ts";
 import type { SecretStore } from "../../secrets/index.ts";
 import type { IdentityProviderRow, Store } from "../../store/index.ts";
 import { counted, hasUnprintable, joinedWithAnd, printable } from "../../terminal/index.ts";
-import { isGroupName, type UserDirectory, type UserRecord } from "../accounts/index.ts";
+import { isGroupName } from "../../policy/index.ts";
+import type { UserDirectory, UserRecord } from "../accounts/index.ts";
 import { LOOPBACK_HOSTS } from "../clients/index.ts";
 import { AuthEvents } from "../events.ts";
 
