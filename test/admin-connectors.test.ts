@@ -246,10 +246,15 @@ describe("connectors one at a time", () => {
     const before = adminRecords().length;
     expect((await api("PUT", "/connectors/demo/", { kind: "builtin", server: "demo", timeout: "45s" })).status).toBe(200);
     expect(adminRecords().slice(before).map((r) => [r.method, r.ip])).toEqual([["connector.update", "127.0.0.1"]]);
-    const list = (await api("GET", "/connectors")).json as { name: string; timeoutMs: number; state: string }[];
+    const list = (await api("GET", "/connectors")).json as { name: string; timeoutMs: number; state: string; revision: string }[];
     expect(list.find((c) => c.name === "demo")?.timeoutMs).toBe(45_000);
     expect(list.find((c) => c.name === "noisy")?.state).toBe("ready");
+    // One connector alone, as a Virtual MCP is got alone: as the list has it, its revision the ETag.
+    const one = await fetch(`${gateway.url}/admin/api/connectors/demo`, { headers: { authorization: `Bearer ${gateway.adminToken()}` } });
+    const listed = list.find((c) => c.name === "demo")!;
+    expect([one.status, one.headers.get("etag"), await one.json()]).toEqual([200, `"${listed.revision}"`, listed]);
     expect((await api("DELETE", "/connectors/demo")).status).toBe(200);
+    expect([(await api("GET", "/connectors/demo")).status, (await api("GET", "/connectors/demo")).json.message]).toEqual([404, 'There is no connector "demo".']);
     expect((await api("GET", "/connectors")).json.map((c: { name: string }) => c.name)).toEqual(["noisy"]);
   });
 
@@ -497,12 +502,12 @@ describe("admin API input", () => {
   test("a method a path does not take is a 405 whose Allow lists the ones it does (after the token check); a path nothing serves stays 404", async () => {
     const asAdmin = { authorization: `Bearer ${gateway.adminToken()}` };
     const cases = [
-      ["PATCH", "/connectors/x", "PUT, DELETE"],
+      ["PATCH", "/connectors/x", "GET, HEAD, PUT, DELETE"],
       ["DELETE", "/users", "GET, HEAD, POST"],
-      // A static route beside a parameter one: PUT and DELETE would take "test" as a connector's name.
-      ["GET", "/connectors/test", "POST, PUT, DELETE"],
+      // A static route beside a parameter one: GET, PUT and DELETE would take "test" as a connector's name.
+      ["PATCH", "/connectors/test", "GET, HEAD, POST, PUT, DELETE"],
       ["DELETE", "/virtual-mcps/x/policy/", "GET, HEAD, PUT"],
-      ["HEAD", "/connectors/x", "PUT, DELETE"],
+      ["HEAD", "/connectors/x/restart", "POST"],
     ] as const;
     for (const [method, path, allow] of cases) {
       const response = await fetch(`${gateway.url}/admin/api${path}`, { method, headers: asAdmin });

@@ -218,6 +218,13 @@ export class AdminService {
     }));
   }
 
+  /** One connector as `connectors()` lists it. */
+  connector(name: string): ConnectorStatus {
+    const connector = this.connectors().find((c) => c.name === name);
+    if (!connector) throw notFound(`There is no connector "${name}".`);
+    return connector;
+  }
+
   /**
    * Every Virtual MCP as a list shows it: the TUI polls this every 3 s, and with each tool's description and each
    * pending tool's schema (and the connectors' whole catalogues before that) it was most of a megabyte at a team's size.

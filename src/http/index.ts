@@ -350,6 +350,12 @@ export function createHttpApp(deps: HttpDeps) {
         // Client id, secret (optional: absent keeps it), allowed domains, groups claim, label.
         .patch("/sso-providers/:name", ({ params, body }) => sso.update(params.name, providerPatchOf(body)))
         .get("/connectors", () => admin.connectors())
+        // Its revision is the ETag, as a Virtual MCP's.
+        .get("/connectors/:name", ({ params, set }) => {
+          const connector = admin.connector(params.name);
+          set.headers.etag = `"${connector.revision}"`;
+          return connector;
+        })
         .delete("/connectors/:name", ({ params, actor, request }) => admin.deleteConnector(params.name, actor, expectedRevisionOf(request.headers)))
         // One connector (a mintgate.yaml `connectors` entry as JSON, checked like the file); a test runs a temporary
         // one (never left running, never added); restart; a stdio connector's last stderr lines (secret values replaced).
