@@ -548,6 +548,16 @@ describe("parseConfigFile: each rule names the line of the offending node", () =
     ]);
   });
 
+  test("a reference spelt in another case or with spaces (${SECRET:x}, ${ secret:x }) is malformed, not text sent as written", () => {
+    const malformed = (line: number, excerpt: string, entry: string) =>
+      `mintgate.yaml:${line}: malformed secret reference "${excerpt}" in env "${entry}" of connector "s"; write \${secret:NAME}, where NAME starts with a letter and has only letters, digits, "_", "." or "-"`;
+    expect(problemsOf(`connectors:\n  - name: s\n    kind: stdio\n    command: server\n    env:\n      A: "\${SECRET:docs-token}"\n      B: "x \${ secret:docs-token }"\n      C: "\${Secret :docs-token}"\n`)).toEqual([
+      malformed(6, "${SECRET:docs-token}", "A"),
+      malformed(7, "${ secret:docs-token }", "B"),
+      malformed(8, "${Secret :docs-token}", "C"),
+    ]);
+  });
+
   test("a literal credential in env or headers is refused, by the last word of its name, without quoting it", () => {
     const problems = problemsOf(`connectors:
   - name: gh

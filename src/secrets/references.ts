@@ -23,25 +23,26 @@ export function secretReferencesIn(value: string): string[] {
   return names;
 }
 
+/** An opening as a person may mistype it (`${SECRET:`, `${ secret :`): no reference, so it would be sent as written. */
+const LOOSE_OPENING = /\$\{\s*secret\s*:/gi;
+
 /**
- * Every `${secret:` in `value` that does not start a well-formed reference, as the text
- * a person would look for (up to the next `}` or a short excerpt).
+ * Every `${secret:` in `value` (in any case, with spaces or not) that does not start a well-formed reference, as the
+ * text a person would look for (up to the next `}` or a short excerpt).
  */
 export function malformedSecretReferencesIn(value: string): string[] {
   const wellFormed = new Set<number>();
   for (const match of value.matchAll(SECRET_REFERENCE)) wellFormed.add(match.index);
   const malformed: string[] = [];
-  let at = value.indexOf(REFERENCE_OPENING);
-  while (at !== -1) {
-    if (!wellFormed.has(at)) malformed.push(excerptFrom(value, at));
-    at = value.indexOf(REFERENCE_OPENING, at + REFERENCE_OPENING.length);
+  for (const opening of value.matchAll(LOOSE_OPENING)) {
+    if (!wellFormed.has(opening.index)) malformed.push(excerptFrom(value, opening.index, opening[0].length));
   }
   return malformed;
 }
 
-function excerptFrom(value: string, at: number): string {
+function excerptFrom(value: string, at: number, openingLength: number): string {
   const close = value.indexOf("}", at);
   const end = close === -1 ? value.length : close + 1;
-  const limit = at + REFERENCE_OPENING.length + 40;
+  const limit = at + openingLength + 40;
   return end > limit ? `${value.slice(at, limit)}…` : value.slice(at, end);
 }
