@@ -34,7 +34,7 @@ beforeAll(async () => {
       { sub: "okta-00u4", email: "gil@acme.example", name: "Gil", groups: ["engineering"], password: "idp password" },
       { sub: "okta-00u5", email: "ivy@acme.example", name: "Ivy", password: "idp password", claims: { email_verified: "false" } },
       { sub: "okta-00u6", email: "jo@acme.example", name: "Jo", groups: ["engineering", "Finance\nPayroll", "Sales\u0085\u2067EU\u2069"], password: "idp password" },
-      { sub: "okta-00u7", email: "kai@acme.example", name: "\u001b]0;owned\u0007Kai\u001b[2J\u202e\u009b", groups: [], password: "idp password" },
+      { sub: "okta-00u7\u001b[2J\u202e", email: "kai@acme.example", name: "\u001b]0;owned\u0007Kai\u001b[2J\u202e\u009b", groups: [], password: "idp password" },
     ],
     clients: [{ client_id: "mintgate-acme", client_secret: IDP_SECRET, redirect_uris: [`${base}/sso/callback/acme`] }],
   });
@@ -293,12 +293,16 @@ describe("narrowing or removing a provider", () => {
 
 // Last in this file: it uses up this address's sign-in allowance for a minute.
 describe("what the provider sends about the person", () => {
-  test("a name with control characters (terminal escapes, a C1 CSI) or a bidi override is stored cleaned: `users show` and the TUI print it", async () => {
+  test("a name with control characters (terminal escapes, a C1 CSI) or a bidi override is stored cleaned: `users show` and the TUI print it; a subject holding them is printed escaped", async () => {
     const browser = new ScriptedBrowser();
     const atIdp = await browser.open(`${gateway.url}/sso/start/acme`);
     await browser.submit(atIdp, { button: "Sign in" }, { login: "kai@acme.example", password: "idp password" });
     const people = (await (await fetch(`${gateway.url}/admin/api/users`, { headers: { authorization: `Bearer ${gateway.adminToken()}` } })).json()) as { email: string; name: string | null }[];
     expect(people.find((p) => p.email === "kai@acme.example")?.name).toBe("]0;owned Kai [2J");
+    // The subject is the provider's key for the person, kept as sent: `users show` prints it escaped, never raw.
+    const shown = await runMintgate(["users", "show", "kai@acme.example", "--data", dataDir]);
+    expect(shown.stdout).toContain("acme (subject okta-00u7\\u001b[2J\\u202e)");
+    expect(shown.stdout).not.toMatch(/[\u001b\u202e]/);
   });
 });
 

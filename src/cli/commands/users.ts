@@ -1,6 +1,6 @@
 import { hashPassword, MIN_PASSWORD_LENGTH, UserDirectory, type UserDetails } from "../../auth/accounts/index.ts";
 import { invalid } from "../../errors/index.ts";
-import { counted } from "../../terminal/index.ts";
+import { counted, printableLines } from "../../terminal/index.ts";
 import { DATA_OPTION, JSON_OPTION, printJson, stringValue, type Command, commandGroup, printTable } from "../command.ts";
 import { changedNothing, checkInDataDir, DATA_HELP, requireDataDir, withDataDir } from "../data-dir.ts";
 import { readSecretValue } from "../prompt.ts";
@@ -89,7 +89,8 @@ const showCommand: Command = {
       return users.get(users.resolve(ref!).id);
     });
     if (parsed.values.json) printJson(user);
-    else process.stdout.write(describe(user));
+    // A provider's subject is its own text, kept as sent: an ESC sequence in it would drive the admin's terminal.
+    else process.stdout.write(printableLines(describe(user)));
     return 0;
   },
 };
