@@ -86,6 +86,15 @@ function firstSentenceOf(message: string): string {
   return first.replace(/ at line \d+, column \d+:?$/, "");
 }
 
+/** How many values (each list, mapping and scalar) one pin or allowed value may hold once its aliases are followed. */
+const PLAIN_VALUES_MAX = 10_000;
+const MAP_TAG = "tag:yaml.org,2002:map";
+const SEQ_TAG = "tag:yaml.org,2002:seq";
+const NOT_JSON = "which JSON cannot hold; write a string, number, true, false, null, list or mapping";
+
+/** Why a value cannot be read as plain JSON data: its sentence, after the value's name. */
+class NotPlain extends Error {}
+
 export class YamlReader {
   readonly problems: Problem[] = [];
 
@@ -99,24 +108,52 @@ export class YamlReader {
   }
 
   /**
-   * A value as plain JSON data, aliases inside it resolved (a node's own
-   * toJSON would leave them as {source: NAME}); a circular alias is reported.
+   * A value as plain JSON data, aliases inside it followed (from aliasTargets: the yaml library's toJS walks the
+   * whole document again for each value, minutes for a file of a few thousand pins). An alias inside its own
+   * anchor, or a value that aliases make hold more than PLAIN_VALUES_MAX values, is reported.
    */
   plain(node: ValueNode, line: number, what: string): unknown {
     if (node === null) return null;
+    let values = 0;
+    const enclosing = new Set<Node>();
+    const convert = (raw: unknown): unknown => {
+      if (++values > PLAIN_VALUES_MAX) throw new NotPlain(`holds more than ${PLAIN_VALUES_MAX} values once its aliases are followed; write it with fewer aliases`);
+      const node = this.resolve(raw);
+      if (node === null) return null;
+      if (isScalar(node)) return node.value;
+      if (enclosing.has(node)) throw new NotPlain("refers to itself through an alias");
+      // A !!set, !!omap or !!pairs (YAML 1.1) is no JSON list or object.
+      if (node.tag !== undefined && node.tag !== (isMap(node) ? MAP_TAG : SEQ_TAG)) throw new NotPlain(`holds a ${node.tag.replace(/^tag:yaml\.org,2002:/, "!!")} value, ${NOT_JSON}`);
+      enclosing.add(node);
+      let value: unknown;
+      if (isSeq(node)) value = node.items.map(convert);
+      else {
+        const object: Record<string, unknown> = {};
+        for (const pair of node.items) {
+          const key = this.resolve(pair.key);
+          if (this.refusedMergeKey(key, line, `in ${what}`)) continue;
+          if (key !== null && !isScalar(key)) throw new NotPlain(`has a list or mapping as a key, ${NOT_JSON}`);
+          // As the yaml library names keys: an empty one is "", any other scalar its text. Every key is data, __proto__ too.
+          const name = key === null || key.value === null ? "" : String(key.value);
+          Object.defineProperty(object, name, { value: convert(pair.value), enumerable: true, writable: true, configurable: true });
+        }
+        value = object;
+      }
+      enclosing.delete(node);
+      return value;
+    };
     try {
-      const value: unknown = node.toJS(this.document, { maxAliasCount: 100 });
-      JSON.stringify(value); // an alias to its own anchor makes a cycle: no JSON value
-      // Stored as JSON: .inf and .nan would become null, a !!timestamp a string, a !!set {}.
+      const value = convert(node);
+      // Stored as JSON: .inf and .nan would become null, a !!timestamp a string, !!binary an object.
       const notJson = notJsonIn(value);
       if (notJson !== undefined) {
-        this.report(line, `${what} holds ${notJson}, which JSON cannot hold; write a string, number, true, false, null, list or mapping`);
+        this.report(line, `${what} holds ${notJson}, ${NOT_JSON}`);
         return undefined;
       }
       return value;
     } catch (error) {
-      const message = (error as Error).message;
-      this.report(line, /cyclic|circular/i.test(message) ? `${what} refers to itself through an alias` : `${what} cannot be read: ${message.split("\n", 1)[0]}`);
+      if (!(error instanceof NotPlain)) throw error;
+      this.report(line, `${what} ${error.message}`);
       return undefined;
     }
   }
