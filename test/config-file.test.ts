@@ -902,6 +902,13 @@ virtualMcps:
     expect(decodeConfigFile(Buffer.from("\ufeffname: Café ✅\r\n"), "m.yaml")).toBe("name: Café ✅\r\n");
   });
 
+  test("UTF-16 text without a byte order mark is refused as UTF-16, not read as a file that is no mapping", () => {
+    const utf16be = (text: string) => Buffer.from(text, "utf16le").swap16();
+    for (const bytes of [Buffer.from("connectors: []\n", "utf16le"), utf16be("connectors: []\n"), Buffer.from("é: x\n", "utf16le")]) {
+      expect(() => decodeConfigFile(bytes, "m.yaml")).toThrow("m.yaml:1: the file is UTF-16 text; save it as UTF-8");
+    }
+  });
+
   test("the file name given is used in every line", () => {
     try {
       parseConfigFile("bogus: 1\n", { knownSecrets: new Set(), fileName: "prod.yaml" });

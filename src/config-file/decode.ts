@@ -6,7 +6,10 @@
 import { invalid } from "../errors/index.ts";
 
 export function decodeConfigFile(bytes: Uint8Array, fileName: string): string {
-  if ((bytes[0] === 0xff && bytes[1] === 0xfe) || (bytes[0] === 0xfe && bytes[1] === 0xff)) {
+  // With its byte order mark, or without one: a first character of one byte is then beside a 0 byte, which no
+  // YAML text starts with (read as UTF-8, it said the file was no mapping).
+  const byteOrderMark = (bytes[0] === 0xff && bytes[1] === 0xfe) || (bytes[0] === 0xfe && bytes[1] === 0xff);
+  if (byteOrderMark || (bytes.length >= 2 && (bytes[0] === 0) !== (bytes[1] === 0))) {
     throw invalid(`${fileName}:1: the file is UTF-16 text; save it as UTF-8`);
   }
   const decoder = new TextDecoder("utf-8", { fatal: true });
