@@ -138,6 +138,30 @@ describe("serve --demo (make run)", () => {
   });
 });
 
+describe("serve --demo beside a connector of the user's own named demo", () => {
+  test("the demo Virtual MCP (open to everyone signed in) gets the built-in server under another name, never the user's connector", async () => {
+    const dataDir = join(tempDir("mintgate-demo-name"), "d");
+    const yaml = `connectors:\n  - { name: demo, kind: stdio, command: ${process.execPath}, args: ["${ECHO_STDIO}"] }\n`;
+    expect((await runMintgate(["init", "--data", dataDir])).code).toBe(0);
+    writeFileSync(join(dataDir, "..", "own.yaml"), yaml);
+    expect((await runMintgate(["apply", "-f", join(dataDir, "..", "own.yaml"), "--data", dataDir])).code).toBe(0);
+    const gateway = await startGateway({ dataDir, args: ["--demo"] });
+    try {
+      const definition = (await (await fetch(`${gateway.url}/admin/api/virtual-mcps/demo`, { headers: { authorization: `Bearer ${gateway.adminToken()}` } })).json()) as { connectors: string[] };
+      expect(definition.connectors).toEqual(["mintgate-demo"]);
+      const token = gateway.output().match(/token\s+(mgt_pat_\S+)/)![1]!;
+      const client = await connectMcpClient(`${gateway.url}/mcp/demo`, token);
+      clients.push(client);
+      expect(await toolNames(client)).toEqual(["demo__add", "demo__countdown", "demo__echo", "demo__now"]);
+      // The user's connector is still theirs, as it was.
+      const own = (await (await fetch(`${gateway.url}/admin/api/connectors`, { headers: { authorization: `Bearer ${gateway.adminToken()}` } })).json()) as { name: string; kind: string }[];
+      expect(own.map((c) => `${c.name} ${c.kind}`).sort()).toEqual(["demo stdio", "mintgate-demo builtin"]);
+    } finally {
+      await gateway.stop();
+    }
+  });
+});
+
 describe("clients that arrive while connectors are still in their first start", () => {
   // slow answers initialize after 1 s; broken exits 0.3 s after it starts; hung never answers in time, and its 1 s timeout caps
   // the wait for it (rather than 10 s); quick is the builtin demo (ready in milliseconds).

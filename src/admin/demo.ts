@@ -8,16 +8,34 @@ import type { Store } from "../store/index.ts";
 import { clientSetups, virtualMcpUrl } from "../client-setup/index.ts";
 import type { GatewayConfigService } from "./gateway-config.ts";
 
-const DEMO_CONNECTOR: ConnectorDefinition = { name: "demo", spec: { kind: "builtin", server: "demo" }, timeoutMs: DEFAULT_CALL_TIMEOUT_MS };
-const DEMO_VIRTUAL_MCP: VirtualMcpDefinition = {
-  slug: "demo",
+const DEMO_SLUG = "demo";
+const demoConnector = (name: string): ConnectorDefinition => ({ name, spec: { kind: "builtin", server: "demo" }, timeoutMs: DEFAULT_CALL_TIMEOUT_MS });
+const demoVirtualMcp = (connector: string): VirtualMcpDefinition => ({
+  slug: DEMO_SLUG,
   name: "mintgate demo",
   description: "Demo tools built into mintgate: echo, add, now and countdown.",
   newTools: "auto",
-  connectors: [{ connector: "demo", prefix: "demo", rename: {}, describe: {} }],
+  connectors: [{ connector, prefix: "demo", rename: {}, describe: {} }],
   // The demo token's email has no person record: the demo is open to everyone signed in.
   policy: { access: { everyone: true } },
-};
+});
+
+/**
+ * The name the demo's built-in connector has, or gets: "demo", unless a connector of the user's own has that name (the
+ * demo Virtual MCP, open to everyone signed in, would then have exposed it to everyone), then the first free of
+ * "mintgate-demo", "mintgate-demo-2"…
+ */
+function demoConnectorName(connectors: readonly ConnectorDefinition[]): string {
+  const usable = (name: string) => {
+    const found = connectors.find((c) => c.name === name);
+    return found === undefined || (found.spec.kind === "builtin" && found.spec.server === "demo");
+  };
+  if (usable("demo")) return "demo";
+  for (let n = 1; ; n++) {
+    const name = n === 1 ? "mintgate-demo" : `mintgate-demo-${n}`;
+    if (usable(name)) return name;
+  }
+}
 const DEMO_SUBJECT = "demo@mintgate.localhost";
 const DEMO_TOKEN_LIFETIME_MS = 7 * 86_400_000;
 
@@ -41,14 +59,15 @@ export interface DemoSetup {
  */
 export async function prepareDemo(store: Store, config: GatewayConfigService, tokens: AccessTokenService, users: UserDirectory): Promise<DemoSetup> {
   const current = config.current();
-  const missing = {
-    connectors: current.connectors.some((c) => c.name === DEMO_CONNECTOR.name) ? [] : [DEMO_CONNECTOR],
-    virtualMcps: current.virtualMcps.some((v) => v.slug === DEMO_VIRTUAL_MCP.slug) ? [] : [DEMO_VIRTUAL_MCP],
-  };
-  if (missing.connectors.length + missing.virtualMcps.length > 0) await config.apply(missing);
+  // A demo Virtual MCP already there (the demo's own, or the user's) is left as it is, with its connector.
+  if (!current.virtualMcps.some((v) => v.slug === DEMO_SLUG)) {
+    const connector = demoConnectorName(current.connectors);
+    const connectors = current.connectors.some((c) => c.name === connector) ? [] : [demoConnector(connector)];
+    await config.apply({ connectors, virtualMcps: [demoVirtualMcp(connector)] });
+  }
   const command = "mintgate serve --demo";
-  const { id, token, info } = tokens.create({ subject: DEMO_SUBJECT, virtualMcp: DEMO_VIRTUAL_MCP.slug, lifetimeMs: DEMO_TOKEN_LIFETIME_MS });
-  recordAdminChange(store, { actor: "gateway", action: "tokens.create", target: id, detail: { command, user: DEMO_SUBJECT, virtualMcp: DEMO_VIRTUAL_MCP.slug, expiresAt: info.expiresAt } });
+  const { id, token, info } = tokens.create({ subject: DEMO_SUBJECT, virtualMcp: DEMO_SLUG, lifetimeMs: DEMO_TOKEN_LIFETIME_MS });
+  recordAdminChange(store, { actor: "gateway", action: "tokens.create", target: id, detail: { command, user: DEMO_SUBJECT, virtualMcp: DEMO_SLUG, expiresAt: info.expiresAt } });
   const people = users.list();
   let password: string | undefined;
   if (people.length === 0) {
@@ -57,7 +76,7 @@ export async function prepareDemo(store: Store, config: GatewayConfigService, to
     recordAdminChange(store, { actor: "gateway", action: "users.add", target: DEMO_SUBJECT, detail: { command, id: person.id, role: "admin" } });
   }
   const accountExists = people.some((p) => p.email === DEMO_SUBJECT && !p.disabled && p.identities.some((i) => i.provider === "local"));
-  return { slug: DEMO_VIRTUAL_MCP.slug, token, subject: DEMO_SUBJECT, password, accountExists };
+  return { slug: DEMO_SLUG, token, subject: DEMO_SUBJECT, password, accountExists };
 }
 
 /** What `make run` prints: the endpoint, the token and a client configuration to paste (as `mintgate connect` gives it, with the token). */
