@@ -9,6 +9,7 @@
  *   guarded  prefix "wx", newTools: approve
  *   team   prefix "wx", with a policy: the forecast tool only for ada, the radar's interface hidden from her, and
  *          the city interfaces hidden by a key in the form such URIs were exposed in before (`wx+ui://…`)
+ *   beside  prefix "" beside the builtin demo, also unprefixed; nearby  both under the prefix "nb"
  * and a second upstream of the same server whose forecast names the interface a file holds (FORECAST_VIEW_FILE), attached to
  *   reviewed  prefix "sh", newTools: approve, its forecast only
  * Reached by SDK Clients over Streamable HTTP with personal access tokens.
@@ -38,10 +39,13 @@ beforeAll(async () => {
       connectors: [
         { name: "weather", kind: "stdio", command: process.execPath, args: [APPS_SERVER] },
         { name: "shifting", kind: "stdio", command: process.execPath, args: [APPS_SERVER], env: { FORECAST_VIEW_FILE: viewFile } },
+        { name: "demo", kind: "builtin", server: "demo" },
       ],
       virtualMcps: [
         { slug: "apps", name: "Apps", access: { everyone: true }, connectors: [{ connector: "weather", prefix: "wx" }] },
         { slug: "plain", name: "Plain", access: { everyone: true }, connectors: [{ connector: "weather", prefix: "" }] },
+        { slug: "beside", name: "Beside", access: { everyone: true }, connectors: [{ connector: "demo", prefix: "" }, { connector: "weather", prefix: "" }] },
+        { slug: "nearby", name: "Nearby", access: { everyone: true }, connectors: [{ connector: "demo", prefix: "nb" }, { connector: "weather", prefix: "nb" }] },
         { slug: "guarded", name: "Guarded", newTools: "approve", access: { everyone: true }, connectors: [{ connector: "weather", prefix: "wx" }] },
         { slug: "reviewed", name: "Reviewed", newTools: "approve", access: { everyone: true }, connectors: [{ connector: "shifting", prefix: "sh", include: ["forecast"] }] },
         {
@@ -122,6 +126,17 @@ describe("MCP Apps under a prefix", () => {
     // A client that kept a URI from before reaches the same resource, which comes back under its URI of today.
     const former = await prefixed.readResource({ uri: "wx+ui://weather/view.html" });
     expect(former.contents).toMatchObject([{ uri: "ui://wx+weather/view.html", text: "<!doctype html><h1>Forecast</h1>" }]);
+  });
+
+  test("connectors attached under the same prefix each serve their own resources and templates", async () => {
+    for (const [slug, exposed] of [["beside", (uri: string) => uri], ["nearby", (uri: string) => (uri.startsWith("ui://") ? `ui://nb+${uri.slice(5)}` : `nb+${uri}`)]] as const) {
+      const client = await clientOf(slug);
+      // Each URI is read from the connector that lists it (or its template), not from the first one under the prefix.
+      expect(textOf(await client.readResource({ uri: exposed("ui://weather/view.html") }))).toBe("<!doctype html><h1>Forecast</h1>");
+      expect(textOf(await client.readResource({ uri: exposed("ui://weather/city/oslo") }))).toBe("<!doctype html><h1>oslo</h1>");
+      expect(textOf(await client.readResource({ uri: exposed("demo://about") }))).toContain("demo server");
+      expect(JSON.parse(textOf(await client.readResource({ uri: exposed("demo://numbers/7") })))).toMatchObject({ n: 7, square: 49 });
+    }
   });
 
   test("an approved tool's interface is named by its exposed URI, and the approval holds: it covers the upstream's definition", async () => {

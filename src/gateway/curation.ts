@@ -200,19 +200,34 @@ export function withExposedResourcesOfPrompt(prefix: string, result: Record<stri
   return exposed.every((m, i) => m.content === messages[i]?.content) ? result : { ...result, messages: exposed };
 }
 
-/** Which attachment an exposed resource URI belongs to, and the upstream URI. */
-export function routeUri(attachments: ConnectorAttachment[], uri: string): { attachment: ConnectorAttachment; upstreamUri: string } | undefined {
+/** Whether a connector lists a resource, or a template it may be read through, by its upstream URI. */
+export type ServesUri = (connector: string, upstreamUri: string) => boolean;
+
+/**
+ * Which attachment an exposed resource URI belongs to, and the upstream URI. Connectors attached under the same
+ * prefix (two unprefixed ones, say) expose their URIs alike: with `serves`, the URI goes to the one that lists it,
+ * not to the first of them, which would answer for a resource it does not have.
+ */
+export function routeUri(attachments: ConnectorAttachment[], uri: string, serves?: ServesUri): { attachment: ConnectorAttachment; upstreamUri: string } | undefined {
   // `ui://wx+weather/view.html` (see exposedUri); `wx+ui://weather/view.html`, as such URIs were exposed before, still routes below.
   const ui = uri.startsWith(UI_SCHEME);
   const start = ui ? UI_SCHEME.length : 0;
   const plus = uri.indexOf("+", start);
   if (plus > start) {
     const prefix = uri.slice(start, plus);
-    const attachment = attachments.find((a) => a.prefix === prefix);
-    if (attachment) return { attachment, upstreamUri: ui ? UI_SCHEME + uri.slice(plus + 1) : uri.slice(plus + 1) };
+    const upstreamUri = ui ? UI_SCHEME + uri.slice(plus + 1) : uri.slice(plus + 1);
+    const attachment = servingAttachment(attachments, prefix, upstreamUri, serves);
+    if (attachment) return { attachment, upstreamUri };
   }
-  const unprefixed = attachments.find((a) => a.prefix === "");
+  const unprefixed = servingAttachment(attachments, "", uri, serves);
   return unprefixed && { attachment: unprefixed, upstreamUri: uri };
+}
+
+/** Of the attachments under `prefix`, the first whose connector serves `upstreamUri`; the first of them when none does (it may serve URIs it does not list). */
+function servingAttachment(attachments: ConnectorAttachment[], prefix: string, upstreamUri: string, serves: ServesUri | undefined): ConnectorAttachment | undefined {
+  const under = attachments.filter((a) => a.prefix === prefix);
+  if (under.length < 2 || serves === undefined) return under[0];
+  return under.find((a) => serves(a.connector, upstreamUri)) ?? under[0];
 }
 
 /**

@@ -481,7 +481,7 @@ export class GatewaySession implements UrlElicitationClient {
   /** Why the person may not read a resource by its exposed URI, as resources/read decides; undefined when they may. */
   private readonly whyUnreadable = (uri: string): string | undefined => {
     if (this.runtime.policy.resources === undefined) return undefined;
-    const decision = this.resourceDecision(uri, routeUri(this.runtime.definition.connectors, uri));
+    const decision = this.resourceDecision(uri, this.runtime.routeUri(uri));
     return decision.allow ? undefined : decision.reason;
   };
 
@@ -566,7 +566,7 @@ export class GatewaySession implements UrlElicitationClient {
       case "resources/read":
       case "resources/subscribe": {
         // Resources are routed by their URI's prefix, not looked up: the one to wait for is the connector it routes to.
-        const route = routeUri(this.runtime.definition.connectors, String(params?.uri));
+        const route = this.runtime.routeUri(String(params?.uri));
         return route !== undefined && this.runtime.configuredConnector(route.attachment.connector, this.principal)?.inFirstStart === true;
       }
       default:
@@ -777,7 +777,7 @@ export class GatewaySession implements UrlElicitationClient {
   private async readResource(progress: ProgressSink, signal: AbortSignal, params: Params, note: RequestInFlight): Promise<Record<string, unknown>> {
     const uri = String(params?.uri);
     note.exposedName = uri;
-    const route = routeUri(this.runtime.definition.connectors, uri);
+    const route = this.runtime.routeUri(uri);
     if (!route) throw new RpcError(JSON_RPC.invalidParams, `No connector in virtual MCP "${this.runtime.slug}" serves the resource "${uri}".`);
     note.connector = route.attachment.connector;
     note.upstreamName = route.upstreamUri;
@@ -808,7 +808,7 @@ export class GatewaySession implements UrlElicitationClient {
     if (this.subscriptions.size >= SUBSCRIPTIONS_PER_SESSION) {
       throw new RpcError(JSON_RPC.invalidParams, `This session holds ${SUBSCRIPTIONS_PER_SESSION} resource subscriptions, the most one session may; unsubscribe from resources it no longer follows, then subscribe again.`);
     }
-    const route = routeUri(this.runtime.definition.connectors, uri);
+    const route = this.runtime.routeUri(uri);
     note.exposedName = uri;
     note.connector = route?.attachment.connector ?? null;
     note.upstreamName = route?.upstreamUri ?? null;
@@ -870,7 +870,7 @@ export class GatewaySession implements UrlElicitationClient {
     const view = this.runtime.viewFor(this.subject);
     if (subscription.confirmedUnder === view) return undefined;
     if (!view.reachable) return "the person may no longer use the virtual MCP";
-    const route = routeUri(this.runtime.definition.connectors, uri);
+    const route = this.runtime.routeUri(uri);
     if (route?.attachment.connector !== subscription.connector.name || route.upstreamUri !== subscription.upstreamUri) return "no connector of the virtual MCP serves it any more";
     const decision = this.resourceDecision(uri, route);
     if (!decision.allow) return `denied by ${decision.rule}`;
@@ -899,7 +899,7 @@ export class GatewaySession implements UrlElicitationClient {
       return this.forward(progress, signal, prompt.connector, "completion/complete", { ...params, ref: { ...ref, name: prompt.upstreamName } }, note);
     }
     if (ref?.type === "ref/resource") {
-      const route = routeUri(this.runtime.definition.connectors, String(ref.uri));
+      const route = this.runtime.routeUri(String(ref.uri));
       if (!route) throw new RpcError(JSON_RPC.invalidParams, `No connector serves the resource template "${String(ref.uri)}".`);
       note.exposedName = String(ref.uri);
       note.connector = route.attachment.connector;
@@ -1118,7 +1118,7 @@ export function refusedRequest(
     return { ...entry, exposedName: asked.name, connector: item?.connector ?? null, upstreamName: item?.upstreamName ?? null, arguments: asked.arguments };
   }
   if (method === "resources/read" && typeof asked.uri === "string") {
-    const route = routeUri(runtime.definition.connectors, asked.uri);
+    const route = runtime.routeUri(asked.uri);
     return { ...entry, exposedName: asked.uri, connector: route?.attachment.connector ?? null, upstreamName: route?.upstreamUri ?? null };
   }
   return entry;

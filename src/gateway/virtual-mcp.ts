@@ -1,11 +1,11 @@
 import type { Prompt, Resource, ResourceTemplate, Tool } from "@modelcontextprotocol/sdk/types.js";
 import type { Principal } from "../auth/index.ts";
 import type { CallerIdentity, Catalogue, Connector, ConnectorPool } from "../connectors/index.ts";
-import { decide, type Subject, type SubjectResolver, type VirtualMcpPolicy } from "../policy/index.ts";
+import { decide, expandsTo, type Subject, type SubjectResolver, type VirtualMcpPolicy } from "../policy/index.ts";
 import { EMPTY_CATALOGUE } from "../connectors/index.ts";
 import { MintgateError } from "../errors/index.ts";
 import { log } from "../log/index.ts";
-import { curate, formerExposedUri, type ApprovalLookup, type CuratedCatalogue, type UnmatchedNames } from "./curation.ts";
+import { curate, formerExposedUri, routeUri, type ApprovalLookup, type CuratedCatalogue, type UnmatchedNames } from "./curation.ts";
 import { GONE_SESSION_ENDING, type GatewaySession } from "./session.ts";
 import type { VirtualMcpDefinition } from "./types.ts";
 
@@ -120,6 +120,16 @@ export class VirtualMcpRuntime {
       names: { tools: tools.map((t) => t.name).join("\n"), prompts: prompts.map((p) => p.name).join("\n"), resources: [...resources.map((r) => r.uri), ...resourceTemplates.map((r) => r.uriTemplate)].join("\n") },
     };
   }
+
+  /** Which attachment an exposed resource URI goes to, and the upstream URI (see routeUri): among connectors under one prefix, the one that lists it. */
+  routeUri(uri: string): ReturnType<typeof routeUri> {
+    return routeUri(this.definition.connectors, uri, this.serves);
+  }
+
+  private readonly serves = (connector: string, upstreamUri: string): boolean => {
+    const catalogue = this.pool.get(connector)?.catalogue;
+    return catalogue !== undefined && (catalogue.resources.some((r) => r.uri === upstreamUri) || catalogue.resourceTemplates.some((t) => expandsTo(t.uriTemplate, upstreamUri)));
+  };
 
   /** The connector client that carries this caller's calls now; undefined when the connector is not configured. */
   configuredConnector(name: string, caller: CallerIdentity): Connector | undefined {

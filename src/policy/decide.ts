@@ -117,7 +117,7 @@ function resourceRule(policy: VirtualMcpPolicy, uri: string): { key: string; rul
  * than RFC 6570 matching on purpose (a rule that covers too much restricts,
  * never opens), and linear: no regular expression built from upstream text.
  */
-function expandsTo(template: string, uri: string): boolean {
+export function expandsTo(template: string, uri: string): boolean {
   const literals = template.split(/\{[^}]*\}/);
   const first = literals[0]!;
   const last = literals[literals.length - 1]!;
