@@ -594,6 +594,24 @@ describe("upstream catalogues", () => {
     expect(twice).toHaveLength(1);
     expect(twice[0]).toContain("connector=uf method=tools/list name=echo");
   });
+
+  test("upstream tools named like Object methods (constructor, toString) are exposed, renamed and described as any other", async () => {
+    const config = {
+      connectors: stdioConfig("ob", { EXTRA_TOOLS: "constructor,toString,valueOf" }).connectors,
+      virtualMcps: [{ slug: "v", name: "V", access: { everyone: true }, connectors: [{ connector: "ob", rename: { valueOf: "value" }, describe: { toString: "Says what it is given." } }] }],
+    };
+    const { gateway, token } = await start(config, "mintgate-object-method-tools");
+    await waitReady(gateway, "ob");
+    const c = await client(gateway, token);
+    const { tools } = await c.listTools();
+    expect(tools.filter((t) => !["ob__echo", "ob__slow", "ob__answer", "ob__deep", "ob__progress", "ob__unasked"].includes(t.name)).map((t) => [t.name, t.description])).toEqual([
+      ["ob__constructor", "constructor, as echo"],
+      ["ob__toString", "Says what it is given."],
+      ["ob__value", "valueOf, as echo"],
+    ]);
+    expect(await c.callTool({ name: "ob__toString", arguments: { text: "hi" } })).toEqual({ content: [{ type: "text", text: "hi" }] });
+    expect((await admin<{ problems: string[] }>(gateway, "/virtual-mcps/v")).problems).toEqual([]);
+  });
 });
 
 describe("messages upstreams send unasked", () => {

@@ -377,7 +377,8 @@ export function curate(
       // A tool that runs only as a task could never be called here: the gateway does not relay tasks (yet).
       if ((tool as { execution?: { taskSupport?: unknown } }).execution?.taskSupport === "required") continue;
       if (!isIncluded(attachment, tool.name)) continue;
-      const renamed = attachment.rename[tool.name];
+      // Own keys only: a tool named like an Object method ("constructor", "valueOf") read the method as its new name and was hidden.
+      const renamed = Object.hasOwn(attachment.rename, tool.name) ? attachment.rename[tool.name] : undefined;
       const name = exposedName(attachment.prefix, renamed ?? tool.name);
       const source = `${attachment.connector} tool "${tool.name}"${renamed ? " (renamed)" : ""}`;
       if (!EXPOSED_NAME.test(name)) {
@@ -415,7 +416,7 @@ export function curate(
         sayInvisibleText(`Tool "${name}" (from ${source}, waiting for approval)`, tool, `${unlessMeant}, do not approve it`);
         continue;
       }
-      const description = attachment.describe[tool.name] ?? tool.description;
+      const description = (Object.hasOwn(attachment.describe, tool.name) ? attachment.describe[tool.name] : undefined) ?? tool.description;
       // An MCP App's interface is read back by the URI its `_meta` gives: the exposed one. The approval's hash stays over the upstream's URIs.
       const meta = withExposedUiMeta(attachment.prefix, tool._meta);
       const definition: Tool = { ...tool, name, ...(description === undefined ? {} : { description }), ...(meta === tool._meta ? {} : { _meta: meta }) };
