@@ -612,6 +612,19 @@ describe("upstream catalogues", () => {
     expect(await c.callTool({ name: "ob__toString", arguments: { text: "hi" } })).toEqual({ content: [{ type: "text", text: "hi" }] });
     expect((await admin<{ problems: string[] }>(gateway, "/virtual-mcps/v")).problems).toEqual([]);
   });
+  test("an unprefixed connector's resource whose URI starts like another connector's prefix (git+ssh://) is read from the connector that lists it", async () => {
+    const config = {
+      connectors: [{ name: "demo", kind: "builtin", server: "demo" }, ...stdioConfig("plain", { MODE: "subs", RESOURCE_URI: "git+ssh://example.com/repo" }).connectors],
+      virtualMcps: [{ slug: "v", name: "V", access: { everyone: true }, connectors: [{ connector: "demo", prefix: "git" }, { connector: "plain", prefix: "" }] }],
+    };
+    const { gateway, token } = await start(config, "mintgate-plus-uri");
+    await waitReady(gateway, "plain");
+    const c = await client(gateway, token);
+    expect((await c.listResources()).resources.map((r) => r.uri).sort()).toEqual(["git+demo://about", "git+ssh://example.com/repo"]);
+    expect((await c.readResource({ uri: "git+ssh://example.com/repo" })).contents).toEqual([{ uri: "git+ssh://example.com/repo", mimeType: "text/plain", text: "raw git+ssh://example.com/repo" }]);
+    // The prefixed connector's own URIs still go to it.
+    expect((await c.readResource({ uri: "git+demo://about" })).contents[0]).toMatchObject({ uri: "git+demo://about" });
+  });
 });
 
 describe("messages upstreams send unasked", () => {

@@ -203,24 +203,38 @@ export function withExposedResourcesOfPrompt(prefix: string, result: Record<stri
 /** Whether a connector lists a resource, or a template it may be read through, by its upstream URI. */
 export type ServesUri = (connector: string, upstreamUri: string) => boolean;
 
+type UriRoute = { attachment: ConnectorAttachment; upstreamUri: string };
+
 /**
- * Which attachment an exposed resource URI belongs to, and the upstream URI. Connectors attached under the same
- * prefix (two unprefixed ones, say) expose their URIs alike: with `serves`, the URI goes to the one that lists it,
- * not to the first of them, which would answer for a resource it does not have.
+ * Which attachment an exposed resource URI belongs to, and the upstream URI. Some exposed URIs could be two
+ * connectors' (two attached under one prefix, or `git+ssh://…` of an unprefixed one beside one prefixed "git"):
+ * with `serves`, such a URI goes to the connector that lists it, not to the first that might, which would answer
+ * for a resource it does not have. One that none lists goes where it always did.
  */
-export function routeUri(attachments: ConnectorAttachment[], uri: string, serves?: ServesUri): { attachment: ConnectorAttachment; upstreamUri: string } | undefined {
+export function routeUri(attachments: ConnectorAttachment[], uri: string, serves?: ServesUri): UriRoute | undefined {
+  const unprefixed = (): UriRoute | undefined => {
+    const attachment = servingAttachment(attachments, "", uri, serves);
+    return attachment && { attachment, upstreamUri: uri };
+  };
+  const prefixed = prefixedRoute(attachments, uri, serves);
+  if (prefixed === undefined) return unprefixed();
+  if (serves !== undefined && attachments.some((a) => a.prefix === "") && !serves(prefixed.attachment.connector, prefixed.upstreamUri)) {
+    const other = unprefixed();
+    if (other !== undefined && serves(other.attachment.connector, uri)) return other;
+  }
+  return prefixed;
+}
+
+/** The route of a URI by the prefix it starts with (see exposedUri), when an attachment has that prefix. */
+function prefixedRoute(attachments: ConnectorAttachment[], uri: string, serves: ServesUri | undefined): UriRoute | undefined {
   // `ui://wx+weather/view.html` (see exposedUri); `wx+ui://weather/view.html`, as such URIs were exposed before, still routes below.
   const ui = uri.startsWith(UI_SCHEME);
   const start = ui ? UI_SCHEME.length : 0;
   const plus = uri.indexOf("+", start);
-  if (plus > start) {
-    const prefix = uri.slice(start, plus);
-    const upstreamUri = ui ? UI_SCHEME + uri.slice(plus + 1) : uri.slice(plus + 1);
-    const attachment = servingAttachment(attachments, prefix, upstreamUri, serves);
-    if (attachment) return { attachment, upstreamUri };
-  }
-  const unprefixed = servingAttachment(attachments, "", uri, serves);
-  return unprefixed && { attachment: unprefixed, upstreamUri: uri };
+  if (plus <= start) return undefined;
+  const upstreamUri = ui ? UI_SCHEME + uri.slice(plus + 1) : uri.slice(plus + 1);
+  const attachment = servingAttachment(attachments, uri.slice(start, plus), upstreamUri, serves);
+  return attachment && { attachment, upstreamUri };
 }
 
 /** Of the attachments under `prefix`, the first whose connector serves `upstreamUri`; the first of them when none does (it may serve URIs it does not list). */
