@@ -416,6 +416,27 @@ describe("protocol revision 2026-07-28 (sessionless)", () => {
     await reader.cancel();
   });
 
+  test("a listen stream hears of changes to what its person sees, not of every change to the configuration", async () => {
+    const created = await runMintgate(["tokens", "create", "--user", "lc@example.com", "--json", "--data", setup.dataDir]);
+    const { id, token } = JSON.parse(created.stdout) as { id: string; token: string };
+    const reader = await listenWith(token);
+    const putPolicy = async (slug: string, policy: object) => {
+      const response = await fetch(`${setup.gateway.url}/admin/api/virtual-mcps/${slug}/policy`, { method: "PUT", headers: { authorization: `Bearer ${setup.gateway.adminToken()}` }, body: JSON.stringify(policy) });
+      expect(response.status).toBe(200);
+    };
+    // Another Virtual MCP's policy: nothing this person sees here changes. The admin API answers once the gateway applied it.
+    await putPolicy("dual", { access: { everyone: true }, tools: { echo: { deny: { users: ["lc@example.com"] } } } });
+    // This one's, hiding its one tool from them: a change they see.
+    await putPolicy("modern", { access: { everyone: true }, tools: { d__echo: { deny: { users: ["lc@example.com"] } } } });
+    // The stream ends once the token is revoked: everything it carried is read by then.
+    expect((await runMintgate(["tokens", "revoke", id, "--data", setup.dataDir])).code).toBe(0);
+    let carried = "";
+    for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) carried += new TextDecoder().decode(chunk.value);
+    expect(carried.split("notifications/tools/list_changed").length - 1).toBe(1);
+    await putPolicy("modern", { access: { everyone: true } });
+    await putPolicy("dual", { access: { everyone: true } });
+  });
+
   test("a listen stream ends when its token is revoked, as sessions do", async () => {
     const created = await runMintgate(["tokens", "create", "--user", "lis@example.com", "--json", "--data", setup.dataDir]);
     const { id, token } = JSON.parse(created.stdout) as { id: string; token: string };

@@ -356,16 +356,22 @@ function listen(runtime: VirtualMcpRuntime, principal: Principal, id: string | n
   const send = (method: string, extra: Record<string, unknown> = {}) =>
     stream.write(`event: message\ndata: ${JSON.stringify({ jsonrpc: "2.0", method, params: { ...extra, _meta: { [META_SUBSCRIPTION]: id } } })}\n\n`);
   send("notifications/subscriptions/acknowledged", { notifications: honoured });
-  const unsubscribe = runtime.onListChanged((kind) => {
+  /** What the person sees, to tell them (as a session does) only of changes to it: any change to the configuration reaches here. */
+  let seen = runtime.viewFor(runtime.subjects.subjectOf(principal)).names;
+  const unsubscribe = runtime.onListChanged((changed) => {
     // Every access change is told here: a person who may no longer reach the Virtual MCP loses the stream, as a session.
-    if (!runtime.viewFor(runtime.subjects.subjectOf(principal)).reachable) {
+    const view = runtime.viewFor(runtime.subjects.subjectOf(principal));
+    if (!view.reachable) {
       log.info("listen stream ended: access lost", { subject: principal.subject, virtualMcp: runtime.slug });
       stop();
       stream.close();
       return;
     }
-    const key = Object.entries(kinds).find(([, v]) => v === kind)?.[0];
-    if (key && honoured[key]) send(`notifications/${kind}/list_changed`);
+    const before = seen;
+    seen = view.names;
+    for (const [key, kind] of Object.entries(kinds)) {
+      if (honoured[key] && (changed.has(kind) || before[kind] !== seen[kind])) send(`notifications/${kind}/list_changed`);
+    }
   });
   // Registered, so that revocation, the per-person limit and shutdown can end it.
   const forget = register(() => {

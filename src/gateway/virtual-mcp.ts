@@ -41,7 +41,7 @@ export class VirtualMcpRuntime {
   readonly sessions = new Map<string, GatewaySession>();
   private unsubscribe: (() => void)[] = [];
   /** Sessionless listeners (2026-07-28 subscriptions/listen streams). */
-  private readonly listChangedListeners = new Set<(kind: "tools" | "prompts" | "resources") => void>();
+  private readonly listChangedListeners = new Set<(changed: ReadonlySet<ListKind>) => void>();
   /** How to end what the sessionless revision has open here (calls in flight, listen streams), which no session holds. */
   private readonly sessionless = new Set<(reason: string) => void>();
   private signatures = { tools: "", prompts: "", resources: "" };
@@ -177,12 +177,15 @@ export class VirtualMcpRuntime {
     this.signatures = next;
     if (changed.size === 0 && !accessChanged) return;
     for (const session of this.sessions.values()) session.refreshAccess(changed);
-    // Sessionless listeners are not tied to one person: they hear of every possible change.
-    for (const kind of accessChanged ? (["tools", "prompts", "resources"] as const) : changed) for (const listener of this.listChangedListeners) listener(kind);
+    for (const listener of this.listChangedListeners) listener(changed);
   }
 
-  /** Calls `listener` whenever what clients see of a list changes; returns a function that stops it. */
-  onListChanged(listener: (kind: "tools" | "prompts" | "resources") => void): () => void {
+  /**
+   * Calls `listener` with the lists whose catalogue changed whenever they or the access to them (the policy, the
+   * people) may have: as a session does, it tells its person of those and of the lists their view changed in.
+   * Returns a function that stops it.
+   */
+  onListChanged(listener: (changed: ReadonlySet<ListKind>) => void): () => void {
     this.listChangedListeners.add(listener);
     return () => this.listChangedListeners.delete(listener);
   }
