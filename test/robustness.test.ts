@@ -612,6 +612,19 @@ describe("upstream catalogues", () => {
     expect(await c.callTool({ name: "ob__toString", arguments: { text: "hi" } })).toEqual({ content: [{ type: "text", text: "hi" }] });
     expect((await admin<{ problems: string[] }>(gateway, "/virtual-mcps/v")).problems).toEqual([]);
   });
+  test("prompts named with spaces or dots, as servers name them, are listed and got, and the configuration still applies", async () => {
+    const config = stdioConfig("pr", { PROMPT_NAMES: JSON.stringify(["code review", "git.commit"]) });
+    const { gateway, token } = await start(config, "mintgate-prompt-names");
+    await waitReady(gateway, "pr");
+    const c = await client(gateway, token);
+    expect((await c.listPrompts()).prompts.map((p) => p.name).sort()).toEqual(["pr__code review", "pr__git.commit"]);
+    expect((await c.getPrompt({ name: "pr__code review" })).messages).toEqual([{ role: "user", content: { type: "text", text: "prompt code review" } }]);
+    expect((await admin<{ problems: string[] }>(gateway, "/virtual-mcps/v")).problems).toEqual([]);
+    // Applied again now that the catalogue is known: held to the tool names' alphabet, the Virtual MCP was refused.
+    const applied = await fetch(`${gateway.url}/admin/api/config`, { method: "PUT", headers: { authorization: `Bearer ${gateway.adminToken()}` }, body: JSON.stringify(config) });
+    expect({ status: applied.status, body: await applied.text() }).toMatchObject({ status: 200 });
+  });
+
   test("an unprefixed connector's resource whose URI starts like another connector's prefix (git+ssh://) is read from the connector that lists it", async () => {
     const config = {
       connectors: [{ name: "demo", kind: "builtin", server: "demo" }, ...stdioConfig("plain", { MODE: "subs", RESOURCE_URI: "git+ssh://example.com/repo" }).connectors],

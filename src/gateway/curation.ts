@@ -2,6 +2,7 @@ import type { Prompt, Resource, ResourceTemplate, Tool } from "@modelcontextprot
 import type { Catalogue } from "../connectors/index.ts";
 import { invisibleTextIn, invisibleTextSaid } from "../connectors/invisible-text.ts";
 import type { Decision } from "../policy/index.ts";
+import { hasUnprintable } from "../terminal/index.ts";
 import { EXPOSED_NAME, PREFIX_SEPARATOR, type ConnectorAttachment, type VirtualMcpDefinition } from "./types.ts";
 
 export interface ExposedTool {
@@ -78,6 +79,17 @@ function quotedUnfitName(name: string): string {
   return JSON.stringify(name.length > UNFIT_NAME_SHOWN ? `${name.slice(0, UNFIT_NAME_SHOWN)}…` : name);
 }
 const UNFIT_NAME_SHOWN = 100;
+
+/**
+ * Whether an exposed prompt name can be offered: MCP gives prompt names no alphabet, and servers use spaces and dots
+ * ("code review", "git.commit"). Held to the tool names' alphabet, such a prompt made its connector's Virtual MCPs
+ * refuse to apply, with nothing the admin could do (prompts are not renamed). It is looked up by its exact name, as
+ * written; only what would break the lists people read (a control character, a bidi override) or a name of pages is refused.
+ */
+function isPromptName(name: string): boolean {
+  return name.length > 0 && name.length <= PROMPT_NAME_MAX && !hasUnprintable(name);
+}
+const PROMPT_NAME_MAX = 128;
 
 /**
  * Resource URIs get the prefix as a scheme prefix (`ev+file:///x`), which maps back exactly. A `ui://` URI (the
@@ -444,8 +456,12 @@ export function curate(
     for (const prompt of catalogue.prompts) {
       const name = exposedName(attachment.prefix, prompt.name);
       const earlier = promptSources.get(name);
-      if (earlier || !EXPOSED_NAME.test(name)) {
-        result.problems.push(earlier ? `Prompt "${name}" is exposed twice in virtual MCP "${vmcp.slug}": by ${earlier} and by ${attachment.connector}; give one of them another prefix (prompts cannot be renamed).` : `Prompt name ${quotedUnfitName(name)} from ${attachment.connector} is not valid.`);
+      if (earlier || !isPromptName(name)) {
+        result.problems.push(
+          earlier
+            ? `Prompt "${name}" is exposed twice in virtual MCP "${vmcp.slug}": by ${earlier} and by ${attachment.connector}; give one of them another prefix (prompts cannot be renamed).`
+            : `Prompt name ${quotedUnfitName(name)} from ${attachment.connector} is not valid: at most ${PROMPT_NAME_MAX} characters, none of them a control character; shorten the prefix, or have the upstream rename the prompt.`,
+        );
         continue;
       }
       promptSources.set(name, attachment.connector);
