@@ -169,6 +169,37 @@ describe("People and access", () => {
     ui.unmount();
   });
 
+  test("the add-group form stays on the person it was opened for when a refresh puts someone else at that row", async () => {
+    /** Knows which /users loads have answered, so the test waits for one that started after a change. */
+    class UsersLoads extends AdminClient {
+      started = 0;
+      answered = 0;
+      override get<T>(path: string): Promise<T> {
+        if (path !== "/users") return super.get<T>(path);
+        const id = ++this.started;
+        return super.get<T>(path).then((value) => ((this.answered = Math.max(this.answered, id)), value));
+      }
+    }
+    const loads = new UsersLoads(locateGateway({ dataDir: gateway.dataDir }));
+    await client.send("POST", "/users", { email: "moved-b@example.com", password: PASSWORD });
+    const ui = render(<PeopleScreen client={loads} width={100} height={26} setCapturing={setCapturing} />);
+    await frameContaining(ui.lastFrame, "ann@example.com");
+    await press(ui.stdin, "/", "moved-", KEY.enter);
+    await frameContaining(ui.lastFrame, "Filter moved- · 1 of");
+    await press(ui.stdin, "g");
+    await frameContaining(ui.lastFrame, "Add moved-b@example.com to a group");
+    // Someone who sorts above appears (a sign-in, another admin) while the form is open; the screen polls.
+    await client.send("POST", "/users", { email: "moved-a@example.com", password: PASSWORD });
+    const startedBefore = loads.started;
+    await waitFor("a refresh after the new person", () => loads.answered > startedBefore, 400);
+    await press(ui.stdin, "ops", KEY.enter);
+    await frameContaining(ui.lastFrame, "✓ Added");
+    expect(ui.lastFrame()).toContain('✓ Added moved-b@example.com to "ops".');
+    expect((await person("moved-b@example.com")).groups).toEqual(["ops"]);
+    expect((await person("moved-a@example.com")).groups).toEqual([]);
+    ui.unmount();
+  });
+
   test("adding a local account: validation first, the server's refusal shown, the password never on screen", async () => {
     const secret = "a-very-long-password-1";
     const ui = people();

@@ -40,7 +40,8 @@ export const MIN_PASSWORD_LENGTH = 12;
 
 type Overlay =
   | { kind: "confirm"; message: string; busy: string; run: () => Promise<string> }
-  | { kind: "form"; which: "add-person" | "add-group" | "create-token" }
+  // The person a form acts for, fixed when it opens: the list polls, and a person who appeared above moved another under the selection.
+  | { kind: "form"; which: "add-person" | "add-group" | "create-token"; person?: UserDetails | undefined }
   | { kind: "pick-group"; person: UserDetails; groups: string[]; index: number }
   | { kind: "token"; token: string; subject: string; warnings: string[] }
   | undefined;
@@ -170,7 +171,7 @@ export function PeopleScreen(props: ScreenProps) {
           const role = person.role === "admin" ? "member" : "admin";
           return confirm(`Make ${person.email} ${role === "admin" ? "an admin" : "a member"} (now ${person.role})?`, `Setting the role of ${person.email}…`, () => client.send("POST", `${userPath(person)}/role`, { role }).then(() => `${person.email} is now ${role === "admin" ? "an admin" : "a member"}.`));
         }
-        if (input === "g") return setOverlay({ kind: "form", which: "add-group" });
+        if (input === "g") return setOverlay({ kind: "form", which: "add-group", person });
         if (input === "x") {
           const groups = manualGroups(person);
           if (groups.length === 0) {
@@ -181,7 +182,7 @@ export function PeopleScreen(props: ScreenProps) {
         }
       }
       if (tab === "tokens") {
-        if (input === "n") return setOverlay({ kind: "form", which: "create-token" });
+        if (input === "n") return setOverlay({ kind: "form", which: "create-token", person: lastPerson });
         const token = lists?.tokens[index];
         if (input === "x" && token) {
           if (token.revokedAt) return setNotice({ ok: false, text: `Token ${token.id.slice(0, 8)} is revoked already.` });
@@ -285,7 +286,7 @@ export function PeopleScreen(props: ScreenProps) {
       </Box>
     );
   } else if (overlay?.kind === "form") {
-    body = <PeopleForm which={overlay.which} person={overlay.which === "create-token" ? lastPerson : person} width={width} height={height - 2} client={client} onDone={(result) => {
+    body = <PeopleForm which={overlay.which} person={overlay.person && (data?.users.find((u) => u.id === overlay.person!.id) ?? overlay.person)} width={width} height={height - 2} client={client} onDone={(result) => {
       setOverlay(result?.token ? { kind: "token", token: result.token, subject: result.subject ?? "", warnings: result.warnings ?? [] } : undefined);
       if (result?.notice) setNotice({ ok: true, text: result.notice });
       void reload();
