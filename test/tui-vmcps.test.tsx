@@ -570,6 +570,37 @@ describe("Virtual MCPs screen: curating one", () => {
     unmount();
   });
 
+  test("a form saves on what it showed: a change made elsewhere while it was open, and loaded by a refresh, is refused, not overwritten", async () => {
+    await create(client, salesLike("meanwhile"));
+    /** Knows which loads of the view have answered, so the test waits for one that started after the change. */
+    class DetailLoads extends AdminClient {
+      started = 0;
+      answered = 0;
+      override get<T>(path: string): Promise<T> {
+        if (path !== "/virtual-mcps/meanwhile") return super.get<T>(path);
+        const id = ++this.started;
+        return super.get<T>(path).then((value) => ((this.answered = Math.max(this.answered, id)), value));
+      }
+    }
+    const loads = new DetailLoads(locateGateway({ dataDir: configured.dataDir }));
+    const { lastFrame, stdin, unmount } = render(<VirtualMcpDetail client={loads} slug="meanwhile" width={100} height={28} setCapturing={() => {}} onBack={() => {}} />);
+    await frameContaining(lastFrame, "access: everyone");
+    await press(stdin, "w");
+    await frameContaining(lastFrame, /› Everyone\s+no  \[yes\]/);
+    // Another admin gives it to bea alone while the form is open; the view refreshes every 3 s.
+    await client.send("PUT", "/virtual-mcps/meanwhile", salesLike("meanwhile", { access: { users: ["bea@example.com"] } }));
+    const startedBefore = loads.started;
+    await waitFor("a refresh after the change", () => loads.answered > startedBefore, 400);
+    await press(stdin, "\u001b[D", TAB);
+    await type(stdin, "ada@example.com");
+    await press(stdin, "\u0013");
+    await frameContaining(lastFrame, (f) => f.replace(/[│\s]+/g, " ").includes('✗ Virtual MCP "meanwhile" was changed since it was loaded'));
+    expect((await definitionOf(client, "meanwhile")).access).toEqual({ users: ["bea@example.com"] });
+    unmount();
+    // Out of the list again: the tests below look for their rows on a short screen.
+    await client.send("DELETE", "/virtual-mcps/meanwhile");
+  });
+
   test("argument rules per tool from its input schema, with allow and deny lists", async () => {
     await create(client, salesLike("arguments"));
     const { lastFrame, stdin, unmount } = await curating(client, "arguments");

@@ -82,14 +82,17 @@ export function VirtualMcpDetail(props: { client: AdminClient; slug: string; wid
   // Rows the table shows, from the last render: a page for PgUp PgDn.
   const page = useRef(1);
   const alive = useRef(true);
-  const busyRef = useRef(false);
-  busyRef.current = busy !== undefined;
+  // A refresh is not shown while a change is being sent or a form or question is open: a form's change is saved on
+  // the revision it was opened on, so one made meanwhile elsewhere is refused (409), not overwritten by what the form
+  // showed. Taken in by the refresh, its revision was sent and the other admin's change was lost without a word.
+  const holdRef = useRef(false);
+  holdRef.current = busy !== undefined || overlay !== undefined;
 
   const load = useCallback(
     () =>
       client.get<VirtualMcpStatus>(path).then(
         // Unchanged (most refreshes): the status shown stays, and the 1,000 rows of a big catalogue are not rebuilt.
-        (s) => alive.current && !busyRef.current && (setStatus((shown) => (Bun.deepEquals(shown, s) ? shown : s)), setError(undefined)),
+        (s) => alive.current && !holdRef.current && (setStatus((shown) => (Bun.deepEquals(shown, s) ? shown : s)), setError(undefined)),
         (e: Error) => alive.current && setError(e.message),
       ),
     [client, path],
