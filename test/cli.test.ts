@@ -1,6 +1,6 @@
 import { Database } from "bun:sqlite";
 import { describe, expect, test } from "bun:test";
-import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { AdminClient, locateGateway } from "../src/admin-client/index.ts";
 import { printable, shellWord } from "../src/terminal/index.ts";
@@ -1105,6 +1105,23 @@ virtualMcps:
 });
 
 describe("AdminClient", () => {
+  test("takes up a new admin token written while it runs (the TUI keeps working after `init` replaced a lost one)", async () => {
+    const dataDir = join(tempDir(), "data");
+    const gateway = await startGateway({ dataDir });
+    try {
+      const client = new AdminClient(locateGateway({ dataDir }));
+      expect((await client.status()).dataDir).toBe(dataDir);
+      const tokenFile = join(dataDir, "admin.token");
+      const before = readFileSync(tokenFile, "utf8");
+      rmSync(tokenFile);
+      expect((await runMintgate(["init", "--data", dataDir])).code).toBe(0);
+      expect(readFileSync(tokenFile, "utf8")).not.toBe(before);
+      expect((await client.status()).dataDir).toBe(dataDir);
+    } finally {
+      await gateway.stop();
+    }
+  });
+
   test("follows the local gateway through a restart on another port (the TUI keeps working)", async () => {
     const dataDir = join(tempDir(), "data");
     const first = await startGateway({ dataDir });

@@ -104,12 +104,13 @@ export class AdminClient {
   private verified: Promise<void> | undefined;
 
   /**
-   * The local gateway restarted (perhaps on another port, with port 0): follow
-   * what server.url says now. True when the target changed, so the caller retries once.
+   * The local gateway restarted (perhaps on another port, with port 0), or its admin.token was replaced
+   * (`init` after a lost one): follow what the data dir says now. True when the target changed, so the
+   * caller retries once.
    */
   private followRestart(): boolean {
     const next = this.target.relocate?.();
-    if (!next || (next.url === this.target.url && next.instance === this.target.instance)) return false;
+    if (!next || (next.url === this.target.url && next.instance === this.target.instance && next.token === this.target.token)) return false;
     this.target = next;
     this.verified = undefined;
     return true;
@@ -146,12 +147,14 @@ export class AdminClient {
   /**
    * fetch() of /admin/api<path> with the admin token, after the instance
    * check. A gateway that cannot be reached may have restarted elsewhere
-   * (server.url says): that one is asked instead, once.
+   * (server.url says), and one that refuses the token may have a new one
+   * (admin.token says): that one is asked instead, once.
    */
   private async fetchAdmin(path: string, init: { method?: string; headers?: Record<string, string>; body?: string; signal?: AbortSignal }, retried = false): Promise<Response> {
     await this.verifyInstance();
+    let response: Response;
     try {
-      return await fetch(`${this.target.url}/admin/api${path}`, { ...init, headers: { authorization: `Bearer ${this.target.token}`, ...init.headers } });
+      response = await fetch(`${this.target.url}/admin/api${path}`, { ...init, headers: { authorization: `Bearer ${this.target.token}`, ...init.headers } });
     } catch (error) {
       const refused = certificateError(this.target.url, error);
       if (refused) throw refused;
@@ -160,6 +163,12 @@ export class AdminClient {
       const code = (error as NodeJS.ErrnoException).code;
       throw new MintgateError("upstream_failed", `Cannot reach the gateway at ${this.target.url} (${code ?? (error as Error).message}); is \`mintgate serve\` running?`);
     }
+    // Refused after admin.token was replaced while the gateway ran: a TUI open since kept sending the old token.
+    if (response.status === 401 && !retried && this.followRestart()) {
+      await response.body?.cancel();
+      return this.fetchAdmin(path, init, true);
+    }
+    return response;
   }
 
   private async request<T>(path: string, init: { method?: string; body?: unknown; headers?: Record<string, string> } = {}): Promise<T> {
