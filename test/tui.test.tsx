@@ -9,6 +9,7 @@ import { Form } from "../tui/components/Form.tsx";
 import { useKeys } from "../tui/components/useKeys.ts";
 import { SCREENS, type ScreenDefinition, type ScreenProps } from "../tui/screens/index.ts";
 import { Overview } from "../tui/screens/Overview.tsx";
+import { SecretsScreen } from "../tui/screens/connectors/SecretsScreen.tsx";
 import { frameContaining, press } from "./fixtures/ink-keys.ts";
 import { startGateway, tempDir, waitFor, type RunningGateway } from "./harness.ts";
 
@@ -106,6 +107,20 @@ describe("TUI app against a running gateway", () => {
       }
     }
     unmount();
+  });
+
+  test("Secrets moves as the other lists do: ↓ over no secrets leaves the selection on the first row, so e acts on the one that comes", async () => {
+    const client = new AdminClient(locateGateway({ dataDir: gateway.dataDir }));
+    const { lastFrame, stdin, unmount } = render(<SecretsScreen client={client} width={100} height={28} setCapturing={() => {}} />);
+    await frameContaining(lastFrame, "No secrets yet");
+    await press(stdin, "\u001b[B");
+    await client.send("PUT", "/secrets/arrived", { value: "value-1234567890" });
+    await press(stdin, "R");
+    await frameContaining(lastFrame, "arrived");
+    await press(stdin, "e");
+    await frameContaining(lastFrame, "New value for secret arrived");
+    unmount();
+    await client.send("DELETE", "/secrets/arrived");
   });
 
   test("a wrong token shows the server's refusal", async () => {

@@ -1,5 +1,5 @@
 import { Box, Text } from "ink";
-import { useEffect, useState } from "react";
+import { useEffect, useRef, useState } from "react";
 import { Confirm } from "../../components/Confirm.tsx";
 import { Form } from "../../components/Form.tsx";
 import { Spinner } from "../../components/Spinner.tsx";
@@ -11,6 +11,7 @@ import type { SecretListing } from "./model.ts";
 import { useKeys } from "../../components/useKeys.ts";
 import { Problem } from "../../components/Problem.tsx";
 import { KeyHints } from "../../components/KeyHints.tsx";
+import { MOVE_HINT, movedSelection } from "../../components/listKeys.ts";
 
 const SECRET_NAME = /^[A-Za-z][A-Za-z0-9_.-]{0,127}$/;
 
@@ -28,6 +29,8 @@ export function SecretsScreen(props: ScreenProps) {
   const [mode, setMode] = useState<Mode>({ kind: "list" });
   const [notice, setNotice] = useState<{ text: string; ok: boolean }>();
   const [working, setWorking] = useState<string>();
+  // Rows the table shows, from the last render: a page for PgUp PgDn.
+  const page = useRef(1);
   useEffect(() => {
     setCapturing(mode.kind !== "list");
     return () => setCapturing(false);
@@ -36,8 +39,9 @@ export function SecretsScreen(props: ScreenProps) {
   const current = secrets?.[selected];
   useKeys(
     (input, key) => {
-      if (key.upArrow) return setSelected((s) => Math.max(0, s - 1));
-      if (key.downArrow) return setSelected((s) => Math.min((secrets?.length ?? 1) - 1, s + 1));
+      // The moves every list takes: ↓ over no secrets set the selection to -1, and the first secret to come was then not selected.
+      const to = movedSelection(input, key, selected, secrets?.length ?? 0, page.current);
+      if (to !== undefined) return setSelected(to);
       if (input === "n") return (setNotice(undefined), setMode({ kind: "set", name: undefined }));
       // R reloads on every screen; g, the key here before, still does.
       if (input === "R" || input === "g") return void load();
@@ -74,6 +78,8 @@ export function SecretsScreen(props: ScreenProps) {
 
   // A refusal is wrapped onto up to three lines (what to do is at its end): the table gives up the room.
   const refusalLines = notice && !notice.ok && !working ? wrapText(`✗ ${notice.text}`, width, 3).length - 1 : 0;
+  const tableHeight = Math.max(1, height - 6 - refusalLines);
+  page.current = tableHeight;
   const wide = width >= 96;
   const columns = [
     { title: "NAME", width: Math.min(32, Math.max(12, Math.floor(width / 3))) },
@@ -88,7 +94,7 @@ export function SecretsScreen(props: ScreenProps) {
       <Text bold>{fit(`Secrets${secrets ? ` (${secrets.length})` : ""} · values are never shown`, width)}</Text>
       {loadError ? <Problem text={`✗ ${loadError}`} width={width} /> : null}
       {!secrets && !loadError ? <Spinner label="Loading secrets…" /> : null}
-      {secrets ? <Table columns={columns} rows={rows} width={width} height={Math.max(1, height - 6 - refusalLines)} selected={selected} empty="No secrets yet; n adds one." /> : null}
+      {secrets ? <Table columns={columns} rows={rows} width={width} height={tableHeight} selected={selected} empty="No secrets yet; n adds one." /> : null}
       {mode.kind === "delete" ? (
         <Confirm
           message={fit(`Delete secret ${mode.name}? Its value cannot be recovered.`, width - 12)}
@@ -106,7 +112,7 @@ export function SecretsScreen(props: ScreenProps) {
       ) : null}
       {working ? <Spinner label={fit(working, width - 2)} /> : null}
       {notice && !working ? notice.ok ? <Text color="green">{fit(notice.text, width)}</Text> : <Problem text={`✗ ${notice.text}`} width={width} /> : null}
-      {mode.kind === "list" ? <KeyHints width={width} hints={[{ text: "↑↓ select", optional: true }, "n new", { text: "e or Enter set a new value", short: "e/Enter set value" }, "d delete", { text: "R reload", optional: true }]} /> : null}
+      {mode.kind === "list" ? <KeyHints width={width} hints={[MOVE_HINT, "n new", { text: "e or Enter set a new value", short: "e/Enter set value" }, "d delete", { text: "R reload", optional: true }]} /> : null}
     </Box>
   );
 }
@@ -117,6 +123,7 @@ export const secretsScreen: ScreenDefinition = {
   short: "Secr",
   help: [
     "Secret names, versions and dates; values are never shown or echoed.",
+    "↑/↓ select a secret, PgUp/PgDn a page, Home/End the first and last.",
     "n adds a secret (name, then the value typed masked), e or Enter sets a new value for the selected one:",
     "  connectors that reference it reconnect with the new value.",
     "d deletes the selected secret (asks first; refused while a connector references it). R reloads (g too).",
