@@ -489,6 +489,28 @@ describe("Virtual MCPs screen: curating one", () => {
     unmount();
   });
 
+  test("a description of several lines (mintgate.yaml allows them) stays on its field's one line in the forms, and saved unchanged keeps its line breaks", async () => {
+    const description = "First line.\nSecond line.\tTabbed.";
+    await create(client, salesLike("lines", { description, connectors: [{ connector: "demo", prefix: "demo", describe: { echo: description } }] }));
+    const { lastFrame, stdin, unmount } = await curating(client, "lines");
+    await frameContaining(lastFrame, "demo__echo");
+    await press(stdin, "e");
+    let frame = await frameContaining(lastFrame, "Edit lines");
+    expect(frame).toMatch(/Description\s+First line\.␊Second line\.␉Tabbed\./);
+    expect(frame).not.toMatch(/^\W*Second line/m);
+    await press(stdin, "\u0013");
+    await frameContaining(lastFrame, (f) => !f.includes("Edit lines") && f.includes("✓"));
+    await press(stdin, "t");
+    frame = await frameContaining(lastFrame, "Description of demo__echo shown to clients");
+    expect(frame).toMatch(/Description\s+First line\.␊Second line\.␉Tabbed\./);
+    await press(stdin, ESC);
+    await frameContaining(lastFrame, (f) => !f.includes("Description of demo__echo"));
+    const stored = await definitionOf(client, "lines");
+    expect([stored.description, stored.connectors[0]!.describe]).toEqual([description, { echo: description }]);
+    unmount();
+    await client.send("DELETE", "/virtual-mcps/lines");
+  });
+
   // The gateway checks a policy against the tools exposed: with a rule on demo__echo, renaming or excluding echo is refused.
   const guarded = (slug: string) => salesLike(slug, { tools: { demo__echo: { deny: { users: ["intern@example.com"] } } } });
 

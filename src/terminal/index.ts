@@ -86,6 +86,19 @@ export function printable(text: string): string {
 }
 
 /**
+ * `text` with each unprintable character drawn as a visible one of the same UTF-16 length: a control character as its
+ * picture (a line feed as ␊, a tab as ␉), any other as �. For a text field being edited, whose cursor is an index into
+ * the text: a value loaded with a line break (a description of several lines) drew the one-line field on two.
+ */
+export function visibleInPlace(text: string): string {
+  if (!HAS_UNPRINTABLE.test(text)) return text;
+  return text.replace(UNPRINTABLE, (c) => {
+    const code = c.charCodeAt(0);
+    return code < 0x20 ? String.fromCharCode(0x2400 + code) : code === 0x7f ? "\u2421" : "\ufffd".repeat(c.length);
+  });
+}
+
+/**
  * An argument as it must be typed into a POSIX shell to arrive unchanged, for a command line a message suggests
  * (`--data '/srv/my data'`): as it is when that is safe, else in single quotes.
  */

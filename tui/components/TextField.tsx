@@ -1,6 +1,6 @@
 import { Text } from "ink";
 import { useRef, useState } from "react";
-import { columnsOf, fit, takeColumns } from "./text.ts";
+import { columnsOf, fit, takeColumns, visibleInPlace } from "./text.ts";
 import { useKeys } from "./useKeys.ts";
 
 const graphemes = new Intl.Segmenter(undefined, { granularity: "grapheme" });
@@ -101,7 +101,8 @@ export function TextField(props: {
       },
     },
   );
-  const shown = props.mask ? "•".repeat(props.value.length) : props.value;
+  // Drawn character for character (the cursor is an index into the value): a line break loaded with it kept to the one line.
+  const shown = props.mask ? "•".repeat(props.value.length) : visibleInPlace(props.value);
   const width = Math.max(4, props.width ?? 40);
   const cursor = cursorOf(props.value);
   // A window of the text that keeps the cursor in view, counted in terminal columns (CJK and emoji take two).

@@ -1,7 +1,7 @@
 import { printable } from "../../src/terminal/index.ts";
 
 // Shared with the CLI, which may not import from tui/; re-exported so screens keep importing text helpers from here.
-export { counted } from "../../src/terminal/index.ts";
+export { counted, visibleInPlace } from "../../src/terminal/index.ts";
 
 /**
  * Terminal columns, not UTF-16 units: CJK characters and most emoji take two
