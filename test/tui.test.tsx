@@ -10,6 +10,7 @@ import { useKeys } from "../tui/components/useKeys.ts";
 import { SCREENS, type ScreenDefinition, type ScreenProps } from "../tui/screens/index.ts";
 import { Overview } from "../tui/screens/Overview.tsx";
 import { SecretsScreen } from "../tui/screens/connectors/SecretsScreen.tsx";
+import { SsoScreen } from "../tui/screens/SsoScreen.tsx";
 import { frameContaining, press } from "./fixtures/ink-keys.ts";
 import { startGateway, tempDir, waitFor, type RunningGateway } from "./harness.ts";
 
@@ -121,6 +122,20 @@ describe("TUI app against a running gateway", () => {
     await frameContaining(lastFrame, "New value for secret arrived");
     unmount();
     await client.send("DELETE", "/secrets/arrived");
+  });
+
+  test("SSO settings: ↓ over no providers leaves the selection on the first row, so e acts on the one that comes", async () => {
+    const client = new AdminClient(locateGateway({ dataDir: gateway.dataDir }));
+    const { lastFrame, stdin, unmount } = render(<SsoScreen client={client} width={100} height={28} setCapturing={() => {}} />);
+    await frameContaining(lastFrame, "No sign-in providers yet");
+    await press(stdin, "\u001b[B");
+    await client.send("POST", "/sso-providers", { name: "arrived", kind: "oidc", issuer: "https://login.example.com", clientId: "abc", clientSecret: "provider-secret-value" });
+    await press(stdin, "R");
+    await frameContaining(lastFrame, "arrived");
+    await press(stdin, "e");
+    await frameContaining(lastFrame, /Edit .*arrived/);
+    unmount();
+    await client.send("DELETE", "/sso-providers/arrived");
   });
 
   test("a wrong token shows the server's refusal", async () => {

@@ -165,7 +165,8 @@ export function SsoScreen(props: ScreenProps) {
   useKeys(
     (input, key) => {
       if (key.upArrow || input === "k") return setSelected(Math.max(0, index - 1));
-      if (key.downArrow || input === "j") return setSelected(Math.min((providers?.length ?? 1) - 1, index + 1));
+      // Never below the first row: ↓ over no providers made it -1, and the first to come was not selected (e did nothing).
+      if (key.downArrow || input === "j") return setSelected(Math.max(0, Math.min((providers?.length ?? 0) - 1, index + 1)));
       if (input === "R") return void reload();
       if (!providers || busy) return;
       if (input === "n" || input === "e" || input === "t" || input === "x" || key.return) setNotice(undefined);
