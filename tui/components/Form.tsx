@@ -106,8 +106,11 @@ export function Form(props: { title: string; fields: FormField[]; initial?: Reco
     },
     { isActive: !busy, modifiers: true },
   );
-  const labelWidth = Math.max(...props.fields.map((f) => f.label.length)) + 1;
   const inner = Math.max(10, (props.width ?? 70) - 4);
+  // Labels may be an upstream's (the rules form's argument names): drawn through fit, escaped, and their column kept
+  // to a third of the form. Drawn raw, a name holding an ESC sequence reached the terminal and a long one pushed
+  // every row past the edge.
+  const labelWidth = Math.min(Math.max(...props.fields.map((f) => columnsOf(f.label))) + 1, Math.max(12, Math.floor(inner / 3)));
   // Title and error are wrapped here, not by the terminal, so the lines they take are known.
   const titleLines = wrapText(props.title, inner, 2);
   const errorLines = error ? wrapText(`✗ ${error}`, inner, 6) : [];
@@ -131,7 +134,7 @@ export function Form(props: { title: string; fields: FormField[]; initial?: Reco
             <Box>
               {/* Never shrunk by a long value beside it: its padding went, and label and value ran together. */}
               <Box flexShrink={0}>
-                <Text color={i === focus ? "cyan" : undefined}>{(i === focus ? "› " : "  ") + field.label.padEnd(labelWidth)}</Text>
+                <Text color={i === focus ? "cyan" : undefined}>{(i === focus ? "› " : "  ") + fit(field.label, labelWidth - 1, { pad: true }) + " "}</Text>
               </Box>
               {field.choices ? (
                 <Choices choices={field.choices} value={values[field.name] ?? ""} focused={i === focus && !busy} width={Math.max(10, (props.width ?? 70) - labelWidth - 6)} />
