@@ -167,6 +167,29 @@ describe("the sign-in page", () => {
     ]);
   });
 
+  test("an address locked out and hammered with made-up emails records 30 refusals a minute, not one per request; guesses at a real account are all recorded", async () => {
+    const dataDir = await configuredDataDir(DEMO_CONFIG, { label: "mintgate-made-up-emails", people: [{ email: "ann@example.com", password: PASSWORD }] });
+    const gateway = await startGateway({ dataDir });
+    const redirect = "http://127.0.0.1:9/callback";
+    const provider = new MemoryOAuthProvider(redirect);
+    await new Client({ name: "guesser", version: "1" }).connect(new StreamableHTTPClientTransport(new URL(`${gateway.url}/mcp/demo`), { authProvider: provider })).catch(() => undefined);
+    const guesser = new ScriptedBrowser();
+    const stopAt = (url: URL) => url.href.startsWith(redirect);
+    const page = await guesser.open(provider.authorizationUrl!, { stopAt });
+    // 20 failures lock the address; each sign-in after that is refused at once, costing its sender one request.
+    const alerts: string[] = [];
+    for (let i = 0; i < 100; i++) {
+      const answer = await localSignIn(guesser, `nobody${i}@example.com`, "a guess")(page, stopAt);
+      alerts.push(answer.html.match(/role="alert">([^<]*)</)?.[1] ?? `(no alert, status ${answer.status})`);
+    }
+    expect(alerts.filter((alert) => alert.startsWith("Too many failed sign-ins for this address"))).toHaveLength(80);
+    for (let i = 0; i < 5; i++) await localSignIn(guesser, "ann@example.com", `guess number ${i}`)(page, stopAt);
+    const events = (await (await fetch(`${gateway.url}/admin/api/auth-events?type=sign_in&limit=1000`, { headers: { authorization: `Bearer ${gateway.adminToken()}` } })).json()) as { email: string | null; reason: string | null }[];
+    expect(events.filter((e) => e.email?.startsWith("nobody"))).toHaveLength(30);
+    expect(events.filter((e) => e.email === "ann@example.com" && e.reason === "throttled: too many failed sign-ins for this address")).toHaveLength(5);
+    expect(await gateway.stop()).toBe(0);
+  });
+
   test("a password with é signs in however é is typed (U+00E9 or e + U+0301); a hash made before from an e + U+0301 password still signs in", async () => {
     const precomposed = "correct horse caf\u00e9 staple";
     const apart = "correct horse cafe\u0301 staple";

@@ -5,6 +5,7 @@ import { isEmailAddress, isGroupName } from "../../policy/index.ts";
 import type { Store, UserIdentityRow, UserRow } from "../../store/index.ts";
 import { counted, printable, unprintableAsSpaces, unwritableCharacterIn } from "../../terminal/index.ts";
 import { AuthEvents } from "../events.ts";
+import { WindowLimiter } from "../rate-limit.ts";
 import { LoginThrottle } from "./throttle.ts";
 
 export type Role = "admin" | "member";
@@ -75,6 +76,8 @@ const MANUAL = "manual";
 const ACCOUNT_THRESHOLD = 5;
 const IP_THRESHOLD = 20;
 const WRONG_CREDENTIALS = "The email or password is not right.";
+/** Refused sign-ins that name no account recorded per client address (see authenticatePassword). */
+const NOBODYS_REFUSALS_RECORDED = { max: 30, windowMs: 60_000 };
 
 export function normaliseEmail(email: string): string {
   const value = canonicalEmail(email);
@@ -163,6 +166,7 @@ export class UserDirectory {
   private readonly now: () => number;
   private readonly accountThrottle: LoginThrottle;
   private readonly ipThrottle: LoginThrottle;
+  private readonly nobodysRefusals = new WindowLimiter(NOBODYS_REFUSALS_RECORDED, () => this.now());
   private dummyHash: Promise<string> | undefined;
   private readonly onSignInsEnded: ((userId: string) => void) | undefined;
   private readonly onGroupsChanged: (() => void) | undefined;
@@ -422,18 +426,24 @@ export class UserDirectory {
   async authenticatePassword(email: string, password: string, ip: string | null | undefined): Promise<UserRecord> {
     const key = canonicalEmail(email);
     const ipKey = ip ?? "unknown";
-    const refuse = (reason: string, message: string, userId?: string) => {
+    const identity = key.length <= 320 ? this.store.users.findIdentity(LOCAL, key) : undefined;
+    const record = (reason: string, userId?: string) => {
+      // A locked-out address is refused at once, so a flood of made-up emails costs its sender one request per audit
+      // record: past the limit, one address's refusals that name no account go unrecorded. Those naming one always are.
+      if (identity === undefined && this.nobodysRefusals.hit(ipKey) !== undefined) return;
       this.events.record({ type: "sign_in", outcome: "refused", provider: LOCAL, email: key.slice(0, 320), userId, ip, reason });
+    };
+    const refuse = (reason: string, message: string, userId?: string) => {
+      record(reason, userId);
       return unauthorized(message);
     };
     const now = this.now();
     const lockedUntil = Math.max(this.accountThrottle.lockedUntil(key) ?? 0, this.ipThrottle.lockedUntil(ipKey) ?? 0);
     if (lockedUntil > now) {
       const which = (this.accountThrottle.lockedUntil(key) ?? 0) >= lockedUntil ? "this account" : "this address";
-      this.events.record({ type: "sign_in", outcome: "refused", provider: LOCAL, email: key.slice(0, 320), ip, reason: `throttled: too many failed sign-ins for ${which}` });
+      record(`throttled: too many failed sign-ins for ${which}`);
       throw new SignInThrottled(`Too many failed sign-ins for ${which}; try again in ${minutesFromNow(lockedUntil, now)}.`, lockedUntil);
     }
-    const identity = key.length <= 320 ? this.store.users.findIdentity(LOCAL, key) : undefined;
     const row = identity ? this.store.users.get(identity.userId) : undefined;
     // While the (slow) check runs, this attempt counts against the lockout: guesses sent at once cannot all get past it.
     this.accountThrottle.checkingStarted(key);
