@@ -712,6 +712,36 @@ describe("mintgate CLI", () => {
     expect(down.stderr).toContain(`stopped or crashed (nothing answers at http://127.0.0.1:${port})`);
   });
 
+  test("a program that read a gateway's public /healthz and took its port once it crashed never gets the admin token", async () => {
+    const dir = tempDir();
+    await runMintgate(["init", "--data", dir]);
+    const gateway = await startGateway({ dataDir: dir });
+    const port = Number(new URL(gateway.url).port);
+    // Anyone may ask /healthz (a local user, anyone the port is open to): it answers without a token.
+    const learned = (await (await fetch(`${gateway.url}/healthz`)).json()) as Record<string, unknown>;
+    gateway.signal("SIGKILL");
+    await gateway.exited;
+    expect(existsSync(join(dir, "server.url"))).toBe(true);
+    const seenAuthorization: string[] = [];
+    const impostor = Bun.serve({
+      hostname: "127.0.0.1",
+      port,
+      fetch(request) {
+        const authorization = request.headers.get("authorization");
+        if (authorization) seenAuthorization.push(authorization);
+        return Response.json(learned);
+      },
+    });
+    try {
+      const result = await runMintgate(["status", "--data", dir]);
+      expect(seenAuthorization).toEqual([]);
+      expect(result.code).toBe(1);
+      expect(result.stderr).toContain(`stopped or crashed (another server answers at http://127.0.0.1:${port})`);
+    } finally {
+      await impostor.stop(true);
+    }
+  });
+
   test("--url answered by something that is not the admin API (a proxy's page, another program) is one sentence and exit 1, never an empty success", async () => {
     const dir = tempDir();
     const tokenFile = join(dir, "admin.token");

@@ -1,3 +1,4 @@
+import { createHmac, randomBytes } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { dataPaths } from "../config/index.ts";
 import { certificateFailureOf, configError, invalid, MintgateError, unauthorized, type ErrorKind } from "../errors/index.ts";
@@ -11,6 +12,8 @@ export interface AdminTarget {
   token: string;
   /** The instance id the local gateway wrote beside its URL; checked before the token is sent. */
   instance?: string | undefined;
+  /** The key the local gateway wrote after it: its /healthz proves it holds it (see instanceProof). */
+  instanceKey?: string | undefined;
   /** Reads the target again (server.url may name a restarted gateway); absent when the URL was given. */
   relocate?: (() => AdminTarget | undefined) | undefined;
 }
@@ -24,9 +27,10 @@ export function locateGateway(options: { dataDir: string; url?: string | undefin
     throw invalid(`--url must be a full URL such as ${example}, not "${url}".`);
   }
   let instance: string | undefined;
+  let instanceKey: string | undefined;
   if (!url) {
     const serverUrl = readLocalFile(paths.serverUrl, () => configError(`No gateway is running from ${options.dataDir}; start it with \`mintgate serve\` or pass --url.`));
-    [url, instance] = serverUrl.trim().split("\n");
+    [url, instance, instanceKey] = serverUrl.trim().split("\n");
   }
   const tokenFile = options.tokenFile ?? paths.adminToken;
   const token = readLocalFile(tokenFile, () => configError(`The admin token file ${tokenFile} does not exist; run \`mintgate init\` or pass --token-file.`));
@@ -39,7 +43,15 @@ export function locateGateway(options: { dataDir: string; url?: string | undefin
           return undefined; // not running now: the caller's error stands
         }
       };
-  return { url: url!.replace(/\/$/, ""), token: token.trim(), instance, relocate };
+  return { url: url!.replace(/\/$/, ""), token: token.trim(), instance, instanceKey, relocate };
+}
+
+/**
+ * The answer to a /healthz `challenge` that only the gateway holding `key` (the last line of the server.url it wrote)
+ * can give: the instance id is public, and a program that read it could repeat it once it held the port.
+ */
+export function instanceProof(key: string, challenge: string): string {
+  return createHmac("sha256", key).update(challenge).digest("base64url");
 }
 
 /**
@@ -119,22 +131,25 @@ export class AdminClient {
   /**
    * A gateway that crashed leaves server.url behind; another program may hold
    * the port now. Its /healthz (no token needed) must show the instance id the
-   * gateway wrote, or the admin token is not sent.
+   * gateway wrote and answer a fresh challenge with the key written after it
+   * (a gateway older than the key shows the id alone), or the admin token is not sent.
    */
   private verifyInstance(): Promise<void> {
     const expected = this.target.instance;
     if (!expected) return Promise.resolve();
-    this.verified ??= fetch(`${this.target.url}/healthz`, { signal: AbortSignal.timeout(5_000) })
+    const key = this.target.instanceKey;
+    const challenge = randomBytes(32).toString("base64url");
+    this.verified ??= fetch(`${this.target.url}/healthz?challenge=${challenge}`, { signal: AbortSignal.timeout(5_000) })
       .then(
-        async (response) => ({ health: (await response.json().catch(() => ({}))) as { instance?: string }, answered: true }),
+        async (response) => ({ health: (await response.json().catch(() => ({}))) as { instance?: string; proof?: string }, answered: true }),
         (error: unknown) => {
           const refused = certificateError(this.target.url, error);
           if (refused) throw refused;
-          return { health: {} as { instance?: string }, answered: false };
+          return { health: {} as { instance?: string; proof?: string }, answered: false };
         },
       )
       .then(({ health, answered }) => {
-        if (health.instance !== expected) {
+        if (health.instance !== expected || (key !== undefined && health.proof !== instanceProof(key, challenge))) {
           this.verified = undefined;
           if (this.followRestart()) return this.verifyInstance();
           const found = answered ? `another server answers at ${this.target.url}` : `nothing answers at ${this.target.url}`;

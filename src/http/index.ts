@@ -35,8 +35,13 @@ export interface HttpDeps {
   auth: AuthServices;
   /** Why the gateway is not ready for traffic yet (a sentence), or undefined once it is: the store open and migrated, its connectors past their first start. */
   notReady: () => string | undefined;
-  /** Random per process; /healthz shows it so local clients can tell this gateway from whatever holds the port later. */
+  /** Random per process; /healthz shows it, so anyone can tell a restart. */
   instanceId: string;
+  /**
+   * The answer to a /healthz challenge only this process can give (a keyed hash under server.url's key): the instance id
+   * is public, so a program that read it could answer with it once it held the port, and be sent the admin token.
+   */
+  proveInstance: (challenge: string) => string;
   /** /metrics: what to count and expose, and who may read it (absent: not served). */
   metrics?: { metrics: GatewayMetrics; access: MetricsAccess } | undefined;
   /** Usage analytics over the audit trail (GET /admin/api/stats). */
@@ -111,6 +116,8 @@ const SELF_RECORDING = /^\/admin\/api\/(config|virtual-mcps\/|secrets\/)/;
 /** PUT and DELETE of a connector record themselves (whatever its name, "test" too); POST /connectors/test is a trial, not a change. */
 const selfRecording = (method: string, path: string) => SELF_RECORDING.test(path) || (method !== "POST" && /^\/admin\/api\/connectors\/[^/]+\/?$/.test(path));
 const ADMIN_BODY_LIMIT = 16 * 1024;
+/** A /healthz challenge longer than this gets no proof: the CLI's are 43 characters. */
+const MAX_CHALLENGE_LENGTH = 256;
 const NO_BODY = Promise.resolve("");
 
 /** Who made an admin API change, as admin records and approvals name them. */
@@ -275,7 +282,11 @@ export function createHttpApp(deps: HttpDeps) {
         },
       }),
     )
-    .get("/healthz", () => ({ status: "ok", instance: deps.instanceId }))
+    .get("/healthz", ({ request }) => {
+      const challenge = new URL(request.url).searchParams.get("challenge");
+      const proof = challenge && challenge.length <= MAX_CHALLENGE_LENGTH ? { proof: deps.proveInstance(challenge) } : {};
+      return { status: "ok", instance: deps.instanceId, ...proof };
+    })
     .get("/readyz", () => {
       const why = deps.notReady();
       return why === undefined ? { status: "ready" } : jsonError(503, why);

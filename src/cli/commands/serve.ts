@@ -1,6 +1,7 @@
-import { randomUUID } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import { rmSync, writeFileSync } from "node:fs";
 import { AdminService } from "../../admin/index.ts";
+import { instanceProof } from "../../admin-client/index.ts";
 import { demoInstructions, prepareDemo } from "../../admin/demo.ts";
 import { GatewayConfigService } from "../../admin/gateway-config.ts";
 import { AuditFeed, AuditLog, CHECKPOINT_KEY_PURPOSE, pruneAuditTrailGradually, Redactor } from "../../audit/index.ts";
@@ -132,6 +133,7 @@ export const serveCommand: Command = {
     const metricsAccess = MetricsAccess.fromSettings(settings);
     const startedAt = Date.now();
     const instanceId = randomUUID();
+    const instanceKey = randomBytes(32).toString("base64url");
     let dir: ReturnType<typeof openDataDir>;
     try {
       dir = openDataDir(settings, { initialise: true, serving: true });
@@ -276,7 +278,7 @@ export const serveCommand: Command = {
         startedAt,
         gateway: { gateway, config, tokens, sessions: () => endpoint.sessionCount },
       });
-      server = startHttpServer({ settings, admin, notReady: () => readiness(dir.store, gateway), mcp: { gateway, endpoint, tokens }, auth, instanceId, metrics: metrics && { metrics, access: metricsAccess }, analytics: new UsageAnalytics(dir.store), audit: { feed: auditFeed, log: audit }, activity: memoryTrim });
+      server = startHttpServer({ settings, admin, notReady: () => readiness(dir.store, gateway), mcp: { gateway, endpoint, tokens }, auth, instanceId, proveInstance: (challenge) => instanceProof(instanceKey, challenge), metrics: metrics && { metrics, access: metricsAccess }, analytics: new UsageAnalytics(dir.store), audit: { feed: auditFeed, log: audit }, activity: memoryTrim });
     } catch (error) {
       await shutDownGateway();
       throw error;
@@ -284,7 +286,7 @@ export const serveCommand: Command = {
     // Configuration written by other processes (`mintgate apply`) takes effect here.
     const stopWatching = watchStore(dir.store, () => void gateway.sync());
     memoryTrim.start();
-    writeFileSync(dir.paths.serverUrl, `${server.url}\n${instanceId}\n`, { mode: 0o600 });
+    writeFileSync(dir.paths.serverUrl, `${server.url}\n${instanceId}\n${instanceKey}\n`, { mode: 0o600 });
     // Stdout's "listening on" line is for whoever started us; the log (journald, a shipper) gets what this gateway serves
     // with, in one line, so a log read later says which version, data and features it ran with.
     log.info("started", {
