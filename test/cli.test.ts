@@ -742,6 +742,34 @@ describe("mintgate CLI", () => {
     }
   });
 
+  test("a client left running (the TUI) sends its next request to the gateway only: a program that took the port of the one it checked, once that crashed, gets no admin token", async () => {
+    const dir = tempDir();
+    await runMintgate(["init", "--data", dir]);
+    const gateway = await startGateway({ dataDir: dir });
+    const port = Number(new URL(gateway.url).port);
+    const client = new AdminClient(locateGateway({ dataDir: dir }));
+    expect((await client.get<{ version: string }>("/status")).version).toBeString();
+    const learned = (await (await fetch(`${gateway.url}/healthz`)).json()) as Record<string, unknown>;
+    gateway.signal("SIGKILL");
+    await gateway.exited;
+    const seenAuthorization: string[] = [];
+    const impostor = Bun.serve({
+      hostname: "127.0.0.1",
+      port,
+      fetch(request) {
+        const authorization = request.headers.get("authorization");
+        if (authorization) seenAuthorization.push(authorization);
+        return Response.json(new URL(request.url).pathname === "/healthz" ? learned : { version: "impostor" });
+      },
+    });
+    try {
+      await expect(client.get("/status")).rejects.toThrow(`stopped or crashed (another server answers at http://127.0.0.1:${port})`);
+      expect(seenAuthorization).toEqual([]);
+    } finally {
+      await impostor.stop(true);
+    }
+  });
+
   test("--url answered by something that is not the admin API (a proxy's page, another program) is one sentence and exit 1, never an empty success", async () => {
     const dir = tempDir();
     const tokenFile = join(dir, "admin.token");

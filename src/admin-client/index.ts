@@ -113,7 +113,8 @@ export class AdminClient {
     return this.target.url;
   }
 
-  private verified: Promise<void> | undefined;
+  /** The instance check running now: requests made meanwhile share it, and each later request makes its own. */
+  private checking: Promise<void> | undefined;
 
   /**
    * The local gateway restarted (perhaps on another port, with port 0), or its admin.token was replaced
@@ -124,39 +125,41 @@ export class AdminClient {
     const next = this.target.relocate?.();
     if (!next || (next.url === this.target.url && next.instance === this.target.instance && next.token === this.target.token)) return false;
     this.target = next;
-    this.verified = undefined;
     return true;
   }
 
   /**
    * A gateway that crashed leaves server.url behind; another program may hold
-   * the port now. Its /healthz (no token needed) must show the instance id the
-   * gateway wrote and answer a fresh challenge with the key written after it
-   * (a gateway older than the key shows the id alone), or the admin token is not sent.
+   * the port now. Before every request, not once (a client left running, such as
+   * the TUI, would send its next one to whatever took the port since), its /healthz
+   * (no token needed) must show the instance id the gateway wrote and answer a fresh
+   * challenge with the key written after it (a gateway older than the key shows the
+   * id alone), or the admin token is not sent.
    */
   private verifyInstance(): Promise<void> {
+    this.checking ??= this.checkInstance().finally(() => {
+      this.checking = undefined;
+    });
+    return this.checking;
+  }
+
+  private async checkInstance(): Promise<void> {
     const expected = this.target.instance;
-    if (!expected) return Promise.resolve();
+    if (!expected) return;
     const key = this.target.instanceKey;
     const challenge = randomBytes(32).toString("base64url");
-    this.verified ??= fetch(`${this.target.url}/healthz?challenge=${challenge}`, { signal: AbortSignal.timeout(5_000) })
-      .then(
-        async (response) => ({ health: (await response.json().catch(() => ({}))) as { instance?: string; proof?: string }, answered: true }),
-        (error: unknown) => {
-          const refused = certificateError(this.target.url, error);
-          if (refused) throw refused;
-          return { health: {} as { instance?: string; proof?: string }, answered: false };
-        },
-      )
-      .then(({ health, answered }) => {
-        if (health.instance !== expected || (key !== undefined && health.proof !== instanceProof(key, challenge))) {
-          this.verified = undefined;
-          if (this.followRestart()) return this.verifyInstance();
-          const found = answered ? `another server answers at ${this.target.url}` : `nothing answers at ${this.target.url}`;
-          throw configError(`The gateway that wrote server.url stopped or crashed (${found}); start \`mintgate serve\` again.`);
-        }
-      });
-    return this.verified;
+    const { health, answered } = await fetch(`${this.target.url}/healthz?challenge=${challenge}`, { signal: AbortSignal.timeout(5_000) }).then(
+      async (response) => ({ health: (await response.json().catch(() => ({}))) as { instance?: string; proof?: string }, answered: true }),
+      (error: unknown) => {
+        const refused = certificateError(this.target.url, error);
+        if (refused) throw refused;
+        return { health: {} as { instance?: string; proof?: string }, answered: false };
+      },
+    );
+    if (health?.instance === expected && (key === undefined || health.proof === instanceProof(key, challenge))) return;
+    if (this.followRestart()) return this.checkInstance();
+    const found = answered ? `another server answers at ${this.target.url}` : `nothing answers at ${this.target.url}`;
+    throw configError(`The gateway that wrote server.url stopped or crashed (${found}); start \`mintgate serve\` again.`);
   }
 
   /**
