@@ -3,7 +3,7 @@ import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { join } from "node:path";
 import { LATEST_SCHEMA_VERSION } from "../src/store/index.ts";
-import { DEMO_CONFIG, runMintgate, startConfiguredGateway, startGateway, tempDir, waitFor, type RunningGateway } from "./harness.ts";
+import { configuredDataDir, DEMO_CONFIG, runMintgate, startConfiguredGateway, startGateway, tempDir, waitFor, type RunningGateway } from "./harness.ts";
 
 describe("HTTP server", () => {
   let gateway: RunningGateway;
@@ -220,6 +220,37 @@ describe("behind a TLS proxy (an https --public-url on a plain http listener)", 
       for (const [, response] of replies) if (!response.headers.get("content-type")?.startsWith("text/event-stream")) await response.body?.cancel();
     } finally {
       streams.abort();
+      await gateway.stop();
+    }
+  });
+
+  test("the sign-in cookies are __Host-, Secure, HttpOnly and SameSite=Lax: no other site or subdomain can plant or read a person's sign-in", async () => {
+    const email = "ann@example.com";
+    const password = "correct horse battery staple";
+    const gateway = await startGateway({ dataDir: await configuredDataDir(DEMO_CONFIG, { people: [{ email, password }] }), args: ["--public-url", "https://mcp.example.com"] });
+    try {
+      const redirectUri = "http://127.0.0.1:9/callback";
+      const registered = await fetch(`${gateway.url}/register`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ redirect_uris: [redirectUri] }) });
+      const { client_id } = (await registered.json()) as { client_id: string };
+      const verifier = Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64url");
+      const authorize = new URL(`${gateway.url}/authorize`);
+      for (const [name, value] of Object.entries({ response_type: "code", client_id, redirect_uri: redirectUri, state: "s", code_challenge: new Bun.CryptoHasher("sha256").update(verifier).digest("base64url"), code_challenge_method: "S256" })) {
+        authorize.searchParams.set(name, value);
+      }
+      const started = await fetch(authorize, { redirect: "manual" });
+      expect(started.status).toBe(303);
+      const browserCookie = started.headers.getSetCookie();
+      expect(browserCookie).toEqual([expect.stringMatching(/^__Host-mintgate_browser=[\w-]+; Path=\/; HttpOnly; SameSite=Lax; Secure$/)]);
+      const flow = new URL(started.headers.get("location")!, gateway.url).searchParams.get("flow")!;
+      const signedIn = await fetch(`${gateway.url}/login`, {
+        method: "POST",
+        redirect: "manual",
+        headers: { "content-type": "application/x-www-form-urlencoded", cookie: browserCookie[0]!.split(";")[0]! },
+        body: new URLSearchParams({ flow, email, password }),
+      });
+      expect(signedIn.status).toBe(303);
+      expect(signedIn.headers.getSetCookie()).toEqual([expect.stringMatching(/^__Host-mintgate_session=[\w-]+; Path=\/; HttpOnly; SameSite=Lax; Max-Age=\d+; Secure$/)]);
+    } finally {
       await gateway.stop();
     }
   });
