@@ -383,6 +383,32 @@ describe("SSO sign-in through a real OIDC provider", () => {
     expect(r.dir.store.authEvents.list({ type: "sign_in" }).some((ev) => ev.reason === "email domain not verified by the tenant (xms_edov false)")).toBe(true);
   });
 
+  test("Okta: a groups claim of 100 or more may have been cut off by Okta; the sign-in record and `users show` say so", async () => {
+    const numbered = (n: number) => Array.from({ length: n }, (_, i) => `team-${String(i).padStart(3, "0")}`);
+    const idp = await startOidcIdp({
+      users: [
+        { sub: "00u-many", email: "many@example.com", groups: numbered(100) },
+        { sub: "00u-fewer", email: "fewer@example.com", groups: numbered(99) },
+      ],
+      clients: [{ client_id: "mg", client_secret: SECRET, redirect_uris: [callback("okta")] }],
+    });
+    const r = rig();
+    r.sso.add({ name: "okta", kind: "okta", domain: "example.okta.com", clientId: "mg", clientSecret: SECRET });
+    r.dir.store.identityProviders.update("okta", { issuer: idp.issuer, updatedAt: Date.now() + 1 });
+
+    // Okta sends at most about 100 groups and drops the rest without a word: a policy denying one of those could be skipped.
+    const many = await r.signIn("okta", "00u-many");
+    expect(many.groups).toHaveLength(100);
+    expect(r.users.get(many.id).identities[0]!.claims).toMatchObject({ groupsPossiblyTruncated: true });
+    expect(JSON.parse(r.dir.store.authEvents.list({ type: "sign_in", userId: many.id })[0]!.detail!).groupsPossiblyTruncated).toContain("truncates");
+    const fewer = await r.signIn("okta", "00u-fewer");
+    expect(r.users.get(fewer.id).identities[0]!.claims?.groupsPossiblyTruncated).toBeUndefined();
+
+    const show = (email: string) => runMintgate(["users", "show", email, "--data", r.dir.dataDir]);
+    expect((await show("many@example.com")).stdout).toContain("  note:       okta sent 100 groups, as many as Okta puts in a token; any past them are missing: have Okta send only the groups mintgate's policies use (a groups claim filter).\n");
+    expect((await show("fewer@example.com")).stdout).not.toContain("note:");
+  });
+
   test("Google: the hd claim must be an allowed domain; no groups, and says so", async () => {
     const idp = await startOidcIdp({
       users: [

@@ -25,6 +25,12 @@ function describe(user: UserDetails): string {
   ];
   const overage = user.identities.find((i) => i.claims?.groupsOverage);
   if (overage) lines.push(`  note:       ${overage.provider} sent too many groups to fit in its token (overage); only its roles were used.`);
+  // Okta cuts a groups claim off at about 100 without saying so: a group a policy denies may be among those left out.
+  const truncated = user.identities.find((i) => i.claims?.groupsPossiblyTruncated);
+  if (truncated) {
+    const count = Array.isArray(truncated.claims?.groups) ? truncated.claims.groups.length : "100 or more";
+    lines.push(`  note:       ${truncated.provider} sent ${count} groups, as many as Okta puts in a token; any past them are missing: have Okta send only the groups mintgate's policies use (a groups claim filter).`);
+  }
   return lines.join("\n") + "\n";
 }
 
