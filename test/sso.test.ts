@@ -377,6 +377,7 @@ describe("SSO sign-in through a real OIDC provider", () => {
     expect(r.users.get(f.id).identities[0]!.claims).toMatchObject({ groupsOverage: true });
     const okEvent = r.dir.store.authEvents.list({ type: "sign_in", userId: f.id })[0]!;
     expect(JSON.parse(okEvent.detail!).groupsOverage).toContain("overage");
+    expect((await runMintgate(["users", "show", "f@contoso.com", "--data", r.dir.dataDir])).stdout).toContain("  note:       entra sent too many groups to fit in its token (overage); only its roles were used.\n");
 
     await expect(r.signIn("entra", "pairwise-3")).rejects.toThrow(/another Entra tenant than the one this mintgate trusts; sign in with your account in your organisation's tenant, or ask your administrator/);
     await expect(r.signIn("entra", "pairwise-4")).rejects.toThrow(/ceo@contoso.com is not verified/);
