@@ -318,6 +318,21 @@ describe("the 401 challenge on /mcp/<slug>", () => {
     const response = await fetch(`${one.url}/mcp/tools`, { method: "POST", headers: { ...MCP_HEADERS, authorization: `Bearer ${oneToken}` }, body: INITIALIZE });
     expect(response.status).toBe(200);
   });
+
+  test("an open session's id without a token gets the 401 challenge on POST, GET and DELETE: the session authenticates nothing, and lives on", async () => {
+    const opened = await fetch(`${one.url}/mcp/tools`, { method: "POST", headers: { ...MCP_HEADERS, authorization: `Bearer ${oneToken}` }, body: INITIALIZE });
+    await opened.body?.cancel();
+    const session = { "mcp-session-id": opened.headers.get("mcp-session-id")!, "mcp-protocol-version": "2025-11-25" };
+    const listTools = JSON.stringify({ jsonrpc: "2.0", id: 2, method: "tools/list" });
+    for (const method of ["POST", "GET", "DELETE"]) {
+      const response = await fetch(`${one.url}/mcp/tools`, { method, headers: { ...MCP_HEADERS, ...session }, ...(method === "POST" ? { body: listTools } : {}) });
+      expect([method, response.status, response.headers.get("www-authenticate")]).toEqual([method, 401, `Bearer resource_metadata="${PUBLIC_URL}/.well-known/oauth-protected-resource/mcp/tools", scope="mcp"`]);
+      await response.body?.cancel();
+    }
+    const withToken = await fetch(`${one.url}/mcp/tools`, { method: "POST", headers: { ...MCP_HEADERS, ...session, authorization: `Bearer ${oneToken}` }, body: listTools });
+    expect(withToken.status).toBe(200);
+    await withToken.body?.cancel();
+  });
 });
 
 describe("Origin and Host checks on /mcp/<slug>", () => {
