@@ -40,8 +40,9 @@ afterAll(async () => {
 });
 
 /** The SDK's OAuth dance for one person; returns the connected client and its provider. */
-async function signInWithSdk(slug: string, email: string, options: { browser?: ScriptedBrowser; provider?: MemoryOAuthProvider } = {}) {
-  const url = new URL(`${gateway.url}/mcp/${slug}`);
+async function signInWithSdk(slug: string, email: string, options: { browser?: ScriptedBrowser; provider?: MemoryOAuthProvider; on?: RunningGateway } = {}) {
+  const on = options.on ?? gateway;
+  const url = new URL(`${on.url}/mcp/${slug}`);
   const provider = options.provider ?? new MemoryOAuthProvider(REDIRECT);
   const browser = options.browser ?? new ScriptedBrowser();
   const first = new StreamableHTTPClientTransport(url, { authProvider: provider });
@@ -49,8 +50,8 @@ async function signInWithSdk(slug: string, email: string, options: { browser?: S
   const failed = await client.connect(first).then(() => undefined, (error: unknown) => error);
   expect(failed).toBeInstanceOf(UnauthorizedError);
   expect(provider.authorizationUrl).toBeDefined();
-  const { callback, sawConsent } = await approveInBrowser(browser, provider.authorizationUrl!, REDIRECT, localSignIn(browser, email, PASSWORD));
-  expect(callback.searchParams.get("iss")).toBe(new URL(gateway.url).origin);
+  const { callback, sawConsent } = await approveInBrowser(browser, provider.authorizationUrl!, provider.redirectUrl, localSignIn(browser, email, PASSWORD));
+  expect(callback.searchParams.get("iss")).toBe(new URL(on.url).origin);
   expect(callback.searchParams.get("state")).toBe(provider.authorizationUrl!.searchParams.get("state"));
   await first.finishAuth(callback.searchParams.get("code")!);
   const connected = new Client({ name: "oauth-test", version: "1.0.0" });
@@ -144,6 +145,32 @@ describe("signing in an AI client", () => {
     // ...but the same client signing in again goes straight back.
     const same = await approveInBrowser(browser, authorizeUrl(provider.clientInformation()!.client_id, { ...(() => { const p = pkce(); return { code_challenge: p.challenge, code_challenge_method: "S256" }; })() }), REDIRECT, localSignIn(browser, "ann@example.com", PASSWORD));
     expect(same.sawConsent).toBe(false);
+  });
+
+  test("clients named by their metadata document (Claude Code, VS Code) sign in through the SDK's CIMD path on a loopback port of their own, as public clients, and call a tool", async () => {
+    // The vendors' hosts do not resolve here, so the copies built into the binary stand in for the live documents.
+    // A gateway of its own: each request naming a document fetches it again (a failure is never cached), and those
+    // fetches count against the address's registration budget, which the other tests here use up.
+    const own = await startGateway({ dataDir: await configuredDataDir(CONFIG, { label: "mintgate-oauth-cimd", people: [{ email: "ann@example.com", password: PASSWORD }] }) });
+    try {
+      for (const [clientMetadataUrl, redirect, name] of [
+        ["https://claude.ai/oauth/claude-code-client-metadata", "http://localhost:53117/callback", "Claude Code"],
+        ["https://vscode.dev/oauth/client-metadata.json", "http://127.0.0.1:53118/", "Visual Studio Code"],
+      ] as const) {
+        const provider = new MemoryOAuthProvider(redirect, {}, { clientMetadataUrl });
+        const { client, sawConsent } = await signInWithSdk("alpha", "ann@example.com", { provider, on: own });
+        expect(sawConsent).toBe(true);
+        // No registration: the document's URL is the client id.
+        expect(provider.clientInformation()).toMatchObject({ client_id: clientMetadataUrl });
+        expect(provider.authorizationUrl!.searchParams.get("client_id")).toBe(clientMetadataUrl);
+        const result = await client.callTool({ name: "demo__echo", arguments: { text: `hi from ${name}` } });
+        expect(JSON.stringify(result.content)).toContain(`hi from ${name}`);
+        expect(provider.tokens()?.refresh_token).toMatch(/^mgt_rt_/);
+        await client.close();
+      }
+    } finally {
+      await own.stop();
+    }
   });
 
   test("a legacy HTTP+SSE client given /sse/<slug> (mcp-remote --transport sse-only) signs in and calls a tool", async () => {
