@@ -420,6 +420,21 @@ describe("redirect URI matching", () => {
       expect(matchRedirectUri(registered, uri), uri).toBe(true);
     }
   });
+  test("a loopback URI without a path is the one with /, on any port (VS Code 1.102 and 1.103 registered and sent http://127.0.0.1:PORT)", () => {
+    for (const [list, uri] of [
+      [["http://127.0.0.1:33418"], "http://127.0.0.1:51234"],
+      [["http://127.0.0.1:33418"], "http://127.0.0.1:51234/"],
+      [["http://127.0.0.1:33418/"], "http://127.0.0.1:51234"],
+      [["http://127.0.0.1:33418/"], "http://127.0.0.1:33418"],
+      [["http://localhost"], "http://localhost:8000"],
+    ] as const) {
+      expect(matchRedirectUri(list, uri), `${uri} for ${list[0]}`).toBe(true);
+    }
+    // Still the root alone: not another path, a query, a fragment or a user name.
+    for (const uri of ["http://127.0.0.1:51234/x", "http://127.0.0.1:51234?x=1", "http://127.0.0.1:51234#", "http://u@127.0.0.1:51234", "HTTP://127.0.0.1:51234"]) {
+      expect(matchRedirectUri(["http://127.0.0.1:33418"], uri), uri).toBe(false);
+    }
+  });
   test("tricks are refused", () => {
     for (const uri of [
       "https://app.example.com/cb/",

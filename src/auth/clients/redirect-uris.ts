@@ -52,11 +52,14 @@ function parse(uri: string): URL | undefined {
   }
 }
 
-/** A URI given in a request is only ever compared in its canonical form: what a browser would go to is what was checked. */
+/**
+ * A URI given in a request is only ever compared in its canonical form: what a browser would go to is what was checked.
+ * An empty path is the canonical "/" (RFC 3986 §6.2.3): VS Code 1.102 and 1.103 send `http://127.0.0.1:PORT`.
+ */
 function canonical(uri: string): URL | undefined {
   if (uri.includes("#") || /[\u0000-\u0020\u007f\\]/.test(uri)) return undefined;
   const url = parse(uri);
-  if (!url || url.username || url.password || url.href !== uri) return undefined;
+  if (!url || url.username || url.password || (url.href !== uri && url.href !== `${uri}/`)) return undefined;
   return url;
 }
 
