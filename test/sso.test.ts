@@ -384,7 +384,7 @@ describe("SSO sign-in through a real OIDC provider", () => {
     expect(r.dir.store.authEvents.list({ type: "sign_in" }).some((ev) => ev.reason === "email domain not verified by the tenant (xms_edov false)")).toBe(true);
   });
 
-  test("Okta: a groups claim of 100 or more may have been cut off by Okta; the sign-in record and `users show` say so", async () => {
+  test("Okta: the groups scope is asked for where the server has one; a groups claim of 100 or more may have been cut off by Okta, and the sign-in record and `users show` say so", async () => {
     const numbered = (n: number) => Array.from({ length: n }, (_, i) => `team-${String(i).padStart(3, "0")}`);
     const idp = await startOidcIdp({
       users: [
@@ -396,6 +396,8 @@ describe("SSO sign-in through a real OIDC provider", () => {
     const r = rig();
     r.sso.add({ name: "okta", kind: "okta", domain: "example.okta.com", clientId: "mg", clientSecret: SECRET });
     r.dir.store.identityProviders.update("okta", { issuer: idp.issuer, updatedAt: Date.now() + 1 });
+    // An Okta custom authorization server releases its groups claim with the `groups` scope, when it has one.
+    expect(new URL((await r.sso.begin("okta")).url).searchParams.get("scope")).toBe("openid email profile offline_access groups");
 
     // Okta sends at most about 100 groups and drops the rest without a word: a policy denying one of those could be skipped.
     const many = await r.signIn("okta", "00u-many");
