@@ -712,6 +712,21 @@ describe("mintgate CLI", () => {
     expect(down.stderr).toContain(`stopped or crashed (nothing answers at http://127.0.0.1:${port})`);
   });
 
+  /** A server on a crashed gateway's port answering with `answer`, and the Authorization headers it was sent. */
+  function impostorOn(port: number, answer: (request: Request) => Response) {
+    const seenAuthorization: string[] = [];
+    const impostor = Bun.serve({
+      hostname: "127.0.0.1",
+      port,
+      fetch(request) {
+        const authorization = request.headers.get("authorization");
+        if (authorization) seenAuthorization.push(authorization);
+        return answer(request);
+      },
+    });
+    return { impostor, seenAuthorization };
+  }
+
   test("a program that read a gateway's public /healthz and took its port once it crashed never gets the admin token", async () => {
     const dir = tempDir();
     await runMintgate(["init", "--data", dir]);
@@ -722,16 +737,7 @@ describe("mintgate CLI", () => {
     gateway.signal("SIGKILL");
     await gateway.exited;
     expect(existsSync(join(dir, "server.url"))).toBe(true);
-    const seenAuthorization: string[] = [];
-    const impostor = Bun.serve({
-      hostname: "127.0.0.1",
-      port,
-      fetch(request) {
-        const authorization = request.headers.get("authorization");
-        if (authorization) seenAuthorization.push(authorization);
-        return Response.json(learned);
-      },
-    });
+    const { impostor, seenAuthorization } = impostorOn(port, () => Response.json(learned));
     try {
       const result = await runMintgate(["status", "--data", dir]);
       expect(seenAuthorization).toEqual([]);
@@ -752,16 +758,7 @@ describe("mintgate CLI", () => {
     const learned = (await (await fetch(`${gateway.url}/healthz`)).json()) as Record<string, unknown>;
     gateway.signal("SIGKILL");
     await gateway.exited;
-    const seenAuthorization: string[] = [];
-    const impostor = Bun.serve({
-      hostname: "127.0.0.1",
-      port,
-      fetch(request) {
-        const authorization = request.headers.get("authorization");
-        if (authorization) seenAuthorization.push(authorization);
-        return Response.json(new URL(request.url).pathname === "/healthz" ? learned : { version: "impostor" });
-      },
-    });
+    const { impostor, seenAuthorization } = impostorOn(port, (request) => Response.json(new URL(request.url).pathname === "/healthz" ? learned : { version: "impostor" }));
     try {
       await expect(client.get("/status")).rejects.toThrow(`stopped or crashed (another server answers at http://127.0.0.1:${port})`);
       expect(seenAuthorization).toEqual([]);
