@@ -416,6 +416,27 @@ describe("protocol revision 2026-07-28 (sessionless)", () => {
     await reader.cancel();
   });
 
+  test("subscriptions/listen without a filter, or with one of the wrong shape, is refused with -32602, not acknowledged as a stream that carries nothing", async () => {
+    const listen = (id: number, params: object) => post({ jsonrpc: "2.0", id, method: "subscriptions/listen", params: { ...params, _meta: envelope } }, { "mcp-protocol-version": "2026-07-28", "mcp-method": "subscriptions/listen" });
+    for (const [id, params] of [
+      [21, {}],
+      [22, { notifications: true }],
+      [23, { notifications: { toolsListChanged: "yes" } }],
+      [24, { notifications: { resourceSubscriptions: "file:///a" } }],
+    ] as const) {
+      const refused = await listen(id, params);
+      expect(refused.headers.get("content-type")).toContain("application/json");
+      const body = (await refused.json()) as { id: number; error: { code: number; message: string } };
+      expect(body).toMatchObject({ id, error: { code: -32602 } });
+      expect(body.error.message).toContain("params.notifications");
+    }
+    // A filter naming nothing is one: acknowledged, honouring nothing.
+    const empty = await listen(25, { notifications: {} });
+    const reader = empty.body!.getReader();
+    expect(new TextDecoder().decode((await reader.read()).value)).toContain('"notifications":{}');
+    await reader.cancel();
+  });
+
   test("a listen stream hears of changes to what its person sees, not of every change to the configuration", async () => {
     const created = await runMintgate(["tokens", "create", "--user", "lc@example.com", "--json", "--data", setup.dataDir]);
     const { id, token } = JSON.parse(created.stdout) as { id: string; token: string };

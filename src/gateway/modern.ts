@@ -205,6 +205,13 @@ export async function handleModernRequest(
     return new Response(encode({ jsonrpc: "2.0", id, result } as JSONRPCMessage), { headers: { "content-type": "application/json" } });
   }
   if (method === "subscriptions/listen") {
+    const unfit = filterProblem(message.params?.notifications);
+    if (unfit !== undefined) {
+      // Acknowledged, it was a stream that never carried anything, its client none the wiser.
+      const refused = new Refusal(200, JSON_RPC.invalidParams, unfit);
+      await recordTransportRefusal(recorder, principal, runtime, request, refused, null, message);
+      return jsonReply(JSON.stringify({ jsonrpc: "2.0", id, error: { code: refused.code, message: refused.message } }));
+    }
     return listen(runtime, principal, id, message.params, (end) => {
       const forgetHere = listeners.add(principal, end);
       const forgetThere = runtime.endsWithIt(end);
@@ -335,15 +342,33 @@ function withoutEnvelope(params: Record<string, unknown> | undefined): Record<st
   return { ...params, _meta: rest };
 }
 
+/** The boolean fields of a subscriptions/listen filter, each the list whose list_changed notifications it opts in to. */
+const LIST_KINDS = { toolsListChanged: "tools", promptsListChanged: "prompts", resourcesListChanged: "resources" } as const;
+
+/** Why `notifications` is not the subscription filter subscriptions/listen requires (SubscriptionFilter), or undefined. */
+function filterProblem(notifications: unknown): string | undefined {
+  const example = 'such as {"toolsListChanged": true}';
+  if (typeof notifications !== "object" || notifications === null || Array.isArray(notifications)) {
+    return `params.notifications must be an object naming the notifications this stream is to carry, ${example}.`;
+  }
+  const filter = notifications as Record<string, unknown>;
+  const notBoolean = Object.keys(LIST_KINDS).find((field) => filter[field] !== undefined && typeof filter[field] !== "boolean");
+  if (notBoolean !== undefined) return `params.notifications.${notBoolean} must be true or false, ${example}.`;
+  const uris = filter.resourceSubscriptions;
+  if (uris !== undefined && !(Array.isArray(uris) && uris.every((uri) => typeof uri === "string"))) {
+    return "params.notifications.resourceSubscriptions must be an array of resource URIs.";
+  }
+  return undefined;
+}
+
 /**
  * subscriptions/listen: an SSE stream that first acknowledges which list
  * notifications it will carry, then carries them (each tagged with the
  * listen request's id) until the client closes it.
  */
 function listen(runtime: VirtualMcpRuntime, principal: Principal, id: string | number, params: Record<string, unknown> | undefined, register: (end: () => void) => () => void): Response {
-  const wanted = (params?.notifications ?? {}) as Record<string, unknown>;
-  const kinds = { toolsListChanged: "tools", promptsListChanged: "prompts", resourcesListChanged: "resources" } as const;
-  const honoured = Object.fromEntries(Object.keys(kinds).filter((k) => wanted[k] === true).map((k) => [k, true]));
+  const wanted = params!.notifications as Record<string, unknown>;
+  const honoured = Object.fromEntries(Object.keys(LIST_KINDS).filter((k) => wanted[k] === true).map((k) => [k, true]));
   let stop = () => {};
   const stream = new EventStream({
     limitBytes: NOTIFICATION_UNREAD_LIMIT,
@@ -369,7 +394,7 @@ function listen(runtime: VirtualMcpRuntime, principal: Principal, id: string | n
     }
     const before = seen;
     seen = view.names;
-    for (const [key, kind] of Object.entries(kinds)) {
+    for (const [key, kind] of Object.entries(LIST_KINDS)) {
       if (honoured[key] && (changed.has(kind) || before[kind] !== seen[kind])) send(`notifications/${kind}/list_changed`);
     }
   });
