@@ -47,11 +47,11 @@ afterAll(async () => {
   await dualEra.stop(true);
 });
 
-async function modernClient(endpoint = url): Promise<Client> {
+async function modernClient(endpoint = url, token = setup.token): Promise<Client> {
   const client = new Client({ name: "modern-test", version: "1.0.0" }, { versionNegotiation: { mode: { pin: "2026-07-28" } } });
   const withToken = (input: string | URL | Request, init?: RequestInit) => {
     const headers = new Headers(init?.headers);
-    headers.set("authorization", `Bearer ${setup.token}`);
+    headers.set("authorization", `Bearer ${token}`);
     return fetch(input, { ...init, headers });
   };
   await client.connect(new StreamableHTTPClientTransport(new URL(endpoint), { fetch: withToken }));
@@ -546,6 +546,20 @@ describe("protocol revision 2026-07-28 at shutdown", () => {
       expect(await own.gateway.exited).toBe(0);
       const records = await runMintgate(["audit", "search", "--data", own.dataDir, "--tool", "d__countdown", "--json"]);
       expect((JSON.parse(records.stdout) as { outcome: string }[]).map((r) => r.outcome)).toEqual(["ok"]);
+    } finally {
+      await own.gateway.stop();
+    }
+  });
+
+  test("a listen stream is closed with its subscriptions/listen result, which the 2.x client takes as a graceful end, not a dropped connection", async () => {
+    const own = await startConfiguredGateway(CONFIG, { label: "mintgate-modern-listen-stop" });
+    try {
+      const client = await modernClient(`${own.gateway.url}/mcp/modern`, own.token);
+      const subscription = await client.listen({ toolsListChanged: true });
+      expect(subscription.honoredFilter).toEqual({ toolsListChanged: true });
+      own.gateway.signal("SIGTERM");
+      expect(await Promise.race([subscription.closed, Bun.sleep(8_000).then(() => "still open")])).toBe("graceful");
+      expect(await own.gateway.exited).toBe(0);
     } finally {
       await own.gateway.stop();
     }

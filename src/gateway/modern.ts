@@ -212,7 +212,7 @@ export async function handleModernRequest(
       await recordTransportRefusal(recorder, principal, runtime, request, refused, null, message);
       return jsonReply(JSON.stringify({ jsonrpc: "2.0", id, error: { code: refused.code, message: refused.message } }));
     }
-    return listen(runtime, principal, id, message.params, (end) => {
+    return listen(runtime, principal, id, message.params, serverInfo, (end) => {
       const forgetHere = listeners.add(principal, end);
       const forgetThere = runtime.endsWithIt(end);
       return () => {
@@ -364,9 +364,18 @@ function filterProblem(notifications: unknown): string | undefined {
 /**
  * subscriptions/listen: an SSE stream that first acknowledges which list
  * notifications it will carry, then carries them (each tagged with the
- * listen request's id) until the client closes it.
+ * listen request's id) until the client closes it. One the gateway ends (its
+ * person's access gone, shutdown) ends with the request's result, the
+ * revision's sign of a subscription ended on purpose rather than a dropped connection.
  */
-function listen(runtime: VirtualMcpRuntime, principal: Principal, id: string | number, params: Record<string, unknown> | undefined, register: (end: () => void) => () => void): Response {
+function listen(
+  runtime: VirtualMcpRuntime,
+  principal: Principal,
+  id: string | number,
+  params: Record<string, unknown> | undefined,
+  serverInfo: Record<string, unknown>,
+  register: (end: () => void) => () => void,
+): Response {
   const wanted = params!.notifications as Record<string, unknown>;
   const honoured = Object.fromEntries(Object.keys(LIST_KINDS).filter((k) => wanted[k] === true).map((k) => [k, true]));
   let stop = () => {};
@@ -381,6 +390,13 @@ function listen(runtime: VirtualMcpRuntime, principal: Principal, id: string | n
   const send = (method: string, extra: Record<string, unknown> = {}) =>
     stream.write(`event: message\ndata: ${JSON.stringify({ jsonrpc: "2.0", method, params: { ...extra, _meta: { [META_SUBSCRIPTION]: id } } })}\n\n`);
   send("notifications/subscriptions/acknowledged", { notifications: honoured });
+  /** Ends the stream from the gateway's side (see above). */
+  const end = () => {
+    const result = { resultType: "complete", _meta: { [META_SUBSCRIPTION]: id, [META_SERVER_INFO]: serverInfo } };
+    stream.write(`event: message\ndata: ${JSON.stringify({ jsonrpc: "2.0", id, result })}\n\n`);
+    stop();
+    stream.close();
+  };
   /** What the person sees, to tell them (as a session does) only of changes to it: any change to the configuration reaches here. */
   let seen = runtime.viewFor(runtime.subjects.subjectOf(principal)).names;
   const unsubscribe = runtime.onListChanged((changed) => {
@@ -388,8 +404,7 @@ function listen(runtime: VirtualMcpRuntime, principal: Principal, id: string | n
     const view = runtime.viewFor(runtime.subjects.subjectOf(principal));
     if (!view.reachable) {
       log.info("listen stream ended: access lost", { subject: principal.subject, virtualMcp: runtime.slug });
-      stop();
-      stream.close();
+      end();
       return;
     }
     const before = seen;
@@ -399,10 +414,7 @@ function listen(runtime: VirtualMcpRuntime, principal: Principal, id: string | n
     }
   });
   // Registered, so that revocation, the per-person limit and shutdown can end it.
-  const forget = register(() => {
-    stop();
-    stream.close();
-  });
+  const forget = register(end);
   stop = () => {
     unsubscribe();
     forget();
