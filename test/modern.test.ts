@@ -390,6 +390,45 @@ describe("protocol revision 2026-07-28 (sessionless)", () => {
     expect(answer.error?.message).not.toContain("session");
   }, 30_000);
 
+  test("a call in flight of a person a policy change leaves out of the Virtual MCP is answered with why, as a session's is", async () => {
+    const created = await runMintgate(["tokens", "create", "--user", "left-out@example.com", "--json", "--data", setup.dataDir]);
+    const { token } = JSON.parse(created.stdout) as { token: string };
+    const putAccess = async (access: object) => {
+      const response = await fetch(`${setup.gateway.url}/admin/api/virtual-mcps/modern/policy`, { method: "PUT", headers: { authorization: `Bearer ${setup.gateway.adminToken()}` }, body: JSON.stringify({ access }) });
+      expect(response.status).toBe(200);
+    };
+    // Twenty seconds of countdown, on an event stream whose first progress shows it running.
+    const streamed = await post(
+      { jsonrpc: "2.0", id: 41, method: "tools/call", params: { name: "d__countdown", arguments: { n: 100, intervalMs: 200 }, _meta: { ...envelope, progressToken: "p" } } },
+      { "mcp-protocol-version": "2026-07-28", "mcp-method": "tools/call", "mcp-name": "d__countdown" },
+      token,
+    );
+    const reader = streamed.body!.getReader();
+    const decoder = new TextDecoder();
+    let events = "";
+    while (!events.includes("notifications/progress")) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error(`the call ended before its first progress: ${events}`);
+      events += decoder.decode(value, { stream: true });
+    }
+    try {
+      await putAccess({ users: ["t@example.com"] });
+      const untilEnd = async () => {
+        for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) events += decoder.decode(chunk.value, { stream: true });
+        return "ended";
+      };
+      // Before, it ran its twenty seconds and handed its result to a person the Virtual MCP no longer admits.
+      expect(await Promise.race([untilEnd(), Bun.sleep(8_000).then(() => "still open")])).toBe("ended");
+      const reply = JSON.parse(events.split("\n\n").filter((e) => e.startsWith("event: message\ndata: ")).at(-1)!.slice("event: message\ndata: ".length)) as { id: number; error?: { message: string } };
+      expect(reply.id).toBe(41);
+      expect(reply.error?.message).toContain('left-out@example.com lost access to virtual MCP "modern"');
+      // A sessionless client has no session to start again.
+      expect(reply.error?.message).not.toContain("session");
+    } finally {
+      await putAccess({ everyone: true });
+    }
+  });
+
   test("subscriptions/listen acknowledges and then carries list changes", async () => {
     const response = await post(
       { jsonrpc: "2.0", id: 9, method: "subscriptions/listen", params: { notifications: { toolsListChanged: true }, _meta: envelope } },

@@ -287,9 +287,12 @@ export async function handleModernRequest(
   const forgetCall = calls.add(principal, (reason, ending = CALL_ENDING) => void session.end(reason, ending));
   // Deleting the Virtual MCP ends its calls too: otherwise they ran on, answering for a Virtual MCP that no longer exists.
   const forgetHere = runtime.endsWithIt((reason) => void session.end(reason, GONE_CALL_ENDING));
+  // A change that leaves its person out of the Virtual MCP ends them as it ends that person's sessions: they ran on to the end.
+  const forgetAccess = runtime.onListChanged((changed) => session.refreshAccess(changed));
   const forget = () => {
     forgetCall();
     forgetHere();
+    forgetAccess();
   };
   if (ROUND_METHODS.has(method)) {
     // Its upstream may ask the client things: the call outlives this request, each question a round of its own.

@@ -182,14 +182,16 @@ export class GatewaySession implements UrlElicitationClient {
     if (!view.reachable) {
       // A disabled person looks like one without groups here too: the revocation sweep's reason ("the account was
       // disabled") is the more precise one, and this sync usually comes before that sweep.
+      // A sessionless (2026-07-28) call has no session to start again: its client is told what it can do instead.
+      const sessionless = this.protocolVersion >= MODERN_VERSION;
       const revoked = this.runtime.revocationOf(this.principal);
       if (revoked !== undefined) {
         log.info("session ended: access revoked", { session: this.id, subject: this.principal.subject, reason: revoked });
-        void this.end(revoked);
+        void this.end(revoked, sessionless ? CALL_ENDING : SESSION_ENDING);
         return;
       }
       log.info("session ended: access lost", { session: this.id, subject: this.principal.subject, virtualMcp: this.runtime.slug });
-      void this.end(`${this.principal.subject} lost access to virtual MCP "${this.runtime.slug}"`);
+      void this.end(`${this.principal.subject} lost access to virtual MCP "${this.runtime.slug}"`, sessionless ? LOST_ACCESS_CALL_ENDING : SESSION_ENDING);
       return;
     }
     const before = this.seen;
@@ -941,6 +943,8 @@ export interface Ending {
 const SESSION_ENDING: Ending = { what: "this session", nextStep: "start a new session and try again" };
 /** A call ended by revocation while its session (if any) carries on: there is no session to start again, only access to regain. */
 export const CALL_ENDING: Ending = { what: "the call", nextStep: "sign in again or use a valid token, then send the request again" };
+/** A call of the sessionless revision cut off because a change left its person out of the Virtual MCP. */
+const LOST_ACCESS_CALL_ENDING: Ending = { what: "the call", nextStep: "ask an administrator for access to this Virtual MCP" };
 /** A call of the sessionless revision cut off because its Virtual MCP was deleted: there is nothing to send it to again. */
 export const GONE_CALL_ENDING: Ending = { what: "the call", nextStep: "ask an administrator which Virtual MCP to use instead" };
 /** A session ended because its Virtual MCP was deleted: a new session there would find nothing either. */
