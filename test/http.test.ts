@@ -204,6 +204,8 @@ describe("behind a TLS proxy (an https --public-url on a plain http listener)", 
         ["MCP initialize (SSE)", started, "no-store, no-transform"],
         ["MCP tools/list (JSON)", await fetch(mcp, { method: "POST", headers: { ...headers, ...session }, body: JSON.stringify({ jsonrpc: "2.0", id: 2, method: "tools/list" }) })],
         ["MCP GET stream", await fetch(mcp, { headers: { authorization: headers.authorization, accept: "text/event-stream", ...session }, signal: streams.signal }), "no-store, no-transform"],
+        // The gateway's own event stream (a call that asked for progress), not the SDK transport's.
+        ["MCP tools/call (SSE)", await fetch(mcp, { method: "POST", headers: { ...headers, ...session }, body: JSON.stringify({ jsonrpc: "2.0", id: 3, method: "tools/call", params: { name: "echo", arguments: { text: "hi" }, _meta: { progressToken: "p" } } }) }), "no-store, no-transform"],
         ["MCP 401", await fetch(mcp, { method: "POST", headers: { ...headers, authorization: "" }, body: initialize })],
         ["MCP 415", await fetch(mcp, { method: "POST", headers: { ...headers, "content-type": "text/plain" }, body: initialize })],
         ["legacy /sse", await fetch(`${gateway.url}/sse/demo`, { headers: { authorization: headers.authorization, accept: "text/event-stream" }, signal: streams.signal }), "no-store, no-transform"],
@@ -212,7 +214,7 @@ describe("behind a TLS proxy (an https --public-url on a plain http listener)", 
       ];
       for (const [what, response, cacheControl] of replies) expectEveryReplyHeaders(what, response, { cacheControl, strictTransport });
       expect(replies.map(([what, response]) => [what, response.status])).toEqual([
-        ["MCP initialize (SSE)", 200], ["MCP tools/list (JSON)", 200], ["MCP GET stream", 200], ["MCP 401", 401], ["MCP 415", 415], ["legacy /sse", 200], ["/token error", 400], ["/authorize error page", 400],
+        ["MCP initialize (SSE)", 200], ["MCP tools/list (JSON)", 200], ["MCP GET stream", 200], ["MCP tools/call (SSE)", 200], ["MCP 401", 401], ["MCP 415", 415], ["legacy /sse", 200], ["/token error", 400], ["/authorize error page", 400],
       ]);
       expect(replies.at(-2)![1].headers.get("pragma")).toBe("no-cache");
       const page = replies.at(-1)![1];
@@ -257,9 +259,11 @@ describe("behind a TLS proxy (an https --public-url on a plain http listener)", 
 });
 
 /** Checks the headers every reply carries (src/http/response-headers.ts); `what` names the reply in a failure. */
+/** Event streams, as `cacheControl` says (see withResponseHeaders), also tell nginx not to buffer them. */
 function expectEveryReplyHeaders(what: string, response: Response, expected: { cacheControl?: string | undefined; strictTransport?: string }): void {
-  const got = ["x-content-type-options", "referrer-policy", "cache-control", "strict-transport-security"].map((name) => response.headers.get(name));
-  expect([what, ...got]).toEqual([what, "nosniff", "no-referrer", expected.cacheControl ?? "no-store", expected.strictTransport ?? null]);
+  const got = ["x-content-type-options", "referrer-policy", "cache-control", "strict-transport-security", "x-accel-buffering"].map((name) => response.headers.get(name));
+  const eventStream = expected.cacheControl === "no-store, no-transform";
+  expect([what, ...got]).toEqual([what, "nosniff", "no-referrer", expected.cacheControl ?? "no-store", expected.strictTransport ?? null, eventStream ? "no" : null]);
 }
 
 /** A self-signed EC pair in `dir` named after `name`; openssl's own options (-days, or -startdate/-enddate through `ca`) set its dates. */

@@ -462,7 +462,7 @@ export class McpEndpoint {
     const session = new GatewaySession(id, principal, runtime, transport, this.gateway.recorder, versionsOf(protocol), this.running);
     this.register(id, runtime, { session, legacy: transport });
     return new Response(transport.stream, {
-      headers: { "content-type": "text/event-stream", connection: "keep-alive", "x-accel-buffering": "no" },
+      headers: { "content-type": "text/event-stream", connection: "keep-alive" },
     });
   }
 

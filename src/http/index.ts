@@ -422,7 +422,7 @@ export function createHttpApp(deps: HttpDeps) {
           const lastEventId = request.headers.get("last-event-id")?.trim();
           // A stream outlives its request: it ends once its admin token is revoked (a new `init` token), not on the next request.
           const stillValid = () => admin.store.adminTokens.has(adminToken.tokenId);
-          const headers = { "content-type": "text/event-stream; charset=utf-8", "x-accel-buffering": "no" };
+          const headers = { "content-type": "text/event-stream; charset=utf-8" };
           // HEAD: the headers alone. A stream no one reads would never end, and neither would the answer.
           if (request.method === "HEAD") return new Response(null, { headers });
           return new Response(deps.audit.feed.stream(lastEventId && /^\d{1,15}$/.test(lastEventId) ? Number(lastEventId) : undefined, stillValid), { headers });

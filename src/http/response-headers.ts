@@ -9,7 +9,9 @@
  * - `Cache-Control: no-store`, unless the route chose its own (the discovery documents are public for 5 minutes):
  *   admin answers hold people, tokens and the configuration, MCP answers tool results. Event streams always
  *   `no-store, no-transform` (the MCP SDK's own say `no-cache`, which lets a cache keep them), so that no proxy
- *   keeps, holds back or compresses their events.
+ *   keeps, holds back or compresses their events; with `X-Accel-Buffering: no`, which nginx (and proxies that copy it)
+ *   reads as "do not buffer this reply" even where `proxy_buffering` was left on: buffered, a call's progress and
+ *   an upstream's question arrived all at once at the end, or never for a listen stream.
  * - `Strict-Transport-Security: max-age=31536000` when the public URL is https (TLS here, or at a proxy in front)
  *   on a name other than this machine's. Browsers ignore it over plain http, so a proxy's plain hop is no matter.
  *   Never for localhost: HSTS binds a host name on every port, and would force each local dev server to https for a
@@ -39,8 +41,10 @@ export function withResponseHeaders(response: Response, eventStream: boolean, st
   const headers = response.headers;
   headers.set("x-content-type-options", "nosniff");
   if (!headers.has("referrer-policy")) headers.set("referrer-policy", "no-referrer");
-  if (eventStream) headers.set("cache-control", "no-store, no-transform");
-  else if (!headers.has("cache-control")) headers.set("cache-control", "no-store");
+  if (eventStream) {
+    headers.set("cache-control", "no-store, no-transform");
+    headers.set("x-accel-buffering", "no");
+  } else if (!headers.has("cache-control")) headers.set("cache-control", "no-store");
   if (strictTransport) headers.set("strict-transport-security", STRICT_TRANSPORT);
   return response;
 }
