@@ -1099,6 +1099,23 @@ describe("sessions", () => {
     stream.end();
   });
 
+  test("a legacy (1.x SSE) client that reads its stream keeps its session past --session-idle-timeout: closed, its EventSource would reopen a session it never initializes", async () => {
+    const { gateway, token } = await start(DEMO_CONFIG, "mintgate-legacy-idle", ["--keepalive", "1s", "--session-idle-timeout", "2s"]);
+    const { Client } = await import("@modelcontextprotocol/sdk/client/index.js");
+    const { SSEClientTransport } = await import("@modelcontextprotocol/sdk/client/sse.js");
+    const legacy = new Client({ name: "legacy-idle", version: "1" });
+    await legacy.connect(new SSEClientTransport(new URL(`${gateway.url}/sse/demo`), { requestInit: { headers: { Authorization: `Bearer ${token}` } } }));
+    try {
+      // Idle past the timeout: the sweep (every second here) has looked at it twice.
+      await Bun.sleep(4_500);
+      // Before, the call failed: "the session is not initialized; send initialize first".
+      expect(await legacy.callTool({ name: "echo", arguments: { text: "still here" } })).toEqual({ content: [{ type: "text", text: "still here" }] });
+      expect(gateway.output()).not.toContain("idle for 2s");
+    } finally {
+      await legacy.close();
+    }
+  });
+
   test("a stream the gateway ended whose client reads none of what is left has it dropped, not held for as long as the connection stays open", async () => {
     const { gateway, token } = await start(DEMO_CONFIG, "mintgate-unread-after-end", ["--keepalive", "1s", "--session-idle-timeout", "2s"]);
     const { port } = new URL(gateway.url);

@@ -637,8 +637,10 @@ export class McpEndpoint {
     const cutoff = Date.now() - idle;
     const spelled = idle % 3_600_000 === 0 ? `${idle / 3_600_000}h` : idle % 60_000 === 0 ? `${idle / 60_000}m` : `${idle / 1000}s`;
     for (const [id, entry] of this.entries) {
-      // A call still running is no idleness: a timeout shorter than a slow tool must not cut it off.
-      if (entry.session.lastActivity < cutoff && !entry.session.busy) this.unregister(id, `it was idle for ${spelled} (--session-idle-timeout)`);
+      // A call still running is no idleness: a timeout shorter than a slow tool must not cut it off. Nor is a legacy
+      // session whose client reads its stream: closed, the client's EventSource opens a new stream by itself, a session
+      // it never initializes, and every call after failed (1.x's SSEClientTransport). It ends with its stream.
+      if (entry.session.lastActivity < cutoff && !entry.session.busy && !entry.legacy?.keptUp) this.unregister(id, `it was idle for ${spelled} (--session-idle-timeout)`);
     }
   }
 }
@@ -879,6 +881,11 @@ class LegacySseTransport implements Transport {
 
   get stream(): ReadableStream<Uint8Array> {
     return this.events.body;
+  }
+
+  /** Whether the stream is open and its client has taken all that was sent on it. */
+  get keptUp(): boolean {
+    return this.events.open && this.events.unread === 0;
   }
 
   async start(): Promise<void> {}
