@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { AdminClient, locateGateway } from "../src/admin-client/index.ts";
 import { App } from "../tui/App.tsx";
 import { Form } from "../tui/components/Form.tsx";
+import { Picker } from "../tui/components/Picker.tsx";
 import { useKeys } from "../tui/components/useKeys.ts";
 import { SCREENS, type ScreenDefinition, type ScreenProps } from "../tui/screens/index.ts";
 import { Overview } from "../tui/screens/Overview.tsx";
@@ -142,6 +143,21 @@ describe("TUI app against a running gateway", () => {
     const client = new AdminClient({ url: gateway.url, token: "mgt_admin_wrong" });
     const { lastFrame, unmount } = render(<App client={client} />);
     expect(await frameContaining(lastFrame, "refused the admin token")).toContain("✗");
+    unmount();
+  });
+});
+
+describe("Picker", () => {
+  test("↓ before the items arrived leaves the selection on the first, so Enter picks it once they show", async () => {
+    const picked: string[] = [];
+    const picker = (items: string[]) => <Picker title="Pick a secret" items={items} onPick={(item) => picked.push(item)} onCancel={() => {}} width={40} empty="Loading…" />;
+    const { lastFrame, stdin, rerender, unmount } = render(picker([]));
+    await frameContaining(lastFrame, "Loading…");
+    await press(stdin, "\u001b[B");
+    rerender(picker(["first", "second"]));
+    await frameContaining(lastFrame, "› first");
+    await press(stdin, "\r");
+    expect(picked).toEqual(["first"]);
     unmount();
   });
 });

@@ -9,7 +9,8 @@ export function Picker(props: { title: string; items: string[]; onPick: (item: s
   useKeys((_input, key) => {
     if (key.escape) return props.onCancel();
     if (key.upArrow) return setSelected((s) => Math.max(0, s - 1));
-    if (key.downArrow) return setSelected((s) => Math.min(props.items.length - 1, s + 1));
+    // Never below the first row: ↓ before the items arrived (they load) made it -1, and Enter then picked nothing.
+    if (key.downArrow) return setSelected((s) => Math.max(0, Math.min(props.items.length - 1, s + 1)));
     if (key.return && props.items[selected] !== undefined) return props.onPick(props.items[selected]!);
   });
   const height = Math.max(1, (props.height ?? 8) - 3);
