@@ -1,5 +1,5 @@
 import { createHmac, randomBytes } from "node:crypto";
-import { existsSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { dataPaths } from "../config/index.ts";
 import { certificateFailureOf, configError, invalid, MintgateError, unauthorized, type ErrorKind } from "../errors/index.ts";
 import type { GatewayStatus, VirtualMcpStatus, VirtualMcpSummary } from "../admin/index.ts";
@@ -68,22 +68,6 @@ function readLocalFile(path: string, missing: () => MintgateError): string {
     if (code !== "EACCES" && code !== "EPERM") throw error;
     throw configError(`This user (uid ${process.getuid?.()}) may not read ${path}; run the command as the gateway's user (\`sudo -u\`), or pass --url and --token-file.`);
   }
-}
-
-/**
- * The URL of the gateway serving from `dataDir` now, if one is: server.url
- * names it and its /healthz answers with the instance id written there (a
- * crashed gateway leaves the file behind).
- */
-export async function runningGatewayUrl(dataDir: string): Promise<string | undefined> {
-  const file = dataPaths(dataDir).serverUrl;
-  if (!existsSync(file)) return undefined;
-  const [url, instance] = readFileSync(file, "utf8").trim().split("\n");
-  if (!url) return undefined;
-  const health = await fetch(`${url.replace(/\/$/, "")}/healthz`, { signal: AbortSignal.timeout(3_000) })
-    .then((response) => response.json() as Promise<{ instance?: string }>)
-    .catch(() => undefined);
-  return health !== undefined && (instance === undefined || health.instance === instance) ? url : undefined;
 }
 
 const KIND_BY_STATUS: Record<number, ErrorKind> = { 400: "invalid", 401: "unauthorized", 403: "forbidden", 404: "not_found", 409: "conflict" };
