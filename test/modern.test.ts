@@ -79,6 +79,36 @@ async function listenWith(token: string) {
   return reader;
 }
 
+/**
+ * An event stream as it is read: `until(text)` reads until `text` has come, `ended()` reads to its end ("ended") or
+ * gives up after 8 s ("still open"), `lastMessage()` parses the last `message` event read; `text` is all read so far.
+ */
+function reading(reader: { read(): Promise<{ done: boolean; value?: Uint8Array }> }) {
+  const decoder = new TextDecoder();
+  const stream = {
+    text: "",
+    async until(expected: string) {
+      while (!stream.text.includes(expected)) {
+        const { value, done } = await reader.read();
+        if (done) throw new Error(`the stream ended before "${expected}": ${stream.text}`);
+        stream.text += decoder.decode(value, { stream: true });
+      }
+    },
+    async ended() {
+      const toEnd = async () => {
+        for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) stream.text += decoder.decode(chunk.value, { stream: true });
+        return "ended";
+      };
+      return Promise.race([toEnd(), Bun.sleep(8_000).then(() => "still open")]);
+    },
+    lastMessage() {
+      const prefix = "event: message\ndata: ";
+      return JSON.parse(stream.text.split("\n\n").filter((e) => e.startsWith(prefix)).at(-1)!.slice(prefix.length)) as { id: number; error?: { message: string } };
+    },
+  };
+  return stream;
+}
+
 describe("protocol revision 2026-07-28 (sessionless)", () => {
   test("the official 2.x client pinned to 2026-07-28 lists and calls tools, reads a resource and gets a prompt", async () => {
     const client = await modernClient();
@@ -367,18 +397,12 @@ describe("protocol revision 2026-07-28 (sessionless)", () => {
       });
     const plain = call(1, {}).then((r) => r.text());
     const streamed = await call(2, { progressToken: "p" });
-    const reader = streamed.body!.getReader();
-    const decoder = new TextDecoder();
-    let events = "";
-    while (!events.includes("notifications/progress")) events += decoder.decode((await reader.read()).value, { stream: true });
+    const events = reading(streamed.body!.getReader());
+    await events.until("notifications/progress");
     expect((await runMintgate(["tokens", "revoke", id, "--data", setup.dataDir])).code).toBe(0);
-    const untilEnd = async () => {
-      for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) events += decoder.decode(chunk.value, { stream: true });
-      return "ended";
-    };
     // Before, both ran their twenty seconds and handed their results to the revoked token.
-    expect(await Promise.race([untilEnd(), Bun.sleep(8_000).then(() => "still open")])).toBe("ended");
-    const reply = JSON.parse(events.split("\n\n").filter((e) => e.startsWith("event: message\ndata: ")).at(-1)!.slice("event: message\ndata: ".length)) as { id: number; error?: { message: string } };
+    expect(await events.ended()).toBe("ended");
+    const reply = events.lastMessage();
     expect(reply.id).toBe(2);
     expect(reply.error?.message).toContain("its access token was revoked");
     // A sessionless client has no session to start again: it is told what it can do.
@@ -403,23 +427,13 @@ describe("protocol revision 2026-07-28 (sessionless)", () => {
       { "mcp-protocol-version": "2026-07-28", "mcp-method": "tools/call", "mcp-name": "d__countdown" },
       token,
     );
-    const reader = streamed.body!.getReader();
-    const decoder = new TextDecoder();
-    let events = "";
-    while (!events.includes("notifications/progress")) {
-      const { value, done } = await reader.read();
-      if (done) throw new Error(`the call ended before its first progress: ${events}`);
-      events += decoder.decode(value, { stream: true });
-    }
+    const events = reading(streamed.body!.getReader());
+    await events.until("notifications/progress");
     try {
       await putAccess({ users: ["t@example.com"] });
-      const untilEnd = async () => {
-        for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) events += decoder.decode(chunk.value, { stream: true });
-        return "ended";
-      };
       // Before, it ran its twenty seconds and handed its result to a person the Virtual MCP no longer admits.
-      expect(await Promise.race([untilEnd(), Bun.sleep(8_000).then(() => "still open")])).toBe("ended");
-      const reply = JSON.parse(events.split("\n\n").filter((e) => e.startsWith("event: message\ndata: ")).at(-1)!.slice("event: message\ndata: ".length)) as { id: number; error?: { message: string } };
+      expect(await events.ended()).toBe("ended");
+      const reply = events.lastMessage();
       expect(reply.id).toBe(41);
       expect(reply.error?.message).toContain('left-out@example.com lost access to virtual MCP "modern"');
       // A sessionless client has no session to start again.
@@ -436,22 +450,14 @@ describe("protocol revision 2026-07-28 (sessionless)", () => {
     );
     expect(response.headers.get("content-type")).toBe("text/event-stream");
     const reader = response.body!.getReader();
-    const decoder = new TextDecoder();
-    let seen = "";
-    const read = async (until: string) => {
-      while (!seen.includes(until)) {
-        const { value, done } = await reader.read();
-        if (done) throw new Error(`stream ended before "${until}": ${seen}`);
-        seen += decoder.decode(value, { stream: true });
-      }
-    };
-    await read("notifications/subscriptions/acknowledged");
-    expect(seen).toContain('"toolsListChanged":true');
+    const stream = reading(reader);
+    await stream.until("notifications/subscriptions/acknowledged");
+    expect(stream.text).toContain('"toolsListChanged":true');
     const file = join(setup.dataDir, "..", "narrower.yaml");
     writeFileSync(file, withDual(CONFIG.replace("prefix: d }", "prefix: d, include: [echo] }"), dualUrl));
     expect((await runMintgate(["apply", "-f", file, "--data", setup.dataDir])).code).toBe(0);
-    await read("notifications/tools/list_changed");
-    expect(seen).toContain('"io.modelcontextprotocol/subscriptionId":9');
+    await stream.until("notifications/tools/list_changed");
+    expect(stream.text).toContain('"io.modelcontextprotocol/subscriptionId":9');
     await reader.cancel();
   });
 
@@ -503,11 +509,7 @@ describe("protocol revision 2026-07-28 (sessionless)", () => {
     const reader = await listenWith(token);
     expect((await runMintgate(["tokens", "revoke", id, "--data", setup.dataDir])).code).toBe(0);
     // The gateway sees the revocation within about a second and closes the stream.
-    const untilEnd = async () => {
-      while (!(await reader.read()).done);
-      return "ended";
-    };
-    expect(await Promise.race([untilEnd(), Bun.sleep(8_000).then(() => "still open")])).toBe("ended");
+    expect(await reading(reader).ended()).toBe("ended");
   });
 
   test("a listen stream ends when its token expires; one opened with a token without expiry stays open", async () => {
@@ -557,11 +559,7 @@ describe("protocol revision 2026-07-28 (sessionless)", () => {
     expect((await runMintgate(["apply", "-f", file, "--prune", "--data", setup.dataDir])).code).toBe(0);
     const answer = JSON.parse(await Promise.race([call!, Bun.sleep(8_000).then(() => '"still running"')])) as { id: number; error?: { message: string } };
     expect(answer.error?.message).toBe('mintgate ended the call (virtual MCP "doomed" was deleted) before the request finished; ask an administrator which Virtual MCP to use instead.');
-    const untilEnd = async () => {
-      while (!(await listen.read()).done);
-      return "ended";
-    };
-    expect(await Promise.race([untilEnd(), Bun.sleep(8_000).then(() => "still open")])).toBe("ended");
+    expect(await reading(listen).ended()).toBe("ended");
   });
 });
 

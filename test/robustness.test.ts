@@ -1454,12 +1454,19 @@ describe("http upstreams", () => {
 });
 
 describe("http upstreams that poll (SSE polling, 2025-11-25)", () => {
-  test("a reply stream the upstream ends before its answer is resumed with Last-Event-ID, and the call gets the answer; a refused resume says what to check", async () => {
+  /** A gateway over one polling upstream as connector "hp", a client of it, and whether a tool is listed to it. */
+  async function behindPollingUpstream(label: string) {
     const upstream = startPollingHttpUpstream();
     upstreams.push(upstream);
-    const { gateway, token } = await start(httpConfig("hp", upstream.url, "20s"), "mintgate-poll");
+    const { gateway, token } = await start(httpConfig("hp", upstream.url, "20s"), label);
     await waitReady(gateway, "hp");
     const c = await client(gateway, token);
+    const listed = async (name: string) => (await c.listTools()).tools.some((t) => t.name === name);
+    return { upstream, c, listed };
+  }
+
+  test("a reply stream the upstream ends before its answer is resumed with Last-Event-ID, and the call gets the answer; a refused resume says what to check", async () => {
+    const { upstream, c } = await behindPollingUpstream("mintgate-poll");
 
     const progress: number[] = [];
     const result = await c.callTool({ name: "hp__poll", arguments: { ms: 300 } }, undefined, { onprogress: (p) => progress.push(p.progress) });
@@ -1478,12 +1485,7 @@ describe("http upstreams that poll (SSE polling, 2025-11-25)", () => {
   });
 
   test("a tool announced while the upstream's event stream was down still appears: replayed from Last-Event-ID, or the lists are read again", async () => {
-    const upstream = startPollingHttpUpstream();
-    upstreams.push(upstream);
-    const { gateway, token } = await start(httpConfig("hp", upstream.url, "20s"), "mintgate-stream-gap");
-    await waitReady(gateway, "hp");
-    const c = await client(gateway, token);
-    const listed = async (name: string) => (await c.listTools()).tools.some((t) => t.name === name);
+    const { upstream, c, listed } = await behindPollingUpstream("mintgate-stream-gap");
     // No event seen on the stream yet, so nothing to resume from: the gateway reads the tool list again on reconnecting.
     await c.callTool({ name: "hp__grow", arguments: { name: "one", drop: true } });
     await waitFor("hp__one after the stream came back", () => listed("hp__one"), 80, 100);
@@ -1497,12 +1499,7 @@ describe("http upstreams that poll (SSE polling, 2025-11-25)", () => {
   });
 
   test("an event stream refused for a moment (a proxy's 502 while the upstream restarts) is opened again, and the tools announced meanwhile and after appear", async () => {
-    const upstream = startPollingHttpUpstream();
-    upstreams.push(upstream);
-    const { gateway, token } = await start(httpConfig("hp", upstream.url, "20s"), "mintgate-stream-refused");
-    await waitReady(gateway, "hp");
-    const c = await client(gateway, token);
-    const listed = async (name: string) => (await c.listTools()).tools.some((t) => t.name === name);
+    const { upstream, c, listed } = await behindPollingUpstream("mintgate-stream-refused");
     // Before, the gateway took the 502 as "this upstream offers no stream" and never listened again in that session.
     upstream.refuseNextStream(502);
     await c.callTool({ name: "hp__grow", arguments: { name: "one", drop: true } });
